@@ -1,0 +1,1 @@
+"""Secure ML on secret-shared data, run by the trustees."""

@@ -1,0 +1,1 @@
+"""The `quorum` command line: the top of the layer stack, it may import every package."""

@@ -1,0 +1,1 @@
+"""Verifiable elections on the threshold core: manifest, ballots, board, tally, record, verifier."""

@@ -1,0 +1,1 @@
+"""The web interface for administrators, trustees, voters and the public."""
