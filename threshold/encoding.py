@@ -1,0 +1,71 @@
+"""Canonical encodings: the injective length-prefixed encoding hashed in every transcript,
+and the canonical JSON of records (Contracts: sorted keys, no spaces, UTF-8)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Union
+
+Encodable = Union[bytes, str, int, list, tuple]
+
+_TAG_BYTES, _TAG_STR, _TAG_INT, _TAG_LIST = b"B", b"S", b"I", b"L"
+
+
+def _length(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def encode(*items: Encodable) -> bytes:
+    """Injective encoding of a sequence of values: type tag, 8-byte length, content.
+
+    bytes, str (UTF-8), non-negative int (minimal big-endian) and nested lists/tuples are
+    accepted; group elements and scalars are passed in already encoded as fixed-length bytes.
+    """
+    return _encode_one(list(items))
+
+
+def _encode_one(value: Encodable) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        return _TAG_BYTES + _length(len(data)) + data
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        return _TAG_STR + _length(len(data)) + data
+    if isinstance(value, bool):
+        raise TypeError("booleans are not encodable: use 0 or 1")
+    if isinstance(value, int) or type(value).__name__ == "mpz":
+        value = int(value)
+        if value < 0:
+            raise TypeError("negative integers are not encodable")
+        data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+        return _TAG_INT + _length(len(data)) + data
+    if isinstance(value, (list, tuple)):
+        parts = [_encode_one(v) for v in value]
+        return _TAG_LIST + _length(len(parts)) + b"".join(parts)
+    raise TypeError(f"cannot encode value of type {type(value).__name__}")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one JSON serialization of records and messages (Contracts: Record)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def int_to_hex(value: int, size: int) -> str:
+    """Fixed-length lowercase hex of a non-negative integer in `size` bytes."""
+    return int(value).to_bytes(size, "big").hex()
+
+
+def hex_to_int(text: Any, size: int, field: str) -> int:
+    """Parse fixed-length lowercase hex of `size` bytes; errors name `field`."""
+    from threshold.errors import DecodeError
+
+    if not isinstance(text, str):
+        raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
+    if len(text) != 2 * size:
+        raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
+    if text != text.lower():
+        raise DecodeError(field, "hex must be lowercase")
+    try:
+        return int.from_bytes(bytes.fromhex(text), "big")
+    except ValueError:
+        raise DecodeError(field, "not a hex string") from None

@@ -1,0 +1,195 @@
+"""The one interface every protocol is written against: a cyclic group of prime order q."""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from typing import Any, Hashable, Iterable, Sequence
+
+from threshold.encoding import hex_to_int, int_to_hex
+from threshold.errors import DecodeError
+
+Element = Hashable  # mpz for modp, 32 bytes for ed25519: hashable, compared with ==
+SCALAR_BYTES = 32
+
+
+class FixedBase(ABC):
+    """A precomputed table for one base: exponentiation by lookups and multiplications."""
+
+    @abstractmethod
+    def exp(self, e: int) -> Element:
+        """base^e."""
+
+
+class Group(ABC):
+    """Prime-order group: elements are opaque, hashable and compared with ==."""
+
+    name: str
+    q: int
+    g: Element
+    identity: Element
+    element_bytes: int
+
+    # --- arithmetic -------------------------------------------------------
+    @abstractmethod
+    def mul(self, a: Element, b: Element) -> Element:
+        """The group operation."""
+
+    @abstractmethod
+    def inv(self, a: Element) -> Element:
+        """Inverse element."""
+
+    def div(self, a: Element, b: Element) -> Element:
+        """a * b^-1."""
+        return self.mul(a, self.inv(b))
+
+    @abstractmethod
+    def exp(self, a: Element, e: int) -> Element:
+        """a^e for any integer e (reduced mod q)."""
+
+    @abstractmethod
+    def exp_g(self, e: int) -> Element:
+        """g^e through the generator's precomputed table."""
+
+    @abstractmethod
+    def fixed_base(self, base: Element) -> FixedBase:
+        """A table for a long-lived base (a public key); cached per base."""
+
+    @abstractmethod
+    def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> Element:
+        """Product of base^exp over the terms, sharing work between them."""
+
+    def prod(self, elements: Iterable[Element]) -> Element:
+        """Product of many elements."""
+        acc = self.identity
+        for x in elements:
+            acc = self.mul(acc, x)
+        return acc
+
+    # --- encoding and membership -------------------------------------------
+    @abstractmethod
+    def encode(self, a: Element) -> bytes:
+        """Canonical fixed-length bytes of an element."""
+
+    @abstractmethod
+    def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> Element:
+        """Parse canonical bytes, checking length, range and subgroup membership."""
+
+    @abstractmethod
+    def is_member(self, a: Element) -> bool:
+        """Whether a (already in the group's representation) lies in the order-q subgroup."""
+
+    def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[Element, bool]:
+        """Cheap checks now; returns the element and whether a subgroup test is still owed."""
+        return self.decode(data, field, allow_identity), False
+
+    def check_members(self, pending: Sequence[tuple[Element, str]]) -> None:
+        """Subgroup test owed by parse_deferred, batched where the group allows; names the field."""
+        for x, field in pending:
+            if not self.is_member(x):
+                raise DecodeError(field, "not in the order-q subgroup")
+
+    def reader(self) -> "ElementReader":
+        """A reader that parses many elements and tests their membership in one batch."""
+        return ElementReader(self)
+
+    def decode_many(
+        self, items: Sequence[tuple[bytes, str]], allow_identity: bool = False
+    ) -> list[Element]:
+        """Decode many elements with one batched membership test. Errors name the field."""
+        reader = self.reader()
+        out = [reader.element_bytes(data, field, allow_identity) for data, field in items]
+        reader.finish()
+        return out
+
+    def to_hex(self, a: Element) -> str:
+        """Fixed-length lowercase hex of an element (records and JSON)."""
+        return self.encode(a).hex()
+
+    def from_hex(self, text: Any, field: str = "element", allow_identity: bool = False) -> Element:
+        """Parse an element from fixed-length lowercase hex; errors name `field`."""
+        return self.decode(_hex_bytes(text, self.element_bytes, field), field, allow_identity)
+
+    def from_hex_many(self, items: Sequence[tuple[Any, str]], allow_identity: bool = False) -> list[Element]:
+        """Parse many hex elements with one batched membership test."""
+        reader = self.reader()
+        out = [reader.element(text, field, allow_identity) for text, field in items]
+        reader.finish()
+        return out
+
+    # --- scalars -----------------------------------------------------------
+    def random_scalar(self) -> int:
+        """Uniform scalar in [1, q) from the OS generator (keys and nonces)."""
+        return 1 + secrets.randbelow(self.q - 1)
+
+    def scalar_to_hex(self, x: int) -> str:
+        """Fixed-length (32 bytes) lowercase hex of a scalar."""
+        return int_to_hex(int(x) % self.q, SCALAR_BYTES)
+
+    def scalar_from_hex(self, text: Any, field: str = "scalar") -> int:
+        """Parse a scalar, refusing values >= q."""
+        value = hex_to_int(text, SCALAR_BYTES, field)
+        if value >= self.q:
+            raise DecodeError(field, "scalar is not reduced modulo q")
+        return value
+
+    @abstractmethod
+    def hash_to_element(self, tag: str, msg: bytes) -> Element:
+        """An element with unknown discrete log, reproducible by anyone from (tag, msg)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, str]:
+        """The group's public parameters as canonical JSON values (bound into base hashes)."""
+
+    def check_key(self, a: Element, field: str) -> Element:
+        """Refuse the identity where a key or commitment is expected."""
+        if a == self.identity:
+            raise DecodeError(field, "the identity element is not allowed here")
+        return a
+
+
+class ElementReader:
+    """Parses elements as they come and owes their subgroup test until `finish()`.
+
+    A verifier reads a whole batch of ballots through one reader, then calls finish() once:
+    in the 4096-bit group that turns one exponentiation per element into a small fraction of one.
+    """
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self.pending: list[tuple[Element, str]] = []
+
+    def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> Element:
+        x, owed = self.group.parse_deferred(data, field, allow_identity)
+        if owed:
+            self.pending.append((x, field))
+        return x
+
+    def element(self, text: Any, field: str, allow_identity: bool = False) -> Element:
+        """Parse one hex element (range and cheap checks now, subgroup test at finish)."""
+        return self.element_bytes(_hex_bytes(text, self.group.element_bytes, field), field, allow_identity)
+
+    def key(self, text: Any, field: str) -> Element:
+        """An element where a key or commitment is expected: never the identity."""
+        return self.element(text, field, allow_identity=False)
+
+    def finish(self) -> None:
+        """Run the owed membership tests; raises DecodeError naming the first bad field."""
+        pending, self.pending = self.pending, []
+        if pending:
+            self.group.check_members(pending)
+
+
+def _hex_bytes(text: Any, size: int, field: str) -> bytes:
+    if not isinstance(text, str):
+        raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
+    if len(text) != 2 * size:
+        raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
+    if text != text.lower():
+        raise DecodeError(field, "hex must be lowercase")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise DecodeError(field, "not a hex string") from None
+
+

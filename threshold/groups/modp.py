@@ -1,0 +1,217 @@
+"""The 4096-bit Schnorr group of ElectionGuard 2.0 (q = 2^256 - 189) on gmpy2.
+
+p = 2^4096 - 2^3840 + 2^256 * (floor(2^3584 * ln 2) + DELTA) - 1 and g = 2^((p-1)/q) mod p;
+(p-1)/(2q) is prime, so a quadratic residue outside the order-q subgroup has a huge order
+and a random-exponent batch test catches it (see `check_members`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import Sequence
+
+import gmpy2
+from gmpy2 import mpz
+
+from threshold.errors import DecodeError
+from threshold.groups.base import Element, FixedBase, Group
+from threshold.hashing import dst_for, expand_message_xmd
+
+Q = mpz(2**256 - 189)
+P = mpz(
+    int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "B17217F7D1CF79ABC9E3B39803F2F6AF40F343267298B62D8A0D175B8BAAFA2B"
+        "E7B876206DEBAC98559552FB4AFA1B10ED2EAE35C138214427573B291169B825"
+        "3E96CA16224AE8C51ACBDA11317C387EB9EA9BC3B136603B256FA0EC7657F74B"
+        "72CE87B19D6548CAF5DFA6BD38303248655FA1872F20E3A2DA2D97C50F3FD5C6"
+        "07F4CA11FB5BFB90610D30F88FE551A2EE569D6DFC1EFA157D2E23DE1400B396"
+        "17460775DB8990E5C943E732B479CD33CCCC4E659393514C4C1A1E0BD1D6095D"
+        "25669B333564A3376A9C7F8A5E148E82074DB6015CFE7AA30C480A5417350D2C"
+        "955D5179B1E17B9DAE313CDB6C606CB1078F735D1B2DB31B5F50B5185064C18B"
+        "4D162DB3B365853D7598A1951AE273EE5570B6C68F96983496D4E6D330AF889B"
+        "44A02554731CDC8EA17293D1228A4EF98D6F5177FBCF0755268A5C1F9538B982"
+        "61AFFD446B1CA3CF5E9222B88C66D3C5422183EDC99421090BBB16FAF3D949F2"
+        "36E02B20CEE886B905C128D53D0BD2F9621363196AF503020060E49908391A0C"
+        "57339BA2BEBA7D052AC5B61CC4E9207CEF2F0CE2D7373958D762265890445744"
+        "FB5F2DA4B751005892D356890DEFE9CAD9B9D4B713E06162A2D8FDD0DF2FD608"
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        16,
+    )
+)
+COFACTOR = (P - 1) // Q
+G = gmpy2.powmod(2, COFACTOR, P)
+ELEMENT_BYTES = 512
+BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
+_COMB_WINDOW = 8
+
+
+class ModpFixedBase(FixedBase):
+    """Comb table: base^(j * 2^(8i)) for every byte position i and byte value j."""
+
+    def __init__(self, base: mpz, p: mpz = P, exponent_bits: int = 256) -> None:
+        self.p = p
+        rows = -(-exponent_bits // _COMB_WINDOW)
+        table = []
+        row_base = mpz(base)
+        for _ in range(rows):
+            row = [mpz(1), row_base]
+            for _ in range(2, 1 << _COMB_WINDOW):
+                row.append(row[-1] * row_base % p)
+            table.append(row)
+            row_base = row[-1] * row_base % p
+        self.table = table
+        self.nbytes = rows
+
+    def exp(self, e: int) -> mpz:
+        p = self.p
+        digits = (int(e) % int(Q)).to_bytes(self.nbytes, "little")
+        acc = mpz(1)
+        for row, d in zip(self.table, digits):
+            if d:
+                acc = acc * row[d] % p
+        return acc
+
+
+class ModpGroup(Group):
+    """Schnorr group of 4096-bit p with 256-bit q (ElectionGuard 2.0 standard constants)."""
+
+    name = "modp"
+    element_bytes = ELEMENT_BYTES
+
+    def __init__(self) -> None:
+        self.p = P
+        self.q = int(Q)
+        self.g = G
+        self.identity = mpz(1)
+        self._g_table: ModpFixedBase | None = None
+
+    def mul(self, a: Element, b: Element) -> mpz:
+        return a * b % self.p
+
+    def inv(self, a: Element) -> mpz:
+        return gmpy2.invert(a, self.p)
+
+    def exp(self, a: Element, e: int) -> mpz:
+        return gmpy2.powmod(a, int(e) % self.q, self.p)
+
+    def exp_g(self, e: int) -> mpz:
+        if self._g_table is None:
+            self._g_table = ModpFixedBase(self.g)
+        return self._g_table.exp(e)
+
+    def fixed_base(self, base: Element) -> FixedBase:
+        if base == self.g:
+            if self._g_table is None:
+                self._g_table = ModpFixedBase(self.g)
+            return self._g_table
+        return _cached_table(mpz(base))
+
+    def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> mpz:
+        q = self.q
+        return pippenger([(b, int(e) % q) for b, e in terms], self.p)
+
+    def encode(self, a: Element) -> bytes:
+        return int(a).to_bytes(ELEMENT_BYTES, "big")
+
+    def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[mpz, bool]:
+        """Length, range, identity and Jacobi symbol now; the x^q = 1 test is owed."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise DecodeError(field, "expected bytes")
+        if len(data) != ELEMENT_BYTES:
+            raise DecodeError(field, f"expected {ELEMENT_BYTES} bytes, got {len(data)}")
+        x = mpz(int.from_bytes(data, "big"))
+        if not 0 < x < self.p:
+            raise DecodeError(field, "not in the range 1..p-1")
+        if x == 1:
+            if allow_identity:
+                return x, False
+            raise DecodeError(field, "the identity element is not allowed here")
+        if gmpy2.jacobi(x, self.p) != 1:
+            raise DecodeError(field, "not in the order-q subgroup (not a quadratic residue)")
+        return x, True
+
+    def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> mpz:
+        x, owed = self.parse_deferred(data, field, allow_identity)
+        if owed and gmpy2.powmod(x, self.q, self.p) != 1:
+            raise DecodeError(field, "not in the order-q subgroup")
+        return x
+
+    def check_members(self, pending) -> None:
+        """One test (prod x_i^s_i)^q = 1 with random 128-bit s_i over quadratic residues.
+
+        Each x_i is a quadratic residue, so its order divides q*s with s = (p-1)/(2q) a prime
+        above 2^128: a non-member passes with probability at most 2^-128. On failure every
+        element is tested alone so that the error names the bad field.
+        """
+        if len(pending) > 2:
+            combo = pippenger([(x, secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending], self.p)
+            if gmpy2.powmod(combo, self.q, self.p) == 1:
+                return
+        for x, field in pending:
+            if gmpy2.powmod(x, self.q, self.p) != 1:
+                raise DecodeError(field, "not in the order-q subgroup")
+
+    def is_member(self, a: Element) -> bool:
+        return 0 < a < self.p and gmpy2.powmod(a, self.q, self.p) == 1
+
+    def hash_to_element(self, tag: str, msg: bytes) -> mpz:
+        """Uniform integer mod p (RFC 9380 expansion, 128 extra bits) raised to the cofactor."""
+        counter = 0
+        while True:
+            data = expand_message_xmd(msg + counter.to_bytes(4, "big"), dst_for("h2e-modp-" + tag), ELEMENT_BYTES + 16)
+            h = gmpy2.powmod(mpz(int.from_bytes(data, "big")) % self.p, COFACTOR, self.p)
+            if h != 1:
+                return h
+            counter += 1
+
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "p": int(self.p).to_bytes(ELEMENT_BYTES, "big").hex(),
+                "q": int(self.q).to_bytes(32, "big").hex(), "g": self.to_hex(self.g)}
+
+
+@lru_cache(maxsize=16)
+def _cached_table(base: mpz) -> ModpFixedBase:
+    return ModpFixedBase(base)
+
+
+def pippenger(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
+    """Bucket multi-exponentiation: about (bits / c) * (n + 2^(c+1)) multiplications."""
+    terms = [(b, e) for b, e in terms if e]
+    n = len(terms)
+    if n == 0:
+        return mpz(1)
+    if n < 8:
+        acc = mpz(1)
+        for b, e in terms:
+            acc = acc * gmpy2.powmod(b, e, p) % p
+        return acc
+    c = 4 if n < 48 else 5 if n < 128 else 6 if n < 384 else 7 if n < 1200 else 8
+    bits = max(e.bit_length() for _, e in terms)
+    windows = -(-bits // c)
+    mask = (1 << c) - 1
+    result = mpz(1)
+    for w in range(windows - 1, -1, -1):
+        if w != windows - 1:
+            for _ in range(c):
+                result = result * result % p
+        shift = w * c
+        buckets: dict[int, mpz] = {}
+        for b, e in terms:
+            d = (e >> shift) & mask
+            if d:
+                prev = buckets.get(d)
+                buckets[d] = b if prev is None else prev * b % p
+        if not buckets:
+            continue
+        running = None
+        acc = None
+        for d in range(max(buckets), 0, -1):
+            bd = buckets.get(d)
+            if bd is not None:
+                running = bd if running is None else running * bd % p
+            if running is not None:
+                acc = running if acc is None else acc * running % p
+        result = result * acc % p
+    return result

@@ -1,0 +1,211 @@
+"""Non-interactive zero-knowledge proofs by strong Fiat-Shamir, in commitment form.
+
+Each challenge hashes the protocol tag, the group, the caller's context (election base hash,
+voter credential, trustee index...), the whole statement and the commitments. Proofs keep
+their commitments so that many can be verified in one batch (threshold.batch); challenges are
+recomputed, never read from the proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from threshold.batch import Equation, check_equations
+from threshold.elgamal import Ciphertext, PublicKey
+from threshold.errors import DecodeError
+from threshold.groups import Element, ElementReader, Group
+from threshold.hashing import hash_to_scalar
+
+
+def challenge(group: Group, tag: str, context: bytes, statement: Sequence[Any], commitments: Sequence[Element]) -> int:
+    """c = H(tag; group; context; statement; commitments), elements in canonical bytes."""
+    enc = [group.encode(x) if not isinstance(x, int) or type(x).__name__ == "mpz" else x for x in statement]
+    return hash_to_scalar(group.q, tag, group.name, context, enc, [group.encode(a) for a in commitments])
+
+
+def _obj(obj: Any, keys: set[str], field: str) -> dict:
+    if not isinstance(obj, dict):
+        raise DecodeError(field, "expected an object")
+    if set(obj) != keys:
+        raise DecodeError(field, f"expected exactly the keys {sorted(keys)}, got {sorted(obj)}")
+    return obj
+
+
+def _list(obj: Any, n: int, field: str) -> list:
+    if not isinstance(obj, list) or len(obj) != n:
+        raise DecodeError(field, f"expected a list of {n} items")
+    return obj
+
+
+def _finish(group: Group, reader: ElementReader | None, parse):
+    own = reader is None
+    reader = reader or group.reader()
+    value = parse(reader)
+    if own:
+        reader.finish()
+    return value
+
+
+@dataclass(frozen=True)
+class SchnorrProof:
+    """Knowledge of x with X = base^x."""
+
+    commitment: Element
+    response: int
+
+    TAG = "schnorr"
+
+    @classmethod
+    def prove(cls, group: Group, x: int, context: bytes, base: Element | None = None) -> "SchnorrProof":
+        base = group.g if base is None else base
+        X = group.exp_g(x) if base == group.g else group.exp(base, x)
+        w = group.random_scalar()
+        a = group.exp_g(w) if base == group.g else group.exp(base, w)
+        c = challenge(group, cls.TAG, context, [base, X], [a])
+        return cls(a, (w + c * x) % group.q)
+
+    def equations(self, group: Group, X: Element, context: bytes, base: Element | None = None) -> list[Equation]:
+        base = group.g if base is None else base
+        c = challenge(group, self.TAG, context, [base, X], [self.commitment])
+        return [[(self.commitment, 1), (X, c), (base, -self.response)]]
+
+    def verify(self, group: Group, X: Element, context: bytes, base: Element | None = None) -> bool:
+        return check_equations(group, self.equations(group, X, context, base))
+
+    def to_json(self, group: Group) -> dict[str, str]:
+        return {"commitment": group.to_hex(self.commitment), "response": group.scalar_to_hex(self.response)}
+
+    @classmethod
+    def from_json(cls, group: Group, obj: Any, field: str = "proof", reader: ElementReader | None = None) -> "SchnorrProof":
+        o = _obj(obj, {"commitment", "response"}, field)
+        return _finish(group, reader, lambda r: cls(
+            r.key(o["commitment"], f"{field}.commitment"), group.scalar_from_hex(o["response"], f"{field}.response")))
+
+
+@dataclass(frozen=True)
+class ChaumPedersenProof:
+    """Equality of discrete logs: log_g1 X1 = log_g2 X2 (decryption shares, exact sums)."""
+
+    a: Element
+    b: Element
+    response: int
+
+    TAG = "chaum-pedersen"
+
+    @classmethod
+    def prove(cls, group: Group, x: int, g1: Element, X1: Element, g2: Element, X2: Element,
+              context: bytes, tag: str = TAG) -> "ChaumPedersenProof":
+        w = group.random_scalar()
+        a = group.exp_g(w) if g1 == group.g else group.exp(g1, w)
+        b = group.exp(g2, w)
+        c = challenge(group, tag, context, [g1, X1, g2, X2], [a, b])
+        return cls(a, b, (w + c * x) % group.q)
+
+    def equations(self, group: Group, g1: Element, X1: Element, g2: Element, X2: Element,
+                  context: bytes, tag: str = TAG) -> list[Equation]:
+        c = challenge(group, tag, context, [g1, X1, g2, X2], [self.a, self.b])
+        v = self.response
+        return [[(self.a, 1), (X1, c), (g1, -v)], [(self.b, 1), (X2, c), (g2, -v)]]
+
+    def verify(self, group: Group, g1: Element, X1: Element, g2: Element, X2: Element,
+               context: bytes, tag: str = TAG) -> bool:
+        return check_equations(group, self.equations(group, g1, X1, g2, X2, context, tag))
+
+    def to_json(self, group: Group) -> dict[str, str]:
+        return {"a": group.to_hex(self.a), "b": group.to_hex(self.b), "response": group.scalar_to_hex(self.response)}
+
+    @classmethod
+    def from_json(cls, group: Group, obj: Any, field: str = "proof", reader: ElementReader | None = None) -> "ChaumPedersenProof":
+        o = _obj(obj, {"a", "b", "response"}, field)
+        return _finish(group, reader, lambda r: cls(
+            r.key(o["a"], f"{field}.a"), r.key(o["b"], f"{field}.b"),
+            group.scalar_from_hex(o["response"], f"{field}.response")))
+
+
+@dataclass(frozen=True)
+class RangeProof:
+    """A ciphertext under K encrypts some m in 0..L (disjunctive Chaum-Pedersen; L = 1 is the 0/1 proof).
+
+    Branch j proves (alpha, beta / g^j) = (g^r, K^r); all branches but the true one are simulated.
+    The challenges c_0..c_(L-1) are stored; c_L = c - sum of the others, with c the hash.
+    """
+
+    a: tuple[Element, ...]
+    b: tuple[Element, ...]
+    challenges: tuple[int, ...]
+    responses: tuple[int, ...]
+
+    TAG = "range"
+
+    @property
+    def limit(self) -> int:
+        return len(self.a) - 1
+
+    @classmethod
+    def prove(cls, pk: PublicKey, ct: Ciphertext, m: int, r: int, limit: int, context: bytes) -> "RangeProof":
+        """Prover knows m and r: every simulated branch is computed with fixed-base tables only."""
+        group, q = pk.group, pk.group.q
+        if not 0 <= m <= limit:
+            raise ValueError(f"plaintext {m} outside 0..{limit}")
+        a, b, cs, vs = [], [], [], []
+        w = group.random_scalar()
+        for j in range(limit + 1):
+            if j == m:
+                a.append(group.exp_g(w))
+                b.append(pk.exp(w))
+                cs.append(0)
+                vs.append(0)
+                continue
+            cj, vj = group.random_scalar(), group.random_scalar()
+            # a_j = g^v alpha^-c = g^(v - r c);  b_j = K^v (beta g^-j)^-c = K^(v - r c) g^((j - m) c)
+            t = (vj - r * cj) % q
+            a.append(group.exp_g(t))
+            b.append(group.mul(pk.exp(t), group.exp_g((j - m) * cj)))
+            cs.append(cj)
+            vs.append(vj)
+        c = challenge(group, cls.TAG, context, [group.g, pk.element, ct.alpha, ct.beta, limit], a + b)
+        cs[m] = (c - sum(cs)) % q
+        vs[m] = (w + cs[m] * r) % q
+        return cls(tuple(a), tuple(b), tuple(cs[:limit]), tuple(vs))
+
+    def all_challenges(self, group: Group, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[int]:
+        c = challenge(group, self.TAG, context, [group.g, pk.element, ct.alpha, ct.beta, self.limit],
+                      list(self.a) + list(self.b))
+        return list(self.challenges) + [(c - sum(self.challenges)) % group.q]
+
+    def equations(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[Equation]:
+        group = pk.group
+        cs = self.all_challenges(group, pk, ct, context)
+        eqs: list[Equation] = []
+        for j, (aj, bj, cj, vj) in enumerate(zip(self.a, self.b, cs, self.responses)):
+            eqs.append([(aj, 1), (ct.alpha, cj), (group.g, -vj)])
+            eqs.append([(bj, 1), (ct.beta, cj), (group.g, -j * cj), (pk.element, -vj)])
+        return eqs
+
+    def verify(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> bool:
+        return check_equations(pk.group, self.equations(pk, ct, context), {pk.element: pk.table})
+
+    def to_json(self, group: Group) -> dict[str, list[str]]:
+        return {"a": [group.to_hex(x) for x in self.a], "b": [group.to_hex(x) for x in self.b],
+                "challenges": [group.scalar_to_hex(c) for c in self.challenges],
+                "responses": [group.scalar_to_hex(v) for v in self.responses]}
+
+    @classmethod
+    def from_json(cls, group: Group, obj: Any, limit: int, field: str = "proof",
+                  reader: ElementReader | None = None) -> "RangeProof":
+        """Parse a proof for the range 0..limit (the limit comes from the manifest, not the proof)."""
+        o = _obj(obj, {"a", "b", "challenges", "responses"}, field)
+        n = limit + 1
+
+        def parse(r: ElementReader) -> "RangeProof":
+            return cls(
+                tuple(r.key(x, f"{field}.a[{i}]") for i, x in enumerate(_list(o["a"], n, f"{field}.a"))),
+                tuple(r.key(x, f"{field}.b[{i}]") for i, x in enumerate(_list(o["b"], n, f"{field}.b"))),
+                tuple(group.scalar_from_hex(x, f"{field}.challenges[{i}]")
+                      for i, x in enumerate(_list(o["challenges"], limit, f"{field}.challenges"))),
+                tuple(group.scalar_from_hex(x, f"{field}.responses[{i}]")
+                      for i, x in enumerate(_list(o["responses"], n, f"{field}.responses"))),
+            )
+
+        return _finish(group, reader, parse)
