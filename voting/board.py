@@ -1,0 +1,152 @@
+"""The bulletin board: an append-only, hash-chained log per election, each entry signed with the board's Ed25519 key.
+
+Appends to one election are serialized (SELECT ... FOR UPDATE on the election's row on PostgreSQL, BEGIN IMMEDIATE
+on SQLite), so concurrent writers never fork the chain or lose an entry. An append with a dedup key that is already
+on the board returns the stored entry and stores nothing (idempotent casting by ballot hash).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from threshold.encoding import canonical_json
+from threshold.errors import ProtocolError
+from voting import db
+from voting.record import GENESIS, Entry, entry_hash, write_record
+
+
+def load_signing_key(path: str | Path) -> SigningKey:
+    """Read a board key written by save_signing_key (raw hex seed)."""
+    return SigningKey(bytes.fromhex(Path(path).read_text(encoding="ascii").strip()))
+
+
+def save_signing_key(key: SigningKey, path: str | Path) -> None:
+    """Write the board's private key as hex, mode 0600 from the start (never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(bytes(key).hex() + "\n")
+    os.chmod(path, 0o600)
+
+
+def public_key_hex(key: SigningKey) -> str:
+    """The board's public key as written to board.pub."""
+    return bytes(key.verify_key).hex()
+
+
+def signature_valid(public_key: str, digest: str, sig: str) -> bool:
+    """Whether sig is the board key's Ed25519 signature of the 32 hash bytes."""
+    try:
+        VerifyKey(bytes.fromhex(public_key)).verify(bytes.fromhex(digest), bytes.fromhex(sig))
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+def _to_entry(row: db.Entry) -> Entry:
+    return Entry(row.seq, row.type, json.loads(row.payload), row.prev, row.hash, row.sig)
+
+
+class LockedBoard:
+    """One election's board inside a serialized transaction: read its state and append entries."""
+
+    def __init__(self, session: Session, election: db.Election, key: SigningKey) -> None:
+        self.session = session
+        self.election = election
+        self._key = key
+
+    @property
+    def election_id(self) -> str:
+        """The election this lock is held on."""
+        return self.election.id
+
+    def find(self, dedup_key: str) -> Entry | None:
+        """The entry appended with this dedup key, if any."""
+        row = self.session.scalars(
+            select(db.Entry).where(db.Entry.election_id == self.election.id, db.Entry.dedup_key == dedup_key)
+        ).one_or_none()
+        return None if row is None else _to_entry(row)
+
+    def append(self, entry_type: str, payload: dict[str, Any], dedup_key: str | None = None) -> Entry:
+        """Chain, sign and store one entry at the head of the election's log."""
+        seq = self.election.head_seq + 1
+        prev = self.election.head_hash
+        digest = entry_hash(seq, entry_type, payload, prev)
+        sig = self._key.sign(bytes.fromhex(digest)).signature.hex()
+        text = canonical_json(payload).decode("utf-8")
+        self.session.add(
+            db.Entry(
+                election_id=self.election.id, seq=seq, type=entry_type, payload=text,
+                prev=prev, hash=digest, sig=sig, dedup_key=dedup_key,
+            )
+        )
+        self.election.head_seq = seq
+        self.election.head_hash = digest
+        self.session.flush()
+        return Entry(seq, entry_type, payload, prev, digest, sig)
+
+
+class Board:
+    """The bulletin board of many elections over one database, signing with one Ed25519 key."""
+
+    def __init__(self, engine: Engine, key: SigningKey) -> None:
+        self.engine = engine
+        self.key = key
+
+    @classmethod
+    def open(cls, url: str, key: SigningKey) -> "Board":
+        """Connect to the database at url, migrating it to the newest schema."""
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        return cls(engine, key)
+
+    @property
+    def public_key(self) -> str:
+        """The hex public key that verifies this board's signatures."""
+        return public_key_hex(self.key)
+
+    def create_election(self, election_id: str) -> None:
+        """Register an empty log for a new election; refused if the id is taken."""
+        with Session(self.engine) as session, session.begin():
+            if session.get(db.Election, election_id) is not None:
+                raise ProtocolError(f"election {election_id!r} already exists")
+            session.add(
+                db.Election(
+                    id=election_id, board_public_key=self.public_key, head_seq=-1,
+                    head_hash=GENESIS, phase="new", last_tracker=GENESIS,
+                )
+            )
+
+    @contextmanager
+    def locked(self, election_id: str) -> Iterator[LockedBoard]:
+        """A transaction holding the election's append lock; commits on success, stores nothing on error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            election = session.scalars(
+                select(db.Election).where(db.Election.id == election_id).with_for_update()
+            ).one_or_none()
+            if election is None:
+                raise ProtocolError(f"no election {election_id!r} on this board")
+            if election.board_public_key != self.public_key:
+                raise ProtocolError("this board key does not sign that election's log")
+            yield LockedBoard(session, election, self.key)
+
+    def entries(self, election_id: str) -> list[Entry]:
+        """Every entry of the election, in order."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(db.Entry).where(db.Entry.election_id == election_id).order_by(db.Entry.seq)
+            ).all()
+            return [_to_entry(r) for r in rows]
+
+    def export(self, election_id: str, path: str | Path) -> Path:
+        """Write the election's record (Contracts: Record) to a directory or .zip."""
+        return write_record(path, self.public_key, self.entries(election_id))

@@ -1,0 +1,200 @@
+"""The public record (Contracts: Record): entry hashing, strict parsing of board.jsonl/board.pub, export to a directory or zip."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from threshold.encoding import canonical_json
+from threshold.errors import QuorumError
+
+GENESIS = "0" * 64
+ENTRY_KEYS = frozenset({"seq", "type", "payload", "prev", "hash", "sig"})
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+_TYPE = re.compile(r"[a-z_]{1,32}")
+MAX_RECORD_BYTES = 2 << 30
+
+
+class RecordFormatError(QuorumError):
+    """The record is unreadable or malformed (exit code 2); names the file and line."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One board entry: the signed, hash-chained unit of the record."""
+
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    prev: str
+    hash: str
+    sig: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object written as one line of board.jsonl."""
+        return {"seq": self.seq, "type": self.type, "payload": self.payload, "prev": self.prev, "hash": self.hash, "sig": self.sig}
+
+    def line(self) -> bytes:
+        """The canonical JSON line (without the newline)."""
+        return canonical_json(self.to_json())
+
+
+@dataclass(frozen=True)
+class Record:
+    """A parsed record: the board's public key (hex) and its entries in file order."""
+
+    board_public_key: str
+    entries: list[Entry]
+
+
+def entry_hash(seq: int, entry_type: str, payload: dict[str, Any], prev: str) -> str:
+    """Hex SHA-256 of the canonical JSON of {seq, type, payload, prev}."""
+    body = {"seq": seq, "type": entry_type, "payload": payload, "prev": prev}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _reject_float(text: str) -> Any:
+    raise ValueError(f"non-integer number {text} is not allowed")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_json_strict(text: str) -> Any:
+    """JSON with no duplicate keys, no floats and no NaN/Infinity (raises ValueError)."""
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_float=_reject_float, parse_constant=_reject_constant)
+
+
+def parse_entry_line(raw: bytes, lineno: int) -> Entry:
+    """Parse one line of board.jsonl; any defect raises RecordFormatError naming the line."""
+    where = f"board.jsonl line {lineno}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordFormatError(where, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        obj = parse_json_strict(text)
+    except (ValueError, RecursionError) as exc:
+        raise RecordFormatError(where, f"not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise RecordFormatError(where, "an entry must be a JSON object")
+    if set(obj) != ENTRY_KEYS:
+        missing, extra = sorted(ENTRY_KEYS - set(obj)), sorted(set(obj) - ENTRY_KEYS)
+        raise RecordFormatError(where, f"entry keys wrong (missing {missing}, unexpected {extra})")
+    seq, kind, payload, prev, digest, sig = (obj[k] for k in ("seq", "type", "payload", "prev", "hash", "sig"))
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise RecordFormatError(where, "seq must be a non-negative integer")
+    if not isinstance(kind, str) or not _TYPE.fullmatch(kind):
+        raise RecordFormatError(where, "type must be a lowercase name")
+    if not isinstance(payload, dict):
+        raise RecordFormatError(where, "payload must be a JSON object")
+    for name, value in (("prev", prev), ("hash", digest)):
+        if not isinstance(value, str) or not _HEX64.fullmatch(value):
+            raise RecordFormatError(where, f"{name} must be 64 lowercase hex characters")
+    if not isinstance(sig, str) or not _HEX128.fullmatch(sig):
+        raise RecordFormatError(where, "sig must be 128 lowercase hex characters")
+    if canonical_json(obj) != raw:
+        raise RecordFormatError(where, "line is not canonical JSON")
+    return Entry(seq, kind, payload, prev, digest, sig)
+
+
+def parse_board(data: bytes, public_key: bytes) -> Record:
+    """Parse board.jsonl and board.pub contents into a Record (strict; errors name the line)."""
+    try:
+        key = public_key.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise RecordFormatError("board.pub", "not ASCII hex") from None
+    if not _HEX64.fullmatch(key):
+        raise RecordFormatError("board.pub", "must hold the board's Ed25519 public key as 64 lowercase hex characters")
+    if not data:
+        raise RecordFormatError("board.jsonl", "empty record")
+    if not data.endswith(b"\n"):
+        lineno = data.count(b"\n") + 1
+        raise RecordFormatError(f"board.jsonl line {lineno}", "truncated: the last line has no newline")
+    lines = data[:-1].split(b"\n")
+    entries = [parse_entry_line(raw, i) for i, raw in enumerate(lines, start=1)]
+    return Record(key, entries)
+
+
+def _read_zip(path: Path) -> tuple[bytes, bytes]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RecordFormatError(str(path), f"not a readable zip ({exc})") from None
+    with archive:
+        names = {Path(n).name: n for n in archive.namelist() if Path(n).name in ("board.jsonl", "board.pub")}
+        for needed in ("board.jsonl", "board.pub"):
+            if needed not in names:
+                raise RecordFormatError(str(path), f"zip holds no {needed}")
+        out = []
+        for needed in ("board.jsonl", "board.pub"):
+            info = archive.getinfo(names[needed])
+            if info.file_size > MAX_RECORD_BYTES:
+                raise RecordFormatError(needed, "too large")
+            try:
+                out.append(archive.read(info))
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise RecordFormatError(needed, f"unreadable in zip ({exc})") from None
+        return out[0], out[1]
+
+
+def read_record(path: str | Path) -> Record:
+    """Read a record directory or zip (Contracts: Record); RecordFormatError if unreadable or malformed."""
+    path = Path(path)
+    if path.is_dir():
+        try:
+            data = (path / "board.jsonl").read_bytes()
+            key = (path / "board.pub").read_bytes()
+        except OSError as exc:
+            raise RecordFormatError(str(path), f"cannot read ({exc.strerror}: {exc.filename})") from None
+    elif path.is_file():
+        data, key = _read_zip(path)
+    else:
+        raise RecordFormatError(str(path), "no such record directory or zip")
+    return parse_board(data, key)
+
+
+def serialize_board(entries: Iterable[Entry]) -> bytes:
+    """board.jsonl contents: one canonical JSON line per entry."""
+    return b"".join(e.line() + b"\n" for e in entries)
+
+
+def write_record(path: str | Path, board_public_key: str, entries: Iterable[Entry]) -> Path:
+    """Export a record to a directory, or to a zip when the path ends in .zip."""
+    path = Path(path)
+    data = serialize_board(entries)
+    key = (board_public_key + "\n").encode("ascii")
+    if path.suffix == ".zip":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("board.jsonl", data)
+            archive.writestr("board.pub", key)
+        path.write_bytes(buffer.getvalue())
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "board.jsonl").write_bytes(data)
+    (path / "board.pub").write_bytes(key)
+    return path
