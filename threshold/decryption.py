@@ -1,0 +1,121 @@
+"""Threshold decryption: partial decryptions with Chaum-Pedersen proofs, combined by Lagrange.
+
+Any k trustees decrypt; invalid partial decryptions are blamed and skipped as long as k valid
+ones remain. A trustee refuses ciphertexts whose elements are not in the group before any
+exponentiation with its secret (small-subgroup attacks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from threshold.batch import Equation, check_equations
+from threshold.elgamal import Ciphertext, discrete_log
+from threshold.encoding import encode
+from threshold.errors import DecodeError, ProtocolError
+from threshold.groups import Element, Group
+from threshold.proofs import ChaumPedersenProof
+from threshold.shamir import check_indices, lagrange_at_zero
+
+TAG = "decryption"
+
+
+@dataclass(frozen=True)
+class PartialDecryption:
+    """Trustee `index`'s shares M = alpha^x_i of several ciphertexts, each with its proof."""
+
+    index: int
+    shares: tuple[Element, ...]
+    proofs: tuple[ChaumPedersenProof, ...]
+
+    def to_json(self, group: Group) -> dict[str, Any]:
+        return {"index": self.index, "shares": [group.to_hex(m) for m in self.shares],
+                "proofs": [p.to_json(group) for p in self.proofs]}
+
+    @classmethod
+    def from_json(cls, group: Group, obj: Any, count: int, field: str = "partial") -> "PartialDecryption":
+        if not isinstance(obj, dict) or set(obj) != {"index", "shares", "proofs"}:
+            raise DecodeError(field, "expected an object with exactly 'index', 'shares', 'proofs'")
+        index = obj["index"]
+        if not isinstance(index, int) or isinstance(index, bool) or index < 1:
+            raise DecodeError(f"{field}.index", "expected a positive integer")
+        for key in ("shares", "proofs"):
+            if not isinstance(obj[key], list) or len(obj[key]) != count:
+                raise DecodeError(f"{field}.{key}", f"expected a list of {count} items")
+        reader = group.reader()
+        shares = tuple(reader.element(m, f"{field}.shares[{i}]", allow_identity=True) for i, m in enumerate(obj["shares"]))
+        proofs = tuple(ChaumPedersenProof.from_json(group, p, f"{field}.proofs[{i}]", reader) for i, p in enumerate(obj["proofs"]))
+        reader.finish()
+        return cls(index, shares, proofs)
+
+
+def _ctx(context: bytes, index: int, position: int) -> bytes:
+    return encode(context, index, position)
+
+
+def partial_decrypt(group: Group, index: int, secret: int, ciphertexts: Sequence[Ciphertext],
+                    context: bytes) -> PartialDecryption:
+    """alpha^x_i with a proof per ciphertext; refuses non-members before exponentiating."""
+    for pos, ct in enumerate(ciphertexts):
+        if not group.is_member(ct.alpha):
+            raise DecodeError(f"ciphertexts[{pos}].alpha", "not in the order-q subgroup: refusing to decrypt")
+    vk = group.exp_g(secret)
+    shares, proofs = [], []
+    for pos, ct in enumerate(ciphertexts):
+        m = group.exp(ct.alpha, secret)
+        shares.append(m)
+        proofs.append(ChaumPedersenProof.prove(group, secret, group.g, vk, ct.alpha, m, _ctx(context, index, pos), TAG))
+    return PartialDecryption(index, tuple(shares), tuple(proofs))
+
+
+def partial_equations(group: Group, verification_key: Element, ciphertexts: Sequence[Ciphertext],
+                      partial: PartialDecryption, context: bytes) -> list[Equation]:
+    """The equations that hold iff every share in `partial` is correct (for batching)."""
+    if len(partial.shares) != len(ciphertexts) or len(partial.proofs) != len(ciphertexts):
+        raise DecodeError("partial", "one share and one proof per ciphertext expected")
+    eqs: list[Equation] = []
+    for pos, (ct, m, proof) in enumerate(zip(ciphertexts, partial.shares, partial.proofs)):
+        eqs.extend(proof.equations(group, group.g, verification_key, ct.alpha, m, _ctx(context, partial.index, pos), TAG))
+    return eqs
+
+
+def verify_partial(group: Group, verification_key: Element, ciphertexts: Sequence[Ciphertext],
+                   partial: PartialDecryption, context: bytes) -> bool:
+    """Whether every share of one trustee is proven correct."""
+    try:
+        return check_equations(group, partial_equations(group, verification_key, ciphertexts, partial, context))
+    except DecodeError:
+        return False
+
+
+@dataclass(frozen=True)
+class Decryption:
+    """Plaintexts, the trustees whose shares were used, and those blamed for invalid shares."""
+
+    plaintexts: tuple[int, ...]
+    used: tuple[int, ...]
+    blamed: tuple[int, ...]
+
+
+def combine(group: Group, ciphertexts: Sequence[Ciphertext], partials: Sequence[PartialDecryption],
+            verification_keys: Mapping[int, Element], k: int, context: bytes, bound: int) -> Decryption:
+    """Check each partial, keep the first k valid ones, Lagrange-combine, and solve small logs."""
+    check_indices([p.index for p in partials], group.q)
+    valid, blamed = [], []
+    for p in partials:
+        vk = verification_keys.get(p.index)
+        if vk is not None and verify_partial(group, vk, ciphertexts, p, context):
+            valid.append(p)
+        else:
+            blamed.append(p.index)
+    if len(valid) < k:
+        raise ProtocolError(f"{len(valid)} valid partial decryptions, {k} needed (blamed: {blamed})")
+    valid = valid[:k]
+    indices = [p.index for p in valid]
+    lambdas = [lagrange_at_zero(i, indices, group.q) for i in indices]
+    plaintexts = []
+    for pos, ct in enumerate(ciphertexts):
+        mask = group.multi_exp([(p.shares[pos], lam) for p, lam in zip(valid, lambdas)])
+        plaintexts.append(discrete_log(group, group.div(ct.beta, mask), bound))
+    return Decryption(tuple(plaintexts), tuple(indices), tuple(blamed))
