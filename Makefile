@@ -35,3 +35,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# One virtualenv per reference system (ElectionGuard, CrypTen, MPyC, OpenMined PSI,
+# Flower) under $ANCHOR_VENVS (default ~/anchor-venvs); never in .venv.
+.PHONY: anchors
+anchors:
+	bash benchmarks/setup_anchors.sh
