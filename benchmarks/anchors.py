@@ -302,10 +302,36 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-if __name__ == "__main__":
-    # `python benchmarks/anchors.py`: which anchors are installed.
+# The smallest runs that exercise every stage of each driver (seconds each, here).
+SMOKE: dict[str, tuple[str, list[str]]] = {
+    "eg": ("electionguard/bench_eg.py", ["--n-ballots", "4", "--n-verify", "2", "--ceremony-reps",
+                                         "1", "--tally-reps", "1", "--decrypt-reps", "1"]),
+    "crypten": ("mpc/bench_crypten.py", ["--parties", "3", "--reps", "1", "--reps-b1", "2",
+                                         "--gd-iters", "20"]),
+    "mpyc": ("mpc/bench_mpyc.py", ["-M3", "--reps", "1", "--reps-b1", "2", "--skip", "micro,mlpacc",
+                                   "--alphas", "8"]),
+    "psi": ("psi/bench_openmined.py", ["--sizes", "10", "--reps", "3", "--reveal", "true"]),
+    "flwr": ("secagg/bench_flwr_secagg.py", ["--n", "10", "--d", "10000", "--reps", "2"]),
+}
+
+
+def _main(argv: list[str]) -> int:
+    """``python benchmarks/anchors.py [--smoke]``: list the anchors (and smoke-run them)."""
     for anchor in ANCHOR_NAMES:
         status = venv_python(anchor) if available(anchor) else f"missing ({SETUP_HINT})"
         print(f"{anchor:8s} {status}")
     print(f"drivers  {anchors_dir()}")
-    sys.exit(0 if all(available(a) for a in ANCHOR_NAMES) else 1)
+    ok = all(available(a) for a in ANCHOR_NAMES)
+    if "--smoke" in argv:
+        for anchor, (script, args) in SMOKE.items():
+            try:
+                run = run_anchor(anchor, script, args, timeout=300)["_run"]
+                print(f"smoke {anchor:8s} ok: {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU")
+            except AnchorError as exc:
+                ok = False
+                print(f"smoke {anchor:8s} FAILED: {exc}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -131,7 +131,7 @@ FLWR_CHECK='import flwr, numpy; from flwr.common.secure_aggregation.crypto.shami
 setup_flwr() {
   check flwr "$FLWR_CHECK" && { ok flwr; return; }
   make_venv flwr "$PY311"
-  pipi flwr flwr==1.42.0 numpy
+  pipi flwr flwr==1.42.0 "$NUMPY"
   check flwr "$FLWR_CHECK" || die "flwr: import check failed: $FLWR_CHECK"
   ok flwr
 }
