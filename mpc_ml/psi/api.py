@@ -1,0 +1,23 @@
+"""One-call PSI: both roles in this process, the messages passed as bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .items import Item
+from .protocol import PsiClient, PsiServer
+
+
+def intersection(
+    a: Iterable[Item], b: Iterable[Item], reveal: str = "items", *, fpr: float = 1e-12, progress: bool | None = None
+) -> list[Item] | int:
+    """Items of `a` (the client's set, in its order) that are in `b`, or only their number.
+
+    A false positive (an item of `a` reported though not in `b`) happens with probability
+    at most `fpr` per item of `a`.
+    """
+    client = PsiClient(a, reveal=reveal, progress=progress)
+    server = PsiServer(b, reveal=reveal, fpr=fpr, progress=progress)
+    response = server.respond(client.request().to_bytes())
+    result = client.finish(response.to_bytes(), server.setup.to_bytes())
+    return result.items if reveal == "items" else result.size  # type: ignore[return-value]

@@ -1,0 +1,70 @@
+"""Hash to curve25519: RFC 9380 encode_to_curve (curve25519_XMD:SHA-512_ELL2_NU_), x-only.
+
+The output is the Montgomery u-coordinate of map_to_curve_elligator2(hash_to_field(msg)),
+without clear_cofactor: every scalar applied to it is an X25519-clamped multiple of 8,
+which removes the torsion component anyway. `clear_cofactor_u` gives RFC 9380's P.x.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import gmpy2
+from gmpy2 import mpz
+
+P = mpz(2**255 - 19)
+A = 486662
+DST = b"QUORUM-PSI-V1-with-curve25519_XMD:SHA-512_ELL2_NU_"
+_L = 48  # ceil((ceil(log2(p)) + 128) / 8): hash_to_field bytes per field element
+
+
+def _suffixes(dst: bytes) -> tuple[bytes, bytes]:
+    """The constant tails of expand_message_xmd's two SHA-512 inputs for 48 output bytes."""
+    if len(dst) > 255:
+        raise ValueError("domain separation tag longer than 255 bytes")
+    dst_prime = dst + bytes([len(dst)])
+    return _L.to_bytes(2, "big") + b"\x00" + dst_prime, b"\x01" + dst_prime
+
+
+def hash_to_field(msg: bytes, dst: bytes = DST) -> mpz:
+    """RFC 9380 hash_to_field with expand_message_xmd(SHA-512), one element of GF(2^255-19)."""
+    tail0, tail1 = _suffixes(dst)
+    b0 = hashlib.sha512(bytes(128) + msg + tail0).digest()
+    b1 = hashlib.sha512(b0 + tail1).digest()
+    return mpz(int.from_bytes(b1[:_L], "big")) % P
+
+
+def map_to_curve_u(u: mpz) -> mpz:
+    """RFC 9380 map_to_curve_elligator2_curve25519, u-coordinate only (Z = 2)."""
+    # 1 + 2u^2 is never 0: -1/2 is not a square mod p, so inv0's special case cannot occur.
+    x1 = (-A * gmpy2.invert((1 + 2 * u * u) % P, P)) % P
+    if gmpy2.jacobi((x1 * (x1 * (x1 + A) + 1)) % P, P) == -1:
+        return (-x1 - A) % P
+    return x1
+
+
+def encode_items(msgs: list[bytes], dst: bytes = DST) -> bytes:
+    """The 32-byte little-endian u-coordinates of encode_to_curve for each message, concatenated."""
+    tail0, tail1 = _suffixes(dst)
+    zpad = hashlib.sha512(bytes(128))
+    sha512, invert, jacobi, p, a = hashlib.sha512, gmpy2.invert, gmpy2.jacobi, P, A
+    out = bytearray(32 * len(msgs))
+    for i, msg in enumerate(msgs):
+        h = zpad.copy()
+        h.update(msg)
+        h.update(tail0)
+        b1 = sha512(h.digest() + tail1).digest()
+        u = mpz(int.from_bytes(b1[:_L], "big")) % p
+        x1 = (-a * invert((1 + 2 * u * u) % p, p)) % p
+        if jacobi((x1 * (x1 * (x1 + a) + 1)) % p, p) == -1:
+            x1 = (-x1 - a) % p
+        out[32 * i : 32 * i + 32] = int(x1).to_bytes(32, "little")
+    return bytes(out)
+
+
+def clear_cofactor_u(u: mpz) -> mpz:
+    """The u-coordinate of 8*Q from that of Q (three x-only doublings), as RFC 9380's clear_cofactor."""
+    x = mpz(u)
+    for _ in range(3):
+        x = ((x * x - 1) ** 2 * gmpy2.invert((4 * x * (x * x + A * x + 1)) % P, P)) % P
+    return x

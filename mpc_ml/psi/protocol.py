@@ -1,0 +1,187 @@
+"""Two-party ECDH PSI over X25519: the server and client state machines, transport-free.
+
+Client: Request = c*H(x) for its items. Server: Response = s*(c*H(x)), in request order when
+the client may learn the items, sorted (so positions are lost) when it may learn only the
+size; ServerSetup = its own set s*H(y), hashed and compressed, made once. Client: unblinds
+with c^-1 to s*H(x) and looks each up in the compressed set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .curve import BlindingKey
+from .errors import PsiError
+from .gcs import CompressedSet, contains, high_bits_for, range_bits, split
+from .hashing import encode_items
+from .items import Item, batches
+from .messages import REVEALS, Request, Response, ServerSetup
+from .progress import Progress
+from .transport import exchange, serve
+
+BATCH = 1 << 14
+
+
+@dataclass(frozen=True)
+class PsiResult:
+    """What the client learns: the size, and the items themselves when reveal='items'."""
+
+    size: int
+    items: list[Item] | None
+
+
+def _check_reveal(reveal: str) -> str:
+    """The reveal mode, checked."""
+    if reveal not in REVEALS:
+        raise PsiError(f"reveal must be 'items' or 'size', got {reveal!r}")
+    return reveal
+
+
+def _words(points: bytes) -> np.ndarray:
+    """The first two little-endian 64-bit words of each 32-byte point, as a (k, 2) array."""
+    return np.frombuffer(points, dtype="<u8").reshape(-1, 4)[:, :2]
+
+
+def _check_distinct(fingerprints: np.ndarray, side: str) -> None:
+    """Raise naming two positions of equal items (compared by their 128-bit curve hashes)."""
+    order = np.lexsort((fingerprints[:, 1], fingerprints[:, 0]))
+    ranked = fingerprints[order]
+    equal = np.flatnonzero((ranked[1:] == ranked[:-1]).all(axis=1))
+    if len(equal):
+        first, second = sorted((int(order[equal[0]]), int(order[equal[0] + 1])))
+        raise PsiError(f"{side} set: item {second} duplicates item {first}")
+
+
+def _blind_items(
+    items: Iterable[object], key: BlindingKey, label: str, progress: bool | None, keep: list[Item] | None
+) -> bytes:
+    """Hash and blind the items in batches; return the concatenated points."""
+    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    bar = Progress(label, total, progress)
+    blinded, fingerprints = [], []
+    for batch in batches(_tee(items, keep), BATCH):
+        points = encode_items(batch)
+        fingerprints.append(_words(points).copy())
+        blinded.append(key.blind(points))
+        bar.advance(len(batch))
+    bar.close()
+    if not blinded:
+        raise PsiError(f"{label} set is empty")
+    _check_distinct(np.concatenate(fingerprints), label)
+    return b"".join(blinded)
+
+
+def _tee(items: Iterable[object], keep: list[Item] | None) -> Iterable[object]:
+    """Pass the items through, appending each to `keep` when it is a list."""
+    if keep is None:
+        yield from items
+        return
+    for item in items:
+        keep.append(item)  # type: ignore[arg-type]
+        yield item
+
+
+class PsiServer:
+    """Holds the server's set, prepared once (hash, blind, compress), and answers requests."""
+
+    def __init__(
+        self, items: Iterable[Item], *, reveal: str = "items", fpr: float = 1e-12, progress: bool | None = None
+    ) -> None:
+        self.reveal = _check_reveal(reveal)
+        self._key = BlindingKey()
+        self._progress = progress
+        words = _words(_blind_items(items, self._key, "server", progress, None))
+        bits = range_bits(len(words), fpr)
+        high = high_bits_for(len(words), bits)
+        self.setup = ServerSetup(CompressedSet.build(split(words, bits, high), bits, high))
+
+    def respond(self, request: Request | bytes) -> Response:
+        """Blind the client's points with s; sort them when only the size may be revealed."""
+        if not isinstance(request, Request):
+            request = Request.from_bytes(request)
+        bar = Progress("server", request.count, self._progress)
+        parts = []
+        for start in range(0, len(request.points), 32 * BATCH):
+            parts.append(self._key.blind(request.points[start : start + 32 * BATCH]))
+            bar.advance(len(parts[-1]) // 32)
+        bar.close()
+        points = b"".join(parts)
+        if self.reveal == "size":
+            limbs = np.frombuffer(points, dtype="<u8").reshape(-1, 4)
+            points = limbs[np.lexsort(limbs.T)].tobytes()
+        return Response(points, self.reveal)
+
+    def handle(self, data: bytes) -> list[bytes]:
+        """The reply frames to one request frame: the setup if asked for, then the response."""
+        request = Request.from_bytes(data)
+        response = self.respond(request).to_bytes()
+        return [self.setup.to_bytes(), response] if request.want_setup else [response]
+
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        connections: int | None = None,
+        timeout: float = 60.0,
+        ready: Callable[[int], None] | None = None,
+    ) -> None:
+        """Answer PSI clients over TCP; `ready(port)` is called once listening."""
+        serve(self.handle, host, port, connections=connections, timeout=timeout, ready=ready)
+
+
+class PsiClient:
+    """Holds the client's set and key; makes the request and reads the answer."""
+
+    def __init__(self, items: Iterable[Item], *, reveal: str = "items", progress: bool | None = None) -> None:
+        self.reveal = _check_reveal(reveal)
+        self._key = BlindingKey()
+        self._progress = progress
+        self._items: list[Item] | None = [] if reveal == "items" else None
+        self._points = _blind_items(items, self._key, "client", progress, self._items)
+
+    @property
+    def count(self) -> int:
+        """Number of client items."""
+        return len(self._points) // 32
+
+    def request(self, want_setup: bool = True) -> Request:
+        """The request message; `want_setup=False` when the client already holds the server's setup."""
+        return Request(self._points, want_setup)
+
+    def finish(self, response: Response | bytes, setup: ServerSetup | bytes) -> PsiResult:
+        """Unblind the response and look it up in the server's set."""
+        if not isinstance(response, Response):
+            response = Response.from_bytes(response)
+        if not isinstance(setup, ServerSetup):
+            setup = ServerSetup.from_bytes(setup)
+        if response.reveal != self.reveal:
+            raise PsiError(f"response reveals {response.reveal!r} but this client expects {self.reveal!r}")
+        if response.count != self.count:
+            raise PsiError(f"response has {response.count} points for a request of {self.count}")
+        bar = Progress("client", self.count, self._progress)
+        parts = []
+        for start in range(0, len(response.points), 32 * BATCH):
+            parts.append(self._key.unblind(response.points[start : start + 32 * BATCH]))
+            bar.advance(len(parts[-1]) // 32)
+        bar.close()
+        compressed = setup.items
+        found = contains(setup.values, split(_words(b"".join(parts)), compressed.bits, compressed.high_bits))
+        size = int(found.sum())
+        if self._items is None:
+            return PsiResult(size, None)
+        return PsiResult(size, [self._items[i] for i in np.flatnonzero(found)])
+
+    def query(self, host: str, port: int, *, setup: ServerSetup | None = None, timeout: float = 60.0) -> PsiResult:
+        """Run the protocol with a PsiServer over TCP (fetching its setup unless given)."""
+        frames = exchange(host, port, self.request(setup is None).to_bytes(), 2 if setup is None else 1, timeout=timeout)
+        return self.finish(frames[-1], setup if setup is not None else frames[0])
+
+    @staticmethod
+    def fetch_setup(host: str, port: int, *, timeout: float = 60.0) -> ServerSetup:
+        """Download and check a server's setup once, to reuse across many queries."""
+        frames = exchange(host, port, Request(b"", True).to_bytes(), 2, timeout=timeout)
+        return ServerSetup.from_bytes(frames[0])
