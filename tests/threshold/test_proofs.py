@@ -1,0 +1,135 @@
+"""Proofs: soundness against moved statements, contexts, tampering (ATTACKS rows 1, 3, 4, 9)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from threshold.batch import BatchVerifier
+from threshold.elgamal import PublicKey
+from threshold.errors import DecodeError
+from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof, challenge
+
+CTX = b"election-A|contest-1|credential-7"
+
+
+@pytest.fixture(scope="module")
+def pk(group):
+    return PublicKey(group, group.exp_g(group.random_scalar()))
+
+
+def test_schnorr(group):
+    x = group.random_scalar()
+    X = group.exp_g(x)
+    proof = SchnorrProof.prove(group, x, CTX)
+    assert proof.verify(group, X, CTX)
+    assert not proof.verify(group, group.exp_g(x + 1), CTX), "moved to another statement"
+    assert not proof.verify(group, X, b"election-B"), "moved to another context"
+    assert not dataclasses.replace(proof, response=proof.response + 1).verify(group, X, CTX)
+    assert SchnorrProof.from_json(group, proof.to_json(group)) == proof
+
+
+def test_chaum_pedersen(group):
+    x = group.random_scalar()
+    h = group.hash_to_element("cp", b"h")
+    stmt = (group.g, group.exp_g(x), h, group.exp(h, x))
+    proof = ChaumPedersenProof.prove(group, x, *stmt, CTX)
+    assert proof.verify(group, *stmt, CTX)
+    wrong = (group.g, group.exp_g(x), h, group.exp(h, x + 1))
+    assert not proof.verify(group, *wrong, CTX), "a fake decryption share must fail (row 3)"
+    assert not proof.verify(group, *stmt, CTX + b"!")
+    assert ChaumPedersenProof.from_json(group, proof.to_json(group)) == proof
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_range_proof_every_value(group, pk, limit):
+    for m in range(limit + 1):
+        ct, r = pk.encrypt(m)
+        proof = RangeProof.prove(pk, ct, m, r, limit, CTX)
+        assert proof.verify(pk, ct, CTX)
+        assert RangeProof.from_json(group, proof.to_json(group), limit) == proof
+
+
+def test_range_proof_refuses_out_of_range_plaintext(pk):
+    ct, r = pk.encrypt(2)
+    with pytest.raises(ValueError):
+        RangeProof.prove(pk, ct, 2, r, 1, CTX)
+
+
+def test_range_proof_cannot_prove_false_statement(group, pk):
+    """An honest-looking proof for m=0 attached to an encryption of 2 does not verify."""
+    ct2, _ = pk.encrypt(2)
+    ct0, r0 = pk.encrypt(0)
+    proof = RangeProof.prove(pk, ct0, 0, r0, 1, CTX)
+    assert not proof.verify(pk, ct2, CTX)
+
+
+def test_range_proof_bound_to_everything(group, pk):
+    """ATTACKS rows 1, 2, 9: statement, key, ciphertext, context, credential all bound."""
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, CTX)
+    other_pk = PublicKey(group, group.exp_g(group.random_scalar()))
+    reenc, _ = pk.reencrypt(ct)
+    assert not proof.verify(pk, reenc, CTX), "re-encrypted copy"
+    assert not proof.verify(other_pk, ct, CTX), "other key"
+    assert not proof.verify(pk, ct, b"election-A|contest-1|credential-8"), "other voter"
+    assert not proof.verify(pk, ct, b"election-B|contest-1|credential-7"), "other election"
+    changed = dataclasses.replace(proof, challenges=(proof.challenges[0] + 1,))
+    assert not changed.verify(pk, ct, CTX), "changed challenge"
+    swapped = dataclasses.replace(proof, a=proof.a[::-1])
+    assert not swapped.verify(pk, ct, CTX)
+
+
+def test_weak_fiat_shamir_forgery_is_rejected(group, pk):
+    """ATTACKS row 1: a challenge computed without the statement would let a prover pick the
+    ciphertext afterwards; ours hashes alpha and beta, so changing them changes c."""
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, CTX)
+    c1 = challenge(group, RangeProof.TAG, CTX, [group.g, pk.element, ct.alpha, ct.beta, 1], list(proof.a) + list(proof.b))
+    c2 = challenge(group, RangeProof.TAG, CTX, [group.g, pk.element, ct.alpha, group.mul(ct.beta, group.g), 1],
+                   list(proof.a) + list(proof.b))
+    assert c1 != c2
+
+
+def test_proof_json_rejects_non_members_and_identity(group, pk):
+    ct, r = pk.encrypt(0)
+    doc = RangeProof.prove(pk, ct, 0, r, 1, CTX).to_json(group)
+    bad = dict(doc, a=[group.to_hex(group.identity), doc["a"][1]])
+    with pytest.raises(DecodeError, match=r"p\.a\[0\]"):
+        RangeProof.from_json(group, bad, 1, "p")
+    junk = "00" * group.element_bytes
+    with pytest.raises(DecodeError, match=r"p\.b\[1\]"):
+        RangeProof.from_json(group, dict(doc, b=[doc["b"][0], junk]), 1, "p")
+    with pytest.raises(DecodeError, match="list of 3"):
+        RangeProof.from_json(group, doc, 2, "p")
+    with pytest.raises(DecodeError, match="keys"):
+        RangeProof.from_json(group, dict(doc, extra=1), 1, "p")
+
+
+def test_batch_names_bad_proofs(group, pk):
+    items = []
+    for i in range(12):
+        ct, r = pk.encrypt(i % 2)
+        items.append((ct, RangeProof.prove(pk, ct, i % 2, r, 1, CTX)))
+    batch = BatchVerifier(group, {pk.element: pk.table})
+    for i, (ct, proof) in enumerate(items):
+        batch.add(i, proof.equations(pk, ct, CTX if i not in (3, 8) else b"elsewhere"))
+    assert batch.verify() == [3, 8]
+    clean = BatchVerifier(group)
+    for i, (ct, proof) in enumerate(items):
+        clean.add(i, proof.equations(pk, ct, CTX))
+    assert clean.verify() == []
+
+
+def test_batch_catches_errors_that_cancel(group):
+    """Two wrong equations whose errors cancel in a plain product still fail with random weights."""
+    x = group.random_scalar()
+    X = group.exp_g(x)
+    h = group.exp_g(7)
+    good = SchnorrProof.prove(group, x, CTX)
+    eq = good.equations(group, X, CTX)[0]
+    batch = BatchVerifier(group)
+    batch.add("up", [eq + [(h, 1)]])
+    batch.add("down", [eq + [(h, -1)]])
+    assert sorted(batch.verify()) == ["down", "up"]
