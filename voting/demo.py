@@ -1,0 +1,134 @@
+"""A whole election end to end on a scratch board: key ceremony, voters casting random ballots with re-votes
+and Benaloh challenges, tally, decryption by the trustees present, and the record written out."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from threshold import dkg
+from threshold.groups import get_group
+from voting.ballot import encrypt_ballot, reveal_json
+from voting.board import Board, save_signing_key
+from voting.context import ceremony_payload, credentials_payload, parse_setup, setup_payload
+from voting.credentials import new_private_credential, public_credential
+from voting.election import Election
+from voting.manifest import Contest, Manifest
+from voting.tally import trustee_decrypt
+
+DEMO_MANIFEST = {
+    "title": "Quorum demo election",
+    "contests": [
+        {"id": "mayor", "title": "Mayor", "kind": "plurality",
+         "options": [{"id": "ada", "label": "Ada"}, {"id": "alan", "label": "Alan"}, {"id": "grace", "label": "Grace"}]},
+        {"id": "council", "title": "City council (up to 2)", "kind": "approval", "max": 2,
+         "options": [{"id": f"c{i}", "label": f"Councillor {i}"} for i in range(1, 5)]},
+        {"id": "board", "title": "Library board (exactly 2)", "kind": "exact", "k": 2,
+         "options": [{"id": f"b{i}", "label": f"Trustee {i}"} for i in range(1, 4)]},
+        {"id": "park", "title": "Build the new park?", "kind": "referendum"},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """The record's location, the published result and the counts the demo expects from its own plaintexts."""
+
+    record: Path
+    election_id: str
+    result: dict[str, Any]
+    expected: dict[str, list[int]]
+    cast: int
+    spoiled: int
+    revotes: int
+
+
+def random_choices(contest: Contest, rng: random.Random) -> list[str]:
+    """A random valid choice in one contest."""
+    count = rng.randint(contest.min_selections, contest.max_selections)
+    return rng.sample(list(contest.options), count)
+
+
+def run_ceremony(election: Election, setup_p: dict[str, Any]) -> list[dkg.TrusteeKey]:
+    """Run the DKG among all trustees and publish its transcript; returns each trustee's key."""
+    params = parse_setup(setup_p).ceremony_params()
+    trustees = [dkg.Trustee(params, i) for i in range(1, params.n + 1)]
+    announcements = {t.index: t.announce() for t in trustees}
+    messages = {t.index: t.deal(announcements) for t in trustees}
+    complaints = [c for t in trustees for c in t.check_shares(messages)]
+    result = dkg.adjudicate(params, announcements, messages, complaints)
+    keys = [t.finish(result) for t in trustees]
+    signatures = {t.index: t.sign(result) for t in trustees}
+    election.key_ceremony(ceremony_payload(parse_setup(setup_p), announcements, messages, complaints, result, signatures))
+    return keys
+
+
+def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int = 3, absent: int = 2,
+             group_name: str = "modp", board_key_path: str | Path | None = None, seed: int | None = None) -> DemoResult:
+    """Run the election and export its record to `out` (a directory, or a zip if it ends in .zip)."""
+    if not 1 <= quorum <= trustees or not 0 <= absent <= trustees - quorum:
+        raise ValueError(f"need 1 <= quorum <= trustees and 0 <= absent <= trustees - quorum "
+                         f"(got trustees={trustees}, quorum={quorum}, absent={absent})")
+    if voters < 1:
+        raise ValueError("need at least one voter")
+    rng = random.Random(seed if seed is not None else secrets.randbits(64))
+    key = SigningKey.generate()
+    if board_key_path is not None:
+        save_signing_key(key, board_key_path)
+    group = get_group(group_name)
+    with tempfile.TemporaryDirectory(prefix="quorum-demo-") as scratch:
+        board = Board.open(f"sqlite:///{Path(scratch) / 'board.db'}", key)
+        election_id = "demo-" + secrets.token_hex(4)
+        board.create_election(election_id)
+        election = Election(board, election_id)
+        manifest = Manifest.from_json(DEMO_MANIFEST)
+        setup_p = setup_payload(election_id, manifest, group, trustees, quorum, board.public_key)
+        election.setup(setup_p)
+        keys = run_ceremony(election, setup_p)
+        private = [new_private_credential() for _ in range(voters)]
+        election.register(credentials_payload([public_credential(election_id, c) for c in private], voters))
+        election.open()
+        ctx = election.context()
+        final: dict[int, dict[str, list[int]]] = {}
+        spoiled = revotes = cast = 0
+        for v, credential in enumerate(private):
+            if rng.random() < 0.2:  # a Benaloh challenge before casting
+                ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests})
+                election.spoil(ballot, reveal_json(ctx, secrets_))
+                spoiled += 1
+            rounds = 2 if rng.random() < 0.2 else 1
+            for _ in range(rounds):
+                ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests})
+                election.cast(ballot)
+                final[v] = secrets_.plaintexts
+                cast += 1
+            revotes += rounds - 1
+        election.close()
+        election.tally()
+        published = election.cast_ballots()
+        tally_p = next(e for e in election.entries() if e.type == "tally").payload
+        present = rng.sample(keys, trustees - absent)
+        for trustee_key in sorted(present, key=lambda k: k.index):
+            election.add_decryption(trustee_decrypt(ctx, trustee_key, published, tally_p))
+        result = election.publish_result().payload
+        record = board.export(election_id, out)
+        board.engine.dispose()
+    expected = {c.id: [sum(p[c.id][j] for p in final.values()) for j in range(len(c.options))] for c in manifest.contests}
+    return DemoResult(record, election_id, result, expected, cast, spoiled, revotes)
+
+
+def format_result(manifest: Manifest, result: dict[str, Any]) -> str:
+    """The result as text, one line per option."""
+    lines = []
+    for contest, item in zip(manifest.contests, result["contests"]):
+        lines.append(f"{contest.title}:")
+        for label, count in zip(contest.labels, item["counts"]):
+            lines.append(f"  {label:<20} {count}")
+    lines.append(f"decrypted by trustees {', '.join(map(str, result['trustees']))}")
+    return "\n".join(lines)

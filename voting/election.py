@@ -1,0 +1,214 @@
+"""One election run on the bulletin board: every lifecycle step is one entry, checked before it is stored.
+
+Ballots are parsed and their proofs and signature checked outside the lock; inside it, the phase, replays,
+copied ciphertexts and the tracking-code chain are checked against the board's indexes, so a rejected
+ballot leaves nothing behind and a retried cast returns the first receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+
+from threshold.decryption import PartialDecryption, verify_partial
+from threshold.errors import DecodeError, ProtocolError, VerificationError
+from voting import db, lifecycle
+from voting.ballot import Ballot, alpha_digests, check_reveal, next_tracker, parse_ballot, proofs_valid, signature_valid
+from voting.board import Board, LockedBoard
+from voting.context import ElectionContext, build_context, parse_ceremony, parse_credentials, parse_setup
+from voting.record import Entry
+from voting.tally import CastBallot, counted_ballots, decryption_context, parse_tally, result_payload, tally_payload
+
+
+def now() -> str:
+    """A board timestamp (the one kind of value the board chooses freely)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a voter gets back for a ballot: where it is, its hash and its tracking code."""
+
+    seq: int
+    ballot_hash: str
+    tracker: str
+    stored: bool
+
+
+def cast_ballot(ballot: Ballot, seq: int) -> CastBallot:
+    """The counting view of a parsed cast ballot."""
+    return CastBallot(seq, ballot.credential, ballot.hash.hex(), tuple(cb.selections for cb in ballot.contests))
+
+
+class Election:
+    """The board-side service of one election."""
+
+    def __init__(self, board: Board, election_id: str) -> None:
+        self.board = board
+        self.election_id = election_id
+        self._context: ElectionContext | None = None
+
+    def _step(self, entry_type: str, payload: dict[str, Any]) -> Entry:
+        with self.board.locked(self.election_id) as lb:
+            phase = lifecycle.next_phase(lb.election.phase, entry_type)
+            entry = lb.append(entry_type, payload)
+            lb.election.phase = phase
+            return entry
+
+    def entries(self) -> list[Entry]:
+        """All entries so far."""
+        return self.board.entries(self.election_id)
+
+    def _first(self, entry_type: str) -> Entry:
+        for e in self.entries():
+            if e.type == entry_type:
+                return e
+        raise ProtocolError(f"no {entry_type} entry on the board yet")
+
+    def context(self) -> ElectionContext:
+        """The election's parameters and base hash, from the board (cached once open)."""
+        if self._context is None:
+            entries = {e.type: e for e in self.entries() if e.type in ("setup", "key_ceremony", "credentials", "open")}
+            if "open" not in entries:
+                raise ProtocolError("the election is not open yet")
+            self._context = build_context(entries["setup"].payload, entries["key_ceremony"].payload,
+                                          entries["credentials"].payload)
+        return self._context
+
+    # --- setup ------------------------------------------------------------------------------
+    def setup(self, payload: dict[str, Any]) -> Entry:
+        """Publish the setup entry (the payload of voting.context.setup_payload)."""
+        setup = parse_setup(payload)
+        if setup.election_id != self.election_id or setup.board_key != self.board.public_key:
+            raise DecodeError("setup", "election id or board key does not match this board")
+        return self._step("setup", payload)
+
+    def key_ceremony(self, payload: dict[str, Any]) -> Entry:
+        """Publish the DKG transcript, after re-adjudicating it."""
+        parse_ceremony(parse_setup(self._first("setup").payload), payload)
+        return self._step("key_ceremony", payload)
+
+    def register(self, payload: dict[str, Any]) -> Entry:
+        """Publish the public credentials."""
+        parse_credentials(payload)
+        return self._step("credentials", payload)
+
+    def open(self) -> Entry:
+        """Open the election: publish its base hash."""
+        entries = {e.type: e for e in self.entries()}
+        if "credentials" not in entries:
+            raise ProtocolError("refused open: credentials are not on the board yet")
+        ctx = build_context(entries["setup"].payload, entries["key_ceremony"].payload, entries["credentials"].payload)
+        entry = self._step("open", {"base_hash": ctx.base_hash.hex(), "timestamp": now()})
+        self._context = ctx
+        return entry
+
+    # --- ballots ------------------------------------------------------------------------------
+    def _checked(self, ballot_json: Any) -> Ballot:
+        ctx = self.context()
+        ballot = parse_ballot(ctx, ballot_json)
+        if ballot.credential not in ctx.credentials:
+            raise ProtocolError("unknown credential: not in the published credential list")
+        if not signature_valid(ballot):
+            raise VerificationError("the ballot is not signed by its credential")
+        if not proofs_valid(ctx, ballot):
+            raise VerificationError("a proof of the ballot is invalid (or bound to another election, voter, contest or option)")
+        return ballot
+
+    def _submit(self, entry_type: str, ballot: Ballot, extra: dict[str, Any], ballot_json: Any) -> Receipt:
+        digest = ballot.hash.hex()
+        with self.board.locked(self.election_id) as lb:
+            phase = lifecycle.next_phase(lb.election.phase, entry_type)
+            known = lb.session.scalars(select(db.Ballot).where(
+                db.Ballot.election_id == self.election_id, db.Ballot.ballot_hash == digest)).one_or_none()
+            if known is not None:
+                return self._retry(lb, known, entry_type)
+            digests = alpha_digests(self.context(), ballot)
+            if len(set(digests)) != len(digests):
+                raise ProtocolError("a ciphertext appears twice in the ballot (reused nonce)")
+            seen = lb.session.scalars(select(db.Ciphertext).where(
+                db.Ciphertext.election_id == self.election_id, db.Ciphertext.digest.in_(digests))).first()
+            if seen is not None:
+                raise ProtocolError(f"copied ballot: a ciphertext is already on the board (seq {seen.seq})")
+            tracker = next_tracker(bytes.fromhex(lb.election.last_tracker), ballot.hash).hex()
+            payload = {"ballot": ballot_json, "ballot_hash": digest, "tracker": tracker, "cast_at": now(), **extra}
+            entry = lb.append(entry_type, payload, dedup_key=digest)
+            lb.session.add(db.Ballot(election_id=self.election_id, ballot_hash=digest, credential=ballot.credential,
+                                     tracker=tracker, seq=entry.seq, status=entry_type))
+            lb.session.add_all([db.Ciphertext(election_id=self.election_id, digest=d, seq=entry.seq) for d in digests])
+            lb.election.last_tracker = tracker
+            lb.election.phase = phase
+            return Receipt(entry.seq, digest, tracker, True)
+
+    def _retry(self, lb: LockedBoard, known: db.Ballot, entry_type: str) -> Receipt:
+        if known.status == "spoil":
+            raise ProtocolError(f"this ballot was challenged (seq {known.seq}): its nonces are public, it can never be cast")
+        latest = lb.session.scalars(select(db.Ballot).where(
+            db.Ballot.election_id == self.election_id, db.Ballot.credential == known.credential,
+            db.Ballot.status == "cast").order_by(db.Ballot.seq.desc())).first()
+        if entry_type == "cast" and latest is not None and latest.id == known.id:
+            return Receipt(known.seq, known.ballot_hash, known.tracker, False)
+        raise ProtocolError(f"replayed ballot: already on the board at seq {known.seq}")
+
+    def cast(self, ballot_json: Any) -> Receipt:
+        """Cast a ballot; a retry of the credential's latest ballot returns its receipt and stores nothing."""
+        ballot = self._checked(ballot_json)
+        return self._submit("cast", ballot, {}, ballot_json)
+
+    def spoil(self, ballot_json: Any, reveal: Any) -> Receipt:
+        """Publish a Benaloh-challenged ballot with its plaintexts and nonces; it is never counted."""
+        ballot = self._checked(ballot_json)
+        problems = check_reveal(self.context(), ballot, reveal)
+        if problems:
+            raise VerificationError("; ".join(problems))
+        return self._submit("spoil", ballot, {"reveal": reveal}, ballot_json)
+
+    def close(self) -> Entry:
+        """Close the election: no ballot is accepted after this entry."""
+        return self._step("close", {"timestamp": now()})
+
+    # --- counting -----------------------------------------------------------------------------
+    def cast_ballots(self) -> list[CastBallot]:
+        """Every cast ballot on the board, parsed for counting."""
+        ctx = self.context()
+        reader = ctx.group.reader()
+        out = [cast_ballot(parse_ballot(ctx, e.payload["ballot"], reader), e.seq) for e in self.entries() if e.type == "cast"]
+        reader.finish()
+        return out
+
+    def tally(self) -> Entry:
+        """Publish the encrypted tally of the counted ballots (the last of each credential)."""
+        ctx = self.context()
+        with self.board.locked(self.election_id) as lb:
+            phase = lifecycle.next_phase(lb.election.phase, "tally")
+        payload = tally_payload(ctx, counted_ballots(self.cast_ballots()))
+        with self.board.locked(self.election_id) as lb:
+            phase = lifecycle.next_phase(lb.election.phase, "tally")
+            entry = lb.append("tally", payload)
+            lb.election.phase = phase
+            return entry
+
+    def add_decryption(self, payload: dict[str, Any]) -> Entry:
+        """Publish one trustee's partial decryption after checking its proofs against the tally."""
+        ctx = self.context()
+        tally = parse_tally(ctx, self._first("tally").payload)
+        partial = PartialDecryption.from_json(ctx.group, payload, len(tally), "decryption")
+        vk = ctx.ceremony.verification_keys.get(partial.index)
+        if vk is None or not verify_partial(ctx.group, vk, tally, partial, decryption_context(ctx)):
+            raise VerificationError(f"partial decryption of trustee {partial.index} does not verify")
+        if any(e.type == "decryption" and e.payload["index"] == partial.index for e in self.entries()):
+            raise ProtocolError(f"trustee {partial.index} has already published its partial decryption")
+        return self._step("decryption", payload)
+
+    def publish_result(self) -> Entry:
+        """Combine the partial decryptions into the result entry (once)."""
+        ctx = self.context()
+        entries = self.entries()
+        tally_entry = next(e for e in entries if e.type == "tally")
+        tally = parse_tally(ctx, tally_entry.payload)
+        partials = [PartialDecryption.from_json(ctx.group, e.payload, len(tally)) for e in entries if e.type == "decryption"]
+        payload = result_payload(ctx, tally, partials, tally_entry.payload["counted"])
+        return self._step("result", payload)
