@@ -140,6 +140,36 @@ class CeremonyResult:
     transcript_hash: bytes
     rejected_complaints: tuple[tuple[int, int], ...] = ()
 
+    def to_json(self, group: Group) -> dict[str, Any]:
+        return {"qualified": list(self.qualified),
+                "disqualified": {str(i): why for i, why in sorted(self.disqualified.items())},
+                "public_key": group.to_hex(self.public_key),
+                "verification_keys": {str(j): group.to_hex(v) for j, v in sorted(self.verification_keys.items())},
+                "transcript_hash": self.transcript_hash.hex(),
+                "rejected_complaints": [list(pair) for pair in self.rejected_complaints]}
+
+    @classmethod
+    def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "ceremony") -> "CeremonyResult":
+        """Parse a published result; verifiers then recompute it with `adjudicate` and compare."""
+        o = _fields(obj, {"qualified", "disqualified", "public_key", "verification_keys", "transcript_hash",
+                          "rejected_complaints"}, field_name)
+        g = params.group
+        if not isinstance(o["qualified"], list) or not isinstance(o["disqualified"], dict) \
+                or not isinstance(o["verification_keys"], dict) or not isinstance(o["rejected_complaints"], list):
+            raise DecodeError(field_name, "qualified and rejected_complaints must be lists, the others objects")
+        qualified = tuple(params.check_index(i, f"{field_name}.qualified") for i in o["qualified"])
+        disqualified = {params.check_index(_int_key(i, f"{field_name}.disqualified"), f"{field_name}.disqualified"): str(w)
+                        for i, w in o["disqualified"].items()}
+        vks = {params.check_index(_int_key(j, f"{field_name}.verification_keys"), f"{field_name}.verification_keys"):
+               g.from_hex(v, f"{field_name}.verification_keys.{j}") for j, v in o["verification_keys"].items()}
+        rejected = []
+        for pair in o["rejected_complaints"]:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise DecodeError(f"{field_name}.rejected_complaints", "expected [accuser, dealer] pairs")
+            rejected.append((params.check_index(pair[0]), params.check_index(pair[1])))
+        return cls(qualified, disqualified, g.from_hex(o["public_key"], f"{field_name}.public_key"), vks,
+                   _hex32(o["transcript_hash"], f"{field_name}.transcript_hash"), tuple(rejected))
+
 
 def _share_aad(params: CeremonyParams, dealer: int, recipient: int) -> bytes:
     return params.ctx("dkg-share", dealer, recipient)
@@ -336,6 +366,12 @@ def _fields(obj: Any, keys: set[str], name: str) -> dict:
     if not isinstance(obj, dict) or set(obj) != keys:
         raise DecodeError(name, f"expected an object with exactly the keys {sorted(keys)}")
     return obj
+
+
+def _int_key(text: Any, name: str) -> int:
+    if not isinstance(text, str) or not text.isdigit():
+        raise DecodeError(name, f"expected a decimal trustee index as key, got {text!r}")
+    return int(text)
 
 
 def _hex32(text: Any, name: str) -> bytes:

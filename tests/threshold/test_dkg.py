@@ -155,3 +155,13 @@ def test_trustee_refuses_non_member_ciphertext_before_exponentiating(group, monk
     with pytest.raises(DecodeError, match="refusing"):
         partial_decrypt(group, 1, 12345, [Ciphertext(bad_alpha, group.g)], b"t")
     assert calls == []
+
+
+def test_result_round_trips_json(group):
+    params, trustees, ann, msgs, complaints = _ceremony(group)
+    result = adjudicate(params, ann, msgs, complaints)
+    from threshold.dkg import CeremonyResult
+
+    assert CeremonyResult.from_json(params, result.to_json(group)) == result
+    with pytest.raises(DecodeError, match="transcript_hash"):
+        CeremonyResult.from_json(params, dict(result.to_json(group), transcript_hash="00"))
