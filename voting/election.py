@@ -102,7 +102,11 @@ class Election:
         if "credentials" not in entries:
             raise ProtocolError("refused open: credentials are not on the board yet")
         ctx = build_context(entries["setup"].payload, entries["key_ceremony"].payload, entries["credentials"].payload)
-        entry = self._step("open", {"base_hash": ctx.base_hash.hex(), "timestamp": now()})
+        with self.board.locked(self.election_id) as lb:
+            phase = lifecycle.next_phase(lb.election.phase, "open")
+            entry = lb.append("open", {"base_hash": ctx.base_hash.hex(), "timestamp": now()})
+            lb.election.phase = phase
+            lb.election.last_tracker = ctx.base_hash.hex()  # the first tracking code chains the base hash
         self._context = ctx
         return entry
 

@@ -120,22 +120,38 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
     return Entry(seq, kind, payload, prev, digest, sig)
 
 
-def parse_board(data: bytes, public_key: bytes) -> Record:
-    """Parse board.jsonl and board.pub contents into a Record (strict; errors name the line)."""
+def parse_public_key(public_key: bytes) -> str:
+    """The board's public key from board.pub: 64 lowercase hex characters, optionally newline-terminated."""
     try:
-        key = public_key.decode("ascii").strip()
+        key = public_key.decode("ascii")
     except UnicodeDecodeError:
         raise RecordFormatError("board.pub", "not ASCII hex") from None
+    key = key[:-1] if key.endswith("\n") else key
     if not _HEX64.fullmatch(key):
         raise RecordFormatError("board.pub", "must hold the board's Ed25519 public key as 64 lowercase hex characters")
+    return key
+
+
+def parse_board(data: bytes, public_key: bytes) -> Record:
+    """Parse board.jsonl and board.pub contents into a Record (strict; errors name the line)."""
+    key = parse_public_key(public_key)
+    entries = [parse_entry_line(data[start:end], i) for i, (start, end) in enumerate(line_bounds(data), start=1)]
+    return Record(key, entries)
+
+
+def line_bounds(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of every line of board.jsonl; a missing final newline is a truncated last line."""
     if not data:
         raise RecordFormatError("board.jsonl", "empty record")
     if not data.endswith(b"\n"):
         lineno = data.count(b"\n") + 1
         raise RecordFormatError(f"board.jsonl line {lineno}", "truncated: the last line has no newline")
-    lines = data[:-1].split(b"\n")
-    entries = [parse_entry_line(raw, i) for i, raw in enumerate(lines, start=1)]
-    return Record(key, entries)
+    bounds, start = [], 0
+    while start < len(data):
+        end = data.index(b"\n", start)
+        bounds.append((start, end))
+        start = end + 1
+    return bounds
 
 
 def _read_zip(path: Path) -> tuple[bytes, bytes]:
@@ -160,8 +176,8 @@ def _read_zip(path: Path) -> tuple[bytes, bytes]:
         return out[0], out[1]
 
 
-def read_record(path: str | Path) -> Record:
-    """Read a record directory or zip (Contracts: Record); RecordFormatError if unreadable or malformed."""
+def read_raw(path: str | Path) -> tuple[bytes, str]:
+    """board.jsonl bytes and the checked board.pub key of a record directory or zip."""
     path = Path(path)
     if path.is_dir():
         try:
@@ -173,7 +189,13 @@ def read_record(path: str | Path) -> Record:
         data, key = _read_zip(path)
     else:
         raise RecordFormatError(str(path), "no such record directory or zip")
-    return parse_board(data, key)
+    return data, parse_public_key(key)
+
+
+def read_record(path: str | Path) -> Record:
+    """Read and parse a record directory or zip (Contracts: Record); RecordFormatError if unreadable or malformed."""
+    data, key = read_raw(path)
+    return parse_board(data, key.encode("ascii"))
 
 
 def serialize_board(entries: Iterable[Entry]) -> bytes:

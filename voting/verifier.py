@@ -1,0 +1,493 @@
+"""`quorum verify`: re-check a whole election record and report every failure, each with its check and seq.
+
+Entries are parsed and checked in parallel chunks (forked workers share the record), ballot proofs
+are verified in one random-linear-combination batch per chunk and group membership in one batched
+test per chunk; the chain, uniqueness, tracking codes, re-vote rule, tally, decryptions and result are
+checked in the parent over what the workers return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from threshold.batch import BatchVerifier
+from threshold.decryption import PartialDecryption, verify_partial
+from threshold.elgamal import Ciphertext
+from threshold.errors import DecodeError, QuorumError
+from voting import lifecycle
+from voting.ballot import Ballot, alpha_digests, ballot_equations, check_reveal, next_tracker, parse_ballot, signature_valid
+from voting.board import signature_valid as board_signature_valid
+from voting.context import ElectionContext, build_context
+from voting.record import GENESIS, Entry, RecordFormatError, entry_hash, line_bounds, parse_entry_line, read_raw
+from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, product, result_payload
+
+CHECKS = (
+    "chain", "signatures", "lifecycle", "parameters", "base_hash", "ballot_format", "ballot_credentials",
+    "ballot_signatures", "ballot_proofs", "ballot_hashes", "ciphertext_uniqueness", "trackers", "spoiled_ballots",
+    "counted_ballots", "tally", "decryptions", "result",
+)
+DESCRIPTIONS = {
+    "chain": "seq numbers, prev links and entry hashes",
+    "signatures": "board signatures of every entry hash, board.pub equal to the setup's board key",
+    "lifecycle": "entry order: setup, key ceremony, credentials, open, ballots, close, tally, decryptions, one result",
+    "parameters": "setup, key ceremony (re-adjudicated DKG, trustee signatures) and credential list",
+    "base_hash": "the open entry states the election base hash",
+    "ballot_format": "every ballot parses against the manifest, elements in the group",
+    "ballot_credentials": "every ballot's credential is in the published list",
+    "ballot_signatures": "every ballot is signed by its credential",
+    "ballot_proofs": "0/1 proofs and contest limit proofs of every ballot",
+    "ballot_hashes": "stated ballot hashes recomputed, no ballot twice",
+    "ciphertext_uniqueness": "no ciphertext appears twice on the board (copies, challenged ballots)",
+    "trackers": "tracking codes chained over the ballots",
+    "spoiled_ballots": "challenged ballots open to their stated plaintexts",
+    "counted_ballots": "the tally counts the last ballot of each credential",
+    "tally": "the encrypted tally is the product of the counted ballots",
+    "decryptions": "partial decryptions proven against the trustees' verification keys",
+    "result": "the result is the combination of the partial decryptions",
+}
+CAST_KEYS = {"ballot", "ballot_hash", "tracker", "cast_at"}
+SPOIL_KEYS = CAST_KEYS | {"reveal"}
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed check on one entry (seq None: the record as a whole)."""
+
+    check: str
+    seq: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}: " if self.seq is not None else ""
+        return f"{self.check}: {where}{self.detail}"
+
+
+@dataclass(frozen=True)
+class BallotInfo:
+    """What the parent needs from one checked ballot entry."""
+
+    credential: str
+    computed_hash: str
+    stated_hash: Any
+    stated_tracker: Any
+    digests: tuple[str, ...]
+    selections: tuple[tuple[Ciphertext, ...], ...]
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One parsed entry: chain fields, local check results and the payload (ballots summarized)."""
+
+    lineno: int
+    seq: int
+    type: str
+    prev: str
+    hash: str
+    sig: str
+    hash_ok: bool
+    payload: dict[str, Any] | None
+    ballot: BallotInfo | None
+
+
+@dataclass
+class Report:
+    """The verifier's verdict: every failure, per-check status and the verified result."""
+
+    failures: list[Failure] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    entries: int = 0
+
+    @property
+    def valid(self) -> bool:
+        """True when every check passed."""
+        return not self.failures
+
+    def checks(self) -> list[dict[str, Any]]:
+        """One {name, ok, detail} per check (the --json format of Contracts: CLI)."""
+        out = []
+        for name in CHECKS:
+            bad = [f for f in self.failures if f.check == name]
+            detail = "; ".join((f"seq {f.seq}: " if f.seq is not None else "") + f.detail for f in bad)
+            out.append({"name": name, "ok": not bad, "detail": detail or DESCRIPTIONS[name]})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """{"valid", "checks", "result"}."""
+        return {"valid": self.valid, "checks": self.checks(), "result": self.result or {}}
+
+
+# State shared with forked workers (set before the pool starts, read-only afterwards).
+_DATA = b""
+_LINES: list[tuple[int, int]] = []
+_PUB = ""
+_CTX: ElectionContext | None = None
+_ENABLED: frozenset[str] = frozenset(CHECKS)
+
+
+def _check_chunk(bounds: tuple[int, int]) -> tuple[list[EntryInfo], list[Failure], RecordFormatError | None]:
+    """Parse and check lines [lo, hi): entry hashes, and every per-ballot check in one batch."""
+    lo, hi = bounds
+    infos: list[EntryInfo] = []
+    failures: list[Failure] = []
+    ballots: list[tuple[int, Ballot, dict[str, Any]]] = []
+    ctx = _CTX
+    reader = ctx.group.reader() if ctx else None
+    for index in range(lo, hi):
+        start, end = _LINES[index]
+        try:
+            entry = parse_entry_line(_DATA[start:end], index + 1)
+        except RecordFormatError as exc:
+            return infos, failures, exc
+        hash_ok = entry.hash == entry_hash(entry.seq, entry.type, entry.payload, entry.prev)
+        is_ballot = entry.type in ("cast", "spoil")
+        info = EntryInfo(index + 1, entry.seq, entry.type, entry.prev, entry.hash, entry.sig, hash_ok,
+                         None if is_ballot else entry.payload, None)
+        if is_ballot and ctx is not None:
+            keys = CAST_KEYS if entry.type == "cast" else SPOIL_KEYS
+            if set(entry.payload) != keys:
+                failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
+            elif not isinstance(entry.payload["cast_at"], str):
+                failures.append(Failure("ballot_format", entry.seq, "cast_at must be a string"))
+            else:
+                try:
+                    ballot = parse_ballot(ctx, entry.payload["ballot"], reader)
+                    ballots.append((len(infos), ballot, entry.payload))
+                except DecodeError as exc:
+                    failures.append(Failure("ballot_format", entry.seq, str(exc)))
+        infos.append(info)
+    if ctx is not None and ballots:
+        ballots = _membership(ctx, reader, ballots, infos, failures)
+        _ballot_checks(ctx, ballots, infos, failures)
+    return infos, failures, None
+
+
+def _membership(ctx: ElectionContext, reader: Any, ballots: list, infos: list[EntryInfo], failures: list[Failure]) -> list:
+    """One batched subgroup test for the chunk; on failure, find and drop each bad ballot."""
+    try:
+        reader.finish()
+        return ballots
+    except DecodeError:
+        pass
+    kept = []
+    for pos, ballot, payload in ballots:
+        try:
+            parse_ballot(ctx, payload["ballot"])
+            kept.append((pos, ballot, payload))
+        except DecodeError as exc:
+            failures.append(Failure("ballot_format", infos[pos].seq, str(exc)))
+    return kept
+
+
+def _ballot_checks(ctx: ElectionContext, ballots: list, infos: list[EntryInfo], failures: list[Failure]) -> None:
+    batch = BatchVerifier(ctx.group, {ctx.public_key.element: ctx.public_key.table})
+    for pos, ballot, payload in ballots:
+        seq = infos[pos].seq
+        if "ballot_signatures" in _ENABLED and not signature_valid(ballot):
+            failures.append(Failure("ballot_signatures", seq, "not signed by its credential"))
+        if "ballot_proofs" in _ENABLED:
+            batch.add(seq, ballot_equations(ctx, ballot))
+        if infos[pos].type == "spoil" and "spoiled_ballots" in _ENABLED:
+            for problem in check_reveal(ctx, ballot, payload["reveal"]):
+                failures.append(Failure("spoiled_ballots", seq, problem))
+        infos[pos] = EntryInfo(**{**infos[pos].__dict__, "ballot": BallotInfo(
+            ballot.credential, ballot.hash.hex(), payload["ballot_hash"], payload["tracker"],
+            tuple(alpha_digests(ctx, ballot)), tuple(cb.selections for cb in ballot.contests))})
+    for seq in batch.verify():
+        failures.append(Failure("ballot_proofs", seq, "a 0/1 or limit proof does not verify"))
+
+
+def _head(data: bytes, lines: list[tuple[int, int]]) -> list[Entry]:
+    """The entries before the first ballot: where the election's parameters are."""
+    head = []
+    for index, (start, end) in enumerate(lines):
+        entry = parse_entry_line(data[start:end], index + 1)
+        if entry.type in ("open", "cast", "spoil", "close"):
+            break
+        head.append(entry)
+    return head
+
+
+def _context(head: list[Entry], report: Report) -> ElectionContext | None:
+    """Build the election context from the parameter entries, reporting why if it cannot be."""
+    by_type: dict[str, dict[str, Any]] = {}
+    for entry in head:
+        if entry.type in ("setup", "key_ceremony", "credentials") and entry.type not in by_type:
+            by_type[entry.type] = entry.payload
+    missing = [t for t in ("setup", "key_ceremony", "credentials") if t not in by_type]
+    if missing:
+        report.failures.append(Failure("parameters", None, f"no {', '.join(missing)} entry before the ballots"))
+        return None
+    try:
+        return build_context(by_type["setup"], by_type["key_ceremony"], by_type["credentials"])
+    except QuorumError as exc:
+        report.failures.append(Failure("parameters", None, str(exc)))
+        return None
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\rverifying [{'#' * filled}{'.' * (width - filled)}] {done}/{total} entries")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> list:
+    done, total, results = 0, len(_LINES), []
+    if workers <= 1 or len(chunks) <= 1:
+        iterator: Iterable = map(_check_chunk, chunks)
+        pool = None
+    else:
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        iterator = pool.imap(_check_chunk, chunks)
+    try:
+        for (lo, hi), result in zip(chunks, iterator):
+            results.append(result)
+            done += hi - lo
+            if progress:
+                _progress(done, total)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return results
+
+
+def verify_record(path: str | Path, workers: int | None = None, progress: bool = False,
+                  enabled: Iterable[str] = CHECKS) -> Report:
+    """Verify the record at `path`; RecordFormatError (exit 2) if it is unreadable or malformed."""
+    global _DATA, _LINES, _PUB, _CTX, _ENABLED
+    data, pub = read_raw(path)
+    lines = line_bounds(data)
+    report = Report(entries=len(lines))
+    _DATA, _LINES, _PUB, _CTX, _ENABLED = data, lines, pub, None, frozenset(enabled)
+    try:
+        _CTX = _context(_head(data, lines), report)
+        chunks = [(i, min(i + CHUNK, len(lines))) for i in range(0, len(lines), CHUNK)]
+        results = _run_chunks(chunks, workers or os.cpu_count() or 1, progress)
+        infos: list[EntryInfo] = []
+        for chunk_infos, chunk_failures, chunk_error in results:
+            if chunk_error is not None:
+                raise chunk_error
+            infos.extend(chunk_infos)
+            report.failures.extend(chunk_failures)
+        _global_checks(infos, pub, _CTX, report)
+    finally:
+        _DATA, _LINES, _CTX = b"", [], None
+    order = {name: i for i, name in enumerate(CHECKS)}
+    report.failures = [f for f in report.failures if f.check in _ENABLED]
+    report.failures.sort(key=lambda f: (order[f.check], -1 if f.seq is None else f.seq))
+    return report
+
+
+def _check(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: Any) -> None:
+            if name in _ENABLED:
+                fn(*args)
+        return run
+    return wrap
+
+
+@_check("chain")
+def _chain(infos: list[EntryInfo], report: Report) -> None:
+    prev = GENESIS
+    for i, info in enumerate(infos):
+        if info.seq != i:
+            report.failures.append(Failure("chain", info.seq, f"line {info.lineno} has seq {info.seq}, expected {i}"))
+        if info.prev != prev:
+            report.failures.append(Failure("chain", info.seq, "prev is not the previous entry's hash"))
+        if not info.hash_ok:
+            report.failures.append(Failure("chain", info.seq, "hash is not the SHA-256 of the entry"))
+        prev = info.hash
+
+
+@_check("signatures")
+def _signatures(infos: list[EntryInfo], pub: str, report: Report) -> None:
+    setup = infos[0].payload if infos and infos[0].type == "setup" else None
+    if isinstance(setup, dict) and setup.get("board_key") != pub:
+        report.failures.append(Failure("signatures", None, "board.pub is not the board key stated in the setup entry"))
+    for info in infos:
+        if not board_signature_valid(pub, info.hash, info.sig):
+            report.failures.append(Failure("signatures", info.seq, "not signed by the board key"))
+
+
+@_check("lifecycle")
+def _lifecycle(infos: list[EntryInfo], report: Report) -> None:
+    phase = "new"
+    for info in infos:
+        try:
+            phase = lifecycle.next_phase(phase, info.type)
+        except QuorumError as exc:
+            report.failures.append(Failure("lifecycle", info.seq, str(exc)))
+        if info.type == "close" and set(info.payload or {}) != {"timestamp"}:
+            report.failures.append(Failure("lifecycle", info.seq, "close payload must be exactly {timestamp}"))
+    if phase != "done":
+        report.failures.append(Failure("lifecycle", None, f"the record ends in phase {phase!r}, before the result"))
+
+
+@_check("base_hash")
+def _base_hash(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
+    opens = [i for i in infos if i.type == "open"]
+    for info in opens:
+        if set(info.payload or {}) != {"base_hash", "timestamp"}:
+            report.failures.append(Failure("base_hash", info.seq, "open payload must be exactly {base_hash, timestamp}"))
+        elif info.payload["base_hash"] != ctx.base_hash.hex():
+            report.failures.append(Failure("base_hash", info.seq, "stated base hash differs from the one recomputed from the parameters"))
+    if not opens:
+        report.failures.append(Failure("base_hash", None, "no open entry"))
+
+
+def _ballots(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
+    checked = [i for i in infos if i.ballot is not None]
+    _credentials(checked, ctx, report)
+    _ballot_hashes(checked, report)
+    _ciphertexts(checked, report)
+    _trackers(checked, ctx, report)
+
+
+@_check("ballot_credentials")
+def _credentials(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
+    for info in checked:
+        if info.ballot.credential not in ctx.credentials:
+            report.failures.append(Failure("ballot_credentials", info.seq, "credential not in the published list"))
+
+
+@_check("ballot_hashes")
+def _ballot_hashes(checked: list[EntryInfo], report: Report) -> None:
+    seen: dict[str, int] = {}
+    for info in checked:
+        b = info.ballot
+        if b.stated_hash != b.computed_hash:
+            report.failures.append(Failure("ballot_hashes", info.seq, "stated ballot_hash is not the ballot's hash"))
+        if b.computed_hash in seen:
+            report.failures.append(Failure("ballot_hashes", info.seq, f"the same ballot as seq {seen[b.computed_hash]}"))
+        seen.setdefault(b.computed_hash, info.seq)
+
+
+@_check("ciphertext_uniqueness")
+def _ciphertexts(checked: list[EntryInfo], report: Report) -> None:
+    seen: dict[str, int] = {}
+    for info in checked:
+        for d in info.ballot.digests:
+            if d in seen:
+                report.failures.append(Failure("ciphertext_uniqueness", info.seq, f"a ciphertext already published at seq {seen[d]}"))
+                break
+        for d in info.ballot.digests:
+            seen.setdefault(d, info.seq)
+
+
+@_check("trackers")
+def _trackers(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
+    previous, seen = ctx.base_hash, set()
+    for info in checked:
+        expected = next_tracker(previous, bytes.fromhex(info.ballot.computed_hash)).hex()
+        if info.ballot.stated_tracker != expected:
+            report.failures.append(Failure("trackers", info.seq, "tracking code is not chained over the previous one"))
+        if info.ballot.stated_tracker in seen:
+            report.failures.append(Failure("trackers", info.seq, "tracking code given twice"))
+        seen.add(info.ballot.stated_tracker)
+        previous = bytes.fromhex(expected)
+
+
+def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
+    """Re-vote rule, tally, partial decryptions and result."""
+    cast = [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections)
+            for i in infos if i.type == "cast" and i.ballot is not None]
+    counted = counted_ballots(cast)
+    tallies = [i for i in infos if i.type == "tally"]
+    if not tallies:
+        report.failures.append(Failure("tally", None, "no tally entry"))
+        return
+    tally_info = tallies[0]
+    try:
+        tally = parse_tally(ctx, tally_info.payload)
+    except DecodeError as exc:
+        report.failures.append(Failure("tally", tally_info.seq, str(exc)))
+        return
+    _counted(tally_info, counted, report)
+    _tally(tally_info, tally, ctx, counted, report)
+    partials = _decryptions(infos, tally, ctx, report)
+    _result(infos, tally, partials, ctx, len(counted), report)
+
+
+@_check("counted_ballots")
+def _counted(tally_info: EntryInfo, counted: list[CastBallot], report: Report) -> None:
+    if tally_info.payload["counted"] != len(counted):
+        report.failures.append(Failure("counted_ballots", tally_info.seq, f"states {tally_info.payload['counted']} counted ballots, the re-vote rule gives {len(counted)}"))
+    if tally_info.payload["counted_hash"] != counted_hash(counted):
+        report.failures.append(Failure("counted_ballots", tally_info.seq, "counted_hash is not the hash of the last ballot of each credential"))
+
+
+@_check("tally")
+def _tally(tally_info: EntryInfo, tally: list[Ciphertext], ctx: ElectionContext, counted: list[CastBallot], report: Report) -> None:
+    expected = [ct for row in product(ctx, counted) for ct in row]
+    for pos, (got, want) in enumerate(zip(tally, expected)):
+        if got != want:
+            report.failures.append(Failure("tally", tally_info.seq, f"ciphertext {pos} is not the product of the counted ballots"))
+
+
+@_check("decryptions")
+def _check_partials(info: EntryInfo, partial: PartialDecryption, tally: list[Ciphertext], ctx: ElectionContext, report: Report) -> None:
+    vk = ctx.ceremony.verification_keys.get(partial.index)
+    if vk is None:
+        report.failures.append(Failure("decryptions", info.seq, f"no trustee {partial.index}"))
+    elif not verify_partial(ctx.group, vk, tally, partial, decryption_context(ctx)):
+        report.failures.append(Failure("decryptions", info.seq, f"partial decryption of trustee {partial.index} does not verify"))
+
+
+def _decryptions(infos: list[EntryInfo], tally: list[Ciphertext], ctx: ElectionContext, report: Report) -> list[PartialDecryption]:
+    partials, seen = [], set()
+    for info in infos:
+        if info.type != "decryption":
+            continue
+        try:
+            partial = PartialDecryption.from_json(ctx.group, info.payload, len(tally), "decryption")
+        except DecodeError as exc:
+            report.failures.append(Failure("decryptions", info.seq, str(exc)))
+            continue
+        if partial.index in seen:
+            report.failures.append(Failure("decryptions", info.seq, f"trustee {partial.index} decrypts twice"))
+            continue
+        seen.add(partial.index)
+        _check_partials(info, partial, tally, ctx, report)
+        partials.append(partial)
+    return partials
+
+
+@_check("result")
+def _result(infos: list[EntryInfo], tally: list[Ciphertext], partials: list[PartialDecryption], ctx: ElectionContext,
+            bound: int, report: Report) -> None:
+    results = [i for i in infos if i.type == "result"]
+    if not results:
+        report.failures.append(Failure("result", None, "no result entry"))
+        return
+    try:
+        expected = result_payload(ctx, tally, partials, bound)
+    except QuorumError as exc:
+        report.failures.append(Failure("result", results[0].seq, f"cannot combine the partial decryptions: {exc}"))
+        return
+    for info in results:
+        if info.payload != expected:
+            report.failures.append(Failure("result", info.seq, "stated result differs from the combination of the partial decryptions"))
+    report.result = expected
+
+
+def _global_checks(infos: list[EntryInfo], pub: str, ctx: ElectionContext | None, report: Report) -> None:
+    _chain(infos, report)
+    _signatures(infos, pub, report)
+    _lifecycle(infos, report)
+    if ctx is None:
+        report.failures.append(Failure("parameters", None, "no valid election parameters: ballots, tally and result not checked"))
+        return
+    _base_hash(infos, ctx, report)
+    _ballots(infos, ctx, report)
+    _counting(infos, ctx, report)
