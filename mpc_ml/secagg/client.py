@@ -1,0 +1,162 @@
+"""One client of secure aggregation (Bonawitz et al., CCS 2017, with the SecAgg+ neighbour graph).
+
+Round 0 `advertise`: two X25519 public keys (share encryption c, masks s) and a signing key.
+Round 1 `share_keys`: Shamir-share the self-mask seed b and the mask key s_sk among its
+neighbours, each share encrypted to its recipient (AES-GCM under an X25519(c) key).
+Round 2 `masked_input`: y = q(x) + PRG(b) + sum_v +-PRG(X25519(s_sk, s_pk_v)) mod 2^32.
+Round 3 `unmask`: for each neighbour, the share of b (it survived) or of s_sk (it dropped),
+never both, and only one request is ever answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import struct
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from threshold.shamir import evaluate, random_polynomial
+
+from .errors import DropoutError, SecAggError
+from .graph import neighbours
+from .keys import agree, new_scalar, public_bytes, scalar_to_secret
+from .messages import FIELD, Keys, Masked, Params, Shares, Unmask, UnmaskRequest, check_signature
+from .prg import commit, derive, mask
+from .quantize import Quantizer
+
+
+def graph_seed(params: Params, keys: dict[int, Keys]) -> bytes:
+    """The public seed of the neighbour graph: every round-0 message, in id order."""
+    return hashlib.sha256(params.session + b"".join(keys[u].raw for u in sorted(keys))).digest()
+
+
+def share_nonce(sender: int, recipient: int) -> bytes:
+    """AES-GCM nonce of the share from `sender` to `recipient` (the key is shared by both directions)."""
+    return struct.pack(">IIxxxx", sender, recipient)
+
+
+def pair_sign(u: int, v: int) -> int:
+    """+1 when u adds the pairwise mask with v, -1 when it subtracts it."""
+    return 1 if u < v else -1
+
+
+class SecAggClient:
+    """The state of one client through the four rounds."""
+
+    def __init__(self, sender: int, params: Params | bytes, signing_key: Ed25519PrivateKey | None = None) -> None:
+        self.params = params if isinstance(params, Params) else Params.from_bytes(params)
+        if not 1 <= sender <= self.params.clients:
+            raise SecAggError(f"client id must be 1..{self.params.clients}, got {sender}")
+        self.id = sender
+        self._sign = signing_key or Ed25519PrivateKey.generate()
+        self._c, self._s = new_scalar(), new_scalar()
+        self._b = secrets.randbelow(FIELD)
+        self._stage = 0
+        self._keys: dict[int, Keys] = {}
+        self._neighbours: set[int] = set()
+        self._own_shares: tuple[int, int] = (0, 0)
+        self._received: dict[int, tuple[int, int]] = {}  # from u: (share of s_sk_u, share of b_u)
+
+    def _advance(self, expected: int, name: str) -> None:
+        if self._stage != expected:
+            raise SecAggError(f"client {self.id}: {name} out of order (round {self._stage} is next)")
+        self._stage += 1
+
+    def advertise(self) -> bytes:
+        """Round 0: the signed Keys message."""
+        self._advance(0, "advertise")
+        return Keys.build(self.id, public_bytes(self._c), public_bytes(self._s), self._sign, self.params.context)
+
+    def share_keys(self, keys: list[bytes]) -> bytes:
+        """Round 1: from every client's Keys message, the signed Shares message."""
+        self._advance(1, "share_keys")
+        p = self.params
+        parsed: dict[int, Keys] = {}
+        for data in keys:
+            k = Keys.from_bytes(data, p.context, check=False)
+            if k.sender in parsed or k.sender > p.clients:
+                raise SecAggError(f"keys: client {k.sender} repeated or out of range")
+            parsed[k.sender] = k
+        mine = parsed.get(self.id)
+        if mine is None or mine.s_pk != public_bytes(self._s) or mine.c_pk != public_bytes(self._c):
+            raise SecAggError(f"client {self.id}: its own keys are missing or altered in the key list")
+        if len(parsed) < p.threshold:
+            raise DropoutError(f"only {len(parsed)} clients advertised keys, threshold is {p.threshold}")
+        self._keys = parsed
+        self._neighbours = neighbours(sorted(parsed), p.degree, graph_seed(p, parsed))[self.id]
+        for v in self._neighbours:  # only neighbours' keys are ever used
+            check_signature(parsed[v].sig_pk, p.context, parsed[v].raw, f"keys of client {v}")
+        b_poly = random_polynomial(self._b, p.threshold - 1, FIELD)
+        s_poly = random_polynomial(scalar_to_secret(self._s), p.threshold - 1, FIELD)
+        self._own_shares = (evaluate(s_poly, self.id, FIELD), evaluate(b_poly, self.id, FIELD))
+        ciphertexts = {}
+        for v in sorted(self._neighbours):
+            plain = struct.pack(">II", self.id, v) + evaluate(s_poly, v, FIELD).to_bytes(32, "little")
+            plain += evaluate(b_poly, v, FIELD).to_bytes(32, "little")
+            key = derive(agree(self._c, parsed[v].c_pk, f"keys of client {v}"), "share encryption", p.session)
+            ciphertexts[v] = AESGCM(key).encrypt(share_nonce(self.id, v), plain, p.context)
+        b_commit = commit(self._b.to_bytes(32, "little"), p.session)
+        return Shares.build(self.id, b_commit, ciphertexts, self._sign, p.context)
+
+    def masked_input(self, update: np.ndarray, shares: list[bytes], quantizer: Quantizer) -> bytes:
+        """Round 2: from the neighbours' Shares messages and the update, the signed Masked message."""
+        self._advance(2, "masked_input")
+        p = self.params
+        values = np.asarray(update)
+        if values.shape != (p.length,):
+            raise SecAggError(f"client {self.id}: update has shape {values.shape}, expected ({p.length},)")
+        for data in shares:
+            self._receive_share(data)
+        total = quantizer.quantize(values) + mask(derive(self._b.to_bytes(32, "little"), "self mask", p.session), p.length)
+        for v in sorted(self._received):
+            pad = mask(derive(agree(self._s, self._keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
+            total = total + pad if pair_sign(self.id, v) > 0 else total - pad
+        return Masked.build(self.id, total, self._sign, p.context)
+
+    def _receive_share(self, data: bytes) -> None:
+        """Check and decrypt the share addressed to this client in one neighbour's Shares message."""
+        p = self.params
+        sender = int.from_bytes(bytes(data[6:10]), "big") if len(data) >= 10 else 0
+        if sender not in self._neighbours or sender in self._received:
+            raise SecAggError(f"client {self.id}: shares from client {sender}, not a neighbour or repeated")
+        msg = Shares.from_bytes(data, self._keys[sender].sig_pk, p.context)
+        if self.id not in msg.ciphertexts:
+            raise SecAggError(f"client {self.id}: shares of client {sender} hold nothing for it")
+        key = derive(agree(self._c, self._keys[sender].c_pk, f"keys of client {sender}"), "share encryption", p.session)
+        try:
+            plain = AESGCM(key).decrypt(share_nonce(sender, self.id), msg.ciphertexts[self.id], p.context)
+        except InvalidTag as exc:
+            raise SecAggError(f"client {self.id}: the share from client {sender} fails authentication") from exc
+        s_share, b_share = int.from_bytes(plain[8:40], "little"), int.from_bytes(plain[40:72], "little")
+        if plain[:8] != struct.pack(">II", sender, self.id) or s_share >= FIELD or b_share >= FIELD:
+            raise SecAggError(f"client {self.id}: the share from client {sender} is malformed")
+        self._received[sender] = (s_share, b_share)
+
+    def unmask(self, request: bytes) -> bytes:
+        """Round 3: the signed Unmask message; refuses any request that would reveal an input."""
+        if self._stage != 3:
+            raise SecAggError(f"client {self.id}: refused: unmask request at round {self._stage} (one per session, after the masked input)")
+        req = UnmaskRequest.from_bytes(request)
+        survivors, dropped = set(req.survivors), set(req.dropped)
+        both = survivors & dropped
+        if both:
+            raise SecAggError(
+                f"client {self.id}: refused: client {min(both)} is listed both as a survivor and as dropped "
+                "(its self-mask seed and its mask key together would reveal its input)"
+            )
+        if self.id not in survivors:
+            raise SecAggError(f"client {self.id}: refused: it sent its masked input but is not listed as a survivor")
+        if len(survivors) < self.params.threshold:
+            raise DropoutError(f"refused: {len(survivors)} survivors, threshold is {self.params.threshold}")
+        listed = (survivors | dropped) & self._neighbours
+        if listed != set(self._received):
+            raise SecAggError(f"client {self.id}: refused: the lists do not match the neighbours that shared keys")
+        self._stage = 4
+        b_shares = {u: self._received[u][1] for u in survivors & set(self._received)}
+        b_shares[self.id] = self._own_shares[1]
+        sk_shares = {u: self._received[u][0] for u in dropped & set(self._received)}
+        return Unmask.build(self.id, request, b_shares, sk_shares, self._sign, self.params.context)

@@ -1,0 +1,56 @@
+"""Quantisation of float updates to integers mod 2^32, with a stated error bound."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SecAggError
+
+MODULUS_BITS = 32
+
+
+def default_bits(clients: int) -> int:
+    """The largest level count 2^bits such that `clients` quantised values sum without wrapping mod 2^32."""
+    return MODULUS_BITS - clients.bit_length()
+
+
+@dataclass(frozen=True)
+class Quantizer:
+    """Clip to [-clip, clip], map to integers 0..2^bits-1 by rounding to the nearest level."""
+
+    clip: float
+    bits: int
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.clip) and self.clip > 0):
+            raise SecAggError(f"clip must be a positive finite number, got {self.clip!r}")
+        if not 1 <= self.bits <= 31:
+            raise SecAggError(f"bits must be 1..31, got {self.bits}")
+
+    @property
+    def scale(self) -> float:
+        """Levels per unit."""
+        return (2**self.bits - 1) / (2 * self.clip)
+
+    def check_clients(self, clients: int) -> None:
+        """Refuse a client count whose sum could wrap mod 2^32."""
+        if clients * (2**self.bits - 1) >= 2**MODULUS_BITS:
+            raise SecAggError(f"{clients} clients with {self.bits}-bit values can overflow 32 bits; use bits <= {default_bits(clients)}")
+
+    def quantize(self, update: np.ndarray) -> np.ndarray:
+        """uint32 levels of the clipped update."""
+        values = np.asarray(update, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise SecAggError("update contains NaN or infinity")
+        return np.rint((np.clip(values, -self.clip, self.clip) + self.clip) * self.scale).astype(np.uint32)
+
+    def dequantize_sum(self, total: np.ndarray, count: int) -> np.ndarray:
+        """The float sum of `count` updates from the sum of their levels."""
+        return total.astype(np.float64) / self.scale - count * self.clip
+
+    def error_bound(self, count: int) -> float:
+        """Max abs error per coordinate of the sum of `count` updates within [-clip, clip]."""
+        return count / (2 * self.scale) * (1 + 1e-9) + count * self.clip * 4 * np.finfo(np.float64).eps

@@ -1,0 +1,165 @@
+"""The secure-aggregation server: checks and routes every message, then unmasks the sum.
+
+It keeps every accepted message, in order, as the public transcript; `verify` replays a
+transcript through this same class.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DropoutError, SecAggError
+from .messages import Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest
+from .quantize import Quantizer, default_bits
+from .unmask import Collected, unmasked_sum
+
+ROUND_NAMES = ("keys", "shares", "masked input", "unmasking", "done")
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """The sum of the survivors' updates, its error bound, and the transcript that proves it."""
+
+    total: np.ndarray
+    survivors: list[int]
+    error_bound: float
+    transcript: list[bytes]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The survivors' mean update."""
+        return self.total / len(self.survivors)
+
+
+def make_params(
+    clients: int, length: int, *, threshold: int | None = None, neighbours: int | None = None, clip: float = 1.0, bits: int | None = None
+) -> Params:
+    """Fresh session parameters; defaults: complete graph, majority threshold, widest safe quantisation."""
+    degree = clients - 1 if neighbours is None else neighbours
+    if threshold is None:
+        threshold = (degree + 1) // 2 + 1 if degree >= 2 else degree + 1
+    return Params(secrets.token_bytes(16), clients, length, threshold, degree, default_bits(clients) if bits is None else bits, clip)
+
+
+class SecAggServer:
+    """Collects one session's messages round by round; fails cleanly below the threshold."""
+
+    def __init__(self, params: Params | bytes) -> None:
+        self.params = params if isinstance(params, Params) else Params.from_bytes(params)
+        self.quantizer = Quantizer(self.params.clip, self.params.bits)
+        self._c = Collected(self.params, {}, {}, {}, None, {})
+        self._graph: dict[int, set[int]] = {}
+        self._round = 0
+        self.transcript: list[bytes] = [self.params.to_bytes()]
+
+    def _need(self, round_: int, what: str) -> None:
+        if self._round != round_:
+            raise SecAggError(f"{what} arrived during the {ROUND_NAMES[self._round]} round")
+
+    def _enough(self, count: int, what: str) -> None:
+        if count < self.params.threshold:
+            raise DropoutError(f"only {count} clients {what}; at least {self.params.threshold} (the threshold) are needed")
+
+    def receive(self, data: bytes) -> None:
+        """Check one client message against the current round and keep it; a bad message changes nothing."""
+        if len(data) < 6:
+            raise SecAggError(f"message of {len(data)} bytes is too short")
+        handler = {2: self._keys, 3: self._shares, 4: self._masked, 6: self._unmask}.get(data[5])
+        if handler is None:
+            raise SecAggError(f"message kind {data[5]} is not a client message")
+        handler(bytes(data))
+        self.transcript.append(bytes(data))
+
+    def _sender(self, data: bytes, known: dict, what: str) -> int:
+        sender = int.from_bytes(data[6:10], "big") if len(data) >= 10 else 0
+        if sender not in known:
+            raise SecAggError(f"{what} from client {sender}, which is not in this round")
+        return sender
+
+    def _keys(self, data: bytes) -> None:
+        self._need(0, "keys")
+        k = Keys.from_bytes(data, self.params.context)
+        if k.sender > self.params.clients or k.sender in self._c.keys:
+            raise SecAggError(f"keys from client {k.sender}: out of range or repeated")
+        self._c.keys[k.sender] = k
+
+    def _shares(self, data: bytes) -> None:
+        self._need(1, "shares")
+        sender = self._sender(data, self._c.keys, "shares")
+        msg = Shares.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context)
+        if sender in self._c.shares:
+            raise SecAggError(f"shares from client {sender}: repeated")
+        if set(msg.ciphertexts) != self._graph[sender]:
+            raise SecAggError(f"shares from client {sender}: recipients are not exactly its neighbours")
+        self._c.shares[sender] = msg
+
+    def _masked(self, data: bytes) -> None:
+        self._need(2, "masked input")
+        sender = self._sender(data, self._c.shares, "masked input")
+        if sender in self._c.masked:
+            raise SecAggError(f"masked input from client {sender}: repeated")
+        self._c.masked[sender] = Masked.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context, self.params.length)
+
+    def _unmask(self, data: bytes) -> None:
+        self._need(3, "unmask")
+        req = self._c.request
+        assert req is not None
+        sender = self._sender(data, self._c.masked, "unmask")
+        msg = Unmask.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context)
+        if sender in self._c.unmasks:
+            raise SecAggError(f"unmask from client {sender}: repeated")
+        if msg.request != digest(req.to_bytes()):
+            raise SecAggError(f"unmask from client {sender}: answers another unmask request")
+        holders = self._graph[sender] & set(self._c.shares)
+        if not set(msg.b_shares) <= (holders | {sender}) & set(req.survivors) or not set(msg.sk_shares) <= holders & set(req.dropped):
+            raise SecAggError(f"unmask from client {sender}: reveals shares it should not hold or not reveal")
+        self._c.unmasks[sender] = msg
+
+    @property
+    def round(self) -> int:
+        """The round now open: 0 keys, 1 shares, 2 masked input, 3 unmasking, 4 done."""
+        return self._round
+
+    def close_until(self, round_: int) -> None:
+        """Close rounds 0 and 1 as needed so that `round_` (at most 2) is open (for replays)."""
+        while self._round < min(round_, 2):
+            (self.keys_round_done if self._round == 0 else self.shares_round_done)()
+
+    def keys_round_done(self) -> list[bytes]:
+        """Close round 0: every Keys message, to be sent to every client."""
+        self._need(0, "end of keys round")
+        self._enough(len(self._c.keys), "advertised keys")
+        self._graph = self._c.graph()
+        self._round = 1
+        return [self._c.keys[u].raw for u in sorted(self._c.keys)]
+
+    def shares_round_done(self) -> dict[int, list[bytes]]:
+        """Close round 1: for each client that shared, the Shares messages holding a share for it."""
+        self._need(1, "end of shares round")
+        self._enough(len(self._c.shares), "shared their keys")
+        self._round = 2
+        return {v: [self._c.shares[u].raw for u in sorted(self._graph[v] & set(self._c.shares))] for v in sorted(self._c.shares)}
+
+    def masked_round_done(self) -> bytes:
+        """Close round 2: the unmask request for every survivor."""
+        self._need(2, "end of masked-input round")
+        self._enough(len(self._c.masked), "sent a masked input")
+        survivors = sorted(self._c.masked)
+        self._c.request = UnmaskRequest(survivors, sorted(set(self._c.shares) - set(survivors)))
+        self._round = 3
+        data = self._c.request.to_bytes()
+        self.transcript.append(data)
+        return data
+
+    def finish(self, cross_check: bool = False) -> AggregateResult:
+        """Close round 3: the unmasked sum (DropoutError if some secret lacks threshold-many shares)."""
+        self._need(3, "end of unmasking round")
+        total = unmasked_sum(self._c, cross_check)
+        self._round = 4
+        self.transcript.append(Result(total).to_bytes())
+        count = len(self._c.masked)
+        q = self.quantizer
+        return AggregateResult(q.dequantize_sum(total, count), sorted(self._c.masked), q.error_bound(count), list(self.transcript))

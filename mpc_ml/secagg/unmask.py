@@ -1,0 +1,90 @@
+"""Removing the masks: reconstruct seeds and keys from revealed shares, then unmask the sum.
+
+Shared by the server (which runs it on what it collected) and by `verify` (which runs it on a
+published transcript, with every revealed share cross-checked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from threshold.shamir import Share, recover
+
+from .client import graph_seed, pair_sign
+from .errors import DropoutError, SecAggError
+from .graph import neighbours
+from .keys import agree, public_bytes, secret_to_scalar
+from .messages import FIELD, Keys, Masked, Params, Shares, Unmask, UnmaskRequest
+from .prg import commit, derive, mask
+
+
+@dataclass
+class Collected:
+    """Every accepted message of one session, by sender."""
+
+    params: Params
+    keys: dict[int, Keys]
+    shares: dict[int, Shares]
+    masked: dict[int, Masked]
+    request: UnmaskRequest | None
+    unmasks: dict[int, Unmask]
+
+    def graph(self) -> dict[int, set[int]]:
+        """The neighbour graph over the clients that advertised keys."""
+        return neighbours(sorted(self.keys), self.params.degree, graph_seed(self.params, self.keys))
+
+
+def _value_at(shares: list[Share], x: int) -> int:
+    """The polynomial through `shares`, evaluated at x."""
+    total = 0
+    for s in shares:
+        num, den = 1, 1
+        for o in shares:
+            if o.index != s.index:
+                num = num * (x - o.index) % FIELD
+                den = den * (s.index - o.index) % FIELD
+        total += s.value * num * pow(den, -1, FIELD)
+    return total % FIELD
+
+
+def _reconstruct(shares: dict[int, int], threshold: int, what: str, cross_check: bool) -> int:
+    """The secret from `threshold` of the shares (all of them checked to agree when `cross_check`)."""
+    if len(shares) < threshold:
+        raise DropoutError(f"{what}: {len(shares)} shares revealed, {threshold} needed")
+    points = [Share(v, shares[v]) for v in sorted(shares)]
+    base = points[:threshold]
+    if cross_check:
+        for extra in points[threshold:]:
+            if _value_at(base, extra.index) != extra.value:
+                raise SecAggError(f"{what}: the share revealed by client {extra.index} is inconsistent with the others")
+    return recover(base, FIELD, threshold)
+
+
+def unmasked_sum(c: Collected, cross_check: bool = False) -> np.ndarray:
+    """The sum of the survivors' quantised updates mod 2^32, from everything collected."""
+    p, req = c.params, c.request
+    if req is None:
+        raise SecAggError("no unmask request")
+    graph = c.graph()
+    total = np.zeros(p.length, dtype=np.uint32)
+    for u in req.survivors:
+        total += c.masked[u].vector
+    for u in req.survivors:
+        given = {v: m.b_shares[u] for v, m in c.unmasks.items() if u in m.b_shares}
+        seed = _reconstruct(given, p.threshold, f"self-mask seed of client {u}", cross_check).to_bytes(32, "little")
+        if commit(seed, p.session) != c.shares[u].b_commit:
+            raise SecAggError(f"self-mask seed of client {u}: does not match its commitment (a revealed share is wrong)")
+        total -= mask(derive(seed, "self mask", p.session), p.length)
+    alive = set(req.survivors)
+    for u in req.dropped:
+        given = {v: m.sk_shares[u] for v, m in c.unmasks.items() if u in m.sk_shares}
+        what = f"mask key of dropped client {u}"
+        scalar = secret_to_scalar(_reconstruct(given, p.threshold, what, cross_check), what)
+        if public_bytes(scalar) != c.keys[u].s_pk:
+            raise SecAggError(f"{what}: does not match its public key (a revealed share is wrong)")
+        for v in sorted(graph[u] & alive):
+            pad = mask(derive(agree(scalar, c.keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
+            total = total - pad if pair_sign(v, u) > 0 else total + pad
+    return total

@@ -1,0 +1,136 @@
+"""Honest clients refuse what would reveal an input (ATTACKS row 20); parsers reject bad messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, make_params
+from mpc_ml.secagg.messages import Keys, Masked, Params, Shares, Unmask, UnmaskRequest
+from mpc_ml.secagg.prg import mask
+
+
+def run_to_unmasking(n: int = 5, dropped_after_shares: tuple[int, ...] = (2,)) -> tuple:
+    params = make_params(n, 4, threshold=3)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params.to_bytes()) for u in range(1, n + 1)}
+    for c in clients.values():
+        server.receive(c.advertise())
+    keys = server.keys_round_done()
+    for c in clients.values():
+        server.receive(c.share_keys(keys))
+    routed = server.shares_round_done()
+    for u, c in clients.items():
+        if u not in dropped_after_shares:
+            server.receive(c.masked_input(np.zeros(4), routed[u], server.quantizer))
+    return server, clients, server.masked_round_done()
+
+
+def test_row20_a_request_for_both_secrets_of_one_client_is_refused() -> None:
+    """ATTACKS row 20: the server asks for the self-mask seed and the mask key of the same client."""
+    server, clients, request = run_to_unmasking()
+    honest = UnmaskRequest.from_bytes(request)
+    greedy = UnmaskRequest(honest.survivors, sorted(set(honest.dropped) | {honest.survivors[-1]}))
+    with pytest.raises(SecAggError, match="listed both as a survivor and as dropped"):
+        clients[1].unmask(greedy.to_bytes())
+    for c in clients.values():  # the refusal changed nothing: the honest request is still answered
+        if c.id in honest.survivors:
+            server.receive(c.unmask(request))
+    assert server.finish().survivors == honest.survivors
+
+
+def test_row20_a_second_unmask_request_is_refused() -> None:
+    """ATTACKS row 20: after answering once, a client answers no other request (no mixing of lists)."""
+    _, clients, request = run_to_unmasking()
+    clients[1].unmask(request)
+    honest = UnmaskRequest.from_bytes(request)
+    other = UnmaskRequest([u for u in honest.survivors if u != 3], sorted(honest.dropped + [3]))
+    with pytest.raises(SecAggError, match="one per session"):
+        clients[1].unmask(other.to_bytes())
+
+
+def test_a_request_that_omits_the_client_or_a_neighbour_is_refused() -> None:
+    _, clients, request = run_to_unmasking()
+    honest = UnmaskRequest.from_bytes(request)
+    with pytest.raises(SecAggError, match="not listed as a survivor"):
+        clients[1].unmask(UnmaskRequest([u for u in honest.survivors if u != 1], honest.dropped).to_bytes())
+    with pytest.raises(SecAggError, match="do not match the neighbours"):
+        clients[1].unmask(UnmaskRequest(honest.survivors, []).to_bytes())
+
+
+def test_rounds_out_of_order_are_refused() -> None:
+    params = make_params(3, 2)
+    client = SecAggClient(1, params)
+    with pytest.raises(SecAggError, match="out of order"):
+        client.share_keys([])
+    server = SecAggServer(params)
+    with pytest.raises(SecAggError, match="during the keys round"):
+        server.receive(Masked.build(1, np.zeros(2, np.uint32), Ed25519PrivateKey.generate(), params.context))
+
+
+def test_a_bad_message_leaves_the_server_unchanged() -> None:
+    params = make_params(3, 2)
+    server = SecAggServer(params)
+    good = SecAggClient(1, params).advertise()
+    before = list(server.transcript)
+    for bad in (good[:-1], good[:-1] + bytes([good[-1] ^ 1]), b"QSAG\x01\x09" + good[6:], b"xx"):
+        with pytest.raises(SecAggError):
+            server.receive(bad)
+    assert server.transcript == before
+    server.receive(good)
+    with pytest.raises(SecAggError, match="repeated"):
+        server.receive(good)
+
+
+def test_a_share_for_another_recipient_fails_authentication() -> None:
+    params = make_params(4, 2, threshold=2)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params) for u in range(1, 5)}
+    for c in clients.values():
+        server.receive(c.advertise())
+    keys = server.keys_round_done()
+    shares = {u: Shares.from_bytes(c.share_keys(keys), Keys.from_bytes(keys[u - 1], params.context).sig_pk, params.context) for u, c in clients.items()}
+    forged = dict(shares[2].ciphertexts)
+    forged[1], forged[3] = forged[3], forged[1]
+    with pytest.raises(SecAggError, match="bad signature"):
+        clients[1].masked_input(np.zeros(2), [Shares.build(2, shares[2].b_commit, forged, Ed25519PrivateKey.generate(), params.context)], SecAggServer(params).quantizer)
+
+
+PARSERS = [
+    lambda d: Params.from_bytes(d),
+    lambda d: UnmaskRequest.from_bytes(d),
+    lambda d: Keys.from_bytes(d, bytes(16)),
+    lambda d: Shares.from_bytes(d, bytes(32), bytes(16)),
+    lambda d: Masked.from_bytes(d, bytes(32), bytes(16), 4),
+    lambda d: Unmask.from_bytes(d, bytes(32), bytes(16)),
+]
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_never_crash_the_parsers(data: bytes) -> None:
+    for parse in PARSERS:
+        with pytest.raises(SecAggError):
+            parse(data)
+
+
+def test_every_truncation_of_a_real_message_is_refused() -> None:
+    server, _, request = run_to_unmasking()
+    session = server.params.context
+    for data, parse in [(server.transcript[0], Params.from_bytes), (server.transcript[1], lambda d: Keys.from_bytes(d, session)), (request, UnmaskRequest.from_bytes)]:
+        for cut in range(len(data)):
+            with pytest.raises(SecAggError):
+                parse(data[:cut])
+        with pytest.raises(SecAggError, match="trailing"):
+            parse(data + b"\x00")
+
+
+def test_mask_is_the_aes256_ctr_keystream() -> None:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = bytes(range(32))
+    blocks = b"".join(i.to_bytes(16, "big") for i in range(3))
+    expected = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(blocks)
+    assert mask(key, 12).tobytes() == expected
