@@ -18,7 +18,11 @@ RESPONSE = SERVER.respond(REQUEST).to_bytes()
 SETUP = SERVER.setup.to_bytes()
 
 
-@pytest.mark.parametrize(("parse", "data"), [(Request.from_bytes, REQUEST), (Response.from_bytes, RESPONSE), (ServerSetup.from_bytes, SETUP)])
+@pytest.mark.parametrize(
+    ("parse", "data"),
+    [(Request.from_bytes, REQUEST), (Response.from_bytes, RESPONSE), (ServerSetup.from_bytes, SETUP)],
+    ids=["request", "response", "setup"],
+)
 def test_every_truncation_is_refused(parse, data: bytes) -> None:  # type: ignore[no-untyped-def]
     for cut in range(len(data)):
         with pytest.raises(PsiError):
@@ -35,6 +39,7 @@ def test_every_truncation_is_refused(parse, data: bytes) -> None:  # type: ignor
         (REQUEST[:6] + b"\x07" + REQUEST[7:], "unknown flags"),
         ("text", "expected bytes"),
     ],
+    ids=["magic", "version", "kind", "length", "flags", "type"],
 )
 def test_malformed_requests_are_named(data: bytes, message: str) -> None:
     with pytest.raises(PsiError, match=message):
