@@ -204,13 +204,11 @@ class ElectionContext:
         return self.ceremony.public_key
 
 
-def base_hash(setup: Setup, ceremony: Ceremony, credentials: frozenset[str], voter_count: int) -> bytes:
-    """The election base hash: manifest, group, trustees, board key, joint and verification keys, credential list."""
-    g = setup.group
-    return hashlib.sha256(encode(
-        "quorum/election-base-hash", canonical_json(setup.payload), g.encode(ceremony.public_key.element),
-        [g.encode(ceremony.verification_keys[j]) for j in range(1, setup.trustees + 1)],
-        sorted(credentials), voter_count)).digest()
+def base_hash(setup: Setup, ceremony: Ceremony, credentials_p: dict[str, Any]) -> bytes:
+    """The election base hash over the whole setup (manifest, group, trustees, board key), the whole key
+    ceremony transcript (joint and verification keys) and the public credential list."""
+    return hashlib.sha256(encode("quorum/election-base-hash", canonical_json(setup.payload),
+                                 canonical_json(ceremony.payload), canonical_json(credentials_p))).digest()
 
 
 def build_context(setup_p: Any, ceremony_p: Any, credentials_p: Any) -> ElectionContext:
@@ -218,4 +216,4 @@ def build_context(setup_p: Any, ceremony_p: Any, credentials_p: Any) -> Election
     setup = parse_setup(setup_p)
     ceremony = parse_ceremony(setup, ceremony_p)
     creds, count = parse_credentials(credentials_p)
-    return ElectionContext(setup, ceremony, creds, count, base_hash(setup, ceremony, creds, count))
+    return ElectionContext(setup, ceremony, creds, count, base_hash(setup, ceremony, credentials_p))

@@ -21,7 +21,7 @@ from threshold.decryption import PartialDecryption, verify_partial
 from threshold.elgamal import Ciphertext
 from threshold.errors import DecodeError, QuorumError
 from voting import lifecycle
-from voting.ballot import Ballot, alpha_digests, ballot_equations, check_reveal, next_tracker, parse_ballot, signature_valid
+from voting.ballot import Ballot, alpha_digests, ballot_equations, ballot_hash, check_reveal, next_tracker, parse_ballot, signature_valid
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
 from voting.record import GENESIS, Entry, RecordFormatError, entry_hash, line_bounds, parse_entry_line, read_raw
@@ -78,7 +78,7 @@ class BallotInfo:
     stated_hash: Any
     stated_tracker: Any
     digests: tuple[str, ...]
-    selections: tuple[tuple[Ciphertext, ...], ...]
+    selections: tuple[tuple[Ciphertext, ...], ...] | None
 
 
 @dataclass(frozen=True)
@@ -150,22 +150,33 @@ def _check_chunk(bounds: tuple[int, int]) -> tuple[list[EntryInfo], list[Failure
         info = EntryInfo(index + 1, entry.seq, entry.type, entry.prev, entry.hash, entry.sig, hash_ok,
                          None if is_ballot else entry.payload, None)
         if is_ballot and ctx is not None:
-            keys = CAST_KEYS if entry.type == "cast" else SPOIL_KEYS
-            if set(entry.payload) != keys:
-                failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
-            elif not isinstance(entry.payload["cast_at"], str):
-                failures.append(Failure("ballot_format", entry.seq, "cast_at must be a string"))
-            else:
-                try:
-                    ballot = parse_ballot(ctx, entry.payload["ballot"], reader)
-                    ballots.append((len(infos), ballot, entry.payload))
-                except DecodeError as exc:
-                    failures.append(Failure("ballot_format", entry.seq, str(exc)))
+            info = _ballot_entry(ctx, entry, info, reader, len(infos), ballots, failures)
         infos.append(info)
     if ctx is not None and ballots:
         ballots = _membership(ctx, reader, ballots, infos, failures)
         _ballot_checks(ctx, ballots, infos, failures)
     return infos, failures, None
+
+
+def _ballot_entry(ctx: ElectionContext, entry: Entry, info: EntryInfo, reader: Any, pos: int,
+                  ballots: list, failures: list[Failure]) -> EntryInfo:
+    """Parse one ballot entry; its hash is computed from the raw body even when the ballot does not parse."""
+    payload = entry.payload
+    keys = CAST_KEYS if entry.type == "cast" else SPOIL_KEYS
+    raw = payload.get("ballot")
+    body = {k: raw[k] for k in ("credential", "contests") if k in raw} if isinstance(raw, dict) else {}
+    summary = BallotInfo(str(body.get("credential")), ballot_hash(ctx, body).hex(), payload.get("ballot_hash"),
+                         payload.get("tracker"), (), None)
+    if set(payload) != keys:
+        failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
+    elif not isinstance(payload["cast_at"], str):
+        failures.append(Failure("ballot_format", entry.seq, "cast_at must be a string"))
+    else:
+        try:
+            ballots.append((pos, parse_ballot(ctx, raw, reader), payload))
+        except DecodeError as exc:
+            failures.append(Failure("ballot_format", entry.seq, str(exc)))
+    return EntryInfo(**{**info.__dict__, "ballot": summary})
 
 
 def _membership(ctx: ElectionContext, reader: Any, ballots: list, infos: list[EntryInfo], failures: list[Failure]) -> list:
@@ -196,8 +207,9 @@ def _ballot_checks(ctx: ElectionContext, ballots: list, infos: list[EntryInfo], 
         if infos[pos].type == "spoil" and "spoiled_ballots" in _ENABLED:
             for problem in check_reveal(ctx, ballot, payload["reveal"]):
                 failures.append(Failure("spoiled_ballots", seq, problem))
+        summary = infos[pos].ballot
         infos[pos] = EntryInfo(**{**infos[pos].__dict__, "ballot": BallotInfo(
-            ballot.credential, ballot.hash.hex(), payload["ballot_hash"], payload["tracker"],
+            summary.credential, summary.computed_hash, summary.stated_hash, summary.stated_tracker,
             tuple(alpha_digests(ctx, ballot)), tuple(cb.selections for cb in ballot.contests))})
     for seq in batch.verify():
         failures.append(Failure("ballot_proofs", seq, "a 0/1 or limit proof does not verify"))
@@ -401,7 +413,8 @@ def _trackers(checked: list[EntryInfo], ctx: ElectionContext, report: Report) ->
 def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
     """Re-vote rule, tally, partial decryptions and result."""
     cast = [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections)
-            for i in infos if i.type == "cast" and i.ballot is not None]
+            for i in infos if i.type == "cast" and i.ballot is not None and i.ballot.selections is not None
+            and i.ballot.credential in ctx.credentials]
     counted = counted_ballots(cast)
     tallies = [i for i in infos if i.type == "tally"]
     if not tallies:
