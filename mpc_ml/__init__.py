@@ -1,1 +1,75 @@
-"""Secure ML on secret-shared data, run by the trustees."""
+"""Secure ML on secret-shared data, run by the trustees (CrypTen's names, Shamir sharing, no dealer).
+
+    import mpc_ml as crypten
+    crypten.init()                       # 3 simulated parties (or the party of `quorum mpc run`)
+    x = crypten.cryptensor(data, src=1)  # party 1 secret-shares its data
+    y = (x @ w).relu()
+    print(y.get_plain_text(dst=1))       # opened to party 1 only, shares checked and signed
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import runtime as _runtime
+from .errors import (EvidenceError, InputError, MPCError, PartyDied, PartyTimeout, ProtocolError,
+                     ShareCheckError)
+from .evidence import verify
+from .tensor import MPCTensor, cat, stack
+
+__all__ = ["init", "uninit", "cryptensor", "verify", "MPCTensor", "cat", "stack", "get_rank",
+           "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
+           "PartyTimeout", "ShareCheckError", "EvidenceError", "nn", "linear_model", "stats"]
+
+
+def init(parties: int = 3, quorum: int | None = None, precision: int = 24) -> None:
+    """Start the runtime: in a `quorum mpc run` party process, that party over TCP; else all simulated.
+
+    quorum: how many parties are needed to open a value (t + 1); default the honest majority
+    floor((n - 1) / 2) + 1. precision: fractional bits of the fixed-point representation.
+    """
+    if os.environ.get("QUORUM_MPC_PEERS"):
+        from .launcher import runtime_from_env
+
+        _runtime.set_current(runtime_from_env(precision))
+        return
+    if not isinstance(parties, int) or parties < 3:
+        raise InputError(f"parties must be an integer >= 3, got {parties!r}")
+    t = (parties - 1) // 2 if quorum is None else quorum - 1
+    _runtime.set_current(_runtime.simulated(parties, t, precision))
+
+
+def uninit() -> None:
+    """Close the runtime's channels."""
+    while _runtime._current:
+        _runtime._current.pop().close()
+
+
+def is_initialized() -> bool:
+    """True after init()."""
+    return bool(_runtime._current)
+
+
+def get_world_size() -> int:
+    """Number of parties."""
+    return _runtime.current().n
+
+
+def get_rank() -> int:
+    """This process's party id (0 when all parties are simulated here)."""
+    rt = _runtime.current()
+    return rt.me if rt.me is not None else 0
+
+
+def cryptensor(x: Any, src: int = 0) -> MPCTensor:
+    """Secret-share x, provided by party src (other parties' x only gives the shape, or None)."""
+    return MPCTensor.from_plain(x, src)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("nn", "linear_model", "stats"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(name)

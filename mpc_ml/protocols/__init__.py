@@ -1,0 +1,1 @@
+"""Protocols over Shamir shares: sharing and opening, multiplication, comparison, functions."""

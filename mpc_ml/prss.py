@@ -1,0 +1,120 @@
+"""Pseudorandom secret sharing (Cramer-Damgard-Ishai): correlated randomness without a dealer.
+
+Every subset T of n - t parties shares a 32-byte seed; AES-256-CTR on that seed gives a stream
+that all members of T (and nobody else, when at most t parties collude) can compute. From the
+streams the parties derive, with no interaction: Shamir sharings of uniform elements, of bounded
+integers (truncation and comparison masks), of zero at degree 2t (masks for degree reduction),
+and replicated boolean sharings whose component T is a word known to the members of T.
+f_T is the degree-t polynomial with f_T(0) = 1 that vanishes on the parties outside T.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .ring import Ring
+
+
+def subsets(n: int, t: int) -> list[tuple[int, ...]]:
+    """All subsets of n - t parties, in a fixed order."""
+    return list(combinations(range(n), n - t))
+
+
+class PRSS:
+    """Seeded streams for the subsets that contain at least one local party."""
+
+    def __init__(self, n: int, t: int, seeds: dict[tuple[int, ...], bytes], local_ids: list[int]) -> None:
+        self.n, self.t = n, t
+        self.subsets = subsets(n, t)
+        self.local_ids = list(local_ids)
+        self.held = [i for i, T in enumerate(self.subsets) if any(p in T for p in self.local_ids)]
+        missing = [self.subsets[i] for i in self.held if self.subsets[i] not in seeds]
+        if missing:
+            raise ValueError(f"missing PRSS seeds for subsets {missing}")
+        self._seeds = {i: seeds[self.subsets[i]] for i in self.held}
+        self.counter = 0
+        # member[l, T] = local party l belongs to subset T
+        self.member = np.array([[p in T for T in self.subsets] for p in self.local_ids], dtype=bool)
+        self._coef: dict[tuple[int, int], np.ndarray] = {}
+
+    def words(self, count: int) -> dict[int, np.ndarray]:
+        """`count` fresh uint64 words for each held subset (one call of the shared counter)."""
+        self.counter += 1
+        nonce = self.counter.to_bytes(8, "big") + bytes(8)
+        out = {}
+        for i in self.held:
+            enc = Cipher(algorithms.AES(self._seeds[i]), modes.CTR(nonce)).encryptor()
+            out[i] = np.frombuffer(enc.update(bytes(8 * count)), dtype=np.uint64)
+        return out
+
+    def coef(self, ring: Ring, power: int = 0) -> np.ndarray:
+        """x_l^power * f_T(x_l) mod each prime, shape (L, C, K); zero where l is not in T."""
+        key = (ring.k, power)
+        if key not in self._coef:
+            out = np.zeros((len(self.local_ids), len(self.subsets), ring.k))
+            for li, p in enumerate(self.local_ids):
+                x = p + 1
+                for ti, T in enumerate(self.subsets):
+                    if p not in T:
+                        continue
+                    for ki, q in enumerate(ring.primes):
+                        v = pow(x, power, q)
+                        for j in range(self.n):
+                            if j not in T:
+                                v = v * (j + 1 - x) * pow(j + 1, -1, q) % q
+                        out[li, ti, ki] = v
+            self._coef[key] = out
+        return self._coef[key]
+
+    def lift(self, ring: Ring, values: dict[int, np.ndarray], power: int = 0) -> np.ndarray:
+        """Shares (L, K, *shape) of sum_T values[T] * x^power f_T(x), values[T] residues (K, *shape)."""
+        coef = self.coef(ring, power)
+        terms = []
+        for ti, v in values.items():
+            terms.append((v[None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * (v.ndim - 1))))
+        return ring.lincomb(terms)
+
+    def limbs(self, shape: tuple[int, ...], widths: list[int]) -> dict[int, np.ndarray]:
+        """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j])."""
+        size = int(np.prod(shape, dtype=np.int64))
+        nw = (len(widths) + 2) // 3
+        w = self.words(nw * size)
+        out = {}
+        for i, u in w.items():
+            u = u.reshape((nw, size))
+            parts = []
+            for j, width in enumerate(widths):
+                g, k = divmod(j, 3)
+                parts.append(((u[g] >> np.uint64(21 * k)) & np.uint64((1 << width) - 1)).astype(np.float64))
+            out[i] = np.stack(parts).reshape((len(widths),) + tuple(shape))
+        return out
+
+    def uniform(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
+        """Degree-t shares of a uniform element of Z_M (2^-40 close: 40 extra random bits)."""
+        return self.lift(ring, self.uniform_values(ring, shape))
+
+    def uniform_values(self, ring: Ring, shape: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """Per held subset, a uniform element of Z_M (residues (K, *shape))."""
+        j = -(-(ring.bits + 40) // 21)
+        lim = self.limbs(shape, [21] * j)
+        weights = [1 << (21 * i) for i in range(j)]
+        return {i: ring.combine(v, weights) for i, v in lim.items()}
+
+    def zero_2t(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
+        """Degree-2t shares of zero (masks the degree-2t product shares before they are opened)."""
+        terms = []
+        for k in range(1, self.t + 1):
+            coef = self.coef(ring, k)
+            for ti, v in self.uniform_values(ring, shape).items():
+                terms.append((v[None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * len(shape))))
+        return ring.lincomb(terms)
+
+    def ints(self, shape: tuple[int, ...], bits: int) -> dict[int, np.ndarray]:
+        """Per held subset, uniform integers in [0, 2^bits) as uint64 (bits <= 64)."""
+        size = int(np.prod(shape, dtype=np.int64))
+        w = self.words(size)
+        shift = np.uint64(64 - bits)
+        return {i: (u >> shift).reshape(shape) if bits < 64 else u.reshape(shape) for i, u in w.items()}

@@ -1,0 +1,283 @@
+"""Residue-number-system rings Z_M, M = p_1...p_K, with 21-bit primes; residues stored as float32.
+
+Why: numpy has no 128-bit integers. Residues below 2^21 are exact in float32 (24-bit mantissa),
+so additions stay in float32 (half the memory traffic of float64, measured 5x faster here);
+products of two residues are exact in float64 (< 2^42), a matrix product with inner dimension
+up to 2048 is exact in one float64 BLAS call, and a reduction is one multiply by 1/p (rounded
+up), a floor and a subtract. Shamir sharing
+works over Z_M because every difference of evaluation points (1..n) is a unit mod each p_i.
+Arrays of residues have the residue axis at position 1: shape (L, K, *shape), L being the
+leading axis of local parties (or 1 for public values).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+PRIME_BITS = 21
+DTYPE = np.float32
+_MAX_INNER = 2048  # k * (2^21)^2 < 2^53: exact float64 dot products up to this inner size
+
+
+def _is_prime(q: int) -> bool:
+    """Deterministic trial division (q < 2^21)."""
+    if q < 2 or q % 2 == 0:
+        return q == 2
+    f = 3
+    while f * f <= q:
+        if q % f == 0:
+            return False
+        f += 2
+    return True
+
+
+@lru_cache(maxsize=None)
+def primes_below_2_21(count: int) -> tuple[int, ...]:
+    """The `count` largest primes below 2^21, descending."""
+    out: list[int] = []
+    q = (1 << PRIME_BITS) - 1
+    while len(out) < count:
+        if _is_prime(q):
+            out.append(q)
+        q -= 2
+    return tuple(out)
+
+
+class Ring:
+    """Z_M for M the product of K distinct 21-bit primes; element arrays hold float32 residues."""
+
+    def __init__(self, k: int) -> None:
+        if k < 1:
+            raise ValueError("a ring needs at least one prime")
+        self.k = k
+        self.primes = primes_below_2_21(k)
+        self.modulus = 1
+        for q in self.primes:
+            self.modulus *= q
+        self.bits = self.modulus.bit_length()
+        self.p = np.array(self.primes, dtype=np.float64)
+        self.p32 = self.p.astype(DTYPE)
+        self.pu = np.nextafter(1.0 / self.p, 2.0)  # 1/p rounded up: floor(x*pu) exact for 0 <= x < 2^42
+        self.p_u64 = np.array(self.primes, dtype=np.uint64)
+        self._garner_inv = [[pow(self.primes[j], -1, self.primes[i]) for j in range(i)] for i in range(k)]
+        prefix = [1]
+        for q in self.primes[:-1]:
+            prefix.append(prefix[-1] * q)
+        self._prefix = prefix
+        self._prefix_mod64 = np.array([x % (1 << 64) for x in prefix], dtype=np.uint64)
+        self._m_mod64 = np.uint64(self.modulus % (1 << 64))
+
+    def __repr__(self) -> str:
+        return f"Ring(K={self.k}, {self.bits} bits)"
+
+    # ---------------------------------------------------------------- shapes
+    def col(self, ndim: int, arr: np.ndarray | None = None) -> np.ndarray:
+        """The moduli (or `arr`, shape (K,)) shaped (1, K, 1, ...) for an array of `ndim` dims."""
+        a = self.p if arr is None else arr
+        return a.reshape((1, self.k) + (1,) * (ndim - 2))
+
+    # ---------------------------------------------------------------- arithmetic
+    def reduce(self, x: np.ndarray) -> np.ndarray:
+        """float32 residues of a float64 array of non-negative integers below 2^47 (exact: see below).
+
+        With pu = 1/p rounded up and x < 2^47, x*pu is within 2^-26 of x/p, while a non-integer
+        x/p is at least 2^-21 from the next integer, and an integer x/p is never rounded below
+        itself: the floor is exact, no correction step is needed.
+        """
+        q = x * self.col(x.ndim, self.pu)
+        np.floor(q, out=q)
+        q *= self.col(x.ndim)
+        x -= q
+        return x.astype(DTYPE)
+
+    def reduce_big(self, x: np.ndarray) -> np.ndarray:
+        """float32 residues of integer-valued float64 |x| < 2^53 (dot products), exactly corrected."""
+        x = np.asarray(x, dtype=np.float64)
+        q = x * self.col(x.ndim, 1.0 / self.p)
+        np.floor(q, out=q)
+        q *= self.col(x.ndim)
+        r = (x - q).astype(DTYPE)  # in [-p, 2p): exact in float32
+        p = self.col(r.ndim, self.p32)
+        r -= p * (r >= p)
+        r += p * (r < 0)
+        return r
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """a + b mod M."""
+        s = np.add(a, b, dtype=DTYPE)
+        p = self.col(s.ndim, self.p32)
+        s -= p * (s >= p)
+        return s
+
+    def sub(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """a - b mod M."""
+        s = np.subtract(a, b, dtype=DTYPE)
+        s += self.col(s.ndim, self.p32) * (s < 0)
+        return s
+
+    def neg(self, a: np.ndarray) -> np.ndarray:
+        """-a mod M."""
+        return self.sub(np.zeros_like(a), a)
+
+    def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """a * b mod M (elementwise, broadcasting)."""
+        return self.reduce(np.multiply(a, b, dtype=np.float64))
+
+    def scale(self, a: np.ndarray, c: int) -> np.ndarray:
+        """a * c mod M for a Python integer c (any size, any sign)."""
+        return self.mul(a, self.col(a.ndim, self.const(c)))
+
+    def const(self, c: int) -> np.ndarray:
+        """Residues of one Python integer, shape (K,)."""
+        return np.array([c % q for q in self.primes], dtype=DTYPE)
+
+    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """a @ b mod M over the last two axes (inner dimension chunked to stay exact)."""
+        inner = a.shape[-1]
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if inner <= _MAX_INNER:
+            return self.reduce_big(np.matmul(a, b))
+        out = None
+        for s in range(0, inner, _MAX_INNER):
+            part = self.reduce_big(np.matmul(a[..., s:s + _MAX_INNER], b[..., s:s + _MAX_INNER, :]))
+            out = part if out is None else self.add(out, part)
+        return out
+
+    def sum(self, a: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+        """Sum mod M along user axes (chunked so float sums stay exact)."""
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        n = int(np.prod([a.shape[x] for x in axes])) if axes else 1
+        if n <= (1 << 31):
+            return self.reduce_big(a.sum(axis=axes, dtype=np.float64))
+        raise ValueError("sum over more than 2^31 elements")
+
+    def lincomb(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """sum of a_i * c_i mod M, products accumulated exactly in float64 and reduced once."""
+        acc = None
+        for a, c in terms:
+            prod = np.multiply(a, c, dtype=np.float64)
+            acc = prod if acc is None else acc + prod
+        return self.reduce(acc) if len(terms) <= 32 else self.reduce_big(acc)
+
+    def combine(self, limbs: np.ndarray, weights: list[int]) -> np.ndarray:
+        """Residues (K, *shape) of sum_j limbs[j] * weights[j]; limbs (J <= 32, *shape), each < 2^21."""
+        w = np.array([[wt % q for wt in weights] for q in self.primes], dtype=np.float64)  # (K, J)
+        shape = limbs.shape[1:]
+        out = w @ limbs.reshape(limbs.shape[0], -1)
+        return self.reduce(out[None])[0].reshape((self.k,) + shape)
+
+    # ---------------------------------------------------------------- conversions
+    def from_int64(self, x: np.ndarray) -> np.ndarray:
+        """Residues of a signed int64 array, shape (1, K, *x.shape)."""
+        x = np.asarray(x, dtype=np.int64)
+        out = np.empty((1, self.k) + x.shape, dtype=DTYPE)
+        for i, q in enumerate(self.primes):
+            out[0, i] = np.mod(x, q)
+        return out
+
+    def from_uint64(self, u: np.ndarray) -> np.ndarray:
+        """Residues of an unsigned 64-bit array (any value), shape (1, K, *u.shape)."""
+        hi = (u >> np.uint64(32)).astype(np.float64)[None, None]
+        lo = (u & np.uint64(0xFFFFFFFF)).astype(np.float64)[None, None]
+        hi = self.reduce(np.broadcast_to(hi, (1, self.k) + u.shape).copy())
+        c32 = self.const(1 << 32).astype(np.float64)
+        x = hi * self.col(hi.ndim, c32) + lo
+        return self.reduce(x)
+
+    def from_objects(self, x: np.ndarray) -> np.ndarray:
+        """Residues of an array of Python integers (any size), shape (1, K, *x.shape)."""
+        x = np.asarray(x, dtype=object)
+        out = np.empty((1, self.k) + x.shape, dtype=DTYPE)
+        for i, q in enumerate(self.primes):
+            out[0, i] = np.vectorize(lambda v, q=q: int(v) % q, otypes=[np.float64])(x) if x.size else 0
+        return out
+
+    def _digits(self, r: np.ndarray) -> list[np.ndarray]:
+        """Mixed-radix (Garner) digits of residues r (K on axis 1), each array over the rest."""
+        digits: list[np.ndarray] = []
+        for i in range(self.k):
+            q = float(self.primes[i])
+            t = r[:, i].astype(np.float64)
+            for j in range(i):
+                t -= digits[j]
+                t *= float(self._garner_inv[i][j])
+                t -= np.floor(t * (1.0 / q)) * q
+            t -= q * (t >= q)
+            t += q * (t < 0)
+            digits.append(t)
+        return digits
+
+    def mod_2k(self, r: np.ndarray, k: int) -> np.ndarray:
+        """(x mod 2^k) as uint64 for the values x in [0, M) whose residues are r (k <= 64)."""
+        acc = np.zeros(r[:, 0].shape, dtype=np.uint64)
+        for d, pm in zip(self._digits(r), self._prefix_mod64):
+            acc += d.astype(np.uint64) * pm
+        if k < 64:
+            acc &= np.uint64((1 << k) - 1)
+        return acc
+
+    def to_int64(self, r: np.ndarray) -> np.ndarray:
+        """Signed int64 values (centred lift, |x| < 2^63 assumed) of residues r (K on axis 1)."""
+        digits = self._digits(r)
+        acc = np.zeros(r[:, 0].shape, dtype=np.uint64)
+        frac = np.zeros(r[:, 0].shape, dtype=np.float64)
+        for d, pm in zip(digits, self._prefix_mod64):
+            acc += d.astype(np.uint64) * pm
+        for i in range(self.k):
+            frac = (frac + digits[i]) / self.primes[i]
+        neg = frac > 0.5
+        acc = np.where(neg, acc - self._m_mod64, acc)
+        return acc.view(np.int64)
+
+    def to_objects(self, r: np.ndarray) -> np.ndarray:
+        """Centred Python-integer values of residues r (K on axis 1), any size."""
+        digits = self._digits(r)
+        shape = r[:, 0].shape
+        out = np.zeros(shape, dtype=object)
+        for d, pre in zip(digits, self._prefix):
+            out = out + d.astype(np.int64).astype(object) * pre
+        half = self.modulus // 2
+        return np.where(out > half, out - self.modulus, out)
+
+    # ---------------------------------------------------------------- randomness and wire format
+    def uniform(self, u: np.ndarray) -> np.ndarray:
+        """Residues uniform up to 2^-43 statistical distance from 64-bit random words u (shape (K, ...))."""
+        hi = (u >> np.uint64(32)).astype(np.float64)
+        lo = (u & np.uint64(0xFFFFFFFF)).astype(np.float64)
+        p = self.p.reshape((self.k,) + (1,) * (u.ndim - 1))
+        pu = self.pu.reshape(p.shape)
+        hi -= np.floor(hi * pu) * p
+        x = hi * self.const(1 << 32).astype(np.float64).reshape(p.shape) + lo
+        x -= np.floor(x * pu) * p
+        return x.astype(DTYPE)
+
+    def pack(self, r: np.ndarray) -> bytes:
+        """Wire encoding of residue array r (..., K axis at 1 after a leading axis removed): 3 per uint64."""
+        u = r.astype(np.uint64)
+        k = self.k
+        groups = []
+        for g in range(0, k, 3):
+            w = u[g]
+            for j in range(1, min(3, k - g)):
+                w = w | (u[g + j] << np.uint64(21 * j))
+            groups.append(w)
+        return np.stack(groups).tobytes()
+
+    def unpack(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+        """Inverse of pack for residues of shape (K, *shape); rejects wrong sizes and non-residues."""
+        ng = (self.k + 2) // 3
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if len(data) != ng * size * 8:
+            raise ValueError(f"share message has {len(data)} bytes, expected {ng * size * 8}")
+        words = np.frombuffer(data, dtype=np.uint64).reshape((ng,) + tuple(shape))
+        out = np.empty((self.k,) + tuple(shape), dtype=DTYPE)
+        mask = np.uint64((1 << 21) - 1)
+        for i in range(self.k):
+            g, j = divmod(i, 3)
+            out[i] = ((words[g] >> np.uint64(21 * j)) & mask).astype(DTYPE)
+        if (out >= self.p32.reshape((self.k,) + (1,) * len(shape))).any():
+            raise ValueError("share message holds a value outside the ring")
+        return out

@@ -1,0 +1,192 @@
+"""The runtime: parties, the current process's share of them, randomness and communication.
+
+Local state is vectorized over a leading axis of the parties this process runs: all n of them in
+simulated mode (one process, notebooks and tests) or only its own in TCP mode (one process per
+party). Protocol code is written once against that axis and two communication primitives:
+`exchange` (each party sends one array to a set of parties) and `scatter` (one party sends a
+different array to each party). The simulated backend moves arrays; the TCP one sends them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .errors import InputError
+from .fixedpoint import Params, make_params
+from .prss import PRSS, subsets
+from .ring import Ring
+
+
+@dataclass
+class Codec:
+    """How one message body is written and read: residues of a ring, or raw uint64 words."""
+
+    ring: Ring | None = None
+
+    def encode(self, arr: np.ndarray) -> bytes:
+        """Bytes of one party's array (residues (K, ...) or uint64)."""
+        return self.ring.pack(arr) if self.ring is not None else np.ascontiguousarray(arr, dtype=np.uint64).tobytes()
+
+    def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+        """Inverse of encode for an array whose public shape (without the K axis) is `shape`."""
+        if self.ring is not None:
+            return self.ring.unpack(data, shape)
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if len(data) != 8 * size:
+            raise ValueError(f"word message has {len(data)} bytes, expected {8 * size}")
+        return np.frombuffer(data, dtype=np.uint64).reshape(shape).copy()
+
+    def size(self, arr: np.ndarray) -> int:
+        """Wire size in bytes of one party's array."""
+        if self.ring is None:
+            return 8 * arr.size
+        per = arr.size // self.ring.k
+        return 8 * per * ((self.ring.k + 2) // 3)
+
+
+class Comm(Protocol):
+    """A communication backend."""
+
+    n: int
+
+    def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """Stack (n, ...) of what every sender j sent to the local receivers (zeros where nothing)."""
+
+    def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """(L, ...): the piece each local party received from src."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@dataclass
+class Stats:
+    """Traffic counters of this process: bytes sent by its parties, communication rounds."""
+
+    bytes_sent: int = 0
+    rounds: int = 0
+    per_party: dict = field(default_factory=dict)
+
+
+class SimComm:
+    """All parties in this process: a message is an array handed over."""
+
+    def __init__(self, n: int, stats: Stats) -> None:
+        self.n = n
+        self.stats = stats
+
+    def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """Every receiver sees every sender's array; protocol code reads only what was sent to it."""
+        self.stats.rounds += 1
+        for j in range(self.n):
+            sent = codec.size(local[j]) * len([d for d in dests[j] if d != j])
+            self.stats.bytes_sent += sent
+            self.stats.per_party[j] = self.stats.per_party.get(j, 0) + sent
+        return local
+
+    def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """Party l receives per_dest[l]."""
+        self.stats.rounds += 1
+        sent = codec.size(per_dest[0]) * (self.n - 1)
+        self.stats.bytes_sent += sent
+        self.stats.per_party[src] = self.stats.per_party.get(src, 0) + sent
+        return per_dest
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class Runtime:
+    """n parties, threshold t (degree of Shamir sharings), the local ones, their keys and channels."""
+
+    def __init__(self, n: int, t: int, local_ids: list[int], comm: Comm, seeds: dict[tuple[int, ...], bytes],
+                 signers: dict[int, object], verify_keys: list[bytes], frac_bits: int = 24,
+                 stats: Stats | None = None, session: bytes | None = None) -> None:
+        if n < 3:
+            raise InputError(f"need at least 3 parties, got {n}")
+        if not 0 < t or not 2 * t < n:
+            raise InputError(f"threshold t={t} must satisfy 0 < t < n/2 = {n / 2}")
+        self.n, self.t = n, t
+        self.local_ids = list(local_ids)
+        self.ids = np.array(self.local_ids)
+        self.L = len(self.local_ids)
+        self.params: Params = make_params(n, t, frac_bits)
+        self.ring = self.params.ring
+        self.prss = PRSS(n, t, seeds, self.local_ids)
+        self.comm = comm
+        self.stats = stats if stats is not None else Stats()
+        self.signers = signers
+        self.verify_keys = verify_keys
+        self.output_counter = 0
+        self.session = session if session is not None else os.urandom(16)
+        self.ring_codec = Codec(self.ring)
+        self.word_codec = Codec(None)
+        self._rings: dict[int, Ring] = {self.ring.k: self.ring}
+
+    @property
+    def simulated(self) -> bool:
+        """True when all parties run in this process."""
+        return self.L == self.n
+
+    @property
+    def me(self) -> int | None:
+        """This process's party id in TCP mode, None when simulated."""
+        return None if self.simulated else self.local_ids[0]
+
+    def ring_of(self, k: int) -> Ring:
+        """The ring with k primes (cached)."""
+        if k not in self._rings:
+            self._rings[k] = Ring(k)
+        return self._rings[k]
+
+    def check_party(self, i: int, what: str = "party") -> int:
+        """Validate a party index."""
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool) or not 0 <= int(i) < self.n:
+            raise InputError(f"{what} index {i!r} is out of range: parties are 0..{self.n - 1}")
+        return int(i)
+
+    def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """See Comm.exchange."""
+        return self.comm.exchange(local, dests, codec, shape)
+
+    def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """See Comm.scatter."""
+        return self.comm.scatter(src, per_dest, codec, shape)
+
+    def close(self) -> None:
+        """Close channels."""
+        self.comm.close()
+
+
+def simulated(n: int = 3, t: int | None = None, frac_bits: int = 24) -> Runtime:
+    """A runtime with all n parties in this process (fresh seeds and signing keys from the OS)."""
+    from nacl.signing import SigningKey
+
+    t = (n - 1) // 2 if t is None else t
+    seeds = {T: os.urandom(32) for T in subsets(n, t)}
+    signers = {i: SigningKey.generate() for i in range(n)}
+    vks = [bytes(signers[i].verify_key) for i in range(n)]
+    stats = Stats()
+    return Runtime(n, t, list(range(n)), SimComm(n, stats), seeds, signers, vks, frac_bits, stats)
+
+
+_current: list[Runtime] = []
+
+
+def current() -> Runtime:
+    """The runtime set by mpc_ml.init()."""
+    if not _current:
+        raise InputError("mpc_ml.init() has not been called")
+    return _current[-1]
+
+
+def set_current(rt: Runtime) -> None:
+    """Make rt the runtime used by cryptensor() and friends (closing the previous one)."""
+    while _current:
+        _current.pop().close()
+    _current.append(rt)
+

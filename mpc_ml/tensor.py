@@ -1,0 +1,371 @@
+"""MPCTensor: a secret-shared fixed-point tensor with CrypTen's names and numpy broadcasting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import fixedpoint
+from .errors import InputError
+from .protocols import arith, functions, opening
+from .runtime import Runtime, current
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """numpy view of an array-like (numpy, list, scalar, or a torch tensor without importing torch)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _align(arr: np.ndarray, ndim: int) -> np.ndarray:
+    """Insert unit user axes after (L, K) so the array has `ndim` user dims."""
+    extra = ndim - (arr.ndim - 2)
+    return arr.reshape(arr.shape[:2] + (1,) * extra + arr.shape[2:]) if extra > 0 else arr
+
+
+def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        raise InputError(f"shapes {a} and {b} do not broadcast for {op}") from None
+
+
+class MPCTensor:
+    """Shares held by the local parties of the runtime; every party knows the shape."""
+
+    def __init__(self, shares: np.ndarray, rt: Runtime | None = None) -> None:
+        self._rt = rt or current()
+        self.share = shares
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_plain(cls, x: Any, src: int = 0, rt: Runtime | None = None) -> "MPCTensor":
+        """Secret-share x, known at party src (its shape and finiteness are checked first)."""
+        rt = rt or current()
+        src = rt.check_party(src, "src")
+        values = None
+        shape = None
+        if src in rt.local_ids:
+            arr = _to_numpy(x)
+            shape = arr.shape
+            values = rt.ring.from_int64(fixedpoint.encode(arr, rt.params, "cryptensor input"))
+        elif x is not None:
+            shape = np.shape(_to_numpy(x))
+        return cls(arith.input_values(rt, values, src, shape), rt)
+
+    def _wrap(self, shares: np.ndarray) -> "MPCTensor":
+        return MPCTensor(shares, self._rt)
+
+    def _public(self, x: Any) -> np.ndarray:
+        arr = _to_numpy(x)
+        return self._rt.ring.from_int64(fixedpoint.encode(arr, self._rt.params, "public operand"))
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the shared tensor."""
+        return tuple(self.share.shape[2:])
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """torch-style size()."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def reshape(self, *shape: Any) -> "MPCTensor":
+        """Reshape (local)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return self._wrap(self.share.reshape(self.share.shape[:2] + tuple(shape)))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0) -> "MPCTensor":
+        """Flatten dims from start_dim on."""
+        s = self.shape
+        return self.reshape(s[:start_dim] + (-1,))
+
+    def transpose(self, d0: int = 0, d1: int = 1) -> "MPCTensor":
+        """Swap two dims."""
+        nd = self.dim()
+        return self._wrap(np.swapaxes(self.share, d0 % nd + 2, d1 % nd + 2))
+
+    def t(self) -> "MPCTensor":
+        """Transpose of a matrix."""
+        return self.transpose(0, 1) if self.dim() == 2 else self
+
+    @property
+    def T(self) -> "MPCTensor":
+        """Reversed dims."""
+        nd = self.dim()
+        return self._wrap(np.transpose(self.share, (0, 1) + tuple(range(nd + 1, 1, -1))))
+
+    def unsqueeze(self, dim: int) -> "MPCTensor":
+        """Insert a unit dim."""
+        d = dim % (self.dim() + 1)
+        return self._wrap(np.expand_dims(self.share, d + 2))
+
+    def squeeze(self, dim: int | None = None) -> "MPCTensor":
+        """Remove unit dims."""
+        if dim is None:
+            axes = tuple(i + 2 for i, s in enumerate(self.shape) if s == 1)
+        else:
+            axes = (dim % self.dim() + 2,)
+        return self._wrap(np.squeeze(self.share, axis=axes))
+
+    def __getitem__(self, idx: Any) -> "MPCTensor":
+        if not isinstance(idx, tuple):
+            idx = (idx,)
+        return self._wrap(self.share[(slice(None), slice(None)) + idx])
+
+    # ------------------------------------------------------------------ arithmetic
+    def _binary(self, other: Any, op: str) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(own shares, other's shares or residues, other is shared), aligned for broadcasting."""
+        if isinstance(other, MPCTensor):
+            oshape, o, shared = other.shape, other.share, True
+        else:
+            o = self._public(other)
+            oshape, shared = tuple(o.shape[2:]), False
+        shape = _broadcast_shape(self.shape, oshape, op)
+        return _align(self.share, len(shape)), _align(o, len(shape)), shared
+
+    def __add__(self, other: Any) -> "MPCTensor":
+        a, b, _ = self._binary(other, "+")
+        return self._wrap(self._rt.ring.add(a, b))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> "MPCTensor":
+        a, b, _ = self._binary(other, "-")
+        return self._wrap(self._rt.ring.sub(a, b))
+
+    def __rsub__(self, other: Any) -> "MPCTensor":
+        a, b, _ = self._binary(other, "-")
+        return self._wrap(self._rt.ring.sub(b, a))
+
+    def __neg__(self) -> "MPCTensor":
+        return self._wrap(self._rt.ring.neg(self.share))
+
+    def __mul__(self, other: Any) -> "MPCTensor":
+        rt = self._rt
+        if not isinstance(other, MPCTensor):
+            arr = _to_numpy(other)
+            if arr.ndim == 0:
+                return self._wrap(functions.mul_public(rt, self.share, float(arr)))
+        a, b, _ = self._binary(other, "*")
+        return self._wrap(arith.mul_fixed(rt, a, b))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> "MPCTensor":
+        if isinstance(other, MPCTensor):
+            return self * other.reciprocal()
+        arr = _to_numpy(other)
+        if np.any(arr == 0):
+            raise InputError("division by a public zero")
+        return self * (1.0 / arr)
+
+    def div(self, other: Any) -> "MPCTensor":
+        """Division (by a public value or, approximately, by a shared one)."""
+        return self / other
+
+    def mul(self, other: Any) -> "MPCTensor":
+        """Elementwise product."""
+        return self * other
+
+    def add(self, other: Any) -> "MPCTensor":
+        """Sum."""
+        return self + other
+
+    def sub(self, other: Any) -> "MPCTensor":
+        """Difference."""
+        return self - other
+
+    def __matmul__(self, other: Any) -> "MPCTensor":
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> "MPCTensor":
+        o = self._public(other)
+        return self._matmul(o, self.share, o.shape[2:], self.shape)
+
+    def matmul(self, other: Any) -> "MPCTensor":
+        """Matrix product (numpy semantics, 1-D operands allowed)."""
+        if isinstance(other, MPCTensor):
+            return self._matmul(self.share, other.share, self.shape, other.shape)
+        o = self._public(other)
+        return self._matmul(self.share, o, self.shape, o.shape[2:])
+
+    def _matmul(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...], sb: tuple[int, ...]) -> "MPCTensor":
+        if len(sa) == 0 or len(sb) == 0:
+            raise InputError("matmul needs operands with at least one dimension")
+        va, vb = len(sa) == 1, len(sb) == 1
+        if va:
+            a = a.reshape(a.shape[:2] + (1,) + sa)
+        if vb:
+            b = b.reshape(b.shape[:2] + sb + (1,))
+        ka, kb = a.shape[-1], b.shape[-2]
+        if ka != kb:
+            raise InputError(f"matmul shapes {sa} and {sb} do not match ({ka} != {kb})")
+        ra, rb = a.ndim - 2, b.ndim - 2
+        nd = max(ra, rb)
+        a, b = _align(a, nd), _align(b, nd)
+        try:
+            np.broadcast_shapes(a.shape[2:-2], b.shape[2:-2])
+        except ValueError:
+            raise InputError(f"matmul batch shapes {sa} and {sb} do not broadcast") from None
+        out = arith.matmul_fixed(self._rt, a, b)
+        if va:
+            out = out[..., 0, :]
+        if vb:
+            out = out[..., 0]
+        return self._wrap(out)
+
+    def sum(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
+        """Sum over all elements or one dim (local)."""
+        ring = self._rt.ring
+        axes = tuple(range(2, self.share.ndim)) if dim is None else (dim % self.dim() + 2,)
+        s = ring.sum(self.share, axes)
+        if keepdim:
+            s = np.expand_dims(s, axes)
+        return self._wrap(s)
+
+    def mean(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
+        """Mean over all elements or one dim."""
+        count = int(np.prod(self.shape)) if dim is None else self.shape[dim]
+        return self.sum(dim, keepdim) * (1.0 / count)
+
+    # ------------------------------------------------------------------ comparisons and functions
+    def _bit(self, shares01: np.ndarray) -> "MPCTensor":
+        """0/1 integer shares -> fixed-point 0.0/1.0."""
+        return self._wrap(functions.scale_int(self._rt, shares01, 1 << self._rt.params.frac_bits))
+
+    def _diff(self, other: Any, op: str) -> np.ndarray:
+        a, b, _ = self._binary(other, op)
+        return self._rt.ring.sub(a, b)
+
+    def __ge__(self, other: Any) -> "MPCTensor":
+        return self._bit(functions.ge_zero(self._rt, self._diff(other, ">=")))
+
+    def __lt__(self, other: Any) -> "MPCTensor":
+        return 1.0 - (self >= other)
+
+    def __le__(self, other: Any) -> "MPCTensor":
+        return self._bit(functions.ge_zero(self._rt, self._rt.ring.neg(self._diff(other, "<="))))
+
+    def __gt__(self, other: Any) -> "MPCTensor":
+        return 1.0 - (self <= other)
+
+    def ge(self, other: Any) -> "MPCTensor":
+        """Elementwise >= as 0/1."""
+        return self >= other
+
+    def gt(self, other: Any) -> "MPCTensor":
+        """Elementwise > as 0/1."""
+        return self > other
+
+    def le(self, other: Any) -> "MPCTensor":
+        """Elementwise <= as 0/1."""
+        return self <= other
+
+    def lt(self, other: Any) -> "MPCTensor":
+        """Elementwise < as 0/1."""
+        return self < other
+
+    def eq(self, other: Any) -> "MPCTensor":
+        """Elementwise == as 0/1 (both <= and >=)."""
+        d = self._diff(other, "==")
+        rt = self._rt
+        both = functions.ge_zero(rt, np.stack([d, rt.ring.neg(d)], 2))
+        return self._bit(arith.mul(rt, both[:, :, 0], both[:, :, 1]))
+
+    def relu(self) -> "MPCTensor":
+        """max(x, 0), exact."""
+        return self._wrap(functions.relu(self._rt, self.share))
+
+    def sigmoid(self) -> "MPCTensor":
+        """Logistic function."""
+        return self._wrap(functions.sigmoid(self._rt, self.share))
+
+    def exp(self) -> "MPCTensor":
+        """e^x (accurate for x <= 16)."""
+        return self._wrap(functions.exp(self._rt, self.share))
+
+    def reciprocal(self) -> "MPCTensor":
+        """1/x for 0.01 < x < 200."""
+        return self._wrap(functions.reciprocal(self._rt, self.share))
+
+    def sqrt(self) -> "MPCTensor":
+        """sqrt(x) for 0.01 < x < 200."""
+        return self._wrap(functions.sqrt(self._rt, self.share))
+
+    def abs(self) -> "MPCTensor":
+        """|x|."""
+        rt = self._rt
+        b = functions.ge_zero(rt, self.share)
+        sign = rt.ring.sub(functions.scale_int(rt, b, 2), arith.public(rt, 1, self.shape))
+        return self._wrap(arith.mul(rt, self.share, sign))
+
+    def square(self) -> "MPCTensor":
+        """x * x."""
+        return self * self
+
+    def max(self, dim: int | None = None) -> "MPCTensor":
+        """Maximum over all elements or one dim."""
+        if dim is None:
+            return self.flatten().max(0)
+        mx, _ = functions.tournament(self._rt, self.share, dim % self.dim())
+        return self._wrap(mx)
+
+    def argmax(self, dim: int | None = None, one_hot: bool = True) -> "MPCTensor":
+        """One-hot (CrypTen's default) indicator of the first maximum along dim."""
+        if dim is None:
+            flat = self.flatten().argmax(0, one_hot)
+            return flat.reshape(self.shape) if one_hot else flat
+        d = dim % self.dim()
+        _, oh = functions.tournament(self._rt, self.share, d)
+        if one_hot:
+            return self._bit(oh)
+        ring = self._rt.ring
+        idx = np.arange(self.shape[d], dtype=np.int64).reshape((-1,) + (1,) * (self.dim() - d - 1))
+        weighted = ring.mul(oh, _align(ring.from_int64(idx << self._rt.params.frac_bits), self.dim()))
+        return self._wrap(weighted).sum(d)
+
+    def softmax(self, dim: int = -1) -> "MPCTensor":
+        """exp(x - max) / sum exp(x - max) along dim."""
+        d = dim % self.dim()
+        mx = self.max(d).unsqueeze(d)
+        e = (self - mx).exp()
+        s = e.sum(d, keepdim=True)
+        return e * s.reciprocal()
+
+    # ------------------------------------------------------------------ output
+    def get_plain_text(self, dst: int | None = None) -> np.ndarray | None:
+        """Open to party dst (or to all): shares are checked and signed; None at other parties."""
+        value, _ = opening.open_output(self._rt, self.share, dst)
+        return value
+
+    def get_plain_text_with_evidence(self, dst: int | None = None) -> tuple[np.ndarray | None, dict | None]:
+        """Open as get_plain_text and also return the evidence that mpc_ml.verify() checks."""
+        return opening.open_output(self._rt, self.share, dst)
+
+    def __repr__(self) -> str:
+        return f"MPCTensor(shape={self.shape}, parties={self._rt.n})"
+
+
+def cat(tensors: list[MPCTensor], dim: int = 0) -> MPCTensor:
+    """Concatenate shared tensors."""
+    d = dim % tensors[0].dim()
+    return MPCTensor(np.concatenate([t.share for t in tensors], d + 2), tensors[0]._rt)
+
+
+def stack(tensors: list[MPCTensor], dim: int = 0) -> MPCTensor:
+    """Stack shared tensors along a new dim."""
+    d = dim % (tensors[0].dim() + 1)
+    return MPCTensor(np.stack([t.share for t in tensors], d + 2), tensors[0]._rt)
