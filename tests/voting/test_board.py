@@ -95,7 +95,7 @@ def _concurrent(url: str, use_processes: bool) -> None:
     board.create_election("e")
     workers, each = 52, 3
     if use_processes:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = multiprocessing.get_context("fork")
         procs = [ctx.Process(target=_append_many, args=(url, seed, w, each)) for w in range(workers)]
         for p in procs:
             p.start()

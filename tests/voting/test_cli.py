@@ -1,0 +1,40 @@
+"""`quorum demo` and `quorum verify` as in Contracts: CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from quorum.cli import main
+from voting.board import load_signing_key
+
+
+def test_demo_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out, key = tmp_path / "rec", tmp_path / "board.key"
+    assert main(["demo", "--out", str(out), "--voters", "6", "--trustees", "3", "--quorum", "2", "--absent", "1",
+                 "--group", "ed25519", "--board-key", str(key)]) == 0
+    printed = capsys.readouterr().out
+    assert "Mayor" in printed and "decrypted by trustees" in printed
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    assert bytes(load_signing_key(key).verify_key).hex() == (out / "board.pub").read_text().strip()
+    assert main(["verify", str(out), "--json", "--workers", "2", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True and all(c["ok"] for c in report["checks"])
+    assert set(report["checks"][0]) == {"name", "ok", "detail"}
+    assert len(report["result"]["trustees"]) == 2
+    lines = (out / "board.jsonl").read_text().splitlines()
+    entry = json.loads(lines[-1])
+    entry["payload"]["contests"][0]["counts"][0] += 1
+    lines[-1] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    (out / "board.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["verify", str(out), "--quiet"]) == 1
+    text = capsys.readouterr().out
+    assert "FAIL chain" in text and "FAIL result" in text and "INVALID" in text
+
+
+def test_demo_rejects_impossible_quorum(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["demo", "--out", str(tmp_path / "r"), "--trustees", "3", "--quorum", "2", "--absent", "2"]) == 2
+    assert "absent" in capsys.readouterr().err
