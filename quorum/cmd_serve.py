@@ -1,0 +1,94 @@
+"""`quorum serve`: the web app on SQLite (default, under ./data/) or any SQLAlchemy URL, behind gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the serve subcommand."""
+    p = subparsers.add_parser("serve", help="run the web app", description=__doc__)
+    p.add_argument("--db", help="SQLAlchemy database URL (default: $QUORUM_DB or sqlite under the data folder)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--data-dir", help="folder for the SQLite database and keys (default: $QUORUM_DATA_DIR or ./data)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    p.add_argument("--demo", action="store_true", help="create a ready demo election (and a first admin) if missing")
+    p.add_argument("--create-admin", metavar="NAME", help="create admin NAME (or reset its password) with a printed one-time password, then exit")
+    p.set_defaults(func=run)
+
+
+def _prepare(args: argparse.Namespace) -> "Any":
+    from web.app import create_app
+    from web.config import Config
+
+    config = Config.load(db=args.db, data_dir=args.data_dir)
+    return config, create_app(config)
+
+
+def _first_admin(app: Any, name: str, force: bool) -> None:
+    from sqlalchemy import select
+
+    from web import auth
+    from web.models import Admin
+    from web.state import AppState
+
+    state: AppState = app.extensions["quorum"]
+    with state.session() as db:
+        exists = db.scalars(select(Admin).where(Admin.username == name)).first() is not None
+        if exists and not force:
+            return
+        password = auth.create_admin(db, name)
+    print(f"admin {name!r}: one-time password {password}  (you will choose your own at first sign-in)", flush=True)
+
+
+def _demo(app: Any, config: Any) -> None:
+    from web.demo import create_demo
+    from web.state import AppState
+
+    state: AppState = app.extensions["quorum"]
+    demo = create_demo(state.board, state.session, config.data_dir)
+    if demo is None:
+        print("demo election already exists", flush=True)
+        return
+    print(f"demo election {demo.election_id!r} is open; voters' credentials (shown once):", flush=True)
+    for voter, credential in demo.credentials.items():
+        print(f"  {voter}: {credential}", flush=True)
+    print(f"demo trustees' sealed keys: {', '.join(str(p) for p in demo.trustee_files)}; passphrase {demo.passphrase}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare the database (admin, demo), then serve with gunicorn workers."""
+    config, app = _prepare(args)
+    if args.create_admin:
+        _first_admin(app, args.create_admin, force=True)
+        return 0
+    if args.demo:
+        _first_admin(app, "admin", force=False)
+        _demo(app, config)
+    app.extensions["quorum"].board.engine.dispose()
+    print(f"Quorum on http://{args.host}:{args.port}/ (database {config.db_url.split('@')[-1]})", flush=True)
+    serve(args, config)
+    return 0
+
+
+def serve(args: argparse.Namespace, config: Any) -> None:
+    """Run gunicorn in this process: each worker builds its own app (own database connections)."""
+    from gunicorn.app.base import BaseApplication
+
+    from web.app import create_app
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
+                        "worker_class": "gthread", "timeout": 120, "accesslog": "-" if os.environ.get("QUORUM_ACCESS_LOG") else None}
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(config)
+
+    _Server().run()

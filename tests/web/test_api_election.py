@@ -1,0 +1,115 @@
+"""A whole election through the JSON API, then `quorum verify` on the downloaded record; and the API's refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web import flow
+from tests.web.conftest import api_post
+from voting.ballot import encrypt_ballot, reveal_json
+from voting.election import Election
+from voting.tally import trustee_decrypt
+from voting.verifier import verify_record
+
+
+def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
+    """ATTACKS.md row 15: a challenged ballot is published with its nonces and can never be cast."""
+    invites = flow.create(admin)
+    trustees = flow.join(app, invites)
+    keys = flow.ceremony(trustees, "club")
+    assert admin.get("/api/elections/club").get_json()["phase"] == "keys"
+
+    issued = api_post(admin, "/api/elections/club/credentials", {}).get_json()["credentials"]
+    assert [c["voter_id"] for c in issued] == [f"v{i}" for i in range(1, 6)]
+    assert api_post(admin, "/api/elections/club/open", {}).get_json() == {"phase": "open"}
+
+    board = app.extensions["quorum"].board
+    ctx = Election(board, "club").context()
+    voter = app.test_client()
+    final: dict[str, dict[str, list[str]]] = {}
+    picks = [(["ann"], ["yes"]), (["bob"], ["no"]), (["ann"], []), ([], ["yes"]), (["cy"], ["yes"])]
+    for cred, (chair, pool) in zip(issued, picks):
+        choices = {"chair": chair, "pool": pool}
+        ballot, _ = encrypt_ballot(ctx, cred["credential"], choices)
+        receipt = api_post(voter, "/api/elections/club/ballots", {"ballot": ballot})
+        assert receipt.status_code == 201, receipt.get_json()
+        final[cred["voter_id"]] = choices
+        found = voter.get(f"/api/elections/club/ballots/{receipt.get_json()['tracker'][:12]}").get_json()
+        assert found["status"] == "cast" and found["ballot_hash"] == receipt.get_json()["ballot_hash"]
+
+    # a retry returns the same receipt and stores nothing
+    again = api_post(voter, "/api/elections/club/ballots", {"ballot": ballot})
+    assert again.status_code == 200 and again.get_json()["stored"] is False
+
+    # Benaloh challenge: published with its reveal, then refused as a cast ballot
+    spoiled, secrets = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["cy"], "pool": ["no"]})
+    challenge = api_post(voter, "/api/elections/club/challenges", {"ballot": spoiled, "reveal": reveal_json(ctx, secrets)})
+    assert challenge.status_code == 201
+    refused = api_post(voter, "/api/elections/club/ballots", {"ballot": spoiled})
+    assert refused.status_code == 409 and "challenged" in refused.get_json()["detail"]
+
+    # a re-vote: the last ballot of v2 counts
+    revote, _ = encrypt_ballot(ctx, issued[1]["credential"], {"chair": ["cy"], "pool": ["yes"]})
+    assert api_post(voter, "/api/elections/club/ballots", {"ballot": revote}).status_code == 201
+    final["v2"] = {"chair": ["cy"], "pool": ["yes"]}
+
+    assert api_post(admin, "/api/elections/club/close", {}).get_json() == {"phase": "closed"}
+    assert api_post(admin, "/api/elections/club/tally", {}).get_json() == {"phase": "tallied"}
+    election = Election(board, "club")
+    tally = next(e for e in election.entries() if e.type == "tally").payload
+    published = election.cast_ballots()
+    first = api_post(trustees[1], "/api/elections/club/decryptions", trustee_decrypt(ctx, keys[1], published, tally))
+    assert first.status_code == 201 and first.get_json()["result_published"] is False
+    second = api_post(trustees[3], "/api/elections/club/decryptions", trustee_decrypt(ctx, keys[3], published, tally))
+    assert second.get_json()["result_published"] is True
+
+    result = voter.get("/api/elections/club/result").get_json()
+    expected = flow.expected_counts(final)
+    assert [[o["count"] for o in c["options"]] for c in result["contests"]] == [e["counts"] for e in expected]
+    page = voter.get("/board/club/results").get_data(as_text=True)
+    assert "<svg" in page and 'class="count">' in page
+
+    record = tmp_path / "record.zip"
+    record.write_bytes(voter.get("/board/club/record.zip").data)
+    report = verify_record(record, workers=1)
+    assert report.valid, report.failures
+
+
+def test_refusals_store_nothing(app: Flask, admin: FlaskClient) -> None:
+    invites = flow.create(admin, "refusals")
+    trustees = flow.join(app, invites)
+    outsider = app.test_client()
+    # trustee routes need the seat from the invitation
+    forbidden = api_post(outsider, "/api/elections/refusals/ceremony/announce", {})
+    assert forbidden.status_code == 403 and forbidden.mimetype == "application/problem+json"
+    # a malformed announcement is named and not stored
+    bad = api_post(trustees[1], "/api/elections/refusals/ceremony/announce", {"index": 1})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "announcement"
+    assert admin.get("/api/elections/refusals/ceremony").get_json()["announcements"] == []
+    # a round out of order is refused
+    early = api_post(trustees[1], "/api/elections/refusals/ceremony/deal", {})
+    assert early.status_code == 409
+    # ballots before the election opens
+    entries = len(admin.get("/api/elections/refusals/entries").get_json()["entries"])
+    ballot = api_post(outsider, "/api/elections/refusals/ballots", {"ballot": {}})
+    assert ballot.status_code == 409
+    junk = api_post(outsider, "/api/elections/refusals/ballots", {"ballot": {}, "extra": 1})
+    assert junk.status_code == 422 and junk.get_json()["errors"][0]["field"] == "extra"
+    assert len(admin.get("/api/elections/refusals/entries").get_json()["entries"]) == entries
+    # opening before the key ceremony is refused
+    api_post(admin, "/api/elections/refusals/credentials", {})
+    assert api_post(admin, "/api/elections/refusals/open", {}).status_code == 409
+
+
+def test_creation_errors_name_the_field(admin: FlaskClient) -> None:
+    body = {"election_id": "x", "manifest": flow.MANIFEST, "group": "ed25519", "trustees": ["a"], "quorum": 2,
+            "voters_csv": flow.VOTERS}
+    response = api_post(admin, "/api/elections", body)
+    assert response.status_code == 422 and response.get_json()["errors"][0]["field"] == "quorum"
+    bad_csv = api_post(admin, "/api/elections", {**body, "quorum": 1, "voters_csv": "voter_id\nv1\nv1\n"})
+    assert bad_csv.status_code == 422
+    assert "row 3" in bad_csv.get_json()["errors"][0]["message"]
+    assert admin.get("/api/elections").get_json() == {"elections": []}

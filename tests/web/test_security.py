@@ -1,0 +1,87 @@
+"""Security middleware: CSP without unsafe-inline, frame-ancestors 'none', CSRF on forms and API writes, cookie flags (ATTACKS.md row 18)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask import Flask
+
+from tests.web.conftest import csrf_of, make_config
+from web import create_app
+
+
+def test_headers_on_every_page(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/", "/verify", "/vote/", "/admin/login", "/api/openapi.json"):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert re.search(r"script-src 'self' 'nonce-[A-Za-z0-9_-]{20,}'", csp)
+        assert "style-src 'self'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "Strict-Transport-Security" not in response.headers
+
+
+def test_nonce_changes_per_response(app: Flask) -> None:
+    client = app.test_client()
+    a = client.get("/").headers["Content-Security-Policy"]
+    b = client.get("/").headers["Content-Security-Policy"]
+    assert a != b
+
+
+def test_no_inline_script_or_style_in_templates() -> None:
+    """Every script element is external (with integrity) or the nonce-carrying import map; no style attributes."""
+    root = Path(__file__).resolve().parents[2] / "web" / "templates"
+    for path in root.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "style=" not in text, path
+        assert "<style" not in text, path
+        assert not re.search(r"\son[a-z]+=", text), f"inline event handler in {path}"
+        for tag in re.findall(r"<script[^>]*>", text):
+            assert ("src=" in tag and "integrity=" in tag) or ('type="importmap"' in tag and "nonce=" in tag), (path, tag)
+
+
+def test_form_post_without_csrf_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    response = client.post("/admin/login", data={"username": "alice", "password": "x"})
+    assert response.status_code == 403
+    assert "CSRF" in response.get_data(as_text=True)
+
+
+def test_api_write_without_csrf_header_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    response = client.post("/api/login", json={"username": "alice", "password": "x"})
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+    assert "CSRF" in response.get_json()["detail"]
+
+
+def test_csrf_token_of_another_session_is_refused(app: Flask) -> None:
+    other = csrf_of(app.test_client())
+    client = app.test_client()
+    csrf_of(client)
+    response = client.post("/api/login", json={"username": "alice", "password": "x"}, headers={"X-CSRF-Token": other})
+    assert response.status_code == 403
+
+
+def test_session_cookie_flags(app: Flask) -> None:
+    client = app.test_client()
+    response = client.get("/verify")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_https_deployment_sets_hsts_and_secure_host_cookie(tmp_path: Path) -> None:
+    app = create_app(make_config(tmp_path, https=True))
+    response = app.test_client().get("/verify", base_url="https://vote.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-quorum=") and "Secure" in cookie
+    app.extensions["quorum"].board.engine.dispose()
+
+
+def test_admin_pages_not_cached(admin) -> None:  # type: ignore[no-untyped-def]
+    assert admin.get("/admin/").headers["Cache-Control"] == "no-store"

@@ -1,0 +1,181 @@
+"""Administrator pages for elections: create, voters and credentials, trustee links, open, close, tally."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from threshold.errors import ProtocolError, QuorumError
+from voting import db as board_db
+from voting.election import Election
+from web import audit, elections, forms
+from web.auth import admin_required
+from web.errors import field_errors
+from web.models import TrusteeInvite
+from web.state import state
+
+bp = Blueprint("admin_elections", __name__, url_prefix="/admin")
+
+DEFAULT_FORM = {"group": "modp", "quorum": "2", "contest_count": "1"}
+
+
+def _errors_on_form(exc: QuorumError) -> list[dict[str, str]]:
+    return [{"field": forms.form_field(e["field"]), "message": e["message"]} for e in field_errors(exc)]
+
+
+def invite_urls(tokens: dict[int, str]) -> dict[int, str]:
+    """The invitation links to hand to the trustees."""
+    return {i: url_for("trustee.join", token=t, _external=True) for i, t in tokens.items()}
+
+
+@bp.get("/")
+@admin_required
+def dashboard() -> str:
+    """Every election with its phase, and the way to create one."""
+    with state().session() as db:
+        rows = list(db.scalars(select(board_db.Election).order_by(board_db.Election.id)))
+    return render_template("admin/dashboard.html", elections=rows)
+
+
+@bp.route("/elections/new", methods=["GET", "POST"])
+@admin_required
+def new() -> Any:
+    """The election form; every field is checked before anything is stored."""
+    form: dict[str, str] = {**DEFAULT_FORM, **request.form.to_dict()}
+    count = forms.contest_count(form)
+    errors: list[dict[str, str]] = []
+    if request.method == "POST" and form.get("action") == "create":
+        voters_csv = form.get("voters", "")
+        upload = request.files.get("voters_file")
+        if upload is not None and upload.filename:
+            voters_csv = upload.read().decode("utf-8-sig", errors="replace")
+        try:
+            quorum = forms.whole_number(form.get("quorum", ""), "quorum")
+            req = elections.validate(form.get("election_id", "").strip(), forms.manifest_from_form(form, count),
+                                     form.get("group"), forms.trustees_from_form(form), quorum, voters_csv)
+            tokens = elections.create(state().board, state().session, req)
+        except QuorumError as exc:
+            errors = _errors_on_form(exc)
+        else:
+            with state().session() as db:
+                audit.record(db, g.admin, "election_created", req.election_id,
+                             f"{len(req.voters)} voters, {len(req.trustees)} trustees, quorum {req.quorum}")
+                db.commit()
+            return render_template("admin/invites.html", election_id=req.election_id, urls=invite_urls(tokens))
+    form["contest_count"] = str(count)
+    return render_template("admin/new.html", form=form, count=count, errors=errors, kinds=forms.KIND_LABELS), 422 if errors else 200
+
+
+def _phase_or_404(election_id: str) -> str:
+    try:
+        return elections.phase(state().board, election_id)
+    except ProtocolError:
+        abort(404, description=f"no election {election_id!r}")
+
+
+@bp.get("/elections/<election_id>")
+@admin_required
+def election(election_id: str) -> str:
+    """One election: phase, trustees, voters and deliveries, and the next steps."""
+    phase = _phase_or_404(election_id)
+    with state().session() as db:
+        invites = list(db.scalars(select(TrusteeInvite).where(TrusteeInvite.election_id == election_id)
+                                  .order_by(TrusteeInvite.trustee_index)))
+    voters = elections.voters(state().session, election_id)
+    return render_template("admin/election.html", election_id=election_id, phase=phase, invites=invites,
+                           voters=voters, smtp=state().config.smtp is not None,
+                           can_issue=phase in elections.BEFORE_REGISTRATION)
+
+
+@bp.post("/elections/<election_id>/invite/<int:index>")
+@admin_required
+def reinvite(election_id: str, index: int) -> Any:
+    """A new invitation link for one trustee (the old link stops working)."""
+    _phase_or_404(election_id)
+    token = elections.new_invite(state().session, election_id, index)
+    with state().session() as db:
+        audit.record(db, g.admin, "trustee_link_renewed", election_id, f"trustee {index}")
+        db.commit()
+    return render_template("admin/invites.html", election_id=election_id, urls=invite_urls({index: token}))
+
+
+@bp.post("/elections/<election_id>/voters")
+@admin_required
+def import_voters(election_id: str) -> Any:
+    """Replace the voter list from an uploaded CSV (errors are listed by row; nothing changes on error)."""
+    _phase_or_404(election_id)
+    upload = request.files.get("voters_file")
+    data: bytes | str = upload.read() if upload is not None and upload.filename else request.form.get("voters", "")
+    try:
+        count = elections.replace_voters(state().board, state().session, election_id, data)
+    except QuorumError as exc:
+        return render_template("error.html", status=422, title="The voter list was not imported",
+                               errors=field_errors(exc)), 422
+    with state().session() as db:
+        audit.record(db, g.admin, "voters_imported", election_id, f"{count} voters")
+        db.commit()
+    flash(f"Imported {count} voters.", "ok")
+    return redirect(url_for("admin_elections.election", election_id=election_id))
+
+
+def credentials_csv(issued: list[elections.IssuedCredential]) -> str:
+    """voter_id,email,credential lines for the CSV download."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["voter_id", "email", "credential"])
+    for c in issued:
+        writer.writerow([c.voter_id, c.email, c.credential])
+    return out.getvalue()
+
+
+@bp.post("/elections/<election_id>/credentials")
+@admin_required
+def issue(election_id: str) -> Any:
+    """Issue credentials: a printable sheet and a CSV (shown once), and e-mails if asked."""
+    _phase_or_404(election_id)
+    voter_ids = request.form.getlist("voter_id") or None
+    send_mail = request.form.get("send_mail") == "1"
+    try:
+        issued = elections.issue(state().board, state().session, election_id, state().config.smtp,
+                                 url_for("voter.booth", election_id=election_id, _external=True), voter_ids, send_mail)
+    except QuorumError as exc:
+        return render_template("error.html", status=422, title="No credential was issued", errors=field_errors(exc)), 422
+    with state().session() as db:
+        sent = sum(c.delivery == "sent" for c in issued)
+        failed = sum(c.delivery == "failed" for c in issued)
+        audit.record(db, g.admin, "credentials_issued", election_id,
+                     f"{len(issued)} issued, {sent} e-mailed, {failed} failed" + (f": {', '.join(voter_ids)}" if voter_ids else ""))
+        db.commit()
+    data = base64.b64encode(credentials_csv(issued).encode("utf-8")).decode("ascii")
+    return render_template("admin/sheet.html", election_id=election_id, issued=issued,
+                           csv_href=f"data:text/csv;charset=utf-8;base64,{data}",
+                           booth_url=url_for("voter.booth", election_id=election_id, _external=True))
+
+
+@bp.post("/elections/<election_id>/<any(open, close, tally):step>")
+@admin_required
+def step(election_id: str, step: str) -> Response:
+    """Open (publishing the credentials), close, or start the tally."""
+    _phase_or_404(election_id)
+    try:
+        if step == "open":
+            elections.open_election(state().board, state().session, election_id)
+        elif step == "close":
+            Election(state().board, election_id).close()
+        else:
+            Election(state().board, election_id).tally()
+    except QuorumError as exc:
+        flash(f"Could not {step} the election: {exc}", "error")
+    else:
+        with state().session() as db:
+            audit.record(db, g.admin, f"election_{step}", election_id)
+            db.commit()
+        flash({"open": "The election is open.", "close": "The election is closed.",
+               "tally": "The encrypted tally is on the board: the trustees can decrypt it now."}[step], "ok")
+    return redirect(url_for("admin_elections.election", election_id=election_id))

@@ -1,0 +1,51 @@
+"""The Flask app factory: board, web tables, security, error handlers and the role blueprints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import Flask
+from nacl.signing import SigningKey
+
+from voting.board import Board, load_signing_key, save_signing_key
+from web import admin, admin_elections, api, board, trustee, voter
+from web.config import Config
+from web.errors import init_errors
+from web.models import create_tables
+from web.security import init_security
+from web.sri import BoothAssets
+from web.state import AppState
+
+MAX_BODY_BYTES = 16 << 20
+
+
+def board_key(path: Path) -> SigningKey:
+    """The board's signing key from the data folder, created (mode 0600) on first start."""
+    if path.exists():
+        return load_signing_key(path)
+    key = SigningKey.generate()
+    save_signing_key(key, path)
+    return key
+
+
+def create_app(config: Config) -> Flask:
+    """Build the app: open (and migrate) the database, hash the booth scripts, register every blueprint."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=config.session_hours),
+        TESTING=config.testing,
+        JSON_SORT_KEYS=False,
+    )
+    the_board = Board.open(config.db_url, board_key(config.board_key_path))
+    create_tables(the_board.engine)
+    booth = BoothAssets.scan()
+    app.extensions["quorum"] = AppState(config, the_board, booth)
+    app.jinja_env.globals.update(sri=booth.attr, booth_import_map=booth.import_map, zip=zip)
+    init_security(app, config.https)
+    init_errors(app)
+    for module in (board, admin, admin_elections, trustee, voter, api):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,139 @@
+"""Administrator accounts: argon2id password hashes, rate-limited sign-in, one-time passwords, the login guard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import secrets
+from typing import Any, Callable, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import abort, g, redirect, request, session, url_for
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import TooManyRequests
+
+from threshold.errors import DecodeError
+from web.models import Admin, LoginFailure, utcnow
+
+HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
+_DUMMY_HASH = HASHER.hash("not a password")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+MIN_PASSWORD = 12
+IP_FACTOR = 4  # one address may fail this many times more often than one account
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_username(name: Any) -> str:
+    """A valid user name, or DecodeError naming the field."""
+    if not isinstance(name, str) or not _USERNAME.fullmatch(name):
+        raise DecodeError("username", "1-64 letters, digits or _ . @ -")
+    return name
+
+
+def check_new_password(password: Any) -> str:
+    """A password long enough to keep, or DecodeError naming the field."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD or len(password) > 1024:
+        raise DecodeError("password", f"use {MIN_PASSWORD} to 1024 characters")
+    return password
+
+
+def one_time_password() -> str:
+    """A random password to print once; the admin must replace it at first sign-in."""
+    return secrets.token_urlsafe(15)
+
+
+def create_admin(db: Session, username: str, password: str | None = None) -> str:
+    """Create an admin (or reset one's password); returns the one-time password when none was given."""
+    check_username(username)
+    one_time = password is None
+    secret = one_time_password() if password is None else check_new_password(password)
+    admin = db.scalars(select(Admin).where(Admin.username == username)).one_or_none()
+    if admin is None:
+        admin = Admin(username=username)
+        db.add(admin)
+    admin.password_hash = HASHER.hash(secret)
+    admin.must_change = int(one_time)
+    db.commit()
+    return secret
+
+
+def password_matches(stored: str, password: str) -> bool:
+    """Whether password matches an argon2id hash."""
+    try:
+        return HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(db: Session, admin: Admin, password: str) -> None:
+    """Replace an admin's password with a new one of their choosing."""
+    admin.password_hash = HASHER.hash(check_new_password(password))
+    admin.must_change = 0
+    db.commit()
+
+
+def _recent_failures(db: Session, key: str, since: dt.datetime) -> int:
+    return int(db.scalar(select(func.count()).select_from(LoginFailure).where(
+        LoginFailure.key == key, LoginFailure.at >= since)) or 0)
+
+
+def authenticate(db: Session, username: str, password: str, client: str, max_failures: int, window: int) -> Admin | None:
+    """The admin if the password is right; None if not; TooManyRequests while the account or address is locked."""
+    since = utcnow() - dt.timedelta(seconds=window)
+    user_key, ip_key = f"user:{username[:64]}", f"ip:{client}"
+    if (_recent_failures(db, user_key, since) >= max_failures
+            or _recent_failures(db, ip_key, since) >= max_failures * IP_FACTOR):
+        exc = TooManyRequests(f"too many failed sign-ins: wait {window // 60} minutes and try again")
+        exc.retry_after = window  # type: ignore[attr-defined]
+        raise exc
+    admin = db.scalars(select(Admin).where(Admin.username == username)).one_or_none()
+    try:
+        HASHER.verify(admin.password_hash if admin else _DUMMY_HASH, password)
+        ok = admin is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        db.add_all([LoginFailure(key=user_key), LoginFailure(key=ip_key)])
+        db.commit()
+        return None
+    db.execute(delete(LoginFailure).where(LoginFailure.key == user_key))
+    if HASHER.check_needs_rehash(admin.password_hash):  # type: ignore[union-attr]
+        admin.password_hash = HASHER.hash(password)  # type: ignore[union-attr]
+    db.commit()
+    return admin
+
+
+def sign_in(admin: Admin) -> None:
+    """Start a fresh session for this admin (a new CSRF token too: no fixation)."""
+    session.clear()
+    session.permanent = True
+    session["admin_id"] = admin.id
+    session["admin_name"] = admin.username
+    session["must_change"] = bool(admin.must_change)
+
+
+def current_admin_name() -> str | None:
+    """The signed-in admin's user name, if any."""
+    name = session.get("admin_name")
+    return name if isinstance(name, str) else None
+
+
+def admin_required(view: F) -> F:
+    """Let only a signed-in admin through; pages redirect to sign-in, the API answers 401."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_admin_name() is None:
+            if request.path.startswith("/api/"):
+                abort(401, description="sign in as an administrator first")
+            return redirect(url_for("admin.login", next=request.path))
+        if session.get("must_change") and request.endpoint not in ("admin.password", "admin.logout"):
+            return redirect(url_for("admin.password"))
+        g.admin = current_admin_name()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,91 @@
+"""Settings of the web app: database URL, data folder, session secret, SMTP, cookie security."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where credential e-mails go out: host, port, optional STARTTLS and login, sender address."""
+
+    host: str
+    port: int = 25
+    sender: str = "quorum@localhost"
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything create_app needs; build it with Config.load() or directly in tests."""
+
+    db_url: str
+    data_dir: Path
+    secret_key: bytes = field(repr=False)
+    smtp: SmtpSettings | None = None
+    https: bool = False
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    session_hours: int = 8
+    testing: bool = False
+
+    @property
+    def board_key_path(self) -> Path:
+        """The board's Ed25519 signing key (created on first start, mode 0600)."""
+        return self.data_dir / "board.key"
+
+    @classmethod
+    def load(cls, db: str | None = None, data_dir: str | Path | None = None, **overrides: object) -> "Config":
+        """Settings from arguments, then QUORUM_* environment variables, then defaults (SQLite under ./data/)."""
+        folder = Path(data_dir or os.environ.get("QUORUM_DATA_DIR") or DEFAULT_DATA_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        url = db or os.environ.get("QUORUM_DB") or f"sqlite:///{(folder / 'quorum.db').resolve()}"
+        public_url = os.environ.get("QUORUM_PUBLIC_URL", "")
+        values: dict[str, object] = {
+            "db_url": url,
+            "data_dir": folder,
+            "secret_key": _secret_key(folder),
+            "smtp": smtp_from_env(),
+            "https": public_url.startswith("https://"),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def smtp_from_env() -> SmtpSettings | None:
+    """SMTP settings from QUORUM_SMTP_HOST/PORT/FROM/STARTTLS/USER/PASSWORD; None when no host is set."""
+    host = os.environ.get("QUORUM_SMTP_HOST", "")
+    if not host:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=int(os.environ.get("QUORUM_SMTP_PORT", "25")),
+        sender=os.environ.get("QUORUM_SMTP_FROM", "quorum@localhost"),
+        starttls=os.environ.get("QUORUM_SMTP_STARTTLS", "") in ("1", "true", "yes"),
+        username=os.environ.get("QUORUM_SMTP_USER", ""),
+        password=os.environ.get("QUORUM_SMTP_PASSWORD", ""),
+    )
+
+
+def _secret_key(folder: Path) -> bytes:
+    """The session-signing key: QUORUM_SECRET_KEY, else a random key kept in the data folder (mode 0600)."""
+    env = os.environ.get("QUORUM_SECRET_KEY")
+    if env:
+        return env.encode("utf-8")
+    path = folder / "session.key"
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())

@@ -1,0 +1,187 @@
+"""Administrative operations on one election: create it, import voters, issue credentials, open, close, tally.
+
+The board-side checks are voting.election's; this module keeps what only the web app holds (voter list,
+credential deliveries, trustee invitations) and calls voting for every step that goes on the board.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from threshold.errors import DecodeError, ProtocolError
+from threshold.groups import GROUP_NAMES, get_group
+from voting import db as board_db
+from voting.board import Board
+from voting.context import MAX_TRUSTEES, credentials_payload, setup_payload
+from voting.credentials import new_private_credential, public_credential
+from voting.election import Election
+from voting.manifest import Manifest
+from voting.voters_csv import parse_voters
+from web import mail
+from web.config import SmtpSettings
+from web.models import TrusteeInvite, Voter, utcnow
+from web.trustee import token_hash
+
+_ELECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+BEFORE_REGISTRATION = ("new", "setup", "keys")
+
+
+@dataclass(frozen=True)
+class NewElection:
+    """A validated creation request (nothing stored yet)."""
+
+    election_id: str
+    manifest: Manifest
+    group: str
+    trustees: list[str]
+    quorum: int
+    voters: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """One voter's private credential, returned once for the sheet, the CSV or the e-mail, never stored."""
+
+    voter_id: str
+    email: str
+    credential: str
+    delivery: str
+
+
+def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum: Any, voters_csv: Any) -> NewElection:
+    """Check every field of a creation request; DecodeError (or VoterListError) names the first wrong one."""
+    if not isinstance(election_id, str) or not _ELECTION_ID.fullmatch(election_id):
+        raise DecodeError("election_id", "1-64 letters, digits, '_', '.', '-', starting with a letter or digit")
+    parsed = Manifest.from_json(manifest)
+    if group not in GROUP_NAMES:
+        raise DecodeError("group", f"expected one of {', '.join(GROUP_NAMES)}")
+    if not isinstance(trustees, list) or not 1 <= len(trustees) <= MAX_TRUSTEES:
+        raise DecodeError("trustees", f"expected a list of 1 to {MAX_TRUSTEES} trustee names")
+    for i, name in enumerate(trustees):
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise DecodeError(f"trustees[{i}]", "expected a name of 1 to 200 characters")
+    if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= len(trustees):
+        raise DecodeError("quorum", f"expected an integer from 1 to the number of trustees ({len(trustees)})")
+    if not isinstance(voters_csv, str):
+        raise DecodeError("voters", "expected the voter list as CSV text")
+    return NewElection(election_id, parsed, group, [t.strip() for t in trustees], quorum, parse_voters(voters_csv))
+
+
+def create(board: Board, sessions: Callable[[], Session], request: NewElection) -> dict[int, str]:
+    """Create the election on the board with its setup entry, its voters and trustee invitations.
+
+    Returns {trustee index: invitation token}; the tokens are shown once (only their hashes are kept)."""
+    payload = setup_payload(request.election_id, request.manifest, get_group(request.group),
+                            len(request.trustees), request.quorum, board.public_key)
+    with sessions() as db:
+        if db.scalars(select(Voter).where(Voter.election_id == request.election_id)).first() is not None:
+            raise ProtocolError(f"election {request.election_id!r} already exists")
+    board.create_election(request.election_id)
+    Election(board, request.election_id).setup(payload)
+    tokens = {i: secrets.token_urlsafe(24) for i in range(1, len(request.trustees) + 1)}
+    with sessions() as db:
+        db.add_all(Voter(election_id=request.election_id, voter_id=v["voter_id"], email=v["email"]) for v in request.voters)
+        db.add_all(TrusteeInvite(election_id=request.election_id, trustee_index=i, name=request.trustees[i - 1],
+                                 token_hash=token_hash(t)) for i, t in tokens.items())
+        db.commit()
+    return tokens
+
+
+def new_invite(sessions: Callable[[], Session], election_id: str, index: int) -> str:
+    """Replace trustee `index`'s invitation link (the old one stops working); returns the new token."""
+    token = secrets.token_urlsafe(24)
+    with sessions() as db:
+        invite = db.scalars(select(TrusteeInvite).where(TrusteeInvite.election_id == election_id,
+                                                       TrusteeInvite.trustee_index == index)).one_or_none()
+        if invite is None:
+            raise DecodeError("trustee", f"no trustee {index} in election {election_id!r}")
+        invite.token_hash = token_hash(token)
+        invite.accepted_at = None
+        db.commit()
+    return token
+
+
+def phase(board: Board, election_id: str) -> str:
+    """The election's lifecycle phase; ProtocolError if there is no such election."""
+    with Session(board.engine) as s:
+        row = s.get(board_db.Election, election_id)
+    if row is None:
+        raise ProtocolError(f"no election {election_id!r} on this board")
+    return row.phase
+
+
+def replace_voters(board: Board, sessions: Callable[[], Session], election_id: str, voters_csv: str | bytes) -> int:
+    """Replace the voter list (before credentials are published); the CSV's errors are named by row."""
+    voters = parse_voters(voters_csv)
+    if phase(board, election_id) not in BEFORE_REGISTRATION:
+        raise ProtocolError("the credentials are published: the voter list can no longer change")
+    with sessions() as db:
+        db.execute(delete(Voter).where(Voter.election_id == election_id))
+        db.add_all(Voter(election_id=election_id, voter_id=v["voter_id"], email=v["email"]) for v in voters)
+        db.commit()
+    return len(voters)
+
+
+def voters(sessions: Callable[[], Session], election_id: str) -> list[Voter]:
+    """The registered voters with their delivery status."""
+    with sessions() as db:
+        return list(db.scalars(select(Voter).where(Voter.election_id == election_id).order_by(Voter.id)))
+
+
+def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp: SmtpSettings | None,
+          booth_url: str, voter_ids: list[str] | None = None, send_mail: bool = False) -> list[IssuedCredential]:
+    """Give new credentials to the voters named (default: every voter who has none yet).
+
+    Only the public credential is stored; each secret is returned once and, if asked, e-mailed once.
+    A voter who already has one gets a new one only when named explicitly (the old one stops working)."""
+    if phase(board, election_id) not in BEFORE_REGISTRATION:
+        raise ProtocolError("the credentials are already published: no new credential can be issued")
+    if send_mail and smtp is None:
+        raise DecodeError("send_mail", "no SMTP server is configured (QUORUM_SMTP_HOST)")
+    issued: list[IssuedCredential] = []
+    with sessions() as db:
+        rows = list(db.scalars(select(Voter).where(Voter.election_id == election_id).order_by(Voter.id)))
+        if voter_ids is not None:
+            known = {r.voter_id: r for r in rows}
+            missing = [v for v in voter_ids if v not in known]
+            if missing:
+                raise DecodeError("voter_ids", f"unknown voter {missing[0]!r}")
+            rows = [known[v] for v in voter_ids]
+        else:
+            rows = [r for r in rows if r.public_credential is None]
+        for row in rows:
+            secret = new_private_credential()
+            row.public_credential = public_credential(election_id, secret)
+            row.delivery, row.delivery_error, row.delivered_at = "handed", "", utcnow()
+            if send_mail and row.email:
+                error = mail.send(smtp, mail.credential_message(smtp.sender, row.email, election_id,  # type: ignore[union-attr]
+                                                                row.voter_id, secret, booth_url))
+                row.delivery, row.delivery_error = ("failed", error) if error else ("sent", "")
+            issued.append(IssuedCredential(row.voter_id, row.email, secret, row.delivery))
+        db.commit()
+    return issued
+
+
+def open_election(board: Board, sessions: Callable[[], Session], election_id: str) -> None:
+    """Publish the public credentials (sorted, unlinkable to voters) and open the election; the links are forgotten."""
+    election = Election(board, election_id)
+    with sessions() as db:
+        rows = list(db.scalars(select(Voter).where(Voter.election_id == election_id)))
+    if not rows:
+        raise ProtocolError("the election has no voters")
+    lacking = [r.voter_id for r in rows if r.public_credential is None]
+    if phase(board, election_id) in BEFORE_REGISTRATION:
+        if lacking:
+            raise ProtocolError(f"{len(lacking)} voters have no credential yet (first: {lacking[0]!r})")
+        election.register(credentials_payload([r.public_credential for r in rows], len(rows)))  # type: ignore[misc]
+    election.open()
+    with sessions() as db:
+        for row in db.scalars(select(Voter).where(Voter.election_id == election_id)):
+            row.public_credential = None
+        db.commit()

@@ -1,0 +1,133 @@
+/**
+ * The voting booth: the credential, the choices, encryption and signature in this browser, then
+ * the Benaloh choice: cast (receipt with tracking code) or challenge (opened and checked here).
+ * @module booth
+ */
+
+import { announce, getJson, postJson } from "./api.js";
+import { checkReveal, credentialKey, encryptBallot, revealJson } from "./booth/ballot.js";
+import { loadContext } from "./booth/election.js";
+
+const root = document.getElementById("booth");
+const $ = (id) => document.getElementById(id);
+const status = $("status");
+const problem = $("problem");
+const steps = ["step-credential", "step-choose", "step-decide", "step-checked", "step-receipt"];
+
+let ctx = null;
+let key = null;
+let pending = null;
+
+function show(step) {
+  for (const s of steps) $(s).hidden = s !== step;
+  const heading = $(step).querySelector("h2");
+  if (heading) heading.focus();
+}
+
+function fail(error) {
+  announce(status, "");
+  const fields = (error.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
+  announce(problem, `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}`, "error");
+}
+
+function busy(on) {
+  for (const b of root.querySelectorAll("button")) b.disabled = on;
+}
+
+function choices() {
+  const out = {};
+  for (const fieldset of root.querySelectorAll("fieldset[data-contest]")) {
+    out[fieldset.dataset.contest] = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
+  }
+  return out;
+}
+
+$("credential-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  announce(problem, "");
+  busy(true);
+  try {
+    announce(status, "Checking the election's parameters…");
+    ctx = ctx || await loadContext(root.dataset.api);
+    key = await credentialKey(ctx.electionId, $("credential").value.trim());
+    announce(status, "");
+    show("step-choose");
+  } catch (error) {
+    fail(error);
+  } finally {
+    busy(false);
+  }
+});
+
+$("ballot-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  announce(problem, "");
+  busy(true);
+  try {
+    announce(status, "Encrypting your ballot in this browser…");
+    pending = await encryptBallot(ctx, key, choices(), (done, total) => {
+      status.textContent = `Encrypting your ballot in this browser… ${done} of ${total}`;
+    });
+    $("fingerprint").textContent = pending.hash;
+    announce(status, "Your ballot is encrypted.", "ok");
+    show("step-decide");
+  } catch (error) {
+    fail(error);
+  } finally {
+    busy(false);
+  }
+});
+
+$("cast").addEventListener("click", async () => {
+  announce(problem, "");
+  busy(true);
+  try {
+    announce(status, "Sending your encrypted ballot…");
+    const receipt = await postJson(`${root.dataset.api}/ballots`, { ballot: pending.ballot });
+    $("tracker").textContent = receipt.tracker;
+    $("track-link").href = `${root.dataset.track}?code=${receipt.tracker}`;
+    pending = null;
+    announce(status, "Your ballot is cast.", "ok");
+    show("step-receipt");
+  } catch (error) {
+    fail(error);
+  } finally {
+    busy(false);
+  }
+});
+
+$("challenge").addEventListener("click", async () => {
+  announce(problem, "");
+  busy(true);
+  try {
+    announce(status, "Publishing the challenged ballot and checking it…");
+    const receipt = await postJson(`${root.dataset.api}/challenges`, { ballot: pending.ballot, reveal: revealJson(ctx, pending.secrets) });
+    const { entries } = await getJson(`${root.dataset.api}/entries`);
+    const entry = entries.find((e) => e.type === "spoil" && e.payload.ballot_hash === receipt.ballot_hash);
+    if (!entry) throw new Error("the challenged ballot is not on the board");
+    const { choices: held, problems } = checkReveal(ctx, entry.payload.ballot, entry.payload.reveal);
+    const list = $("check-choices");
+    list.replaceChildren();
+    for (const contest of ctx.manifest.contests) {
+      const item = document.createElement("li");
+      item.textContent = `${contest.title}: ${held[contest.id].length ? held[contest.id].join(", ") : "(blank)"}`;
+      list.append(item);
+    }
+    $("check-result").textContent = problems.length
+      ? `The check FAILED: ${problems.join("; ")}. Do not use this device to vote; tell the election officials.`
+      : "The check passed: the encrypted ballot held exactly these choices. Are they yours?";
+    $("check-result").className = problems.length ? "status-bad" : "status-ok";
+    pending = null;
+    announce(status, "");
+    show("step-checked");
+  } catch (error) {
+    fail(error);
+  } finally {
+    busy(false);
+  }
+});
+
+$("again").addEventListener("click", () => {
+  announce(problem, "");
+  show("step-choose");
+});
