@@ -1,0 +1,260 @@
+"""PSI-sum (private ad attribution): the sum of the client's values over the intersection,
+encrypted under the trustees' threshold ElGamal key and released by a quorum with proofs.
+
+Server (holds items Y) -> SumHello: s*H(y), sorted. Client (holds items X with values v) ->
+SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point. The server computes
+s*c*H(x), keeps the ciphertexts whose point is among the c*s*H(y), and multiplies them: an
+encryption of the sum (it learns only the intersection size). Each trustee checks that the
+encrypted total is the product of the listed ciphertexts and publishes a partial decryption
+with a Chaum-Pedersen proof; any `quorum` of them release the sum; `verify` rechecks it all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from threshold.decryption import PartialDecryption, combine, partial_decrypt
+from threshold.dkg import TrusteeKey
+from threshold.elgamal import Ciphertext, PublicKey, ciphertext_sum
+from threshold.encoding import canonical_json, encode
+from threshold.errors import DecodeError, ProtocolError, QuorumError
+from threshold.groups import Element, Group, get_group
+from threshold.hashing import sha256
+
+from .curve import BlindingKey
+from .errors import PsiError
+from .hashing import encode_items
+from .items import Item, item_bytes
+from .protocol import _check_distinct, _words
+from .sum_messages import SumHello, SumRequest
+
+TAG = "quorum-psi-sum-v1"
+
+
+def _sorted_points(points: bytes) -> bytes:
+    """The 32-byte points in increasing byte order."""
+    return b"".join(sorted(points[i : i + 32] for i in range(0, len(points), 32)))
+
+
+class PsiSumServer:
+    """The party with the items only (e.g. the ad platform: who saw the ad)."""
+
+    def __init__(self, items: Iterable[Item]) -> None:
+        normalised = [item_bytes(x, i) for i, x in enumerate(items)]
+        if not normalised:
+            raise PsiError("server set is empty")
+        hashed = encode_items(normalised)
+        _check_distinct(_words(hashed).copy(), "server")
+        self._key = BlindingKey()
+        self._hello = SumHello(_sorted_points(self._key.blind(hashed)))
+
+    def hello(self) -> SumHello:
+        """The first message."""
+        return self._hello
+
+    def total(self, request: SumRequest | bytes, public_key: PublicKey) -> SumRecord:
+        """The encrypted sum over the intersection, as a record for the trustees."""
+        group = public_key.group
+        if not isinstance(request, SumRequest):
+            request = SumRequest.from_bytes(request, group)
+        if len(request.doubled) != len(self._hello.points):
+            raise PsiError(f"sum request: {len(request.doubled) // 32} server points returned, {len(self._hello.points) // 32} sent")
+        doubled = {request.doubled[i : i + 32] for i in range(0, len(request.doubled), 32)}
+        mine = self._key.blind(request.points)
+        matched = [ct for i, ct in enumerate(request.ciphertexts) if mine[32 * i : 32 * i + 32] in doubled]
+        return SumRecord(group, public_key.element, tuple(matched), ciphertext_sum(group, matched))
+
+
+class PsiSumClient:
+    """The party with items and values (e.g. the merchant: who bought, for how much)."""
+
+    def __init__(self, values: Mapping[Item, int] | Iterable[tuple[Item, int]], public_key: PublicKey, max_value: int) -> None:
+        pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
+        if not pairs:
+            raise PsiError("client set is empty")
+        items, amounts = [], []
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise PsiError(f"client entry {i} is not an (item, value) pair")
+            item, value = pair
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= max_value:
+                raise PsiError(f"value of client item {i} must be an integer in 0..{max_value}, got {value!r}")
+            items.append(item_bytes(item, i))
+            amounts.append(value)
+        hashed = encode_items(items)
+        _check_distinct(_words(hashed).copy(), "client")
+        self._key = BlindingKey()
+        self._public_key = public_key
+        self._points, self._values = self._key.blind(hashed), amounts
+
+    def reply(self, hello: SumHello | bytes) -> SumRequest:
+        """Blind the server's points again and attach the encrypted values, all shuffled by sorting."""
+        if not isinstance(hello, SumHello):
+            hello = SumHello.from_bytes(hello)
+        doubled = _sorted_points(self._key.blind(hello.points))
+        rows = sorted(
+            (self._points[32 * i : 32 * i + 32], self._public_key.encrypt(v)[0]) for i, v in enumerate(self._values)
+        )
+        return SumRequest(doubled, b"".join(p for p, _ in rows), tuple(c for _, c in rows))
+
+
+@dataclass(frozen=True)
+class SumRecord:
+    """What the trustees decrypt: the matched ciphertexts and their product, under one key."""
+
+    group: Group
+    public_key: Element
+    ciphertexts: tuple[Ciphertext, ...]
+    total: Ciphertext
+
+    @property
+    def count(self) -> int:
+        """Size of the intersection."""
+        return len(self.ciphertexts)
+
+    def to_json(self) -> dict[str, Any]:
+        """Canonical JSON fields."""
+        g = self.group
+        return {"group": g.name, "public_key": g.to_hex(self.public_key), "count": self.count,
+                "ciphertexts": [c.to_json(g) for c in self.ciphertexts], "total": self.total.to_json(g)}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> SumRecord:
+        """Parse and membership-check every element."""
+        if not isinstance(obj, dict) or set(obj) != {"group", "public_key", "count", "ciphertexts", "total"}:
+            raise DecodeError("record", "expected exactly group, public_key, count, ciphertexts, total")
+        if not isinstance(obj["group"], str):
+            raise DecodeError("record.group", "expected a group name")
+        group = get_group(obj["group"])
+        if not isinstance(obj["ciphertexts"], list) or obj["count"] != len(obj["ciphertexts"]):
+            raise DecodeError("record.count", "does not match the number of ciphertexts")
+        cts = tuple(Ciphertext.from_json(group, c, f"record.ciphertexts[{i}]") for i, c in enumerate(obj["ciphertexts"]))
+        return cls(group, group.from_hex(obj["public_key"], "record.public_key"), cts, Ciphertext.from_json(group, obj["total"], "record.total"))
+
+    def context(self) -> bytes:
+        """What every decryption proof is bound to: this record's canonical JSON."""
+        return encode(TAG, sha256(canonical_json(self.to_json())))
+
+    def check(self, min_count: int) -> None:
+        """Refuse a total that is not the product of the listed ciphertexts, or too few of them."""
+        if self.count < min_count:
+            raise ProtocolError(f"refused: {self.count} matched items, at least {min_count} required")
+        if ciphertext_sum(self.group, list(self.ciphertexts)) != self.total:
+            raise ProtocolError("refused: the encrypted total is not the product of the listed ciphertexts")
+
+
+def decrypt_share(record: SumRecord, trustee: TrusteeKey, min_count: int = 0) -> PartialDecryption:
+    """One trustee's partial decryption of the total, with its proof (after checking the record)."""
+    if trustee.public_key != record.public_key:
+        raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")
+    record.check(min_count)
+    if record.count == 0:
+        raise ProtocolError("refused: the intersection is empty, its sum is 0 and needs no decryption")
+    return partial_decrypt(record.group, trustee.index, trustee.secret, [record.total], record.context())
+
+
+@dataclass(frozen=True)
+class PsiSumResult:
+    """The released sum with its evidence: the record, the trustees' partial decryptions and keys."""
+
+    total: int
+    record: SumRecord
+    partials: tuple[PartialDecryption, ...]
+    verification_keys: dict[int, Element]
+    quorum: int
+    bound: int
+
+    @property
+    def count(self) -> int:
+        """Size of the intersection."""
+        return self.record.count
+
+    def to_json(self) -> str:
+        """Canonical JSON of everything `verify` needs."""
+        g = self.record.group
+        return canonical_json({
+            "total": self.total, "record": self.record.to_json(), "quorum": self.quorum, "bound": self.bound,
+            "partials": [p.to_json(g) for p in self.partials],
+            "verification_keys": {str(i): g.to_hex(v) for i, v in sorted(self.verification_keys.items())},
+        }).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PsiSumResult:
+        """Parse a published result (checked by `verify`)."""
+        try:
+            obj = json.loads(text)
+            if not isinstance(obj, dict) or set(obj) != {"total", "record", "quorum", "bound", "partials", "verification_keys"}:
+                raise DecodeError("result", "expected exactly total, record, quorum, bound, partials, verification_keys")
+            record = SumRecord.from_json(obj["record"])
+            g = record.group
+            for name in ("total", "quorum", "bound"):
+                if not isinstance(obj[name], int) or isinstance(obj[name], bool) or obj[name] < 0:
+                    raise DecodeError(f"result.{name}", "expected a non-negative integer")
+            if not isinstance(obj["partials"], list) or not isinstance(obj["verification_keys"], dict):
+                raise DecodeError("result", "partials must be a list and verification_keys an object")
+            partials = tuple(PartialDecryption.from_json(g, p, 1, f"result.partials[{i}]") for i, p in enumerate(obj["partials"]))
+            vks = {int(i): g.from_hex(v, f"result.verification_keys.{i}") for i, v in obj["verification_keys"].items()}
+        except (ValueError, QuorumError) as exc:
+            raise PsiError(f"PSI-sum result: {exc}") from exc
+        return cls(obj["total"], record, partials, vks, obj["quorum"], obj["bound"])
+
+
+def release(record: SumRecord, partials: Sequence[PartialDecryption], verification_keys: Mapping[int, Element], quorum: int, bound: int) -> PsiSumResult:
+    """Combine `quorum` valid partial decryptions into the sum (invalid ones are skipped);
+    an empty intersection has sum 0 and needs none."""
+    if record.count == 0:
+        return PsiSumResult(0, record, (), dict(verification_keys), quorum, bound)
+    try:
+        decryption = combine(record.group, [record.total], partials, verification_keys, quorum, record.context(), bound)
+    except QuorumError as exc:
+        raise PsiError(f"cannot release the sum: {exc}") from exc
+    return PsiSumResult(decryption.plaintexts[0], record, tuple(partials), dict(verification_keys), quorum, bound)
+
+
+def verify(result: PsiSumResult | str) -> int:
+    """Recheck a released sum: the total is the product of the listed ciphertexts, at least
+    `quorum` partial decryptions carry valid proofs, and they decrypt it to `total`."""
+    if isinstance(result, str):
+        result = PsiSumResult.from_json(result)
+    try:
+        result.record.check(0)
+        if result.record.count == 0:
+            if result.total != 0 or result.partials:
+                raise ProtocolError("an empty intersection must release 0 with no partial decryptions")
+            return 0
+        again = combine(result.record.group, [result.record.total], result.partials, result.verification_keys,
+                        result.quorum, result.record.context(), result.bound)
+    except QuorumError as exc:
+        raise PsiError(f"PSI-sum result does not verify: {exc}") from exc
+    if again.plaintexts[0] != result.total:
+        raise PsiError(f"PSI-sum result does not verify: the partial decryptions give {again.plaintexts[0]}, not {result.total}")
+    return result.total
+
+
+def intersection_sum(
+    values: Mapping[Item, int] | Iterable[tuple[Item, int]],
+    server_items: Iterable[Item],
+    trustees: Sequence[TrusteeKey],
+    quorum: int,
+    *,
+    max_value: int = 2**20,
+    min_count: int = 0,
+) -> PsiSumResult:
+    """Sum of the client's `values` over the items also in `server_items`, released by `trustees`
+    (any `quorum` of the key's trustees; more may be given). Both roles run here."""
+    if len(trustees) < quorum:
+        raise PsiError(f"{len(trustees)} trustees present, quorum is {quorum}")
+    first = trustees[0]
+    public_key = PublicKey(first.group, first.public_key)
+    client = PsiSumClient(values, public_key, max_value)
+    server = PsiSumServer(server_items)
+    request = client.reply(server.hello().to_bytes()).to_bytes(first.group)
+    record = server.total(request, public_key)
+    try:
+        partials = [decrypt_share(record, t, min_count) for t in trustees] if record.count else []
+    except QuorumError as exc:
+        raise PsiError(f"trustee {exc}") from exc
+    return release(record, partials, first.verification_keys, quorum, bound=record.count * max_value)

@@ -1,0 +1,127 @@
+"""PSI-sum against plaintext, with the trustees' threshold key, proofs, and tampering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mpc_ml.psi import (
+    PsiError,
+    PsiSumClient,
+    PsiSumResult,
+    PsiSumServer,
+    SumRecord,
+    decrypt_share,
+    intersection_sum,
+    release,
+    verify_sum,
+)
+from threshold.dkg import CeremonyParams, run_ceremony
+from threshold.elgamal import PublicKey
+from threshold.errors import ProtocolError
+from threshold.groups import get_group
+
+GROUP = get_group("ed25519")
+_, KEYS = run_ceremony(CeremonyParams(GROUP, 3, 2, b"tests/psi/test_psisum"))
+PK = PublicKey(GROUP, KEYS[0].public_key)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=6), st.integers(0, 50), min_size=1, max_size=12),
+    st.lists(st.text(max_size=6), min_size=1, max_size=12, unique=True),
+    st.sampled_from([(0, 1), (1, 2), (0, 2), (0, 1, 2)]),
+)
+def test_sum_equals_plaintext_for_any_quorum(values: dict, server: list, present: tuple) -> None:
+    result = intersection_sum(values, server, [KEYS[i] for i in present], quorum=2, max_value=50)
+    common = set(values) & set(server)
+    assert result.total == sum(values[x] for x in common)
+    assert result.count == len(common)
+    assert verify_sum(result.to_json()) == result.total
+
+
+def test_too_few_trustees_is_a_clear_error() -> None:
+    with pytest.raises(PsiError, match="1 trustees present, quorum is 2"):
+        intersection_sum({"a": 1}, ["a"], KEYS[:1], quorum=2)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({}, "client set is empty"), ({"a": -1}, "0..100"), ({"a": True}, "0..100"), ({"a": 1.5}, "0..100"), ({3: 1}, "item 0 is a int")],
+)
+def test_bad_client_values_are_refused(values: dict, message: str) -> None:
+    with pytest.raises(PsiError, match=message):
+        intersection_sum(values, ["a"], KEYS, quorum=2, max_value=100)
+
+
+def test_duplicate_and_empty_server_items_are_refused() -> None:
+    with pytest.raises(PsiError, match="duplicates"):
+        PsiSumServer(["a", b"a"])
+    with pytest.raises(PsiError, match="server set is empty"):
+        PsiSumServer([])
+
+
+def _record(values: dict, items: list) -> SumRecord:
+    server = PsiSumServer(items)
+    return server.total(PsiSumClient(values, PK, 100).reply(server.hello()).to_bytes(GROUP), PK)
+
+
+def test_trustees_refuse_a_total_that_is_not_the_product_of_the_list() -> None:
+    """As ATTACKS row 12 for tallies: the trustees decrypt only the product of the published list."""
+    record = _record({"a": 5, "b": 7}, ["a", "b"])
+    forged = SumRecord(GROUP, record.public_key, record.ciphertexts[:1], record.total)
+    with pytest.raises(ProtocolError, match="not the product"):
+        decrypt_share(forged, KEYS[0])
+
+
+def test_trustees_refuse_too_small_an_intersection() -> None:
+    record = _record({"a": 5, "b": 7}, ["a", "z"])
+    with pytest.raises(ProtocolError, match="1 matched items, at least 2"):
+        decrypt_share(record, KEYS[0], min_count=2)
+
+
+def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
+    record = _record({"a": 5, "b": 7, "c": 1}, ["a", "b"])
+    good = [decrypt_share(record, k) for k in KEYS]
+    bad = type(good[0])(good[0].index, (GROUP.g,), good[0].proofs)
+    result = release(record, [bad, good[1], good[2]], KEYS[0].verification_keys, 2, 300)
+    assert result.total == 12
+    with pytest.raises(PsiError, match="1 valid partial decryptions, 2 needed"):
+        release(record, [bad, good[1]], KEYS[0].verification_keys, 2, 300)
+
+
+@pytest.mark.parametrize("path", [("total",), ("record", "ciphertexts", 0, "beta"), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "count")])
+def test_tampered_results_fail_verification(path: tuple) -> None:
+    result = intersection_sum({"a": 5, "b": 7, "c": 1}, ["a", "b", "d"], KEYS, quorum=3, max_value=10)
+    doc = json.loads(result.to_json())
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    last = path[-1]
+    value = target[last]
+    if isinstance(value, int):
+        target[last] = value + 1
+    else:
+        target[last] = GROUP.to_hex(GROUP.mul(GROUP.from_hex(value), GROUP.g))
+    with pytest.raises(PsiError):
+        verify_sum(json.dumps(doc))
+
+
+@pytest.mark.parametrize("text", ["nope", "[]", '{"total": 1}'])
+def test_malformed_result_files_are_named(text: str) -> None:
+    with pytest.raises(PsiError, match="PSI-sum result"):
+        PsiSumResult.from_json(text)
+
+
+def test_malformed_sum_messages_are_refused() -> None:
+    server = PsiSumServer(["a", "b"])
+    request = PsiSumClient({"a": 1}, PK, 10).reply(server.hello()).to_bytes(GROUP)
+    for cut in (0, 10, len(request) - 1):
+        with pytest.raises(PsiError):
+            server.total(request[:cut], PK)
+    broken = request[:-32] + bytes(32)  # beta is not a valid group element
+    with pytest.raises(PsiError, match="beta"):
+        server.total(broken, PK)
