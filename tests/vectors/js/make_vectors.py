@@ -1,0 +1,408 @@
+"""Write tests/vectors/js/vectors.json: known answers that threshold/ (Python) produces and the
+browser modules in web/static/js/crypto/ must reproduce byte for byte.
+
+Deterministic: every random draw (group.random_scalar, the Shamir coefficients, the AES-GCM
+nonces and keystore salts) comes from a seeded stream that is recorded beside the vector, so
+the JavaScript side replays the same draws through its injectable rng and must produce the
+same bytes. Run: .venv/bin/python tests/vectors/js/make_vectors.py
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator
+from unittest import mock
+
+import nacl.bindings as sodium
+
+from threshold import dkg, hybrid, keystore_browser, shamir
+from threshold.decryption import partial_decrypt
+from threshold.elgamal import Ciphertext, PublicKey
+from threshold.encoding import canonical_json, encode
+from threshold.errors import DecodeError
+from threshold.groups import Group, get_group
+from threshold.hashing import dst_for, expand_message_xmd, hash_to_field, hash_to_scalar
+from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof
+
+OUT = Path(__file__).with_name("vectors.json")
+
+# RFC 9380 appendix K.1: expand_message_xmd(SHA-256), DST "QUUX-V01-CS02-with-expander-SHA256-128".
+RFC9380_DST = "QUUX-V01-CS02-with-expander-SHA256-128"
+RFC9380_XMD = [
+    ("", 0x20, "68a985b87eb6b46952128911f2a4412bbc302a9d759667f87f7a21d803f07235"),
+    ("abc", 0x20, "d8ccab23b5985ccea865c6c97b6e5b8350e794e603b4b97902f53a8a0d605615"),
+    ("abcdef0123456789", 0x20, "eff31487c770a893cfb36f912fbfcbff40d5661771ca4b2cb4eafe524333f5c1"),
+    ("q128_" + "q" * 128, 0x20, "b23a1d2b4d97b2ef7785562a7e8bac7eed54ed6e97e29aa51bfe3f12ddad1ff9"),
+    ("a512_" + "a" * 512, 0x20, "4623227bcc01293b8c130bf771da8c298dede7383243dc0993d2d94823958c4c"),
+    ("", 0x80, "af84c27ccfd45d41914fdff5df25293e221afc53d8ad2ac06d5e3e29485dadbee0d121587713a3e0dd4d5e69e93eb7cd"
+               "4f5df4cd103e188cf60cb02edc3edf18eda8576c412b18ffb658e3dd6ec849469b979d444cf7b26911a08e63cf31f9dc"
+               "c541708d3491184472c2c29bb749d4286b004ceb5ee6b9a7fa5b646c993f0ced"),
+    ("abc", 0x80, "abba86a6129e366fc877aab32fc4ffc70120d8996c88aee2fe4b32d6c7b6437a647e6c3163d40b76a73cf6a5674ef1d8"
+                  "90f95b664ee0afa5359a5c4e07985635bbecbac65d747d3d2da7ec2b8221b17b0ca9dc8a1ac1c07ea6a1e60583e2cb00"
+                  "058e77b7b72a298425cd1b941ad4ec65e8afc50303a22c0f99b0509b4c895f40"),
+    ("abcdef0123456789", 0x80, "ef904a29bffc4cf9ee82832451c946ac3c8f8058ae97d8d629831a74c6572bd9ebd0df635cd1f208"
+                               "e2038e760c4994984ce73f0d55ea9f22af83ba4734569d4bc95e18350f740c07eef653cbb9f87910"
+                               "d833751825f0ebefa1abe5420bb52be14cf489b37fe1a72f7de2d10be453b2c9d9eb20c7e3f6edc5"
+                               "a60629178d9478df"),
+    ("q128_" + "q" * 128, 0x80, "80be107d0884f0d881bb460322f0443d38bd222db8bd0b0a5312a6fedb49c1bbd88fd75d8b9a0948"
+                                "6c60123dfa1d73c1cc3169761b17476d3c6b7cbbd727acd0e2c942f4dd96ae3da5de368d26b32286"
+                                "e32de7e5a8cb2949f866a0b80c58116b29fa7fabb3ea7d520ee603e0c25bcaf0b9a5e92ec6a1fe4e"
+                                "0391d1cdbce8c68a"),
+    ("a512_" + "a" * 512, 0x80, "546aff5444b5b79aa6148bd81728704c32decb73a3ba76e9e75885cad9def1d06d6792f8a7d12794"
+                                "e90efed817d96920d728896a4510864370c207f99bd4a608ea121700ef01ed879745ee3e4ceef777"
+                                "eda6d9e5e38b90c86ea6fb0b36504ba4a45d22e86f6db5dd43d98a294bebb9125d5b794e9d2a8118"
+                                "1066eb954966a487"),
+]
+
+
+class Draws:
+    """A seeded stand-in for the OS generator that records every draw for the JavaScript side."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.count = 0
+        self.scalars: list[int] = []
+        self.bytes: list[bytes] = []
+
+    def _next(self, size: int) -> bytes:
+        self.count += 1
+        return expand_message_xmd(encode(self.label, self.count), dst_for("test-vectors-rng"), size)
+
+    def scalar(self, q: int) -> int:
+        x = 1 + int.from_bytes(self._next(48), "big") % (q - 1)
+        self.scalars.append(x)
+        return x
+
+    def urandom(self, n: int) -> bytes:
+        data = self._next(n)
+        self.bytes.append(data)
+        return data
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"scalars": [x.to_bytes(32, "big").hex() for x in self.scalars], "bytes": [b.hex() for b in self.bytes]}
+
+
+@contextmanager
+def deterministic(group: Group, draws: Draws) -> Iterator[Draws]:
+    """Route every random draw of threshold/ through `draws` (scalars, Shamir coefficients, nonces)."""
+    with mock.patch.object(group, "random_scalar", lambda: draws.scalar(group.q)), \
+            mock.patch.object(shamir, "secrets", SimpleNamespace(randbelow=draws.scalar)), \
+            mock.patch.object(hybrid, "os", SimpleNamespace(urandom=draws.urandom)), \
+            mock.patch.object(keystore_browser, "os", SimpleNamespace(urandom=draws.urandom)):
+        yield draws
+
+
+def seeded_scalar(group: Group, label: str) -> int:
+    return 1 + hash_to_scalar(group.q - 1, "test-vectors-seed", label)
+
+
+def tagged(value: Any) -> Any:
+    """The vectors' JSON form of an encodable value: {"b": hex}, {"s": text}, {"i": decimal}, [...]."""
+    if isinstance(value, bytes):
+        return {"b": value.hex()}
+    if isinstance(value, str):
+        return {"s": value}
+    if isinstance(value, int):
+        return {"i": str(value)}
+    return [tagged(v) for v in value]
+
+
+# --- encodings and hashing ------------------------------------------------------------------
+
+ENCODING_SAMPLES: list[list[Any]] = [
+    [],
+    [b""],
+    [""],
+    [0],
+    [255, 256, 2**64, 2**70 + 5, 2**256 - 189],
+    ["e1", "23x"],
+    ["e12", "3x"],
+    ["1", 1, b"\x01"],
+    [[1, 2]],
+    [[1], 2],
+    [[], [[]], [[], [b""]]],
+    ["é", "日本語", "😀", "a\u0000b", "\u2028"],
+    ["QUORUM", b"\x00\xff" * 5, [7, ["nested", [b"deep", 2**100]]]],
+]
+
+JSON_SAMPLES: list[Any] = [
+    {},
+    [],
+    {"b": 1, "a": [1, 2, {"d": None, "c": True}], "A": False, "": "empty"},
+    {"seq": 0, "type": "ballot", "payload": {"alpha": "00ff", "n": 123456789012345}, "prev": "0" * 64},
+    {"é": 1, "e": 2, "z": 3, "\uff5e": 4, "😀": 5, "\u00e9t\u00e9": 6, "~": 7, "\u0080": 8},
+    {"text": "quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f"},
+    {"controls": "".join(chr(i) for i in range(0x20)) + "\u007f\u0080\u2028\u2029"},
+    {"unicode": "Grüße, 日本, 😀, \U0010ffff, \ufeff"},
+    {"neg": -42, "big": 9007199254740991, "zero": 0, "list": [[], {}, [[]]]},
+]
+
+
+def encoding_vectors() -> list[dict[str, Any]]:
+    return [{"items": tagged(items), "hex": encode(*items).hex()} for items in ENCODING_SAMPLES]
+
+
+def json_vectors() -> list[dict[str, Any]]:
+    return [{"value": value, "text": canonical_json(value).decode("utf-8")} for value in JSON_SAMPLES]
+
+
+def xmd_vectors() -> list[dict[str, Any]]:
+    out = []
+    for msg, length, expected in RFC9380_XMD:
+        got = expand_message_xmd(msg.encode(), RFC9380_DST.encode(), length).hex()
+        assert got == expected, f"threshold.hashing disagrees with RFC 9380 for {msg[:8]!r}/{length}"
+        out.append({"source": "RFC 9380 K.1", "dst": RFC9380_DST, "msg": msg, "len": length, "out": expected})
+    for tag, msg, length in [("challenge", "", 48), ("h2e-modp-x", "abc", 528), ("nonce", "x" * 300, 255 * 32)]:
+        dst = dst_for(tag)
+        out.append({"source": "quorum", "dst": dst.decode(), "msg": msg, "len": length,
+                    "out": expand_message_xmd(msg.encode(), dst, length).hex()})
+    return out
+
+
+def hash_vectors() -> dict[str, Any]:
+    fields = []
+    for modulus in [2**127 - 1, 257, get_group("modp").q, get_group("ed25519").q, get_group("modp").p]:
+        for msg in [b"", b"quorum"]:
+            fields.append({"msg": msg.hex(), "dst": "QUORUM-V1-field", "modulus": str(modulus),
+                           "out": str(hash_to_field(msg, b"QUORUM-V1-field", int(modulus)))})
+    scalars = []
+    for name in ("modp", "ed25519"):
+        q = get_group(name).q
+        for tag, items in [("schnorr", []), ("range", ["ed25519", b"ctx", [b"\x01" * 32, 3], []]),
+                           ("chaum-pedersen", [0, "é😀", [[], [b""]]]), ("decryption", ["x" * 70, 2**300])]:
+            scalars.append({"group": name, "tag": tag, "items": tagged(items),
+                            "scalar": hash_to_scalar(q, tag, *items).to_bytes(32, "big").hex()})
+    return {"hash_to_field": fields, "hash_to_scalar": scalars}
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+def decode_cases(group: Group) -> list[tuple[bytes, bool, str]]:
+    """(bytes, allow_identity, note) for valid and invalid encodings."""
+    valid = [group.encode(group.exp_g(seeded_scalar(group, f"valid{i}"))) for i in range(4)]
+    cases = [(v, False, "valid element") for v in valid]
+    cases += [(group.encode(group.identity), False, "identity where a key is expected"),
+              (group.encode(group.identity), True, "identity where allowed")]
+    if group.name == "modp":
+        p = int(group.p)
+        n = group.element_bytes
+        cases += [
+            (bytes(n), True, "zero"),
+            ((p - 1).to_bytes(n, "big"), True, "p-1 (order 2)"),
+            (p.to_bytes(n, "big"), True, "p"),
+            ((p + 1).to_bytes(n, "big"), True, "p+1"),
+            (b"\xff" * n, True, "2^4096-1"),
+            ((p - int(group.g)).to_bytes(n, "big"), False, "-g: a non-residue"),
+            ((4).to_bytes(n, "big"), False, "4: a quadratic residue outside the order-q subgroup"),
+            ((2).to_bytes(n, "big"), False, "2: generates the group of order p-1"),
+            ((int(group.g) * (p - 1) % p).to_bytes(n, "big"), False, "g times the order-2 element"),
+        ]
+    else:
+        p = 2**255 - 19
+        small = ["0100000000000000000000000000000000000000000000000000000000000000",
+                 "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                 "0000000000000000000000000000000000000000000000000000000000000000",
+                 "0000000000000000000000000000000000000000000000000000000000000080",
+                 "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+                 "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+                 "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+                 "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+                 "0100000000000000000000000000000000000000000000000000000000000080",
+                 "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"]
+        cases += [(bytes.fromhex(h), True, "small-order point") for h in small]
+        for k in (0, 1, 2, 18):
+            for sign in (0, 0x80):
+                raw = bytearray((p + k).to_bytes(32, "little"))
+                raw[31] |= sign
+                cases.append((bytes(raw), True, f"non-canonical y = p + {k}"))
+        cases.append((b"\xff" * 32, True, "non-canonical y = 2^255 - 1"))
+        for i, t in enumerate(small[1:8]):
+            cases.append((sodium.crypto_core_ed25519_add(valid[i % 4], bytes.fromhex(t)), False, "valid point plus torsion"))
+        neg = bytearray(valid[0])
+        neg[31] ^= 0x80
+        cases.append((bytes(neg), False, "sign bit flipped: the negated point"))
+        for i in range(48):
+            cases.append((expand_message_xmd(encode("random point", i), dst_for("test-vectors"), 32), True, "random bytes"))
+    return cases
+
+
+def group_vectors(group: Group) -> dict[str, Any]:
+    q = group.q
+    exps = [0, 1, 2, 3, 255, 256, q - 1, q, q + 5, 2**256 - 1] + [seeded_scalar(group, f"exp{i}") for i in range(4)]
+    base = group.exp_g(seeded_scalar(group, "base"))
+    decode = []
+    for data, allow, note in decode_cases(group):
+        try:
+            group.decode(data, "element", allow)
+            ok = True
+        except DecodeError:
+            ok = False
+        decode.append({"hex": data.hex(), "allow_identity": allow, "valid": ok, "note": note})
+    a, b = group.exp_g(seeded_scalar(group, "a")), group.exp_g(seeded_scalar(group, "b"))
+    return {
+        "describe": group.describe(),
+        "exp_g": [{"e": str(e), "element": group.to_hex(group.exp_g(e))} for e in exps],
+        "exp": [{"base": group.to_hex(base), "e": str(e), "result": group.to_hex(group.exp(base, e))} for e in exps],
+        "mul": {"a": group.to_hex(a), "b": group.to_hex(b), "product": group.to_hex(group.mul(a, b)),
+                "quotient": group.to_hex(group.div(a, b)), "inverse_a": group.to_hex(group.inv(a))},
+        "decode": decode,
+        "bad_hex": [group.to_hex(a)[:-2], group.to_hex(a) + "00", group.to_hex(a).upper(), "zz" * group.element_bytes, 5],
+    }
+
+
+# --- ElGamal and proofs ---------------------------------------------------------------------
+
+def key_pair(group: Group, label: str) -> tuple[int, PublicKey]:
+    x = seeded_scalar(group, label)
+    return x, PublicKey(group, group.exp_g(x))
+
+
+def elgamal_and_proofs(group: Group) -> dict[str, Any]:
+    election_secret, pk = key_pair(group, "election key")
+    context = encode("election", b"\x42" * 32, "voter-credential")
+    encryptions, ranges = [], []
+    for i, (m, limit) in enumerate([(0, 1), (1, 1), (0, 2), (2, 2), (1, 3), (3, 5)]):
+        with deterministic(group, Draws(f"{group.name} range {i}")) as draws:
+            ct, r = pk.encrypt(m)
+            proof = RangeProof.prove(pk, ct, m, r, limit, context)
+        assert proof.verify(pk, ct, context)
+        encryptions.append({"public_key": pk.to_hex(), "m": m, "r": group.scalar_to_hex(r), "ciphertext": ct.to_json(group)})
+        ranges.append({"public_key": pk.to_hex(), "m": m, "r": group.scalar_to_hex(r), "limit": limit,
+                       "context": context.hex(), "ciphertext": ct.to_json(group), "draws": draws.to_json(),
+                       "proof": proof.to_json(group)})
+    schnorr = []
+    for i, base in enumerate([None, group.exp_g(seeded_scalar(group, "other base"))]):
+        x = seeded_scalar(group, f"schnorr {i}")
+        with deterministic(group, Draws(f"{group.name} schnorr {i}")) as draws:
+            proof = SchnorrProof.prove(group, x, context, base)
+        b = group.g if base is None else base
+        schnorr.append({"x": group.scalar_to_hex(x), "base": group.to_hex(b), "public": group.to_hex(group.exp(b, x)),
+                        "context": context.hex(), "draws": draws.to_json(), "proof": proof.to_json(group)})
+    x = seeded_scalar(group, "cp")
+    g2 = group.exp_g(seeded_scalar(group, "cp base"))
+    X1, X2 = group.exp_g(x), group.exp(g2, x)
+    with deterministic(group, Draws(f"{group.name} cp")) as draws:
+        proof = ChaumPedersenProof.prove(group, x, group.g, X1, g2, X2, context, "decryption")
+    cp = [{"x": group.scalar_to_hex(x), "g2": group.to_hex(g2), "X1": group.to_hex(X1), "X2": group.to_hex(X2),
+           "tag": "decryption", "context": context.hex(), "draws": draws.to_json(), "proof": proof.to_json(group)}]
+    return {"election_secret": group.scalar_to_hex(election_secret), "encryptions": encryptions, "range": ranges,
+            "schnorr": schnorr, "chaum_pedersen": cp}
+
+
+def hybrid_vectors(group: Group) -> list[dict[str, Any]]:
+    out = []
+    secret, pk = key_pair(group, "hybrid recipient")
+    for i, (plain, aad) in enumerate([(b"", b""), ((12345).to_bytes(32, "big"), encode(b"ctx", 1, 2)),
+                                      ("Grüße 😀".encode() * 20, b"\x00" * 100)]):
+        with deterministic(group, Draws(f"{group.name} hybrid {i}")) as draws:
+            ct = hybrid.encrypt(group, pk.element, plain, aad)
+        assert hybrid.decrypt(group, secret, ct, aad) == plain
+        out.append({"secret": group.scalar_to_hex(secret), "recipient": pk.to_hex(), "plaintext": plain.hex(),
+                    "aad": aad.hex(), "draws": draws.to_json(), "ciphertext": ct.to_json(group)})
+    return out
+
+
+# --- DKG and decryption ---------------------------------------------------------------------
+
+def result_json(group: Group, result: dkg.CeremonyResult) -> dict[str, Any]:
+    """The JSON that dkg.js resultToJSON gives (threshold.dkg has no to_json for results)."""
+    return {"qualified": list(result.qualified),
+            "disqualified": {str(i): why for i, why in sorted(result.disqualified.items())},
+            "public_key": group.to_hex(result.public_key),
+            "verification_keys": {str(j): group.to_hex(v) for j, v in sorted(result.verification_keys.items())},
+            "transcript_hash": result.transcript_hash.hex(),
+            "rejected_complaints": [list(c) for c in result.rejected_complaints]}
+
+
+def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.TrusteeKey]]:
+    n, k = 3, 2
+    params = dkg.CeremonyParams(group, n, k, encode("election", scenario, b"\x07" * 32))
+    draws = {i: Draws(f"{group.name} dkg {scenario} trustee {i}") for i in range(1, n + 1)}
+
+    def step(i, fn):
+        with deterministic(group, draws[i]):
+            return fn()
+
+    trustees = {i: step(i, lambda i=i: dkg.Trustee(params, i)) for i in range(1, n + 1)}
+    announcements = {i: step(i, t.announce) for i, t in trustees.items()}
+    messages = {i: step(i, lambda t=t: t.deal(announcements)) for i, t in trustees.items()}
+    if scenario == "bad-dealer":
+        wrong = (shamir.evaluate(trustees[3].polynomial, 1, group.q) + 1).to_bytes(32, "big")
+        forged = step(3, lambda: hybrid.encrypt(group, announcements[1].enc_key, wrong, params.ctx("dkg-share", 3, 1)))
+        m3 = messages[3]
+        messages[3] = dkg.DealerMessage(3, m3.commitments, m3.proof, {**m3.shares, 1: forged})
+    complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]
+    result = dkg.adjudicate(params, announcements, messages, complaints)
+    keys = [trustees[i].finish(result) for i in result.qualified]
+    signatures = {i: step(i, lambda t=t: t.sign(result)) for i, t in trustees.items()}
+    for i, sig in signatures.items():
+        assert dkg.verify_signature(params, announcements[i], result, sig)
+    vector = {
+        "scenario": scenario, "n": n, "k": k, "context": params.context.hex(),
+        "announcements": [a.to_json(group) for _, a in sorted(announcements.items())],
+        "messages": [m.to_json(group) for _, m in sorted(messages.items())],
+        "complaints": [c.to_json(group) for c in complaints],
+        "result": result_json(group, result),
+        "signatures": {str(i): s.to_json(group) for i, s in signatures.items()},
+        "trustee1": {"draws": draws[1].to_json(), "key": trustees[1].finish(result).to_json()},
+    }
+    return vector, keys
+
+
+def decryption_vectors(group: Group, key: dkg.TrusteeKey) -> dict[str, Any]:
+    pk = PublicKey(group, key.public_key)
+    context = encode("tally", b"\x09" * 32)
+    cts = []
+    for i in range(3):
+        with deterministic(group, Draws(f"{group.name} tally ct {i}")):
+            cts.append(pk.encrypt(i)[0])
+    with deterministic(group, Draws(f"{group.name} partial")) as draws:
+        partial = partial_decrypt(group, key.index, key.secret, cts, context)
+    if group.name == "modp":  # p-1 (order 2) and a point of order 8: refused before any exponentiation
+        bad = (int(group.p) - 1).to_bytes(group.element_bytes, "big").hex()
+        assert not group.is_member(int(bad, 16))
+    else:
+        bad = "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"
+        assert not group.is_member(bytes.fromhex(bad))
+    rejected = [ct.to_json(group) for ct in cts]
+    rejected[1]["alpha"] = bad
+    return {"key": key.to_json(), "context": context.hex(), "ciphertexts": [ct.to_json(group) for ct in cts],
+            "draws": draws.to_json(), "partial": partial.to_json(group),
+            "rejects": {"ciphertexts": rejected, "field": "ciphertexts[1].alpha"}}
+
+
+def keystore_vector() -> dict[str, Any]:
+    secret = {"group": "ed25519", "index": 2, "secret": "0f" * 32, "note": "Grüße 😀"}
+    draws = Draws("keystore")
+    with mock.patch.object(keystore_browser, "os", SimpleNamespace(urandom=draws.urandom)):
+        document = keystore_browser.seal(secret, "correct horse battery staple")
+    assert keystore_browser.unseal(document, "correct horse battery staple") == secret
+    return {"passphrase": "correct horse battery staple", "secret": secret, "draws": draws.to_json(), "document": document}
+
+
+def build() -> dict[str, Any]:
+    groups, proofs, hybrids, dkgs, decryptions = {}, {}, {}, {}, {}
+    for name in ("modp", "ed25519"):
+        group = get_group(name)
+        groups[name] = group_vectors(group)
+        proofs[name] = elgamal_and_proofs(group)
+        hybrids[name] = hybrid_vectors(group)
+        honest, keys = ceremony(group, "honest")
+        bad, _ = ceremony(group, "bad-dealer")
+        dkgs[name] = [honest, bad]
+        decryptions[name] = decryption_vectors(group, keys[0])
+    return {"version": 1, "encoding": encoding_vectors(), "canonical_json": json_vectors(),
+            "expand_message_xmd": xmd_vectors(), **hash_vectors(), "groups": groups, "proofs": proofs,
+            "hybrid": hybrids, "dkg": dkgs, "decryption": decryptions, "keystore": keystore_vector()}
+
+
+def main() -> None:
+    OUT.write_text(json.dumps(build(), indent=1, sort_keys=True, ensure_ascii=True) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+// Every known-answer vector of tests/vectors/js/vectors.json, checked against the browser modules.
+// runVectorChecks(vectors) returns [{name, ok, detail}]; nothing here uses the DOM (node can run it too).
+import { DecodeError, VerificationError } from "../../web/static/js/crypto/errors.js";
+import { fromHex, toHex, utf8 } from "../../web/static/js/crypto/bytes.js";
+import { hexToBigInt } from "../../web/static/js/crypto/bigint.js";
+import { canonicalJson, encode } from "../../web/static/js/crypto/encoding.js";
+import { dstFor, expandMessageXmd, hashToField, hashToScalar } from "../../web/static/js/crypto/hashing.js";
+import { getGroup } from "../../web/static/js/crypto/groups.js";
+import { PublicKey, ciphertextFromJSON, ciphertextToJSON, encryptWith } from "../../web/static/js/crypto/elgamal.js";
+import { ChaumPedersenProof, RangeProof, SchnorrProof } from "../../web/static/js/crypto/proofs.js";
+import * as hybrid from "../../web/static/js/crypto/hybrid.js";
+import * as dkg from "../../web/static/js/crypto/dkg.js";
+import { partialDecrypt } from "../../web/static/js/crypto/decryption.js";
+import * as keystore from "../../web/static/js/crypto/keystore.js";
+import { FixedRng } from "./fixed_rng.js";
+
+export function untag(v) {
+  if (Array.isArray(v)) return v.map(untag);
+  if ("b" in v) return fromHex(v.b, null, "b");
+  if ("s" in v) return v.s;
+  return BigInt(v.i);
+}
+
+const same = (a, b) => canonicalJson(a) === canonicalJson(b);
+
+async function throwsKind(fn, kind) {
+  try {
+    await fn();
+  } catch (err) {
+    return err instanceof kind ? err : null;
+  }
+  return null;
+}
+
+class Checks {
+  constructor() {
+    this.results = [];
+  }
+
+  async run(name, fn) {
+    try {
+      const detail = await fn();
+      this.results.push(detail === true ? { name, ok: true, detail: "" } : { name, ok: false, detail: String(detail) });
+    } catch (err) {
+      this.results.push({ name, ok: false, detail: `threw ${err && err.stack ? err.stack : err}` });
+    }
+  }
+}
+
+function encodingChecks(c, v) {
+  v.encoding.forEach((t, i) => c.run(`encoding[${i}]`, () => toHex(encode(...untag(t.items))) === t.hex || "bytes differ"));
+  const rejects = [[true], [-1], [1.5], [2 ** 60], ["\ud800"], [{}], [null], [undefined], [[1, false]]];
+  rejects.forEach((items, i) => c.run(`encoding rejects[${i}]`, async () => (await throwsKind(() => encode(...items), TypeError)) !== null
+    || "accepted a value Python refuses"));
+  v.canonical_json.forEach((t, i) => c.run(`canonical_json[${i}]`, () => canonicalJson(t.value) === t.text
+    || `got ${JSON.stringify(canonicalJson(t.value))}`));
+  const jsonRejects = [1.5, 1e21, 2n, "\udc00", { a: undefined }, new Date(0), NaN];
+  jsonRejects.forEach((x, i) => c.run(`canonical_json rejects[${i}]`, async () => (await throwsKind(() => canonicalJson(x), TypeError)) !== null
+    || "accepted a value with no canonical form"));
+}
+
+function hashingChecks(c, v) {
+  v.expand_message_xmd.forEach((t, i) => c.run(`expand_message_xmd[${i}] (${t.source}, len ${t.len})`, async () =>
+    toHex(await expandMessageXmd(utf8(t.msg), utf8(t.dst), t.len)) === t.out || "output differs"));
+  v.hash_to_field.forEach((t, i) => c.run(`hash_to_field[${i}]`, async () =>
+    String(await hashToField(fromHex(t.msg, null, "msg"), utf8(t.dst), BigInt(t.modulus))) === t.out || "output differs"));
+  v.hash_to_scalar.forEach((t, i) => c.run(`hash_to_scalar[${i}] ${t.group} ${t.tag}`, async () =>
+    toHex(fromHex((await hashToScalar(getGroup(t.group).q, t.tag, ...untag(t.items))).toString(16).padStart(64, "0"), 32, "s")) === t.scalar
+    || "scalar differs"));
+  c.run("dstFor", () => toHex(dstFor("range")) === toHex(utf8("QUORUM-V1-range")) || "wrong DST");
+}
+
+function groupChecks(c, name, v) {
+  const g = getGroup(name);
+  c.run(`${name} describe`, () => same(g.describe(), v.describe) || "parameters differ");
+  v.exp_g.forEach((t, i) => c.run(`${name} exp_g[${i}]`, () => g.toHex(g.expG(BigInt(t.e))) === t.element || "element differs"));
+  v.exp.forEach((t, i) => c.run(`${name} exp[${i}]`, () => g.toHex(g.exp(g.fromHex(t.base), BigInt(t.e))) === t.result || "element differs"));
+  c.run(`${name} mul/div/inv`, () => {
+    const a = g.fromHex(v.mul.a);
+    const b = g.fromHex(v.mul.b);
+    return (g.toHex(g.mul(a, b)) === v.mul.product && g.toHex(g.div(a, b)) === v.mul.quotient
+      && g.toHex(g.inv(a)) === v.mul.inverse_a) || "differs";
+  });
+  v.decode.forEach((t, i) => c.run(`${name} decode[${i}] ${t.note}${t.allow_identity ? " (identity allowed)" : ""}`, async () => {
+    let x = null;
+    const err = await throwsKind(() => { x = g.fromHex(t.hex, "element", t.allow_identity); }, DecodeError);
+    if (t.valid) return (x !== null && g.toHex(x) === t.hex && g.isMember(x)) || `refused a valid encoding: ${err && err.message}`;
+    return (err !== null && err.field === "element") || "accepted an encoding Python rejects";
+  }));
+  v.bad_hex.forEach((h, i) => c.run(`${name} bad hex[${i}]`, async () => (await throwsKind(() => g.fromHex(h, "x"), DecodeError)) !== null
+    || "accepted malformed hex"));
+  c.run(`${name} scalar >= q refused`, async () => (await throwsKind(() => g.scalarFromHex(g.q.toString(16).padStart(64, "0"), "s"), DecodeError)) !== null
+    || "accepted an unreduced scalar");
+}
+
+function proofChecks(c, name, v) {
+  const g = getGroup(name);
+  v.encryptions.forEach((t, i) => c.run(`${name} elgamal[${i}]`, () => {
+    const pk = PublicKey.fromHex(g, t.public_key);
+    return same(ciphertextToJSON(g, encryptWith(pk, t.m, hexToBigInt(t.r, 32, "r"))), t.ciphertext) || "ciphertext differs";
+  }));
+  v.range.forEach((t, i) => {
+    const label = `${name} range[${i}] m=${t.m} L=${t.limit}`;
+    const pk = PublicKey.fromHex(g, t.public_key);
+    const ctx = fromHex(t.context, null, "context");
+    c.run(`${label} Python proof verifies in JS`, async () => {
+      const ct = ciphertextFromJSON(g, t.ciphertext);
+      const proof = RangeProof.fromJSON(g, t.proof, t.limit);
+      if (!(await proof.verify(pk, ct, ctx))) return "valid proof rejected";
+      if (await proof.verify(pk, ct, encode(ctx, "other ballot"))) return "proof accepted under another context";
+      const other = { alpha: ct.alpha, beta: g.mul(ct.beta, g.g) };
+      if (await proof.verify(pk, other, ctx)) return "proof accepted for another ciphertext";
+      const moved = new RangeProof(proof.a, proof.b, proof.challenges.map((x) => x + 1n), proof.responses);
+      return !(await moved.verify(pk, ct, ctx)) || "proof with altered challenges accepted";
+    });
+    c.run(`${label} JS proof equals Python's byte for byte`, async () => {
+      const rng = new FixedRng(t.draws);
+      const { ciphertext, r } = pk.encrypt(t.m, rng);
+      const proof = await RangeProof.prove(pk, ciphertext, t.m, r, t.limit, ctx, { rng });
+      return (same(ciphertextToJSON(g, ciphertext), t.ciphertext) && same(proof.toJSON(g), t.proof) && rng.exhausted())
+        || "proof differs";
+    });
+  });
+  v.schnorr.forEach((t, i) => c.run(`${name} schnorr[${i}]`, async () => {
+    const rng = new FixedRng(t.draws);
+    const base = g.fromHex(t.base);
+    const ctx = fromHex(t.context, null, "context");
+    const proof = await SchnorrProof.prove(g, hexToBigInt(t.x, 32, "x"), ctx, { base, rng });
+    if (!same(proof.toJSON(g), t.proof) || !rng.exhausted()) return "proof differs";
+    const parsed = SchnorrProof.fromJSON(g, t.proof);
+    const X = g.fromHex(t.public);
+    return ((await parsed.verify(g, X, ctx, { base })) && !(await parsed.verify(g, X, encode(ctx, 1), { base }))
+      && !(await parsed.verify(g, g.mul(X, g.g), ctx, { base }))) || "verification wrong";
+  }));
+  v.chaum_pedersen.forEach((t, i) => c.run(`${name} chaum_pedersen[${i}]`, async () => {
+    const rng = new FixedRng(t.draws);
+    const [g2, X1, X2] = [g.fromHex(t.g2), g.fromHex(t.X1), g.fromHex(t.X2)];
+    const ctx = fromHex(t.context, null, "context");
+    const proof = await ChaumPedersenProof.prove(g, hexToBigInt(t.x, 32, "x"), g.g, X1, g2, X2, ctx, { tag: t.tag, rng });
+    if (!same(proof.toJSON(g), t.proof) || !rng.exhausted()) return "proof differs";
+    const parsed = ChaumPedersenProof.fromJSON(g, t.proof);
+    return ((await parsed.verify(g, g.g, X1, g2, X2, ctx, { tag: t.tag }))
+      && !(await parsed.verify(g, g.g, X1, g2, X2, ctx))
+      && !(await parsed.verify(g, g.g, X1, g2, g.mul(X2, g.g), ctx, { tag: t.tag }))) || "verification wrong";
+  }));
+}
+
+function hybridChecks(c, name, vs) {
+  const g = getGroup(name);
+  vs.forEach((t, i) => c.run(`${name} hybrid[${i}]`, async () => {
+    const rng = new FixedRng(t.draws);
+    const aad = fromHex(t.aad, null, "aad");
+    const plain = fromHex(t.plaintext, null, "plaintext");
+    const ct = await hybrid.encrypt(g, g.fromHex(t.recipient), plain, aad, { rng });
+    if (!same(hybrid.hybridToJSON(g, ct), t.ciphertext) || !rng.exhausted()) return "ciphertext differs";
+    const parsed = hybrid.hybridFromJSON(g, t.ciphertext);
+    const secret = hexToBigInt(t.secret, 32, "secret");
+    if (toHex(await hybrid.decrypt(g, secret, parsed, aad)) !== t.plaintext) return "decrypts to other bytes";
+    if (!(await throwsKind(() => hybrid.decrypt(g, secret, parsed, encode(aad, 1)), VerificationError))) return "wrong aad accepted";
+    const body = Uint8Array.from(parsed.body);
+    body[body.length - 1] ^= 1;
+    return (await throwsKind(() => hybrid.decrypt(g, secret, { ephemeral: parsed.ephemeral, body }, aad), VerificationError)) !== null
+      || "tampered body accepted";
+  }));
+}
+
+function dkgChecks(c, name, scenarios) {
+  const g = getGroup(name);
+  for (const t of scenarios) {
+    const label = `${name} dkg ${t.scenario}`;
+    c.run(`${label}: JS trustee 1 replays Python's trustee 1`, async () => {
+      const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+      const rng = new FixedRng(t.trustee1.draws);
+      let trustee = dkg.Trustee.create(params, 1, { rng });
+      const announcement = await trustee.announce({ rng });
+      if (!same(announcement.toJSON(g), t.announcements[0])) return "announcement differs";
+      const announcements = new Map(t.announcements.map((a) => [a.index, dkg.Announcement.fromJSON(params, a)]));
+      const message = await trustee.deal(announcements, { rng });
+      if (!same(message.toJSON(g), t.messages[0])) return "dealer message differs";
+      trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
+      const messages = new Map(t.messages.map((m) => [m.index, dkg.DealerMessage.fromJSON(params, m)]));
+      const complaints = await trustee.checkShares(messages, { rng });
+      const expected = t.complaints.filter((x) => x.accuser === 1);
+      if (!same(complaints.map((x) => x.toJSON(g)), expected)) return "complaints differ";
+      const all = t.complaints.map((x) => dkg.Complaint.fromJSON(params, x));
+      const result = await dkg.adjudicate(params, announcements, messages, all);
+      if (!same(dkg.resultToJSON(g, result), t.result)) return `result differs: ${canonicalJson(dkg.resultToJSON(g, result))}`;
+      const key = trustee.finish(result);
+      if (!same(key.toJSON(), t.trustee1.key)) return "trustee key differs";
+      if (!same(dkg.TrusteeKey.fromJSON(g, t.trustee1.key).toJSON(), t.trustee1.key)) return "trustee key does not round-trip";
+      const signature = await trustee.sign(result, { rng });
+      if (!same(signature.toJSON(g), t.signatures["1"]) || !rng.exhausted()) return "signature differs";
+      for (const a of announcements.values()) {
+        const sig = SchnorrProof.fromJSON(g, t.signatures[String(a.index)]);
+        if (!(await dkg.verifySignature(params, a, result, sig))) return `signature of trustee ${a.index} rejected`;
+      }
+      return true;
+    });
+    c.run(`${label}: malformed messages are refused naming the field`, async () => {
+      const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+      const m = JSON.parse(JSON.stringify(t.messages[1]));
+      m.commitments[1] = g.toHex(g.identity);
+      const e1 = await throwsKind(() => dkg.DealerMessage.fromJSON(params, m, "dealer"), DecodeError);
+      const m2 = JSON.parse(JSON.stringify(t.messages[1]));
+      delete m2.shares["3"];
+      const e2 = await throwsKind(() => dkg.DealerMessage.fromJSON(params, m2, "dealer"), DecodeError);
+      const a = { ...t.announcements[0], index: t.n + 1 };
+      const e3 = await throwsKind(() => dkg.Announcement.fromJSON(params, a, "announcement"), DecodeError);
+      return (e1?.field === "dealer.commitments[1]" && e2?.field === "dealer.shares" && e3?.field === "announcement.index")
+        || `fields: ${e1?.field}, ${e2?.field}, ${e3?.field}`;
+    });
+  }
+}
+
+function decryptionChecks(c, name, t) {
+  const g = getGroup(name);
+  c.run(`${name} partial decryption equals Python's`, async () => {
+    const key = dkg.TrusteeKey.fromJSON(g, t.key);
+    const rng = new FixedRng(t.draws);
+    const partial = await partialDecrypt(g, key.index, key.secret, t.ciphertexts, fromHex(t.context, null, "context"), { rng });
+    return (same(partial.toJSON(g), t.partial) && rng.exhausted()) || "partial decryption differs";
+  });
+  c.run(`${name} partial decryption refuses a non-member alpha`, async () => {
+    const key = dkg.TrusteeKey.fromJSON(g, t.key);
+    const err = await throwsKind(() => partialDecrypt(g, key.index, key.secret, t.rejects.ciphertexts, new Uint8Array(0)), DecodeError);
+    return err?.field === t.rejects.field || `error field ${err?.field}`;
+  });
+}
+
+function keystoreChecks(c, t) {
+  c.run("keystore: Python's document opens in JS", async () => same(await keystore.unseal(t.document, t.passphrase), t.secret)
+    || "secret differs");
+  c.run("keystore: JS seals Python's document byte for byte", async () => {
+    const rng = new FixedRng(t.draws);
+    return (same(await keystore.seal(t.secret, t.passphrase, { rng }), t.document) && rng.exhausted()) || "document differs";
+  });
+  c.run("keystore: wrong passphrase and tampering refused", async () => {
+    const tampered = { ...t.document, ciphertext: t.document.ciphertext.slice(0, -2) + "00" };
+    const weak = { ...t.document, kdf: { ...t.document.kdf, iterations: 1000 } };
+    return ((await throwsKind(() => keystore.unseal(t.document, "wrong"), VerificationError)) !== null
+      && (await throwsKind(() => keystore.unseal(tampered, t.passphrase), VerificationError)) !== null
+      && (await throwsKind(() => keystore.unseal(weak, t.passphrase), DecodeError))?.field === "secret file.kdf.iterations")
+      || "accepted";
+  });
+}
+
+/**
+ * Check every vector; returns [{name, ok, detail}].
+ * @param {any} v the parsed vectors.json
+ */
+export async function runVectorChecks(v) {
+  const c = new Checks();
+  const pending = [];
+  const run = c.run.bind(c);
+  c.run = (name, fn) => { pending.push(run(name, fn)); };
+  encodingChecks(c, v);
+  hashingChecks(c, v);
+  for (const name of ["ed25519", "modp"]) {
+    groupChecks(c, name, v.groups[name]);
+    proofChecks(c, name, v.proofs[name]);
+    hybridChecks(c, name, v.hybrid[name]);
+    dkgChecks(c, name, v.dkg[name]);
+    decryptionChecks(c, name, v.decryption[name]);
+  }
+  keystoreChecks(c, v.keystore);
+  await Promise.all(pending);
+  return c.results;
+}

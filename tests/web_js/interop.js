@@ -1,0 +1,48 @@
+// One JS trustee in a ceremony with Python trustees: each step takes and returns JSON, and the
+// trustee's secret state round-trips through Trustee.toState / Trustee.fromState between steps.
+import { fromHex } from "../../web/static/js/crypto/bytes.js";
+import { getGroup } from "../../web/static/js/crypto/groups.js";
+import * as dkg from "../../web/static/js/crypto/dkg.js";
+import { partialDecrypt } from "../../web/static/js/crypto/decryption.js";
+
+function params(p) {
+  return new dkg.CeremonyParams(getGroup(p.group), p.n, p.k, fromHex(p.context, null, "context"));
+}
+
+const byIndex = (list, parse) => new Map(list.map((x) => [x.index, parse(x)]));
+
+export async function announce(p, index) {
+  const trustee = dkg.Trustee.create(params(p), index);
+  const announcement = await trustee.announce();
+  return { state: trustee.toState(), announcement: announcement.toJSON(trustee.params.group) };
+}
+
+export async function deal(p, state, announcements) {
+  const ps = params(p);
+  const trustee = dkg.Trustee.fromState(ps, state);
+  const message = await trustee.deal(byIndex(announcements, (a) => dkg.Announcement.fromJSON(ps, a)));
+  return { state: trustee.toState(), message: message.toJSON(ps.group) };
+}
+
+export async function check(p, state, messages) {
+  const ps = params(p);
+  const trustee = dkg.Trustee.fromState(ps, state);
+  const complaints = await trustee.checkShares(byIndex(messages, (m) => dkg.DealerMessage.fromJSON(ps, m)));
+  return { state: trustee.toState(), complaints: complaints.map((c) => c.toJSON(ps.group)) };
+}
+
+export async function finish(p, state, announcements, messages, complaints) {
+  const ps = params(p);
+  const trustee = dkg.Trustee.fromState(ps, state);
+  const result = await dkg.adjudicate(ps, byIndex(announcements, (a) => dkg.Announcement.fromJSON(ps, a)),
+    byIndex(messages, (m) => dkg.DealerMessage.fromJSON(ps, m)), complaints.map((c) => dkg.Complaint.fromJSON(ps, c)));
+  const key = trustee.finish(result);
+  const signature = await trustee.sign(result);
+  return { result: dkg.resultToJSON(ps.group, result), key: key.toJSON(), signature: signature.toJSON(ps.group) };
+}
+
+export async function decrypt(groupName, keyJSON, ciphertexts, contextHex) {
+  const g = getGroup(groupName);
+  const key = dkg.TrusteeKey.fromJSON(g, keyJSON);
+  return (await partialDecrypt(g, key.index, key.secret, ciphertexts, fromHex(contextHex, null, "context"))).toJSON(g);
+}

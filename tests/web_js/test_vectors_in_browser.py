@@ -1,0 +1,248 @@
+"""The browser-side cryptography (web/static/js/crypto/) in Debian's Chromium, against threshold/.
+
+One page runs every known-answer vector of tests/vectors/js/vectors.json (encodings, canonical
+JSON, RFC 9380 hashing, both groups' arithmetic and decoding, ElGamal, proofs, hybrid
+encryption, DKG, partial decryption, keystore) and produces proofs and ciphertexts with real
+randomness, which Python then verifies. A JavaScript trustee takes part in a ceremony with
+Python trustees, and decrypts with them. The pages are served with a Content-Security-Policy
+that forbids inline scripts and eval.
+
+ATTACKS rows: 1 (every challenge hashes the statement: a moved proof fails, in both languages),
+4 (invalid encodings rejected alike: 0, 1, p-1, p, non-residues, small-order and non-canonical
+points), 7 (hash_to_field with 128 extra bits; rejection-sampled nonces), 8 (byte-identical
+injective encoding and canonical JSON), 18 (the booth's code runs under a strict CSP).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from threshold import dkg, hybrid, keystore_browser
+from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
+from threshold.elgamal import Ciphertext, PublicKey, decrypt
+from threshold.encoding import encode
+from threshold.groups import get_group
+from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS = ROOT / "tests" / "vectors" / "js" / "vectors.json"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SERVED = ("/web/static/", "/tests/web_js/", "/tests/vectors/js/")
+CSP = "default-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'"
+GROUPS = ("ed25519", "modp")
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files under SERVED only, with a strict Content-Security-Policy."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript", ".json": "application/json"}
+
+    def send_head(self):  # noqa: D102 - http.server hook
+        path = urlsplit(self.path).path
+        if ".." in path or not path.startswith(SERVED):
+            self.send_error(404)
+            return None
+        return super().send_head()
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(ROOT)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"chromium is not installed at {CHROMIUM} (`make system-deps` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open(browser: Any, url: str) -> tuple[Any, dict[str, Any]]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("#status[data-done]", state="attached", timeout=300_000)
+    out = page.evaluate("window.__quorum")
+    assert not errors, f"uncaught errors in the page: {errors}"
+    assert "error" not in out, out.get("error")
+    assert out["violations"] == [], f"Content-Security-Policy violations: {out['violations']}"
+    return page, out
+
+
+@pytest.fixture(scope="module")
+def vector_page(browser: Any, server: str) -> Iterator[tuple[Any, dict[str, Any]]]:
+    page, out = _open(browser, f"{server}/tests/web_js/vectors.html?mode=vectors")
+    yield page, out
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def vectors() -> dict[str, Any]:
+    return json.loads(VECTORS.read_text())
+
+
+def test_every_vector_passes_in_the_browser(vector_page: tuple[Any, dict[str, Any]]) -> None:
+    """ATTACKS rows 1, 4, 7, 8: the browser reproduces every known answer of threshold/."""
+    _, out = vector_page
+    results = out["results"]
+    failed = [f"{r['name']}: {r['detail']}" for r in results if not r["ok"]]
+    assert len(results) > 300
+    assert not failed, "\n".join(failed)
+
+
+def test_vectors_are_current(vectors: dict[str, Any]) -> None:
+    """vectors.json is what make_vectors.py writes today (threshold/ has not drifted from it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_vectors", VECTORS.with_name("make_vectors.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert json.loads(json.dumps(module.build())) == vectors
+
+
+def test_browser_outputs_verify_in_python(vector_page: tuple[Any, dict[str, Any]], vectors: dict[str, Any]) -> None:
+    """Proofs, ciphertexts, partial decryptions and a keystore made with the browser's randomness."""
+    _, out = vector_page
+    produced = out["produced"]
+    assert keystore_browser.unseal(produced["keystore"], "browser passphrase") == {"made": "in the browser", "n": 1}
+    assert keystore_browser.unseal_any(produced["keystore"], "browser passphrase")["n"] == 1
+    for name in GROUPS:
+        g, p = get_group(name), produced[name]
+        ctx = bytes.fromhex(p["context"])
+        v = vectors["proofs"][name]
+        pk = PublicKey(g, g.from_hex(v["range"][0]["public_key"]))
+        secret = g.scalar_from_hex(v["election_secret"])
+        for item in p["range"]:
+            ct = Ciphertext.from_json(g, item["ciphertext"])
+            proof = RangeProof.from_json(g, item["proof"], item["limit"])
+            assert proof.verify(pk, ct, ctx), (name, item["m"], item["limit"])
+            assert not proof.verify(pk, ct, ctx + b"\x00"), "ATTACKS row 1: proof accepted in another context"
+            assert decrypt(g, secret, ct, 10) == item["m"]
+        X = g.from_hex(p["schnorr"]["public"])
+        assert SchnorrProof.from_json(g, p["schnorr"]["proof"]).verify(g, X, ctx)
+        cp = ChaumPedersenProof.from_json(g, p["cp"]["proof"])
+        assert cp.verify(g, g.g, g.from_hex(p["cp"]["X1"]), g.from_hex(p["cp"]["g2"]), g.from_hex(p["cp"]["X2"]), ctx)
+        hv = vectors["hybrid"][name][1]
+        ct = hybrid.HybridCiphertext.from_json(g, p["hybrid"]["ciphertext"])
+        plain = hybrid.decrypt(g, g.scalar_from_hex(hv["secret"]), ct, bytes.fromhex(hv["aad"]))
+        assert plain.decode() == p["hybrid"]["plaintext"]
+        dv = vectors["decryption"][name]
+        key = dkg.TrusteeKey.from_json(g, dv["key"])
+        cts = [Ciphertext.from_json(g, c) for c in dv["ciphertexts"]]
+        partial_json = PartialDecryption.from_json(g, p["partial"], len(cts))
+        assert verify_partial(g, key.verification_keys[key.index], cts, partial_json, bytes.fromhex(dv["context"]))
+
+
+def _result_json(g: Any, result: dkg.CeremonyResult) -> dict[str, Any]:
+    return {"qualified": list(result.qualified),
+            "disqualified": {str(i): why for i, why in sorted(result.disqualified.items())},
+            "public_key": g.to_hex(result.public_key),
+            "verification_keys": {str(j): g.to_hex(v) for j, v in sorted(result.verification_keys.items())},
+            "transcript_hash": result.transcript_hash.hex(),
+            "rejected_complaints": [list(c) for c in result.rejected_complaints]}
+
+
+@pytest.mark.parametrize("name", GROUPS)
+@pytest.mark.parametrize("scenario", ["honest", "bad-dealer"])
+def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]], name: str, scenario: str) -> None:
+    """ATTACKS row 10: trustee 1 runs in the browser, 2 and 3 in Python; with a bad dealer the
+    browser's complaint is upheld by Python's adjudication; then the browser trustee decrypts."""
+    page, _ = vector_page
+    g = get_group(name)
+    params = dkg.CeremonyParams(g, 3, 2, encode("interop", name, scenario))
+    p = {"group": name, "n": 3, "k": 2, "context": params.context.hex()}
+
+    def js(fn: str, *args: Any) -> Any:
+        return page.evaluate("([fn, args]) => window.quorumInterop[fn](...args)", [fn, list(args)])
+
+    r = js("announce", p, 1)
+    state = r["state"]
+    py = {i: dkg.Trustee(params, i) for i in (2, 3)}
+    anns = {1: dkg.Announcement.from_json(params, r["announcement"]), **{i: t.announce() for i, t in py.items()}}
+    ann_json = [a.to_json(g) for _, a in sorted(anns.items())]
+    r = js("deal", p, state, ann_json)
+    state = r["state"]
+    msgs = {1: dkg.DealerMessage.from_json(params, r["message"]), **{i: t.deal(anns) for i, t in py.items()}}
+    if scenario == "bad-dealer":
+        wrong = (12345).to_bytes(32, "big")
+        forged = hybrid.encrypt(g, anns[1].enc_key, wrong, params.ctx("dkg-share", 3, 1))
+        msgs[3] = dkg.DealerMessage(3, msgs[3].commitments, msgs[3].proof, {**msgs[3].shares, 1: forged})
+    msg_json = [m.to_json(g) for _, m in sorted(msgs.items())]
+    r = js("check", p, state, msg_json)
+    state = r["state"]
+    browser_complaints = [dkg.Complaint.from_json(params, c) for c in r["complaints"]]
+    assert [(c.accuser, c.dealer) for c in browser_complaints] == ([(1, 3)] if scenario == "bad-dealer" else [])
+    complaints = browser_complaints + [c for t in py.values() for c in t.check_shares(msgs)]
+    result = dkg.adjudicate(params, anns, msgs, complaints)
+    assert result.qualified == ((1, 2) if scenario == "bad-dealer" else (1, 2, 3))
+    r = js("finish", p, state, ann_json, msg_json, [c.to_json(g) for c in complaints])
+    assert r["result"] == _result_json(g, result)
+    key1 = dkg.TrusteeKey.from_json(g, r["key"])
+    assert dkg.verify_signature(params, anns[1], result, SchnorrProof.from_json(g, r["signature"]))
+    key2 = py[2].finish(result)
+    pk = PublicKey(g, result.public_key)
+    cts = [pk.encrypt(m)[0] for m in (0, 3, 7)]
+    ctx = encode("interop tally", scenario)
+    part1 = PartialDecryption.from_json(g, js("decrypt", name, r["key"], [c.to_json(g) for c in cts], ctx.hex()), len(cts))
+    part2 = partial_decrypt(g, 2, key2.secret, cts, ctx)
+    assert part1.index == key1.index == 1
+    decryption = combine(g, cts, [part1, part2], result.verification_keys, 2, ctx, bound=10)
+    assert decryption.plaintexts == (0, 3, 7)
+    assert decryption.blamed == ()
+
+
+def test_ballot_encryption_in_the_browser(browser: Any, server: str) -> None:
+    """A 2-contest ballot (1 of 4, up to 2 of 5) encrypted in the browser verifies in Python.
+
+    Prints the timings (measured, never asserted): `pytest -s -k ballot_encryption`.
+    """
+    page, out = _open(browser, f"{server}/tests/web_js/vectors.html?mode=timing")
+    page.close()
+    for name in GROUPS:
+        g, t = get_group(name), out["timings"][name]
+        pk = PublicKey(g, g.from_hex(t["public_key"]))
+        for c, contest in enumerate(t["ballot"]):
+            cts = [Ciphertext.from_json(g, s["ciphertext"]) for s in contest["selections"]]
+            for s, (ct, sel) in enumerate(zip(cts, contest["selections"])):
+                assert RangeProof.from_json(g, sel["proof"], 1).verify(pk, ct, encode("ballot-timing", c, s))
+            total = Ciphertext(g.prod(x.alpha for x in cts), g.prod(x.beta for x in cts))
+            assert RangeProof.from_json(g, contest["proof"], contest["limit"]).verify(pk, total, encode("ballot-timing", c))
+        print(f"\n{name}: generator table {t['generator_table_ms']:.0f} ms; first ballot (with key table) "
+              f"{t['first_ballot_ms_with_key_table']:.0f} ms; ballot {t['ballot_ms_median']:.0f} ms (median); "
+              f"verify 9 selection proofs {t['selection_proofs_verify_ms']:.0f} ms")

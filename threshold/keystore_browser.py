@@ -1,0 +1,81 @@
+"""Trustee backups sealed in the browser (web/static/js/crypto/keystore.js), read and written here.
+
+WebCrypto has no argon2id, so the browser derives the key with PBKDF2-HMAC-SHA256 (at least
+600,000 iterations); the rest matches threshold.keystore: AES-256-GCM over the canonical JSON of
+the secret, the format name as associated data. `unseal_any` opens either kind of document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from threshold import keystore
+from threshold.encoding import canonical_json
+from threshold.errors import DecodeError, VerificationError
+
+FORMAT = "quorum-secret-browser-v1"
+PBKDF2_ITERATIONS = 600_000  # the minimum accepted, and the browser's default
+MAX_ITERATIONS = 10_000_000
+
+
+def _derive(passphrase: str, salt: bytes, iterations: int) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", passphrase.encode("utf-8"), salt, iterations, dklen=32)
+
+
+def _hex(value: Any, size: int | None, field: str) -> bytes:
+    if not isinstance(value, str) or value != value.lower():
+        raise DecodeError(field, "expected lowercase hex")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise DecodeError(field, "not a hex string") from None
+    if size is not None and len(raw) != size:
+        raise DecodeError(field, f"expected {size} bytes, got {len(raw)}")
+    return raw
+
+
+def seal(secret: Any, passphrase: str, iterations: int = PBKDF2_ITERATIONS) -> dict[str, Any]:
+    """The document keystore.js writes (for tests and for handing a key back to a browser)."""
+    if not passphrase:
+        raise ValueError("an empty passphrase protects nothing")
+    if not PBKDF2_ITERATIONS <= iterations <= MAX_ITERATIONS:
+        raise ValueError(f"iterations must be in {PBKDF2_ITERATIONS}..{MAX_ITERATIONS}")
+    salt, nonce = os.urandom(16), os.urandom(12)
+    body = AESGCM(_derive(passphrase, salt, iterations)).encrypt(nonce, canonical_json(secret), FORMAT.encode())
+    return {"format": FORMAT, "kdf": {"name": "pbkdf2-sha256", "salt": salt.hex(), "iterations": iterations},
+            "nonce": nonce.hex(), "ciphertext": body.hex()}
+
+
+def unseal(document: Any, passphrase: str) -> Any:
+    """Decrypt a browser-sealed document; a wrong passphrase or any tampering raises VerificationError."""
+    if not isinstance(document, dict) or set(document) != {"format", "kdf", "nonce", "ciphertext"}:
+        raise DecodeError("secret file", "expected exactly the keys format, kdf, nonce, ciphertext")
+    if document["format"] != FORMAT:
+        raise DecodeError("secret file.format", f"not a {FORMAT} document")
+    kdf = document["kdf"]
+    if not isinstance(kdf, dict) or set(kdf) != {"name", "salt", "iterations"} or kdf["name"] != "pbkdf2-sha256":
+        raise DecodeError("secret file.kdf", "expected {name: pbkdf2-sha256, salt, iterations}")
+    iterations = kdf["iterations"]
+    if not isinstance(iterations, int) or isinstance(iterations, bool) or not PBKDF2_ITERATIONS <= iterations <= MAX_ITERATIONS:
+        raise DecodeError("secret file.kdf.iterations", f"expected an integer in {PBKDF2_ITERATIONS}..{MAX_ITERATIONS}")
+    salt = _hex(kdf["salt"], 16, "secret file.kdf.salt")
+    nonce = _hex(document["nonce"], 12, "secret file.nonce")
+    body = _hex(document["ciphertext"], None, "secret file.ciphertext")
+    try:
+        plain = AESGCM(_derive(passphrase, salt, iterations)).decrypt(nonce, body, FORMAT.encode())
+    except InvalidTag:
+        raise VerificationError("wrong passphrase or corrupted secret file") from None
+    return json.loads(plain)
+
+
+def unseal_any(document: Any, passphrase: str) -> Any:
+    """Open a backup sealed by the browser or by threshold.keystore, whichever it is."""
+    if isinstance(document, dict) and document.get("format") == FORMAT:
+        return unseal(document, passphrase)
+    return keystore.unseal(document, passphrase)

@@ -1,0 +1,290 @@
+/**
+ * Non-interactive zero-knowledge proofs by strong Fiat-Shamir, byte-identical to
+ * threshold/proofs.py: Schnorr, Chaum-Pedersen (equality of logs) and the range proof
+ * 0..L (disjunctive Chaum-Pedersen; L = 1 is the 0/1 proof). Challenges hash the tag, the
+ * group name, the context, the whole statement and the commitments, and are recomputed on
+ * verification, never read from a proof.
+ * @module proofs
+ */
+
+import { DecodeError } from "./errors.js";
+import { mod, systemRng } from "./bigint.js";
+import { hashToScalar } from "./hashing.js";
+import { expectInt, expectList, expectObject } from "./fields.js";
+
+/**
+ * @typedef {import("./group.js").Group} Group
+ * @typedef {import("./elgamal.js").PublicKey} PublicKey
+ * @typedef {import("./elgamal.js").Ciphertext} Ciphertext
+ * @typedef {import("./bigint.js").Rng} Rng
+ */
+
+/**
+ * c = H(tag; group; context; statement; commitments), as threshold.proofs.challenge.
+ * The statement is given already encoded: group elements as their canonical bytes
+ * (group.encode) and integers (a range limit) as numbers, so that they hash as in Python.
+ * @param {Group} group
+ * @param {string} tag
+ * @param {Uint8Array} context
+ * @param {Array<Uint8Array|number>} statement
+ * @param {any[]} commitments group elements
+ * @returns {Promise<bigint>}
+ */
+export function challenge(group, tag, context, statement, commitments) {
+  return hashToScalar(group.q, tag, group.name, context, statement, commitments.map((a) => group.encode(a)));
+}
+
+function powBase(group, base, e) {
+  return group.eq(base, group.g) ? group.expG(e) : group.exp(base, e);
+}
+
+/** Knowledge of x with X = base^x. */
+export class SchnorrProof {
+  static TAG = "schnorr";
+
+  /** @param {any} commitment @param {bigint} response */
+  constructor(commitment, response) {
+    this.commitment = commitment;
+    this.response = response;
+  }
+
+  /**
+   * @param {Group} group
+   * @param {bigint} x the secret
+   * @param {Uint8Array} context
+   * @param {{base?: any, rng?: Rng}} [options] base defaults to g
+   * @returns {Promise<SchnorrProof>}
+   */
+  static async prove(group, x, context, { base = group.g, rng = systemRng } = {}) {
+    const X = powBase(group, base, x);
+    const w = group.randomScalar(rng);
+    const a = powBase(group, base, w);
+    const c = await challenge(group, SchnorrProof.TAG, context, [group.encode(base), group.encode(X)], [a]);
+    return new SchnorrProof(a, mod(w + c * x, group.q));
+  }
+
+  /**
+   * @param {Group} group
+   * @param {any} X the public element
+   * @param {Uint8Array} context
+   * @param {{base?: any}} [options]
+   * @returns {Promise<boolean>}
+   */
+  async verify(group, X, context, { base = group.g } = {}) {
+    const c = await challenge(group, SchnorrProof.TAG, context, [group.encode(base), group.encode(X)], [this.commitment]);
+    return group.eq(powBase(group, base, this.response), group.mul(this.commitment, group.exp(X, c)));
+  }
+
+  /** @param {Group} group @returns {{commitment: string, response: string}} */
+  toJSON(group) {
+    return { commitment: group.toHex(this.commitment), response: group.scalarToHex(this.response) };
+  }
+
+  /**
+   * @param {Group} group
+   * @param {unknown} obj
+   * @param {string} [field]
+   * @returns {SchnorrProof}
+   * @throws {DecodeError}
+   */
+  static fromJSON(group, obj, field = "proof") {
+    const o = expectObject(obj, ["commitment", "response"], field);
+    return new SchnorrProof(group.fromHex(o.commitment, `${field}.commitment`),
+      group.scalarFromHex(o.response, `${field}.response`));
+  }
+}
+
+/** Equality of discrete logs: log_g1 X1 = log_g2 X2 (decryption shares, DKG complaints). */
+export class ChaumPedersenProof {
+  static TAG = "chaum-pedersen";
+
+  /** @param {any} a @param {any} b @param {bigint} response */
+  constructor(a, b, response) {
+    this.a = a;
+    this.b = b;
+    this.response = response;
+  }
+
+  /**
+   * @param {Group} group
+   * @param {bigint} x the common log
+   * @param {any} g1
+   * @param {any} X1 g1^x
+   * @param {any} g2
+   * @param {any} X2 g2^x
+   * @param {Uint8Array} context
+   * @param {{tag?: string, rng?: Rng}} [options]
+   * @returns {Promise<ChaumPedersenProof>}
+   */
+  static async prove(group, x, g1, X1, g2, X2, context, { tag = ChaumPedersenProof.TAG, rng = systemRng } = {}) {
+    const w = group.randomScalar(rng);
+    const a = powBase(group, g1, w);
+    const b = group.exp(g2, w);
+    const c = await challenge(group, tag, context, [g1, X1, g2, X2].map((e) => group.encode(e)), [a, b]);
+    return new ChaumPedersenProof(a, b, mod(w + c * x, group.q));
+  }
+
+  /**
+   * @param {Group} group
+   * @param {any} g1
+   * @param {any} X1
+   * @param {any} g2
+   * @param {any} X2
+   * @param {Uint8Array} context
+   * @param {{tag?: string}} [options]
+   * @returns {Promise<boolean>}
+   */
+  async verify(group, g1, X1, g2, X2, context, { tag = ChaumPedersenProof.TAG } = {}) {
+    const c = await challenge(group, tag, context, [g1, X1, g2, X2].map((e) => group.encode(e)), [this.a, this.b]);
+    const v = this.response;
+    return group.eq(powBase(group, g1, v), group.mul(this.a, group.exp(X1, c)))
+      && group.eq(group.exp(g2, v), group.mul(this.b, group.exp(X2, c)));
+  }
+
+  /** @param {Group} group @returns {{a: string, b: string, response: string}} */
+  toJSON(group) {
+    return { a: group.toHex(this.a), b: group.toHex(this.b), response: group.scalarToHex(this.response) };
+  }
+
+  /**
+   * @param {Group} group
+   * @param {unknown} obj
+   * @param {string} [field]
+   * @returns {ChaumPedersenProof}
+   * @throws {DecodeError}
+   */
+  static fromJSON(group, obj, field = "proof") {
+    const o = expectObject(obj, ["a", "b", "response"], field);
+    return new ChaumPedersenProof(group.fromHex(o.a, `${field}.a`), group.fromHex(o.b, `${field}.b`),
+      group.scalarFromHex(o.response, `${field}.response`));
+  }
+}
+
+function rangeStatement(pk, ct, limit) {
+  const g = pk.group;
+  return [g.encode(g.g), g.encode(pk.element), g.encode(ct.alpha), g.encode(ct.beta), limit];
+}
+
+/**
+ * A ciphertext under K encrypts some m in 0..L. Branch j proves (alpha, beta / g^j) =
+ * (g^r, K^r); the other branches are simulated. Stores c_0..c_(L-1); c_L = c - their sum.
+ */
+export class RangeProof {
+  static TAG = "range";
+
+  /**
+   * @param {any[]} a
+   * @param {any[]} b
+   * @param {bigint[]} challenges L of them
+   * @param {bigint[]} responses L + 1 of them
+   */
+  constructor(a, b, challenges, responses) {
+    this.a = a;
+    this.b = b;
+    this.challenges = challenges;
+    this.responses = responses;
+  }
+
+  /** @returns {number} L */
+  get limit() {
+    return this.a.length - 1;
+  }
+
+  /**
+   * Prove that ct = (g^r, g^m K^r) with 0 <= m <= limit. Draws randomness in the order of
+   * threshold/proofs.py (w, then c_j and v_j for each simulated branch j in order), so that
+   * an injected rng reproduces Python's proof byte for byte.
+   * @param {PublicKey} pk
+   * @param {Ciphertext} ct
+   * @param {number} m
+   * @param {bigint} r
+   * @param {number} limit
+   * @param {Uint8Array} context
+   * @param {{rng?: Rng}} [options]
+   * @returns {Promise<RangeProof>}
+   * @throws {DecodeError} when limit or m is out of range
+   */
+  static async prove(pk, ct, m, r, limit, context, { rng = systemRng } = {}) {
+    const group = pk.group;
+    const q = group.q;
+    expectInt(limit, 0, 0xffff, "limit");
+    expectInt(m, 0, limit, "plaintext");
+    const a = [];
+    const b = [];
+    const cs = [];
+    const vs = [];
+    const w = group.randomScalar(rng);
+    for (let j = 0; j <= limit; j++) {
+      if (j === m) {
+        a.push(group.expG(w));
+        b.push(pk.exp(w));
+        cs.push(0n);
+        vs.push(0n);
+        continue;
+      }
+      const cj = group.randomScalar(rng);
+      const vj = group.randomScalar(rng);
+      // a_j = g^(v - r c);  b_j = K^(v - r c) g^((j - m) c)
+      const t = mod(vj - r * cj, q);
+      a.push(group.expG(t));
+      b.push(group.mul(pk.exp(t), group.expG(mod(BigInt(j - m) * cj, q))));
+      cs.push(cj);
+      vs.push(vj);
+    }
+    const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct, limit), [...a, ...b]);
+    cs[m] = mod(c - cs.reduce((s, x) => s + x, 0n), q);
+    vs[m] = mod(w + cs[m] * r, q);
+    return new RangeProof(a, b, cs.slice(0, limit), vs);
+  }
+
+  /**
+   * Check the proof (the in-browser Benaloh check, or any received ballot).
+   * @param {PublicKey} pk
+   * @param {Ciphertext} ct
+   * @param {Uint8Array} context
+   * @returns {Promise<boolean>}
+   */
+  async verify(pk, ct, context) {
+    const group = pk.group;
+    const q = group.q;
+    const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct, this.limit), [...this.a, ...this.b]);
+    const cs = [...this.challenges, mod(c - this.challenges.reduce((s, x) => s + x, 0n), q)];
+    for (let j = 0; j <= this.limit; j++) {
+      const [cj, vj] = [cs[j], this.responses[j]];
+      if (!group.eq(group.expG(vj), group.mul(this.a[j], group.exp(ct.alpha, cj)))) return false;
+      const lhs = group.mul(pk.exp(vj), group.expG(mod(BigInt(j) * cj, q)));
+      if (!group.eq(lhs, group.mul(this.b[j], group.exp(ct.beta, cj)))) return false;
+    }
+    return true;
+  }
+
+  /** @param {Group} group @returns {{a: string[], b: string[], challenges: string[], responses: string[]}} */
+  toJSON(group) {
+    return {
+      a: this.a.map((x) => group.toHex(x)),
+      b: this.b.map((x) => group.toHex(x)),
+      challenges: this.challenges.map((x) => group.scalarToHex(x)),
+      responses: this.responses.map((x) => group.scalarToHex(x)),
+    };
+  }
+
+  /**
+   * Parse a proof for the range 0..limit (the limit comes from the manifest, not the proof).
+   * @param {Group} group
+   * @param {unknown} obj
+   * @param {number} limit
+   * @param {string} [field]
+   * @returns {RangeProof}
+   * @throws {DecodeError} naming the bad field
+   */
+  static fromJSON(group, obj, limit, field = "proof") {
+    const o = expectObject(obj, ["a", "b", "challenges", "responses"], field);
+    expectInt(limit, 0, 0xffff, "limit");
+    const n = limit + 1;
+    const elements = (key, count) => expectList(o[key], count, `${field}.${key}`)
+      .map((x, i) => group.fromHex(x, `${field}.${key}[${i}]`));
+    const scalars = (key, count) => expectList(o[key], count, `${field}.${key}`)
+      .map((x, i) => group.scalarFromHex(x, `${field}.${key}[${i}]`));
+    return new RangeProof(elements("a", n), elements("b", n), scalars("challenges", limit), scalars("responses", n));
+  }
+}
