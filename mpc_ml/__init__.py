@@ -29,6 +29,7 @@ def init(parties: int = 3, quorum: int | None = None, precision: int = 24) -> No
     quorum: how many parties are needed to open a value (t + 1); default the honest majority
     floor((n - 1) / 2) + 1. precision: fractional bits of the fixed-point representation.
     """
+    _single_threaded_blas()
     if os.environ.get("QUORUM_MPC_PEERS"):
         from .launcher import runtime_from_env
 
@@ -38,6 +39,13 @@ def init(parties: int = 3, quorum: int | None = None, precision: int = 24) -> No
         raise InputError(f"parties must be an integer >= 3, got {parties!r}")
     t = (parties - 1) // 2 if quorum is None else quorum - 1
     _runtime.set_current(_runtime.simulated(parties, t, precision))
+
+
+def _single_threaded_blas() -> None:
+    """One BLAS thread: OpenBLAS threading made the small products of the protocols ~100x slower here."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def uninit() -> None:

@@ -1,0 +1,234 @@
+"""Start parties: key files, the peers file, `quorum mpc run` (n local processes) and one party of a deployment.
+
+Peers file (JSON): {"version": 1, "session": hex16, "threshold": t, "parties": [{"id", "host", "port",
+"kx_public": hex32 (X25519), "sign_public": hex32 (Ed25519)}, ...]}. Key file (JSON, mode 0600):
+{"id", "kx_secret": hex32, "sign_secret": hex32}. A party process finds them through the
+environment variables QUORUM_MPC_PEERS, QUORUM_MPC_PARTY and QUORUM_MPC_KEY, which
+mpc_ml.init() reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from nacl.signing import SigningKey
+
+from .errors import InputError, ProtocolError
+from .prss import subsets
+from .runtime import Runtime, Stats
+
+ENV_PEERS, ENV_PARTY, ENV_KEY, ENV_TIMEOUT = "QUORUM_MPC_PEERS", "QUORUM_MPC_PARTY", "QUORUM_MPC_KEY", "QUORUM_MPC_TIMEOUT"
+
+
+def new_key(party: int) -> tuple[dict, dict]:
+    """(secret key file dict, public peers entry without host/port) for one party."""
+    kx = X25519PrivateKey.generate()
+    sk = SigningKey.generate()
+    raw = kx.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    pub = kx.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    secret = {"id": party, "kx_secret": raw.hex(), "sign_secret": bytes(sk).hex()}
+    public = {"id": party, "kx_public": pub.hex(), "sign_public": bytes(sk.verify_key).hex()}
+    return secret, public
+
+
+def write_secret(path: Path, data: dict) -> None:
+    """Write a key file readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+
+
+def _hexfield(obj: dict, name: str, size: int, where: str) -> str:
+    val = obj.get(name)
+    if not isinstance(val, str):
+        raise InputError(f"{where}: field {name!r} is missing or not a string")
+    try:
+        raw = bytes.fromhex(val)
+    except ValueError:
+        raise InputError(f"{where}: field {name!r} is not hex") from None
+    if len(raw) != size:
+        raise InputError(f"{where}: field {name!r} has {len(raw)} bytes, expected {size}")
+    return val
+
+
+def load_peers(path: str | Path) -> dict:
+    """Parse and validate a peers file; errors name the field that is wrong."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"peers file {path}: cannot read JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise InputError(f"peers file {path}: expected an object with version 1")
+    _hexfield(data, "session", 16, f"peers file {path}")
+    parties = data.get("parties")
+    if not isinstance(parties, list) or len(parties) < 3:
+        raise InputError(f"peers file {path}: 'parties' must list at least 3 parties")
+    n = len(parties)
+    t = data.get("threshold", (n - 1) // 2)
+    if not isinstance(t, int) or isinstance(t, bool) or not 0 < t < n / 2:
+        raise InputError(f"peers file {path}: threshold {t!r} must satisfy 0 < t < n/2")
+    for i, p in enumerate(parties):
+        where = f"peers file {path}, party {i}"
+        if not isinstance(p, dict) or p.get("id") != i:
+            raise InputError(f"{where}: entries must be objects in id order (id {i})")
+        if not isinstance(p.get("host"), str) or not p["host"]:
+            raise InputError(f"{where}: 'host' must be a non-empty string")
+        port = p.get("port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise InputError(f"{where}: 'port' must be an integer in 1..65535")
+        _hexfield(p, "kx_public", 32, where)
+        _hexfield(p, "sign_public", 32, where)
+    data["threshold"] = t
+    return data
+
+
+def load_key(path: str | Path, party: int) -> dict:
+    """Parse a party's key file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"key file {path}: cannot read JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("id") != party:
+        raise InputError(f"key file {path}: not the key of party {party}")
+    _hexfield(data, "kx_secret", 32, f"key file {path}")
+    _hexfield(data, "sign_secret", 32, f"key file {path}")
+    return data
+
+
+def _agree_seeds(comm, me: int, n: int, t: int) -> dict[tuple[int, ...], bytes]:
+    """PRSS seeds: the lowest member of each subset draws its seed and sends it to the other members."""
+    seeds: dict[tuple[int, ...], bytes] = {}
+    mine = [T for T in subsets(n, t) if T[0] == me]
+    for T in mine:
+        seeds[T] = os.urandom(32)
+    for j in range(n):
+        if j == me:
+            continue
+        out = b"".join(seeds[T] for T in mine if j in T)
+        comm.send_raw(j, b"SEEDS" + out)
+    for j in range(n):
+        if j == me:
+            continue
+        data = comm.recv_raw(j)
+        expect = [T for T in subsets(n, t) if T[0] == j and me in T]
+        if data[:5] != b"SEEDS" or len(data) != 5 + 32 * len(expect):
+            raise ProtocolError(f"party {j} sent malformed PRSS seeds", j)
+        for k, T in enumerate(expect):
+            seeds[T] = data[5 + 32 * k:5 + 32 * (k + 1)]
+    return seeds
+
+
+def runtime_from_env(frac_bits: int = 24) -> Runtime:
+    """The TCP runtime of the party named by the environment (set by `quorum mpc run`)."""
+    from .transport import TcpComm
+
+    peers = load_peers(os.environ[ENV_PEERS])
+    try:
+        me = int(os.environ.get(ENV_PARTY, ""))
+    except ValueError:
+        raise InputError(f"{ENV_PARTY} must be a party index") from None
+    n, t = len(peers["parties"]), peers["threshold"]
+    if not 0 <= me < n:
+        raise InputError(f"party index {me} is out of range: the peers file has parties 0..{n - 1}")
+    key = load_key(os.environ.get(ENV_KEY, ""), me)
+    mine = peers["parties"][me]
+    if mine["kx_public"] != _public_of(key["kx_secret"]):
+        raise InputError(f"key file does not match party {me}'s public key in the peers file")
+    session = bytes.fromhex(peers["session"])
+    stats = Stats()
+    timeout = float(os.environ.get(ENV_TIMEOUT, "30"))
+    comm = TcpComm(me, peers["parties"], bytes.fromhex(key["kx_secret"]), session, stats, timeout=timeout,
+                   connect_timeout=max(timeout, 30.0))
+    seeds = _agree_seeds(comm, me, n, t)
+    signer = SigningKey(bytes.fromhex(key["sign_secret"]))
+    vks = [bytes.fromhex(p["sign_public"]) for p in peers["parties"]]
+    return Runtime(n, t, [me], comm, seeds, {me: signer}, vks, frac_bits, stats, session)
+
+
+def _public_of(kx_secret_hex: str) -> str:
+    key = X25519PrivateKey.from_private_bytes(bytes.fromhex(kx_secret_hex))
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def _free_ports(count: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def write_local_deployment(n: int, directory: Path, threshold: int | None = None) -> Path:
+    """Keys for n parties on 127.0.0.1 (free ports) and their peers file; returns its path."""
+    t = (n - 1) // 2 if threshold is None else threshold
+    entries = []
+    for i, port in enumerate(_free_ports(n)):
+        secret, public = new_key(i)
+        write_secret(directory / f"party{i}.key", secret)
+        entries.append(dict(public, host="127.0.0.1", port=port))
+    peers = {"version": 1, "session": os.urandom(16).hex(), "threshold": t, "parties": entries}
+    path = directory / "peers.json"
+    path.write_text(json.dumps(peers, indent=1))
+    return path
+
+
+def run_local(n: int, script: str, args: list[str], timeout: float | None = None, threshold: int | None = None) -> int:
+    """Run SCRIPT as n party processes over TCP on this machine; returns the worst exit code."""
+    if n < 3:
+        raise InputError(f"-n must be at least 3, got {n}")
+    if not Path(script).is_file():
+        raise InputError(f"script {script} does not exist")
+    with tempfile.TemporaryDirectory(prefix="quorum-mpc-") as tmp:
+        peers = write_local_deployment(n, Path(tmp), threshold)
+        procs = []
+        for i in range(n):
+            env = dict(os.environ, **{ENV_PEERS: str(peers), ENV_PARTY: str(i), ENV_KEY: str(Path(tmp) / f"party{i}.key"),
+                                      "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+            if timeout is not None:
+                env[ENV_TIMEOUT] = str(timeout)
+            procs.append(subprocess.Popen([sys.executable, script, *args], env=env))
+        codes = _wait_all(procs)
+    bad = {i: c for i, c in enumerate(codes) if c != 0}
+    for i, c in bad.items():
+        print(f"quorum mpc: party {i} exited with code {c}", file=sys.stderr)
+    return max((abs(c) for c in codes), default=0) and 1
+
+
+def _wait_all(procs: list[subprocess.Popen]) -> list[int]:
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait()
+    return [p.returncode for p in procs]
+
+
+def run_party(party: int, peers: str, key: str | None, script: str, args: list[str]) -> int:
+    """Run SCRIPT in this process as one party of the deployment in the peers file."""
+    data = load_peers(peers)
+    if not 0 <= party < len(data["parties"]):
+        raise InputError(f"--party {party} is out of range: the peers file has parties 0..{len(data['parties']) - 1}")
+    keyfile = key or str(Path(peers).with_name(f"party{party}.key"))
+    os.environ.update({ENV_PEERS: str(peers), ENV_PARTY: str(party), ENV_KEY: keyfile})
+    sys.argv = [script, *args]
+    runpy.run_path(script, run_name="__main__")
+    return 0

@@ -1,0 +1,299 @@
+"""TCP channels between parties: X25519-authenticated, AES-GCM-encrypted, length-prefixed frames.
+
+Keys: each party has a static X25519 key (public half in the peers file). A channel's keys are
+HKDF(X25519(own secret, peer public), salt = both sides' fresh nonces), one per direction, so
+only the two key holders can read or write it and old traffic cannot be replayed. Frames carry a
+64-bit round number checked by the receiver, so parties that run different programs fail loudly.
+A receiver thread per peer drains its socket; a party that closes its connection raises PartyDied
+at the next receive, one that sends nothing within `timeout` seconds raises PartyTimeout.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import struct
+import threading
+import time
+
+import numpy as np
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .errors import InputError, PartyDied, PartyTimeout, ProtocolError
+from .runtime import Codec, Stats
+
+MAGIC = b"QMPC\x00\x01"
+MAX_FRAME = 1 << 31
+MAX_DIMS = 8
+_EOF = object()
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 22))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+class Channel:
+    """One authenticated, encrypted, ordered connection to a peer."""
+
+    def __init__(self, peer: int, sock: socket.socket, send_key: bytes, recv_key: bytes) -> None:
+        self.peer = peer
+        self.sock = sock
+        self._send = AESGCM(send_key)
+        self._recv = AESGCM(recv_key)
+        self._send_ctr = 0
+        self._recv_ctr = 0
+        self.inbox: queue.Queue = queue.Queue()
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._reader, name=f"mpc-recv-{peer}", daemon=True)
+
+    def start(self) -> None:
+        """Start draining the socket."""
+        self._thread.start()
+
+    def send(self, payload: bytes) -> int:
+        """Encrypt and send one frame; returns bytes written."""
+        with self._lock:
+            nonce = self._send_ctr.to_bytes(12, "big")
+            self._send_ctr += 1
+            ct = self._send.encrypt(nonce, payload, None)
+            try:
+                self.sock.sendall(struct.pack("!I", len(ct)) + ct)
+            except OSError as exc:
+                raise PartyDied(f"party {self.peer} is unreachable: {exc}", self.peer) from None
+        return 4 + len(ct)
+
+    def read_frame(self) -> bytes | None:
+        """Read and decrypt one frame from the socket (None at EOF)."""
+        head = _recv_exact(self.sock, 4)
+        if head is None:
+            return None
+        (length,) = struct.unpack("!I", head)
+        if length > MAX_FRAME or length < 16:
+            raise ProtocolError(f"party {self.peer} sent a frame of {length} bytes", self.peer)
+        body = _recv_exact(self.sock, length)
+        if body is None:
+            return None
+        nonce = self._recv_ctr.to_bytes(12, "big")
+        self._recv_ctr += 1
+        try:
+            return self._recv.decrypt(nonce, body, None)
+        except Exception:
+            raise ProtocolError(f"frame from party {self.peer} failed authentication", self.peer) from None
+
+    def _reader(self) -> None:
+        try:
+            while True:
+                frame = self.read_frame()
+                if frame is None:
+                    break
+                self.inbox.put(frame)
+        except (OSError, ProtocolError) as exc:
+            self.error = str(exc)
+        self.inbox.put(_EOF)
+
+    def recv(self, timeout: float) -> bytes:
+        """Next frame from the peer, or PartyDied / PartyTimeout naming it."""
+        try:
+            item = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise PartyTimeout(f"party {self.peer} sent nothing for {timeout:g} s", self.peer) from None
+        if item is _EOF:
+            self.inbox.put(_EOF)
+            why = f" ({self.error})" if self.error else ""
+            raise PartyDied(f"party {self.peer} closed its connection{why}", self.peer)
+        return item
+
+    def close(self) -> None:
+        """Close the socket."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _derive(secret: X25519PrivateKey, peer_pub: bytes, lo: int, hi: int, nonces: bytes,
+            session: bytes) -> tuple[bytes, bytes]:
+    shared = secret.exchange(X25519PublicKey.from_public_bytes(peer_pub))
+    okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=nonces,
+               info=b"quorum-mpc-channel" + session + struct.pack("!HH", lo, hi)).derive(shared)
+    return okm[:32], okm[32:]  # lo -> hi, hi -> lo
+
+
+class TcpComm:
+    """This party's channels to all others, implementing the runtime's Comm interface."""
+
+    def __init__(self, me: int, peers: list[dict], kx_secret: bytes, session: bytes, stats: Stats,
+                 timeout: float = 30.0, connect_timeout: float = 30.0) -> None:
+        self.n = len(peers)
+        self.me = me
+        self.stats = stats
+        self.timeout = timeout
+        self.round = 0
+        self._secret = X25519PrivateKey.from_private_bytes(kx_secret)
+        self._peers = peers
+        self._session = session
+        self.channels: dict[int, Channel] = {}
+        self._connect(connect_timeout)
+
+    # ------------------------------------------------------------------ setup
+    def _initiate(self, sock: socket.socket, peer: int) -> Channel:
+        """Handshake as the dialling side (the higher party id dials the lower)."""
+        mine = os.urandom(32)
+        sock.sendall(MAGIC + struct.pack("!HH", self.me, peer) + mine)
+        reply = _recv_exact(sock, len(MAGIC) + 4 + 32)
+        if reply is None or reply[:len(MAGIC)] != MAGIC:
+            raise ProtocolError(f"party {peer} did not answer the handshake", peer)
+        frm, to = struct.unpack("!HH", reply[len(MAGIC):len(MAGIC) + 4])
+        if frm != peer or to != self.me:
+            raise ProtocolError(f"the process at party {peer}'s address says it is party {frm}", peer)
+        k_lohi, k_hilo = _derive(self._secret, bytes.fromhex(self._peers[peer]["kx_public"]), peer, self.me,
+                                 mine + reply[-32:], self._session)
+        return Channel(peer, sock, k_hilo, k_lohi)
+
+    def _accept_one(self, srv: socket.socket, deadline: float) -> None:
+        srv.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            sock, _ = srv.accept()
+        except socket.timeout:
+            missing = [j for j in range(self.me + 1, self.n) if j not in self.channels]
+            raise PartyTimeout(f"parties {missing} did not connect within the start-up timeout",
+                               missing[0] if missing else None) from None
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        hello = _recv_exact(sock, len(MAGIC) + 4 + 32)
+        if hello is None or hello[:len(MAGIC)] != MAGIC:
+            sock.close()
+            return
+        frm, to = struct.unpack("!HH", hello[len(MAGIC):len(MAGIC) + 4])
+        if to != self.me or not self.me < frm < self.n or frm in self.channels:
+            sock.close()
+            return
+        mine = os.urandom(32)
+        sock.sendall(MAGIC + struct.pack("!HH", self.me, frm) + mine)
+        nonces = hello[-32:] + mine
+        lo, hi = self.me, frm
+        k_lohi, k_hilo = _derive(self._secret, bytes.fromhex(self._peers[frm]["kx_public"]), lo, hi, nonces,
+                                 self._session)
+        self.channels[frm] = Channel(frm, sock, k_lohi, k_hilo)
+
+    def _connect(self, connect_timeout: float) -> None:
+        deadline = time.monotonic() + connect_timeout
+        me = self._peers[self.me]
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((me["host"], int(me["port"])))
+        srv.listen(self.n)
+        try:
+            for j in range(self.me):
+                self.channels[j] = self._dial(j, deadline)
+            while len(self.channels) < self.n - 1:
+                self._accept_one(srv, deadline)
+        finally:
+            srv.close()
+        for ch in self.channels.values():
+            ch.sock.settimeout(None)
+            ch.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ch.start()
+        for ch in self.channels.values():
+            ch.send(b"ready")
+        for j, ch in self.channels.items():
+            if ch.recv(self.timeout) != b"ready":
+                raise ProtocolError(f"party {j} failed channel confirmation", j)
+
+    def _dial(self, j: int, deadline: float) -> Channel:
+        peer = self._peers[j]
+        while True:
+            try:
+                sock = socket.create_connection((peer["host"], int(peer["port"])), timeout=2.0)
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+                return self._initiate(sock, j)
+            except (ConnectionRefusedError, socket.timeout, OSError) as exc:
+                if isinstance(exc, ProtocolError):
+                    raise
+                if time.monotonic() > deadline:
+                    raise PartyTimeout(f"could not connect to party {j} at {peer['host']}:{peer['port']}", j) from None
+                time.sleep(0.05)
+
+    # ------------------------------------------------------------------ messages
+    def send_raw(self, j: int, payload: bytes) -> None:
+        """Send a setup message to party j."""
+        self.stats.bytes_sent += self.channels[j].send(payload)
+
+    def recv_raw(self, j: int) -> bytes:
+        """Receive a setup message from party j."""
+        return self.channels[j].recv(self.timeout)
+
+    def _send(self, j: int, body: bytes) -> None:
+        self.stats.bytes_sent += self.channels[j].send(struct.pack("!Q", self.round) + body)
+
+    def _recv(self, j: int) -> bytes:
+        data = self.channels[j].recv(self.timeout)
+        if len(data) < 8:
+            raise ProtocolError(f"party {j} sent a truncated message", j)
+        (rnd,) = struct.unpack("!Q", data[:8])
+        if rnd != self.round:
+            raise ProtocolError(f"party {j} is at protocol round {rnd}, this party at {self.round}: "
+                                f"the parties are not running the same program", j)
+        return data[8:]
+
+    def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
+        """Send local[0] to dests[me]; receive from every j whose dests include me."""
+        self.round += 1
+        self.stats.rounds += 1
+        me = self.me
+        body = codec.encode(local[0])
+        for d in dests[me]:
+            if d != me:
+                self._send(d, body)
+        out = np.zeros((self.n,) + local.shape[1:], dtype=local.dtype)
+        out[me] = local[0]
+        for j in range(self.n):
+            if j != me and me in dests[j]:
+                try:
+                    out[j] = codec.decode(self._recv(j), tuple(shape))
+                except ValueError as exc:
+                    raise ProtocolError(f"party {j} sent a malformed message: {exc}", j) from None
+        return out
+
+    def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...] | None) -> np.ndarray:
+        """src sends per_dest[j] (with its shape) to each j; returns this party's piece."""
+        self.round += 1
+        self.stats.rounds += 1
+        if self.me == src:
+            dims = tuple(per_dest.shape[2:]) if codec.ring is not None else tuple(per_dest.shape[1:])
+            head = struct.pack("!B", len(dims)) + b"".join(struct.pack("!Q", d) for d in dims)
+            for j in range(self.n):
+                if j != src:
+                    self._send(j, head + codec.encode(per_dest[j]))
+            return per_dest[src][None]
+        data = self._recv(src)
+        try:
+            nd = data[0]
+            if nd > MAX_DIMS or len(data) < 1 + 8 * nd:
+                raise ValueError(f"bad shape header ({nd} dims)")
+            dims = struct.unpack(f"!{nd}Q", data[1:1 + 8 * nd])
+            if any(d > (1 << 31) for d in dims):
+                raise ValueError(f"implausible shape {dims}")
+            if shape is not None and tuple(shape) != tuple(dims):
+                raise InputError(f"party {src} shared a tensor of shape {tuple(dims)}, this party expected {tuple(shape)}")
+            return codec.decode(data[1 + 8 * nd:], tuple(dims))[None]
+        except (ValueError, IndexError, struct.error) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise ProtocolError(f"party {src} sent a malformed input message: {exc}", src) from None
+
+    def close(self) -> None:
+        """Close all channels."""
+        for ch in self.channels.values():
+            ch.close()
