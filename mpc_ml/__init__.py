@@ -81,3 +81,6 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(name)
+
+from . import psi  # noqa: E402,F401  (mpc_ml.psi: private set intersection)
+from . import secagg  # noqa: E402,F401  (mpc_ml.secagg: secure aggregation)
