@@ -68,6 +68,7 @@ class Ring:
         self._prefix = prefix
         self._prefix_mod64 = np.array([x % (1 << 64) for x in prefix], dtype=np.uint64)
         self._m_mod64 = np.uint64(self.modulus % (1 << 64))
+        self._weights: dict[tuple[int, ...], np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"Ring(K={self.k}, {self.bits} bits)"
@@ -164,7 +165,10 @@ class Ring:
 
     def combine(self, limbs: np.ndarray, weights: list[int]) -> np.ndarray:
         """Residues (K, *shape) of sum_j limbs[j] * weights[j]; limbs (J <= 32, *shape), each < 2^21."""
-        w = np.array([[wt % q for wt in weights] for q in self.primes], dtype=np.float64)  # (K, J)
+        key = tuple(weights)
+        w = self._weights.get(key)
+        if w is None:
+            w = self._weights[key] = np.array([[wt % q for wt in weights] for q in self.primes], dtype=np.float64)
         shape = limbs.shape[1:]
         out = w @ limbs.reshape(limbs.shape[0], -1)
         return self.reduce(out[None])[0].reshape((self.k,) + shape)
@@ -231,6 +235,14 @@ class Ring:
         neg = frac > 0.5
         acc = np.where(neg, acc - self._m_mod64, acc)
         return acc.view(np.int64)
+
+    def crt(self, r: np.ndarray) -> list:
+        """Values in [0, M) (nested lists of Python ints) of residues r (K, *shape), by the CRT basis."""
+        if not hasattr(self, "_crt_basis"):
+            self._crt_basis = [(self.modulus // q) * pow(self.modulus // q, -1, q) for q in self.primes]
+        flat = r.reshape(self.k, -1).astype(np.int64).T.tolist()
+        vals = [sum(int(x) * c for x, c in zip(row, self._crt_basis)) % self.modulus for row in flat]
+        return np.array(vals, dtype=object).reshape(r.shape[1:]).tolist()
 
     def to_objects(self, r: np.ndarray) -> np.ndarray:
         """Centred Python-integer values of residues r (K on axis 1), any size."""

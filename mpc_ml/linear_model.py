@@ -1,0 +1,180 @@
+"""LinearRegression, Ridge (exact secure normal equations) and LogisticRegression (gradient descent).
+
+X and y are shared tensors that may come from different parties (X from one, y from another) or
+lists of row blocks from several parties (horizontal partitions). Linear models: X and y move into
+a large RNS ring at their fixed-point scale, A = X^T X and b = X^T y are computed exactly there,
+and A^-1 b is solved by masking (protocols/exact.py); only the coefficients are opened, to `dst`
+(default: every party). Their error is the fixed-point rounding of the inputs (2^-25 per value).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .protocols import arith, exact
+from .runtime import current
+from .tensor import MPCTensor, _to_numpy, cat
+
+
+def _rows(data: Any, what: str) -> MPCTensor:
+    """One shared matrix from a shared tensor or a list of row blocks."""
+    if isinstance(data, MPCTensor):
+        return data
+    if isinstance(data, (list, tuple)) and data and all(isinstance(d, MPCTensor) for d in data):
+        return cat(list(data), 0)
+    raise InputError(f"{what} must be a shared tensor (mpc_ml.cryptensor) or a list of row blocks of them")
+
+
+def _check_xy(X: MPCTensor, y: MPCTensor) -> tuple[MPCTensor, MPCTensor]:
+    if X.dim() != 2:
+        raise InputError(f"X must be 2-D (samples, features), got shape {X.shape}")
+    if y.dim() == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.dim() != 1 or y.shape[0] != X.shape[0]:
+        raise InputError(f"y has shape {y.shape}, expected ({X.shape[0]},) to match X {X.shape}")
+    return X, y
+
+
+class _Linear:
+    """Shared fit/predict/score of the linear models."""
+
+    def __init__(self, fit_intercept: bool = True, alpha: float = 0.0, dst: int | None = None) -> None:
+        if alpha < 0 or not np.isfinite(alpha):
+            raise InputError(f"alpha must be a finite non-negative number, got {alpha}")
+        self.fit_intercept = fit_intercept
+        self.alpha = alpha
+        self.dst = dst
+        self.coef_: np.ndarray | None = None
+        self.intercept_: float = 0.0
+
+    def fit(self, X: Any, y: Any) -> "_Linear":
+        """Solve the (ridge) normal equations exactly on shared X and y; open coef_ and intercept_."""
+        rt = current()
+        X, y = _check_xy(_rows(X, "X"), _rows(y, "y"))
+        if self.dst is not None:
+            rt.check_party(self.dst, "dst")
+        n, d = X.shape
+        f = rt.params.frac_bits
+        bits = rt.params.value_bits + f
+        cols = d + 1 if self.fit_intercept else d
+        num_b, den_b = exact.bounds(n, cols, bits)
+        big = rt.ring_of(exact.ring_for(num_b, den_b).k)
+        both = exact.switch(rt, np.concatenate([X.share, y.share[..., None]], -1), bits, big)
+        xs, ys = both[..., :d], both[..., d:]
+        if self.fit_intercept:
+            ones = np.broadcast_to(big.const(1 << f).reshape(1, big.k, 1, 1), (xs.shape[0], big.k, n, 1))
+            xs = np.concatenate([xs, ones], -1)
+        xt = np.swapaxes(xs, -1, -2)
+        ab = arith.reduce_degree(rt, big.matmul(xt, np.concatenate([xs, ys], -1)), big)
+        a, b = ab[..., :cols], ab[..., cols:]
+        if self.alpha:
+            lam = int(round(self.alpha * (1 << (2 * f))))
+            diag = np.eye(cols, dtype=np.int64) * lam
+            if self.fit_intercept:
+                diag[-1, -1] = 0
+            a = big.add(a, big.from_objects(diag.astype(object)))
+        sol = exact.solve(rt, a, b, big, self.dst)
+        if sol is not None:
+            w = []
+            for row in sol:
+                nd = exact.rational(int(row[0]), big.modulus, num_b, den_b)
+                if nd is None:
+                    raise ArithmeticError("rational reconstruction failed: inputs exceed the declared range")
+                w.append(float(Fraction(*nd)))
+            w = np.array(w)
+            self.coef_ = w[:d]
+            self.intercept_ = float(w[d]) if self.fit_intercept else 0.0
+        return self
+
+    def _require_fit(self) -> np.ndarray:
+        if self.coef_ is None:
+            raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
+        return self.coef_
+
+    def predict(self, X: Any) -> Any:
+        """X @ coef_ + intercept_ (shared if X is shared)."""
+        coef = self._require_fit()
+        if isinstance(X, MPCTensor):
+            return X @ coef + self.intercept_
+        return _to_numpy(X) @ coef + self.intercept_
+
+    def score(self, X: Any, y: Any) -> float | None:
+        """R^2; for shared X, y only the residual and total sums of squares are opened (to dst)."""
+        pred = self.predict(X if not isinstance(X, (list, tuple)) else _rows(X, "X"))
+        if isinstance(pred, MPCTensor) or isinstance(y, (MPCTensor, list, tuple)):
+            yy = _rows(y, "y") if isinstance(y, (list, tuple, MPCTensor)) else MPCTensor.from_plain(y)
+            res = pred - yy
+            cen = yy - yy.mean()
+            from .tensor import stack
+
+            vals = stack([(res * res).sum(), (cen * cen).sum()]).get_plain_text(self.dst)
+            return None if vals is None else float(1 - vals[0] / vals[1])
+        yv = _to_numpy(y)
+        return float(1 - ((yv - pred) ** 2).sum() / ((yv - yv.mean()) ** 2).sum())
+
+
+class LinearRegression(_Linear):
+    """Ordinary least squares, solved exactly on secret-shared data (sklearn's names)."""
+
+    def __init__(self, fit_intercept: bool = True, dst: int | None = None) -> None:
+        super().__init__(fit_intercept, 0.0, dst)
+
+
+class Ridge(_Linear):
+    """Least squares with an L2 penalty alpha (the intercept is not penalized, as in sklearn)."""
+
+    def __init__(self, alpha: float = 1.0, fit_intercept: bool = True, dst: int | None = None) -> None:
+        super().__init__(fit_intercept, alpha, dst)
+
+
+class LogisticRegression:
+    """Binary logistic regression by full-batch gradient descent on shared X, y (labels 0/1)."""
+
+    def __init__(self, learning_rate: float = 0.5, max_iter: int = 100, fit_intercept: bool = True,
+                 dst: int | None = None) -> None:
+        self.learning_rate, self.max_iter = learning_rate, max_iter
+        self.fit_intercept, self.dst = fit_intercept, dst
+        self.coef_: np.ndarray | None = None
+        self.intercept_: float = 0.0
+
+    def fit(self, X: Any, y: Any) -> "LogisticRegression":
+        """max_iter steps of w -= lr X^T (sigmoid(X w + b) - y) / n; the weights are opened at the end."""
+        X, y = _check_xy(_rows(X, "X"), _rows(y, "y"))
+        n, d = X.shape
+        zero = np.zeros(d)
+        w = MPCTensor.from_plain(zero, 0)
+        b = MPCTensor.from_plain(np.zeros(1), 0)
+        Xt = X.t()
+        step = self.learning_rate / n
+        for _ in range(self.max_iter):
+            z = X @ w + b if self.fit_intercept else X @ w
+            err = z.sigmoid() - y
+            w = w - (Xt @ err) * step
+            if self.fit_intercept:
+                b = b - err.sum() * step
+        out = w.get_plain_text(self.dst)
+        bias = b.get_plain_text(self.dst)
+        if out is not None:
+            self.coef_, self.intercept_ = out, float(bias[0]) if self.fit_intercept else 0.0
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        """P(y = 1 | x) (shared if X is shared)."""
+        if self.coef_ is None:
+            raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
+        if isinstance(X, MPCTensor):
+            return (X @ self.coef_ + self.intercept_).sigmoid()
+        return 1 / (1 + np.exp(-(_to_numpy(X) @ self.coef_ + self.intercept_)))
+
+    def predict(self, X: Any) -> Any:
+        """Labels 0/1 (shared if X is shared)."""
+        p = self.predict_proba(X)
+        return p >= 0.5 if isinstance(p, MPCTensor) else (p >= 0.5).astype(float)
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy on plaintext X, y."""
+        return float((self.predict(_to_numpy(X)) == _to_numpy(y)).mean())

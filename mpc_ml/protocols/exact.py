@@ -1,0 +1,104 @@
+"""Exact integer linear algebra in a large RNS ring: ring switching and a masked linear solve.
+
+Ring switch: shares of x (|x| < 2^b) in Z_M become shares in Z_M' by opening c = x + 2^b + r
+(r = sum_T r_T bounded, kappa bits of statistical hiding) in Z_M and subtracting [r] lifted in Z_M'.
+Solve (Bar-Ilan and Beaver masking, as in MPyC's ridge-regression demo): with a uniform shared R,
+RA is revealed (uniform among invertible matrices: independent of A); Z = (RA)^-1 mod M' is
+computed in the clear and [A^-1 b] = Z [R b]. Opening A^-1 b mod M' and rational reconstruction
+yields the exact rational solution, provided M' > 2 N D for bounds N, D on its numerators and
+denominators (Hadamard's bound on det A), so nothing but the solution is revealed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..fixedpoint import KAPPA
+from ..ring import Ring
+from ..runtime import Codec, Runtime
+from . import arith, shamir
+
+
+def switch(rt: Runtime, x: np.ndarray, bits: int, target: Ring) -> np.ndarray:
+    """Degree-t shares in `target` of the value of degree-t shares x in rt.ring, |value| < 2^bits."""
+    ring = rt.ring
+    shape = x.shape[2:]
+    widths = arith.split_bits(bits + 1 + KAPPA)
+    limbs = rt.prss.limbs(shape, widths)
+    weights = [1 << sum(widths[:j]) for j in range(len(widths))]
+    r_src = rt.prss.lift(ring, {T: ring.combine(v, weights) for T, v in limbs.items()})
+    r_dst = rt.prss.lift(target, {T: target.combine(v, weights) for T, v in limbs.items()})
+    masked = ring.add(ring.add(x, r_src), arith.public(rt, 1 << bits, shape))
+    c = arith.open_all(rt, masked, rt.t)
+    digits = np.stack([dg[0] for dg in ring._digits(c)])  # c = sum_i digit_i * p_1...p_(i-1), c < M
+    c_t = target.combine(digits, ring._prefix)[None]
+    c_t = target.sub(c_t, target.const(1 << bits).reshape((1, target.k) + (1,) * len(shape)))
+    return target.sub(np.broadcast_to(c_t, r_dst.shape), r_dst)
+
+
+def _inverse_mod(a: np.ndarray, primes: tuple[int, ...]) -> np.ndarray | None:
+    """Inverses of a[k] mod primes[k] (a: (K, d, d) int64 residues) by Gauss-Jordan, vectorized over
+    the primes with diagonal pivots (None if a pivot vanishes: the caller draws a new mask)."""
+    k, d, _ = a.shape
+    q = np.array(primes, dtype=np.int64)[:, None]
+    m = np.concatenate([a, np.broadcast_to(np.eye(d, dtype=np.int64), (k, d, d))], 2)
+    for col in range(d):
+        piv = m[:, col, col]
+        if not piv.all():
+            return None
+        inv = np.array([pow(int(v), -1, int(p)) for v, p in zip(piv, primes)], dtype=np.int64)
+        m[:, col] = m[:, col] * inv[:, None] % q
+        factors = m[:, :, col].copy()
+        factors[:, col] = 0
+        m = (m - factors[:, :, None] * m[:, col][:, None, :]) % q[:, :, None]
+    return m[:, :, d:]
+
+
+def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None) -> list[list[int]] | None:
+    """Shares a (d, d), b (d, e) in `ring` -> A^-1 b mod M' as integers, opened to dst (None elsewhere)."""
+    d = a.shape[-1]
+    codec = Codec(ring)
+    for _ in range(4):
+        r = rt.prss.uniform(ring, (d, d))
+        ra_rb = arith.reduce_degree(rt, np.concatenate([ring.matmul(r, a), ring.matmul(r, b)], -1), ring)
+        ra = arith.open_all(rt, ra_rb[..., :d], rt.t, ring=ring)
+        z = _inverse_mod(ra[0].astype(np.int64), ring.primes)
+        if z is None:
+            continue  # R or A singular mod some prime: draw a new R (a singular A fails every time)
+        sol = ring.matmul(z.astype(np.float64)[None], ra_rb[..., d:])
+        receivers = list(range(rt.n)) if dst is None else [dst]
+        stack = rt.exchange(sol, [receivers] * rt.n, codec, sol.shape[2:])
+        if not any(p in receivers for p in rt.local_ids):
+            return None
+        return ring.crt(shamir.reconstruct(ring, stack, rt.t, check=True))
+    raise ArithmeticError("the system matrix is singular (collinear features?)")
+
+
+def rational(v: int, modulus: int, num_bound: int, den_bound: int) -> tuple[int, int] | None:
+    """(n, d) with n = v d mod modulus, |n| <= num_bound, 0 < d <= den_bound (Wang's algorithm)."""
+    r0, r1 = modulus, v % modulus
+    s0, s1 = 0, 1
+    while r1 > num_bound:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        s0, s1 = s1, s0 - q * s1
+    if s1 == 0 or abs(s1) > den_bound:
+        return None
+    return (r1, s1) if s1 > 0 else (-r1, -s1)
+
+
+def bounds(n_rows: int, d: int, entry_bits: int) -> tuple[int, int]:
+    """(numerator, denominator) bounds for A^-1 b with A = X^T X, b = X^T y, |entries| < 2^entry_bits."""
+    row = math.isqrt(d) + 1
+    entry = n_rows << (2 * entry_bits)
+    den = (row * entry) ** d
+    num = d * (row * entry) ** d
+    return num, den
+
+
+def ring_for(num: int, den: int) -> Ring:
+    """The smallest RNS ring with M > 2 * num * den."""
+    need = (2 * num * den).bit_length() + 1
+    return Ring(-(-need // 20))

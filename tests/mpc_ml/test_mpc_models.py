@@ -1,0 +1,136 @@
+"""nn (numpy-built and from PyTorch) and linear_model against plaintext references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mpc_ml
+
+DATA = Path(__file__).parent / "data" / "mlp_digits.npz"
+
+
+def _digits_mlp():
+    from sklearn.datasets import load_digits
+
+    w = np.load(DATA)
+    X, _ = load_digits(return_X_y=True)
+    xte = (X / 16.0)[w["test_idx"]]
+    nn = mpc_ml.nn
+    model = nn.Sequential(nn.Linear(64, 128, w["0_weight"], w["0_bias"]), nn.ReLU(),
+                          nn.Linear(128, 64, w["2_weight"], w["2_bias"]), nn.ReLU(),
+                          nn.Linear(64, 10, w["4_weight"], w["4_bias"]))
+    h = xte
+    for i, k in enumerate(("0", "2", "4")):
+        h = h @ w[f"{k}_weight"].T + w[f"{k}_bias"]
+        if i < 2:
+            h = np.maximum(h, 0)
+    return model, xte, h
+
+
+def test_mlp_digits_argmax_agreement(mpc):
+    """The anchors' 64-128-64-10 MLP on the 450 test digits, built from numpy weights (no torch)."""
+    model, xte, plain = _digits_mlp()
+    model.encrypt(src=0)
+    logits = model(mpc.cryptensor(xte, src=1)).get_plain_text(dst=1)
+    assert (logits.argmax(1) == plain.argmax(1)).mean() >= 0.99
+    assert np.abs(logits - plain).max() < 1e-3
+
+
+def test_layers_from_numpy(mpc, rng):
+    x = rng.standard_normal((2, 3, 8, 8))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    nn = mpc.nn
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, weight=w, bias=b), nn.MaxPool2d(2), nn.AvgPool2d(2),
+                        nn.Flatten(), nn.Sigmoid(), nn.Softmax(1))
+    net.encrypt(src=0)
+    out = net(mpc.cryptensor(x, src=1)).get_plain_text()
+    # plaintext reference
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = np.zeros((2, 4, 8, 8))
+    for i in range(8):
+        for j in range(8):
+            conv[:, :, i, j] = np.einsum("ncij,ocij->no", xp[:, :, i:i + 3, j:j + 3], w) + b
+    mp = conv.reshape(2, 4, 4, 2, 4, 2).max((3, 5))
+    ap = mp.reshape(2, 4, 2, 2, 2, 2).mean((3, 5)).reshape(2, -1)
+    s = 1 / (1 + np.exp(-ap))
+    ref = np.exp(s) / np.exp(s).sum(1, keepdims=True)
+    assert np.abs(out - ref).max() < 1e-4
+
+
+def test_unsupported_layer_named():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh())
+    with pytest.raises(mpc_ml.InputError, match="unsupported layer Tanh.*Linear"):
+        mpc_ml.nn.from_pytorch(model, torch.zeros(1, 4))
+
+
+def test_from_pytorch_seed_example(mpc):
+    """The seed's CrypTen snippet with the import changed."""
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(10, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    enc = mpc.nn.from_pytorch(model, dummy_input=torch.zeros(1, 10))
+    enc.encrypt(src=0)
+    data = torch.randn(4, 10)
+    out = enc(mpc.cryptensor(data, src=1)).get_plain_text(dst=1)
+    with torch.no_grad():
+        assert np.abs(out - model(data).numpy()).max() < 1e-4
+
+
+def _diabetes():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+def test_linear_regression_diabetes_vertical(mpc):
+    """X from party 0, y from party 1: coefficients within 1e-3 of scikit-learn (measured ~1e-6)."""
+    from sklearn.linear_model import LinearRegression
+
+    X, y = _diabetes()
+    m = mpc.linear_model.LinearRegression().fit(mpc.cryptensor(X, src=0), mpc.cryptensor(y, src=1))
+    ref = LinearRegression().fit(X, y)
+    assert np.abs(m.coef_ - ref.coef_).max() < 1e-4
+    assert abs(m.intercept_ - ref.intercept_) < 1e-4
+    assert abs(m.score(X, y) - ref.score(X, y)) < 1e-6
+    assert np.abs(m.predict(X) - ref.predict(X)).max() < 1e-3
+
+
+def test_ridge_horizontal_partitions(mpc):
+    """Rows from three organisations; y likewise; opened to party 2 only."""
+    from sklearn.linear_model import Ridge
+
+    X, y = _diabetes()
+    parts = np.array_split(np.arange(len(y)), 3)
+    Xs = [mpc.cryptensor(X[p], src=i) for i, p in enumerate(parts)]
+    ys = [mpc.cryptensor(y[p], src=i) for i, p in enumerate(parts)]
+    m = mpc.linear_model.Ridge(alpha=2.5, dst=2).fit(Xs, ys)
+    ref = Ridge(alpha=2.5).fit(X, y)
+    assert np.abs(m.coef_ - ref.coef_).max() < 1e-4
+    r2 = m.score(Xs, ys)
+    assert abs(r2 - ref.score(X, y)) < 1e-4
+
+
+def test_logistic_regression(mpc, rng):
+    X = rng.standard_normal((200, 3))
+    y = (X @ np.array([1.5, -2.0, 0.5]) + 0.3 > 0).astype(float)
+    m = mpc.linear_model.LogisticRegression(learning_rate=1.0, max_iter=30).fit(
+        mpc.cryptensor(X, src=0), mpc.cryptensor(y, src=1))
+    # plaintext gradient descent with the same steps
+    w, b = np.zeros(3), 0.0
+    for _ in range(30):
+        e = 1 / (1 + np.exp(-(X @ w + b))) - y
+        w, b = w - X.T @ e / 200, b - e.sum() / 200
+    assert np.abs(m.coef_ - w).max() < 1e-3 and abs(m.intercept_ - b) < 1e-3
+    assert m.score(X, y) > 0.9
+
+
+def test_linear_model_bad_shapes(mpc):
+    X = mpc.cryptensor(np.ones((5, 2)))
+    with pytest.raises(mpc_ml.InputError, match="expected \\(5,\\)"):
+        mpc.linear_model.LinearRegression().fit(X, mpc.cryptensor(np.ones(4), src=1))
+    with pytest.raises(mpc_ml.InputError, match="shared tensor"):
+        mpc.linear_model.LinearRegression().fit(np.ones((5, 2)), X)
