@@ -55,9 +55,10 @@ def random_choices(contest: Contest, rng: random.Random) -> list[str]:
     return rng.sample(list(contest.options), count)
 
 
-def run_ceremony(election: Election, setup_p: dict[str, Any]) -> list[dkg.TrusteeKey]:
-    """Run the DKG among all trustees and publish its transcript; returns each trustee's key."""
-    params = parse_setup(setup_p).ceremony_params()
+def key_ceremony(setup_p: dict[str, Any]) -> tuple[dict[str, Any], list[dkg.TrusteeKey]]:
+    """Run the DKG among all trustees in this process: the key-ceremony payload and each trustee's key."""
+    setup = parse_setup(setup_p)
+    params = setup.ceremony_params()
     trustees = [dkg.Trustee(params, i) for i in range(1, params.n + 1)]
     announcements = {t.index: t.announce() for t in trustees}
     messages = {t.index: t.deal(announcements) for t in trustees}
@@ -65,8 +66,7 @@ def run_ceremony(election: Election, setup_p: dict[str, Any]) -> list[dkg.Truste
     result = dkg.adjudicate(params, announcements, messages, complaints)
     keys = [t.finish(result) for t in trustees]
     signatures = {t.index: t.sign(result) for t in trustees}
-    election.key_ceremony(ceremony_payload(parse_setup(setup_p), announcements, messages, complaints, result, signatures))
-    return keys
+    return ceremony_payload(setup, announcements, messages, complaints, result, signatures), keys
 
 
 def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int = 3, absent: int = 2,
@@ -90,7 +90,8 @@ def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int =
         manifest = Manifest.from_json(DEMO_MANIFEST)
         setup_p = setup_payload(election_id, manifest, group, trustees, quorum, board.public_key)
         election.setup(setup_p)
-        keys = run_ceremony(election, setup_p)
+        ceremony_p, keys = key_ceremony(setup_p)
+        election.key_ceremony(ceremony_p)
         private = [new_private_credential() for _ in range(voters)]
         election.register(credentials_payload([public_credential(election_id, c) for c in private], voters))
         election.open()

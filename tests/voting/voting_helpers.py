@@ -16,7 +16,7 @@ from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json
 from voting.board import Board
 from voting.context import ElectionContext, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
-from voting.demo import DEMO_MANIFEST, run_ceremony
+from voting.demo import DEMO_MANIFEST, key_ceremony
 from voting.election import Election
 from voting.manifest import Manifest
 from voting.record import GENESIS, entry_hash
@@ -56,7 +56,8 @@ def open_election(url: str, group_name: str = "ed25519", voters: int = 4, truste
     election = Election(board, election_id)
     setup_p = setup_payload(election_id, MANIFEST, get_group(group_name), trustees, quorum, board.public_key)
     election.setup(setup_p)
-    keys = run_ceremony(election, setup_p)
+    ceremony_p, keys = key_ceremony(setup_p)
+    election.key_ceremony(ceremony_p)
     creds = [new_private_credential() for _ in range(voters)]
     election.register(credentials_payload([public_credential(election_id, c) for c in creds], voters))
     election.open()
