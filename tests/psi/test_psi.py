@@ -95,3 +95,18 @@ def test_response_of_the_wrong_length_is_refused() -> None:
     response = server.respond(client.request())
     with pytest.raises(PsiError, match="1 points for a request of 2"):
         client.finish(Response(response.points[:32], "items"), server.setup)
+
+
+def test_progress_bar_draws_on_request_only() -> None:
+    import io
+
+    from mpc_ml.psi.progress import Progress
+
+    shown = io.StringIO()
+    bar = Progress("server", 10, True, shown)
+    bar.advance(10)
+    bar.close()
+    assert "server: [" in shown.getvalue() and "10/10" in shown.getvalue()
+    quiet = io.StringIO()
+    Progress("client", 10**7, None, quiet).close()  # not a terminal: no bar by default
+    assert quiet.getvalue() == ""
