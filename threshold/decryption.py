@@ -100,15 +100,20 @@ class Decryption:
 
 def combine(group: Group, ciphertexts: Sequence[Ciphertext], partials: Sequence[PartialDecryption],
             verification_keys: Mapping[int, Element], k: int, context: bytes, bound: int) -> Decryption:
-    """Check each partial, keep the first k valid ones, Lagrange-combine, and solve small logs."""
-    check_indices([p.index for p in partials], group.q)
-    valid, blamed = [], []
+    """Check each partial, keep the first k valid ones, Lagrange-combine, and solve small logs.
+
+    A partial is blamed if its proofs fail or its index is unknown; a second valid partial for
+    an index already used is ignored, so no single bad message can stop the decryption.
+    """
+    valid, blamed, seen = [], [], set()
     for p in partials:
-        vk = verification_keys.get(p.index)
-        if vk is not None and verify_partial(group, vk, ciphertexts, p, context):
-            valid.append(p)
-        else:
+        vk = verification_keys.get(p.index) if isinstance(p.index, int) and p.index > 0 else None
+        if vk is None or not verify_partial(group, vk, ciphertexts, p, context):
             blamed.append(p.index)
+        elif p.index not in seen:
+            seen.add(p.index)
+            valid.append(p)
+    check_indices([p.index for p in valid], group.q)
     if len(valid) < k:
         raise ProtocolError(f"{len(valid)} valid partial decryptions, {k} needed (blamed: {blamed})")
     valid = valid[:k]

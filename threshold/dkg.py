@@ -12,17 +12,21 @@ commitments of the qualified dealers. Every trustee signs the transcript hash.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from threshold import hybrid
-from threshold.encoding import encode
+from threshold.encoding import canonical_json, encode, hex_bytes
 from threshold.errors import DecodeError, ProtocolError, VerificationError
 from threshold.groups import Element, Group
 from threshold.hashing import sha256
 from threshold.proofs import ChaumPedersenProof, SchnorrProof
 from threshold.shamir import Share, evaluate, random_polynomial
 from threshold.vss import expected_commitment, feldman_commit, feldman_verify
+
+
+_DECIMAL = re.compile(r"[1-9][0-9]{0,5}")
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ class DealerMessage:
         expected = {str(j) for j in range(1, params.n + 1) if j != index}
         if set(o["shares"]) != expected:
             raise DecodeError(f"{field_name}.shares", f"expected one share for each of {sorted(expected, key=int)}")
-        shares = {int(j): hybrid.HybridCiphertext.from_json(g, ct, f"{field_name}.shares.{j}") for j, ct in o["shares"].items()}
+        shares = {_int_key(j, f"{field_name}.shares"): hybrid.HybridCiphertext.from_json(g, ct, f"{field_name}.shares.{j}")
+                  for j, ct in o["shares"].items()}
         return cls(index, commitments, SchnorrProof.from_json(g, o["proof"], f"{field_name}.proof"), shares)
 
 
@@ -217,18 +222,16 @@ class Trustee:
             if i == self.index:
                 continue
             ct = msg.shares.get(self.index)
-            value = None
-            if ct is not None:
-                try:
-                    raw = hybrid.decrypt(g, self.enc_secret, ct, _share_aad(p, i, self.index))
-                    value = int.from_bytes(raw, "big") if len(raw) == 32 else None
-                except VerificationError:
-                    value = None
+            if ct is None or not ct.ephemeral_valid(g, _share_aad(p, i, self.index)):
+                continue  # public faults: adjudicate disqualifies the dealer; never reveal S for them
+            try:
+                raw = hybrid.decrypt(g, self.enc_secret, ct, _share_aad(p, i, self.index))
+                value = int.from_bytes(raw, "big") if len(raw) == 32 else None
+            except VerificationError:
+                value = None
             if value is not None and value < g.q and feldman_verify(g, msg.commitments, Share(self.index, value)):
                 self.received[i] = value
                 continue
-            if ct is None:
-                continue  # a missing share disqualifies the dealer without a complaint
             secret = hybrid.kem_secret(g, self.enc_secret, ct)
             proof = ChaumPedersenProof.prove(g, self.enc_secret, g.g, self.enc_key, ct.ephemeral, secret,
                                              _complaint_ctx(p, self.index, i))
@@ -283,8 +286,12 @@ class TrusteeKey:
             raise DecodeError("trustee_key.group", f"expected {group.name}, got {o['group']!r}")
         if not isinstance(o["verification_keys"], dict):
             raise DecodeError("trustee_key.verification_keys", "expected an object")
-        vks = {int(j): group.from_hex(v, f"trustee_key.verification_keys.{j}") for j, v in o["verification_keys"].items()}
-        key = cls(group, o["index"], group.scalar_from_hex(o["secret"], "trustee_key.secret"),
+        index = o["index"]
+        if not isinstance(index, int) or isinstance(index, bool) or index < 1:
+            raise DecodeError("trustee_key.index", "expected a positive integer")
+        vks = {_int_key(j, "trustee_key.verification_keys"): group.from_hex(v, f"trustee_key.verification_keys.{j}")
+               for j, v in o["verification_keys"].items()}
+        key = cls(group, index, group.scalar_from_hex(o["secret"], "trustee_key.secret"),
                   group.from_hex(o["public_key"], "trustee_key.public_key"), vks)
         if group.exp_g(key.secret) != vks.get(key.index):
             raise DecodeError("trustee_key.secret", "does not match the trustee's verification key")
@@ -311,6 +318,10 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
             disqualified[i] = "invalid proof of knowledge of the constant term"
         elif set(msg.shares) != {j for j in range(1, params.n + 1) if j != i}:
             disqualified[i] = "did not send a share to every trustee"
+        else:
+            bad = [j for j, ct in sorted(msg.shares.items()) if not ct.ephemeral_valid(g, _share_aad(params, i, j))]
+            if bad:
+                disqualified[i] = f"share ciphertext to trustee {bad[0]} has no valid ephemeral proof"
     rejected = []
     for c in complaints:
         if c.dealer in disqualified or c.accuser == c.dealer:
@@ -337,9 +348,9 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
            for j in range(1, params.n + 1)}
     transcript = sha256(encode(
         "dkg-transcript", params.context, params.n, params.k,
-        [encode(a.index, g.encode(a.enc_key), a.commit_hash) for _, a in sorted(announcements.items())],
-        [encode(m.index, [g.encode(c) for c in m.commitments]) for _, m in sorted(messages.items())],
-        [encode(c.accuser, c.dealer) for c in complaints],
+        [canonical_json(a.to_json(g)) for _, a in sorted(announcements.items())],
+        [canonical_json(m.to_json(g)) for _, m in sorted(messages.items())],
+        [canonical_json(c.to_json(g)) for c in complaints],
         list(qualified), g.encode(public_key)))
     return CeremonyResult(qualified, disqualified, public_key, vks, transcript, tuple(rejected))
 
@@ -369,15 +380,10 @@ def _fields(obj: Any, keys: set[str], name: str) -> dict:
 
 
 def _int_key(text: Any, name: str) -> int:
-    if not isinstance(text, str) or not text.isdigit():
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
         raise DecodeError(name, f"expected a decimal trustee index as key, got {text!r}")
     return int(text)
 
 
 def _hex32(text: Any, name: str) -> bytes:
-    if not isinstance(text, str) or len(text) != 64 or text != text.lower():
-        raise DecodeError(name, "expected 64 lowercase hex characters")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise DecodeError(name, "not a hex string") from None
+    return hex_bytes(text, name, 32)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from threshold.errors import DecodeError, VerificationError
-from threshold.groups import Element, FixedBase, Group
+from threshold.groups import Element, ElementReader, FixedBase, Group
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,21 @@ class Ciphertext:
         return {"alpha": group.to_hex(self.alpha), "beta": group.to_hex(self.beta)}
 
     @classmethod
-    def from_json(cls, group: Group, obj: Any, field: str = "ciphertext") -> "Ciphertext":
-        """Parse and membership-check both components (the identity is allowed: an empty sum)."""
+    def from_json(cls, group: Group, obj: Any, field: str = "ciphertext", reader: ElementReader | None = None,
+                  allow_identity: bool = True) -> "Ciphertext":
+        """Parse both components; their membership test is owed to `reader` if given, else done now.
+
+        The identity is allowed by default (an empty sum); ballots pass allow_identity=False.
+        """
         if not isinstance(obj, dict) or set(obj) != {"alpha", "beta"}:
             raise DecodeError(field, "expected an object with exactly 'alpha' and 'beta'")
-        alpha, beta = group.from_hex_many(
-            [(obj["alpha"], f"{field}.alpha"), (obj["beta"], f"{field}.beta")], allow_identity=True
-        )
-        return cls(alpha, beta)
+        own = reader is None
+        reader = reader or group.reader()
+        ct = cls(reader.element(obj["alpha"], f"{field}.alpha", allow_identity),
+                 reader.element(obj["beta"], f"{field}.beta", allow_identity))
+        if own:
+            reader.finish()
+        return ct
 
 
 def ciphertext_sum(group: Group, cts: list[Ciphertext]) -> Ciphertext:

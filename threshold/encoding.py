@@ -4,6 +4,7 @@ and the canonical JSON of records (Contracts: sorted keys, no spaces, UTF-8)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Union
 
 Encodable = Union[bytes, str, int, list, tuple]
@@ -55,17 +56,22 @@ def int_to_hex(value: int, size: int) -> str:
     return int(value).to_bytes(size, "big").hex()
 
 
-def hex_to_int(text: Any, size: int, field: str) -> int:
-    """Parse fixed-length lowercase hex of `size` bytes; errors name `field`."""
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
+
+
+def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
+    """Parse lowercase hex (the one spelling: no whitespace, no prefix); `size` in bytes if fixed."""
     from threshold.errors import DecodeError
 
     if not isinstance(text, str):
         raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
-    if len(text) != 2 * size:
+    if size is not None and len(text) != 2 * size:
         raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
-    if text != text.lower():
-        raise DecodeError(field, "hex must be lowercase")
-    try:
-        return int.from_bytes(bytes.fromhex(text), "big")
-    except ValueError:
-        raise DecodeError(field, "not a hex string") from None
+    if not _HEX.fullmatch(text):
+        raise DecodeError(field, "expected lowercase hex digits only")
+    return bytes.fromhex(text)
+
+
+def hex_to_int(text: Any, size: int, field: str) -> int:
+    """Parse fixed-length lowercase hex of `size` bytes; errors name `field`."""
+    return int.from_bytes(hex_bytes(text, field, size), "big")

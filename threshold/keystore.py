@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from argon2.exceptions import HashingError
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from threshold.encoding import canonical_json
+from threshold.encoding import canonical_json, hex_bytes
 from threshold.errors import DecodeError, VerificationError
 
 FORMAT = "quorum-secret-v1"
 # argon2id, RFC 9106 second recommended option (64 MiB, 3 passes, 4 lanes)
 ARGON2 = {"time_cost": 3, "memory_cost": 64 * 1024, "parallelism": 4}
+# what a file may ask for: enough to be safe to read, never enough to exhaust the reader
+_LIMITS = {"time_cost": (1, 20), "memory_cost": (8 * 1024, 4 * 1024 * 1024), "parallelism": (1, 16)}
 
 
 def _derive(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:
@@ -38,29 +42,45 @@ def unseal(document: Any, passphrase: str) -> Any:
     """Decrypt a sealed document; a wrong passphrase or any tampering raises VerificationError."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise DecodeError("secret file", f"not a {FORMAT} document")
-    try:
-        kdf = document["kdf"]
-        params = {k: int(kdf[k]) for k in ("time_cost", "memory_cost", "parallelism")}
-        salt, nonce = bytes.fromhex(kdf["salt"]), bytes.fromhex(document["nonce"])
-        body = bytes.fromhex(document["ciphertext"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DecodeError("secret file", f"malformed field {exc}") from None
+    if set(document) != {"format", "kdf", "nonce", "ciphertext"}:
+        raise DecodeError("secret file", "expected exactly format, kdf, nonce, ciphertext")
+    kdf = document["kdf"]
+    if not isinstance(kdf, dict) or set(kdf) != {"name", "salt", *_LIMITS} or kdf["name"] != "argon2id":
+        raise DecodeError("secret file.kdf", "expected argon2id with salt, time_cost, memory_cost, parallelism")
+    params = {}
+    for name, (low, high) in _LIMITS.items():
+        value = kdf[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise DecodeError(f"secret file.kdf.{name}", f"expected an integer in {low}..{high}")
+        params[name] = value
+    salt = hex_bytes(kdf["salt"], "secret file.kdf.salt", 16)
+    nonce = hex_bytes(document["nonce"], "secret file.nonce", 12)
+    body = hex_bytes(document["ciphertext"], "secret file.ciphertext")
+    if len(body) < 16:
+        raise DecodeError("secret file.ciphertext", "too short for the authentication tag")
     try:
         plain = AESGCM(_derive(passphrase, salt, params)).decrypt(nonce, body, FORMAT.encode())
-    except InvalidTag:
+    except (InvalidTag, HashingError):
         raise VerificationError("wrong passphrase or corrupted secret file") from None
     return json.loads(plain)
 
 
 def save(path: str | Path, secret: Any, passphrase: str, params: dict[str, int] | None = None) -> None:
-    """Write the sealed secret with mode 0600 (created that way, never world-readable)."""
+    """Write the sealed secret with mode 0600, atomically: a new file renamed over the old one,
+    so an old descriptor or a planted symlink never sees it and a failed write loses nothing."""
+    path = Path(path)
     data = canonical_json(seal(secret, passphrase, params))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp = tempfile.mkstemp(prefix=".quorum-secret-", dir=path.parent)  # created 0600, O_EXCL
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def load(path: str | Path, passphrase: str) -> Any:

@@ -18,10 +18,11 @@ from threshold.groups import Element, ElementReader, Group
 from threshold.hashing import hash_to_scalar
 
 
-def challenge(group: Group, tag: str, context: bytes, statement: Sequence[Any], commitments: Sequence[Element]) -> int:
-    """c = H(tag; group; context; statement; commitments), elements in canonical bytes."""
-    enc = [group.encode(x) if not isinstance(x, int) or type(x).__name__ == "mpz" else x for x in statement]
-    return hash_to_scalar(group.q, tag, group.name, context, enc, [group.encode(a) for a in commitments])
+def challenge(group: Group, tag: str, context: bytes, statement: Sequence[Element], commitments: Sequence[Element],
+              params: Sequence[int] = ()) -> int:
+    """c = H(tag; group; context; integer parameters; statement elements; commitments), elements as bytes."""
+    return hash_to_scalar(group.q, tag, group.name, context, [int(p) for p in params],
+                          [group.encode(x) for x in statement], [group.encode(a) for a in commitments])
 
 
 def _obj(obj: Any, keys: set[str], field: str) -> dict:
@@ -80,7 +81,7 @@ class SchnorrProof:
     def from_json(cls, group: Group, obj: Any, field: str = "proof", reader: ElementReader | None = None) -> "SchnorrProof":
         o = _obj(obj, {"commitment", "response"}, field)
         return _finish(group, reader, lambda r: cls(
-            r.key(o["commitment"], f"{field}.commitment"), group.scalar_from_hex(o["response"], f"{field}.response")))
+            r.commitment(o["commitment"], f"{field}.commitment"), group.scalar_from_hex(o["response"], f"{field}.response")))
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class ChaumPedersenProof:
     def from_json(cls, group: Group, obj: Any, field: str = "proof", reader: ElementReader | None = None) -> "ChaumPedersenProof":
         o = _obj(obj, {"a", "b", "response"}, field)
         return _finish(group, reader, lambda r: cls(
-            r.key(o["a"], f"{field}.a"), r.key(o["b"], f"{field}.b"),
+            r.commitment(o["a"], f"{field}.a"), r.commitment(o["b"], f"{field}.b", allow_identity=True),
             group.scalar_from_hex(o["response"], f"{field}.response")))
 
 
@@ -164,14 +165,16 @@ class RangeProof:
             b.append(group.mul(pk.exp(t), group.exp_g((j - m) * cj)))
             cs.append(cj)
             vs.append(vj)
-        c = challenge(group, cls.TAG, context, [group.g, pk.element, ct.alpha, ct.beta, limit], a + b)
+        c = challenge(group, cls.TAG, context, [group.g, pk.element, ct.alpha, ct.beta], a + b, [limit])
         cs[m] = (c - sum(cs)) % q
         vs[m] = (w + cs[m] * r) % q
         return cls(tuple(a), tuple(b), tuple(cs[:limit]), tuple(vs))
 
     def all_challenges(self, group: Group, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[int]:
-        c = challenge(group, self.TAG, context, [group.g, pk.element, ct.alpha, ct.beta, self.limit],
-                      list(self.a) + list(self.b))
+        if not (len(self.b) == len(self.a) == len(self.responses) == len(self.challenges) + 1):
+            raise DecodeError("proof", "range proof has inconsistent numbers of commitments, challenges and responses")
+        c = challenge(group, self.TAG, context, [group.g, pk.element, ct.alpha, ct.beta],
+                      list(self.a) + list(self.b), [self.limit])
         return list(self.challenges) + [(c - sum(self.challenges)) % group.q]
 
     def equations(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[Equation]:
@@ -200,8 +203,8 @@ class RangeProof:
 
         def parse(r: ElementReader) -> "RangeProof":
             return cls(
-                tuple(r.key(x, f"{field}.a[{i}]") for i, x in enumerate(_list(o["a"], n, f"{field}.a"))),
-                tuple(r.key(x, f"{field}.b[{i}]") for i, x in enumerate(_list(o["b"], n, f"{field}.b"))),
+                tuple(r.commitment(x, f"{field}.a[{i}]") for i, x in enumerate(_list(o["a"], n, f"{field}.a"))),
+                tuple(r.commitment(x, f"{field}.b[{i}]") for i, x in enumerate(_list(o["b"], n, f"{field}.b"))),
                 tuple(group.scalar_from_hex(x, f"{field}.challenges[{i}]")
                       for i, x in enumerate(_list(o["challenges"], limit, f"{field}.challenges"))),
                 tuple(group.scalar_from_hex(x, f"{field}.responses[{i}]")

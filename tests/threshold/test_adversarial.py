@@ -1,4 +1,5 @@
-"""Adversarial review of the core: attacks that break it (xfail strict until fixed) and attacks it resists.
+"""Adversarial review of the core: attacks found against it (now fixed, kept as regressions), one known
+protocol weakness (xfail strict), and attacks it resists.
 
 Each xfail names the bug in its reason; the lead removes the marker with the fix. The passing tests
 cover attacks beyond the rest of tests/threshold (cancelling non-members in the batched membership
@@ -51,9 +52,6 @@ def _verifies(check) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (break): a complaint reveals S = R^e for a dealer-chosen R; a "
-                   "malicious dealer copies another dealer's ephemeral R and the public opening decrypts that "
-                   "honest dealer's share (threshold/dkg.py check_shares/adjudicate, threshold/hybrid.py)")
 def test_complaint_does_not_open_another_dealers_share():
     """ATTACKS row 10 (DKG): ephemeral-copy attack on the complaint round, full key recovery below threshold.
 
@@ -96,9 +94,6 @@ def test_complaint_does_not_open_another_dealers_share():
     assert leaked == {}, f"complaints opened honest dealers' shares: {sorted(leaked)}"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (robustness): ChaumPedersenProof.from_json refuses the identity as "
-                   "commitment b, but the honest proof for alpha = identity (an empty tally) has b = identity "
-                   "(threshold/proofs.py ChaumPedersenProof.from_json, used by PartialDecryption.from_json)")
 def test_partial_decryption_of_empty_tally_round_trips(group):
     """ATTACKS row 11 (decryption edge case): a contest/election with zero counted ballots.
 
@@ -116,9 +111,6 @@ def test_partial_decryption_of_empty_tally_round_trips(group):
     assert verify_partial(group, group.exp_g(x), [empty], again, b"tally")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (weakness): RangeProof.verify trusts the tuple lengths; with "
-                   "len(challenges) == len(a) every branch challenge is prover-chosen (zip truncation) "
-                   "(threshold/proofs.py RangeProof.all_challenges/equations)")
 def test_range_proof_of_wrong_shape_is_rejected():
     """ATTACKS row 16 (short-circuited check): a 0/1 proof object for an encryption of 5.
 
@@ -151,9 +143,6 @@ def test_range_proof_of_wrong_shape_is_rejected():
     assert not _verifies(batch)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (weakness, DoS): combine() runs check_indices over all partials before "
-                   "verifying them, so one invalid partial with a duplicate or out-of-range index aborts the "
-                   "decryption (threshold/decryption.py combine, first line)")
 def test_combine_blames_invalid_partial_with_colliding_index():
     """ATTACKS row 11: 'combine exactly k valid shares plus extra invalid ones -> correct result + blame'.
 
@@ -175,8 +164,6 @@ def test_combine_blames_invalid_partial_with_colliding_index():
     assert out.plaintexts == (3,) and g.q + 1 in out.blamed
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (weakness): bytes.fromhex skips ASCII whitespace, so scalars and hybrid "
-                   "bodies have many JSON spellings (threshold/encoding.py hex_to_int, threshold/hybrid.py from_json)")
 def test_hex_fields_have_one_spelling():
     """ATTACKS rows 2/8 (malleation, non-canonical encodings): records must be canonical JSON.
 
@@ -197,8 +184,6 @@ def test_hex_fields_have_one_spelling():
         hybrid.HybridCiphertext.from_json(ED, dict(doc, body=" ".join(doc["body"][i:i + 2] for i in range(0, len(doc["body"]), 2))))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (robustness): _int_key accepts str.isdigit() keys such as '²' that int() "
-                   "rejects with ValueError, and non-ASCII digits such as '١' as index 1 (threshold/dkg.py _int_key)")
 def test_ceremony_result_keys_are_ascii_decimal():
     """Security rule 4: every parser fails with DecodeError only."""
     g = ED
@@ -210,9 +195,6 @@ def test_ceremony_result_keys_are_ascii_decimal():
             CeremonyResult.from_json(params, dict(doc, disqualified={key: "x"}))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (robustness): TrusteeKey.from_json calls int() on keys and never checks "
-                   "the index: ValueError/TypeError escape, True and 1.0 are accepted as index 1 "
-                   "(threshold/dkg.py TrusteeKey.from_json)")
 def test_trustee_key_parser_raises_only_decode_errors():
     """Security rule 4. A bool/float index survives parsing and later crashes encode() in partial_decrypt."""
     g = ED
@@ -228,9 +210,6 @@ def test_trustee_key_parser_raises_only_decode_errors():
             TrusteeKey.from_json(g, obj)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (robustness): unseal passes unchecked KDF parameters and nonce to argon2 "
-                   "and AESGCM: HashingError, OverflowError, ValueError escape; kdf.name is never checked "
-                   "(threshold/keystore.py unseal)")
 def test_keystore_unseal_raises_only_named_errors():
     """Security rule 4 for the trustee secret file (a corrupted or hostile file)."""
     doc = keystore.seal({"s": 1}, "pw", FAST)
@@ -243,9 +222,6 @@ def test_keystore_unseal_raises_only_named_errors():
             keystore.unseal(obj, "pw")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (weakness): save() truncates and rewrites the existing inode (following "
-                   "symlinks), so a descriptor opened while the file was readable, or a planted symlink, receives the "
-                   "new sealed secret (threshold/keystore.py save)")
 def test_keystore_save_does_not_write_through_old_file_or_symlink(tmp_path):
     """Security rule 3 (mode 0600): the race the brief asks about.
 
@@ -271,8 +247,6 @@ def test_keystore_save_does_not_write_through_old_file_or_symlink(tmp_path):
     assert target.read_bytes() == b"", "save() followed a symlink"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (robustness): save() truncates the old secret file before writing the new "
-                   "one; a failed write (disk full, crash) loses the trustee's key share (threshold/keystore.py save)")
 def test_keystore_save_never_leaves_a_truncated_file(tmp_path, monkeypatch):
     """A trustee's only copy of its share must survive a failed re-save. Fix: temp file + os.replace."""
     path = tmp_path / "trustee.json"
@@ -289,9 +263,6 @@ def test_keystore_save_never_leaves_a_truncated_file(tmp_path, monkeypatch):
     assert keystore.load(path, "pw") in ({"secret": "old"}, {"secret": "new"})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (robustness): challenge() hashes a modp element as an integer when it is a "
-                   "Python int and as 512 bytes when it is an mpz, so equal keys give different transcripts "
-                   "(threshold/proofs.py challenge, the isinstance(x, int) test)")
 def test_challenge_does_not_depend_on_the_python_type_of_an_element():
     """ATTACKS row 8 (ambiguous encodings): the transcript must depend on the value only.
 
@@ -309,8 +280,6 @@ def test_challenge_does_not_depend_on_the_python_type_of_an_element():
     assert proof.verify(as_mpz, ct, b"c")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (weakness): the signed DKG transcript hash omits the share ciphertexts and "
-                   "the complaints' KEM secrets and proofs (threshold/dkg.py adjudicate, transcript)")
 def test_dkg_transcript_binds_share_ciphertexts():
     """ATTACKS row 10 (equivocation): 'all trustees sign the same transcript hash posted on the board'.
 
@@ -347,9 +316,6 @@ def test_withholding_dealer_cannot_choose_between_two_joint_keys():
     assert with_3 == without_3, "the last dealer chose between two joint keys after seeing the others'"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (weakness): ElementReader.finish() empties its pending list before testing "
-                   "it, so after one failure a second finish() accepts every owed non-member "
-                   "(threshold/groups/base.py ElementReader.finish)")
 def test_reader_stays_failed_after_a_failed_membership_test():
     """ATTACKS row 4 (deferred membership): a caller that catches the DecodeError, drops the named
     item and calls finish() again to validate the rest (what a verifier naturally does) gets no

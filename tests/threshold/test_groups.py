@@ -176,7 +176,7 @@ def test_scalar_decoding(group):
         group.scalar_from_hex(group.q.to_bytes(32, "big").hex(), "s")
     with pytest.raises(DecodeError, match="64 hex"):
         group.scalar_from_hex("00", "s")
-    with pytest.raises(DecodeError, match="hex string"):
+    with pytest.raises(DecodeError, match="lowercase hex"):
         group.scalar_from_hex("zz" * 32, "s")
 
 

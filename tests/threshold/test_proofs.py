@@ -86,9 +86,9 @@ def test_weak_fiat_shamir_forgery_is_rejected(group, pk):
     ciphertext afterwards; ours hashes alpha and beta, so changing them changes c."""
     ct, r = pk.encrypt(1)
     proof = RangeProof.prove(pk, ct, 1, r, 1, CTX)
-    c1 = challenge(group, RangeProof.TAG, CTX, [group.g, pk.element, ct.alpha, ct.beta, 1], list(proof.a) + list(proof.b))
-    c2 = challenge(group, RangeProof.TAG, CTX, [group.g, pk.element, ct.alpha, group.mul(ct.beta, group.g), 1],
-                   list(proof.a) + list(proof.b))
+    c1 = challenge(group, RangeProof.TAG, CTX, [group.g, pk.element, ct.alpha, ct.beta], list(proof.a) + list(proof.b), [1])
+    c2 = challenge(group, RangeProof.TAG, CTX, [group.g, pk.element, ct.alpha, group.mul(ct.beta, group.g)],
+                   list(proof.a) + list(proof.b), [1])
     assert c1 != c2
 
 
@@ -133,3 +133,27 @@ def test_batch_catches_errors_that_cancel(group):
     batch.add("up", [eq + [(h, 1)]])
     batch.add("down", [eq + [(h, -1)]])
     assert sorted(batch.verify()) == ["down", "up"]
+
+
+def test_non_member_commitment_cannot_pass_verification():
+    """A commitment outside the subgroup (a quadratic residue of order s) is parsed cheaply but
+    no single or batched check accepts it (the argument in ElementReader.commitment)."""
+    import gmpy2
+
+    from threshold.groups import get_group
+    from threshold.groups.modp import P, Q
+
+    g = get_group("modp")
+    pk = PublicKey(g, g.exp_g(99))
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, CTX)
+    u = gmpy2.powmod(5, 2 * Q, P)  # order divides s = (p-1)/2q, Jacobi symbol 1
+    doc = proof.to_json(g)
+    doc["a"][1] = g.to_hex(g.mul(proof.a[1], u))
+    forged = RangeProof.from_json(g, doc, 1)  # parses: only cheap checks on commitments
+    assert not forged.verify(pk, ct, CTX)
+    batch = BatchVerifier(g, {pk.element: pk.table})
+    for i in range(5):
+        batch.add(i, proof.equations(pk, ct, CTX))
+    batch.add("forged", forged.equations(pk, ct, CTX))
+    assert batch.verify() == ["forged"]

@@ -69,7 +69,7 @@ def test_proof_transcript_vectors(name):
     ctx = bytes.fromhex(rv["context"])
     ct = Ciphertext.from_json(g, rv["ciphertext"])
     proof = RangeProof.from_json(g, rv["proof"], rv["limit"])
-    c = challenge(g, "range", ctx, [g.g, pk.element, ct.alpha, ct.beta, 1], list(proof.a) + list(proof.b))
+    c = challenge(g, "range", ctx, [g.g, pk.element, ct.alpha, ct.beta], list(proof.a) + list(proof.b), [1])
     assert g.scalar_to_hex(c) == rv["challenge"]
     assert proof.verify(pk, ct, ctx)
 

@@ -60,8 +60,8 @@ def build() -> dict:
             "public_key": pk.to_hex(),
             "range_proof": {
                 "context": ctx.hex(), "limit": 1, "ciphertext": ct.to_json(g), "proof": rp.to_json(g),
-                "challenge": g.scalar_to_hex(challenge(g, "range", ctx, [g.g, pk.element, ct.alpha, ct.beta, 1],
-                                                       list(rp.a) + list(rp.b)))},
+                "challenge": g.scalar_to_hex(challenge(g, "range", ctx, [g.g, pk.element, ct.alpha, ct.beta],
+                                                       list(rp.a) + list(rp.b), [1]))},
             "schnorr_proof": {
                 "context": ctx.hex(), "public": pk.to_hex(), "proof": sp.to_json(g),
                 "challenge": g.scalar_to_hex(challenge(g, "schnorr", ctx, [g.g, pk.element], [sp.commitment]))},

@@ -6,7 +6,7 @@ import secrets
 from abc import ABC, abstractmethod
 from typing import Any, Hashable, Iterable, Sequence
 
-from threshold.encoding import hex_to_int, int_to_hex
+from threshold.encoding import hex_bytes, hex_to_int, int_to_hex
 from threshold.errors import DecodeError
 
 Element = Hashable  # mpz for modp, 32 bytes for ed25519: hashable, compared with ==
@@ -158,6 +158,7 @@ class ElementReader:
     def __init__(self, group: Group) -> None:
         self.group = group
         self.pending: list[tuple[Element, str]] = []
+        self.failure: DecodeError | None = None
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> Element:
         x, owed = self.group.parse_deferred(data, field, allow_identity)
@@ -170,26 +171,35 @@ class ElementReader:
         return self.element_bytes(_hex_bytes(text, self.group.element_bytes, field), field, allow_identity)
 
     def key(self, text: Any, field: str) -> Element:
-        """An element where a key or commitment is expected: never the identity."""
+        """An element where a key is expected: never the identity."""
         return self.element(text, field, allow_identity=False)
 
+    def commitment(self, text: Any, field: str, allow_identity: bool = False) -> Element:
+        """A proof commitment: cheap checks only, no subgroup test owed.
+
+        A commitment enters its verification equations with exponent 1 (alone) or an unreduced
+        random 128-bit weight (in a batch) against bases that are all tested members, so an
+        accepted equation forces it into the subgroup: in the 4096-bit group the Jacobi check
+        leaves only components of prime order s > 2^128, which cannot cancel out.
+        """
+        data = _hex_bytes(text, self.group.element_bytes, field)
+        return self.group.parse_deferred(data, field, allow_identity)[0]
+
     def finish(self) -> None:
-        """Run the owed membership tests; raises DecodeError naming the first bad field."""
-        pending, self.pending = self.pending, []
-        if pending:
-            self.group.check_members(pending)
+        """Run the owed membership tests; raises DecodeError naming the first bad field.
+
+        A reader that failed once keeps failing: nothing it read may be used.
+        """
+        if self.failure is not None:
+            raise self.failure
+        try:
+            if self.pending:
+                self.group.check_members(self.pending)
+        except DecodeError as exc:
+            self.failure = exc
+            raise
+        self.pending = []
 
 
 def _hex_bytes(text: Any, size: int, field: str) -> bytes:
-    if not isinstance(text, str):
-        raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
-    if len(text) != 2 * size:
-        raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
-    if text != text.lower():
-        raise DecodeError(field, "hex must be lowercase")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise DecodeError(field, "not a hex string") from None
-
-
+    return hex_bytes(text, field, size)
