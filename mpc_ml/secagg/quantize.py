@@ -35,11 +35,6 @@ class Quantizer:
         """Levels per unit."""
         return (2**self.bits - 1) / (2 * self.clip)
 
-    def check_clients(self, clients: int) -> None:
-        """Refuse a client count whose sum could wrap mod 2^32."""
-        if clients * (2**self.bits - 1) >= 2**MODULUS_BITS:
-            raise SecAggError(f"{clients} clients with {self.bits}-bit values can overflow 32 bits; use bits <= {default_bits(clients)}")
-
     def quantize(self, update: np.ndarray) -> np.ndarray:
         """uint32 levels of the clipped update."""
         values = np.asarray(update, dtype=np.float64)
