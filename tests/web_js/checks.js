@@ -2,7 +2,7 @@
 // runVectorChecks(vectors) returns [{name, ok, detail}]; nothing here uses the DOM (node can run it too).
 import { DecodeError, VerificationError } from "../../web/static/js/crypto/errors.js";
 import { fromHex, toHex, utf8 } from "../../web/static/js/crypto/bytes.js";
-import { hexToBigInt } from "../../web/static/js/crypto/bigint.js";
+import { hexToBigInt, randomBelow, randomScalar } from "../../web/static/js/crypto/bigint.js";
 import { canonicalJson, encode } from "../../web/static/js/crypto/encoding.js";
 import { dstFor, expandMessageXmd, hashToField, hashToScalar } from "../../web/static/js/crypto/hashing.js";
 import { getGroup } from "../../web/static/js/crypto/groups.js";
@@ -68,6 +68,27 @@ function hashingChecks(c, v) {
     toHex(fromHex((await hashToScalar(getGroup(t.group).q, t.tag, ...untag(t.items))).toString(16).padStart(64, "0"), 32, "s")) === t.scalar
     || "scalar differs"));
   c.run("dstFor", () => toHex(dstFor("range")) === toHex(utf8("QUORUM-V1-range")) || "wrong DST");
+}
+
+function randomnessChecks(c) {
+  // ATTACKS row 7: rejection sampling has no modulo bias. 200 is far from a power of two: reducing
+  // a random byte mod 200 would make 0..55 twice as likely (chi-square in the thousands).
+  c.run("randomBelow(200) is uniform (chi-square, 199 dof)", () => {
+    const n = 200;
+    const draws = 40000;
+    const counts = new Array(n).fill(0);
+    for (let i = 0; i < draws; i++) counts[Number(randomBelow(BigInt(n)))] += 1;
+    const expected = draws / n;
+    const chi2 = counts.reduce((s, k) => s + (k - expected) ** 2 / expected, 0);
+    return chi2 < 300 || `chi-square ${chi2.toFixed(1)}`;
+  });
+  c.run("randomScalar stays in [1, q)", () => {
+    for (let i = 0; i < 200; i++) {
+      const x = randomScalar(3n);
+      if (x !== 1n && x !== 2n) return `drew ${x}`;
+    }
+    return true;
+  });
 }
 
 function groupChecks(c, name, v) {
@@ -159,8 +180,10 @@ function hybridChecks(c, name, vs) {
     if (!(await throwsKind(() => hybrid.decrypt(g, secret, parsed, encode(aad, 1)), VerificationError))) return "wrong aad accepted";
     const body = Uint8Array.from(parsed.body);
     body[body.length - 1] ^= 1;
-    return (await throwsKind(() => hybrid.decrypt(g, secret, { ephemeral: parsed.ephemeral, body }, aad), VerificationError)) !== null
-      || "tampered body accepted";
+    if (!(await throwsKind(() => hybrid.decrypt(g, secret, { ...parsed, body }, aad), VerificationError))) return "tampered body accepted";
+    const other = hybrid.hybridFromJSON(g, vs[(i + 1) % vs.length].ciphertext);
+    return (await throwsKind(() => hybrid.decrypt(g, secret, { ...parsed, proof: other.proof }, aad), VerificationError)) !== null
+      || "another ciphertext's ephemeral proof accepted";
   }));
 }
 
@@ -255,6 +278,7 @@ export async function runVectorChecks(v) {
   c.run = (name, fn) => { pending.push(run(name, fn)); };
   encodingChecks(c, v);
   hashingChecks(c, v);
+  randomnessChecks(c);
   for (const name of ["ed25519", "modp"]) {
     groupChecks(c, name, v.groups[name]);
     proofChecks(c, name, v.proofs[name]);

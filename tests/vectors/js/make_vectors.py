@@ -307,16 +307,6 @@ def hybrid_vectors(group: Group) -> list[dict[str, Any]]:
 
 # --- DKG and decryption ---------------------------------------------------------------------
 
-def result_json(group: Group, result: dkg.CeremonyResult) -> dict[str, Any]:
-    """The JSON that dkg.js resultToJSON gives (threshold.dkg has no to_json for results)."""
-    return {"qualified": list(result.qualified),
-            "disqualified": {str(i): why for i, why in sorted(result.disqualified.items())},
-            "public_key": group.to_hex(result.public_key),
-            "verification_keys": {str(j): group.to_hex(v) for j, v in sorted(result.verification_keys.items())},
-            "transcript_hash": result.transcript_hash.hex(),
-            "rejected_complaints": [list(c) for c in result.rejected_complaints]}
-
-
 def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.TrusteeKey]]:
     n, k = 3, 2
     params = dkg.CeremonyParams(group, n, k, encode("election", scenario, b"\x07" * 32))
@@ -345,7 +335,7 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         "announcements": [a.to_json(group) for _, a in sorted(announcements.items())],
         "messages": [m.to_json(group) for _, m in sorted(messages.items())],
         "complaints": [c.to_json(group) for c in complaints],
-        "result": result_json(group, result),
+        "result": result.to_json(group),
         "signatures": {str(i): s.to_json(group) for i, s in signatures.items()},
         "trustee1": {"draws": draws[1].to_json(), "key": trustees[1].finish(result).to_json()},
     }

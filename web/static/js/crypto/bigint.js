@@ -4,7 +4,6 @@
  * @module bigint
  */
 
-import { DecodeError } from "./errors.js";
 import { fromHex, toHex } from "./bytes.js";
 
 /**
@@ -177,17 +176,3 @@ export function randomScalar(q) {
 /** @type {Rng} The operating system's randomness through crypto.getRandomValues. */
 export const systemRng = Object.freeze({ scalar: randomScalar, bytes: randomBytes });
 
-/**
- * Check that a value is a BigInt in [lo, hi); the error names the field.
- * @param {unknown} x
- * @param {bigint} lo
- * @param {bigint} hi
- * @param {string} field
- * @returns {bigint}
- * @throws {DecodeError}
- */
-export function checkRange(x, lo, hi, field) {
-  if (typeof x !== "bigint") throw new DecodeError(field, `expected a BigInt, got ${typeof x}`);
-  if (x < lo || x >= hi) throw new DecodeError(field, `out of range [${lo}, ${hi})`);
-  return x;
-}

@@ -12,7 +12,7 @@
 import { DecodeError, ProtocolError, VerificationError } from "./errors.js";
 import { bytesEqual, fromHex, toHex } from "./bytes.js";
 import { bigIntToBytes, bytesToBigInt, mod, systemRng } from "./bigint.js";
-import { encode } from "./encoding.js";
+import { canonicalJsonBytes, encode } from "./encoding.js";
 import { sha256 } from "./hashing.js";
 import { expectInt, expectList, expectObject } from "./fields.js";
 import { ChaumPedersenProof, SchnorrProof } from "./proofs.js";
@@ -84,7 +84,7 @@ function complaintCtx(params, accuser, dealer) {
 
 function indexKeys(obj, field) {
   for (const key of Object.keys(obj)) {
-    if (!/^[1-9][0-9]{0,4}$/.test(key)) throw new DecodeError(`${field}.${key}`, "expected a trustee index as key");
+    if (!/^[1-9][0-9]{0,5}$/.test(key)) throw new DecodeError(`${field}.${key}`, "expected a trustee index as key");
   }
   return Object.keys(obj).map(Number).sort((a, b) => a - b);
 }
@@ -218,8 +218,8 @@ export class Complaint {
  */
 
 /**
- * JSON of a result: {qualified, disqualified, public_key, verification_keys, transcript_hash,
- * rejected_complaints} (the field names of threshold.dkg.CeremonyResult).
+ * JSON of a result, as threshold.dkg.CeremonyResult.to_json: {qualified, disqualified, public_key,
+ * verification_keys, transcript_hash, rejected_complaints}.
  * @param {Group} group
  * @param {CeremonyResult} result
  * @returns {object}
@@ -271,6 +271,13 @@ export async function adjudicate(params, announcements, messages, complaints) {
       disqualified.set(i, "invalid proof of knowledge of the constant term");
     } else if ([...msg.shares.keys()].sort((a, b) => a - b).join() !== others.join()) {
       disqualified.set(i, "did not send a share to every trustee");
+    } else {
+      for (const j of others) {
+        if (!(await hybrid.ephemeralValid(g, msg.shares.get(j), shareAad(params, i, j)))) {
+          disqualified.set(i, `share ciphertext to trustee ${j} has no valid ephemeral proof`);
+          break;
+        }
+      }
     }
   }
   const rejected = [];
@@ -306,9 +313,9 @@ export async function adjudicate(params, announcements, messages, complaints) {
   const sorted = (m) => [...m.keys()].sort((a, b) => a - b).map((i) => m.get(i));
   const transcriptHash = await sha256(encode(
     "dkg-transcript", params.context, params.n, params.k,
-    sorted(announcements).map((a) => encode(a.index, g.encode(a.encKey), a.commitHash)),
-    sorted(messages).map((m) => encode(m.index, m.commitments.map((c) => g.encode(c)))),
-    complaints.map((c) => encode(c.accuser, c.dealer)),
+    sorted(announcements).map((a) => canonicalJsonBytes(a.toJSON(g))),
+    sorted(messages).map((m) => canonicalJsonBytes(m.toJSON(g))),
+    complaints.map((c) => canonicalJsonBytes(c.toJSON(g))),
     qualified, g.encode(publicKey)));
   return { qualified, disqualified, publicKey, verificationKeys, transcriptHash, rejectedComplaints: rejected };
 }
@@ -495,7 +502,9 @@ export class Trustee {
       if (i === this.index) continue;
       const msg = messages.get(i);
       const ct = msg.shares.get(this.index);
-      if (!ct) continue; // a missing share disqualifies the dealer without a complaint
+      if (!ct || !(await hybrid.ephemeralValid(g, ct, shareAad(p, i, this.index)))) {
+        continue; // public faults: adjudicate disqualifies the dealer; never reveal S for them
+      }
       let value = null;
       try {
         const raw = await hybrid.decrypt(g, this.encSecret, ct, shareAad(p, i, this.index));

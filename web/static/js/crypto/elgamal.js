@@ -22,6 +22,8 @@ export class PublicKey {
   constructor(group, element) {
     this.group = group;
     this.element = group.checkKey(element, "public_key");
+    /** @type {import("./group.js").CombTable|null} */
+    this.table = null;
   }
 
   /**
@@ -42,7 +44,8 @@ export class PublicKey {
    * @returns {any}
    */
   exp(e) {
-    return this.group.fixedBase(this.element).exp(e);
+    if (!this.table) this.table = this.group.fixedBase(this.element);
+    return this.table.exp(e);
   }
 
   /**

@@ -61,6 +61,8 @@ export class Group {
   constructor() {
     /** @type {Map<string, CombTable>} */
     this.tables = new Map();
+    /** @type {CombTable|null} */
+    this.gTable = null;
   }
 
   /**
@@ -79,7 +81,16 @@ export class Group {
    * @returns {any}
    */
   expG(e) {
-    return this.fixedBase(this.g).exp(e);
+    return this.generatorTable().exp(e);
+  }
+
+  /**
+   * The generator's comb table (built on first use).
+   * @returns {CombTable}
+   */
+  generatorTable() {
+    if (!this.gTable) this.gTable = new CombTable(this, this.g);
+    return this.gTable;
   }
 
   /**
@@ -88,6 +99,7 @@ export class Group {
    * @returns {CombTable}
    */
   fixedBase(base) {
+    if (this.eq(base, this.g)) return this.generatorTable();
     const key = this.toHex(base);
     let table = this.tables.get(key);
     if (!table) {

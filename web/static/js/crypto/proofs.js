@@ -20,18 +20,20 @@ import { expectInt, expectList, expectObject } from "./fields.js";
  */
 
 /**
- * c = H(tag; group; context; statement; commitments), as threshold.proofs.challenge.
- * The statement is given already encoded: group elements as their canonical bytes
- * (group.encode) and integers (a range limit) as numbers, so that they hash as in Python.
+ * c = H(tag; group; context; integer parameters; statement elements; commitments), as
+ * threshold.proofs.challenge: hash_to_scalar(q, tag, group name, context, [params as integers],
+ * [statement elements as bytes], [commitments as bytes]).
  * @param {Group} group
  * @param {string} tag
  * @param {Uint8Array} context
- * @param {Array<Uint8Array|number>} statement
+ * @param {any[]} statement group elements
  * @param {any[]} commitments group elements
+ * @param {number[]} [params] integer parameters of the statement (a range limit)
  * @returns {Promise<bigint>}
  */
-export function challenge(group, tag, context, statement, commitments) {
-  return hashToScalar(group.q, tag, group.name, context, statement, commitments.map((a) => group.encode(a)));
+export function challenge(group, tag, context, statement, commitments, params = []) {
+  const enc = (xs) => xs.map((x) => group.encode(x));
+  return hashToScalar(group.q, tag, group.name, context, params, enc(statement), enc(commitments));
 }
 
 function powBase(group, base, e) {
@@ -59,7 +61,7 @@ export class SchnorrProof {
     const X = powBase(group, base, x);
     const w = group.randomScalar(rng);
     const a = powBase(group, base, w);
-    const c = await challenge(group, SchnorrProof.TAG, context, [group.encode(base), group.encode(X)], [a]);
+    const c = await challenge(group, SchnorrProof.TAG, context, [base, X], [a]);
     return new SchnorrProof(a, mod(w + c * x, group.q));
   }
 
@@ -71,7 +73,7 @@ export class SchnorrProof {
    * @returns {Promise<boolean>}
    */
   async verify(group, X, context, { base = group.g } = {}) {
-    const c = await challenge(group, SchnorrProof.TAG, context, [group.encode(base), group.encode(X)], [this.commitment]);
+    const c = await challenge(group, SchnorrProof.TAG, context, [base, X], [this.commitment]);
     return group.eq(powBase(group, base, this.response), group.mul(this.commitment, group.exp(X, c)));
   }
 
@@ -120,7 +122,7 @@ export class ChaumPedersenProof {
     const w = group.randomScalar(rng);
     const a = powBase(group, g1, w);
     const b = group.exp(g2, w);
-    const c = await challenge(group, tag, context, [g1, X1, g2, X2].map((e) => group.encode(e)), [a, b]);
+    const c = await challenge(group, tag, context, [g1, X1, g2, X2], [a, b]);
     return new ChaumPedersenProof(a, b, mod(w + c * x, group.q));
   }
 
@@ -135,7 +137,7 @@ export class ChaumPedersenProof {
    * @returns {Promise<boolean>}
    */
   async verify(group, g1, X1, g2, X2, context, { tag = ChaumPedersenProof.TAG } = {}) {
-    const c = await challenge(group, tag, context, [g1, X1, g2, X2].map((e) => group.encode(e)), [this.a, this.b]);
+    const c = await challenge(group, tag, context, [g1, X1, g2, X2], [this.a, this.b]);
     const v = this.response;
     return group.eq(powBase(group, g1, v), group.mul(this.a, group.exp(X1, c)))
       && group.eq(group.exp(g2, v), group.mul(this.b, group.exp(X2, c)));
@@ -147,6 +149,7 @@ export class ChaumPedersenProof {
   }
 
   /**
+   * b may be the identity (it is when g2 is: the partial decryption of an empty sum).
    * @param {Group} group
    * @param {unknown} obj
    * @param {string} [field]
@@ -155,14 +158,13 @@ export class ChaumPedersenProof {
    */
   static fromJSON(group, obj, field = "proof") {
     const o = expectObject(obj, ["a", "b", "response"], field);
-    return new ChaumPedersenProof(group.fromHex(o.a, `${field}.a`), group.fromHex(o.b, `${field}.b`),
+    return new ChaumPedersenProof(group.fromHex(o.a, `${field}.a`), group.fromHex(o.b, `${field}.b`, true),
       group.scalarFromHex(o.response, `${field}.response`));
   }
 }
 
-function rangeStatement(pk, ct, limit) {
-  const g = pk.group;
-  return [g.encode(g.g), g.encode(pk.element), g.encode(ct.alpha), g.encode(ct.beta), limit];
+function rangeStatement(pk, ct) {
+  return [pk.group.g, pk.element, ct.alpha, ct.beta];
 }
 
 /**
@@ -231,7 +233,7 @@ export class RangeProof {
       cs.push(cj);
       vs.push(vj);
     }
-    const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct, limit), [...a, ...b]);
+    const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct), [...a, ...b], [limit]);
     cs[m] = mod(c - cs.reduce((s, x) => s + x, 0n), q);
     vs[m] = mod(w + cs[m] * r, q);
     return new RangeProof(a, b, cs.slice(0, limit), vs);
@@ -243,11 +245,15 @@ export class RangeProof {
    * @param {Ciphertext} ct
    * @param {Uint8Array} context
    * @returns {Promise<boolean>}
+   * @throws {DecodeError} when the proof's lists have inconsistent lengths
    */
   async verify(pk, ct, context) {
     const group = pk.group;
     const q = group.q;
-    const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct, this.limit), [...this.a, ...this.b]);
+    if (this.b.length !== this.a.length || this.responses.length !== this.a.length || this.challenges.length !== this.limit) {
+      throw new DecodeError("proof", "range proof has inconsistent numbers of commitments, challenges and responses");
+    }
+    const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct), [...this.a, ...this.b], [this.limit]);
     const cs = [...this.challenges, mod(c - this.challenges.reduce((s, x) => s + x, 0n), q)];
     for (let j = 0; j <= this.limit; j++) {
       const [cj, vj] = [cs[j], this.responses[j]];
