@@ -38,18 +38,25 @@ def _clamped_representative(residue: int) -> int | None:
 class BlindingKey:
     """A secret X25519 scalar k with a clamped inverse k' (k*k' = 1 mod ELL) for unblinding."""
 
-    def __init__(self) -> None:
-        while True:
-            raw = bytearray(secrets.token_bytes(32))
-            raw[0] &= 248
-            raw[31] &= 127
-            raw[31] |= 64
-            k = int.from_bytes(raw, "little")
-            inverse = _clamped_representative(pow(k, -1, ELL))
-            if inverse is not None:
-                break
-        self._key = X25519PrivateKey.from_private_bytes(bytes(raw))
+    def __init__(self, raw: bytes | None = None) -> None:
+        """A fresh key, or the one saved as `raw` (32 bytes from `to_bytes`)."""
+        while raw is None:
+            candidate = bytearray(secrets.token_bytes(32))
+            candidate[0] &= 248
+            candidate[31] &= 127
+            candidate[31] |= 64
+            if _clamped_representative(pow(int.from_bytes(candidate, "little"), -1, ELL)) is not None:
+                raw = bytes(candidate)
+        k = int.from_bytes(raw, "little") if len(raw) == 32 else 0
+        inverse = _clamped_representative(pow(k, -1, ELL)) if k % 8 == 0 and k >> 254 == 1 else None
+        if inverse is None:
+            raise PsiError("not a saved PSI key (32 bytes, clamped, with a clamped inverse)")
+        self._key = X25519PrivateKey.from_private_bytes(raw)
         self._inverse = X25519PrivateKey.from_private_bytes(_clamped(inverse))
+
+    def to_bytes(self) -> bytes:
+        """The secret scalar (keep it secret: it is the server's whole key)."""
+        return self._key.private_bytes_raw()
 
     def blind(self, points: bytes) -> bytes:
         """k * P for each 32-byte u-coordinate in `points`."""

@@ -8,8 +8,10 @@ with c^-1 to s*H(x) and looks each up in the compressed set.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from .progress import Progress
 from .transport import exchange, serve
 
 BATCH = 1 << 14
+SAVED_MAGIC = b"QPSS"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,31 @@ class PsiServer:
         bits = range_bits(len(words), fpr)
         high = high_bits_for(len(words), bits)
         self.setup = ServerSetup(CompressedSet.build(split(words, bits, high), bits, high))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the prepared set and the secret key to `path` (mode 0600, atomically)."""
+        data = SAVED_MAGIC + bytes([REVEALS.index(self.reveal)]) + self._key.to_bytes() + self.setup.to_bytes()
+        target = Path(path)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None) -> PsiServer:
+        """A server prepared earlier and saved with `save` (checked as it is read)."""
+        data = Path(path).read_bytes()
+        if len(data) < 37 or data[:4] != SAVED_MAGIC or data[4] >= len(REVEALS):
+            raise PsiError(f"{path}: not a saved PSI server")
+        server = cls.__new__(cls)
+        server.reveal, server._progress = REVEALS[data[4]], progress
+        server._key, server.setup = BlindingKey(data[5:37]), ServerSetup.from_bytes(data[37:])
+        return server
 
     def respond(self, request: Request | bytes) -> Response:
         """Blind the client's points with s; sort them when only the size may be revealed."""

@@ -110,3 +110,21 @@ def test_progress_bar_draws_on_request_only() -> None:
     quiet = io.StringIO()
     Progress("client", 10**7, None, quiet).close()  # not a terminal: no bar by default
     assert quiet.getvalue() == ""
+
+
+def test_a_prepared_server_is_saved_and_loaded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    server = PsiServer((f"n{i}" for i in range(300)), reveal="size")
+    path = tmp_path / "directory.psi"
+    server.save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = PsiServer.load(path)
+    client = PsiClient(["n5", "n299", "x"], reveal="size")
+    assert client.finish(again.respond(client.request()), server.setup).size == 2
+    for bad in (b"", b"QPSS\x00" + bytes(32), path.read_bytes()[:-3]):
+        (tmp_path / "bad").write_bytes(bad)
+        with pytest.raises(PsiError):
+            PsiServer.load(tmp_path / "bad")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "directory.psi"]
