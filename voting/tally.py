@@ -13,7 +13,6 @@ from threshold.elgamal import Ciphertext
 from threshold.encoding import encode
 from threshold.errors import DecodeError, ProtocolError
 from voting.context import ElectionContext
-from voting.record import Entry
 
 
 @dataclass(frozen=True)

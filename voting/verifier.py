@@ -8,7 +8,6 @@ checked in the parent over what the workers return.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import sys
