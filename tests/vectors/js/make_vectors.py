@@ -324,6 +324,12 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         forged = step(3, lambda: hybrid.encrypt(group, announcements[1].enc_key, wrong, params.ctx("dkg-share", 3, 1)))
         m3 = messages[3]
         messages[3] = dkg.DealerMessage(3, m3.commitments, m3.proof, {**m3.shares, 1: forged})
+    elif scenario == "bad-ephemeral":  # dealer 2 reuses the proof of another ciphertext: a public fault
+        m2 = messages[2]
+        swapped = hybrid.HybridCiphertext(m2.shares[3].ephemeral, m2.shares[1].proof, m2.shares[3].body)
+        messages[2] = dkg.DealerMessage(2, m2.commitments, m2.proof, {**m2.shares, 3: swapped})
+    elif scenario == "silent-dealer":
+        del messages[3]
     complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]
     result = dkg.adjudicate(params, announcements, messages, complaints)
     keys = [trustees[i].finish(result) for i in result.qualified]
@@ -381,8 +387,7 @@ def build() -> dict[str, Any]:
         proofs[name] = elgamal_and_proofs(group)
         hybrids[name] = hybrid_vectors(group)
         honest, keys = ceremony(group, "honest")
-        bad, _ = ceremony(group, "bad-dealer")
-        dkgs[name] = [honest, bad]
+        dkgs[name] = [honest] + [ceremony(group, s)[0] for s in ("bad-dealer", "bad-ephemeral", "silent-dealer")]
         decryptions[name] = decryption_vectors(group, keys[0])
     return {"version": 1, "encoding": encoding_vectors(), "canonical_json": json_vectors(),
             "expand_message_xmd": xmd_vectors(), **hash_vectors(), "groups": groups, "proofs": proofs,
