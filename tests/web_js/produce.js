@@ -9,6 +9,7 @@ import * as hybrid from "../../web/static/js/crypto/hybrid.js";
 import { TrusteeKey } from "../../web/static/js/crypto/dkg.js";
 import { partialDecrypt } from "../../web/static/js/crypto/decryption.js";
 import * as keystore from "../../web/static/js/crypto/keystore.js";
+import { FixedRng } from "./fixed_rng.js";
 
 async function forGroup(name, v) {
   const g = getGroup(name);
@@ -20,6 +21,10 @@ async function forGroup(name, v) {
     const proof = await RangeProof.prove(pk, ciphertext, m, r, limit, context);
     range.push({ m, limit, ciphertext: ciphertextToJSON(g, ciphertext), proof: proof.toJSON(g) });
   }
+  const fv = v.proofs[name].range[4];
+  const rng = new FixedRng(fv.draws);
+  const fixed = pk.encrypt(fv.m, rng);
+  const fixedProof = await RangeProof.prove(pk, fixed.ciphertext, fv.m, fixed.r, fv.limit, fromHex(fv.context, null, "context"), { rng });
   const x = g.randomScalar();
   const schnorr = { public: g.toHex(g.expG(x)), proof: (await SchnorrProof.prove(g, x, context)).toJSON(g) };
   const h = g.expG(g.randomScalar());
@@ -31,7 +36,8 @@ async function forGroup(name, v) {
   const dv = v.decryption[name];
   const key = TrusteeKey.fromJSON(g, dv.key);
   const partial = await partialDecrypt(g, key.index, key.secret, dv.ciphertexts, fromHex(dv.context, null, "context"));
-  return { context: Array.from(context, (b) => b.toString(16).padStart(2, "0")).join(""), range, schnorr, cp,
+  return { fixed_range: { index: 4, ciphertext: ciphertextToJSON(g, fixed.ciphertext), proof: fixedProof.toJSON(g) },
+    context: Array.from(context, (b) => b.toString(16).padStart(2, "0")).join(""), range, schnorr, cp,
     hybrid: { plaintext: new TextDecoder().decode(message), ciphertext: hybrid.hybridToJSON(g, ct) },
     partial: partial.toJSON(g), secret_check: g.scalarToHex(hexToBigInt(dv.key.secret, 32, "secret")) };
 }

@@ -148,6 +148,10 @@ def test_browser_outputs_verify_in_python(vector_page: tuple[Any, dict[str, Any]
         v = vectors["proofs"][name]
         pk = PublicKey(g, g.from_hex(v["range"][0]["public_key"]))
         secret = g.scalar_from_hex(v["election_secret"])
+        fixed, fv = p["fixed_range"], v["range"][p["fixed_range"]["index"]]
+        proof = RangeProof.from_json(g, fixed["proof"], fv["limit"])
+        assert proof.verify(pk, Ciphertext.from_json(g, fixed["ciphertext"]), bytes.fromhex(fv["context"]))
+        assert fixed["proof"] == fv["proof"], "the browser's proof with Python's draws differs from Python's"
         for item in p["range"]:
             ct = Ciphertext.from_json(g, item["ciphertext"])
             proof = RangeProof.from_json(g, item["proof"], item["limit"])
