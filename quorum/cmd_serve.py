@@ -45,7 +45,7 @@ def _first_admin(app: Any, name: str, force: bool) -> None:
     print(f"admin {name!r}: one-time password {password}  (you will choose your own at first sign-in)", flush=True)
 
 
-def _demo(app: Any, config: Any) -> None:
+def _demo(app: Any, config: Any, base_url: str) -> None:
     from web.demo import create_demo
     from web.state import AppState
 
@@ -54,10 +54,12 @@ def _demo(app: Any, config: Any) -> None:
     if demo is None:
         print("demo election already exists", flush=True)
         return
-    print(f"demo election {demo.election_id!r} is open; voters' credentials (shown once):", flush=True)
+    print(f"demo election {demo.election_id!r} is open; shown once: voters' credentials, trustees' links and keys", flush=True)
     for voter, credential in demo.credentials.items():
         print(f"  {voter}: {credential}", flush=True)
-    print(f"demo trustees' sealed keys: {', '.join(str(p) for p in demo.trustee_files)}; passphrase {demo.passphrase}", flush=True)
+    for index, token in sorted(demo.invitations.items()):
+        print(f"  trustee {index}: {base_url}/trustee/join/{token}  key file {demo.trustee_files[index - 1]}", flush=True)
+    print(f"  trustees' key file passphrase: {demo.passphrase}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.demo:
         _first_admin(app, "admin", force=False)
-        _demo(app, config)
+        _demo(app, config, f"http://{args.host}:{args.port}")
     app.extensions["quorum"].board.engine.dispose()
     print(f"Quorum on http://{args.host}:{args.port}/ (database {config.db_url.split('@')[-1]})", flush=True)
     serve(args, config)

@@ -12,6 +12,7 @@ const root = document.getElementById("booth");
 const $ = (id) => document.getElementById(id);
 const status = $("status");
 const problem = $("problem");
+$("loading").hidden = true;
 const steps = ["step-credential", "step-choose", "step-decide", "step-checked", "step-receipt"];
 
 let ctx = null;

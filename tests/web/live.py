@@ -1,0 +1,57 @@
+"""A live server in a thread and Debian's chromium through Playwright, for the browser tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve the app on a free loopback port (threaded) until the block ends; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, launched by Playwright (skipped when either is missing)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (make system-deps)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def shoot(page: Any, name: str) -> None:
+    """Save a full-page screenshot for review under ./screenshots/ (git-ignored)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def watch_errors(page: Any, errors: list[str]) -> None:
+    """Collect every script error, CSP or SRI refusal and failed request of a page."""
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: page error {exc}"))
+    page.on("console", lambda msg: errors.append(f"{page.url}: console {msg.text}") if msg.type == "error" else None)

@@ -1,0 +1,61 @@
+/**
+ * The trustee's partial decryption, in this browser: open the backup file with the passphrase,
+ * recount the tally from the published ballots, and send the shares with their proofs.
+ * @module decrypt
+ */
+
+import { announce, getJson, postJson } from "./api.js";
+import { toHex, utf8 } from "./crypto/bytes.js";
+import { TrusteeKey } from "./crypto/dkg.js";
+import { partialDecrypt } from "./crypto/decryption.js";
+import { canonicalJson, encode } from "./crypto/encoding.js";
+import { getGroup } from "./crypto/groups.js";
+import { sha256 } from "./crypto/hashing.js";
+import { unseal } from "./crypto/keystore.js";
+import { checkedTally } from "./trustee/tally.js";
+
+const root = document.getElementById("decrypt");
+const $ = (id) => document.getElementById(id);
+const status = $("status");
+const problem = $("problem");
+$("loading").hidden = true;
+const index = Number(root.dataset.index);
+
+/** The base hash stated by the open entry, recomputed from the parameter entries. */
+async function baseHash(entries) {
+  const payload = (t) => entries.find((e) => e.type === t).payload;
+  const digest = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
+    utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
+  if (toHex(digest) !== payload("open").base_hash) {
+    throw new Error("the board's base hash does not match its parameters: refusing to decrypt");
+  }
+  return digest;
+}
+
+$("decrypt-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  announce(problem, "");
+  $("go").disabled = true;
+  try {
+    const file = $("backup").files[0];
+    if (!file) throw new Error("backup file: choose the file you downloaded at the key ceremony");
+    announce(status, "Opening your backup…");
+    const secret = await unseal(JSON.parse(await file.text()), $("passphrase").value);
+    const { entries } = await getJson(`${root.dataset.api}/entries`);
+    const group = getGroup(entries[0].payload.group.name);
+    const key = TrusteeKey.fromJSON(group, secret);
+    if (key.index !== index) throw new Error(`this backup belongs to trustee ${key.index}, you are trustee ${index}`);
+    announce(status, "Recounting the tally from the published ballots…");
+    const tally = checkedTally(group, entries);
+    const context = encode("quorum/decryption", await baseHash(entries));
+    announce(status, "Computing your partial decryption and its proofs…");
+    const partial = await partialDecrypt(group, index, key.secret, tally, context);
+    const answer = await postJson(`${root.dataset.api}/decryptions`, partial.toJSON(group));
+    announce(status, answer.result_published ? "Done: your share completed the decryption, the results are published."
+      : "Done: your share is on the board. The results appear once enough trustees have decrypted.", "ok");
+    $("results").hidden = !answer.result_published;
+  } catch (error) {
+    announce(problem, error.message, "error");
+    $("go").disabled = false;
+  }
+});
