@@ -9,7 +9,7 @@ import pytest
 
 import mpc_ml
 
-DATA = Path(__file__).parent / "data" / "mlp_digits.npz"
+DATA = Path(__file__).parent / "fixtures" / "mlp_digits.npz"
 
 
 def _digits_mlp():

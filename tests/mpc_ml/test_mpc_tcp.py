@@ -1,0 +1,114 @@
+"""Parties as separate processes over TCP: `quorum mpc run`, a killed party, a stalled party, bad peers files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mpc_ml import launcher
+from mpc_ml.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tmp_path: Path, body: str, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(body))
+    return subprocess.run([sys.executable, "-m", "quorum", "mpc", "run", *extra, str(script)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_three_processes_compute_and_open_to_one_party(tmp_path):
+    res = _run(tmp_path, """
+        import numpy as np, mpc_ml
+        mpc_ml.init()
+        a = np.arange(6.0).reshape(2, 3) - 2
+        x = mpc_ml.cryptensor(a, src=0)
+        y = mpc_ml.cryptensor(np.full((3,), 0.5), src=1)
+        z = ((x * y) @ np.ones((3, 2))).relu()
+        out = z.get_plain_text(dst=2)
+        if out is not None:
+            assert mpc_ml.get_rank() == 2
+            ref = np.maximum((a * 0.5) @ np.ones((3, 2)), 0)
+            assert np.abs(out - ref).max() < 1e-5, out
+            print("OK", mpc_ml.get_rank())
+        """, "-n", "3")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["OK", "2"]
+
+
+def test_killed_party_gives_clear_error(tmp_path):
+    res = _run(tmp_path, """
+        import os, sys, numpy as np, mpc_ml
+        mpc_ml.init()
+        x = mpc_ml.cryptensor(np.ones(4), src=0)
+        if mpc_ml.get_rank() == 1:
+            os._exit(9)
+        try:
+            (x * x).get_plain_text()
+        except mpc_ml.PartyDied as exc:
+            print("died", exc.party)
+            sys.exit(3)
+        """, "-n", "3", "--timeout", "20")
+    assert res.returncode != 0
+    assert sorted(res.stdout.split()) == ["1", "1", "died", "died"]
+    assert "party 1 exited with code 9" in res.stderr
+
+
+def test_stalled_party_times_out(tmp_path):
+    res = _run(tmp_path, """
+        import sys, time, numpy as np, mpc_ml
+        mpc_ml.init()
+        x = mpc_ml.cryptensor(np.ones(4), src=0)
+        if mpc_ml.get_rank() == 2:
+            time.sleep(3)
+            sys.exit(0)
+        try:
+            (x * x).get_plain_text()
+        except mpc_ml.PartyTimeout as exc:
+            print("timeout", exc.party)
+            sys.exit(4)
+        """, "-n", "3", "--timeout", "1")
+    assert sorted(res.stdout.split()) == ["2", "2", "timeout", "timeout"]
+
+
+def test_party_mode_with_peers_file(tmp_path):
+    """--party I --peers FILE: three separate `quorum mpc run` invocations of one deployment."""
+    peers = launcher.write_local_deployment(3, tmp_path)
+    script = tmp_path / "s.py"
+    script.write_text("import numpy as np, mpc_ml\nmpc_ml.init()\n"
+                      "v = mpc_ml.cryptensor(np.array([2.0, 3.0]), src=1).sum().get_plain_text()\n"
+                      "print(round(float(v), 6))\n")
+    procs = [subprocess.Popen([sys.executable, "-m", "quorum", "mpc", "run", "--party", str(i), "--peers", str(peers),
+                               str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert [o[0].strip() for o in outs] == ["5.0"] * 3
+
+
+@pytest.mark.parametrize("mutate,msg", [
+    (lambda d: d.update(version=2), "version 1"),
+    (lambda d: d["parties"][1].update(port="x"), "party 1: 'port'"),
+    (lambda d: d["parties"][2].update(kx_public="abcd"), "party 2: field 'kx_public' has 2 bytes"),
+    (lambda d: d.update(parties=d["parties"][:2]), "at least 3"),
+    (lambda d: d.update(threshold=2), "threshold"),
+    (lambda d: d["parties"][0].update(id=5), "id order"),
+])
+def test_peers_file_rejects_malformed(tmp_path, mutate, msg):
+    path = launcher.write_local_deployment(3, tmp_path)
+    data = json.loads(path.read_text())
+    mutate(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=msg):
+        launcher.load_peers(path)
+
+
+def test_key_file_is_private(tmp_path):
+    launcher.write_local_deployment(3, tmp_path)
+    assert (tmp_path / "party0.key").stat().st_mode & 0o077 == 0

@@ -1,0 +1,88 @@
+"""Openings check that shares lie on one degree-t polynomial; outputs carry signed, verifiable evidence."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import mpc_ml
+from mpc_ml import runtime as rt_mod
+from mpc_ml.evidence import signed_message
+
+
+def _corrupt_exchange(rt, party: int, when):
+    """Make party's share wrong in the exchanges selected by when(call_index)."""
+    orig = rt.exchange
+    calls = {"i": 0}
+
+    def exchange(local, dests, codec, shape):
+        out = orig(local, dests, codec, shape).copy()
+        calls["i"] += 1
+        if codec.ring is not None and when(calls["i"]):
+            out[party] = codec.ring.add(out[party][None], np.ones_like(out[party])[None])[0]
+        return out
+
+    rt.exchange = exchange
+
+
+@pytest.mark.parametrize("n,named", [(3, False), (4, True), (5, False)])
+def test_corrupted_output_share_detected(n, named):
+    mpc_ml.init(parties=n)
+    rt = rt_mod.current()
+    x = mpc_ml.cryptensor(np.arange(6.0), src=0)
+    x.share[1] = rt.ring.add(x.share[1][None], np.ones_like(x.share[1])[None])[0]  # party 1 lies (and signs)
+    with pytest.raises(mpc_ml.ShareCheckError) as err:
+        x.get_plain_text(dst=2)
+    assert (err.value.suspects == [1]) if named else (1 in err.value.suspects)
+    mpc_ml.uninit()
+
+
+def test_corrupted_share_in_comparison_opening_detected():
+    mpc_ml.init(parties=3)
+    rt = rt_mod.current()
+    x = mpc_ml.cryptensor(np.array([1.0, -2.0]))
+    _corrupt_exchange(rt, 0, lambda i: i == 1)
+    with pytest.raises(mpc_ml.ShareCheckError):
+        x.relu()
+    mpc_ml.uninit()
+
+
+def test_evidence_verifies_and_tampering_fails(mpc):
+    x = mpc.cryptensor(np.array([1.5, -2.25]), src=1)
+    value, ev = (x * 2).get_plain_text_with_evidence(dst=0)
+    assert np.array_equal(mpc_ml.verify(ev, value), value)
+    assert np.array_equal(mpc_ml.verify(ev, verify_keys=[bytes.fromhex(k) for k in ev["verify_keys"]]), value)
+    with pytest.raises(mpc_ml.EvidenceError, match="claimed value"):
+        mpc_ml.verify(ev, value + 1)
+    bad = copy.deepcopy(ev)
+    bad["shares"][2] = ("00" if bad["shares"][2][:2] != "00" else "01") + bad["shares"][2][2:]
+    with pytest.raises(mpc_ml.EvidenceError, match="party 2"):
+        mpc_ml.verify(bad)
+    bad = copy.deepcopy(ev)
+    bad["label"] += 1
+    with pytest.raises(mpc_ml.EvidenceError, match="signature"):
+        mpc_ml.verify(bad)
+    with pytest.raises(mpc_ml.EvidenceError, match="expected ones"):
+        mpc_ml.verify(ev, verify_keys=[bytes(32)] * 3)
+    for broken in ({}, dict(ev, n="3"), dict(ev, shares=["zz"] * 3)):
+        with pytest.raises(mpc_ml.EvidenceError):
+            mpc_ml.verify(broken)
+
+
+def test_evidence_names_a_party_that_signed_a_wrong_share():
+    """n=4, t=1: a party that signs a wrong share is located by the verifier."""
+    mpc_ml.init(parties=4)
+    rt = rt_mod.current()
+    value, ev = mpc_ml.cryptensor(np.array([3.0])).get_plain_text_with_evidence()
+    ring = rt.ring
+    share = ring.unpack(bytes.fromhex(ev["shares"][3]), (1,))
+    forged = ring.pack(ring.add(share[None], np.ones_like(share)[None])[0])
+    bad = copy.deepcopy(ev)
+    bad["shares"][3] = forged.hex()
+    msg = signed_message(rt.session, ev["label"], 3, (1,), forged)
+    bad["signatures"][3] = rt.signers[3].sign(msg).signature.hex()
+    with pytest.raises(mpc_ml.EvidenceError, match="party 3"):
+        mpc_ml.verify(bad)
+    mpc_ml.uninit()
