@@ -5,6 +5,7 @@ import { runVectorChecks } from "./checks.js";
 import { produceForPython } from "./produce.js";
 import { timeBallots } from "./ballot_timing.js";
 import * as interop from "./interop.js";
+import { seal, unseal } from "../../web/static/js/crypto/keystore.js";
 
 const violations = [];
 document.addEventListener("securitypolicyviolation", (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
@@ -17,6 +18,9 @@ async function main() {
   try {
     if (mode === "timing") {
       out.timings = await timeBallots();
+      const started = performance.now();
+      await unseal(await seal({ timing: true }, "passphrase"), "passphrase");
+      out.timings.keystore_seal_and_unseal_ms = performance.now() - started;
     } else {
       const vectors = await (await fetch("../vectors/js/vectors.json")).json();
       const started = performance.now();

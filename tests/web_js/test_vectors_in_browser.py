@@ -241,3 +241,4 @@ def test_ballot_encryption_in_the_browser(browser: Any, server: str) -> None:
         print(f"\n{name}: generator table {t['generator_table_ms']:.0f} ms; first ballot (with key table) "
               f"{t['first_ballot_ms_with_key_table']:.0f} ms; ballot {t['ballot_ms_median']:.0f} ms (median); "
               f"verify 9 selection proofs {t['selection_proofs_verify_ms']:.0f} ms")
+    print(f"keystore seal + unseal (PBKDF2 600,000 iterations twice): {out['timings']['keystore_seal_and_unseal_ms']:.0f} ms")
