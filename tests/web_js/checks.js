@@ -235,6 +235,47 @@ function dkgChecks(c, name, scenarios) {
   }
 }
 
+// ATTACKS row 4: every entry point refuses every invalid encoding, naming the field.
+function entryPointChecks(c, name, v) {
+  const g = getGroup(name);
+  const seen = new Set();
+  const bad = v.groups[name].decode.filter((t) => t.allow_identity && !t.valid && !seen.has(t.note) && seen.add(t.note));
+  const d = v.dkg[name][0];
+  const params = () => new dkg.CeremonyParams(g, d.n, d.k, fromHex(d.context, null, "context"));
+  const dv = v.decryption[name];
+  const pv = v.proofs[name];
+  const entries = [
+    ["public key", (h) => PublicKey.fromHex(g, h), null, "public_key"],
+    ["ciphertext", (o) => ciphertextFromJSON(g, o), [pv.encryptions[0].ciphertext, "alpha"], "ciphertext.alpha"],
+    ["range proof", (o) => RangeProof.fromJSON(g, o, 1), [pv.range[0].proof, "b", 1], "proof.b[1]"],
+    ["schnorr proof", (o) => SchnorrProof.fromJSON(g, o), [pv.schnorr[0].proof, "commitment"], "proof.commitment"],
+    ["chaum-pedersen proof", (o) => ChaumPedersenProof.fromJSON(g, o), [pv.chaum_pedersen[0].proof, "b"], "proof.b"],
+    ["hybrid ciphertext", (o) => hybrid.hybridFromJSON(g, o), [v.hybrid[name][0].ciphertext, "ephemeral"], "encrypted.ephemeral"],
+    ["announcement", (o) => dkg.Announcement.fromJSON(params(), o), [d.announcements[0], "enc_key"], "announcement.enc_key"],
+    ["dealer message", (o) => dkg.DealerMessage.fromJSON(params(), o), [d.messages[0], "commitments", 1], "dealer.commitments[1]"],
+    ["complaint", (o) => dkg.Complaint.fromJSON(params(), o), [v.dkg[name][1].complaints[0], "kem_secret"], "complaint.kem_secret"],
+    ["trustee key", (o) => dkg.TrusteeKey.fromJSON(g, o), [dv.key, "verification_keys", "2"], "trustee_key.verification_keys.2"],
+    ["partial decryption", (o) => partialDecrypt(g, 1, 1n, o, new Uint8Array(0)), [dv.ciphertexts, 2, "alpha"], "ciphertexts[2].alpha"],
+  ];
+  for (const [label, parse, where, field] of entries) {
+    c.run(`${name} ${label} refuses ${bad.length} invalid encodings`, async () => {
+      for (const t of bad) {
+        let input = t.hex;
+        if (where) {
+          const [base, ...path] = where;
+          input = JSON.parse(JSON.stringify(base));
+          let at = input;
+          for (const key of path.slice(0, -1)) at = at[key];
+          at[path[path.length - 1]] = t.hex;
+        }
+        const err = await throwsKind(() => parse(input), DecodeError);
+        if (err?.field !== field) return `${t.note} (${t.hex.slice(0, 16)}...): ${err ? `field ${err.field}` : "accepted"}`;
+      }
+      return true;
+    });
+  }
+}
+
 function decryptionChecks(c, name, t) {
   const g = getGroup(name);
   c.run(`${name} partial decryption equals Python's`, async () => {
@@ -285,6 +326,7 @@ export async function runVectorChecks(v) {
     hybridChecks(c, name, v.hybrid[name]);
     dkgChecks(c, name, v.dkg[name]);
     decryptionChecks(c, name, v.decryption[name]);
+    entryPointChecks(c, name, v);
   }
   keystoreChecks(c, v.keystore);
   await Promise.all(pending);
