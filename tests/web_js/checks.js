@@ -131,6 +131,8 @@ function proofChecks(c, name, v) {
       if (await proof.verify(pk, ct, encode(ctx, "other ballot"))) return "proof accepted under another context";
       const other = { alpha: ct.alpha, beta: g.mul(ct.beta, g.g) };
       if (await proof.verify(pk, other, ctx)) return "proof accepted for another ciphertext";
+      if (await proof.verify(pk, { alpha: g.mul(ct.alpha, g.g), beta: ct.beta }, ctx)) return "proof accepted for another alpha";
+      if (await proof.verify(new PublicKey(g, g.mul(pk.element, g.g)), ct, ctx)) return "proof accepted under another key";
       const moved = new RangeProof(proof.a, proof.b, proof.challenges.map((x) => x + 1n), proof.responses);
       return !(await moved.verify(pk, ct, ctx)) || "proof with altered challenges accepted";
     });
