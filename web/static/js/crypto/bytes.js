@@ -37,7 +37,7 @@ export function fromHex(text, size, field) {
   if (text !== text.toLowerCase()) throw new DecodeError(field, "hex must be lowercase");
   if (!HEX.test(text)) throw new DecodeError(field, "not a hex string");
   const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
 

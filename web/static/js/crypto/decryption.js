@@ -9,7 +9,7 @@
 import { DecodeError } from "./errors.js";
 import { systemRng } from "./bigint.js";
 import { encode } from "./encoding.js";
-import { expectObject } from "./fields.js";
+import { expectInt, expectObject, expectScalar } from "./fields.js";
 import { ChaumPedersenProof } from "./proofs.js";
 
 /** The proof tag of decryption shares. */
@@ -40,9 +40,11 @@ export class PartialDecryption {
  * @param {Uint8Array} context the decryption context (election, tally)
  * @param {{rng?: import("./bigint.js").Rng}} [options]
  * @returns {Promise<PartialDecryption>}
- * @throws {DecodeError} naming the first malformed or non-member ciphertext field
+ * @throws {DecodeError} naming the first malformed or non-member ciphertext field (or a bad index or secret)
  */
 export async function partialDecrypt(group, index, secret, ciphertexts, context, { rng = systemRng } = {}) {
+  expectInt(index, 1, 0xffff, "index");
+  expectScalar(secret, group.q, "secret");
   if (!Array.isArray(ciphertexts)) throw new DecodeError("ciphertexts", "expected a list");
   const alphas = ciphertexts.map((ct, pos) => {
     const o = expectObject(ct, ["alpha", "beta"], `ciphertexts[${pos}]`);

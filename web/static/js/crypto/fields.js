@@ -39,6 +39,21 @@ export function expectList(obj, n, field) {
 }
 
 /**
+ * A scalar: a BigInt in [0, q) (secrets, nonces passed in by the caller).
+ * @param {unknown} value
+ * @param {bigint} q
+ * @param {string} field
+ * @returns {bigint}
+ * @throws {DecodeError}
+ */
+export function expectScalar(value, q, field) {
+  if (typeof value !== "bigint" || value < 0n || value >= q) {
+    throw new DecodeError(field, `expected a BigInt in [0, q), got ${typeName(value)}`);
+  }
+  return value;
+}
+
+/**
  * An integer in [lo, hi] (indices, limits).
  * @param {unknown} value
  * @param {number} lo

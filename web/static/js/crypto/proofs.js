@@ -10,7 +10,7 @@
 import { DecodeError } from "./errors.js";
 import { mod, systemRng } from "./bigint.js";
 import { hashToScalar } from "./hashing.js";
-import { expectInt, expectList, expectObject } from "./fields.js";
+import { expectInt, expectList, expectObject, expectScalar } from "./fields.js";
 
 /**
  * @typedef {import("./group.js").Group} Group
@@ -58,6 +58,7 @@ export class SchnorrProof {
    * @returns {Promise<SchnorrProof>}
    */
   static async prove(group, x, context, { base = group.g, rng = systemRng } = {}) {
+    expectScalar(x, group.q, "x");
     const X = powBase(group, base, x);
     const w = group.randomScalar(rng);
     const a = powBase(group, base, w);
@@ -119,6 +120,7 @@ export class ChaumPedersenProof {
    * @returns {Promise<ChaumPedersenProof>}
    */
   static async prove(group, x, g1, X1, g2, X2, context, { tag = ChaumPedersenProof.TAG, rng = systemRng } = {}) {
+    expectScalar(x, group.q, "x");
     const w = group.randomScalar(rng);
     const a = powBase(group, g1, w);
     const b = group.exp(g2, w);
@@ -204,13 +206,14 @@ export class RangeProof {
    * @param {Uint8Array} context
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<RangeProof>}
-   * @throws {DecodeError} when limit or m is out of range
+   * @throws {DecodeError} when limit, m or r is out of range
    */
   static async prove(pk, ct, m, r, limit, context, { rng = systemRng } = {}) {
     const group = pk.group;
     const q = group.q;
     expectInt(limit, 0, 0xffff, "limit");
     expectInt(m, 0, limit, "plaintext");
+    expectScalar(r, q, "r");
     const a = [];
     const b = [];
     const cs = [];
