@@ -23,20 +23,20 @@ def send_frame(sock: socket.socket, data: bytes) -> None:
 
 
 def _recv_exact(sock: socket.socket, size: int, what: str) -> bytes:
-    """Exactly `size` bytes, or PsiError if the peer closes or stalls."""
-    buf = bytearray(size)
-    view, got = memoryview(buf), 0
+    """Exactly `size` bytes, or PsiError if the peer closes or stalls (memory grows with what arrives)."""
+    chunks, got = [], 0
     while got < size:
         try:
-            n = sock.recv_into(view[got:], size - got)
+            chunk = sock.recv(min(size - got, 1 << 20))
         except TimeoutError as exc:
             raise PsiError(f"peer sent nothing for {sock.gettimeout()} s while {got} of {size} bytes of {what} were read") from exc
         except OSError as exc:
             raise PsiError(f"peer connection failed after {got} of {size} bytes of {what}: {exc}") from exc
-        if n == 0:
+        if not chunk:
             raise PsiError(f"peer closed the connection after {got} of {size} bytes of {what}")
-        got += n
-    return bytes(buf)
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME) -> bytes:
