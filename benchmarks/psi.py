@@ -1,0 +1,147 @@
+"""PSI beside OpenMined PSI 2.0.6, in one run: per-step CPU time and bytes on the wire.
+
+Same setup as the anchor driver (shared/anchors/psi/bench_openmined.py): server set
+item-0..item-(n-1), client set item-n/2..item-(3n/2-1), false-positive probability 1e-9 for
+the whole query (ours: 1e-9/n per client item), reveal items and size. For each size the
+anchor runs first, then ours, in the same process tree, so both see the same machine load.
+
+    .venv/bin/python benchmarks/psi.py --sizes 10 14 16 18 --reps 5 5 3 1 [--md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from anchors import BENCHMARKS_MD, AnchorError, run_anchor, write_section  # noqa: E402
+
+from mpc_ml.psi import PsiClient, PsiServer  # noqa: E402
+
+STEPS = ("server_setup", "client_request", "server_process", "client_final")
+
+
+def run_ours(n: int, reveal: str, fpr: float) -> dict:
+    """One protocol run, both roles here, messages as bytes; CPU seconds per step and bytes."""
+    server_items = [f"item-{i}" for i in range(n)]
+    client_items = [f"item-{i}" for i in range(n // 2, n // 2 + n)]
+    marks = [time.process_time()]
+    server = PsiServer(server_items, reveal=reveal, fpr=fpr / n, progress=False)
+    setup = server.setup.to_bytes()
+    marks.append(time.process_time())
+    client = PsiClient(client_items, reveal=reveal, progress=False)
+    request = client.request().to_bytes()
+    marks.append(time.process_time())
+    response = server.respond(request).to_bytes()
+    marks.append(time.process_time())
+    result = client.finish(response, setup)
+    marks.append(time.process_time())
+    row = {f"{s}_cpu_s": b - a for s, a, b in zip(STEPS, marks, marks[1:])}
+    row["total_cpu_s"] = marks[-1] - marks[0]
+    row.update(setup_bytes=len(setup), request_bytes=len(request), response_bytes=len(response))
+    row.update(result=result.size, expected=n - n // 2)
+    return row
+
+
+def median_row(runs: list[dict]) -> dict:
+    """Medians of the timed keys, first value of the others."""
+    return {k: statistics.median(r[k] for r in runs) if k.endswith("_s") else runs[0][k] for k in runs[0]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 14, 16, 18], help="log2 of the set sizes")
+    ap.add_argument("--reps", type=int, nargs="+", default=[5, 5, 3, 1], help="repetitions, one per size")
+    ap.add_argument("--fpr", type=float, default=1e-9)
+    ap.add_argument("--no-anchor", action="store_true", help="run ours only")
+    ap.add_argument("--md", action="store_true", help="write the PSI section of BENCHMARKS.md")
+    ap.add_argument("--out", default=None, help="write the run (rows and conditions) as JSON here")
+    ap.add_argument("--render", default=None, help="only rewrite the BENCHMARKS.md section from a JSON written by --out")
+    a = ap.parse_args()
+    if a.render:
+        write_section(BENCHMARKS_MD, SECTION, markdown(json.loads(Path(a.render).read_text())))
+        return 0
+    reps = a.reps if len(a.reps) == len(a.sizes) else [a.reps[0]] * len(a.sizes)
+    run = {"args": " ".join(sys.argv[1:]), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}",
+           "load_start": os.getloadavg()[0]}
+    rows = []
+    for k, r in zip(a.sizes, reps):
+        n = 1 << k
+        anchor: dict[bool, dict] = {}
+        if not a.no_anchor:
+            try:
+                out = run_anchor("psi", "psi/bench_openmined.py", ["--sizes", str(k), "--reps", str(r), "--reveal", "both", "--fpr", str(a.fpr)], timeout=3600)
+                anchor = {row["reveal"]: row for row in out["rows"]}
+            except AnchorError as exc:
+                print(f"anchor skipped: {exc}", file=sys.stderr)
+        for reveal in ("items", "size"):
+            ours = median_row([run_ours(n, reveal, a.fpr) for _ in range(r)])
+            row = {"log2n": k, "reveal": reveal, "reps": r, "ours": ours, "openmined": anchor.get(reveal == "items")}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    run.update(rows=rows, load_end=os.getloadavg()[0])
+    if a.out:
+        Path(a.out).write_text(json.dumps(run, indent=1))
+    if a.md:
+        write_section(BENCHMARKS_MD, SECTION, markdown(run))
+    return 0
+
+
+SECTION = "PSI (mpc_ml.psi vs OpenMined PSI 2.0.6)"
+
+
+def markdown(run: dict) -> str:
+    """The BENCHMARKS.md section for one run."""
+    rows = run["rows"]
+    lines = [
+        "Command: `.venv/bin/python benchmarks/psi.py " + run["args"] + "` (anchor: `shared/anchors/psi/bench_openmined.py` in",
+        "`~/anchor-venvs/psi`, run by `benchmarks/anchors.py` in the same run, just before ours for each size).",
+        f"Date: {run['date']}; machine: {run['machine']}; load average {run['load_start']:.2f} at start, {run['load_end']:.2f} at end (shared machine).",
+        "Both: server set item-0..n-1, client set item-n/2..3n/2-1 (overlap n/2), false-positive probability",
+        "1e-9 for the whole query, one process, no network, CPU = `time.process_time`, medians over reps.",
+        "OpenMined: ECDH over P-256, GCS. Ours: X25519 (OpenSSL via `cryptography`), RFC 9380",
+        "curve25519_XMD:SHA-512_ELL2_NU_ hash-to-curve (gmpy2), Golomb-Rice set of s*H(y) (Elias-Fano layout).",
+        "",
+        "| log2 n | reveal | reps | ours setup / request / process / final CPU s | ours total CPU s | OpenMined total CPU s | ratio | ours bytes (setup + request + response) | OpenMined bytes | bytes ratio | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        o, m = row["ours"], row["openmined"]
+        ob = o["setup_bytes"] + o["request_bytes"] + o["response_bytes"]
+        steps = " / ".join(f"{o[s + '_cpu_s']:.3f}" for s in STEPS)
+        exact = o["result"] == o["expected"]
+        if m:
+            mb = m["setup_bytes"] + m["request_bytes"] + m["response_bytes"]
+            exact = exact and m["fp_excess"] == 0
+            anchor = f"{m['total_cpu_s']:.3f} | {o['total_cpu_s'] / m['total_cpu_s']:.2f} | {ob} | {mb} | {ob / mb:.3f}"
+        else:
+            anchor = f"- | - | {ob} | - | -"
+        lines.append(f"| {row['log2n']} | {row['reveal']} | {row['reps']} | {steps} | {o['total_cpu_s']:.3f} | {anchor} | {exact} |")
+    lines += [
+        "",
+        "ratio = ours / OpenMined (CPU); the target is at most 0.5 at 2^16 and 2^18 with no more bytes.",
+        "Where the time goes (per item and side, CPU): ours one RFC 9380 hash-to-curve (about 5.5 us) and",
+        "two X25519 multiplications (about 24 us each: 22.8 us `exchange` + 1.5 us loading the point); OpenMined",
+        "a P-256 hash-and-multiply (about 60 us) and a multiplication (about 41 us). Every ECDH-PSI run costs",
+        "4n variable-base multiplications (client blind and unblind, server blind of each side), so with",
+        "OpenSSL's X25519 as the fastest multiplication reachable from Python here (libsodium's X25519",
+        "28-32 us, edwards25519 63 us), our floor is about 4 x 24.3 = 97 us per item against OpenMined's",
+        "about 200 us on this machine today: a ratio near 0.5 even with free hashing. The anchor's recorded",
+        "figures (18.9 s at 2^16, 75.5 s at 2^18, i.e. 288 us per item) came from a slower run; against those",
+        "ours would be about 0.39.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
