@@ -220,7 +220,7 @@ def report(args: argparse.Namespace, eg: dict[str, Any] | None, rows: dict[str, 
         f"{e['ballot_json_bytes']:,} ({e['entry_bytes']:,.0f}) | {ratio(e['ballot_json_bytes'], EG['ballot_bytes'])} |" if m and e else "",
         "",
         "Notes: the verification of one ballot re-tests subgroup membership of its 18 ciphertext elements "
-        "(proof commitments get range and quadratic-residue checks only; see `voting/ballot.py:parse_ballot`); the whole-record "
+        "(proof commitments get range and quadratic-residue checks only; see `threshold/groups/base.py:ElementReader.commitment`); the whole-record "
         "figure batches proofs (random linear combination) and membership tests per 64 entries and splits the record across "
         "forked workers; it includes reading and hashing the record, the chain, board and credential signatures, trackers, "
         "tally, partial decryptions and result. EG's verify figure checks the 14 proofs only (no JSON, no hashes, no signatures). "

@@ -21,6 +21,15 @@ from voting.verifier import verify_record
 from voting_helpers import CHOICE, OTHER, Scenario, finish, open_election
 
 
+KAT = {  # computed once from the definitions in docs/spec.md section 10.4
+    "ballot_hash": "975b961328e9ab0fb057aa7c9f8f836dc41372eaf0a5d81d13feb735b49e3f26",
+    "tracker": "de5d0cb91f66bde840906f912c1970aa0dec43f24cc3e4601a0396c7686b7bae",
+    "selection_context": "4c000000000000000553000000000000001071756f72756d2f73656c656374696f6e42000000000000002000010203"
+                         "0405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f420000000000000020abababababababab"
+                         "abababababababababababababababababababababababab530000000000000001415300000000000000026131",
+}
+
+
 @pytest.fixture
 def s(sqlite_url: str) -> Scenario:
     return open_election(sqlite_url)
@@ -99,7 +108,7 @@ def test_bad_input_gets_a_clear_error_and_stores_nothing(s: Scenario) -> None:
 
 
 @pytest.mark.parametrize("group", ["ed25519", "modp"])
-def test_non_member_element_refused(tmp_path: Path, group: str) -> None:
+def test_row04_non_member_element_refused(tmp_path: Path, group: str) -> None:
     """ATTACKS.md row 4: a ciphertext element outside the prime-order subgroup never reaches the board."""
     s = open_election(f"sqlite:///{tmp_path / 'b.db'}", group, voters=1)
     g = s.ctx.group
@@ -109,15 +118,21 @@ def test_non_member_element_refused(tmp_path: Path, group: str) -> None:
     assert "beta" in _rejected(s, lambda: s.election.cast(bad), DecodeError)
 
 
-def test_unknown_credential_refused(s: Scenario) -> None:
-    """ATTACKS.md row 13: no ballot without a published credential."""
+def test_row13_ballot_stuffing_refused(s: Scenario) -> None:
+    """ATTACKS.md row 13: no ballot without a published credential; one credential per registered voter."""
+    from voting.context import credentials_payload, parse_credentials
     from voting.credentials import new_private_credential
 
     stuffed, _ = encrypt_ballot(s.ctx, new_private_credential(), CHOICE)
     assert "unknown credential" in _rejected(s, lambda: s.election.cast(stuffed), ProtocolError)
+    creds = sorted(s.ctx.credentials)
+    with pytest.raises(DecodeError, match="registered voters"):
+        parse_credentials(credentials_payload(creds, len(creds) + 1))
+    with pytest.raises(DecodeError, match="duplicates"):
+        parse_credentials({"voter_count": len(creds) + 1, "credentials": sorted(creds + creds[:1])})
 
 
-def test_copied_and_malleated_ballots_refused(s: Scenario) -> None:
+def test_row02_copied_and_malleated_ballots_refused(s: Scenario) -> None:
     """ATTACKS.md row 2: voter 1's ballot B cast again, re-encrypted, and with its proofs under voter 2: all refused."""
     b = s.ballot(0)
     s.election.cast(b)
@@ -141,7 +156,7 @@ def test_copied_and_malleated_ballots_refused(s: Scenario) -> None:
     _rejected(s, lambda: s.election.cast(reenc), VerificationError)
 
 
-def test_benaloh_challenge(s: Scenario) -> None:
+def test_row15_benaloh_challenge(s: Scenario) -> None:
     """ATTACKS.md row 15: a challenged ballot is published with its nonces, never counted, never castable."""
     ballot, secrets_ = encrypt_ballot(s.ctx, s.credentials[0], OTHER)
     receipt = s.election.spoil(ballot, reveal_json(s.ctx, secrets_))
@@ -173,8 +188,9 @@ def test_benaloh_challenge(s: Scenario) -> None:
     assert result["contests"][0]["counts"] == [1, 0, 0]  # the challenged ballot (OTHER) is not counted
 
 
-def test_trackers_distinct_and_recomputable_by_the_voter(s: Scenario) -> None:
-    """ATTACKS.md rows 8 and 14: identical choices give distinct trackers, which the voter recomputes from its bytes."""
+def test_row08_row14_trackers_recomputed_by_the_voter_and_distinct(s: Scenario) -> None:
+    """ATTACKS.md rows 8 and 14: the voter recomputes hash and tracker from the bytes it sent; identical choices
+    give distinct trackers."""
     receipts = []
     previous = s.ctx.base_hash
     for voter in range(3):
@@ -188,7 +204,7 @@ def test_trackers_distinct_and_recomputable_by_the_voter(s: Scenario) -> None:
     assert len(set(receipts)) == 3
 
 
-def test_trustee_refuses_a_tally_it_cannot_recompute(s: Scenario) -> None:
+def test_row12_trustee_refuses_a_tally_it_cannot_recompute(s: Scenario) -> None:
     """ATTACKS.md row 12: a tally over a subset of the ballots is not decrypted."""
     s.election.cast(s.ballot(0))
     s.election.cast(s.ballot(1))
@@ -204,7 +220,7 @@ def test_trustee_refuses_a_tally_it_cannot_recompute(s: Scenario) -> None:
         trustee_decrypt(s.ctx, s.trustee_keys[0], published, forged)
 
 
-def test_proofs_bound_to_statement_and_context(s: Scenario) -> None:
+def test_row01_row09_proofs_bound_to_statement_and_context(s: Scenario) -> None:
     """ATTACKS.md rows 1 and 9: a ballot proof fails for another ciphertext, option, contest, voter or election."""
     ctx, g, pk = s.ctx, s.ctx.group, s.ctx.public_key
     ballot = parse_ballot(ctx, s.ballot(0))
@@ -221,3 +237,15 @@ def test_proofs_bound_to_statement_and_context(s: Scenario) -> None:
     assert not proof.verify(pk, Ciphertext(ct.alpha, g.mul(ct.beta, g.g)), here)
     other = open_election(f"sqlite:///{Path(s.board.engine.url.database).parent / 'other.db'}")
     assert not proof.verify(pk, ct, selection_context(other.ctx, ballot.credential, contest.id, contest.options[0]))
+
+
+def test_row08_known_answers_pin_the_ballot_encodings() -> None:
+    """ATTACKS.md row 8: ballot hash, tracker and proof contexts are injective encodings, pinned by known answers."""
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(base_hash=bytes(range(32)))
+    body = {"credential": "ab" * 32, "contests": [{"id": "A", "selections": []}]}
+    assert ballot_hash(ctx, body).hex() == KAT["ballot_hash"]
+    assert next_tracker(bytes(32), bytes(range(32))).hex() == KAT["tracker"]
+    assert selection_context(ctx, "ab" * 32, "A", "a1").hex() == KAT["selection_context"]
+    assert selection_context(ctx, "ab" * 32, "A", "a1") != selection_context(ctx, "ab" * 32, "Aa", "1")

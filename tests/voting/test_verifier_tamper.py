@@ -44,7 +44,7 @@ def test_tamper_is_caught_by_its_check(scenario: Scenario, tmp_path: Path, name:
 
 
 @pytest.mark.parametrize("check", CHECKS)
-def test_deleting_a_check_lets_a_tampered_record_pass(scenario: Scenario, tmp_path: Path, check: str) -> None:
+def test_row16_deleting_a_check_lets_a_tampered_record_pass(scenario: Scenario, tmp_path: Path, check: str) -> None:
     """Mutation test of the verifier (ATTACKS.md row 16): with any one check removed, some tampered record verifies."""
     enabled = [c for c in CHECKS if c != check]
     passed = []
