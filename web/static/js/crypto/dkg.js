@@ -235,12 +235,12 @@ export function resultToJSON(group, result) {
 }
 
 async function checkAnnouncements(params, announcements) {
+  const complete = announcements.size === params.n && [...announcements.keys()].every((i) => Number.isInteger(i) && i >= 1 && i <= params.n);
+  if (!complete) throw new ProtocolError(`announcements needed from all trustees 1..${params.n}`);
   for (let i = 1; i <= params.n; i++) {
     const a = announcements.get(i);
-    if (!a) throw new ProtocolError(`announcements needed from all trustees 1..${params.n}`);
     if (a.index !== i || !(await a.verify(params))) throw new VerificationError(`trustee ${i}: invalid encryption key announcement`);
   }
-  if (announcements.size !== params.n) throw new ProtocolError(`announcements needed from all trustees 1..${params.n}`);
 }
 
 /**
