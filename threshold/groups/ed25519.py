@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import nacl.bindings as sodium
+from nacl._sodium import ffi, lib  # PyNaCl's own cffi binding: the hot paths skip its Python wrappers
 
 from threshold.errors import DecodeError
 from threshold.groups.base import Element, FixedBase, Group
@@ -17,10 +18,6 @@ from threshold.hashing import dst_for, expand_message_xmd
 L = 2**252 + 27742317777372353535851937790883648493
 IDENTITY = (1).to_bytes(32, "little")
 BASEPOINT = sodium.crypto_scalarmult_ed25519_base_noclamp((1).to_bytes(32, "little"))
-
-
-def _scalar(e: int) -> bytes:
-    return (int(e) % L).to_bytes(32, "little")
 
 
 class Ed25519FixedBase(FixedBase):
@@ -66,13 +63,18 @@ class Ed25519Group(Group):
         e = int(e) % L
         if e == 0 or a == IDENTITY:
             return IDENTITY
-        return sodium.crypto_scalarmult_ed25519_noclamp(_scalar(e), a)
+        out = ffi.new("unsigned char[]", 32)
+        if lib.crypto_scalarmult_ed25519_noclamp(out, e.to_bytes(32, "little"), bytes(a)) != 0:
+            raise ValueError("scalar multiplication refused: the point is not in the prime-order subgroup")
+        return ffi.buffer(out, 32)[:]
 
     def exp_g(self, e: int) -> bytes:
         e = int(e) % L
         if e == 0:
             return IDENTITY
-        return sodium.crypto_scalarmult_ed25519_base_noclamp(_scalar(e))
+        out = ffi.new("unsigned char[]", 32)
+        lib.crypto_scalarmult_ed25519_base_noclamp(out, e.to_bytes(32, "little"))
+        return ffi.buffer(out, 32)[:]
 
     def fixed_base(self, base: Element) -> FixedBase:
         return Ed25519FixedBase(self, base)
