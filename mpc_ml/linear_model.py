@@ -42,9 +42,13 @@ def _check_xy(X: MPCTensor, y: MPCTensor) -> tuple[MPCTensor, MPCTensor]:
 class _Linear:
     """Shared fit/predict/score of the linear models."""
 
-    def __init__(self, fit_intercept: bool = True, alpha: float = 0.0, dst: int | None = None) -> None:
+    def __init__(self, fit_intercept: bool = True, alpha: float = 0.0, dst: int | None = None,
+                 value_bound: float | None = None) -> None:
         if alpha < 0 or not np.isfinite(alpha):
             raise InputError(f"alpha must be a finite non-negative number, got {alpha}")
+        if value_bound is not None and not (np.isfinite(value_bound) and value_bound > 0):
+            raise InputError(f"value_bound must be a positive number, got {value_bound}")
+        self.value_bound = value_bound
         self.fit_intercept = fit_intercept
         self.alpha = alpha
         self.dst = dst
@@ -59,7 +63,10 @@ class _Linear:
             rt.check_party(self.dst, "dst")
         n, d = X.shape
         f = rt.params.frac_bits
-        bits = rt.params.value_bits + f
+        vb = rt.params.value_bits if self.value_bound is None else int(np.ceil(np.log2(self.value_bound)))
+        if vb > rt.params.value_bits:
+            raise InputError(f"value_bound {self.value_bound} exceeds the fixed-point range 2^{rt.params.value_bits}")
+        bits = vb + f
         cols = d + 1 if self.fit_intercept else d
         num_b, den_b = exact.bounds(n, cols, bits)
         big = rt.ring_of(exact.ring_for(num_b, den_b).k)
@@ -118,17 +125,24 @@ class _Linear:
 
 
 class LinearRegression(_Linear):
-    """Ordinary least squares, solved exactly on secret-shared data (sklearn's names)."""
+    """Ordinary least squares, solved exactly on secret-shared data (sklearn's names).
 
-    def __init__(self, fit_intercept: bool = True, dst: int | None = None) -> None:
-        super().__init__(fit_intercept, 0.0, dst)
+    value_bound: a public bound on |X| and |y| (default: the fixed-point range, always safe). A
+    tighter bound shrinks the ring of the exact solve; the ring keeps 64 bits beyond the bound it
+    implies, so data beyond the declared bound makes the reconstruction fail (an error) rather
+    than return other coefficients, unless the bound is exceeded by a large factor.
+    """
+
+    def __init__(self, fit_intercept: bool = True, dst: int | None = None, value_bound: float | None = None) -> None:
+        super().__init__(fit_intercept, 0.0, dst, value_bound)
 
 
 class Ridge(_Linear):
     """Least squares with an L2 penalty alpha (the intercept is not penalized, as in sklearn)."""
 
-    def __init__(self, alpha: float = 1.0, fit_intercept: bool = True, dst: int | None = None) -> None:
-        super().__init__(fit_intercept, alpha, dst)
+    def __init__(self, alpha: float = 1.0, fit_intercept: bool = True, dst: int | None = None,
+                 value_bound: float | None = None) -> None:
+        super().__init__(fit_intercept, alpha, dst, value_bound)
 
 
 class LogisticRegression:

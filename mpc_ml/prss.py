@@ -39,6 +39,7 @@ class PRSS:
         # member[l, T] = local party l belongs to subset T
         self.member = np.array([[p in T for T in self.subsets] for p in self.local_ids], dtype=bool)
         self._coef: dict[tuple[int, int], np.ndarray] = {}
+        self._mats: dict[tuple, np.ndarray] = {}
 
     def words(self, count: int) -> dict[int, np.ndarray]:
         """`count` fresh uint64 words for each held subset (one call of the shared counter)."""
@@ -77,6 +78,39 @@ class PRSS:
             terms.append((v[None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * (v.ndim - 1))))
         return ring.lincomb(terms)
 
+    def shares(self, ring: Ring, shape: tuple[int, ...], widths: list[int],
+               outputs: list[list[tuple[int, int, int]]]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """Draw random limbs per subset and return shares of linear forms of them, in one product.
+
+        Output o is sum_T sum_(j, weight, power) in outputs[o] of weight * x^power * f_T(x) * limb_T[j]
+        (power 0: a degree-t sharing of sum_T value_T; power >= 1: part of a degree-2t zero sharing).
+        Returns (shares (L, O, K, *shape), limbs {subset: (J, *shape)}).
+        """
+        limbs = self.limbs(shape, widths)
+        held = sorted(limbs)
+        key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held))
+        mat = self._mats.get(key)
+        if mat is None:
+            mat = self._mats[key] = self._matrix(ring, len(widths), outputs, held)
+        stacked = np.concatenate([limbs[T].reshape(len(widths), -1) for T in held], 0)
+        prod = np.matmul(mat, stacked).reshape(-1, ring.k, stacked.shape[1])  # (L*O, K, size)
+        out = ring.reduce(prod) if stacked.shape[0] <= 32 else ring.reduce_big(prod)
+        return out.reshape((len(self.local_ids), len(outputs), ring.k) + tuple(shape)), limbs
+
+    def _matrix(self, ring: Ring, nlimbs: int, outputs: list, held: list[int]) -> np.ndarray:
+        """(L, O*K, |held|*J): weight * x^power * f_T(x) mod p, reduced so products stay exact."""
+        mat = np.zeros((len(self.local_ids), len(outputs) * ring.k, len(held) * nlimbs))
+        for power in {pw for o in outputs for _, _, pw in o}:
+            coef = self.coef(ring, power)  # (L, C, K)
+            for oi, terms in enumerate(outputs):
+                for j, weight, pw in terms:
+                    if pw != power:
+                        continue
+                    for hi, T in enumerate(held):
+                        for ki, q in enumerate(ring.primes):
+                            mat[:, oi * ring.k + ki, hi * nlimbs + j] = coef[:, T, ki] * (weight % q) % q
+        return mat
+
     def limbs(self, shape: tuple[int, ...], widths: list[int]) -> dict[int, np.ndarray]:
         """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j])."""
         size = int(np.prod(shape, dtype=np.int64))
@@ -85,11 +119,11 @@ class PRSS:
         out = {}
         for i, u in w.items():
             u = u.reshape((nw, size))
-            parts = []
+            arr = np.empty((len(widths), size))
             for j, width in enumerate(widths):
                 g, k = divmod(j, 3)
-                parts.append(((u[g] >> np.uint64(21 * k)) & np.uint64((1 << width) - 1)).astype(np.float64))
-            out[i] = np.stack(parts).reshape((len(widths),) + tuple(shape))
+                arr[j] = (u[g] >> np.uint64(21 * k)) & np.uint64((1 << width) - 1)
+            out[i] = arr.reshape((len(widths),) + tuple(shape))
         return out
 
     def uniform(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
@@ -102,15 +136,6 @@ class PRSS:
         lim = self.limbs(shape, [21] * j)
         weights = [1 << (21 * i) for i in range(j)]
         return {i: ring.combine(v, weights) for i, v in lim.items()}
-
-    def zero_2t(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
-        """Degree-2t shares of zero (masks the degree-2t product shares before they are opened)."""
-        terms = []
-        for k in range(1, self.t + 1):
-            coef = self.coef(ring, k)
-            for ti, v in self.uniform_values(ring, shape).items():
-                terms.append((v[None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * len(shape))))
-        return ring.lincomb(terms)
 
     def ints(self, shape: tuple[int, ...], bits: int) -> dict[int, np.ndarray]:
         """Per held subset, uniform integers in [0, 2^bits) as uint64 (bits <= 64)."""

@@ -58,11 +58,19 @@ def open_all(rt: Runtime, shares: np.ndarray, degree: int, check: bool = True,
     return shamir.reconstruct(ring, stack, degree, check)[None]
 
 
+def _uniform_terms(first: int, count: int, power: int) -> list[tuple[int, int, int]]:
+    """Terms making a uniform element of Z_M from `count` 21-bit limbs starting at limb `first`."""
+    return [(first + i, 1 << (21 * i), power) for i in range(count)]
+
+
 def double_random(rt: Runtime, shape: tuple[int, ...], ring: Ring | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """([r]_t, [r]_2t) for a uniform r, from PRSS (no interaction)."""
+    """([r]_t, [r]_2t) for a uniform r (40 extra random bits), from PRSS (no interaction)."""
     ring = ring or rt.ring
-    r_t = rt.prss.uniform(ring, shape)
-    return r_t, ring.add(r_t, rt.prss.zero_2t(ring, shape))
+    j = -(-(ring.bits + 40) // 21)
+    r_terms = _uniform_terms(0, j, 0)
+    zero_terms = [term for k in range(1, rt.t + 1) for term in _uniform_terms(j * k, j, k)]
+    sh, _ = rt.prss.shares(ring, shape, [21] * (j * (rt.t + 1)), [r_terms, r_terms + zero_terms])
+    return sh[:, 0], sh[:, 1]
 
 
 def reduce_degree(rt: Runtime, z2: np.ndarray, ring: Ring | None = None) -> np.ndarray:
@@ -86,15 +94,15 @@ def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None) -> np.ndarray:
     f = p.frac_bits if bits is None else bits
     shape = z.shape[2:]
     lo_w, hi_w = split_bits(f), split_bits(p.trunc_bits + KAPPA - f)
-    limbs = rt.prss.limbs(shape, lo_w + hi_w)
-    w_lo = [1 << sum(lo_w[:j]) for j in range(len(lo_w))]
-    w_hi = [1 << sum(hi_w[:j]) for j in range(len(hi_w))]
-    r_vals = {T: ring.combine(v, w_lo + [w << f for w in w_hi]) for T, v in limbs.items()}
-    hi_vals = {T: ring.combine(v[len(lo_w):], w_hi) for T, v in limbs.items()}
-    r_t = rt.prss.lift(ring, r_vals)
-    hi_t = rt.prss.lift(ring, hi_vals)
-    masked = ring.add(ring.add(z, r_t), rt.prss.zero_2t(ring, shape))
-    masked = ring.add(masked, public(rt, 1 << (p.trunc_bits - 1), shape))
+    j = -(-(ring.bits + 40) // 21)
+    nl = len(lo_w) + len(hi_w)
+    mask = [(i, 1 << sum(lo_w[:i]), 0) for i in range(len(lo_w))]
+    mask += [(len(lo_w) + i, 1 << (f + sum(hi_w[:i])), 0) for i in range(len(hi_w))]
+    mask += [term for k in range(1, rt.t + 1) for term in _uniform_terms(nl + j * (k - 1), j, k)]
+    hi = [(len(lo_w) + i, 1 << sum(hi_w[:i]), 0) for i in range(len(hi_w))]
+    sh, _ = rt.prss.shares(ring, shape, lo_w + hi_w + [21] * (j * rt.t), [mask, hi])
+    hi_t = sh[:, 1]
+    masked = ring.add(ring.add(z, sh[:, 0]), public(rt, 1 << (p.trunc_bits - 1), shape))
     c = open_all(rt, masked, 2 * rt.t, check=False)
     c_low = ring.mod_2k(c, f)[0]
     top = ring.scale(ring.sub(c, small(ring, c_low)), pow(1 << f, -1, ring.modulus))

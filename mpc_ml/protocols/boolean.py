@@ -123,10 +123,9 @@ def ltz_bits(rt: Runtime, a: np.ndarray) -> np.ndarray:
     k1 = rt.params.cmp_bits - 1
     shape = a.shape[2:]
     lo_w, hi_w = arith.split_bits(k1), arith.split_bits(KAPPA + 2)
-    limbs = rt.prss.limbs(shape, lo_w + hi_w)
-    w_lo = [1 << sum(lo_w[:j]) for j in range(len(lo_w))]
-    w_hi = [1 << (k1 + sum(hi_w[:j])) for j in range(len(hi_w))]
-    r_vals = {ti: ring.combine(v, w_lo + w_hi) for ti, v in limbs.items()}
+    terms = [(j, 1 << sum(lo_w[:j]), 0) for j in range(len(lo_w))]
+    terms += [(len(lo_w) + j, 1 << (k1 + sum(hi_w[:j])), 0) for j in range(len(hi_w))]
+    sh, limbs = rt.prss.shares(ring, shape, lo_w + hi_w, [terms])
     lo, hi = {}, {}
     for ti, v in limbs.items():
         word = np.zeros(shape, dtype=np.uint64)
@@ -134,22 +133,25 @@ def ltz_bits(rt: Runtime, a: np.ndarray) -> np.ndarray:
             word |= v[j].astype(np.uint64) << np.uint64(shift)
         lo[ti] = word
         hi[ti] = v[len(lo_w)].astype(np.uint64)
-    masked = ring.add(ring.add(a, rt.prss.lift(ring, r_vals)), arith.public(rt, 1 << k1, shape))
+    masked = ring.add(ring.add(a, sh[:, 0]), arith.public(rt, 1 << k1, shape))
     c = arith.open_all(rt, masked, rt.t)
     cm = ring.mod_2k(c, k1 + 1)[0]
     low_mask = np.uint64((1 << k1) - 1)
     kpub = low_mask - (cm & low_mask)
     c_bit = (cm >> np.uint64(k1)) & np.uint64(1)
+    # D = sum_T lo_T + kpub: the members of the first subset add the public term to their lo_T (an
+    # integer below 2^(k-1) + 2^(k-1) is still known to them), then carry-save adders reduce the
+    # shared operands to two
+    if 0 in lo:
+        lo[0] = lo[0] + kpub
     ops = [from_subset_words(rt, {ti: lo[ti]}) if ti in lo else np.zeros((rt.L, lay.C) + shape, np.uint64)
            for ti in range(lay.C)]
-    # reduce the shared operands to two by carry-save adders, then fold in the public operand
     while len(ops) > 2:
         s, cy = _csa(rt, ops[0], ops[1], ops[2])
         ops = ops[3:] + [s, cy]
     if len(ops) == 1:
         ops.append(np.zeros_like(ops[0]))
     x, y = ops
-    x, y = _csa(rt, x, y, xor_public(rt, np.zeros_like(x), kpub))
     # Kogge-Stone carry into bit k1 of x + y
     g = and_(rt, x & low_mask, y & low_mask)
     p = (x ^ y) & low_mask

@@ -26,10 +26,11 @@ def switch(rt: Runtime, x: np.ndarray, bits: int, target: Ring) -> np.ndarray:
     ring = rt.ring
     shape = x.shape[2:]
     widths = arith.split_bits(bits + 1 + KAPPA)
-    limbs = rt.prss.limbs(shape, widths)
-    weights = [1 << sum(widths[:j]) for j in range(len(widths))]
-    r_src = rt.prss.lift(ring, {T: ring.combine(v, weights) for T, v in limbs.items()})
-    r_dst = rt.prss.lift(target, {T: target.combine(v, weights) for T, v in limbs.items()})
+    terms = [[(j, 1 << sum(widths[:j]), 0) for j in range(len(widths))]]
+    counter = rt.prss.counter
+    r_src = rt.prss.shares(ring, shape, widths, terms)[0][:, 0]
+    rt.prss.counter = counter  # the same draw, lifted into the target ring
+    r_dst = rt.prss.shares(target, shape, widths, terms)[0][:, 0]
     masked = ring.add(ring.add(x, r_src), arith.public(rt, 1 << bits, shape))
     c = arith.open_all(rt, masked, rt.t)
     digits = np.stack([dg[0] for dg in ring._digits(c)])  # c = sum_i digit_i * p_1...p_(i-1), c < M
@@ -99,6 +100,7 @@ def bounds(n_rows: int, d: int, entry_bits: int) -> tuple[int, int]:
 
 
 def ring_for(num: int, den: int) -> Ring:
-    """The smallest RNS ring with M > 2 * num * den."""
-    need = (2 * num * den).bit_length() + 1
+    """The smallest RNS ring with M > 2^64 * 2 * num * den (the margin turns out-of-bound data into
+    a failed reconstruction instead of a different fraction)."""
+    need = (2 * num * den).bit_length() + 65
     return Ring(-(-need // 20))

@@ -17,20 +17,30 @@ def open_output(rt: Runtime, shares: np.ndarray, dst: int | None) -> tuple[np.nd
     label = rt.output_counter
     shape = tuple(shares.shape[2:])
     ring = rt.ring
-    sigs = np.zeros((rt.L, 8), dtype=np.uint64)
+    # one message per party: its packed share followed by its Ed25519 signature on it
+    msgs = []
     for li, p in enumerate(rt.local_ids):
-        msg = ev.signed_message(rt.session, label, p, shape, ring.pack(shares[li]))
-        sigs[li] = np.frombuffer(rt.signers[p].sign(msg).signature, dtype=np.uint64)
-    stack = rt.exchange(shares, [receivers] * rt.n, rt.ring_codec, shape)
-    sig_stack = rt.exchange(sigs, [receivers] * rt.n, rt.word_codec, (8,))
+        packed = ring.pack(shares[li])
+        sig = rt.signers[p].sign(ev.signed_message(rt.session, label, p, shape, packed)).signature
+        msgs.append(np.frombuffer(packed + sig, dtype=np.uint64))
+    words = len(msgs[0])
+    stack = rt.exchange(np.stack(msgs), [receivers] * rt.n, rt.word_codec, (words,))
     if not any(p in receivers for p in rt.local_ids):
         return None, None
-    packed = [ring.pack(stack[j]) for j in range(rt.n)]
+    packed = [stack[j][:-8].tobytes() for j in range(rt.n)]
+    sigs = [stack[j][-8:].tobytes() for j in range(rt.n)]
     for j in range(rt.n):
-        if not ev.check_signature(rt.verify_keys[j], rt.session, label, j, shape, packed[j], sig_stack[j].tobytes()):
+        if not ev.check_signature(rt.verify_keys[j], rt.session, label, j, shape, packed[j], sigs[j]):
             raise ProtocolError(f"party {j} sent an output share with an invalid signature", j)
+    parts = []
+    for j, b in enumerate(packed):
+        try:
+            parts.append(ring.unpack(b, shape))
+        except ValueError as exc:
+            raise ProtocolError(f"party {j} sent a malformed output share: {exc}", j) from None
+    stack = np.stack(parts)
     value = shamir.reconstruct(ring, stack, rt.t, check=True)[None]
     out = ev.decode_value(ring, value, rt.params.frac_bits)
-    evidence = ev.build(rt.session, label, rt.n, rt.t, ring, rt.params.frac_bits, shape, packed,
-                        [sig_stack[j].tobytes() for j in range(rt.n)], rt.verify_keys, receivers)
+    evidence = ev.build(rt.session, label, rt.n, rt.t, ring, rt.params.frac_bits, shape, packed, sigs,
+                        rt.verify_keys, receivers)
     return out, evidence

@@ -30,12 +30,11 @@ def _weights(primes: tuple[int, ...], src: tuple[int, ...], at: int) -> np.ndarr
 def interpolate(ring: Ring, shares: np.ndarray, parties: tuple[int, ...], at: int = 0) -> np.ndarray:
     """Value at `at` of the polynomial through shares[i] (K, ...) of `parties` (shares indexed by party)."""
     w = _weights(ring.primes, tuple(parties), at)
-    acc = None
+    terms = []
     for i, p in enumerate(parties):
         s = shares[p][None]
-        term = ring.mul(s, ring.col(s.ndim, w[i]))
-        acc = term if acc is None else ring.add(acc, term)
-    return acc[0]
+        terms.append((s, ring.col(s.ndim, w[i])))
+    return ring.lincomb(terms)[0]
 
 
 def deal(ring: Ring, value: np.ndarray, n: int, t: int) -> np.ndarray:

@@ -86,3 +86,42 @@ def test_evidence_names_a_party_that_signed_a_wrong_share():
     with pytest.raises(mpc_ml.EvidenceError, match="party 3"):
         mpc_ml.verify(bad)
     mpc_ml.uninit()
+
+
+def test_masks_are_fresh_and_no_dealer():
+    """ATTACKS row 20: correlated randomness is never reused and no party holds every seed.
+
+    Every PRSS draw advances a shared counter (a fresh AES-CTR nonce), so the same product opened
+    twice is masked differently; in a party's own view (TCP mode) only the seeds of the subsets it
+    belongs to exist, so no party could play CrypTen's trusted first party.
+    """
+    from mpc_ml.prss import PRSS, subsets
+    from mpc_ml.protocols import arith
+
+    mpc_ml.init(parties=3)
+    rt = rt_mod.current()
+    x = mpc_ml.cryptensor(np.array([0.5, 1.25]))
+    seen = []
+    orig = arith.open_all
+
+    def spy(rt_, shares, degree, check=True, ring=None):
+        out = orig(rt_, shares, degree, check, ring)
+        seen.append(out.copy())
+        return out
+
+    arith.open_all = spy
+    try:
+        (x * x).get_plain_text()
+        (x * x).get_plain_text()
+    finally:
+        arith.open_all = orig
+    assert len(seen) == 2 and not np.array_equal(seen[0], seen[1])
+    before = rt.prss.counter
+    rt.prss.words(4)
+    assert rt.prss.counter == before + 1
+    seeds = {T: bytes([i]) * 32 for i, T in enumerate(subsets(3, 1)) if 2 in T}
+    own = PRSS(3, 1, seeds, [2])
+    assert all(2 in own.subsets[i] for i in own.held) and len(own.held) == 2
+    with pytest.raises(ValueError, match="missing PRSS seeds"):
+        PRSS(3, 1, seeds, [0])
+    mpc_ml.uninit()
