@@ -31,7 +31,8 @@ import mpc_ml  # noqa: E402
 from mpc_ml import launcher, runtime  # noqa: E402
 
 TASKS = ["micro_mul_1e5", "micro_matmul_128", "micro_relu_1e4", "micro_lt_1e4", "mlp_batch1", "mlp_batch100",
-         "linreg_exact"]
+         "linreg_exact", "linreg_exact_default"]
+BOUND = 1024.0  # declared public bound on |X| and |y| for the exact solve (diabetes: |X| < 5, y < 350)
 
 
 def _barrier(rt) -> None:
@@ -101,12 +102,13 @@ def party_bench(reps: int, reps_b1: int) -> dict:
     Xd, yd = load_diabetes(return_X_y=True)
     Xs = (Xd - Xd.mean(0)) / Xd.std(0)
     sk = LinearRegression().fit(Xs, yd)
-    lin = mpc_ml.linear_model.LinearRegression()
-    lin.fit(mpc_ml.cryptensor(Xs, src=0), mpc_ml.cryptensor(yd, src=1))  # warm-up: ring set-up
-    run("linreg_exact", lambda: lin.fit(mpc_ml.cryptensor(Xs, src=0), mpc_ml.cryptensor(yd, src=1)), reps)
-    extra["linreg_max_abs_coef_err"] = float(np.abs(lin.coef_ - sk.coef_).max())
-    extra["linreg_intercept_err"] = float(abs(lin.intercept_ - sk.intercept_))
-    extra["linreg_r2"] = float(lin.score(Xs, yd))
+    for name, bound in (("linreg_exact", BOUND), ("linreg_exact_default", None)):
+        lin = mpc_ml.linear_model.LinearRegression(value_bound=bound)
+        lin.fit(mpc_ml.cryptensor(Xs, src=0), mpc_ml.cryptensor(yd, src=1))  # warm-up: ring set-up
+        run(name, lambda: lin.fit(mpc_ml.cryptensor(Xs, src=0), mpc_ml.cryptensor(yd, src=1)), reps)
+        extra[f"{name}_max_abs_coef_err"] = float(np.abs(lin.coef_ - sk.coef_).max())
+        extra[f"{name}_intercept_err"] = float(abs(lin.intercept_ - sk.intercept_))
+        extra[f"{name}_r2"] = float(lin.score(Xs, yd))
     return {"rows": rows, "extra": extra, "params": rt.params.describe()}
 
 
@@ -182,8 +184,10 @@ def report(tcp: dict, inproc: dict, cr: dict, mp: dict, how: str, cmd: str, wall
     names = {"micro_mul_1e5": "multiply 10^5 fixed-point values", "micro_matmul_128": "128x128 @ 128x128",
              "micro_relu_1e4": "ReLU on 10^4 values", "micro_lt_1e4": "secret < secret on 10^4 values",
              "mlp_batch1": "MLP 64-128-64-10, batch 1", "mlp_batch100": "MLP 64-128-64-10, batch 100",
-             "linreg_exact": "linear regression, diabetes 442x10 (input + fit)"}
-    anchor_key = {"linreg_exact": ("linreg_gd", "linreg_exact_alpha12")}
+             "linreg_exact": f"linear regression, diabetes 442x10, input + exact fit, bound {BOUND:g}",
+             "linreg_exact_default": "the same, no declared bound (fixed-point range)"}
+    anchor_key = {"linreg_exact": ("linreg_gd", "linreg_exact_alpha12"),
+                  "linreg_exact_default": ("linreg_gd", "linreg_exact_alpha12")}
     lines = [
         f"Command: `{cmd}`  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (whole run {wall:.0f} s wall)  ",
@@ -205,7 +209,7 @@ def report(tcp: dict, inproc: dict, cr: dict, mp: dict, how: str, cmd: str, wall
     for key in TASKS:
         o, ip = tcp["timings"][key], inproc["timings"][key]
         ck, mk = anchor_key.get(key, (key, key))
-        c = cr["timings"].get(ck) if key != "linreg_exact" else None
+        c = cr["timings"].get(ck) if not key.startswith("linreg") else None
         m = mp["timings"].get(mk)
         cw = c["wall_s_median"] if c else None
         mw = m["wall_s_median"] if m else None
@@ -229,8 +233,9 @@ def report(tcp: dict, inproc: dict, cr: dict, mp: dict, how: str, cmd: str, wall
         f"ReLU {e['micro_relu_max_abs_err']:.2g}, comparison mismatches {e['micro_lt_mismatches']}; "
         f"MLP on {e['mlp_n_test']} test digits: accuracy {e['mlp_secure_acc']:.4f} (plaintext {e['mlp_plain_acc']:.4f}), "
         f"argmax agreement {e['mlp_argmax_agreement']:.4f}, max logit error {e['mlp_max_abs_logit_err']:.2g}; "
-        f"regression max |coef - sklearn| {e['linreg_max_abs_coef_err']:.2g}, intercept error "
-        f"{e['linreg_intercept_err']:.2g}, R^2 {e['linreg_r2']:.7f}.",
+        f"regression max |coef - sklearn| {e['linreg_exact_max_abs_coef_err']:.2g} (no bound: "
+        f"{e['linreg_exact_default_max_abs_coef_err']:.2g}), intercept error {e['linreg_exact_intercept_err']:.2g}, "
+        f"R^2 {e['linreg_exact_r2']:.7f} (sklearn 0.5177484).",
         f"Anchors: CrypTen MLP agreement {cx.get('mlp_argmax_agreement', '—')}, max logit error "
         f"{cx.get('mlp_max_abs_logit_err', '—')}; MPyC exact regression (alpha=12) coefficient error "
         f"{mx.get('linreg_exact_alpha12', {}).get('max_abs_coef_err', '—')}; CrypTen's regression is gradient descent "

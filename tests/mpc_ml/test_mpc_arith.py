@@ -107,3 +107,14 @@ def test_bad_party_and_shapes(mpc):
         x @ mpc.cryptensor(np.ones((2, 2)))
     with pytest.raises(mpc_ml.InputError, match="out of range"):
         x.get_plain_text(dst=7)
+
+
+def test_function_accuracy_over_documented_ranges(mpc):
+    """The ranges and errors stated in mpc_ml/README.md."""
+    x = np.linspace(-64, 0, 257)
+    assert np.abs(mpc.cryptensor(x).exp().get_plain_text() - np.exp(x)).max() < 5e-5
+    x = np.geomspace(0.01, 200, 257)
+    assert (np.abs(mpc.cryptensor(x).reciprocal().get_plain_text() - 1 / x) * x).max() < 1e-4
+    assert (np.abs(mpc.cryptensor(x).sqrt().get_plain_text() - np.sqrt(x)) / np.sqrt(x)).max() < 1e-4
+    x = np.linspace(-30, 30, 257)
+    assert np.abs(mpc.cryptensor(x).sigmoid().get_plain_text() - 1 / (1 + np.exp(-x))).max() < 2e-5
