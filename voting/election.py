@@ -186,14 +186,9 @@ class Election:
     def tally(self) -> Entry:
         """Publish the encrypted tally of the counted ballots (the last of each credential)."""
         ctx = self.context()
-        with self.board.locked(self.election_id) as lb:
-            phase = lifecycle.next_phase(lb.election.phase, "tally")
-        payload = tally_payload(ctx, counted_ballots(self.cast_ballots()))
-        with self.board.locked(self.election_id) as lb:
-            phase = lifecycle.next_phase(lb.election.phase, "tally")
-            entry = lb.append("tally", payload)
-            lb.election.phase = phase
-            return entry
+        with self.board.locked(self.election_id) as lb:  # refuse an early tally before doing the work
+            lifecycle.next_phase(lb.election.phase, "tally")
+        return self._step("tally", tally_payload(ctx, counted_ballots(self.cast_ballots())))
 
     def add_decryption(self, payload: dict[str, Any]) -> Entry:
         """Publish one trustee's partial decryption after checking its proofs against the tally."""
@@ -210,9 +205,8 @@ class Election:
     def publish_result(self) -> Entry:
         """Combine the partial decryptions into the result entry (once)."""
         ctx = self.context()
-        entries = self.entries()
-        tally_entry = next(e for e in entries if e.type == "tally")
+        tally_entry = self._first("tally")
         tally = parse_tally(ctx, tally_entry.payload)
-        partials = [PartialDecryption.from_json(ctx.group, e.payload, len(tally)) for e in entries if e.type == "decryption"]
+        partials = [PartialDecryption.from_json(ctx.group, e.payload, len(tally)) for e in self.entries() if e.type == "decryption"]
         payload = result_payload(ctx, tally, partials, tally_entry.payload["counted"])
         return self._step("result", payload)

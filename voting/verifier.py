@@ -52,7 +52,7 @@ DESCRIPTIONS = {
 }
 CAST_KEYS = {"ballot", "ballot_hash", "tracker", "cast_at"}
 SPOIL_KEYS = CAST_KEYS | {"reveal"}
-CHUNK = 64
+CHUNK = 128
 
 
 @dataclass(frozen=True)
