@@ -29,6 +29,7 @@ from .prss import subsets
 from .runtime import Runtime, Stats
 
 ENV_PEERS, ENV_PARTY, ENV_KEY, ENV_TIMEOUT = "QUORUM_MPC_PEERS", "QUORUM_MPC_PARTY", "QUORUM_MPC_KEY", "QUORUM_MPC_TIMEOUT"
+ENV_LISTEN_FD = "QUORUM_MPC_LISTEN_FD"  # a listening socket inherited from `quorum mpc run` (no port race)
 
 
 def new_key(party: int) -> tuple[dict, dict]:
@@ -148,8 +149,10 @@ def runtime_from_env(frac_bits: int = 24) -> Runtime:
     session = bytes.fromhex(peers["session"])
     stats = Stats()
     timeout = float(os.environ.get(ENV_TIMEOUT, "30"))
+    fd = os.environ.get(ENV_LISTEN_FD)
+    listener = socket.socket(fileno=int(fd)) if fd else None
     comm = TcpComm(me, peers["parties"], bytes.fromhex(key["kx_secret"]), session, stats, timeout=timeout,
-                   connect_timeout=max(timeout, 30.0))
+                   connect_timeout=max(timeout, 30.0), listener=listener)
     seeds = _agree_seeds(comm, me, n, t)
     signer = SigningKey(bytes.fromhex(key["sign_secret"]))
     vks = [bytes.fromhex(p["sign_public"]) for p in peers["parties"]]
@@ -161,23 +164,28 @@ def _public_of(kx_secret_hex: str) -> str:
     return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
-def _free_ports(count: int) -> list[int]:
-    socks, ports = [], []
+def _listeners(count: int) -> list[socket.socket]:
+    """Listening sockets on free loopback ports, handed to the party processes (no bind race)."""
+    out = []
     for _ in range(count):
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+        s.listen(16)
+        out.append(s)
+    return out
 
 
-def write_local_deployment(n: int, directory: Path, threshold: int | None = None) -> Path:
-    """Keys for n parties on 127.0.0.1 (free ports) and their peers file; returns its path."""
+def write_local_deployment(n: int, directory: Path, threshold: int | None = None,
+                           ports: list[int] | None = None) -> Path:
+    """Keys for n parties on 127.0.0.1 and their peers file; returns its path."""
     t = (n - 1) // 2 if threshold is None else threshold
+    if ports is None:
+        socks = _listeners(n)
+        ports = [s.getsockname()[1] for s in socks]
+        for s in socks:
+            s.close()
     entries = []
-    for i, port in enumerate(_free_ports(n)):
+    for i, port in enumerate(ports):
         secret, public = new_key(i)
         write_secret(directory / f"party{i}.key", secret)
         entries.append(dict(public, host="127.0.0.1", port=port))
@@ -194,14 +202,18 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
     if not Path(script).is_file():
         raise InputError(f"script {script} does not exist")
     with tempfile.TemporaryDirectory(prefix="quorum-mpc-") as tmp:
-        peers = write_local_deployment(n, Path(tmp), threshold)
+        socks = _listeners(n)
+        peers = write_local_deployment(n, Path(tmp), threshold, [s.getsockname()[1] for s in socks])
         procs = []
         for i in range(n):
             env = dict(os.environ, **{ENV_PEERS: str(peers), ENV_PARTY: str(i), ENV_KEY: str(Path(tmp) / f"party{i}.key"),
+                                      ENV_LISTEN_FD: str(socks[i].fileno()),
                                       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
             if timeout is not None:
                 env[ENV_TIMEOUT] = str(timeout)
-            procs.append(subprocess.Popen([sys.executable, script, *args], env=env))
+            procs.append(subprocess.Popen([sys.executable, script, *args], env=env, pass_fds=(socks[i].fileno(),)))
+        for s in socks:
+            s.close()
         codes = _wait_all(procs)
     bad = {i: c for i, c in enumerate(codes) if c != 0}
     for i, c in bad.items():

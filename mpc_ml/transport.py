@@ -125,7 +125,7 @@ class TcpComm:
     """This party's channels to all others, implementing the runtime's Comm interface."""
 
     def __init__(self, me: int, peers: list[dict], kx_secret: bytes, session: bytes, stats: Stats,
-                 timeout: float = 30.0, connect_timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, connect_timeout: float = 30.0, listener: socket.socket | None = None) -> None:
         self.n = len(peers)
         self.me = me
         self.stats = stats
@@ -135,7 +135,7 @@ class TcpComm:
         self._peers = peers
         self._session = session
         self.channels: dict[int, Channel] = {}
-        self._connect(connect_timeout)
+        self._connect(connect_timeout, listener)
 
     # ------------------------------------------------------------------ setup
     def _initiate(self, sock: socket.socket, peer: int) -> Channel:
@@ -177,13 +177,16 @@ class TcpComm:
                                  self._session)
         self.channels[frm] = Channel(frm, sock, k_lohi, k_hilo)
 
-    def _connect(self, connect_timeout: float) -> None:
+    def _connect(self, connect_timeout: float, listener: socket.socket | None) -> None:
         deadline = time.monotonic() + connect_timeout
         me = self._peers[self.me]
-        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind((me["host"], int(me["port"])))
-        srv.listen(self.n)
+        if listener is not None:
+            srv = listener
+        else:
+            srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind((me["host"], int(me["port"])))
+            srv.listen(self.n)
         try:
             for j in range(self.me):
                 self.channels[j] = self._dial(j, deadline)

@@ -134,3 +134,18 @@ def test_linear_model_bad_shapes(mpc):
         mpc.linear_model.LinearRegression().fit(X, mpc.cryptensor(np.ones(4), src=1))
     with pytest.raises(mpc_ml.InputError, match="shared tensor"):
         mpc.linear_model.LinearRegression().fit(np.ones((5, 2)), X)
+
+
+def test_from_pytorch_cnn_matches_torch(mpc):
+    """Every supported layer kind, converted from PyTorch, against PyTorch's own output."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 3, stride=1, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(3, 2, 2, stride=2), torch.nn.AvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Sequential(torch.nn.Linear(8, 5), torch.nn.Sigmoid()), torch.nn.Linear(5, 4), torch.nn.Softmax(dim=1))
+    data = torch.randn(2, 1, 8, 8)
+    enc = mpc.nn.from_pytorch(model, torch.zeros(1, 1, 8, 8)).encrypt(src=0)
+    out = enc(mpc.cryptensor(data, src=1)).get_plain_text()
+    with torch.no_grad():
+        assert np.abs(out - model(data).numpy()).max() < 1e-4
