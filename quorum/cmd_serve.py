@@ -86,7 +86,7 @@ def serve(args: argparse.Namespace, config: Any) -> None:
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
-                        "worker_class": "gthread", "timeout": 120, "accesslog": "-" if os.environ.get("QUORUM_ACCESS_LOG") else None}
+                        "worker_class": "gthread", "timeout": 120, "control_socket_disable": True, "accesslog": "-" if os.environ.get("QUORUM_ACCESS_LOG") else None}
             for key, value in settings.items():
                 self.cfg.set(key, value)
 

@@ -13,7 +13,6 @@ from werkzeug.wrappers import Response
 
 from threshold.errors import ProtocolError, QuorumError
 from voting import db as board_db
-from voting.election import Election
 from web import audit, elections, forms
 from web.auth import admin_required
 from web.errors import field_errors
@@ -167,9 +166,9 @@ def step(election_id: str, step: str) -> Response:
         if step == "open":
             elections.open_election(state().board, state().session, election_id)
         elif step == "close":
-            Election(state().board, election_id).close()
+            state().election(election_id).close()  # type: ignore[union-attr]
         else:
-            Election(state().board, election_id).tally()
+            state().election(election_id).tally()  # type: ignore[union-attr]
     except QuorumError as exc:
         flash(f"Could not {step} the election: {exc}", "error")
     else:

@@ -44,8 +44,10 @@ def _receipt(r: Receipt) -> tuple[Response, int]:
 
 
 def _election(election_id: str) -> Election:
-    entries_or_404(election_id)
-    return Election(state().board, election_id)
+    election = state().election(election_id)
+    if election is None:
+        abort(404, description=f"no election {election_id!r} on this board")
+    return election
 
 
 @bp.get("/openapi.json")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from voting import db as board_db
 from voting.board import Board
+from voting.election import Election
 from web.config import Config
 from web.sri import BoothAssets
 
@@ -19,6 +22,21 @@ class AppState:
     config: Config
     board: Board
     booth: BoothAssets
+    _elections: dict[str, Election] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def election(self, election_id: str) -> Election | None:
+        """The board service of one election, kept for the app's life (its context is parsed once, when open);
+        None if the board has no such election."""
+        with self._lock:
+            found = self._elections.get(election_id)
+        if found is not None:
+            return found
+        with self.session() as db:
+            if db.get(board_db.Election, election_id) is None:
+                return None
+        with self._lock:
+            return self._elections.setdefault(election_id, Election(self.board, election_id))
 
     def session(self) -> Session:
         """A new ORM session on the board's database (the web tables live there too)."""
