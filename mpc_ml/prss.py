@@ -136,10 +136,3 @@ class PRSS:
         lim = self.limbs(shape, [21] * j)
         weights = [1 << (21 * i) for i in range(j)]
         return {i: ring.combine(v, weights) for i, v in lim.items()}
-
-    def ints(self, shape: tuple[int, ...], bits: int) -> dict[int, np.ndarray]:
-        """Per held subset, uniform integers in [0, 2^bits) as uint64 (bits <= 64)."""
-        size = int(np.prod(shape, dtype=np.int64))
-        w = self.words(size)
-        shift = np.uint64(64 - bits)
-        return {i: (u >> shift).reshape(shape) if bits < 64 else u.reshape(shape) for i, u in w.items()}

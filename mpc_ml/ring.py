@@ -244,16 +244,6 @@ class Ring:
         vals = [sum(int(x) * c for x, c in zip(row, self._crt_basis)) % self.modulus for row in flat]
         return np.array(vals, dtype=object).reshape(r.shape[1:]).tolist()
 
-    def to_objects(self, r: np.ndarray) -> np.ndarray:
-        """Centred Python-integer values of residues r (K on axis 1), any size."""
-        digits = self._digits(r)
-        shape = r[:, 0].shape
-        out = np.zeros(shape, dtype=object)
-        for d, pre in zip(digits, self._prefix):
-            out = out + d.astype(np.int64).astype(object) * pre
-        half = self.modulus // 2
-        return np.where(out > half, out - self.modulus, out)
-
     # ---------------------------------------------------------------- randomness and wire format
     def uniform(self, u: np.ndarray) -> np.ndarray:
         """Residues uniform up to 2^-43 statistical distance from 64-bit random words u (shape (K, ...))."""
