@@ -89,12 +89,22 @@ class PRSS:
         limbs = self.limbs(shape, widths)
         held = sorted(limbs)
         key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held))
-        mat = self._mats.get(key)
-        if mat is None:
-            mat = self._mats[key] = self._matrix(ring, len(widths), outputs, held)
+        plan = self._mats.get(key)
+        if plan is None:
+            mat = self._matrix(ring, len(widths), outputs, held)
+            plan = []
+            for o in range(len(outputs)):
+                block = mat[:, o * ring.k:(o + 1) * ring.k]
+                cols = np.nonzero(block.any(axis=(0, 1)))[0]  # only the limbs this output uses
+                plan.append((np.ascontiguousarray(block[:, :, cols]), cols))
+            self._mats[key] = plan
         stacked = np.concatenate([limbs[T].reshape(len(widths), -1) for T in held], 0)
-        prod = np.matmul(mat, stacked).reshape(-1, ring.k, stacked.shape[1])  # (L*O, K, size)
-        out = ring.reduce(prod) if stacked.shape[0] <= 32 else ring.reduce_big(prod)
+        size = stacked.shape[1]
+        out = np.empty((len(self.local_ids), len(outputs), ring.k, size), dtype=np.float32)
+        for o, (block, cols) in enumerate(plan):
+            rows = stacked if len(cols) == stacked.shape[0] else stacked[cols]
+            prod = np.matmul(block, rows)  # (L, K, size), exact: < len(cols) * 2^42
+            out[:, o] = ring.reduce(prod) if len(cols) <= 32 else ring.reduce_big(prod)
         return out.reshape((len(self.local_ids), len(outputs), ring.k) + tuple(shape)), limbs
 
     def _matrix(self, ring: Ring, nlimbs: int, outputs: list, held: list[int]) -> np.ndarray:
