@@ -86,7 +86,7 @@ def leaf_paths(scenario: Scenario) -> list[tuple]:
     return paths
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_every_value_is_bound(scenario: Scenario, leaf_paths: list[tuple], tmp_path_factory: pytest.TempPathFactory,
                               data: st.DataObject) -> None:
