@@ -112,3 +112,19 @@ def test_peers_file_rejects_malformed(tmp_path, mutate, msg):
 def test_key_file_is_private(tmp_path):
     launcher.write_local_deployment(3, tmp_path)
     assert (tmp_path / "party0.key").stat().st_mode & 0o077 == 0
+
+
+def test_cli_errors_and_keygen(tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "quorum", "mpc", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+
+    res = cli("run", "-n", "2", str(tmp_path / "x.py"))
+    assert res.returncode == 2 and "at least 3" in res.stderr
+    res = cli("run", "--party", "0", "--peers", str(tmp_path / "none.json"), str(tmp_path / "x.py"))
+    assert res.returncode == 2 and "cannot read JSON" in res.stderr
+    res = cli("keygen", "--party", "1", "--out", str(tmp_path / "p1.key"), "--port", "7001")
+    entry = json.loads(res.stdout)
+    assert entry["id"] == 1 and entry["port"] == 7001 and len(bytes.fromhex(entry["kx_public"])) == 32
+    assert (tmp_path / "p1.key").stat().st_mode & 0o077 == 0
+    assert launcher.load_key(tmp_path / "p1.key", 1)["id"] == 1
