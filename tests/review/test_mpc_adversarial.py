@@ -1,0 +1,649 @@
+"""Adversarial review of mpc_ml (MPC runtime, evidence, transport, nn, PSI, secure aggregation).
+
+Every test names the attack or claim it checks. Tests marked xfail(strict=True) demonstrate a bug
+that exists now; the reason says where it is and how to fix it. The owners remove the marker when
+they fix the bug (the test then passes). Unmarked tests record properties that held under attack.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mpc_ml
+from mpc_ml import runtime as rt_mod
+from mpc_ml.fixedpoint import KAPPA
+from mpc_ml.protocols import arith
+
+ULP = 2.0**-24
+
+
+@pytest.fixture
+def mpc3():
+    mpc_ml.init(parties=3)
+    yield rt_mod.current()
+    mpc_ml.uninit()
+
+
+# ---------------------------------------------------------------------------------------------
+# (3) verifiability: evidence of an opened output
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: the evidence's frac_bits (and n, t, primes, receivers) are not covered by the parties' "
+    "signatures (mpc_ml/evidence.py:24 signed_message binds only session, label, party, shape and "
+    "the share), so changing frac_bits changes the value verify() returns while every signature "
+    "still checks. Fix: sign a hash of all evidence metadata (version, n, t, primes, frac_bits, "
+    "shape, receivers) together with the share."))
+def test_evidence_tampered_precision_changes_the_verified_output(mpc3):
+    """Attack: a relay edits `frac_bits` in published evidence; verify() must fail, not return 16x the output."""
+    x = mpc_ml.cryptensor(np.array([1.5, -2.25]), src=1)
+    value, ev = x.get_plain_text_with_evidence(dst=0)
+    vks = [bytes.fromhex(k) for k in ev["verify_keys"]]
+    bad = copy.deepcopy(ev)
+    bad["frac_bits"] = 20
+    try:
+        out = mpc_ml.verify(bad, verify_keys=vks)
+    except mpc_ml.EvidenceError:
+        return
+    assert np.array_equal(out, value), f"verify() accepted tampered evidence and returned {out}, not {value}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (low): `receivers` (who was given the output) is in the evidence but not signed "
+    "(mpc_ml/evidence.py:24), so anyone can rewrite it and verify() still passes. Fix: include the "
+    "receivers in the signed message."))
+def test_evidence_tampered_receivers_is_rejected(mpc3):
+    """Attack: evidence claims an output opened to party 0 only was opened to everyone."""
+    x = mpc_ml.cryptensor(np.array([3.0]), src=1)
+    _, ev = x.get_plain_text_with_evidence(dst=0)
+    bad = copy.deepcopy(ev)
+    bad["receivers"] = [0, 1, 2]
+    with pytest.raises(mpc_ml.EvidenceError):
+        mpc_ml.verify(bad, verify_keys=[bytes.fromhex(k) for k in ev["verify_keys"]])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: in TCP mode the signing session is the fixed `session` of the peers file "
+    "(mpc_ml/launcher.py:149 `session = bytes.fromhex(peers['session'])`) and output labels restart "
+    "at 1 in every run, so output #1 of one computation and output #1 of any later computation of "
+    "the same deployment carry identical (session, label) and their evidence is interchangeable. "
+    "Fix: derive a per-run session id from fresh nonces contributed by every party at start-up "
+    "(e.g. hash(peers session || all parties' nonces), agreed in _agree_seeds), and let verify() "
+    "take the expected session and label."))
+def test_evidence_from_another_run_of_the_same_deployment_is_distinguishable(tmp_path, monkeypatch):
+    """Attack: replay evidence of an earlier computation as the evidence of a later one."""
+    from mpc_ml import launcher, transport
+    from mpc_ml.prss import subsets
+
+    class FakeComm:
+        def __init__(self, me, peers, *a, **k):
+            self.n = len(peers)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(transport, "TcpComm", FakeComm)
+    monkeypatch.setattr(launcher, "_agree_seeds", lambda comm, me, n, t: {T: bytes(32) for T in subsets(n, t)})
+    peers = launcher.write_local_deployment(3, tmp_path)
+    monkeypatch.setenv(launcher.ENV_PEERS, str(peers))
+    monkeypatch.setenv(launcher.ENV_PARTY, "0")
+    monkeypatch.setenv(launcher.ENV_KEY, str(tmp_path / "party0.key"))
+    run1 = launcher.runtime_from_env()
+    run2 = launcher.runtime_from_env()
+    assert (run1.session, run1.output_counter) != (run2.session, run2.output_counter), \
+        "two runs of one deployment sign their first outputs under the same (session, label)"
+
+
+def test_output_share_from_a_lying_party_is_detected_and_named():
+    """Held: n=4, t=1: a party that sends (and signs) a wrong output share is named (suspects == [it])."""
+    mpc_ml.init(parties=4)
+    try:
+        rt = rt_mod.current()
+        x = mpc_ml.cryptensor(np.array([0.0, -1.0, 2.0**30]), src=2)
+        x.share[3] = rt.ring.add(x.share[3][None], rt.ring.const(1 << 40).reshape(1, -1, 1))[0]
+        with pytest.raises(mpc_ml.ShareCheckError) as err:
+            x.get_plain_text(dst=0)
+        assert err.value.suspects == [3]
+    finally:
+        mpc_ml.uninit()
+
+
+# ---------------------------------------------------------------------------------------------
+# (1) privacy: who receives output shares; what truncation openings reveal
+# ---------------------------------------------------------------------------------------------
+
+
+def test_get_plain_text_dst_sends_shares_to_dst_only(mpc3):
+    """Held: opening to party 2 addresses every party's share to party 2 only (simulation), and the TCP
+    backend turns that into sends to party 2 only and no receive at the other parties."""
+    from mpc_ml.runtime import Codec, Stats
+    from mpc_ml.transport import TcpComm
+
+    rt = mpc3
+    seen = []
+    orig = rt.exchange
+
+    def spy(local, dests, codec, shape):
+        seen.append([list(d) for d in dests])
+        return orig(local, dests, codec, shape)
+
+    rt.exchange = spy
+    x = mpc_ml.cryptensor(np.array([7.0]), src=0)
+    assert x.get_plain_text(dst=2)[0] == 7.0
+    assert seen == [[[2], [2], [2]]]
+
+    for me in (0, 1):
+        comm = TcpComm.__new__(TcpComm)
+        comm.n, comm.me, comm.round, comm.stats = 3, me, 0, Stats()
+        calls = []
+        comm._transfer = lambda sends, expect, calls=calls: calls.append((set(sends), set(expect))) or {}
+        out = comm.exchange(np.ones((1, 3), dtype=np.uint64), [[2]] * 3, Codec(None), (3,))
+        assert calls == [({2}, set())] and not out[[j for j in range(3) if j != me]].any()
+
+
+def _spy_truncation_openings(monkeypatch) -> list[int]:
+    """Record every value opened inside arith.trunc as a Python integer in [0, M)."""
+    opened: list[int] = []
+    inside = {"trunc": False}
+    orig_open, orig_trunc = arith.open_all, arith.trunc
+
+    def open_all(rt, shares, degree, check=True, ring=None):
+        out = orig_open(rt, shares, degree, check, ring)
+        if inside["trunc"]:
+            flat = (ring or rt.ring).crt(out[0])
+            opened.extend(np.ravel(np.array(flat, dtype=object)).tolist())
+        return out
+
+    def trunc(rt, z, bits=None):
+        inside["trunc"] = True
+        try:
+            return orig_trunc(rt, z, bits)
+        finally:
+            inside["trunc"] = False
+
+    monkeypatch.setattr(arith, "open_all", open_all)
+    monkeypatch.setattr(arith, "trunc", trunc)
+    return opened
+
+
+def test_truncation_openings_stay_inside_the_mask_range_for_valid_values(mpc3, monkeypatch):
+    """Held: for in-range values, c = z + 2^(l-1) + r opened by truncation stays below 2^l + C*2^(l+kappa),
+    i.e. it is statistically hidden by r (40 extra bits), also for negatives and values near 2^31."""
+    opened = _spy_truncation_openings(monkeypatch)
+    p = mpc3.params
+    a = np.array([-(2.0**15), -1.0, -ULP, 0.0, ULP, 1.5, 2.0**15 - 1])
+    (mpc_ml.cryptensor(a) * mpc_ml.cryptensor(a[::-1], src=1)).get_plain_text()
+    (mpc_ml.cryptensor(np.array([2.0**30.9, -(2.0**30.9)])) * 0.5).get_plain_text()
+    limit = (1 << p.trunc_bits) + p.subsets * (1 << (p.trunc_bits + KAPPA))
+    assert opened and max(opened) < limit
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (privacy): sigmoid/softmax/exp run exp() on unbounded negative inputs; the Taylor base "
+    "1+u+u^2/2+u^3/6 (mpc_ml/protocols/functions.py:53-63, exp) is < -1 for u = x/256 < -2.7, the eight "
+    "squarings overflow the 2^31 fixed-point range and wrap mod M, and every later truncation opens "
+    "c = z + r with z far outside the 2^(l+kappa) mask, so the opened value reveals the high bits "
+    "of a deterministic function of the secret input. Fix: clamp the exponent before exp "
+    "(x <- max(x, -64) with one comparison and a select) in exp(), so no intermediate leaves the range."))
+def test_truncation_openings_hide_the_secret_for_large_negative_sigmoid_inputs(mpc3, monkeypatch):
+    """Attack: the input party's value x = -1000 (a legal input) makes truncation openings exceed the mask."""
+    opened = _spy_truncation_openings(monkeypatch)
+    p = mpc3.params
+    mpc_ml.cryptensor(np.array([-1000.0, 900.0]), src=1).sigmoid()
+    limit = (1 << p.trunc_bits) + p.subsets * (1 << (p.trunc_bits + KAPPA))
+    too_big = [c for c in opened if c >= limit]
+    assert not too_big, f"{len(too_big)} truncation openings exceed the mask range (largest 2^{max(too_big).bit_length()})"
+
+
+# ---------------------------------------------------------------------------------------------
+# (2) correctness: non-linear functions, comparisons, fixed-point claims
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: exp() of inputs below about -680 returns huge garbage (e.g. exp(-1000) ~ 5e11) because the "
+    "Taylor base on x/256 (mpc_ml/protocols/functions.py:53-63, exp) goes below -1 and is squared 8 "
+    "times; sigmoid (functions.py:84) and softmax (tensor.py:340) call it on -|x| and x - max, so "
+    "sigmoid(+-1000) and softmax([0, 1000]) are garbage with no error. Fix: clamp the exponent at "
+    "about -64 (exp(-64) < 2^-24 rounds to 0 anyway) before the Taylor base."))
+def test_sigmoid_softmax_exp_far_from_zero(mpc3):
+    """Claim: sigmoid and softmax (no documented input range) match plaintext for legal inputs |x| < 2^31."""
+    x = mpc_ml.cryptensor(np.array([-1000.0, -700.0, 1000.0]))
+    assert np.allclose(x.sigmoid().get_plain_text(), [0.0, 0.0, 1.0], atol=1e-4)
+    assert np.allclose(mpc_ml.cryptensor(np.array([-1000.0])).exp().get_plain_text(), [0.0], atol=1e-4)
+    s = mpc_ml.cryptensor(np.array([[0.0, 1000.0], [5.0, -800.0]]))
+    assert np.allclose(s.softmax(1).get_plain_text(), [[0.0, 1.0], [1.0, 0.0]], atol=1e-4)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: cryptensor accepts |x| < 2^31 (mpc_ml/fixedpoint.py:78, value_bits) but comparisons are "
+    "only correct for |a - b| < 2^31 (cmp_bits = value_bits + f + 1, fixedpoint.py:69), so x >= y, "
+    "max and argmax of two legal inputs of opposite sign and large magnitude are silently wrong "
+    "(1.5e9 >= -1.5e9 gives 0). Fix: cmp_bits = value_bits + f + 2 (the 64-bit word still has room: "
+    "(C + 1) * 2^(k-1) < 2^64), or accept only |x| < 2^30 on input."))
+def test_comparisons_and_max_of_legal_inputs_far_apart(mpc3):
+    """Claim (README): comparisons and ReLU are exact for |x| < 2^31."""
+    a = np.array([1.5e9, -1.5e9, 2.0e9, -2.0e9])
+    b = -a
+    x, y = mpc_ml.cryptensor(a), mpc_ml.cryptensor(b, src=1)
+    assert np.array_equal((x >= y).get_plain_text(), (a >= b).astype(float))
+    m = mpc_ml.cryptensor(np.array([2.0e9, -2.0e9]))
+    assert m.max().get_plain_text() == 2.0e9
+    assert np.array_equal(m.argmax().get_plain_text(), [1.0, 0.0])
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.integers(-(2**54) + 1, 2**54 - 1), min_size=1, max_size=16))
+def test_comparisons_exact_over_the_whole_range_near_zero_and_limits(ints):
+    """Held: [x >= 0], relu and x < 0 are exact for every fixed-point value |x| < 2^30 (hypothesis over
+    integers of ulps, always including 0, +-1 ulp and the extremes)."""
+    vals = np.array(ints + [0, 1, -1, 2**54 - 1, -(2**54) + 1], dtype=np.float64) * ULP
+    vals = np.clip(vals, -(2.0**30) + ULP, 2.0**30 - ULP)
+    mpc_ml.init(parties=3)
+    try:
+        x = mpc_ml.cryptensor(vals)
+        assert np.array_equal((x >= 0).get_plain_text(), (vals >= 0).astype(float))
+        assert np.array_equal(x.relu().get_plain_text(), np.maximum(vals, 0))
+        assert np.array_equal((x < 0).get_plain_text(), (vals < 0).astype(float))
+    finally:
+        mpc_ml.uninit()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a public scalar operand skips fixedpoint.encode's checks: tensor.py __mul__ -> "
+    "functions.mul_public (mpc_ml/protocols/functions.py:29-35) does int(round(value * 2^f)) or "
+    "ring.scale(int(value)) directly, so x * nan raises a bare ValueError, x * inf an OverflowError, "
+    "and x * 1e20 or x / 1e-12 silently return garbage (wrapped mod M). Fix: validate the scalar "
+    "with fixedpoint.encode (finite, |value| < 2^value_bits) and raise InputError before any round."))
+def test_public_scalar_operands_are_validated(mpc3):
+    """Robustness: bad public operands are rejected with InputError, as the array path already does."""
+    x = mpc_ml.cryptensor(np.array([1.5, -2.0]))
+    for bad in (float("nan"), float("inf"), 1e20):
+        with pytest.raises(mpc_ml.InputError):
+            x * bad
+    with pytest.raises(mpc_ml.InputError):
+        x / 1e-12
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (doc): mpc_ml/README.md ('Error bound of one fixed-point multiplication ... (bias + 1) units "
+    "in general') is wrong when C(n,t) is even: the error lies in (-(bias+1), C-bias] units "
+    "(fixedpoint.py docstring, Params.describe), i.e. up to 3 units for n=4, t=1, and about 1 "
+    "product in 120 exceeds 2 units. Fix: state (-(bias+1), C-bias] in the README, or centre with "
+    "bias = C // 2 so that the bound is symmetric."))
+def test_readme_multiplication_error_bound_for_four_parties():
+    """Claim (README): one fixed-point multiplication errs by less than (bias + 1) units (2 units for n=4)."""
+    mpc_ml.init(parties=4)
+    try:
+        rt = rt_mod.current()
+        bound = rt.params.trunc_bias + 1
+        rng = np.random.default_rng(7)
+        a = rng.integers(-(2**26), 2**26, 3000) * ULP
+        b = rng.integers(-(2**26), 2**26, 3000) * ULP
+        z = (mpc_ml.cryptensor(a) * mpc_ml.cryptensor(b, src=1)).get_plain_text()
+        err = np.abs(z - a * b) / ULP
+        assert err.max() < bound, f"{int((err >= bound).sum())} of 3000 products err by >= {bound} units"
+    finally:
+        mpc_ml.uninit()
+
+
+def test_documented_function_accuracy_at_range_edges(mpc3):
+    """Held: reciprocal and sqrt on (0.01, 200) and exp on [-64, 16] meet the README's stated errors at the
+    very edges of their ranges (where Newton starts farthest from the answer)."""
+    x = np.array([0.0101, 0.011, 150.0, 199.9])
+    t = mpc_ml.cryptensor(x)
+    assert (np.abs(t.reciprocal().get_plain_text() * x - 1)).max() < 1e-4
+    assert (np.abs(t.sqrt().get_plain_text() / np.sqrt(x) - 1)).max() < 1e-4
+    e = np.array([-64.0, -63.9, -0.001, 0.0, 15.9, 16.0])
+    got = mpc_ml.cryptensor(e).exp().get_plain_text()
+    assert np.abs(got[:4] - np.exp(e[:4])).max() < 5e-5
+    assert (np.abs(got[4:] / np.exp(e[4:]) - 1)).max() < 1e-3
+
+
+def test_exact_regression_with_negative_and_large_values(mpc3):
+    """Held: LinearRegression/Ridge equal the exact least-squares solution of the fixed-point inputs, for
+    features and targets near +-1e9 and of both signs (README: error = input rounding only)."""
+    from mpc_ml.linear_model import LinearRegression, Ridge
+
+    rng = np.random.default_rng(3)
+    X = np.rint(rng.uniform(-1e9, 1e9, size=(25, 2)) / ULP) * ULP
+    y = np.rint((X @ [0.5, -0.25] + rng.normal(size=25) * 1e3) / ULP) * ULP
+    Xa = np.c_[X, np.ones(25)]
+    m = LinearRegression().fit(mpc_ml.cryptensor(X, src=0), mpc_ml.cryptensor(y, src=1))
+    ref = np.linalg.lstsq(Xa, y, rcond=None)[0]
+    assert np.allclose(m.coef_, ref[:2], rtol=1e-9) and abs(m.intercept_ - ref[2]) < 1e-6 * max(1, abs(ref[2]))
+    Xs = X / 1e8
+    r = Ridge(alpha=3.0).fit(mpc_ml.cryptensor(Xs, src=2), mpc_ml.cryptensor(y / 1e8, src=1))
+    Xsa = np.c_[np.rint(Xs / ULP) * ULP, np.ones(25)]
+    ys = np.rint(y / 1e8 / ULP) * ULP
+    ref = np.linalg.solve(Xsa.T @ Xsa + np.diag([3.0, 3.0, 0.0]), Xsa.T @ ys)
+    assert np.allclose(np.r_[r.coef_, r.intercept_], ref, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# nn
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: MaxPool2d with padding pads the shares with zeros (mpc_ml/nn/modules.py:79 _patches, "
+    "np.pad), so a window of negative values that touches the border returns 0; PyTorch pads max "
+    "pooling with -inf. Fix: pad MaxPool2d inputs with a public very negative value (e.g. "
+    "-2^30 encoded) instead of 0 (AvgPool2d's zero padding matches count_include_pad=True)."))
+def test_maxpool_with_padding_matches_pytorch(mpc3):
+    """Claim: from_pytorch models give PyTorch's outputs; MaxPool2d(2, 2, padding=1) on negative inputs."""
+    from mpc_ml.nn.modules import MaxPool2d
+
+    x = -1.0 - np.arange(16.0).reshape(1, 1, 4, 4)
+    got = MaxPool2d(2, 2, 1)(mpc_ml.cryptensor(x)).get_plain_text()
+    padded = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)], constant_values=-np.inf)
+    ref = padded.reshape(1, 1, 3, 2, 3, 2).max(axis=(3, 5))
+    assert np.array_equal(got, ref), f"got {got.ravel()}, expected {ref.ravel()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# (4) robustness of the TCP transport
+# ---------------------------------------------------------------------------------------------
+
+
+def test_malformed_frames_are_protocol_errors_naming_the_party():
+    """Held: a frame that is too short, too long, or fails AES-GCM authentication raises ProtocolError with
+    the sender's party index (never a crash or a hang)."""
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from mpc_ml.errors import ProtocolError
+    from mpc_ml.transport import Channel
+
+    key = bytes(range(32))
+    for frame in (struct.pack("!I", 3) + b"abc", struct.pack("!I", (1 << 31) + 1),
+                  struct.pack("!I", 40) + bytes(40)):
+        ch = Channel(2, None, key, key)
+        ch.inbuf += frame
+        with pytest.raises(ProtocolError) as err:
+            ch.pop_frame()
+        assert err.value.party == 2
+    ch = Channel(2, None, key, key)
+    good = AESGCM(key).encrypt((0).to_bytes(12, "big"), b"hello", None)
+    ch.inbuf += struct.pack("!I", len(good)) + good + struct.pack("!I", len(good)) + good  # replayed frame
+    assert ch.pop_frame() == b"hello"
+    with pytest.raises(ProtocolError):
+        ch.pop_frame()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (robustness/DoS): TcpComm._accept_one (mpc_ml/transport.py:155-164) reads the handshake of "
+    "each accepted connection with a blocking recv whose timeout is the whole start-up deadline, in "
+    "the accept loop; one silent TCP connection (a port scanner, a health check, an attacker) blocks "
+    "the party until the deadline and then escapes as a bare socket TimeoutError, so start-up fails "
+    "for all parties. Fix: give each handshake a short timeout of its own (or select over pending "
+    "sockets), drop connections that fail it (catch OSError/timeout, close, continue accepting)."))
+def test_a_silent_stray_connection_does_not_break_start_up(tmp_path):
+    """Attack: connect to party 0's port and send nothing while the real parties start."""
+    from mpc_ml.launcher import load_key, load_peers, write_local_deployment
+    from mpc_ml.runtime import Stats
+    from mpc_ml.transport import TcpComm
+
+    peers = load_peers(write_local_deployment(3, tmp_path))
+    session = bytes.fromhex(peers["session"])
+    results: dict[int, object] = {}
+
+    def party(i: int) -> None:
+        key = load_key(tmp_path / f"party{i}.key", i)
+        try:
+            results[i] = TcpComm(i, peers["parties"], bytes.fromhex(key["kx_secret"]), session, Stats(),
+                                 timeout=4.0, connect_timeout=3.0)
+        except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
+            results[i] = exc
+
+    t0 = threading.Thread(target=party, args=(0,), daemon=True)
+    t0.start()
+    stray = None
+    deadline = time.monotonic() + 3
+    while stray is None and time.monotonic() < deadline:
+        try:
+            stray = socket.create_connection(("127.0.0.1", peers["parties"][0]["port"]), timeout=1)
+        except OSError:
+            time.sleep(0.02)
+    others = [threading.Thread(target=party, args=(i,), daemon=True) for i in (1, 2)]
+    for t in others:
+        t.start()
+    for t in [t0] + others:
+        t.join(10)
+    if stray is not None:
+        stray.close()
+    for r in results.values():
+        if isinstance(r, TcpComm):
+            r.close()
+    assert all(isinstance(results.get(i), TcpComm) for i in range(3)), results
+
+
+# ---------------------------------------------------------------------------------------------
+# (5) PSI
+# ---------------------------------------------------------------------------------------------
+
+
+def test_psi_size_mode_response_does_not_depend_on_request_order():
+    """Held: in reveal='size' the server's response is sorted, so it is the same for any order of the
+    request: a (semi-honest) client cannot tell which of its items matched."""
+    from mpc_ml.psi import PsiServer, Request
+
+    server = PsiServer(["a", "b", "c", "d"], reveal="size")
+    from mpc_ml.psi import PsiClient
+
+    client = PsiClient(["x", "b", "y", "d", "z"], reveal="size")
+    pts = client.request(False).points
+    rows = [pts[i:i + 32] for i in range(0, len(pts), 32)]
+    reordered = Request(b"".join(rows[::-1]), False)
+    assert server.respond(client.request(False)).points == server.respond(reordered).points
+    assert client.finish(server.respond(client.request()).to_bytes(), server.setup.to_bytes()).size == 2
+
+
+def test_psi_false_positive_rate_within_the_stated_fpr():
+    """Held: with fpr=0.02 and 300 server items, 3000 non-members of the client match at most at the
+    stated rate (binomial slack: < 1.5 * fpr * 3000)."""
+    from mpc_ml.psi import intersection
+
+    server = [f"s{i}" for i in range(300)]
+    client = [f"c{i}" for i in range(3000)]
+    found = intersection(client, server, reveal="size", fpr=0.02)
+    assert found < 1.5 * 0.02 * 3000
+
+
+def _psi_keys():
+    from threshold.dkg import CeremonyParams, run_ceremony
+    from threshold.groups import get_group
+
+    group = get_group("ed25519")
+    return group, run_ceremony(CeremonyParams(group, 3, 2, b"tests/review/psi"))[1]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: mpc_ml.psi.verify_sum (mpc_ml/psi/psisum.py:217 verify) takes the trustees' public key and "
+    "verification keys from the result itself and never checks them against anything, so a result "
+    "forged under keys the forger made up verifies and returns any total. Fix: verify(result, "
+    "public_key, verification_keys) with the keys from the trustees' key ceremony record; refuse a "
+    "record whose public_key or verification_keys differ (and check the verification keys "
+    "interpolate to the public key)."))
+def test_psi_sum_verify_rejects_a_result_under_keys_of_the_forgers_choice():
+    """Attack: forge a PSI-sum result (total 999999) with a fresh key set; verify_sum must not accept it as
+    the trustees' release."""
+    from mpc_ml.psi import intersection_sum, verify_sum
+
+    group, real = _psi_keys()
+    honest = intersection_sum({"a": 5, "b": 7}, ["a", "b", "c"], real[:2], quorum=2, max_value=10**6)
+    assert verify_sum(honest.to_json()) == 12
+    _, fake = _psi_keys()
+    forged = intersection_sum({"a": 999999}, ["a"], fake[:2], quorum=2, max_value=10**6)
+    try:
+        total = verify_sum(forged.to_json())
+    except Exception:  # noqa: BLE001  (any refusal is the fix)
+        return
+    assert forged.record.public_key == real[0].public_key, f"a forged result verified with total {total}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (privacy): the trustees decrypt any SumRecord whose total is the product of its listed "
+    "ciphertexts (mpc_ml/psi/psisum.py:149 decrypt_share); nothing binds a record to one client "
+    "request or limits decryptions per request, so the server can choose subsets of the client's "
+    "ciphertexts (matched or not) and learn individual values by differences (min_count does not "
+    "help; its default is 0, which even allows a single ciphertext). Fix: have the client sign its "
+    "SumRequest, put the request digest in the record, and make trustees decrypt at most one record "
+    "per request digest (and default min_count to a k-anonymity threshold)."))
+def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
+    """Attack: the server submits {c0,c1}, {c0,c2}, {c1,c2} from one request and solves for each value."""
+    from mpc_ml.psi import PsiSumClient, PsiSumServer, SumRecord, decrypt_share, release
+    from mpc_ml.psi.sum_messages import SumRequest
+    from threshold.elgamal import PublicKey, ciphertext_sum
+    from threshold.errors import ProtocolError
+
+    group, keys = _psi_keys()
+    pk = PublicKey(group, keys[0].public_key)
+    values = {"alice": 11, "bob": 20, "carol": 40}
+    server = PsiSumServer(["zed"])  # no item in common: the true sum is 0 and must reveal nothing
+    request = SumRequest.from_bytes(PsiSumClient(values, pk, 100).reply(server.hello()).to_bytes(group), group)
+    cts = request.ciphertexts
+    sums = []
+    for pair in ((0, 1), (0, 2), (1, 2)):
+        chosen = tuple(cts[i] for i in pair)
+        record = SumRecord(group, pk.element, chosen, ciphertext_sum(group, list(chosen)))
+        try:
+            partials = [decrypt_share(record, k, min_count=2) for k in keys[:2]]
+        except ProtocolError:
+            return
+        sums.append(release(record, partials, keys[0].verification_keys, 2, 200).total)
+    s01, s02, s12 = sums
+    learned = sorted([(s01 + s02 - s12) // 2, (s01 + s12 - s02) // 2, (s02 + s12 - s01) // 2])
+    assert learned != sorted(values.values()), "the server learned every individual value of a disjoint set"
+
+
+# ---------------------------------------------------------------------------------------------
+# (6) secure aggregation
+# ---------------------------------------------------------------------------------------------
+
+
+def _strip_masks(y: np.ndarray, b_seed: int, s_scalar: int, me: int, peer_s_pk: dict, params) -> np.ndarray:
+    """y - PRG(b) - sum_v +-PRG(agree(s, s_pk_v)) mod 2^32: the quantised input of client `me`."""
+    from mpc_ml.secagg.client import pair_sign
+    from mpc_ml.secagg.keys import agree
+    from mpc_ml.secagg.prg import derive, mask
+
+    q = y - mask(derive(b_seed.to_bytes(32, "little"), "self mask", params.session), params.length)
+    for v, pk in peer_s_pk.items():
+        pad = mask(derive(agree(s_scalar, pk, "peer"), "pairwise mask", params.session), params.length)
+        q = q - pad if pair_sign(me, v) > 0 else q + pad
+    return q
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (privacy, ATTACKS row 20): Params accepts any threshold 1..degree+1 (mpc_ml/secagg/messages.py:"
+    "124), and each client only checks its own unmask request; with 2t - 1 <= degree a server sends "
+    "'client u survived' to t-1 neighbours and 'u dropped' to t others, gets both the self-mask seed "
+    "and the mask key of a client that did not drop, and unmasks its input. Fix: refuse thresholds "
+    "with 2t - 1 <= degree in Params (the default is safe), or add Bonawitz's consistency-check round "
+    "(clients sign the survivor list and answer only with t matching signatures)."))
+def test_secagg_split_unmask_requests_do_not_reveal_an_input():
+    """Attack: two different (each self-consistent) unmask requests to disjoint groups of honest clients."""
+    from mpc_ml.secagg import SecAggClient, SecAggServer, make_params
+    from mpc_ml.secagg.keys import secret_to_scalar
+    from mpc_ml.secagg.messages import Keys, Masked, Unmask, UnmaskRequest
+    from mpc_ml.secagg.unmask import _reconstruct
+
+    try:
+        params = make_params(5, 4, threshold=2)
+    except Exception:  # noqa: BLE001  (refusing the threshold is the fix)
+        return
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params.to_bytes()) for u in range(1, 6)}
+    for c in clients.values():
+        server.receive(c.advertise())
+    key_list = server.keys_round_done()
+    for c in clients.values():
+        server.receive(c.share_keys(key_list))
+    routed = server.shares_round_done()
+    secret = np.array([0.125, -0.5, 0.75, -0.875])
+    masked = {}
+    for u, c in clients.items():
+        masked[u] = c.masked_input(secret if u == 5 else np.zeros(4), routed[u], server.quantizer)
+    keys = {u: Keys.from_bytes(k, params.context) for u, k in zip(range(1, 6), key_list)}
+    b, s = {}, {}
+    for group, request in (((1, 5), UnmaskRequest([1, 2, 3, 4, 5], [])), ((3, 4), UnmaskRequest([1, 2, 3, 4], [5]))):
+        for v in group:
+            try:
+                msg = Unmask.from_bytes(clients[v].unmask(request.to_bytes()), keys[v].sig_pk, params.context)
+            except Exception:  # noqa: BLE001  (an honest refusal is the fix)
+                return
+            if 5 in msg.b_shares:
+                b[v] = msg.b_shares[5]
+            if 5 in msg.sk_shares:
+                s[v] = msg.sk_shares[5]
+    seed = _reconstruct(b, 2, "b", False)
+    scalar = secret_to_scalar(_reconstruct(s, 2, "s", False), "s")
+    y = Masked.from_bytes(masked[5], keys[5].sig_pk, params.context, 4).vector
+    q = _strip_masks(y, seed, scalar, 5, {v: keys[v].s_pk for v in range(1, 5)}, params)
+    recovered = server.quantizer.dequantize_sum(q, 1)
+    assert not np.allclose(recovered, secret, atol=1e-6), f"the server recovered client 5's input {recovered}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (privacy): clients accept any key list as long as their own keys are in it (mpc_ml/secagg/"
+    "client.py:74-92): Keys messages are self-signed and there is no way to give a client the other "
+    "clients' long-term verify keys, so a server that swaps in keys of its own for the neighbours "
+    "receives every share of the client's self-mask seed and mask key and unmasks its input. Fix: "
+    "accept a PKI mapping client id -> Ed25519 verify key (SecAggClient(..., peer_keys=...)) and "
+    "refuse Keys messages not signed by the registered key of that client (Bonawitz's active model)."))
+def test_secagg_substituted_neighbour_keys_do_not_reveal_an_input():
+    """Attack: the server shows client 1 a key list where clients 2 and 3 are impostors it controls."""
+    from mpc_ml.secagg import SecAggClient, make_params
+    from mpc_ml.secagg.keys import agree
+    from mpc_ml.secagg.messages import Keys, Masked
+    from mpc_ml.secagg.prg import derive, mask
+    from mpc_ml.secagg.quantize import Quantizer
+    from mpc_ml.secagg.unmask import _reconstruct
+
+    params = make_params(3, 4)
+    quant = Quantizer(params.clip, params.bits)
+    victim = SecAggClient(1, params)
+    fakes = {v: SecAggClient(v, params) for v in (2, 3)}
+    key_list = [victim.advertise()] + [f.advertise() for f in fakes.values()]
+    try:
+        victim_shares = victim.share_keys(key_list)
+    except Exception:  # noqa: BLE001  (refusing unregistered keys is the fix)
+        return
+    fake_shares = {v: f.share_keys(key_list) for v, f in fakes.items()}
+    for f in fakes.values():
+        f.masked_input(np.zeros(4), [victim_shares], quant)
+    secret = np.array([0.3, -0.6, 0.9, 0.0])
+    y_msg = victim.masked_input(secret, list(fake_shares.values()), quant)
+    keys = {u: Keys.from_bytes(k, params.context) for u, k in zip((1, 2, 3), key_list)}
+    seed = _reconstruct({v: fakes[v]._received[1][1] for v in fakes}, params.threshold, "b", False)
+    y = Masked.from_bytes(y_msg, keys[1].sig_pk, params.context, 4).vector
+    q = y - mask(derive(seed.to_bytes(32, "little"), "self mask", params.session), 4)
+    for v, f in fakes.items():  # the impostors' own mask keys give the pairwise masks
+        q = q - mask(derive(agree(f._s, keys[1].s_pk, "victim"), "pairwise mask", params.session), 4)
+    recovered = quant.dequantize_sum(q, 1)
+    assert not np.allclose(recovered, secret, atol=1e-6), f"the server recovered client 1's input {recovered}"
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 6), st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.sampled_from([0.5, 1.0, 2.5]))
+def test_secagg_sum_within_the_stated_quantisation_bound(clients, base, clip):
+    """Held: the aggregate of clipped updates (including values at and beyond +-clip) is within
+    error_bound of the exact sum of the clipped values."""
+    from mpc_ml.secagg import aggregate
+
+    rng = np.random.default_rng(clients)
+    ups = [np.r_[np.array(base), rng.uniform(-clip, clip, 3), [clip, -clip]] for _ in range(clients)]
+    res = aggregate(ups, clip=clip)
+    exact = np.sum([np.clip(u, -clip, clip) for u in ups], axis=0)
+    assert np.abs(res.total - exact).max() <= res.error_bound
