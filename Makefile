@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[web,test]'
+	$(BIN)/pip install -q -e '.[web,test,ml,flower]'
 	touch $(STAMP)
 
 install: $(STAMP)
