@@ -2,19 +2,29 @@
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+HASH    := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
+RUN_STAMP  := $(VENV)/.run-$(HASH)
+TEST_STAMP := $(VENV)/.test-$(HASH)
 
-.PHONY: run test install system-deps bench clean
+.PHONY: run test install install-test system-deps bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[web,test,ml,flower]'
-	touch $(STAMP)
+# `make run` needs the web extra only; `make test` adds the test tools and the optional
+# extras (torch 2.13.0 from the local wheel, Flower) so that every adapter is tested.
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[web]'
+	touch $(RUN_STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[web,test,ml,flower]'
+	touch $(TEST_STAMP) $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+
+install-test: $(TEST_STAMP)
 
 # Debian's chromium for the browser tests (Playwright cannot download browsers here).
 system-deps:
@@ -26,11 +36,11 @@ system-deps:
 run: install
 	$(BIN)/quorum serve --demo
 
-test: install system-deps
+test: install-test system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-bench: install
+bench: install-test
 	$(BIN)/python benchmarks/core.py
 
 clean:
