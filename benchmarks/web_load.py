@@ -202,9 +202,13 @@ def run(database: str, url: str, ballots: int, concurrency: int, group: str) -> 
                    len(on_board), len(receipts & set(on_board)) if len(set(on_board)) == len(on_board) else -1, report.valid)
 
 
-def markdown(outcomes: list[Outcome]) -> str:
+def markdown(outcomes: list[Outcome], load: tuple[float, float], minutes: float) -> str:
     """The BENCHMARKS.md section."""
     lines = [
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (whole run {minutes:.0f} min); machine: "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; load average {load[0]:.2f} at start, "
+        f"{load[1]:.2f} at end (shared machine: other benchmarks may run at the same time).",
+        "",
         "`python benchmarks/web_load.py`: `quorum serve` (gunicorn, 2 workers x 8 threads) on this 2-core machine,",
         "ballots of the demo manifest (4 contests, 12 options) encrypted beforehand, sent over HTTP on loopback by",
         "200 concurrent clients (in the same machine, so the clients share the 2 cores with the server). Every",
@@ -233,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     outcomes = []
+    started, load_start = time.monotonic(), os.getloadavg()[0]
     groups = ("modp", "ed25519") if args.group == "both" else (args.group,)
     for database in (("sqlite", "postgres") if args.db == "both" else (args.db,)):
         for group in groups:
@@ -249,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(REPO / "benchmarks"))
         from anchors import write_section
 
-        write_section(REPO / "BENCHMARKS.md", "Web: ballots over HTTP (web/)", markdown(outcomes))
+        section = markdown(outcomes, (load_start, os.getloadavg()[0]), (time.monotonic() - started) / 60)
+        write_section(REPO / "BENCHMARKS.md", "Web: ballots over HTTP (web/)", section)
     return 0
 
 

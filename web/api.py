@@ -240,8 +240,10 @@ def step(election_id: str, step: str) -> Response:
 
 @bp.get("/elections/<election_id>/ceremony")
 def get_ceremony(election_id: str) -> Response:
-    """The key ceremony so far: parameters, the round waiting, every public message, the outcome."""
-    transcript = ceremony.load(state().session, _election(election_id))
+    """The key ceremony so far: parameters, the round waiting, every public message, the outcome (published once complete)."""
+    election = _election(election_id)
+    transcript = ceremony.load(state().session, election)
+    ceremony.publish_if_complete(transcript, election)
     return jsonify({**transcript.to_json(), "you": session.get("trustee_seats", {}).get(election_id)})
 
 
@@ -280,3 +282,13 @@ def decrypt(election_id: str) -> tuple[Response, int]:
         audit.record(db, f"trustee {index}", "partial_decryption", election_id, "result published" if published else "")
         db.commit()
     return jsonify({"seq": entry.seq, "result_published": published}), 201
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log() -> Response:
+    """The audit log, newest first (optionally of one election: ?election=ID)."""
+    with state().session() as db:
+        events = audit.events(db, request.args.get("election") or None)
+    return jsonify({"events": [{"at": e.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "actor": e.actor, "action": e.action,
+                                "election_id": e.election_id, "detail": e.detail} for e in events]})

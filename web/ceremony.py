@@ -23,8 +23,9 @@ ROUNDS = ("announce", "deal", "complain", "sign")
 class Transcript:
     """The messages received so far for one election, parsed against its ceremony parameters."""
 
-    def __init__(self, setup: Setup, rows: list[CeremonyMessage]) -> None:
+    def __init__(self, setup: Setup, rows: list[CeremonyMessage], published: bool) -> None:
         self.setup = setup
+        self.published = published
         self.params = setup.ceremony_params()
         self.raw: dict[str, dict[int, Any]] = {r: {} for r in ROUNDS}
         for row in rows:
@@ -47,13 +48,13 @@ class Transcript:
         return dkg.adjudicate(self.params, self.announcements(), self.dealers(), self.complaints())
 
     def current_round(self) -> str:
-        """The round waiting for messages ('done' once every qualified trustee has signed)."""
+        """The round waiting for messages; 'publish' once every qualified trustee has signed, 'done' once on the board."""
         for name in ROUNDS[:3]:
             if len(self.raw[name]) < self.params.n:
                 return name
         if set(self.raw["sign"]) != set(self.result().qualified):
             return "sign"
-        return "done"
+        return "done" if self.published else "publish"
 
     def to_json(self) -> dict[str, Any]:
         """What a trustee's browser needs: parameters, the current round, every message so far, the outcome."""
@@ -67,16 +68,17 @@ class Transcript:
             "dealers": [m for _, m in sorted(self.raw["deal"].items())],
             "complaints": [m for _, m in sorted(self.raw["complain"].items())],
             "signed": sorted(self.raw["sign"]),
-            "result": self.result().to_json(g) if current in ("sign", "done") else None,
+            "result": self.result().to_json(g) if current in ("sign", "publish", "done") else None,
         }
 
 
 def load(sessions: Callable[[], Session], election: Election) -> Transcript:
     """The transcript of an election that has its setup entry (board read first: no nested SQLite locks)."""
-    setup = parse_setup(next((e.payload for e in election.entries() if e.type == "setup"), None))
+    entries = election.entries()
+    setup = parse_setup(next((e.payload for e in entries if e.type == "setup"), None))
     with sessions() as db:
         rows = list(db.scalars(select(CeremonyMessage).where(CeremonyMessage.election_id == election.election_id)))
-    return Transcript(setup, rows)
+    return Transcript(setup, rows, any(e.type == "key_ceremony" for e in entries))
 
 
 def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> Any:
@@ -133,7 +135,7 @@ def submit(sessions: Callable[[], Session], election: Election, round_name: str,
 
 def publish_if_complete(transcript: Transcript, election: Election) -> None:
     """Put the whole transcript on the board as the key_ceremony entry, once every qualified trustee signed."""
-    if transcript.current_round() != "done" or any(e.type == "key_ceremony" for e in election.entries()):
+    if transcript.current_round() != "publish":
         return
     g = transcript.params.group
     signatures = {i: SchnorrProof.from_json(g, m["signature"]) for i, m in transcript.raw["sign"].items()}
@@ -143,3 +145,4 @@ def publish_if_complete(transcript: Transcript, election: Election) -> None:
     except ProtocolError:
         if not any(e.type == "key_ceremony" for e in election.entries()):
             raise  # not the harmless race of two last signatures
+    transcript.published = True

@@ -100,10 +100,14 @@ SCHEMAS: dict[str, Any] = {
                                                 "dealers", "complaints", "signed", "result", "you"],
                  "properties": {"election_id": {"type": "string"}, "group": {"type": "string"}, "n": {"type": "integer"},
                                 "k": {"type": "integer"}, "context": {"type": "string"},
-                                "round": {"enum": ["announce", "deal", "complain", "sign", "done"]},
+                                "round": {"enum": ["announce", "deal", "complain", "sign", "publish", "done"]},
                                 "announcements": {"type": "array"}, "dealers": {"type": "array"},
                                 "complaints": {"type": "array"}, "signed": {"type": "array", "items": {"type": "integer"}},
                                 "result": {"type": ["object", "null"]}, "you": {"type": ["integer", "null"]}}},
+    "Audit": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {
+        "type": "object", "required": ["at", "actor", "action", "election_id", "detail"],
+        "properties": {"at": {"type": "string"}, "actor": {"type": "string"}, "action": {"type": "string"},
+                       "election_id": {"type": "string"}, "detail": {"type": "string"}}}}}},
     "DecryptionAccepted": {"type": "object", "required": ["seq", "result_published"],
                            "properties": {"seq": {"type": "integer"}, "result_published": {"type": "boolean"}}},
 }
@@ -145,6 +149,9 @@ PATHS: dict[str, Any] = {
     "/api/booth": {"get": _op("getBooth", "The booth's scripts with their SRI values and the booth hash", ("200", "integrity values", "Booth"), ())},
     "/api/login": {"post": _op("login", "Sign in as an administrator", ("200", "signed in", "Session"),
                                WRITE + ("401", "429"), body="Login", security=CSRF)},
+    "/api/audit": {"get": _op("getAudit", "The audit log of administrative and trustee actions, newest first",
+                              ("200", "the events", "Audit"), ("401",), security=ADMIN,
+                              params=[{"name": "election", "in": "query", "required": False, "schema": {"type": "string"}}])},
     "/api/elections": {
         "get": _op("listElections", "Every election with its phase", ("200", "the elections", "ElectionList"), ()),
         "post": _op("createElection", "Create an election (setup entry, voters, trustee invitation links)",

@@ -55,3 +55,13 @@ def watch_errors(page: Any, errors: list[str]) -> None:
     """Collect every script error, CSP or SRI refusal and failed request of a page."""
     page.on("pageerror", lambda exc: errors.append(f"{page.url}: page error {exc}"))
     page.on("console", lambda msg: errors.append(f"{page.url}: console {msg.text}") if msg.type == "error" else None)
+
+
+def assert_accessible_form(page: Any) -> None:
+    """Every form control has a label (label[for] its id), the page has one h1 and a main landmark."""
+    assert len(page.query_selector_all("h1")) == 1, page.url
+    assert page.query_selector("main#main") is not None, page.url
+    for control in page.query_selector_all("input:not([type=hidden]), select, textarea"):
+        ident = control.get_attribute("id")
+        assert ident, f"{page.url}: a form control without id"
+        assert page.query_selector(f"label[for='{ident}']") is not None, f"{page.url}: no label for #{ident}"

@@ -80,3 +80,5 @@ def test_api_login_then_admin_call(app: Flask) -> None:
 def test_audit_log_records_sign_ins(admin) -> None:  # type: ignore[no-untyped-def]
     page = admin.get("/admin/audit").get_data(as_text=True)
     assert "sign_in" in page and "alice" in page
+    events = admin.get("/api/audit").get_json()["events"]
+    assert events[0]["actor"] == "alice" and events[0]["action"] == "sign_in"

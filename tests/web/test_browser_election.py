@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from tests.web.conftest import ADMIN_PASSWORD
-from tests.web.live import chromium, serve, shoot, watch_errors
+from tests.web.live import assert_accessible_form, chromium, serve, shoot, watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,6 +28,7 @@ TIMEOUT = 120_000
 def admin_creates_election(page: Any, base: str) -> dict[int, str]:
     page.goto(f"{base}/admin/login")
     shoot(page, "admin-login")
+    assert_accessible_form(page)
     page.fill("#f-username", "alice")
     page.fill("#f-password", ADMIN_PASSWORD)
     page.click("button:has-text('Sign in')")
@@ -45,6 +46,7 @@ def admin_creates_election(page: Any, base: str) -> dict[int, str]:
     page.fill("#f-quorum", "2")
     page.fill("#f-voters", VOTERS)
     shoot(page, "admin-new-election")
+    assert_accessible_form(page)
     page.click("button:has-text('Create the election')")
     page.wait_for_selector("ul.invites")
     shoot(page, "admin-invitations")
@@ -63,6 +65,7 @@ def trustees_run_ceremony(browser: Any, invites: dict[int, str], errors: list[st
         page.wait_for_selector("#start-form")
         page.fill("#passphrase", PASSPHRASES[index])
         page.fill("#passphrase2", PASSPHRASES[index])
+        assert_accessible_form(page)
         pages[index] = page
     downloads: dict[int, Any] = {}
     for index, page in pages.items():
@@ -101,6 +104,7 @@ def vote(page: Any, base: str, credential: str, mayor: str, park: str | None, ch
     page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
     if shots:
         shoot(page, "voter-booth-choose")
+        assert_accessible_form(page)
     page.check(f"label:has-text('{mayor}')")
     if park:
         page.check(f"fieldset[data-contest='q2'] label:has-text('{park}')")
@@ -148,11 +152,12 @@ def trustee_decrypts(browser: Any, invite: str, backup: Path, passphrase: str, e
     watch_errors(page, errors)
     page.goto(invite)
     page.click("button:has-text('Accept and continue')")
-    page.goto(page.url.replace("/ceremony", "/decrypt"))
+    page.wait_for_url(re.compile(r".*/decrypt$"))
     page.set_input_files("#backup", str(backup))
     page.fill("#passphrase", passphrase)
     if shots:
         shoot(page, "trustee-decrypt")
+        assert_accessible_form(page)
     page.click("#go")
     page.wait_for_selector("#status:has-text('Done:')", timeout=TIMEOUT)
 
@@ -217,6 +222,7 @@ def test_whole_election_in_the_browser(app: Flask, tmp_path: Path) -> None:
         phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True).new_page()
         phone.goto(f"{base}/vote/{ELECTION}")
         shoot(phone, "voter-booth-phone")
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the booth overflows a phone screen"
     assert not errors, "\n".join(errors)
     verify = subprocess.run([sys.executable, "-m", "quorum", "verify", str(record), "--quiet"],
                             capture_output=True, text=True, timeout=300)

@@ -55,7 +55,7 @@ async function step(state) {
     const complaints = await trustee.checkShares(mapOf(state.dealers, DealerMessage.fromJSON));
     await saveState();
     await postJson(`${url}/complain`, { index, complaints: complaints.map((c) => c.toJSON(g)) });
-  } else if ((state.round === "sign" || state.round === "done") && state.result) {
+  } else if (["sign", "publish", "done"].includes(state.round) && state.result) {
     if (!$("backup").dataset.saved) await finish(state);
     if (state.round === "sign" && !state.signed.includes(index)) {
       announce(status, "Round 4 of 4: signing the ceremony's transcript…");

@@ -1,0 +1,65 @@
+"""Subresource Integrity of the booth (ATTACKS.md row 18): every script and module carries its sha384, the booth
+hash is published, and a browser refuses a swapped script."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.web import flow
+from tests.web.conftest import api_post
+from tests.web.live import chromium, serve, watch_errors
+from web.sri import SCRIPTS, BoothAssets
+
+
+def _sri(path: Path) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
+
+
+def _open_election(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
+    trustees = flow.join(app, flow.create(admin))
+    flow.ceremony(trustees, "club")
+    api_post(admin, "/api/elections/club/credentials", {})
+    api_post(admin, "/api/elections/club/open", {})
+
+
+def test_booth_page_pins_every_module(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
+    _open_election(app, admin)
+    html = admin.get("/vote/club").get_data(as_text=True)
+    tag = re.search(r'<script type="module" src="(/static/js/booth.js)" integrity="([^"]+)">', html)
+    assert tag and tag.group(2) == _sri(SCRIPTS / "booth.js")
+    import_map = json.loads(re.search(r'<script type="importmap" nonce="[^"]+">(.*?)</script>', html, re.S).group(1))
+    files = sorted(SCRIPTS.rglob("*.js"))
+    assert import_map["integrity"] == {f"/static/js/{p.relative_to(SCRIPTS).as_posix()}": _sri(p) for p in files}
+    assert any("/crypto/" in k for k in import_map["integrity"])
+
+
+def test_booth_hash_is_published(app: Flask) -> None:
+    assets = BoothAssets.scan()
+    client = app.test_client()
+    assert client.get("/api/booth").get_json() == {"booth_hash": assets.booth_hash, "integrity": assets.integrity}
+    assert assets.booth_hash in client.get("/verify").get_data(as_text=True)
+    text = json.dumps(assets.integrity, sort_keys=True, separators=(",", ":"))
+    assert assets.booth_hash == hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.browser
+def test_browser_refuses_a_swapped_module(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
+    """The published hash of one module no longer matches the file served: the booth never runs."""
+    _open_election(app, admin)
+    assets = app.extensions["quorum"].booth
+    assets.integrity["/static/js/crypto/bigint.js"] = "sha384-" + base64.b64encode(b"\0" * 48).decode()
+    errors: list[str] = []
+    with serve(app) as base, chromium() as browser:
+        page = browser.new_page()
+        watch_errors(page, errors)
+        page.goto(f"{base}/vote/club")
+        page.wait_for_load_state("networkidle")
+        assert page.is_visible("#loading")
+    assert any("integrity" in e for e in errors), errors
