@@ -126,14 +126,13 @@ class PRSS:
         size = int(np.prod(shape, dtype=np.int64))
         nw = (len(widths) + 2) // 3
         w = self.words(nw * size)
+        shifts = np.array([0, 21, 42], dtype=np.uint64)[None, :, None]
+        masks = np.array([(1 << wd) - 1 for wd in widths] + [0] * (3 * nw - len(widths)), dtype=np.uint64)
+        masks = masks.reshape(nw, 3)[:, :, None]
         out = {}
         for i, u in w.items():
-            u = u.reshape((nw, size))
-            arr = np.empty((len(widths), size))
-            for j, width in enumerate(widths):
-                g, k = divmod(j, 3)
-                arr[j] = (u[g] >> np.uint64(21 * k)) & np.uint64((1 << width) - 1)
-            out[i] = arr.reshape((len(widths),) + tuple(shape))
+            parts = (u.reshape(nw, 1, size) >> shifts) & masks  # (nw, 3, size): 21-bit fields of each word
+            out[i] = parts.reshape(3 * nw, size)[:len(widths)].astype(np.float64).reshape((len(widths),) + tuple(shape))
         return out
 
     def uniform(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:

@@ -29,6 +29,7 @@ from .runtime import Codec, Stats
 MAGIC = b"QMPC\x00\x01"
 MAX_FRAME = 1 << 31
 MAX_DIMS = 8
+SOCKET_BUFFER = 4 << 20  # Linux caps it at net.core.wmem_max (4 MiB here) and doubles it
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -196,6 +197,8 @@ class TcpComm:
             srv.close()
         for ch in self.channels.values():
             ch.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # whole share messages fit in the kernel
+                ch.sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
             ch.sock.setblocking(False)
         got = self._transfer({j: b"ready" for j in self.channels}, set(self.channels))
         for j, msg in got.items():
