@@ -346,6 +346,22 @@ def test_division_by_public_constants_and_mean_are_accurate(mpc3):
     assert abs(float(m) - 1.0) < 1e-5, m
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (low): an opened value beyond 2^39 (2^63 units of 2^-24) is decoded through int64 "
+    "(mpc_ml/evidence.py:41 decode_value -> ring.py:226 to_int64) and silently wraps: the sum of 1024 "
+    "inputs of 2^30 opens as 0.0 although the ring (126 bits) holds 2^40 exactly. Fix: decode with "
+    "ring.to_objects (exact Python integers) and convert to float, or raise an MPCError naming the "
+    "overflow when the centred value does not fit in int64."))
+def test_opened_sums_beyond_int64_units_do_not_wrap_silently(mpc3):
+    """Wrap-around: a sum of legal inputs outside the documented range must open correctly or raise."""
+    x = mpc_ml.cryptensor(np.full(1024, 2.0**30))
+    try:
+        got = x.sum().get_plain_text()
+    except mpc_ml.MPCError:
+        return
+    assert got == 2.0**40, f"opened {got} for 2^40"
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.integers(-(2**38), 2**38), st.integers(-(2**38), 2**38)), min_size=1, max_size=12))
 def test_multiplication_error_bound_exact_reference(pairs):
@@ -419,6 +435,31 @@ def test_verify_rejects_an_absurd_ring_quickly():
     except subprocess.TimeoutExpired:
         pytest.fail("verify() did not return within 8 s on evidence naming 200000 primes")
     assert out.stdout.strip() == "rejected", out.stderr[-500:]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (robustness, low): a bad party index is found only after protocol rounds have run: "
+    "LogisticRegression(dst=7).fit runs all max_iter iterations (76 rounds for max_iter=2) before "
+    "get_plain_text rejects dst (mpc_ml/linear_model.py:158 LogisticRegression.fit has no check_party), "
+    "and stats.group_summary shares the earlier sources before rejecting a later out-of-range source "
+    "or dst (mpc_ml/stats.py:63 checks each src inside the sharing loop, dst never). "
+    "Fix: validate dst and every source with rt.check_party at the top of fit / group_summary."))
+def test_bad_party_indices_are_rejected_before_any_round(mpc3):
+    """Robustness: bad input (party index out of range) is rejected before any protocol round."""
+    from mpc_ml import stats
+    from mpc_ml.linear_model import LogisticRegression
+
+    X, y = mpc_ml.cryptensor(np.ones((4, 2))), mpc_ml.cryptensor(np.ones(4), src=1)
+    calls = [
+        lambda: LogisticRegression(max_iter=2, dst=7).fit(X, y),
+        lambda: stats.group_summary({0: ([1.0, 2.0], ["a", "b"])}, ["a", "b"], dst=9),
+        lambda: stats.group_summary({0: ([1.0, 2.0], ["a", "b"]), 5: ([1.0], ["a"])}, ["a", "b"]),
+    ]
+    for call in calls:
+        before = mpc3.stats.rounds
+        with pytest.raises(mpc_ml.InputError, match="out of range"):
+            call()
+        assert mpc3.stats.rounds == before, f"{mpc3.stats.rounds - before} rounds ran before the bad index was rejected"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,6 +658,32 @@ def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
     s01, s02, s12 = sums
     learned = sorted([(s01 + s02 - s12) // 2, (s01 + s12 - s02) // 2, (s02 + s12 - s01) // 2])
     assert learned != sorted(values.values()), "the server learned every individual value of a disjoint set"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (robustness/DoS): verify_sum passes the result's own `bound` to a baby-step giant-step "
+    "discrete log (mpc_ml/psi/psisum.py verify -> threshold.decryption.combine -> "
+    "threshold/elgamal.py:118 discrete_log, table of sqrt(bound) entries), so a published result "
+    "with bound = 10^30 makes the verifier build a 10^15-entry table (hang / out of memory). Fix: "
+    "verify the claimed total directly (check g^total == beta / prod(shares^lambda), no discrete log), "
+    "or cap bound at count * max_value with a fixed max_value in the format."))
+def test_psi_sum_verify_is_not_a_denial_of_service_on_a_huge_bound():
+    """Attack: publish an honest result with `bound` raised to 10^30; verify_sum must answer quickly."""
+    import json
+    import subprocess
+    import sys
+
+    from mpc_ml.psi import intersection_sum
+
+    _, keys = _psi_keys()
+    doc = json.loads(intersection_sum({"a": 5, "b": 7}, ["a", "b"], keys[:2], quorum=2, max_value=100).to_json())
+    doc["bound"] = 10**30
+    code = ("import sys\nfrom mpc_ml.psi import verify_sum\n"
+            "try:\n    print(verify_sum(sys.stdin.read()))\nexcept Exception as e:\n    print('rejected', e)\n")
+    try:
+        subprocess.run([sys.executable, "-c", code], input=json.dumps(doc), capture_output=True, text=True, timeout=8)
+    except subprocess.TimeoutExpired:
+        pytest.fail("verify_sum did not return within 8 s on a result whose bound is 10^30")
 
 
 # ---------------------------------------------------------------------------------------------
