@@ -6,6 +6,7 @@ the whole query (ours: 1e-9/n per client item), reveal items and size. For each 
 anchor runs first, then ours, in the same process tree, so both see the same machine load.
 
     .venv/bin/python benchmarks/psi.py --sizes 10 14 16 18 --reps 5 5 3 1 [--md]
+    .venv/bin/python benchmarks/psi.py --unbalanced 1000000 [--md]   # contact-discovery mode
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anchors import BENCHMARKS_MD, AnchorError, run_anchor, write_section  # noqa: E402
 
-from mpc_ml.psi import PsiClient, PsiServer  # noqa: E402
+from mpc_ml.psi import PsiClient, PsiServer, ServerSetup  # noqa: E402
 
 STEPS = ("server_setup", "client_request", "server_process", "client_final")
 
@@ -52,6 +54,51 @@ def run_ours(n: int, reveal: str, fpr: float) -> dict:
     return row
 
 
+def run_unbalanced(size: int, queries: int, query_size: int) -> str:
+    """Prepare a server set of `size` streamed items once, then answer small queries; a Markdown section."""
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.process_time()
+    server = PsiServer((f"+4479{i:08d}" for i in range(size)), reveal="items", fpr=1e-12, progress=False)
+    setup = server.setup.to_bytes()
+    prepare = time.process_time() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.process_time()
+    parsed = ServerSetup.from_bytes(setup)  # what an app does once after downloading the setup
+    decode = time.process_time() - t
+    client_cpu, server_cpu, found = [], [], 0
+    for q in range(queries):
+        items = [f"+4479{(q * 7919 + j * 104729) % size:08d}" for j in range(query_size // 2)]
+        items += [f"+3361{q:04d}{j:04d}" for j in range(query_size - len(items))]
+        t = time.process_time()
+        client = PsiClient(items, progress=False)
+        request = client.request(want_setup=False).to_bytes()
+        c1 = time.process_time() - t
+        t = time.process_time()
+        response = server.respond(request).to_bytes()
+        server_cpu.append(time.process_time() - t)
+        t = time.process_time()
+        found += client.finish(response, parsed).size
+        client_cpu.append(c1 + time.process_time() - t)
+    assert found == queries * (query_size // 2)
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        f"Command: `.venv/bin/python benchmarks/psi.py {' '.join(sys.argv[1:])}`; date {when}; load average {os.getloadavg()[0]:.2f}.",
+        f"A server set of {size} phone numbers, streamed from a generator, is hashed, blinded and compressed once",
+        f"(false-positive probability 1e-12 per queried item); then {queries} queries of {query_size} numbers each",
+        "(half registered), every one against the same prepared set, the setup downloaded once.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| prepare the server set, CPU | {prepare:.1f} s ({prepare / size * 1e6:.1f} us per item) |",
+        f"| peak memory of the process (ru_maxrss), before / after preparing | {rss0 / 1024:.0f} MB / {peak / 1024:.0f} MB |",
+        f"| setup message (downloaded once) | {len(setup)} B ({len(setup) / size:.2f} B per item) |",
+        f"| per query: request / response bytes | {len(request)} / {len(response)} |",
+        f"| client: parse and decode the setup, once | {decode:.2f} s CPU |",
+        f"| per query: client CPU (median) | {statistics.median(client_cpu) * 1e3:.1f} ms |",
+        f"| per query: server CPU (median) | {statistics.median(server_cpu) * 1e3:.1f} ms |",
+    ])
+
+
 def median_row(runs: list[dict]) -> dict:
     """Medians of the timed keys, first value of the others."""
     return {k: statistics.median(r[k] for r in runs) if k.endswith("_s") else runs[0][k] for k in runs[0]}
@@ -66,7 +113,14 @@ def main() -> int:
     ap.add_argument("--md", action="store_true", help="write the PSI section of BENCHMARKS.md")
     ap.add_argument("--out", default=None, help="write the run (rows and conditions) as JSON here")
     ap.add_argument("--render", default=None, help="only rewrite the BENCHMARKS.md section from a JSON written by --out")
+    ap.add_argument("--unbalanced", type=int, default=None, help="contact-discovery mode: prepare this many server items once")
     a = ap.parse_args()
+    if a.unbalanced:
+        text = run_unbalanced(a.unbalanced, queries=20, query_size=20)
+        print(text)
+        if a.md:
+            write_section(BENCHMARKS_MD, "PSI: unbalanced mode (contact discovery)", text)
+        return 0
     if a.render:
         write_section(BENCHMARKS_MD, SECTION, markdown(json.loads(Path(a.render).read_text())))
         return 0
