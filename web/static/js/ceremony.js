@@ -88,6 +88,7 @@ async function finish(state) {
   $("backup").dataset.saved = "1";
   $("public-key").textContent = state.result.public_key.slice(0, 32) + "…";
   $("done").hidden = false;
+  $("start-form").hidden = true;
 }
 
 async function run() {
