@@ -809,3 +809,120 @@ def test_verifier_reports_illegal_order(world: World, tmp_path: Path, move: str)
         entries.insert(3, {"seq": 0, "type": "note", "payload": {}, "prev": "", "hash": "", "sig": ""})
     renumber(entries)
     assert "lifecycle" in failed_checks(save(world, entries, tmp_path / "r"))
+
+
+# =================================================================================================================
+# more: values the board accepts but the record cannot carry, ambiguous records, parallel verification
+# =================================================================================================================
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (break: one voter makes the whole election unverifiable): Election.spoil accepts a Benaloh reveal whose "
+    "plaintexts are JSON floats 1.0/0.0, because check_reveal tests `m not in (0, 1) or isinstance(m, bool)` "
+    "(voting/ballot.py:256) and 1.0 == 1; the board stores the payload as given (voting/election.py:171 via "
+    "LockedBoard.append, voting/board.py:79), so board.jsonl gets a float and every verifier must reject the "
+    "signed, append-only record as malformed (exit 2, spec 10: no floats). POST /api/elections/<id>/challenges "
+    "passes Flask's get_json() result straight through, so any eligible voter can do it. Fix: require "
+    "type(m) is int in check_reveal; and in LockedBoard.append refuse any payload that the record parser would "
+    "refuse (floats, NaN, lone surrogates: e.g. parse_json_strict(canonical_json(payload)) must round-trip)."))
+def test_spoil_with_float_plaintexts_cannot_poison_the_record(fresh_board, tmp_path: Path) -> None:
+    """Security rule 4 (a rejected input leaves nothing behind) and Contracts: Record: whatever the board accepts
+    from a voter must keep the record verifiable. A challenged ballot whose reveal says 1.0 instead of 1."""
+    board, election, private, keys = fresh_board
+    ctx = election.context()
+    ballot, secrets_ = encrypt_ballot(ctx, private[0], CHOICE_A)
+    reveal = reveal_json(ctx, secrets_)
+    reveal[0]["plaintexts"] = [float(m) for m in reveal[0]["plaintexts"]]
+    try:
+        election.spoil(ballot, reveal)
+    except QuorumError:
+        return  # refused: fine
+    election.cast(encrypt_ballot(ctx, private[1], CHOICE_B)[0])
+    election.close()
+    election.tally()
+    from voting.tally import trustee_decrypt
+    tally_p = next(e for e in election.entries() if e.type == "tally").payload
+    for k in keys[:2]:
+        election.add_decryption(trustee_decrypt(ctx, k, election.cast_ballots(), tally_p))
+    election.publish_result()
+    code, err = cli_verify(board.export("fresh", tmp_path / "rec"))
+    assert code == 0, err
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (robustness): an admin's manifest title holding a lone surrogate (valid JSON '\\ud800', accepted by "
+    "Flask) passes Manifest.from_json (_text, voting/manifest.py:89) and parse_setup, then "
+    "canonical_json raises UnicodeEncodeError inside LockedBoard.append (voting/board.py:83 entry_hash): nothing "
+    "is stored, but a bare UnicodeEncodeError (HTTP 500) instead of a DecodeError naming the field (Security "
+    "rule 4). Same root cause as the lone-surrogate record line. Fix: _text (and every string the board stores) "
+    "rejects strings that do not encode as UTF-8 (s.encode('utf-8') in a try), naming the field."))
+def test_lone_surrogate_in_manifest_refused_by_name(tmp_path: Path) -> None:
+    board = Board.open(f"sqlite:///{tmp_path / 'b.db'}", SigningKey.generate())
+    board.create_election("sur")
+    manifest = copy.deepcopy(DEMO_MANIFEST)
+    manifest["title"] = "Vote \ud800"
+    try:
+        with pytest.raises(QuorumError):
+            payload = setup_payload("sur", Manifest.from_json(manifest), get_group("ed25519"), 3, 2, board.public_key)
+            Election(board, "sur").setup(payload)
+        assert board.entries("sur") == []
+    finally:
+        board.engine.dispose()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (robustness, idempotency): a retried Benaloh challenge (the same ballot and reveal sent again after a "
+    "network timeout) is refused with 'this ballot was challenged ... it can never be cast' "
+    "(voting/election.py:151-152 _retry), although the request was a challenge, not a cast, and it succeeded. "
+    "The device cannot tell a retried success from a failure. Fix: in _retry, when entry_type == 'spoil' and the "
+    "stored entry is the same spoil (same ballot hash and reveal), return its receipt with stored=False; keep "
+    "refusing a cast of a challenged ballot."))
+def test_retried_challenge_returns_its_receipt(fresh_board) -> None:
+    board, election, private, _ = fresh_board
+    ctx = election.context()
+    ballot, secrets_ = encrypt_ballot(ctx, private[0], CHOICE_A)
+    first = election.spoil(ballot, reveal_json(ctx, secrets_))
+    again = election.spoil(ballot, reveal_json(ctx, secrets_))
+    assert (again.seq, again.tracker, again.stored) == (first.seq, first.tracker, False)
+
+
+def test_trustees_refuse_a_tally_of_one_ballot(world: World) -> None:
+    """ATTACKS row 12 (helios-server#170): the board posts a 'tally' that is one voter's ballot; every trustee
+    refuses to decrypt it because it is not the product of the published ballots."""
+    from voting.tally import trustee_decrypt
+    cast = [_cast_ballot(world, e) for e in world.entries if e["type"] == "cast"]
+    one = tally_payload(world.ctx, [b for b in cast if b.seq == world.seqs["v1"]])
+    for k in world.trustee_keys:
+        with pytest.raises(QuorumError):
+            trustee_decrypt(world.ctx, k, cast, one)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (weakness): a zip record may hold several files named board.jsonl / board.pub in different folders; "
+    "voting/record.py:163 (_read_zip) keeps the last of each basename silently, so `quorum verify` can pass one log while a "
+    "person or another tool unpacking the zip reads another. Fix: require exactly one board.jsonl and one "
+    "board.pub (at the root or in one common folder) and exit 2 otherwise."))
+def test_zip_with_two_logs_is_refused(world: World, tmp_path: Path) -> None:
+    entries = world.fresh()
+    of_type(entries, "result")[0]["payload"]["contests"][0]["counts"][0] += 100
+    forged = save(world, entries, tmp_path / "forged")
+    z = tmp_path / "two.zip"
+    with zipfile.ZipFile(z, "w") as archive:
+        archive.writestr("board.jsonl", (forged / "board.jsonl").read_bytes())
+        archive.writestr("board.pub", world.pub + "\n")
+        archive.writestr("verified/board.jsonl", (world.record / "board.jsonl").read_bytes())
+    assert cli_verify(z)[0] == 2
+
+
+def test_chunked_parallel_verification_agrees(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forked, chunked path of `quorum verify --workers N` finds what the serial one finds, across chunk
+    boundaries: a replayed ballot and a copied ciphertext far from the original (ATTACKS row 2)."""
+    import voting.verifier as verifier
+
+    entries = world.fresh()
+    _insert_ballot(world, entries, "cast", copy.deepcopy(at(entries, world.seqs["spoil"])["payload"]["ballot"]))
+    recount(world, entries)
+    out = save(world, entries, tmp_path / "r")
+    serial = verify_record(out, workers=1)
+    monkeypatch.setattr(verifier, "CHUNK", 3)
+    parallel = verify_record(out, workers=2)
+    assert parallel.failures == serial.failures and not serial.valid
+    assert verify_record(world.record, workers=2).valid
