@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 from nacl.signing import SigningKey
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from voting.board import Board, load_signing_key, save_signing_key
 from web import admin, admin_elections, api, board, trustee, voter
@@ -48,4 +49,6 @@ def create_app(config: Config) -> Flask:
     init_errors(app)
     for module in (board, admin, admin_elections, trustee, voter, api):
         app.register_blueprint(module.bp)
+    if config.https:  # behind one TLS-terminating proxy: trust its X-Forwarded-For/Proto/Host
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     return app

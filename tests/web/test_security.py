@@ -80,6 +80,8 @@ def test_https_deployment_sets_hsts_and_secure_host_cookie(tmp_path: Path) -> No
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("__Host-quorum=") and "Secure" in cookie
+    proxied = app.test_client().get("/verify", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" in proxied.headers  # behind a TLS-terminating proxy
     app.extensions["quorum"].board.engine.dispose()
 
 
