@@ -431,9 +431,9 @@ def test_verify_rejects_an_absurd_ring_quickly():
             " 'verify_keys': ['00'] * 3, 'receivers': [0]}\n"
             "try:\n    mpc_ml.verify(ev)\nexcept mpc_ml.EvidenceError:\n    print('rejected')\n")
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=8)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=6)
     except subprocess.TimeoutExpired:
-        pytest.fail("verify() did not return within 8 s on evidence naming 200000 primes")
+        pytest.fail("verify() did not return within 6 s on evidence naming 200000 primes")
     assert out.stdout.strip() == "rejected", out.stderr[-500:]
 
 
@@ -481,6 +481,58 @@ def test_maxpool_with_padding_matches_pytorch(mpc3):
     padded = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)], constant_values=-np.inf)
     ref = padded.reshape(1, 1, 3, 2, 3, 2).max(axis=(3, 5))
     assert np.array_equal(got, ref), f"got {got.ravel()}, expected {ref.ravel()}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: from_pytorch silently ignores layer options it does not implement (mpc_ml/nn/convert.py:18-40 "
+    "_convert): Conv2d padding_mode='circular', MaxPool2d ceil_mode/dilation, AvgPool2d "
+    "count_include_pad=False and Flatten end_dim are dropped, so the converted model gives other "
+    "outputs (or shapes) than PyTorch, and 'checked on dummy_input' only runs the torch model. Fix: "
+    "refuse every non-default option that is not implemented with InputError naming it, and compare "
+    "a plaintext forward of the converted layers with torch's output on dummy_input."))
+def test_from_pytorch_refuses_or_matches_layer_options(mpc3):
+    """Claim: from_pytorch(model) computes the model, or names what it does not support."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, 5, 5)
+    models = {
+        "circular Conv2d": torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular")),
+        "MaxPool2d ceil_mode": torch.nn.Sequential(torch.nn.MaxPool2d(2, ceil_mode=True)),
+        "MaxPool2d dilation": torch.nn.Sequential(torch.nn.MaxPool2d(2, dilation=2)),
+        "AvgPool2d count_include_pad=False": torch.nn.Sequential(torch.nn.AvgPool2d(2, padding=1, count_include_pad=False)),
+        "Flatten end_dim": torch.nn.Sequential(torch.nn.Flatten(0, 1)),
+    }
+    wrong = []
+    for name, model in models.items():
+        try:
+            converted = mpc_ml.nn.from_pytorch(model, x)
+        except mpc_ml.InputError:
+            continue
+        got = converted(mpc_ml.cryptensor(x.numpy())).get_plain_text()
+        ref = model(x).detach().numpy()
+        if got.shape != ref.shape or np.abs(got - ref).max() > 1e-4:
+            wrong.append(name)
+    assert not wrong, f"silently different from PyTorch: {wrong}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (security rule 3): launcher.write_secret (mpc_ml/launcher.py:46) opens with "
+    "O_CREAT|O_TRUNC and mode 0600, which applies only when the file is created: overwriting an "
+    "existing key file (e.g. `quorum mpc keygen --out` onto a 0644 file) keeps its lax mode and "
+    "writes the X25519 and Ed25519 secrets world-readable. Fix: os.fchmod(fd, 0o600) after opening, "
+    "or write a fresh O_EXCL temporary file and os.replace it."))
+def test_key_file_overwrite_is_private(tmp_path):
+    """Secret files are written with mode 0600 (DESIGN security rule 3), also when they already existed."""
+    import os
+    import stat
+
+    from mpc_ml.launcher import new_key, write_secret
+
+    path = tmp_path / "party0.key"
+    path.write_text("{}")
+    os.chmod(path, 0o644)
+    write_secret(path, new_key(0)[0])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------------------------------
@@ -681,9 +733,9 @@ def test_psi_sum_verify_is_not_a_denial_of_service_on_a_huge_bound():
     code = ("import sys\nfrom mpc_ml.psi import verify_sum\n"
             "try:\n    print(verify_sum(sys.stdin.read()))\nexcept Exception as e:\n    print('rejected', e)\n")
     try:
-        subprocess.run([sys.executable, "-c", code], input=json.dumps(doc), capture_output=True, text=True, timeout=8)
+        subprocess.run([sys.executable, "-c", code], input=json.dumps(doc), capture_output=True, text=True, timeout=6)
     except subprocess.TimeoutExpired:
-        pytest.fail("verify_sum did not return within 8 s on a result whose bound is 10^30")
+        pytest.fail("verify_sum did not return within 6 s on a result whose bound is 10^30")
 
 
 # ---------------------------------------------------------------------------------------------
