@@ -926,3 +926,51 @@ def test_chunked_parallel_verification_agrees(world: World, tmp_path: Path, monk
     parallel = verify_record(out, workers=2)
     assert parallel.failures == serial.failures and not serial.valid
     assert verify_record(world.record, workers=2).valid
+
+
+def _ballot_reusing_a_nonce(w: World, private: str, choices: dict[str, list[str]], contest_id: str) -> dict[str, Any]:
+    """encrypt_ballot, except that the first two options of `contest_id` share one nonce (so one alpha): every
+    proof is honest and valid, the credential signs it."""
+    from threshold.proofs import RangeProof
+    from voting.ballot import _limits_ciphertext, contest_context, selection_context, validate_choices
+
+    ctx, pk, g = w.ctx, w.ctx.public_key, w.ctx.group
+    vectors = validate_choices(ctx, choices)
+    key = creds_mod.signing_key(ctx.setup.election_id, private)
+    cred = bytes(key.verify_key).hex()
+    contests = []
+    for contest in ctx.manifest.contests:
+        cts, proofs, rs = [], [], []
+        for j, (option, m) in enumerate(zip(contest.options, vectors[contest.id])):
+            r = rs[0] if (contest.id == contest_id and j == 1) else g.random_scalar()
+            ct, _ = pk.encrypt(m, r)
+            cts.append(ct)
+            rs.append(r)
+            proofs.append(RangeProof.prove(pk, ct, m, r, 1, selection_context(ctx, cred, contest.id, option)))
+        shifted = _limits_ciphertext(ctx, contest, cts)
+        limit = RangeProof.prove(pk, shifted, sum(vectors[contest.id]) - contest.min_selections, sum(rs) % g.q,
+                                 contest.max_selections - contest.min_selections, contest_context(ctx, cred, contest.id))
+        contests.append({"id": contest.id, "selections": [c.to_json(g) for c in cts],
+                         "proofs": [p.to_json(g) for p in proofs], "limit_proof": limit.to_json(g)})
+    body = {"credential": cred, "contests": contests}
+    return {**body, "signature": creds_mod.sign(key, ballot_hash(ctx, body))}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (verifier check missing): docs/spec.md 10.4 says 'no alpha appears twice on the whole board' and the "
+    "board refuses a ballot whose own selections repeat an alpha (voting/election.py:134), but the verifier's "
+    "ciphertext_uniqueness (voting/verifier.py:367-375, _ciphertexts) only compares a ballot's digests with "
+    "EARLIER ballots' (seen is filled after the loop), so a board that accepts a nonce-reusing ballot passes "
+    "`quorum verify`. A reused nonce publishes beta_i / beta_j = g^(m_i - m_j): a malicious or buggy booth leaks "
+    "the vote to everyone through a ballot the verifier calls valid. Fix: in _ciphertexts also flag "
+    "len(set(digests)) != len(digests) (or check `d in seen` while adding the ballot's digests one by one)."))
+def test_nonce_reused_inside_one_ballot(world: World, tmp_path: Path) -> None:
+    """ATTACKS row 2 family (ciphertext copies): a counted ballot with two selections under one nonce, every proof
+    valid, stored by a colluding board, counted and decrypted: `quorum verify` should report it."""
+    entries = world.fresh()
+    leaky = _ballot_reusing_a_nonce(world, world.private[3], {**CHOICE_B, "council": ["c2"]}, "council")
+    sels = leaky["contests"][1]["selections"]
+    assert sels[0]["alpha"] == sels[1]["alpha"]
+    _insert_ballot(world, entries, "cast", leaky)
+    recount(world, entries)
+    assert "ciphertext_uniqueness" in failed_checks(save(world, entries, tmp_path / "r"))
