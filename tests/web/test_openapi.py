@@ -4,7 +4,6 @@ token) and checks status codes, content types (problem+json for errors) and resp
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,10 +31,13 @@ def test_document_is_openapi_3_1_and_lists_every_api_route(app: Flask) -> None:
     assert served == doc
 
 
-@pytest.fixture
-def api_setup(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
-    """An app with an open election 'club' and the headers of a signed-in admin; its schema for schemathesis."""
-    application = create_app(make_config(tmp_path))
+@pytest.fixture(scope="module")
+def api_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
+    """An app with an open election 'club' and the headers of a signed-in admin; its schema for schemathesis.
+
+    Shared by every operation's test: whatever earlier operations changed (even closing 'club'), every
+    answer must still match the document."""
+    application = create_app(make_config(tmp_path_factory.mktemp("openapi")))
     with application.extensions["quorum"].session() as db:
         create_admin(db, "alice", ADMIN_PASSWORD)
     admin = application.test_client()
