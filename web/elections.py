@@ -79,9 +79,6 @@ def create(board: Board, sessions: Callable[[], Session], request: NewElection) 
     Returns {trustee index: invitation token}; the tokens are shown once (only their hashes are kept)."""
     payload = setup_payload(request.election_id, request.manifest, get_group(request.group),
                             len(request.trustees), request.quorum, board.public_key)
-    with sessions() as db:
-        if db.scalars(select(Voter).where(Voter.election_id == request.election_id)).first() is not None:
-            raise ProtocolError(f"election {request.election_id!r} already exists")
     board.create_election(request.election_id)
     Election(board, request.election_id).setup(payload)
     tokens = {i: secrets.token_urlsafe(24) for i in range(1, len(request.trustees) + 1)}
@@ -144,7 +141,7 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
         raise ProtocolError("the credentials are already published: no new credential can be issued")
     if send_mail and smtp is None:
         raise DecodeError("send_mail", "no SMTP server is configured (QUORUM_SMTP_HOST)")
-    issued: list[IssuedCredential] = []
+    handed: list[tuple[str, str, str]] = []
     with sessions() as db:
         rows = list(db.scalars(select(Voter).where(Voter.election_id == election_id).order_by(Voter.id)))
         if voter_ids is not None:
@@ -159,13 +156,18 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
             secret = new_private_credential()
             row.public_credential = public_credential(election_id, secret)
             row.delivery, row.delivery_error, row.delivered_at = "handed", "", utcnow()
-            if send_mail and row.email:
-                error = mail.send(smtp, mail.credential_message(smtp.sender, row.email, election_id,  # type: ignore[union-attr]
-                                                                row.voter_id, secret, booth_url))
-                row.delivery, row.delivery_error = ("failed", error) if error else ("sent", "")
-            issued.append(IssuedCredential(row.voter_id, row.email, secret, row.delivery))
+            handed.append((row.voter_id, row.email, secret))
         db.commit()
-    return issued
+    outcomes = {voter: mail.send(smtp, mail.credential_message(smtp.sender, address, election_id, voter, secret, booth_url))  # type: ignore[union-attr]
+                for voter, address, secret in handed if send_mail and address}
+    if outcomes:  # the SMTP conversations happen outside any database transaction
+        with sessions() as db:
+            for row in db.scalars(select(Voter).where(Voter.election_id == election_id, Voter.voter_id.in_(list(outcomes)))):
+                error = outcomes[row.voter_id]
+                row.delivery, row.delivery_error = ("failed", error) if error else ("sent", "")
+            db.commit()
+    return [IssuedCredential(voter, address, secret, ("failed" if outcomes[voter] else "sent") if voter in outcomes else "handed")
+            for voter, address, secret in handed]
 
 
 def open_election(board: Board, sessions: Callable[[], Session], election_id: str) -> None:

@@ -99,6 +99,11 @@ def test_refusals_store_nothing(app: Flask, admin: FlaskClient) -> None:
     junk = api_post(outsider, "/api/elections/refusals/ballots", {"ballot": {}, "extra": 1})
     assert junk.status_code == 422 and junk.get_json()["errors"][0]["field"] == "extra"
     assert len(admin.get("/api/elections/refusals/entries").get_json()["entries"]) == entries
+    # the same election id twice is refused, and nothing of the second request is kept
+    again = api_post(admin, "/api/elections", {"election_id": "refusals", "manifest": flow.MANIFEST, "group": "modp",
+                                               "trustees": ["X"], "quorum": 1, "voters_csv": "voter_id\nsomeone\n"})
+    assert again.status_code == 409 and "already exists" in again.get_json()["detail"]
+    assert [v["voter_id"] for v in admin.get("/api/elections/refusals/voters").get_json()["voters"]] == [f"v{i}" for i in range(1, 6)]
     # opening before the key ceremony is refused
     api_post(admin, "/api/elections/refusals/credentials", {})
     assert api_post(admin, "/api/elections/refusals/open", {}).status_code == 409
