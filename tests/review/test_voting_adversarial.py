@@ -15,7 +15,6 @@ test mutates a copy of its record.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import stat
@@ -419,8 +418,8 @@ def test_tally_counts_the_superseded_ballot(world: World, tmp_path: Path) -> Non
     "BUG (weakness): the order of a credential's ballots is bound by nothing the voter signs. A board that moves a "
     "re-voter's older ballot after the newer one before tallying (re-chaining the tracking codes it computes "
     "anyway) gets the older ballot counted; honest trustees decrypt it (trustee_decrypt recomputes the same tally "
-    "from the reordered board) and `quorum verify` passes. voting/tally.py:31 counted_ballots picks the last by "
-    "board seq; voting/ballot.py:139 parse_ballot/ballot_hash sign no ordering. Fix: put a per-credential "
+    "from the reordered board) and `quorum verify` passes. voting/tally.py:28 counted_ballots picks the last by "
+    "board seq; voting/ballot.py:64 ballot_hash (what the credential signs) covers no ordering. Fix: put a per-credential "
     "revote counter (or the hash of the credential's previous ballot) in the signed ballot body; the verifier "
     "counts the highest and rejects repeats/gaps, and the board refuses a non-increasing counter."))
 def test_reordered_revotes_count_the_older_ballot(world: World, tmp_path: Path) -> None:
@@ -1009,3 +1008,20 @@ def test_exotic_zip_exits_2(world: World, tmp_path: Path, patch: dict[str, int])
     z = tmp_path / "rec.zip"
     z.write_bytes(_patched_zip(world, **patch))
     assert cli_verify(z)[0] == 2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (low, claim not implemented): voting/board.py:4-5 promises 'An append with a dedup key that is already on "
+    "the board returns the stored entry and stores nothing', but LockedBoard.append (voting/board.py:79) never "
+    "looks the key up: a second append with the same dedup_key hits the uq_board_entries_dedup constraint and "
+    "raises sqlalchemy IntegrityError (the whole transaction is lost). Only Election._submit avoids it by checking "
+    "its own index first. Fix: in append, `found = self.find(dedup_key)` and return it when not None (or correct "
+    "the docstring)."))
+def test_board_append_with_known_dedup_key_returns_the_stored_entry(fresh_board) -> None:
+    board, election, _, _ = fresh_board
+    with board.locked("fresh") as lb:
+        first = lb.append("note", {"x": 1}, dedup_key="k" * 64)
+    with board.locked("fresh") as lb:
+        again = lb.append("note", {"x": 1}, dedup_key="k" * 64)
+    assert again == first
+    assert sum(e.type == "note" for e in board.entries("fresh")) == 1
