@@ -109,7 +109,7 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=120)
 
 
 def upgrade(engine: Engine) -> None:

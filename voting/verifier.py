@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from threshold.batch import BatchVerifier
 from threshold.decryption import PartialDecryption, verify_partial
@@ -125,9 +125,7 @@ class Report:
 # State shared with forked workers (set before the pool starts, read-only afterwards).
 _DATA = b""
 _LINES: list[tuple[int, int]] = []
-_PUB = ""
 _CTX: ElectionContext | None = None
-_ENABLED: frozenset[str] = frozenset(CHECKS)
 
 
 def _check_chunk(bounds: tuple[int, int]) -> tuple[list[EntryInfo], list[Failure], RecordFormatError | None]:
@@ -199,11 +197,10 @@ def _ballot_checks(ctx: ElectionContext, ballots: list, infos: list[EntryInfo], 
     batch = BatchVerifier(ctx.group, {ctx.public_key.element: ctx.public_key.table})
     for pos, ballot, payload in ballots:
         seq = infos[pos].seq
-        if "ballot_signatures" in _ENABLED and not signature_valid(ballot):
+        if not signature_valid(ballot):
             failures.append(Failure("ballot_signatures", seq, "not signed by its credential"))
-        if "ballot_proofs" in _ENABLED:
-            batch.add(seq, ballot_equations(ctx, ballot))
-        if infos[pos].type == "spoil" and "spoiled_ballots" in _ENABLED:
+        batch.add(seq, ballot_equations(ctx, ballot))
+        if infos[pos].type == "spoil":
             for problem in check_reveal(ctx, ballot, payload["reveal"]):
                 failures.append(Failure("spoiled_ballots", seq, problem))
         summary = infos[pos].ballot
@@ -272,14 +269,13 @@ def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> 
     return results
 
 
-def verify_record(path: str | Path, workers: int | None = None, progress: bool = False,
-                  enabled: Iterable[str] = CHECKS) -> Report:
+def verify_record(path: str | Path, workers: int | None = None, progress: bool = False) -> Report:
     """Verify the record at `path`; RecordFormatError (exit 2) if it is unreadable or malformed."""
-    global _DATA, _LINES, _PUB, _CTX, _ENABLED
+    global _DATA, _LINES, _CTX
     data, pub = read_raw(path)
     lines = line_bounds(data)
     report = Report(entries=len(lines))
-    _DATA, _LINES, _PUB, _CTX, _ENABLED = data, lines, pub, None, frozenset(enabled)
+    _DATA, _LINES, _CTX = data, lines, None
     try:
         _CTX = _context(_head(data, lines), report)
         chunks = [(i, min(i + CHUNK, len(lines))) for i in range(0, len(lines), CHUNK)]
@@ -294,21 +290,10 @@ def verify_record(path: str | Path, workers: int | None = None, progress: bool =
     finally:
         _DATA, _LINES, _CTX = b"", [], None
     order = {name: i for i, name in enumerate(CHECKS)}
-    report.failures = [f for f in report.failures if f.check in _ENABLED]
     report.failures.sort(key=lambda f: (order[f.check], -1 if f.seq is None else f.seq))
     return report
 
 
-def _check(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
-        def run(*args: Any) -> None:
-            if name in _ENABLED:
-                fn(*args)
-        return run
-    return wrap
-
-
-@_check("chain")
 def _chain(infos: list[EntryInfo], report: Report) -> None:
     prev = GENESIS
     for i, info in enumerate(infos):
@@ -321,7 +306,6 @@ def _chain(infos: list[EntryInfo], report: Report) -> None:
         prev = info.hash
 
 
-@_check("signatures")
 def _signatures(infos: list[EntryInfo], pub: str, report: Report) -> None:
     setup = infos[0].payload if infos and infos[0].type == "setup" else None
     if isinstance(setup, dict) and setup.get("board_key") != pub:
@@ -331,7 +315,6 @@ def _signatures(infos: list[EntryInfo], pub: str, report: Report) -> None:
             report.failures.append(Failure("signatures", info.seq, "not signed by the board key"))
 
 
-@_check("lifecycle")
 def _lifecycle(infos: list[EntryInfo], report: Report) -> None:
     phase = "new"
     for info in infos:
@@ -345,7 +328,6 @@ def _lifecycle(infos: list[EntryInfo], report: Report) -> None:
         report.failures.append(Failure("lifecycle", None, f"the record ends in phase {phase!r}, before the result"))
 
 
-@_check("base_hash")
 def _base_hash(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
     opens = [i for i in infos if i.type == "open"]
     for info in opens:
@@ -365,14 +347,12 @@ def _ballots(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> No
     _trackers(checked, ctx, report)
 
 
-@_check("ballot_credentials")
 def _credentials(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
     for info in checked:
         if info.ballot.credential not in ctx.credentials:
             report.failures.append(Failure("ballot_credentials", info.seq, "credential not in the published list"))
 
 
-@_check("ballot_hashes")
 def _ballot_hashes(checked: list[EntryInfo], report: Report) -> None:
     seen: dict[str, int] = {}
     for info in checked:
@@ -384,7 +364,6 @@ def _ballot_hashes(checked: list[EntryInfo], report: Report) -> None:
         seen.setdefault(b.computed_hash, info.seq)
 
 
-@_check("ciphertext_uniqueness")
 def _ciphertexts(checked: list[EntryInfo], report: Report) -> None:
     seen: dict[str, int] = {}
     for info in checked:
@@ -396,7 +375,6 @@ def _ciphertexts(checked: list[EntryInfo], report: Report) -> None:
             seen.setdefault(d, info.seq)
 
 
-@_check("trackers")
 def _trackers(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
     previous, seen = ctx.base_hash, set()
     for info in checked:
@@ -431,7 +409,6 @@ def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> N
     _result(infos, tally, partials, ctx, len(counted), report)
 
 
-@_check("counted_ballots")
 def _counted(tally_info: EntryInfo, counted: list[CastBallot], report: Report) -> None:
     if tally_info.payload["counted"] != len(counted):
         report.failures.append(Failure("counted_ballots", tally_info.seq, f"states {tally_info.payload['counted']} counted ballots, the re-vote rule gives {len(counted)}"))
@@ -439,7 +416,6 @@ def _counted(tally_info: EntryInfo, counted: list[CastBallot], report: Report) -
         report.failures.append(Failure("counted_ballots", tally_info.seq, "counted_hash is not the hash of the last ballot of each credential"))
 
 
-@_check("tally")
 def _tally(tally_info: EntryInfo, tally: list[Ciphertext], ctx: ElectionContext, counted: list[CastBallot], report: Report) -> None:
     expected = [ct for row in product(ctx, counted) for ct in row]
     for pos, (got, want) in enumerate(zip(tally, expected)):
@@ -447,7 +423,6 @@ def _tally(tally_info: EntryInfo, tally: list[Ciphertext], ctx: ElectionContext,
             report.failures.append(Failure("tally", tally_info.seq, f"ciphertext {pos} is not the product of the counted ballots"))
 
 
-@_check("decryptions")
 def _check_partials(info: EntryInfo, partial: PartialDecryption, tally: list[Ciphertext], ctx: ElectionContext, report: Report) -> None:
     vk = ctx.ceremony.verification_keys.get(partial.index)
     if vk is None:
@@ -475,7 +450,6 @@ def _decryptions(infos: list[EntryInfo], tally: list[Ciphertext], ctx: ElectionC
     return partials
 
 
-@_check("result")
 def _result(infos: list[EntryInfo], tally: list[Ciphertext], partials: list[PartialDecryption], ctx: ElectionContext,
             bound: int, report: Report) -> None:
     results = [i for i in infos if i.type == "result"]

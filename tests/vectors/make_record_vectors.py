@@ -44,7 +44,7 @@ def main() -> int:
         modp = scripted_record(tmp_path / "modp", "modp")
         _zip(modp.record, OUT / "valid-modp.zip")
         index["valid-modp.zip"] = {"expect_exit": 0, "failing_checks": [], "description": "the same election in the 4096-bit group, zipped"}
-        for name, (check, fn, modes) in CASES.items():
+        for name, (check, fn, modes, _) in CASES.items():
             mode = "rehash" if "rehash" in modes else modes[0]
             target = OUT / f"invalid-{name}"
             tampered(scenario, name, mode, target)

@@ -164,28 +164,130 @@ def result_count(E, s):
     _of_type(E, "result")["payload"]["contests"][0]["counts"][0] += 1
 
 
-BOTH, PLAIN = ("plain", "rehash"), ("plain",)
-CASES: dict[str, tuple[str, Callable, tuple[str, ...]]] = {
-    "chain_seq": ("chain", chain_seq, BOTH),
-    "chain_prev": ("chain", chain_prev, PLAIN),
-    "signature_flipped": ("signatures", signature_flipped, PLAIN),
-    "signatures_other_key": ("signatures", lambda E, s: None, ("other_key",)),
-    "lifecycle_spoil_after_close": ("lifecycle", lifecycle_spoil_after_close, BOTH),
-    "lifecycle_second_result": ("lifecycle", lifecycle_second_result, BOTH),
-    "parameters_trustee_signature": ("parameters", parameters_trustee_signature, BOTH),
-    "base_hash_changed": ("base_hash", base_hash_changed, BOTH),
-    "ballot_non_member": ("ballot_format", ballot_non_member, BOTH),
-    "ballot_unknown_credential": ("ballot_credentials", ballot_unknown_credential, BOTH),
-    "ballot_bad_signature": ("ballot_signatures", ballot_bad_signature, BOTH),
-    "ballot_moved_proof": ("ballot_proofs", ballot_moved_proof, BOTH),
-    "ballot_hash_stated": ("ballot_hashes", ballot_hash_stated, BOTH),
-    "cast_after_challenge": ("ciphertext_uniqueness", cast_after_challenge, BOTH),
-    "tracker_changed": ("trackers", tracker_changed, BOTH),
-    "spoiled_reveal_lie": ("spoiled_ballots", spoiled_reveal_lie, BOTH),
-    "counted_changed": ("counted_ballots", counted_changed, BOTH),
-    "tally_subset": ("tally", tally_subset, BOTH),
-    "decryption_wrong_share": ("decryptions", decryption_wrong_share, BOTH),
-    "result_count": ("result", result_count, BOTH),
+def chain_prev_signed(E, s):
+    E[3]["_prev"] = "11" * 32
+
+
+def chain_hash_signed(E, s):
+    E[3]["_hash"] = "22" * 32
+
+
+def ballot_payload_extra_key(E, s):
+    _at(E, s.seqs["superseded"])["payload"]["note"] = "x"
+
+
+def ballot_cast_at_number(E, s):
+    _at(E, s.seqs["superseded"])["payload"]["cast_at"] = 5
+
+
+def lifecycle_close_extra_key(E, s):
+    _of_type(E, "close")["payload"]["note"] = "x"
+
+
+def lifecycle_unfinished(E, s):
+    E.remove(_of_type(E, "result"))
+
+
+def base_hash_open_extra_key(E, s):
+    _of_type(E, "open")["payload"]["note"] = "x"
+
+
+def base_hash_no_open(E, s):
+    E.remove(_of_type(E, "open"))
+    renumber(E)
+
+
+def parameters_no_credentials(E, s):
+    E.remove(_of_type(E, "credentials"))
+    renumber(E)
+
+
+def ballot_duplicated(E, s):
+    entry = _at(E, s.seqs["superseded"])
+    E.insert(E.index(entry) + 1, copy.deepcopy(entry))
+    renumber(E)
+    fix_ballots(E, s.ctx)
+
+
+def tracker_repeated(E, s):
+    _at(E, s.seqs["v3"])["payload"]["tracker"] = _at(E, s.seqs["v2"])["payload"]["tracker"]
+
+
+def tally_missing(E, s):
+    E.remove(_of_type(E, "tally"))
+    renumber(E)
+
+
+def tally_malformed(E, s):
+    _of_type(E, "tally")["payload"]["contests"][0]["ciphertexts"] = []
+
+
+def counted_hash_changed(E, s):
+    _of_type(E, "tally")["payload"]["counted_hash"] = "00" * 32
+
+
+def decryption_unknown_trustee(E, s):
+    [e for e in E if e["type"] == "decryption"][-1]["payload"]["index"] = 9
+
+
+def decryption_malformed(E, s):
+    last = [e for e in E if e["type"] == "decryption"][-1]["payload"]
+    last["shares"] = last["shares"][:-1]
+
+
+def decryption_twice(E, s):
+    first = [e for e in E if e["type"] == "decryption"][0]
+    E.insert(E.index(_of_type(E, "result")), copy.deepcopy(first))
+    renumber(E)
+
+
+def result_too_few_decryptions(E, s):
+    for e in [e for e in E if e["type"] == "decryption"][1:]:
+        E.remove(e)
+    renumber(E)
+
+
+BOTH, PLAIN, REHASH, NONE = ("plain", "rehash"), ("plain",), ("rehash",), frozenset()
+# name: (the check that guards the data, tampering, modes, other checks that must fail with it)
+CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
+    "chain_seq": ("chain", chain_seq, BOTH, NONE),
+    "chain_prev": ("chain", chain_prev, PLAIN, NONE),
+    "signature_flipped": ("signatures", signature_flipped, PLAIN, NONE),
+    "signatures_other_key": ("signatures", lambda E, s: None, ("other_key",), NONE),
+    "lifecycle_spoil_after_close": ("lifecycle", lifecycle_spoil_after_close, BOTH, NONE),
+    "lifecycle_second_result": ("lifecycle", lifecycle_second_result, BOTH, NONE),
+    "parameters_trustee_signature": ("parameters", parameters_trustee_signature, BOTH, NONE),
+    "base_hash_changed": ("base_hash", base_hash_changed, BOTH, NONE),
+    "ballot_non_member": ("ballot_format", ballot_non_member, BOTH, NONE),
+    "ballot_unknown_credential": ("ballot_credentials", ballot_unknown_credential, BOTH, NONE),
+    "ballot_bad_signature": ("ballot_signatures", ballot_bad_signature, BOTH, NONE),
+    "ballot_moved_proof": ("ballot_proofs", ballot_moved_proof, BOTH, NONE),
+    "ballot_hash_stated": ("ballot_hashes", ballot_hash_stated, BOTH, NONE),
+    "cast_after_challenge": ("ciphertext_uniqueness", cast_after_challenge, BOTH, NONE),
+    "tracker_changed": ("trackers", tracker_changed, BOTH, NONE),
+    "spoiled_reveal_lie": ("spoiled_ballots", spoiled_reveal_lie, BOTH, NONE),
+    "counted_changed": ("counted_ballots", counted_changed, BOTH, NONE),
+    "tally_subset": ("tally", tally_subset, BOTH, NONE),
+    "decryption_wrong_share": ("decryptions", decryption_wrong_share, BOTH, NONE),
+    "result_count": ("result", result_count, BOTH, NONE),
+    "chain_prev_signed": ("chain", chain_prev_signed, REHASH, NONE),
+    "chain_hash_signed": ("chain", chain_hash_signed, REHASH, NONE),
+    "ballot_payload_extra_key": ("ballot_format", ballot_payload_extra_key, BOTH, NONE),
+    "ballot_cast_at_number": ("ballot_format", ballot_cast_at_number, BOTH, NONE),
+    "lifecycle_close_extra_key": ("lifecycle", lifecycle_close_extra_key, BOTH, NONE),
+    "lifecycle_unfinished": ("lifecycle", lifecycle_unfinished, BOTH, frozenset({"result"})),
+    "base_hash_open_extra_key": ("base_hash", base_hash_open_extra_key, BOTH, NONE),
+    "base_hash_no_open": ("base_hash", base_hash_no_open, BOTH, frozenset({"lifecycle"})),
+    "parameters_no_credentials": ("parameters", parameters_no_credentials, BOTH, frozenset({"lifecycle"})),
+    "ballot_duplicated": ("ballot_hashes", ballot_duplicated, BOTH, frozenset({"ciphertext_uniqueness"})),
+    "tracker_repeated": ("trackers", tracker_repeated, BOTH, NONE),
+    "tally_missing": ("tally", tally_missing, BOTH, frozenset({"lifecycle"})),
+    "tally_malformed": ("tally", tally_malformed, BOTH, NONE),
+    "counted_hash_changed": ("counted_ballots", counted_hash_changed, BOTH, NONE),
+    "decryption_unknown_trustee": ("decryptions", decryption_unknown_trustee, BOTH, NONE),
+    "decryption_malformed": ("decryptions", decryption_malformed, BOTH, NONE),
+    "decryption_twice": ("decryptions", decryption_twice, BOTH, NONE),
+    "result_too_few_decryptions": ("result", result_too_few_decryptions, BOTH, NONE),
 }
 
 
@@ -198,4 +300,7 @@ def tampered(s: Scenario, name: str, mode: str, out: Path) -> Path:
         key = SigningKey.generate()
     if mode != "plain":
         rechain(entries, key)
+    for e in entries:
+        e.pop("_prev", None)
+        e.pop("_hash", None)
     return save(entries, bytes(key.verify_key).hex(), out)

@@ -111,6 +111,7 @@ def _concurrent(url: str, use_processes: bool) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("postgres")  # one PostgreSQL load test at a time: max_connections is 100
 @pytest.mark.parametrize("use_processes", [False, True], ids=["threads", "processes"])
 def test_postgres_concurrent_appends(pg_url: str, use_processes: bool) -> None:
     """52 writers in threads or processes, each appending with a retry: nothing lost, nothing doubled, one chain."""

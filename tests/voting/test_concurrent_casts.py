@@ -20,23 +20,24 @@ from voting_helpers import CHOICE, OTHER, finish, open_election
 CASTERS = 52
 
 
-def _cast_all(url: str, seed: bytes, election_id: str, ballots: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    election = Election(Board(make_engine(url), SigningKey(seed)), election_id)
+def _cast_all(election: Election, ballots: list[dict[str, Any]]) -> list[tuple[int, str]]:
     receipts = []
     for ballot in ballots:
         first = election.cast(ballot)
         retry = election.cast(ballot)  # a client retry: same receipt, nothing stored
         assert (retry.seq, retry.tracker, retry.stored) == (first.seq, first.tracker, False)
         receipts.append((first.seq, first.tracker))
-    election.board.engine.dispose()
     return receipts
 
 
 def _child(url: str, seed: bytes, election_id: str, ballots: list, queue: Any) -> None:
-    queue.put(_cast_all(url, seed, election_id, ballots))
+    election = Election(Board(make_engine(url), SigningKey(seed)), election_id)  # its own connection
+    queue.put(_cast_all(election, ballots))
+    election.board.engine.dispose()
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("postgres")  # one PostgreSQL load test at a time: max_connections is 100
 @pytest.mark.parametrize("use_processes", [False, True], ids=["threads", "processes"])
 def test_concurrent_casts_on_postgres(pg_url: str, tmp_path: Path, use_processes: bool) -> None:
     s = open_election(pg_url, "ed25519", voters=CASTERS, trustees=3, quorum=2)
@@ -54,8 +55,9 @@ def test_concurrent_casts_on_postgres(pg_url: str, tmp_path: Path, use_processes
             p.join(60)
             assert p.exitcode == 0
     else:
+        shared = Election(s.board, s.election.election_id)  # threads share one pool of connections
         with ThreadPoolExecutor(CASTERS) as pool:
-            receipts = [r for rs in pool.map(lambda w: _cast_all(pg_url, seed, s.election.election_id, w), work) for r in rs]
+            receipts = [r for rs in pool.map(lambda w: _cast_all(shared, w), work) for r in rs]
     expected = sum(len(w) for w in work)
     assert len({seq for seq, _ in receipts}) == len({t for _, t in receipts}) == expected
     entries = s.election.entries()

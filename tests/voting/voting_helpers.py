@@ -109,11 +109,15 @@ def fix_ballots(entries: list[dict[str, Any]], ctx: ElectionContext) -> None:
 
 
 def rechain(entries: list[dict[str, Any]], key: SigningKey) -> None:
-    """Re-hash and re-sign the whole chain with the board key (seq values kept as they are)."""
+    """Re-hash and re-sign the whole chain with the board key (seq values kept as they are).
+
+    An entry marked `_prev` keeps that (wrong) prev, hashed and signed; one marked `_hash` gets that
+    (wrong) hash, signed and linked from the next entry: a board lying about exactly one link."""
     prev = GENESIS
     for e in entries:
-        e["prev"] = prev
-        e["hash"] = entry_hash(e["seq"], e["type"], e["payload"], prev)
+        e["prev"] = e.pop("_prev", prev)
+        e["hash"] = entry_hash(e["seq"], e["type"], e["payload"], e["prev"])
+        e["hash"] = e.pop("_hash", e["hash"])
         e["sig"] = key.sign(bytes.fromhex(e["hash"])).signature.hex()
         prev = e["hash"]
 
