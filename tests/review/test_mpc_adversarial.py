@@ -117,6 +117,31 @@ def test_output_share_from_a_lying_party_is_detected_and_named():
         mpc_ml.uninit()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (verifiability): shamir.reconstruct names a single culprit whenever removing one party makes "
+    "the rest consistent (mpc_ml/protocols/shamir.py:88 _locate, used by open_output and by "
+    "evidence.verify), but with n = 5, t = 2 two colluding parties (allowed: t < n/2) can put their "
+    "shares on another degree-2 polynomial through two honest shares, and then the one honest party "
+    "off that polynomial is named as the liar. The README itself says errors are located only when "
+    "n >= 3t + 1. Fix: attribute blame only when n >= 3t + 1 (at most t errors are then uniquely "
+    "locatable); otherwise raise with all parties as suspects."))
+def test_two_colluding_parties_cannot_frame_an_honest_one():
+    """Attack: parties 0 and 1 (n=5, t=2) shift their output shares by h(x) = c (x-3)(x-4); party 4 is blamed."""
+    mpc_ml.init(parties=5)
+    try:
+        rt = rt_mod.current()
+        ring = rt.ring
+        x = mpc_ml.cryptensor(np.array([1.0, 2.0]), src=4)
+        c = np.broadcast_to(ring.const(1 << 30).reshape(1, -1, 1), (1, ring.k, 2)).copy()
+        for party, mult in ((0, 6), (1, 2)):  # h(1) = 6c, h(2) = 2c, h(3) = h(4) = 0, h(5) = 2c
+            x.share[party] = ring.add(x.share[party][None], ring.scale(c, mult))[0]
+        with pytest.raises(mpc_ml.ShareCheckError) as err:
+            x.get_plain_text()
+        assert err.value.suspects != [4], "honest party 4 was named as the party that sent a wrong share"
+    finally:
+        mpc_ml.uninit()
+
+
 # ---------------------------------------------------------------------------------------------
 # (1) privacy: who receives output shares; what truncation openings reveal
 # ---------------------------------------------------------------------------------------------
