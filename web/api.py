@@ -266,7 +266,9 @@ def decrypt(election_id: str) -> tuple[Response, int]:
     election = _election(election_id)
     index = seat(election_id)
     data = request.get_json(silent=True)
-    if not isinstance(data, dict) or data.get("index") != index:
+    if not isinstance(data, dict):
+        raise DecodeError("body", "expected a JSON object (Content-Type: application/json)")
+    if data.get("index") != index:
         raise DecodeError("decryption.index", f"you are trustee {index}")
     entry = election.add_decryption(data)
     published = False
