@@ -128,3 +128,31 @@ def test_cli_errors_and_keygen(tmp_path):
     assert entry["id"] == 1 and entry["port"] == 7001 and len(bytes.fromhex(entry["kx_public"])) == 32
     assert (tmp_path / "p1.key").stat().st_mode & 0o077 == 0
     assert launcher.load_key(tmp_path / "p1.key", 1)["id"] == 1
+
+
+def test_channel_rejects_an_impostor(tmp_path):
+    """A process without party 1's X25519 secret cannot complete the channel: the others name party 1."""
+    import threading
+
+    from mpc_ml.runtime import Stats
+    from mpc_ml.transport import TcpComm
+
+    peers = json.loads(launcher.write_local_deployment(3, tmp_path).read_text())
+    secrets = [bytes.fromhex(launcher.load_key(tmp_path / f"party{i}.key", i)["kx_secret"]) for i in range(3)]
+    secrets[1] = bytes(range(32))  # the impostor's own key, not the one in the peers file
+    errors: dict[int, BaseException] = {}
+
+    def party(i: int) -> None:
+        try:
+            TcpComm(i, peers["parties"], secrets[i], bytes(16), Stats(), timeout=3, connect_timeout=10).close()
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
+            errors[i] = exc
+
+    threads = [threading.Thread(target=party, args=(i,)) for i in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert set(errors) >= {0, 2}
+    for i in (0, 2):
+        assert "party 1" in str(errors[i]), errors[i]
