@@ -26,6 +26,7 @@ class Transcript:
     def __init__(self, setup: Setup, rows: list[CeremonyMessage], published: bool) -> None:
         self.setup = setup
         self.published = published
+        self._result: dkg.CeremonyResult | None = None
         self.params = setup.ceremony_params()
         self.raw: dict[str, dict[int, Any]] = {r: {} for r in ROUNDS}
         for row in rows:
@@ -44,8 +45,10 @@ class Transcript:
         return [dkg.Complaint.from_json(self.params, c) for _, m in sorted(self.raw["complain"].items()) for c in m["complaints"]]
 
     def result(self) -> dkg.CeremonyResult:
-        """The adjudicated outcome, once rounds 1-3 are complete."""
-        return dkg.adjudicate(self.params, self.announcements(), self.dealers(), self.complaints())
+        """The adjudicated outcome, once rounds 1-3 are complete (computed once: later messages are signatures)."""
+        if self._result is None:
+            self._result = dkg.adjudicate(self.params, self.announcements(), self.dealers(), self.complaints())
+        return self._result
 
     def current_round(self) -> str:
         """The round waiting for messages; 'publish' once every qualified trustee has signed, 'done' once on the board."""
