@@ -121,8 +121,12 @@ class Params:
             problems.append(f"neighbours must be 1..{self.clients - 1}, got {self.degree}")
         elif self.degree % 2 and self.degree != self.clients - 1:
             problems.append(f"neighbours must be even (a ring) or clients - 1 (complete graph), got {self.degree}")
-        if not 1 <= self.threshold <= min(self.degree + 1, 65535):
-            problems.append(f"threshold must be 1..{self.degree + 1} (neighbours + 1), got {self.threshold}")
+        safe = (self.degree + 1) // 2 + 1
+        if not safe <= self.threshold <= min(self.degree + 1, 65535):
+            problems.append(
+                f"threshold must be {safe}..{self.degree + 1} (more than half of neighbours + 1, so that no server "
+                f"can collect both secrets of one client from two disjoint groups), got {self.threshold}"
+            )
         if not 1 <= self.bits <= 31 or self.clients * (2**self.bits - 1) >= 2**32:
             problems.append(f"bits {self.bits} is out of range for {self.clients} clients")
         if not (math.isfinite(self.clip) and self.clip > 0):

@@ -854,13 +854,6 @@ def _strip_masks(y: np.ndarray, b_seed: int, s_scalar: int, me: int, peer_s_pk: 
     return q
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (privacy, ATTACKS row 20): Params accepts any threshold 1..degree+1 (mpc_ml/secagg/messages.py:"
-    "124), and each client only checks its own unmask request; with 2t - 1 <= degree a server sends "
-    "'client u survived' to t-1 neighbours and 'u dropped' to t others, gets both the self-mask seed "
-    "and the mask key of a client that did not drop, and unmasks its input. Fix: refuse thresholds "
-    "with 2t - 1 <= degree in Params (the default is safe), or add Bonawitz's consistency-check round "
-    "(clients sign the survivor list and answer only with t matching signatures)."))
 def test_secagg_split_unmask_requests_do_not_reveal_an_input():
     """Attack: two different (each self-consistent) unmask requests to disjoint groups of honest clients."""
     from mpc_ml.secagg import SecAggClient, SecAggServer, make_params

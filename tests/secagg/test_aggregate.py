@@ -19,7 +19,7 @@ def sessions(draw: st.DrawFn) -> tuple:
     n = draw(st.integers(3, 9))
     d = draw(st.integers(1, 16))
     degree = draw(st.sampled_from(sorted({n - 1} | {k for k in range(2, n - 1, 2)})))
-    threshold = draw(st.integers(1, degree + 1))
+    threshold = draw(st.integers((degree + 1) // 2 + 1, degree + 1))
     clip = draw(st.sampled_from([0.5, 1.0, 8.0]))
     updates = draw(st.lists(st.lists(st.floats(-clip, clip), min_size=d, max_size=d), min_size=n, max_size=n))
     drops = draw(st.dictionaries(st.integers(0, n - 1), st.sampled_from([1, 2, 3]), max_size=n))
@@ -40,13 +40,21 @@ def test_aggregate_equals_plain_sum_or_fails_cleanly(session: tuple) -> None:
     assert np.array_equal(verify(result.transcript).total, result.total)
 
 
-@pytest.mark.parametrize("neighbours", [None, 6])
-@pytest.mark.parametrize("dropped", [[], [0, 3], [0, 3, 5, 6]])
-def test_no_some_and_threshold_many_dropouts(neighbours: int | None, dropped: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("neighbours", "threshold", "dropped"),
+    [
+        (None, 6, []),
+        (None, 6, [0, 3]),
+        (None, 6, [0, 3, 5, 6]),  # threshold-many: 6 of 10 left
+        (6, 4, []),
+        (6, 4, [0, 3]),
+        (6, 4, [0, 3, 5]),  # at most 3 gone from any neighbourhood of 7: 4 left
+    ],
+)
+def test_no_some_and_threshold_many_dropouts(neighbours: int | None, threshold: int, dropped: list[int]) -> None:
     rng = np.random.default_rng(5)
     updates = [rng.uniform(-1, 1, 64) for _ in range(10)]
-    # four dropouts is the most that threshold 6 (complete graph) or 3 (6 neighbours) allows
-    result = aggregate(updates, dropped, threshold=3 if neighbours else 6, neighbours=neighbours)
+    result = aggregate(updates, dropped, threshold=threshold, neighbours=neighbours)
     assert np.abs(result.total - plain_sum(updates, set(dropped))).max() <= result.error_bound
     assert np.allclose(result.mean, plain_sum(updates, set(dropped)) / (10 - len(dropped)), atol=1e-6)
 
@@ -80,6 +88,7 @@ def test_values_outside_the_clip_range_are_clipped() -> None:
         ({"updates": [np.ones(3)] * 3, "dropouts": {0: 5}}, "drops after round"),
         ({"updates": [np.ones(3)] * 5, "neighbours": 3}, "even"),
         ({"updates": [np.ones(3)] * 5, "threshold": 9}, "threshold"),
+        ({"updates": [np.ones(3)] * 5, "threshold": 2}, "more than half"),
         ({"updates": [np.ones(3)] * 5, "clip": -1.0}, "clip"),
         ({"updates": [np.ones(3)] * 5, "bits": 31}, "bits"),
     ],

@@ -86,7 +86,7 @@ def test_a_bad_message_leaves_the_server_unchanged() -> None:
 
 
 def test_a_share_for_another_recipient_fails_authentication() -> None:
-    params = make_params(4, 2, threshold=2)
+    params = make_params(4, 2, threshold=3)
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params) for u in range(1, 5)}
     for c in clients.values():
@@ -134,3 +134,11 @@ def test_mask_is_the_aes256_ctr_keystream() -> None:
     blocks = b"".join(i.to_bytes(16, "big") for i in range(3))
     expected = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(blocks)
     assert mask(key, 12).tobytes() == expected
+
+
+@pytest.mark.parametrize(("clients", "neighbours", "threshold"), [(5, None, 2), (10, 6, 3), (10, 6, 4 - 1), (3, None, 1)])
+def test_row20_thresholds_that_allow_split_unmask_requests_are_refused(clients: int, neighbours: int | None, threshold: int) -> None:
+    """ATTACKS row 20: with 2t <= neighbours + 1 a server could tell t neighbours 'u survived' and t
+    others 'u dropped' and so get both secrets of u; such thresholds are refused."""
+    with pytest.raises(SecAggError, match="more than half"):
+        make_params(clients, 4, threshold=threshold, neighbours=neighbours)

@@ -12,7 +12,7 @@ from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, aggregate, fr
 from mpc_ml.secagg.messages import FIELD, Keys, Masked, Params, Result, Unmask, UnmaskRequest
 
 UPDATES = [np.random.default_rng(i).uniform(-1, 1, 8) for i in range(9)]
-RESULT = aggregate(UPDATES, {1: 2, 4: 1, 6: 3}, threshold=3, neighbours=6)
+RESULT = aggregate(UPDATES, {1: 2, 4: 1, 6: 3}, threshold=4, neighbours=6)
 T = RESULT.transcript
 
 
@@ -94,7 +94,7 @@ def test_malformed_transcript_files_are_named(text: str, message: str) -> None:
 
 def test_a_wrong_but_signed_share_is_named_by_the_cross_check() -> None:
     """The server needs only `threshold` shares; verify checks that every revealed share agrees."""
-    params = make_params(6, 3, threshold=3)
+    params = make_params(6, 3, threshold=4)
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params) for u in range(1, 7)}
     for c in clients.values():
@@ -114,6 +114,6 @@ def test_a_wrong_but_signed_share_is_named_by_the_cross_check() -> None:
             server.receive(Unmask.build(6, request, b_shares, answer.sk_shares, c._sign, params.context))
         else:
             server.receive(answer.raw)
-    transcript = server.finish().transcript  # the server used shares 1..3 and did not notice
+    transcript = server.finish().transcript  # the server used shares 1..4 and did not notice
     with pytest.raises(SecAggError, match="share revealed by client 6 is inconsistent"):
         verify(transcript)
