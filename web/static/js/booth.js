@@ -43,6 +43,10 @@ function choices() {
   return out;
 }
 
+$("show-credential").addEventListener("change", (event) => {
+  $("credential").type = event.target.checked ? "text" : "password";
+});
+
 $("credential-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   announce(problem, "");
