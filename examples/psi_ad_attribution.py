@@ -38,7 +38,8 @@ def main() -> None:
     result = release(record, partials, trustees[0].verification_keys, quorum=2, bound=record.count * 100_000)
     published = result.to_json()
 
-    total = verify_sum(PsiSumResult.from_json(published))  # what any auditor runs
+    # What any auditor runs, with the trustees' keys taken from the key ceremony's record:
+    total = verify_sum(PsiSumResult.from_json(published), trustees[0].public_key, trustees[0].verification_keys)
     expected = sum(v for u, v in purchases.items() if u in set(viewers))
     assert total == expected
     print(f"attributed revenue: {total / 100:.2f} EUR from {result.count} buyers; proofs verified")

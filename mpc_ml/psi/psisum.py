@@ -16,13 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from threshold.decryption import PartialDecryption, combine, partial_decrypt
+from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
 from threshold.dkg import TrusteeKey
 from threshold.elgamal import Ciphertext, PublicKey, ciphertext_sum
 from threshold.encoding import canonical_json, encode
 from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import Element, Group, get_group
 from threshold.hashing import sha256
+from threshold.shamir import check_indices, lagrange_at_zero
 
 from .curve import BlindingKey
 from .errors import PsiError
@@ -214,23 +215,35 @@ def release(record: SumRecord, partials: Sequence[PartialDecryption], verificati
     return PsiSumResult(decryption.plaintexts[0], record, tuple(partials), dict(verification_keys), quorum, bound)
 
 
-def verify(result: PsiSumResult | str) -> int:
-    """Recheck a released sum: the total is the product of the listed ciphertexts, at least
-    `quorum` partial decryptions carry valid proofs, and they decrypt it to `total`."""
+def verify(result: PsiSumResult | str, public_key: Element, verification_keys: Mapping[int, Element]) -> int:
+    """Recheck a released sum against the trustees' keys from their key ceremony (never the result's
+    own): the total is the product of the listed ciphertexts, at least `quorum` partial decryptions
+    carry valid proofs, and g^total = beta / prod(share^lambda). No discrete log is taken."""
     if isinstance(result, str):
         result = PsiSumResult.from_json(result)
+    record, group = result.record, result.record.group
+    if record.public_key != public_key:
+        raise PsiError("PSI-sum result does not verify: it is encrypted under another key than the trustees'")
+    if any(result.verification_keys.get(i) != vk for i, vk in verification_keys.items()) or set(result.verification_keys) - set(verification_keys):
+        raise PsiError("PSI-sum result does not verify: its verification keys are not the trustees'")
     try:
-        result.record.check(0)
-        if result.record.count == 0:
+        record.check(0)
+        if record.count == 0:
             if result.total != 0 or result.partials:
                 raise ProtocolError("an empty intersection must release 0 with no partial decryptions")
             return 0
-        again = combine(result.record.group, [result.record.total], result.partials, result.verification_keys,
-                        result.quorum, result.record.context(), result.bound)
+        check_indices([p.index for p in result.partials], group.q)
+        valid = [p for p in result.partials if p.index in verification_keys
+                 and verify_partial(group, verification_keys[p.index], [record.total], p, record.context())]
+        if len(valid) < max(result.quorum, 1):
+            raise ProtocolError(f"{len(valid)} valid partial decryptions, quorum is {result.quorum}")
+        chosen = valid[: result.quorum]
+        indices = [p.index for p in chosen]
+        mask = group.multi_exp([(p.shares[0], lagrange_at_zero(p.index, indices, group.q)) for p in chosen])
     except QuorumError as exc:
         raise PsiError(f"PSI-sum result does not verify: {exc}") from exc
-    if again.plaintexts[0] != result.total:
-        raise PsiError(f"PSI-sum result does not verify: the partial decryptions give {again.plaintexts[0]}, not {result.total}")
+    if group.exp_g(result.total) != group.div(record.total.beta, mask):
+        raise PsiError(f"PSI-sum result does not verify: the partial decryptions do not decrypt to {result.total}")
     return result.total
 
 

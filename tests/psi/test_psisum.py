@@ -40,7 +40,7 @@ def test_sum_equals_plaintext_for_any_quorum(values: dict, server: list, present
     common = set(values) & set(server)
     assert result.total == sum(values[x] for x in common)
     assert result.count == len(common)
-    assert verify_sum(result.to_json()) == result.total
+    assert verify_sum(result.to_json(), KEYS[0].public_key, KEYS[0].verification_keys) == result.total
 
 
 def test_too_few_trustees_is_a_clear_error() -> None:
@@ -107,7 +107,7 @@ def test_tampered_results_fail_verification(path: tuple) -> None:
     else:
         target[last] = GROUP.to_hex(GROUP.mul(GROUP.from_hex(value), GROUP.g))
     with pytest.raises(PsiError):
-        verify_sum(json.dumps(doc))
+        verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys)
 
 
 @pytest.mark.parametrize("text", ["nope", "[]", '{"total": 1}'])
@@ -125,3 +125,34 @@ def test_malformed_sum_messages_are_refused() -> None:
     broken = request[:-32] + bytes(32)  # beta is not a valid group element
     with pytest.raises(PsiError, match="beta"):
         server.total(broken, PK)
+
+
+def test_a_result_under_keys_of_the_forgers_choice_is_refused() -> None:
+    """verify_sum takes the trustees' keys from their ceremony, never from the result."""
+    _, fake = run_ceremony(CeremonyParams(GROUP, 3, 2, b"forger"))
+    forged = intersection_sum({"a": 999}, ["a"], fake[:2], quorum=2, max_value=1000)
+    with pytest.raises(PsiError, match="another key"):
+        verify_sum(forged.to_json(), KEYS[0].public_key, KEYS[0].verification_keys)
+    honest = intersection_sum({"a": 5}, ["a"], KEYS[:2], quorum=2, max_value=10)
+    doc = json.loads(honest.to_json())
+    doc["verification_keys"]["1"] = GROUP.to_hex(fake[0].verification_keys[1])
+    with pytest.raises(PsiError, match="verification keys"):
+        verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys)
+
+
+def test_verification_takes_no_discrete_log_whatever_the_bound() -> None:
+    result = intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS[:2], quorum=2, max_value=100)
+    doc = json.loads(result.to_json())
+    doc["bound"] = 10**30
+    assert verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys) == 12
+    doc["total"] = 10**25
+    with pytest.raises(PsiError, match="do not decrypt to"):
+        verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys)
+
+
+def test_too_small_a_quorum_claim_is_refused() -> None:
+    result = intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS, quorum=2, max_value=100)
+    doc = json.loads(result.to_json())
+    doc["quorum"] = 1
+    with pytest.raises(PsiError, match="do not decrypt"):
+        verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys)
