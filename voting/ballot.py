@@ -253,7 +253,7 @@ def check_reveal(ctx: ElectionContext, ballot: Ballot, reveal: Any) -> list[str]
             ms = _list(item["plaintexts"], n, f"{where}.plaintexts")
             rs = [g.scalar_from_hex(r, f"{where}.nonces[{j}]") for j, r in enumerate(_list(item["nonces"], n, f"{where}.nonces"))]
             for j, (m, r, ct) in enumerate(zip(ms, rs, cb.selections)):
-                if m not in (0, 1) or isinstance(m, bool):
+                if type(m) is not int or m not in (0, 1):
                     problems.append(f"{where}.plaintexts[{j}]: expected 0 or 1")
                 elif pk.encrypt(m, r)[0] != ct:
                     problems.append(f"{where}: option {contest.options[j]!r} is not the encryption of {m} with the revealed nonce")

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from threshold.encoding import canonical_json
-from threshold.errors import ProtocolError
+from threshold.errors import DecodeError, ProtocolError
 from voting import db
-from voting.record import GENESIS, Entry, entry_hash, write_record
+from voting.record import GENESIS, Entry, entry_hash, parse_json_strict, write_record
 
 
 def load_signing_key(path: str | Path) -> SigningKey:
@@ -52,6 +52,16 @@ def signature_valid(public_key: str, digest: str, sig: str) -> bool:
     return True
 
 
+def check_recordable(payload: dict[str, Any]) -> None:
+    """Refuse a payload the record parser would refuse (floats, NaN, lone surrogates): the log must stay verifiable."""
+    try:
+        ok = parse_json_strict(canonical_json(payload).decode("utf-8")) == payload
+    except (ValueError, UnicodeError, TypeError) as exc:
+        raise DecodeError("payload", f"cannot be written to the record ({exc})") from None
+    if not ok:
+        raise DecodeError("payload", "does not survive a round trip through the record format")
+
+
 def _to_entry(row: db.Entry) -> Entry:
     return Entry(row.seq, row.type, json.loads(row.payload), row.prev, row.hash, row.sig)
 
@@ -77,7 +87,13 @@ class LockedBoard:
         return None if row is None else _to_entry(row)
 
     def append(self, entry_type: str, payload: dict[str, Any], dedup_key: str | None = None) -> Entry:
-        """Chain, sign and store one entry at the head of the election's log."""
+        """Chain, sign and store one entry at the head of the election's log; an entry already appended with
+        this dedup key is returned instead, and nothing is stored."""
+        if dedup_key is not None:
+            found = self.find(dedup_key)
+            if found is not None:
+                return found
+        check_recordable(payload)
         seq = self.election.head_seq + 1
         prev = self.election.head_hash
         digest = entry_hash(seq, entry_type, payload, prev)

@@ -129,7 +129,7 @@ class Election:
             known = lb.session.scalars(select(db.Ballot).where(
                 db.Ballot.election_id == self.election_id, db.Ballot.ballot_hash == digest)).one_or_none()
             if known is not None:
-                return self._retry(lb, known, entry_type)
+                return self._retry(lb, known, entry_type, extra)
             digests = alpha_digests(self.context(), ballot)
             if len(set(digests)) != len(digests):
                 raise ProtocolError("a ciphertext appears twice in the ballot (reused nonce)")
@@ -147,7 +147,11 @@ class Election:
             lb.election.phase = phase
             return Receipt(entry.seq, digest, tracker, True)
 
-    def _retry(self, lb: LockedBoard, known: db.Ballot, entry_type: str) -> Receipt:
+    def _retry(self, lb: LockedBoard, known: db.Ballot, entry_type: str, extra: dict[str, Any]) -> Receipt:
+        if entry_type == "spoil" and known.status == "spoil":
+            stored = lb.find(known.ballot_hash)
+            if stored is not None and stored.payload.get("reveal") == extra.get("reveal"):
+                return Receipt(known.seq, known.ballot_hash, known.tracker, False)  # a retried challenge
         if known.status == "spoil":
             raise ProtocolError(f"this ballot was challenged (seq {known.seq}): its nonces are public, it can never be cast")
         latest = lb.session.scalars(select(db.Ballot).where(
@@ -198,9 +202,17 @@ class Election:
         vk = ctx.ceremony.verification_keys.get(partial.index)
         if vk is None or not verify_partial(ctx.group, vk, tally, partial, decryption_context(ctx)):
             raise VerificationError(f"partial decryption of trustee {partial.index} does not verify")
-        if any(e.type == "decryption" and e.payload["index"] == partial.index for e in self.entries()):
-            raise ProtocolError(f"trustee {partial.index} has already published its partial decryption")
-        return self._step("decryption", payload)
+        with self.board.locked(self.election_id) as lb:
+            key = f"decryption-{partial.index}"
+            stored = lb.find(key)
+            if stored is not None:
+                if stored.payload == payload:
+                    return stored  # a retried submission
+                raise ProtocolError(f"trustee {partial.index} has already published its partial decryption")
+            phase = lifecycle.next_phase(lb.election.phase, "decryption")
+            entry = lb.append("decryption", payload, dedup_key=key)
+            lb.election.phase = phase
+            return entry
 
     def publish_result(self) -> Entry:
         """Combine the partial decryptions into the result entry (once)."""

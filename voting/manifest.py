@@ -89,6 +89,10 @@ def _object(obj: Any, required: set[str], optional: set[str], field: str) -> dic
 def _text(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
         raise DecodeError(field, f"expected a non-empty string of at most {MAX_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError(field, "not encodable as UTF-8 (a lone surrogate)") from None
     return value
 
 

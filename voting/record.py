@@ -115,7 +115,11 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
             raise RecordFormatError(where, f"{name} must be 64 lowercase hex characters")
     if not isinstance(sig, str) or not _HEX128.fullmatch(sig):
         raise RecordFormatError(where, "sig must be 128 lowercase hex characters")
-    if canonical_json(obj) != raw:
+    try:
+        canonical = canonical_json(obj)
+    except UnicodeEncodeError:
+        raise RecordFormatError(where, "a string holds a lone surrogate (not encodable as UTF-8)") from None
+    if canonical != raw:
         raise RecordFormatError(where, "line is not canonical JSON")
     return Entry(seq, kind, payload, prev, digest, sig)
 
@@ -157,21 +161,20 @@ def line_bounds(data: bytes) -> list[tuple[int, int]]:
 def _read_zip(path: Path) -> tuple[bytes, bytes]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
         raise RecordFormatError(str(path), f"not a readable zip ({exc})") from None
     with archive:
-        names = {Path(n).name: n for n in archive.namelist() if Path(n).name in ("board.jsonl", "board.pub")}
-        for needed in ("board.jsonl", "board.pub"):
-            if needed not in names:
-                raise RecordFormatError(str(path), f"zip holds no {needed}")
         out = []
         for needed in ("board.jsonl", "board.pub"):
-            info = archive.getinfo(names[needed])
+            found = [n for n in archive.namelist() if Path(n).name == needed]
+            if len(found) != 1:
+                raise RecordFormatError(str(path), f"the zip must hold exactly one {needed}, found {len(found)}")
+            info = archive.getinfo(found[0])
             if info.file_size > MAX_RECORD_BYTES:
                 raise RecordFormatError(needed, "too large")
             try:
                 out.append(archive.read(info))
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
                 raise RecordFormatError(needed, f"unreadable in zip ({exc})") from None
         return out[0], out[1]
 

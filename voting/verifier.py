@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Iterable
 from threshold.batch import BatchVerifier
 from threshold.decryption import PartialDecryption, verify_partial
 from threshold.elgamal import Ciphertext
+from threshold.encoding import canonical_json
 from threshold.errors import DecodeError, QuorumError
 from voting import lifecycle
 from voting.ballot import Ballot, alpha_digests, ballot_equations, ballot_hash, check_reveal, next_tracker, parse_ballot, signature_valid
@@ -53,6 +55,7 @@ DESCRIPTIONS = {
 CAST_KEYS = {"ballot", "ballot_hash", "tracker", "cast_at"}
 SPOIL_KEYS = CAST_KEYS | {"reveal"}
 CHUNK = 128
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ def _ballot_entry(ctx: ElectionContext, entry: Entry, info: EntryInfo, reader: A
                          payload.get("tracker"), (), None)
     if set(payload) != keys:
         failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
+    elif not all(isinstance(payload[k], str) and _HEX64.fullmatch(payload[k]) for k in ("ballot_hash", "tracker")):
+        failures.append(Failure("ballot_format", entry.seq, "ballot_hash and tracker must be 64 lowercase hex characters"))
     elif not isinstance(payload["cast_at"], str):
         failures.append(Failure("ballot_format", entry.seq, "cast_at must be a string"))
     else:
@@ -367,11 +372,14 @@ def _ballot_hashes(checked: list[EntryInfo], report: Report) -> None:
 def _ciphertexts(checked: list[EntryInfo], report: Report) -> None:
     seen: dict[str, int] = {}
     for info in checked:
-        for d in info.ballot.digests:
+        digests = info.ballot.digests
+        if len(set(digests)) != len(digests):
+            report.failures.append(Failure("ciphertext_uniqueness", info.seq, "two selections share one alpha (a reused nonce)"))
+        for d in digests:
             if d in seen:
                 report.failures.append(Failure("ciphertext_uniqueness", info.seq, f"a ciphertext already published at seq {seen[d]}"))
                 break
-        for d in info.ballot.digests:
+        for d in digests:
             seen.setdefault(d, info.seq)
 
 
@@ -381,9 +389,11 @@ def _trackers(checked: list[EntryInfo], ctx: ElectionContext, report: Report) ->
         expected = next_tracker(previous, bytes.fromhex(info.ballot.computed_hash)).hex()
         if info.ballot.stated_tracker != expected:
             report.failures.append(Failure("trackers", info.seq, "tracking code is not chained over the previous one"))
-        if info.ballot.stated_tracker in seen:
-            report.failures.append(Failure("trackers", info.seq, "tracking code given twice"))
-        seen.add(info.ballot.stated_tracker)
+        stated = info.ballot.stated_tracker
+        if isinstance(stated, str):  # other types are ballot_format failures
+            if stated in seen:
+                report.failures.append(Failure("trackers", info.seq, "tracking code given twice"))
+            seen.add(stated)
         previous = bytes.fromhex(expected)
 
 
@@ -410,7 +420,8 @@ def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> N
 
 
 def _counted(tally_info: EntryInfo, counted: list[CastBallot], report: Report) -> None:
-    if tally_info.payload["counted"] != len(counted):
+    stated = tally_info.payload["counted"]
+    if type(stated) is not int or stated != len(counted):
         report.failures.append(Failure("counted_ballots", tally_info.seq, f"states {tally_info.payload['counted']} counted ballots, the re-vote rule gives {len(counted)}"))
     if tally_info.payload["counted_hash"] != counted_hash(counted):
         report.failures.append(Failure("counted_ballots", tally_info.seq, "counted_hash is not the hash of the last ballot of each credential"))
@@ -462,7 +473,7 @@ def _result(infos: list[EntryInfo], tally: list[Ciphertext], partials: list[Part
         report.failures.append(Failure("result", results[0].seq, f"cannot combine the partial decryptions: {exc}"))
         return
     for info in results:
-        if info.payload != expected:
+        if canonical_json(info.payload) != canonical_json(expected):  # JSON types too: true is not 1
             report.failures.append(Failure("result", info.seq, "stated result differs from the combination of the partial decryptions"))
     report.result = expected
 

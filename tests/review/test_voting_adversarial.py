@@ -479,13 +479,6 @@ def test_result_not_the_decryption(world: World, tmp_path: Path) -> None:
     assert "result" in failed_checks(save(world, entries, tmp_path / "r"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (weakness): JSON true/false pass for the integers 1/0 in the result entry, because the verifier compares "
-    "payloads with Python == (True == 1): voting/verifier.py:491 in _result `info.payload != expected`. The same holds for "
-    "the tally's `counted` (voting/verifier.py:436 in _counted, `!= len(counted)`) when one ballot counts. Two different signed "
-    "records then verify with one meaning, and an independent verifier in a typed language rejects what ours "
-    "accepts (docs/spec.md 10: a wrong type is malformed). Fix: compare canonical_json(payload) with "
-    "canonical_json(expected) (and check type(counted) is int, not bool)."))
 @pytest.mark.parametrize("where", ["trustees", "counts"])
 def test_boolean_for_integer_in_result(world: World, tmp_path: Path, where: str) -> None:
     """A result stating `true` for a trustee index 1 or a count of 1 (wrong JSON type, same Python value)."""
@@ -580,13 +573,7 @@ def _garble(kind: str, lines: list[bytes]) -> tuple[bytes, int]:
 
 GARBLES = ["truncated_last", "truncated_middle", "not_utf8", "not_json", "spaces", "float", "nan", "duplicate_key",
            "array", "deep", "empty_line", "crlf", "missing_key", "huge_int",
-           pytest.param("lone_surrogate", marks=pytest.mark.xfail(strict=True, reason=(
-               "BUG (robustness): a JSON string escape of a lone surrogate (\\ud800) parses to a str that "
-               "canonical_json cannot encode; UnicodeEncodeError escapes parse_entry_line at voting/record.py:118 "
-               "(canonical_json(obj) != raw, outside the try) and `quorum verify` dies with a traceback and exit 1 "
-               "instead of exit 2 naming the line. Fix: wrap that comparison (or parse_json_strict) to turn "
-               "UnicodeEncodeError into RecordFormatError(where, 'not UTF-8 / lone surrogate'); the same "
-               "canonical_json path is used for API bodies, check those too.")))]
+           "lone_surrogate"]
 
 
 @pytest.mark.parametrize("kind", GARBLES)
@@ -602,12 +589,6 @@ def test_garbled_line_exits_2_naming_the_line(world: World, tmp_path: Path, kind
     assert f"line {lineno}" in err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness): a ballot entry whose 'tracker' is a JSON list or object crashes the verifier with "
-    "TypeError: unhashable type at voting/verifier.py:406 in _trackers (`if info.ballot.stated_tracker in seen`, a set). "
-    "The same line is reached for any board that writes a non-string tracker. Fix: in _ballot_entry check "
-    "isinstance(payload['tracker'], str) and isinstance(payload['ballot_hash'], str) (ballot_format failure), "
-    "and in _trackers only add/look up strings."))
 @pytest.mark.parametrize("value", [[], {}])
 def test_non_string_tracker_is_reported_not_a_crash(world: World, tmp_path: Path, value: Any) -> None:
     """A ballot entry with a list or object as its tracking code must be a named failure (exit 1), not a traceback."""
@@ -692,14 +673,6 @@ def _sign_as_ctx(ctx: ElectionContext, ballot: dict[str, Any], private: str) -> 
     return ballot
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (board concurrency): Election.add_decryption checks 'trustee i already published' by reading "
-    "self.entries() OUTSIDE the append lock (voting/election.py:201, then _step at :203) and only then calls _step; two "
-    "concurrent submissions of the same trustee's partial (a double-clicked button, a retried request, two web "
-    "workers) both pass the check and both are appended, so the honest board publishes a record that `quorum "
-    "verify` rejects ('trustee i decrypts twice'). Fix: do the duplicate check inside board.locked() in the same "
-    "transaction as the append (or add a dedup_key 'decryption:<index>' so the unique constraint refuses it), "
-    "and return the stored entry on an identical retry."))
 def test_concurrent_duplicate_partial_decryption(fresh_board) -> None:
     """Two simultaneous submissions of one trustee's partial decryption must store one entry."""
     board, election, private, keys = fresh_board
@@ -813,15 +786,6 @@ def test_verifier_reports_illegal_order(world: World, tmp_path: Path, move: str)
 # =================================================================================================================
 # more: values the board accepts but the record cannot carry, ambiguous records, parallel verification
 # =================================================================================================================
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (break: one voter makes the whole election unverifiable): Election.spoil accepts a Benaloh reveal whose "
-    "plaintexts are JSON floats 1.0/0.0, because check_reveal tests `m not in (0, 1) or isinstance(m, bool)` "
-    "(voting/ballot.py:256) and 1.0 == 1; the board stores the payload as given (voting/election.py:171 via "
-    "LockedBoard.append, voting/board.py:79), so board.jsonl gets a float and every verifier must reject the "
-    "signed, append-only record as malformed (exit 2, spec 10: no floats). POST /api/elections/<id>/challenges "
-    "passes Flask's get_json() result straight through, so any eligible voter can do it. Fix: require "
-    "type(m) is int in check_reveal; and in LockedBoard.append refuse any payload that the record parser would "
-    "refuse (floats, NaN, lone surrogates: e.g. parse_json_strict(canonical_json(payload)) must round-trip)."))
 def test_spoil_with_float_plaintexts_cannot_poison_the_record(fresh_board, tmp_path: Path) -> None:
     """Security rule 4 (a rejected input leaves nothing behind) and Contracts: Record: whatever the board accepts
     from a voter must keep the record verifiable. A challenged ballot whose reveal says 1.0 instead of 1."""
@@ -846,13 +810,6 @@ def test_spoil_with_float_plaintexts_cannot_poison_the_record(fresh_board, tmp_p
     assert code == 0, err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness): an admin's manifest title holding a lone surrogate (valid JSON '\\ud800', accepted by "
-    "Flask) passes Manifest.from_json (_text, voting/manifest.py:89) and parse_setup, then "
-    "canonical_json raises UnicodeEncodeError inside LockedBoard.append (voting/board.py:83 entry_hash): nothing "
-    "is stored, but a bare UnicodeEncodeError (HTTP 500) instead of a DecodeError naming the field (Security "
-    "rule 4). Same root cause as the lone-surrogate record line. Fix: _text (and every string the board stores) "
-    "rejects strings that do not encode as UTF-8 (s.encode('utf-8') in a try), naming the field."))
 def test_lone_surrogate_in_manifest_refused_by_name(tmp_path: Path) -> None:
     board = Board.open(f"sqlite:///{tmp_path / 'b.db'}", SigningKey.generate())
     board.create_election("sur")
@@ -867,13 +824,6 @@ def test_lone_surrogate_in_manifest_refused_by_name(tmp_path: Path) -> None:
         board.engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness, idempotency): a retried Benaloh challenge (the same ballot and reveal sent again after a "
-    "network timeout) is refused with 'this ballot was challenged ... it can never be cast' "
-    "(voting/election.py:151-152 _retry), although the request was a challenge, not a cast, and it succeeded. "
-    "The device cannot tell a retried success from a failure. Fix: in _retry, when entry_type == 'spoil' and the "
-    "stored entry is the same spoil (same ballot hash and reveal), return its receipt with stored=False; keep "
-    "refusing a cast of a challenged ballot."))
 def test_retried_challenge_returns_its_receipt(fresh_board) -> None:
     board, election, private, _ = fresh_board
     ctx = election.context()
@@ -894,11 +844,6 @@ def test_trustees_refuse_a_tally_of_one_ballot(world: World) -> None:
             trustee_decrypt(world.ctx, k, cast, one)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (weakness): a zip record may hold several files named board.jsonl / board.pub in different folders; "
-    "voting/record.py:163 (_read_zip) keeps the last of each basename silently, so `quorum verify` can pass one log while a "
-    "person or another tool unpacking the zip reads another. Fix: require exactly one board.jsonl and one "
-    "board.pub (at the root or in one common folder) and exit 2 otherwise."))
 def test_zip_with_two_logs_is_refused(world: World, tmp_path: Path) -> None:
     entries = world.fresh()
     of_type(entries, "result")[0]["payload"]["contests"][0]["counts"][0] += 100
@@ -955,14 +900,6 @@ def _ballot_reusing_a_nonce(w: World, private: str, choices: dict[str, list[str]
     return {**body, "signature": creds_mod.sign(key, ballot_hash(ctx, body))}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (verifier check missing): docs/spec.md 10.4 says 'no alpha appears twice on the whole board' and the "
-    "board refuses a ballot whose own selections repeat an alpha (voting/election.py:134), but the verifier's "
-    "ciphertext_uniqueness (voting/verifier.py:367-375, _ciphertexts) only compares a ballot's digests with "
-    "EARLIER ballots' (seen is filled after the loop), so a board that accepts a nonce-reusing ballot passes "
-    "`quorum verify`. A reused nonce publishes beta_i / beta_j = g^(m_i - m_j): a malicious or buggy booth leaks "
-    "the vote to everyone through a ballot the verifier calls valid. Fix: in _ciphertexts also flag "
-    "len(set(digests)) != len(digests) (or check `d in seen` while adding the ballot's digests one by one)."))
 def test_nonce_reused_inside_one_ballot(world: World, tmp_path: Path) -> None:
     """ATTACKS row 2 family (ciphertext copies): a counted ballot with two selections under one nonce, every proof
     valid, stored by a colluding board, counted and decrypted: `quorum verify` should report it."""
@@ -997,12 +934,6 @@ def _patched_zip(world: World, flag: int | None = None, method: int | None = Non
     return bytes(data)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness): a record zip whose entry is encrypted or uses a compression method zipfile lacks "
-    "(deflate64 = 9, AES = 99) makes archive.read raise RuntimeError / NotImplementedError, which "
-    "voting/record.py:174 does not catch (only BadZipFile, OSError, EOFError): `quorum verify` ends in a "
-    "traceback instead of exit 2. Fix: also catch RuntimeError (NotImplementedError is one) and ValueError there "
-    "and in the zipfile.ZipFile(...) call, naming the file."))
 @pytest.mark.parametrize("patch", [{"flag": 1}, {"method": 9}], ids=["encrypted", "deflate64"])
 def test_exotic_zip_exits_2(world: World, tmp_path: Path, patch: dict[str, int]) -> None:
     z = tmp_path / "rec.zip"
@@ -1010,13 +941,6 @@ def test_exotic_zip_exits_2(world: World, tmp_path: Path, patch: dict[str, int])
     assert cli_verify(z)[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low, claim not implemented): voting/board.py:4-5 promises 'An append with a dedup key that is already on "
-    "the board returns the stored entry and stores nothing', but LockedBoard.append (voting/board.py:79) never "
-    "looks the key up: a second append with the same dedup_key hits the uq_board_entries_dedup constraint and "
-    "raises sqlalchemy IntegrityError (the whole transaction is lost). Only Election._submit avoids it by checking "
-    "its own index first. Fix: in append, `found = self.find(dedup_key)` and return it when not None (or correct "
-    "the docstring)."))
 def test_board_append_with_known_dedup_key_returns_the_stored_entry(fresh_board) -> None:
     board, election, _, _ = fresh_board
     with board.locked("fresh") as lb:

@@ -241,6 +241,30 @@ def decryption_twice(E, s):
     renumber(E)
 
 
+def ballot_tracker_not_hex(E, s):
+    _at(E, s.seqs["superseded"])["payload"]["tracker"] = []
+
+
+def nonce_reused_in_a_ballot(E, s):
+    """ATTACKS.md row 2 family: two selections of one ballot under one nonce, every proof valid, signed by the voter."""
+    ctx, g, pk = s.ctx, s.ctx.group, s.ctx.public_key
+    ballot = copy.deepcopy(_at(E, s.seqs["superseded"])["payload"]["ballot"])
+    cred, contest = ballot["credential"], ctx.manifest.contests[1]
+    shared = g.random_scalar()
+    nonces = [shared, shared] + [g.random_scalar() for _ in contest.options[2:]]
+    cts = [pk.encrypt(0, r)[0] for r in nonces]
+    item = ballot["contests"][1]
+    item["selections"] = [ct.to_json(g) for ct in cts]
+    item["proofs"] = [RangeProof.prove(pk, ct, 0, r, 1, selection_context(ctx, cred, contest.id, option)).to_json(g)
+                      for ct, r, option in zip(cts, nonces, contest.options)]
+    total = Ciphertext(g.prod(c.alpha for c in cts), g.div(g.prod(c.beta for c in cts), g.exp_g(contest.min_selections)))
+    item["limit_proof"] = RangeProof.prove(pk, total, 0, sum(nonces) % g.q, contest.max_selections - contest.min_selections,
+                                           contest_context(ctx, cred, contest.id)).to_json(g)
+    _resign_ballot(s, ballot, 2)
+    _at(E, s.seqs["superseded"])["payload"]["ballot"] = ballot
+    fix_ballots(E, s.ctx)
+
+
 def result_too_few_decryptions(E, s):
     for e in [e for e in E if e["type"] == "decryption"][1:]:
         E.remove(e)
@@ -288,6 +312,8 @@ CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
     "decryption_malformed": ("decryptions", decryption_malformed, BOTH, NONE),
     "decryption_twice": ("decryptions", decryption_twice, BOTH, NONE),
     "result_too_few_decryptions": ("result", result_too_few_decryptions, BOTH, NONE),
+    "ballot_tracker_not_hex": ("ballot_format", ballot_tracker_not_hex, BOTH, frozenset({"trackers"})),
+    "nonce_reused_in_a_ballot": ("ciphertext_uniqueness", nonce_reused_in_a_ballot, BOTH, NONE),
 }
 
 
