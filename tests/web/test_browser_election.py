@@ -219,10 +219,13 @@ def test_whole_election_in_the_browser(app: Flask, tmp_path: Path) -> None:
         record = tmp_path / "record.zip"
         download.value.save_as(record)
         for path, name in (("/", "board-index"), ("/verify", "board-verify"), ("/vote/", "voter-start"),
-                           ("/admin/audit", "admin-audit")):
+                           ("/admin/audit", "admin-audit"), ("/admin/password", "admin-password")):
             page = admin if name.startswith("admin") else results
             page.goto(base + path)
             shoot(page, name)
+        missing = browser.new_page()  # not watched: its 404 is the point
+        missing.goto(f"{base}/board/no-such-election")
+        shoot(missing, "error-page")
     assert not errors, "\n".join(errors)
     verify = subprocess.run([sys.executable, "-m", "quorum", "verify", str(record), "--quiet"],
                             capture_output=True, text=True, timeout=300)
