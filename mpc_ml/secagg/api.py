@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .client import SecAggClient
 from .errors import SecAggError
@@ -49,8 +50,10 @@ def aggregate(
         raise SecAggError("all updates must have the same number of values")
     stop = _dropout_rounds(dropouts, len(vectors))
     params = make_params(len(vectors), len(vectors[0]), threshold=threshold, neighbours=neighbours, clip=clip, bits=bits)
-    server = SecAggServer(params)
-    clients = {i + 1: SecAggClient(i + 1, params) for i in range(len(vectors))}
+    signing = {i + 1: Ed25519PrivateKey.generate() for i in range(len(vectors))}
+    registry = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}  # the PKI every client knows
+    server = SecAggServer(params, registry)
+    clients = {u: SecAggClient(u, params, signing[u], registry) for u in signing}
 
     def active(round_: int) -> list[int]:
         return [u for u in clients if stop.get(u - 1, 99) >= round_]

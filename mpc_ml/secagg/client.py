@@ -6,6 +6,11 @@ neighbours, each share encrypted to its recipient (AES-GCM under an X25519(c) ke
 Round 2 `masked_input`: y = q(x) + PRG(b) + sum_v +-PRG(X25519(s_sk, s_pk_v)) mod 2^32.
 Round 3 `unmask`: for each neighbour, the share of b (it survived) or of s_sk (it dropped),
 never both, and only one request is ever answered.
+
+With `peer_keys` (a PKI: client id -> Ed25519 verify key, known to every client) a client
+accepts a neighbour's keys only if signed by that neighbour's registered key, so a server
+cannot slip in keys of its own (Bonawitz's active-adversary model). Without it the server is
+trusted to relay the keys unchanged (the semi-honest model).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -47,8 +53,15 @@ def pair_sign(u: int, v: int) -> int:
 class SecAggClient:
     """The state of one client through the four rounds."""
 
-    def __init__(self, sender: int, params: Params | bytes, signing_key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        sender: int,
+        params: Params | bytes,
+        signing_key: Ed25519PrivateKey | None = None,
+        peer_keys: Mapping[int, bytes] | None = None,
+    ) -> None:
         self.params = params if isinstance(params, Params) else Params.from_bytes(params)
+        self._peer_keys = dict(peer_keys) if peer_keys is not None else None
         if not 1 <= sender <= self.params.clients:
             raise SecAggError(f"client id must be 1..{self.params.clients}, got {sender}")
         self.id = sender
@@ -88,7 +101,9 @@ class SecAggClient:
             raise DropoutError(f"only {len(parsed)} clients advertised keys, threshold is {p.threshold}")
         self._keys = parsed
         self._neighbours = neighbours(sorted(parsed), p.degree, graph_seed(p, parsed))[self.id]
-        for v in self._neighbours:  # only neighbours' keys are ever used
+        for v in self._neighbours | {self.id}:  # only neighbours' keys are ever used
+            if self._peer_keys is not None and self._peer_keys.get(v) != parsed[v].sig_pk:
+                raise SecAggError(f"client {self.id}: refused: the keys of client {v} are not signed by its registered key")
             check_signature(parsed[v].sig_pk, p.context, parsed[v].raw, f"keys of client {v}")
         b_poly = random_polynomial(self._b, p.threshold - 1, FIELD)
         s_poly = random_polynomial(scalar_to_secret(self._s), p.threshold - 1, FIELD)

@@ -7,6 +7,7 @@ transcript through this same class.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,10 @@ def make_params(
 class SecAggServer:
     """Collects one session's messages round by round; fails cleanly below the threshold."""
 
-    def __init__(self, params: Params | bytes) -> None:
+    def __init__(self, params: Params | bytes, peer_keys: Mapping[int, bytes] | None = None) -> None:
+        """`peer_keys`: the clients' registered verify keys, when there is a PKI (see SecAggClient)."""
         self.params = params if isinstance(params, Params) else Params.from_bytes(params)
+        self._peer_keys = dict(peer_keys) if peer_keys is not None else None
         self.quantizer = Quantizer(self.params.clip, self.params.bits)
         self._c = Collected(self.params, {}, {}, {}, None, {})
         self._graph: dict[int, set[int]] = {}
@@ -84,6 +87,8 @@ class SecAggServer:
         k = Keys.from_bytes(data, self.params.context)
         if k.sender > self.params.clients or k.sender in self._c.keys:
             raise SecAggError(f"keys from client {k.sender}: out of range or repeated")
+        if self._peer_keys is not None and self._peer_keys.get(k.sender) != k.sig_pk:
+            raise SecAggError(f"keys from client {k.sender}: not signed by its registered key")
         self._c.keys[k.sender] = k
 
     def _shares(self, data: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -44,13 +45,14 @@ def from_json(text: str | bytes) -> list[bytes]:
     return out
 
 
-def verify(transcript: list[bytes] | str) -> AggregateResult:
+def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None = None) -> AggregateResult:
     """Replay every message through the server's checks, cross-check every revealed share, and
-    recompute the aggregate; raise SecAggError naming the first failure, else return the result."""
+    recompute the aggregate; raise SecAggError naming the first failure, else return the result.
+    With `peer_keys` (the clients' registered verify keys) every client's keys must be signed by them."""
     messages = from_json(transcript) if isinstance(transcript, str) else list(transcript)
     if len(messages) < 3:
         raise SecAggError("transcript: too short")
-    server = SecAggServer(Params.from_bytes(messages[0]))
+    server = SecAggServer(Params.from_bytes(messages[0]), peer_keys)
     kinds = [m[5] if len(m) >= 6 else 0 for m in messages[1:]]
     if kinds[-1] != Result.KIND or kinds.count(Result.KIND) != 1 or kinds.count(5) != 1:
         raise SecAggError("transcript: must hold one unmask request and end with one result")

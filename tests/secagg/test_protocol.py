@@ -142,3 +142,19 @@ def test_row20_thresholds_that_allow_split_unmask_requests_are_refused(clients: 
     others 'u dropped' and so get both secrets of u; such thresholds are refused."""
     with pytest.raises(SecAggError, match="more than half"):
         make_params(clients, 4, threshold=threshold, neighbours=neighbours)
+
+
+def test_with_a_pki_substituted_neighbour_keys_are_refused() -> None:
+    """A server that swaps in keys of its own for the neighbours gets nothing from a client that
+    knows its peers' registered verify keys (the review attack on the semi-honest model)."""
+    params = make_params(3, 4)
+    signing = {u: Ed25519PrivateKey.generate() for u in (1, 2, 3)}
+    registry = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}
+    victim = SecAggClient(1, params, signing[1], registry)
+    impostors = [SecAggClient(v, params) for v in (2, 3)]  # the server's own keys, not the registered ones
+    key_list = [victim.advertise()] + [f.advertise() for f in impostors]
+    with pytest.raises(SecAggError, match="not signed by its registered key"):
+        victim.share_keys(key_list)
+    server = SecAggServer(params, registry)
+    with pytest.raises(SecAggError, match="not signed by its registered key"):
+        server.receive(key_list[1])
