@@ -18,6 +18,19 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from .ring import Ring
 
 
+LIMB_BITS = 16  # random integers are drawn as 16-bit limbs (one uint16 view of the stream)
+
+
+def uniform_limbs(ring: Ring) -> int:
+    """Limbs of a random integer whose residues mod M are uniform up to 2^-40."""
+    return -(-(ring.bits + 40) // LIMB_BITS)
+
+
+def split_bits(bits: int) -> list[int]:
+    """Widths of the limbs of a `bits`-bit random integer."""
+    return [LIMB_BITS] * (bits // LIMB_BITS) + ([bits % LIMB_BITS] if bits % LIMB_BITS else [])
+
+
 def subsets(n: int, t: int) -> list[tuple[int, ...]]:
     """All subsets of n - t parties, in a fixed order."""
     return list(combinations(range(n), n - t))
@@ -103,8 +116,8 @@ class PRSS:
         out = np.empty((len(self.local_ids), len(outputs), ring.k, size), dtype=np.float32)
         for o, (block, cols) in enumerate(plan):
             rows = stacked if len(cols) == stacked.shape[0] else stacked[cols]
-            prod = np.matmul(block, rows)  # (L, K, size), exact: < len(cols) * 2^42
-            out[:, o] = ring.reduce(prod) if len(cols) <= 32 else ring.reduce_big(prod)
+            prod = np.matmul(block, rows)  # (L, K, size), exact: < len(cols) * 2^37
+            out[:, o] = ring.reduce(prod) if len(cols) <= 1024 else ring.reduce_big(prod)
         return out.reshape((len(self.local_ids), len(outputs), ring.k) + tuple(shape)), limbs
 
     def _matrix(self, ring: Ring, nlimbs: int, outputs: list, held: list[int]) -> np.ndarray:
@@ -122,17 +135,21 @@ class PRSS:
         return mat
 
     def limbs(self, shape: tuple[int, ...], widths: list[int]) -> dict[int, np.ndarray]:
-        """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j])."""
+        """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j]).
+
+        Limbs are 16-bit fields of the AES-CTR stream (widths <= LIMB_BITS), read with one uint16 view.
+        """
         size = int(np.prod(shape, dtype=np.int64))
-        nw = (len(widths) + 2) // 3
-        w = self.words(nw * size)
-        shifts = np.array([0, 21, 42], dtype=np.uint64)[None, :, None]
-        masks = np.array([(1 << wd) - 1 for wd in widths] + [0] * (3 * nw - len(widths)), dtype=np.uint64)
-        masks = masks.reshape(nw, 3)[:, :, None]
+        w = self.words(-(-len(widths) * size // 4))
+        short = [(j, (1 << wd) - 1) for j, wd in enumerate(widths) if wd < LIMB_BITS]
         out = {}
         for i, u in w.items():
-            parts = (u.reshape(nw, 1, size) >> shifts) & masks  # (nw, 3, size): 21-bit fields of each word
-            out[i] = parts.reshape(3 * nw, size)[:len(widths)].astype(np.float64).reshape((len(widths),) + tuple(shape))
+            raw = u.view(np.uint16)[:len(widths) * size].reshape(len(widths), size)
+            if short:
+                raw = raw.copy()
+                for j, mask in short:
+                    raw[j] &= np.uint16(mask)
+            out[i] = raw.astype(np.float64).reshape((len(widths),) + tuple(shape))
         return out
 
     def uniform(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
@@ -141,7 +158,7 @@ class PRSS:
 
     def uniform_values(self, ring: Ring, shape: tuple[int, ...]) -> dict[int, np.ndarray]:
         """Per held subset, a uniform element of Z_M (residues (K, *shape))."""
-        j = -(-(ring.bits + 40) // 21)
-        lim = self.limbs(shape, [21] * j)
-        weights = [1 << (21 * i) for i in range(j)]
+        j = uniform_limbs(ring)
+        lim = self.limbs(shape, [LIMB_BITS] * j)
+        weights = [1 << (LIMB_BITS * i) for i in range(j)]
         return {i: ring.combine(v, weights) for i, v in lim.items()}

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..fixedpoint import KAPPA
 from ..ring import Ring
+from ..prss import LIMB_BITS, split_bits, uniform_limbs
 from ..runtime import Runtime
 from . import shamir
 
@@ -21,11 +22,6 @@ def small(ring: Ring, u: np.ndarray) -> np.ndarray:
         return ring.from_uint64(u)
     x = np.broadcast_to(np.asarray(u, dtype=np.float64)[None, None], (1, ring.k) + np.shape(u)).copy()
     return ring.reduce_big(x)
-
-
-def split_bits(bits: int) -> list[int]:
-    """Widths of the 21-bit limbs of a `bits`-bit random integer."""
-    return [21] * (bits // 21) + ([bits % 21] if bits % 21 else [])
 
 
 def public(rt: Runtime, value: int, shape: tuple[int, ...], ring: Ring | None = None) -> np.ndarray:
@@ -59,17 +55,17 @@ def open_all(rt: Runtime, shares: np.ndarray, degree: int, check: bool = True,
 
 
 def _uniform_terms(first: int, count: int, power: int) -> list[tuple[int, int, int]]:
-    """Terms making a uniform element of Z_M from `count` 21-bit limbs starting at limb `first`."""
-    return [(first + i, 1 << (21 * i), power) for i in range(count)]
+    """Terms making a uniform element of Z_M from `count` limbs starting at limb `first`."""
+    return [(first + i, 1 << (LIMB_BITS * i), power) for i in range(count)]
 
 
 def double_random(rt: Runtime, shape: tuple[int, ...], ring: Ring | None = None) -> tuple[np.ndarray, np.ndarray]:
     """([r]_t, [r]_2t) for a uniform r (40 extra random bits), from PRSS (no interaction)."""
     ring = ring or rt.ring
-    j = -(-(ring.bits + 40) // 21)
+    j = uniform_limbs(ring)
     r_terms = _uniform_terms(0, j, 0)
     zero_terms = [term for k in range(1, rt.t + 1) for term in _uniform_terms(j * k, j, k)]
-    sh, _ = rt.prss.shares(ring, shape, [21] * (j * (rt.t + 1)), [r_terms, r_terms + zero_terms])
+    sh, _ = rt.prss.shares(ring, shape, [LIMB_BITS] * (j * (rt.t + 1)), [r_terms, r_terms + zero_terms])
     return sh[:, 0], sh[:, 1]
 
 
@@ -94,13 +90,13 @@ def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None) -> np.ndarray:
     f = p.frac_bits if bits is None else bits
     shape = z.shape[2:]
     lo_w, hi_w = split_bits(f), split_bits(p.trunc_bits + KAPPA - f)
-    j = -(-(ring.bits + 40) // 21)
+    j = uniform_limbs(ring)
     nl = len(lo_w) + len(hi_w)
     mask = [(i, 1 << sum(lo_w[:i]), 0) for i in range(len(lo_w))]
     mask += [(len(lo_w) + i, 1 << (f + sum(hi_w[:i])), 0) for i in range(len(hi_w))]
     mask += [term for k in range(1, rt.t + 1) for term in _uniform_terms(nl + j * (k - 1), j, k)]
     hi = [(len(lo_w) + i, 1 << sum(hi_w[:i]), 0) for i in range(len(hi_w))]
-    sh, _ = rt.prss.shares(ring, shape, lo_w + hi_w + [21] * (j * rt.t), [mask, hi])
+    sh, _ = rt.prss.shares(ring, shape, lo_w + hi_w + [LIMB_BITS] * (j * rt.t), [mask, hi])
     hi_t = sh[:, 1]
     masked = ring.add(ring.add(z, sh[:, 0]), public(rt, 1 << (p.trunc_bits - 1), shape))
     c = open_all(rt, masked, 2 * rt.t, check=False)

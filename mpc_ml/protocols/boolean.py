@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..fixedpoint import KAPPA
+from ..prss import split_bits
 from ..runtime import Runtime
 from . import arith
 
@@ -122,7 +123,7 @@ def ltz_bits(rt: Runtime, a: np.ndarray) -> np.ndarray:
     lay = _layout(rt)
     k1 = rt.params.cmp_bits - 1
     shape = a.shape[2:]
-    lo_w, hi_w = arith.split_bits(k1), arith.split_bits(KAPPA + 2)
+    lo_w, hi_w = split_bits(k1), split_bits(KAPPA + 2)
     terms = [(j, 1 << sum(lo_w[:j]), 0) for j in range(len(lo_w))]
     terms += [(len(lo_w) + j, 1 << (k1 + sum(hi_w[:j])), 0) for j in range(len(hi_w))]
     sh, limbs = rt.prss.shares(ring, shape, lo_w + hi_w, [terms])

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..fixedpoint import KAPPA
 from ..ring import Ring
+from ..prss import split_bits
 from ..runtime import Codec, Runtime
 from . import arith, shamir
 
@@ -25,7 +26,7 @@ def switch(rt: Runtime, x: np.ndarray, bits: int, target: Ring) -> np.ndarray:
     """Degree-t shares in `target` of the value of degree-t shares x in rt.ring, |value| < 2^bits."""
     ring = rt.ring
     shape = x.shape[2:]
-    widths = arith.split_bits(bits + 1 + KAPPA)
+    widths = split_bits(bits + 1 + KAPPA)
     terms = [[(j, 1 << sum(widths[:j]), 0) for j in range(len(widths))]]
     counter = rt.prss.counter
     r_src = rt.prss.shares(ring, shape, widths, terms)[0][:, 0]

@@ -1,4 +1,4 @@
-"""PSI-sum wire messages: the server's blinded set, and the client's reply with encrypted values."""
+"""PSI-sum wire messages: the server's blinded set, and the client's signed reply with encrypted values."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from threshold.elgamal import Ciphertext
+from threshold.encoding import encode
 from threshold.errors import DecodeError
-from threshold.groups import Group
+from threshold.groups import Element, Group
 
 from .errors import PsiError
 from .messages import body, fields, header, points_body
+
+TAG = "quorum-psi-sum-v1"
 
 
 @dataclass(frozen=True)
@@ -32,30 +38,49 @@ class SumHello:
         return cls(points_body(rest, count, "sum hello"))
 
 
+def signed_part(group: Group, public_key: Element, request_id: bytes, ciphertexts: tuple[Ciphertext, ...]) -> bytes:
+    """What the client signs and the trustees check: its encrypted values, under which key, in which request."""
+    return encode(TAG, group.name, group.encode(public_key), request_id,
+                  [group.encode(c.alpha) + group.encode(c.beta) for c in ciphertexts])
+
+
+def check_client_signature(client_key: bytes, signature: bytes, message: bytes) -> None:
+    """Raise PsiError unless `signature` is the client's Ed25519 signature of `message`."""
+    try:
+        Ed25519PublicKey.from_public_bytes(client_key).verify(signature, message)
+    except (InvalidSignature, ValueError) as exc:
+        raise PsiError("the client's signature on its encrypted values does not verify") from exc
+
+
 @dataclass(frozen=True)
 class SumRequest:
-    """Client to server: the server's points blinded again, c*s*H(y), sorted; and per client item,
-    sorted by point, c*H(x) with Enc(value) under the trustees' key."""
+    """Client to server: the server's points blinded again, c*s*H(y), sorted; per client item,
+    sorted by point, c*H(x) with Enc(value) under the trustees' key; a fresh request id; and the
+    client's Ed25519 signature on its ciphertexts (so trustees decrypt one sum per request)."""
 
     doubled: bytes
     points: bytes
     ciphertexts: tuple[Ciphertext, ...]
+    request_id: bytes
+    client_key: bytes
+    signature: bytes
     KIND: ClassVar[int] = 6
 
     def to_bytes(self, group: Group) -> bytes:
         """Wire encoding (elements in the group's canonical bytes)."""
         cts = b"".join(group.encode(c.alpha) + group.encode(c.beta) for c in self.ciphertexts)
-        head = struct.pack(">QQ", len(self.doubled) // 32, len(self.ciphertexts))
-        return header(self.KIND) + head + self.doubled + self.points + cts
+        head = struct.pack(">QQ", len(self.doubled) // 32, len(self.ciphertexts)) + self.request_id + self.client_key
+        return header(self.KIND) + head + self.doubled + self.points + cts + self.signature
 
     @classmethod
-    def from_bytes(cls, data: bytes, group: Group) -> SumRequest:
-        """Parse and check the points and the ciphertexts' group membership."""
+    def from_bytes(cls, data: bytes, group: Group, public_key: Element) -> SumRequest:
+        """Parse; check the points, the ciphertexts' group membership and the client's signature."""
         (doubled_count, count), rest = fields(body(data, cls.KIND, "sum request"), ">QQ", "sum request")
         size = group.element_bytes
-        expected = 32 * doubled_count + (32 + 2 * size) * count
+        expected = 48 + 32 * doubled_count + (32 + 2 * size) * count + 64
         if len(rest) != expected:
             raise PsiError(f"sum request: {len(rest)} bytes after the header, expected {expected}")
+        request_id, client_key, rest = bytes(rest[:16]), bytes(rest[16:48]), rest[48:]
         doubled = points_body(rest[: 32 * doubled_count], doubled_count, "sum request (server points)")
         cut = 32 * (doubled_count + count)
         points = points_body(rest[32 * doubled_count : cut], count, "sum request (client points)")
@@ -68,4 +93,6 @@ class SumRequest:
                 cts.append(Ciphertext(alpha, beta))
         except DecodeError as exc:
             raise PsiError(str(exc)) from exc
-        return cls(doubled, points, tuple(cts))
+        signature = bytes(rest[-64:])
+        check_client_signature(client_key, signature, signed_part(group, public_key, request_id, tuple(cts)))
+        return cls(doubled, points, tuple(cts), request_id, client_key, signature)
