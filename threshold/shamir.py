@@ -18,8 +18,9 @@ class Share:
 
 
 def random_polynomial(secret: int, degree: int, modulus: int) -> list[int]:
-    """Coefficients a_0 = secret, a_1..a_degree uniform."""
-    return [secret % modulus] + [secrets.randbelow(modulus) for _ in range(degree)]
+    """Coefficients a_0 = secret, a_1..a_degree uniform and non-zero (so no Feldman
+    commitment is ever the identity, which verifiers refuse)."""
+    return [secret % modulus] + [1 + secrets.randbelow(modulus - 1) for _ in range(degree)]
 
 
 def evaluate(coefficients: Sequence[int], x: int, modulus: int) -> int:
