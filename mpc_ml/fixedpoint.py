@@ -54,6 +54,8 @@ class Params:
 
 def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Params:
     """Choose the smallest ring that holds the truncation and comparison masks for (n, t)."""
+    if not isinstance(frac_bits, int) or not 8 <= frac_bits <= 40:
+        raise InputError(f"precision must be an integer number of fractional bits in 8..40, got {frac_bits!r}")
     subsets = math.comb(n, t)
     cbits = subsets.bit_length()
     # comparison circuit works on 64-bit words: (C + 1) * 2^(k-1) < 2^64

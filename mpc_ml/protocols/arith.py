@@ -101,7 +101,7 @@ def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None) -> np.ndarray:
     masked = ring.add(ring.add(z, sh[:, 0]), public(rt, 1 << (p.trunc_bits - 1), shape))
     c = open_all(rt, masked, 2 * rt.t, check=False)
     c_low = ring.mod_2k(c, f)[0]
-    top = ring.scale(ring.sub(c, small(ring, c_low)), pow(1 << f, -1, ring.modulus))
+    top = ring.scale(ring.sub(c, small(ring, c_low.astype(np.float64))), pow(1 << f, -1, ring.modulus))
     top = ring.sub(top, public(rt, (1 << (p.trunc_bits - 1 - f)) + p.trunc_bias, shape))
     return ring.sub(np.broadcast_to(top, hi_t.shape), hi_t)
 

@@ -2,19 +2,25 @@
 encrypted under the trustees' threshold ElGamal key and released by a quorum with proofs.
 
 Server (holds items Y) -> SumHello: s*H(y), sorted. Client (holds items X with values v) ->
-SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point. The server computes
-s*c*H(x), keeps the ciphertexts whose point is among the c*s*H(y), and multiplies them: an
-encryption of the sum (it learns only the intersection size). Each trustee checks that the
-encrypted total is the product of the listed ciphertexts and publishes a partial decryption
-with a Chaum-Pedersen proof; any `quorum` of them release the sum; `verify` rechecks it all.
+SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point, the ciphertexts signed by
+the client. The server computes s*c*H(x), marks the ciphertexts whose point is among the
+c*s*H(y), and multiplies them: an encryption of the sum (it learns only the intersection size).
+Each trustee checks the client's signature (by a key registered with the trustees), that the
+encrypted total is the product of the marked ciphertexts of that signed request, that at least
+`min_count` are marked, and that it has not decrypted a sum for that request before; then it
+publishes a partial decryption with a Chaum-Pedersen proof. Any `quorum` of them release the
+sum; `verify` rechecks it all against the trustees' keys.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import secrets
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
 from threshold.dkg import TrusteeKey
@@ -30,9 +36,9 @@ from .errors import PsiError
 from .hashing import encode_items
 from .items import Item, item_bytes
 from .protocol import _check_distinct, _words
-from .sum_messages import SumHello, SumRequest
+from .sum_messages import TAG, SumHello, SumRequest, check_client_signature, signed_part
 
-TAG = "quorum-psi-sum-v1"
+MIN_COUNT = 5  # default k-anonymity floor: no sum over fewer matched items is decrypted
 
 
 def _sorted_points(points: bytes) -> bytes:
@@ -60,19 +66,30 @@ class PsiSumServer:
         """The encrypted sum over the intersection, as a record for the trustees."""
         group = public_key.group
         if not isinstance(request, SumRequest):
-            request = SumRequest.from_bytes(request, group)
+            request = SumRequest.from_bytes(request, group, public_key.element)
         if len(request.doubled) != len(self._hello.points):
             raise PsiError(f"sum request: {len(request.doubled) // 32} server points returned, {len(self._hello.points) // 32} sent")
         doubled = {request.doubled[i : i + 32] for i in range(0, len(request.doubled), 32)}
         mine = self._key.blind(request.points)
-        matched = [ct for i, ct in enumerate(request.ciphertexts) if mine[32 * i : 32 * i + 32] in doubled]
-        return SumRecord(group, public_key.element, tuple(matched), ciphertext_sum(group, matched))
+        matched = tuple(i for i in range(len(request.ciphertexts)) if mine[32 * i : 32 * i + 32] in doubled)
+        total = ciphertext_sum(group, [request.ciphertexts[i] for i in matched])
+        record = SumRecord(group, public_key.element, request.request_id, request.client_key, request.signature,
+                           request.ciphertexts, matched, total)
+        record.check(0)
+        return record
 
 
 class PsiSumClient:
     """The party with items and values (e.g. the merchant: who bought, for how much)."""
 
-    def __init__(self, values: Mapping[Item, int] | Iterable[tuple[Item, int]], public_key: PublicKey, max_value: int) -> None:
+    def __init__(
+        self,
+        values: Mapping[Item, int] | Iterable[tuple[Item, int]],
+        public_key: PublicKey,
+        max_value: int,
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> None:
+        """`signing_key`: the client's key, whose public half the trustees know (fresh if None)."""
         pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
         if not pairs:
             raise PsiError("client set is empty")
@@ -90,6 +107,8 @@ class PsiSumClient:
         self._key = BlindingKey()
         self._public_key = public_key
         self._points, self._values = self._key.blind(hashed), amounts
+        self._signing = signing_key or Ed25519PrivateKey.generate()
+        self.verify_key = self._signing.public_key().public_bytes_raw()
 
     def reply(self, hello: SumHello | bytes) -> SumRequest:
         """Blind the server's points again and attach the encrypted values, all shuffled by sorting."""
@@ -99,62 +118,108 @@ class PsiSumClient:
         rows = sorted(
             (self._points[32 * i : 32 * i + 32], self._public_key.encrypt(v)[0]) for i, v in enumerate(self._values)
         )
-        return SumRequest(doubled, b"".join(p for p, _ in rows), tuple(c for _, c in rows))
+        ciphertexts = tuple(c for _, c in rows)
+        request_id = secrets.token_bytes(16)
+        group = self._public_key.group
+        signature = self._signing.sign(signed_part(group, self._public_key.element, request_id, ciphertexts))
+        return SumRequest(doubled, b"".join(p for p, _ in rows), ciphertexts, request_id, self.verify_key, signature)
 
 
 @dataclass(frozen=True)
 class SumRecord:
-    """What the trustees decrypt: the matched ciphertexts and their product, under one key."""
+    """What the trustees decrypt: one signed client request, which of its ciphertexts matched, and
+    their product, under one key."""
 
     group: Group
     public_key: Element
+    request_id: bytes
+    client_key: bytes
+    signature: bytes
     ciphertexts: tuple[Ciphertext, ...]
+    matched: tuple[int, ...]
     total: Ciphertext
 
     @property
     def count(self) -> int:
         """Size of the intersection."""
-        return len(self.ciphertexts)
+        return len(self.matched)
+
+    @property
+    def request(self) -> bytes:
+        """The request's identity for the trustees' ledgers: client key and request id."""
+        return self.client_key + self.request_id
 
     def to_json(self) -> dict[str, Any]:
         """Canonical JSON fields."""
         g = self.group
-        return {"group": g.name, "public_key": g.to_hex(self.public_key), "count": self.count,
-                "ciphertexts": [c.to_json(g) for c in self.ciphertexts], "total": self.total.to_json(g)}
+        return {"group": g.name, "public_key": g.to_hex(self.public_key), "request_id": self.request_id.hex(),
+                "client_key": self.client_key.hex(), "signature": self.signature.hex(),
+                "ciphertexts": [c.to_json(g) for c in self.ciphertexts], "matched": list(self.matched),
+                "total": self.total.to_json(g)}
 
     @classmethod
     def from_json(cls, obj: Any) -> SumRecord:
-        """Parse and membership-check every element."""
-        if not isinstance(obj, dict) or set(obj) != {"group", "public_key", "count", "ciphertexts", "total"}:
-            raise DecodeError("record", "expected exactly group, public_key, count, ciphertexts, total")
+        """Parse and membership-check every element (the signature is checked by `check`)."""
+        keys = {"group", "public_key", "request_id", "client_key", "signature", "ciphertexts", "matched", "total"}
+        if not isinstance(obj, dict) or set(obj) != keys:
+            raise DecodeError("record", f"expected exactly {', '.join(sorted(keys))}")
         if not isinstance(obj["group"], str):
             raise DecodeError("record.group", "expected a group name")
         group = get_group(obj["group"])
-        if not isinstance(obj["ciphertexts"], list) or obj["count"] != len(obj["ciphertexts"]):
-            raise DecodeError("record.count", "does not match the number of ciphertexts")
+        raw = {}
+        for name, size in (("request_id", 16), ("client_key", 32), ("signature", 64)):
+            text = obj[name]
+            if not isinstance(text, str) or len(text) != 2 * size or text != text.lower():
+                raise DecodeError(f"record.{name}", f"expected {size} bytes as lowercase hex")
+            raw[name] = bytes.fromhex(text)
+        if not isinstance(obj["ciphertexts"], list) or not isinstance(obj["matched"], list):
+            raise DecodeError("record", "ciphertexts and matched must be lists")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in obj["matched"]):
+            raise DecodeError("record.matched", "expected integer indices")
         cts = tuple(Ciphertext.from_json(group, c, f"record.ciphertexts[{i}]") for i, c in enumerate(obj["ciphertexts"]))
-        return cls(group, group.from_hex(obj["public_key"], "record.public_key"), cts, Ciphertext.from_json(group, obj["total"], "record.total"))
+        return cls(group, group.from_hex(obj["public_key"], "record.public_key"), raw["request_id"], raw["client_key"],
+                   raw["signature"], cts, tuple(obj["matched"]), Ciphertext.from_json(group, obj["total"], "record.total"))
 
     def context(self) -> bytes:
         """What every decryption proof is bound to: this record's canonical JSON."""
         return encode(TAG, sha256(canonical_json(self.to_json())))
 
     def check(self, min_count: int) -> None:
-        """Refuse a total that is not the product of the listed ciphertexts, or too few of them."""
+        """Refuse a record whose request is not signed by its client, whose matched indices are not
+        distinct positions of that request, whose total is not their product, or that has too few."""
+        try:
+            check_client_signature(self.client_key, self.signature, signed_part(self.group, self.public_key, self.request_id, self.ciphertexts))
+        except PsiError as exc:
+            raise ProtocolError(f"refused: {exc}") from exc
+        if list(self.matched) != sorted(set(self.matched)) or any(not 0 <= i < len(self.ciphertexts) for i in self.matched):
+            raise ProtocolError("refused: matched indices must be distinct, increasing positions of the request")
         if self.count < min_count:
             raise ProtocolError(f"refused: {self.count} matched items, at least {min_count} required")
-        if ciphertext_sum(self.group, list(self.ciphertexts)) != self.total:
-            raise ProtocolError("refused: the encrypted total is not the product of the listed ciphertexts")
+        if ciphertext_sum(self.group, [self.ciphertexts[i] for i in self.matched]) != self.total:
+            raise ProtocolError("refused: the encrypted total is not the product of the matched ciphertexts")
 
 
-def decrypt_share(record: SumRecord, trustee: TrusteeKey, min_count: int = 0) -> PartialDecryption:
-    """One trustee's partial decryption of the total, with its proof (after checking the record)."""
+def decrypt_share(
+    record: SumRecord, trustee: TrusteeKey, client_keys: Collection[bytes], ledger: set[bytes], min_count: int = MIN_COUNT
+) -> PartialDecryption:
+    """One trustee's partial decryption of the total, with its proof, after checking the record.
+
+    `client_keys`: the clients' verify keys this trustee accepts requests from. `ledger`: the
+    requests it has already decrypted a sum for (kept by the trustee across calls): one sum per
+    request, so no server can learn single values from differences of overlapping subsets.
+    """
     if trustee.public_key != record.public_key:
         raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")
+    if record.client_key not in client_keys:
+        raise ProtocolError("refused: the request is not signed by a registered client")
     record.check(min_count)
     if record.count == 0:
         raise ProtocolError("refused: the intersection is empty, its sum is 0 and needs no decryption")
-    return partial_decrypt(record.group, trustee.index, trustee.secret, [record.total], record.context())
+    if record.request in ledger:
+        raise ProtocolError("refused: this trustee already decrypted a sum for this request")
+    partial = partial_decrypt(record.group, trustee.index, trustee.secret, [record.total], record.context())
+    ledger.add(record.request)
+    return partial
 
 
 @dataclass(frozen=True)
@@ -215,13 +280,18 @@ def release(record: SumRecord, partials: Sequence[PartialDecryption], verificati
     return PsiSumResult(decryption.plaintexts[0], record, tuple(partials), dict(verification_keys), quorum, bound)
 
 
-def verify(result: PsiSumResult | str, public_key: Element, verification_keys: Mapping[int, Element]) -> int:
+def verify(
+    result: PsiSumResult | str, public_key: Element, verification_keys: Mapping[int, Element], client_key: bytes | None = None
+) -> int:
     """Recheck a released sum against the trustees' keys from their key ceremony (never the result's
-    own): the total is the product of the listed ciphertexts, at least `quorum` partial decryptions
-    carry valid proofs, and g^total = beta / prod(share^lambda). No discrete log is taken."""
+    own): the client signed the request (with `client_key` when given), the total is the product of
+    its matched ciphertexts, at least `quorum` partial decryptions carry valid proofs, and
+    g^total = beta / prod(share^lambda). No discrete log is taken."""
     if isinstance(result, str):
         result = PsiSumResult.from_json(result)
     record, group = result.record, result.record.group
+    if client_key is not None and record.client_key != client_key:
+        raise PsiError("PSI-sum result does not verify: the request was signed by another client")
     if record.public_key != public_key:
         raise PsiError("PSI-sum result does not verify: it is encrypted under another key than the trustees'")
     if any(result.verification_keys.get(i) != vk for i, vk in verification_keys.items()) or set(result.verification_keys) - set(verification_keys):
@@ -254,10 +324,11 @@ def intersection_sum(
     quorum: int,
     *,
     max_value: int = 2**20,
-    min_count: int = 0,
+    min_count: int = MIN_COUNT,
 ) -> PsiSumResult:
     """Sum of the client's `values` over the items also in `server_items`, released by `trustees`
-    (any `quorum` of the key's trustees; more may be given). Both roles run here."""
+    (any `quorum` of the key's trustees; more may be given) if at least `min_count` items match.
+    All roles run here; the client's signing key is registered with the trustees in passing."""
     if len(trustees) < quorum:
         raise PsiError(f"{len(trustees)} trustees present, quorum is {quorum}")
     first = trustees[0]
@@ -267,7 +338,7 @@ def intersection_sum(
     request = client.reply(server.hello().to_bytes()).to_bytes(first.group)
     record = server.total(request, public_key)
     try:
-        partials = [decrypt_share(record, t, min_count) for t in trustees] if record.count else []
+        partials = [decrypt_share(record, t, {client.verify_key}, set(), min_count) for t in trustees] if record.count else []
     except QuorumError as exc:
         raise PsiError(f"trustee {exc}") from exc
     return release(record, partials, first.verification_keys, quorum, bound=record.count * max_value)
