@@ -209,7 +209,7 @@ def markdown(outcomes: list[Outcome], load: tuple[float, float], minutes: float)
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; load average {load[0]:.2f} at start, "
         f"{load[1]:.2f} at end (shared machine: other benchmarks may run at the same time).",
         "",
-        "`python benchmarks/web_load.py`: `quorum serve` (gunicorn, 2 workers x 8 threads) on this 2-core machine,",
+        "`python benchmarks/web_load.py`: `quorum serve` (gunicorn, 2 workers x 4 threads) on this 2-core machine,",
         "ballots of the demo manifest (4 contests, 12 options) encrypted beforehand, sent over HTTP on loopback by",
         "200 concurrent clients (in the same machine, so the clients share the 2 cores with the server). Every",
         "ballot gets the full server-side checks (parse, group membership, all 0/1 and limit proofs, the",

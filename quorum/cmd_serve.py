@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--data-dir", help="folder for the SQLite database and keys (default: $QUORUM_DATA_DIR or ./data)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     p.add_argument("--demo", action="store_true", help="create a ready demo election (and a first admin) if missing")
     p.add_argument("--create-admin", metavar="NAME", help="create admin NAME (or reset its password) with a printed one-time password, then exit")
     p.set_defaults(func=run)
