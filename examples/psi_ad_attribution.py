@@ -1,9 +1,10 @@
 """Private ad attribution with PSI-sum: total purchases by people who saw the ad.
 
 The ad platform knows who saw the campaign; the merchant knows who bought and for how much.
-The merchant encrypts each amount under the trustees' threshold ElGamal key (made by a DKG);
-the platform sums the ciphertexts of the matched buyers without learning which they are; two
-of three trustees release only the total, each with a Chaum-Pedersen proof that anyone checks.
+The merchant encrypts each amount under the trustees' threshold ElGamal key (made by a DKG) and
+signs them; the platform sums the ciphertexts of the matched buyers without learning which they
+are; two of three trustees release only the total (once per signed request, and only over at
+least 5 buyers), each with a Chaum-Pedersen proof that anyone checks.
 
     .venv/bin/python examples/psi_ad_attribution.py
 """
@@ -34,12 +35,14 @@ def main() -> None:
     record = platform.total(request, key)
     print(f"platform: {record.count} buyers saw the ad (it learns this count, not who)")
 
-    partials = [decrypt_share(record, trustees[i]) for i in (0, 2)]  # trustee 2 is away
+    # Each trustee knows the merchant's verify key and keeps a ledger of the requests it decrypted.
+    registered, ledgers = {merchant.verify_key}, {i: set() for i in range(3)}
+    partials = [decrypt_share(record, trustees[i], registered, ledgers[i]) for i in (0, 2)]  # trustee 2 is away
     result = release(record, partials, trustees[0].verification_keys, quorum=2, bound=record.count * 100_000)
     published = result.to_json()
 
     # What any auditor runs, with the trustees' keys taken from the key ceremony's record:
-    total = verify_sum(PsiSumResult.from_json(published), trustees[0].public_key, trustees[0].verification_keys)
+    total = verify_sum(PsiSumResult.from_json(published), trustees[0].public_key, trustees[0].verification_keys, merchant.verify_key)
     expected = sum(v for u, v in purchases.items() if u in set(viewers))
     assert total == expected
     print(f"attributed revenue: {total / 100:.2f} EUR from {result.count} buyers; proofs verified")

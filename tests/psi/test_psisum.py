@@ -20,7 +20,7 @@ from mpc_ml.psi import (
     verify_sum,
 )
 from threshold.dkg import CeremonyParams, run_ceremony
-from threshold.elgamal import PublicKey
+from threshold.elgamal import PublicKey, ciphertext_sum
 from threshold.errors import ProtocolError
 from threshold.groups import get_group
 
@@ -36,7 +36,7 @@ PK = PublicKey(GROUP, KEYS[0].public_key)
     st.sampled_from([(0, 1), (1, 2), (0, 2), (0, 1, 2)]),
 )
 def test_sum_equals_plaintext_for_any_quorum(values: dict, server: list, present: tuple) -> None:
-    result = intersection_sum(values, server, [KEYS[i] for i in present], quorum=2, max_value=50)
+    result = intersection_sum(values, server, [KEYS[i] for i in present], quorum=2, max_value=50, min_count=0)
     common = set(values) & set(server)
     assert result.total == sum(values[x] for x in common)
     assert result.count == len(common)
@@ -64,28 +64,58 @@ def test_duplicate_and_empty_server_items_are_refused() -> None:
         PsiSumServer([])
 
 
-def _record(values: dict, items: list) -> SumRecord:
+def _record(values: dict, items: list) -> tuple[SumRecord, bytes]:
     server = PsiSumServer(items)
-    return server.total(PsiSumClient(values, PK, 100).reply(server.hello()).to_bytes(GROUP), PK)
+    client = PsiSumClient(values, PK, 100)
+    return server.total(client.reply(server.hello()).to_bytes(GROUP), PK), client.verify_key
 
 
-def test_trustees_refuse_a_total_that_is_not_the_product_of_the_list() -> None:
-    """As ATTACKS row 12 for tallies: the trustees decrypt only the product of the published list."""
-    record = _record({"a": 5, "b": 7}, ["a", "b"])
-    forged = SumRecord(GROUP, record.public_key, record.ciphertexts[:1], record.total)
+def _replace(record: SumRecord, **changes: object) -> SumRecord:
+    import dataclasses
+
+    return dataclasses.replace(record, **changes)
+
+
+def test_trustees_refuse_a_total_that_is_not_the_product_of_the_matched() -> None:
+    """As ATTACKS row 12 for tallies: the trustees decrypt only the product of the marked ciphertexts."""
+    record, client = _record({"a": 5, "b": 7}, ["a", "b"])
     with pytest.raises(ProtocolError, match="not the product"):
-        decrypt_share(forged, KEYS[0])
+        decrypt_share(_replace(record, matched=(0,)), KEYS[0], {client}, set(), min_count=0)
+
+
+def test_trustees_decrypt_one_sum_per_signed_request() -> None:
+    """The review attack: sums over overlapping subsets of one request would give single values."""
+    record, client = _record({"alice": 11, "bob": 20, "carol": 40}, ["alice", "bob", "carol"])
+    ledger: set[bytes] = set()
+    decrypt_share(record, KEYS[0], {client}, ledger, min_count=0)
+    for subset in ((0, 1), (0, 2), (1, 2)):
+        chosen = _replace(record, matched=subset, total=ciphertext_sum(GROUP, [record.ciphertexts[i] for i in subset]))
+        with pytest.raises(ProtocolError, match="already decrypted"):
+            decrypt_share(chosen, KEYS[0], {client}, ledger, min_count=0)
+
+
+def test_trustees_refuse_unsigned_foreign_or_reordered_requests() -> None:
+    record, client = _record({"a": 5, "b": 7}, ["a", "b"])
+    with pytest.raises(ProtocolError, match="registered client"):
+        decrypt_share(record, KEYS[0], {bytes(32)}, set(), min_count=0)
+    forged = _replace(record, ciphertexts=record.ciphertexts[::-1])
+    with pytest.raises(ProtocolError, match="signature"):
+        decrypt_share(forged, KEYS[0], {client}, set(), min_count=0)
+    with pytest.raises(ProtocolError, match="distinct, increasing"):
+        decrypt_share(_replace(record, matched=(1, 1)), KEYS[0], {client}, set(), min_count=0)
 
 
 def test_trustees_refuse_too_small_an_intersection() -> None:
-    record = _record({"a": 5, "b": 7}, ["a", "z"])
-    with pytest.raises(ProtocolError, match="1 matched items, at least 2"):
-        decrypt_share(record, KEYS[0], min_count=2)
+    record, client = _record({"a": 5, "b": 7}, ["a", "z"])
+    with pytest.raises(ProtocolError, match="1 matched items, at least 5"):
+        decrypt_share(record, KEYS[0], {client}, set())
+    with pytest.raises(PsiError, match="at least 5"):
+        intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS, quorum=2)
 
 
 def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
-    record = _record({"a": 5, "b": 7, "c": 1}, ["a", "b"])
-    good = [decrypt_share(record, k) for k in KEYS]
+    record, client = _record({"a": 5, "b": 7, "c": 1}, ["a", "b"])
+    good = [decrypt_share(record, k, {client}, set(), min_count=0) for k in KEYS]
     bad = type(good[0])(good[0].index, (GROUP.g,), good[0].proofs)
     result = release(record, [bad, good[1], good[2]], KEYS[0].verification_keys, 2, 300)
     assert result.total == 12
@@ -93,9 +123,12 @@ def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
         release(record, [bad, good[1]], KEYS[0].verification_keys, 2, 300)
 
 
-@pytest.mark.parametrize("path", [("total",), ("record", "ciphertexts", 0, "beta"), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "count")])
+@pytest.mark.parametrize(
+    "path",
+    [("total",), ("record", "ciphertexts", 0, "beta"), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "matched", 0)],
+)
 def test_tampered_results_fail_verification(path: tuple) -> None:
-    result = intersection_sum({"a": 5, "b": 7, "c": 1}, ["a", "b", "d"], KEYS, quorum=3, max_value=10)
+    result = intersection_sum({"a": 5, "b": 7, "c": 1}, ["a", "b", "d"], KEYS, quorum=3, max_value=10, min_count=0)
     doc = json.loads(result.to_json())
     target = doc
     for key in path[:-1]:
@@ -122,18 +155,21 @@ def test_malformed_sum_messages_are_refused() -> None:
     for cut in (0, 10, len(request) - 1):
         with pytest.raises(PsiError):
             server.total(request[:cut], PK)
-    broken = request[:-32] + bytes(32)  # beta is not a valid group element
+    broken = request[:-96] + bytes(32) + request[-64:]  # beta is not a valid group element
     with pytest.raises(PsiError, match="beta"):
         server.total(broken, PK)
+    unsigned = request[:-1] + bytes([request[-1] ^ 1])
+    with pytest.raises(PsiError, match="signature"):
+        server.total(unsigned, PK)
 
 
 def test_a_result_under_keys_of_the_forgers_choice_is_refused() -> None:
     """verify_sum takes the trustees' keys from their ceremony, never from the result."""
     _, fake = run_ceremony(CeremonyParams(GROUP, 3, 2, b"forger"))
-    forged = intersection_sum({"a": 999}, ["a"], fake[:2], quorum=2, max_value=1000)
+    forged = intersection_sum({"a": 999}, ["a"], fake[:2], quorum=2, max_value=1000, min_count=0)
     with pytest.raises(PsiError, match="another key"):
         verify_sum(forged.to_json(), KEYS[0].public_key, KEYS[0].verification_keys)
-    honest = intersection_sum({"a": 5}, ["a"], KEYS[:2], quorum=2, max_value=10)
+    honest = intersection_sum({"a": 5}, ["a"], KEYS[:2], quorum=2, max_value=10, min_count=0)
     doc = json.loads(honest.to_json())
     doc["verification_keys"]["1"] = GROUP.to_hex(fake[0].verification_keys[1])
     with pytest.raises(PsiError, match="verification keys"):
@@ -141,7 +177,7 @@ def test_a_result_under_keys_of_the_forgers_choice_is_refused() -> None:
 
 
 def test_verification_takes_no_discrete_log_whatever_the_bound() -> None:
-    result = intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS[:2], quorum=2, max_value=100)
+    result = intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS[:2], quorum=2, max_value=100, min_count=0)
     doc = json.loads(result.to_json())
     doc["bound"] = 10**30
     assert verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys) == 12
@@ -151,7 +187,7 @@ def test_verification_takes_no_discrete_log_whatever_the_bound() -> None:
 
 
 def test_too_small_a_quorum_claim_is_refused() -> None:
-    result = intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS, quorum=2, max_value=100)
+    result = intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS, quorum=2, max_value=100, min_count=0)
     doc = json.loads(result.to_json())
     doc["quorum"] = 1
     with pytest.raises(PsiError, match="do not decrypt"):

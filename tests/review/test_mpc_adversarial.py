@@ -819,7 +819,7 @@ def test_psi_sum_verify_is_not_a_denial_of_service_on_a_huge_bound():
     from mpc_ml.psi import intersection_sum
 
     _, keys = _psi_keys()
-    doc = json.loads(intersection_sum({"a": 5, "b": 7}, ["a", "b"], keys[:2], quorum=2, max_value=100).to_json())
+    doc = json.loads(intersection_sum({"a": 5, "b": 7}, ["a", "b"], keys[:2], quorum=2, max_value=100, min_count=0).to_json())
     doc["bound"] = 10**30
     code = ("import sys\nfrom mpc_ml.psi import verify_sum\n"
             "try:\n    print(verify_sum(sys.stdin.read()))\nexcept Exception as e:\n    print('rejected', e)\n")
