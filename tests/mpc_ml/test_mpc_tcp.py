@@ -66,14 +66,14 @@ def test_stalled_party_times_out(tmp_path):
         mpc_ml.init()
         x = mpc_ml.cryptensor(np.ones(4), src=0)
         if mpc_ml.get_rank() == 2:
-            time.sleep(3)
+            time.sleep(8)
             sys.exit(0)
         try:
             (x * x).get_plain_text()
         except mpc_ml.PartyTimeout as exc:
             print("timeout", exc.party)
             sys.exit(4)
-        """, "-n", "3", "--timeout", "1")
+        """, "-n", "3", "--timeout", "3")
     assert sorted(res.stdout.split()) == ["2", "2", "timeout", "timeout"]
 
 

@@ -81,7 +81,7 @@ def test_evidence_names_a_party_that_signed_a_wrong_share():
     forged = ring.pack(ring.add(share[None], np.ones_like(share)[None])[0])
     bad = copy.deepcopy(ev)
     bad["shares"][3] = forged.hex()
-    msg = signed_message(rt.session, ev["label"], 3, (1,), forged)
+    msg = signed_message(ev, 3, forged)
     bad["signatures"][3] = rt.signers[3].sign(msg).signature.hex()
     with pytest.raises(mpc_ml.EvidenceError, match="party 3"):
         mpc_ml.verify(bad)
