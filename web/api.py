@@ -17,6 +17,7 @@ from voting.election import Election, Receipt
 from web import audit, auth, ceremony, elections
 from web.admin_elections import invite_urls
 from web.auth import admin_required
+from web.models import Admin
 from web.board import entries_or_404, find_ballot, results_view
 from web.openapi import document
 from web.security import csrf_token
@@ -87,6 +88,25 @@ def login() -> Response:
         audit.record(db, admin.username, "sign_in", detail="API")
         db.commit()
     return jsonify({"username": admin.username, "must_change_password": bool(admin.must_change), "csrf_token": csrf_token()})
+
+
+@bp.post("/password")
+@admin_required
+def password() -> Response:
+    """Replace the signed-in admin's password (the current one is asked for again)."""
+    data = body({"current_password", "new_password"})
+    with state().session() as db:
+        admin = db.scalars(select(Admin).where(Admin.username == g.admin)).one()
+        if not isinstance(data["current_password"], str) or not auth.password_matches(admin.password_hash, data["current_password"]):
+            raise DecodeError("current_password", "this is not your current password")
+        try:
+            auth.set_password(db, admin, data["new_password"])
+        except DecodeError as exc:
+            raise DecodeError("new_password", exc.message) from None
+        audit.record(db, admin.username, "password_changed", detail="API")
+        db.commit()
+    session["must_change"] = False
+    return jsonify({"username": g.admin, "must_change_password": False})
 
 
 @bp.get("/elections")

@@ -131,7 +131,9 @@ def admin_required(view: F) -> F:
             if request.path.startswith("/api/"):
                 abort(401, description="sign in as an administrator first")
             return redirect(url_for("admin.login", next=request.path))
-        if session.get("must_change") and request.endpoint not in ("admin.password", "admin.logout"):
+        if session.get("must_change") and request.endpoint not in ("admin.password", "admin.logout", "api.password"):
+            if request.path.startswith("/api/"):
+                abort(403, description="replace your one-time password first (POST /api/password)")
             return redirect(url_for("admin.password"))
         g.admin = current_admin_name()
         return view(*args, **kwargs)

@@ -64,6 +64,21 @@ def test_one_time_password_must_be_changed(app: Flask) -> None:
     assert client.get("/admin/").status_code == 200
 
 
+def test_one_time_password_replaced_through_the_api(app: Flask) -> None:
+    with app.extensions["quorum"].session() as db:
+        once = create_admin(db, "dora")
+    client = app.test_client()
+    assert api_post(client, "/api/login", {"username": "dora", "password": once}).get_json()["must_change_password"]
+    blocked = client.get("/api/audit")
+    assert blocked.status_code == 403 and "one-time password" in blocked.get_json()["detail"]
+    wrong = api_post(client, "/api/password", {"current_password": "nope", "new_password": "long enough passphrase"})
+    assert wrong.status_code == 422 and wrong.get_json()["errors"][0]["field"] == "current_password"
+    short = api_post(client, "/api/password", {"current_password": once, "new_password": "short"})
+    assert short.status_code == 422 and short.get_json()["errors"][0]["field"] == "new_password"
+    ok = api_post(client, "/api/password", {"current_password": once, "new_password": "long enough passphrase"})
+    assert ok.status_code == 200 and client.get("/api/audit").status_code == 200
+
+
 def test_admin_api_needs_a_session(app: Flask) -> None:
     client = app.test_client()
     response = api_post(client, "/api/elections", {})
