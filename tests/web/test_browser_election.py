@@ -75,6 +75,10 @@ def trustees_run_ceremony(browser: Any, invites: dict[int, str], errors: list[st
     for index, page in pages.items():
         page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
         page.wait_for_selector("#status:has-text('key ceremony is complete')", timeout=TIMEOUT)
+        for _ in range(100):  # the download event may arrive just after the page says it is done
+            if index in downloads:
+                break
+            page.wait_for_timeout(100)
         backups[index] = folder / f"trustee-{index}.json"
         downloads[index].save_as(backups[index])
     shoot(pages[1], "trustee-ceremony-done")
