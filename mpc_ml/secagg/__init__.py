@@ -3,6 +3,15 @@
 `aggregate(updates, dropouts=..., threshold=...)` runs a whole session here; `SecAggClient` and
 `SecAggServer` run it over any transport as byte messages; `verify(transcript)` replays a
 published transcript and recomputes the aggregate.
+
+Threat model: the server learns only the sum of the survivors' updates, even if it lies about
+who dropped: a client answers one unmask request and never reveals both secrets of a client,
+and thresholds must exceed half of each neighbourhood, so two disjoint groups cannot each be
+told a different story. Against a server that also forges clients' keys, give every client the
+others' registered verify keys (`peer_keys`, a PKI; `aggregate` does); without them the server
+is trusted to relay keys (the semi-honest model). Bonawitz's signed consistency-check round is
+not implemented; the published transcript lets anyone check that all survivors answered the
+same request.
 """
 
 from .api import aggregate
