@@ -9,6 +9,7 @@ degree t (naming the party where the error can be located), and recomputes the v
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -18,21 +19,31 @@ from nacl.signing import VerifyKey
 from .errors import EvidenceError, ShareCheckError
 from .ring import Ring
 
-DOMAIN = b"quorum-mpc-output-share-v1"
+DOMAIN = b"quorum-mpc-output-share-v2"
+VERSION = 2
+MAX_PRIMES = 64  # far above any ring make_params chooses; bounds the work of verify()
+META_FIELDS = ("version", "session", "label", "n", "t", "primes", "frac_bits", "shape", "receivers")
 
 
-def signed_message(session: bytes, label: int, party: int, shape: tuple[int, ...], share: bytes) -> bytes:
-    """The bytes a party signs for its share of output `label` (binds session, party, shape)."""
-    head = DOMAIN + session + label.to_bytes(8, "big") + party.to_bytes(4, "big")
-    head += len(shape).to_bytes(2, "big") + b"".join(int(s).to_bytes(8, "big") for s in shape)
+def metadata(session: bytes, label: int, n: int, t: int, ring: Ring, frac_bits: int, shape: tuple[int, ...],
+             receivers: list[int]) -> dict:
+    """The signed metadata of one opening (every evidence field except shares, signatures and keys)."""
+    return {"version": VERSION, "session": session.hex(), "label": label, "n": n, "t": t,
+            "primes": list(ring.primes), "frac_bits": frac_bits, "shape": [int(s) for s in shape],
+            "receivers": list(receivers)}
+
+
+def signed_message(meta: dict, party: int, share: bytes) -> bytes:
+    """The bytes a party signs for its share: a hash of all the opening's metadata, the party, the share."""
+    canon = json.dumps({k: meta[k] for k in META_FIELDS}, sort_keys=True, separators=(",", ":"))
+    head = DOMAIN + hashlib.sha256(canon.encode()).digest() + party.to_bytes(4, "big")
     return head + hashlib.sha256(share).digest()
 
 
-def check_signature(vk: bytes, session: bytes, label: int, party: int, shape: tuple[int, ...],
-                    share: bytes, sig: bytes) -> bool:
-    """True iff sig is party's signature on its share."""
+def check_signature(vk: bytes, meta: dict, party: int, share: bytes, sig: bytes) -> bool:
+    """True iff sig is party's signature on its share under the metadata `meta`."""
     try:
-        VerifyKey(vk).verify(signed_message(session, label, party, shape, share), sig)
+        VerifyKey(vk).verify(signed_message(meta, party, share), sig)
         return True
     except (BadSignatureError, ValueError):
         return False
@@ -43,13 +54,10 @@ def decode_value(ring: Ring, value: np.ndarray, frac_bits: int) -> np.ndarray:
     return ring.to_int64(value)[0].astype(np.float64) / float(1 << frac_bits)
 
 
-def build(session: bytes, label: int, n: int, t: int, ring: Ring, frac_bits: int, shape: tuple[int, ...],
-          shares: list[bytes], sigs: list[bytes], vks: list[bytes], receivers: list[int]) -> dict:
-    """The evidence dict of one opening."""
-    return {"version": 1, "session": session.hex(), "label": label, "n": n, "t": t,
-            "primes": list(ring.primes), "frac_bits": frac_bits, "shape": list(shape),
-            "receivers": receivers, "shares": [s.hex() for s in shares],
-            "signatures": [s.hex() for s in sigs], "verify_keys": [v.hex() for v in vks]}
+def build(meta: dict, shares: list[bytes], sigs: list[bytes], vks: list[bytes]) -> dict:
+    """The evidence dict of one opening: its signed metadata, the shares, signatures and keys."""
+    return dict(meta, shares=[s.hex() for s in shares], signatures=[s.hex() for s in sigs],
+                verify_keys=[v.hex() for v in vks])
 
 
 def _field(evidence: dict, name: str, kind: type) -> Any:
@@ -77,8 +85,8 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     """
     from .protocols.shamir import reconstruct  # local: protocols import this module
 
-    if _field(evidence, "version", int) != 1:
-        raise EvidenceError("unknown evidence version")
+    if _field(evidence, "version", int) != VERSION:
+        raise EvidenceError(f"unknown evidence version (this verifier reads version {VERSION})")
     n, t = _field(evidence, "n", int), _field(evidence, "t", int)
     label, frac = _field(evidence, "label", int), _field(evidence, "frac_bits", int)
     primes = _field(evidence, "primes", list)
@@ -91,14 +99,21 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         raise EvidenceError("evidence has inconsistent party counts")
     if not all(isinstance(s, int) and s >= 0 for s in shape) or not 0 < frac < 64:
         raise EvidenceError("evidence has a malformed shape or precision")
+    receivers = _field(evidence, "receivers", list)
+    if not receivers or any(not isinstance(r, int) or isinstance(r, bool) for r in receivers) \
+            or receivers != sorted(set(receivers)) or not 0 <= receivers[0] <= receivers[-1] < n:
+        raise EvidenceError("evidence field 'receivers' is not a sorted list of distinct party indices")
+    if not 0 < len(primes) <= MAX_PRIMES:
+        raise EvidenceError(f"evidence names {len(primes)} primes; at most {MAX_PRIMES} are allowed")
     ring = Ring(len(primes))
     if list(ring.primes) != primes:
         raise EvidenceError("evidence names a ring this version does not use")
     if verify_keys is not None:
         if [bytes(k) for k in verify_keys] != vks:
             raise EvidenceError("verification keys in the evidence are not the expected ones")
+    meta = metadata(session, label, n, t, ring, frac, shape, receivers)
     for j in range(n):
-        if not check_signature(vks[j], session, label, j, shape, shares[j], sigs[j]):
+        if not check_signature(vks[j], meta, j, shares[j], sigs[j]):
             raise EvidenceError(f"signature of party {j} on its share does not verify")
     try:
         stack = np.stack([ring.unpack(s, shape) for s in shares])

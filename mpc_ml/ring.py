@@ -39,6 +39,8 @@ def primes_below_2_21(count: int) -> tuple[int, ...]:
     out: list[int] = []
     q = (1 << PRIME_BITS) - 1
     while len(out) < count:
+        if q < 2:
+            raise ValueError(f"there are fewer than {count} primes below 2^{PRIME_BITS}")
         if _is_prime(q):
             out.append(q)
         q -= 2

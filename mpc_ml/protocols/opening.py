@@ -17,11 +17,12 @@ def open_output(rt: Runtime, shares: np.ndarray, dst: int | None) -> tuple[np.nd
     label = rt.output_counter
     shape = tuple(shares.shape[2:])
     ring = rt.ring
-    # one message per party: its packed share followed by its Ed25519 signature on it
+    meta = ev.metadata(rt.session, label, rt.n, rt.t, ring, rt.params.frac_bits, shape, receivers)
+    # one message per party: its packed share followed by its Ed25519 signature on it and `meta`
     msgs = []
     for li, p in enumerate(rt.local_ids):
         packed = ring.pack(shares[li])
-        sig = rt.signers[p].sign(ev.signed_message(rt.session, label, p, shape, packed)).signature
+        sig = rt.signers[p].sign(ev.signed_message(meta, p, packed)).signature
         msgs.append(np.frombuffer(packed + sig, dtype=np.uint64))
     words = len(msgs[0])
     stack = rt.exchange(np.stack(msgs), [receivers] * rt.n, rt.word_codec, (words,))
@@ -30,7 +31,7 @@ def open_output(rt: Runtime, shares: np.ndarray, dst: int | None) -> tuple[np.nd
     packed = [stack[j][:-8].tobytes() for j in range(rt.n)]
     sigs = [stack[j][-8:].tobytes() for j in range(rt.n)]
     for j in range(rt.n):
-        if not ev.check_signature(rt.verify_keys[j], rt.session, label, j, shape, packed[j], sigs[j]):
+        if not ev.check_signature(rt.verify_keys[j], meta, j, packed[j], sigs[j]):
             raise ProtocolError(f"party {j} sent an output share with an invalid signature", j)
     parts = []
     for j, b in enumerate(packed):
@@ -41,6 +42,5 @@ def open_output(rt: Runtime, shares: np.ndarray, dst: int | None) -> tuple[np.nd
     stack = np.stack(parts)
     value = shamir.reconstruct(ring, stack, rt.t, check=True)[None]
     out = ev.decode_value(ring, value, rt.params.frac_bits)
-    evidence = ev.build(rt.session, label, rt.n, rt.t, ring, rt.params.frac_bits, shape, packed, sigs,
-                        rt.verify_keys, receivers)
+    evidence = ev.build(meta, packed, sigs, rt.verify_keys)
     return out, evidence
