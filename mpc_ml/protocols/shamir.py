@@ -51,11 +51,14 @@ def deal(ring: Ring, value: np.ndarray, n: int, t: int) -> np.ndarray:
     return out
 
 
-def reconstruct(ring: Ring, shares: np.ndarray, degree: int, check: bool = True) -> np.ndarray:
+def reconstruct(ring: Ring, shares: np.ndarray, degree: int, check: bool = True,
+                corrupt: int | None = None) -> np.ndarray:
     """Value of all n shares (n, K, ...) at 0; if check, raise ShareCheckError unless they agree.
 
-    Any single wrong share is detected when n >= degree + 2; the party is named when the wrong
-    shares can be located uniquely (n >= degree + 2e + 1 for e wrong shares, e.g. n=4, t=1).
+    Any single wrong share is detected when n >= degree + 2. A party is named only when up to
+    `corrupt` (default: degree) colluding parties could not have shifted the blame onto it, i.e.
+    n >= degree + 2 * corrupt + 1 (n >= 3t + 1 for openings of degree t, e.g. n=4, t=1); otherwise
+    every party is a suspect.
     """
     n = shares.shape[0]
     base = tuple(range(degree + 1))
@@ -65,12 +68,13 @@ def reconstruct(ring: Ring, shares: np.ndarray, degree: int, check: bool = True)
     bad = _inconsistent(ring, shares, base, degree)
     if not bad:
         return value
-    suspects = _locate(ring, shares, degree)
+    suspects = _locate(ring, shares, degree, degree if corrupt is None else corrupt)
     if suspects is not None:
         raise ShareCheckError(f"share of party {suspects[0]} does not lie on the degree-{degree} polynomial "
                               f"of the other parties' shares", suspects)
-    raise ShareCheckError(f"shares do not lie on one degree-{degree} polynomial; with {n} parties the wrong "
-                          f"share cannot be attributed (one of parties {list(range(n))})", list(range(n)))
+    raise ShareCheckError(f"shares do not lie on one degree-{degree} polynomial: the opening is inconsistent; "
+                          f"with {n} parties the wrong shares cannot be attributed (suspects: all parties "
+                          f"{list(range(n))})", list(range(n)))
 
 
 def _inconsistent(ring: Ring, shares: np.ndarray, base: tuple[int, ...], degree: int) -> list[int]:
@@ -85,10 +89,14 @@ def _inconsistent(ring: Ring, shares: np.ndarray, base: tuple[int, ...], degree:
     return bad
 
 
-def _locate(ring: Ring, shares: np.ndarray, degree: int) -> list[int] | None:
-    """The unique party whose removal makes the others consistent, if there is exactly one."""
+def _locate(ring: Ring, shares: np.ndarray, degree: int, corrupt: int) -> list[int] | None:
+    """The unique party whose removal makes the others consistent, if blame can be attributed.
+
+    With fewer than degree + 2 * corrupt + 1 parties, `corrupt` colluders could put their shares
+    on another polynomial through some honest shares and so frame an honest party: no one is named.
+    """
     n = shares.shape[0]
-    if n < degree + 3:
+    if n < degree + 2 * max(corrupt, 1) + 1:
         return None
     found = []
     for j in range(n):

@@ -107,14 +107,6 @@ def test_output_share_from_a_lying_party_is_detected_and_named():
         mpc_ml.uninit()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (verifiability): shamir.reconstruct names a single culprit whenever removing one party makes "
-    "the rest consistent (mpc_ml/protocols/shamir.py:88 _locate, used by open_output and by "
-    "evidence.verify), but with n = 5, t = 2 two colluding parties (allowed: t < n/2) can put their "
-    "shares on another degree-2 polynomial through two honest shares, and then the one honest party "
-    "off that polynomial is named as the liar. The README itself says errors are located only when "
-    "n >= 3t + 1. Fix: attribute blame only when n >= 3t + 1 (at most t errors are then uniquely "
-    "locatable); otherwise raise with all parties as suspects."))
 def test_two_colluding_parties_cannot_frame_an_honest_one():
     """Attack: parties 0 and 1 (n=5, t=2) shift their output shares by h(x) = c (x-3)(x-4); party 4 is blamed."""
     mpc_ml.init(parties=5)
