@@ -2,17 +2,22 @@
 
 Each returns degree-t shares (L, K, *shape) at scale 2^f. Accuracy (f = 24):
 relu and comparisons are exact; exp uses 1 + u + u^2/2 + u^3/6 with u = x/256 raised to 2^8
-(absolute error 2.1e-5 on [-64, 0], relative 1.7e-4 up to x = 16); reciprocal runs Newton from
+(absolute error 2.1e-5 on [-64, 0], relative 1.7e-4 up to x = 16; inputs are first clamped to
+[-64, 20.8] for value_bits = 31, so e^x saturates instead of wrapping); reciprocal runs Newton from
 3 exp(1/2 - x) + 0.003 (valid for 0.01 < x < 200); sigmoid uses an exact sign and a
 reciprocal on [1, 2]; inverse square root runs 10 Newton steps from CrypTen's initial guess.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..runtime import Runtime
 from . import arith, boolean
+
+EXP_MIN = -64.0  # e^-64 < 2^-92: zero at any precision
 
 
 def scale_int(rt: Runtime, x: np.ndarray, c: int) -> np.ndarray:
@@ -50,8 +55,26 @@ def select(rt: Runtime, b: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarr
     return ring.add(c, arith.mul(rt, b, ring.sub(a, c)))
 
 
+def clamp(rt: Runtime, x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """min(max(x, lo), hi) for public lo < hi: one batched comparison and one batched product."""
+    ring = rt.ring
+    above = ge_zero(rt, np.stack([add_public(rt, x, -lo), add_public(rt, x, -hi)], axis=2))
+    below = ring.sub(arith.public(rt, 1, x.shape[2:]), above[:, :, 0])  # [x < lo]
+    neg = ring.neg(x)
+    # x + [x < lo] (lo - x) + [x >= hi] (hi - x); at most one of the two flags is set
+    prod = arith.mul(rt, np.stack([below, above[:, :, 1]], axis=2),
+                     np.stack([add_public(rt, neg, lo), add_public(rt, neg, hi)], axis=2))
+    return ring.add(x, ring.add(prod[:, :, 0], prod[:, :, 1]))
+
+
 def exp(rt: Runtime, x: np.ndarray, squarings: int = 8) -> np.ndarray:
-    """e^x from a third-order Taylor base on x / 2^squarings, then repeated squaring."""
+    """e^x from a third-order Taylor base on x / 2^squarings, then repeated squaring.
+
+    x is first clamped to [EXP_MIN, (value_bits - 1) ln 2]: below, e^x rounds to 0; above, e^x would
+    leave the fixed-point range. Unclamped, the squarings would wrap around the ring and every
+    later truncation would open a value outside its statistical mask.
+    """
+    x = clamp(rt, x, EXP_MIN, (rt.params.value_bits - 1) * math.log(2))
     u = mul_public(rt, x, 1.0 / (1 << squarings))
     # 1 + u (1 + u/2 (1 + u/3))
     inner = add_public(rt, mul_public(rt, u, 1.0 / 3.0), 1.0)

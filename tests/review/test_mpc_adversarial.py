@@ -194,13 +194,6 @@ def test_truncation_openings_stay_inside_the_mask_range_for_valid_values(mpc3, m
     assert opened and max(opened) < limit
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (privacy): sigmoid/softmax/exp run exp() on unbounded negative inputs; the Taylor base "
-    "1+u+u^2/2+u^3/6 (mpc_ml/protocols/functions.py:53-63, exp) is < -1 for u = x/256 < -2.7, the eight "
-    "squarings overflow the 2^31 fixed-point range and wrap mod M, and every later truncation opens "
-    "c = z + r with z far outside the 2^(l+kappa) mask, so the opened value reveals the high bits "
-    "of a deterministic function of the secret input. Fix: clamp the exponent before exp "
-    "(x <- max(x, -64) with one comparison and a select) in exp(), so no intermediate leaves the range."))
 def test_truncation_openings_hide_the_secret_for_large_negative_sigmoid_inputs(mpc3, monkeypatch):
     """Attack: the input party's value x = -1000 (a legal input) makes truncation openings exceed the mask."""
     opened = _spy_truncation_openings(monkeypatch)
@@ -216,12 +209,6 @@ def test_truncation_openings_hide_the_secret_for_large_negative_sigmoid_inputs(m
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: exp() of inputs below about -680 returns huge garbage (e.g. exp(-1000) ~ 5e11) because the "
-    "Taylor base on x/256 (mpc_ml/protocols/functions.py:53-63, exp) goes below -1 and is squared 8 "
-    "times; sigmoid (functions.py:84) and softmax (tensor.py:340) call it on -|x| and x - max, so "
-    "sigmoid(+-1000) and softmax([0, 1000]) are garbage with no error. Fix: clamp the exponent at "
-    "about -64 (exp(-64) < 2^-24 rounds to 0 anyway) before the Taylor base."))
 def test_sigmoid_softmax_exp_far_from_zero(mpc3):
     """Claim: sigmoid and softmax (no documented input range) match plaintext for legal inputs |x| < 2^31."""
     x = mpc_ml.cryptensor(np.array([-1000.0, -700.0, 1000.0]))
