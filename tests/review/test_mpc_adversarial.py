@@ -290,12 +290,6 @@ def test_readme_multiplication_error_bound_for_four_parties():
         mpc_ml.uninit()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): init(precision=...) is not validated (mpc_ml/__init__.py:26 init -> fixedpoint.make_params; bias at protocols/arith.py:109): "
-    "precision=0 (integer arithmetic) makes 2 * 2 open as 3, because arith.trunc still subtracts the "
-    "centring bias (C-1)//2 although with 0 fractional bits there is no rounding error to centre; "
-    "precision=2.5 or -3 fail with TypeError/ValueError instead of InputError. Fix: require an int "
-    "precision in a documented range (e.g. 1..40) with InputError, or skip truncation when f = 0."))
 def test_precision_argument_is_validated_or_exact():
     """Bad input is rejected with InputError; integer mode (precision=0) multiplies exactly."""
     try:
