@@ -46,6 +46,7 @@ def new_key(party: int) -> tuple[dict, dict]:
 def write_secret(path: Path, data: dict) -> None:
     """Write a key file readable by its owner only."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode of open() applies only when the file is created
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh)
 
@@ -234,13 +235,16 @@ def _wait_all(procs: list[subprocess.Popen]) -> list[int]:
     return [p.returncode for p in procs]
 
 
-def run_party(party: int, peers: str, key: str | None, script: str, args: list[str]) -> int:
+def run_party(party: int, peers: str, key: str | None, script: str, args: list[str],
+              timeout: float | None = None) -> int:
     """Run SCRIPT in this process as one party of the deployment in the peers file."""
     data = load_peers(peers)
     if not 0 <= party < len(data["parties"]):
         raise InputError(f"--party {party} is out of range: the peers file has parties 0..{len(data['parties']) - 1}")
     keyfile = key or str(Path(peers).with_name(f"party{party}.key"))
     os.environ.update({ENV_PEERS: str(peers), ENV_PARTY: str(party), ENV_KEY: keyfile})
+    if timeout is not None:
+        os.environ[ENV_TIMEOUT] = str(timeout)
     sys.argv = [script, *args]
     runpy.run_path(script, run_name="__main__")
     return 0

@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.party is None or args.peers is None or args.n is not None:
                 print("quorum mpc run: use either -n N, or --party I with --peers FILE", file=sys.stderr)
                 return 2
-            return launcher.run_party(args.party, args.peers, args.key, args.script, args.args)
+            return launcher.run_party(args.party, args.peers, args.key, args.script, args.args, args.timeout)
         if args.n is None:
             print("quorum mpc run: -n N is required (or --party I --peers FILE)", file=sys.stderr)
             return 2

@@ -486,11 +486,6 @@ def test_regression_coefficients_come_with_verifiable_evidence(mpc3):
     mpc_ml.verify(ev)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness, low): `quorum mpc run --party I --peers F --timeout T` drops T: quorum/cmd_mpc.py:41 "
-    "calls launcher.run_party without it and run_party (mpc_ml/launcher.py:237) never sets "
-    "QUORUM_MPC_TIMEOUT, so a stalled peer is waited for the default 30 s. Fix: pass timeout to "
-    "run_party and set ENV_TIMEOUT there (as run_local does)."))
 def test_cli_timeout_applies_to_one_party_of_a_deployment(tmp_path, monkeypatch):
     """Robustness: `quorum mpc run --party I --peers F --timeout T` must make a stalled peer fail after T
     seconds, as in -n mode (QUORUM_MPC_TIMEOUT must reach the party's runtime)."""
@@ -569,12 +564,6 @@ def test_from_pytorch_refuses_or_matches_layer_options(mpc3):
     assert not wrong, f"silently different from PyTorch: {wrong}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (security rule 3): launcher.write_secret (mpc_ml/launcher.py:46) opens with "
-    "O_CREAT|O_TRUNC and mode 0600, which applies only when the file is created: overwriting an "
-    "existing key file (e.g. `quorum mpc keygen --out` onto a 0644 file) keeps its lax mode and "
-    "writes the X25519 and Ed25519 secrets world-readable. Fix: os.fchmod(fd, 0o600) after opening, "
-    "or write a fresh O_EXCL temporary file and os.replace it."))
 def test_key_file_overwrite_is_private(tmp_path):
     """Secret files are written with mode 0600 (DESIGN security rule 3), also when they already existed."""
     import os
