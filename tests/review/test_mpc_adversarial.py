@@ -268,12 +268,6 @@ def test_public_scalar_operands_are_validated(mpc3):
         x / 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (doc): mpc_ml/README.md ('Error bound of one fixed-point multiplication ... (bias + 1) units "
-    "in general') is wrong when C(n,t) is even: the error lies in (-(bias+1), C-bias] units "
-    "(fixedpoint.py docstring, Params.describe), i.e. up to 3 units for n=4, t=1, and about 1 "
-    "product in 120 exceeds 2 units. Fix: state (-(bias+1), C-bias] in the README, or centre with "
-    "bias = C // 2 so that the bound is symmetric."))
 def test_readme_multiplication_error_bound_for_four_parties():
     """Claim (README): one fixed-point multiplication errs by less than (bias + 1) units (2 units for n=4)."""
     mpc_ml.init(parties=4)
