@@ -14,10 +14,12 @@ import math
 
 import numpy as np
 
+from ..fixedpoint import encode
 from ..runtime import Runtime
 from . import arith, boolean
 
 EXP_MIN = -64.0  # e^-64 < 2^-92: zero at any precision
+MAX_TRUNC_BITS = 52  # arith.trunc passes the low bits of its opening through a float64
 
 
 def scale_int(rt: Runtime, x: np.ndarray, c: int) -> np.ndarray:
@@ -32,11 +34,19 @@ def add_public(rt: Runtime, x: np.ndarray, value: float) -> np.ndarray:
 
 
 def mul_public(rt: Runtime, x: np.ndarray, value: float) -> np.ndarray:
-    """x * a public real constant (integer constants need no truncation)."""
+    """x * a public real constant (integer constants need no truncation).
+
+    A constant below 1/2 in magnitude is encoded with a normalised mantissa, round(c 2^(f+e)) with
+    1/2 <= |c 2^e| < 1, and the product truncated by f + e bits: full precision for c = 1/count.
+    """
+    p = rt.params
+    encode(np.float64(value), p, "public factor")  # finite, |value| < 2^value_bits (InputError)
     if float(value).is_integer():
         return scale_int(rt, x, int(value))
-    enc = int(round(value * rt.params.scale))
-    return arith.trunc(rt, rt.ring.scale(x, enc))
+    extra = max(0, min(-math.frexp(value)[1], MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits))
+    bits = p.frac_bits + extra
+    enc = int(round(value * 2.0 ** bits))
+    return arith.trunc(rt, rt.ring.scale(x, enc), bits)
 
 
 def ge_zero(rt: Runtime, x: np.ndarray) -> np.ndarray:

@@ -252,12 +252,6 @@ def test_comparisons_exact_over_the_whole_range_near_zero_and_limits(ints):
         mpc_ml.uninit()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a public scalar operand skips fixedpoint.encode's checks: tensor.py __mul__ -> "
-    "functions.mul_public (mpc_ml/protocols/functions.py:29-35) does int(round(value * 2^f)) or "
-    "ring.scale(int(value)) directly, so x * nan raises a bare ValueError, x * inf an OverflowError, "
-    "and x * 1e20 or x / 1e-12 silently return garbage (wrapped mod M). Fix: validate the scalar "
-    "with fixedpoint.encode (finite, |value| < 2^value_bits) and raise InputError before any round."))
 def test_public_scalar_operands_are_validated(mpc3):
     """Robustness: bad public operands are rejected with InputError, as the array path already does."""
     x = mpc_ml.cryptensor(np.array([1.5, -2.0]))
@@ -333,14 +327,6 @@ def test_exact_regression_with_negative_and_large_values(mpc3):
     assert np.allclose(np.r_[r.coef_, r.intercept_], ref, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: multiplying by a small public constant encodes the constant with only f = 24 fractional "
-    "bits (mpc_ml/protocols/functions.py:29-35 mul_public: enc = round(value * 2^f)), so x / 1e6 and "
-    "mean() over 1e5..1e6 elements (tensor.py mean -> * (1.0 / count)) are off by 0.1%..1.3% "
-    "(5e6 / 1e6 gives 5.066, the mean of 10^6 ones 1.013), far beyond the README's error of a few "
-    "units of 2^-24. Fix: encode the constant with a normalised mantissa, enc = round(c * 2^(f+e)) "
-    "with 2^-e <= |c| < 2^(1-e), and truncate by f + e bits (arith.trunc(bits=f+e)); the product "
-    "stays inside the truncation range because |c * 2^e| < 1."))
 def test_division_by_public_constants_and_mean_are_accurate(mpc3):
     """Claim: fixed-point error of a product is a few units of 2^-24 (README), also for public factors."""
     x = mpc_ml.cryptensor(np.array([5e6, 123456.0, -7.5e5]))
