@@ -59,7 +59,8 @@ def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Pa
         raise InputError(f"precision must be an integer number of fractional bits in 8..40, got {frac_bits!r}")
     subsets = math.comb(n, t)
     cbits = subsets.bit_length()
-    # comparison circuit works on 64-bit words: (C + 1) * 2^(k-1) < 2^64
+    # comparison circuit works on 64-bit words: (C + 1) * 2^(k-1) < 2^64, k = value_bits + f + 2
+    # (differences of two legal values, |a - b| < 2^(value_bits + 1), are compared exactly)
     value_bits = min(value_bits, 63 - cbits - frac_bits - 1)
     if value_bits < 8:
         raise InputError(f"{n} parties leave too little room for {frac_bits} fractional bits")
@@ -69,7 +70,7 @@ def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Pa
     while Ring(k).bits <= need:
         k += 1
     return Params(n=n, t=t, frac_bits=frac_bits, value_bits=value_bits, subsets=subsets,
-                  ring=Ring(k), trunc_bits=trunc_bits, cmp_bits=value_bits + frac_bits + 1)
+                  ring=Ring(k), trunc_bits=trunc_bits, cmp_bits=value_bits + frac_bits + 2)
 
 
 def encode(x: np.ndarray, params: Params, what: str = "input") -> np.ndarray:

@@ -218,12 +218,6 @@ def test_sigmoid_softmax_exp_far_from_zero(mpc3):
     assert np.allclose(s.softmax(1).get_plain_text(), [[0.0, 1.0], [1.0, 0.0]], atol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: cryptensor accepts |x| < 2^31 (mpc_ml/fixedpoint.py:78, value_bits) but comparisons are "
-    "only correct for |a - b| < 2^31 (cmp_bits = value_bits + f + 1, fixedpoint.py:69), so x >= y, "
-    "max and argmax of two legal inputs of opposite sign and large magnitude are silently wrong "
-    "(1.5e9 >= -1.5e9 gives 0). Fix: cmp_bits = value_bits + f + 2 (the 64-bit word still has room: "
-    "(C + 1) * 2^(k-1) < 2^64), or accept only |x| < 2^30 on input."))
 def test_comparisons_and_max_of_legal_inputs_far_apart(mpc3):
     """Claim (README): comparisons and ReLU are exact for |x| < 2^31."""
     a = np.array([1.5e9, -1.5e9, 2.0e9, -2.0e9])
