@@ -50,8 +50,17 @@ def check_signature(vk: bytes, meta: dict, party: int, share: bytes, sig: bytes)
 
 
 def decode_value(ring: Ring, value: np.ndarray, frac_bits: int) -> np.ndarray:
-    """Residues (1, K, *shape) of a fixed-point value -> float64 array."""
-    return ring.to_int64(value)[0].astype(np.float64) / float(1 << frac_bits)
+    """Residues (1, K, *shape) of a fixed-point value -> float64 array (exact lift beyond int64)."""
+    shape = value.shape[2:]
+    flat = value.reshape(1, ring.k, -1)
+    ints = ring.to_int64(flat)[0]
+    out = ints.astype(np.float64)
+    wrapped = np.flatnonzero(np.any(ring.from_int64(ints)[0] != flat[0], axis=0))
+    if wrapped.size:  # |value| >= 2^63 units: centre the exact CRT lift instead
+        half = ring.modulus // 2
+        exact = ring.crt(flat[0][:, wrapped])
+        out[wrapped] = [float(v - ring.modulus if v > half else v) for v in exact]
+    return out.reshape(shape) / float(1 << frac_bits)
 
 
 def build(meta: dict, shares: list[bytes], sigs: list[bytes], vks: list[bytes]) -> dict:

@@ -330,12 +330,6 @@ def test_division_by_public_constants_and_mean_are_accurate(mpc3):
     assert abs(float(m) - 1.0) < 1e-5, m
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): an opened value beyond 2^39 (2^63 units of 2^-24) is decoded through int64 "
-    "(mpc_ml/evidence.py:41 decode_value -> ring.py:226 to_int64) and silently wraps: the sum of 1024 "
-    "inputs of 2^30 opens as 0.0 although the ring (126 bits) holds 2^40 exactly. Fix: decode with "
-    "ring.to_objects (exact Python integers) and convert to float, or raise an MPCError naming the "
-    "overflow when the centred value does not fit in int64."))
 def test_opened_sums_beyond_int64_units_do_not_wrap_silently(mpc3):
     """Wrap-around: a sum of legal inputs outside the documented range must open correctly or raise."""
     x = mpc_ml.cryptensor(np.full(1024, 2.0**30))
