@@ -146,8 +146,10 @@ def get_election(election_id: str) -> Response:
 
 @bp.get("/elections/<election_id>/entries")
 def entries(election_id: str) -> Response:
-    """Every board entry of the election, as in board.jsonl."""
-    return jsonify({"entries": [e.to_json() for e in entries_or_404(election_id)]})
+    """The board entries of the election, as in board.jsonl; ?type=... (repeatable) keeps only those types."""
+    types = set(request.args.getlist("type"))
+    kept = [e.to_json() for e in entries_or_404(election_id) if not types or e.type in types]
+    return jsonify({"entries": kept})
 
 
 @bp.get("/elections/<election_id>/record")
@@ -184,7 +186,8 @@ def find(election_id: str, code: str) -> Response:
     if found is None:
         abort(404, description="no ballot with this tracking code is on the board")
     p = found.payload
-    return jsonify({"seq": found.seq, "status": found.type, "tracker": p["tracker"], "ballot_hash": p["ballot_hash"], "cast_at": p["cast_at"]})
+    return jsonify({"seq": found.seq, "status": found.type, "tracker": p["tracker"], "ballot_hash": p["ballot_hash"],
+                    "cast_at": p["cast_at"], "entry": found.to_json()})
 
 
 @bp.get("/elections/<election_id>/result")

@@ -77,9 +77,9 @@ SCHEMAS: dict[str, Any] = {
                               "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"}}},
     "Receipt": {"type": "object", "required": ["seq", "ballot_hash", "tracker", "stored"],
                 "properties": {"seq": {"type": "integer"}, "ballot_hash": HEX64, "tracker": HEX64, "stored": {"type": "boolean"}}},
-    "Found": {"type": "object", "required": ["seq", "status", "tracker", "ballot_hash", "cast_at"],
+    "Found": {"type": "object", "required": ["seq", "status", "tracker", "ballot_hash", "cast_at", "entry"],
               "properties": {"seq": {"type": "integer"}, "status": {"enum": ["cast", "spoil"]}, "tracker": HEX64,
-                             "ballot_hash": HEX64, "cast_at": {"type": "string"}}},
+                             "ballot_hash": HEX64, "cast_at": {"type": "string"}, "entry": ANY_OBJECT}},
     "Result": {"type": "object", "required": ["contests"], "properties": {"contests": {"type": "array", "items": {
         "type": "object", "required": ["id", "title", "options"],
         "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "options": {"type": "array", "items": {
@@ -168,7 +168,10 @@ PATHS: dict[str, Any] = {
         "getElection", "The election's parameters, phase, base hash and booth hash", ("200", "the election", "Election"),
         ("404",), params=[ELECTION_ID])},
     "/api/elections/{election_id}/entries": {"get": _op(
-        "getEntries", "Every board entry, as in board.jsonl", ("200", "the entries", "Entries"), ("404",), params=[ELECTION_ID])},
+        "getEntries", "The board entries, as in board.jsonl (only the given types with ?type=...)",
+        ("200", "the entries", "Entries"), ("404",),
+        params=[ELECTION_ID, {"name": "type", "in": "query", "required": False, "style": "form", "explode": True,
+                              "schema": {"type": "array", "items": {"type": "string"}}}])},
     "/api/elections/{election_id}/record": {"get": _op(
         "getRecord", "The record as a zip, for `quorum verify`", ("200", "board.jsonl and board.pub", "zip"), ("404",),
         params=[ELECTION_ID])},

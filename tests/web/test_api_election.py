@@ -48,6 +48,10 @@ def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: P
     spoiled, secrets = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["cy"], "pool": ["no"]})
     challenge = api_post(voter, "/api/elections/club/challenges", {"ballot": spoiled, "reveal": reveal_json(ctx, secrets)})
     assert challenge.status_code == 201
+    opened = voter.get(f"/api/elections/club/ballots/{challenge.get_json()['ballot_hash']}").get_json()
+    assert opened["status"] == "spoil" and opened["entry"]["payload"]["reveal"] == reveal_json(ctx, secrets)
+    params = voter.get("/api/elections/club/entries?type=setup&type=open").get_json()["entries"]
+    assert [e["type"] for e in params] == ["setup", "open"]
     refused = api_post(voter, "/api/elections/club/ballots", {"ballot": spoiled})
     assert refused.status_code == 409 and "challenged" in refused.get_json()["detail"]
 

@@ -107,9 +107,10 @@ $("challenge").addEventListener("click", async () => {
   try {
     announce(status, "Publishing the challenged ballot and checking it…");
     const receipt = await postJson(`${root.dataset.api}/challenges`, { ballot: pending.ballot, reveal: revealJson(ctx, pending.secrets) });
-    const { entries } = await getJson(`${root.dataset.api}/entries`);
-    const entry = entries.find((e) => e.type === "spoil" && e.payload.ballot_hash === receipt.ballot_hash);
-    if (!entry) throw new Error("the challenged ballot is not on the board");
+    const { entry } = await getJson(`${root.dataset.api}/ballots/${receipt.ballot_hash}`);
+    if (entry.type !== "spoil" || entry.payload.ballot_hash !== receipt.ballot_hash) {
+      throw new Error("the challenged ballot is not on the board as challenged");
+    }
     const { choices: held, problems } = checkReveal(ctx, entry.payload.ballot, entry.payload.reveal);
     const list = $("check-choices");
     list.replaceChildren();

@@ -27,7 +27,8 @@ export function contestRules(contest) {
  * @param {string} apiBase e.g. /api/elections/demo
  */
 export async function loadContext(apiBase) {
-  const response = await fetch(`${apiBase}/entries`, { credentials: "same-origin" });
+  const types = ["setup", "key_ceremony", "credentials", "open"].map((t) => `type=${t}`).join("&");
+  const response = await fetch(`${apiBase}/entries?${types}`, { credentials: "same-origin" });
   if (!response.ok) throw new Error(`cannot read the board (HTTP ${response.status})`);
   const { entries } = await response.json();
   const byType = (t) => entries.find((e) => e.type === t);
