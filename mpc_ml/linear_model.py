@@ -157,6 +157,8 @@ class LogisticRegression:
 
     def fit(self, X: Any, y: Any) -> "LogisticRegression":
         """max_iter steps of w -= lr X^T (sigmoid(X w + b) - y) / n; the weights are opened at the end."""
+        if self.dst is not None:
+            current().check_party(self.dst, "dst")
         X, y = _check_xy(_rows(X, "X"), _rows(y, "y"))
         n, d = X.shape
         zero = np.zeros(d)

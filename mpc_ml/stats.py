@@ -57,10 +57,13 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         raise InputError("bins must be increasing edges (at least two)")
     if min_count is not None and (not isinstance(min_count, int) or min_count < 1):
         raise InputError(f"min_count must be a positive integer, got {min_count!r}")
+    for src in data:
+        rt.check_party(src, "source")
+    if dst is not None:
+        rt.check_party(dst, "dst")
     width = 3 + (0 if edges is None else len(edges) - 1)
     total = None
     for src in sorted(data):
-        rt.check_party(src, "source")
         table = None
         if src in rt.local_ids:
             table = _local_aggregates(*data[src], levels, edges, scale)

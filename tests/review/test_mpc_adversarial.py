@@ -409,13 +409,6 @@ def test_verify_rejects_an_absurd_ring_quickly():
     assert out.stdout.strip() == "rejected", out.stderr[-500:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness, low): a bad party index is found only after protocol rounds have run: "
-    "LogisticRegression(dst=7).fit runs all max_iter iterations (76 rounds for max_iter=2) before "
-    "get_plain_text rejects dst (mpc_ml/linear_model.py:158 LogisticRegression.fit has no check_party), "
-    "and stats.group_summary shares the earlier sources before rejecting a later out-of-range source "
-    "or dst (mpc_ml/stats.py:63 checks each src inside the sharing loop, dst never). "
-    "Fix: validate dst and every source with rt.check_party at the top of fit / group_summary."))
 def test_bad_party_indices_are_rejected_before_any_round(mpc3):
     """Robustness: bad input (party index out of range) is rejected before any protocol round."""
     from mpc_ml import stats
