@@ -71,12 +71,20 @@ class Linear(Module):
         return y + self._params["bias"] if "bias" in self._params else y
 
 
-def _patches(x: MPCTensor, kh: int, kw: int, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[np.ndarray, int, int]:
-    """im2col on shares: (L, K, N, C, Ho, Wo, kh, kw) view of the padded input and the output size."""
+def _patches(x: MPCTensor, kh: int, kw: int, stride: tuple[int, int], padding: tuple[int, int],
+             fill: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
+    """im2col on shares: (L, K, N, C, Ho, Wo, kh, kw) view of the padded input and the output size.
+
+    The padding is 0, or the public value with residues `fill` (K,) (every party's share of it).
+    """
     s = x.share
     ph, pw = padding
     if ph or pw:
         s = np.pad(s, [(0, 0)] * 4 + [(ph, ph), (pw, pw)])
+        if fill is not None:
+            border = np.ones(s.shape[-2:], dtype=bool)
+            border[ph:s.shape[-2] - ph, pw:s.shape[-1] - pw] = False
+            s = np.where(border, fill.reshape(1, -1, 1, 1, 1, 1), s).astype(s.dtype)
     H, W = s.shape[-2:]
     ho, wo = (H - kh) // stride[0] + 1, (W - kw) // stride[1] + 1
     if ho < 1 or wo < 1:
@@ -124,10 +132,10 @@ class _Pool(Module):
         self.stride = _pair(stride) if stride is not None else self.kernel
         self.padding = _pair(padding)
 
-    def _windows(self, x: MPCTensor) -> tuple[MPCTensor, tuple[int, ...]]:
+    def _windows(self, x: MPCTensor, fill: np.ndarray | None = None) -> tuple[MPCTensor, tuple[int, ...]]:
         if x.dim() != 4:
             raise InputError(f"{type(self).__name__} expects input (N, C, H, W), got {x.shape}")
-        win, ho, wo = _patches(x, *self.kernel, self.stride, self.padding)
+        win, ho, wo = _patches(x, *self.kernel, self.stride, self.padding, fill)
         flat = win.reshape(win.shape[:6] + (-1,))
         return MPCTensor(np.ascontiguousarray(flat), x._rt), (x.shape[0], x.shape[1], ho, wo)
 
@@ -136,8 +144,9 @@ class MaxPool2d(_Pool):
     """Maximum over windows (log-depth tournament of exact comparisons)."""
 
     def forward(self, x: MPCTensor) -> MPCTensor:
-        """Window maxima."""
-        w, _ = self._windows(x)
+        """Window maxima; padding is the least legal value (PyTorch pads with -inf)."""
+        p = x._rt.params
+        w, _ = self._windows(x, x._rt.ring.const(1 - (1 << (p.value_bits + p.frac_bits))))
         return w.max(-1)
 
 

@@ -477,11 +477,6 @@ def test_cli_timeout_applies_to_one_party_of_a_deployment(tmp_path, monkeypatch)
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: MaxPool2d with padding pads the shares with zeros (mpc_ml/nn/modules.py:79 _patches, "
-    "np.pad), so a window of negative values that touches the border returns 0; PyTorch pads max "
-    "pooling with -inf. Fix: pad MaxPool2d inputs with a public very negative value (e.g. "
-    "-2^30 encoded) instead of 0 (AvgPool2d's zero padding matches count_include_pad=True)."))
 def test_maxpool_with_padding_matches_pytorch(mpc3):
     """Claim: from_pytorch models give PyTorch's outputs; MaxPool2d(2, 2, padding=1) on negative inputs."""
     from mpc_ml.nn.modules import MaxPool2d
