@@ -30,6 +30,7 @@ MAGIC = b"QMPC\x00\x01"
 MAX_FRAME = 1 << 31
 MAX_DIMS = 8
 SOCKET_BUFFER = 4 << 20  # Linux caps it at net.core.wmem_max (4 MiB here) and doubles it
+HANDSHAKE_TIMEOUT = 2.0  # seconds an accepted connection has to send its hello (peers send it at once)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -161,8 +162,11 @@ class TcpComm:
             missing = [j for j in range(self.me + 1, self.n) if j not in self.channels]
             raise PartyTimeout(f"parties {missing} did not connect within the start-up timeout",
                                missing[0] if missing else None) from None
-        sock.settimeout(max(0.1, deadline - time.monotonic()))
-        hello = _recv_exact(sock, len(MAGIC) + 4 + 32)
+        sock.settimeout(max(0.1, min(HANDSHAKE_TIMEOUT, deadline - time.monotonic())))
+        try:
+            hello = _recv_exact(sock, len(MAGIC) + 4 + 32)
+        except OSError:  # a silent or broken stray connection: drop it, keep accepting
+            hello = None
         if hello is None or hello[:len(MAGIC)] != MAGIC:
             sock.close()
             return

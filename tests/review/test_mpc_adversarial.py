@@ -565,13 +565,6 @@ def test_malformed_frames_are_protocol_errors_naming_the_party():
         ch.pop_frame()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (robustness/DoS): TcpComm._accept_one (mpc_ml/transport.py:156-165) reads the handshake of "
-    "each accepted connection with a blocking recv whose timeout is the whole start-up deadline, in "
-    "the accept loop; one silent TCP connection (a port scanner, a health check, an attacker) blocks "
-    "the party until the deadline and then escapes as a bare socket TimeoutError, so start-up fails "
-    "for all parties. Fix: give each handshake a short timeout of its own (or select over pending "
-    "sockets), drop connections that fail it (catch OSError/timeout, close, continue accepting)."))
 def test_a_silent_stray_connection_does_not_break_start_up(tmp_path):
     """Attack: connect to party 0's port and send nothing while the real parties start."""
     from mpc_ml.launcher import load_key, load_peers, write_local_deployment
