@@ -14,6 +14,13 @@ def _np(t: Any) -> Any:
     return None if t is None else t.detach().cpu().double().numpy()
 
 
+def _refuse(kind: str, options: dict[str, bool]) -> None:
+    """InputError naming the first layer option that is set but not implemented."""
+    for name, unsupported in options.items():
+        if unsupported:
+            raise InputError(f"{kind} with {name} is not supported by from_pytorch")
+
+
 def _convert(layer: Any) -> m.Module:
     kind = type(layer).__name__
     if kind == "Sequential":
@@ -23,6 +30,7 @@ def _convert(layer: Any) -> m.Module:
     if kind == "Conv2d":
         if layer.groups != 1 or tuple(layer.dilation) != (1, 1) or isinstance(layer.padding, str):
             raise InputError("Conv2d with groups, dilation or string padding is not supported")
+        _refuse(kind, {f"padding_mode={layer.padding_mode!r}": layer.padding_mode != "zeros"})
         return m.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
                         _np(layer.weight), _np(layer.bias))
     if kind == "ReLU":
@@ -32,15 +40,23 @@ def _convert(layer: Any) -> m.Module:
     if kind == "Softmax":
         return m.Softmax(layer.dim if layer.dim is not None else -1)
     if kind == "Flatten":
+        _refuse(kind, {f"end_dim={layer.end_dim}": layer.end_dim != -1})
         return m.Flatten(layer.start_dim)
     if kind in ("MaxPool2d", "AvgPool2d"):
         cls = m.MaxPool2d if kind == "MaxPool2d" else m.AvgPool2d
+        _refuse(kind, {"ceil_mode=True": layer.ceil_mode,
+                       "dilation": kind == "MaxPool2d" and m._pair(layer.dilation) != (1, 1),
+                       "return_indices=True": kind == "MaxPool2d" and layer.return_indices,
+                       "count_include_pad=False": (kind == "AvgPool2d" and not layer.count_include_pad
+                                                   and m._pair(layer.padding) != (0, 0)),
+                       "divisor_override": kind == "AvgPool2d" and layer.divisor_override is not None})
         return cls(layer.kernel_size, layer.stride, layer.padding)
     raise InputError(f"unsupported layer {kind}: from_pytorch supports {', '.join(SUPPORTED)}")
 
 
 def from_pytorch(model: Any, dummy_input: Any) -> m.Module:
-    """mpc_ml.nn layers with the model's (public, until encrypt) weights; checked on dummy_input."""
+    """mpc_ml.nn layers with the model's (public, until encrypt) weights; layer options they do not
+    implement raise InputError naming them, and the model must accept dummy_input."""
     import torch  # the optional `ml` extra
 
     if not isinstance(model, torch.nn.Module):

@@ -488,13 +488,6 @@ def test_maxpool_with_padding_matches_pytorch(mpc3):
     assert np.array_equal(got, ref), f"got {got.ravel()}, expected {ref.ravel()}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: from_pytorch silently ignores layer options it does not implement (mpc_ml/nn/convert.py:18-40 "
-    "_convert): Conv2d padding_mode='circular', MaxPool2d ceil_mode/dilation, AvgPool2d "
-    "count_include_pad=False and Flatten end_dim are dropped, so the converted model gives other "
-    "outputs (or shapes) than PyTorch, and 'checked on dummy_input' only runs the torch model. Fix: "
-    "refuse every non-default option that is not implemented with InputError naming it, and compare "
-    "a plaintext forward of the converted layers with torch's output on dummy_input."))
 def test_from_pytorch_refuses_or_matches_layer_options(mpc3):
     """Claim: from_pytorch(model) computes the model, or names what it does not support."""
     torch = pytest.importorskip("torch")
