@@ -135,7 +135,7 @@ def parse_ceremony(setup: Setup, payload: Any) -> Ceremony:
     stated_vks = o["verification_keys"]
     if len(stated_vks) != setup.trustees:
         raise DecodeError("key_ceremony.verification_keys", f"expected {setup.trustees} keys")
-    if o["qualified"] != list(result.qualified):
+    if [params.check_index(i, "key_ceremony.qualified") for i in o["qualified"]] != list(result.qualified):
         raise VerificationError("key_ceremony.qualified differs from the adjudicated ceremony")
     if o["public_key"] != g.to_hex(result.public_key):
         raise VerificationError("key_ceremony.public_key is not the product of the qualified dealers' commitments")

@@ -951,14 +951,6 @@ def test_board_append_with_known_dedup_key_returns_the_stored_entry(fresh_board)
     assert sum(e.type == "note" for e in board.entries("fresh")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low, same class as the result's true-for-1 fixed in b6ce887): parse_ceremony compares "
-    "`o['qualified'] != list(result.qualified)` with Python == (voting/context.py:138), so a key-ceremony entry "
-    "stating qualified [true, 2, 3] passes the parameters check. Through the base hash every ballot and "
-    "decryption proof still binds the exact bytes, so only a board colluding with the trustees (or an election "
-    "without ballots whose trustees re-prove) can publish it; but an independent, typed verifier rejects what "
-    "ours accepts. Fix: require type(i) is int for every index (params.check_index on each item, as for "
-    "signatures), or compare canonical JSON."))
 def test_boolean_for_integer_in_qualified(world: World) -> None:
     from voting.context import build_context
 
