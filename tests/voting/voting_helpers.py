@@ -4,11 +4,13 @@ with every kind of entry (challenged ballot, re-vote, extra partial decryption),
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from nacl.signing import SigningKey
+from sqlalchemy.exc import OperationalError
 
 from threshold.dkg import TrusteeKey
 from threshold.groups import get_group
@@ -23,6 +25,7 @@ from voting.record import GENESIS, entry_hash
 from voting.tally import trustee_decrypt
 
 MANIFEST = Manifest.from_json(DEMO_MANIFEST)
+T = TypeVar("T")
 CHOICE = {"mayor": ["ada"], "council": ["c1", "c3"], "board": ["b1", "b2"], "park": ["yes"]}
 OTHER = {"mayor": ["grace"], "council": [], "board": ["b2", "b3"], "park": ["no"]}
 
@@ -45,6 +48,19 @@ class Scenario:
 
     def ballot(self, voter: int, choices: dict[str, list[str]] = CHOICE) -> dict[str, Any]:
         return encrypt_ballot(self.ctx, self.credentials[voter], choices)[0]
+
+
+def retrying(call: Callable[[], T], attempts: int = 30) -> T:
+    """A client that retries when the database refuses a connection (a shared PostgreSQL may be full for a
+    moment); idempotent casting makes a retry safe."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def open_election(url: str, group_name: str = "ed25519", voters: int = 4, trustees: int = 3, quorum: int = 2,
