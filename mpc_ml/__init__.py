@@ -14,13 +14,13 @@ from typing import Any
 
 from . import runtime as _runtime
 from .errors import (EvidenceError, InputError, MPCError, PartyDied, PartyTimeout, ProtocolError,
-                     ShareCheckError)
+                     ShareCheckError, SingularMatrixError)
 from .evidence import verify
 from .tensor import MPCTensor, cat, stack
 
 __all__ = ["init", "uninit", "cryptensor", "verify", "MPCTensor", "cat", "stack", "get_rank",
            "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
-           "PartyTimeout", "ShareCheckError", "EvidenceError", "nn", "linear_model", "stats"]
+           "PartyTimeout", "ShareCheckError", "SingularMatrixError", "EvidenceError", "nn", "linear_model", "stats"]
 
 
 def init(parties: int = 3, quorum: int | None = None, precision: int = 24) -> None:

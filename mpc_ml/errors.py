@@ -35,5 +35,9 @@ class ShareCheckError(ProtocolError):
         self.suspects = suspects
 
 
+class SingularMatrixError(MPCError, ArithmeticError):
+    """A linear system to solve is singular (e.g. collinear features); only its rank was revealed."""
+
+
 class EvidenceError(MPCError):
     """Evidence for an output does not verify."""

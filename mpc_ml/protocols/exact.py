@@ -2,9 +2,10 @@
 
 Ring switch: shares of x (|x| < 2^b) in Z_M become shares in Z_M' by opening c = x + 2^b + r
 (r = sum_T r_T bounded, kappa bits of statistical hiding) in Z_M and subtracting [r] lifted in Z_M'.
-Solve (Bar-Ilan and Beaver masking, as in MPyC's ridge-regression demo): with a uniform shared R,
-RA is revealed (uniform among invertible matrices: independent of A); Z = (RA)^-1 mod M' is
-computed in the clear and [A^-1 b] = Z [R b]. Opening A^-1 b mod M' and rational reconstruction
+Solve (Bar-Ilan and Beaver masking, as in MPyC's ridge-regression demo, masked on both sides):
+with uniform shared R and S, RAS is revealed (uniform among matrices of A's rank: it reveals the
+rank only, so a singular A leaks nothing about its null space); Z = (RAS)^-1 mod M' is computed in
+the clear and [A^-1 b] = [S] Z [R b]. Opening A^-1 b mod M' and rational reconstruction
 yields the exact rational solution, provided M' > 2 N D for bounds N, D on its numerators and
 denominators (Hadamard's bound on det A), so nothing but the solution is revealed.
 """
@@ -15,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..errors import SingularMatrixError
 from ..fixedpoint import KAPPA
 from ..ring import Ring
 from ..prss import split_bits
@@ -63,19 +65,20 @@ def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None
     d = a.shape[-1]
     codec = Codec(ring)
     for _ in range(4):
-        r = rt.prss.uniform(ring, (d, d))
+        r, s = rt.prss.uniform(ring, (d, d)), rt.prss.uniform(ring, (d, d))
         ra_rb = arith.reduce_degree(rt, np.concatenate([ring.matmul(r, a), ring.matmul(r, b)], -1), ring)
-        ra = arith.open_all(rt, ra_rb[..., :d], rt.t, ring=ring)
-        z = _inverse_mod(ra[0].astype(np.int64), ring.primes)
+        ras = arith.reduce_degree(rt, ring.matmul(ra_rb[..., :d], s), ring)
+        z = _inverse_mod(arith.open_all(rt, ras, rt.t, ring=ring)[0].astype(np.int64), ring.primes)
         if z is None:
-            continue  # R or A singular mod some prime: draw a new R (a singular A fails every time)
-        sol = ring.matmul(z.astype(np.float64)[None], ra_rb[..., d:])
+            continue  # R, S or A singular mod some prime: draw new masks (a singular A fails every time)
+        zrb = ring.matmul(z.astype(np.float64)[None], ra_rb[..., d:])
+        sol = arith.reduce_degree(rt, ring.matmul(s, zrb), ring)
         receivers = list(range(rt.n)) if dst is None else [dst]
         stack = rt.exchange(sol, [receivers] * rt.n, codec, sol.shape[2:])
         if not any(p in receivers for p in rt.local_ids):
             return None
         return ring.crt(shamir.reconstruct(ring, stack, rt.t, check=True))
-    raise ArithmeticError("the system matrix is singular (collinear features?)")
+    raise SingularMatrixError("the system matrix is singular (collinear features?)")
 
 
 def rational(v: int, modulus: int, num_bound: int, den_bound: int) -> tuple[int, int] | None:

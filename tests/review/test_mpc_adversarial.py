@@ -361,13 +361,6 @@ def test_multiplication_error_bound_exact_reference(pairs):
         assert -2 < err < 2, (a, b, got, float(err))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (privacy): when X^T X is singular (collinear private features) exact.solve opens R A up to "
-    "four times (mpc_ml/protocols/exact.py:64-73) before raising ArithmeticError; the rows of R A "
-    "span the row space of A, so every party learns the exact linear dependency between the "
-    "private columns (here x2 = 2 x1), not just that the fit failed. Fix: mask on both sides, open "
-    "R A S for uniform shared R and S (uniform among matrices of A's rank: reveals only the rank) and "
-    "use [A^-1 b] = S (R A S)^-1 [R b]; raise an MPCError subclass rather than ArithmeticError."))
 def test_singular_regression_does_not_reveal_the_feature_dependency(mpc3, monkeypatch):
     """Attack: a computing party records the opened R A of a failing fit and finds the null vector of X."""
     from mpc_ml.linear_model import LinearRegression
