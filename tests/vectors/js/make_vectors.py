@@ -76,6 +76,11 @@ class Draws:
         self.scalars.append(x)
         return x
 
+    def below(self, n: int) -> int:
+        """secrets.randbelow(n) for threshold.shamir, which draws 1 + randbelow(q - 1): that sum
+        is the recorded scalar, as the JavaScript trustee draws it."""
+        return self.scalar(n + 1) - 1
+
     def urandom(self, n: int) -> bytes:
         data = self._next(n)
         self.bytes.append(data)
@@ -89,7 +94,7 @@ class Draws:
 def deterministic(group: Group, draws: Draws) -> Iterator[Draws]:
     """Route every random draw of threshold/ through `draws` (scalars, Shamir coefficients, nonces)."""
     with mock.patch.object(group, "random_scalar", lambda: draws.scalar(group.q)), \
-            mock.patch.object(shamir, "secrets", SimpleNamespace(randbelow=draws.scalar)), \
+            mock.patch.object(shamir, "secrets", SimpleNamespace(randbelow=draws.below)), \
             mock.patch.object(hybrid, "os", SimpleNamespace(urandom=draws.urandom)), \
             mock.patch.object(keystore_browser, "os", SimpleNamespace(urandom=draws.urandom)):
         yield draws
