@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("postgres")]  # max_connections is 100
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "web_load.py"
 

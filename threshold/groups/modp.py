@@ -187,7 +187,7 @@ def pippenger(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
         for b, e in terms:
             acc = acc * gmpy2.powmod(b, e, p) % p
         return acc
-    c = 4 if n < 48 else 5 if n < 128 else 6 if n < 384 else 7 if n < 1200 else 8
+    c = max(4, min(13, n.bit_length() - 3))  # about log2(n) - 2: bucket sums stay a small share
     bits = max(e.bit_length() for _, e in terms)
     windows = -(-bits // c)
     mask = (1 << c) - 1
