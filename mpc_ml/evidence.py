@@ -86,21 +86,22 @@ def _hex(s: Any, what: str) -> bytes:
 
 
 def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = None,
-           atol: float = 0.0) -> np.ndarray:
+           atol: float = 0.0, session: bytes | None = None, label: int | None = None) -> np.ndarray:
     """Check signed output shares; return the value (raise EvidenceError if anything fails).
 
     value: the claimed output, compared with the recomputed one (within atol);
-    verify_keys: the parties' keys as the verifier knows them (else those in the evidence).
+    verify_keys: the parties' keys as the verifier knows them (else those in the evidence);
+    session, label: the run (Runtime.session) and output number the verifier expects, if known.
     """
     from .protocols.shamir import reconstruct  # local: protocols import this module
 
     if _field(evidence, "version", int) != VERSION:
         raise EvidenceError(f"unknown evidence version (this verifier reads version {VERSION})")
     n, t = _field(evidence, "n", int), _field(evidence, "t", int)
-    label, frac = _field(evidence, "label", int), _field(evidence, "frac_bits", int)
+    ev_label, frac = _field(evidence, "label", int), _field(evidence, "frac_bits", int)
     primes = _field(evidence, "primes", list)
     shape = tuple(_field(evidence, "shape", list))
-    session = _hex(_field(evidence, "session", str), "session")
+    ev_session = _hex(_field(evidence, "session", str), "session")
     shares = [_hex(s, "share") for s in _field(evidence, "shares", list)]
     sigs = [_hex(s, "signature") for s in _field(evidence, "signatures", list)]
     vks = [_hex(s, "verify key") for s in _field(evidence, "verify_keys", list)]
@@ -117,10 +118,14 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     ring = Ring(len(primes))
     if list(ring.primes) != primes:
         raise EvidenceError("evidence names a ring this version does not use")
+    if session is not None and bytes(session) != ev_session:
+        raise EvidenceError("the evidence is from another run (session differs from the expected one)")
+    if label is not None and label != ev_label:
+        raise EvidenceError(f"the evidence is of output {ev_label}, not of the expected output {label}")
     if verify_keys is not None:
         if [bytes(k) for k in verify_keys] != vks:
             raise EvidenceError("verification keys in the evidence are not the expected ones")
-    meta = metadata(session, label, n, t, ring, frac, shape, receivers)
+    meta = metadata(ev_session, ev_label, n, t, ring, frac, shape, receivers)
     for j in range(n):
         if not check_signature(vks[j], meta, j, shares[j], sigs[j]):
             raise EvidenceError(f"signature of party {j} on its share does not verify")

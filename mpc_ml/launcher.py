@@ -9,6 +9,7 @@ mpc_ml.init() reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import runpy
@@ -108,6 +109,30 @@ def load_key(path: str | Path, party: int) -> dict:
     return data
 
 
+def _agree_session(comm, me: int, n: int, base: bytes) -> bytes:
+    """This run's signing session: a hash of the deployment's session and a fresh nonce from every
+    party, cross-checked by all (evidence of one run never passes for another run's)."""
+    nonces = {me: os.urandom(32)}
+    for j in range(n):
+        if j != me:
+            comm.send_raw(j, b"NONCE" + nonces[me])
+    for j in range(n):
+        if j != me:
+            data = comm.recv_raw(j)
+            if data[:5] != b"NONCE" or len(data) != 37:
+                raise ProtocolError(f"party {j} sent a malformed start-up nonce", j)
+            nonces[j] = data[5:]
+    session = hashlib.sha256(b"quorum-mpc-run" + base + b"".join(nonces[j] for j in range(n))).digest()[:16]
+    for j in range(n):
+        if j != me:
+            comm.send_raw(j, b"RUN" + session)
+    for j in range(n):
+        if j != me and comm.recv_raw(j) != b"RUN" + session:
+            raise ProtocolError(f"party {j} derived another run session: some party sent different "
+                                f"start-up nonces to different parties")
+    return session
+
+
 def _agree_seeds(comm, me: int, n: int, t: int) -> dict[tuple[int, ...], bytes]:
     """PRSS seeds: the lowest member of each subset draws its seed and sends it to the other members."""
     seeds: dict[tuple[int, ...], bytes] = {}
@@ -154,6 +179,7 @@ def runtime_from_env(frac_bits: int = 24) -> Runtime:
     listener = socket.socket(fileno=int(fd)) if fd else None
     comm = TcpComm(me, peers["parties"], bytes.fromhex(key["kx_secret"]), session, stats, timeout=timeout,
                    connect_timeout=max(timeout, 30.0), listener=listener)
+    session = _agree_session(comm, me, n, session)
     seeds = _agree_seeds(comm, me, n, t)
     signer = SigningKey(bytes.fromhex(key["sign_secret"]))
     vks = [bytes.fromhex(p["sign_public"]) for p in peers["parties"]]

@@ -125,3 +125,18 @@ def test_masks_are_fresh_and_no_dealer():
     with pytest.raises(ValueError, match="missing PRSS seeds"):
         PRSS(3, 1, seeds, [0])
     mpc_ml.uninit()
+
+
+def test_evidence_is_bound_to_its_run_and_label():
+    """verify(session=, label=) refuses evidence of another run or of another output."""
+    mpc_ml.init(parties=3)
+    try:
+        rt = rt_mod.current()
+        _, ev = mpc_ml.cryptensor(np.array([1.0])).get_plain_text_with_evidence()
+        mpc_ml.verify(ev, session=rt.session, label=ev["label"])
+        with pytest.raises(mpc_ml.EvidenceError, match="another run"):
+            mpc_ml.verify(ev, session=bytes(len(rt.session)))
+        with pytest.raises(mpc_ml.EvidenceError, match="expected output"):
+            mpc_ml.verify(ev, label=ev["label"] + 1)
+    finally:
+        mpc_ml.uninit()

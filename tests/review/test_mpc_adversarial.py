@@ -61,14 +61,6 @@ def test_evidence_tampered_receivers_is_rejected(mpc3):
         mpc_ml.verify(bad, verify_keys=[bytes.fromhex(k) for k in ev["verify_keys"]])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: in TCP mode the signing session is the fixed `session` of the peers file "
-    "(mpc_ml/launcher.py:149 `session = bytes.fromhex(peers['session'])`) and output labels restart "
-    "at 1 in every run, so output #1 of one computation and output #1 of any later computation of "
-    "the same deployment carry identical (session, label) and their evidence is interchangeable. "
-    "Fix: derive a per-run session id from fresh nonces contributed by every party at start-up "
-    "(e.g. hash(peers session || all parties' nonces), agreed in _agree_seeds), and let verify() "
-    "take the expected session and label."))
 def test_evidence_from_another_run_of_the_same_deployment_is_distinguishable(tmp_path, monkeypatch):
     """Attack: replay evidence of an earlier computation as the evidence of a later one."""
     from mpc_ml import launcher, transport
@@ -77,6 +69,13 @@ def test_evidence_from_another_run_of_the_same_deployment_is_distinguishable(tmp
     class FakeComm:
         def __init__(self, me, peers, *a, **k):
             self.n = len(peers)
+            self.last: dict[int, bytes] = {}
+
+        def send_raw(self, j, payload):  # the other parties echo every start-up message (same nonce)
+            self.last[j] = payload
+
+        def recv_raw(self, j):
+            return self.last[j]
 
         def close(self):
             pass
