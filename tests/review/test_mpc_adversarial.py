@@ -630,38 +630,23 @@ def _psi_keys():
     return group, run_ceremony(CeremonyParams(group, 3, 2, b"tests/review/psi"))[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: mpc_ml.psi.verify_sum (mpc_ml/psi/psisum.py:217 verify) takes the trustees' public key and "
-    "verification keys from the result itself and never checks them against anything, so a result "
-    "forged under keys the forger made up verifies and returns any total. Fix: verify(result, "
-    "public_key, verification_keys) with the keys from the trustees' key ceremony record; refuse a "
-    "record whose public_key or verification_keys differ (and check the verification keys "
-    "interpolate to the public key)."))
 def test_psi_sum_verify_rejects_a_result_under_keys_of_the_forgers_choice():
     """Attack: forge a PSI-sum result (total 999999) with a fresh key set; verify_sum must not accept it as
     the trustees' release."""
     from mpc_ml.psi import intersection_sum, verify_sum
 
     group, real = _psi_keys()
-    honest = intersection_sum({"a": 5, "b": 7}, ["a", "b", "c"], real[:2], quorum=2, max_value=10**6)
-    assert verify_sum(honest.to_json()) == 12
+    honest = intersection_sum({"a": 5, "b": 7}, ["a", "b", "c"], real[:2], quorum=2, max_value=10**6, min_count=0)
+    assert verify_sum(honest.to_json(), real[0].public_key, real[0].verification_keys) == 12
     _, fake = _psi_keys()
-    forged = intersection_sum({"a": 999999}, ["a"], fake[:2], quorum=2, max_value=10**6)
+    forged = intersection_sum({"a": 999999}, ["a"], fake[:2], quorum=2, max_value=10**6, min_count=0)
     try:
-        total = verify_sum(forged.to_json())
+        total = verify_sum(forged.to_json(), real[0].public_key, real[0].verification_keys)
     except Exception:  # noqa: BLE001  (any refusal is the fix)
         return
     assert forged.record.public_key == real[0].public_key, f"a forged result verified with total {total}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (privacy): the trustees decrypt any SumRecord whose total is the product of its listed "
-    "ciphertexts (mpc_ml/psi/psisum.py:149 decrypt_share); nothing binds a record to one client "
-    "request or limits decryptions per request, so the server can choose subsets of the client's "
-    "ciphertexts (matched or not) and learn individual values by differences (min_count does not "
-    "help; its default is 0, which even allows a single ciphertext). Fix: have the client sign its "
-    "SumRequest, put the request digest in the record, and make trustees decrypt at most one record "
-    "per request digest (and default min_count to a k-anonymity threshold)."))
 def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
     """Attack: the server submits {c0,c1}, {c0,c2}, {c1,c2} from one request and solves for each value."""
     from mpc_ml.psi import PsiSumClient, PsiSumServer, SumRecord, decrypt_share, release
@@ -673,14 +658,17 @@ def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
     pk = PublicKey(group, keys[0].public_key)
     values = {"alice": 11, "bob": 20, "carol": 40}
     server = PsiSumServer(["zed"])  # no item in common: the true sum is 0 and must reveal nothing
-    request = SumRequest.from_bytes(PsiSumClient(values, pk, 100).reply(server.hello()).to_bytes(group), group)
+    client = PsiSumClient(values, pk, 100)
+    request = SumRequest.from_bytes(client.reply(server.hello()).to_bytes(group), group, pk.element)
     cts = request.ciphertexts
+    ledgers = {k.index: set() for k in keys[:2]}  # each trustee's record of decrypted requests
     sums = []
     for pair in ((0, 1), (0, 2), (1, 2)):
         chosen = tuple(cts[i] for i in pair)
-        record = SumRecord(group, pk.element, chosen, ciphertext_sum(group, list(chosen)))
+        record = SumRecord(group, pk.element, request.request_id, request.client_key, request.signature, cts,
+                           pair, ciphertext_sum(group, list(chosen)))
         try:
-            partials = [decrypt_share(record, k, min_count=2) for k in keys[:2]]
+            partials = [decrypt_share(record, k, {client.verify_key}, ledgers[k.index], min_count=2) for k in keys[:2]]
         except ProtocolError:
             return
         sums.append(release(record, partials, keys[0].verification_keys, 2, 200).total)
