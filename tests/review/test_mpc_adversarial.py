@@ -757,13 +757,6 @@ def test_secagg_split_unmask_requests_do_not_reveal_an_input():
     assert not np.allclose(recovered, secret, atol=1e-6), f"the server recovered client 5's input {recovered}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (privacy): clients accept any key list as long as their own keys are in it (mpc_ml/secagg/"
-    "client.py:74-92): Keys messages are self-signed and there is no way to give a client the other "
-    "clients' long-term verify keys, so a server that swaps in keys of its own for the neighbours "
-    "receives every share of the client's self-mask seed and mask key and unmasks its input. Fix: "
-    "accept a PKI mapping client id -> Ed25519 verify key (SecAggClient(..., peer_keys=...)) and "
-    "refuse Keys messages not signed by the registered key of that client (Bonawitz's active model)."))
 def test_secagg_substituted_neighbour_keys_do_not_reveal_an_input():
     """Attack: the server shows client 1 a key list where clients 2 and 3 are impostors it controls."""
     from mpc_ml.secagg import SecAggClient, make_params
@@ -773,9 +766,13 @@ def test_secagg_substituted_neighbour_keys_do_not_reveal_an_input():
     from mpc_ml.secagg.quantize import Quantizer
     from mpc_ml.secagg.unmask import _reconstruct
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     params = make_params(3, 4)
     quant = Quantizer(params.clip, params.bits)
-    victim = SecAggClient(1, params)
+    signing = {u: Ed25519PrivateKey.generate() for u in (1, 2, 3)}  # the PKI: every client's registered key
+    registered = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}
+    victim = SecAggClient(1, params, signing_key=signing[1], peer_keys=registered)
     fakes = {v: SecAggClient(v, params) for v in (2, 3)}
     key_list = [victim.advertise()] + [f.advertise() for f in fakes.values()]
     try:
