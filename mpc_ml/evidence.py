@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -21,16 +22,22 @@ from .ring import Ring
 
 DOMAIN = b"quorum-mpc-output-share-v2"
 VERSION = 2
-MAX_PRIMES = 64  # far above any ring make_params chooses; bounds the work of verify()
-META_FIELDS = ("version", "session", "label", "n", "t", "primes", "frac_bits", "shape", "receivers")
+MAX_PRIMES = 512  # above any ring make_params or an exact regression of ~30 features uses; bounds verify()
+META_FIELDS = ("version", "session", "label", "n", "t", "primes", "frac_bits", "shape", "receivers", "encoding")
 
 
 def metadata(session: bytes, label: int, n: int, t: int, ring: Ring, frac_bits: int, shape: tuple[int, ...],
-             receivers: list[int]) -> dict:
-    """The signed metadata of one opening (every evidence field except shares, signatures and keys)."""
+             receivers: list[int], bounds: tuple[int, int] | None = None) -> dict:
+    """The signed metadata of one opening (every evidence field except shares, signatures and keys).
+
+    encoding: "fixed" (fixed point with frac_bits), or a rational n/d with |n| <= num_bound,
+    0 < d <= den_bound recovered from the residue (exact regression coefficients; `bounds`).
+    """
+    encoding: Any = "fixed" if bounds is None else {"kind": "rational", "num_bound": str(bounds[0]),
+                                                     "den_bound": str(bounds[1])}
     return {"version": VERSION, "session": session.hex(), "label": label, "n": n, "t": t,
             "primes": list(ring.primes), "frac_bits": frac_bits, "shape": [int(s) for s in shape],
-            "receivers": list(receivers)}
+            "receivers": list(receivers), "encoding": encoding}
 
 
 def signed_message(meta: dict, party: int, share: bytes) -> bytes:
@@ -61,6 +68,35 @@ def decode_value(ring: Ring, value: np.ndarray, frac_bits: int) -> np.ndarray:
         exact = ring.crt(flat[0][:, wrapped])
         out[wrapped] = [float(v - ring.modulus if v > half else v) for v in exact]
     return out.reshape(shape) / float(1 << frac_bits)
+
+
+def decode_rational(ring: Ring, value: np.ndarray, bounds: tuple[int, int]) -> np.ndarray | None:
+    """Residues (1, K, *shape) of exact rationals -> float64 array (None if one is out of bounds)."""
+    from .protocols.exact import rational  # local: protocols import this module
+
+    out = []
+    for v in np.ravel(np.array(ring.crt(value[0]), dtype=object)):
+        nd = rational(int(v), ring.modulus, *bounds)
+        if nd is None:
+            return None
+        out.append(float(Fraction(*nd)))
+    return np.array(out, dtype=np.float64).reshape(value.shape[2:])
+
+
+def _bounds(evidence: dict) -> tuple[int, int] | None:
+    """The rational bounds of the evidence's encoding (None for fixed point)."""
+    enc = _field(evidence, "encoding", object)
+    if enc == "fixed":
+        return None
+    if not isinstance(enc, dict) or set(enc) != {"kind", "num_bound", "den_bound"} or enc["kind"] != "rational":
+        raise EvidenceError("evidence field 'encoding' is neither 'fixed' nor a rational encoding")
+    try:
+        bounds = int(enc["num_bound"]), int(enc["den_bound"])
+    except (TypeError, ValueError):
+        raise EvidenceError("evidence encoding has malformed rational bounds") from None
+    if min(bounds) < 1:
+        raise EvidenceError("evidence encoding has non-positive rational bounds")
+    return bounds
 
 
 def build(meta: dict, shares: list[bytes], sigs: list[bytes], vks: list[bytes]) -> dict:
@@ -115,6 +151,7 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         raise EvidenceError("evidence field 'receivers' is not a sorted list of distinct party indices")
     if not 0 < len(primes) <= MAX_PRIMES:
         raise EvidenceError(f"evidence names {len(primes)} primes; at most {MAX_PRIMES} are allowed")
+    bounds = _bounds(evidence)
     ring = Ring(len(primes))
     if list(ring.primes) != primes:
         raise EvidenceError("evidence names a ring this version does not use")
@@ -125,7 +162,7 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     if verify_keys is not None:
         if [bytes(k) for k in verify_keys] != vks:
             raise EvidenceError("verification keys in the evidence are not the expected ones")
-    meta = metadata(ev_session, ev_label, n, t, ring, frac, shape, receivers)
+    meta = metadata(ev_session, ev_label, n, t, ring, frac, shape, receivers, bounds)
     for j in range(n):
         if not check_signature(vks[j], meta, j, shares[j], sigs[j]):
             raise EvidenceError(f"signature of party {j} on its share does not verify")
@@ -137,7 +174,9 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         val = reconstruct(ring, stack, t, check=True)[None]
     except ShareCheckError as exc:
         raise EvidenceError(f"shares are inconsistent: {exc}") from None
-    out = decode_value(ring, val, frac)
+    out = decode_value(ring, val, frac) if bounds is None else decode_rational(ring, val, bounds)
+    if out is None:
+        raise EvidenceError("the shares open to a residue that is no rational within the stated bounds")
     if value is not None:
         claimed = np.asarray(value, dtype=np.float64)
         if claimed.shape != out.shape or not np.allclose(claimed, out, rtol=0, atol=atol):

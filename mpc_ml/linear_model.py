@@ -9,7 +9,6 @@ and A^-1 b is solved by masking (protocols/exact.py); only the coefficients are 
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -54,6 +53,7 @@ class _Linear:
         self.dst = dst
         self.coef_: np.ndarray | None = None
         self.intercept_: float = 0.0
+        self.evidence_: dict | None = None  # signed shares of the solution (coef_ then intercept_), for mpc_ml.verify
 
     def fit(self, X: Any, y: Any) -> "_Linear":
         """Solve the (ridge) normal equations exactly on shared X and y; open coef_ and intercept_."""
@@ -84,15 +84,9 @@ class _Linear:
             if self.fit_intercept:
                 diag[-1, -1] = 0
             a = big.add(a, big.from_objects(diag.astype(object)))
-        sol = exact.solve(rt, a, b, big, self.dst)
+        sol, self.evidence_ = exact.solve(rt, a, b, big, self.dst, (num_b, den_b))
         if sol is not None:
-            w = []
-            for row in sol:
-                nd = exact.rational(int(row[0]), big.modulus, num_b, den_b)
-                if nd is None:
-                    raise ArithmeticError("rational reconstruction failed: inputs exceed the declared range")
-                w.append(float(Fraction(*nd)))
-            w = np.array(w)
+            w = sol[:, 0]
             self.coef_ = w[:d]
             self.intercept_ = float(w[d]) if self.fit_intercept else 0.0
         return self

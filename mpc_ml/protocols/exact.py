@@ -20,8 +20,9 @@ from ..errors import SingularMatrixError
 from ..fixedpoint import KAPPA
 from ..ring import Ring
 from ..prss import split_bits
-from ..runtime import Codec, Runtime
-from . import arith, shamir
+from ..runtime import Runtime
+from . import arith
+from .opening import open_output
 
 
 def switch(rt: Runtime, x: np.ndarray, bits: int, target: Ring) -> np.ndarray:
@@ -60,10 +61,11 @@ def _inverse_mod(a: np.ndarray, primes: tuple[int, ...]) -> np.ndarray | None:
     return m[:, :, d:]
 
 
-def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None) -> list[list[int]] | None:
-    """Shares a (d, d), b (d, e) in `ring` -> A^-1 b mod M' as integers, opened to dst (None elsewhere)."""
+def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None,
+          bounds: tuple[int, int]) -> tuple[np.ndarray | None, dict | None]:
+    """Shares a (d, d), b (d, e) in `ring` -> (A^-1 b as floats, its evidence), opened to dst with
+    signed shares and recovered by rational reconstruction within `bounds` ((None, None) elsewhere)."""
     d = a.shape[-1]
-    codec = Codec(ring)
     for _ in range(4):
         r, s = rt.prss.uniform(ring, (d, d)), rt.prss.uniform(ring, (d, d))
         ra_rb = arith.reduce_degree(rt, np.concatenate([ring.matmul(r, a), ring.matmul(r, b)], -1), ring)
@@ -73,11 +75,7 @@ def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None
             continue  # R, S or A singular mod some prime: draw new masks (a singular A fails every time)
         zrb = ring.matmul(z.astype(np.float64)[None], ra_rb[..., d:])
         sol = arith.reduce_degree(rt, ring.matmul(s, zrb), ring)
-        receivers = list(range(rt.n)) if dst is None else [dst]
-        stack = rt.exchange(sol, [receivers] * rt.n, codec, sol.shape[2:])
-        if not any(p in receivers for p in rt.local_ids):
-            return None
-        return ring.crt(shamir.reconstruct(ring, stack, rt.t, check=True))
+        return open_output(rt, sol, dst, ring, bounds)
     raise SingularMatrixError("the system matrix is singular (collinear features?)")
 
 

@@ -6,18 +6,24 @@ import numpy as np
 
 from .. import evidence as ev
 from ..errors import ProtocolError
+from ..ring import Ring
 from ..runtime import Runtime
 from . import shamir
 
 
-def open_output(rt: Runtime, shares: np.ndarray, dst: int | None) -> tuple[np.ndarray | None, dict | None]:
-    """Send each party's signed share to dst (or to all); each recipient checks and decodes."""
+def open_output(rt: Runtime, shares: np.ndarray, dst: int | None, ring: Ring | None = None,
+                bounds: tuple[int, int] | None = None) -> tuple[np.ndarray | None, dict | None]:
+    """Send each party's signed share to dst (or to all); each recipient checks and decodes.
+
+    ring: the shares' ring (default rt.ring); bounds: (numerator, denominator) bounds of exact
+    rationals to recover from the residues (evidence.decode_rational) instead of fixed point.
+    """
     receivers = list(range(rt.n)) if dst is None else [rt.check_party(dst, "dst")]
     rt.output_counter += 1
     label = rt.output_counter
     shape = tuple(shares.shape[2:])
-    ring = rt.ring
-    meta = ev.metadata(rt.session, label, rt.n, rt.t, ring, rt.params.frac_bits, shape, receivers)
+    ring = ring or rt.ring
+    meta = ev.metadata(rt.session, label, rt.n, rt.t, ring, rt.params.frac_bits, shape, receivers, bounds)
     # one message per party: its packed share followed by its Ed25519 signature on it and `meta`
     msgs = []
     for li, p in enumerate(rt.local_ids):
@@ -41,6 +47,11 @@ def open_output(rt: Runtime, shares: np.ndarray, dst: int | None) -> tuple[np.nd
             raise ProtocolError(f"party {j} sent a malformed output share: {exc}", j) from None
     stack = np.stack(parts)
     value = shamir.reconstruct(ring, stack, rt.t, check=True)[None]
-    out = ev.decode_value(ring, value, rt.params.frac_bits)
+    if bounds is None:
+        out = ev.decode_value(ring, value, rt.params.frac_bits)
+    else:
+        out = ev.decode_rational(ring, value, bounds)
+        if out is None:
+            raise ArithmeticError("rational reconstruction failed: inputs exceed the declared range (value_bound)")
     evidence = ev.build(meta, packed, sigs, rt.verify_keys)
     return out, evidence

@@ -419,14 +419,6 @@ def test_bad_party_indices_are_rejected_before_any_round(mpc3):
         assert mpc3.stats.rounds == before, f"{mpc3.stats.rounds - before} rounds ran before the bad index was rejected"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP (verifiability): DESIGN says every revealed output can come with its evidence, but "
-    "regression coefficients are opened by a bare exchange of unsigned shares (mpc_ml/protocols/"
-    "exact.py:73 `stack = rt.exchange(sol, ...)` in solve), so LinearRegression/Ridge offer no "
-    "evidence (nor do LogisticRegression and stats.group_summary, which call get_plain_text and "
-    "drop it). Fix: open the solution with signed shares as opening.open_output does (generalised "
-    "to the solve ring) and keep the evidence on the model, e.g. `evidence_`, checkable by "
-    "mpc_ml.verify."))
 def test_regression_coefficients_come_with_verifiable_evidence(mpc3):
     """Claim (DESIGN, Contracts): every revealed output can come with evidence that verify() checks."""
     from mpc_ml.linear_model import LinearRegression
