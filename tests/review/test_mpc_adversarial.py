@@ -677,15 +677,22 @@ def test_psi_sum_verify_is_not_a_denial_of_service_on_a_huge_bound():
 
     from mpc_ml.psi import intersection_sum
 
-    _, keys = _psi_keys()
+    group, keys = _psi_keys()
     doc = json.loads(intersection_sum({"a": 5, "b": 7}, ["a", "b"], keys[:2], quorum=2, max_value=100, min_count=0).to_json())
     doc["bound"] = 10**30
-    code = ("import sys\nfrom mpc_ml.psi import verify_sum\n"
-            "try:\n    print(verify_sum(sys.stdin.read()))\nexcept Exception as e:\n    print('rejected', e)\n")
+    ceremony = {"pk": group.to_hex(keys[0].public_key),
+                "vks": {str(i): group.to_hex(v) for i, v in keys[0].verification_keys.items()}}
+    code = ("import sys, json\nfrom mpc_ml.psi import verify_sum\nfrom threshold.groups import get_group\n"
+            "doc, keys = json.loads(sys.stdin.read())\ng = get_group('ed25519')\n"
+            "vks = {int(i): g.from_hex(v) for i, v in keys['vks'].items()}\n"
+            "try:\n    print(verify_sum(json.dumps(doc), g.from_hex(keys['pk']), vks))\n"
+            "except Exception as e:\n    print('rejected', type(e).__name__, e)\n")
     try:
-        subprocess.run([sys.executable, "-c", code], input=json.dumps(doc), capture_output=True, text=True, timeout=6)
+        out = subprocess.run([sys.executable, "-c", code], input=json.dumps([doc, ceremony]), capture_output=True,
+                             text=True, timeout=6)
     except subprocess.TimeoutExpired:
         pytest.fail("verify_sum did not return within 6 s on a result whose bound is 10^30")
+    assert out.stdout.strip() == "12" or out.stdout.startswith("rejected PsiError"), out.stdout + out.stderr[-500:]
 
 
 # ---------------------------------------------------------------------------------------------
