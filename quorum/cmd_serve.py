@@ -50,7 +50,7 @@ def _demo(app: Any, config: Any, base_url: str) -> None:
     from web.state import AppState
 
     state: AppState = app.extensions["quorum"]
-    demo = create_demo(state.board, state.session, config.data_dir)
+    demo = create_demo(state.board, state.session, config.data_dir, booth_hash=state.booth.booth_hash)
     if demo is None:
         print("demo election already exists", flush=True)
         return

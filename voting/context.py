@@ -46,6 +46,7 @@ class Setup:
     quorum: int
     board_key: str
     payload: dict[str, Any]
+    booth_hash: str | None = None
 
     @property
     def digest(self) -> bytes:
@@ -57,17 +58,22 @@ class Setup:
         return dkg.CeremonyParams(self.group, self.trustees, self.quorum, encode("quorum/election", self.digest))
 
 
-def setup_payload(election_id: str, manifest: Manifest, group: Group, trustees: int, quorum: int, board_key: str) -> dict[str, Any]:
-    """The payload of the setup entry (validated by parsing it back)."""
+def setup_payload(election_id: str, manifest: Manifest, group: Group, trustees: int, quorum: int, board_key: str,
+                  booth_hash: str | None = None) -> dict[str, Any]:
+    """The payload of the setup entry (validated by parsing it back); `booth_hash`, when given, is the SHA-256 of
+    the booth's script bundle (web.sri.BoothAssets.booth_hash) that voters' and trustees' browsers are served."""
     payload = {"version": RECORD_VERSION, "election_id": election_id, "manifest": manifest.to_json(),
                "group": group.describe(), "trustees": trustees, "quorum": quorum, "board_key": board_key}
+    if booth_hash is not None:
+        payload["booth_hash"] = booth_hash
     parse_setup(payload)
     return payload
 
 
 def parse_setup(payload: Any) -> Setup:
     """Validate a setup payload; errors name the field."""
-    o = _fields(payload, {"version", "election_id", "manifest", "group", "trustees", "quorum", "board_key"}, "setup")
+    keys = {"version", "election_id", "manifest", "group", "trustees", "quorum", "board_key"}
+    o = _fields(payload, keys | ({"booth_hash"} & set(payload)) if isinstance(payload, dict) else keys, "setup")
     if o["version"] != RECORD_VERSION:
         raise DecodeError("setup.version", f"expected {RECORD_VERSION!r}")
     if not isinstance(o["election_id"], str) or not _ELECTION_ID.fullmatch(o["election_id"]):
@@ -83,7 +89,10 @@ def parse_setup(payload: Any) -> Setup:
     key = o["board_key"]
     if not isinstance(key, str) or not re.fullmatch(r"[0-9a-f]{64}", key):
         raise DecodeError("setup.board_key", "expected 64 lowercase hex characters")
-    return Setup(o["election_id"], Manifest.from_json(o["manifest"], "setup.manifest"), group, n, k, key, payload)
+    booth = o.get("booth_hash")
+    if "booth_hash" in o and (not isinstance(booth, str) or not re.fullmatch(r"[0-9a-f]{64}", booth)):
+        raise DecodeError("setup.booth_hash", "expected 64 lowercase hex characters (the SHA-256 of the booth's scripts)")
+    return Setup(o["election_id"], Manifest.from_json(o["manifest"], "setup.manifest"), group, n, k, key, payload, booth)
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ class ElectionContext:
 
 
 def base_hash(setup: Setup, ceremony: Ceremony, credentials_p: dict[str, Any]) -> bytes:
-    """The election base hash over the whole setup (manifest, group, trustees, board key), the whole key
+    """The election base hash over the whole setup (manifest, group, trustees, board key, booth hash), the whole key
     ceremony transcript (joint and verification keys) and the public credential list."""
     return hashlib.sha256(encode("quorum/election-base-hash", canonical_json(setup.payload),
                                  canonical_json(ceremony.payload), canonical_json(credentials_p))).digest()

@@ -65,6 +65,7 @@ def election(election_id: str) -> str:
     entries = entries_or_404(election_id)
     setup = parse_setup(entries[0].payload) if entries else None
     return render_template("board/election.html", election_id=election_id, entries=entries, setup=setup,
+                           setup_seq=entries[0].seq if entries else None,
                            booth_hash=state().booth.booth_hash, board_key=state().board.public_key)
 
 

@@ -37,11 +37,12 @@ class DemoElection:
     passphrase: str
 
 
-def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, group: str = "modp") -> DemoElection | None:
-    """Create and open the demo election; None if it already exists."""
+def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, group: str = "modp",
+                booth_hash: str | None = None) -> DemoElection | None:
+    """Create and open the demo election (its setup entry publishing `booth_hash`); None if it already exists."""
     request = elections.validate(DEMO_ID, DEMO_MANIFEST, group, ["Trustee 1", "Trustee 2", "Trustee 3"], 2, DEMO_VOTERS)
     try:
-        tokens = elections.create(board, sessions, request)
+        tokens = elections.create(board, sessions, request, booth_hash)
     except ProtocolError:
         return None
     election = Election(board, DEMO_ID)

@@ -73,12 +73,14 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
     return NewElection(election_id, parsed, group, [t.strip() for t in trustees], quorum, parse_voters(voters_csv))
 
 
-def create(board: Board, sessions: Callable[[], Session], request: NewElection) -> dict[int, str]:
+def create(board: Board, sessions: Callable[[], Session], request: NewElection, booth_hash: str | None = None) -> dict[int, str]:
     """Create the election on the board with its setup entry, its voters and trustee invitations.
 
-    Returns {trustee index: invitation token}; the tokens are shown once (only their hashes are kept)."""
+    `booth_hash` (the served scripts' hash, state().booth.booth_hash) goes into the setup entry, so the base hash
+    binds the booth code voters and trustees run. Returns {trustee index: invitation token}; the tokens are shown
+    once (only their hashes are kept)."""
     payload = setup_payload(request.election_id, request.manifest, get_group(request.group),
-                            len(request.trustees), request.quorum, board.public_key)
+                            len(request.trustees), request.quorum, board.public_key, booth_hash)
     board.create_election(request.election_id)
     Election(board, request.election_id).setup(payload)
     tokens = {i: secrets.token_urlsafe(24) for i in range(1, len(request.trustees) + 1)}

@@ -63,3 +63,18 @@ def test_browser_refuses_a_swapped_module(app: Flask, admin) -> None:  # type: i
         page.wait_for_load_state("networkidle")
         assert page.is_visible("#loading")
     assert any("integrity" in e for e in errors), errors
+
+
+def test_created_election_publishes_the_served_booth_hash(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
+    """Issue 4 item 8: the booth hash goes into the setup entry (so the base hash binds it) and the board page
+    shows it, with its seq, beside the hash of the scripts served now."""
+    flow.create(admin)
+    served = app.extensions["quorum"].booth.booth_hash
+    setup = admin.get("/api/elections/club/entries?type=setup").get_json()["entries"][0]
+    assert setup["seq"] == 0 and setup["payload"]["booth_hash"] == served
+    page = app.test_client().get("/board/club").get_data(as_text=True)
+    assert f"published on the board at seq 0: <code class=\"mono\" id=\"published-booth-hash\">{served}</code>" in page
+    assert 'id="booth-hash-match"' in page
+    app.extensions["quorum"].booth.integrity["/static/js/booth.js"] = "sha384-changed"  # new scripts deployed since
+    page = app.test_client().get("/board/club").get_data(as_text=True)
+    assert 'id="booth-hash-mismatch"' in page and served in page
