@@ -52,7 +52,7 @@ def test_killed_party_gives_clear_error(tmp_path):
         try:
             (x * x).get_plain_text()
         except mpc_ml.PartyDied as exc:
-            print("died", exc.party)
+            sys.stdout.write(f"died {exc.party}\\n")  # one write: the parties share the pipe (unbuffered too)
             sys.exit(3)
         """, "-n", "3", "--timeout", "20")
     assert res.returncode != 0
@@ -71,7 +71,7 @@ def test_stalled_party_times_out(tmp_path):
         try:
             (x * x).get_plain_text()
         except mpc_ml.PartyTimeout as exc:
-            print("timeout", exc.party)
+            sys.stdout.write(f"timeout {exc.party}\\n")  # one write: the parties share the pipe
             sys.exit(4)
         """, "-n", "3", "--timeout", "3")
     assert sorted(res.stdout.split()) == ["2", "2", "timeout", "timeout"]
