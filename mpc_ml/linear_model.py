@@ -148,6 +148,7 @@ class LogisticRegression:
         self.fit_intercept, self.dst = fit_intercept, dst
         self.coef_: np.ndarray | None = None
         self.intercept_: float = 0.0
+        self.evidence_: dict | None = None  # signed shares of coef_ then intercept_, for mpc_ml.verify
 
     def fit(self, X: Any, y: Any) -> "LogisticRegression":
         """max_iter steps of w -= lr X^T (sigmoid(X w + b) - y) / n; the weights are opened at the end."""
@@ -166,10 +167,9 @@ class LogisticRegression:
             w = w - (Xt @ err) * step
             if self.fit_intercept:
                 b = b - err.sum() * step
-        out = w.get_plain_text(self.dst)
-        bias = b.get_plain_text(self.dst)
+        out, self.evidence_ = cat([w, b]).get_plain_text_with_evidence(self.dst)
         if out is not None:
-            self.coef_, self.intercept_ = out, float(bias[0]) if self.fit_intercept else 0.0
+            self.coef_, self.intercept_ = out[:d], float(out[d]) if self.fit_intercept else 0.0
         return self
 
     def predict_proba(self, X: Any) -> Any:
