@@ -46,7 +46,8 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
 
     data: {party: (values, categories)}; each party supplies its own entry (the others' entries,
     if present, are ignored: only the source party's data is ever read). scale: values are divided
-    by it before sharing so that sums of squares stay inside the fixed-point range.
+    by it before sharing so that sums of squares stay inside the fixed-point range. The result's
+    "evidence" holds the signed openings ({"kept", "table"}) that mpc_ml.verify checks.
     """
     rt = current()
     if len(data) < 1:
@@ -70,17 +71,21 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         share = MPCTensor.from_plain(table if table is not None else np.zeros((len(levels), width)), src)
         total = share if total is None else total + share
     suppressed = np.zeros(len(levels), dtype=bool)
+    evidence: dict[str, Any] = {"kept": None}
     if min_count is not None:
         keep = total[:, 0] >= float(min_count)
         total = total * keep.unsqueeze(1)
-        opened = keep.get_plain_text(dst)
+        opened, evidence["kept"] = keep.get_plain_text_with_evidence(dst)
         if opened is not None:
             suppressed = opened < 0.5
-    table = total.get_plain_text(dst)
+    table, evidence["table"] = total.get_plain_text_with_evidence(dst)
     if table is None:
         return None
+    # evidence: the signed openings (mpc_ml.verify) of the kept flags and of the (count, sum, sum of
+    # squares, histogram) table, unscaled
     out: dict[str, Any] = {"levels": levels, "count": [], "sum": [], "mean": [], "variance": [],
-                           "histogram": [] if edges is not None else None, "suppressed": suppressed.tolist()}
+                           "histogram": [] if edges is not None else None, "suppressed": suppressed.tolist(),
+                           "evidence": evidence}
     for i in range(len(levels)):
         if suppressed[i]:
             for key in ("count", "sum", "mean", "variance"):
