@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from voting.pins import PinError, check_pins, parse_base_hash_pin, parse_board_key_pin
 from voting.record import RecordFormatError
 from voting.verifier import verify_record
 
@@ -16,21 +17,33 @@ def run(args: argparse.Namespace) -> int:
         print("quorum verify: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
+        board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
+        base_hash = None if args.base_hash is None else parse_base_hash_pin(args.base_hash)
+    except PinError as exc:
+        print(f"quorum verify: {exc}", file=sys.stderr)
+        return 2
+    try:
         report = verify_record(args.record, workers=args.workers, progress=not args.quiet)
+        pins = check_pins(args.record, board_key, base_hash) if board_key is not None or base_hash is not None else []
     except RecordFormatError as exc:
         if args.json:
             print(json.dumps({"valid": False, "error": str(exc)}))
         print(f"quorum verify: malformed record: {exc}", file=sys.stderr)
         return 2
+    pin_failures = sum(not p["ok"] for p in pins)
+    valid = report.valid and not pin_failures
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        out = report.to_json()
+        out["valid"], out["checks"] = valid, out["checks"] + pins  # pins only when given: unchanged otherwise
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        for check in report.checks():
+        for check in report.checks() + pins:
             print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}")
         if report.result:
             print("result: " + json.dumps(report.result, ensure_ascii=False))
-        print(f"{report.entries} entries: " + ("VALID" if report.valid else f"INVALID ({len(report.failures)} failures)"))
-    return 0 if report.valid else 1
+        failures = len(report.failures) + pin_failures
+        print(f"{report.entries} entries: " + ("VALID" if valid else f"INVALID ({failures} failures)"))
+    return 0 if valid else 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,4 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help='print {"valid", "checks", "result"} as JSON')
     parser.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--board-key", metavar="HEX_OR_FILE", default=None,
+                        help="expected board public key (64 hex, or a file with hex or PEM): check pinned_board_key")
+    parser.add_argument("--base-hash", metavar="HEX", default=None,
+                        help="expected election base hash (64 hex): check pinned_base_hash")
     parser.set_defaults(func=run)
