@@ -117,6 +117,7 @@ class Board:
     def __init__(self, engine: Engine, key: SigningKey) -> None:
         self.engine = engine
         self.key = key
+        self._reader = db.read_only(engine)
 
     @classmethod
     def open(cls, url: str, key: SigningKey) -> "Board":
@@ -156,8 +157,8 @@ class Board:
             yield LockedBoard(session, election, self.key)
 
     def entries(self, election_id: str) -> list[Entry]:
-        """Every entry of the election, in order."""
-        with Session(self.engine) as session:
+        """Every entry of the election, in order (a read-only transaction: it never waits for an append)."""
+        with Session(self._reader) as session:
             rows = session.scalars(
                 select(db.Entry).where(db.Entry.election_id == election_id).order_by(db.Entry.seq)
             ).all()

@@ -90,21 +90,38 @@ class Ciphertext(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
 
 
+READ_ONLY = "quorum_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine (same pool) for sessions that only read: on SQLite they BEGIN DEFERRED instead of taking
+    the write lock, so readers never wait for an append (nor appends for readers). Never write through it."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str = DEFAULT_URL) -> Engine:
-    """An engine whose transactions serialize writers: BEGIN IMMEDIATE on SQLite, plain on PostgreSQL."""
+    """An engine whose transactions serialize writers: BEGIN IMMEDIATE on SQLite, plain on PostgreSQL.
+
+    A file-backed SQLite database runs in WAL mode with synchronous=NORMAL: readers run beside the one writer,
+    and a commit survives a crash of the process (a power loss may undo the last commits, never corrupt the file)."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[1] if "///" in url else ""
-        if database and database != ":memory:":
+        file_backed = bool(database) and not database.startswith(":memory:") and "mode=memory" not in database
+        if file_backed:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _no_implicit_transactions(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             dbapi_connection.isolation_level = None
+            if file_backed:
+                dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchall()
+                dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            reading = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
