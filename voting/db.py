@@ -102,8 +102,8 @@ def read_only(engine: Engine) -> Engine:
 def make_engine(url: str = DEFAULT_URL) -> Engine:
     """An engine whose transactions serialize writers: BEGIN IMMEDIATE on SQLite, plain on PostgreSQL.
 
-    A file-backed SQLite database runs in WAL mode with synchronous=NORMAL: readers run beside the one writer,
-    and a commit survives a crash of the process (a power loss may undo the last commits, never corrupt the file)."""
+    A file-backed SQLite database runs in WAL mode with synchronous=FULL: readers run beside the one writer, and
+    a committed entry (a voter's receipt) survives a power loss, not just a crash of the process."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[1] if "///" in url else ""
         file_backed = bool(database) and not database.startswith(":memory:") and "mode=memory" not in database
@@ -116,7 +116,7 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
             dbapi_connection.isolation_level = None
             if file_backed:
                 dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchall()
-                dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+                dbapi_connection.execute("PRAGMA synchronous=FULL")
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]

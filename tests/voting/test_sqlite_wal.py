@@ -1,4 +1,4 @@
-"""SQLite boards: WAL with synchronous=NORMAL for database files, and read-only sessions that never take the
+"""SQLite boards: WAL with synchronous=FULL for database files, and read-only sessions that never take the
 write lock (appends stay serialized by BEGIN IMMEDIATE: test_concurrent_casts)."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ def _pragmas(url: str) -> tuple[str, int]:
         return conn.exec_driver_sql("PRAGMA journal_mode").scalar(), conn.exec_driver_sql("PRAGMA synchronous").scalar()
 
 
-def test_file_database_uses_wal_normal(tmp_path: Path) -> None:
-    assert _pragmas(f"sqlite:///{tmp_path / 'sub' / 'board.db'}") == ("wal", 1)
+def test_file_database_uses_wal_full(tmp_path: Path) -> None:
+    """A receipt given to a voter is on disk: synchronous=FULL (2), not NORMAL (1)."""
+    assert _pragmas(f"sqlite:///{tmp_path / 'sub' / 'board.db'}") == ("wal", 2)
 
 
 def test_memory_database_is_left_alone() -> None:
