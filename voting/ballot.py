@@ -1,5 +1,6 @@
 """Encrypted ballots: one ciphertext and 0/1 proof per option, a range proof per contest for its limits,
-an Ed25519 signature by the voter's credential, the ballot hash, tracking codes and Benaloh reveals.
+a per-credential re-vote counter, an Ed25519 signature by the voter's credential, the ballot hash, tracking
+codes and Benaloh reveals.
 
 Every proof's context holds the election base hash, the voter's public credential, the contest and the
 option, so a proof moved to another election, ballot, voter, contest or option fails.
@@ -41,6 +42,7 @@ class Ballot:
     signature: str
     body: dict[str, Any]
     hash: bytes
+    revote: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,22 @@ class BallotSecrets:
 
     plaintexts: dict[str, list[int]]
     nonces: dict[str, list[int]]
+
+
+BODY_KEYS = ("credential", "contests", "revote")
+MAX_REVOTE = 2**31 - 1
+
+
+def signed_body(ballot_json: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a ballot's JSON its credential signs (every key but the signature)."""
+    return {k: ballot_json[k] for k in BODY_KEYS if k in ballot_json}
+
+
+def check_revote(value: Any, field: str = "ballot.revote") -> int:
+    """A re-vote counter: a JSON integer (not a boolean) in 0..MAX_REVOTE."""
+    if type(value) is not int or not 0 <= value <= MAX_REVOTE:
+        raise DecodeError(field, f"expected an integer from 0 to {MAX_REVOTE} (0 for a credential's first ballot)")
+    return value
 
 
 def selection_context(ctx: ElectionContext, credential: str, contest_id: str, option_id: str) -> bytes:
@@ -99,8 +117,13 @@ def validate_choices(ctx: ElectionContext, choices: Mapping[str, Sequence[str]])
     return out
 
 
-def encrypt_ballot(ctx: ElectionContext, private_credential: str, choices: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], BallotSecrets]:
-    """Encrypt, prove and sign a ballot; returns its JSON and the secrets for a Benaloh challenge."""
+def encrypt_ballot(ctx: ElectionContext, private_credential: str, choices: Mapping[str, Sequence[str]],
+                   revote: int = 0) -> tuple[dict[str, Any], BallotSecrets]:
+    """Encrypt, prove and sign a ballot; returns its JSON and the secrets for a Benaloh challenge.
+
+    `revote` is the credential's re-vote counter: 0 for its first cast ballot, one more for each later one
+    (a challenged ballot carries the next counter and consumes none; see Election.next_revote)."""
+    check_revote(revote, "revote")
     vectors = validate_choices(ctx, choices)
     key = credentials.signing_key(ctx.setup.election_id, private_credential)
     cred = bytes(key.verify_key).hex()
@@ -119,7 +142,7 @@ def encrypt_ballot(ctx: ElectionContext, private_credential: str, choices: Mappi
         nonces[contest.id] = rs
         contests_json.append({"id": contest.id, "selections": [c.to_json(g) for c in cts],
                               "proofs": [p.to_json(g) for p in proofs], "limit_proof": limit_proof.to_json(g)})
-    body = {"credential": cred, "contests": contests_json}
+    body = {"credential": cred, "contests": contests_json, "revote": revote}
     signature = credentials.sign(key, ballot_hash(ctx, body))
     return {**body, "signature": signature}, BallotSecrets(vectors, nonces)
 
@@ -139,11 +162,12 @@ def _ciphertext(reader: ElementReader, obj: Any, field: str) -> Ciphertext:
 def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = None) -> Ballot:
     """Parse a ballot against the manifest; the ciphertexts' membership tests are owed to `reader` if given,
     else done now (proof commitments get the core's cheap checks only: see ElementReader.commitment)."""
-    if not isinstance(obj, dict) or set(obj) != {"credential", "contests", "signature"}:
-        raise DecodeError("ballot", "expected an object with exactly 'credential', 'contests', 'signature'")
+    if not isinstance(obj, dict) or set(obj) != {"credential", "contests", "revote", "signature"}:
+        raise DecodeError("ballot", "expected an object with exactly 'credential', 'contests', 'revote', 'signature'")
     own = reader is None
     reader = reader or ctx.group.reader()
     credentials.parse_public_credential(obj["credential"], "ballot.credential")
+    revote = check_revote(obj["revote"])
     sig = obj["signature"]
     if not isinstance(sig, str) or len(sig) != 128 or sig != sig.lower():
         raise DecodeError("ballot.signature", "expected 128 lowercase hex characters")
@@ -177,8 +201,8 @@ def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = 
         contests.append(ContestBallot(contest.id, cts, proofs, limit))
     if own:
         reader.finish()
-    body = {"credential": obj["credential"], "contests": contests_json}
-    return Ballot(obj["credential"], tuple(contests), sig, body, ballot_hash(ctx, body))
+    body = signed_body(obj)
+    return Ballot(obj["credential"], tuple(contests), sig, body, ballot_hash(ctx, body), revote)
 
 
 def ballot_equations(ctx: ElectionContext, ballot: Ballot) -> list[Equation]:

@@ -17,7 +17,7 @@ from threshold.proofs import SchnorrProof
 from voting.credentials import parse_public_credential
 from voting.manifest import Manifest
 
-RECORD_VERSION = "quorum-record/1"
+RECORD_VERSION = "quorum-record/2"  # 2: the re-vote counter in the ballot body (spec 10.4)
 _ELECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_TRUSTEES = 64
 

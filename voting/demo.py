@@ -99,13 +99,13 @@ def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int =
         final: dict[int, dict[str, list[int]]] = {}
         spoiled = revotes = cast = 0
         for v, credential in enumerate(private):
-            if rng.random() < 0.2:  # a Benaloh challenge before casting
-                ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests})
+            if rng.random() < 0.2:  # a Benaloh challenge before casting (it consumes no re-vote counter)
+                ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests}, 0)
                 election.spoil(ballot, reveal_json(ctx, secrets_))
                 spoiled += 1
             rounds = 2 if rng.random() < 0.2 else 1
-            for _ in range(rounds):
-                ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests})
+            for revote in range(rounds):  # the re-vote counter: 0 for the first ballot, 1 for the re-vote
+                ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests}, revote)
                 election.cast(ballot)
                 final[v] = secrets_.plaintexts
                 cast += 1

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from threshold.decryption import PartialDecryption, verify_partial
 from threshold.errors import DecodeError, ProtocolError, VerificationError
@@ -40,7 +41,7 @@ class Receipt:
 
 def cast_ballot(ballot: Ballot, seq: int) -> CastBallot:
     """The counting view of a parsed cast ballot."""
-    return CastBallot(seq, ballot.credential, ballot.hash.hex(), tuple(cb.selections for cb in ballot.contests))
+    return CastBallot(seq, ballot.credential, ballot.hash.hex(), tuple(cb.selections for cb in ballot.contests), ballot.revote)
 
 
 class Election:
@@ -111,6 +112,17 @@ class Election:
         return entry
 
     # --- ballots ------------------------------------------------------------------------------
+    def next_revote(self, credential: str) -> int:
+        """The re-vote counter the credential's next ballot (cast or challenged) must carry: the number of its
+        cast ballots on the board (a challenged ballot consumes no counter)."""
+        with Session(self.board.engine) as session:
+            return self._cast_count(session, credential)
+
+    def _cast_count(self, session: Session, credential: str) -> int:
+        return session.scalar(select(func.count()).select_from(db.Ballot).where(
+            db.Ballot.election_id == self.election_id, db.Ballot.credential == credential,
+            db.Ballot.status == "cast")) or 0
+
     def _checked(self, ballot_json: Any) -> Ballot:
         ctx = self.context()
         ballot = parse_ballot(ctx, ballot_json)
@@ -130,6 +142,10 @@ class Election:
                 db.Ballot.election_id == self.election_id, db.Ballot.ballot_hash == digest)).one_or_none()
             if known is not None:
                 return self._retry(lb, known, entry_type, extra)
+            expected = self._cast_count(lb.session, ballot.credential)
+            if ballot.revote != expected:
+                raise ProtocolError(f"re-vote counter refused: this ballot has revote {ballot.revote}, the credential's "
+                                    f"next ballot must have revote {expected} (its number of cast ballots on the board)")
             digests = alpha_digests(self.context(), ballot)
             if len(set(digests)) != len(digests):
                 raise ProtocolError("a ciphertext appears twice in the ballot (reused nonce)")

@@ -1,4 +1,4 @@
-"""Counting: which ballots count (the last cast ballot of each credential), their homomorphic product,
+"""Counting: which ballots count (the cast ballot with the highest re-vote counter of each credential), their homomorphic product,
 the trustees' partial decryptions of a tally they recomputed themselves, and the combined result."""
 
 from __future__ import annotations
@@ -17,20 +17,23 @@ from voting.context import ElectionContext
 
 @dataclass(frozen=True)
 class CastBallot:
-    """What counting needs from one cast entry: its credential, hash and ciphertexts per contest."""
+    """What counting needs from one cast entry: its credential, hash, ciphertexts per contest and re-vote counter."""
 
     seq: int
     credential: str
     ballot_hash: str
     selections: tuple[tuple[Ciphertext, ...], ...]
+    revote: int = 0
 
 
 def counted_ballots(cast: Iterable[CastBallot]) -> list[CastBallot]:
-    """The re-vote rule: of each credential's cast ballots, the last one on the board counts."""
-    last: dict[str, CastBallot] = {}
-    for b in sorted(cast, key=lambda b: b.seq):
-        last[b.credential] = b
-    return sorted(last.values(), key=lambda b: b.seq)
+    """The re-vote rule: of each credential's cast ballots, the one with the highest re-vote counter counts (the
+    counter is signed by the voter, so the board cannot reorder re-votes; on a tie, which the board refuses and
+    the verifier reports, the later one on the board)."""
+    best: dict[str, CastBallot] = {}
+    for b in sorted(cast, key=lambda b: (b.revote, b.seq)):
+        best[b.credential] = b
+    return sorted(best.values(), key=lambda b: b.seq)
 
 
 def counted_hash(ballots: Sequence[CastBallot]) -> str:

@@ -2,7 +2,7 @@
 
 Entries are parsed and checked in parallel chunks (forked workers share the record), ballot proofs
 are verified in one random-linear-combination batch per chunk and group membership in one batched
-test per chunk; the chain, uniqueness, tracking codes, re-vote rule, tally, decryptions and result are
+test per chunk; the chain, uniqueness, tracking codes, re-vote counters and rule, tally, decryptions and result are
 checked in the parent over what the workers return.
 """
 
@@ -22,7 +22,8 @@ from threshold.elgamal import Ciphertext
 from threshold.encoding import canonical_json
 from threshold.errors import DecodeError, QuorumError
 from voting import lifecycle
-from voting.ballot import Ballot, alpha_digests, ballot_equations, ballot_hash, check_reveal, next_tracker, parse_ballot, signature_valid
+from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash, check_reveal, next_tracker, parse_ballot,
+                           signature_valid, signed_body)
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
 from voting.record import GENESIS, Entry, RecordFormatError, entry_hash, line_bounds, parse_entry_line, read_raw
@@ -31,7 +32,7 @@ from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_c
 CHECKS = (
     "chain", "signatures", "lifecycle", "parameters", "base_hash", "ballot_format", "ballot_credentials",
     "ballot_signatures", "ballot_proofs", "ballot_hashes", "ciphertext_uniqueness", "trackers", "spoiled_ballots",
-    "counted_ballots", "tally", "decryptions", "result",
+    "revote_counters", "counted_ballots", "tally", "decryptions", "result",
 )
 DESCRIPTIONS = {
     "chain": "seq numbers, prev links and entry hashes",
@@ -47,7 +48,8 @@ DESCRIPTIONS = {
     "ciphertext_uniqueness": "no ciphertext appears twice on the board (copies, challenged ballots)",
     "trackers": "tracking codes chained over the ballots",
     "spoiled_ballots": "challenged ballots open to their stated plaintexts",
-    "counted_ballots": "the tally counts the last ballot of each credential",
+    "revote_counters": "each credential's cast ballots carry re-vote counters 0, 1, 2... in board order (a challenged ballot the next one)",
+    "counted_ballots": "the tally counts the ballot with the highest re-vote counter of each credential",
     "tally": "the encrypted tally is the product of the counted ballots",
     "decryptions": "partial decryptions proven against the trustees' verification keys",
     "result": "the result is the combination of the partial decryptions",
@@ -81,6 +83,7 @@ class BallotInfo:
     stated_tracker: Any
     digests: tuple[str, ...]
     selections: tuple[tuple[Ciphertext, ...], ...] | None
+    revote: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,9 +167,10 @@ def _ballot_entry(ctx: ElectionContext, entry: Entry, info: EntryInfo, reader: A
     payload = entry.payload
     keys = CAST_KEYS if entry.type == "cast" else SPOIL_KEYS
     raw = payload.get("ballot")
-    body = {k: raw[k] for k in ("credential", "contests") if k in raw} if isinstance(raw, dict) else {}
+    body = signed_body(raw) if isinstance(raw, dict) else {}
+    revote = body.get("revote") if type(body.get("revote")) is int else None  # checked even if the rest fails to parse
     summary = BallotInfo(str(body.get("credential")), ballot_hash(ctx, body).hex(), payload.get("ballot_hash"),
-                         payload.get("tracker"), (), None)
+                         payload.get("tracker"), (), None, revote)
     if set(payload) != keys:
         failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
     elif not all(isinstance(payload[k], str) and _HEX64.fullmatch(payload[k]) for k in ("ballot_hash", "tracker")):
@@ -211,7 +215,7 @@ def _ballot_checks(ctx: ElectionContext, ballots: list, infos: list[EntryInfo], 
         summary = infos[pos].ballot
         infos[pos] = EntryInfo(**{**infos[pos].__dict__, "ballot": BallotInfo(
             summary.credential, summary.computed_hash, summary.stated_hash, summary.stated_tracker,
-            tuple(alpha_digests(ctx, ballot)), tuple(cb.selections for cb in ballot.contests))})
+            tuple(alpha_digests(ctx, ballot)), tuple(cb.selections for cb in ballot.contests), ballot.revote)})
     for seq in batch.verify():
         failures.append(Failure("ballot_proofs", seq, "a 0/1 or limit proof does not verify"))
 
@@ -350,6 +354,7 @@ def _ballots(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> No
     _ballot_hashes(checked, report)
     _ciphertexts(checked, report)
     _trackers(checked, ctx, report)
+    _revotes(checked, ctx, report)
 
 
 def _credentials(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
@@ -397,9 +402,27 @@ def _trackers(checked: list[EntryInfo], ctx: ElectionContext, report: Report) ->
         previous = bytes.fromhex(expected)
 
 
+def _revotes(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
+    """Per credential, in board order: the k-th cast ballot carries revote k (0, 1, 2... no repeat, no gap, no
+    reordering); a challenged ballot carries the counter of the credential's next cast ballot and consumes none."""
+    casts: dict[str, int] = {}
+    for info in checked:
+        b = info.ballot
+        if b.revote is None or b.credential not in ctx.credentials:  # ballot_format / ballot_credentials failures
+            continue
+        expected = casts.get(b.credential, 0)
+        if b.revote != expected:
+            kind = "a repeat" if b.revote < expected else "a gap"
+            what = "challenged ballot" if info.type == "spoil" else "cast ballot"
+            report.failures.append(Failure("revote_counters", info.seq, f"{what} has revote {b.revote}, expected {expected} "
+                                           f"(the credential's cast ballots before it on the board): {kind} or reordering"))
+        if info.type == "cast":
+            casts[b.credential] = expected + 1
+
+
 def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
     """Re-vote rule, tally, partial decryptions and result."""
-    cast = [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections)
+    cast = [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections, i.ballot.revote)
             for i in infos if i.type == "cast" and i.ballot is not None and i.ballot.selections is not None
             and i.ballot.credential in ctx.credentials]
     counted = counted_ballots(cast)
@@ -424,7 +447,7 @@ def _counted(tally_info: EntryInfo, counted: list[CastBallot], report: Report) -
     if type(stated) is not int or stated != len(counted):
         report.failures.append(Failure("counted_ballots", tally_info.seq, f"states {tally_info.payload['counted']} counted ballots, the re-vote rule gives {len(counted)}"))
     if tally_info.payload["counted_hash"] != counted_hash(counted):
-        report.failures.append(Failure("counted_ballots", tally_info.seq, "counted_hash is not the hash of the last ballot of each credential"))
+        report.failures.append(Failure("counted_ballots", tally_info.seq, "counted_hash is not the hash of the highest-counter ballot of each credential"))
 
 
 def _tally(tally_info: EntryInfo, tally: list[Ciphertext], ctx: ElectionContext, counted: list[CastBallot], report: Report) -> None:

@@ -168,6 +168,15 @@ def cast(election_id: str) -> tuple[Response, int]:
     return _receipt(_election(election_id).cast(data["ballot"]))
 
 
+@bp.get("/elections/<election_id>/revote/<credential>")
+def next_revote(election_id: str, credential: str) -> Response:
+    """The re-vote counter the credential's next ballot must carry (its number of cast ballots on the board)."""
+    election = _election(election_id)
+    if credential not in election.context().credentials:
+        abort(404, description="no such credential on this election's published credential list")
+    return jsonify({"credential": credential, "revote": election.next_revote(credential)})
+
+
 @bp.post("/elections/<election_id>/challenges")
 def challenge(election_id: str) -> tuple[Response, int]:
     """Publish a Benaloh-challenged ballot with its plaintexts and nonces (never counted, never castable)."""

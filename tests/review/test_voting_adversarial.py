@@ -35,7 +35,7 @@ from threshold.elgamal import Ciphertext
 from threshold.errors import QuorumError
 from threshold.groups import get_group
 from voting import credentials as creds_mod
-from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json
+from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json, signed_body
 from voting.board import Board, load_signing_key
 from voting.context import ElectionContext, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
@@ -105,7 +105,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     seqs["v1"] = election.cast(encrypt_ballot(ctx, private[1], CHOICE_A)[0]).seq
     seqs["v2_old"] = election.cast(encrypt_ballot(ctx, private[2], CHOICE_A)[0]).seq
     seqs["v3"] = election.cast(encrypt_ballot(ctx, private[3], CHOICE_B)[0]).seq
-    seqs["v2_new"] = election.cast(encrypt_ballot(ctx, private[2], CHOICE_B)[0]).seq
+    seqs["v2_new"] = election.cast(encrypt_ballot(ctx, private[2], CHOICE_B, revote=1)[0]).seq
     election.close()
     election.tally()
     published = election.cast_ballots()
@@ -145,7 +145,7 @@ def fix_ballots(w: World, entries: list[dict[str, Any]]) -> None:
     for e in entries:
         if e["type"] in ("cast", "spoil"):
             b = e["payload"]["ballot"]
-            digest = ballot_hash(w.ctx, {"credential": b["credential"], "contests": b["contests"]})
+            digest = ballot_hash(w.ctx, signed_body(b))
             e["payload"]["ballot_hash"] = digest.hex()
             previous = next_tracker(previous, digest)
             e["payload"]["tracker"] = previous.hex()
@@ -155,8 +155,12 @@ def _cast_ballot(w: World, e: dict[str, Any]) -> CastBallot:
     g = w.ctx.group
     b = e["payload"]["ballot"]
     sels = tuple(tuple(Ciphertext(g.from_hex(s["alpha"]), g.from_hex(s["beta"])) for s in c["selections"]) for c in b["contests"])
-    digest = ballot_hash(w.ctx, {"credential": b["credential"], "contests": b["contests"]}).hex()
-    return CastBallot(e["seq"], b["credential"], digest, sels)
+    digest = ballot_hash(w.ctx, signed_body(b)).hex()
+    return CastBallot(e["seq"], b["credential"], digest, sels, b["revote"])
+
+
+def _all_cast(w: World, entries: list[dict[str, Any]]) -> list[CastBallot]:
+    return [_cast_ballot(w, e) for e in entries if e["type"] == "cast"]
 
 
 def recount(w: World, entries: list[dict[str, Any]], chosen: Callable[[list[CastBallot]], list[CastBallot]] | None = None,
@@ -365,7 +369,7 @@ def _reencrypt(w: World, ballot: dict[str, Any]) -> dict[str, Any]:
 def _sign_as(w: World, ballot: dict[str, Any], private: str) -> dict[str, Any]:
     key = creds_mod.signing_key(w.ctx.setup.election_id, private)
     ballot["credential"] = bytes(key.verify_key).hex()
-    body = {"credential": ballot["credential"], "contests": ballot["contests"]}
+    body = signed_body(ballot)
     ballot["signature"] = creds_mod.sign(key, ballot_hash(w.ctx, body))
     return ballot
 
@@ -414,29 +418,27 @@ def test_tally_counts_the_superseded_ballot(world: World, tmp_path: Path) -> Non
     assert "counted_ballots" in failed_checks(save(world, entries, tmp_path / "r"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (weakness): the order of a credential's ballots is bound by nothing the voter signs. A board that moves a "
-    "re-voter's older ballot after the newer one before tallying (re-chaining the tracking codes it computes "
-    "anyway) gets the older ballot counted; honest trustees decrypt it (trustee_decrypt recomputes the same tally "
-    "from the reordered board) and `quorum verify` passes. voting/tally.py:28 counted_ballots picks the last by "
-    "board seq; voting/ballot.py:64 ballot_hash (what the credential signs) covers no ordering. Fix: put a per-credential "
-    "revote counter (or the hash of the credential's previous ballot) in the signed ballot body; the verifier "
-    "counts the highest and rejects repeats/gaps, and the board refuses a non-increasing counter."))
 def test_reordered_revotes_count_the_older_ballot(world: World, tmp_path: Path) -> None:
     """Re-vote rule attacked by reordering (ATTACKS rows 12/13 family: the board decides what is tallied): swap
     voter 2's two cast entries, re-chain trackers, honest re-tally and decryption. The verifier should notice
-    that the counted ballot is not the one the voter cast last."""
+    that the counted ballot is not the one the voter cast last.
+
+    Fixed by the re-vote counter in the signed ballot body (spec 10.4/10.5): the board tallies the last ballot in
+    its (reordered) order, colluding trustees decrypt it (honest ones, counting the highest counter, refuse), and
+    the verifier reports the counters out of order and the counted ballot not the highest."""
     entries = world.fresh()
     i_old = entries.index(at(entries, world.seqs["v2_old"]))
     i_new = entries.index(at(entries, world.seqs["v2_new"]))
     entries[i_old], entries[i_new] = entries[i_new], entries[i_old]
     renumber(entries)
     fix_ballots(world, entries)
-    recount(world, entries)  # exactly what honest trustees compute from this board
+    last_on_board = {b.credential: b for b in sorted(_all_cast(world, entries), key=lambda b: b.seq)}
+    recount(world, entries, chosen=lambda cast: sorted(last_on_board.values(), key=lambda b: b.seq))
     out = save(world, entries, tmp_path / "r")
     report = verify_record(out, workers=1)
     assert report.result != verify_record(world.record, workers=1).result  # the attack changed the outcome
     assert not report.valid
+    assert {"revote_counters", "counted_ballots"} <= {f.check for f in report.failures}
 
 
 def test_tally_omits_a_ballot(world: World, tmp_path: Path) -> None:
@@ -632,7 +634,7 @@ def test_retried_cast_and_replays(fresh_board) -> None:
     board, election, private, _ = fresh_board
     ctx = election.context()
     a = encrypt_ballot(ctx, private[0], CHOICE_A)[0]
-    b = encrypt_ballot(ctx, private[0], CHOICE_B)[0]
+    b = encrypt_ballot(ctx, private[0], CHOICE_B, revote=1)[0]
     r1 = election.cast(a)
     assert election.cast(a) == type(r1)(r1.seq, r1.ballot_hash, r1.tracker, False)
     election.cast(b)
@@ -647,11 +649,12 @@ def test_retried_cast_and_replays(fresh_board) -> None:
     copied = copy.deepcopy(b)
     key = creds_mod.signing_key(ctx.setup.election_id, private[2])
     copied["credential"] = bytes(key.verify_key).hex()
-    copied["signature"] = creds_mod.sign(key, ballot_hash(ctx, {"credential": copied["credential"], "contests": copied["contests"]}))
+    copied["revote"] = 0  # private[2]'s first ballot: refused as a copy, not for its counter
+    copied["signature"] = creds_mod.sign(key, ballot_hash(ctx, signed_body(copied)))
     with pytest.raises(QuorumError):
         election.cast(copied)
     with pytest.raises(QuorumError):
-        election.cast(_sign_as_ctx(ctx, _reencrypt_ctx(ctx, b), private[2]))
+        election.cast(_sign_as_ctx(ctx, {**_reencrypt_ctx(ctx, b), "revote": 0}, private[2]))
     assert len(election.entries()) == before
 
 
@@ -669,7 +672,7 @@ def _reencrypt_ctx(ctx: ElectionContext, ballot: dict[str, Any]) -> dict[str, An
 def _sign_as_ctx(ctx: ElectionContext, ballot: dict[str, Any], private: str) -> dict[str, Any]:
     key = creds_mod.signing_key(ctx.setup.election_id, private)
     ballot["credential"] = bytes(key.verify_key).hex()
-    ballot["signature"] = creds_mod.sign(key, ballot_hash(ctx, {"credential": ballot["credential"], "contests": ballot["contests"]}))
+    ballot["signature"] = creds_mod.sign(key, ballot_hash(ctx, signed_body(ballot)))
     return ballot
 
 
@@ -896,7 +899,7 @@ def _ballot_reusing_a_nonce(w: World, private: str, choices: dict[str, list[str]
                                  contest.max_selections - contest.min_selections, contest_context(ctx, cred, contest.id))
         contests.append({"id": contest.id, "selections": [c.to_json(g) for c in cts],
                          "proofs": [p.to_json(g) for p in proofs], "limit_proof": limit.to_json(g)})
-    body = {"credential": cred, "contests": contests}
+    body = {"credential": cred, "contests": contests, "revote": 0}
     return {**body, "signature": creds_mod.sign(key, ballot_hash(ctx, body))}
 
 

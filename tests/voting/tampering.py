@@ -14,8 +14,8 @@ from threshold.decryption import partial_decrypt
 from threshold.elgamal import Ciphertext
 from threshold.proofs import RangeProof
 from voting import credentials
-from voting.ballot import ballot_hash, contest_context, encrypt_ballot, selection_context
-from voting.tally import decryption_context, parse_tally, result_payload
+from voting.ballot import ballot_hash, contest_context, encrypt_ballot, selection_context, signed_body
+from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, result_payload
 from voting_helpers import OTHER, Scenario, fix_ballots, load, rechain, renumber, save
 
 SMALL_ORDER_ED25519 = "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"
@@ -31,7 +31,7 @@ def _of_type(entries: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def _resign_ballot(s: Scenario, ballot: dict[str, Any], voter: int) -> None:
     key = credentials.signing_key(s.ctx.setup.election_id, s.credentials[voter])
-    ballot["signature"] = credentials.sign(key, ballot_hash(s.ctx, {"credential": ballot["credential"], "contests": ballot["contests"]}))
+    ballot["signature"] = credentials.sign(key, ballot_hash(s.ctx, signed_body(ballot)))
 
 
 # --- the tampering, one function per case: (entries, scenario) -> None -----------------------------------
@@ -87,7 +87,7 @@ def ballot_unknown_credential(E, s):
 
 def ballot_bad_signature(E, s):
     ballot = _at(E, s.seqs["superseded"])["payload"]["ballot"]
-    body = {"credential": ballot["credential"], "contests": ballot["contests"]}
+    body = signed_body(ballot)
     ballot["signature"] = credentials.sign(SigningKey.generate(), ballot_hash(s.ctx, body))
 
 
@@ -209,6 +209,39 @@ def ballot_duplicated(E, s):
     fix_ballots(E, s.ctx)
 
 
+def _restate_counted_hash(E, s):
+    """What the board recomputes after a counted ballot's bytes change: the tally's counted_hash (same ciphertexts)."""
+    cast = [CastBallot(e["seq"], e["payload"]["ballot"]["credential"], ballot_hash(s.ctx, signed_body(e["payload"]["ballot"])).hex(),
+                       (), e["payload"]["ballot"]["revote"]) for e in E if e["type"] == "cast"]
+    _of_type(E, "tally")["payload"]["counted_hash"] = counted_hash(counted_ballots(cast))
+
+
+def revote_reordered(E, s):
+    """test_reordered_revotes_count_the_older_ballot: voter 2's re-vote (revote 1) moved before its first ballot."""
+    old, new = _at(E, s.seqs["superseded"]), _at(E, s.seqs["v2"])
+    i, j = E.index(old), E.index(new)
+    E[i], E[j] = new, old
+    renumber(E)
+    fix_ballots(E, s.ctx)
+
+
+def _recounter(E, s, revote):
+    """Voter 2's re-vote carrying another counter (signed by the voter's device: a faulty or malicious booth)."""
+    ballot = _at(E, s.seqs["v2"])["payload"]["ballot"]
+    ballot["revote"] = revote
+    _resign_ballot(s, ballot, 2)
+    fix_ballots(E, s.ctx)
+    _restate_counted_hash(E, s)
+
+
+def revote_repeated(E, s):
+    _recounter(E, s, 0)
+
+
+def revote_gap(E, s):
+    _recounter(E, s, 2)
+
+
 def tracker_repeated(E, s):
     _at(E, s.seqs["v3"])["payload"]["tracker"] = _at(E, s.seqs["v2"])["payload"]["tracker"]
 
@@ -278,16 +311,16 @@ CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
     "chain_prev": ("chain", chain_prev, PLAIN, NONE),
     "signature_flipped": ("signatures", signature_flipped, PLAIN, NONE),
     "signatures_other_key": ("signatures", lambda E, s: None, ("other_key",), NONE),
-    "lifecycle_spoil_after_close": ("lifecycle", lifecycle_spoil_after_close, BOTH, NONE),
+    "lifecycle_spoil_after_close": ("lifecycle", lifecycle_spoil_after_close, BOTH, frozenset({"revote_counters"})),
     "lifecycle_second_result": ("lifecycle", lifecycle_second_result, BOTH, NONE),
     "parameters_trustee_signature": ("parameters", parameters_trustee_signature, BOTH, NONE),
     "base_hash_changed": ("base_hash", base_hash_changed, BOTH, NONE),
     "ballot_non_member": ("ballot_format", ballot_non_member, BOTH, NONE),
-    "ballot_unknown_credential": ("ballot_credentials", ballot_unknown_credential, BOTH, NONE),
+    "ballot_unknown_credential": ("ballot_credentials", ballot_unknown_credential, BOTH, frozenset({"revote_counters"})),
     "ballot_bad_signature": ("ballot_signatures", ballot_bad_signature, BOTH, NONE),
     "ballot_moved_proof": ("ballot_proofs", ballot_moved_proof, BOTH, NONE),
     "ballot_hash_stated": ("ballot_hashes", ballot_hash_stated, BOTH, NONE),
-    "cast_after_challenge": ("ciphertext_uniqueness", cast_after_challenge, BOTH, NONE),
+    "cast_after_challenge": ("ciphertext_uniqueness", cast_after_challenge, BOTH, frozenset({"revote_counters"})),
     "tracker_changed": ("trackers", tracker_changed, BOTH, NONE),
     "spoiled_reveal_lie": ("spoiled_ballots", spoiled_reveal_lie, BOTH, NONE),
     "counted_changed": ("counted_ballots", counted_changed, BOTH, NONE),
@@ -303,7 +336,7 @@ CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
     "base_hash_open_extra_key": ("base_hash", base_hash_open_extra_key, BOTH, NONE),
     "base_hash_no_open": ("base_hash", base_hash_no_open, BOTH, frozenset({"lifecycle"})),
     "parameters_no_credentials": ("parameters", parameters_no_credentials, BOTH, frozenset({"lifecycle"})),
-    "ballot_duplicated": ("ballot_hashes", ballot_duplicated, BOTH, frozenset({"ciphertext_uniqueness"})),
+    "ballot_duplicated": ("ballot_hashes", ballot_duplicated, BOTH, frozenset({"ciphertext_uniqueness", "revote_counters"})),
     "tracker_repeated": ("trackers", tracker_repeated, BOTH, NONE),
     "tally_missing": ("tally", tally_missing, BOTH, frozenset({"lifecycle"})),
     "tally_malformed": ("tally", tally_malformed, BOTH, NONE),
@@ -314,6 +347,9 @@ CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
     "result_too_few_decryptions": ("result", result_too_few_decryptions, BOTH, NONE),
     "ballot_tracker_not_hex": ("ballot_format", ballot_tracker_not_hex, BOTH, frozenset({"trackers"})),
     "nonce_reused_in_a_ballot": ("ciphertext_uniqueness", nonce_reused_in_a_ballot, BOTH, NONE),
+    "revote_reordered": ("revote_counters", revote_reordered, BOTH, NONE),
+    "revote_repeated": ("revote_counters", revote_repeated, BOTH, NONE),
+    "revote_gap": ("revote_counters", revote_gap, BOTH, NONE),
 }
 
 

@@ -42,7 +42,7 @@ def _child(url: str, seed: bytes, election_id: str, ballots: list, queue: Any) -
 def test_concurrent_casts_on_postgres(pg_url: str, tmp_path: Path, use_processes: bool) -> None:
     s = open_election(pg_url, "ed25519", voters=CASTERS, trustees=3, quorum=2)
     # each caster votes; every fourth also re-votes right away (its last ballot must count)
-    work = [[s.ballot(v, OTHER)] + ([s.ballot(v, CHOICE)] if v % 4 == 0 else []) for v in range(CASTERS)]
+    work = [[s.ballot(v, OTHER)] + ([s.ballot(v, CHOICE, revote=1)] if v % 4 == 0 else []) for v in range(CASTERS)]
     seed = bytes(s.key)
     if use_processes:
         ctx = multiprocessing.get_context("fork")

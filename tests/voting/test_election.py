@@ -14,7 +14,7 @@ from threshold.elgamal import Ciphertext
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.proofs import RangeProof
 from voting import db
-from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, parse_ballot, reveal_json, selection_context, contest_context
+from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, parse_ballot, reveal_json, selection_context, contest_context, signed_body
 from voting.demo import run_demo
 from voting.tally import trustee_decrypt
 from voting.verifier import verify_record
@@ -144,7 +144,7 @@ def test_row02_copied_and_malleated_ballots_refused(s: Scenario) -> None:
 
     key2 = credentials.signing_key(ctx.setup.election_id, s.credentials[1])
     # B's ciphertexts and proofs under voter 2's credential and signature
-    moved = {"credential": v2["credential"], "contests": copy.deepcopy(b["contests"])}
+    moved = {"credential": v2["credential"], "contests": copy.deepcopy(b["contests"]), "revote": 0}
     moved["signature"] = credentials.sign(key2, ballot_hash(ctx, moved))
     _rejected(s, lambda: s.election.cast(moved), VerificationError)
     # a re-encryption of B, signed by voter 2
@@ -152,7 +152,7 @@ def test_row02_copied_and_malleated_ballots_refused(s: Scenario) -> None:
     for item in reenc["contests"]:
         item["selections"] = [pk.reencrypt(Ciphertext(g.from_hex(c["alpha"]), g.from_hex(c["beta"])))[0].to_json(g)
                               for c in item["selections"]]
-    reenc["signature"] = credentials.sign(key2, ballot_hash(ctx, {"credential": reenc["credential"], "contests": reenc["contests"]}))
+    reenc["signature"] = credentials.sign(key2, ballot_hash(ctx, signed_body(reenc)))
     _rejected(s, lambda: s.election.cast(reenc), VerificationError)
 
 
@@ -160,7 +160,7 @@ def test_row15_benaloh_challenge(s: Scenario) -> None:
     """ATTACKS.md row 15: a challenged ballot is published with its nonces, never counted, never castable."""
     ballot, secrets_ = encrypt_ballot(s.ctx, s.credentials[0], OTHER)
     receipt = s.election.spoil(ballot, reveal_json(s.ctx, secrets_))
-    assert receipt.ballot_hash == ballot_hash(s.ctx, {k: ballot[k] for k in ("credential", "contests")}).hex()
+    assert receipt.ballot_hash == ballot_hash(s.ctx, signed_body(ballot)).hex()
     assert "challenged" in _rejected(s, lambda: s.election.cast(ballot), ProtocolError)
     lie = reveal_json(s.ctx, secrets_)
     lie[0]["plaintexts"] = [1 - m for m in lie[0]["plaintexts"]]
@@ -181,7 +181,7 @@ def test_row15_benaloh_challenge(s: Scenario) -> None:
     from voting import credentials
 
     key = credentials.signing_key(ctx.setup.election_id, s.credentials[0])
-    recast["signature"] = credentials.sign(key, ballot_hash(ctx, {"credential": recast["credential"], "contests": recast["contests"]}))
+    recast["signature"] = credentials.sign(key, ballot_hash(ctx, signed_body(recast)))
     assert "copied" in _rejected(s, lambda: s.election.cast(recast), ProtocolError)
     s.election.cast(s.ballot(2, CHOICE))
     result = finish(s)
@@ -195,7 +195,7 @@ def test_row08_row14_trackers_recomputed_by_the_voter_and_distinct(s: Scenario) 
     previous = s.ctx.base_hash
     for voter in range(3):
         ballot = s.ballot(voter, CHOICE)
-        mine = ballot_hash(s.ctx, {k: ballot[k] for k in ("credential", "contests")})
+        mine = ballot_hash(s.ctx, signed_body(ballot))
         receipt = s.election.cast(ballot)
         assert receipt.ballot_hash == mine.hex()
         previous = next_tracker(previous, mine)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from threshold.dkg import TrusteeKey
 from threshold.groups import get_group
-from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json
+from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json, signed_body
 from voting.board import Board
 from voting.context import ElectionContext, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
@@ -46,8 +46,11 @@ class Scenario:
     def ctx(self) -> ElectionContext:
         return self.election.context()
 
-    def ballot(self, voter: int, choices: dict[str, list[str]] = CHOICE) -> dict[str, Any]:
-        return encrypt_ballot(self.ctx, self.credentials[voter], choices)[0]
+    def ballot(self, voter: int, choices: dict[str, list[str]] = CHOICE, revote: int | None = None) -> dict[str, Any]:
+        """A ballot of the voter carrying its next re-vote counter on the board (or the one given)."""
+        if revote is None:
+            revote = self.election.next_revote(public_credential(self.election.election_id, self.credentials[voter]))
+        return encrypt_ballot(self.ctx, self.credentials[voter], choices, revote)[0]
 
 
 def retrying(call: Callable[[], T], attempts: int = 30) -> T:
@@ -118,7 +121,7 @@ def fix_ballots(entries: list[dict[str, Any]], ctx: ElectionContext) -> None:
     for e in entries:
         if e["type"] in ("cast", "spoil"):
             ballot = e["payload"]["ballot"]
-            digest = ballot_hash(ctx, {"credential": ballot["credential"], "contests": ballot["contests"]})
+            digest = ballot_hash(ctx, signed_body(ballot))
             e["payload"]["ballot_hash"] = digest.hex()
             previous = next_tracker(previous, digest)
             e["payload"]["tracker"] = previous.hex()

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from tests.web import flow
 from tests.web.conftest import api_post
 from voting.ballot import encrypt_ballot, reveal_json
+from voting.credentials import public_credential
 from voting.election import Election
 from voting.tally import trustee_decrypt
 from voting.verifier import verify_record
@@ -45,7 +46,7 @@ def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: P
     assert again.status_code == 200 and again.get_json()["stored"] is False
 
     # Benaloh challenge: published with its reveal, then refused as a cast ballot
-    spoiled, secrets = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["cy"], "pool": ["no"]})
+    spoiled, secrets = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["cy"], "pool": ["no"]}, revote=1)
     challenge = api_post(voter, "/api/elections/club/challenges", {"ballot": spoiled, "reveal": reveal_json(ctx, secrets)})
     assert challenge.status_code == 201
     opened = voter.get(f"/api/elections/club/ballots/{challenge.get_json()['ballot_hash']}").get_json()
@@ -55,8 +56,17 @@ def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: P
     refused = api_post(voter, "/api/elections/club/ballots", {"ballot": spoiled})
     assert refused.status_code == 409 and "challenged" in refused.get_json()["detail"]
 
-    # a re-vote: the last ballot of v2 counts
-    revote, _ = encrypt_ballot(ctx, issued[1]["credential"], {"chair": ["cy"], "pool": ["yes"]})
+    # a re-vote: the booth asks for the credential's next counter; a stale one is refused and stores nothing
+    public = public_credential("club", issued[1]["credential"])
+    assert voter.get(f"/api/elections/club/revote/{public}").get_json() == {"credential": public, "revote": 1}
+    assert voter.get(f"/api/elections/club/revote/{'ab' * 32}").status_code == 404
+    stale, _ = encrypt_ballot(ctx, issued[1]["credential"], {"chair": ["cy"], "pool": ["yes"]}, revote=0)
+    n = len(Election(board, "club").entries())
+    refused = api_post(voter, "/api/elections/club/ballots", {"ballot": stale})
+    assert refused.status_code == 409 and "revote 1" in refused.get_json()["detail"]
+    assert len(Election(board, "club").entries()) == n
+    # the last ballot of v2 (the highest counter) counts
+    revote, _ = encrypt_ballot(ctx, issued[1]["credential"], {"chair": ["cy"], "pool": ["yes"]}, revote=1)
     assert api_post(voter, "/api/elections/club/ballots", {"ballot": revote}).status_code == 201
     final["v2"] = {"chair": ["cy"], "pool": ["yes"]}
 

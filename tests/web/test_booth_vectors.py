@@ -12,7 +12,7 @@ from flask import Flask
 from tests.web import flow
 from tests.web.conftest import api_post
 from tests.web.live import chromium, serve
-from voting.ballot import ballot_hash, encrypt_ballot, reveal_json
+from voting.ballot import ballot_hash, encrypt_ballot, reveal_json, signed_body
 from voting.credentials import public_credential
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ SCRIPT = """async ([api, credential, ballot, reveal]) => {
   const { fromHex, toHex } = await import("/static/js/crypto/bytes.js");
   const ctx = await loadContext(api);
   const key = await credentialKey(ctx.electionId, credential);
-  const body = { credential: ballot.credential, contests: ballot.contests };
+  const body = { credential: ballot.credential, contests: ballot.contests, revote: ballot.revote };
   const checks = [];
   ctx.manifest.contests.forEach((contest, i) => {
     contestRules(contest).options.forEach((option, j) => {
@@ -49,8 +49,8 @@ def test_booth_matches_python(app: Flask, admin, group: str) -> None:  # type: i
     credential = api_post(admin, "/api/elections/vectors/credentials", {}).get_json()["credentials"][0]["credential"]
     api_post(admin, "/api/elections/vectors/open", {})
     ctx = app.extensions["quorum"].election("vectors").context()
-    ballot, secrets = encrypt_ballot(ctx, credential, {"chair": ["bob"], "pool": ["no"]})
-    body = {"credential": ballot["credential"], "contests": ballot["contests"]}
+    ballot, secrets = encrypt_ballot(ctx, credential, {"chair": ["bob"], "pool": ["no"]}, revote=1)
+    body = signed_body(ballot)
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
         page.goto(f"{base}/verify")

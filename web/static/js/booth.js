@@ -70,7 +70,9 @@ $("ballot-form").addEventListener("submit", async (event) => {
   busy(true);
   try {
     announce(status, "Encrypting your ballot in this browser…");
-    pending = await encryptBallot(ctx, key, choices(), (done, total) => {
+    // the re-vote counter this ballot must carry, asked again for every ballot (a re-vote or a challenge may precede it)
+    const { revote } = await getJson(`${root.dataset.api}/revote/${key.publicHex}`);
+    pending = await encryptBallot(ctx, key, choices(), revote, (done, total) => {
       status.textContent = `Encrypting your ballot in this browser… ${done} of ${total}`;
     });
     $("fingerprint").textContent = pending.hash;

@@ -77,11 +77,19 @@ export function validateChoices(manifest, choices) {
   return out;
 }
 
+/** The largest re-vote counter a ballot may carry (voting.ballot.MAX_REVOTE). */
+export const MAX_REVOTE = 2 ** 31 - 1;
+
 /**
  * Encrypt, prove and sign a ballot. Returns the ballot JSON, its hash (hex) and the secrets a
- * Benaloh challenge reveals.
+ * Benaloh challenge reveals. `revote` is the credential's re-vote counter, signed in the body: 0 for
+ * its first ballot, then the number of its cast ballots on the board (GET .../revote/{credential});
+ * a challenged ballot consumes none.
  */
-export async function encryptBallot(ctx, key, choices, onProgress = () => {}) {
+export async function encryptBallot(ctx, key, choices, revote, onProgress = () => {}) {
+  if (!Number.isSafeInteger(revote) || revote < 0 || revote > MAX_REVOTE) {
+    throw new Error(`revote: expected an integer from 0 to ${MAX_REVOTE}`);
+  }
   const vectors = validateChoices(ctx.manifest, choices);
   const g = ctx.group;
   const pk = ctx.publicKey;
@@ -116,7 +124,7 @@ export async function encryptBallot(ctx, key, choices, onProgress = () => {}) {
       limit_proof: limitProof.toJSON(g),
     });
   }
-  const body = { credential: cred, contests };
+  const body = { credential: cred, contests, revote };
   const digest = await ballotHash(ctx, body);
   const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key.privateKey, digest));
   return { ballot: { ...body, signature: toHex(signature) }, hash: toHex(digest), secrets };
