@@ -163,7 +163,7 @@ def markdown(a: argparse.Namespace, ours: dict, flower: dict | None, conditions:
     lines += [
         "",
         f"Ours, also: max abs error of the sum {ours['max_abs_err']:.2e} (stated bound {ours['error_bound']:.2e});",
-        f"`verify(transcript)` (replays every message, cross-checks every revealed share, recomputes the",
+        "`verify(transcript)` (replays every message, cross-checks every revealed share, recomputes the",
         f"aggregate) {ours['verify_cpu_s']:.3f} s CPU; transcript {ours['transcript_bytes'] / 1e6:.1f} MB.",
         "Differences: our masks are AES-256-CTR keystreams under HKDF-derived 256-bit keys (Flower: numpy",
         "`RandomState` seeded with 32 bits); our masked vectors are uint32 (Flower: int64 `.npy`); every",

@@ -356,22 +356,11 @@ def test_replayed_ballot(world: World, tmp_path: Path) -> None:
 
 
 def _reencrypt(w: World, ballot: dict[str, Any]) -> dict[str, Any]:
-    g, pk = w.ctx.group, w.ctx.public_key
-    out = copy.deepcopy(ballot)
-    for c in out["contests"]:
-        for s in c["selections"]:
-            zero, _ = pk.encrypt(0)
-            s["alpha"] = g.to_hex(g.mul(g.from_hex(s["alpha"]), zero.alpha))
-            s["beta"] = g.to_hex(g.mul(g.from_hex(s["beta"]), zero.beta))
-    return out
+    return _reencrypt_ctx(w.ctx, ballot)
 
 
 def _sign_as(w: World, ballot: dict[str, Any], private: str) -> dict[str, Any]:
-    key = creds_mod.signing_key(w.ctx.setup.election_id, private)
-    ballot["credential"] = bytes(key.verify_key).hex()
-    body = signed_body(ballot)
-    ballot["signature"] = creds_mod.sign(key, ballot_hash(w.ctx, body))
-    return ballot
+    return _sign_as_ctx(w.ctx, ballot, private)
 
 
 def test_reencrypted_copy_under_own_credential(world: World, tmp_path: Path) -> None:

@@ -44,7 +44,6 @@ def test_honest_ceremony_and_decryption_with_absent_trustees(group):
 def test_cheating_dealer_is_caught_by_a_public_complaint(group):
     """A dealer sends trustee 2 a share that does not match its commitments."""
     def tamper(params, trustees, ann, msgs):
-        cheat = trustees[0]
         bad = hybrid.encrypt(group, ann[2].enc_key, (12345).to_bytes(32, "big"), params.ctx("dkg-share", 1, 2))
         msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 2: bad})
         return msgs

@@ -20,7 +20,7 @@ import nacl.bindings as sodium
 
 from threshold import dkg, hybrid, keystore_browser, shamir
 from threshold.decryption import partial_decrypt
-from threshold.elgamal import Ciphertext, PublicKey
+from threshold.elgamal import PublicKey
 from threshold.encoding import canonical_json, encode
 from threshold.errors import DecodeError
 from threshold.groups import Group, get_group
