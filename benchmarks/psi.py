@@ -2,8 +2,8 @@
 
 Same setup as the anchor driver (shared/anchors/psi/bench_openmined.py): server set
 item-0..item-(n-1), client set item-n/2..item-(3n/2-1), false-positive probability 1e-9 for
-the whole query (ours: 1e-9/n per client item), reveal items and size. For each size the
-anchor runs first, then ours, in the same process tree, so both see the same machine load.
+the whole query (ours: 1e-9/n per client item), reveal items and size. The repetitions are interleaved (anchor once, then
+ours once, and again), in the same process tree, so that a change of machine load hits both.
 
     .venv/bin/python benchmarks/psi.py --sizes 10 14 16 18 --reps 5 5 3 1 [--md]
     .venv/bin/python benchmarks/psi.py --unbalanced 1000000 [--md]   # contact-discovery mode
@@ -99,6 +99,13 @@ def run_unbalanced(size: int, queries: int, query_size: int) -> str:
     ])
 
 
+def _anchor_median(runs: list[dict]) -> dict:
+    """Medians of the anchor's timed keys (suffix _s), first value of the others."""
+    row = {k: statistics.median(r[k] for r in runs) if k.endswith("_s") else runs[0][k] for k in runs[0]}
+    row["fp_excess"] = max(r["fp_excess"] for r in runs)
+    return row
+
+
 def median_row(runs: list[dict]) -> dict:
     """Medians of the timed keys, first value of the others."""
     return {k: statistics.median(r[k] for r in runs) if k.endswith("_s") else runs[0][k] for k in runs[0]}
@@ -131,16 +138,24 @@ def main() -> int:
     rows = []
     for k, r in zip(a.sizes, reps):
         n = 1 << k
-        anchor: dict[bool, dict] = {}
-        if not a.no_anchor:
-            try:
-                out = run_anchor("psi", "psi/bench_openmined.py", ["--sizes", str(k), "--reps", str(r), "--reveal", "both", "--fpr", str(a.fpr)], timeout=3600)
-                anchor = {row["reveal"]: row for row in out["rows"]}
-            except AnchorError as exc:
-                print(f"anchor skipped: {exc}", file=sys.stderr)
+        anchors: dict[bool, list[dict]] = {True: [], False: []}
+        ours: dict[str, list[dict]] = {"items": [], "size": []}
+        for _ in range(r):  # interleaved, so that a change of machine load hits both sides alike
+            if not a.no_anchor:
+                try:
+                    out = run_anchor("psi", "psi/bench_openmined.py", ["--sizes", str(k), "--reps", "1", "--reveal", "both", "--fpr", str(a.fpr)], timeout=3600)
+                    for row in out["rows"]:
+                        anchors[row["reveal"]].append(row)
+                except AnchorError as exc:
+                    print(f"anchor skipped: {exc}", file=sys.stderr)
+            for reveal in ("items", "size"):
+                ours[reveal].append(run_ours(n, reveal, a.fpr))
         for reveal in ("items", "size"):
-            ours = median_row([run_ours(n, reveal, a.fpr) for _ in range(r)])
-            row = {"log2n": k, "reveal": reveal, "reps": r, "ours": ours, "openmined": anchor.get(reveal == "items")}
+            m = anchors[reveal == "items"]
+            row = {"log2n": k, "reveal": reveal, "reps": r, "ours": median_row(ours[reveal]),
+                   "openmined": _anchor_median(m) if m else None}
+            if len(m) == len(ours[reveal]):
+                row["ratios"] = [o["total_cpu_s"] / x["total_cpu_s"] for o, x in zip(ours[reveal], m)]
             rows.append(row)
             print(json.dumps(row), flush=True)
     run.update(rows=rows, load_end=os.getloadavg()[0])
@@ -159,15 +174,15 @@ def markdown(run: dict) -> str:
     rows = run["rows"]
     lines = [
         "Command: `.venv/bin/python benchmarks/psi.py " + run["args"] + "` (anchor: `shared/anchors/psi/bench_openmined.py` in",
-        "`~/anchor-venvs/psi`, run by `benchmarks/anchors.py` in the same run, just before ours for each size).",
+        "`~/anchor-venvs/psi`, run by `benchmarks/anchors.py` in the same run, repetitions interleaved: anchor, ours, anchor, ours...).",
         f"Date: {run['date']}; machine: {run['machine']}; load average {run['load_start']:.2f} at start, {run['load_end']:.2f} at end (shared machine).",
         "Both: server set item-0..n-1, client set item-n/2..3n/2-1 (overlap n/2), false-positive probability",
         "1e-9 for the whole query, one process, no network, CPU = `time.process_time`, medians over reps.",
         "OpenMined: ECDH over P-256, GCS. Ours: X25519 (OpenSSL via `cryptography`), RFC 9380",
         "curve25519_XMD:SHA-512_ELL2_NU_ hash-to-curve (gmpy2), Golomb-Rice set of s*H(y) (Elias-Fano layout).",
         "",
-        "| log2 n | reveal | reps | ours setup / request / process / final CPU s | ours total CPU s | OpenMined total CPU s | ratio | ours bytes (setup + request + response) | OpenMined bytes | bytes ratio | exact |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| log2 n | reveal | reps | ours setup / request / process / final CPU s | ours total CPU s | OpenMined total CPU s | ratio | per-rep ratios | ours bytes (setup + request + response) | OpenMined bytes | bytes ratio | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         o, m = row["ours"], row["openmined"]
@@ -177,9 +192,10 @@ def markdown(run: dict) -> str:
         if m:
             mb = m["setup_bytes"] + m["request_bytes"] + m["response_bytes"]
             exact = exact and m["fp_excess"] == 0
-            anchor = f"{m['total_cpu_s']:.3f} | {o['total_cpu_s'] / m['total_cpu_s']:.2f} | {ob} | {mb} | {ob / mb:.3f}"
+            per_rep = " ".join(f"{x:.2f}" for x in sorted(row.get("ratios", [])))
+            anchor = f"{m['total_cpu_s']:.3f} | {o['total_cpu_s'] / m['total_cpu_s']:.2f} | {per_rep} | {ob} | {mb} | {ob / mb:.3f}"
         else:
-            anchor = f"- | - | {ob} | - | -"
+            anchor = f"- | - | - | {ob} | - | -"
         lines.append(f"| {row['log2n']} | {row['reveal']} | {row['reps']} | {steps} | {o['total_cpu_s']:.3f} | {anchor} | {exact} |")
     lines += [
         "",

@@ -1,11 +1,17 @@
-"""X25519 blinding keys and batch scalar multiplication of u-coordinates (OpenSSL via `cryptography`).
+"""X25519 blinding keys and batch scalar multiplication of u-coordinates (libsodium via PyNaCl).
 
-X25519 was chosen over libsodium's edwards25519 (`crypto_scalarmult_ed25519_noclamp`) because
-one multiplication costs about 24 us here against 63 us. Points from a peer are checked to be
-canonical and on curve25519 (not its twist); small-order points make OpenSSL return zero, which
-is refused. Clamped scalars are multiples of 8, so torsion components never reach an output.
-Unblinding multiplies by a clamped representative of k^-1 mod the group order: a key is
-drawn until its inverse has one (about every second draw).
+X25519 was chosen over edwards25519 (`crypto_scalarmult_ed25519_noclamp`) because one
+multiplication costs about 21 us here against 63 us. Of the two X25519s reachable from Python,
+libsodium's `crypto_scalarmult` (constant-time Montgomery ladder), called through PyNaCl's
+compiled cffi module with the scalar and the output buffer allocated once per batch, measured
+about 10% faster per point than OpenSSL's through `cryptography`, which needs a key object per
+peer point (`X25519PublicKey.from_public_bytes`, about 1.5 us) and an `exchange` call.
+Both compute the same function (RFC 7748 X25519); the tests check one against the other.
+Points from a peer are checked to be canonical and on curve25519 (not its twist); small-order
+points make libsodium fail (an all-zero result), which is refused. Clamped scalars are
+multiples of 8, so torsion components never reach an output. Unblinding multiplies by a
+clamped representative of k^-1 mod the group order: a key is drawn until its inverse has one
+(about every second draw).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import secrets
 
 import gmpy2
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from nacl._sodium import ffi, lib  # PyNaCl's compiled libsodium binding (what nacl.bindings wraps)
 
 from .errors import PsiError
 
@@ -51,12 +57,16 @@ class BlindingKey:
         inverse = _clamped_representative(pow(k, -1, ELL)) if k % 8 == 0 and k >> 254 == 1 else None
         if inverse is None:
             raise PsiError("not a saved PSI key (32 bytes, clamped, with a clamped inverse)")
-        self._key = X25519PrivateKey.from_private_bytes(raw)
-        self._inverse = X25519PrivateKey.from_private_bytes(_clamped(inverse))
+        self._key = ffi.new("unsigned char[32]", raw)
+        self._inverse = ffi.new("unsigned char[32]", _clamped(inverse))
 
     def to_bytes(self) -> bytes:
         """The secret scalar (keep it secret: it is the server's whole key)."""
-        return self._key.private_bytes_raw()
+        return bytes(ffi.buffer(self._key))
+
+    def _inverse_bytes(self) -> bytes:
+        """The clamped inverse scalar (for tests)."""
+        return bytes(ffi.buffer(self._inverse))
 
     def blind(self, points: bytes) -> bytes:
         """k * P for each 32-byte u-coordinate in `points`."""
@@ -67,13 +77,18 @@ class BlindingKey:
         return _multiply(self._inverse, points)
 
 
-def _multiply(key: X25519PrivateKey, points: bytes) -> bytes:
-    """X25519(key, u) for each u; a small-order input is an error."""
-    exchange, load = key.exchange, X25519PublicKey.from_public_bytes
-    try:
-        return b"".join([exchange(load(points[i : i + 32])) for i in range(0, len(points), 32)])
-    except ValueError as exc:  # OpenSSL refuses an all-zero result (small-order input)
-        raise PsiError("a point of small order was received") from exc
+def _multiply(scalar: object, points: bytes) -> bytes:
+    """X25519(scalar, u) for each 32-byte u in `points`; a small-order input is an error."""
+    if len(points) % 32:
+        raise PsiError(f"points: length {len(points)} is not a multiple of 32")
+    out = bytearray(len(points))
+    dst, src = ffi.from_buffer("unsigned char[]", out), ffi.from_buffer("unsigned char[]", points)
+    mult, failed = lib.crypto_scalarmult, 0
+    for i in range(0, len(points), 32):
+        failed |= mult(dst + i, scalar, src + i)  # -1 for a small-order input (all-zero result)
+    if failed:
+        raise PsiError("a point of small order was received")
+    return bytes(out)
 
 
 def check_points(points: bytes, what: str) -> None:
@@ -86,8 +101,8 @@ def check_points(points: bytes, what: str) -> None:
         for row in np.flatnonzero(high):
             if int.from_bytes(points[32 * row : 32 * row + 32], "little") >= P:
                 raise PsiError(f"{what}: point {row} is not a canonical field element")
-    p, jacobi, mpz = P, gmpy2.jacobi, gmpy2.mpz
+    p, jacobi, load = P, gmpy2.jacobi, gmpy2.mpz.from_bytes
     for i in range(0, len(points), 32):
-        u = mpz(int.from_bytes(points[i : i + 32], "little"))
-        if jacobi((u * (u * (u + _A) + 1)) % p, p) == -1:
+        u = load(points[i : i + 32], "little")
+        if jacobi(u * (u * (u + _A) + 1), p) < 0:  # jacobi reduces mod p itself
             raise PsiError(f"{what}: point {i // 32} is not on curve25519")

@@ -51,22 +51,33 @@ def map_to_curve_u(u: mpz) -> mpz:
 
 
 def encode_items(msgs: list[bytes], dst: bytes = DST) -> bytes:
-    """The 32-byte little-endian u-coordinates of encode_to_curve for each message, concatenated."""
+    """The 32-byte little-endian u-coordinates of encode_to_curve for each message, concatenated.
+
+    The same steps as `map_to_curve_u(hash_to_field(msg))`, with the n inversions of 1 + 2u^2
+    replaced by one (Montgomery's trick: 3(n-1) multiplications) and the square test on
+    x1 = -A/(1 + 2u^2) done by a Jacobi symbol, which costs less than a square root.
+    """
     tail0, tail1 = _suffixes(dst)
     zpad = hashlib.sha512(bytes(128))
-    sha512, invert, jacobi, p, a = hashlib.sha512, gmpy2.invert, gmpy2.jacobi, P, A
-    out = bytearray(32 * len(msgs))
-    for i, msg in enumerate(msgs):
+    sha512, jacobi, load, p, a = hashlib.sha512, gmpy2.jacobi, mpz.from_bytes, P, A
+    denominators, prefix, acc = [], [], mpz(1)
+    for msg in msgs:
         h = zpad.copy()
-        h.update(msg)
-        h.update(tail0)
-        b1 = sha512(h.digest() + tail1).digest()
-        u = mpz(int.from_bytes(b1[:_L], "big")) % p
-        x1 = (-a * invert((1 + 2 * u * u) % p, p)) % p
-        if jacobi((x1 * (x1 * (x1 + a) + 1)) % p, p) == -1:
-            x1 = (-x1 - a) % p
-        out[32 * i : 32 * i + 32] = int(x1).to_bytes(32, "little")
-    return bytes(out)
+        h.update(msg + tail0)
+        u = load(sha512(h.digest() + tail1).digest()[:_L], "big")
+        d = (2 * u * u + 1) % p  # never 0: -1/2 is not a square mod p
+        denominators.append(d)
+        prefix.append(acc)
+        acc = acc * d % p
+    inverse = gmpy2.invert(acc, p)  # 1 / (d_0 ... d_{n-1})
+    out = [b""] * len(msgs)
+    for i in range(len(msgs) - 1, -1, -1):
+        x1 = -a * inverse * prefix[i] % p  # -A / d_i
+        inverse = inverse * denominators[i] % p  # 1 / (d_0 ... d_{i-1})
+        if jacobi(x1 * (x1 * (x1 + a) + 1), p) < 0:
+            x1 = (-a - x1) % p
+        out[i] = x1.to_bytes(32, "little")
+    return b"".join(out)
 
 
 def clear_cofactor_u(u: mpz) -> mpz:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from .errors import PsiError
 
@@ -18,13 +19,26 @@ def item_bytes(item: object, index: int) -> bytes:
     raise PsiError(f"item {index} is a {type(item).__name__}; PSI items must be str or bytes")
 
 
+def normalise(chunk: list[object], start: int) -> list[bytes]:
+    """`item_bytes` of each item of `chunk` (whose first item has index `start`), fast for all-str or all-bytes."""
+    kinds = set(map(type, chunk))
+    if kinds == {str}:
+        return [x.encode("utf-8") for x in chunk]  # type: ignore[attr-defined]
+    if kinds == {bytes}:
+        return chunk  # type: ignore[return-value]
+    return [item_bytes(x, start + i) for i, x in enumerate(chunk)]
+
+
+def chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
+    """The items as lists of at most `size`, as given."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
 def batches(items: Iterable[object], size: int) -> Iterator[list[bytes]]:
     """Yield the items as lists of at most `size` normalised byte strings."""
-    batch: list[bytes] = []
-    for index, item in enumerate(items):
-        batch.append(item_bytes(item, index))
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    start = 0
+    for chunk in chunks(items, size):
+        yield normalise(chunk, start)
+        start += len(chunk)

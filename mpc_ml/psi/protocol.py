@@ -19,7 +19,7 @@ from .curve import BlindingKey
 from .errors import PsiError
 from .gcs import CompressedSet, contains, high_bits_for, range_bits, split
 from .hashing import encode_items
-from .items import Item, batches
+from .items import Item, chunks, normalise
 from .messages import REVEALS, Request, Response, ServerSetup
 from .progress import Progress
 from .transport import exchange, serve
@@ -64,8 +64,12 @@ def _blind_items(
     """Hash and blind the items in batches; return the concatenated points."""
     total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
     bar = Progress(label, total, progress)
-    blinded, fingerprints = [], []
-    for batch in batches(_tee(items, keep), BATCH):
+    blinded, fingerprints, start = [], [], 0
+    for chunk in chunks(items, BATCH):
+        batch = normalise(chunk, start)
+        if keep is not None:
+            keep.extend(chunk)  # type: ignore[arg-type]
+        start += len(chunk)
         points = encode_items(batch)
         fingerprints.append(_words(points).copy())
         blinded.append(key.blind(points))
@@ -75,16 +79,6 @@ def _blind_items(
         raise PsiError(f"{label} set is empty")
     _check_distinct(np.concatenate(fingerprints), label)
     return b"".join(blinded)
-
-
-def _tee(items: Iterable[object], keep: list[Item] | None) -> Iterable[object]:
-    """Pass the items through, appending each to `keep` when it is a list."""
-    if keep is None:
-        yield from items
-        return
-    for item in items:
-        keep.append(item)  # type: ignore[arg-type]
-        yield item
 
 
 class PsiServer:
