@@ -29,6 +29,9 @@ class Group(ABC):
     g: Element
     identity: Element
     element_bytes: int
+    #: Whether an accepted verification equation forces a proof commitment into the order-q
+    #: subgroup, so that `ElementReader.commitment` may skip its membership test.
+    commitments_forced_into_subgroup: bool = True
 
     # --- arithmetic -------------------------------------------------------
     @abstractmethod
@@ -57,7 +60,12 @@ class Group(ABC):
 
     @abstractmethod
     def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> Element:
-        """Product of base^exp over the terms, sharing work between them."""
+        """Product of base^exp over the terms, sharing work between them.
+
+        Exponents must be public (verification equations, Lagrange coefficients of published
+        shares): implementations may run in variable time. Secret exponents go through `exp`,
+        `exp_g` or a `fixed_base` table, which are constant time where the group provides it.
+        """
 
     def prod(self, elements: Iterable[Element]) -> Element:
         """Product of many elements."""
@@ -175,15 +183,19 @@ class ElementReader:
         return self.element(text, field, allow_identity=False)
 
     def commitment(self, text: Any, field: str, allow_identity: bool = False) -> Element:
-        """A proof commitment: cheap checks only, no subgroup test owed.
+        """A proof commitment: cheap checks only, no subgroup test owed where the group allows.
 
         A commitment enters its verification equations with exponent 1 (alone) or an unreduced
         random 128-bit weight (in a batch) against bases that are all tested members, so an
         accepted equation forces it into the subgroup: in the 4096-bit group the Jacobi check
-        leaves only components of prime order s > 2^128, which cannot cancel out.
+        leaves only components of prime order s > 2^128, which cannot cancel out. Not so with
+        cofactor 8 (edwards25519): there the test is owed (`commitments_forced_into_subgroup`).
         """
         data = _hex_bytes(text, self.group.element_bytes, field)
-        return self.group.parse_deferred(data, field, allow_identity)[0]
+        x, owed = self.group.parse_deferred(data, field, allow_identity)
+        if owed and not self.group.commitments_forced_into_subgroup:
+            self.pending.append((x, field))
+        return x
 
     def finish(self) -> None:
         """Run the owed membership tests; raises DecodeError naming the first bad field.

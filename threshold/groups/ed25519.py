@@ -1,34 +1,63 @@
-"""The prime-order subgroup of edwards25519 through libsodium (PyNaCl bindings).
+"""The prime-order subgroup of edwards25519, on native arithmetic (threshold/groups/_ed25519.c).
 
-Elements are canonical 32-byte compressed points. libsodium refuses non-canonical encodings,
-small-order points and points outside the main subgroup, so decoding checks membership.
+Elements are canonical 32-byte compressed points (RFC 8032 encoding), unchanged from the
+libsodium-based version: records, proofs and test vectors keep their bytes.
+
+Which code path sees which scalars (see the C file's header and docs/spec.md):
+
+- constant time, for secret scalars (keys, nonces, encryption randomness, shares):
+  `exp` (any base), `exp_g` and every `fixed_base(...)` table (comb tables with scans and
+  conditional moves; no branch or memory index depends on a scalar bit);
+- variable time, for public scalars only: `multi_exp` (Straus / Pippenger). Its callers are
+  verification equations (batch.py), Lagrange coefficients applied to published partial
+  decryptions (decryption.combine, psi.psisum) and Feldman checks (vss): all public.
+
+Membership: decoding checks the canonical encoding and the curve equation at once; the
+prime-order subgroup test ([L]P = O) is owed to `ElementReader.finish()`, which batches it by
+128 random-subset sums (soundness 2^-128; docs/spec.md "edwards25519 membership"). `decode`
+and `is_member` test one element at once. hash_to_element stays on libsodium.
 """
 
 from __future__ import annotations
 
+import secrets
+from functools import lru_cache
 from typing import Sequence
 
 import nacl.bindings as sodium
-from nacl._sodium import ffi, lib  # PyNaCl's own cffi binding: the hot paths skip its Python wrappers
 
 from threshold.errors import DecodeError
+from threshold.groups import _ed25519 as native
 from threshold.groups.base import Element, FixedBase, Group
 from threshold.hashing import dst_for, expand_message_xmd
 
 L = 2**252 + 27742317777372353535851937790883648493
 IDENTITY = (1).to_bytes(32, "little")
-BASEPOINT = sodium.crypto_scalarmult_ed25519_base_noclamp((1).to_bytes(32, "little"))
+BASEPOINT = bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666")
+
+_DECODE_ERRORS = {
+    1: "non-canonical encoding (y >= p)",
+    2: "not a point of edwards25519",
+    3: "non-canonical encoding (sign bit set with x = 0)",
+}
+# Below this many owed elements, one [L]P test each beats the 128-check batch (~2 ms fixed cost).
+_BATCH_MEMBERSHIP_MIN = 150
 
 
 class Ed25519FixedBase(FixedBase):
-    """libsodium's variable-base ladder is already the fast path here; no table is kept."""
+    """Comb table of one base (32 rows x 8 affine multiples, ~30 KB): constant time in e."""
 
-    def __init__(self, group: "Ed25519Group", base: bytes) -> None:
-        self.group = group
+    def __init__(self, base: bytes) -> None:
         self.base = base
+        self._table = native.table(base)
 
     def exp(self, e: int) -> bytes:
-        return self.group.exp(self.base, e)
+        return native.table_exp(self._table, int(e) % L)
+
+
+@lru_cache(maxsize=16)
+def _cached_table(base: bytes) -> Ed25519FixedBase:
+    return Ed25519FixedBase(base)
 
 
 class Ed25519Group(Group):
@@ -36,60 +65,57 @@ class Ed25519Group(Group):
 
     name = "ed25519"
     element_bytes = 32
+    # Cofactor 8: two commitments carrying an order-2 component would cancel in a batch whose
+    # random weights have the same parity, so commitments owe their subgroup test too.
+    commitments_forced_into_subgroup = False
 
     def __init__(self) -> None:
         self.q = L
         self.g = BASEPOINT
         self.identity = IDENTITY
+        self._g_table = Ed25519FixedBase(BASEPOINT)
 
     def mul(self, a: Element, b: Element) -> bytes:
         if a == IDENTITY:
             return b
         if b == IDENTITY:
             return a
-        return sodium.crypto_core_ed25519_add(a, b)
+        return native.add(a, b)
 
     def inv(self, a: Element) -> bytes:
         if a == IDENTITY:
             return a
-        return sodium.crypto_core_ed25519_sub(IDENTITY, a)
+        return native.sub(IDENTITY, a)
 
     def div(self, a: Element, b: Element) -> bytes:
         if b == IDENTITY:
             return a
-        return sodium.crypto_core_ed25519_sub(a, b)
+        return native.sub(a, b)
 
     def exp(self, a: Element, e: int) -> bytes:
-        e = int(e) % L
-        if e == 0 or a == IDENTITY:
-            return IDENTITY
-        out = ffi.new("unsigned char[]", 32)
-        if lib.crypto_scalarmult_ed25519_noclamp(out, e.to_bytes(32, "little"), bytes(a)) != 0:
-            raise ValueError("scalar multiplication refused: the point is not in the prime-order subgroup")
-        return ffi.buffer(out, 32)[:]
+        """a^e, constant time in e (e may be secret)."""
+        return native.scalarmult(a, int(e) % L)
 
     def exp_g(self, e: int) -> bytes:
-        e = int(e) % L
-        if e == 0:
-            return IDENTITY
-        out = ffi.new("unsigned char[]", 32)
-        lib.crypto_scalarmult_ed25519_base_noclamp(out, e.to_bytes(32, "little"))
-        return ffi.buffer(out, 32)[:]
+        """g^e through the generator's comb table, constant time in e."""
+        return native.table_exp(self._g_table._table, int(e) % L)
 
     def fixed_base(self, base: Element) -> FixedBase:
-        return Ed25519FixedBase(self, base)
+        if base == BASEPOINT:
+            return self._g_table
+        return _cached_table(bytes(base))
 
     def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> bytes:
-        acc = IDENTITY
-        for base, e in terms:
-            term = self.exp_g(e) if base == BASEPOINT else self.exp(base, e)
-            acc = self.mul(acc, term)
-        return acc
+        """Variable time: public exponents only (see the module docstring)."""
+        if not terms:
+            return IDENTITY
+        return native.multi_exp([b for b, _ in terms], [int(e) % L for _, e in terms])
 
     def encode(self, a: Element) -> bytes:
         return bytes(a)
 
-    def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> bytes:
+    def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[bytes, bool]:
+        """Length, canonical encoding and curve equation now; the [L]P = O test is owed."""
         if not isinstance(data, (bytes, bytearray)):
             raise DecodeError(field, "expected bytes")
         if len(data) != 32:
@@ -97,14 +123,38 @@ class Ed25519Group(Group):
         data = bytes(data)
         if data == IDENTITY:
             if allow_identity:
-                return data
+                return data, False
             raise DecodeError(field, "the identity element is not allowed here")
-        if not sodium.crypto_core_ed25519_is_valid_point(data):
-            raise DecodeError(field, "not a canonical point of the prime-order subgroup")
-        return data
+        rc = native.check(data)
+        if rc:
+            raise DecodeError(field, _DECODE_ERRORS[rc])
+        return data, True
+
+    def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> bytes:
+        x, owed = self.parse_deferred(data, field, allow_identity)
+        if owed and not native.member(x):
+            raise DecodeError(field, "not in the prime-order subgroup")
+        return x
+
+    def check_members(self, pending) -> None:
+        """128 random-subset checks [L](sum of the subset) = O, or one [L]P test per element.
+
+        The torsion part of edwards25519 is cyclic of order 8; a subset sum misses a bad
+        element with probability at most 1/2, independently per subset (docs/spec.md), so 128
+        subsets give 2^-128. On failure every element is tested alone to name the bad field.
+        """
+        if len(pending) >= _BATCH_MEMBERSHIP_MIN:
+            points = [x for x, _ in pending]
+            if native.members_batch(points, secrets.token_bytes(16 * len(points))):
+                return
+        for x, field in pending:
+            if not native.member(x):
+                raise DecodeError(field, "not in the prime-order subgroup")
 
     def is_member(self, a: Element) -> bool:
-        return a == IDENTITY or bool(sodium.crypto_core_ed25519_is_valid_point(bytes(a)))
+        if not isinstance(a, bytes) or len(a) != 32:
+            return False
+        return a == IDENTITY or native.member(a)
 
     def hash_to_element(self, tag: str, msg: bytes) -> bytes:
         """Two Elligator 2 maps (libsodium from_uniform, cofactor cleared) added: random-oracle style."""

@@ -1,0 +1,290 @@
+"""The native edwards25519 arithmetic (threshold/groups/_ed25519.c) against libsodium and a
+pure-Python reference: every operation bit for bit, decoding edge cases, and the batched
+subgroup test with points carrying each torsion component (docs/spec.md, edwards25519)."""
+
+from __future__ import annotations
+
+import secrets
+
+import nacl.bindings as sodium
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from threshold.errors import DecodeError
+from threshold.groups import _ed25519 as native
+from threshold.groups import get_group
+from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L
+
+ed = get_group("ed25519")
+P = 2**255 - 19
+D = (-121665 * pow(121666, -1, P)) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+# ----------------------------------------------------------------------------- reference
+def ref_decode(b: bytes):
+    """RFC 8032 decoding, strict: None if non-canonical or off the curve."""
+    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
+    sign = b[31] >> 7
+    if y >= P:
+        return None
+    u, v = (y * y - 1) % P, (D * y * y + 1) % P
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    if v * x * x % P == (-u) % P:
+        x = x * SQRT_M1 % P
+    if v * x * x % P != u:
+        return None
+    if x == 0 and sign:
+        return None
+    if x & 1 != sign:
+        x = P - x
+    return (x, y)
+
+
+def ref_encode(pt) -> bytes:
+    x, y = pt
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def ref_add(a, b):
+    (x1, y1), (x2, y2) = a, b
+    t = D * x1 * x2 * y1 * y2 % P
+    return ((x1 * y2 + y1 * x2) * pow(1 + t, -1, P) % P, (y1 * y2 + x1 * x2) * pow(1 - t, -1, P) % P)
+
+
+def ref_mul(pt, e: int):
+    acc, e = (0, 1), int(e)
+    for bit in bin(e)[2:] if e else "":
+        acc = ref_add(acc, acc)
+        if bit == "1":
+            acc = ref_add(acc, pt)
+    return acc
+
+
+def _torsion_generator():
+    """A point of order 8: [L] of a random curve point, until its order is 8."""
+    while True:
+        pt = ref_decode(secrets.token_bytes(32))
+        if pt is None:
+            continue
+        t = ref_mul(pt, L)
+        if ref_mul(t, 4) != (0, 1):
+            return t
+
+
+T8 = _torsion_generator()
+TORSION = {k: ref_encode(ref_mul(T8, k)) for k in range(8)}  # TORSION[k] has order 8 / gcd(k, 8)
+ORDER = {0: 1, 4: 2, 2: 4, 6: 4, 1: 8, 3: 8, 5: 8, 7: 8}
+
+
+def with_torsion(point: bytes, k: int) -> bytes:
+    return ref_encode(ref_add(ref_decode(point), ref_decode(TORSION[k])))
+
+
+def sodium_mul(point: bytes, e: int) -> bytes:
+    e %= L
+    if e == 0 or point == IDENTITY:
+        return IDENTITY
+    if point == BASEPOINT:
+        return sodium.crypto_scalarmult_ed25519_base_noclamp(e.to_bytes(32, "little"))
+    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
+
+
+def rand_point() -> bytes:
+    return ed.exp_g(secrets.randbelow(L))
+
+
+scalars = st.one_of(
+    st.sampled_from([0, 1, 2, L - 1, L, L + 1, 2 * L, 2**252, 2**253 - 1, 2**255, 2**256 - 1, -1, -L]),
+    st.integers(min_value=0, max_value=L - 1),
+    st.integers(min_value=-(2**300), max_value=2**300),
+)
+points = st.one_of(st.just(IDENTITY), st.just(BASEPOINT),
+                   st.integers(min_value=1, max_value=L - 1).map(lambda e: sodium_mul(BASEPOINT, e)))
+
+
+# ----------------------------------------------------------------------------- arithmetic
+def test_small_order_points_are_the_known_eight():
+    """The eight points of order dividing 8 (libsodium's blocklist, canonical ones) and the identity."""
+    known = {bytes.fromhex(h) for h in (
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    )}
+    assert set(TORSION.values()) == known
+    for t in known:
+        assert native.check(t) == 0 and native.member(t) == (t == IDENTITY)
+    for k, t in TORSION.items():
+        assert ref_mul(ref_decode(t), ORDER[k]) == (0, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(e=scalars, base=points)
+def test_scalar_multiplications_match_libsodium(e, base):
+    expected = sodium_mul(base, e)
+    assert ed.exp(base, e) == expected
+    assert ed.fixed_base(base).exp(e) == expected
+    assert ed.multi_exp([(base, e)]) == expected
+    assert ed.exp_g(e) == sodium_mul(BASEPOINT, e)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=points, b=points)
+def test_add_sub_match_libsodium(a, b):
+    assert ed.mul(a, b) == native.add(a, b) == sodium.crypto_core_ed25519_add(a, b)
+    assert ed.div(a, b) == native.sub(a, b) == sodium.crypto_core_ed25519_sub(a, b)
+    assert ed.inv(b) == native.sub(IDENTITY, b) == sodium.crypto_core_ed25519_sub(IDENTITY, b)
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_add_sub_with_small_order_points_match_libsodium(k):
+    a, t = rand_point(), TORSION[k]
+    assert native.add(a, t) == sodium.crypto_core_ed25519_add(a, t) == with_torsion(a, k)
+    assert native.sub(a, t) == sodium.crypto_core_ed25519_sub(a, t)
+    assert native.add(t, t) == ref_encode(ref_add(ref_decode(t), ref_decode(t)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 95, 96, 97, 300])
+def test_multi_exp_matches_libsodium(n):
+    """Straus below 96 points, Pippenger above; scalars include 0, 1, L-1, L and >= L."""
+    bases = [rand_point() for _ in range(n)]
+    special = [0, 1, L - 1, L, L + 5, 2**255 + 3, -7]
+    exps = [special[i] if i < len(special) else secrets.randbelow(L) for i in range(n)]
+    if n > 2:
+        bases[1] = bases[2]  # a repeated base
+    expected = IDENTITY
+    for b, e in zip(bases, exps):
+        expected = sodium.crypto_core_ed25519_add(expected, sodium_mul(b, e))
+    assert ed.multi_exp(list(zip(bases, exps))) == expected
+
+
+def test_fixed_base_table_of_a_public_key_matches_libsodium():
+    K = rand_point()
+    table = ed.fixed_base(K)
+    for e in [0, 1, 2, 15, 16, 255, 256, L - 1, L, 2**252 - 1, 2**255 + 1, -3] + [secrets.randbelow(L) for _ in range(20)]:
+        assert table.exp(e) == sodium_mul(K, e)
+
+
+def test_scalar_multiplication_of_points_outside_the_subgroup_matches_reference():
+    """The native code is exact on the whole curve (libsodium refuses these inputs)."""
+    for k in (1, 2, 4):
+        pt = with_torsion(rand_point(), k)
+        for e in (0, 1, 3, 8, L, secrets.randbelow(2**253)):
+            assert native.scalarmult(pt, e % 2**253) == ref_encode(ref_mul(ref_decode(pt), e % 2**253))
+        assert native.table_exp(native.table(pt), 12345) == ref_encode(ref_mul(ref_decode(pt), 12345))
+
+
+# ----------------------------------------------------------------------------- decoding
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(min_size=32, max_size=32))
+def test_decoding_matches_reference_and_libsodium(data):
+    ref = ref_decode(data)
+    assert (native.check(data) == 0) == (ref is not None)
+    member = ed.is_member(data)
+    assert member == (data == IDENTITY or bool(sodium.crypto_core_ed25519_is_valid_point(data)))
+    if ref is not None:
+        assert member == (ref_mul(ref, L) == (0, 1))
+        assert native.add(data, IDENTITY) == ref_encode(ref)  # decode then encode is the identity
+    else:
+        with pytest.raises(DecodeError, match="fld"):
+            ed.decode(data, "fld")
+
+
+def test_non_canonical_encodings():
+    for y in range(P, 2**255):  # the 19 values y >= p, each with either sign bit
+        for sign in (0, 1):
+            data = (y | (sign << 255)).to_bytes(32, "little")
+            assert native.check(data) == 1
+            with pytest.raises(DecodeError, match="non-canonical"):
+                ed.decode(data, "pt", allow_identity=True)
+    for y in (1, P - 1):  # x = 0 with the sign bit set
+        data = (y | (1 << 255)).to_bytes(32, "little")
+        assert native.check(data) == 3
+        with pytest.raises(DecodeError, match="sign bit"):
+            ed.decode(data, "pt", allow_identity=True)
+
+
+def test_off_curve_y_rejected():
+    found = 0
+    for y in range(2, 200):
+        data = y.to_bytes(32, "little")
+        if ref_decode(data) is None:
+            found += 1
+            assert native.check(data) == 2
+            with pytest.raises(DecodeError, match="not a point"):
+                ed.decode(data, "pt")
+    assert found > 50
+
+
+# ----------------------------------------------------------------------------- membership
+@pytest.mark.parametrize("k", range(1, 8))
+def test_single_decode_rejects_each_torsion_component(k):
+    bad = with_torsion(rand_point(), k)
+    assert native.check(bad) == 0 and not native.member(bad) and not ed.is_member(bad)
+    with pytest.raises(DecodeError, match="prime-order"):
+        ed.decode(bad, "pt")
+    assert not native.member(TORSION[k])
+
+
+PAIRS = [(4, 4), (2, 6), (2, 2), (1, 7), (3, 5), (1, 3), (4, 2), (1, 4), (6, 6), (5, 5)]
+
+
+@pytest.mark.parametrize("ks", PAIRS)
+def test_batched_membership_catches_torsion_that_cancels_in_one_sum(ks):
+    """Two bad points whose torsion parts cancel (or not) in a single sum: every pair is caught.
+
+    With order-2 components (4, 4) a single random combination of odd or even weights misses
+    with probability 1/2; 128 independent subsets miss with probability 2^-128.
+    """
+    n = max(_BATCH_MEMBERSHIP_MIN, 160)
+    good = [rand_point() for _ in range(n)]
+    for _ in range(3):  # fresh randomness each time: never a lucky pass
+        assert native.members_batch(good, secrets.token_bytes(16 * n))
+        pts = list(good)
+        pts[10] = with_torsion(pts[10], ks[0])
+        pts[n - 3] = with_torsion(pts[n - 3], ks[1])
+        assert not native.members_batch(pts, secrets.token_bytes(16 * n))
+    items = [(p, f"items[{i}]") for i, p in enumerate(pts)]
+    with pytest.raises(DecodeError, match=r"items\[10\]"):
+        ed.decode_many(items)
+
+
+def test_batched_membership_single_bad_point_and_small_batches():
+    for n in (1, 5, _BATCH_MEMBERSHIP_MIN - 1, _BATCH_MEMBERSHIP_MIN, 400):
+        good = [rand_point() for _ in range(n)]
+        assert ed.decode_many([(p, "x") for p in good]) == good
+        for k in (4, 2, 1):
+            pts = list(good)
+            pts[-1] = with_torsion(pts[-1], k)
+            assert not native.members_batch(pts, secrets.token_bytes(16 * n))
+            with pytest.raises(DecodeError, match="last"):
+                ed.decode_many([(p, "ok") for p in pts[:-1]] + [(pts[-1], "last")])
+
+
+def test_subset_check_alone_misses_cancelling_pair_half_the_time():
+    """Why one combination is not enough: with all 128 subsets equal, a (T2, T2) pair passes
+    exactly when the subset contains both or neither; the test sees both outcomes."""
+    good = [rand_point() for _ in range(8)]
+    pts = [with_torsion(good[0], 4), with_torsion(good[1], 4)] + good[2:]
+    both = bytes([0xff] * 16) * 2 + bytes(16 * 6)   # both bad points in every subset: cancel
+    one = bytes([0xff] * 16) + bytes(16 * 7)        # only the first: caught
+    assert native.members_batch(pts, both)
+    assert not native.members_batch(pts, one)
+
+
+def test_reader_owes_membership_for_commitments():
+    """A proof commitment with a torsion component is refused at finish() (cofactor 8)."""
+    from threshold import PublicKey, RangeProof
+
+    pk = PublicKey(ed, rand_point())
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, b"ctx")
+    obj = proof.to_json(ed)
+    obj["a"][0] = with_torsion(bytes.fromhex(obj["a"][0]), 4).hex()
+    with pytest.raises(DecodeError, match=r"proof\.a\[0\]"):
+        RangeProof.from_json(ed, obj, 1)

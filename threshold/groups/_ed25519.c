@@ -1,0 +1,973 @@
+/*
+ * Native edwards25519 arithmetic for threshold.groups.ed25519.
+ *
+ * Field: GF(2^255 - 19) in radix 2^51 (five 64-bit limbs, unsigned __int128 products).
+ * Points: extended twisted Edwards coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, xy = T/Z, with the
+ * complete a = -1 formulas of Hisil-Wong-Carter-Dawson (as in ref10 / libsodium).
+ *
+ * Two kinds of scalar multiplication, kept apart on purpose:
+ *
+ *   CONSTANT TIME (secret scalars: keys, nonces, randomness, shares):
+ *     ct_scalarmult   any point P, [e]P: 64 signed radix-16 digits, a table of 1P..8P built per
+ *                     call, every digit selects its entry by scanning all 8 with conditional
+ *                     moves; 4 doublings and one addition per digit, whatever the digit.
+ *     table_exp       a fixed base (g, or a long-lived public key K): ref10's comb of 32 rows
+ *                     x 8 affine multiples; 64 constant-time selections and additions.
+ *   Neither branches on nor indexes memory by any bit of the scalar.
+ *
+ *   VARIABLE TIME (public scalars only: verification equations, Lagrange coefficients of
+ *   published shares, the group order L in membership tests):
+ *     multi_exp       Straus with width-5 NAF for few points, Pippenger with signed
+ *                     digits for many.
+ *     member /        [L]P = O for one point; random-subset sums of many points, each
+ *     members_batch   followed by [L]Q = O (see docs/spec.md, "edwards25519 membership").
+ *
+ * Decoding is canonical and checks the curve equation; it does NOT test subgroup membership
+ * (callers do, with member/members_batch). Decoded points are kept in a small direct-mapped
+ * cache keyed by their 32-byte encoding (index from a per-process random multiplier), so that an
+ * element parsed by the verifier is not decompressed again by the multi-exponentiation.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+
+typedef uint64_t fe[5];
+typedef unsigned __int128 u128;
+#define MASK51 ((uint64_t)0x7ffffffffffff)
+
+static const fe fe_d = {0x34dca135978a3, 0x1a8283b156ebd, 0x5e7a26001c029, 0x739c663a03cbb, 0x52036cee2b6ff};
+static const fe fe_d2 = {0x69b9426b2f159, 0x35050762add7a, 0x3cf44c0038052, 0x6738cc7407977, 0x2406d9dc56dff};
+static const fe fe_sqrtm1 = {0x61b274a0ea0b0, 0xd5a5fc8f189d, 0x7ef5e9cbd0c60, 0x78595a6804c9e, 0x2b8324804fc1d};
+
+/* ------------------------------------------------------------------ field */
+
+static inline void fe_0(fe h) { h[0] = h[1] = h[2] = h[3] = h[4] = 0; }
+static inline void fe_1(fe h) { h[0] = 1; h[1] = h[2] = h[3] = h[4] = 0; }
+static inline void fe_copy(fe h, const fe f) { memcpy(h, f, sizeof(fe)); }
+
+/* No carry: limbs grow by one bit. Every output feeds fe_mul/fe_sq/fe_sub, which accept it. */
+static inline void fe_add(fe h, const fe f, const fe g) {
+    h[0] = f[0] + g[0]; h[1] = f[1] + g[1]; h[2] = f[2] + g[2]; h[3] = f[3] + g[3]; h[4] = f[4] + g[4];
+}
+
+static inline void fe_carry(fe h) {
+    uint64_t c;
+    c = h[0] >> 51; h[0] &= MASK51; h[1] += c;
+    c = h[1] >> 51; h[1] &= MASK51; h[2] += c;
+    c = h[2] >> 51; h[2] &= MASK51; h[3] += c;
+    c = h[3] >> 51; h[3] &= MASK51; h[4] += c;
+    c = h[4] >> 51; h[4] &= MASK51; h[0] += 19 * c;
+    c = h[0] >> 51; h[0] &= MASK51; h[1] += c;
+}
+
+/* f - g + 4p, carried: g's limbs may be up to 2^53. */
+static inline void fe_sub(fe h, const fe f, const fe g) {
+    h[0] = (f[0] + 0x1fffffffffffb4ULL) - g[0];
+    h[1] = (f[1] + 0x1ffffffffffffcULL) - g[1];
+    h[2] = (f[2] + 0x1ffffffffffffcULL) - g[2];
+    h[3] = (f[3] + 0x1ffffffffffffcULL) - g[3];
+    h[4] = (f[4] + 0x1ffffffffffffcULL) - g[4];
+    fe_carry(h);
+}
+
+static inline void fe_neg(fe h, const fe f) { fe z; fe_0(z); fe_sub(h, z, f); }
+
+static inline void fe_mul(fe h, const fe f, const fe g) {
+    u128 r0, r1, r2, r3, r4;
+    uint64_t f0 = f[0], f1 = f[1], f2 = f[2], f3 = f[3], f4 = f[4];
+    uint64_t g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3], g4 = g[4];
+    uint64_t g1_19 = 19 * g1, g2_19 = 19 * g2, g3_19 = 19 * g3, g4_19 = 19 * g4;
+    r0 = (u128)f0 * g0 + (u128)f1 * g4_19 + (u128)f2 * g3_19 + (u128)f3 * g2_19 + (u128)f4 * g1_19;
+    r1 = (u128)f0 * g1 + (u128)f1 * g0 + (u128)f2 * g4_19 + (u128)f3 * g3_19 + (u128)f4 * g2_19;
+    r2 = (u128)f0 * g2 + (u128)f1 * g1 + (u128)f2 * g0 + (u128)f3 * g4_19 + (u128)f4 * g3_19;
+    r3 = (u128)f0 * g3 + (u128)f1 * g2 + (u128)f2 * g1 + (u128)f3 * g0 + (u128)f4 * g4_19;
+    r4 = (u128)f0 * g4 + (u128)f1 * g3 + (u128)f2 * g2 + (u128)f3 * g1 + (u128)f4 * g0;
+    uint64_t c;
+    r1 += (uint64_t)(r0 >> 51); h[0] = (uint64_t)r0 & MASK51;
+    r2 += (uint64_t)(r1 >> 51); h[1] = (uint64_t)r1 & MASK51;
+    r3 += (uint64_t)(r2 >> 51); h[2] = (uint64_t)r2 & MASK51;
+    r4 += (uint64_t)(r3 >> 51); h[3] = (uint64_t)r3 & MASK51;
+    c = (uint64_t)(r4 >> 51); h[4] = (uint64_t)r4 & MASK51;
+    h[0] += c * 19;
+    h[1] += h[0] >> 51; h[0] &= MASK51;
+}
+
+static inline void fe_sq(fe h, const fe f) {
+    u128 r0, r1, r2, r3, r4;
+    uint64_t f0 = f[0], f1 = f[1], f2 = f[2], f3 = f[3], f4 = f[4];
+    uint64_t f0_2 = 2 * f0, f1_2 = 2 * f1, f1_38 = 38 * f1, f2_38 = 38 * f2, f3_38 = 38 * f3, f3_19 = 19 * f3, f4_19 = 19 * f4;
+    r0 = (u128)f0 * f0 + (u128)f1_38 * f4 + (u128)f2_38 * f3;
+    r1 = (u128)f0_2 * f1 + (u128)f2_38 * f4 + (u128)f3_19 * f3;
+    r2 = (u128)f0_2 * f2 + (u128)f1 * f1 + (u128)f3_38 * f4;
+    r3 = (u128)f0_2 * f3 + (u128)f1_2 * f2 + (u128)f4_19 * f4;
+    r4 = (u128)f0_2 * f4 + (u128)f1_2 * f3 + (u128)f2 * f2;
+    uint64_t c;
+    r1 += (uint64_t)(r0 >> 51); h[0] = (uint64_t)r0 & MASK51;
+    r2 += (uint64_t)(r1 >> 51); h[1] = (uint64_t)r1 & MASK51;
+    r3 += (uint64_t)(r2 >> 51); h[2] = (uint64_t)r2 & MASK51;
+    r4 += (uint64_t)(r3 >> 51); h[3] = (uint64_t)r3 & MASK51;
+    c = (uint64_t)(r4 >> 51); h[4] = (uint64_t)r4 & MASK51;
+    h[0] += c * 19;
+    h[1] += h[0] >> 51; h[0] &= MASK51;
+}
+
+static inline void fe_sqn(fe h, const fe f, int n) {
+    fe_sq(h, f);
+    for (int i = 1; i < n; i++) fe_sq(h, h);
+}
+
+/* Conditional move, b in {0, 1}, no branch. */
+static inline void fe_cmov(fe f, const fe g, uint64_t b) {
+    uint64_t m = (uint64_t)0 - b;
+    f[0] ^= (f[0] ^ g[0]) & m; f[1] ^= (f[1] ^ g[1]) & m; f[2] ^= (f[2] ^ g[2]) & m;
+    f[3] ^= (f[3] ^ g[3]) & m; f[4] ^= (f[4] ^ g[4]) & m;
+}
+
+static void fe_frombytes(fe h, const uint8_t s[32]) {
+    uint64_t w0, w1, w2, w3;
+    memcpy(&w0, s, 8); memcpy(&w1, s + 8, 8); memcpy(&w2, s + 16, 8); memcpy(&w3, s + 24, 8);
+    h[0] = w0 & MASK51;
+    h[1] = ((w0 >> 51) | (w1 << 13)) & MASK51;
+    h[2] = ((w1 >> 38) | (w2 << 26)) & MASK51;
+    h[3] = ((w2 >> 25) | (w3 << 39)) & MASK51;
+    h[4] = (w3 >> 12) & MASK51;  /* bit 255 dropped */
+}
+
+/* Canonical little-endian bytes (fully reduced mod p). */
+static void fe_tobytes(uint8_t s[32], const fe f) {
+    fe h;
+    uint64_t q;
+    fe_copy(h, f);
+    fe_carry(h);
+    q = (h[0] + 19) >> 51;
+    q = (h[1] + q) >> 51;
+    q = (h[2] + q) >> 51;
+    q = (h[3] + q) >> 51;
+    q = (h[4] + q) >> 51;  /* q = 1 iff h >= p */
+    h[0] += 19 * q;
+    h[1] += h[0] >> 51; h[0] &= MASK51;
+    h[2] += h[1] >> 51; h[1] &= MASK51;
+    h[3] += h[2] >> 51; h[2] &= MASK51;
+    h[4] += h[3] >> 51; h[3] &= MASK51;
+    h[4] &= MASK51;
+    uint64_t w0 = h[0] | (h[1] << 51);
+    uint64_t w1 = (h[1] >> 13) | (h[2] << 38);
+    uint64_t w2 = (h[2] >> 26) | (h[3] << 25);
+    uint64_t w3 = (h[3] >> 39) | (h[4] << 12);
+    memcpy(s, &w0, 8); memcpy(s + 8, &w1, 8); memcpy(s + 16, &w2, 8); memcpy(s + 24, &w3, 8);
+}
+
+static int fe_iszero(const fe f) {
+    uint8_t s[32], d = 0;
+    fe_tobytes(s, f);
+    for (int i = 0; i < 32; i++) d |= s[i];
+    return d == 0;
+}
+
+static int fe_isneg(const fe f) {
+    uint8_t s[32];
+    fe_tobytes(s, f);
+    return s[0] & 1;
+}
+
+/* z^(p-2) */
+static void fe_invert(fe out, const fe z) {
+    fe t0, t1, t2, t3;
+    fe_sq(t0, z);
+    fe_sqn(t1, t0, 2);
+    fe_mul(t1, z, t1);
+    fe_mul(t0, t0, t1);
+    fe_sq(t2, t0);
+    fe_mul(t1, t1, t2);
+    fe_sqn(t2, t1, 5);
+    fe_mul(t1, t2, t1);
+    fe_sqn(t2, t1, 10);
+    fe_mul(t2, t2, t1);
+    fe_sqn(t3, t2, 20);
+    fe_mul(t2, t3, t2);
+    fe_sqn(t2, t2, 10);
+    fe_mul(t1, t2, t1);
+    fe_sqn(t2, t1, 50);
+    fe_mul(t2, t2, t1);
+    fe_sqn(t3, t2, 100);
+    fe_mul(t2, t3, t2);
+    fe_sqn(t2, t2, 50);
+    fe_mul(t1, t2, t1);
+    fe_sqn(t1, t1, 5);
+    fe_mul(out, t1, t0);
+}
+
+/* z^((p-5)/8) = z^(2^252 - 3) */
+static void fe_pow22523(fe out, const fe z) {
+    fe t0, t1, t2;
+    fe_sq(t0, z);
+    fe_sqn(t1, t0, 2);
+    fe_mul(t1, z, t1);
+    fe_mul(t0, t0, t1);
+    fe_sq(t0, t0);
+    fe_mul(t0, t1, t0);
+    fe_sqn(t1, t0, 5);
+    fe_mul(t0, t1, t0);
+    fe_sqn(t1, t0, 10);
+    fe_mul(t1, t1, t0);
+    fe_sqn(t2, t1, 20);
+    fe_mul(t1, t2, t1);
+    fe_sqn(t1, t1, 10);
+    fe_mul(t0, t1, t0);
+    fe_sqn(t1, t0, 50);
+    fe_mul(t1, t1, t0);
+    fe_sqn(t2, t1, 100);
+    fe_mul(t1, t2, t1);
+    fe_sqn(t1, t1, 50);
+    fe_mul(t0, t1, t0);
+    fe_sqn(t0, t0, 2);
+    fe_mul(out, t0, z);
+}
+
+/* ------------------------------------------------------------------ points */
+
+typedef struct { fe X, Y, Z; } ge_p2;
+typedef struct { fe X, Y, Z, T; } ge_p3;
+typedef struct { fe X, Y, Z, T; } ge_p1p1;              /* ((X:Z), (Y:T)) */
+typedef struct { fe YplusX, YminusX, Z, T2d; } ge_cached;
+typedef struct { fe yplusx, yminusx, xy2d; } ge_precomp;  /* affine, Z = 1 */
+
+static void ge_p3_0(ge_p3 *h) { fe_0(h->X); fe_1(h->Y); fe_1(h->Z); fe_0(h->T); }
+
+static inline void ge_p1p1_to_p2(ge_p2 *r, const ge_p1p1 *p) {
+    fe_mul(r->X, p->X, p->T); fe_mul(r->Y, p->Y, p->Z); fe_mul(r->Z, p->Z, p->T);
+}
+
+static inline void ge_p1p1_to_p3(ge_p3 *r, const ge_p1p1 *p) {
+    fe_mul(r->X, p->X, p->T); fe_mul(r->Y, p->Y, p->Z); fe_mul(r->Z, p->Z, p->T); fe_mul(r->T, p->X, p->Y);
+}
+
+static inline void ge_p3_to_p2(ge_p2 *r, const ge_p3 *p) {
+    fe_copy(r->X, p->X); fe_copy(r->Y, p->Y); fe_copy(r->Z, p->Z);
+}
+
+static inline void ge_p3_to_cached(ge_cached *r, const ge_p3 *p) {
+    fe_add(r->YplusX, p->Y, p->X); fe_sub(r->YminusX, p->Y, p->X); fe_copy(r->Z, p->Z); fe_mul(r->T2d, p->T, fe_d2);
+    fe_carry(r->YplusX);
+}
+
+static inline void ge_p2_dbl(ge_p1p1 *r, const ge_p2 *p) {
+    fe t0;
+    fe_sq(r->X, p->X);
+    fe_sq(r->Z, p->Y);
+    fe_sq(r->T, p->Z);
+    fe_add(r->T, r->T, r->T);
+    fe_add(r->Y, p->X, p->Y);
+    fe_sq(t0, r->Y);
+    fe_add(r->Y, r->Z, r->X);
+    fe_sub(r->Z, r->Z, r->X);
+    fe_sub(r->X, t0, r->Y);
+    fe_sub(r->T, r->T, r->Z);
+}
+
+static inline void ge_p3_dbl(ge_p1p1 *r, const ge_p3 *p) {
+    ge_p2 q;
+    ge_p3_to_p2(&q, p);
+    ge_p2_dbl(r, &q);
+}
+
+static inline void ge_add(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
+    fe t0;
+    fe_add(r->X, p->Y, p->X);
+    fe_sub(r->Y, p->Y, p->X);
+    fe_mul(r->Z, r->X, q->YplusX);
+    fe_mul(r->Y, r->Y, q->YminusX);
+    fe_mul(r->T, q->T2d, p->T);
+    fe_mul(r->X, p->Z, q->Z);
+    fe_add(t0, r->X, r->X);
+    fe_sub(r->X, r->Z, r->Y);
+    fe_add(r->Y, r->Z, r->Y);
+    fe_add(r->Z, t0, r->T);
+    fe_sub(r->T, t0, r->T);
+}
+
+static inline void ge_sub(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
+    fe t0;
+    fe_add(r->X, p->Y, p->X);
+    fe_sub(r->Y, p->Y, p->X);
+    fe_mul(r->Z, r->X, q->YminusX);
+    fe_mul(r->Y, r->Y, q->YplusX);
+    fe_mul(r->T, q->T2d, p->T);
+    fe_mul(r->X, p->Z, q->Z);
+    fe_add(t0, r->X, r->X);
+    fe_sub(r->X, r->Z, r->Y);
+    fe_add(r->Y, r->Z, r->Y);
+    fe_sub(r->Z, t0, r->T);
+    fe_add(r->T, t0, r->T);
+}
+
+static inline void ge_madd(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q) {
+    fe t0;
+    fe_add(r->X, p->Y, p->X);
+    fe_sub(r->Y, p->Y, p->X);
+    fe_mul(r->Z, r->X, q->yplusx);
+    fe_mul(r->Y, r->Y, q->yminusx);
+    fe_mul(r->T, q->xy2d, p->T);
+    fe_add(t0, p->Z, p->Z);
+    fe_sub(r->X, r->Z, r->Y);
+    fe_add(r->Y, r->Z, r->Y);
+    fe_add(r->Z, t0, r->T);
+    fe_sub(r->T, t0, r->T);
+}
+
+static inline void ge_add_p3(ge_p3 *r, const ge_p3 *p, const ge_cached *q) {
+    ge_p1p1 t; ge_add(&t, p, q); ge_p1p1_to_p3(r, &t);
+}
+
+static inline void ge_sub_p3(ge_p3 *r, const ge_p3 *p, const ge_cached *q) {
+    ge_p1p1 t; ge_sub(&t, p, q); ge_p1p1_to_p3(r, &t);
+}
+
+static void ge_p3_tobytes(uint8_t s[32], const ge_p3 *h) {
+    fe recip, x, y;
+    fe_invert(recip, h->Z);
+    fe_mul(x, h->X, recip);
+    fe_mul(y, h->Y, recip);
+    fe_tobytes(s, y);
+    s[31] ^= (uint8_t)(fe_isneg(x) << 7);
+}
+
+/* Whether p is the neutral element: X = 0 and Y = Z. */
+static int ge_p3_is_identity(const ge_p3 *p) {
+    fe t;
+    fe_sub(t, p->Y, p->Z);
+    return fe_iszero(p->X) & fe_iszero(t);
+}
+
+enum { DEC_OK = 0, DEC_NONCANONICAL = 1, DEC_NOT_ON_CURVE = 2, DEC_BAD_SIGN = 3 };
+
+/* Canonical decoding: y < p, on the curve, and no sign bit on x = 0. Variable time (public input). */
+static int ge_frombytes(ge_p3 *h, const uint8_t s[32]) {
+    fe u, v, v3, vxx, check;
+    int sign = s[31] >> 7;
+    /* y >= p  <=>  bytes 1..30 all 0xff, byte 31 (sign cleared) 0x7f, byte 0 >= 0xed */
+    {
+        int high = (s[31] & 0x7f) == 0x7f;
+        for (int i = 30; i > 0 && high; i--) high = s[i] == 0xff;
+        if (high && s[0] >= 0xed) return DEC_NONCANONICAL;
+    }
+    fe_frombytes(h->Y, s);
+    fe_1(h->Z);
+    fe_sq(u, h->Y);
+    fe_mul(v, u, fe_d);
+    fe_sub(u, u, h->Z);       /* u = y^2 - 1 */
+    fe_add(v, v, h->Z);       /* v = d y^2 + 1 */
+    fe_carry(v);
+    fe_sq(v3, v);
+    fe_mul(v3, v3, v);        /* v^3 */
+    fe_sq(h->X, v3);
+    fe_mul(h->X, h->X, v);
+    fe_mul(h->X, h->X, u);    /* u v^7 */
+    fe_pow22523(h->X, h->X);
+    fe_mul(h->X, h->X, v3);
+    fe_mul(h->X, h->X, u);    /* u v^3 (u v^7)^((p-5)/8) */
+    fe_sq(vxx, h->X);
+    fe_mul(vxx, vxx, v);
+    fe_sub(check, vxx, u);
+    if (!fe_iszero(check)) {
+        fe_add(check, vxx, u);
+        fe_carry(check);
+        if (!fe_iszero(check)) return DEC_NOT_ON_CURVE;
+        fe_mul(h->X, h->X, fe_sqrtm1);
+    }
+    if (fe_iszero(h->X) && sign) return DEC_BAD_SIGN;
+    if (fe_isneg(h->X) != sign) fe_neg(h->X, h->X);
+    fe_mul(h->T, h->X, h->Y);
+    return DEC_OK;
+}
+
+/* ------------------------------------------------------------------ decode cache */
+
+#define CACHE_BITS 15
+typedef struct { uint8_t enc[32]; uint8_t used; ge_p3 p; } cache_entry;
+static cache_entry *cache;
+static uint64_t cache_mult = 0x9e3779b97f4a7c15ULL;
+
+static inline size_t cache_index(const uint8_t s[32]) {
+    uint64_t w0, w1;
+    memcpy(&w0, s, 8); memcpy(&w1, s + 8, 8);
+    return (size_t)(((w0 ^ (w1 * 0xff51afd7ed558ccdULL)) * cache_mult) >> (64 - CACHE_BITS));
+}
+
+static void cache_put(const uint8_t s[32], const ge_p3 *p) {
+    cache_entry *e = &cache[cache_index(s)];
+    memcpy(e->enc, s, 32);
+    e->p = *p;
+    e->used = 1;
+}
+
+static int decode(ge_p3 *p, const uint8_t s[32]) {
+    cache_entry *e = &cache[cache_index(s)];
+    if (e->used && memcmp(e->enc, s, 32) == 0) {
+        *p = e->p;
+        return DEC_OK;
+    }
+    int rc = ge_frombytes(p, s);
+    if (rc == DEC_OK) cache_put(s, p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ constant-time helpers */
+
+static inline uint64_t ct_equal(int8_t b, int8_t c) {
+    uint8_t x = (uint8_t)b ^ (uint8_t)c;
+    uint32_t y = x;
+    y -= 1;
+    return (uint64_t)(y >> 31);
+}
+
+static inline uint64_t ct_negative(int8_t b) {
+    uint64_t x = (uint64_t)(int64_t)b;
+    return x >> 63;
+}
+
+static void cmov_precomp(ge_precomp *t, const ge_precomp *u, uint64_t b) {
+    fe_cmov(t->yplusx, u->yplusx, b); fe_cmov(t->yminusx, u->yminusx, b); fe_cmov(t->xy2d, u->xy2d, b);
+}
+
+static void cmov_cached(ge_cached *t, const ge_cached *u, uint64_t b) {
+    fe_cmov(t->YplusX, u->YplusX, b); fe_cmov(t->YminusX, u->YminusX, b);
+    fe_cmov(t->Z, u->Z, b); fe_cmov(t->T2d, u->T2d, b);
+}
+
+/* Scan every entry; the one whose index equals |b| is OR-ed in under an all-ones mask (the
+ * identity when b = 0), then conditionally negated. Straight-line code the compiler vectorizes. */
+static void select_precomp(ge_precomp *t, const ge_precomp row[8], int8_t b) {
+    ge_precomp minust;
+    uint64_t bneg = ct_negative(b);
+    int8_t babs = (int8_t)(b - (int8_t)((((int8_t)-(int8_t)bneg) & b) * 2));
+    uint64_t acc[15] = {0};
+    for (int j = 0; j < 8; j++) {
+        uint64_t m = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
+        const uint64_t *src = (const uint64_t *)&row[j];
+        for (int k = 0; k < 15; k++) acc[k] |= src[k] & m;
+    }
+    uint64_t zero = ct_equal(babs, 0);
+    acc[0] |= zero; acc[5] |= zero;  /* identity: y+x = y-x = 1, 2dxy = 0 */
+    memcpy(t, acc, sizeof *t);
+    fe_copy(minust.yplusx, t->yminusx);
+    fe_copy(minust.yminusx, t->yplusx);
+    fe_neg(minust.xy2d, t->xy2d);
+    cmov_precomp(t, &minust, bneg);
+}
+
+static void select_cached(ge_cached *t, const ge_cached row[8], int8_t b) {
+    ge_cached minust;
+    uint64_t bneg = ct_negative(b);
+    int8_t babs = (int8_t)(b - (int8_t)((((int8_t)-(int8_t)bneg) & b) * 2));
+    uint64_t acc[20] = {0};
+    for (int j = 0; j < 8; j++) {
+        uint64_t m = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
+        const uint64_t *src = (const uint64_t *)&row[j];
+        for (int k = 0; k < 20; k++) acc[k] |= src[k] & m;
+    }
+    uint64_t zero = ct_equal(babs, 0);
+    acc[0] |= zero; acc[5] |= zero; acc[10] |= zero;  /* identity: (1, 1, 1, 0) */
+    memcpy(t, acc, sizeof *t);
+    fe_copy(minust.YplusX, t->YminusX);
+    fe_copy(minust.YminusX, t->YplusX);
+    fe_copy(minust.Z, t->Z);
+    fe_neg(minust.T2d, t->T2d);
+    cmov_cached(t, &minust, bneg);
+}
+
+/* 64 signed radix-16 digits in [-8, 8] of a scalar a < 2^255, without branches. */
+static void recode16(int8_t e[64], const uint8_t a[32]) {
+    int8_t carry = 0;
+    for (int i = 0; i < 32; i++) { e[2 * i] = a[i] & 15; e[2 * i + 1] = (a[i] >> 4) & 15; }
+    for (int i = 0; i < 63; i++) {
+        e[i] += carry;
+        carry = (int8_t)((e[i] + 8) >> 4);
+        e[i] -= (int8_t)(carry * 16);
+    }
+    e[63] += carry;
+}
+
+/* [a]P, constant time in a (a < 2^255). */
+static void ct_scalarmult(ge_p3 *h, const ge_p3 *p, const uint8_t a[32]) {
+    ge_cached pi[8], t;
+    ge_p3 tmp;
+    ge_p1p1 r;
+    ge_p2 s;
+    int8_t e[64];
+    ge_p3_to_cached(&pi[0], p);
+    tmp = *p;
+    for (int j = 1; j < 8; j++) {  /* pi[j] = (j+1) P */
+        ge_add_p3(&tmp, &tmp, &pi[0]);
+        ge_p3_to_cached(&pi[j], &tmp);
+    }
+    recode16(e, a);
+    ge_p3_0(h);
+    for (int i = 63; i > 0; i--) {
+        select_cached(&t, pi, e[i]);
+        ge_add(&r, h, &t);
+        ge_p1p1_to_p2(&s, &r);
+        ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
+        ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
+        ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
+        ge_p2_dbl(&r, &s); ge_p1p1_to_p3(h, &r);
+    }
+    select_cached(&t, pi, e[0]);
+    ge_add_p3(h, h, &t);
+    memset(e, 0, sizeof e);
+}
+
+/* Fixed-base comb: row i holds (j+1) * 256^i * P for j = 0..7, affine. */
+typedef struct { ge_precomp row[32][8]; } fb_table;
+
+static void table_build(fb_table *tb, const ge_p3 *p) {
+    ge_p3 pts[256], base = *p, acc;
+    ge_cached bc;
+    ge_p1p1 r;
+    ge_p2 s;
+    fe prod[256], inv, t;
+    for (int i = 0; i < 32; i++) {
+        ge_p3_to_cached(&bc, &base);
+        acc = base;
+        pts[8 * i] = base;
+        for (int j = 1; j < 8; j++) {
+            ge_add_p3(&acc, &acc, &bc);
+            pts[8 * i + j] = acc;
+        }
+        ge_p3_to_p2(&s, &base);
+        for (int k = 0; k < 7; k++) { ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r); }
+        ge_p2_dbl(&r, &s); ge_p1p1_to_p3(&base, &r);
+    }
+    /* batch inversion of the 256 Z coordinates */
+    fe_copy(prod[0], pts[0].Z);
+    for (int k = 1; k < 256; k++) fe_mul(prod[k], prod[k - 1], pts[k].Z);
+    fe_invert(inv, prod[255]);
+    for (int k = 255; k >= 0; k--) {
+        fe zi, x, y;
+        if (k > 0) { fe_mul(zi, inv, prod[k - 1]); fe_mul(inv, inv, pts[k].Z); }
+        else fe_copy(zi, inv);
+        fe_mul(x, pts[k].X, zi);
+        fe_mul(y, pts[k].Y, zi);
+        ge_precomp *q = &tb->row[k / 8][k % 8];
+        fe_add(q->yplusx, y, x); fe_carry(q->yplusx);
+        fe_sub(q->yminusx, y, x);
+        fe_mul(t, x, y);
+        fe_mul(q->xy2d, t, fe_d2);
+    }
+}
+
+/* [a]P through P's table, constant time in a (a < 2^255). */
+static void table_exp(ge_p3 *h, const fb_table *tb, const uint8_t a[32]) {
+    int8_t e[64];
+    ge_precomp t;
+    ge_p1p1 r;
+    ge_p2 s;
+    recode16(e, a);
+    ge_p3_0(h);
+    for (int i = 1; i < 64; i += 2) {
+        select_precomp(&t, tb->row[i / 2], e[i]);
+        ge_madd(&r, h, &t); ge_p1p1_to_p3(h, &r);
+    }
+    ge_p3_dbl(&r, h); ge_p1p1_to_p2(&s, &r);
+    ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
+    ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
+    ge_p2_dbl(&r, &s); ge_p1p1_to_p3(h, &r);
+    for (int i = 0; i < 64; i += 2) {
+        select_precomp(&t, tb->row[i / 2], e[i]);
+        ge_madd(&r, h, &t); ge_p1p1_to_p3(h, &r);
+    }
+    memset(e, 0, sizeof e);
+}
+
+/* ------------------------------------------------------------------ variable time (public scalars) */
+
+/* Width-5 NAF of a < 2^255: odd digits in [-15, 15] (ref10's slide). */
+static void slide(int8_t r[256], const uint8_t a[32]) {
+    for (int i = 0; i < 256; i++) r[i] = 1 & (a[i >> 3] >> (i & 7));
+    for (int i = 0; i < 256; i++) {
+        if (!r[i]) continue;
+        for (int b = 1; b <= 6 && i + b < 256; b++) {
+            if (!r[i + b]) continue;
+            if (r[i] + (r[i + b] << b) <= 15) {
+                r[i] += (int8_t)(r[i + b] << b); r[i + b] = 0;
+            } else if (r[i] - (r[i + b] << b) >= -15) {
+                r[i] -= (int8_t)(r[i + b] << b);
+                for (int k = i + b; k < 256; k++) {
+                    if (!r[k]) { r[k] = 1; break; }
+                    r[k] = 0;
+                }
+            } else break;
+        }
+    }
+}
+
+/* Straus: sum [a_i]P_i with shared doublings, tables of odd multiples 1P..15P. */
+static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+    ge_cached (*tab)[8] = PyMem_Malloc(n * sizeof *tab);
+    int8_t (*naf)[256] = PyMem_Malloc(n * sizeof *naf);
+    if (!tab || !naf) { PyMem_Free(tab); PyMem_Free(naf); return -1; }
+    int top = -1;
+    for (size_t k = 0; k < n; k++) {
+        ge_p1p1 r; ge_p3 p2, t;
+        slide(naf[k], scalars + 32 * k);
+        ge_p3_to_cached(&tab[k][0], &pts[k]);
+        ge_p3_dbl(&r, &pts[k]); ge_p1p1_to_p3(&p2, &r);
+        ge_cached c2; ge_p3_to_cached(&c2, &p2);
+        t = pts[k];
+        for (int j = 1; j < 8; j++) { ge_add_p3(&t, &t, &c2); ge_p3_to_cached(&tab[k][j], &t); }
+        for (int i = 255; i > top; i--) if (naf[k][i]) { top = i; break; }
+    }
+    ge_p3_0(h);
+    ge_p2 s;
+    ge_p3_to_p2(&s, h);
+    int in_p2 = 1;  /* h is current only as s (X, Y, Z) */
+    for (int i = top; i >= 0; i--) {
+        ge_p1p1 r;
+        int any = 0;
+        for (size_t k = 0; k < n && !any; k++) any = naf[k][i] != 0;
+        if (!in_p2) ge_p3_to_p2(&s, h);
+        ge_p2_dbl(&r, &s);
+        if (!any) { ge_p1p1_to_p2(&s, &r); in_p2 = 1; continue; }
+        ge_p1p1_to_p3(h, &r);
+        in_p2 = 0;
+        for (size_t k = 0; k < n; k++) {
+            int8_t d = naf[k][i];
+            if (d > 0) ge_add_p3(h, h, &tab[k][d / 2]);
+            else if (d < 0) ge_sub_p3(h, h, &tab[k][(-d) / 2]);
+        }
+    }
+    if (in_p2) {  /* back to extended coordinates: (XZ, YZ, Z^2, XY) */
+        fe_mul(h->T, s.X, s.Y);
+        fe_mul(h->X, s.X, s.Z);
+        fe_mul(h->Y, s.Y, s.Z);
+        fe_sq(h->Z, s.Z);
+    }
+    PyMem_Free(tab); PyMem_Free(naf);
+    return 0;
+}
+
+/* Pippenger with signed c-bit digits: about (256/c) (n + 2^c) additions. */
+static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+    int c = 4;
+    while (c < 16 && ((size_t)1 << (c + 2)) < n) c++;   /* c ~ log2(n) - 2 */
+    int windows = (253 + c - 1) / c + 1;
+    size_t nb = (size_t)1 << (c - 1);
+    ge_cached *cp = PyMem_Malloc(n * sizeof *cp);
+    int16_t *dig = PyMem_Malloc(n * windows * sizeof *dig);
+    ge_p3 *bucket = PyMem_Malloc(nb * sizeof *bucket);
+    uint8_t *used = PyMem_Malloc(nb);
+    if (!cp || !dig || !bucket || !used) {
+        PyMem_Free(cp); PyMem_Free(dig); PyMem_Free(bucket); PyMem_Free(used); return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *a = scalars + 32 * k;
+        int carry = 0;
+        ge_p3_to_cached(&cp[k], &pts[k]);
+        for (int w = 0; w < windows; w++) {
+            int bit = w * c, d = 0;
+            for (int b = 0; b < c; b++) {
+                int pos = bit + b;
+                if (pos < 256) d |= ((a[pos >> 3] >> (pos & 7)) & 1) << b;
+            }
+            d += carry;
+            if (d > (1 << (c - 1))) { d -= 1 << c; carry = 1; } else carry = 0;
+            dig[k * windows + w] = (int16_t)d;
+        }
+    }
+    ge_p3_0(h);
+    for (int w = windows - 1; w >= 0; w--) {
+        ge_p1p1 r;
+        if (w != windows - 1) {
+            ge_p2 s;
+            ge_p3_to_p2(&s, h);
+            for (int b = 0; b < c - 1; b++) { ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r); }
+            ge_p2_dbl(&r, &s); ge_p1p1_to_p3(h, &r);
+        }
+        memset(used, 0, nb);
+        for (size_t k = 0; k < n; k++) {
+            int d = dig[k * windows + w];
+            if (d == 0) continue;
+            size_t b = (size_t)(d > 0 ? d : -d) - 1;
+            if (!used[b]) {
+                ge_p3_0(&bucket[b]);
+                used[b] = 1;
+            }
+            if (d > 0) ge_add_p3(&bucket[b], &bucket[b], &cp[k]);
+            else ge_sub_p3(&bucket[b], &bucket[b], &cp[k]);
+        }
+        /* sum_b (b+1) bucket[b] by running sums, from the top */
+        ge_p3 running, sum;
+        int have = 0;
+        ge_p3_0(&running); ge_p3_0(&sum);
+        for (size_t b = nb; b-- > 0;) {
+            ge_cached cc;
+            if (used[b]) {
+                if (have) { ge_p3_to_cached(&cc, &bucket[b]); ge_add_p3(&running, &running, &cc); }
+                else { running = bucket[b]; have = 1; }
+            }
+            if (have) { ge_p3_to_cached(&cc, &running); ge_add_p3(&sum, &sum, &cc); }
+        }
+        ge_cached sc;
+        ge_p3_to_cached(&sc, &sum);
+        ge_add_p3(h, h, &sc);
+    }
+    PyMem_Free(cp); PyMem_Free(dig); PyMem_Free(bucket); PyMem_Free(used);
+    return 0;
+}
+
+static int vartime_multi(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+    if (n == 0) { ge_p3_0(h); return 0; }
+    if (n < 96) return straus(h, pts, scalars, n);
+    return pippenger(h, pts, scalars, n);
+}
+
+static const uint8_t L_BYTES[32] = {
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+
+/* [L]P = O: P has no component in the torsion subgroup (variable time: P and L are public). */
+static int in_prime_subgroup(const ge_p3 *p, int *ok) {
+    ge_p3 r;
+    if (straus(&r, p, L_BYTES, 1) < 0) return -1;
+    *ok = ge_p3_is_identity(&r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ Python glue */
+
+static PyObject *DecodeFailure;  /* ValueError subclass; args = (code, message) */
+
+static const char *dec_message(int rc) {
+    switch (rc) {
+    case DEC_NONCANONICAL: return "non-canonical encoding (y >= p)";
+    case DEC_NOT_ON_CURVE: return "not a point of edwards25519";
+    case DEC_BAD_SIGN: return "non-canonical encoding (sign bit set with x = 0)";
+    default: return "invalid point";
+    }
+}
+
+static int get_point(PyObject *obj, ge_p3 *p) {
+    char *buf;
+    Py_ssize_t len;
+    if (!PyBytes_Check(obj)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); return -1; }
+    buf = PyBytes_AS_STRING(obj);
+    len = PyBytes_GET_SIZE(obj);
+    if (len != 32) { PyErr_Format(DecodeFailure, "expected 32 bytes, got %zd", len); return -1; }
+    int rc = decode(p, (const uint8_t *)buf);
+    if (rc != DEC_OK) { PyErr_SetString(DecodeFailure, dec_message(rc)); return -1; }
+    return 0;
+}
+
+/* A non-negative int below 2^255 (the caller reduces modulo L), as 32 little-endian bytes. */
+static int get_scalar(PyObject *obj, uint8_t out[32]) {
+    if (!PyLong_Check(obj)) { PyErr_SetString(PyExc_TypeError, "scalar must be an int"); return -1; }
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t n = PyLong_AsNativeBytes(obj, out, 32, Py_ASNATIVEBYTES_LITTLE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER | Py_ASNATIVEBYTES_REJECT_NEGATIVE);
+    if (n < 0) return -1;
+    if (n > 32) { PyErr_SetString(PyExc_OverflowError, "scalar too large"); return -1; }
+#else
+    if (_PyLong_AsByteArray((PyLongObject *)obj, out, 32, 1, 0) < 0) return -1;
+#endif
+    if (out[31] & 0x80) { PyErr_SetString(PyExc_OverflowError, "scalar must be below 2^255"); return -1; }
+    return 0;
+}
+
+static PyObject *point_result(const ge_p3 *p, int cache_it) {
+    uint8_t s[32];
+    ge_p3_tobytes(s, p);
+    if (cache_it) cache_put(s, p);
+    return PyBytes_FromStringAndSize((const char *)s, 32);
+}
+
+static PyObject *py_check(PyObject *self, PyObject *arg) {
+    ge_p3 p;
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != 32) {
+        PyErr_SetString(PyExc_TypeError, "expected 32 bytes"); return NULL;
+    }
+    return PyLong_FromLong(decode(&p, (const uint8_t *)PyBytes_AS_STRING(arg)));
+}
+
+static PyObject *py_member(PyObject *self, PyObject *arg) {
+    ge_p3 p;
+    int ok;
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != 32) {
+        PyErr_SetString(PyExc_TypeError, "expected 32 bytes"); return NULL;
+    }
+    if (decode(&p, (const uint8_t *)PyBytes_AS_STRING(arg)) != DEC_OK) Py_RETURN_FALSE;
+    if (in_prime_subgroup(&p, &ok) < 0) return PyErr_NoMemory();
+    return PyBool_FromLong(ok);
+}
+
+static PyObject *py_add(PyObject *self, PyObject *args) {
+    PyObject *a, *b;
+    ge_p3 p, q, r;
+    ge_cached qc;
+    if (!PyArg_ParseTuple(args, "OO", &a, &b)) return NULL;
+    if (get_point(a, &p) < 0 || get_point(b, &q) < 0) return NULL;
+    ge_p3_to_cached(&qc, &q);
+    ge_add_p3(&r, &p, &qc);
+    return point_result(&r, 1);
+}
+
+static PyObject *py_sub(PyObject *self, PyObject *args) {
+    PyObject *a, *b;
+    ge_p3 p, q, r;
+    ge_cached qc;
+    if (!PyArg_ParseTuple(args, "OO", &a, &b)) return NULL;
+    if (get_point(a, &p) < 0 || get_point(b, &q) < 0) return NULL;
+    ge_p3_to_cached(&qc, &q);
+    ge_sub_p3(&r, &p, &qc);
+    return point_result(&r, 1);
+}
+
+static PyObject *py_scalarmult(PyObject *self, PyObject *args) {
+    PyObject *a, *e;
+    ge_p3 p, r;
+    uint8_t s[32];
+    if (!PyArg_ParseTuple(args, "OO", &a, &e)) return NULL;
+    if (get_point(a, &p) < 0 || get_scalar(e, s) < 0) return NULL;
+    ct_scalarmult(&r, &p, s);
+    memset(s, 0, sizeof s);
+    return point_result(&r, 0);
+}
+
+static void table_free(PyObject *cap) {
+    void *tb = PyCapsule_GetPointer(cap, "ed25519.table");
+    PyMem_Free(tb);
+}
+
+static PyObject *py_table(PyObject *self, PyObject *arg) {
+    ge_p3 p;
+    if (get_point(arg, &p) < 0) return NULL;
+    fb_table *tb = PyMem_Malloc(sizeof *tb);
+    if (!tb) return PyErr_NoMemory();
+    table_build(tb, &p);
+    PyObject *cap = PyCapsule_New(tb, "ed25519.table", table_free);
+    if (!cap) PyMem_Free(tb);
+    return cap;
+}
+
+static PyObject *py_table_exp(PyObject *self, PyObject *args) {
+    PyObject *cap, *e;
+    ge_p3 r;
+    uint8_t s[32];
+    if (!PyArg_ParseTuple(args, "OO", &cap, &e)) return NULL;
+    fb_table *tb = PyCapsule_GetPointer(cap, "ed25519.table");
+    if (!tb || get_scalar(e, s) < 0) return NULL;
+    table_exp(&r, tb, s);
+    memset(s, 0, sizeof s);
+    return point_result(&r, 0);
+}
+
+/* multi_exp(points, scalars): public scalars only (variable time). */
+static PyObject *py_multi_exp(PyObject *self, PyObject *args) {
+    PyObject *pl, *sl;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &pl, &PyList_Type, &sl)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(pl);
+    if (PyList_GET_SIZE(sl) != n) { PyErr_SetString(PyExc_ValueError, "length mismatch"); return NULL; }
+    ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
+    uint8_t *sc = PyMem_Malloc((n ? n : 1) * 32);
+    ge_p3 r;
+    PyObject *out = NULL;
+    if (!pts || !sc) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (get_point(PyList_GET_ITEM(pl, i), &pts[i]) < 0) goto done;
+        if (get_scalar(PyList_GET_ITEM(sl, i), sc + 32 * i) < 0) goto done;
+    }
+    if (vartime_multi(&r, pts, sc, (size_t)n) < 0) { PyErr_NoMemory(); goto done; }
+    out = point_result(&r, 1);
+done:
+    PyMem_Free(pts); PyMem_Free(sc);
+    return out;
+}
+
+/* members_batch(points, randomness): True if every point (already decodable) passes 128
+ * random-subset checks; randomness holds 16 bytes per point (bit j: the point is in subset j). */
+#define CHECKS 128
+#define RUSSIAN 6
+static PyObject *py_members_batch(PyObject *self, PyObject *args) {
+    PyObject *pl;
+    Py_buffer rnd;
+    if (!PyArg_ParseTuple(args, "O!y*", &PyList_Type, &pl, &rnd)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(pl);
+    PyObject *out = NULL;
+    ge_p3 *acc = NULL;
+    uint8_t *have = NULL;
+    if (rnd.len != 16 * n) { PyErr_SetString(PyExc_ValueError, "need 16 random bytes per point"); goto done; }
+    acc = PyMem_Malloc(CHECKS * sizeof *acc);
+    have = PyMem_Calloc(CHECKS, 1);
+    if (!acc || !have) { PyErr_NoMemory(); goto done; }
+    const uint8_t *bits = rnd.buf;
+    for (Py_ssize_t base = 0; base < n; base += RUSSIAN) {
+        int w = (int)(n - base < RUSSIAN ? n - base : RUSSIAN);
+        ge_p3 sums[1 << RUSSIAN];
+        ge_cached sc[1 << RUSSIAN];
+        ge_cached pc[RUSSIAN];
+        for (int i = 0; i < w; i++) {
+            if (get_point(PyList_GET_ITEM(pl, base + i), &sums[1 << i]) < 0) goto done;
+            ge_p3_to_cached(&pc[i], &sums[1 << i]);
+        }
+        /* every subset sum of the chunk: one addition each (singletons are the points) */
+        for (int s = 1; s < (1 << w); s++) {
+            int low = s & -s;
+            if (s != low) {
+                int i = __builtin_ctz((unsigned)low);
+                ge_add_p3(&sums[s], &sums[s ^ low], &pc[i]);
+            }
+            ge_p3_to_cached(&sc[s], &sums[s]);
+        }
+        for (int j = 0; j < CHECKS; j++) {
+            int s = 0;
+            for (int i = 0; i < w; i++) s |= ((bits[16 * (base + i) + j / 8] >> (j % 8)) & 1) << i;
+            if (!s) continue;
+            if (have[j]) ge_add_p3(&acc[j], &acc[j], &sc[s]);
+            else { acc[j] = sums[s]; have[j] = 1; }
+        }
+    }
+    for (int j = 0; j < CHECKS; j++) {
+        int ok;
+        if (!have[j]) continue;
+        if (in_prime_subgroup(&acc[j], &ok) < 0) { PyErr_NoMemory(); goto done; }
+        if (!ok) { out = Py_False; Py_INCREF(out); goto done; }
+    }
+    out = Py_True; Py_INCREF(out);
+done:
+    PyBuffer_Release(&rnd);
+    PyMem_Free(acc); PyMem_Free(have);
+    return out;
+}
+
+static PyObject *py_cache_clear(PyObject *self, PyObject *noargs) {
+    memset(cache, 0, sizeof(cache_entry) << CACHE_BITS);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"check", py_check, METH_O, "check(enc) -> 0 if enc is a canonical curve point, else an error code (1, 2, 3)."},
+    {"member", py_member, METH_O, "member(enc) -> whether enc decodes to a point of the prime-order subgroup ([L]P = O)."},
+    {"members_batch", py_members_batch, METH_VARARGS, "members_batch(encs, randomness) -> 128 random-subset checks [L](sum) = O."},
+    {"add", py_add, METH_VARARGS, "add(a, b) -> a + b."},
+    {"sub", py_sub, METH_VARARGS, "sub(a, b) -> a - b."},
+    {"scalarmult", py_scalarmult, METH_VARARGS, "scalarmult(a, e) -> [e]a, constant time in e (0 <= e < 2^255)."},
+    {"table", py_table, METH_O, "table(a) -> fixed-base comb table for a."},
+    {"table_exp", py_table_exp, METH_VARARGS, "table_exp(table, e) -> [e]a, constant time in e (0 <= e < 2^255)."},
+    {"multi_exp", py_multi_exp, METH_VARARGS, "multi_exp(points, scalars) -> sum [e_i]P_i, VARIABLE time: public scalars only."},
+    {"cache_clear", py_cache_clear, METH_NOARGS, "Forget every cached decoding."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native edwards25519 arithmetic.", -1, methods};
+
+PyMODINIT_FUNC PyInit__ed25519(void) {
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    cache = PyMem_Calloc((size_t)1 << CACHE_BITS, sizeof(cache_entry));
+    if (!cache) { Py_DECREF(m); return PyErr_NoMemory(); }
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) == (ssize_t)sizeof seed) cache_mult = seed | 1;
+    DecodeFailure = PyErr_NewException("threshold.groups._ed25519.DecodeFailure", PyExc_ValueError, NULL);
+    if (!DecodeFailure || PyModule_AddObject(m, "DecodeFailure", DecodeFailure) < 0) { Py_DECREF(m); return NULL; }
+    Py_INCREF(DecodeFailure);
+    return m;
+}
