@@ -18,7 +18,7 @@ from .errors import (EvidenceError, InputError, MPCError, PartyDied, PartyTimeou
 from .evidence import verify
 from .tensor import MPCTensor, cat, stack
 
-__all__ = ["init", "uninit", "cryptensor", "verify", "MPCTensor", "cat", "stack", "get_rank",
+__all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "MPCTensor", "cat", "stack", "get_rank",
            "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
            "PartyTimeout", "ShareCheckError", "SingularMatrixError", "EvidenceError", "nn", "linear_model", "stats"]
 
@@ -52,6 +52,13 @@ def uninit() -> None:
     """Close the runtime's channels."""
     while _runtime._current:
         _runtime._current.pop().close()
+
+
+def preprocess(multiplications: int = 0, reductions: int = 0) -> dict:
+    """Offline phase: make the masks of that many fixed-point product elements (and integer degree
+    reductions) now, locally and without communication (PRSS), so that the online phase only uses
+    them. Optional: masks missing later are made on demand. Returns {"seconds", "cpu_seconds"}."""
+    return _runtime.current().preprocess(multiplications, reductions)
 
 
 def is_initialized() -> bool:

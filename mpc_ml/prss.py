@@ -18,17 +18,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from .ring import Ring
 
 
-LIMB_BITS = 16  # random integers are drawn as 16-bit limbs (one uint16 view of the stream)
+LIMB_BITS = 21  # random integers are drawn as limbs of up to 21 bits (uint32 words of the stream, masked)
+MAX_LIMB_BITS = 24  # a limb times a residue stays below 2^45 (exact float64 sums of many)
+FIELD_MASK = (1 << 21) - 1  # uniform residues are drawn as 21-bit fields, rejected when >= p
 
 
-def uniform_limbs(ring: Ring) -> int:
-    """Limbs of a random integer whose residues mod M are uniform up to 2^-40."""
-    return -(-(ring.bits + 40) // LIMB_BITS)
-
-
-def split_bits(bits: int) -> list[int]:
+def split_bits(bits: int, limb: int = LIMB_BITS) -> list[int]:
     """Widths of the limbs of a `bits`-bit random integer."""
-    return [LIMB_BITS] * (bits // LIMB_BITS) + ([bits % LIMB_BITS] if bits % LIMB_BITS else [])
+    return [limb] * (bits // limb) + ([bits % limb] if bits % limb else [])
 
 
 def subsets(n: int, t: int) -> list[tuple[int, ...]]:
@@ -54,15 +51,54 @@ class PRSS:
         self._coef: dict[tuple[int, int], np.ndarray] = {}
         self._mats: dict[tuple, np.ndarray] = {}
 
-    def words(self, count: int) -> dict[int, np.ndarray]:
-        """`count` fresh uint64 words for each held subset (one call of the shared counter)."""
+    def _encryptors(self) -> dict[int, object]:
+        """One AES-256-CTR stream per held subset at a fresh value of the shared counter."""
         self.counter += 1
         nonce = self.counter.to_bytes(8, "big") + bytes(8)
+        return {i: Cipher(algorithms.AES(self._seeds[i]), modes.CTR(nonce)).encryptor() for i in self.held}
+
+    def words(self, count: int) -> dict[int, np.ndarray]:
+        """`count` fresh uint64 words for each held subset (one call of the shared counter)."""
+        return {i: np.frombuffer(enc.update(bytes(8 * count)), dtype=np.uint64)
+                for i, enc in self._encryptors().items()}
+
+    def residues(self, ring: Ring, shape: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """Per held subset, exactly uniform elements of Z_M as residues (K, *shape) (one counter value).
+
+        Residue k is a 21-bit field of the stream (a uint32 word masked to 21 bits) accepted when it
+        is below p_k; a rejected field (probability (2^21 - p_k) / 2^21 < 2^-13 for the primes used)
+        is replaced by the next fields of the same stream, so every member of the subset derives the
+        same residues and each residue is uniform mod p_k without any bias, hence by the CRT the
+        element is uniform in Z_M.
+        """
+        size = int(np.prod(shape, dtype=np.int64))
+        p = ring.p32[:, None]
         out = {}
-        for i in self.held:
-            enc = Cipher(algorithms.AES(self._seeds[i]), modes.CTR(nonce)).encryptor()
-            out[i] = np.frombuffer(enc.update(bytes(8 * count)), dtype=np.uint64)
+        for i, enc in self._encryptors().items():
+            raw = np.frombuffer(enc.update(bytes(4 * ring.k * size)), dtype=np.uint32).reshape(ring.k, size)
+            v = np.bitwise_and(raw, np.uint32(FIELD_MASK)).astype(np.float32)
+            bad = np.flatnonzero(v >= p)
+            while bad.size:  # rare: about 10^-4 of the fields for the largest 21-bit primes
+                extra = np.frombuffer(enc.update(bytes(4 * bad.size)), dtype=np.uint32) & np.uint32(FIELD_MASK)
+                flat = v.reshape(-1)
+                flat[bad] = extra.astype(np.float32)
+                bad = bad[flat[bad] >= ring.p32[bad // size]]
+            out[i] = v.reshape((ring.k,) + tuple(shape))
         return out
+
+    def zero_terms(self, ring: Ring, shape: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Products (value, coefficient) whose sum is this process's shares of a degree-2t sharing of 0.
+
+        sum_T sum_(j=1..t) z_(T,j) x^j f_T(x), z_(T,j) uniform in Z_M (from `residues`): the
+        coefficients of degrees 1..2t of the sum are uniform, its constant term is zero.
+        """
+        vals = self.residues(ring, (self.t,) + tuple(shape))
+        terms = []
+        for j in range(1, self.t + 1):
+            coef = self.coef(ring, j)
+            for ti, v in vals.items():
+                terms.append((v[:, j - 1][None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * len(shape))))
+        return terms
 
     def coef(self, ring: Ring, power: int = 0) -> np.ndarray:
         """x_l^power * f_T(x_l) mod each prime, shape (L, C, K); zero where l is not in T."""
@@ -92,32 +128,44 @@ class PRSS:
         return ring.lincomb(terms)
 
     def shares(self, ring: Ring, shape: tuple[int, ...], widths: list[int],
-               outputs: list[list[tuple[int, int, int]]]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+               outputs: list[list[tuple[int, int, int]]], zero: tuple[int, ...] = (),
+               offsets: list[int] | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """Draw random limbs per subset and return shares of linear forms of them, in one product.
 
         Output o is sum_T sum_(j, weight, power) in outputs[o] of weight * x^power * f_T(x) * limb_T[j]
-        (power 0: a degree-t sharing of sum_T value_T; power >= 1: part of a degree-2t zero sharing).
+        (power 0: a degree-t sharing of sum_T value_T; power >= 1: part of a degree-2t zero sharing),
+        plus offsets[o] (a public constant: every share shifted by it shifts the value by it), plus,
+        for o in `zero`, a degree-2t sharing of zero drawn as uniform residues (`zero_terms`).
         Returns (shares (L, O, K, *shape), limbs {subset: (J, *shape)}).
         """
-        limbs = self.limbs(shape, widths)
+        stacked, limbs = self._limb_rows(widths, int(np.prod(shape, dtype=np.int64)), shape)
         held = sorted(limbs)
         key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held))
         plan = self._mats.get(key)
         if plan is None:
             mat = self._matrix(ring, len(widths), outputs, held)
+            top = np.array([float((1 << widths[c % len(widths)]) - 1) for c in range(mat.shape[2])])
             plan = []
             for o in range(len(outputs)):
                 block = mat[:, o * ring.k:(o + 1) * ring.k]
                 cols = np.nonzero(block.any(axis=(0, 1)))[0]  # only the limbs this output uses
-                plan.append((np.ascontiguousarray(block[:, :, cols]), cols))
+                bound = float((block * top).sum(axis=2).max()) + 2.0 ** 22  # largest accumulated value
+                plan.append((np.ascontiguousarray(block[:, :, cols]), cols, bound))
             self._mats[key] = plan
-        stacked = np.concatenate([limbs[T].reshape(len(widths), -1) for T in held], 0)
         size = stacked.shape[1]
+        zeros = {o: self.zero_terms(ring, (size,)) for o in zero}
         out = np.empty((len(self.local_ids), len(outputs), ring.k, size), dtype=np.float32)
-        for o, (block, cols) in enumerate(plan):
+        for o, (block, cols, bound) in enumerate(plan):
             rows = stacked if len(cols) == stacked.shape[0] else stacked[cols]
-            prod = np.matmul(block, rows)  # (L, K, size), exact: < len(cols) * 2^37
-            out[:, o] = ring.reduce(prod) if len(cols) <= 1024 else ring.reduce_big(prod)
+            prod = np.matmul(block, rows)  # (L, K, size): exact below 2^53
+            for v, c in zeros.get(o, ()):
+                prod += v * c  # each product below 2^42
+                bound += 2.0 ** 42
+            if offsets is not None and offsets[o]:
+                prod += ring.col(3, ring.const(offsets[o]).astype(np.float64))
+            if bound >= 2.0 ** 53:
+                raise ValueError("too many limbs for one exact float64 sum")
+            out[:, o] = ring.reduce(prod) if bound < 2.0 ** 47 else ring.reduce_big(prod)
         return out.reshape((len(self.local_ids), len(outputs), ring.k) + tuple(shape)), limbs
 
     def _matrix(self, ring: Ring, nlimbs: int, outputs: list, held: list[int]) -> np.ndarray:
@@ -134,31 +182,32 @@ class PRSS:
                             mat[:, oi * ring.k + ki, hi * nlimbs + j] = coef[:, T, ki] * (weight % q) % q
         return mat
 
-    def limbs(self, shape: tuple[int, ...], widths: list[int]) -> dict[int, np.ndarray]:
-        """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j]).
+    def _limb_rows(self, widths: list[int], size: int, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """Random limbs of all held subsets as one float64 array (held * J, size), and per-subset views.
 
-        Limbs are 16-bit fields of the AES-CTR stream (widths <= LIMB_BITS), read with one uint16 view.
+        Limb j of an element is the low widths[j] bits of one uint32 word of the subset's AES-CTR stream.
         """
-        size = int(np.prod(shape, dtype=np.int64))
-        w = self.words(-(-len(widths) * size // 4))
-        short = [(j, (1 << wd) - 1) for j, wd in enumerate(widths) if wd < LIMB_BITS]
-        out = {}
-        for i, u in w.items():
-            raw = u.view(np.uint16)[:len(widths) * size].reshape(len(widths), size)
-            if short:
-                raw = raw.copy()
-                for j, mask in short:
-                    raw[j] &= np.uint16(mask)
-            out[i] = raw.astype(np.float64).reshape((len(widths),) + tuple(shape))
-        return out
+        if any(not 0 < w <= MAX_LIMB_BITS for w in widths):
+            raise ValueError(f"limb widths must be in 1..{MAX_LIMB_BITS}: {widths}")
+        j = len(widths)
+        masks = np.array([(1 << w) - 1 for w in widths], dtype=np.uint32)[:, None]
+        encs = self._encryptors()
+        stacked = np.empty((len(encs) * j, size), dtype=np.float64)
+        views = {}
+        for h, (i, enc) in enumerate(sorted(encs.items())):
+            raw = np.frombuffer(enc.update(bytes(4 * j * size)), dtype=np.uint32).reshape(j, size)
+            np.bitwise_and(raw, masks, out=stacked[h * j:(h + 1) * j], casting="unsafe")
+            views[i] = stacked[h * j:(h + 1) * j].reshape((j,) + tuple(shape))
+        return stacked, views
+
+    def limbs(self, shape: tuple[int, ...], widths: list[int]) -> dict[int, np.ndarray]:
+        """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j])."""
+        return self._limb_rows(widths, int(np.prod(shape, dtype=np.int64)), shape)[1]
 
     def uniform(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
-        """Degree-t shares of a uniform element of Z_M (2^-40 close: 40 extra random bits)."""
+        """Degree-t shares of a uniform element of Z_M."""
         return self.lift(ring, self.uniform_values(ring, shape))
 
     def uniform_values(self, ring: Ring, shape: tuple[int, ...]) -> dict[int, np.ndarray]:
-        """Per held subset, a uniform element of Z_M (residues (K, *shape))."""
-        j = uniform_limbs(ring)
-        lim = self.limbs(shape, [LIMB_BITS] * j)
-        weights = [1 << (LIMB_BITS * i) for i in range(j)]
-        return {i: ring.combine(v, weights) for i, v in lim.items()}
+        """Per held subset, a uniform element of Z_M (residues (K, *shape), see `residues`)."""
+        return self.residues(ring, shape)

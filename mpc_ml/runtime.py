@@ -53,6 +53,27 @@ class Comm(Protocol):
 
     n: int
 
+    def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
+        """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
+
+        multiplications: elements of fixed-point products (truncation masks of `trunc`, also used by
+        matmul outputs and products by public reals); reductions: elements of integer products
+        (double sharings of `reduce_degree`). The masks come from PRSS with no communication, so this
+        costs local CPU only; later protocol steps take them from the pool instead of making them.
+        Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
+        """
+        import time
+
+        from .protocols import arith
+
+        w0, c0 = time.perf_counter(), time.process_time()
+        for count, fill in ((multiplications, arith.fill_trunc), (reductions, arith.fill_double)):
+            if not isinstance(count, (int, np.integer)) or count < 0:
+                raise InputError(f"preprocess counts must be non-negative integers, got {count!r}")
+            for start in range(0, int(count), batch):
+                fill(self, min(batch, int(count) - start))
+        return {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0}
+
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Stack (n, ...) of what every sender j sent to the local receivers (zeros where nothing)."""
 
@@ -79,6 +100,27 @@ class SimComm:
         self.n = n
         self.stats = stats
 
+    def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
+        """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
+
+        multiplications: elements of fixed-point products (truncation masks of `trunc`, also used by
+        matmul outputs and products by public reals); reductions: elements of integer products
+        (double sharings of `reduce_degree`). The masks come from PRSS with no communication, so this
+        costs local CPU only; later protocol steps take them from the pool instead of making them.
+        Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
+        """
+        import time
+
+        from .protocols import arith
+
+        w0, c0 = time.perf_counter(), time.process_time()
+        for count, fill in ((multiplications, arith.fill_trunc), (reductions, arith.fill_double)):
+            if not isinstance(count, (int, np.integer)) or count < 0:
+                raise InputError(f"preprocess counts must be non-negative integers, got {count!r}")
+            for start in range(0, int(count), batch):
+                fill(self, min(batch, int(count) - start))
+        return {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0}
+
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Every receiver sees every sender's array; protocol code reads only what was sent to it."""
         self.stats.rounds += 1
@@ -98,6 +140,53 @@ class SimComm:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class Pool:
+    """Correlated randomness made ahead of use (the offline phase), consumed first in, first out.
+
+    Each kind (a key such as ("trunc", K, bits)) holds arrays (L, K, N) of masks, element axis last;
+    `take` hands out the next `size` elements and makes any shortfall on the spot with `make`.
+    Every party runs the same program, so all of them fill and drain their pools identically and
+    stay in step; no element is handed out twice.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[tuple, list[list[np.ndarray]]] = {}
+
+    def available(self, key: tuple) -> int:
+        """Elements of kind `key` ready to use."""
+        return sum(c[0].shape[-1] for c in self._store.get(key, []))
+
+    def add(self, key: tuple, arrays: tuple[np.ndarray, ...]) -> None:
+        """Append a batch (arrays sharing their last axis)."""
+        self._store.setdefault(key, []).append(list(arrays))
+
+    def take(self, key: tuple, size: int, make) -> tuple[np.ndarray, ...]:
+        """The next `size` elements of kind `key` (each array (..., size)); make(m) supplies a shortfall."""
+        chunks = self._store.get(key, [])
+        parts: list[list[np.ndarray]] = []
+        need = size
+        while need and chunks:
+            head = chunks[0]
+            m = head[0].shape[-1]
+            if m <= need:
+                parts.append(head)
+                chunks.pop(0)
+                need -= m
+            else:
+                parts.append([a[..., :need] for a in head])
+                chunks[0] = [a[..., need:] for a in head]
+                need = 0
+        if need:
+            parts.append(list(make(need)))
+        if len(parts) == 1:
+            return tuple(parts[0])
+        return tuple(np.concatenate(col, -1) for col in zip(*parts))
+
+    def clear(self) -> None:
+        """Drop everything (the masks are never used)."""
+        self._store.clear()
 
 
 class Runtime:
@@ -126,6 +215,7 @@ class Runtime:
         self.ring_codec = Codec(self.ring)
         self.word_codec = Codec(None)
         self._rings: dict[int, Ring] = {self.ring.k: self.ring}
+        self.pool = Pool()
 
     @property
     def simulated(self) -> bool:
@@ -148,6 +238,27 @@ class Runtime:
         if not isinstance(i, (int, np.integer)) or isinstance(i, bool) or not 0 <= int(i) < self.n:
             raise InputError(f"{what} index {i!r} is out of range: parties are 0..{self.n - 1}")
         return int(i)
+
+    def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
+        """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
+
+        multiplications: elements of fixed-point products (truncation masks of `trunc`, also used by
+        matmul outputs and products by public reals); reductions: elements of integer products
+        (double sharings of `reduce_degree`). The masks come from PRSS with no communication, so this
+        costs local CPU only; later protocol steps take them from the pool instead of making them.
+        Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
+        """
+        import time
+
+        from .protocols import arith
+
+        w0, c0 = time.perf_counter(), time.process_time()
+        for count, fill in ((multiplications, arith.fill_trunc), (reductions, arith.fill_double)):
+            if not isinstance(count, (int, np.integer)) or count < 0:
+                raise InputError(f"preprocess counts must be non-negative integers, got {count!r}")
+            for start in range(0, int(count), batch):
+                fill(self, min(batch, int(count) - start))
+        return {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0}
 
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """See Comm.exchange."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..fixedpoint import KAPPA
 from ..ring import Ring
-from ..prss import LIMB_BITS, split_bits, uniform_limbs
+from ..prss import MAX_LIMB_BITS, split_bits
 from ..runtime import Runtime
 from . import shamir
 
@@ -54,19 +54,29 @@ def open_all(rt: Runtime, shares: np.ndarray, degree: int, check: bool = True,
     return shamir.reconstruct(ring, stack, degree, check)[None]
 
 
-def _uniform_terms(first: int, count: int, power: int) -> list[tuple[int, int, int]]:
-    """Terms making a uniform element of Z_M from `count` limbs starting at limb `first`."""
-    return [(first + i, 1 << (LIMB_BITS * i), power) for i in range(count)]
+def _double_masks(rt: Runtime, size: int, ring: Ring) -> tuple[np.ndarray, np.ndarray]:
+    """([r]_t, [r]_2t) flat (L, K, size) for uniform r in Z_M, from PRSS residues (no interaction)."""
+    vals = rt.prss.residues(ring, (size,))
+    coef = rt.prss.coef(ring, 0)
+    r_terms = [(v[None], coef[:, ti, :, None]) for ti, v in vals.items()]
+    r_t = ring.lincomb(r_terms)
+    r_2t = ring.lincomb(r_terms + rt.prss.zero_terms(ring, (size,)))
+    return r_t, r_2t
+
+
+def fill_double(rt: Runtime, size: int, ring: Ring | None = None) -> None:
+    """Offline: put `size` double sharings into the pool."""
+    ring = ring or rt.ring
+    rt.pool.add(("double", ring.k), _double_masks(rt, size, ring))
 
 
 def double_random(rt: Runtime, shape: tuple[int, ...], ring: Ring | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """([r]_t, [r]_2t) for a uniform r (40 extra random bits), from PRSS (no interaction)."""
+    """([r]_t, [r]_2t) for a uniform r in Z_M (from the pool, or made now from PRSS)."""
     ring = ring or rt.ring
-    j = uniform_limbs(ring)
-    r_terms = _uniform_terms(0, j, 0)
-    zero_terms = [term for k in range(1, rt.t + 1) for term in _uniform_terms(j * k, j, k)]
-    sh, _ = rt.prss.shares(ring, shape, [LIMB_BITS] * (j * (rt.t + 1)), [r_terms, r_terms + zero_terms])
-    return sh[:, 0], sh[:, 1]
+    size = int(np.prod(shape, dtype=np.int64))
+    r_t, r_2t = rt.pool.take(("double", ring.k), size, lambda m: _double_masks(rt, m, ring))
+    full = (rt.L, ring.k) + tuple(shape)
+    return r_t.reshape(full), r_2t.reshape(full)
 
 
 def reduce_degree(rt: Runtime, z2: np.ndarray, ring: Ring | None = None) -> np.ndarray:
@@ -78,9 +88,34 @@ def reduce_degree(rt: Runtime, z2: np.ndarray, ring: Ring | None = None) -> np.n
     return ring.sub(np.broadcast_to(c, r_t.shape), r_t)
 
 
+def _trunc_masks(rt: Runtime, size: int, f: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (L, K, size) shares of (2^(l-1) + r)_2t and (2^(l-1-f) + bias + sum_T hi_T)_t for truncation by f bits.
+
+    r = sum_T (lo_T + 2^f hi_T) with lo_T < 2^f, hi_T < 2^(l + kappa - f) (PRSS limbs, one matrix
+    product) and the degree-2t zero sharing (PRSS residues) added to the first; the public constants
+    of `trunc` are folded in here, so the online phase adds one array and subtracts another.
+    """
+    ring = rt.ring
+    p = rt.params
+    lo_w, hi_w = split_bits(f, MAX_LIMB_BITS), split_bits(p.trunc_bits + KAPPA - f)
+    mask = [(i, 1 << sum(lo_w[:i]), 0) for i in range(len(lo_w))]
+    mask += [(len(lo_w) + i, 1 << (f + sum(hi_w[:i])), 0) for i in range(len(hi_w))]
+    hi = [(len(lo_w) + i, 1 << sum(hi_w[:i]), 0) for i in range(len(hi_w))]
+    offsets = [1 << (p.trunc_bits - 1), (1 << (p.trunc_bits - 1 - f)) + p.trunc_bias]
+    sh, _ = rt.prss.shares(ring, (size,), lo_w + hi_w, [mask, hi], zero=(0,), offsets=offsets)
+    return sh[:, 0], sh[:, 1]
+
+
+def fill_trunc(rt: Runtime, size: int, bits: int | None = None) -> None:
+    """Offline: put `size` truncation masks (for `bits`, default the fraction bits) into the pool."""
+    f = rt.params.frac_bits if bits is None else bits
+    rt.pool.add(("trunc", rt.ring.k, f), _trunc_masks(rt, size, f))
+
+
 def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None) -> np.ndarray:
     """Degree-t shares of floor(z / 2^bits) + e - bias (probabilistic truncation; z of degree <= 2t).
 
+    z: residues, or float64 integers below 2^46 (an unreduced product, reduced here with the mask).
     Opens c = z + 2^(l-1) + r with r = sum_T (lo_T + 2^bits hi_T) from PRSS, lo_T < 2^bits,
     hi_T < 2^(l + kappa - bits); c statistically hides z (kappa = 40). Then
     floor(c / 2^bits) - sum_T hi_T = floor((z + 2^(l-1)) / 2^bits) + e, e in [0, C].
@@ -89,21 +124,22 @@ def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None) -> np.ndarray:
     p = rt.params
     f = p.frac_bits if bits is None else bits
     shape = z.shape[2:]
-    lo_w, hi_w = split_bits(f), split_bits(p.trunc_bits + KAPPA - f)
-    j = uniform_limbs(ring)
-    nl = len(lo_w) + len(hi_w)
-    mask = [(i, 1 << sum(lo_w[:i]), 0) for i in range(len(lo_w))]
-    mask += [(len(lo_w) + i, 1 << (f + sum(hi_w[:i])), 0) for i in range(len(hi_w))]
-    mask += [term for k in range(1, rt.t + 1) for term in _uniform_terms(nl + j * (k - 1), j, k)]
-    hi = [(len(lo_w) + i, 1 << sum(hi_w[:i]), 0) for i in range(len(hi_w))]
-    sh, _ = rt.prss.shares(ring, shape, lo_w + hi_w + [LIMB_BITS] * (j * rt.t), [mask, hi])
-    hi_t = sh[:, 1]
-    masked = ring.add(ring.add(z, sh[:, 0]), public(rt, 1 << (p.trunc_bits - 1), shape))
+    full = (rt.L, ring.k) + tuple(shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    mask, hi_t = rt.pool.take(("trunc", ring.k, f), size, lambda m: _trunc_masks(rt, m, f))
+    masked = ring.reduce(np.add(z, mask.reshape(full), dtype=np.float64))
     c = open_all(rt, masked, 2 * rt.t, check=False)
-    c_low = ring.mod_2k(c, f)[0]
-    top = ring.scale(ring.sub(c, small(ring, c_low.astype(np.float64))), pow(1 << f, -1, ring.modulus))
-    top = ring.sub(top, public(rt, (1 << (p.trunc_bits - 1 - f)) + p.trunc_bias, shape))
-    return ring.sub(np.broadcast_to(top, hi_t.shape), hi_t)
+    if f <= 25:  # (c - c_low) / 2^f in one reduction: (c - c_low + a multiple of p >= 2^f) * 2^-f < 2^47
+        c_low = ring.low_bits(c, f)  # exact: c < 2^l + C 2^(l + kappa) < M / 4
+        off = np.ceil(2.0 ** f / ring.p) * ring.p
+        x = c.astype(np.float64) - c_low[:, None]
+        x += ring.col(x.ndim, off)
+        x *= ring.col(x.ndim, ring.const(pow(1 << f, -1, ring.modulus)).astype(np.float64))
+        top = ring.reduce(x)
+    else:
+        c_low = ring.mod_2k(c, f)[0]
+        top = ring.scale(ring.sub(c, small(ring, c_low.astype(np.float64))), pow(1 << f, -1, ring.modulus))
+    return ring.sub(np.broadcast_to(top, full), hi_t.reshape(full))
 
 
 def mul(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -112,8 +148,11 @@ def mul(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def mul_fixed(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Degree-t shares of the fixed-point product x*y (one round: reduction and truncation together)."""
-    return trunc(rt, rt.ring.mul(x, y))
+    """Degree-t shares of the fixed-point product x*y (one round: reduction and truncation together).
+
+    The product is passed unreduced (float64 below 2^42): trunc reduces it once, with its mask added.
+    """
+    return trunc(rt, np.multiply(x, y, dtype=np.float64))
 
 
 def matmul_fixed(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
