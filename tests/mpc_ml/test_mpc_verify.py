@@ -49,6 +49,21 @@ def test_corrupted_share_in_comparison_opening_detected():
     mpc_ml.uninit()
 
 
+@pytest.mark.parametrize("n,liar", [(3, 0), (3, 2), (4, 0), (4, 3), (7, 5)])
+def test_wrong_share_in_a_comparison_opening_is_named_when_it_can_be(n, liar):
+    """n >= 3t + 1 (4 parties with t = 1, 7 with t = 2): the party whose share is off the polynomial is
+    named; n = 3: detected, every party a suspect (two degree-1 polynomials through honest shares)."""
+    mpc_ml.init(parties=n)
+    rt = rt_mod.current()
+    x = mpc_ml.cryptensor(np.array([1.0, -2.0, 0.5]))
+    _corrupt_exchange(rt, liar, lambda i: i == 1)  # the masked opening of the comparison
+    with pytest.raises(mpc_ml.ShareCheckError) as err:
+        x.relu()
+    t = (n - 1) // 2
+    assert err.value.suspects == ([liar] if n >= 3 * t + 1 else list(range(n)))
+    mpc_ml.uninit()
+
+
 def test_evidence_verifies_and_tampering_fails(mpc):
     x = mpc.cryptensor(np.array([1.5, -2.25]), src=1)
     value, ev = (x * 2).get_plain_text_with_evidence(dst=0)
