@@ -29,6 +29,9 @@ ELL = 2**252 + 27742317777372353535851937790883648493  # order of the prime-orde
 _INV8 = pow(8, -1, ELL)
 _A = 486662
 
+if lib.sodium_init() < 0:  # picks the fastest implementation for this CPU (as nacl.bindings does)
+    raise ImportError("libsodium failed to initialise")
+
 
 def _clamped(scalar: int) -> bytes:
     """The 32-byte encoding of an integer that X25519 clamping leaves unchanged."""

@@ -69,11 +69,11 @@ def encode_items(msgs: list[bytes], dst: bytes = DST) -> bytes:
         denominators.append(d)
         prefix.append(acc)
         acc = acc * d % p
-    inverse = gmpy2.invert(acc, p)  # 1 / (d_0 ... d_{n-1})
+    scaled = -a * gmpy2.invert(acc, p)  # -A / (d_0 ... d_{n-1})
     out = [b""] * len(msgs)
     for i in range(len(msgs) - 1, -1, -1):
-        x1 = -a * inverse * prefix[i] % p  # -A / d_i
-        inverse = inverse * denominators[i] % p  # 1 / (d_0 ... d_{i-1})
+        x1 = scaled * prefix[i] % p  # -A / d_i
+        scaled = scaled * denominators[i] % p  # -A / (d_0 ... d_{i-1})
         if jacobi(x1 * (x1 * (x1 + a) + 1), p) < 0:
             x1 = (-a - x1) % p
         out[i] = x1.to_bytes(32, "little")
