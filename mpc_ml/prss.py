@@ -66,7 +66,7 @@ class PRSS:
         """Per held subset, exactly uniform elements of Z_M as residues (K, *shape) (one counter value).
 
         Residue k is a 21-bit field of the stream (a uint32 word masked to 21 bits) accepted when it
-        is below p_k; a rejected field (probability (2^21 - p_k) / 2^21 < 2^-13 for the primes used)
+        is below p_k; a rejected field (probability (2^21 - p_k) / 2^21, below 10^-4 for the first 12 primes)
         is replaced by the next fields of the same stream, so every member of the subset derives the
         same residues and each residue is uniform mod p_k without any bias, hence by the CRT the
         element is uniform in Z_M.
@@ -138,34 +138,44 @@ class PRSS:
         for o in `zero`, a degree-2t sharing of zero drawn as uniform residues (`zero_terms`).
         Returns (shares (L, O, K, *shape), limbs {subset: (J, *shape)}).
         """
-        stacked, limbs = self._limb_rows(widths, int(np.prod(shape, dtype=np.int64)), shape)
+        size = int(np.prod(shape, dtype=np.int64))
+        stacked, limbs = self._limb_rows(widths, size, shape, ones=offsets is not None)
         held = sorted(limbs)
-        key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held))
+        key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held),
+               None if offsets is None else tuple(offsets))
         plan = self._mats.get(key)
         if plan is None:
             mat = self._matrix(ring, len(widths), outputs, held)
             top = np.array([float((1 << widths[c % len(widths)]) - 1) for c in range(mat.shape[2])])
+            if offsets is not None:  # the last row of `stacked` is all ones: the offsets' column
+                col = np.stack([ring.const(off).astype(np.float64) for off in offsets]).reshape(1, -1, 1)
+                mat = np.concatenate([mat, np.broadcast_to(col, mat.shape[:2] + (1,))], 2)
+                top = np.append(top, 1.0)
             plan = []
             for o in range(len(outputs)):
                 block = mat[:, o * ring.k:(o + 1) * ring.k]
                 cols = np.nonzero(block.any(axis=(0, 1)))[0]  # only the limbs this output uses
+                if 2 * len(cols) >= mat.shape[2]:  # cheaper to multiply a few zeros than to copy rows
+                    cols = np.arange(mat.shape[2])
                 bound = float((block * top).sum(axis=2).max()) + 2.0 ** 22  # largest accumulated value
                 plan.append((np.ascontiguousarray(block[:, :, cols]), cols, bound))
             self._mats[key] = plan
-        size = stacked.shape[1]
         zeros = {o: self.zero_terms(ring, (size,)) for o in zero}
         out = np.empty((len(self.local_ids), len(outputs), ring.k, size), dtype=np.float32)
+        tmp = np.empty((len(self.local_ids), ring.k, size)) if zeros else None
         for o, (block, cols, bound) in enumerate(plan):
             rows = stacked if len(cols) == stacked.shape[0] else stacked[cols]
             prod = np.matmul(block, rows)  # (L, K, size): exact below 2^53
             for v, c in zeros.get(o, ()):
-                prod += v * c  # each product below 2^42
+                np.multiply(v, c, out=tmp)  # each product below 2^42
+                prod += tmp
                 bound += 2.0 ** 42
-            if offsets is not None and offsets[o]:
-                prod += ring.col(3, ring.const(offsets[o]).astype(np.float64))
             if bound >= 2.0 ** 53:
                 raise ValueError("too many limbs for one exact float64 sum")
-            out[:, o] = ring.reduce(prod) if bound < 2.0 ** 47 else ring.reduce_big(prod)
+            if bound < 2.0 ** 47:
+                ring.reduce(prod, out=out[:, o])
+            else:
+                out[:, o] = ring.reduce_big(prod)
         return out.reshape((len(self.local_ids), len(outputs), ring.k) + tuple(shape)), limbs
 
     def _matrix(self, ring: Ring, nlimbs: int, outputs: list, held: list[int]) -> np.ndarray:
@@ -182,9 +192,11 @@ class PRSS:
                             mat[:, oi * ring.k + ki, hi * nlimbs + j] = coef[:, T, ki] * (weight % q) % q
         return mat
 
-    def _limb_rows(self, widths: list[int], size: int, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """Random limbs of all held subsets as one float64 array (held * J, size), and per-subset views.
+    def _limb_rows(self, widths: list[int], size: int, shape: tuple[int, ...],
+                   ones: bool = False) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """Random limbs of all held subsets as one float64 array (held * J (+ 1), size), and per-subset views.
 
+        ones: append a row of ones (multiplied by public constants in `shares`).
         Limb j of an element is the low widths[j] bits of one uint32 word of the subset's AES-CTR stream.
         """
         if any(not 0 < w <= MAX_LIMB_BITS for w in widths):
@@ -192,7 +204,9 @@ class PRSS:
         j = len(widths)
         masks = np.array([(1 << w) - 1 for w in widths], dtype=np.uint32)[:, None]
         encs = self._encryptors()
-        stacked = np.empty((len(encs) * j, size), dtype=np.float64)
+        stacked = np.empty((len(encs) * j + int(ones), size), dtype=np.float64)
+        if ones:
+            stacked[-1] = 1.0
         views = {}
         for h, (i, enc) in enumerate(sorted(encs.items())):
             raw = np.frombuffer(enc.update(bytes(4 * j * size)), dtype=np.uint32).reshape(j, size)

@@ -82,7 +82,7 @@ class Ring:
         return a.reshape((1, self.k) + (1,) * (ndim - 2))
 
     # ---------------------------------------------------------------- arithmetic
-    def reduce(self, x: np.ndarray) -> np.ndarray:
+    def reduce(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """float32 residues of a float64 array of non-negative integers below 2^47 (exact: see below).
 
         With pu = 1/p rounded up and x < 2^47, x*pu is within 2^-26 of x/p, while a non-integer
@@ -92,6 +92,8 @@ class Ring:
         q = x * self.col(x.ndim, self.pu)
         np.floor(q, out=q)
         q *= self.col(x.ndim)
+        if out is not None:  # x is left as it was; the residues go straight into `out` (float32)
+            return np.subtract(x, q, out=out, casting="unsafe")
         x -= q
         return x.astype(DTYPE)
 
