@@ -317,7 +317,7 @@ class Ring:
 
     def pack(self, r: np.ndarray) -> bytes:
         """Wire encoding of residue array r (..., K axis at 1 after a leading axis removed): 3 per uint64."""
-        u = r.astype(np.uint64)
+        u = r.astype(np.int32).astype(np.uint64)  # float32 -> int32 is vectorized, -> uint64 is not
         k = self.k
         groups = []
         for g in range(0, k, 3):
@@ -338,7 +338,8 @@ class Ring:
         mask = np.uint64((1 << 21) - 1)
         for i in range(self.k):
             g, j = divmod(i, 3)
-            out[i] = ((words[g] >> np.uint64(21 * j)) & mask).astype(DTYPE)
+            w = words[g] >> np.uint64(21 * j) if j else words[g]
+            out[i] = (w & mask).astype(np.int32)  # below 2^21: exact, and int32 -> float32 is vectorized
         if (out >= self.p32.reshape((self.k,) + (1,) * len(shape))).any():
             raise ValueError("share message holds a value outside the ring")
         return out

@@ -269,7 +269,7 @@ class TcpComm:
         if rnd != self.round:
             raise ProtocolError(f"party {j} is at protocol round {rnd}, this party at {self.round}: "
                                 f"the parties are not running the same program", j)
-        return data[8:]
+        return memoryview(data)[8:]  # no copy of a large body
 
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Send local[0] to dests[me]; receive from every j whose dests include me."""
