@@ -56,9 +56,10 @@ class Comm(Protocol):
     def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
         """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
 
-        multiplications: elements of fixed-point products (truncation masks of `trunc`, also used by
-        matmul outputs and products by public reals); reductions: elements of integer products
-        (double sharings of `reduce_degree`). The masks come from PRSS with no communication, so this
+        multiplications: elements of fixed-point products (truncation masks by the fraction bits f,
+        used by products, matmul outputs and products by public reals >= 1/2 in magnitude; smaller
+        public factors truncate by more bits and make their masks on demand); reductions: elements
+        of integer products (double sharings of `reduce_degree`, used by comparisons and ReLU). The masks come from PRSS with no communication, so this
         costs local CPU only; later protocol steps take them from the pool instead of making them.
         Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
         """
@@ -103,9 +104,10 @@ class SimComm:
     def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
         """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
 
-        multiplications: elements of fixed-point products (truncation masks of `trunc`, also used by
-        matmul outputs and products by public reals); reductions: elements of integer products
-        (double sharings of `reduce_degree`). The masks come from PRSS with no communication, so this
+        multiplications: elements of fixed-point products (truncation masks by the fraction bits f,
+        used by products, matmul outputs and products by public reals >= 1/2 in magnitude; smaller
+        public factors truncate by more bits and make their masks on demand); reductions: elements
+        of integer products (double sharings of `reduce_degree`, used by comparisons and ReLU). The masks come from PRSS with no communication, so this
         costs local CPU only; later protocol steps take them from the pool instead of making them.
         Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
         """
@@ -242,9 +244,10 @@ class Runtime:
     def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
         """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
 
-        multiplications: elements of fixed-point products (truncation masks of `trunc`, also used by
-        matmul outputs and products by public reals); reductions: elements of integer products
-        (double sharings of `reduce_degree`). The masks come from PRSS with no communication, so this
+        multiplications: elements of fixed-point products (truncation masks by the fraction bits f,
+        used by products, matmul outputs and products by public reals >= 1/2 in magnitude; smaller
+        public factors truncate by more bits and make their masks on demand); reductions: elements
+        of integer products (double sharings of `reduce_degree`, used by comparisons and ReLU). The masks come from PRSS with no communication, so this
         costs local CPU only; later protocol steps take them from the pool instead of making them.
         Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
         """
