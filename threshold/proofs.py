@@ -145,26 +145,30 @@ class RangeProof:
 
     @classmethod
     def prove(cls, pk: PublicKey, ct: Ciphertext, m: int, r: int, limit: int, context: bytes) -> "RangeProof":
-        """Prover knows m and r: every simulated branch is computed with fixed-base tables only."""
+        """Prover knows m and r: every commitment, simulated or not, is a product of fixed-base
+        table exponentiations (constant time), all computed in one `fixed_base_products` call."""
         group, q = pk.group, pk.group.q
         if not 0 <= m <= limit:
             raise ValueError(f"plaintext {m} outside 0..{limit}")
-        a, b, cs, vs = [], [], [], []
+        gt, kt = group.fixed_base(group.g), pk.table
+        a_terms, b_terms, cs, vs = [], [], [], []
         w = group.random_scalar()
         for j in range(limit + 1):
             if j == m:
-                a.append(group.exp_g(w))
-                b.append(pk.exp(w))
+                a_terms.append([(gt, w, None)])
+                b_terms.append([(kt, w, None)])
                 cs.append(0)
                 vs.append(0)
                 continue
             cj, vj = group.random_scalar(), group.random_scalar()
             # a_j = g^v alpha^-c = g^(v - r c);  b_j = K^v (beta g^-j)^-c = K^(v - r c) g^((j - m) c)
             t = (vj - r * cj) % q
-            a.append(group.exp_g(t))
-            b.append(group.mul(pk.exp(t), group.exp_g((j - m) * cj)))
+            a_terms.append([(gt, t, None)])
+            b_terms.append([(kt, t, None), (gt, (j - m) * cj % q, None)])
             cs.append(cj)
             vs.append(vj)
+        commitments = group.fixed_base_products(a_terms + b_terms)
+        a, b = commitments[:limit + 1], commitments[limit + 1:]
         c = challenge(group, cls.TAG, context, [group.g, pk.element, ct.alpha, ct.beta], a + b, [limit])
         cs[m] = (c - sum(cs)) % q
         vs[m] = (w + cs[m] * r) % q

@@ -170,6 +170,40 @@ def test_fixed_base_table_of_a_public_key_matches_libsodium():
         assert table.exp(e) == sodium_mul(K, e)
 
 
+def test_fixed_base_products_match_libsodium():
+    """Several products in one native pass (shared comb, short path for bounded exponents, one
+    inversion for all): each equals the product computed term by term."""
+    K = rand_point()
+    gt, kt = ed.fixed_base(ed.g), ed.fixed_base(K)
+    small = [0, 1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 4095, 4096, 2**15, 2**16 - 1] + [secrets.randbelow(2**16) for _ in range(10)]
+    for m in small:
+        r = secrets.randbelow(L)
+        products = [[(gt, r, None)], [(gt, m, 2**16), (kt, r, None)], [(gt, m, 2**16)], [(kt, m, 2**16)], [(kt, r, None), (gt, m, None)]]
+        expected = [sodium_mul(ed.g, r), sodium.crypto_core_ed25519_add(sodium_mul(ed.g, m), sodium_mul(K, r)) if m else sodium_mul(K, r),
+                    sodium_mul(ed.g, m) if m else IDENTITY, sodium_mul(K, m) if m else IDENTITY,
+                    sodium.crypto_core_ed25519_add(sodium_mul(ed.g, m), sodium_mul(K, r)) if m else sodium_mul(K, r)]
+        assert ed.fixed_base_products(products) == expected
+    assert ed.fixed_base_products([]) == []
+    assert ed.fixed_base_products([[(kt, L, None), (gt, 0, 2**16)]]) == [IDENTITY]
+    with pytest.raises(ValueError):
+        ed.fixed_base_products([[(gt, 2**16, 2**16)]])   # outside its stated bound
+    with pytest.raises(ValueError):
+        ed.fixed_base_products([[(gt, -1, 2**16)]])
+
+
+def test_fixed_base_products_default_matches_ed25519_override():
+    """modp uses the generic default of base.py; both give the same products as exp_g / tables."""
+    from threshold.groups.base import Group
+
+    for group in (ed, get_group("modp")):
+        K = group.exp_g(12345)
+        gt, kt = group.fixed_base(group.g), group.fixed_base(K)
+        r, m = group.random_scalar(), 1
+        got = group.fixed_base_products([[(gt, r, None)], [(gt, m, 2**16), (kt, r, None)]])
+        assert got == [group.exp_g(r), group.mul(group.exp_g(m), group.exp(K, r))]
+        assert got == Group.fixed_base_products(group, [[(gt, r, None)], [(gt, m, 2**16), (kt, r, None)]])
+
+
 def test_scalar_multiplication_of_points_outside_the_subgroup_matches_reference():
     """The native code is exact on the whole curve (libsodium refuses these inputs)."""
     for k in (1, 2, 4):

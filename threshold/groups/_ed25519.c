@@ -13,6 +13,10 @@
  *                     moves; 4 doublings and one addition per digit, whatever the digit.
  *     table_exp       a fixed base (g, or a long-lived public key K): ref10's comb of 32 rows
  *                     x 8 affine multiples; 64 constant-time selections and additions.
+ *     table_exps      several products of such terms in one call: the terms of a product share
+ *                     the comb's doublings; a term whose exponent has the public bound 2^16
+ *                     (g^m for a vote) takes 5 selections and additions from two extra rows;
+ *                     one field inversion (Montgomery's trick) encodes every result.
  *   Neither branches on nor indexes memory by any bit of the scalar.
  *
  *   VARIABLE TIME (public scalars only: verification equations, Lagrange coefficients of
@@ -519,38 +523,52 @@ static void ct_scalarmult(ge_p3 *h, const ge_p3 *p, const uint8_t a[32]) {
     memset(e, 0, sizeof e);
 }
 
-/* Fixed-base comb: row i holds (j+1) * 256^i * P for j = 0..7, affine. */
-typedef struct { ge_precomp row[32][8]; } fb_table;
+/* Fixed-base comb: row i holds (j+1) * 256^i * P for j = 0..7, affine; odd[i] holds
+ * (j+1) * 16 * 256^i * P for i = 0, 1, so that an exponent below 2^16 (a vote, a count) takes
+ * five selections and additions and no doubling (comb_sum, "small" terms). */
+typedef struct { ge_precomp row[32][8]; ge_precomp odd[2][8]; } fb_table;
+#define TABLE_POINTS (32 * 8 + 2 * 8)
 
-static void table_build(fb_table *tb, const ge_p3 *p) {
-    ge_p3 pts[256], base = *p, acc;
-    ge_cached bc;
+static ge_precomp *table_entry(fb_table *tb, int k) {
+    return k < 256 ? &tb->row[k / 8][k % 8] : &tb->odd[(k - 256) / 8][(k - 256) % 8];
+}
+
+static void multiples8(ge_p3 out[8], const ge_p3 *p) {
+    ge_cached pc;
+    ge_p3_to_cached(&pc, p);
+    out[0] = *p;
+    for (int j = 1; j < 8; j++) ge_add_p3(&out[j], &out[j - 1], &pc);
+}
+
+/* base <- 16 * base */
+static void dbl4(ge_p3 *base) {
     ge_p1p1 r;
     ge_p2 s;
-    fe prod[256], inv, t;
+    ge_p3_to_p2(&s, base);
+    for (int k = 0; k < 3; k++) { ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r); }
+    ge_p2_dbl(&r, &s); ge_p1p1_to_p3(base, &r);
+}
+
+static void table_build(fb_table *tb, const ge_p3 *p) {
+    ge_p3 pts[TABLE_POINTS], base = *p;
+    fe prod[TABLE_POINTS], inv, t;
     for (int i = 0; i < 32; i++) {
-        ge_p3_to_cached(&bc, &base);
-        acc = base;
-        pts[8 * i] = base;
-        for (int j = 1; j < 8; j++) {
-            ge_add_p3(&acc, &acc, &bc);
-            pts[8 * i + j] = acc;
-        }
-        ge_p3_to_p2(&s, &base);
-        for (int k = 0; k < 7; k++) { ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r); }
-        ge_p2_dbl(&r, &s); ge_p1p1_to_p3(&base, &r);
+        multiples8(&pts[8 * i], &base);
+        dbl4(&base);
+        if (i < 2) multiples8(&pts[256 + 8 * i], &base);
+        dbl4(&base);
     }
-    /* batch inversion of the 256 Z coordinates */
+    /* batch inversion of the Z coordinates */
     fe_copy(prod[0], pts[0].Z);
-    for (int k = 1; k < 256; k++) fe_mul(prod[k], prod[k - 1], pts[k].Z);
-    fe_invert(inv, prod[255]);
-    for (int k = 255; k >= 0; k--) {
+    for (int k = 1; k < TABLE_POINTS; k++) fe_mul(prod[k], prod[k - 1], pts[k].Z);
+    fe_invert(inv, prod[TABLE_POINTS - 1]);
+    for (int k = TABLE_POINTS - 1; k >= 0; k--) {
         fe zi, x, y;
         if (k > 0) { fe_mul(zi, inv, prod[k - 1]); fe_mul(inv, inv, pts[k].Z); }
         else fe_copy(zi, inv);
         fe_mul(x, pts[k].X, zi);
         fe_mul(y, pts[k].Y, zi);
-        ge_precomp *q = &tb->row[k / 8][k % 8];
+        ge_precomp *q = table_entry(tb, k);
         fe_add(q->yplusx, y, x); fe_carry(q->yplusx);
         fe_sub(q->yminusx, y, x);
         fe_mul(t, x, y);
@@ -558,27 +576,68 @@ static void table_build(fb_table *tb, const ge_p3 *p) {
     }
 }
 
-/* [a]P through P's table, constant time in a (a < 2^255). */
-static void table_exp(ge_p3 *h, const fb_table *tb, const uint8_t a[32]) {
-    int8_t e[64];
-    ge_precomp t;
+/* One term of a fixed-base product: a table and the signed radix-16 digits of its exponent.
+ * small: the exponent is below 2^16 (a public bound), so only digits 0..4 can be non-zero. */
+typedef struct { const fb_table *tb; int8_t e[64]; int small; } comb_term;
+
+static inline void madd_p3(ge_p3 *h, const ge_precomp *t) {
     ge_p1p1 r;
-    ge_p2 s;
-    recode16(e, a);
+    ge_madd(&r, h, t); ge_p1p1_to_p3(h, &r);
+}
+
+/* h = sum of [a_k]P_k over the terms, constant time in every a_k: the terms with full
+ * exponents share one comb pass (odd digits, 4 doublings, even digits: 64 selections and
+ * mixed additions per term), each small term adds 5 selections and additions. Which terms are
+ * small is public (the caller's bound), never a property of the exponent's value. */
+static void comb_sum(ge_p3 *h, const comb_term *terms, int n) {
+    ge_precomp t;
+    int full = 0;
     ge_p3_0(h);
-    for (int i = 1; i < 64; i += 2) {
-        select_precomp(&t, tb->row[i / 2], e[i]);
-        ge_madd(&r, h, &t); ge_p1p1_to_p3(h, &r);
+    for (int k = 0; k < n; k++) full |= !terms[k].small;
+    if (full) {
+        for (int i = 1; i < 64; i += 2)
+            for (int k = 0; k < n; k++)
+                if (!terms[k].small) { select_precomp(&t, terms[k].tb->row[i / 2], terms[k].e[i]); madd_p3(h, &t); }
+        dbl4(h);
+        for (int i = 0; i < 64; i += 2)
+            for (int k = 0; k < n; k++)
+                if (!terms[k].small) { select_precomp(&t, terms[k].tb->row[i / 2], terms[k].e[i]); madd_p3(h, &t); }
     }
-    ge_p3_dbl(&r, h); ge_p1p1_to_p2(&s, &r);
-    ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
-    ge_p2_dbl(&r, &s); ge_p1p1_to_p2(&s, &r);
-    ge_p2_dbl(&r, &s); ge_p1p1_to_p3(h, &r);
-    for (int i = 0; i < 64; i += 2) {
-        select_precomp(&t, tb->row[i / 2], e[i]);
-        ge_madd(&r, h, &t); ge_p1p1_to_p3(h, &r);
+    for (int k = 0; k < n; k++) {
+        if (!terms[k].small) continue;
+        const fb_table *tb = terms[k].tb;
+        const int8_t *e = terms[k].e;
+        select_precomp(&t, tb->row[0], e[0]); madd_p3(h, &t);
+        select_precomp(&t, tb->odd[0], e[1]); madd_p3(h, &t);
+        select_precomp(&t, tb->row[1], e[2]); madd_p3(h, &t);
+        select_precomp(&t, tb->odd[1], e[3]); madd_p3(h, &t);
+        select_precomp(&t, tb->row[2], e[4]); madd_p3(h, &t);
     }
-    memset(e, 0, sizeof e);
+}
+
+/* Encode n points with one field inversion (Montgomery's trick); each point is left affine
+ * (Z = 1) so that it may be cached. Z is never 0 (complete formulas on curve points). */
+static int encode_many(uint8_t *out, ge_p3 *pts, size_t n) {
+    fe *prod = PyMem_Malloc((n ? n : 1) * sizeof *prod);
+    fe inv;
+    if (!prod) return -1;
+    fe_copy(prod[0], pts[0].Z);
+    for (size_t k = 1; k < n; k++) fe_mul(prod[k], prod[k - 1], pts[k].Z);
+    fe_invert(inv, prod[n - 1]);
+    for (size_t k = n; k-- > 0;) {
+        fe zi;
+        if (k > 0) { fe_mul(zi, inv, prod[k - 1]); fe_mul(inv, inv, pts[k].Z); }
+        else fe_copy(zi, inv);
+        ge_p3 *p = &pts[k];
+        fe_mul(p->X, p->X, zi);
+        fe_mul(p->Y, p->Y, zi);
+        fe_1(p->Z);
+        fe_mul(p->T, p->X, p->Y);
+        fe_tobytes(out + 32 * k, p->Y);
+        out[32 * k + 31] ^= (uint8_t)(fe_isneg(p->X) << 7);
+    }
+    PyMem_Free(prod);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ variable time (public scalars) */
@@ -853,12 +912,77 @@ static PyObject *py_table_exp(PyObject *self, PyObject *args) {
     PyObject *cap, *e;
     ge_p3 r;
     uint8_t s[32];
+    comb_term term;
     if (!PyArg_ParseTuple(args, "OO", &cap, &e)) return NULL;
-    fb_table *tb = PyCapsule_GetPointer(cap, "ed25519.table");
-    if (!tb || get_scalar(e, s) < 0) return NULL;
-    table_exp(&r, tb, s);
-    memset(s, 0, sizeof s);
+    term.tb = PyCapsule_GetPointer(cap, "ed25519.table");
+    if (!term.tb || get_scalar(e, s) < 0) return NULL;
+    recode16(term.e, s);
+    term.small = 0;
+    comb_sum(&r, &term, 1);
+    memset(s, 0, sizeof s); memset(term.e, 0, sizeof term.e);
     return point_result(&r, 0);
+}
+
+/* table_exps(products) -> one encoding per product; a product is a list of terms
+ * (table, e, small): e < 2^255, and below 2^16 when small is true (checked: the bound is public). */
+#define MAX_TERMS 8
+static PyObject *py_table_exps(PyObject *self, PyObject *arg) {
+    /* Tuple snapshots of the products and their terms are held until the end, so that no
+     * Python code can free a term, its table or its scalar under us (small must be a bool:
+     * no __bool__ is called). */
+    if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "expected a list of products"); return NULL; }
+    PyObject *outer = PyList_AsTuple(arg);
+    if (!outer) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(outer);
+    ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
+    uint8_t *enc = PyMem_Malloc(32 * (n ? n : 1));
+    comb_term terms[MAX_TERMS];
+    uint8_t s[32];
+    PyObject *out = NULL;
+    if (!pts || !enc) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *prod = PyTuple_GET_ITEM(outer, i);
+        if (!PyList_Check(prod) && !PyTuple_Check(prod)) { PyErr_SetString(PyExc_TypeError, "a product is a list of terms"); goto done; }
+        PyObject *snap = PySequence_Tuple(prod);
+        if (!snap) goto done;
+        int nt = (int)PyTuple_GET_SIZE(snap);
+        if (nt < 1 || nt > MAX_TERMS) { Py_DECREF(snap); PyErr_SetString(PyExc_ValueError, "1 to 8 terms per product"); goto done; }
+        for (int k = 0; k < nt; k++) {
+            PyObject *term = PyTuple_GET_ITEM(snap, k);
+            PyObject *cap, *e, *small;
+            if (!PyTuple_Check(term) || !PyArg_ParseTuple(term, "OOO!", &cap, &e, &PyBool_Type, &small)) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a term is (table, e, small)");
+                Py_DECREF(snap); goto done;
+            }
+            terms[k].tb = PyCapsule_GetPointer(cap, "ed25519.table");
+            if (!terms[k].tb || get_scalar(e, s) < 0) { Py_DECREF(snap); goto done; }
+            terms[k].small = small == Py_True;
+            if (terms[k].small) {
+                uint8_t hi = 0;
+                for (int b = 2; b < 32; b++) hi |= s[b];
+                if (hi) { Py_DECREF(snap); PyErr_SetString(PyExc_ValueError, "small exponent not below 2^16"); goto done; }
+            }
+            recode16(terms[k].e, s);
+        }
+        comb_sum(&pts[i], terms, nt);
+        Py_DECREF(snap);
+    }
+    if (n == 0) { out = PyList_New(0); goto done; }
+    if (encode_many(enc, pts, (size_t)n) < 0) { PyErr_NoMemory(); goto done; }
+    out = PyList_New(n);
+    if (!out) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)enc + 32 * i, 32);
+        if (!b) { Py_CLEAR(out); goto done; }
+        PyList_SET_ITEM(out, i, b);
+    }
+done:
+    memset(s, 0, sizeof s);
+    memset(terms, 0, sizeof terms);
+    if (pts) memset(pts, 0, (n ? n : 1) * sizeof *pts);
+    PyMem_Free(pts); PyMem_Free(enc);
+    Py_DECREF(outer);
+    return out;
 }
 
 /* multi_exp(points, scalars): public scalars only (variable time). */
@@ -953,6 +1077,7 @@ static PyMethodDef methods[] = {
     {"scalarmult", py_scalarmult, METH_VARARGS, "scalarmult(a, e) -> [e]a, constant time in e (0 <= e < 2^255)."},
     {"table", py_table, METH_O, "table(a) -> fixed-base comb table for a."},
     {"table_exp", py_table_exp, METH_VARARGS, "table_exp(table, e) -> [e]a, constant time in e (0 <= e < 2^255)."},
+    {"table_exps", py_table_exps, METH_O, "table_exps([[(table, e, small), ...], ...]) -> one encoding per product of [e]base terms, constant time in every e; one inversion for all (small: e < 2^16)."},
     {"multi_exp", py_multi_exp, METH_VARARGS, "multi_exp(points, scalars) -> sum [e_i]P_i, VARIABLE time: public scalars only."},
     {"cache_clear", py_cache_clear, METH_NOARGS, "Forget every cached decoding."},
     {NULL, NULL, 0, NULL}};

@@ -67,6 +67,25 @@ class Group(ABC):
         `exp_g` or a `fixed_base` table, which are constant time where the group provides it.
         """
 
+    def fixed_base_products(
+        self, products: Sequence[Sequence[tuple[FixedBase, int, int | None]]]
+    ) -> list[Element]:
+        """For each product, the product of table.exp(e) over its terms (table, e, bound).
+
+        Exponents may be secret (randomness, nonces, votes): the same constant-time paths as
+        `exp_g` and `fixed_base`. `bound` is None or a public B with 0 <= e < B that a group may
+        use to take fewer table rows. Computing several results in one call lets a group share
+        work between them (ed25519: one field inversion encodes them all).
+        """
+        out = []
+        for terms in products:
+            acc = None
+            for table, e, _bound in terms:
+                x = table.exp(e)
+                acc = x if acc is None else self.mul(acc, x)
+            out.append(acc)
+        return out
+
     def prod(self, elements: Iterable[Element]) -> Element:
         """Product of many elements."""
         acc = self.identity
