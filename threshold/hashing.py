@@ -30,8 +30,9 @@ def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
     msg_prime = bytes(_R_IN_BYTES) + msg + length.to_bytes(2, "big") + b"\x00" + dst_prime
     b0 = hashlib.sha256(msg_prime).digest()
     b = [hashlib.sha256(b0 + b"\x01" + dst_prime).digest()]
+    x0 = int.from_bytes(b0, "big")
     for i in range(2, ell + 1):
-        prev = bytes(x ^ y for x, y in zip(b0, b[-1]))
+        prev = (x0 ^ int.from_bytes(b[-1], "big")).to_bytes(_B_IN_BYTES, "big")
         b.append(hashlib.sha256(prev + bytes([i]) + dst_prime).digest())
     return b"".join(b)[:length]
 

@@ -3,9 +3,9 @@ e67ba86 and ec3f17c) and its Python wrapper (threshold/groups/ed25519.py).
 
 Passing tests: attacks the code resists (decoding edge cases, carries in the radix-2^51 field
 code, edge and out-of-range scalars, type confusion at the Python boundary, the decode cache,
-batched membership with cancelling torsion, where secret scalars go). Tests marked
-`xfail(strict=True, reason="BUG: ...")` reproduce confirmed defects: they fail now and pass once
-the defect is fixed. Nothing here measures time (timing was checked separately, informational).
+batched membership with cancelling torsion, where secret scalars go). The review's one crash
+(table_exps re-entered through a term's __bool__) is fixed and kept as a regression test.
+Nothing here measures time (timing was checked separately, informational).
 """
 
 from __future__ import annotations
@@ -485,14 +485,8 @@ _REENTRANT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: table_exps (uncommitted) parses the 'small' flag with "
-                   "PyArg_ParseTuple 'p' (calls __bool__) while holding borrowed list items and a "
-                   "cached list length: a __bool__ that clears the list crashes the interpreter "
-                   "(NULL ob_item read / use-after-free of the term tuple, capsule and scalar)")
 @pytest.mark.parametrize("mode", ["outer", "inner"])
 def test_table_exps_survives_a_list_mutated_by_bool(mode):
-    if not hasattr(native, "table_exps"):
-        pytest.skip("this build has no table_exps")
     proc = subprocess.run([sys.executable, "-c", _REENTRANT, mode], capture_output=True, text=True, timeout=120,
                           cwd=str(Path(__file__).resolve().parents[2]))
     assert proc.returncode == 0 and "survived" in proc.stdout, (proc.returncode, proc.stderr[-500:])
