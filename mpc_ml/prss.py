@@ -129,57 +129,57 @@ class PRSS:
 
     def shares(self, ring: Ring, shape: tuple[int, ...], widths: list[int],
                outputs: list[list[tuple[int, int, int]]], zero: tuple[int, ...] = (),
-               offsets: list[int] | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """Draw random limbs per subset and return shares of linear forms of them, in one product.
+               offsets: list[int] | None = None, with_limbs: bool = False) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """Draw random limbs per subset and return shares of linear forms of them, in one pass (C).
 
         Output o is sum_T sum_(j, weight, power) in outputs[o] of weight * x^power * f_T(x) * limb_T[j]
         (power 0: a degree-t sharing of sum_T value_T; power >= 1: part of a degree-2t zero sharing),
         plus offsets[o] (a public constant: every share shifted by it shifts the value by it), plus,
         for o in `zero`, a degree-2t sharing of zero drawn as uniform residues (`zero_terms`).
-        Returns (shares (L, O, K, *shape), limbs {subset: (J, *shape)}).
+        All of it is accumulated exactly in uint64 and reduced once (`_ring.lin_mod`).
+        Returns (shares (L, O, K, *shape), limbs {subset: (J, *shape) float64} if with_limbs, else {}).
         """
+        from . import _ring
+
         size = int(np.prod(shape, dtype=np.int64))
-        stacked, limbs = self._limb_rows(widths, size, shape, ones=offsets is not None)
-        held = sorted(limbs)
+        words, masks = self._words(widths, size)
+        held = sorted(self._seeds)
+        nl, no, nw = len(self.local_ids), len(outputs), len(words)
         key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held),
-               None if offsets is None else tuple(offsets))
+               None if offsets is None else tuple(offsets), tuple(zero))
         plan = self._mats.get(key)
         if plan is None:
-            mat = self._matrix(ring, len(widths), outputs, held)
-            top = np.array([float((1 << widths[c % len(widths)]) - 1) for c in range(mat.shape[2])])
-            if offsets is not None:  # the last row of `stacked` is all ones: the offsets' column
-                col = np.stack([ring.const(off).astype(np.float64) for off in offsets]).reshape(1, -1, 1)
-                mat = np.concatenate([mat, np.broadcast_to(col, mat.shape[:2] + (1,))], 2)
-                top = np.append(top, 1.0)
-            plan = []
-            for o in range(len(outputs)):
-                block = mat[:, o * ring.k:(o + 1) * ring.k]
-                cols = np.nonzero(block.any(axis=(0, 1)))[0]  # only the limbs this output uses
-                if 2 * len(cols) >= mat.shape[2]:  # cheaper to multiply a few zeros than to copy rows
-                    cols = np.arange(mat.shape[2])
-                bound = float((block * top).sum(axis=2).max()) + 2.0 ** 22  # largest accumulated value
-                plan.append((np.ascontiguousarray(block[:, :, cols]), cols, bound))
-            self._mats[key] = plan
-        zeros = {o: self.zero_terms(ring, (size,)) for o in zero}
-        out = np.empty((len(self.local_ids), len(outputs), ring.k, size), dtype=np.float32)
-        tmp = np.empty((len(self.local_ids), ring.k, size)) if zeros else None
-        for o, (block, cols, bound) in enumerate(plan):
-            rows = stacked if len(cols) == stacked.shape[0] else stacked[cols]
-            prod = np.matmul(block, rows)  # (L, K, size): exact below 2^53
-            for v, c in zeros.get(o, ()):
-                np.multiply(v, c, out=tmp)  # each product below 2^42
-                prod += tmp
-                bound += 2.0 ** 42
-            if bound >= 2.0 ** 53:
-                raise ValueError("too many limbs for one exact float64 sum")
-            if bound < 2.0 ** 47:
-                ring.reduce(prod, out=out[:, o])
-            else:
-                out[:, o] = ring.reduce_big(prod)
-        return out.reshape((len(self.local_ids), len(outputs), ring.k) + tuple(shape)), limbs
+            mat = self._matrix(ring, len(widths), outputs, held).astype(np.uint32)  # entries < p < 2^21
+            off = np.zeros((no, ring.k), dtype=np.uint32)
+            if offsets is not None:
+                off[:] = [ring.const(v) for v in offsets]
+            per = len(held) * self.t  # residues per zero sharing: each output in `zero` draws its own
+            zmat = np.zeros((nl, no, ring.k, len(zero) * per), dtype=np.uint32)
+            for zi, o in enumerate(zero):
+                for j in range(1, self.t + 1):
+                    coef = self.coef(ring, j)  # (L, C, K)
+                    for h, T in enumerate(held):
+                        zmat[:, o, :, zi * per + h * self.t + j - 1] = coef[:, T, :]
+            plan = self._mats[key] = (np.ascontiguousarray(mat.reshape(nl, no, ring.k, nw)), zmat, off)
+        mat, zmat, off = plan
+        if zero:  # (|zero| * held * t, K, size): residues of the degree-2t zero sharings' coefficients
+            draws = [self.residues(ring, (self.t, size)) for _ in zero]
+            zres = np.stack([np.moveaxis(vals[T], 1, 0) for vals in draws for T in held])
+            zres = zres.reshape(len(zero) * len(held) * self.t, ring.k, size)
+        else:
+            zres, zmat = np.empty(0, dtype=np.float32), np.empty(0, dtype=np.uint32)
+        out = np.empty((nl, no, ring.k, size), dtype=np.float32)
+        _ring.lin_mod(out, words, masks, mat, zres, zmat, off, ring.p_u64, nl, no, ring.k, nw,
+                      zres.shape[0] if zero else 0, size)
+        limbs = {}
+        if with_limbs:
+            j = len(widths)
+            lim = (words & masks[:, None]).astype(np.float64)
+            limbs = {T: lim[h * j:(h + 1) * j].reshape((j,) + tuple(shape)) for h, T in enumerate(held)}
+        return out.reshape((nl, no, ring.k) + tuple(shape)), limbs
 
     def _matrix(self, ring: Ring, nlimbs: int, outputs: list, held: list[int]) -> np.ndarray:
-        """(L, O*K, |held|*J): weight * x^power * f_T(x) mod p, reduced so products stay exact."""
+        """(L, O*K, |held|*J): weight * x^power * f_T(x) mod p."""
         mat = np.zeros((len(self.local_ids), len(outputs) * ring.k, len(held) * nlimbs))
         for power in {pw for o in outputs for _, _, pw in o}:
             coef = self.coef(ring, power)  # (L, C, K)
@@ -192,31 +192,28 @@ class PRSS:
                             mat[:, oi * ring.k + ki, hi * nlimbs + j] = coef[:, T, ki] * (weight % q) % q
         return mat
 
-    def _limb_rows(self, widths: list[int], size: int, shape: tuple[int, ...],
-                   ones: bool = False) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """Random limbs of all held subsets as one float64 array (held * J (+ 1), size), and per-subset views.
-
-        ones: append a row of ones (multiplied by public constants in `shares`).
-        Limb j of an element is the low widths[j] bits of one uint32 word of the subset's AES-CTR stream.
-        """
+    def _words(self, widths: list[int], size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw uint32 words (held * J, size) of the held subsets' streams (one counter value), and the
+        limb masks (held * J,): limb j of an element is the low widths[j] bits of its word."""
         if any(not 0 < w <= MAX_LIMB_BITS for w in widths):
             raise ValueError(f"limb widths must be in 1..{MAX_LIMB_BITS}: {widths}")
         j = len(widths)
-        masks = np.array([(1 << w) - 1 for w in widths], dtype=np.uint32)[:, None]
         encs = self._encryptors()
-        stacked = np.empty((len(encs) * j + int(ones), size), dtype=np.float64)
-        if ones:
-            stacked[-1] = 1.0
-        views = {}
-        for h, (i, enc) in enumerate(sorted(encs.items())):
-            raw = np.frombuffer(enc.update(bytes(4 * j * size)), dtype=np.uint32).reshape(j, size)
-            np.bitwise_and(raw, masks, out=stacked[h * j:(h + 1) * j], casting="unsafe")
-            views[i] = stacked[h * j:(h + 1) * j].reshape((j,) + tuple(shape))
-        return stacked, views
+        chunk = 4 * j * size
+        buf = bytearray(len(encs) * chunk + 15)  # update_into wants block_size - 1 spare bytes
+        view, zeros = memoryview(buf), bytes(chunk)
+        for h, (_, enc) in enumerate(sorted(encs.items())):
+            enc.update_into(zeros, view[h * chunk:])
+        words = np.frombuffer(buf, dtype=np.uint32, count=len(encs) * j * size).reshape(len(encs) * j, size)
+        masks = np.tile(np.array([(1 << w) - 1 for w in widths], dtype=np.uint32), len(encs))
+        return words, masks
 
     def limbs(self, shape: tuple[int, ...], widths: list[int]) -> dict[int, np.ndarray]:
         """Per held subset, random limbs (J, *shape) as float64, limb j uniform in [0, 2^widths[j])."""
-        return self._limb_rows(widths, int(np.prod(shape, dtype=np.int64)), shape)[1]
+        words, masks = self._words(widths, int(np.prod(shape, dtype=np.int64)))
+        lim = (words & masks[:, None]).astype(np.float64)
+        j = len(widths)
+        return {T: lim[h * j:(h + 1) * j].reshape((j,) + tuple(shape)) for h, T in enumerate(sorted(self._seeds))}
 
     def uniform(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
         """Degree-t shares of a uniform element of Z_M."""

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import _ring  # fused loops in exact uint64 arithmetic (mpc_ml/_ring.c)
+
 PRIME_BITS = 21
 DTYPE = np.float32
 _MAX_INNER = 2048  # k * (2^21)^2 < 2^53: exact float64 dot products up to this inner size
@@ -129,6 +131,21 @@ class Ring:
     def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """a * b mod M (elementwise, broadcasting)."""
         return self.reduce(np.multiply(a, b, dtype=np.float64))
+
+    def mul_add(self, x: np.ndarray, y: np.ndarray | None = None, a: np.ndarray | None = None) -> np.ndarray:
+        """x * y + a mod M for residue arrays of one shape (y = None: 1, a = None: 0), in one pass (C)."""
+        shape = x.shape
+        x = np.ascontiguousarray(x, dtype=DTYPE)
+        y = None if y is None else np.ascontiguousarray(np.broadcast_to(y, shape), dtype=DTYPE)
+        a = None if a is None else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=DTYPE)
+        out = np.empty(shape, dtype=DTYPE)
+        if x.size:
+            k_axis = shape[1] if x.ndim > 1 else 0
+            if k_axis != self.k:
+                raise ValueError(f"residue arrays need K = {self.k} on axis 1, got shape {shape}")
+            rows = int(np.prod(shape[:2]))
+            _ring.mul_add(out, x, y, a, self.p_u64, rows, x.size // rows)
+        return out
 
     def scale(self, a: np.ndarray, c: int) -> np.ndarray:
         """a * c mod M for a Python integer c (any size, any sign)."""
@@ -247,40 +264,42 @@ class Ring:
             acc &= np.uint64((1 << k) - 1)
         return acc
 
-    def low_bits(self, r: np.ndarray, k: int) -> np.ndarray:
-        """(x mod 2^k) as float64 for x < M (1 - 2^-19) with residues r (K on axis 1), k <= `low_bits_max`.
+    def open_trunc(self, shares: np.ndarray, weights: np.ndarray, f: int, hi: np.ndarray | None = None) -> np.ndarray:
+        """(c - (c mod 2^f)) / 2^f - hi mod M for c = sum_j weights[j] shares[j] (a Lagrange combination).
 
-        The CRT x = sum_i y_i M_i - alpha M, M_i = M/p_i, y_i = r_i M_i^-1 mod p_i, taken mod 2^k in
-        float64: one modular product, then one (2 x K) matrix product gives sum_i y_i / p_i (whose
-        floor after adding 2^-20 is alpha: the sum is within K 2^-52 of alpha + x/M) and
-        sum_i y_i (M_i mod 2^k) (exact: below K 2^(21 + k) < 2^53). The masked openings of
-        truncation are below M/4 by the choice of the ring (fixedpoint.make_params). About a third
-        of the work of Garner's digits (`mod_2k`, exact for every x < M).
+        shares (S, K, *shape) residues, weights (S, K) residues, hi residues (L, K, *shape) or None
+        (then L = 1); the result has shape (L, K, *shape),
+        1 <= f <= 64; c must be below M (1 - 2^-19) (truncation openings are below M / 4 by the choice
+        of the ring: fixedpoint.make_params). One pass in C (`_ring.open_low`): the factors (M/p_k)^-1 of
+        the CRT are folded into the weights, so y_k = c (M/p_k)^-1 mod p_k comes out of the combination;
+        c = sum_k y_k M/p_k - alpha M with alpha = floor(sum_k y_k / p_k + 2^-20) (the float sum is
+        within K 2^-52 of alpha + c/M), hence c mod 2^f exactly in uint64, and each result residue is
+        y_k (M/p_k) 2^-f - (c mod 2^f) 2^-f - hi_k mod p_k.
         """
-        if not 0 < k <= self.low_bits_max:
-            raise ValueError(f"low_bits supports 1..{self.low_bits_max} bits, got {k}")
-        key = ("low", k)
+        if not 1 <= f <= 64:
+            raise ValueError(f"open_trunc supports 1..64 bits, got {f}")
+        s = shares.shape[0]
+        key = ("open", f, np.asarray(weights, dtype=np.float64).tobytes())
         tab = self._weights.get(key)
         if tab is None:
             cof = [self.modulus // q for q in self.primes]
-            inv = np.array([pow(c % q, -1, q) for c, q in zip(cof, self.primes)], dtype=np.float64)
-            w = np.array([1.0 / self.p, [float(c % (1 << k)) for c in cof]])
-            tab = self._weights[key] = (inv, w, float(self.modulus % (1 << k)))
-        inv, w, m_low = tab
-        y = self.reduce(np.multiply(r, self.col(r.ndim, inv), dtype=np.float64))
-        rows = np.moveaxis(y, 1, 0).reshape(self.k, -1)
-        s = w @ rows  # (2, size) float64
-        alpha = np.floor(s[0] + 2.0 ** -20)
-        x = s[1]
-        x -= alpha * m_low  # > -K 2^k
-        x += float(self.k << k)
-        x -= np.floor(x * 2.0 ** -k) * 2.0 ** k
-        return x.reshape(y[:, 0].shape)
-
-    @property
-    def low_bits_max(self) -> int:
-        """Largest k for `low_bits` (K 2^(21 + k) + K 2^k < 2^53)."""
-        return 52 - PRIME_BITS - (self.k + 1).bit_length()
+            inv = [pow(c % q, -1, q) for c, q in zip(cof, self.primes)]
+            inv2f = [pow(1 << f, -1, q) for q in self.primes]
+            w = np.array([[int(weights[j][i]) * inv[i] % q for i, q in enumerate(self.primes)] for j in range(s)],
+                         dtype=np.uint64)
+            a = np.array([c % q * v % q for c, q, v in zip(cof, self.primes, inv2f)], dtype=np.uint64)
+            tab = self._weights[key] = (w, a, np.array(inv2f, dtype=np.uint64),
+                                        np.array([c % (1 << 64) for c in cof], dtype=np.uint64),
+                                        self.modulus % (1 << 64))
+        w, a, inv2f, cof_low, m_low = tab
+        sh = np.ascontiguousarray(shares, dtype=DTYPE)
+        n = sh[0, 0].size
+        nl = 1 if hi is None else hi.shape[0]
+        if hi is not None:
+            hi = np.ascontiguousarray(hi, dtype=DTYPE).reshape((nl,) + sh.shape[1:])
+        out = np.empty((nl,) + sh.shape[1:], dtype=DTYPE)
+        _ring.open_low(out, sh, w, a, inv2f, cof_low, m_low, hi, self.p_u64, s, self.k, n, f, nl)
+        return out
 
     def to_int64(self, r: np.ndarray) -> np.ndarray:
         """Signed int64 values (centred lift, |x| < 2^63 assumed) of residues r (K on axis 1)."""
@@ -316,16 +335,12 @@ class Ring:
         return x.astype(DTYPE)
 
     def pack(self, r: np.ndarray) -> bytes:
-        """Wire encoding of residue array r (..., K axis at 1 after a leading axis removed): 3 per uint64."""
-        u = r.astype(np.int32).astype(np.uint64)  # float32 -> int32 is vectorized, -> uint64 is not
-        k = self.k
-        groups = []
-        for g in range(0, k, 3):
-            w = u[g]
-            for j in range(1, min(3, k - g)):
-                w = w | (u[g + j] << np.uint64(21 * j))
-            groups.append(w)
-        return np.stack(groups).tobytes()
+        """Wire encoding of residues r (K, ...): 21-bit fields, 3 residues per uint64 word (C)."""
+        r = np.ascontiguousarray(r, dtype=DTYPE)
+        n = r.size // self.k
+        out = np.empty(((self.k + 2) // 3) * n, dtype=np.uint64)
+        _ring.pack(out, r, self.k, n)
+        return out.tobytes()
 
     def unpack(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Inverse of pack for residues of shape (K, *shape); rejects wrong sizes and non-residues."""
@@ -333,13 +348,7 @@ class Ring:
         size = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if len(data) != ng * size * 8:
             raise ValueError(f"share message has {len(data)} bytes, expected {ng * size * 8}")
-        words = np.frombuffer(data, dtype=np.uint64).reshape((ng,) + tuple(shape))
         out = np.empty((self.k,) + tuple(shape), dtype=DTYPE)
-        mask = np.uint64((1 << 21) - 1)
-        for i in range(self.k):
-            g, j = divmod(i, 3)
-            w = words[g] >> np.uint64(21 * j) if j else words[g]
-            out[i] = (w & mask).astype(np.int32)  # below 2^21: exact, and int32 -> float32 is vectorized
-        if (out >= self.p32.reshape((self.k,) + (1,) * len(shape))).any():
+        if not _ring.unpack(out, data, self.p_u64, size):
             raise ValueError("share message holds a value outside the ring")
         return out

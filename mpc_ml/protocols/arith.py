@@ -112,34 +112,31 @@ def fill_trunc(rt: Runtime, size: int, bits: int | None = None) -> None:
     rt.pool.add(("trunc", rt.ring.k, f), _trunc_masks(rt, size, f))
 
 
-def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None) -> np.ndarray:
-    """Degree-t shares of floor(z / 2^bits) + e - bias (probabilistic truncation; z of degree <= 2t).
+def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None, factor: np.ndarray | None = None) -> np.ndarray:
+    """Degree-t shares of floor(z' / 2^bits) + e - bias for z' = z * factor (or z), of degree <= 2t.
 
-    z: residues, or float64 integers below 2^46 (an unreduced product, reduced here with the mask).
-    Opens c = z + 2^(l-1) + r with r = sum_T (lo_T + 2^bits hi_T) from PRSS, lo_T < 2^bits,
-    hi_T < 2^(l + kappa - bits); c statistically hides z (kappa = 40). Then
-    floor(c / 2^bits) - sum_T hi_T = floor((z + 2^(l-1)) / 2^bits) + e, e in [0, C].
+    z, factor: residues (factor broadcast against z: a share array or public residues).
+    Opens c = z' + 2^(l-1) + r with r = sum_T (lo_T + 2^bits hi_T) from PRSS, lo_T < 2^bits,
+    hi_T < 2^(l + kappa - bits); c statistically hides z' (kappa = 40). Then
+    floor(c / 2^bits) - sum_T hi_T = floor((z' + 2^(l-1)) / 2^bits) + e, e in [0, C].
+    Local work is two passes in C: the product plus the mask (`Ring.mul_add`), and after the
+    all-to-all exchange the Lagrange combination, c mod 2^bits by the CRT, the division and the
+    subtraction of the hi_T part (`Ring.open_trunc`; exact because c < M / 4 by the choice of the ring).
     """
     ring = rt.ring
     p = rt.params
     f = p.frac_bits if bits is None else bits
+    if factor is not None:
+        full = np.broadcast_shapes(z.shape, factor.shape)
+        z = np.broadcast_to(z, full)
     shape = z.shape[2:]
     full = (rt.L, ring.k) + tuple(shape)
     size = int(np.prod(shape, dtype=np.int64))
     mask, hi_t = rt.pool.take(("trunc", ring.k, f), size, lambda m: _trunc_masks(rt, m, f))
-    masked = ring.reduce(np.add(z, mask.reshape(full), dtype=np.float64))
-    c = open_all(rt, masked, 2 * rt.t, check=False)
-    if f <= 25:  # (c - c_low) / 2^f in one reduction: (c - c_low + a multiple of p >= 2^f) * 2^-f < 2^47
-        c_low = ring.low_bits(c, f)  # exact: c < 2^l + C 2^(l + kappa) < M / 4
-        off = np.ceil(2.0 ** f / ring.p) * ring.p
-        x = c.astype(np.float64) - c_low[:, None]
-        x += ring.col(x.ndim, off)
-        x *= ring.col(x.ndim, ring.const(pow(1 << f, -1, ring.modulus)).astype(np.float64))
-        top = ring.reduce(x)
-    else:
-        c_low = ring.mod_2k(c, f)[0]
-        top = ring.scale(ring.sub(c, small(ring, c_low.astype(np.float64))), pow(1 << f, -1, ring.modulus))
-    return ring.sub(np.broadcast_to(top, full), hi_t.reshape(full))
+    masked = ring.mul_add(z, factor, mask.reshape(full))
+    stack = rt.exchange(masked, [list(range(rt.n))] * rt.n, rt.ring_codec, shape)
+    base = tuple(range(2 * rt.t + 1))  # degree 2t: the first 2t + 1 shares determine c (no check)
+    return ring.open_trunc(stack[:len(base)], shamir.lagrange_weights(ring, base), f, hi_t.reshape(full))
 
 
 def mul(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -150,9 +147,9 @@ def mul(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def mul_fixed(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Degree-t shares of the fixed-point product x*y (one round: reduction and truncation together).
 
-    The product is passed unreduced (float64 below 2^42): trunc reduces it once, with its mask added.
+    trunc forms the product, adds the mask and reduces in one pass.
     """
-    return trunc(rt, np.multiply(x, y, dtype=np.float64))
+    return trunc(rt, x, factor=y)
 
 
 def matmul_fixed(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:

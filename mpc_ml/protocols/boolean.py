@@ -126,7 +126,7 @@ def ltz_bits(rt: Runtime, a: np.ndarray) -> np.ndarray:
     lo_w, hi_w = split_bits(k1), split_bits(KAPPA + 2)
     terms = [(j, 1 << sum(lo_w[:j]), 0) for j in range(len(lo_w))]
     terms += [(len(lo_w) + j, 1 << (k1 + sum(hi_w[:j])), 0) for j in range(len(hi_w))]
-    sh, limbs = rt.prss.shares(ring, shape, lo_w + hi_w, [terms])
+    sh, limbs = rt.prss.shares(ring, shape, lo_w + hi_w, [terms], with_limbs=True)
     lo, hi = {}, {}
     for ti, v in limbs.items():
         word = np.zeros(shape, dtype=np.uint64)

@@ -19,7 +19,7 @@ from ..runtime import Runtime
 from . import arith, boolean
 
 EXP_MIN = -64.0  # e^-64 < 2^-92: zero at any precision
-MAX_TRUNC_BITS = 52  # arith.trunc passes the low bits of its opening through a float64
+MAX_TRUNC_BITS = 52  # keeps 2^-bits public factors well inside float64 (arith.trunc itself takes up to 64)
 
 
 def scale_int(rt: Runtime, x: np.ndarray, c: int) -> np.ndarray:
@@ -46,7 +46,7 @@ def mul_public(rt: Runtime, x: np.ndarray, value: float) -> np.ndarray:
     extra = max(0, min(-math.frexp(value)[1], MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits))
     bits = p.frac_bits + extra
     enc = int(round(value * 2.0 ** bits))
-    return arith.trunc(rt, rt.ring.scale(x, enc), bits)
+    return arith.trunc(rt, x, bits, factor=rt.ring.col(x.ndim, rt.ring.const(enc)))
 
 
 def ge_zero(rt: Runtime, x: np.ndarray) -> np.ndarray:

@@ -27,6 +27,11 @@ def _weights(primes: tuple[int, ...], src: tuple[int, ...], at: int) -> np.ndarr
     return out
 
 
+def lagrange_weights(ring: Ring, parties: tuple[int, ...], at: int = 0) -> np.ndarray:
+    """(len(parties), K): weights of the shares of `parties` when interpolating at `at` (residues)."""
+    return _weights(ring.primes, tuple(parties), at)
+
+
 def interpolate(ring: Ring, shares: np.ndarray, parties: tuple[int, ...], at: int = 0) -> np.ndarray:
     """Value at `at` of the polynomial through shares[i] (K, ...) of `parties` (shares indexed by party)."""
     w = _weights(ring.primes, tuple(parties), at)

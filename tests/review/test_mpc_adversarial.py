@@ -156,27 +156,34 @@ def test_get_plain_text_dst_sends_shares_to_dst_only(mpc3):
         assert calls == [({2}, set())] and not out[[j for j in range(3) if j != me]].any()
 
 
-def _spy_truncation_openings(monkeypatch) -> list[int]:
-    """Record every value opened inside arith.trunc as a Python integer in [0, M)."""
+def _spy_truncation_openings(monkeypatch, rt) -> list[int]:
+    """Record every value opened inside arith.trunc as a Python integer in [0, M).
+
+    The spy sits on the runtime's exchange: what a truncation reveals is the set of shares every
+    party sends to every other, so each exchanged stack is reconstructed here, independently of
+    the protocol code (which folds the reconstruction into its division by 2^f)."""
+    from mpc_ml.protocols import shamir
+
     opened: list[int] = []
     inside = {"trunc": False}
-    orig_open, orig_trunc = arith.open_all, arith.trunc
+    orig_exchange, orig_trunc = rt.exchange, arith.trunc
 
-    def open_all(rt, shares, degree, check=True, ring=None):
-        out = orig_open(rt, shares, degree, check, ring)
+    def exchange(local, dests, codec, shape):
+        stack = orig_exchange(local, dests, codec, shape)
         if inside["trunc"]:
-            flat = (ring or rt.ring).crt(out[0])
-            opened.extend(np.ravel(np.array(flat, dtype=object)).tolist())
-        return out
+            assert codec.ring is not None and all(sorted(d) == list(range(rt.n)) for d in dests)
+            c = shamir.reconstruct(codec.ring, stack, 2 * rt.t, check=False)
+            opened.extend(np.ravel(np.array(codec.ring.crt(c), dtype=object)).tolist())
+        return stack
 
-    def trunc(rt, z, bits=None):
+    def trunc(*args, **kwargs):
         inside["trunc"] = True
         try:
-            return orig_trunc(rt, z, bits)
+            return orig_trunc(*args, **kwargs)
         finally:
             inside["trunc"] = False
 
-    monkeypatch.setattr(arith, "open_all", open_all)
+    monkeypatch.setattr(rt, "exchange", exchange)
     monkeypatch.setattr(arith, "trunc", trunc)
     return opened
 
@@ -184,7 +191,7 @@ def _spy_truncation_openings(monkeypatch) -> list[int]:
 def test_truncation_openings_stay_inside_the_mask_range_for_valid_values(mpc3, monkeypatch):
     """Held: for in-range values, c = z + 2^(l-1) + r opened by truncation stays below 2^l + C*2^(l+kappa),
     i.e. it is statistically hidden by r (40 extra bits), also for negatives and values near 2^31."""
-    opened = _spy_truncation_openings(monkeypatch)
+    opened = _spy_truncation_openings(monkeypatch, mpc3)
     p = mpc3.params
     a = np.array([-(2.0**15), -1.0, -ULP, 0.0, ULP, 1.5, 2.0**15 - 1])
     (mpc_ml.cryptensor(a) * mpc_ml.cryptensor(a[::-1], src=1)).get_plain_text()
@@ -195,12 +202,12 @@ def test_truncation_openings_stay_inside_the_mask_range_for_valid_values(mpc3, m
 
 def test_truncation_openings_hide_the_secret_for_large_negative_sigmoid_inputs(mpc3, monkeypatch):
     """Attack: the input party's value x = -1000 (a legal input) makes truncation openings exceed the mask."""
-    opened = _spy_truncation_openings(monkeypatch)
+    opened = _spy_truncation_openings(monkeypatch, mpc3)
     p = mpc3.params
     mpc_ml.cryptensor(np.array([-1000.0, 900.0]), src=1).sigmoid()
     limit = (1 << p.trunc_bits) + p.subsets * (1 << (p.trunc_bits + KAPPA))
     too_big = [c for c in opened if c >= limit]
-    assert not too_big, f"{len(too_big)} truncation openings exceed the mask range (largest 2^{max(too_big).bit_length()})"
+    assert opened and not too_big, f"{len(too_big)} truncation openings exceed the mask range (largest 2^{max(too_big).bit_length()})"
 
 
 # ---------------------------------------------------------------------------------------------
