@@ -150,16 +150,18 @@ done:
     return ret;
 }
 
-/* lin_mod(out, words, masks, mat, zres, zmat, off, primes, L, O, R, Z, n):
+/* lin_mod(out, words, masks, mat, zres, zmat, off, primes, L, O, K, R, Z, n, zt):
  * out[l, o, k, i] = (sum_r mat[l, o, k, r] * (words[r, i] & masks[r])
  *                    + sum_z zmat[l, o, k, z] * zres[z, k, i] + off[o, k]) mod p_k
- * words uint32 (R, n), mat uint32 (L, O, K, R), zres float32 residues (Z, K, n), zmat uint32
+ * words uint32 (R, n), mat uint32 (L, O, K, R), zres float32 residues (Z / zt, K, zt, n) (residue z of
+ * element i, prime k at [z / zt, k, z mod zt, i]: the layout PRSS.residues draws), zmat uint32
  * (L, O, K, Z), off uint32 (O, K), out float32 (L, O, K, n). Zero coefficients are skipped.
  * With coefficients < 2^21, limbs < 2^24, R <= 2^17 and Z <= 2^19 every sum stays below 2^63. */
 #define BLOCK 1024
 HOT static void lin_core(float *out, const uint32_t *w, const uint32_t *masks, const uint32_t *mat, const float *z,
                          const uint32_t *zm, const uint32_t *off, const uint64_t *p, const double *pinv,
-                         Py_ssize_t L, Py_ssize_t O, Py_ssize_t k, Py_ssize_t R, Py_ssize_t Z, Py_ssize_t n)
+                         Py_ssize_t L, Py_ssize_t O, Py_ssize_t k, Py_ssize_t R, Py_ssize_t Z, Py_ssize_t n,
+                         Py_ssize_t zt)
 {
     uint64_t acc[BLOCK];
     double dacc[BLOCK];
@@ -190,7 +192,7 @@ HOT static void lin_core(float *out, const uint32_t *w, const uint32_t *masks, c
                     double c = (double)zr[j];
                     if (c == 0.0)
                         continue;
-                    const float *zs = z + (j * k + kk) * n + i0;
+                    const float *zs = z + (((j / zt) * k + kk) * zt + j % zt) * n + i0;
                     for (Py_ssize_t i = 0; i < m; i++)
                         dacc[i] += c * (double)zs[i];
                 }
@@ -214,7 +216,7 @@ HOT static void lin_core(float *out, const uint32_t *w, const uint32_t *masks, c
                 uint64_t c = zr[j];
                 if (!c)
                     continue;
-                const float *zs = z + (j * k + kk) * n + i0;
+                const float *zs = z + (((j / zt) * k + kk) * zt + j % zt) * n + i0;
                 for (Py_ssize_t i = 0; i < m; i++)
                     acc[i] += c * (uint64_t)(int32_t)zs[i];
             }
@@ -229,11 +231,11 @@ HOT static void lin_core(float *out, const uint32_t *w, const uint32_t *masks, c
 static PyObject *lin_mod(PyObject *self, PyObject *args)
 {
     PyObject *o_out, *o_w, *o_m, *o_mat, *o_z, *o_zm, *o_off, *o_p;
-    Py_ssize_t L, O, R, Z, n, k;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOnnnnnn", &o_out, &o_w, &o_m, &o_mat, &o_z, &o_zm, &o_off, &o_p,
-                          &L, &O, &k, &R, &Z, &n))
+    Py_ssize_t L, O, R, Z, n, k, zt;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOnnnnnnn", &o_out, &o_w, &o_m, &o_mat, &o_z, &o_zm, &o_off, &o_p,
+                          &L, &O, &k, &R, &Z, &n, &zt))
         return NULL;
-    if (k < 1 || k > MAXK || L < 1 || O < 1 || R < 0 || Z < 0 || n < 0 || R > (1 << 17) || Z > (1 << 19)) {
+    if (k < 1 || k > MAXK || L < 1 || O < 1 || R < 0 || Z < 0 || n < 0 || R > (1 << 17) || Z > (1 << 19) || zt < 1 || Z % zt) {
         PyErr_SetString(PyExc_ValueError, "lin_mod: bad dimensions");
         return NULL;
     }
@@ -249,7 +251,7 @@ static PyObject *lin_mod(PyObject *self, PyObject *args)
         !(z = get(&bs, o_z, 4 * Z * k * n, 0, "zres")) || !(zm = get(&bs, o_zm, 4 * L * O * k * Z, 0, "zmat")) ||
         !(off = get(&bs, o_off, 4 * O * k, 0, "off")) || primes_of(&bs, o_p, k, &p, pinv) < 0)
         goto done;
-    lin_core(out, w, masks, mat, z, zm, off, p, pinv, L, O, k, R, Z, n);
+    lin_core(out, w, masks, mat, z, zm, off, p, pinv, L, O, k, R, Z, n, zt);
     ret = Py_NewRef(Py_None);
 done:
     release(&bs);
@@ -448,7 +450,56 @@ static PyObject *unpack(PyObject *self, PyObject *args)
     return PyBool_FromLong(!bad);
 }
 
+/* fields(out, words, primes, bad, n) -> count: out[k, i] = words[k, i] & (2^21 - 1) as float32, and the
+ * flat indices k n + i of the fields >= p_k written to bad (int64, up to its length; all are counted). */
+static PyObject *fields(PyObject *self, PyObject *args)
+{
+    PyObject *o_out, *o_w, *o_p, *o_bad;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOOOn", &o_out, &o_w, &o_p, &o_bad, &n))
+        return NULL;
+    Py_ssize_t k = nprimes(o_p);
+    if (k < 1 || k > MAXK || n < 0) {
+        if (PyErr_Occurred())
+            return NULL;
+        PyErr_SetString(PyExc_ValueError, "fields: bad dimensions");
+        return NULL;
+    }
+    Bufs bs = {.used = 0};
+    double pinv[MAXK];
+    const uint64_t *p;
+    float *out = get(&bs, o_out, 4 * k * n, 1, "out");
+    const uint32_t *w = out ? get(&bs, o_w, 4 * k * n, 0, "words") : NULL;
+    int64_t *bad = w ? get(&bs, o_bad, 0, 1, "bad") : NULL;
+    if (!bad || primes_of(&bs, o_p, k, &p, pinv) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    Py_ssize_t cap = bs.b[2].len / 8, count = 0;
+    for (Py_ssize_t kk = 0; kk < k; kk++) {
+        const uint32_t *wr = w + kk * n;
+        float *o = out + kk * n;
+        uint32_t q = (uint32_t)p[kk];
+        Py_ssize_t hits = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t v = wr[i] & 0x1FFFFF;
+            hits += v >= q;
+            o[i] = (float)(int32_t)v;
+        }
+        if (hits)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if ((wr[i] & 0x1FFFFF) >= q) {
+                    if (count < cap)
+                        bad[count] = kk * n + i;
+                    count++;
+                }
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
+    {"fields", fields, METH_VARARGS, "21-bit fields of random words as residues, and the rejected ones."},
     {"mul_add", mul_add, METH_VARARGS, "out = x * y + a mod p, float32 residues."},
     {"lin_mod", lin_mod, METH_VARARGS, "Linear forms of random limbs and residues, reduced mod p."},
     {"open_low", open_low, METH_VARARGS, "Lagrange combination + CRT low bits + division by 2^f."},

@@ -72,19 +72,26 @@ class PRSS:
         element is uniform in Z_M.
         """
         size = int(np.prod(shape, dtype=np.int64))
-        p = ring.p32[:, None]
-        out = {}
-        for i, enc in self._encryptors().items():
-            raw = np.frombuffer(enc.update(bytes(4 * ring.k * size)), dtype=np.uint32).reshape(ring.k, size)
-            v = np.bitwise_and(raw, np.uint32(FIELD_MASK)).astype(np.float32)
-            bad = np.flatnonzero(v >= p)
-            while bad.size:  # rare: about 10^-4 of the fields for the largest 21-bit primes
-                extra = np.frombuffer(enc.update(bytes(4 * bad.size)), dtype=np.uint32) & np.uint32(FIELD_MASK)
-                flat = v.reshape(-1)
-                flat[bad] = extra.astype(np.float32)
-                bad = bad[flat[bad] >= ring.p32[bad // size]]
-            out[i] = v.reshape((ring.k,) + tuple(shape))
-        return out
+        buf = np.empty((len(self.held), ring.k) + tuple(shape), dtype=np.float32)
+        self._residues_into(ring, size, buf)
+        return {i: buf[h] for h, i in enumerate(self.held)}
+
+    def _residues_into(self, ring: Ring, size: int, out: np.ndarray) -> None:
+        """`residues` written into out (held, K, ...) (one counter value; one pass of C per subset)."""
+        from . import _ring
+
+        bad = np.empty(256, dtype=np.int64)
+        for h, (i, enc) in enumerate(self._encryptors().items()):
+            raw = np.frombuffer(enc.update(bytes(4 * ring.k * size)), dtype=np.uint32)
+            v = out[h].reshape(-1)
+            count = _ring.fields(v, raw, ring.p_u64, bad, size)
+            if not count:
+                continue
+            bad_idx = bad[:count].copy() if count <= bad.size else np.flatnonzero(v >= np.repeat(ring.p32, size))
+            while bad_idx.size:  # rare: about 10^-4 of the fields for the largest 21-bit primes
+                extra = np.frombuffer(enc.update(bytes(4 * bad_idx.size)), dtype=np.uint32) & np.uint32(FIELD_MASK)
+                v[bad_idx] = extra.astype(np.float32)
+                bad_idx = bad_idx[v[bad_idx] >= ring.p32[bad_idx // size]]
 
     def zero_terms(self, ring: Ring, shape: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Products (value, coefficient) whose sum is this process's shares of a degree-2t sharing of 0.
@@ -162,15 +169,15 @@ class PRSS:
                         zmat[:, o, :, zi * per + h * self.t + j - 1] = coef[:, T, :]
             plan = self._mats[key] = (np.ascontiguousarray(mat.reshape(nl, no, ring.k, nw)), zmat, off)
         mat, zmat, off = plan
-        if zero:  # (|zero| * held * t, K, size): residues of the degree-2t zero sharings' coefficients
-            draws = [self.residues(ring, (self.t, size)) for _ in zero]
-            zres = np.stack([np.moveaxis(vals[T], 1, 0) for vals in draws for T in held])
-            zres = zres.reshape(len(zero) * len(held) * self.t, ring.k, size)
+        if zero:  # (|zero| * held, K, t, size): residues of the degree-2t zero sharings' coefficients
+            zres = np.empty((len(zero), len(held), ring.k, self.t, size), dtype=np.float32)
+            for zi in range(len(zero)):
+                self._residues_into(ring, self.t * size, zres[zi])
         else:
             zres, zmat = np.empty(0, dtype=np.float32), np.empty(0, dtype=np.uint32)
         out = np.empty((nl, no, ring.k, size), dtype=np.float32)
         _ring.lin_mod(out, words, masks, mat, zres, zmat, off, ring.p_u64, nl, no, ring.k, nw,
-                      zres.shape[0] if zero else 0, size)
+                      len(zero) * len(held) * self.t, size, self.t)
         limbs = {}
         if with_limbs:
             j = len(widths)

@@ -75,14 +75,18 @@ class Channel:
             raise ProtocolError(f"party {self.peer} sent a frame of {length} bytes", self.peer)
         if len(self.inbuf) < 4 + length:
             return None
-        body = bytes(self.inbuf[4:4 + length])
-        del self.inbuf[:4 + length]
         nonce = self._recv_ctr.to_bytes(12, "big")
         self._recv_ctr += 1
         try:
-            return self._recv.decrypt(nonce, body, None)
+            with memoryview(self.inbuf) as view:  # decrypted in place of a copy of the body
+                plain = self._recv.decrypt(nonce, view[4:4 + length], None)
         except Exception:
             raise ProtocolError(f"frame from party {self.peer} failed authentication", self.peer) from None
+        if len(self.inbuf) == 4 + length:
+            self.inbuf = bytearray()  # the common case: nothing follows, no memmove
+        else:
+            del self.inbuf[:4 + length]
+        return plain
 
     def read_some(self) -> None:
         """Move available bytes from the socket into the input buffer (EOF marks the channel closed)."""
@@ -227,8 +231,9 @@ class TcpComm:
     def _transfer(self, sends: dict[int, bytes], expect: set[int]) -> dict[int, bytes]:
         """Send one frame to each peer in `sends` and receive one from each in `expect`, interleaved
         in one select loop (no thread hand-offs; large frames in both directions cannot deadlock)."""
-        for j, payload in sends.items():
+        for j, payload in sends.items():  # each frame goes to the kernel as soon as it is sealed
             self.stats.bytes_sent += self.channels[j].queue(payload)
+            self.channels[j].write_some()
         got: dict[int, bytes] = {}
         deadline = time.monotonic() + self.timeout
         while True:
@@ -280,7 +285,10 @@ class TcpComm:
         sends = {d: body for d in dests[me] if d != me}
         expect = {j for j in range(self.n) if j != me and me in dests[j]}
         got = self._transfer(sends, expect)
-        out = np.zeros((self.n,) + local.shape[1:], dtype=local.dtype)
+        out = np.empty((self.n,) + local.shape[1:], dtype=local.dtype)
+        for j in range(self.n):
+            if j != me and j not in got:
+                out[j] = 0
         out[me] = local[0]
         for j, data in got.items():
             try:

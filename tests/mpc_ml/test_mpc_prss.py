@@ -32,6 +32,7 @@ def test_residues_are_below_the_primes_agree_across_members_and_replace_rejected
     # a field >= p is never used as such: force the rejection path with a tiny modulus stand-in
     small = Ring(6)
     small.p32 = np.full(6, 1 << 20, dtype=np.float32)  # half of all 21-bit fields rejected
+    small.p_u64 = small.p32.astype(np.uint64)
     v = sim.residues(small, (5000,))[0]
     assert (v < (1 << 20)).all()
     assert 0.45 < (v < (1 << 19)).mean() < 0.55  # what is left is uniform on [0, 2^20)

@@ -132,3 +132,34 @@ def test_prss_shares_match_the_numpy_path(nt, k, size, data):
     for lim in limbs.values():
         assert lim.shape == (len(widths), size)
         assert all((lim[j] < 2 ** w).all() for j, w in enumerate(widths))
+
+
+def _numpy_residues(prss: PRSS, ring: Ring, size: int) -> dict[int, np.ndarray]:
+    """The former numpy path of PRSS.residues (21-bit fields, rejection by the same stream)."""
+    p = ring.p32[:, None]
+    out = {}
+    for i, enc in prss._encryptors().items():
+        raw = np.frombuffer(enc.update(bytes(4 * ring.k * size)), dtype=np.uint32).reshape(ring.k, size)
+        v = np.bitwise_and(raw, np.uint32((1 << 21) - 1)).astype(np.float32)
+        bad = np.flatnonzero(v >= p)
+        while bad.size:
+            extra = np.frombuffer(enc.update(bytes(4 * bad.size)), dtype=np.uint32) & np.uint32((1 << 21) - 1)
+            flat = v.reshape(-1)
+            flat[bad] = extra.astype(np.float32)
+            bad = bad[flat[bad] >= ring.p32[bad // size]]
+        out[i] = v
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 3000), st.sampled_from([None, 1 << 20, 1 << 13]))
+def test_prss_residues_match_the_numpy_rejection(k, size, small):
+    ring = Ring(k)
+    if small is not None:  # a stand-in modulus that rejects many fields (more than the kernel's index buffer)
+        ring.p32 = np.full(k, small, dtype=np.float32)
+        ring.p_u64 = ring.p32.astype(np.uint64)
+    seeds = {T: os.urandom(32) for T in subsets(3, 1)}
+    new, old = PRSS(3, 1, seeds, [1]), PRSS(3, 1, seeds, [1])
+    got, want = new.residues(ring, (size,)), _numpy_residues(old, ring, size)
+    assert sorted(got) == sorted(want)
+    assert all(np.array_equal(got[i], want[i]) for i in got)
