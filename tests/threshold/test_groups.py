@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from threshold.errors import DecodeError
 from threshold.groups import get_group
 from threshold.groups.ed25519 import IDENTITY, L
-from threshold.groups.modp import COFACTOR, G, P, Q, ModpFixedBase, pippenger
+from threshold.groups.modp import COFACTOR, G, P, Q, ModpFixedBase, multi_exp_mod, pippenger, straus
 
 modp = get_group("modp")
 ed = get_group("ed25519")
@@ -78,6 +78,32 @@ def test_pippenger_matches_naive(exps):
     for b, e in zip(bases, exps):
         naive = naive * gmpy2.powmod(b, e, P) % P
     assert pippenger(list(zip(bases, exps)), P) == naive
+
+
+@settings(max_examples=15, deadline=None)
+@given(exps=st.lists(st.integers(min_value=0, max_value=2**400), min_size=0, max_size=90), split=st.integers(0, 90))
+def test_straus_and_multi_exp_mod_match_naive(exps, split):
+    """Straus, Pippenger and the chooser agree with the naive product, for exponents of mixed sizes above q too."""
+    exps = [e >> 272 if i < split else e for i, e in enumerate(exps)]  # 128-bit weights beside 400-bit exponents
+    bases = [modp.hash_to_element("pip", bytes([i])) for i in range(len(exps))]
+    naive = mpz(1)
+    for b, e in zip(bases, exps):
+        naive = naive * gmpy2.powmod(b, e, P) % P
+    terms = list(zip(bases, exps))
+    assert straus(terms, P) == pippenger(terms, P) == multi_exp_mod(terms, P) == naive
+
+
+def test_multi_exp_unreduced_terms():
+    """modp multi_exp: reduced terms times unreduced ones, equal bases merged."""
+    b = [modp.hash_to_element("u", bytes([i])) for i in range(20)]
+    terms = [(x, -i - 1) for i, x in enumerate(b)]
+    unreduced = [(x, int(Q) * (i + 5) + i) for i, x in enumerate(b[5:])]
+    expected = mpz(1)
+    for x, e in terms:
+        expected = expected * gmpy2.powmod(x, e % int(Q), P) % P
+    for x, e in unreduced:
+        expected = expected * gmpy2.powmod(x, e, P) % P
+    assert modp.multi_exp(terms, unreduced=unreduced) == expected
 
 
 def test_multi_exp(group):

@@ -8,6 +8,7 @@ and a random-exponent batch test catches it (see `check_members`).
 from __future__ import annotations
 
 import secrets
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Sequence
 
@@ -108,9 +109,25 @@ class ModpGroup(Group):
             return self._g_table
         return _cached_table(mpz(base))
 
-    def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> mpz:
+    def multi_exp(self, terms: Sequence[tuple[Element, int]], unreduced: Sequence[tuple[Element, int]] = ()) -> mpz:
+        """prod b^(e mod q) over `terms`, times prod b^e over `unreduced` (non-negative exponents taken as
+        they are: `member_terms`), equal bases merged."""
         q = self.q
-        return pippenger([(b, int(e) % q) for b, e in terms], self.p)
+        if not unreduced:
+            return multi_exp_mod([(b, int(e) % q) for b, e in terms], self.p)
+        merged: dict[Element, int] = {}
+        for b, e in terms:
+            merged[b] = (merged.get(b, 0) + int(e)) % q
+        for b, e in unreduced:
+            merged[b] = merged.get(b, 0) + e
+        return multi_exp_mod(list(merged.items()), self.p)
+
+    def member_terms(self, pending: Sequence[tuple[Element, str]]) -> list[tuple[mpz, int]]:
+        """Unreduced terms x_i^(q s_i), fresh random 128-bit s_i, that fold the membership test owed for
+        `pending` (elements with Jacobi symbol 1) into a batch equation checked by one multi-exponentiation
+        (see docs/spec.md section 1, "Batched membership"; on failure call `check_members` to name the field)."""
+        q = self.q
+        return [(x, q * secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending]
 
     def encode(self, a: Element) -> bytes:
         return int(a).to_bytes(ELEMENT_BYTES, "big")
@@ -146,7 +163,7 @@ class ModpGroup(Group):
         element is tested alone so that the error names the bad field.
         """
         if len(pending) > 2:
-            combo = pippenger([(x, secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending], self.p)
+            combo = multi_exp_mod([(x, secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending], self.p)
             if gmpy2.powmod(combo, self.q, self.p) == 1:
                 return
         for x, field in pending:
@@ -176,42 +193,113 @@ def _cached_table(base: mpz) -> ModpFixedBase:
     return ModpFixedBase(base)
 
 
-def pippenger(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
-    """Bucket multi-exponentiation: about (bits / c) * (n + 2^(c+1)) multiplications."""
+def multi_exp_mod(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
+    """prod b^e mod p for non-negative exponents of any size (unreduced ones too): Straus for few terms,
+    Pippenger for many, whichever the multiplication count estimate favours."""
     terms = [(b, e) for b, e in terms if e]
-    n = len(terms)
-    if n == 0:
+    if not terms:
         return mpz(1)
-    if n < 8:
-        acc = mpz(1)
-        for b, e in terms:
-            acc = acc * gmpy2.powmod(b, e, p) % p
-        return acc
-    c = max(4, min(13, n.bit_length() - 3))  # about log2(n) - 2: bucket sums stay a small share
-    bits = max(e.bit_length() for _, e in terms)
-    windows = -(-bits // c)
-    mask = (1 << c) - 1
-    result = mpz(1)
-    for w in range(windows - 1, -1, -1):
-        if w != windows - 1:
-            for _ in range(c):
+    if len(terms) == 1:
+        return gmpy2.powmod(terms[0][0], terms[0][1], p)
+    lengths = sorted((e.bit_length() for _, e in terms), reverse=True)
+    if len(terms) < 16 or _straus_cost(lengths) <= _pippenger_plan(lengths)[1]:
+        return straus(terms, p)
+    return pippenger(terms, p)
+
+
+@lru_cache(maxsize=1024)
+def _straus_window(bits: int) -> tuple[int, float]:
+    """Width w of the odd-power table (2^(w-1) entries) minimizing table + bits/(w+1) multiplications."""
+    return min(((w, (1 << (w - 1)) + bits / (w + 1)) for w in range(1, 8)), key=lambda t: t[1])
+
+
+def _straus_cost(lengths: Sequence[int]) -> float:
+    return lengths[0] + sum(_straus_window(b)[1] for b in lengths)
+
+
+def straus(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
+    """Interleaved sliding windows: one shared chain of squarings, an odd-power table per base."""
+    terms = [(b, e) for b, e in terms if e]
+    if not terms:
+        return mpz(1)
+    top = max(e.bit_length() for _, e in terms)
+    events: list[list[mpz]] = [[] for _ in range(top)]
+    for b, e in terms:
+        w = _straus_window(e.bit_length())[0]
+        mask = (1 << w) - 1
+        table = [b]
+        if w > 1:
+            b2 = b * b % p
+            for _ in range((1 << (w - 1)) - 1):
+                table.append(table[-1] * b2 % p)
+        i = 0
+        while e:
+            z = (e & -e).bit_length() - 1  # skip to the next set bit: digits are odd
+            e >>= z
+            i += z
+            events[i].append(table[(e & mask) >> 1])
+            e >>= w
+            i += w
+    acc = None
+    for i in range(top - 1, -1, -1):
+        if acc is not None:
+            acc = acc * acc % p
+        for x in events[i]:
+            acc = x if acc is None else acc * x % p
+    return acc
+
+
+def _pippenger_plan(lengths: Sequence[int]) -> tuple[list[tuple[int, int, int]], int]:
+    """Windows (low bit, width, terms with bits there), top down, for exponent bit lengths sorted descending.
+
+    Each window's width minimizes its multiplications per bit: one per term with bits above its low
+    bit, two per bucket index (the running sums visit every index), one squaring per bit. Exponents
+    of different sizes (batch weights, scalars, folded membership tests) thus get narrower windows
+    where fewer terms reach.
+    """
+    ascending = [-n for n in lengths]
+    pos, plan, cost = lengths[0], [], 0
+    while pos > 0:
+        best = None
+        for c in range(1, 17):
+            lo = max(0, pos - c)
+            n = bisect_right(ascending, -(lo + 1))  # terms with bit_length > lo
+            per_bit = (n + (2 << c) + c) / (pos - lo)
+            if best is None or per_bit < best[0]:
+                best = (per_bit, lo, n)
+        _, lo, n = best
+        plan.append((lo, pos - lo, n))
+        cost += n + (2 << (pos - lo)) + pos - lo
+        pos = lo
+    return plan, cost
+
+
+def pippenger(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
+    """Bucket multi-exponentiation over the windows of `_pippenger_plan`."""
+    terms = sorted(((b, e) for b, e in terms if e), key=lambda t: t[1].bit_length(), reverse=True)
+    if not terms:
+        return mpz(1)
+    plan, _ = _pippenger_plan([e.bit_length() for _, e in terms])
+    result = None
+    for lo, width, n in plan:
+        if result is not None:
+            for _ in range(width):
                 result = result * result % p
-        shift = w * c
+        mask = (1 << width) - 1
         buckets: dict[int, mpz] = {}
-        for b, e in terms:
-            d = (e >> shift) & mask
+        for b, e in terms[:n]:
+            d = (e >> lo) & mask
             if d:
                 prev = buckets.get(d)
                 buckets[d] = b if prev is None else prev * b % p
         if not buckets:
             continue
-        running = None
-        acc = None
+        running = acc = None
         for d in range(max(buckets), 0, -1):
             bd = buckets.get(d)
             if bd is not None:
                 running = bd if running is None else running * bd % p
             if running is not None:
                 acc = running if acc is None else acc * running % p
-        result = result * acc % p
-    return result
+        result = acc if result is None else result * acc % p
+    return mpz(1) if result is None else result
