@@ -1,9 +1,10 @@
 """Verification equations and their batching by random linear combination.
 
 Every proof reduces to equations  prod(base_i ^ e_i) = identity, written so that each
-commitment carries exponent 1. A batch raises equation k to a random 128-bit rho_k, merges
-equal bases and checks one multi-exponentiation; if it fails, each item is checked alone so
-that the bad one is named.
+commitment carries exponent 1. A batch raises equation k to a random weight rho_k (odd, one of
+2^128 values below 2^129), merges equal bases and checks one multi-exponentiation; if it fails,
+each item is checked alone so that the bad one is named. A group that can (modp) also folds the
+membership tests owed for a set of elements into the same multi-exponentiation.
 """
 
 from __future__ import annotations
@@ -17,24 +18,35 @@ Equation = list[tuple[Element, int]]
 BATCH_BITS = 128
 
 
-def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[Element, FixedBase] | None = None) -> Element:
-    """prod base^e, using the generator's table and the given fixed-base tables."""
+def weight() -> int:
+    """A fresh batch weight: odd and uniform among 2^128 values (below 2^129 < q), so a false equation
+    survives the batch with probability at most 2^-128."""
+    return 2 * secrets.randbits(BATCH_BITS) + 1
+
+
+def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[Element, FixedBase] | None = None,
+             unreduced: Sequence[tuple[Element, int]] = ()) -> Element:
+    """prod base^e, using the generator's table and the given fixed-base tables; `unreduced` terms (from
+    `member_terms`, modp only) are multiplied in with their exponents as they are."""
     q = group.q
     merged: dict[Element, int] = {}
     for base, e in terms:
         merged[base] = (merged.get(base, 0) + e) % q
     acc = group.identity
     rest = []
+    g = group.g
     for base, e in merged.items():
         if e == 0:
             continue
-        if base == group.g:
+        if base == g:
             acc = group.mul(acc, group.exp_g(e))
         elif tables and base in tables:
             acc = group.mul(acc, tables[base].exp(e))
         else:
             rest.append((base, e))
-    if rest:
+    if unreduced:
+        acc = group.mul(acc, group.multi_exp(rest, unreduced=unreduced))  # type: ignore[call-arg]
+    elif rest:
         acc = group.mul(acc, group.multi_exp(rest))
     return acc
 
@@ -56,16 +68,28 @@ class BatchVerifier:
         """Queue one item (a proof, a ballot) under a label used to name it if it fails."""
         self.items.append((label, equations))
 
-    def verify(self) -> list[Hashable]:
-        """Labels of the items whose equations do not hold (empty: all hold)."""
-        if not self.items:
+    def verify(self, members: Sequence[tuple[Element, str]] = ()) -> list[Hashable]:
+        """Labels of the items whose equations do not hold (empty: all hold).
+
+        `members`: (element, field) pairs whose membership test is still owed (ElementReader.pending).
+        They are tested here, folded into the batch where the group allows it; a non-member raises
+        DecodeError naming its field, before any equation is judged.
+        """
+        group = self.group
+        member_terms = getattr(group, "member_terms", None) if members else None
+        if members and member_terms is None:
+            group.check_members(members)
+        if not self.items and not member_terms:
             return []
-        q = self.group.q
+        q = group.q
         terms: list[tuple[Element, int]] = []
         for _, equations in self.items:
             for eq in equations:
-                rho = secrets.randbits(BATCH_BITS) | 1
+                rho = weight()
                 terms.extend((base, e * rho % q) for base, e in eq)
-        if evaluate(self.group, terms, self.tables) == self.group.identity:
+        unreduced = member_terms(members) if member_terms else ()
+        if evaluate(group, terms, self.tables, unreduced) == group.identity:
             return []
-        return [label for label, eqs in self.items if not check_equations(self.group, eqs, self.tables)]
+        if member_terms:
+            group.check_members(members)
+        return [label for label, eqs in self.items if not check_equations(group, eqs, self.tables)]

@@ -122,6 +122,32 @@ def test_batch_names_bad_proofs(group, pk):
     assert clean.verify() == []
 
 
+def test_batch_folds_owed_membership_tests(group, pk):
+    """BatchVerifier.verify(members): the owed subgroup tests join the batch (modp: one multi-exponentiation);
+    a non-member is named by a DecodeError, whether or not the proofs hold."""
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, CTX)
+    reader = group.reader()
+    reader.key(group.to_hex(ct.alpha), "alpha")
+    reader.key(group.to_hex(ct.beta), "beta")
+    batch = BatchVerifier(group, {pk.element: pk.table})
+    batch.add(0, proof.equations(pk, ct, CTX))
+    assert batch.verify(reader.pending) == []
+    if group.name != "modp":
+        return
+    import gmpy2
+
+    four = gmpy2.mpz(4)  # a quadratic residue of order q*s: passes the Jacobi test, not the subgroup test
+    for label in ("good proofs", "bad proofs"):
+        reader = group.reader()
+        reader.key(group.to_hex(four), "x")
+        reader.key(group.to_hex(ct.alpha), "alpha")
+        batch = BatchVerifier(group, {pk.element: pk.table})
+        batch.add(0, proof.equations(pk, ct, CTX if label == "good proofs" else b"elsewhere"))
+        with pytest.raises(DecodeError, match="x"):
+            batch.verify(reader.pending)
+
+
 def test_batch_catches_errors_that_cancel(group):
     """Two wrong equations whose errors cancel in a plain product still fail with random weights."""
     x = group.random_scalar()
