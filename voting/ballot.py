@@ -81,7 +81,12 @@ def contest_context(ctx: ElectionContext, credential: str, contest_id: str) -> b
 
 def ballot_hash(ctx: ElectionContext, body: Mapping[str, Any]) -> bytes:
     """The hash the credential signs and the tracking code chains: base hash plus canonical JSON of the body."""
-    return hashlib.sha256(encode("quorum/ballot", ctx.base_hash, canonical_json(body))).digest()
+    return ballot_hash_json(ctx, canonical_json(body))
+
+
+def ballot_hash_json(ctx: ElectionContext, body_json: bytes) -> bytes:
+    """ballot_hash from the body's canonical JSON."""
+    return hashlib.sha256(encode("quorum/ballot", ctx.base_hash, body_json)).digest()
 
 
 def next_tracker(previous: bytes, digest: bytes) -> bytes:
@@ -159,9 +164,10 @@ def _ciphertext(reader: ElementReader, obj: Any, field: str) -> Ciphertext:
     return Ciphertext(reader.key(obj["alpha"], f"{field}.alpha"), reader.key(obj["beta"], f"{field}.beta"))
 
 
-def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = None) -> Ballot:
+def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = None, digest: bytes | None = None) -> Ballot:
     """Parse a ballot against the manifest; the ciphertexts' membership tests are owed to `reader` if given,
-    else done now (proof commitments get the core's cheap checks only: see ElementReader.commitment)."""
+    else done now (proof commitments get the core's cheap checks only: see ElementReader.commitment).
+    `digest`: the ballot hash if the caller already has it (else computed from `obj`)."""
     if not isinstance(obj, dict) or set(obj) != {"credential", "contests", "revote", "signature"}:
         raise DecodeError("ballot", "expected an object with exactly 'credential', 'contests', 'revote', 'signature'")
     own = reader is None
@@ -202,7 +208,7 @@ def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = 
     if own:
         reader.finish()
     body = signed_body(obj)
-    return Ballot(obj["credential"], tuple(contests), sig, body, ballot_hash(ctx, body), revote)
+    return Ballot(obj["credential"], tuple(contests), sig, body, digest or ballot_hash(ctx, body), revote)
 
 
 def ballot_equations(ctx: ElectionContext, ballot: Ballot) -> list[Equation]:
@@ -238,11 +244,24 @@ def _expand_sum(ctx: ElectionContext, contest: Contest, selections: Sequence[Cip
     return out
 
 
-def proofs_valid(ctx: ElectionContext, ballot: Ballot) -> bool:
-    """Whether every proof of one ballot holds (its equations checked in one batch)."""
+def proofs_valid(ctx: ElectionContext, ballot: Ballot, reader: ElementReader | None = None) -> bool:
+    """Whether every proof of one ballot holds (its equations checked in one batch).
+
+    `reader`: the reader `parse_ballot` was given, whose membership tests are still owed; they are folded
+    into the same multi-exponentiation where the group allows it, and a non-member raises DecodeError
+    naming its field (as `parse_ballot` would have)."""
     batch = BatchVerifier(ctx.group, {ctx.public_key.element: ctx.public_key.table})
     batch.add(0, ballot_equations(ctx, ballot))
-    return not batch.verify()
+    if reader is None:
+        return not batch.verify()
+    try:
+        return not batch.verify(reader.pending)
+    except DecodeError as exc:
+        reader.failure = exc
+        raise
+    finally:
+        if reader.failure is None:
+            reader.pending = []
 
 
 def signature_valid(ballot: Ballot) -> bool:

@@ -59,6 +59,23 @@ class Record:
     entries: list[Entry]
 
 
+def payload_json(raw: bytes, entry: Entry) -> bytes:
+    """canonical_json(entry.payload) of an entry parsed from the line `raw` by parse_entry_line.
+
+    That parse accepts a line only when it is the canonical JSON of the whole entry, whose sorted keys put
+    the fixed-form hash first and prev, seq, sig, type last, so the payload's canonical JSON is a slice of
+    the line: cutting it out avoids encoding the payload again.
+    """
+    head = len('{"hash":"') + 64 + len('","payload":')
+    tail = len(f',"prev":"{entry.prev}","seq":{entry.seq},"sig":"{entry.sig}","type":"{entry.type}"}}')
+    return raw[head:len(raw) - tail]
+
+
+def hashed_json(raw: bytes, entry: Entry) -> bytes:
+    """canonical_json({seq, type, payload, prev}), the bytes `entry_hash` hashes, cut from the line (see payload_json)."""
+    return b'{"payload":' + payload_json(raw, entry) + f',"prev":"{entry.prev}","seq":{entry.seq},"type":"{entry.type}"}}'.encode()
+
+
 def entry_hash(seq: int, entry_type: str, payload: dict[str, Any], prev: str) -> str:
     """Hex SHA-256 of the canonical JSON of {seq, type, payload, prev}."""
     body = {"seq": seq, "type": entry_type, "payload": payload, "prev": prev}

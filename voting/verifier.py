@@ -8,6 +8,7 @@ checked in the parent over what the workers return.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import re
@@ -22,11 +23,11 @@ from threshold.elgamal import Ciphertext
 from threshold.encoding import canonical_json
 from threshold.errors import DecodeError, QuorumError
 from voting import lifecycle
-from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash, check_reveal, next_tracker, parse_ballot,
-                           signature_valid, signed_body)
+from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash, ballot_hash_json, check_reveal, next_tracker,
+                           parse_ballot, signature_valid, signed_body)
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
-from voting.record import GENESIS, Entry, RecordFormatError, entry_hash, line_bounds, parse_entry_line, read_raw
+from voting.record import GENESIS, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json, read_raw
 from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, product, result_payload
 
 CHECKS = (
@@ -56,7 +57,8 @@ DESCRIPTIONS = {
 }
 CAST_KEYS = {"ballot", "ballot_hash", "tracker", "cast_at"}
 SPOIL_KEYS = CAST_KEYS | {"reveal"}
-CHUNK = 128
+CHUNK = 1024  # at most this many entries per task: bigger batches make the multi-exponentiation cheaper per term
+BALLOT_KEYS = frozenset({"contests", "credential", "revote", "signature"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -148,20 +150,36 @@ def _check_chunk(bounds: tuple[int, int]) -> tuple[list[EntryInfo], list[Failure
             entry = parse_entry_line(_DATA[start:end], index + 1)
         except RecordFormatError as exc:
             return infos, failures, exc
-        hash_ok = entry.hash == entry_hash(entry.seq, entry.type, entry.payload, entry.prev)
+        raw = _DATA[start:end]
+        hash_ok = entry.hash == hashlib.sha256(hashed_json(raw, entry)).hexdigest()
         is_ballot = entry.type in ("cast", "spoil")
         info = EntryInfo(index + 1, entry.seq, entry.type, entry.prev, entry.hash, entry.sig, hash_ok,
                          None if is_ballot else entry.payload, None)
         if is_ballot and ctx is not None:
-            info = _ballot_entry(ctx, entry, info, reader, len(infos), ballots, failures)
+            info = _ballot_entry(ctx, entry, raw, info, reader, len(infos), ballots, failures)
         infos.append(info)
     if ctx is not None and ballots:
-        ballots = _membership(ctx, reader, ballots, infos, failures)
-        _ballot_checks(ctx, ballots, infos, failures)
+        _ballot_checks(ctx, reader, ballots, infos, failures)
     return infos, failures, None
 
 
-def _ballot_entry(ctx: ElectionContext, entry: Entry, info: EntryInfo, reader: Any, pos: int,
+def _body_json(line: bytes, entry: Entry) -> bytes | None:
+    """The canonical JSON of a well-formed ballot's signed body, cut from the (canonical) entry line.
+
+    With payload keys exactly CAST_KEYS or SPOIL_KEYS and ballot keys exactly BALLOT_KEYS, the payload's JSON is
+    {"ballot":BALLOT,REST} and BALLOT is the body's JSON with ,"signature":SIG before its closing brace.
+    """
+    payload, ballot = entry.payload, entry.payload.get("ballot")
+    if set(payload) != (CAST_KEYS if entry.type == "cast" else SPOIL_KEYS) or not isinstance(ballot, dict) \
+            or ballot.keys() != BALLOT_KEYS or not isinstance(ballot["signature"], str):
+        return None
+    text = payload_json(line, entry)
+    rest = canonical_json({k: v for k, v in payload.items() if k != "ballot"})
+    ballot_json = text[len('{"ballot":'):len(text) - len(rest)]
+    return ballot_json[:len(ballot_json) - len(',"signature":' + '}') - len(canonical_json(ballot["signature"]))] + b"}"
+
+
+def _ballot_entry(ctx: ElectionContext, entry: Entry, line: bytes, info: EntryInfo, reader: Any, pos: int,
                   ballots: list, failures: list[Failure]) -> EntryInfo:
     """Parse one ballot entry; its hash is computed from the raw body even when the ballot does not parse."""
     payload = entry.payload
@@ -169,7 +187,9 @@ def _ballot_entry(ctx: ElectionContext, entry: Entry, info: EntryInfo, reader: A
     raw = payload.get("ballot")
     body = signed_body(raw) if isinstance(raw, dict) else {}
     revote = body.get("revote") if type(body.get("revote")) is int else None  # checked even if the rest fails to parse
-    summary = BallotInfo(str(body.get("credential")), ballot_hash(ctx, body).hex(), payload.get("ballot_hash"),
+    body_json = _body_json(line, entry)
+    digest = ballot_hash_json(ctx, body_json) if body_json is not None else ballot_hash(ctx, body)
+    summary = BallotInfo(str(body.get("credential")), digest.hex(), payload.get("ballot_hash"),
                          payload.get("tracker"), (), None, revote)
     if set(payload) != keys:
         failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
@@ -179,7 +199,7 @@ def _ballot_entry(ctx: ElectionContext, entry: Entry, info: EntryInfo, reader: A
         failures.append(Failure("ballot_format", entry.seq, "cast_at must be a string"))
     else:
         try:
-            ballots.append((pos, parse_ballot(ctx, raw, reader), payload))
+            ballots.append((pos, parse_ballot(ctx, raw, reader, digest), payload))
         except DecodeError as exc:
             failures.append(Failure("ballot_format", entry.seq, str(exc)))
     return EntryInfo(**{**info.__dict__, "ballot": summary})
@@ -202,13 +222,29 @@ def _membership(ctx: ElectionContext, reader: Any, ballots: list, infos: list[En
     return kept
 
 
-def _ballot_checks(ctx: ElectionContext, ballots: list, infos: list[EntryInfo], failures: list[Failure]) -> None:
+def _proofs(ctx: ElectionContext, ballots: list, members: list) -> set[int]:
+    """Positions of the ballots whose proofs fail, in one batch (with the owed membership tests if given)."""
     batch = BatchVerifier(ctx.group, {ctx.public_key.element: ctx.public_key.table})
+    for pos, ballot, _ in ballots:
+        batch.add(pos, ballot_equations(ctx, ballot))
+    return set(batch.verify(members))
+
+
+def _ballot_checks(ctx: ElectionContext, reader: Any, ballots: list, infos: list[EntryInfo], failures: list[Failure]) -> None:
+    """Membership and proofs of the chunk's ballots in one batch; if some element is not in the group, the bad
+    ballots are found and dropped (ballot_format) and the others' proofs batched again. Then the per-ballot checks."""
+    try:
+        bad = _proofs(ctx, ballots, reader.pending)
+        reader.pending = []
+    except DecodeError:
+        ballots = _membership(ctx, reader, ballots, infos, failures)
+        bad = _proofs(ctx, ballots, [])
     for pos, ballot, payload in ballots:
         seq = infos[pos].seq
         if not signature_valid(ballot):
             failures.append(Failure("ballot_signatures", seq, "not signed by its credential"))
-        batch.add(seq, ballot_equations(ctx, ballot))
+        if pos in bad:
+            failures.append(Failure("ballot_proofs", seq, "a 0/1 or limit proof does not verify"))
         if infos[pos].type == "spoil":
             for problem in check_reveal(ctx, ballot, payload["reveal"]):
                 failures.append(Failure("spoiled_ballots", seq, problem))
@@ -216,8 +252,6 @@ def _ballot_checks(ctx: ElectionContext, ballots: list, infos: list[EntryInfo], 
         infos[pos] = EntryInfo(**{**infos[pos].__dict__, "ballot": BallotInfo(
             summary.credential, summary.computed_hash, summary.stated_hash, summary.stated_tracker,
             tuple(alpha_digests(ctx, ballot)), tuple(cb.selections for cb in ballot.contests), ballot.revote)})
-    for seq in batch.verify():
-        failures.append(Failure("ballot_proofs", seq, "a 0/1 or limit proof does not verify"))
 
 
 def _head(data: bytes, lines: list[tuple[int, int]]) -> list[Entry]:
@@ -257,6 +291,15 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
+    """[lo, hi) line ranges: the fewest rounds of `workers` equal chunks of at most CHUNK lines each."""
+    if n == 0:
+        return []
+    count = workers * -(-n // (workers * CHUNK))
+    size = -(-n // count)
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
 def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> list:
     done, total, results = 0, len(_LINES), []
     if workers <= 1 or len(chunks) <= 1:
@@ -287,8 +330,8 @@ def verify_record(path: str | Path, workers: int | None = None, progress: bool =
     _DATA, _LINES, _CTX = data, lines, None
     try:
         _CTX = _context(_head(data, lines), report)
-        chunks = [(i, min(i + CHUNK, len(lines))) for i in range(0, len(lines), CHUNK)]
-        results = _run_chunks(chunks, workers or os.cpu_count() or 1, progress)
+        workers = workers or os.cpu_count() or 1
+        results = _run_chunks(_chunks(len(lines), workers), workers, progress)
         infos: list[EntryInfo] = []
         for chunk_infos, chunk_failures, chunk_error in results:
             if chunk_error is not None:
