@@ -199,12 +199,22 @@ def multi_exp_mod(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
     terms = [(b, e) for b, e in terms if e]
     if not terms:
         return mpz(1)
-    if len(terms) == 1:
-        return gmpy2.powmod(terms[0][0], terms[0][1], p)
     lengths = sorted((e.bit_length() for _, e in terms), reverse=True)
+    alone = _POWMOD_SHARE * sum(lengths)  # one gmpy2 powmod per term: C loop, Montgomery reduction
+    shared = _straus_cost(lengths) if len(terms) < 16 else min(_straus_cost(lengths), _pippenger_plan(lengths)[1])
+    if alone <= shared:
+        acc = mpz(1)
+        for b, e in terms:
+            acc = acc * gmpy2.powmod(b, e, p) % p
+        return acc
     if len(terms) < 16 or _straus_cost(lengths) <= _pippenger_plan(lengths)[1]:
         return straus(terms, p)
     return pippenger(terms, p)
+
+
+# gmpy2.powmod with a b-bit exponent costs about this many Python-level `a * b % p` per exponent bit
+# (b squarings and b/6 multiplications in C with Montgomery reduction, about 0.75 of a Python mulmod each)
+_POWMOD_SHARE = 0.9
 
 
 @lru_cache(maxsize=1024)
