@@ -206,15 +206,6 @@ class Ring:
             out[0, i] = np.mod(x, q)
         return out
 
-    def from_uint64(self, u: np.ndarray) -> np.ndarray:
-        """Residues of an unsigned 64-bit array (any value), shape (1, K, *u.shape)."""
-        hi = (u >> np.uint64(32)).astype(np.float64)[None, None]
-        lo = (u & np.uint64(0xFFFFFFFF)).astype(np.float64)[None, None]
-        hi = self.reduce(np.broadcast_to(hi, (1, self.k) + u.shape).copy())
-        c32 = self.const(1 << 32).astype(np.float64)
-        x = hi * self.col(hi.ndim, c32) + lo
-        return self.reduce(x)
-
     def from_objects(self, x: np.ndarray) -> np.ndarray:
         """Residues of an array of Python integers (any size), shape (1, K, *x.shape)."""
         x = np.asarray(x, dtype=object)

@@ -16,14 +16,6 @@ from ..runtime import Runtime
 from . import shamir
 
 
-def small(ring: Ring, u: np.ndarray) -> np.ndarray:
-    """Residues (1, K, *shape) of non-negative integers (uint64 of any size, or floats below 2^53)."""
-    if np.asarray(u).dtype == np.uint64:
-        return ring.from_uint64(u)
-    x = np.broadcast_to(np.asarray(u, dtype=np.float64)[None, None], (1, ring.k) + np.shape(u)).copy()
-    return ring.reduce_big(x)
-
-
 def public(rt: Runtime, value: int, shape: tuple[int, ...], ring: Ring | None = None) -> np.ndarray:
     """A public constant as residues (1, K, *shape)."""
     ring = ring or rt.ring
