@@ -1,9 +1,9 @@
 # Everything installs from nothing: `make run` and `make test` create .venv first. The install
-# compiles the ed25519 extension (setup.py); editing its C source re-runs the install.
+# compiles the two C extensions (setup.py); editing their sources re-runs the install.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-HASH    := $(shell cat pyproject.toml setup.py threshold/groups/_ed25519.c | sha256sum | cut -c1-12)
+HASH    := $(shell cat pyproject.toml setup.py threshold/groups/_ed25519.c mpc_ml/_ring.c | sha256sum | cut -c1-12)
 RUN_STAMP  := $(VENV)/.run-$(HASH)
 TEST_STAMP := $(VENV)/.test-$(HASH)
 
@@ -15,11 +15,11 @@ $(BIN)/python:
 
 # `make run` needs the web extra only; `make test` adds the test tools and the optional
 # extras (torch 2.13.0 from the local wheel, Flower) so that every adapter is tested.
-$(RUN_STAMP): $(BIN)/python pyproject.toml setup.py threshold/groups/_ed25519.c
+$(RUN_STAMP): $(BIN)/python pyproject.toml setup.py threshold/groups/_ed25519.c mpc_ml/_ring.c
 	$(BIN)/pip install -q -e '.[web]'
 	touch $(RUN_STAMP)
 
-$(TEST_STAMP): $(BIN)/python pyproject.toml setup.py threshold/groups/_ed25519.c
+$(TEST_STAMP): $(BIN)/python pyproject.toml setup.py threshold/groups/_ed25519.c mpc_ml/_ring.c
 	$(BIN)/pip install -q -e '.[web,test,ml,flower]'
 	touch $(TEST_STAMP) $(RUN_STAMP)
 
@@ -45,7 +45,7 @@ bench: install-test
 	$(BIN)/python benchmarks/core.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info threshold/groups/_ed25519*.so
+	rm -rf $(VENV) build *.egg-info threshold/groups/_ed25519*.so mpc_ml/_ring*.so
 
 # One virtualenv per reference system (ElectionGuard, CrypTen, MPyC, OpenMined PSI,
 # Flower) under $ANCHOR_VENVS (default ~/anchor-venvs); never in .venv.
