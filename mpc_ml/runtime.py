@@ -53,28 +53,6 @@ class Comm(Protocol):
 
     n: int
 
-    def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
-        """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
-
-        multiplications: elements of fixed-point products (truncation masks by the fraction bits f,
-        used by products, matmul outputs and products by public reals >= 1/2 in magnitude; smaller
-        public factors truncate by more bits and make their masks on demand); reductions: elements
-        of integer products (double sharings of `reduce_degree`, used by comparisons and ReLU). The masks come from PRSS with no communication, so this
-        costs local CPU only; later protocol steps take them from the pool instead of making them.
-        Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
-        """
-        import time
-
-        from .protocols import arith
-
-        w0, c0 = time.perf_counter(), time.process_time()
-        for count, fill in ((multiplications, arith.fill_trunc), (reductions, arith.fill_double)):
-            if not isinstance(count, (int, np.integer)) or count < 0:
-                raise InputError(f"preprocess counts must be non-negative integers, got {count!r}")
-            for start in range(0, int(count), batch):
-                fill(self, min(batch, int(count) - start))
-        return {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0}
-
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Stack (n, ...) of what every sender j sent to the local receivers (zeros where nothing)."""
 
@@ -100,28 +78,6 @@ class SimComm:
     def __init__(self, n: int, stats: Stats) -> None:
         self.n = n
         self.stats = stats
-
-    def preprocess(self, multiplications: int = 0, reductions: int = 0, batch: int = 1 << 17) -> dict:
-        """Offline phase: make masks now for that many fixed-point products / integer degree reductions.
-
-        multiplications: elements of fixed-point products (truncation masks by the fraction bits f,
-        used by products, matmul outputs and products by public reals >= 1/2 in magnitude; smaller
-        public factors truncate by more bits and make their masks on demand); reductions: elements
-        of integer products (double sharings of `reduce_degree`, used by comparisons and ReLU). The masks come from PRSS with no communication, so this
-        costs local CPU only; later protocol steps take them from the pool instead of making them.
-        Returns the time spent {"seconds": wall, "cpu_seconds": process CPU}.
-        """
-        import time
-
-        from .protocols import arith
-
-        w0, c0 = time.perf_counter(), time.process_time()
-        for count, fill in ((multiplications, arith.fill_trunc), (reductions, arith.fill_double)):
-            if not isinstance(count, (int, np.integer)) or count < 0:
-                raise InputError(f"preprocess counts must be non-negative integers, got {count!r}")
-            for start in range(0, int(count), batch):
-                fill(self, min(batch, int(count) - start))
-        return {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0}
 
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Every receiver sees every sender's array; protocol code reads only what was sent to it."""

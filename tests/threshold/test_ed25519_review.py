@@ -27,50 +27,9 @@ from threshold.groups import ed25519 as ed_module
 from threshold.groups import get_group
 from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L
 
+from ed25519_reference import P, ref_add, ref_decode, ref_encode, ref_mul
+
 ed = get_group("ed25519")
-P = 2**255 - 19
-D = (-121665 * pow(121666, -1, P)) % P
-SQRT_M1 = pow(2, (P - 1) // 4, P)
-
-
-# ----------------------------------------------------------------------------- reference
-def ref_decode(b: bytes):
-    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
-    sign = b[31] >> 7
-    if y >= P:
-        return None
-    u, v = (y * y - 1) % P, (D * y * y + 1) % P
-    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
-    if v * x * x % P == (-u) % P:
-        x = x * SQRT_M1 % P
-    if v * x * x % P != u:
-        return None
-    if x == 0 and sign:
-        return None
-    if x & 1 != sign:
-        x = P - x
-    return (x, y)
-
-
-def ref_encode(pt) -> bytes:
-    x, y = pt
-    return (y | ((x & 1) << 255)).to_bytes(32, "little")
-
-
-def ref_add(a, b):
-    (x1, y1), (x2, y2) = a, b
-    t = D * x1 * x2 * y1 * y2 % P
-    return ((x1 * y2 + y1 * x2) * pow(1 + t, -1, P) % P, (y1 * y2 + x1 * x2) * pow(1 - t, -1, P) % P)
-
-
-def ref_mul(pt, e: int):
-    acc = (0, 1)
-    for bit in bin(e)[2:] if e else "":
-        acc = ref_add(acc, acc)
-        if bit == "1":
-            acc = ref_add(acc, pt)
-    return acc
-
 
 T8 = ref_decode(bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"))
 TORSION = {k: ref_encode(ref_mul(T8, k)) for k in range(8)}  # TORSION[k] has order 8 / gcd(k, 8)
