@@ -49,9 +49,26 @@ static void release(Bufs *bs)
     bs->used = 0;
 }
 
+/* Byte size of an array: the product of its factors, or -1 if a factor is negative or the
+   product overflows (so that a huge dimension can never wrap into a small size check). */
+static Py_ssize_t nbytes(const Py_ssize_t *f, size_t count)
+{
+    Py_ssize_t r = 1;
+    for (size_t i = 0; i < count; i++)
+        if (f[i] < 0 || __builtin_mul_overflow(r, f[i], &r))
+            return -1;
+    return r;
+}
+#define NB(...) nbytes((const Py_ssize_t[]){__VA_ARGS__}, \
+                       sizeof((const Py_ssize_t[]){__VA_ARGS__}) / sizeof(Py_ssize_t))
+
 /* Get a C-contiguous buffer of at least `bytes` bytes (writable if asked); NULL on error. */
 static void *get(Bufs *bs, PyObject *obj, Py_ssize_t bytes, int writable, const char *what)
 {
+    if (bytes < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: dimensions out of range", what);
+        return NULL;
+    }
     Py_buffer *v = &bs->b[bs->used];
     if (PyObject_GetBuffer(obj, v, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
         return NULL;
@@ -65,7 +82,7 @@ static void *get(Bufs *bs, PyObject *obj, Py_ssize_t bytes, int writable, const 
 
 static int primes_of(Bufs *bs, PyObject *obj, Py_ssize_t k, const uint64_t **p, double *pinv)
 {
-    *p = get(bs, obj, 8 * k, 0, "primes");
+    *p = get(bs, obj, NB(8, k), 0, "primes");
     if (!*p)
         return -1;
     for (Py_ssize_t i = 0; i < k; i++) {
@@ -132,14 +149,14 @@ static PyObject *mul_add(PyObject *self, PyObject *args)
     }
     double pinv[MAXK];
     const uint64_t *p;
-    float *out = get(&bs, o_out, 4 * rows * n, 1, "out");
-    const float *x = out ? get(&bs, o_x, 4 * rows * n, 0, "x") : NULL;
+    float *out = get(&bs, o_out, NB(4, rows, n), 1, "out");
+    const float *x = out ? get(&bs, o_x, NB(4, rows, n), 0, "x") : NULL;
     const float *y = NULL, *a = NULL;
     if (!x)
         goto done;
-    if (o_y != Py_None && !(y = get(&bs, o_y, 4 * rows * n, 0, "y")))
+    if (o_y != Py_None && !(y = get(&bs, o_y, NB(4, rows, n), 0, "y")))
         goto done;
-    if (o_a != Py_None && !(a = get(&bs, o_a, 4 * rows * n, 0, "a")))
+    if (o_a != Py_None && !(a = get(&bs, o_a, NB(4, rows, n), 0, "a")))
         goto done;
     if (primes_of(&bs, o_p, k, &p, pinv) < 0)
         goto done;
@@ -246,10 +263,10 @@ static PyObject *lin_mod(PyObject *self, PyObject *args)
     float *out;
     const uint32_t *w, *masks, *mat, *zm, *off;
     const float *z;
-    if (!(out = get(&bs, o_out, 4 * L * O * k * n, 1, "out")) || !(w = get(&bs, o_w, 4 * R * n, 0, "words")) ||
-        !(masks = get(&bs, o_m, 4 * R, 0, "masks")) || !(mat = get(&bs, o_mat, 4 * L * O * k * R, 0, "mat")) ||
-        !(z = get(&bs, o_z, 4 * Z * k * n, 0, "zres")) || !(zm = get(&bs, o_zm, 4 * L * O * k * Z, 0, "zmat")) ||
-        !(off = get(&bs, o_off, 4 * O * k, 0, "off")) || primes_of(&bs, o_p, k, &p, pinv) < 0)
+    if (!(out = get(&bs, o_out, NB(4, L, O, k, n), 1, "out")) || !(w = get(&bs, o_w, NB(4, R, n), 0, "words")) ||
+        !(masks = get(&bs, o_m, NB(4, R), 0, "masks")) || !(mat = get(&bs, o_mat, NB(4, L, O, k, R), 0, "mat")) ||
+        !(z = get(&bs, o_z, NB(4, Z, k, n), 0, "zres")) || !(zm = get(&bs, o_zm, NB(4, L, O, k, Z), 0, "zmat")) ||
+        !(off = get(&bs, o_off, NB(4, O, k), 0, "off")) || primes_of(&bs, o_p, k, &p, pinv) < 0)
         goto done;
     lin_core(out, w, masks, mat, z, zm, off, p, pinv, L, O, k, R, Z, n, zt);
     ret = Py_NewRef(Py_None);
@@ -351,12 +368,12 @@ static PyObject *open_low(PyObject *self, PyObject *args)
     const uint64_t *p, *wt, *a, *inv, *cof;
     float *out;
     const float *sh, *hi = NULL;
-    if (!(out = get(&bs, o_out, 4 * L * k * n, 1, "out")) || !(sh = get(&bs, o_sh, 4 * s * k * n, 0, "shares")) ||
-        !(wt = get(&bs, o_wt, 8 * s * k, 0, "weights")) || !(a = get(&bs, o_a, 8 * k, 0, "a")) ||
-        !(inv = get(&bs, o_inv, 8 * k, 0, "inv2f")) || !(cof = get(&bs, o_cof, 8 * k, 0, "cof_low")) ||
+    if (!(out = get(&bs, o_out, NB(4, L, k, n), 1, "out")) || !(sh = get(&bs, o_sh, NB(4, s, k, n), 0, "shares")) ||
+        !(wt = get(&bs, o_wt, NB(8, s, k), 0, "weights")) || !(a = get(&bs, o_a, NB(8, k), 0, "a")) ||
+        !(inv = get(&bs, o_inv, NB(8, k), 0, "inv2f")) || !(cof = get(&bs, o_cof, NB(8, k), 0, "cof_low")) ||
         primes_of(&bs, o_p, k, &p, pinv) < 0)
         goto done;
-    if (o_hi != Py_None && !(hi = get(&bs, o_hi, 4 * L * k * n, 0, "hi")))
+    if (o_hi != Py_None && !(hi = get(&bs, o_hi, NB(4, L, k, n), 0, "hi")))
         goto done;
     double *y = PyMem_Malloc(sizeof(double) * (size_t)k * BLOCK);
     uint64_t *low = PyMem_Malloc(sizeof(uint64_t) * BLOCK);
@@ -382,14 +399,14 @@ static PyObject *pack(PyObject *self, PyObject *args)
     Py_ssize_t k, n;
     if (!PyArg_ParseTuple(args, "OOnn", &o_out, &o_r, &k, &n))
         return NULL;
-    if (k < 1 || n < 0) {
+    if (k < 1 || k > MAXK || n < 0) {
         PyErr_SetString(PyExc_ValueError, "pack: bad dimensions");
         return NULL;
     }
     Bufs bs = {.used = 0};
     Py_ssize_t g = (k + 2) / 3;
-    uint64_t *out = get(&bs, o_out, 8 * g * n, 1, "out");
-    const float *r = out ? get(&bs, o_r, 4 * k * n, 0, "residues") : NULL;
+    uint64_t *out = get(&bs, o_out, NB(8, g, n), 1, "out");
+    const float *r = out ? get(&bs, o_r, NB(4, k, n), 0, "residues") : NULL;
     if (!r) {
         release(&bs);
         return NULL;
@@ -428,20 +445,22 @@ static PyObject *unpack(PyObject *self, PyObject *args)
     double pinv[MAXK];
     const uint64_t *p;
     Py_ssize_t g = (k + 2) / 3;
-    float *out = get(&bs, o_out, 4 * k * n, 1, "out");
-    const uint64_t *w = out ? get(&bs, o_w, 8 * g * n, 0, "words") : NULL;
+    float *out = get(&bs, o_out, NB(4, k, n), 1, "out");
+    const unsigned char *w = out ? get(&bs, o_w, NB(8, g, n), 0, "words") : NULL;  /* any alignment */
     if (!w || primes_of(&bs, o_p, k, &p, pinv) < 0) {
         release(&bs);
         return NULL;
     }
     uint64_t bad = 0;
     for (Py_ssize_t kk = 0; kk < k; kk++) {
-        const uint64_t *wr = w + (kk / 3) * n;
+        const unsigned char *wr = w + 8 * ((kk / 3) * n);
         int sh = 21 * (int)(kk % 3);
         uint64_t q = p[kk];
         float *o = out + kk * n;
         for (Py_ssize_t i = 0; i < n; i++) {
-            uint64_t v = (wr[i] >> sh) & 0x1FFFFF;
+            uint64_t word;
+            memcpy(&word, wr + 8 * i, sizeof word);  /* a received frame gives no alignment guarantee */
+            uint64_t v = (word >> sh) & 0x1FFFFF;
             bad |= v >= q;
             o[i] = (float)v;
         }
@@ -468,8 +487,8 @@ static PyObject *fields(PyObject *self, PyObject *args)
     Bufs bs = {.used = 0};
     double pinv[MAXK];
     const uint64_t *p;
-    float *out = get(&bs, o_out, 4 * k * n, 1, "out");
-    const uint32_t *w = out ? get(&bs, o_w, 4 * k * n, 0, "words") : NULL;
+    float *out = get(&bs, o_out, NB(4, k, n), 1, "out");
+    const uint32_t *w = out ? get(&bs, o_w, NB(4, k, n), 0, "words") : NULL;
     int64_t *bad = w ? get(&bs, o_bad, 0, 1, "bad") : NULL;
     if (!bad || primes_of(&bs, o_p, k, &p, pinv) < 0) {
         release(&bs);

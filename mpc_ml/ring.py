@@ -328,6 +328,8 @@ class Ring:
     def pack(self, r: np.ndarray) -> bytes:
         """Wire encoding of residues r (K, ...): 21-bit fields, 3 residues per uint64 word (C)."""
         r = np.ascontiguousarray(r, dtype=DTYPE)
+        if r.ndim == 0 or r.shape[0] != self.k:
+            raise ValueError(f"pack expects residues of shape ({self.k}, ...), got {r.shape}")
         n = r.size // self.k
         out = np.empty(((self.k + 2) // 3) * n, dtype=np.uint64)
         _ring.pack(out, r, self.k, n)
