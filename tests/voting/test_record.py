@@ -3,6 +3,7 @@ hypothesis on arbitrary and mutated input."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from quorum.cli import main
 from threshold.encoding import canonical_json
-from voting.record import Entry, RecordFormatError, entry_hash, parse_board, parse_entry_line, read_record, write_record
+from voting.record import (Entry, RecordFormatError, entry_hash, hashed_json, parse_board, parse_entry_line, payload_json,
+                           read_record, write_record)
 
 PUB = b"ab" * 32
 
@@ -120,3 +122,24 @@ def test_valid_lines_parse_and_mutations_are_named(payload: dict, seq: int, cut:
         else:  # a mutation that is still a canonical entry: it must parse to exactly what it says
             assert canonical_json(entry.to_json()) == mutated
             assert json.loads(mutated) == entry.to_json()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=st.dictionaries(st.text(max_size=6), _json_values, max_size=4), seq=st.integers(0, 10**6),
+       kind=st.sampled_from(["setup", "ballot", "close"]), prev=st.sampled_from(["0" * 64, "f" * 64]))
+def test_hashed_bytes_cut_from_the_line_equal_the_encoded_ones(payload: dict, seq: int, kind: str, prev: str) -> None:
+    """The verifier hashes slices of the canonical line (record.payload_json / hashed_json) instead of
+    re-encoding the payload: the slices must be exactly what canonical_json and entry_hash produce."""
+    h = entry_hash(seq, kind, payload, prev)
+    raw = canonical_json({"seq": seq, "type": kind, "payload": payload, "prev": prev, "hash": h, "sig": "cd" * 64})
+    entry = parse_entry_line(raw, 1)
+    assert payload_json(raw, entry) == canonical_json(payload)
+    assert hashed_json(raw, entry) == canonical_json({"seq": seq, "type": kind, "payload": payload, "prev": prev})
+    assert hashlib.sha256(hashed_json(raw, entry)).hexdigest() == h
