@@ -1,13 +1,14 @@
 # Everything installs from nothing: `make run` and `make test` create .venv first. The install
-# compiles the two C extensions (setup.py); editing their sources re-runs the install.
+# compiles the three C extensions (setup.py); editing their sources re-runs the install.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-HASH    := $(shell cat pyproject.toml setup.py threshold/groups/_ed25519.c mpc_ml/_ring.c | sha256sum | cut -c1-12)
+CSRC    := threshold/groups/_ed25519.c threshold/groups/_modp.c mpc_ml/_ring.c
+HASH    := $(shell cat pyproject.toml setup.py $(CSRC) | sha256sum | cut -c1-12)
 RUN_STAMP  := $(VENV)/.run-$(HASH)
 TEST_STAMP := $(VENV)/.test-$(HASH)
 
-.PHONY: run test install install-test system-deps bench clean
+.PHONY: run test install install-test build-deps system-deps bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,17 +16,24 @@ $(BIN)/python:
 
 # `make run` needs the web extra only; `make test` adds the test tools and the optional
 # extras (torch 2.13.0 from the local wheel, Flower) so that every adapter is tested.
-$(RUN_STAMP): $(BIN)/python pyproject.toml setup.py threshold/groups/_ed25519.c mpc_ml/_ring.c
+$(RUN_STAMP): $(BIN)/python pyproject.toml setup.py $(CSRC) | build-deps
 	$(BIN)/pip install -q -e '.[web]'
 	touch $(RUN_STAMP)
 
-$(TEST_STAMP): $(BIN)/python pyproject.toml setup.py threshold/groups/_ed25519.c mpc_ml/_ring.c
+$(TEST_STAMP): $(BIN)/python pyproject.toml setup.py $(CSRC) | build-deps
 	$(BIN)/pip install -q -e '.[web,test,ml,flower]'
 	touch $(TEST_STAMP) $(RUN_STAMP)
 
 install: $(RUN_STAMP)
 
 install-test: $(TEST_STAMP)
+
+# OpenSSL's headers for threshold/groups/_modp.c (libcrypto itself is on every Debian).
+build-deps:
+	@if [ ! -f /usr/include/openssl/bn.h ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev >/dev/null; \
+	  else echo "OpenSSL headers missing: run 'sudo apt-get install libssl-dev'"; exit 1; fi; \
+	fi
 
 # Debian's chromium for the browser tests (Playwright cannot download browsers here).
 system-deps:
@@ -45,7 +53,7 @@ bench: install-test
 	$(BIN)/python benchmarks/core.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info threshold/groups/_ed25519*.so mpc_ml/_ring*.so
+	rm -rf $(VENV) build *.egg-info threshold/groups/_ed25519*.so threshold/groups/_modp*.so mpc_ml/_ring*.so
 
 # One virtualenv per reference system (ElectionGuard, CrypTen, MPyC, OpenMined PSI,
 # Flower) under $ANCHOR_VENVS (default ~/anchor-venvs); never in .venv.

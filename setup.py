@@ -1,4 +1,5 @@
-"""Build of the native extensions (edwards25519 arithmetic, mpc_ml ring loops); everything else is in pyproject.toml."""
+"""Build of the native extensions (edwards25519 arithmetic, modp multi-exponentiation on OpenSSL, mpc_ml ring loops);
+everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -7,6 +8,12 @@ setup(
         Extension(
             "threshold.groups._ed25519",
             sources=["threshold/groups/_ed25519.c"],
+            extra_compile_args=["-O3", "-std=gnu11"],
+        ),
+        Extension(
+            "threshold.groups._modp",
+            sources=["threshold/groups/_modp.c"],
+            libraries=["crypto"],  # OpenSSL 3 libcrypto (Debian: libssl-dev)
             extra_compile_args=["-O3", "-std=gnu11"],
         ),
         Extension(

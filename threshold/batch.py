@@ -53,7 +53,7 @@ def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[El
 
 def check_equations(group: Group, equations: Sequence[Equation], tables: dict[Element, FixedBase] | None = None) -> bool:
     """Each equation alone."""
-    return all(evaluate(group, eq, tables) == group.identity for eq in equations)
+    return all(group.accepts(evaluate(group, eq, tables)) for eq in equations)
 
 
 class BatchVerifier:
@@ -88,7 +88,7 @@ class BatchVerifier:
                 rho = weight()
                 terms.extend((base, e * rho % q) for base, e in eq)
         unreduced = member_terms(members) if member_terms else ()
-        if evaluate(group, terms, self.tables, unreduced) == group.identity:
+        if group.accepts(evaluate(group, terms, self.tables, unreduced)):
             return []
         if member_terms:
             group.check_members(members)

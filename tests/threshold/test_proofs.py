@@ -183,3 +183,37 @@ def test_non_member_commitment_cannot_pass_verification():
         batch.add(i, proof.equations(pk, ct, CTX))
     batch.add("forged", forged.equations(pk, ct, CTX))
     assert batch.verify() == ["forged"]
+
+
+def test_modp_commitment_sign_is_ignored_but_bound_by_the_challenge():
+    """modp commitments skip the Jacobi test: a prover may publish -a (the equation then holds up to
+    sign, which still proves the statement since -1 is outside the subgroup), but negating a
+    commitment of a published proof changes its challenge and fails; -1 is refused like 1."""
+    from threshold.groups import get_group
+
+    g = get_group("modp")
+    x, w = g.random_scalar(), g.random_scalar()
+    X = g.exp_g(x)
+    a = g.p - g.exp_g(w)  # -g^w: Jacobi symbol -1 (p = 3 mod 4)
+    c = challenge(g, SchnorrProof.TAG, CTX, [g.g, X], [a])
+    signed = SchnorrProof.from_json(g, {"commitment": g.to_hex(a), "response": g.scalar_to_hex((w + c * x) % g.q)})
+    assert signed.verify(g, X, CTX)
+    batch = BatchVerifier(g)
+    batch.add("signed", signed.equations(g, X, CTX))
+    assert batch.verify() == []
+
+    honest = SchnorrProof.prove(g, x, CTX)
+    doc = honest.to_json(g)
+    doc["commitment"] = g.to_hex(g.p - honest.commitment)
+    flipped = SchnorrProof.from_json(g, doc)
+    assert not flipped.verify(g, X, CTX)
+    batch = BatchVerifier(g)
+    batch.add("honest", honest.equations(g, X, CTX))
+    batch.add("flipped", flipped.equations(g, X, CTX))
+    assert batch.verify() == ["flipped"]
+
+    doc["commitment"] = g.to_hex(g.p - 1)
+    with pytest.raises(DecodeError, match="identity"):
+        SchnorrProof.from_json(g, doc)
+    with pytest.raises(DecodeError, match="quadratic residue"):
+        g.reader().key(g.to_hex(g.p - X), "key")  # statement elements keep the Jacobi test

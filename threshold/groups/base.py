@@ -30,7 +30,7 @@ class Group(ABC):
     identity: Element
     element_bytes: int
     #: Whether an accepted verification equation forces a proof commitment into the order-q
-    #: subgroup, so that `ElementReader.commitment` may skip its membership test.
+    #: subgroup, so that `ElementReader.commitment` reads it with `parse_commitment` (no test owed).
     commitments_forced_into_subgroup: bool = True
 
     # --- arithmetic -------------------------------------------------------
@@ -109,6 +109,15 @@ class Group(ABC):
     def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[Element, bool]:
         """Cheap checks now; returns the element and whether a subgroup test is still owed."""
         return self.decode(data, field, allow_identity), False
+
+    def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> Element:
+        """A proof commitment where `commitments_forced_into_subgroup`: the checks it needs before it
+        enters a verification equation (by default those of `parse_deferred`)."""
+        return self.parse_deferred(data, field, allow_identity)[0]
+
+    def accepts(self, product: Element) -> bool:
+        """Whether a verification product (an equation, or a batch of them) means that they hold."""
+        return product == self.identity
 
     def check_members(self, pending: Sequence[tuple[Element, str]]) -> None:
         """Subgroup test owed by parse_deferred, batched where the group allows; names the field."""
@@ -206,15 +215,15 @@ class ElementReader:
 
         A commitment enters its verification equations with exponent 1 (alone) or an unreduced
         random 128-bit weight (in a batch) against bases that are all tested members, so an
-        accepted equation forces it into the subgroup: in the 4096-bit group the Jacobi check
-        leaves only components of prime order s > 2^128, which cannot cancel out. Not so with
-        cofactor 8 (edwards25519): there the test is owed (`commitments_forced_into_subgroup`).
+        accepted equation forces it into the subgroup: in the 4096-bit group its components of
+        prime order s > 2^128 cannot cancel out, and its sign is what `accepts` ignores (a proof
+        that holds only up to sign still proves its statement: docs/spec.md section 1). Not so
+        with cofactor 8 (edwards25519): there the test is owed (`commitments_forced_into_subgroup`).
         """
         data = _hex_bytes(text, self.group.element_bytes, field)
-        x, owed = self.group.parse_deferred(data, field, allow_identity)
-        if owed and not self.group.commitments_forced_into_subgroup:
-            self.pending.append((x, field))
-        return x
+        if self.group.commitments_forced_into_subgroup:
+            return self.group.parse_commitment(data, field, allow_identity)
+        return self.element_bytes(data, field, allow_identity)
 
     def finish(self) -> None:
         """Run the owed membership tests; raises DecodeError naming the first bad field.

@@ -2,13 +2,13 @@
 
 p = 2^4096 - 2^3840 + 2^256 * (floor(2^3584 * ln 2) + DELTA) - 1 and g = 2^((p-1)/q) mod p;
 (p-1)/(2q) is prime, so a quadratic residue outside the order-q subgroup has a huge order
-and a random-exponent batch test catches it (see `check_members`).
+and a random-exponent batch test catches it (see `check_members`); p = 3 mod 4, so
+Z_p^* = {1, -1} x QR and -1 is outside the subgroup (see `accepts`).
 """
 
 from __future__ import annotations
 
 import secrets
-from bisect import bisect_right
 from functools import lru_cache
 from typing import Sequence
 
@@ -16,6 +16,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from threshold.errors import DecodeError
+from threshold.groups._modp import Modulus
 from threshold.groups.base import Element, FixedBase, Group
 from threshold.hashing import dst_for, expand_message_xmd
 
@@ -43,6 +44,7 @@ P = mpz(
 )
 COFACTOR = (P - 1) // Q
 G = gmpy2.powmod(2, COFACTOR, P)
+_NATIVE = Modulus(int(P))  # Montgomery constants for the multi-exponentiations
 ELEMENT_BYTES = 512
 BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 _COMB_WINDOW = 8
@@ -114,13 +116,13 @@ class ModpGroup(Group):
         they are: `member_terms`), equal bases merged."""
         q = self.q
         if not unreduced:
-            return multi_exp_mod([(b, int(e) % q) for b, e in terms], self.p)
+            return multi_exp_mod([(b, int(e) % q) for b, e in terms])
         merged: dict[Element, int] = {}
         for b, e in terms:
             merged[b] = (merged.get(b, 0) + int(e)) % q
         for b, e in unreduced:
             merged[b] = merged.get(b, 0) + e
-        return multi_exp_mod(list(merged.items()), self.p)
+        return multi_exp_mod(list(merged.items()))
 
     def member_terms(self, pending: Sequence[tuple[Element, str]]) -> list[tuple[mpz, int]]:
         """Unreduced terms x_i^(q s_i), fresh random 128-bit s_i, that fold the membership test owed for
@@ -149,6 +151,25 @@ class ModpGroup(Group):
             raise DecodeError(field, "not in the order-q subgroup (not a quadratic residue)")
         return x, True
 
+    def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> mpz:
+        """Length and range only: the batch weights force the commitment's order-s part out, and its
+        sign (p = 3 mod 4, so Z_p^* = {1, -1} x QR) is ignored by `accepts`; saves a Jacobi symbol."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise DecodeError(field, "expected bytes")
+        if len(data) != ELEMENT_BYTES:
+            raise DecodeError(field, f"expected {ELEMENT_BYTES} bytes, got {len(data)}")
+        x = mpz(int.from_bytes(data, "big"))
+        if not 0 < x < self.p:
+            raise DecodeError(field, "not in the range 1..p-1")
+        if not allow_identity and (x == 1 or x == self.p - 1):
+            raise DecodeError(field, "the identity element (up to sign) is not allowed here")
+        return x
+
+    def accepts(self, product: Element) -> bool:
+        """1, or -1: the sign a commitment may carry (-1 is not in the subgroup, so an equation over
+        members alone can never give it)."""
+        return product == 1 or product == self.p - 1
+
     def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> mpz:
         x, owed = self.parse_deferred(data, field, allow_identity)
         if owed and gmpy2.powmod(x, self.q, self.p) != 1:
@@ -163,7 +184,7 @@ class ModpGroup(Group):
         element is tested alone so that the error names the bad field.
         """
         if len(pending) > 2:
-            combo = multi_exp_mod([(x, secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending], self.p)
+            combo = multi_exp_mod([(x, secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending])
             if gmpy2.powmod(combo, self.q, self.p) == 1:
                 return
         for x, field in pending:
@@ -193,123 +214,10 @@ def _cached_table(base: mpz) -> ModpFixedBase:
     return ModpFixedBase(base)
 
 
-def multi_exp_mod(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
-    """prod b^e mod p for non-negative exponents of any size (unreduced ones too): Straus for few terms,
-    Pippenger for many, whichever the multiplication count estimate favours."""
+def multi_exp_mod(terms: Sequence[tuple[mpz, int]]) -> mpz:
+    """prod b^e mod P for bases below P and non-negative exponents of any size (unreduced ones too): one
+    gmpy2 powmod for a single term, else the native Straus or Pippenger (`_modp`, by cost estimate)."""
     terms = [(b, e) for b, e in terms if e]
-    if not terms:
-        return mpz(1)
-    lengths = sorted((e.bit_length() for _, e in terms), reverse=True)
-    alone = _POWMOD_SHARE * sum(lengths)  # one gmpy2 powmod per term: C loop, Montgomery reduction
-    shared = _straus_cost(lengths) if len(terms) < 16 else min(_straus_cost(lengths), _pippenger_plan(lengths)[1])
-    if alone <= shared:
-        acc = mpz(1)
-        for b, e in terms:
-            acc = acc * gmpy2.powmod(b, e, p) % p
-        return acc
-    if len(terms) < 16 or _straus_cost(lengths) <= _pippenger_plan(lengths)[1]:
-        return straus(terms, p)
-    return pippenger(terms, p)
-
-
-# gmpy2.powmod with a b-bit exponent costs about this many Python-level `a * b % p` per exponent bit
-# (b squarings and b/6 multiplications in C with Montgomery reduction, about 0.75 of a Python mulmod each)
-_POWMOD_SHARE = 0.9
-
-
-@lru_cache(maxsize=1024)
-def _straus_window(bits: int) -> tuple[int, float]:
-    """Width w of the odd-power table (2^(w-1) entries) minimizing table + bits/(w+1) multiplications."""
-    return min(((w, (1 << (w - 1)) + bits / (w + 1)) for w in range(1, 8)), key=lambda t: t[1])
-
-
-def _straus_cost(lengths: Sequence[int]) -> float:
-    return lengths[0] + sum(_straus_window(b)[1] for b in lengths)
-
-
-def straus(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
-    """Interleaved sliding windows: one shared chain of squarings, an odd-power table per base."""
-    terms = [(b, e) for b, e in terms if e]
-    if not terms:
-        return mpz(1)
-    top = max(e.bit_length() for _, e in terms)
-    events: list[list[mpz]] = [[] for _ in range(top)]
-    for b, e in terms:
-        w = _straus_window(e.bit_length())[0]
-        mask = (1 << w) - 1
-        table = [b]
-        if w > 1:
-            b2 = b * b % p
-            for _ in range((1 << (w - 1)) - 1):
-                table.append(table[-1] * b2 % p)
-        i = 0
-        while e:
-            z = (e & -e).bit_length() - 1  # skip to the next set bit: digits are odd
-            e >>= z
-            i += z
-            events[i].append(table[(e & mask) >> 1])
-            e >>= w
-            i += w
-    acc = None
-    for i in range(top - 1, -1, -1):
-        if acc is not None:
-            acc = acc * acc % p
-        for x in events[i]:
-            acc = x if acc is None else acc * x % p
-    return acc
-
-
-def _pippenger_plan(lengths: Sequence[int]) -> tuple[list[tuple[int, int, int]], int]:
-    """Windows (low bit, width, terms with bits there), top down, for exponent bit lengths sorted descending.
-
-    Each window's width minimizes its multiplications per bit: one per term with bits above its low
-    bit, two per bucket index (the running sums visit every index), one squaring per bit. Exponents
-    of different sizes (batch weights, scalars, folded membership tests) thus get narrower windows
-    where fewer terms reach.
-    """
-    ascending = [-n for n in lengths]
-    pos, plan, cost = lengths[0], [], 0
-    while pos > 0:
-        best = None
-        for c in range(1, 17):
-            lo = max(0, pos - c)
-            n = bisect_right(ascending, -(lo + 1))  # terms with bit_length > lo
-            per_bit = (n + (2 << c) + c) / (pos - lo)
-            if best is None or per_bit < best[0]:
-                best = (per_bit, lo, n)
-        _, lo, n = best
-        plan.append((lo, pos - lo, n))
-        cost += n + (2 << (pos - lo)) + pos - lo
-        pos = lo
-    return plan, cost
-
-
-def pippenger(terms: Sequence[tuple[mpz, int]], p: mpz) -> mpz:
-    """Bucket multi-exponentiation over the windows of `_pippenger_plan`."""
-    terms = sorted(((b, e) for b, e in terms if e), key=lambda t: t[1].bit_length(), reverse=True)
-    if not terms:
-        return mpz(1)
-    plan, _ = _pippenger_plan([e.bit_length() for _, e in terms])
-    result = None
-    for lo, width, n in plan:
-        if result is not None:
-            for _ in range(width):
-                result = result * result % p
-        mask = (1 << width) - 1
-        buckets: dict[int, mpz] = {}
-        for b, e in terms[:n]:
-            d = (e >> lo) & mask
-            if d:
-                prev = buckets.get(d)
-                buckets[d] = b if prev is None else prev * b % p
-        if not buckets:
-            continue
-        running = acc = None
-        for d in range(max(buckets), 0, -1):
-            bd = buckets.get(d)
-            if bd is not None:
-                running = bd if running is None else running * bd % p
-            if running is not None:
-                acc = running if acc is None else acc * running % p
-        result = acc if result is None else result * acc % p
-    return mpz(1) if result is None else result
+    if len(terms) <= 1:
+        return gmpy2.powmod(terms[0][0], terms[0][1], P) if terms else mpz(1)
+    return mpz(_NATIVE.multi_exp([b for b, _ in terms], [e for _, e in terms]))

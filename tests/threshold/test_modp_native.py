@@ -1,0 +1,88 @@
+"""The native modp multi-exponentiation (threshold/groups/_modp.c): agreement with gmpy2 and a clean
+error, never a crash or a wrong answer, for every malformed input at its Python boundary."""
+
+from __future__ import annotations
+
+import threading
+
+import gmpy2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from threshold.groups._modp import Modulus
+from threshold.groups.modp import _NATIVE, P
+
+SMALL = 2**127 - 1  # a Mersenne prime: two limbs, odd
+
+
+def naive(bases, exps, p):
+    acc = gmpy2.mpz(1)
+    for b, e in zip(bases, exps):
+        acc = acc * gmpy2.powmod(b, e, p) % p
+    return acc
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.lists(st.tuples(st.integers(0, SMALL - 1), st.integers(0, 2**300)), max_size=40),
+       method=st.sampled_from([0, 1, 2]))
+def test_any_odd_modulus_any_method(data, method):
+    """Bases 0 and 1, zero exponents, repeated bases, exponents far above the modulus: all exact."""
+    bases, exps = [b for b, _ in data], [e for _, e in data]
+    assert Modulus(SMALL).multi_exp(bases, exps, method) == naive(bases, exps, SMALL)
+
+
+def test_edge_values_in_the_4096_bit_group():
+    assert _NATIVE.multi_exp([], []) == 1
+    assert _NATIVE.multi_exp([P - 1, 5], [3, 0]) == P - 1
+    assert _NATIVE.multi_exp([0, 7], [1, 1]) == 0
+    assert _NATIVE.multi_exp([gmpy2.mpz(3)], [gmpy2.mpz(2**4096)]) == gmpy2.powmod(3, 2**4096, P)
+
+
+@pytest.mark.parametrize("bases, exps, match", [
+    ([P], [1], "base 0 is not in 0..p-1"),
+    ([-1], [1], "base 0 is not in 0..p-1"),
+    ([2, 2**5000], [1, 1], "base 1 is not in 0..p-1"),
+    ([2], [-1], "exponent 0 is negative"),
+    ([2], [2**(2**20 + 1)], "more than 2\\^20 bits"),
+    ([2, 3], [1], "differ in length"),
+])
+def test_bad_inputs_raise_value_error(bases, exps, match):
+    with pytest.raises(ValueError, match=match):
+        _NATIVE.multi_exp(bases, exps)
+
+
+def test_bad_types_and_arguments():
+    with pytest.raises(TypeError):
+        _NATIVE.multi_exp([2.5], [1])
+    with pytest.raises(TypeError):
+        _NATIVE.multi_exp([2], ["1"])
+    with pytest.raises(TypeError):
+        _NATIVE.multi_exp(5, [1])
+    with pytest.raises(ValueError, match="method"):
+        _NATIVE.multi_exp([2], [1], 3)
+    for bad in (2**128, -(2**127 - 1), 15):
+        with pytest.raises(ValueError, match="odd integer"):
+            Modulus(bad)
+    with pytest.raises(TypeError):
+        Modulus(gmpy2.mpz(SMALL))  # an int only: the constants are built once, from exact data
+    with pytest.raises(TypeError, match="immutable"):
+        _NATIVE.__init__(SMALL)
+
+
+def test_threads_share_one_modulus():
+    """The GIL is released while computing: concurrent calls on one Modulus must not share scratch."""
+    bases = [gmpy2.powmod(3, i + 2, P) for i in range(20)]
+    exps = [2**200 + 7 * i for i in range(20)]
+    want = naive(bases, exps, P)
+    results = []
+
+    def work():
+        results.extend(_NATIVE.multi_exp(bases, exps, m) for m in (1, 2))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [want] * 8
