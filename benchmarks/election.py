@@ -229,7 +229,7 @@ def report(args: argparse.Namespace, eg: dict[str, Any] | None, rows: dict[str, 
         "",
         "Notes: the verification of one ballot re-tests subgroup membership of its 18 ciphertext elements "
         "(proof commitments get range and quadratic-residue checks only; see `threshold/groups/base.py:ElementReader.commitment`); the whole-record "
-        "figure batches proofs (random linear combination) and membership tests in one multi-exponentiation per chunk (at most 1024 entries, equal chunks in whole rounds of the workers) and splits the record across "
+        "figure batches proofs (random linear combination) and membership tests in one multi-exponentiation per chunk (at most 4096 entries, equal chunks in whole rounds of the workers; a failed batch is bisected to name the bad ballots) and splits the record across "
         "forked workers; it includes reading and hashing the record, the chain, board and credential signatures, trackers, "
         "tally, partial decryptions and result. EG's verify figure checks the 14 proofs only (no JSON, no hashes, no signatures). "
         "The modp ballot keeps every proof commitment (4096-bit elements, 1024 hex characters each) so that proofs batch; "

@@ -3,7 +3,7 @@
 Every proof reduces to equations  prod(base_i ^ e_i) = identity, written so that each
 commitment carries exponent 1. A batch raises equation k to a random weight rho_k (odd, one of
 2^128 values below 2^129), merges equal bases and checks one multi-exponentiation; if it fails,
-each item is checked alone so that the bad one is named. A group that can (modp) also folds the
+halves are re-batched down to single items so that the bad ones are named. A group that can (modp) also folds the
 membership tests owed for a set of elements into the same multi-exponentiation.
 """
 
@@ -81,15 +81,25 @@ class BatchVerifier:
             group.check_members(members)
         if not self.items and not member_terms:
             return []
-        q = group.q
-        terms: list[tuple[Element, int]] = []
-        for _, equations in self.items:
-            for eq in equations:
-                rho = weight()
-                terms.extend((base, e * rho % q) for base, e in eq)
         unreduced = member_terms(members) if member_terms else ()
-        if group.accepts(evaluate(group, terms, self.tables, unreduced)):
+        if group.accepts(evaluate(group, self._weighted(self.items), self.tables, unreduced)):
             return []
         if member_terms:
             group.check_members(members)
-        return [label for label, eqs in self.items if not check_equations(group, eqs, self.tables)]
+        return self._failing(self.items)
+
+    def _failing(self, items: list[tuple[Hashable, Sequence[Equation]]]) -> list[Hashable]:
+        """Labels of the failing items among a failed batch: halves are re-batched with fresh weights,
+        so that a few bad items among many cost a few batches, not one check per item."""
+        if len(items) <= 4:
+            return [label for label, eqs in items if not check_equations(self.group, eqs, self.tables)]
+        half = len(items) // 2
+        return [label for part in (items[:half], items[half:]) if not self._holds(part) for label in self._failing(part)]
+
+    def _holds(self, items: list[tuple[Hashable, Sequence[Equation]]]) -> bool:
+        return self.group.accepts(evaluate(self.group, self._weighted(items), self.tables))
+
+    def _weighted(self, items: list[tuple[Hashable, Sequence[Equation]]]) -> list[tuple[Element, int]]:
+        """Every equation's terms raised to its own fresh weight."""
+        q = self.group.q
+        return [(base, e * rho % q) for _, equations in items for eq in equations for rho in (weight(),) for base, e in eq]

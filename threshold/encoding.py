@@ -43,7 +43,7 @@ def _encode_one(value: Encodable) -> bytes:
         data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
         return _TAG_INT + _length(len(data)) + data
     if isinstance(value, (list, tuple)):
-        parts = [_encode_one(v) for v in value]
+        parts = [_TAG_BYTES + len(v).to_bytes(8, "big") + v if type(v) is bytes else _encode_one(v) for v in value]
         return _TAG_LIST + _length(len(parts)) + b"".join(parts)
     raise TypeError(f"cannot encode value of type {type(value).__name__}")
 

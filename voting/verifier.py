@@ -57,7 +57,7 @@ DESCRIPTIONS = {
 }
 CAST_KEYS = {"ballot", "ballot_hash", "tracker", "cast_at"}
 SPOIL_KEYS = CAST_KEYS | {"reveal"}
-CHUNK = 1024  # at most this many entries per task: bigger batches make the multi-exponentiation cheaper per term
+CHUNK = 4096  # at most this many entries per task: bigger batches make the multi-exponentiation cheaper per term
 BALLOT_KEYS = frozenset({"contests", "credential", "revote", "signature"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 

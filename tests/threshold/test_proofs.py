@@ -122,6 +122,25 @@ def test_batch_names_bad_proofs(group, pk):
     assert clean.verify() == []
 
 
+@pytest.mark.parametrize("bad", [set(), {0}, {36}, {5, 6, 7, 8}, {0, 17, 18, 36}, set(range(0, 37, 3))])
+def test_batch_bisection_names_exactly_the_bad_items(group, pk, bad, monkeypatch):
+    """A failed batch is split in halves re-batched with fresh weights: every bad item is named, no
+    good one, and a single bad item among 37 costs a few small batches and at most 4 single checks."""
+    import threshold.batch as batch_module
+
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, CTX)
+    singles = []
+    real = batch_module.check_equations
+    monkeypatch.setattr(batch_module, "check_equations", lambda *a: singles.append(1) or real(*a))
+    batch = BatchVerifier(group, {pk.element: pk.table})
+    for i in range(37):
+        batch.add(i, proof.equations(pk, ct, b"elsewhere" if i in bad else CTX))
+    assert batch.verify() == sorted(bad)
+    if len(bad) == 1:
+        assert len(singles) <= 4
+
+
 def test_batch_folds_owed_membership_tests(group, pk):
     """BatchVerifier.verify(members): the owed subgroup tests join the batch (modp: one multi-exponentiation);
     a non-member is named by a DecodeError, whether or not the proofs hold."""
