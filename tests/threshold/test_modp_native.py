@@ -86,3 +86,38 @@ def test_threads_share_one_modulus():
     for t in threads:
         t.join()
     assert results == [want] * 8
+
+
+def test_comb_and_products_match_powmod():
+    h = gmpy2.powmod(5, 2 * 12345, P)
+    comb = _NATIVE.comb(int(h), 32)
+    for e in (0, 1, 255, 256, 2**256 - 1, 2**200 + 2**8):
+        assert comb.exp(e) == gmpy2.powmod(h, e, P)
+    g2 = _NATIVE.comb(3, 2)
+    got = _NATIVE.products([[], [(comb, 7)], [(comb, 2**255), (g2, 65535), (comb, 1)]])
+    assert got == [1, gmpy2.powmod(h, 7, P), gmpy2.powmod(h, 2**255 + 1, P) * gmpy2.powmod(3, 65535, P) % P]
+
+
+def test_comb_bad_inputs():
+    comb = _NATIVE.comb(3, 2)
+    for bad in (-1, 2**16):
+        with pytest.raises(ValueError, match="exponent must be in 0..2\\^16 - 1"):
+            comb.exp(bad)
+    with pytest.raises(TypeError):
+        comb.exp(1.5)
+    for base in (P, -3, 2**5000):
+        with pytest.raises(ValueError, match="base is not in 0..p-1"):
+            _NATIVE.comb(base, 2)
+    with pytest.raises(TypeError):
+        _NATIVE.comb("3", 2)
+    for rows in (0, 257):
+        with pytest.raises(ValueError, match="rows"):
+            _NATIVE.comb(3, rows)
+    other = Modulus(SMALL).comb(3, 2)
+    with pytest.raises(ValueError, match="another modulus"):
+        _NATIVE.products([[(other, 1)]])
+    for bad in ([[(comb,)]], [[(3, 1)]], [[[comb, 1]]], [5], 5):
+        with pytest.raises(TypeError):
+            _NATIVE.products(bad)
+    with pytest.raises(ValueError, match="exponent"):
+        _NATIVE.products([[(comb, 1)], [(comb, -2)]])

@@ -6,10 +6,16 @@
  * GMP product plus a word-by-word reduction, and about 1.6x faster than gmpy2's `a * b % p`).
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
  *
- * VARIABLE TIME: for public exponents only (verification equations, batch weights, the folded
- * membership tests). Straus (interleaved sliding windows, one odd-power table per base) for few
- * bases, Pippenger (buckets over windows sized to how many exponents reach them) for many;
- * whichever the multiplication-count estimate favours. The GIL is released while computing.
+ * multi_exp   prod b_i^e_i: Straus (interleaved sliding windows, one odd-power table per base) for
+ *             few bases, Pippenger (buckets over windows sized to how many exponents reach them)
+ *             for many; whichever the multiplication-count estimate favours. For public exponents
+ *             (verification equations, batch weights, the folded membership tests).
+ * Comb        a fixed base's table base^(j 256^i), j = 1..255, for every byte i of the exponent:
+ *             one multiplication per nonzero exponent byte (g, long-lived public keys); products
+ *             of several such powers share one conversion out of Montgomery form.
+ * NOT CONSTANT TIME, like the rest of the modp group (documented in docs/spec.md): the comb skips
+ * zero bytes and OpenSSL's Montgomery multiplication is not the constant-time variant. The GIL
+ * is released while computing.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -356,6 +362,202 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------ fixed-base combs */
+
+typedef struct {
+    PyObject_HEAD
+    Modulus *mod;     /* strong reference */
+    size_t rows;      /* exponent bytes */
+    BIGNUM **entries; /* rows * 255, Montgomery form: entries[255 i + j - 1] = base^(j 256^i) */
+} Comb;
+
+static PyTypeObject CombType;
+
+static void Comb_dealloc(Comb *self) {
+    bn_array_free(self->entries, self->rows * 255);
+    Py_XDECREF(self->mod);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Little-endian bytes of a non-negative int below 256^rows into digits; -1 with ValueError. */
+static int comb_digits(const Comb *c, PyObject *obj, unsigned char *digits) {
+    PyObject *e = PyNumber_Index(obj);
+    if (!e) return -1;
+    int bad = _PyLong_Sign(e) < 0 || as_bytes(e, digits, c->rows) < 0;
+    Py_DECREF(e);
+    if (bad) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "exponent must be in 0..2^%zu - 1", 8 * c->rows);
+        return -1;
+    }
+    return 0;
+}
+
+/* acc *= base^e for the digits of e; 0 on failure. */
+static int comb_mul(const Comb *c, BN_CTX *ctx, BIGNUM *acc, int *set, const unsigned char *digits) {
+    Job job = {c->mod, ctx, 0, NULL, NULL, NULL};
+    for (size_t i = 0; i < c->rows; i++)
+        if (digits[i] && !mul_into(&job, acc, set, c->entries[255 * i + digits[i] - 1])) return 0;
+    return 1;
+}
+
+/* Montgomery value (or 1 if never set) out to a Python int. */
+static PyObject *out_of_montgomery(const Modulus *m, BN_CTX *ctx, BIGNUM *acc, int set) {
+    size_t nbytes = m->nbytes;
+    unsigned char *buf = malloc(nbytes);
+    PyObject *r = NULL;
+    if (buf && (set ? BN_from_montgomery(acc, acc, m->mont, ctx) : BN_one(acc)) && BN_bn2lebinpad(acc, buf, (int)nbytes) >= 0)
+        r = _PyLong_FromByteArray(buf, nbytes, 1, 0);
+    else
+        PyErr_NoMemory();
+    free(buf);
+    return r;
+}
+
+static PyObject *Comb_exp(Comb *self, PyObject *e) {
+    unsigned char digits[256];
+    if (comb_digits(self, e, digits) < 0) return NULL;
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *acc = BN_new();
+    PyObject *r = NULL;
+    int set = 0, ok = ctx && acc;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        ok = comb_mul(self, ctx, acc, &set, digits);
+        Py_END_ALLOW_THREADS
+    }
+    if (ok) r = out_of_montgomery(self->mod, ctx, acc, set);
+    else PyErr_NoMemory();
+    BN_free(acc);
+    BN_CTX_free(ctx);
+    return r;
+}
+
+static PyMethodDef Comb_methods[] = {
+    {"exp", (PyCFunction)Comb_exp, METH_O, "exp(e) -> int: base^e mod p for 0 <= e < 256^rows."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject CombType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "threshold.groups._modp.Comb",
+    .tp_basicsize = sizeof(Comb),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A fixed base's comb table (made by Modulus.comb).",
+    .tp_dealloc = (destructor)Comb_dealloc,
+    .tp_methods = Comb_methods,
+};
+
+static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
+    PyObject *base;
+    Py_ssize_t rows;
+    if (!PyArg_ParseTuple(args, "On:comb", &base, &rows)) return NULL;
+    if (rows < 1 || rows > 256) {
+        PyErr_SetString(PyExc_ValueError, "rows (exponent bytes) must be in 1..256");
+        return NULL;
+    }
+    unsigned char *buf = malloc(self->nbytes);
+    if (!buf) return PyErr_NoMemory();
+    PyObject *b = PyNumber_Index(base);
+    int bad = !b || _PyLong_Sign(b) < 0 || as_bytes(b, buf, self->nbytes) < 0;
+    Py_XDECREF(b);
+    BIGNUM *x = bad ? NULL : BN_lebin2bn(buf, (int)self->nbytes, NULL);
+    free(buf);
+    if (!x || BN_cmp(x, self->p) >= 0) {
+        BN_free(x);
+        if (bad && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_OverflowError) && !PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "base is not in 0..p-1");
+        return NULL;
+    }
+    Comb *c = PyObject_New(Comb, &CombType);
+    if (!c) { BN_free(x); return NULL; }
+    Py_INCREF(self);
+    c->mod = self;
+    c->rows = (size_t)rows;
+    c->entries = bn_array((size_t)rows * 255);
+    BN_CTX *ctx = BN_CTX_new();
+    int ok = c->entries && ctx;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        ok = BN_to_montgomery(x, x, self->mont, ctx) != 0;
+        for (size_t i = 0; ok && i < (size_t)rows; i++) { /* row i: x^(j 256^i); then x = x^(256^(i+1)) */
+            BIGNUM **row = c->entries + 255 * i;
+            ok = BN_copy(row[0], x) != NULL;
+            for (size_t j = 1; ok && j < 255; j++) ok = BN_mod_mul_montgomery(row[j], row[j - 1], x, self->mont, ctx);
+            ok = ok && BN_mod_mul_montgomery(x, row[254], x, self->mont, ctx);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    BN_CTX_free(ctx);
+    BN_free(x);
+    if (!ok) {
+        Py_DECREF(c);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)c;
+}
+
+static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
+    /* products: sequence of sequences of (Comb, exponent); returns a list of ints. */
+    PyObject *outer = PySequence_Fast(arg, "products must be a sequence"), *result = NULL;
+    if (!outer) return NULL;
+    Py_ssize_t np = PySequence_Fast_GET_SIZE(outer), nt = 0;
+    PyObject **inner = calloc(np ? np : 1, sizeof(PyObject *));
+    if (!inner) { Py_DECREF(outer); return PyErr_NoMemory(); }
+    for (Py_ssize_t i = 0; i < np; i++) {
+        inner[i] = PySequence_Fast(PySequence_Fast_GET_ITEM(outer, i), "each product must be a sequence of (Comb, exponent)");
+        if (!inner[i]) goto done;
+        nt += PySequence_Fast_GET_SIZE(inner[i]);
+    }
+    Comb **combs = calloc(nt ? nt : 1, sizeof(Comb *));
+    unsigned char *digits = calloc(nt ? nt : 1, 256);
+    BIGNUM **accs = bn_array((size_t)np);
+    int *set = calloc(np ? np : 1, sizeof(int));
+    BN_CTX *ctx = BN_CTX_new();
+    Py_ssize_t t = 0, held = 0;
+    if (!combs || !digits || !accs || !set || !ctx) { PyErr_NoMemory(); goto free_all; }
+    for (Py_ssize_t i = 0; i < np; i++)
+        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(inner[i]); k++, t++) {
+            PyObject *term = PySequence_Fast_GET_ITEM(inner[i], k);
+            if (!PyTuple_Check(term) || PyTuple_GET_SIZE(term) != 2 || !PyObject_TypeCheck(PyTuple_GET_ITEM(term, 0), &CombType)) {
+                PyErr_Format(PyExc_TypeError, "product %zd, term %zd: expected a (Comb, exponent) tuple", i, k);
+                goto free_all;
+            }
+            Comb *c = (Comb *)PyTuple_GET_ITEM(term, 0);
+            if (c->mod != self) {
+                PyErr_Format(PyExc_ValueError, "product %zd, term %zd: a comb of another modulus", i, k);
+                goto free_all;
+            }
+            if (comb_digits(c, PyTuple_GET_ITEM(term, 1), digits + 256 * t) < 0) goto free_all;
+            Py_INCREF(c); /* kept alive while the GIL is released */
+            combs[held++] = c;
+        }
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    t = 0;
+    for (Py_ssize_t i = 0; i < np && ok; i++)
+        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(inner[i]) && ok; k++, t++)
+            ok = comb_mul(combs[t], ctx, accs[i], &set[i], digits + 256 * t);
+    Py_END_ALLOW_THREADS
+    if (!ok) { PyErr_NoMemory(); goto free_all; }
+    result = PyList_New(np);
+    for (Py_ssize_t i = 0; result && i < np; i++) {
+        PyObject *v = out_of_montgomery(self, ctx, accs[i], set[i]);
+        if (!v) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, i, v);
+    }
+free_all:
+    for (Py_ssize_t j = 0; j < held; j++) Py_DECREF(combs[j]);
+    free(combs); free(digits); free(set);
+    bn_array_free(accs, (size_t)np);
+    BN_CTX_free(ctx);
+done:
+    for (Py_ssize_t i = 0; i < np; i++) Py_XDECREF(inner[i]);
+    free(inner);
+    Py_DECREF(outer);
+    return result;
+}
+
 static int Modulus_init(Modulus *self, PyObject *args, PyObject *kwds) {
     PyObject *pobj;
     static char *kwlist[] = {"p", NULL};
@@ -405,6 +607,10 @@ static PyMethodDef Modulus_methods[] = {
     {"multi_exp", (PyCFunction)Modulus_multi_exp, METH_VARARGS,
      "multi_exp(bases, exponents, method=0) -> int: prod bases[i]^exponents[i] mod p, bases in 0..p-1, "
      "exponents >= 0 (variable time: public exponents only). method: 0 by cost estimate, 1 Straus, 2 Pippenger."},
+    {"comb", (PyCFunction)Modulus_comb, METH_VARARGS,
+     "comb(base, rows) -> Comb: the fixed-base table of base (in 0..p-1) for exponents of `rows` bytes."},
+    {"products", (PyCFunction)Modulus_products, METH_O,
+     "products([[(comb, e), ...], ...]) -> list[int]: for each list, the product of comb^e over its terms."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject ModulusType = {
@@ -422,7 +628,7 @@ static PyTypeObject ModulusType = {
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_modp", "Native Montgomery multi-exponentiation.", -1, NULL};
 
 PyMODINIT_FUNC PyInit__modp(void) {
-    if (PyType_Ready(&ModulusType) < 0) return NULL;
+    if (PyType_Ready(&ModulusType) < 0 || PyType_Ready(&CombType) < 0) return NULL;
     PyObject *mod = PyModule_Create(&moddef);
     if (!mod) return NULL;
     Py_INCREF(&ModulusType);

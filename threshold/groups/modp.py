@@ -47,34 +47,16 @@ G = gmpy2.powmod(2, COFACTOR, P)
 _NATIVE = Modulus(int(P))  # Montgomery constants for the multi-exponentiations
 ELEMENT_BYTES = 512
 BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
-_COMB_WINDOW = 8
 
 
 class ModpFixedBase(FixedBase):
-    """Comb table: base^(j * 2^(8i)) for every byte position i and byte value j."""
+    """Comb table of base^(j * 256^i) for every exponent byte i and byte value j (native, `_modp.Comb`)."""
 
-    def __init__(self, base: mpz, p: mpz = P, exponent_bits: int = 256) -> None:
-        self.p = p
-        rows = -(-exponent_bits // _COMB_WINDOW)
-        table = []
-        row_base = mpz(base)
-        for _ in range(rows):
-            row = [mpz(1), row_base]
-            for _ in range(2, 1 << _COMB_WINDOW):
-                row.append(row[-1] * row_base % p)
-            table.append(row)
-            row_base = row[-1] * row_base % p
-        self.table = table
-        self.nbytes = rows
+    def __init__(self, base: mpz, exponent_bits: int = 256) -> None:
+        self.comb = _NATIVE.comb(int(base), -(-exponent_bits // 8))
 
     def exp(self, e: int) -> mpz:
-        p = self.p
-        digits = (int(e) % int(Q)).to_bytes(self.nbytes, "little")
-        acc = mpz(1)
-        for row, d in zip(self.table, digits):
-            if d:
-                acc = acc * row[d] % p
-        return acc
+        return mpz(self.comb.exp(int(e) % int(Q)))
 
 
 class ModpGroup(Group):
@@ -110,6 +92,11 @@ class ModpGroup(Group):
                 self._g_table = ModpFixedBase(self.g)
             return self._g_table
         return _cached_table(mpz(base))
+
+    def fixed_base_products(self, products: Sequence[Sequence[tuple[FixedBase, int, int | None]]]) -> list[mpz]:
+        """All products in one native call: each result leaves Montgomery form once."""
+        q = self.q
+        return [mpz(x) for x in _NATIVE.products([[(t.comb, int(e) % q) for t, e, _ in terms] for terms in products])]
 
     def multi_exp(self, terms: Sequence[tuple[Element, int]], unreduced: Sequence[tuple[Element, int]] = ()) -> mpz:
         """prod b^(e mod q) over `terms`, times prod b^e over `unreduced` (non-negative exponents taken as
