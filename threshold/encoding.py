@@ -4,7 +4,6 @@ and the canonical JSON of records (Contracts: sorted keys, no spaces, UTF-8)."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Union
 
 Encodable = Union[bytes, str, int, list, tuple]
@@ -58,20 +57,24 @@ def int_to_hex(value: int, size: int) -> str:
     return int(value).to_bytes(size, "big").hex()
 
 
-_HEX = re.compile(r"[0-9a-f]*")  # even length checked apart: (?:..{2})* backtracks, about 10x slower on 1024 digits
-
-
 def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
-    """Parse lowercase hex (the one spelling: no whitespace, no prefix); `size` in bytes if fixed."""
+    """Parse lowercase hex (the one spelling: no whitespace, no prefix); `size` in bytes if fixed.
+
+    bytes.fromhex also takes upper case and spaces between bytes: the round trip refuses those
+    (about 5x faster than a regular expression over 1024 digits)."""
     from threshold.errors import DecodeError
 
     if not isinstance(text, str):
         raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
     if size is not None and len(text) != 2 * size:
         raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
-    if len(text) % 2 or not _HEX.fullmatch(text):
+    try:
+        data = bytes.fromhex(text)
+    except ValueError:
+        data = None
+    if data is None or data.hex() != text:
         raise DecodeError(field, "expected lowercase hex digits only")
-    return bytes.fromhex(text)
+    return data
 
 
 def hex_to_int(text: Any, size: int, field: str) -> int:
