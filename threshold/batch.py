@@ -12,7 +12,8 @@ from __future__ import annotations
 import secrets
 from typing import Hashable, Sequence
 
-from threshold.groups import Element, FixedBase, Group
+from threshold.errors import DecodeError
+from threshold.groups import Element, ElementReader, FixedBase, Group
 
 Equation = list[tuple[Element, int]]
 BATCH_BITS = 128
@@ -68,13 +69,29 @@ class BatchVerifier:
         """Queue one item (a proof, a ballot) under a label used to name it if it fails."""
         self.items.append((label, equations))
 
-    def verify(self, members: Sequence[tuple[Element, str]] = ()) -> list[Hashable]:
+    def verify(self, reader: ElementReader | None = None) -> list[Hashable]:
         """Labels of the items whose equations do not hold (empty: all hold).
 
-        `members`: (element, field) pairs whose membership test is still owed (ElementReader.pending).
-        They are tested here, folded into the batch where the group allows it; a non-member raises
-        DecodeError naming its field, before any equation is judged.
+        `reader`: the ElementReader the items' elements were parsed with (so each passed its cheap
+        checks, the Jacobi symbol in modp); the membership tests it still owes are done here, folded
+        into the batch where the group allows it, and settled on the reader: a non-member raises
+        DecodeError naming its field, before any equation is judged, and the reader stays failed.
         """
+        group = self.group
+        if reader is not None and reader.failure is not None:
+            raise reader.failure
+        members = reader.pending if reader is not None else []
+        try:
+            labels = self._verify(members)
+        except DecodeError as exc:
+            if reader is not None:
+                reader.failure = exc
+            raise
+        if reader is not None:
+            reader.pending = []
+        return labels
+
+    def _verify(self, members: Sequence[tuple[Element, str]]) -> list[Hashable]:
         group = self.group
         member_terms = getattr(group, "member_terms", None) if members else None
         if members and member_terms is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from threshold.batch import Equation, check_equations
+from threshold.batch import BatchVerifier, Equation
 from threshold.elgamal import Ciphertext, discrete_log
 from threshold.encoding import encode
 from threshold.errors import DecodeError, ProtocolError
@@ -57,9 +57,13 @@ def _ctx(context: bytes, index: int, position: int) -> bytes:
 def partial_decrypt(group: Group, index: int, secret: int, ciphertexts: Sequence[Ciphertext],
                     context: bytes) -> PartialDecryption:
     """alpha^x_i with a proof per ciphertext; refuses non-members before exponentiating."""
-    for pos, ct in enumerate(ciphertexts):
-        if not group.is_member(ct.alpha):
-            raise DecodeError(f"ciphertexts[{pos}].alpha", "not in the order-q subgroup: refusing to decrypt")
+    reader = group.reader()  # the alphas read as outside input: one batched membership test
+    try:
+        for pos, ct in enumerate(ciphertexts):
+            reader.element_bytes(group.encode(ct.alpha), f"ciphertexts[{pos}].alpha", allow_identity=True)
+        reader.finish()
+    except DecodeError as exc:
+        raise DecodeError(exc.field, f"{exc.message}: refusing to decrypt") from None
     vk = group.exp_g(secret)
     shares, proofs = [], []
     for pos, ct in enumerate(ciphertexts):
@@ -82,9 +86,11 @@ def partial_equations(group: Group, verification_key: Element, ciphertexts: Sequ
 
 def verify_partial(group: Group, verification_key: Element, ciphertexts: Sequence[Ciphertext],
                    partial: PartialDecryption, context: bytes) -> bool:
-    """Whether every share of one trustee is proven correct."""
+    """Whether every share of one trustee is proven correct (its equations in one batch)."""
     try:
-        return check_equations(group, partial_equations(group, verification_key, ciphertexts, partial, context))
+        batch = BatchVerifier(group)
+        batch.add(partial.index, partial_equations(group, verification_key, ciphertexts, partial, context))
+        return not batch.verify()
     except DecodeError:
         return False
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from threshold.batch import BatchVerifier, Equation
 from threshold.elgamal import Ciphertext
 from threshold.encoding import canonical_json, encode
 from threshold.errors import DecodeError
-from threshold.groups import ElementReader
+from threshold.groups import Element, ElementReader, Group
 from threshold.proofs import RangeProof
 from voting import credentials
 from voting.context import ElectionContext
@@ -95,9 +96,16 @@ def next_tracker(previous: bytes, digest: bytes) -> bytes:
 
 
 def _limits_ciphertext(ctx: ElectionContext, contest: Contest, selections: Sequence[Ciphertext]) -> Ciphertext:
+    """The sum of the contest's selections minus its minimum: what the limit proof shows is in 0..max-min."""
     g = ctx.group
-    total = Ciphertext(g.prod(c.alpha for c in selections), g.prod(c.beta for c in selections))
-    return Ciphertext(total.alpha, g.div(total.beta, g.exp_g(contest.min_selections)))
+    alpha, beta = g.prod(c.alpha for c in selections), g.prod(c.beta for c in selections)
+    return Ciphertext(alpha, g.mul(beta, _g_to_minus(g, contest.min_selections)) if contest.min_selections else beta)
+
+
+@lru_cache(maxsize=64)
+def _g_to_minus(group: Group, m: int) -> Element:
+    """g^-m, the same for every ballot of a contest with minimum m."""
+    return group.inv(group.exp_g(m))
 
 
 def validate_choices(ctx: ElectionContext, choices: Mapping[str, Sequence[str]]) -> dict[str, list[int]]:
@@ -252,16 +260,7 @@ def proofs_valid(ctx: ElectionContext, ballot: Ballot, reader: ElementReader | N
     naming its field (as `parse_ballot` would have)."""
     batch = BatchVerifier(ctx.group, {ctx.public_key.element: ctx.public_key.table})
     batch.add(0, ballot_equations(ctx, ballot))
-    if reader is None:
-        return not batch.verify()
-    try:
-        return not batch.verify(reader.pending)
-    except DecodeError as exc:
-        reader.failure = exc
-        raise
-    finally:
-        if reader.failure is None:
-            reader.pending = []
+    return not batch.verify(reader)
 
 
 def signature_valid(ballot: Ballot) -> bool:

@@ -111,8 +111,8 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordFormatError(where, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    try:
-        obj = parse_json_strict(text)
+    try:  # duplicate keys are caught below: the canonical line has each key once (then named by the strict parser)
+        obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise RecordFormatError(where, f"not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
@@ -137,6 +137,10 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
     except UnicodeEncodeError:
         raise RecordFormatError(where, "a string holds a lone surrogate (not encodable as UTF-8)") from None
     if canonical != raw:
+        try:
+            parse_json_strict(text)
+        except (ValueError, RecursionError) as exc:
+            raise RecordFormatError(where, f"not valid JSON ({exc})") from None
         raise RecordFormatError(where, "line is not canonical JSON")
     return Entry(seq, kind, payload, prev, digest, sig)
 

@@ -222,23 +222,22 @@ def _membership(ctx: ElectionContext, reader: Any, ballots: list, infos: list[En
     return kept
 
 
-def _proofs(ctx: ElectionContext, ballots: list, members: list) -> set[int]:
-    """Positions of the ballots whose proofs fail, in one batch (with the owed membership tests if given)."""
+def _proofs(ctx: ElectionContext, ballots: list, reader: Any = None) -> set[int]:
+    """Positions of the ballots whose proofs fail, in one batch (with the reader's owed membership tests if given)."""
     batch = BatchVerifier(ctx.group, {ctx.public_key.element: ctx.public_key.table})
     for pos, ballot, _ in ballots:
         batch.add(pos, ballot_equations(ctx, ballot))
-    return set(batch.verify(members))
+    return set(batch.verify(reader))
 
 
 def _ballot_checks(ctx: ElectionContext, reader: Any, ballots: list, infos: list[EntryInfo], failures: list[Failure]) -> None:
     """Membership and proofs of the chunk's ballots in one batch; if some element is not in the group, the bad
     ballots are found and dropped (ballot_format) and the others' proofs batched again. Then the per-ballot checks."""
     try:
-        bad = _proofs(ctx, ballots, reader.pending)
-        reader.pending = []
+        bad = _proofs(ctx, ballots, reader)
     except DecodeError:
         ballots = _membership(ctx, reader, ballots, infos, failures)
-        bad = _proofs(ctx, ballots, [])
+        bad = _proofs(ctx, ballots)
     for pos, ballot, payload in ballots:
         seq = infos[pos].seq
         if not signature_valid(ballot):

@@ -2,10 +2,12 @@
 (threshold/groups/_modp.c) and the relaxed modp proof checks (commitments without the Jacobi test, equations
 accepted up to sign).
 
-Strict xfails are findings (reason "BUG: ..."); the other tests show an attack that the code resists and stay
-as regression tests. Crashing inputs run in a child interpreter so that a segfault fails one test, not the run.
-The C code was also run under ASan+UBSan (a copy built in /tmp, loaded in place of the tree's .so) with
-tests/threshold/test_modp_native.py, test_groups.py and a differential fuzzer: clean, apart from the xfails here.
+The review's seven findings (list mutation through __index__ or another thread crashing multi_exp and products,
+exponents read twice, an uninitialised Modulus, the browser refusing signed commitments that the server
+accepts, folded membership trusting an unchecked precondition) are fixed and kept here as regression tests;
+the other tests show attacks that the code resists. Crashing inputs run in a child interpreter so that a
+segfault fails one test, not the run. The C code was also run under ASan+UBSan (a copy built in /tmp, loaded
+in place of the tree's .so) with tests/threshold/test_modp_native.py, test_groups.py and a differential fuzzer.
 """
 
 from __future__ import annotations
@@ -125,9 +127,10 @@ def test_native_index_errors_propagate_and_nothing_leaks():
                 raise KeyError("second read")
             return 5
 
-    for bases, exps in (([Boom()], [1]), ([2], [Boom()]), ([2], [Second()])):
+    for bases, exps in (([Boom()], [1]), ([2], [Boom()])):
         with pytest.raises(KeyError):
             _NATIVE.multi_exp(bases, exps)
+    assert _NATIVE.multi_exp([2], [Second()]) == 2**5 and Second.calls == 1  # each exponent is read once
 
     class Sub(int):
         pass
@@ -197,9 +200,6 @@ def test_native_threads_mixed_calls():
 
 # ============================================================== native multi-exponentiation: findings
 
-@pytest.mark.xfail(strict=True, reason="BUG: Modulus.multi_exp reads bases/exponents with PySequence_Fast_GET_ITEM "
-                   "(no bounds check) after calling __index__, which may shrink the list: NULL/out-of-bounds read, "
-                   "segfault (ASan: SEGV at _modp.c, first and second pass). Fix: PySequence_Tuple, or convert once")
 def test_index_shrinking_the_list_does_not_crash():
     for victim in ("bases", "exps"):
         proc = run_child(f"""
@@ -220,9 +220,6 @@ def test_index_shrinking_the_list_does_not_crash():
         assert proc.returncode == 0 and "survived" in proc.stdout, (victim, proc.returncode, proc.stderr[-300:])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Modulus.multi_exp calls each exponent's __index__ twice (bit length, "
-                   "then limbs): a value that changes between the reads gives a silently wrong product (bits above "
-                   "the first length ignored) or a spurious MemoryError. Fix: convert every exponent once")
 def test_exponent_read_once():
     class Flip:
         def __init__(self, *values):
@@ -244,9 +241,6 @@ def test_exponent_read_once():
     assert outcomes == ["ok"] * 4, outcomes
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Modulus.products sizes its digit and comb arrays from the list lengths "
-                   "before calling __index__, then re-reads PySequence_Fast_GET_SIZE: an exponent whose __index__ "
-                   "appends to its product list overflows the heap (ASan: heap-buffer-overflow in comb_digits)")
 def test_products_index_growing_the_list_does_not_overflow():
     proc = run_child("""
         from threshold.groups.modp import _NATIVE
@@ -266,9 +260,6 @@ def test_products_index_growing_the_list_does_not_overflow():
     assert proc.returncode == 0 and "survived" in proc.stdout, (proc.returncode, proc.stderr[-300:])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Modulus.products reads PySequence_Fast_GET_SIZE(inner[i]) with the GIL "
-                   "released: another thread appending to a product list meanwhile makes it index combs[] and "
-                   "digits[] past their end (segfault). Fix: copy the sizes (or tuples) before releasing the GIL")
 def test_products_list_grown_by_another_thread_does_not_crash():
     proc = run_child("""
         import threading
@@ -293,9 +284,6 @@ def test_products_list_grown_by_another_thread_does_not_crash():
     assert proc.returncode == 0 and "survived" in proc.stdout, (proc.returncode, proc.stderr[-300:])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Modulus has tp_new = PyType_GenericNew but sets p and its Montgomery "
-                   "context in tp_init only: Modulus.__new__(Modulus).multi_exp / .comb dereference NULL (segfault) "
-                   "instead of raising. Fix: check self->mont in every method, or build in tp_new")
 def test_uninitialised_modulus_raises():
     for call in ("m.multi_exp([0], [1])", "m.comb(0, 1)"):
         proc = run_child(f"""
@@ -349,7 +337,7 @@ def test_negating_a_published_commitment_fails_alone_and_in_batch():
     reader = g.reader()
     reader.key(g.to_hex(ct.alpha), "alpha")
     reader.key(g.to_hex(ct.beta), "beta")
-    assert sorted(batch.verify(reader.pending)) == sorted(flipped)
+    assert sorted(batch.verify(reader)) == sorted(flipped)
 
 
 def test_two_sign_flips_do_not_cancel_in_a_batch():
@@ -382,7 +370,7 @@ def test_order_s_and_order_2s_commitments_rejected_alone_batched_and_folded():
         assert batch.verify() == ["bad", "bad-inverse"]
         reader = g.reader()
         reader.key(g.to_hex(X), "X")
-        assert batch.verify(reader.pending) == ["bad", "bad-inverse"]
+        assert batch.verify(reader) == ["bad", "bad-inverse"]
 
 
 def test_commitment_identity_up_to_sign():
@@ -508,28 +496,35 @@ def test_non_member_residue_statement_with_compensating_commitments_caught_by_fo
         batch = BatchVerifier(g, {pk.element: pk.table})
         batch.add(0, proof.equations(pk, parsed, CTX))
         with pytest.raises(DecodeError, match="ct.alpha"):
-            batch.verify(reader.pending)
+            batch.verify(reader)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (hardening, not reachable through ElementReader today): "
-                   "BatchVerifier.verify(members) folds x^(q s) terms and ModpGroup.accepts ignores the sign, so a "
-                   "member given as -X passes the folded test with probability 1 (before 5d15cd4: 1/2); the "
-                   "precondition 'every member passed the Jacobi test' is nowhere checked or documented at the API")
-def test_folded_membership_refuses_negated_element():
+def test_folded_membership_only_from_a_reader():
+    """Formerly a finding: BatchVerifier.verify took a raw list of owed members, trusting that each had passed
+    the Jacobi test, and `accepts` ignores the sign, so -X would have passed the folded test. verify() now
+    takes the ElementReader itself: its members passed the reader's parse (-X is refused there), and a reader
+    whose folded test failed stays failed."""
     X = g.exp_g(g.random_scalar())
     batch = BatchVerifier(g)
     batch.add(0, SchnorrProof.prove(g, 5, CTX).equations(g, g.exp_g(5), CTX))
-    with pytest.raises(DecodeError):
+    with pytest.raises(AttributeError):
         batch.verify([(P - X, "x"), (X, "y"), (g.exp_g(3), "z")])
+    reader = g.reader()
+    with pytest.raises(DecodeError, match="x"):
+        reader.key(g.to_hex(P - X), "x")
+    reader = g.reader()
+    reader.key(g.to_hex(X), "y")
+    reader.key(g.to_hex(order_s_element()), "z")
+    with pytest.raises(DecodeError, match="z"):
+        batch.verify(reader)
+    with pytest.raises(DecodeError, match="z"):
+        batch.verify(reader)  # stays failed
+    with pytest.raises(DecodeError, match="z"):
+        reader.finish()
 
 
 # ============================================================== sign relaxation: the browser implementation
 
-@pytest.mark.xfail(strict=True, reason="BUG: docs/spec.md section 4 now lets a modp proof commitment carry the sign "
-                   "-1 (Python accepts it), but web/static/js/crypto parses commitments with fromHex (full x^q = 1 "
-                   "test) and checks equations exactly: a DKG announcement, dealer proof, share ephemeral proof or "
-                   "complaint with a negated commitment is accepted by the server (dkg.adjudicate) and throws "
-                   "DecodeError in every browser trustee's ownResult(): one trustee stalls the ceremony")
 def test_browser_and_server_agree_on_signed_commitments(tmp_path):
     node = shutil.which("node")
     if node is None:

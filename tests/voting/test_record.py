@@ -47,6 +47,8 @@ def test_roundtrip_dir_and_zip(tmp_path: Path) -> None:
     (_line(payload={"x": "01"}).replace(b'{"x":"01"}', b'{"x":1.5}'), "non-integer"),
     (_line(payload={"x": "01"}).replace(b'{"x":"01"}', b'{"x":NaN}'), "not allowed"),
     (_line(payload={"x": "01"}).replace(b'{"x":"01"}', b'{"x":"01","x":"02"}'), "duplicate key"),
+    (_line().replace(b'"type":"setup"', b'"type":"setup","type":"setup"'), "duplicate key"),
+    (_line(payload={"x": "01"}).replace(b'{"x":"01"}', b'{"x":"01","x":"01"}'), "duplicate key"),
     (b"\xff\xfe", "UTF-8"),
 ])
 def test_malformed_line_is_named(raw: bytes, message: str) -> None:

@@ -251,7 +251,8 @@ function entryPointChecks(c, name, v) {
     ["ciphertext", (o) => ciphertextFromJSON(g, o), [pv.encryptions[0].ciphertext, "alpha"], "ciphertext.alpha"],
     ["range proof", (o) => RangeProof.fromJSON(g, o, 1), [pv.range[0].proof, "b", 1], "proof.b[1]"],
     ["schnorr proof", (o) => SchnorrProof.fromJSON(g, o), [pv.schnorr[0].proof, "commitment"], "proof.commitment"],
-    ["chaum-pedersen proof", (o) => ChaumPedersenProof.fromJSON(g, o), [pv.chaum_pedersen[0].proof, "b"], "proof.b"],
+    // a, not b: where b may be the identity, the modp rule (commitments up to sign) lets it be -1 too
+    ["chaum-pedersen proof", (o) => ChaumPedersenProof.fromJSON(g, o), [pv.chaum_pedersen[0].proof, "a"], "proof.a"],
     ["hybrid ciphertext", (o) => hybrid.hybridFromJSON(g, o), [v.hybrid[name][0].ciphertext, "ephemeral"], "encrypted.ephemeral"],
     ["announcement", (o) => dkg.Announcement.fromJSON(params(), o), [d.announcements[0], "enc_key"], "announcement.enc_key"],
     ["dealer message", (o) => dkg.DealerMessage.fromJSON(params(), o), [d.messages[0], "commitments", 1], "dealer.commitments[1]"],

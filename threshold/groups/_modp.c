@@ -248,11 +248,17 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "method must be 0 (by cost), 1 (Straus) or 2 (Pippenger)");
         return NULL;
     }
-    PyObject *bases = PySequence_Fast(bases_obj, "bases must be a sequence");
+    if (!self->p) {
+        PyErr_SetString(PyExc_ValueError, "Modulus is not initialised");
+        return NULL;
+    }
+    /* Tuples: __index__ of an item cannot resize what this function walks. */
+    PyObject *bases = PySequence_Tuple(bases_obj);
     if (!bases) return NULL;
-    PyObject *exps = PySequence_Fast(exps_obj, "exponents must be a sequence");
+    PyObject *exps = PySequence_Tuple(exps_obj);
     if (!exps) { Py_DECREF(bases); return NULL; }
-    size_t count = (size_t)PySequence_Fast_GET_SIZE(bases), nbytes = self->nbytes, live = 0, total = 0;
+    size_t count = (size_t)PyTuple_GET_SIZE(bases), nbytes = self->nbytes, live = 0, total = 0, nlongs = 0;
+    PyObject **longs = NULL; /* each exponent's __index__, called once */
     PyObject *result = NULL;
     unsigned char *plain = NULL, *buf = NULL;
     uint64_t *elimbs = NULL;
@@ -263,17 +269,18 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
     BIGNUM **mont = NULL, *out = BN_new();
     BN_CTX *ctx = BN_CTX_new(); /* one per call: calls may run in parallel threads */
     if (!out || !ctx) { PyErr_NoMemory(); goto done; }
-    if ((size_t)PySequence_Fast_GET_SIZE(exps) != count) {
+    if ((size_t)PyTuple_GET_SIZE(exps) != count) {
         PyErr_SetString(PyExc_ValueError, "bases and exponents differ in length");
         goto done;
     }
     plain = malloc((count ? count : 1) * nbytes);
     ebits = malloc((count ? count : 1) * sizeof(size_t));
     terms = malloc((count ? count : 1) * sizeof(Term));
+    longs = calloc(count ? count : 1, sizeof(PyObject *));
     buf = malloc(nbytes);
-    if (!plain || !ebits || !terms || !buf) { PyErr_NoMemory(); goto done; }
+    if (!plain || !ebits || !terms || !longs || !buf) { PyErr_NoMemory(); goto done; }
     for (size_t k = 0; k < count; k++) {
-        PyObject *b = PyNumber_Index(PySequence_Fast_GET_ITEM(bases, k));
+        PyObject *b = PyNumber_Index(PyTuple_GET_ITEM(bases, k));
         if (!b) goto done;
         int bad = _PyLong_Sign(b) < 0 || as_bytes(b, plain + k * nbytes, nbytes) < 0;
         Py_DECREF(b);
@@ -282,15 +289,14 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
             PyErr_Format(PyExc_ValueError, "base %zd is not in 0..p-1", (Py_ssize_t)k);
             goto done;
         }
-        PyObject *e = PyNumber_Index(PySequence_Fast_GET_ITEM(exps, k));
+        PyObject *e = PyNumber_Index(PyTuple_GET_ITEM(exps, k));
         if (!e) goto done;
+        longs[nlongs++] = e;
         if (_PyLong_Sign(e) < 0) {
-            Py_DECREF(e);
             PyErr_Format(PyExc_ValueError, "exponent %zd is negative", (Py_ssize_t)k);
             goto done;
         }
         size_t bits = _PyLong_NumBits(e);
-        Py_DECREF(e);
         if (bits == (size_t)-1) goto done;
         if (bits > ((size_t)1 << 20)) {
             PyErr_Format(PyExc_ValueError, "exponent %zd has more than 2^20 bits", (Py_ssize_t)k);
@@ -304,11 +310,7 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
     for (size_t k = 0, off = 0; k < count; k++) {
         size_t nl = (ebits[k] + 63) / 64;
         if (!nl) continue;
-        PyObject *e = PyNumber_Index(PySequence_Fast_GET_ITEM(exps, k));
-        if (!e) goto done;
-        int rc = as_bytes(e, (unsigned char *)(elimbs + off), nl * sizeof(uint64_t)); /* x86-64, aarch64: little-endian words */
-        Py_DECREF(e);
-        if (rc < 0) goto done;
+        if (as_bytes(longs[k], (unsigned char *)(elimbs + off), nl * sizeof(uint64_t)) < 0) goto done; /* little-endian words */
         terms[live].e = (Exponent){elimbs + off, nl, ebits[k]};
         terms[live++].base = k;
         off += nl;
@@ -357,6 +359,8 @@ done:
     BN_free(out);
     BN_CTX_free(ctx);
     free(plain); free(buf); free(elimbs); free(ebits); free(terms); free(sorted); free(plan);
+    for (size_t k = 0; k < nlongs; k++) Py_DECREF(longs[k]);
+    free(longs);
     Py_DECREF(bases);
     Py_DECREF(exps);
     return result;
@@ -451,6 +455,10 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
     PyObject *base;
     Py_ssize_t rows;
     if (!PyArg_ParseTuple(args, "On:comb", &base, &rows)) return NULL;
+    if (!self->p) {
+        PyErr_SetString(PyExc_ValueError, "Modulus is not initialised");
+        return NULL;
+    }
     if (rows < 1 || rows > 256) {
         PyErr_SetString(PyExc_ValueError, "rows (exponent bytes) must be in 1..256");
         return NULL;
@@ -499,15 +507,20 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
 
 static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     /* products: sequence of sequences of (Comb, exponent); returns a list of ints. */
-    PyObject *outer = PySequence_Fast(arg, "products must be a sequence"), *result = NULL;
+    if (!self->p) {
+        PyErr_SetString(PyExc_ValueError, "Modulus is not initialised");
+        return NULL;
+    }
+    /* Tuples: neither __index__ nor another thread (the GIL is released below) can resize them. */
+    PyObject *outer = PySequence_Tuple(arg), *result = NULL;
     if (!outer) return NULL;
-    Py_ssize_t np = PySequence_Fast_GET_SIZE(outer), nt = 0;
+    Py_ssize_t np = PyTuple_GET_SIZE(outer), nt = 0;
     PyObject **inner = calloc(np ? np : 1, sizeof(PyObject *));
     if (!inner) { Py_DECREF(outer); return PyErr_NoMemory(); }
     for (Py_ssize_t i = 0; i < np; i++) {
-        inner[i] = PySequence_Fast(PySequence_Fast_GET_ITEM(outer, i), "each product must be a sequence of (Comb, exponent)");
+        inner[i] = PySequence_Tuple(PyTuple_GET_ITEM(outer, i));
         if (!inner[i]) goto done;
-        nt += PySequence_Fast_GET_SIZE(inner[i]);
+        nt += PyTuple_GET_SIZE(inner[i]);
     }
     Comb **combs = calloc(nt ? nt : 1, sizeof(Comb *));
     unsigned char *digits = calloc(nt ? nt : 1, 256);
@@ -517,8 +530,8 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     Py_ssize_t t = 0, held = 0;
     if (!combs || !digits || !accs || !set || !ctx) { PyErr_NoMemory(); goto free_all; }
     for (Py_ssize_t i = 0; i < np; i++)
-        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(inner[i]); k++, t++) {
-            PyObject *term = PySequence_Fast_GET_ITEM(inner[i], k);
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]); k++, t++) {
+            PyObject *term = PyTuple_GET_ITEM(inner[i], k);
             if (!PyTuple_Check(term) || PyTuple_GET_SIZE(term) != 2 || !PyObject_TypeCheck(PyTuple_GET_ITEM(term, 0), &CombType)) {
                 PyErr_Format(PyExc_TypeError, "product %zd, term %zd: expected a (Comb, exponent) tuple", i, k);
                 goto free_all;
@@ -536,7 +549,7 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     Py_BEGIN_ALLOW_THREADS
     t = 0;
     for (Py_ssize_t i = 0; i < np && ok; i++)
-        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(inner[i]) && ok; k++, t++)
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]) && ok; k++, t++)
             ok = comb_mul(combs[t], ctx, accs[i], &set[i], digits + 256 * t);
     Py_END_ALLOW_THREADS
     if (!ok) { PyErr_NoMemory(); goto free_all; }

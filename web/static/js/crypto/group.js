@@ -143,6 +143,30 @@ export class Group {
   }
 
   /**
+   * Parse a proof commitment: the checks it needs before it enters a verification equation (by
+   * default every membership check; modp: range only, see ModpGroup.commitmentFromHex).
+   * @param {unknown} text
+   * @param {string} [field]
+   * @param {boolean} [allowIdentity]
+   * @returns {any}
+   * @throws {DecodeError} naming the field
+   */
+  commitmentFromHex(text, field = "commitment", allowIdentity = false) {
+    return this.fromHex(text, field, allowIdentity);
+  }
+
+  /**
+   * Whether a verification equation lhs = rhs holds, rhs carrying the proof's commitment
+   * (modp: up to the sign the commitment may carry; docs/spec.md, section 4).
+   * @param {any} lhs
+   * @param {any} rhs
+   * @returns {boolean}
+   */
+  holds(lhs, rhs) {
+    return this.eq(lhs, rhs);
+  }
+
+  /**
    * Refuse the identity where a key or commitment is expected.
    * @param {any} a
    * @param {string} field

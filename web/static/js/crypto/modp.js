@@ -7,6 +7,7 @@
 
 import { DecodeError } from "./errors.js";
 import { bigIntToBytes, bigIntToHex, bytesToBigInt, mod, modInv, modPow } from "./bigint.js";
+import { fromHex } from "./bytes.js";
 import { Group } from "./group.js";
 
 /** The prime modulus. */
@@ -90,6 +91,30 @@ export class ModpGroup extends Group {
     }
     if (modPow(x, Q, P) !== 1n) throw new DecodeError(field, "not in the order-q subgroup");
     return x;
+  }
+
+  /**
+   * A proof commitment: length and range only; neither 1 nor -1 unless allowed. Its order-s part
+   * cannot survive the verification equations and its sign is what {@link holds} ignores
+   * (p = 3 mod 4, so -1 is outside the order-q subgroup; docs/spec.md, section 4).
+   * @param {unknown} text
+   * @param {string} [field]
+   * @param {boolean} [allowIdentity]
+   * @returns {bigint}
+   * @throws {DecodeError} naming the field
+   */
+  commitmentFromHex(text, field = "commitment", allowIdentity = false) {
+    const x = bytesToBigInt(fromHex(text, ELEMENT_BYTES, field));
+    if (x <= 0n || x >= P) throw new DecodeError(field, "not in the range 1..p-1");
+    if (!allowIdentity && (x === 1n || x === P - 1n)) {
+      throw new DecodeError(field, "the identity element (up to sign) is not allowed here");
+    }
+    return x;
+  }
+
+  /** @param {bigint} lhs @param {bigint} rhs @returns {boolean} lhs = rhs or lhs = -rhs */
+  holds(lhs, rhs) {
+    return lhs === rhs || lhs === (P - rhs) % P;
   }
 
   /** @param {unknown} a @returns {boolean} whether a is in the order-q subgroup */

@@ -75,7 +75,7 @@ export class SchnorrProof {
    */
   async verify(group, X, context, { base = group.g } = {}) {
     const c = await challenge(group, SchnorrProof.TAG, context, [base, X], [this.commitment]);
-    return group.eq(powBase(group, base, this.response), group.mul(this.commitment, group.exp(X, c)));
+    return group.holds(powBase(group, base, this.response), group.mul(this.commitment, group.exp(X, c)));
   }
 
   /** @param {Group} group @returns {{commitment: string, response: string}} */
@@ -92,7 +92,7 @@ export class SchnorrProof {
    */
   static fromJSON(group, obj, field = "proof") {
     const o = expectObject(obj, ["commitment", "response"], field);
-    return new SchnorrProof(group.fromHex(o.commitment, `${field}.commitment`),
+    return new SchnorrProof(group.commitmentFromHex(o.commitment, `${field}.commitment`),
       group.scalarFromHex(o.response, `${field}.response`));
   }
 }
@@ -141,8 +141,8 @@ export class ChaumPedersenProof {
   async verify(group, g1, X1, g2, X2, context, { tag = ChaumPedersenProof.TAG } = {}) {
     const c = await challenge(group, tag, context, [g1, X1, g2, X2], [this.a, this.b]);
     const v = this.response;
-    return group.eq(powBase(group, g1, v), group.mul(this.a, group.exp(X1, c)))
-      && group.eq(group.exp(g2, v), group.mul(this.b, group.exp(X2, c)));
+    return group.holds(powBase(group, g1, v), group.mul(this.a, group.exp(X1, c)))
+      && group.holds(group.exp(g2, v), group.mul(this.b, group.exp(X2, c)));
   }
 
   /** @param {Group} group @returns {{a: string, b: string, response: string}} */
@@ -160,7 +160,7 @@ export class ChaumPedersenProof {
    */
   static fromJSON(group, obj, field = "proof") {
     const o = expectObject(obj, ["a", "b", "response"], field);
-    return new ChaumPedersenProof(group.fromHex(o.a, `${field}.a`), group.fromHex(o.b, `${field}.b`, true),
+    return new ChaumPedersenProof(group.commitmentFromHex(o.a, `${field}.a`), group.commitmentFromHex(o.b, `${field}.b`, true),
       group.scalarFromHex(o.response, `${field}.response`));
   }
 }
@@ -260,9 +260,9 @@ export class RangeProof {
     const cs = [...this.challenges, mod(c - this.challenges.reduce((s, x) => s + x, 0n), q)];
     for (let j = 0; j <= this.limit; j++) {
       const [cj, vj] = [cs[j], this.responses[j]];
-      if (!group.eq(group.expG(vj), group.mul(this.a[j], group.exp(ct.alpha, cj)))) return false;
+      if (!group.holds(group.expG(vj), group.mul(this.a[j], group.exp(ct.alpha, cj)))) return false;
       const lhs = group.mul(pk.exp(vj), group.expG(mod(BigInt(j) * cj, q)));
-      if (!group.eq(lhs, group.mul(this.b[j], group.exp(ct.beta, cj)))) return false;
+      if (!group.holds(lhs, group.mul(this.b[j], group.exp(ct.beta, cj)))) return false;
     }
     return true;
   }
@@ -291,7 +291,7 @@ export class RangeProof {
     expectInt(limit, 0, 0xffff, "limit");
     const n = limit + 1;
     const elements = (key, count) => expectList(o[key], count, `${field}.${key}`)
-      .map((x, i) => group.fromHex(x, `${field}.${key}[${i}]`));
+      .map((x, i) => group.commitmentFromHex(x, `${field}.${key}[${i}]`));
     const scalars = (key, count) => expectList(o[key], count, `${field}.${key}`)
       .map((x, i) => group.scalarFromHex(x, `${field}.${key}[${i}]`));
     return new RangeProof(elements("a", n), elements("b", n), scalars("challenges", limit), scalars("responses", n));
