@@ -28,7 +28,7 @@ from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash,
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
 from voting.record import GENESIS, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json, read_raw
-from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, product, result_payload
+from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, result_payload
 
 CHECKS = (
     "chain", "signatures", "lifecycle", "parameters", "base_hash", "ballot_format", "ballot_credentials",
@@ -97,8 +97,8 @@ class EntryInfo:
     type: str
     prev: str
     hash: str
-    sig: str
     hash_ok: bool
+    sig_ok: bool
     payload: dict[str, Any] | None
     ballot: BallotInfo | None
 
@@ -134,10 +134,14 @@ class Report:
 _DATA = b""
 _LINES: list[tuple[int, int]] = []
 _CTX: ElectionContext | None = None
+_PUB = ""
+
+Chunk = tuple[list[EntryInfo], list[Failure], "RecordFormatError | None", "list[Ciphertext] | None"]
 
 
-def _check_chunk(bounds: tuple[int, int]) -> tuple[list[EntryInfo], list[Failure], RecordFormatError | None]:
-    """Parse and check lines [lo, hi): entry hashes, and every per-ballot check in one batch."""
+def _check_chunk(bounds: tuple[int, int]) -> Chunk:
+    """Parse and check lines [lo, hi): entry hashes and board signatures, every per-ballot check in one batch,
+    and the product of the chunk's countable ballots (for the tally check)."""
     lo, hi = bounds
     infos: list[EntryInfo] = []
     failures: list[Failure] = []
@@ -149,18 +153,33 @@ def _check_chunk(bounds: tuple[int, int]) -> tuple[list[EntryInfo], list[Failure
         try:
             entry = parse_entry_line(_DATA[start:end], index + 1)
         except RecordFormatError as exc:
-            return infos, failures, exc
+            return infos, failures, exc, None
         raw = _DATA[start:end]
         hash_ok = entry.hash == hashlib.sha256(hashed_json(raw, entry)).hexdigest()
         is_ballot = entry.type in ("cast", "spoil")
-        info = EntryInfo(index + 1, entry.seq, entry.type, entry.prev, entry.hash, entry.sig, hash_ok,
-                         None if is_ballot else entry.payload, None)
+        info = EntryInfo(index + 1, entry.seq, entry.type, entry.prev, entry.hash, hash_ok,
+                         board_signature_valid(_PUB, entry.hash, entry.sig), None if is_ballot else entry.payload, None)
         if is_ballot and ctx is not None:
             info = _ballot_entry(ctx, entry, raw, info, reader, len(infos), ballots, failures)
         infos.append(info)
     if ctx is not None and ballots:
         _ballot_checks(ctx, reader, ballots, infos, failures)
-    return infos, failures, None
+    return infos, failures, None, _product(ctx, [i.ballot.selections for i in infos if _countable(i, ctx)]) if ctx else None
+
+
+def _countable(info: EntryInfo, ctx: ElectionContext) -> bool:
+    """A cast ballot that parsed and passed its membership tests, under a published credential: the re-vote rule
+    chooses the counted ballots among these."""
+    return (info.type == "cast" and info.ballot is not None and info.ballot.selections is not None
+            and info.ballot.credential in ctx.credentials)
+
+
+def _product(ctx: ElectionContext, selections: list) -> list[Ciphertext]:
+    """Position by position (contests, then options), the product of the given ballots' ciphertexts."""
+    g = ctx.group
+    flat = [[ct for row in sel for ct in row] for sel in selections]
+    width = sum(len(c.options) for c in ctx.manifest.contests)
+    return [Ciphertext(g.prod(f[k].alpha for f in flat), g.prod(f[k].beta for f in flat)) for k in range(width)]
 
 
 def _body_json(line: bytes, entry: Entry) -> bytes | None:
@@ -322,24 +341,27 @@ def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> 
 
 def verify_record(path: str | Path, workers: int | None = None, progress: bool = False) -> Report:
     """Verify the record at `path`; RecordFormatError (exit 2) if it is unreadable or malformed."""
-    global _DATA, _LINES, _CTX
+    global _DATA, _LINES, _CTX, _PUB
     data, pub = read_raw(path)
     lines = line_bounds(data)
     report = Report(entries=len(lines))
-    _DATA, _LINES, _CTX = data, lines, None
+    _DATA, _LINES, _CTX, _PUB = data, lines, None, pub
     try:
         _CTX = _context(_head(data, lines), report)
         workers = workers or os.cpu_count() or 1
         results = _run_chunks(_chunks(len(lines), workers), workers, progress)
         infos: list[EntryInfo] = []
-        for chunk_infos, chunk_failures, chunk_error in results:
+        products: list[list[Ciphertext]] = []
+        for chunk_infos, chunk_failures, chunk_error, chunk_product in results:
             if chunk_error is not None:
                 raise chunk_error
             infos.extend(chunk_infos)
             report.failures.extend(chunk_failures)
-        _global_checks(infos, pub, _CTX, report)
+            if chunk_product is not None:
+                products.append(chunk_product)
+        _global_checks(infos, pub, _CTX, products, report)
     finally:
-        _DATA, _LINES, _CTX = b"", [], None
+        _DATA, _LINES, _CTX, _PUB = b"", [], None, ""
     order = {name: i for i, name in enumerate(CHECKS)}
     report.failures.sort(key=lambda f: (order[f.check], -1 if f.seq is None else f.seq))
     return report
@@ -362,7 +384,7 @@ def _signatures(infos: list[EntryInfo], pub: str, report: Report) -> None:
     if isinstance(setup, dict) and setup.get("board_key") != pub:
         report.failures.append(Failure("signatures", None, "board.pub is not the board key stated in the setup entry"))
     for info in infos:
-        if not board_signature_valid(pub, info.hash, info.sig):
+        if not info.sig_ok:
             report.failures.append(Failure("signatures", info.seq, "not signed by the board key"))
 
 
@@ -462,11 +484,10 @@ def _revotes(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> 
             casts[b.credential] = expected + 1
 
 
-def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> None:
-    """Re-vote rule, tally, partial decryptions and result."""
+def _counting(infos: list[EntryInfo], ctx: ElectionContext, products: list[list[Ciphertext]], report: Report) -> None:
+    """Re-vote rule, tally, partial decryptions and result; `products`: each chunk's product of countable ballots."""
     cast = [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections, i.ballot.revote)
-            for i in infos if i.type == "cast" and i.ballot is not None and i.ballot.selections is not None
-            and i.ballot.credential in ctx.credentials]
+            for i in infos if _countable(i, ctx)]
     counted = counted_ballots(cast)
     tallies = [i for i in infos if i.type == "tally"]
     if not tallies:
@@ -479,7 +500,7 @@ def _counting(infos: list[EntryInfo], ctx: ElectionContext, report: Report) -> N
         report.failures.append(Failure("tally", tally_info.seq, str(exc)))
         return
     _counted(tally_info, counted, report)
-    _tally(tally_info, tally, ctx, counted, report)
+    _tally(tally_info, tally, ctx, _counted_product(ctx, products, cast, counted), report)
     partials = _decryptions(infos, tally, ctx, report)
     _result(infos, tally, partials, ctx, len(counted), report)
 
@@ -492,8 +513,21 @@ def _counted(tally_info: EntryInfo, counted: list[CastBallot], report: Report) -
         report.failures.append(Failure("counted_ballots", tally_info.seq, "counted_hash is not the hash of the highest-counter ballot of each credential"))
 
 
-def _tally(tally_info: EntryInfo, tally: list[Ciphertext], ctx: ElectionContext, counted: list[CastBallot], report: Report) -> None:
-    expected = [ct for row in product(ctx, counted) for ct in row]
+def _counted_product(ctx: ElectionContext, products: list[list[Ciphertext]], cast: list[CastBallot],
+                     counted: list[CastBallot]) -> list[Ciphertext]:
+    """The product of the counted ballots: the chunks' products of every countable ballot (made in parallel),
+    divided by the product of those the re-vote rule set aside (usually few)."""
+    g = ctx.group
+    kept = {b.seq for b in counted}
+    total = _product(ctx, [])
+    for chunk in products:
+        total = [Ciphertext(g.mul(t.alpha, c.alpha), g.mul(t.beta, c.beta)) for t, c in zip(total, chunk)]
+    aside = _product(ctx, [b.selections for b in cast if b.seq not in kept])
+    return [Ciphertext(g.div(t.alpha, a.alpha), g.div(t.beta, a.beta)) for t, a in zip(total, aside)]
+
+
+def _tally(tally_info: EntryInfo, tally: list[Ciphertext], ctx: ElectionContext, expected: list[Ciphertext],
+           report: Report) -> None:
     for pos, (got, want) in enumerate(zip(tally, expected)):
         if got != want:
             report.failures.append(Failure("tally", tally_info.seq, f"ciphertext {pos} is not the product of the counted ballots"))
@@ -543,7 +577,8 @@ def _result(infos: list[EntryInfo], tally: list[Ciphertext], partials: list[Part
     report.result = expected
 
 
-def _global_checks(infos: list[EntryInfo], pub: str, ctx: ElectionContext | None, report: Report) -> None:
+def _global_checks(infos: list[EntryInfo], pub: str, ctx: ElectionContext | None, products: list[list[Ciphertext]],
+                   report: Report) -> None:
     _chain(infos, report)
     _signatures(infos, pub, report)
     _lifecycle(infos, report)
@@ -552,4 +587,4 @@ def _global_checks(infos: list[EntryInfo], pub: str, ctx: ElectionContext | None
         return
     _base_hash(infos, ctx, report)
     _ballots(infos, ctx, report)
-    _counting(infos, ctx, report)
+    _counting(infos, ctx, products, report)
