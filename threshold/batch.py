@@ -77,7 +77,6 @@ class BatchVerifier:
         into the batch where the group allows it, and settled on the reader: a non-member raises
         DecodeError naming its field, before any equation is judged, and the reader stays failed.
         """
-        group = self.group
         if reader is not None and reader.failure is not None:
             raise reader.failure
         members = reader.pending if reader is not None else []
