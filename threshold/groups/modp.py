@@ -123,13 +123,7 @@ class ModpGroup(Group):
 
     def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[mpz, bool]:
         """Length, range, identity and Jacobi symbol now; the x^q = 1 test is owed."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise DecodeError(field, "expected bytes")
-        if len(data) != ELEMENT_BYTES:
-            raise DecodeError(field, f"expected {ELEMENT_BYTES} bytes, got {len(data)}")
-        x = mpz(int.from_bytes(data, "big"))
-        if not 0 < x < self.p:
-            raise DecodeError(field, "not in the range 1..p-1")
+        x = self._in_range(data, field)
         if x == 1:
             if allow_identity:
                 return x, False
@@ -141,6 +135,13 @@ class ModpGroup(Group):
     def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> mpz:
         """Length and range only: the batch weights force the commitment's order-s part out, and its
         sign (p = 3 mod 4, so Z_p^* = {1, -1} x QR) is ignored by `accepts`; saves a Jacobi symbol."""
+        x = self._in_range(data, field)
+        if not allow_identity and (x == 1 or x == self.p - 1):
+            raise DecodeError(field, "the identity element (up to sign) is not allowed here")
+        return x
+
+    def _in_range(self, data: bytes, field: str) -> mpz:
+        """512 bytes holding an integer in 1..p-1."""
         if not isinstance(data, (bytes, bytearray)):
             raise DecodeError(field, "expected bytes")
         if len(data) != ELEMENT_BYTES:
@@ -148,8 +149,6 @@ class ModpGroup(Group):
         x = mpz(int.from_bytes(data, "big"))
         if not 0 < x < self.p:
             raise DecodeError(field, "not in the range 1..p-1")
-        if not allow_identity and (x == 1 or x == self.p - 1):
-            raise DecodeError(field, "the identity element (up to sign) is not allowed here")
         return x
 
     def accepts(self, product: Element) -> bool:
