@@ -28,7 +28,7 @@ from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash,
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
 from voting.record import GENESIS, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json, read_raw
-from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, result_payload
+from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, product, result_payload
 
 CHECKS = (
     "chain", "signatures", "lifecycle", "parameters", "base_hash", "ballot_format", "ballot_credentials",
@@ -164,22 +164,20 @@ def _check_chunk(bounds: tuple[int, int]) -> Chunk:
         infos.append(info)
     if ctx is not None and ballots:
         _ballot_checks(ctx, reader, ballots, infos, failures)
-    return infos, failures, None, _product(ctx, [i.ballot.selections for i in infos if _countable(i, ctx)]) if ctx else None
+    return infos, failures, None, _flat_product(ctx, _countable(infos, ctx)) if ctx else None
 
 
-def _countable(info: EntryInfo, ctx: ElectionContext) -> bool:
-    """A cast ballot that parsed and passed its membership tests, under a published credential: the re-vote rule
-    chooses the counted ballots among these."""
-    return (info.type == "cast" and info.ballot is not None and info.ballot.selections is not None
-            and info.ballot.credential in ctx.credentials)
+def _countable(infos: list[EntryInfo], ctx: ElectionContext) -> list[CastBallot]:
+    """The cast ballots that parsed and passed their membership tests, under a published credential: the re-vote
+    rule chooses the counted ballots among these."""
+    return [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections, i.ballot.revote)
+            for i in infos if i.type == "cast" and i.ballot is not None and i.ballot.selections is not None
+            and i.ballot.credential in ctx.credentials]
 
 
-def _product(ctx: ElectionContext, selections: list) -> list[Ciphertext]:
-    """Position by position (contests, then options), the product of the given ballots' ciphertexts."""
-    g = ctx.group
-    flat = [[ct for row in sel for ct in row] for sel in selections]
-    width = sum(len(c.options) for c in ctx.manifest.contests)
-    return [Ciphertext(g.prod(f[k].alpha for f in flat), g.prod(f[k].beta for f in flat)) for k in range(width)]
+def _flat_product(ctx: ElectionContext, ballots: list[CastBallot]) -> list[Ciphertext]:
+    """The product of the ballots' ciphertexts, position by position (contests, then options)."""
+    return [ct for row in product(ctx, ballots) for ct in row]
 
 
 def _body_json(line: bytes, entry: Entry) -> bytes | None:
@@ -486,8 +484,7 @@ def _revotes(checked: list[EntryInfo], ctx: ElectionContext, report: Report) -> 
 
 def _counting(infos: list[EntryInfo], ctx: ElectionContext, products: list[list[Ciphertext]], report: Report) -> None:
     """Re-vote rule, tally, partial decryptions and result; `products`: each chunk's product of countable ballots."""
-    cast = [CastBallot(i.seq, i.ballot.credential, i.ballot.computed_hash, i.ballot.selections, i.ballot.revote)
-            for i in infos if _countable(i, ctx)]
+    cast = _countable(infos, ctx)
     counted = counted_ballots(cast)
     tallies = [i for i in infos if i.type == "tally"]
     if not tallies:
@@ -519,10 +516,10 @@ def _counted_product(ctx: ElectionContext, products: list[list[Ciphertext]], cas
     divided by the product of those the re-vote rule set aside (usually few)."""
     g = ctx.group
     kept = {b.seq for b in counted}
-    total = _product(ctx, [])
+    total = _flat_product(ctx, [])
     for chunk in products:
         total = [Ciphertext(g.mul(t.alpha, c.alpha), g.mul(t.beta, c.beta)) for t, c in zip(total, chunk)]
-    aside = _product(ctx, [b.selections for b in cast if b.seq not in kept])
+    aside = _flat_product(ctx, [b for b in cast if b.seq not in kept])
     return [Ciphertext(g.div(t.alpha, a.alpha), g.div(t.beta, a.beta)) for t, a in zip(total, aside)]
 
 
