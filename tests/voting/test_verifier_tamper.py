@@ -82,3 +82,22 @@ def test_every_value_is_bound(scenario: Scenario, leaf_paths: list[tuple], tmp_p
     rechain(entries, scenario.key)
     out = save(entries, scenario.board.public_key, tmp_path_factory.mktemp("bound"))
     assert not verify_record(out, workers=1).valid, f"changing {path} went unnoticed"
+
+
+@pytest.mark.parametrize("name,mode", [(None, None), ("tally_subset", "rehash"), ("counted_changed", "rehash"),
+                                       ("signature_flipped", "plain"), ("ballot_moved_proof", "rehash")])
+def test_verdict_does_not_depend_on_chunking(scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             name: str | None, mode: str | None) -> None:
+    """One entry per chunk, in 1 and 2 workers: the superseded ballot and its re-vote are in different chunks, so
+    the tally check divides the chunks' products by a ballot that another chunk set aside; board signatures are
+    checked in the workers. The failures are exactly those of one whole chunk."""
+    import voting.verifier as verifier
+
+    record = scenario.record if name is None else tampered(scenario, name, mode, tmp_path / "rec")
+    whole = verify_record(record, workers=1)
+    monkeypatch.setattr(verifier, "CHUNK", 1)
+    assert len(verifier._chunks(len(load(record)), 2)) == len(load(record))
+    for workers in (1, 2):
+        split = verify_record(record, workers=workers)
+        assert split.failures == whole.failures and split.result == whole.result
+    assert whole.valid is (name is None)
