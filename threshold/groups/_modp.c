@@ -317,15 +317,6 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
         terms[live++].base = k;
         off += nl;
     }
-    for (size_t k = 0; k < live; k++) { /* bases below p */
-        BIGNUM *x = BN_lebin2bn(plain + terms[k].base * nbytes, (int)nbytes, NULL);
-        int below = x && BN_cmp(x, self->p) < 0;
-        BN_free(x);
-        if (!below) {
-            PyErr_Format(PyExc_ValueError, "base %zd is not in 0..p-1", (Py_ssize_t)terms[k].base);
-            goto done;
-        }
-    }
     int ok = 1;
     if (live) {
         qsort(terms, live, sizeof(Term), cmp_terms);
@@ -333,14 +324,20 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
         sorted = malloc(live * sizeof(Exponent));
         plan = malloc((terms[0].e.bits + 1) * sizeof(Window));
         if (!mont || !sorted || !plan) { PyErr_NoMemory(); goto done; }
+        for (size_t k = 0; k < live; k++) { /* each base decoded once, checked below p */
+            if (!BN_lebin2bn(plain + terms[k].base * nbytes, (int)nbytes, mont[k])) { PyErr_NoMemory(); goto done; }
+            if (BN_cmp(mont[k], self->p) >= 0) {
+                PyErr_Format(PyExc_ValueError, "base %zd is not in 0..p-1", (Py_ssize_t)terms[k].base);
+                goto done;
+            }
+        }
         Job job = {self, ctx, live, mont, sorted, out};
         Py_BEGIN_ALLOW_THREADS
         double straus_cost = (double)terms[0].e.bits, pip_cost = 0, c;
         size_t nplan = 0;
         for (size_t k = 0; k < live && ok; k++) {
             sorted[k] = terms[k].e;
-            ok = BN_lebin2bn(plain + terms[k].base * nbytes, (int)nbytes, mont[k]) != NULL
-                 && BN_to_montgomery(mont[k], mont[k], self->mont, ctx);
+            ok = BN_to_montgomery(mont[k], mont[k], self->mont, ctx);
             straus_window(terms[k].e.bits, &c);
             straus_cost += c;
         }
