@@ -1,20 +1,22 @@
-"""Pedersen distributed key generation for k-of-n trustees, adjudicable from public data.
+"""Distributed key generation for k-of-n trustees (Gennaro-Jarecki-Krawczyk-Rabin), adjudicable from public data.
 
-Round 1 (announce): each trustee publishes an encryption key with a proof of knowledge and
-the hash of the Feldman commitments it will reveal, so that nobody can choose its polynomial
-after seeing the others' (rushing attack). Round 2 (deal): commitments, a proof of knowledge
-of the constant term, and every share encrypted to its recipient. Round 3 (complain): a
-trustee whose share does not match the commitments reveals the KEM secret of that one
-ciphertext with a Chaum-Pedersen proof; anyone then decrypts it and decides. Dealers caught
-are disqualified; the joint key and each trustee's verification key follow from the
-commitments of the qualified dealers. Every trustee signs the transcript hash.
+Round 1 (announce): each trustee publishes an encryption key with a proof of knowledge. Round 2
+(deal): Pedersen commitments g^a_m h^b_m, which hide the polynomial, and every share pair
+(f(j), f'(j)) encrypted to its recipient. Round 3 (complain): a trustee whose shares do not match
+reveals the KEM secret of that one ciphertext with a Chaum-Pedersen proof; anyone decides, and the
+qualified set QUAL is final. Round 4 (reveal): each qualified dealer publishes its Feldman values
+g^a_m with proofs tying them to its Pedersen commitments. Round 5 (open), only if a qualified
+dealer did not reveal: the trustees publish their shares from it and anyone reconstructs its
+polynomial. Nobody sees a Feldman value before QUAL is fixed and a withheld reveal changes
+nothing, so no trustee can choose between joint keys. Every trustee signs the transcript hash.
+docs/spec.md section 6 is the normative description.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping, Sequence
 
 from threshold import hybrid
 from threshold.encoding import canonical_json, encode, hex_bytes
@@ -22,8 +24,9 @@ from threshold.errors import DecodeError, ProtocolError, VerificationError
 from threshold.groups import Element, Group
 from threshold.hashing import sha256
 from threshold.proofs import ChaumPedersenProof, SchnorrProof
-from threshold.shamir import Share, evaluate, random_polynomial
-from threshold.vss import expected_commitment, feldman_commit, feldman_verify
+from threshold.batch import BatchVerifier
+from threshold.shamir import Share, evaluate, interpolate, random_polynomial
+from threshold.vss import expected_commitment, feldman_commit, pedersen_commit, pedersen_h, pedersen_verify
 
 
 _DECIMAL = re.compile(r"[1-9][0-9]{0,5}")
@@ -52,30 +55,24 @@ class CeremonyParams:
         return encode(self.context, self.n, self.k, *parts)
 
 
-def commitments_hash(group: Group, commitments: list[Element]) -> bytes:
-    """What a trustee commits to in round 1."""
-    return sha256(encode("dkg-commitments", [group.encode(c) for c in commitments]))
-
-
 @dataclass(frozen=True)
 class Announcement:
+    """Round 1: trustee `index`'s encryption key E = g^e, with a proof of knowledge of e."""
+
     index: int
     enc_key: Element
     enc_proof: SchnorrProof
-    commit_hash: bytes
 
     def to_json(self, group: Group) -> dict[str, Any]:
-        return {"index": self.index, "enc_key": group.to_hex(self.enc_key),
-                "enc_proof": self.enc_proof.to_json(group), "commit_hash": self.commit_hash.hex()}
+        return {"index": self.index, "enc_key": group.to_hex(self.enc_key), "enc_proof": self.enc_proof.to_json(group)}
 
     @classmethod
     def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "announcement") -> "Announcement":
-        o = _fields(obj, {"index", "enc_key", "enc_proof", "commit_hash"}, field_name)
+        o = _fields(obj, {"index", "enc_key", "enc_proof"}, field_name)
         g = params.group
         return cls(params.check_index(o["index"], f"{field_name}.index"),
                    g.from_hex(o["enc_key"], f"{field_name}.enc_key"),
-                   SchnorrProof.from_json(g, o["enc_proof"], f"{field_name}.enc_proof"),
-                   _hex32(o["commit_hash"], f"{field_name}.commit_hash"))
+                   SchnorrProof.from_json(g, o["enc_proof"], f"{field_name}.enc_proof"))
 
     def verify(self, params: CeremonyParams) -> bool:
         return self.enc_proof.verify(params.group, self.enc_key, params.ctx("enc-key", self.index))
@@ -83,19 +80,19 @@ class Announcement:
 
 @dataclass(frozen=True)
 class DealerMessage:
+    """Round 2: Pedersen commitments g^a_m h^b_m and each share pair (f(j), f'(j)) encrypted to trustee j."""
+
     index: int
     commitments: tuple[Element, ...]
-    proof: SchnorrProof
     shares: Mapping[int, hybrid.HybridCiphertext]
 
     def to_json(self, group: Group) -> dict[str, Any]:
         return {"index": self.index, "commitments": [group.to_hex(c) for c in self.commitments],
-                "proof": self.proof.to_json(group),
                 "shares": {str(j): ct.to_json(group) for j, ct in sorted(self.shares.items())}}
 
     @classmethod
     def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "dealer") -> "DealerMessage":
-        o = _fields(obj, {"index", "commitments", "proof", "shares"}, field_name)
+        o = _fields(obj, {"index", "commitments", "shares"}, field_name)
         g = params.group
         index = params.check_index(o["index"], f"{field_name}.index")
         if not isinstance(o["commitments"], list) or len(o["commitments"]) != params.k:
@@ -108,7 +105,7 @@ class DealerMessage:
             raise DecodeError(f"{field_name}.shares", f"expected one share for each of {sorted(expected, key=int)}")
         shares = {_int_key(j, f"{field_name}.shares"): hybrid.HybridCiphertext.from_json(g, ct, f"{field_name}.shares.{j}")
                   for j, ct in o["shares"].items()}
-        return cls(index, commitments, SchnorrProof.from_json(g, o["proof"], f"{field_name}.proof"), shares)
+        return cls(index, commitments, shares)
 
 
 @dataclass(frozen=True)
@@ -135,8 +132,88 @@ class Complaint:
 
 
 @dataclass(frozen=True)
+class Qualification:
+    """The outcome of rounds 1-3: the qualified dealers (final from here on), why the others were not."""
+
+    qualified: tuple[int, ...]
+    disqualified: Mapping[int, str]
+    rejected_complaints: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """Round 4: a qualified dealer's Feldman values A_m = g^a_m, each with proofs of a_m (A_m = g^a_m) and of
+    b_m (C_m / A_m = h^b_m), so that A_m is the g-part of its Pedersen commitment C_m."""
+
+    index: int
+    feldman: tuple[Element, ...]
+    proofs: tuple[tuple[SchnorrProof, SchnorrProof], ...]
+
+    def to_json(self, group: Group) -> dict[str, Any]:
+        return {"index": self.index, "feldman": [group.to_hex(a) for a in self.feldman],
+                "proofs": [{"feldman": pf.to_json(group), "blinding": pb.to_json(group)} for pf, pb in self.proofs]}
+
+    @classmethod
+    def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "reveal") -> "Reveal":
+        o = _fields(obj, {"index", "feldman", "proofs"}, field_name)
+        g = params.group
+        index = params.check_index(o["index"], f"{field_name}.index")
+        for key in ("feldman", "proofs"):
+            if not isinstance(o[key], list) or len(o[key]) != params.k:
+                raise DecodeError(f"{field_name}.{key}", f"expected a list of {params.k} items")
+        feldman = tuple(g.from_hex_many([(a, f"{field_name}.feldman[{m}]") for m, a in enumerate(o["feldman"])]))
+        proofs = []
+        for m, pair in enumerate(o["proofs"]):
+            pair = _fields(pair, {"feldman", "blinding"}, f"{field_name}.proofs[{m}]")
+            proofs.append((SchnorrProof.from_json(g, pair["feldman"], f"{field_name}.proofs[{m}].feldman"),
+                           SchnorrProof.from_json(g, pair["blinding"], f"{field_name}.proofs[{m}].blinding")))
+        return cls(index, feldman, tuple(proofs))
+
+    def valid(self, params: CeremonyParams, message: DealerMessage) -> bool:
+        """Whether these Feldman values belong to `message`'s Pedersen commitments (all 2k proofs, one batch)."""
+        g = params.group
+        if self.index != message.index or len(self.feldman) != params.k or len(self.proofs) != params.k:
+            return False
+        h = pedersen_h(g)
+        batch = BatchVerifier(g, {h: g.fixed_base(h)})
+        for m, (A, C, (pf, pb)) in enumerate(zip(self.feldman, message.commitments, self.proofs)):
+            batch.add(m, pf.equations(g, A, params.ctx("dkg-feldman", self.index, m)) +
+                      pb.equations(g, g.div(C, A), params.ctx("dkg-blinding", self.index, m), base=h))
+        return not batch.verify()
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Round 5: trustee `index` publishes its share pair (f_i(index), f'_i(index)) from each dealer i that did not reveal."""
+
+    index: int
+    openings: Mapping[int, tuple[int, int]]
+
+    def to_json(self, group: Group) -> dict[str, Any]:
+        return {"index": self.index, "openings": {str(i): {"share": group.scalar_to_hex(s), "blinding": group.scalar_to_hex(t)}
+                                                  for i, (s, t) in sorted(self.openings.items())}}
+
+    @classmethod
+    def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "opening") -> "Opening":
+        o = _fields(obj, {"index", "openings"}, field_name)
+        g = params.group
+        index = params.check_index(o["index"], f"{field_name}.index")
+        if not isinstance(o["openings"], dict):
+            raise DecodeError(f"{field_name}.openings", "expected an object keyed by dealer index")
+        openings = {}
+        for key, pair in o["openings"].items():
+            dealer = params.check_index(_int_key(key, f"{field_name}.openings"), f"{field_name}.openings")
+            if dealer == index:
+                raise DecodeError(f"{field_name}.openings.{key}", "a trustee holds no share of its own from itself")
+            pair = _fields(pair, {"share", "blinding"}, f"{field_name}.openings.{key}")
+            openings[dealer] = (g.scalar_from_hex(pair["share"], f"{field_name}.openings.{key}.share"),
+                                g.scalar_from_hex(pair["blinding"], f"{field_name}.openings.{key}.blinding"))
+        return cls(index, openings)
+
+
+@dataclass(frozen=True)
 class CeremonyResult:
-    """The public outcome: qualified dealers, joint key, verification keys, transcript hash."""
+    """The public outcome: qualified dealers, those reconstructed in public, joint key, verification keys, transcript hash."""
 
     qualified: tuple[int, ...]
     disqualified: Mapping[int, str]
@@ -144,10 +221,12 @@ class CeremonyResult:
     verification_keys: Mapping[int, Element]
     transcript_hash: bytes
     rejected_complaints: tuple[tuple[int, int], ...] = ()
+    reconstructed: tuple[int, ...] = ()
 
     def to_json(self, group: Group) -> dict[str, Any]:
         return {"qualified": list(self.qualified),
                 "disqualified": {str(i): why for i, why in sorted(self.disqualified.items())},
+                "reconstructed": list(self.reconstructed),
                 "public_key": group.to_hex(self.public_key),
                 "verification_keys": {str(j): group.to_hex(v) for j, v in sorted(self.verification_keys.items())},
                 "transcript_hash": self.transcript_hash.hex(),
@@ -156,13 +235,14 @@ class CeremonyResult:
     @classmethod
     def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "ceremony") -> "CeremonyResult":
         """Parse a published result; verifiers then recompute it with `adjudicate` and compare."""
-        o = _fields(obj, {"qualified", "disqualified", "public_key", "verification_keys", "transcript_hash",
-                          "rejected_complaints"}, field_name)
+        o = _fields(obj, {"qualified", "disqualified", "reconstructed", "public_key", "verification_keys",
+                          "transcript_hash", "rejected_complaints"}, field_name)
         g = params.group
-        if not isinstance(o["qualified"], list) or not isinstance(o["disqualified"], dict) \
+        if not isinstance(o["qualified"], list) or not isinstance(o["disqualified"], dict) or not isinstance(o["reconstructed"], list) \
                 or not isinstance(o["verification_keys"], dict) or not isinstance(o["rejected_complaints"], list):
-            raise DecodeError(field_name, "qualified and rejected_complaints must be lists, the others objects")
+            raise DecodeError(field_name, "qualified, reconstructed and rejected_complaints must be lists, the others objects")
         qualified = tuple(params.check_index(i, f"{field_name}.qualified") for i in o["qualified"])
+        reconstructed = tuple(params.check_index(i, f"{field_name}.reconstructed") for i in o["reconstructed"])
         disqualified = {params.check_index(_int_key(i, f"{field_name}.disqualified"), f"{field_name}.disqualified"): str(w)
                         for i, w in o["disqualified"].items()}
         vks = {params.check_index(_int_key(j, f"{field_name}.verification_keys"), f"{field_name}.verification_keys"):
@@ -173,7 +253,7 @@ class CeremonyResult:
                 raise DecodeError(f"{field_name}.rejected_complaints", "expected [accuser, dealer] pairs")
             rejected.append((params.check_index(pair[0]), params.check_index(pair[1])))
         return cls(qualified, disqualified, g.from_hex(o["public_key"], f"{field_name}.public_key"), vks,
-                   _hex32(o["transcript_hash"], f"{field_name}.transcript_hash"), tuple(rejected))
+                   _hex32(o["transcript_hash"], f"{field_name}.transcript_hash"), tuple(rejected), reconstructed)
 
 
 def _share_aad(params: CeremonyParams, dealer: int, recipient: int) -> bytes:
@@ -182,6 +262,18 @@ def _share_aad(params: CeremonyParams, dealer: int, recipient: int) -> bytes:
 
 def _complaint_ctx(params: CeremonyParams, accuser: int, dealer: int) -> bytes:
     return params.ctx("dkg-complaint", accuser, dealer)
+
+
+def _share_pair(raw: bytes, q: int) -> tuple[int, int] | None:
+    """A decrypted share plaintext: f(j) || f'(j), two 32-byte big-endian scalars below q; None if it is not."""
+    if len(raw) != 64:
+        return None
+    s, t = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    return (s, t) if s < q and t < q else None
+
+
+def _valid_pair(group: Group, commitments: tuple[Element, ...], j: int, pair: tuple[int, int] | None) -> bool:
+    return pair is not None and pedersen_verify(group, commitments, Share(j, pair[0]), Share(j, pair[1]))
 
 
 class Trustee:
@@ -194,28 +286,27 @@ class Trustee:
         self.enc_secret = g.random_scalar()
         self.enc_key = g.exp_g(self.enc_secret)
         self.polynomial = random_polynomial(g.random_scalar(), params.k - 1, g.q)
-        self.commitments = feldman_commit(g, self.polynomial)
-        self.received: dict[int, int] = {}
+        self.blinding = random_polynomial(g.random_scalar(), params.k - 1, g.q)
+        self.commitments = pedersen_commit(g, self.polynomial, self.blinding)
+        self.received: dict[int, tuple[int, int]] = {}
 
     def announce(self) -> Announcement:
         p = self.params
-        proof = SchnorrProof.prove(p.group, self.enc_secret, p.ctx("enc-key", self.index))
-        return Announcement(self.index, self.enc_key, proof, commitments_hash(p.group, self.commitments))
+        return Announcement(self.index, self.enc_key, SchnorrProof.prove(p.group, self.enc_secret, p.ctx("enc-key", self.index)))
 
     def deal(self, announcements: Mapping[int, Announcement]) -> DealerMessage:
-        """Reveal commitments and send every other trustee its share, encrypted to its key."""
+        """Pedersen commitments, and every other trustee's share pair encrypted to its key."""
         p, g = self.params, self.params.group
         _check_announcements(p, announcements)
-        proof = SchnorrProof.prove(g, self.polynomial[0], p.ctx("dkg-constant", self.index))
         shares = {}
         for j in range(1, p.n + 1):
             if j != self.index:
-                value = evaluate(self.polynomial, j, g.q).to_bytes(32, "big")
+                value = evaluate(self.polynomial, j, g.q).to_bytes(32, "big") + evaluate(self.blinding, j, g.q).to_bytes(32, "big")
                 shares[j] = hybrid.encrypt(g, announcements[j].enc_key, value, _share_aad(p, self.index, j))
-        return DealerMessage(self.index, tuple(self.commitments), proof, shares)
+        return DealerMessage(self.index, tuple(self.commitments), shares)
 
     def check_shares(self, messages: Mapping[int, DealerMessage]) -> list[Complaint]:
-        """Decrypt the shares addressed to this trustee; complain about each one that is wrong."""
+        """Decrypt the share pairs addressed to this trustee; complain about each one that is wrong."""
         p, g = self.params, self.params.group
         complaints = []
         for i, msg in sorted(messages.items()):
@@ -223,20 +314,34 @@ class Trustee:
                 continue
             ct = msg.shares.get(self.index)
             if ct is None or not ct.ephemeral_valid(g, _share_aad(p, i, self.index)):
-                continue  # public faults: adjudicate disqualifies the dealer; never reveal S for them
+                continue  # public faults: qualify disqualifies the dealer; never reveal S for them
             try:
-                raw = hybrid.decrypt(g, self.enc_secret, ct, _share_aad(p, i, self.index))
-                value = int.from_bytes(raw, "big") if len(raw) == 32 else None
+                pair = _share_pair(hybrid.decrypt(g, self.enc_secret, ct, _share_aad(p, i, self.index)), g.q)
             except VerificationError:
-                value = None
-            if value is not None and value < g.q and feldman_verify(g, msg.commitments, Share(self.index, value)):
-                self.received[i] = value
+                pair = None
+            if _valid_pair(g, msg.commitments, self.index, pair):
+                self.received[i] = pair  # type: ignore[assignment]
                 continue
             secret = hybrid.kem_secret(g, self.enc_secret, ct)
             proof = ChaumPedersenProof.prove(g, self.enc_secret, g.g, self.enc_key, ct.ephemeral, secret,
                                              _complaint_ctx(p, self.index, i))
             complaints.append(Complaint(self.index, i, secret, proof))
         return complaints
+
+    def reveal(self, qualification: Qualification) -> Reveal | None:
+        """Feldman values of this dealer's polynomial with their proofs, once QUAL is public (None if not in it)."""
+        if self.index not in qualification.qualified:
+            return None
+        p, g = self.params, self.params.group
+        h = pedersen_h(g)
+        proofs = tuple((SchnorrProof.prove(g, a, p.ctx("dkg-feldman", self.index, m)),
+                        SchnorrProof.prove(g, b, p.ctx("dkg-blinding", self.index, m), base=h))
+                       for m, (a, b) in enumerate(zip(self.polynomial, self.blinding)))
+        return Reveal(self.index, tuple(feldman_commit(g, self.polynomial)), proofs)
+
+    def open(self, reconstruct: Sequence[int]) -> Opening:
+        """This trustee's share pairs from the qualified dealers that did not reveal, for their public reconstruction."""
+        return Opening(self.index, {i: self.received[i] for i in reconstruct if i in self.received})
 
     def finish(self, result: CeremonyResult) -> "TrusteeKey":
         """This trustee's share of the joint secret: the sum of the qualified dealers' shares."""
@@ -245,7 +350,7 @@ class Trustee:
         missing = [i for i in result.qualified if i != self.index and i not in self.received]
         if missing:
             raise ProtocolError(f"trustee {self.index} holds no valid share from qualified dealers {missing}")
-        secret = sum(own if i == self.index else self.received[i] for i in result.qualified) % g.q
+        secret = sum(own if i == self.index else self.received[i][0] for i in result.qualified) % g.q
         if g.exp_g(secret) != result.verification_keys[self.index]:
             raise VerificationError(f"trustee {self.index}: share does not match its verification key")
         return TrusteeKey(self.params.group, self.index, secret, result.public_key, dict(result.verification_keys))
@@ -298,24 +403,20 @@ class TrusteeKey:
         return key
 
 
-def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement],
-               messages: Mapping[int, DealerMessage], complaints: list[Complaint]) -> CeremonyResult:
-    """Decide the ceremony from public data only; anyone reruns this to check the result."""
+def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
+            messages: Mapping[int, DealerMessage], complaints: list[Complaint]) -> Qualification:
+    """QUAL from rounds 1-3, decided from public data only; final once published."""
     g = params.group
     _check_announcements(params, announcements)
     disqualified: dict[int, str] = {}
     for i in range(1, params.n + 1):
         msg = messages.get(i)
         if msg is None:
-            disqualified[i] = "did not reveal its commitments"
+            disqualified[i] = "did not deal"
         elif msg.index != i:
             disqualified[i] = "message index does not match"
-        elif commitments_hash(g, list(msg.commitments)) != announcements[i].commit_hash:
-            disqualified[i] = "revealed commitments differ from the committed hash"
         elif len(msg.commitments) != params.k or g.identity in msg.commitments:
             disqualified[i] = "malformed commitments"
-        elif not msg.proof.verify(g, msg.commitments[0], params.ctx("dkg-constant", i)):
-            disqualified[i] = "invalid proof of knowledge of the constant term"
         elif set(msg.shares) != {j for j in range(1, params.n + 1) if j != i}:
             disqualified[i] = "did not send a share to every trustee"
         else:
@@ -332,36 +433,103 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
             rejected.append((c.accuser, c.dealer))
             continue
         try:
-            raw = hybrid.open_with(g, c.kem_secret, ct, _share_aad(params, c.dealer, c.accuser))
-            value = int.from_bytes(raw, "big") if len(raw) == 32 else g.q
+            pair = _share_pair(hybrid.open_with(g, c.kem_secret, ct, _share_aad(params, c.dealer, c.accuser)), g.q)
         except VerificationError:
-            value = g.q
-        if value >= g.q or not feldman_verify(g, messages[c.dealer].commitments, Share(c.accuser, value)):
+            pair = None
+        if not _valid_pair(g, messages[c.dealer].commitments, c.accuser, pair):
             disqualified[c.dealer] = f"complaint by trustee {c.accuser} upheld: invalid share"
         else:
             rejected.append((c.accuser, c.dealer))
     qualified = tuple(i for i in range(1, params.n + 1) if i not in disqualified)
     if len(qualified) < params.k:
         raise ProtocolError(f"only {len(qualified)} qualified dealers, {params.k} needed")
-    public_key = g.prod(messages[i].commitments[0] for i in qualified)
-    vks = {j: g.prod(expected_commitment(g, messages[i].commitments, j) for i in qualified)
+    return Qualification(qualified, disqualified, tuple(rejected))
+
+
+def to_reconstruct(params: CeremonyParams, qualification: Qualification, messages: Mapping[int, DealerMessage],
+                   reveals: Mapping[int, Reveal]) -> tuple[int, ...]:
+    """The qualified dealers without a valid reveal: their polynomials are reconstructed from opened shares."""
+    return tuple(i for i in qualification.qualified
+                 if i not in reveals or not reveals[i].valid(params, messages[i]))
+
+
+def _reconstruct(params: CeremonyParams, dealer: int, message: DealerMessage, openings: Mapping[int, Opening]) -> list[Element]:
+    """Feldman values of a dealer that did not reveal, from the valid openings of its shares."""
+    g = params.group
+    points = [Share(j, o.openings[dealer][0]) for j, o in sorted(openings.items())
+              if j != dealer and o.index == j and dealer in o.openings
+              and _valid_pair(g, message.commitments, j, o.openings[dealer])]
+    if len(points) < params.k:
+        raise ProtocolError(f"dealer {dealer} did not reveal and {len(points)} valid openings of its shares were "
+                            f"published, {params.k} needed to reconstruct it")
+    coefficients = interpolate(points[:params.k], g.q)
+    if any(evaluate(coefficients, s.index, g.q) != s.value for s in points[params.k:]):
+        raise ProtocolError(f"valid openings of dealer {dealer}'s shares disagree (Pedersen binding broken)")
+    return feldman_commit(g, coefficients)
+
+
+def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement], messages: Mapping[int, DealerMessage],
+               complaints: list[Complaint], reveals: Mapping[int, Reveal],
+               openings: Mapping[int, Opening]) -> CeremonyResult:
+    """Decide the ceremony from public data only; anyone reruns this to check the result."""
+    g = params.group
+    qualification = qualify(params, announcements, messages, complaints)
+    recon = to_reconstruct(params, qualification, messages, reveals)
+    feldman = {i: list(reveals[i].feldman) if i not in recon else _reconstruct(params, i, messages[i], openings)
+               for i in qualification.qualified}
+    public_key = g.prod(feldman[i][0] for i in qualification.qualified)
+    vks = {j: g.prod(expected_commitment(g, feldman[i], j) for i in qualification.qualified)
            for j in range(1, params.n + 1)}
     transcript = sha256(encode(
         "dkg-transcript", params.context, params.n, params.k,
         [canonical_json(a.to_json(g)) for _, a in sorted(announcements.items())],
         [canonical_json(m.to_json(g)) for _, m in sorted(messages.items())],
         [canonical_json(c.to_json(g)) for c in complaints],
-        list(qualified), g.encode(public_key)))
-    return CeremonyResult(qualified, disqualified, public_key, vks, transcript, tuple(rejected))
+        [canonical_json(r.to_json(g)) for _, r in sorted(reveals.items())],
+        [canonical_json(o.to_json(g)) for _, o in sorted(openings.items())],
+        list(qualification.qualified), list(recon), g.encode(public_key)))
+    return CeremonyResult(qualification.qualified, qualification.disqualified, public_key, vks, transcript,
+                          qualification.rejected_complaints, recon)
 
 
-def run_ceremony(params: CeremonyParams) -> tuple[CeremonyResult, list[TrusteeKey]]:
-    """All trustees honest in one process (demos, tests, benchmarks)."""
+@dataclass(frozen=True)
+class Transcript:
+    """Every public message of a ceremony, by round (complaints in the order given)."""
+
+    announcements: Mapping[int, Announcement]
+    messages: Mapping[int, DealerMessage]
+    complaints: list[Complaint]
+    reveals: Mapping[int, Reveal]
+    openings: Mapping[int, Opening]
+
+    def adjudicate(self, params: CeremonyParams) -> CeremonyResult:
+        return adjudicate(params, self.announcements, self.messages, self.complaints, self.reveals, self.openings)
+
+
+def conclude(params: CeremonyParams, trustees: Sequence[Trustee], announcements: Mapping[int, Announcement],
+             messages: Mapping[int, DealerMessage], complaints: list[Complaint], withhold: Collection[int] = ()) -> Transcript:
+    """Rounds 4 and 5 played in one process by `trustees`, those in `withhold` keeping their reveals back."""
+    qualification = qualify(params, announcements, messages, complaints)
+    reveals = {t.index: r for t in trustees if t.index not in withhold and (r := t.reveal(qualification)) is not None}
+    recon = to_reconstruct(params, qualification, messages, reveals)
+    openings = {t.index: t.open(recon) for t in trustees if recon and t.index not in recon}
+    return Transcript(announcements, messages, complaints, reveals, openings)
+
+
+def honest_ceremony(params: CeremonyParams, withhold: Collection[int] = ()) -> tuple[list[Trustee], Transcript, CeremonyResult]:
+    """All trustees in one process (demos, tests, benchmarks), those in `withhold` not revealing: the trustees, the
+    transcript, its outcome."""
     trustees = [Trustee(params, i) for i in range(1, params.n + 1)]
     announcements = {t.index: t.announce() for t in trustees}
     messages = {t.index: t.deal(announcements) for t in trustees}
     complaints = [c for t in trustees for c in t.check_shares(messages)]
-    result = adjudicate(params, announcements, messages, complaints)
+    transcript = conclude(params, trustees, announcements, messages, complaints, withhold)
+    return trustees, transcript, transcript.adjudicate(params)
+
+
+def run_ceremony(params: CeremonyParams) -> tuple[CeremonyResult, list[TrusteeKey]]:
+    """All trustees honest in one process: the outcome and every trustee's key."""
+    trustees, _, result = honest_ceremony(params)
     return result, [t.finish(result) for t in trustees]
 
 

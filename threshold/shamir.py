@@ -67,6 +67,22 @@ def lagrange_at_zero(index: int, indices: Sequence[int], modulus: int) -> int:
     return num * pow(den, -1, modulus) % modulus
 
 
+def interpolate(shares: Sequence[Share], modulus: int) -> list[int]:
+    """The coefficients of the unique polynomial of degree < len(shares) through the shares (Lagrange basis
+    polynomials expanded): a whole dealing recovered from k shares, as in the DKG's public reconstruction."""
+    indices = check_indices([s.index for s in shares], modulus)
+    coefficients = [0] * len(shares)
+    for share in shares:
+        basis, den = [1], 1  # prod_{j != i} (x - j), lowest degree first
+        for j in indices:
+            if j != share.index:
+                basis = [(x_term - j * term) % modulus for x_term, term in zip([0] + basis, basis + [0])]
+                den = den * (share.index - j) % modulus
+        scale = share.value * pow(den, -1, modulus) % modulus
+        coefficients = [(c + scale * b) % modulus for c, b in zip(coefficients, basis)]
+    return coefficients
+
+
 def recover(shares: Sequence[Share], modulus: int, k: int | None = None) -> int:
     """f(0) from at least k shares (all given shares are used when k is None)."""
     indices = check_indices([s.index for s in shares], modulus)

@@ -17,7 +17,7 @@ from threshold.proofs import SchnorrProof
 from voting.credentials import parse_public_credential
 from voting.manifest import Manifest
 
-RECORD_VERSION = "quorum-record/2"  # 2: the re-vote counter in the ballot body (spec 10.4)
+RECORD_VERSION = "quorum-record/3"  # 3: the GJKR key ceremony (spec 6); 2: the re-vote counter in the ballot body (spec 10.4)
 _ELECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_TRUSTEES = 64
 
@@ -104,15 +104,16 @@ class Ceremony:
     payload: dict[str, Any]
 
 
-def ceremony_payload(setup: Setup, announcements: Mapping[int, dkg.Announcement], messages: Mapping[int, dkg.DealerMessage],
-                     complaints: list[dkg.Complaint], result: dkg.CeremonyResult,
+def ceremony_payload(setup: Setup, transcript: dkg.Transcript, result: dkg.CeremonyResult,
                      signatures: Mapping[int, SchnorrProof]) -> dict[str, Any]:
     """The key-ceremony entry: the whole DKG transcript, its outcome and the trustees' signatures on it."""
     g = setup.group
     return {
-        "announcements": [a.to_json(g) for _, a in sorted(announcements.items())],
-        "dealers": [m.to_json(g) for _, m in sorted(messages.items())],
-        "complaints": [c.to_json(g) for c in complaints],
+        "announcements": [a.to_json(g) for _, a in sorted(transcript.announcements.items())],
+        "dealers": [m.to_json(g) for _, m in sorted(transcript.messages.items())],
+        "complaints": [c.to_json(g) for c in transcript.complaints],
+        "reveals": [r.to_json(g) for _, r in sorted(transcript.reveals.items())],
+        "openings": [o.to_json(g) for _, o in sorted(transcript.openings.items())],
         "qualified": list(result.qualified),
         "public_key": g.to_hex(result.public_key),
         "verification_keys": [g.to_hex(result.verification_keys[j]) for j in range(1, setup.trustees + 1)],
@@ -121,33 +122,39 @@ def ceremony_payload(setup: Setup, announcements: Mapping[int, dkg.Announcement]
     }
 
 
+def _by_index(params: dkg.CeremonyParams, items: Any, parse: Any, name: str) -> dict[int, Any]:
+    """One round's messages from a list in increasing trustee order, keyed by trustee index."""
+    out: dict[int, Any] = {}
+    for i, item in enumerate(items):
+        parsed = parse(params, item, f"key_ceremony.{name}[{i}]")
+        if out and parsed.index <= max(out):
+            raise DecodeError(f"key_ceremony.{name}[{i}]", f"trustee {parsed.index} out of order or twice (increasing trustee order)")
+        out[parsed.index] = parsed
+    return out
+
+
 def parse_ceremony(setup: Setup, payload: Any) -> Ceremony:
     """Re-adjudicate the DKG from its public transcript and check every stated outcome and signature."""
-    o = _fields(payload, {"announcements", "dealers", "complaints", "qualified", "public_key",
+    o = _fields(payload, {"announcements", "dealers", "complaints", "reveals", "openings", "qualified", "public_key",
                           "verification_keys", "transcript_hash", "signatures"}, "key_ceremony")
     params, g = setup.ceremony_params(), setup.group
-    for key in ("announcements", "dealers", "complaints", "qualified", "verification_keys", "signatures"):
+    for key in ("announcements", "dealers", "complaints", "reveals", "openings", "qualified", "verification_keys", "signatures"):
         if not isinstance(o[key], list):
             raise DecodeError(f"key_ceremony.{key}", "expected a list")
-    announcements = {}
-    for i, a in enumerate(o["announcements"]):
-        parsed = dkg.Announcement.from_json(params, a, f"key_ceremony.announcements[{i}]")
-        announcements[parsed.index] = parsed
-    messages = {}
-    for i, m in enumerate(o["dealers"]):
-        parsed_m = dkg.DealerMessage.from_json(params, m, f"key_ceremony.dealers[{i}]")
-        messages[parsed_m.index] = parsed_m
-    complaints = [dkg.Complaint.from_json(params, c, f"key_ceremony.complaints[{i}]") for i, c in enumerate(o["complaints"])]
-    if len(announcements) != len(o["announcements"]) or len(messages) != len(o["dealers"]):
-        raise DecodeError("key_ceremony", "a trustee appears twice")
-    result = dkg.adjudicate(params, announcements, messages, complaints)
+    announcements = _by_index(params, o["announcements"], dkg.Announcement.from_json, "announcements")
+    transcript = dkg.Transcript(
+        announcements, _by_index(params, o["dealers"], dkg.DealerMessage.from_json, "dealers"),
+        [dkg.Complaint.from_json(params, c, f"key_ceremony.complaints[{i}]") for i, c in enumerate(o["complaints"])],
+        _by_index(params, o["reveals"], dkg.Reveal.from_json, "reveals"),
+        _by_index(params, o["openings"], dkg.Opening.from_json, "openings"))
+    result = transcript.adjudicate(params)
     stated_vks = o["verification_keys"]
     if len(stated_vks) != setup.trustees:
         raise DecodeError("key_ceremony.verification_keys", f"expected {setup.trustees} keys")
     if [params.check_index(i, "key_ceremony.qualified") for i in o["qualified"]] != list(result.qualified):
         raise VerificationError("key_ceremony.qualified differs from the adjudicated ceremony")
     if o["public_key"] != g.to_hex(result.public_key):
-        raise VerificationError("key_ceremony.public_key is not the product of the qualified dealers' commitments")
+        raise VerificationError("key_ceremony.public_key is not the product of the qualified dealers' Feldman values")
     for j, vk in enumerate(stated_vks, start=1):
         if vk != g.to_hex(result.verification_keys[j]):
             raise VerificationError(f"key_ceremony.verification_keys[{j - 1}] does not follow from the commitments")

@@ -59,14 +59,10 @@ def key_ceremony(setup_p: dict[str, Any]) -> tuple[dict[str, Any], list[dkg.Trus
     """Run the DKG among all trustees in this process: the key-ceremony payload and each trustee's key."""
     setup = parse_setup(setup_p)
     params = setup.ceremony_params()
-    trustees = [dkg.Trustee(params, i) for i in range(1, params.n + 1)]
-    announcements = {t.index: t.announce() for t in trustees}
-    messages = {t.index: t.deal(announcements) for t in trustees}
-    complaints = [c for t in trustees for c in t.check_shares(messages)]
-    result = dkg.adjudicate(params, announcements, messages, complaints)
+    trustees, transcript, result = dkg.honest_ceremony(params)
     keys = [t.finish(result) for t in trustees]
     signatures = {t.index: t.sign(result) for t in trustees}
-    return ceremony_payload(setup, announcements, messages, complaints, result, signatures), keys
+    return ceremony_payload(setup, transcript, result, signatures), keys
 
 
 def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int = 3, absent: int = 2,

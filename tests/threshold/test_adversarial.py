@@ -18,7 +18,7 @@ import pytest
 from threshold import hybrid, keystore
 from threshold.batch import BatchVerifier
 from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
-from threshold.dkg import CeremonyParams, CeremonyResult, Complaint, Trustee, TrusteeKey, adjudicate, run_ceremony
+from threshold.dkg import CeremonyParams, CeremonyResult, Complaint, Trustee, TrusteeKey, conclude, qualify, run_ceremony
 from threshold.elgamal import Ciphertext, PublicKey
 from threshold.errors import DecodeError, QuorumError, VerificationError
 from threshold.groups import get_group
@@ -37,6 +37,11 @@ def _dkg(group, n, k, context=b"adversarial"):
     ann = {t.index: t.announce() for t in trustees}
     msgs = {t.index: t.deal(ann) for t in trustees}
     return params, trustees, ann, msgs
+
+
+def _adjudicate(params, trustees, ann, msgs, complaints, withhold=()):
+    """Rounds 4-5, the trustees in `withhold` keeping their reveals back."""
+    return conclude(params, trustees, ann, msgs, complaints, withhold).adjudicate(params)
 
 
 def _verifies(check) -> bool:
@@ -73,7 +78,7 @@ def test_complaint_does_not_open_another_dealers_share():
     shares[2] = dataclasses.replace(evil.shares[2], ephemeral=msgs[1].shares[2].ephemeral, body=os.urandom(60))
     msgs[3] = dataclasses.replace(evil, shares=shares)
     complaints = [c for t in trustees for c in t.check_shares(msgs)]
-    result = adjudicate(params, ann, msgs, complaints)
+    result = _adjudicate(params, trustees, ann, msgs, complaints)
 
     leaked: dict[int, Share] = {}
     for c in complaints:  # public data only
@@ -85,11 +90,11 @@ def test_complaint_does_not_open_another_dealers_share():
                                        params.ctx("dkg-share", dealer, c.accuser))
             except VerificationError:
                 continue
-            leaked[dealer] = Share(c.accuser, int.from_bytes(raw, "big"))
+            leaked[dealer] = Share(c.accuser, int.from_bytes(raw[:32], "big"))
     if set(leaked) == {1, 2}:
         own = trustees[2].received  # what trustee 3 legitimately got from dealers 1 and 2
-        a1 = recover([leaked[1], Share(3, own[1])], g.q)
-        a2 = recover([leaked[2], Share(3, own[2])], g.q)
+        a1 = recover([leaked[1], Share(3, own[1][0])], g.q)
+        a2 = recover([leaked[2], Share(3, own[2][0])], g.q)
         assert g.exp_g(a1 + a2) != result.public_key, "one trustee below the threshold holds the joint secret key"
     assert leaked == {}, f"complaints opened honest dealers' shares: {sorted(leaked)}"
 
@@ -290,30 +295,28 @@ def test_dkg_transcript_binds_share_ciphertexts():
     """
     g = ED
     params, trustees, ann, msgs = _dkg(g, 3, 2)
-    before = adjudicate(params, ann, msgs, []).transcript_hash
-    value = evaluate(trustees[0].polynomial, 2, g.q)  # the same share, encrypted again: new bytes
-    other = hybrid.encrypt(g, ann[2].enc_key, value.to_bytes(32, "big"), params.ctx("dkg-share", 1, 2))
+    before = _adjudicate(params, trustees, ann, msgs, []).transcript_hash
+    value = evaluate(trustees[0].polynomial, 2, g.q).to_bytes(32, "big") + evaluate(trustees[0].blinding, 2, g.q).to_bytes(32, "big")
+    other = hybrid.encrypt(g, ann[2].enc_key, value, params.ctx("dkg-share", 1, 2))  # the same share pair, new bytes
     msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 2: other})
-    assert adjudicate(params, ann, msgs, []).transcript_hash != before
+    assert _adjudicate(params, trustees, ann, msgs, []).transcript_hash != before
 
 
-@pytest.mark.xfail(strict=True, reason="WEAKNESS (known, GJKR 1999): a rushing dealer sees every honest Feldman "
-                   "commitment before deciding to reveal its own, and withholding just drops it from QUAL: one bit "
-                   "of bias on the joint key per corrupt dealer (threshold/dkg.py adjudicate, 'did not reveal')")
 def test_withholding_dealer_cannot_choose_between_two_joint_keys():
-    """ATTACKS row 10 (DKG bias by a rushing adversary). The round-1 commit hash fixes the polynomial
-    but not the decision to take part: after round 2 the adversary computes both candidate keys
-    K_honest * C_30 and K_honest and picks one (e.g. to make a key bit what it wants).
-    Fix (GJKR): fix QUAL from hiding (Pedersen) commitments and encrypted shares first, reveal the
-    Feldman values afterwards, and reconstruct in public the constant term of any qualified dealer
-    that fails to reveal, so that the joint key no longer depends on its choice."""
+    """ATTACKS row 10 (DKG bias by a rushing adversary, GJKR 1999). Dealer 3 sees every honest Feldman value
+    before deciding whether to reveal its own, i.e. it can compute the joint key either way. Under Pedersen's
+    DKG, withholding dropped it from QUAL: two candidate keys, one bit of bias. Now QUAL is fixed from hiding
+    commitments before any Feldman value is public, and a withheld reveal is reconstructed from the opened
+    shares: both choices give the same key."""
     g = ED
     params, trustees, ann, msgs = _dkg(g, 3, 2)
     complaints = [c for t in trustees for c in t.check_shares(msgs)]
-    with_3 = adjudicate(params, ann, msgs, complaints).public_key
-    withheld = {i: m for i, m in msgs.items() if i != 3}
-    without_3 = adjudicate(params, ann, withheld, complaints).public_key
-    assert with_3 == without_3, "the last dealer chose between two joint keys after seeing the others'"
+    revealed = _adjudicate(params, trustees, ann, msgs, complaints)
+    withheld = _adjudicate(params, trustees, ann, msgs, complaints, withhold={3})
+    assert withheld.reconstructed == (3,)
+    assert revealed.public_key == withheld.public_key, "the last dealer chose between two joint keys after seeing the others'"
+    # nor can it leave QUAL by dealing badly on purpose once the others' values are known: QUAL was final before
+    assert qualify(params, ann, msgs, complaints).qualified == withheld.qualified == (1, 2, 3)
 
 
 def test_reader_stays_failed_after_a_failed_membership_test():
@@ -392,7 +395,7 @@ def test_complaint_cannot_be_moved_to_frame_another_dealer():
     a complaint by trustee 3 replayed as trustee 2's, are all rejected: dealer 2 stays qualified."""
     g = ED
     params, trustees, ann, msgs = _dkg(g, 4, 2)
-    bad = hybrid.encrypt(g, ann[3].enc_key, (7).to_bytes(32, "big"), params.ctx("dkg-share", 1, 3))
+    bad = hybrid.encrypt(g, ann[3].enc_key, (7).to_bytes(64, "big"), params.ctx("dkg-share", 1, 3))
     msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 3: bad})
     complaints = [c for t in trustees for c in t.check_shares(msgs)]
     assert [(c.accuser, c.dealer) for c in complaints] == [(3, 1)]
@@ -402,7 +405,7 @@ def test_complaint_cannot_be_moved_to_frame_another_dealer():
     moved = [dataclasses.replace(honest, dealer=2),
              dataclasses.replace(honest, dealer=2, kem_secret=s2),
              dataclasses.replace(honest, accuser=2)]
-    result = adjudicate(params, ann, msgs, moved + complaints)
+    result = qualify(params, ann, msgs, moved + complaints)
     assert set(result.disqualified) == {1}
     assert {(3, 2), (2, 1)} <= set(result.rejected_complaints)
     assert Complaint.from_json(params, honest.to_json(g)) == honest

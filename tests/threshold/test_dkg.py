@@ -1,4 +1,4 @@
-"""Distributed key generation and threshold decryption (ATTACKS rows 5, 10, 11)."""
+"""Distributed key generation (GJKR) and threshold decryption (ATTACKS rows 5, 10, 11)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from threshold import hybrid
 from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
-from threshold.dkg import (Announcement, CeremonyParams, Complaint, DealerMessage, Trustee, adjudicate,
-                           run_ceremony, verify_signature)
+from threshold.dkg import (Announcement, CeremonyParams, CeremonyResult, Complaint, DealerMessage, Opening, Reveal,
+                           Trustee, adjudicate, conclude, qualify, run_ceremony, to_reconstruct, verify_signature)
 from threshold.elgamal import PublicKey
 from threshold.errors import DecodeError, ProtocolError
 
@@ -24,6 +24,17 @@ def _ceremony(group, n=4, k=3, tamper=None):
         msgs = tamper(params, trustees, ann, msgs)
     complaints = [c for t in trustees for c in t.check_shares(msgs)]
     return params, trustees, ann, msgs, complaints
+
+
+def _conclude(params, trustees, ann, msgs, complaints, withhold=(), tamper_reveals=None):
+    """Rounds 4-5, the trustees in `withhold` keeping their reveals back, reveals altered by `tamper_reveals`."""
+    transcript = conclude(params, trustees, ann, msgs, complaints, withhold)
+    if tamper_reveals:
+        reveals = tamper_reveals(dict(transcript.reveals))
+        recon = to_reconstruct(params, qualify(params, ann, msgs, complaints), msgs, reveals)
+        openings = {t.index: t.open(recon) for t in trustees if t.index not in recon}
+        transcript = dataclasses.replace(transcript, reveals=reveals, openings=openings)
+    return transcript.adjudicate(params), transcript.reveals, transcript.openings
 
 
 def test_honest_ceremony_and_decryption_with_absent_trustees(group):
@@ -44,13 +55,14 @@ def test_honest_ceremony_and_decryption_with_absent_trustees(group):
 def test_cheating_dealer_is_caught_by_a_public_complaint(group):
     """A dealer sends trustee 2 a share that does not match its commitments."""
     def tamper(params, trustees, ann, msgs):
-        bad = hybrid.encrypt(group, ann[2].enc_key, (12345).to_bytes(32, "big"), params.ctx("dkg-share", 1, 2))
+        bad = hybrid.encrypt(group, ann[2].enc_key, (12345).to_bytes(64, "big"), params.ctx("dkg-share", 1, 2))
         msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 2: bad})
         return msgs
 
     params, trustees, ann, msgs, complaints = _ceremony(group, tamper=tamper)
     assert [(c.accuser, c.dealer) for c in complaints] == [(2, 1)]
-    result = adjudicate(params, ann, msgs, complaints)
+    result, reveals, _ = _conclude(params, trustees, ann, msgs, complaints)
+    assert 1 not in reveals  # a disqualified dealer reveals nothing
     assert 1 in result.disqualified and "upheld" in result.disqualified[1]
     assert result.qualified == (2, 3, 4)
     keys = [t.finish(result) for t in trustees]
@@ -69,37 +81,80 @@ def test_false_complaint_is_rejected(group):
     secret = hybrid.kem_secret(group, liar.enc_secret, ct)
     proof = ChaumPedersenProof.prove(group, liar.enc_secret, group.g, liar.enc_key, ct.ephemeral, secret,
                                      params.ctx("dkg-complaint", liar.index, 1))
-    result = adjudicate(params, ann, msgs, [Complaint(liar.index, 1, secret, proof)])
+    result = qualify(params, ann, msgs, [Complaint(liar.index, 1, secret, proof)])
     assert result.disqualified == {} and result.rejected_complaints == ((3, 1),)
     # a complaint with a forged KEM secret does not even get opened
     forged = Complaint(liar.index, 1, group.exp_g(5), proof)
-    assert adjudicate(params, ann, msgs, [forged]).rejected_complaints == ((3, 1),)
+    assert qualify(params, ann, msgs, [forged]).rejected_complaints == ((3, 1),)
 
 
-def test_rushing_dealer_cannot_change_commitments(group):
-    """ATTACKS row 10: commitments revealed after the commit-hash must match it."""
-    def tamper(params, trustees, ann, msgs):
-        late = Trustee(params, 4)  # a new polynomial chosen after seeing the others
-        msgs[4] = dataclasses.replace(late.deal(ann), index=4)
-        return msgs
+def test_withheld_reveal_is_reconstructed_and_changes_nothing(group):
+    """ATTACKS row 10 (rushing/abort bias, GJKR): a qualified dealer that sees every other Feldman value and then
+    withholds its own does not leave QUAL; its polynomial is rebuilt from the opened shares and the joint key, every
+    verification key and every trustee's secret are the ones its reveal would have given."""
+    params, trustees, ann, msgs, complaints = _ceremony(group, n=5, k=3)
+    revealed, _, _ = _conclude(params, trustees, ann, msgs, complaints)
+    withheld, reveals, openings = _conclude(params, trustees, ann, msgs, complaints, withhold={4})
+    assert withheld.reconstructed == (4,) and 4 in withheld.qualified and set(openings) == {1, 2, 3, 5}
+    assert withheld.public_key == revealed.public_key
+    assert withheld.verification_keys == revealed.verification_keys
+    assert [t.finish(withheld).secret for t in trustees] == [t.finish(revealed).secret for t in trustees]
+    assert withheld.transcript_hash != revealed.transcript_hash
 
-    params, trustees, ann, msgs, complaints = _ceremony(group, tamper=tamper)
-    result = adjudicate(params, ann, msgs, complaints)
-    assert "committed hash" in result.disqualified[4]
+
+def test_invalid_reveal_is_reconstructed(group):
+    """A reveal whose Feldman value is not the g-part of its Pedersen commitment (or whose proofs were made for
+    another dealer or coefficient) counts as withheld: the key stays the one the dealer's shares fix."""
+    params, trustees, ann, msgs, complaints = _ceremony(group)
+    honest, _, _ = _conclude(params, trustees, ann, msgs, complaints)
+
+    def shifted(reveals):  # A_0 times g: the key would move by g
+        r = reveals[2]
+        return {**reveals, 2: dataclasses.replace(r, feldman=(group.mul(r.feldman[0], group.g),) + r.feldman[1:])}
+
+    def swapped(reveals):  # coefficient proofs in the wrong order
+        r = reveals[3]
+        return {**reveals, 3: dataclasses.replace(r, proofs=r.proofs[::-1])}
+
+    def moved(reveals):  # dealer 1's reveal presented as dealer 2's
+        return {**reveals, 2: dataclasses.replace(reveals[1], index=2)}
+
+    for tamper, dealer in ((shifted, 2), (swapped, 3), (moved, 2)):
+        result, reveals, _ = _conclude(params, trustees, ann, msgs, complaints, tamper_reveals=tamper)
+        assert not reveals[dealer].valid(params, msgs[dealer])
+        assert result.reconstructed == (dealer,) and result.public_key == honest.public_key
+
+
+def test_openings_are_checked_and_a_quorum_is_needed(group):
+    params, trustees, ann, msgs, complaints = _ceremony(group, n=4, k=3)
+    qual = qualify(params, ann, msgs, complaints)
+    reveals = {t.index: t.reveal(qual) for t in trustees if t.index != 1}
+    openings = {t.index: t.open((1,)) for t in trustees[1:]}
+    expected = adjudicate(params, ann, msgs, complaints, reveals, openings).public_key
+    s, b = openings[2].openings[1]
+    forged = {**openings, 2: Opening(2, {1: ((s + 1) % group.q, b)})}  # not on dealer 1's Pedersen commitments
+    with pytest.raises(ProtocolError, match="2 valid openings"):
+        adjudicate(params, ann, msgs, complaints, reveals, forged)
+    stolen = {**openings, 2: Opening(2, {1: openings[3].openings[1]})}  # trustee 3's pair claimed by trustee 2
+    with pytest.raises(ProtocolError, match="2 valid openings"):
+        adjudicate(params, ann, msgs, complaints, reveals, stolen)
+    with pytest.raises(ProtocolError, match="2 valid openings"):
+        adjudicate(params, ann, msgs, complaints, reveals, {i: o for i, o in openings.items() if i != 4})
+    assert adjudicate(params, ann, msgs, complaints, reveals, openings).public_key == expected
 
 
 def test_missing_dealer_and_too_few_qualified(group):
     params, trustees, ann, msgs, complaints = _ceremony(group, n=3, k=2)
     del msgs[3]
-    assert adjudicate(params, ann, msgs, []).disqualified == {3: "did not reveal its commitments"}
+    assert qualify(params, ann, msgs, []).disqualified == {3: "did not deal"}
     del msgs[2]
     with pytest.raises(ProtocolError, match="1 qualified"):
-        adjudicate(params, ann, msgs, [])
+        qualify(params, ann, msgs, [])
 
 
 def test_transcript_signed_by_every_trustee(group):
     params, trustees, ann, msgs, complaints = _ceremony(group)
-    result = adjudicate(params, ann, msgs, complaints)
+    result, _, _ = _conclude(params, trustees, ann, msgs, complaints)
     sigs = {t.index: t.sign(result) for t in trustees}
     assert all(verify_signature(params, ann[i], result, s) for i, s in sigs.items())
     assert not verify_signature(params, ann[1], result, sigs[2])
@@ -119,6 +174,23 @@ def test_messages_round_trip_json(group):
     with pytest.raises(DecodeError, match="shares"):
         doc = msgs[1].to_json(group)
         DealerMessage.from_json(params, dict(doc, shares={"2": doc["shares"]["2"]}))
+    _, reveals, openings = _conclude(params, trustees, ann, msgs, complaints, withhold={1})
+    for r in reveals.values():
+        assert Reveal.from_json(params, r.to_json(group)) == r
+    for o in openings.values():
+        assert Opening.from_json(params, o.to_json(group)) == o
+    doc = reveals[2].to_json(group)
+    with pytest.raises(DecodeError, match=r"reveal\.feldman"):
+        Reveal.from_json(params, dict(doc, feldman=doc["feldman"][:2]))
+    with pytest.raises(DecodeError, match=r"reveal\.feldman\[0\]"):
+        Reveal.from_json(params, dict(doc, feldman=[group.to_hex(group.identity)] + doc["feldman"][1:]))
+    with pytest.raises(DecodeError, match=r"reveal\.proofs\[1\]"):
+        Reveal.from_json(params, dict(doc, proofs=[doc["proofs"][0], {"feldman": doc["proofs"][1]["feldman"]}, doc["proofs"][2]]))
+    doc = openings[2].to_json(group)
+    with pytest.raises(DecodeError, match=r"opening\.openings\.1\.share"):
+        Opening.from_json(params, dict(doc, openings={"1": {"share": "zz", "blinding": doc["openings"]["1"]["blinding"]}}))
+    with pytest.raises(DecodeError, match="its own"):
+        Opening.from_json(params, dict(doc, openings={"2": doc["openings"]["1"]}))
 
 
 def test_invalid_partial_decryptions_are_blamed(group):
@@ -158,9 +230,8 @@ def test_trustee_refuses_non_member_ciphertext_before_exponentiating(group, monk
 
 def test_result_round_trips_json(group):
     params, trustees, ann, msgs, complaints = _ceremony(group)
-    result = adjudicate(params, ann, msgs, complaints)
-    from threshold.dkg import CeremonyResult
-
+    result, _, _ = _conclude(params, trustees, ann, msgs, complaints, withhold={2})
+    assert result.reconstructed == (2,)
     assert CeremonyResult.from_json(params, result.to_json(group)) == result
     with pytest.raises(DecodeError, match="transcript_hash"):
         CeremonyResult.from_json(params, dict(result.to_json(group), transcript_hash="00"))

@@ -535,7 +535,7 @@ def test_browser_and_server_agree_on_signed_commitments(tmp_path):
     trustee = dkg.Trustee(params, 1)
     honest = trustee.announce()
     signed = dkg.Announcement(1, trustee.enc_key, _schnorr_signed(trustee.enc_secret, trustee.enc_key,
-                                                                   params.ctx("enc-key", 1)), honest.commit_hash)
+                                                                   params.ctx("enc-key", 1)))
     docs = {"honest": honest.to_json(g), "signed": signed.to_json(g)}
     python = {k: dkg.Announcement.from_json(params, d).verify(params) for k, d in docs.items()}
     assert python == {"honest": True, "signed": True}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from threshold.errors import DecodeError, ProtocolError
-from threshold.shamir import Share, evaluate, lagrange_at_zero, recover, split
+from threshold.shamir import Share, evaluate, interpolate, lagrange_at_zero, random_polynomial, recover, split
 from threshold.vss import feldman_commit, feldman_verify, pedersen_deal, pedersen_verify
 
 PRIMES = [101, 2**127 - 1, 2**252 + 27742317777372353535851937790883648493]
@@ -22,6 +22,15 @@ def test_any_k_subset_recovers(secret, k, extra, prime):
     shares, _ = split(secret, k, n, prime)
     for subset in itertools.combinations(shares, k):
         assert recover(list(subset), prime) == secret % prime
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.sampled_from(PRIMES), st.randoms(use_true_random=False))
+def test_interpolate_rebuilds_the_whole_polynomial(k, prime, rnd):
+    """The DKG's public reconstruction: any k points give back every coefficient."""
+    f = random_polynomial(rnd.randrange(prime), k - 1, prime)
+    points = rnd.sample(range(1, min(prime, 200)), k)
+    assert interpolate([Share(x, evaluate(f, x, prime)) for x in points], prime) == f
 
 
 def test_k_minus_1_shares_fit_every_secret():

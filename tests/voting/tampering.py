@@ -66,6 +66,18 @@ def parameters_trustee_signature(E, s):
     sig["response"] = s.ctx.group.scalar_to_hex(s.ctx.group.scalar_from_hex(sig["response"]) + 1)
 
 
+def parameters_reveal_dropped(E, s):
+    """ATTACKS row 10: the board drops a trustee's Feldman reveal from the key ceremony (so that the key
+    would have to be rebuilt from openings nobody published)."""
+    del _of_type(E, "key_ceremony")["payload"]["reveals"][1]
+
+
+def parameters_reveal_changed(E, s):
+    """A reveal's first Feldman value replaced by its second (a valid element; the proofs no longer hold)."""
+    feldman = _of_type(E, "key_ceremony")["payload"]["reveals"][0]["feldman"]
+    feldman[0] = feldman[1]
+
+
 def base_hash_changed(E, s):
     _of_type(E, "open")["payload"]["base_hash"] = "ab" * 32
 
@@ -314,6 +326,8 @@ CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
     "lifecycle_spoil_after_close": ("lifecycle", lifecycle_spoil_after_close, BOTH, frozenset({"revote_counters"})),
     "lifecycle_second_result": ("lifecycle", lifecycle_second_result, BOTH, NONE),
     "parameters_trustee_signature": ("parameters", parameters_trustee_signature, BOTH, NONE),
+    "parameters_reveal_dropped": ("parameters", parameters_reveal_dropped, BOTH, NONE),
+    "parameters_reveal_changed": ("parameters", parameters_reveal_changed, BOTH, NONE),
     "base_hash_changed": ("base_hash", base_hash_changed, BOTH, NONE),
     "ballot_non_member": ("ballot_format", ballot_non_member, BOTH, NONE),
     "ballot_unknown_credential": ("ballot_credentials", ballot_unknown_credential, BOTH, frozenset({"revote_counters"})),
