@@ -11,6 +11,7 @@
 import { DecodeError } from "./errors.js";
 import { bigIntToHex, bytesToBigInt, bigIntToBytes, modInv, modPow } from "./bigint.js";
 import { Group } from "./group.js";
+import { dstFor, expandMessageXmd } from "./hashing.js";
 
 const P = 2n ** 255n - 19n;
 /** The prime order of the subgroup. */
@@ -106,6 +107,29 @@ function recoverX(y, sign) {
   return (x & 1n) === BigInt(sign) ? x : P - x;
 }
 
+const MONTGOMERY_A = 486662n;
+
+/**
+ * libsodium's crypto_core_ed25519_from_uniform: the top bit of r is the sign of x, the rest r
+ * (mod p) goes through Elligator 2 to a Montgomery u, mapped to the Edwards y = (u-1)/(u+1);
+ * then the cofactor is cleared (times 8).
+ * @param {Uint8Array} r 32 bytes
+ * @returns {Point}
+ */
+function fromUniform(r) {
+  const bytes = Uint8Array.from(r);
+  const sign = bytes[31] >> 7;
+  bytes[31] &= 0x7f;
+  const t = f(littleEndian(bytes));
+  let u = f(-MONTGOMERY_A * modInv(f(1n + 2n * t * t), P));
+  const gu = f(u * u * u + MONTGOMERY_A * u * u + u);
+  if (modPow(gu, (P - 1n) / 2n, P) === P - 1n) u = f(-u - MONTGOMERY_A);
+  if (f(u + 1n) === 0n) return ZERO;
+  const y = f((u - 1n) * modInv(f(u + 1n), P));
+  const x = recoverX(y, sign) ?? 0n; // x = 0 with the sign bit set: libsodium keeps x = 0
+  return double(double(double(new Point(x, y, 1n, f(x * y)))));
+}
+
 const BASE_Y = f(4n * modInv(5n, P));
 const BASE_X = recoverX(BASE_Y, 0);
 const IDENTITY_BYTES = Uint8Array.of(1, ...new Array(31).fill(0));
@@ -182,6 +206,19 @@ export class Ed25519Group extends Group {
   /** @param {unknown} a @returns {boolean} whether a is a point of the prime-order subgroup */
   isMember(a) {
     return a instanceof Point && onCurve(a) && isZero(scalarMul(a, L));
+  }
+
+  /**
+   * An element nobody knows the discrete log of, reproducible from (tag, msg), as
+   * threshold.groups.ed25519.hash_to_element: u = expand_message_xmd(msg, DST("h2e-ed25519-" ||
+   * tag), 64), h = from_uniform(u[0:32]) + from_uniform(u[32:64]) (libsodium's Elligator 2).
+   * @param {string} tag
+   * @param {Uint8Array} msg
+   * @returns {Promise<Point>}
+   */
+  async hashToElement(tag, msg) {
+    const u = await expandMessageXmd(msg, dstFor(`h2e-ed25519-${tag}`), 64);
+    return add(fromUniform(u.subarray(0, 32)), fromUniform(u.subarray(32, 64)));
   }
 
   /** @returns {{name: string, q: string, g: string}} the public parameters as JSON values */

@@ -7,8 +7,9 @@
 
 import { DecodeError } from "./errors.js";
 import { bigIntToBytes, bigIntToHex, bytesToBigInt, mod, modInv, modPow } from "./bigint.js";
-import { fromHex } from "./bytes.js";
+import { concatBytes, fromHex } from "./bytes.js";
 import { Group } from "./group.js";
+import { dstFor, expandMessageXmd } from "./hashing.js";
 
 /** The prime modulus. */
 export const P = BigInt(
@@ -34,6 +35,7 @@ export const P = BigInt(
 export const Q = 2n ** 256n - 189n;
 /** Bytes of an encoded element. */
 export const ELEMENT_BYTES = 512;
+const COFACTOR = (P - 1n) / Q;
 
 /** The modp group; use getGroup("modp") for the shared instance. */
 export class ModpGroup extends Group {
@@ -120,6 +122,23 @@ export class ModpGroup extends Group {
   /** @param {unknown} a @returns {boolean} whether a is in the order-q subgroup */
   isMember(a) {
     return typeof a === "bigint" && a > 0n && a < P && modPow(a, Q, P) === 1n;
+  }
+
+  /**
+   * An element nobody knows the discrete log of, reproducible from (tag, msg), as
+   * threshold.groups.modp.hash_to_element: (expand_message_xmd(msg || I2OSP(ctr, 4),
+   * DST("h2e-modp-" || tag), 528) mod p)^((p-1)/q) for the first ctr = 0, 1, ... giving h != 1.
+   * @param {string} tag
+   * @param {Uint8Array} msg
+   * @returns {Promise<bigint>}
+   */
+  async hashToElement(tag, msg) {
+    for (let counter = 0; ; counter++) {
+      const ctr = Uint8Array.of(counter >>> 24, (counter >>> 16) & 0xff, (counter >>> 8) & 0xff, counter & 0xff);
+      const data = await expandMessageXmd(concatBytes(msg, ctr), dstFor(`h2e-modp-${tag}`), ELEMENT_BYTES + 16);
+      const h = modPow(bytesToBigInt(data) % P, COFACTOR, P);
+      if (h !== 1n) return h;
+    }
   }
 
   /** @returns {{name: string, p: string, q: string, g: string}} the public parameters as JSON values */
