@@ -1,6 +1,6 @@
 // Every known-answer vector of tests/vectors/js/vectors.json, checked against the browser modules.
 // runVectorChecks(vectors) returns [{name, ok, detail}]; nothing here uses the DOM (node can run it too).
-import { DecodeError, VerificationError } from "../../web/static/js/crypto/errors.js";
+import { DecodeError, ProtocolError, VerificationError } from "../../web/static/js/crypto/errors.js";
 import { fromHex, toHex, utf8 } from "../../web/static/js/crypto/bytes.js";
 import { hexToBigInt, randomBelow, randomScalar } from "../../web/static/js/crypto/bigint.js";
 import { canonicalJson, encode } from "../../web/static/js/crypto/encoding.js";
@@ -10,6 +10,7 @@ import { PublicKey, ciphertextFromJSON, ciphertextToJSON, encryptWith } from "..
 import { ChaumPedersenProof, RangeProof, SchnorrProof } from "../../web/static/js/crypto/proofs.js";
 import * as hybrid from "../../web/static/js/crypto/hybrid.js";
 import * as dkg from "../../web/static/js/crypto/dkg.js";
+import { pedersenH } from "../../web/static/js/crypto/vss.js";
 import { partialDecrypt } from "../../web/static/js/crypto/decryption.js";
 import * as keystore from "../../web/static/js/crypto/keystore.js";
 import { FixedRng } from "./fixed_rng.js";
@@ -108,6 +109,10 @@ function groupChecks(c, name, v) {
     if (t.valid) return (x !== null && g.toHex(x) === t.hex && g.isMember(x)) || `refused a valid encoding: ${err && err.message}`;
     return (err !== null && err.field === "element") || "accepted an encoding Python rejects";
   }));
+  v.hash_to_element.forEach((t, i) => c.run(`${name} hash_to_element[${i}] ${t.tag}`, async () =>
+    g.toHex(await g.hashToElement(t.tag, fromHex(t.msg, null, "msg"))) === t.element || "element differs"));
+  c.run(`${name} pedersenH is hash_to_element("pedersen-h", ...)`, async () =>
+    g.toHex(await pedersenH(g)) === v.hash_to_element[0].element || "h differs");
   v.bad_hex.forEach((h, i) => c.run(`${name} bad hex[${i}]`, async () => (await throwsKind(() => g.fromHex(h, "x"), DecodeError)) !== null
     || "accepted malformed hex"));
   c.run(`${name} scalar >= q refused`, async () => (await throwsKind(() => g.scalarFromHex(g.q.toString(16).padStart(64, "0"), "s"), DecodeError)) !== null
@@ -193,33 +198,68 @@ function dkgChecks(c, name, scenarios) {
   const g = getGroup(name);
   for (const t of scenarios) {
     const label = `${name} dkg ${t.scenario}`;
+    const parseAll = (params) => ({
+      announcements: new Map(t.announcements.map((a) => [a.index, dkg.Announcement.fromJSON(params, a)])),
+      messages: new Map(t.messages.map((m) => [m.index, dkg.DealerMessage.fromJSON(params, m)])),
+      complaints: t.complaints.map((x) => dkg.Complaint.fromJSON(params, x)),
+      reveals: new Map(t.reveals.map((r) => [r.index, dkg.Reveal.fromJSON(params, r)])),
+      openings: new Map(t.openings.map((o) => [o.index, dkg.Opening.fromJSON(params, o)])),
+    });
     c.run(`${label}: JS trustee 1 replays Python's trustee 1`, async () => {
       const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+      const all = parseAll(params);
       const rng = new FixedRng(t.trustee1.draws);
       let trustee = dkg.Trustee.create(params, 1, { rng });
       const announcement = await trustee.announce({ rng });
       if (!same(announcement.toJSON(g), t.announcements[0])) return "announcement differs";
-      const announcements = new Map(t.announcements.map((a) => [a.index, dkg.Announcement.fromJSON(params, a)]));
-      const message = await trustee.deal(announcements, { rng });
-      if (!same(message.toJSON(g), t.messages[0])) return "dealer message differs";
+      const message = await trustee.deal(all.announcements, { rng });
+      const dealt = t.messages.find((m) => m.index === 1);
+      if (!same(message.toJSON(g), dealt)) return "dealer message differs";
       trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
-      const messages = new Map(t.messages.map((m) => [m.index, dkg.DealerMessage.fromJSON(params, m)]));
-      const complaints = await trustee.checkShares(messages, { rng });
-      const expected = t.complaints.filter((x) => x.accuser === 1);
-      if (!same(complaints.map((x) => x.toJSON(g)), expected)) return "complaints differ";
-      const all = t.complaints.map((x) => dkg.Complaint.fromJSON(params, x));
-      const result = await dkg.adjudicate(params, announcements, messages, all);
+      const complaints = await trustee.checkShares(all.messages, { rng });
+      if (!same(complaints.map((x) => x.toJSON(g)), t.complaints.filter((x) => x.accuser === 1))) return "complaints differ";
+      const qualification = await dkg.qualify(params, all.announcements, all.messages, all.complaints);
+      if (!same(dkg.qualificationToJSON(qualification), t.qualification)) {
+        return `qualification differs: ${canonicalJson(dkg.qualificationToJSON(qualification))}`;
+      }
+      trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
+      const reveal = await trustee.reveal(qualification, { rng });
+      if (!same(reveal.toJSON(g), t.reveals.find((r) => r.index === 1))) return "reveal differs";
+      const reconstruct = await dkg.toReconstruct(params, qualification, all.messages, all.reveals);
+      if (!same(reconstruct, t.reconstruct)) return `to reconstruct: ${JSON.stringify(reconstruct)}`;
+      if (reconstruct.length) {
+        const opening = trustee.open(reconstruct);
+        if (!same(opening.toJSON(g), t.openings.find((o) => o.index === 1))) return "opening differs";
+      } else if (t.openings.length) return "Python opened shares with nothing to reconstruct";
+      const result = await dkg.adjudicate(params, all.announcements, all.messages, all.complaints, all.reveals, all.openings);
       if (!same(dkg.resultToJSON(g, result), t.result)) return `result differs: ${canonicalJson(dkg.resultToJSON(g, result))}`;
       const key = trustee.finish(result);
       if (!same(key.toJSON(), t.trustee1.key)) return "trustee key differs";
       if (!same(dkg.TrusteeKey.fromJSON(g, t.trustee1.key).toJSON(), t.trustee1.key)) return "trustee key does not round-trip";
       const signature = await trustee.sign(result, { rng });
       if (!same(signature.toJSON(g), t.signatures["1"]) || !rng.exhausted()) return "signature differs";
-      for (const a of announcements.values()) {
+      for (const a of all.announcements.values()) {
         const sig = SchnorrProof.fromJSON(g, t.signatures[String(a.index)]);
         if (!(await dkg.verifySignature(params, a, result, sig))) return `signature of trustee ${a.index} rejected`;
       }
       return true;
+    });
+    c.run(`${label}: a qualified dealer without a valid reveal is reconstructed or the ceremony fails`, async () => {
+      const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+      const all = parseAll(params);
+      const qualification = await dkg.qualify(params, all.announcements, all.messages, all.complaints);
+      const [first] = qualification.qualified;
+      const fewer = new Map([...all.reveals].filter(([i]) => i !== first));
+      if (!(await dkg.toReconstruct(params, qualification, all.messages, fewer)).includes(first)) return "a missing reveal is not noticed";
+      const adjudicate = (reveals, openings) => dkg.adjudicate(params, all.announcements, all.messages, all.complaints, reveals, openings);
+      if (!(await throwsKind(() => adjudicate(fewer, new Map()), ProtocolError))) return "a dealer without reveal or openings was accepted";
+      if (!t.openings.length) return true;
+      // an opening that does not match the commitments does not count: fewer than k valid ones remain
+      const tampered = new Map(all.openings);
+      const o = all.openings.get(t.openings[0].index);
+      const pairs = new Map([...o.openings].map(([i, pair]) => [i, { share: (pair.share + 1n) % g.q, blinding: pair.blinding }]));
+      tampered.set(o.index, new dkg.Opening(o.index, pairs));
+      return (await throwsKind(() => adjudicate(all.reveals, tampered), ProtocolError)) !== null || "an invalid opening was counted";
     });
     c.run(`${label}: malformed messages are refused naming the field`, async () => {
       const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
@@ -231,8 +271,18 @@ function dkgChecks(c, name, scenarios) {
       const e2 = await throwsKind(() => dkg.DealerMessage.fromJSON(params, m2, "dealer"), DecodeError);
       const a = { ...t.announcements[0], index: t.n + 1 };
       const e3 = await throwsKind(() => dkg.Announcement.fromJSON(params, a, "announcement"), DecodeError);
-      return (e1?.field === "dealer.commitments[1]" && e2?.field === "dealer.shares" && e3?.field === "announcement.index")
-        || `fields: ${e1?.field}, ${e2?.field}, ${e3?.field}`;
+      const r = JSON.parse(JSON.stringify(t.reveals[0]));
+      r.proofs[1] = { feldman: r.proofs[1].feldman };
+      const e4 = await throwsKind(() => dkg.Reveal.fromJSON(params, r, "reveal"), DecodeError);
+      const r2 = { ...t.reveals[0], feldman: t.reveals[0].feldman.slice(1) };
+      const e5 = await throwsKind(() => dkg.Reveal.fromJSON(params, r2, "reveal"), DecodeError);
+      const o = { index: 1, openings: { 2: { share: g.scalarToHex(1n), blinding: g.q.toString(16).padStart(64, "0") } } };
+      const e6 = await throwsKind(() => dkg.Opening.fromJSON(params, o, "opening"), DecodeError);
+      const e7 = await throwsKind(() => dkg.Opening.fromJSON(params, { index: 1, openings: { 1: o.openings[2] } }, "opening"), DecodeError);
+      const e8 = await throwsKind(() => dkg.Opening.fromJSON(params, { index: 1, openings: { "02": o.openings[2] } }, "opening"), DecodeError);
+      const fields = [e1, e2, e3, e4, e5, e6, e7, e8].map((e) => e?.field);
+      return same(fields, ["dealer.commitments[1]", "dealer.shares", "announcement.index", "reveal.proofs[1]", "reveal.feldman",
+        "opening.openings.2.blinding", "opening.openings.1", "opening.openings"]) || `fields: ${fields.join(", ")}`;
     });
   }
 }
@@ -256,6 +306,7 @@ function entryPointChecks(c, name, v) {
     ["hybrid ciphertext", (o) => hybrid.hybridFromJSON(g, o), [v.hybrid[name][0].ciphertext, "ephemeral"], "encrypted.ephemeral"],
     ["announcement", (o) => dkg.Announcement.fromJSON(params(), o), [d.announcements[0], "enc_key"], "announcement.enc_key"],
     ["dealer message", (o) => dkg.DealerMessage.fromJSON(params(), o), [d.messages[0], "commitments", 1], "dealer.commitments[1]"],
+    ["reveal", (o) => dkg.Reveal.fromJSON(params(), o), [d.reveals[0], "feldman", 1], "reveal.feldman[1]"],
     ["complaint", (o) => dkg.Complaint.fromJSON(params(), o), [v.dkg[name][1].complaints[0], "kem_secret"], "complaint.kem_secret"],
     ["trustee key", (o) => dkg.TrusteeKey.fromJSON(g, o), [dv.key, "verification_keys", "2"], "trustee_key.verification_keys.2"],
     ["partial decryption", (o) => partialDecrypt(g, 1, 1n, o, new Uint8Array(0)), [dv.ciphertexts, 2, "alpha"], "ciphertexts[2].alpha"],

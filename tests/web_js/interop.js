@@ -1,5 +1,6 @@
 // One JS trustee in a ceremony with Python trustees: each step takes and returns JSON, and the
 // trustee's secret state round-trips through Trustee.toState / Trustee.fromState between steps.
+// `t` is the public transcript so far: {announcements, messages, complaints, reveals, openings} (JSON lists).
 import { fromHex } from "../../web/static/js/crypto/bytes.js";
 import { getGroup } from "../../web/static/js/crypto/groups.js";
 import * as dkg from "../../web/static/js/crypto/dkg.js";
@@ -31,11 +32,41 @@ export async function check(p, state, messages) {
   return { state: trustee.toState(), complaints: complaints.map((c) => c.toJSON(ps.group)) };
 }
 
-export async function finish(p, state, announcements, messages, complaints) {
+function transcript(ps, t) {
+  return {
+    announcements: byIndex(t.announcements, (a) => dkg.Announcement.fromJSON(ps, a)),
+    messages: byIndex(t.messages, (m) => dkg.DealerMessage.fromJSON(ps, m)),
+    complaints: t.complaints.map((c) => dkg.Complaint.fromJSON(ps, c)),
+    reveals: byIndex(t.reveals || [], (r) => dkg.Reveal.fromJSON(ps, r)),
+    openings: byIndex(t.openings || [], (o) => dkg.Opening.fromJSON(ps, o)),
+  };
+}
+
+// QUAL decided in the browser, and this trustee's reveal (null if it is not qualified).
+export async function reveal(p, state, t) {
   const ps = params(p);
   const trustee = dkg.Trustee.fromState(ps, state);
-  const result = await dkg.adjudicate(ps, byIndex(announcements, (a) => dkg.Announcement.fromJSON(ps, a)),
-    byIndex(messages, (m) => dkg.DealerMessage.fromJSON(ps, m)), complaints.map((c) => dkg.Complaint.fromJSON(ps, c)));
+  const all = transcript(ps, t);
+  const qualification = await dkg.qualify(ps, all.announcements, all.messages, all.complaints);
+  const revealed = await trustee.reveal(qualification);
+  return { qualification: dkg.qualificationToJSON(qualification), reveal: revealed && revealed.toJSON(ps.group) };
+}
+
+// The dealers to reconstruct, decided in the browser, and this trustee's openings of their shares.
+export async function open(p, state, t) {
+  const ps = params(p);
+  const trustee = dkg.Trustee.fromState(ps, state);
+  const all = transcript(ps, t);
+  const qualification = await dkg.qualify(ps, all.announcements, all.messages, all.complaints);
+  const reconstruct = await dkg.toReconstruct(ps, qualification, all.messages, all.reveals);
+  return { reconstruct, opening: trustee.open(reconstruct).toJSON(ps.group) };
+}
+
+export async function finish(p, state, t) {
+  const ps = params(p);
+  const trustee = dkg.Trustee.fromState(ps, state);
+  const all = transcript(ps, t);
+  const result = await dkg.adjudicate(ps, all.announcements, all.messages, all.complaints, all.reveals, all.openings);
   const key = trustee.finish(result);
   const signature = await trustee.sign(result);
   return { result: dkg.resultToJSON(ps.group, result), key: key.toJSON(), signature: signature.toJSON(ps.group) };

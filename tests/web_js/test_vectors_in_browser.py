@@ -2,9 +2,9 @@
 
 One page runs every known-answer vector of tests/vectors/js/vectors.json (encodings, canonical
 JSON, RFC 9380 hashing, both groups' arithmetic and decoding, ElGamal, proofs, hybrid
-encryption, DKG, partial decryption, keystore) and produces proofs and ciphertexts with real
-randomness, which Python then verifies. A JavaScript trustee takes part in a ceremony with
-Python trustees, and decrypts with them. The pages are served with a Content-Security-Policy
+encryption, hash to element, GJKR DKG, partial decryption, keystore) and produces proofs and
+ciphertexts with real randomness, which Python then verifies. A JavaScript trustee takes part in
+a ceremony with Python trustees (also when one of them withholds its reveal), and decrypts with them. The pages are served with a Content-Security-Policy
 that forbids inline scripts and eval.
 
 ATTACKS rows: 1 (every challenge hashes the statement: a moved proof fails, in both languages),
@@ -32,6 +32,8 @@ from threshold.elgamal import Ciphertext, PublicKey, decrypt
 from threshold.encoding import encode
 from threshold.groups import get_group
 from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof
+from threshold.shamir import evaluate
+from web.ceremony import qualification_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -174,10 +176,12 @@ def test_browser_outputs_verify_in_python(vector_page: tuple[Any, dict[str, Any]
 
 
 @pytest.mark.parametrize("name", GROUPS)
-@pytest.mark.parametrize("scenario", ["honest", "bad-dealer"])
+@pytest.mark.parametrize("scenario", ["honest", "bad-dealer", "python-withholds", "browser-withholds"])
 def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]], name: str, scenario: str) -> None:
-    """ATTACKS row 10: trustee 1 runs in the browser, 2 and 3 in Python; with a bad dealer the
-    browser's complaint is upheld by Python's adjudication; then the browser trustee decrypts."""
+    """ATTACKS row 10: trustee 1 runs in the browser, 2 and 3 in Python; with a bad dealer the browser's
+    complaint is upheld by Python's adjudication; when a qualified trustee (Python's or the browser's) withholds
+    its reveal, the others open their shares of it and both sides reconstruct the same key, the one the reveal
+    would have given; then the browser trustee decrypts."""
     page, _ = vector_page
     g = get_group(name)
     params = dkg.CeremonyParams(g, 3, 2, encode("interop", name, scenario))
@@ -186,27 +190,53 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
     def js(fn: str, *args: Any) -> Any:
         return page.evaluate("([fn, args]) => window.quorumInterop[fn](...args)", [fn, list(args)])
 
+    def public(**rounds: Any) -> dict[str, Any]:
+        """The transcript so far as the browser reads it (JSON lists in trustee order)."""
+        return {key: [m.to_json(g) for m in (v if isinstance(v, list) else [m for _, m in sorted(v.items())])]
+                for key, v in rounds.items()}
+
     r = js("announce", p, 1)
     state = r["state"]
     py = {i: dkg.Trustee(params, i) for i in (2, 3)}
     anns = {1: dkg.Announcement.from_json(params, r["announcement"]), **{i: t.announce() for i, t in py.items()}}
-    ann_json = [a.to_json(g) for _, a in sorted(anns.items())]
-    r = js("deal", p, state, ann_json)
+    r = js("deal", p, state, public(a=anns)["a"])
     state = r["state"]
     msgs = {1: dkg.DealerMessage.from_json(params, r["message"]), **{i: t.deal(anns) for i, t in py.items()}}
     if scenario == "bad-dealer":
-        wrong = (12345).to_bytes(32, "big")
+        t3 = py[3]
+        wrong = ((evaluate(t3.polynomial, 1, g.q) + 1).to_bytes(32, "big")
+                 + evaluate(t3.blinding, 1, g.q).to_bytes(32, "big"))
         forged = hybrid.encrypt(g, anns[1].enc_key, wrong, params.ctx("dkg-share", 3, 1))
-        msgs[3] = dkg.DealerMessage(3, msgs[3].commitments, msgs[3].proof, {**msgs[3].shares, 1: forged})
-    msg_json = [m.to_json(g) for _, m in sorted(msgs.items())]
-    r = js("check", p, state, msg_json)
+        msgs[3] = dkg.DealerMessage(3, msgs[3].commitments, {**msgs[3].shares, 1: forged})
+    r = js("check", p, state, public(m=msgs)["m"])
     state = r["state"]
     browser_complaints = [dkg.Complaint.from_json(params, c) for c in r["complaints"]]
     assert [(c.accuser, c.dealer) for c in browser_complaints] == ([(1, 3)] if scenario == "bad-dealer" else [])
     complaints = browser_complaints + [c for t in py.values() for c in t.check_shares(msgs)]
-    result = dkg.adjudicate(params, anns, msgs, complaints)
-    assert result.qualified == ((1, 2) if scenario == "bad-dealer" else (1, 2, 3))
-    r = js("finish", p, state, ann_json, msg_json, [c.to_json(g) for c in complaints])
+    qualification = dkg.qualify(params, anns, msgs, complaints)
+    assert qualification.qualified == ((1, 2) if scenario == "bad-dealer" else (1, 2, 3))
+    so_far = public(announcements=anns, messages=msgs, complaints=complaints)
+    r = js("reveal", p, state, so_far)
+    assert r["qualification"] == qualification_json(qualification)
+    every_reveal = {1: dkg.Reveal.from_json(params, r["reveal"]),
+                    **{i: t.reveal(qualification) for i, t in py.items() if i in qualification.qualified}}
+    withheld = {"python-withholds": 2, "browser-withholds": 1}.get(scenario)
+    reveals = {i: rv for i, rv in every_reveal.items() if i != withheld}
+    recon = dkg.to_reconstruct(params, qualification, msgs, reveals)
+    assert recon == (() if withheld is None else (withheld,))
+    openings = {}
+    if recon:
+        if 1 not in recon:
+            r = js("open", p, state, {**so_far, **public(reveals=reveals)})
+            assert r["reconstruct"] == list(recon)
+            openings[1] = dkg.Opening.from_json(params, r["opening"])
+        openings.update({i: t.open(recon) for i, t in py.items() if i not in recon})
+    result = dkg.adjudicate(params, anns, msgs, complaints, reveals, openings)
+    assert result.reconstructed == recon
+    revealing = dkg.adjudicate(params, anns, msgs, complaints, every_reveal, {})
+    assert (result.public_key, result.verification_keys) == (revealing.public_key, revealing.verification_keys), \
+        "withholding a reveal changed the joint key"
+    r = js("finish", p, state, {**so_far, **public(reveals=reveals, openings=openings)})
     assert r["result"] == result.to_json(g)
     key1 = dkg.TrusteeKey.from_json(g, r["key"])
     assert dkg.verify_signature(params, anns[1], result, SchnorrProof.from_json(g, r["signature"]))

@@ -254,6 +254,9 @@ def group_vectors(group: Group) -> dict[str, Any]:
         "mul": {"a": group.to_hex(a), "b": group.to_hex(b), "product": group.to_hex(group.mul(a, b)),
                 "quotient": group.to_hex(group.div(a, b)), "inverse_a": group.to_hex(group.inv(a))},
         "decode": decode,
+        "hash_to_element": [{"tag": tag, "msg": msg.hex(), "element": group.to_hex(group.hash_to_element(tag, msg))}
+                            for tag, msg in [("pedersen-h", b"Quorum Pedersen VSS generator h"), ("x", b""),
+                                             ("test", bytes(range(40)))] + [("t", b"%d" % i) for i in range(24)]],
         "bad_hex": [group.to_hex(a)[:-2], group.to_hex(a) + "00", group.to_hex(a).upper(), "zz" * group.element_bytes, 5],
     }
 
@@ -312,7 +315,22 @@ def hybrid_vectors(group: Group) -> list[dict[str, Any]]:
 
 # --- DKG and decryption ---------------------------------------------------------------------
 
+def qualification_json(q: dkg.Qualification) -> dict[str, Any]:
+    """The JSON the browser's qualificationToJSON gives (the relay publishes it after round 3)."""
+    return {"qualified": list(q.qualified), "disqualified": {str(i): why for i, why in sorted(q.disqualified.items())},
+            "rejected_complaints": [list(pair) for pair in q.rejected_complaints]}
+
+
+DKG_SCENARIOS = ("bad-dealer", "bad-ephemeral", "silent-dealer", "withheld-reveal", "bad-reveal")
+
+
 def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.TrusteeKey]]:
+    """One 2-of-3 ceremony; trustee 1's draws are recorded so that the browser replays it exactly.
+
+    Scenarios: honest; bad-dealer (3 sends 1 a wrong share: 1's complaint is upheld); bad-ephemeral (2 reuses
+    another ciphertext's ephemeral proof: a public fault); silent-dealer (3 never deals); withheld-reveal (2 is
+    qualified but does not reveal: 1 and 3 open their shares of it); bad-reveal (2's reveal carries a wrong
+    Feldman value: invalid, so 2 is reconstructed as if it had not revealed)."""
     n, k = 3, 2
     params = dkg.CeremonyParams(group, n, k, encode("election", scenario, b"\x07" * 32))
     draws = {i: Draws(f"{group.name} dkg {scenario} trustee {i}") for i in range(1, n + 1)}
@@ -325,18 +343,36 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
     announcements = {i: step(i, t.announce) for i, t in trustees.items()}
     messages = {i: step(i, lambda t=t: t.deal(announcements)) for i, t in trustees.items()}
     if scenario == "bad-dealer":
-        wrong = (shamir.evaluate(trustees[3].polynomial, 1, group.q) + 1).to_bytes(32, "big")
+        t3 = trustees[3]
+        wrong = ((shamir.evaluate(t3.polynomial, 1, group.q) + 1).to_bytes(32, "big")
+                 + shamir.evaluate(t3.blinding, 1, group.q).to_bytes(32, "big"))
         forged = step(3, lambda: hybrid.encrypt(group, announcements[1].enc_key, wrong, params.ctx("dkg-share", 3, 1)))
         m3 = messages[3]
-        messages[3] = dkg.DealerMessage(3, m3.commitments, m3.proof, {**m3.shares, 1: forged})
+        messages[3] = dkg.DealerMessage(3, m3.commitments, {**m3.shares, 1: forged})
     elif scenario == "bad-ephemeral":  # dealer 2 reuses the proof of another ciphertext: a public fault
         m2 = messages[2]
         swapped = hybrid.HybridCiphertext(m2.shares[3].ephemeral, m2.shares[1].proof, m2.shares[3].body)
-        messages[2] = dkg.DealerMessage(2, m2.commitments, m2.proof, {**m2.shares, 3: swapped})
+        messages[2] = dkg.DealerMessage(2, m2.commitments, {**m2.shares, 3: swapped})
     elif scenario == "silent-dealer":
         del messages[3]
     complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]
-    result = dkg.adjudicate(params, announcements, messages, complaints)
+    qualification = dkg.qualify(params, announcements, messages, complaints)
+    reveals = {}
+    for i, t in trustees.items():
+        reveal = step(i, lambda t=t: t.reveal(qualification))
+        if reveal is not None:
+            reveals[i] = reveal
+    if_all_revealed = dkg.adjudicate(params, announcements, messages, complaints, reveals, {})
+    if scenario == "withheld-reveal":
+        del reveals[2]
+    elif scenario == "bad-reveal":
+        r2 = reveals[2]
+        reveals[2] = dkg.Reveal(2, (r2.feldman[0], group.mul(r2.feldman[1], group.g)), r2.proofs)
+    reconstruct = dkg.to_reconstruct(params, qualification, messages, reveals)
+    openings = {i: t.open(reconstruct) for i, t in trustees.items() if i not in reconstruct} if reconstruct else {}
+    result = dkg.adjudicate(params, announcements, messages, complaints, reveals, openings)
+    assert result.public_key == if_all_revealed.public_key, "a withheld reveal changed the joint key"
+    assert result.verification_keys == if_all_revealed.verification_keys
     keys = [trustees[i].finish(result) for i in result.qualified]
     signatures = {i: step(i, lambda t=t: t.sign(result)) for i, t in trustees.items()}
     for i, sig in signatures.items():
@@ -346,6 +382,10 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         "announcements": [a.to_json(group) for _, a in sorted(announcements.items())],
         "messages": [m.to_json(group) for _, m in sorted(messages.items())],
         "complaints": [c.to_json(group) for c in complaints],
+        "qualification": qualification_json(qualification),
+        "reveals": [r.to_json(group) for _, r in sorted(reveals.items())],
+        "reconstruct": list(reconstruct),
+        "openings": [o.to_json(group) for _, o in sorted(openings.items())],
         "result": result.to_json(group),
         "signatures": {str(i): s.to_json(group) for i, s in signatures.items()},
         "trustee1": {"draws": draws[1].to_json(), "key": trustees[1].finish(result).to_json()},
@@ -392,7 +432,7 @@ def build() -> dict[str, Any]:
         proofs[name] = elgamal_and_proofs(group)
         hybrids[name] = hybrid_vectors(group)
         honest, keys = ceremony(group, "honest")
-        dkgs[name] = [honest] + [ceremony(group, s)[0] for s in ("bad-dealer", "bad-ephemeral", "silent-dealer")]
+        dkgs[name] = [honest] + [ceremony(group, s)[0] for s in DKG_SCENARIOS]
         decryptions[name] = decryption_vectors(group, keys[0])
     return {"version": 1, "encoding": encoding_vectors(), "canonical_json": json_vectors(),
             "expand_message_xmd": xmd_vectors(), **hash_vectors(), "groups": groups, "proofs": proofs,

@@ -1,28 +1,34 @@
 /**
- * A trustee's side of the Pedersen DKG of threshold/dkg.py, with the public adjudication
- * that lets the trustee check the outcome before signing it. Round 1: announce an encryption
- * key (with a Schnorr proof) and the hash of the Feldman commitments. Round 2: deal: reveal
- * the commitments, prove knowledge of the constant term, send every other trustee its share
- * by hybrid encryption. Round 3: check the received shares and complain, opening the KEM
- * secret with a Chaum-Pedersen proof. Then adjudicate, finish (own key share) and sign the
- * transcript hash. Every message's JSON and every hash equal Python's.
+ * A trustee's side of the GJKR distributed key generation of threshold/dkg.py (docs/spec.md,
+ * section 6), with the public adjudication that lets the trustee check the outcome before
+ * signing it. Round 1: announce an encryption key (with a Schnorr proof). Round 2: deal: hiding
+ * Pedersen commitments g^a_m h^b_m and every other trustee's share (f(j), f'(j)) by hybrid
+ * encryption. Round 3: check the received shares and complain, opening the KEM secret with a
+ * Chaum-Pedersen proof; this fixes the qualified set QUAL ({@link qualify}). Round 4: every
+ * qualified dealer reveals its Feldman commitments g^a_m with proofs. Round 5 (only when a
+ * qualified dealer did not reveal): every other trustee opens its share of that dealer, whose
+ * polynomial is then reconstructed in public. Then adjudicate, finish (own key share) and sign
+ * the transcript hash. Every message's JSON and every hash equal Python's.
  * @module dkg
  */
 
 import { DecodeError, ProtocolError, VerificationError } from "./errors.js";
-import { bytesEqual, fromHex, toHex } from "./bytes.js";
-import { bigIntToBytes, bytesToBigInt, mod, systemRng } from "./bigint.js";
+import { toHex } from "./bytes.js";
+import { bigIntToBytes, bytesToBigInt, mod, modInv, systemRng } from "./bigint.js";
 import { canonicalJsonBytes, encode } from "./encoding.js";
 import { sha256 } from "./hashing.js";
 import { expectInt, expectList, expectObject } from "./fields.js";
 import { ChaumPedersenProof, SchnorrProof } from "./proofs.js";
 import * as hybrid from "./hybrid.js";
-import { evaluatePolynomial, expectedCommitment, feldmanCommit, feldmanVerify } from "./vss.js";
+import { evaluatePolynomial, expectedCommitment, pedersenCommit, pedersenH, pedersenVerify } from "./vss.js";
 
 /**
  * @typedef {import("./group.js").Group} Group
  * @typedef {import("./bigint.js").Rng} Rng
  */
+
+/** Bytes of a share's plaintext: f(j) and f'(j), 32-byte big-endian each. */
+const SHARE_BYTES = 64;
 
 /** Who takes part: n trustees, any k of whom decrypt; `context` binds it to one election. */
 export class CeremonyParams {
@@ -64,16 +70,6 @@ export class CeremonyParams {
   }
 }
 
-/**
- * What a trustee commits to in round 1: sha256(encode("dkg-commitments", [C_j bytes])).
- * @param {Group} group
- * @param {any[]} commitments
- * @returns {Promise<Uint8Array>}
- */
-export function commitmentsHash(group, commitments) {
-  return sha256(encode("dkg-commitments", commitments.map((c) => group.encode(c))));
-}
-
 function shareAad(params, dealer, recipient) {
   return params.ctx("dkg-share", dealer, recipient);
 }
@@ -89,20 +85,38 @@ function indexKeys(obj, field) {
   return Object.keys(obj).map(Number).sort((a, b) => a - b);
 }
 
-/** Round 1: encryption key, its proof, and the commitment hash. */
+function expectDict(obj, field, what) {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw new DecodeError(field, what);
+  return obj;
+}
+
+const byIndex = (m) => [...m.keys()].sort((a, b) => a - b).map((i) => m.get(i));
+
+/**
+ * The two scalars of a share's plaintext, or null unless it is 64 bytes of two scalars below q.
+ * @param {Group} group
+ * @param {Uint8Array} raw
+ * @returns {[bigint, bigint] | null}
+ */
+function parseSharePlaintext(group, raw) {
+  if (raw.length !== SHARE_BYTES) return null;
+  const s = bytesToBigInt(raw.subarray(0, 32));
+  const t = bytesToBigInt(raw.subarray(32));
+  return s < group.q && t < group.q ? [s, t] : null;
+}
+
+/** Round 1: encryption key and its proof. */
 export class Announcement {
-  /** @param {number} index @param {any} encKey @param {SchnorrProof} encProof @param {Uint8Array} commitHash */
-  constructor(index, encKey, encProof, commitHash) {
+  /** @param {number} index @param {any} encKey @param {SchnorrProof} encProof */
+  constructor(index, encKey, encProof) {
     this.index = index;
     this.encKey = encKey;
     this.encProof = encProof;
-    this.commitHash = commitHash;
   }
 
   /** @param {Group} group @returns {object} the JSON of threshold.dkg.Announcement.to_json */
   toJSON(group) {
-    return { index: this.index, enc_key: group.toHex(this.encKey), enc_proof: this.encProof.toJSON(group),
-      commit_hash: toHex(this.commitHash) };
+    return { index: this.index, enc_key: group.toHex(this.encKey), enc_proof: this.encProof.toJSON(group) };
   }
 
   /**
@@ -113,10 +127,10 @@ export class Announcement {
    * @throws {DecodeError}
    */
   static fromJSON(params, obj, field = "announcement") {
-    const o = expectObject(obj, ["index", "enc_key", "enc_proof", "commit_hash"], field);
+    const o = expectObject(obj, ["index", "enc_key", "enc_proof"], field);
     const g = params.group;
     return new Announcement(params.checkIndex(o.index, `${field}.index`), g.fromHex(o.enc_key, `${field}.enc_key`),
-      SchnorrProof.fromJSON(g, o.enc_proof, `${field}.enc_proof`), fromHex(o.commit_hash, 32, `${field}.commit_hash`));
+      SchnorrProof.fromJSON(g, o.enc_proof, `${field}.enc_proof`));
   }
 
   /** @param {CeremonyParams} params @returns {Promise<boolean>} whether the key's proof holds */
@@ -125,18 +139,16 @@ export class Announcement {
   }
 }
 
-/** Round 2: commitments, proof of the constant term, encrypted shares keyed by recipient. */
+/** Round 2: Pedersen commitments and the encrypted shares (f(j), f'(j)) keyed by recipient. */
 export class DealerMessage {
   /**
    * @param {number} index
-   * @param {any[]} commitments
-   * @param {SchnorrProof} proof
+   * @param {any[]} commitments C_m = g^a_m h^b_m
    * @param {Map<number, import("./hybrid.js").HybridCiphertext>} shares
    */
-  constructor(index, commitments, proof, shares) {
+  constructor(index, commitments, shares) {
     this.index = index;
     this.commitments = commitments;
-    this.proof = proof;
     this.shares = shares;
   }
 
@@ -144,8 +156,7 @@ export class DealerMessage {
   toJSON(group) {
     const shares = {};
     for (const j of [...this.shares.keys()].sort((a, b) => a - b)) shares[String(j)] = hybrid.hybridToJSON(group, this.shares.get(j));
-    return { index: this.index, commitments: this.commitments.map((c) => group.toHex(c)),
-      proof: this.proof.toJSON(group), shares };
+    return { index: this.index, commitments: this.commitments.map((c) => group.toHex(c)), shares };
   }
 
   /**
@@ -156,14 +167,12 @@ export class DealerMessage {
    * @throws {DecodeError}
    */
   static fromJSON(params, obj, field = "dealer") {
-    const o = expectObject(obj, ["index", "commitments", "proof", "shares"], field);
+    const o = expectObject(obj, ["index", "commitments", "shares"], field);
     const g = params.group;
     const index = params.checkIndex(o.index, `${field}.index`);
     const commitments = expectList(o.commitments, params.k, `${field}.commitments`)
       .map((c, m) => g.fromHex(c, `${field}.commitments[${m}]`));
-    if (typeof o.shares !== "object" || o.shares === null || Array.isArray(o.shares)) {
-      throw new DecodeError(`${field}.shares`, "expected an object keyed by recipient index");
-    }
+    expectDict(o.shares, `${field}.shares`, "expected an object keyed by recipient index");
     const expected = [];
     for (let j = 1; j <= params.n; j++) if (j !== index) expected.push(j);
     const have = indexKeys(o.shares, `${field}.shares`);
@@ -171,7 +180,7 @@ export class DealerMessage {
       throw new DecodeError(`${field}.shares`, `expected one share for each of ${JSON.stringify(expected)}`);
     }
     const shares = new Map(have.map((j) => [j, hybrid.hybridFromJSON(g, o.shares[String(j)], `${field}.shares.${j}`)]));
-    return new DealerMessage(index, commitments, SchnorrProof.fromJSON(g, o.proof, `${field}.proof`), shares);
+    return new DealerMessage(index, commitments, shares);
   }
 }
 
@@ -206,11 +215,141 @@ export class Complaint {
   }
 }
 
+/** Round 4: a qualified dealer's Feldman commitments A_m = g^a_m, with proofs of a_m and b_m. */
+export class Reveal {
+  /**
+   * @param {number} index
+   * @param {any[]} feldman A_0..A_(k-1)
+   * @param {Array<{feldman: SchnorrProof, blinding: SchnorrProof}>} proofs
+   */
+  constructor(index, feldman, proofs) {
+    this.index = index;
+    this.feldman = feldman;
+    this.proofs = proofs;
+  }
+
+  /** @param {Group} group @returns {object} the JSON of threshold.dkg.Reveal.to_json */
+  toJSON(group) {
+    return { index: this.index, feldman: this.feldman.map((a) => group.toHex(a)),
+      proofs: this.proofs.map((p) => ({ feldman: p.feldman.toJSON(group), blinding: p.blinding.toJSON(group) })) };
+  }
+
+  /**
+   * @param {CeremonyParams} params
+   * @param {unknown} obj
+   * @param {string} [field]
+   * @returns {Reveal}
+   * @throws {DecodeError}
+   */
+  static fromJSON(params, obj, field = "reveal") {
+    const o = expectObject(obj, ["index", "feldman", "proofs"], field);
+    const g = params.group;
+    const index = params.checkIndex(o.index, `${field}.index`);
+    const feldman = expectList(o.feldman, params.k, `${field}.feldman`).map((a, m) => g.fromHex(a, `${field}.feldman[${m}]`));
+    const proofs = expectList(o.proofs, params.k, `${field}.proofs`).map((p, m) => {
+      const pair = expectObject(p, ["feldman", "blinding"], `${field}.proofs[${m}]`);
+      return { feldman: SchnorrProof.fromJSON(g, pair.feldman, `${field}.proofs[${m}].feldman`),
+        blinding: SchnorrProof.fromJSON(g, pair.blinding, `${field}.proofs[${m}].blinding`) };
+    });
+    return new Reveal(index, feldman, proofs);
+  }
+
+  /**
+   * Whether this is a valid reveal of the dealer of `message` (spec section 6 step 4): same index,
+   * k elements none the identity, and for each m a proof of log_g A_m and of log_h (C_m / A_m).
+   * @param {CeremonyParams} params
+   * @param {DealerMessage} message
+   * @returns {Promise<boolean>}
+   */
+  async verify(params, message) {
+    const g = params.group;
+    const k = params.k;
+    if (this.index !== message.index || this.feldman.length !== k || this.proofs.length !== k
+      || message.commitments.length !== k || this.feldman.some((a) => g.eq(a, g.identity))) return false;
+    const h = await pedersenH(g);
+    for (let m = 0; m < k; m++) {
+      const A = this.feldman[m];
+      if (!(await this.proofs[m].feldman.verify(g, A, params.ctx("dkg-feldman", this.index, m)))) return false;
+      const blind = g.div(message.commitments[m], A);
+      if (!(await this.proofs[m].blinding.verify(g, blind, params.ctx("dkg-blinding", this.index, m), { base: h }))) return false;
+    }
+    return true;
+  }
+}
+
+/** Round 5: trustee `index` opens its shares (s, s') of the qualified dealers that did not reveal. */
+export class Opening {
+  /**
+   * @param {number} index
+   * @param {Map<number, {share: bigint, blinding: bigint}>} openings dealer -> (f_i(index), f'_i(index))
+   */
+  constructor(index, openings) {
+    this.index = index;
+    this.openings = openings;
+  }
+
+  /** @param {Group} group @returns {object} the JSON of threshold.dkg.Opening.to_json */
+  toJSON(group) {
+    const openings = {};
+    for (const i of [...this.openings.keys()].sort((a, b) => a - b)) {
+      const o = this.openings.get(i);
+      openings[String(i)] = { share: group.scalarToHex(o.share), blinding: group.scalarToHex(o.blinding) };
+    }
+    return { index: this.index, openings };
+  }
+
+  /**
+   * @param {CeremonyParams} params
+   * @param {unknown} obj
+   * @param {string} [field]
+   * @returns {Opening}
+   * @throws {DecodeError}
+   */
+  static fromJSON(params, obj, field = "opening") {
+    const o = expectObject(obj, ["index", "openings"], field);
+    const g = params.group;
+    const index = params.checkIndex(o.index, `${field}.index`);
+    expectDict(o.openings, `${field}.openings`, "expected an object keyed by dealer index");
+    const openings = new Map();
+    for (const key of Object.keys(o.openings)) {
+      if (!/^[1-9][0-9]{0,5}$/.test(key)) throw new DecodeError(`${field}.openings`, `expected a decimal trustee index as key, got ${JSON.stringify(key)}`);
+    }
+    for (const i of indexKeys(o.openings, `${field}.openings`)) {
+      const at = `${field}.openings.${i}`;
+      params.checkIndex(i, `${field}.openings`);
+      if (i === index) throw new DecodeError(at, "a trustee holds no share of its own from itself");
+      const pair = expectObject(o.openings[String(i)], ["share", "blinding"], at);
+      openings.set(i, { share: g.scalarFromHex(pair.share, `${at}.share`), blinding: g.scalarFromHex(pair.blinding, `${at}.blinding`) });
+    }
+    return new Opening(index, openings);
+  }
+}
+
+/**
+ * QUAL and why the others were disqualified, fixed after the complaints.
+ * @typedef {object} Qualification
+ * @property {number[]} qualified
+ * @property {Map<number, string>} disqualified dealer -> reason
+ * @property {Array<[number, number]>} rejectedComplaints (accuser, dealer)
+ */
+
+/**
+ * JSON of a qualification, as threshold.dkg.Qualification.to_json: {qualified, disqualified, rejected_complaints}.
+ * @param {Qualification} q
+ * @returns {object}
+ */
+export function qualificationToJSON(q) {
+  const disqualified = {};
+  for (const i of [...q.disqualified.keys()].sort((a, b) => a - b)) disqualified[String(i)] = q.disqualified.get(i);
+  return { qualified: [...q.qualified], disqualified, rejected_complaints: q.rejectedComplaints.map(([a, d]) => [a, d]) };
+}
+
 /**
  * The public outcome, recomputed by each trustee from the public messages with {@link adjudicate}.
  * @typedef {object} CeremonyResult
  * @property {number[]} qualified
  * @property {Map<number, string>} disqualified dealer -> reason
+ * @property {number[]} reconstructed qualified dealers whose polynomial was reconstructed from openings
  * @property {any} publicKey the joint election key
  * @property {Map<number, any>} verificationKeys trustee -> g^x_j
  * @property {Uint8Array} transcriptHash what every trustee signs
@@ -218,19 +357,19 @@ export class Complaint {
  */
 
 /**
- * JSON of a result, as threshold.dkg.CeremonyResult.to_json: {qualified, disqualified, public_key,
- * verification_keys, transcript_hash, rejected_complaints}.
+ * JSON of a result, as threshold.dkg.CeremonyResult.to_json: {qualified, disqualified, reconstructed,
+ * public_key, verification_keys, transcript_hash, rejected_complaints}.
  * @param {Group} group
  * @param {CeremonyResult} result
  * @returns {object}
  */
 export function resultToJSON(group, result) {
   const disqualified = {};
-  for (const [i, why] of result.disqualified) disqualified[String(i)] = why;
+  for (const i of [...result.disqualified.keys()].sort((a, b) => a - b)) disqualified[String(i)] = result.disqualified.get(i);
   const vks = {};
-  for (const [j, v] of result.verificationKeys) vks[String(j)] = group.toHex(v);
-  return { qualified: [...result.qualified], disqualified, public_key: group.toHex(result.publicKey),
-    verification_keys: vks, transcript_hash: toHex(result.transcriptHash),
+  for (const j of [...result.verificationKeys.keys()].sort((a, b) => a - b)) vks[String(j)] = group.toHex(result.verificationKeys.get(j));
+  return { qualified: [...result.qualified], disqualified, reconstructed: [...result.reconstructed],
+    public_key: group.toHex(result.publicKey), verification_keys: vks, transcript_hash: toHex(result.transcriptHash),
     rejected_complaints: result.rejectedComplaints.map(([a, d]) => [a, d]) };
 }
 
@@ -244,31 +383,27 @@ async function checkAnnouncements(params, announcements) {
 }
 
 /**
- * Decide the ceremony from public data only, exactly as threshold.dkg.adjudicate: a trustee
- * runs this itself rather than trusting a result handed to it.
+ * QUAL from the public messages of rounds 1-3 (spec section 6 step 3), exactly as threshold.dkg.qualify.
  * @param {CeremonyParams} params
  * @param {Map<number, Announcement>} announcements
  * @param {Map<number, DealerMessage>} messages
  * @param {Complaint[]} complaints in board order
- * @returns {Promise<CeremonyResult>}
+ * @returns {Promise<Qualification>}
  * @throws {ProtocolError} when fewer than k dealers qualify
  */
-export async function adjudicate(params, announcements, messages, complaints) {
+export async function qualify(params, announcements, messages, complaints) {
   const g = params.group;
   await checkAnnouncements(params, announcements);
+  const h = await pedersenH(g);
   const disqualified = new Map();
   for (let i = 1; i <= params.n; i++) {
     const msg = messages.get(i);
     const others = [];
     for (let j = 1; j <= params.n; j++) if (j !== i) others.push(j);
-    if (!msg) disqualified.set(i, "did not reveal its commitments");
+    if (!msg) disqualified.set(i, "did not deal");
     else if (msg.index !== i) disqualified.set(i, "message index does not match");
-    else if (!bytesEqual(await commitmentsHash(g, msg.commitments), announcements.get(i).commitHash)) {
-      disqualified.set(i, "revealed commitments differ from the committed hash");
-    } else if (msg.commitments.length !== params.k || msg.commitments.some((c) => g.eq(c, g.identity))) {
+    else if (msg.commitments.length !== params.k || msg.commitments.some((c) => g.eq(c, g.identity))) {
       disqualified.set(i, "malformed commitments");
-    } else if (!(await msg.proof.verify(g, msg.commitments[0], params.ctx("dkg-constant", i)))) {
-      disqualified.set(i, "invalid proof of knowledge of the constant term");
     } else if ([...msg.shares.keys()].sort((a, b) => a - b).join() !== others.join()) {
       disqualified.set(i, "did not send a share to every trustee");
     } else {
@@ -289,14 +424,13 @@ export async function adjudicate(params, announcements, messages, complaints) {
       rejected.push([c.accuser, c.dealer]);
       continue;
     }
-    let value = g.q;
+    let pair = null;
     try {
-      const raw = await hybrid.openWith(g, c.kemSecret, ct, shareAad(params, c.dealer, c.accuser));
-      if (raw.length === 32) value = bytesToBigInt(raw);
+      pair = parseSharePlaintext(g, await hybrid.openWith(g, c.kemSecret, ct, shareAad(params, c.dealer, c.accuser)));
     } catch (err) {
       if (!(err instanceof VerificationError)) throw err;
     }
-    if (value >= g.q || !feldmanVerify(g, messages.get(c.dealer).commitments, c.accuser, value)) {
+    if (pair === null || !pedersenVerify(g, h, messages.get(c.dealer).commitments, c.accuser, pair[0], pair[1])) {
       disqualified.set(c.dealer, `complaint by trustee ${c.accuser} upheld: invalid share`);
     } else {
       rejected.push([c.accuser, c.dealer]);
@@ -305,19 +439,115 @@ export async function adjudicate(params, announcements, messages, complaints) {
   const qualified = [];
   for (let i = 1; i <= params.n; i++) if (!disqualified.has(i)) qualified.push(i);
   if (qualified.length < params.k) throw new ProtocolError(`only ${qualified.length} qualified dealers, ${params.k} needed`);
-  const publicKey = g.prod(qualified.map((i) => messages.get(i).commitments[0]));
+  return { qualified, disqualified, rejectedComplaints: rejected };
+}
+
+/**
+ * The qualified dealers without a valid reveal (RECON), sorted, as threshold.dkg.to_reconstruct.
+ * @param {CeremonyParams} params
+ * @param {Qualification} qualification
+ * @param {Map<number, DealerMessage>} messages
+ * @param {Map<number, Reveal>} reveals dealer -> its reveal
+ * @returns {Promise<number[]>}
+ */
+export async function toReconstruct(params, qualification, messages, reveals) {
+  const missing = [];
+  for (const i of qualification.qualified) {
+    const reveal = reveals.get(i);
+    if (!reveal || !(await reveal.verify(params, messages.get(i)))) missing.push(i);
+  }
+  return missing.sort((a, b) => a - b);
+}
+
+/** The coefficients of the polynomial of degree < points.length through the points (x, y), mod q. */
+function interpolate(points, q) {
+  const coefficients = new Array(points.length).fill(0n);
+  for (const [x, y] of points) {
+    let basis = [1n]; // prod_(other) (X - x_o), lowest degree first
+    let denominator = 1n;
+    for (const [xo] of points) {
+      if (xo === x) continue;
+      const next = new Array(basis.length + 1).fill(0n);
+      for (let d = 0; d < basis.length; d++) {
+        next[d] = mod(next[d] - BigInt(xo) * basis[d], q);
+        next[d + 1] = mod(next[d + 1] + basis[d], q);
+      }
+      basis = next;
+      denominator = mod(denominator * BigInt(x - xo), q);
+    }
+    const scale = mod(y * modInv(denominator, q), q);
+    basis.forEach((b, d) => { coefficients[d] = mod(coefficients[d] + b * scale, q); });
+  }
+  return coefficients;
+}
+
+/**
+ * A_i0..A_i(k-1) of a qualified dealer that did not reveal, from the trustees' valid openings (spec
+ * section 6 step 5): the k lowest valid openings fix f_i, every other valid opening must lie on it.
+ * @param {CeremonyParams} params
+ * @param {any} h
+ * @param {number} dealer
+ * @param {DealerMessage} message
+ * @param {Map<number, Opening>} openings
+ * @returns {any[]}
+ * @throws {ProtocolError}
+ */
+function reconstruct(params, h, dealer, message, openings) {
+  const g = params.group;
+  const valid = [];
+  for (const j of [...openings.keys()].sort((a, b) => a - b)) {
+    const o = openings.get(j);
+    const pair = o.index === j && j !== dealer ? o.openings.get(dealer) : undefined;
+    if (pair && pedersenVerify(g, h, message.commitments, j, pair.share, pair.blinding)) valid.push([j, pair.share]);
+  }
+  if (valid.length < params.k) {
+    throw new ProtocolError(`dealer ${dealer} did not reveal and ${valid.length} valid openings of its shares were `
+      + `published, ${params.k} needed to reconstruct it`);
+  }
+  const f = interpolate(valid.slice(0, params.k), g.q);
+  if (valid.slice(params.k).some(([j, s]) => evaluatePolynomial(f, j, g.q) !== s)) {
+    throw new ProtocolError(`valid openings of dealer ${dealer}'s shares disagree (Pedersen binding broken)`);
+  }
+  return f.map((a) => g.expG(a));
+}
+
+/**
+ * Decide the ceremony from public data only, exactly as threshold.dkg.adjudicate: a trustee
+ * runs this itself rather than trusting a result handed to it.
+ * @param {CeremonyParams} params
+ * @param {Map<number, Announcement>} announcements
+ * @param {Map<number, DealerMessage>} messages
+ * @param {Complaint[]} complaints in board order
+ * @param {Map<number, Reveal>} reveals dealer -> reveal
+ * @param {Map<number, Opening>} openings trustee -> opening
+ * @returns {Promise<CeremonyResult>}
+ * @throws {ProtocolError} when fewer than k dealers qualify or a dealer's polynomial cannot be reconstructed
+ */
+export async function adjudicate(params, announcements, messages, complaints, reveals, openings) {
+  const g = params.group;
+  const qualification = await qualify(params, announcements, messages, complaints);
+  const { qualified } = qualification;
+  const reconstructed = await toReconstruct(params, qualification, messages, reveals);
+  const h = await pedersenH(g);
+  const feldman = new Map();
+  for (const i of qualified) {
+    feldman.set(i, reconstructed.includes(i) ? reconstruct(params, h, i, messages.get(i), openings) : reveals.get(i).feldman);
+  }
+  const publicKey = g.prod(qualified.map((i) => feldman.get(i)[0]));
   const verificationKeys = new Map();
   for (let j = 1; j <= params.n; j++) {
-    verificationKeys.set(j, g.prod(qualified.map((i) => expectedCommitment(g, messages.get(i).commitments, j))));
+    verificationKeys.set(j, g.prod(qualified.map((i) => expectedCommitment(g, feldman.get(i), j))));
   }
-  const sorted = (m) => [...m.keys()].sort((a, b) => a - b).map((i) => m.get(i));
   const transcriptHash = await sha256(encode(
     "dkg-transcript", params.context, params.n, params.k,
-    sorted(announcements).map((a) => canonicalJsonBytes(a.toJSON(g))),
-    sorted(messages).map((m) => canonicalJsonBytes(m.toJSON(g))),
+    byIndex(announcements).map((a) => canonicalJsonBytes(a.toJSON(g))),
+    byIndex(messages).map((m) => canonicalJsonBytes(m.toJSON(g))),
     complaints.map((c) => canonicalJsonBytes(c.toJSON(g))),
-    qualified, g.encode(publicKey)));
-  return { qualified, disqualified, publicKey, verificationKeys, transcriptHash, rejectedComplaints: rejected };
+    byIndex(reveals).map((r) => canonicalJsonBytes(r.toJSON(g))),
+    byIndex(openings).map((o) => canonicalJsonBytes(o.toJSON(g))),
+    qualified, reconstructed, g.encode(publicKey)));
+  return { qualified, disqualified: qualification.disqualified, reconstructed, publicKey, verificationKeys,
+    transcriptHash, rejectedComplaints: qualification.rejectedComplaints };
 }
 
 /**
@@ -370,9 +600,7 @@ export class TrusteeKey {
     const o = expectObject(obj, ["group", "index", "secret", "public_key", "verification_keys"], "trustee_key");
     if (o.group !== group.name) throw new DecodeError("trustee_key.group", `expected ${group.name}, got ${JSON.stringify(o.group)}`);
     const index = expectInt(o.index, 1, 0xffff, "trustee_key.index");
-    if (typeof o.verification_keys !== "object" || o.verification_keys === null || Array.isArray(o.verification_keys)) {
-      throw new DecodeError("trustee_key.verification_keys", "expected an object");
-    }
+    expectDict(o.verification_keys, "trustee_key.verification_keys", "expected an object");
     const vks = new Map(indexKeys(o.verification_keys, "trustee_key.verification_keys")
       .map((j) => [j, group.fromHex(o.verification_keys[String(j)], `trustee_key.verification_keys.${j}`)]));
     const key = new TrusteeKey(group, index, group.scalarFromHex(o.secret, "trustee_key.secret"),
@@ -390,22 +618,23 @@ export class Trustee {
    * @param {CeremonyParams} params
    * @param {number} index
    * @param {bigint} encSecret
-   * @param {bigint[]} polynomial
-   * @param {Map<number, bigint>} received valid shares from other dealers
+   * @param {bigint[]} polynomial f: a_0 (this dealer's part of the joint secret) .. a_(k-1)
+   * @param {bigint[]} blinding f': b_0 .. b_(k-1)
+   * @param {Map<number, {share: bigint, blinding: bigint}>} received valid shares (f_i(index), f'_i(index)) from other dealers
    */
-  constructor(params, index, encSecret, polynomial, received) {
+  constructor(params, index, encSecret, polynomial, blinding, received) {
     this.params = params;
     this.index = params.checkIndex(index);
     this.encSecret = encSecret;
     this.encKey = params.group.expG(encSecret);
     this.polynomial = polynomial;
-    this.commitments = feldmanCommit(params.group, polynomial);
+    this.blinding = blinding;
     this.received = received;
   }
 
   /**
-   * A new trustee with a fresh encryption key and polynomial (draws: encryption secret, then
-   * the k coefficients, as threshold.dkg.Trustee).
+   * A new trustee with a fresh encryption key and polynomials (draws, as threshold.dkg.Trustee:
+   * the encryption secret, the k coefficients of f, then the k of f').
    * @param {CeremonyParams} params
    * @param {number} index
    * @param {{rng?: Rng}} [options]
@@ -415,8 +644,19 @@ export class Trustee {
     const g = params.group;
     const encSecret = g.randomScalar(rng);
     const polynomial = [];
-    for (let j = 0; j < params.k; j++) polynomial.push(g.randomScalar(rng));
-    return new Trustee(params, index, encSecret, polynomial, new Map());
+    for (let m = 0; m < params.k; m++) polynomial.push(g.randomScalar(rng));
+    const blinding = [];
+    for (let m = 0; m < params.k; m++) blinding.push(g.randomScalar(rng));
+    return new Trustee(params, index, encSecret, polynomial, blinding, new Map());
+  }
+
+  /**
+   * The Pedersen commitments C_m = g^a_m h^b_m of this dealer's polynomials.
+   * @returns {Promise<any[]>}
+   */
+  async commitments() {
+    const g = this.params.group;
+    return pedersenCommit(g, await pedersenH(g), this.polynomial, this.blinding);
   }
 
   /**
@@ -426,9 +666,13 @@ export class Trustee {
   toState() {
     const g = this.params.group;
     const received = {};
-    for (const j of [...this.received.keys()].sort((a, b) => a - b)) received[String(j)] = g.scalarToHex(this.received.get(j));
+    for (const j of [...this.received.keys()].sort((a, b) => a - b)) {
+      const r = this.received.get(j);
+      received[String(j)] = { share: g.scalarToHex(r.share), blinding: g.scalarToHex(r.blinding) };
+    }
     return { group: g.name, context: toHex(this.params.context), n: this.params.n, k: this.params.k, index: this.index,
-      enc_secret: g.scalarToHex(this.encSecret), polynomial: this.polynomial.map((a) => g.scalarToHex(a)), received };
+      enc_secret: g.scalarToHex(this.encSecret), polynomial: this.polynomial.map((a) => g.scalarToHex(a)),
+      blinding: this.blinding.map((b) => g.scalarToHex(b)), received };
   }
 
   /**
@@ -439,19 +683,21 @@ export class Trustee {
    * @throws {DecodeError}
    */
   static fromState(params, state) {
-    const o = expectObject(state, ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "received"], "state");
+    const o = expectObject(state, ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "blinding", "received"], "state");
     const g = params.group;
     if (o.group !== g.name) throw new DecodeError("state.group", `expected ${g.name}, got ${JSON.stringify(o.group)}`);
     if (o.context !== toHex(params.context) || o.n !== params.n || o.k !== params.k) {
       throw new DecodeError("state.context", "the saved state belongs to another ceremony");
     }
-    if (typeof o.received !== "object" || o.received === null || Array.isArray(o.received)) {
-      throw new DecodeError("state.received", "expected an object");
-    }
-    const received = new Map(indexKeys(o.received, "state.received")
-      .map((j) => [params.checkIndex(j, `state.received.${j}`), g.scalarFromHex(o.received[String(j)], `state.received.${j}`)]));
+    expectDict(o.received, "state.received", "expected an object");
+    const received = new Map(indexKeys(o.received, "state.received").map((j) => {
+      const at = `state.received.${j}`;
+      const pair = expectObject(o.received[String(j)], ["share", "blinding"], at);
+      return [params.checkIndex(j, at), { share: g.scalarFromHex(pair.share, `${at}.share`), blinding: g.scalarFromHex(pair.blinding, `${at}.blinding`) }];
+    }));
     return new Trustee(params, params.checkIndex(o.index, "state.index"), g.scalarFromHex(o.enc_secret, "state.enc_secret"),
-      expectList(o.polynomial, params.k, "state.polynomial").map((a, j) => g.scalarFromHex(a, `state.polynomial[${j}]`)),
+      expectList(o.polynomial, params.k, "state.polynomial").map((a, m) => g.scalarFromHex(a, `state.polynomial[${m}]`)),
+      expectList(o.blinding, params.k, "state.blinding").map((b, m) => g.scalarFromHex(b, `state.blinding[${m}]`)),
       received);
   }
 
@@ -463,11 +709,11 @@ export class Trustee {
   async announce({ rng = systemRng } = {}) {
     const p = this.params;
     const proof = await SchnorrProof.prove(p.group, this.encSecret, p.ctx("enc-key", this.index), { rng });
-    return new Announcement(this.index, this.encKey, proof, await commitmentsHash(p.group, this.commitments));
+    return new Announcement(this.index, this.encKey, proof);
   }
 
   /**
-   * Round 2: reveal the commitments and encrypt every other trustee's share to its key.
+   * Round 2: the Pedersen commitments, and every other trustee's (f(j), f'(j)) encrypted to its key.
    * @param {Map<number, Announcement>} announcements every trustee's, this one's included
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<DealerMessage>}
@@ -477,14 +723,15 @@ export class Trustee {
     const p = this.params;
     const g = p.group;
     await checkAnnouncements(p, announcements);
-    const proof = await SchnorrProof.prove(g, this.polynomial[0], p.ctx("dkg-constant", this.index), { rng });
     const shares = new Map();
     for (let j = 1; j <= p.n; j++) {
       if (j === this.index) continue;
-      const value = bigIntToBytes(evaluatePolynomial(this.polynomial, j, g.q), 32);
+      const value = new Uint8Array(SHARE_BYTES);
+      value.set(bigIntToBytes(evaluatePolynomial(this.polynomial, j, g.q), 32), 0);
+      value.set(bigIntToBytes(evaluatePolynomial(this.blinding, j, g.q), 32), 32);
       shares.set(j, await hybrid.encrypt(g, announcements.get(j).encKey, value, shareAad(p, this.index, j), { rng }));
     }
-    return new DealerMessage(this.index, [...this.commitments], proof, shares);
+    return new DealerMessage(this.index, await this.commitments(), shares);
   }
 
   /**
@@ -497,23 +744,23 @@ export class Trustee {
   async checkShares(messages, { rng = systemRng } = {}) {
     const p = this.params;
     const g = p.group;
+    const h = await pedersenH(g);
     const complaints = [];
     for (const i of [...messages.keys()].sort((a, b) => a - b)) {
       if (i === this.index) continue;
       const msg = messages.get(i);
       const ct = msg.shares.get(this.index);
       if (!ct || !(await hybrid.ephemeralValid(g, ct, shareAad(p, i, this.index)))) {
-        continue; // public faults: adjudicate disqualifies the dealer; never reveal S for them
+        continue; // public faults: qualify disqualifies the dealer; never reveal S for them
       }
-      let value = null;
+      let pair = null;
       try {
-        const raw = await hybrid.decrypt(g, this.encSecret, ct, shareAad(p, i, this.index));
-        if (raw.length === 32) value = bytesToBigInt(raw);
+        pair = parseSharePlaintext(g, await hybrid.decrypt(g, this.encSecret, ct, shareAad(p, i, this.index)));
       } catch (err) {
         if (!(err instanceof VerificationError)) throw err;
       }
-      if (value !== null && value < g.q && feldmanVerify(g, msg.commitments, this.index, value)) {
-        this.received.set(i, value);
+      if (pair !== null && pedersenVerify(g, h, msg.commitments, this.index, pair[0], pair[1])) {
+        this.received.set(i, { share: pair[0], blinding: pair[1] });
         continue;
       }
       const secret = hybrid.kemSecret(g, this.encSecret, ct);
@@ -522,6 +769,42 @@ export class Trustee {
       complaints.push(new Complaint(this.index, i, secret, proof));
     }
     return complaints;
+  }
+
+  /**
+   * Round 4: the Feldman commitments A_m = g^a_m with, for each m, a proof of a_m (base g) and of
+   * b_m for C_m / A_m = h^b_m (base h); null when this trustee is not qualified.
+   * @param {Qualification} qualification from {@link qualify}
+   * @param {{rng?: Rng}} [options]
+   * @returns {Promise<Reveal|null>}
+   */
+  async reveal(qualification, { rng = systemRng } = {}) {
+    if (!qualification.qualified.includes(this.index)) return null;
+    const p = this.params;
+    const g = p.group;
+    const h = await pedersenH(g);
+    const feldman = this.polynomial.map((a) => g.expG(a));
+    const proofs = [];
+    for (let m = 0; m < p.k; m++) {
+      const feldmanProof = await SchnorrProof.prove(g, this.polynomial[m], p.ctx("dkg-feldman", this.index, m), { rng });
+      const blindingProof = await SchnorrProof.prove(g, this.blinding[m], p.ctx("dkg-blinding", this.index, m), { base: h, rng });
+      proofs.push({ feldman: feldmanProof, blinding: blindingProof });
+    }
+    return new Reveal(this.index, feldman, proofs);
+  }
+
+  /**
+   * Round 5: this trustee's shares (s, s') of every dealer to reconstruct that it holds (never its own).
+   * @param {number[]} reconstruct from {@link toReconstruct}
+   * @returns {Opening}
+   */
+  open(reconstruct) {
+    const openings = new Map();
+    for (const i of reconstruct) {
+      const pair = this.received.get(i);
+      if (pair) openings.set(i, { share: pair.share, blinding: pair.blinding });
+    }
+    return new Opening(this.index, openings);
   }
 
   /**
@@ -536,7 +819,7 @@ export class Trustee {
     if (missing.length) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${JSON.stringify(missing)}`);
     let secret = 0n;
     for (const i of result.qualified) {
-      secret += i === this.index ? evaluatePolynomial(this.polynomial, this.index, g.q) : this.received.get(i);
+      secret += i === this.index ? evaluatePolynomial(this.polynomial, this.index, g.q) : this.received.get(i).share;
     }
     secret = mod(secret, g.q);
     if (!g.eq(g.expG(secret), result.verificationKeys.get(this.index))) {

@@ -1,6 +1,6 @@
 /**
- * Shamir polynomials and Feldman commitments (threshold/shamir.py, threshold/vss.py):
- * what a DKG dealer commits to and what a recipient checks its share against.
+ * Shamir polynomials, Feldman (g^a) and Pedersen (g^a h^b) commitments (threshold/shamir.py,
+ * threshold/vss.py): what a DKG dealer commits to and what a recipient checks its share against.
  * @module vss
  */
 
@@ -50,4 +50,45 @@ export function expectedCommitment(group, commitments, index) {
  */
 export function feldmanVerify(group, commitments, index, value) {
   return group.eq(group.expG(value), expectedCommitment(group, commitments, index));
+}
+
+const pedersenCache = new Map();
+
+/**
+ * The second Pedersen generator h = hash_to_element("pedersen-h", "Quorum Pedersen VSS generator h")
+ * (threshold.vss.pedersen_h): nobody knows log_g h. Computed once per group.
+ * @param {import("./group.js").Group} group
+ * @returns {Promise<any>}
+ */
+export function pedersenH(group) {
+  if (!pedersenCache.has(group.name)) {
+    pedersenCache.set(group.name, group.hashToElement("pedersen-h", new TextEncoder().encode("Quorum Pedersen VSS generator h")));
+  }
+  return pedersenCache.get(group.name);
+}
+
+/**
+ * Pedersen commitments C_j = g^a_j h^b_j.
+ * @param {import("./group.js").Group} group
+ * @param {any} h the second generator ({@link pedersenH})
+ * @param {bigint[]} coefficients a_0..a_(k-1)
+ * @param {bigint[]} blinding b_0..b_(k-1)
+ * @returns {any[]}
+ */
+export function pedersenCommit(group, h, coefficients, blinding) {
+  return coefficients.map((a, j) => group.mul(group.expG(a), group.exp(h, blinding[j])));
+}
+
+/**
+ * g^value h^blinding == prod_j C_j^(index^j).
+ * @param {import("./group.js").Group} group
+ * @param {any} h
+ * @param {any[]} commitments
+ * @param {number} index
+ * @param {bigint} value
+ * @param {bigint} blinding
+ * @returns {boolean}
+ */
+export function pedersenVerify(group, h, commitments, index, value, blinding) {
+  return group.eq(group.mul(group.expG(value), group.exp(h, blinding)), expectedCommitment(group, commitments, index));
 }
