@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from threshold.errors import ProtocolError, QuorumError
 from voting import db as board_db
-from web import audit, elections, forms
+from web import audit, ceremony, elections, forms
 from web.auth import admin_required
 from web.errors import field_errors
 from web.models import TrusteeInvite
@@ -89,7 +89,38 @@ def election(election_id: str) -> str:
     voters = elections.voters(state().session, election_id)
     return render_template("admin/election.html", election_id=election_id, phase=phase, invites=invites,
                            voters=voters, smtp=state().config.smtp is not None,
-                           can_issue=phase in elections.BEFORE_REGISTRATION)
+                           can_issue=phase in elections.BEFORE_REGISTRATION,
+                           ceremony=_ceremony_status(election_id) if phase == "setup" else None)
+
+
+def _ceremony_status(election_id: str) -> dict[str, Any]:
+    """The key ceremony's round for the election page; in the reveal round, who has not revealed yet."""
+    try:
+        transcript = ceremony.load(state().session, state().election(election_id))  # type: ignore[arg-type]
+        current = transcript.current_round()
+    except QuorumError as exc:
+        return {"round": None, "error": str(exc), "missing": []}
+    missing = [i for i in transcript.qualification().qualified if i not in transcript.raw["reveal"]] if current == "reveal" else []
+    return {"round": current, "error": "", "missing": missing}
+
+
+@bp.post("/elections/<election_id>/ceremony/close-reveals")
+@admin_required
+def close_reveals(election_id: str) -> Response:
+    """Proceed without the missing reveals: those trustees' polynomials are reconstructed from the others' openings."""
+    _phase_or_404(election_id)
+    try:
+        transcript = ceremony.close_reveals(state().session, state().election(election_id), g.admin)  # type: ignore[arg-type]
+    except QuorumError as exc:
+        flash(f"Could not close the reveal round: {exc}", "error")
+    else:
+        with state().session() as db:
+            audit.record(db, g.admin, "ceremony_close_reveals", election_id,
+                         f"reconstructing trustees {transcript['reconstruct']}")
+            db.commit()
+        flash("The reveal round is closed: the other trustees now open their shares of "
+              f"trustees {', '.join(map(str, transcript['reconstruct']))}.", "ok")
+    return redirect(url_for("admin_elections.election", election_id=election_id))
 
 
 @bp.post("/elections/<election_id>/invite/<int:index>")

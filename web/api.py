@@ -279,6 +279,20 @@ def get_ceremony(election_id: str) -> Response:
     return jsonify({**transcript.to_json(), "you": session.get("trustee_seats", {}).get(election_id)})
 
 
+@bp.post("/elections/<election_id>/ceremony/close-reveals")
+@admin_required
+def close_reveals(election_id: str) -> Response:
+    """Proceed without the missing reveals: the qualified trustees that did not reveal are reconstructed from the
+    other trustees' openings of their shares (so withholding a reveal cannot change the key)."""
+    election = _election(election_id)
+    transcript = ceremony.close_reveals(state().session, election, g.admin)
+    with state().session() as db:
+        audit.record(db, g.admin, "ceremony_close_reveals", election_id,
+                     f"API; reconstructing trustees {transcript['reconstruct']}")
+        db.commit()
+    return jsonify({**transcript, "you": None})
+
+
 @bp.post("/elections/<election_id>/ceremony/<round_name>")
 def post_ceremony(election_id: str, round_name: str) -> Response:
     """A trustee's message for the current round (only for the trustee seat this session holds)."""

@@ -1,5 +1,12 @@
 """The key ceremony relay: trustees' browsers post each round's public message here; once every
-qualified trustee has signed, the whole transcript goes on the board as the key_ceremony entry."""
+qualified trustee has signed, the whole transcript goes on the board as the key_ceremony entry.
+
+Rounds (docs/spec.md section 6): announce, deal and complain wait for all n trustees; the complaints fix
+QUAL. Reveal waits for a valid reveal from every qualified trustee, unless the administrator closes it
+(`close_reveals`, "proceed without the missing reveals"). If some qualified dealer then has no reveal,
+open waits for every other trustee's openings of its shares, so that its polynomial is reconstructed in
+public and withholding a reveal cannot change the key; otherwise the ceremony goes straight to sign.
+Every message is checked when it arrives: a refused one is not stored."""
 
 from __future__ import annotations
 
@@ -13,11 +20,15 @@ from sqlalchemy.orm import Session
 from threshold import dkg
 from threshold.errors import DecodeError, ProtocolError, VerificationError
 from threshold.proofs import SchnorrProof
+from threshold.shamir import Share
+from threshold.vss import pedersen_h, pedersen_verify
 from voting.context import Setup, ceremony_payload, parse_setup
 from voting.election import Election
 from web.models import CeremonyMessage
 
-ROUNDS = ("announce", "deal", "complain", "sign")
+ROUNDS = ("announce", "deal", "complain", "reveal", "open", "sign")
+# The administrator's decision to close the reveal round: a row of the same table, trustee index 0.
+CLOSE_REVEALS = "close-reveals"
 
 
 class Transcript:
@@ -26,11 +37,16 @@ class Transcript:
     def __init__(self, setup: Setup, rows: list[CeremonyMessage], published: bool) -> None:
         self.setup = setup
         self.published = published
+        self._qualification: dkg.Qualification | None = None
         self._result: dkg.CeremonyResult | None = None
         self.params = setup.ceremony_params()
         self.raw: dict[str, dict[int, Any]] = {r: {} for r in ROUNDS}
+        self.reveals_closed = False
         for row in rows:
-            self.raw[row.round][row.trustee_index] = json.loads(row.payload)
+            if row.round == CLOSE_REVEALS:
+                self.reveals_closed = True
+            else:
+                self.raw[row.round][row.trustee_index] = json.loads(row.payload)
 
     def announcements(self) -> dict[int, dkg.Announcement]:
         """Round 1 messages."""
@@ -44,25 +60,62 @@ class Transcript:
         """Round 3 messages, flattened in trustee order."""
         return [dkg.Complaint.from_json(self.params, c) for _, m in sorted(self.raw["complain"].items()) for c in m["complaints"]]
 
+    def reveals(self) -> dict[int, dkg.Reveal]:
+        """Round 4 messages (each was checked valid on arrival)."""
+        return {i: dkg.Reveal.from_json(self.params, m) for i, m in self.raw["reveal"].items()}
+
+    def openings(self) -> dict[int, dkg.Opening]:
+        """Round 5 messages (each was checked valid on arrival)."""
+        return {i: dkg.Opening.from_json(self.params, m) for i, m in self.raw["open"].items()}
+
+    def messages(self) -> dkg.Transcript:
+        """Every public message so far, as the key_ceremony entry holds them."""
+        return dkg.Transcript(self.announcements(), self.dealers(), self.complaints(), self.reveals(), self.openings())
+
+    def qualification(self) -> dkg.Qualification:
+        """QUAL, once rounds 1-3 are complete (computed once: it is final)."""
+        if self._qualification is None:
+            self._qualification = dkg.qualify(self.params, self.announcements(), self.dealers(), self.complaints())
+        return self._qualification
+
+    def reconstruct(self) -> tuple[int, ...]:
+        """The qualified dealers without a reveal, once the reveal round is over: their shares are opened."""
+        return tuple(i for i in self.qualification().qualified if i not in self.raw["reveal"])
+
+    def openers(self) -> tuple[int, ...]:
+        """The trustees that open their shares of the dealers to reconstruct: every trustee not among them."""
+        recon = self.reconstruct()
+        return tuple(j for j in range(1, self.params.n + 1) if j not in recon)
+
     def result(self) -> dkg.CeremonyResult:
-        """The adjudicated outcome, once rounds 1-3 are complete (computed once: later messages are signatures)."""
+        """The adjudicated outcome, once rounds 1-5 are complete (computed once: later messages are signatures)."""
         if self._result is None:
-            self._result = dkg.adjudicate(self.params, self.announcements(), self.dealers(), self.complaints())
+            self._result = self.messages().adjudicate(self.params)
         return self._result
+
+    def reveal_round_over(self) -> bool:
+        """Every qualified trustee revealed, or the administrator closed the round."""
+        return self.reveals_closed or set(self.raw["reveal"]) == set(self.qualification().qualified)
 
     def current_round(self) -> str:
         """The round waiting for messages; 'publish' once every qualified trustee has signed, 'done' once on the board."""
         for name in ROUNDS[:3]:
             if len(self.raw[name]) < self.params.n:
                 return name
-        if set(self.raw["sign"]) != set(self.result().qualified):
+        if not self.reveal_round_over():
+            return "reveal"
+        if self.reconstruct() and set(self.raw["open"]) != set(self.openers()):
+            return "open"
+        if not set(self.result().qualified) <= set(self.raw["sign"]):
             return "sign"
         return "done" if self.published else "publish"
 
     def to_json(self) -> dict[str, Any]:
-        """What a trustee's browser needs: parameters, the current round, every message so far, the outcome."""
+        """What a trustee's browser needs: parameters, the current round, every message so far, QUAL, the outcome."""
         current = self.current_round()
         g = self.params.group
+        after_complaints = current not in ROUNDS[:3]
+        over = after_complaints and current != "reveal"
         return {
             "election_id": self.setup.election_id,
             "group": g.name, "n": self.params.n, "k": self.params.k, "context": self.params.context.hex(),
@@ -70,9 +123,20 @@ class Transcript:
             "announcements": [m for _, m in sorted(self.raw["announce"].items())],
             "dealers": [m for _, m in sorted(self.raw["deal"].items())],
             "complaints": [m for _, m in sorted(self.raw["complain"].items())],
+            "qualification": qualification_json(self.qualification()) if after_complaints else None,
+            "reveals": [m for _, m in sorted(self.raw["reveal"].items())],
+            "reveals_closed": self.reveals_closed,
+            "reconstruct": list(self.reconstruct()) if over else None,
+            "openings": [m for _, m in sorted(self.raw["open"].items())],
             "signed": sorted(self.raw["sign"]),
             "result": self.result().to_json(g) if current in ("sign", "publish", "done") else None,
         }
+
+
+def qualification_json(q: dkg.Qualification) -> dict[str, Any]:
+    """QUAL as the browser computes it (web/static/js/crypto/dkg.js qualificationToJSON)."""
+    return {"qualified": list(q.qualified), "disqualified": {str(i): why for i, why in sorted(q.disqualified.items())},
+            "rejected_complaints": [list(pair) for pair in q.rejected_complaints]}
 
 
 def load(sessions: Callable[[], Session], election: Election) -> Transcript:
@@ -82,6 +146,52 @@ def load(sessions: Callable[[], Session], election: Election) -> Transcript:
     with sessions() as db:
         rows = list(db.scalars(select(CeremonyMessage).where(CeremonyMessage.election_id == election.election_id)))
     return Transcript(setup, rows, any(e.type == "key_ceremony" for e in entries))
+
+
+def _object(body: Any, keys: set[str], field: str, shape: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or set(body) != keys:
+        raise DecodeError(field, f"expected {shape}")
+    return body
+
+
+def _check_reveal(transcript: Transcript, index: int, body: Any) -> int:
+    """A reveal from a qualified trustee whose Feldman values match its Pedersen commitments (proof by proof)."""
+    params, g = transcript.params, transcript.params.group
+    reveal = dkg.Reveal.from_json(params, body, "reveal")
+    if reveal.index != index:
+        return reveal.index
+    qualification = transcript.qualification()
+    if index not in qualification.qualified:
+        raise ProtocolError(f"trustee {index} is not qualified ({qualification.disqualified.get(index, '')}): it reveals nothing")
+    message = transcript.dealers()[index]
+    if not reveal.valid(params, message):
+        h = pedersen_h(g)
+        for m, (A, C, (pf, pb)) in enumerate(zip(reveal.feldman, message.commitments, reveal.proofs)):
+            if not pf.verify(g, A, params.ctx("dkg-feldman", index, m)):
+                raise DecodeError(f"reveal.proofs[{m}].feldman", f"does not prove knowledge of the logarithm of feldman[{m}]")
+            if not pb.verify(g, g.div(C, A), params.ctx("dkg-blinding", index, m), h):
+                raise DecodeError(f"reveal.proofs[{m}].blinding",
+                                  f"does not prove that commitments[{m}] / feldman[{m}] is a power of h")
+        raise DecodeError("reveal", "not a valid reveal of this dealer's commitments")
+    return reveal.index
+
+
+def _check_opening(transcript: Transcript, index: int, body: Any) -> int:
+    """An opening of exactly the dealers to reconstruct (but the sender), each matching the dealer's commitments."""
+    params, g = transcript.params, transcript.params.group
+    opening = dkg.Opening.from_json(params, body, "opening")
+    if opening.index != index:
+        return opening.index
+    if index not in transcript.openers():
+        raise ProtocolError(f"trustee {index} did not reveal: its own polynomial is being reconstructed, it opens nothing")
+    expected = {i for i in transcript.reconstruct() if i != index}
+    if set(opening.openings) != expected:
+        raise DecodeError("opening.openings", f"expected your shares from exactly the dealers {sorted(expected)}")
+    dealers = transcript.dealers()
+    for i, (s, t) in sorted(opening.openings.items()):
+        if not pedersen_verify(g, dealers[i].commitments, Share(index, s), Share(index, t)):
+            raise DecodeError(f"opening.openings.{i}", f"does not match dealer {i}'s commitments")
+    return opening.index
 
 
 def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> Any:
@@ -95,22 +205,39 @@ def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> An
     elif round_name == "deal":
         owner = dkg.DealerMessage.from_json(params, body, "dealer").index
     elif round_name == "complain":
-        if not isinstance(body, dict) or set(body) != {"index", "complaints"} or not isinstance(body["complaints"], list):
-            raise DecodeError("complaints", "expected {\"index\": i, \"complaints\": [...]}")
+        body = _object(body, {"index", "complaints"}, "complaints", "{\"index\": i, \"complaints\": [...]}")
+        if not isinstance(body["complaints"], list):
+            raise DecodeError("complaints.complaints", "expected a list")
         owner = params.check_index(body["index"], "complaints.index")
         for j, c in enumerate(body["complaints"]):
             if dkg.Complaint.from_json(params, c, f"complaints.complaints[{j}]").accuser != owner:
                 raise DecodeError(f"complaints.complaints[{j}].accuser", "a trustee complains only for itself")
+    elif round_name == "reveal":
+        owner = _check_reveal(transcript, index, body)
+    elif round_name == "open":
+        owner = _check_opening(transcript, index, body)
     else:
-        if not isinstance(body, dict) or set(body) != {"index", "signature"}:
-            raise DecodeError("signature", "expected {\"index\": i, \"signature\": {...}}")
+        body = _object(body, {"index", "signature"}, "signature", "{\"index\": i, \"signature\": {...}}")
         owner = params.check_index(body["index"], "signature.index")
+        if owner == index and owner not in transcript.result().qualified:
+            raise ProtocolError(f"trustee {index} is not qualified: the transcript needs the qualified trustees' signatures only")
         proof = SchnorrProof.from_json(params.group, body["signature"], "signature.signature")
         if not dkg.verify_signature(params, transcript.announcements()[owner], transcript.result(), proof):
             raise VerificationError("signature does not sign this ceremony's transcript hash with the announced key")
     if owner != index:
         raise DecodeError(f"{round_name}.index", f"you are trustee {index}, the message says {owner}")
     return body
+
+
+def _store(sessions: Callable[[], Session], election: Election, round_name: str, index: int, body: Any,
+           duplicate: str) -> None:
+    with sessions() as db:
+        db.add(CeremonyMessage(election_id=election.election_id, round=round_name, trustee_index=index,
+                               payload=json.dumps(body, sort_keys=True)))
+        try:
+            db.commit()
+        except IntegrityError:
+            raise ProtocolError(duplicate) from None
 
 
 def submit(sessions: Callable[[], Session], election: Election, round_name: str, index: int, body: Any) -> dict[str, Any]:
@@ -124,14 +251,27 @@ def submit(sessions: Callable[[], Session], election: Election, round_name: str,
     if index in transcript.raw[round_name]:
         raise ProtocolError(f"trustee {index} already sent its {round_name} message")
     _check(transcript, round_name, index, body)
-    with sessions() as db:
-        db.add(CeremonyMessage(election_id=election.election_id, round=round_name, trustee_index=index,
-                               payload=json.dumps(body, sort_keys=True)))
-        try:
-            db.commit()
-        except IntegrityError:
-            raise ProtocolError(f"trustee {index} already sent its {round_name} message") from None
+    _store(sessions, election, round_name, index, body, f"trustee {index} already sent its {round_name} message")
     transcript.raw[round_name][index] = body
+    publish_if_complete(transcript, election)
+    return transcript.to_json()
+
+
+def close_reveals(sessions: Callable[[], Session], election: Election, admin: str) -> dict[str, Any]:
+    """The administrator's "proceed without the missing reveals": the reveal round ends now, and every
+    qualified trustee that has not revealed is reconstructed from the others' openings. Refused outside
+    the reveal round, and when fewer than k trustees would be left to open."""
+    transcript = load(sessions, election)
+    current = transcript.current_round()
+    if current != "reveal":
+        raise ProtocolError(f"the ceremony is in round {current!r}: only the reveal round can be closed")
+    transcript.reveals_closed = True
+    openers, k = transcript.openers(), transcript.params.k
+    if len(openers) < k:
+        raise ProtocolError(f"only {len(openers)} trustees would be left to open the missing dealers' shares, {k} needed: "
+                            "wait for more reveals")
+    _store(sessions, election, CLOSE_REVEALS, 0, {"by": admin, "missing": list(transcript.reconstruct())},
+           "the reveal round is already closed")
     publish_if_complete(transcript, election)
     return transcript.to_json()
 
@@ -143,8 +283,7 @@ def publish_if_complete(transcript: Transcript, election: Election) -> None:
     g = transcript.params.group
     signatures = {i: SchnorrProof.from_json(g, m["signature"]) for i, m in transcript.raw["sign"].items()}
     try:
-        election.key_ceremony(ceremony_payload(transcript.setup, transcript.announcements(), transcript.dealers(),
-                                               transcript.complaints(), transcript.result(), signatures))
+        election.key_ceremony(ceremony_payload(transcript.setup, transcript.messages(), transcript.result(), signatures))
     except ProtocolError:
         if not any(e.type == "key_ceremony" for e in election.entries()):
             raise  # not the harmless race of two last signatures

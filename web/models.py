@@ -75,7 +75,8 @@ class Voter(WebBase):
 
 
 class CeremonyMessage(WebBase):
-    """A trustee's public message of one key-ceremony round, held until the transcript goes on the board."""
+    """A trustee's public message of one key-ceremony round, held until the transcript goes on the board; round
+    'close-reveals' with trustee index 0 is the administrator's decision to proceed without the missing reveals."""
 
     __tablename__ = "web_ceremony_messages"
     __table_args__ = (UniqueConstraint("election_id", "round", "trustee_index", name="uq_web_ceremony_msg"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -10,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.web.conftest import api_post, form_post
 from threshold import dkg
-from threshold.groups import get_group
+from threshold.groups import Group, get_group
 from voting.manifest import Manifest
 
 MANIFEST = {
@@ -43,33 +44,98 @@ def join(app: Flask, invites: dict[int, str]) -> dict[int, FlaskClient]:
     return clients
 
 
-def ceremony(trustees: dict[int, FlaskClient], election_id: str) -> dict[int, dkg.TrusteeKey]:
-    """Run the DKG through the relay; returns each trustee's key (kept client-side, as a browser does)."""
+@dataclass
+class Dkg:
+    """A ceremony driven through the relay by Python trustees (the browsers' stand-ins), up to some round."""
+
+    url: str
+    params: dkg.CeremonyParams
+    parties: dict[int, dkg.Trustee]
+    announcements: dict[int, dkg.Announcement] = field(default_factory=dict)
+    messages: dict[int, dkg.DealerMessage] = field(default_factory=dict)
+    complaints: list[dkg.Complaint] = field(default_factory=list)
+
+    @property
+    def group(self) -> Group:
+        return self.params.group
+
+    def qualification(self) -> dkg.Qualification:
+        return dkg.qualify(self.params, self.announcements, self.messages, self.complaints)
+
+
+def through_complaints(trustees: dict[int, FlaskClient], election_id: str) -> Dkg:
+    """Rounds announce, deal and complain (all honest); the relay then waits for reveals."""
     url = f"/api/elections/{election_id}/ceremony"
     state = trustees[1].get(url).get_json()
-    group = get_group(state["group"])
-    params = dkg.CeremonyParams(group, state["n"], state["k"], bytes.fromhex(state["context"]))
-    parties = {i: dkg.Trustee(params, i) for i in trustees}
-    for i, t in parties.items():
+    params = dkg.CeremonyParams(get_group(state["group"]), state["n"], state["k"], bytes.fromhex(state["context"]))
+    run = Dkg(url, params, {i: dkg.Trustee(params, i) for i in trustees})
+    group = run.group
+    for i, t in run.parties.items():
         assert api_post(trustees[i], f"{url}/announce", t.announce().to_json(group)).status_code == 200
     state = trustees[1].get(url).get_json()
-    announcements = {a["index"]: dkg.Announcement.from_json(params, a) for a in state["announcements"]}
-    for i, t in parties.items():
-        assert api_post(trustees[i], f"{url}/deal", t.deal(announcements).to_json(group)).status_code == 200
+    run.announcements = {a["index"]: dkg.Announcement.from_json(params, a) for a in state["announcements"]}
+    for i, t in run.parties.items():
+        assert api_post(trustees[i], f"{url}/deal", t.deal(run.announcements).to_json(group)).status_code == 200
     state = trustees[1].get(url).get_json()
-    messages = {m["index"]: dkg.DealerMessage.from_json(params, m) for m in state["dealers"]}
-    for i, t in parties.items():
-        complaints = [c.to_json(group) for c in t.check_shares(messages)]
-        assert api_post(trustees[i], f"{url}/complain", {"index": i, "complaints": complaints}).status_code == 200
+    run.messages = {m["index"]: dkg.DealerMessage.from_json(params, m) for m in state["dealers"]}
+    for i, t in run.parties.items():
+        mine = t.check_shares(run.messages)
+        run.complaints += mine
+        body = {"index": i, "complaints": [c.to_json(group) for c in mine]}
+        assert api_post(trustees[i], f"{url}/complain", body).status_code == 200
     state = trustees[1].get(url).get_json()
+    assert state["round"] == "reveal"
+    assert state["qualification"]["qualified"] == list(run.qualification().qualified)
+    return run
+
+
+def reveal(trustees: dict[int, FlaskClient], run: Dkg, withhold: tuple[int, ...] = ()) -> None:
+    """Every qualified trustee but those in `withhold` reveals."""
+    qualification = run.qualification()
+    for i, t in run.parties.items():
+        revealed = t.reveal(qualification)
+        if revealed is not None and i not in withhold:
+            response = api_post(trustees[i], f"{run.url}/reveal", revealed.to_json(run.group))
+            assert response.status_code == 200, response.get_json()
+
+
+def open_shares(trustees: dict[int, FlaskClient], run: Dkg, reconstruct: list[int]) -> None:
+    """Every trustee not being reconstructed opens its shares of those that are."""
+    for i, t in run.parties.items():
+        if i not in reconstruct:
+            response = api_post(trustees[i], f"{run.url}/open", t.open(reconstruct).to_json(run.group))
+            assert response.status_code == 200, response.get_json()
+
+
+def sign(trustees: dict[int, FlaskClient], run: Dkg) -> dict[int, dkg.TrusteeKey]:
+    """Every trustee checks the outcome and keeps its key; the qualified ones sign the transcript."""
+    state = trustees[1].get(run.url).get_json()
     assert state["round"] == "sign"
-    result = dkg.CeremonyResult.from_json(params, state["result"])
+    result = dkg.CeremonyResult.from_json(run.params, state["result"])
     keys = {}
-    for i, t in parties.items():
+    for i, t in run.parties.items():
         keys[i] = t.finish(result)
-        body = {"index": i, "signature": t.sign(result).to_json(group)}
-        assert api_post(trustees[i], f"{url}/sign", body).status_code == 200
+        if i in result.qualified:
+            body = {"index": i, "signature": t.sign(result).to_json(run.group)}
+            assert api_post(trustees[i], f"{run.url}/sign", body).status_code == 200
     return keys
+
+
+def ceremony(trustees: dict[int, FlaskClient], election_id: str, withhold: tuple[int, ...] = (),
+             admin: FlaskClient | None = None) -> dict[int, dkg.TrusteeKey]:
+    """Run the DKG through the relay; returns each trustee's key (kept client-side, as a browser does).
+
+    Trustees in `withhold` keep their reveals back: then `admin` closes the reveal round through the API and the
+    others open their shares of them."""
+    run = through_complaints(trustees, election_id)
+    reveal(trustees, run, withhold)
+    if withhold:
+        assert admin is not None, "closing the reveal round needs the administrator"
+        response = api_post(admin, f"{run.url}/close-reveals", {})
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["reconstruct"] == sorted(withhold)
+        open_shares(trustees, run, sorted(withhold))
+    return sign(trustees, run)
 
 
 def manifest() -> Manifest:

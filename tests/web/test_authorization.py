@@ -12,7 +12,8 @@ from threshold.groups import get_group
 
 PUBLIC_ADMIN = {"admin.login", "admin.logout"}
 PUBLIC_TRUSTEE = {"trustee.join", "trustee.accept"}
-ADMIN_API = {"api.audit_log", "api.password", "api.create_election", "api.list_voters", "api.replace_voters", "api.issue", "api.step"}
+ADMIN_API = {"api.audit_log", "api.password", "api.create_election", "api.list_voters", "api.replace_voters", "api.issue", "api.step",
+             "api.close_reveals"}
 TRUSTEE_API = {"api.post_ceremony", "api.decrypt"}
 
 

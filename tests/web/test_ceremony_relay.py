@@ -1,0 +1,142 @@
+"""The key ceremony relay's GJKR rounds (docs/spec.md section 6): a qualified trustee that withholds its reveal
+cannot change the election key (the administrator proceeds, the others open their shares, its secret is rebuilt
+in public), and every reveal and opening is checked when it arrives: a bad one is refused naming its field, and
+nothing of it is stored."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web import flow
+from tests.web.conftest import api_post, form_post
+from threshold import dkg
+from voting.context import parse_ceremony, parse_setup
+
+
+def _entries(client: FlaskClient, election_id: str) -> dict[str, Any]:
+    entries = client.get(f"/api/elections/{election_id}/entries").get_json()["entries"]
+    return {e["type"]: e["payload"] for e in entries}
+
+
+def _refused(response: Any, status: int, field: str) -> None:
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["errors"][0]["field"] == field, response.get_json()
+
+
+def test_a_withheld_reveal_does_not_change_the_key(app: Flask, admin: FlaskClient) -> None:
+    trustees = flow.join(app, flow.create(admin, "withheld"))
+    run = flow.through_complaints(trustees, "withheld")
+    flow.reveal(trustees, run, withhold=(2,))
+    state = trustees[1].get(run.url).get_json()
+    assert state["round"] == "reveal" and [r["index"] for r in state["reveals"]] == [1, 3]
+    assert state["reconstruct"] is None
+    # trustee 2 waits; the administrator sees who is missing and proceeds without it
+    page = admin.get("/admin/elections/withheld").get_data(as_text=True)
+    assert "have not revealed yet: 2." in page and "Proceed without the missing reveals" in page
+    response = form_post(admin, "/admin/elections/withheld/ceremony/close-reveals")
+    assert response.status_code == 302
+    assert "now open their shares of trustees 2" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    state = trustees[1].get(run.url).get_json()
+    assert state["round"] == "open" and state["reconstruct"] == [2] and state["reveals_closed"]
+    # too late to reveal now: the set to reconstruct is fixed
+    late = api_post(trustees[2], f"{run.url}/reveal", run.parties[2].reveal(run.qualification()).to_json(run.group))
+    assert late.status_code == 409
+    assert api_post(admin, f"{run.url}/close-reveals", {}).status_code == 409
+    flow.open_shares(trustees, run, [2])
+    keys = flow.sign(trustees, run)
+
+    payload = _entries(admin, "withheld")["key_ceremony"]
+    assert [r["index"] for r in payload["reveals"]] == [1, 3]
+    assert [o["index"] for o in payload["openings"]] == [1, 3]
+    setup = parse_setup(_entries(admin, "withheld")["setup"])
+    published = parse_ceremony(setup, payload)  # the verifiers' re-adjudication accepts it
+    # the key trustee 2's reveal would have given: the same, so withholding gained it nothing
+    qualification = run.qualification()
+    reveals = {i: t.reveal(qualification) for i, t in run.parties.items()}
+    revealing = dkg.adjudicate(run.params, run.announcements, run.messages, run.complaints, reveals, {})
+    assert revealing.reconstructed == ()
+    assert published.public_key.element == revealing.public_key
+    assert published.verification_keys == revealing.verification_keys
+    assert all(run.group.exp_g(k.secret) == revealing.verification_keys[i] for i, k in keys.items())
+    events = admin.get("/api/audit").get_json()["events"]
+    assert any(e["action"] == "ceremony_close_reveals" and e["actor"] == "alice" and "[2]" in e["detail"] for e in events)
+
+
+def test_a_bad_reveal_or_opening_is_refused_naming_the_field(app: Flask, admin: FlaskClient) -> None:
+    trustees = flow.join(app, flow.create(admin, "refusals"))
+    url = "/api/elections/refusals/ceremony"
+    assert api_post(admin, f"{url}/close-reveals", {}).status_code == 409  # only the reveal round can be closed
+    run = flow.through_complaints(trustees, "refusals")
+    g, qualification = run.group, run.qualification()
+    good = run.parties[1].reveal(qualification).to_json(g)
+
+    def bad_reveal(change: Any) -> dict[str, Any]:
+        body = copy.deepcopy(good)
+        change(body)
+        return body
+
+    other = run.parties[3].reveal(qualification).to_json(g)
+    cases = [
+        (bad_reveal(lambda b: b["proofs"][0].__setitem__("blinding", other["proofs"][0]["blinding"])), "reveal.proofs[0].blinding"),
+        (bad_reveal(lambda b: b["feldman"].__setitem__(1, g.to_hex(g.mul(g.from_hex(b["feldman"][1]), g.g)))),
+         "reveal.proofs[1].feldman"),
+        (bad_reveal(lambda b: b["feldman"].pop()), "reveal.feldman"),
+        (bad_reveal(lambda b: b["proofs"][1].pop("feldman")), "reveal.proofs[1]"),
+        (bad_reveal(lambda b: b["feldman"].__setitem__(0, "00" * g.element_bytes)), "reveal.feldman[0]"),
+        (other, "reveal.index"),
+        ({**good, "extra": 1}, "reveal"),
+    ]
+    for body, field in cases:
+        _refused(api_post(trustees[1], f"{url}/reveal", body), 422, field)
+        assert trustees[1].get(url).get_json()["reveals"] == [], field
+    flow.reveal(trustees, run, withhold=(2, 3))
+    # proceeding with only trustee 1 left to open would leave fewer than k openings: refused, nothing changes
+    refused = api_post(admin, f"{url}/close-reveals", {})
+    assert refused.status_code == 409 and "2 needed" in refused.get_json()["detail"]
+    assert trustees[1].get(url).get_json()["round"] == "reveal"
+    flow.reveal(trustees, run, withhold=(1, 2))  # trustee 3 reveals too; 2 still withholds
+    state = api_post(admin, f"{url}/close-reveals", {}).get_json()
+    assert state["round"] == "open" and state["reconstruct"] == [2]
+
+    s, t = run.parties[1].received[2]
+    q = g.q
+
+    def opening(pairs: dict[str, Any], index: int = 1) -> dict[str, Any]:
+        return {"index": index, "openings": pairs}
+
+    pair = {"share": g.scalar_to_hex(s), "blinding": g.scalar_to_hex(t)}
+    cases = [
+        (opening({"2": {"share": g.scalar_to_hex((s + 1) % q), "blinding": pair["blinding"]}}), "opening.openings.2"),
+        (opening({"2": {"share": pair["share"], "blinding": g.scalar_to_hex((t + 1) % q)}}), "opening.openings.2"),
+        (opening({"2": {"share": q.to_bytes(32, "big").hex(), "blinding": pair["blinding"]}}), "opening.openings.2.share"),
+        (opening({"2": {"share": pair["share"]}}), "opening.openings.2"),
+        (opening({}), "opening.openings"),
+        (opening({"2": pair, "3": pair}), "opening.openings"),
+        (opening({"02": pair}), "opening.openings"),
+        (opening({"2": pair}, index=3), "open.index"),
+        ({"index": 1, "openings": [pair]}, "opening.openings"),
+    ]
+    for body, field in cases:
+        _refused(api_post(trustees[1], f"{url}/open", body), 422, field)
+        assert trustees[1].get(url).get_json()["openings"] == [], field
+    # the trustee being reconstructed opens nothing
+    assert api_post(trustees[2], f"{url}/open", opening({"1": pair}, index=2)).status_code == 409
+    flow.open_shares(trustees, run, [2])
+    flow.sign(trustees, run)
+    payload = _entries(admin, "refusals")["key_ceremony"]
+    assert payload["qualified"] == [1, 2, 3] and [o["index"] for o in payload["openings"]] == [1, 3]
+
+
+def test_all_reveals_go_straight_to_sign(app: Flask, admin: FlaskClient) -> None:
+    trustees = flow.join(app, flow.create(admin, "plain"))
+    run = flow.through_complaints(trustees, "plain")
+    flow.reveal(trustees, run)
+    state = trustees[1].get(run.url).get_json()
+    assert state["round"] == "sign" and state["reconstruct"] == [] and state["result"]["reconstructed"] == []
+    assert api_post(admin, f"{run.url}/close-reveals", {}).status_code == 409
+    flow.sign(trustees, run)
+    assert _entries(admin, "plain")["key_ceremony"]["openings"] == []
