@@ -62,17 +62,45 @@ static Py_ssize_t nbytes(const Py_ssize_t *f, size_t count)
 #define NB(...) nbytes((const Py_ssize_t[]){__VA_ARGS__}, \
                        sizeof((const Py_ssize_t[]){__VA_ARGS__}) / sizeof(Py_ssize_t))
 
-/* Get a C-contiguous buffer of at least `bytes` bytes (writable if asked); NULL on error. */
-static void *get(Bufs *bs, PyObject *obj, Py_ssize_t bytes, int writable, const char *what)
+/* Element types a buffer must have (numpy's format codes on LP64: uint64 is 'L', int64 'l'). */
+enum { ANY, F32, U32, U64, I64 };
+
+static int kind_ok(const Py_buffer *v, int kind)
+{
+    if (kind == ANY)
+        return 1;
+    const char *f = v->format ? v->format : "B";
+    if (f[0] && f[1]) {  /* a byte-order prefix: only native little-endian */
+        if (!strchr("@=<", f[0]) || f[2])
+            return 0;
+        f++;
+    }
+    switch (kind) {
+    case F32: return v->itemsize == 4 && *f == 'f';
+    case U32: return v->itemsize == 4 && (*f == 'I' || *f == 'L');
+    case U64: return v->itemsize == 8 && (*f == 'L' || *f == 'Q');
+    default:  return v->itemsize == 8 && (*f == 'l' || *f == 'q');
+    }
+}
+
+static const char *KIND_NAMES[] = {"bytes", "float32", "uint32", "uint64", "int64"};
+
+/* Get a C-contiguous buffer of `kind` elements and at least `bytes` bytes (writable if asked); NULL on error. */
+static void *get(Bufs *bs, PyObject *obj, Py_ssize_t bytes, int writable, const char *what, int kind)
 {
     if (bytes < 0) {
         PyErr_Format(PyExc_ValueError, "%s: dimensions out of range", what);
         return NULL;
     }
     Py_buffer *v = &bs->b[bs->used];
-    if (PyObject_GetBuffer(obj, v, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
+    if (PyObject_GetBuffer(obj, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
         return NULL;
     bs->used++;
+    if (!kind_ok(v, kind)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a buffer of %s, got format '%s' with %zd-byte items", what,
+                     KIND_NAMES[kind], v->format ? v->format : "B", v->itemsize);
+        return NULL;
+    }
     if (v->len < bytes) {
         PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes, need %zd", what, v->len, bytes);
         return NULL;
@@ -80,9 +108,22 @@ static void *get(Bufs *bs, PyObject *obj, Py_ssize_t bytes, int writable, const 
     return v->buf;
 }
 
+/* 0 if every value is below `limit`, else -1 with ValueError naming `what`. */
+static int all_below(const uint32_t *v, Py_ssize_t count, uint32_t limit, const char *what)
+{
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        bad |= v[i] >= limit;
+    if (bad) {
+        PyErr_Format(PyExc_ValueError, "%s: values must lie below %u", what, limit);
+        return -1;
+    }
+    return 0;
+}
+
 static int primes_of(Bufs *bs, PyObject *obj, Py_ssize_t k, const uint64_t **p, double *pinv)
 {
-    *p = get(bs, obj, NB(8, k), 0, "primes");
+    *p = get(bs, obj, NB(8, k), 0, "primes", U64);
     if (!*p)
         return -1;
     for (Py_ssize_t i = 0; i < k; i++) {
@@ -149,14 +190,14 @@ static PyObject *mul_add(PyObject *self, PyObject *args)
     }
     double pinv[MAXK];
     const uint64_t *p;
-    float *out = get(&bs, o_out, NB(4, rows, n), 1, "out");
-    const float *x = out ? get(&bs, o_x, NB(4, rows, n), 0, "x") : NULL;
+    float *out = get(&bs, o_out, NB(4, rows, n), 1, "out", F32);
+    const float *x = out ? get(&bs, o_x, NB(4, rows, n), 0, "x", F32) : NULL;
     const float *y = NULL, *a = NULL;
     if (!x)
         goto done;
-    if (o_y != Py_None && !(y = get(&bs, o_y, NB(4, rows, n), 0, "y")))
+    if (o_y != Py_None && !(y = get(&bs, o_y, NB(4, rows, n), 0, "y", F32)))
         goto done;
-    if (o_a != Py_None && !(a = get(&bs, o_a, NB(4, rows, n), 0, "a")))
+    if (o_a != Py_None && !(a = get(&bs, o_a, NB(4, rows, n), 0, "a", F32)))
         goto done;
     if (primes_of(&bs, o_p, k, &p, pinv) < 0)
         goto done;
@@ -263,10 +304,12 @@ static PyObject *lin_mod(PyObject *self, PyObject *args)
     float *out;
     const uint32_t *w, *masks, *mat, *zm, *off;
     const float *z;
-    if (!(out = get(&bs, o_out, NB(4, L, O, k, n), 1, "out")) || !(w = get(&bs, o_w, NB(4, R, n), 0, "words")) ||
-        !(masks = get(&bs, o_m, NB(4, R), 0, "masks")) || !(mat = get(&bs, o_mat, NB(4, L, O, k, R), 0, "mat")) ||
-        !(z = get(&bs, o_z, NB(4, Z, k, n), 0, "zres")) || !(zm = get(&bs, o_zm, NB(4, L, O, k, Z), 0, "zmat")) ||
-        !(off = get(&bs, o_off, NB(4, O, k), 0, "off")) || primes_of(&bs, o_p, k, &p, pinv) < 0)
+    if (!(out = get(&bs, o_out, NB(4, L, O, k, n), 1, "out", F32)) || !(w = get(&bs, o_w, NB(4, R, n), 0, "words", U32)) ||
+        !(masks = get(&bs, o_m, NB(4, R), 0, "masks", U32)) || !(mat = get(&bs, o_mat, NB(4, L, O, k, R), 0, "mat", U32)) ||
+        !(z = get(&bs, o_z, NB(4, Z, k, n), 0, "zres", F32)) || !(zm = get(&bs, o_zm, NB(4, L, O, k, Z), 0, "zmat", U32)) ||
+        !(off = get(&bs, o_off, NB(4, O, k), 0, "off", U32)) || primes_of(&bs, o_p, k, &p, pinv) < 0 ||
+        all_below(masks, R, 1u << 24, "masks") < 0 || all_below(mat, L * O * k * R, 1u << 21, "mat") < 0 ||
+        all_below(zm, L * O * k * Z, 1u << 21, "zmat") < 0 || all_below(off, O * k, 1u << 21, "off") < 0)
         goto done;
     lin_core(out, w, masks, mat, z, zm, off, p, pinv, L, O, k, R, Z, n, zt);
     ret = Py_NewRef(Py_None);
@@ -368,12 +411,12 @@ static PyObject *open_low(PyObject *self, PyObject *args)
     const uint64_t *p, *wt, *a, *inv, *cof;
     float *out;
     const float *sh, *hi = NULL;
-    if (!(out = get(&bs, o_out, NB(4, L, k, n), 1, "out")) || !(sh = get(&bs, o_sh, NB(4, s, k, n), 0, "shares")) ||
-        !(wt = get(&bs, o_wt, NB(8, s, k), 0, "weights")) || !(a = get(&bs, o_a, NB(8, k), 0, "a")) ||
-        !(inv = get(&bs, o_inv, NB(8, k), 0, "inv2f")) || !(cof = get(&bs, o_cof, NB(8, k), 0, "cof_low")) ||
+    if (!(out = get(&bs, o_out, NB(4, L, k, n), 1, "out", F32)) || !(sh = get(&bs, o_sh, NB(4, s, k, n), 0, "shares", F32)) ||
+        !(wt = get(&bs, o_wt, NB(8, s, k), 0, "weights", U64)) || !(a = get(&bs, o_a, NB(8, k), 0, "a", U64)) ||
+        !(inv = get(&bs, o_inv, NB(8, k), 0, "inv2f", U64)) || !(cof = get(&bs, o_cof, NB(8, k), 0, "cof_low", U64)) ||
         primes_of(&bs, o_p, k, &p, pinv) < 0)
         goto done;
-    if (o_hi != Py_None && !(hi = get(&bs, o_hi, NB(4, L, k, n), 0, "hi")))
+    if (o_hi != Py_None && !(hi = get(&bs, o_hi, NB(4, L, k, n), 0, "hi", F32)))
         goto done;
     double *y = PyMem_Malloc(sizeof(double) * (size_t)k * BLOCK);
     uint64_t *low = PyMem_Malloc(sizeof(uint64_t) * BLOCK);
@@ -405,10 +448,20 @@ static PyObject *pack(PyObject *self, PyObject *args)
     }
     Bufs bs = {.used = 0};
     Py_ssize_t g = (k + 2) / 3;
-    uint64_t *out = get(&bs, o_out, NB(8, g, n), 1, "out");
-    const float *r = out ? get(&bs, o_r, NB(4, k, n), 0, "residues") : NULL;
+    uint64_t *out = get(&bs, o_out, NB(8, g, n), 1, "out", U64);
+    const float *r = out ? get(&bs, o_r, NB(4, k, n), 0, "residues", F32) : NULL;
     if (!r) {
         release(&bs);
+        return NULL;
+    }
+    int bad = 0;  /* residues are integers in [0, 2^21): anything else would be UB to convert or spill */
+    for (Py_ssize_t i = 0; i < k * n; i++) {
+        float x = r[i], c = x >= 0.0f && x < 2097152.0f ? x : 0.5f;
+        bad |= c != (float)(uint32_t)c;
+    }
+    if (bad) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "pack: residues must be integers in [0, 2^21)");
         return NULL;
     }
     for (Py_ssize_t gi = 0; gi < g; gi++) {
@@ -445,8 +498,8 @@ static PyObject *unpack(PyObject *self, PyObject *args)
     double pinv[MAXK];
     const uint64_t *p;
     Py_ssize_t g = (k + 2) / 3;
-    float *out = get(&bs, o_out, NB(4, k, n), 1, "out");
-    const unsigned char *w = out ? get(&bs, o_w, NB(8, g, n), 0, "words") : NULL;  /* any alignment */
+    float *out = get(&bs, o_out, NB(4, k, n), 1, "out", F32);
+    const unsigned char *w = out ? get(&bs, o_w, NB(8, g, n), 0, "words", ANY) : NULL;  /* any alignment */
     if (!w || primes_of(&bs, o_p, k, &p, pinv) < 0) {
         release(&bs);
         return NULL;
@@ -487,9 +540,9 @@ static PyObject *fields(PyObject *self, PyObject *args)
     Bufs bs = {.used = 0};
     double pinv[MAXK];
     const uint64_t *p;
-    float *out = get(&bs, o_out, NB(4, k, n), 1, "out");
-    const uint32_t *w = out ? get(&bs, o_w, NB(4, k, n), 0, "words") : NULL;
-    int64_t *bad = w ? get(&bs, o_bad, 0, 1, "bad") : NULL;
+    float *out = get(&bs, o_out, NB(4, k, n), 1, "out", F32);
+    const uint32_t *w = out ? get(&bs, o_w, NB(4, k, n), 0, "words", U32) : NULL;
+    int64_t *bad = w ? get(&bs, o_bad, 0, 1, "bad", I64) : NULL;
     if (!bad || primes_of(&bs, o_p, k, &p, pinv) < 0) {
         release(&bs);
         return NULL;
