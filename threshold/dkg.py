@@ -172,7 +172,8 @@ class Reveal:
     def valid(self, params: CeremonyParams, message: DealerMessage) -> bool:
         """Whether these Feldman values belong to `message`'s Pedersen commitments (all 2k proofs, one batch)."""
         g = params.group
-        if self.index != message.index or len(self.feldman) != params.k or len(self.proofs) != params.k:
+        if self.index != message.index or len(self.feldman) != params.k or len(self.proofs) != params.k \
+                or g.identity in self.feldman:
             return False
         h = pedersen_h(g)
         batch = BatchVerifier(g, {h: g.fixed_base(h)})
