@@ -1,0 +1,59 @@
+"""ATTACKS row 19 (side channels in trustee secret operations): the trustee's share x_i reaches only the
+constant-time paths (modp: GMP's mpz_powm_sec; ed25519: the native constant-time ladder), never a variable-time
+exponentiation; and the timing-variance measurement of benchmarks/timing_variance.py runs (its figures are in
+BENCHMARKS.md: timings are measured there, never asserted in a test)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import gmpy2
+
+from threshold import hybrid
+from threshold.decryption import partial_decrypt
+from threshold.elgamal import PublicKey
+from threshold.groups import get_group
+from threshold.groups import ed25519 as ed_module
+from threshold.groups import modp as modp_module
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_modp_trustee_secret_goes_through_powm_sec_only(monkeypatch):
+    g = get_group("modp")
+    x = g.random_scalar()
+    pk = PublicKey(g, g.exp_g(x))
+    ct, _ = pk.encrypt(3)
+    hct = hybrid.encrypt(g, pk.element, b"share", b"aad")
+    secure, leaky = [], []
+    powmod_sec, powmod = gmpy2.powmod_sec, gmpy2.powmod
+    monkeypatch.setattr(modp_module.gmpy2, "powmod_sec", lambda b, e, m: secure.append(int(e)) or powmod_sec(b, e, m))
+    monkeypatch.setattr(modp_module.gmpy2, "powmod", lambda b, e, m: leaky.append(int(e)) or powmod(b, e, m))
+    partial_decrypt(g, 1, x, [ct], b"ctx")
+    assert hybrid.decrypt(g, x, hct, b"aad") == b"share"
+    assert secure.count(x) == 2 and x not in leaky  # alpha^x and the KEM secret R^x
+
+
+def test_ed25519_trustee_secret_goes_through_the_constant_time_ladder(monkeypatch):
+    g = get_group("ed25519")
+    x = g.random_scalar()
+    pk = PublicKey(g, g.exp_g(x))
+    ct, _ = pk.encrypt(3)
+    ladder, variable = [], []
+    native = ed_module.native
+    scalarmult, multi_exp = native.scalarmult, native.multi_exp
+    monkeypatch.setattr(native, "scalarmult", lambda p, e: ladder.append(e) or scalarmult(p, e))
+    monkeypatch.setattr(native, "multi_exp", lambda ps, es: variable.extend(es) or multi_exp(ps, es))
+    partial_decrypt(g, 1, x, [ct], b"ctx")
+    assert ladder.count(x) == 1 and x not in variable
+
+
+def test_timing_variance_measurement_runs():
+    spec = importlib.util.spec_from_file_location("timing_variance", ROOT / "benchmarks" / "timing_variance.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("modp", "ed25519"):
+        sparse, dense, t = module.measure(name, 8)
+        assert sparse > 0 and dense > 0 and math.isfinite(t)
