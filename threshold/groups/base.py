@@ -31,7 +31,8 @@ class Group(ABC):
     element_bytes: int
     #: Whether an accepted verification equation forces a proof commitment into the order-q
     #: subgroup, so that `ElementReader.commitment` reads it with `parse_commitment` (no test owed).
-    commitments_forced_into_subgroup: bool = True
+    #: Off unless a group proves it (docs/spec.md section 1): then commitments owe their test like any element.
+    commitments_forced_into_subgroup: bool = False
 
     # --- arithmetic -------------------------------------------------------
     @abstractmethod

@@ -68,8 +68,7 @@ class Ed25519Group(Group):
     name = "ed25519"
     element_bytes = 32
     # Cofactor 8: two commitments carrying an order-2 component would cancel in a batch whose
-    # random weights have the same parity, so commitments owe their subgroup test too.
-    commitments_forced_into_subgroup = False
+    # random weights have the same parity, so commitments owe their subgroup test too (the default).
 
     def __init__(self) -> None:
         self.q = L

@@ -64,6 +64,7 @@ class ModpGroup(Group):
 
     name = "modp"
     element_bytes = ELEMENT_BYTES
+    commitments_forced_into_subgroup = True  # its prime order s = (p-1)/2q > 2^128 part cannot cancel (spec section 1)
 
     def __init__(self) -> None:
         self.p = P
