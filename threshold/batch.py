@@ -28,7 +28,7 @@ def weight() -> int:
 def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[Element, FixedBase] | None = None,
              unreduced: Sequence[tuple[Element, int]] = ()) -> Element:
     """prod base^e, using the generator's table and the given fixed-base tables; `unreduced` terms (from
-    `member_terms`, modp only) are multiplied in with their exponents as they are."""
+    `Group.member_terms`) are multiplied in with their exponents as they are."""
     q = group.q
     merged: dict[Element, int] = {}
     for base, e in terms:
@@ -46,7 +46,7 @@ def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[El
         else:
             rest.append((base, e))
     if unreduced:
-        acc = group.mul(acc, group.multi_exp(rest, unreduced=unreduced))  # type: ignore[call-arg]
+        acc = group.mul(acc, group.multi_exp(rest, unreduced=unreduced))
     elif rest:
         acc = group.mul(acc, group.multi_exp(rest))
     return acc
@@ -92,15 +92,14 @@ class BatchVerifier:
 
     def _verify(self, members: Sequence[tuple[Element, str]]) -> list[Hashable]:
         group = self.group
-        member_terms = getattr(group, "member_terms", None) if members else None
-        if members and member_terms is None:
+        folded = group.member_terms(members) if members else None
+        if members and folded is None:
             group.check_members(members)
-        if not self.items and not member_terms:
+        if not self.items and not folded:
             return []
-        unreduced = member_terms(members) if member_terms else ()
-        if group.accepts(evaluate(group, self._weighted(self.items), self.tables, unreduced)):
+        if group.accepts(evaluate(group, self._weighted(self.items), self.tables, folded or ())):
             return []
-        if member_terms:
+        if folded:
             group.check_members(members)
         return self._failing(self.items)
 

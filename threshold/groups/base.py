@@ -60,13 +60,20 @@ class Group(ABC):
         """A table for a long-lived base (a public key); cached per base."""
 
     @abstractmethod
-    def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> Element:
-        """Product of base^exp over the terms, sharing work between them.
+    def multi_exp(self, terms: Sequence[tuple[Element, int]], unreduced: Sequence[tuple[Element, int]] = ()) -> Element:
+        """Product of base^exp over the terms, sharing work between them; times base^e over `unreduced`
+        with e taken as it is, not modulo q (only the terms this group's `member_terms` made).
 
         Exponents must be public (verification equations, Lagrange coefficients of published
         shares): implementations may run in variable time. Secret exponents go through `exp`,
         `exp_g` or a `fixed_base` table, which are constant time where the group provides it.
         """
+
+    def member_terms(self, pending: Sequence[tuple[Element, str]]) -> Sequence[tuple[Element, int]] | None:
+        """Terms that fold the membership tests owed for `pending` into a batch's multi-exponentiation
+        (passed to `multi_exp` as `unreduced`), or None where the group cannot fold them: then the
+        batch runs `check_members` first."""
+        return None
 
     def fixed_base_products(
         self, products: Sequence[Sequence[tuple[FixedBase, int, int | None]]]

@@ -112,8 +112,11 @@ class Ed25519Group(Group):
         return native.table_exps([[(t._table, int(e) % L, b is not None and b <= _SMALL_BOUND)  # type: ignore[attr-defined]
                                    for t, e, b in terms] for terms in products])
 
-    def multi_exp(self, terms: Sequence[tuple[Element, int]]) -> bytes:
-        """Variable time: public exponents only (see the module docstring)."""
+    def multi_exp(self, terms: Sequence[tuple[Element, int]], unreduced: Sequence[tuple[Element, int]] = ()) -> bytes:
+        """Variable time: public exponents only (see the module docstring). No membership folding here
+        (`member_terms` is None: cofactor 8), so no unreduced terms."""
+        if unreduced:
+            raise ValueError("ed25519 folds no membership tests: unreduced terms are not accepted")
         if not terms:
             return IDENTITY
         return native.multi_exp([b for b, _ in terms], [int(e) % L for _, e in terms])

@@ -115,7 +115,7 @@ class ModpGroup(Group):
             merged[b] = merged.get(b, 0) + e
         return multi_exp_mod(list(merged.items()))
 
-    def member_terms(self, pending: Sequence[tuple[Element, str]]) -> list[tuple[mpz, int]]:
+    def member_terms(self, pending: Sequence[tuple[Element, str]]) -> list[tuple[mpz, int]] | None:
         """Unreduced terms x_i^(q s_i), fresh random 128-bit s_i, that fold the membership test owed for
         `pending` (elements with Jacobi symbol 1) into a batch equation checked by one multi-exponentiation
         (see docs/spec.md section 1, "Batched membership"; on failure call `check_members` to name the field)."""
