@@ -1,0 +1,71 @@
+"""`quorum vote`: cast (or Benaloh-challenge) a ballot from the command line, encrypted by this package and not
+by the server's booth (voting/client.py). Exit 0: on the board and checked; 1: refused by the server or a
+check failed; 2: bad arguments or credential file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from threshold.errors import QuorumError
+from voting.client import VoterClient
+from voting.pins import PinError, parse_board_key_pin
+
+
+def parse_choices(items: list[str]) -> dict[str, list[str]]:
+    """CONTEST=OPT[,OPT...] per contest (CONTEST= for none); a contest given twice is an error."""
+    choices: dict[str, list[str]] = {}
+    for item in items:
+        contest, sep, options = item.partition("=")
+        if not sep or not contest:
+            raise ValueError(f"--choose {item!r}: expected CONTEST=OPTION[,OPTION...]")
+        if contest in choices:
+            raise ValueError(f"--choose: contest {contest!r} given twice")
+        choices[contest] = [o for o in options.split(",") if o]
+    return choices
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        choices = parse_choices(args.choose)
+        board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
+        source = sys.stdin if args.credential == "-" else Path(args.credential).open(encoding="utf-8")
+        with source:
+            credential = source.read().strip()
+    except (ValueError, PinError, OSError) as exc:
+        print(f"quorum vote: {exc}", file=sys.stderr)
+        return 2
+    client = VoterClient(args.url)
+    try:
+        ctx = client.context(args.election, board_key)
+        receipt = (client.challenge if args.challenge else client.cast)(ctx, credential, choices)
+    except (QuorumError, ValueError) as exc:
+        print(f"quorum vote: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"status": receipt.status, "tracker": receipt.tracker, "ballot_hash": receipt.ballot_hash,
+                          "seq": receipt.seq, "base_hash": ctx.base_hash.hex()}))
+    else:
+        what = "challenged (published opened, never counted)" if receipt.status == "spoil" else "cast"
+        print(f"{what}: tracking code {receipt.tracker} (board entry {receipt.seq})")
+        print(f"ballot hash {receipt.ballot_hash}; election base hash {ctx.base_hash.hex()}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `vote` subcommand."""
+    parser = subparsers.add_parser("vote", help="cast a ballot with this client's own encryption (not the server's booth)",
+                                   description=__doc__)
+    parser.add_argument("url", help="the server, e.g. http://127.0.0.1:5000")
+    parser.add_argument("election", help="election id")
+    parser.add_argument("--credential", required=True, metavar="FILE", help="file holding the private credential ('-': stdin)")
+    parser.add_argument("--choose", action="append", default=[], metavar="CONTEST=OPT[,OPT]",
+                        help="the options chosen in one contest (repeat per contest; CONTEST= for none)")
+    parser.add_argument("--challenge", action="store_true",
+                        help="Benaloh challenge: publish this ballot opened instead of casting it")
+    parser.add_argument("--board-key", metavar="HEX_OR_FILE", default=None,
+                        help="the board public key obtained out of band (64 hex, or a file with hex or PEM)")
+    parser.add_argument("--json", action="store_true", help="print the receipt as JSON")
+    parser.set_defaults(func=run)
