@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module defines register(subparsers) and sets `func` on its parser.
-COMMANDS = ("quorum.cmd_demo", "quorum.cmd_verify", "quorum.cmd_vote", "quorum.cmd_serve", "quorum.cmd_mpc")
+COMMANDS = ("quorum.cmd_demo", "quorum.cmd_verify", "quorum.cmd_vote", "quorum.cmd_credentials", "quorum.cmd_serve", "quorum.cmd_mpc")
 
 
 def build_parser() -> argparse.ArgumentParser:

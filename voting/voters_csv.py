@@ -1,4 +1,4 @@
-"""Voter lists imported from CSV (header `voter_id[,email]`), with every defect reported by row number."""
+"""Voter lists and a credential authority's public credentials imported from CSV, every defect reported by row number."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import csv
 import io
 import re
 
-from threshold.errors import QuorumError
+from threshold.errors import DecodeError, QuorumError
+from voting.credentials import parse_public_credential
 
 _VOTER_ID = re.compile(r"[^\s,;\"']{1,128}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 COLUMNS = ("voter_id", "email")
+CREDENTIAL_COLUMNS = ("voter_id", "public_credential")
 MAX_VOTERS = 1_000_000
 
 
@@ -22,8 +24,10 @@ class VoterListError(QuorumError):
         self.errors = errors
 
 
-def parse_voters(text: str | bytes) -> list[dict[str, str]]:
-    """Parse a voter list; returns [{voter_id, email}] or raises VoterListError naming each bad row."""
+def _table(text: str | bytes, columns: tuple[str, ...], required: tuple[str, ...]) -> list[tuple[int, dict[str, str] | str]]:
+    """Each row after the header of a CSV whose header names `required` and maybe other `columns`: (row number,
+    {column: cell}), or (row number, what is wrong) for an empty or short row. A malformed file or header, or no
+    row at all, raises VoterListError."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -34,37 +38,77 @@ def parse_voters(text: str | bytes) -> list[dict[str, str]]:
         rows = list(reader) if text.strip() else []
     except csv.Error as exc:
         raise VoterListError([f"row {reader.line_num}: malformed CSV ({exc})"]) from None
+    expected = ",".join(required) + "".join(f"[,{c}]" for c in columns if c not in required)
     if not rows:
-        raise VoterListError(["row 1: empty file, expected a header voter_id[,email]"])
+        raise VoterListError([f"row 1: empty file, expected a header {expected}"])
     header = [h.strip().lower() for h in rows[0]]
-    errors: list[str] = []
-    if "voter_id" not in header or any(h not in COLUMNS for h in header) or len(set(header)) != len(header):
-        raise VoterListError([f"row 1: header must be voter_id and optionally email, got {','.join(rows[0])!r}"])
+    if any(c not in header for c in required) or any(h not in columns for h in header) or len(set(header)) != len(header):
+        raise VoterListError([f"row 1: header must be {expected}, got {','.join(rows[0])!r}"])
     if len(rows) - 1 > MAX_VOTERS:
         raise VoterListError([f"row {MAX_VOTERS + 2}: more than {MAX_VOTERS} voters"])
-    voters: list[dict[str, str]] = []
-    seen: dict[str, int] = {}
+    if len(rows) < 2:
+        raise VoterListError(["row 2: no voters"])
+    table: list[tuple[int, dict[str, str] | str]] = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
-            errors.append(f"row {number}: empty row")
-            continue
-        if len(row) != len(header):
-            errors.append(f"row {number}: expected {len(header)} columns, got {len(row)}")
-            continue
-        record = dict(zip(header, (cell.strip() for cell in row)))
-        voter_id = record["voter_id"]
-        if not _VOTER_ID.fullmatch(voter_id):
-            errors.append(f"row {number}: voter_id {voter_id!r} must be 1-128 characters without spaces, commas or quotes")
-        elif voter_id in seen:
-            errors.append(f"row {number}: voter_id {voter_id!r} already on row {seen[voter_id]}")
+            table.append((number, f"row {number}: empty row"))
+        elif len(row) != len(header):
+            table.append((number, f"row {number}: expected {len(header)} columns, got {len(row)}"))
         else:
-            seen[voter_id] = number
+            table.append((number, dict(zip(header, (cell.strip() for cell in row)))))
+    return table
+
+
+def _voter_id(number: int, voter_id: str, seen: dict[str, int], errors: list[str]) -> None:
+    if not _VOTER_ID.fullmatch(voter_id):
+        errors.append(f"row {number}: voter_id {voter_id!r} must be 1-128 characters without spaces, commas or quotes")
+    elif voter_id in seen:
+        errors.append(f"row {number}: voter_id {voter_id!r} already on row {seen[voter_id]}")
+    else:
+        seen[voter_id] = number
+
+
+def parse_voters(text: str | bytes) -> list[dict[str, str]]:
+    """Parse a voter list; returns [{voter_id, email}] or raises VoterListError naming each bad row."""
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    voters: list[dict[str, str]] = []
+    for number, record in _table(text, COLUMNS, ("voter_id",)):
+        if isinstance(record, str):
+            errors.append(record)
+            continue
+        _voter_id(number, record["voter_id"], seen, errors)
         email = record.get("email", "")
         if email and not _EMAIL.fullmatch(email):
             errors.append(f"row {number}: email {email!r} is not an address")
-        voters.append({"voter_id": voter_id, "email": email})
-    if not voters and not errors:
-        errors.append("row 2: no voters")
+        voters.append({"voter_id": record["voter_id"], "email": email})
     if errors:
         raise VoterListError(errors)
     return voters
+
+
+def parse_public_credentials(text: str | bytes) -> dict[str, str]:
+    """Public credentials made by a credential authority (header `voter_id,public_credential`): {voter_id: hex},
+    each a valid Ed25519 public key, no voter or credential twice; VoterListError names each bad row."""
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    owners: dict[str, int] = {}
+    out: dict[str, str] = {}
+    for number, record in _table(text, CREDENTIAL_COLUMNS, CREDENTIAL_COLUMNS):
+        if isinstance(record, str):
+            errors.append(record)
+            continue
+        _voter_id(number, record["voter_id"], seen, errors)
+        credential = record["public_credential"].lower()
+        try:
+            parse_public_credential(credential, "public_credential")
+        except DecodeError as exc:
+            errors.append(f"row {number}: {exc}")
+            continue
+        if credential in owners:
+            errors.append(f"row {number}: the same public credential as row {owners[credential]}")
+        owners.setdefault(credential, number)
+        out[record["voter_id"]] = credential
+    if errors:
+        raise VoterListError(errors)
+    return out

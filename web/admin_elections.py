@@ -154,6 +154,25 @@ def import_voters(election_id: str) -> Any:
     return redirect(url_for("admin_elections.election", election_id=election_id))
 
 
+@bp.post("/elections/<election_id>/public-credentials")
+@admin_required
+def import_public_credentials(election_id: str) -> Any:
+    """Public credentials from a credential authority's CSV (errors are listed by row; nothing changes on error)."""
+    _phase_or_404(election_id)
+    upload = request.files.get("credentials_file")
+    data: bytes | str = upload.read() if upload is not None and upload.filename else request.form.get("credentials", "")
+    try:
+        count = elections.import_public_credentials(state().board, state().session, election_id, data)
+    except QuorumError as exc:
+        return render_template("error.html", status=422, title="The public credentials were not imported",
+                               errors=field_errors(exc)), 422
+    with state().session() as db:
+        audit.record(db, g.admin, "public_credentials_imported", election_id, f"{count} from a credential authority")
+        db.commit()
+    flash(f"Imported {count} public credentials.", "ok")
+    return redirect(url_for("admin_elections.election", election_id=election_id))
+
+
 def credentials_csv(issued: list[elections.IssuedCredential]) -> str:
     """voter_id,email,credential lines for the CSV download."""
     out = io.StringIO()

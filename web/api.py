@@ -253,6 +253,21 @@ def issue(election_id: str) -> Response:
                                      "delivery": c.delivery} for c in issued]})
 
 
+@bp.post("/elections/<election_id>/public-credentials")
+@admin_required
+def import_public_credentials(election_id: str) -> Response:
+    """Public credentials from a credential authority (CSV voter_id,public_credential): the server never sees the private ones."""
+    entries_or_404(election_id)
+    data = body({"credentials_csv"})
+    if not isinstance(data["credentials_csv"], str):
+        raise DecodeError("credentials_csv", "expected CSV text")
+    count = elections.import_public_credentials(state().board, state().session, election_id, data["credentials_csv"])
+    with state().session() as db:
+        audit.record(db, g.admin, "public_credentials_imported", election_id, f"{count} from a credential authority (API)")
+        db.commit()
+    return jsonify({"voters": count})
+
+
 @bp.post("/elections/<election_id>/<any(open, close, tally):step>")
 @admin_required
 def step(election_id: str, step: str) -> Response:

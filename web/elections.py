@@ -22,7 +22,7 @@ from voting.context import MAX_TRUSTEES, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
 from voting.election import Election
 from voting.manifest import Manifest
-from voting.voters_csv import parse_voters
+from voting.voters_csv import VoterListError, parse_public_credentials, parse_voters
 from web import mail
 from web.config import SmtpSettings
 from web.models import TrusteeInvite, Voter, utcnow
@@ -170,6 +170,29 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
             db.commit()
     return [IssuedCredential(voter, address, secret, ("failed" if outcomes[voter] else "sent") if voter in outcomes else "handed")
             for voter, address, secret in handed]
+
+
+def import_public_credentials(board: Board, sessions: Callable[[], Session], election_id: str, credentials_csv: str | bytes) -> int:
+    """Public credentials made by a credential authority (CSV `voter_id,public_credential`), so that this server
+    never sees a private one. Every named voter must be registered and no credential may already belong to
+    another voter; errors are listed by row and nothing changes on error."""
+    given = parse_public_credentials(credentials_csv)
+    if phase(board, election_id) not in BEFORE_REGISTRATION:
+        raise ProtocolError("the credentials are already published: no credential can be imported")
+    with sessions() as db:
+        rows = {r.voter_id: r for r in db.scalars(select(Voter).where(Voter.election_id == election_id))}
+        unknown = [v for v in given if v not in rows]
+        others = {r.public_credential: v for v, r in rows.items() if r.public_credential and v not in given}
+        clashes = [v for v, c in given.items() if c in others]
+        if unknown or clashes:
+            raise VoterListError([f"voter_id {v!r} is not on the voter list" for v in unknown] +
+                                 [f"voter_id {v!r}: public credential already held by voter {others[given[v]]!r}" for v in clashes])
+        for voter_id, credential in given.items():
+            row = rows[voter_id]
+            row.public_credential = credential
+            row.delivery, row.delivery_error, row.delivered_at = "authority", "", utcnow()
+        db.commit()
+    return len(given)
 
 
 def open_election(board: Board, sessions: Callable[[], Session], election_id: str) -> None:

@@ -94,6 +94,8 @@ SCHEMAS: dict[str, Any] = {
                        "delivery": {"enum": ["none", "handed", "sent", "failed"]}, "error": {"type": "string"}}}}}},
     "VoterImport": {"type": "object", "required": ["voters_csv"], "additionalProperties": False,
                     "properties": {"voters_csv": {"type": "string"}}},
+    "PublicCredentialImport": {"type": "object", "required": ["credentials_csv"], "additionalProperties": False,
+                               "properties": {"credentials_csv": {"type": "string"}}},
     "VoterCount": {"type": "object", "required": ["voters"], "properties": {"voters": {"type": "integer"}}},
     "IssueRequest": {"type": "object", "additionalProperties": False, "properties": {
         "voter_ids": {"type": "array", "items": {"type": "string"}}, "send_mail": {"type": "boolean"}}},
@@ -219,6 +221,10 @@ PATHS: dict[str, Any] = {
     "/api/elections/{election_id}/credentials": {"post": _op(
         "issueCredentials", "Issue credentials; each private credential is in this response only (and its e-mail)",
         ("200", "issued", "Issued"), WRITE + ("401", "404", "409"), body="IssueRequest", params=[ELECTION_ID], security=ADMIN)},
+    "/api/elections/{election_id}/public-credentials": {"post": _op(
+        "importPublicCredentials", "Public credentials from a credential authority (CSV voter_id,public_credential)",
+        ("200", "imported", "VoterCount"), WRITE + ("401", "404", "409"), body="PublicCredentialImport", params=[ELECTION_ID],
+        security=ADMIN)},
     "/api/elections/{election_id}/{step}": {"post": _op(
         "stepElection", "Open (publishing the credentials), close or tally the election", ("200", "the new phase", "Phase"),
         ("400", "401", "403", "404", "409", "422"), params=[ELECTION_ID, {"name": "step", "in": "path", "required": True,
