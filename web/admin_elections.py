@@ -135,42 +135,37 @@ def reinvite(election_id: str, index: int) -> Any:
     return render_template("admin/invites.html", election_id=election_id, urls=invite_urls({index: token}))
 
 
+def _import_csv(election_id: str, file_field: str, text_field: str, load: Any, title: str, action: str, done: str) -> Any:
+    """One CSV upload (file, or text in a form field) applied by `load`; errors listed by row, nothing changed on error."""
+    _phase_or_404(election_id)
+    upload = request.files.get(file_field)
+    data: bytes | str = upload.read() if upload is not None and upload.filename else request.form.get(text_field, "")
+    try:
+        count = load(state().board, state().session, election_id, data)
+    except QuorumError as exc:
+        return render_template("error.html", status=422, title=title, errors=field_errors(exc)), 422
+    with state().session() as db:
+        audit.record(db, g.admin, action, election_id, done.format(count=count))
+        db.commit()
+    flash(done.format(count=count).capitalize() + ".", "ok")
+    return redirect(url_for("admin_elections.election", election_id=election_id))
+
+
 @bp.post("/elections/<election_id>/voters")
 @admin_required
 def import_voters(election_id: str) -> Any:
-    """Replace the voter list from an uploaded CSV (errors are listed by row; nothing changes on error)."""
-    _phase_or_404(election_id)
-    upload = request.files.get("voters_file")
-    data: bytes | str = upload.read() if upload is not None and upload.filename else request.form.get("voters", "")
-    try:
-        count = elections.replace_voters(state().board, state().session, election_id, data)
-    except QuorumError as exc:
-        return render_template("error.html", status=422, title="The voter list was not imported",
-                               errors=field_errors(exc)), 422
-    with state().session() as db:
-        audit.record(db, g.admin, "voters_imported", election_id, f"{count} voters")
-        db.commit()
-    flash(f"Imported {count} voters.", "ok")
-    return redirect(url_for("admin_elections.election", election_id=election_id))
+    """Replace the voter list from an uploaded CSV."""
+    return _import_csv(election_id, "voters_file", "voters", elections.replace_voters, "The voter list was not imported",
+                       "voters_imported", "imported {count} voters")
 
 
 @bp.post("/elections/<election_id>/public-credentials")
 @admin_required
 def import_public_credentials(election_id: str) -> Any:
-    """Public credentials from a credential authority's CSV (errors are listed by row; nothing changes on error)."""
-    _phase_or_404(election_id)
-    upload = request.files.get("credentials_file")
-    data: bytes | str = upload.read() if upload is not None and upload.filename else request.form.get("credentials", "")
-    try:
-        count = elections.import_public_credentials(state().board, state().session, election_id, data)
-    except QuorumError as exc:
-        return render_template("error.html", status=422, title="The public credentials were not imported",
-                               errors=field_errors(exc)), 422
-    with state().session() as db:
-        audit.record(db, g.admin, "public_credentials_imported", election_id, f"{count} from a credential authority")
-        db.commit()
-    flash(f"Imported {count} public credentials.", "ok")
-    return redirect(url_for("admin_elections.election", election_id=election_id))
+    """Public credentials from a credential authority's CSV."""
+    return _import_csv(election_id, "credentials_file", "credentials", elections.import_public_credentials,
+                       "The public credentials were not imported", "public_credentials_imported",
+                       "imported {count} public credentials from a credential authority")
 
 
 def credentials_csv(issued: list[elections.IssuedCredential]) -> str:

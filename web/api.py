@@ -218,19 +218,24 @@ def list_voters(election_id: str) -> Response:
                                for v in elections.voters(state().session, election_id)]})
 
 
+def _import_csv(election_id: str, field: str, load: Any, action: str, what: str) -> Response:
+    """One CSV body field applied by `load`, audited; returns {"voters": count}."""
+    entries_or_404(election_id)
+    data = body({field})
+    if not isinstance(data[field], str):
+        raise DecodeError(field, "expected CSV text")
+    count = load(state().board, state().session, election_id, data[field])
+    with state().session() as db:
+        audit.record(db, g.admin, action, election_id, f"{count} {what} (API)")
+        db.commit()
+    return jsonify({"voters": count})
+
+
 @bp.post("/elections/<election_id>/voters")
 @admin_required
 def replace_voters(election_id: str) -> Response:
     """Replace the voter list from CSV text (before the credentials are published)."""
-    entries_or_404(election_id)
-    data = body({"voters_csv"})
-    if not isinstance(data["voters_csv"], str):
-        raise DecodeError("voters_csv", "expected CSV text")
-    count = elections.replace_voters(state().board, state().session, election_id, data["voters_csv"])
-    with state().session() as db:
-        audit.record(db, g.admin, "voters_imported", election_id, f"{count} voters (API)")
-        db.commit()
-    return jsonify({"voters": count})
+    return _import_csv(election_id, "voters_csv", elections.replace_voters, "voters_imported", "voters")
 
 
 @bp.post("/elections/<election_id>/credentials")
@@ -257,15 +262,8 @@ def issue(election_id: str) -> Response:
 @admin_required
 def import_public_credentials(election_id: str) -> Response:
     """Public credentials from a credential authority (CSV voter_id,public_credential): the server never sees the private ones."""
-    entries_or_404(election_id)
-    data = body({"credentials_csv"})
-    if not isinstance(data["credentials_csv"], str):
-        raise DecodeError("credentials_csv", "expected CSV text")
-    count = elections.import_public_credentials(state().board, state().session, election_id, data["credentials_csv"])
-    with state().session() as db:
-        audit.record(db, g.admin, "public_credentials_imported", election_id, f"{count} from a credential authority (API)")
-        db.commit()
-    return jsonify({"voters": count})
+    return _import_csv(election_id, "credentials_csv", elections.import_public_credentials, "public_credentials_imported",
+                       "public credentials from a credential authority")
 
 
 @bp.post("/elections/<election_id>/<any(open, close, tally):step>")
