@@ -125,6 +125,8 @@ class Complaint:
     def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "complaint") -> "Complaint":
         o = _fields(obj, {"accuser", "dealer", "kem_secret", "proof"}, field_name)
         g = params.group
+        if o["accuser"] == o["dealer"]:
+            raise DecodeError(f"{field_name}.dealer", "a trustee holds no share from itself to complain about")
         return cls(params.check_index(o["accuser"], f"{field_name}.accuser"),
                    params.check_index(o["dealer"], f"{field_name}.dealer"),
                    g.from_hex(o["kem_secret"], f"{field_name}.kem_secret"),
@@ -133,11 +135,13 @@ class Complaint:
 
 @dataclass(frozen=True)
 class Qualification:
-    """The outcome of rounds 1-3: the qualified dealers (final from here on), why the others were not."""
+    """The outcome of rounds 1-3: the qualified dealers (final from here on), why the others were not, and the hash
+    of those rounds, to which every reveal is bound (so that no complaint can be added or dropped afterwards)."""
 
     qualified: tuple[int, ...]
     disqualified: Mapping[int, str]
-    rejected_complaints: tuple[tuple[int, int], ...] = ()
+    rejected_complaints: tuple[tuple[int, int], ...]
+    transcript_hash: bytes
 
 
 @dataclass(frozen=True)
@@ -169,17 +173,18 @@ class Reveal:
                            SchnorrProof.from_json(g, pair["blinding"], f"{field_name}.proofs[{m}].blinding")))
         return cls(index, feldman, tuple(proofs))
 
-    def valid(self, params: CeremonyParams, message: DealerMessage) -> bool:
-        """Whether these Feldman values belong to `message`'s Pedersen commitments (all 2k proofs, one batch)."""
+    def valid(self, params: CeremonyParams, message: DealerMessage, qualification: Qualification) -> bool:
+        """Whether these Feldman values belong to `message`'s Pedersen commitments, proven under this qualification
+        (all 2k proofs, one batch); members of the group only, never the identity."""
         g = params.group
         if self.index != message.index or len(self.feldman) != params.k or len(self.proofs) != params.k \
-                or g.identity in self.feldman:
+                or g.identity in self.feldman or not all(g.is_member(A) for A in self.feldman):
             return False
-        h = pedersen_h(g)
+        h, bound = pedersen_h(g), qualification.transcript_hash
         batch = BatchVerifier(g, {h: g.fixed_base(h)})
         for m, (A, C, (pf, pb)) in enumerate(zip(self.feldman, message.commitments, self.proofs)):
-            batch.add(m, pf.equations(g, A, params.ctx("dkg-feldman", self.index, m)) +
-                      pb.equations(g, g.div(C, A), params.ctx("dkg-blinding", self.index, m), base=h))
+            batch.add(m, pf.equations(g, A, params.ctx("dkg-feldman", self.index, m, bound)) +
+                      pb.equations(g, g.div(C, A), params.ctx("dkg-blinding", self.index, m, bound), base=h))
         return not batch.verify()
 
 
@@ -221,13 +226,15 @@ class CeremonyResult:
     public_key: Element
     verification_keys: Mapping[int, Element]
     transcript_hash: bytes
-    rejected_complaints: tuple[tuple[int, int], ...] = ()
-    reconstructed: tuple[int, ...] = ()
+    rejected_complaints: tuple[tuple[int, int], ...]
+    reconstructed: tuple[int, ...]
+    qualification_hash: bytes
 
     def to_json(self, group: Group) -> dict[str, Any]:
         return {"qualified": list(self.qualified),
                 "disqualified": {str(i): why for i, why in sorted(self.disqualified.items())},
                 "reconstructed": list(self.reconstructed),
+                "qualification_hash": self.qualification_hash.hex(),
                 "public_key": group.to_hex(self.public_key),
                 "verification_keys": {str(j): group.to_hex(v) for j, v in sorted(self.verification_keys.items())},
                 "transcript_hash": self.transcript_hash.hex(),
@@ -236,25 +243,32 @@ class CeremonyResult:
     @classmethod
     def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "ceremony") -> "CeremonyResult":
         """Parse a published result; verifiers then recompute it with `adjudicate` and compare."""
-        o = _fields(obj, {"qualified", "disqualified", "reconstructed", "public_key", "verification_keys",
-                          "transcript_hash", "rejected_complaints"}, field_name)
+        o = _fields(obj, {"qualified", "disqualified", "reconstructed", "qualification_hash", "public_key",
+                          "verification_keys", "transcript_hash", "rejected_complaints"}, field_name)
         g = params.group
         if not isinstance(o["qualified"], list) or not isinstance(o["disqualified"], dict) or not isinstance(o["reconstructed"], list) \
                 or not isinstance(o["verification_keys"], dict) or not isinstance(o["rejected_complaints"], list):
             raise DecodeError(field_name, "qualified, reconstructed and rejected_complaints must be lists, the others objects")
-        qualified = tuple(params.check_index(i, f"{field_name}.qualified") for i in o["qualified"])
-        reconstructed = tuple(params.check_index(i, f"{field_name}.reconstructed") for i in o["reconstructed"])
-        disqualified = {params.check_index(_int_key(i, f"{field_name}.disqualified"), f"{field_name}.disqualified"): str(w)
-                        for i, w in o["disqualified"].items()}
+        qualified = _increasing(params, o["qualified"], f"{field_name}.qualified")
+        reconstructed = _increasing(params, o["reconstructed"], f"{field_name}.reconstructed")
+        if not set(reconstructed) <= set(qualified):
+            raise DecodeError(f"{field_name}.reconstructed", "only qualified dealers are reconstructed")
+        disqualified = {}
+        for i, why in o["disqualified"].items():
+            if not isinstance(why, str):
+                raise DecodeError(f"{field_name}.disqualified.{i}", "expected the reason as a string")
+            disqualified[params.check_index(_int_key(i, f"{field_name}.disqualified"), f"{field_name}.disqualified")] = why
         vks = {params.check_index(_int_key(j, f"{field_name}.verification_keys"), f"{field_name}.verification_keys"):
                g.from_hex(v, f"{field_name}.verification_keys.{j}") for j, v in o["verification_keys"].items()}
         rejected = []
-        for pair in o["rejected_complaints"]:
+        for n, pair in enumerate(o["rejected_complaints"]):
+            where = f"{field_name}.rejected_complaints[{n}]"
             if not isinstance(pair, list) or len(pair) != 2:
-                raise DecodeError(f"{field_name}.rejected_complaints", "expected [accuser, dealer] pairs")
-            rejected.append((params.check_index(pair[0]), params.check_index(pair[1])))
+                raise DecodeError(where, "expected an [accuser, dealer] pair")
+            rejected.append((params.check_index(pair[0], where), params.check_index(pair[1], where)))
         return cls(qualified, disqualified, g.from_hex(o["public_key"], f"{field_name}.public_key"), vks,
-                   _hex32(o["transcript_hash"], f"{field_name}.transcript_hash"), tuple(rejected), reconstructed)
+                   _hex32(o["transcript_hash"], f"{field_name}.transcript_hash"), tuple(rejected), reconstructed,
+                   _hex32(o["qualification_hash"], f"{field_name}.qualification_hash"))
 
 
 def _share_aad(params: CeremonyParams, dealer: int, recipient: int) -> bytes:
@@ -290,6 +304,7 @@ class Trustee:
         self.blinding = random_polynomial(g.random_scalar(), params.k - 1, g.q)
         self.commitments = pedersen_commit(g, self.polynomial, self.blinding)
         self.received: dict[int, tuple[int, int]] = {}
+        self.qualification: Qualification | None = None  # what this trustee revealed under
 
     def announce(self) -> Announcement:
         p = self.params
@@ -330,22 +345,43 @@ class Trustee:
         return complaints
 
     def reveal(self, qualification: Qualification) -> Reveal | None:
-        """Feldman values of this dealer's polynomial with their proofs, once QUAL is public (None if not in it)."""
+        """Feldman values of this dealer's polynomial with their proofs, bound to QUAL once it is public (None if not
+        in it). The trustee keeps this qualification: it opens, finishes and signs under no other."""
+        if self.qualification is not None and self.qualification != qualification:
+            raise ProtocolError(f"trustee {self.index} already went on under another qualification")
+        missing = [i for i in qualification.qualified if i != self.index and i not in self.received]
+        if missing:  # its complaint was dropped, or it never checked its shares
+            raise ProtocolError(f"trustee {self.index} holds no valid share from qualified dealers {missing}")
+        self.qualification = qualification
         if self.index not in qualification.qualified:
             return None
-        p, g = self.params, self.params.group
+        p, g, bound = self.params, self.params.group, qualification.transcript_hash
         h = pedersen_h(g)
-        proofs = tuple((SchnorrProof.prove(g, a, p.ctx("dkg-feldman", self.index, m)),
-                        SchnorrProof.prove(g, b, p.ctx("dkg-blinding", self.index, m), base=h))
+        proofs = tuple((SchnorrProof.prove(g, a, p.ctx("dkg-feldman", self.index, m, bound)),
+                        SchnorrProof.prove(g, b, p.ctx("dkg-blinding", self.index, m, bound), base=h))
                        for m, (a, b) in enumerate(zip(self.polynomial, self.blinding)))
         return Reveal(self.index, tuple(feldman_commit(g, self.polynomial)), proofs)
 
-    def open(self, reconstruct: Sequence[int]) -> Opening:
-        """This trustee's share pairs from the qualified dealers that did not reveal, for their public reconstruction."""
-        return Opening(self.index, {i: self.received[i] for i in reconstruct if i in self.received})
+    def open(self, messages: Mapping[int, DealerMessage], reveals: Mapping[int, Reveal]) -> Opening:
+        """This trustee's share pairs from the qualified dealers that it finds without a valid reveal (never from
+        others: it decides RECON itself), for their public reconstruction."""
+        qualification = self._qualification()
+        recon = to_reconstruct(self.params, qualification, messages, reveals)
+        return Opening(self.index, {i: self.received[i] for i in recon if i != self.index})
+
+    def _qualification(self) -> Qualification:
+        if self.qualification is None:
+            raise ProtocolError(f"trustee {self.index} has not reached the reveal round")
+        return self.qualification
+
+    def _check_result(self, result: CeremonyResult) -> None:
+        """Refuse an outcome of other rounds 1-3 than those this trustee revealed under."""
+        if result.qualification_hash != self._qualification().transcript_hash:
+            raise VerificationError(f"trustee {self.index}: the outcome is not of the qualification it revealed under")
 
     def finish(self, result: CeremonyResult) -> "TrusteeKey":
         """This trustee's share of the joint secret: the sum of the qualified dealers' shares."""
+        self._check_result(result)
         g = self.params.group
         own = evaluate(self.polynomial, self.index, g.q)
         missing = [i for i in result.qualified if i != self.index and i not in self.received]
@@ -357,7 +393,9 @@ class Trustee:
         return TrusteeKey(self.params.group, self.index, secret, result.public_key, dict(result.verification_keys))
 
     def sign(self, result: CeremonyResult) -> SchnorrProof:
-        """Signature on the transcript hash with the announced encryption key."""
+        """Signature on the transcript hash with the announced encryption key (only of an outcome of the
+        qualification this trustee revealed under)."""
+        self._check_result(result)
         return SchnorrProof.prove(self.params.group, self.enc_secret,
                                   self.params.ctx("dkg-transcript", self.index, result.transcript_hash))
 
@@ -416,12 +454,14 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
             disqualified[i] = "did not deal"
         elif msg.index != i:
             disqualified[i] = "message index does not match"
-        elif len(msg.commitments) != params.k or g.identity in msg.commitments:
+        elif len(msg.commitments) != params.k or g.identity in msg.commitments \
+                or not all(g.is_member(c) for c in msg.commitments):
             disqualified[i] = "malformed commitments"
         elif set(msg.shares) != {j for j in range(1, params.n + 1) if j != i}:
             disqualified[i] = "did not send a share to every trustee"
         else:
-            bad = [j for j, ct in sorted(msg.shares.items()) if not ct.ephemeral_valid(g, _share_aad(params, i, j))]
+            bad = [j for j, ct in sorted(msg.shares.items())
+                   if not g.is_member(ct.ephemeral) or not ct.ephemeral_valid(g, _share_aad(params, i, j))]
             if bad:
                 disqualified[i] = f"share ciphertext to trustee {bad[0]} has no valid ephemeral proof"
     rejected = []
@@ -430,7 +470,7 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
             continue
         ct = messages[c.dealer].shares[c.accuser]
         E = announcements[c.accuser].enc_key
-        if not c.proof.verify(g, g.g, E, ct.ephemeral, c.kem_secret, _complaint_ctx(params, c.accuser, c.dealer)):
+        if not g.is_member(c.kem_secret) or not c.proof.verify(g, g.g, E, ct.ephemeral, c.kem_secret, _complaint_ctx(params, c.accuser, c.dealer)):
             rejected.append((c.accuser, c.dealer))
             continue
         try:
@@ -444,14 +484,19 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
     qualified = tuple(i for i in range(1, params.n + 1) if i not in disqualified)
     if len(qualified) < params.k:
         raise ProtocolError(f"only {len(qualified)} qualified dealers, {params.k} needed")
-    return Qualification(qualified, disqualified, tuple(rejected))
+    digest = sha256(encode(
+        "dkg-qualification", params.context, params.n, params.k,
+        [canonical_json(a.to_json(g)) for _, a in sorted(announcements.items())],
+        [canonical_json(m.to_json(g)) for _, m in sorted(messages.items())],
+        [canonical_json(c.to_json(g)) for c in complaints], list(qualified)))
+    return Qualification(qualified, disqualified, tuple(rejected), digest)
 
 
 def to_reconstruct(params: CeremonyParams, qualification: Qualification, messages: Mapping[int, DealerMessage],
                    reveals: Mapping[int, Reveal]) -> tuple[int, ...]:
     """The qualified dealers without a valid reveal: their polynomials are reconstructed from opened shares."""
     return tuple(i for i in qualification.qualified
-                 if i not in reveals or not reveals[i].valid(params, messages[i]))
+                 if i not in reveals or not reveals[i].valid(params, messages[i], qualification))
 
 
 def _reconstruct(params: CeremonyParams, dealer: int, message: DealerMessage, openings: Mapping[int, Opening]) -> list[Element]:
@@ -476,6 +521,14 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
     g = params.group
     qualification = qualify(params, announcements, messages, complaints)
     recon = to_reconstruct(params, qualification, messages, reveals)
+    if set(recon) == set(qualification.qualified):
+        raise ProtocolError("no qualified dealer has a valid reveal: rebuilt from public openings, the joint secret "
+                            "would be public")
+    for j, opening in sorted(openings.items()):
+        extra = sorted(set(opening.openings) - set(recon))
+        if extra:
+            raise DecodeError(f"opening.openings.{extra[0]}", f"trustee {j} opened its shares from dealer {extra[0]}, "
+                              "which is not being reconstructed")
     feldman = {i: list(reveals[i].feldman) if i not in recon else _reconstruct(params, i, messages[i], openings)
                for i in qualification.qualified}
     public_key = g.prod(feldman[i][0] for i in qualification.qualified)
@@ -490,7 +543,7 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
         [canonical_json(o.to_json(g)) for _, o in sorted(openings.items())],
         list(qualification.qualified), list(recon), g.encode(public_key)))
     return CeremonyResult(qualification.qualified, qualification.disqualified, public_key, vks, transcript,
-                          qualification.rejected_complaints, recon)
+                          qualification.rejected_complaints, recon, qualification.transcript_hash)
 
 
 @dataclass(frozen=True)
@@ -511,9 +564,10 @@ def conclude(params: CeremonyParams, trustees: Sequence[Trustee], announcements:
              messages: Mapping[int, DealerMessage], complaints: list[Complaint], withhold: Collection[int] = ()) -> Transcript:
     """Rounds 4 and 5 played in one process by `trustees`, those in `withhold` keeping their reveals back."""
     qualification = qualify(params, announcements, messages, complaints)
-    reveals = {t.index: r for t in trustees if t.index not in withhold and (r := t.reveal(qualification)) is not None}
+    made = {t.index: t.reveal(qualification) for t in trustees}  # a withholding trustee too goes on under QUAL
+    reveals = {i: r for i, r in made.items() if r is not None and i not in withhold}
     recon = to_reconstruct(params, qualification, messages, reveals)
-    openings = {t.index: t.open(recon) for t in trustees if recon and t.index not in recon}
+    openings = {t.index: t.open(messages, reveals) for t in trustees if recon and t.index not in recon}
     return Transcript(announcements, messages, complaints, reveals, openings)
 
 
@@ -540,6 +594,14 @@ def _check_announcements(params: CeremonyParams, announcements: Mapping[int, Ann
     for i, a in announcements.items():
         if a.index != i or not a.verify(params):
             raise VerificationError(f"trustee {i}: invalid encryption key announcement")
+
+
+def _increasing(params: CeremonyParams, items: Any, name: str) -> tuple[int, ...]:
+    """Trustee indices in strictly increasing order."""
+    out = tuple(params.check_index(i, name) for i in items)
+    if any(a >= b for a, b in zip(out, out[1:])):
+        raise DecodeError(name, "expected trustee indices in increasing order, each once")
+    return out
 
 
 def _fields(obj: Any, keys: set[str], name: str) -> dict:

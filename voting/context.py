@@ -160,16 +160,20 @@ def parse_ceremony(setup: Setup, payload: Any) -> Ceremony:
             raise VerificationError(f"key_ceremony.verification_keys[{j - 1}] does not follow from the commitments")
     if o["transcript_hash"] != result.transcript_hash.hex():
         raise VerificationError("key_ceremony.transcript_hash is not the hash of the transcript")
-    signed = set()
+    signed: list[int] = []
     for i, s in enumerate(o["signatures"]):
         s = _fields(s, {"index", "signature"}, f"key_ceremony.signatures[{i}]")
         index = params.check_index(s["index"], f"key_ceremony.signatures[{i}].index")
+        if signed and index <= signed[-1]:
+            raise DecodeError(f"key_ceremony.signatures[{i}]", f"trustee {index} out of order or twice (increasing trustee order)")
         proof = SchnorrProof.from_json(g, s["signature"], f"key_ceremony.signatures[{i}].signature")
-        if index in signed or not dkg.verify_signature(params, announcements[index], result, proof):
-            raise VerificationError(f"key_ceremony.signatures[{i}]: invalid or repeated signature of trustee {index}")
-        signed.add(index)
-    if signed != set(result.qualified):
-        raise VerificationError(f"key_ceremony: signatures needed from every qualified trustee {list(result.qualified)}")
+        if not dkg.verify_signature(params, announcements[index], result, proof):
+            raise VerificationError(f"key_ceremony.signatures[{i}]: invalid signature of trustee {index}")
+        signed.append(index)
+    if set(signed) != set(result.qualified):
+        missing = sorted(set(result.qualified) - set(signed))
+        raise VerificationError(f"key_ceremony: signatures needed from every qualified trustee {list(result.qualified)} "
+                                f"(missing: {missing}; from others: {sorted(set(signed) - set(result.qualified))})")
     return Ceremony(PublicKey(g, result.public_key), dict(result.verification_keys), payload)
 
 

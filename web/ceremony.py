@@ -4,8 +4,9 @@ qualified trustee has signed, the whole transcript goes on the board as the key_
 Rounds (docs/spec.md section 6): announce, deal and complain wait for all n trustees; the complaints fix
 QUAL. Reveal waits for a valid reveal from every qualified trustee, unless the administrator closes it
 (`close_reveals`, "proceed without the missing reveals"). If some qualified dealer then has no reveal,
-open waits for every other trustee's openings of its shares, so that its polynomial is reconstructed in
-public and withholding a reveal cannot change the key; otherwise the ceremony goes straight to sign.
+open waits for k of the other trustees' openings of its shares (one trustee that does not open cannot stall it),
+so that its polynomial is reconstructed in public and withholding a reveal cannot change the key; otherwise the
+ceremony goes straight to sign.
 Every message is checked when it arrives: a refused one is not stored."""
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class Transcript:
                 return name
         if not self.reveal_round_over():
             return "reveal"
-        if self.reconstruct() and set(self.raw["open"]) != set(self.openers()):
+        if self.reconstruct() and len(self.raw["open"]) < self.params.k:  # k openings rebuild every missing dealer
             return "open"
         if not set(self.result().qualified) <= set(self.raw["sign"]):
             return "sign"
@@ -136,7 +137,7 @@ class Transcript:
 def qualification_json(q: dkg.Qualification) -> dict[str, Any]:
     """QUAL as the browser computes it (web/static/js/crypto/dkg.js qualificationToJSON)."""
     return {"qualified": list(q.qualified), "disqualified": {str(i): why for i, why in sorted(q.disqualified.items())},
-            "rejected_complaints": [list(pair) for pair in q.rejected_complaints]}
+            "rejected_complaints": [list(pair) for pair in q.rejected_complaints], "transcript_hash": q.transcript_hash.hex()}
 
 
 def load(sessions: Callable[[], Session], election: Election) -> Transcript:
@@ -164,12 +165,12 @@ def _check_reveal(transcript: Transcript, index: int, body: Any) -> int:
     if index not in qualification.qualified:
         raise ProtocolError(f"trustee {index} is not qualified ({qualification.disqualified.get(index, '')}): it reveals nothing")
     message = transcript.dealers()[index]
-    if not reveal.valid(params, message):
-        h = pedersen_h(g)
+    if not reveal.valid(params, message, qualification):
+        h, bound = pedersen_h(g), qualification.transcript_hash
         for m, (A, C, (pf, pb)) in enumerate(zip(reveal.feldman, message.commitments, reveal.proofs)):
-            if not pf.verify(g, A, params.ctx("dkg-feldman", index, m)):
+            if not pf.verify(g, A, params.ctx("dkg-feldman", index, m, bound)):
                 raise DecodeError(f"reveal.proofs[{m}].feldman", f"does not prove knowledge of the logarithm of feldman[{m}]")
-            if not pb.verify(g, g.div(C, A), params.ctx("dkg-blinding", index, m), h):
+            if not pb.verify(g, g.div(C, A), params.ctx("dkg-blinding", index, m, bound), h):
                 raise DecodeError(f"reveal.proofs[{m}].blinding",
                                   f"does not prove that commitments[{m}] / feldman[{m}] is a power of h")
         raise DecodeError("reveal", "not a valid reveal of this dealer's commitments")

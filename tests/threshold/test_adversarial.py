@@ -18,9 +18,10 @@ import pytest
 from threshold import hybrid, keystore
 from threshold.batch import BatchVerifier
 from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
-from threshold.dkg import CeremonyParams, CeremonyResult, Complaint, Trustee, TrusteeKey, conclude, qualify, run_ceremony
+from threshold.dkg import (CeremonyParams, CeremonyResult, Complaint, Trustee, TrusteeKey, adjudicate, conclude, qualify,
+                           run_ceremony)
 from threshold.elgamal import Ciphertext, PublicKey
-from threshold.errors import DecodeError, QuorumError, VerificationError
+from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.groups import get_group
 from threshold.groups.modp import P, Q
 from threshold.proofs import RangeProof
@@ -295,11 +296,17 @@ def test_dkg_transcript_binds_share_ciphertexts():
     """
     g = ED
     params, trustees, ann, msgs = _dkg(g, 3, 2)
-    before = _adjudicate(params, trustees, ann, msgs, []).transcript_hash
+    assert [c for t in trustees for c in t.check_shares(msgs)] == []
+    qual = qualify(params, ann, msgs, [])
+    reveals = {t.index: t.reveal(qual) for t in trustees}
+    before = adjudicate(params, ann, msgs, [], reveals, {}).transcript_hash
     value = evaluate(trustees[0].polynomial, 2, g.q).to_bytes(32, "big") + evaluate(trustees[0].blinding, 2, g.q).to_bytes(32, "big")
     other = hybrid.encrypt(g, ann[2].enc_key, value, params.ctx("dkg-share", 1, 2))  # the same share pair, new bytes
     msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 2: other})
-    assert _adjudicate(params, trustees, ann, msgs, []).transcript_hash != before
+    assert qualify(params, ann, msgs, []).transcript_hash != qual.transcript_hash
+    with pytest.raises(ProtocolError, match="no qualified dealer has a valid reveal"):  # the reveals were bound to the first
+        adjudicate(params, ann, msgs, [], reveals, {})
+    assert before
 
 
 def test_withholding_dealer_cannot_choose_between_two_joint_keys():

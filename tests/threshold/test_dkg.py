@@ -32,7 +32,7 @@ def _conclude(params, trustees, ann, msgs, complaints, withhold=(), tamper_revea
     if tamper_reveals:
         reveals = tamper_reveals(dict(transcript.reveals))
         recon = to_reconstruct(params, qualify(params, ann, msgs, complaints), msgs, reveals)
-        openings = {t.index: t.open(recon) for t in trustees if t.index not in recon}
+        openings = {t.index: t.open(msgs, reveals) for t in trustees if t.index not in recon}
         transcript = dataclasses.replace(transcript, reveals=reveals, openings=openings)
     return transcript.adjudicate(params), transcript.reveals, transcript.openings
 
@@ -121,7 +121,7 @@ def test_invalid_reveal_is_reconstructed(group):
 
     for tamper, dealer in ((shifted, 2), (swapped, 3), (moved, 2)):
         result, reveals, _ = _conclude(params, trustees, ann, msgs, complaints, tamper_reveals=tamper)
-        assert not reveals[dealer].valid(params, msgs[dealer])
+        assert not reveals[dealer].valid(params, msgs[dealer], qualify(params, ann, msgs, complaints))
         assert result.reconstructed == (dealer,) and result.public_key == honest.public_key
 
 
@@ -129,7 +129,7 @@ def test_openings_are_checked_and_a_quorum_is_needed(group):
     params, trustees, ann, msgs, complaints = _ceremony(group, n=4, k=3)
     qual = qualify(params, ann, msgs, complaints)
     reveals = {t.index: t.reveal(qual) for t in trustees if t.index != 1}
-    openings = {t.index: t.open((1,)) for t in trustees[1:]}
+    openings = {t.index: t.open(msgs, reveals) for t in trustees[1:]}
     expected = adjudicate(params, ann, msgs, complaints, reveals, openings).public_key
     s, b = openings[2].openings[1]
     forged = {**openings, 2: Opening(2, {1: ((s + 1) % group.q, b)})}  # not on dealer 1's Pedersen commitments

@@ -118,22 +118,14 @@ def _board_rehash(setup, payload):
 
 
 # --------------------------------------------------------------------------------------------
-# Confirmed defects (xfail strict: they fail now and pass once fixed)
+# Review findings, fixed (or, where they are limits of the protocol, documented in spec sections 6 and 9)
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (high): nothing ties the round-4 reveals to the QUAL they were made under. threshold/dkg.py Reveal proofs "
-    "are under ctx('dkg-feldman'/'dkg-blinding', i, m) only, and Trustee.finish/sign (and dkg.js, whose ownResult "
-    "re-adjudicates whatever complaints the server shows at sign time) accept any result. A board colluding with a "
-    "dealer and one accomplice (who keeps its valid complaint for later) sees every Feldman value and only then decides "
-    "whether the accomplice's complaint is in the transcript: two valid keys, K and K / A_i0, all honest trustees "
-    "finish and sign either, and the record cannot show the complaint came late (with the dealer alone, holding back "
-    "an honest trustee's genuine complaint: K / A_i0 or a stalled ceremony). "
-    "Fix: bind each reveal (both proofs' contexts) to the hash of rounds 1-3 (announcements, deals, complaints) so "
-    "that a transcript with other complaints cannot reuse the reveals, and have Trustee.reveal remember the "
-    "qualification so that finish/sign refuse a result with another QUAL (same in dkg.js)."))
 def test_complaint_added_after_the_reveals_cannot_change_qual():
+    """Review finding (fixed, was high): the reveals are bound to the hash of rounds 1-3, so a complaint added
+    after them leaves no valid reveal (the ceremony fails instead of yielding a second key), and an honest
+    trustee finishes and signs only an outcome of the qualification it revealed under."""
     params = _params(ED, 5, 3)
     trustees, ann, msgs = _deal(params)
     _bad_share(params, ann, msgs, 1, 2)  # corrupt dealer 1 prepares a complaint for corrupt trustee 2
@@ -141,6 +133,7 @@ def test_complaint_added_after_the_reveals_cannot_change_qual():
     assert [(c.accuser, c.dealer) for c in late] == [(2, 1)]
     qual = qualify(params, ann, msgs, [])  # trustee 2 stays silent in round 3: QUAL = everyone
     assert qual.qualified == (1, 2, 3, 4, 5)
+    trustees[1].received[1] = (0, 0)  # the accomplice goes on although its share from dealer 1 is bad
     reveals = {t.index: t.reveal(qual) for t in trustees}
     honest = trustees[2:]
     on_time = adjudicate(params, ann, msgs, [], reveals, {})
@@ -160,49 +153,31 @@ def test_complaint_added_after_the_reveals_cannot_change_qual():
 
 
 @pytest.mark.parametrize("n, k, withhold_reveal, withhold_opening", [(2, 2, 2, None), (4, 3, 1, 2)])
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): with n < 2k-1 (allowed by CeremonyParams and parse_setup), fewer than k colluders can make "
-    "threshold/dkg.py _reconstruct fail after every Feldman value is public: the dealer withholds its reveal and the "
-    "other colluders withhold their openings, leaving n - (k-1) < k honest openers; adjudicate raises and the ceremony "
-    "must restart with a fresh key (2-of-2: one trustee alone). The spec's 'no trustee can choose between joint keys' "
-    "needs GJKR's honest majority. Fix: require n >= 2k-1 in CeremonyParams/parse_setup, or state the limitation in "
-    "spec sections 6 and 9."))
-def test_coalition_below_k_cannot_abort_after_seeing_the_key(n, k, withhold_reveal, withhold_opening):
-    try:
-        params = _params(ED, n, k)
-    except ValueError:
-        return  # fixed by refusing thresholds above an honest majority
+def test_below_an_honest_majority_a_withheld_reveal_aborts_attributably(n, k, withhold_reveal, withhold_opening):
+    """Review finding (a limit of GJKR, documented in spec sections 6 and 9): with n < 2k-1, fewer than k colluders
+    can leave fewer than k honest openers for a dealer that withholds its reveal. The ceremony then fails (it
+    cannot yield another key), naming the dealer, and the missing openings are visible: a restart excludes them."""
+    params = _params(ED, n, k)
     trustees, ann, msgs = _deal(params)
     complaints = _check(trustees, msgs)
-    revealed = conclude(params, trustees, ann, msgs, complaints).adjudicate(params)
     transcript = conclude(params, trustees, ann, msgs, complaints, withhold={withhold_reveal})
     openings = {j: o for j, o in transcript.openings.items() if j != withhold_opening}
-    result = adjudicate(params, ann, msgs, complaints, transcript.reveals, openings)
-    assert result.public_key == revealed.public_key
+    with pytest.raises(ProtocolError, match=f"dealer {withhold_reveal} did not reveal"):
+        adjudicate(params, ann, msgs, complaints, transcript.reveals, openings)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium, design): voting/context.py parse_ceremony requires a transcript signature from every qualified "
-    "trustee, and the sign round comes after the key is public; so any one qualified trustee sees K and vetoes it by "
-    "not signing, and the restarted ceremony draws a fresh key: the abort bias the GJKR rounds remove comes back at "
-    "the sign step. Fix: accept the record with signatures from at least n-k+1 qualified trustees (at least one "
-    "honest when fewer than k collude), or document the veto in spec sections 6/9 and make a restart exclude the "
-    "trustee that refused."))
-def test_one_qualified_trustee_cannot_veto_the_key_by_not_signing():
+def test_a_trustee_refusing_to_sign_is_named():
+    """Review finding (a limit of the issue's rule 'every trustee signs', documented in spec section 9): the
+    signatures come after the key is public, so a qualified trustee can refuse to sign; verifiers then name it, so
+    that a restarted ceremony leaves it out (each such abort costs the adversary one trustee)."""
     setup = _setup(ED, 5, 3)
     params = setup.ceremony_params()
     trustees, transcript, result = dkg.honest_ceremony(params)
     payload, _ = _signed_payload(setup, trustees, transcript, signers={1, 2, 3, 4})  # trustee 5 dislikes K
-    assert parse_ceremony(setup, payload).public_key.element == result.public_key
+    with pytest.raises(VerificationError, match=r"missing: \[5\]"):
+        parse_ceremony(setup, payload)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): threshold/dkg.py Trustee.open(reconstruct) opens its share pair from every dealer in the list it is "
-    "handed, including a qualified dealer whose reveal is valid; k honest trustees told so by a relay make that "
-    "dealer's polynomial public, and all of them make the joint secret public (a Python caller that passes the "
-    "relay's list, as tests/web/flow.py's helper takes one, trusts the relay). Fix: "
-    "Trustee.open(qualification, messages, reveals) computes RECON itself with to_reconstruct "
-    "(as web/static/js/ceremony.js ownReconstruct does) and opens nothing else."))
 def test_trustee_does_not_open_its_share_of_a_dealer_that_revealed():
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
@@ -210,18 +185,12 @@ def test_trustee_does_not_open_its_share_of_a_dealer_that_revealed():
     qual = qualify(params, ann, msgs, [])
     reveals = {t.index: t.reveal(qual) for t in trustees}
     assert to_reconstruct(params, qual, msgs, reveals) == ()
-    try:
-        opening = trustees[2].open((1,))  # a relay asks for dealer 1's shares although 1 revealed
-    except QuorumError:
-        return
-    assert 1 not in opening.openings, "trustee 3 published its secret share from honest dealer 1"
+    opening = trustees[2].open(msgs, reveals)  # a relay asks it to open: it decides RECON itself
+    assert opening.openings == {}, "trustee 3 published its secret share from an honest dealer"
+    withheld = {i: r for i, r in reveals.items() if i != 1}
+    assert set(trustees[2].open(msgs, withheld).openings) == {1}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): threshold/dkg.py adjudicate (and so parse_ceremony) accepts openings of dealers outside RECON: a "
-    "transcript in which trustees published their share pairs from a dealer that revealed (its polynomial public "
-    "from k of them) verifies, although spec 6 step 5 allows openings only for RECON. Fix: refuse an Opening whose "
-    "dealers are not in RECON (DecodeError naming opening.openings.<i>), as web/ceremony.py _check_opening does."))
 def test_adjudicate_refuses_openings_of_dealers_that_revealed():
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
@@ -236,12 +205,6 @@ def test_adjudicate_refuses_openings_of_dealers_that_revealed():
         adjudicate(params, ann, msgs, [], transcript.reveals, leaky)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): threshold/dkg.py adjudicate accepts a transcript in which every qualified dealer is reconstructed "
-    "(RECON == QUAL), so every constant term, hence the joint secret, is computable from the public openings. A board "
-    "that drops some trustees' deal messages (they become openers) and every reveal gets a published key whose "
-    "secret is public, and parse_ceremony verifies it. With fewer than k colluders RECON == QUAL never happens "
-    "honestly (some honest dealer reveals). Fix: raise ProtocolError when RECON covers QUAL."))
 def test_adjudicate_refuses_a_key_whose_secret_the_transcript_reveals():
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
@@ -262,15 +225,16 @@ def test_adjudicate_refuses_a_key_whose_secret_the_transcript_reveals():
         published()
 
 
-def _negated_reveal(params, dealer, message):
+def _negated_reveal(params, dealer, message, qual):
     """modp: dealer's reveal with A_0 replaced by -A_0 (p - A_0, outside the subgroup), both proofs made honestly
     over the negated statement: each equation then holds up to the sign (-1)^c, which modp's `accepts` ignores."""
     g, h = params.group, pedersen_h(params.group)
     feldman = [g.p - g.exp_g(dealer.polynomial[0])] + [g.exp_g(a) for a in dealer.polynomial[1:]]
     proofs = []
     for m, (a, b) in enumerate(zip(dealer.polynomial, dealer.blinding)):
-        pf = _schnorr_over(g, g.g, feldman[m], a, params.ctx("dkg-feldman", dealer.index, m))
-        pb = _schnorr_over(g, h, g.div(message.commitments[m], feldman[m]), b, params.ctx("dkg-blinding", dealer.index, m))
+        bound = qual.transcript_hash
+        pf = _schnorr_over(g, g.g, feldman[m], a, params.ctx("dkg-feldman", dealer.index, m, bound))
+        pb = _schnorr_over(g, h, g.div(message.commitments[m], feldman[m]), b, params.ctx("dkg-blinding", dealer.index, m, bound))
         proofs.append((pf, pb))
     return Reveal(dealer.index, tuple(feldman), tuple(proofs))
 
@@ -283,14 +247,6 @@ def _schnorr_over(g, base, X, x, ctx):
 
 
 @pytest.mark.parametrize("message", ["reveal", "complaint"])
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): the verification functions of threshold/dkg.py leave the subgroup test of statement elements to the "
-    "JSON parsers. modp accepts an equation up to sign, so honestly made proofs over -X verify: Reveal.valid accepts "
-    "a Feldman value -g^a (adjudicate then outputs a joint key outside the subgroup), and qualify upholds a complaint "
-    "whose KEM secret is -S (the ciphertext does not open under it: an honest dealer is disqualified). Every current "
-    "caller (parse_ceremony, web/ceremony.py) parses first, but Reveal.valid/qualify/adjudicate are the public API. "
-    "Fix: check membership (and, per spec 6 step 4, not the identity) of A_m in Reveal.valid, of kem_secret in "
-    "qualify, and of commitments and ephemerals in qualify, or have adjudicate refuse non-member inputs."))
 def test_verification_does_not_rely_on_the_parser_for_subgroup_membership(message):
     g = MODP
     params = _params(g, 3, 2)
@@ -298,11 +254,11 @@ def test_verification_does_not_rely_on_the_parser_for_subgroup_membership(messag
     assert _check(trustees, msgs) == []
     qual = qualify(params, ann, msgs, [])
     if message == "reveal":
-        forged = _negated_reveal(params, trustees[0], msgs[1])
+        forged = _negated_reveal(params, trustees[0], msgs[1], qual)
         reveals = {1: forged, 2: trustees[1].reveal(qual), 3: trustees[2].reveal(qual)}
         with pytest.raises(DecodeError):
             Reveal.from_json(params, forged.to_json(g))  # what the record and the relay would say
-        if not forged.valid(params, msgs[1]):
+        if not forged.valid(params, msgs[1], qual):
             return  # fixed in Reveal.valid
         try:
             outcome = adjudicate(params, ann, msgs, [], reveals, {})
@@ -326,10 +282,6 @@ def test_verification_does_not_rely_on_the_parser_for_subgroup_membership(messag
         assert qual.qualified == (1, 2, 3), "honest dealer 1 framed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): threshold/dkg.py Complaint.from_json accepts accuser == dealer (a trustee 'complaining' about itself); "
-    "qualify then skips it silently, yet it is recorded and hashed. Spec 6 step 3 has j complain about i's share to j, "
-    "which does not exist for i == j. Fix: refuse it, DecodeError naming complaint.dealer."))
 def test_complaint_parser_refuses_a_complaint_about_oneself():
     params = _params(ED, 3, 2)
     trustees, ann, msgs = _deal(params)
@@ -338,10 +290,6 @@ def test_complaint_parser_refuses_a_complaint_about_oneself():
         Complaint.from_json(params, {**doc, "dealer": 1})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): threshold/dkg.py CeremonyResult.from_json calls params.check_index(pair[0]) without a field name for "
-    "rejected_complaints, so the error names 'index' instead of the field. Fix: pass "
-    "f'{field_name}.rejected_complaints[{n}]'."))
 def test_ceremony_result_parser_names_rejected_complaints_field():
     params = _params(ED, 3, 2)
     _, _, result = dkg.honest_ceremony(params)
@@ -351,11 +299,6 @@ def test_ceremony_result_parser_names_rejected_complaints_field():
 
 
 @pytest.mark.parametrize("edit", ["duplicate qualified", "reason not a string", "reconstructed outside qualified"])
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): threshold/dkg.py CeremonyResult.from_json is not strict: duplicate indices in qualified, a "
-    "disqualification reason that is not a string (str() makes one), reconstructed dealers not in qualified are all "
-    "accepted. Fix: refuse them (DecodeError naming the field): qualified and reconstructed strictly increasing, "
-    "reconstructed a subset of qualified, reasons strings."))
 def test_ceremony_result_parser_is_strict(edit):
     params = _params(ED, 3, 2)
     _, _, result = dkg.honest_ceremony(params)
@@ -367,10 +310,6 @@ def test_ceremony_result_parser_is_strict(edit):
         CeremonyResult.from_json(params, bad)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): voting/context.py parse_ceremony accepts key_ceremony.signatures in any order, while every other list "
-    "must be in increasing trustee order: a board can permute them and get a second valid payload (and base hash) for "
-    "one ceremony. Fix: require increasing index (as _by_index does), DecodeError naming key_ceremony.signatures[i]."))
 def test_parse_ceremony_requires_signatures_in_trustee_order():
     setup = _setup(ED, 3, 2)
     trustees, transcript, _ = dkg.honest_ceremony(setup.ceremony_params())
@@ -417,24 +356,24 @@ def test_dealer_cannot_reveal_another_polynomial_even_with_valid_feldman_proofs(
     qual = qualify(params, ann, msgs, [])
     good = d.reveal(qual)
     a0 = (d.polynomial[0] + 1) % ED.q
-    pf = SchnorrProof.prove(ED, a0, params.ctx("dkg-feldman", 1, 0))
+    pf = SchnorrProof.prove(ED, a0, params.ctx("dkg-feldman", 1, 0, qual.transcript_hash))
     forgeries = []
     for b in (d.blinding[0], (d.blinding[0] - 1) % ED.q):
-        pb = SchnorrProof.prove(ED, b, params.ctx("dkg-blinding", 1, 0), base=h)
+        pb = SchnorrProof.prove(ED, b, params.ctx("dkg-blinding", 1, 0, qual.transcript_hash), base=h)
         forgeries.append(Reveal(1, (ED.exp_g(a0),) + good.feldman[1:], ((pf, pb),) + good.proofs[1:]))
     other = Trustee(_params(ED, 5, 3, b"another election"), 1)
-    other.polynomial, other.blinding = d.polynomial, d.blinding
+    other.polynomial, other.blinding, other.received = d.polynomial, d.blinding, d.received
     forgeries.append(dataclasses.replace(other.reveal(qual), index=1))
     (pf0, pb0), (pf1, pb1) = good.proofs[0], good.proofs[1]
     shifted0 = SchnorrProof(ED.mul(pf0.commitment, ED.g), pf0.response)
     shifted1 = SchnorrProof(ED.div(pf1.commitment, ED.g), pf1.response)
     forgeries.append(dataclasses.replace(good, proofs=((shifted0, pb0), (shifted1, pb1)) + good.proofs[2:]))
-    assert good.valid(params, msgs[1])
+    assert good.valid(params, msgs[1], qual)
     for forged in forgeries:
-        assert not forged.valid(params, msgs[1])
+        assert not forged.valid(params, msgs[1], qual)
         transcript = conclude(params, trustees, ann, msgs, [])
         reveals = {**transcript.reveals, 1: forged}
-        openings = {t.index: t.open((1,)) for t in trustees[1:]}
+        openings = {t.index: t.open(msgs, reveals) for t in trustees[1:]}
         result = adjudicate(params, ann, msgs, [], reveals, openings)
         assert result.reconstructed == (1,) and result.public_key == honest.public_key
 
@@ -448,7 +387,8 @@ def test_disqualified_dealer_cannot_come_back_with_a_valid_reveal():
     complaints = _check(trustees, msgs)
     qual = qualify(params, ann, msgs, complaints)
     assert qual.qualified == (2, 3, 4)
-    reveals = {t.index: t.reveal(dataclasses.replace(qual, qualified=(1, 2, 3, 4))) for t in trustees}
+    reveals = {t.index: t.reveal(qual) for t in trustees[1:]}
+    reveals[1] = trustees[0].reveal(dataclasses.replace(qual, qualified=(1, 2, 3, 4)))  # it posts one anyway
     result = adjudicate(params, ann, msgs, complaints, reveals, {})
     assert result.qualified == (2, 3, 4) and result.reconstructed == ()
     assert result.public_key == ED.prod(reveals[i].feldman[0] for i in (2, 3, 4))
@@ -523,19 +463,25 @@ def test_no_feldman_value_is_public_before_qual():
 
 
 def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
-    """reveal() with a QUAL without it reveals nothing; open() never opens its own dealing nor a dealer whose
-    share it complained about; finish() refuses a QUAL with a dealer it holds no valid share from, and a result
-    whose verification key does not match its share."""
+    """reveal() refuses a QUAL with a dealer it holds no valid share from, and a second, different QUAL; open()
+    opens only what it finds to reconstruct, never its own dealing; finish() refuses an outcome of another QUAL,
+    one with a dealer it holds no valid share from, and one whose verification key does not match its share."""
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
     _bad_share(params, ann, msgs, 1, 2)
     complaints = _check(trustees, msgs)
     qual = qualify(params, ann, msgs, complaints)
     t2 = trustees[1]
-    assert t2.reveal(dataclasses.replace(qual, qualified=(1, 3, 4))) is None
-    assert set(t2.open((1, 2, 3)).openings) == {3}
+    with pytest.raises(ProtocolError, match=r"\[1\]"):
+        t2.reveal(dataclasses.replace(qual, qualified=(1, 3, 4)))
+    assert t2.reveal(qual) is not None
+    with pytest.raises(ProtocolError, match="another qualification"):
+        t2.reveal(dataclasses.replace(qual, transcript_hash=bytes(32)))
+    assert set(t2.open(msgs, {}).openings) == {3, 4}  # no reveal at all: every qualified dealer but itself
     result = conclude(params, trustees, ann, msgs, complaints).adjudicate(params)
     t2.finish(result)
+    with pytest.raises(VerificationError, match="qualification"):
+        t2.finish(dataclasses.replace(result, qualification_hash=bytes(32)))
     with pytest.raises(ProtocolError, match=r"\[1\]"):
         t2.finish(dataclasses.replace(result, qualified=(1, 2, 3, 4)))
     vks = {**result.verification_keys, 2: ED.mul(result.verification_keys[2], ED.g)}
@@ -575,7 +521,8 @@ def _transcript_edits(params, trustees, transcript):
 
 def test_every_message_field_is_bound_into_the_transcript_hash():
     """Each edit either breaks adjudication or changes the transcript hash, even when the outcome (QUAL, RECON, key)
-    stays the same (a re-proved reveal, a dropped surplus opening, a changed share of a disqualified dealer)."""
+    stays the same (a re-proved reveal, a dropped surplus opening, a changed share of a disqualified dealer).
+    Edits of rounds 1-3 (complaints reordered, dropped, repeated) now void every reveal, bound to those rounds."""
     _, params, trustees, transcript, result, _ = _eventful_record(ED)
     same_key = 0
     for name, edited in _transcript_edits(params, trustees, transcript):
@@ -585,7 +532,7 @@ def test_every_message_field_is_bound_into_the_transcript_hash():
             continue
         assert other.transcript_hash != result.transcript_hash, name
         same_key += other.public_key == result.public_key
-    assert same_key >= 5
+    assert same_key >= 4
 
 
 BOARD_EDITS = {
