@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Union
 
 from threshold.encoding import canonical_json
 from threshold.errors import QuorumError
@@ -19,7 +22,8 @@ ENTRY_KEYS = frozenset({"seq", "type", "payload", "prev", "hash", "sig"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
 _TYPE = re.compile(r"[a-z_]{1,32}")
-MAX_RECORD_BYTES = 2 << 30
+MAX_RECORD_BYTES = 64 << 30  # a zip's board.jsonl is expanded to a temporary file, never beyond its stated size
+Buffer = Union[bytes, mmap.mmap]  # board.jsonl, memory-mapped when read from a record: verifiers slice it line by line
 
 
 class RecordFormatError(QuorumError):
@@ -157,56 +161,67 @@ def parse_public_key(public_key: bytes) -> str:
     return key
 
 
-def parse_board(data: bytes, public_key: bytes) -> Record:
+def parse_board(data: Buffer, public_key: bytes) -> Record:
     """Parse board.jsonl and board.pub contents into a Record (strict; errors name the line)."""
     key = parse_public_key(public_key)
     entries = [parse_entry_line(data[start:end], i) for i, (start, end) in enumerate(line_bounds(data), start=1)]
     return Record(key, entries)
 
 
-def line_bounds(data: bytes) -> list[tuple[int, int]]:
+def line_bounds(data: Buffer) -> list[tuple[int, int]]:
     """(start, end) of every line of board.jsonl; a missing final newline is a truncated last line."""
-    if not data:
+    if not len(data):
         raise RecordFormatError("board.jsonl", "empty record")
-    if not data.endswith(b"\n"):
-        lineno = data.count(b"\n") + 1
-        raise RecordFormatError(f"board.jsonl line {lineno}", "truncated: the last line has no newline")
     bounds, start = [], 0
     while start < len(data):
-        end = data.index(b"\n", start)
+        end = data.find(b"\n", start)
+        if end < 0:
+            raise RecordFormatError(f"board.jsonl line {len(bounds) + 1}", "truncated: the last line has no newline")
         bounds.append((start, end))
         start = end + 1
     return bounds
 
 
-def _read_zip(path: Path) -> tuple[bytes, bytes]:
+def _map(file: Any) -> Buffer:
+    """A read-only memory map of an open file (b"" if empty): pages are read as lines are, and forked verifier
+    workers share them, so a record larger than memory can be verified."""
+    file.seek(0, io.SEEK_END)
+    if file.tell() == 0:
+        return b""
+    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _read_zip(path: Path) -> tuple[Buffer, bytes]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
         raise RecordFormatError(str(path), f"not a readable zip ({exc})") from None
     with archive:
-        out = []
+        infos = {}
         for needed in ("board.jsonl", "board.pub"):
             found = [n for n in archive.namelist() if Path(n).name == needed]
             if len(found) != 1:
                 raise RecordFormatError(str(path), f"the zip must hold exactly one {needed}, found {len(found)}")
-            info = archive.getinfo(found[0])
-            if info.file_size > MAX_RECORD_BYTES:
-                raise RecordFormatError(needed, "too large")
-            try:
-                out.append(archive.read(info))
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
-                raise RecordFormatError(needed, f"unreadable in zip ({exc})") from None
-        return out[0], out[1]
+            infos[needed] = archive.getinfo(found[0])
+        if infos["board.jsonl"].file_size > MAX_RECORD_BYTES or infos["board.pub"].file_size > 1 << 16:
+            raise RecordFormatError(str(path), "a file in the zip is too large")
+        try:
+            key = archive.read(infos["board.pub"])
+            with archive.open(infos["board.jsonl"]) as packed, tempfile.TemporaryFile() as expanded:
+                shutil.copyfileobj(packed, expanded, 1 << 20)  # zipfile stops at the stated size and checks the CRC
+                return _map(expanded), key
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+            raise RecordFormatError(str(path), f"unreadable in zip ({exc})") from None
 
 
-def read_raw(path: str | Path) -> tuple[bytes, str]:
-    """board.jsonl bytes and the checked board.pub key of a record directory or zip."""
+def read_raw(path: str | Path) -> tuple[Buffer, str]:
+    """board.jsonl (memory-mapped) and the checked board.pub key of a record directory or zip."""
     path = Path(path)
     if path.is_dir():
         try:
-            data = (path / "board.jsonl").read_bytes()
             key = (path / "board.pub").read_bytes()
+            with (path / "board.jsonl").open("rb") as file:
+                data = _map(file)
         except OSError as exc:
             raise RecordFormatError(str(path), f"cannot read ({exc.strerror}: {exc.filename})") from None
     elif path.is_file():
