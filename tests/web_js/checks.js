@@ -7,7 +7,7 @@ import { canonicalJson, encode } from "../../web/static/js/crypto/encoding.js";
 import { dstFor, expandMessageXmd, hashToField, hashToScalar } from "../../web/static/js/crypto/hashing.js";
 import { getGroup } from "../../web/static/js/crypto/groups.js";
 import { PublicKey, ciphertextFromJSON, ciphertextToJSON, encryptWith } from "../../web/static/js/crypto/elgamal.js";
-import { ChaumPedersenProof, RangeProof, SchnorrProof } from "../../web/static/js/crypto/proofs.js";
+import { ChaumPedersenProof, RangeProof, SchnorrProof, challenge } from "../../web/static/js/crypto/proofs.js";
 import * as hybrid from "../../web/static/js/crypto/hybrid.js";
 import * as dkg from "../../web/static/js/crypto/dkg.js";
 import { pedersenH } from "../../web/static/js/crypto/vss.js";
@@ -225,14 +225,17 @@ function dkgChecks(c, name, scenarios) {
       trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
       const reveal = await trustee.reveal(qualification, { rng });
       if (!same(reveal.toJSON(g), t.reveals.find((r) => r.index === 1))) return "reveal differs";
+      trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
+      if (!same(dkg.qualificationToJSON(trustee.qualification), t.qualification)) return "the saved state lost the qualification";
       const reconstruct = await dkg.toReconstruct(params, qualification, all.messages, all.reveals);
       if (!same(reconstruct, t.reconstruct)) return `to reconstruct: ${JSON.stringify(reconstruct)}`;
       if (reconstruct.length) {
-        const opening = trustee.open(reconstruct);
+        const opening = await trustee.open(all.messages, all.reveals);
         if (!same(opening.toJSON(g), t.openings.find((o) => o.index === 1))) return "opening differs";
       } else if (t.openings.length) return "Python opened shares with nothing to reconstruct";
       const result = await dkg.adjudicate(params, all.announcements, all.messages, all.complaints, all.reveals, all.openings);
       if (!same(dkg.resultToJSON(g, result), t.result)) return `result differs: ${canonicalJson(dkg.resultToJSON(g, result))}`;
+      if (!same(dkg.resultToJSON(g, dkg.resultFromJSON(params, t.result)), t.result)) return "Python's result does not round-trip";
       const key = trustee.finish(result);
       if (!same(key.toJSON(), t.trustee1.key)) return "trustee key differs";
       if (!same(dkg.TrusteeKey.fromJSON(g, t.trustee1.key).toJSON(), t.trustee1.key)) return "trustee key does not round-trip";
@@ -283,6 +286,157 @@ function dkgChecks(c, name, scenarios) {
       const fields = [e1, e2, e3, e4, e5, e6, e7, e8].map((e) => e?.field);
       return same(fields, ["dealer.commitments[1]", "dealer.shares", "announcement.index", "reveal.proofs[1]", "reveal.feldman",
         "opening.openings.2.blinding", "opening.openings.1", "opening.openings"]) || `fields: ${fields.join(", ")}`;
+    });
+    c.run(`${label}: reveals are bound to the hash of rounds 1-3`, async () => {
+      const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+      const all = parseAll(params);
+      const qualification = await dkg.qualify(params, all.announcements, all.messages, all.complaints);
+      const other = { ...qualification, transcriptHash: Uint8Array.from(qualification.transcriptHash, (b, i) => (i ? b : b ^ 1)) };
+      for (const [i, reveal] of all.reveals) {
+        if (t.reconstruct.includes(i)) continue; // bad-reveal: invalid anyway
+        if (!(await reveal.verify(params, all.messages.get(i), qualification))) return `Python's reveal ${i} refused`;
+        if (await reveal.verify(params, all.messages.get(i), other)) return `reveal ${i} accepted under another qualification hash`;
+      }
+      return true;
+    });
+    c.run(`${label}: trustee 1 goes on only under the qualification it revealed under`, async () => {
+      const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+      const all = parseAll(params);
+      const fresh = await replayUntilComplaints(params, t, all);
+      const state = fresh.toState();
+      const before = () => dkg.Trustee.fromState(params, JSON.parse(canonicalJson(state)));
+      const result = dkg.resultFromJSON(params, t.result);
+      const err1 = await throwsKind(() => before().open(all.messages, all.reveals), ProtocolError);
+      const err2 = await throwsKind(() => before().finish(result), ProtocolError);
+      const err3 = await throwsKind(() => before().sign(result), ProtocolError);
+      if (err1?.message !== "trustee 1 has not reached the reveal round" || !err2 || !err3) return "went on before revealing";
+      const qualification = await dkg.qualify(params, all.announcements, all.messages, all.complaints);
+      const trustee = before();
+      await trustee.reveal(qualification);
+      const other = { ...qualification, transcriptHash: new Uint8Array(32) };
+      const err4 = await throwsKind(() => trustee.reveal(other), ProtocolError);
+      if (err4?.message !== "trustee 1 already went on under another qualification") return `second qualification: ${err4?.message}`;
+      const moved = { ...result, qualificationHash: other.transcriptHash };
+      const err5 = await throwsKind(() => trustee.finish(moved), VerificationError);
+      const err6 = await throwsKind(() => trustee.sign(moved), VerificationError);
+      const message = "trustee 1: the outcome is not of the qualification it revealed under";
+      if (err5?.message !== message || err6?.message !== message) return `outcome of another qualification: ${err5?.message} / ${err6?.message}`;
+      if (!same(trustee.finish(result).toJSON(), t.trustee1.key)) return "the key differs after the refusals";
+      const everyone = { ...qualification, qualified: [1, 2, 3], disqualified: new Map() };
+      const missing = [2, 3].filter((i) => !fresh.received.has(i));
+      const err7 = await throwsKind(() => before().reveal(everyone), ProtocolError);
+      if (missing.length && err7?.message !== `trustee 1 holds no valid share from qualified dealers [${missing.join(", ")}]`) {
+        return `revealed without a share from ${missing}: ${err7?.message}`;
+      }
+      return true;
+    });
+  }
+  if (name === "modp") membershipChecks(c, g, scenarios.find((t) => t.scenario === "honest"));
+}
+
+/** Trustee 1 of a DKG vector replayed through round 3 (its state holds no qualification yet). */
+async function replayUntilComplaints(params, t, all) {
+  const rng = new FixedRng(t.trustee1.draws);
+  const trustee = dkg.Trustee.create(params, 1, { rng });
+  await trustee.announce({ rng });
+  await trustee.deal(all.announcements, { rng });
+  await trustee.checkShares(all.messages, { rng });
+  return trustee;
+}
+
+/** A Schnorr proof of x for the statement (base, X) as given, whether or not X = base^x exactly. */
+async function schnorrOver(g, base, X, x, context) {
+  const w = g.randomScalar();
+  const a = g.exp(base, w);
+  return new SchnorrProof(a, (w + (await challenge(g, SchnorrProof.TAG, context, [base, X], [a])) * x) % g.q);
+}
+
+// modp's proofs hold up to sign (docs/spec.md section 4): p - x, outside the subgroup, passes a proof made over it.
+// Reveal.verify and qualify check membership themselves rather than relying on the parsers.
+function membershipChecks(c, g, t) {
+  const label = "modp dkg: membership is checked";
+  const setup = async () => {
+    const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
+    const all = parseVector(params, t);
+    return { params, all, qualification: await dkg.qualify(params, all.announcements, all.messages, all.complaints) };
+  };
+  c.run(`${label}: Reveal.verify refuses a negated Feldman value with proofs made over it`, async () => {
+    const { params, all, qualification } = await setup();
+    const trustee = await replayUntilComplaints(params, t, all);
+    const h = await pedersenH(g);
+    const bound = qualification.transcriptHash;
+    const feldman = trustee.polynomial.map((a, m) => (m === 0 ? g.p - g.expG(a) : g.expG(a)));
+    const commitments = all.messages.get(1).commitments;
+    const proofs = [];
+    for (let m = 0; m < t.k; m++) {
+      proofs.push({ feldman: await schnorrOver(g, g.g, feldman[m], trustee.polynomial[m], params.ctx("dkg-feldman", 1, m, bound)),
+        blinding: await schnorrOver(g, h, g.div(commitments[m], feldman[m]), trustee.blinding[m], params.ctx("dkg-blinding", 1, m, bound)) });
+    }
+    const forged = new dkg.Reveal(1, feldman, proofs);
+    if (!(await proofs[0].feldman.verify(g, feldman[0], params.ctx("dkg-feldman", 1, 0, bound)))) return "the forged proof does not even verify";
+    if (await forged.verify(params, all.messages.get(1), qualification)) return "a non-member Feldman value accepted";
+    const reveals = new Map(all.reveals).set(1, forged);
+    return same(await dkg.toReconstruct(params, qualification, all.messages, reveals), [1]) || "dealer 1 not reconstructed";
+  });
+  c.run(`${label}: qualify rejects a complaint with a negated KEM secret`, async () => {
+    const { params, all } = await setup();
+    const trustee = await replayUntilComplaints(params, t, all);
+    const ct = all.messages.get(2).shares.get(1);
+    const S = g.p - g.exp(ct.ephemeral, trustee.encSecret);
+    const context = params.ctx("dkg-complaint", 1, 2);
+    const w = g.randomScalar();
+    const [a, b] = [g.expG(w), g.exp(ct.ephemeral, w)];
+    const cc = await challenge(g, ChaumPedersenProof.TAG, context, [g.g, trustee.encKey, ct.ephemeral, S], [a, b]);
+    const framing = new dkg.Complaint(1, 2, S, new ChaumPedersenProof(a, b, (w + cc * trustee.encSecret) % g.q));
+    if (!(await framing.proof.verify(g, g.g, trustee.encKey, ct.ephemeral, S, context))) return "the framing proof does not even verify";
+    const q = await dkg.qualify(params, all.announcements, all.messages, [framing]);
+    return (same(q.qualified, [1, 2, 3]) && same(q.rejectedComplaints, [[1, 2]])) || `honest dealer 2 framed: ${q.qualified}`;
+  });
+  c.run(`${label}: qualify disqualifies a dealer with a non-member commitment`, async () => {
+    const { params, all } = await setup();
+    const m2 = all.messages.get(2);
+    const messages = new Map(all.messages).set(2, new dkg.DealerMessage(2, [g.p - m2.commitments[0], ...m2.commitments.slice(1)], m2.shares));
+    const q = await dkg.qualify(params, all.announcements, messages, all.complaints);
+    return q.disqualified.get(2) === "malformed commitments" || `dealer 2: ${q.disqualified.get(2)}`;
+  });
+}
+
+function parseVector(params, t) {
+  return {
+    announcements: new Map(t.announcements.map((a) => [a.index, dkg.Announcement.fromJSON(params, a)])),
+    messages: new Map(t.messages.map((m) => [m.index, dkg.DealerMessage.fromJSON(params, m)])),
+    complaints: t.complaints.map((x) => dkg.Complaint.fromJSON(params, x)),
+    reveals: new Map(t.reveals.map((r) => [r.index, dkg.Reveal.fromJSON(params, r)])),
+    openings: new Map(t.openings.map((o) => [o.index, dkg.Opening.fromJSON(params, o)])),
+  };
+}
+
+// What threshold/ refuses (results, complaints, transcripts), refused alike: same error kind, field and message.
+function dkgRejectChecks(c, name, cases, scenarios) {
+  const g = getGroup(name);
+  const kinds = { DecodeError, ProtocolError };
+  for (const t of cases) {
+    c.run(`${name} dkg refuses: ${t.name}`, async () => {
+      const v = scenarios.find((s) => s.scenario === t.scenario);
+      const params = new dkg.CeremonyParams(g, v.n, v.k, fromHex(v.context, null, "context"));
+      let run;
+      if (t.op === "result") run = () => dkg.resultFromJSON(params, t.input);
+      else if (t.op === "complaint") run = () => dkg.Complaint.fromJSON(params, t.input);
+      else {
+        const all = parseVector(params, { ...v, complaints: t.complaints, reveals: t.reveals, openings: t.openings });
+        run = () => dkg.adjudicate(params, all.announcements, all.messages, all.complaints, all.reveals, all.openings);
+      }
+      let err = null;
+      try {
+        await run();
+      } catch (e) {
+        err = e;
+      }
+      if (!err) return "accepted";
+      if (!(err instanceof kinds[t.kind])) return `threw ${err}, expected a ${t.kind}`;
+      const got = t.kind === "DecodeError" ? err.reason : err.message;
+      if (t.kind === "DecodeError" && err.field !== t.field) return `field ${err.field}, expected ${t.field}`;
+      return t.message === null || got === t.message || `message ${JSON.stringify(got)}, expected ${JSON.stringify(t.message)}`;
     });
   }
 }
@@ -379,6 +533,7 @@ export async function runVectorChecks(v) {
     proofChecks(c, name, v.proofs[name]);
     hybridChecks(c, name, v.hybrid[name]);
     dkgChecks(c, name, v.dkg[name]);
+    dkgRejectChecks(c, name, v.dkg_rejects[name], v.dkg[name]);
     decryptionChecks(c, name, v.decryption[name]);
     entryPointChecks(c, name, v);
   }

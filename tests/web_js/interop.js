@@ -42,24 +42,26 @@ function transcript(ps, t) {
   };
 }
 
-// QUAL decided in the browser, and this trustee's reveal (null if it is not qualified).
+// QUAL (with the hash of rounds 1-3) decided in the browser, and this trustee's reveal bound to it (null if it is
+// not qualified); the state now keeps that qualification.
 export async function reveal(p, state, t) {
   const ps = params(p);
   const trustee = dkg.Trustee.fromState(ps, state);
   const all = transcript(ps, t);
   const qualification = await dkg.qualify(ps, all.announcements, all.messages, all.complaints);
   const revealed = await trustee.reveal(qualification);
-  return { qualification: dkg.qualificationToJSON(qualification), reveal: revealed && revealed.toJSON(ps.group) };
+  return { state: trustee.toState(), qualification: dkg.qualificationToJSON(qualification),
+    reveal: revealed && revealed.toJSON(ps.group) };
 }
 
-// The dealers to reconstruct, decided in the browser, and this trustee's openings of their shares.
+// The dealers to reconstruct, decided in the browser, and this trustee's openings of their shares (the trustee
+// works them out itself, under the qualification it revealed under).
 export async function open(p, state, t) {
   const ps = params(p);
   const trustee = dkg.Trustee.fromState(ps, state);
   const all = transcript(ps, t);
-  const qualification = await dkg.qualify(ps, all.announcements, all.messages, all.complaints);
-  const reconstruct = await dkg.toReconstruct(ps, qualification, all.messages, all.reveals);
-  return { reconstruct, opening: trustee.open(reconstruct).toJSON(ps.group) };
+  const reconstruct = await dkg.toReconstruct(ps, trustee.qualification, all.messages, all.reveals);
+  return { reconstruct, opening: (await trustee.open(all.messages, all.reveals)).toJSON(ps.group) };
 }
 
 export async function finish(p, state, t) {

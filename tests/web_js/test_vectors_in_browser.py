@@ -217,9 +217,11 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
     assert qualification.qualified == ((1, 2) if scenario == "bad-dealer" else (1, 2, 3))
     so_far = public(announcements=anns, messages=msgs, complaints=complaints)
     r = js("reveal", p, state, so_far)
-    assert r["qualification"] == qualification_json(qualification)
-    every_reveal = {1: dkg.Reveal.from_json(params, r["reveal"]),
-                    **{i: t.reveal(qualification) for i, t in py.items() if i in qualification.qualified}}
+    state = r["state"]  # the browser trustee keeps the qualification it revealed under
+    assert r["qualification"] == qualification_json(qualification)  # the hash of rounds 1-3 included
+    made = {i: t.reveal(qualification) for i, t in py.items()}  # every Python trustee goes on under QUAL
+    every_reveal = {1: dkg.Reveal.from_json(params, r["reveal"]), **{i: rv for i, rv in made.items() if rv is not None}}
+    assert all(rv.valid(params, msgs[i], qualification) for i, rv in every_reveal.items())
     withheld = {"python-withholds": 2, "browser-withholds": 1}.get(scenario)
     reveals = {i: rv for i, rv in every_reveal.items() if i != withheld}
     recon = dkg.to_reconstruct(params, qualification, msgs, reveals)
@@ -230,7 +232,7 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
             r = js("open", p, state, {**so_far, **public(reveals=reveals)})
             assert r["reconstruct"] == list(recon)
             openings[1] = dkg.Opening.from_json(params, r["opening"])
-        openings.update({i: t.open(recon) for i, t in py.items() if i not in recon})
+        openings.update({i: t.open(msgs, reveals) for i, t in py.items() if i not in recon})
     result = dkg.adjudicate(params, anns, msgs, complaints, reveals, openings)
     assert result.reconstructed == recon
     revealing = dkg.adjudicate(params, anns, msgs, complaints, every_reveal, {})
@@ -238,6 +240,7 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
         "withholding a reveal changed the joint key"
     r = js("finish", p, state, {**so_far, **public(reveals=reveals, openings=openings)})
     assert r["result"] == result.to_json(g)
+    assert r["result"]["qualification_hash"] == qualification.transcript_hash.hex()
     key1 = dkg.TrusteeKey.from_json(g, r["key"])
     assert dkg.verify_signature(params, anns[1], result, SchnorrProof.from_json(g, r["signature"]))
     key2 = py[2].finish(result)

@@ -22,7 +22,7 @@ from threshold import dkg, hybrid, keystore_browser, shamir
 from threshold.decryption import partial_decrypt
 from threshold.elgamal import PublicKey
 from threshold.encoding import canonical_json, encode
-from threshold.errors import DecodeError
+from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import Group, get_group
 from threshold.hashing import dst_for, expand_message_xmd, hash_to_field, hash_to_scalar
 from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof
@@ -316,9 +316,9 @@ def hybrid_vectors(group: Group) -> list[dict[str, Any]]:
 # --- DKG and decryption ---------------------------------------------------------------------
 
 def qualification_json(q: dkg.Qualification) -> dict[str, Any]:
-    """The JSON the browser's qualificationToJSON gives (the relay publishes it after round 3)."""
+    """The JSON the browser's qualificationToJSON gives (the relay publishes it after round 3, web/ceremony.py)."""
     return {"qualified": list(q.qualified), "disqualified": {str(i): why for i, why in sorted(q.disqualified.items())},
-            "rejected_complaints": [list(pair) for pair in q.rejected_complaints]}
+            "rejected_complaints": [list(pair) for pair in q.rejected_complaints], "transcript_hash": q.transcript_hash.hex()}
 
 
 DKG_SCENARIOS = ("bad-dealer", "bad-ephemeral", "silent-dealer", "withheld-reveal", "bad-reveal")
@@ -369,7 +369,7 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         r2 = reveals[2]
         reveals[2] = dkg.Reveal(2, (r2.feldman[0], group.mul(r2.feldman[1], group.g)), r2.proofs)
     reconstruct = dkg.to_reconstruct(params, qualification, messages, reveals)
-    openings = {i: t.open(reconstruct) for i, t in trustees.items() if i not in reconstruct} if reconstruct else {}
+    openings = {i: t.open(messages, reveals) for i, t in trustees.items() if i not in reconstruct} if reconstruct else {}
     result = dkg.adjudicate(params, announcements, messages, complaints, reveals, openings)
     assert result.public_key == if_all_revealed.public_key, "a withheld reveal changed the joint key"
     assert result.verification_keys == if_all_revealed.verification_keys
@@ -390,7 +390,89 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         "signatures": {str(i): s.to_json(group) for i, s in signatures.items()},
         "trustee1": {"draws": draws[1].to_json(), "key": trustees[1].finish(result).to_json()},
     }
+    if scenario == "withheld-reveal":  # trustee 1 also opens a dealer that revealed: adjudicate refuses it
+        extra = dkg.Opening(1, {**openings[1].openings, 3: trustees[1].received[3]})
+        vector["openings_outside_recon"] = [extra.to_json(group), openings[3].to_json(group)]
     return vector, keys
+
+
+def _refusal(fn: Any) -> dict[str, Any]:
+    """How threshold/ refuses: the error's kind, field (DecodeError) and message, which the browser must repeat."""
+    try:
+        fn()
+    except DecodeError as e:
+        return {"kind": "DecodeError", "field": e.field, "message": e.message}
+    except ProtocolError as e:
+        return {"kind": "ProtocolError", "message": str(e)}
+    except QuorumError as e:
+        raise AssertionError(f"unexpected {type(e).__name__}: {e}") from e
+    raise AssertionError("accepted")
+
+
+def dkg_rejects(group: Group, scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Published results, complaints and transcripts that threshold/ refuses, with the error the browser must give.
+
+    Result parser (strict: indices increasing, reconstructed among the qualified, reasons strings, errors naming
+    rejected_complaints[n]); a complaint about oneself; adjudicate refusing a transcript with no valid reveal (the
+    joint secret would be public; also when a complaint is dropped after the reveals, which voids them all: they are
+    bound to the hash of rounds 1-3) and an opening of a dealer outside RECON. `message: None`: the field only (the
+    wording of the generic object and element checks differs between the languages)."""
+    cases: list[dict[str, Any]] = []
+
+    def params(v: dict[str, Any]) -> dkg.CeremonyParams:
+        return dkg.CeremonyParams(group, v["n"], v["k"], bytes.fromhex(v["context"]))
+
+    def result(name: str, scenario: str, exact: bool = True, drop: str = "", **changes: Any) -> None:
+        v = scenarios[scenario]
+        obj = {key: value for key, value in {**v["result"], **changes}.items() if key != drop}
+        refusal = _refusal(lambda: dkg.CeremonyResult.from_json(params(v), obj))
+        cases.append({"name": name, "op": "result", "scenario": scenario, "input": obj,
+                      **refusal, **({} if exact else {"message": None})})
+
+    def complaint(name: str, **changes: Any) -> None:
+        v = scenarios["bad-dealer"]
+        obj = {**v["complaints"][0], **changes}
+        cases.append({"name": name, "op": "complaint", "scenario": "bad-dealer", "input": obj,
+                      **_refusal(lambda: dkg.Complaint.from_json(params(v), obj))})
+
+    def adjudicate(name: str, scenario: str, **changes: Any) -> None:
+        v = scenarios[scenario]
+        rounds = {key: changes.get(key, v[key]) for key in ("complaints", "reveals", "openings")}
+        p = params(v)
+
+        def run() -> None:
+            dkg.adjudicate(p, {a["index"]: dkg.Announcement.from_json(p, a) for a in v["announcements"]},
+                           {m["index"]: dkg.DealerMessage.from_json(p, m) for m in v["messages"]},
+                           [dkg.Complaint.from_json(p, c) for c in rounds["complaints"]],
+                           {r["index"]: dkg.Reveal.from_json(p, r) for r in rounds["reveals"]},
+                           {o["index"]: dkg.Opening.from_json(p, o) for o in rounds["openings"]})
+        cases.append({"name": name, "op": "adjudicate", "scenario": scenario, **rounds, **_refusal(run)})
+
+    result("qualified out of order", "honest", qualified=[2, 1, 3])
+    result("qualified twice", "honest", qualified=[1, 1, 2, 3])
+    result("qualified outside 1..n", "honest", qualified=[1, 2, 4])
+    result("qualified as a string", "honest", qualified=[1, "2", 3])
+    result("qualified as a boolean", "honest", qualified=[True, 2, 3])
+    result("reconstructed out of order", "honest", reconstructed=[3, 2])
+    result("reconstructed not qualified", "withheld-reveal", qualified=[1, 3])
+    result("reason not a string", "bad-dealer", disqualified={"3": 5})
+    result("disqualified key with a leading zero", "bad-dealer", disqualified={"03": "x"})
+    result("disqualified key outside 1..n", "bad-dealer", disqualified={"4": "x"})
+    result("rejected complaint not a pair", "honest", rejected_complaints=[[1]])
+    result("rejected complaint naming no trustee", "honest", rejected_complaints=[[1, 2], [1, 4]])
+    result("rejected complaints not a list", "honest", rejected_complaints={})
+    result("disqualified a list", "honest", disqualified=[])
+    result("qualification hash too short", "honest", qualification_hash="ab")
+    result("verification key index 0", "honest", verification_keys={"0": scenarios["honest"]["result"]["public_key"]})
+    result("qualification hash missing", "honest", exact=False, drop="qualification_hash")
+    result("public key the identity", "honest", exact=False, public_key=group.to_hex(group.identity))
+    complaint("complaint about oneself", dealer=1)
+    complaint("complaint about oneself outside 1..n", accuser=9, dealer=9)
+    complaint("complaint by trustee 0", accuser=0)
+    adjudicate("no reveal at all", "honest", reveals=[])
+    adjudicate("a complaint dropped after the reveals", "bad-dealer", complaints=[])
+    adjudicate("an opening outside RECON", "withheld-reveal", openings=scenarios["withheld-reveal"]["openings_outside_recon"])
+    return cases
 
 
 def decryption_vectors(group: Group, key: dkg.TrusteeKey) -> dict[str, Any]:
@@ -425,7 +507,7 @@ def keystore_vector() -> dict[str, Any]:
 
 
 def build() -> dict[str, Any]:
-    groups, proofs, hybrids, dkgs, decryptions = {}, {}, {}, {}, {}
+    groups, proofs, hybrids, dkgs, rejects, decryptions = {}, {}, {}, {}, {}, {}
     for name in ("modp", "ed25519"):
         group = get_group(name)
         groups[name] = group_vectors(group)
@@ -433,10 +515,12 @@ def build() -> dict[str, Any]:
         hybrids[name] = hybrid_vectors(group)
         honest, keys = ceremony(group, "honest")
         dkgs[name] = [honest] + [ceremony(group, s)[0] for s in DKG_SCENARIOS]
+        rejects[name] = dkg_rejects(group, {v["scenario"]: v for v in dkgs[name]})
         decryptions[name] = decryption_vectors(group, keys[0])
     return {"version": 1, "encoding": encoding_vectors(), "canonical_json": json_vectors(),
             "expand_message_xmd": xmd_vectors(), **hash_vectors(), "groups": groups, "proofs": proofs,
-            "hybrid": hybrids, "dkg": dkgs, "decryption": decryptions, "keystore": keystore_vector()}
+            "hybrid": hybrids, "dkg": dkgs, "dkg_rejects": rejects, "decryption": decryptions,
+            "keystore": keystore_vector()}
 
 
 def main() -> None:

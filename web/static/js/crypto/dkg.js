@@ -6,16 +6,18 @@
  * encryption. Round 3: check the received shares and complain, opening the KEM secret with a
  * Chaum-Pedersen proof; this fixes the qualified set QUAL ({@link qualify}). Round 4: every
  * qualified dealer reveals its Feldman commitments g^a_m with proofs. Round 5 (only when a
- * qualified dealer did not reveal): every other trustee opens its share of that dealer, whose
+ * qualified dealer did not reveal): the other trustees open their shares of that dealer, whose
  * polynomial is then reconstructed in public. Then adjudicate, finish (own key share) and sign
- * the transcript hash. Every message's JSON and every hash equal Python's.
+ * the transcript hash. Every reveal is bound to the hash of rounds 1-3 (the qualification's
+ * transcriptHash), and a trustee opens, finishes and signs only under the qualification it
+ * revealed under. Every message's JSON, every error and every hash equal Python's.
  * @module dkg
  */
 
 import { DecodeError, ProtocolError, VerificationError } from "./errors.js";
-import { toHex } from "./bytes.js";
+import { bytesEqual, fromHex, toHex } from "./bytes.js";
 import { bigIntToBytes, bytesToBigInt, mod, modInv, systemRng } from "./bigint.js";
-import { canonicalJsonBytes, encode } from "./encoding.js";
+import { canonicalJson, canonicalJsonBytes, encode } from "./encoding.js";
 import { sha256 } from "./hashing.js";
 import { expectInt, expectList, expectObject } from "./fields.js";
 import { ChaumPedersenProof, SchnorrProof } from "./proofs.js";
@@ -57,7 +59,10 @@ export class CeremonyParams {
    * @throws {DecodeError}
    */
   checkIndex(index, field = "index") {
-    return expectInt(index, 1, this.n, field);
+    if (!Number.isSafeInteger(index) || index < 1 || index > this.n) {
+      throw new DecodeError(field, `trustee index must be an integer in 1..${this.n}, got ${pyRepr(index)}`);
+    }
+    return /** @type {number} */ (index);
   }
 
   /**
@@ -76,6 +81,75 @@ function shareAad(params, dealer, recipient) {
 
 function complaintCtx(params, accuser, dealer) {
   return params.ctx("dkg-complaint", accuser, dealer);
+}
+
+/**
+ * Python's repr of a JSON value, for error messages that read as threshold/'s do.
+ * @param {unknown} value
+ * @returns {string}
+ */
+function pyRepr(value) {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value === "string") {
+    const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+    const body = [...value].map((ch) => {
+      if (ch === "\\") return "\\\\";
+      if (ch === quote) return `\\${ch}`;
+      if (ch === "\n") return "\\n";
+      if (ch === "\r") return "\\r";
+      if (ch === "\t") return "\\t";
+      const code = ch.codePointAt(0);
+      if (code < 0x20 || code === 0x7f) return `\\x${code.toString(16).padStart(2, "0")}`;
+      return ch;
+    }).join("");
+    return `${quote}${body}${quote}`;
+  }
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
+  if (typeof value === "object") {
+    return `{${Object.entries(value).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(", ")}}`;
+  }
+  return String(value);
+}
+
+/** A list of trustee indices as Python prints it: [1, 2]. */
+const pyList = (items) => `[${items.join(", ")}]`;
+
+/**
+ * Python's == on JSON values (1 == 1.0 == True, lists and objects by value).
+ * @param {unknown} a
+ * @param {unknown} b
+ * @returns {boolean}
+ */
+function pyEqual(a, b) {
+  const num = (x) => (typeof x === "boolean" ? Number(x) : x);
+  if (typeof num(a) === "number" && typeof num(b) === "number") return num(a) === num(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEqual(x, b[i]));
+  }
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && pyEqual(a[k], b[k]));
+  }
+  return a === b;
+}
+
+/** A decimal trustee index used as a JSON key, as threshold.dkg._int_key. */
+function intKey(text, field) {
+  if (typeof text !== "string" || !/^[1-9][0-9]{0,5}$/.test(text)) {
+    throw new DecodeError(field, `expected a decimal trustee index as key, got ${pyRepr(text)}`);
+  }
+  return Number(text);
+}
+
+/** Trustee indices in strictly increasing order, as threshold.dkg._increasing. */
+function increasing(params, items, field) {
+  const out = items.map((i) => params.checkIndex(i, field));
+  if (out.some((a, n) => n > 0 && out[n - 1] >= a)) {
+    throw new DecodeError(field, "expected trustee indices in increasing order, each once");
+  }
+  return out;
 }
 
 function indexKeys(obj, field) {
@@ -210,6 +284,7 @@ export class Complaint {
   static fromJSON(params, obj, field = "complaint") {
     const o = expectObject(obj, ["accuser", "dealer", "kem_secret", "proof"], field);
     const g = params.group;
+    if (pyEqual(o.accuser, o.dealer)) throw new DecodeError(`${field}.dealer`, "a trustee holds no share from itself to complain about");
     return new Complaint(params.checkIndex(o.accuser, `${field}.accuser`), params.checkIndex(o.dealer, `${field}.dealer`),
       g.fromHex(o.kem_secret, `${field}.kem_secret`), ChaumPedersenProof.fromJSON(g, o.proof, `${field}.proof`));
   }
@@ -255,23 +330,29 @@ export class Reveal {
   }
 
   /**
-   * Whether this is a valid reveal of the dealer of `message` (spec section 6 step 4): same index,
-   * k elements none the identity, and for each m a proof of log_g A_m and of log_h (C_m / A_m).
+   * Whether this is a valid reveal of the dealer of `message` under `qualification`, as
+   * threshold.dkg.Reveal.valid (spec section 6 step 4): same index, k members of the group none
+   * the identity, and for each m a proof of log_g A_m under encode(context, n, k, "dkg-feldman",
+   * i, m, Q) and of log_h (C_m / A_m) under encode(context, n, k, "dkg-blinding", i, m, Q), Q the
+   * qualification's transcriptHash: a reveal is void for other rounds 1-3.
    * @param {CeremonyParams} params
    * @param {DealerMessage} message
+   * @param {Qualification} qualification
    * @returns {Promise<boolean>}
    */
-  async verify(params, message) {
+  async verify(params, message, qualification) {
     const g = params.group;
     const k = params.k;
+    const bound = qualification.transcriptHash;
+    if (!(bound instanceof Uint8Array)) throw new TypeError("Reveal.verify needs the qualification (its transcriptHash)");
     if (this.index !== message.index || this.feldman.length !== k || this.proofs.length !== k
-      || message.commitments.length !== k || this.feldman.some((a) => g.eq(a, g.identity))) return false;
+      || message.commitments.length !== k || this.feldman.some((a) => !g.isMember(a) || g.eq(a, g.identity))) return false;
     const h = await pedersenH(g);
     for (let m = 0; m < k; m++) {
       const A = this.feldman[m];
-      if (!(await this.proofs[m].feldman.verify(g, A, params.ctx("dkg-feldman", this.index, m)))) return false;
+      if (!(await this.proofs[m].feldman.verify(g, A, params.ctx("dkg-feldman", this.index, m, bound)))) return false;
       const blind = g.div(message.commitments[m], A);
-      if (!(await this.proofs[m].blinding.verify(g, blind, params.ctx("dkg-blinding", this.index, m), { base: h }))) return false;
+      if (!(await this.proofs[m].blinding.verify(g, blind, params.ctx("dkg-blinding", this.index, m, bound), { base: h }))) return false;
     }
     return true;
   }
@@ -326,22 +407,63 @@ export class Opening {
 }
 
 /**
- * QUAL and why the others were disqualified, fixed after the complaints.
+ * QUAL and why the others were disqualified, fixed after the complaints, with the hash of rounds
+ * 1-3 to which every reveal is bound (so that no complaint can be added or dropped afterwards).
  * @typedef {object} Qualification
  * @property {number[]} qualified
  * @property {Map<number, string>} disqualified dealer -> reason
  * @property {Array<[number, number]>} rejectedComplaints (accuser, dealer)
+ * @property {Uint8Array} transcriptHash Q = SHA-256(encode("dkg-qualification", context, n, k, announcements, messages, complaints, QUAL))
  */
 
 /**
- * JSON of a qualification, as threshold.dkg.Qualification.to_json: {qualified, disqualified, rejected_complaints}.
+ * JSON of a qualification, as the relay publishes it (web/ceremony.py qualification_json):
+ * {qualified, disqualified, rejected_complaints, transcript_hash}.
  * @param {Qualification} q
  * @returns {object}
  */
 export function qualificationToJSON(q) {
   const disqualified = {};
   for (const i of [...q.disqualified.keys()].sort((a, b) => a - b)) disqualified[String(i)] = q.disqualified.get(i);
-  return { qualified: [...q.qualified], disqualified, rejected_complaints: q.rejectedComplaints.map(([a, d]) => [a, d]) };
+  return { qualified: [...q.qualified], disqualified, rejected_complaints: q.rejectedComplaints.map(([a, d]) => [a, d]),
+    transcript_hash: toHex(q.transcriptHash) };
+}
+
+/**
+ * Parse {@link qualificationToJSON} (a trustee's saved state keeps the qualification it revealed under).
+ * @param {CeremonyParams} params
+ * @param {unknown} obj
+ * @param {string} [field]
+ * @returns {Qualification}
+ * @throws {DecodeError}
+ */
+export function qualificationFromJSON(params, obj, field = "qualification") {
+  const o = expectObject(obj, ["qualified", "disqualified", "rejected_complaints", "transcript_hash"], field);
+  if (!Array.isArray(o.qualified)) throw new DecodeError(`${field}.qualified`, "expected a list");
+  expectDict(o.disqualified, `${field}.disqualified`, "expected an object keyed by trustee index");
+  return { qualified: increasing(params, o.qualified, `${field}.qualified`),
+    disqualified: parseReasons(params, o.disqualified, field), rejectedComplaints: parsePairs(params, o.rejected_complaints, field),
+    transcriptHash: fromHex(o.transcript_hash, 32, `${field}.transcript_hash`) };
+}
+
+/** Disqualification reasons keyed by trustee index, as threshold.dkg.CeremonyResult.from_json reads them. */
+function parseReasons(params, obj, field) {
+  const out = new Map();
+  for (const [key, why] of Object.entries(obj)) {
+    if (typeof why !== "string") throw new DecodeError(`${field}.disqualified.${key}`, "expected the reason as a string");
+    out.set(params.checkIndex(intKey(key, `${field}.disqualified`), `${field}.disqualified`), why);
+  }
+  return new Map([...out].sort(([a], [b]) => a - b));
+}
+
+/** [accuser, dealer] pairs, as threshold.dkg.CeremonyResult.from_json reads rejected_complaints. */
+function parsePairs(params, list, field) {
+  if (!Array.isArray(list)) throw new DecodeError(`${field}.rejected_complaints`, "expected a list");
+  return list.map((pair, n) => {
+    const where = `${field}.rejected_complaints[${n}]`;
+    if (!Array.isArray(pair) || pair.length !== 2) throw new DecodeError(where, "expected an [accuser, dealer] pair");
+    return [params.checkIndex(pair[0], where), params.checkIndex(pair[1], where)];
+  });
 }
 
 /**
@@ -354,11 +476,12 @@ export function qualificationToJSON(q) {
  * @property {Map<number, any>} verificationKeys trustee -> g^x_j
  * @property {Uint8Array} transcriptHash what every trustee signs
  * @property {Array<[number, number]>} rejectedComplaints (accuser, dealer)
+ * @property {Uint8Array} qualificationHash the transcriptHash of the qualification the reveals are bound to
  */
 
 /**
  * JSON of a result, as threshold.dkg.CeremonyResult.to_json: {qualified, disqualified, reconstructed,
- * public_key, verification_keys, transcript_hash, rejected_complaints}.
+ * qualification_hash, public_key, verification_keys, transcript_hash, rejected_complaints}.
  * @param {Group} group
  * @param {CeremonyResult} result
  * @returns {object}
@@ -369,8 +492,46 @@ export function resultToJSON(group, result) {
   const vks = {};
   for (const j of [...result.verificationKeys.keys()].sort((a, b) => a - b)) vks[String(j)] = group.toHex(result.verificationKeys.get(j));
   return { qualified: [...result.qualified], disqualified, reconstructed: [...result.reconstructed],
-    public_key: group.toHex(result.publicKey), verification_keys: vks, transcript_hash: toHex(result.transcriptHash),
-    rejected_complaints: result.rejectedComplaints.map(([a, d]) => [a, d]) };
+    qualification_hash: toHex(result.qualificationHash), public_key: group.toHex(result.publicKey), verification_keys: vks,
+    transcript_hash: toHex(result.transcriptHash), rejected_complaints: result.rejectedComplaints.map(([a, d]) => [a, d]) };
+}
+
+/**
+ * Parse a published result strictly, as threshold.dkg.CeremonyResult.from_json (the same errors,
+ * naming the same fields): qualified and reconstructed strictly increasing, reconstructed among the
+ * qualified, reasons strings, elements members of the group. Then recompute it with {@link adjudicate}
+ * and compare: parsing checks the form only.
+ * @param {CeremonyParams} params
+ * @param {unknown} obj
+ * @param {string} [field]
+ * @returns {CeremonyResult}
+ * @throws {DecodeError}
+ */
+export function resultFromJSON(params, obj, field = "ceremony") {
+  const o = expectObject(obj, ["qualified", "disqualified", "reconstructed", "qualification_hash", "public_key",
+    "verification_keys", "transcript_hash", "rejected_complaints"], field);
+  const g = params.group;
+  const isDict = (x) => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!Array.isArray(o.qualified) || !isDict(o.disqualified) || !Array.isArray(o.reconstructed)
+    || !isDict(o.verification_keys) || !Array.isArray(o.rejected_complaints)) {
+    throw new DecodeError(field, "qualified, reconstructed and rejected_complaints must be lists, the others objects");
+  }
+  const qualified = increasing(params, o.qualified, `${field}.qualified`);
+  const reconstructed = increasing(params, o.reconstructed, `${field}.reconstructed`);
+  if (!reconstructed.every((i) => qualified.includes(i))) {
+    throw new DecodeError(`${field}.reconstructed`, "only qualified dealers are reconstructed");
+  }
+  const disqualified = parseReasons(params, o.disqualified, field);
+  const verificationKeys = new Map();
+  for (const [key, v] of Object.entries(o.verification_keys)) {
+    const j = params.checkIndex(intKey(key, `${field}.verification_keys`), `${field}.verification_keys`);
+    verificationKeys.set(j, g.fromHex(v, `${field}.verification_keys.${key}`));
+  }
+  const rejectedComplaints = parsePairs(params, o.rejected_complaints, field);
+  return { qualified, disqualified, reconstructed, publicKey: g.fromHex(o.public_key, `${field}.public_key`),
+    verificationKeys: new Map([...verificationKeys].sort(([a], [b]) => a - b)),
+    transcriptHash: fromHex(o.transcript_hash, 32, `${field}.transcript_hash`), rejectedComplaints,
+    qualificationHash: fromHex(o.qualification_hash, 32, `${field}.qualification_hash`) };
 }
 
 async function checkAnnouncements(params, announcements) {
@@ -383,7 +544,8 @@ async function checkAnnouncements(params, announcements) {
 }
 
 /**
- * QUAL from the public messages of rounds 1-3 (spec section 6 step 3), exactly as threshold.dkg.qualify.
+ * QUAL from the public messages of rounds 1-3 (spec section 6 step 3), exactly as threshold.dkg.qualify,
+ * with the hash of those rounds (every element is membership-checked here too, not only by the parsers).
  * @param {CeremonyParams} params
  * @param {Map<number, Announcement>} announcements
  * @param {Map<number, DealerMessage>} messages
@@ -402,13 +564,15 @@ export async function qualify(params, announcements, messages, complaints) {
     for (let j = 1; j <= params.n; j++) if (j !== i) others.push(j);
     if (!msg) disqualified.set(i, "did not deal");
     else if (msg.index !== i) disqualified.set(i, "message index does not match");
-    else if (msg.commitments.length !== params.k || msg.commitments.some((c) => g.eq(c, g.identity))) {
+    else if (msg.commitments.length !== params.k || msg.commitments.some((c) => g.eq(c, g.identity))
+      || !msg.commitments.every((c) => g.isMember(c))) {
       disqualified.set(i, "malformed commitments");
     } else if ([...msg.shares.keys()].sort((a, b) => a - b).join() !== others.join()) {
       disqualified.set(i, "did not send a share to every trustee");
     } else {
       for (const j of others) {
-        if (!(await hybrid.ephemeralValid(g, msg.shares.get(j), shareAad(params, i, j)))) {
+        const ct = msg.shares.get(j);
+        if (!g.isMember(ct.ephemeral) || !(await hybrid.ephemeralValid(g, ct, shareAad(params, i, j)))) {
           disqualified.set(i, `share ciphertext to trustee ${j} has no valid ephemeral proof`);
           break;
         }
@@ -420,7 +584,8 @@ export async function qualify(params, announcements, messages, complaints) {
     if (disqualified.has(c.dealer) || c.accuser === c.dealer) continue;
     const ct = messages.get(c.dealer).shares.get(c.accuser);
     const E = announcements.get(c.accuser).encKey;
-    if (!(await c.proof.verify(g, g.g, E, ct.ephemeral, c.kemSecret, complaintCtx(params, c.accuser, c.dealer)))) {
+    if (!g.isMember(c.kemSecret)
+      || !(await c.proof.verify(g, g.g, E, ct.ephemeral, c.kemSecret, complaintCtx(params, c.accuser, c.dealer)))) {
       rejected.push([c.accuser, c.dealer]);
       continue;
     }
@@ -439,7 +604,13 @@ export async function qualify(params, announcements, messages, complaints) {
   const qualified = [];
   for (let i = 1; i <= params.n; i++) if (!disqualified.has(i)) qualified.push(i);
   if (qualified.length < params.k) throw new ProtocolError(`only ${qualified.length} qualified dealers, ${params.k} needed`);
-  return { qualified, disqualified, rejectedComplaints: rejected };
+  const transcriptHash = await sha256(encode(
+    "dkg-qualification", params.context, params.n, params.k,
+    byIndex(announcements).map((a) => canonicalJsonBytes(a.toJSON(g))),
+    byIndex(messages).map((m) => canonicalJsonBytes(m.toJSON(g))),
+    complaints.map((c) => canonicalJsonBytes(c.toJSON(g))),
+    qualified));
+  return { qualified, disqualified, rejectedComplaints: rejected, transcriptHash };
 }
 
 /**
@@ -454,7 +625,7 @@ export async function toReconstruct(params, qualification, messages, reveals) {
   const missing = [];
   for (const i of qualification.qualified) {
     const reveal = reveals.get(i);
-    if (!reveal || !(await reveal.verify(params, messages.get(i)))) missing.push(i);
+    if (!reveal || !(await reveal.verify(params, messages.get(i), qualification))) missing.push(i);
   }
   return missing.sort((a, b) => a - b);
 }
@@ -521,13 +692,26 @@ function reconstruct(params, h, dealer, message, openings) {
  * @param {Map<number, Reveal>} reveals dealer -> reveal
  * @param {Map<number, Opening>} openings trustee -> opening
  * @returns {Promise<CeremonyResult>}
- * @throws {ProtocolError} when fewer than k dealers qualify or a dealer's polynomial cannot be reconstructed
+ * @throws {ProtocolError} when fewer than k dealers qualify, no qualified dealer has a valid reveal (the joint
+ *   secret would follow from public openings) or a dealer's polynomial cannot be reconstructed
+ * @throws {DecodeError} when a trustee opened its shares from a dealer that is not being reconstructed
  */
 export async function adjudicate(params, announcements, messages, complaints, reveals, openings) {
   const g = params.group;
   const qualification = await qualify(params, announcements, messages, complaints);
   const { qualified } = qualification;
   const reconstructed = await toReconstruct(params, qualification, messages, reveals);
+  if (qualified.every((i) => reconstructed.includes(i))) {
+    throw new ProtocolError("no qualified dealer has a valid reveal: rebuilt from public openings, the joint secret "
+      + "would be public");
+  }
+  for (const j of [...openings.keys()].sort((a, b) => a - b)) {
+    const extra = [...openings.get(j).openings.keys()].filter((i) => !reconstructed.includes(i)).sort((a, b) => a - b);
+    if (extra.length) {
+      throw new DecodeError(`opening.openings.${extra[0]}`, `trustee ${j} opened its shares from dealer ${extra[0]}, `
+        + "which is not being reconstructed");
+    }
+  }
   const h = await pedersenH(g);
   const feldman = new Map();
   for (const i of qualified) {
@@ -547,7 +731,7 @@ export async function adjudicate(params, announcements, messages, complaints, re
     byIndex(openings).map((o) => canonicalJsonBytes(o.toJSON(g))),
     qualified, reconstructed, g.encode(publicKey)));
   return { qualified, disqualified: qualification.disqualified, reconstructed, publicKey, verificationKeys,
-    transcriptHash, rejectedComplaints: qualification.rejectedComplaints };
+    transcriptHash, rejectedComplaints: qualification.rejectedComplaints, qualificationHash: qualification.transcriptHash };
 }
 
 /**
@@ -621,8 +805,9 @@ export class Trustee {
    * @param {bigint[]} polynomial f: a_0 (this dealer's part of the joint secret) .. a_(k-1)
    * @param {bigint[]} blinding f': b_0 .. b_(k-1)
    * @param {Map<number, {share: bigint, blinding: bigint}>} received valid shares (f_i(index), f'_i(index)) from other dealers
+   * @param {Qualification|null} [qualification] the qualification this trustee revealed under (null before round 4)
    */
-  constructor(params, index, encSecret, polynomial, blinding, received) {
+  constructor(params, index, encSecret, polynomial, blinding, received, qualification = null) {
     this.params = params;
     this.index = params.checkIndex(index);
     this.encSecret = encSecret;
@@ -630,6 +815,8 @@ export class Trustee {
     this.polynomial = polynomial;
     this.blinding = blinding;
     this.received = received;
+    /** @type {Qualification|null} */
+    this.qualification = qualification;
   }
 
   /**
@@ -660,7 +847,8 @@ export class Trustee {
   }
 
   /**
-   * The secret state to keep between rounds (seal it with keystore.js): JSON with hex scalars.
+   * The secret state to keep between rounds (seal it with keystore.js): JSON with hex scalars, and
+   * the qualification this trustee revealed under (null before), so that it goes on under no other.
    * @returns {object}
    */
   toState() {
@@ -672,18 +860,22 @@ export class Trustee {
     }
     return { group: g.name, context: toHex(this.params.context), n: this.params.n, k: this.params.k, index: this.index,
       enc_secret: g.scalarToHex(this.encSecret), polynomial: this.polynomial.map((a) => g.scalarToHex(a)),
-      blinding: this.blinding.map((b) => g.scalarToHex(b)), received };
+      blinding: this.blinding.map((b) => g.scalarToHex(b)), received,
+      qualification: this.qualification && qualificationToJSON(this.qualification) };
   }
 
   /**
-   * Restore a trustee from {@link Trustee#toState}, refusing state of another ceremony.
+   * Restore a trustee from {@link Trustee#toState}, refusing state of another ceremony (a state saved
+   * before the qualification was kept, without the key, is read as not having revealed yet).
    * @param {CeremonyParams} params
    * @param {unknown} state
    * @returns {Trustee}
    * @throws {DecodeError}
    */
   static fromState(params, state) {
-    const o = expectObject(state, ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "blinding", "received"], "state");
+    const keys = ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "blinding", "received"];
+    const saved = typeof state === "object" && state !== null && Object.hasOwn(state, "qualification");
+    const o = expectObject(state, saved ? [...keys, "qualification"] : keys, "state");
     const g = params.group;
     if (o.group !== g.name) throw new DecodeError("state.group", `expected ${g.name}, got ${JSON.stringify(o.group)}`);
     if (o.context !== toHex(params.context) || o.n !== params.n || o.k !== params.k) {
@@ -698,7 +890,7 @@ export class Trustee {
     return new Trustee(params, params.checkIndex(o.index, "state.index"), g.scalarFromHex(o.enc_secret, "state.enc_secret"),
       expectList(o.polynomial, params.k, "state.polynomial").map((a, m) => g.scalarFromHex(a, `state.polynomial[${m}]`)),
       expectList(o.blinding, params.k, "state.blinding").map((b, m) => g.scalarFromHex(b, `state.blinding[${m}]`)),
-      received);
+      received, saved && o.qualification !== null ? qualificationFromJSON(params, o.qualification, "state.qualification") : null);
   }
 
   /**
@@ -772,51 +964,92 @@ export class Trustee {
   }
 
   /**
-   * Round 4: the Feldman commitments A_m = g^a_m with, for each m, a proof of a_m (base g) and of
-   * b_m for C_m / A_m = h^b_m (base h); null when this trustee is not qualified.
+   * Round 4, once QUAL is public, as threshold.dkg.Trustee.reveal: the Feldman commitments A_m = g^a_m
+   * with, for each m, a proof of a_m (base g) and of b_m for C_m / A_m = h^b_m (base h), both bound
+   * to the qualification's hash; null when this trustee is not qualified. Every trustee calls this,
+   * qualified or not: it keeps the qualification (save {@link Trustee#toState} afterwards) and opens,
+   * finishes and signs under no other.
    * @param {Qualification} qualification from {@link qualify}
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<Reveal|null>}
+   * @throws {ProtocolError} when it already went on under another qualification, or holds no valid share
+   *   from some qualified dealer (its complaint was dropped, or it never checked its shares)
    */
   async reveal(qualification, { rng = systemRng } = {}) {
+    if (this.qualification !== null
+      && canonicalJson(qualificationToJSON(this.qualification)) !== canonicalJson(qualificationToJSON(qualification))) {
+      throw new ProtocolError(`trustee ${this.index} already went on under another qualification`);
+    }
+    const missing = qualification.qualified.filter((i) => i !== this.index && !this.received.has(i));
+    if (missing.length) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${pyList(missing)}`);
+    this.qualification = qualification;
     if (!qualification.qualified.includes(this.index)) return null;
     const p = this.params;
     const g = p.group;
     const h = await pedersenH(g);
+    const bound = qualification.transcriptHash;
     const feldman = this.polynomial.map((a) => g.expG(a));
     const proofs = [];
     for (let m = 0; m < p.k; m++) {
-      const feldmanProof = await SchnorrProof.prove(g, this.polynomial[m], p.ctx("dkg-feldman", this.index, m), { rng });
-      const blindingProof = await SchnorrProof.prove(g, this.blinding[m], p.ctx("dkg-blinding", this.index, m), { base: h, rng });
+      const feldmanProof = await SchnorrProof.prove(g, this.polynomial[m], p.ctx("dkg-feldman", this.index, m, bound), { rng });
+      const blindingProof = await SchnorrProof.prove(g, this.blinding[m], p.ctx("dkg-blinding", this.index, m, bound), { base: h, rng });
       proofs.push({ feldman: feldmanProof, blinding: blindingProof });
     }
     return new Reveal(this.index, feldman, proofs);
   }
 
   /**
-   * Round 5: this trustee's shares (s, s') of every dealer to reconstruct that it holds (never its own).
-   * @param {number[]} reconstruct from {@link toReconstruct}
-   * @returns {Opening}
+   * Round 5, as threshold.dkg.Trustee.open: this trustee's share pairs from the qualified dealers that
+   * it finds without a valid reveal under its qualification (RECON, decided here, never from the
+   * server), but its own.
+   * @param {Map<number, DealerMessage>} messages
+   * @param {Map<number, Reveal>} reveals dealer -> reveal, as published
+   * @returns {Promise<Opening>}
+   * @throws {ProtocolError} before {@link Trustee#reveal}
    */
-  open(reconstruct) {
+  async open(messages, reveals) {
+    const qualification = this.ownQualification();
+    const recon = await toReconstruct(this.params, qualification, messages, reveals);
     const openings = new Map();
-    for (const i of reconstruct) {
+    for (const i of recon) {
+      if (i === this.index) continue;
       const pair = this.received.get(i);
-      if (pair) openings.set(i, { share: pair.share, blinding: pair.blinding });
+      if (!pair) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${pyList([i])}`);
+      openings.set(i, { share: pair.share, blinding: pair.blinding });
     }
     return new Opening(this.index, openings);
   }
 
+  /** @returns {Qualification} the qualification this trustee revealed under */
+  ownQualification() {
+    if (this.qualification === null) throw new ProtocolError(`trustee ${this.index} has not reached the reveal round`);
+    return this.qualification;
+  }
+
   /**
-   * This trustee's share of the joint secret: the sum of the qualified dealers' shares.
+   * Refuse an outcome of other rounds 1-3 than those this trustee revealed under.
+   * @param {CeremonyResult} result
+   * @throws {ProtocolError|VerificationError}
+   */
+  checkResult(result) {
+    const own = this.ownQualification().transcriptHash;
+    if (!(result.qualificationHash instanceof Uint8Array) || !bytesEqual(result.qualificationHash, own)) {
+      throw new VerificationError(`trustee ${this.index}: the outcome is not of the qualification it revealed under`);
+    }
+  }
+
+  /**
+   * This trustee's share of the joint secret: the sum of the qualified dealers' shares (only of an
+   * outcome of the qualification it revealed under).
    * @param {CeremonyResult} result from {@link adjudicate}
    * @returns {TrusteeKey}
    * @throws {ProtocolError|VerificationError}
    */
   finish(result) {
+    this.checkResult(result);
     const g = this.params.group;
     const missing = result.qualified.filter((i) => i !== this.index && !this.received.has(i));
-    if (missing.length) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${JSON.stringify(missing)}`);
+    if (missing.length) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${pyList(missing)}`);
     let secret = 0n;
     for (const i of result.qualified) {
       secret += i === this.index ? evaluatePolynomial(this.polynomial, this.index, g.q) : this.received.get(i).share;
@@ -829,12 +1062,15 @@ export class Trustee {
   }
 
   /**
-   * Signature on the transcript hash with the announced encryption key.
+   * Signature on the transcript hash with the announced encryption key (only of an outcome of the
+   * qualification this trustee revealed under).
    * @param {CeremonyResult} result
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<SchnorrProof>}
+   * @throws {ProtocolError|VerificationError}
    */
-  sign(result, { rng = systemRng } = {}) {
+  async sign(result, { rng = systemRng } = {}) {
+    this.checkResult(result);
     const p = this.params;
     return SchnorrProof.prove(p.group, this.encSecret, p.ctx("dkg-transcript", this.index, result.transcriptHash), { rng });
   }
