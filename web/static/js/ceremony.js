@@ -2,15 +2,17 @@
  * The trustee's side of the key ceremony, in this browser: the secrets are generated and kept
  * here (between rounds only sealed with the trustee's passphrase in this browser's storage), every
  * message sent is public, the outcome is adjudicated here too, and the key share leaves only as an
- * encrypted backup file downloaded by the trustee.
+ * encrypted backup file downloaded by the trustee. QUAL and the hash of rounds 1-3 are computed
+ * here and must equal the server's; the trustee keeps that qualification (in its sealed state) and
+ * reveals, opens, finishes and signs under no other (docs/spec.md section 6).
  * @module ceremony
  */
 
 import { announce, getJson, postJson } from "./api.js";
-import { fromHex, toHex } from "./crypto/bytes.js";
+import { fromHex } from "./crypto/bytes.js";
 import { canonicalJson } from "./crypto/encoding.js";
 import { Announcement, CeremonyParams, Complaint, DealerMessage, Opening, Reveal, Trustee, adjudicate, qualificationToJSON,
-  qualify, toReconstruct } from "./crypto/dkg.js";
+  qualify, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
 import { getGroup } from "./crypto/groups.js";
 import { seal, unseal } from "./crypto/keystore.js";
 import { downloadJson } from "./trustee/download.js";
@@ -30,6 +32,7 @@ let passphrase = "";
 let trustee = null;
 let params = null;
 let qualification = null; // final once the complaints are in: computed here once
+let outcome = null; // final once the open round is over: adjudicated here once
 
 function paramsOf(state) {
   return new CeremonyParams(getGroup(state.group), state.n, state.k, fromHex(state.context, null, "context"));
@@ -54,7 +57,7 @@ function transcript(state) {
   };
 }
 
-/** QUAL decided in this browser from the public messages; it must agree with the server's. */
+/** QUAL and the hash of rounds 1-3, decided in this browser from the public messages; both must agree with the server's. */
 async function ownQualification(state) {
   if (!qualification) {
     const t = transcript(state);
@@ -64,7 +67,7 @@ async function ownQualification(state) {
   return qualification;
 }
 
-/** The dealers to reconstruct, decided here: the qualified ones without a valid reveal. */
+/** The dealers to reconstruct, decided here: the qualified ones without a valid reveal (bound to QUAL's hash). */
 async function ownReconstruct(state) {
   const t = transcript(state);
   const reconstruct = await toReconstruct(params, await ownQualification(state), t.messages, t.reveals);
@@ -72,10 +75,32 @@ async function ownReconstruct(state) {
   return reconstruct;
 }
 
+/**
+ * Post this trustee's message of `round`. A round may end without it (the open round ends once k
+ * trustees have opened, the reveal round when the administrator closes it): then the message is
+ * no longer needed and the trustee waits for the next round.
+ */
+async function post(round, body) {
+  try {
+    await postJson(`${url}/${round}`, body);
+  } catch (error) {
+    const now = await getJson(url);
+    if (now.round === round) throw error;
+    announce(status, `The ${round} round ended without your message (it is no longer needed): waiting for the next round…`);
+  }
+}
+
 /** Do this trustee's part of the current round, if it has not done it yet; true once the ceremony is over. */
 async function step(state) {
   const g = params.group;
   const mine = (list) => list.some((m) => m.index === index);
+  let revealed = null;
+  if (state.qualification && trustee.qualification === null) {
+    // once QUAL is public every trustee goes on under it, qualified or not, and keeps it in its sealed state:
+    // it opens, finishes and signs under no other (Trustee.reveal refuses a second, different one)
+    revealed = await trustee.reveal(await ownQualification(state));
+    await saveState();
+  }
   if (state.round === "announce" && !mine(state.announcements)) {
     announce(status, "Announce: publishing your encryption key…");
     await postJson(`${url}/announce`, (await trustee.announce()).toJSON(g));
@@ -90,35 +115,39 @@ async function step(state) {
     await postJson(`${url}/complain`, { index, complaints: complaints.map((c) => c.toJSON(g)) });
   } else if (state.round === "reveal" && !mine(state.reveals) && (await ownQualification(state)).qualified.includes(index)) {
     announce(status, "Reveal: publishing your public commitments with their proofs…");
-    const reveal = await trustee.reveal(await ownQualification(state));
-    await postJson(`${url}/reveal`, reveal.toJSON(g));
+    const reveal = revealed ?? (await trustee.reveal(await ownQualification(state)));
+    await post("reveal", reveal.toJSON(g));
   } else if (state.round === "open" && !state.reconstruct.includes(index) && !mine(state.openings)) {
+    await ownReconstruct(state);
     announce(status, `Open: publishing your shares of trustees ${state.reconstruct.join(", ")}, who did not reveal…`);
-    await postJson(`${url}/open`, trustee.open(await ownReconstruct(state)).toJSON(g));
+    const t = transcript(state);
+    await post("open", (await trustee.open(t.messages, t.reveals)).toJSON(g)); // RECON worked out by the trustee itself
   } else if (["sign", "publish", "done"].includes(state.round) && state.result) {
     if (!$("backup").dataset.saved) await finish(state);
     if (state.round === "sign" && !state.signed.includes(index) && state.result.qualified.includes(index)) {
       announce(status, "Sign: signing the ceremony's transcript…");
       const result = await ownResult(state);
-      await postJson(`${url}/sign`, { index, signature: (await trustee.sign(result)).toJSON(g) });
+      await post("sign", { index, signature: (await trustee.sign(result)).toJSON(g) });
     }
     if (state.round === "done") return true;
   } else {
     const why = state.qualification && !state.qualification.qualified.includes(index)
       ? ` You were disqualified: ${state.qualification.disqualified[String(index)]}.` : "";
-    announce(status, `Waiting for the other trustees (round: ${state.round})…${why}`);
+    const opened = state.round === "open" && mine(state.openings) ? " Your openings are published." : "";
+    announce(status, `Waiting for the other trustees (round: ${state.round})…${why}${opened}`);
   }
   return false;
 }
 
-/** The outcome adjudicated in this browser; it must agree with the server's. */
+/** The outcome adjudicated in this browser; the server's (parsed strictly) must be the same, field for field. */
 async function ownResult(state) {
-  const t = transcript(state);
-  const result = await adjudicate(params, t.announcements, t.messages, t.complaints, t.reveals, t.openings);
-  if (toHex(result.transcriptHash) !== state.result.transcript_hash || params.group.toHex(result.publicKey) !== state.result.public_key) {
-    throw new Error(MISMATCH);
+  resultFromJSON(params, state.result, "result");
+  if (!outcome) {
+    const t = transcript(state);
+    outcome = await adjudicate(params, t.announcements, t.messages, t.complaints, t.reveals, t.openings);
   }
-  return result;
+  if (canonicalJson(resultToJSON(params.group, outcome)) !== canonicalJson(state.result)) throw new Error(MISMATCH);
+  return outcome;
 }
 
 /** Compute this trustee's key share and download it, sealed with the passphrase. */
