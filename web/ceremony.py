@@ -261,12 +261,16 @@ def submit(sessions: Callable[[], Session], election: Election, round_name: str,
 def close_reveals(sessions: Callable[[], Session], election: Election, admin: str) -> dict[str, Any]:
     """The administrator's "proceed without the missing reveals": the reveal round ends now, and every
     qualified trustee that has not revealed is reconstructed from the others' openings. Refused outside
-    the reveal round, and when fewer than k trustees would be left to open."""
+    the reveal round, before any reveal (the joint secret would follow from public openings), and when fewer than
+    k trustees would be left to open."""
     transcript = load(sessions, election)
     current = transcript.current_round()
     if current != "reveal":
         raise ProtocolError(f"the ceremony is in round {current!r}: only the reveal round can be closed")
     transcript.reveals_closed = True
+    if not transcript.raw["reveal"]:
+        raise ProtocolError("no qualified trustee has revealed: rebuilding every dealer from public openings would make "
+                            "the joint secret public; wait for reveals")
     openers, k = transcript.openers(), transcript.params.k
     if len(openers) < k:
         raise ProtocolError(f"only {len(openers)} trustees would be left to open the missing dealers' shares, {k} needed: "
