@@ -64,7 +64,7 @@ def partial_decrypt(group: Group, index: int, secret: int, ciphertexts: Sequence
         reader.finish()
     except DecodeError as exc:
         raise DecodeError(exc.field, f"{exc.message}: refusing to decrypt") from None
-    vk = group.exp_g(secret)
+    vk = group.exp(group.g, secret)  # the constant-time path (modp: not the generator's table, whose timing varies)
     shares, proofs = [], []
     for pos, ct in enumerate(ciphertexts):
         m = group.exp(ct.alpha, secret)
