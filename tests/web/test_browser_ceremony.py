@@ -110,6 +110,8 @@ def test_browsers_open_the_shares_of_a_trustee_that_withholds_its_reveal(app: Fl
         for page in pages.values():
             page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
             page.wait_for_selector("#status:has-text('key ceremony is complete')", timeout=TIMEOUT)
+            # the fingerprint trustees compare out of band is the hash of rounds 1-3 the Python trustee holds
+            assert page.text_content("#qual-hash") == me.qualification.transcript_hash.hex()[:16]
     assert not errors, "\n".join(errors)
 
     entries = {e["type"]: e["payload"] for e in admin.get("/api/elections/withheld/entries").get_json()["entries"]}

@@ -9,7 +9,7 @@
  */
 
 import { announce, getJson, postJson } from "./api.js";
-import { fromHex } from "./crypto/bytes.js";
+import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson } from "./crypto/encoding.js";
 import { Announcement, CeremonyParams, Complaint, DealerMessage, Opening, Reveal, Trustee, adjudicate, qualificationToJSON,
   qualify, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
@@ -64,6 +64,8 @@ async function ownQualification(state) {
     qualification = await qualify(params, t.announcements, t.messages, t.complaints);
   }
   if (canonicalJson(qualificationToJSON(qualification)) !== canonicalJson(state.qualification)) throw new Error(MISMATCH);
+  $("qual-hash").textContent = toHex(qualification.transcriptHash).slice(0, 16);  // for trustees to compare out of band
+  $("fingerprint").hidden = false;
   return qualification;
 }
 
