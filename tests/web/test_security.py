@@ -87,3 +87,15 @@ def test_https_deployment_sets_hsts_and_secure_host_cookie(tmp_path: Path) -> No
 
 def test_admin_pages_not_cached(admin) -> None:  # type: ignore[no-untyped-def]
     assert admin.get("/admin/").headers["Cache-Control"] == "no-store"
+
+
+def test_script_driven_pages_cannot_submit_natively() -> None:
+    """The booth and the trustee pages work in their module script: until it has attached its handlers (or if the
+    browser refused it), every button is disabled, so no form submits itself as a GET that would put a credential,
+    a passphrase or the voter's choices in the URL; and the credential field has no name to be submitted under."""
+    root = Path(__file__).resolve().parents[2] / "web" / "templates"
+    for name in ("voter/booth.html", "trustee/ceremony.html", "trustee/decrypt.html"):
+        text = (root / name).read_text(encoding="utf-8")
+        buttons = re.findall(r"<button[^>]*>", text)
+        assert buttons and all(re.search(r"\bdisabled\b", b) for b in buttons), (name, buttons)
+        assert not re.search(r'<input[^>]*name="(credential|passphrase)', text), name

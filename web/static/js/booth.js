@@ -139,3 +139,5 @@ $("again").addEventListener("click", () => {
   announce(problem, "");
   show("step-choose");
 });
+
+busy(false);  // the buttons are disabled in the page until these handlers are attached: a form never submits natively

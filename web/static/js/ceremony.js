@@ -197,3 +197,4 @@ $("start-form").addEventListener("submit", async (event) => {
     $("start").disabled = false;
   }
 });
+$("start").disabled = false;  // disabled in the page until this handler is attached: no native submit

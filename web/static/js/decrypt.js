@@ -59,3 +59,4 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     $("go").disabled = false;
   }
 });
+$("go").disabled = false;  // disabled in the page until this handler is attached: no native submit
