@@ -63,7 +63,7 @@ def main() -> int:
         f"({time.strftime('%Y-%m-%d')}). Partial decryption of one ciphertext with its proof, secrets of "
         "Hamming weight 2 and ~255 interleaved. |t| well above 5 means the time depends on the secret.", "",
         *rows, "",
-        "Reading: the secret share x_i enters alpha^(x_i) (`modp`: GMP's mpz_powm_sec; `ed25519`: the native "
+        "Reading: the secret share x_i enters alpha^(x_i) and g^(x_i) (`modp`: GMP's mpz_powm_sec; `ed25519`: the native "
         "constant-time ladder) and the proof's response w + c*x_i (Python integers); the proof's nonce goes through "
         "the generator's table, which is constant-time in `ed25519` and not in `modp` (docs/spec.md section 9). "
         "A |t| near noise level says no dependence on the share's Hamming weight showed at this sample size."])
