@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from voting.pins import PinError, check_pins, parse_base_hash_pin, parse_board_key_pin
-from voting.record import RecordFormatError
-from voting.verifier import verify_record
+from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin
+from voting.record import RecordFormatError, read_raw
+from voting.verifier import verify_raw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,8 +23,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"quorum verify: {exc}", file=sys.stderr)
         return 2
     try:
-        report = verify_record(args.record, workers=args.workers, progress=not args.quiet)
-        pins = check_pins(args.record, board_key, base_hash) if board_key is not None or base_hash is not None else []
+        data, pub = read_raw(args.record)  # read once: the pins are checked on the bytes verified
+        report = verify_raw(data, pub, workers=args.workers, progress=not args.quiet)
+        pins = check_pins_raw(data, pub, board_key, base_hash) if board_key is not None or base_hash is not None else []
     except RecordFormatError as exc:
         if args.json:
             print(json.dumps({"valid": False, "error": str(exc)}))

@@ -13,7 +13,7 @@ from typing import Any
 
 from threshold.errors import QuorumError
 from voting.context import build_context
-from voting.record import RecordFormatError, line_bounds, parse_entry_line, read_raw
+from voting.record import Buffer, RecordFormatError, line_bounds, parse_entry_line, read_raw
 
 PIN_CHECKS = ("pinned_board_key", "pinned_base_hash")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -60,7 +60,7 @@ def parse_base_hash_pin(value: str) -> str:
     return value.strip().lower()
 
 
-def _recomputed_base_hash(data: bytes) -> str:
+def _recomputed_base_hash(data: Buffer) -> str:
     """The base hash recomputed from the record's first setup, key ceremony and credentials entries."""
     found: dict[str, Any] = {}
     for index, (start, end) in enumerate(line_bounds(data)):
@@ -78,6 +78,11 @@ def check_pins(record: str | Path, board_key: str | None = None, base_hash: str 
     """One {name, ok, detail} per pin given (already parsed), in PIN_CHECKS order; RecordFormatError if the record
     is unreadable."""
     data, pub = read_raw(record)
+    return check_pins_raw(data, pub, board_key, base_hash)
+
+
+def check_pins_raw(data: Buffer, pub: str, board_key: str | None = None, base_hash: str | None = None) -> list[dict[str, Any]]:
+    """`check_pins` on a record already read (the bytes a verifier checked)."""
     out = []
     if board_key is not None:
         ok = pub == board_key

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import mmap
 import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Union
@@ -23,7 +25,8 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
 _TYPE = re.compile(r"[a-z_]{1,32}")
 MAX_RECORD_BYTES = 64 << 30  # a zip's board.jsonl is expanded to a temporary file, never beyond its stated size
-Buffer = Union[bytes, mmap.mmap]  # board.jsonl, memory-mapped when read from a record: verifiers slice it line by line
+MAX_ZIP_RATIO = 20  # a real board.jsonl (hex and JSON) deflates about 2:1; far beyond that is a zip bomb
+Buffer = Union[bytes, mmap.mmap]  # board.jsonl, a memory-mapped private copy: verifiers slice it line by line
 
 
 class RecordFormatError(QuorumError):
@@ -182,13 +185,16 @@ def line_bounds(data: Buffer) -> list[tuple[int, int]]:
     return bounds
 
 
-def _map(file: Any) -> Buffer:
-    """A read-only memory map of an open file (b"" if empty): pages are read as lines are, and forked verifier
-    workers share them, so a record larger than memory can be verified."""
-    file.seek(0, io.SEEK_END)
-    if file.tell() == 0:
-        return b""
-    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+def _snapshot(source: Any) -> Buffer:
+    """A private copy of `source` (a binary stream) in an unlinked temporary file, memory-mapped read-only (b"" if
+    empty): forked verifier workers share its pages, so a record larger than memory verifies, and a record file
+    that changes or shrinks while it is verified changes nothing (mapping it directly would SIGBUS)."""
+    with tempfile.TemporaryFile() as copy:
+        shutil.copyfileobj(source, copy, 1 << 20)
+        copy.flush()
+        if copy.tell() == 0:
+            return b""
+        return mmap.mmap(copy.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _read_zip(path: Path) -> tuple[Buffer, bytes]:
@@ -203,25 +209,28 @@ def _read_zip(path: Path) -> tuple[Buffer, bytes]:
             if len(found) != 1:
                 raise RecordFormatError(str(path), f"the zip must hold exactly one {needed}, found {len(found)}")
             infos[needed] = archive.getinfo(found[0])
-        if infos["board.jsonl"].file_size > MAX_RECORD_BYTES or infos["board.pub"].file_size > 1 << 16:
+        board = infos["board.jsonl"]
+        if board.file_size > MAX_RECORD_BYTES or infos["board.pub"].file_size > 1 << 16:
             raise RecordFormatError(str(path), "a file in the zip is too large")
+        if board.file_size > (1 << 20) + MAX_ZIP_RATIO * board.compress_size:
+            raise RecordFormatError(str(path), f"board.jsonl states {board.file_size} bytes from {board.compress_size} "
+                                    f"compressed: a compression ratio above {MAX_ZIP_RATIO} is no record (zip bomb?)")
         try:
             key = archive.read(infos["board.pub"])
-            with archive.open(infos["board.jsonl"]) as packed, tempfile.TemporaryFile() as expanded:
-                shutil.copyfileobj(packed, expanded, 1 << 20)  # zipfile stops at the stated size and checks the CRC
-                return _map(expanded), key
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+            with archive.open(board) as packed:  # zipfile stops at the stated size and checks the CRC
+                return _snapshot(packed), key
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, zlib.error, lzma.LZMAError) as exc:
             raise RecordFormatError(str(path), f"unreadable in zip ({exc})") from None
 
 
 def read_raw(path: str | Path) -> tuple[Buffer, str]:
-    """board.jsonl (memory-mapped) and the checked board.pub key of a record directory or zip."""
+    """board.jsonl (a memory-mapped private copy) and the checked board.pub key of a record directory or zip."""
     path = Path(path)
     if path.is_dir():
         try:
             key = (path / "board.pub").read_bytes()
             with (path / "board.jsonl").open("rb") as file:
-                data = _map(file)
+                data = _snapshot(file)
         except OSError as exc:
             raise RecordFormatError(str(path), f"cannot read ({exc.strerror}: {exc.filename})") from None
     elif path.is_file():

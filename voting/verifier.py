@@ -27,7 +27,8 @@ from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash,
                            parse_ballot, signature_valid, signed_body)
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
-from voting.record import GENESIS, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json, read_raw
+from voting.record import (GENESIS, Buffer, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json,
+                           read_raw)
 from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, product, result_payload
 
 CHECKS = (
@@ -339,8 +340,14 @@ def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> 
 
 def verify_record(path: str | Path, workers: int | None = None, progress: bool = False) -> Report:
     """Verify the record at `path`; RecordFormatError (exit 2) if it is unreadable or malformed."""
-    global _DATA, _LINES, _CTX, _PUB
     data, pub = read_raw(path)
+    return verify_raw(data, pub, workers, progress)
+
+
+def verify_raw(data: Buffer, pub: str, workers: int | None = None, progress: bool = False) -> Report:
+    """Verify a record already read (`read_raw`: board.jsonl and the checked board key), so that a caller that
+    also checks pins checks them on the very bytes verified."""
+    global _DATA, _LINES, _CTX, _PUB
     lines = line_bounds(data)
     report = Report(entries=len(lines))
     _DATA, _LINES, _CTX, _PUB = data, lines, None, pub
