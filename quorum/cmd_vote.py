@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from threshold.errors import QuorumError
-from voting.client import VoterClient
+from voting.client import VoterClient, printable
+from voting.credentials import public_credential
 from voting.pins import PinError, parse_board_key_pin
+
+
+def default_ledger() -> Path:
+    """Where this client remembers the re-vote counters it used: $XDG_STATE_HOME/quorum/votes.json."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "quorum" / "votes.json"
 
 
 def parse_choices(items: list[str]) -> dict[str, list[str]]:
@@ -33,23 +40,25 @@ def run(args: argparse.Namespace) -> int:
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
         source = sys.stdin if args.credential == "-" else Path(args.credential).open(encoding="utf-8")
         with source:
-            credential = source.read().strip()
-    except (ValueError, PinError, OSError) as exc:
-        print(f"quorum vote: {exc}", file=sys.stderr)
+            credential = source.read(1024).strip()
+        public_credential(args.election, credential)  # a malformed credential is refused here, before any request
+    except (ValueError, PinError, OSError, QuorumError) as exc:
+        print(f"quorum vote: {printable(exc)}", file=sys.stderr)
         return 2
-    client = VoterClient(args.url)
+    client = VoterClient(args.url, ledger=None if args.no_ledger else Path(args.ledger or default_ledger()))
     try:
         ctx = client.context(args.election, board_key)
         receipt = (client.challenge if args.challenge else client.cast)(ctx, credential, choices)
     except (QuorumError, ValueError) as exc:
-        print(f"quorum vote: {exc}", file=sys.stderr)
+        print(f"quorum vote: {printable(exc)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"status": receipt.status, "tracker": receipt.tracker, "ballot_hash": receipt.ballot_hash,
-                          "seq": receipt.seq, "base_hash": ctx.base_hash.hex()}))
+                          "seq": receipt.seq, "revote": receipt.revote, "base_hash": ctx.base_hash.hex()}))
     else:
         what = "challenged (published opened, never counted)" if receipt.status == "spoil" else "cast"
-        print(f"{what}: tracking code {receipt.tracker} (board entry {receipt.seq})")
+        print(f"{what}: tracking code {receipt.tracker} (board entry {receipt.seq}; ballot number {receipt.revote} "
+              "of this credential: the last one cast counts)")
         print(f"ballot hash {receipt.ballot_hash}; election base hash {ctx.base_hash.hex()}")
     return 0
 
@@ -68,4 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--board-key", metavar="HEX_OR_FILE", default=None,
                         help="the board public key obtained out of band (64 hex, or a file with hex or PEM)")
     parser.add_argument("--json", action="store_true", help="print the receipt as JSON")
+    parser.add_argument("--ledger", metavar="FILE", default=None,
+                        help="where this client remembers the re-vote counters it used (default: $XDG_STATE_HOME/quorum/votes.json)")
+    parser.add_argument("--no-ledger", action="store_true", help="keep no such memory (a stale counter then goes unnoticed)")
     parser.set_defaults(func=run)

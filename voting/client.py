@@ -9,23 +9,34 @@ the receipt's tracking code, signed by the board.
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import json
+import os
+import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from threshold.encoding import canonical_json
 from threshold.errors import ProtocolError, QuorumError, VerificationError
-from voting.ballot import ballot_hash, encrypt_ballot, reveal_json, signed_body
+from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json, signed_body
 from voting.board import signature_valid
 from voting.context import ElectionContext, build_context
 from voting.credentials import public_credential
 from voting.record import Entry, RecordFormatError, entry_hash, parse_entry_line
 
 PARAMETER_TYPES = ("setup", "key_ceremony", "credentials", "open")
+MAX_ANSWER_BYTES = 256 << 20  # a whole modp record's parameters fit many times over
+
+
+def printable(text: Any) -> str:
+    """Server-supplied text made safe for a terminal: control characters (newlines, escape sequences) escaped."""
+    return "".join(c if unicodedata.category(c)[0] != "C" else c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
 class ServerError(QuorumError):
@@ -40,40 +51,70 @@ class Receipt:
     ballot_hash: str
     seq: int
     status: str
+    revote: int
 
 
 class VoterClient:
-    """One voter's session with the server at `base_url` (e.g. http://127.0.0.1:5000)."""
+    """One voter's session with the server at `base_url` (e.g. http://127.0.0.1:5000).
 
-    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+    `ledger`: a file where the client keeps, per election and credential, the re-vote counter of the last ballot
+    it cast, so that a server answering a stale counter (which would leave the new ballot uncounted behind an older
+    one) is caught; None keeps no memory."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0, ledger: Path | None = None) -> None:
         self.base = base_url.rstrip("/") + "/api"
         self.timeout = timeout
+        self.ledger = ledger
         self._http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self._csrf: str | None = None
+        self._opened: Entry | None = None  # the open entry of the context last built
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
+        """One JSON request; any failure (refusal, network, a slow, huge or malformed answer) is a ServerError."""
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
             if self._csrf is None:
-                self._csrf = self._request("GET", "/csrf")["csrf_token"]
+                answer = self._request("GET", "/csrf")
+                token = answer.get("csrf_token") if isinstance(answer, dict) else None
+                if not isinstance(token, str) or not token.isprintable():
+                    raise ServerError("GET /csrf: expected a csrf_token string")
+                self._csrf = token
             headers.update({"Content-Type": "application/json", "X-CSRF-Token": self._csrf})
             data = json.dumps(body).encode("utf-8")
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        where = f"{method} {printable(path)}"
         try:
             with self._http.open(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
+                return json.loads(self._read(response, where))
         except urllib.error.HTTPError as exc:
             try:
-                problem = json.loads(exc.read())
-                detail = problem.get("detail") or problem.get("title") or str(problem)
-            except ValueError:
+                problem = json.loads(self._read(exc, where))
+                detail = (problem.get("detail") or problem.get("title")) if isinstance(problem, dict) else problem
+            except (ValueError, RecursionError, OSError, http.client.HTTPException):
                 detail = exc.reason
-            raise ServerError(f"{method} {path}: {exc.code} {detail}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ServerError(f"{method} {path}: {getattr(exc, 'reason', exc)}") from None
-        except ValueError:
-            raise ServerError(f"{method} {path}: the answer is not JSON") from None
+            raise ServerError(f"{where}: {exc.code} {printable(detail)}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise ServerError(f"{where}: {printable(getattr(exc, 'reason', exc))}") from None
+        except (ValueError, RecursionError):
+            raise ServerError(f"{where}: the answer is not JSON") from None
+
+    def _read(self, response: Any, where: str) -> bytes:
+        """The whole answer, within the client's timeout overall (not per read) and MAX_ANSWER_BYTES."""
+        deadline, chunks, size = time.monotonic() + self.timeout, [], 0
+        while chunk := response.read1(1 << 16) if hasattr(response, "read1") else response.read(1 << 16):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise ServerError(f"{where}: the answer exceeds {MAX_ANSWER_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise ServerError(f"{where}: the answer took more than {self.timeout:.0f} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _object(self, answer: Any, where: str) -> dict[str, Any]:
+        if not isinstance(answer, dict):
+            raise ServerError(f"{where}: expected a JSON object")
+        return answer
 
     @staticmethod
     def _entry(obj: Any, board_key: str) -> Entry:
@@ -92,7 +133,8 @@ class VoterClient:
         """The election's context rebuilt from its signed parameter entries; `board_key` pins the board's
         key (hex) if the voter got it out of band, else the key the setup entry states is used."""
         query = urllib.parse.urlencode([("type", t) for t in PARAMETER_TYPES])
-        served = self._request("GET", f"/elections/{urllib.parse.quote(election_id)}/entries?{query}").get("entries")
+        path = f"/elections/{urllib.parse.quote(election_id)}/entries?{query}"
+        served = self._object(self._request("GET", path), "entries").get("entries")
         if not isinstance(served, list) or not served or not isinstance(served[0], dict) \
                 or not isinstance(served[0].get("payload"), dict):
             raise ServerError("entries: expected a list of board entries, the setup entry first")
@@ -113,13 +155,16 @@ class VoterClient:
             raise VerificationError(f"the setup entry is not election {election_id!r}'s")
         if by_type["open"].payload.get("base_hash") != ctx.base_hash.hex():
             raise VerificationError("the open entry's base hash is not the one recomputed from the parameters")
+        self._opened = by_type["open"]
         return ctx
 
     def cast(self, ctx: ElectionContext, private_credential: str, choices: Mapping[str, Sequence[str]]) -> Receipt:
         """Encrypt, prove and sign the choices here, cast them, and check the board entry that holds them."""
         ballot, _ = encrypt_ballot(ctx, private_credential, choices, self._revote(ctx, private_credential))
-        return self._checked(ctx, ballot, self._request("POST", f"/elections/{ctx.setup.election_id}/ballots",
-                                                         {"ballot": ballot}), "cast")
+        receipt = self._checked(ctx, ballot, self._request("POST", f"/elections/{ctx.setup.election_id}/ballots",
+                                                            {"ballot": ballot}), "cast")
+        self._remember(ctx, private_credential, receipt.revote)
+        return receipt
 
     def challenge(self, ctx: ElectionContext, private_credential: str, choices: Mapping[str, Sequence[str]]) -> Receipt:
         """A Benaloh challenge: encrypt the choices, then publish the ballot opened (never counted)."""
@@ -129,6 +174,8 @@ class VoterClient:
                              "spoil")
 
     def _revote(self, ctx: ElectionContext, private_credential: str) -> int:
+        """The counter the server says the credential's next ballot carries; no lower than this client's own
+        memory allows (a stale one would leave the new ballot uncounted behind an older one)."""
         credential = public_credential(ctx.setup.election_id, private_credential)
         if credential not in ctx.credentials:
             raise ProtocolError("this credential is not on the election's published credential list")
@@ -136,17 +183,70 @@ class VoterClient:
         revote = answer.get("revote") if isinstance(answer, dict) else None
         if type(revote) is not int or revote < 0:
             raise ServerError("revote: expected a non-negative integer")
+        last = self._ledger().get(self._ledger_key(ctx, credential))
+        if last is not None and revote <= last:
+            raise VerificationError(f"the server says this credential's next ballot is number {revote}, but this client "
+                                    f"already cast number {last}: a ballot cast now would not count")
         return revote
 
+    @staticmethod
+    def _ledger_key(ctx: ElectionContext, credential: str) -> str:
+        return f"{ctx.base_hash.hex()}:{credential}"
+
+    def _ledger(self) -> dict[str, int]:
+        if self.ledger is None or not self.ledger.exists():
+            return {}
+        try:
+            data = json.loads(self.ledger.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ProtocolError(f"ledger {self.ledger}: unreadable ({exc})") from None
+        if not isinstance(data, dict) or not all(isinstance(k, str) and type(v) is int for k, v in data.items()):
+            raise ProtocolError(f"ledger {self.ledger}: expected an object of counters")
+        return data
+
+    def _remember(self, ctx: ElectionContext, private_credential: str, revote: int) -> None:
+        """Record the counter just cast (written atomically, mode 0600)."""
+        if self.ledger is None:
+            return
+        data = self._ledger()
+        data[self._ledger_key(ctx, public_credential(ctx.setup.election_id, private_credential))] = revote
+        self.ledger.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.ledger.with_name(self.ledger.name + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, sort_keys=True)
+        os.replace(temporary, self.ledger)
+
     def _checked(self, ctx: ElectionContext, ballot: dict[str, Any], receipt: Any, status: str) -> Receipt:
-        """The receipt, once the board entry under its tracking code holds exactly this ballot, signed."""
+        """The receipt, once the board entry under its tracking code holds exactly this ballot, signed, after the
+        open entry, linked to the entry before it and with its tracking code chained over that entry's."""
         digest = ballot_hash(ctx, signed_body(ballot)).hex()
-        if not isinstance(receipt, dict) or receipt.get("ballot_hash") != digest or not isinstance(receipt.get("tracker"), str):
-            raise VerificationError("the receipt does not name this ballot's hash")
-        found = self._request("GET", f"/elections/{ctx.setup.election_id}/ballots/{receipt['tracker']}")
+        if not isinstance(receipt, dict) or receipt.get("ballot_hash") != digest or not isinstance(receipt.get("tracker"), str) \
+                or len(receipt["tracker"]) != 64 or any(c not in "0123456789abcdef" for c in receipt["tracker"]):
+            raise VerificationError("the receipt does not name this ballot's hash and a tracking code")
+        election = ctx.setup.election_id
+        found = self._request("GET", f"/elections/{election}/ballots/{receipt['tracker']}")
         entry = self._entry(found.get("entry") if isinstance(found, dict) else None, ctx.setup.board_key)
         p = entry.payload
         if entry.type != status or p.get("ballot") != ballot or p.get("ballot_hash") != digest \
                 or p.get("tracker") != receipt["tracker"]:
             raise VerificationError(f"the board entry under tracking code {receipt['tracker']} is not this ballot")
-        return Receipt(receipt["tracker"], digest, entry.seq, entry.type)
+        opened = self._opened
+        if opened is None or entry.seq <= opened.seq:
+            raise VerificationError(f"the ballot's board entry (seq {entry.seq}) is not after the election's open entry")
+        before = self._object(self._request("GET", f"/elections/{election}/entries?seq={entry.seq - 1}"), "entries").get("entries")
+        if not isinstance(before, list) or len(before) != 1:
+            raise ServerError(f"entries: expected board entry {entry.seq - 1}")
+        previous = self._entry(before[0], ctx.setup.board_key)
+        if previous.seq != entry.seq - 1 or previous.hash != entry.prev:
+            raise VerificationError(f"the ballot's board entry does not follow entry {entry.seq - 1} on the chain")
+        if previous.type == "open":
+            chained = next_tracker(ctx.base_hash, bytes.fromhex(digest))
+        elif previous.type in ("cast", "spoil") and isinstance(previous.payload.get("tracker"), str) \
+                and len(previous.payload["tracker"]) == 64 and all(c in "0123456789abcdef" for c in previous.payload["tracker"]):
+            chained = next_tracker(bytes.fromhex(previous.payload["tracker"]), bytes.fromhex(digest))
+        else:
+            raise VerificationError(f"the entry before the ballot is a {previous.type!r} entry, not a ballot or the open entry")
+        if chained.hex() != receipt["tracker"]:
+            raise VerificationError("the tracking code is not chained over the previous ballot's")
+        return Receipt(receipt["tracker"], digest, entry.seq, entry.type, ballot["revote"])

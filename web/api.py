@@ -146,9 +146,15 @@ def get_election(election_id: str) -> Response:
 
 @bp.get("/elections/<election_id>/entries")
 def entries(election_id: str) -> Response:
-    """The board entries of the election, as in board.jsonl; ?type=... (repeatable) keeps only those types."""
+    """The board entries of the election, as in board.jsonl; ?type=... and ?seq=... (repeatable) keep only those."""
     types = set(request.args.getlist("type"))
-    kept = [e.to_json() for e in entries_or_404(election_id) if not types or e.type in types]
+    seqs = set()
+    for text in request.args.getlist("seq"):
+        if not text.isdecimal() or len(text) > 12:
+            raise DecodeError("seq", "expected a board entry number")
+        seqs.add(int(text))
+    kept = [e.to_json() for e in entries_or_404(election_id)
+            if (not types or e.type in types) and (not seqs or e.seq in seqs)]
     return jsonify({"entries": kept})
 
 

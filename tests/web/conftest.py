@@ -23,6 +23,12 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     return Config.load(data_dir=tmp_path / "data", testing=True, **overrides)
 
 
+@pytest.fixture(autouse=True)
+def _own_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`quorum vote` keeps its re-vote ledger under $XDG_STATE_HOME: never the real home's in a test."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The app with one admin, 'alice'."""

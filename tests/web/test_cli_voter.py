@@ -46,7 +46,9 @@ def test_cast_and_challenge_from_the_command_line(app: Flask, admin: FlaskClient
         assert code == 0 and challenged["status"] == "spoil"
         code, cast = _vote(capsys, url, "club", "--credential", str(cred), "--choose", "chair=ann",
                            "--choose", "pool=", "--board-key", board_key, "--json")
-        assert code == 0 and cast["status"] == "cast"
+        assert code == 0 and cast["status"] == "cast" and cast["revote"] == 0
+        ledger = json.loads((tmp_path / "state" / "quorum" / "votes.json").read_text())
+        assert list(ledger.values()) == [0]  # this client remembers the counter it used
         code, err = _vote(capsys, url, "club", "--credential", str(cred), "--choose", "chair=ann", "--choose", "pool=",
                           "--board-key", "ab" * 32)
         assert code == 1 and "board key" in err
@@ -62,7 +64,7 @@ def test_cast_and_challenge_from_the_command_line(app: Flask, admin: FlaskClient
     assert cast["base_hash"] == Election(app.extensions["quorum"].board, "club").context().base_hash.hex()
 
 
-def test_the_client_refuses_what_a_lying_server_answers(app: Flask, admin: FlaskClient, monkeypatch) -> None:
+def test_the_client_refuses_what_a_lying_server_answers(app: Flask, admin: FlaskClient, monkeypatch, tmp_path: Path) -> None:
     """Each lie is well-formed and signed by the board key: only the client's own checks catch it."""
     issued = _open(app, admin)
     key = app.extensions["quorum"].board.key
@@ -96,3 +98,12 @@ def test_the_client_refuses_what_a_lying_server_answers(app: Flask, admin: Flask
             {**e, "sig": "00" * 64} if e["type"] == "key_ceremony" else e for e in honest(m, p, b)["entries"]]})
         with pytest.raises(VerificationError, match="not signed"):
             client.context("club")
+        monkeypatch.undo()
+        remembering = VoterClient(url, ledger=tmp_path / "votes.json")
+        ctx = remembering.context("club")
+        assert remembering.cast(ctx, issued[3]["credential"], {"chair": ["ann"], "pool": []}).revote == 0
+        real = remembering._request
+        monkeypatch.setattr(remembering, "_request", lambda m, p, b=None: {"credential": "x", "revote": 0}
+                            if "/revote/" in p else real(m, p, b))  # a stale counter: the new ballot would not count
+        with pytest.raises(VerificationError, match="would not count"):
+            remembering.cast(ctx, issued[3]["credential"], {"chair": ["bob"], "pool": []})
