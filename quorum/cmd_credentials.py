@@ -11,35 +11,50 @@ import os
 import sys
 from pathlib import Path
 
+from voting.context import ELECTION_ID
 from voting.credentials import new_private_credential, public_credential
 from voting.voters_csv import VoterListError, parse_voters
 
+PRIVATE, PUBLIC = "private-credentials.csv", "public-credentials.csv"
 
-def _csv(rows: list[list[str]]) -> str:
+
+def _csv(rows: list[list[str]]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
+    return out.getvalue().encode("utf-8")
+
+
+def _create(path: Path, data: bytes, mode: int) -> None:
+    """Write a new file: never over an existing one, never through a symbolic link planted in its place."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    written: list[Path] = []
     try:
+        if not ELECTION_ID.fullmatch(args.election):
+            raise ValueError(f"election id {args.election!r}: 1-64 letters, digits, '_', '.' or '-', starting with a "
+                             "letter or digit (the credentials are bound to it)")
         voters = parse_voters(Path(args.voters).read_bytes())
-        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        private, public = out / "private-credentials.csv", out / "public-credentials.csv"
-        if private.exists() or public.exists():
-            raise FileExistsError(f"{out} already holds credential files: refusing to overwrite them")
-    except (OSError, VoterListError) as exc:
-        print(f"quorum credentials: {exc}", file=sys.stderr)
+        secrets = [(v, new_private_credential()) for v in voters]
+        for name, mode, rows in (
+                (PRIVATE, 0o600, [["voter_id", "email", "credential"]] + [[v["voter_id"], v["email"], s] for v, s in secrets]),
+                (PUBLIC, 0o644, [["voter_id", "public_credential"]] +
+                 [[v["voter_id"], public_credential(args.election, s)] for v, s in secrets])):
+            _create(out / name, _csv(rows), mode)
+            written.append(out / name)
+    except (OSError, ValueError, VoterListError) as exc:
+        for path in written:  # never a private file without its public one, nor half a pair
+            path.unlink(missing_ok=True)
+        what = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        print(f"quorum credentials: {what}", file=sys.stderr)
         return 2
-    secrets = [(v, new_private_credential()) for v in voters]
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(_csv([["voter_id", "email", "credential"]] + [[v["voter_id"], v["email"], s] for v, s in secrets]))
-    public.write_text(_csv([["voter_id", "public_credential"]] +
-                           [[v["voter_id"], public_credential(args.election, s)] for v, s in secrets]), encoding="utf-8")
-    print(f"{len(secrets)} credentials for election {args.election!r}: deliver {private} (mode 0600) to the voters, "
-          f"give {public} to the administrator")
+    print(f"{len(secrets)} credentials for election {args.election!r}: deliver {out / PRIVATE} (mode 0600) to the voters, "
+          f"give {out / PUBLIC} to the administrator")
     return 0
 
 

@@ -18,7 +18,7 @@ from voting.credentials import parse_public_credential
 from voting.manifest import Manifest
 
 RECORD_VERSION = "quorum-record/3"  # 3: the GJKR key ceremony (spec 6); 2: the re-vote counter in the ballot body (spec 10.4)
-_ELECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ELECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what an election id may be
 MAX_TRUSTEES = 64
 
 
@@ -76,7 +76,7 @@ def parse_setup(payload: Any) -> Setup:
     o = _fields(payload, keys | ({"booth_hash"} & set(payload)) if isinstance(payload, dict) else keys, "setup")
     if o["version"] != RECORD_VERSION:
         raise DecodeError("setup.version", f"expected {RECORD_VERSION!r}")
-    if not isinstance(o["election_id"], str) or not _ELECTION_ID.fullmatch(o["election_id"]):
+    if not isinstance(o["election_id"], str) or not ELECTION_ID.fullmatch(o["election_id"]):
         raise DecodeError("setup.election_id", "expected an id of 1-64 letters, digits, '_', '.', '-'")
     name = o["group"].get("name") if isinstance(o["group"], dict) else None
     if name not in GROUP_NAMES:

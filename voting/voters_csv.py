@@ -9,8 +9,9 @@ import re
 from threshold.errors import DecodeError, QuorumError
 from voting.credentials import parse_public_credential
 
-_VOTER_ID = re.compile(r"[^\s,;\"']{1,128}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Nothing a spreadsheet would read as a formula (a leading = + - @): the files made from these lists are opened in one.
+_VOTER_ID = re.compile(r"[^\s,;\"'=+\-@][^\s,;\"']{0,127}")
+_EMAIL = re.compile(r"[^@\s=+\-][^@\s]*@[^@\s]+\.[^@\s]+")
 COLUMNS = ("voter_id", "email")
 CREDENTIAL_COLUMNS = ("voter_id", "public_credential")
 MAX_VOTERS = 1_000_000
@@ -61,7 +62,8 @@ def _table(text: str | bytes, columns: tuple[str, ...], required: tuple[str, ...
 
 def _voter_id(number: int, voter_id: str, seen: dict[str, int], errors: list[str]) -> None:
     if not _VOTER_ID.fullmatch(voter_id):
-        errors.append(f"row {number}: voter_id {voter_id!r} must be 1-128 characters without spaces, commas or quotes")
+        errors.append(f"row {number}: voter_id {voter_id!r} must be 1-128 characters without spaces, commas or quotes, "
+                      "not starting with = + - @")
     elif voter_id in seen:
         errors.append(f"row {number}: voter_id {voter_id!r} already on row {seen[voter_id]}")
     else:
@@ -87,13 +89,13 @@ def parse_voters(text: str | bytes) -> list[dict[str, str]]:
     return voters
 
 
-def parse_public_credentials(text: str | bytes) -> dict[str, str]:
-    """Public credentials made by a credential authority (header `voter_id,public_credential`): {voter_id: hex},
-    each a valid Ed25519 public key, no voter or credential twice; VoterListError names each bad row."""
+def parse_public_credentials(text: str | bytes) -> dict[str, tuple[str, int]]:
+    """Public credentials made by a credential authority (header `voter_id,public_credential`): {voter_id: (hex, row
+    number)}, each a valid Ed25519 public key, no voter or credential twice; VoterListError names each bad row."""
     errors: list[str] = []
     seen: dict[str, int] = {}
     owners: dict[str, int] = {}
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, int]] = {}
     for number, record in _table(text, CREDENTIAL_COLUMNS, CREDENTIAL_COLUMNS):
         if isinstance(record, str):
             errors.append(record)
@@ -108,7 +110,7 @@ def parse_public_credentials(text: str | bytes) -> dict[str, str]:
         if credential in owners:
             errors.append(f"row {number}: the same public credential as row {owners[credential]}")
         owners.setdefault(credential, number)
-        out[record["voter_id"]] = credential
+        out[record["voter_id"]] = (credential, number)
     if errors:
         raise VoterListError(errors)
     return out

@@ -6,7 +6,6 @@ credential deliveries, trustee invitations) and calls voting for every step that
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,7 +17,7 @@ from threshold.errors import DecodeError, ProtocolError
 from threshold.groups import GROUP_NAMES, get_group
 from voting import db as board_db
 from voting.board import Board
-from voting.context import MAX_TRUSTEES, credentials_payload, setup_payload
+from voting.context import ELECTION_ID, MAX_TRUSTEES, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
 from voting.election import Election
 from voting.manifest import Manifest
@@ -28,7 +27,6 @@ from web.config import SmtpSettings
 from web.models import TrusteeInvite, Voter, utcnow
 from web.trustee import token_hash
 
-_ELECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 BEFORE_REGISTRATION = ("new", "setup", "keys")
 
 
@@ -56,7 +54,7 @@ class IssuedCredential:
 
 def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum: Any, voters_csv: Any) -> NewElection:
     """Check every field of a creation request; DecodeError (or VoterListError) names the first wrong one."""
-    if not isinstance(election_id, str) or not _ELECTION_ID.fullmatch(election_id):
+    if not isinstance(election_id, str) or not ELECTION_ID.fullmatch(election_id):
         raise DecodeError("election_id", "1-64 letters, digits, '_', '.', '-', starting with a letter or digit")
     parsed = Manifest.from_json(manifest)
     if group not in GROUP_NAMES:
@@ -181,17 +179,19 @@ def import_public_credentials(board: Board, sessions: Callable[[], Session], ele
         raise ProtocolError("the credentials are already published: no credential can be imported")
     with sessions() as db:
         rows = {r.voter_id: r for r in db.scalars(select(Voter).where(Voter.election_id == election_id))}
-        unknown = [v for v in given if v not in rows]
         others = {r.public_credential: v for v, r in rows.items() if r.public_credential and v not in given}
-        clashes = [v for v, c in given.items() if c in others]
-        if unknown or clashes:
-            raise VoterListError([f"voter_id {v!r} is not on the voter list" for v in unknown] +
-                                 [f"voter_id {v!r}: public credential already held by voter {others[given[v]]!r}" for v in clashes])
-        for voter_id, credential in given.items():
+        errors = [f"row {row}: voter_id {v!r} is not on the voter list" if v not in rows else
+                  f"row {row}: public credential already held by voter {others[c]!r}"
+                  for v, (c, row) in sorted(given.items(), key=lambda item: item[1][1]) if v not in rows or c in others]
+        if errors:
+            raise VoterListError(errors)
+        for voter_id, (credential, _) in given.items():
             row = rows[voter_id]
             row.public_credential = credential
             row.delivery, row.delivery_error, row.delivered_at = "authority", "", utcnow()
         db.commit()
+    if phase(board, election_id) not in BEFORE_REGISTRATION:  # opened meanwhile: the list published is the one before
+        raise ProtocolError("the election was opened during the import: the credentials published are those it had before")
     return len(given)
 
 

@@ -54,7 +54,7 @@ def test_voters_csv_errors_are_row_numbered() -> None:
         parse_voters("voter_id,email\nv1,a@b.org\nv1,x\n,\nv 3,a@b.org\nv4\n")
     assert info.value.errors == [
         "row 3: voter_id 'v1' already on row 2", "row 3: email 'x' is not an address", "row 4: empty row",
-        "row 5: voter_id 'v 3' must be 1-128 characters without spaces, commas or quotes",
+        "row 5: voter_id 'v 3' must be 1-128 characters without spaces, commas or quotes, not starting with = + - @",
         "row 6: expected 2 columns, got 1"]
     for text, first in [("", "row 1"), ("name\nx\n", "row 1: header"), ('voter_id\nv1\n"v2\n', "row 3: malformed"),
                         ("voter_id\n", "row 2: no voters"), (b"voter_id\n\xff\n", "not UTF-8")]:
