@@ -25,10 +25,17 @@ def _csv(rows: list[list[str]]) -> bytes:
 
 
 def _create(path: Path, data: bytes, mode: int) -> None:
-    """Write a new file: never over an existing one, never through a symbolic link planted in its place."""
+    """Write a new file: never over an existing one, never through a symbolic link planted in its place, and never
+    half (a write that fails, the disk full, removes what it wrote)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def run(args: argparse.Namespace) -> int:

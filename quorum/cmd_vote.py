@@ -54,12 +54,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps({"status": receipt.status, "tracker": receipt.tracker, "ballot_hash": receipt.ballot_hash,
-                          "seq": receipt.seq, "revote": receipt.revote, "base_hash": ctx.base_hash.hex()}))
+                          "seq": receipt.seq, "revote": receipt.revote, "base_hash": ctx.base_hash.hex(),
+                          "entry": {k: receipt.entry[k] for k in ("seq", "type", "prev", "hash", "sig")}}))
     else:
         what = "challenged (published opened, never counted)" if receipt.status == "spoil" else "cast"
         print(f"{what}: tracking code {receipt.tracker} (board entry {receipt.seq}; ballot number {receipt.revote} "
               "of this credential: the last one cast counts)")
         print(f"ballot hash {receipt.ballot_hash}; election base hash {ctx.base_hash.hex()}")
+        print(f"board signature of the entry: hash {receipt.entry['hash']}, signature {receipt.entry['sig']}")
     return 0
 
 

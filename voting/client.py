@@ -52,6 +52,7 @@ class Receipt:
     seq: int
     status: str
     revote: int
+    entry: dict[str, Any]  # the board-signed entry (hash, prev, sig): with the record, evidence of a fork
 
 
 class VoterClient:
@@ -241,6 +242,8 @@ class VoterClient:
         if previous.seq != entry.seq - 1 or previous.hash != entry.prev:
             raise VerificationError(f"the ballot's board entry does not follow entry {entry.seq - 1} on the chain")
         if previous.type == "open":
+            if previous.hash != opened.hash:
+                raise VerificationError("the entry before the ballot is not the election's open entry")
             chained = next_tracker(ctx.base_hash, bytes.fromhex(digest))
         elif previous.type in ("cast", "spoil") and isinstance(previous.payload.get("tracker"), str) \
                 and len(previous.payload["tracker"]) == 64 and all(c in "0123456789abcdef" for c in previous.payload["tracker"]):
@@ -249,4 +252,4 @@ class VoterClient:
             raise VerificationError(f"the entry before the ballot is a {previous.type!r} entry, not a ballot or the open entry")
         if chained.hex() != receipt["tracker"]:
             raise VerificationError("the tracking code is not chained over the previous ballot's")
-        return Receipt(receipt["tracker"], digest, entry.seq, entry.type, ballot["revote"])
+        return Receipt(receipt["tracker"], digest, entry.seq, entry.type, ballot["revote"], entry.to_json())

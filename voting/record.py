@@ -37,6 +37,11 @@ class RecordFormatError(QuorumError):
         self.where = where
         self.message = message
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        """Rebuilt from both fields when a verifier worker sends it to the parent (the default pickling would
+        call the class with one argument, fail in the pool, and leave the parent waiting forever)."""
+        return type(self), (self.where, self.message)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -229,7 +234,10 @@ def read_raw(path: str | Path) -> tuple[Buffer, str]:
     if path.is_dir():
         try:
             key = (path / "board.pub").read_bytes()
-            with (path / "board.jsonl").open("rb") as file:
+            board = path / "board.jsonl"
+            if not board.is_file() or board.stat().st_size > MAX_RECORD_BYTES:
+                raise RecordFormatError(str(board), f"not a regular file of at most {MAX_RECORD_BYTES} bytes")
+            with board.open("rb") as file:
                 data = _snapshot(file)
         except OSError as exc:
             raise RecordFormatError(str(path), f"cannot read ({exc.strerror}: {exc.filename})") from None

@@ -374,16 +374,6 @@ def test_ballot_entries_off_the_chain_or_with_unchained_codes_are_refused(app: F
     assert len(_entries(app, "cast")) == 2 and real_receipt["tracker"] != made_up
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): the board-signed entry that holds the ballot is checked, then thrown away. A server can show the "
-    "voter a private branch of the chain (here: the ballot's entry at the seq right after the open entry, linked to "
-    "the real open entry and correctly chained, while the published record holds another voter's ballot at that "
-    "seq): no single client can tell, and the one-link check of a90eed5 passes. What would expose it is the board's "
-    "signature over an entry the published record does not hold, but `quorum vote` (even --json) prints only seq, "
-    "tracker, ballot hash and base hash (voting/client.py Receipt, quorum/cmd_vote.py run): the voter who later finds "
-    "the ballot missing has no proof. Fix: keep and print (and write to the ledger) the entry's seq, prev, hash and "
-    "board signature as the receipt, and have `quorum verify` (or a `quorum vote --check RECEIPT`) compare it with "
-    "the record."))
 def test_the_receipt_keeps_the_board_signature_that_proves_a_fork(app: Flask, admin: FlaskClient, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     issued = _open(app, admin)
@@ -416,14 +406,6 @@ def test_the_receipt_keeps_the_board_signature_that_proves_a_fork(app: Flask, ad
     assert forged["sig"] in out, "the receipt holds no board signature to prove it"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): a second, forged 'open' entry is accepted as the ballot's predecessor. voting/client.py _checked "
-    "chains the tracking code over the base hash whenever the entry before the ballot has type 'open', without "
-    "comparing it with the open entry the context was built from (self._opened): a server that dropped the ballot "
-    "signs an 'open' entry at seq N-1 and the ballot at seq N after it, and the client accepts a chain no valid "
-    "record can hold (there is one open entry). Fix: when the previous entry's type is 'open' require "
-    "previous.hash == self._opened.hash (see also the receipt finding: a forged ballot entry as predecessor cannot "
-    "be told apart without the whole chain)."))
 def test_a_forged_second_open_entry_before_the_ballot_is_refused(app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     issued = _open(app, admin)
     key = _board(app).key
@@ -592,12 +574,6 @@ def test_errors_writing_the_files_exit_2_and_leave_no_private_file(planted: str,
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): a write that fails part-way (disk full, quota, here RLIMIT_FSIZE) leaves a partial "
-    "private-credentials.csv behind, with the first voters' private credentials in it: quorum/cmd_credentials.py "
-    "run only removes the files in `written`, and _create adds its file there after the write succeeded; a rerun "
-    "then refuses ('File exists'). Fix: unlink the path in _create when the write or close fails (or append it to "
-    "`written` right after os.open), and fsync before reporting success."))
 def test_a_failed_write_leaves_no_partial_private_file(tmp_path: Path) -> None:
     (tmp_path / "voters.csv").write_text(flow.VOTERS)
     script = (
@@ -870,12 +846,6 @@ def test_the_stated_size_caps_the_expansion(scenario: Scenario, tmp_path: Path, 
         verify_record(tmp_path / "lying.zip", workers=1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): a folder record's board.jsonl is copied to $TMPDIR with no size cap and whatever it is: a sparse "
-    "file of any stated size (or a link to /dev/zero, from an unpacked archive) is copied until the temporary folder "
-    "is full (here stopped by RLIMIT_FSIZE, with 'File too large'), while a zip member is capped at MAX_RECORD_BYTES "
-    "and a 20x ratio. voting/record.py read_raw/_snapshot (0ffc204). Fix: fstat the opened file first; refuse "
-    "anything but a regular file and a size above MAX_RECORD_BYTES, and copy at most the size stated by fstat."))
 def test_a_folder_record_cannot_fill_the_temporary_folder(tmp_path: Path) -> None:
     record = tmp_path / "record"
     record.mkdir()
@@ -956,15 +926,6 @@ BAD_LINE_7 = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (high): `quorum verify` hangs forever (default --workers: every core) on a record whose malformed line "
-    "comes after the parameter entries. The worker returns the RecordFormatError to the parent through the pool; "
-    "RecordFormatError.__init__(where, message) cannot be unpickled from its single args string (TypeError in the "
-    "pool's result thread), so pool.imap never yields and the auditor gets no exit 2, no message, nothing: a "
-    "malicious board publishing one bad line stalls every default verification. voting/verifier.py "
-    "_check_chunk/_run_chunks with voting/record.py RecordFormatError (workers=1 and errors in the head are "
-    "fine). Fix: give RecordFormatError a __reduce__ returning (RecordFormatError, (self.where, self.message)), "
-    "or return (where, message) from the worker, and add a test with workers > 1."))
 def test_a_malformed_line_past_the_parameters_does_not_hang_a_parallel_verify(scenario: Scenario, tmp_path: Path) -> None:
     record = tmp_path / "record"
     shutil.copytree(scenario.record, record)
