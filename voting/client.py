@@ -13,6 +13,7 @@ import http.client
 import http.cookiejar
 import json
 import os
+import threading
 import time
 import unicodedata
 import urllib.error
@@ -85,6 +86,19 @@ class VoterClient:
             data = json.dumps(body).encode("utf-8")
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         where = f"{method} {printable(path)}"
+        outcome: list[Any] = []
+        exchange = threading.Thread(target=lambda: outcome.append(self._exchange(request, where)), daemon=True)
+        exchange.start()  # a watchdog over the whole exchange: a status line or headers trickled byte by byte too
+        exchange.join(self.timeout + 1)
+        if not outcome:
+            raise ServerError(f"{where}: no whole answer within {self.timeout:.0f} s")
+        if isinstance(outcome[0], ServerError):
+            raise outcome[0]
+        return outcome[0]
+
+    def _exchange(self, request: urllib.request.Request, where: str) -> Any:
+        """The request's JSON answer, or the ServerError that says why there is none (returned, not raised: it
+        crosses from the watchdog's thread)."""
         try:
             with self._http.open(request, timeout=self.timeout) as response:
                 return json.loads(self._read(response, where))
@@ -92,13 +106,15 @@ class VoterClient:
             try:
                 problem = json.loads(self._read(exc, where))
                 detail = (problem.get("detail") or problem.get("title")) if isinstance(problem, dict) else problem
-            except (ValueError, RecursionError, OSError, http.client.HTTPException):
+            except (ValueError, RecursionError, OSError, http.client.HTTPException, ServerError):
                 detail = exc.reason
-            raise ServerError(f"{where}: {exc.code} {printable(detail)}") from None
+            return ServerError(f"{where}: {exc.code} {printable(detail)}")
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise ServerError(f"{where}: {printable(getattr(exc, 'reason', exc))}") from None
+            return ServerError(f"{where}: {printable(getattr(exc, 'reason', exc))}")
         except (ValueError, RecursionError):
-            raise ServerError(f"{where}: the answer is not JSON") from None
+            return ServerError(f"{where}: the answer is not JSON")
+        except ServerError as exc:
+            return exc
 
     def _read(self, response: Any, where: str) -> bytes:
         """The whole answer, within the client's timeout overall (not per read) and MAX_ANSWER_BYTES."""

@@ -497,13 +497,6 @@ def test_a_trickled_body_or_a_huge_answer_is_cut_off(monkeypatch: pytest.MonkeyP
             VoterClient(url).context("club")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): a server can still hang `quorum vote` indefinitely through the status line or the headers: the "
-    "overall deadline of a90eed5 (voting/client.py _read) starts after urllib has parsed the headers, and http.client "
-    "reads those with a per-recv socket timeout only, so a status line or header trickled one byte per second (up "
-    "to 100 lines of 64 KiB) never times out. Fix: bound the whole exchange, e.g. a watchdog (threading.Timer) "
-    "that closes the connection's socket at the deadline, or http.client with a socket whose timeout is lowered "
-    "to the time left before each recv."))
 def test_trickled_headers_cannot_hang_the_client() -> None:
     stop = threading.Event()
     with fake_server(lambda m, p: _slow(b"HTTP/1.1 200 OK\r\nX-Slow: ", b"a" * 1000, stop)) as (url, _):
