@@ -13,15 +13,15 @@ from pathlib import Path
 
 from voting.context import ELECTION_ID
 from voting.credentials import new_private_credential, public_credential
-from voting.voters_csv import VoterListError, parse_voters
+from voting.voters_csv import VoterListError, parse_voters, private_credentials_csv
 
 PRIVATE, PUBLIC = "private-credentials.csv", "public-credentials.csv"
 
 
-def _csv(rows: list[list[str]]) -> bytes:
+def _public_csv(rows: list[list[str]]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode("utf-8")
+    csv.writer(out, lineterminator="\n").writerows([["voter_id", "public_credential"]] + rows)
+    return out.getvalue()
 
 
 def _create(path: Path, data: bytes, mode: int) -> None:
@@ -48,11 +48,10 @@ def run(args: argparse.Namespace) -> int:
         voters = parse_voters(Path(args.voters).read_bytes())
         out.mkdir(parents=True, exist_ok=True)
         secrets = [(v, new_private_credential()) for v in voters]
-        for name, mode, rows in (
-                (PRIVATE, 0o600, [["voter_id", "email", "credential"]] + [[v["voter_id"], v["email"], s] for v, s in secrets]),
-                (PUBLIC, 0o644, [["voter_id", "public_credential"]] +
-                 [[v["voter_id"], public_credential(args.election, s)] for v, s in secrets])):
-            _create(out / name, _csv(rows), mode)
+        for name, mode, text in (
+                (PRIVATE, 0o600, private_credentials_csv((v["voter_id"], v["email"], s) for v, s in secrets)),
+                (PUBLIC, 0o644, _public_csv([[v["voter_id"], public_credential(args.election, s)] for v, s in secrets]))):
+            _create(out / name, text.encode("utf-8"), mode)
             written.append(out / name)
     except (OSError, ValueError, VoterListError) as exc:
         for path in written:  # never a private file without its public one, nor half a pair

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import Iterable
 
 from threshold.errors import DecodeError, QuorumError
 from voting.credentials import parse_public_credential
@@ -114,3 +115,13 @@ def parse_public_credentials(text: str | bytes) -> dict[str, tuple[str, int]]:
     if errors:
         raise VoterListError(errors)
     return out
+
+
+def private_credentials_csv(rows: Iterable[tuple[str, str, str]]) -> str:
+    """voter_id,email,credential lines: the file a voter's private credential is delivered from (the server's
+    one-time download, or a credential authority's file)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["voter_id", "email", "credential"])
+    writer.writerows(rows)
+    return out.getvalue()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -13,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from threshold.errors import ProtocolError, QuorumError
 from voting import db as board_db
+from voting.voters_csv import private_credentials_csv
 from web import audit, ceremony, elections, forms
 from web.auth import admin_required
 from web.errors import field_errors
@@ -168,16 +167,6 @@ def import_public_credentials(election_id: str) -> Any:
                        "imported {count} public credentials from a credential authority")
 
 
-def credentials_csv(issued: list[elections.IssuedCredential]) -> str:
-    """voter_id,email,credential lines for the CSV download."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["voter_id", "email", "credential"])
-    for c in issued:
-        writer.writerow([c.voter_id, c.email, c.credential])
-    return out.getvalue()
-
-
 @bp.post("/elections/<election_id>/credentials")
 @admin_required
 def issue(election_id: str) -> Any:
@@ -196,7 +185,7 @@ def issue(election_id: str) -> Any:
         audit.record(db, g.admin, "credentials_issued", election_id,
                      f"{len(issued)} issued, {sent} e-mailed, {failed} failed" + (f": {', '.join(voter_ids)}" if voter_ids else ""))
         db.commit()
-    data = base64.b64encode(credentials_csv(issued).encode("utf-8")).decode("ascii")
+    data = base64.b64encode(private_credentials_csv((c.voter_id, c.email, c.credential) for c in issued).encode("utf-8")).decode("ascii")
     return render_template("admin/sheet.html", election_id=election_id, issued=issued,
                            csv_href=f"data:text/csv;charset=utf-8;base64,{data}",
                            booth_url=url_for("voter.booth", election_id=election_id, _external=True))
