@@ -19,10 +19,11 @@ Equation = list[tuple[Element, int]]
 BATCH_BITS = 128
 
 
-def weight() -> int:
-    """A fresh batch weight: odd and uniform among 2^128 values (below 2^129 < q), so a false equation
-    survives the batch with probability at most 2^-128."""
-    return 2 * secrets.randbits(BATCH_BITS) + 1
+def weights(n: int) -> list[int]:
+    """n fresh batch weights, each odd and uniform among 2^128 values (below 2^129 < q), so a false
+    equation survives the batch with probability at most 2^-128; one draw from the OS generator."""
+    data = secrets.token_bytes(16 * n)
+    return [2 * int.from_bytes(data[i:i + 16], "little") + 1 for i in range(0, 16 * n, 16)]
 
 
 def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[Element, FixedBase] | None = None,
@@ -117,4 +118,5 @@ class BatchVerifier:
     def _weighted(self, items: list[tuple[Hashable, Sequence[Equation]]]) -> list[tuple[Element, int]]:
         """Every equation's terms raised to its own fresh weight."""
         q = self.group.q
-        return [(base, e * rho % q) for _, equations in items for eq in equations for rho in (weight(),) for base, e in eq]
+        eqs = [eq for _, equations in items for eq in equations]
+        return [(base, e * rho % q) for eq, rho in zip(eqs, weights(len(eqs))) for base, e in eq]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any, Union
 
+from threshold.errors import DecodeError
+
 Encodable = Union[bytes, str, int, list, tuple]
 
 _TAG_BYTES, _TAG_STR, _TAG_INT, _TAG_LIST = b"B", b"S", b"I", b"L"
@@ -60,10 +62,8 @@ def int_to_hex(value: int, size: int) -> str:
 def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
     """Parse lowercase hex (the one spelling: no whitespace, no prefix); `size` in bytes if fixed.
 
-    bytes.fromhex also takes upper case and spaces between bytes: the round trip refuses those
-    (about 5x faster than a regular expression over 1024 digits)."""
-    from threshold.errors import DecodeError
-
+    bytes.fromhex also takes upper case and whitespace between bytes: a decoded length short of
+    half the text refuses whitespace, and comparing with the lower-cased text refuses upper case."""
     if not isinstance(text, str):
         raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
     if size is not None and len(text) != 2 * size:
@@ -72,7 +72,7 @@ def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
         data = bytes.fromhex(text)
     except ValueError:
         data = None
-    if data is None or data.hex() != text:
+    if data is None or 2 * len(data) != len(text) or text != text.lower():
         raise DecodeError(field, "expected lowercase hex digits only")
     return data
 

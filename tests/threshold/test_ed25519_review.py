@@ -291,7 +291,7 @@ def test_decode_cache_under_thread_churn_stays_exact():
 # ----------------------------------------------------------------------------- batched membership
 @pytest.mark.parametrize("n", list(range(1, 20)))
 def test_members_batch_catches_a_bad_point_at_every_chunk_position(n):
-    """Chunks of 6 (four Russians): a bad point first, last, at 5/6 (chunk edge)."""
+    """A bad point first, last and at positions 5 and 6, with each torsion order."""
     good = [rand_point() for _ in range(n)]
     assert native.members_batch(good, secrets.token_bytes(16 * n))
     for pos in sorted({0, n - 1, min(5, n - 1), min(6, n - 1)}):
