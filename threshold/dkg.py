@@ -258,8 +258,15 @@ class CeremonyResult:
             if not isinstance(why, str):
                 raise DecodeError(f"{field_name}.disqualified.{i}", "expected the reason as a string")
             disqualified[params.check_index(_int_key(i, f"{field_name}.disqualified"), f"{field_name}.disqualified")] = why
+        if set(qualified) & set(disqualified) or len(qualified) + len(disqualified) != params.n:
+            raise DecodeError(f"{field_name}.qualified", f"every dealer 1..{params.n} is either qualified or disqualified, "
+                              "never both")
         vks = {params.check_index(_int_key(j, f"{field_name}.verification_keys"), f"{field_name}.verification_keys"):
                g.from_hex(v, f"{field_name}.verification_keys.{j}") for j, v in o["verification_keys"].items()}
+        if len(vks) != params.n:
+            missing = sorted(set(range(1, params.n + 1)) - set(vks))
+            raise DecodeError(f"{field_name}.verification_keys", f"expected one key per trustee 1..{params.n}, "
+                              f"missing {missing}")
         rejected = []
         for n, pair in enumerate(o["rejected_complaints"]):
             where = f"{field_name}.rejected_complaints[{n}]"

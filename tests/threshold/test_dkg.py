@@ -235,3 +235,17 @@ def test_result_round_trips_json(group):
     assert CeremonyResult.from_json(params, result.to_json(group)) == result
     with pytest.raises(DecodeError, match="transcript_hash"):
         CeremonyResult.from_json(params, dict(result.to_json(group), transcript_hash="00"))
+
+
+def test_result_parser_refuses_missing_keys_and_dealers_in_both_or_neither_list(group):
+    """A result must name a verification key for every trustee and put every dealer in exactly one list."""
+    params, trustees, ann, msgs, complaints = _ceremony(group)
+    doc = _conclude(params, trustees, ann, msgs, complaints, withhold=set())[0].to_json(group)
+    keys = dict(doc["verification_keys"])
+    keys.pop("2")
+    with pytest.raises(DecodeError, match=r"verification_keys.*missing \[2\]"):
+        CeremonyResult.from_json(params, dict(doc, verification_keys=keys))
+    with pytest.raises(DecodeError, match="either qualified or disqualified"):
+        CeremonyResult.from_json(params, dict(doc, qualified=doc["qualified"][1:]))
+    with pytest.raises(DecodeError, match="either qualified or disqualified"):
+        CeremonyResult.from_json(params, dict(doc, disqualified={str(doc["qualified"][0]): "x"}))
