@@ -4,6 +4,7 @@ and the canonical JSON of records (Contracts: sorted keys, no spaces, UTF-8)."""
 from __future__ import annotations
 
 import json
+import struct
 from typing import Any, Union
 
 from threshold.errors import DecodeError
@@ -11,10 +12,7 @@ from threshold.errors import DecodeError
 Encodable = Union[bytes, str, int, list, tuple]
 
 _TAG_BYTES, _TAG_STR, _TAG_INT, _TAG_LIST = b"B", b"S", b"I", b"L"
-
-
-def _length(n: int) -> bytes:
-    return n.to_bytes(8, "big")
+_length = struct.Struct(">Q").pack  # the 8-byte big-endian length
 
 
 def encode(*items: Encodable) -> bytes:
@@ -22,31 +20,57 @@ def encode(*items: Encodable) -> bytes:
 
     bytes, str (UTF-8), non-negative int (minimal big-endian) and nested lists/tuples are
     accepted; group elements and scalars are passed in already encoded as fixed-length bytes.
+    The sequence itself is encoded as a list. Parts are collected and joined once.
     """
-    return _encode_one(list(items))
+    out = [_TAG_LIST, _length(len(items))]
+    for value in items:
+        _emit(out, value)
+    return b"".join(out)
 
 
-def _encode_one(value: Encodable) -> bytes:
-    if type(value) is bytes:  # the common case (encoded elements and scalars), tested first
-        return _TAG_BYTES + _length(len(value)) + value
+def _emit(out: list[bytes], value: Encodable) -> None:
+    t = type(value)
+    if t is bytes:  # the common cases first: encoded elements and scalars, lists of them, tags, ints
+        out += (_TAG_BYTES, _length(len(value)), value)  # type: ignore[arg-type]
+    elif t is list or t is tuple:
+        out += (_TAG_LIST, _length(len(value)))  # type: ignore[arg-type]
+        for v in value:  # type: ignore[union-attr]
+            if type(v) is bytes:
+                out += (_TAG_BYTES, _length(len(v)), v)
+            else:
+                _emit(out, v)
+    elif t is str:
+        data = value.encode("utf-8")  # type: ignore[union-attr]
+        out += (_TAG_STR, _length(len(data)), data)
+    elif t is int:
+        _emit_int(out, value)  # type: ignore[arg-type]
+    else:
+        _emit_other(out, value)
+
+
+def _emit_int(out: list[bytes], value: int) -> None:
+    if value < 0:
+        raise TypeError("negative integers are not encodable")
+    data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    out += (_TAG_INT, _length(len(data)), data)
+
+
+def _emit_other(out: list[bytes], value: Any) -> None:
+    """Subclasses and the other accepted types, spelled like their base type."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-        return _TAG_BYTES + _length(len(data)) + data
-    if isinstance(value, str):
+        out += (_TAG_BYTES, _length(len(data)), data)
+    elif isinstance(value, str):
         data = value.encode("utf-8")
-        return _TAG_STR + _length(len(data)) + data
-    if isinstance(value, bool):
+        out += (_TAG_STR, _length(len(data)), data)
+    elif isinstance(value, bool):
         raise TypeError("booleans are not encodable: use 0 or 1")
-    if isinstance(value, int) or type(value).__name__ == "mpz":
-        value = int(value)
-        if value < 0:
-            raise TypeError("negative integers are not encodable")
-        data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-        return _TAG_INT + _length(len(data)) + data
-    if isinstance(value, (list, tuple)):
-        parts = [_TAG_BYTES + len(v).to_bytes(8, "big") + v if type(v) is bytes else _encode_one(v) for v in value]
-        return _TAG_LIST + _length(len(parts)) + b"".join(parts)
-    raise TypeError(f"cannot encode value of type {type(value).__name__}")
+    elif isinstance(value, int) or type(value).__name__ == "mpz":
+        _emit_int(out, int(value))
+    elif isinstance(value, (list, tuple)):
+        _emit(out, list(value))
+    else:
+        raise TypeError(f"cannot encode value of type {type(value).__name__}")
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -79,6 +79,14 @@ class LockedBoard:
         """The election this lock is held on."""
         return self.election.id
 
+    def entries(self, *types: str) -> list[Entry]:
+        """The election's entries (only those of the types named, if any), in order, as this transaction sees
+        them: its own appends included."""
+        query = select(db.Entry).where(db.Entry.election_id == self.election.id)
+        if types:
+            query = query.where(db.Entry.type.in_(types))
+        return [_to_entry(r) for r in self.session.scalars(query.order_by(db.Entry.seq))]
+
     def find(self, dedup_key: str) -> Entry | None:
         """The entry appended with this dedup key, if any."""
         row = self.session.scalars(
@@ -145,7 +153,11 @@ class Board:
 
     @contextmanager
     def locked(self, election_id: str) -> Iterator[LockedBoard]:
-        """A transaction holding the election's append lock; commits on success, stores nothing on error."""
+        """A transaction holding the election's append lock; commits on success, stores nothing on error.
+
+        It is the one per-election lock: whatever must not interleave with an append or a lifecycle step (the
+        web app's voter list and credentials before the election opens) takes it too, and writes in its session.
+        It is not reentrant: never take it again while holding it (pass the LockedBoard down instead)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             election = session.scalars(
                 select(db.Election).where(db.Election.id == election_id).with_for_update()

@@ -7,6 +7,8 @@ ballot leaves nothing behind and a retried cast returns the first receipt.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -52,8 +54,19 @@ class Election:
         self.election_id = election_id
         self._context: ElectionContext | None = None
 
-    def _step(self, entry_type: str, payload: dict[str, Any]) -> Entry:
-        with self.board.locked(self.election_id) as lb:
+    @contextmanager
+    def _locked(self, held: LockedBoard | None) -> Iterator[LockedBoard]:
+        """The lock the caller holds (its transaction commits with the caller's), or a new one of this step's own."""
+        if held is not None:
+            if held.election_id != self.election_id:
+                raise ProtocolError(f"the lock held is election {held.election_id!r}'s, not {self.election_id!r}'s")
+            yield held
+        else:
+            with self.board.locked(self.election_id) as lb:
+                yield lb
+
+    def _step(self, entry_type: str, payload: dict[str, Any], held: LockedBoard | None = None) -> Entry:
+        with self._locked(held) as lb:
             phase = lifecycle.next_phase(lb.election.phase, entry_type)
             entry = lb.append(entry_type, payload)
             lb.election.phase = phase
@@ -92,23 +105,25 @@ class Election:
         parse_ceremony(parse_setup(self._first("setup").payload), payload)
         return self._step("key_ceremony", payload)
 
-    def register(self, payload: dict[str, Any]) -> Entry:
-        """Publish the public credentials."""
+    def register(self, payload: dict[str, Any], held: LockedBoard | None = None) -> Entry:
+        """Publish the public credentials (in the transaction of the lock `held`, if given)."""
         parse_credentials(payload)
-        return self._step("credentials", payload)
+        return self._step("credentials", payload, held)
 
-    def open(self) -> Entry:
-        """Open the election: publish its base hash."""
-        entries = {e.type: e for e in self.entries()}
-        if "credentials" not in entries:
-            raise ProtocolError("refused open: credentials are not on the board yet")
-        ctx = build_context(entries["setup"].payload, entries["key_ceremony"].payload, entries["credentials"].payload)
-        with self.board.locked(self.election_id) as lb:
+    def open(self, held: LockedBoard | None = None) -> Entry:
+        """Open the election: publish its base hash (in the transaction of the lock `held`, if given, which
+        may have registered the credentials just before)."""
+        with self._locked(held) as lb:
+            entries = {e.type: e for e in lb.entries("setup", "key_ceremony", "credentials")}
+            if "credentials" not in entries:
+                raise ProtocolError("refused open: credentials are not on the board yet")
+            ctx = build_context(entries["setup"].payload, entries["key_ceremony"].payload, entries["credentials"].payload)
             phase = lifecycle.next_phase(lb.election.phase, "open")
             entry = lb.append("open", {"base_hash": ctx.base_hash.hex(), "timestamp": now()})
             lb.election.phase = phase
             lb.election.last_tracker = ctx.base_hash.hex()  # the first tracking code chains the base hash
-        self._context = ctx
+        if held is None:  # committed (a caller's transaction may still roll back: context() reads it once open)
+            self._context = ctx
         return entry
 
     # --- ballots ------------------------------------------------------------------------------

@@ -2,6 +2,12 @@
 
 The board-side checks are voting.election's; this module keeps what only the web app holds (voter list,
 credential deliveries, trustee invitations) and calls voting for every step that goes on the board.
+
+The voter list and its credentials change only before they are published. Each change (replace_voters, issue,
+import_public_credentials) and open_election runs in one transaction holding the election's board lock
+(Board.locked: SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite) and reads the phase inside it; the
+web tables live in the board's database, so the voter rows are written in that lock's session. A change racing
+the open therefore either comes first (and is published at the open) or is refused with nothing changed.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from sqlalchemy.orm import Session
 from threshold.errors import DecodeError, ProtocolError
 from threshold.groups import GROUP_NAMES, get_group
 from voting import db as board_db
-from voting.board import Board
+from voting.board import Board, LockedBoard
 from voting.context import ELECTION_ID, MAX_TRUSTEES, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
 from voting.election import Election
@@ -113,15 +119,23 @@ def phase(board: Board, election_id: str) -> str:
     return row.phase
 
 
+def _refuse_once_published(lb: LockedBoard, refused: str, so: str) -> None:
+    """ProtocolError saying what was refused, why and so what, if the credentials are on the board (read under the
+    lock: they cannot be published before the caller's write commits)."""
+    if lb.election.phase not in BEFORE_REGISTRATION:
+        raise ProtocolError(f"{refused}: the credentials were already published (the election is in phase "
+                            f"{lb.election.phase!r}), so {so}; nothing was changed")
+
+
 def replace_voters(board: Board, sessions: Callable[[], Session], election_id: str, voters_csv: str | bytes) -> int:
-    """Replace the voter list (before credentials are published); the CSV's errors are named by row."""
+    """Replace the voter list (before credentials are published); the CSV's errors are named by row.
+
+    Written under the election's board lock (`sessions` is unused: the lock's session is on the same database)."""
     voters = parse_voters(voters_csv)
-    if phase(board, election_id) not in BEFORE_REGISTRATION:
-        raise ProtocolError("the credentials are published: the voter list can no longer change")
-    with sessions() as db:
-        db.execute(delete(Voter).where(Voter.election_id == election_id))
-        db.add_all(Voter(election_id=election_id, voter_id=v["voter_id"], email=v["email"]) for v in voters)
-        db.commit()
+    with board.locked(election_id) as lb:
+        _refuse_once_published(lb, "the voter list was not replaced", "it can no longer change")
+        lb.session.execute(delete(Voter).where(Voter.election_id == election_id))
+        lb.session.add_all(Voter(election_id=election_id, voter_id=v["voter_id"], email=v["email"]) for v in voters)
     return len(voters)
 
 
@@ -136,14 +150,14 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
     """Give new credentials to the voters named (default: every voter who has none yet).
 
     Only the public credential is stored; each secret is returned once and, if asked, e-mailed once.
-    A voter who already has one gets a new one only when named explicitly (the old one stops working)."""
-    if phase(board, election_id) not in BEFORE_REGISTRATION:
-        raise ProtocolError("the credentials are already published: no new credential can be issued")
+    A voter who already has one gets a new one only when named explicitly (the old one stops working).
+    The credentials are stored under the election's board lock; the e-mails go after its commit."""
     if send_mail and smtp is None:
         raise DecodeError("send_mail", "no SMTP server is configured (QUORUM_SMTP_HOST)")
     handed: list[tuple[str, str, str]] = []
-    with sessions() as db:
-        rows = list(db.scalars(select(Voter).where(Voter.election_id == election_id).order_by(Voter.id)))
+    with board.locked(election_id) as lb:
+        _refuse_once_published(lb, "no credential was issued", "the voters keep the ones on the board")
+        rows = list(lb.session.scalars(select(Voter).where(Voter.election_id == election_id).order_by(Voter.id)))
         if voter_ids is not None:
             known = {r.voter_id: r for r in rows}
             missing = [v for v in voter_ids if v not in known]
@@ -157,7 +171,6 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
             row.public_credential = public_credential(election_id, secret)
             row.delivery, row.delivery_error, row.delivered_at = "handed", "", utcnow()
             handed.append((row.voter_id, row.email, secret))
-        db.commit()
     outcomes = {voter: mail.send(smtp, mail.credential_message(smtp.sender, address, election_id, voter, secret, booth_url))  # type: ignore[union-attr]
                 for voter, address, secret in handed if send_mail and address}
     if outcomes:  # the SMTP conversations happen outside any database transaction
@@ -173,12 +186,15 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
 def import_public_credentials(board: Board, sessions: Callable[[], Session], election_id: str, credentials_csv: str | bytes) -> int:
     """Public credentials made by a credential authority (CSV `voter_id,public_credential`), so that this server
     never sees a private one. Every named voter must be registered and no credential may already belong to
-    another voter; errors are listed by row and nothing changes on error."""
+    another voter; errors are listed by row and nothing changes on error.
+
+    The phase check and the write are one transaction under the election's board lock, as open_election's is: an
+    import that comes first is published at the open; one that comes after it is refused and changes nothing."""
     given = parse_public_credentials(credentials_csv)
-    if phase(board, election_id) not in BEFORE_REGISTRATION:
-        raise ProtocolError("the credentials are already published: no credential can be imported")
-    with sessions() as db:
-        rows = {r.voter_id: r for r in db.scalars(select(Voter).where(Voter.election_id == election_id))}
+    with board.locked(election_id) as lb:
+        _refuse_once_published(lb, "no credential was imported", "the list on the board is the one the voters had "
+                                   "before this import, with none of this file's credentials")
+        rows = {r.voter_id: r for r in lb.session.scalars(select(Voter).where(Voter.election_id == election_id))}
         others = {r.public_credential: v for v, r in rows.items() if r.public_credential and v not in given}
         errors = [f"row {row}: voter_id {v!r} is not on the voter list" if v not in rows else
                   f"row {row}: public credential already held by voter {others[c]!r}"
@@ -189,26 +205,24 @@ def import_public_credentials(board: Board, sessions: Callable[[], Session], ele
             row = rows[voter_id]
             row.public_credential = credential
             row.delivery, row.delivery_error, row.delivered_at = "authority", "", utcnow()
-        db.commit()
-    if phase(board, election_id) not in BEFORE_REGISTRATION:  # opened meanwhile: the list published is the one before
-        raise ProtocolError("the election was opened during the import: the credentials published are those it had before")
     return len(given)
 
 
 def open_election(board: Board, sessions: Callable[[], Session], election_id: str) -> None:
-    """Publish the public credentials (sorted, unlinkable to voters) and open the election; the links are forgotten."""
+    """Publish the public credentials (sorted, unlinkable to voters) and open the election; the links are forgotten.
+
+    One transaction under the election's board lock: the list published is exactly the voters' credentials at
+    that moment (no import or issue can write between the read and the open), and on error nothing is stored."""
     election = Election(board, election_id)
-    with sessions() as db:
-        rows = list(db.scalars(select(Voter).where(Voter.election_id == election_id)))
-    if not rows:
-        raise ProtocolError("the election has no voters")
-    lacking = [r.voter_id for r in rows if r.public_credential is None]
-    if phase(board, election_id) in BEFORE_REGISTRATION:
-        if lacking:
-            raise ProtocolError(f"{len(lacking)} voters have no credential yet (first: {lacking[0]!r})")
-        election.register(credentials_payload([r.public_credential for r in rows], len(rows)))  # type: ignore[misc]
-    election.open()
-    with sessions() as db:
-        for row in db.scalars(select(Voter).where(Voter.election_id == election_id)):
+    with board.locked(election_id) as lb:
+        rows = list(lb.session.scalars(select(Voter).where(Voter.election_id == election_id)))
+        if not rows:
+            raise ProtocolError("the election has no voters")
+        if lb.election.phase in BEFORE_REGISTRATION:
+            lacking = [r.voter_id for r in rows if r.public_credential is None]
+            if lacking:
+                raise ProtocolError(f"{len(lacking)} voters have no credential yet (first: {lacking[0]!r})")
+            election.register(credentials_payload([r.public_credential for r in rows], len(rows)), lb)  # type: ignore[misc]
+        election.open(lb)
+        for row in rows:
             row.public_credential = None
-        db.commit()

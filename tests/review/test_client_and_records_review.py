@@ -37,12 +37,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from nacl.bindings import crypto_core_ed25519_add
 from nacl.signing import SigningKey
+from sqlalchemy import select
 
 import quorum.cmd_verify as cmd_verify
 from quorum.cli import main
+from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.voting.voting_helpers import Scenario, scripted_record
 from tests.web import flow
-from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
+from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
 from tests.web.live import serve
 from threshold.errors import QuorumError, VerificationError
 from voting import record as record_mod
@@ -55,7 +57,9 @@ from voting.record import RecordFormatError, entry_hash, parse_board, read_raw, 
 from voting.tally import CastBallot, counted_ballots
 from voting.verifier import verify_record
 from voting.voters_csv import VoterListError, parse_public_credentials
-from web import elections as web_elections
+from web import create_app, elections as web_elections
+from web.auth import create_admin
+from web.models import Voter
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = "/api/elections/club/entries?type=setup&type=key_ceremony&type=credentials&type=open"
@@ -670,51 +674,159 @@ def test_server_issued_and_authority_credentials_mix_without_clashing(app: Flask
     assert refused.status_code == 409
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): the import still races with opening the election; dad6b35 only re-reads the phase after its "
-    "commit. (a) An open between the import's phase check and its write: the open publishes and forgets the "
-    "server-issued credentials, then the import writes its own and marks every voter 'authority', and answers 409: "
-    "the import did change the voters (its docstring: 'nothing changes on error'), and the voter list now claims "
-    "authority credentials the board does not hold. (b) An open after the import's commit publishes the imported "
-    "credentials, yet the import answers 409 'the credentials published are those it had before': false, the "
-    "administrator is told the authority's credentials are not in when they are. web/elections.py "
-    "import_public_credentials (issue and replace_voters have the same check-then-write shape). Fix: one "
-    "transaction that takes the election's row lock (SELECT ... FOR UPDATE / BEGIN IMMEDIATE, as the board's "
-    "append lock does) in both the import and open_election, and checks the phase inside it."))
-@pytest.mark.parametrize("when", ["between the check and the write", "after the write"])
-def test_an_import_racing_the_open_reports_what_happened(when: str, app: Flask, admin: FlaskClient,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+BETWEEN, AFTER = "between the check and the write", "after the write"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("postgres")])])
+def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app with one admin, on SQLite (the election's lock is BEGIN IMMEDIATE) or on PostgreSQL (SELECT ... FOR
+    UPDATE on the election's row; a fresh schema, skipped if the server is not reachable)."""
+    overrides = {"db": request.getfixturevalue("pg_url")} if request.param == "postgresql" else {}
+    application = create_app(make_config(tmp_path, **overrides))
+    with application.extensions["quorum"].session() as db:
+        create_admin(db, "alice", ADMIN_PASSWORD)
+    yield application
+    application.extensions["quorum"].board.engine.dispose()
+
+
+def _signed_in(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    assert form_post(client, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD}).status_code == 302
+    return client
+
+
+def _deliveries(admin: FlaskClient) -> set[str]:
+    return {v["delivery"] for v in admin.get("/api/elections/club/voters").get_json()["voters"]}
+
+
+@contextlib.contextmanager
+def _open_races(monkeypatch: pytest.MonkeyPatch, quorum: Any, when: str) -> Iterator[list[bool]]:
+    """Within the block, another administrator opens election 'club' during the first change to its voters: right
+    after the change's last look at the phase before it writes (an unlocked web_elections.phase call, or just
+    before it takes the election's lock) or right after its write is committed. Yields a list that is non-empty
+    once the open has run."""
+    real_phase, real_locked, looks, fired = web_elections.phase, quorum.board.locked, [], []
+
+    def other_open() -> None:
+        fired.append(True)
+        web_elections.open_election(quorum.board, quorum.session, "club")
+
+    def racing_phase(board: Any, election_id: str) -> str:
+        current = real_phase(board, election_id)
+        if not fired:
+            looks.append(current)
+            if len(looks) == (1 if when == BETWEEN else 2):
+                other_open()
+                if when == AFTER:
+                    current = real_phase(board, election_id)
+        return current
+
+    @contextlib.contextmanager
+    def racing_locked(election_id: str) -> Iterator[Any]:
+        if fired:  # the other administrator's open, or after it
+            with real_locked(election_id) as lb:
+                yield lb
+            return
+        if when == BETWEEN:
+            other_open()
+        with real_locked(election_id) as lb:
+            yield lb
+        if when == AFTER and not fired:
+            other_open()
+
+    monkeypatch.setattr(web_elections, "phase", racing_phase)
+    monkeypatch.setattr(quorum.board, "locked", racing_locked)
+    try:
+        yield fired
+    finally:
+        monkeypatch.setattr(quorum.board, "locked", real_locked)
+        monkeypatch.setattr(web_elections, "phase", real_phase)
+
+
+@pytest.mark.parametrize("when", [BETWEEN, AFTER])
+def test_an_import_racing_the_open_reports_what_happened(when: str, any_db_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another administrator opens the election during an import of public credentials: either right after the
+    import's last look at the phase before it writes (an unlocked web_elections.phase call, or just before it takes
+    the election's lock), or right after its write is committed. The outcomes are exactly: the open first, and the
+    import is refused (409, saying so) with nothing changed; or the import first, and its credentials are the ones
+    published (200). (Found by review: the import checked the phase, then wrote, then re-read the phase.)"""
+    app, admin = any_db_app, _signed_in(any_db_app)
     flow.ceremony(flow.join(app, flow.create(admin)), "club")
     assert api_post(admin, "/api/elections/club/credentials", {}).status_code == 200
     quorum = app.extensions["quorum"]
-    real_phase, calls, busy = web_elections.phase, [], []
-
-    def racing(board: Any, election_id: str) -> str:
-        if busy:
-            return real_phase(board, election_id)
-        current = real_phase(board, election_id)
-        calls.append(current)
-        if len(calls) == (1 if when == "between the check and the write" else 2):  # the other administrator's open
-            busy.append(True)
-            web_elections.open_election(board, quorum.session, election_id)
-            if when == "after the write":
-                current = real_phase(board, election_id)
-        return current
-
-    monkeypatch.setattr(web_elections, "phase", racing)
     text = "voter_id,public_credential\n" + "".join(f"v{i},{_valid_key()}\n" for i in range(1, 6))
-    response = api_post(admin, "/api/elections/club/public-credentials", {"credentials_csv": text})
-    monkeypatch.setattr(web_elections, "phase", real_phase)
-    assert busy and real_phase(quorum.board, "club") == "open"
+    with _open_races(monkeypatch, quorum, when) as fired:
+        response = api_post(admin, "/api/elections/club/public-credentials", {"credentials_csv": text})
+    assert fired and web_elections.phase(quorum.board, "club") == "open"
     imported = {line.split(",")[1] for line in text.splitlines()[1:]}
     published = set(Election(quorum.board, "club").context().credentials)
-    deliveries = {v["delivery"] for v in admin.get("/api/elections/club/voters").get_json()["voters"]}
-    if when == "between the check and the write":
+    if when == BETWEEN:
         assert not imported & published
-        assert response.status_code == 409 and deliveries == {"handed"}, (response.status_code, deliveries)
+        assert response.status_code == 409 and _deliveries(admin) == {"handed"}, (response.status_code, _deliveries(admin))
+        detail = response.get_json()["detail"]
+        assert "no credential was imported" in detail and "already published" in detail and "nothing was changed" in detail, detail
     else:
         assert published == imported
         assert response.status_code == 200, response.get_json()
+        assert _deliveries(admin) == {"authority"}
+
+
+@pytest.mark.parametrize("change", ["issue", "replace_voters"])
+def test_issuing_or_replacing_voters_racing_the_open_changes_nothing(change: str, any_db_app: Flask,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue and replace_voters had the import's check-then-write shape: an open landing between them published
+    the credentials, then v1 got a new one the board does not hold (v1 could no longer vote), or the voter list
+    changed under an open election. Now the open comes first and the change is refused, nothing changed."""
+    app, admin = any_db_app, _signed_in(any_db_app)
+    flow.ceremony(flow.join(app, flow.create(admin)), "club")
+    assert api_post(admin, "/api/elections/club/credentials", {}).status_code == 200
+    quorum = app.extensions["quorum"]
+    before = {(v["voter_id"], v["delivery"]) for v in admin.get("/api/elections/club/voters").get_json()["voters"]}
+    with _open_races(monkeypatch, quorum, BETWEEN) as fired:
+        if change == "issue":
+            response = api_post(admin, "/api/elections/club/credentials", {"voter_ids": ["v1"]})
+        else:
+            response = api_post(admin, "/api/elections/club/voters", {"voters_csv": "voter_id\nw1\nw2\n"})
+    assert fired and web_elections.phase(quorum.board, "club") == "open"
+    detail = response.get_json()["detail"]
+    assert response.status_code == 409 and "already published" in detail and "nothing was changed" in detail, detail
+    assert {(v["voter_id"], v["delivery"]) for v in admin.get("/api/elections/club/voters").get_json()["voters"]} == before
+    with quorum.session() as db:
+        assert all(v.public_credential is None for v in db.scalars(select(Voter)))
+
+
+def test_an_import_and_an_open_in_two_threads_serialize(any_db_app: Flask) -> None:
+    """The import and the open really concurrent (two threads, each its own transaction): whichever takes the
+    election's lock first, the outcome is one of the two above, never a mix."""
+    app, admin = any_db_app, _signed_in(any_db_app)
+    flow.ceremony(flow.join(app, flow.create(admin)), "club")
+    handed = api_post(admin, "/api/elections/club/credentials", {}).get_json()["credentials"]
+    quorum = app.extensions["quorum"]
+    text = "voter_id,public_credential\n" + "".join(f"v{i},{_valid_key()}\n" for i in range(1, 6))
+    start, outcome = threading.Barrier(2), {}
+
+    def run(name: str, step: Callable[[], Any]) -> None:
+        start.wait()
+        try:
+            outcome[name] = step()
+        except QuorumError as exc:
+            outcome[name] = exc
+
+    threads = [threading.Thread(target=run, args=("import", lambda: web_elections.import_public_credentials(
+                   quorum.board, quorum.session, "club", text))),
+               threading.Thread(target=run, args=("open", lambda: web_elections.open_election(
+                   quorum.board, quorum.session, "club")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome["open"] is None, outcome
+    published = set(Election(quorum.board, "club").context().credentials)
+    if outcome["import"] == 5:
+        assert published == {line.split(",")[1] for line in text.splitlines()[1:]} and _deliveries(admin) == {"authority"}
+    else:
+        assert isinstance(outcome["import"], QuorumError) and "no credential was imported" in str(outcome["import"]), outcome
+        assert published == {public_credential("club", c["credential"]) for c in handed} and _deliveries(admin) == {"handed"}
 
 
 # === 3. Memory-mapped records ======================================================================================
