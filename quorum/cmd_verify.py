@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin
+from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin, parse_credentials_pin
 from voting.record import RecordFormatError, read_raw
 from voting.verifier import verify_raw
 
@@ -19,13 +19,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
         base_hash = None if args.base_hash is None else parse_base_hash_pin(args.base_hash)
+        credentials = None if args.credentials is None else parse_credentials_pin(args.credentials)
     except PinError as exc:
         print(f"quorum verify: {exc}", file=sys.stderr)
         return 2
     try:
         data, pub = read_raw(args.record)  # read once: the pins are checked on the bytes verified
         report = verify_raw(data, pub, workers=args.workers, progress=not args.quiet)
-        pins = check_pins_raw(data, pub, board_key, base_hash) if board_key is not None or base_hash is not None else []
+        pinned = (board_key, base_hash, credentials)
+        pins = check_pins_raw(data, pub, *pinned) if any(p is not None for p in pinned) else []
     except RecordFormatError as exc:
         if args.json:
             print(json.dumps({"valid": False, "error": str(exc)}))
@@ -58,4 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="expected board public key (64 hex, or a file with hex or PEM): check pinned_board_key")
     parser.add_argument("--base-hash", metavar="HEX", default=None,
                         help="expected election base hash (64 hex): check pinned_base_hash")
+    parser.add_argument("--credentials", metavar="CSV", default=None,
+                        help="the credential authority's public-credentials.csv: check pinned_credentials (the board "
+                             "holds exactly these public credentials)")
     parser.set_defaults(func=run)

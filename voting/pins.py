@@ -1,8 +1,10 @@
-"""Pins for `quorum verify`: the board key and the election base hash an auditor learned through another channel.
+"""Pins for `quorum verify`: what an auditor learned through another channel than the record.
 
 A self-consistent record proves nothing about which board or election it is: a fabricated record carries its own
-board key and base hash. Each pin given adds one named check (`pinned_board_key`, `pinned_base_hash`) to the
-verifier's report; without pins the report is unchanged (Contracts: CLI).
+board key and base hash, and a board that adds or swaps public credentials before the open can vote for whoever
+holds the new private ones. Each pin given adds one named check to the verifier's report (`pinned_board_key`,
+`pinned_base_hash`, `pinned_credentials`: the credential authority's public list is exactly the board's); without
+pins the report is unchanged (Contracts: CLI).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from threshold.errors import QuorumError
-from voting.context import build_context
+from voting.context import build_context, parse_credentials
 from voting.record import Buffer, RecordFormatError, line_bounds, parse_entry_line, read_raw
+from voting.voters_csv import VoterListError, parse_public_credentials
 
-PIN_CHECKS = ("pinned_board_key", "pinned_base_hash")
+PIN_CHECKS = ("pinned_board_key", "pinned_base_hash", "pinned_credentials")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -60,8 +63,21 @@ def parse_base_hash_pin(value: str) -> str:
     return value.strip().lower()
 
 
-def _recomputed_base_hash(data: Buffer) -> str:
-    """The base hash recomputed from the record's first setup, key ceremony and credentials entries."""
+def parse_credentials_pin(value: str) -> frozenset[str]:
+    """The credential authority's public list: its public-credentials.csv (`voter_id,public_credential`)."""
+    try:
+        data = Path(value).read_bytes()
+    except OSError as exc:
+        raise PinError(f"--credentials: cannot read {value!r} ({exc.strerror})") from None
+    try:
+        given = parse_public_credentials(data)
+    except VoterListError as exc:
+        raise PinError(f"--credentials: {value}: {exc}") from None
+    return frozenset(credential for credential, _ in given.values())
+
+
+def _parameters(data: Buffer) -> dict[str, Any]:
+    """The payloads of the record's first setup, key ceremony and credentials entries (those before the ballots)."""
     found: dict[str, Any] = {}
     for index, (start, end) in enumerate(line_bounds(data)):
         entry = parse_entry_line(data[start:end], index + 1)
@@ -71,17 +87,35 @@ def _recomputed_base_hash(data: Buffer) -> str:
     missing = [t for t in ("setup", "key_ceremony", "credentials") if t not in found]
     if missing:
         raise QuorumError(f"no {', '.join(missing)} entry before the ballots")
-    return build_context(found["setup"], found["key_ceremony"], found["credentials"]).base_hash.hex()
+    return found
 
 
-def check_pins(record: str | Path, board_key: str | None = None, base_hash: str | None = None) -> list[dict[str, Any]]:
+def _credentials_check(data: Buffer, pinned: frozenset[str]) -> dict[str, Any]:
+    name = "pinned_credentials"
+    try:
+        board, _ = parse_credentials(_parameters(data)["credentials"])
+    except RecordFormatError:
+        raise
+    except QuorumError as exc:
+        return {"name": name, "ok": False, "detail": f"cannot read the board's public credentials ({exc})"}
+    extra, missing = sorted(board - pinned), sorted(pinned - board)
+    if not extra and not missing:
+        return {"name": name, "ok": True, "detail": f"the board's {len(board)} public credentials are exactly the pinned list"}
+    parts = [f"{len(extra)} on the board are not in the pinned list (first {extra[0]})" if extra else "",
+             f"{len(missing)} of the pinned list are not on the board (first {missing[0]})" if missing else ""]
+    return {"name": name, "ok": False, "detail": "; ".join(p for p in parts if p)}
+
+
+def check_pins(record: str | Path, board_key: str | None = None, base_hash: str | None = None,
+               credentials: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """One {name, ok, detail} per pin given (already parsed), in PIN_CHECKS order; RecordFormatError if the record
     is unreadable."""
     data, pub = read_raw(record)
-    return check_pins_raw(data, pub, board_key, base_hash)
+    return check_pins_raw(data, pub, board_key, base_hash, credentials)
 
 
-def check_pins_raw(data: Buffer, pub: str, board_key: str | None = None, base_hash: str | None = None) -> list[dict[str, Any]]:
+def check_pins_raw(data: Buffer, pub: str, board_key: str | None = None, base_hash: str | None = None,
+                   credentials: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """`check_pins` on a record already read (the bytes a verifier checked)."""
     out = []
     if board_key is not None:
@@ -90,7 +124,8 @@ def check_pins_raw(data: Buffer, pub: str, board_key: str | None = None, base_ha
                     else f"board.pub {pub} differs from the pinned board key {board_key}"})
     if base_hash is not None:
         try:
-            got = _recomputed_base_hash(data)
+            found = _parameters(data)
+            got = build_context(found["setup"], found["key_ceremony"], found["credentials"]).base_hash.hex()
         except RecordFormatError:
             raise
         except QuorumError as exc:
@@ -100,4 +135,6 @@ def check_pins_raw(data: Buffer, pub: str, board_key: str | None = None, base_ha
             ok = got == base_hash
             out.append({"name": "pinned_base_hash", "ok": ok, "detail": f"the base hash is the pinned one {base_hash}" if ok
                         else f"the base hash recomputed from the parameters, {got}, differs from the pinned {base_hash}"})
+    if credentials is not None:
+        out.append(_credentials_check(data, credentials))
     return out

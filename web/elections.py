@@ -150,7 +150,8 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
     """Give new credentials to the voters named (default: every voter who has none yet).
 
     Only the public credential is stored; each secret is returned once and, if asked, e-mailed once.
-    A voter who already has one gets a new one only when named explicitly (the old one stops working).
+    A voter who already has one gets a new one only when named explicitly (the old one stops working), unless the
+    credential authority made it: that one is replaced only by another import from the authority.
     The credentials are stored under the election's board lock; the e-mails go after its commit."""
     if send_mail and smtp is None:
         raise DecodeError("send_mail", "no SMTP server is configured (QUORUM_SMTP_HOST)")
@@ -164,6 +165,11 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
             if missing:
                 raise DecodeError("voter_ids", f"unknown voter {missing[0]!r}")
             rows = [known[v] for v in voter_ids]
+            authority = [r.voter_id for r in rows if r.delivery == "authority"]
+            if authority:
+                raise DecodeError("voter_ids", f"voter {authority[0]!r} holds a credential from the credential "
+                                  "authority: ask the authority for a new one and import it (a credential issued here "
+                                  "would be known to this server)")
         else:
             rows = [r for r in rows if r.public_credential is None]
         for row in rows:

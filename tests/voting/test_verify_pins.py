@@ -1,5 +1,6 @@
-"""`quorum verify --board-key / --base-hash`: an auditor who got the board key or the base hash through another
-channel is not fooled by a self-consistent record of another board or election."""
+"""`quorum verify --board-key / --base-hash / --credentials`: an auditor who got the board key, the base hash or the
+credential authority's public list through another channel is not fooled by a self-consistent record of another
+board or election, or by a board that swapped credentials."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from quorum.cli import main
+from voting.credentials import new_private_credential, public_credential
 from voting.verifier import CHECKS
 from voting_helpers import Scenario, scripted_record
 
@@ -97,3 +99,35 @@ def test_unusable_key_file_exits_2(scenario: Scenario, tmp_path: Path, capsys: p
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).replace(b"PUBLIC", b"PRIVATE"))
     assert main(["verify", str(scenario.record), "--quiet", "--board-key", str(private)]) == 2
     assert "--board-key" in capsys.readouterr().err
+
+
+def _authority_csv(path: Path, credentials: list[str]) -> Path:
+    """A credential authority's public-credentials.csv for these public credentials."""
+    path.write_text("voter_id,public_credential\n" + "".join(f"v{i},{c}\n" for i, c in enumerate(credentials)))
+    return path
+
+
+def test_credentials_pin_passes_on_the_authority_list_and_names_swapped_ones(
+        scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The authority's list is exactly the board's: pass. One credential swapped by the board (the voter's replaced
+    by one whose private key the board holds): both differences named, exit 1."""
+    board = sorted(scenario.ctx.credentials)
+    code, report = _verify(capsys, scenario.record, "--credentials", str(_authority_csv(tmp_path / "a.csv", board[::-1])))
+    assert code == 0 and report["checks"][-1]["name"] == "pinned_credentials" and report["checks"][-1]["ok"]
+    swapped = public_credential("elsewhere", new_private_credential())
+    code, report = _verify(capsys, scenario.record, "--credentials",
+                           str(_authority_csv(tmp_path / "b.csv", [swapped] + board[1:])))
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert code == 1 and [c["name"] for c in failed] == ["pinned_credentials"]
+    assert f"1 on the board are not in the pinned list (first {board[0]})" in failed[0]["detail"]
+    assert f"1 of the pinned list are not on the board (first {swapped})" in failed[0]["detail"]
+
+
+def test_credentials_pin_that_is_not_an_authority_list_exits_2(scenario: Scenario, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("voter_id,public_credential\nv1,zz\n")
+    for path in (bad, tmp_path / "missing.csv"):
+        assert main(["verify", str(scenario.record), "--quiet", "--credentials", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "--credentials" in err and "Traceback" not in err

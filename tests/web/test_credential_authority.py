@@ -65,3 +65,19 @@ def test_bad_public_credentials_are_refused_by_row_and_change_nothing(app: Flask
     page = form_post(admin, "/admin/elections/club/public-credentials", {"credentials": public})
     assert page.status_code == 302
     assert {v["delivery"] for v in admin.get("/api/elections/club/voters").get_json()["voters"]} == {"authority"}
+
+
+def test_an_authority_credential_is_not_replaced_by_one_issued_on_the_server(app: Flask, admin: FlaskClient,
+                                                                           tmp_path: Path) -> None:
+    """Re-issuing on the server would hand the server the voter's private credential (ATTACKS.md row 13): refused,
+    nothing changed; a voter without an authority credential can still be issued one."""
+    flow.create(admin)
+    _, public = _authority(tmp_path)
+    api_post(admin, "/api/elections/club/public-credentials", {"credentials_csv": "\n".join(public.splitlines()[:3])})
+    before = admin.get("/api/elections/club/voters").get_json()["voters"]
+    authority = [v["voter_id"] for v in before if v["delivery"] == "authority"]
+    refused = api_post(admin, "/api/elections/club/credentials", {"voter_ids": [authority[0]]})
+    assert refused.status_code == 422 and "credential authority" in refused.get_json()["detail"]
+    assert admin.get("/api/elections/club/voters").get_json()["voters"] == before
+    issued = api_post(admin, "/api/elections/club/credentials", {}).get_json()
+    assert len(issued["credentials"]) == len(before) - len(authority) == 3
