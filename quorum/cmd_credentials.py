@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"quorum credentials: {what}", file=sys.stderr)
         return 2
     print(f"{len(secrets)} credentials for election {args.election!r}: deliver {out / PRIVATE} (mode 0600) to the voters, "
-          f"give {out / PUBLIC} to the administrator")
+          f"give {out / PUBLIC} to the administrator; once the election is open, check that the board holds exactly "
+          f"these with `quorum verify RECORD --credentials {out / PUBLIC}`")
     return 0
 
 
