@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -168,13 +168,27 @@ class Board:
                 raise ProtocolError("this board key does not sign that election's log")
             yield LockedBoard(session, election, self.key)
 
-    def entries(self, election_id: str) -> list[Entry]:
-        """Every entry of the election, in order (a read-only transaction: it never waits for an append)."""
+    def entries(self, election_id: str, first: int = 0, last: int | None = None, limit: int | None = None, *,
+                types: Collection[str] = (), seqs: Collection[int] = (), max_bytes: int | None = None) -> list[Entry]:
+        """The election's entries `first` to `last` (default: every one), only of `types` and numbered in `seqs` if
+        given, in order, at most `limit` of them and, after the first, only while their payloads total at most
+        `max_bytes` (a read-only transaction: it never waits for an append)."""
+        query = select(db.Entry).where(db.Entry.election_id == election_id, db.Entry.seq >= first)
+        if last is not None:
+            query = query.where(db.Entry.seq <= last)
+        if types:
+            query = query.where(db.Entry.type.in_(sorted(types)))
+        if seqs:
+            query = query.where(db.Entry.seq.in_(sorted(seqs)))
+        out: list[Entry] = []
+        size = 0
         with Session(self._reader) as session:
-            rows = session.scalars(
-                select(db.Entry).where(db.Entry.election_id == election_id).order_by(db.Entry.seq)
-            ).all()
-            return [_to_entry(r) for r in rows]
+            for row in session.scalars(query.order_by(db.Entry.seq).limit(limit), execution_options={"yield_per": 64}):
+                size += len(row.payload)
+                if out and max_bytes is not None and size > max_bytes:
+                    break
+                out.append(_to_entry(row))
+        return out
 
     def export(self, election_id: str, path: str | Path) -> Path:
         """Write the election's record (Contracts: Record) to a directory or .zip."""

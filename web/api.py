@@ -144,18 +144,36 @@ def get_election(election_id: str) -> Response:
     })
 
 
+ENTRIES_PAGE = 1000  # the most entries one ?from= or ?to= answer holds (a whole board would be one answer otherwise)
+ENTRIES_PAGE_BYTES = 32 << 20  # and their payloads' bytes, past the first entry (a modp ballot can be megabytes)
+
+
+def _entry_number(field: str, text: str) -> int:
+    if not text.isdecimal() or not text.isascii() or len(text) > 12:
+        raise DecodeError(field, "expected a board entry number")
+    return int(text)
+
+
 @bp.get("/elections/<election_id>/entries")
 def entries(election_id: str) -> Response:
-    """The board entries of the election, as in board.jsonl; ?type=... and ?seq=... (repeatable) keep only those."""
+    """The board entries of the election, as in board.jsonl; ?type=... and ?seq=... (repeatable) keep only those.
+    With ?from=N and/or ?to=M, only entries N (default 0) to M (default: the newest), at most ENTRIES_PAGE of them
+    and ENTRIES_PAGE_BYTES of payload (at least one): ask again from the last one + 1 (the voter client follows
+    the chain this way)."""
     types = set(request.args.getlist("type"))
-    seqs = set()
-    for text in request.args.getlist("seq"):
-        if not text.isdecimal() or len(text) > 12:
-            raise DecodeError("seq", "expected a board entry number")
-        seqs.add(int(text))
-    kept = [e.to_json() for e in entries_or_404(election_id)
-            if (not types or e.type in types) and (not seqs or e.seq in seqs)]
-    return jsonify({"entries": kept})
+    seqs = {_entry_number("seq", text) for text in request.args.getlist("seq")}
+    if "from" not in request.args and "to" not in request.args:
+        return jsonify({"entries": [e.to_json() for e in entries_or_404(election_id)
+                                    if (not types or e.type in types) and (not seqs or e.seq in seqs)]})
+    bounds: list[int | None] = []
+    for field in ("from", "to"):
+        given = request.args.getlist(field)
+        if len(given) > 1:
+            raise DecodeError(field, "expected at most one")
+        bounds.append(_entry_number(field, given[0]) if given else None)
+    first, last = bounds[0] or 0, bounds[1]
+    page = entries_or_404(election_id, first, last, ENTRIES_PAGE, types=types, seqs=seqs, max_bytes=ENTRIES_PAGE_BYTES)
+    return jsonify({"entries": [e.to_json() for e in page]})
 
 
 @bp.get("/elections/<election_id>/record")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,13 @@ bp = Blueprint("board", __name__)
 _SEARCH = re.compile(r"[0-9a-f]{8,64}")
 
 
-def entries_or_404(election_id: str) -> list[Entry]:
-    """The election's entries; 404 if there is no such election."""
+def entries_or_404(election_id: str, first: int = 0, last: int | None = None, limit: int | None = None, *,
+                   types: Collection[str] = (), seqs: Collection[int] = (), max_bytes: int | None = None) -> list[Entry]:
+    """The election's entries (every one, or those Board.entries selects); 404 if there is no such election."""
     with state().session() as db:
         if db.get(board_db.Election, election_id) is None:
             abort(404, description=f"no election {election_id!r} on this board")
-    return state().board.entries(election_id)
+    return state().board.entries(election_id, first, last, limit, types=types, seqs=seqs, max_bytes=max_bytes)
 
 
 def find_ballot(entries: list[Entry], code: str) -> Entry | None:

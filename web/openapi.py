@@ -184,12 +184,16 @@ PATHS: dict[str, Any] = {
         "getElection", "The election's parameters, phase, base hash and booth hash", ("200", "the election", "Election"),
         ("404",), params=[ELECTION_ID])},
     "/api/elections/{election_id}/entries": {"get": _op(
-        "getEntries", "The board entries, as in board.jsonl (only the given types with ?type=..., numbers with ?seq=...)",
+        "getEntries", "The board entries, as in board.jsonl (only the given types with ?type=..., numbers with ?seq=...; "
+        "with ?from=N and/or ?to=M only entries N to M, at most 1000 (and 32 MiB) per answer: ask again from the last "
+        "one + 1)",
         ("200", "the entries", "Entries"), ("404", "422"),
         params=[ELECTION_ID, {"name": "type", "in": "query", "required": False, "style": "form", "explode": True,
                               "schema": {"type": "array", "items": {"type": "string"}}},
                 {"name": "seq", "in": "query", "required": False, "style": "form", "explode": True,
-                 "schema": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{1,12}$"}}}])},
+                 "schema": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{1,12}$"}}},
+                {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}},
+                {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}])},
     "/api/elections/{election_id}/record": {"get": _op(
         "getRecord", "The record as a zip, for `quorum verify`", ("200", "board.jsonl and board.pub", "zip"), ("404",),
         params=[ELECTION_ID])},

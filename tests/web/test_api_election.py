@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -14,6 +15,7 @@ from voting.credentials import public_credential
 from voting.election import Election
 from voting.tally import trustee_decrypt
 from voting.verifier import verify_record
+from web import api as web_api
 
 
 def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
@@ -132,3 +134,33 @@ def test_creation_errors_name_the_field(admin: FlaskClient) -> None:
     assert bad_csv.status_code == 422
     assert "row 3" in bad_csv.get_json()["errors"][0]["message"]
     assert admin.get("/api/elections").get_json() == {"elections": []}
+
+
+def test_entries_by_range_are_paged_and_strictly_parsed(app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?from=N&to=M: entries N to M in order (from 0 without ?from=, to the newest without ?to=), with the ?type= and
+    ?seq= filters, at most ENTRIES_PAGE per answer; a malformed or repeated bound is a 422 naming the field."""
+    flow.ceremony(flow.join(app, flow.create(admin)), "club")
+    api_post(admin, "/api/elections/club/credentials", {})
+    assert api_post(admin, "/api/elections/club/open", {}).status_code == 200
+    every = admin.get("/api/elections/club/entries").get_json()["entries"]
+    head = every[-1]["seq"]
+
+    def seqs(query: str) -> list[int]:
+        answer = admin.get(f"/api/elections/club/entries?{query}")
+        assert answer.status_code == 200, answer.get_json()
+        return [e["seq"] for e in answer.get_json()["entries"]]
+
+    assert head >= 3 and seqs("from=1&to=2") == [1, 2] and seqs("from=1") == list(range(1, head + 1))
+    assert seqs(f"from={head}&to={head + 5}") == [head] and seqs(f"from={head + 1}") == [] and seqs("from=2&to=1") == []
+    assert seqs("to=1") == [0, 1] and admin.get("/api/elections/club/entries?from=0").get_json()["entries"] == every
+    opened = next(e["seq"] for e in every if e["type"] == "open")
+    assert seqs("from=1&type=open&type=setup") == [opened] and seqs(f"from=1&to={head}&seq=0&seq=2&seq={head + 1}") == [2]
+    monkeypatch.setattr(web_api, "ENTRIES_PAGE", 2)
+    assert seqs("from=1") == [1, 2] and seqs("to=5") == [0, 1] and seqs(f"from=0&seq=1&seq={head}&seq=0") == [0, 1]
+    monkeypatch.setattr(web_api, "ENTRIES_PAGE_BYTES", 1)  # payload bytes: always the first entry, no more
+    assert seqs("from=1") == [1] and seqs(f"from={head}") == [head]
+    for query, field in [("from=1&from=2", "from"), ("from=1&to=2&to=3", "to"), ("from=x", "from"), ("from=-1", "from"),
+                         ("from=%D9%A3", "from"), ("to=1234567890123", "to"), ("from=1&to=", "to"), ("from=1&seq=a", "seq")]:
+        refused = admin.get(f"/api/elections/club/entries?{query}")
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == field, query
+    assert admin.get("/api/elections/nowhere/entries?from=0").status_code == 404
