@@ -81,5 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the receipt as JSON")
     parser.add_argument("--ledger", metavar="FILE", default=None,
                         help="where this client remembers the re-vote counters it used (default: $XDG_STATE_HOME/quorum/votes.json)")
-    parser.add_argument("--no-ledger", action="store_true", help="keep no such memory (a stale counter then goes unnoticed)")
+    parser.add_argument("--no-ledger", action="store_true",
+                        help="keep no such memory (a stale counter is then caught on the board alone, perhaps only after casting)")
     parser.set_defaults(func=run)

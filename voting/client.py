@@ -4,7 +4,8 @@ this package's code, not with the JavaScript the server delivers, and checks wha
 It reads the election's parameter entries, checks each one's hash and board signature, rebuilds the election
 context (re-adjudicating the key ceremony) and compares the base hash with the one the open entry states;
 after casting it fetches the board entry holding the ballot and checks that it holds exactly this ballot, under
-the receipt's tracking code, signed by the board.
+the receipt's tracking code, signed by the board. It follows the board's chain from the open entry to the ballot
+(VoterClient._follow), so a ballot that an earlier one of the same credential would outrank is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -33,6 +34,7 @@ from voting.record import Entry, RecordFormatError, entry_hash, parse_entry_line
 
 PARAMETER_TYPES = ("setup", "key_ceremony", "credentials", "open")
 MAX_ANSWER_BYTES = 256 << 20  # a whole modp record's parameters fit many times over
+MAX_CHAIN_ENTRIES = 1 << 22  # the most board entries one session follows (a server cannot feed it forever)
 
 
 def printable(text: Any) -> str:
@@ -56,12 +58,36 @@ class Receipt:
     entry: dict[str, Any]  # the board-signed entry (hash, prev, sig): with the record, evidence of a fork
 
 
+@dataclass
+class _Chain:
+    """The board from the open entry on, as far as this client has checked it: the last entry checked, how many
+    were followed, and per credential the highest re-vote counter among its cast ballots seen."""
+
+    last: Entry
+    followed: int = 0
+    highest: dict[str, int] = field(default_factory=dict)
+
+    def add(self, entry: Entry) -> None:
+        """Append `entry` (already checked: signed, and linked to `last`)."""
+        if entry.type == "cast":
+            ballot = entry.payload.get("ballot")
+            credential = ballot.get("credential") if isinstance(ballot, dict) else None
+            revote = ballot.get("revote") if isinstance(ballot, dict) else None
+            if not isinstance(credential, str) or type(revote) is not int:
+                raise VerificationError(f"board entry seq {entry.seq}: a cast entry without a credential and re-vote counter")
+            self.highest[credential] = max(revote, self.highest.get(credential, -1))
+        self.last = entry
+        self.followed += 1
+
+
 class VoterClient:
     """One voter's session with the server at `base_url` (e.g. http://127.0.0.1:5000).
 
-    `ledger`: a file where the client keeps, per election and credential, the re-vote counter of the last ballot
-    it cast, so that a server answering a stale counter (which would leave the new ballot uncounted behind an older
-    one) is caught; None keeps no memory."""
+    A stale re-vote counter from the server (which would leave the new ballot uncounted behind an older one) is
+    refused against the board's chain: before casting as far as the server shows it, after casting up to the
+    ballot's entry (which settles it, wherever the earlier ballots were cast). `ledger`: a file where the client
+    also keeps, per election and credential, the counter of the last ballot it cast, so that a stale counter is
+    refused before casting even when the server hides its newest entries; None keeps no memory."""
 
     def __init__(self, base_url: str, timeout: float = 60.0, ledger: Path | None = None) -> None:
         self.base = base_url.rstrip("/") + "/api"
@@ -70,6 +96,7 @@ class VoterClient:
         self._http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self._csrf: str | None = None
         self._opened: Entry | None = None  # the open entry of the context last built
+        self._chain: _Chain | None = None  # the board after it, as far as checked (kept across ballots)
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         """One JSON request; any failure (refusal, network, a slow, huge or malformed answer) is a ServerError."""
@@ -172,6 +199,8 @@ class VoterClient:
             raise VerificationError(f"the setup entry is not election {election_id!r}'s")
         if by_type["open"].payload.get("base_hash") != ctx.base_hash.hex():
             raise VerificationError("the open entry's base hash is not the one recomputed from the parameters")
+        if self._chain is None or self._opened is None or self._opened.hash != by_type["open"].hash:
+            self._chain = _Chain(by_type["open"])
         self._opened = by_type["open"]
         return ctx
 
@@ -192,7 +221,9 @@ class VoterClient:
 
     def _revote(self, ctx: ElectionContext, private_credential: str) -> int:
         """The counter the server says the credential's next ballot carries; no lower than this client's own
-        memory allows (a stale one would leave the new ballot uncounted behind an older one)."""
+        memory allows, nor than the counters of the credential's cast ballots on the board as far as the server
+        shows it now (a stale one would leave the new ballot uncounted behind an older one). The board may hide
+        its newest entries here: _checked settles it after casting, on the chain up to the ballot."""
         credential = public_credential(ctx.setup.election_id, private_credential)
         if credential not in ctx.credentials:
             raise ProtocolError("this credential is not on the election's published credential list")
@@ -204,7 +235,53 @@ class VoterClient:
         if last is not None and revote <= last:
             raise VerificationError(f"the server says this credential's next ballot is number {revote}, but this client "
                                     f"already cast number {last}: a ballot cast now would not count")
+        self._stale(self._follow(ctx), credential, revote, "the server says this credential's next ballot is")
         return revote
+
+    @staticmethod
+    def _stale(chain: _Chain, credential: str, revote: int, what: str) -> None:
+        """Refuse `revote` if a cast ballot of `credential` on the chain followed carries as high a counter (the
+        re-vote rule counts the highest)."""
+        highest = chain.highest.get(credential, -1)
+        if highest >= revote:
+            raise VerificationError(f"{what} number {revote}, but the board up to entry {chain.last.seq} already holds "
+                                    f"this credential's ballot number {highest}: this one would not count (the highest "
+                                    "number counts)")
+
+    def _follow(self, ctx: ElectionContext, upto: int | None = None) -> _Chain:
+        """The chain followed from where it was checked to entry `upto` (None: as far as the server shows), with
+        `?from=&to=` pages: each entry canonical, its hash recomputed, signed by the board, numbered one more than
+        the last and linked to it by prev.
+
+        Why it is sound: the chain starts at the open entry, board-signed with the base hash recomputed here, and
+        each entry is bound to the one before by its hash; _checked ends it at the ballot's signed entry, whose
+        prev must be the last entry followed. So the entries followed are the board's chain from the open entry
+        to the ballot, every one the verifier counts (or else the board signed a fork, and the receipt proves
+        it). Cost: the whole board once per session (then only what was appended), in the pages the server sends
+        (web/api.py: 1000 entries, 32 MiB), at most MAX_CHAIN_ENTRIES."""
+        chain = self._chain
+        if chain is None or self._opened is None:
+            raise ProtocolError("no election context: call context() first")
+        election = urllib.parse.quote(ctx.setup.election_id)
+        while upto is None or chain.last.seq < upto:
+            query = f"from={chain.last.seq + 1}" + ("" if upto is None else f"&to={upto}")
+            page = self._object(self._request("GET", f"/elections/{election}/entries?{query}"), "entries").get("entries")
+            if not isinstance(page, list):
+                raise ServerError("entries: expected a list of board entries")
+            if not page:
+                if upto is None:
+                    break
+                raise ServerError(f"entries: expected board entries {chain.last.seq + 1} to {upto}")
+            for obj in page:
+                entry = self._entry(obj, ctx.setup.board_key)
+                if upto is not None and entry.seq > upto:
+                    raise ServerError(f"entries: board entry {entry.seq} is beyond the range asked")
+                if entry.seq != chain.last.seq + 1 or entry.prev != chain.last.hash:
+                    raise VerificationError(f"board entry seq {entry.seq} does not follow entry {chain.last.seq} on the chain")
+                chain.add(entry)
+                if chain.followed > MAX_CHAIN_ENTRIES:
+                    raise ServerError(f"entries: the board holds more than {MAX_CHAIN_ENTRIES} entries after the open entry")
+        return chain
 
     @staticmethod
     def _ledger_key(ctx: ElectionContext, credential: str) -> str:
@@ -236,7 +313,9 @@ class VoterClient:
 
     def _checked(self, ctx: ElectionContext, ballot: dict[str, Any], receipt: Any, status: str) -> Receipt:
         """The receipt, once the board entry under its tracking code holds exactly this ballot, signed, after the
-        open entry, linked to the entry before it and with its tracking code chained over that entry's."""
+        open entry, linked to the entry before it (on the chain followed from the open entry) and with its tracking
+        code chained over that entry's; a cast ballot, once no cast ballot of its credential on that chain carries
+        as high a re-vote counter (else it would not count)."""
         digest = ballot_hash(ctx, signed_body(ballot)).hex()
         if not isinstance(receipt, dict) or receipt.get("ballot_hash") != digest or not isinstance(receipt.get("tracker"), str) \
                 or len(receipt["tracker"]) != 64 or any(c not in "0123456789abcdef" for c in receipt["tracker"]):
@@ -251,11 +330,14 @@ class VoterClient:
         opened = self._opened
         if opened is None or entry.seq <= opened.seq:
             raise VerificationError(f"the ballot's board entry (seq {entry.seq}) is not after the election's open entry")
-        before = self._object(self._request("GET", f"/elections/{election}/entries?seq={entry.seq - 1}"), "entries").get("entries")
-        if not isinstance(before, list) or len(before) != 1:
-            raise ServerError(f"entries: expected board entry {entry.seq - 1}")
-        previous = self._entry(before[0], ctx.setup.board_key)
-        if previous.seq != entry.seq - 1 or previous.hash != entry.prev:
+        chain = self._chain
+        if chain is not None and chain.last.seq >= entry.seq:
+            raise VerificationError(f"the ballot's board entry (seq {entry.seq}, hash {entry.hash}, board signature "
+                                    f"{entry.sig}) is not on the chain: the board showed another entry {entry.seq} "
+                                    "before this ballot was cast (a fork)")
+        chain = self._follow(ctx, entry.seq - 1)
+        previous = chain.last
+        if previous.hash != entry.prev:
             raise VerificationError(f"the ballot's board entry does not follow entry {entry.seq - 1} on the chain")
         if previous.type == "open":
             if previous.hash != opened.hash:
@@ -268,4 +350,7 @@ class VoterClient:
             raise VerificationError(f"the entry before the ballot is a {previous.type!r} entry, not a ballot or the open entry")
         if chained.hex() != receipt["tracker"]:
             raise VerificationError("the tracking code is not chained over the previous ballot's")
+        if status == "cast":
+            self._stale(chain, ballot["credential"], ballot["revote"], "the board stored this ballot as")
+        chain.add(entry)
         return Receipt(receipt["tracker"], digest, entry.seq, entry.type, ballot["revote"], entry.to_json())

@@ -270,14 +270,17 @@ def test_a_wrong_counter_refused_by_an_honest_board_exits_1_with_the_reason(
     assert not _entries(app, "cast")
 
 
-def _stale_counter(app: Flask, credential: str) -> Callable[..., Any]:
+def _stale_counter(app: Flask, credential: str, hide: bool = False) -> Callable[..., Any]:
     """A class-level _request of a malicious server: /revote answers 0, and a cast ballot is stored whatever its
-    counter (chained and signed like any other)."""
+    counter (chained and signed like any other); with `hide`, the board shown before casting (?from= without ?to=)
+    ends at the open entry, so the voter's earlier ballots are not seen until the chain up to the new one is."""
     real = VoterClient._request
 
     def stale(self: VoterClient, method: str, path: str, body: Any = None) -> Any:
         if "/revote/" in path:
             return {"credential": credential, "revote": 0}
+        if hide and "from=" in path and "to=" not in path:
+            return {"entries": []}
         if method == "POST" and path.endswith("/ballots"):
             return _malicious_cast(app, body["ballot"], Election(_board(app), "club").context())
         return real(self, method, path, body)
@@ -294,24 +297,20 @@ def test_the_ledger_refuses_a_stale_counter_after_this_clients_own_ballots(
     with serve(app) as url:
         for choice in ("chair=ann", "chair=bob"):
             assert main(["vote", url, "club", "--credential", cred, "--choose", choice, "--choose", "pool="]) == 0
-        monkeypatch.setattr(VoterClient, "_request", _stale_counter(app, public_credential("club", issued[0]["credential"])))
+        monkeypatch.setattr(VoterClient, "_request", _stale_counter(app, public_credential("club", issued[0]["credential"]),
+                                                                    hide=True))  # only the ledger knows, before casting
         code = main(["vote", url, "club", "--credential", cred, "--choose", "chair=cy", "--choose", "pool="])
     err = capsys.readouterr().err
     assert code == 1 and "would not count" in err
     assert [e.payload["ballot"]["revote"] for e in _entries(app, "cast")] == [0, 1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): a stale re-vote counter still leaves the voter's ballot uncounted when the voter's earlier "
-    "ballots were not cast by this client on this machine (the browser booth, another computer, a fresh "
-    "$XDG_STATE_HOME, or VoterClient's default ledger=None). The voter cast twice elsewhere (counters 0 and 1); "
-    "`quorum vote` then gets counter 0 from /revote, the malicious board stores the ballot, the client prints it "
-    "cast and checked (exit 0), and the re-vote rule (highest counter) keeps counting the older ballot. The ledger "
-    "of a90eed5 (voting/client.py _revote) only knows this machine's ballots. Fix: derive the counter from the "
-    "board: fetch the entries from the open entry to the ballot, check that chain (links and signatures) and refuse "
-    "when a cast entry of this credential before the ballot carries a counter >= its own (or count them)."))
 def test_a_stale_counter_after_ballots_cast_elsewhere_is_refused(
         app: Flask, admin: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fixed finding (was a strict xfail): the voter cast twice elsewhere (counters 0 and 1; no ledger here knows),
+    the server answers counter 0 and hides those ballots until the new one is stored. The client follows the chain
+    from the open entry to the ballot's entry after casting, finds ballot number 1 of its credential there: exit 1,
+    "would not count"."""
     issued = _open(app, admin)
     secret = issued[0]["credential"]
     credential = public_credential("club", secret)
@@ -320,7 +319,7 @@ def test_a_stale_counter_after_ballots_cast_elsewhere_is_refused(
         ctx = elsewhere.context("club")
         elsewhere.cast(ctx, secret, ANN)
         elsewhere.cast(ctx, secret, BOB)
-        monkeypatch.setattr(VoterClient, "_request", _stale_counter(app, credential))
+        monkeypatch.setattr(VoterClient, "_request", _stale_counter(app, credential, hide=True))
         code = main(["vote", url, "club", "--credential", _credential_file(tmp_path, secret), "--choose", "chair=cy",
                      "--choose", "pool=no", "--json"])
     casts = _entries(app, "cast")
@@ -328,7 +327,50 @@ def test_a_stale_counter_after_ballots_cast_elsewhere_is_refused(
     counted = counted_ballots([CastBallot(e.seq, credential, e.payload["ballot_hash"], (), e.payload["ballot"]["revote"])
                                for e in casts])
     assert [b.seq for b in counted] == [casts[1].seq]  # the voter's last ballot is not the one counted
-    assert code == 1, capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and "would not count" in err, out + err
+
+
+def test_a_stale_counter_the_board_shows_is_refused_before_casting(
+        app: Flask, admin: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same stale /revote answer, the board shown as it is: refused before casting, nothing new stored."""
+    issued = _open(app, admin)
+    secret = issued[0]["credential"]
+    with serve(app) as url:
+        elsewhere = VoterClient(url)
+        ctx = elsewhere.context("club")
+        elsewhere.cast(ctx, secret, ANN)
+        elsewhere.cast(ctx, secret, BOB)
+        monkeypatch.setattr(VoterClient, "_request", _stale_counter(app, public_credential("club", secret)))
+        code = main(["vote", url, "club", "--credential", _credential_file(tmp_path, secret), "--choose", "chair=cy",
+                     "--choose", "pool=no"])
+    err = capsys.readouterr().err
+    assert code == 1 and "would not count" in err
+    assert [e.payload["ballot"]["revote"] for e in _entries(app, "cast")] == [0, 1]
+
+
+def test_ballots_cast_elsewhere_give_the_next_counter(app: Flask, admin: FlaskClient, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The honest path: two ballots cast elsewhere, other voters' ballots between, then `quorum vote` with a fresh
+    ledger casts ballot number 2, which is the one counted."""
+    issued = _open(app, admin)
+    secret = issued[0]["credential"]
+    credential = public_credential("club", secret)
+    with serve(app) as url:
+        elsewhere = VoterClient(url)
+        ctx = elsewhere.context("club")
+        elsewhere.cast(ctx, secret, ANN)
+        elsewhere.cast(ctx, issued[1]["credential"], ANN)
+        elsewhere.cast(ctx, secret, BOB)
+        elsewhere.challenge(ctx, issued[2]["credential"], CY)
+        code = main(["vote", url, "club", "--credential", _credential_file(tmp_path, secret), "--choose", "chair=cy",
+                     "--choose", "pool=no", "--json"])
+    receipt = json.loads(capsys.readouterr().out)
+    assert code == 0 and receipt["revote"] == 2
+    mine = [e for e in _entries(app, "cast") if e.payload["ballot"]["credential"] == credential]
+    counted = counted_ballots([CastBallot(e.seq, credential, e.payload["ballot_hash"], (), e.payload["ballot"]["revote"])
+                               for e in mine])
+    assert [b.seq for b in counted] == [receipt["seq"]]
 
 
 def test_ballot_entries_off_the_chain_or_with_unchained_codes_are_refused(app: Flask, admin: FlaskClient,
@@ -367,9 +409,9 @@ def test_ballot_entries_off_the_chain_or_with_unchained_codes_are_refused(app: F
 
         def unlinked(method: str, path: str, body: Any = None) -> Any:
             answer = honest(method, path, body)
-            if "?seq=" in path:
-                e = answer["entries"][0]
-                return {"entries": [_signed(key, e["seq"], e["type"], {**e["payload"], "timestamp": STAMP}, e["prev"])]}
+            if "from=" in path and answer["entries"]:  # the board before casting: its newest entry re-signed altered
+                *rest, e = answer["entries"]
+                return {"entries": [*rest, _signed(key, e["seq"], e["type"], {**e["payload"], "timestamp": STAMP}, e["prev"])]}
             return answer
 
         for i, lie in enumerate((dropped, renamed, unlinked)):
@@ -385,6 +427,7 @@ def test_the_receipt_keeps_the_board_signature_that_proves_a_fork(app: Flask, ad
     opened = _entries(app, "open")[0]
     real = VoterClient._request
     forged: dict[str, Any] = {}
+    hide = True
 
     def forking(self: VoterClient, method: str, path: str, body: Any = None) -> Any:
         if method == "POST" and path.endswith("/ballots"):  # never stored on the published chain
@@ -395,6 +438,8 @@ def test_the_receipt_keeps_the_board_signature_that_proves_a_fork(app: Flask, ad
             return {"seq": opened.seq + 1, "ballot_hash": digest.hex(), "tracker": tracker, "stored": True}
         if forged and "/ballots/" in path:
             return {"entry": forged}
+        if hide and "from=" in path:  # the board before casting shown to end at the open entry
+            return {"entries": []}
         return real(self, method, path, body)
 
     with serve(app) as url:
@@ -404,10 +449,16 @@ def test_the_receipt_keeps_the_board_signature_that_proves_a_fork(app: Flask, ad
         monkeypatch.setattr(VoterClient, "_request", forking)
         code = main(["vote", url, "club", "--credential", _credential_file(tmp_path, issued[0]["credential"]),
                      "--choose", "chair=ann", "--choose", "pool=yes", "--json"])
-    out = capsys.readouterr().out
-    published = {e.seq: e for e in _entries(app)}
-    assert code == 0 and published[opened.seq + 1].hash != forged["hash"]  # the voter was shown a fork
-    assert forged["sig"] in out, "the receipt holds no board signature to prove it"
+        out = capsys.readouterr().out
+        published = {e.seq: e for e in _entries(app)}
+        assert code == 0 and published[opened.seq + 1].hash != forged["hash"]  # the voter was shown a fork
+        assert forged["sig"] in out, "the receipt holds no board signature to prove it"
+        forged.clear()
+        hide = False  # the board shown before casting holds the published entry: the fork is refused, with its evidence
+        code = main(["vote", url, "club", "--credential", _credential_file(tmp_path, issued[2]["credential"]),
+                     "--choose", "chair=ann", "--choose", "pool=yes"])
+    err = capsys.readouterr().err
+    assert code == 1 and "a fork" in err and forged["sig"] in err
 
 
 def test_a_forged_second_open_entry_before_the_ballot_is_refused(app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -433,7 +484,7 @@ def test_a_forged_second_open_entry_before_the_ballot_is_refused(app: Flask, adm
                 return {"seq": head.seq + 2, "ballot_hash": digest.hex(), "tracker": tracker, "stored": True}
             if forged and "/ballots/" in path:
                 return {"entry": forged["entry"]}
-            if forged and "?seq=" in path:
+            if forged and "from=" in path:
                 return {"entries": [forged["before"]]}
             return honest(method, path, body)
 
@@ -476,7 +527,7 @@ def test_a_wrong_csrf_answer_is_a_clear_error(csrf: bytes, app: Flask, admin: Fl
 
     def respond(method: str, path: str) -> bytes:
         if path.startswith("/api/elections/club/entries"):
-            return _http(entries)
+            return _http(b'{"entries": []}' if "from=" in path else entries)
         return _http(b'{"revote": 0}' if "/revote/" in path else csrf)
 
     with fake_server(respond) as (url, requests):
