@@ -209,7 +209,7 @@ class VoterClient:
         ballot, _ = encrypt_ballot(ctx, private_credential, choices, self._revote(ctx, private_credential))
         receipt = self._checked(ctx, ballot, self._request("POST", f"/elections/{ctx.setup.election_id}/ballots",
                                                             {"ballot": ballot}), "cast")
-        self._remember(ctx, private_credential, receipt.revote)
+        self._remember(ctx, public_credential(ctx.setup.election_id, private_credential), receipt.revote)
         return receipt
 
     def challenge(self, ctx: ElectionContext, private_credential: str, choices: Mapping[str, Sequence[str]]) -> Receipt:
@@ -234,16 +234,18 @@ class VoterClient:
         last = self._ledger().get(self._ledger_key(ctx, credential))
         if last is not None and revote <= last:
             raise VerificationError(f"the server says this credential's next ballot is number {revote}, but this client "
-                                    f"already cast number {last}: a ballot cast now would not count")
-        self._stale(self._follow(ctx), credential, revote, "the server says this credential's next ballot is")
+                                    f"already saw its ballot number {last} on the board: a ballot cast now would not count")
+        self._stale(ctx, self._follow(ctx), credential, revote, "the server says this credential's next ballot is")
         return revote
 
-    @staticmethod
-    def _stale(chain: _Chain, credential: str, revote: int, what: str) -> None:
+    def _stale(self, ctx: ElectionContext, chain: _Chain, credential: str, revote: int, what: str) -> None:
         """Refuse `revote` if a cast ballot of `credential` on the chain followed carries as high a counter (the
-        re-vote rule counts the highest)."""
+        re-vote rule counts the highest); the ledger then learns that counter, so that the next run refuses a
+        stale one before casting even if the server hides those entries again."""
         highest = chain.highest.get(credential, -1)
         if highest >= revote:
+            if highest > self._ledger().get(self._ledger_key(ctx, credential), -1):
+                self._remember(ctx, credential, highest)
             raise VerificationError(f"{what} number {revote}, but the board up to entry {chain.last.seq} already holds "
                                     f"this credential's ballot number {highest}: this one would not count (the highest "
                                     "number counts)")
@@ -298,12 +300,12 @@ class VoterClient:
             raise ProtocolError(f"ledger {self.ledger}: expected an object of counters")
         return data
 
-    def _remember(self, ctx: ElectionContext, private_credential: str, revote: int) -> None:
-        """Record the counter just cast (written atomically, mode 0600)."""
+    def _remember(self, ctx: ElectionContext, credential: str, revote: int) -> None:
+        """Record the highest counter known for the public credential (written atomically, mode 0600)."""
         if self.ledger is None:
             return
         data = self._ledger()
-        data[self._ledger_key(ctx, public_credential(ctx.setup.election_id, private_credential))] = revote
+        data[self._ledger_key(ctx, credential)] = revote
         self.ledger.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.ledger.with_name(self.ledger.name + ".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -351,6 +353,6 @@ class VoterClient:
         if chained.hex() != receipt["tracker"]:
             raise VerificationError("the tracking code is not chained over the previous ballot's")
         if status == "cast":
-            self._stale(chain, ballot["credential"], ballot["revote"], "the board stored this ballot as")
+            self._stale(ctx, chain, ballot["credential"], ballot["revote"], "the board stored this ballot as")
         chain.add(entry)
         return Receipt(receipt["tracker"], digest, entry.seq, entry.type, ballot["revote"], entry.to_json())

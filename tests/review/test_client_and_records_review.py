@@ -329,6 +329,11 @@ def test_a_stale_counter_after_ballots_cast_elsewhere_is_refused(
     assert [b.seq for b in counted] == [casts[1].seq]  # the voter's last ballot is not the one counted
     out, err = capsys.readouterr()
     assert code == 1 and out == "" and "would not count" in err, out + err
+    with serve(app) as url:  # the ledger learnt counter 1: the next run refuses before storing anything
+        again = main(["vote", url, "club", "--credential", _credential_file(tmp_path, secret), "--choose", "chair=cy",
+                      "--choose", "pool=no"])
+    assert again == 1 and "already saw its ballot number 1" in capsys.readouterr().err
+    assert len(_entries(app, "cast")) == 3
 
 
 def test_a_stale_counter_the_board_shows_is_refused_before_casting(
