@@ -32,12 +32,13 @@ def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[El
     `Group.member_terms`) are multiplied in with their exponents as they are."""
     q = group.q
     merged: dict[Element, int] = {}
-    for base, e in terms:
-        merged[base] = (merged.get(base, 0) + e) % q
+    for base, e in terms:  # exponents may come unreduced (weighted terms): one reduction per base, below
+        merged[base] = merged.get(base, 0) + e
     acc = group.identity
     rest = []
     g = group.g
     for base, e in merged.items():
+        e %= q
         if e == 0:
             continue
         if base == g:
@@ -116,7 +117,6 @@ class BatchVerifier:
         return self.group.accepts(evaluate(self.group, self._weighted(items), self.tables))
 
     def _weighted(self, items: list[tuple[Hashable, Sequence[Equation]]]) -> list[tuple[Element, int]]:
-        """Every equation's terms raised to its own fresh weight."""
-        q = self.group.q
+        """Every equation's terms raised to its own fresh weight (exponents left unreduced)."""
         eqs = [eq for _, equations in items for eq in equations]
-        return [(base, e * rho % q) for eq, rho in zip(eqs, weights(len(eqs))) for base, e in eq]
+        return [(base, e * rho) for eq, rho in zip(eqs, weights(len(eqs))) for base, e in eq]  # evaluate reduces
