@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from quorum.cli import silence_stdout
 from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin, parse_credentials_pin
 from voting.record import RecordFormatError, read_raw
 from voting.verifier import verify_raw
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         data, pub = read_raw(args.record)  # read once: the pins are checked on the bytes verified
-        report = verify_raw(data, pub, workers=args.workers, progress=not args.quiet)
+        report = verify_raw(data, pub, workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
         pinned = (board_key, base_hash, credentials)
         pins = check_pins_raw(data, pub, *pinned) if any(p is not None for p in pinned) else []
     except RecordFormatError as exc:
@@ -38,15 +39,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = report.to_json()
         out["valid"], out["checks"] = valid, out["checks"] + pins  # pins only when given: unchanged otherwise
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        lines = [json.dumps(out, indent=2, ensure_ascii=False)]
     else:
-        for check in report.checks() + pins:
-            print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}")
+        lines = [f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}" for check in report.checks() + pins]
         if report.result:
-            print("result: " + json.dumps(report.result, ensure_ascii=False))
+            lines.append("result: " + json.dumps(report.result, ensure_ascii=False))
         failures = len(report.failures) + pin_failures
-        print(f"{report.entries} entries: " + ("VALID" if valid else f"INVALID ({failures} failures)"))
-    return 0 if valid else 1
+        lines.append(f"{report.entries} entries: " + ("VALID" if valid else f"INVALID ({failures} failures)"))
+    code = 0 if valid else 1
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:  # `quorum verify ... | head`: the verdict still decides the exit code
+        silence_stdout()
+    return code
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("record", help="record directory or zip")
     parser.add_argument("--json", action="store_true", help='print {"valid", "checks", "result"} as JSON')
     parser.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only when stderr is a terminal)")
     parser.add_argument("--board-key", metavar="HEX_OR_FILE", default=None,
                         help="expected board public key (64 hex, or a file with hex or PEM): check pinned_board_key")
     parser.add_argument("--base-hash", metavar="HEX", default=None,

@@ -9,8 +9,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from threshold.errors import QuorumError
+from voting.ballot import validate_choices
 from voting.client import VoterClient, printable
 from voting.credentials import public_credential
 from voting.pins import PinError, parse_board_key_pin
@@ -36,6 +38,8 @@ def parse_choices(items: list[str]) -> dict[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).netloc:
+            raise ValueError(f"URL {args.url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
         choices = parse_choices(args.choose)
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
         source = sys.stdin if args.credential == "-" else Path(args.credential).open(encoding="utf-8")
@@ -48,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
     client = VoterClient(args.url, ledger=None if args.no_ledger else Path(args.ledger or default_ledger()))
     try:
         ctx = client.context(args.election, board_key)
+    except (QuorumError, ValueError) as exc:
+        print(f"quorum vote: {printable(exc)}", file=sys.stderr)
+        return 1
+    try:
+        validate_choices(ctx, choices)
+    except QuorumError as exc:  # bad arguments: checked against the manifest before anything is encrypted or sent
+        print(f"quorum vote: --choose: {printable(exc)}", file=sys.stderr)
+        return 2
+    try:
         receipt = (client.challenge if args.challenge else client.cast)(ctx, credential, choices)
     except (QuorumError, ValueError) as exc:
         print(f"quorum vote: {printable(exc)}", file=sys.stderr)

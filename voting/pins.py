@@ -120,8 +120,9 @@ def check_pins_raw(data: Buffer, pub: str, board_key: str | None = None, base_ha
     out = []
     if board_key is not None:
         ok = pub == board_key
+        # the pin is not echoed on failure: a user who passed the board's private key by mistake would see it printed
         out.append({"name": "pinned_board_key", "ok": ok, "detail": f"board.pub is the pinned board key {board_key}" if ok
-                    else f"board.pub {pub} differs from the pinned board key {board_key}"})
+                    else f"board.pub {pub} differs from the pinned board key"})
     if base_hash is not None:
         try:
             found = _parameters(data)

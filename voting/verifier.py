@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,7 +324,9 @@ def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> 
         iterator: Iterable = map(_check_chunk, chunks)
         pool = None
     else:
-        pool = multiprocessing.get_context("fork").Pool(workers)
+        # workers ignore SIGINT: Ctrl-C reaches the parent, which terminates them (no traceback per worker)
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=signal.signal,
+                                                        initargs=(signal.SIGINT, signal.SIG_IGN))
         iterator = pool.imap(_check_chunk, chunks)
     try:
         for (lo, hi), result in zip(chunks, iterator):
@@ -331,6 +334,12 @@ def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> 
             done += hi - lo
             if progress:
                 _progress(done, total)
+    except BaseException:  # Ctrl-C or a worker's error: stop the workers now instead of waiting for their chunks
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.close()

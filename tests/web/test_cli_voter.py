@@ -53,7 +53,11 @@ def test_cast_and_challenge_from_the_command_line(app: Flask, admin: FlaskClient
                           "--board-key", "ab" * 32)
         assert code == 1 and "board key" in err
         code, err = _vote(capsys, url, "club", "--credential", str(cred), "--choose", "chair=nobody", "--choose", "pool=")
-        assert code == 1 and "nobody" in err
+        assert code == 2 and "--choose" in err and "nobody" in err  # a bad argument, checked against the manifest
+        code, err = _vote(capsys, url, "club", "--credential", str(cred), "--choose", "chiar=ann", "--choose", "pool=")
+        assert code == 2 and "chiar" in err
+        code, err = _vote(capsys, url.split("://", 1)[1], "club", "--credential", str(cred), "--choose", "chair=ann")
+        assert code == 2 and "expected http://" in err
         code, err = _vote(capsys, url, "club", "--credential", str(cred), "--choose", "chair")
         assert code == 2 and "CONTEST=OPTION" in err
     entries = Election(app.extensions["quorum"].board, "club").entries()
