@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 
@@ -22,11 +23,37 @@ def register(subparsers: Any) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> "Any":
+    """Check the database URL (one connection to a server) before anything is written, then settings and app.
+    Raises voting.db.DatabaseConfigError or web.config.ConfigError for a setting that cannot be used."""
+    from voting.db import probe
     from web.app import create_app
     from web.config import Config
 
+    url = args.db or os.environ.get("QUORUM_DB")
+    if url:
+        probe(url)
     config = Config.load(db=args.db, data_dir=args.data_dir)
     return config, create_app(config)
+
+
+def _refusal(args: argparse.Namespace, exc: Exception) -> str:
+    """The one-line message for an unusable setting, naming the option (or variable) and the value given."""
+    from voting.db import DatabaseConfigError
+
+    if isinstance(exc, DatabaseConfigError):
+        if args.db:
+            where = f"--db {exc.url}"
+        elif os.environ.get("QUORUM_DB"):
+            where = f"QUORUM_DB={exc.url}"
+        else:
+            where = f"database {exc.url} (in the data folder; choose another with --data-dir or --db)"
+        return f"quorum serve: {where}: {exc.reason}"
+    setting, value, reason = exc.setting, exc.value, exc.reason  # type: ignore[attr-defined]
+    if setting == "data_dir":
+        return f"quorum serve: --data-dir {value}: {reason}"
+    if setting.startswith("QUORUM_"):
+        return f"quorum serve: {setting}={value}: {reason}"
+    return f"quorum serve: {setting} {value}: {reason}"
 
 
 def _first_admin(app: Any, name: str, force: bool) -> None:
@@ -63,8 +90,15 @@ def _demo(app: Any, config: Any, base_url: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Prepare the database (admin, demo), then serve with gunicorn workers."""
-    config, app = _prepare(args)
+    """Prepare the database (admin, demo), then serve with gunicorn workers; 2 for a setting that cannot be used."""
+    from voting.db import DatabaseConfigError
+    from web.config import ConfigError
+
+    try:
+        config, app = _prepare(args)
+    except (DatabaseConfigError, ConfigError) as exc:
+        print(_refusal(args, exc), file=sys.stderr)
+        return 2
     if args.create_admin:
         _first_admin(app, args.create_admin, force=True)
         return 0

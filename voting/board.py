@@ -31,8 +31,9 @@ def load_signing_key(path: str | Path) -> SigningKey:
 
 
 def save_signing_key(key: SigningKey, path: str | Path) -> None:
-    """Write the board's private key as hex, mode 0600 from the start (never world-readable)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write the board's private key as hex, mode 0600 from the start (never world-readable), to a new file: an
+    existing file (perhaps another board's key) is never replaced (FileExistsError)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(bytes(key).hex() + "\n")
     os.chmod(path, 0o600)
@@ -129,10 +130,8 @@ class Board:
 
     @classmethod
     def open(cls, url: str, key: SigningKey) -> "Board":
-        """Connect to the database at url, migrating it to the newest schema."""
-        engine = db.make_engine(url)
-        db.upgrade(engine)
-        return cls(engine, key)
+        """Connect to the database at url, migrating it to the newest schema (db.DatabaseConfigError if unusable)."""
+        return cls(db.open_engine(url), key)
 
     @property
     def public_key(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import (
@@ -16,7 +17,11 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from threshold.errors import QuorumError
 
 DEFAULT_URL = "sqlite:///data/quorum.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -99,16 +104,73 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
+class DatabaseConfigError(QuorumError, ValueError):
+    """A database URL that cannot be used: malformed, an unknown database type, a missing driver, a folder that
+    cannot be made, or no server answering. `url` is the URL without its password; `reason` says what is wrong."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"database {redact_url(url)}: {reason}")
+        self.url = redact_url(url)
+        self.reason = reason
+
+
+# Database types people write for the ones SQLAlchemy knows.
+_DIALECT_HINTS = {"postgres": "postgresql", "pg": "postgresql", "psql": "postgresql", "pgsql": "postgresql",
+                  "sqlite3": "sqlite"}
+_EXAMPLES = "e.g. sqlite:///PATH or postgresql://USER@HOST/DATABASE"
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: its password (in the authority or a password= parameter) replaced by ***."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(?i)(password=)[^&;]*", r"\1***", shown)
+
+
+def _driver_url(url: str) -> str:
+    """PostgreSQL URLs go through psycopg 3 (installed with the web extras)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL that could never work (malformed, unknown database type, driver not installed) without any I/O."""
+    try:
+        parsed = make_url(_driver_url(url))
+    except (ArgumentError, ValueError, TypeError):
+        raise DatabaseConfigError(url, f"not a database URL ({_EXAMPLES})") from None
+    backend = parsed.get_backend_name()
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        hint = _DIALECT_HINTS.get(backend.lower())
+        advice = f"did you mean {hint}://?" if hint else _EXAMPLES
+        raise DatabaseConfigError(url, f"unknown database type {backend!r} ({advice})") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise DatabaseConfigError(url, f"the driver for {parsed.drivername!r} is not installed ({exc})") from None
+
+
 def make_engine(url: str = DEFAULT_URL) -> Engine:
     """An engine whose transactions serialize writers: BEGIN IMMEDIATE on SQLite, plain on PostgreSQL.
 
     A file-backed SQLite database runs in WAL mode with synchronous=FULL: readers run beside the one writer, and
-    a committed entry (a voter's receipt) survives a power loss, not just a crash of the process."""
+    a committed entry (a voter's receipt) survives a power loss, not just a crash of the process.
+    An unusable URL raises DatabaseConfigError (check_url); nothing connects yet."""
+    check_url(url)
     if url.startswith("sqlite"):
         database = url.split("///", 1)[1] if "///" in url else ""
         file_backed = bool(database) and not database.startswith(":memory:") and "mode=memory" not in database
         if file_backed:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseConfigError(url, f"cannot create the folder {folder} ({exc.strerror or exc})") from None
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -124,9 +186,40 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
             connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=120)
+    return create_engine(_driver_url(url), pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=120)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The driver's own message, first line only (psycopg adds hints on further lines; no URL, no password)."""
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def probe(url: str) -> None:
+    """Check a URL before anything is written: check_url, then, for a database server, one connection.
+    SQLite is only checked (connecting would create the file). Raises DatabaseConfigError."""
+    check_url(url)
+    if url.startswith("sqlite"):
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        raise DatabaseConfigError(url, f"cannot connect: {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def open_engine(url: str) -> Engine:
+    """make_engine, then upgrade the schema; a database that cannot be reached or opened raises DatabaseConfigError."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    except OperationalError as exc:  # refused, unknown host, bad login, unreadable file; not a bug of ours
+        engine.dispose()
+        raise DatabaseConfigError(url, f"cannot open: {_first_line(exc)}") from None
+    return engine
 
 
 def upgrade(engine: Engine) -> None:

@@ -10,8 +10,9 @@ from nacl.signing import SigningKey
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from voting.board import Board, load_signing_key, save_signing_key
+from voting.db import open_engine
 from web import admin, admin_elections, api, board, trustee, voter
-from web.config import Config
+from web.config import Config, ConfigError
 from web.errors import init_errors
 from web.models import create_tables
 from web.security import init_security
@@ -22,12 +23,21 @@ MAX_BODY_BYTES = 16 << 20
 
 
 def board_key(path: Path) -> SigningKey:
-    """The board's signing key from the data folder, created (mode 0600) on first start."""
-    if path.exists():
-        return load_signing_key(path)
-    key = SigningKey.generate()
-    save_signing_key(key, path)
-    return key
+    """The board's signing key from the data folder, created (mode 0600) on first start; a process starting at the
+    same moment reads the key written first. A key file that cannot be read or written raises ConfigError."""
+    try:
+        if path.exists():
+            return load_signing_key(path)
+        key = SigningKey.generate()
+        try:
+            save_signing_key(key, path)
+        except FileExistsError:
+            return load_signing_key(path)
+        return key
+    except OSError as exc:
+        raise ConfigError("board key", str(path), f"cannot be read or written ({exc.strerror or exc})") from None
+    except ValueError:
+        raise ConfigError("board key", str(path), "is not a board key (64 hex digits)") from None
 
 
 def create_app(config: Config) -> Flask:
@@ -40,7 +50,14 @@ def create_app(config: Config) -> Flask:
         TESTING=config.testing,
         JSON_SORT_KEYS=False,
     )
-    the_board = Board.open(config.db_url, board_key(config.board_key_path))
+    # The database first: an unusable one (db.DatabaseConfigError) leaves the data folder as it was (no board.key).
+    engine = open_engine(config.db_url)
+    try:
+        key = board_key(config.board_key_path)
+    except ConfigError:
+        engine.dispose()
+        raise
+    the_board = Board(engine, key)
     create_tables(the_board.engine)
     booth = BoothAssets.scan()
     app.extensions["quorum"] = AppState(config, the_board, booth)

@@ -7,7 +7,18 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threshold.errors import QuorumError
+
 DEFAULT_DATA_DIR = Path("data")
+
+
+class ConfigError(QuorumError, ValueError):
+    """A setting that cannot be used. `setting` names where it came from (a Config.load argument such as
+    "data_dir", a QUORUM_* variable, or a file), `value` is what was given, `reason` what is wrong with it."""
+
+    def __init__(self, setting: str, value: str, reason: str) -> None:
+        super().__init__(f"{setting} {value}: {reason}")
+        self.setting, self.value, self.reason = setting, value, reason
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,20 @@ class Config:
     @classmethod
     def load(cls, db: str | None = None, data_dir: str | Path | None = None, **overrides: object) -> "Config":
         """Settings from arguments, then QUORUM_* environment variables, then defaults (SQLite under ./data/)."""
+        setting = "data_dir" if data_dir else "QUORUM_DATA_DIR" if os.environ.get("QUORUM_DATA_DIR") else "data folder"
         folder = Path(data_dir or os.environ.get("QUORUM_DATA_DIR") or DEFAULT_DATA_DIR)
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(setting, str(folder), "exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(setting, str(folder), f"cannot create the folder ({exc.strerror or exc})") from None
         url = db or os.environ.get("QUORUM_DB") or f"sqlite:///{(folder / 'quorum.db').resolve()}"
         public_url = os.environ.get("QUORUM_PUBLIC_URL", "")
         values: dict[str, object] = {
             "db_url": url,
             "data_dir": folder,
-            "secret_key": _secret_key(folder),
+            "secret_key": _secret_key(folder, setting),
             "smtp": smtp_from_env(),
             "https": public_url.startswith("https://"),
         }
@@ -67,7 +84,7 @@ def smtp_from_env() -> SmtpSettings | None:
         return None
     return SmtpSettings(
         host=host,
-        port=int(os.environ.get("QUORUM_SMTP_PORT", "25")),
+        port=_port(os.environ.get("QUORUM_SMTP_PORT", "25")),
         sender=os.environ.get("QUORUM_SMTP_FROM", "quorum@localhost"),
         starttls=os.environ.get("QUORUM_SMTP_STARTTLS", "") in ("1", "true", "yes"),
         username=os.environ.get("QUORUM_SMTP_USER", ""),
@@ -75,17 +92,35 @@ def smtp_from_env() -> SmtpSettings | None:
     )
 
 
-def _secret_key(folder: Path) -> bytes:
+def _port(text: str) -> int:
+    """QUORUM_SMTP_PORT as a TCP port number."""
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError("QUORUM_SMTP_PORT", repr(text), "not a port number (1-65535)")
+    return int(text)
+
+
+def _secret_key(folder: Path, setting: str = "data folder") -> bytes:
     """The session-signing key: QUORUM_SECRET_KEY, else a random key kept in the data folder (mode 0600)."""
     env = os.environ.get("QUORUM_SECRET_KEY")
     if env:
         return env.encode("utf-8")
     path = folder / "session.key"
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return bytes.fromhex(path.read_text(encoding="ascii").strip())
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    try:
+        if not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return _read_key(path)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+        return _read_key(path)
+    except OSError as exc:
+        raise ConfigError(setting, str(folder), f"cannot keep session.key there ({exc.strerror or exc})") from None
+
+
+def _read_key(path: Path) -> bytes:
+    """A hex key file; a damaged one is named, not a traceback."""
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except ValueError:
+        raise ConfigError("key file", str(path), "is not a hex key (remove it to have a new one made)") from None
