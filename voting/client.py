@@ -64,18 +64,21 @@ class _Chain:
     were followed, and per credential the highest re-vote counter among its cast ballots seen."""
 
     last: Entry
+    credentials: frozenset[str]
     followed: int = 0
     highest: dict[str, int] = field(default_factory=dict)
 
     def add(self, entry: Entry) -> None:
-        """Append `entry` (already checked: signed, and linked to `last`)."""
+        """Append `entry` (already checked: signed, and linked to `last`). Only credentials on the election's list
+        are tracked (the verifier counts no other), so what is kept is bounded by that list."""
         if entry.type == "cast":
             ballot = entry.payload.get("ballot")
             credential = ballot.get("credential") if isinstance(ballot, dict) else None
             revote = ballot.get("revote") if isinstance(ballot, dict) else None
             if not isinstance(credential, str) or type(revote) is not int:
                 raise VerificationError(f"board entry seq {entry.seq}: a cast entry without a credential and re-vote counter")
-            self.highest[credential] = max(revote, self.highest.get(credential, -1))
+            if credential in self.credentials:
+                self.highest[credential] = max(revote, self.highest.get(credential, -1))
         self.last = entry
         self.followed += 1
 
@@ -200,7 +203,7 @@ class VoterClient:
         if by_type["open"].payload.get("base_hash") != ctx.base_hash.hex():
             raise VerificationError("the open entry's base hash is not the one recomputed from the parameters")
         if self._chain is None or self._opened is None or self._opened.hash != by_type["open"].hash:
-            self._chain = _Chain(by_type["open"])
+            self._chain = _Chain(by_type["open"], ctx.credentials)
         self._opened = by_type["open"]
         return ctx
 

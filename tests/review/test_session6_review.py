@@ -436,13 +436,6 @@ def test_the_chain_followed_is_bounded_by_max_chain_entries(app: Flask, admin: F
             client._follow(ctx)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): voting/client.py _Chain.add keeps, for every cast entry followed, its credential string as a key of "
-    "`highest` whether or not it is on the election's published list, so a malicious server (it holds the board key) "
-    "makes the voter's client hold every byte of made-up credentials it serves, up to MAX_CHAIN_ENTRIES entries of "
-    "MAX_ANSWER_BYTES pages: memory unbounded by the page size. The verifier ignores such ballots for the re-vote "
-    "rule anyway. Fix: in _follow / _Chain.add, track only credentials in ctx.credentials (or only the voter's own "
-    "credential), and refuse or skip a cast entry whose credential is not a 64-hex string"))
 def test_made_up_credentials_on_the_chain_are_not_kept_in_memory(app: Flask, admin: FlaskClient) -> None:
     """40 pages of 5 board-signed cast entries, each under a 100 000-character credential that is on no list (20 MB
     in all): after following them the client holds no more than a page's worth."""
