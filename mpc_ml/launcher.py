@@ -2,9 +2,9 @@
 
 Peers file (JSON): {"version": 1, "session": hex16, "threshold": t, "parties": [{"id", "host", "port",
 "kx_public": hex32 (X25519), "sign_public": hex32 (Ed25519)}, ...]}. Key file (JSON, mode 0600):
-{"id", "kx_secret": hex32, "sign_secret": hex32}. A party process finds them through the
-environment variables QUORUM_MPC_PEERS, QUORUM_MPC_PARTY and QUORUM_MPC_KEY, which
-mpc_ml.init() reads.
+{"id", "kx_secret": hex32, "sign_secret": hex32}; hexN is N bytes written as 2N hex digits (the
+session is 32 hex digits). A party process finds them through the environment variables
+QUORUM_MPC_PEERS, QUORUM_MPC_PARTY and QUORUM_MPC_KEY, which mpc_ml.init() reads.
 """
 
 from __future__ import annotations

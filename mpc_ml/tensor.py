@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,24 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[i
         raise InputError(f"shapes {a} and {b} do not broadcast for {op}") from None
 
 
+def _is_operand(x: Any) -> bool:
+    """Whether == and != compare with x element-wise (a shared tensor, a number, an array-like or a
+    torch tensor); for anything else (None, str, other objects) they fall back to identity."""
+    return (isinstance(x, (MPCTensor, numbers.Number, np.ndarray, np.generic, list, tuple))
+            or (hasattr(x, "detach") and hasattr(x, "cpu")))
+
+
 class MPCTensor:
-    """Shares held by the local parties of the runtime; every party knows the shape."""
+    """Shares held by the local parties of the runtime; every party knows the shape.
+
+    Comparisons (==, !=, <, <=, >, >=) are element-wise and return shared 0/1 tensors, as in
+    CrypTen and torch: `if x == y:` has no public truth value, so bool() of a shared tensor raises
+    TypeError. Hashing stays by identity (as torch.Tensor), so tensors still work as dict keys.
+    """
+
+    # numpy defers to our reflected operators: np.array(...) == x calls x.__eq__, np.array(...) + x
+    # calls x.__radd__ (instead of numpy iterating over the shared tensor element by element).
+    __array_ufunc__ = None
 
     def __init__(self, shares: np.ndarray, rt: Runtime | None = None) -> None:
         self._rt = rt or current()
@@ -284,6 +301,32 @@ class MPCTensor:
         rt = self._rt
         both = functions.ge_zero(rt, np.stack([d, rt.ring.neg(d)], 2))
         return self._bit(arith.mul(rt, both[:, :, 0], both[:, :, 1]))
+
+    def ne(self, other: Any) -> "MPCTensor":
+        """Elementwise != as 0/1 (1 - eq)."""
+        return 1.0 - self.eq(other)
+
+    def __eq__(self, other: Any) -> "MPCTensor":  # type: ignore[override]  (element-wise, as CrypTen)
+        if not _is_operand(other):
+            return NotImplemented
+        return self.eq(other)
+
+    def __ne__(self, other: Any) -> "MPCTensor":  # type: ignore[override]
+        if not _is_operand(other):
+            return NotImplemented
+        return self.ne(other)
+
+    # == is element-wise, so keep identity hashing (as torch.Tensor): tensors stay usable as dict keys
+    # and set members, and a lookup never runs a comparison protocol (dicts compare identity first).
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a shared tensor is secret: open it first, e.g. "
+                        "bool((x == y).get_plain_text().all())")
+
+    def __contains__(self, item: Any) -> bool:
+        raise TypeError("`in` on a shared tensor would need a secret truth value: compare with == "
+                        "and open the result (get_plain_text) instead")
 
     def relu(self) -> "MPCTensor":
         """max(x, 0), exact."""
