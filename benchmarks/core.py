@@ -500,7 +500,7 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "four commitments are one such call (five comb passes, the simulated b_j = K^t g^(c_j) sharing its "
             "doublings, one inversion), plus the challenge hash in Python. The batched rows per proof, N="
             f"{n}: parse {fmt_t(st.get('parse'))} (6 decompressions plus the hex/JSON reading in Python), membership "
-            f"{fmt_t(st.get('membership'))} (about 32 point additions per element for the 128 subset sums, plus 128 "
+            f"{fmt_t(st.get('membership'))} (the 128 subset sums by buckets, about 16 point additions per element at this size, plus 128 "
             f"[L]Q tests per batch), challenge hashes {fmt_t(st.get('equations'))}, multi-exponentiation "
             f"{fmt_t(st.get('multi_exp'))}; modp's whole path is {fmt_t(med(mp, f'batch{n}_from_json'))}.")
         notes.append(
