@@ -33,23 +33,13 @@ from voting.client import ServerError, VoterClient
 from voting.record import entry_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "threshold"))
-from ed25519_reference import ref_add, ref_decode, ref_encode, ref_mul  # noqa: E402
+from ed25519_reference import order8_point, ref_add, ref_decode, ref_encode, ref_mul  # noqa: E402
 
 ed = get_group("ed25519")
 
 
 # === 1. py_members_batch: buckets of c subsets =====================================================================
-def _torsion8() -> tuple[int, int]:
-    while True:
-        pt = ref_decode(secrets.token_bytes(32))
-        if pt is None:
-            continue
-        t = ref_mul(pt, L)
-        if ref_mul(t, 4) != (0, 1):
-            return t
-
-
-T8 = _torsion8()
+T8 = order8_point()
 
 
 def with_torsion(point: bytes, k: int) -> bytes:

@@ -45,3 +45,19 @@ def ref_mul(pt, e: int):
         if bit == "1":
             acc = ref_add(acc, pt)
     return acc
+
+
+L = 2**252 + 27742317777372353535851937790883648493  # the prime order of the main subgroup
+
+
+def order8_point():
+    """A point of order 8 (it generates the torsion subgroup): [L] of a random curve point, until its order is 8."""
+    import secrets
+
+    while True:
+        pt = ref_decode(secrets.token_bytes(32))
+        if pt is None:
+            continue
+        t = ref_mul(pt, L)
+        if ref_mul(t, 4) != (0, 1):
+            return t

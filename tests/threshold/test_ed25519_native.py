@@ -15,23 +15,12 @@ from threshold.groups import _ed25519 as native
 from threshold.groups import get_group
 from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L
 
-from ed25519_reference import P, ref_add, ref_decode, ref_encode, ref_mul
+from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul
 
 ed = get_group("ed25519")
 
 
-def _torsion_generator():
-    """A point of order 8: [L] of a random curve point, until its order is 8."""
-    while True:
-        pt = ref_decode(secrets.token_bytes(32))
-        if pt is None:
-            continue
-        t = ref_mul(pt, L)
-        if ref_mul(t, 4) != (0, 1):
-            return t
-
-
-T8 = _torsion_generator()
+T8 = order8_point()
 TORSION = {k: ref_encode(ref_mul(T8, k)) for k in range(8)}  # TORSION[k] has order 8 / gcd(k, 8)
 ORDER = {0: 1, 4: 2, 2: 4, 6: 4, 1: 8, 3: 8, 5: 8, 7: 8}
 
