@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import stat
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -28,7 +30,8 @@ def _authority(tmp_path: Path, election_id: str = "club") -> tuple[list[dict[str
     return list(csv.DictReader(io.StringIO(private.read_text()))), (tmp_path / "ca" / "public-credentials.csv").read_text()
 
 
-def test_voters_vote_with_credentials_the_server_never_saw(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
+def test_voters_vote_with_credentials_the_server_never_saw(app: Flask, admin: FlaskClient, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     trustees = flow.join(app, flow.create(admin))
     private, public = _authority(tmp_path)
     assert api_post(admin, "/api/elections/club/public-credentials", {"credentials_csv": public}).get_json() == {"voters": 5}
@@ -45,6 +48,13 @@ def test_voters_vote_with_credentials_the_server_never_saw(app: Flask, admin: Fl
     assert refused.status_code == 409 and "published" in refused.get_json()["detail"]
     audit = admin.get("/api/audit").get_json()
     assert any(e["action"] == "public_credentials_imported" for e in audit["events"])
+    # the authority checks the published record against its own list: exactly its credentials are on the board
+    (tmp_path / "record.zip").write_bytes(admin.get("/api/elections/club/record").data)
+    capsys.readouterr()
+    main(["verify", str(tmp_path / "record.zip"), "--credentials", str(tmp_path / "ca" / "public-credentials.csv"),
+          "--json", "--quiet", "--workers", "1"])
+    pinned = [c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "pinned_credentials"]
+    assert pinned and pinned[0]["ok"], pinned
 
 
 def test_bad_public_credentials_are_refused_by_row_and_change_nothing(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
