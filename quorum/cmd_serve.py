@@ -91,7 +91,7 @@ def _demo(app: Any, config: Any, base_url: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare the database (admin, demo), then serve with gunicorn workers; 2 for a setting that cannot be used."""
-    from voting.db import DatabaseConfigError
+    from voting.db import DatabaseConfigError, redact_url
     from web.config import ConfigError
 
     try:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         _first_admin(app, "admin", force=False)
         _demo(app, config, f"http://{args.host}:{args.port}")
     app.extensions["quorum"].board.engine.dispose()
-    print(f"Quorum on http://{args.host}:{args.port}/ (database {config.db_url.split('@')[-1]})", flush=True)
+    print(f"Quorum on http://{args.host}:{args.port}/ (database {redact_url(config.db_url)})", flush=True)
     serve(args, config)
     return 0
 

@@ -83,6 +83,27 @@ def save(path: str | Path, secret: Any, passphrase: str, params: dict[str, int] 
         raise
 
 
+def create_new(path: str | Path, data: bytes) -> bool:
+    """Write `data` to a new file at `path`, mode 0600, whole or not at all: written and synced under a private
+    name, then hard-linked into place, so that a process starting at the same moment never reads it half written
+    and an existing file (or a planted symlink) is never replaced. False if `path` already exists."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".quorum-secret-", dir=path.parent)  # created 0600, O_EXCL
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
+
+
 def load(path: str | Path, passphrase: str) -> Any:
     """Read and decrypt a sealed secret file."""
     try:

@@ -7,8 +7,8 @@ on the board returns the stored entry and stores nothing (idempotent casting by 
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +19,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from threshold import keystore
 from threshold.encoding import canonical_json
 from threshold.errors import DecodeError, ProtocolError
 from voting import db
@@ -31,12 +32,10 @@ def load_signing_key(path: str | Path) -> SigningKey:
 
 
 def save_signing_key(key: SigningKey, path: str | Path) -> None:
-    """Write the board's private key as hex, mode 0600 from the start (never world-readable), to a new file: an
-    existing file (perhaps another board's key) is never replaced (FileExistsError)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(bytes(key).hex() + "\n")
-    os.chmod(path, 0o600)
+    """Write the board's private key as hex to a new file, mode 0600 from the start and whole or not at all
+    (keystore.create_new): an existing file (perhaps another board's key) is never replaced (FileExistsError)."""
+    if not keystore.create_new(path, (bytes(key).hex() + "\n").encode("ascii")):
+        raise FileExistsError(errno.EEXIST, "file exists", str(path))
 
 
 def public_key_hex(key: SigningKey) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -109,6 +110,7 @@ class DatabaseConfigError(QuorumError, ValueError):
     cannot be made, or no server answering. `url` is the URL without its password; `reason` says what is wrong."""
 
     def __init__(self, url: str, reason: str) -> None:
+        reason = _scrub(reason, url)  # a driver's message may repeat a host that holds part of the password
         super().__init__(f"database {redact_url(url)}: {reason}")
         self.url = redact_url(url)
         self.reason = reason
@@ -120,13 +122,36 @@ _DIALECT_HINTS = {"postgres": "postgresql", "pg": "postgresql", "psql": "postgre
 _EXAMPLES = "e.g. sqlite:///PATH or postgresql://USER@HOST/DATABASE"
 
 
+# The user-information part of a URL up to its last "@" before the query (a password may hold a raw "@").
+_USERINFO = re.compile(r"^([^:/?#]+://[^:/@?#]*:)([^?#]*)@")
+
+
+def _secrets(url: str) -> list[str]:
+    """The password of `url` as written (up to the last "@"), its "@"-separated pieces of 4 characters or more
+    (a driver may show one as part of a host name), and any password= query value."""
+    found = []
+    match = _USERINFO.match(url)
+    if match and match.group(2):
+        found += [match.group(2)] + [piece for piece in match.group(2).split("@") if len(piece) >= 4]
+    found += [v for v in re.findall(r"(?i)password=([^&;#]*)", url) if v]
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _scrub(text: str, url: str) -> str:
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
 def redact_url(url: str) -> str:
-    """The URL as it may be shown: its password (in the authority or a password= parameter) replaced by ***."""
+    """The URL as it may be shown: its password (in the authority, up to the last "@", or a password= parameter)
+    replaced by ***."""
+    raw = _USERINFO.sub(r"\1***@", url)
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        shown = make_url(raw).render_as_string(hide_password=True)
     except (ArgumentError, ValueError, TypeError):
-        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-    return re.sub(r"(?i)(password=)[^&;]*", r"\1***", shown)
+        shown = raw
+    return _scrub(re.sub(r"(?i)(password=)[^&;#]*", r"\1***", shown), url)
 
 
 def _driver_url(url: str) -> str:
@@ -186,7 +211,10 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
             connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(_driver_url(url), pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=120)
+    try:
+        return create_engine(_driver_url(url), pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=120)
+    except (ArgumentError, ValueError, TypeError) as exc:  # e.g. ?port=abc: the driver's options are read here
+        raise DatabaseConfigError(url, f"unusable connection options ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
 def _first_line(exc: DBAPIError) -> str:
@@ -195,11 +223,28 @@ def _first_line(exc: DBAPIError) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _check_sqlite_folder(url: str) -> None:
+    """The SQLite file's folder exists or could be made: its nearest existing ancestor is a writable folder
+    (checked without creating anything)."""
+    database = url.split("///", 1)[1] if "///" in url else ""
+    if not database or database.startswith(":memory:") or "mode=memory" in database:
+        return
+    folder = Path(database.split("?", 1)[0]).parent
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DatabaseConfigError(url, f"cannot create the folder {folder} ({ancestor} is not a folder)")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise DatabaseConfigError(url, f"cannot create the folder {folder} ({ancestor} is not writable)")
+
+
 def probe(url: str) -> None:
     """Check a URL before anything is written: check_url, then, for a database server, one connection.
     SQLite is only checked (connecting would create the file). Raises DatabaseConfigError."""
     check_url(url)
     if url.startswith("sqlite"):
+        _check_sqlite_folder(url)
         return
     engine = make_engine(url)
     try:

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threshold import keystore
 from threshold.errors import QuorumError
 
 DEFAULT_DATA_DIR = Path("data")
@@ -106,21 +107,20 @@ def _secret_key(folder: Path, setting: str = "data folder") -> bytes:
         return env.encode("utf-8")
     path = folder / "session.key"
     try:
-        if not path.exists():
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return _read_key(path)
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
+        if not path.exists():  # created whole or not at all: a process starting at the same moment reads the winner's
+            keystore.create_new(path, (secrets.token_hex(32) + "\n").encode("ascii"))
         return _read_key(path)
     except OSError as exc:
         raise ConfigError(setting, str(folder), f"cannot keep session.key there ({exc.strerror or exc})") from None
 
 
 def _read_key(path: Path) -> bytes:
-    """A hex key file; a damaged one is named, not a traceback."""
+    """A key file of exactly 64 hex digits; a damaged one (empty or short after a crash or a full disk) is named,
+    never used as a weak key."""
     try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except ValueError:
-        raise ConfigError("key file", str(path), "is not a hex key (remove it to have a new one made)") from None
+        text = path.read_text(encoding="ascii").strip()
+        if len(text) != 64:
+            raise ValueError(text)
+        return bytes.fromhex(text)
+    except (ValueError, UnicodeError):
+        raise ConfigError("key file", str(path), "is not a key of 64 hex digits (remove it to have a new one made)") from None
