@@ -1,7 +1,7 @@
 /*
  * Native multi-exponentiation modulo an odd prime, for threshold.groups.modp.
  *
- * Two arithmetics behind one Straus and one Pippenger (struct Arith):
+ * Two arithmetics behind one Straus, one Pippenger and one comb (struct Arith):
  * - AVX-512 IFMA, where the CPU and the OS have it and p has at most 4157 bits: 80 limbs of 52 bits,
  *   almost-Montgomery products (R = 2^4160, values below 2p), about 3x faster than OpenSSL at 4096 bits;
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
@@ -12,7 +12,7 @@
  *             few bases, Pippenger (buckets over windows sized to how many exponents reach them)
  *             for many; whichever the multiplication-count estimate favours. For public exponents
  *             (verification equations, batch weights, the folded membership tests).
- * Comb        a fixed base's table base^(j 256^i), j = 1..255, for every exponent byte i (OpenSSL):
+ * Comb        a fixed base's table base^(j 256^i), j = 1..255, for every exponent byte i:
  *             one multiplication per nonzero exponent byte (g, long-lived public keys); products
  *             of several such powers share one conversion out of Montgomery form.
  * NOT CONSTANT TIME, like the rest of the modp group (documented in docs/spec.md): the comb skips
@@ -517,13 +517,17 @@ typedef struct {
     PyObject_HEAD
     Modulus *mod;     /* strong reference */
     size_t rows;      /* exponent bytes */
-    BIGNUM **entries; /* rows * 255, Montgomery form: entries[255 i + j - 1] = base^(j 256^i) */
+    void *entries;    /* rows * 255 slots of the modulus's arithmetic, Montgomery form: entry 255 i + j - 1 = base^(j 256^i) */
 } Comb;
 
 static PyTypeObject CombType;
 
 static void Comb_dealloc(Comb *self) {
-    bn_array_free(self->entries, self->rows * 255);
+    if (self->entries) {
+        Arith ar;
+        arith_init(&ar, self->mod, NULL, 1);
+        ar.array_free(&ar, self->entries, self->rows * 255);
+    }
     Py_XDECREF(self->mod);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -543,21 +547,20 @@ static int comb_digits(const Comb *c, PyObject *obj, unsigned char *digits) {
 }
 
 /* acc *= base^e for the digits of e; 0 on failure. */
-static int comb_mul(const Comb *c, BN_CTX *ctx, BIGNUM *acc, int *set, const unsigned char *digits) {
-    Arith ar;
-    arith_init(&ar, c->mod, ctx, 0);
-    Job job = {&ar, 0, NULL, NULL, NULL};
+static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits) {
+    Job job = {ar, 0, NULL, NULL, NULL};
     for (size_t i = 0; i < c->rows; i++)
-        if (digits[i] && !mul_into(&job, &acc, set, &c->entries[255 * i + digits[i] - 1])) return 0;
+        if (digits[i] && !mul_into(&job, acc, set, slot(ar, c->entries, 255 * i + digits[i] - 1))) return 0;
     return 1;
 }
 
 /* Montgomery value (or 1 if never set) out to a Python int. */
-static PyObject *out_of_montgomery(const Modulus *m, BN_CTX *ctx, BIGNUM *acc, int set) {
-    size_t nbytes = m->nbytes;
-    unsigned char *buf = malloc(nbytes);
+static PyObject *out_of_montgomery(const Arith *ar, void *acc, int set) {
+    size_t nbytes = ar->m->nbytes;
+    unsigned char *buf = calloc(1, nbytes);
     PyObject *r = NULL;
-    if (buf && (set ? BN_from_montgomery(acc, acc, m->mont, ctx) : BN_one(acc)) && BN_bn2lebinpad(acc, buf, (int)nbytes) >= 0)
+    if (buf && !set) buf[0] = 1;
+    if (buf && (!set || ar->store(ar, buf, acc)))
         r = _PyLong_FromByteArray(buf, nbytes, 1, 0);
     else
         PyErr_NoMemory();
@@ -569,17 +572,19 @@ static PyObject *Comb_exp(Comb *self, PyObject *e) {
     unsigned char digits[256];
     if (comb_digits(self, e, digits) < 0) return NULL;
     BN_CTX *ctx = BN_CTX_new();
-    BIGNUM *acc = BN_new();
+    Arith ar;
+    arith_init(&ar, self->mod, ctx, 1);
+    void *acc = ctx ? ar.array_new(&ar, 1) : NULL;
     PyObject *r = NULL;
-    int set = 0, ok = ctx && acc;
+    int set = 0, ok = acc != NULL;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        ok = comb_mul(self, ctx, acc, &set, digits);
+        ok = comb_mul(self, &ar, acc, &set, digits);
         Py_END_ALLOW_THREADS
     }
-    if (ok) r = out_of_montgomery(self->mod, ctx, acc, set);
+    if (ok) r = out_of_montgomery(&ar, acc, set);
     else PyErr_NoMemory();
-    BN_free(acc);
+    if (acc) ar.array_free(&ar, acc, 1);
     BN_CTX_free(ctx);
     return r;
 }
@@ -610,41 +615,43 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "rows (exponent bytes) must be in 1..256");
         return NULL;
     }
-    unsigned char *buf = malloc(self->nbytes);
+    unsigned char *buf = calloc(1, self->nbytes);
     if (!buf) return PyErr_NoMemory();
     PyObject *b = PyNumber_Index(base);
     int bad = !b || _PyLong_Sign(b) < 0 || as_bytes(b, buf, self->nbytes) < 0;
     Py_XDECREF(b);
-    BIGNUM *x = bad ? NULL : BN_lebin2bn(buf, (int)self->nbytes, NULL);
-    free(buf);
-    if (!x || BN_cmp(x, self->p) >= 0) {
-        BN_free(x);
+    if (bad || !below_p(self, buf)) {
+        free(buf);
         if (bad && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_OverflowError) && !PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
         PyErr_Clear();
         PyErr_SetString(PyExc_ValueError, "base is not in 0..p-1");
         return NULL;
     }
     Comb *c = PyObject_New(Comb, &CombType);
-    if (!c) { BN_free(x); return NULL; }
+    if (!c) { free(buf); return NULL; }
     Py_INCREF(self);
     c->mod = self;
     c->rows = (size_t)rows;
-    c->entries = bn_array((size_t)rows * 255);
     BN_CTX *ctx = BN_CTX_new();
-    int ok = c->entries && ctx;
+    Arith ar;
+    arith_init(&ar, self, ctx, 1);
+    c->entries = ctx ? ar.array_new(&ar, (size_t)rows * 255) : NULL;
+    void *x = ctx ? ar.array_new(&ar, 1) : NULL;
+    int ok = c->entries && x;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        ok = BN_to_montgomery(x, x, self->mont, ctx) != 0;
+        ok = ar.load(&ar, x, buf);
         for (size_t i = 0; ok && i < (size_t)rows; i++) { /* row i: x^(j 256^i); then x = x^(256^(i+1)) */
-            BIGNUM **row = c->entries + 255 * i;
-            ok = BN_copy(row[0], x) != NULL;
-            for (size_t j = 1; ok && j < 255; j++) ok = BN_mod_mul_montgomery(row[j], row[j - 1], x, self->mont, ctx);
-            ok = ok && BN_mod_mul_montgomery(x, row[254], x, self->mont, ctx);
+            size_t row = 255 * i;
+            ok = ar.copy(&ar, slot(&ar, c->entries, row), x);
+            for (size_t j = 1; ok && j < 255; j++) ok = ar.mul(&ar, slot(&ar, c->entries, row + j), slot(&ar, c->entries, row + j - 1), x);
+            ok = ok && ar.mul(&ar, x, slot(&ar, c->entries, row + 254), x);
         }
         Py_END_ALLOW_THREADS
     }
+    if (x) ar.array_free(&ar, x, 1);
     BN_CTX_free(ctx);
-    BN_free(x);
+    free(buf);
     if (!ok) {
         Py_DECREF(c);
         return PyErr_NoMemory();
@@ -671,9 +678,11 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     }
     Comb **combs = calloc(nt ? nt : 1, sizeof(Comb *));
     unsigned char *digits = calloc(nt ? nt : 1, 256);
-    BIGNUM **accs = bn_array((size_t)np);
     int *set = calloc(np ? np : 1, sizeof(int));
     BN_CTX *ctx = BN_CTX_new();
+    Arith ar;
+    arith_init(&ar, self, ctx, 1);
+    void *accs = ctx ? ar.array_new(&ar, (size_t)np) : NULL;
     Py_ssize_t t = 0, held = 0;
     if (!combs || !digits || !accs || !set || !ctx) { PyErr_NoMemory(); goto free_all; }
     for (Py_ssize_t i = 0; i < np; i++)
@@ -697,19 +706,19 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     t = 0;
     for (Py_ssize_t i = 0; i < np && ok; i++)
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]) && ok; k++, t++)
-            ok = comb_mul(combs[t], ctx, accs[i], &set[i], digits + 256 * t);
+            ok = comb_mul(combs[t], &ar, slot(&ar, accs, (size_t)i), &set[i], digits + 256 * t);
     Py_END_ALLOW_THREADS
     if (!ok) { PyErr_NoMemory(); goto free_all; }
     result = PyList_New(np);
     for (Py_ssize_t i = 0; result && i < np; i++) {
-        PyObject *v = out_of_montgomery(self, ctx, accs[i], set[i]);
+        PyObject *v = out_of_montgomery(&ar, slot(&ar, accs, (size_t)i), set[i]);
         if (!v) { Py_CLEAR(result); break; }
         PyList_SET_ITEM(result, i, v);
     }
 free_all:
     for (Py_ssize_t j = 0; j < held; j++) Py_DECREF(combs[j]);
     free(combs); free(digits); free(set);
-    bn_array_free(accs, (size_t)np);
+    if (accs) ar.array_free(&ar, accs, (size_t)np);
     BN_CTX_free(ctx);
 done:
     for (Py_ssize_t i = 0; i < np; i++) Py_XDECREF(inner[i]);
