@@ -108,14 +108,19 @@ def test_threads_share_one_modulus():
     assert results == [want] * 8
 
 
-def test_comb_and_products_match_powmod():
+@pytest.mark.parametrize("simd", [True, False])
+def test_comb_and_products_match_powmod(simd):
+    """On either arithmetic (IFMA where the CPU has it, OpenSSL otherwise), bases near p included."""
+    modulus = Modulus(int(P), simd=simd)
     h = gmpy2.powmod(5, 2 * 12345, P)
-    comb = _NATIVE.comb(int(h), 32)
+    comb = modulus.comb(int(h), 32)
     for e in (0, 1, 255, 256, 2**256 - 1, 2**200 + 2**8):
         assert comb.exp(e) == gmpy2.powmod(h, e, P)
-    g2 = _NATIVE.comb(3, 2)
-    got = _NATIVE.products([[], [(comb, 7)], [(comb, 2**255), (g2, 65535), (comb, 1)]])
+    g2 = modulus.comb(3, 2)
+    got = modulus.products([[], [(comb, 7)], [(comb, 2**255), (g2, 65535), (comb, 1)]])
     assert got == [1, gmpy2.powmod(h, 7, P), gmpy2.powmod(h, 2**255 + 1, P) * gmpy2.powmod(3, 65535, P) % P]
+    top = modulus.comb(int(P) - 1, 1)
+    assert [top.exp(e) for e in (0, 1, 2, 255)] == [1, P - 1, 1, P - 1]
 
 
 def test_comb_bad_inputs():
