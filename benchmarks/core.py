@@ -42,6 +42,7 @@ import gmpy2  # noqa: E402
 from anchors import BENCHMARKS_MD, AnchorError, available, run_anchor, write_section  # noqa: E402
 from threshold import BatchVerifier, Ciphertext, PublicKey, RangeProof, get_group  # noqa: E402
 from threshold.encoding import canonical_json  # noqa: E402
+from threshold.groups.modp import native_arithmetic  # noqa: E402
 
 SECTION = "Core (threshold/)"
 EG_DRIVER = HERE / "anchor_drivers" / "eg_core.py"
@@ -418,7 +419,8 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         f"Machine: nproc = {m['nproc']}, CPU model \"{m['cpu_model']}\", {m['memory']} RAM, Linux {m['kernel']}; "
         f"load average at start {m['loadavg_start'][0]:.2f}, at end {info['loadavg_end'][0]:.2f} (shared machine)  ",
         f"Quorum: Python {m['python']}, gmpy2 {m['gmpy2']}, ed25519 on its native extension "
-        "(threshold/groups/_ed25519.c; libsodium only for hash-to-element).  ",
+        "(threshold/groups/_ed25519.c; libsodium only for hash-to-element); modp on threshold/groups/_modp.c, "
+        f"this run on {native_arithmetic()}.  ",
         (f"Anchor: ElectionGuard {eg_meta.get('electionguard')} on Python {eg_meta.get('python')}, gmpy2 "
          f"{eg_meta.get('gmpy2')}, in its venv (`benchmarks/anchor_drivers/eg_core.py`, EG's public API only), "
          f"run in the same invocation just before Quorum's half; logging as shipped (stdout to /dev/null)."

@@ -35,6 +35,7 @@ from threshold import dkg  # noqa: E402
 from voting.demo import key_ceremony  # noqa: E402
 from threshold.decryption import partial_decrypt  # noqa: E402
 from threshold.encoding import canonical_json  # noqa: E402
+from threshold.groups.modp import native_arithmetic  # noqa: E402
 from threshold.groups import get_group  # noqa: E402
 from voting.ballot import encrypt_ballot, next_tracker, parse_ballot, proofs_valid, signature_valid  # noqa: E402
 from voting.board import Board  # noqa: E402
@@ -229,7 +230,8 @@ def report(args: argparse.Namespace, eg: dict[str, Any] | None, rows: dict[str, 
         "",
         "Notes: the verification of one ballot re-tests subgroup membership of its 18 ciphertext elements "
         "(folded into the proofs' multi-exponentiation; proof commitments get a range check only, equations hold up to sign: "
-        "docs/spec.md sections 1 and 4); modp arithmetic is native (threshold/groups/_modp.c: multi-exponentiations and fixed-base tables on AVX-512 IFMA where the CPU has it, on OpenSSL's Montgomery code elsewhere). The whole-record "
+        "docs/spec.md sections 1 and 4); modp arithmetic is native (threshold/groups/_modp.c: multi-exponentiations and fixed-base tables on AVX-512 IFMA where the CPU has it, on OpenSSL's Montgomery code elsewhere; "
+        f"this run: {native_arithmetic()}). The whole-record "
         "figure batches proofs (random linear combination) and membership tests in one multi-exponentiation per chunk (at most 4096 entries, equal chunks in whole rounds of the workers; a failed batch is bisected to name the bad ballots) and splits the record across "
         "forked workers; it includes reading and hashing the record, the chain, board and credential signatures, trackers, "
         "tally, partial decryptions and result. EG's verify figure checks the 14 proofs only (no JSON, no hashes, no signatures). "

@@ -45,6 +45,11 @@ P = mpz(
 COFACTOR = (P - 1) // Q
 G = gmpy2.powmod(2, COFACTOR, P)
 _NATIVE = Modulus(int(P))  # Montgomery constants for the multi-exponentiations
+
+
+def native_arithmetic() -> str:
+    """Which arithmetic this machine's modp group runs on: "AVX-512 IFMA" where the CPU has it, else "OpenSSL"."""
+    return "AVX-512 IFMA" if _NATIVE.simd else "OpenSSL"
 ELEMENT_BYTES = 512
 BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 
