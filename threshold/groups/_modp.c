@@ -29,6 +29,7 @@
 
 #define NL 80 /* 52-bit limbs of the IFMA path: R = 2^4160 > 4p for p below 2^4158 */
 #define M52 ((1ULL << 52) - 1)
+#define SIMD_MIN_BITS 2560 /* smaller moduli stay on OpenSSL (see Modulus_init) */
 
 typedef struct {
     PyObject_HEAD
@@ -431,7 +432,7 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
     for (size_t k = 0; k < count; k++) {
         PyObject *b = PyNumber_Index(PyTuple_GET_ITEM(bases, k));
         if (!b) goto done;
-        int bad = _PyLong_Sign(b) < 0 || as_bytes(b, plain + k * nbytes, nbytes) < 0;
+        int bad = _PyLong_Sign(b) < 0 || as_bytes(b, plain + k * nbytes, nbytes) < 0 || !below_p(self, plain + k * nbytes);
         Py_DECREF(b);
         if (bad) {
             PyErr_Clear();
@@ -471,11 +472,6 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
         sorted = malloc(live * sizeof(Exponent));
         plan = malloc((terms[0].e.bits + 1) * sizeof(Window));
         if (!mont || !sorted || !plan) { PyErr_NoMemory(); goto done; }
-        for (size_t k = 0; k < live; k++) /* each base checked below p */
-            if (!below_p(self, plain + terms[k].base * nbytes)) {
-                PyErr_Format(PyExc_ValueError, "base %zd is not in 0..p-1", (Py_ssize_t)terms[k].base);
-                goto done;
-            }
         Job job = {&ar, live, mont, sorted, out};
         Py_BEGIN_ALLOW_THREADS
         double straus_cost = (double)terms[0].e.bits, pip_cost = 0, c;
@@ -778,12 +774,15 @@ static int Modulus_init(Modulus *self, PyObject *args, PyObject *kwds) {
     self->mont = mont;
     self->nbytes = nbytes;
     self->pbytes = buf;
-    /* IFMA where the CPU (and the OS) has it, for moduli with 4p < 2^4160 */
-    self->simd = simd && bits <= 4157 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+    /* IFMA where the CPU (and the OS) has it, for moduli with 4p < 2^4160; below about 2560 bits its fixed 80 limbs
+     * cost more than OpenSSL's product sized to p. Without its constants (no memory), OpenSSL serves. */
+    self->simd = simd && bits >= SIMD_MIN_BITS && bits <= 4157 && __builtin_cpu_supports("avx512f")
+                 && __builtin_cpu_supports("avx512ifma");
     if (self->simd && !simd_setup(self, ctx)) {
-        BN_CTX_free(ctx);
-        PyErr_NoMemory();
-        return -1; /* dealloc frees what was set */
+        self->simd = 0;
+        free(self->p52);
+        free(self->r2_52);
+        self->p52 = self->r2_52 = NULL;
     }
     BN_CTX_free(ctx);
     return 0;
