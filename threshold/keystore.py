@@ -65,18 +65,27 @@ def unseal(document: Any, passphrase: str) -> Any:
     return json.loads(plain)
 
 
-def save(path: str | Path, secret: Any, passphrase: str, params: dict[str, int] | None = None) -> None:
-    """Write the sealed secret with mode 0600, atomically: a new file renamed over the old one,
-    so an old descriptor or a planted symlink never sees it and a failed write loses nothing."""
-    path = Path(path)
-    data = canonical_json(seal(secret, passphrase, params))
-    fd, tmp = tempfile.mkstemp(prefix=".quorum-secret-", dir=path.parent)  # created 0600, O_EXCL
+def _private_copy(path: Path, data: bytes) -> str:
+    """`data` written and synced to a new file beside `path` (mode 0600, O_EXCL); its name."""
+    fd, tmp = tempfile.mkstemp(prefix=".quorum-secret-", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def save(path: str | Path, secret: Any, passphrase: str, params: dict[str, int] | None = None) -> None:
+    """Write the sealed secret with mode 0600, atomically: a new file renamed over the old one,
+    so an old descriptor or a planted symlink never sees it and a failed write loses nothing."""
+    path = Path(path)
+    tmp = _private_copy(path, canonical_json(seal(secret, passphrase, params)))
+    try:
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -88,20 +97,14 @@ def create_new(path: str | Path, data: bytes) -> bool:
     name, then hard-linked into place, so that a process starting at the same moment never reads it half written
     and an existing file (or a planted symlink) is never replaced. False if `path` already exists."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".quorum-secret-", dir=path.parent)  # created 0600, O_EXCL
+    tmp = _private_copy(path, data)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
     finally:
         os.unlink(tmp)
+    return True
 
 
 def load(path: str | Path, passphrase: str) -> Any:
