@@ -93,7 +93,7 @@ def prepare(url: str, data_dir: Path, voters: int, group: str) -> tuple[str, lis
     payload, keys = key_ceremony(election.entries()[0].payload)
     election.key_ceremony(payload)
     issued = elections.issue(state.board, state.session, election_id, None, "")
-    elections.open_election(state.board, state.session, election_id)
+    elections.open_election(state.board, election_id)
     ctx = election.context()
     rng = __import__("random").Random(7)
     ballots = [encrypt_ballot(ctx, c.credential, {k.id: random_choices(k, rng) for k in ctx.manifest.contests})[0]

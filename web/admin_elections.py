@@ -140,7 +140,7 @@ def _import_csv(election_id: str, file_field: str, text_field: str, load: Any, t
     upload = request.files.get(file_field)
     data: bytes | str = upload.read() if upload is not None and upload.filename else request.form.get(text_field, "")
     try:
-        count = load(state().board, state().session, election_id, data)
+        count = load(state().board, election_id, data)
     except QuorumError as exc:
         return render_template("error.html", status=422, title=title, errors=field_errors(exc)), 422
     with state().session() as db:
@@ -198,7 +198,7 @@ def step(election_id: str, step: str) -> Response:
     _phase_or_404(election_id)
     try:
         if step == "open":
-            elections.open_election(state().board, state().session, election_id)
+            elections.open_election(state().board, election_id)
         elif step == "close":
             state().election(election_id).close()  # type: ignore[union-attr]
         else:

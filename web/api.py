@@ -248,7 +248,7 @@ def _import_csv(election_id: str, field: str, load: Any, action: str, what: str)
     data = body({field})
     if not isinstance(data[field], str):
         raise DecodeError(field, "expected CSV text")
-    count = load(state().board, state().session, election_id, data[field])
+    count = load(state().board, election_id, data[field])
     with state().session() as db:
         audit.record(db, g.admin, action, election_id, f"{count} {what} (API)")
         db.commit()
@@ -296,7 +296,7 @@ def step(election_id: str, step: str) -> Response:
     """Open (publishing the credentials), close, or tally the election."""
     election = _election(election_id)
     if step == "open":
-        elections.open_election(state().board, state().session, election_id)
+        elections.open_election(state().board, election_id)
     elif step == "close":
         election.close()
     else:

@@ -58,5 +58,5 @@ def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, g
             json.dump(keystore_browser.seal(key.to_json(), passphrase), handle)
         files.append(path)
     issued = elections.issue(board, sessions, DEMO_ID, None, "")
-    elections.open_election(board, sessions, DEMO_ID)
+    elections.open_election(board, DEMO_ID)
     return DemoElection(DEMO_ID, {c.voter_id: c.credential for c in issued}, tokens, files, passphrase)

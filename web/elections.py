@@ -127,10 +127,9 @@ def _refuse_once_published(lb: LockedBoard, refused: str, so: str) -> None:
                             f"{lb.election.phase!r}), so {so}; nothing was changed")
 
 
-def replace_voters(board: Board, sessions: Callable[[], Session], election_id: str, voters_csv: str | bytes) -> int:
-    """Replace the voter list (before credentials are published); the CSV's errors are named by row.
-
-    Written under the election's board lock (`sessions` is unused: the lock's session is on the same database)."""
+def replace_voters(board: Board, election_id: str, voters_csv: str | bytes) -> int:
+    """Replace the voter list (before credentials are published); the CSV's errors are named by row. Written under
+    the election's board lock, whose session is on the same database."""
     voters = parse_voters(voters_csv)
     with board.locked(election_id) as lb:
         _refuse_once_published(lb, "the voter list was not replaced", "it can no longer change")
@@ -189,7 +188,7 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
             for voter, address, secret in handed]
 
 
-def import_public_credentials(board: Board, sessions: Callable[[], Session], election_id: str, credentials_csv: str | bytes) -> int:
+def import_public_credentials(board: Board, election_id: str, credentials_csv: str | bytes) -> int:
     """Public credentials made by a credential authority (CSV `voter_id,public_credential`), so that this server
     never sees a private one. Every named voter must be registered and no credential may already belong to
     another voter; errors are listed by row and nothing changes on error.
@@ -214,7 +213,7 @@ def import_public_credentials(board: Board, sessions: Callable[[], Session], ele
     return len(given)
 
 
-def open_election(board: Board, sessions: Callable[[], Session], election_id: str) -> None:
+def open_election(board: Board, election_id: str) -> None:
     """Publish the public credentials (sorted, unlinkable to voters) and open the election; the links are forgotten.
 
     One transaction under the election's board lock: the list published is exactly the voters' credentials at

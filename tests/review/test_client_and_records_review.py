@@ -765,7 +765,7 @@ def _open_races(monkeypatch: pytest.MonkeyPatch, quorum: Any, when: str) -> Iter
 
     def other_open() -> None:
         fired.append(True)
-        web_elections.open_election(quorum.board, quorum.session, "club")
+        web_elections.open_election(quorum.board, "club")
 
     def racing_phase(board: Any, election_id: str) -> str:
         current = real_phase(board, election_id)
@@ -869,9 +869,9 @@ def test_an_import_and_an_open_in_two_threads_serialize(any_db_app: Flask) -> No
             outcome[name] = exc
 
     threads = [threading.Thread(target=run, args=("import", lambda: web_elections.import_public_credentials(
-                   quorum.board, quorum.session, "club", text))),
+                   quorum.board, "club", text))),
                threading.Thread(target=run, args=("open", lambda: web_elections.open_election(
-                   quorum.board, quorum.session, "club")))]
+                   quorum.board, "club")))]
     for t in threads:
         t.start()
     for t in threads:
