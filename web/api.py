@@ -163,8 +163,7 @@ def entries(election_id: str) -> Response:
     types = set(request.args.getlist("type"))
     seqs = {_entry_number("seq", text) for text in request.args.getlist("seq")}
     if "from" not in request.args and "to" not in request.args:
-        return jsonify({"entries": [e.to_json() for e in entries_or_404(election_id)
-                                    if (not types or e.type in types) and (not seqs or e.seq in seqs)]})
+        return jsonify({"entries": [e.to_json() for e in entries_or_404(election_id, types=types, seqs=seqs)]})
     bounds: list[int | None] = []
     for field in ("from", "to"):
         given = request.args.getlist(field)
