@@ -2,7 +2,7 @@
  * Native multi-exponentiation modulo an odd prime, for threshold.groups.modp.
  *
  * Two arithmetics behind one Straus, one Pippenger and one comb (struct Arith):
- * - AVX-512 IFMA, where the CPU and the OS have it and p has at most 4157 bits: 80 limbs of 52 bits,
+ * - AVX-512 IFMA, where the CPU and the OS have it and p has 2560 to 4157 bits: 80 limbs of 52 bits,
  *   almost-Montgomery products (R = 2^4160, values below 2p), about 3x faster than OpenSSL at 4096 bits;
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
  *   MULX/ADX where the CPU has them; about 1.25x faster than a GMP product plus a word-by-word reduction).
