@@ -318,15 +318,26 @@ def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def _ignore_sigint() -> None:
+    """A verifier worker's start: SIGINT ignored, then unblocked (one pending since the fork is dropped)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> list:
     done, total, results = 0, len(_LINES), []
     if workers <= 1 or len(chunks) <= 1:
         iterator: Iterable = map(_check_chunk, chunks)
         pool = None
     else:
-        # workers ignore SIGINT: Ctrl-C reaches the parent, which terminates them (no traceback per worker)
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=signal.signal,
-                                                        initargs=(signal.SIGINT, signal.SIG_IGN))
+        # Workers ignore SIGINT: Ctrl-C reaches the parent, which terminates them (no traceback per worker). They
+        # are forked with SIGINT blocked, so that one arriving before a worker's initializer runs waits and is
+        # then discarded; the parent gets it once the pool exists.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         iterator = pool.imap(_check_chunk, chunks)
     try:
         for (lo, hi), result in zip(chunks, iterator):

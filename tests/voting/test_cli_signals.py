@@ -39,13 +39,19 @@ def test_ctrl_c_stops_a_parallel_verify_with_exit_130(scenario: Scenario) -> Non
     child = subprocess.Popen([sys.executable, "-c", _SLOW_VERIFY, str(scenario.record)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal leaves it
+    before = ""
     try:
-        assert child.stderr is not None and child.stderr.readline().strip() == "ready"
+        assert child.stderr is not None
+        while not before.endswith("ready\n"):  # whatever comes before the marker is kept for the checks below
+            line = child.stderr.readline()
+            assert line, f"the child ended before its first chunk: {before!r}"
+            before += line
         os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group
         _, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
+    err = before + err
     assert child.returncode == 130 and "quorum verify: interrupted" in err and "Traceback" not in err, err
 
 
