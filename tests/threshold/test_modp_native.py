@@ -25,7 +25,7 @@ def naive(bases, exps, p):
 
 @settings(max_examples=40, deadline=None)
 @given(data=st.lists(st.tuples(st.integers(0, SMALL - 1), st.integers(0, 2**300)), max_size=40),
-       method=st.sampled_from([0, 1, 2]), simd=st.booleans())
+       method=st.sampled_from([0, 1, 2, 3]), simd=st.booleans())
 def test_any_odd_modulus_any_method(data, method, simd):
     """Bases 0 and 1, zero exponents, repeated bases, exponents far above the modulus: all exact (a 127-bit
     modulus stays on OpenSSL's arithmetic whatever `simd` asks)."""
@@ -35,7 +35,7 @@ def test_any_odd_modulus_any_method(data, method, simd):
 
 @settings(max_examples=25, deadline=None)
 @given(bits=st.sampled_from([65, 1000, 2559, 2560, 4095, 4096, 4157, 4158, 6000]), seed=st.integers(0, 2**32),
-       n=st.integers(1, 70), method=st.sampled_from([0, 1, 2]))
+       n=st.integers(1, 70), method=st.sampled_from([0, 1, 2, 3]))
 def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method):
     """Random odd moduli below the IFMA range (2560 to 4157 bits, where it beats OpenSSL; 4p < 2^4160), in it and
     beyond it, bases near p (the almost-Montgomery products stay below 2p and are reduced once at the end),
@@ -50,6 +50,32 @@ def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method
     fast, plain = Modulus(p), Modulus(p, simd=False)
     assert not plain.simd and fast.simd == (2560 <= bits <= 4157 and _NATIVE.simd)
     assert fast.multi_exp(bases, exps, method) == plain.multi_exp(bases, exps, method) == want
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(16, 90),
+       shape=st.sampled_from(["ties", "equal", "dominant", "ones", "mixed", "wide"]))
+def test_bos_coster_on_the_exponent_shapes_that_steer_it(seed, n, shape):
+    """Bos-Coster (method 3, and what method 0 picks from 16 terms on OpenSSL's arithmetic) against gmpy2 where
+    its steps branch: exponents equal in their 64-bit heap summary but not in full (the larger one may sit below
+    the root), equal exponents (a term leaves at 0), one exponent 16 or more bits above the rest (raised alone),
+    all ones, a verifier's mix of 129- and 385-bit exponents, and exponents beyond 1024 bits (Pippenger)."""
+    import random
+
+    rnd = random.Random(seed)
+    exps = {
+        "ties": lambda: 2**300 + 2**200 + rnd.getrandbits(40),
+        "equal": lambda: 2**255 + 12345,
+        "dominant": lambda: rnd.choice([rnd.getrandbits(20) + 1, 2**700 + rnd.getrandbits(600)]),
+        "ones": lambda: 1,
+        "mixed": lambda: rnd.choice([rnd.getrandbits(128) * 2 + 1, rnd.getrandbits(385)]),
+        "wide": lambda: rnd.getrandbits(1100),
+    }[shape]
+    es = [exps() for _ in range(n)]
+    bases = [rnd.choice([P - 1, 1, rnd.randrange(P)]) for _ in range(n)]
+    want = naive(bases, es, P)
+    plain = Modulus(int(P), simd=False)
+    assert plain.multi_exp(bases, es, 3) == plain.multi_exp(bases, es, 0) == _NATIVE.multi_exp(bases, es, 3) == want
 
 
 def test_edge_values_in_the_4096_bit_group():
@@ -80,7 +106,7 @@ def test_bad_types_and_arguments():
     with pytest.raises(TypeError):
         _NATIVE.multi_exp(5, [1])
     with pytest.raises(ValueError, match="method"):
-        _NATIVE.multi_exp([2], [1], 3)
+        _NATIVE.multi_exp([2], [1], 4)
     for bad in (2**128, -(2**127 - 1), 15):
         with pytest.raises(ValueError, match="odd integer"):
             Modulus(bad)

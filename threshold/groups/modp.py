@@ -211,7 +211,7 @@ def _cached_table(base: mpz) -> ModpFixedBase:
 
 def multi_exp_mod(terms: Sequence[tuple[mpz, int]]) -> mpz:
     """prod b^e mod P for bases below P and non-negative exponents of any size (unreduced ones too): one
-    gmpy2 powmod for a single term, else the native Straus or Pippenger (`_modp`, by cost estimate)."""
+    gmpy2 powmod for a single term, else the native Straus, Bos-Coster or Pippenger (`_modp`, by size)."""
     terms = [(b, e) for b, e in terms if e]
     if len(terms) <= 1:
         return gmpy2.powmod(terms[0][0], terms[0][1], P) if terms else mpz(1)
