@@ -12,7 +12,8 @@
  *             fewer than 16 bases. For more, on OpenSSL's arithmetic, Bos-Coster (x^a y^b = x^(a-b) (xy)^b
  *             on the two largest exponents): 0.75-0.9x the multiplications of Straus or Pippenger on
  *             verification batches, and its heap and scattered accesses (about 1 us a step) stay small
- *             beside a 5 us product. On IFMA's 3x faster products they would not: there, and for
+ *             beside a 5 us product. Beside IFMA's 3x faster products they weigh 3x more (not yet
+ *             measured on such a CPU, so it keeps what was): there, and for
  *             exponents over 1024 bits, Straus or Pippenger (buckets over windows sized to how many
  *             exponents reach them) by a multiplication-count estimate. For public exponents
  *             (verification equations, batch weights, the folded membership tests).
