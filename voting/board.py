@@ -17,6 +17,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from threshold import keystore
@@ -139,15 +140,18 @@ class Board:
 
     def create_election(self, election_id: str) -> None:
         """Register an empty log for a new election; refused if the id is taken."""
-        with Session(self.engine) as session, session.begin():
-            if session.get(db.Election, election_id) is not None:
-                raise ProtocolError(f"election {election_id!r} already exists")
-            session.add(
-                db.Election(
-                    id=election_id, board_public_key=self.public_key, head_seq=-1,
-                    head_hash=GENESIS, phase="new", last_tracker=GENESIS,
+        try:
+            with Session(self.engine) as session, session.begin():
+                if session.get(db.Election, election_id) is not None:
+                    raise ProtocolError(f"election {election_id!r} already exists")
+                session.add(
+                    db.Election(
+                        id=election_id, board_public_key=self.public_key, head_seq=-1,
+                        head_hash=GENESIS, phase="new", last_tracker=GENESIS,
+                    )
                 )
-            )
+        except IntegrityError:  # created by a concurrent request between the check and the insert
+            raise ProtocolError(f"election {election_id!r} already exists") from None
 
     @contextmanager
     def locked(self, election_id: str) -> Iterator[LockedBoard]:

@@ -11,8 +11,12 @@ from threshold.errors import DecodeError, QuorumError
 from voting.credentials import parse_public_credential
 
 # Nothing a spreadsheet would read as a formula (a leading = + - @): the files made from these lists are opened in one.
-_VOTER_ID = re.compile(r"[^\s,;\"'=+\-@][^\s,;\"']{0,127}")
-_EMAIL = re.compile(r"[^@\s=+\-][^@\s]*@[^@\s]+\.[^@\s]+")
+# No control character or lone surrogate either (no database text column holds NUL on PostgreSQL, or a surrogate in
+# UTF-8); an address fits the web app's column (320 characters).
+_NO = r"\s\x00-\x1f\x7f-\x9f\ud800-\udfff"
+_VOTER_ID = re.compile(rf"[^{_NO},;\"'=+\-@][^{_NO},;\"']{{0,127}}")
+_EMAIL = re.compile(rf"[^@{_NO}=+\-][^@{_NO}]*@[^@{_NO}]+\.[^@{_NO}]+")
+MAX_EMAIL = 320
 COLUMNS = ("voter_id", "email")
 CREDENTIAL_COLUMNS = ("voter_id", "public_credential")
 MAX_VOTERS = 1_000_000
@@ -82,7 +86,9 @@ def parse_voters(text: str | bytes) -> list[dict[str, str]]:
             continue
         _voter_id(number, record["voter_id"], seen, errors)
         email = record.get("email", "")
-        if email and not _EMAIL.fullmatch(email):
+        if len(email) > MAX_EMAIL:
+            errors.append(f"row {number}: email is longer than {MAX_EMAIL} characters")
+        elif email and not _EMAIL.fullmatch(email):
             errors.append(f"row {number}: email {email!r} is not an address")
         voters.append({"voter_id": record["voter_id"], "email": email})
     if errors:

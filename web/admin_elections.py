@@ -49,10 +49,10 @@ def new() -> Any:
     count = forms.contest_count(form)
     errors: list[dict[str, str]] = []
     if request.method == "POST" and form.get("action") == "create":
-        voters_csv = form.get("voters", "")
+        voters_csv: str | bytes = form.get("voters", "")
         upload = request.files.get("voters_file")
         if upload is not None and upload.filename:
-            voters_csv = upload.read().decode("utf-8-sig", errors="replace")
+            voters_csv = upload.read()  # bytes: a file that is not UTF-8 is refused by row, never altered
         try:
             quorum = forms.whole_number(form.get("quorum", ""), "quorum")
             req = elections.validate(form.get("election_id", "").strip(), forms.manifest_from_form(form, count),

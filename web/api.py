@@ -22,14 +22,23 @@ from web.board import entries_or_404, find_ballot, results_view
 from web.openapi import document
 from web.security import csrf_token
 from web.state import state
-from web.trustee import seat
+from web.trustee import held_seat, seat
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+def json_body() -> Any:
+    """The request's JSON value, None if it is not JSON; DecodeError naming the body if it nests too deeply for the
+    parser (json raises RecursionError there, which get_json(silent=True) does not catch)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise DecodeError("body", "JSON nested too deeply") from None
+
+
 def body(keys: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The request's JSON object with exactly these keys (optional ones may be absent); errors name the field."""
-    data = request.get_json(silent=True)
+    data = json_body()
     if not isinstance(data, dict):
         raise DecodeError("body", "expected a JSON object (Content-Type: application/json)")
     missing, extra = keys - set(data), set(data) - keys - optional
@@ -312,7 +321,7 @@ def get_ceremony(election_id: str) -> Response:
     election = _election(election_id)
     transcript = ceremony.load(state().session, election)
     ceremony.publish_if_complete(transcript, election)
-    return jsonify({**transcript.to_json(), "you": session.get("trustee_seats", {}).get(election_id)})
+    return jsonify({**transcript.to_json(), "you": held_seat(election_id)})
 
 
 @bp.post("/elections/<election_id>/ceremony/close-reveals")
@@ -334,7 +343,7 @@ def post_ceremony(election_id: str, round_name: str) -> Response:
     """A trustee's message for the current round (only for the trustee seat this session holds)."""
     election = _election(election_id)
     index = seat(election_id)
-    data = request.get_json(silent=True)
+    data = json_body()
     transcript = ceremony.submit(state().session, election, round_name, index, data)
     with state().session() as db:
         audit.record(db, f"trustee {index}", f"ceremony_{round_name}", election_id)
@@ -347,7 +356,7 @@ def decrypt(election_id: str) -> tuple[Response, int]:
     """A trustee's partial decryption of the tally with its proofs; the result follows once enough are in."""
     election = _election(election_id)
     index = seat(election_id)
-    data = request.get_json(silent=True)
+    data = json_body()
     if not isinstance(data, dict):
         raise DecodeError("body", "expected a JSON object (Content-Type: application/json)")
     if data.get("index") != index:

@@ -9,8 +9,9 @@ from web.models import AuditEvent
 
 
 def record(db: Session, actor: str, action: str, election_id: str = "", detail: str = "") -> None:
-    """Add one event to the log (committed by the caller's transaction)."""
-    db.add(AuditEvent(actor=actor, action=action, election_id=election_id, detail=detail[:2000]))
+    """Add one event to the log (committed by the caller's transaction). The actor is cut to its column's 200
+    characters: 'trustee i (name)' with a name of the 200 allowed is longer, and PostgreSQL refuses what does not fit."""
+    db.add(AuditEvent(actor=actor[:200], action=action, election_id=election_id, detail=detail[:2000]))
 
 
 def events(db: Session, election_id: str | None = None, limit: int = 500) -> list[AuditEvent]:

@@ -210,9 +210,14 @@ def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> An
         if not isinstance(body["complaints"], list):
             raise DecodeError("complaints.complaints", "expected a list")
         owner = params.check_index(body["index"], "complaints.index")
+        dealers: set[int] = set()
         for j, c in enumerate(body["complaints"]):
-            if dkg.Complaint.from_json(params, c, f"complaints.complaints[{j}]").accuser != owner:
+            complaint = dkg.Complaint.from_json(params, c, f"complaints.complaints[{j}]")
+            if complaint.accuser != owner:
                 raise DecodeError(f"complaints.complaints[{j}].accuser", "a trustee complains only for itself")
+            if complaint.dealer in dealers:  # each is adjudicated at every load of the transcript: no repeats
+                raise DecodeError(f"complaints.complaints[{j}].dealer", f"a second complaint against dealer {complaint.dealer}")
+            dealers.add(complaint.dealer)
     elif round_name == "reveal":
         owner = _check_reveal(transcript, index, body)
     elif round_name == "open":

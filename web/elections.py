@@ -12,6 +12,7 @@ the open therefore either comes first (and is published at the open) or is refus
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -34,6 +35,9 @@ from web.models import TrusteeInvite, Voter, utcnow
 from web.trustee import token_hash
 
 BEFORE_REGISTRATION = ("new", "setup", "keys")
+# What no text column can hold on every database (PostgreSQL refuses NUL, UTF-8 has no lone surrogates) and no name
+# needs: refused before the election is created, since the board's setup entry is written before the web tables.
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class IssuedCredential:
 
 
 def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum: Any, voters_csv: Any) -> NewElection:
-    """Check every field of a creation request; DecodeError (or VoterListError) names the first wrong one."""
+    """Check every field of a creation request; DecodeError (or VoterListError) names the first wrong one. The voter
+    list is CSV text, or the bytes of an uploaded file (which must be UTF-8)."""
     if not isinstance(election_id, str) or not ELECTION_ID.fullmatch(election_id):
         raise DecodeError("election_id", "1-64 letters, digits, '_', '.', '-', starting with a letter or digit")
     parsed = Manifest.from_json(manifest)
@@ -70,9 +75,11 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
     for i, name in enumerate(trustees):
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise DecodeError(f"trustees[{i}]", "expected a name of 1 to 200 characters")
+        if _UNSTORABLE.search(name):
+            raise DecodeError(f"trustees[{i}]", "control characters and lone surrogates are not allowed in a name")
     if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= len(trustees):
         raise DecodeError("quorum", f"expected an integer from 1 to the number of trustees ({len(trustees)})")
-    if not isinstance(voters_csv, str):
+    if not isinstance(voters_csv, (str, bytes)):
         raise DecodeError("voters", "expected the voter list as CSV text")
     return NewElection(election_id, parsed, group, [t.strip() for t in trustees], quorum, parse_voters(voters_csv))
 
@@ -163,6 +170,11 @@ def issue(board: Board, sessions: Callable[[], Session], election_id: str, smtp:
             missing = [v for v in voter_ids if v not in known]
             if missing:
                 raise DecodeError("voter_ids", f"unknown voter {missing[0]!r}")
+            named: set[str] = set()
+            for v in voter_ids:  # each mention would replace the credential the one before it handed out
+                if v in named:
+                    raise DecodeError("voter_ids", f"voter {v!r} is named twice")
+                named.add(v)
             rows = [known[v] for v in voter_ids]
             authority = [r.voter_id for r in rows if r.delivery == "authority"]
             if authority:

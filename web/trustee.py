@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, session, url_for
@@ -39,8 +40,9 @@ def join(token: str) -> str:
 def accept(token: str) -> Any:
     """Bind this browser session to the trustee seat of the invitation; on to the step the election is at."""
     invite = _invite(token)
-    seats = dict(session.get("trustee_seats", {}))
-    seats[invite.election_id] = invite.trustee_index
+    seats = session.get("trustee_seats", {})
+    seats = dict(seats) if isinstance(seats, dict) else {}
+    seats[invite.election_id] = [invite.trustee_index, invite.token_hash]  # the link's hash: a renewed link ends the seat
     session["trustee_seats"] = seats
     with state().session() as db:
         row = db.get(TrusteeInvite, invite.id)
@@ -55,12 +57,25 @@ def accept(token: str) -> Any:
     return redirect(url_for("trustee.ceremony", election_id=invite.election_id))
 
 
+def held_seat(election_id: str) -> int | None:
+    """The trustee index this session holds in the election, if the invitation link it was taken with is still the
+    trustee's current one (the administrator's new link ends the seats taken with the old one); None otherwise."""
+    seats = session.get("trustee_seats", {})
+    held = seats.get(election_id) if isinstance(seats, dict) else None
+    if not (isinstance(held, list) and len(held) == 2 and isinstance(held[0], int) and isinstance(held[1], str)):
+        return None
+    index, link = held
+    with state().session() as db:
+        current = db.scalars(select(TrusteeInvite.token_hash).where(TrusteeInvite.election_id == election_id,
+                                                                   TrusteeInvite.trustee_index == index)).one_or_none()
+    return index if current is not None and hmac.compare_digest(current, link) else None
+
+
 def seat(election_id: str) -> int:
     """The trustee index this session holds in the election; 403 if none (authorization of every trustee route)."""
-    seats = session.get("trustee_seats", {})
-    index = seats.get(election_id) if isinstance(seats, dict) else None
-    if not isinstance(index, int):
-        abort(403, description="open your trustee invitation link first")
+    index = held_seat(election_id)
+    if index is None:
+        abort(403, description="open your trustee invitation link first (a link replaced by a new one no longer works)")
     return index
 
 
