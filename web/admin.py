@@ -41,7 +41,7 @@ def login() -> Any:
             except DecodeError as exc:
                 admin, errors = None, field_errors(exc)
             if admin is not None:
-                auth.sign_in(admin)
+                auth.sign_in(db, admin)
                 audit.record(db, admin.username, "sign_in")
                 db.commit()
                 return redirect(_safe_next(request.args.get("next")))
@@ -54,8 +54,10 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session."""
-    session.clear()
+    """End the session, on the server too."""
+    with state().session() as db:
+        auth.sign_out(db)
+        db.commit()
     flash("Signed out.", "ok")
     return redirect(url_for("board.index"))
 

@@ -93,7 +93,7 @@ def login() -> Response:
             audit.record(db, data["username"], "sign_in_failed", detail=f"API, from {request.remote_addr}")
             db.commit()
             abort(401, description="wrong user name or password")
-        auth.sign_in(admin)
+        auth.sign_in(db, admin)
         audit.record(db, admin.username, "sign_in", detail="API")
         db.commit()
     return jsonify({"username": admin.username, "must_change_password": bool(admin.must_change), "csrf_token": csrf_token()})

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import re
 import secrets
 from typing import Any, Callable, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, current_app, g, has_request_context, redirect, request, session, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import TooManyRequests
 
 from threshold.errors import DecodeError
-from web.models import Admin, LoginFailure, utcnow
+from web.models import Admin, AdminSession, LoginFailure, utcnow
+from web.state import state
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
 _DUMMY_HASH = HASHER.hash("not a password")
@@ -55,6 +57,8 @@ def create_admin(db: Session, username: str, password: str | None = None) -> str
     if admin is None:
         admin = Admin(username=username)
         db.add(admin)
+    else:
+        end_sessions(db, admin.id)
     admin.password_hash = HASHER.hash(secret)
     admin.must_change = int(one_time)
     db.commit()
@@ -70,9 +74,11 @@ def password_matches(stored: str, password: str) -> bool:
 
 
 def set_password(db: Session, admin: Admin, password: str) -> None:
-    """Replace an admin's password with a new one of their choosing."""
+    """Replace an admin's password with a new one of their choosing; their other sessions end (one opened with a
+    leaked password among them), the one asking stays."""
     admin.password_hash = HASHER.hash(check_new_password(password))
     admin.must_change = 0
+    end_sessions(db, admin.id, keep=session.get("sid") if has_request_context() else None)
     db.commit()
 
 
@@ -107,13 +113,50 @@ def authenticate(db: Session, username: str, password: str, client: str, max_fai
     return admin
 
 
-def sign_in(admin: Admin) -> None:
-    """Start a fresh session for this admin (a new CSRF token too: no fixation)."""
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def sign_in(db: Session, admin: Admin) -> None:
+    """Start a fresh session for this admin (a new CSRF token too: no fixation), recorded on the server by its
+    token's hash; expired records are dropped. The caller commits."""
+    db.execute(delete(AdminSession).where(AdminSession.created_at < utcnow() - current_app.permanent_session_lifetime))
+    token = secrets.token_urlsafe(32)
+    db.add(AdminSession(token_hash=_token_hash(token), admin_id=admin.id))
     session.clear()
     session.permanent = True
+    session["sid"] = token
     session["admin_id"] = admin.id
     session["admin_name"] = admin.username
     session["must_change"] = bool(admin.must_change)
+
+
+def sign_out(db: Session) -> None:
+    """End this session on the server and in the browser: a copy of its cookie no longer signs anyone in. The
+    caller commits."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        db.execute(delete(AdminSession).where(AdminSession.token_hash == _token_hash(token)))
+    session.clear()
+
+
+def end_sessions(db: Session, admin_id: int, keep: str | None = None) -> None:
+    """End every session of the admin, but the one whose token is `keep`."""
+    query = delete(AdminSession).where(AdminSession.admin_id == admin_id)
+    if keep is not None:
+        query = query.where(AdminSession.token_hash != _token_hash(keep))
+    db.execute(query)
+
+
+def _session_live() -> bool:
+    """Whether the cookie's session is still on the server, for the admin it names, and not expired."""
+    token, admin_id = session.get("sid"), session.get("admin_id")
+    if not isinstance(token, str) or not isinstance(admin_id, int):
+        return False
+    with state().session() as db:
+        row = db.get(AdminSession, _token_hash(token))
+    return row is not None and row.admin_id == admin_id \
+        and row.created_at >= utcnow() - current_app.permanent_session_lifetime
 
 
 def current_admin_name() -> str | None:
@@ -127,6 +170,8 @@ def admin_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_admin_name() is not None and not _session_live():
+            session.clear()  # signed out, ended by a password change or reset, or expired on the server
         if current_admin_name() is None:
             if request.path.startswith("/api/"):
                 abort(401, description="sign in as an administrator first")

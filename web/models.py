@@ -1,4 +1,4 @@
-"""The web app's own tables (admins, login failures, trustee invitations, voters and deliveries, audit log)."""
+"""The web app's own tables (admins, their sessions, login failures, trustee invitations, voters and deliveries, audit log)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,17 @@ class Admin(WebBase):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AdminSession(WebBase):
+    """A signed-in admin's session: only the SHA-256 of its token (which the signed cookie holds) is kept, so that
+    sign-out, a password change or a reset ends it on the server, not just in one browser."""
+
+    __tablename__ = "web_admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

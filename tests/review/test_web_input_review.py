@@ -331,11 +331,6 @@ def test_the_csrf_token_of_before_sign_in_is_refused_after_it(app: Flask) -> Non
     _nothing_created(app, client)
 
 
-@pytest.mark.xfail(strict=True, reason="sign-out only clears the browser's cookie: sessions are Flask's signed "
-                   "client-side cookies with no server-side record (web/auth.py sign_in, web/admin.py logout), so a "
-                   "copy of the cookie taken before sign-out (stolen, or kept by a shared computer) still authorizes "
-                   "every admin action until PERMANENT_SESSION_LIFETIME; needs a per-admin session generation checked "
-                   "in admin_required and bumped at sign-out")
 def test_a_signed_out_session_cookie_cannot_be_replayed(app: Flask, admin: FlaskClient) -> None:
     token = csrf_of(admin)
     cookie = admin.get_cookie("quorum_session")  # holding the admin and the CSRF token
@@ -348,9 +343,6 @@ def test_a_signed_out_session_cookie_cannot_be_replayed(app: Flask, admin: Flask
     _nothing_created(app, admin)
 
 
-@pytest.mark.xfail(strict=True, reason="changing the password (web/admin.py password, web/api.py password, "
-                   "auth.set_password) does not end the admin's other sessions: a session opened with the old (leaked) "
-                   "password keeps working until it expires; same cause as the sign-out replay")
 def test_a_password_change_ends_the_other_sessions(app: Flask, admin: FlaskClient) -> None:
     other = _signed_in(app)
     response = api_post(admin, "/api/password", {"current_password": ADMIN_PASSWORD, "new_password": "a new passphrase here"})
