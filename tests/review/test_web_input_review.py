@@ -351,6 +351,22 @@ def test_a_password_change_ends_the_other_sessions(app: Flask, admin: FlaskClien
     _nothing_created(app, admin)
 
 
+def test_a_password_reset_ends_every_session_of_the_admin(app: Flask, admin: FlaskClient) -> None:
+    """`quorum serve --create-admin` on an existing name (auth.create_admin) answers a leaked password: every
+    session of that admin ends, another admin's does not."""
+    from web import auth
+
+    with app.extensions["quorum"].session() as db:
+        auth.create_admin(db, "bob", "bob's long passphrase")
+    bob = app.test_client()
+    assert form_post(bob, "/admin/login", {"username": "bob", "password": "bob's long passphrase"}).status_code == 302
+    with app.extensions["quorum"].session() as db:
+        auth.create_admin(db, "alice")
+    assert api_post(admin, "/api/elections", GOOD).status_code == 401
+    assert bob.get("/api/audit").status_code == 200
+    _nothing_created(app, bob)
+
+
 # --- roles ---------------------------------------------------------------------------------------------------------
 def test_renewing_an_invitation_ends_the_seat_taken_with_the_old_link(app: Flask, admin: FlaskClient) -> None:
     invites = flow.create(admin, "club")
