@@ -283,24 +283,33 @@ def reveal_json(ctx: ElectionContext, secrets: BallotSecrets) -> list[dict[str, 
             for c in ctx.manifest.contests]
 
 
+def parse_reveal(ctx: ElectionContext, reveal: Any) -> list[tuple[list[Any], list[int]]]:
+    """A Benaloh reveal's plaintexts and nonces per contest, in manifest order; DecodeError naming the field if it
+    is not shaped like one (the plaintexts' values are check_reveal's to judge)."""
+    _list(reveal, len(ctx.manifest.contests), "reveal")
+    parsed = []
+    for i, (contest, item) in enumerate(zip(ctx.manifest.contests, reveal)):
+        where = f"reveal[{i}]"
+        if not isinstance(item, dict) or set(item) != {"id", "plaintexts", "nonces"} or item["id"] != contest.id:
+            raise DecodeError(where, f"expected {{id: {contest.id!r}, plaintexts, nonces}}")
+        n = len(contest.options)
+        ms = _list(item["plaintexts"], n, f"{where}.plaintexts")
+        rs = [ctx.group.scalar_from_hex(r, f"{where}.nonces[{j}]") for j, r in enumerate(_list(item["nonces"], n, f"{where}.nonces"))]
+        parsed.append((ms, rs))
+    return parsed
+
+
 def check_reveal(ctx: ElectionContext, ballot: Ballot, reveal: Any) -> list[str]:
     """Problems with a Benaloh reveal: each ciphertext must be the encryption of its plaintext with its nonce."""
-    problems: list[str] = []
-    pk, g = ctx.public_key, ctx.group
     try:
-        _list(reveal, len(ctx.manifest.contests), "reveal")
-        for i, (contest, cb, item) in enumerate(zip(ctx.manifest.contests, ballot.contests, reveal)):
-            where = f"reveal[{i}]"
-            if not isinstance(item, dict) or set(item) != {"id", "plaintexts", "nonces"} or item["id"] != contest.id:
-                raise DecodeError(where, f"expected {{id: {contest.id!r}, plaintexts, nonces}}")
-            n = len(contest.options)
-            ms = _list(item["plaintexts"], n, f"{where}.plaintexts")
-            rs = [g.scalar_from_hex(r, f"{where}.nonces[{j}]") for j, r in enumerate(_list(item["nonces"], n, f"{where}.nonces"))]
-            for j, (m, r, ct) in enumerate(zip(ms, rs, cb.selections)):
-                if type(m) is not int or m not in (0, 1):
-                    problems.append(f"{where}.plaintexts[{j}]: expected 0 or 1")
-                elif pk.encrypt(m, r)[0] != ct:
-                    problems.append(f"{where}: option {contest.options[j]!r} is not the encryption of {m} with the revealed nonce")
+        parsed = parse_reveal(ctx, reveal)
     except DecodeError as exc:
-        problems.append(str(exc))
+        return [str(exc)]
+    problems: list[str] = []
+    for i, (contest, cb, (ms, rs)) in enumerate(zip(ctx.manifest.contests, ballot.contests, parsed)):
+        for j, (m, r, ct) in enumerate(zip(ms, rs, cb.selections)):
+            if type(m) is not int or m not in (0, 1):
+                problems.append(f"reveal[{i}].plaintexts[{j}]: expected 0 or 1")
+            elif ctx.public_key.encrypt(m, r)[0] != ct:
+                problems.append(f"reveal[{i}]: option {contest.options[j]!r} is not the encryption of {m} with the revealed nonce")
     return problems

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from threshold.decryption import PartialDecryption, verify_partial
 from threshold.errors import DecodeError, ProtocolError, VerificationError
 from voting import db, lifecycle
-from voting.ballot import Ballot, alpha_digests, check_reveal, next_tracker, parse_ballot, proofs_valid, signature_valid
+from voting.ballot import Ballot, alpha_digests, check_reveal, next_tracker, parse_ballot, parse_reveal, proofs_valid, signature_valid
 from voting.board import Board, LockedBoard
 from voting.context import ElectionContext, build_context, parse_ceremony, parse_credentials, parse_setup
 from voting.record import Entry
@@ -200,6 +200,7 @@ class Election:
     def spoil(self, ballot_json: Any, reveal: Any) -> Receipt:
         """Publish a Benaloh-challenged ballot with its plaintexts and nonces; it is never counted."""
         ballot = self._checked(ballot_json)
+        parse_reveal(self.context(), reveal)  # a malformed reveal: DecodeError naming its field
         problems = check_reveal(self.context(), ballot, reveal)
         if problems:
             raise VerificationError("; ".join(problems))

@@ -525,10 +525,6 @@ def test_malformed_ballots_and_challenges_are_named_and_not_on_the_board(app: Fl
     assert api_post(voter, f"{url}/ballots", {"ballot": ballot}).status_code == 201  # the well-formed one still counts
 
 
-@pytest.mark.xfail(strict=True, reason="a challenge whose reveal is not even the right shape (a string, null) is "
-                   "reported as VerificationError by voting.election.Election.spoil ('; '.join of check_reveal's "
-                   "problems): the problem+json says title 'Verification failed' with errors[0].field '' instead of a "
-                   "DecodeError naming field 'reveal' like every other malformed API field")
 def test_a_challenge_with_a_malformed_reveal_names_the_field(app: Flask, admin: FlaskClient) -> None:
     url = "/api/elections/club"
     flow.ceremony(flow.join(app, flow.create(admin, "club")), "club")
