@@ -486,14 +486,20 @@ def test_every_step_out_of_order_is_refused_and_stores_nothing(app: Flask, admin
     assert voter.get(f"{url}/result").status_code == 200
 
 
+def _open_with_ballot(app: Flask, admin: FlaskClient, election: str, choices: dict[str, list[str]]) -> dict[str, Any]:
+    """Election `election` through its ceremony, credentials issued and open; the first voter's ballot, not cast."""
+    url = f"/api/elections/{election}"
+    flow.ceremony(flow.join(app, flow.create(admin, election)), election)
+    issued = api_post(admin, f"{url}/credentials", {}).get_json()["credentials"]
+    assert api_post(admin, f"{url}/open", {}).status_code == 200
+    ctx = Election(app.extensions["quorum"].board, election).context()
+    return encrypt_ballot(ctx, issued[0]["credential"], choices)[0]
+
+
 # --- ballots: malformed bodies are named and not on the board -------------------------------------------------------
 def test_malformed_ballots_and_challenges_are_named_and_not_on_the_board(app: Flask, admin: FlaskClient) -> None:
     url = "/api/elections/club"
-    flow.ceremony(flow.join(app, flow.create(admin, "club")), "club")
-    issued = api_post(admin, f"{url}/credentials", {}).get_json()["credentials"]
-    assert api_post(admin, f"{url}/open", {}).status_code == 200
-    ctx = Election(app.extensions["quorum"].board, "club").context()
-    ballot, _ = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["ann"], "pool": ["yes"]})
+    ballot = _open_with_ballot(app, admin, "club", {"chair": ["ann"], "pool": ["yes"]})
     voter = app.test_client()
     before = _entries(admin)
     cases: list[tuple[Any, str]] = [
@@ -555,11 +561,7 @@ def test_concurrent_duplicates_are_stored_once(app: Flask, admin: FlaskClient) -
 
     # a ballot sent twice at once: one entry, the same receipt twice (the second one says it stored nothing)
     url = "/api/elections/poll"
-    flow.ceremony(flow.join(app, flow.create(admin, "poll")), "poll")
-    issued = api_post(admin, f"{url}/credentials", {}).get_json()["credentials"]
-    assert api_post(admin, f"{url}/open", {}).status_code == 200
-    ctx = Election(app.extensions["quorum"].board, "poll").context()
-    ballot, _ = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["cy"], "pool": ["no"]})
+    ballot = _open_with_ballot(app, admin, "poll", {"chair": ["cy"], "pool": ["no"]})
     voters = [app.test_client(), app.test_client()]
     tokens = [csrf_of(v) for v in voters]
     answers = _twice(lambda i: voters[i].post(f"{url}/ballots", json={"ballot": ballot}, headers={"X-CSRF-Token": tokens[i]}))
