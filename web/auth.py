@@ -171,7 +171,8 @@ def admin_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if current_admin_name() is not None and not _session_live():
-            session.clear()  # signed out, ended by a password change or reset, or expired on the server
+            for key in ("sid", "admin_id", "admin_name", "must_change"):  # signed out, ended by a password change
+                session.pop(key, None)  # or reset, or expired on the server; a trustee seat in this browser stays
         if current_admin_name() is None:
             if request.path.startswith("/api/"):
                 abort(401, description="sign in as an administrator first")
