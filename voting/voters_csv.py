@@ -11,9 +11,10 @@ from threshold.errors import DecodeError, QuorumError
 from voting.credentials import parse_public_credential
 
 # Nothing a spreadsheet would read as a formula (a leading = + - @): the files made from these lists are opened in one.
-# No control character or lone surrogate either (no database text column holds NUL on PostgreSQL, or a surrogate in
-# UTF-8); an address fits the web app's column (320 characters).
-_NO = r"\s\x00-\x1f\x7f-\x9f\ud800-\udfff"
+# Control characters and lone surrogates, as a regex class body: no database text column holds NUL (PostgreSQL) or a
+# surrogate (UTF-8), and no id or name needs them.
+UNSTORABLE = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
+_NO = r"\s" + UNSTORABLE  # nor in a voter id or address; an address fits the web app's column (320 characters)
 _VOTER_ID = re.compile(rf"[^{_NO},;\"'=+\-@][^{_NO},;\"']{{0,127}}")
 _EMAIL = re.compile(rf"[^@{_NO}=+\-][^@{_NO}]*@[^@{_NO}]+\.[^@{_NO}]+")
 MAX_EMAIL = 320

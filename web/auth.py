@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import re
 import secrets
 from typing import Any, Callable, TypeVar
@@ -18,6 +17,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from threshold.errors import DecodeError
 from web.models import Admin, AdminSession, LoginFailure, utcnow
+from web.security import token_hash
 from web.state import state
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
@@ -113,16 +113,12 @@ def authenticate(db: Session, username: str, password: str, client: str, max_fai
     return admin
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
 def sign_in(db: Session, admin: Admin) -> None:
     """Start a fresh session for this admin (a new CSRF token too: no fixation), recorded on the server by its
     token's hash; expired records are dropped. The caller commits."""
     db.execute(delete(AdminSession).where(AdminSession.created_at < utcnow() - current_app.permanent_session_lifetime))
     token = secrets.token_urlsafe(32)
-    db.add(AdminSession(token_hash=_token_hash(token), admin_id=admin.id))
+    db.add(AdminSession(token_hash=token_hash(token), admin_id=admin.id))
     session.clear()
     session.permanent = True
     session["sid"] = token
@@ -136,7 +132,7 @@ def sign_out(db: Session) -> None:
     caller commits."""
     token = session.get("sid")
     if isinstance(token, str):
-        db.execute(delete(AdminSession).where(AdminSession.token_hash == _token_hash(token)))
+        db.execute(delete(AdminSession).where(AdminSession.token_hash == token_hash(token)))
     session.clear()
 
 
@@ -144,7 +140,7 @@ def end_sessions(db: Session, admin_id: int, keep: str | None = None) -> None:
     """End every session of the admin, but the one whose token is `keep`."""
     query = delete(AdminSession).where(AdminSession.admin_id == admin_id)
     if keep is not None:
-        query = query.where(AdminSession.token_hash != _token_hash(keep))
+        query = query.where(AdminSession.token_hash != token_hash(keep))
     db.execute(query)
 
 
@@ -154,7 +150,7 @@ def _session_live() -> bool:
     if not isinstance(token, str) or not isinstance(admin_id, int):
         return False
     with state().session() as db:
-        row = db.get(AdminSession, _token_hash(token))
+        row = db.get(AdminSession, token_hash(token))
     return row is not None and row.admin_id == admin_id \
         and row.created_at >= utcnow() - current_app.permanent_session_lifetime
 

@@ -28,16 +28,16 @@ from voting.context import ELECTION_ID, MAX_TRUSTEES, credentials_payload, setup
 from voting.credentials import new_private_credential, public_credential
 from voting.election import Election
 from voting.manifest import Manifest
-from voting.voters_csv import VoterListError, parse_public_credentials, parse_voters
+from voting.voters_csv import UNSTORABLE, VoterListError, parse_public_credentials, parse_voters
 from web import mail
 from web.config import SmtpSettings
 from web.models import TrusteeInvite, Voter, utcnow
-from web.trustee import token_hash
+from web.security import token_hash
 
 BEFORE_REGISTRATION = ("new", "setup", "keys")
 # What no text column can hold on every database (PostgreSQL refuses NUL, UTF-8 has no lone surrogates) and no name
 # needs: refused before the election is created, since the board's setup entry is written before the web tables.
-_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSTORABLE = re.compile(f"[{UNSTORABLE}]")
 
 
 @dataclass(frozen=True)

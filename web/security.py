@@ -1,7 +1,9 @@
-"""CSRF tokens, Content-Security-Policy with per-response nonces, and the other security headers."""
+"""CSRF tokens, Content-Security-Policy with per-response nonces, the other security headers, and what the server
+keeps of a secret token."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -10,6 +12,11 @@ from flask import Flask, Response, abort, g, request, session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def token_hash(token: str) -> str:
+    """What the server keeps of a secret token (trustee invitation, admin session): its SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def csrf_token() -> str:

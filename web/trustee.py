@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any
 
@@ -12,14 +11,10 @@ from sqlalchemy import select
 from voting import db as board_db
 from web import audit
 from web.models import TrusteeInvite, utcnow
+from web.security import token_hash
 from web.state import state
 
 bp = Blueprint("trustee", __name__, url_prefix="/trustee")
-
-
-def token_hash(token: str) -> str:
-    """What the server keeps of an invitation token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _invite(token: str) -> TrusteeInvite:
