@@ -56,7 +56,7 @@ def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method
 @given(seed=st.integers(0, 2**32), n=st.integers(16, 90),
        shape=st.sampled_from(["ties", "equal", "dominant", "ones", "mixed", "wide"]))
 def test_bos_coster_on_the_exponent_shapes_that_steer_it(seed, n, shape):
-    """Bos-Coster (method 3, and what method 0 picks from 16 terms on OpenSSL's arithmetic) against gmpy2 where
+    """Bos-Coster (method 3, and what method 0 picks from 16 terms on OpenSSL's arithmetic, 24 on IFMA) against gmpy2 where
     its steps branch: exponents equal in their 64-bit heap summary but not in full (the larger one may sit below
     the root), equal exponents (a term leaves at 0), one exponent 16 or more bits above the rest (raised alone),
     all ones, a verifier's mix of 129- and 385-bit exponents, and exponents beyond 1024 bits (Pippenger)."""

@@ -71,10 +71,10 @@ EDGE_EXPONENTS = sorted({0, 1, 2, 3, Q - 1, Q, Q + 1, 2**256 - 1, Q * (2**128 - 
                                                   384, 385, 511, 512, 640, 1024) for d in (-1, 0, 1)})
 
 
-@pytest.mark.parametrize("count", [1, 2, 15, 16, 17, 33])
+@pytest.mark.parametrize("count", [1, 2, 15, 16, 17, 23, 24, 25, 33])
 def test_native_edge_values_every_method(count):
     """Bases 0, 1, p-1, duplicates; exponents 0, at every window width (Straus w <= 7, Pippenger <= 16) and limb
-    boundary, q, q+1 and unreduced q*s; the Straus/Pippenger switch at 16 terms: all three methods exact."""
+    boundary, q, q+1 and unreduced q*s; the switches of method 0 at 16 and 24 terms: every method exact."""
     special = [0, 1, P - 1, P - 2, G, (P - 1) // 2, 2]
     bases = [special[i % len(special)] if i % 3 else gmpy2.powmod(5, i + 7, P) for i in range(count)]
     if count > 3:
@@ -82,7 +82,7 @@ def test_native_edge_values_every_method(count):
     for shift in range(0, len(EDGE_EXPONENTS), 7):
         exps = [EDGE_EXPONENTS[(shift + 5 * i) % len(EDGE_EXPONENTS)] for i in range(count)]
         want = naive(bases, exps)
-        for method in (0, 1, 2):
+        for method in (0, 1, 2, 3):
             assert _NATIVE.multi_exp(bases, exps, method) == want, (count, shift, method)
         assert multi_exp_mod(list(zip(bases, exps))) == want
 
@@ -558,3 +558,17 @@ def test_browser_and_server_agree_on_signed_commitments(tmp_path):
     browser = json.loads(proc.stdout)
     assert browser["honest"] is True
     assert browser == python, browser
+
+
+def test_method_0_beyond_65536_terms():
+    """Past 65536 terms method 0 leaves Bos-Coster for Pippenger on IFMA (and keeps it on OpenSSL): exact either way."""
+    n = 65537
+    bases, x = [], mpz(3)
+    for _ in range(n):
+        bases.append(x)
+        x = x * 3 % P
+    exps = [1 + i % 3 for i in range(n)]
+    want = mpz(1)
+    for b, e in zip(bases, exps):
+        want = want * b % P if e == 1 else want * gmpy2.powmod(b, e, P) % P
+    assert _NATIVE.multi_exp(bases, exps) == want

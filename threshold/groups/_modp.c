@@ -9,14 +9,13 @@
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
  *
  * multi_exp   prod b_i^e_i: Straus (interleaved sliding windows, one odd-power table per base) for
- *             fewer than 16 bases. For more, on OpenSSL's arithmetic, Bos-Coster (x^a y^b = x^(a-b) (xy)^b
- *             on the two largest exponents): 0.75-0.9x the multiplications of Straus or Pippenger on
- *             verification batches, and its heap and scattered accesses (about 1 us a step) stay small
- *             beside a 5 us product. Beside IFMA's 3x faster products they weigh 3x more (not yet
- *             measured on such a CPU, so it keeps what was): there, and for
- *             exponents over 1024 bits, Straus or Pippenger (buckets over windows sized to how many
- *             exponents reach them) by a multiplication-count estimate. For public exponents
- *             (verification equations, batch weights, the folded membership tests).
+ *             fewer than 16 bases (24 on IFMA). For more, Bos-Coster (x^a y^b = x^(a-b) (xy)^b on the two
+ *             largest exponents): 0.75-0.9x the multiplications of Straus or Pippenger on verification
+ *             batches; its heap and scattered accesses (about 1 us a step) weigh 3x more beside IFMA's
+ *             products, so there it stops at 65536 terms (see BC_MIN_TERMS). Beyond, and for exponents
+ *             over 1024 bits, Straus or Pippenger (buckets over windows sized to how many exponents reach
+ *             them) by a multiplication-count estimate. For public exponents (verification equations,
+ *             batch weights, the folded membership tests).
  * Comb        a fixed base's table base^(j 256^i), j = 1..255, for every exponent byte i:
  *             one multiplication per nonzero exponent byte (g, long-lived public keys); products
  *             of several such powers share one conversion out of Montgomery form.
@@ -376,6 +375,12 @@ done:
  * the heap. The summary may tie two different exponents: the step then compares them in full and, if b > a,
  * takes y's exponent down instead (y^b x^a = y^(b-a) (xy)^a). Variable time, like the rest. */
 #define BC_MAX_LIMBS 16 /* exponents up to 1024 bits; larger ones go to Pippenger or Straus */
+/* Where method 0 picks Bos-Coster (measured on verification batches, 256-384-bit exponents): from 16 terms on
+ * OpenSSL's arithmetic; on IFMA's 3x faster products its per-step overhead weighs more, so from 24 terms (Straus
+ * wins below) up to 65536 (0.76x Pippenger at 600 terms, 0.87x at 6000, 0.89x at 18000, 1.0x at 120000). */
+#define BC_MIN_TERMS 16
+#define BC_MIN_TERMS_SIMD 24
+#define BC_MAX_TERMS_SIMD 65536
 #define BC_GAP 16
 
 typedef struct { uint64_t key; size_t term; } HeapItem;
@@ -604,8 +609,11 @@ static PyObject *Modulus_multi_exp(Modulus *self, PyObject *args) {
             straus_window(terms[k].e.bits, &c);
             straus_cost += c;
         }
-        if (ok && method == 0 && (live < 16 || (!self->simd && sorted[0].nlimbs <= BC_MAX_LIMBS)))
-            method = live < 16 ? 1 : 3;
+        if (ok && method == 0) {
+            size_t straus_below = self->simd ? BC_MIN_TERMS_SIMD : BC_MIN_TERMS;
+            if (live < straus_below) method = 1;
+            else if (sorted[0].nlimbs <= BC_MAX_LIMBS && (!self->simd || live <= BC_MAX_TERMS_SIMD)) method = 3;
+        }
         if (method == 3 && sorted[0].nlimbs > BC_MAX_LIMBS) method = 2;
         if (ok) {
             if (method == 2 || method == 0) nplan = pippenger_plan(sorted, live, plan, &pip_cost);
@@ -942,9 +950,9 @@ static PyGetSetDef Modulus_getset[] = {
 static PyMethodDef Modulus_methods[] = {
     {"multi_exp", (PyCFunction)Modulus_multi_exp, METH_VARARGS,
      "multi_exp(bases, exponents, method=0) -> int: prod bases[i]^exponents[i] mod p, bases in 0..p-1, "
-     "exponents >= 0 (variable time: public exponents only). method: 0 by size (Straus below 16 terms, else "
-     "Bos-Coster, or Pippenger/Straus by cost for exponents over 1024 bits), 1 Straus, 2 Pippenger, 3 Bos-Coster (Pippenger "
-     "for exponents over 1024 bits)."},
+     "exponents >= 0 (variable time: public exponents only). method: 0 by size (Straus below 16 terms, 24 on "
+     "IFMA; else Bos-Coster, or Pippenger/Straus by cost for exponents over 1024 bits or, on IFMA, over 65536 "
+     "terms), 1 Straus, 2 Pippenger, 3 Bos-Coster (Pippenger for exponents over 1024 bits)."},
     {"comb", (PyCFunction)Modulus_comb, METH_VARARGS,
      "comb(base, rows) -> Comb: the fixed-base table of base (in 0..p-1) for exponents of `rows` bytes."},
     {"products", (PyCFunction)Modulus_products, METH_O,
