@@ -88,7 +88,7 @@ def prepare(url: str, data_dir: Path, voters: int, group: str) -> tuple[str, lis
     election_id = "load-" + secrets.token_hex(3)
     csv = "voter_id\n" + "".join(f"v{i}\n" for i in range(voters))
     request = elections.validate(election_id, DEMO_MANIFEST, group, ["A", "B", "C"], 2, csv)
-    elections.create(state.board, state.session, request)
+    elections.create(state.board, request)
     election = Election(state.board, election_id)
     payload, keys = key_ceremony(election.entries()[0].payload)
     election.key_ceremony(payload)

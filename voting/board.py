@@ -138,20 +138,27 @@ class Board:
         """The hex public key that verifies this board's signatures."""
         return public_key_hex(self.key)
 
+    @contextmanager
+    def creating(self, election_id: str) -> Iterator[LockedBoard]:
+        """Register a new election's empty log and hold its lock: what the caller appends, or writes in the lock's
+        session, commits with the registration or not at all (no half-made election). Refused if the id is taken."""
+        taken = ProtocolError(f"election {election_id!r} already exists")
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            if session.get(db.Election, election_id) is not None:
+                raise taken
+            election = db.Election(id=election_id, board_public_key=self.public_key, head_seq=-1,
+                                   head_hash=GENESIS, phase="new", last_tracker=GENESIS)
+            session.add(election)
+            try:
+                session.flush()
+            except IntegrityError:  # created by a concurrent request between the check and the insert
+                raise taken from None
+            yield LockedBoard(session, election, self.key)
+
     def create_election(self, election_id: str) -> None:
         """Register an empty log for a new election; refused if the id is taken."""
-        try:
-            with Session(self.engine) as session, session.begin():
-                if session.get(db.Election, election_id) is not None:
-                    raise ProtocolError(f"election {election_id!r} already exists")
-                session.add(
-                    db.Election(
-                        id=election_id, board_public_key=self.public_key, head_seq=-1,
-                        head_hash=GENESIS, phase="new", last_tracker=GENESIS,
-                    )
-                )
-        except IntegrityError:  # created by a concurrent request between the check and the insert
-            raise ProtocolError(f"election {election_id!r} already exists") from None
+        with self.creating(election_id):
+            pass
 
     @contextmanager
     def locked(self, election_id: str) -> Iterator[LockedBoard]:

@@ -93,12 +93,13 @@ class Election:
         return self._context
 
     # --- setup ------------------------------------------------------------------------------
-    def setup(self, payload: dict[str, Any]) -> Entry:
-        """Publish the setup entry (the payload of voting.context.setup_payload)."""
+    def setup(self, payload: dict[str, Any], held: LockedBoard | None = None) -> Entry:
+        """Publish the setup entry (the payload of voting.context.setup_payload), in the transaction of the lock
+        `held` if given (Board.creating's, so that the election and its setup are made together)."""
         setup = parse_setup(payload)
         if setup.election_id != self.election_id or setup.board_key != self.board.public_key:
             raise DecodeError("setup", "election id or board key does not match this board")
-        return self._step("setup", payload)
+        return self._step("setup", payload, held)
 
     def key_ceremony(self, payload: dict[str, Any]) -> Entry:
         """Publish the DKG transcript, after re-adjudicating it."""

@@ -57,7 +57,7 @@ def new() -> Any:
             quorum = forms.whole_number(form.get("quorum", ""), "quorum")
             req = elections.validate(form.get("election_id", "").strip(), forms.manifest_from_form(form, count),
                                      form.get("group"), forms.trustees_from_form(form), quorum, voters_csv)
-            tokens = elections.create(state().board, state().session, req, state().booth.booth_hash)
+            tokens = elections.create(state().board, req, state().booth.booth_hash)
         except QuorumError as exc:
             errors = _errors_on_form(exc)
         else:

@@ -42,7 +42,7 @@ def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, g
     """Create and open the demo election (its setup entry publishing `booth_hash`); None if it already exists."""
     request = elections.validate(DEMO_ID, DEMO_MANIFEST, group, ["Trustee 1", "Trustee 2", "Trustee 3"], 2, DEMO_VOTERS)
     try:
-        tokens = elections.create(board, sessions, request, booth_hash)
+        tokens = elections.create(board, request, booth_hash)
     except ProtocolError:
         return None
     election = Election(board, DEMO_ID)

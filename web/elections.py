@@ -8,6 +8,7 @@ import_public_credentials) and open_election runs in one transaction holding the
 (Board.locked: SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite) and reads the phase inside it; the
 web tables live in the board's database, so the voter rows are written in that lock's session. A change racing
 the open therefore either comes first (and is published at the open) or is refused with nothing changed.
+Creation is one transaction too (Board.creating): the election, its setup entry, voters and invitations.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
     return NewElection(election_id, parsed, group, [t.strip() for t in trustees], quorum, parse_voters(voters_csv))
 
 
-def create(board: Board, sessions: Callable[[], Session], request: NewElection, booth_hash: str | None = None) -> dict[int, str]:
+def create(board: Board, request: NewElection, booth_hash: str | None = None) -> dict[int, str]:
     """Create the election on the board with its setup entry, its voters and trustee invitations.
 
     `booth_hash` (the served scripts' hash, state().booth.booth_hash) goes into the setup entry, so the base hash
@@ -92,14 +93,13 @@ def create(board: Board, sessions: Callable[[], Session], request: NewElection, 
     once (only their hashes are kept)."""
     payload = setup_payload(request.election_id, request.manifest, get_group(request.group),
                             len(request.trustees), request.quorum, board.public_key, booth_hash)
-    board.create_election(request.election_id)
-    Election(board, request.election_id).setup(payload)
     tokens = {i: secrets.token_urlsafe(24) for i in range(1, len(request.trustees) + 1)}
-    with sessions() as db:
-        db.add_all(Voter(election_id=request.election_id, voter_id=v["voter_id"], email=v["email"]) for v in request.voters)
-        db.add_all(TrusteeInvite(election_id=request.election_id, trustee_index=i, name=request.trustees[i - 1],
-                                 token_hash=token_hash(t)) for i, t in tokens.items())
-        db.commit()
+    with board.creating(request.election_id) as lb:  # one transaction: all of it is stored, or none
+        Election(board, request.election_id).setup(payload, held=lb)
+        lb.session.add_all(Voter(election_id=request.election_id, voter_id=v["voter_id"], email=v["email"])
+                           for v in request.voters)
+        lb.session.add_all(TrusteeInvite(election_id=request.election_id, trustee_index=i, name=request.trustees[i - 1],
+                                         token_hash=token_hash(t)) for i, t in tokens.items())
     return tokens
 
 

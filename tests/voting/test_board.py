@@ -59,6 +59,19 @@ def test_error_inside_lock_stores_nothing(sqlite_url: str) -> None:
     assert board.entries("e") == []
 
 
+def test_error_while_creating_stores_no_election(sqlite_url: str) -> None:
+    """What fails inside Board.creating takes the registration with it: the id stays free, no entry is left."""
+    board = Board.open(sqlite_url, SigningKey.generate())
+    with pytest.raises(RuntimeError), board.creating("e") as lb:
+        lb.append("setup", {"name": "x"})
+        raise RuntimeError("rejected after the setup entry")
+    with pytest.raises(ProtocolError, match="no election"), board.locked("e"):
+        pass
+    with board.creating("e") as lb:
+        lb.append("setup", {"name": "y"})
+    assert [e.payload for e in _assert_chain(board, "e")] == [{"name": "y"}]
+
+
 def test_wrong_key_or_unknown_election_refused(sqlite_url: str) -> None:
     board = Board.open(sqlite_url, SigningKey.generate())
     board.create_election("e")

@@ -164,3 +164,26 @@ def test_entries_by_range_are_paged_and_strictly_parsed(app: Flask, admin: Flask
         refused = admin.get(f"/api/elections/club/entries?{query}")
         assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == field, query
     assert admin.get("/api/elections/nowhere/entries?from=0").status_code == 404
+
+
+def test_a_creation_that_fails_midway_leaves_nothing(app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The board's election, its setup entry, the voters and the trustee invitations are one transaction: a failure
+    while storing the invitations leaves no election behind, and the same id can be created afterwards."""
+    from web import elections
+
+    body = {"election_id": "half", "manifest": flow.MANIFEST, "group": "ed25519", "trustees": ["a", "b"], "quorum": 1,
+            "voters_csv": flow.VOTERS}
+    request = elections.validate(*(body[k] for k in ("election_id", "manifest", "group", "trustees", "quorum", "voters_csv")))
+    board = app.extensions["quorum"].board
+
+    def failing(token: str) -> str:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(elections, "token_hash", failing)
+    with pytest.raises(RuntimeError):
+        elections.create(board, request)
+    monkeypatch.undo()
+    assert board.entries("half") == [] and admin.get("/api/elections").get_json() == {"elections": []}
+    assert admin.get("/api/elections/half/voters").status_code == 404
+    assert api_post(admin, "/api/elections", body).status_code == 201
+    assert [e.type for e in board.entries("half")] == ["setup"]
