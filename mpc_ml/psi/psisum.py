@@ -265,6 +265,8 @@ class PsiSumResult:
             vks = {int(i): g.from_hex(v, f"result.verification_keys.{i}") for i, v in obj["verification_keys"].items()}
         except (ValueError, QuorumError) as exc:
             raise PsiError(f"PSI-sum result: {exc}") from exc
+        except RecursionError as exc:  # json.loads on deeply nested arrays or objects
+            raise PsiError("PSI-sum result: JSON nested too deeply") from exc
         return cls(obj["total"], record, partials, vks, obj["quorum"], obj["bound"])
 
 
@@ -285,8 +287,9 @@ def verify(
 ) -> int:
     """Recheck a released sum against the trustees' keys from their key ceremony (never the result's
     own): the client signed the request (with `client_key` when given), the total is the product of
-    its matched ciphertexts, at least `quorum` partial decryptions carry valid proofs, and
-    g^total = beta / prod(share^lambda). No discrete log is taken."""
+    its matched ciphertexts, at least `quorum` partial decryptions carry valid proofs, the released
+    total is at most the result's bound and below the group order (the one exponent in 0..q-1 that
+    g^total fixes), and g^total = beta / prod(share^lambda). No discrete log is taken."""
     if isinstance(result, str):
         result = PsiSumResult.from_json(result)
     record, group = result.record, result.record.group
@@ -296,6 +299,10 @@ def verify(
         raise PsiError("PSI-sum result does not verify: it is encrypted under another key than the trustees'")
     if any(result.verification_keys.get(i) != vk for i, vk in verification_keys.items()) or set(result.verification_keys) - set(verification_keys):
         raise PsiError("PSI-sum result does not verify: its verification keys are not the trustees'")
+    if not 0 <= result.total <= min(result.bound, group.q - 1):
+        # g^total fixes the total only mod q: total + q would pass the check below.
+        raise PsiError(f"PSI-sum result does not verify: its total {result.total} is outside 0..{result.bound} (its bound) "
+                       "or not below the group order")
     try:
         record.check(0)
         if record.count == 0:

@@ -29,6 +29,8 @@ def from_json(text: str | bytes) -> list[bytes]:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SecAggError(f"transcript: not JSON ({exc})") from exc
+    except RecursionError as exc:  # json.loads on deeply nested arrays or objects
+        raise SecAggError("transcript: JSON nested too deeply") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or set(doc) != {"format", "messages"}:
         raise SecAggError(f"transcript: expected an object with format {FORMAT!r} and messages")
     if not isinstance(doc["messages"], list) or not all(isinstance(m, str) for m in doc["messages"]):
