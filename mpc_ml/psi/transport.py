@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from .errors import PsiError
@@ -22,14 +23,32 @@ def send_frame(sock: socket.socket, data: bytes) -> None:
         raise PsiError(f"peer connection failed while sending: {exc}") from exc
 
 
-def _recv_exact(sock: socket.socket, size: int, what: str) -> bytes:
-    """Exactly `size` bytes, or PsiError if the peer closes or stalls (memory grows with what arrives)."""
+def _too_slow(got: int, size: int, what: str, limit: float | None) -> PsiError:
+    """The error for a peer that did not send a whole frame within `limit` seconds."""
+    if got == 0:
+        return PsiError(f"peer sent nothing for {limit} s while {got} of {size} bytes of {what} were read")
+    return PsiError(f"peer sent only {got} of {size} bytes of {what} in {limit} s")
+
+
+def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | None, limit: float | None) -> bytes:
+    """Exactly `size` bytes by `deadline` (time.monotonic; None: no limit), or PsiError if the peer
+    closes or is too slow.
+
+    The deadline covers the whole frame, not each recv: a peer that trickles a byte now and then
+    would otherwise hold a reader (and `serve`, which answers one connection at a time) forever.
+    Memory grows with what arrives, not with what is announced.
+    """
     chunks, got = [], 0
     while got < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _too_slow(got, size, what, limit)
+            sock.settimeout(left)
         try:
             chunk = sock.recv(min(size - got, 1 << 20))
         except TimeoutError as exc:
-            raise PsiError(f"peer sent nothing for {sock.gettimeout()} s while {got} of {size} bytes of {what} were read") from exc
+            raise _too_slow(got, size, what, limit) from exc
         except OSError as exc:
             raise PsiError(f"peer connection failed after {got} of {size} bytes of {what}: {exc}") from exc
         if not chunk:
@@ -40,11 +59,16 @@ def _recv_exact(sock: socket.socket, size: int, what: str) -> bytes:
 
 
 def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME) -> bytes:
-    """Receive one frame (limited to `max_size` bytes)."""
-    (size,) = struct.unpack(">Q", _recv_exact(sock, 8, "a frame header"))
-    if size > max_size:
-        raise PsiError(f"peer announced a frame of {size} bytes, more than the limit of {max_size}")
-    return _recv_exact(sock, size, "a frame")
+    """Receive one frame (limited to `max_size` bytes), all of it within the socket's timeout."""
+    limit = sock.gettimeout()
+    deadline = None if limit is None else time.monotonic() + limit
+    try:
+        (size,) = struct.unpack(">Q", _recv_exact(sock, 8, "a frame header", deadline, limit))
+        if size > max_size:
+            raise PsiError(f"peer announced a frame of {size} bytes, more than the limit of {max_size}")
+        return _recv_exact(sock, size, "a frame", deadline, limit)
+    finally:
+        sock.settimeout(limit)
 
 
 def serve(
@@ -59,7 +83,8 @@ def serve(
     """Accept connections one at a time: read one frame, send the frames `handle` returns.
 
     A bad request or a failed peer ends that connection only (the client gets an error frame
-    when it can); `connections` bounds how many are served (None: forever).
+    when it can); `connections` bounds how many are served (None: forever). `timeout` bounds
+    the time a whole request frame may take to arrive, and then the sending of each reply.
     """
     with socket.create_server((host, port)) as listener:
         if ready is not None:
@@ -82,7 +107,8 @@ def serve(
 
 
 def exchange(host: str, port: int, request: bytes, replies: int, *, timeout: float) -> list[bytes]:
-    """Connect, send one frame, receive `replies` frames (a peer error frame raises PsiError)."""
+    """Connect, send one frame, receive `replies` frames (a peer error frame raises PsiError);
+    `timeout` bounds the connection, the sending, and the arrival of each whole reply frame."""
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
