@@ -32,6 +32,23 @@ def agree(scalar: int, peer_public: bytes, what: str) -> bytes:
         raise SecAggError(f"{what}: invalid public key (small order)") from exc
 
 
+_PROBE = X25519PrivateKey.from_private_bytes(bytes([8]) + bytes(30) + bytes([64]))  # any fixed key: a public test
+
+
+def check_public(public: bytes, what: str) -> None:
+    """Refuse a public key that is not a canonical u-coordinate (< 2^255 - 19) or is of small order.
+
+    X25519 itself accepts both (it masks the top bit and yields an all-zero secret for small
+    order), so a key like this would only fail later, at every honest peer that agrees with it.
+    """
+    if int.from_bytes(public, "little") >= 2**255 - 19:
+        raise SecAggError(f"{what}: not a canonical X25519 public key")
+    try:
+        _PROBE.exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError as exc:
+        raise SecAggError(f"{what}: invalid public key (small order)") from exc
+
+
 def scalar_to_secret(scalar: int) -> int:
     """The Shamir secret for a clamped scalar: scalar / 8, below 2^252 and so in the share field."""
     return scalar >> 3

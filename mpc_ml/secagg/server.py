@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DropoutError, SecAggError
+from .keys import check_public
 from .messages import Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest
 from .quantize import Quantizer, default_bits
 from .unmask import Collected, unmasked_sum
@@ -89,6 +90,8 @@ class SecAggServer:
             raise SecAggError(f"keys from client {k.sender}: out of range or repeated")
         if self._peer_keys is not None and self._peer_keys.get(k.sender) != k.sig_pk:
             raise SecAggError(f"keys from client {k.sender}: not signed by its registered key")
+        check_public(k.c_pk, f"keys from client {k.sender}: encryption key")
+        check_public(k.s_pk, f"keys from client {k.sender}: mask key")
         self._c.keys[k.sender] = k
 
     def _shares(self, data: bytes) -> None:
