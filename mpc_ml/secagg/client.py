@@ -74,19 +74,21 @@ class SecAggClient:
         self._own_shares: tuple[int, int] = (0, 0)
         self._received: dict[int, tuple[int, int]] = {}  # from u: (share of s_sk_u, share of b_u)
 
-    def _advance(self, expected: int, name: str) -> None:
+    def _expect(self, expected: int, name: str) -> None:
+        """Refuse a call out of round order. The round moves on only once a call has succeeded, so a
+        refused message leaves the client where it was (and never lets it answer a later round)."""
         if self._stage != expected:
             raise SecAggError(f"client {self.id}: {name} out of order (round {self._stage} is next)")
-        self._stage += 1
 
     def advertise(self) -> bytes:
         """Round 0: the signed Keys message."""
-        self._advance(0, "advertise")
+        self._expect(0, "advertise")
+        self._stage = 1
         return Keys.build(self.id, public_bytes(self._c), public_bytes(self._s), self._sign, self.params.context)
 
     def share_keys(self, keys: list[bytes]) -> bytes:
         """Round 1: from every client's Keys message, the signed Shares message."""
-        self._advance(1, "share_keys")
+        self._expect(1, "share_keys")
         p = self.params
         parsed: dict[int, Keys] = {}
         for data in keys:
@@ -99,44 +101,50 @@ class SecAggClient:
             raise SecAggError(f"client {self.id}: its own keys are missing or altered in the key list")
         if len(parsed) < p.threshold:
             raise DropoutError(f"only {len(parsed)} clients advertised keys, threshold is {p.threshold}")
-        self._keys = parsed
-        self._neighbours = neighbours(sorted(parsed), p.degree, graph_seed(p, parsed))[self.id]
-        for v in self._neighbours | {self.id}:  # only neighbours' keys are ever used
+        graph = neighbours(sorted(parsed), p.degree, graph_seed(p, parsed))[self.id]
+        for v in graph | {self.id}:  # only neighbours' keys are ever used
             if self._peer_keys is not None and self._peer_keys.get(v) != parsed[v].sig_pk:
                 raise SecAggError(f"client {self.id}: refused: the keys of client {v} are not signed by its registered key")
             check_signature(parsed[v].sig_pk, p.context, parsed[v].raw, f"keys of client {v}")
         b_poly = random_polynomial(self._b, p.threshold - 1, FIELD)
         s_poly = random_polynomial(scalar_to_secret(self._s), p.threshold - 1, FIELD)
-        self._own_shares = (evaluate(s_poly, self.id, FIELD), evaluate(b_poly, self.id, FIELD))
         ciphertexts = {}
-        for v in sorted(self._neighbours):
+        for v in sorted(graph):
             plain = struct.pack(">II", self.id, v) + evaluate(s_poly, v, FIELD).to_bytes(32, "little")
             plain += evaluate(b_poly, v, FIELD).to_bytes(32, "little")
             key = derive(agree(self._c, parsed[v].c_pk, f"keys of client {v}"), "share encryption", p.session)
             ciphertexts[v] = AESGCM(key).encrypt(share_nonce(self.id, v), plain, p.context)
         b_commit = commit(self._b.to_bytes(32, "little"), p.session)
-        return Shares.build(self.id, b_commit, ciphertexts, self._sign, p.context)
+        message = Shares.build(self.id, b_commit, ciphertexts, self._sign, p.context)
+        self._own_shares = (evaluate(s_poly, self.id, FIELD), evaluate(b_poly, self.id, FIELD))
+        self._keys, self._neighbours, self._stage = parsed, graph, 2
+        return message
 
     def masked_input(self, update: np.ndarray, shares: list[bytes], quantizer: Quantizer) -> bytes:
         """Round 2: from the neighbours' Shares messages and the update, the signed Masked message."""
-        self._advance(2, "masked_input")
+        self._expect(2, "masked_input")
         p = self.params
         values = np.asarray(update)
         if values.shape != (p.length,):
             raise SecAggError(f"client {self.id}: update has shape {values.shape}, expected ({p.length},)")
+        received: dict[int, tuple[int, int]] = {}
         for data in shares:
-            self._receive_share(data)
+            sender, pair = self._receive_share(data, received)
+            received[sender] = pair
         total = quantizer.quantize(values) + mask(derive(self._b.to_bytes(32, "little"), "self mask", p.session), p.length)
-        for v in sorted(self._received):
+        for v in sorted(received):
             pad = mask(derive(agree(self._s, self._keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total + pad if pair_sign(self.id, v) > 0 else total - pad
-        return Masked.build(self.id, total, self._sign, p.context)
+        message = Masked.build(self.id, total, self._sign, p.context)
+        self._received, self._stage = received, 3
+        return message
 
-    def _receive_share(self, data: bytes) -> None:
-        """Check and decrypt the share addressed to this client in one neighbour's Shares message."""
+    def _receive_share(self, data: bytes, received: dict[int, tuple[int, int]]) -> tuple[int, tuple[int, int]]:
+        """Check and decrypt the share addressed to this client in one neighbour's Shares message
+        (`received`: the shares already taken from this list): its sender, and (share of s_sk, share of b)."""
         p = self.params
         sender = int.from_bytes(bytes(data[6:10]), "big") if len(data) >= 10 else 0
-        if sender not in self._neighbours or sender in self._received:
+        if sender not in self._neighbours or sender in received:
             raise SecAggError(f"client {self.id}: shares from client {sender}, not a neighbour or repeated")
         msg = Shares.from_bytes(data, self._keys[sender].sig_pk, p.context)
         if self.id not in msg.ciphertexts:
@@ -149,7 +157,7 @@ class SecAggClient:
         s_share, b_share = int.from_bytes(plain[8:40], "little"), int.from_bytes(plain[40:72], "little")
         if plain[:8] != struct.pack(">II", sender, self.id) or s_share >= FIELD or b_share >= FIELD:
             raise SecAggError(f"client {self.id}: the share from client {sender} is malformed")
-        self._received[sender] = (s_share, b_share)
+        return sender, (s_share, b_share)
 
     def unmask(self, request: bytes) -> bytes:
         """Round 3: the signed Unmask message; refuses any request that would reveal an input."""
