@@ -6,6 +6,7 @@ published transcript, with every revealed share cross-checked).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,17 +50,57 @@ def _value_at(shares: list[Share], x: int) -> int:
     return total % FIELD
 
 
-def _reconstruct(shares: dict[int, int], threshold: int, what: str, cross_check: bool) -> int:
-    """The secret from `threshold` of the shares (all of them checked to agree when `cross_check`)."""
+def _rebuild(points: list[Share], threshold: int, valid: Callable[[int], bool]) -> tuple[list[Share], int] | None:
+    """`threshold` of the shares that rebuild a value `valid` accepts, and that value; None if none is found.
+
+    The first `threshold` shares, else (one of them being wrong) each way of leaving one of the first
+    threshold + 1 out: so one wrong share neither blocks the secret nor gets an honest share blamed.
+    """
+    first = points[: threshold + 1]
+    candidates = [points[:threshold]]
+    if len(points) > threshold:
+        candidates += [[s for s in first if s is not left] for left in reversed(first[:threshold])]
+    for base in candidates:
+        secret = recover(base, FIELD, threshold)
+        if valid(secret):
+            return base, secret
+    return None
+
+
+def _reconstruct(
+    shares: dict[int, int],
+    threshold: int,
+    what: str,
+    cross_check: bool,
+    *,
+    valid: Callable[[int], bool] = lambda _: True,
+    against: str = "its check",
+) -> int:
+    """The secret from `threshold` of the shares, checked by `valid` (its commitment or public key, named by
+    `against`); when `cross_check`, every other share must lie on the same polynomial, and the first that
+    does not is named (it is wrong: the polynomial it is checked against rebuilds the checked secret)."""
     if len(shares) < threshold:
         raise DropoutError(f"{what}: {len(shares)} shares revealed, {threshold} needed")
     points = [Share(v, shares[v]) for v in sorted(shares)]
-    base = points[:threshold]
+    found = _rebuild(points, threshold, valid)
+    if found is None:
+        raise SecAggError(f"{what}: does not match {against} (a revealed share is wrong)")
+    base, secret = found
     if cross_check:
-        for extra in points[threshold:]:
-            if _value_at(base, extra.index) != extra.value:
+        for extra in points:
+            if extra not in base and _value_at(base, extra.index) != extra.value:
                 raise SecAggError(f"{what}: the share revealed by client {extra.index} is inconsistent with the others")
-    return recover(base, FIELD, threshold)
+    return secret
+
+
+def _is_seed_of(committed: bytes, session: bytes) -> Callable[[int], bool]:
+    """Whether a rebuilt value is the self-mask seed with this commitment."""
+    return lambda seed: commit(seed.to_bytes(32, "little"), session) == committed
+
+
+def _is_scalar_of(public: bytes) -> Callable[[int], bool]:
+    """Whether a rebuilt value is scalar / 8 for a clamped X25519 scalar whose public key is `public`."""
+    return lambda secret: secret >> 251 == 1 and public_bytes(secret_to_scalar(secret, "mask key")) == public
 
 
 def unmasked_sum(c: Collected, cross_check: bool = False) -> np.ndarray:
@@ -73,17 +114,15 @@ def unmasked_sum(c: Collected, cross_check: bool = False) -> np.ndarray:
         total += c.masked[u].vector
     for u in req.survivors:
         given = {v: m.b_shares[u] for v, m in c.unmasks.items() if u in m.b_shares}
-        seed = _reconstruct(given, p.threshold, f"self-mask seed of client {u}", cross_check).to_bytes(32, "little")
-        if commit(seed, p.session) != c.shares[u].b_commit:
-            raise SecAggError(f"self-mask seed of client {u}: does not match its commitment (a revealed share is wrong)")
-        total -= mask(derive(seed, "self mask", p.session), p.length)
+        seed = _reconstruct(given, p.threshold, f"self-mask seed of client {u}", cross_check,
+                            valid=_is_seed_of(c.shares[u].b_commit, p.session), against="its commitment")
+        total -= mask(derive(seed.to_bytes(32, "little"), "self mask", p.session), p.length)
     alive = set(req.survivors)
     for u in req.dropped:
         given = {v: m.sk_shares[u] for v, m in c.unmasks.items() if u in m.sk_shares}
         what = f"mask key of dropped client {u}"
-        scalar = secret_to_scalar(_reconstruct(given, p.threshold, what, cross_check), what)
-        if public_bytes(scalar) != c.keys[u].s_pk:
-            raise SecAggError(f"{what}: does not match its public key (a revealed share is wrong)")
+        secret = _reconstruct(given, p.threshold, what, cross_check, valid=_is_scalar_of(c.keys[u].s_pk), against="its public key")
+        scalar = secret_to_scalar(secret, what)
         for v in sorted(graph[u] & alive):
             pad = mask(derive(agree(scalar, c.keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total - pad if pair_sign(v, u) > 0 else total + pad
