@@ -1,0 +1,253 @@
+"""Adversarial review of mpc_ml.psi and mpc_ml.secagg: malicious peers, malformed messages, edited evidence.
+
+Every test here failed on the code it was written against (the docstring names the input and what
+happened), unless its docstring says it pins a property that held.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mpc_ml.psi import PsiClient, PsiError, PsiServer, PsiSumResult, intersection_sum, verify_sum
+from mpc_ml.psi.transport import recv_frame
+from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, from_json, make_params, verify
+from mpc_ml.secagg.messages import FIELD, Keys, Unmask
+
+# ---------------------------------------------------------------------------------------------
+# PSI-sum evidence
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trustees():  # type: ignore[no-untyped-def]
+    from threshold.dkg import CeremonyParams, run_ceremony
+    from threshold.groups import get_group
+
+    return run_ceremony(CeremonyParams(get_group("ed25519"), 3, 2, b"tests/review/psi-secagg"))[1]
+
+
+def test_psi_sum_verify_refuses_a_total_shifted_by_the_group_order(trustees) -> None:  # type: ignore[no-untyped-def]
+    """Failed before: a published result whose total was edited from 12 to 12 + q (q the group order) verified
+    and verify_sum returned the forged 7237...001 (g^total only fixes the total mod q). Now refused."""
+    honest = intersection_sum({"a": 5, "b": 7}, ["a", "b"], trustees[:2], quorum=2, max_value=100, min_count=0)
+    doc = json.loads(honest.to_json())
+    doc["total"] += honest.record.group.q
+    with pytest.raises(PsiError, match="total"):
+        verify_sum(json.dumps(doc), trustees[0].public_key, trustees[0].verification_keys)
+    assert verify_sum(honest.to_json(), trustees[0].public_key, trustees[0].verification_keys) == 12
+
+
+def test_psi_sum_verify_refuses_a_total_above_the_stated_bound(trustees) -> None:  # type: ignore[no-untyped-def]
+    """Failed before (with the test above): a total beyond the result's own bound (count * max_value) verified."""
+    honest = intersection_sum({"a": 5, "b": 7}, ["a", "b"], trustees[:2], quorum=2, max_value=100, min_count=0)
+    doc = json.loads(honest.to_json())
+    doc["bound"] = 11
+    with pytest.raises(PsiError, match="bound"):
+        verify_sum(json.dumps(doc), trustees[0].public_key, trustees[0].verification_keys)
+
+
+@pytest.mark.parametrize("parse", [PsiSumResult.from_json, from_json], ids=["psi-sum result", "secagg transcript"])
+def test_deeply_nested_json_is_a_clear_error(parse) -> None:  # type: ignore[no-untyped-def]
+    """Failed before: 100000 nested '[' raised RecursionError out of json.loads (neither parser caught it)."""
+    with pytest.raises((PsiError, SecAggError), match="JSON|nested|deep"):
+        parse("[" * 100_000)
+
+
+# ---------------------------------------------------------------------------------------------
+# PSI transport
+# ---------------------------------------------------------------------------------------------
+
+
+def _trickle(sock: socket.socket, data: bytes, pause: float) -> None:
+    """Send `data` one byte at a time, `pause` seconds apart, until done or the peer is gone."""
+    try:
+        for i in range(len(data)):
+            sock.sendall(data[i : i + 1])
+            time.sleep(pause)
+    except OSError:
+        pass
+
+
+def test_a_peer_that_trickles_a_frame_is_cut_off() -> None:
+    """Failed before: the timeout applied to each recv, so a peer sending one byte every 0.05 s (well within a
+    0.3 s timeout) kept the reader busy for as long as it liked: the single-threaded PsiServer.serve answered
+    nobody else meanwhile. Now a whole frame must arrive within the timeout."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.settimeout(0.3)
+        thread = threading.Thread(target=_trickle, args=(theirs, struct.pack(">Q", 32) + bytes(32), 0.05), daemon=True)
+        thread.start()
+        with pytest.raises(PsiError, match="0.3 s"):
+            recv_frame(ours)
+        ours.close()
+        thread.join(5)
+
+
+@pytest.fixture
+def slow_server() -> Iterator[int]:
+    """A PsiServer in a thread, answering 2 connections with a 0.5 s timeout."""
+    server = PsiServer(["a", "b"])
+    ready = threading.Event()
+    ports: list[int] = []
+    thread = threading.Thread(
+        target=server.serve, kwargs={"connections": 2, "timeout": 0.5, "ready": lambda p: (ports.append(p), ready.set())}, daemon=True
+    )
+    thread.start()
+    ready.wait(5)
+    yield ports[0]
+    thread.join(10)
+
+
+def test_a_trickling_client_does_not_starve_the_others(slow_server: int) -> None:
+    """Failed before (real sockets, the server's own serve loop): a client trickling a 100-byte frame at a byte
+    per 0.1 s held the server for 10 s and the honest client behind it timed out after 3 s."""
+    stalker = socket.create_connection(("127.0.0.1", slow_server))
+    thread = threading.Thread(target=_trickle, args=(stalker, struct.pack(">Q", 100) + bytes(100), 0.1), daemon=True)
+    thread.start()
+    try:
+        assert PsiClient(["b", "z"]).query("127.0.0.1", slow_server, timeout=3).items == ["b"]
+    finally:
+        stalker.close()
+        thread.join(15)
+
+
+# ---------------------------------------------------------------------------------------------
+# secure aggregation
+# ---------------------------------------------------------------------------------------------
+
+
+def _keys_round(n: int, present: int | None = None) -> tuple:
+    """A session of `n` clients whose first `present` (default all) have advertised their keys."""
+    params = make_params(n, 4, threshold=n // 2 + 1)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params) for u in range(1, (present or n) + 1)}
+    for c in clients.values():
+        server.receive(c.advertise())
+    return params, server, clients
+
+
+@pytest.mark.parametrize("bad", [bytes(32), b"\x01" + bytes(31), (2**255 - 19 + 9).to_bytes(32, "little")],
+                         ids=["zero", "order-1", "non-canonical"])
+def test_server_refuses_keys_that_are_not_valid_x25519_public_keys(bad: bytes) -> None:
+    """Failed before: the server accepted a signed Keys message whose mask key was a small-order point (0 or 1)
+    or a non-canonical u (p + 9, an alias of the base point); every honest client then aborted at share_keys
+    ('invalid public key'). Now the message is refused on arrival, naming the key, and the session goes on."""
+    params, server, clients = _keys_round(5, present=4)
+    evil = Keys.build(5, bytes([9]) + bytes(31), bad, Ed25519PrivateKey.generate(), params.context)
+    with pytest.raises(SecAggError, match="client 5: mask key"):
+        server.receive(evil)
+    keys = server.keys_round_done()
+    assert len(keys) == 4 and len(server.transcript) == 5
+    for c in clients.values():
+        server.receive(c.share_keys(keys))
+
+
+def _to_masked_round(n: int = 4) -> tuple:
+    params = make_params(n, 4, threshold=3)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params) for u in range(1, n + 1)}
+    for c in clients.values():
+        server.receive(c.advertise())
+    keys = server.keys_round_done()
+    for c in clients.values():
+        server.receive(c.share_keys(keys))
+    return server, clients, keys, server.shares_round_done()
+
+
+def test_a_refused_shares_list_leaves_the_client_where_it_was() -> None:
+    """Failed before: masked_input moved the client to the unmasking round before checking the Shares messages,
+    so one corrupted message (a flipped byte) left it half-filled: it could not take the correct list again
+    ('out of order'), and it would answer an unmask request for a masked input it never sent."""
+    server, clients, _, routed = _to_masked_round()
+    broken = list(routed[1])
+    damaged = bytearray(broken[-1])
+    damaged[20] ^= 1
+    broken[-1] = bytes(damaged)
+    with pytest.raises(SecAggError, match="bad signature"):
+        clients[1].masked_input(np.zeros(4), broken, server.quantizer)
+    with pytest.raises(SecAggError, match="round"):
+        clients[1].unmask(b"QSAG\x01\x05" + struct.pack(">II", 0, 0))
+    for u, c in clients.items():
+        server.receive(c.masked_input(np.full(4, 0.5), routed[u], server.quantizer))
+    request = server.masked_round_done()
+    for c in clients.values():
+        server.receive(c.unmask(request))
+    assert np.allclose(server.finish().total, 2.0, atol=1e-6)
+
+
+def test_a_refused_key_list_leaves_the_client_where_it_was() -> None:
+    """Failed before: share_keys moved the client on before checking the key list, so a list with one altered
+    key could not be followed by the correct one ('out of order')."""
+    params, server, clients = _keys_round(4)
+    keys = server.keys_round_done()
+    altered = list(keys)
+    damaged = bytearray(altered[1])
+    damaged[-1] ^= 1
+    altered[1] = bytes(damaged)
+    with pytest.raises(SecAggError, match="bad signature"):
+        clients[1].share_keys(altered)
+    server.receive(clients[1].share_keys(keys))
+
+
+def _to_unmasking(n: int, threshold: int) -> tuple:
+    """A session of n clients (each update 0.25 everywhere) up to the unmask request, with their signing keys."""
+    params = make_params(n, 4, threshold=threshold)
+    signing = {u: Ed25519PrivateKey.generate() for u in range(1, n + 1)}
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params, signing[u]) for u in range(1, n + 1)}
+    for c in clients.values():
+        server.receive(c.advertise())
+    keys = server.keys_round_done()
+    for c in clients.values():
+        server.receive(c.share_keys(keys))
+    routed = server.shares_round_done()
+    for u, c in clients.items():
+        server.receive(c.masked_input(np.full(4, 0.25), routed[u], server.quantizer))
+    return params, signing, server, clients, server.masked_round_done()
+
+
+def _lie(data: bytes, liar: int, about: int, params, signing, request: bytes) -> bytes:  # type: ignore[no-untyped-def]
+    """The liar's signed unmask answer with its share of `about`'s self-mask seed off by one."""
+    msg = Unmask.from_bytes(data, signing[liar].public_key().public_bytes_raw(), params.context)
+    b_shares = dict(msg.b_shares)
+    b_shares[about] = (b_shares[about] + 1) % FIELD
+    return Unmask.build(liar, request, b_shares, msg.sk_shares, signing[liar], params.context)
+
+
+def test_verify_names_the_client_whose_share_is_wrong_not_an_honest_one() -> None:
+    """Failed before: client 1 signed a wrong share of client 2's seed into the transcript (a server colluding
+    with it can publish that); verify rebuilt from the first `threshold` shares (clients 1, 2, 3), which
+    include the lie, and reported 'the share revealed by client 4 is inconsistent': an honest client framed.
+    Now the rebuilt seed is checked against its commitment before any other share is judged."""
+    params, signing, server, clients, request = _to_unmasking(5, 3)
+    for c in clients.values():
+        server.receive(c.unmask(request))
+    transcript = server.finish().transcript
+    first_unmask = [m[5] for m in transcript].index(Unmask.KIND)
+    assert int.from_bytes(transcript[first_unmask][6:10], "big") == 1
+    transcript[first_unmask] = _lie(transcript[first_unmask], 1, 2, params, signing, request)
+    with pytest.raises(SecAggError, match="seed of client 2: the share revealed by client 1 is inconsistent"):
+        verify(transcript)
+
+
+def test_one_wrong_share_does_not_stop_an_honest_server() -> None:
+    """Failed before: with client 1 lying about client 2's seed, the server's finish rebuilt from shares 1, 2, 3
+    and failed ('does not match its commitment') though four honest shares were there. Now it finds the
+    threshold of shares that rebuild the committed seed, and verify names client 1 in the transcript."""
+    params, signing, server, clients, request = _to_unmasking(5, 3)
+    for u, c in clients.items():
+        data = c.unmask(request)
+        server.receive(_lie(data, 1, 2, params, signing, request) if u == 1 else data)
+    result = server.finish()
+    assert np.allclose(result.total, 1.25, atol=result.error_bound)
+    with pytest.raises(SecAggError, match="seed of client 2: the share revealed by client 1 is inconsistent"):
+        verify(result.transcript)
