@@ -38,6 +38,16 @@ class SumHello:
         return cls(points_body(rest, count, "sum hello"))
 
 
+def sorted_distinct(points: bytes, name: str) -> bytes:
+    """The points, refused unless in strictly increasing byte order (as the client sends them): a
+    repeated client point would count its item more than once, toward the trustees' min_count too."""
+    rows = [points[i : i + 32] for i in range(0, len(points), 32)]
+    for i in range(1, len(rows)):
+        if rows[i] <= rows[i - 1]:
+            raise PsiError(f"{name}: point {i} repeats or is out of order (the points must be sorted and distinct)")
+    return points
+
+
 def signed_part(group: Group, public_key: Element, request_id: bytes, ciphertexts: tuple[Ciphertext, ...]) -> bytes:
     """What the client signs and the trustees check: its encrypted values, under which key, in which request."""
     return encode(TAG, group.name, group.encode(public_key), request_id,
@@ -74,16 +84,19 @@ class SumRequest:
 
     @classmethod
     def from_bytes(cls, data: bytes, group: Group, public_key: Element) -> SumRequest:
-        """Parse; check the points, the ciphertexts' group membership and the client's signature."""
+        """Parse; check the points (valid, sorted, distinct), the ciphertexts' group membership and the
+        client's signature."""
         (doubled_count, count), rest = fields(body(data, cls.KIND, "sum request"), ">QQ", "sum request")
         size = group.element_bytes
         expected = 48 + 32 * doubled_count + (32 + 2 * size) * count + 64
         if len(rest) != expected:
             raise PsiError(f"sum request: {len(rest)} bytes after the header, expected {expected}")
         request_id, client_key, rest = bytes(rest[:16]), bytes(rest[16:48]), rest[48:]
-        doubled = points_body(rest[: 32 * doubled_count], doubled_count, "sum request (server points)")
+        doubled = sorted_distinct(points_body(rest[: 32 * doubled_count], doubled_count, "sum request (server points)"),
+                                  "sum request (server points)")
         cut = 32 * (doubled_count + count)
-        points = points_body(rest[32 * doubled_count : cut], count, "sum request (client points)")
+        points = sorted_distinct(points_body(rest[32 * doubled_count : cut], count, "sum request (client points)"),
+                                 "sum request (client points)")
         cts = []
         try:
             for i in range(count):

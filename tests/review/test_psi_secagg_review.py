@@ -55,6 +55,34 @@ def test_psi_sum_verify_refuses_a_total_above_the_stated_bound(trustees) -> None
         verify_sum(json.dumps(doc), trustees[0].public_key, trustees[0].verification_keys)
 
 
+def test_psi_sum_request_with_repeated_points_is_refused(trustees) -> None:  # type: ignore[no-untyped-def]
+    """Failed before: a client that repeated its one item's point 5 times (each with its own ciphertext, all
+    signed) got a record of 5 matched items, so the trustees decrypted a sum under the min_count=5 floor for
+    a single item (and the sum told whether that item is in the server's set). Now the parser refuses it."""
+    from threshold.elgamal import PublicKey
+
+    from mpc_ml.psi import PsiSumClient, PsiSumServer, decrypt_share
+    from mpc_ml.psi.sum_messages import SumRequest, signed_part
+
+    group = trustees[0].group
+    pk = PublicKey(group, trustees[0].public_key)
+    server = PsiSumServer(["target", "y1", "y2"])
+    signing = Ed25519PrivateKey.generate()
+    client = PsiSumClient({"target": 1}, pk, 10, signing)
+    honest = client.reply(server.hello())
+    ciphertexts = tuple(pk.encrypt(1)[0] for _ in range(5))
+    request_id = bytes(16)
+    signature = signing.sign(signed_part(group, pk.element, request_id, ciphertexts))
+    forged = SumRequest(honest.doubled, honest.points * 5, ciphertexts, request_id, client.verify_key, signature)
+    try:
+        record = server.total(forged.to_bytes(group), pk)
+    except PsiError as exc:
+        assert "repeat" in str(exc)
+        return
+    decrypt_share(record, trustees[0], {client.verify_key}, set(), min_count=5)
+    pytest.fail(f"a request of one item repeated 5 times was decrypted as {record.count} matched items")
+
+
 @pytest.mark.parametrize("parse", [PsiSumResult.from_json, from_json], ids=["psi-sum result", "secagg transcript"])
 def test_deeply_nested_json_is_a_clear_error(parse) -> None:  # type: ignore[no-untyped-def]
     """Failed before: 100000 nested '[' raised RecursionError out of json.loads (neither parser caught it)."""
