@@ -171,6 +171,9 @@ class SecAggClient:
                 f"client {self.id}: refused: client {min(both)} is listed both as a survivor and as dropped "
                 "(its self-mask seed and its mask key together would reveal its input)"
             )
+        unknown = (survivors | dropped) - set(self._keys)
+        if unknown:  # an id padding the survivors would also defeat the threshold check below
+            raise SecAggError(f"client {self.id}: refused: client {min(unknown)} is listed but advertised no keys in this session")
         if self.id not in survivors:
             raise SecAggError(f"client {self.id}: refused: it sent its masked input but is not listed as a survivor")
         if len(survivors) < self.params.threshold:

@@ -212,6 +212,22 @@ def test_a_refused_shares_list_leaves_the_client_where_it_was() -> None:
     assert np.allclose(server.finish().total, 2.0, atol=1e-6)
 
 
+def test_an_unmask_request_padded_with_unknown_ids_is_refused() -> None:
+    """Failed before: the server listed survivors [1, 2, 99] (99 is no client of the session) and dropped
+    [3, 4, 5]; client 1 counted 3 survivors, passed its threshold check (3) and answered, revealing its
+    shares of the mask keys of 3, 4 and 5 for a sum over 2 real survivors. Now the unknown id is refused."""
+    from mpc_ml.secagg.messages import UnmaskRequest
+
+    server, clients, _, routed = _to_masked_round(5)
+    for u, c in clients.items():
+        server.receive(c.masked_input(np.zeros(4), routed[u], server.quantizer))
+    padded = UnmaskRequest([1, 2, 99], [3, 4, 5]).to_bytes()
+    with pytest.raises(SecAggError, match="client 99 is listed"):
+        clients[1].unmask(padded)
+    request = server.masked_round_done()
+    server.receive(clients[1].unmask(request))  # the refusal changed nothing
+
+
 def test_a_refused_key_list_leaves_the_client_where_it_was() -> None:
     """Failed before: share_keys moved the client on before checking the key list, so a list with one altered
     key could not be followed by the correct one ('out of order')."""
