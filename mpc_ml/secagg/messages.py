@@ -8,7 +8,6 @@ an Ed25519 signature, by the key in that client's Keys message, over the session
 from __future__ import annotations
 
 import hashlib
-import math
 import struct
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import SecAggError
+from .quantize import usable_clip
 
 MAGIC = b"QSAG"
 VERSION = 1
@@ -129,8 +129,8 @@ class Params:
             )
         if not 1 <= self.bits <= 31 or self.clients * (2**self.bits - 1) >= 2**32:
             problems.append(f"bits {self.bits} is out of range for {self.clients} clients")
-        if not (math.isfinite(self.clip) and self.clip > 0):
-            problems.append(f"clip must be positive and finite, got {self.clip!r}")
+        if not usable_clip(self.clip, self.bits):
+            problems.append(f"clip must be positive and finite, with a finite scale at {self.bits} bits, got {self.clip!r}")
         if problems:
             raise SecAggError("params: " + "; ".join(problems))
 

@@ -17,6 +17,15 @@ def default_bits(clients: int) -> int:
     return MODULUS_BITS - clients.bit_length()
 
 
+def usable_clip(clip: float, bits: int) -> bool:
+    """Whether `clip` is positive and finite with a finite, nonzero scale at `bits` bits. A huge clip
+    (2 * clip overflows: scale 0) or a tiny one (the scale overflows) passes `isfinite` yet makes the
+    sum come out wrong, or fail in a division, with an error bound of 0."""
+    if not (math.isfinite(clip) and clip > 0 and math.isfinite(2 * clip)):
+        return False
+    return math.isfinite((2**bits - 1) / (2 * clip))
+
+
 @dataclass(frozen=True)
 class Quantizer:
     """Clip to [-clip, clip], map to integers 0..2^bits-1 by rounding to the nearest level."""
@@ -25,10 +34,10 @@ class Quantizer:
     bits: int
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.clip) and self.clip > 0):
-            raise SecAggError(f"clip must be a positive finite number, got {self.clip!r}")
         if not 1 <= self.bits <= 31:
             raise SecAggError(f"bits must be 1..31, got {self.bits}")
+        if not usable_clip(self.clip, self.bits):
+            raise SecAggError(f"clip must be a positive finite number with a finite scale at {self.bits} bits, got {self.clip!r}")
 
     @property
     def scale(self) -> float:

@@ -179,6 +179,27 @@ def test_server_refuses_keys_that_are_not_valid_x25519_public_keys(bad: bytes) -
         server.receive(c.share_keys(keys))
 
 
+@pytest.mark.parametrize("clip", [1e308, 1e-300])
+def test_a_clip_without_a_finite_scale_is_refused(clip: float) -> None:
+    """Failed before: Params took any finite positive clip. With 1e308 (2 * clip overflows, scale 0) aggregate
+    raised ZeroDivisionError; with 1e-300 (the scale overflows) it returned a wrong sum ([-3e-300, -3e-300]
+    for [3e-300, -3e-300]) with an error bound of 2.7e-315. A Params message is outside input to every client."""
+    from mpc_ml.secagg import aggregate
+    from mpc_ml.secagg.messages import Params
+
+    ups = [np.array([0.5, -0.25])] * 3
+    try:
+        result = aggregate(ups, clip=clip)
+    except SecAggError:
+        pass
+    else:
+        exact = np.sum([np.clip(u, -clip, clip) for u in ups], axis=0)
+        assert np.abs(result.total - exact).max() <= result.error_bound, (result.total, exact, result.error_bound)
+    wire = Params(bytes(16), 3, 2, 2, 2, 30, 1.0).to_bytes()[:-8] + struct.pack(">d", clip)
+    with pytest.raises(SecAggError, match="clip"):
+        Params.from_bytes(wire)
+
+
 def _to_masked_round(n: int = 4) -> tuple:
     params = make_params(n, 4, threshold=3)
     server = SecAggServer(params)
