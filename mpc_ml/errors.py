@@ -41,3 +41,22 @@ class SingularMatrixError(MPCError, ArithmeticError):
 
 class EvidenceError(MPCError):
     """Evidence for an output does not verify."""
+
+
+PEER_TEXT_LIMIT = 200  # characters of a peer's own words kept in an error or a log line
+
+
+def peer_text(raw: bytes | str, limit: int = PEER_TEXT_LIMIT) -> str:
+    """A peer's free text (an error frame's reason), safe to put in an exception or a log line.
+
+    A peer chooses these bytes: raw, a newline forges a log line and an escape sequence drives
+    the reader's terminal. Invalid UTF-8 is replaced, every non-printable character (controls,
+    line separators, bidi overrides) is shown escaped (\\x1b, \\u202e), and the text is cut to
+    `limit` characters with a note of its whole size. Used wherever such text is read.
+    """
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        size, text = f"{len(raw)} bytes", bytes(raw[: 4 * limit + 4]).decode("utf-8", errors="replace")
+    else:
+        size, text = f"{len(raw)} characters", raw
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text[:limit])
+    return shown if len(text) <= limit else f"{shown}... (cut, {size} in all)"

@@ -4,6 +4,11 @@
 run them in two processes over TCP (`serve` / `query`) or over any transport as the byte
 messages `Request`, `Response` and `ServerSetup`. `intersection_sum` sums the client's values
 over the intersection under the trustees' threshold key; `verify_sum` rechecks the release.
+
+Peers are capped at 2^24 items by default (`messages.MAX_ITEMS`): a server refuses a larger request from
+its header (`PsiServer(max_items=...)`, `PsiSumServer(max_items=...)`), a client a larger server
+set (`PsiClient(max_server_items=...)`, `PsiClient.fetch_setup(max_items=...)`). A received setup
+is checked in one streaming pass and kept compressed; a peer's error text is escaped and cut.
 """
 
 from .api import intersection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 from .items import Item
@@ -14,10 +15,11 @@ def intersection(
     """Items of `a` (the client's set, in its order) that are in `b`, or only their number.
 
     A false positive (an item of `a` reported though not in `b`) happens with probability
-    at most `fpr` per item of `a`.
+    at most `fpr` per item of `a`. Both sets are this caller's own, so neither role caps the
+    other's size (the peer caps of `PsiClient` and `PsiServer` are for two processes).
     """
-    client = PsiClient(a, reveal=reveal, progress=progress)
-    server = PsiServer(b, reveal=reveal, fpr=fpr, progress=progress)
+    client = PsiClient(a, reveal=reveal, progress=progress, max_server_items=sys.maxsize)
+    server = PsiServer(b, reveal=reveal, fpr=fpr, progress=progress, max_items=sys.maxsize)
     response = server.respond(client.request().to_bytes())
     result = client.finish(response.to_bytes(), server.setup.to_bytes())
     return result.items if reveal == "items" else result.size  # type: ignore[return-value]

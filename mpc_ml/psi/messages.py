@@ -1,7 +1,9 @@
 """The PSI wire messages: Request, Response and ServerSetup, as plain bytes.
 
 Every message starts with b"QPSI", a version byte and a kind byte; integers are big-endian.
-Parsing checks every length exactly and raises PsiError naming what is wrong.
+Parsing checks every length exactly and raises PsiError naming what is wrong. Item counts are
+checked against the reader's cap (MAX_ITEMS unless it says otherwise) before any per-item work,
+and a peer's error text is sanitised (`mpc_ml.errors.peer_text`) as it is read.
 """
 
 from __future__ import annotations
@@ -13,13 +15,33 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..errors import peer_text
 from .curve import check_points
 from .errors import PsiError
-from .gcs import CompressedSet
+from .gcs import CheckedSet, CompressedSet
 
 MAGIC = b"QPSI"
 VERSION = 1
 REVEALS = ("items", "size")
+MAX_ITEMS = 1 << 24  # default cap on a peer's items: contact discovery's millions fit, a 67M-point request does not
+POINTS_HEADER = 6 + 9  # header, then flags or reveal mode and a count
+
+
+def check_count(count: int, max_items: int | None, what: str) -> None:
+    """Refuse a peer's announced item count above `max_items` (None: no cap), before any per-item work."""
+    if max_items is not None and count > max_items:
+        raise PsiError(f"{what}: {count} items, more than the limit of {max_items}")
+
+
+def points_frame_limit(count: int) -> int:
+    """Bytes of a Request or Response frame of `count` points."""
+    return POINTS_HEADER + 32 * count
+
+
+def setup_frame_limit(max_items: int) -> int:
+    """Most bytes of a ServerSetup frame that `ServerSetup.from_bytes(..., max_items=max_items)` accepts."""
+    high_bits = max(max_items - 1, 0).bit_length()
+    return 6 + 18 + (2**high_bits + max_items + 7) // 8 + (64 * max_items + 7) // 8
 
 
 def header(kind: int) -> bytes:
@@ -78,11 +100,13 @@ class Request:
         return header(self.KIND) + struct.pack(">BQ", int(self.want_setup), self.count) + self.points
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Request:
-        """Parse and check a request."""
+    def from_bytes(cls, data: bytes, *, max_items: int | None = None) -> Request:
+        """Parse and check a request; one of more than `max_items` points (None: no cap) is refused
+        from its header, before any point is checked."""
         (flags, count), rest = fields(body(data, cls.KIND, "request"), ">BQ", "request")
         if flags > 1:
             raise PsiError(f"request: unknown flags {flags}")
+        check_count(count, max_items, "request")
         return cls(points_body(rest, count, "request"), bool(flags))
 
 
@@ -104,11 +128,12 @@ class Response:
         return header(self.KIND) + struct.pack(">BQ", REVEALS.index(self.reveal), self.count) + self.points
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Response:
-        """Parse and check a response."""
+    def from_bytes(cls, data: bytes, *, max_items: int | None = None) -> Response:
+        """Parse and check a response (of at most `max_items` points; None: no cap)."""
         (reveal, count), rest = fields(body(data, cls.KIND, "response"), ">BQ", "response")
         if reveal >= len(REVEALS):
             raise PsiError(f"response: unknown reveal mode {reveal}")
+        check_count(count, max_items, "response")
         return cls(points_body(rest, count, "response"), REVEALS[reveal])
 
 
@@ -120,8 +145,13 @@ class ServerSetup:
     KIND: ClassVar[int] = 3
 
     @cached_property
+    def checked(self) -> CheckedSet:
+        """The set, checked (values sorted and distinct) and indexed, still compressed (on first use)."""
+        return self.items.check()
+
+    @property
     def values(self) -> np.ndarray:
-        """The decoded, sorted set (checked on first use)."""
+        """The sorted set, all decoded (16 bytes a value, each call: lookups use `checked`)."""
         return self.items.values()
 
     def to_bytes(self) -> bytes:
@@ -130,19 +160,28 @@ class ServerSetup:
         return header(self.KIND) + struct.pack(">QBBQ", s.count, s.bits, s.high_bits, len(s.high)) + s.high + s.low
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> ServerSetup:
-        """Parse and check a setup message (the compressed set is fully decoded once to check it)."""
+    def from_bytes(cls, data: bytes, *, max_items: int | None = MAX_ITEMS) -> ServerSetup:
+        """Parse and check a setup message (the compressed set is checked in one streaming pass).
+
+        A set of more than `max_items` items (None: no cap), or with a high part wider than such
+        a set has, is refused from the header. Memory is the message plus a small index: the set
+        stays compressed (a crafted 2 MB message was once decoded to over 600 MB).
+        """
         (count, bits, high_bits, high_len), rest = fields(body(data, cls.KIND, "setup"), ">QBBQ", "setup")
+        if max_items is not None:
+            check_count(count, max_items, "setup: the server's set")
+            if high_bits > max(max_items - 1, 0).bit_length():
+                raise PsiError(f"setup: {high_bits} high bits, more than a set of at most {max_items} items has")
         if high_len > len(rest):
             raise PsiError(f"setup: high part of {high_len} bytes but only {len(rest)} bytes follow")
         setup = cls(CompressedSet(count, bits, high_bits, bytes(rest[:high_len]), bytes(rest[high_len:])))
-        _ = setup.values
+        _ = setup.checked
         return setup
 
 
 @dataclass(frozen=True)
 class ErrorMessage:
-    """Server to client over TCP: why the request was refused."""
+    """Server to client over TCP: why the request was refused (parsed text is sanitised: the peer wrote it)."""
 
     text: str
     KIND: ClassVar[int] = 4
@@ -153,12 +192,13 @@ class ErrorMessage:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ErrorMessage:
-        """Parse an error message."""
-        return cls(bytes(body(data, cls.KIND, "error")).decode("utf-8", errors="replace"))
+        """Parse an error message: its text decoded, escaped and cut by `peer_text` (no control
+        characters reach an exception or a log line)."""
+        return cls(peer_text(body(data, cls.KIND, "error")))
 
 
 def raise_if_error(data: bytes) -> bytes:
-    """Raise PsiError with the peer's text when `data` is an ErrorMessage; else return it."""
+    """Raise PsiError with the peer's (sanitised) text when `data` is an ErrorMessage; else return it."""
     if len(data) >= 6 and data[:4] == MAGIC and data[5] == ErrorMessage.KIND:
         raise PsiError(f"peer refused: {ErrorMessage.from_bytes(data).text}")
     return data

@@ -17,15 +17,18 @@ import numpy as np
 
 from .curve import BlindingKey
 from .errors import PsiError
-from .gcs import CompressedSet, contains, high_bits_for, range_bits, split
+from .gcs import CompressedSet, high_bits_for, range_bits, split
 from .hashing import encode_items
 from .items import Item, chunks, normalise
-from .messages import REVEALS, Request, Response, ServerSetup
+from .messages import MAX_ITEMS, REVEALS, Request, Response, ServerSetup, check_count, points_frame_limit, setup_frame_limit
 from .progress import Progress
 from .transport import exchange, serve
 
 BATCH = 1 << 14
 SAVED_MAGIC = b"QPSS"
+# Frames up to this long are always read whole: an over-limit request is then refused with an error frame the
+# client sees (not a reset), and a client reads the server's error frame however few items it has.
+MIN_FRAME_CAP = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,13 @@ def _check_reveal(reveal: str) -> str:
     if reveal not in REVEALS:
         raise PsiError(f"reveal must be 'items' or 'size', got {reveal!r}")
     return reveal
+
+
+def _check_cap(value: int, name: str) -> int:
+    """A positive item cap, checked."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PsiError(f"{name} must be a positive integer, got {value!r}")
+    return value
 
 
 def _words(points: bytes) -> np.ndarray:
@@ -82,12 +92,24 @@ def _blind_items(
 
 
 class PsiServer:
-    """Holds the server's set, prepared once (hash, blind, compress), and answers requests."""
+    """Holds the server's set, prepared once (hash, blind, compress), and answers requests.
+
+    `max_items` caps the points of one request: each costs an X25519 multiplication on a server
+    that answers one connection at a time, so a larger request is refused from its header (an
+    error frame over TCP), before any per-point work. Its own set may be larger.
+    """
 
     def __init__(
-        self, items: Iterable[Item], *, reveal: str = "items", fpr: float = 1e-12, progress: bool | None = None
+        self,
+        items: Iterable[Item],
+        *,
+        reveal: str = "items",
+        fpr: float = 1e-12,
+        progress: bool | None = None,
+        max_items: int = MAX_ITEMS,
     ) -> None:
         self.reveal = _check_reveal(reveal)
+        self.max_items = _check_cap(max_items, "max_items")
         self._key = BlindingKey()
         self._progress = progress
         words = _words(_blind_items(items, self._key, "server", progress, None))
@@ -110,20 +132,23 @@ class PsiServer:
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None) -> PsiServer:
-        """A server prepared earlier and saved with `save` (checked as it is read)."""
+    def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None, max_items: int = MAX_ITEMS) -> PsiServer:
+        """A server prepared earlier and saved with `save` (checked as it is read, its own set uncapped);
+        `max_items` as for the constructor."""
         data = Path(path).read_bytes()
         if len(data) < 37 or data[:4] != SAVED_MAGIC or data[4] >= len(REVEALS):
             raise PsiError(f"{path}: not a saved PSI server")
         server = cls.__new__(cls)
-        server.reveal, server._progress = REVEALS[data[4]], progress
-        server._key, server.setup = BlindingKey(data[5:37]), ServerSetup.from_bytes(data[37:])
+        server.reveal, server._progress, server.max_items = REVEALS[data[4]], progress, _check_cap(max_items, "max_items")
+        server._key, server.setup = BlindingKey(data[5:37]), ServerSetup.from_bytes(data[37:], max_items=None)
         return server
 
     def respond(self, request: Request | bytes) -> Response:
-        """Blind the client's points with s; sort them when only the size may be revealed."""
+        """Blind the client's points with s; sort them when only the size may be revealed.
+        A request of more than `max_items` points is refused before any of them is looked at."""
         if not isinstance(request, Request):
-            request = Request.from_bytes(request)
+            request = Request.from_bytes(request, max_items=self.max_items)
+        check_count(request.count, self.max_items, "request")
         bar = Progress("server", request.count, self._progress)
         parts = []
         for start in range(0, len(request.points), 32 * BATCH):
@@ -138,7 +163,7 @@ class PsiServer:
 
     def handle(self, data: bytes) -> list[bytes]:
         """The reply frames to one request frame: the setup if asked for, then the response."""
-        request = Request.from_bytes(data)
+        request = Request.from_bytes(data, max_items=self.max_items)
         response = self.respond(request).to_bytes()
         return [self.setup.to_bytes(), response] if request.want_setup else [response]
 
@@ -151,15 +176,24 @@ class PsiServer:
         timeout: float = 60.0,
         ready: Callable[[int], None] | None = None,
     ) -> None:
-        """Answer PSI clients over TCP; `ready(port)` is called once listening."""
-        serve(self.handle, host, port, connections=connections, timeout=timeout, ready=ready)
+        """Answer PSI clients over TCP; `ready(port)` is called once listening. A request frame longer
+        than `max_items` points allow (and than MIN_FRAME_CAP) is refused from its length prefix."""
+        max_frame = max(MIN_FRAME_CAP, points_frame_limit(self.max_items))
+        serve(self.handle, host, port, connections=connections, timeout=timeout, ready=ready, max_frame=max_frame)
 
 
 class PsiClient:
-    """Holds the client's set and key; makes the request and reads the answer."""
+    """Holds the client's set and key; makes the request and reads the answer.
 
-    def __init__(self, items: Iterable[Item], *, reveal: str = "items", progress: bool | None = None) -> None:
+    `max_server_items` caps the server's set this client accepts: a setup announcing more is
+    refused from its header, and a setup frame longer than such a set allows is not read.
+    """
+
+    def __init__(
+        self, items: Iterable[Item], *, reveal: str = "items", progress: bool | None = None, max_server_items: int = MAX_ITEMS
+    ) -> None:
         self.reveal = _check_reveal(reveal)
+        self.max_server_items = _check_cap(max_server_items, "max_server_items")
         self._key = BlindingKey()
         self._progress = progress
         self._items: list[Item] | None = [] if reveal == "items" else None
@@ -175,11 +209,12 @@ class PsiClient:
         return Request(self._points, want_setup)
 
     def finish(self, response: Response | bytes, setup: ServerSetup | bytes) -> PsiResult:
-        """Unblind the response and look it up in the server's set."""
+        """Unblind the response and look it up in the server's set (of at most `max_server_items`)."""
         if not isinstance(response, Response):
-            response = Response.from_bytes(response)
+            response = Response.from_bytes(response, max_items=self.count)
         if not isinstance(setup, ServerSetup):
-            setup = ServerSetup.from_bytes(setup)
+            setup = ServerSetup.from_bytes(setup, max_items=self.max_server_items)
+        check_count(setup.items.count, self.max_server_items, "setup: the server's set")
         if response.reveal != self.reveal:
             raise PsiError(f"response reveals {response.reveal!r} but this client expects {self.reveal!r}")
         if response.count != self.count:
@@ -191,7 +226,7 @@ class PsiClient:
             bar.advance(len(parts[-1]) // 32)
         bar.close()
         compressed = setup.items
-        found = contains(setup.values, split(_words(b"".join(parts)), compressed.bits, compressed.high_bits))
+        found = setup.checked.contains(split(_words(b"".join(parts)), compressed.bits, compressed.high_bits))
         size = int(found.sum())
         if self._items is None:
             return PsiResult(size, None)
@@ -199,11 +234,19 @@ class PsiClient:
 
     def query(self, host: str, port: int, *, setup: ServerSetup | None = None, timeout: float = 60.0) -> PsiResult:
         """Run the protocol with a PsiServer over TCP (fetching its setup unless given)."""
-        frames = exchange(host, port, self.request(setup is None).to_bytes(), 2 if setup is None else 1, timeout=timeout)
+        limit = max(MIN_FRAME_CAP, points_frame_limit(self.count))
+        if setup is None:
+            limit = max(limit, setup_frame_limit(self.max_server_items))
+        frames = exchange(
+            host, port, self.request(setup is None).to_bytes(), 2 if setup is None else 1, timeout=timeout, max_frame=limit
+        )
         return self.finish(frames[-1], setup if setup is not None else frames[0])
 
     @staticmethod
-    def fetch_setup(host: str, port: int, *, timeout: float = 60.0) -> ServerSetup:
-        """Download and check a server's setup once, to reuse across many queries."""
-        frames = exchange(host, port, Request(b"", True).to_bytes(), 2, timeout=timeout)
-        return ServerSetup.from_bytes(frames[0])
+    def fetch_setup(host: str, port: int, *, timeout: float = 60.0, max_items: int = MAX_ITEMS) -> ServerSetup:
+        """Download and check a server's setup once, to reuse across many queries; a set of more
+        than `max_items` items is refused (pass the same cap as the clients' `max_server_items`)."""
+        max_items = _check_cap(max_items, "max_items")
+        limit = max(MIN_FRAME_CAP, setup_frame_limit(max_items))
+        frames = exchange(host, port, Request(b"", True).to_bytes(), 2, timeout=timeout, max_frame=limit)
+        return ServerSetup.from_bytes(frames[0], max_items=max_items)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +32,13 @@ from threshold.groups import Element, Group, get_group
 from threshold.hashing import sha256
 from threshold.shamir import check_indices, lagrange_at_zero
 
+from ..errors import peer_text
 from .curve import BlindingKey
 from .errors import PsiError
 from .hashing import encode_items
 from .items import Item, item_bytes
-from .protocol import _check_distinct, _words
+from .messages import MAX_ITEMS, check_count
+from .protocol import _check_cap, _check_distinct, _words
 from .sum_messages import TAG, SumHello, SumRequest, check_client_signature, signed_part
 
 MIN_COUNT = 5  # default k-anonymity floor: no sum over fewer matched items is decrypted
@@ -47,9 +50,14 @@ def _sorted_points(points: bytes) -> bytes:
 
 
 class PsiSumServer:
-    """The party with the items only (e.g. the ad platform: who saw the ad)."""
+    """The party with the items only (e.g. the ad platform: who saw the ad).
 
-    def __init__(self, items: Iterable[Item]) -> None:
+    `max_items` caps the client items of one request (each costs a blinding, a signature-checked
+    ciphertext and two group decodings): a larger request is refused from its header.
+    """
+
+    def __init__(self, items: Iterable[Item], *, max_items: int = MAX_ITEMS) -> None:
+        self.max_items = _check_cap(max_items, "max_items")
         normalised = [item_bytes(x, i) for i, x in enumerate(items)]
         if not normalised:
             raise PsiError("server set is empty")
@@ -63,10 +71,14 @@ class PsiSumServer:
         return self._hello
 
     def total(self, request: SumRequest | bytes, public_key: PublicKey) -> SumRecord:
-        """The encrypted sum over the intersection, as a record for the trustees."""
+        """The encrypted sum over the intersection, as a record for the trustees (a request of more
+        than `max_items` client items is refused before any per-item work)."""
         group = public_key.group
         if not isinstance(request, SumRequest):
-            request = SumRequest.from_bytes(request, group, public_key.element)
+            request = SumRequest.from_bytes(
+                request, group, public_key.element, max_items=self.max_items, server_points=len(self._hello.points) // 32
+            )
+        check_count(len(request.ciphertexts), self.max_items, "sum request (client points)")
         if len(request.doubled) != len(self._hello.points):
             raise PsiError(f"sum request: {len(request.doubled) // 32} server points returned, {len(self._hello.points) // 32} sent")
         doubled = {request.doubled[i : i + 32] for i in range(0, len(request.doubled), 32)}
@@ -88,8 +100,12 @@ class PsiSumClient:
         public_key: PublicKey,
         max_value: int,
         signing_key: Ed25519PrivateKey | None = None,
+        *,
+        max_server_items: int = MAX_ITEMS,
     ) -> None:
-        """`signing_key`: the client's key, whose public half the trustees know (fresh if None)."""
+        """`signing_key`: the client's key, whose public half the trustees know (fresh if None).
+        `max_server_items`: the largest server set (SumHello) this client blinds again."""
+        self.max_server_items = _check_cap(max_server_items, "max_server_items")
         pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
         if not pairs:
             raise PsiError("client set is empty")
@@ -113,7 +129,8 @@ class PsiSumClient:
     def reply(self, hello: SumHello | bytes) -> SumRequest:
         """Blind the server's points again and attach the encrypted values, all shuffled by sorting."""
         if not isinstance(hello, SumHello):
-            hello = SumHello.from_bytes(hello)
+            hello = SumHello.from_bytes(hello, max_items=self.max_server_items)
+        check_count(len(hello.points) // 32, self.max_server_items, "sum hello")
         doubled = _sorted_points(self._key.blind(hello.points))
         rows = sorted(
             (self._points[32 * i : 32 * i + 32], self._public_key.encrypt(v)[0]) for i, v in enumerate(self._values)
@@ -249,7 +266,8 @@ class PsiSumResult:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PsiSumResult:
-        """Parse a published result (checked by `verify`)."""
+        """Parse a published result (checked by `verify`); an error quoting the document's own text
+        passes it through `peer_text`."""
         try:
             obj = json.loads(text)
             if not isinstance(obj, dict) or set(obj) != {"total", "record", "quorum", "bound", "partials", "verification_keys"}:
@@ -263,8 +281,8 @@ class PsiSumResult:
                 raise DecodeError("result", "partials must be a list and verification_keys an object")
             partials = tuple(PartialDecryption.from_json(g, p, 1, f"result.partials[{i}]") for i, p in enumerate(obj["partials"]))
             vks = {int(i): g.from_hex(v, f"result.verification_keys.{i}") for i, v in obj["verification_keys"].items()}
-        except (ValueError, QuorumError) as exc:
-            raise PsiError(f"PSI-sum result: {exc}") from exc
+        except (ValueError, QuorumError) as exc:  # the reason may quote the document (a group name): cut, escaped
+            raise PsiError(f"PSI-sum result: {peer_text(str(exc))}") from exc
         except RecursionError as exc:  # json.loads on deeply nested arrays or objects
             raise PsiError("PSI-sum result: JSON nested too deeply") from exc
         return cls(obj["total"], record, partials, vks, obj["quorum"], obj["bound"])
@@ -335,13 +353,14 @@ def intersection_sum(
 ) -> PsiSumResult:
     """Sum of the client's `values` over the items also in `server_items`, released by `trustees`
     (any `quorum` of the key's trustees; more may be given) if at least `min_count` items match.
-    All roles run here; the client's signing key is registered with the trustees in passing."""
+    All roles run here (so neither side caps the other's size); the client's signing key is
+    registered with the trustees in passing."""
     if len(trustees) < quorum:
         raise PsiError(f"{len(trustees)} trustees present, quorum is {quorum}")
     first = trustees[0]
     public_key = PublicKey(first.group, first.public_key)
-    client = PsiSumClient(values, public_key, max_value)
-    server = PsiSumServer(server_items)
+    client = PsiSumClient(values, public_key, max_value, max_server_items=sys.maxsize)
+    server = PsiSumServer(server_items, max_items=sys.maxsize)
     request = client.reply(server.hello().to_bytes()).to_bytes(first.group)
     record = server.total(request, public_key)
     try:

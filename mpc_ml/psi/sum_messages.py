@@ -15,7 +15,7 @@ from threshold.errors import DecodeError
 from threshold.groups import Element, Group
 
 from .errors import PsiError
-from .messages import body, fields, header, points_body
+from .messages import body, check_count, fields, header, points_body
 
 TAG = "quorum-psi-sum-v1"
 
@@ -32,9 +32,10 @@ class SumHello:
         return header(self.KIND) + struct.pack(">Q", len(self.points) // 32) + self.points
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SumHello:
-        """Parse and check."""
+    def from_bytes(cls, data: bytes, *, max_items: int | None = None) -> SumHello:
+        """Parse and check (more than `max_items` points, None: no cap, are refused from the header)."""
         (count,), rest = fields(body(data, cls.KIND, "sum hello"), ">Q", "sum hello")
+        check_count(count, max_items, "sum hello")
         return cls(points_body(rest, count, "sum hello"))
 
 
@@ -83,10 +84,17 @@ class SumRequest:
         return header(self.KIND) + head + self.doubled + self.points + cts + self.signature
 
     @classmethod
-    def from_bytes(cls, data: bytes, group: Group, public_key: Element) -> SumRequest:
+    def from_bytes(
+        cls, data: bytes, group: Group, public_key: Element, *, max_items: int | None = None, server_points: int | None = None
+    ) -> SumRequest:
         """Parse; check the points (valid, sorted, distinct), the ciphertexts' group membership and the
-        client's signature."""
+        client's signature. More than `max_items` client points (None: no cap), or other than
+        `server_points` server points (None: any number), are refused from the header, before any
+        of that per-item work."""
         (doubled_count, count), rest = fields(body(data, cls.KIND, "sum request"), ">QQ", "sum request")
+        if server_points is not None and doubled_count != server_points:
+            raise PsiError(f"sum request: {doubled_count} server points returned, {server_points} sent")
+        check_count(count, max_items, "sum request (client points)")
         size = group.element_bytes
         expected = 48 + 32 * doubled_count + (32 + 2 * size) * count + 64
         if len(rest) != expected:

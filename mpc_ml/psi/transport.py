@@ -79,12 +79,14 @@ def serve(
     connections: int | None,
     timeout: float,
     ready: Callable[[int], None] | None,
+    max_frame: int = MAX_FRAME,
 ) -> None:
     """Accept connections one at a time: read one frame, send the frames `handle` returns.
 
     A bad request or a failed peer ends that connection only (the client gets an error frame
     when it can); `connections` bounds how many are served (None: forever). `timeout` bounds
-    the time a whole request frame may take to arrive, and then the sending of each reply.
+    the time a whole request frame may take to arrive, and then the sending of each reply;
+    a request frame announced longer than `max_frame` bytes is refused from its length.
     """
     with socket.create_server((host, port)) as listener:
         if ready is not None:
@@ -96,7 +98,7 @@ def serve(
             with conn:
                 conn.settimeout(timeout)
                 try:
-                    for frame in handle(recv_frame(conn)):
+                    for frame in handle(recv_frame(conn, max_frame)):
                         send_frame(conn, frame)
                 except PsiError as exc:
                     log.warning("PSI request from %s refused: %s", peer, exc)
@@ -106,13 +108,16 @@ def serve(
                         pass  # the peer is gone; nothing more to tell it
 
 
-def exchange(host: str, port: int, request: bytes, replies: int, *, timeout: float) -> list[bytes]:
-    """Connect, send one frame, receive `replies` frames (a peer error frame raises PsiError);
-    `timeout` bounds the connection, the sending, and the arrival of each whole reply frame."""
+def exchange(
+    host: str, port: int, request: bytes, replies: int, *, timeout: float, max_frame: int = MAX_FRAME
+) -> list[bytes]:
+    """Connect, send one frame, receive `replies` frames (a peer error frame raises PsiError with
+    its text sanitised); `timeout` bounds the connection, the sending, and the arrival of each
+    whole reply frame; a reply announced longer than `max_frame` bytes is refused from its length."""
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         raise PsiError(f"cannot connect to {host}:{port}: {exc}") from exc
     with sock:
         send_frame(sock, request)
-        return [raise_if_error(recv_frame(sock)) for _ in range(replies)]
+        return [raise_if_error(recv_frame(sock, max_frame)) for _ in range(replies)]

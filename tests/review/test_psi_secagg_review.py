@@ -316,3 +316,192 @@ def test_one_wrong_share_does_not_stop_an_honest_server() -> None:
     assert np.allclose(result.total, 1.25, atol=result.error_bound)
     with pytest.raises(SecAggError, match="seed of client 2: the share revealed by client 1 is inconsistent"):
         verify(result.transcript)
+
+
+# ---------------------------------------------------------------------------------------------
+# PSI: the server's setup on the client, request size on the server, a peer's error text
+# ---------------------------------------------------------------------------------------------
+
+
+def _setup_bytes(count: int, bits: int, high_bits: int, high: bytes, low: bytes) -> bytes:
+    """A ServerSetup message with these fields, whatever they say."""
+    from mpc_ml.psi.messages import header
+
+    return header(3) + struct.pack(">QBBQ", count, bits, high_bits, len(high)) + high + low
+
+
+@pytest.mark.parametrize(
+    ("setup", "value"),
+    [
+        (_setup_bytes(16, 1, 1, b"\xff\xff", b""), 1),  # 16 ones: every value is 0
+        (_setup_bytes(3, 9, 1, b"\xe0", b"\x01\x05\x03"), 2),  # one high part, low parts 1, 5, 3
+        (_setup_bytes(2, 9, 1, b"\xc0", b"\x07\x07"), 1),  # one value twice
+    ],
+    ids=["all-equal", "unsorted", "duplicate"],
+)
+def test_a_setup_with_repeated_or_unsorted_values_is_refused(setup: bytes, value: int) -> None:
+    """Failed before: ServerSetup.from_bytes accepted values that repeat or are out of order (a 2 MB message
+    of 0xff coded 16.8M equal values and decoded to 560 MB). Now refused naming the value."""
+    from mpc_ml.psi import ServerSetup
+
+    with pytest.raises(PsiError, match=f"compressed set: value {value} repeats or is out of order"):
+        ServerSetup.from_bytes(setup)
+
+
+def test_a_setup_stays_compressed_on_the_client() -> None:
+    """Failed before (no `checked`; from_bytes decoded every value, 16 bytes each, plus temporaries: about 160x
+    the message for this one, 320x for repeated values): a crafted 1 MB setup of distinct values at the densest
+    coding (4M values, 2 bits each) now keeps only the message and an index of one value per BLOCK values, and
+    tracing the parse peaks at the message's copies plus a fixed working set (one scan window), not per value."""
+    import tracemalloc
+
+    from mpc_ml.psi import ServerSetup
+    from mpc_ml.psi.gcs import BLOCK
+
+    size = 1 << 20
+    count = 4 * size  # b"\xaa" is "10101010": one value in each high bucket
+    data = _setup_bytes(count, 22, 22, b"\xaa" * size, b"")
+    tracemalloc.start()
+    try:
+        setup = ServerSetup.from_bytes(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert setup.checked.blocks == count // BLOCK and setup.checked.firsts.nbytes == 16 * (count // BLOCK)
+    assert peak < 2 * len(data) + (8 << 20), f"parsing a {len(data)}-byte setup peaked at {peak} bytes"
+    probe = np.zeros(3, dtype=setup.checked.firsts.dtype)
+    probe["high"] = [0, 1234, count - 1]
+    assert setup.checked.contains(probe).all()
+    probe["low"] = 1
+    assert not setup.checked.contains(probe).any()
+
+
+def test_the_client_caps_the_server_set_it_accepts() -> None:
+    """Failed before (no cap; the keyword did not exist): a setup announcing 2^24 + 1 items is refused from its
+    header naming the limit, and a client made with max_server_items=2 refuses a server of 3 items, through
+    finish and over TCP (query and fetch_setup), while the default accepts it."""
+    from mpc_ml.psi import ServerSetup
+    from mpc_ml.psi.messages import MAX_ITEMS
+
+    with pytest.raises(PsiError, match=f"setup: the server's set: {MAX_ITEMS + 1} items, more than the limit of {MAX_ITEMS}"):
+        ServerSetup.from_bytes(_setup_bytes(MAX_ITEMS + 1, 40, 24, b"", b""))
+    server = PsiServer(["a", "b", "c"])
+    client = PsiClient(["a", "z"], max_server_items=2)
+    response = server.respond(client.request()).to_bytes()
+    with pytest.raises(PsiError, match="more than the limit of 2"):
+        client.finish(response, server.setup.to_bytes())
+    with pytest.raises(PsiError, match="more than the limit of 2"):
+        client.finish(response, server.setup)
+    assert PsiClient(["a", "z"]).finish(response, server.setup.to_bytes()).items == []  # another key: no match
+    ready, ports = threading.Event(), []
+    thread = threading.Thread(target=server.serve, kwargs={"connections": 3, "timeout": 5,
+                              "ready": lambda p: (ports.append(p), ready.set())}, daemon=True)
+    thread.start()
+    ready.wait(5)
+    with pytest.raises(PsiError, match="more than the limit of 2"):
+        PsiClient.fetch_setup("127.0.0.1", ports[0], timeout=5, max_items=2)
+    with pytest.raises(PsiError, match="more than the limit of 2"):
+        client.query("127.0.0.1", ports[0], timeout=5)
+    assert PsiClient(["a", "z"]).query("127.0.0.1", ports[0], timeout=5).items == ["a"]
+    thread.join(10)
+
+
+def test_a_request_over_the_server_limit_is_refused_before_any_point_is_touched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed before (no limit; the keyword did not exist): a request header announcing 67M points was parsed
+    point by point (about 23 minutes of CPU for a real one on the one-at-a-time server). Now PsiServer's
+    max_items (default 2^24) refuses it from the header: no point is checked or blinded."""
+    import mpc_ml.psi.messages as messages
+    from mpc_ml.psi import Request
+    from mpc_ml.psi.messages import MAX_ITEMS
+
+    server = PsiServer(["a", "b"], max_items=2)
+
+    def untouched(*args: object) -> None:
+        raise AssertionError("a point was looked at")
+
+    monkeypatch.setattr(messages, "check_points", untouched)
+    monkeypatch.setattr(server._key, "blind", untouched)
+    with pytest.raises(PsiError, match="request: 3 items, more than the limit of 2"):
+        server.handle(PsiClient(["a", "b", "c"]).request().to_bytes())
+    with pytest.raises(PsiError, match=f"request: {1 << 26} items, more than the limit of {MAX_ITEMS}"):
+        PsiServer(["a"]).handle(Request(b"").to_bytes()[:7] + struct.pack(">Q", 1 << 26))
+    with pytest.raises(PsiError, match="request: 3 items, more than the limit of 2"):
+        server.respond(PsiClient(["a", "b", "c"]).request())
+
+
+def test_an_over_limit_request_gets_an_error_frame_and_the_server_goes_on() -> None:
+    """Failed before (no limit): over TCP the client of 3 items gets the refusal as the server's error frame,
+    and the next client within the limit is answered."""
+    server = PsiServer(["a", "b"], max_items=2)
+    ready, ports = threading.Event(), []
+    thread = threading.Thread(target=server.serve, kwargs={"connections": 2, "timeout": 5,
+                              "ready": lambda p: (ports.append(p), ready.set())}, daemon=True)
+    thread.start()
+    ready.wait(5)
+    with pytest.raises(PsiError, match="peer refused: request: 3 items, more than the limit of 2"):
+        PsiClient(["a", "b", "c"]).query("127.0.0.1", ports[0], timeout=5)
+    assert PsiClient(["b", "z"]).query("127.0.0.1", ports[0], timeout=5).items == ["b"]
+    thread.join(10)
+
+
+def test_the_sum_server_caps_a_request_before_any_per_item_work(trustees) -> None:  # type: ignore[no-untyped-def]
+    """Failed before (no limit; the keyword did not exist): PsiSumServer parsed and checked every point and
+    ciphertext of a request of any size. Now more than max_items client items, or a number of server points
+    other than it sent, are refused from the header."""
+    from threshold.elgamal import PublicKey
+
+    from mpc_ml.psi import PsiSumClient, PsiSumServer
+
+    pk = PublicKey(trustees[0].group, trustees[0].public_key)
+    server = PsiSumServer(["a", "b", "c"], max_items=2)
+    request = PsiSumClient({"a": 1, "b": 2, "c": 3}, pk, 10).reply(server.hello()).to_bytes(pk.group)
+    with pytest.raises(PsiError, match=r"sum request \(client points\): 3 items, more than the limit of 2"):
+        server.total(request, pk)
+    short = PsiSumClient({"a": 1}, pk, 10).reply(PsiSumServer(["a", "b"]).hello()).to_bytes(pk.group)
+    with pytest.raises(PsiError, match="2 server points returned, 3 sent"):
+        server.total(short, pk)
+    with pytest.raises(PsiError, match="sum hello: 3 items, more than the limit of 2"):
+        PsiSumClient({"a": 1}, pk, 10, max_server_items=2).reply(server.hello().to_bytes())
+
+
+_HOSTILE = "\x1b[2J\x1b]0;pwned\x07\r\nWARNING forged log line\u202e" + "x" * 5000
+
+
+def test_a_peer_error_text_is_sanitised_where_it_is_read() -> None:
+    """Failed before: an error frame's text went into PsiError as sent: terminal escapes (clear screen, window
+    title), a CR LF that forges a log line, a bidi override, and 5000 more characters. Now escaped and cut."""
+    from mpc_ml.psi.messages import ErrorMessage, raise_if_error
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def run() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1 << 20)
+                frame = ErrorMessage(_HOSTILE).to_bytes()
+                conn.sendall(struct.pack(">Q", len(frame)) + frame)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    with pytest.raises(PsiError) as caught:
+        PsiClient(["a"]).query("127.0.0.1", listener.getsockname()[1], timeout=5)
+    thread.join(5)
+    text = str(caught.value)
+    assert text.isprintable() and len(text) < 600, text
+    assert "\\x1b[2J" in text and "\\r\\nWARNING" in text and "\\u202e" in text and "cut" in text
+    with pytest.raises(PsiError) as again:
+        raise_if_error(ErrorMessage(_HOSTILE).to_bytes())
+    assert str(again.value) == text
+    assert ErrorMessage.from_bytes(ErrorMessage(_HOSTILE).to_bytes()).text.isprintable()
+
+
+def test_a_published_result_quoting_itself_in_an_error_is_cut() -> None:
+    """Failed before: a PSI-sum result whose group name was 3000 characters long came back whole inside the
+    PsiError (3080 characters, to logs and terminals). Now the quoted text goes through the same peer_text."""
+    doc = {"total": 1, "quorum": 1, "bound": 1, "partials": [], "verification_keys": {},
+           "record": {"group": _HOSTILE, "public_key": "", "request_id": "", "client_key": "", "signature": "",
+                      "ciphertexts": [], "matched": [], "total": {}}}
+    with pytest.raises(PsiError, match="unknown group") as caught:
+        PsiSumResult.from_json(json.dumps(doc))
+    assert str(caught.value).isprintable() and len(str(caught.value)) < 600, str(caught.value)
