@@ -99,7 +99,7 @@ static int h_mod(Modulus *m, const unsigned char *pb, size_t n) {{
     m->nbytes = n;
     m->pbytes = malloc(n);
     memcpy(m->pbytes, pb, n);
-    m->simd = 1;
+    m->arith = ARITH_IFMA;
     int ok = ctx && m->p && simd_setup(m, ctx);
     BN_CTX_free(ctx);
     return ok;
@@ -116,7 +116,7 @@ int h_store(const unsigned char *pb, size_t n, uint64_t *x, unsigned char *out) 
     Modulus m;
     Arith ar;
     int ok = h_mod(&m, pb, n);
-    if (ok) {{ arith_init(&ar, &m, NULL, 1); ok = ar.store(&ar, out, x); }}
+    if (ok) {{ arith_init(&ar, &m, NULL); ok = ar.store(&ar, out, x); }}
     h_mod_free(&m);
     return ok;
 }}
