@@ -55,6 +55,18 @@ SOURCE = ROOT / "threshold" / "groups" / "_modp.c"
 NL, M52, R = 80, (1 << 52) - 1, 1 << 4160
 HAS_IFMA = Modulus(int(P)).simd
 Limbs = ctypes.c_uint64 * NL
+N29, W29, M29, R29 = 144, 148, (1 << 29) - 1, 1 << (29 * 144)  # the AVX2 arithmetic (amm29)
+Limbs29 = ctypes.c_uint64 * N29
+
+
+def _has_avx2() -> bool:
+    try:
+        return Modulus(int(P), arith="avx2").arith == "avx2"
+    except ValueError:
+        return False
+
+
+HAS_AVX2 = _has_avx2()
 
 
 def rand_modulus(rnd: random.Random, bits: int) -> int:
@@ -92,22 +104,22 @@ HARNESS = f"""
 void h_amm52(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *p, uint64_t k0) {{ amm52(r, a, b, p, k0); }}
 void h_le_to_52(uint64_t *out, const unsigned char *in, size_t n) {{ le_to_52(out, in, n); }}
 void h_le_from_52(unsigned char *out, size_t n, const uint64_t *in) {{ le_from_52(out, n, in); }}
-static int h_mod(Modulus *m, const unsigned char *pb, size_t n) {{
+static int h_mod(Modulus *m, const unsigned char *pb, size_t n, int arith) {{
     memset(m, 0, sizeof *m);
     BN_CTX *ctx = BN_CTX_new();
     m->p = BN_lebin2bn(pb, (int)n, NULL);
     m->nbytes = n;
     m->pbytes = malloc(n);
     memcpy(m->pbytes, pb, n);
-    m->arith = ARITH_IFMA;
-    int ok = ctx && m->p && simd_setup(m, ctx);
+    m->arith = arith;
+    int ok = ctx && m->p && (arith == ARITH_IFMA ? simd_setup(m, ctx) : avx2_setup(m, ctx));
     BN_CTX_free(ctx);
     return ok;
 }}
-static void h_mod_free(Modulus *m) {{ BN_free(m->p); free(m->pbytes); free(m->p52); free(m->r2_52); }}
+static void h_mod_free(Modulus *m) {{ BN_free(m->p); free(m->pbytes); free_simd_constants(m); }}
 int h_setup(const unsigned char *pb, size_t n, uint64_t *p52, uint64_t *r2, uint64_t *k0) {{
     Modulus m;
-    int ok = h_mod(&m, pb, n);
+    int ok = h_mod(&m, pb, n, ARITH_IFMA);
     if (ok) {{ memcpy(p52, m.p52, NL * 8); memcpy(r2, m.r2_52, NL * 8); *k0 = m.k0; }}
     h_mod_free(&m);
     return ok;
@@ -115,7 +127,25 @@ int h_setup(const unsigned char *pb, size_t n, uint64_t *p52, uint64_t *r2, uint
 int h_store(const unsigned char *pb, size_t n, uint64_t *x, unsigned char *out) {{
     Modulus m;
     Arith ar;
-    int ok = h_mod(&m, pb, n);
+    int ok = h_mod(&m, pb, n, ARITH_IFMA);
+    if (ok) {{ arith_init(&ar, &m, NULL); ok = ar.store(&ar, out, x); }}
+    h_mod_free(&m);
+    return ok;
+}}
+void h_amm29(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *p29s, uint64_t k0) {{ amm29(r, a, b, p29s, k0); }}
+void h_le_to_limbs(uint64_t *out, size_t nl, unsigned w, const unsigned char *in, size_t n) {{ le_to_limbs(out, nl, w, in, n); }}
+void h_le_from_limbs(unsigned char *out, size_t n, const uint64_t *in, size_t nl, unsigned w) {{ le_from_limbs(out, n, in, nl, w); }}
+int h_avx2_setup(const unsigned char *pb, size_t n, uint64_t *p29s, uint64_t *r2, uint64_t *k0) {{
+    Modulus m;
+    int ok = h_mod(&m, pb, n, ARITH_AVX2);
+    if (ok) {{ memcpy(p29s, m.p29s, 4 * W29 * 8); memcpy(r2, m.r2_29, N29 * 8); *k0 = m.k29; }}
+    h_mod_free(&m);
+    return ok;
+}}
+int h_avx2_store(const unsigned char *pb, size_t n, uint64_t *x, unsigned char *out) {{
+    Modulus m;
+    Arith ar;
+    int ok = h_mod(&m, pb, n, ARITH_AVX2);
     if (ok) {{ arith_init(&ar, &m, NULL); ok = ar.store(&ar, out, x); }}
     h_mod_free(&m);
     return ok;
@@ -248,6 +278,132 @@ def test_simd_store_final_subtraction(h, bits):
     for x in [0, 1, p - 1, p, p + 1, 2 * p - 1, R % p, (R * (p - 1)) % p] + [rnd.randrange(2 * p) for _ in range(20)]:
         out = ctypes.create_string_buffer(n)
         assert h.h_store(p.to_bytes(n, "little"), ctypes.c_size_t(n), to52(x), out)
+        assert int.from_bytes(out.raw, "little") == x * ri % p, x
+
+
+# ============================================================== the AVX2 arithmetic (amm29), same harness
+
+NEEDS_AVX2 = pytest.mark.skipif(not HAS_AVX2, reason="this CPU has no AVX2 (amm29 would kill the process)")
+
+
+def to29(x: int):
+    return Limbs29(*[(x >> (29 * i)) & M29 for i in range(N29)])
+
+
+def from29(limbs) -> int:
+    return sum(int(v) << (29 * i) for i, v in enumerate(limbs))
+
+
+def setup29(h, p: int):
+    n = (p.bit_length() + 7) // 8
+    p29s, r2, k0 = (ctypes.c_uint64 * (4 * W29))(), Limbs29(), ctypes.c_uint64()
+    assert h.h_avx2_setup(p.to_bytes(n, "little"), ctypes.c_size_t(n), p29s, r2, ctypes.byref(k0))
+    return p29s, r2, k0.value
+
+
+def amm29(h, a: int, b: int, p29s, k0: int) -> int:
+    r = Limbs29()
+    h.h_amm29(r, to29(a), to29(b), p29s, ctypes.c_uint64(k0))
+    assert all(v <= M29 for v in r)
+    return from29(r)
+
+
+def test_avx2_setup_constants_every_modulus_size(h):
+    """p29s holds p shifted up by g = 0..3 limbs, zeros elsewhere (148 limbs each); k29 = -p^-1 mod 2^29,
+    r2_29 = 2^8352 mod p: every size 65..4176 bits (the code takes up to 4174), p = 1 mod 2^29 and all-ones among them."""
+    rnd = random.Random(5)
+    for bits in range(65, 4177):
+        p = rand_modulus(rnd, bits) if bits % 7 else ((1 << (bits - 1)) + 1 if bits % 2 else (1 << bits) - 1)
+        p29s, r2, k0 = setup29(h, p)
+        limbs = [(p >> (29 * i)) & M29 for i in range(N29)]
+        for g in range(4):
+            assert list(p29s[g * W29:(g + 1) * W29]) == [0] * g + limbs + [0] * (4 - g), (bits, g)
+        assert k0 <= M29 and (p * k0 + 1) % (1 << 29) == 0
+        assert from29(r2) == pow(2, 2 * 29 * N29, p) and all(v <= M29 for v in r2), bits
+
+
+def test_byte_limb_conversions_29_bits(h):
+    """le_to_limbs / le_from_limbs with 29-bit limbs: every byte count 1..522 (144 full limbs), every byte 0xff,
+    random bytes, and one set byte at every position (the splits at every shift 22..28)."""
+    rnd = random.Random(6)
+    for n in range(1, 523):
+        for data in (b"\xff" * n, rnd.randbytes(n), bytes(n)):
+            limbs = Limbs29()
+            h.h_le_to_limbs(limbs, ctypes.c_size_t(N29), ctypes.c_uint(29), data, ctypes.c_size_t(n))
+            assert from29(limbs) == int.from_bytes(data, "little") and all(v <= M29 for v in limbs), n
+            out = ctypes.create_string_buffer(n)
+            h.h_le_from_limbs(out, ctypes.c_size_t(n), limbs, ctypes.c_size_t(N29), ctypes.c_uint(29))
+            assert out.raw == data, n
+    for i in range(522):
+        for v in (0x01, 0x0F, 0xF0, 0xFF):
+            limbs = Limbs29()
+            h.h_le_to_limbs(limbs, ctypes.c_size_t(N29), ctypes.c_uint(29), bytes(i) + bytes([v]) + bytes(521 - i),
+                            ctypes.c_size_t(522))
+            assert from29(limbs) == v << (8 * i)
+
+
+BOUND_BITS_29 = [65, 66, 127, 1000, 2048, 3584, 4095, 4096, 4173, 4174]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bits=st.sampled_from(BOUND_BITS_29), kind=st.sampled_from(["random", "ones", "lowone"]), seed=st.integers(0, 2**32),
+       edge=st.sampled_from(["2p-1", "p", "p-1", "0", "1", "random"]))
+@NEEDS_AVX2
+def test_amm29_stays_below_2p_and_is_a_montgomery_product(h, bits, kind, seed, edge):
+    """For a, b < 2p and 4p < 2^4176: amm29 = a b / 2^4176 mod p, below 2p, in normalized limbs; up to 4174 bits."""
+    rnd = random.Random(seed)
+    p = {"random": rand_modulus(rnd, bits), "ones": (1 << bits) - 1, "lowone": (1 << (bits - 1)) + 1}[kind]
+    p29s, _, k0 = setup29(h, p)
+    ri = pow(R29, -1, p)
+    pick = {"2p-1": 2 * p - 1, "p": p, "p-1": p - 1, "0": 0, "1": 1, "random": rnd.randrange(2 * p)}
+    for a, b in ((pick[edge], pick[edge]), (pick[edge], rnd.randrange(2 * p)), (rnd.randrange(2 * p), pick[edge])):
+        r = amm29(h, a, b, p29s, k0)
+        assert r < 2 * p and r % p == a * b * ri % p
+
+
+@NEEDS_AVX2
+def test_amm29_bound_margin_ends_at_4175_bits(h):
+    """At 4175 bits (4p > 2^4176) inputs near 2p give results of 2^4176 or more, whose carry amm29 drops: the 4174-bit
+    limit of arith='avx2' matters."""
+    p = (1 << 4175) - 1
+    p29s, _, k0 = setup29(h, p)
+    ri = pow(R29, -1, p)
+    rnd = random.Random(7)
+    pairs = [(2 * p - 1, 2 * p - 1)] + [(rnd.randrange(p, 2 * p), rnd.randrange(p, 2 * p)) for _ in range(20)]
+    assert any(not (r < 2 * p and r % p == a * b * ri % p) for r, a, b in ((amm29(h, a, b, p29s, k0), a, b) for a, b in pairs))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.integers(0, R29 - 1), b=st.integers(0, R29 - 1), seed=st.integers(0, 2**32),
+       shape=st.sampled_from(["random", "ones", "max-limbs"]))
+@NEEDS_AVX2
+def test_amm29_no_column_overflow_for_any_limbs(h, a, b, seed, shape):
+    """Outside the < 2p contract too (any 144 limbs of 29 bits, p of 4176 bits, every Montgomery digit up to 2^29-1):
+    the result is the exact (a b + m p) / 2^4176 modulo 2^4176, so no 64-bit column wrapped between the carries
+    (every 6 row groups) nor lost a carry."""
+    rnd = random.Random(seed)
+    if shape == "ones":
+        a = b = R29 - 1
+    elif shape == "max-limbs":
+        a = sum((M29 - rnd.randrange(1 << 8)) << (29 * i) for i in range(N29))
+        b = sum((M29 - rnd.randrange(1 << 4)) << (29 * i) for i in range(N29))
+    p = rand_modulus(rnd, 4176) if shape != "ones" else R29 - 1
+    p29s, _, k0 = setup29(h, p)
+    m = (-a * b * pow(p, -1, R29)) % R29
+    assert amm29(h, a, b, p29s, k0) == ((a * b + m * p) // R29) % R29
+
+
+@NEEDS_AVX2
+@pytest.mark.parametrize("bits", [65, 127, 1000, 4096, 4174])
+def test_avx2_store_final_subtraction(h, bits):
+    """avx2_store: x in 0..2p-1 (Montgomery form, 29-bit limbs) leaves as x / 2^4176 mod p, fully reduced."""
+    rnd = random.Random(bits)
+    p = rand_modulus(rnd, bits)
+    n = (bits + 7) // 8
+    ri = pow(R29, -1, p)
+    for x in [0, 1, p - 1, p, p + 1, 2 * p - 1, R29 % p, (R29 * (p - 1)) % p] + [rnd.randrange(2 * p) for _ in range(20)]:
+        out = ctypes.create_string_buffer(n)
+        assert h.h_avx2_store(p.to_bytes(n, "little"), ctypes.c_size_t(n), to29(x), out)
         assert int.from_bytes(out.raw, "little") == x * ri % p, x
 
 

@@ -16,6 +16,18 @@ from threshold.groups.modp import _NATIVE, P
 SMALL = 2**127 - 1  # a Mersenne prime: two limbs, odd
 
 
+def _runs(name: str) -> bool:
+    try:
+        Modulus(SMALL, arith=name)
+        return True
+    except ValueError:
+        return False
+
+
+ARITHS = [name for name in ("openssl", "avx2", "ifma") if _runs(name)]  # what this CPU can run, forced
+LIMIT = {"openssl": 16384, "avx2": 4174, "ifma": 4157}  # the largest p each takes, in bits
+
+
 def naive(bases, exps, p):
     acc = gmpy2.mpz(1)
     for b, e in zip(bases, exps):
@@ -25,12 +37,14 @@ def naive(bases, exps, p):
 
 @settings(max_examples=40, deadline=None)
 @given(data=st.lists(st.tuples(st.integers(0, SMALL - 1), st.integers(0, 2**300)), max_size=40),
-       method=st.sampled_from([0, 1, 2, 3]), simd=st.booleans())
-def test_any_odd_modulus_any_method(data, method, simd):
+       method=st.sampled_from([0, 1, 2, 3]), simd=st.booleans(), arith=st.sampled_from(ARITHS))
+def test_any_odd_modulus_any_method(data, method, simd, arith):
     """Bases 0 and 1, zero exponents, repeated bases, exponents far above the modulus: all exact (a 127-bit
-    modulus stays on OpenSSL's arithmetic whatever `simd` asks)."""
+    modulus stays on OpenSSL's arithmetic whatever `simd` asks; forced, the SIMD ones take it too)."""
     bases, exps = [b for b, _ in data], [e for _, e in data]
+    assert Modulus(SMALL, simd=simd).arith == "openssl"
     assert Modulus(SMALL, simd=simd).multi_exp(bases, exps, method) == naive(bases, exps, SMALL)
+    assert Modulus(SMALL, arith=arith).multi_exp(bases, exps, method) == naive(bases, exps, SMALL)
 
 
 @settings(max_examples=25, deadline=None)
@@ -50,6 +64,69 @@ def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method
     fast, plain = Modulus(p), Modulus(p, simd=False)
     assert not plain.simd and fast.simd == (2560 <= bits <= 4157 and _NATIVE.simd)
     assert fast.multi_exp(bases, exps, method) == plain.multi_exp(bases, exps, method) == want
+    for arith in ARITHS:
+        if bits <= LIMIT[arith]:
+            assert Modulus(p, arith=arith).multi_exp(bases, exps, method) == want, arith
+        else:
+            with pytest.raises(ValueError, match=f"arith='{arith}' needs"):
+                Modulus(p, arith=arith)
+
+
+@pytest.mark.parametrize("bits", [65, 2560, 3583, 3584, 4096, 4157, 4158, 4174, 4175, 6000])
+def test_default_arithmetic_by_cpu_and_size(bits):
+    """The default is the fastest arithmetic that takes p: IFMA from 2560 to 4157 bits, else AVX2 from 3584 to 4174
+    bits (its fixed 144 limbs lose to OpenSSL's product sized to p below), else OpenSSL; simd=False is OpenSSL."""
+    p = (1 << (bits - 1)) | 12345
+    if "ifma" in ARITHS and 2560 <= bits <= 4157:
+        want = "ifma"
+    elif "avx2" in ARITHS and 3584 <= bits <= 4174:
+        want = "avx2"
+    else:
+        want = "openssl"
+    assert Modulus(p).arith == want and Modulus(p).simd == (want == "ifma")
+    assert Modulus(p, simd=False).arith == Modulus(p, arith="openssl").arith == "openssl"
+
+
+def test_arith_argument_errors():
+    with pytest.raises(ValueError, match="arith must be"):
+        Modulus(int(P), arith="sse2")
+    with pytest.raises(ValueError, match="contradicts"):
+        Modulus(int(P), simd=False, arith="avx2")
+    with pytest.raises(TypeError):
+        Modulus(int(P), arith=2)
+    with pytest.raises(AttributeError):
+        _NATIVE.arith = "openssl"
+    assert Modulus(int(P), arith=None).arith == _NATIVE.arith
+
+
+# Operands of one product: 0, 1, 2, p-1, p-2 (p = 2^4096 - small: values near 2^4096), (p+1)/2, 2^4095, random.
+EDGE = [0, 1, 2, int(P) - 1, int(P) - 2, (int(P) + 1) // 2, 1 << 4095, int(P) - (1 << 64)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.one_of(st.sampled_from(EDGE), st.integers(0, int(P) - 1)),
+       b=st.one_of(st.sampled_from(EDGE), st.integers(0, int(P) - 1)), arith=st.sampled_from(ARITHS))
+def test_one_product_every_arithmetic(a, b, arith):
+    """a b, a^2, a^3 b^2 mod p through each arithmetic forced (conversion in, one to four products, conversion out
+    with its final subtraction) against gmpy2, for edge and random operands."""
+    m = Modulus(int(P), arith=arith)
+    assert m.multi_exp([a, b], [1, 1], 1) == a * b % P
+    assert m.multi_exp([a], [2], 1) == a * a % P
+    assert m.multi_exp([a, b], [3, 2], 1) == gmpy2.powmod(a, 3, P) * gmpy2.powmod(b, 2, P) % P
+    assert m.comb(a, 1).exp(1) == a and m.comb(b, 1).exp(2) == b * b % P
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.sampled_from([1, 2, 15, 16, 17, 64, 200]), method=st.sampled_from([0, 1, 2, 3]),
+       arith=st.sampled_from(ARITHS))
+def test_every_method_every_arithmetic(seed, n, method, arith):
+    """Verification-shaped multi-exponentiations (129- to 385-bit exponents, bases near p) on each arithmetic forced."""
+    import random
+
+    rnd = random.Random(seed)
+    bases = [rnd.choice([P - 1, 1, 0, rnd.randrange(P)]) for _ in range(n)]
+    exps = [rnd.choice([0, 1, rnd.getrandbits(129), rnd.getrandbits(256), rnd.getrandbits(385)]) for _ in range(n)]
+    assert Modulus(int(P), arith=arith).multi_exp(bases, exps, method) == naive(bases, exps, P)
 
 
 @settings(max_examples=30, deadline=None)
@@ -116,15 +193,17 @@ def test_bad_types_and_arguments():
         _NATIVE.__init__(SMALL)
 
 
-def test_threads_share_one_modulus():
+@pytest.mark.parametrize("arith", ARITHS)
+def test_threads_share_one_modulus(arith):
     """The GIL is released while computing: concurrent calls on one Modulus must not share scratch."""
+    modulus = Modulus(int(P), arith=arith)
     bases = [gmpy2.powmod(3, i + 2, P) for i in range(20)]
     exps = [2**200 + 7 * i for i in range(20)]
     want = naive(bases, exps, P)
     results = []
 
     def work():
-        results.extend(_NATIVE.multi_exp(bases, exps, m) for m in (1, 2))
+        results.extend(modulus.multi_exp(bases, exps, m) for m in (1, 2))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -134,10 +213,10 @@ def test_threads_share_one_modulus():
     assert results == [want] * 8
 
 
-@pytest.mark.parametrize("simd", [True, False])
-def test_comb_and_products_match_powmod(simd):
-    """On either arithmetic (IFMA where the CPU has it, OpenSSL otherwise), bases near p included."""
-    modulus = Modulus(int(P), simd=simd)
+@pytest.mark.parametrize("arith", ARITHS)
+def test_comb_and_products_match_powmod(arith):
+    """On every arithmetic this CPU has, bases near p included."""
+    modulus = Modulus(int(P), arith=arith)
     h = gmpy2.powmod(5, 2 * 12345, P)
     comb = modulus.comb(int(h), 32)
     for e in (0, 1, 255, 256, 2**256 - 1, 2**200 + 2**8):

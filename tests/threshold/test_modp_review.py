@@ -71,10 +71,23 @@ EDGE_EXPONENTS = sorted({0, 1, 2, 3, Q - 1, Q, Q + 1, 2**256 - 1, Q * (2**128 - 
                                                   384, 385, 511, 512, 640, 1024) for d in (-1, 0, 1)})
 
 
+def _arith_runs(name: str) -> bool:
+    try:
+        Modulus(int(P), arith=name)
+        return True
+    except ValueError:
+        return False
+
+
+ARITHS = [name for name in ("openssl", "avx2", "ifma") if _arith_runs(name)]
+
+
 @pytest.mark.parametrize("count", [1, 2, 15, 16, 17, 23, 24, 25, 33])
 def test_native_edge_values_every_method(count):
     """Bases 0, 1, p-1, duplicates; exponents 0, at every window width (Straus w <= 7, Pippenger <= 16) and limb
-    boundary, q, q+1 and unreduced q*s; the switches of method 0 at 16 and 24 terms: every method exact."""
+    boundary, q, q+1 and unreduced q*s; the switches of method 0 at 16 and 24 terms: every method exact, on the
+    default arithmetic and on every other this CPU has (forced)."""
+    mods = [_NATIVE] + [Modulus(int(P), arith=name) for name in ARITHS]
     special = [0, 1, P - 1, P - 2, G, (P - 1) // 2, 2]
     bases = [special[i % len(special)] if i % 3 else gmpy2.powmod(5, i + 7, P) for i in range(count)]
     if count > 3:
@@ -83,7 +96,8 @@ def test_native_edge_values_every_method(count):
         exps = [EDGE_EXPONENTS[(shift + 5 * i) % len(EDGE_EXPONENTS)] for i in range(count)]
         want = naive(bases, exps)
         for method in (0, 1, 2, 3):
-            assert _NATIVE.multi_exp(bases, exps, method) == want, (count, shift, method)
+            for m in mods:
+                assert m.multi_exp(bases, exps, method) == want, (count, shift, method, m.arith)
         assert multi_exp_mod(list(zip(bases, exps))) == want
 
 
@@ -108,7 +122,11 @@ def test_native_exponents_of_2_20_bits_and_many_terms():
     assert [Modulus(M521).multi_exp(bases, exps, method) for method in (0, 2)] == [want] * 2
     bases = [gmpy2.powmod(G, i + 1, P) for i in range(300)]
     exps = [Q * rnd.getrandbits(128) if i % 3 == 0 else rnd.getrandbits(256) for i in range(300)]
-    assert _NATIVE.multi_exp(bases, exps) == _NATIVE.multi_exp(bases, exps, 2) == naive(bases, exps)
+    want = naive(bases, exps)
+    assert _NATIVE.multi_exp(bases, exps) == _NATIVE.multi_exp(bases, exps, 2) == want
+    for name in ARITHS:
+        m = Modulus(int(P), arith=name)
+        assert [m.multi_exp(bases, exps, method) for method in (0, 2, 3)] == [want] * 3, name
 
 
 def test_native_index_errors_propagate_and_nothing_leaks():

@@ -1,0 +1,89 @@
+"""A/B of the arithmetics behind threshold/groups/_modp.c (OpenSSL, AVX2, AVX-512 IFMA) on this machine.
+
+    python benchmarks/modp_arith.py              # 15 rounds (about 1 min with all three arithmetics)
+    python benchmarks/modp_arith.py --rounds 31
+
+Every arithmetic the CPU offers is forced in turn (Modulus(P, arith=...)) on the 4096-bit ElectionGuard prime:
+- product: one 4096-bit Montgomery product, timed as a comb build (Modulus.comb(base, 32): 255 x 32 products,
+  one conversion, 32 copies) divided by 8160;
+- multi_exp of 64 terms (exponents of 256 to 384 bits, as in a batch verification) and of 6000 terms, method 0
+  (the choice multi_exp makes by size), same bases and exponents for every arithmetic.
+Each round runs every arithmetic once, in an order rotated from round to round (alternating A/B on a shared, noisy
+machine); figures are medians over the rounds of CPU time (time.process_time: the work is single-threaded).
+Prints a Markdown table; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from threshold.groups._modp import Modulus  # noqa: E402
+from threshold.groups.modp import P  # noqa: E402
+
+
+def available() -> dict[str, Modulus]:
+    """The arithmetics this CPU can run on P, in a fixed order."""
+    mods = {}
+    for name in ("openssl", "avx2", "ifma"):
+        try:
+            mods[name] = Modulus(int(P), arith=name)
+        except ValueError:
+            pass
+    return mods
+
+
+def cpu_time(fn: Callable[[], object]) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    args = ap.parse_args()
+    p = int(P)
+    rnd = random.Random(2026)
+    mods = available()
+    base = rnd.randrange(2, p)
+    b64 = [rnd.randrange(1, p) for _ in range(64)]
+    e64 = [rnd.getrandbits(rnd.choice((256, 384))) for _ in range(64)]
+    b6k = [rnd.randrange(1, p) for _ in range(6000)]
+    e6k = [rnd.getrandbits(rnd.choice((256, 384))) for _ in range(6000)]
+    want64, want6k = mods["openssl"].multi_exp(b64, e64), mods["openssl"].multi_exp(b6k, e6k)
+    for m in mods.values():  # warm-up, and the same results everywhere
+        assert m.multi_exp(b64, e64) == want64 and m.multi_exp(b6k, e6k) == want6k
+        m.comb(base, 32)
+    cases: dict[str, Callable[[Modulus], float]] = {
+        "product (us)": lambda m: cpu_time(lambda: m.comb(base, 32)) / (255 * 32) * 1e6,
+        "multi_exp 64 terms (ms)": lambda m: cpu_time(lambda: m.multi_exp(b64, e64)) * 1e3,
+        "multi_exp 6000 terms (ms)": lambda m: cpu_time(lambda: m.multi_exp(b6k, e6k)) * 1e3,
+    }
+    names = list(mods)
+    samples = {(c, n): [] for c in cases for n in names}
+    for r in range(args.rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for c, fn in cases.items():
+            for n in order:
+                samples[c, n].append(fn(mods[n]))
+    print(f"{platform.processor() or platform.machine()}, {args.rounds} rounds, medians of CPU time; "
+          f"default arithmetic here: {Modulus(p).arith}\n")
+    print("| | " + " | ".join(names) + " | " + " | ".join(f"openssl / {n}" for n in names[1:]) + " |")
+    print("|---" * (2 * len(names)) + "|")
+    for c in cases:
+        med = {n: statistics.median(samples[c, n]) for n in names}
+        print(f"| {c} | " + " | ".join(f"{med[n]:.3g}" for n in names) + " | "
+              + " | ".join(f"{med['openssl'] / med[n]:.2f}x" for n in names[1:]) + " |")
+
+
+if __name__ == "__main__":
+    main()
