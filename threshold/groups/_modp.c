@@ -1,9 +1,14 @@
 /*
  * Native multi-exponentiation modulo an odd prime, for threshold.groups.modp.
  *
- * Two arithmetics behind one Straus, one Pippenger and one comb (struct Arith):
- * - AVX-512 IFMA, where the CPU and the OS have it and p has 2560 to 4157 bits: 80 limbs of 52 bits,
- *   almost-Montgomery products (R = 2^4160, values below 2p), about 3x faster than OpenSSL at 4096 bits;
+ * Three arithmetics behind one Straus, one Bos-Coster, one Pippenger and one comb (struct Arith), the fastest the
+ * CPU and the OS offer for p by default (Modulus(p, arith=...) forces one, Modulus.arith names it):
+ * - AVX-512 IFMA, for p of 2560 to 4157 bits: 80 limbs of 52 bits, almost-Montgomery products (R = 2^4160, values
+ *   below 2p), about 3x faster than OpenSSL at 4096 bits;
+ * - AVX2 without IFMA, for p of 3584 to 4174 bits: 144 limbs of 29 bits in 64-bit lanes multiplied four at a time
+ *   by vpmuludq, almost-Montgomery (R = 2^4176, values below 2p), about 1.6x faster than OpenSSL at 4096 bits,
+ *   1.1x at 3584, slower below 3200 (measured on Zen 4, arith forced: benchmarks/modp_arith.py); its elements
+ *   take 1152 bytes (a comb of 32 rows: 9.4 MB);
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
  *   MULX/ADX where the CPU has them; about 1.25x faster than a GMP product plus a word-by-word reduction).
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
@@ -123,10 +128,10 @@ static size_t pippenger_plan(const Exponent *e, size_t count, Window *plan, doub
 /* ------------------------------------------------------------ element arithmetic */
 
 /* The multi-exponentiation sees its elements through Arith, so that one Straus and one Pippenger serve
- * both representations: OpenSSL BIGNUMs in Montgomery form (any CPU), or 80 limbs of 52 bits multiplied
- * by AVX-512 IFMA (almost-Montgomery products with R = 2^4160: values stay below 2p; about 3x faster
- * than BN_mod_mul_montgomery at 4096 bits where the CPU has IFMA). Elements live in flat arrays of
- * `size`-byte slots (a BIGNUM pointer, or the limbs themselves). */
+ * every representation: OpenSSL BIGNUMs in Montgomery form (any CPU), 80 limbs of 52 bits multiplied
+ * by AVX-512 IFMA (almost-Montgomery products with R = 2^4160: values stay below 2p), or 144 limbs of
+ * 29 bits multiplied by AVX2 (R = 2^4176, below 2p too). Elements live in flat arrays of `size`-byte
+ * slots (a BIGNUM pointer, or the limbs themselves). */
 typedef struct Arith {
     const Modulus *m;
     BN_CTX *ctx; /* OpenSSL path only */
@@ -476,7 +481,8 @@ done:
  * takes y's exponent down instead (y^b x^a = y^(b-a) (xy)^a). Variable time, like the rest. */
 #define BC_MAX_LIMBS 16 /* exponents up to 1024 bits; larger ones go to Pippenger or Straus */
 /* Where method 0 picks Bos-Coster (measured on verification batches, 256-384-bit exponents): from 16 terms on
- * OpenSSL's arithmetic; on IFMA's 3x faster products its per-step overhead weighs more, so from 24 terms (Straus
+ * OpenSSL's arithmetic and on AVX2 (1.6x faster products: Bos-Coster and Straus about even at 16-20 terms, 0.9x
+ * Straus at 64, 0.67x Pippenger at 64 and 6000, no upper bound); on IFMA's 3x faster products its per-step overhead weighs more, so from 24 terms (Straus
  * wins below) up to 65536 (0.76x Pippenger at 600 terms, 0.87x at 6000, 0.89x at 18000, 1.0x at 120000). */
 #define BC_MIN_TERMS 16
 #define BC_MIN_TERMS_SIMD 24
