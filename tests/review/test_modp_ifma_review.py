@@ -615,7 +615,7 @@ def test_fork_child_uses_the_parents_modulus_and_comb():
 
 def test_no_leak_on_success_or_error_paths():
     """glibc's count of allocated bytes (mallinfo2) does not grow over 300 rounds of every call and error
-    path on both arithmetics (a leaked 640-byte slot per call would add 190 KB)."""
+    path on every arithmetic (a leaked 640-byte slot per call would add 190 KB)."""
     libc = ctypes.CDLL(None)
     if not hasattr(libc, "mallinfo2"):
         pytest.skip("no mallinfo2")
@@ -632,8 +632,8 @@ def test_no_leak_on_success_or_error_paths():
         return info.uordblks + info.hblkhd
 
     p = rand_modulus(random.Random(7), 1500)
-    for simd in (True, False):
-        m = Modulus(p, simd=simd)
+    for arith in ["openssl", "ifma"][not HAS_IFMA:] + ["avx2"] * HAS_AVX2:
+        m = Modulus(p, arith=arith)
         c = m.comb(5, 2)
 
         def rounds(n):
@@ -642,7 +642,7 @@ def test_no_leak_on_success_or_error_paths():
                 m.products([[(c, 3), (c, 9)], []])
                 m.multi_exp([3] * 17, list(range(1, 18)))
                 m.multi_exp([3, 5], [7, 9], 1)
-                Modulus(p, simd=simd)
+                Modulus(p, arith=arith)
                 for bad in (lambda: m.multi_exp([p], [1]), lambda: m.comb(p, 1), lambda: c.exp(-1),
                             lambda: m.products([[(c, 1)], [(c, -1)]]), lambda: m.multi_exp([2, 3], [1, -1])):
                     try:
@@ -653,7 +653,7 @@ def test_no_leak_on_success_or_error_paths():
         rounds(30)
         before = used()
         rounds(300)
-        assert used() - before < 40_000, simd
+        assert used() - before < 40_000, arith
 
 
 SHIM = """
@@ -675,15 +675,24 @@ void *aligned_alloc(size_t al, size_t size) {
 
 @pytest.fixture(scope="module")
 def shim(tmp_path_factory):
-    if not HAS_IFMA:
-        pytest.skip("the aligned allocations are the IFMA arithmetic's")
+    if not (HAS_IFMA or HAS_AVX2):
+        pytest.skip("the aligned allocations are the SIMD arithmetics'")
     return gcc_build(tmp_path_factory.mktemp("shim"), "failalloc", SHIM, "-ldl")
 
 
-def test_every_aligned_alloc_failure_raises_memory_error_and_recovers(shim):
+def needs(arith: str) -> None:
+    if not {"ifma": HAS_IFMA, "avx2": HAS_AVX2}[arith]:
+        pytest.skip(f"this CPU has no {arith}")
+
+
+@pytest.mark.parametrize("arith", ["ifma", "avx2"])
+def test_every_aligned_alloc_failure_raises_memory_error_and_recovers(shim, arith):
     """The n-th aligned_alloc fails, for every n a call makes (Modulus, multi_exp Straus and Pippenger, comb,
     exp, products): MemoryError, no crash or double free (Comb_dealloc with entries NULL included), and the
-    next call is exact."""
+    next call is exact. A default Modulus (IFMA here) whose constants cannot be allocated falls back to OpenSSL;
+    a forced one (arith='avx2') raises MemoryError."""
+    needs(arith)
+    make = "Modulus(p)" if arith == "ifma" else "Modulus(p, arith='avx2')"
     r = run_child(f"""
         import ctypes
         shim = ctypes.CDLL({str(shim)!r})
@@ -691,8 +700,8 @@ def test_every_aligned_alloc_failure_raises_memory_error_and_recovers(shim):
         from threshold.groups._modp import Modulus
         from threshold.groups.modp import P
         p = int(P)
-        m = Modulus(p)
-        assert m.simd
+        m = {make}
+        assert m.arith == {arith!r}
         c = m.comb(3, 2)
         ops = {{
             "straus": lambda: m.multi_exp([3, 5], [2**100 + 1, 7], 1),
@@ -700,7 +709,7 @@ def test_every_aligned_alloc_failure_raises_memory_error_and_recovers(shim):
             "comb": lambda: m.comb(5, 3).exp(1000),
             "exp": lambda: c.exp(1000),
             "products": lambda: m.products([[(c, 5)], [(c, 7)]]),
-            "modulus": lambda: Modulus(p).multi_exp([3], [5]),
+            "modulus": lambda: {make}.multi_exp([3], [5]),
         }}
         for name, f in ops.items():
             want = f()
@@ -713,7 +722,7 @@ def test_every_aligned_alloc_failure_raises_memory_error_and_recovers(shim):
                 except MemoryError:
                     pass
                 else:
-                    if name != "modulus":  # a Modulus whose IFMA constants cannot be allocated stays on OpenSSL
+                    if name != "modulus" or {arith!r} != "ifma":  # the default falls back to OpenSSL
                         raise AssertionError(("no MemoryError", name, k))
                     assert got == want, name
                 shim.arm(0)
@@ -723,16 +732,18 @@ def test_every_aligned_alloc_failure_raises_memory_error_and_recovers(shim):
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
 
 
-def test_failed_simd_setup_leaves_no_half_initialised_modulus(shim):
+@pytest.mark.parametrize("arith", ["ifma", "avx2"])
+def test_failed_simd_setup_leaves_no_half_initialised_modulus(shim, arith):
+    needs(arith)
     r = run_child(f"""
         import ctypes
         shim = ctypes.CDLL({str(shim)!r})
         from threshold.groups._modp import Modulus
         from threshold.groups.modp import P
         m = Modulus.__new__(Modulus)
-        shim.arm(1)  # p52's aligned_alloc
+        shim.arm(1)  # p52's or p29s's aligned_alloc
         try:
-            m.__init__(int(P))
+            m.__init__(int(P), arith={arith!r})
         except MemoryError:
             pass
         shim.arm(0)
