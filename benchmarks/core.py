@@ -485,7 +485,7 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             f"{fmt_t(st.get('equations'))}, multi-exponentiation {fmt_t(st.get('multi_exp'))}. "
             "The multi-exponentiation is 4096-bit Montgomery products in C (threshold/groups/_modp.c): each proof "
             "brings 4 bases with 129-bit weights and 2 (alpha, beta) with 256-bit exponents; on OpenSSL's "
-            "BN_mod_mul_montgomery and on AVX-512 IFMA (up to 65536 terms) they go through Bos-Coster "
+            "BN_mod_mul_montgomery, on AVX2 and on AVX-512 IFMA (up to 65536 terms) they go through Bos-Coster "
             "(x^a y^b = x^(a-b) (xy)^b on the two largest exponents, whose products per base fall as N grows), "
             "beyond that through Pippenger's buckets (2^(c+1) products per window, c at most 12); `quorum verify` "
             "therefore batches chunks of up to 4096 entries and folds the membership tests into the same "

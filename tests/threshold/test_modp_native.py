@@ -87,6 +87,14 @@ def test_default_arithmetic_by_cpu_and_size(bits):
     assert Modulus(p, simd=False).arith == Modulus(p, arith="openssl").arith == "openssl"
 
 
+def test_native_arithmetic_names_the_default():
+    from threshold.groups.modp import native_arithmetic
+
+    best = "ifma" if "ifma" in ARITHS else "avx2" if "avx2" in ARITHS else "openssl"
+    assert _NATIVE.arith == best
+    assert native_arithmetic() == {"ifma": "AVX-512 IFMA", "avx2": "AVX2", "openssl": "OpenSSL"}[best]
+
+
 def test_arith_argument_errors():
     with pytest.raises(ValueError, match="arith must be"):
         Modulus(int(P), arith="sse2")
