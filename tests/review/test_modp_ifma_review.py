@@ -133,6 +133,7 @@ int h_store(const unsigned char *pb, size_t n, uint64_t *x, unsigned char *out) 
     return ok;
 }}
 void h_amm29(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *p29s, uint64_t k0) {{ amm29(r, a, b, p29s, k0); }}
+void h_asqr29(uint64_t *r, const uint64_t *a, const uint64_t *p29s, uint64_t k0) {{ asqr29(r, a, p29s, k0); }}
 void h_le_to_limbs(uint64_t *out, size_t nl, unsigned w, const unsigned char *in, size_t n) {{ le_to_limbs(out, nl, w, in, n); }}
 void h_le_from_limbs(unsigned char *out, size_t n, const uint64_t *in, size_t nl, unsigned w) {{ le_from_limbs(out, n, in, nl, w); }}
 int h_avx2_setup(const unsigned char *pb, size_t n, uint64_t *p29s, uint64_t *r2, uint64_t *k0) {{
@@ -301,9 +302,13 @@ def setup29(h, p: int):
     return p29s, r2, k0.value
 
 
-def amm29(h, a: int, b: int, p29s, k0: int) -> int:
+def amm29(h, a: int, b: int, p29s, k0: int, square: bool = False) -> int:
+    """amm29(a, b), or asqr29(a) (the squaring; b ignored) if `square`, as an int; checks that the limbs are normalized."""
     r = Limbs29()
-    h.h_amm29(r, to29(a), to29(b), p29s, ctypes.c_uint64(k0))
+    if square:
+        h.h_asqr29(r, to29(a), p29s, ctypes.c_uint64(k0))
+    else:
+        h.h_amm29(r, to29(a), to29(b), p29s, ctypes.c_uint64(k0))
     assert all(v <= M29 for v in r)
     return from29(r)
 
@@ -350,15 +355,18 @@ BOUND_BITS_29 = [65, 66, 127, 1000, 2048, 3584, 4095, 4096, 4173, 4174]
        edge=st.sampled_from(["2p-1", "p", "p-1", "0", "1", "random"]))
 @NEEDS_AVX2
 def test_amm29_stays_below_2p_and_is_a_montgomery_product(h, bits, kind, seed, edge):
-    """For a, b < 2p and 4p < 2^4176: amm29 = a b / 2^4176 mod p, below 2p, in normalized limbs; up to 4174 bits."""
+    """For a, b < 2p and 4p < 2^4176: amm29 = a b / 2^4176 mod p, below 2p, in normalized limbs; up to 4174 bits.
+    The squaring asqr29(a) gives the same limbs as amm29(a, a)."""
     rnd = random.Random(seed)
     p = {"random": rand_modulus(rnd, bits), "ones": (1 << bits) - 1, "lowone": (1 << (bits - 1)) + 1}[kind]
     p29s, _, k0 = setup29(h, p)
     ri = pow(R29, -1, p)
     pick = {"2p-1": 2 * p - 1, "p": p, "p-1": p - 1, "0": 0, "1": 1, "random": rnd.randrange(2 * p)}
-    for a, b in ((pick[edge], pick[edge]), (pick[edge], rnd.randrange(2 * p)), (rnd.randrange(2 * p), pick[edge])):
+    x = pick[edge]
+    for a, b in ((x, x), (x, rnd.randrange(2 * p)), (rnd.randrange(2 * p), x)):
         r = amm29(h, a, b, p29s, k0)
         assert r < 2 * p and r % p == a * b * ri % p
+        assert amm29(h, a, a, p29s, k0, square=True) == amm29(h, a, a, p29s, k0)
 
 
 @NEEDS_AVX2
@@ -389,8 +397,10 @@ def test_amm29_no_column_overflow_for_any_limbs(h, a, b, seed, shape):
         b = sum((M29 - rnd.randrange(1 << 4)) << (29 * i) for i in range(N29))
     p = rand_modulus(rnd, 4176) if shape != "ones" else R29 - 1
     p29s, _, k0 = setup29(h, p)
-    m = (-a * b * pow(p, -1, R29)) % R29
-    assert amm29(h, a, b, p29s, k0) == ((a * b + m * p) // R29) % R29
+    pinv = pow(p, -1, R29)
+    for x, y, square in ((a, b, False), (a, a, True), (b, b, True)):  # asqr29 is carried every 4 groups
+        m = (-x * y * pinv) % R29
+        assert amm29(h, x, y, p29s, k0, square) == ((x * y + m * p) // R29) % R29
 
 
 @NEEDS_AVX2

@@ -7,8 +7,8 @@
  *   below 2p), about 3x faster than OpenSSL at 4096 bits;
  * - AVX2 without IFMA, for p of 3584 to 4174 bits: 144 limbs of 29 bits in 64-bit lanes multiplied four at a time
  *   by vpmuludq, almost-Montgomery (R = 2^4176, values below 2p), about 1.6x faster than OpenSSL at 4096 bits,
- *   1.1x at 3584, slower below 3200 (measured on Zen 4, arith forced: benchmarks/modp_arith.py); its elements
- *   take 1152 bytes (a comb of 32 rows: 9.4 MB);
+ *   1.1x at 3584, slower below 3200 (measured on Zen 4, arith forced: benchmarks/modp_arith.py); squarings
+ *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes (a comb of 32 rows: 9.4 MB);
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
  *   MULX/ADX where the CPU has them; about 1.25x faster than a GMP product plus a word-by-word reduction).
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
@@ -271,60 +271,41 @@ static int simd_store(const Arith *ar, unsigned char *le, void *x) {
     return 1;
 }
 
-/* r = a b / 2^4176 mod p, below 2p, for a, b below 2p in N29 normalized 29-bit limbs; r may alias a or b.
- * AVX2 has no 52-bit multiply-add, but vpmuludq makes four 32 x 32 -> 64-bit products: 29-bit limbs in 64-bit
- * lanes (after Gueron and Krasnov's radix 2^29 for AVX2). The double-width product t = a b + m p lives in T, one
- * 64-bit column per limb position, never carried during the rows. Rows go four at a time (i, .., i+3): the four
- * columns i..i+3 take their a-products in one vector, then their Montgomery digits m_i..m_i+3 (m = -t p^-1 mod
- * 2^29, column by column, in scalar code: the only serial part) clear them and carry c into column i+4; then
- * every higher column takes sum_g a_(i+g) b_(k-i-g) + m_(i+g) p_(k-i-g): eight broadcast-multiply-adds per four
- * columns. B_g and p29s+g hold b and p shifted up by g limbs (zeros elsewhere), so those are aligned loads.
- * Bounds: a row group adds at most 8 products below 2^58 to a column (< 2^61); every 6 groups the columns above
- * the current row are carried once in parallel (t_k = (t_k mod 2^29) + floor(t_(k-1) / 2^29), below 2^36), so a
- * column stays below 2^36 + 7 x 2^61 < 2^64. The result t / R < (4p^2 + R p) / R < 2p as 4p < R, so T below R^2
- * and the top column never carries out; it is columns N29..2 N29-1 carried once at the end. */
-#define MAC29(x, s, ptr) x = _mm256_add_epi64(x, _mm256_mul_epu32(s, _mm256_load_si256((const __m256i *)(ptr))))
+/* The Montgomery digits m[0..3] (m = -t p^-1 mod 2^29) of the columns i..i+3 in H, column by column with their
+ * carry: column i+j is H_j + the m p of the rows below + the carry; *c in is the carry into column i, out the one
+ * into column i+4. Scalar: the only serial part of amm29 and asqr29. */
 __attribute__((target("avx2")))
-static void amm29(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *p29s, uint64_t k0) {
-    uint64_t B[4][W29] __attribute__((aligned(32))), T[2 * N29] __attribute__((aligned(32)));
-    const uint64_t *P[4] = {p29s, p29s + W29, p29s + 2 * W29, p29s + 3 * W29};
-    const uint64_t p0 = P[0][0], p1 = P[0][1], p2 = P[0][2], p3 = P[0][3];
+static inline void digits29(__m256i H, const uint64_t *p, uint64_t k0, uint64_t m[4], uint64_t *c) {
+    uint64_t h[4] __attribute__((aligned(32)));
+    _mm256_store_si256((__m256i *)h, H);
+    uint64_t h0 = h[0] + *c;
+    m[0] = (h0 * k0) & M29;
+    uint64_t cy = (h0 + m[0] * p[0]) >> 29;
+    uint64_t h1 = h[1] + m[0] * p[1] + cy;
+    m[1] = (h1 * k0) & M29;
+    cy = (h1 + m[1] * p[0]) >> 29;
+    uint64_t h2 = h[2] + m[0] * p[2] + m[1] * p[1] + cy;
+    m[2] = (h2 * k0) & M29;
+    cy = (h2 + m[2] * p[0]) >> 29;
+    uint64_t h3 = h[3] + m[0] * p[3] + m[1] * p[2] + m[2] * p[1] + cy;
+    m[3] = (h3 * k0) & M29;
+    *c = (h3 + m[3] * p[0]) >> 29;
+}
+
+/* One parallel carry of the columns lo .. 2 N29-1 (lo a multiple of 4), top down so that each reads its neighbour
+ * unchanged: t_k = (t_k mod 2^29) + floor(t_(k-1) / 2^29), below 2^36. Column lo-1 is cleared (its carry is c). */
+__attribute__((target("avx2")))
+static inline void carry29(uint64_t *T, int lo) {
     const __m256i mask = _mm256_set1_epi64x((long long)M29);
-    memset(B, 0, sizeof B);
-    for (int g = 0; g < 4; g++) memcpy(B[g] + g, b, N29 * sizeof(uint64_t));
-    memset(T, 0, sizeof T);
-    uint64_t c = 0;
-    for (int i = 0; i < N29; i += 4) {
-        __m256i A0 = _mm256_set1_epi64x((long long)a[i]), A1 = _mm256_set1_epi64x((long long)a[i + 1]);
-        __m256i A2 = _mm256_set1_epi64x((long long)a[i + 2]), A3 = _mm256_set1_epi64x((long long)a[i + 3]);
-        __m256i H = _mm256_add_epi64(_mm256_load_si256((const __m256i *)(T + i)), _mm256_set_epi64x(0, 0, 0, (long long)c));
-        MAC29(H, A0, B[0]); MAC29(H, A1, B[1]); MAC29(H, A2, B[2]); MAC29(H, A3, B[3]);
-        uint64_t h[4] __attribute__((aligned(32)));
-        _mm256_store_si256((__m256i *)h, H);
-        uint64_t m0 = (h[0] * k0) & M29; /* column i + j: h_j + the m p of the rows below, + the carry */
-        c = (h[0] + m0 * p0) >> 29;
-        uint64_t h1 = h[1] + m0 * p1 + c, m1 = (h1 * k0) & M29;
-        c = (h1 + m1 * p0) >> 29;
-        uint64_t h2 = h[2] + m0 * p2 + m1 * p1 + c, m2 = (h2 * k0) & M29;
-        c = (h2 + m2 * p0) >> 29;
-        uint64_t h3 = h[3] + m0 * p3 + m1 * p2 + m2 * p1 + c, m3 = (h3 * k0) & M29;
-        c = (h3 + m3 * p0) >> 29;
-        __m256i Q0 = _mm256_set1_epi64x((long long)m0), Q1 = _mm256_set1_epi64x((long long)m1);
-        __m256i Q2 = _mm256_set1_epi64x((long long)m2), Q3 = _mm256_set1_epi64x((long long)m3);
-        for (int v = 4; v <= N29; v += 4) { /* columns i+v .. i+v+3 */
-            __m256i *t = (__m256i *)(T + i + v), x = _mm256_load_si256(t);
-            MAC29(x, A0, B[0] + v); MAC29(x, A1, B[1] + v); MAC29(x, A2, B[2] + v); MAC29(x, A3, B[3] + v);
-            MAC29(x, Q0, P[0] + v); MAC29(x, Q1, P[1] + v); MAC29(x, Q2, P[2] + v); MAC29(x, Q3, P[3] + v);
-            _mm256_store_si256(t, x);
-        }
-        if (i / 4 % 6 == 5 && i + 4 < N29) { /* one parallel carry of columns i+4 .. 2 N29-1, top down */
-            T[i + 3] = 0; /* a cleared column: its carry is c, still to come */
-            for (int k = 2 * N29 - 4; k >= i + 4; k -= 4) {
-                __m256i x = _mm256_load_si256((const __m256i *)(T + k)), y = _mm256_loadu_si256((const __m256i *)(T + k - 1));
-                _mm256_store_si256((__m256i *)(T + k), _mm256_add_epi64(_mm256_and_si256(x, mask), _mm256_srli_epi64(y, 29)));
-            }
-        }
+    T[lo - 1] = 0;
+    for (int k = 2 * N29 - 4; k >= lo; k -= 4) {
+        __m256i x = _mm256_load_si256((const __m256i *)(T + k)), y = _mm256_loadu_si256((const __m256i *)(T + k - 1));
+        _mm256_store_si256((__m256i *)(T + k), _mm256_add_epi64(_mm256_and_si256(x, mask), _mm256_srli_epi64(y, 29)));
     }
+}
+
+/* Columns N29..2 N29-1 of T plus the carry c, carried into r: t / R, below 2p, so no carry out of the top. */
+static inline void top_half29(uint64_t *r, const uint64_t *T, uint64_t c) {
     for (int k = 0; k < N29; k++) {
         uint64_t v = T[N29 + k] + c;
         r[k] = v & M29;
@@ -332,8 +313,108 @@ static void amm29(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint6
     }
 }
 
+/* r = a b / 2^4176 mod p, below 2p, for a, b below 2p in N29 normalized 29-bit limbs; r may alias a or b.
+ * AVX2 has no 52-bit multiply-add, but vpmuludq makes four 32 x 32 -> 64-bit products: 29-bit limbs in 64-bit
+ * lanes (after Gueron and Krasnov's radix 2^29 for AVX2). The double-width t = a b + m p lives in T, one 64-bit
+ * column per limb position, not carried during the rows. Rows go four at a time (i, .., i+3): the columns i..i+3
+ * take their a-products in one vector, then digits29 gives m_i..m_i+3, which clear them, and the carry c into
+ * column i+4; then every higher column k takes sum_g a_(i+g) b_(k-i-g) + m_(i+g) p_(k-i-g): eight
+ * broadcast-multiply-adds per four columns. B[g] and p29s + g W29 hold b and p shifted up by g limbs (zeros
+ * elsewhere), so every load is aligned. Bounds: a group adds at most 8 products below 2^58 to a column (< 2^61);
+ * carry29 every 6 groups keeps columns below 2^36 + 7 x 2^61 < 2^64. The result t / R < (4p^2 + R p) / R < 2p as
+ * 4p < R, so t < R^2 and the top column never carries out. */
+#define MAC29(x, s, ptr) x = _mm256_add_epi64(x, _mm256_mul_epu32(s, _mm256_load_si256((const __m256i *)(ptr))))
+__attribute__((target("avx2")))
+static void amm29(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *p29s, uint64_t k0) {
+    uint64_t B[4][W29] __attribute__((aligned(32))), T[2 * N29] __attribute__((aligned(32))), c = 0, m[4];
+    const uint64_t *P[4] = {p29s, p29s + W29, p29s + 2 * W29, p29s + 3 * W29};
+    memset(B, 0, sizeof B);
+    for (int g = 0; g < 4; g++) memcpy(B[g] + g, b, N29 * sizeof(uint64_t));
+    memset(T, 0, sizeof T);
+    for (int i = 0; i < N29; i += 4) {
+        __m256i A0 = _mm256_set1_epi64x((long long)a[i]), A1 = _mm256_set1_epi64x((long long)a[i + 1]);
+        __m256i A2 = _mm256_set1_epi64x((long long)a[i + 2]), A3 = _mm256_set1_epi64x((long long)a[i + 3]);
+        __m256i H = _mm256_load_si256((const __m256i *)(T + i));
+        MAC29(H, A0, B[0]); MAC29(H, A1, B[1]); MAC29(H, A2, B[2]); MAC29(H, A3, B[3]);
+        digits29(H, P[0], k0, m, &c);
+        __m256i Q0 = _mm256_set1_epi64x((long long)m[0]), Q1 = _mm256_set1_epi64x((long long)m[1]);
+        __m256i Q2 = _mm256_set1_epi64x((long long)m[2]), Q3 = _mm256_set1_epi64x((long long)m[3]);
+        for (int v = 4; v <= N29; v += 4) { /* columns i+v .. i+v+3 */
+            __m256i *t = (__m256i *)(T + i + v), x = _mm256_load_si256(t);
+            MAC29(x, A0, B[0] + v); MAC29(x, A1, B[1] + v); MAC29(x, A2, B[2] + v); MAC29(x, A3, B[3] + v);
+            MAC29(x, Q0, P[0] + v); MAC29(x, Q1, P[1] + v); MAC29(x, Q2, P[2] + v); MAC29(x, Q3, P[3] + v);
+            _mm256_store_si256(t, x);
+        }
+        if (i / 4 % 6 == 5 && i + 4 < N29) carry29(T, i + 4);
+    }
+    top_half29(r, T, c);
+}
+
+/* r = a^2 / 2^4176 mod p as amm29(r, a, a), with half the a-products (0.85x its time, measured): row x adds
+ * 2 a_x a_y to column x+y for y > x and a_x^2 to column 2x. For the rows i..i+3 of a group, columns below 2i get
+ * only m p; from 2i+8 on, 2 a_(i+g) a_(k-i-g) from every row; the blocks 2i..2i+3 and 2i+4..2i+7 get a fixed
+ * pattern per lane l and row g: 2 a_(i+g) if the partner limb is above i+g, a_(i+g) if it is i+g, else 0 (E, F).
+ * A group adds at most 4 products below 2^59 and 4 below 2^58 to a column (1.5 x 2^61): carried every 4 groups,
+ * columns stay below 2^36 + 5 x 1.5 x 2^61 < 2^64. */
+__attribute__((target("avx2")))
+static void asqr29(uint64_t *r, const uint64_t *a, const uint64_t *p29s, uint64_t k0) {
+    uint64_t B[4][W29] __attribute__((aligned(32))), T[2 * N29] __attribute__((aligned(32))), c = 0, m[4];
+    const uint64_t *P[4] = {p29s, p29s + W29, p29s + 2 * W29, p29s + 3 * W29};
+    const __m256i zero = _mm256_setzero_si256();
+    memset(B, 0, sizeof B);
+    for (int g = 0; g < 4; g++) memcpy(B[g] + g, a, N29 * sizeof(uint64_t));
+    memset(T, 0, sizeof T);
+    for (int i = 0; i < N29; i += 4) {
+        __m256i A0 = _mm256_set1_epi64x((long long)a[i]), A1 = _mm256_set1_epi64x((long long)a[i + 1]);
+        __m256i A2 = _mm256_set1_epi64x((long long)a[i + 2]), A3 = _mm256_set1_epi64x((long long)a[i + 3]);
+        __m256i D0 = _mm256_add_epi64(A0, A0), D1 = _mm256_add_epi64(A1, A1);
+        __m256i D2 = _mm256_add_epi64(A2, A2), D3 = _mm256_add_epi64(A3, A3);
+        /* block 2i, lane l, row g: partner 2i+l-(i+g) vs i+g, i.e. l - 2g: row 0 once at lane 0, doubled after;
+         * row 1 nothing at lanes 0, 1, once at 2, doubled at 3; rows 2, 3 nothing */
+        __m256i E0 = _mm256_blend_epi32(D0, A0, 0x03), E1 = _mm256_blend_epi32(_mm256_blend_epi32(D1, A1, 0x30), zero, 0x0F);
+        /* block 2i+4: 4 + l - 2g: rows 0, 1 doubled; row 2 like row 0 above, row 3 like row 1 */
+        __m256i F2 = _mm256_blend_epi32(D2, A2, 0x03), F3 = _mm256_blend_epi32(_mm256_blend_epi32(D3, A3, 0x30), zero, 0x0F);
+        __m256i H = _mm256_load_si256((const __m256i *)(T + i));
+        if (i == 0) { MAC29(H, E0, B[0]); MAC29(H, E1, B[1]); } /* the head is block 2i only for i = 0 */
+        digits29(H, P[0], k0, m, &c);
+        __m256i Q0 = _mm256_set1_epi64x((long long)m[0]), Q1 = _mm256_set1_epi64x((long long)m[1]);
+        __m256i Q2 = _mm256_set1_epi64x((long long)m[2]), Q3 = _mm256_set1_epi64x((long long)m[3]);
+        int v = 4;
+        for (; i + v < 2 * i; v += 4) { /* below 2i: m p only */
+            __m256i *t = (__m256i *)(T + i + v), x = _mm256_load_si256(t);
+            MAC29(x, Q0, P[0] + v); MAC29(x, Q1, P[1] + v); MAC29(x, Q2, P[2] + v); MAC29(x, Q3, P[3] + v);
+            _mm256_store_si256(t, x);
+        }
+        if (i + v == 2 * i) { /* block 2i (from i = 4) */
+            __m256i *t = (__m256i *)(T + i + v), x = _mm256_load_si256(t);
+            MAC29(x, E0, B[0] + v); MAC29(x, E1, B[1] + v);
+            MAC29(x, Q0, P[0] + v); MAC29(x, Q1, P[1] + v); MAC29(x, Q2, P[2] + v); MAC29(x, Q3, P[3] + v);
+            _mm256_store_si256(t, x);
+            v += 4;
+        }
+        if (v <= N29) { /* block 2i+4 */
+            __m256i *t = (__m256i *)(T + i + v), x = _mm256_load_si256(t);
+            MAC29(x, D0, B[0] + v); MAC29(x, D1, B[1] + v); MAC29(x, F2, B[2] + v); MAC29(x, F3, B[3] + v);
+            MAC29(x, Q0, P[0] + v); MAC29(x, Q1, P[1] + v); MAC29(x, Q2, P[2] + v); MAC29(x, Q3, P[3] + v);
+            _mm256_store_si256(t, x);
+            v += 4;
+        }
+        for (; v <= N29; v += 4) { /* from 2i+8: every row, doubled */
+            __m256i *t = (__m256i *)(T + i + v), x = _mm256_load_si256(t);
+            MAC29(x, D0, B[0] + v); MAC29(x, D1, B[1] + v); MAC29(x, D2, B[2] + v); MAC29(x, D3, B[3] + v);
+            MAC29(x, Q0, P[0] + v); MAC29(x, Q1, P[1] + v); MAC29(x, Q2, P[2] + v); MAC29(x, Q3, P[3] + v);
+            _mm256_store_si256(t, x);
+        }
+        if (i / 4 % 4 == 3 && i + 4 < N29) carry29(T, i + 4);
+    }
+    top_half29(r, T, c);
+}
+
 static int avx2_mul(const Arith *ar, void *r, const void *a, const void *b) {
-    amm29(r, a, b, ar->m->p29s, ar->m->k29);
+    if (a == b) /* the squarings of Straus and Pippenger */
+        asqr29(r, a, ar->m->p29s, ar->m->k29);
+    else
+        amm29(r, a, b, ar->m->p29s, ar->m->k29);
     return 1;
 }
 static int avx2_load(const Arith *ar, void *r, const unsigned char *le) {
