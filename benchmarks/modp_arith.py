@@ -6,8 +6,9 @@
 Every arithmetic the CPU offers is forced in turn (Modulus(P, arith=...)) on the 4096-bit ElectionGuard prime:
 - product: one 4096-bit Montgomery product, timed as a comb build (Modulus.comb(base, 32): 255 x 32 products,
   one conversion, 32 copies) divided by 8160;
-- multi_exp of 64 terms (exponents of 256 to 384 bits, as in a batch verification) and of 6000 terms, method 0
-  (the choice multi_exp makes by size), same bases and exponents for every arithmetic.
+- multi_exp of 1 and 4 terms with 256-bit exponents (Straus: about half the products are squarings), of 64 terms
+  (exponents of 256 to 384 bits, as in a batch verification: Bos-Coster) and of 6000 terms, method 0 (the choice
+  multi_exp makes by size), same bases and exponents for every arithmetic.
 Each round runs every arithmetic once, in an order rotated from round to round (alternating A/B on a shared, noisy
 machine); figures are medians over the rounds of CPU time (time.process_time: the work is single-threaded).
 Prints a Markdown table; writes nothing.
@@ -55,16 +56,20 @@ def main() -> None:
     rnd = random.Random(2026)
     mods = available()
     base = rnd.randrange(2, p)
+    b4, e4 = [rnd.randrange(1, p) for _ in range(4)], [rnd.getrandbits(256) for _ in range(4)]
     b64 = [rnd.randrange(1, p) for _ in range(64)]
     e64 = [rnd.getrandbits(rnd.choice((256, 384))) for _ in range(64)]
     b6k = [rnd.randrange(1, p) for _ in range(6000)]
     e6k = [rnd.getrandbits(rnd.choice((256, 384))) for _ in range(6000)]
     want64, want6k = mods["openssl"].multi_exp(b64, e64), mods["openssl"].multi_exp(b6k, e6k)
+    want4 = mods["openssl"].multi_exp(b4, e4)
     for m in mods.values():  # warm-up, and the same results everywhere
-        assert m.multi_exp(b64, e64) == want64 and m.multi_exp(b6k, e6k) == want6k
+        assert m.multi_exp(b64, e64) == want64 and m.multi_exp(b6k, e6k) == want6k and m.multi_exp(b4, e4) == want4
         m.comb(base, 32)
     cases: dict[str, Callable[[Modulus], float]] = {
         "product (us)": lambda m: cpu_time(lambda: m.comb(base, 32)) / (255 * 32) * 1e6,
+        "multi_exp 1 term (ms)": lambda m: cpu_time(lambda: m.multi_exp(b4[:1], e4[:1])) * 1e3,
+        "multi_exp 4 terms (ms)": lambda m: cpu_time(lambda: m.multi_exp(b4, e4)) * 1e3,
         "multi_exp 64 terms (ms)": lambda m: cpu_time(lambda: m.multi_exp(b64, e64)) * 1e3,
         "multi_exp 6000 terms (ms)": lambda m: cpu_time(lambda: m.multi_exp(b6k, e6k)) * 1e3,
     }
