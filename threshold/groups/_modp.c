@@ -410,8 +410,11 @@ static void asqr29(uint64_t *r, const uint64_t *a, const uint64_t *p29s, uint64_
     top_half29(r, T, c);
 }
 
+/* The AVX2 Arith: products by amm29, or asqr29 when both operands are one slot (the squarings of Straus and
+ * Pippenger); load takes x below p to x R (a product by R^2 mod p), store takes x R (below 2p) back to x, fully
+ * reduced, overwriting the slot. Copies and arrays are the IFMA path's (flat limbs, 64-byte aligned). */
 static int avx2_mul(const Arith *ar, void *r, const void *a, const void *b) {
-    if (a == b) /* the squarings of Straus and Pippenger */
+    if (a == b)
         asqr29(r, a, ar->m->p29s, ar->m->k29);
     else
         amm29(r, a, b, ar->m->p29s, ar->m->k29);
