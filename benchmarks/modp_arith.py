@@ -2,6 +2,9 @@
 
     python benchmarks/modp_arith.py              # 15 rounds (about 1 min with all three arithmetics)
     python benchmarks/modp_arith.py --rounds 31
+    python benchmarks/modp_arith.py --verify 300 # also the whole batch verifier path (benchmarks/core.py's
+                                                 # batch_from_json) on 300 0/1 proofs, one child process per
+                                                 # arithmetic and round (the group's tables are built on it)
 
 Every arithmetic the CPU offers is forced in turn (Modulus(P, arith=...)) on the 4096-bit ElectionGuard prime:
 - product: one 4096-bit Montgomery product, timed as a comb build (Modulus.comb(base, 32): 255 x 32 products,
@@ -17,9 +20,11 @@ Prints a Markdown table; writes nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,10 +53,49 @@ def cpu_time(fn: Callable[[], object]) -> float:
     return time.process_time() - t0
 
 
+def verify_child(arith: str, n: int, reps: int) -> None:
+    """In this process, the modp group on `arith`: median CPU seconds of batch_from_json over n 0/1 proofs."""
+    import threshold.groups.modp as modp
+
+    modp._NATIVE = Modulus(int(P), arith=arith)  # before the group and its tables exist
+    import core  # benchmarks/core.py
+
+    from threshold import PublicKey, get_group
+
+    group = get_group("modp")
+    pk = PublicKey(group, group.exp_g(group.random_scalar()))
+    text = core.items_json(group, pk, core.make_items(group, pk, n))
+    core.batch_from_json(group, pk, text)  # warm-up
+    times = [core.batch_from_json(group, pk, text)["total"] for _ in range(reps)]
+    print(json.dumps({"arith": modp.native_arithmetic(), "total": statistics.median(times)}))
+
+
+def verify_ab(names: list[str], n: int, rounds: int) -> None:
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            out = subprocess.run([sys.executable, __file__, "--child", name, "--verify", str(n)], check=True,
+                                 capture_output=True, text=True).stdout
+            samples[name].append(json.loads(out.splitlines()[-1])["total"])
+    med = {name: statistics.median(v) for name, v in samples.items()}
+    print(f"\nbatch verification of {n} 0/1 proofs from JSON (parse, membership, equations, multi_exp), "
+          f"{rounds} child processes per arithmetic, medians of their medians of 3:\n")
+    print("| | " + " | ".join(names) + " | " + " | ".join(f"openssl / {x}" for x in names[1:]) + " |")
+    print("|---" * (2 * len(names)) + "|")
+    print("| per proof (ms) | " + " | ".join(f"{med[x] / n * 1e3:.3g}" for x in names) + " | "
+          + " | ".join(f"{med['openssl'] / med[x]:.2f}x" for x in names[1:]) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--verify", type=int, default=0, help="also time batch verification of this many proofs")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        verify_child(args.child, args.verify, 3)
+        return
     p = int(P)
     rnd = random.Random(2026)
     mods = available()
@@ -88,6 +132,8 @@ def main() -> None:
         med = {n: statistics.median(samples[c, n]) for n in names}
         print(f"| {c} | " + " | ".join(f"{med[n]:.3g}" for n in names) + " | "
               + " | ".join(f"{med['openssl'] / med[n]:.2f}x" for n in names[1:]) + " |")
+    if args.verify:
+        verify_ab(names, args.verify, max(3, args.rounds // 3))
 
 
 if __name__ == "__main__":
