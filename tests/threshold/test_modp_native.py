@@ -259,3 +259,25 @@ def test_comb_bad_inputs():
             _NATIVE.products(bad)
     with pytest.raises(ValueError, match="exponent"):
         _NATIVE.products([[(comb, 1)], [(comb, -2)]])
+
+
+def test_the_arithmetic_can_be_forced_by_environment() -> None:
+    """$QUORUM_MODP_ARITH picks the modp group's arithmetic at import (each one this CPU offers); a name it cannot
+    run is an error naming the variable, not a silent fallback."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "from threshold.groups.modp import native_arithmetic; print(native_arithmetic())"
+    names = {"openssl": "OpenSSL", "avx2": "AVX2", "ifma": "AVX-512 IFMA"}
+    for arith, shown in names.items():
+        try:
+            Modulus(int(P), arith=arith)
+        except ValueError:
+            continue
+        out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "QUORUM_MODP_ARITH": arith},
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == shown
+    bad = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "QUORUM_MODP_ARITH": "sse"},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "QUORUM_MODP_ARITH='sse'" in bad.stderr

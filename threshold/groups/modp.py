@@ -8,6 +8,7 @@ Z_p^* = {1, -1} x QR and -1 is outside the subgroup (see `accepts`).
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from typing import Sequence
@@ -44,7 +45,22 @@ P = mpz(
 )
 COFACTOR = (P - 1) // Q
 G = gmpy2.powmod(2, COFACTOR, P)
-_NATIVE = Modulus(int(P))  # Montgomery constants for the multi-exponentiations
+ARITH_ENV = "QUORUM_MODP_ARITH"  # "ifma", "avx2" or "openssl": force one (benchmarks, or a CPU where the default misbehaves)
+
+
+def _native() -> Modulus:
+    """The Montgomery constants for the multi-exponentiations, on the fastest arithmetic this CPU offers for P, or
+    on the one $QUORUM_MODP_ARITH names (RuntimeError naming the variable if this CPU cannot run it)."""
+    forced = os.environ.get(ARITH_ENV)
+    if not forced:
+        return Modulus(int(P))
+    try:
+        return Modulus(int(P), arith=forced)
+    except ValueError as exc:
+        raise RuntimeError(f"{ARITH_ENV}={forced!r}: {exc}") from None
+
+
+_NATIVE = _native()
 
 
 def native_arithmetic() -> str:
