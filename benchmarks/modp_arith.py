@@ -14,7 +14,7 @@ Every arithmetic the CPU offers is forced in turn (Modulus(P, arith=...)) on the
   multi_exp makes by size), same bases and exponents for every arithmetic.
 Each round runs every arithmetic once, in an order rotated from round to round (alternating A/B on a shared, noisy
 machine); figures are medians over the rounds of CPU time (time.process_time: the work is single-threaded).
-Prints a Markdown table; writes nothing.
+Writes the "modp arithmetics" section of BENCHMARKS.md (--no-write: prints it only).
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from anchors import BENCHMARKS_MD, write_section  # noqa: E402
 
 from threshold.groups._modp import Modulus  # noqa: E402
 from threshold.groups.modp import P  # noqa: E402
@@ -45,6 +49,17 @@ def available() -> dict[str, Modulus]:
         except ValueError:
             pass
     return mods
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f'CPU "{line.split(":", 1)[1].strip()}"'
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def cpu_time(fn: Callable[[], object]) -> float:
@@ -70,7 +85,8 @@ def verify_child(arith: str, n: int, reps: int) -> None:
     print(json.dumps({"arith": modp.native_arithmetic(), "total": statistics.median(times)}))
 
 
-def verify_ab(names: list[str], n: int, rounds: int) -> None:
+def verify_ab(names: list[str], n: int, rounds: int) -> list[str]:
+    """Markdown lines: the batch verifier path per proof on each arithmetic, alternated in child processes."""
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
@@ -78,22 +94,22 @@ def verify_ab(names: list[str], n: int, rounds: int) -> None:
                                  capture_output=True, text=True).stdout
             samples[name].append(json.loads(out.splitlines()[-1])["total"])
     med = {name: statistics.median(v) for name, v in samples.items()}
-    print(f"\nbatch verification of {n} 0/1 proofs from JSON (parse, membership, equations, multi_exp), "
-          f"{rounds} child processes per arithmetic, medians of their medians of 3:\n")
-    print("| | " + " | ".join(names) + " | " + " | ".join(f"openssl / {x}" for x in names[1:]) + " |")
-    print("|---" * (2 * len(names)) + "|")
-    print("| per proof (ms) | " + " | ".join(f"{med[x] / n * 1e3:.3g}" for x in names) + " | "
-          + " | ".join(f"{med['openssl'] / med[x]:.2f}x" for x in names[1:]) + " |")
+    return [f"Batch verification of {n} 0/1 proofs from JSON (parse, membership, equations, multi_exp), "
+            f"{rounds} child processes per arithmetic, medians of their medians of 3:", "",
+            "| | " + " | ".join(names) + " | " + " | ".join(f"openssl / {x}" for x in names[1:]) + " |",
+            "|---" * (2 * len(names)) + "|",
+            "| per proof (ms) | " + " | ".join(f"{med[x] / n * 1e3:.3g}" for x in names) + " | "
+            + " | ".join(f"{med['openssl'] / med[x]:.2f}x" for x in names[1:]) + " |"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--verify", type=int, default=0, help="also time batch verification of this many proofs")
+    ap.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         verify_child(args.child, args.verify, 3)
         return
     p = int(P)
@@ -124,16 +140,22 @@ def main() -> None:
         for c, fn in cases.items():
             for n in order:
                 samples[c, n].append(fn(mods[n]))
-    print(f"{platform.processor() or platform.machine()}, {args.rounds} rounds, medians of CPU time; "
-          f"default arithmetic here: {Modulus(p).arith}\n")
-    print("| | " + " | ".join(names) + " | " + " | ".join(f"openssl / {n}" for n in names[1:]) + " |")
-    print("|---" * (2 * len(names)) + "|")
+    command = " ".join(["python", "benchmarks/modp_arith.py"] + sys.argv[1:])
+    lines = [f"Command: `{command}`  ",
+             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu_model()}, {args.rounds} rounds, medians of "
+             f"CPU time; default arithmetic here: {Modulus(p).arith} (the others forced with Modulus(P, arith=...)).", "",
+             "| | " + " | ".join(names) + " | " + " | ".join(f"openssl / {n}" for n in names[1:]) + " |",
+             "|---" * (2 * len(names)) + "|"]
     for c in cases:
         med = {n: statistics.median(samples[c, n]) for n in names}
-        print(f"| {c} | " + " | ".join(f"{med[n]:.3g}" for n in names) + " | "
-              + " | ".join(f"{med['openssl'] / med[n]:.2f}x" for n in names[1:]) + " |")
+        lines.append(f"| {c} | " + " | ".join(f"{med[n]:.3g}" for n in names) + " | "
+                     + " | ".join(f"{med['openssl'] / med[n]:.2f}x" for n in names[1:]) + " |")
     if args.verify:
-        verify_ab(names, args.verify, max(3, args.rounds // 3))
+        lines += [""] + verify_ab(names, args.verify, max(3, args.rounds // 3))
+    text = "\n".join(lines)
+    if not args.no_write:
+        write_section(BENCHMARKS_MD, "modp arithmetics (threshold/groups/_modp.c)", text)
+    print(text)
 
 
 if __name__ == "__main__":
