@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from anchors import BENCHMARKS_MD, write_section  # noqa: E402
 
 from threshold.groups._modp import Modulus  # noqa: E402
-from threshold.groups.modp import P  # noqa: E402
+from threshold.groups.modp import ARITH_ENV, P  # noqa: E402
 
 
 def available() -> dict[str, Modulus]:
@@ -69,10 +70,11 @@ def cpu_time(fn: Callable[[], object]) -> float:
 
 
 def verify_child(arith: str, n: int, reps: int) -> None:
-    """In this process, the modp group on `arith`: median CPU seconds of batch_from_json over n 0/1 proofs."""
+    """In this process (started with QUORUM_MODP_ARITH=arith), median CPU seconds of batch_from_json over n 0/1
+    proofs."""
     import threshold.groups.modp as modp
 
-    modp._NATIVE = Modulus(int(P), arith=arith)  # before the group and its tables exist
+    assert modp._NATIVE.arith == arith
     import core  # benchmarks/core.py
 
     from threshold import PublicKey, get_group
@@ -91,7 +93,7 @@ def verify_ab(names: list[str], n: int, rounds: int) -> list[str]:
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             out = subprocess.run([sys.executable, __file__, "--child", name, "--verify", str(n)], check=True,
-                                 capture_output=True, text=True).stdout
+                                 capture_output=True, text=True, env={**os.environ, ARITH_ENV: name}).stdout
             samples[name].append(json.loads(out.splitlines()[-1])["total"])
     med = {name: statistics.median(v) for name, v in samples.items()}
     return [f"Batch verification of {n} 0/1 proofs from JSON (parse, membership, equations, multi_exp), "
