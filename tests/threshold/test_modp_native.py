@@ -3,6 +3,7 @@ error, never a crash or a wrong answer, for every malformed input at its Python 
 
 from __future__ import annotations
 
+import os
 import threading
 
 import gmpy2
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threshold.groups._modp import Modulus
-from threshold.groups.modp import _NATIVE, P
+from threshold.groups.modp import _NATIVE, ARITH_ENV, P
 
 SMALL = 2**127 - 1  # a Mersenne prime: two limbs, odd
 
@@ -25,6 +26,8 @@ def _runs(name: str) -> bool:
 
 
 ARITHS = [name for name in ("openssl", "avx2", "ifma") if _runs(name)]  # what this CPU can run, forced
+BEST = ARITHS[-1]  # Modulus(P)'s default: the fastest of them
+GROUP_ARITH = os.environ.get(ARITH_ENV) or BEST  # the modp group's (_NATIVE): $QUORUM_MODP_ARITH may force another
 LIMIT = {"openssl": 16384, "avx2": 4174, "ifma": 4157}  # the largest p each takes, in bits
 
 
@@ -62,7 +65,7 @@ def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method
     exps = [rnd.choice([1, 2**129 - 1, rnd.getrandbits(129), rnd.getrandbits(385), rnd.getrandbits(256)]) for _ in range(n)]
     want = naive(bases, exps, p)
     fast, plain = Modulus(p), Modulus(p, simd=False)
-    assert not plain.simd and fast.simd == (2560 <= bits <= 4157 and _NATIVE.simd)
+    assert not plain.simd and fast.simd == (2560 <= bits <= 4157 and BEST == "ifma")
     assert fast.multi_exp(bases, exps, method) == plain.multi_exp(bases, exps, method) == want
     for arith in ARITHS:
         if bits <= LIMIT[arith]:
@@ -90,9 +93,8 @@ def test_default_arithmetic_by_cpu_and_size(bits):
 def test_native_arithmetic_names_the_default():
     from threshold.groups.modp import native_arithmetic
 
-    best = "ifma" if "ifma" in ARITHS else "avx2" if "avx2" in ARITHS else "openssl"
-    assert _NATIVE.arith == best
-    assert native_arithmetic() == {"ifma": "AVX-512 IFMA", "avx2": "AVX2", "openssl": "OpenSSL"}[best]
+    assert _NATIVE.arith == GROUP_ARITH
+    assert native_arithmetic() == {"ifma": "AVX-512 IFMA", "avx2": "AVX2", "openssl": "OpenSSL"}[GROUP_ARITH]
 
 
 def test_arith_argument_errors():
@@ -104,7 +106,7 @@ def test_arith_argument_errors():
         Modulus(int(P), arith=2)
     with pytest.raises(AttributeError):
         _NATIVE.arith = "openssl"
-    assert Modulus(int(P), arith=None).arith == _NATIVE.arith
+    assert Modulus(int(P), arith=None).arith == BEST
 
 
 # Operands of one product: 0, 1, 2, p-1, p-2 (p = 2^4096 - small: values near 2^4096), (p+1)/2, 2^4095, random.
