@@ -64,9 +64,11 @@ _NATIVE = _native()
 
 
 def native_arithmetic() -> str:
-    """Which arithmetic this machine's modp group runs on: "AVX-512 IFMA" where the CPU has it, else "AVX2" where
-    it has that, else "OpenSSL"."""
+    """Which arithmetic this machine's modp group runs on: the one $QUORUM_MODP_ARITH forces if set, else "AVX-512
+    IFMA" where the CPU has it, else "AVX2" where it has that, else "OpenSSL"."""
     return {"ifma": "AVX-512 IFMA", "avx2": "AVX2", "openssl": "OpenSSL"}[_NATIVE.arith]
+
+
 ELEMENT_BYTES = 512
 BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 
