@@ -11,7 +11,7 @@ What was checked, and how:
 - Outside this file (not repeatable in 20 s): the module built with -fsanitize=address,undefined from the same
   source, loaded in place of the tree's .so, ran a differential stress of both arithmetics (moduli 65..5000 bits,
   all four methods, comb/products, every error path, 4 threads) clean, LeakSanitizer included. valgrind hides
-  AVX-512 from the guest (Modulus.simd is False under it), so it only covers the OpenSSL arithmetic: clean.
+  AVX-512 from the guest (Modulus.arith is not "ifma" under it), so it only covers the OpenSSL arithmetic: clean.
 
 Findings, fixed (their tests stay as regression tests; a failed simd_setup now leaves the Modulus on OpenSSL):
 - BUG (low) Modulus_init: a failed simd_setup (allocation) leaves p set, simd = 1 and p52/r2_52 NULL; the object
@@ -24,7 +24,7 @@ Findings, fixed (their tests stay as regression tests; a failed simd_setup now l
 Everything else held: lane bounds (< 2^61 + carries), the dropped final carry (results < 2p < 2^4160 for inputs
 below 2p; the bound even holds at 4158 bits and fails from 4159, so the 4157 limit has one bit of margin), byte
 conversions at every position, k0, R^2, the final subtraction, allocation sizes (640-byte slots, multiples of 64),
-error paths, and no way to mix arithmetics (a Comb is tied to its Modulus, whose simd never changes, and Comb
+error paths, and no way to mix arithmetics (a Comb is tied to its Modulus, whose arithmetic never changes, and Comb
 cannot be instantiated from Python).
 """
 
@@ -53,7 +53,7 @@ from threshold.groups.modp import P
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "threshold" / "groups" / "_modp.c"
 NL, M52, R = 80, (1 << 52) - 1, 1 << 4160
-HAS_IFMA = Modulus(int(P)).simd
+HAS_IFMA = Modulus(int(P)).arith == "ifma"
 Limbs = ctypes.c_uint64 * NL
 N29, W29, M29, R29 = 144, 148, (1 << 29) - 1, 1 << (29 * 144)  # the AVX2 arithmetic (amm29)
 Limbs29 = ctypes.c_uint64 * N29
@@ -427,11 +427,11 @@ def test_every_modulus_size_roundtrips_on_both_arithmetics():
         p = rand_modulus(rnd, bits)
         b, ff = rnd.randrange(p), (1 << (bits - 1)) - 1
         want = (b, ff, p - 1, b * b * (p - 1) % p)
-        for m in (Modulus(p), Modulus(p, simd=False)):
+        for m in (Modulus(p), Modulus(p, arith="openssl")):
             got = (m.multi_exp([b], [1]), m.multi_exp([ff], [1]), m.multi_exp([p - 1], [1]), m.multi_exp([b, p - 1], [2, 3]))
-            assert got == want, (bits, m.simd)
+            assert got == want, (bits, m.arith)
         if bits > 4157:  # 4p >= 2^4160 or close: never IFMA (below that, IFMA where the CPU has it)
-            assert not Modulus(p).simd
+            assert Modulus(p).arith != "ifma"
 
 
 DIFF_BITS = [65, 127, 1000, 4095, 4096, 4157, 4158]
@@ -449,14 +449,14 @@ def test_ifma_openssl_gmp_agree(bits, seed, method, terms):
     bases = [pick[b] if b in pick else rnd.randrange(p) for b, _, _ in terms]
     exps = [{"0": 0, "1": 1, "ones": (1 << k) - 1, "pow2": 1 << k, "random": rnd.getrandbits(k)}[e] for _, e, k in terms]
     want = naive(bases, exps, p)
-    assert Modulus(p).multi_exp(bases, exps, method) == Modulus(p, simd=False).multi_exp(bases, exps, method) == want
+    assert Modulus(p).multi_exp(bases, exps, method) == Modulus(p, arith="openssl").multi_exp(bases, exps, method) == want
 
 
 def test_even_and_out_of_range_moduli_are_refused():
     for bad in (2**64 + 2, 2**64 - 1, 2**4096, 2**4157, 1, -(2**127 - 1), 2**16384 + 1):
-        for simd in (True, False):
+        for arith in (None, "openssl"):
             with pytest.raises(ValueError, match="odd integer"):
-                Modulus(bad, simd=simd)
+                Modulus(bad, arith=arith)
     assert Modulus(2**64 + 1).multi_exp([2], [64]) == 2**64 % (2**64 + 1)  # 65 bits, the smallest accepted
 
 
@@ -464,7 +464,7 @@ def test_exponents_of_2_20_bits_on_both_arithmetics():
     p = 2**127 - 1
     top = (1 << (1 << 20)) - 1
     want = naive([3, 5], [top, 12345], p)
-    assert Modulus(p, simd=False).multi_exp([3, 5], [top, 12345], 2) == want
+    assert Modulus(p, arith="openssl").multi_exp([3, 5], [top, 12345], 2) == want
     assert Modulus(p).multi_exp([3, 5], [top, 12345], 1) == want
     # IFMA on a prime it keeps whatever the size policy (M3217): e = K (p - 1) + 5 of exactly 2^20 bits, 3^e = 3^5
     m3217 = 2**3217 - 1
@@ -472,9 +472,9 @@ def test_exponents_of_2_20_bits_on_both_arithmetics():
     e = (((1 << k) - 1) ^ random.Random(8).getrandbits(k - 8)) * (m3217 - 1) + 5  # K's top 8 bits set
     assert e.bit_length() == 2**20
     assert Modulus(m3217).multi_exp([3], [e]) == 243  # about 1.4 s on IFMA (80-limb products)
-    for simd in (True, False):
+    for arith in (None, "openssl"):
         with pytest.raises(ValueError, match="2\\^20 bits"):
-            Modulus(p, simd=simd).multi_exp([3], [1 << (1 << 20)])
+            Modulus(p, arith=arith).multi_exp([3], [1 << (1 << 20)])
 
 
 @pytest.mark.parametrize("p, base, e", [
@@ -484,8 +484,8 @@ def test_composite_moduli_reaching_zero(p, base, e):
     """Any odd modulus is accepted: with a composite p a product can be 0 mod p (the representation p in the
     almost-Montgomery domain). Every method and both arithmetics give pow()."""
     want = naive([base, 7], [e, 5], p)
-    for simd in (True, False):
-        m = Modulus(p, simd=simd)
+    for arith in (None, "openssl"):
+        m = Modulus(p, arith=arith)
         assert [m.multi_exp([base, 7], [e, 5], k) for k in (0, 1, 2)] == [want] * 3
         c = m.comb(base, 2)
         assert c.exp(e) == pow(base, e, p) and m.products([[(c, e), (m.comb(7, 1), 5)]]) == [want]
@@ -503,32 +503,32 @@ def test_comb_and_products_agree_on_both_arithmetics(bits, seed, rows, base, npr
     exps = [0, 1, 255, lim - 1, rnd.randrange(lim)] + ([256, 2**(8 * rows - 1)] if rows > 1 else [])
     shapes = [([rnd.randrange(lim) for _ in range(rnd.randrange(4))], rnd.randrange(256)) for _ in range(nprod)]
     want = [pow(b, sum(es), p) * pow(b2, e2, p) % p for es, e2 in shapes]
-    for simd in (True, False):
-        m = Modulus(p, simd=simd)
+    for arith in (None, "openssl"):
+        m = Modulus(p, arith=arith)
         c, c2 = m.comb(b, rows), m.comb(b2, 1)
-        assert [c.exp(e) for e in exps] == [pow(b, e, p) for e in exps], simd
-        assert m.products([[(c, e) for e in es] + [(c2, e2)] for es, e2 in shapes]) == want, simd
+        assert [c.exp(e) for e in exps] == [pow(b, e, p) for e in exps], arith
+        assert m.products([[(c, e) for e in es] + [(c2, e2)] for es, e2 in shapes]) == want, arith
 
 
 # ============================================================== mixing arithmetics, immutability, lifetimes
 
 def test_a_comb_cannot_meet_another_arithmetic():
     """A Comb's slots are of its Modulus's arithmetic; products() takes only combs of the same Modulus object,
-    whose simd flag never changes (immutable), and Comb cannot be instantiated from Python."""
+    whose arithmetic never changes (immutable), and Comb cannot be instantiated from Python."""
     p = int(P)
-    fast, slow = Modulus(p), Modulus(p, simd=False)
+    fast, slow = Modulus(p), Modulus(p, arith="openssl")
     cf, cs = fast.comb(3, 2), slow.comb(3, 2)
     with pytest.raises(ValueError, match="another modulus"):
         fast.products([[(cs, 5)]])
     with pytest.raises(ValueError, match="another modulus"):
         slow.products([[(cf, 5)]])
     with pytest.raises(TypeError, match="immutable"):
-        fast.__init__(p, simd=False)
+        fast.__init__(p, arith="openssl")
     with pytest.raises(TypeError, match="immutable"):
         slow.__init__(p)
     with pytest.raises(AttributeError):
-        fast.simd = False
-    assert fast.simd == HAS_IFMA and not slow.simd
+        fast.arith = "openssl"
+    assert (fast.arith == "ifma") == HAS_IFMA and slow.arith == "openssl"
     with pytest.raises(TypeError):
         type(cf)()
     with pytest.raises(TypeError):
@@ -539,13 +539,13 @@ def test_a_comb_cannot_meet_another_arithmetic():
     for call in (lambda: fresh.multi_exp([2], [3]), lambda: fresh.comb(2, 1), lambda: fresh.products([])):
         with pytest.raises(ValueError, match="not initialised"):
             call()
-    assert fresh.simd is False
+    assert fresh.arith == "openssl"
 
 
 def test_comb_keeps_its_modulus_alive():
     p = 2**521 - 1
-    for simd in (True, False):
-        m = Modulus(p, simd=simd)
+    for arith in (None, "openssl"):
+        m = Modulus(p, arith=arith)
         c = m.comb(5, 3)
         del m
         gc.collect()
@@ -553,8 +553,8 @@ def test_comb_keeps_its_modulus_alive():
 
 
 def test_method_and_empty_inputs():
-    for simd in (True, False):
-        m = Modulus(2**127 - 1, simd=simd)
+    for arith in (None, "openssl"):
+        m = Modulus(2**127 - 1, arith=arith)
         assert [m.multi_exp([], [], k) for k in (0, 1, 2, 3)] == [1, 1, 1, 1]
         assert [m.multi_exp([0, 5], [0, 0], k) for k in (0, 1, 2, 3)] == [1, 1, 1, 1]
         assert m.products([]) == [] and m.products([[], []]) == [1, 1]
@@ -575,7 +575,7 @@ def test_base_at_or_above_p_is_refused_whatever_its_exponent():
 
 
 def test_small_moduli_keep_the_faster_openssl_arithmetic():
-    assert not HAS_IFMA or not any(Modulus((1 << bits) - 1).simd for bits in (127, 521, 1024, 2048))
+    assert not HAS_IFMA or not any(Modulus((1 << bits) - 1).arith == "ifma" for bits in (127, 521, 1024, 2048))
 
 
 # ============================================================== threads, fork, leaks, allocation failures
@@ -583,7 +583,7 @@ def test_small_moduli_keep_the_faster_openssl_arithmetic():
 def test_threads_share_moduli_and_combs_on_both_arithmetics():
     rnd = random.Random(6)
     p = rand_modulus(rnd, 4096)
-    mods = [Modulus(p), Modulus(p, simd=False)]
+    mods = [Modulus(p), Modulus(p, arith="openssl")]
     combs = [m.comb(7, 32) for m in mods]
     bases = [rnd.randrange(p) for _ in range(18)]
     exps = [rnd.getrandbits(256) for _ in range(18)]

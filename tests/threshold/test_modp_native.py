@@ -40,13 +40,13 @@ def naive(bases, exps, p):
 
 @settings(max_examples=40, deadline=None)
 @given(data=st.lists(st.tuples(st.integers(0, SMALL - 1), st.integers(0, 2**300)), max_size=40),
-       method=st.sampled_from([0, 1, 2, 3]), simd=st.booleans(), arith=st.sampled_from(ARITHS))
-def test_any_odd_modulus_any_method(data, method, simd, arith):
+       method=st.sampled_from([0, 1, 2, 3]), arith=st.sampled_from(ARITHS))
+def test_any_odd_modulus_any_method(data, method, arith):
     """Bases 0 and 1, zero exponents, repeated bases, exponents far above the modulus: all exact (a 127-bit
-    modulus stays on OpenSSL's arithmetic whatever `simd` asks; forced, the SIMD ones take it too)."""
+    modulus stays on OpenSSL's arithmetic by default; forced, the SIMD ones take it too)."""
     bases, exps = [b for b, _ in data], [e for _, e in data]
-    assert Modulus(SMALL, simd=simd).arith == "openssl"
-    assert Modulus(SMALL, simd=simd).multi_exp(bases, exps, method) == naive(bases, exps, SMALL)
+    assert Modulus(SMALL).arith == "openssl"
+    assert Modulus(SMALL).multi_exp(bases, exps, method) == naive(bases, exps, SMALL)
     assert Modulus(SMALL, arith=arith).multi_exp(bases, exps, method) == naive(bases, exps, SMALL)
 
 
@@ -64,8 +64,8 @@ def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method
     bases = [rnd.choice([p - 1, p - 2, 1, 0, rnd.randrange(p)]) for _ in range(n)]
     exps = [rnd.choice([1, 2**129 - 1, rnd.getrandbits(129), rnd.getrandbits(385), rnd.getrandbits(256)]) for _ in range(n)]
     want = naive(bases, exps, p)
-    fast, plain = Modulus(p), Modulus(p, simd=False)
-    assert not plain.simd and fast.simd == (2560 <= bits <= 4157 and BEST == "ifma")
+    fast, plain = Modulus(p), Modulus(p, arith="openssl")
+    assert (fast.arith == "ifma") == (2560 <= bits <= 4157 and BEST == "ifma")
     assert fast.multi_exp(bases, exps, method) == plain.multi_exp(bases, exps, method) == want
     for arith in ARITHS:
         if bits <= LIMIT[arith]:
@@ -78,7 +78,7 @@ def test_both_arithmetics_agree_with_gmp_near_their_limits(bits, seed, n, method
 @pytest.mark.parametrize("bits", [65, 2560, 3583, 3584, 4096, 4157, 4158, 4174, 4175, 6000])
 def test_default_arithmetic_by_cpu_and_size(bits):
     """The default is the fastest arithmetic that takes p: IFMA from 2560 to 4157 bits, else AVX2 from 3584 to 4174
-    bits (its fixed 144 limbs lose to OpenSSL's product sized to p below), else OpenSSL; simd=False is OpenSSL."""
+    bits (its fixed 144 limbs lose to OpenSSL's product sized to p below), else OpenSSL."""
     p = (1 << (bits - 1)) | 12345
     if "ifma" in ARITHS and 2560 <= bits <= 4157:
         want = "ifma"
@@ -86,8 +86,7 @@ def test_default_arithmetic_by_cpu_and_size(bits):
         want = "avx2"
     else:
         want = "openssl"
-    assert Modulus(p).arith == want and Modulus(p).simd == (want == "ifma")
-    assert Modulus(p, simd=False).arith == Modulus(p, arith="openssl").arith == "openssl"
+    assert Modulus(p).arith == want and Modulus(p, arith="openssl").arith == "openssl"
 
 
 def test_native_arithmetic_names_the_default():
@@ -100,8 +99,8 @@ def test_native_arithmetic_names_the_default():
 def test_arith_argument_errors():
     with pytest.raises(ValueError, match="arith must be"):
         Modulus(int(P), arith="sse2")
-    with pytest.raises(ValueError, match="contradicts"):
-        Modulus(int(P), simd=False, arith="avx2")
+    with pytest.raises(TypeError):
+        Modulus(int(P), simd=False)  # the one way to choose is arith
     with pytest.raises(TypeError):
         Modulus(int(P), arith=2)
     with pytest.raises(AttributeError):
@@ -161,7 +160,7 @@ def test_bos_coster_on_the_exponent_shapes_that_steer_it(seed, n, shape):
     es = [exps() for _ in range(n)]
     bases = [rnd.choice([P - 1, 1, rnd.randrange(P)]) for _ in range(n)]
     want = naive(bases, es, P)
-    plain = Modulus(int(P), simd=False)
+    plain = Modulus(int(P), arith="openssl")
     assert plain.multi_exp(bases, es, 3) == plain.multi_exp(bases, es, 0) == _NATIVE.multi_exp(bases, es, 3) == want
 
 

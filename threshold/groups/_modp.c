@@ -17,7 +17,7 @@
  *             fewer than 16 bases (24 on IFMA). For more, Bos-Coster (x^a y^b = x^(a-b) (xy)^b on the two
  *             largest exponents): 0.75-0.9x the multiplications of Straus or Pippenger on verification
  *             batches; its heap and scattered accesses (about 1 us a step) weigh 3x more beside IFMA's
- *             products, so there it stops at 65536 terms (see BC_MIN_TERMS). Beyond, and for exponents
+ *             products, so there it stops at 65536 terms (see BC_MAX_TERMS_SIMD). Beyond, and for exponents
  *             over 1024 bits, Straus or Pippenger (buckets over windows sized to how many exponents reach
  *             them) by a multiplication-count estimate. For public exponents (verification equations,
  *             batch weights, the folded membership tests).
@@ -1129,10 +1129,10 @@ static int choose_arith(int want, size_t bits) {
 
 static int Modulus_init(Modulus *self, PyObject *args, PyObject *kwds) {
     PyObject *pobj;
-    int simd = 1, want = -1;
+    int want = -1;
     const char *name = NULL;
-    static char *kwlist[] = {"p", "simd", "arith", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|pz:Modulus", kwlist, &PyLong_Type, &pobj, &simd, &name)) return -1;
+    static char *kwlist[] = {"p", "arith", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|z:Modulus", kwlist, &PyLong_Type, &pobj, &name)) return -1;
     if (self->p) {
         PyErr_SetString(PyExc_TypeError, "Modulus is immutable");
         return -1;
@@ -1140,12 +1140,11 @@ static int Modulus_init(Modulus *self, PyObject *args, PyObject *kwds) {
     if (name) {
         for (int k = 0; k < 3; k++)
             if (!strcmp(name, ARITH_NAMES[k])) want = k;
-        if (want < 0 || (!simd && want != ARITH_OPENSSL)) {
-            PyErr_SetString(PyExc_ValueError, want < 0 ? "arith must be 'ifma', 'avx2' or 'openssl'" : "simd=False contradicts arith");
+        if (want < 0) {
+            PyErr_SetString(PyExc_ValueError, "arith must be 'ifma', 'avx2' or 'openssl'");
             return -1;
         }
-    } else if (!simd)
-        want = ARITH_OPENSSL;
+    }
     size_t bits = _PyLong_NumBits(pobj);
     if (_PyLong_Sign(pobj) <= 0 || bits < 65 || bits > 16384) {
         PyErr_SetString(PyExc_ValueError, "the modulus must be an odd integer of 65 to 16384 bits");
@@ -1198,18 +1197,12 @@ static void Modulus_dealloc(Modulus *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Modulus_get_simd(Modulus *self, void *closure) {
-    (void)closure;
-    return PyBool_FromLong(self->arith == ARITH_IFMA);
-}
-
 static PyObject *Modulus_get_arith(Modulus *self, void *closure) {
     (void)closure;
     return PyUnicode_FromString(ARITH_NAMES[self->arith]);
 }
 
 static PyGetSetDef Modulus_getset[] = {
-    {"simd", (getter)Modulus_get_simd, NULL, "whether multi_exp runs on AVX-512 IFMA (arith == 'ifma')", NULL},
     {"arith", (getter)Modulus_get_arith, NULL, "the arithmetic of multi_exp and the combs: 'ifma', 'avx2' or 'openssl'", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
@@ -1230,9 +1223,8 @@ static PyTypeObject ModulusType = {
     .tp_name = "threshold.groups._modp.Modulus",
     .tp_basicsize = sizeof(Modulus),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Modulus(p, simd=True, arith=None): an odd modulus with its Montgomery constants. arith: 'ifma', 'avx2' "
-              "or 'openssl' (ValueError if the CPU or the size of p rules it out); None picks the fastest available. "
-              "simd=False is arith='openssl'.",
+    .tp_doc = "Modulus(p, arith=None): an odd modulus with its Montgomery constants. arith: 'ifma', 'avx2' or "
+              "'openssl' (ValueError if the CPU or the size of p rules it out); None picks the fastest available.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Modulus_init,
     .tp_dealloc = (destructor)Modulus_dealloc,
