@@ -149,11 +149,6 @@ class ServerSetup:
         """The set, checked (values sorted and distinct) and indexed, still compressed (on first use)."""
         return self.items.check()
 
-    @property
-    def values(self) -> np.ndarray:
-        """The sorted set, all decoded (16 bytes a value, each call: lookups use `checked`)."""
-        return self.items.values()
-
     def to_bytes(self) -> bytes:
         """Wire encoding."""
         s = self.items
