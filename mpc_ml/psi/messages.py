@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
 
-
 from ..errors import peer_text
 from .curve import check_points
 from .errors import PsiError
