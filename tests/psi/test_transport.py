@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from mpc_ml.psi import PsiClient, PsiError, PsiServer
+from tests.psi.serving import raw_server, serving
 
 SERVER_SCRIPT = """
 import sys
@@ -37,22 +38,6 @@ def test_server_and_client_in_two_processes(reveal: str) -> None:
         proc.kill()
 
 
-def _fake_server(behaviour: bytes) -> tuple[int, threading.Thread]:
-    """A server that reads the request, sends `behaviour` raw, and closes."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def run() -> None:
-        with listener:
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(1 << 20)
-                conn.sendall(behaviour)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return listener.getsockname()[1], thread
-
-
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -63,7 +48,7 @@ def _fake_server(behaviour: bytes) -> tuple[int, threading.Thread]:
     ],
 )
 def test_a_server_that_fails_gives_a_clear_error(raw: bytes, message: str) -> None:
-    port, thread = _fake_server(raw)
+    port, thread = raw_server(raw)
     with pytest.raises(PsiError, match=message):
         PsiClient(["a"]).query("127.0.0.1", port, timeout=5)
     thread.join(5)
@@ -85,17 +70,8 @@ def test_no_server_is_a_clear_error() -> None:
 
 @pytest.fixture
 def live_server() -> Iterator[int]:
-    server = PsiServer(["a", "b"])
-    ready = threading.Event()
-    ports: list[int] = []
-    thread = threading.Thread(
-        target=server.serve, kwargs={"connections": 3, "timeout": 2, "ready": lambda p: (ports.append(p), ready.set())}, daemon=True
-    )
-    thread.start()
-    ready.wait(5)
-    yield ports[0]
-    thread.join(10)
-    assert not thread.is_alive()
+    with serving(PsiServer(["a", "b"]), connections=3, timeout=2) as port:
+        yield port
 
 
 def test_server_survives_bad_clients(live_server: int) -> None:

@@ -21,6 +21,7 @@ import mpc_ml
 from mpc_ml import runtime as rt_mod
 from mpc_ml.fixedpoint import KAPPA
 from mpc_ml.protocols import arith
+from tests.secagg.rounds import through_shares
 
 ULP = 2.0**-24
 
@@ -733,12 +734,7 @@ def test_secagg_split_unmask_requests_do_not_reveal_an_input():
         return
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params.to_bytes()) for u in range(1, 6)}
-    for c in clients.values():
-        server.receive(c.advertise())
-    key_list = server.keys_round_done()
-    for c in clients.values():
-        server.receive(c.share_keys(key_list))
-    routed = server.shares_round_done()
+    key_list, routed = through_shares(server, clients)
     secret = np.array([0.125, -0.5, 0.75, -0.875])
     masked = {}
     for u, c in clients.items():

@@ -21,6 +21,8 @@ from mpc_ml.psi import PsiClient, PsiError, PsiServer, PsiSumResult, intersectio
 from mpc_ml.psi.transport import recv_frame
 from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, from_json, make_params, verify
 from mpc_ml.secagg.messages import FIELD, Keys, Unmask
+from tests.psi.serving import raw_server, serving
+from tests.secagg.rounds import through_shares
 
 # ---------------------------------------------------------------------------------------------
 # PSI-sum evidence
@@ -123,16 +125,8 @@ def test_a_peer_that_trickles_a_frame_is_cut_off() -> None:
 @pytest.fixture
 def slow_server() -> Iterator[int]:
     """A PsiServer in a thread, answering 2 connections with a 0.5 s timeout."""
-    server = PsiServer(["a", "b"])
-    ready = threading.Event()
-    ports: list[int] = []
-    thread = threading.Thread(
-        target=server.serve, kwargs={"connections": 2, "timeout": 0.5, "ready": lambda p: (ports.append(p), ready.set())}, daemon=True
-    )
-    thread.start()
-    ready.wait(5)
-    yield ports[0]
-    thread.join(10)
+    with serving(PsiServer(["a", "b"]), connections=2, timeout=0.5) as port:
+        yield port
 
 
 def test_a_trickling_client_does_not_starve_the_others(slow_server: int) -> None:
@@ -204,12 +198,7 @@ def _to_masked_round(n: int = 4) -> tuple:
     params = make_params(n, 4, threshold=3)
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params) for u in range(1, n + 1)}
-    for c in clients.values():
-        server.receive(c.advertise())
-    keys = server.keys_round_done()
-    for c in clients.values():
-        server.receive(c.share_keys(keys))
-    return server, clients, keys, server.shares_round_done()
+    return (server, clients, *through_shares(server, clients))
 
 
 def test_a_refused_shares_list_leaves_the_client_where_it_was() -> None:
@@ -269,12 +258,7 @@ def _to_unmasking(n: int, threshold: int) -> tuple:
     signing = {u: Ed25519PrivateKey.generate() for u in range(1, n + 1)}
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params, signing[u]) for u in range(1, n + 1)}
-    for c in clients.values():
-        server.receive(c.advertise())
-    keys = server.keys_round_done()
-    for c in clients.values():
-        server.receive(c.share_keys(keys))
-    routed = server.shares_round_done()
+    _, routed = through_shares(server, clients)
     for u, c in clients.items():
         server.receive(c.masked_input(np.full(4, 0.25), routed[u], server.quantizer))
     return params, signing, server, clients, server.masked_round_done()
@@ -393,17 +377,12 @@ def test_the_client_caps_the_server_set_it_accepts() -> None:
     with pytest.raises(PsiError, match="more than the limit of 2"):
         client.finish(response, server.setup)
     assert PsiClient(["a", "z"]).finish(response, server.setup.to_bytes()).items == []  # another key: no match
-    ready, ports = threading.Event(), []
-    thread = threading.Thread(target=server.serve, kwargs={"connections": 3, "timeout": 5,
-                              "ready": lambda p: (ports.append(p), ready.set())}, daemon=True)
-    thread.start()
-    ready.wait(5)
-    with pytest.raises(PsiError, match="more than the limit of 2"):
-        PsiClient.fetch_setup("127.0.0.1", ports[0], timeout=5, max_items=2)
-    with pytest.raises(PsiError, match="more than the limit of 2"):
-        client.query("127.0.0.1", ports[0], timeout=5)
-    assert PsiClient(["a", "z"]).query("127.0.0.1", ports[0], timeout=5).items == ["a"]
-    thread.join(10)
+    with serving(server, connections=3) as port:
+        with pytest.raises(PsiError, match="more than the limit of 2"):
+            PsiClient.fetch_setup("127.0.0.1", port, timeout=5, max_items=2)
+        with pytest.raises(PsiError, match="more than the limit of 2"):
+            client.query("127.0.0.1", port, timeout=5)
+        assert PsiClient(["a", "z"]).query("127.0.0.1", port, timeout=5).items == ["a"]
 
 
 def test_a_request_over_the_server_limit_is_refused_before_any_point_is_touched(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -432,16 +411,10 @@ def test_a_request_over_the_server_limit_is_refused_before_any_point_is_touched(
 def test_an_over_limit_request_gets_an_error_frame_and_the_server_goes_on() -> None:
     """Failed before (no limit): over TCP the client of 3 items gets the refusal as the server's error frame,
     and the next client within the limit is answered."""
-    server = PsiServer(["a", "b"], max_items=2)
-    ready, ports = threading.Event(), []
-    thread = threading.Thread(target=server.serve, kwargs={"connections": 2, "timeout": 5,
-                              "ready": lambda p: (ports.append(p), ready.set())}, daemon=True)
-    thread.start()
-    ready.wait(5)
-    with pytest.raises(PsiError, match="peer refused: request: 3 items, more than the limit of 2"):
-        PsiClient(["a", "b", "c"]).query("127.0.0.1", ports[0], timeout=5)
-    assert PsiClient(["b", "z"]).query("127.0.0.1", ports[0], timeout=5).items == ["b"]
-    thread.join(10)
+    with serving(PsiServer(["a", "b"], max_items=2), connections=2) as port:
+        with pytest.raises(PsiError, match="peer refused: request: 3 items, more than the limit of 2"):
+            PsiClient(["a", "b", "c"]).query("127.0.0.1", port, timeout=5)
+        assert PsiClient(["b", "z"]).query("127.0.0.1", port, timeout=5).items == ["b"]
 
 
 def test_the_sum_server_caps_a_request_before_any_per_item_work(trustees) -> None:  # type: ignore[no-untyped-def]
@@ -472,20 +445,10 @@ def test_a_peer_error_text_is_sanitised_where_it_is_read() -> None:
     title), a CR LF that forges a log line, a bidi override, and 5000 more characters. Now escaped and cut."""
     from mpc_ml.psi.messages import ErrorMessage, raise_if_error
 
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def run() -> None:
-        with listener:
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(1 << 20)
-                frame = ErrorMessage(_HOSTILE).to_bytes()
-                conn.sendall(struct.pack(">Q", len(frame)) + frame)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    frame = ErrorMessage(_HOSTILE).to_bytes()
+    port, thread = raw_server(struct.pack(">Q", len(frame)) + frame)
     with pytest.raises(PsiError) as caught:
-        PsiClient(["a"]).query("127.0.0.1", listener.getsockname()[1], timeout=5)
+        PsiClient(["a"]).query("127.0.0.1", port, timeout=5)
     thread.join(5)
     text = str(caught.value)
     assert text.isprintable() and len(text) < 600, text

@@ -11,18 +11,14 @@ from hypothesis import strategies as st
 from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, make_params
 from mpc_ml.secagg.messages import Keys, Masked, Params, Shares, Unmask, UnmaskRequest
 from mpc_ml.secagg.prg import mask
+from tests.secagg.rounds import through_shares
 
 
 def run_to_unmasking(n: int = 5, dropped_after_shares: tuple[int, ...] = (2,)) -> tuple:
     params = make_params(n, 4, threshold=3)
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params.to_bytes()) for u in range(1, n + 1)}
-    for c in clients.values():
-        server.receive(c.advertise())
-    keys = server.keys_round_done()
-    for c in clients.values():
-        server.receive(c.share_keys(keys))
-    routed = server.shares_round_done()
+    _, routed = through_shares(server, clients)
     for u, c in clients.items():
         if u not in dropped_after_shares:
             server.receive(c.masked_input(np.zeros(4), routed[u], server.quantizer))

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, aggregate, from_json, make_params, to_json, verify
 from mpc_ml.secagg.messages import FIELD, Keys, Masked, Params, Result, Unmask, UnmaskRequest
+from tests.secagg.rounds import through_shares
 
 UPDATES = [np.random.default_rng(i).uniform(-1, 1, 8) for i in range(9)]
 RESULT = aggregate(UPDATES, {1: 2, 4: 1, 6: 3}, threshold=4, neighbours=6)
@@ -97,12 +98,7 @@ def test_a_wrong_but_signed_share_is_named_by_the_cross_check() -> None:
     params = make_params(6, 3, threshold=4)
     server = SecAggServer(params)
     clients = {u: SecAggClient(u, params) for u in range(1, 7)}
-    for c in clients.values():
-        server.receive(c.advertise())
-    keys = server.keys_round_done()
-    for c in clients.values():
-        server.receive(c.share_keys(keys))
-    routed = server.shares_round_done()
+    keys, routed = through_shares(server, clients)
     for u, c in clients.items():
         server.receive(c.masked_input(np.zeros(3), routed[u], server.quantizer))
     request = server.masked_round_done()
