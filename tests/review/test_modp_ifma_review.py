@@ -164,12 +164,22 @@ def h(tmp_path_factory):
 NEEDS_IFMA = pytest.mark.skipif(not HAS_IFMA, reason="this CPU has no AVX-512 IFMA (amm52 would kill the process)")
 
 
+def to_limbs(x: int, w: int, kind):
+    """x in a ctypes array of type `kind`, w bits a limb."""
+    return kind(*[(x >> (w * i)) & ((1 << w) - 1) for i in range(kind._length_)])
+
+
+def from_limbs(limbs, w: int) -> int:
+    """The integer of w-bit limbs (not necessarily normalized)."""
+    return sum(int(v) << (w * i) for i, v in enumerate(limbs))
+
+
 def to52(x: int):
-    return Limbs(*[(x >> (52 * i)) & M52 for i in range(NL)])
+    return to_limbs(x, 52, Limbs)
 
 
 def from52(limbs) -> int:
-    return sum(int(v) << (52 * i) for i, v in enumerate(limbs))
+    return from_limbs(limbs, 52)
 
 
 def setup(h, p: int):
@@ -288,11 +298,11 @@ NEEDS_AVX2 = pytest.mark.skipif(not HAS_AVX2, reason="this CPU has no AVX2 (amm2
 
 
 def to29(x: int):
-    return Limbs29(*[(x >> (29 * i)) & M29 for i in range(N29)])
+    return to_limbs(x, 29, Limbs29)
 
 
 def from29(limbs) -> int:
-    return sum(int(v) << (29 * i) for i, v in enumerate(limbs))
+    return from_limbs(limbs, 29)
 
 
 def setup29(h, p: int):
