@@ -1,10 +1,10 @@
 """A/B of the arithmetics behind threshold/groups/_modp.c (OpenSSL, AVX2, AVX-512 IFMA) on this machine.
 
-    python benchmarks/modp_arith.py              # 15 rounds (about 1 min with all three arithmetics)
-    python benchmarks/modp_arith.py --rounds 31
-    python benchmarks/modp_arith.py --verify 300 # also the whole batch verifier path (benchmarks/core.py's
-                                                 # batch_from_json) on 300 0/1 proofs, one child process per
-                                                 # arithmetic and round (the group's tables are built on it)
+    .venv/bin/python benchmarks/modp_arith.py              # 15 rounds (about 1 min with all three arithmetics)
+    .venv/bin/python benchmarks/modp_arith.py --rounds 31
+    .venv/bin/python benchmarks/modp_arith.py --verify 300
+        # also the whole batch verifier path (benchmarks/core.py's batch_from_json) on 300 0/1 proofs, one child
+        # process per arithmetic and round (QUORUM_MODP_ARITH; the group's tables are built on it)
 
 Every arithmetic the CPU offers is forced in turn (Modulus(P, arith=...)) on the 4096-bit ElectionGuard prime:
 - product: one 4096-bit Montgomery product, timed as a comb build (Modulus.comb(base, 32): 255 x 32 products,
@@ -145,7 +145,7 @@ def main() -> None:
         for c, fn in cases.items():
             for n in order:
                 samples[c, n].append(fn(mods[n]))
-    command = " ".join(["python", "benchmarks/modp_arith.py"] + sys.argv[1:])
+    command = " ".join([".venv/bin/python", "benchmarks/modp_arith.py"] + sys.argv[1:])
     lines = [f"Command: `{command}`  ",
              f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu_model()}, {args.rounds} rounds, medians of "
              f"CPU time; default arithmetic here: {Modulus(p).arith} (the others forced with Modulus(P, arith=...)).", "",
