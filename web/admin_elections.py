@@ -57,14 +57,11 @@ def new() -> Any:
             quorum = forms.whole_number(form.get("quorum", ""), "quorum")
             req = elections.validate(form.get("election_id", "").strip(), forms.manifest_from_form(form, count),
                                      form.get("group"), forms.trustees_from_form(form), quorum, voters_csv)
-            tokens = elections.create(state().board, req, state().booth.booth_hash)
+            tokens = elections.create(state().board, req, state().booth.booth_hash, actor=g.admin,
+                                      detail=f"{len(req.voters)} voters, {len(req.trustees)} trustees, quorum {req.quorum}")
         except QuorumError as exc:
             errors = _errors_on_form(exc)
         else:
-            with state().session() as db:
-                audit.record(db, g.admin, "election_created", req.election_id,
-                             f"{len(req.voters)} voters, {len(req.trustees)} trustees, quorum {req.quorum}")
-                db.commit()
             return render_template("admin/invites.html", election_id=req.election_id, urls=invite_urls(tokens))
     form["contest_count"] = str(count)
     return render_template("admin/new.html", form=form, count=count, errors=errors, kinds=forms.KIND_LABELS), 422 if errors else 200

@@ -132,10 +132,7 @@ def create_election() -> tuple[Response, int]:
     """Create an election: setup entry, voter list, trustee invitation links (returned once)."""
     data = body({"election_id", "manifest", "group", "trustees", "quorum", "voters_csv"})
     req = elections.validate(data["election_id"], data["manifest"], data["group"], data["trustees"], data["quorum"], data["voters_csv"])
-    tokens = elections.create(state().board, req, state().booth.booth_hash)
-    with state().session() as db:
-        audit.record(db, g.admin, "election_created", req.election_id, "API")
-        db.commit()
+    tokens = elections.create(state().board, req, state().booth.booth_hash, actor=g.admin, detail="API")
     return jsonify({"election_id": req.election_id, "invites": {str(i): u for i, u in invite_urls(tokens).items()}}), 201
 
 

@@ -8,7 +8,7 @@ import_public_credentials) and open_election runs in one transaction holding the
 (Board.locked: SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite) and reads the phase inside it; the
 web tables live in the board's database, so the voter rows are written in that lock's session. A change racing
 the open therefore either comes first (and is published at the open) or is refused with nothing changed.
-Creation is one transaction too (Board.creating): the election, its setup entry, voters and invitations.
+Creation is one transaction too (Board.creating): the election, its setup entry, voters, invitations and its audit event.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from voting.credentials import new_private_credential, public_credential
 from voting.election import Election
 from voting.manifest import Manifest
 from voting.voters_csv import UNSTORABLE, VoterListError, parse_public_credentials, parse_voters
-from web import mail
+from web import audit, mail
 from web.config import SmtpSettings
 from web.models import TrusteeInvite, Voter, utcnow
 from web.security import token_hash
@@ -85,8 +85,10 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
     return NewElection(election_id, parsed, group, [t.strip() for t in trustees], quorum, parse_voters(voters_csv))
 
 
-def create(board: Board, request: NewElection, booth_hash: str | None = None) -> dict[int, str]:
-    """Create the election on the board with its setup entry, its voters and trustee invitations.
+def create(board: Board, request: NewElection, booth_hash: str | None = None, *, actor: str | None = None,
+           detail: str = "") -> dict[int, str]:
+    """Create the election on the board with its setup entry, its voters and trustee invitations, and the audit
+    event of `actor` (with `detail`) if given: all in one transaction.
 
     `booth_hash` (the served scripts' hash, state().booth.booth_hash) goes into the setup entry, so the base hash
     binds the booth code voters and trustees run. Returns {trustee index: invitation token}; the tokens are shown
@@ -100,6 +102,8 @@ def create(board: Board, request: NewElection, booth_hash: str | None = None) ->
                            for v in request.voters)
         lb.session.add_all(TrusteeInvite(election_id=request.election_id, trustee_index=i, name=request.trustees[i - 1],
                                          token_hash=token_hash(t)) for i, t in tokens.items())
+        if actor is not None:
+            audit.record(lb.session, actor, "election_created", request.election_id, detail)
     return tokens
 
 

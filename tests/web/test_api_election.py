@@ -167,8 +167,9 @@ def test_entries_by_range_are_paged_and_strictly_parsed(app: Flask, admin: Flask
 
 
 def test_a_creation_that_fails_midway_leaves_nothing(app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The board's election, its setup entry, the voters and the trustee invitations are one transaction: a failure
-    while storing the invitations leaves no election behind, and the same id can be created afterwards."""
+    """The board's election, its setup entry, the voters, the trustee invitations and the audit event are one
+    transaction: a failure while storing the invitations leaves no election (and no audit event of one) behind, and
+    the same id can be created afterwards."""
     from web import elections
 
     body = {"election_id": "half", "manifest": flow.MANIFEST, "group": "ed25519", "trustees": ["a", "b"], "quorum": 1,
@@ -181,9 +182,12 @@ def test_a_creation_that_fails_midway_leaves_nothing(app: Flask, admin: FlaskCli
 
     monkeypatch.setattr(elections, "token_hash", failing)
     with pytest.raises(RuntimeError):
-        elections.create(board, request)
+        elections.create(board, request, actor="alice", detail="API")
     monkeypatch.undo()
     assert board.entries("half") == [] and admin.get("/api/elections").get_json() == {"elections": []}
     assert admin.get("/api/elections/half/voters").status_code == 404
+    assert not [e for e in admin.get("/api/audit").get_json()["events"] if e["action"] == "election_created"]
     assert api_post(admin, "/api/elections", body).status_code == 201
     assert [e.type for e in board.entries("half")] == ["setup"]
+    created = [e for e in admin.get("/api/audit").get_json()["events"] if e["action"] == "election_created"]
+    assert [(e["election_id"], e["detail"]) for e in created] == [("half", "API")]
