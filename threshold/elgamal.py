@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,20 +110,24 @@ def decrypt(group: Group, secret: int, ct: Ciphertext, bound: int) -> int:
 
 
 class _BabySteps:
-    """Table {g^j: j} for j < size, grown on demand and kept per group."""
+    """Table {g^j: j} for j < size, grown on demand and kept per group, shared by every thread."""
 
     def __init__(self, group: Group) -> None:
         self.group = group
         self.table: dict[Element, int] = {group.identity: 0}
         self.last = group.identity
         self.size = 1
+        self._lock = threading.Lock()
 
     def grow(self, size: int) -> None:
+        """Extend the table to `size` entries, one thread at a time: two growths interleaved would file
+        g^j under another j, and every later decryption meeting it would return a wrong plaintext."""
         g = self.group
-        while self.size < size:
-            self.last = g.mul(self.last, g.g)
-            self.table[self.last] = self.size
-            self.size += 1
+        with self._lock:
+            while self.size < size:
+                self.last = g.mul(self.last, g.g)
+                self.table[self.last] = self.size
+                self.size += 1
 
 
 _BABY: dict[str, _BabySteps] = {}

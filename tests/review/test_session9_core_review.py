@@ -1,0 +1,56 @@
+"""Session 9 adversarial review of the threshold core: each test names the attack it shows we resist."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from threshold import elgamal
+from threshold.groups import get_group
+
+ED = get_group("ed25519")
+
+
+class _InterleavingGroup:
+    """ed25519 under another name (its own baby-step table) whose `mul` runs `hook` once, on the first call from
+    the thread that armed it: a deterministic stand-in for a thread switch inside the table's growth."""
+
+    name = "ed25519-interleaved"
+
+    def __init__(self) -> None:
+        self.hook: Any = None
+        self.armed_by: threading.Thread | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(ED, attr)
+
+    def mul(self, a: Any, b: Any) -> Any:
+        if self.hook is not None and threading.current_thread() is self.armed_by:
+            hook, self.hook = self.hook, None
+            hook()
+        return ED.mul(a, b)
+
+
+def test_baby_step_table_grown_by_two_threads_stays_exact() -> None:
+    """A second decryption growing the shared baby-step table while the first is between computing g^j and
+    storing it used to file g^j under another j: every later decryption meeting that entry returned a wrong
+    plaintext (web: tallies combined in concurrent requests). The growth is now serialized."""
+    group = _InterleavingGroup()
+    elgamal._BABY.pop(group.name, None)
+    other: list[int] = []
+    second = threading.Thread(target=lambda: other.append(elgamal.discrete_log(group, ED.exp_g(500), 40000)))
+
+    def switch() -> None:
+        second.start()
+        second.join(timeout=1.0)  # without serialization the second growth runs to its end here
+
+    group.hook, group.armed_by = switch, threading.current_thread()
+    try:
+        first = elgamal.discrete_log(group, ED.exp_g(20), 400)
+        second.join()
+        baby = elgamal._BABY[group.name]
+        wrong = [j for x, j in baby.table.items() if ED.exp_g(j) != x]
+        assert (first, other, wrong, len(baby.table)) == (20, [500], [], baby.size)
+        assert [elgamal.discrete_log(group, ED.exp_g(m), 40000) for m in range(0, 40000, 97)] == list(range(0, 40000, 97))
+    finally:
+        elgamal._BABY.pop(group.name, None)
