@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from threshold import keystore
-from threshold.encoding import canonical_json
+from threshold.encoding import canonical_json, hex_bytes
 from threshold.errors import DecodeError, VerificationError
 
 FORMAT = "quorum-secret-browser-v1"
@@ -26,18 +26,6 @@ MAX_ITERATIONS = 10_000_000
 
 def _derive(passphrase: str, salt: bytes, iterations: int) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", passphrase.encode("utf-8"), salt, iterations, dklen=32)
-
-
-def _hex(value: Any, size: int | None, field: str) -> bytes:
-    if not isinstance(value, str) or value != value.lower():
-        raise DecodeError(field, "expected lowercase hex")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise DecodeError(field, "not a hex string") from None
-    if size is not None and len(raw) != size:
-        raise DecodeError(field, f"expected {size} bytes, got {len(raw)}")
-    return raw
 
 
 def seal(secret: Any, passphrase: str, iterations: int = PBKDF2_ITERATIONS) -> dict[str, Any]:
@@ -64,9 +52,9 @@ def unseal(document: Any, passphrase: str) -> Any:
     iterations = kdf["iterations"]
     if not isinstance(iterations, int) or isinstance(iterations, bool) or not PBKDF2_ITERATIONS <= iterations <= MAX_ITERATIONS:
         raise DecodeError("secret file.kdf.iterations", f"expected an integer in {PBKDF2_ITERATIONS}..{MAX_ITERATIONS}")
-    salt = _hex(kdf["salt"], 16, "secret file.kdf.salt")
-    nonce = _hex(document["nonce"], 12, "secret file.nonce")
-    body = _hex(document["ciphertext"], None, "secret file.ciphertext")
+    salt = hex_bytes(kdf["salt"], "secret file.kdf.salt", 16)
+    nonce = hex_bytes(document["nonce"], "secret file.nonce", 12)
+    body = hex_bytes(document["ciphertext"], "secret file.ciphertext")
     try:
         plain = AESGCM(_derive(passphrase, salt, iterations)).decrypt(nonce, body, FORMAT.encode())
     except InvalidTag:

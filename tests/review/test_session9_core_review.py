@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from threshold import elgamal
+import pytest
+
+from threshold import elgamal, keystore_browser
+from threshold.errors import DecodeError
 from threshold.groups import get_group
 
 ED = get_group("ed25519")
@@ -54,3 +57,14 @@ def test_baby_step_table_grown_by_two_threads_stays_exact() -> None:
         assert [elgamal.discrete_log(group, ED.exp_g(m), 40000) for m in range(0, 40000, 97)] == list(range(0, 40000, 97))
     finally:
         elgamal._BABY.pop(group.name, None)
+
+
+@pytest.mark.parametrize("key", ["nonce", "ciphertext"])
+def test_browser_backup_hex_has_one_spelling(key: str) -> None:
+    """Non-injective encodings (ATTACKS.md row 8): the browser backup parser took hex with spaces between bytes
+    ('66 50 ee ...'), a second spelling of the same document; it now reads hex as every other parser does."""
+    doc = keystore_browser.seal({"secret": "ab" * 32}, "pass phrase")
+    spaced = {**doc, key: doc[key][:2] + " " + doc[key][2:]}
+    with pytest.raises(DecodeError) as err:
+        keystore_browser.unseal(spaced, "pass phrase")
+    assert err.value.field == f"secret file.{key}"
