@@ -111,6 +111,6 @@ def load(path: str | Path, passphrase: str) -> Any:
     """Read and decrypt a sealed secret file."""
     try:
         document = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise DecodeError("secret file", f"cannot read {path}: {exc}") from None
     return unseal(document, passphrase)

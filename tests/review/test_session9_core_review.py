@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from threshold import elgamal, keystore_browser
+from threshold import elgamal, keystore, keystore_browser
 from threshold.errors import DecodeError
 from threshold.groups import get_group
 
@@ -68,3 +69,13 @@ def test_browser_backup_hex_has_one_spelling(key: str) -> None:
     with pytest.raises(DecodeError) as err:
         keystore_browser.unseal(spaced, "pass phrase")
     assert err.value.field == f"secret file.{key}"
+
+
+def test_secret_file_nested_too_deep_is_a_decode_error(tmp_path: Path) -> None:
+    """Security rule 4: a secret file of 100,000 nested '[' made keystore.load raise RecursionError, outside
+    the project's errors; it is now a DecodeError naming the file."""
+    path = tmp_path / "trustee.json"
+    path.write_text("[" * 100_000)
+    with pytest.raises(DecodeError) as err:
+        keystore.load(path, "pass phrase")
+    assert err.value.field == "secret file"
