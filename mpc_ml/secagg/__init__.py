@@ -9,9 +9,11 @@ who dropped: a client answers one unmask request and never reveals both secrets 
 and thresholds must exceed half of each neighbourhood, so two disjoint groups cannot each be
 told a different story. Against a server that also forges clients' keys, give every client the
 others' registered verify keys (`peer_keys`, a PKI; `aggregate` does); without them the server
-is trusted to relay keys (the semi-honest model). Bonawitz's signed consistency-check round is
-not implemented; the published transcript lets anyone check that all survivors answered the
-same request.
+is trusted to relay keys (the semi-honest model). With c clients colluding with the server,
+privacy needs a threshold above (neighbourhood size + c) / 2: honest clients answer one request
+each, so two stories need t - c honest answers apiece. Bonawitz's signed consistency-check round
+gives the same bound (each story then needs t - c honest signatures), so it is not run; the
+published transcript lets anyone check that all survivors answered the same request.
 """
 
 from .api import aggregate
