@@ -596,10 +596,13 @@ def run_ceremony(params: CeremonyParams) -> tuple[CeremonyResult, list[TrusteeKe
 
 
 def _check_announcements(params: CeremonyParams, announcements: Mapping[int, Announcement]) -> None:
+    """One valid announcement per trustee, its key a member other than the identity whatever parsed it: a modp key
+    p - E passes its proof up to sign, and shares sent to it fail to open from E's KEM secret (a framing complaint)."""
+    g = params.group
     if set(announcements) != set(range(1, params.n + 1)):
         raise ProtocolError(f"announcements needed from all trustees 1..{params.n}")
     for i, a in announcements.items():
-        if a.index != i or not a.verify(params):
+        if a.index != i or a.enc_key == g.identity or not g.is_member(a.enc_key) or not a.verify(params):
             raise VerificationError(f"trustee {i}: invalid encryption key announcement")
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from threshold import elgamal, keystore, keystore_browser
-from threshold.errors import DecodeError
+from threshold import dkg, elgamal, keystore, keystore_browser
+from threshold.errors import DecodeError, VerificationError
 from threshold.groups import get_group
+from threshold.proofs import SchnorrProof, challenge
 
 ED = get_group("ed25519")
 
@@ -79,3 +80,26 @@ def test_secret_file_nested_too_deep_is_a_decode_error(tmp_path: Path) -> None:
     with pytest.raises(DecodeError) as err:
         keystore.load(path, "pass phrase")
     assert err.value.field == "secret file"
+
+
+def test_negated_modp_encryption_key_cannot_frame_an_honest_dealer() -> None:
+    """DKG framing (ATTACKS.md rows 4 and 10), without relying on the parser: trustee 2 announces p - E (outside
+    the subgroup) with a proof made honestly over it, which holds up to the sign modp's `accepts` ignores. A dealer
+    encrypting to it uses (p - E)^r = (-1)^r E^r, so for odd r its share does not open from the complaint's
+    S = R^e and qualify disqualified the honest dealer. The announcement is now refused by deal and by qualify."""
+    g = get_group("modp")
+    params = dkg.CeremonyParams(g, 3, 2, b"session9-negated-key")
+    trustees = [dkg.Trustee(params, i) for i in (1, 2, 3)]
+    announcements = {t.index: t.announce() for t in trustees}
+    t2 = trustees[1]
+    negated = g.p - t2.enc_key
+    w = g.random_scalar()
+    a = g.exp_g(w)
+    c = challenge(g, SchnorrProof.TAG, params.ctx("enc-key", 2), [g.g, negated], [a])
+    announcements[2] = dkg.Announcement(2, negated, SchnorrProof(a, (w + c * t2.enc_secret) % g.q))
+    assert announcements[2].verify(params)  # the proof alone cannot tell
+    with pytest.raises(VerificationError, match="trustee 2"):
+        trustees[0].deal(announcements)
+    honest = {t.index: t.deal({**announcements, 2: t2.announce()}) for t in trustees}
+    with pytest.raises(VerificationError, match="trustee 2"):
+        dkg.qualify(params, announcements, honest, [])
