@@ -13,11 +13,37 @@ from .protocols import arith, functions, opening
 from .runtime import Runtime, current
 
 
-def _to_numpy(x: Any) -> np.ndarray:
-    """numpy view of an array-like (numpy, list, scalar, or a torch tensor without importing torch)."""
+def _to_numpy(x: Any, what: str = "input") -> np.ndarray:
+    """float64 numpy view of an array-like (numpy, list, scalar, or a torch tensor without importing
+    torch); None, text, complex numbers, ragged lists and shared tensors are an InputError naming `what`."""
+    if isinstance(x, MPCTensor):
+        raise InputError(f"{what} is already a shared tensor (use it as it is, or open it with get_plain_text)")
     if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
+    if x is None or isinstance(x, (str, bytes)):
+        raise InputError(f"{what} must be real numbers, got {type(x).__name__}")
+    try:
+        if not np.iscomplexobj(x):
+            return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} must be a rectangular array of real numbers: {exc}") from None
+    raise InputError(f"{what} holds complex numbers; shared tensors hold real numbers")
+
+
+def _dim(dim: Any, ndim: int, what: str = "dim") -> int:
+    """dim in -ndim..ndim-1 as a non-negative index (torch's rule): out of range raises instead of wrapping."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -ndim <= dim < ndim:
+        raise InputError(f"{what} {dim!r} is out of range for {ndim} dimension(s) (expected {-ndim}..{ndim - 1})")
+    return int(dim) % ndim
+
+
+def _same_session(tensors: list["MPCTensor"]) -> "Runtime":
+    """The one runtime of all `tensors`; shares from different init() sessions must not be combined."""
+    rt = tensors[0]._rt
+    if any(t._rt is not rt for t in tensors):
+        raise InputError("shared tensors from different mpc_ml sessions cannot be combined (init() was called "
+                         "between them): share the inputs again in the current session")
+    return rt
 
 
 def _align(arr: np.ndarray, ndim: int) -> np.ndarray:
@@ -65,18 +91,18 @@ class MPCTensor:
         values = None
         shape = None
         if src in rt.local_ids:
-            arr = _to_numpy(x)
+            arr = _to_numpy(x, "cryptensor input")
             shape = arr.shape
             values = rt.ring.from_int64(fixedpoint.encode(arr, rt.params, "cryptensor input"))
         elif x is not None:
-            shape = np.shape(_to_numpy(x))
+            shape = np.shape(_to_numpy(x, "cryptensor input"))
         return cls(arith.input_values(rt, values, src, shape), rt)
 
     def _wrap(self, shares: np.ndarray) -> "MPCTensor":
         return MPCTensor(shares, self._rt)
 
     def _public(self, x: Any) -> np.ndarray:
-        arr = _to_numpy(x)
+        arr = _to_numpy(x, "public operand")
         return self._rt.ring.from_int64(fixedpoint.encode(arr, self._rt.params, "public operand"))
 
     # ------------------------------------------------------------------ shape
@@ -94,25 +120,30 @@ class MPCTensor:
         return len(self.shape)
 
     def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d shared tensor")
         return self.shape[0]
 
     def reshape(self, *shape: Any) -> "MPCTensor":
         """Reshape (local)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return self._wrap(self.share.reshape(self.share.shape[:2] + tuple(shape)))
+        try:
+            return self._wrap(self.share.reshape(self.share.shape[:2] + tuple(shape)))
+        except (TypeError, ValueError):
+            raise InputError(f"cannot reshape a shared tensor of shape {self.shape} to {tuple(shape)}") from None
 
     view = reshape
 
     def flatten(self, start_dim: int = 0) -> "MPCTensor":
         """Flatten dims from start_dim on."""
         s = self.shape
-        return self.reshape(s[:start_dim] + (-1,))
+        return self.reshape(s[:_dim(start_dim, len(s), "start_dim")] + (-1,) if s else (-1,))
 
     def transpose(self, d0: int = 0, d1: int = 1) -> "MPCTensor":
         """Swap two dims."""
         nd = self.dim()
-        return self._wrap(np.swapaxes(self.share, d0 % nd + 2, d1 % nd + 2))
+        return self._wrap(np.swapaxes(self.share, _dim(d0, nd) + 2, _dim(d1, nd) + 2))
 
     def t(self) -> "MPCTensor":
         """Transpose of a matrix."""
@@ -126,7 +157,7 @@ class MPCTensor:
 
     def unsqueeze(self, dim: int) -> "MPCTensor":
         """Insert a unit dim."""
-        d = dim % (self.dim() + 1)
+        d = _dim(dim, self.dim() + 1)
         return self._wrap(np.expand_dims(self.share, d + 2))
 
     def squeeze(self, dim: int | None = None) -> "MPCTensor":
@@ -134,7 +165,7 @@ class MPCTensor:
         if dim is None:
             axes = tuple(i + 2 for i, s in enumerate(self.shape) if s == 1)
         else:
-            axes = (dim % self.dim() + 2,)
+            axes = (_dim(dim, self.dim()) + 2,)
         return self._wrap(np.squeeze(self.share, axis=axes))
 
     def __getitem__(self, idx: Any) -> "MPCTensor":
@@ -146,6 +177,7 @@ class MPCTensor:
     def _binary(self, other: Any, op: str) -> tuple[np.ndarray, np.ndarray, bool]:
         """(own shares, other's shares or residues, other is shared), aligned for broadcasting."""
         if isinstance(other, MPCTensor):
+            _same_session([self, other])
             oshape, o, shared = other.shape, other.share, True
         else:
             o = self._public(other)
@@ -173,7 +205,7 @@ class MPCTensor:
     def __mul__(self, other: Any) -> "MPCTensor":
         rt = self._rt
         if not isinstance(other, MPCTensor):
-            arr = _to_numpy(other)
+            arr = _to_numpy(other, "public operand")
             if arr.ndim == 0:
                 return self._wrap(functions.mul_public(rt, self.share, float(arr)))
         a, b, _ = self._binary(other, "*")
@@ -184,7 +216,7 @@ class MPCTensor:
     def __truediv__(self, other: Any) -> "MPCTensor":
         if isinstance(other, MPCTensor):
             return self * other.reciprocal()
-        arr = _to_numpy(other)
+        arr = _to_numpy(other, "divisor")
         if np.any(arr == 0):
             raise InputError("division by a public zero")
         return self * (1.0 / arr)
@@ -215,6 +247,7 @@ class MPCTensor:
     def matmul(self, other: Any) -> "MPCTensor":
         """Matrix product (numpy semantics, 1-D operands allowed)."""
         if isinstance(other, MPCTensor):
+            _same_session([self, other])
             return self._matmul(self.share, other.share, self.shape, other.shape)
         o = self._public(other)
         return self._matmul(self.share, o, self.shape, o.shape[2:])
@@ -247,7 +280,7 @@ class MPCTensor:
     def sum(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
         """Sum over all elements or one dim (local)."""
         ring = self._rt.ring
-        axes = tuple(range(2, self.share.ndim)) if dim is None else (dim % self.dim() + 2,)
+        axes = tuple(range(2, self.share.ndim)) if dim is None else (_dim(dim, self.dim()) + 2,)
         s = ring.sum(self.share, axes)
         if keepdim:
             s = np.expand_dims(s, axes)
@@ -255,7 +288,9 @@ class MPCTensor:
 
     def mean(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
         """Mean over all elements or one dim."""
-        count = int(np.prod(self.shape)) if dim is None else self.shape[dim]
+        count = int(np.prod(self.shape)) if dim is None else self.shape[_dim(dim, self.dim())]
+        if count == 0:
+            raise InputError(f"mean over no elements (shape {self.shape}, dim {dim})")
         return self.sum(dim, keepdim) * (1.0 / count)
 
     # ------------------------------------------------------------------ comparisons and functions
@@ -363,7 +398,10 @@ class MPCTensor:
         """Maximum over all elements or one dim."""
         if dim is None:
             return self.flatten().max(0)
-        mx, _ = functions.tournament(self._rt, self.share, dim % self.dim())
+        d = _dim(dim, self.dim())
+        if self.shape[d] == 0:
+            raise InputError(f"max over no elements (shape {self.shape}, dim {dim})")
+        mx, _ = functions.tournament(self._rt, self.share, d)
         return self._wrap(mx)
 
     def argmax(self, dim: int | None = None, one_hot: bool = True) -> "MPCTensor":
@@ -371,7 +409,9 @@ class MPCTensor:
         if dim is None:
             flat = self.flatten().argmax(0, one_hot)
             return flat.reshape(self.shape) if one_hot else flat
-        d = dim % self.dim()
+        d = _dim(dim, self.dim())
+        if self.shape[d] == 0:
+            raise InputError(f"argmax over no elements (shape {self.shape}, dim {dim})")
         _, oh = functions.tournament(self._rt, self.share, d)
         if one_hot:
             return self._bit(oh)
@@ -382,7 +422,7 @@ class MPCTensor:
 
     def softmax(self, dim: int = -1) -> "MPCTensor":
         """exp(x - max) / sum exp(x - max) along dim."""
-        d = dim % self.dim()
+        d = _dim(dim, self.dim())
         mx = self.max(d).unsqueeze(d)
         e = (self - mx).exp()
         s = e.sum(d, keepdim=True)
@@ -402,13 +442,28 @@ class MPCTensor:
         return f"MPCTensor(shape={self.shape}, parties={self._rt.n})"
 
 
+def _joinable(tensors: Any, what: str) -> tuple[list[MPCTensor], Runtime]:
+    """The tensors of cat/stack as a non-empty list of shared tensors of one session, and that session."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, MPCTensor) for t in tensors):
+        raise InputError(f"{what} takes a non-empty list of shared tensors")
+    return tensors, _same_session(tensors)
+
+
 def cat(tensors: list[MPCTensor], dim: int = 0) -> MPCTensor:
     """Concatenate shared tensors."""
-    d = dim % tensors[0].dim()
-    return MPCTensor(np.concatenate([t.share for t in tensors], d + 2), tensors[0]._rt)
+    tensors, rt = _joinable(tensors, "cat")
+    d = _dim(dim, tensors[0].dim())
+    try:
+        return MPCTensor(np.concatenate([t.share for t in tensors], d + 2), rt)
+    except ValueError:
+        raise InputError(f"cat along dim {dim} needs equal other dims, got shapes {[t.shape for t in tensors]}") from None
 
 
 def stack(tensors: list[MPCTensor], dim: int = 0) -> MPCTensor:
     """Stack shared tensors along a new dim."""
-    d = dim % (tensors[0].dim() + 1)
-    return MPCTensor(np.stack([t.share for t in tensors], d + 2), tensors[0]._rt)
+    tensors, rt = _joinable(tensors, "stack")
+    d = _dim(dim, tensors[0].dim() + 1)
+    if len({t.shape for t in tensors}) != 1:
+        raise InputError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
+    return MPCTensor(np.stack([t.share for t in tensors], d + 2), rt)
