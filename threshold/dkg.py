@@ -336,8 +336,8 @@ class Trustee:
             if i == self.index:
                 continue
             ct = msg.shares.get(self.index)
-            if ct is None or not ct.ephemeral_valid(g, _share_aad(p, i, self.index)):
-                continue  # public faults: qualify disqualifies the dealer; never reveal S for them
+            if ct is None or not g.is_member(ct.ephemeral) or not ct.ephemeral_valid(g, _share_aad(p, i, self.index)):
+                continue  # public faults: qualify disqualifies the dealer; never reveal S for them (of R = p - g^r: e mod 2)
             try:
                 pair = _share_pair(hybrid.decrypt(g, self.enc_secret, ct, _share_aad(p, i, self.index)), g.q)
             except VerificationError:

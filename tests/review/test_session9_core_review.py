@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from threshold import dkg, elgamal, keystore, keystore_browser
+from threshold import dkg, elgamal, hybrid, keystore, keystore_browser
+from threshold.encoding import encode
 from threshold.errors import DecodeError, VerificationError
 from threshold.groups import get_group
 from threshold.proofs import SchnorrProof, challenge
@@ -103,3 +104,26 @@ def test_negated_modp_encryption_key_cannot_frame_an_honest_dealer() -> None:
     honest = {t.index: t.deal({**announcements, 2: t2.announce()}) for t in trustees}
     with pytest.raises(VerificationError, match="trustee 2"):
         dkg.qualify(params, announcements, honest, [])
+
+
+def test_trustee_reveals_no_kem_secret_for_a_non_member_ephemeral() -> None:
+    """Small-subgroup leak (ATTACKS.md row 5), without relying on the parser: dealer 1 sends trustee 2 a share
+    under the ephemeral p - g^r with a knowledge proof made over it (it holds up to sign). Trustee 2 found the
+    share wrong and complained with S = (p - g^r)^e = (-1)^e R^e, publishing e mod 2 of its encryption key; a
+    non-member ephemeral is a public fault (qualify disqualifies the dealer), so no complaint reveals S now."""
+    g = get_group("modp")
+    params = dkg.CeremonyParams(g, 3, 2, b"session9-negated-ephemeral")
+    trustees = [dkg.Trustee(params, i) for i in (1, 2, 3)]
+    announcements = {t.index: t.announce() for t in trustees}
+    messages = {t.index: t.deal(announcements) for t in trustees}
+    r = g.random_scalar()
+    negated = g.p - g.exp_g(r)
+    w = g.random_scalar()
+    a = g.exp_g(w)
+    ctx = encode("quorum-hybrid-ephemeral", g.name, params.ctx("dkg-share", 1, 2))
+    proof = SchnorrProof(a, (w + challenge(g, SchnorrProof.TAG, ctx, [g.g, negated], [a]) * r) % g.q)
+    forged = hybrid.HybridCiphertext(negated, proof, bytes(12 + 64 + 16))
+    messages[1] = dkg.DealerMessage(1, messages[1].commitments, {**messages[1].shares, 2: forged})
+    assert forged.ephemeral_valid(g, params.ctx("dkg-share", 1, 2))  # the proof alone cannot tell
+    assert trustees[1].check_shares(messages) == []
+    assert dkg.qualify(params, announcements, messages, []).disqualified[1].startswith("share ciphertext to trustee 2")
