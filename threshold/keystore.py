@@ -19,8 +19,9 @@ from threshold.errors import DecodeError, VerificationError
 FORMAT = "quorum-secret-v1"
 # argon2id, RFC 9106 second recommended option (64 MiB, 3 passes, 4 lanes)
 ARGON2 = {"time_cost": 3, "memory_cost": 64 * 1024, "parallelism": 4}
-# what a file may ask for: enough to be safe to read, never enough to exhaust the reader
-_LIMITS = {"time_cost": (1, 20), "memory_cost": (8 * 1024, 4 * 1024 * 1024), "parallelism": (1, 16)}
+# what a file may ask for (memory in KiB): 16x the default at most, so reading a file never takes more
+# than 1 GiB of the trustee's machine, whoever wrote the file
+_LIMITS = {"time_cost": (1, 20), "memory_cost": (8 * 1024, 1024 * 1024), "parallelism": (1, 16)}
 
 
 def _derive(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:

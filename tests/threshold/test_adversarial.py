@@ -222,7 +222,8 @@ def test_keystore_unseal_raises_only_named_errors():
     kdf = doc["kdf"]
     bad = [dict(doc, nonce=""), dict(doc, kdf=dict(kdf, salt="")), dict(doc, kdf=dict(kdf, time_cost=0)),
            dict(doc, kdf=dict(kdf, parallelism=0)), dict(doc, kdf=dict(kdf, memory_cost=-1)),
-           dict(doc, kdf=dict(kdf, name="scrypt")), dict(doc, kdf=dict(kdf, time_cost=True))]
+           dict(doc, kdf=dict(kdf, name="scrypt")), dict(doc, kdf=dict(kdf, time_cost=True)),
+           dict(doc, kdf=dict(kdf, memory_cost=1024 * 1024 + 1))]  # more than 1 GiB: refused before argon2 runs
     for obj in bad:
         with pytest.raises(DecodeError):
             keystore.unseal(obj, "pw")
