@@ -14,14 +14,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
+from .protocols import arith, functions
 from .runtime import current
 from .tensor import MPCTensor, _to_numpy
 
 
 def _local_aggregates(values: Any, categories: Any, levels: Sequence, bins: np.ndarray | None,
-                      scale: float) -> np.ndarray:
+                      scale: float, limit: float) -> np.ndarray:
     """One organisation's table: per level [count, sum, sum of squares, histogram counts...]."""
-    v = _to_numpy(values).ravel() / scale
+    v = _to_numpy(values, "values").ravel() / scale
     cats = np.asarray(categories).ravel()
     if v.shape != cats.shape:
         raise InputError(f"{v.size} values but {cats.size} categories")
@@ -31,13 +32,30 @@ def _local_aggregates(values: Any, categories: Any, levels: Sequence, bins: np.n
     if unknown:
         raise InputError(f"categories {sorted(map(str, unknown))} are not among the levels {list(levels)}")
     nb = 0 if bins is None else len(bins) - 1
+    if nb:
+        outside = int(np.count_nonzero((v * scale < bins[0]) | (v * scale > bins[-1])))
+        if outside:
+            raise InputError(f"{outside} value(s) lie outside the histogram's bins [{bins[0]:g}, {bins[-1]:g}]: "
+                             "widen the first and last edges (they would be left out of every bin)")
     out = np.zeros((len(levels), 3 + nb))
     for i, lev in enumerate(levels):
         x = v[cats == lev]
         out[i, :3] = [x.size, x.sum(), (x * x).sum()]
         if nb:
             out[i, 3:] = np.histogram(x * scale, bins=bins)[0]
+    if out.size and float(np.abs(out).max()) >= limit:
+        raise InputError(f"a sum or sum of squares reaches {float(np.abs(out).max()):.6g}, outside the fixed-point "
+                         f"range |x| < {limit:g}: pass a larger scale (values are divided by it before sharing)")
     return out
+
+
+def _check_sources(data: Any) -> None:
+    """data must map each source party to its (values, categories) pair."""
+    if not isinstance(data, dict) or not data:
+        raise InputError("data must be a non-empty dict {party: (values, categories)}")
+    for src, entry in data.items():
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            raise InputError(f"data[{src!r}] must be a (values, categories) pair, got {type(entry).__name__}")
 
 
 def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any = None,
@@ -46,16 +64,23 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
 
     data: {party: (values, categories)}; each party supplies its own entry (the others' entries,
     if present, are ignored: only the source party's data is ever read). scale: values are divided
-    by it before sharing so that sums of squares stay inside the fixed-point range. The result's
+    by it before sharing so that sums of squares stay inside the fixed-point range. Each source's
+    sums are rounded to 2^-f once (f = init's precision), so a sum is within sources * scale * 2^-(f+1)
+    and a variance within sources * 2^-(f+1) * (scale^2 + 2 |mean| scale) / count of the plaintext
+    figure. Every value must lie inside the histogram's outer edges. The result's
     "evidence" holds the signed openings ({"kept", "table"}) that mpc_ml.verify checks.
     """
     rt = current()
-    if len(data) < 1:
-        raise InputError("no data sources")
+    _check_sources(data)
     levels = list(levels)
-    edges = None if bins is None else np.asarray(bins, dtype=np.float64)
-    if edges is not None and (edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0)):
-        raise InputError("bins must be increasing edges (at least two)")
+    if len(set(levels)) != len(levels):
+        raise InputError(f"levels must be distinct (a repeated level is counted twice), got {levels}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (np.isfinite(scale) and scale > 0):
+        raise InputError(f"scale must be a positive finite number, got {scale!r}")
+    edges = None if bins is None else _to_numpy(bins, "bins")
+    if edges is not None and (edges.ndim != 1 or len(edges) < 2 or not np.all(np.isfinite(edges))
+                              or np.any(np.diff(edges) <= 0)):
+        raise InputError("bins must be finite increasing edges (at least two)")
     if min_count is not None and (not isinstance(min_count, int) or min_count < 1):
         raise InputError(f"min_count must be a positive integer, got {min_count!r}")
     for src in data:
@@ -67,14 +92,17 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     for src in sorted(data):
         table = None
         if src in rt.local_ids:
-            table = _local_aggregates(*data[src], levels, edges, scale)
+            table = _local_aggregates(*data[src], levels, edges, scale, 2.0 ** rt.params.value_bits)
         share = MPCTensor.from_plain(table if table is not None else np.zeros((len(levels), width)), src)
         total = share if total is None else total + share
     suppressed = np.zeros(len(levels), dtype=bool)
     evidence: dict[str, Any] = {"kept": None}
     if min_count is not None:
-        keep = total[:, 0] >= float(min_count)
-        total = total * keep.unsqueeze(1)
+        # integer 0/1 shares of [count >= min_count]: the table times them is exact (no truncation error,
+        # and no fixed-point range limit on totals that several sources together push past 2^value_bits)
+        bit = functions.ge_zero(rt, functions.add_public(rt, total.share[..., 0], -float(min_count)))
+        keep = MPCTensor(functions.scale_int(rt, bit, 1 << rt.params.frac_bits), rt)
+        total = MPCTensor(arith.mul(rt, total.share, bit[..., None]), rt)
         opened, evidence["kept"] = keep.get_plain_text_with_evidence(dst)
         if opened is not None:
             suppressed = opened < 0.5
@@ -98,7 +126,7 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         out["count"].append(cnt)
         out["sum"].append(float(s))
         out["mean"].append(float(s / cnt) if cnt else None)
-        out["variance"].append(float(q / cnt - (s / cnt) ** 2) if cnt else None)
+        out["variance"].append(max(0.0, float(q / cnt - (s / cnt) ** 2)) if cnt else None)  # >= 0 despite rounding
         if edges is not None:
             out["histogram"].append([int(round(h)) for h in table[i, 3:]])
     return out

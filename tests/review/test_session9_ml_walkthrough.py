@@ -96,3 +96,68 @@ def test_valid_dims_still_work(mpc):
     assert np.allclose(x.sum(-2, keepdim=True).get_plain_text(), a.sum(0, keepdims=True))
     assert x.sum().flatten().shape == (1,)
     assert mpc.stack([x, x], -1).shape == (2, 3, 2)
+
+
+# ------------------------------------------------------------------ stats
+
+
+def _one_source(values, categories="a"):
+    return {0: (np.asarray(values, dtype=float), np.full(len(values), categories))}
+
+
+def test_histogram_values_outside_the_bins_are_refused(mpc):
+    """A wage above the last edge was left out of every bin: the histogram summed to less than the count."""
+    with pytest.raises(InputError, match=r"1 value\(s\) lie outside the histogram's bins \[0, 20\]"):
+        mpc.stats.group_summary(_one_source([1.0, 5.0, 50.0]), ["a"], bins=[0, 10, 20])
+    res = mpc.stats.group_summary(_one_source([0.0, 5.0, 20.0]), ["a"], bins=[0, 10, 20])
+    assert res["histogram"] == [[2, 1]]  # both outer edges are inside, as numpy's
+
+
+def test_suppression_keeps_sums_exact_and_variances_non_negative(mpc):
+    """With min_count the table was multiplied by the fixed-point keep flag: one truncation error on every
+    sum, and a negative variance (-0.0024) for two equal wages of 40000; totals that several sources
+    together push past 2^31 went through a product outside its range. The flag is an integer now."""
+    levels = [f"team{i}" for i in range(40)]
+    data = {i: (np.full(40, 40000.0), np.array(levels)) for i in range(2)}
+    res = mpc.stats.group_summary(data, levels, min_count=1)
+    assert res["sum"] == [80000.0] * 40 and res["mean"] == [40000.0] * 40 and res["variance"] == [0.0] * 40
+    three = {i: (np.full(80, 30000.0), np.array(levels * 2)) for i in range(3)}
+    res = mpc.stats.group_summary(three, levels, min_count=2)
+    assert res["sum"] == [180000.0] * 40 and res["variance"] == [0.0] * 40
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"levels": ["a", "a"]}, "distinct"),
+    ({"scale": 0}, "scale"),
+    ({"scale": -1.0}, "scale"),
+    ({"bins": [0, np.nan]}, "finite increasing"),
+    ({"data": {0: np.ones(2)}}, r"data\[0\] must be a \(values, categories\) pair"),
+    ({"data": {0: (np.full(100, 30000.0), np.full(100, "a"))}}, "pass a larger scale"),
+])
+def test_group_summary_arguments_are_checked(mpc, kwargs, match):
+    """Repeated levels counted each record twice, scale 0 said "NaN", a negative scale and NaN bin edges
+    were accepted, a bare array as a source's entry raised a TypeError, and a too-large sum of squares
+    said "outside the range" without pointing at `scale`."""
+    args = {"data": _one_source([1.0, 2.0]), "levels": ["a"]} | kwargs
+    with pytest.raises(InputError, match=match):
+        mpc.stats.group_summary(args.pop("data"), args.pop("levels"), **args)
+
+
+def test_group_summary_matches_numpy_on_breast_cancer(mpc):
+    """Joint mean and variance of a feature (mean area, values up to 2501) by class, across three sources,
+    within the documented bound, against numpy."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    area, label = X[:, 3], np.where(y == 1, "benign", "malignant")
+    parts = np.array_split(np.arange(len(y)), 3)
+    data = {i: (area[p], label[p]) for i, p in enumerate(parts)}
+    scale = 100.0
+    res = mpc.stats.group_summary(data, ["benign", "malignant"], bins=[0, 500, 1000, 3000], scale=scale)
+    for i, lev in enumerate(["benign", "malignant"]):
+        x = area[label == lev]
+        bound = 3 * 2.0**-25 * (scale**2 + 2 * x.mean() * scale) / x.size
+        assert res["count"][i] == x.size
+        assert abs(res["mean"][i] - x.mean()) <= 3 * scale * 2.0**-25
+        assert abs(res["variance"][i] - x.var()) <= bound
+        assert res["histogram"][i] == np.histogram(x, [0, 500, 1000, 3000])[0].tolist()
