@@ -200,3 +200,30 @@ def test_scalar_decoding(group):
 def test_unknown_group():
     with pytest.raises(DecodeError, match="unknown group"):
         get_group("p256")
+    with pytest.raises(DecodeError, match="unknown group"):
+        get_group(["modp"])  # type: ignore[arg-type]  # a name from JSON of the wrong type
+
+
+def test_one_group_instance_when_threads_ask_at_once(monkeypatch):
+    """Threads asking for a group not made yet all get one instance (keys of two would not compare equal)."""
+    import threading
+    import time
+
+    import threshold.groups as groups
+
+    made: list[object] = []
+
+    def slow_make(name: str) -> object:
+        time.sleep(0.02)  # widens the window in which a second thread could make another instance
+        made.append(object())
+        return made[-1]
+
+    monkeypatch.setattr(groups, "_GROUPS", {})
+    monkeypatch.setattr(groups, "_make_group", slow_make)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(groups.get_group("ed25519"))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and got == made * 8
