@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import runpy
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -241,24 +243,52 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
             procs.append(subprocess.Popen([sys.executable, script, *args], env=env, pass_fds=(socks[i].fileno(),)))
         for s in socks:
             s.close()
-        codes = _wait_all(procs)
-    bad = {i: c for i, c in enumerate(codes) if c != 0}
-    for i, c in bad.items():
-        print(f"quorum mpc: party {i} exited with code {c}", file=sys.stderr)
+        grace = float(os.environ.get(ENV_TIMEOUT, "30")) if timeout is None else timeout
+        codes, first = _wait_all(procs, grace)
+    if first is not None:
+        print(f"quorum mpc: party {first} failed first (exit code {codes[first]}); see its error above",
+              file=sys.stderr)
+    for i, c in enumerate(codes):
+        if c == -signal.SIGTERM and first is not None and i != first:
+            print(f"quorum mpc: party {i} was stopped {grace:g} s after party {first} failed", file=sys.stderr)
+        elif c != 0:
+            print(f"quorum mpc: party {i} exited with code {c}", file=sys.stderr)
     return max((abs(c) for c in codes), default=0) and 1
 
 
-def _wait_all(procs: list[subprocess.Popen]) -> list[int]:
-    try:
-        while any(p.poll() is None for p in procs):
-            time.sleep(0.02)
-    except KeyboardInterrupt:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM the parties still running and wait for them (SIGKILL after 5 s)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
             p.wait()
-    return [p.returncode for p in procs]
+
+
+def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], int | None]:
+    """Wait for every party; once one fails, stop those still running `grace` seconds later (one busy with
+    local work would otherwise keep a failed run alive). Returns the exit codes and the first party to
+    fail, in exit order (a waiting thread per party: the parties its exit broke exit after it)."""
+    exits: queue.Queue[int] = queue.Queue()
+    for i, p in enumerate(procs):
+        threading.Thread(target=lambda i=i, p=p: (p.wait(), exits.put(i)), daemon=True).start()
+    first, deadline = None, None
+    try:
+        for _ in procs:
+            try:
+                i = exits.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                _stop(procs)
+                deadline, i = None, exits.get()
+            if first is None and procs[i].returncode != 0:
+                first, deadline = i, time.monotonic() + grace
+    except KeyboardInterrupt:
+        _stop(procs)
+    return [p.wait() for p in procs], first
 
 
 def run_party(party: int, peers: str, key: str | None, script: str, args: list[str],

@@ -161,3 +161,34 @@ def test_group_summary_matches_numpy_on_breast_cancer(mpc):
         assert abs(res["mean"][i] - x.mean()) <= 3 * scale * 2.0**-25
         assert abs(res["variance"][i] - x.var()) <= bound
         assert res["histogram"][i] == np.histogram(x, [0, 500, 1000, 3000])[0].tolist()
+
+
+# ------------------------------------------------------------------ quorum mpc run
+
+
+def test_a_party_that_raises_stops_the_whole_run_and_is_named(tmp_path):
+    """Party 1 raised while party 2 was busy with local work: the run waited for party 2's work to end
+    (a long training step kept a failed run alive), and the summary listed every party's exit code
+    without saying which one failed first. Now the others are stopped `--timeout` s after the first
+    failure and the summary names party 1."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import time, numpy as np, mpc_ml\n"
+        "mpc_ml.init()\n"
+        "x = mpc_ml.cryptensor(np.ones(3), src=0)\n"
+        "if mpc_ml.get_rank() == 1:\n"
+        "    raise RuntimeError('party 1 fails on purpose')\n"
+        "if mpc_ml.get_rank() == 2:\n"
+        "    time.sleep(300)\n"
+        "print((x * x).get_plain_text())\n")
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-m", "quorum", "mpc", "run", "-n", "3", "--timeout", "2", str(script)],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1
+    assert "RuntimeError: party 1 fails on purpose" in res.stderr
+    assert "party 1 failed first (exit code 1)" in res.stderr
+    assert "party 2 was stopped 2 s after party 1 failed" in res.stderr
