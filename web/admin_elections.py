@@ -32,6 +32,15 @@ def invite_urls(tokens: dict[int, str]) -> dict[int, str]:
     return {i: url_for("trustee.join", token=t, _external=True) for i, t in tokens.items()}
 
 
+def invites_page(election_id: str, tokens: dict[int, str]) -> str:
+    """The page showing the new invitation links, each beside its trustee's name (the links are shown only there)."""
+    with state().session() as db:
+        rows = db.execute(select(TrusteeInvite.trustee_index, TrusteeInvite.name)
+                          .where(TrusteeInvite.election_id == election_id))
+        names = {index: name for index, name in rows}
+    return render_template("admin/invites.html", election_id=election_id, urls=invite_urls(tokens), names=names)
+
+
 @bp.get("/")
 @admin_required
 def dashboard() -> str:
@@ -62,7 +71,7 @@ def new() -> Any:
         except QuorumError as exc:
             errors = _errors_on_form(exc)
         else:
-            return render_template("admin/invites.html", election_id=req.election_id, urls=invite_urls(tokens))
+            return invites_page(req.election_id, tokens)
     form["contest_count"] = str(count)
     return render_template("admin/new.html", form=form, count=count, errors=errors, kinds=forms.KIND_LABELS), 422 if errors else 200
 
@@ -128,7 +137,7 @@ def reinvite(election_id: str, index: int) -> Any:
     with state().session() as db:
         audit.record(db, g.admin, "trustee_link_renewed", election_id, f"trustee {index}")
         db.commit()
-    return render_template("admin/invites.html", election_id=election_id, urls=invite_urls({index: token}))
+    return invites_page(election_id, {index: token})
 
 
 def _import_csv(election_id: str, file_field: str, text_field: str, load: Any, title: str, action: str, done: str) -> Any:
@@ -139,7 +148,8 @@ def _import_csv(election_id: str, file_field: str, text_field: str, load: Any, t
     try:
         count = load(state().board, election_id, data)
     except QuorumError as exc:
-        return render_template("error.html", status=422, title=title, errors=field_errors(exc)), 422
+        return render_template("error.html", status=422, title=title, errors=field_errors(exc),
+                               back=url_for("admin_elections.election", election_id=election_id)), 422
     with state().session() as db:
         audit.record(db, g.admin, action, election_id, done.format(count=count))
         db.commit()
@@ -175,7 +185,8 @@ def issue(election_id: str) -> Any:
         issued = elections.issue(state().board, state().session, election_id, state().config.smtp,
                                  url_for("voter.booth", election_id=election_id, _external=True), voter_ids, send_mail)
     except QuorumError as exc:
-        return render_template("error.html", status=422, title="No credential was issued", errors=field_errors(exc)), 422
+        return render_template("error.html", status=422, title="No credential was issued", errors=field_errors(exc),
+                               back=url_for("admin_elections.election", election_id=election_id)), 422
     with state().session() as db:
         sent = sum(c.delivery == "sent" for c in issued)
         failed = sum(c.delivery == "failed" for c in issued)

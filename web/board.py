@@ -91,7 +91,8 @@ def results(election_id: str) -> str:
     """The counts per option with SVG bar charts (once the trustees have decrypted)."""
     entries = entries_or_404(election_id)
     return render_template("board/results.html", election_id=election_id, contests=results_view(entries),
-                           title=parse_setup(entries[0].payload).manifest.title if entries else election_id)
+                           title=parse_setup(entries[0].payload).manifest.title if entries else election_id,
+                           tallied=any(e.type == "tally" for e in entries))
 
 
 @bp.get("/board/<election_id>/record.zip")

@@ -78,6 +78,9 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
             raise DecodeError(f"trustees[{i}]", "expected a name of 1 to 200 characters")
         if _UNSTORABLE.search(name):
             raise DecodeError(f"trustees[{i}]", "control characters and lone surrogates are not allowed in a name")
+        if name in trustees[:i]:
+            raise DecodeError(f"trustees[{i}]", f"{name!r} is already trustee {trustees.index(name) + 1}: give each "
+                              "trustee a name of their own, to tell their invitation links apart")
     if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= len(trustees):
         raise DecodeError("quorum", f"expected an integer from 1 to the number of trustees ({len(trustees)})")
     if not isinstance(voters_csv, (str, bytes)):

@@ -16,6 +16,9 @@ from web.state import state
 
 bp = Blueprint("trustee", __name__, url_prefix="/trustee")
 
+CEREMONY_PHASES = ("new", "setup")  # the key ceremony runs; after it, a trustee's next step is decryption
+DECRYPT_PHASES = ("tallied", "decrypting")  # the encrypted tally is on the board and the result is not
+
 
 def _invite(token: str) -> TrusteeInvite:
     with state().session() as db:
@@ -45,11 +48,16 @@ def accept(token: str) -> Any:
             row.accepted_at = utcnow()
         audit.record(db, f"trustee {invite.trustee_index} ({invite.name})", "trustee_joined", invite.election_id)
         db.commit()
+    if _phase(invite.election_id) in CEREMONY_PHASES:
+        return redirect(url_for("trustee.ceremony", election_id=invite.election_id))
+    return redirect(url_for("trustee.decrypt", election_id=invite.election_id))
+
+
+def _phase(election_id: str) -> str:
+    """The election's phase on the board ('new' if it has none yet)."""
     with state().session() as db:
-        row = db.get(board_db.Election, invite.election_id)
-    if row is not None and row.phase in ("tallied", "decrypting"):
-        return redirect(url_for("trustee.decrypt", election_id=invite.election_id))
-    return redirect(url_for("trustee.ceremony", election_id=invite.election_id))
+        row = db.get(board_db.Election, election_id)
+    return row.phase if row is not None else "new"
 
 
 def held_seat(election_id: str) -> int | None:
@@ -78,11 +86,14 @@ def seat(election_id: str) -> int:
 def ceremony(election_id: str) -> str:
     """The key ceremony page: the browser generates, keeps and backs up this trustee's secret."""
     index = seat(election_id)
-    return render_template("trustee/ceremony.html", election_id=election_id, index=index)
+    return render_template("trustee/ceremony.html", election_id=election_id, index=index,
+                           complete=_phase(election_id) not in CEREMONY_PHASES)
 
 
 @bp.get("/<election_id>/decrypt")
 def decrypt(election_id: str) -> str:
     """The partial decryption page: the browser opens the backup file and proves its share of the tally."""
     index = seat(election_id)
-    return render_template("trustee/decrypt.html", election_id=election_id, index=index)
+    phase = _phase(election_id)
+    return render_template("trustee/decrypt.html", election_id=election_id, index=index, phase=phase,
+                           ready=phase in DECRYPT_PHASES)

@@ -27,7 +27,7 @@ function show(step) {
 
 function fail(error) {
   announce(status, "");
-  const fields = (error.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
+  const fields = (error.errors || []).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
   announce(problem, `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}`, "error");
 }
 
@@ -54,7 +54,12 @@ $("credential-form").addEventListener("submit", async (event) => {
   try {
     announce(status, "Checking the election's parameters…");
     ctx = ctx || await loadContext(root.dataset.api);
-    key = await credentialKey(ctx.electionId, $("credential").value.trim());
+    const candidate = await credentialKey(ctx.electionId, $("credential").value.trim());
+    // checked here, before the choices: a mistyped credential is otherwise refused only at encryption
+    if (!ctx.entries.find((e) => e.type === "credentials").payload.credentials.includes(candidate.publicHex)) {
+      throw new Error("this credential is not on the election's list: check it against your letter or e-mail");
+    }
+    key = candidate;
     announce(status, "");
     show("step-choose");
   } catch (error) {

@@ -32,6 +32,15 @@ async function baseHash(entries) {
   return digest;
 }
 
+/** The backup file's JSON; an Error naming the file when it is not JSON (a wrong file chosen). */
+function backupJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error("backup file: this is not a Quorum backup (not JSON): choose the file you downloaded at the key ceremony");
+  }
+}
+
 $("decrypt-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   announce(problem, "");
@@ -40,7 +49,7 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     const file = $("backup").files[0];
     if (!file) throw new Error("backup file: choose the file you downloaded at the key ceremony");
     announce(status, "Opening your backup…");
-    const secret = await unseal(JSON.parse(await file.text()), $("passphrase").value);
+    const secret = await unseal(backupJson(await file.text()), $("passphrase").value);
     const { entries } = await getJson(`${root.dataset.api}/entries`);
     const group = getGroup(entries[0].payload.group.name);
     const key = TrusteeKey.fromJSON(group, secret);

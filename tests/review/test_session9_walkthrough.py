@@ -1,0 +1,147 @@
+"""Session 9 newcomer walkthrough: the rough edges an official, a trustee, a voter and an auditor met when using the
+web app as a newcomer would, each pinned by a test that fails without its fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web import flow
+from tests.web.conftest import admin, api_post, app, form_post  # noqa: F401  (fixtures)
+from tests.web.live import chromium, serve, watch_errors
+
+FORM = {
+    "action": "create", "contest_count": "1", "election_id": "e1", "title": "Board vote",
+    "contests[0].title": "Chair", "contests[0].kind": "plurality", "contests[0].options": "Ann\nBob",
+    "group": "ed25519", "trustees": "Tess\nTom", "quorum": "2", "voters": "voter_id,email\nv1,\nv2,\n",
+}
+TIMEOUT = 60_000
+
+
+# --- election officials ----------------------------------------------------------------------------------------------
+def test_number_fields_carry_a_real_minimum(admin: FlaskClient) -> None:
+    """The quorum and 'N' inputs had min="&#34;1&#34;" (an escaped attribute string): no minimum, no numeric keypad."""
+    html = admin.get("/admin/elections/new").get_data(as_text=True)
+    assert html.count('min="1" inputmode="numeric"') == 2
+    assert "min=\"&#34;" not in html
+
+
+def test_the_invitation_links_are_shown_beside_the_trustees_names(admin: FlaskClient) -> None:
+    """The links page listed 'Trustee 1', 'Trustee 2' only: the official had to map indexes to people."""
+    page = form_post(admin, "/admin/elections/new", FORM).get_data(as_text=True)
+    assert "Trustee 1 (Tess):" in page and "Trustee 2 (Tom):" in page
+    renewed = form_post(admin, "/admin/elections/e1/invite/2").get_data(as_text=True)
+    assert "Trustee 2 (Tom):" in renewed and "Tess" not in renewed
+
+
+def test_two_trustees_of_one_name_are_refused_and_nothing_is_created(admin: FlaskClient) -> None:
+    """Two trustees called alike got two indistinguishable invitation links."""
+    page = form_post(admin, "/admin/elections/new", {**FORM, "trustees": "Tess\nTom\nTess"})
+    assert page.status_code == 422
+    assert "&#39;Tess&#39; is already trustee 1" in page.get_data(as_text=True)
+    response = api_post(admin, "/api/elections", {"election_id": "e2", "manifest": flow.MANIFEST, "group": "ed25519",
+                                                 "trustees": ["A", "B", "A"], "quorum": 2, "voters_csv": flow.VOTERS})
+    assert response.status_code == 422 and response.get_json()["errors"][0]["field"] == "trustees[2]"
+    assert admin.get("/api/elections/e1").status_code == 404 and admin.get("/api/elections/e2").status_code == 404
+
+
+def test_a_refused_import_links_back_to_its_election_and_the_sheet_too(admin: FlaskClient) -> None:
+    """After a refused CSV the only link went to the public list of elections; the one-time credential sheet had none."""
+    form_post(admin, "/admin/elections/new", FORM)
+    for url, data in (("/admin/elections/e1/voters", {"voters": "voter_id\nv1\nv1\n"}),
+                      ("/admin/elections/e1/public-credentials", {"credentials": "voter_id,public_credential\nv1,zz\n"})):
+        refused = form_post(admin, url, data)
+        assert refused.status_code == 422
+        assert '<a href="/admin/elections/e1">Back to the election</a>' in refused.get_data(as_text=True)
+    sheet = form_post(admin, "/admin/elections/e1/credentials").get_data(as_text=True)
+    assert 'href="/admin/elections/e1">back to the election</a>' in sheet
+
+
+def test_the_results_page_before_the_tally_says_what_is_missing(app: Flask, admin: FlaskClient) -> None:
+    """An open election's results page said the results wait only for the trustees' decryptions."""
+    flow.create(admin)
+    page = app.test_client().get("/board/club/results").get_data(as_text=True)
+    assert "once the election is closed" in page and "once enough trustees have decrypted the tally" not in page
+
+
+# --- trustees --------------------------------------------------------------------------------------------------------
+def test_after_the_ceremony_the_invitation_leads_to_decryption_with_the_phase_said(app: Flask, admin: FlaskClient) -> None:
+    """A trustee opening the link after the ceremony landed on a ceremony page offering to start it again."""
+    invites = flow.create(admin)
+    during = app.test_client()
+    during.get(invites[1])
+    assert form_post(during, invites[1]).headers["Location"].endswith("/trustee/club/ceremony")
+    flow.ceremony(flow.join(app, invites), "club")
+    trustee = app.test_client()
+    trustee.get(invites[2])
+    assert form_post(trustee, invites[2]).headers["Location"].endswith("/trustee/club/decrypt")
+    page = trustee.get("/trustee/club/decrypt").get_data(as_text=True)
+    assert "the tally is not on the board yet (phase: keys)" in page
+    assert re.search(r'<form id="decrypt-form" novalidate hidden>', page)
+    ceremony = trustee.get("/trustee/club/ceremony").get_data(as_text=True)
+    assert "This key ceremony is complete" in ceremony
+
+
+# --- voters ----------------------------------------------------------------------------------------------------------
+def test_a_booth_not_open_loads_no_script_and_points_to_the_board(app: Flask, admin: FlaskClient) -> None:
+    """The booth of an election not open loaded booth.js, which threw on its missing elements."""
+    flow.create(admin)
+    page = app.test_client().get("/vote/club").get_data(as_text=True)
+    assert "This election is not open for voting (phase: setup)" in page
+    assert "booth.js" not in page and 'href="/board/club"' in page
+
+
+@pytest.mark.browser
+def test_booth_and_decrypt_page_name_a_voter_s_and_a_trustee_s_mistakes(app: Flask, admin: FlaskClient,
+                                                                      tmp_path: Path) -> None:
+    """In the browser: a mistyped credential is refused at step 1 (it was accepted, and refused only after the
+    choices, with no way back to the credential); a cast after the close shows the reason once (it was followed by
+    '(: ' and the same reason); a closed booth raises no script error; a backup file that is not JSON is named (it was
+    the parser's 'Unexpected token')."""
+    invites = flow.create(admin)
+    flow.ceremony(flow.join(app, invites), "club")
+    credential = api_post(admin, "/api/elections/club/credentials", {}).get_json()["credentials"][0]["credential"]
+    assert api_post(admin, "/api/elections/club/open", {}).status_code == 200
+    errors: list[str] = []
+    with serve(app) as base, chromium() as browser:
+        voter = browser.new_context().new_page()
+        voter.goto(f"{base}/vote/club")
+        voter.fill("#credential", credential[:-1] + ("a" if credential[-1] != "a" else "b"))
+        voter.click("#credential-form button")
+        voter.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
+        assert "not on the election's list" in voter.inner_text("#problem")
+        assert voter.is_visible("#step-credential") and not voter.is_visible("#step-choose")
+        voter.fill("#credential", credential)
+        voter.click("#credential-form button")
+        voter.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
+        assert not voter.is_visible("#problem")
+        voter.check("label:has-text('Ann')")
+        voter.click("#encrypt")
+        voter.wait_for_selector("#step-decide:not([hidden])", timeout=TIMEOUT)
+        assert api_post(admin, "/api/elections/club/close", {}).status_code == 200
+        voter.click("#cast")
+        voter.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
+        problem = voter.inner_text("#problem")
+        assert problem.count("ballots are accepted only while the election is open") == 1 and "(:" not in problem
+        closed = browser.new_context().new_page()
+        watch_errors(closed, errors)
+        closed.goto(f"{base}/vote/club")
+        assert "not open for voting" in closed.inner_text("main")
+        assert api_post(admin, "/api/elections/club/tally", {}).status_code == 200
+        trustee = browser.new_context().new_page()
+        watch_errors(trustee, errors)
+        trustee.goto(base + invites[1])
+        trustee.click("button:has-text('Accept and continue')")
+        trustee.wait_for_url(re.compile(r".*/decrypt$"))
+        not_json = tmp_path / "notes.json"
+        not_json.write_text("my passphrase is in my head", encoding="utf-8")
+        trustee.set_input_files("#backup", str(not_json))
+        trustee.fill("#passphrase", "trustee passphrase")
+        trustee.click("#go")
+        trustee.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
+        assert "backup file: this is not a Quorum backup (not JSON)" in trustee.inner_text("#problem")
+    assert not errors, "\n".join(errors)
