@@ -28,6 +28,23 @@ def _rows(data: Any, what: str) -> MPCTensor:
     raise InputError(f"{what} must be a shared tensor (mpc_ml.cryptensor) or a list of row blocks of them")
 
 
+def _positive_real(value: Any, name: str, allow_zero: bool = False) -> float:
+    """value as a float, refusing anything but a finite real > 0 (>= 0 with allow_zero), naming `name`."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise InputError(f"{name} must be a finite {kind} number, got {value!r}")
+    return float(value)
+
+
+def _plain_features(X: Any, coef: np.ndarray) -> np.ndarray:
+    """Plaintext X as a (samples, features) or (features,) array matching the fitted coefficients."""
+    arr = _to_numpy(X, "X")
+    if arr.ndim not in (1, 2) or arr.shape[-1] != coef.shape[0]:
+        raise InputError(f"X has shape {arr.shape}, expected (samples, {coef.shape[0]}) as in fit")
+    return arr
+
+
 def _check_xy(X: MPCTensor, y: MPCTensor) -> tuple[MPCTensor, MPCTensor]:
     if X.dim() != 2:
         raise InputError(f"X must be 2-D (samples, features), got shape {X.shape}")
@@ -43,13 +60,9 @@ class _Linear:
 
     def __init__(self, fit_intercept: bool = True, alpha: float = 0.0, dst: int | None = None,
                  value_bound: float | None = None) -> None:
-        if alpha < 0 or not np.isfinite(alpha):
-            raise InputError(f"alpha must be a finite non-negative number, got {alpha}")
-        if value_bound is not None and not (np.isfinite(value_bound) and value_bound > 0):
-            raise InputError(f"value_bound must be a positive number, got {value_bound}")
-        self.value_bound = value_bound
+        self.alpha = _positive_real(alpha, "alpha", allow_zero=True)
+        self.value_bound = None if value_bound is None else _positive_real(value_bound, "value_bound")
         self.fit_intercept = fit_intercept
-        self.alpha = alpha
         self.dst = dst
         self.coef_: np.ndarray | None = None
         self.intercept_: float = 0.0
@@ -101,7 +114,7 @@ class _Linear:
         coef = self._require_fit()
         if isinstance(X, MPCTensor):
             return X @ coef + self.intercept_
-        return _to_numpy(X) @ coef + self.intercept_
+        return _plain_features(X, coef) @ coef + self.intercept_
 
     def score(self, X: Any, y: Any) -> float | None:
         """R^2; for shared X, y only the residual and total sums of squares are opened (to dst)."""
@@ -144,7 +157,9 @@ class LogisticRegression:
 
     def __init__(self, learning_rate: float = 0.5, max_iter: int = 100, fit_intercept: bool = True,
                  dst: int | None = None) -> None:
-        self.learning_rate, self.max_iter = learning_rate, max_iter
+        if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
+            raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
+        self.learning_rate, self.max_iter = _positive_real(learning_rate, "learning_rate"), int(max_iter)
         self.fit_intercept, self.dst = fit_intercept, dst
         self.coef_: np.ndarray | None = None
         self.intercept_: float = 0.0
@@ -178,7 +193,7 @@ class LogisticRegression:
             raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
         if isinstance(X, MPCTensor):
             return (X @ self.coef_ + self.intercept_).sigmoid()
-        return 1 / (1 + np.exp(-(_to_numpy(X) @ self.coef_ + self.intercept_)))
+        return 1 / (1 + np.exp(-(_plain_features(X, self.coef_) @ self.coef_ + self.intercept_)))
 
     def predict(self, X: Any) -> Any:
         """Labels 0/1 (shared if X is shared)."""

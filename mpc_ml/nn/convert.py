@@ -7,7 +7,9 @@ from typing import Any
 from ..errors import InputError
 from . import modules as m
 
-SUPPORTED = ("Linear", "Conv2d", "ReLU", "MaxPool2d", "AvgPool2d", "Flatten", "Sigmoid", "Softmax", "Sequential")
+SUPPORTED = ("Linear", "Conv2d", "ReLU", "MaxPool2d", "AvgPool2d", "Flatten", "Sigmoid", "Softmax", "Sequential",
+             "Dropout", "Identity")
+IDENTITY_AT_INFERENCE = ("Dropout", "Identity")  # layers that pass x through in eval mode
 
 
 def _np(t: Any) -> Any:
@@ -33,6 +35,8 @@ def _convert(layer: Any) -> m.Module:
         _refuse(kind, {f"padding_mode={layer.padding_mode!r}": layer.padding_mode != "zeros"})
         return m.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
                         _np(layer.weight), _np(layer.bias))
+    if kind in IDENTITY_AT_INFERENCE:
+        return m.Sequential()  # no layers: x unchanged (dropout is off at inference, as in model.eval())
     if kind == "ReLU":
         return m.ReLU()
     if kind == "Sigmoid":
@@ -63,5 +67,8 @@ def from_pytorch(model: Any, dummy_input: Any) -> m.Module:
         raise InputError(f"from_pytorch needs a torch.nn.Module, got {type(model).__name__}")
     converted = _convert(model)
     with torch.no_grad():
-        model(dummy_input)  # the model must accept the dummy input
+        try:
+            model(dummy_input)  # the model must accept the dummy input
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise InputError(f"the model does not accept dummy_input: {exc}") from None
     return converted

@@ -27,6 +27,8 @@ class Module:
 
     def encrypt(self, src: int = 0) -> "Module":
         """Secret-share the parameters, provided by party src."""
+        if self.encrypted:
+            raise InputError(f"{type(self).__name__} is already encrypted")
         for name, val in self._params.items():
             self._params[name] = MPCTensor.from_plain(val, src)
         self.encrypted = True
@@ -211,6 +213,8 @@ class Sequential(Module):
 
     def encrypt(self, src: int = 0) -> "Sequential":
         """Share every layer's parameters from party src."""
+        if self.encrypted:
+            raise InputError("Sequential is already encrypted")
         for layer in self.layers:
             layer.encrypt(src)
         self.encrypted = True
