@@ -10,23 +10,34 @@ from .errors import PsiError
 Item = str | bytes
 
 
-def item_bytes(item: object, index: int) -> bytes:
-    """The bytes of one item: UTF-8 for text, as is for bytes; anything else is an error."""
+def item_bytes(item: object, index: int, side: str) -> bytes:
+    """The bytes of one item of the `side` set: UTF-8 for text, as is for bytes; anything else is an error."""
     if isinstance(item, str):
         return item.encode("utf-8")
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item)
-    raise PsiError(f"item {index} is a {type(item).__name__}; PSI items must be str or bytes")
+    raise PsiError(f"{side} set: item {index} is a {type(item).__name__}; PSI items must be str or bytes "
+                   "(convert numbers with str())")
 
 
-def normalise(chunk: list[object], start: int) -> list[bytes]:
+def normalise(chunk: list[object], start: int, side: str) -> list[bytes]:
     """`item_bytes` of each item of `chunk` (whose first item has index `start`), fast for all-str or all-bytes."""
     kinds = set(map(type, chunk))
     if kinds == {str}:
         return [x.encode("utf-8") for x in chunk]  # type: ignore[attr-defined]
     if kinds == {bytes}:
         return chunk  # type: ignore[return-value]
-    return [item_bytes(x, start + i) for i, x in enumerate(chunk)]
+    return [item_bytes(x, start + i, side) for i, x in enumerate(chunk)]
+
+
+def collection(items: object, side: str) -> Iterable[object]:
+    """`items` checked to be a collection of items: a lone str or bytes would be split into characters."""
+    if isinstance(items, (str, bytes, bytearray, memoryview)):
+        raise PsiError(f"{side} set is a single {type(items).__name__}: pass a list of items (a string would "
+                       "be split into its characters)")
+    if not isinstance(items, Iterable):
+        raise PsiError(f"{side} set must be an iterable of str or bytes items, got {type(items).__name__}")
+    return items
 
 
 def chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
@@ -35,10 +46,3 @@ def chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
     while chunk := list(islice(it, size)):
         yield chunk
 
-
-def batches(items: Iterable[object], size: int) -> Iterator[list[bytes]]:
-    """Yield the items as lists of at most `size` normalised byte strings."""
-    start = 0
-    for chunk in chunks(items, size):
-        yield normalise(chunk, start)
-        start += len(chunk)

@@ -19,7 +19,7 @@ from .curve import BlindingKey
 from .errors import PsiError
 from .gcs import CompressedSet, high_bits_for, range_bits, split
 from .hashing import encode_items
-from .items import Item, chunks, normalise
+from .items import Item, chunks, collection, normalise
 from .messages import MAX_ITEMS, REVEALS, Request, Response, ServerSetup, check_count, points_frame_limit, setup_frame_limit
 from .progress import Progress
 from .transport import exchange, serve
@@ -75,8 +75,8 @@ def _blind_items(
     total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
     bar = Progress(label, total, progress)
     blinded, fingerprints, start = [], [], 0
-    for chunk in chunks(items, BATCH):
-        batch = normalise(chunk, start)
+    for chunk in chunks(collection(items, label), BATCH):
+        batch = normalise(chunk, start, label)
         if keep is not None:
             keep.extend(chunk)  # type: ignore[arg-type]
         start += len(chunk)

@@ -36,7 +36,7 @@ from ..errors import peer_text
 from .curve import BlindingKey
 from .errors import PsiError
 from .hashing import encode_items
-from .items import Item, item_bytes
+from .items import Item, collection, item_bytes
 from .messages import MAX_ITEMS, check_count
 from .protocol import _check_cap, _check_distinct, _words
 from .sum_messages import TAG, SumHello, SumRequest, check_client_signature, signed_part
@@ -58,7 +58,7 @@ class PsiSumServer:
 
     def __init__(self, items: Iterable[Item], *, max_items: int = MAX_ITEMS) -> None:
         self.max_items = _check_cap(max_items, "max_items")
-        normalised = [item_bytes(x, i) for i, x in enumerate(items)]
+        normalised = [item_bytes(x, i, "server") for i, x in enumerate(collection(items, "server"))]
         if not normalised:
             raise PsiError("server set is empty")
         hashed = encode_items(normalised)
@@ -116,7 +116,7 @@ class PsiSumClient:
             item, value = pair
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= max_value:
                 raise PsiError(f"value of client item {i} must be an integer in 0..{max_value}, got {value!r}")
-            items.append(item_bytes(item, i))
+            items.append(item_bytes(item, i, "client"))
             amounts.append(value)
         hashed = encode_items(items)
         _check_distinct(_words(hashed).copy(), "client")

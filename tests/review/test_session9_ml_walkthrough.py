@@ -257,3 +257,24 @@ def test_from_pytorch_mistakes_are_named_and_dropout_is_inference_identity(mpc):
     with torch.no_grad():
         ref = model.eval()(torch.tensor(x, dtype=torch.float32)).numpy()
     assert np.abs(out - ref).max() < 1e-4
+
+
+# ------------------------------------------------------------------ psi and secagg
+
+
+def test_psi_refuses_a_single_string_as_a_set_and_names_the_side_of_a_bad_item():
+    """intersection("abc", "bcd") intersected the characters (['b', 'c']), None raised "'NoneType' object is
+    not iterable", and "item 0 is a int" did not say which of the two sets held it."""
+    from mpc_ml import psi
+
+    with pytest.raises(psi.PsiError, match="client set is a single str"):
+        psi.intersection("alice@example.org", ["alice@example.org"])
+    with pytest.raises(psi.PsiError, match="server set is a single bytes"):
+        psi.intersection([b"a"], b"a")
+    with pytest.raises(psi.PsiError, match="client set must be an iterable"):
+        psi.intersection(None, ["a"])
+    with pytest.raises(psi.PsiError, match="server set: item 1 is a int"):
+        psi.intersection(["1", "2"], ["2", 3])
+    with pytest.raises(psi.PsiError, match="server set is a single str"):
+        psi.PsiSumServer("abc")
+    assert psi.intersection({"a", "b"}, ("b", "c")) == ["b"]
