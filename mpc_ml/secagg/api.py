@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -19,11 +22,37 @@ def _dropout_rounds(dropouts: Iterable[int] | Mapping[int, int], clients: int) -
     """Client index (0-based) -> the round after which it stops."""
     rounds = dict(dropouts) if isinstance(dropouts, Mapping) else {i: AFTER_SHARES for i in dropouts}
     for i, r in rounds.items():
-        if not isinstance(i, int) or not 0 <= i < clients:
+        if not isinstance(i, numbers.Integral) or isinstance(i, bool) or not 0 <= i < clients:
             raise SecAggError(f"dropout {i!r} is not a client index 0..{clients - 1}")
         if r not in (AFTER_KEYS, AFTER_SHARES, AFTER_MASKED):
             raise SecAggError(f"client {i} drops after round {r!r}; use 1 (keys), 2 (shares) or 3 (masked input)")
-    return rounds
+    return {int(i): r for i, r in rounds.items()}
+
+
+def _vectors(updates: Sequence[object]) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """The updates as flat float64 vectors, and their one common shape (SecAggError naming a bad update)."""
+    arrays = []
+    for i, u in enumerate(updates):
+        try:
+            arrays.append(np.asarray(u, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise SecAggError(f"update {i} is not an array of real numbers: {exc}") from None
+        if not np.all(np.isfinite(arrays[-1])):
+            raise SecAggError(f"update {i} contains NaN or infinity")
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise SecAggError(f"all updates must have the same shape (same number of values), got {sorted(shapes)}")
+    return [a.ravel() for a in arrays], arrays[0].shape
+
+
+def _warn_clipped(vectors: list[np.ndarray], clip: float) -> None:
+    """Warn that values beyond [-clip, clip] are clipped (the total and its error bound are then the clipped sum's)."""
+    over = [i for i, v in enumerate(vectors) if np.any(np.abs(v) > clip)]
+    if over:
+        count = sum(int(np.count_nonzero(np.abs(vectors[i]) > clip)) for i in over)
+        warnings.warn(f"{count} value(s) of updates {over} lie outside [-clip, clip] = [{-clip:g}, {clip:g}] and are "
+                      "clipped: the total is the sum of the clipped updates (pass a larger clip to sum them as they are)",
+                      stacklevel=3)
 
 
 def aggregate(
@@ -40,16 +69,16 @@ def aggregate(
     `dropouts`: indices that stop after sharing keys (before sending their input), or a map
     index -> 1, 2 or 3 (stop after keys, after shares, after the masked input). `threshold`:
     shares needed to rebuild a secret, default a majority of each neighbourhood. `neighbours`:
-    SecAgg+ degree (even), default all others. Values are clipped to [-clip, clip]; the
-    result is within `error_bound` of the exact sum.
+    SecAgg+ degree (even), default all others. Values are clipped to [-clip, clip] (with a
+    warning when some are outside); the result, shaped as the updates, is within `error_bound`
+    of the exact sum of the clipped updates.
     """
     if len(updates) < 2:
         raise SecAggError(f"secure aggregation needs at least 2 clients, got {len(updates)}")
-    vectors = [np.asarray(u, dtype=np.float64).ravel() for u in updates]
-    if len({v.shape for v in vectors}) != 1:
-        raise SecAggError("all updates must have the same number of values")
+    vectors, shape = _vectors(updates)
     stop = _dropout_rounds(dropouts, len(vectors))
     params = make_params(len(vectors), len(vectors[0]), threshold=threshold, neighbours=neighbours, clip=clip, bits=bits)
+    _warn_clipped(vectors, clip)
     signing = {i + 1: Ed25519PrivateKey.generate() for i in range(len(vectors))}
     registry = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}  # the PKI every client knows
     server = SecAggServer(params, registry)
@@ -69,4 +98,5 @@ def aggregate(
     request = server.masked_round_done()
     for u in active(4):
         server.receive(clients[u].unmask(request))
-    return server.finish()
+    result = server.finish()
+    return dataclasses.replace(result, total=result.total.reshape(shape))

@@ -278,3 +278,24 @@ def test_psi_refuses_a_single_string_as_a_set_and_names_the_side_of_a_bad_item()
     with pytest.raises(psi.PsiError, match="server set is a single str"):
         psi.PsiSumServer("abc")
     assert psi.intersection({"a", "b"}, ("b", "c")) == ["b"]
+
+
+def test_secagg_names_bad_updates_and_warns_when_it_clips():
+    """Values beyond the default clip of 1.0 were clipped silently: [5, -3] from three clients summed to
+    [3, -3], "within error_bound of the exact sum". A dropout given as a numpy integer was "not a client
+    index 0..4", text raised numpy's ValueError, and 2-D updates came back flattened."""
+    from mpc_ml import secagg
+
+    with pytest.warns(UserWarning, match=r"6 value\(s\) of updates \[0, 1, 2\] lie outside \[-clip, clip\]"):
+        result = secagg.aggregate([np.array([5.0, -3.0])] * 3)
+    assert np.allclose(result.total, [3.0, -3.0], atol=result.error_bound)
+    updates = [np.full((2, 3), 0.1 * i) for i in range(5)]
+    result = secagg.aggregate(updates, dropouts=[np.int64(1)])
+    assert result.total.shape == (2, 3)
+    assert np.allclose(result.total, sum(updates) - updates[1], atol=result.error_bound)
+    with pytest.raises(secagg.SecAggError, match="update 1 is not an array of real numbers"):
+        secagg.aggregate([np.ones(2), ["a", "b"], np.ones(2)])
+    with pytest.raises(secagg.SecAggError, match="update 2 contains NaN or infinity"):
+        secagg.aggregate([np.ones(2), np.ones(2), np.array([np.inf, 0.0])])
+    with pytest.raises(secagg.SecAggError, match="same shape"):
+        secagg.aggregate([np.ones((2, 2)), np.ones(4), np.ones(4)])

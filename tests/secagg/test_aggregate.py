@@ -74,7 +74,8 @@ def test_a_dropout_after_the_masked_input_still_counts() -> None:
 
 
 def test_values_outside_the_clip_range_are_clipped() -> None:
-    result = aggregate([np.array([5.0, -5.0]), np.array([0.5, 0.5]), np.array([0.0, 0.0])], clip=1.0)
+    with pytest.warns(UserWarning, match="clipped"):
+        result = aggregate([np.array([5.0, -5.0]), np.array([0.5, 0.5]), np.array([0.0, 0.0])], clip=1.0)
     assert np.allclose(result.total, [1.5, -0.5], atol=result.error_bound)
 
 
