@@ -35,9 +35,13 @@ def init(parties: int = 3, quorum: int | None = None, precision: int = 24) -> No
 
         _runtime.set_current(runtime_from_env(precision))
         return
-    if not isinstance(parties, int) or parties < 3:
+    if not isinstance(parties, int) or isinstance(parties, bool) or parties < 3:
         raise InputError(f"parties must be an integer >= 3, got {parties!r}")
-    t = (parties - 1) // 2 if quorum is None else quorum - 1
+    most = (parties - 1) // 2 + 1  # t < n/2
+    if quorum is not None and (not isinstance(quorum, int) or isinstance(quorum, bool) or not 2 <= quorum <= most):
+        raise InputError(f"quorum must be an integer in 2..{most} for {parties} parties (an honest majority "
+                         f"opens values: fewer than half may collude), got {quorum!r}")
+    t = most - 1 if quorum is None else quorum - 1
     _runtime.set_current(_runtime.simulated(parties, t, precision))
 
 

@@ -299,3 +299,14 @@ def test_secagg_names_bad_updates_and_warns_when_it_clips():
         secagg.aggregate([np.ones(2), np.ones(2), np.array([np.inf, 0.0])])
     with pytest.raises(secagg.SecAggError, match="same shape"):
         secagg.aggregate([np.ones((2, 2)), np.ones(4), np.ones(4)])
+
+
+@pytest.mark.parametrize("quorum", [1, 3, "2", 2.0])
+def test_init_names_a_bad_quorum(quorum):
+    """init(quorum=3) with 3 parties said "threshold t=2 must satisfy 0 < t < n/2", naming an internal
+    t the caller never passed; init(quorum="2") raised a str/int TypeError."""
+    with pytest.raises(InputError, match=r"quorum must be an integer in 2\.\.2 for 3 parties"):
+        mpc_ml.init(parties=3, quorum=quorum)
+    mpc_ml.init(parties=5, quorum=3)
+    assert mpc_ml.get_world_size() == 5
+    mpc_ml.uninit()
