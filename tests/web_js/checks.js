@@ -392,6 +392,33 @@ function membershipChecks(c, g, t) {
     const q = await dkg.qualify(params, all.announcements, all.messages, [framing]);
     return (same(q.qualified, [1, 2, 3]) && same(q.rejectedComplaints, [[1, 2]])) || `honest dealer 2 framed: ${q.qualified}`;
   });
+  c.run(`${label}: qualify refuses a negated encryption key with a proof made over it`, async () => {
+    const { params, all } = await setup();
+    const trustee = await replayUntilComplaints(params, t, all);
+    const negated = g.p - trustee.encKey;
+    const forged = new dkg.Announcement(1, negated, await schnorrOver(g, g.g, negated, trustee.encSecret, params.ctx("enc-key", 1)));
+    if (!(await forged.verify(params))) return "the forged proof does not even verify";
+    const err = await throwsKind(() => dkg.qualify(params, new Map(all.announcements).set(1, forged), all.messages, all.complaints),
+      VerificationError);
+    return err?.message === "trustee 1: invalid encryption key announcement" || `a negated key accepted: ${err?.message}`;
+  });
+  c.run(`${label}: checkShares makes no complaint over a negated ephemeral (its S would publish e mod 2)`, async () => {
+    const { params, all } = await setup();
+    const aad = params.ctx("dkg-share", 2, 1);
+    const r = g.randomScalar();
+    const ephemeral = g.p - g.expG(r);
+    const ct = { ...all.messages.get(2).shares.get(1), ephemeral,
+      proof: await schnorrOver(g, g.g, ephemeral, r, encode("quorum-hybrid-ephemeral", g.name, aad)) };
+    if (!(await hybrid.ephemeralValid(g, ct, aad))) return "the forged proof does not even verify";
+    const m2 = all.messages.get(2);
+    const messages = new Map(all.messages).set(2, new dkg.DealerMessage(2, m2.commitments, new Map(m2.shares).set(1, ct)));
+    const rng = new FixedRng(t.trustee1.draws);
+    const trustee = dkg.Trustee.create(params, 1, { rng });
+    await trustee.announce({ rng });
+    await trustee.deal(all.announcements, { rng });
+    const complaints = await trustee.checkShares(messages, { rng });
+    return complaints.every((x) => x.dealer !== 2) || "complained about dealer 2, publishing R^e";
+  });
   c.run(`${label}: qualify disqualifies a dealer with a non-member commitment`, async () => {
     const { params, all } = await setup();
     const m2 = all.messages.get(2);

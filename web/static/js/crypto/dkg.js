@@ -534,12 +534,19 @@ export function resultFromJSON(params, obj, field = "ceremony") {
     qualificationHash: fromHex(o.qualification_hash, 32, `${field}.qualification_hash`) };
 }
 
+/**
+ * One valid announcement per trustee, its key a member other than the identity whatever parsed it (as
+ * threshold.dkg: a modp key p - E passes its proof up to sign, and a complaint would frame the dealer).
+ * @param {CeremonyParams} params
+ * @param {Map<number, Announcement>} announcements
+ */
 async function checkAnnouncements(params, announcements) {
+  const g = params.group;
   const complete = announcements.size === params.n && [...announcements.keys()].every((i) => Number.isInteger(i) && i >= 1 && i <= params.n);
   if (!complete) throw new ProtocolError(`announcements needed from all trustees 1..${params.n}`);
   for (let i = 1; i <= params.n; i++) {
     const a = announcements.get(i);
-    if (a.index !== i || !(await a.verify(params))) throw new VerificationError(`trustee ${i}: invalid encryption key announcement`);
+    if (a.index !== i || g.eq(a.encKey, g.identity) || !g.isMember(a.encKey) || !(await a.verify(params))) throw new VerificationError(`trustee ${i}: invalid encryption key announcement`);
   }
 }
 
@@ -942,8 +949,8 @@ export class Trustee {
       if (i === this.index) continue;
       const msg = messages.get(i);
       const ct = msg.shares.get(this.index);
-      if (!ct || !(await hybrid.ephemeralValid(g, ct, shareAad(p, i, this.index)))) {
-        continue; // public faults: qualify disqualifies the dealer; never reveal S for them
+      if (!ct || !g.isMember(ct.ephemeral) || !(await hybrid.ephemeralValid(g, ct, shareAad(p, i, this.index)))) {
+        continue; // public faults: qualify disqualifies the dealer; never reveal S for them (of R = p - g^r: e mod 2)
       }
       let pair = null;
       try {
