@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from voting.board import Board, load_signing_key, save_signing_key
 from voting.db import open_engine
-from web import admin, admin_elections, api, board, trustee, voter
+from web import admin, admin_elections, api, board, forms, trustee, voter
 from web.config import Config, ConfigError
 from web.errors import init_errors
 from web.models import create_tables
@@ -61,7 +61,8 @@ def create_app(config: Config) -> Flask:
     create_tables(the_board.engine)
     booth = BoothAssets.scan()
     app.extensions["quorum"] = AppState(config, the_board, booth)
-    app.jinja_env.globals.update(sri=booth.attr, booth_import_map=booth.import_map, zip=zip)
+    app.jinja_env.globals.update(sri=booth.attr, booth_import_map=booth.import_map, zip=zip,
+                                 field_label=forms.field_label)
     init_security(app, config.https)
     init_errors(app)
     for module in (board, admin, admin_elections, trustee, voter, api):

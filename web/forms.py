@@ -14,6 +14,14 @@ KIND_LABELS = {
     "referendum": "Yes / no question",
 }
 MAX_FORM_CONTESTS = 20
+# what the forms' labels say, for the error summary (which showed 'repeat_password', 'contests[1].limit')
+FIELD_LABELS = {
+    "username": "User name", "password": "Password", "current_password": "Current password",
+    "new_password": "New password", "repeat_password": "New password again", "election_id": "Election id",
+    "title": "Title", "group": "Group", "trustees": "Trustees", "quorum": "Trustees needed to decrypt",
+    "voters": "Voter list", "contests": "Questions",
+}
+CONTEST_LABELS = {"title": "question", "kind": "kind", "limit": "N", "options": "options"}
 
 
 def contest_count(form: Mapping[str, str]) -> int:
@@ -69,3 +77,12 @@ def form_field(field: str) -> str:
     name = re.sub(r"^(contests\[\d+\])\.id$", r"\1.title", name)
     name = re.sub(r"^trustees\[\d+\]$", "trustees", name)
     return name
+
+
+def field_label(field: str) -> str:
+    """The label a person reads for a field named in an error ('contests[1].limit' -> 'Question 2: N'); else the name."""
+    match = re.fullmatch(r"contests\[(\d+)\](?:\.(\w+))?", field)
+    if match and (match.group(2) is None or match.group(2) in CONTEST_LABELS):
+        part = f": {CONTEST_LABELS[match.group(2)]}" if match.group(2) else ""
+        return f"Question {int(match.group(1)) + 1}{part}"
+    return FIELD_LABELS.get(field, field)

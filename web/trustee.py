@@ -24,7 +24,8 @@ def _invite(token: str) -> TrusteeInvite:
     with state().session() as db:
         invite = db.scalars(select(TrusteeInvite).where(TrusteeInvite.token_hash == token_hash(token))).one_or_none()
     if invite is None:
-        abort(404, description="this invitation link is not valid")
+        abort(404, description="this invitation link is not valid: check that you have all of it, or ask the "
+                               "administrator for a new one (a new link replaces the old)")
     return invite
 
 

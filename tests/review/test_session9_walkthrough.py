@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.web import flow
-from tests.web.conftest import admin, api_post, app, form_post  # noqa: F401  (fixtures)
+from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post  # noqa: F401  (fixtures)
 from tests.web.live import chromium, serve, watch_errors
 
 FORM = {
@@ -28,6 +28,27 @@ def test_number_fields_carry_a_real_minimum(admin: FlaskClient) -> None:
     html = admin.get("/admin/elections/new").get_data(as_text=True)
     assert html.count('min="1" inputmode="numeric"') == 2
     assert "min=\"&#34;" not in html
+
+
+def test_the_error_summary_names_fields_by_their_labels(app: Flask, admin: FlaskClient) -> None:
+    """The summary read 'repeat_password: ...' and 'contests[1].limit: ...': names from the code, not the page."""
+    form = {**FORM, "contest_count": "2", "contests[1].title": "Board", "contests[1].kind": "approval",
+            "contests[1].options": "A\nB"}
+    page = form_post(admin, "/admin/elections/new", form).get_data(as_text=True)
+    assert "<strong>Question 2: N</strong>: expected a whole number" in page
+    page = form_post(admin, "/admin/elections/new", {**FORM, "quorum": "5"}).get_data(as_text=True)
+    assert "<strong>Trustees needed to decrypt</strong>: expected an integer" in page
+    changed = form_post(admin, "/admin/password", {"current_password": ADMIN_PASSWORD, "new_password": "a" * 12,
+                                                   "repeat_password": "b" * 12}).get_data(as_text=True)
+    assert "<strong>New password again</strong>: the two new passwords differ" in changed
+
+
+def test_a_replaced_invitation_link_says_what_to_do(app: Flask, admin: FlaskClient) -> None:
+    """An old link's page said only 'this invitation link is not valid'."""
+    invites = flow.create(admin)
+    form_post(admin, "/admin/elections/club/invite/1")
+    page = app.test_client().get(invites[1])
+    assert page.status_code == 404 and "ask the administrator for a new one" in page.get_data(as_text=True)
 
 
 def test_the_invitation_links_are_shown_beside_the_trustees_names(admin: FlaskClient) -> None:

@@ -48,6 +48,7 @@ from voting.election import Election
 from voting.tally import trustee_decrypt
 from web import create_app
 from web.auth import create_admin
+from web.forms import field_label
 from web.models import CeremonyMessage, LoginFailure, TrusteeInvite, Voter
 
 GOOD = {"election_id": "e1", "manifest": flow.MANIFEST, "group": "ed25519", "trustees": ["A", "B"], "quorum": 1,
@@ -257,7 +258,7 @@ def test_a_bad_form_field_is_named_and_creates_nothing(app: Flask, admin: FlaskC
     for change, field in FORM_CASES:
         response = form_post(admin, "/admin/elections/new", {**FORM, "voters": "voter_id\nv1\n", **change})
         assert response.status_code == 422, change
-        assert f"<strong>{field}</strong>" in response.get_data(as_text=True), change
+        assert f"<strong>{field_label(field)}</strong>" in response.get_data(as_text=True), change
         _nothing_created(app, admin)
 
 

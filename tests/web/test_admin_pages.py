@@ -21,6 +21,7 @@ from tests.web.conftest import ADMIN_PASSWORD, api_post, form_post, make_config
 from web import create_app
 from web.auth import create_admin
 from web.config import SmtpSettings
+from web.forms import field_label
 from web.models import Voter
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
@@ -89,7 +90,7 @@ def test_form_errors_name_the_field_and_store_nothing(admin: FlaskClient) -> Non
         response = form_post(admin, "/admin/elections/new", {**FORM, **change})
         page = response.get_data(as_text=True)
         assert response.status_code == 422, change
-        assert f"<strong>{field}</strong>" in page, (change, page[page.find("error-summary"):][:400])
+        assert f"<strong>{field_label(field)}</strong>" in page, (change, page[page.find("error-summary"):][:400])
         assert 'aria-invalid="true"' in page or field == "voters" or field == "contests[0].options"
     csv_errors = form_post(admin, "/admin/elections/new", {**FORM, "voters": "voter_id,email\nv1,not-an-address\nv1,\n"})
     assert "row 2: email" in csv_errors.get_data(as_text=True) and "row 3: voter_id" in csv_errors.get_data(as_text=True)
