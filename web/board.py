@@ -77,9 +77,10 @@ def track(election_id: str) -> tuple[str, int]:
     entries = entries_or_404(election_id)
     code = request.args.get("code", "").strip().lower()
     error, found = "", None
-    if not _SEARCH.fullmatch(code):
+    searched = "code" in request.args  # without it, the search form before any search: nothing is wrong yet
+    if searched and not _SEARCH.fullmatch(code):
         error = "a tracking code is 8 to 64 characters 0-9 and a-f"
-    else:
+    elif searched:
         found = find_ballot(entries, code)
         if found is None:
             error = "no ballot with this tracking code is on the board"

@@ -89,6 +89,16 @@ def test_the_results_page_before_the_tally_says_what_is_missing(app: Flask, admi
     assert "once the election is closed" in page and "once enough trustees have decrypted the tally" not in page
 
 
+def test_the_tracking_page_before_a_search_shows_no_error(app: Flask, admin: FlaskClient) -> None:
+    """Opening the ballot search page answered 422 with 'a tracking code is 8 to 64 characters' before any search."""
+    flow.create(admin)
+    client = app.test_client()
+    blank = client.get("/board/club/track")
+    assert blank.status_code == 200 and "field-error" not in blank.get_data(as_text=True)
+    empty = client.get("/board/club/track?code=")
+    assert empty.status_code == 422 and "a tracking code is 8 to 64 characters" in empty.get_data(as_text=True)
+
+
 # --- trustees --------------------------------------------------------------------------------------------------------
 def test_after_the_ceremony_the_invitation_leads_to_decryption_with_the_phase_said(app: Flask, admin: FlaskClient) -> None:
     """A trustee opening the link after the ceremony landed on a ceremony page offering to start it again."""
