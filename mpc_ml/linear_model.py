@@ -81,6 +81,9 @@ class _Linear:
             raise InputError(f"value_bound {self.value_bound} exceeds the fixed-point range 2^{rt.params.value_bits}")
         bits = vb + f
         cols = d + 1 if self.fit_intercept else d
+        if not self.alpha and n < cols:
+            raise InputError(f"X has shape {X.shape}: {n} samples cannot determine {cols} coefficients "
+                             "(with the intercept); add samples or use Ridge")
         num_b, den_b = exact.bounds(n, cols, bits)
         big = rt.ring_of(exact.ring_for(num_b, den_b).k)
         both = exact.switch(rt, np.concatenate([X.share, y.share[..., None]], -1), bits, big)

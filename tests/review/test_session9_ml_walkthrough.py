@@ -349,3 +349,17 @@ def test_digits_mlp_inference_matches_numpy(mpc):
     assert np.array_equal(out.argmax(1, one_hot=False).get_plain_text(), plain.argmax(1).astype(float))
     soft = np.exp(plain - plain.max(1, keepdims=True))
     assert np.abs(out.softmax(1).get_plain_text() - soft / soft.sum(1, keepdims=True)).max() < 5e-5
+
+
+def test_fewer_samples_than_coefficients_is_named_before_any_round(mpc):
+    """5 diabetes rows for 10 features + intercept ran the whole exact solve to report a singular matrix
+    ("collinear features?"); Ridge still fits them."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    Xs, ys = mpc.cryptensor(X[:5], src=0), mpc.cryptensor(y[:5], src=1)
+    with pytest.raises(InputError, match=r"5 samples cannot determine 11 coefficients"):
+        mpc.linear_model.LinearRegression().fit(Xs, ys)
+    m = mpc.linear_model.Ridge(alpha=0.5).fit(Xs, ys)
+    assert np.abs(m.coef_ - Ridge(alpha=0.5).fit(X[:5], y[:5]).coef_).max() < 1e-3
