@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"URL {args.url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
         choices = parse_choices(args.choose)
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
-        source = sys.stdin if args.credential == "-" else Path(args.credential).open(encoding="utf-8")
+        try:
+            source = sys.stdin if args.credential == "-" else Path(args.credential).open(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--credential {args.credential}: {exc.strerror or exc}") from None
         with source:
             credential = source.read(1024).strip()
         public_credential(args.election, credential)  # a malformed credential is refused here, before any request

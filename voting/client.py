@@ -139,8 +139,10 @@ class VoterClient:
             except (ValueError, RecursionError, OSError, http.client.HTTPException, ServerError):
                 detail = exc.reason
             return ServerError(f"{where}: {exc.code} {printable(detail)}")
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            return ServerError(f"{where}: {printable(getattr(exc, 'reason', exc))}")
+        except urllib.error.URLError as exc:  # no answer at all: name the server the voter gave
+            return ServerError(f"{where}: cannot reach the server at {printable(self.base)} ({printable(exc.reason)})")
+        except (OSError, http.client.HTTPException) as exc:
+            return ServerError(f"{where}: {printable(exc)}")
         except (ValueError, RecursionError):
             return ServerError(f"{where}: the answer is not JSON")
         except ServerError as exc:

@@ -4,15 +4,18 @@ web app as a newcomer would, each pinned by a test that fails without its fix.""
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from quorum.cli import main
 from tests.web import flow
 from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post  # noqa: F401  (fixtures)
 from tests.web.live import chromium, serve, watch_errors
+from voting.credentials import new_private_credential
 
 FORM = {
     "action": "create", "contest_count": "1", "election_id": "e1", "title": "Board vote",
@@ -176,3 +179,18 @@ def test_booth_and_decrypt_page_name_a_voter_s_and_a_trustee_s_mistakes(app: Fla
         trustee.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
         assert "backup file: this is not a Quorum backup (not JSON)" in trustee.inner_text("#problem")
     assert not errors, "\n".join(errors)
+
+
+# --- the command line ------------------------------------------------------------------------------------------------
+def test_quorum_vote_names_a_missing_credential_file_and_an_unreachable_server(tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """'[Errno 2] No such file or directory' named no option; '[Errno 111] Connection refused' named no server."""
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert main(["vote", url, "club", "--credential", str(tmp_path / "missing.txt"), "--choose", "chair=ann"]) == 2
+    assert "quorum vote: --credential " in capsys.readouterr().err
+    credential = tmp_path / "credential.txt"
+    credential.write_text(new_private_credential() + "\n", encoding="utf-8")
+    assert main(["vote", url, "club", "--credential", str(credential), "--choose", "chair=ann", "--no-ledger"]) == 1
+    assert f"cannot reach the server at {url}/api" in capsys.readouterr().err
