@@ -187,6 +187,10 @@ def issue(election_id: str) -> Any:
     except QuorumError as exc:
         return render_template("error.html", status=422, title="No credential was issued", errors=field_errors(exc),
                                back=url_for("admin_elections.election", election_id=election_id)), 422
+    if not issued:  # e.g. the sheet's form sent again by a reload: an empty sheet would look like lost credentials
+        flash("No credential was issued: every voter already holds one (use 'Replace and resend' for a voter who lost "
+              "theirs).", "error")
+        return redirect(url_for("admin_elections.election", election_id=election_id))
     with state().session() as db:
         sent = sum(c.delivery == "sent" for c in issued)
         failed = sum(c.delivery == "failed" for c in issued)

@@ -85,6 +85,23 @@ def test_a_refused_import_links_back_to_its_election_and_the_sheet_too(admin: Fl
     assert 'href="/admin/elections/e1">back to the election</a>' in sheet
 
 
+def test_issuing_again_when_every_voter_holds_one_says_so(admin: FlaskClient) -> None:
+    """The sheet's form sent again (a reload) showed an empty sheet, as if the credentials were lost."""
+    form_post(admin, "/admin/elections/new", FORM)
+    assert form_post(admin, "/admin/elections/e1/credentials").get_data(as_text=True).count('class="sheet"') == 2
+    again = form_post(admin, "/admin/elections/e1/credentials", follow_redirects=True).get_data(as_text=True)
+    assert "No credential was issued: every voter already holds one" in again and 'class="sheet"' not in again
+
+
+def test_replacing_the_voter_list_warns_that_it_voids_the_credentials(admin: FlaskClient) -> None:
+    """Replacing the list silently voided the credentials already handed to voters."""
+    form_post(admin, "/admin/elections/new", FORM)
+    assert "voids every one of them" not in admin.get("/admin/elections/e1").get_data(as_text=True)
+    form_post(admin, "/admin/elections/e1/credentials")
+    page = " ".join(admin.get("/admin/elections/e1").get_data(as_text=True).split())
+    assert "2 voters hold a credential: replacing the list voids every one of them" in page
+
+
 def test_the_results_page_before_the_tally_says_what_is_missing(app: Flask, admin: FlaskClient) -> None:
     """An open election's results page said the results wait only for the trustees' decryptions."""
     flow.create(admin)
