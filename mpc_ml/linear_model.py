@@ -196,7 +196,8 @@ class LogisticRegression:
             raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
         if isinstance(X, MPCTensor):
             return (X @ self.coef_ + self.intercept_).sigmoid()
-        return 1 / (1 + np.exp(-(_plain_features(X, self.coef_) @ self.coef_ + self.intercept_)))
+        z = _plain_features(X, self.coef_) @ self.coef_ + self.intercept_
+        return 0.5 * (1 + np.tanh(z / 2))  # the logistic function, without exp's overflow for large |z|
 
     def predict(self, X: Any) -> Any:
         """Labels 0/1 (shared if X is shared)."""

@@ -149,3 +149,16 @@ def test_from_pytorch_cnn_matches_torch(mpc):
     out = enc(mpc.cryptensor(data, src=1)).get_plain_text()
     with torch.no_grad():
         assert np.abs(out - model(data).numpy()).max() < 1e-4
+
+
+def test_logistic_predict_proba_on_plain_features_is_exact_and_quiet_for_large_scores(mpc):
+    """predict_proba on plaintext rows: the logistic function, no overflow warning where |score| is large."""
+    import warnings
+
+    m = mpc.linear_model.LogisticRegression()
+    m.coef_, m.intercept_ = np.array([1.0, -1.0]), 0.5
+    X = np.array([[0.0, 0.0], [2000.0, 0.0], [0.0, 2000.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = m.predict_proba(X)
+    assert np.allclose(p, [1 / (1 + np.exp(-0.5)), 1.0, 0.0], atol=1e-15)
