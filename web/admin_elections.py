@@ -57,6 +57,7 @@ def new() -> Any:
     form: dict[str, str] = {**DEFAULT_FORM, **request.form.to_dict()}
     count = forms.contest_count(form)
     errors: list[dict[str, str]] = []
+    taken = None
     if request.method == "POST" and form.get("action") == "create":
         voters_csv: str | bytes = form.get("voters", "")
         upload = request.files.get("voters_file")
@@ -70,10 +71,21 @@ def new() -> Any:
                                       detail=f"{len(req.voters)} voters, {len(req.trustees)} trustees, quorum {req.quorum}")
         except QuorumError as exc:
             errors = _errors_on_form(exc)
+            taken = _existing(form.get("election_id", "").strip())
         else:
             return invites_page(req.election_id, tokens)
     form["contest_count"] = str(count)
-    return render_template("admin/new.html", form=form, count=count, errors=errors, kinds=forms.KIND_LABELS), 422 if errors else 200
+    return render_template("admin/new.html", form=form, count=count, errors=errors, kinds=forms.KIND_LABELS,
+                           taken=taken), 422 if errors else 200
+
+
+def _existing(election_id: str) -> str | None:
+    """The id if an election holds it (a form sent twice, by a double click, finds the one it just created)."""
+    try:
+        elections.phase(state().board, election_id)
+    except ProtocolError:
+        return None
+    return election_id
 
 
 def _phase_or_404(election_id: str) -> str:

@@ -62,6 +62,18 @@ def test_the_invitation_links_are_shown_beside_the_trustees_names(admin: FlaskCl
     assert "Trustee 2 (Tom):" in renewed and "Tess" not in renewed
 
 
+def test_a_creation_form_sent_twice_points_to_the_election_and_its_new_links(admin: FlaskClient) -> None:
+    """A double click on 'Create the election' showed only "election 'e1' already exists": the one-time invitation
+    links of the first submission were lost without a word on how to get others."""
+    assert form_post(admin, "/admin/elections/new", FORM).status_code == 200
+    again = form_post(admin, "/admin/elections/new", FORM)
+    page = " ".join(again.get_data(as_text=True).split())
+    assert again.status_code == 422 and "election &#39;e1&#39; already exists" in page
+    assert 'make new ones from <a href="/admin/elections/e1">its page</a>' in page
+    fresh = form_post(admin, "/admin/elections/new", {**FORM, "election_id": "e2", "quorum": "7"})
+    assert "make new ones from" not in fresh.get_data(as_text=True)
+
+
 def test_two_trustees_of_one_name_are_refused_and_nothing_is_created(admin: FlaskClient) -> None:
     """Two trustees called alike got two indistinguishable invitation links."""
     page = form_post(admin, "/admin/elections/new", {**FORM, "trustees": "Tess\nTom\nTess"})
