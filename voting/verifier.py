@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,11 +135,13 @@ class Report:
         return {"valid": self.valid, "checks": self.checks(), "result": self.result or {}}
 
 
-# State shared with forked workers (set before the pool starts, read-only afterwards).
+# State shared with forked workers (set before the pool starts, read-only afterwards): one verification at a time
+# per process holds _VERIFYING while it is set.
 _DATA = b""
 _LINES: list[tuple[int, int]] = []
 _CTX: ElectionContext | None = None
 _PUB = ""
+_VERIFYING = threading.Lock()
 
 Chunk = tuple[list[EntryInfo], list[Failure], "RecordFormatError | None", "list[Ciphertext] | None"]
 
@@ -385,7 +388,14 @@ def verify_record(path: str | Path, workers: int | None = None, progress: bool =
 
 def verify_raw(data: Buffer, pub: str, workers: int | None = None, progress: bool = False) -> Report:
     """Verify a record already read (`read_raw`: board.jsonl and the checked board key), so that a caller that
-    also checks pins checks them on the very bytes verified."""
+    also checks pins checks them on the very bytes verified. Verifications in one process run one at a time: the
+    record being checked is held in module globals for the forked workers, and a second one would replace them."""
+    with _VERIFYING:
+        return _verify_locked(data, pub, workers, progress)
+
+
+def _verify_locked(data: Buffer, pub: str, workers: int | None, progress: bool) -> Report:
+    """verify_raw's work, with _VERIFYING held."""
     global _DATA, _LINES, _CTX, _PUB
     lines = line_bounds(data)
     report = Report(entries=len(lines))
