@@ -10,6 +10,7 @@ the receipt's tracking code, signed by the board. It follows the board's chain f
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import http.cookiejar
 import json
@@ -20,6 +21,8 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -81,6 +84,18 @@ class _Chain:
                 self.highest[credential] = max(revote, self.highest.get(credential, -1))
         self.last = entry
         self.followed += 1
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` (made mode 0600 if missing) for the block: one writer at a time, whether the
+    others are processes or threads (each open of the file is locked on its own)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class VoterClient:
@@ -306,17 +321,21 @@ class VoterClient:
         return data
 
     def _remember(self, ctx: ElectionContext, credential: str, revote: int) -> None:
-        """Record the highest counter known for the public credential (written atomically, mode 0600)."""
+        """Record the highest counter known for the public credential (written atomically, mode 0600), read and
+        written under the ledger's lock: two runs sharing the ledger would each write back what they read, and the
+        counter of one would be lost."""
         if self.ledger is None:
             return
-        data = self._ledger()
-        data[self._ledger_key(ctx, credential)] = revote
         self.ledger.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.ledger.with_name(self.ledger.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, sort_keys=True)
-        os.replace(temporary, self.ledger)
+        with _exclusive(self.ledger.with_name(self.ledger.name + ".lock")):
+            data = self._ledger()
+            key = self._ledger_key(ctx, credential)
+            data[key] = max(revote, data.get(key, -1))
+            temporary = self.ledger.with_name(self.ledger.name + ".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, sort_keys=True)
+            os.replace(temporary, self.ledger)
 
     def _checked(self, ctx: ElectionContext, ballot: dict[str, Any], receipt: Any, status: str) -> Receipt:
         """The receipt, once the board entry under its tracking code holds exactly this ballot, signed, after the

@@ -3,13 +3,16 @@ processes (two `quorum vote` runs) could use at once. Each test forces the inter
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from voting import verifier
+from voting.client import VoterClient
 
 RECORDS = Path(__file__).resolve().parents[1] / "vectors" / "records"
 
@@ -40,3 +43,29 @@ def test_two_verifications_at_once_each_check_their_own_record(monkeypatch: pyte
         other.join()
     assert {f.check for f in tampered.failures} == {"ballot_signatures"}
     assert reports["valid"].valid, reports["valid"].failures
+
+
+def test_two_voter_clients_writing_one_ledger_keep_both_counters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `quorum vote` runs share the default ledger: each read it, added its counter and wrote it back, so the one
+    that wrote last erased the other's counter (and with it the refusal of a stale re-vote counter). The
+    read-modify-write now holds an exclusive lock on the ledger's lock file."""
+    ledger = tmp_path / "votes.json"
+    ctx: Any = SimpleNamespace(base_hash=bytes(32))
+    first, second = VoterClient("http://127.0.0.1:9", ledger=ledger), VoterClient("http://127.0.0.1:9", ledger=ledger)
+    read = VoterClient._ledger
+    other = threading.Thread(target=lambda: second._remember(ctx, "b" * 64, 2))
+
+    def interleaved(self: VoterClient) -> dict[str, int]:
+        data = read(self)
+        if self is first and other.ident is None:
+            other.start()
+            other.join(timeout=2.0)  # without the lock the second run writes its ledger here
+        return data
+
+    monkeypatch.setattr(VoterClient, "_ledger", interleaved)
+    try:
+        first._remember(ctx, "a" * 64, 1)
+    finally:
+        other.join()
+    key = "00" * 32 + ":"
+    assert json.loads(ledger.read_text(encoding="utf-8")) == {key + "a" * 64: 1, key + "b" * 64: 2}
