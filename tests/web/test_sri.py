@@ -49,6 +49,15 @@ def test_booth_hash_is_published(app: Flask) -> None:
     assert assets.booth_hash == hashlib.sha256(text.encode()).hexdigest()
 
 
+def test_verify_page_installs_the_verifier_from_a_trusted_source_copy(app: Flask) -> None:
+    """The auditor's instructions work as written: `make install` from the source (quorum-suite is not on a package
+    index), then the verifier it installs; nothing to fetch from this server."""
+    html = app.test_client().get("/verify").get_data(as_text=True)
+    assert "pip install quorum-suite" not in html
+    assert "make install\n.venv/bin/quorum verify record.zip" in html
+    assert (Path(__file__).resolve().parents[2] / "Makefile").read_text().count("\ninstall:") == 1
+
+
 @pytest.mark.browser
 def test_browser_refuses_a_swapped_module(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
     """The published hash of one module no longer matches the file served: the booth never runs."""
