@@ -38,6 +38,7 @@ def test_booth_page_pins_every_module(app: Flask, admin) -> None:  # type: ignor
     files = sorted(SCRIPTS.rglob("*.js"))
     assert import_map["integrity"] == {f"/static/js/{p.relative_to(SCRIPTS).as_posix()}": _sri(p) for p in files}
     assert any("/crypto/" in k for k in import_map["integrity"])
+    assert '<a id="vote-again" href="/vote/club">vote again</a>' in html  # the receipt offers the re-vote it mentions
 
 
 def test_booth_hash_is_published(app: Flask) -> None:
