@@ -111,14 +111,16 @@ def election(election_id: str) -> str:
 
 
 def _ceremony_status(election_id: str) -> dict[str, Any]:
-    """The key ceremony's round for the election page; in the reveal round, who has not revealed yet."""
+    """The key ceremony's round for the election page, and the trustees it waits for (so that the administrator
+    knows whom to remind); in the reveal round, these may be left out."""
     try:
         transcript = ceremony.load(state().session, state().election(election_id))  # type: ignore[arg-type]
-        current = transcript.current_round()
+        current, waiting = transcript.current_round(), transcript.waiting_for()
     except QuorumError as exc:
-        return {"round": None, "error": str(exc), "missing": []}
-    missing = [i for i in transcript.qualification().qualified if i not in transcript.raw["reveal"]] if current == "reveal" else []
-    return {"round": current, "error": "", "missing": missing}
+        return {"round": None, "error": str(exc), "waiting": [], "missing": [], "openings_needed": 0}
+    needed = transcript.params.k - len(transcript.raw["open"]) if current == "open" else 0
+    return {"round": current, "error": "", "waiting": list(waiting), "missing": list(waiting) if current == "reveal" else [],
+            "openings_needed": needed}
 
 
 @bp.post("/elections/<election_id>/ceremony/close-reveals")

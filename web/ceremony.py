@@ -7,7 +7,8 @@ QUAL. Reveal waits for a valid reveal from every qualified trustee, unless the a
 open waits for k of the other trustees' openings of its shares (one trustee that does not open cannot stall it),
 so that its polynomial is reconstructed in public and withholding a reveal cannot change the key; otherwise the
 ceremony goes straight to sign.
-Every message is checked when it arrives: a refused one is not stored."""
+Every message is checked when it arrives: a refused one is not stored. It is stored in a transaction holding the
+election's board lock, and only if its round is still the current one then (see `_store`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import json
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from threshold import dkg
@@ -69,6 +69,11 @@ class Transcript:
         """Round 5 messages (each was checked valid on arrival)."""
         return {i: dkg.Opening.from_json(self.params, m) for i, m in self.raw["open"].items()}
 
+    def received(self) -> set[tuple[str, int]]:
+        """(round, trustee index) of every message held, the administrator's closing of the reveals included."""
+        closed = {(CLOSE_REVEALS, 0)} if self.reveals_closed else set()
+        return {(r, i) for r in ROUNDS for i in self.raw[r]} | closed
+
     def messages(self) -> dkg.Transcript:
         """Every public message so far, as the key_ceremony entry holds them."""
         return dkg.Transcript(self.announcements(), self.dealers(), self.complaints(), self.reveals(), self.openings())
@@ -97,6 +102,22 @@ class Transcript:
     def reveal_round_over(self) -> bool:
         """Every qualified trustee revealed, or the administrator closed the round."""
         return self.reveals_closed or set(self.raw["reveal"]) == set(self.qualification().qualified)
+
+    def waiting_for(self) -> tuple[int, ...]:
+        """The trustees whose message the current round still lacks (in the open round, any k - (openings so far)
+        of them will do)."""
+        current = self.current_round()
+        if current in ("announce", "deal", "complain"):
+            needed: tuple[int, ...] = tuple(range(1, self.params.n + 1))
+        elif current == "reveal":
+            needed = self.qualification().qualified
+        elif current == "open":
+            needed = self.openers()
+        elif current == "sign":
+            needed = self.result().qualified
+        else:
+            return ()
+        return tuple(i for i in needed if i not in self.raw[current])
 
     def current_round(self) -> str:
         """The round waiting for messages; 'publish' once every qualified trustee has signed, 'done' once on the board."""
@@ -145,8 +166,13 @@ def load(sessions: Callable[[], Session], election: Election) -> Transcript:
     entries = election.entries()
     setup = parse_setup(next((e.payload for e in entries if e.type == "setup"), None))
     with sessions() as db:
-        rows = list(db.scalars(select(CeremonyMessage).where(CeremonyMessage.election_id == election.election_id)))
+        rows = _rows(db, election.election_id)
     return Transcript(setup, rows, any(e.type == "key_ceremony" for e in entries))
+
+
+def _rows(db: Session, election_id: str) -> list[CeremonyMessage]:
+    """The election's stored ceremony messages."""
+    return list(db.scalars(select(CeremonyMessage).where(CeremonyMessage.election_id == election_id)))
 
 
 def _object(body: Any, keys: set[str], field: str, shape: str) -> dict[str, Any]:
@@ -235,15 +261,30 @@ def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> An
     return body
 
 
-def _store(sessions: Callable[[], Session], election: Election, round_name: str, index: int, body: Any,
-           duplicate: str) -> None:
-    with sessions() as db:
-        db.add(CeremonyMessage(election_id=election.election_id, round=round_name, trustee_index=index,
-                               payload=json.dumps(body, sort_keys=True)))
-        try:
-            db.commit()
-        except IntegrityError:
-            raise ProtocolError(duplicate) from None
+def _expect(transcript: Transcript, round_name: str, index: int) -> None:
+    """Refuse a message of a round other than the current one, or trustee `index`'s second one of the round."""
+    current = transcript.current_round()
+    if current != round_name:
+        raise ProtocolError(f"the ceremony is in round {current!r}, not {round_name!r}")
+    if index in transcript.raw[round_name]:
+        raise ProtocolError(f"trustee {index} already sent its {round_name} message")
+
+
+def _store(election: Election, transcript: Transcript, round_name: str, index: int,
+           settle: Callable[[Transcript], Any]) -> tuple[Transcript, Any]:
+    """Store trustee `index`'s message of `round_name` in a transaction holding the election's board lock, `settle`
+    deciding on the transcript as it stands then (it raises if the message may not be stored, else returns it);
+    returns that transcript and the message. The transcript is read again only if messages were stored since it was
+    loaded. Without the lock a message checked against an older transcript was stored after its round had ended: a
+    reveal landing after the others opened that dealer's shares made every later adjudication fail."""
+    with election.board.locked(election.election_id) as lb:
+        rows = _rows(lb.session, election.election_id)
+        if {(r.round, r.trustee_index) for r in rows} != transcript.received():
+            transcript = Transcript(transcript.setup, rows, transcript.published)
+        body = settle(transcript)
+        lb.session.add(CeremonyMessage(election_id=election.election_id, round=round_name, trustee_index=index,
+                                       payload=json.dumps(body, sort_keys=True)))
+    return transcript, body
 
 
 def submit(sessions: Callable[[], Session], election: Election, round_name: str, index: int, body: Any) -> dict[str, Any]:
@@ -251,13 +292,14 @@ def submit(sessions: Callable[[], Session], election: Election, round_name: str,
     if round_name not in ROUNDS:
         raise DecodeError("round", f"expected one of {', '.join(ROUNDS)}")
     transcript = load(sessions, election)
-    current = transcript.current_round()
-    if current != round_name:
-        raise ProtocolError(f"the ceremony is in round {current!r}, not {round_name!r}")
-    if index in transcript.raw[round_name]:
-        raise ProtocolError(f"trustee {index} already sent its {round_name} message")
+    _expect(transcript, round_name, index)
     _check(transcript, round_name, index, body)
-    _store(sessions, election, round_name, index, body, f"trustee {index} already sent its {round_name} message")
+
+    def settle(now: Transcript) -> Any:
+        _expect(now, round_name, index)  # checked against `transcript`: it holds while the round is the same
+        return body
+
+    transcript, _ = _store(election, transcript, round_name, index, settle)
     transcript.raw[round_name][index] = body
     publish_if_complete(transcript, election)
     return transcript.to_json()
@@ -265,10 +307,16 @@ def submit(sessions: Callable[[], Session], election: Election, round_name: str,
 
 def close_reveals(sessions: Callable[[], Session], election: Election, admin: str) -> dict[str, Any]:
     """The administrator's "proceed without the missing reveals": the reveal round ends now, and every
-    qualified trustee that has not revealed is reconstructed from the others' openings. Refused outside
-    the reveal round, before any reveal (the joint secret would follow from public openings), and when fewer than
-    k trustees would be left to open."""
-    transcript = load(sessions, election)
+    qualified trustee that has not revealed is reconstructed from the others' openings."""
+    transcript, _ = _store(election, load(sessions, election), CLOSE_REVEALS, 0, lambda now: _closing(now, admin))
+    publish_if_complete(transcript, election)
+    return transcript.to_json()
+
+
+def _closing(transcript: Transcript, admin: str) -> dict[str, Any]:
+    """The record of the reveal round's closing by `admin`, marked on `transcript`. Refused outside the reveal
+    round, before any reveal (the joint secret would follow from public openings), and when fewer than k trustees
+    would be left to open."""
     current = transcript.current_round()
     if current != "reveal":
         raise ProtocolError(f"the ceremony is in round {current!r}: only the reveal round can be closed")
@@ -280,10 +328,7 @@ def close_reveals(sessions: Callable[[], Session], election: Election, admin: st
     if len(openers) < k:
         raise ProtocolError(f"only {len(openers)} trustees would be left to open the missing dealers' shares, {k} needed: "
                             "wait for more reveals")
-    _store(sessions, election, CLOSE_REVEALS, 0, {"by": admin, "missing": list(transcript.reconstruct())},
-           "the reveal round is already closed")
-    publish_if_complete(transcript, election)
-    return transcript.to_json()
+    return {"by": admin, "missing": list(transcript.reconstruct())}
 
 
 def publish_if_complete(transcript: Transcript, election: Election) -> None:

@@ -27,6 +27,26 @@ def _refused(response: Any, status: int, field: str) -> None:
     assert response.get_json()["errors"][0]["field"] == field, response.get_json()
 
 
+def _waiting(admin: FlaskClient, election_id: str) -> str:
+    """The election page's line naming the trustees the ceremony waits for (whitespace collapsed)."""
+    page = admin.get(f"/admin/elections/{election_id}").get_data(as_text=True)
+    start = page.find('id="ceremony-waiting"')
+    return " ".join(page[start:page.find("</p>", start)].split()) if start >= 0 else ""
+
+
+def test_the_election_page_names_the_trustees_each_round_waits_for(app: Flask, admin: FlaskClient) -> None:
+    """The administrator sees whom to remind: everyone before the announcements, then whoever has not sent."""
+    trustees = flow.join(app, flow.create(admin, "waits"))
+    assert "Waiting for: T1 (trustee 1), T2 (trustee 2), T3 (trustee 3)." in _waiting(admin, "waits")
+    run = flow.through_complaints(trustees, "waits")
+    flow.reveal(trustees, run)
+    state = trustees[1].get(run.url).get_json()
+    assert state["round"] == "sign"
+    assert "Waiting for: T1 (trustee 1), T2 (trustee 2), T3 (trustee 3)." in _waiting(admin, "waits")
+    flow.sign(trustees, run)
+    assert _waiting(admin, "waits") == ""  # published: the election moved on to credentials
+
+
 def test_a_withheld_reveal_does_not_change_the_key(app: Flask, admin: FlaskClient) -> None:
     trustees = flow.join(app, flow.create(admin, "withheld"))
     run = flow.through_complaints(trustees, "withheld")
@@ -37,9 +57,11 @@ def test_a_withheld_reveal_does_not_change_the_key(app: Flask, admin: FlaskClien
     # trustee 2 waits; the administrator sees who is missing and proceeds without it
     page = admin.get("/admin/elections/withheld").get_data(as_text=True)
     assert "have not revealed yet: 2." in page and "Proceed without the missing reveals" in page
+    assert "Waiting for: T2 (trustee 2)." in _waiting(admin, "withheld")
     response = form_post(admin, "/admin/elections/withheld/ceremony/close-reveals")
     assert response.status_code == 302
     assert "now open their shares of trustees 2" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Waiting for 2 more openings, from any of: T1 (trustee 1), T3 (trustee 3)." in _waiting(admin, "withheld")
     state = trustees[1].get(run.url).get_json()
     assert state["round"] == "open" and state["reconstruct"] == [2] and state["reveals_closed"]
     # too late to reveal now: the set to reconstruct is fixed
