@@ -107,7 +107,17 @@ def election(election_id: str) -> str:
     return render_template("admin/election.html", election_id=election_id, phase=phase, invites=invites,
                            voters=voters, smtp=state().config.smtp is not None,
                            can_issue=phase in elections.BEFORE_REGISTRATION,
-                           ceremony=_ceremony_status(election_id) if phase == "setup" else None)
+                           ceremony=_ceremony_status(election_id) if phase == "setup" else None,
+                           decryption=_decryption_status(election_id) if phase in ("tallied", "decrypting") else None)
+
+
+def _decryption_status(election_id: str) -> dict[str, Any]:
+    """Who has published a partial decryption, and how many more the quorum needs (from any other trustee)."""
+    entries = state().board.entries(election_id, types=("setup", "decryption"))
+    setup = next(e.payload for e in entries if e.type == "setup")
+    done = sorted(e.payload["index"] for e in entries if e.type == "decryption")
+    return {"done": done, "needed": max(setup["quorum"] - len(done), 0),
+            "others": [i for i in range(1, setup["trustees"] + 1) if i not in done]}
 
 
 def _ceremony_status(election_id: str) -> dict[str, Any]:

@@ -18,6 +18,13 @@ from voting.verifier import verify_record
 from web import api as web_api
 
 
+def _decryption_line(admin: FlaskClient) -> str:
+    """The election page's line on the partial decryptions published and still needed (whitespace collapsed)."""
+    page = admin.get("/admin/elections/club").get_data(as_text=True)
+    start = page.find('id="decryption-waiting"')
+    return " ".join(page[start:page.find("</p>", start)].split()) if start >= 0 else ""
+
+
 def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
     """ATTACKS.md row 15: a challenged ballot is published with its nonces and can never be cast."""
     invites = flow.create(admin)
@@ -77,8 +84,11 @@ def test_whole_election_over_the_api(app: Flask, admin: FlaskClient, tmp_path: P
     election = Election(board, "club")
     tally = next(e for e in election.entries() if e.type == "tally").payload
     published = election.cast_ballots()
+    assert "2 more needed, from any of: T1 (trustee 1), T2 (trustee 2), T3 (trustee 3)." in _decryption_line(admin)
     first = api_post(trustees[1], "/api/elections/club/decryptions", trustee_decrypt(ctx, keys[1], published, tally))
     assert first.status_code == 201 and first.get_json()["result_published"] is False
+    assert "Published so far by: T1 (trustee 1). 1 more needed, from any of: T2 (trustee 2), T3 (trustee 3)." \
+        in _decryption_line(admin)  # the administrator sees whom to remind
     second = api_post(trustees[3], "/api/elections/club/decryptions", trustee_decrypt(ctx, keys[3], published, tally))
     assert second.get_json()["result_published"] is True
 
