@@ -10,7 +10,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
+from tests.web import flow
+from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
+from web import ceremony
 from voting import verifier
 from voting.client import VoterClient
 
@@ -69,3 +74,39 @@ def test_two_voter_clients_writing_one_ledger_keep_both_counters(tmp_path: Path,
         other.join()
     key = "00" * 32 + ":"
     assert json.loads(ledger.read_text(encoding="utf-8")) == {key + "a" * 64: 1, key + "b" * 64: 2}
+
+
+def test_a_reveal_checked_while_the_reveals_close_is_refused_after_the_openings(
+        app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A trustee's reveal was checked against the transcript loaded when it arrived and stored whatever happened
+    meanwhile: if the administrator closed the reveals and the others opened that trustee's shares during its check,
+    the reveal landed after the openings, and every later adjudication failed ('opened its shares from dealer 2,
+    which is not being reconstructed'): the ceremony could never finish. Messages are now stored under the
+    election's board lock, only if their round is still the current one: the late reveal is refused."""
+    trustees = flow.join(app, flow.create(admin, "late"))
+    run = flow.through_complaints(trustees, "late")
+    flow.reveal(trustees, run, withhold=(2,))
+    check = ceremony._check
+    answers: list[int] = []
+
+    def close_and_open() -> None:
+        answers.append(api_post(admin, f"{run.url}/close-reveals", {}).status_code)
+        if answers[0] == 200:
+            flow.open_shares(trustees, run, [2])
+
+    others = threading.Thread(target=close_and_open)
+
+    def interleaved(transcript: ceremony.Transcript, round_name: str, index: int, body: Any) -> Any:
+        checked = check(transcript, round_name, index, body)
+        if others.ident is None:
+            others.start()
+            others.join()  # the reveals close and the openings are stored while this reveal is checked
+        return checked
+
+    monkeypatch.setattr(ceremony, "_check", interleaved)
+    late = api_post(trustees[2], f"{run.url}/reveal", run.parties[2].reveal(run.qualification()).to_json(run.group))
+    others.join()
+    state = trustees[1].get(run.url)
+    assert (late.status_code, answers, state.get_json().get("round", state.get_json())) == (409, [200], "sign")
+    flow.sign(trustees, run)
+    assert trustees[1].get(run.url).get_json()["round"] == "done"
