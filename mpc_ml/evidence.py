@@ -23,6 +23,7 @@ from .ring import Ring
 DOMAIN = b"quorum-mpc-output-share-v2"
 VERSION = 2
 MAX_PRIMES = 512  # above any ring make_params or an exact regression of ~30 features uses; bounds verify()
+MAX_PARTIES = 64  # far above what PRSS can run (C(n, t) seeds); verify() costs ~n^3 (1 s at 300, hours at 10^4)
 META_FIELDS = ("version", "session", "label", "n", "t", "primes", "frac_bits", "shape", "receivers", "encoding")
 
 
@@ -141,7 +142,9 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     shares = [_hex(s, "share") for s in _field(evidence, "shares", list)]
     sigs = [_hex(s, "signature") for s in _field(evidence, "signatures", list)]
     vks = [_hex(s, "verify key") for s in _field(evidence, "verify_keys", list)]
-    if not (3 <= n and 0 < t and 2 * t < n and len(shares) == len(sigs) == len(vks) == n):
+    if not 3 <= n <= MAX_PARTIES:
+        raise EvidenceError(f"evidence field 'n' is {n}; verify() reads evidence of 3 to {MAX_PARTIES} parties")
+    if not (0 < t and 2 * t < n and len(shares) == len(sigs) == len(vks) == n):
         raise EvidenceError("evidence has inconsistent party counts")
     if not all(isinstance(s, int) and s >= 0 for s in shape) or not 0 < frac < 64:
         raise EvidenceError("evidence has a malformed shape or precision")

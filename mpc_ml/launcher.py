@@ -155,7 +155,34 @@ def _agree_seeds(comm, me: int, n: int, t: int) -> dict[tuple[int, ...], bytes]:
             raise ProtocolError(f"party {j} sent malformed PRSS seeds", j)
         for k, T in enumerate(expect):
             seeds[T] = data[5 + 32 * k:5 + 32 * (k + 1)]
+    _check_seeds(comm, me, n, seeds)
     return seeds
+
+
+def _seed_digest(T: tuple[int, ...], seed: bytes) -> bytes:
+    """What a member of subset T shows the other members of its seed (they know the seed already)."""
+    return hashlib.sha256(b"quorum-mpc-prss-seed" + bytes(T) + seed).digest()
+
+
+def _check_seeds(comm, me: int, n: int, seeds: dict[tuple[int, ...], bytes]) -> None:
+    """Compare every seed with the other members of its subset (one round): a dealer that sent members
+    different seeds would otherwise push an honest member's mask shares off the polynomial, and the
+    first checked opening would name that member."""
+    common = {j: sorted(T for T in seeds if j in T) for j in range(n) if j != me}
+    for j, shared in common.items():
+        comm.send_raw(j, b"SEEDHASH" + b"".join(_seed_digest(T, seeds[T]) for T in shared))
+    for j, shared in common.items():
+        data = comm.recv_raw(j)
+        if data[:8] != b"SEEDHASH" or len(data) != 8 + 32 * len(shared):
+            raise ProtocolError(f"party {j} sent a malformed PRSS seed digest", j)
+        for k, T in enumerate(shared):
+            if data[8 + 32 * k:8 + 32 * (k + 1)] == _seed_digest(T, seeds[T]):
+                continue
+            if T[0] in (j, me):  # j dealt this seed, or this party did: j equivocated or lies
+                raise ProtocolError(f"party {j} holds another PRSS seed for subset {T} than this party: "
+                                    f"party {j} sent different seeds or a false digest", j)
+            raise ProtocolError(f"party {j} holds another PRSS seed for subset {T} than this party: its dealer, "
+                                f"party {T[0]}, sent the members different seeds, or party {j} sent a false digest")
 
 
 def runtime_from_env(frac_bits: int = 24) -> Runtime:

@@ -7,8 +7,12 @@ opening it masked with a PRSS double sharing ([r]_t, [r]_2t), all-to-all, in one
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 
+from ..errors import ShareCheckError
 from ..fixedpoint import KAPPA
 from ..ring import Ring
 from ..prss import MAX_LIMB_BITS, split_bits
@@ -24,12 +28,43 @@ def public(rt: Runtime, value: int, shape: tuple[int, ...], ring: Ring | None = 
 
 def input_values(rt: Runtime, values: np.ndarray | None, src: int, shape: tuple[int, ...],
                  ring: Ring | None = None) -> np.ndarray:
-    """Party src secret-shares integer residues `values` ((1, K, *shape), known at src only)."""
+    """Party src secret-shares integer residues `values` ((1, K, *shape), known at src only); checked by all."""
     ring = ring or rt.ring
     per_dest = None
     if src in rt.local_ids:
         per_dest = shamir.deal(ring, values[0], rt.n, rt.t)
-    return rt.scatter(src, per_dest, rt.ring_codec if ring is rt.ring else _codec(ring), shape)
+    shares = rt.scatter(src, per_dest, rt.ring_codec if ring is rt.ring else _codec(ring), shape)
+    _check_input(rt, shares, src, ring)
+    return shares
+
+
+def _blame_input(src: int, what: str, others: list[int]) -> ShareCheckError:
+    """The error for an input that the parties do not hold consistently: the dealer src is always a
+    suspect (the opening alone would name the party it dealt a wrong share to, an honest party)."""
+    suspects = sorted({src, *others})
+    return ShareCheckError(f"party {src}'s input {what}: party {src} dealt inconsistent shares or one of "
+                           f"parties {suspects} lied in the check (suspects: {suspects})", suspects)
+
+
+def _check_input(rt: Runtime, shares: np.ndarray, src: int, ring: Ring) -> None:
+    """Check that every party holds src's input with one shape, on one degree-t polynomial (one or two rounds).
+
+    In TCP mode the parties first compare a hash of the shape src sent them; then x + rho is opened and
+    checked for degree t, rho a PRSS-uniform degree-t sharing, so the opening reveals nothing about x.
+    """
+    shape = tuple(int(d) for d in shares.shape[2:])
+    if not rt.simulated:
+        digest = hashlib.sha256(json.dumps(shape).encode()).digest()
+        mine = np.frombuffer(digest, dtype=np.uint64)[None]
+        seen = rt.exchange(mine, [list(range(rt.n))] * rt.n, rt.word_codec, (mine.shape[1],))
+        differ = [j for j in range(rt.n) if not np.array_equal(seen[j], mine[0])]
+        if differ:
+            raise _blame_input(src, f"has shape {shape} here and another shape at parties {differ}", differ)
+    rho = rt.prss.uniform(ring, shape)
+    try:
+        open_all(rt, ring.add(shares, rho), rt.t, check=True, ring=ring)
+    except ShareCheckError as exc:
+        raise _blame_input(src, "does not lie on one degree-t polynomial", exc.suspects) from None
 
 
 def _codec(ring: Ring):

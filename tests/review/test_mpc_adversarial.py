@@ -143,8 +143,8 @@ def test_get_plain_text_dst_sends_shares_to_dst_only(mpc3):
         seen.append([list(d) for d in dests])
         return orig(local, dests, codec, shape)
 
+    x = mpc_ml.cryptensor(np.array([7.0]), src=0)  # (its input check is an all-to-all round)
     rt.exchange = spy
-    x = mpc_ml.cryptensor(np.array([7.0]), src=0)
     assert x.get_plain_text(dst=2)[0] == 7.0
     assert seen == [[[2], [2], [2]]]
 
