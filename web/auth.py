@@ -88,25 +88,35 @@ def _recent_failures(db: Session, key: str, since: dt.datetime) -> int:
 
 
 def authenticate(db: Session, username: str, password: str, client: str, max_failures: int, window: int) -> Admin | None:
-    """The admin if the password is right; None if not; TooManyRequests while the account or address is locked."""
+    """The admin if the password is right; None if not; TooManyRequests while the account or address is locked.
+
+    The attempt is recorded as a failure before it is counted and checked, and forgotten if refused or right: counted
+    only after the check, guesses sent at once all passed the count before any was recorded. No transaction stays
+    open during the (slow) check."""
     since = utcnow() - dt.timedelta(seconds=window)
     user_key, ip_key = f"user:{username[:64]}", f"ip:{client}"
-    if (_recent_failures(db, user_key, since) >= max_failures
-            or _recent_failures(db, ip_key, since) >= max_failures * IP_FACTOR):
+    attempt = [LoginFailure(key=user_key), LoginFailure(key=ip_key)]
+    db.add_all(attempt)
+    db.commit()
+    if (_recent_failures(db, user_key, since) > max_failures
+            or _recent_failures(db, ip_key, since) > max_failures * IP_FACTOR):
+        for row in attempt:  # a refused attempt does not lengthen the lock
+            db.delete(row)
+        db.commit()
         exc = TooManyRequests(f"too many failed sign-ins: wait {window // 60} minutes and try again")
         exc.retry_after = window  # type: ignore[attr-defined]
         raise exc
     admin = db.scalars(select(Admin).where(Admin.username == username)).one_or_none()
+    db.commit()
     try:
         HASHER.verify(admin.password_hash if admin else _DUMMY_HASH, password)
         ok = admin is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        db.add_all([LoginFailure(key=user_key), LoginFailure(key=ip_key)])
-        db.commit()
         return None
     db.execute(delete(LoginFailure).where(LoginFailure.key == user_key))
+    db.delete(attempt[1])
     if HASHER.check_needs_rehash(admin.password_hash):  # type: ignore[union-attr]
         admin.password_hash = HASHER.hash(password)  # type: ignore[union-attr]
     db.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,9 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.web import flow
-from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
-from web import ceremony
+from tests.web.conftest import admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
+from web import auth, ceremony
+from web.app import create_app
 from voting import verifier
 from voting.client import VoterClient
 
@@ -110,3 +113,45 @@ def test_a_reveal_checked_while_the_reveals_close_is_refused_after_the_openings(
     assert (late.status_code, answers, state.get_json().get("round", state.get_json())) == (409, [200], "sign")
     flow.sign(trustees, run)
     assert trustees[1].get(run.url).get_json()["round"] == "done"
+
+
+@pytest.fixture
+def pg_app(pg_url: str, tmp_path: Path) -> Iterator[Flask]:  # noqa: F811
+    """The app with one admin, 'alice', on PostgreSQL (a fresh schema; skipped if the server is not reachable)."""
+    application = create_app(make_config(tmp_path, db=pg_url))
+    with application.extensions["quorum"].session() as db:
+        auth.create_admin(db, "alice", "correct horse battery staple")
+    yield application
+    application.extensions["quorum"].board.engine.dispose()
+
+
+def _guess(app: Flask, password: str) -> int:
+    """One sign-in attempt as alice from a new browser; its status."""
+    return form_post(app.test_client(), "/admin/login", {"username": "alice", "password": password}).status_code
+
+
+@pytest.mark.postgres
+def test_guesses_sent_at_once_get_no_more_tries_than_the_limit(pg_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """authenticate counted the recent failures, checked the password (argon2id, slow), then recorded a failure: on
+    PostgreSQL guesses sent at once all passed the count before any was recorded, so an attacker got as many tries
+    per window as it could send at once. Each attempt is now recorded before it is counted and checked."""
+    limit = pg_app.extensions["quorum"].config.login_max_failures
+    hasher, checked, others = auth.HASHER, [], []
+
+    class Interleaving:
+        """The hasher, but the first check waits for `limit` more guesses sent meanwhile."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(hasher, name)
+
+        def verify(self, stored: str, password: str) -> bool:
+            checked.append(password)
+            if len(checked) == 1:
+                meanwhile = threading.Thread(target=lambda: others.extend(_guess(pg_app, f"guess {i}") for i in range(limit)))
+                meanwhile.start()
+                meanwhile.join()
+            return hasher.verify(stored, password)
+
+    monkeypatch.setattr(auth, "HASHER", Interleaving())
+    first = _guess(pg_app, "first guess")
+    assert (len(checked), first, others) == (limit, 422, [422] * (limit - 1) + [429])
