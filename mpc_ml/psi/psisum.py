@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -216,6 +217,9 @@ class SumRecord:
             raise ProtocolError("refused: the encrypted total is not the product of the matched ciphertexts")
 
 
+_LEDGER_LOCK = threading.Lock()  # a ledger's look-up and entry of a request: one thread at a time
+
+
 def decrypt_share(
     record: SumRecord, trustee: TrusteeKey, client_keys: Collection[bytes], ledger: set[bytes], min_count: int = MIN_COUNT
 ) -> PartialDecryption:
@@ -223,7 +227,9 @@ def decrypt_share(
 
     `client_keys`: the clients' verify keys this trustee accepts requests from. `ledger`: the
     requests it has already decrypted a sum for (kept by the trustee across calls): one sum per
-    request, so no server can learn single values from differences of overlapping subsets.
+    request, so no server can learn single values from differences of overlapping subsets. The request
+    enters it before the decryption, under a lock, so that two records of one request decrypted at once
+    (a trustee answering in several threads) still give one sum.
     """
     if trustee.public_key != record.public_key:
         raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")
@@ -232,11 +238,11 @@ def decrypt_share(
     record.check(min_count)
     if record.count == 0:
         raise ProtocolError("refused: the intersection is empty, its sum is 0 and needs no decryption")
-    if record.request in ledger:
-        raise ProtocolError("refused: this trustee already decrypted a sum for this request")
-    partial = partial_decrypt(record.group, trustee.index, trustee.secret, [record.total], record.context())
-    ledger.add(record.request)
-    return partial
+    with _LEDGER_LOCK:
+        if record.request in ledger:
+            raise ProtocolError("refused: this trustee already decrypted a sum for this request")
+        ledger.add(record.request)
+    return partial_decrypt(record.group, trustee.index, trustee.secret, [record.total], record.context())
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ processes (two `quorum vote` runs) could use at once. Each test forces the inter
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -14,10 +15,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from mpc_ml.psi import PsiSumClient, PsiSumServer, decrypt_share, psisum
 from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.web import flow
 from tests.web.conftest import admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
 from web import auth, ceremony
+from threshold.dkg import CeremonyParams, run_ceremony
+from threshold.elgamal import PublicKey, ciphertext_sum
+from threshold.errors import ProtocolError
+from threshold.groups import get_group
 from web.app import create_app
 from voting import verifier
 from voting.client import VoterClient
@@ -155,3 +161,36 @@ def test_guesses_sent_at_once_get_no_more_tries_than_the_limit(pg_app: Flask, mo
     monkeypatch.setattr(auth, "HASHER", Interleaving())
     first = _guess(pg_app, "first guess")
     assert (len(checked), first, others) == (limit, 422, [422] * (limit - 1) + [429])
+
+
+def test_one_sum_per_request_when_a_trustee_answers_two_requests_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """decrypt_share looked the request up in the trustee's ledger, decrypted, then added it: a server sending two
+    records of one signed request over overlapping subsets at once got both sums (their difference is one client's
+    value). The request is now entered in the ledger, under a lock, before the decryption."""
+    group = get_group("ed25519")
+    _, keys = run_ceremony(CeremonyParams(group, 3, 2, b"tests/review/test_concurrency_review"))
+    public_key = PublicKey(group, keys[0].public_key)
+    server, client = PsiSumServer(["alice", "bob", "carol"]), PsiSumClient({"alice": 11, "bob": 20, "carol": 40}, public_key, 100)
+    record = server.total(client.reply(server.hello()).to_bytes(group), public_key)
+    pair, others = [dataclasses.replace(record, matched=m, total=ciphertext_sum(group, [record.ciphertexts[i] for i in m]))
+                    for m in ((0, 1), (0, 2))], []
+    ledger: set[bytes] = set()
+    decrypt = psisum.partial_decrypt
+
+    def second_request() -> None:
+        try:
+            others.append(decrypt_share(pair[1], keys[0], {client.verify_key}, ledger, min_count=0))
+        except ProtocolError as exc:
+            others.append(exc)
+
+    meanwhile = threading.Thread(target=second_request)
+
+    def interleaved(*args: Any) -> Any:
+        if meanwhile.ident is None:
+            meanwhile.start()
+            meanwhile.join()  # the second request is answered while the first is decrypted
+        return decrypt(*args)
+
+    monkeypatch.setattr(psisum, "partial_decrypt", interleaved)
+    decrypt_share(pair[0], keys[0], {client.verify_key}, ledger, min_count=0)
+    assert [type(x) for x in others] == [ProtocolError] and "already decrypted" in str(others[0])
