@@ -2,7 +2,9 @@
 
 Keys: each party has a static X25519 key (public half in the peers file). A channel's keys are
 HKDF(X25519(own secret, peer public), salt = both sides' fresh nonces), one per direction, so
-only the two key holders can read or write it and old traffic cannot be replayed. Frames carry a
+only the two key holders can read or write it and old traffic cannot be replayed; the dialling side's
+first frame confirms its key, so a connection that only claims a party's id (its hello needs no key)
+is dropped at start-up instead of taking that party's place. Frames carry a
 64-bit round number checked by the receiver, so parties that run different programs fail loudly.
 Each round is one select loop that writes and reads all sockets (no threads: measured here, thread
 hand-offs cost milliseconds per round on a loaded machine); a party that closes its connection
@@ -27,6 +29,7 @@ from .errors import InputError, PartyDied, PartyTimeout, ProtocolError
 from .runtime import Codec, Stats
 
 MAGIC = b"QMPC\x00\x01"
+CONFIRM = b"QMPC-confirm"  # the dialling side's first encrypted frame: it holds its party's key
 MAX_FRAME = 1 << 31
 MAX_DIMS = 8
 SOCKET_BUFFER = 4 << 20  # Linux caps it at net.core.wmem_max (4 MiB here) and doubles it
@@ -41,6 +44,21 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
             return None
         buf += chunk
     return bytes(buf)
+
+
+def _confirmed(ch: "Channel") -> bool:
+    """Whether the dialling side's first frame (within the socket's timeout) is CONFIRM under the channel's
+    keys, i.e. it holds the X25519 key of the party it claims to be (a hello alone needs no key)."""
+    size = len(CONFIRM) + 16  # AES-GCM tag
+    try:
+        head = _recv_exact(ch.sock, 4)
+        body = _recv_exact(ch.sock, size) if head == struct.pack("!I", size) else None
+        if body is None:
+            return False
+        ch.inbuf += head + body
+        return ch.pop_frame() == CONFIRM
+    except (OSError, ProtocolError):
+        return False
 
 
 class Channel:
@@ -141,6 +159,7 @@ class TcpComm:
         self._peers = peers
         self._session = session
         self.channels: dict[int, Channel] = {}
+        self._unconfirmed: set[int] = set()  # ids claimed by connections that failed key confirmation
         self._connect(connect_timeout, listener)
 
     # ------------------------------------------------------------------ setup
@@ -156,7 +175,11 @@ class TcpComm:
             raise ProtocolError(f"the process at party {peer}'s address says it is party {frm}", peer)
         k_lohi, k_hilo = _derive(self._secret, bytes.fromhex(self._peers[peer]["kx_public"]), peer, self.me,
                                  mine + reply[-32:], self._session)
-        return Channel(peer, sock, k_hilo, k_lohi)
+        ch = Channel(peer, sock, k_hilo, k_lohi)
+        ch.queue(CONFIRM)  # proves to the listening side that this connection holds party me's key
+        sock.sendall(ch.outbuf)
+        ch.outbuf.clear()
+        return ch
 
     def _accept_one(self, srv: socket.socket, deadline: float) -> None:
         srv.settimeout(max(0.1, deadline - time.monotonic()))
@@ -164,7 +187,10 @@ class TcpComm:
             sock, _ = srv.accept()
         except socket.timeout:
             missing = [j for j in range(self.me + 1, self.n) if j not in self.channels]
-            raise PartyTimeout(f"parties {missing} did not connect within the start-up timeout",
+            fakes = sorted(self._unconfirmed & set(missing))
+            note = f" (connections claiming to be party {', '.join(map(str, fakes))} failed key confirmation)" \
+                if fakes else ""
+            raise PartyTimeout(f"parties {missing} did not connect within the start-up timeout{note}",
                                missing[0] if missing else None) from None
         sock.settimeout(max(0.1, min(HANDSHAKE_TIMEOUT, deadline - time.monotonic())))
         try:
@@ -184,7 +210,12 @@ class TcpComm:
         lo, hi = self.me, frm
         k_lohi, k_hilo = _derive(self._secret, bytes.fromhex(self._peers[frm]["kx_public"]), lo, hi, nonces,
                                  self._session)
-        self.channels[frm] = Channel(frm, sock, k_lohi, k_hilo)
+        ch = Channel(frm, sock, k_lohi, k_hilo)
+        if not _confirmed(ch):  # a connection that only claims to be party frm: drop it, keep accepting
+            self._unconfirmed.add(frm)
+            sock.close()
+            return
+        self.channels[frm] = ch
 
     def _connect(self, connect_timeout: float, listener: socket.socket | None) -> None:
         deadline = time.monotonic() + connect_timeout

@@ -144,7 +144,7 @@ def test_channel_rejects_an_impostor(tmp_path):
 
     def party(i: int) -> None:
         try:
-            TcpComm(i, peers["parties"], secrets[i], bytes(16), Stats(), timeout=3, connect_timeout=10).close()
+            TcpComm(i, peers["parties"], secrets[i], bytes(16), Stats(), timeout=3, connect_timeout=4).close()
         except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
             errors[i] = exc
 
