@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from threshold.errors import ProtocolError, QuorumError
+from threshold.errors import DecodeError, ProtocolError, QuorumError
 from voting import db as board_db
 from voting.voters_csv import private_credentials_csv
 from web import audit, ceremony, elections, forms
@@ -63,10 +63,11 @@ def new() -> Any:
         upload = request.files.get("voters_file")
         if upload is not None and upload.filename:
             voters_csv = upload.read()  # bytes: a file that is not UTF-8 is refused by row, never altered
+        quorum = _read(lambda: forms.whole_number(form.get("quorum", ""), "quorum"))
+        manifest = _read(lambda: forms.manifest_from_form(form, count))
         try:
-            quorum = forms.whole_number(form.get("quorum", ""), "quorum")
-            req = elections.validate(form.get("election_id", "").strip(), forms.manifest_from_form(form, count),
-                                     form.get("group"), forms.trustees_from_form(form), quorum, voters_csv)
+            req = elections.validate(form.get("election_id", "").strip(), manifest, form.get("group"),
+                                     forms.trustees_from_form(form), quorum, voters_csv)
             tokens = elections.create(state().board, req, state().booth.booth_hash, actor=g.admin,
                                       detail=f"{len(req.voters)} voters, {len(req.trustees)} trustees, quorum {req.quorum}")
         except QuorumError as exc:
@@ -77,6 +78,15 @@ def new() -> Any:
     form["contest_count"] = str(count)
     return render_template("admin/new.html", form=form, count=count, errors=errors, kinds=forms.KIND_LABELS,
                            taken=taken), 422 if errors else 200
+
+
+def _read(parse: Callable[[], Any]) -> Any:
+    """A form field's value, or the DecodeError that reading it raised (elections.validate reports it with the
+    other fields' errors)."""
+    try:
+        return parse()
+    except DecodeError as exc:
+        return exc
 
 
 def _existing(election_id: str) -> str | None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from threshold.errors import DecodeError, ProtocolError
+from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import GROUP_NAMES, get_group
 from voting import db as board_db
 from voting.board import Board, LockedBoard
@@ -32,6 +32,7 @@ from voting.manifest import Manifest
 from voting.voters_csv import UNSTORABLE, VoterListError, parse_public_credentials, parse_voters
 from web import audit, mail
 from web.config import SmtpSettings
+from web.errors import InputErrors
 from web.models import TrusteeInvite, Voter, utcnow
 from web.security import token_hash
 
@@ -39,6 +40,7 @@ BEFORE_REGISTRATION = ("new", "setup", "keys")
 # What no text column can hold on every database (PostgreSQL refuses NUL, UTF-8 has no lone surrogates) and no name
 # needs: refused before the election is created, since the board's setup entry is written before the web tables.
 _UNSTORABLE = re.compile(f"[{UNSTORABLE}]")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,51 @@ class IssuedCredential:
 
 
 def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum: Any, voters_csv: Any) -> NewElection:
-    """Check every field of a creation request; DecodeError (or VoterListError) names the first wrong one. The voter
-    list is CSV text, or the bytes of an uploaded file (which must be UTF-8)."""
+    """Check every field of a creation request and report every wrong one: DecodeError or VoterListError for one,
+    InputErrors for several. The voter list is CSV text, or the bytes of an uploaded file (which must be UTF-8);
+    `manifest` or `quorum` may be the error of a form field the caller could not read (reported with the rest)."""
+    problems: list[QuorumError] = []
+    _field(problems, lambda: _election_id(election_id))
+    parsed = _field(problems, lambda: Manifest.from_json(_given(manifest)))
+    _field(problems, lambda: _group(group))
+    names = _field(problems, lambda: _trustees(trustees))
+    if names is not None or isinstance(quorum, QuorumError):
+        _field(problems, lambda: _quorum(_given(quorum), len(names or ())))
+    voters = _field(problems, lambda: parse_voters(_voter_list(voters_csv)))
+    if problems:
+        raise problems[0] if len(problems) == 1 else InputErrors(problems)
+    assert parsed is not None and names is not None and voters is not None
+    return NewElection(election_id, parsed, group, names, quorum, voters)
+
+
+def _field(problems: list[QuorumError], check: Callable[[], T]) -> T | None:
+    """check()'s value, or None with its rejection added to `problems` (so that every field gets checked)."""
+    try:
+        return check()
+    except (DecodeError, VoterListError) as exc:
+        problems.append(exc)
+        return None
+
+
+def _given(value: Any) -> Any:
+    """A field's value, or the error the caller met reading it, raised here."""
+    if isinstance(value, QuorumError):
+        raise value
+    return value
+
+
+def _election_id(election_id: Any) -> None:
     if not isinstance(election_id, str) or not ELECTION_ID.fullmatch(election_id):
         raise DecodeError("election_id", "1-64 letters, digits, '_', '.', '-', starting with a letter or digit")
-    parsed = Manifest.from_json(manifest)
+
+
+def _group(group: Any) -> None:
     if group not in GROUP_NAMES:
         raise DecodeError("group", f"expected one of {', '.join(GROUP_NAMES)}")
+
+
+def _trustees(trustees: Any) -> list[str]:
+    """The trustees' names, trimmed: 1 to MAX_TRUSTEES, each printable and distinct."""
     if not isinstance(trustees, list) or not 1 <= len(trustees) <= MAX_TRUSTEES:
         raise DecodeError("trustees", f"expected a list of 1 to {MAX_TRUSTEES} trustee names")
     for i, name in enumerate(trustees):
@@ -81,11 +121,18 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
         if name in trustees[:i]:
             raise DecodeError(f"trustees[{i}]", f"{name!r} is already trustee {trustees.index(name) + 1}: give each "
                               "trustee a name of their own, to tell their invitation links apart")
-    if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= len(trustees):
-        raise DecodeError("quorum", f"expected an integer from 1 to the number of trustees ({len(trustees)})")
+    return [t.strip() for t in trustees]
+
+
+def _quorum(quorum: Any, trustees: int) -> None:
+    if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= trustees:
+        raise DecodeError("quorum", f"expected an integer from 1 to the number of trustees ({trustees})")
+
+
+def _voter_list(voters_csv: Any) -> str | bytes:
     if not isinstance(voters_csv, (str, bytes)):
         raise DecodeError("voters", "expected the voter list as CSV text")
-    return NewElection(election_id, parsed, group, [t.strip() for t in trustees], quorum, parse_voters(voters_csv))
+    return voters_csv
 
 
 def create(board: Board, request: NewElection, booth_hash: str | None = None, *, actor: str | None = None,

@@ -23,8 +23,19 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] |
     return response
 
 
+class InputErrors(QuorumError):
+    """Several fields of one request rejected at once (each a DecodeError or a voter list's rows), so that a form or
+    an API client learns every mistake in one round trip."""
+
+    def __init__(self, problems: list[QuorumError]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
 def field_errors(exc: QuorumError) -> list[dict[str, str]]:
     """The {field, message} list of a rejected input (row-numbered for voter lists)."""
+    if isinstance(exc, InputErrors):
+        return [error for problem in exc.problems for error in field_errors(problem)]
     if isinstance(exc, DecodeError):
         return [{"field": exc.field, "message": exc.message}]
     rows = getattr(exc, "errors", None)

@@ -97,6 +97,16 @@ def test_form_errors_name_the_field_and_store_nothing(admin: FlaskClient) -> Non
     assert admin.get("/api/elections").get_json() == {"elections": []}
 
 
+def test_the_form_reports_every_wrong_field_at_once(admin: FlaskClient) -> None:
+    """An official fixing a form learns every mistake in one round trip, not one per submission."""
+    change = {"election_id": "bad id!", "quorum": "two", "contests[0].kind": "approval", "contests[0].limit": "x",
+              "voters": "voter_id,email\nv1,not-an-address\n"}
+    page = form_post(admin, "/admin/elections/new", {**FORM, **change}).get_data(as_text=True)
+    for field in ("election_id", "quorum", "contests[0].limit", "voters"):
+        assert f"<strong>{field_label(field)}</strong>" in page, (field, page[page.find("error-summary"):][:800])
+    assert admin.get("/api/elections").get_json() == {"elections": []}
+
+
 def test_add_a_question_keeps_the_form(admin: FlaskClient) -> None:
     response = form_post(admin, "/admin/elections/new", {**FORM, "action": "add_contest"})
     page = response.get_data(as_text=True)

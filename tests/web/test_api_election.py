@@ -143,6 +143,10 @@ def test_creation_errors_name_the_field(admin: FlaskClient) -> None:
     bad_csv = api_post(admin, "/api/elections", {**body, "quorum": 1, "voters_csv": "voter_id\nv1\nv1\n"})
     assert bad_csv.status_code == 422
     assert "row 3" in bad_csv.get_json()["errors"][0]["message"]
+    several = api_post(admin, "/api/elections", {**body, "election_id": "no spaces", "group": "p256", "trustees": ["a", "a"],
+                                                   "voters_csv": "voter_id\nv1\nv1\n"})  # every wrong field, at once
+    assert several.status_code == 422
+    assert [e["field"] for e in several.get_json()["errors"]] == ["election_id", "group", "trustees[1]", "voters"]
     assert admin.get("/api/elections").get_json() == {"elections": []}
 
 
