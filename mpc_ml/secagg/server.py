@@ -1,14 +1,18 @@
 """The secure-aggregation server: checks and routes every message, then unmasks the sum.
 
 It keeps every accepted message, in order, as the public transcript; `verify` replays a
-transcript through this same class.
+transcript through this same class. A server app may call it from several threads: each message
+and each round's end runs under the server's lock.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,6 +23,7 @@ from .quantize import Quantizer, default_bits
 from .unmask import Collected, unmasked_sum
 
 ROUND_NAMES = ("keys", "shares", "masked input", "unmasking", "done")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,18 @@ def make_params(
     return Params(secrets.token_bytes(16), clients, length, threshold, degree, default_bits(clients) if bits is None else bits, clip)
 
 
+def _serialized(method: F) -> F:
+    """`method` under the server's lock: a message checked against the open round is stored before the round can
+    end (one stored after the unmask request that left it out made the sum wrong)."""
+
+    @functools.wraps(method)
+    def locked(self: SecAggServer, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 class SecAggServer:
     """Collects one session's messages round by round; fails cleanly below the threshold."""
 
@@ -58,6 +75,7 @@ class SecAggServer:
         self._graph: dict[int, set[int]] = {}
         self._round = 0
         self.transcript: list[bytes] = [self.params.to_bytes()]
+        self._lock = threading.RLock()  # reentrant: close_until ends rounds through their own methods
 
     def _need(self, round_: int, what: str) -> None:
         if self._round != round_:
@@ -67,6 +85,7 @@ class SecAggServer:
         if count < self.params.threshold:
             raise DropoutError(f"only {count} clients {what}; at least {self.params.threshold} (the threshold) are needed")
 
+    @_serialized
     def receive(self, data: bytes) -> None:
         """Check one client message against the current round and keep it; a bad message changes nothing."""
         if len(data) < 6:
@@ -131,11 +150,13 @@ class SecAggServer:
         """The round now open: 0 keys, 1 shares, 2 masked input, 3 unmasking, 4 done."""
         return self._round
 
+    @_serialized
     def close_until(self, round_: int) -> None:
         """Close rounds 0 and 1 as needed so that `round_` (at most 2) is open (for replays)."""
         while self._round < min(round_, 2):
             (self.keys_round_done if self._round == 0 else self.shares_round_done)()
 
+    @_serialized
     def keys_round_done(self) -> list[bytes]:
         """Close round 0: every Keys message, to be sent to every client."""
         self._need(0, "end of keys round")
@@ -144,6 +165,7 @@ class SecAggServer:
         self._round = 1
         return [self._c.keys[u].raw for u in sorted(self._c.keys)]
 
+    @_serialized
     def shares_round_done(self) -> dict[int, list[bytes]]:
         """Close round 1: for each client that shared, the Shares messages holding a share for it."""
         self._need(1, "end of shares round")
@@ -151,6 +173,7 @@ class SecAggServer:
         self._round = 2
         return {v: [self._c.shares[u].raw for u in sorted(self._graph[v] & set(self._c.shares))] for v in sorted(self._c.shares)}
 
+    @_serialized
     def masked_round_done(self) -> bytes:
         """Close round 2: the unmask request for every survivor."""
         self._need(2, "end of masked-input round")
@@ -162,6 +185,7 @@ class SecAggServer:
         self.transcript.append(data)
         return data
 
+    @_serialized
     def finish(self, cross_check: bool = False) -> AggregateResult:
         """Close round 3: the unmasked sum (DropoutError if some secret lacks threshold-many shares)."""
         self._need(3, "end of unmasking round")

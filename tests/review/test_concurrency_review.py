@@ -11,11 +11,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from mpc_ml.psi import PsiSumClient, PsiSumServer, decrypt_share, psisum
+from mpc_ml.secagg import SecAggClient, SecAggServer, make_params, server as secagg_server, verify
+from mpc_ml.secagg.messages import UnmaskRequest
+from tests.secagg.rounds import through_shares
 from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.web import flow
 from tests.web.conftest import admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
@@ -194,3 +198,38 @@ def test_one_sum_per_request_when_a_trustee_answers_two_requests_at_once(monkeyp
     monkeypatch.setattr(psisum, "partial_decrypt", interleaved)
     decrypt_share(pair[0], keys[0], {client.verify_key}, ledger, min_count=0)
     assert [type(x) for x in others] == [ProtocolError] and "already decrypted" in str(others[0])
+
+
+def test_a_masked_input_checked_while_the_round_closes_is_counted_or_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SecAggServer checked a message against the round open when it arrived and stored it whatever happened
+    meanwhile: a masked input still being checked when the server app closed the round (another thread) was stored
+    after the unmask request that left it out, so the sum and the transcript were wrong (`verify` refused it). Each
+    message and each round's end now runs under the server's lock."""
+    params = make_params(5, 4, threshold=3)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params.to_bytes()) for u in range(1, 6)}
+    _, routed = through_shares(server, clients)
+    inputs = {u: np.full(4, u / 10) for u in clients}
+    for u in (1, 3, 4, 5):
+        server.receive(clients[u].masked_input(inputs[u], routed[u], server.quantizer))
+    late, request = clients[2].masked_input(inputs[2], routed[2], server.quantizer), []
+    closing = threading.Thread(target=lambda: request.append(server.masked_round_done()))
+    parse = secagg_server.Masked.from_bytes
+
+    def interleaved(*args: Any) -> Any:
+        if closing.ident is None:
+            closing.start()
+            closing.join(timeout=2.0)  # without the lock the round closes here
+        return parse(*args)
+
+    monkeypatch.setattr(secagg_server.Masked, "from_bytes", interleaved)
+    try:
+        server.receive(late)
+    finally:
+        closing.join()
+    for u in UnmaskRequest.from_bytes(request[0]).survivors:
+        server.receive(clients[u].unmask(request[0]))
+    result = server.finish()
+    assert result.survivors == [1, 2, 3, 4, 5]
+    assert np.allclose(result.total, sum(inputs.values()), atol=result.error_bound)
+    assert np.allclose(verify(result.transcript).total, result.total)
