@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from threshold.errors import DecodeError
+from voting.voters_csv import UNSTORABLE
+
+_CONTROL = re.compile(f"[{UNSTORABLE}]")
 
 KINDS = ("plurality", "approval", "exact", "referendum")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -87,12 +90,15 @@ def _object(obj: Any, required: set[str], optional: set[str], field: str) -> dic
 
 
 def _text(value: Any, field: str) -> str:
+    """A title or label: printable text (no control character: it is shown on ballots, pages and terminals)."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
         raise DecodeError(field, f"expected a non-empty string of at most {MAX_TEXT} characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise DecodeError(field, "not encodable as UTF-8 (a lone surrogate)") from None
+    if _CONTROL.search(value):
+        raise DecodeError(field, "control characters (newlines, tabs, escape sequences) are not allowed")
     return value
 
 

@@ -34,6 +34,8 @@ def test_manifest_kinds_and_limits() -> None:
     (lambda m: m["contests"][3].update(options=[]), "manifest.contests[3]: unexpected options"),
     (lambda m: m["contests"][0].update(options=[{"id": "solo", "label": "Solo"}]), "manifest.contests[0].options"),
     (lambda m: m["contests"][0].update(extra=1), "manifest.contests[0]: unexpected extra"),
+    (lambda m: m["contests"][0].update(title="Mayor\x1b[2J"), "manifest.contests[0].title: control characters"),
+    (lambda m: m["contests"][0]["options"][1].update(label="Bob\nElected"), "manifest.contests[0].options[1].label"),
 ])
 def test_manifest_errors_name_the_field(edit, field: str) -> None:
     m = copy.deepcopy(DEMO_MANIFEST)
