@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from threshold.errors import QuorumError
-from voting.demo import DEMO_MANIFEST, format_result, run_demo
+from voting.demo import DEMO_MANIFEST, run_demo
 from voting.manifest import Manifest
+from voting.tally import format_result
 
 
 class _Refused(Exception):

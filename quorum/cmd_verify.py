@@ -9,6 +9,7 @@ import sys
 from quorum.cli import silence_stdout
 from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin, parse_credentials_pin
 from voting.record import RecordFormatError, read_raw
+from voting.tally import format_result
 from voting.verifier import verify_raw
 
 
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         lines = [json.dumps(out, indent=2, ensure_ascii=False)]
     else:
         lines = [f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}" for check in report.checks() + pins]
-        if report.result:
-            lines.append("result: " + json.dumps(report.result, ensure_ascii=False))
+        if report.result and report.manifest:
+            lines += ["result:", *("  " + line for line in format_result(report.manifest, report.result).splitlines())]
         failures = len(report.failures) + pin_failures
         lines.append(f"{report.entries} entries: " + ("VALID" if valid else f"INVALID ({failures} failures)"))
     code = 0 if valid else 1

@@ -118,14 +118,3 @@ def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int =
         board.engine.dispose()
     expected = {c.id: [sum(p[c.id][j] for p in final.values()) for j in range(len(c.options))] for c in manifest.contests}
     return DemoResult(record, election_id, result, expected, cast, spoiled, revotes)
-
-
-def format_result(manifest: Manifest, result: dict[str, Any]) -> str:
-    """The result as text, one line per option."""
-    lines = []
-    for contest, item in zip(manifest.contests, result["contests"]):
-        lines.append(f"{contest.title}:")
-        for label, count in zip(contest.labels, item["counts"]):
-            lines.append(f"  {label:<20} {count}")
-    lines.append(f"decrypted by trustees {', '.join(map(str, result['trustees']))}")
-    return "\n".join(lines)

@@ -13,6 +13,7 @@ from threshold.elgamal import Ciphertext
 from threshold.encoding import encode
 from threshold.errors import DecodeError, ProtocolError
 from voting.context import ElectionContext
+from voting.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -105,3 +106,14 @@ def result_payload(ctx: ElectionContext, tally: Sequence[Ciphertext], partials: 
         out.append({"id": contest.id, "counts": counts[:n]})
         counts = counts[n:]
     return {"contests": out, "trustees": list(dec.used)}
+
+
+def format_result(manifest: Manifest, result: dict[str, Any]) -> str:
+    """The result as text, one line per option."""
+    lines = []
+    for contest, item in zip(manifest.contests, result["contests"]):
+        lines.append(f"{contest.title}:")
+        for label, count in zip(contest.labels, item["counts"]):
+            lines.append(f"  {label:<20} {count}")
+    lines.append(f"decrypted by trustees {', '.join(map(str, result['trustees']))}")
+    return "\n".join(lines)

@@ -31,6 +31,7 @@ from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash,
                            parse_ballot, signature_valid, signed_body)
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
+from voting.manifest import Manifest
 from voting.record import (GENESIS, Buffer, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json,
                            read_raw)
 from voting.tally import CastBallot, counted_ballots, counted_hash, decryption_context, parse_tally, product, result_payload
@@ -114,6 +115,7 @@ class Report:
 
     failures: list[Failure] = field(default_factory=list)
     result: dict[str, Any] | None = None
+    manifest: Manifest | None = None  # the result's contests and options, for people (result has only their ids)
     entries: int = 0
 
     @property
@@ -627,7 +629,7 @@ def _result(infos: list[EntryInfo], tally: list[Ciphertext], partials: list[Part
     for info in results:
         if canonical_json(info.payload) != canonical_json(expected):  # JSON types too: true is not 1
             report.failures.append(Failure("result", info.seq, "stated result differs from the combination of the partial decryptions"))
-    report.result = expected
+    report.result, report.manifest = expected, ctx.manifest
 
 
 def _global_checks(infos: list[EntryInfo], pub: str, ctx: ElectionContext | None, products: list[list[Ciphertext]],

@@ -25,6 +25,12 @@ def test_demo_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert report["valid"] is True and all(c["ok"] for c in report["checks"])
     assert set(report["checks"][0]) == {"name", "ok", "detail"}
     assert len(report["result"]["trustees"]) == 2
+    assert main(["verify", str(out), "--quiet"]) == 0  # for people: the result by contest title and option label
+    text = capsys.readouterr().out
+    mayor = text[text.index("result:\n  Mayor:\n"):]
+    counts = report["result"]["contests"][0]["counts"]
+    assert mayor.splitlines()[2:5] == [f"    {label:<20} {n}" for label, n in zip(("Ada", "Alan", "Grace"), counts)]
+    assert text.rstrip().endswith("VALID")
     lines = (out / "board.jsonl").read_text().splitlines()
     entry = json.loads(lines[-1])
     entry["payload"]["contests"][0]["counts"][0] += 1
