@@ -57,10 +57,10 @@ def create_admin(db: Session, username: str, password: str | None = None) -> str
     if admin is None:
         admin = Admin(username=username)
         db.add(admin)
-    else:
-        end_sessions(db, admin.id)
     admin.password_hash = HASHER.hash(secret)
     admin.must_change = int(one_time)
+    if admin.id is not None:  # after the new hash (flushed first: its row lock waits for a sign-in being recorded)
+        end_sessions(db, admin.id)
     db.commit()
     return secret
 
@@ -92,7 +92,9 @@ def authenticate(db: Session, username: str, password: str, client: str, max_fai
 
     The attempt is recorded as a failure before it is counted and checked, and forgotten if refused or right: counted
     only after the check, guesses sent at once all passed the count before any was recorded. No transaction stays
-    open during the (slow) check."""
+    open during the (slow) check. A right password leaves the admin's row locked, holding the hash just checked,
+    until the caller commits (with sign_in's session): a password change committed during the check makes the
+    attempt a failure, and one that comes after ends the session."""
     since = utcnow() - dt.timedelta(seconds=window)
     user_key, ip_key = f"user:{username[:64]}", f"ip:{client}"
     attempt = [LoginFailure(key=user_key), LoginFailure(key=ip_key)]
@@ -113,14 +115,21 @@ def authenticate(db: Session, username: str, password: str, client: str, max_fai
         ok = admin is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    if not ok:
+    if not ok or not _still_checked(db, admin):  # type: ignore[arg-type]
         return None
     db.execute(delete(LoginFailure).where(LoginFailure.key == user_key))
     db.delete(attempt[1])
     if HASHER.check_needs_rehash(admin.password_hash):  # type: ignore[union-attr]
         admin.password_hash = HASHER.hash(password)  # type: ignore[union-attr]
-    db.commit()
     return admin
+
+
+def _still_checked(db: Session, admin: Admin) -> bool:
+    """Lock the admin's row (until the caller commits) and tell whether it still holds the hash the password was
+    checked against: a session opened with a password changed meanwhile would outlive the change."""
+    checked = admin.password_hash
+    db.refresh(admin, with_for_update=True)
+    return admin.password_hash == checked
 
 
 def sign_in(db: Session, admin: Admin) -> None:

@@ -20,15 +20,19 @@ from mpc_ml.psi import PsiSumClient, PsiSumServer, decrypt_share, psisum
 from mpc_ml.secagg import SecAggClient, SecAggServer, make_params, server as secagg_server, verify
 from mpc_ml.secagg.messages import UnmaskRequest
 from tests.secagg.rounds import through_shares
+from sqlalchemy import select
+
+from tests.review.test_client_and_records_review import any_db_app  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.web import flow
-from tests.web.conftest import admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
+from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
 from web import auth, ceremony
 from threshold.dkg import CeremonyParams, run_ceremony
 from threshold.elgamal import PublicKey, ciphertext_sum
 from threshold.errors import ProtocolError
 from threshold.groups import get_group
 from web.app import create_app
+from web.models import Admin
 from voting import verifier
 from voting.client import VoterClient
 
@@ -233,3 +237,65 @@ def test_a_masked_input_checked_while_the_round_closes_is_counted_or_refused(mon
     assert result.survivors == [1, 2, 3, 4, 5]
     assert np.allclose(result.total, sum(inputs.values()), atol=result.error_bound)
     assert np.allclose(verify(result.transcript).total, result.total)
+
+
+def test_a_sign_in_checked_while_the_password_changes_opens_no_session(
+        any_db_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """authenticate checked the password, then the session was recorded in a later transaction: a sign-in with the
+    old (perhaps leaked) password whose check overlapped a password change got a session that the change's end of
+    the admin's other sessions had missed. The session is now recorded in the transaction that locks the admin's
+    row and finds there the hash just checked; a reset ends the sessions after it has changed the hash."""
+    hasher, changed = auth.HASHER, []
+
+    def change() -> None:
+        with any_db_app.extensions["quorum"].session() as db:
+            auth.set_password(db, db.scalars(select(Admin).where(Admin.username == "alice")).one(), "a brand new passphrase")
+        changed.append(True)
+
+    class Interleaving:
+        """The hasher, but the password changes right after the first check."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(hasher, name)
+
+        def verify(self, stored: str, password: str) -> bool:
+            ok = hasher.verify(stored, password)
+            if not changed:
+                meanwhile = threading.Thread(target=change)
+                meanwhile.start()
+                meanwhile.join()
+            return ok
+
+    monkeypatch.setattr(auth, "HASHER", Interleaving())
+    thief = any_db_app.test_client()
+    signed = form_post(thief, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD}).status_code
+    assert (changed, signed, thief.get("/admin/audit").status_code) == ([True], 422, 302)
+
+
+@pytest.mark.postgres
+def test_a_reset_while_a_sign_in_is_recorded_ends_that_session(pg_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """create_admin (`quorum serve --reset-admin`-style resets) ended the admin's sessions, then changed the hash: a
+    sign-in being recorded at that moment held the admin's row, so the reset's end of the sessions ran before the
+    new session was committed, and it survived the reset. The hash now changes first (its row lock waits for the
+    sign-in), and the sessions end after."""
+    sign_in, reset = auth.sign_in, threading.Thread(target=lambda: _reset(pg_app))
+
+    def interleaved(db: Any, admin: Admin) -> None:
+        sign_in(db, admin)
+        if reset.ident is None:
+            reset.start()
+            reset.join(timeout=2.0)  # the reset waits for the admin's row, locked until this sign-in commits
+
+    monkeypatch.setattr(auth, "sign_in", interleaved)
+    thief = pg_app.test_client()
+    try:
+        signed = form_post(thief, "/admin/login", {"username": "alice", "password": "correct horse battery staple"})
+    finally:
+        reset.join()
+    assert (signed.status_code, thief.get("/admin/audit").status_code) == (302, 302)
+
+
+def _reset(app: Flask) -> None:
+    """Give alice a one-time password, as an operator resetting her account does."""
+    with app.extensions["quorum"].session() as db:
+        auth.create_admin(db, "alice")
