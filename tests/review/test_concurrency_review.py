@@ -274,7 +274,7 @@ def test_a_sign_in_checked_while_the_password_changes_opens_no_session(
 
 @pytest.mark.postgres
 def test_a_reset_while_a_sign_in_is_recorded_ends_that_session(pg_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """create_admin (`quorum serve --reset-admin`-style resets) ended the admin's sessions, then changed the hash: a
+    """create_admin (`quorum serve --create-admin NAME` resets a password) ended the admin's sessions, then changed the hash: a
     sign-in being recorded at that moment held the admin's row, so the reset's end of the sessions ran before the
     new session was committed, and it survived the reset. The hash now changes first (its row lock waits for the
     sign-in), and the sessions end after."""
