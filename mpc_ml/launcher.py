@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from nacl.signing import SigningKey
 
+from threshold.keystore import replace_private
+
 from .errors import InputError, ProtocolError
 from .prss import subsets
 from .runtime import Runtime, Stats
@@ -47,11 +49,8 @@ def new_key(party: int) -> tuple[dict, dict]:
 
 
 def write_secret(path: Path, data: dict) -> None:
-    """Write a key file readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # the mode of open() applies only when the file is created
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
+    """Write a key file readable by its owner only (atomically, mode 0600 whatever was there)."""
+    replace_private(path, json.dumps(data).encode("utf-8"))
 
 
 def _hexfield(obj: dict, name: str, size: int, where: str) -> str:

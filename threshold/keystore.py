@@ -82,10 +82,16 @@ def _private_copy(path: Path, data: bytes) -> str:
 
 
 def save(path: str | Path, secret: Any, passphrase: str, params: dict[str, int] | None = None) -> None:
-    """Write the sealed secret with mode 0600, atomically: a new file renamed over the old one,
-    so an old descriptor or a planted symlink never sees it and a failed write loses nothing."""
+    """Write the sealed secret with mode 0600, atomically (replace_private)."""
+    replace_private(path, canonical_json(seal(secret, passphrase, params)))
+
+
+def replace_private(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` with mode 0600, atomically: a new file of a unique name, synced, renamed over the old
+    one, so an old descriptor or a planted symlink never sees it, a failed write loses nothing, and two writers
+    (threads or processes) leave one whole file."""
     path = Path(path)
-    tmp = _private_copy(path, canonical_json(seal(secret, passphrase, params)))
+    tmp = _private_copy(path, data)
     try:
         os.replace(tmp, path)
     except BaseException:

@@ -29,6 +29,7 @@ from typing import Any, Mapping, Sequence
 
 from threshold.encoding import canonical_json
 from threshold.errors import ProtocolError, QuorumError, VerificationError
+from threshold.keystore import replace_private
 from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json, signed_body
 from voting.board import signature_valid
 from voting.context import ElectionContext, build_context
@@ -331,11 +332,7 @@ class VoterClient:
             data = self._ledger()
             key = self._ledger_key(ctx, credential)
             data[key] = max(revote, data.get(key, -1))
-            temporary = self.ledger.with_name(self.ledger.name + ".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, sort_keys=True)
-            os.replace(temporary, self.ledger)
+            replace_private(self.ledger, json.dumps(data, sort_keys=True).encode("utf-8"))
 
     def _checked(self, ctx: ElectionContext, ballot: dict[str, Any], receipt: Any, status: str) -> Receipt:
         """The receipt, once the board entry under its tracking code holds exactly this ballot, signed, after the

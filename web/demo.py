@@ -7,7 +7,6 @@ each trustee on the decryption page. A real election runs the key ceremony in th
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from threshold import keystore_browser
 from threshold.errors import ProtocolError
+from threshold.keystore import replace_private
 from voting.board import Board
 from voting.demo import DEMO_MANIFEST, key_ceremony
 from voting.election import Election
@@ -53,9 +53,7 @@ def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, g
     files = []
     for key in keys:
         path = data_dir / f"demo-trustee-{key.index}.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(keystore_browser.seal(key.to_json(), passphrase), handle)
+        replace_private(path, json.dumps(keystore_browser.seal(key.to_json(), passphrase)).encode("utf-8"))
         files.append(path)
     issued = elections.issue(board, sessions, DEMO_ID, None, "")
     elections.open_election(board, DEMO_ID)

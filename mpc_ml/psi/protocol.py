@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from threshold.keystore import replace_private
+
 from .curve import BlindingKey
 from .errors import PsiError
 from .gcs import CompressedSet, high_bits_for, range_bits, split
@@ -119,17 +121,7 @@ class PsiServer:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the prepared set and the secret key to `path` (mode 0600, atomically)."""
-        data = SAVED_MAGIC + bytes([REVEALS.index(self.reveal)]) + self._key.to_bytes() + self.setup.to_bytes()
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        replace_private(path, SAVED_MAGIC + bytes([REVEALS.index(self.reveal)]) + self._key.to_bytes() + self.setup.to_bytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, progress: bool | None = None, max_items: int = MAX_ITEMS) -> PsiServer:

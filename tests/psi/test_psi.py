@@ -128,3 +128,36 @@ def test_a_prepared_server_is_saved_and_loaded(tmp_path) -> None:  # type: ignor
         with pytest.raises(PsiError):
             PsiServer.load(tmp_path / "bad")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "directory.psi"]
+
+
+def test_two_threads_saving_to_one_path_leave_one_whole_server(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Saves go through threshold.keystore.replace_private (unique temporary names): two threads saving to one path
+    leave one whole saved server (a per-process temporary name had them write one file and rename it twice)."""
+    import os
+    import threading
+
+    servers = [PsiServer((f"{tag}{i}" for i in range(300)), reveal="items") for tag in "ab"]
+    path = tmp_path / "directory.psi"
+    both_written, rename = threading.Barrier(2, timeout=10), os.replace
+
+    def replace_after_both_wrote(src, dst):  # type: ignore[no-untyped-def]
+        both_written.wait()  # forces the interleaving: each thread has written its temporary file before any rename
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_after_both_wrote)
+    failures: list[Exception] = []
+
+    def save(server: PsiServer) -> None:
+        try:
+            server.save(path)
+        except Exception as exc:  # noqa: BLE001  (the test reports whatever the race raised)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=save, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert PsiServer.load(path).setup.to_bytes() in [s.setup.to_bytes() for s in servers]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["directory.psi"]
