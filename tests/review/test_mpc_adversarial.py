@@ -553,41 +553,10 @@ def test_malformed_frames_are_protocol_errors_naming_the_party():
 
 def test_a_silent_stray_connection_does_not_break_start_up(tmp_path):
     """Attack: connect to party 0's port and send nothing while the real parties start."""
-    from mpc_ml.launcher import load_key, load_peers, write_local_deployment
-    from mpc_ml.runtime import Stats
     from mpc_ml.transport import TcpComm
+    from tests.mpc_ml.deployment import start_up_with_stray
 
-    peers = load_peers(write_local_deployment(3, tmp_path))
-    session = bytes.fromhex(peers["session"])
-    results: dict[int, object] = {}
-
-    def party(i: int) -> None:
-        key = load_key(tmp_path / f"party{i}.key", i)
-        try:
-            results[i] = TcpComm(i, peers["parties"], bytes.fromhex(key["kx_secret"]), session, Stats(),
-                                 timeout=4.0, connect_timeout=3.0)
-        except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
-            results[i] = exc
-
-    t0 = threading.Thread(target=party, args=(0,), daemon=True)
-    t0.start()
-    stray = None
-    deadline = time.monotonic() + 3
-    while stray is None and time.monotonic() < deadline:
-        try:
-            stray = socket.create_connection(("127.0.0.1", peers["parties"][0]["port"]), timeout=1)
-        except OSError:
-            time.sleep(0.02)
-    others = [threading.Thread(target=party, args=(i,), daemon=True) for i in (1, 2)]
-    for t in others:
-        t.start()
-    for t in [t0] + others:
-        t.join(10)
-    if stray is not None:
-        stray.close()
-    for r in results.values():
-        if isinstance(r, TcpComm):
-            r.close()
+    results = start_up_with_stray(tmp_path, lambda stray: None, connect_timeout=3.0)
     assert all(isinstance(results.get(i), TcpComm) for i in range(3)), results
 
 

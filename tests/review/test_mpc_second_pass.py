@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import queue
+import socket
 import subprocess
 import sys
 import textwrap
@@ -253,44 +254,14 @@ def test_a_stray_connection_claiming_a_party_id_does_not_break_start_up(tmp_path
     """Attack: anyone who can reach party 0's port connects first and sends a well-formed hello claiming
     to be party 2 (no key needed), then goes silent. Party 0 bound that connection as party 2's channel
     and refused the real party 2, so no computation could start; it must drop the impostor instead."""
-    import socket
     import struct
 
-    from mpc_ml.launcher import load_key, load_peers, write_local_deployment
-    from mpc_ml.runtime import Stats
     from mpc_ml.transport import MAGIC, TcpComm
+    from tests.mpc_ml.deployment import start_up_with_stray
 
-    peers = load_peers(write_local_deployment(3, tmp_path))
-    session = bytes.fromhex(peers["session"])
-    results: dict[int, object] = {}
+    def impostor(stray: socket.socket) -> None:
+        stray.sendall(MAGIC + struct.pack("!HH", 2, 0) + bytes(32))
+        stray.recv(64)  # party 0's answer: the impostor is now in the middle of the handshake
 
-    def party(i: int) -> None:
-        key = load_key(tmp_path / f"party{i}.key", i)
-        try:
-            results[i] = TcpComm(i, peers["parties"], bytes.fromhex(key["kx_secret"]), session, Stats(),
-                                 timeout=4.0, connect_timeout=6.0)
-        except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
-            results[i] = exc
-
-    first = threading.Thread(target=party, args=(0,), daemon=True)
-    first.start()
-    stray = None
-    for _ in range(200):
-        try:
-            stray = socket.create_connection(("127.0.0.1", peers["parties"][0]["port"]), timeout=1)
-            break
-        except OSError:
-            threading.Event().wait(0.02)
-    assert stray is not None
-    stray.sendall(MAGIC + struct.pack("!HH", 2, 0) + bytes(32))
-    stray.recv(64)  # party 0's answer: the impostor is now in the middle of the handshake
-    others = [threading.Thread(target=party, args=(i,), daemon=True) for i in (1, 2)]
-    for th in others:
-        th.start()
-    for th in [first] + others:
-        th.join(15)
-    stray.close()
-    for r in results.values():
-        if isinstance(r, TcpComm):
-            r.close()
+    results = start_up_with_stray(tmp_path, impostor, connect_timeout=6.0)
     assert all(isinstance(results.get(i), TcpComm) for i in range(3)), results

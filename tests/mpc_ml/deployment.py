@@ -1,0 +1,50 @@
+"""A local 3-party TCP deployment whose start-up a test disturbs with a stray connection to party 0's port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import Callable
+
+from mpc_ml.launcher import load_key, load_peers, write_local_deployment
+from mpc_ml.runtime import Stats
+from mpc_ml.transport import TcpComm
+
+
+def start_up_with_stray(tmp_path: Path, stray_does: Callable[[socket.socket], None], connect_timeout: float) -> dict[int, object]:
+    """Party 0 starts listening, a stray connects to its port and does `stray_does` (perhaps nothing), then parties 1
+    and 2 start; returns each party's TcpComm (closed again) or the exception its start-up raised."""
+    peers = load_peers(write_local_deployment(3, tmp_path))
+    session = bytes.fromhex(peers["session"])
+    results: dict[int, object] = {}
+
+    def party(i: int) -> None:
+        key = load_key(tmp_path / f"party{i}.key", i)
+        try:
+            results[i] = TcpComm(i, peers["parties"], bytes.fromhex(key["kx_secret"]), session, Stats(),
+                                 timeout=4.0, connect_timeout=connect_timeout)
+        except Exception as exc:  # noqa: BLE001  (returned to the test, which asserts on it)
+            results[i] = exc
+
+    first = threading.Thread(target=party, args=(0,), daemon=True)
+    first.start()
+    stray = None
+    for _ in range(200):  # until party 0 listens
+        try:
+            stray = socket.create_connection(("127.0.0.1", peers["parties"][0]["port"]), timeout=1)
+            break
+        except OSError:
+            threading.Event().wait(0.02)
+    assert stray is not None, "party 0 never listened"
+    stray_does(stray)
+    others = [threading.Thread(target=party, args=(i,), daemon=True) for i in (1, 2)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join(15)
+    stray.close()
+    for r in results.values():
+        if isinstance(r, TcpComm):
+            r.close()
+    return results
