@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from flask import Flask
@@ -104,6 +105,9 @@ def test_the_form_reports_every_wrong_field_at_once(admin: FlaskClient) -> None:
     page = form_post(admin, "/admin/elections/new", {**FORM, **change}).get_data(as_text=True)
     for field in ("election_id", "quorum", "contests[0].limit", "voters"):
         assert f"<strong>{field_label(field)}</strong>" in page, (field, page[page.find("error-summary"):][:800])
+    summary = page[page.find('id="error-summary"'):page.find("</div>", page.find('id="error-summary"'))]
+    targets = [unquote(t) for t in re.findall(r'<a href="#([^"]+)">', summary)]
+    assert len(targets) == 4 and all(f'id="{t}"' in page for t in targets), targets  # each error links to its field
     assert admin.get("/api/elections").get_json() == {"elections": []}
 
 
