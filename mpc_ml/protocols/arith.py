@@ -78,7 +78,15 @@ def open_all(rt: Runtime, shares: np.ndarray, degree: int, check: bool = True,
     ring = ring or rt.ring
     shape = shares.shape[2:]
     stack = rt.exchange(shares, [list(range(rt.n))] * rt.n, _codec(ring), shape)
-    return shamir.reconstruct(ring, stack, degree, check)[None]
+    return shamir.reconstruct(ring, stack, degree, check, corrupt=rt.t)[None]
+
+
+def products_checked(rt: Runtime) -> bool:
+    """Whether the degree-2t openings of products are checked: with n >= 3t + 1 parties their n shares have the
+    redundancy to reveal up to t wrong ones, so a party that shifts a product is caught (ShareCheckError) before
+    any output is signed; with fewer (n = 2t + 1, the default 3 parties) there is none, and products are trusted
+    (semi-honest)."""
+    return rt.n >= 3 * rt.t + 1
 
 
 def _double_masks(rt: Runtime, size: int, ring: Ring) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +119,7 @@ def reduce_degree(rt: Runtime, z2: np.ndarray, ring: Ring | None = None) -> np.n
     ring = ring or rt.ring
     shape = z2.shape[2:]
     r_t, r_2t = double_random(rt, shape, ring)
-    c = open_all(rt, ring.add(z2, r_2t), 2 * rt.t, check=False, ring=ring)
+    c = open_all(rt, ring.add(z2, r_2t), 2 * rt.t, check=products_checked(rt), ring=ring)
     return ring.sub(np.broadcast_to(c, r_t.shape), r_t)
 
 
@@ -162,7 +170,9 @@ def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None, factor: np.ndarra
     mask, hi_t = rt.pool.take(("trunc", ring.k, f), size, lambda m: _trunc_masks(rt, m, f))
     masked = ring.mul_add(z, factor, mask.reshape(full))
     stack = rt.exchange(masked, [list(range(rt.n))] * rt.n, rt.ring_codec, shape)
-    base = tuple(range(2 * rt.t + 1))  # degree 2t: the first 2t + 1 shares determine c (no check)
+    if products_checked(rt):  # a wrong share of c: ShareCheckError, naming its sender where n allows
+        shamir.reconstruct(ring, stack, 2 * rt.t, check=True, corrupt=rt.t)
+    base = tuple(range(2 * rt.t + 1))  # degree 2t: the first 2t + 1 shares determine c
     return ring.open_trunc(stack[:len(base)], shamir.lagrange_weights(ring, base), f, hi_t.reshape(full))
 
 
