@@ -113,15 +113,18 @@ def _trustees(trustees: Any) -> list[str]:
     """The trustees' names, trimmed: 1 to MAX_TRUSTEES, each printable and distinct."""
     if not isinstance(trustees, list) or not 1 <= len(trustees) <= MAX_TRUSTEES:
         raise DecodeError("trustees", f"expected a list of 1 to {MAX_TRUSTEES} trustee names")
+    names: list[str] = []
     for i, name in enumerate(trustees):
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise DecodeError(f"trustees[{i}]", "expected a name of 1 to 200 characters")
         if _UNSTORABLE.search(name):
             raise DecodeError(f"trustees[{i}]", "control characters and lone surrogates are not allowed in a name")
-        if name in trustees[:i]:
-            raise DecodeError(f"trustees[{i}]", f"{name!r} is already trustee {trustees.index(name) + 1}: give each "
+        name = name.strip()  # compared as stored: 'Tess' and 'Tess ' would be two trustees of one name
+        if name in names:
+            raise DecodeError(f"trustees[{i}]", f"{name!r} is already trustee {names.index(name) + 1}: give each "
                               "trustee a name of their own, to tell their invitation links apart")
-    return [t.strip() for t in trustees]
+        names.append(name)
+    return names
 
 
 def _quorum(quorum: Any, trustees: int) -> None:
