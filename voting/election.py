@@ -140,17 +140,18 @@ class Election:
             db.Ballot.status == "cast")) or 0
 
     def _checked(self, ballot_json: Any) -> Ballot:
-        """The ballot parsed and checked: a published credential, every proof and the membership of every ciphertext
-        element (folded into the proofs' multi-exponentiation where the group can: one batch), then its signature."""
+        """The ballot parsed and checked: a published credential, its signature (a cheap refusal of ballots forged
+        under a public credential, before any exponentiation), then every proof and the membership of every
+        ciphertext element (folded into the proofs' multi-exponentiation where the group can: one batch)."""
         ctx = self.context()
         reader = ctx.group.reader()
         ballot = parse_ballot(ctx, ballot_json, reader)
         if ballot.credential not in ctx.credentials:
             raise ProtocolError("unknown credential: not in the published credential list")
-        if not proofs_valid(ctx, ballot, reader):  # a non-member: DecodeError naming its field
-            raise VerificationError("a proof of the ballot is invalid (or bound to another election, voter, contest or option)")
         if not signature_valid(ballot):
             raise VerificationError("the ballot is not signed by its credential")
+        if not proofs_valid(ctx, ballot, reader):  # a non-member: DecodeError naming its field
+            raise VerificationError("a proof of the ballot is invalid (or bound to another election, voter, contest or option)")
         return ballot
 
     def _submit(self, entry_type: str, ballot: Ballot, extra: dict[str, Any], ballot_json: Any) -> Receipt:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from threshold.elgamal import Ciphertext
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.proofs import RangeProof
-from voting import db
+from voting import credentials, db
 from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, parse_ballot, reveal_json, selection_context, contest_context, signed_body
 from voting.demo import run_demo
 from voting.tally import trustee_decrypt
@@ -115,6 +115,8 @@ def test_row04_non_member_element_refused(tmp_path: Path, group: str) -> None:
     bad = s.ballot(0)
     small = "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a" if group == "ed25519" else g.to_hex(g.p - 1)
     bad["contests"][0]["selections"][0]["beta"] = small
+    key = credentials.signing_key(s.ctx.setup.election_id, s.credentials[0])  # the voter crafts and signs it
+    bad["signature"] = credentials.sign(key, ballot_hash(s.ctx, signed_body(bad)))
     assert "beta" in _rejected(s, lambda: s.election.cast(bad), DecodeError)
 
 
