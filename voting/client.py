@@ -315,7 +315,7 @@ class VoterClient:
             return {}
         try:
             data = json.loads(self.ledger.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise ProtocolError(f"ledger {self.ledger}: unreadable ({exc})") from None
         if not isinstance(data, dict) or not all(isinstance(k, str) and type(v) is int for k, v in data.items()):
             raise ProtocolError(f"ledger {self.ledger}: expected an object of counters")

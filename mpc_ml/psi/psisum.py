@@ -229,7 +229,8 @@ def decrypt_share(
     requests it has already decrypted a sum for (kept by the trustee across calls): one sum per
     request, so no server can learn single values from differences of overlapping subsets. The request
     enters it before the decryption, under a lock, so that two records of one request decrypted at once
-    (a trustee answering in several threads) still give one sum.
+    (a trustee answering in several threads) still give one sum; it stays there if the decryption fails
+    (fail closed: that request is never decrypted by this trustee).
     """
     if trustee.public_key != record.public_key:
         raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")

@@ -1194,3 +1194,14 @@ def test_a_directory_record_and_its_zip_verify_alike_with_forked_workers(scenari
     packed = _zip(tmp_path / "record.zip", _record_files(scenario))
     reports = [verify_record(p, workers=w).to_json() for p in (scenario.record, packed) for w in (1, 2)]
     assert reports[0]["valid"] and all(r == reports[0] for r in reports)
+
+
+def test_a_ledger_nested_too_deep_is_a_protocol_error_naming_it(tmp_path: Path) -> None:
+    """A vote ledger of 100,000 nested '[' raised RecursionError (outside the project's errors)."""
+    from threshold.errors import ProtocolError
+    from voting.client import VoterClient
+
+    ledger = tmp_path / "votes.json"
+    ledger.write_text("[" * 100_000)
+    with pytest.raises(ProtocolError, match="votes.json: unreadable"):
+        VoterClient("http://127.0.0.1:9", ledger=ledger)._ledger()
