@@ -74,6 +74,7 @@ class Channel:
         self.inbuf = bytearray()
         self.outbuf = bytearray()
         self.closed = False
+        self.expect: int | None = None  # the exact size of the next frame's body when the round fixes it
 
     def queue(self, payload: bytes) -> int:
         """Encrypt one frame into the output buffer; returns its size on the wire."""
@@ -91,6 +92,9 @@ class Channel:
         (length,) = struct.unpack("!I", self.inbuf[:4])
         if length > MAX_FRAME or length < 16:
             raise ProtocolError(f"party {self.peer} sent a frame of {length} bytes", self.peer)
+        if self.expect is not None and length != self.expect:  # refused from its header, before its body is buffered
+            raise ProtocolError(f"party {self.peer} sent a frame of {length} bytes where this round's is "
+                                f"{self.expect}", self.peer)
         if len(self.inbuf) < 4 + length:
             return None
         nonce = self._recv_ctr.to_bytes(12, "big")
@@ -259,12 +263,24 @@ class TcpComm:
                 time.sleep(0.05)
 
     # ------------------------------------------------------------------ messages
-    def _transfer(self, sends: dict[int, bytes], expect: set[int]) -> dict[int, bytes]:
+    def _transfer(self, sends: dict[int, bytes], expect: set[int], size: int | None = None) -> dict[int, bytes]:
         """Send one frame to each peer in `sends` and receive one from each in `expect`, interleaved
-        in one select loop (no thread hand-offs; large frames in both directions cannot deadlock)."""
+        in one select loop (no thread hand-offs; large frames in both directions cannot deadlock).
+        `size`: the exact payload size every expected frame has (a frame announcing another is refused
+        from its header, so a peer cannot make this party buffer up to MAX_FRAME bytes)."""
         for j, payload in sends.items():  # each frame goes to the kernel as soon as it is sealed
             self.stats.bytes_sent += self.channels[j].queue(payload)
             self.channels[j].write_some()
+        for j in expect:
+            self.channels[j].expect = None if size is None else size + 16  # AES-GCM tag
+        try:
+            return self._receive(expect)
+        finally:
+            for j in expect:
+                self.channels[j].expect = None
+
+    def _receive(self, expect: set[int]) -> dict[int, bytes]:
+        """One frame from each peer in `expect` (and the output buffers flushed), within the timeout."""
         got: dict[int, bytes] = {}
         deadline = time.monotonic() + self.timeout
         while True:
@@ -315,7 +331,7 @@ class TcpComm:
         body = struct.pack("!Q", self.round) + codec.encode(local[0])
         sends = {d: body for d in dests[me] if d != me}
         expect = {j for j in range(self.n) if j != me and me in dests[j]}
-        got = self._transfer(sends, expect)
+        got = self._transfer(sends, expect, len(body))  # every party's body: this round's number, one share
         out = np.empty((self.n,) + local.shape[1:], dtype=local.dtype)
         for j in range(self.n):
             if j != me and j not in got:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mpc_ml import launcher
-from mpc_ml.errors import InputError
+from mpc_ml.errors import InputError, ProtocolError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,3 +156,25 @@ def test_channel_rejects_an_impostor(tmp_path):
     assert set(errors) >= {0, 2}
     for i in (0, 2):
         assert "party 1" in str(errors[i]), errors[i]
+
+
+def test_a_frame_of_another_size_than_the_round_s_is_refused_from_its_header(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A party announcing a 1 GiB frame in a round whose frames are 48 bytes is named at once, from the header: the
+    receiver does not buffer up to MAX_FRAME bytes of it (nor wait for them until its timeout)."""
+    import struct
+
+    import numpy as np
+
+    from mpc_ml.runtime import Codec
+    from mpc_ml.transport import TcpComm
+    from tests.mpc_ml.deployment import start_up
+
+    comms = start_up(tmp_path, connect_timeout=6.0)
+    assert all(isinstance(c, TcpComm) for c in comms.values()), comms
+    try:
+        comms[1].channels[0].sock.sendall(struct.pack("!I", 1 << 30) + bytes(1 << 16))
+        with pytest.raises(ProtocolError, match="party 1 sent a frame of 1073741824 bytes where this round's is 64"):
+            comms[0].exchange(np.zeros((1, 5), dtype=np.uint64), [[0, 1, 2]] * 3, Codec(None), (5,))
+    finally:
+        for c in comms.values():
+            c.close()  # type: ignore[union-attr]

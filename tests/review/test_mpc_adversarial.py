@@ -153,7 +153,7 @@ def test_get_plain_text_dst_sends_shares_to_dst_only(mpc3):
         comm = TcpComm.__new__(TcpComm)
         comm.n, comm.me, comm.round, comm.stats = 3, me, 0, Stats()
         calls = []
-        comm._transfer = lambda sends, expect, calls=calls: calls.append((set(sends), set(expect))) or {}
+        comm._transfer = lambda sends, expect, size=None, calls=calls: calls.append((set(sends), set(expect))) or {}
         out = comm.exchange(np.ones((1, 3), dtype=np.uint64), [[2]] * 3, Codec(None), (3,))
         assert calls == [({2}, set())] and not out[[j for j in range(3) if j != me]].any()
 
