@@ -7,6 +7,7 @@ the shape it announces, the PRSS seeds a subset's dealer hands out, and the evid
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import queue
 import socket
@@ -199,20 +200,28 @@ def test_verify_of_mangled_evidence_raises_only_evidence_error(evidence_json, fi
     assert np.array_equal(out, value)
 
 
-def _shifted_products(rt):  # type: ignore[no-untyped-def]
-    """rt.exchange with party 0's sent share of every ring-valued exchange (the masked products it opens) shifted
-    by 2^48."""
-    honest = rt.exchange
+@contextlib.contextmanager
+def _party0_shifts_products(parties: int, quorum: int | None = None):  # type: ignore[no-untyped-def]
+    """A session whose x = [2.0] is shared honestly, then in which party 0 shifts by 2^48 its sent share of every
+    ring-valued exchange (the masked products it opens); yields (runtime, x, the honest exchange)."""
+    mpc_ml.init(parties=parties, quorum=quorum)
+    try:
+        rt = rt_mod.current()
+        x = mpc_ml.cryptensor(np.array([2.0]), src=0)
+        honest = rt.exchange
 
-    def lie(local, dests, codec, shape):  # type: ignore[no-untyped-def]
-        out = honest(local, dests, codec, shape)
-        if codec.ring is None:
+        def lie(local, dests, codec, shape):  # type: ignore[no-untyped-def]
+            out = honest(local, dests, codec, shape)
+            if codec.ring is None:
+                return out
+            out = out.copy()
+            out[0] = codec.ring.add(out[0][None], codec.ring.const(1 << 48).reshape(1, -1, *([1] * len(shape))))[0]
             return out
-        out = out.copy()
-        out[0] = codec.ring.add(out[0][None], codec.ring.const(1 << 48).reshape(1, -1, *([1] * len(shape))))[0]
-        return out
 
-    return lie
+        rt.exchange = lie
+        yield rt, x, honest
+    finally:
+        mpc_ml.uninit()
 
 
 @pytest.mark.parametrize("parties,quorum,blamed", [(4, 2, "inconsistent; with 4 parties"), (5, 2, "party 0")])
@@ -221,19 +230,12 @@ def test_an_additive_error_in_a_product_is_caught_before_evidence_is_signed(part
     4, under consistent signed shares). With n >= 3t + 1 every degree-2t opening is checked: caught, both in a
     fixed-point product (trunc) and in an integer one (reduce_degree, as exact solves use); from n >= 4t + 1 on,
     the sender of the wrong share is named."""
-    mpc_ml.init(parties=parties, quorum=quorum)
-    try:
-        rt = rt_mod.current()
+    with _party0_shifts_products(parties, quorum) as (rt, x, _):
         assert arith.products_checked(rt)
-        x = mpc_ml.cryptensor(np.array([2.0]), src=0)
-        honest, rt.exchange = rt.exchange, _shifted_products(rt)
         with pytest.raises(mpc_ml.ShareCheckError, match=blamed):
             x * x
         with pytest.raises(mpc_ml.ShareCheckError, match=blamed):
             arith.mul(rt, x.share, x.share)
-        rt.exchange = honest
-    finally:
-        mpc_ml.uninit()
 
 
 @pytest.mark.xfail(strict=True, reason="BUG (design, README: semi-honest below n = 3t + 1): with 3 parties (t = 1) the "
@@ -242,19 +244,11 @@ def test_an_additive_error_in_a_product_is_caught_before_evidence_is_signed(part
                    "needs MACs (SPDZ-wise shares) or a multiplication check.")
 def test_an_additive_error_in_a_product_with_three_parties_is_caught():
     """Attack: party 0 (n=3, t=1) adds 2^48 to its share of the masked product it opens in x * x."""
-    mpc_ml.init(parties=3)
-    try:
-        rt = rt_mod.current()
-        x = mpc_ml.cryptensor(np.array([2.0]), src=0)
-        honest, rt.exchange = rt.exchange, _shifted_products(rt)
+    with _party0_shifts_products(3) as (rt, x, honest):
         y = x * x
         rt.exchange = honest
         value = y.get_plain_text()
-        assert value[0] == pytest.approx(4.0, abs=1e-5), f"x * x opened to {value[0]} under consistent signed shares"
-    finally:
-        mpc_ml.uninit()
-
-
+    assert value[0] == pytest.approx(4.0, abs=1e-5), f"x * x opened to {value[0]} under consistent signed shares"
 @pytest.mark.xfail(strict=True, reason="BUG (design, README): comparisons run on a replicated boolean sharing whose "
                    "AND gates are not checked at any n, so one party can flip comparison results (ReLU, max, <) even "
                    "where products are checked (n >= 3t + 1); it needs a multiplication check or MACs there too.")
