@@ -9,6 +9,7 @@ QUORUM_MPC_PEERS, QUORUM_MPC_PARTY and QUORUM_MPC_KEY, which mpc_ml.init() reads
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from nacl.signing import SigningKey
 
-from threshold.keystore import replace_private
+from threshold.keystore import create_new
 
 from .errors import InputError, ProtocolError
 from .prss import subsets
@@ -49,8 +50,10 @@ def new_key(party: int) -> tuple[dict, dict]:
 
 
 def write_secret(path: Path, data: dict) -> None:
-    """Write a key file readable by its owner only (atomically, mode 0600 whatever was there)."""
-    replace_private(path, json.dumps(data).encode("utf-8"))
+    """Write a new key file readable by its owner only (mode 0600, whole or not at all); an existing file (perhaps
+    a deployed party's key) is never replaced: FileExistsError."""
+    if not create_new(path, json.dumps(data).encode("utf-8")):
+        raise FileExistsError(errno.EEXIST, "file exists: a party's key file is never replaced", str(path))
 
 
 def _hexfield(obj: dict, name: str, size: int, where: str) -> str:

@@ -52,6 +52,10 @@ def _keygen(args: argparse.Namespace) -> int:
     from mpc_ml import launcher
 
     secret, public = launcher.new_key(args.party)
-    launcher.write_secret(Path(args.out), secret)
+    try:
+        launcher.write_secret(Path(args.out), secret)
+    except OSError as exc:
+        print(f"quorum mpc keygen: --out {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     print(json.dumps(dict(public, host=args.host, port=args.port)))
     return 0

@@ -128,6 +128,10 @@ def test_cli_errors_and_keygen(tmp_path):
     assert entry["id"] == 1 and entry["port"] == 7001 and len(bytes.fromhex(entry["kx_public"])) == 32
     assert (tmp_path / "p1.key").stat().st_mode & 0o077 == 0
     assert launcher.load_key(tmp_path / "p1.key", 1)["id"] == 1
+    kept = (tmp_path / "p1.key").read_bytes()
+    res = cli("keygen", "--party", "1", "--out", str(tmp_path / "p1.key"), "--port", "7001")  # never replaced
+    assert res.returncode == 2 and "p1.key: file exists" in res.stderr and res.stdout == ""
+    assert (tmp_path / "p1.key").read_bytes() == kept
 
 
 def test_channel_rejects_an_impostor(tmp_path):
