@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
         lines = [json.dumps(out, indent=2, ensure_ascii=False)]
     else:
         lines = [f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}" for check in report.checks() + pins]
-        if report.result and report.manifest:
-            lines += ["result:", *("  " + line for line in format_result(report.manifest, report.result).splitlines())]
+        if report.result and report.manifest:  # a failed record's tally is not a result: said so above it
+            head = "result:" if valid else "what the partial decryptions combine to (NOT a verified result: see the failures):"
+            lines += [head, *("  " + line for line in format_result(report.manifest, report.result).splitlines())]
         failures = len(report.failures) + pin_failures
         lines.append(f"{report.entries} entries: " + ("VALID" if valid else f"INVALID ({failures} failures)"))
     code = 0 if valid else 1

@@ -39,6 +39,7 @@ def test_demo_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert main(["verify", str(out), "--quiet"]) == 1
     text = capsys.readouterr().out
     assert "FAIL chain" in text and "FAIL result" in text and "INVALID" in text
+    assert "\nresult:" not in text and "NOT a verified result" in text  # an invalid record's tally is no result
 
 
 def test_demo_rejects_impossible_quorum(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
