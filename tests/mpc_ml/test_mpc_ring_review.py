@@ -204,7 +204,7 @@ def test_ring_unpack_rejects_truncated_oversized_and_non_residues():
 def _comm(payload):
     c = object.__new__(TcpComm)
     c.n, c.me, c.stats, c.round = 3, 1, Stats(), 0
-    c._transfer = lambda sends, expect: {j: payload(c) for j in expect}
+    c._transfer = lambda sends, expect, size=None: {j: payload(c) for j in expect}
     return c
 
 

@@ -506,18 +506,21 @@ def test_from_pytorch_refuses_or_matches_layer_options(mpc3):
     assert not wrong, f"silently different from PyTorch: {wrong}"
 
 
-def test_key_file_overwrite_is_private(tmp_path):
-    """Secret files are written with mode 0600 (DESIGN security rule 3), also when they already existed."""
+def test_key_files_are_private_and_never_replaced(tmp_path):
+    """Secret files are written with mode 0600 (DESIGN security rule 3); an existing one (perhaps a deployed
+    party's key) is never replaced."""
     import os
     import stat
 
     from mpc_ml.launcher import new_key, write_secret
 
     path = tmp_path / "party0.key"
-    path.write_text("{}")
-    os.chmod(path, 0o644)
     write_secret(path, new_key(0)[0])
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    kept = path.read_bytes()
+    with pytest.raises(FileExistsError):
+        write_secret(path, new_key(0)[0])
+    assert path.read_bytes() == kept
 
 
 # ---------------------------------------------------------------------------------------------
