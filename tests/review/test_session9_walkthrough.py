@@ -3,6 +3,7 @@ web app as a newcomer would, each pinned by a test that fails without its fix.""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
@@ -15,6 +16,7 @@ from quorum.cli import main
 from tests.web import flow
 from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post  # noqa: F401  (fixtures)
 from tests.web.live import chromium, serve, watch_errors
+from threshold import keystore_browser
 from voting.credentials import new_private_credential
 
 FORM = {
@@ -166,7 +168,7 @@ def test_booth_and_decrypt_page_name_a_voter_s_and_a_trustee_s_mistakes(app: Fla
     '(: ' and the same reason); a closed booth raises no script error; a backup file that is not JSON is named (it was
     the parser's 'Unexpected token')."""
     invites = flow.create(admin)
-    flow.ceremony(flow.join(app, invites), "club")
+    keys = flow.ceremony(flow.join(app, invites), "club")
     credential = api_post(admin, "/api/elections/club/credentials", {}).get_json()["credentials"][0]["credential"]
     assert api_post(admin, "/api/elections/club/open", {}).status_code == 200
     errors: list[str] = []
@@ -207,6 +209,14 @@ def test_booth_and_decrypt_page_name_a_voter_s_and_a_trustee_s_mistakes(app: Fla
         trustee.click("#go")
         trustee.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
         assert "backup file: this is not a Quorum backup (not JSON)" in trustee.inner_text("#problem")
+        backup = tmp_path / "trustee-1.json"  # a real backup, opened with another passphrase than its own
+        backup.write_text(json.dumps(keystore_browser.seal(keys[1].to_json(), "the ceremony passphrase")), encoding="utf-8")
+        trustee.set_input_files("#backup", str(backup))
+        trustee.fill("#passphrase", "another passphrase")
+        trustee.click("#go")
+        trustee.wait_for_selector("#problem:has-text('does not open')", timeout=TIMEOUT)
+        assert ("passphrase: it does not open this backup file (use the passphrase you chose at the key ceremony)"
+                in trustee.inner_text("#problem"))
     assert not errors, "\n".join(errors)
 
 

@@ -14,8 +14,9 @@ import { canonicalJson } from "./crypto/encoding.js";
 import { Announcement, CeremonyParams, Complaint, DealerMessage, Opening, Reveal, Trustee, adjudicate, qualificationToJSON,
   qualify, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
 import { getGroup } from "./crypto/groups.js";
-import { seal, unseal } from "./crypto/keystore.js";
+import { seal } from "./crypto/keystore.js";
 import { downloadJson } from "./trustee/download.js";
+import { openSealed } from "./trustee/open.js";
 
 const root = document.getElementById("ceremony");
 const $ = (id) => document.getElementById(id);
@@ -189,7 +190,8 @@ $("start-form").addEventListener("submit", async (event) => {
       announce(status, "This key ceremony is already complete. Use your backup file to decrypt when the tally is ready.", "ok");
       return;
     }
-    trustee = saved ? Trustee.fromState(params, await unseal(JSON.parse(saved), passphrase)) : Trustee.create(params, index);
+    trustee = saved ? Trustee.fromState(params, await openSealed(JSON.parse(saved), passphrase,
+      "the progress this browser saved for this ceremony", "when you started it")) : Trustee.create(params, index);
     await saveState();
     await run();
   } catch (error) {

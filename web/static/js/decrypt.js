@@ -11,7 +11,7 @@ import { partialDecrypt } from "./crypto/decryption.js";
 import { canonicalJson, encode } from "./crypto/encoding.js";
 import { getGroup } from "./crypto/groups.js";
 import { sha256 } from "./crypto/hashing.js";
-import { unseal } from "./crypto/keystore.js";
+import { openSealed } from "./trustee/open.js";
 import { checkedTally } from "./trustee/tally.js";
 
 const root = document.getElementById("decrypt");
@@ -49,7 +49,8 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     const file = $("backup").files[0];
     if (!file) throw new Error("backup file: choose the file you downloaded at the key ceremony");
     announce(status, "Opening your backup…");
-    const secret = await unseal(backupJson(await file.text()), $("passphrase").value);
+    const secret = await openSealed(backupJson(await file.text()), $("passphrase").value, "this backup file",
+      "at the key ceremony");
     const { entries } = await getJson(`${root.dataset.api}/entries`);
     const group = getGroup(entries[0].payload.group.name);
     const key = TrusteeKey.fromJSON(group, secret);
