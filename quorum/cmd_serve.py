@@ -57,7 +57,9 @@ def _refusal(args: argparse.Namespace, exc: Exception) -> str:
 
 
 def _first_admin(app: Any, name: str, force: bool) -> None:
+    """Create admin `name` with a one-time password (or reset it, with `force`), printed once."""
     from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
 
     from web import auth
     from web.models import Admin
@@ -68,7 +70,12 @@ def _first_admin(app: Any, name: str, force: bool) -> None:
         exists = db.scalars(select(Admin).where(Admin.username == name)).first() is not None
         if exists and not force:
             return
-        password = auth.create_admin(db, name)
+        try:
+            password = auth.create_admin(db, name)
+        except IntegrityError:  # another `quorum serve` on this database created it between the check and here
+            print(f"admin {name!r} was created by another quorum serve starting at the same time: sign in with the "
+                  "one-time password it printed", flush=True)
+            return
     print(f"admin {name!r}: one-time password {password}  (you will choose your own at first sign-in)", flush=True)
 
 

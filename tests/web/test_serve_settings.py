@@ -13,6 +13,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from quorum.cli import main
+from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from voting.board import Board, save_signing_key
 from voting.db import DatabaseConfigError, make_engine, redact_url
 from web import create_app
@@ -155,3 +156,39 @@ def test_a_key_file_is_never_replaced(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         save_signing_key(SigningKey.generate(), path)
     assert path.read_text() == "someone else's key\n"
+
+
+@pytest.mark.postgres
+def test_two_servers_starting_at_once_make_one_admin(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Two `quorum serve --demo` on one PostgreSQL database both found no admin and both created it: the second
+    crashed on the unique username. Now one prints the one-time password and the other says where it is. (On
+    SQLite the check and the creation are one immediate transaction: the second server waits, then finds it.)"""
+    import threading
+
+    from quorum import cmd_serve
+    from web import auth
+
+    app = create_app(Config.load(data_dir=tmp_path / "data", db=pg_url, testing=True))
+    both_checked, create = threading.Barrier(2, timeout=10), auth.create_admin
+
+    def create_after_both_checked(db, name, password=None):  # type: ignore[no-untyped-def]
+        both_checked.wait()  # forces the interleaving: each server has seen no admin before either creates it
+        return create(db, name, password)
+
+    monkeypatch.setattr(auth, "create_admin", create_after_both_checked)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            cmd_serve._first_admin(app, "admin", force=False)
+        except BaseException as exc:  # noqa: BLE001  (the test reports what the race raised)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = capsys.readouterr().out
+    assert failures == [] and out.count(": one-time password ") == 1 and "created by another quorum serve" in out
