@@ -18,8 +18,11 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths are followed after sign-in (no open redirect). Browsers drop tabs and newlines from a
+    URL and read a backslash as a slash, so '/<TAB>/evil.example' would be '//evil.example': a target holding any
+    control character, space or backslash is refused (a newline would also be a 500 in the Location header)."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and not any(c <= " " or c in "\\\x7f" for c in target)):
         return target
     return url_for("admin_elections.dashboard")
 

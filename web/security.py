@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import Flask, Response, abort, g, request, session
+from flask import Flask, Response, abort, current_app, g, request, session
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -70,7 +70,10 @@ def _headers(response: Response) -> Response:
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.is_secure or g.get("https"):
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if request.path.startswith(("/admin", "/trustee", "/vote")):
+    if request.path.startswith(("/admin", "/trustee", "/vote")) or (request.path.startswith("/api/") and (
+            request.method in UNSAFE_METHODS or current_app.config["SESSION_COOKIE_NAME"] in request.cookies)):
+        # an API answer to a write or to a session is its holder's alone: issued credentials, invitation links, the
+        # voter list, the audit log, a CSRF token (anonymous reads of the public board stay cacheable)
         headers["Cache-Control"] = "no-store"
     return response
 
