@@ -7,6 +7,7 @@ import json
 import sys
 
 from quorum.cli import silence_stdout
+from voting.client import printable
 from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin, parse_credentials_pin
 from voting.record import RecordFormatError, read_raw
 from voting.tally import format_result
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     except RecordFormatError as exc:
         if args.json:
             print(json.dumps({"valid": False, "error": str(exc)}))
-        print(f"quorum verify: malformed record: {exc}", file=sys.stderr)
+        print(f"quorum verify: malformed record: {printable(exc)}", file=sys.stderr)
         return 2
     pin_failures = sum(not p["ok"] for p in pins)
     valid = report.valid and not pin_failures
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             head = "result:" if valid else "what the partial decryptions combine to (NOT a verified result: see the failures):"
             lines += [head, *("  " + line for line in format_result(report.manifest, report.result).splitlines())]
         failures = len(report.failures) + pin_failures
+        lines = [printable(line) for line in lines]  # details quote the record: no newline or escape sequence forges a line
         lines.append(f"{report.entries} entries: " + ("VALID" if valid else f"INVALID ({failures} failures)"))
     code = 0 if valid else 1
     try:

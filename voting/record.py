@@ -7,8 +7,10 @@ import io
 import json
 import lzma
 import mmap
+import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -202,6 +204,19 @@ def _snapshot(source: Any) -> Buffer:
         return mmap.mmap(copy.fileno(), 0, access=mmap.ACCESS_READ)
 
 
+def _read_small(path: Path, limit: int) -> bytes:
+    """A regular file of at most `limit` bytes (board.pub): a FIFO, device or symlink to one is refused without
+    blocking on it or reading it forever (opened non-blocking, then checked on the descriptor)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RecordFormatError(str(path), "not a regular file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise RecordFormatError(str(path), f"larger than {limit} bytes")
+    return data
+
+
 def _read_zip(path: Path) -> tuple[Buffer, bytes]:
     try:
         archive = zipfile.ZipFile(path)
@@ -233,7 +248,7 @@ def read_raw(path: str | Path) -> tuple[Buffer, str]:
     path = Path(path)
     if path.is_dir():
         try:
-            key = (path / "board.pub").read_bytes()
+            key = _read_small(path / "board.pub", 1 << 16)
             board = path / "board.jsonl"
             if not board.is_file() or board.stat().st_size > MAX_RECORD_BYTES:
                 raise RecordFormatError(str(board), f"not a regular file of at most {MAX_RECORD_BYTES} bytes")

@@ -359,7 +359,9 @@ def _run_chunks(chunks: list[tuple[int, int]], workers: int, progress: bool) -> 
         # then discarded; the parent gets it once the pool exists.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
+            # never more processes than chunks, nor far more than cores: `--workers 1000000` is no fork bomb
+            processes = min(workers, len(chunks), 8 * (os.cpu_count() or 1))
+            pool = multiprocessing.get_context("fork").Pool(processes, initializer=_ignore_sigint)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         iterator = pool.imap(_check_chunk, chunks)
