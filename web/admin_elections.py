@@ -16,7 +16,7 @@ from web import audit, ceremony, elections, forms
 from web.auth import admin_required
 from web.errors import field_errors
 from web.models import TrusteeInvite
-from web.state import state
+from web.state import external_url, state
 
 bp = Blueprint("admin_elections", __name__, url_prefix="/admin")
 
@@ -29,7 +29,7 @@ def _errors_on_form(exc: QuorumError) -> list[dict[str, str]]:
 
 def invite_urls(tokens: dict[int, str]) -> dict[int, str]:
     """The invitation links to hand to the trustees."""
-    return {i: url_for("trustee.join", token=t, _external=True) for i, t in tokens.items()}
+    return {i: external_url("trustee.join", token=t) for i, t in tokens.items()}
 
 
 def invites_page(election_id: str, tokens: dict[int, str]) -> str:
@@ -217,7 +217,7 @@ def issue(election_id: str) -> Any:
     send_mail = request.form.get("send_mail") == "1"
     try:
         issued = elections.issue(state().board, state().session, election_id, state().config.smtp,
-                                 url_for("voter.booth", election_id=election_id, _external=True), voter_ids, send_mail)
+                                 external_url("voter.booth", election_id=election_id), voter_ids, send_mail)
     except QuorumError as exc:
         return render_template("error.html", status=422, title="No credential was issued", errors=field_errors(exc),
                                back=url_for("admin_elections.election", election_id=election_id)), 422
@@ -234,7 +234,7 @@ def issue(election_id: str) -> Any:
     data = base64.b64encode(private_credentials_csv((c.voter_id, c.email, c.credential) for c in issued).encode("utf-8")).decode("ascii")
     return render_template("admin/sheet.html", election_id=election_id, issued=issued,
                            csv_href=f"data:text/csv;charset=utf-8;base64,{data}",
-                           booth_url=url_for("voter.booth", election_id=election_id, _external=True))
+                           booth_url=external_url("voter.booth", election_id=election_id))
 
 
 @bp.post("/elections/<election_id>/<any(open, close, tally):step>")

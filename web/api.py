@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, request, send_file, session, url_for
+from flask import Blueprint, Response, abort, g, jsonify, request, send_file, session
 from sqlalchemy import select
 
 from threshold.errors import DecodeError, ProtocolError
@@ -21,7 +21,7 @@ from web.models import Admin
 from web.board import entries_or_404, find_ballot, results_view
 from web.openapi import document
 from web.security import csrf_token
-from web.state import state
+from web.state import external_url, state
 from web.trustee import held_seat, seat
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -279,7 +279,7 @@ def issue(election_id: str) -> Response:
     if not isinstance(send_mail, bool):
         raise DecodeError("send_mail", "expected true or false")
     issued = elections.issue(state().board, state().session, election_id, state().config.smtp,
-                             url_for("voter.booth", election_id=election_id, _external=True), voter_ids, send_mail)
+                             external_url("voter.booth", election_id=election_id), voter_ids, send_mail)
     with state().session() as db:
         audit.record(db, g.admin, "credentials_issued", election_id, f"{len(issued)} issued (API)")
         db.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from threshold import keystore
 from threshold.errors import QuorumError
 
 DEFAULT_DATA_DIR = Path("data")
+_PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?")
 
 
 class ConfigError(QuorumError, ValueError):
@@ -44,6 +46,7 @@ class Config:
     secret_key: bytes = field(repr=False)
     smtp: SmtpSettings | None = None
     https: bool = False
+    public_url: str = ""  # the origin voters and trustees reach (QUORUM_PUBLIC_URL): links sent out are built on it
     login_max_failures: int = 5
     login_window_seconds: int = 900
     session_hours: int = 8
@@ -67,12 +70,15 @@ class Config:
             raise ConfigError(setting, str(folder), f"cannot create the folder ({exc.strerror or exc})") from None
         url = db or os.environ.get("QUORUM_DB") or f"sqlite:///{(folder / 'quorum.db').resolve()}"
         public_url = os.environ.get("QUORUM_PUBLIC_URL", "")
+        if public_url and not _PUBLIC_URL.fullmatch(public_url):
+            raise ConfigError("QUORUM_PUBLIC_URL", repr(public_url), "expected http(s)://host[:port][/path]")
         values: dict[str, object] = {
             "db_url": url,
             "data_dir": folder,
             "secret_key": _secret_key(folder, setting),
             "smtp": smtp_from_env(),
             "https": public_url.startswith("https://"),
+            "public_url": public_url.rstrip("/"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy.orm import Session
 
 from voting import db as board_db
@@ -46,3 +46,10 @@ class AppState:
 def state() -> AppState:
     """The running app's state."""
     return current_app.extensions["quorum"]  # type: ignore[no-any-return]
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    """The absolute URL of `endpoint` for a link sent out (invitations, credential e-mails): on the configured public
+    origin (QUORUM_PUBLIC_URL) when there is one, so a request's Host header never chooses where links point."""
+    public = state().config.public_url
+    return public + url_for(endpoint, **values) if public else url_for(endpoint, _external=True, **values)

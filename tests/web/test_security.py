@@ -99,3 +99,41 @@ def test_script_driven_pages_cannot_submit_natively() -> None:
         buttons = re.findall(r"<button[^>]*>", text)
         assert buttons and all(re.search(r"\bdisabled\b", b) for b in buttons), (name, buttons)
         assert not re.search(r'<input[^>]*name="(credential|passphrase)', text), name
+
+
+def test_links_sent_out_use_the_public_url_not_the_request_host(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Invitation links and the booth URL of credential e-mails are built on QUORUM_PUBLIC_URL: a request's Host
+    (or X-Forwarded-Host) header cannot make them point elsewhere. A malformed QUORUM_PUBLIC_URL is refused."""
+    import pytest
+
+    from tests.web import flow
+    from tests.web.conftest import ADMIN_PASSWORD
+    from web.auth import create_admin
+    from web.config import Config, ConfigError
+
+    monkeypatch.setenv("QUORUM_PUBLIC_URL", "https://vote.example/")
+    config = Config.load(data_dir=tmp_path / "data", testing=True)
+    assert config.public_url == "https://vote.example" and config.https
+    app = create_app(config)
+    with app.extensions["quorum"].session() as db:
+        create_admin(db, "alice", ADMIN_PASSWORD)
+    admin, forged = app.test_client(), "https://evil.example"  # every request names another host than the public one
+
+    def token() -> str:
+        return re.search(r'<meta name="csrf-token" content="([^"]+)"', admin.get("/verify", base_url=forged).get_data(
+            as_text=True)).group(1)
+
+    signed_in = admin.post("/admin/login", data={"csrf_token": token(), "username": "alice", "password": ADMIN_PASSWORD},
+                           base_url=forged)
+    assert signed_in.status_code == 302
+    body = {"election_id": "club", "manifest": flow.MANIFEST, "group": "ed25519", "trustees": ["T1", "T2", "T3"],
+            "quorum": 2, "voters_csv": flow.VOTERS}
+    created = admin.post("/api/elections", json=body, headers={"X-CSRF-Token": token(), "X-Forwarded-Host": "evil.example"},
+                         base_url=forged)
+    assert created.status_code == 201, created.get_json()
+    assert all(u.startswith("https://vote.example/trustee/join/") for u in created.get_json()["invites"].values())
+    app.extensions["quorum"].board.engine.dispose()
+    for bad in ("vote.example", "https://vote.example/?next=x", "javascript:alert(1)", "https://a b"):
+        monkeypatch.setenv("QUORUM_PUBLIC_URL", bad)
+        with pytest.raises(ConfigError, match="QUORUM_PUBLIC_URL"):
+            Config.load(data_dir=tmp_path / "data", testing=True)
