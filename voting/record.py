@@ -150,6 +150,8 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
         canonical = canonical_json(obj)
     except UnicodeEncodeError:
         raise RecordFormatError(where, "a string holds a lone surrogate (not encodable as UTF-8)") from None
+    except RecursionError:  # parsed just below the recursion limit, then one level too deep to encode
+        raise RecordFormatError(where, "JSON nested too deep") from None
     if canonical != raw:
         try:
             parse_json_strict(text)

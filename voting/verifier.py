@@ -66,6 +66,7 @@ SPOIL_KEYS = CAST_KEYS | {"reveal"}
 CHUNK = 4096  # at most this many entries per task: bigger batches make the multi-exponentiation cheaper per term
 BALLOT_KEYS = frozenset({"contests", "credential", "revote", "signature"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_DEPTH = 64  # JSON nesting of a non-ballot payload (a real one nests under 10 levels)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,9 @@ def _check_chunk(bounds: tuple[int, int]) -> Chunk:
         raw = _DATA[start:end]
         hash_ok = entry.hash == hashlib.sha256(hashed_json(raw, entry)).hexdigest()
         is_ballot = entry.type in ("cast", "spoil")
+        if not is_ballot and _too_deep(entry.payload):  # sent to the parent: pickling it would fail in the pool
+            return infos, failures, RecordFormatError(f"board.jsonl line {index + 1}",
+                                                      f"payload nested deeper than {MAX_DEPTH} levels"), None
         info = EntryInfo(index + 1, entry.seq, entry.type, entry.prev, entry.hash, hash_ok,
                          board_signature_valid(_PUB, entry.hash, entry.sig), None if is_ballot else entry.payload, None)
         if is_ballot and ctx is not None:
@@ -191,6 +195,18 @@ def _check_chunk(bounds: tuple[int, int]) -> Chunk:
     if ctx is not None and ballots:
         _ballot_checks(ctx, reader, ballots, infos, failures)
     return infos, failures, None, _flat_product(ctx, _countable(infos, ctx)) if ctx else None
+
+
+def _too_deep(payload: Any) -> bool:
+    """Whether a JSON value nests deeper than MAX_DEPTH (iteratively: the value itself may be ~1000 deep)."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _countable(infos: list[EntryInfo], ctx: ElectionContext) -> list[CastBallot]:
@@ -232,8 +248,12 @@ def _ballot_entry(ctx: ElectionContext, entry: Entry, line: bytes, info: EntryIn
     revote = body.get("revote") if type(body.get("revote")) is int else None  # checked even if the rest fails to parse
     body_json = _body_json(line, entry)
     digest = ballot_hash_json(ctx, body_json) if body_json is not None else ballot_hash(ctx, body)
-    summary = BallotInfo(str(body.get("credential")), digest.hex(), payload.get("ballot_hash"),
-                         payload.get("tracker"), (), None, revote)
+    # only strings are kept of the stated fields (anything else fails their checks the same way as None): a deeply
+    # nested value would fail to pickle on its way to the parent
+    stated_hash, stated_tracker = (v if isinstance(v, str) else None for v in (payload.get("ballot_hash"), payload.get("tracker")))
+    credential = body.get("credential")
+    summary = BallotInfo(credential if isinstance(credential, str) else "", digest.hex(), stated_hash, stated_tracker,
+                         (), None, revote)
     if set(payload) != keys:
         failures.append(Failure("ballot_format", entry.seq, f"payload keys must be exactly {sorted(keys)}"))
     elif not all(isinstance(payload[k], str) and _HEX64.fullmatch(payload[k]) for k in ("ballot_hash", "tracker")):

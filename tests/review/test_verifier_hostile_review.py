@@ -3,6 +3,7 @@ board.pub that is no regular file, and a --workers far beyond the machine."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -107,3 +108,37 @@ def test_a_huge_worker_count_starts_no_more_processes_than_chunks(scenario: Scen
     entries = len(load(scenario.record))
     assert verify_record(scenario.record, workers=10 ** 6).valid
     assert asked and 1 < asked[0] <= entries
+
+
+def _nested_line(line: bytes, field: str, depth: int) -> bytes:
+    """The entry line with payload[field] replaced by `depth` nested lists (hash and signature left stale)."""
+    entry = json.loads(line)
+    entry["payload"][field] = "@@"
+    payload = json.dumps(entry["payload"], sort_keys=True, separators=(",", ":")).replace('"@@"', "[" * depth + "]" * depth)
+    head = {k: entry[k] for k in ("hash", "prev", "seq", "sig", "type")}
+    return (f'{{"hash":"{head["hash"]}","payload":{payload},"prev":"{head["prev"]}","seq":{head["seq"]},'
+            f'"sig":"{head["sig"]}","type":"{head["type"]}"}}').encode()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_deeply_nested_payloads_never_crash_the_verifier(workers: int, scenario: Scenario) -> None:
+    """Lists nested a few hundred deep in a close payload or a ballot's stated ballot_hash: forked workers could not
+    pickle them back (MaybeEncodingError: a traceback, exit 1); nested just below the parser's recursion limit,
+    encoding the parsed line again raised RecursionError. Every depth is now a report or a malformed record."""
+    lines = (scenario.record / "board.jsonl").read_bytes().splitlines()
+    kinds = [json.loads(line)["type"] for line in lines]
+    close, cast = kinds.index("close"), kinds.index("cast")
+    pub = scenario.board.public_key
+    for index, field in ((close, "timestamp"), (cast, "ballot_hash")):
+        outcomes = set()
+        for depth in [*range(40, 800, 60), *range(800, 1000)]:  # every depth near the recursion limit
+            damaged = list(lines)
+            damaged[index] = _nested_line(lines[index], field, depth)
+            try:
+                report = verifier_mod.verify_raw(b"".join(line + b"\n" for line in damaged), pub, workers=workers)
+                assert not report.valid
+                outcomes.add("report")
+            except RecordFormatError as exc:
+                assert exc.where == f"board.jsonl line {index + 1}", exc
+                outcomes.add("malformed")
+        assert outcomes == {"report", "malformed"}, (field, outcomes)
