@@ -165,6 +165,7 @@ def test_two_servers_starting_at_once_make_one_admin(pg_url: str, tmp_path: Path
     crashed on the unique username. Now one prints the one-time password and the other says where it is. (On
     SQLite the check and the creation are one immediate transaction: the second server waits, then finds it.)"""
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from quorum import cmd_serve
     from web import auth
@@ -185,10 +186,7 @@ def test_two_servers_starting_at_once_make_one_admin(pg_url: str, tmp_path: Path
         except BaseException as exc:  # noqa: BLE001  (the test reports what the race raised)
             failures.append(exc)
 
-    threads = [threading.Thread(target=start) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(2) as pool:  # two servers at once
+        list(pool.map(lambda _: start(), range(2)))
     out = capsys.readouterr().out
     assert failures == [] and out.count(": one-time password ") == 1 and "created by another quorum serve" in out
