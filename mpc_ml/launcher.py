@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import TracebackType
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -30,11 +31,12 @@ from nacl.signing import SigningKey
 
 from threshold.keystore import create_new
 
-from .errors import InputError, ProtocolError
+from .errors import InputError, PartyDied, PartyTimeout, ProtocolError
 from .prss import subsets
 from .runtime import Runtime, Stats
 
 ENV_PEERS, ENV_PARTY, ENV_KEY, ENV_TIMEOUT = "QUORUM_MPC_PEERS", "QUORUM_MPC_PARTY", "QUORUM_MPC_KEY", "QUORUM_MPC_TIMEOUT"
+PEER_FAILED = 3  # a party's exit code when another party's failure stopped it
 ENV_LISTEN_FD = "QUORUM_MPC_LISTEN_FD"  # a listening socket inherited from `quorum mpc run` (no port race)
 
 
@@ -187,10 +189,27 @@ def _check_seeds(comm, me: int, n: int, seeds: dict[tuple[int, ...], bytes]) -> 
                                 f"party {T[0]}, sent the members different seeds, or party {j} sent a false digest")
 
 
+def _exit_peer_failed_on_peer_errors() -> None:
+    """In a party process: an uncaught PartyDied or PartyTimeout (this party stopped because another failed or went
+    silent) exits with PEER_FAILED, not 1, so that `quorum mpc run` names the party whose own error stopped the run
+    whatever order their processes end in."""
+    report = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        report(kind, exc, tb)
+        if issubclass(kind, (PartyDied, PartyTimeout)):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(PEER_FAILED)
+
+    sys.excepthook = hook
+
+
 def runtime_from_env(frac_bits: int = 24) -> Runtime:
     """The TCP runtime of the party named by the environment (set by `quorum mpc run`)."""
     from .transport import TcpComm
 
+    _exit_peer_failed_on_peer_errors()
     peers = load_peers(os.environ[ENV_PEERS])
     try:
         me = int(os.environ.get(ENV_PARTY, ""))
@@ -280,6 +299,8 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
     for i, c in enumerate(codes):
         if c == -signal.SIGTERM and first is not None and i != first:
             print(f"quorum mpc: party {i} was stopped {grace:g} s after party {first} failed", file=sys.stderr)
+        elif c == PEER_FAILED and i != first:
+            print(f"quorum mpc: party {i} stopped because another party failed (exit code {c})", file=sys.stderr)
         elif c != 0:
             print(f"quorum mpc: party {i} exited with code {c}", file=sys.stderr)
     return max((abs(c) for c in codes), default=0) and 1
@@ -300,12 +321,13 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], int | None]:
     """Wait for every party; once one fails, stop those still running `grace` seconds later (one busy with
-    local work would otherwise keep a failed run alive). Returns the exit codes and the first party to
-    fail, in exit order (a waiting thread per party: the parties its exit broke exit after it)."""
+    local work would otherwise keep a failed run alive). Returns the exit codes and the party that failed
+    first: the first, in exit order, to fail by its own error (not PEER_FAILED: its processes may end after
+    those its failure stopped), else the first to fail at all."""
     exits: queue.Queue[int] = queue.Queue()
     for i, p in enumerate(procs):
         threading.Thread(target=lambda i=i, p=p: (p.wait(), exits.put(i)), daemon=True).start()
-    first, deadline = None, None
+    own, any_, deadline = None, None, None
     try:
         for _ in procs:
             try:
@@ -313,11 +335,14 @@ def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], i
             except queue.Empty:
                 _stop(procs)
                 deadline, i = None, exits.get()
-            if first is None and procs[i].returncode != 0:
-                first, deadline = i, time.monotonic() + grace
+            code = procs[i].returncode
+            if code != 0 and any_ is None:
+                any_, deadline = i, time.monotonic() + grace
+            if code not in (0, PEER_FAILED, -signal.SIGTERM) and own is None:
+                own = i
     except KeyboardInterrupt:
         _stop(procs)
-    return [p.wait() for p in procs], first
+    return [p.wait() for p in procs], own if own is not None else any_
 
 
 def run_party(party: int, peers: str, key: str | None, script: str, args: list[str],
