@@ -2,9 +2,10 @@
 
 Local state is vectorized over a leading axis of the parties this process runs: all n of them in
 simulated mode (one process, notebooks and tests) or only its own in TCP mode (one process per
-party). Protocol code is written once against that axis and two communication primitives:
-`exchange` (each party sends one array to a set of parties) and `scatter` (one party sends a
-different array to each party). The simulated backend moves arrays; the TCP one sends them.
+party). Protocol code is written once against that axis and three communication primitives:
+`exchange` (each party sends one array to a set of parties), `exchange_each` (each party sends its
+own word array to each of its destinations) and `scatter` (one party sends a different array to each
+party). The simulated backend moves arrays; the TCP one sends them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class Comm(Protocol):
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Stack (n, ...) of what every sender j sent to the local receivers (zeros where nothing)."""
 
+    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+        """sends[l]: {destination: flat uint64 array} of local party l; expect[l]: {sender: word count} of what l
+        receives. Returns, per local party, {sender: flat uint64 array}."""
+
     def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """(L, ...): the piece each local party received from src."""
 
@@ -87,6 +92,15 @@ class SimComm:
             self.stats.bytes_sent += sent
             self.stats.per_party[j] = self.stats.per_party.get(j, 0) + sent
         return local
+
+    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+        """Party d receives sends[j][d] from every j that expects to send it."""
+        self.stats.rounds += 1
+        for j, out in enumerate(sends):
+            sent = sum(8 * arr.size for d, arr in out.items() if d != j)
+            self.stats.bytes_sent += sent
+            self.stats.per_party[j] = self.stats.per_party.get(j, 0) + sent
+        return [{j: sends[j][d] for j in want} for d, want in enumerate(expect)]
 
     def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Party l receives per_dest[l]."""
@@ -222,6 +236,10 @@ class Runtime:
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """See Comm.exchange."""
         return self.comm.exchange(local, dests, codec, shape)
+
+    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+        """See Comm.exchange_each."""
+        return self.comm.exchange_each(sends, expect)
 
     def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """See Comm.scatter."""

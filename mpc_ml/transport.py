@@ -263,16 +263,17 @@ class TcpComm:
                 time.sleep(0.05)
 
     # ------------------------------------------------------------------ messages
-    def _transfer(self, sends: dict[int, bytes], expect: set[int], size: int | None = None) -> dict[int, bytes]:
+    def _transfer(self, sends: dict[int, bytes], expect: set[int], size: int | dict[int, int] | None = None) -> dict[int, bytes]:
         """Send one frame to each peer in `sends` and receive one from each in `expect`, interleaved
         in one select loop (no thread hand-offs; large frames in both directions cannot deadlock).
-        `size`: the exact payload size every expected frame has (a frame announcing another is refused
-        from its header, so a peer cannot make this party buffer up to MAX_FRAME bytes)."""
+        `size`: the exact payload size every expected frame has, or each peer's (a frame announcing another is
+        refused from its header, so a peer cannot make this party buffer up to MAX_FRAME bytes)."""
         for j, payload in sends.items():  # each frame goes to the kernel as soon as it is sealed
             self.stats.bytes_sent += self.channels[j].queue(payload)
             self.channels[j].write_some()
         for j in expect:
-            self.channels[j].expect = None if size is None else size + 16  # AES-GCM tag
+            want = size.get(j) if isinstance(size, dict) else size
+            self.channels[j].expect = None if want is None else want + 16  # AES-GCM tag
         try:
             return self._receive(expect)
         finally:
@@ -343,6 +344,22 @@ class TcpComm:
             except ValueError as exc:
                 raise ProtocolError(f"party {j} sent a malformed message: {exc}", j) from None
         return out
+
+    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+        """Send sends[0][d] to each d; receive expect[0][j] words from each j (this round's number first)."""
+        self.round += 1
+        self.stats.rounds += 1
+        me, head = self.me, struct.pack("!Q", self.round)
+        bodies = {d: head + np.ascontiguousarray(arr, dtype=np.uint64).tobytes() for d, arr in sends[0].items() if d != me}
+        want = {j: count for j, count in expect[0].items() if j != me}
+        got = self._transfer(bodies, set(want), {j: 8 + 8 * count for j, count in want.items()})
+        out = {}
+        for j, data in got.items():
+            body = self._check_round(j, data)
+            if len(body) != 8 * want[j]:
+                raise ProtocolError(f"party {j} sent a malformed message: {len(body)} bytes, expected {8 * want[j]}", j)
+            out[j] = np.frombuffer(body, dtype=np.uint64).copy()
+        return [out]
 
     def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...] | None) -> np.ndarray:
         """src sends per_dest[j] (with its shape) to each j; returns this party's piece."""

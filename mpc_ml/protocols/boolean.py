@@ -2,8 +2,10 @@
 
 A word x is shared as x = XOR over PRSS subsets T of x_T, component x_T held by the members of T
 (array (L, C, *shape), zero where a local party is not a member). XOR is local; AND takes one
-round: the cross terms x_T & y_U are summed by a member of T and U, and each party reshares its
-sum with PRSS masks, sending one word to the members of one subset it is not in.
+round: the cross terms x_T & y_U are summed by a group of members of T and U, and the group reshares
+its sum with PRSS masks into one component: one member sends the words to the component's other
+members and every other member of the group a digest of them, which they compare (with n >= 3t + 1 the
+groups have t + 1 members, so a deviation is caught; otherwise a group is one party, unchecked).
 
 Comparison (LTZ) of a in [-2^(k-1), 2^(k-1)): open c = a + 2^(k-1) + r with
 r = sum_T (lo_T + 2^(k-1) hi_T), lo_T < 2^(k-1) and hi_T < 2^(kappa+2) known to the members of T.
@@ -13,8 +15,11 @@ the last bit from a carry-save adder and a Kogge-Stone carry chain on the shared
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
+from ..errors import ShareCheckError
 from ..fixedpoint import KAPPA
 from ..prss import split_bits
 from ..runtime import Runtime
@@ -24,20 +29,52 @@ ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 class _Layout:
-    """Per-runtime constants: subsets, AND owners, resharing targets."""
+    """Per-runtime constants: subsets, the sending groups of AND and what each sends where.
+
+    Each cross term x_T & y_U of an AND is summed by a group G of members of T and U: the t + 1 lowest of
+    them when n >= 3t + 1 (T and U share at least n - 2t >= t + 1 members), else the lowest one alone. Every
+    member of G computes G's message; one sends it and the others a digest of it, so each receiver hears from
+    all |G| and, with t + 1 of them, from one honest: a party that changes what it sends is caught
+    (ShareCheckError) instead of flipping a result.
+    """
 
     def __init__(self, rt: Runtime) -> None:
         self.subsets = rt.prss.subsets
         C = len(self.subsets)
         self.C = C
         self.member = rt.prss.member  # (L, C)
-        self.pairs = []
+        size = rt.t + 1 if rt.n >= 3 * rt.t + 1 else 1
+        pairs: dict[tuple[int, ...], list[tuple[int, int]]] = {}
         for a in range(C):
             for b in range(C):
-                owner = min(set(self.subsets[a]) & set(self.subsets[b]))
-                self.pairs.append((a, b, np.where(rt.ids == owner, ONES, np.uint64(0))))
-        self.target = [next(i for i, T in enumerate(self.subsets) if j not in T) for j in range(rt.n)]
-        self.dests = [list(self.subsets[self.target[j]]) for j in range(rt.n)]
+                common = sorted(set(self.subsets[a]) & set(self.subsets[b]))
+                pairs.setdefault(tuple(common[:size]), []).append((a, b))
+        self.groups = sorted(pairs)
+        self.pairs = [pairs[G] for G in self.groups]
+        # G's message is masked by one draw of every subset containing G; it is added into the component of
+        # one of those subsets (taken in turn, to spread the load), whose members outside G receive it
+        taken = [0] * C
+        self.masks: list[list[tuple[int, int]]] = []  # per group: (subset, slot of its draw)
+        self.into: list[int] = []
+        for gi, G in enumerate(self.groups):
+            supers = [ti for ti, T in enumerate(self.subsets) if set(G) <= set(T)]
+            self.masks.append([(ti, taken[ti]) for ti in supers])
+            for ti in supers:
+                taken[ti] += 1
+            self.into.append(supers[gi % len(supers)])
+        self.draws, self.used = max(taken), taken
+        self.filled = [[gi for gi, into in enumerate(self.into) if into == ti] for ti in range(C)]
+        self.receivers = [[d for d in self.subsets[self.into[gi]] if d not in G] for gi, G in enumerate(self.groups)]
+        # per (sender, receiver): the groups whose message goes that way in full (the sender is the group's
+        # primary, taken in turn), and those of which it sends a SHA-256 digest each (it is another member)
+        self.full: dict[tuple[int, int], list[int]] = {}
+        self.digested: dict[tuple[int, int], list[int]] = {}
+        self.primary = [G[gi % len(G)] for gi, G in enumerate(self.groups)]
+        for gi, G in enumerate(self.groups):
+            for j in G:
+                for d in self.receivers[gi]:
+                    (self.full if j == self.primary[gi] else self.digested).setdefault((j, d), []).append(gi)
+        self.routes = sorted(set(self.full) | set(self.digested))
         self.first_local = {}
         for ti, T in enumerate(self.subsets):
             for li, p in enumerate(rt.local_ids):
@@ -77,31 +114,72 @@ def xor_public(rt: Runtime, x: np.ndarray, pub: np.ndarray) -> np.ndarray:
 
 
 def and_(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sharing of x AND y (one round)."""
+    """Sharing of x AND y (one round): each group's masked sum of its cross terms, from all its members."""
     lay = _layout(rt)
     shape = x.shape[2:]
-    z = np.zeros((rt.L,) + shape, dtype=np.uint64)
-    for a, b, own in lay.pairs:
-        z ^= (x[:, a] & y[:, b]) & _bcast(own, z.ndim)
     size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    width = rt.n - rt.t
-    masks = rt.prss.words(width * size)  # per subset: one mask per member
-    m = {ti: w.reshape((width,) + shape) for ti, w in masks.items()}
-    send = z.copy()
-    for li, p in enumerate(rt.local_ids):
-        for ti, T in enumerate(lay.subsets):
-            if p in T:
-                send[li] ^= m[ti][T.index(p)]
-    recv = rt.exchange(send, lay.dests, rt.word_codec, shape)
-    out = np.zeros((rt.L, lay.C) + shape, dtype=np.uint64)
-    for ti, T in enumerate(lay.subsets):
-        if ti not in m:
+    draws = {ti: w.reshape((lay.draws, size)) for ti, w in rt.prss.words(lay.draws * size).items()}
+    flat_x, flat_y = x.reshape(x.shape[:2] + (size,)), y.reshape(y.shape[:2] + (size,))
+    message: dict[tuple[int, int], np.ndarray] = {}  # (local party, group) -> the group's message
+    for gi, G in enumerate(lay.groups):
+        local = [li for li, p in enumerate(rt.local_ids) if p in G]
+        if not local:
             continue
-        comp = np.bitwise_xor.reduce(m[ti], axis=0)
-        for j in range(rt.n):
-            if lay.target[j] == ti:
-                comp = comp ^ recv[j]
-        out[:, ti] = comp[None] & _bcast(np.where(lay.member[:, ti], ONES, np.uint64(0)), 1 + len(shape))
+        w = np.zeros((rt.L, size), dtype=np.uint64)
+        for a, b in lay.pairs[gi]:
+            w ^= flat_x[:, a] & flat_y[:, b]
+        for ti, slot in lay.masks[gi]:
+            w ^= draws[ti][slot]
+        for li in local:
+            message[li, gi] = w[li]
+    sends = [{d: _message([message[li, gi] for gi in lay.full.get((p, d), [])],
+                          [message[li, gi] for gi in lay.digested.get((p, d), [])])
+              for (j, d) in lay.routes if j == p} for li, p in enumerate(rt.local_ids)]
+    expect = [{j: size * len(lay.full.get((j, d), [])) + DIGEST_WORDS * len(lay.digested.get((j, d), []))
+               for (j, d) in lay.routes if d == p} for p in rt.local_ids]
+    got = rt.exchange_each(sends, expect)
+    out = np.zeros((rt.L, lay.C, size), dtype=np.uint64)
+    for li, p in enumerate(rt.local_ids):
+        received = _received(lay, got[li], p, size) if any(d == p for _, d in lay.routes) else {}
+        for ti, T in enumerate(lay.subsets):
+            if p not in T:
+                continue
+            comp = np.bitwise_xor.reduce(draws[ti][:lay.used[ti]], axis=0)
+            for gi in lay.filled[ti]:
+                comp = comp ^ (message[li, gi] if (li, gi) in message else received[gi])
+            out[li, ti] = comp
+    return out.reshape((rt.L, lay.C) + shape)
+
+
+DIGEST_WORDS = 4  # a SHA-256 digest as uint64 words
+
+
+def _digest(words: np.ndarray) -> np.ndarray:
+    return np.frombuffer(hashlib.sha256(np.ascontiguousarray(words)).digest(), dtype=np.uint64)
+
+
+def _message(full: list[np.ndarray], digested: list[np.ndarray]) -> np.ndarray:
+    """What a sender sends one receiver: its groups' messages in full, then a digest of each of the others."""
+    return np.concatenate(full + [_digest(m) for m in digested])
+
+
+def _received(lay: _Layout, got: dict[int, np.ndarray], me: int, size: int) -> dict[int, np.ndarray]:
+    """The groups' messages sent to `me`, each checked against the digests of its other members; a mismatch
+    is a ShareCheckError naming the group's primary and the member whose digest differs (one of them lied)."""
+    out: dict[int, np.ndarray] = {}
+    for (j, d), gis in lay.full.items():
+        if d == me:
+            for at, gi in enumerate(gis):
+                out[gi] = got[j][at * size:(at + 1) * size]
+    for (j, d), gis in lay.digested.items():
+        if d != me:
+            continue
+        start = size * len(lay.full.get((j, d), []))
+        for at, gi in enumerate(gis):
+            if not np.array_equal(got[j][start + at * DIGEST_WORDS:start + (at + 1) * DIGEST_WORDS], _digest(out[gi])):
+                liars = sorted({j, lay.primary[gi]})
+                raise ShareCheckError(f"parties {liars} sent party {me} different versions of one AND message: one "
+                                      "of them deviated from the protocol", liars)
     return out
 
 

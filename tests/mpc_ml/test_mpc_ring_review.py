@@ -218,6 +218,20 @@ def _exchange(ring, shape, body):
     return c.exchange(np.zeros((1, ring.k) + shape, np.float32), [[1], [], [1]], Codec(ring), shape)
 
 
+def _exchange_each(body, count=50):
+    c = _comm(lambda c: struct.pack("!Q", c.round) + body)
+    return c.exchange_each([{0: np.zeros(count, np.uint64)}], [{0: count, 2: count}])
+
+
+def test_word_messages_to_each_destination_round_trip_and_refuse_another_length():
+    words = np.arange(50, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    got = _exchange_each(words.tobytes())[0]
+    assert sorted(got) == [0, 2] and np.array_equal(got[0], words) and np.array_equal(got[2], words)
+    for body in (words.tobytes()[:-8], words.tobytes() + bytes(8), b""):
+        with pytest.raises(ProtocolError, match="expected 400"):
+            _exchange_each(body)
+
+
 @pytest.fixture
 def ring_msg():
     ring = Ring(4)

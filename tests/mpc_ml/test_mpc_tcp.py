@@ -42,6 +42,44 @@ def test_three_processes_compute_and_open_to_one_party(tmp_path):
     assert res.stdout.split() == ["OK", "2"]
 
 
+def test_four_processes_check_every_and_message_and_catch_a_party_that_flips_one(tmp_path):
+    """With 4 parties (t = 1) over TCP the comparisons' AND messages travel as one full copy and one digest from
+    two senders: honest runs compare right, and a party that inverts what it sends in one AND round is caught by
+    the receiver (ShareCheckError naming it among two suspects) before any output is opened."""
+    honest = _run(tmp_path, """
+        import sys, numpy as np, mpc_ml
+        mpc_ml.init()
+        x = mpc_ml.cryptensor(np.arange(-8.0, 8.0) + 0.25, src=0)
+        out = (x > 0).get_plain_text()
+        assert (out == (np.arange(-8.0, 8.0) + 0.25 > 0)).all(), out
+        sys.stdout.write("OK\\n")  # one write: the parties share the pipe
+        """, "-n", "4")
+    assert honest.returncode == 0, honest.stderr
+    assert honest.stdout.split() == ["OK"] * 4
+    lying = _run(tmp_path, """
+        import sys, numpy as np, mpc_ml
+        from mpc_ml import runtime
+        mpc_ml.init()
+        rt = runtime.current()
+        x = mpc_ml.cryptensor(np.arange(-8.0, 8.0) + 0.25, src=0)
+        if mpc_ml.get_rank() == 0:
+            send, rounds = rt.comm.exchange_each, []
+            def lie(sends, expect):
+                rounds.append(1)
+                if len(rounds) == 2:
+                    sends = [{d: ~words for d, words in sends[0].items()}]
+                return send(sends, expect)
+            rt.comm.exchange_each = lie
+        try:
+            (x > 0).get_plain_text()
+        except mpc_ml.ShareCheckError as exc:
+            sys.stdout.write(f"caught {exc.suspects}\\n")
+            sys.exit(1)
+        """, "-n", "4", "--timeout", "20")
+    assert lying.returncode != 0
+    assert "caught [0, " in lying.stdout, (lying.stdout, lying.stderr)
+
+
 def test_killed_party_gives_clear_error(tmp_path):
     res = _run(tmp_path, """
         import os, sys, numpy as np, mpc_ml
