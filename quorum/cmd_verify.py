@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from quorum.cli import silence_stdout
-from voting.client import printable
+from voting.client import printable, printable_json
 from voting.pins import PinError, check_pins_raw, parse_base_hash_pin, parse_board_key_pin, parse_credentials_pin
 from voting.record import RecordFormatError, read_raw
 from voting.tally import format_result
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         pins = check_pins_raw(data, pub, *pinned) if any(p is not None for p in pinned) else []
     except RecordFormatError as exc:
         if args.json:
-            print(json.dumps({"valid": False, "error": str(exc)}))
+            print(printable_json({"valid": False, "error": str(exc)}))
         print(f"quorum verify: malformed record: {printable(exc)}", file=sys.stderr)
         return 2
     pin_failures = sum(not p["ok"] for p in pins)
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = report.to_json()
         out["valid"], out["checks"] = valid, out["checks"] + pins  # pins only when given: unchanged otherwise
-        lines = [json.dumps(out, indent=2, ensure_ascii=False)]
+        lines = [printable_json(out, indent=2)]  # details quote the record: no C1 control or bidi override raw
     else:
         lines = [f"{'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}" for check in report.checks() + pins]
         if report.result and report.manifest:  # a failed record's tally is not a result: said so above it

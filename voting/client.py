@@ -41,9 +41,32 @@ MAX_ANSWER_BYTES = 256 << 20  # a whole modp record's parameters fit many times 
 MAX_CHAIN_ENTRIES = 1 << 22  # the most board entries one session follows (a server cannot feed it forever)
 
 
+def _unsafe(c: str) -> bool:
+    """The one rule for what a terminal must not get raw: Unicode category C (controls incl. C1, format incl. bidi
+    overrides and isolates, surrogates, private use, unassigned)."""
+    return unicodedata.category(c)[0] == "C"
+
+
 def printable(text: Any) -> str:
     """Server-supplied text made safe for a terminal: control characters (newlines, escape sequences) escaped."""
-    return "".join(c if unicodedata.category(c)[0] != "C" else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    return "".join(c if not _unsafe(c) else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
+def _json_escape(c: str) -> str:
+    """c as a JSON \\u escape (a surrogate pair above U+FFFF)."""
+    code = ord(c)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def printable_json(obj: Any, **kwargs: Any) -> str:
+    """json.dumps(obj) safe for a terminal by printable()'s rule: every such character inside a string written as a
+    \\u escape, so the text is still JSON and parses to obj; other non-ASCII (accented titles) stays as it is.
+    json.dumps always escapes U+0000-U+001F in strings, so a raw one is the indentation's and stays."""
+    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    return "".join(_json_escape(c) if c > "\x1f" and _unsafe(c) else c for c in text)
 
 
 class ServerError(QuorumError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,30 @@ def test_demo_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 def test_demo_rejects_impossible_quorum(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["demo", "--out", str(tmp_path / "r"), "--trustees", "3", "--quorum", "2", "--absent", "2"]) == 2
     assert "absent" in capsys.readouterr().err
+
+
+# bidi override and isolate, C1 CSI and NEL, zero-width space, DEL, a tag character, private use; then a letter
+HOSTILE = "x\u202eevil\u2066\x9b31m\x85\u200b\x7f\U000e0041\ue000 é"
+
+
+def test_verify_json_escapes_what_a_terminal_would_act_on(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rec"
+    assert main(["demo", "--out", str(out), "--voters", "3", "--trustees", "3", "--quorum", "2", "--group", "ed25519"]) == 0
+    capsys.readouterr()
+    lines = (out / "board.jsonl").read_text().splitlines()
+    for i, line in enumerate(lines):  # a record whose tally states its count as hostile text: quoted in a failure
+        entry = json.loads(line)
+        if entry["type"] == "tally":
+            entry["payload"]["counted"] = HOSTILE
+            lines[i] = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    (out / "board.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["verify", str(out), "--json", "--workers", "1", "--quiet"]) == 1
+    printed = capsys.readouterr().out
+    raw = {c for c in printed if c != "\n" and unicodedata.category(c)[0] == "C"}
+    assert not raw, sorted(map(hex, map(ord, raw)))
+    report = json.loads(printed)  # still JSON, same structure, and the detail quotes the record exactly
+    assert set(report) == {"valid", "checks", "result"} and report["valid"] is False
+    assert all(set(check) == {"name", "ok", "detail"} for check in report["checks"])
+    counted = next(c for c in report["checks"] if c["name"] == "counted_ballots")
+    assert not counted["ok"] and HOSTILE in counted["detail"]
+    assert "é" in printed  # printable letters stay as they are
