@@ -16,6 +16,7 @@ from web import audit, ceremony, elections, forms
 from web.auth import admin_required
 from web.errors import field_errors
 from web.models import TrusteeInvite
+from web.security import invite_version
 from web.state import external_url, state
 
 bp = Blueprint("admin_elections", __name__, url_prefix="/admin")
@@ -115,6 +116,7 @@ def election(election_id: str) -> str:
                                   .order_by(TrusteeInvite.trustee_index)))
     voters = elections.voters(state().session, election_id)
     return render_template("admin/election.html", election_id=election_id, phase=phase, invites=invites,
+                           link_versions={t.trustee_index: invite_version(t.token_hash) for t in invites},
                            voters=voters, smtp=state().config.smtp is not None,
                            can_issue=phase in elections.BEFORE_REGISTRATION,
                            ceremony=_ceremony_status(election_id) if phase == "setup" else None,
@@ -167,7 +169,11 @@ def close_reveals(election_id: str) -> Response:
 def reinvite(election_id: str, index: int) -> Any:
     """A new invitation link for one trustee (the old link stops working)."""
     _phase_or_404(election_id)
-    token = elections.new_invite(state().session, election_id, index)
+    try:  # the page's link version: of two renewals sent from one page, one wins and the other says reload
+        token = elections.new_invite(state().session, election_id, index, request.form.get("link_version"))
+    except elections.StaleInvite as exc:
+        return render_template("error.html", status=409, title="The link was already renewed", detail=str(exc),
+                               back=url_for("admin_elections.election", election_id=election_id)), 409
     with state().session() as db:
         audit.record(db, g.admin, "trustee_link_renewed", election_id, f"trustee {index}")
         db.commit()

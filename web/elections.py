@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from threshold.errors import DecodeError, ProtocolError, QuorumError
@@ -34,7 +34,7 @@ from web import audit, mail
 from web.config import SmtpSettings
 from web.errors import InputErrors
 from web.models import TrusteeInvite, Voter, utcnow
-from web.security import token_hash
+from web.security import invite_version, token_hash
 
 BEFORE_REGISTRATION = ("new", "setup", "keys")
 # What no text column can hold on every database (PostgreSQL refuses NUL, UTF-8 has no lone surrogates) and no name
@@ -160,16 +160,36 @@ def create(board: Board, request: NewElection, booth_hash: str | None = None, *,
     return tokens
 
 
-def new_invite(sessions: Callable[[], Session], election_id: str, index: int) -> str:
-    """Replace trustee `index`'s invitation link (the old one stops working); returns the new token."""
+class StaleInvite(ProtocolError):
+    """The invitation link was renewed by another request since the administrator's page was shown."""
+
+
+def new_invite(sessions: Callable[[], Session], election_id: str, index: int, version: str | None = None) -> str:
+    """Replace trustee `index`'s invitation link (the old one stops working); returns the new token.
+
+    A compare-and-set on the link's hash: the row changes only if it still holds the link read here and, when
+    `version` is given (the administrator's page sends the invite_version it showed), that link is the one the
+    page was made with. Of two renewals sent at once from the same page exactly one commits; the other raises
+    StaleInvite with nothing changed, so no page shows a link that another renewal has already replaced."""
     token = secrets.token_urlsafe(24)
     with sessions() as db:
         invite = db.scalars(select(TrusteeInvite).where(TrusteeInvite.election_id == election_id,
                                                        TrusteeInvite.trustee_index == index)).one_or_none()
         if invite is None:
             raise DecodeError("trustee", f"no trustee {index} in election {election_id!r}")
-        invite.token_hash = token_hash(token)
-        invite.accepted_at = None
+        stale = StaleInvite(f"trustee {index}'s invitation link was renewed by another request since this page was "
+                            "shown: this request changed nothing; reload the election's page (make a new link from "
+                            "it only if the one made meanwhile is lost)")
+        if version is not None and version != invite_version(invite.token_hash):
+            raise stale
+        fresh = token_hash(token)
+        changed = db.execute(update(TrusteeInvite)
+                             .where(TrusteeInvite.id == invite.id, TrusteeInvite.token_hash == invite.token_hash)
+                             .values(token_hash=fresh, accepted_at=None)
+                             .execution_options(synchronize_session=False))
+        if changed.rowcount != 1:  # PostgreSQL: another renewal committed after the read above (it waited on the row)
+            db.rollback()
+            raise stale
         db.commit()
     return token
 

@@ -19,6 +19,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def invite_version(link_hash: str) -> str:
+    """A short, non-secret name of the invitation link whose token_hash is `link_hash` (16 hex): the renewal form
+    sends it back, so that a renewal from a page showing an older link is refused; the token's hash stays off the
+    page."""
+    return hashlib.sha256(b"quorum invite version\0" + link_hash.encode()).hexdigest()[:16]
+
+
 def csrf_token() -> str:
     """This session's CSRF token (created on first use); forms put it in a hidden field, scripts in a header."""
     token = session.get("csrf")

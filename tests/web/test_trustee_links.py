@@ -1,0 +1,98 @@
+"""Trustee invitation links: renewals sent at once, and the seats a browser session holds."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
+from tests.web import flow
+from tests.web.conftest import ADMIN_PASSWORD, csrf_of, form_post, make_config
+from web import create_app, elections
+from web.auth import create_admin
+from web.models import AuditEvent
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app with admin alice, on SQLite and on PostgreSQL."""
+    db = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    application = create_app(make_config(tmp_path, db=db))
+    with application.extensions["quorum"].session() as session:
+        create_admin(session, "alice", ADMIN_PASSWORD)
+    yield application
+    application.extensions["quorum"].board.engine.dispose()
+
+
+def _signed_in(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    assert form_post(client, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD}).status_code == 302
+    return client
+
+
+def _renewal_form(page: str, index: int) -> dict[str, str]:
+    """The hidden fields of trustee `index`'s 'New link' form on the election page."""
+    form = re.search(rf'action="/admin/elections/club/invite/{index}">(.*?)</form>', page, re.S)
+    assert form, page
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(1)))
+
+
+def test_two_renewals_of_one_link_at_once_one_wins(any_db_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two administrators (or a double click) renewing trustee 1's link from the same page: both renewals
+    committed, so one of the two pages showed a link the other had already replaced. Now exactly one commits
+    and shows the link in force; the other changes nothing and says to reload."""
+    app = any_db_app
+    admins = [_signed_in(app), _signed_in(app)]
+    invites = flow.create(admins[0])
+    forms = [{**_renewal_form(a.get("/admin/elections/club").get_data(as_text=True), 1), "csrf_token": csrf_of(a)}
+             for a in admins]
+    assert forms[0].get("link_version") == forms[1].get("link_version")  # one page, as a double click sends it
+    if app.extensions["quorum"].board.engine.dialect.name == "postgresql":
+        # force the interleaving: both renewals have read the row before either writes (on SQLite each renewal's
+        # transaction is BEGIN IMMEDIATE, so the second cannot read before the first commits: no barrier there)
+        both_read, hash_of = threading.Barrier(2, timeout=30), elections.token_hash
+
+        def after_both_read(token: str) -> str:
+            both_read.wait()
+            return hash_of(token)
+
+        monkeypatch.setattr(elections, "token_hash", after_both_read)
+    start = threading.Barrier(2, timeout=30)
+
+    def renew(i: int) -> Any:
+        start.wait()
+        return admins[i].post("/admin/elections/club/invite/1", data=forms[i])
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(renew, range(2)))
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    won, lost = sorted(responses, key=lambda r: r.status_code)
+    assert "already renewed" in lost.get_data(as_text=True) and "reload" in lost.get_data(as_text=True)
+    page = won.get_data(as_text=True)
+    link = re.search(r'href="http://[^/"]+(/trustee/join/[^"]+)"', page)
+    assert link, page
+    trustee = app.test_client()
+    assert trustee.get(link.group(1)).status_code == 200  # the link the winner's page shows is the one in force
+    assert trustee.get(invites[1]).status_code == 404  # and the link both replaced is dead
+    with app.extensions["quorum"].session() as db:
+        renewed = db.scalars(select(AuditEvent).where(AuditEvent.action == "trustee_link_renewed")).all()
+    assert len(renewed) == 1
+
+
+def test_a_renewal_from_a_page_older_than_the_link_is_refused(app: Flask, admin: FlaskClient) -> None:
+    flow.create(admin)
+    old_form = _renewal_form(admin.get("/admin/elections/club").get_data(as_text=True), 1)
+    assert form_post(admin, "/admin/elections/club/invite/1", old_form).status_code == 200
+    again = form_post(admin, "/admin/elections/club/invite/1", old_form)  # the stale page's button, pressed again
+    assert again.status_code == 409 and "/trustee/join/" not in again.get_data(as_text=True)
+    fresh_form = _renewal_form(admin.get("/admin/elections/club").get_data(as_text=True), 1)
+    assert form_post(admin, "/admin/elections/club/invite/1", fresh_form).status_code == 200  # after a reload
