@@ -128,7 +128,7 @@ class _Linear:
             cen = yy - yy.mean()
             from .tensor import stack
 
-            vals = stack([(res * res).sum(), (cen * cen).sum()]).get_plain_text(self.dst)
+            vals = stack([(res * res).sum(), (cen * cen).sum()])._open(self.dst)[0]
             return None if vals is None else float(1 - vals[0] / vals[1])
         yv = _to_numpy(y)
         return float(1 - ((yv - pred) ** 2).sum() / ((yv - yv.mean()) ** 2).sum())
@@ -185,7 +185,7 @@ class LogisticRegression:
             w = w - (Xt @ err) * step
             if self.fit_intercept:
                 b = b - err.sum() * step
-        out, self.evidence_ = cat([w, b]).get_plain_text_with_evidence(self.dst)
+        out, self.evidence_ = cat([w, b])._open(self.dst)
         if out is not None:
             self.coef_, self.intercept_ = out[:d], float(out[d]) if self.fit_intercept else 0.0
         return self

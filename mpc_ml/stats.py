@@ -103,10 +103,10 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         bit = functions.ge_zero(rt, functions.add_public(rt, total.share[..., 0], -float(min_count)))
         keep = MPCTensor(functions.scale_int(rt, bit, 1 << rt.params.frac_bits), rt)
         total = MPCTensor(arith.mul(rt, total.share, bit[..., None]), rt)
-        opened, evidence["kept"] = keep.get_plain_text_with_evidence(dst)
+        opened, evidence["kept"] = keep._open(dst)
         if opened is not None:
             suppressed = opened < 0.5
-    table, evidence["table"] = total.get_plain_text_with_evidence(dst)
+    table, evidence["table"] = total._open(dst)
     if table is None:
         return None
     # evidence: the signed openings (mpc_ml.verify) of the kept flags and of the (count, sum, sum of

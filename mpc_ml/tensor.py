@@ -18,7 +18,7 @@ def _to_numpy(x: Any, what: str = "input") -> np.ndarray:
     torch); None, text, complex numbers, ragged lists and shared tensors are an InputError naming `what`."""
     if isinstance(x, MPCTensor):
         raise InputError(f"{what} is already a shared tensor (use it as it is, or open it with get_plain_text)")
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
+    if _is_torch(x):
         x = x.detach().cpu().numpy()
     if x is None or isinstance(x, (str, bytes)):
         raise InputError(f"{what} must be real numbers, got {type(x).__name__}")
@@ -28,6 +28,11 @@ def _to_numpy(x: Any, what: str = "input") -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise InputError(f"{what} must be a rectangular array of real numbers: {exc}") from None
     raise InputError(f"{what} holds complex numbers; shared tensors hold real numbers")
+
+
+def _is_torch(x: Any) -> bool:
+    """Whether x is a torch tensor (recognized without importing torch)."""
+    return hasattr(x, "detach") and hasattr(x, "cpu")
 
 
 def _dim(dim: Any, ndim: int, what: str = "dim") -> int:
@@ -62,8 +67,7 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[i
 def _is_operand(x: Any) -> bool:
     """Whether == and != compare with x element-wise (a shared tensor, a number, an array-like or a
     torch tensor); for anything else (None, str, other objects) they fall back to identity."""
-    return (isinstance(x, (MPCTensor, numbers.Number, np.ndarray, np.generic, list, tuple))
-            or (hasattr(x, "detach") and hasattr(x, "cpu")))
+    return isinstance(x, (MPCTensor, numbers.Number, np.ndarray, np.generic, list, tuple)) or _is_torch(x)
 
 
 class MPCTensor:
@@ -72,15 +76,18 @@ class MPCTensor:
     Comparisons (==, !=, <, <=, >, >=) are element-wise and return shared 0/1 tensors, as in
     CrypTen and torch: `if x == y:` has no public truth value, so bool() of a shared tensor raises
     TypeError. Hashing stays by identity (as torch.Tensor), so tensors still work as dict keys.
+    A tensor made from torch tensors (shared ones, public operands, a from_pytorch model's weights)
+    opens to a torch tensor of torch's default dtype, as CrypTen's do; otherwise to a numpy array.
     """
 
     # numpy defers to our reflected operators: np.array(...) == x calls x.__eq__, np.array(...) + x
     # calls x.__radd__ (instead of numpy iterating over the shared tensor element by element).
     __array_ufunc__ = None
 
-    def __init__(self, shares: np.ndarray, rt: Runtime | None = None) -> None:
+    def __init__(self, shares: np.ndarray, rt: Runtime | None = None, torch: bool = False) -> None:
         self._rt = rt or current()
         self.share = shares
+        self._torch = torch
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -96,10 +103,12 @@ class MPCTensor:
             values = rt.ring.from_int64(fixedpoint.encode(arr, rt.params, "cryptensor input"))
         elif x is not None:
             shape = np.shape(_to_numpy(x, "cryptensor input"))
-        return cls(arith.input_values(rt, values, src, shape), rt)
+        return cls(arith.input_values(rt, values, src, shape), rt, _is_torch(x))
 
-    def _wrap(self, shares: np.ndarray) -> "MPCTensor":
-        return MPCTensor(shares, self._rt)
+    def _wrap(self, shares: np.ndarray, other: Any = None) -> "MPCTensor":
+        """A tensor of this session from shares computed from self (and other: torch if either is)."""
+        torch = self._torch or (other._torch if isinstance(other, MPCTensor) else _is_torch(other))
+        return MPCTensor(shares, self._rt, torch)
 
     def _public(self, x: Any) -> np.ndarray:
         arr = _to_numpy(x, "public operand")
@@ -187,17 +196,17 @@ class MPCTensor:
 
     def __add__(self, other: Any) -> "MPCTensor":
         a, b, _ = self._binary(other, "+")
-        return self._wrap(self._rt.ring.add(a, b))
+        return self._wrap(self._rt.ring.add(a, b), other)
 
     __radd__ = __add__
 
     def __sub__(self, other: Any) -> "MPCTensor":
         a, b, _ = self._binary(other, "-")
-        return self._wrap(self._rt.ring.sub(a, b))
+        return self._wrap(self._rt.ring.sub(a, b), other)
 
     def __rsub__(self, other: Any) -> "MPCTensor":
         a, b, _ = self._binary(other, "-")
-        return self._wrap(self._rt.ring.sub(b, a))
+        return self._wrap(self._rt.ring.sub(b, a), other)
 
     def __neg__(self) -> "MPCTensor":
         return self._wrap(self._rt.ring.neg(self.share))
@@ -207,9 +216,9 @@ class MPCTensor:
         if not isinstance(other, MPCTensor):
             arr = _to_numpy(other, "public operand")
             if arr.ndim == 0:
-                return self._wrap(functions.mul_public(rt, self.share, float(arr)))
+                return self._wrap(functions.mul_public(rt, self.share, float(arr)), other)
         a, b, _ = self._binary(other, "*")
-        return self._wrap(arith.mul_fixed(rt, a, b))
+        return self._wrap(arith.mul_fixed(rt, a, b), other)
 
     __rmul__ = __mul__
 
@@ -242,17 +251,18 @@ class MPCTensor:
 
     def __rmatmul__(self, other: Any) -> "MPCTensor":
         o = self._public(other)
-        return self._matmul(o, self.share, o.shape[2:], self.shape)
+        return self._matmul(o, self.share, o.shape[2:], self.shape, other)
 
     def matmul(self, other: Any) -> "MPCTensor":
         """Matrix product (numpy semantics, 1-D operands allowed)."""
         if isinstance(other, MPCTensor):
             _same_session([self, other])
-            return self._matmul(self.share, other.share, self.shape, other.shape)
+            return self._matmul(self.share, other.share, self.shape, other.shape, other)
         o = self._public(other)
-        return self._matmul(self.share, o, self.shape, o.shape[2:])
+        return self._matmul(self.share, o, self.shape, o.shape[2:], other)
 
-    def _matmul(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...], sb: tuple[int, ...]) -> "MPCTensor":
+    def _matmul(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...], sb: tuple[int, ...],
+                other: Any) -> "MPCTensor":
         if len(sa) == 0 or len(sb) == 0:
             raise InputError("matmul needs operands with at least one dimension")
         va, vb = len(sa) == 1, len(sb) == 1
@@ -275,7 +285,7 @@ class MPCTensor:
             out = out[..., 0, :]
         if vb:
             out = out[..., 0]
-        return self._wrap(out)
+        return self._wrap(out, other)
 
     def sum(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
         """Sum over all elements or one dim (local)."""
@@ -294,22 +304,22 @@ class MPCTensor:
         return self.sum(dim, keepdim) * (1.0 / count)
 
     # ------------------------------------------------------------------ comparisons and functions
-    def _bit(self, shares01: np.ndarray) -> "MPCTensor":
-        """0/1 integer shares -> fixed-point 0.0/1.0."""
-        return self._wrap(functions.scale_int(self._rt, shares01, 1 << self._rt.params.frac_bits))
+    def _bit(self, shares01: np.ndarray, other: Any = None) -> "MPCTensor":
+        """0/1 integer shares (of a comparison with other) -> fixed-point 0.0/1.0."""
+        return self._wrap(functions.scale_int(self._rt, shares01, 1 << self._rt.params.frac_bits), other)
 
     def _diff(self, other: Any, op: str) -> np.ndarray:
         a, b, _ = self._binary(other, op)
         return self._rt.ring.sub(a, b)
 
     def __ge__(self, other: Any) -> "MPCTensor":
-        return self._bit(functions.ge_zero(self._rt, self._diff(other, ">=")))
+        return self._bit(functions.ge_zero(self._rt, self._diff(other, ">=")), other)
 
     def __lt__(self, other: Any) -> "MPCTensor":
         return 1.0 - (self >= other)
 
     def __le__(self, other: Any) -> "MPCTensor":
-        return self._bit(functions.ge_zero(self._rt, self._rt.ring.neg(self._diff(other, "<="))))
+        return self._bit(functions.ge_zero(self._rt, self._rt.ring.neg(self._diff(other, "<="))), other)
 
     def __gt__(self, other: Any) -> "MPCTensor":
         return 1.0 - (self <= other)
@@ -335,7 +345,7 @@ class MPCTensor:
         d = self._diff(other, "==")
         rt = self._rt
         both = functions.ge_zero(rt, np.stack([d, rt.ring.neg(d)], 2))
-        return self._bit(arith.mul(rt, both[:, :, 0], both[:, :, 1]))
+        return self._bit(arith.mul(rt, both[:, :, 0], both[:, :, 1]), other)
 
     def ne(self, other: Any) -> "MPCTensor":
         """Elementwise != as 0/1 (1 - eq)."""
@@ -429,13 +439,22 @@ class MPCTensor:
         return e * s.reciprocal()
 
     # ------------------------------------------------------------------ output
-    def get_plain_text(self, dst: int | None = None) -> np.ndarray | None:
-        """Open to party dst (or to all): shares are checked and signed; None at other parties."""
-        value, _ = opening.open_output(self._rt, self.share, dst)
-        return value
+    def get_plain_text(self, dst: int | None = None) -> Any:
+        """Open to party dst (or to all): shares are checked and signed; None at other parties. A numpy array,
+        or a torch tensor for a tensor made from torch tensors."""
+        return self.get_plain_text_with_evidence(dst)[0]
 
-    def get_plain_text_with_evidence(self, dst: int | None = None) -> tuple[np.ndarray | None, dict | None]:
+    def get_plain_text_with_evidence(self, dst: int | None = None) -> tuple[Any, dict | None]:
         """Open as get_plain_text and also return the evidence that mpc_ml.verify() checks."""
+        value, evidence = self._open(dst)
+        if value is not None and self._torch:
+            import torch
+
+            value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+        return value, evidence
+
+    def _open(self, dst: int | None) -> tuple[np.ndarray | None, dict | None]:
+        """The opened value as a numpy array (for the library's own use) and its evidence."""
         return opening.open_output(self._rt, self.share, dst)
 
     def __repr__(self) -> str:
@@ -455,7 +474,7 @@ def cat(tensors: list[MPCTensor], dim: int = 0) -> MPCTensor:
     tensors, rt = _joinable(tensors, "cat")
     d = _dim(dim, tensors[0].dim())
     try:
-        return MPCTensor(np.concatenate([t.share for t in tensors], d + 2), rt)
+        return MPCTensor(np.concatenate([t.share for t in tensors], d + 2), rt, any(t._torch for t in tensors))
     except ValueError:
         raise InputError(f"cat along dim {dim} needs equal other dims, got shapes {[t.shape for t in tensors]}") from None
 
@@ -466,4 +485,4 @@ def stack(tensors: list[MPCTensor], dim: int = 0) -> MPCTensor:
     d = _dim(dim, tensors[0].dim() + 1)
     if len({t.shape for t in tensors}) != 1:
         raise InputError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
-    return MPCTensor(np.stack([t.share for t in tensors], d + 2), rt)
+    return MPCTensor(np.stack([t.share for t in tensors], d + 2), rt, any(t._torch for t in tensors))

@@ -24,6 +24,13 @@ def _refuse(kind: str, options: dict[str, bool]) -> None:
 
 
 def _convert(layer: Any) -> m.Module:
+    """The mpc_ml layer of a torch layer, marked so that what it computes opens to torch tensors."""
+    out = _layer(layer)
+    out.from_torch = True
+    return out
+
+
+def _layer(layer: Any) -> m.Module:
     kind = type(layer).__name__
     if kind == "Sequential":
         return m.Sequential(*[_convert(c) for c in layer.children()])

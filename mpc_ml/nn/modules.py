@@ -20,6 +20,7 @@ class Module:
     def __init__(self) -> None:
         self._params: dict[str, Any] = {}
         self.encrypted = False
+        self.from_torch = False  # set by from_pytorch: outputs then open to torch tensors
 
     def parameters(self) -> dict[str, Any]:
         """This layer's parameters."""
@@ -31,6 +32,7 @@ class Module:
             raise InputError(f"{type(self).__name__} is already encrypted")
         for name, val in self._params.items():
             self._params[name] = MPCTensor.from_plain(val, src)
+            self._params[name]._torch = self.from_torch
         self.encrypted = True
         return self
 

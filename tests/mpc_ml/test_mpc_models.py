@@ -75,8 +75,29 @@ def test_from_pytorch_seed_example(mpc):
     enc.encrypt(src=0)
     data = torch.randn(4, 10)
     out = enc(mpc.cryptensor(data, src=1)).get_plain_text(dst=1)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.get_default_dtype()  # as CrypTen's
     with torch.no_grad():
-        assert np.abs(out - model(data).numpy()).max() < 1e-4
+        assert torch.allclose(out, model(data), atol=1e-4)
+
+
+def test_outputs_open_to_torch_tensors_when_made_from_torch_and_to_numpy_otherwise(mpc):
+    """A CrypTen script keeps torch idioms (allclose, .argmax(dim=...), .item()) on what it opens; numpy code keeps
+    numpy: the type follows where a tensor came from (a shared or public torch operand, a from_pytorch model)."""
+    torch = pytest.importorskip("torch")
+    a, t = mpc.cryptensor(np.arange(3.0)), mpc.cryptensor(torch.arange(3.0))
+    assert isinstance(a.get_plain_text(), np.ndarray) and isinstance((a < 1).get_plain_text(), np.ndarray)
+    for mixed in (t, a + torch.ones(3), torch.ones(3) * a, a * t, a @ torch.eye(3), a < t, (a == t),
+                  mpc.cat([a, t]), mpc.stack([t, a]), t.relu(), t.softmax(0), t[1:]):
+        out = mixed.get_plain_text()
+        assert isinstance(out, torch.Tensor) and out.dtype == torch.get_default_dtype()
+    assert t.argmax(0, one_hot=False).get_plain_text().item() == 2
+    value, evidence = t.get_plain_text_with_evidence()
+    assert isinstance(value, torch.Tensor) and np.array_equal(mpc.verify(evidence), np.arange(3.0))
+    # a model converted from torch opens to torch even on a numpy input; a model built from numpy does not
+    model = mpc.nn.from_pytorch(torch.nn.Sequential(torch.nn.Linear(3, 2)), torch.zeros(1, 3)).encrypt(src=0)
+    assert isinstance(model(mpc.cryptensor(np.ones((1, 3)))).get_plain_text(), torch.Tensor)
+    plain = mpc.nn.Linear(3, 2, weight=np.ones((2, 3)), bias=np.zeros(2)).encrypt(src=0)
+    assert isinstance(plain(mpc.cryptensor(np.ones((1, 3)))).get_plain_text(), np.ndarray)
 
 
 def _diabetes():
@@ -148,7 +169,7 @@ def test_from_pytorch_cnn_matches_torch(mpc):
     enc = mpc.nn.from_pytorch(model, torch.zeros(1, 1, 8, 8)).encrypt(src=0)
     out = enc(mpc.cryptensor(data, src=1)).get_plain_text()
     with torch.no_grad():
-        assert np.abs(out - model(data).numpy()).max() < 1e-4
+        assert torch.allclose(out, model(data), atol=1e-4)
 
 
 def test_logistic_predict_proba_on_plain_features_is_exact_and_quiet_for_large_scores(mpc):
