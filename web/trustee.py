@@ -5,19 +5,22 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from sqlalchemy import select
 
 from voting import db as board_db
 from web import audit
 from web.models import TrusteeInvite, utcnow
-from web.security import token_hash
+from web.security import invite_version, token_hash
 from web.state import state
 
 bp = Blueprint("trustee", __name__, url_prefix="/trustee")
 
 CEREMONY_PHASES = ("new", "setup")  # the key ceremony runs; after it, a trustee's next step is decryption
 DECRYPT_PHASES = ("tallied", "decrypting")  # the encrypted tally is on the board and the result is not
+# Seats one browser session holds: they live in the signed session cookie, which a browser drops past 4 KB (and
+# with it the session). Each is at most ~95 bytes (an election id of 64 characters, the link's 16-hex version).
+MAX_SEATS = 16
 
 
 def _invite(token: str) -> TrusteeInvite:
@@ -39,10 +42,14 @@ def join(token: str) -> str:
 def accept(token: str) -> Any:
     """Bind this browser session to the trustee seat of the invitation; on to the step the election is at."""
     invite = _invite(token)
-    seats = session.get("trustee_seats", {})
-    seats = dict(seats) if isinstance(seats, dict) else {}
-    seats[invite.election_id] = [invite.trustee_index, invite.token_hash]  # the link's hash: a renewed link ends the seat
-    session["trustee_seats"] = seats
+    seats = [s for s in _seats() if s[0] != invite.election_id]
+    seats.append([invite.election_id, invite.trustee_index, invite_version(invite.token_hash)])  # a renewed link ends it
+    released = [s[0] for s in seats[:-MAX_SEATS]]
+    session["trustee_seats"] = seats[-MAX_SEATS:]
+    if released:
+        flash(f"This browser holds trustee seats in at most {MAX_SEATS} elections at a time, so it has let go of "
+              f"the one it took longest ago, in election {', '.join(released)}: to act there again, open that "
+              "election's invitation link again.", "info")
     with state().session() as db:
         row = db.get(TrusteeInvite, invite.id)
         if row is not None and row.accepted_at is None:
@@ -61,18 +68,30 @@ def _phase(election_id: str) -> str:
     return row.phase if row is not None else "new"
 
 
+def _seats() -> list[list[Any]]:
+    """This session's seats, the one taken longest ago first: [election id, trustee index, link version]."""
+    raw = session.get("trustee_seats", [])
+    if isinstance(raw, dict):  # a cookie from before: {election id: [index, link hash]}
+        raw = [[election_id, *held] for election_id, held in raw.items() if isinstance(held, list)]
+    if not isinstance(raw, list):
+        return []
+    return [s for s in raw if isinstance(s, list) and len(s) == 3 and isinstance(s[0], str) and isinstance(s[1], int)
+            and isinstance(s[2], str)]
+
+
 def held_seat(election_id: str) -> int | None:
     """The trustee index this session holds in the election, if the invitation link it was taken with is still the
     trustee's current one (the administrator's new link ends the seats taken with the old one); None otherwise."""
-    seats = session.get("trustee_seats", {})
-    held = seats.get(election_id) if isinstance(seats, dict) else None
-    if not (isinstance(held, list) and len(held) == 2 and isinstance(held[0], int) and isinstance(held[1], str)):
+    held = next((s for s in _seats() if s[0] == election_id), None)
+    if held is None:
         return None
-    index, link = held
+    _, index, link = held
     with state().session() as db:
         current = db.scalars(select(TrusteeInvite.token_hash).where(TrusteeInvite.election_id == election_id,
                                                                    TrusteeInvite.trustee_index == index)).one_or_none()
-    return index if current is not None and hmac.compare_digest(current, link) else None
+    if current is None:
+        return None
+    return index if hmac.compare_digest(invite_version(current), link) or hmac.compare_digest(current, link) else None
 
 
 def seat(election_id: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -96,3 +97,42 @@ def test_a_renewal_from_a_page_older_than_the_link_is_refused(app: Flask, admin:
     assert again.status_code == 409 and "/trustee/join/" not in again.get_data(as_text=True)
     fresh_form = _renewal_form(admin.get("/admin/elections/club").get_data(as_text=True), 1)
     assert form_post(admin, "/admin/elections/club/invite/1", fresh_form).status_code == 200  # after a reload
+
+
+def test_seats_in_many_elections_do_not_outgrow_the_session_cookie(app: Flask, admin: FlaskClient) -> None:
+    """Every accepted invitation added an entry (election id and the link's 64-hex hash) to the signed session
+    cookie: past a few dozen elections it outgrew the 4 KB a browser keeps, and the browser silently dropped the
+    session. Now the cookie holds MAX_SEATS compact seats; taking one more lets go of the oldest, with a
+    message, and that election's link still gives its seat back."""
+    from web.trustee import MAX_SEATS
+
+    ids = [f"e{i:02d}-{secrets.token_hex(30)}" for i in range(3 * MAX_SEATS)]  # the longest ids, incompressible
+    links = {e: flow.create(admin, e)[1] for e in ids}
+    trustee = app.test_client()
+    csrf = csrf_of(trustee)
+    for e in ids:
+        accepted = trustee.post(links[e], data={"csrf_token": csrf})
+        assert accepted.status_code == 302, accepted.get_data(as_text=True)
+        cookie = accepted.headers["Set-Cookie"]
+        assert len(cookie.encode()) <= app.config["MAX_COOKIE_SIZE"], (e, len(cookie))
+        assert trustee.get(f"/trustee/{e}/ceremony").status_code == 200  # the seat just taken works
+    assert csrf_of(trustee) == csrf  # the same session all along
+    for e in ids[-MAX_SEATS:]:  # the newest seats are all still held
+        assert trustee.get(f"/trustee/{e}/ceremony").status_code == 200
+    assert trustee.get(f"/trustee/{ids[0]}/ceremony").status_code == 403  # the oldest was let go
+    again = trustee.post(links[ids[0]], data={"csrf_token": csrf}, follow_redirects=True)
+    page = " ".join(again.get_data(as_text=True).split())
+    assert again.status_code == 200 and f"at most {MAX_SEATS} elections" in page and ids[-MAX_SEATS] in page
+    assert trustee.get(f"/trustee/{ids[0]}/ceremony").status_code == 200  # its link gave the seat back
+    assert trustee.get(f"/trustee/{ids[-MAX_SEATS]}/ceremony").status_code == 403  # letting go of the then oldest
+
+
+def test_a_seat_in_a_cookie_from_before_still_holds(app: Flask, admin: FlaskClient) -> None:
+    """Cookies set before seats were capped hold {election id: [index, link hash]}: still honoured."""
+    from web.security import token_hash
+
+    link = flow.create(admin)[1]
+    trustee = app.test_client()
+    with trustee.session_transaction() as session:
+        session["trustee_seats"] = {"club": [1, token_hash(link.rsplit("/", 1)[1])]}
+    assert trustee.get("/trustee/club/ceremony").status_code == 200
