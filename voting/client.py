@@ -43,8 +43,9 @@ MAX_CHAIN_ENTRIES = 1 << 22  # the most board entries one session follows (a ser
 
 def _unsafe(c: str) -> bool:
     """The one rule for what a terminal must not get raw: Unicode category C (controls incl. C1, format incl. bidi
-    overrides and isolates, surrogates, private use, unassigned)."""
-    return unicodedata.category(c)[0] == "C"
+    overrides and isolates, surrogates, private use, unassigned) and the line and paragraph separators (U+2028,
+    U+2029: a line break to some viewers, so a forged line)."""
+    return unicodedata.category(c) in ("Zl", "Zp") or unicodedata.category(c)[0] == "C"
 
 
 def printable(text: Any) -> str:

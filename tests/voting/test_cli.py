@@ -48,8 +48,9 @@ def test_demo_rejects_impossible_quorum(tmp_path: Path, capsys: pytest.CaptureFi
     assert "absent" in capsys.readouterr().err
 
 
-# bidi override and isolate, C1 CSI and NEL, zero-width space, DEL, a tag character, private use; then a letter
-HOSTILE = "x\u202eevil\u2066\x9b31m\x85\u200b\x7f\U000e0041\ue000 é"
+# bidi override and isolate, C1 CSI and NEL, zero-width space, DEL, a tag character, private use, line and paragraph
+# separators; then a letter
+HOSTILE = "x\u202eevil\u2066\x9b31m\x85\u200b\x7f\U000e0041\ue000\u2028\u2029 é"
 
 
 def test_verify_json_escapes_what_a_terminal_would_act_on(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -65,7 +66,7 @@ def test_verify_json_escapes_what_a_terminal_would_act_on(tmp_path: Path, capsys
     (out / "board.jsonl").write_text("\n".join(lines) + "\n")
     assert main(["verify", str(out), "--json", "--workers", "1", "--quiet"]) == 1
     printed = capsys.readouterr().out
-    raw = {c for c in printed if c != "\n" and unicodedata.category(c)[0] == "C"}
+    raw = {c for c in printed if c != "\n" and (unicodedata.category(c)[0] == "C" or c in "\u2028\u2029")}
     assert not raw, sorted(map(hex, map(ord, raw)))
     report = json.loads(printed)  # still JSON, same structure, and the detail quotes the record exactly
     assert set(report) == {"valid", "checks", "result"} and report["valid"] is False
