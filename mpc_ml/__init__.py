@@ -18,7 +18,7 @@ from .errors import (EvidenceError, InputError, MPCError, PartyDied, PartyTimeou
 from .evidence import verify
 from .tensor import MPCTensor, cat, stack
 
-__all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "MPCTensor", "cat", "stack", "get_rank",
+__all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "party_keys", "MPCTensor", "cat", "stack", "get_rank",
            "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
            "PartyTimeout", "ShareCheckError", "SingularMatrixError", "EvidenceError", "nn", "linear_model", "stats"]
 
@@ -50,6 +50,16 @@ def _single_threaded_blas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+
+
+def party_keys(peers: str | os.PathLike | None = None) -> list[bytes]:
+    """The parties' Ed25519 verification keys, to pass to verify(evidence, verify_keys=...): those of a deployment's
+    peers file, or without one those of the current session (simulated or this party's)."""
+    if peers is not None:
+        from .launcher import party_keys as from_peers
+
+        return from_peers(peers)
+    return list(_runtime.current().verify_keys)
 
 
 def uninit() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from fractions import Fraction
 from typing import Any
 
@@ -127,7 +128,8 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     """Check signed output shares; return the value (raise EvidenceError if anything fails).
 
     value: the claimed output, compared with the recomputed one (within atol);
-    verify_keys: the parties' keys as the verifier knows them (else those in the evidence);
+    verify_keys: the parties' keys as the verifier knows them (mpc_ml.party_keys(peers_file)); without them the
+    evidence is checked against the keys it carries, which anyone can choose (a UserWarning says so);
     session, label: the run (Runtime.session) and output number the verifier expects, if known.
     """
     from .protocols.shamir import reconstruct  # local: protocols import this module
@@ -162,9 +164,12 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         raise EvidenceError("the evidence is from another run (session differs from the expected one)")
     if label is not None and label != ev_label:
         raise EvidenceError(f"the evidence is of output {ev_label}, not of the expected output {label}")
-    if verify_keys is not None:
-        if [bytes(k) for k in verify_keys] != vks:
-            raise EvidenceError("verification keys in the evidence are not the expected ones")
+    if verify_keys is None:
+        warnings.warn("mpc_ml.verify: evidence checked against the keys it carries, which anyone can choose; pass "
+                      "verify_keys=mpc_ml.party_keys(peers_file) to check that the deployment's parties signed it",
+                      UserWarning, stacklevel=2)
+    elif [bytes(k) for k in verify_keys] != vks:
+        raise EvidenceError("verification keys in the evidence are not the expected ones")
     meta = metadata(ev_session, ev_label, n, t, ring, frac, shape, receivers, bounds)
     for j in range(n):
         if not check_signature(vks[j], meta, j, shares[j], sigs[j]):

@@ -71,6 +71,11 @@ def _hexfield(obj: dict, name: str, size: int, where: str) -> str:
     return val
 
 
+def party_keys(peers: str | Path) -> list[bytes]:
+    """The deployment's Ed25519 verification keys from its peers file: what mpc_ml.verify checks evidence against."""
+    return _sign_keys(load_peers(peers))
+
+
 def load_peers(path: str | Path) -> dict:
     """Parse and validate a peers file; errors name the field that is wrong."""
     try:
@@ -232,8 +237,12 @@ def runtime_from_env(frac_bits: int = 24) -> Runtime:
     session = _agree_session(comm, me, n, session)
     seeds = _agree_seeds(comm, me, n, t)
     signer = SigningKey(bytes.fromhex(key["sign_secret"]))
-    vks = [bytes.fromhex(p["sign_public"]) for p in peers["parties"]]
-    return Runtime(n, t, [me], comm, seeds, {me: signer}, vks, frac_bits, stats, session)
+    return Runtime(n, t, [me], comm, seeds, {me: signer}, _sign_keys(peers), frac_bits, stats, session)
+
+
+def _sign_keys(peers: dict) -> list[bytes]:
+    """The parties' Ed25519 verification keys of a parsed peers file, in party order."""
+    return [bytes.fromhex(p["sign_public"]) for p in peers["parties"]]
 
 
 def _public_of(kx_secret_hex: str) -> str:

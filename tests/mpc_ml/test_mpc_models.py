@@ -92,7 +92,7 @@ def test_outputs_open_to_torch_tensors_when_made_from_torch_and_to_numpy_otherwi
         assert isinstance(out, torch.Tensor) and out.dtype == torch.get_default_dtype()
     assert t.argmax(0, one_hot=False).get_plain_text().item() == 2
     value, evidence = t.get_plain_text_with_evidence()
-    assert isinstance(value, torch.Tensor) and np.array_equal(mpc.verify(evidence), np.arange(3.0))
+    assert isinstance(value, torch.Tensor) and np.array_equal(mpc.verify(evidence, verify_keys=mpc.party_keys()), np.arange(3.0))
     # a model converted from torch opens to torch even on a numpy input; a model built from numpy does not
     model = mpc.nn.from_pytorch(torch.nn.Sequential(torch.nn.Linear(3, 2)), torch.zeros(1, 3)).encrypt(src=0)
     assert isinstance(model(mpc.cryptensor(np.ones((1, 3)))).get_plain_text(), torch.Tensor)

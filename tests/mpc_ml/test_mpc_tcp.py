@@ -80,6 +80,26 @@ def test_four_processes_check_every_and_message_and_catch_a_party_that_flips_one
     assert "caught [0, " in lying.stdout, (lying.stdout, lying.stderr)
 
 
+def test_evidence_of_a_run_verifies_against_the_deployment_s_peers_file(tmp_path):
+    """An auditor checks an output's evidence against the keys of the deployment's peers file (party_keys), with
+    no warning; the keys of the session are those of the file; keys of another deployment are refused."""
+    res = _run(tmp_path, """
+        import os, sys, warnings, numpy as np, mpc_ml
+        warnings.simplefilter("error")
+        mpc_ml.init()
+        value, ev = mpc_ml.cryptensor(np.array([1.5, -2.0]), src=0).get_plain_text_with_evidence()
+        keys = mpc_ml.party_keys(os.environ["QUORUM_MPC_PEERS"])
+        assert keys == mpc_ml.party_keys() and len(keys) == 3
+        assert np.array_equal(mpc_ml.verify(ev, value, verify_keys=keys), [1.5, -2.0])
+        try:
+            mpc_ml.verify(ev, verify_keys=keys[1:] + keys[:1])
+        except mpc_ml.EvidenceError:
+            sys.stdout.write("OK\\n")  # one write: the parties share the pipe
+        """, "-n", "3")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["OK"] * 3
+
+
 def test_killed_party_gives_clear_error(tmp_path):
     res = _run(tmp_path, """
         import os, sys, numpy as np, mpc_ml

@@ -67,23 +67,25 @@ def test_wrong_share_in_a_comparison_opening_is_named_when_it_can_be(n, liar):
 def test_evidence_verifies_and_tampering_fails(mpc):
     x = mpc.cryptensor(np.array([1.5, -2.25]), src=1)
     value, ev = (x * 2).get_plain_text_with_evidence(dst=0)
-    assert np.array_equal(mpc_ml.verify(ev, value), value)
-    assert np.array_equal(mpc_ml.verify(ev, verify_keys=[bytes.fromhex(k) for k in ev["verify_keys"]]), value)
+    keys = mpc_ml.party_keys()
+    assert np.array_equal(mpc_ml.verify(ev, value, verify_keys=keys), value)
+    with pytest.warns(UserWarning, match="keys it carries"):  # without the deployment's keys: said, not silent
+        assert np.array_equal(mpc_ml.verify(ev), value)
     with pytest.raises(mpc_ml.EvidenceError, match="claimed value"):
-        mpc_ml.verify(ev, value + 1)
+        mpc_ml.verify(ev, value + 1, verify_keys=keys)
     bad = copy.deepcopy(ev)
     bad["shares"][2] = ("00" if bad["shares"][2][:2] != "00" else "01") + bad["shares"][2][2:]
     with pytest.raises(mpc_ml.EvidenceError, match="party 2"):
-        mpc_ml.verify(bad)
+        mpc_ml.verify(bad, verify_keys=keys)
     bad = copy.deepcopy(ev)
     bad["label"] += 1
     with pytest.raises(mpc_ml.EvidenceError, match="signature"):
-        mpc_ml.verify(bad)
+        mpc_ml.verify(bad, verify_keys=keys)
     with pytest.raises(mpc_ml.EvidenceError, match="expected ones"):
         mpc_ml.verify(ev, verify_keys=[bytes(32)] * 3)
     for broken in ({}, dict(ev, n="3"), dict(ev, shares=["zz"] * 3)):
         with pytest.raises(mpc_ml.EvidenceError):
-            mpc_ml.verify(broken)
+            mpc_ml.verify(broken, verify_keys=keys)
 
 
 def test_evidence_names_a_party_that_signed_a_wrong_share():
@@ -99,7 +101,7 @@ def test_evidence_names_a_party_that_signed_a_wrong_share():
     msg = signed_message(ev, 3, forged)
     bad["signatures"][3] = rt.signers[3].sign(msg).signature.hex()
     with pytest.raises(mpc_ml.EvidenceError, match="party 3"):
-        mpc_ml.verify(bad)
+        mpc_ml.verify(bad, verify_keys=mpc_ml.party_keys())
     mpc_ml.uninit()
 
 
@@ -148,10 +150,11 @@ def test_evidence_is_bound_to_its_run_and_label():
     try:
         rt = rt_mod.current()
         _, ev = mpc_ml.cryptensor(np.array([1.0])).get_plain_text_with_evidence()
-        mpc_ml.verify(ev, session=rt.session, label=ev["label"])
+        keys = mpc_ml.party_keys()
+        mpc_ml.verify(ev, session=rt.session, label=ev["label"], verify_keys=keys)
         with pytest.raises(mpc_ml.EvidenceError, match="another run"):
-            mpc_ml.verify(ev, session=bytes(len(rt.session)))
+            mpc_ml.verify(ev, session=bytes(len(rt.session)), verify_keys=keys)
         with pytest.raises(mpc_ml.EvidenceError, match="expected output"):
-            mpc_ml.verify(ev, label=ev["label"] + 1)
+            mpc_ml.verify(ev, label=ev["label"] + 1, verify_keys=keys)
     finally:
         mpc_ml.uninit()

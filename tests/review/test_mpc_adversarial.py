@@ -437,7 +437,7 @@ def test_regression_coefficients_come_with_verifiable_evidence(mpc3):
     m = LinearRegression().fit(mpc_ml.cryptensor(X, src=0), mpc_ml.cryptensor(y, src=1))
     ev = getattr(m, "evidence_", None)
     assert ev is not None, "the fitted model exposes no evidence for its coefficients"
-    mpc_ml.verify(ev)
+    mpc_ml.verify(ev, verify_keys=mpc_ml.party_keys())
 
 
 def test_cli_timeout_applies_to_one_party_of_a_deployment(tmp_path, monkeypatch):
