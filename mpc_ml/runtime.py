@@ -150,7 +150,7 @@ class Pool:
                 parts.append([a[..., :need] for a in head])
                 chunks[0] = [a[..., need:] for a in head]
                 need = 0
-        if need:
+        if need or not parts:  # (a request of 0 elements: make(0)'s empty arrays, not nothing)
             parts.append(list(make(need)))
         if len(parts) == 1:
             return tuple(parts[0])
