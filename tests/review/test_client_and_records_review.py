@@ -44,7 +44,7 @@ from quorum.cli import main
 from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.voting.voting_helpers import Scenario, scripted_record
 from tests.web import flow
-from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post, make_config  # noqa: F401  (fixtures)
+from tests.web.conftest import admin, any_db_app, api_post, app, signed_in  # noqa: F401  (fixtures)
 from tests.web.live import serve
 from threshold.errors import QuorumError, VerificationError
 from voting import record as record_mod
@@ -57,8 +57,7 @@ from voting.record import RecordFormatError, entry_hash, parse_board, read_raw, 
 from voting.tally import CastBallot, counted_ballots
 from voting.verifier import verify_record
 from voting.voters_csv import VoterListError, parse_public_credentials
-from web import create_app, elections as web_elections
-from web.auth import create_admin
+from web import elections as web_elections
 from web.models import Voter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -733,24 +732,6 @@ def test_server_issued_and_authority_credentials_mix_without_clashing(app: Flask
 BETWEEN, AFTER = "between the check and the write", "after the write"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("postgres")])])
-def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The app with one admin, on SQLite (the election's lock is BEGIN IMMEDIATE) or on PostgreSQL (SELECT ... FOR
-    UPDATE on the election's row; a fresh schema, skipped if the server is not reachable)."""
-    overrides = {"db": request.getfixturevalue("pg_url")} if request.param == "postgresql" else {}
-    application = create_app(make_config(tmp_path, **overrides))
-    with application.extensions["quorum"].session() as db:
-        create_admin(db, "alice", ADMIN_PASSWORD)
-    yield application
-    application.extensions["quorum"].board.engine.dispose()
-
-
-def _signed_in(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert form_post(client, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD}).status_code == 302
-    return client
-
-
 def _deliveries(admin: FlaskClient) -> set[str]:
     return {v["delivery"] for v in admin.get("/api/elections/club/voters").get_json()["voters"]}
 
@@ -806,7 +787,7 @@ def test_an_import_racing_the_open_reports_what_happened(when: str, any_db_app: 
     the election's lock), or right after its write is committed. The outcomes are exactly: the open first, and the
     import is refused (409, saying so) with nothing changed; or the import first, and its credentials are the ones
     published (200). (Found by review: the import checked the phase, then wrote, then re-read the phase.)"""
-    app, admin = any_db_app, _signed_in(any_db_app)
+    app, admin = any_db_app, signed_in(any_db_app)
     flow.ceremony(flow.join(app, flow.create(admin)), "club")
     assert api_post(admin, "/api/elections/club/credentials", {}).status_code == 200
     quorum = app.extensions["quorum"]
@@ -833,7 +814,7 @@ def test_issuing_or_replacing_voters_racing_the_open_changes_nothing(change: str
     """issue and replace_voters had the import's check-then-write shape: an open landing between them published
     the credentials, then v1 got a new one the board does not hold (v1 could no longer vote), or the voter list
     changed under an open election. Now the open comes first and the change is refused, nothing changed."""
-    app, admin = any_db_app, _signed_in(any_db_app)
+    app, admin = any_db_app, signed_in(any_db_app)
     flow.ceremony(flow.join(app, flow.create(admin)), "club")
     assert api_post(admin, "/api/elections/club/credentials", {}).status_code == 200
     quorum = app.extensions["quorum"]
@@ -854,7 +835,7 @@ def test_issuing_or_replacing_voters_racing_the_open_changes_nothing(change: str
 def test_an_import_and_an_open_in_two_threads_serialize(any_db_app: Flask) -> None:
     """The import and the open really concurrent (two threads, each its own transaction): whichever takes the
     election's lock first, the outcome is one of the two above, never a mix."""
-    app, admin = any_db_app, _signed_in(any_db_app)
+    app, admin = any_db_app, signed_in(any_db_app)
     flow.ceremony(flow.join(app, flow.create(admin)), "club")
     handed = api_post(admin, "/api/elections/club/credentials", {}).get_json()["credentials"]
     quorum = app.extensions["quorum"]

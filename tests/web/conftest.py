@@ -64,3 +64,22 @@ def admin(app: Flask) -> FlaskClient:
     response = form_post(client, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD})
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("postgres")])])
+def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app with admin alice, on SQLite (the election's lock is BEGIN IMMEDIATE) or on PostgreSQL (SELECT ... FOR
+    UPDATE on the election's row; a fresh schema). The test module must import the `pg_url` fixture."""
+    overrides = {"db": request.getfixturevalue("pg_url")} if request.param == "postgresql" else {}
+    application = create_app(make_config(tmp_path, **overrides))
+    with application.extensions["quorum"].session() as db:
+        create_admin(db, "alice", ADMIN_PASSWORD)
+    yield application
+    application.extensions["quorum"].board.engine.dispose()
+
+
+def signed_in(app: Flask) -> FlaskClient:
+    """A test client with alice signed in."""
+    client = app.test_client()
+    assert form_post(client, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD}).status_code == 302
+    return client

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,27 +15,9 @@ from sqlalchemy import select
 
 from tests.voting.conftest import pg_url  # noqa: F401  (fixture)
 from tests.web import flow
-from tests.web.conftest import ADMIN_PASSWORD, csrf_of, form_post, make_config
-from web import create_app, elections
-from web.auth import create_admin
+from tests.web.conftest import any_db_app, csrf_of, form_post, signed_in  # noqa: F401  (fixture)
+from web import elections
 from web.models import AuditEvent
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The app with admin alice, on SQLite and on PostgreSQL."""
-    db = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    application = create_app(make_config(tmp_path, db=db))
-    with application.extensions["quorum"].session() as session:
-        create_admin(session, "alice", ADMIN_PASSWORD)
-    yield application
-    application.extensions["quorum"].board.engine.dispose()
-
-
-def _signed_in(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert form_post(client, "/admin/login", {"username": "alice", "password": ADMIN_PASSWORD}).status_code == 302
-    return client
 
 
 def _renewal_form(page: str, index: int) -> dict[str, str]:
@@ -52,7 +32,7 @@ def test_two_renewals_of_one_link_at_once_one_wins(any_db_app: Flask, monkeypatc
     committed, so one of the two pages showed a link the other had already replaced. Now exactly one commits
     and shows the link in force; the other changes nothing and says to reload."""
     app = any_db_app
-    admins = [_signed_in(app), _signed_in(app)]
+    admins = [signed_in(app), signed_in(app)]
     invites = flow.create(admins[0])
     forms = [{**_renewal_form(a.get("/admin/elections/club").get_data(as_text=True), 1), "csrf_token": csrf_of(a)}
              for a in admins]
