@@ -50,7 +50,9 @@ def from_json(text: str | bytes) -> list[bytes]:
 def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None = None) -> AggregateResult:
     """Replay every message through the server's checks, cross-check every revealed share, and
     recompute the aggregate; raise SecAggError naming the first failure, else return the result.
-    With `peer_keys` (the clients' registered verify keys) every client's keys must be signed by them."""
+    With `peer_keys` (the clients' registered verify keys) every client's keys must be signed by them; without
+    them the clients' keys are taken as the transcript states them, so the replay shows that the server's
+    arithmetic is right, not who the clients were."""
     messages = from_json(transcript) if isinstance(transcript, str) else list(transcript)
     if len(messages) < 3:
         raise SecAggError("transcript: too short")
