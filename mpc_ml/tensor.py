@@ -228,7 +228,7 @@ class MPCTensor:
         arr = _to_numpy(other, "divisor")
         if np.any(arr == 0):
             raise InputError("division by a public zero")
-        return self * (1.0 / arr)
+        return self._wrap((self * (1.0 / arr)).share, other)  # a torch divisor makes a torch quotient, as *
 
     def div(self, other: Any) -> "MPCTensor":
         """Division (by a public value or, approximately, by a shared one)."""

@@ -47,7 +47,10 @@ class Module:
     def __call__(self, x: MPCTensor) -> MPCTensor:
         if not isinstance(x, MPCTensor):
             raise InputError(f"{type(self).__name__} expects a shared tensor (mpc_ml.cryptensor), got {type(x).__name__}")
-        return self.forward(x)  # type: ignore[attr-defined]  (each layer defines forward)
+        out = self.forward(x)  # type: ignore[attr-defined]  (each layer defines forward)
+        if self.from_torch and not out._torch:  # also unencrypted weights, layers without weights (a new tensor:
+            out = MPCTensor(out.share, out._rt, True)  # an identity layer returns x itself)
+        return out
 
 
 class Linear(Module):
@@ -121,7 +124,7 @@ class Conv2d(Module):
         win, ho, wo = _patches(x, *self.kernel, self.stride, self.padding)
         n = x.shape[0]
         cols = np.moveaxis(win, 3, 5)  # (L, K, N, Ho, Wo, C, kh, kw)
-        cols = MPCTensor(cols.reshape(cols.shape[:2] + (n, ho * wo, -1)), x._rt)
+        cols = x._wrap(cols.reshape(cols.shape[:2] + (n, ho * wo, -1)))
         wm = self._params["weight"].reshape(self.out_channels, -1)
         y = cols @ wm.T  # (N, Ho*Wo, out)
         if "bias" in self._params:
@@ -141,7 +144,7 @@ class _Pool(Module):
             raise InputError(f"{type(self).__name__} expects input (N, C, H, W), got {x.shape}")
         win, ho, wo = _patches(x, *self.kernel, self.stride, self.padding, fill)
         flat = win.reshape(win.shape[:6] + (-1,))
-        return MPCTensor(np.ascontiguousarray(flat), x._rt), (x.shape[0], x.shape[1], ho, wo)
+        return x._wrap(np.ascontiguousarray(flat)), (x.shape[0], x.shape[1], ho, wo)
 
 
 class MaxPool2d(_Pool):

@@ -100,6 +100,25 @@ def test_outputs_open_to_torch_tensors_when_made_from_torch_and_to_numpy_otherwi
     assert isinstance(plain(mpc.cryptensor(np.ones((1, 3)))).get_plain_text(), np.ndarray)
 
 
+def test_torch_provenance_survives_pools_convolutions_division_and_weightless_converted_layers(mpc):
+    """Every way of building a tensor keeps the torch provenance: pooling and im2col made new tensors without it
+    (a torch image through MaxPool2d opened to numpy), so did a division by a torch tensor (while * kept it), and
+    a from_pytorch model opened to numpy when unencrypted or without weights (ReLU only)."""
+    torch = pytest.importorskip("torch")
+    img = mpc.cryptensor(torch.randn(1, 1, 4, 4))
+    conv = mpc.nn.Conv2d(1, 1, 2, weight=np.ones((1, 1, 2, 2)))
+    for out in (mpc.nn.MaxPool2d(2)(img), mpc.nn.AvgPool2d(2)(img), conv(img), conv.encrypt(src=0)(img),
+                mpc.cryptensor(np.ones(3)) / torch.tensor(2.0)):
+        assert isinstance(out.get_plain_text(), torch.Tensor)
+    plain = mpc.cryptensor(np.ones((1, 3)))
+    unencrypted = mpc.nn.from_pytorch(torch.nn.Sequential(torch.nn.Linear(3, 2)), torch.zeros(1, 3))
+    relu_only = mpc.nn.from_pytorch(torch.nn.Sequential(torch.nn.ReLU()), torch.zeros(1, 3))
+    identity = mpc.nn.from_pytorch(torch.nn.Identity(), torch.zeros(1, 3))
+    for model in (unencrypted, relu_only, identity):
+        assert isinstance(model(plain).get_plain_text(), torch.Tensor)
+    assert isinstance(plain.get_plain_text(), np.ndarray)  # the identity layer did not relabel its input
+
+
 def _diabetes():
     from sklearn.datasets import load_diabetes
 
