@@ -1,4 +1,4 @@
-"""mpc_ml beside CrypTen 0.4.1 and MPyC 0.11 (-M3): the anchors' tasks, 3 parties, one run.
+"""mpc_ml beside CrypTen 0.4.1 and MPyC 0.11 (-M3): the anchors' tasks with 3 parties (and 4, checked), one run.
 
 Run:  .venv/bin/python benchmarks/mpc_ml.py            (anchors from ~/anchor-venvs, `make anchors`)
       .venv/bin/python benchmarks/mpc_ml.py --no-anchors  (ours only; anchors' stored figures quoted)

@@ -230,6 +230,10 @@ class MPCTensor:
             raise InputError("division by a public zero")
         return self._wrap((self * (1.0 / arr)).share, other)  # a torch divisor makes a torch quotient, as *
 
+    def __rtruediv__(self, other: Any) -> "MPCTensor":
+        """A public numerator over a shared x: other * (1/x), within reciprocal's range."""
+        return self.reciprocal() * other
+
     def div(self, other: Any) -> "MPCTensor":
         """Division (by a public value or, approximately, by a shared one)."""
         return self / other

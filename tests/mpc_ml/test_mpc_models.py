@@ -119,6 +119,19 @@ def test_torch_provenance_survives_pools_convolutions_division_and_weightless_co
     assert isinstance(plain.get_plain_text(), np.ndarray)  # the identity layer did not relabel its input
 
 
+def test_a_public_numerator_over_a_shared_tensor():
+    """2 / x and torch_tensor / x as in torch and CrypTen: other times the reciprocal (a torch numerator: torch out)."""
+    torch = pytest.importorskip("torch")
+    mpc_ml.init()
+    try:
+        x = mpc_ml.cryptensor(np.array([0.5, 2.0, 8.0]))
+        assert np.allclose((2 / x).get_plain_text(), [4.0, 1.0, 0.25], atol=1e-3)
+        out = (torch.tensor([1.0, 4.0, 16.0]) / x).get_plain_text()
+        assert isinstance(out, torch.Tensor) and torch.allclose(out, torch.tensor([2.0, 2.0, 2.0]), atol=1e-3)
+    finally:
+        mpc_ml.uninit()
+
+
 def _diabetes():
     from sklearn.datasets import load_diabetes
 
