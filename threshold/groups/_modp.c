@@ -8,7 +8,7 @@
  * - AVX2 without IFMA, for p of 3584 to 4174 bits: 144 limbs of 29 bits in 64-bit lanes multiplied four at a time
  *   by vpmuludq, almost-Montgomery (R = 2^4176, values below 2p), about 1.6x faster than OpenSSL at 4096 bits,
  *   1.1x at 3584, slower below 3200 (measured on Zen 4, arith forced: benchmarks/modp_arith.py); squarings
- *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes (a comb of 32 rows: 9.4 MB);
+ *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes (a comb of 64 rows of 16: 1.2 MB);
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
  *   MULX/ADX where the CPU has them; about 1.25x faster than a GMP product plus a word-by-word reduction).
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
@@ -21,12 +21,15 @@
  *             over 1024 bits, Straus or Pippenger (buckets over windows sized to how many exponents reach
  *             them) by a multiplication-count estimate. For public exponents (verification equations,
  *             batch weights, the folded membership tests).
- * Comb        a fixed base's table base^(j 256^i), j = 1..255, for every exponent byte i:
- *             one multiplication per nonzero exponent byte (g, long-lived public keys); products
- *             of several such powers share one conversion out of Montgomery form.
- * NOT CONSTANT TIME, like the rest of the modp group (documented in docs/spec.md): the comb skips
- * zero bytes and OpenSSL's Montgomery multiplication is not the constant-time variant. The GIL
- * is released while computing.
+ * Comb        a fixed base's table base^(j 16^i), j = 0..15, for every exponent nibble i (g, long-lived
+ *             public keys; 64 rows for 256-bit exponents, 640 KB on IFMA): for secret exponents (keys,
+ *             nonces, encryption randomness). Each nibble reads its whole row and keeps its entry by
+ *             masks, zero nibbles included, then one product: on IFMA and AVX2, whose products have no
+ *             data-dependent branch or address, neither the time nor the memory read depends on the
+ *             exponent. Products of several such powers share one conversion out of Montgomery form.
+ * NOT CONSTANT TIME: multi_exp (public exponents only), and every product on the OpenSSL arithmetic
+ * (BN_mod_mul_montgomery is not the constant-time variant; documented in docs/spec.md). The GIL is
+ * released while computing.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -833,21 +836,21 @@ done:
 
 /* ------------------------------------------------------------ fixed-base combs */
 
+#define COMB_RADIX 16 /* entries per row of a comb: base^(j 16^i), j = 0..15 */
+
 typedef struct {
     PyObject_HEAD
-    Modulus *mod;     /* strong reference */
-    size_t rows;      /* exponent bytes */
-    void *entries;    /* rows * 255 slots of the modulus's arithmetic, Montgomery form: entry 255 i + j - 1 = base^(j 256^i) */
+    Modulus *mod;         /* strong reference */
+    size_t rows;          /* exponent bytes: the table has two rows (nibbles) per byte */
+    size_t esize;         /* bytes of an entry: the arithmetic's slot (IFMA, AVX2), or p's bytes rounded up to whole
+                             words (OpenSSL: the Montgomery value, little-endian) */
+    unsigned char *table; /* 2 rows * 16 entries, Montgomery form: entry 16 i + j = base^(j 16^i), entry 0 one */
 } Comb;
 
 static PyTypeObject CombType;
 
 static void Comb_dealloc(Comb *self) {
-    if (self->entries) {
-        Arith ar;
-        arith_init(&ar, self->mod, NULL);
-        ar.array_free(&ar, self->entries, self->rows * 255);
-    }
+    free(self->table);
     Py_XDECREF(self->mod);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -866,11 +869,103 @@ static int comb_digits(const Comb *c, PyObject *obj, unsigned char *digits) {
     return 0;
 }
 
-/* acc *= base^e for the digits of e; 0 on failure. */
-static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits) {
+/* The 16 masks of a row selection: all ones for entry `digit`, zero for the others, computed without a branch. */
+static void row_masks(uint64_t masks[COMB_RADIX], unsigned digit) {
+    for (unsigned j = 0; j < COMB_RADIX; j++) {
+        uint64_t mask = (uint64_t)0 - (uint64_t)(((uint32_t)(j ^ digit) - 1u) >> 31);
+        __asm__("" : "+r"(mask)); /* an opaque value: the compiler cannot turn the masking into a branch */
+        masks[j] = mask;
+    }
+}
+
+/* out = entry `digit` of a row of 16 entries of `words` words: every entry is read whole and the one wanted is
+ * kept by masks, so neither a branch nor a memory address depends on the digit. One version per arithmetic's
+ * vector width (IFMA: 80 words, AVX2: 144; OpenSSL: p's words, scalar). */
+static void ct_select(uint64_t *out, const uint64_t *row, size_t words, unsigned digit) {
+    uint64_t masks[COMB_RADIX];
+    row_masks(masks, digit);
+    memset(out, 0, words * sizeof(uint64_t));
+    for (unsigned j = 0; j < COMB_RADIX; j++)
+        for (size_t w = 0; w < words; w++) out[w] |= row[j * words + w] & masks[j];
+}
+
+__attribute__((target("avx512f")))
+static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsigned digit) {
+    uint64_t masks[COMB_RADIX];
+    row_masks(masks, digit);
+    for (size_t w = 0; w < words; w += 8) {
+        __m512i acc = _mm512_setzero_si512();
+        for (unsigned j = 0; j < COMB_RADIX; j++)
+            acc = _mm512_or_si512(acc, _mm512_and_si512(_mm512_loadu_si512(row + j * words + w),
+                                                        _mm512_set1_epi64((long long)masks[j])));
+        _mm512_storeu_si512(out + w, acc);
+    }
+}
+
+__attribute__((target("avx2")))
+static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsigned digit) {
+    uint64_t masks[COMB_RADIX];
+    row_masks(masks, digit);
+    for (size_t w = 0; w < words; w += 4) {
+        __m256i acc = _mm256_setzero_si256();
+        for (unsigned j = 0; j < COMB_RADIX; j++)
+            acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * words + w)),
+                                                        _mm256_set1_epi64x((long long)masks[j])));
+        _mm256_storeu_si256((__m256i *)(out + w), acc);
+    }
+}
+
+/* x = entry `digit` of row i, an element of the arithmetic (SIMD: selected into x's slot; OpenSSL: selected into
+ * buf, then read into x's BIGNUM). */
+static int comb_entry(const Comb *c, void *x, uint64_t *buf, size_t i, unsigned digit) {
+    const uint64_t *row = (const uint64_t *)(c->table + i * COMB_RADIX * c->esize);
+    if (c->mod->arith == ARITH_IFMA) { /* NL = 80 words: whole 512-bit vectors */
+        ct_select_512((uint64_t *)x, row, c->esize / 8, digit);
+        return 1;
+    }
+    if (c->mod->arith == ARITH_AVX2) { /* N29 = 144 words: whole 256-bit vectors */
+        ct_select_256((uint64_t *)x, row, c->esize / 8, digit);
+        return 1;
+    }
+    ct_select(buf, row, c->esize / 8, digit);
+    return BN_lebin2bn((const unsigned char *)buf, (int)c->esize, BN_AT(x)) != NULL;
+}
+
+/* Entry k of the table = x. */
+static int comb_put(Comb *c, size_t k, void *x) {
+    unsigned char *e = c->table + k * c->esize;
+    if (c->mod->arith != ARITH_OPENSSL) {
+        memcpy(e, x, c->esize);
+        return 1;
+    }
+    return BN_bn2lebinpad(BN_AT(x), e, (int)c->esize) >= 0;
+}
+
+/* Scratch for comb_mul: one element and, for OpenSSL, the bytes of one entry. */
+typedef struct {
+    void *x;
+    uint64_t *buf;
+} CombScratch;
+
+static int scratch_new(CombScratch *s, const Arith *ar, const Modulus *m) {
+    s->x = ar->array_new(ar, 1);
+    s->buf = calloc((m->nbytes + 7) / 8, sizeof(uint64_t));
+    return s->x && s->buf;
+}
+
+static void scratch_free(CombScratch *s, const Arith *ar) {
+    if (s->x) ar->array_free(ar, s->x, 1);
+    free(s->buf);
+}
+
+/* acc *= base^e for the bytes of e: one selection and one product per nibble, zero nibbles included (entry 0 is
+ * one), so the work and the memory read do not depend on e; 0 on failure. */
+static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits, CombScratch *s) {
     Job job = {ar, 0, NULL, NULL, NULL};
-    for (size_t i = 0; i < c->rows; i++)
-        if (digits[i] && !mul_into(&job, acc, set, slot(ar, c->entries, 255 * i + digits[i] - 1))) return 0;
+    for (size_t i = 0; i < 2 * c->rows; i++) {
+        unsigned d = (digits[i / 2] >> (4 * (i % 2))) & 15u;
+        if (!comb_entry(c, s->x, s->buf, i, d) || !mul_into(&job, acc, set, s->x)) return 0;
+    }
     return 1;
 }
 
@@ -894,17 +989,19 @@ static PyObject *Comb_exp(Comb *self, PyObject *e) {
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
     arith_init(&ar, self->mod, ctx);
+    CombScratch s = {NULL, NULL};
     void *acc = ctx ? ar.array_new(&ar, 1) : NULL;
     PyObject *r = NULL;
-    int set = 0, ok = acc != NULL;
+    int set = 0, ok = acc != NULL && ctx && scratch_new(&s, &ar, self->mod);
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        ok = comb_mul(self, &ar, acc, &set, digits);
+        ok = comb_mul(self, &ar, acc, &set, digits, &s);
         Py_END_ALLOW_THREADS
     }
     if (ok) r = out_of_montgomery(&ar, acc, set);
     else PyErr_NoMemory();
     if (acc) ar.array_free(&ar, acc, 1);
+    if (ctx) scratch_free(&s, &ar);
     BN_CTX_free(ctx);
     return r;
 }
@@ -955,21 +1052,29 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
     arith_init(&ar, self, ctx);
-    c->entries = ctx ? ar.array_new(&ar, (size_t)rows * 255) : NULL;
-    void *x = ctx ? ar.array_new(&ar, 1) : NULL;
-    int ok = c->entries && x;
+    c->esize = self->arith == ARITH_OPENSSL ? (self->nbytes + 7) / 8 * 8 : ar.size;
+    size_t entries = 2 * (size_t)rows * COMB_RADIX;
+    c->table = aligned_alloc(64, (entries * c->esize + 63) / 64 * 64);
+    void *x = ctx ? ar.array_new(&ar, 1) : NULL, *y = ctx ? ar.array_new(&ar, 1) : NULL;
+    unsigned char *one = calloc(1, self->nbytes);
+    int ok = c->table && x && y && one;
     if (ok) {
+        one[0] = 1;
         Py_BEGIN_ALLOW_THREADS
-        ok = ar.load(&ar, x, buf);
-        for (size_t i = 0; ok && i < (size_t)rows; i++) { /* row i: x^(j 256^i); then x = x^(256^(i+1)) */
-            size_t row = 255 * i;
-            ok = ar.copy(&ar, slot(&ar, c->entries, row), x);
-            for (size_t j = 1; ok && j < 255; j++) ok = ar.mul(&ar, slot(&ar, c->entries, row + j), slot(&ar, c->entries, row + j - 1), x);
-            ok = ok && ar.mul(&ar, x, slot(&ar, c->entries, row + 254), x);
+        ok = ar.load(&ar, x, buf) && ar.load(&ar, y, one);
+        for (size_t i = 0; ok && i < 2 * (size_t)rows; i++) { /* row i: one, x, ..., x^15 for x = base^(16^i) */
+            size_t row = COMB_RADIX * i;
+            if (i == 0) ok = comb_put(c, row, y); /* one (y holds it on entry) */
+            else ok = ar.load(&ar, y, one) && comb_put(c, row, y);
+            ok = ok && ar.copy(&ar, y, x) && comb_put(c, row + 1, y);
+            for (size_t j = 2; ok && j < COMB_RADIX; j++) ok = ar.mul(&ar, y, y, x) && comb_put(c, row + j, y);
+            ok = ok && ar.mul(&ar, x, y, x); /* x^16 */
         }
         Py_END_ALLOW_THREADS
     }
     if (x) ar.array_free(&ar, x, 1);
+    if (y) ar.array_free(&ar, y, 1);
+    free(one);
     BN_CTX_free(ctx);
     free(buf);
     if (!ok) {
@@ -1003,8 +1108,9 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     Arith ar;
     arith_init(&ar, self, ctx);
     void *accs = ctx ? ar.array_new(&ar, (size_t)np) : NULL;
+    CombScratch scratch = {NULL, NULL};
     Py_ssize_t t = 0, held = 0;
-    if (!combs || !digits || !accs || !set || !ctx) { PyErr_NoMemory(); goto free_all; }
+    if (!combs || !digits || !accs || !set || !ctx || !scratch_new(&scratch, &ar, self)) { PyErr_NoMemory(); goto free_all; }
     for (Py_ssize_t i = 0; i < np; i++)
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]); k++, t++) {
             PyObject *term = PyTuple_GET_ITEM(inner[i], k);
@@ -1026,7 +1132,7 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     t = 0;
     for (Py_ssize_t i = 0; i < np && ok; i++)
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]) && ok; k++, t++)
-            ok = comb_mul(combs[t], &ar, slot(&ar, accs, (size_t)i), &set[i], digits + 256 * t);
+            ok = comb_mul(combs[t], &ar, slot(&ar, accs, (size_t)i), &set[i], digits + 256 * t, &scratch);
     Py_END_ALLOW_THREADS
     if (!ok) { PyErr_NoMemory(); goto free_all; }
     result = PyList_New(np);
@@ -1039,6 +1145,7 @@ free_all:
     for (Py_ssize_t j = 0; j < held; j++) Py_DECREF(combs[j]);
     free(combs); free(digits); free(set);
     if (accs) ar.array_free(&ar, accs, (size_t)np);
+    if (ctx) scratch_free(&scratch, &ar);
     BN_CTX_free(ctx);
 done:
     for (Py_ssize_t i = 0; i < np; i++) Py_XDECREF(inner[i]);

@@ -74,7 +74,8 @@ BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 
 
 class ModpFixedBase(FixedBase):
-    """Comb table of base^(j * 256^i) for every exponent byte i and byte value j (native, `_modp.Comb`)."""
+    """Table of base^(j * 16^i) for every exponent nibble i and j = 0..15 (native, `_modp.Comb`), read in constant
+    time: every nibble scans its whole row and multiplies (the path of secret exponents: keys, nonces, randomness)."""
 
     def __init__(self, base: mpz, exponent_bits: int = 256) -> None:
         self.comb = _NATIVE.comb(int(base), -(-exponent_bits // 8))
