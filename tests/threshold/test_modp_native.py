@@ -235,6 +235,10 @@ def test_comb_and_products_match_powmod(arith):
     assert got == [1, gmpy2.powmod(h, 7, P), gmpy2.powmod(h, 2**255 + 1, P) * gmpy2.powmod(3, 65535, P) % P]
     top = modulus.comb(int(P) - 1, 1)
     assert [top.exp(e) for e in (0, 1, 2, 255)] == [1, P - 1, 1, P - 1]
+    # a term's public bound in bytes: only those rows of the table (a vote's g^m: 2 bytes of 32)
+    short = modulus.products([[(comb, 0, 2)], [(comb, 65535, 2), (g2, 9)], [(comb, 200, 1)], [(comb, 2**255, 32)]])
+    assert short == [1, gmpy2.powmod(h, 65535, P) * gmpy2.powmod(3, 9, P) % P, gmpy2.powmod(h, 200, P),
+                     gmpy2.powmod(h, 2**255, P)]
 
 
 def test_comb_bad_inputs():
@@ -260,6 +264,11 @@ def test_comb_bad_inputs():
             _NATIVE.products(bad)
     with pytest.raises(ValueError, match="exponent"):
         _NATIVE.products([[(comb, 1)], [(comb, -2)]])
+    for nbytes in (0, 3, -1, 2**70, "2", None):  # the comb has 2 rows: a bound of 1 or 2 exponent bytes
+        with pytest.raises(ValueError, match="exponent bytes must be in 1..2"):
+            _NATIVE.products([[(comb, 1, nbytes)]])
+    with pytest.raises(ValueError, match="exponent must be in 0..2\\^8 - 1"):  # beyond its stated bound
+        _NATIVE.products([[(comb, 256, 1)]])
 
 
 def test_the_arithmetic_can_be_forced_by_environment() -> None:

@@ -55,5 +55,6 @@ def test_timing_variance_measurement_runs():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     for name in ("modp", "ed25519"):
-        sparse, dense, t = module.measure(name, 8)
-        assert sparse > 0 and dense > 0 and math.isfinite(t)
+        for operation in module.OPERATIONS:
+            sparse, dense, t = module.measure(name, operation, 8)
+            assert sparse > 0 and dense > 0 and math.isfinite(t)

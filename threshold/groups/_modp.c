@@ -855,15 +855,16 @@ static void Comb_dealloc(Comb *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Little-endian bytes of a non-negative int below 256^rows into digits; -1 with ValueError. */
-static int comb_digits(const Comb *c, PyObject *obj, unsigned char *digits) {
+/* Little-endian bytes of a non-negative int below 256^nbytes (nbytes <= the comb's rows) into digits; -1 with
+ * ValueError. */
+static int comb_digits(PyObject *obj, unsigned char *digits, size_t nbytes) {
     PyObject *e = PyNumber_Index(obj);
     if (!e) return -1;
-    int bad = _PyLong_Sign(e) < 0 || as_bytes(e, digits, c->rows) < 0;
+    int bad = _PyLong_Sign(e) < 0 || as_bytes(e, digits, nbytes) < 0;
     Py_DECREF(e);
     if (bad) {
         PyErr_Clear();
-        PyErr_Format(PyExc_ValueError, "exponent must be in 0..2^%zu - 1", 8 * c->rows);
+        PyErr_Format(PyExc_ValueError, "exponent must be in 0..2^%zu - 1", 8 * nbytes);
         return -1;
     }
     return 0;
@@ -958,11 +959,12 @@ static void scratch_free(CombScratch *s, const Arith *ar) {
     free(s->buf);
 }
 
-/* acc *= base^e for the bytes of e: one selection and one product per nibble, zero nibbles included (entry 0 is
- * one), so the work and the memory read do not depend on e; 0 on failure. */
-static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits, CombScratch *s) {
+/* acc *= base^e for the nbytes bytes of e: one selection and one product per nibble, zero nibbles included (entry
+ * 0 is one), so the work and the memory read depend on nbytes (public) and not on e; 0 on failure. */
+static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits, size_t nbytes,
+                    CombScratch *s) {
     Job job = {ar, 0, NULL, NULL, NULL};
-    for (size_t i = 0; i < 2 * c->rows; i++) {
+    for (size_t i = 0; i < 2 * nbytes; i++) {
         unsigned d = (digits[i / 2] >> (4 * (i % 2))) & 15u;
         if (!comb_entry(c, s->x, s->buf, i, d) || !mul_into(&job, acc, set, s->x)) return 0;
     }
@@ -985,7 +987,7 @@ static PyObject *out_of_montgomery(const Arith *ar, void *acc, int set) {
 
 static PyObject *Comb_exp(Comb *self, PyObject *e) {
     unsigned char digits[256];
-    if (comb_digits(self, e, digits) < 0) return NULL;
+    if (comb_digits(e, digits, self->rows) < 0) return NULL;
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
     arith_init(&ar, self->mod, ctx);
@@ -995,7 +997,7 @@ static PyObject *Comb_exp(Comb *self, PyObject *e) {
     int set = 0, ok = acc != NULL && ctx && scratch_new(&s, &ar, self->mod);
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        ok = comb_mul(self, &ar, acc, &set, digits, &s);
+        ok = comb_mul(self, &ar, acc, &set, digits, self->rows, &s);
         Py_END_ALLOW_THREADS
     }
     if (ok) r = out_of_montgomery(&ar, acc, set);
@@ -1103,6 +1105,7 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     }
     Comb **combs = calloc(nt ? nt : 1, sizeof(Comb *));
     unsigned char *digits = calloc(nt ? nt : 1, 256);
+    size_t *used = calloc(nt ? nt : 1, sizeof(size_t)); /* exponent bytes of each term */
     int *set = calloc(np ? np : 1, sizeof(int));
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
@@ -1110,12 +1113,13 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     void *accs = ctx ? ar.array_new(&ar, (size_t)np) : NULL;
     CombScratch scratch = {NULL, NULL};
     Py_ssize_t t = 0, held = 0;
-    if (!combs || !digits || !accs || !set || !ctx || !scratch_new(&scratch, &ar, self)) { PyErr_NoMemory(); goto free_all; }
+    if (!combs || !digits || !used || !accs || !set || !ctx || !scratch_new(&scratch, &ar, self)) { PyErr_NoMemory(); goto free_all; }
     for (Py_ssize_t i = 0; i < np; i++)
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]); k++, t++) {
             PyObject *term = PyTuple_GET_ITEM(inner[i], k);
-            if (!PyTuple_Check(term) || PyTuple_GET_SIZE(term) != 2 || !PyObject_TypeCheck(PyTuple_GET_ITEM(term, 0), &CombType)) {
-                PyErr_Format(PyExc_TypeError, "product %zd, term %zd: expected a (Comb, exponent) tuple", i, k);
+            Py_ssize_t size = PyTuple_Check(term) ? PyTuple_GET_SIZE(term) : 0;
+            if ((size != 2 && size != 3) || !PyObject_TypeCheck(PyTuple_GET_ITEM(term, 0), &CombType)) {
+                PyErr_Format(PyExc_TypeError, "product %zd, term %zd: expected a (Comb, exponent[, bytes]) tuple", i, k);
                 goto free_all;
             }
             Comb *c = (Comb *)PyTuple_GET_ITEM(term, 0);
@@ -1123,7 +1127,17 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
                 PyErr_Format(PyExc_ValueError, "product %zd, term %zd: a comb of another modulus", i, k);
                 goto free_all;
             }
-            if (comb_digits(c, PyTuple_GET_ITEM(term, 1), digits + 256 * t) < 0) goto free_all;
+            used[t] = c->rows;
+            if (size == 3) { /* a public bound: the exponent fits in these bytes, the rest of the table is skipped */
+                Py_ssize_t b = PyLong_Check(PyTuple_GET_ITEM(term, 2)) ? PyLong_AsSsize_t(PyTuple_GET_ITEM(term, 2)) : -1;
+                if (b < 1 || (size_t)b > c->rows) {
+                    PyErr_Clear();
+                    PyErr_Format(PyExc_ValueError, "product %zd, term %zd: exponent bytes must be in 1..%zu", i, k, c->rows);
+                    goto free_all;
+                }
+                used[t] = (size_t)b;
+            }
+            if (comb_digits(PyTuple_GET_ITEM(term, 1), digits + 256 * t, used[t]) < 0) goto free_all;
             Py_INCREF(c); /* kept alive while the GIL is released */
             combs[held++] = c;
         }
@@ -1132,7 +1146,7 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     t = 0;
     for (Py_ssize_t i = 0; i < np && ok; i++)
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(inner[i]) && ok; k++, t++)
-            ok = comb_mul(combs[t], &ar, slot(&ar, accs, (size_t)i), &set[i], digits + 256 * t, &scratch);
+            ok = comb_mul(combs[t], &ar, slot(&ar, accs, (size_t)i), &set[i], digits + 256 * t, used[t], &scratch);
     Py_END_ALLOW_THREADS
     if (!ok) { PyErr_NoMemory(); goto free_all; }
     result = PyList_New(np);
@@ -1143,7 +1157,7 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
     }
 free_all:
     for (Py_ssize_t j = 0; j < held; j++) Py_DECREF(combs[j]);
-    free(combs); free(digits); free(set);
+    free(combs); free(digits); free(used); free(set);
     if (accs) ar.array_free(&ar, accs, (size_t)np);
     if (ctx) scratch_free(&scratch, &ar);
     BN_CTX_free(ctx);
