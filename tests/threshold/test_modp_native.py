@@ -291,3 +291,17 @@ def test_the_arithmetic_can_be_forced_by_environment() -> None:
     bad = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "QUORUM_MODP_ARITH": "sse"},
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "QUORUM_MODP_ARITH='sse'" in bad.stderr
+
+
+def test_group_products_take_any_public_bound():
+    """Group.fixed_base_products' contract: `bound` is any public B with 0 <= e < B, which a group *may* use. A bound
+    wider than the table (B > 2^256: more bytes than the comb's 32 rows) means the whole table; it raised ValueError
+    (exponent bytes must be in 1..32), where ed25519 takes it."""
+    from threshold.groups import get_group
+
+    group = get_group("modp")
+    gt = group.fixed_base(group.g)
+    e = 2**255 + 12345
+    for bound in (2**256, 2**256 + 1, 2**257, 2**300, 2**4096):
+        assert group.fixed_base_products([[(gt, e, bound)], [(gt, 7, bound), (gt, 5, 2**16)]]) == [
+            gmpy2.powmod(group.g, e, P), gmpy2.powmod(group.g, 12, P)]

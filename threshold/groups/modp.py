@@ -78,7 +78,8 @@ class ModpFixedBase(FixedBase):
     time: every nibble scans its whole row and multiplies (the path of secret exponents: keys, nonces, randomness)."""
 
     def __init__(self, base: mpz, exponent_bits: int = 256) -> None:
-        self.comb = _NATIVE.comb(int(base), -(-exponent_bits // 8))
+        self.nbytes = -(-exponent_bits // 8)  # the exponent bytes the table covers
+        self.comb = _NATIVE.comb(int(base), self.nbytes)
 
     def exp(self, e: int) -> mpz:
         return mpz(self.comb.exp(int(e) % int(Q)))
@@ -126,9 +127,14 @@ class ModpGroup(Group):
         """All products in one native call: each result leaves Montgomery form once. A term's public bound B takes
         only the table rows of the bytes B - 1 needs (g^m for a vote: 4 of 64 rows)."""
         q = self.q
-        return [mpz(x) for x in _NATIVE.products([[(t.comb, int(e) % q) if bound is None else
-                                                   (t.comb, int(e) % q, max(1, (int(bound) - 1).bit_length() + 7 >> 3))
-                                                   for t, e, bound in terms] for terms in products])]
+
+        def term(t: ModpFixedBase, e: int, bound: int | None) -> tuple:
+            nbytes = t.nbytes if bound is None else max(1, (int(bound) - 1).bit_length() + 7 >> 3)
+            # a bound wider than the table is no bound (the contract allows any public B > e)
+            return (t.comb, int(e) % q) if nbytes >= t.nbytes else (t.comb, int(e) % q, nbytes)
+
+        return [mpz(x) for x in _NATIVE.products([[term(t, e, bound) for t, e, bound in terms]  # type: ignore[arg-type]
+                                                  for terms in products])]
 
     def multi_exp(self, terms: Sequence[tuple[Element, int]], unreduced: Sequence[tuple[Element, int]] = ()) -> mpz:
         """prod b^(e mod q) over `terms`, times prod b^e over `unreduced` (non-negative exponents taken as
