@@ -148,7 +148,7 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         raise EvidenceError(f"evidence field 'n' is {n}; verify() reads evidence of 3 to {MAX_PARTIES} parties")
     if not (0 < t and 2 * t < n and len(shares) == len(sigs) == len(vks) == n):
         raise EvidenceError("evidence has inconsistent party counts")
-    if not all(isinstance(s, int) and s >= 0 for s in shape) or not 0 < frac < 64:
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape) or not 0 < frac < 64:
         raise EvidenceError("evidence has a malformed shape or precision")
     receivers = _field(evidence, "receivers", list)
     if not receivers or any(not isinstance(r, int) or isinstance(r, bool) for r in receivers) \

@@ -88,6 +88,15 @@ def test_evidence_verifies_and_tampering_fails(mpc):
             mpc_ml.verify(broken, verify_keys=keys)
 
 
+def test_evidence_whose_shape_says_true_for_1_is_malformed(mpc):
+    """JSON `true` where the shape says 1 signs the same metadata (int(True) == 1) but is no dimension: refused as
+    malformed evidence, not a TypeError from deep inside (found by the mangled-evidence property test)."""
+    _, ev = mpc.cryptensor(np.array([2.5])).get_plain_text_with_evidence()
+    bad = dict(ev, shape=[True])
+    with pytest.raises(mpc_ml.EvidenceError, match="malformed shape"):
+        mpc_ml.verify(bad, verify_keys=mpc_ml.party_keys())
+
+
 def test_evidence_names_a_party_that_signed_a_wrong_share():
     """n=4, t=1: a party that signs a wrong share is located by the verifier."""
     mpc_ml.init(parties=4)
