@@ -92,13 +92,10 @@ def _bounds(evidence: dict) -> tuple[int, int] | None:
         return None
     if not isinstance(enc, dict) or set(enc) != {"kind", "num_bound", "den_bound"} or enc["kind"] != "rational":
         raise EvidenceError("evidence field 'encoding' is neither 'fixed' nor a rational encoding")
-    try:
-        bounds = int(enc["num_bound"]), int(enc["den_bound"])
-    except (TypeError, ValueError):
-        raise EvidenceError("evidence encoding has malformed rational bounds") from None
-    if min(bounds) < 1:
-        raise EvidenceError("evidence encoding has non-positive rational bounds")
-    return bounds
+    raw = enc["num_bound"], enc["den_bound"]  # decimal strings, as metadata() writes them (beyond JSON's safe ints)
+    if not all(isinstance(b, str) and b.isascii() and b.isdigit() and b[0] != "0" and len(b) <= 4096 for b in raw):
+        raise EvidenceError("evidence encoding has malformed rational bounds (not decimal strings of positive integers)")
+    return int(raw[0]), int(raw[1])
 
 
 def build(meta: dict, shares: list[bytes], sigs: list[bytes], vks: list[bytes]) -> dict:

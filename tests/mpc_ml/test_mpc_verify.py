@@ -95,6 +95,10 @@ def test_evidence_whose_shape_says_true_for_1_is_malformed(mpc):
     bad = dict(ev, shape=[True])
     with pytest.raises(mpc_ml.EvidenceError, match="malformed shape"):
         mpc_ml.verify(bad, verify_keys=mpc_ml.party_keys())
+    for junk in (5, 5.0, True, None, " 5", "05", "-5", "5_0", "\u0665"):  # decimal strings, not what int() accepts
+        encoding = {"kind": "rational", "num_bound": junk, "den_bound": 7}
+        with pytest.raises(mpc_ml.EvidenceError, match="malformed rational bounds"):
+            mpc_ml.verify(dict(ev, encoding=encoding), verify_keys=mpc_ml.party_keys())
 
 
 def test_evidence_names_a_party_that_signed_a_wrong_share():
