@@ -18,8 +18,8 @@ from .errors import (EvidenceError, InputError, MPCError, PartyDied, PartyTimeou
 from .evidence import verify
 from .tensor import MPCTensor, cat, stack
 
-__all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "party_keys", "MPCTensor", "cat", "stack", "get_rank",
-           "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
+__all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "party_keys", "MPCTensor", "cat", "stack",
+           "get_rank", "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
            "PartyTimeout", "ShareCheckError", "SingularMatrixError", "EvidenceError", "nn", "linear_model", "stats"]
 
 
@@ -56,9 +56,9 @@ def party_keys(peers: str | os.PathLike | None = None) -> list[bytes]:
     """The parties' Ed25519 verification keys, to pass to verify(evidence, verify_keys=...): those of a deployment's
     peers file, or without one those of the current session (simulated or this party's)."""
     if peers is not None:
-        from .launcher import party_keys as from_peers
+        from .launcher import load_peers, sign_keys
 
-        return from_peers(peers)
+        return sign_keys(load_peers(peers))
     return list(_runtime.current().verify_keys)
 
 

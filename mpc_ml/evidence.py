@@ -94,7 +94,8 @@ def _bounds(evidence: dict) -> tuple[int, int] | None:
         raise EvidenceError("evidence field 'encoding' is neither 'fixed' nor a rational encoding")
     raw = enc["num_bound"], enc["den_bound"]  # decimal strings, as metadata() writes them (beyond JSON's safe ints)
     if not all(isinstance(b, str) and b.isascii() and b.isdigit() and b[0] != "0" and len(b) <= 4096 for b in raw):
-        raise EvidenceError("evidence encoding has malformed rational bounds (not decimal strings of positive integers)")
+        raise EvidenceError("evidence encoding has malformed rational bounds "
+                            "(not decimal strings of positive integers)")
     return int(raw[0]), int(raw[1])
 
 

@@ -71,11 +71,6 @@ def _hexfield(obj: dict, name: str, size: int, where: str) -> str:
     return val
 
 
-def party_keys(peers: str | Path) -> list[bytes]:
-    """The deployment's Ed25519 verification keys from its peers file: what mpc_ml.verify checks evidence against."""
-    return _sign_keys(load_peers(peers))
-
-
 def load_peers(path: str | Path) -> dict:
     """Parse and validate a peers file; errors name the field that is wrong."""
     try:
@@ -237,11 +232,11 @@ def runtime_from_env(frac_bits: int = 24) -> Runtime:
     session = _agree_session(comm, me, n, session)
     seeds = _agree_seeds(comm, me, n, t)
     signer = SigningKey(bytes.fromhex(key["sign_secret"]))
-    return Runtime(n, t, [me], comm, seeds, {me: signer}, _sign_keys(peers), frac_bits, stats, session)
+    return Runtime(n, t, [me], comm, seeds, {me: signer}, sign_keys(peers), frac_bits, stats, session)
 
 
-def _sign_keys(peers: dict) -> list[bytes]:
-    """The parties' Ed25519 verification keys of a parsed peers file, in party order."""
+def sign_keys(peers: dict) -> list[bytes]:
+    """The parties' Ed25519 verification keys of a parsed peers file, in party order (what verify checks against)."""
     return [bytes.fromhex(p["sign_public"]) for p in peers["parties"]]
 
 

@@ -57,7 +57,8 @@ class Comm(Protocol):
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """Stack (n, ...) of what every sender j sent to the local receivers (zeros where nothing)."""
 
-    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+    def exchange_each(self, sends: list[dict[int, np.ndarray]],
+                      expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
         """sends[l]: {destination: flat uint64 array} of local party l; expect[l]: {sender: word count} of what l
         receives. Returns, per local party, {sender: flat uint64 array}."""
 
@@ -93,7 +94,8 @@ class SimComm:
             self.stats.per_party[j] = self.stats.per_party.get(j, 0) + sent
         return local
 
-    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+    def exchange_each(self, sends: list[dict[int, np.ndarray]],
+                      expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
         """Party d receives sends[j][d] from every j that expects to send it."""
         self.stats.rounds += 1
         for j, out in enumerate(sends):
@@ -237,7 +239,8 @@ class Runtime:
         """See Comm.exchange."""
         return self.comm.exchange(local, dests, codec, shape)
 
-    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+    def exchange_each(self, sends: list[dict[int, np.ndarray]],
+                      expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
         """See Comm.exchange_each."""
         return self.comm.exchange_each(sends, expect)
 

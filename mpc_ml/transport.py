@@ -263,7 +263,8 @@ class TcpComm:
                 time.sleep(0.05)
 
     # ------------------------------------------------------------------ messages
-    def _transfer(self, sends: dict[int, bytes], expect: set[int], size: int | dict[int, int] | None = None) -> dict[int, bytes]:
+    def _transfer(self, sends: dict[int, bytes], expect: set[int],
+                  size: int | dict[int, int] | None = None) -> dict[int, bytes]:
         """Send one frame to each peer in `sends` and receive one from each in `expect`, interleaved
         in one select loop (no thread hand-offs; large frames in both directions cannot deadlock).
         `size`: the exact payload size every expected frame has, or each peer's (a frame announcing another is
@@ -345,12 +346,14 @@ class TcpComm:
                 raise ProtocolError(f"party {j} sent a malformed message: {exc}", j) from None
         return out
 
-    def exchange_each(self, sends: list[dict[int, np.ndarray]], expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
+    def exchange_each(self, sends: list[dict[int, np.ndarray]],
+                      expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
         """Send sends[0][d] to each d; receive expect[0][j] words from each j (this round's number first)."""
         self.round += 1
         self.stats.rounds += 1
         me, head = self.me, struct.pack("!Q", self.round)
-        bodies = {d: head + np.ascontiguousarray(arr, dtype=np.uint64).tobytes() for d, arr in sends[0].items() if d != me}
+        bodies = {d: head + np.ascontiguousarray(arr, dtype=np.uint64).tobytes()
+                  for d, arr in sends[0].items() if d != me}
         want = {j: count for j, count in expect[0].items() if j != me}
         got = self._transfer(bodies, set(want), {j: 8 + 8 * count for j, count in want.items()})
         out = {}
