@@ -122,6 +122,26 @@ def test_batch_names_bad_proofs(group, pk):
     assert clean.verify() == []
 
 
+def test_one_proof_checks_its_equations_under_independent_weights(group, monkeypatch):
+    """A proof's several equations are checked as one product (one evaluation), each under its own
+    fresh weight: two false equations whose errors cancel in the plain product (X and 1/X) are
+    rejected, and so is either one alone."""
+    import threshold.batch as batch_module
+
+    X = group.exp_g(group.random_scalar())
+    g = group.g
+    true_eq = [(g, 1), (g, -1)]
+    over, under = [(X, 1), (g, 0)], [(X, group.q - 1)]
+    calls = []
+    real = batch_module.evaluate
+    monkeypatch.setattr(batch_module, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert batch_module.check_equations(group, [true_eq, true_eq, true_eq])
+    assert len(calls) == 1, "one evaluation for the whole proof"
+    assert not batch_module.check_equations(group, [over, under]), "errors that cancel unweighted"
+    assert not batch_module.check_equations(group, [true_eq, over])
+    assert not batch_module.check_equations(group, [under])
+
+
 @pytest.mark.parametrize("bad", [set(), {0}, {36}, {5, 6, 7, 8}, {0, 17, 18, 36}, set(range(0, 37, 3))])
 def test_batch_bisection_names_exactly_the_bad_items(group, pk, bad, monkeypatch):
     """A failed batch is split in halves re-batched with fresh weights: every bad item is named, no
