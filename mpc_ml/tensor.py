@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,13 @@ def _to_numpy(x: Any, what: str = "input") -> np.ndarray:
     if isinstance(x, MPCTensor):
         raise InputError(f"{what} is already a shared tensor (use it as it is, or open it with get_plain_text)")
     if _is_torch(x):
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        try:
+            x = x.numpy()
+        except TypeError:  # a dtype numpy lacks (bfloat16: raised numpy's "unsupported ScalarType")
+            if x.is_complex():
+                raise InputError(f"{what} holds complex numbers; shared tensors hold real numbers") from None
+            x = x.double().numpy()
     if x is None or isinstance(x, (str, bytes)):
         raise InputError(f"{what} must be real numbers, got {type(x).__name__}")
     try:
@@ -173,14 +180,24 @@ class MPCTensor:
         """Remove unit dims."""
         if dim is None:
             axes = tuple(i + 2 for i, s in enumerate(self.shape) if s == 1)
-        else:
-            axes = (_dim(dim, self.dim()) + 2,)
+        else:  # torch: a dim whose size is not 1 is left as it is
+            d = _dim(dim, self.dim())
+            axes = (d + 2,) if self.shape[d] == 1 else ()
         return self._wrap(np.squeeze(self.share, axis=axes))
 
     def __getitem__(self, idx: Any) -> "MPCTensor":
         if not isinstance(idx, tuple):
             idx = (idx,)
-        return self._wrap(self.share[(slice(None), slice(None)) + idx])
+        if any(isinstance(i, MPCTensor) for i in idx):
+            raise InputError("a shared tensor cannot index another (the result's shape would depend on secret "
+                             "values): multiply by a 0/1 mask such as (x > 0) instead")
+        try:
+            return self._wrap(self.share[(slice(None), slice(None)) + idx])
+        except IndexError as exc:  # numpy counts the two share axes (parties, primes) in front of the user dims
+            msg = re.sub(r"axis (\d+)", lambda m: f"dim {int(m[1]) - 2}", str(exc))
+            msg = re.sub(r"array is (\d+)-dimensional, but (\d+) were indexed",
+                         lambda m: f"the tensor has {int(m[1]) - 2} dim(s), but {int(m[2]) - 2} were indexed", msg)
+            raise IndexError(f"{msg} (a shared tensor of shape {self.shape})") from None
 
     # ------------------------------------------------------------------ arithmetic
     def _binary(self, other: Any, op: str) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -212,15 +229,17 @@ class MPCTensor:
         return self._wrap(self._rt.ring.neg(self.share))
 
     def __mul__(self, other: Any) -> "MPCTensor":
-        rt = self._rt
         if not isinstance(other, MPCTensor):
-            arr = _to_numpy(other, "public operand")
-            if arr.ndim == 0:
-                return self._wrap(functions.mul_public(rt, self.share, float(arr)), other)
+            return self._mul_public(_to_numpy(other, "public operand"), other, "*")
         a, b, _ = self._binary(other, "*")
-        return self._wrap(arith.mul_fixed(rt, a, b), other)
+        return self._wrap(arith.mul_fixed(self._rt, a, b), other)
 
     __rmul__ = __mul__
+
+    def _mul_public(self, arr: np.ndarray, other: Any, op: str) -> "MPCTensor":
+        """self * a public array (normalised encoding: small factors keep their precision, as scalars)."""
+        _broadcast_shape(self.shape, arr.shape, op)
+        return self._wrap(functions.mul_public(self._rt, self.share, arr), other)
 
     def __truediv__(self, other: Any) -> "MPCTensor":
         if isinstance(other, MPCTensor):
@@ -228,7 +247,7 @@ class MPCTensor:
         arr = _to_numpy(other, "divisor")
         if np.any(arr == 0):
             raise InputError("division by a public zero")
-        return self._wrap((self * (1.0 / arr)).share, other)  # a torch divisor makes a torch quotient, as *
+        return self._mul_public(1.0 / arr, other, "/")  # a torch divisor makes a torch quotient, as *
 
     def __rtruediv__(self, other: Any) -> "MPCTensor":
         """A public numerator over a shared x: other * (1/x), within reciprocal's range."""
@@ -408,39 +427,79 @@ class MPCTensor:
         """x * x."""
         return self * self
 
-    def max(self, dim: int | None = None) -> "MPCTensor":
-        """Maximum over all elements or one dim."""
-        if dim is None:
-            return self.flatten().max(0)
+    def _tournament(self, dim: int, what: str, onehot: bool = True) -> tuple[int, np.ndarray, np.ndarray]:
+        """(dim as an index, shares of the maxima along it, integer one-hot shares of the first maxima or None)."""
         d = _dim(dim, self.dim())
         if self.shape[d] == 0:
-            raise InputError(f"max over no elements (shape {self.shape}, dim {dim})")
-        mx, _ = functions.tournament(self._rt, self.share, d)
-        return self._wrap(mx)
+            raise InputError(f"{what} over no elements (shape {self.shape}, dim {dim})")
+        mx, oh = functions.tournament(self._rt, self.share, d, onehot)
+        return d, mx, oh
 
-    def argmax(self, dim: int | None = None, one_hot: bool = True) -> "MPCTensor":
-        """One-hot (CrypTen's default) indicator of the first maximum along dim."""
-        if dim is None:
-            flat = self.flatten().argmax(0, one_hot)
-            return flat.reshape(self.shape) if one_hot else flat
-        d = _dim(dim, self.dim())
-        if self.shape[d] == 0:
-            raise InputError(f"argmax over no elements (shape {self.shape}, dim {dim})")
-        _, oh = functions.tournament(self._rt, self.share, d)
-        if one_hot:
-            return self._bit(oh)
+    def _max_values(self, dim: int, keepdim: bool = False, what: str = "max") -> "MPCTensor":
+        """The maxima along dim only (no argmax: linear memory)."""
+        d, mx, _ = self._tournament(dim, what, onehot=False)
+        values = self._wrap(mx)
+        return values.unsqueeze(d) if keepdim else values
+
+    def _index(self, oh: np.ndarray, d: int) -> "MPCTensor":
+        """The index along user dim d of integer one-hot shares (the dim summed away)."""
         ring = self._rt.ring
         idx = np.arange(self.shape[d], dtype=np.int64).reshape((-1,) + (1,) * (self.dim() - d - 1))
         weighted = ring.mul(oh, _align(ring.from_int64(idx << self._rt.params.frac_bits), self.dim()))
         return self._wrap(weighted).sum(d)
 
+    def max(self, dim: int | None = None, keepdim: bool = False,
+            one_hot: bool = True) -> "MPCTensor | tuple[MPCTensor, MPCTensor]":
+        """The maximum of all elements; along dim, as CrypTen (and torch), a tuple (values, argmax) with argmax
+        one-hot (CrypTen's default) or, one_hot=False, the index of the first maximum."""
+        if dim is None:
+            return self.flatten()._max_values(0)
+        d, mx, oh = self._tournament(dim, "max")
+        values = self._wrap(mx)
+        if keepdim:
+            values = values.unsqueeze(d)
+        return values, self._argmax_result(oh, d, keepdim, one_hot)
+
+    def min(self, dim: int | None = None, keepdim: bool = False,
+            one_hot: bool = True) -> "MPCTensor | tuple[MPCTensor, MPCTensor]":
+        """The minimum of all elements; along dim a tuple (values, argmin), as max."""
+        if dim is None:
+            return -((-self).flatten()._max_values(0, what="min"))
+        values, arg = (-self).max(dim, keepdim, one_hot)
+        return -values, arg
+
+    def _argmax_result(self, oh: np.ndarray, d: int, keepdim: bool, one_hot: bool) -> "MPCTensor":
+        if one_hot:
+            return self._bit(oh)
+        index = self._index(oh, d)
+        return index.unsqueeze(d) if keepdim else index
+
+    def argmax(self, dim: int | None = None, one_hot: bool = True, keepdim: bool = False) -> "MPCTensor":
+        """One-hot (CrypTen's default) indicator of the first maximum along dim, or its index (one_hot=False;
+        keepdim keeps the dim, as torch). Without dim: over all elements (one-hot in x's shape, or the flat index)."""
+        if dim is None:
+            flat = self.flatten().argmax(0, one_hot)
+            if one_hot:
+                return flat.reshape(self.shape)
+            return flat.reshape((1,) * self.dim()) if keepdim else flat
+        d, _, oh = self._tournament(dim, "argmax")
+        return self._argmax_result(oh, d, keepdim, one_hot)
+
+    def argmin(self, dim: int | None = None, one_hot: bool = True, keepdim: bool = False) -> "MPCTensor":
+        """argmax of -x."""
+        return (-self).argmax(dim, one_hot, keepdim)
+
     def softmax(self, dim: int = -1) -> "MPCTensor":
-        """exp(x - max) / sum exp(x - max) along dim."""
+        """exp(x - max) / sum exp(x - max) along dim; the sum s lies in [1, n] for n elements along dim, and
+        1/s is Newton's over that range (reciprocal() is valid below 200 only, and softmax had garbage beyond
+        about 660 elements)."""
         d = _dim(dim, self.dim())
-        mx = self.max(d).unsqueeze(d)
-        e = (self - mx).exp()
+        n = self.shape[d]
+        if n == 0:
+            return self._wrap(self.share)
+        e = (self - self._max_values(d, keepdim=True)).exp()
         s = e.sum(d, keepdim=True)
-        return e * s.reciprocal()
+        return e * self._wrap(functions.reciprocal_between(self._rt, s.share, 1.0, float(n)))
 
     # ------------------------------------------------------------------ output
     def get_plain_text(self, dst: int | None = None) -> Any:

@@ -49,7 +49,7 @@ def _layer(layer: Any) -> m.Module:
     if kind == "Sigmoid":
         return m.Sigmoid()
     if kind == "Softmax":
-        return m.Softmax(layer.dim if layer.dim is not None else -1)
+        return m.Softmax(layer.dim)  # None: torch's implicit dim, which depends on the input's dims
     if kind == "Flatten":
         _refuse(kind, {f"end_dim={layer.end_dim}": layer.end_dim != -1})
         return m.Flatten(layer.start_dim)

@@ -71,7 +71,7 @@ class Linear(Module):
 
     def forward(self, x: MPCTensor) -> MPCTensor:
         """x @ W^T + b."""
-        if x.shape[-1] != self.in_features:
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise InputError(f"Linear expects {self.in_features} input features, got shape {x.shape}")
         w = self._params["weight"]
         y = x @ w.T
@@ -154,7 +154,7 @@ class MaxPool2d(_Pool):
         """Window maxima; padding is the least legal value (PyTorch pads with -inf)."""
         p = x._rt.params
         w, _ = self._windows(x, x._rt.ring.const(1 - (1 << (p.value_bits + p.frac_bits))))
-        return w.max(-1)
+        return w._max_values(-1)
 
 
 class AvgPool2d(_Pool):
@@ -183,15 +183,16 @@ class Sigmoid(Module):
 
 
 class Softmax(Module):
-    """Softmax along dim."""
+    """Softmax along dim; dim=None is torch's legacy implicit dim (0 for 0-, 1- and 3-d inputs, else 1)."""
 
-    def __init__(self, dim: int = -1) -> None:
+    def __init__(self, dim: int | None = -1) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: MPCTensor) -> MPCTensor:
         """Softmax."""
-        return x.softmax(self.dim)
+        dim = self.dim if self.dim is not None else (0 if x.dim() in (0, 1, 3) else 1)
+        return x.softmax(dim)
 
 
 class Flatten(Module):

@@ -12,9 +12,11 @@ reciprocal on [1, 2]; inverse square root runs 10 Newton steps from CrypTen's in
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ..fixedpoint import encode
 from ..runtime import Runtime
 from . import arith, boolean
@@ -34,20 +36,38 @@ def add_public(rt: Runtime, x: np.ndarray, value: float) -> np.ndarray:
     return rt.ring.add(x, arith.public(rt, enc, x.shape[2:]))
 
 
-def mul_public(rt: Runtime, x: np.ndarray, value: float) -> np.ndarray:
-    """x * a public real constant (integer constants need no truncation).
+def mul_public(rt: Runtime, x: np.ndarray, value: Any) -> np.ndarray:
+    """x * a public real constant or array `value` (broadcast against x's user dims; integer scalars need no
+    truncation).
 
-    A constant below 1/2 in magnitude is encoded with a normalised mantissa, round(c 2^(f+e)) with
-    1/2 <= |c 2^e| < 1, and the product truncated by f + e bits: full precision for c = 1/count.
+    A factor below 1/2 in magnitude is encoded with a normalised mantissa, round(c 2^(f+e)) with
+    1/2 <= |c 2^e| < 1, and the product truncated by f + e bits: full precision for c = 1/count, and for
+    x / d with public divisors d > 2. An array's elements are grouped by e, one truncation (round) per group.
     """
     p = rt.params
-    encode(np.float64(value), p, "public factor")  # finite, |value| < 2^value_bits (InputError)
-    if float(value).is_integer():
-        return scale_int(rt, x, int(value))
-    extra = max(0, min(-math.frexp(value)[1], MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits))
-    bits = p.frac_bits + extra
-    enc = int(round(value * 2.0 ** bits))
-    return arith.trunc(rt, x, bits, factor=rt.ring.col(x.ndim, rt.ring.const(enc)))
+    v = np.asarray(value, dtype=np.float64)
+    encode(v, p, "public factor")  # finite, |value| < 2^value_bits (InputError)
+    if v.ndim == 0 and float(v).is_integer():
+        return scale_int(rt, x, int(v))
+    cap = min(MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits)
+    extra = np.clip(-np.frexp(v)[1], 0, cap)  # frexp(0) has exponent 0: no extra bits
+    if v.ndim == 0:
+        bits = p.frac_bits + int(extra)
+        factor = rt.ring.col(x.ndim, rt.ring.const(int(round(float(v) * 2.0 ** bits))))
+        return arith.trunc(rt, x, bits, factor=factor)
+    shape = np.broadcast_shapes(x.shape[2:], v.shape)
+    xb = np.broadcast_to(x.reshape(x.shape[:2] + (1,) * (len(shape) + 2 - x.ndim) + x.shape[2:]),
+                         x.shape[:2] + shape)
+    extra = np.broadcast_to(extra, shape)
+    enc = rt.ring.from_int64(np.round(np.broadcast_to(v, shape) * 2.0 ** (p.frac_bits + extra)).astype(np.int64))
+    groups = np.unique(extra)
+    if len(groups) == 1:
+        return arith.trunc(rt, xb, p.frac_bits + int(groups[0]), factor=enc)
+    out = np.empty((rt.L, rt.ring.k) + shape, dtype=x.dtype)
+    for e in groups:
+        sel = (slice(None), slice(None), extra == e)
+        out[sel] = arith.trunc(rt, np.ascontiguousarray(xb[sel]), p.frac_bits + int(e), factor=enc[sel])
+    return out
 
 
 def ge_zero(rt: Runtime, x: np.ndarray) -> np.ndarray:
@@ -102,6 +122,20 @@ def reciprocal(rt: Runtime, x: np.ndarray, iterations: int = 10) -> np.ndarray:
     return _newton_recip(rt, x, y, iterations)
 
 
+def reciprocal_between(rt: Runtime, x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """1/x for public bounds 0 < lo <= x <= hi (softmax's denominator: 1 <= x <= n): Newton from 2 / (lo + hi).
+
+    The start is below 2 / x for every x in range, so Newton converges; its relative error
+    |1 - x y_0| <= (hi - lo) / (hi + lo) squares at every step, and steps are taken until it is below 2^-30.
+    """
+    y0 = 2.0 / (lo + hi)
+    if y0 * rt.params.scale < 16:
+        raise InputError(f"a reciprocal over [{lo:g}, {hi:g}] is below the fixed-point precision")
+    e0 = max((hi - lo) / (hi + lo), 2.0 ** -30)
+    steps = max(1, math.ceil(math.log2(30 * math.log(2) / -math.log(e0))) + 1)
+    return _newton_recip(rt, x, add_public(rt, arith.public(rt, 0, x.shape[2:]), y0), steps)
+
+
 def reciprocal_1_2(rt: Runtime, x: np.ndarray) -> np.ndarray:
     """1/x for x in [1, 2]: linear start 24/17 - 8/17 x (error <= 1/17), three Newton steps."""
     y = add_public(rt, mul_public(rt, x, -8.0 / 17.0), 24.0 / 17.0)
@@ -143,33 +177,64 @@ def sqrt(rt: Runtime, x: np.ndarray) -> np.ndarray:
     return arith.mul_fixed(rt, x, inv_sqrt(rt, x))
 
 
-def tournament(rt: Runtime, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(max along user axis `axis`, one-hot integer shares of the first argmax), log-depth."""
+CARRY_ONEHOT_MAX = 1 << 20  # one-hot rows carried through the tournament: up to this many elements (rows n^2)
+
+
+def tournament(rt: Runtime, x: np.ndarray, axis: int,
+               onehot: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(max along user axis `axis`, one-hot integer shares of the first argmax or None), log-depth.
+
+    Small inputs carry a one-hot row with every candidate (n^2 elements per row, no extra round); larger ones
+    record each level's comparison bits and send the winner's 1 back down the tree (one product per level),
+    so memory stays linear in n (carrying took n^2: 5000 elements needed gigabytes).
+    """
     ring = rt.ring
     ax = axis + 2
     n = x.shape[ax]
     vals = np.moveaxis(x, ax, -1)
-    onehot_shape = vals.shape[2:-1] + (n, n)
-    eye = np.broadcast_to(np.eye(n), onehot_shape)
-    hot = np.broadcast_to(ring.from_int64(eye.astype(np.int64)), (rt.L, ring.k) + onehot_shape)
-    cand = [(vals[..., i], hot[..., i, :]) for i in range(n)]
+    rows = int(np.prod(vals.shape[2:-1], dtype=np.int64))
+    carry = onehot and rows * n * n <= CARRY_ONEHOT_MAX
+    if carry:
+        onehot_shape = vals.shape[2:-1] + (n, n)
+        eye = np.broadcast_to(np.eye(n), onehot_shape)
+        hot = np.broadcast_to(ring.from_int64(eye.astype(np.int64)), (rt.L, ring.k) + onehot_shape)
+        cand = [(vals[..., i], hot[..., i, :]) for i in range(n)]
+    else:
+        cand = [(vals[..., i], None) for i in range(n)]
+    levels = []  # (bits of the level's pairs, number of candidates) for the way back down
     while len(cand) > 1:
         half = len(cand) // 2
         a = np.stack([c[0] for c in cand[0:2 * half:2]], -1)
         b = np.stack([c[0] for c in cand[1:2 * half:2]], -1)
-        ha = np.stack([c[1] for c in cand[0:2 * half:2]], -1)
-        hb = np.stack([c[1] for c in cand[1:2 * half:2]], -1)
         bit = ge_zero(rt, ring.sub(a, b))  # a >= b keeps the earlier index on ties
-        bit_h = np.broadcast_to(bit[..., None, :], ha.shape)
-        both_b = np.concatenate([bit.reshape(bit.shape[:2] + (-1,)), bit_h.reshape(bit.shape[:2] + (-1,))], -1)
-        diff = np.concatenate([ring.sub(a, b).reshape(a.shape[:2] + (-1,)), ring.sub(ha, hb).reshape(ha.shape[:2] + (-1,))], -1)
-        prod = arith.mul(rt, both_b, diff)
-        na = a.size // (a.shape[0] * a.shape[1])
-        m = ring.add(b, prod[..., :na].reshape(a.shape))
-        h = ring.add(hb, prod[..., na:].reshape(ha.shape))
-        nxt = [(m[..., i], h[..., i]) for i in range(half)]
+        flat = a.shape[:2] + (-1,)
+        if carry:
+            ha = np.stack([c[1] for c in cand[0:2 * half:2]], -1)
+            hb = np.stack([c[1] for c in cand[1:2 * half:2]], -1)
+            bit_h = np.broadcast_to(bit[..., None, :], ha.shape)
+            both_b = np.concatenate([bit.reshape(flat), bit_h.reshape(flat)], -1)
+            diff = np.concatenate([ring.sub(a, b).reshape(flat), ring.sub(ha, hb).reshape(flat)], -1)
+            prod = arith.mul(rt, both_b, diff)
+            na = a.size // (a.shape[0] * a.shape[1])
+            m = ring.add(b, prod[..., :na].reshape(a.shape))
+            h = ring.add(hb, prod[..., na:].reshape(ha.shape))
+            nxt = [(m[..., i], h[..., i]) for i in range(half)]
+        else:
+            m = ring.add(b, arith.mul(rt, bit, ring.sub(a, b)))
+            levels.append((bit, len(cand)))
+            nxt = [(m[..., i], None) for i in range(half)]
         if len(cand) % 2:
             nxt.append(cand[-1])
         cand = nxt
     mx, oh = cand[0]
+    if not onehot:
+        return mx, None
+    if not carry:  # the winner's indicator, sent down: a pair's winner gets parent * bit, its other parent - that
+        ind = np.broadcast_to(arith.public(rt, 1, vals.shape[2:-1] + (1,)), (rt.L, ring.k) + vals.shape[2:-1] + (1,))
+        for bit, count in reversed(levels):
+            half = count // 2
+            first = arith.mul(rt, ind[..., :half], bit)
+            pairs = np.stack([first, ring.sub(ind[..., :half], first)], -1).reshape(first.shape[:-1] + (2 * half,))
+            ind = np.concatenate([pairs, ind[..., half:]], -1) if count % 2 else pairs
+        oh = ind
     return mx, np.moveaxis(oh, -1, ax)
