@@ -151,15 +151,34 @@ class MPCTensor:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0) -> "MPCTensor":
-        """Flatten dims from start_dim on."""
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "MPCTensor":
+        """Flatten dims start_dim..end_dim (torch's arguments)."""
         s = self.shape
-        return self.reshape(s[:_dim(start_dim, len(s), "start_dim")] + (-1,) if s else (-1,))
+        if not s:
+            return self.reshape(1)
+        a, b = _dim(start_dim, len(s), "start_dim"), _dim(end_dim, len(s), "end_dim")
+        if a > b:
+            raise InputError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {s})")
+        return self.reshape(s[:a] + (int(np.prod(s[a:b + 1], dtype=np.int64)),) + s[b + 1:])
 
     def transpose(self, d0: int = 0, d1: int = 1) -> "MPCTensor":
         """Swap two dims."""
         nd = self.dim()
         return self._wrap(np.swapaxes(self.share, _dim(d0, nd) + 2, _dim(d1, nd) + 2))
+
+    def permute(self, *dims: Any) -> "MPCTensor":
+        """Reorder the dims (torch's permute: x.permute(2, 0, 1) or x.permute((2, 0, 1)))."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        nd = self.dim()
+        order = tuple(_dim(d, nd) for d in dims)
+        if sorted(order) != list(range(nd)):
+            raise InputError(f"permute needs each of the {nd} dims once, got {dims}")
+        return self._wrap(np.transpose(self.share, (0, 1) + tuple(d + 2 for d in order)))
+
+    def clone(self) -> "MPCTensor":
+        """A copy (shares copied)."""
+        return self._wrap(self.share.copy())
 
     def t(self) -> "MPCTensor":
         """Transpose of a matrix."""
@@ -310,18 +329,29 @@ class MPCTensor:
             out = out[..., 0]
         return self._wrap(out, other)
 
-    def sum(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
-        """Sum over all elements or one dim (local)."""
+    def _dims(self, dim: Any) -> tuple[int, ...]:
+        """A reduction's user dims: all for None, one int, or a tuple / list of distinct dims (as torch)."""
+        if dim is None:
+            return tuple(range(self.dim()))
+        if isinstance(dim, (tuple, list)):
+            dims = tuple(_dim(d, self.dim()) for d in dim)
+            if len(set(dims)) != len(dims):
+                raise InputError(f"dim {tuple(dim)!r} names a dim twice")
+            return dims
+        return (_dim(dim, self.dim()),)
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> "MPCTensor":
+        """Sum over all elements, one dim or a tuple of dims (local)."""
         ring = self._rt.ring
-        axes = tuple(range(2, self.share.ndim)) if dim is None else (_dim(dim, self.dim()) + 2,)
+        axes = tuple(d + 2 for d in self._dims(dim))
         s = ring.sum(self.share, axes)
         if keepdim:
             s = np.expand_dims(s, axes)
         return self._wrap(s)
 
-    def mean(self, dim: int | None = None, keepdim: bool = False) -> "MPCTensor":
-        """Mean over all elements or one dim."""
-        count = int(np.prod(self.shape)) if dim is None else self.shape[_dim(dim, self.dim())]
+    def mean(self, dim: Any = None, keepdim: bool = False) -> "MPCTensor":
+        """Mean over all elements, one dim or a tuple of dims."""
+        count = int(np.prod([self.shape[d] for d in self._dims(dim)], dtype=np.int64))
         if count == 0:
             raise InputError(f"mean over no elements (shape {self.shape}, dim {dim})")
         return self.sum(dim, keepdim) * (1.0 / count)
@@ -426,6 +456,33 @@ class MPCTensor:
     def square(self) -> "MPCTensor":
         """x * x."""
         return self * self
+
+    def neg(self) -> "MPCTensor":
+        """-x."""
+        return -self
+
+    __abs__ = abs
+
+    def pow(self, exponent: Any) -> "MPCTensor":
+        """x ** k for an integer k: by repeated squaring for k >= 0 (one product per step, each within the
+        product's error bound), reciprocal(x) ** -k for k < 0 (reciprocal's range). Other exponents: InputError."""
+        if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, (numbers.Integral, float, np.floating)) \
+                or not float(exponent).is_integer():
+            raise InputError(f"pow takes an integer exponent, got {exponent!r} (x.sqrt() for 0.5)")
+        k = int(exponent)
+        if k < 0:
+            return self.reciprocal().pow(-k)
+        result, base = None, self
+        while True:
+            if k & 1:
+                result = base if result is None else result * base
+            k >>= 1
+            if not k:
+                break
+            base = base * base
+        return result if result is not None else self * 0.0 + 1.0
+
+    __pow__ = pow
 
     def _tournament(self, dim: int, what: str, onehot: bool = True) -> tuple[int, np.ndarray, np.ndarray]:
         """(dim as an index, shares of the maxima along it, integer one-hot shares of the first maxima or None)."""

@@ -51,8 +51,7 @@ def _layer(layer: Any) -> m.Module:
     if kind == "Softmax":
         return m.Softmax(layer.dim)  # None: torch's implicit dim, which depends on the input's dims
     if kind == "Flatten":
-        _refuse(kind, {f"end_dim={layer.end_dim}": layer.end_dim != -1})
-        return m.Flatten(layer.start_dim)
+        return m.Flatten(layer.start_dim, layer.end_dim)
     if kind in ("MaxPool2d", "AvgPool2d"):
         cls = m.MaxPool2d if kind == "MaxPool2d" else m.AvgPool2d
         _refuse(kind, {"ceil_mode=True": layer.ceil_mode,

@@ -196,15 +196,15 @@ class Softmax(Module):
 
 
 class Flatten(Module):
-    """Flatten from start_dim on."""
+    """Flatten dims start_dim..end_dim."""
 
-    def __init__(self, start_dim: int = 1) -> None:
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = start_dim
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: MPCTensor) -> MPCTensor:
         """Reshape."""
-        return x.flatten(self.start_dim)
+        return x.flatten(self.start_dim, self.end_dim)
 
 
 class Sequential(Module):

@@ -175,6 +175,37 @@ def test_index_errors_name_the_tensor_dims(mpc):
     assert [r.shape for r in x] == [(3,), (3,)]  # iteration still stops at the IndexError
 
 
+def test_crypten_and_torch_tensor_methods_users_reach_for(mpc):
+    """x ** 2, x.pow(k), abs(x), x.neg(), x.permute(...), x.clone(), x.flatten(start, end), sum / mean over a
+    tuple of dims, and nn.Flatten(start, end) from torch: each raised AttributeError or TypeError (or, for
+    sum((0, 1)), a misleading "dim (0, 1) is out of range"; Flatten with end_dim was refused)."""
+    a = np.array([[1.5, -2.0, 0.5], [3.0, 0.25, -1.0]])
+    x, qa = mpc.cryptensor(a), q(a)
+    assert np.all(np.abs((x ** 2).get_plain_text() - qa ** 2) < 2 * ULP)
+    assert np.allclose(x.pow(3).get_plain_text(), qa ** 3, rtol=1e-6, atol=1e-6)  # errors grow with |x|^(k-1)
+    assert np.allclose(x.pow(5.0).get_plain_text(), qa ** 5, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(x.pow(0).get_plain_text(), np.ones(a.shape))
+    assert np.array_equal(x.pow(1).get_plain_text(), qa)
+    p = mpc.cryptensor(np.array([0.5, 2.0, 4.0]))
+    assert np.all(np.abs(p.pow(-2).get_plain_text() * np.array([0.5, 2.0, 4.0]) ** 2 - 1) < 1e-4)
+    for bad in (0.5, "2", True, None):
+        with pytest.raises(InputError, match="integer exponent"):
+            x ** bad
+    assert np.array_equal(abs(x).get_plain_text(), np.abs(qa)) and np.array_equal(x.neg().get_plain_text(), -qa)
+    b = np.arange(24.0).reshape(2, 3, 4)
+    y, t = mpc.cryptensor(b), torch.tensor(b)
+    for got, ref in ((y.permute(2, 0, 1), t.permute(2, 0, 1)), (y.permute((1, -1, 0)), t.permute(1, -1, 0)),
+                     (y.flatten(0, 1), t.flatten(0, 1)), (y.flatten(1, -1), t.flatten(1, -1)),
+                     (y.flatten(-2, -2), t.flatten(-2, -2)), (y.sum((0, 2)), t.sum((0, 2))),
+                     (y.sum([-1, 0], keepdim=True), t.sum([-1, 0], keepdim=True)), (y.clone(), t.clone())):
+        assert got.shape == tuple(ref.shape) and np.array_equal(got.get_plain_text(), ref.numpy())
+    assert np.all(np.abs(y.mean((0, 1)).get_plain_text() - b.mean((0, 1))) <= 2 * ULP + b.mean((0, 1)) * ULP)
+    for bad in (lambda: y.permute(0, 1), lambda: y.permute(0, 0, 1), lambda: y.sum((1, -2)),
+                lambda: y.flatten(2, 0)):
+        with pytest.raises(InputError):
+            bad()
+
+
 # ================================================================== differential sweep (held)
 
 finite = st.floats(-100, 100, allow_nan=False, width=64)
@@ -421,6 +452,7 @@ def _conv_models():
         torch.nn.Sequential(torch.nn.MaxPool2d(3, stride=2, padding=1), torch.nn.AvgPool2d(2, stride=1, padding=1)),
         torch.nn.Sequential(torch.nn.AvgPool2d((2, 3)), torch.nn.Flatten(0), torch.nn.Softmax(0)),
         torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.Identity(), torch.nn.Flatten(2), torch.nn.Softmax(-1)),
+        torch.nn.Sequential(torch.nn.Flatten(1, 2), torch.nn.Softmax(1), torch.nn.Flatten(0, -2)),
     ]
 
 
@@ -451,7 +483,7 @@ def test_from_pytorch_models_match_torch_forward(request, parties):
     (torch.nn.AvgPool2d(3, padding=1, count_include_pad=False), "count_include_pad"),
     (torch.nn.AvgPool2d(2, divisor_override=3), "divisor_override"), (torch.nn.BatchNorm2d(2), "BatchNorm2d"),
     (torch.nn.AdaptiveAvgPool2d(1), "AdaptiveAvgPool2d"), (torch.nn.Tanh(), "Tanh"),
-    (torch.nn.LogSoftmax(1), "LogSoftmax"), (torch.nn.Flatten(1, 2), "end_dim"),
+    (torch.nn.LogSoftmax(1), "LogSoftmax"),
 ])
 def test_unsupported_layers_and_options_are_named(mpc, layer, name):
     """A layer or option from_pytorch does not implement raises InputError naming it (never a silent result)."""
