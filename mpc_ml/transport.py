@@ -164,7 +164,11 @@ class TcpComm:
         self._session = session
         self.channels: dict[int, Channel] = {}
         self._unconfirmed: set[int] = set()  # ids claimed by connections that failed key confirmation
-        self._connect(connect_timeout, listener)
+        try:
+            self._connect(connect_timeout, listener)
+        except BaseException:  # a start-up that fails keeps no connection open
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ setup
     def _initiate(self, sock: socket.socket, peer: int) -> Channel:
@@ -209,7 +213,11 @@ class TcpComm:
             sock.close()
             return
         mine = os.urandom(32)
-        sock.sendall(MAGIC + struct.pack("!HH", self.me, frm) + mine)
+        try:
+            sock.sendall(MAGIC + struct.pack("!HH", self.me, frm) + mine)
+        except OSError:  # the connection was reset after its hello (a stray that hung up): drop it, keep accepting
+            sock.close()
+            return
         nonces = hello[-32:] + mine
         lo, hi = self.me, frm
         k_lohi, k_hilo = _derive(self._secret, bytes.fromhex(self._peers[frm]["kx_public"]), lo, hi, nonces,
@@ -251,16 +259,21 @@ class TcpComm:
     def _dial(self, j: int, deadline: float) -> Channel:
         peer = self._peers[j]
         while True:
+            sock = None
             try:
                 sock = socket.create_connection((peer["host"], int(peer["port"])), timeout=2.0)
                 sock.settimeout(max(0.1, deadline - time.monotonic()))
                 return self._initiate(sock, j)
-            except (ConnectionRefusedError, socket.timeout, OSError) as exc:
-                if isinstance(exc, ProtocolError):
-                    raise
+            except OSError:  # refused, timed out or reset: close this attempt and try again until the deadline
+                if sock is not None:
+                    sock.close()
                 if time.monotonic() > deadline:
                     raise PartyTimeout(f"could not connect to party {j} at {peer['host']}:{peer['port']}", j) from None
                 time.sleep(0.05)
+            except BaseException:  # a ProtocolError from the handshake: no retry, and the socket is not kept
+                if sock is not None:
+                    sock.close()
+                raise
 
     # ------------------------------------------------------------------ messages
     def _transfer(self, sends: dict[int, bytes], expect: set[int],

@@ -220,6 +220,120 @@ def test_channel_rejects_an_impostor(tmp_path):
         assert "party 1" in str(errors[i]), errors[i]
 
 
+def _open_sockets() -> int:
+    """Sockets open in this process, once the garbage collector has closed the unreachable ones."""
+    import gc
+    import os
+
+    gc.collect()
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in os.listdir(fds):
+        try:
+            count += os.readlink(fds / fd).startswith("socket:")
+        except OSError:  # closed while listing
+            pass
+    return count
+
+
+def test_a_party_whose_start_up_fails_closes_its_connections(tmp_path):
+    """A party whose start-up fails (an impostor in the deployment) closes the connections it had made to the others
+    (they stayed open until garbage collection)."""
+    import threading
+
+    from mpc_ml.runtime import Stats
+    from mpc_ml.transport import TcpComm
+
+    peers = json.loads(launcher.write_local_deployment(3, tmp_path).read_text())
+    secrets = [bytes.fromhex(launcher.load_key(tmp_path / f"party{i}.key", i)["kx_secret"]) for i in range(3)]
+    secrets[1] = bytes(range(32))  # the impostor's own key
+    errors: dict[int, BaseException] = {}
+    before = _open_sockets()
+
+    def party(i: int) -> None:
+        try:
+            TcpComm(i, peers["parties"], secrets[i], bytes(16), Stats(), timeout=3, connect_timeout=4).close()
+        except BaseException as exc:  # noqa: BLE001 - recorded (with its traceback) for the assertions
+            errors[i] = exc
+
+    threads = [threading.Thread(target=party, args=(i,)) for i in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert set(errors) >= {0, 2}, errors
+    assert _open_sockets() <= before, "a party that failed its start-up kept connections open"
+
+
+def test_a_dial_refused_at_the_handshake_closes_its_socket(tmp_path):
+    """A process at a peer's address that does not answer the handshake: the dialling party raises and closes that
+    connection (it was kept, referenced by the error's traceback)."""
+    import socket
+    import threading
+
+    from mpc_ml.runtime import Stats
+    from mpc_ml.transport import TcpComm
+
+    peers = json.loads(launcher.write_local_deployment(3, tmp_path).read_text())
+    secret = bytes.fromhex(launcher.load_key(tmp_path / "party1.key", 1)["kx_secret"])
+    with socket.create_server(("127.0.0.1", peers["parties"][0]["port"])) as fake:
+        def serve() -> None:
+            conn, _ = fake.accept()
+            with conn:
+                conn.sendall(bytes(64))
+
+        server = threading.Thread(target=serve)
+        server.start()
+        before = _open_sockets()
+        with pytest.raises(ProtocolError, match="party 0 did not answer the handshake") as failure:
+            TcpComm(1, peers["parties"], secret, bytes(16), Stats(), timeout=3, connect_timeout=4)
+        server.join(10)
+        assert _open_sockets() <= before, "the failed dial kept its socket open while its error is held"
+        assert failure.value.party == 0
+
+
+def test_a_connection_reset_after_its_hello_is_dropped_and_accepting_goes_on(tmp_path):
+    """A stray that sends a well-formed hello and hangs up before the answer: the listening party's answer fails with
+    ECONNRESET; it drops that connection (closed) and keeps accepting, instead of failing its start-up."""
+    import struct
+
+    from mpc_ml.runtime import Stats
+    from mpc_ml.transport import MAGIC, TcpComm
+
+    class Reset:
+        closed = False
+
+        def settimeout(self, _: float) -> None:
+            pass
+
+        def recv(self, n: int) -> bytes:
+            return (MAGIC + struct.pack("!HH", 1, 0) + bytes(32))[:n]
+
+        def sendall(self, _: bytes) -> None:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Listener:
+        def __init__(self) -> None:
+            self.conn = Reset()
+
+        def settimeout(self, _: float) -> None:
+            pass
+
+        def accept(self) -> tuple[Reset, tuple[str, int]]:
+            return self.conn, ("127.0.0.1", 1)
+
+    peers = json.loads(launcher.write_local_deployment(3, tmp_path).read_text())
+    comm = TcpComm.__new__(TcpComm)
+    comm.n, comm.me, comm.stats, comm.channels, comm._unconfirmed = 3, 0, Stats(), {}, set()
+    comm._peers = peers["parties"]
+    listener = Listener()
+    comm._accept_one(listener, deadline=float("inf"))  # type: ignore[arg-type]
+    assert comm.channels == {} and listener.conn.closed
+
+
 def test_a_frame_of_another_size_than_the_round_s_is_refused_from_its_header(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A party announcing a 1 GiB frame in a round whose frames are 48 bytes is named at once, from the header: the
     receiver does not buffer up to MAX_FRAME bytes of it (nor wait for them until its timeout)."""
