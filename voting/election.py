@@ -2,7 +2,7 @@
 
 Ballots are parsed and their proofs and signature checked outside the lock; inside it, the phase, replays,
 copied ciphertexts and the tracking-code chain are checked against the board's indexes, so a rejected
-ballot leaves nothing behind and a retried cast returns the first receipt.
+ballot leaves nothing behind and a retried cast returns the first receipt (in any phase: it stores nothing).
 """
 
 from __future__ import annotations
@@ -157,11 +157,11 @@ class Election:
     def _submit(self, entry_type: str, ballot: Ballot, extra: dict[str, Any], ballot_json: Any) -> Receipt:
         digest = ballot.hash.hex()
         with self.board.locked(self.election_id) as lb:
-            phase = lifecycle.next_phase(lb.election.phase, entry_type)
             known = lb.session.scalars(select(db.Ballot).where(
                 db.Ballot.election_id == self.election_id, db.Ballot.ballot_hash == digest)).one_or_none()
-            if known is not None:
+            if known is not None:  # a retry stores nothing: its receipt holds after the close too
                 return self._retry(lb, known, entry_type, extra)
+            phase = lifecycle.next_phase(lb.election.phase, entry_type)
             expected = self._cast_count(lb.session, ballot.credential)
             if ballot.revote != expected:
                 raise ProtocolError(f"re-vote counter refused: this ballot has revote {ballot.revote}, the credential's "
@@ -198,7 +198,8 @@ class Election:
         raise ProtocolError(f"replayed ballot: already on the board at seq {known.seq}")
 
     def cast(self, ballot_json: Any) -> Receipt:
-        """Cast a ballot; a retry of the credential's latest ballot returns its receipt and stores nothing."""
+        """Cast a ballot; a retry of the credential's latest ballot returns its receipt and stores nothing (also
+        after the close: the ballot is on the board and counts)."""
         ballot = self._checked(ballot_json)
         return self._submit("cast", ballot, {}, ballot_json)
 
