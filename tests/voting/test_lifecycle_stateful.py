@@ -326,6 +326,13 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             self.challenge(data.draw(st.integers(0, VOTERS - 1)), data.draw(CHOICES), False)
 
+    @rule()
+    def restart(self) -> None:
+        """A new server process (or another web worker): a new Election and Board over the same database, whose
+        state comes from the board alone."""
+        self.board = Board(self.board.engine, self.fx.key)
+        self.election = Election(self.board, ELECTION_ID)
+
     # --- ballots --------------------------------------------------------------------------------
     @precondition(lambda self: self.phase == "open")
     @rule(voter=st.integers(0, VOTERS - 1), choices=CHOICES)
