@@ -535,7 +535,7 @@ def run(machine: type[LifecycleMachine], examples: int, steps: int) -> None:
 
 
 def test_lifecycle_ed25519() -> None:
-    run(LifecycleMachine, examples=60, steps=40)
+    run(LifecycleMachine, examples=40, steps=40)
 
 
 def test_lifecycle_modp() -> None:
