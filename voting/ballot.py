@@ -185,7 +185,7 @@ def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = 
         credentials.parse_public_credential(credential, "ballot.credential")
     revote = check_revote(obj["revote"])
     sig = obj["signature"]
-    if not isinstance(sig, str) or len(sig) != 128 or sig != sig.lower():
+    if not isinstance(sig, str) or len(sig) != 128 or any(c not in "0123456789abcdef" for c in sig):
         raise DecodeError("ballot.signature", "expected 128 lowercase hex characters")
     contests_json = obj["contests"]
     if not isinstance(contests_json, list):

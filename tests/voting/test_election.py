@@ -241,6 +241,16 @@ def test_row01_row09_proofs_bound_to_statement_and_context(s: Scenario) -> None:
     assert not proof.verify(pk, ct, selection_context(other.ctx, ballot.credential, contest.id, contest.options[0]))
 
 
+@pytest.mark.parametrize("sig", ["z" * 128, "A" * 128, "0" * 127, 7])
+def test_a_ballot_signature_that_is_not_128_lowercase_hex_digits_is_malformed(s: Scenario, sig) -> None:
+    """The signature field is 128 lowercase hex digits (spec 10.4): anything else is a parse error naming it
+    (ballot_format in the verifier), not a signature that fails (non-hex letters passed the parser)."""
+    ballot = copy.deepcopy(s.ballot(0))
+    ballot["signature"] = sig
+    with pytest.raises(DecodeError, match="ballot.signature"):
+        parse_ballot(s.ctx, ballot)
+
+
 def test_row08_known_answers_pin_the_ballot_encodings() -> None:
     """ATTACKS.md row 8: ballot hash, tracker and proof contexts are injective encodings, pinned by known answers."""
     from types import SimpleNamespace
