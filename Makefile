@@ -3,7 +3,7 @@
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-CSRC    := threshold/groups/_ed25519.c threshold/groups/_modp.c mpc_ml/_ring.c
+CSRC    := threshold/groups/_ed25519.c threshold/groups/_ed25519_x64.c threshold/groups/_modp.c mpc_ml/_ring.c
 HASH    := $(shell cat pyproject.toml setup.py $(CSRC) | sha256sum | cut -c1-12)
 RUN_STAMP  := $(VENV)/.run-$(HASH)
 TEST_STAMP := $(VENV)/.test-$(HASH)

@@ -7,7 +7,7 @@ setup(
     ext_modules=[
         Extension(
             "threshold.groups._ed25519",
-            sources=["threshold/groups/_ed25519.c"],
+            sources=["threshold/groups/_ed25519.c", "threshold/groups/_ed25519_x64.c"],  # the latter: the BMI2/ADX build
             extra_compile_args=["-O3", "-std=gnu11"],
         ),
         Extension(

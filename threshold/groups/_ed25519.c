@@ -1,7 +1,17 @@
 /*
  * Native edwards25519 arithmetic for threshold.groups.ed25519.
  *
- * Field: GF(2^255 - 19) in radix 2^51 (five 64-bit limbs, unsigned __int128 products).
+ * Field: GF(2^255 - 19), in one of two arithmetics, chosen once at import:
+ *   portable  radix 2^51 in C (five 64-bit limbs, unsigned __int128 products); every machine.
+ *   adx       radix 2^64 (four limbs, values kept below 2^256 modulo 2^256 - 38), products in
+ *             inline assembly with mulx/adcx/adox; x86-64 with BMI2 and ADX (CPUID checked).
+ * This file is compiled twice: directly (portable, and the module's entry point) and from
+ * _ed25519_x64.c with ED_FE64 defined (adx; an empty unit off x86-64). Everything below the field
+ * layer is the same source in both; each build has its own method table and state, and
+ * PyInit__ed25519 installs one. The environment variable QUORUM_ED25519_ARITH, read at import,
+ * forces a choice: "portable", "adx" (ImportError if unavailable) or "auto" (the default: adx
+ * when the CPU has it). The module's ARITH attribute names the arithmetic in use. Both are
+ * constant time in the same sense (no branch or memory index on data in the field layer).
  * Points: extended twisted Edwards coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, xy = T/Z, with the
  * complete a = -1 formulas of Hisil-Wong-Carter-Dawson (as in ref10 / libsodium).
  *
@@ -37,25 +47,271 @@
 #include <string.h>
 #include <sys/random.h>
 
-typedef uint64_t fe[5];
+#if defined(__x86_64__) && defined(__GNUC__)  /* GCC and Clang: AT&T inline assembly */
+#define ED_HAVE_ADX 1
+#else
+#define ED_HAVE_ADX 0
+#endif
+#if defined(ED_FE64) && !ED_HAVE_ADX
+#error "ED_FE64 needs x86-64 and GCC-style inline assembly"
+#endif
+
 typedef unsigned __int128 u128;
+
+/* ------------------------------------------------------------------ field */
+
+#ifdef ED_FE64
+#define FE_LIMBS 4
+#else
+#define FE_LIMBS 5
+#endif
+typedef uint64_t fe[FE_LIMBS];
+
+static inline void fe_0(fe h) { memset(h, 0, sizeof(fe)); }
+static inline void fe_1(fe h) { fe_0(h); h[0] = 1; }
+static inline void fe_copy(fe h, const fe f) { memcpy(h, f, sizeof(fe)); }
+
+#ifdef ED_FE64
+/* Radix 2^64 (x86-64 with BMI2 and ADX; compiled from _ed25519_x64.c, chosen at import).
+ * An element is four 64-bit limbs holding ANY integer 0 <= v < 2^256 that is congruent to the
+ * value mod p: arithmetic is modulo 2^256 - 38 = 2p, so there is no limb bound to track. Every
+ * function below accepts any such input (all 2^256 of them) and returns one; fe_carry has
+ * nothing to do and only fe_tobytes reduces fully. Products use mulx with two carry chains
+ * (adcx on CF, adox on OF); no branch and no memory index depends on any value. */
+static const fe fe_d = {0x75eb4dca135978a3, 0x00700a4d4141d8ab, 0x8cc740797779e898, 0x52036cee2b6ffe73};
+static const fe fe_d2 = {0xebd69b9426b2f159, 0x00e0149a8283b156, 0x198e80f2eef3d130, 0x2406d9dc56dffce7};
+static const fe fe_sqrtm1 = {0xc4ee1b274a0ea0b0, 0x2f431806ad2fe478, 0x2b4d00993dfbd7a7, 0x2b8324804fc1df0b};
+
+#define FE64_IN(p) "m"(*(const uint64_t(*)[4])(p))
+#define FE64_OUT(p) "=m"(*(uint64_t(*)[4])(p))
+
+/* f + g mod 2^256 - 38: a carry out of 2^256 is worth 38; a second carry leaves r0 < 38, so
+ * adding 38 to r0 alone cannot carry again. */
+static inline void fe_add(fe h, const fe f, const fe g) {
+    uint64_t r0, r1, r2, r3, t;
+    __asm__("movq   (%[f]), %[r0]\n\t"
+            "movq   8(%[f]), %[r1]\n\t"
+            "movq   16(%[f]), %[r2]\n\t"
+            "movq   24(%[f]), %[r3]\n\t"
+            "addq   (%[g]), %[r0]\n\t"
+            "adcq   8(%[g]), %[r1]\n\t"
+            "adcq   16(%[g]), %[r2]\n\t"
+            "adcq   24(%[g]), %[r3]\n\t"
+            "sbbq   %[t], %[t]\n\t"
+            "andl   $38, %k[t]\n\t"
+            "addq   %[t], %[r0]\n\t"
+            "adcq   $0, %[r1]\n\t"
+            "adcq   $0, %[r2]\n\t"
+            "adcq   $0, %[r3]\n\t"
+            "sbbq   %[t], %[t]\n\t"
+            "andl   $38, %k[t]\n\t"
+            "addq   %[t], %[r0]\n\t"
+            : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3), [t] "=&r"(t)
+            : [f] "r"(f), [g] "r"(g), FE64_IN(f), FE64_IN(g)
+            : "cc");
+    h[0] = r0; h[1] = r1; h[2] = r2; h[3] = r3;
+}
+
+static inline void fe_carry(fe h) { (void)h; }
+
+/* f - g mod 2^256 - 38: a borrow is worth -38 (2^256 = 38); after a second borrow
+ * r0 >= 2^64 - 38, so subtracting 38 from r0 alone cannot borrow again. */
+static inline void fe_sub(fe h, const fe f, const fe g) {
+    uint64_t r0, r1, r2, r3, t;
+    __asm__("movq   (%[f]), %[r0]\n\t"
+            "movq   8(%[f]), %[r1]\n\t"
+            "movq   16(%[f]), %[r2]\n\t"
+            "movq   24(%[f]), %[r3]\n\t"
+            "subq   (%[g]), %[r0]\n\t"
+            "sbbq   8(%[g]), %[r1]\n\t"
+            "sbbq   16(%[g]), %[r2]\n\t"
+            "sbbq   24(%[g]), %[r3]\n\t"
+            "sbbq   %[t], %[t]\n\t"
+            "andl   $38, %k[t]\n\t"
+            "subq   %[t], %[r0]\n\t"
+            "sbbq   $0, %[r1]\n\t"
+            "sbbq   $0, %[r2]\n\t"
+            "sbbq   $0, %[r3]\n\t"
+            "sbbq   %[t], %[t]\n\t"
+            "andl   $38, %k[t]\n\t"
+            "subq   %[t], %[r0]\n\t"
+            : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3), [t] "=&r"(t)
+            : [f] "r"(f), [g] "r"(g), FE64_IN(f), FE64_IN(g)
+            : "cc");
+    h[0] = r0; h[1] = r1; h[2] = r2; h[3] = r3;
+}
+
+/* The 512-bit product t0..t7 (r8..r15) -> t0..t3 + 38 t4..t7 < 2^256 + 2^262, whose top word c
+ * (at most 39) is folded again as 38 c; a carry out of that leaves r0 < 38 * 39 + 38 and
+ * r1..r3 = 0, so the last +38 on r0 cannot carry. Output any value below 2^256. */
+#define FE64_REDUCE                      \
+    "movl   $38, %%edx\n\t"              \
+    "xorl   %%eax, %%eax\n\t"            \
+    "mulx   %%r12, %%rax, %%r12\n\t"     \
+    "adcx   %%rax, %%r8\n\t"             \
+    "adox   %%r12, %%r9\n\t"             \
+    "mulx   %%r13, %%rax, %%r13\n\t"     \
+    "adcx   %%rax, %%r9\n\t"             \
+    "adox   %%r13, %%r10\n\t"            \
+    "mulx   %%r14, %%rax, %%r14\n\t"     \
+    "adcx   %%rax, %%r10\n\t"            \
+    "adox   %%r14, %%r11\n\t"            \
+    "mulx   %%r15, %%rax, %%r15\n\t"     \
+    "adcx   %%rax, %%r11\n\t"            \
+    "movl   $0, %%eax\n\t"               \
+    "adox   %%rax, %%r15\n\t"            \
+    "adcx   %%rax, %%r15\n\t"            \
+    "imulq  $38, %%r15, %%r15\n\t"       \
+    "addq   %%r15, %%r8\n\t"             \
+    "adcq   %%rax, %%r9\n\t"             \
+    "adcq   %%rax, %%r10\n\t"            \
+    "adcq   %%rax, %%r11\n\t"            \
+    "sbbq   %%rax, %%rax\n\t"            \
+    "andl   $38, %%eax\n\t"              \
+    "addq   %%rax, %%r8\n\t"             \
+    "movq   %%r8, (%1)\n\t"              \
+    "movq   %%r9, 8(%1)\n\t"             \
+    "movq   %%r10, 16(%1)\n\t"           \
+    "movq   %%r11, 24(%1)\n\t"
+
+/* One row of the schoolbook product: t_i..t_{i+4} += f_i * g, t_{i+4} starting at 0 (the
+ * zeroing xor also clears CF and OF); the low halves ride the CF chain, the high halves the OF
+ * chain. Neither chain carries out of t_{i+4}: the partial sum is below 2^(64 (i + 5)). */
+#define FE64_ROW(off, a, b, c, d, e)                  \
+    "movq   " off "(%2), %%rdx\n\t"                    \
+    "xorl   %%" e "d, %%" e "d\n\t"                    \
+    "mulx   (%3), %%rax, %%rcx\n\t"                    \
+    "adcx   %%rax, %%" a "\n\t"                        \
+    "adox   %%rcx, %%" b "\n\t"                        \
+    "mulx   8(%3), %%rax, %%rcx\n\t"                   \
+    "adcx   %%rax, %%" b "\n\t"                        \
+    "adox   %%rcx, %%" c "\n\t"                        \
+    "mulx   16(%3), %%rax, %%rcx\n\t"                  \
+    "adcx   %%rax, %%" c "\n\t"                        \
+    "adox   %%rcx, %%" d "\n\t"                        \
+    "mulx   24(%3), %%rax, %%rcx\n\t"                  \
+    "adcx   %%rax, %%" d "\n\t"                        \
+    "adox   %%rcx, %%" e "\n\t"                        \
+    "movl   $0, %%eax\n\t"                             \
+    "adcx   %%rax, %%" e "\n\t"
+
+/* h may alias f or g: every input is read before h is written. */
+static inline void fe_mul(fe h, const fe f, const fe g) {
+    __asm__("movq   (%2), %%rdx\n\t"
+            "mulx   (%3), %%r8, %%r9\n\t"
+            "mulx   8(%3), %%rax, %%r10\n\t"
+            "addq   %%rax, %%r9\n\t"
+            "mulx   16(%3), %%rax, %%r11\n\t"
+            "adcq   %%rax, %%r10\n\t"
+            "mulx   24(%3), %%rax, %%r12\n\t"
+            "adcq   %%rax, %%r11\n\t"
+            "adcq   $0, %%r12\n\t"
+            FE64_ROW("8", "r9", "r10", "r11", "r12", "r13")
+            FE64_ROW("16", "r10", "r11", "r12", "r13", "r14")
+            FE64_ROW("24", "r11", "r12", "r13", "r14", "r15")
+            FE64_REDUCE
+            : FE64_OUT(h)
+            : "r"(h), "r"(f), "r"(g), FE64_IN(f), FE64_IN(g)
+            : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cc");
+}
+
+/* Squaring: the 6 products f_i f_j (i < j) once, doubled, plus the 4 squares f_i^2. */
+static inline void fe_sq(fe h, const fe f) {
+    __asm__("movq   (%2), %%rdx\n\t"
+            "mulx   8(%2), %%r9, %%r10\n\t"
+            "mulx   16(%2), %%rax, %%r11\n\t"
+            "addq   %%rax, %%r10\n\t"
+            "mulx   24(%2), %%rax, %%r12\n\t"
+            "adcq   %%rax, %%r11\n\t"
+            "adcq   $0, %%r12\n\t"
+            "movq   8(%2), %%rdx\n\t"
+            "xorl   %%r13d, %%r13d\n\t"
+            "mulx   16(%2), %%rax, %%rcx\n\t"
+            "adcx   %%rax, %%r11\n\t"
+            "adox   %%rcx, %%r12\n\t"
+            "mulx   24(%2), %%rax, %%rcx\n\t"
+            "adcx   %%rax, %%r12\n\t"
+            "adox   %%rcx, %%r13\n\t"
+            "movl   $0, %%eax\n\t"
+            "adcx   %%rax, %%r13\n\t"
+            "movq   16(%2), %%rdx\n\t"
+            "mulx   24(%2), %%rax, %%r14\n\t"
+            "addq   %%rax, %%r13\n\t"
+            "adcq   $0, %%r14\n\t"
+            /* t1..t6 = sum f_i f_j 2^(64 (i + j)), i < j; now 2 t + sum f_i^2 2^(128 i) */
+            "xorl   %%r15d, %%r15d\n\t"
+            "movq   (%2), %%rdx\n\t"
+            "mulx   %%rdx, %%r8, %%rcx\n\t"
+            "adcx   %%r9, %%r9\n\t"
+            "adox   %%rcx, %%r9\n\t"
+            "movq   8(%2), %%rdx\n\t"
+            "mulx   %%rdx, %%rax, %%rcx\n\t"
+            "adcx   %%r10, %%r10\n\t"
+            "adox   %%rax, %%r10\n\t"
+            "adcx   %%r11, %%r11\n\t"
+            "adox   %%rcx, %%r11\n\t"
+            "movq   16(%2), %%rdx\n\t"
+            "mulx   %%rdx, %%rax, %%rcx\n\t"
+            "adcx   %%r12, %%r12\n\t"
+            "adox   %%rax, %%r12\n\t"
+            "adcx   %%r13, %%r13\n\t"
+            "adox   %%rcx, %%r13\n\t"
+            "movq   24(%2), %%rdx\n\t"
+            "mulx   %%rdx, %%rax, %%rcx\n\t"
+            "adcx   %%r14, %%r14\n\t"
+            "adox   %%rax, %%r14\n\t"
+            "adcx   %%r15, %%r15\n\t"
+            "adox   %%rcx, %%r15\n\t"
+            FE64_REDUCE
+            : FE64_OUT(h)
+            : "r"(h), "r"(f), FE64_IN(f)
+            : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cc");
+}
+
+static void fe_frombytes(fe h, const uint8_t s[32]) {
+    memcpy(h, s, 32);  /* little-endian x86-64 */
+    h[3] &= 0x7fffffffffffffffULL;  /* bit 255 dropped */
+}
+
+/* Canonical little-endian bytes (fully reduced mod p), without branches. */
+static void fe_tobytes(uint8_t s[32], const fe f) {
+    uint64_t h0 = f[0], h1 = f[1], h2 = f[2], h3 = f[3], q;
+    u128 c;
+    /* v = (v mod 2^255) + 19 (v >> 255) < 2^255 + 19 */
+    c = (u128)h0 + 19 * (h3 >> 63); h3 &= 0x7fffffffffffffffULL;
+    h0 = (uint64_t)c; c = (c >> 64) + h1;
+    h1 = (uint64_t)c; c = (c >> 64) + h2;
+    h2 = (uint64_t)c; h3 += (uint64_t)(c >> 64);
+    /* q = 1 iff v >= p iff v + 19 >= 2^255; then v + 19 q mod 2^255 = v - p q */
+    c = (u128)h0 + 19; c = (c >> 64) + h1; c = (c >> 64) + h2; c = (c >> 64) + h3;
+    q = (uint64_t)c >> 63;
+    c = (u128)h0 + 19 * q;
+    h0 = (uint64_t)c; c = (c >> 64) + h1;
+    h1 = (uint64_t)c; c = (c >> 64) + h2;
+    h2 = (uint64_t)c; h3 = (h3 + (uint64_t)(c >> 64)) & 0x7fffffffffffffffULL;
+    memcpy(s, &h0, 8); memcpy(s + 8, &h1, 8); memcpy(s + 16, &h2, 8); memcpy(s + 24, &h3, 8);
+}
+
+#else
+/* Radix 2^51 (portable C, the fallback everywhere): five limbs, value sum h_i 2^(51 i); the limb
+ * bounds each function accepts and returns are stated with it. In the point formulas below, every
+ * fe_mul/fe_sq operand is a carried value, a product, or a sum of at most three of them (limbs
+ * below 3 * (2^51 + 2^13) < 2^53), and every fe_sub subtrahend a carried value, a product or a
+ * sum of two products (limbs below 2^52 + 2^14). */
 #define MASK51 ((uint64_t)0x7ffffffffffff)
 
 static const fe fe_d = {0x34dca135978a3, 0x1a8283b156ebd, 0x5e7a26001c029, 0x739c663a03cbb, 0x52036cee2b6ff};
 static const fe fe_d2 = {0x69b9426b2f159, 0x35050762add7a, 0x3cf44c0038052, 0x6738cc7407977, 0x2406d9dc56dff};
 static const fe fe_sqrtm1 = {0x61b274a0ea0b0, 0xd5a5fc8f189d, 0x7ef5e9cbd0c60, 0x78595a6804c9e, 0x2b8324804fc1d};
 
-/* ------------------------------------------------------------------ field */
 
-static inline void fe_0(fe h) { h[0] = h[1] = h[2] = h[3] = h[4] = 0; }
-static inline void fe_1(fe h) { h[0] = 1; h[1] = h[2] = h[3] = h[4] = 0; }
-static inline void fe_copy(fe h, const fe f) { memcpy(h, f, sizeof(fe)); }
-
-/* No carry: limbs grow by one bit. Every output feeds fe_mul/fe_sq/fe_sub, which accept it. */
+/* No carry: limbs grow by one bit (limb sums; callers keep them within fe_mul's and fe_sub's
+ * input bounds, see above). */
 static inline void fe_add(fe h, const fe f, const fe g) {
     h[0] = f[0] + g[0]; h[1] = f[1] + g[1]; h[2] = f[2] + g[2]; h[3] = f[3] + g[3]; h[4] = f[4] + g[4];
 }
 
+/* Limbs below 2^63 in; out h0, h2, h3, h4 < 2^51 and h1 <= 2^51. */
 static inline void fe_carry(fe h) {
     uint64_t c;
     c = h[0] >> 51; h[0] &= MASK51; h[1] += c;
@@ -66,7 +322,8 @@ static inline void fe_carry(fe h) {
     c = h[0] >> 51; h[0] &= MASK51; h[1] += c;
 }
 
-/* f - g + 4p, carried: g's limbs may be up to 2^53. */
+/* f - g + 4p, carried: f's limbs below 2^62, g's at most 4p's (2^53 - 76 for g0, 2^53 - 4 for the
+ * others), so no limb goes negative. Out as fe_carry. */
 static inline void fe_sub(fe h, const fe f, const fe g) {
     h[0] = (f[0] + 0x1fffffffffffb4ULL) - g[0];
     h[1] = (f[1] + 0x1ffffffffffffcULL) - g[1];
@@ -76,8 +333,8 @@ static inline void fe_sub(fe h, const fe f, const fe g) {
     fe_carry(h);
 }
 
-static inline void fe_neg(fe h, const fe f) { fe z; fe_0(z); fe_sub(h, z, f); }
-
+/* Limbs of f and g below 2^54 each: then r0 < (1 + 4 * 19) 2^108 < 2^115, so every r_i >> 51
+ * fits 64 bits, and 19 (r4 >> 51) < 2^64. Out: h0, h2, h3, h4 < 2^51, h1 < 2^51 + 2^13. */
 static inline void fe_mul(fe h, const fe f, const fe g) {
     u128 r0, r1, r2, r3, r4;
     uint64_t f0 = f[0], f1 = f[1], f2 = f[2], f3 = f[3], f4 = f[4];
@@ -98,6 +355,7 @@ static inline void fe_mul(fe h, const fe f, const fe g) {
     h[1] += h[0] >> 51; h[0] &= MASK51;
 }
 
+/* As fe_mul: limbs below 2^54 in (r0 < (1 + 2 * 38) 2^108), the same bounds out. */
 static inline void fe_sq(fe h, const fe f) {
     u128 r0, r1, r2, r3, r4;
     uint64_t f0 = f[0], f1 = f[1], f2 = f[2], f3 = f[3], f4 = f[4];
@@ -115,18 +373,6 @@ static inline void fe_sq(fe h, const fe f) {
     c = (uint64_t)(r4 >> 51); h[4] = (uint64_t)r4 & MASK51;
     h[0] += c * 19;
     h[1] += h[0] >> 51; h[0] &= MASK51;
-}
-
-static inline void fe_sqn(fe h, const fe f, int n) {
-    fe_sq(h, f);
-    for (int i = 1; i < n; i++) fe_sq(h, h);
-}
-
-/* Conditional move, b in {0, 1}, no branch. */
-static inline void fe_cmov(fe f, const fe g, uint64_t b) {
-    uint64_t m = (uint64_t)0 - b;
-    f[0] ^= (f[0] ^ g[0]) & m; f[1] ^= (f[1] ^ g[1]) & m; f[2] ^= (f[2] ^ g[2]) & m;
-    f[3] ^= (f[3] ^ g[3]) & m; f[4] ^= (f[4] ^ g[4]) & m;
 }
 
 static void fe_frombytes(fe h, const uint8_t s[32]) {
@@ -161,6 +407,14 @@ static void fe_tobytes(uint8_t s[32], const fe f) {
     uint64_t w2 = (h[2] >> 26) | (h[3] << 25);
     uint64_t w3 = (h[3] >> 39) | (h[4] << 12);
     memcpy(s, &w0, 8); memcpy(s + 8, &w1, 8); memcpy(s + 16, &w2, 8); memcpy(s + 24, &w3, 8);
+}
+#endif  /* radix 2^51 */
+
+static inline void fe_neg(fe h, const fe f) { fe z; fe_0(z); fe_sub(h, z, f); }
+
+static inline void fe_sqn(fe h, const fe f, int n) {
+    fe_sq(h, f);
+    for (int i = 1; i < n; i++) fe_sq(h, h);
 }
 
 static int fe_iszero(const fe f) {
@@ -432,54 +686,57 @@ static inline uint64_t ct_negative(int8_t b) {
     return x >> 63;
 }
 
-static void cmov_precomp(ge_precomp *t, const ge_precomp *u, uint64_t b) {
-    fe_cmov(t->yplusx, u->yplusx, b); fe_cmov(t->yminusx, u->yminusx, b); fe_cmov(t->xy2d, u->xy2d, b);
-}
-
-static void cmov_cached(ge_cached *t, const ge_cached *u, uint64_t b) {
-    fe_cmov(t->YplusX, u->YplusX, b); fe_cmov(t->YminusX, u->YminusX, b);
-    fe_cmov(t->Z, u->Z, b); fe_cmov(t->T2d, u->T2d, b);
-}
-
 /* Scan every entry; the one whose index equals |b| is OR-ed in under an all-ones mask (the
  * identity when b = 0), then conditionally negated. Straight-line code the compiler vectorizes. */
 static void select_precomp(ge_precomp *t, const ge_precomp row[8], int8_t b) {
-    ge_precomp minust;
     uint64_t bneg = ct_negative(b);
     int8_t babs = (int8_t)(b - (int8_t)((((int8_t)-(int8_t)bneg) & b) * 2));
-    uint64_t acc[15] = {0};
+    uint64_t acc[3 * FE_LIMBS] = {0}, m[8];
+    for (int j = 0; j < 8; j++) m[j] = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
-        uint64_t m = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
         const uint64_t *src = (const uint64_t *)&row[j];
-        for (int k = 0; k < 15; k++) acc[k] |= src[k] & m;
+#pragma GCC unroll 20
+        for (int k = 0; k < 3 * FE_LIMBS; k++) acc[k] |= src[k] & m[j];
     }
     uint64_t zero = ct_equal(babs, 0);
-    acc[0] |= zero; acc[5] |= zero;  /* identity: y+x = y-x = 1, 2dxy = 0 */
-    memcpy(t, acc, sizeof *t);
-    fe_copy(minust.yplusx, t->yminusx);
-    fe_copy(minust.yminusx, t->yplusx);
-    fe_neg(minust.xy2d, t->xy2d);
-    cmov_precomp(t, &minust, bneg);
+    acc[0] |= zero; acc[FE_LIMBS] |= zero;  /* identity: y+x = y-x = 1, 2dxy = 0 */
+    /* b < 0: swap y+x and y-x, negate 2dxy (masks, straight from the accumulator) */
+    uint64_t nm = (uint64_t)0 - bneg, sw;
+    fe nxy;
+    fe_neg(nxy, acc + 2 * FE_LIMBS);
+    for (int k = 0; k < FE_LIMBS; k++) {
+        sw = (acc[k] ^ acc[FE_LIMBS + k]) & nm;
+        t->yplusx[k] = acc[k] ^ sw;
+        t->yminusx[k] = acc[FE_LIMBS + k] ^ sw;
+        t->xy2d[k] = acc[2 * FE_LIMBS + k] ^ ((acc[2 * FE_LIMBS + k] ^ nxy[k]) & nm);
+    }
 }
 
 static void select_cached(ge_cached *t, const ge_cached row[8], int8_t b) {
-    ge_cached minust;
     uint64_t bneg = ct_negative(b);
     int8_t babs = (int8_t)(b - (int8_t)((((int8_t)-(int8_t)bneg) & b) * 2));
-    uint64_t acc[20] = {0};
+    uint64_t acc[4 * FE_LIMBS] = {0}, m[8];
+    for (int j = 0; j < 8; j++) m[j] = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
-        uint64_t m = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
         const uint64_t *src = (const uint64_t *)&row[j];
-        for (int k = 0; k < 20; k++) acc[k] |= src[k] & m;
+#pragma GCC unroll 20
+        for (int k = 0; k < 4 * FE_LIMBS; k++) acc[k] |= src[k] & m[j];
     }
     uint64_t zero = ct_equal(babs, 0);
-    acc[0] |= zero; acc[5] |= zero; acc[10] |= zero;  /* identity: (1, 1, 1, 0) */
-    memcpy(t, acc, sizeof *t);
-    fe_copy(minust.YplusX, t->YminusX);
-    fe_copy(minust.YminusX, t->YplusX);
-    fe_copy(minust.Z, t->Z);
-    fe_neg(minust.T2d, t->T2d);
-    cmov_cached(t, &minust, bneg);
+    acc[0] |= zero; acc[FE_LIMBS] |= zero; acc[2 * FE_LIMBS] |= zero;  /* identity: (1, 1, 1, 0) */
+    /* b < 0: swap Y+X and Y-X, negate 2dT */
+    uint64_t nm = (uint64_t)0 - bneg, sw;
+    fe nt;
+    fe_neg(nt, acc + 3 * FE_LIMBS);
+    for (int k = 0; k < FE_LIMBS; k++) {
+        sw = (acc[k] ^ acc[FE_LIMBS + k]) & nm;
+        t->YplusX[k] = acc[k] ^ sw;
+        t->YminusX[k] = acc[FE_LIMBS + k] ^ sw;
+        t->Z[k] = acc[2 * FE_LIMBS + k];
+        t->T2d[k] = acc[3 * FE_LIMBS + k] ^ ((acc[3 * FE_LIMBS + k] ^ nt[k]) & nm);
+    }
 }
 
 /* 64 signed radix-16 digits in [-8, 8] of a scalar a < 2^255, without branches. */
@@ -1086,12 +1343,68 @@ done:
     return out;
 }
 
+/* _field(op, a, b) -> tuple of limbs (bytes for "tobytes"): one field operation on raw limbs, for
+ * the tests (op: "mul", "sq", "add", "sub", "invert", "tobytes"; b is ignored by the one-operand
+ * ones). a and b are sequences of FE_LIMBS ints below 2^64, taken as they are: any for adx, within
+ * the documented limb bounds for portable (not checked here: the point is to drive the limbs to
+ * those bounds). Public data only. */
+static int get_limbs(PyObject *obj, fe out) {
+    PyObject *seq = PySequence_Fast(obj, "limbs must be a sequence");
+    if (!seq) return -1;
+    if (PySequence_Fast_GET_SIZE(seq) != FE_LIMBS) {
+        PyErr_Format(PyExc_ValueError, "expected %d limbs", FE_LIMBS); Py_DECREF(seq); return -1;
+    }
+    for (int i = 0; i < FE_LIMBS; i++) {
+        out[i] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (out[i] == (uint64_t)-1 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+static PyObject *py_field(PyObject *self, PyObject *args) {
+    const char *op;
+    PyObject *a, *b;
+    fe f, g, h;
+    if (!PyArg_ParseTuple(args, "sOO", &op, &a, &b)) return NULL;
+    if (get_limbs(a, f) < 0 || get_limbs(b, g) < 0) return NULL;
+    if (!strcmp(op, "mul")) fe_mul(h, f, g);
+    else if (!strcmp(op, "sq")) fe_sq(h, f);
+    else if (!strcmp(op, "add")) fe_add(h, f, g);
+    else if (!strcmp(op, "sub")) fe_sub(h, f, g);
+    else if (!strcmp(op, "invert")) fe_invert(h, f);
+    else if (!strcmp(op, "tobytes")) {
+        uint8_t s[32];
+        fe_tobytes(s, f);
+        return PyBytes_FromStringAndSize((const char *)s, 32);
+    } else { PyErr_Format(PyExc_ValueError, "unknown field operation %s", op); return NULL; }
+    PyObject *out = PyTuple_New(FE_LIMBS);
+    if (!out) return NULL;
+    for (int i = 0; i < FE_LIMBS; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(h[i]);
+        if (!v) { Py_DECREF(out); return NULL; }
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
 static PyObject *py_cache_clear(PyObject *self, PyObject *noargs) {
     memset(cache, 0, sizeof(cache_entry) << CACHE_BITS);
     Py_RETURN_NONE;
 }
 
-static PyMethodDef methods[] = {
+/* ------------------------------------------------------------------ module */
+
+/* This file is compiled twice (see the header): each build has its own methods, decode cache and
+ * DecodeFailure, and PyInit__ed25519 (in the portable build) wires one of them into the module. */
+#ifdef ED_FE64
+#define ED_VARIANT(name) name##_adx
+#else
+#define ED_VARIANT(name) name##_portable
+#endif
+#define ED_EXPORT __attribute__((visibility("hidden")))
+
+ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"check", py_check, METH_O, "check(enc) -> 0 if enc is a canonical curve point, else an error code (1, 2, 3)."},
     {"member", py_member, METH_O, "member(enc) -> whether enc decodes to a point of the prime-order subgroup ([L]P = O)."},
     {"members_batch", py_members_batch, METH_VARARGS, "members_batch(encs, randomness) -> 128 random-subset checks [L](sum) = O."},
@@ -1103,19 +1416,60 @@ static PyMethodDef methods[] = {
     {"table_exps", py_table_exps, METH_O, "table_exps([[(table, e, small), ...], ...]) -> one encoding per product of [e]base terms, constant time in every e; one inversion for all (small: e < 2^16)."},
     {"multi_exp", py_multi_exp, METH_VARARGS, "multi_exp(points, scalars) -> sum [e_i]P_i, VARIABLE time: public scalars only."},
     {"cache_clear", py_cache_clear, METH_NOARGS, "Forget every cached decoding."},
+    {"_field", py_field, METH_VARARGS, "_field(op, a, b) -> one field operation on raw limbs (tests only)."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native edwards25519 arithmetic.", -1, methods};
-
-PyMODINIT_FUNC PyInit__ed25519(void) {
-    PyObject *m = PyModule_Create(&moddef);
-    if (!m) return NULL;
+ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m) {
     cache = PyMem_Calloc((size_t)1 << CACHE_BITS, sizeof(cache_entry));
-    if (!cache) { Py_DECREF(m); return PyErr_NoMemory(); }
+    if (!cache) { PyErr_NoMemory(); return -1; }
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) == (ssize_t)sizeof seed) cache_mult = seed | 1;
     DecodeFailure = PyErr_NewException("threshold.groups._ed25519.DecodeFailure", PyExc_ValueError, NULL);
-    if (!DecodeFailure || PyModule_AddObject(m, "DecodeFailure", DecodeFailure) < 0) { Py_DECREF(m); return NULL; }
+    if (!DecodeFailure || PyModule_AddObject(m, "DecodeFailure", DecodeFailure) < 0) return -1;
     Py_INCREF(DecodeFailure);
+    return 0;
+}
+
+#ifndef ED_FE64
+#if ED_HAVE_ADX
+#include <cpuid.h>
+extern PyMethodDef ed25519_methods_adx[];
+extern int ed25519_init_adx(PyObject *m);
+
+/* CPUID leaf 7: EBX bit 8 = BMI2 (mulx), bit 19 = ADX (adcx, adox); user-mode instructions, no
+ * OS support needed. */
+static int cpu_has_adx(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 8 & 1) && (b >> 19 & 1);
+}
+#endif
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native edwards25519 arithmetic.", -1, NULL};
+
+PyMODINIT_FUNC PyInit__ed25519(void) {
+    const char *want = getenv("QUORUM_ED25519_ARITH");
+    const char *arith = "portable";
+    int (*init)(PyObject *) = ed25519_init_portable;
+    moddef.m_methods = ed25519_methods_portable;
+    if (want && *want && strcmp(want, "auto") && strcmp(want, "portable") && strcmp(want, "adx")) {
+        PyErr_Format(PyExc_ImportError, "QUORUM_ED25519_ARITH=%s: expected auto, portable or adx", want);
+        return NULL;
+    }
+#if ED_HAVE_ADX
+    if (!(want && strcmp(want, "portable") == 0) && cpu_has_adx()) {
+        moddef.m_methods = ed25519_methods_adx;
+        init = ed25519_init_adx;
+        arith = "adx";
+    }
+#endif
+    if (want && strcmp(want, "adx") == 0 && strcmp(arith, "adx") != 0) {
+        PyErr_SetString(PyExc_ImportError, "QUORUM_ED25519_ARITH=adx: this machine or build has no BMI2/ADX arithmetic");
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    if (init(m) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }
+#endif

@@ -1,0 +1,257 @@
+"""The two field arithmetics of threshold/groups/_ed25519.c: portable (radix 2^51 in C) and adx (radix 2^64,
+mulx/adcx/adox, x86-64 with BMI2 and ADX). $QUORUM_ED25519_ARITH is read at import, so each arithmetic runs in its
+own interpreter: the field operations on raw limbs, driven to their documented bounds, against Python integers, and
+every group operation of each build against libsodium and the pure-Python reference. The other test files cover
+whichever arithmetic the test process itself imported (the default: adx where the CPU has it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import nacl.bindings as sodium
+import pytest
+
+from threshold.groups import _ed25519 as native
+from threshold.groups.ed25519 import BASEPOINT, IDENTITY, L
+
+from ed25519_reference import P, ref_decode, ref_encode, ref_mul
+
+ENV = "QUORUM_ED25519_ARITH"
+ROOT = Path(native.__file__).resolve().parents[2]  # the checkout whose extension this process imported
+M64 = 2**64 - 1
+
+
+def run(arith: str, code: str, payload=None):
+    """Run code in a fresh interpreter with $QUORUM_ED25519_ARITH=arith; it reads json from stdin (IN) and
+    prints json."""
+    env = {**os.environ, ENV: arith, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    prog = "import json, sys\nIN = json.loads(sys.stdin.read())\nfrom threshold.groups import _ed25519 as m\n" + code
+    res = subprocess.run([sys.executable, "-c", prog], input=json.dumps(payload), env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    if res.returncode:
+        raise RuntimeError(res.stderr)
+    return json.loads(res.stdout)
+
+
+def cpu_has_adx() -> bool | None:
+    """Whether this CPU has BMI2 and ADX (None: cannot tell, no /proc/cpuinfo)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "bmi2" in flags and "adx" in flags
+
+
+def available() -> list[str]:
+    out = ["portable"]
+    try:
+        if run("adx", "print(json.dumps(m.ARITH))") == "adx":
+            out.append("adx")
+    except RuntimeError as exc:
+        assert "ImportError" in str(exc)
+    return out
+
+
+ARITHS = available()
+
+
+# ----------------------------------------------------------------------------- choice at import
+def test_default_is_adx_exactly_when_the_cpu_has_bmi2_and_adx():
+    has = cpu_has_adx()
+    if has is None:
+        pytest.skip("cannot read the CPU's flags")
+    best = "adx" if has else "portable"
+    assert run("auto", "print(json.dumps(m.ARITH))") == best
+    assert run("", "print(json.dumps(m.ARITH))") == best
+    assert ARITHS == (["portable", "adx"] if has else ["portable"])
+    assert native.ARITH == (os.environ.get(ENV) if os.environ.get(ENV) in ("portable", "adx") else best)
+
+
+def test_forcing_portable_and_refusing_unknown_names():
+    assert run("portable", "print(json.dumps(m.ARITH))") == "portable"
+    with pytest.raises(RuntimeError, match="ImportError.*expected auto, portable or adx"):
+        run("fast", "print(1)")
+    if "adx" not in ARITHS:
+        with pytest.raises(RuntimeError, match="ImportError.*no BMI2/ADX"):
+            run("adx", "print(1)")
+
+
+# ----------------------------------------------------------------------------- field, raw limbs
+FIELD = """
+out = []
+for op, a, b in IN:
+    r = m._field(op, a, b)
+    out.append(r.hex() if isinstance(r, bytes) else list(r))
+print(json.dumps(out))
+"""
+
+EDGE_VALUES = [0, 1, 2, 19, 37, 38, 39, P - 2, P - 1, P, P + 1, P + 18, P + 19, 2**255 - 1, 2**255, 2 * P - 1, 2 * P,
+               2 * P + 1, 2**256 - 39, 2**256 - 38, 2**256 - 37, 2**256 - 1, M64, 2**128 - 1, 2**192 - 1, M64 << 192,
+               (M64 << 128) | M64, 2**255 + 2**254, 0x8000000000000000_0000000000000000_0000000000000000_0000000000000001]
+
+
+def limbs(v: int, radix: int, n: int) -> list[int]:
+    return [(v >> (radix * i)) & ((1 << radix) - 1) for i in range(n)]
+
+
+def value(ls, radix: int) -> int:
+    return sum(x << (radix * i) for i, x in enumerate(ls))
+
+
+def check_field(arith: str, cases, radix: int, out_bound) -> None:
+    results = run(arith, FIELD, cases)
+    assert len(results) == len(cases)
+    for (op, a, b), r in zip(cases, results):
+        x, y = value(a, radix), value(b, radix)
+        if op == "tobytes":
+            assert bytes.fromhex(r) == (x % P).to_bytes(32, "little"), (op, a)
+            continue
+        want = {"mul": x * y, "sq": x * x, "add": x + y, "sub": x - y,
+                "invert": pow(x, P - 2, P)}[op] % P
+        assert value(r, radix) % P == want, (op, a, b, r)
+        assert out_bound(op, r), (op, a, b, r)
+
+
+def test_adx_field_on_every_kind_of_256_bit_input():
+    """Radix 2^64 takes any 256-bit value (arithmetic mod 2^256 - 38) and returns one: edge values (around 0, p, 2p,
+    2^255, 2^256, all-ones limbs) pairwise, and random ones, some with all-ones top limbs."""
+    if "adx" not in ARITHS:
+        pytest.skip("no BMI2/ADX")
+    rng = random.Random(2551)
+    vals = EDGE_VALUES + [rng.getrandbits(256) for _ in range(300)] + [rng.getrandbits(256) | (M64 << 192)
+                                                                       for _ in range(100)]
+    pairs = [(a, b) for a in EDGE_VALUES for b in EDGE_VALUES] + [(rng.choice(vals), rng.choice(vals))
+                                                                  for _ in range(3000)]
+    cases = []
+    for a, b in pairs:
+        for op in ("mul", "add", "sub"):
+            cases.append((op, limbs(a, 64, 4), limbs(b, 64, 4)))
+    for a in vals:
+        cases.append(("sq", limbs(a, 64, 4), [0] * 4))
+        cases.append(("tobytes", limbs(a, 64, 4), [0] * 4))
+        if a % P:
+            cases.append(("invert", limbs(a, 64, 4), [0] * 4))
+    check_field("adx", cases, 64, lambda op, r: all(0 <= x <= M64 for x in r))
+
+
+def test_portable_field_at_its_limb_bounds():
+    """Radix 2^51: fe_mul/fe_sq take limbs below 2^54 and return h0, h2..h4 < 2^51, h1 < 2^51 + 2^13; fe_sub takes
+    f below 2^62 and g at most 4p's limbs and returns carried limbs (<= 2^51); fe_tobytes takes limbs below 2^63."""
+    rng = random.Random(2552)
+    top = [2**54 - 1] * 5
+    p_l, p1_l = limbs(P, 51, 5), limbs(P - 1, 51, 5)
+    four_p = [0x1FFFFFFFFFFFB4] + [0x1FFFFFFFFFFFFC] * 4
+    edge = [top, [2**51 - 1] * 5, p_l, p1_l, limbs(P + 1, 51, 5), [0] * 5, [1, 0, 0, 0, 0], [2**53] * 5,
+            [2**54 - 1, 0, 0, 0, 2**54 - 1], [0, 2**54 - 1, 0, 2**54 - 1, 0], [2**51 + 2**13] * 5]
+    rand = [[rng.randrange(2**54) for _ in range(5)] for _ in range(300)] + [
+        [rng.randrange(2**51) for _ in range(5)] for _ in range(100)]
+    vals = edge + rand
+    cases = []
+    for a in edge:
+        for b in edge:
+            cases.append(("mul", a, b))
+    for _ in range(3000):
+        cases.append(("mul", rng.choice(vals), rng.choice(vals)))
+    for a in vals:
+        cases.append(("sq", a, [0] * 5))
+        if value(a, 51) % P:
+            cases.append(("invert", a, [0] * 5))
+    subs = [four_p, p_l, [0] * 5, [2**52 + 2**14] * 5, [2**51] * 5]
+    fs = [[2**62 - 1] * 5, [0] * 5, top, p_l] + rand[:50]
+    for f in fs:
+        for g in subs + rand[300:350]:
+            cases.append(("sub", f, g))
+    for a in vals + [[2**63 - 1] * 5, [2**63 - 1, 0, 0, 0, 0], [0, 0, 0, 0, 2**63 - 1]]:
+        cases.append(("tobytes", a, [0] * 5))
+    for _ in range(500):
+        a, b = [rng.randrange(2**53) for _ in range(5)], [rng.randrange(2**53) for _ in range(5)]
+        cases.append(("add", a, b))
+
+    def bound(op, r):
+        if op == "add":
+            return all(x < 2**54 for x in r)
+        if op == "sub":
+            return all(x <= 2**51 for x in r)
+        return all(x < 2**51 for i, x in enumerate(r) if i != 1) and r[1] < 2**51 + 2**13
+    check_field("portable", cases, 51, bound)
+
+
+# ----------------------------------------------------------------------------- group, both builds
+GROUP = """
+out = {}
+B = bytes.fromhex(IN["B"])
+pts = [bytes.fromhex(h) for h in IN["pts"]]
+out["mul"] = [m.scalarmult(bytes.fromhex(p), e).hex() for p, e in IN["mul"]]
+t = m.table(B)
+out["table_exp"] = [m.table_exp(t, e).hex() for e in IN["scalars"]]
+tk = m.table(pts[0])
+out["table_exps"] = [x.hex() for x in m.table_exps([[(t, e, False), (tk, s, True)] for e, s in IN["prods"]])]
+out["multi7"] = m.multi_exp(pts[:7], IN["scalars"][:7]).hex()
+out["multi_many"] = m.multi_exp(pts, IN["many"]).hex()
+out["add"] = [m.add(pts[i], pts[i + 1]).hex() for i in range(len(pts) - 1)]
+out["sub"] = [m.sub(pts[i], pts[i + 1]).hex() for i in range(len(pts) - 1)]
+out["check"] = [m.check(bytes.fromhex(h)) for h in IN["encs"]]
+out["member"] = [m.member(bytes.fromhex(h)) for h in IN["encs"]]
+out["members_batch"] = m.members_batch(pts, bytes(range(256)) * (len(pts) // 16))
+print(json.dumps(out))
+"""
+
+
+def sodium_mul(point: bytes, e: int) -> bytes:
+    e %= L
+    if e == 0 or point == IDENTITY:
+        return IDENTITY
+    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
+
+
+def sodium_sum(points) -> bytes:
+    acc = IDENTITY
+    for q in points:
+        acc = sodium.crypto_core_ed25519_add(acc, q) if acc != IDENTITY else q
+    return acc
+
+
+@pytest.mark.parametrize("arith", ["portable", "adx"])
+def test_group_operations_of_each_build_match_libsodium_and_reference(arith):
+    if arith not in ARITHS:
+        pytest.skip("no BMI2/ADX")
+    rng = random.Random(2553)
+    edge_scalars = [0, 1, 2, 7, 8, 9, 15, 16, 17, 2**16 - 1, L - 1, L, L + 1, 2**252, 2**253 - 1, 2**255 - 1,
+                    int("88" * 32, 16) >> 1, int("77" * 32, 16) >> 1, int("f8" * 31 + "07", 16) & (2**255 - 1)]
+    scalars = edge_scalars + [rng.randrange(2**255) for _ in range(20)]
+    pts = [sodium_mul(BASEPOINT, rng.randrange(1, L)) for _ in range(128)]  # 128: multi_exp takes Pippenger
+    y_edges = [P - 1, P - 2, 0, 1, 2**255 - 20, 2**255 - 1, P, 2**254]
+    encs = [y.to_bytes(32, "little") for y in y_edges] + [(y | 2**255).to_bytes(32, "little") for y in y_edges]
+    encs += pts[:4]
+    mul_cases = [(BASEPOINT, e) for e in scalars] + [(pts[1], e) for e in scalars]
+    prods = [(e, s) for e, s in zip(scalars, [0, 1, 2**16 - 1, 255, 256, 4095, 4096] * 10)]
+    payload = {"B": BASEPOINT.hex(), "pts": [p.hex() for p in pts], "mul": [(p.hex(), e) for p, e in mul_cases],
+               "scalars": scalars, "many": (scalars * 4)[:len(pts)], "prods": prods, "encs": [e.hex() for e in encs]}
+    out = run(arith, GROUP, payload)
+
+    assert [bytes.fromhex(h) for h in out["mul"]] == [sodium_mul(p, e) for p, e in mul_cases]
+    assert [bytes.fromhex(h) for h in out["table_exp"]] == [sodium_mul(BASEPOINT, e) for e in scalars]
+    assert [bytes.fromhex(h) for h in out["table_exps"]] == [
+        sodium_sum([sodium_mul(BASEPOINT, e), sodium_mul(pts[0], s)]) for e, s in prods]
+    assert bytes.fromhex(out["multi7"]) == sodium_sum(sodium_mul(p, e) for p, e in zip(pts[:7], scalars[:7]))
+    assert bytes.fromhex(out["multi_many"]) == sodium_sum(sodium_mul(p, e) for p, e in zip(pts, (scalars * 4)[:len(pts)]))
+    assert [bytes.fromhex(h) for h in out["add"]] == [sodium.crypto_core_ed25519_add(a, b)
+                                                      for a, b in zip(pts, pts[1:])]
+    assert [bytes.fromhex(h) for h in out["sub"]] == [sodium.crypto_core_ed25519_sub(a, b)
+                                                      for a, b in zip(pts, pts[1:])]
+    for enc, rc, member in zip(encs, out["check"], out["member"]):
+        ref = ref_decode(enc)
+        assert (rc == 0) == (ref is not None), enc.hex()
+        if ref is not None:
+            assert ref_encode(ref) == enc
+            assert member == (ref_mul(ref, L) == (0, 1))
+    assert out["members_batch"] is True
