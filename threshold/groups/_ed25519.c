@@ -47,7 +47,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)  /* GCC and Clang: AT&T inline assembly */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(ED25519_PORTABLE_ONLY)  /* GCC, Clang: AT&T asm */
 #define ED_HAVE_ADX 1
 #else
 #define ED_HAVE_ADX 0
@@ -686,19 +686,38 @@ static inline uint64_t ct_negative(int8_t b) {
     return x >> 63;
 }
 
+/* acc[0..w) = OR over the 8 entries j (w words each, consecutive from base) of entry j & m[j]:
+ * every entry is read whatever the masks. Two words at a time in GCC/Clang vector types (SSE2
+ * on x86-64, NEON on arm64; plain C elsewhere), each accumulator held in a register. */
+typedef uint64_t u64x2 __attribute__((vector_size(16)));
+static inline __attribute__((always_inline)) void ct_scan8(uint64_t *acc, const uint64_t *base, int w,
+                                                           const uint64_t m[8]) {
+    int k = 0;
+    for (; k + 2 <= w; k += 2) {
+        u64x2 a = {0, 0}, v;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            memcpy(&v, base + j * w + k, sizeof v);
+            a |= v & (u64x2){m[j], m[j]};
+        }
+        memcpy(acc + k, &a, sizeof a);
+    }
+    if (k < w) {
+        uint64_t a = 0;
+        for (int j = 0; j < 8; j++) a |= base[j * w + k] & m[j];
+        acc[k] = a;
+    }
+}
+
 /* Scan every entry; the one whose index equals |b| is OR-ed in under an all-ones mask (the
- * identity when b = 0), then conditionally negated. Straight-line code the compiler vectorizes. */
+ * identity when b = 0), then conditionally negated. */
+_Static_assert(sizeof(ge_precomp) == 3 * sizeof(fe) && sizeof(ge_cached) == 4 * sizeof(fe), "no padding");
 static void select_precomp(ge_precomp *t, const ge_precomp row[8], int8_t b) {
     uint64_t bneg = ct_negative(b);
     int8_t babs = (int8_t)(b - (int8_t)((((int8_t)-(int8_t)bneg) & b) * 2));
-    uint64_t acc[3 * FE_LIMBS] = {0}, m[8];
+    uint64_t acc[3 * FE_LIMBS], m[8];
     for (int j = 0; j < 8; j++) m[j] = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        const uint64_t *src = (const uint64_t *)&row[j];
-#pragma GCC unroll 20
-        for (int k = 0; k < 3 * FE_LIMBS; k++) acc[k] |= src[k] & m[j];
-    }
+    ct_scan8(acc, (const uint64_t *)row, 3 * FE_LIMBS, m);
     uint64_t zero = ct_equal(babs, 0);
     acc[0] |= zero; acc[FE_LIMBS] |= zero;  /* identity: y+x = y-x = 1, 2dxy = 0 */
     /* b < 0: swap y+x and y-x, negate 2dxy (masks, straight from the accumulator) */
@@ -716,14 +735,9 @@ static void select_precomp(ge_precomp *t, const ge_precomp row[8], int8_t b) {
 static void select_cached(ge_cached *t, const ge_cached row[8], int8_t b) {
     uint64_t bneg = ct_negative(b);
     int8_t babs = (int8_t)(b - (int8_t)((((int8_t)-(int8_t)bneg) & b) * 2));
-    uint64_t acc[4 * FE_LIMBS] = {0}, m[8];
+    uint64_t acc[4 * FE_LIMBS], m[8];
     for (int j = 0; j < 8; j++) m[j] = (uint64_t)0 - ct_equal(babs, (int8_t)(j + 1));
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        const uint64_t *src = (const uint64_t *)&row[j];
-#pragma GCC unroll 20
-        for (int k = 0; k < 4 * FE_LIMBS; k++) acc[k] |= src[k] & m[j];
-    }
+    ct_scan8(acc, (const uint64_t *)row, 4 * FE_LIMBS, m);
     uint64_t zero = ct_equal(babs, 0);
     acc[0] |= zero; acc[FE_LIMBS] |= zero; acc[2 * FE_LIMBS] |= zero;  /* identity: (1, 1, 1, 0) */
     /* b < 0: swap Y+X and Y-X, negate 2dT */
