@@ -955,18 +955,22 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
     int in_p2 = 1;  /* h is current only as s (X, Y, Z) */
     for (int i = top; i >= 0; i--) {
         ge_p1p1 r;
-        int any = 0;
-        for (size_t k = 0; k < n && !any; k++) any = naf[k][i] != 0;
+        size_t last = n;  /* the last point with a digit here, if any */
+        for (size_t k = n; k-- > 0;) if (naf[k][i]) { last = k; break; }
         if (!in_p2) ge_p3_to_p2(&s, h);
         ge_p2_dbl(&r, &s);
-        if (!any) { ge_p1p1_to_p2(&s, &r); in_p2 = 1; continue; }
+        if (last == n) { ge_p1p1_to_p2(&s, &r); in_p2 = 1; continue; }
         ge_p1p1_to_p3(h, &r);
-        in_p2 = 0;
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k <= last; k++) {
             int8_t d = naf[k][i];
-            if (d > 0) ge_add_p3(h, h, &tab[k][d / 2]);
-            else if (d < 0) ge_sub_p3(h, h, &tab[k][(-d) / 2]);
+            if (d > 0) ge_add(&r, h, &tab[k][d / 2]);
+            else if (d < 0) ge_sub(&r, h, &tab[k][(-d) / 2]);
+            else continue;
+            if (k < last) ge_p1p1_to_p3(h, &r);
         }
+        /* the column's last sum: only (X, Y, Z) before the next doubling (T is one product less) */
+        if (i > 0) { ge_p1p1_to_p2(&s, &r); in_p2 = 1; }
+        else { ge_p1p1_to_p3(h, &r); in_p2 = 0; }
     }
     if (in_p2) {  /* back to extended coordinates: (XZ, YZ, Z^2, XY) */
         fe_mul(h->T, s.X, s.Y);
