@@ -44,6 +44,15 @@ from threshold import BatchVerifier, Ciphertext, PublicKey, RangeProof, get_grou
 from threshold.encoding import canonical_json  # noqa: E402
 from threshold.groups.modp import native_arithmetic  # noqa: E402
 
+
+def ed25519_arithmetic() -> str:
+    """The field arithmetic the ed25519 extension chose at import ($QUORUM_ED25519_ARITH may force one)."""
+    from threshold.groups import _ed25519
+
+    return {"adx": "radix-2^64 mulx/adx", "portable": "portable radix-2^51"}.get(getattr(_ed25519, "ARITH", ""),
+                                                                              "portable radix-2^51")
+
+
 SECTION = "Core (threshold/)"
 EG_DRIVER = HERE / "anchor_drivers" / "eg_core.py"
 CONTEXT = bytes(range(32))  # stands for an election base hash bound into every challenge
@@ -419,7 +428,8 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         f"Machine: nproc = {m['nproc']}, CPU model \"{m['cpu_model']}\", {m['memory']} RAM, Linux {m['kernel']}; "
         f"load average at start {m['loadavg_start'][0]:.2f}, at end {info['loadavg_end'][0]:.2f} (shared machine)  ",
         f"Quorum: Python {m['python']}, gmpy2 {m['gmpy2']}, ed25519 on its native extension "
-        "(threshold/groups/_ed25519.c; libsodium only for hash-to-element); modp on threshold/groups/_modp.c, "
+        f"(threshold/groups/_ed25519.c, {ed25519_arithmetic()} field; libsodium only for hash-to-element); modp on "
+        "threshold/groups/_modp.c, "
         f"this run on {native_arithmetic()}.  ",
         (f"Anchor: ElectionGuard {eg_meta.get('electionguard')} on Python {eg_meta.get('python')}, gmpy2 "
          f"{eg_meta.get('gmpy2')}, in its venv (`benchmarks/anchor_drivers/eg_core.py`, EG's public API only), "
@@ -515,9 +525,10 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "modp's fixed-base tables constant-time (2.1x slower g^e: 44 -> ~84 us on IFMA) raised the secret-exponent "
             "ratios (exp_g 2.8 -> ~5.2), still short of 10.")
         notes.append(
-            "- What would speed ed25519 up further: (a) faster field multiplication (here about 17 ns: radix 2^51 in "
-            "portable C; radix 2^64 with mulx/adx, or 4-way AVX2 point arithmetic as in curve25519-dalek, behind a "
-            "runtime CPU check); (b) not a safegcd inversion in portable C: a constant-time Bernstein-Yang "
+            "- What would speed ed25519 up further: (a) SIMD point arithmetic (the field is radix 2^64 on "
+            "mulx/adcx/adox where the CPU has BMI2 and ADX, about 11 ns per product in throughput, bound by the "
+            "multiplier port: 20 mulx; further gains need AVX-512 IFMA lanes, e.g. the comb's 64 digit rows split "
+            "among 8 lane accumulators, or 4-way point arithmetic as in curve25519-dalek); (b) not a safegcd inversion in portable C: a constant-time Bernstein-Yang "
             "inversion (12 batches of 62 divsteps, signed 62-bit limbs) measured 3.9-4.9 us against Fermat's 4.2-4.7 us "
             "on this AMD host (its 744 dependent divsteps cost as much as Fermat's 265 products), so Fermat stays; (c) "
             "wider comb windows do not pay here: a radix-32 table (51 rows x 16) was slower than radix 16, its "
