@@ -49,8 +49,8 @@ def ed25519_arithmetic() -> str:
     """The field arithmetic the ed25519 extension chose at import ($QUORUM_ED25519_ARITH may force one)."""
     from threshold.groups import _ed25519
 
-    return {"adx": "radix-2^64 mulx/adx", "portable": "portable radix-2^51"}.get(getattr(_ed25519, "ARITH", ""),
-                                                                              "portable radix-2^51")
+    return {"ifma": "radix-2^64 mulx/adx, comb in AVX-512 IFMA lanes", "adx": "radix-2^64 mulx/adx",
+            "portable": "portable radix-2^51"}.get(getattr(_ed25519, "ARITH", ""), "portable radix-2^51")
 
 
 SECTION = "Core (threshold/)"
@@ -525,10 +525,10 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "modp's fixed-base tables constant-time (2.1x slower g^e: 44 -> ~84 us on IFMA) raised the secret-exponent "
             "ratios (exp_g 2.8 -> ~5.2), still short of 10.")
         notes.append(
-            "- What would speed ed25519 up further: (a) SIMD point arithmetic (the field is radix 2^64 on "
-            "mulx/adcx/adox where the CPU has BMI2 and ADX, about 11 ns per product in throughput, bound by the "
-            "multiplier port: 20 mulx; further gains need AVX-512 IFMA lanes, e.g. the comb's 64 digit rows split "
-            "among 8 lane accumulators, or 4-way point arithmetic as in curve25519-dalek); (b) not a safegcd inversion in portable C: a constant-time Bernstein-Yang "
+            "- What would speed ed25519 up further: (a) SIMD point arithmetic beyond the comb (the field is radix "
+            "2^64 on mulx/adcx/adox where the CPU has BMI2 and ADX, about 11 ns per product in throughput, bound by "
+            "the multiplier port: 20 mulx; with AVX-512 IFMA the fixed-base comb already runs in 8 lanes; `exp` and "
+            "`multi_exp` would need 4-way point arithmetic as in curve25519-dalek); (b) not a safegcd inversion in portable C: a constant-time Bernstein-Yang "
             "inversion (12 batches of 62 divsteps, signed 62-bit limbs) measured 3.9-4.9 us against Fermat's 4.2-4.7 us "
             "on this AMD host (its 744 dependent divsteps cost as much as Fermat's 265 products), so Fermat stays; (c) "
             "wider comb windows do not pay here: a radix-32 table (51 rows x 16) was slower than radix 16, its "

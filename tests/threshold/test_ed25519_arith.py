@@ -1,8 +1,9 @@
-"""The two field arithmetics of threshold/groups/_ed25519.c: portable (radix 2^51 in C) and adx (radix 2^64,
-mulx/adcx/adox, x86-64 with BMI2 and ADX). $QUORUM_ED25519_ARITH is read at import, so each arithmetic runs in its
-own interpreter: the field operations on raw limbs, driven to their documented bounds, against Python integers, and
-every group operation of each build against libsodium and the pure-Python reference. The other test files cover
-whichever arithmetic the test process itself imported (the default: adx where the CPU has it)."""
+"""The arithmetics of threshold/groups/_ed25519.c: portable (radix 2^51 in C), adx (radix 2^64, mulx/adcx/adox,
+x86-64 with BMI2 and ADX) and ifma (adx, plus the fixed-base comb in 8 AVX-512 IFMA lanes). $QUORUM_ED25519_ARITH is
+read at import, so each arithmetic runs in its own interpreter: the field operations on raw limbs (and the lanes'
+multiply and subtract), driven to their documented bounds, against Python integers, and every group operation of each
+build against libsodium and the pure-Python reference. The other test files cover whichever arithmetic the test
+process itself imported (the default: the best this CPU has)."""
 
 from __future__ import annotations
 
@@ -39,25 +40,28 @@ def run(arith: str, code: str, payload=None):
     return json.loads(res.stdout)
 
 
-def cpu_has_adx() -> bool | None:
-    """Whether this CPU has BMI2 and ADX (None: cannot tell, no /proc/cpuinfo)."""
+def cpu_best() -> str | None:
+    """The best arithmetic this CPU's flags allow (None: cannot tell, no /proc/cpuinfo)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
+        return "portable"
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return None
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return "bmi2" in flags and "adx" in flags
+    if not ("bmi2" in flags and "adx" in flags):
+        return "portable"
+    return "ifma" if "avx512f" in flags and "avx512ifma" in flags else "adx"
 
 
 def available() -> list[str]:
     out = ["portable"]
-    try:
-        if run("adx", "print(json.dumps(m.ARITH))") == "adx":
-            out.append("adx")
-    except RuntimeError as exc:
-        assert "ImportError" in str(exc)
+    for name in ("adx", "ifma"):
+        try:
+            if run(name, "print(json.dumps(m.ARITH))") == name:
+                out.append(name)
+        except RuntimeError as exc:
+            assert "ImportError" in str(exc)
     return out
 
 
@@ -65,24 +69,27 @@ ARITHS = available()
 
 
 # ----------------------------------------------------------------------------- choice at import
-def test_default_is_adx_exactly_when_the_cpu_has_bmi2_and_adx():
-    has = cpu_has_adx()
-    if has is None:
+def test_default_is_the_best_the_cpu_has():
+    best = cpu_best()
+    if best is None:
         pytest.skip("cannot read the CPU's flags")
-    best = "adx" if has else "portable"
     assert run("auto", "print(json.dumps(m.ARITH))") == best
     assert run("", "print(json.dumps(m.ARITH))") == best
-    assert ARITHS == (["portable", "adx"] if has else ["portable"])
-    assert native.ARITH == (os.environ.get(ENV) if os.environ.get(ENV) in ("portable", "adx") else best)
+    assert ARITHS == ["portable", "adx", "ifma"][:["portable", "adx", "ifma"].index(best) + 1]
+    assert native.ARITH == (os.environ.get(ENV) if os.environ.get(ENV) in ("portable", "adx", "ifma") else best)
 
 
-def test_forcing_portable_and_refusing_unknown_names():
-    assert run("portable", "print(json.dumps(m.ARITH))") == "portable"
-    with pytest.raises(RuntimeError, match="ImportError.*expected auto, portable or adx"):
+def test_forcing_and_refusing_unknown_names():
+    for name in ARITHS:
+        assert run(name, "print(json.dumps(m.ARITH))") == name
+    with pytest.raises(RuntimeError, match="ImportError.*expected auto, portable, adx or ifma"):
         run("fast", "print(1)")
     if "adx" not in ARITHS:
         with pytest.raises(RuntimeError, match="ImportError.*no BMI2/ADX"):
             run("adx", "print(1)")
+    if "ifma" not in ARITHS:
+        with pytest.raises(RuntimeError, match="ImportError.*no (AVX-512 IFMA|BMI2/ADX)"):
+            run("ifma", "print(1)")
 
 
 # ----------------------------------------------------------------------------- field, raw limbs
@@ -185,7 +192,37 @@ def test_portable_field_at_its_limb_bounds():
     check_field("portable", cases, 51, bound)
 
 
-# ----------------------------------------------------------------------------- group, both builds
+def test_ifma_lanes_multiply_and_subtract_at_their_limb_bounds():
+    """The comb's lane arithmetic (radix 2^51 in 8 lanes of vpmadd52lo/hi): v_mul takes limbs below 2^52 (the
+    multiplier's width) and returns limbs at most 2^51; v_sub takes f below 2^62 and g at most 2^53 - 76 (4p's
+    limbs) and returns the same. Only the other lanes' inputs differ (limb 0 moved by the lane number)."""
+    if "ifma" not in ARITHS:
+        pytest.skip("no AVX-512 IFMA")
+    rng = random.Random(2554)
+    top = 2**52 - 1
+    edge = [[top] * 5, [0] * 5, [2**51] * 5, [2**51 - 1] * 5, limbs(P, 51, 5), limbs(P - 1, 51, 5), [top, 0, 0, 0, top],
+            [0, top, 0, top, 0], [1, 0, 0, 0, 0]]
+    vals = edge + [[rng.randrange(2**52) for _ in range(5)] for _ in range(200)]
+    cases = [("lane_mul", a, b) for a in edge for b in edge]
+    cases += [("lane_mul", rng.choice(vals), rng.choice(vals)) for _ in range(1000)]
+    four_p = [0x1FFFFFFFFFFFB4] + [0x1FFFFFFFFFFFFC] * 4
+    subs_f = [[2**62 - 1] * 5, [0] * 5, [top] * 5, [2**53] * 5] + vals[:40]
+    subs_g = [four_p, [0] * 5, [2**51] * 5, [top] * 5] + vals[40:80]
+    cases += [("lane_sub", f, g) for f in subs_f for g in subs_g]
+    results = run("ifma", FIELD, cases)
+    for (op, a, b), lanes in zip(cases, results):
+        assert len(lanes) == 8
+        for lane, r in enumerate(lanes):
+            a_l, b_l = list(a), list(b)
+            a_l[0] = a[0] - lane if a[0] >= lane else a[0] + lane
+            b_l[0] = b[0] - lane if b[0] >= lane else b[0] + lane
+            x, y = value(a_l, 51), value(b_l, 51)
+            want = (x * y if op == "lane_mul" else x - y) % P
+            assert value(r, 51) % P == want, (op, a_l, b_l, r)
+            assert all(v <= 2**51 for v in r), (op, a_l, b_l, r)
+
+
+# ----------------------------------------------------------------------------- group, every build
 GROUP = """
 out = {}
 B = bytes.fromhex(IN["B"])
@@ -195,6 +232,8 @@ t = m.table(B)
 out["table_exp"] = [m.table_exp(t, e).hex() for e in IN["scalars"]]
 tk = m.table(pts[0])
 out["table_exps"] = [x.hex() for x in m.table_exps([[(t, e, False), (tk, s, True)] for e, s in IN["prods"]])]
+out["table_exps3"] = [x.hex() for x in m.table_exps([[(tk, e, False), (t, s, True), (t, f, False)]
+                                                      for (e, s), f in zip(IN["prods"], IN["scalars"][::-1])])]
 out["multi7"] = m.multi_exp(pts[:7], IN["scalars"][:7]).hex()
 out["multi_many"] = m.multi_exp(pts, IN["many"]).hex()
 out["add"] = [m.add(pts[i], pts[i + 1]).hex() for i in range(len(pts) - 1)]
@@ -220,10 +259,10 @@ def sodium_sum(points) -> bytes:
     return acc
 
 
-@pytest.mark.parametrize("arith", ["portable", "adx"])
+@pytest.mark.parametrize("arith", ["portable", "adx", "ifma"])
 def test_group_operations_of_each_build_match_libsodium_and_reference(arith):
     if arith not in ARITHS:
-        pytest.skip("no BMI2/ADX")
+        pytest.skip(f"this CPU cannot run {arith}")
     rng = random.Random(2553)
     edge_scalars = [0, 1, 2, 7, 8, 9, 15, 16, 17, 2**16 - 1, L - 1, L, L + 1, 2**252, 2**253 - 1, 2**255 - 1,
                     int("88" * 32, 16) >> 1, int("77" * 32, 16) >> 1, int("f8" * 31 + "07", 16) & (2**255 - 1)]
@@ -242,6 +281,9 @@ def test_group_operations_of_each_build_match_libsodium_and_reference(arith):
     assert [bytes.fromhex(h) for h in out["table_exp"]] == [sodium_mul(BASEPOINT, e) for e in scalars]
     assert [bytes.fromhex(h) for h in out["table_exps"]] == [
         sodium_sum([sodium_mul(BASEPOINT, e), sodium_mul(pts[0], s)]) for e, s in prods]
+    assert [bytes.fromhex(h) for h in out["table_exps3"]] == [
+        sodium_sum([sodium_mul(pts[0], e), sodium_mul(BASEPOINT, s), sodium_mul(BASEPOINT, f)])
+        for (e, s), f in zip(prods, scalars[::-1])]
     assert bytes.fromhex(out["multi7"]) == sodium_sum(sodium_mul(p, e) for p, e in zip(pts[:7], scalars[:7]))
     assert bytes.fromhex(out["multi_many"]) == sodium_sum(sodium_mul(p, e) for p, e in zip(pts, (scalars * 4)[:len(pts)]))
     assert [bytes.fromhex(h) for h in out["add"]] == [sodium.crypto_core_ed25519_add(a, b)

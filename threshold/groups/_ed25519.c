@@ -1,17 +1,20 @@
 /*
  * Native edwards25519 arithmetic for threshold.groups.ed25519.
  *
- * Field: GF(2^255 - 19), in one of two arithmetics, chosen once at import:
+ * Field: GF(2^255 - 19), in one of these arithmetics, chosen once at import:
  *   portable  radix 2^51 in C (five 64-bit limbs, unsigned __int128 products); every machine.
  *   adx       radix 2^64 (four limbs, values kept below 2^256 modulo 2^256 - 38), products in
  *             inline assembly with mulx/adcx/adox; x86-64 with BMI2 and ADX (CPUID checked).
+ *   ifma      adx, and the fixed-base comb (comb_sum's full terms) in 8 AVX-512 IFMA lanes of
+ *             radix-2^51 elements (see comb_lanes); CPUs with AVX-512 F and IFMA as well.
  * This file is compiled twice: directly (portable, and the module's entry point) and from
- * _ed25519_x64.c with ED_FE64 defined (adx; an empty unit off x86-64). Everything below the field
- * layer is the same source in both; each build has its own method table and state, and
+ * _ed25519_x64.c with ED_FE64 defined (adx and ifma; an empty unit off x86-64). Everything below
+ * the field layer is the same source in both; each build has its own method table and state, and
  * PyInit__ed25519 installs one. The environment variable QUORUM_ED25519_ARITH, read at import,
- * forces a choice: "portable", "adx" (ImportError if unavailable) or "auto" (the default: adx
- * when the CPU has it). The module's ARITH attribute names the arithmetic in use. Both are
- * constant time in the same sense (no branch or memory index on data in the field layer).
+ * forces a choice: "portable", "adx", "ifma" (ImportError if unavailable) or "auto" (the default:
+ * the best the CPU has). The module's ARITH attribute names the arithmetic in use. All are
+ * constant time in the same sense (no branch or memory index on data in the field layer, the
+ * lanes' selections blend every entry under masks).
  * Points: extended twisted Edwards coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, xy = T/Z, with the
  * complete a = -1 formulas of Hisil-Wong-Carter-Dawson (as in ref10 / libsodium).
  *
@@ -797,7 +800,17 @@ static void ct_scalarmult(ge_p3 *h, const ge_p3 *p, const uint8_t a[32]) {
 /* Fixed-base comb: row i holds (j+1) * 256^i * P for j = 0..7, affine; odd[i] holds
  * (j+1) * 16 * 256^i * P for i = 0, 1, so that an exponent below 2^16 (a vote, a count) takes
  * five selections and additions and no doubling (comb_sum, "small" terms). */
-typedef struct { ge_precomp row[32][8]; ge_precomp odd[2][8]; } fb_table;
+typedef struct {
+    ge_precomp row[32][8];
+    ge_precomp odd[2][8];
+#ifdef ED_FE64
+    uint64_t lanes[4][8][15][8];  /* the IFMA comb's copy of row (see comb_lanes), when in use */
+#endif
+} fb_table;
+#ifdef ED_FE64
+static int use_ifma;  /* AVX-512 IFMA comb: set once at import */
+static void table_lanes(fb_table *tb);
+#endif
 #define TABLE_POINTS (32 * 8 + 2 * 8)
 
 static ge_precomp *table_entry(fb_table *tb, int k) {
@@ -845,6 +858,9 @@ static void table_build(fb_table *tb, const ge_p3 *p) {
         fe_mul(t, x, y);
         fe_mul(q->xy2d, t, fe_d2);
     }
+#ifdef ED_FE64
+    if (use_ifma) table_lanes(tb);
+#endif
 }
 
 /* One term of a fixed-base product: a table and the signed radix-16 digits of its exponent.
@@ -856,6 +872,206 @@ static inline void madd_p3(ge_p3 *h, const ge_precomp *t) {
     ge_madd(&r, h, t); ge_p1p1_to_p3(h, &r);
 }
 
+#ifdef ED_FE64
+/* ------------------------------------------------------------------ AVX-512 IFMA comb (adx build)
+ *
+ * With AVX-512 IFMA (CPUID-checked at import; QUORUM_ED25519_ARITH=adx turns it off), the full
+ * terms of comb_sum run in 8 lanes: lane l owns table rows 4l..4l+3 and accumulates, for
+ * s = 0..3, the entries its odd digits e[2(4l+s)+1] select, four doublings, then those of its even
+ * digits e[2(4l+s)]; the 8 lane sums are added at the end (complete formulas). Lane field
+ * elements are radix 2^51, 5 limbs of 8 x 64-bit lanes; vpmadd52lo/hi multiply the low 52 bits of
+ * each limb, so EVERY v_mul input has limbs below 2^52 (v_carry's outputs, at most 2^51, are the
+ * only mul inputs below). Each table keeps a lane-major copy of its rows (fb_table.lanes, radix
+ * 2^51, fully reduced), so that a selection is 8 x 15 vector loads blended under masks: no branch
+ * and no address depends on a digit. */
+#include <immintrin.h>
+#define VT __attribute__((target("avx512f,avx512ifma"))) static inline
+typedef struct { __m512i v[5]; } v5;
+
+/* Limbs below 2^63 in; out limbs at most 2^51 (h1 <= 2^51, the others < 2^51). */
+VT void v_carry(v5 *h) {
+    const __m512i m = _mm512_set1_epi64(0x7ffffffffffffLL);
+    __m512i a0 = h->v[0], a1 = h->v[1], a2 = h->v[2], a3 = h->v[3], a4 = h->v[4], c;
+    c = _mm512_srli_epi64(a0, 51); a0 = _mm512_and_si512(a0, m); a1 = _mm512_add_epi64(a1, c);
+    c = _mm512_srli_epi64(a1, 51); a1 = _mm512_and_si512(a1, m); a2 = _mm512_add_epi64(a2, c);
+    c = _mm512_srli_epi64(a2, 51); a2 = _mm512_and_si512(a2, m); a3 = _mm512_add_epi64(a3, c);
+    c = _mm512_srli_epi64(a3, 51); a3 = _mm512_and_si512(a3, m); a4 = _mm512_add_epi64(a4, c);
+    c = _mm512_srli_epi64(a4, 51); a4 = _mm512_and_si512(a4, m);
+    c = _mm512_add_epi64(c, _mm512_add_epi64(_mm512_slli_epi64(c, 1), _mm512_slli_epi64(c, 4)));  /* 19 c < 2^17 */
+    a0 = _mm512_add_epi64(a0, c);
+    c = _mm512_srli_epi64(a0, 51); a0 = _mm512_and_si512(a0, m); a1 = _mm512_add_epi64(a1, c);
+    h->v[0] = a0; h->v[1] = a1; h->v[2] = a2; h->v[3] = a3; h->v[4] = a4;
+}
+
+/* f * g: limbs below 2^52 in (the multiplier's width); out as v_carry. The product a b of two limbs
+ * is lo + hi 2^52 = lo + 2 hi 2^51: lo sums go to limb i+j, doubled hi sums to i+j+1; each of the
+ * 10 columns is below 5 2^52 + 2 5 2^52 < 2^56, folding 2^255 = 19 keeps them below 2^61. */
+VT void v_mul(v5 *h, const v5 *f, const v5 *g) {
+    __m512i z[10], w[10];
+    for (int k = 0; k < 10; k++) z[k] = w[k] = _mm512_setzero_si512();
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) {
+            z[i + j] = _mm512_madd52lo_epu64(z[i + j], f->v[i], g->v[j]);
+            w[i + j + 1] = _mm512_madd52hi_epu64(w[i + j + 1], f->v[i], g->v[j]);
+        }
+    for (int k = 1; k < 10; k++) z[k] = _mm512_add_epi64(z[k], _mm512_slli_epi64(w[k], 1));
+    for (int k = 0; k < 5; k++) {
+        __m512i t = z[k + 5];
+        h->v[k] = _mm512_add_epi64(z[k], _mm512_add_epi64(t, _mm512_add_epi64(_mm512_slli_epi64(t, 1),
+                                                                            _mm512_slli_epi64(t, 4))));
+    }
+    v_carry(h);
+}
+
+VT void v_add(v5 *h, const v5 *f, const v5 *g) {  /* no carry */
+    for (int k = 0; k < 5; k++) h->v[k] = _mm512_add_epi64(f->v[k], g->v[k]);
+}
+
+/* f + 4p - g, carried: f's limbs below 2^62, g's at most 2^53 - 76; out as v_carry. */
+VT void v_sub(v5 *h, const v5 *f, const v5 *g) {
+    const __m512i p4_0 = _mm512_set1_epi64(0x1fffffffffffb4LL), p4 = _mm512_set1_epi64(0x1ffffffffffffcLL);
+    h->v[0] = _mm512_sub_epi64(_mm512_add_epi64(f->v[0], p4_0), g->v[0]);
+    for (int k = 1; k < 5; k++) h->v[k] = _mm512_sub_epi64(_mm512_add_epi64(f->v[k], p4), g->v[k]);
+    v_carry(h);
+}
+
+typedef struct { v5 X, Y, Z, T; } vp3;
+typedef struct { v5 ypx, ymx, xy2d; } vprecomp;
+
+/* Every lane's entry for signed digit d[l] in [-8, 8] from lanes[8][15][8] (entry j, limb, lane). */
+VT void v_select(vprecomp *q, const uint64_t lanes[8][15][8], __m512i d) {
+    __m512i acc[15], babs = _mm512_abs_epi64(d), one = _mm512_set1_epi64(1);
+    __mmask8 neg = _mm512_cmplt_epi64_mask(d, _mm512_setzero_si512());
+    for (int k = 0; k < 15; k++) acc[k] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; j++) {
+        __mmask8 m = _mm512_cmpeq_epi64_mask(babs, _mm512_set1_epi64(j + 1));
+        for (int k = 0; k < 15; k++) acc[k] = _mm512_mask_mov_epi64(acc[k], m, _mm512_loadu_si512(lanes[j][k]));
+    }
+    __mmask8 zero = _mm512_cmpeq_epi64_mask(babs, _mm512_setzero_si512());
+    acc[0] = _mm512_mask_mov_epi64(acc[0], zero, one);  /* identity: y+x = y-x = 1, 2dxy = 0 */
+    acc[5] = _mm512_mask_mov_epi64(acc[5], zero, one);
+    /* negative digits: swap y+x and y-x, 2dxy -> 2p - 2dxy (limbs < 2^51 in, below 2^52 out) */
+    const __m512i p2_0 = _mm512_set1_epi64(0xfffffffffffdaLL), p2 = _mm512_set1_epi64(0xffffffffffffeLL);
+    for (int k = 0; k < 5; k++) {
+        q->ypx.v[k] = _mm512_mask_blend_epi64(neg, acc[k], acc[5 + k]);
+        q->ymx.v[k] = _mm512_mask_blend_epi64(neg, acc[5 + k], acc[k]);
+        q->xy2d.v[k] = _mm512_mask_blend_epi64(neg, acc[10 + k], _mm512_sub_epi64(k ? p2 : p2_0, acc[10 + k]));
+    }
+}
+
+/* h += q (mixed addition, then to extended coordinates): all of h's limbs at most 2^51 in and out. */
+VT void v_madd(vp3 *h, const vprecomp *q) {
+    v5 a, b, c, d, x3, y3, z3, t3;
+    v_add(&a, &h->Y, &h->X); v_carry(&a);
+    v_sub(&b, &h->Y, &h->X);
+    v_mul(&a, &a, &q->ypx);
+    v_mul(&b, &b, &q->ymx);
+    v_mul(&c, &h->T, &q->xy2d);
+    v_add(&d, &h->Z, &h->Z);          /* limbs <= 2^52: not a product's input */
+    v_sub(&x3, &a, &b);
+    v_add(&y3, &a, &b); v_carry(&y3);
+    v_add(&z3, &d, &c); v_carry(&z3);
+    v_sub(&t3, &d, &c);
+    v_mul(&h->X, &x3, &t3);
+    v_mul(&h->Y, &y3, &z3);
+    v_mul(&h->Z, &z3, &t3);
+    v_mul(&h->T, &x3, &y3);
+}
+
+/* h = 16 h (four doublings, ge_p2_dbl's formulas; T only at the end). */
+VT void v_dbl4(vp3 *h) {
+    v5 xx, yy, zz2, t, x1, y1, z1, t1;
+    for (int i = 0; i < 4; i++) {
+        v_mul(&xx, &h->X, &h->X);
+        v_mul(&yy, &h->Y, &h->Y);
+        v_mul(&zz2, &h->Z, &h->Z); v_add(&zz2, &zz2, &zz2);
+        v_add(&t, &h->X, &h->Y); v_carry(&t);
+        v_mul(&t, &t, &t);
+        v_add(&y1, &yy, &xx); v_carry(&y1);
+        v_sub(&z1, &yy, &xx);
+        v_sub(&x1, &t, &y1);
+        v_sub(&t1, &zz2, &z1);
+        v_mul(&h->X, &x1, &t1);
+        v_mul(&h->Y, &y1, &z1);
+        v_mul(&h->Z, &z1, &t1);
+        if (i == 3) v_mul(&h->T, &x1, &y1);
+    }
+}
+
+/* A radix-2^51 lane value (limbs at most 2^51 + 1) as a radix-2^64 field element (< 2^256). */
+static void fe_from51(fe h, const uint64_t l[5]) {
+    u128 t = (u128)l[0] + ((u128)l[1] << 51);
+    h[0] = (uint64_t)t; t >>= 64;
+    t += (u128)l[2] << 38; h[1] = (uint64_t)t; t >>= 64;
+    t += (u128)l[3] << 25; h[2] = (uint64_t)t; t >>= 64;
+    t += (u128)l[4] << 12; h[3] = (uint64_t)t;
+}
+
+/* A field element, fully reduced, as 5 limbs below 2^51. */
+static void fe_to51(uint64_t l[5], const fe f) {
+    uint8_t s[32];
+    uint64_t w0, w1, w2, w3;
+    fe_tobytes(s, f);
+    memcpy(&w0, s, 8); memcpy(&w1, s + 8, 8); memcpy(&w2, s + 16, 8); memcpy(&w3, s + 24, 8);
+    l[0] = w0 & 0x7ffffffffffffULL;
+    l[1] = ((w0 >> 51) | (w1 << 13)) & 0x7ffffffffffffULL;
+    l[2] = ((w1 >> 38) | (w2 << 26)) & 0x7ffffffffffffULL;
+    l[3] = ((w2 >> 25) | (w3 << 39)) & 0x7ffffffffffffULL;
+    l[4] = w3 >> 12;
+}
+
+/* The lane-major copy of rows 0..31: lanes[s][j][limb][l] = limb of entry j of row 4l + s. */
+static void table_lanes(fb_table *tb) {
+    for (int r = 0; r < 32; r++)
+        for (int j = 0; j < 8; j++) {
+            const ge_precomp *e = &tb->row[r][j];
+            uint64_t l[15];
+            fe_to51(l, e->yplusx); fe_to51(l + 5, e->yminusx); fe_to51(l + 10, e->xy2d);
+            for (int k = 0; k < 15; k++) tb->lanes[r % 4][j][k][r / 4] = l[k];
+        }
+}
+
+/* The full terms' part of comb_sum, in lanes; constant time in every digit. */
+__attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, const comb_term *terms, int n) {
+    vp3 acc;
+    vprecomp q;
+    int64_t dig[8];
+    for (int k = 0; k < 5; k++) {
+        acc.X.v[k] = acc.T.v[k] = _mm512_setzero_si512();
+        acc.Y.v[k] = acc.Z.v[k] = _mm512_set1_epi64(k == 0);
+    }
+    for (int half = 1; half >= 0; half--) {  /* odd digits, 4 doublings, even digits */
+        for (int s = 0; s < 4; s++)
+            for (int k = 0; k < n; k++) {
+                if (terms[k].small) continue;
+                for (int l = 0; l < 8; l++) dig[l] = terms[k].e[2 * (4 * l + s) + half];
+                v_select(&q, (const uint64_t (*)[15][8])terms[k].tb->lanes[s], _mm512_loadu_si512(dig));
+                v_madd(&acc, &q);
+            }
+        if (half) v_dbl4(&acc);
+    }
+    uint64_t out[4][5][8];
+    for (int k = 0; k < 5; k++) {
+        _mm512_storeu_si512(out[0][k], acc.X.v[k]); _mm512_storeu_si512(out[1][k], acc.Y.v[k]);
+        _mm512_storeu_si512(out[2][k], acc.Z.v[k]); _mm512_storeu_si512(out[3][k], acc.T.v[k]);
+    }
+    for (int l = 0; l < 8; l++) {
+        ge_p3 p;
+        ge_cached c;
+        uint64_t limbs[5];
+        fe *coord[4] = {&p.X, &p.Y, &p.Z, &p.T};
+        for (int m = 0; m < 4; m++) {
+            for (int k = 0; k < 5; k++) limbs[k] = out[m][k][l];
+            fe_from51(*coord[m], limbs);
+        }
+        if (l == 0) { *h = p; continue; }
+        ge_p3_to_cached(&c, &p);
+        ge_add_p3(h, h, &c);
+    }
+    memset(dig, 0, sizeof dig); memset(out, 0, sizeof out);
+}
+#endif
+
 /* h = sum of [a_k]P_k over the terms, constant time in every a_k: the terms with full
  * exponents share one comb pass (odd digits, 4 doublings, even digits: 64 selections and
  * mixed additions per term), each small term adds 5 selections and additions. Which terms are
@@ -865,6 +1081,9 @@ static void comb_sum(ge_p3 *h, const comb_term *terms, int n) {
     int full = 0;
     ge_p3_0(h);
     for (int k = 0; k < n; k++) full |= !terms[k].small;
+#ifdef ED_FE64
+    if (full && use_ifma) { comb_lanes(h, terms, n); full = 0; }
+#endif
     if (full) {
         for (int i = 1; i < 64; i += 2)
             for (int k = 0; k < n; k++)
@@ -1363,7 +1582,7 @@ done:
 
 /* _field(op, a, b) -> tuple of limbs (bytes for "tobytes"): one field operation on raw limbs, for
  * the tests (op: "mul", "sq", "add", "sub", "invert", "tobytes"; b is ignored by the one-operand
- * ones). a and b are sequences of FE_LIMBS ints below 2^64, taken as they are: any for adx, within
+ * ones; "lane_mul", "lane_sub" with IFMA, below). a and b are sequences of FE_LIMBS ints below 2^64, taken as they are: any for adx, within
  * the documented limb bounds for portable (not checked here: the point is to drive the limbs to
  * those bounds). Public data only. */
 static int get_limbs(PyObject *obj, fe out) {
@@ -1380,11 +1599,51 @@ static int get_limbs(PyObject *obj, fe out) {
     return 0;
 }
 
+#ifdef ED_FE64
+/* "lane_mul" / "lane_sub": v_mul / v_sub of the IFMA comb on 5 radix-2^51 limbs (lane l takes a and
+ * b with limb 0 moved by l towards the middle: x - l if x >= l, else x + l, so that the lanes
+ * differ); returns the 8 lanes' 5 limbs each. */
+__attribute__((target("avx512f,avx512ifma"))) static PyObject *lane_op(int mul, PyObject *a, PyObject *b) {
+    uint64_t la[5][8], lb[5][8], lh[5][8];
+    v5 f, g, h;
+    for (int w = 0; w < 2; w++) {
+        PyObject *seq = PySequence_Fast(w ? b : a, "limbs must be a sequence");
+        if (!seq) return NULL;
+        if (PySequence_Fast_GET_SIZE(seq) != 5) { PyErr_SetString(PyExc_ValueError, "expected 5 limbs"); Py_DECREF(seq); return NULL; }
+        for (int k = 0; k < 5; k++) {
+            uint64_t x = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, k));
+            if (x == (uint64_t)-1 && PyErr_Occurred()) { Py_DECREF(seq); return NULL; }
+            for (int l = 0; l < 8; l++) (w ? lb : la)[k][l] = k ? x : x >= (uint64_t)l ? x - l : x + l;
+        }
+        Py_DECREF(seq);
+    }
+    for (int k = 0; k < 5; k++) { f.v[k] = _mm512_loadu_si512(la[k]); g.v[k] = _mm512_loadu_si512(lb[k]); }
+    if (mul) v_mul(&h, &f, &g); else v_sub(&h, &f, &g);
+    for (int k = 0; k < 5; k++) _mm512_storeu_si512(lh[k], h.v[k]);
+    PyObject *out = PyList_New(8);
+    if (!out) return NULL;
+    for (int l = 0; l < 8; l++) {
+        PyObject *t = Py_BuildValue("(KKKKK)", (unsigned long long)lh[0][l], (unsigned long long)lh[1][l],
+                                    (unsigned long long)lh[2][l], (unsigned long long)lh[3][l], (unsigned long long)lh[4][l]);
+        if (!t) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, l, t);
+    }
+    return out;
+}
+#endif
+
 static PyObject *py_field(PyObject *self, PyObject *args) {
     const char *op;
     PyObject *a, *b;
     fe f, g, h;
     if (!PyArg_ParseTuple(args, "sOO", &op, &a, &b)) return NULL;
+    if (!strncmp(op, "lane_", 5)) {
+#ifdef ED_FE64
+        if (use_ifma && (!strcmp(op, "lane_mul") || !strcmp(op, "lane_sub"))) return lane_op(op[5] == 'm', a, b);
+#endif
+        PyErr_Format(PyExc_ValueError, "%s: no IFMA lanes in this arithmetic", op);
+        return NULL;
+    }
     if (get_limbs(a, f) < 0 || get_limbs(b, g) < 0) return NULL;
     if (!strcmp(op, "mul")) fe_mul(h, f, g);
     else if (!strcmp(op, "sq")) fe_sq(h, f);
@@ -1437,7 +1696,12 @@ ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"_field", py_field, METH_VARARGS, "_field(op, a, b) -> one field operation on raw limbs (tests only)."},
     {NULL, NULL, 0, NULL}};
 
-ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m) {
+ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m, int ifma) {
+#ifdef ED_FE64
+    use_ifma = ifma;
+#else
+    (void)ifma;
+#endif
     cache = PyMem_Calloc((size_t)1 << CACHE_BITS, sizeof(cache_entry));
     if (!cache) { PyErr_NoMemory(); return -1; }
     uint64_t seed = 0;
@@ -1452,7 +1716,7 @@ ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m) {
 #if ED_HAVE_ADX
 #include <cpuid.h>
 extern PyMethodDef ed25519_methods_adx[];
-extern int ed25519_init_adx(PyObject *m);
+extern int ed25519_init_adx(PyObject *m, int ifma);
 
 /* CPUID leaf 7: EBX bit 8 = BMI2 (mulx), bit 19 = ADX (adcx, adox); user-mode instructions, no
  * OS support needed. */
@@ -1461,6 +1725,13 @@ static int cpu_has_adx(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b >> 8 & 1) && (b >> 19 & 1);
 }
+
+/* AVX-512 F and IFMA, with the OS saving the ZMM and mask registers (the compiler's check reads
+ * XCR0 too). */
+static int cpu_has_ifma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+}
 #endif
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native edwards25519 arithmetic.", -1, NULL};
@@ -1468,26 +1739,29 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native e
 PyMODINIT_FUNC PyInit__ed25519(void) {
     const char *want = getenv("QUORUM_ED25519_ARITH");
     const char *arith = "portable";
-    int (*init)(PyObject *) = ed25519_init_portable;
+    int (*init)(PyObject *, int) = ed25519_init_portable, ifma = 0;
     moddef.m_methods = ed25519_methods_portable;
-    if (want && *want && strcmp(want, "auto") && strcmp(want, "portable") && strcmp(want, "adx")) {
-        PyErr_Format(PyExc_ImportError, "QUORUM_ED25519_ARITH=%s: expected auto, portable or adx", want);
+    if (!want || !*want) want = "auto";
+    if (strcmp(want, "auto") && strcmp(want, "portable") && strcmp(want, "adx") && strcmp(want, "ifma")) {
+        PyErr_Format(PyExc_ImportError, "QUORUM_ED25519_ARITH=%s: expected auto, portable, adx or ifma", want);
         return NULL;
     }
 #if ED_HAVE_ADX
-    if (!(want && strcmp(want, "portable") == 0) && cpu_has_adx()) {
+    if (strcmp(want, "portable") && cpu_has_adx()) {
         moddef.m_methods = ed25519_methods_adx;
         init = ed25519_init_adx;
         arith = "adx";
+        if (strcmp(want, "adx") && cpu_has_ifma()) { ifma = 1; arith = "ifma"; }
     }
 #endif
-    if (want && strcmp(want, "adx") == 0 && strcmp(arith, "adx") != 0) {
-        PyErr_SetString(PyExc_ImportError, "QUORUM_ED25519_ARITH=adx: this machine or build has no BMI2/ADX arithmetic");
+    if (strcmp(want, "auto") && strcmp(want, arith)) {
+        PyErr_Format(PyExc_ImportError, "QUORUM_ED25519_ARITH=%s: this machine or build has no %s arithmetic", want,
+                     strcmp(want, "adx") ? "AVX-512 IFMA" : "BMI2/ADX");
         return NULL;
     }
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
-    if (init(m) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0) { Py_DECREF(m); return NULL; }
+    if (init(m, ifma) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }
 #endif
