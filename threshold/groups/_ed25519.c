@@ -1726,11 +1726,15 @@ static int cpu_has_adx(void) {
     return (b >> 8 & 1) && (b >> 19 & 1);
 }
 
-/* AVX-512 F and IFMA, with the OS saving the ZMM and mask registers (the compiler's check reads
- * XCR0 too). */
+/* AVX-512 F and IFMA (CPUID leaf 7: EBX bits 16 and 21), with the OS saving the SSE, AVX, mask and
+ * ZMM state (XCR0 bits 1, 2, 5, 6, 7), as _modp.c checks it. */
 static int cpu_has_ifma(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xE6) != 0xE6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 16 & 1) && (b >> 21 & 1);
 }
 #endif
 
