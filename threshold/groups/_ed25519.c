@@ -878,10 +878,10 @@ static inline void madd_p3(ge_p3 *h, const ge_precomp *t) {
  * With AVX-512 IFMA (CPUID-checked at import; QUORUM_ED25519_ARITH=adx turns it off), the full
  * terms of comb_sum run in 8 lanes: lane l owns table rows 4l..4l+3 and accumulates, for
  * s = 0..3, the entries its odd digits e[2(4l+s)+1] select, four doublings, then those of its even
- * digits e[2(4l+s)]; the 8 lane sums are added at the end (complete formulas). Lane field
- * elements are radix 2^51, 5 limbs of 8 x 64-bit lanes; vpmadd52lo/hi multiply the low 52 bits of
- * each limb, so EVERY v_mul input has limbs below 2^52 (v_carry's outputs, at most 2^51, are the
- * only mul inputs below). Each table keeps a lane-major copy of its rows (fb_table.lanes, radix
+ * digits e[2(4l+s)]; the 8 lane sums are added at the end by a tree of three lane additions
+ * (complete formulas). Lane field elements are radix 2^51, 5 limbs of 8 x 64-bit lanes;
+ * vpmadd52lo/hi multiply the low 52 bits of each limb, so EVERY v_mul input has limbs below 2^52
+ * (v_carry's outputs, at most 2^51, are the only mul inputs below). Each table keeps a lane-major copy of its rows (fb_table.lanes, radix
  * 2^51, fully reduced), so that a selection is 8 x 15 vector loads blended under masks: no branch
  * and no address depends on a digit. */
 #include <immintrin.h>
@@ -998,6 +998,41 @@ VT void v_dbl4(vp3 *h) {
     }
 }
 
+/* h = p + q, extended coordinates in both (ge_add's formulas with q not cached: 9 products). */
+VT void v_add_p3(vp3 *h, const vp3 *p, const vp3 *q) {
+    const uint64_t d2[5] = {0x69b9426b2f159, 0x35050762add7a, 0x3cf44c0038052, 0x6738cc7407977, 0x2406d9dc56dff};
+    v5 k, a, b, t, c, dd, e, f, g, hh;
+    for (int i = 0; i < 5; i++) k.v[i] = _mm512_set1_epi64((long long)d2[i]);
+    v_sub(&a, &p->Y, &p->X); v_sub(&t, &q->Y, &q->X); v_mul(&a, &a, &t);
+    v_add(&b, &p->Y, &p->X); v_carry(&b); v_add(&t, &q->Y, &q->X); v_carry(&t); v_mul(&b, &b, &t);
+    v_mul(&c, &p->T, &q->T); v_mul(&c, &c, &k);
+    v_mul(&dd, &p->Z, &q->Z); v_add(&dd, &dd, &dd);    /* limbs <= 2^52: not a product's input */
+    v_sub(&e, &b, &a);
+    v_sub(&f, &dd, &c);
+    v_add(&g, &dd, &c); v_carry(&g);
+    v_add(&hh, &b, &a); v_carry(&hh);
+    v_mul(&h->X, &e, &f);
+    v_mul(&h->Y, &g, &hh);
+    v_mul(&h->Z, &f, &g);
+    v_mul(&h->T, &e, &hh);
+}
+
+/* Lanes 0..7 summed into lane 0 by a tree of three additions (lane permutations: public). */
+VT void v_fold(vp3 *acc) {
+    static const long long idx[3][8] = {{4, 5, 6, 7, 4, 5, 6, 7}, {2, 3, 2, 3, 2, 3, 2, 3}, {1, 1, 1, 1, 1, 1, 1, 1}};
+    for (int level = 0; level < 3; level++) {
+        __m512i ix = _mm512_loadu_si512(idx[level]);
+        vp3 other;
+        for (int k = 0; k < 5; k++) {
+            other.X.v[k] = _mm512_permutexvar_epi64(ix, acc->X.v[k]);
+            other.Y.v[k] = _mm512_permutexvar_epi64(ix, acc->Y.v[k]);
+            other.Z.v[k] = _mm512_permutexvar_epi64(ix, acc->Z.v[k]);
+            other.T.v[k] = _mm512_permutexvar_epi64(ix, acc->T.v[k]);
+        }
+        v_add_p3(acc, acc, &other);
+    }
+}
+
 /* A radix-2^51 lane value (limbs at most 2^51 + 1) as a radix-2^64 field element (< 2^256). */
 static void fe_from51(fe h, const uint64_t l[5]) {
     u128 t = (u128)l[0] + ((u128)l[1] << 51);
@@ -1050,23 +1085,16 @@ __attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, c
             }
         if (half) v_dbl4(&acc);
     }
-    uint64_t out[4][5][8];
+    v_fold(&acc);
+    uint64_t out[4][5][8], limbs[5];
+    fe *coord[4] = {&h->X, &h->Y, &h->Z, &h->T};
     for (int k = 0; k < 5; k++) {
         _mm512_storeu_si512(out[0][k], acc.X.v[k]); _mm512_storeu_si512(out[1][k], acc.Y.v[k]);
         _mm512_storeu_si512(out[2][k], acc.Z.v[k]); _mm512_storeu_si512(out[3][k], acc.T.v[k]);
     }
-    for (int l = 0; l < 8; l++) {
-        ge_p3 p;
-        ge_cached c;
-        uint64_t limbs[5];
-        fe *coord[4] = {&p.X, &p.Y, &p.Z, &p.T};
-        for (int m = 0; m < 4; m++) {
-            for (int k = 0; k < 5; k++) limbs[k] = out[m][k][l];
-            fe_from51(*coord[m], limbs);
-        }
-        if (l == 0) { *h = p; continue; }
-        ge_p3_to_cached(&c, &p);
-        ge_add_p3(h, h, &c);
+    for (int m = 0; m < 4; m++) {
+        for (int k = 0; k < 5; k++) limbs[k] = out[m][k][0];
+        fe_from51(*coord[m], limbs);
     }
     memset(dig, 0, sizeof dig); memset(out, 0, sizeof out);
 }
