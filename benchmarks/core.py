@@ -49,8 +49,8 @@ def ed25519_arithmetic() -> str:
     """The field arithmetic the ed25519 extension chose at import ($QUORUM_ED25519_ARITH may force one)."""
     from threshold.groups import _ed25519
 
-    return {"ifma": "radix-2^64 mulx/adx, comb in AVX-512 IFMA lanes", "adx": "radix-2^64 mulx/adx",
-            "portable": "portable radix-2^51"}.get(getattr(_ed25519, "ARITH", ""), "portable radix-2^51")
+    return {"ifma": "radix-2^64 mulx/adx field, comb in AVX-512 IFMA lanes", "adx": "radix-2^64 mulx/adx field",
+            "portable": "portable radix-2^51 field"}.get(getattr(_ed25519, "ARITH", ""), "portable radix-2^51 field")
 
 
 SECTION = "Core (threshold/)"
@@ -428,7 +428,7 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         f"Machine: nproc = {m['nproc']}, CPU model \"{m['cpu_model']}\", {m['memory']} RAM, Linux {m['kernel']}; "
         f"load average at start {m['loadavg_start'][0]:.2f}, at end {info['loadavg_end'][0]:.2f} (shared machine)  ",
         f"Quorum: Python {m['python']}, gmpy2 {m['gmpy2']}, ed25519 on its native extension "
-        f"(threshold/groups/_ed25519.c, {ed25519_arithmetic()} field; libsodium only for hash-to-element); modp on "
+        f"(threshold/groups/_ed25519.c, {ed25519_arithmetic()}; libsodium only for hash-to-element); modp on "
         "threshold/groups/_modp.c, "
         f"this run on {native_arithmetic()}.  ",
         (f"Anchor: ElectionGuard {eg_meta.get('electionguard')} on Python {eg_meta.get('python')}, gmpy2 "
