@@ -449,9 +449,11 @@ def test_every_step_out_of_order_is_refused_and_stores_nothing(app: Flask, admin
     closed = _entries(admin)
     late, _ = encrypt_ballot(ctx, issued[1]["credential"], {"chair": ["bob"], "pool": []})
     _unchanged(admin, closed, api_post(voter, f"{url}/ballots", {"ballot": late}),
-               api_post(voter, f"{url}/ballots", {"ballot": ballot}),  # the retry of a ballot cast before the close
                api_post(admin, f"{url}/close", {}), api_post(admin, f"{url}/open", {}),
                api_post(trustees[1], f"{url}/decryptions", {"index": 1}))
+    retry = api_post(voter, f"{url}/ballots", {"ballot": ballot})  # a ballot cast before the close, retried after it
+    assert retry.status_code == 200 and retry.get_json()["stored"] is False, retry.get_json()
+    assert _entries(admin) == closed, "a retry stores nothing (spec 10.4: it gets its receipt in any phase)"
     assert api_post(admin, f"{url}/tally", {}).status_code == 200
     tallied = _entries(admin)
     _unchanged(admin, tallied, api_post(admin, f"{url}/tally", {}), api_post(admin, f"{url}/close", {}))
