@@ -36,7 +36,8 @@ def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[El
         merged[base] = merged.get(base, 0) + e
     acc = group.identity
     rest = []
-    g = group.g
+    g = group.g if group.tables_in_verification else None
+    tables = tables if group.tables_in_verification else None
     for base, e in merged.items():
         e %= q
         if e == 0:

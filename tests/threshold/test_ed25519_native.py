@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from threshold.errors import DecodeError
 from threshold.groups import _ed25519 as native
 from threshold.groups import get_group
-from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L
+from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L, SMALL_ORDER
 
 from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul
 
@@ -64,7 +64,7 @@ def test_small_order_points_are_the_known_eight():
         "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
         "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
     )}
-    assert set(TORSION.values()) == known
+    assert set(TORSION.values()) == known == SMALL_ORDER
     for t in known:
         assert native.check(t) == 0 and native.member(t) == (t == IDENTITY)
     for k, t in TORSION.items():
@@ -259,14 +259,33 @@ def test_subset_check_alone_misses_cancelling_pair_half_the_time():
     assert not native.members_batch(pts, one)
 
 
-def test_reader_owes_membership_for_commitments():
-    """A proof commitment with a torsion component is refused at finish() (cofactor 8)."""
+def test_a_commitment_with_torsion_added_after_hashing_fails():
+    """Equations hold up to torsion, but the challenge hashes the commitment's bytes: adding torsion of any
+    order to a published commitment breaks the proof; a ciphertext carrying torsion is still refused."""
     from threshold import PublicKey, RangeProof
 
     pk = PublicKey(ed, rand_point())
     ct, r = pk.encrypt(1)
-    proof = RangeProof.prove(pk, ct, 1, r, 1, b"ctx")
-    obj = proof.to_json(ed)
-    obj["a"][0] = with_torsion(bytes.fromhex(obj["a"][0]), 4).hex()
-    with pytest.raises(DecodeError, match=r"proof\.a\[0\]"):
+    honest = RangeProof.prove(pk, ct, 1, r, 1, b"ctx")
+    assert honest.verify(pk, ct, b"ctx")
+    for k in range(1, 8):
+        tampered = RangeProof((with_torsion(honest.a[0], k), honest.a[1]), honest.b, honest.challenges, honest.responses)
+        assert not tampered.verify(pk, ct, b"ctx")
+    reader = ed.reader()
+    reader.element(with_torsion(ct.alpha, 4).hex(), "ct.alpha")
+    with pytest.raises(DecodeError, match=r"ct\.alpha"):
+        reader.finish()
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_small_order_commitment_refused_where_the_identity_is(k):
+    """A commitment of small order is the identity up to torsion: refused where the identity is not allowed."""
+    from threshold import PublicKey, RangeProof
+
+    pk = PublicKey(ed, rand_point())
+    ct, r = pk.encrypt(1)
+    obj = RangeProof.prove(pk, ct, 1, r, 1, b"ctx").to_json(ed)
+    obj["b"][1] = TORSION[k].hex()
+    with pytest.raises(DecodeError, match=r"proof\.b\[1\]"):
         RangeProof.from_json(ed, obj, 1)
+    assert ed.reader().commitment(TORSION[k].hex(), "b", allow_identity=True) == TORSION[k]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
 from threshold.batch import BatchVerifier
-from threshold.elgamal import PublicKey
+from threshold.elgamal import Ciphertext, PublicKey
 from threshold.errors import DecodeError
 from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof, challenge
 
@@ -256,3 +258,25 @@ def test_modp_commitment_sign_is_ignored_but_bound_by_the_challenge():
         SchnorrProof.from_json(g, doc)
     with pytest.raises(DecodeError, match="quadratic residue"):
         g.reader().key(g.to_hex(g.p - X), "key")  # statement elements keep the Jacobi test
+
+
+def test_commitments_shifted_before_hashing_verify_in_every_path(group):
+    """The known-answer pair of tests/vectors/js (also checked in the browser): a proof whose prover shifted two
+    commitments by what `accepts` ignores (modp: the sign; ed25519: torsion of orders 2 and 8) before hashing
+    them owes no membership test and verifies alone and in a batch; the same shift after hashing fails."""
+    vec = json.loads((Path(__file__).parents[1] / "vectors" / "js" / "vectors.json").read_text())["proofs"][group.name]["shifted"]
+    pk = PublicKey(group, group.from_hex(vec["public_key"]))
+    ct, context = Ciphertext.from_json(group, vec["ciphertext"]), bytes.fromhex(vec["context"])
+    reader = group.reader()
+    valid = RangeProof.from_json(group, vec["valid"], 1, reader=reader)
+    tampered = RangeProof.from_json(group, vec["tampered"], 1, reader=reader)
+    assert reader.pending == []
+    assert valid.verify(pk, ct, context) and not tampered.verify(pk, ct, context)
+    batch = BatchVerifier(group, {pk.element: pk.table})
+    for i in range(4):
+        cti, ri = pk.encrypt(i % 2)
+        batch.add(i, RangeProof.prove(pk, cti, i % 2, ri, 1, context).equations(pk, cti, context))
+    batch.add("valid", valid.equations(pk, ct, context))
+    assert batch.verify() == []
+    batch.add("tampered", tampered.equations(pk, ct, context))
+    assert batch.verify() == ["tampered"]

@@ -149,6 +149,14 @@ function proofChecks(c, name, v) {
         || "proof differs";
     });
   });
+  c.run(`${name} commitments are taken up to what the group ignores (modp: sign; ed25519: torsion)`, async () => {
+    const t = v.shifted;
+    const pk = PublicKey.fromHex(g, t.public_key);
+    const ctx = fromHex(t.context, null, "context");
+    const ct = ciphertextFromJSON(g, t.ciphertext);
+    if (!(await RangeProof.fromJSON(g, t.valid, 1).verify(pk, ct, ctx))) return "proof shifted before hashing rejected";
+    return !(await RangeProof.fromJSON(g, t.tampered, 1).verify(pk, ct, ctx)) || "commitment shifted after hashing accepted";
+  });
   v.schnorr.forEach((t, i) => c.run(`${name} schnorr[${i}]`, async () => {
     const rng = new FixedRng(t.draws);
     const base = g.fromHex(t.base);

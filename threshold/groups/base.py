@@ -29,10 +29,9 @@ class Group(ABC):
     g: Element
     identity: Element
     element_bytes: int
-    #: Whether an accepted verification equation forces a proof commitment into the order-q
-    #: subgroup, so that `ElementReader.commitment` reads it with `parse_commitment` (no test owed).
-    #: Off unless a group proves it (docs/spec.md section 1): then commitments owe their test like any element.
-    commitments_forced_into_subgroup: bool = False
+    #: Whether verification (threshold.batch.evaluate) takes g and long-lived keys through their fixed-base
+    #: tables; else they join the equation's variable-time multi-exponentiation as any other base.
+    tables_in_verification: bool = True
 
     # --- arithmetic -------------------------------------------------------
     @abstractmethod
@@ -118,10 +117,11 @@ class Group(ABC):
         """Cheap checks now; returns the element and whether a subgroup test is still owed."""
         return self.decode(data, field, allow_identity), False
 
-    def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> Element:
-        """A proof commitment where `commitments_forced_into_subgroup`: the checks it needs before it
-        enters a verification equation (by default those of `parse_deferred`)."""
-        return self.parse_deferred(data, field, allow_identity)[0]
+    def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> tuple[Element, bool]:
+        """A proof commitment: the checks it needs before it enters a verification equation, and whether a
+        subgroup test is still owed. By default those of any element; a group whose `accepts` ignores the
+        part outside the subgroup that a commitment may carry needs fewer (docs/spec.md section 4)."""
+        return self.parse_deferred(data, field, allow_identity)
 
     def accepts(self, product: Element) -> bool:
         """Whether a verification product (an equation, or a batch of them) means that they hold."""
@@ -219,19 +219,18 @@ class ElementReader:
         return self.element(text, field, allow_identity=False)
 
     def commitment(self, text: Any, field: str, allow_identity: bool = False) -> Element:
-        """A proof commitment: cheap checks only, no subgroup test owed where the group allows.
+        """A proof commitment: the group's `parse_commitment` checks, no subgroup test owed in either group.
 
         A commitment enters its verification equations with exponent 1 (alone) or an unreduced
-        random 128-bit weight (in a batch) against bases that are all tested members, so an
-        accepted equation forces it into the subgroup: in the 4096-bit group its components of
-        prime order s > 2^128 cannot cancel out, and its sign is what `accepts` ignores (a proof
-        that holds only up to sign still proves its statement: docs/spec.md section 1). Not so
-        with cofactor 8 (edwards25519): there the test is owed (`commitments_forced_into_subgroup`).
+        random 128-bit weight (in a batch) against bases that are all tested members. In the 4096-bit
+        group its components of prime order s > 2^128 cannot cancel out and its sign is what `accepts`
+        ignores; in edwards25519 `accepts` ignores its torsion part (cofactored equations). A proof that
+        holds up to that part still proves its statement (docs/spec.md section 4).
         """
-        data = _hex_bytes(text, self.group.element_bytes, field)
-        if self.group.commitments_forced_into_subgroup:
-            return self.group.parse_commitment(data, field, allow_identity)
-        return self.element_bytes(data, field, allow_identity)
+        x, owed = self.group.parse_commitment(_hex_bytes(text, self.group.element_bytes, field), field, allow_identity)
+        if owed:
+            self.pending.append((x, field))
+        return x
 
     def finish(self) -> None:
         """Run the owed membership tests; raises DecodeError naming the first bad field.

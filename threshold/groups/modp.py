@@ -90,7 +90,6 @@ class ModpGroup(Group):
 
     name = "modp"
     element_bytes = ELEMENT_BYTES
-    commitments_forced_into_subgroup = True  # its prime order s = (p-1)/2q > 2^128 part cannot cancel (spec section 1)
 
     def __init__(self) -> None:
         self.p = P
@@ -170,13 +169,14 @@ class ModpGroup(Group):
             raise DecodeError(field, "not in the order-q subgroup (not a quadratic residue)")
         return x, True
 
-    def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> mpz:
-        """Length and range only: the batch weights force the commitment's order-s part out, and its
-        sign (p = 3 mod 4, so Z_p^* = {1, -1} x QR) is ignored by `accepts`; saves a Jacobi symbol."""
+    def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> tuple[mpz, bool]:
+        """Length and range only, no test owed: the equations' weights force the commitment's order-s part
+        (s = (p-1)/2q > 2^128 prime) out, and its sign (p = 3 mod 4, so Z_p^* = {1, -1} x QR) is ignored
+        by `accepts`; saves a Jacobi symbol."""
         x = self._in_range(data, field)
         if not allow_identity and (x == 1 or x == self.p - 1):
             raise DecodeError(field, "the identity element (up to sign) is not allowed here")
-        return x
+        return x, False
 
     def _in_range(self, data: bytes, field: str) -> mpz:
         """512 bytes holding an integer in 1..p-1."""

@@ -25,7 +25,8 @@ from threshold.encoding import canonical_json, encode
 from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import Group, get_group
 from threshold.hashing import dst_for, expand_message_xmd, hash_to_field, hash_to_scalar
-from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof
+from threshold.groups import _ed25519
+from threshold.proofs import ChaumPedersenProof, RangeProof, SchnorrProof, challenge
 
 OUT = Path(__file__).with_name("vectors.json")
 
@@ -297,7 +298,36 @@ def elgamal_and_proofs(group: Group) -> dict[str, Any]:
     cp = [{"x": group.scalar_to_hex(x), "g2": group.to_hex(g2), "X1": group.to_hex(X1), "X2": group.to_hex(X2),
            "tag": "decryption", "context": context.hex(), "draws": draws.to_json(), "proof": proof.to_json(group)}]
     return {"election_secret": group.scalar_to_hex(election_secret), "encryptions": encryptions, "range": ranges,
-            "schnorr": schnorr, "chaum_pedersen": cp}
+            "schnorr": schnorr, "chaum_pedersen": cp, "shifted": shifted_commitments(group, pk, context)}
+
+
+# What `accepts` ignores in a commitment: modp its sign; ed25519 its torsion part (orders 2 and 8 here).
+T2, T8 = (bytes.fromhex(h) for h in ("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                                     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"))
+SHIFTS = {"modp": [lambda x: get_group("modp").p - x] * 2, "ed25519": [lambda x: _ed25519.add(x, T2), lambda x: _ed25519.add(x, T8)]}
+
+
+def shifted_commitments(group: Group, pk: PublicKey, context: bytes) -> dict[str, Any]:
+    """A 0/1 proof of m = 1 whose prover shifted a_0 and b_1 by what `accepts` ignores before hashing them
+    (valid: its equations hold up to that part, docs/spec.md section 4), and the same proof without the
+    shifts but with b_1 shifted after hashing (invalid: the challenge no longer matches)."""
+    q, g, K = group.q, group.g, pk.element
+    r, w, c0, v0 = (seeded_scalar(group, f"shifted {x}") for x in ("r", "w", "c0", "v0"))
+    ct, _ = pk.encrypt(1, r)
+    a = [group.mul(group.exp_g(v0), group.exp(ct.alpha, -c0)), group.exp_g(w)]
+    b = [group.mul(group.exp(K, v0), group.exp(ct.beta, -c0)), group.exp(K, w)]
+
+    def proof(a: list, b: list) -> RangeProof:
+        c1 = (challenge(group, RangeProof.TAG, context, [g, K, ct.alpha, ct.beta], a + b, [1]) - c0) % q
+        return RangeProof(tuple(a), tuple(b), (c0,), (v0, (w + c1 * r) % q))
+
+    shift_a, shift_b = SHIFTS[group.name]
+    valid = proof([shift_a(a[0]), a[1]], [b[0], shift_b(b[1])])
+    honest = proof(a, b)
+    tampered = RangeProof(honest.a, (honest.b[0], shift_b(honest.b[1])), honest.challenges, honest.responses)
+    assert valid.verify(pk, ct, context) and honest.verify(pk, ct, context) and not tampered.verify(pk, ct, context)
+    return {"public_key": pk.to_hex(), "context": context.hex(), "ciphertext": ct.to_json(group),
+            "valid": valid.to_json(group), "tampered": tampered.to_json(group)}
 
 
 def hybrid_vectors(group: Group) -> list[dict[str, Any]]:

@@ -3,12 +3,14 @@
  * uses libsodium). Elements are points in extended coordinates; the encoding is the canonical
  * 32-byte compression, decoded exactly as libsodium's crypto_core_ed25519_is_valid_point:
  * y >= p, points off the curve, small-order points and points outside the prime-order
- * subgroup are refused; the identity (01 00..00) only where allowed.
+ * subgroup are refused; the identity (01 00..00) only where allowed. Proof commitments are read
+ * without the subgroup test and equations hold up to torsion (docs/spec.md, section 4).
  * BigInt arithmetic is not constant-time (ATTACKS row 19).
  * @module ed25519
  */
 
 import { DecodeError } from "./errors.js";
+import { fromHex } from "./bytes.js";
 import { bigIntToHex, bytesToBigInt, bigIntToBytes, modInv, modPow } from "./bigint.js";
 import { Group } from "./group.js";
 import { dstFor, expandMessageXmd } from "./hashing.js";
@@ -134,6 +136,31 @@ const BASE_Y = f(4n * modInv(5n, P));
 const BASE_X = recoverX(BASE_Y, 0);
 const IDENTITY_BYTES = Uint8Array.of(1, ...new Array(31).fill(0));
 
+/**
+ * A canonical compressed point of the curve (any order); the identity only where allowed.
+ * @param {Uint8Array} data
+ * @param {string} field
+ * @param {boolean} allowIdentity
+ * @returns {Point}
+ * @throws {DecodeError} naming the field
+ */
+function decodeOnCurve(data, field, allowIdentity) {
+  if (!(data instanceof Uint8Array)) throw new DecodeError(field, "expected bytes");
+  if (data.length !== 32) throw new DecodeError(field, `expected 32 bytes, got ${data.length}`);
+  if (data.every((b, i) => b === IDENTITY_BYTES[i])) {
+    if (allowIdentity) return ZERO;
+    throw new DecodeError(field, "the identity element is not allowed here");
+  }
+  const yBytes = Uint8Array.from(data);
+  const sign = yBytes[31] >> 7;
+  yBytes[31] &= 0x7f;
+  const y = littleEndian(yBytes);
+  if (y >= P) throw new DecodeError(field, "non-canonical encoding (y >= p)");
+  const x = recoverX(y, sign);
+  if (x === null) throw new DecodeError(field, "not a canonical point of the curve");
+  return new Point(x, y, 1n, f(x * y));
+}
+
 /** The ed25519 group; use getGroup("ed25519") for the shared instance. */
 export class Ed25519Group extends Group {
   constructor() {
@@ -184,23 +211,33 @@ export class Ed25519Group extends Group {
    * @throws {DecodeError} naming the field
    */
   decode(data, field = "element", allowIdentity = false) {
-    if (!(data instanceof Uint8Array)) throw new DecodeError(field, "expected bytes");
-    if (data.length !== 32) throw new DecodeError(field, `expected 32 bytes, got ${data.length}`);
-    if (data.every((b, i) => b === IDENTITY_BYTES[i])) {
-      if (allowIdentity) return ZERO;
-      throw new DecodeError(field, "the identity element is not allowed here");
-    }
-    const yBytes = Uint8Array.from(data);
-    const sign = yBytes[31] >> 7;
-    yBytes[31] &= 0x7f;
-    const y = littleEndian(yBytes);
-    if (y >= P) throw new DecodeError(field, "non-canonical encoding (y >= p)");
-    const x = recoverX(y, sign);
-    if (x === null) throw new DecodeError(field, "not a canonical point of the curve");
-    const point = new Point(x, y, 1n, f(x * y));
+    const point = decodeOnCurve(data, field, allowIdentity);
+    if (point === ZERO) return point;
     if (isZero(double(double(double(point))))) throw new DecodeError(field, "small-order point");
     if (!isZero(scalarMul(point, L))) throw new DecodeError(field, "not in the prime-order subgroup");
     return point;
+  }
+
+  /**
+   * Parse a proof commitment: canonical and on the curve, no subgroup test ({@link holds} ignores its
+   * torsion part); where the identity is not allowed, no point of small order either.
+   * @param {unknown} text
+   * @param {string} [field]
+   * @param {boolean} [allowIdentity]
+   * @returns {Point}
+   * @throws {DecodeError} naming the field
+   */
+  commitmentFromHex(text, field = "commitment", allowIdentity = false) {
+    const point = decodeOnCurve(fromHex(text, 32, field), field, allowIdentity);
+    if (!allowIdentity && isZero(double(double(double(point))))) {
+      throw new DecodeError(field, "a point of small order (the identity up to torsion) is not allowed here");
+    }
+    return point;
+  }
+
+  /** @param {Point} lhs @param {Point} rhs @returns {boolean} lhs = rhs up to torsion: [8](lhs - rhs) = O */
+  holds(lhs, rhs) {
+    return isZero(double(double(double(add(lhs, this.inv(rhs))))));
   }
 
   /** @param {unknown} a @returns {boolean} whether a is a point of the prime-order subgroup */

@@ -144,7 +144,8 @@ export class Group {
 
   /**
    * Parse a proof commitment: the checks it needs before it enters a verification equation (by
-   * default every membership check; modp: range only, see ModpGroup.commitmentFromHex).
+   * default every membership check; modp: range only, ed25519: on the curve only; see their
+   * commitmentFromHex).
    * @param {unknown} text
    * @param {string} [field]
    * @param {boolean} [allowIdentity]
@@ -157,7 +158,7 @@ export class Group {
 
   /**
    * Whether a verification equation lhs = rhs holds, rhs carrying the proof's commitment
-   * (modp: up to the sign the commitment may carry; docs/spec.md, section 4).
+   * (modp: up to the sign the commitment may carry; ed25519: up to its torsion; docs/spec.md, section 4).
    * @param {any} lhs
    * @param {any} rhs
    * @returns {boolean}
