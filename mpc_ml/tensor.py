@@ -531,20 +531,21 @@ class MPCTensor:
         index = self._index(oh, d)
         return index.unsqueeze(d) if keepdim else index
 
-    def argmax(self, dim: int | None = None, one_hot: bool = True, keepdim: bool = False) -> "MPCTensor":
+    def argmax(self, dim: int | None = None, keepdim: bool = False, one_hot: bool = True) -> "MPCTensor":
         """One-hot (CrypTen's default) indicator of the first maximum along dim, or its index (one_hot=False;
-        keepdim keeps the dim, as torch). Without dim: over all elements (one-hot in x's shape, or the flat index)."""
+        keepdim keeps the dim, as torch). Without dim: over all elements (one-hot in x's shape, or the flat index).
+        Arguments in CrypTen's order, so that a positional call ports unchanged."""
         if dim is None:
-            flat = self.flatten().argmax(0, one_hot)
+            flat = self.flatten().argmax(0, one_hot=one_hot)
             if one_hot:
                 return flat.reshape(self.shape)
             return flat.reshape((1,) * self.dim()) if keepdim else flat
         d, _, oh = self._tournament(dim, "argmax")
         return self._argmax_result(oh, d, keepdim, one_hot)
 
-    def argmin(self, dim: int | None = None, one_hot: bool = True, keepdim: bool = False) -> "MPCTensor":
+    def argmin(self, dim: int | None = None, keepdim: bool = False, one_hot: bool = True) -> "MPCTensor":
         """argmax of -x."""
-        return (-self).argmax(dim, one_hot, keepdim)
+        return (-self).argmax(dim, keepdim, one_hot)
 
     def softmax(self, dim: int = -1) -> "MPCTensor":
         """exp(x - max) / sum exp(x - max) along dim; the sum s lies in [1, n] for n elements along dim, and

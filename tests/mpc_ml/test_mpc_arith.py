@@ -77,6 +77,9 @@ def test_nonlinear_functions(mpc, rng):
     oh = z.argmax(1).get_plain_text()
     assert np.array_equal(oh.argmax(1), s.argmax(1)) and np.array_equal(oh.sum(1), np.ones(6))
     assert np.array_equal(z.argmax(1, one_hot=False).get_plain_text(), s.argmax(1).astype(float))
+    # CrypTen's positional order (dim, keepdim, one_hot): a ported call means the same here
+    assert np.array_equal(z.argmax(1, True, False).get_plain_text(), s.argmax(1)[:, None].astype(float))
+    assert np.array_equal(z.argmin(1, True, False).get_plain_text(), s.argmin(1)[:, None].astype(float))
     assert np.abs(z.max(1)[0].get_plain_text() - s.max(1)).max() < ULP
 
 

@@ -499,7 +499,7 @@ def test_from_pytorch_refuses_or_matches_layer_options(mpc3):
             converted = mpc_ml.nn.from_pytorch(model, x)
         except mpc_ml.InputError:
             continue
-        got = converted(mpc_ml.cryptensor(x.numpy())).get_plain_text()
+        got = np.asarray(converted(mpc_ml.cryptensor(x.numpy())).get_plain_text())
         ref = model(x).detach().numpy()
         if got.shape != ref.shape or np.abs(got - ref).max() > 1e-4:
             wrong.append(name)
