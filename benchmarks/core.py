@@ -459,7 +459,8 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         stages,
         "",
         "(ed25519: parsing decompresses each point and checks the curve equation; `finish()` runs 128 random-subset "
-        "checks [L]Q = O over all elements, commitments included, or [L]P = O per element below 150 of them.)",
+        "checks [L]Q = O over the statement elements (alpha and beta: 2 of the 6 points; commitments owe no test, "
+        "equations are accepted up to torsion), or [L]P = O per element below 150 of them.)",
         "",
         prims,
         "",
