@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import re
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,6 +49,29 @@ def _dim(dim: Any, ndim: int, what: str = "dim") -> int:
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -ndim <= dim < ndim:
         raise InputError(f"{what} {dim!r} is out of range for {ndim} dimension(s) (expected {-ndim}..{ndim - 1})")
     return int(dim) % ndim
+
+
+def _zero_d(method: Callable) -> Callable:
+    """torch's rule for a reduction over one dim of a 0-d tensor: dim 0 or -1 names its one element and the
+    result is 0-d (x.sum(0) is x, x.softmax(-1) is 1, x.max(0) is (x, 0)); other tensors pass unchanged."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self: "MPCTensor", *args: Any, **kwargs: Any) -> Any:
+        if self.dim() != 0:
+            return method(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        dim = bound.arguments["dim"]
+        if dim is None or isinstance(dim, (tuple, list)):
+            return method(self, *args, **kwargs)
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim not in (0, -1):
+            raise InputError(f"dim {dim!r} is out of range for a 0-d tensor (expected -1..0)")
+        bound.arguments.update(self=self.reshape((1,)), dim=0)
+        out = method(*bound.args, **bound.kwargs)
+        return tuple(t.reshape(()) for t in out) if isinstance(out, tuple) else out.reshape(())
+
+    return wrapper
 
 
 def _same_session(tensors: list["MPCTensor"]) -> "Runtime":
@@ -340,6 +365,7 @@ class MPCTensor:
             return dims
         return (_dim(dim, self.dim()),)
 
+    @_zero_d
     def sum(self, dim: Any = None, keepdim: bool = False) -> "MPCTensor":
         """Sum over all elements, one dim or a tuple of dims (local)."""
         ring = self._rt.ring
@@ -349,6 +375,7 @@ class MPCTensor:
             s = np.expand_dims(s, axes)
         return self._wrap(s)
 
+    @_zero_d
     def mean(self, dim: Any = None, keepdim: bool = False) -> "MPCTensor":
         """Mean over all elements, one dim or a tuple of dims."""
         count = int(np.prod([self.shape[d] for d in self._dims(dim)], dtype=np.int64))
@@ -505,6 +532,7 @@ class MPCTensor:
         weighted = ring.mul(oh, _align(ring.from_int64(idx << self._rt.params.frac_bits), self.dim()))
         return self._wrap(weighted).sum(d)
 
+    @_zero_d
     def max(self, dim: int | None = None, keepdim: bool = False,
             one_hot: bool = True) -> "MPCTensor | tuple[MPCTensor, MPCTensor]":
         """The maximum of all elements; along dim, as CrypTen (and torch), a tuple (values, argmax) with argmax
@@ -517,6 +545,7 @@ class MPCTensor:
             values = values.unsqueeze(d)
         return values, self._argmax_result(oh, d, keepdim, one_hot)
 
+    @_zero_d
     def min(self, dim: int | None = None, keepdim: bool = False,
             one_hot: bool = True) -> "MPCTensor | tuple[MPCTensor, MPCTensor]":
         """The minimum of all elements; along dim a tuple (values, argmin), as max."""
@@ -531,6 +560,7 @@ class MPCTensor:
         index = self._index(oh, d)
         return index.unsqueeze(d) if keepdim else index
 
+    @_zero_d
     def argmax(self, dim: int | None = None, keepdim: bool = False, one_hot: bool = True) -> "MPCTensor":
         """One-hot (CrypTen's default) indicator of the first maximum along dim, or its index (one_hot=False;
         keepdim keeps the dim, as torch). Without dim: over all elements (one-hot in x's shape, or the flat index).
@@ -543,10 +573,12 @@ class MPCTensor:
         d, _, oh = self._tournament(dim, "argmax")
         return self._argmax_result(oh, d, keepdim, one_hot)
 
+    @_zero_d
     def argmin(self, dim: int | None = None, keepdim: bool = False, one_hot: bool = True) -> "MPCTensor":
         """argmax of -x."""
         return (-self).argmax(dim, keepdim, one_hot)
 
+    @_zero_d
     def softmax(self, dim: int = -1) -> "MPCTensor":
         """exp(x - max) / sum exp(x - max) along dim; the sum s lies in [1, n] for n elements along dim, and
         1/s is Newton's over that range (reciprocal() is valid below 200 only, and softmax had garbage beyond

@@ -420,6 +420,25 @@ def test_what_opens_has_the_documented_type_and_shape(mpc):
     assert e.sum(0).shape == (3,) and (e @ np.ones((3, 2))).shape == (0, 2)
 
 
+def test_reductions_over_a_dim_of_a_0d_tensor_follow_torch(mpc):
+    """On a 0-d tensor dim 0 and -1 name its one element (torch's rule): sum, mean, max, min, argmax, argmin and
+    softmax give 0-d results equal to torch's; any other dim is refused with a message naming the 0-d tensor."""
+    t = torch.tensor(2.5)
+    s = mpc.cryptensor(2.5)
+    for dim in (0, -1):
+        for got, ref in ((s.sum(dim), t.sum(dim)), (s.sum(dim, keepdim=True), t.sum(dim, keepdim=True)),
+                         (s.mean(dim), t.mean(dim)), (s.max(dim)[0], t.max(dim)[0]), (s.min(dim)[0], t.min(dim)[0]),
+                         (s.max(dim, one_hot=False)[1], t.max(dim)[1]), (s.argmax(dim, one_hot=False), t.argmax(dim)),
+                         (s.argmin(dim, True, False), t.argmin(dim, keepdim=True)), (s.softmax(dim), t.softmax(dim)),
+                         (s.argmax(dim), torch.tensor(1.0))):
+            assert got.shape == () == ref.shape and abs(float(got.get_plain_text()) - float(ref)) < 2 * ULP
+    for bad in (1, -2, True):
+        with pytest.raises(mpc_ml.InputError, match="0-d tensor"):
+            s.sum(bad)
+        with pytest.raises(mpc_ml.InputError, match="0-d tensor"):
+            s.softmax(bad)
+
+
 def test_four_parties_match_numpy(request):
     """A few ops with 4 parties (checked products and AND gates): within the 4-party bound (3 units)."""
     mpc_ml.init(parties=4)
