@@ -267,7 +267,8 @@ def report(args: argparse.Namespace, eg: dict[str, Any] | None, rows: dict[str, 
         f"{e['ballot_json_bytes']:,} ({e['entry_bytes']:,.0f}) | {ratio(e['ballot_json_bytes'], EG['ballot_bytes'])} |" if m and e else "",
         "",
         "Notes: the verification of one ballot re-tests subgroup membership of its 18 ciphertext elements "
-        "(folded into the proofs' multi-exponentiation; proof commitments get a range check only, equations hold up to sign: "
+        "(modp: folded into the proofs' multi-exponentiation, proof commitments get a range check only, equations hold up to sign; "
+        "ed25519: commitments are decoded only, equations hold up to torsion: "
         "docs/spec.md sections 1 and 4); modp arithmetic is native (threshold/groups/_modp.c: multi-exponentiations and fixed-base tables on AVX-512 IFMA where the CPU has it, else on AVX2, else on OpenSSL's Montgomery code; "
         f"this run: {native_arithmetic()}). The whole-record "
         "figure batches proofs (random linear combination) and membership tests in one multi-exponentiation per chunk (at most 4096 entries, equal chunks in whole rounds of the workers; a failed batch is bisected to name the bad ballots) and splits the record across "
