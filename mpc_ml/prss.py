@@ -62,8 +62,9 @@ class PRSS:
         return {i: np.frombuffer(enc.update(bytes(8 * count)), dtype=np.uint64)
                 for i, enc in self._encryptors().items()}
 
-    def residues(self, ring: Ring, shape: tuple[int, ...]) -> dict[int, np.ndarray]:
-        """Per held subset, exactly uniform elements of Z_M as residues (K, *shape) (one counter value).
+    def residues(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
+        """Per held subset (in `held` order), exactly uniform elements of Z_M as residues: (held, K, *shape) (one
+        counter value).
 
         Residue k is a 21-bit field of the stream (a uint32 word masked to 21 bits) accepted when it
         is below p_k; a rejected field (probability (2^21 - p_k) / 2^21, below 10^-4 for the first 12 primes)
@@ -74,7 +75,7 @@ class PRSS:
         size = int(np.prod(shape, dtype=np.int64))
         buf = np.empty((len(self.held), ring.k) + tuple(shape), dtype=np.float32)
         self._residues_into(ring, size, buf)
-        return {i: buf[h] for h, i in enumerate(self.held)}
+        return buf
 
     def _residues_into(self, ring: Ring, size: int, out: np.ndarray) -> None:
         """`residues` written into out (held, K, ...) (one counter value; one pass of C per subset)."""
@@ -93,19 +94,14 @@ class PRSS:
                 v[bad_idx] = extra.astype(np.float32)
                 bad_idx = bad_idx[v[bad_idx] >= ring.p32[bad_idx // size]]
 
-    def zero_terms(self, ring: Ring, shape: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Products (value, coefficient) whose sum is this process's shares of a degree-2t sharing of 0.
-
-        sum_T sum_(j=1..t) z_(T,j) x^j f_T(x), z_(T,j) uniform in Z_M (from `residues`): the
-        coefficients of degrees 1..2t of the sum are uniform, its constant term is zero.
-        """
-        vals = self.residues(ring, (self.t,) + tuple(shape))
-        terms = []
-        for j in range(1, self.t + 1):
-            coef = self.coef(ring, j)
-            for ti, v in vals.items():
-                terms.append((v[:, j - 1][None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * len(shape))))
-        return terms
+    def zero_sharing(self, ring: Ring, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(coef (L, held * t, K), values (held * t, K, *shape)) whose `Ring.combine_residues` is this process's
+        shares of a degree-2t sharing of 0: sum_T sum_(j=1..t) z_(T,j) x^j f_T(x), z_(T,j) uniform in Z_M (from
+        `residues`): the coefficients of degrees 1..2t of the sum are uniform, its constant term is zero."""
+        vals = self.residues(ring, (self.t,) + tuple(shape))  # (held, K, t, *shape)
+        values = np.moveaxis(vals, 2, 1).reshape((len(self.held) * self.t, ring.k) + tuple(shape))
+        coef = np.stack([self.coef(ring, j)[:, self.held] for j in range(1, self.t + 1)], axis=2)  # (L, held, t, K)
+        return coef.reshape(coef.shape[0], -1, ring.k), values
 
     def coef(self, ring: Ring, power: int = 0) -> np.ndarray:
         """x_l^power * f_T(x_l) mod each prime, shape (L, C, K); zero where l is not in T."""
@@ -126,13 +122,10 @@ class PRSS:
             self._coef[key] = out
         return self._coef[key]
 
-    def lift(self, ring: Ring, values: dict[int, np.ndarray], power: int = 0) -> np.ndarray:
-        """Shares (L, K, *shape) of sum_T values[T] * x^power f_T(x), values[T] residues (K, *shape)."""
-        coef = self.coef(ring, power)
-        terms = []
-        for ti, v in values.items():
-            terms.append((v[None], coef[:, ti, :].reshape((coef.shape[0], ring.k) + (1,) * (v.ndim - 1))))
-        return ring.lincomb(terms)
+    def lift(self, ring: Ring, values: np.ndarray, power: int = 0) -> np.ndarray:
+        """Shares (L, K, *shape) of sum_T values[T] * x^power f_T(x), values (held, K, *shape) residues in `held`
+        order."""
+        return ring.combine_residues(self.coef(ring, power)[:, self.held], values)
 
     def shares(self, ring: Ring, shape: tuple[int, ...], widths: list[int],
                outputs: list[list[tuple[int, int, int]]], zero: tuple[int, ...] = (),
@@ -226,6 +219,6 @@ class PRSS:
         """Degree-t shares of a uniform element of Z_M."""
         return self.lift(ring, self.uniform_values(ring, shape))
 
-    def uniform_values(self, ring: Ring, shape: tuple[int, ...]) -> dict[int, np.ndarray]:
-        """Per held subset, a uniform element of Z_M (residues (K, *shape), see `residues`)."""
+    def uniform_values(self, ring: Ring, shape: tuple[int, ...]) -> np.ndarray:
+        """Per held subset, a uniform element of Z_M (residues (held, K, *shape), see `residues`)."""
         return self.residues(ring, shape)

@@ -187,6 +187,18 @@ class Ring:
                 acc += prod
         return self.reduce(acc) if len(terms) <= 32 else self.reduce_big(acc)
 
+    def combine_residues(self, coef: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Residues (L, K, *shape) of sum_t coef[l, t, k] * values[t, k] mod p_k, for coef (L, T, K) and values
+        (T, K, *shape) residues below 2^21: one float64 matrix product per prime, exact while T < 2^11 (every partial
+        sum is an integer below 2^53, whatever order the BLAS adds in), reduced once."""
+        nl, nt, k = coef.shape
+        shape = values.shape[2:]
+        flat = values.reshape(nt, k, -1)
+        out = np.empty((k, nl, flat.shape[2]), dtype=np.float64)
+        for i in range(k):
+            np.matmul(coef[:, :, i], flat[:, i].astype(np.float64), out=out[i])
+        return self.reduce_big(out.transpose(1, 0, 2)).reshape((nl, k) + shape)
+
     def combine(self, limbs: np.ndarray, weights: list[int]) -> np.ndarray:
         """Residues (K, *shape) of sum_j limbs[j] * weights[j]; limbs (J <= 32, *shape), each < 2^21."""
         key = tuple(weights)

@@ -91,12 +91,8 @@ def products_checked(rt: Runtime) -> bool:
 
 def _double_masks(rt: Runtime, size: int, ring: Ring) -> tuple[np.ndarray, np.ndarray]:
     """([r]_t, [r]_2t) flat (L, K, size) for uniform r in Z_M, from PRSS residues (no interaction)."""
-    vals = rt.prss.residues(ring, (size,))
-    coef = rt.prss.coef(ring, 0)
-    r_terms = [(v[None], coef[:, ti, :, None]) for ti, v in vals.items()]
-    r_t = ring.lincomb(r_terms)
-    r_2t = ring.lincomb(r_terms + rt.prss.zero_terms(ring, (size,)))
-    return r_t, r_2t
+    r_t = rt.prss.lift(ring, rt.prss.residues(ring, (size,)))
+    return r_t, ring.add(r_t, ring.combine_residues(*rt.prss.zero_sharing(ring, (size,))))
 
 
 def fill_double(rt: Runtime, size: int, ring: Ring | None = None) -> None:

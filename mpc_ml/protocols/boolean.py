@@ -50,7 +50,15 @@ class _Layout:
                 common = sorted(set(self.subsets[a]) & set(self.subsets[b]))
                 pairs.setdefault(tuple(common[:size]), []).append((a, b))
         self.groups = sorted(pairs)
-        self.pairs = [pairs[G] for G in self.groups]
+        # per group, its cross terms by first component: (a, the b's paired with a), so that the sum is
+        # XOR_a x_a & (XOR_b y_b), one AND per a
+        self.by_first: list[list[tuple[int, np.ndarray]]] = []
+        for G in self.groups:
+            firsts: dict[int, list[int]] = {}
+            for a, b in pairs[G]:
+                firsts.setdefault(a, []).append(b)
+            self.by_first.append([(a, np.array(bs)) for a, bs in sorted(firsts.items())])
+        self.local_members = [[li for li, p in enumerate(rt.local_ids) if p in G] for G in self.groups]
         # G's message is masked by one draw of every subset containing G; it is added into the component of
         # one of those subsets (taken in turn, to spread the load), whose members outside G receive it
         taken = [0] * C
@@ -121,17 +129,17 @@ def and_(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     draws = {ti: w.reshape((lay.draws, size)) for ti, w in rt.prss.words(lay.draws * size).items()}
     flat_x, flat_y = x.reshape(x.shape[:2] + (size,)), y.reshape(y.shape[:2] + (size,))
     message: dict[tuple[int, int], np.ndarray] = {}  # (local party, group) -> the group's message
-    for gi, G in enumerate(lay.groups):
-        local = [li for li, p in enumerate(rt.local_ids) if p in G]
+    for gi, local in enumerate(lay.local_members):
         if not local:
             continue
-        w = np.zeros((rt.L, size), dtype=np.uint64)
-        for a, b in lay.pairs[gi]:
-            w ^= flat_x[:, a] & flat_y[:, b]
+        xs, ys = flat_x[local], flat_y[local]  # only the local parties in the group compute its message
+        w = np.zeros((len(local), size), dtype=np.uint64)
+        for a, bs in lay.by_first[gi]:
+            w ^= xs[:, a] & (ys[:, bs[0]] if len(bs) == 1 else np.bitwise_xor.reduce(ys[:, bs], axis=1))
         for ti, slot in lay.masks[gi]:
             w ^= draws[ti][slot]
-        for li in local:
-            message[li, gi] = w[li]
+        for k, li in enumerate(local):
+            message[li, gi] = w[k]
     sends = [{d: _message([message[li, gi] for gi in lay.full.get((p, d), [])],
                           [message[li, gi] for gi in lay.digested.get((p, d), [])])
               for (j, d) in lay.routes if j == p} for li, p in enumerate(rt.local_ids)]
@@ -254,12 +262,12 @@ def b2a(rt: Runtime, b: np.ndarray) -> np.ndarray:
     ring = rt.ring
     lay = _layout(rt)
     shape = b.shape[2:]
+    coef = rt.prss.coef(ring, 0)
     terms = []
     for ti in range(lay.C):
         if ti in lay.first_local:
             bit = (b[lay.first_local[ti], ti] & np.uint64(1)).astype(np.float64)
-            vals = {ti: np.broadcast_to(bit[None], (ring.k,) + shape).copy()}
-            terms.append(rt.prss.lift(ring, vals))
+            terms.append(ring.combine_residues(coef[:, [ti]], np.broadcast_to(bit[None], (1, ring.k) + shape)))
         else:
             terms.append(np.zeros((rt.L, ring.k) + shape))
     while len(terms) > 1:

@@ -107,8 +107,8 @@ def _numpy_shares(prss: PRSS, ring: Ring, size: int, widths, outputs, zero, offs
     if offsets is not None:
         acc += np.array([ring.const(v) for v in offsets], dtype=np.int64)[None, :, :, None]
     for o in zero:
-        for v, c in prss.zero_terms(ring, (size,)):
-            acc[:, o] += v.astype(np.int64) * c.astype(np.int64)
+        coef, values = prss.zero_sharing(ring, (size,))
+        acc[:, o] += np.einsum("ltk,tks->lks", coef.astype(np.int64), values.astype(np.int64))
     return (acc % np.array(ring.primes, dtype=np.int64)[None, None, :, None]).astype(DTYPE)
 
 
@@ -161,5 +161,24 @@ def test_prss_residues_match_the_numpy_rejection(k, size, small):
     seeds = {T: os.urandom(32) for T in subsets(3, 1)}
     new, old = PRSS(3, 1, seeds, [1]), PRSS(3, 1, seeds, [1])
     got, want = new.residues(ring, (size,)), _numpy_residues(old, ring, size)
-    assert sorted(got) == sorted(want)
-    assert all(np.array_equal(got[i], want[i]) for i in got)
+    assert got.shape == (len(want), k, size) and list(want) == new.held
+    assert all(np.array_equal(got[h], want[i]) for h, i in enumerate(new.held))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 7), st.integers(1, 1500), st.integers(0, 2**32 - 1), st.booleans())
+def test_combine_residues_is_exact(k, nl, nt, seed, extreme):
+    """The BLAS combination of residues equals the integer sum mod each prime, for up to 1500 terms whose
+    coefficients and values are uniform or all p - 1 (the largest partial sums)."""
+    ring = Ring(k)
+    rng = np.random.default_rng(seed)
+    p = np.array(ring.primes, dtype=np.int64)
+    if extreme:
+        coef = np.broadcast_to(p - 1, (nl, nt, k)).astype(np.float64)
+        values = np.broadcast_to((p - 1)[None, :, None], (nt, k, 3)).astype(DTYPE)
+    else:
+        coef = (rng.integers(0, 2**62, (nl, nt, k)) % p).astype(np.float64)
+        values = (rng.integers(0, 2**62, (nt, k, 3)) % p[None, :, None]).astype(DTYPE)
+    want = np.einsum("ltk,tks->lks", coef.astype(np.int64) % p, values.astype(np.int64) % p[None, :, None]) % p[None, :, None]
+    got = ring.combine_residues(coef, values)
+    assert got.dtype == DTYPE and np.array_equal(got.astype(np.int64), want)
