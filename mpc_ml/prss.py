@@ -94,14 +94,12 @@ class PRSS:
                 v[bad_idx] = extra.astype(np.float32)
                 bad_idx = bad_idx[v[bad_idx] >= ring.p32[bad_idx // size]]
 
-    def zero_sharing(self, ring: Ring, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """(coef (L, held * t, K), values (held * t, K, *shape)) whose `Ring.combine_residues` is this process's
-        shares of a degree-2t sharing of 0: sum_T sum_(j=1..t) z_(T,j) x^j f_T(x), z_(T,j) uniform in Z_M (from
+    def zero_sharing(self, ring: Ring, shape: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Pairs (coef (L, held, K), values (held, K, *shape)) whose `Ring.combine_residues` is this process's shares
+        of a degree-2t sharing of 0: sum_T sum_(j=1..t) z_(T,j) x^j f_T(x), z_(T,j) uniform in Z_M (from
         `residues`): the coefficients of degrees 1..2t of the sum are uniform, its constant term is zero."""
         vals = self.residues(ring, (self.t,) + tuple(shape))  # (held, K, t, *shape)
-        values = np.moveaxis(vals, 2, 1).reshape((len(self.held) * self.t, ring.k) + tuple(shape))
-        coef = np.stack([self.coef(ring, j)[:, self.held] for j in range(1, self.t + 1)], axis=2)  # (L, held, t, K)
-        return coef.reshape(coef.shape[0], -1, ring.k), values
+        return [(self.coef(ring, j)[:, self.held], vals[:, :, j - 1]) for j in range(1, self.t + 1)]
 
     def coef(self, ring: Ring, power: int = 0) -> np.ndarray:
         """x_l^power * f_T(x_l) mod each prime, shape (L, C, K); zero where l is not in T."""
@@ -125,7 +123,7 @@ class PRSS:
     def lift(self, ring: Ring, values: np.ndarray, power: int = 0) -> np.ndarray:
         """Shares (L, K, *shape) of sum_T values[T] * x^power f_T(x), values (held, K, *shape) residues in `held`
         order."""
-        return ring.combine_residues(self.coef(ring, power)[:, self.held], values)
+        return ring.combine_residues((self.coef(ring, power)[:, self.held], values))
 
     def shares(self, ring: Ring, shape: tuple[int, ...], widths: list[int],
                outputs: list[list[tuple[int, int, int]]], zero: tuple[int, ...] = (),

@@ -187,17 +187,17 @@ class Ring:
                 acc += prod
         return self.reduce(acc) if len(terms) <= 32 else self.reduce_big(acc)
 
-    def combine_residues(self, coef: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Residues (L, K, *shape) of sum_t coef[l, t, k] * values[t, k] mod p_k, for coef (L, T, K) and values
-        (T, K, *shape) residues below 2^21: one float64 matrix product per prime, exact while T < 2^11 (every partial
-        sum is an integer below 2^53, whatever order the BLAS adds in), reduced once."""
-        nl, nt, k = coef.shape
-        shape = values.shape[2:]
-        flat = values.reshape(nt, k, -1)
-        out = np.empty((k, nl, flat.shape[2]), dtype=np.float64)
-        for i in range(k):
-            np.matmul(coef[:, :, i], flat[:, i].astype(np.float64), out=out[i])
-        return self.reduce_big(out.transpose(1, 0, 2)).reshape((nl, k) + shape)
+    def combine_residues(self, *pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Residues (L, K, *shape) of the sum over pairs (coef (L, T, K), values (T, K, *shape)) of
+        sum_t coef[l, t, k] * values[t, k] mod p_k, coefficients and values residues below 2^21: one float64 matrix
+        product per prime and pair, exact while all pairs hold fewer than 2^11 terms together (every partial sum
+        is an integer below 2^53, whatever order the BLAS adds in), reduced once. `values` may be a strided view."""
+        nl, shape = pairs[0][0].shape[0], pairs[0][1].shape[2:]
+        out = np.zeros((self.k, nl, int(np.prod(shape, dtype=np.int64))))
+        for i in range(self.k):
+            for coef, values in pairs:
+                out[i] += coef[:, :, i] @ values[:, i].astype(np.float64).reshape(values.shape[0], -1)
+        return self.reduce_big(out.transpose(1, 0, 2)).reshape((nl, self.k) + shape)
 
     def combine(self, limbs: np.ndarray, weights: list[int]) -> np.ndarray:
         """Residues (K, *shape) of sum_j limbs[j] * weights[j]; limbs (J <= 32, *shape), each < 2^21."""

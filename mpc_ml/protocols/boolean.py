@@ -267,7 +267,7 @@ def b2a(rt: Runtime, b: np.ndarray) -> np.ndarray:
     for ti in range(lay.C):
         if ti in lay.first_local:
             bit = (b[lay.first_local[ti], ti] & np.uint64(1)).astype(np.float64)
-            terms.append(ring.combine_residues(coef[:, [ti]], np.broadcast_to(bit[None], (1, ring.k) + shape)))
+            terms.append(ring.combine_residues((coef[:, [ti]], np.broadcast_to(bit[None], (1, ring.k) + shape))))
         else:
             terms.append(np.zeros((rt.L, ring.k) + shape))
     while len(terms) > 1:
