@@ -59,6 +59,9 @@ class _Layout:
                 firsts.setdefault(a, []).append(b)
             self.by_first.append([(a, np.array(bs)) for a, bs in sorted(firsts.items())])
         self.local_members = [[li for li, p in enumerate(rt.local_ids) if p in G] for G in self.groups]
+        # rows of the local members as a slice where they are consecutive (a view, not a copy: one party per process)
+        self.local_rows = [slice(m[0], m[-1] + 1) if m and m == list(range(m[0], m[-1] + 1)) else m
+                           for m in self.local_members]
         # G's message is masked by one draw of every subset containing G; it is added into the component of
         # one of those subsets (taken in turn, to spread the load), whose members outside G receive it
         taken = [0] * C
@@ -132,7 +135,8 @@ def and_(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     for gi, local in enumerate(lay.local_members):
         if not local:
             continue
-        xs, ys = flat_x[local], flat_y[local]  # only the local parties in the group compute its message
+        rows = lay.local_rows[gi]  # only the local parties in the group compute its message
+        xs, ys = flat_x[rows], flat_y[rows]
         w = np.zeros((len(local), size), dtype=np.uint64)
         for a, bs in lay.by_first[gi]:
             w ^= xs[:, a] & (ys[:, bs[0]] if len(bs) == 1 else np.bitwise_xor.reduce(ys[:, bs], axis=1))
