@@ -124,26 +124,31 @@ def xor_public(rt: Runtime, x: np.ndarray, pub: np.ndarray) -> np.ndarray:
     return out
 
 
-def and_(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sharing of x AND y (one round): each group's masked sum of its cross terms, from all its members."""
-    lay = _layout(rt)
-    shape = x.shape[2:]
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    draws = {ti: w.reshape((lay.draws, size)) for ti, w in rt.prss.words(lay.draws * size).items()}
-    flat_x, flat_y = x.reshape(x.shape[:2] + (size,)), y.reshape(y.shape[:2] + (size,))
-    message: dict[tuple[int, int], np.ndarray] = {}  # (local party, group) -> the group's message
+def _group_messages(lay: _Layout, x: np.ndarray, y: np.ndarray, draws: dict[int, np.ndarray]) -> dict[tuple[int, int], np.ndarray]:
+    """(local party, group) -> the group's message: its cross terms x_a & y_b summed as XOR_a x_a & (XOR_b y_b),
+    masked by its draws; x, y flat (L, C, size), computed only for the local parties in the group."""
+    message: dict[tuple[int, int], np.ndarray] = {}
     for gi, local in enumerate(lay.local_members):
         if not local:
             continue
-        rows = lay.local_rows[gi]  # only the local parties in the group compute its message
-        xs, ys = flat_x[rows], flat_y[rows]
-        w = np.zeros((len(local), size), dtype=np.uint64)
+        xs, ys = x[lay.local_rows[gi]], y[lay.local_rows[gi]]
+        w = np.zeros((len(local), x.shape[2]), dtype=np.uint64)
         for a, bs in lay.by_first[gi]:
             w ^= xs[:, a] & (ys[:, bs[0]] if len(bs) == 1 else np.bitwise_xor.reduce(ys[:, bs], axis=1))
         for ti, slot in lay.masks[gi]:
             w ^= draws[ti][slot]
         for k, li in enumerate(local):
             message[li, gi] = w[k]
+    return message
+
+
+def and_(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sharing of x AND y (one round): each group's masked sum of its cross terms, from all its members."""
+    lay = _layout(rt)
+    shape = x.shape[2:]
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    draws = {ti: w.reshape((lay.draws, size)) for ti, w in rt.prss.words(lay.draws * size).items()}
+    message = _group_messages(lay, x.reshape(x.shape[:2] + (size,)), y.reshape(y.shape[:2] + (size,)), draws)
     sends = [{d: _message([message[li, gi] for gi in lay.full.get((p, d), [])],
                           [message[li, gi] for gi in lay.digested.get((p, d), [])])
               for (j, d) in lay.routes if j == p} for li, p in enumerate(rt.local_ids)]

@@ -54,42 +54,32 @@ def _old_pairs(rt, lay):
 
 
 def _old_and(rt, x, y):
-    """`and_` as of 241b98d^: every row computes every group's message pair by pair."""
+    """`and_` as of 241b98d^: every row computes every group's message pair by pair (the exchange that follows is
+    the same code, so only the messages are replaced)."""
     lay = boolean._layout(rt)
     pairs = _old_pairs(rt, lay)
-    shape = x.shape[2:]
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    draws = {ti: w.reshape((lay.draws, size)) for ti, w in rt.prss.words(lay.draws * size).items()}
-    flat_x, flat_y = x.reshape(x.shape[:2] + (size,)), y.reshape(y.shape[:2] + (size,))
-    message = {}
-    for gi, G in enumerate(lay.groups):
-        local = [li for li, p in enumerate(rt.local_ids) if p in G]
-        if not local:
-            continue
-        w = np.zeros((rt.L, size), dtype=np.uint64)
-        for a, b in pairs[gi]:
-            w ^= flat_x[:, a] & flat_y[:, b]
-        for ti, slot in lay.masks[gi]:
-            w ^= draws[ti][slot]
-        for li in local:
-            message[li, gi] = w[li]
-    sends = [{d: boolean._message([message[li, gi] for gi in lay.full.get((p, d), [])],
-                                  [message[li, gi] for gi in lay.digested.get((p, d), [])])
-              for (j, d) in lay.routes if j == p} for li, p in enumerate(rt.local_ids)]
-    expect = [{j: size * len(lay.full.get((j, d), [])) + boolean.DIGEST_WORDS * len(lay.digested.get((j, d), []))
-               for (j, d) in lay.routes if d == p} for p in rt.local_ids]
-    got = rt.exchange_each(sends, expect)
-    out = np.zeros((rt.L, lay.C, size), dtype=np.uint64)
-    for li, p in enumerate(rt.local_ids):
-        received = boolean._received(lay, got[li], p, size) if any(d == p for _, d in lay.routes) else {}
-        for ti, T in enumerate(lay.subsets):
-            if p not in T:
+
+    def old_messages(lay, flat_x, flat_y, draws):
+        message = {}
+        for gi, G in enumerate(lay.groups):
+            local = [li for li, p in enumerate(rt.local_ids) if p in G]
+            if not local:
                 continue
-            comp = np.bitwise_xor.reduce(draws[ti][:lay.used[ti]], axis=0)
-            for gi in lay.filled[ti]:
-                comp = comp ^ (message[li, gi] if (li, gi) in message else received[gi])
-            out[li, ti] = comp
-    return out.reshape((rt.L, lay.C) + shape)
+            w = np.zeros((rt.L, flat_x.shape[2]), dtype=np.uint64)
+            for a, b in pairs[gi]:
+                w ^= flat_x[:, a] & flat_y[:, b]
+            for ti, slot in lay.masks[gi]:
+                w ^= draws[ti][slot]
+            for li in local:
+                message[li, gi] = w[li]
+        return message
+
+    new_messages = boolean._group_messages
+    boolean._group_messages = old_messages
+    try:
+        return boolean.and_(rt, x, y)
+    finally:
+        boolean._group_messages = new_messages
 
 
 def _old_lift(rt, ring, values: dict, power=0):
