@@ -1,5 +1,6 @@
 """The arithmetics of threshold/groups/_ed25519.c: portable (radix 2^51 in C), adx (radix 2^64, mulx/adcx/adox,
-x86-64 with BMI2 and ADX) and ifma (adx, plus the fixed-base comb in 8 AVX-512 IFMA lanes). $QUORUM_ED25519_ARITH is
+x86-64 with BMI2 and ADX) and ifma (adx, plus the fixed-base comb in 8 AVX-512 IFMA lanes and the variable-time
+multi-exponentiations on 4-way points). $QUORUM_ED25519_ARITH is
 read at import, so each arithmetic runs in its own interpreter: the field operations on raw limbs (and the lanes'
 multiply and subtract), driven to their documented bounds, against Python integers, and every group operation of each
 build against libsodium and the pure-Python reference. The other test files cover whichever arithmetic the test
@@ -21,7 +22,7 @@ import pytest
 from threshold.groups import _ed25519 as native
 from threshold.groups.ed25519 import BASEPOINT, IDENTITY, L
 
-from ed25519_reference import P, ref_decode, ref_encode, ref_mul
+from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul
 
 ENV = "QUORUM_ED25519_ARITH"
 ROOT = Path(native.__file__).resolve().parents[2]  # the checkout whose extension this process imported
@@ -222,6 +223,29 @@ def test_ifma_lanes_multiply_and_subtract_at_their_limb_bounds():
             assert all(v <= 2**51 for v in r), (op, a_l, b_l, r)
 
 
+def test_ifma_quad_products_at_their_limb_bounds():
+    """The 4-way points' lane product (f4_mul, on 256-bit vectors): limbs below 2^52 in, and out after one round of
+    carries, each below 2^51 + 19 2^11 (what the point formulas feed back into products and lane combinations)."""
+    if "ifma" not in ARITHS:
+        pytest.skip("no AVX-512 IFMA")
+    rng = random.Random(2555)
+    top = 2**52 - 1
+    edge = [[top] * 5, [0] * 5, [2**51] * 5, [2**51 + 19 * 2**11] * 5, limbs(P, 51, 5), limbs(P - 1, 51, 5),
+            [top, 0, 0, 0, top], [0, top, 0, top, 0], [1, 0, 0, 0, 0]]
+    vals = edge + [[rng.randrange(2**52) for _ in range(5)] for _ in range(200)]
+    cases = [("quad_mul", a, b) for a in edge for b in edge]
+    cases += [("quad_mul", rng.choice(vals), rng.choice(vals)) for _ in range(1000)]
+    results = run("ifma", FIELD, cases)
+    for (op, a, b), lanes in zip(cases, results):
+        assert len(lanes) == 4
+        for lane, r in enumerate(lanes):
+            a_l, b_l = list(a), list(b)
+            a_l[0] = a[0] - lane if a[0] >= lane else a[0] + lane
+            b_l[0] = b[0] - lane if b[0] >= lane else b[0] + lane
+            assert value(r, 51) % P == value(a_l, 51) * value(b_l, 51) % P, (a_l, b_l, r)
+            assert all(v < 2**51 + 19 * 2**11 for v in r), (a_l, b_l, r)
+
+
 # ----------------------------------------------------------------------------- group, every build
 GROUP = """
 out = {}
@@ -241,6 +265,10 @@ out["sub"] = [m.sub(pts[i], pts[i + 1]).hex() for i in range(len(pts) - 1)]
 out["check"] = [m.check(bytes.fromhex(h)) for h in IN["encs"]]
 out["member"] = [m.member(bytes.fromhex(h)) for h in IN["encs"]]
 out["members_batch"] = m.members_batch(pts, bytes(range(256)) * (len(pts) // 16))
+tpts = [bytes.fromhex(h) for h in IN["tpts"]]
+out["torsion7"] = m.multi_exp(tpts[:7], IN["scalars"][:7]).hex()
+out["torsion_many"] = m.multi_exp(tpts, IN["many"]).hex()
+out["in_e8"] = [m.multi_exp_torsion([bytes.fromhex(h) for h in ps], es) for ps, es in IN["e8"]]
 print(json.dumps(out))
 """
 
@@ -273,9 +301,27 @@ def test_group_operations_of_each_build_match_libsodium_and_reference(arith):
     encs += pts[:4]
     mul_cases = [(BASEPOINT, e) for e in scalars] + [(pts[1], e) for e in scalars]
     prods = [(e, s) for e, s in zip(scalars, [0, 1, 2**16 - 1, 255, 256, 4095, 4096] * 10)]
+    # points carrying each torsion component (what a commitment may carry), and sums that do or do not land in E[8]
+    t8 = order8_point()
+    tref = [ref_add(ref_decode(p), ref_mul(t8, i % 8)) for i, p in enumerate(pts)]
+    tpts = [ref_encode(t) for t in tref]
+    e8 = [([tpts[0], pts[0]], [5, L - 5]), ([tpts[3], pts[3], ref_encode(ref_mul(t8, 3))], [7, L - 7, 1]),
+          ([tpts[1], pts[1], BASEPOINT], [9, L - 9, 1]), ([], []), (tpts[:100], (scalars * 4)[:100]),
+          ([ref_encode(ref_mul(t8, k)) for k in range(8)], list(range(8)))]
     payload = {"B": BASEPOINT.hex(), "pts": [p.hex() for p in pts], "mul": [(p.hex(), e) for p, e in mul_cases],
-               "scalars": scalars, "many": (scalars * 4)[:len(pts)], "prods": prods, "encs": [e.hex() for e in encs]}
+               "scalars": scalars, "many": (scalars * 4)[:len(pts)], "prods": prods, "encs": [e.hex() for e in encs],
+               "tpts": [p.hex() for p in tpts], "e8": [([p.hex() for p in ps], es) for ps, es in e8]}
     out = run(arith, GROUP, payload)
+
+    def ref_sum(points, es):
+        acc = (0, 1)
+        for t, e in zip(points, es):
+            acc = ref_add(acc, ref_mul(t, e))
+        return acc
+    assert bytes.fromhex(out["torsion7"]) == ref_encode(ref_sum(tref[:7], scalars[:7]))
+    assert bytes.fromhex(out["torsion_many"]) == ref_encode(ref_sum(tref, (scalars * 4)[:len(pts)]))
+    assert out["in_e8"] == [ref_mul(ref_sum([ref_decode(p) for p in ps], es), 8) == (0, 1) for ps, es in e8]
+    assert out["in_e8"][:4] == [True, True, False, True]
 
     assert [bytes.fromhex(h) for h in out["mul"]] == [sodium_mul(p, e) for p, e in mul_cases]
     assert [bytes.fromhex(h) for h in out["table_exp"]] == [sodium_mul(BASEPOINT, e) for e in scalars]

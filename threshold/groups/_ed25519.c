@@ -6,7 +6,9 @@
  *   adx       radix 2^64 (four limbs, values kept below 2^256 modulo 2^256 - 38), products in
  *             inline assembly with mulx/adcx/adox; x86-64 with BMI2 and ADX (CPUID checked).
  *   ifma      adx, and the fixed-base comb (comb_sum's full terms) in 8 AVX-512 IFMA lanes of
- *             radix-2^51 elements (see comb_lanes); CPUs with AVX-512 F and IFMA as well.
+ *             radix-2^51 elements (see comb_lanes), and the variable-time multi-exponentiations
+ *             on 4-way points (one point per 256-bit vector: straus4, pippenger4); CPUs with
+ *             AVX-512 F, VL and IFMA as well.
  * This file is compiled twice: directly (portable, and the module's entry point) and from
  * _ed25519_x64.c with ED_FE64 defined (adx and ifma; an empty unit off x86-64). Everything below
  * the field layer is the same source in both; each build has its own method table and state, and
@@ -35,7 +37,7 @@
  *   VARIABLE TIME (public scalars only: verification equations, Lagrange coefficients of
  *   published shares, the group order L in membership tests):
  *     multi_exp       Straus with width-5 NAF for few points, Pippenger with signed
- *                     digits for many.
+ *                     digits for many (multi_exp_torsion: whether the sum is in E[8]).
  *     member /        [L]P = O for one point; random-subset sums of many points, each
  *     members_batch   followed by [L]Q = O (see docs/spec.md, "edwards25519 membership").
  *
@@ -1180,8 +1182,176 @@ static void slide(int8_t r[256], const uint8_t a[32]) {
     }
 }
 
+#ifdef ED_FE64
+/* ------------------------------------------------------------------ 4-way point arithmetic (IFMA)
+ *
+ * One point per 256-bit vector: lanes (X, Y, Z, T) of 5 radix-2^51 limbs (AVX-512 VL + IFMA), so
+ * that the four products of each step of the a = -1 formulas run as one lane-wise product (the
+ * parallel formulas of Hisil-Wong-Carter-Dawson, as in curve25519-dalek's vector backends). An
+ * addition or a doubling is two such products plus lane permutations: the variable-time Straus
+ * below runs on them. Limb bounds as in the 8-lane comb: every f4_mul input below 2^52. */
+#define V4 __attribute__((target("avx512f,avx512vl,avx512ifma"))) static inline
+typedef struct { __m256i v[5]; } f4;
+
+/* One round of carries, all limbs at once (a short dependency chain: the point formulas are
+ * latency-bound): limbs below 2^62 in, each below 2^51 + 19 2^11 < 2^52 out (a product's input). */
+V4 void f4_carry(f4 *h) {
+    const __m256i m = _mm256_set1_epi64x(0x7ffffffffffffLL);
+    __m256i c[5];
+    for (int k = 0; k < 5; k++) { c[k] = _mm256_srli_epi64(h->v[k], 51); h->v[k] = _mm256_and_si256(h->v[k], m); }
+    for (int k = 1; k < 5; k++) h->v[k] = _mm256_add_epi64(h->v[k], c[k - 1]);
+    __m256i c19 = _mm256_add_epi64(c[4], _mm256_add_epi64(_mm256_slli_epi64(c[4], 1), _mm256_slli_epi64(c[4], 4)));
+    h->v[0] = _mm256_add_epi64(h->v[0], c19);
+}
+
+/* Lane-wise f * g, as v_mul (limbs below 2^52 in; out as f4_carry: columns below 2^61). */
+V4 void f4_mul(f4 *h, const f4 *f, const f4 *g) {
+    __m256i z[10], w[10];
+    for (int k = 0; k < 10; k++) z[k] = w[k] = _mm256_setzero_si256();
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) {
+            z[i + j] = _mm256_madd52lo_epu64(z[i + j], f->v[i], g->v[j]);
+            w[i + j + 1] = _mm256_madd52hi_epu64(w[i + j + 1], f->v[i], g->v[j]);
+        }
+    for (int k = 1; k < 10; k++) z[k] = _mm256_add_epi64(z[k], _mm256_slli_epi64(w[k], 1));
+    for (int k = 0; k < 5; k++) {
+        __m256i t = z[k + 5];
+        h->v[k] = _mm256_add_epi64(z[k], _mm256_add_epi64(t, _mm256_add_epi64(_mm256_slli_epi64(t, 1),
+                                                                            _mm256_slli_epi64(t, 4))));
+    }
+    f4_carry(h);
+}
+
+/* h = a[ia] + (b[ib], negated (4p - b) in the lanes of neg, zero outside keep), carried: one lane
+ * combination of the formulas. a's limbs below 2^55, b's below 2^52. */
+V4 void f4_comb(f4 *h, const f4 *a, const long long ia[4], int dbl, const f4 *b, const long long ib[4],
+                __mmask8 keep, __mmask8 neg) {
+    const __m256i ja = _mm256_loadu_si256((const __m256i *)ia), jb = _mm256_loadu_si256((const __m256i *)ib);
+    const __m256i p4_0 = _mm256_set1_epi64x(0x1fffffffffffb4LL), p4 = _mm256_set1_epi64x(0x1ffffffffffffcLL);
+    for (int k = 0; k < 5; k++) {
+        __m256i x = _mm256_permutexvar_epi64(ja, a->v[k]);
+        if (dbl) x = _mm256_mask_add_epi64(x, (__mmask8)dbl, x, x);
+        __m256i y = _mm256_maskz_permutexvar_epi64(keep, jb, b->v[k]);
+        y = _mm256_mask_sub_epi64(y, neg, k ? p4 : p4_0, y);
+        h->v[k] = _mm256_add_epi64(x, y);
+    }
+    f4_carry(h);
+}
+
+static const long long I_ID[4] = {0, 1, 2, 3};
+
+/* (X3', Y3', Z3', T3') (ref10's p1p1) -> (X3' T3', Y3' Z3', Z3' T3', X3' Y3'): extended coordinates. */
+V4 void f4_p1p1_to_p3(f4 *h, const f4 *r) {
+    static const long long i1[4] = {0, 1, 2, 0}, i2[4] = {3, 2, 3, 1};
+    const __m256i j1 = _mm256_loadu_si256((const __m256i *)i1), j2 = _mm256_loadu_si256((const __m256i *)i2);
+    f4 a, b;
+    for (int k = 0; k < 5; k++) {
+        a.v[k] = _mm256_permutexvar_epi64(j1, r->v[k]);
+        b.v[k] = _mm256_permutexvar_epi64(j2, r->v[k]);
+    }
+    f4_mul(h, &a, &b);
+}
+
+/* h = 2 p: squares of (X, Y, Z, X + Y), then (AA - YY - XX, YY + XX, YY - XX, 2 ZZ - YY + XX). */
+V4 void f4_dbl(f4 *h, const f4 *p) {
+    static const long long i0[4] = {0, 1, 2, 0}, i1[4] = {3, 1, 1, 2}, i2[4] = {1, 0, 0, 0}, i3[4] = {0, 0, 0, 1},
+                           i4[4] = {0, 0, 0, 1};
+    f4 s, q, r;
+    f4_comb(&s, p, i0, 0, p, i4, 0x8, 0);              /* (X, Y, Z, X + Y) */
+    f4_mul(&q, &s, &s);                                /* (XX, YY, ZZ, AA) */
+    f4_comb(&r, &q, i1, 0x8, &q, i2, 0xf, 0x5);        /* (AA - YY, YY + XX, YY - XX, 2 ZZ + XX) */
+    f4_comb(&r, &r, I_ID, 0, &q, i3, 0x9, 0x9);        /* lanes 0 and 3: - XX, - YY */
+    f4_p1p1_to_p3(h, &r);
+}
+
+/* h = p + q, q cached as (Y + X, Y - X, Z, 2d T): (A, B, D, C) = (Y1 + X1, Y1 - X1, Z1, T1) q,
+ * then (A - B, A + B, 2D + C, 2D - C). */
+V4 void f4_add(f4 *h, const f4 *p, const f4 *q) {
+    static const long long i0[4] = {1, 1, 2, 3}, i1[4] = {0, 0, 0, 0}, i2[4] = {0, 0, 2, 2}, i3[4] = {1, 1, 3, 3};
+    f4 u, m, r;
+    f4_comb(&u, p, i0, 0, p, i1, 0x3, 0x2);            /* (Y + X, Y - X, Z, T) */
+    f4_mul(&m, &u, q);                                 /* (A, B, D, C) */
+    f4_comb(&r, &m, i2, 0xc, &m, i3, 0xf, 0x9);        /* (A - B, A + B, 2D + C, 2D - C) */
+    f4_p1p1_to_p3(h, &r);
+}
+
+V4 void f4_identity(f4 *h) {  /* (0, 1, 1, 0) */
+    for (int k = 0; k < 5; k++) h->v[k] = _mm256_setr_epi64x(0, k == 0, k == 0, 0);
+}
+
+/* A point as a vector (limbs below 2^51), and back (fully carried). */
+static void f4_load(f4 *h, const ge_p3 *p) {
+    uint64_t l[4][5];
+    fe_to51(l[0], p->X); fe_to51(l[1], p->Y); fe_to51(l[2], p->Z); fe_to51(l[3], p->T);
+    for (int k = 0; k < 5; k++) memcpy(&h->v[k], (uint64_t[4]){l[0][k], l[1][k], l[2][k], l[3][k]}, 32);
+}
+
+__attribute__((target("avx512f,avx512vl,avx512ifma"))) static void f4_store(ge_p3 *h, const f4 *p) {
+    uint64_t l[4][5], lanes[4];
+    f4 r = *p;
+    f4_carry(&r); f4_carry(&r);  /* limbs at most 2^51 + 18 (fe_from51's input) */
+    for (int k = 0; k < 5; k++) {
+        memcpy(lanes, &r.v[k], 32);
+        for (int c = 0; c < 4; c++) l[c][k] = lanes[c];
+    }
+    fe_from51(h->X, l[0]); fe_from51(h->Y, l[1]); fe_from51(h->Z, l[2]); fe_from51(h->T, l[3]);
+}
+
+/* The cached forms of p and of -p: (Y + X, Y - X, Z, 2d T) and (Y - X, Y + X, Z, 2p - 2d T). */
+V4 void f4_cached(f4 *pos, f4 *neg, const f4 *p) {
+    static const long long i0[4] = {1, 1, 2, 3}, i1[4] = {0, 0, 0, 0}, sw[4] = {1, 0, 2, 3};
+    static const uint64_t d2[5] = {0x69b9426b2f159, 0x35050762add7a, 0x3cf44c0038052, 0x6738cc7407977, 0x2406d9dc56dff};
+    const __m256i jsw = _mm256_loadu_si256((const __m256i *)sw);
+    const __m256i p2_0 = _mm256_set1_epi64x(0xfffffffffffdaLL), p2 = _mm256_set1_epi64x(0xffffffffffffeLL);
+    f4 u, k;
+    f4_comb(&u, p, i0, 0, p, i1, 0x3, 0x2);            /* (Y + X, Y - X, Z, T) */
+    for (int i = 0; i < 5; i++) k.v[i] = _mm256_setr_epi64x(i == 0, i == 0, i == 0, (long long)d2[i]);
+    f4_mul(pos, &u, &k);
+    for (int i = 0; i < 5; i++) {
+        __m256i s = _mm256_permutexvar_epi64(jsw, pos->v[i]);
+        neg->v[i] = _mm256_mask_sub_epi64(s, 0x8, i ? p2 : p2_0, s);
+    }
+}
+
+/* Straus with width-5 NAF on 4-way points: tables of the cached 1P, 3P, .., 15P and their
+ * negatives; one doubling per digit position, one addition per non-zero digit. */
+__attribute__((target("avx512f,avx512vl,avx512ifma")))
+static int straus4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+    f4 (*tab)[16] = aligned_alloc(32, n * sizeof *tab);  /* 32-byte vectors */
+    int8_t (*naf)[256] = PyMem_Malloc(n * sizeof *naf);
+    if (!tab || !naf) { free(tab); PyMem_Free(naf); return -1; }
+    int top = -1;
+    for (size_t k = 0; k < n; k++) {
+        f4 p, p2, c2, t;
+        slide(naf[k], scalars + 32 * k);
+        f4_load(&p, &pts[k]);
+        f4_cached(&tab[k][0], &tab[k][8], &p);
+        f4_dbl(&p2, &p);
+        f4_cached(&c2, &t, &p2);
+        for (int j = 1; j < 8; j++) { f4_add(&p, &p, &c2); f4_cached(&tab[k][j], &tab[k][8 + j], &p); }
+        for (int i = 255; i > top; i--) if (naf[k][i]) { top = i; break; }
+    }
+    f4 acc;
+    f4_identity(&acc);
+    for (int i = top; i >= 0; i--) {
+        if (i < top) f4_dbl(&acc, &acc);
+        for (size_t k = 0; k < n; k++) {
+            int8_t d = naf[k][i];
+            if (d > 0) f4_add(&acc, &acc, &tab[k][d / 2]);
+            else if (d < 0) f4_add(&acc, &acc, &tab[k][8 + (-d) / 2]);
+        }
+    }
+    f4_store(h, &acc);
+    free(tab); PyMem_Free(naf);
+    return 0;
+}
+#endif
+
 /* Straus: sum [a_i]P_i with shared doublings, tables of odd multiples 1P..15P. */
 static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+#ifdef ED_FE64
+    if (use_ifma) return straus4(h, pts, scalars, n);
+#endif
     ge_cached (*tab)[8] = PyMem_Malloc(n * sizeof *tab);
     int8_t (*naf)[256] = PyMem_Malloc(n * sizeof *naf);
     if (!tab || !naf) { PyMem_Free(tab); PyMem_Free(naf); return -1; }
@@ -1229,23 +1399,18 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
     return 0;
 }
 
-/* Pippenger with signed c-bit digits: about (256/c) (n + 2^c) additions. */
-static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+/* Pippenger's window width for n points (c ~ log2(n) - 2), and its signed c-bit digits of every
+ * scalar: dig[k * windows + w] in [-2^(c-1), 2^(c-1)]. */
+static int pip_width(size_t n) {
     int c = 4;
-    while (c < 16 && ((size_t)1 << (c + 2)) < n) c++;   /* c ~ log2(n) - 2 */
-    int windows = (253 + c - 1) / c + 1;
-    size_t nb = (size_t)1 << (c - 1);
-    ge_cached *cp = PyMem_Malloc(n * sizeof *cp);
-    int16_t *dig = PyMem_Malloc(n * windows * sizeof *dig);
-    ge_p3 *bucket = PyMem_Malloc(nb * sizeof *bucket);
-    uint8_t *used = PyMem_Malloc(nb);
-    if (!cp || !dig || !bucket || !used) {
-        PyMem_Free(cp); PyMem_Free(dig); PyMem_Free(bucket); PyMem_Free(used); return -1;
-    }
+    while (c < 16 && ((size_t)1 << (c + 2)) < n) c++;
+    return c;
+}
+
+static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, int windows) {
     for (size_t k = 0; k < n; k++) {
         const uint8_t *a = scalars + 32 * k;
         int carry = 0;
-        ge_p3_to_cached(&cp[k], &pts[k]);
         for (int w = 0; w < windows; w++) {
             int bit = w * c, d = 0;
             for (int b = 0; b < c; b++) {
@@ -1257,6 +1422,70 @@ static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t 
             dig[k * windows + w] = (int16_t)d;
         }
     }
+}
+
+#ifdef ED_FE64
+/* Pippenger on 4-way points: buckets in extended coordinates, each point cached with its negative. */
+__attribute__((target("avx512f,avx512vl,avx512ifma")))
+static int pippenger4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+    int c = pip_width(n), windows = (253 + c - 1) / c + 1;
+    size_t nb = (size_t)1 << (c - 1);
+    f4 (*cp)[2] = aligned_alloc(32, n * sizeof *cp), *bucket = aligned_alloc(32, nb * sizeof *bucket);
+    int16_t *dig = PyMem_Malloc(n * windows * sizeof *dig);
+    uint8_t *used = PyMem_Malloc(nb);
+    if (!cp || !dig || !bucket || !used) { free(cp); free(bucket); PyMem_Free(dig); PyMem_Free(used); return -1; }
+    for (size_t k = 0; k < n; k++) {
+        f4 p;
+        f4_load(&p, &pts[k]);
+        f4_cached(&cp[k][0], &cp[k][1], &p);
+    }
+    pip_digits(dig, scalars, n, c, windows);
+    f4 acc, running, sum, cc, unused;
+    f4_identity(&acc);
+    for (int w = windows - 1; w >= 0; w--) {
+        if (w != windows - 1) for (int b = 0; b < c; b++) f4_dbl(&acc, &acc);
+        memset(used, 0, nb);
+        for (size_t k = 0; k < n; k++) {
+            int d = dig[k * windows + w];
+            if (d == 0) continue;
+            size_t b = (size_t)(d > 0 ? d : -d) - 1;
+            const f4 *q = &cp[k][d < 0];
+            if (!used[b]) { f4_identity(&bucket[b]); used[b] = 1; }
+            f4_add(&bucket[b], &bucket[b], q);
+        }
+        /* sum_b (b+1) bucket[b] by running sums, from the top */
+        int have = 0;
+        for (size_t b = nb; b-- > 0;) {
+            if (used[b]) {
+                if (have) { f4_cached(&cc, &unused, &bucket[b]); f4_add(&running, &running, &cc); }
+                else { running = bucket[b]; sum = running; have = 1; continue; }
+            }
+            if (have) { f4_cached(&cc, &unused, &running); f4_add(&sum, &sum, &cc); }
+        }
+        if (have) { f4_cached(&cc, &unused, &sum); f4_add(&acc, &acc, &cc); }
+    }
+    f4_store(h, &acc);
+    free(cp); free(bucket); PyMem_Free(dig); PyMem_Free(used);
+    return 0;
+}
+#endif
+
+/* Pippenger with signed c-bit digits: about (256/c) (n + 2^c) additions. */
+static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
+#ifdef ED_FE64
+    if (use_ifma) return pippenger4(h, pts, scalars, n);
+#endif
+    int c = pip_width(n), windows = (253 + c - 1) / c + 1;
+    size_t nb = (size_t)1 << (c - 1);
+    ge_cached *cp = PyMem_Malloc(n * sizeof *cp);
+    int16_t *dig = PyMem_Malloc(n * windows * sizeof *dig);
+    ge_p3 *bucket = PyMem_Malloc(nb * sizeof *bucket);
+    uint8_t *used = PyMem_Malloc(nb);
+    if (!cp || !dig || !bucket || !used) {
+        PyMem_Free(cp); PyMem_Free(dig); PyMem_Free(bucket); PyMem_Free(used); return -1;
+    }
+    for (size_t k = 0; k < n; k++) ge_p3_to_cached(&cp[k], &pts[k]);
+    pip_digits(dig, scalars, n, c, windows);
     ge_p3_0(h);
     for (int w = windows - 1; w >= 0; w--) {
         ge_p1p1 r;
@@ -1507,26 +1736,39 @@ done:
     return out;
 }
 
-/* multi_exp(points, scalars): public scalars only (variable time). */
-static PyObject *py_multi_exp(PyObject *self, PyObject *args) {
+/* sum [e_i]P_i of Python lists of points and scalars: public scalars only (variable time). */
+static int multi_from_py(PyObject *args, ge_p3 *r) {
     PyObject *pl, *sl;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &pl, &PyList_Type, &sl)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &pl, &PyList_Type, &sl)) return -1;
     Py_ssize_t n = PyList_GET_SIZE(pl);
-    if (PyList_GET_SIZE(sl) != n) { PyErr_SetString(PyExc_ValueError, "length mismatch"); return NULL; }
+    if (PyList_GET_SIZE(sl) != n) { PyErr_SetString(PyExc_ValueError, "length mismatch"); return -1; }
     ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
     uint8_t *sc = PyMem_Malloc((n ? n : 1) * 32);
-    ge_p3 r;
-    PyObject *out = NULL;
+    int rc = -1;
     if (!pts || !sc) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (get_point(PyList_GET_ITEM(pl, i), &pts[i]) < 0) goto done;
         if (get_scalar(PyList_GET_ITEM(sl, i), sc + 32 * i) < 0) goto done;
     }
-    if (vartime_multi(&r, pts, sc, (size_t)n) < 0) { PyErr_NoMemory(); goto done; }
-    out = point_result(&r, 1);
+    if (vartime_multi(r, pts, sc, (size_t)n) < 0) { PyErr_NoMemory(); goto done; }
+    rc = 0;
 done:
     PyMem_Free(pts); PyMem_Free(sc);
-    return out;
+    return rc;
+}
+
+static PyObject *py_multi_exp(PyObject *self, PyObject *args) {
+    ge_p3 r;
+    return multi_from_py(args, &r) < 0 ? NULL : point_result(&r, 1);
+}
+
+/* Whether [8] sum = O (the sum is a point of E[8]): three doublings and a projective test. */
+static PyObject *py_multi_exp_torsion(PyObject *self, PyObject *args) {
+    ge_p3 r;
+    ge_p1p1 t;
+    if (multi_from_py(args, &r) < 0) return NULL;
+    for (int i = 0; i < 3; i++) { ge_p3_dbl(&t, &r); ge_p1p1_to_p3(&r, &t); }
+    return PyBool_FromLong(ge_p3_is_identity(&r));
 }
 
 /* members_batch(points, randomness): True if every point (already decodable) passes 128
@@ -1610,7 +1852,7 @@ done:
 
 /* _field(op, a, b) -> tuple of limbs (bytes for "tobytes"): one field operation on raw limbs, for
  * the tests (op: "mul", "sq", "add", "sub", "invert", "tobytes"; b is ignored by the one-operand
- * ones; "lane_mul", "lane_sub" with IFMA, below). a and b are sequences of FE_LIMBS ints below 2^64, taken as they are: any for adx, within
+ * ones; "lane_mul", "lane_sub", "quad_mul" with IFMA, below). a and b are sequences of FE_LIMBS ints below 2^64, taken as they are: any for adx, within
  * the documented limb bounds for portable (not checked here: the point is to drive the limbs to
  * those bounds). Public data only. */
 static int get_limbs(PyObject *obj, fe out) {
@@ -1630,10 +1872,13 @@ static int get_limbs(PyObject *obj, fe out) {
 #ifdef ED_FE64
 /* "lane_mul" / "lane_sub": v_mul / v_sub of the IFMA comb on 5 radix-2^51 limbs (lane l takes a and
  * b with limb 0 moved by l towards the middle: x - l if x >= l, else x + l, so that the lanes
- * differ); returns the 8 lanes' 5 limbs each. */
-__attribute__((target("avx512f,avx512ifma"))) static PyObject *lane_op(int mul, PyObject *a, PyObject *b) {
+ * differ); returns the 8 lanes' 5 limbs each. "quad_mul": f4_mul of the 4-way points, the same way
+ * on 4 lanes. op: 0 sub, 1 mul, 2 quad_mul. */
+__attribute__((target("avx512f,avx512vl,avx512ifma"))) static PyObject *lane_op(int op, PyObject *a, PyObject *b) {
     uint64_t la[5][8], lb[5][8], lh[5][8];
+    int lanes = op == 2 ? 4 : 8;
     v5 f, g, h;
+    f4 f4a, f4b, f4h;
     for (int w = 0; w < 2; w++) {
         PyObject *seq = PySequence_Fast(w ? b : a, "limbs must be a sequence");
         if (!seq) return NULL;
@@ -1645,12 +1890,18 @@ __attribute__((target("avx512f,avx512ifma"))) static PyObject *lane_op(int mul, 
         }
         Py_DECREF(seq);
     }
-    for (int k = 0; k < 5; k++) { f.v[k] = _mm512_loadu_si512(la[k]); g.v[k] = _mm512_loadu_si512(lb[k]); }
-    if (mul) v_mul(&h, &f, &g); else v_sub(&h, &f, &g);
-    for (int k = 0; k < 5; k++) _mm512_storeu_si512(lh[k], h.v[k]);
-    PyObject *out = PyList_New(8);
+    if (op == 2) {
+        for (int k = 0; k < 5; k++) { memcpy(&f4a.v[k], la[k], 32); memcpy(&f4b.v[k], lb[k], 32); }
+        f4_mul(&f4h, &f4a, &f4b);
+        for (int k = 0; k < 5; k++) memcpy(lh[k], &f4h.v[k], 32);
+    } else {
+        for (int k = 0; k < 5; k++) { f.v[k] = _mm512_loadu_si512(la[k]); g.v[k] = _mm512_loadu_si512(lb[k]); }
+        if (op) v_mul(&h, &f, &g); else v_sub(&h, &f, &g);
+        for (int k = 0; k < 5; k++) _mm512_storeu_si512(lh[k], h.v[k]);
+    }
+    PyObject *out = PyList_New(lanes);
     if (!out) return NULL;
-    for (int l = 0; l < 8; l++) {
+    for (int l = 0; l < lanes; l++) {
         PyObject *t = Py_BuildValue("(KKKKK)", (unsigned long long)lh[0][l], (unsigned long long)lh[1][l],
                                     (unsigned long long)lh[2][l], (unsigned long long)lh[3][l], (unsigned long long)lh[4][l]);
         if (!t) { Py_DECREF(out); return NULL; }
@@ -1665,9 +1916,10 @@ static PyObject *py_field(PyObject *self, PyObject *args) {
     PyObject *a, *b;
     fe f, g, h;
     if (!PyArg_ParseTuple(args, "sOO", &op, &a, &b)) return NULL;
-    if (!strncmp(op, "lane_", 5)) {
+    if (!strncmp(op, "lane_", 5) || !strcmp(op, "quad_mul")) {
 #ifdef ED_FE64
-        if (use_ifma && (!strcmp(op, "lane_mul") || !strcmp(op, "lane_sub"))) return lane_op(op[5] == 'm', a, b);
+        if (use_ifma && (!strcmp(op, "lane_mul") || !strcmp(op, "lane_sub") || !strcmp(op, "quad_mul")))
+            return lane_op(op[0] == 'q' ? 2 : op[5] == 'm', a, b);
 #endif
         PyErr_Format(PyExc_ValueError, "%s: no IFMA lanes in this arithmetic", op);
         return NULL;
@@ -1720,6 +1972,7 @@ ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"table_exp", py_table_exp, METH_VARARGS, "table_exp(table, e) -> [e]a, constant time in e (0 <= e < 2^255)."},
     {"table_exps", py_table_exps, METH_O, "table_exps([[(table, e, small), ...], ...]) -> one encoding per product of [e]base terms, constant time in every e; one inversion for all (small: e < 2^16)."},
     {"multi_exp", py_multi_exp, METH_VARARGS, "multi_exp(points, scalars) -> sum [e_i]P_i, VARIABLE time: public scalars only."},
+    {"multi_exp_torsion", py_multi_exp_torsion, METH_VARARGS, "multi_exp_torsion(points, scalars) -> whether sum [e_i]P_i is in E[8], VARIABLE time."},
     {"cache_clear", py_cache_clear, METH_NOARGS, "Forget every cached decoding."},
     {"_field", py_field, METH_VARARGS, "_field(op, a, b) -> one field operation on raw limbs (tests only)."},
     {NULL, NULL, 0, NULL}};
@@ -1754,7 +2007,7 @@ static int cpu_has_adx(void) {
     return (b >> 8 & 1) && (b >> 19 & 1);
 }
 
-/* AVX-512 F and IFMA (CPUID leaf 7: EBX bits 16 and 21), with the OS saving the SSE, AVX, mask and
+/* AVX-512 F, IFMA and VL (CPUID leaf 7: EBX bits 16, 21 and 31), with the OS saving the SSE, AVX, mask and
  * ZMM state (XCR0 bits 1, 2, 5, 6, 7), as _modp.c checks it. */
 static int cpu_has_ifma(void) {
     unsigned a, b, c, d, lo, hi;
@@ -1762,7 +2015,7 @@ static int cpu_has_ifma(void) {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     if ((lo & 0xE6) != 0xE6) return 0;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b >> 16 & 1) && (b >> 21 & 1);
+    return (b >> 16 & 1) && (b >> 21 & 1) && (b >> 31 & 1);
 }
 #endif
 

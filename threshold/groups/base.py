@@ -127,6 +127,10 @@ class Group(ABC):
         """Whether a verification product (an equation, or a batch of them) means that they hold."""
         return product == self.identity
 
+    def accepts_multi_exp(self, terms: Sequence[tuple[Element, int]]) -> bool:
+        """accepts(multi_exp(terms)) (public exponents); a group may decide it without encoding the product."""
+        return self.accepts(self.multi_exp(terms))
+
     def check_members(self, pending: Sequence[tuple[Element, str]]) -> None:
         """Subgroup test owed by parse_deferred, batched where the group allows; names the field."""
         for x, field in pending:

@@ -178,6 +178,12 @@ class Ed25519Group(Group):
         is in the subgroup, where only the identity is of small order; so only commitments' torsion is ignored."""
         return product in SMALL_ORDER
 
+    def accepts_multi_exp(self, terms: Sequence[tuple[Element, int]]) -> bool:
+        """[8] (sum of [e]P over the terms) = O, decided on the native sum: no inversion to encode it."""
+        if not terms:
+            return True
+        return native.multi_exp_torsion([b for b, _ in terms], [int(e) % L for _, e in terms])
+
     def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> bytes:
         x, owed = self.parse_deferred(data, field, allow_identity)
         if owed and not native.member(x):
