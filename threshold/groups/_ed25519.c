@@ -1399,12 +1399,27 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
     return 0;
 }
 
-/* Pippenger's window width for n points (c ~ log2(n) - 2), and its signed c-bit digits of every
- * scalar: dig[k * windows + w] in [-2^(c-1), 2^(c-1)]. */
-static int pip_width(size_t n) {
-    int c = 4;
-    while (c < 16 && ((size_t)1 << (c + 2)) < n) c++;
-    return c;
+/* Pippenger's window width for these scalars: the c that minimises the additions, about one per
+ * c bits of each scalar (verification weights are half length) plus three per bucket and window
+ * (the running sums and their cached forms); then its signed c-bit digits of every scalar:
+ * dig[k * windows + w] in [-2^(c-1), 2^(c-1)]. */
+static int pip_width(const uint8_t *scalars, size_t n) {
+    size_t hist[257] = {0};
+    int top = 0;
+    for (size_t k = 0; k < n; k++) {
+        int bits = 256;
+        while (bits > 0 && !(scalars[32 * k + (bits - 1) / 8] >> ((bits - 1) % 8) & 1)) bits--;
+        hist[bits]++;
+        if (bits > top) top = bits;
+    }
+    int best = 4;
+    double best_cost = 0;
+    for (int c = 4; c <= 16; c++) {
+        double cost = (double)((top + c - 1) / c + 1) * 3.0 * (double)((size_t)1 << (c - 1));
+        for (int bits = 1; bits <= 256; bits++) cost += (double)hist[bits] * ((bits + c - 1) / c);
+        if (c == 4 || cost < best_cost) { best = c; best_cost = cost; }
+    }
+    return best;
 }
 
 static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, int windows) {
@@ -1428,7 +1443,7 @@ static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, in
 /* Pippenger on 4-way points: buckets in extended coordinates, each point cached with its negative. */
 __attribute__((target("avx512f,avx512vl,avx512ifma")))
 static int pippenger4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
-    int c = pip_width(n), windows = (253 + c - 1) / c + 1;
+    int c = pip_width(scalars, n), windows = (253 + c - 1) / c + 1;
     size_t nb = (size_t)1 << (c - 1);
     f4 (*cp)[2] = aligned_alloc(32, n * sizeof *cp), *bucket = aligned_alloc(32, nb * sizeof *bucket);
     int16_t *dig = PyMem_Malloc(n * windows * sizeof *dig);
@@ -1475,7 +1490,7 @@ static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t 
 #ifdef ED_FE64
     if (use_ifma) return pippenger4(h, pts, scalars, n);
 #endif
-    int c = pip_width(n), windows = (253 + c - 1) / c + 1;
+    int c = pip_width(scalars, n), windows = (253 + c - 1) / c + 1;
     size_t nb = (size_t)1 << (c - 1);
     ge_cached *cp = PyMem_Malloc(n * sizeof *cp);
     int16_t *dig = PyMem_Malloc(n * windows * sizeof *dig);
