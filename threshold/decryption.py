@@ -86,11 +86,18 @@ def partial_equations(group: Group, verification_key: Element, ciphertexts: Sequ
 
 def verify_partial(group: Group, verification_key: Element, ciphertexts: Sequence[Ciphertext],
                    partial: PartialDecryption, context: bytes) -> bool:
-    """Whether every share of one trustee is proven correct (its equations in one batch)."""
+    """Whether every share of one trustee is proven correct (its equations in one batch) and in the subgroup.
+
+    The shares are tested as outside input even when the object was built in memory: a proof's equations
+    hold only up to what `Group.accepts` ignores (a sign in modp, torsion in ed25519), so a share carrying
+    such a part could pass them, and `combine` would then fail at the discrete log instead of blaming."""
     try:
+        reader = group.reader()
+        for pos, m in enumerate(partial.shares):
+            reader.element_bytes(group.encode(m), f"partial.shares[{pos}]", allow_identity=True)
         batch = BatchVerifier(group)
         batch.add(partial.index, partial_equations(group, verification_key, ciphertexts, partial, context))
-        return not batch.verify()
+        return not batch.verify(reader)
     except DecodeError:
         return False
 

@@ -8,11 +8,14 @@ import itertools
 import pytest
 
 from threshold import hybrid
-from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
+from threshold.batch import BatchVerifier
+from threshold.decryption import (TAG, PartialDecryption, _ctx, combine, partial_decrypt, partial_equations,
+                                  verify_partial)
 from threshold.dkg import (Announcement, CeremonyParams, CeremonyResult, Complaint, DealerMessage, Opening, Reveal,
                            Trustee, adjudicate, conclude, qualify, run_ceremony, to_reconstruct, verify_signature)
 from threshold.elgamal import PublicKey
 from threshold.errors import DecodeError, ProtocolError
+from threshold.proofs import ChaumPedersenProof
 
 
 def _ceremony(group, n=4, k=3, tamper=None):
@@ -210,6 +213,32 @@ def test_invalid_partial_decryptions_are_blamed(group):
     moved = partial_decrypt(group, 2, keys[1].secret, cts, b"other-election")
     assert not verify_partial(group, result.verification_keys[2], cts, moved, b"t")
     assert PartialDecryption.from_json(group, good[1].to_json(group), 1) == good[1]
+
+
+def test_a_share_outside_the_subgroup_is_blamed_even_with_a_proof_that_holds_up_to_it(group):
+    """A trustee that adds what `accepts` ignores to its share (modp: the sign; ed25519: a torsion point of order 2)
+    and proves that share with its real secret passes the proof's equations; the membership test of verify_partial
+    (run on objects built in memory too) blames it, and combine still decrypts with the others."""
+    params = CeremonyParams(group, 3, 2, b"e")
+    result, keys = run_ceremony(params)
+    pk = PublicKey(group, result.public_key)
+    cts = [pk.encrypt(3)[0]]
+    good = [partial_decrypt(group, k.index, k.secret, cts, b"t") for k in keys]
+    if group.name == "modp":
+        shifted = group.p - good[0].shares[0]
+    else:
+        from threshold.groups import _ed25519
+        shifted = _ed25519.add(good[0].shares[0], bytes.fromhex("ec" + "ff" * 30 + "7f"))  # + (0, -1), of order 2
+    vk = result.verification_keys[1]
+    proof = ChaumPedersenProof.prove(group, keys[0].secret, group.g, vk, cts[0].alpha, shifted, _ctx(b"t", 1, 0), TAG)
+    bad = PartialDecryption(1, (shifted,), (proof,))
+    batch = BatchVerifier(group)
+    batch.add(1, partial_equations(group, vk, cts, bad, b"t"))
+    assert batch.verify() == [], "the equations alone hold up to the ignored part"
+    assert not verify_partial(group, vk, cts, bad, b"t")
+    out = combine(group, cts, [bad, good[1], good[2]], result.verification_keys, 2, b"t", 10)
+    assert out.plaintexts == (3,) and out.blamed == (1,) and out.used == (2, 3)
+    assert verify_partial(group, vk, cts, good[0], b"t")
 
 
 def test_trustee_refuses_non_member_ciphertext_before_exponentiating(group, monkeypatch):
