@@ -111,6 +111,37 @@ def test_multi_exp_matches_libsodium(n):
     assert ed.multi_exp(list(zip(bases, exps))) == expected
 
 
+@pytest.mark.parametrize("n", [1, 2, 8, 9, 21])
+def test_multi_exp_decodes_uncached_points_in_groups_of_eight(n):
+    """Points not in the decode cache are decoded together (their square roots in IFMA lanes, 8 at a time, where
+    the CPU has them): whole groups, a partial last group, points with torsion, a repeated point."""
+    native.cache_clear()
+    bases = [with_torsion(rand_point(), i % 8) if i % 3 else rand_point() for i in range(n)]
+    if n > 2:
+        bases[2] = bases[0]
+    exps = [secrets.randbelow(L) for _ in range(n)]
+    native.cache_clear()
+    expected = (0, 1)
+    for b, e in zip(bases, exps):
+        expected = ref_add(expected, ref_mul(ref_decode(b), e))
+    assert native.multi_exp(bases, exps) == ref_encode(expected)
+
+
+@pytest.mark.parametrize("bad, message", [((P + 3).to_bytes(32, "little"), "non-canonical encoding \\(y >= p\\)"),
+                                          ((1 | 1 << 255).to_bytes(32, "little"), "sign bit"),
+                                          ((2).to_bytes(32, "little"), "not a point")])
+@pytest.mark.parametrize("at", [0, 5, 8, 12])
+def test_multi_exp_refuses_an_undecodable_point_among_uncached_ones(bad, message, at):
+    assert ref_decode((2).to_bytes(32, "little")) is None
+    bases = [rand_point() for _ in range(12)]
+    bases.insert(at, bad)
+    native.cache_clear()
+    with pytest.raises(native.DecodeFailure, match=message):
+        native.multi_exp(bases, [1] * len(bases))
+    with pytest.raises(native.DecodeFailure, match=message):
+        native.multi_exp_torsion(bases, [1] * len(bases))
+
+
 def test_fixed_base_table_of_a_public_key_matches_libsodium():
     K = rand_point()
     table = ed.fixed_base(K)

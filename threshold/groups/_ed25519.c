@@ -607,9 +607,13 @@ static int ge_p3_is_identity(const ge_p3 *p) {
 enum { DEC_OK = 0, DEC_NONCANONICAL = 1, DEC_NOT_ON_CURVE = 2, DEC_BAD_SIGN = 3 };
 
 /* Canonical decoding: y < p, on the curve, and no sign bit on x = 0. Variable time (public input). */
-static int ge_frombytes(ge_p3 *h, const uint8_t s[32]) {
-    fe u, v, v3, vxx, check;
-    int sign = s[31] >> 7;
+/* Decoding in two halves around its one exponentiation, so that several decodings can share that
+ * step (decode_many: in IFMA lanes). dec_start: the canonical check, y, and w = u v^7 whose power
+ * (p-5)/8 dec_finish takes. */
+typedef struct { fe u, v, v3, w; int sign; } dec_state;
+
+static int dec_start(ge_p3 *h, dec_state *st, const uint8_t s[32]) {
+    st->sign = s[31] >> 7;
     /* y >= p  <=>  bytes 1..30 all 0xff, byte 31 (sign cleared) 0x7f, byte 0 >= 0xed */
     {
         int high = (s[31] & 0x7f) == 0x7f;
@@ -618,32 +622,46 @@ static int ge_frombytes(ge_p3 *h, const uint8_t s[32]) {
     }
     fe_frombytes(h->Y, s);
     fe_1(h->Z);
-    fe_sq(u, h->Y);
-    fe_mul(v, u, fe_d);
-    fe_sub(u, u, h->Z);       /* u = y^2 - 1 */
-    fe_add(v, v, h->Z);       /* v = d y^2 + 1 */
-    fe_carry(v);
-    fe_sq(v3, v);
-    fe_mul(v3, v3, v);        /* v^3 */
-    fe_sq(h->X, v3);
-    fe_mul(h->X, h->X, v);
-    fe_mul(h->X, h->X, u);    /* u v^7 */
-    fe_pow22523(h->X, h->X);
-    fe_mul(h->X, h->X, v3);
-    fe_mul(h->X, h->X, u);    /* u v^3 (u v^7)^((p-5)/8) */
+    fe_sq(st->u, h->Y);
+    fe_mul(st->v, st->u, fe_d);
+    fe_sub(st->u, st->u, h->Z);       /* u = y^2 - 1 */
+    fe_add(st->v, st->v, h->Z);       /* v = d y^2 + 1 */
+    fe_carry(st->v);
+    fe_sq(st->v3, st->v);
+    fe_mul(st->v3, st->v3, st->v);    /* v^3 */
+    fe_sq(st->w, st->v3);
+    fe_mul(st->w, st->w, st->v);
+    fe_mul(st->w, st->w, st->u);      /* u v^7 */
+    return DEC_OK;
+}
+
+/* pw = w^((p-5)/8): x = u v^3 pw, then the curve equation v x^2 = +-u and the sign. */
+static int dec_finish(ge_p3 *h, const dec_state *st, const fe pw) {
+    fe vxx, check;
+    fe_mul(h->X, pw, st->v3);
+    fe_mul(h->X, h->X, st->u);        /* u v^3 (u v^7)^((p-5)/8) */
     fe_sq(vxx, h->X);
-    fe_mul(vxx, vxx, v);
-    fe_sub(check, vxx, u);
+    fe_mul(vxx, vxx, st->v);
+    fe_sub(check, vxx, st->u);
     if (!fe_iszero(check)) {
-        fe_add(check, vxx, u);
+        fe_add(check, vxx, st->u);
         fe_carry(check);
         if (!fe_iszero(check)) return DEC_NOT_ON_CURVE;
         fe_mul(h->X, h->X, fe_sqrtm1);
     }
-    if (fe_iszero(h->X) && sign) return DEC_BAD_SIGN;
-    if (fe_isneg(h->X) != sign) fe_neg(h->X, h->X);
+    if (fe_iszero(h->X) && st->sign) return DEC_BAD_SIGN;
+    if (fe_isneg(h->X) != st->sign) fe_neg(h->X, h->X);
     fe_mul(h->T, h->X, h->Y);
     return DEC_OK;
+}
+
+static int ge_frombytes(ge_p3 *h, const uint8_t s[32]) {
+    dec_state st;
+    fe pw;
+    int rc = dec_start(h, &st, s);
+    if (rc != DEC_OK) return rc;
+    fe_pow22523(pw, st.w);
+    return dec_finish(h, &st, pw);
 }
 
 /* ------------------------------------------------------------------ decode cache */
@@ -1101,6 +1119,79 @@ __attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, c
     memset(dig, 0, sizeof dig); memset(out, 0, sizeof out);
 }
 #endif
+
+#ifdef ED_FE64
+/* out[l] = w_l^((p-5)/8) for m <= 8 decodings at once: fe_pow22523's chain in 8 IFMA lanes. */
+__attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out, const dec_state *st, int m) {
+    uint64_t limbs[5][8], l5[5];
+    v5 z, t0, t1, t2;
+    for (int l = 0; l < 8; l++) {
+        if (l < m) fe_to51(l5, st[l].w);
+        else { memset(l5, 0, sizeof l5); l5[0] = 1; }
+        for (int k = 0; k < 5; k++) limbs[k][l] = l5[k];
+    }
+    for (int k = 0; k < 5; k++) z.v[k] = _mm512_loadu_si512(limbs[k]);
+#define V_SQN(h, f, n) do { v_mul(&(h), &(f), &(f)); for (int i_ = 1; i_ < (n); i_++) v_mul(&(h), &(h), &(h)); } while (0)
+    V_SQN(t0, z, 1);
+    V_SQN(t1, t0, 2);
+    v_mul(&t1, &z, &t1);
+    v_mul(&t0, &t0, &t1);
+    V_SQN(t0, t0, 1);
+    v_mul(&t0, &t1, &t0);
+    V_SQN(t1, t0, 5);
+    v_mul(&t0, &t1, &t0);
+    V_SQN(t1, t0, 10);
+    v_mul(&t1, &t1, &t0);
+    V_SQN(t2, t1, 20);
+    v_mul(&t1, &t2, &t1);
+    V_SQN(t1, t1, 10);
+    v_mul(&t0, &t1, &t0);
+    V_SQN(t1, t0, 50);
+    v_mul(&t1, &t1, &t0);
+    V_SQN(t2, t1, 100);
+    v_mul(&t1, &t2, &t1);
+    V_SQN(t1, t1, 50);
+    v_mul(&t0, &t1, &t0);
+    V_SQN(t0, t0, 2);
+    v_mul(&t0, &t0, &z);
+#undef V_SQN
+    for (int k = 0; k < 5; k++) _mm512_storeu_si512(limbs[k], t0.v[k]);
+    for (int l = 0; l < m; l++) {
+        for (int k = 0; k < 5; k++) l5[k] = limbs[k][l];
+        fe_from51(out[l], l5);
+    }
+}
+#endif
+
+/* n encodings, each from the cache or decoded (then cached); the exponentiations of up to 8 misses
+ * at a time share IFMA lanes where the CPU has them. rc[i] as decode's; out[i] is set where it is 0. */
+static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n) {
+    dec_state st[8];
+    fe pw[8];
+    size_t miss[8];
+    int m = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n) {
+            cache_entry *e = &cache[cache_index(enc[i])];
+            if (e->used && memcmp(e->enc, enc[i], 32) == 0) { out[i] = e->p; rc[i] = DEC_OK; continue; }
+            rc[i] = dec_start(&out[i], &st[m], enc[i]);
+            if (rc[i] != DEC_OK) continue;
+            miss[m++] = i;
+            if (m < 8) continue;
+        }
+        if (!m) continue;
+#ifdef ED_FE64
+        if (use_ifma && m > 1) lanes_pow22523(pw, st, m);
+        else
+#endif
+            for (int j = 0; j < m; j++) fe_pow22523(pw[j], st[j].w);
+        for (int j = 0; j < m; j++) {
+            rc[miss[j]] = dec_finish(&out[miss[j]], &st[j], pw[j]);
+            if (rc[miss[j]] == DEC_OK) cache_put(enc[miss[j]], &out[miss[j]]);
+        }
+        m = 0;
+    }
+}
 
 /* h = sum of [a_k]P_k over the terms, constant time in every a_k: the terms with full
  * exponents share one comb pass (odd digits, 4 doublings, even digits: 64 selections and
@@ -1759,16 +1850,26 @@ static int multi_from_py(PyObject *args, ge_p3 *r) {
     if (PyList_GET_SIZE(sl) != n) { PyErr_SetString(PyExc_ValueError, "length mismatch"); return -1; }
     ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
     uint8_t *sc = PyMem_Malloc((n ? n : 1) * 32);
+    const uint8_t **enc = PyMem_Malloc((n ? n : 1) * sizeof *enc);
+    int *drc = PyMem_Malloc((n ? n : 1) * sizeof *drc);
     int rc = -1;
-    if (!pts || !sc) { PyErr_NoMemory(); goto done; }
+    if (!pts || !sc || !enc || !drc) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (get_point(PyList_GET_ITEM(pl, i), &pts[i]) < 0) goto done;
+        PyObject *obj = PyList_GET_ITEM(pl, i);
+        if (!PyBytes_Check(obj)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); goto done; }
+        if (PyBytes_GET_SIZE(obj) != 32) {
+            PyErr_Format(DecodeFailure, "expected 32 bytes, got %zd", PyBytes_GET_SIZE(obj)); goto done;
+        }
+        enc[i] = (const uint8_t *)PyBytes_AS_STRING(obj);
         if (get_scalar(PyList_GET_ITEM(sl, i), sc + 32 * i) < 0) goto done;
     }
+    decode_many(pts, enc, drc, (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (drc[i] != DEC_OK) { PyErr_SetString(DecodeFailure, dec_message(drc[i])); goto done; }
     if (vartime_multi(r, pts, sc, (size_t)n) < 0) { PyErr_NoMemory(); goto done; }
     rc = 0;
 done:
-    PyMem_Free(pts); PyMem_Free(sc);
+    PyMem_Free(pts); PyMem_Free(sc); PyMem_Free(enc); PyMem_Free(drc);
     return rc;
 }
 
