@@ -193,6 +193,12 @@ def test_portable_field_at_its_limb_bounds():
     check_field("portable", cases, 51, bound)
 
 
+def in_lane(limbs_in: list[int], lane: int) -> list[int]:
+    """What lane `lane` of the lane operations takes: limb 0 moved by the lane number towards the middle."""
+    x = limbs_in[0]
+    return [x - lane if x >= lane else x + lane] + list(limbs_in[1:])
+
+
 def test_ifma_lanes_multiply_and_subtract_at_their_limb_bounds():
     """The comb's lane arithmetic (radix 2^51 in 8 lanes of vpmadd52lo/hi): v_mul takes limbs below 2^52 (the
     multiplier's width) and returns limbs at most 2^51; v_sub takes f below 2^62 and g at most 2^53 - 76 (4p's
@@ -214,9 +220,7 @@ def test_ifma_lanes_multiply_and_subtract_at_their_limb_bounds():
     for (op, a, b), lanes in zip(cases, results):
         assert len(lanes) == 8
         for lane, r in enumerate(lanes):
-            a_l, b_l = list(a), list(b)
-            a_l[0] = a[0] - lane if a[0] >= lane else a[0] + lane
-            b_l[0] = b[0] - lane if b[0] >= lane else b[0] + lane
+            a_l, b_l = in_lane(a, lane), in_lane(b, lane)
             x, y = value(a_l, 51), value(b_l, 51)
             want = (x * y if op == "lane_mul" else x - y) % P
             assert value(r, 51) % P == want, (op, a_l, b_l, r)
@@ -239,9 +243,7 @@ def test_ifma_quad_products_at_their_limb_bounds():
     for (op, a, b), lanes in zip(cases, results):
         assert len(lanes) == 4
         for lane, r in enumerate(lanes):
-            a_l, b_l = list(a), list(b)
-            a_l[0] = a[0] - lane if a[0] >= lane else a[0] + lane
-            b_l[0] = b[0] - lane if b[0] >= lane else b[0] + lane
+            a_l, b_l = in_lane(a, lane), in_lane(b, lane)
             assert value(r, 51) % P == value(a_l, 51) * value(b_l, 51) % P, (a_l, b_l, r)
             assert all(v < 2**51 + 19 * 2**11 for v in r), (a_l, b_l, r)
 

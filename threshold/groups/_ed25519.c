@@ -463,30 +463,19 @@ static void fe_invert(fe out, const fe z) {
 }
 
 /* z^((p-5)/8) = z^(2^252 - 3) */
+/* z^((p-5)/8) = z^(2^252 - 3) by ref10's chain of 250 squarings and 11 products, for any product MUL(h, f, g)
+ * and n-fold squaring SQN(h, f, n) (the scalar field here, IFMA lanes in lanes_pow22523). */
+#define POW22523(MUL, SQN, out, z, t0, t1, t2)                                                                \
+    do {                                                                                                      \
+        SQN(t0, z, 1); SQN(t1, t0, 2); MUL(t1, z, t1); MUL(t0, t0, t1); SQN(t0, t0, 1); MUL(t0, t1, t0);        \
+        SQN(t1, t0, 5); MUL(t0, t1, t0); SQN(t1, t0, 10); MUL(t1, t1, t0); SQN(t2, t1, 20); MUL(t1, t2, t1);    \
+        SQN(t1, t1, 10); MUL(t0, t1, t0); SQN(t1, t0, 50); MUL(t1, t1, t0); SQN(t2, t1, 100); MUL(t1, t2, t1); \
+        SQN(t1, t1, 50); MUL(t0, t1, t0); SQN(t0, t0, 2); MUL(out, t0, z);                                     \
+    } while (0)
+
 static void fe_pow22523(fe out, const fe z) {
     fe t0, t1, t2;
-    fe_sq(t0, z);
-    fe_sqn(t1, t0, 2);
-    fe_mul(t1, z, t1);
-    fe_mul(t0, t0, t1);
-    fe_sq(t0, t0);
-    fe_mul(t0, t1, t0);
-    fe_sqn(t1, t0, 5);
-    fe_mul(t0, t1, t0);
-    fe_sqn(t1, t0, 10);
-    fe_mul(t1, t1, t0);
-    fe_sqn(t2, t1, 20);
-    fe_mul(t1, t2, t1);
-    fe_sqn(t1, t1, 10);
-    fe_mul(t0, t1, t0);
-    fe_sqn(t1, t0, 50);
-    fe_mul(t1, t1, t0);
-    fe_sqn(t2, t1, 100);
-    fe_mul(t1, t2, t1);
-    fe_sqn(t1, t1, 50);
-    fe_mul(t0, t1, t0);
-    fe_sqn(t0, t0, 2);
-    fe_mul(out, t0, z);
+    POW22523(fe_mul, fe_sqn, out, z, t0, t1, t2);
 }
 
 /* ------------------------------------------------------------------ points */
@@ -923,23 +912,29 @@ VT void v_carry(v5 *h) {
     h->v[0] = a0; h->v[1] = a1; h->v[2] = a2; h->v[3] = a3; h->v[4] = a4;
 }
 
-/* f * g: limbs below 2^52 in (the multiplier's width); out as v_carry. The product a b of two limbs
- * is lo + hi 2^52 = lo + 2 hi 2^51: lo sums go to limb i+j, doubled hi sums to i+j+1; each of the
- * 10 columns is below 5 2^52 + 2 5 2^52 < 2^56, folding 2^255 = 19 keeps them below 2^61. */
+/* The lane-wise product's columns, reduced to 5 limbs (before carrying), for a vector type V whose intrinsics
+ * start with P (_mm512 or _mm256). Limbs below 2^52 in (the multiplier's width). The product a b of two limbs
+ * is lo + hi 2^52 = lo + 2 hi 2^51: lo sums go to limb i+j, doubled hi sums to i+j+1; each of the 10
+ * columns is below 5 2^52 + 2 5 2^52 < 2^56, folding 2^255 = 19 keeps them below 2^61. */
+#define LANE_PRODUCT(V, P, ZERO)                                                                              \
+    do {                                                                                                      \
+        V z[10], w[10];                                                                                       \
+        for (int k = 0; k < 10; k++) z[k] = w[k] = ZERO;                                                      \
+        for (int i = 0; i < 5; i++)                                                                           \
+            for (int j = 0; j < 5; j++) {                                                                     \
+                z[i + j] = P##_madd52lo_epu64(z[i + j], f->v[i], g->v[j]);                                    \
+                w[i + j + 1] = P##_madd52hi_epu64(w[i + j + 1], f->v[i], g->v[j]);                            \
+            }                                                                                                 \
+        for (int k = 1; k < 10; k++) z[k] = P##_add_epi64(z[k], P##_slli_epi64(w[k], 1));                     \
+        for (int k = 0; k < 5; k++) {                                                                         \
+            V t = z[k + 5];                                                                                   \
+            h->v[k] = P##_add_epi64(z[k], P##_add_epi64(t, P##_add_epi64(P##_slli_epi64(t, 1), P##_slli_epi64(t, 4)))); \
+        }                                                                                                     \
+    } while (0)
+
+/* f * g in 8 lanes: limbs below 2^52 in; out as v_carry. */
 VT void v_mul(v5 *h, const v5 *f, const v5 *g) {
-    __m512i z[10], w[10];
-    for (int k = 0; k < 10; k++) z[k] = w[k] = _mm512_setzero_si512();
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 5; j++) {
-            z[i + j] = _mm512_madd52lo_epu64(z[i + j], f->v[i], g->v[j]);
-            w[i + j + 1] = _mm512_madd52hi_epu64(w[i + j + 1], f->v[i], g->v[j]);
-        }
-    for (int k = 1; k < 10; k++) z[k] = _mm512_add_epi64(z[k], _mm512_slli_epi64(w[k], 1));
-    for (int k = 0; k < 5; k++) {
-        __m512i t = z[k + 5];
-        h->v[k] = _mm512_add_epi64(z[k], _mm512_add_epi64(t, _mm512_add_epi64(_mm512_slli_epi64(t, 1),
-                                                                            _mm512_slli_epi64(t, 4))));
-    }
+    LANE_PRODUCT(__m512i, _mm512, _mm512_setzero_si512());
     v_carry(h);
 }
 
@@ -1131,29 +1126,10 @@ __attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out
         for (int k = 0; k < 5; k++) limbs[k][l] = l5[k];
     }
     for (int k = 0; k < 5; k++) z.v[k] = _mm512_loadu_si512(limbs[k]);
+#define V_MUL(h, f, g) v_mul(&(h), &(f), &(g))
 #define V_SQN(h, f, n) do { v_mul(&(h), &(f), &(f)); for (int i_ = 1; i_ < (n); i_++) v_mul(&(h), &(h), &(h)); } while (0)
-    V_SQN(t0, z, 1);
-    V_SQN(t1, t0, 2);
-    v_mul(&t1, &z, &t1);
-    v_mul(&t0, &t0, &t1);
-    V_SQN(t0, t0, 1);
-    v_mul(&t0, &t1, &t0);
-    V_SQN(t1, t0, 5);
-    v_mul(&t0, &t1, &t0);
-    V_SQN(t1, t0, 10);
-    v_mul(&t1, &t1, &t0);
-    V_SQN(t2, t1, 20);
-    v_mul(&t1, &t2, &t1);
-    V_SQN(t1, t1, 10);
-    v_mul(&t0, &t1, &t0);
-    V_SQN(t1, t0, 50);
-    v_mul(&t1, &t1, &t0);
-    V_SQN(t2, t1, 100);
-    v_mul(&t1, &t2, &t1);
-    V_SQN(t1, t1, 50);
-    v_mul(&t0, &t1, &t0);
-    V_SQN(t0, t0, 2);
-    v_mul(&t0, &t0, &z);
+    POW22523(V_MUL, V_SQN, t0, z, t0, t1, t2);
+#undef V_MUL
 #undef V_SQN
     for (int k = 0; k < 5; k++) _mm512_storeu_si512(limbs[k], t0.v[k]);
     for (int l = 0; l < m; l++) {
@@ -1297,19 +1273,7 @@ V4 void f4_carry(f4 *h) {
 
 /* Lane-wise f * g, as v_mul (limbs below 2^52 in; out as f4_carry: columns below 2^61). */
 V4 void f4_mul(f4 *h, const f4 *f, const f4 *g) {
-    __m256i z[10], w[10];
-    for (int k = 0; k < 10; k++) z[k] = w[k] = _mm256_setzero_si256();
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 5; j++) {
-            z[i + j] = _mm256_madd52lo_epu64(z[i + j], f->v[i], g->v[j]);
-            w[i + j + 1] = _mm256_madd52hi_epu64(w[i + j + 1], f->v[i], g->v[j]);
-        }
-    for (int k = 1; k < 10; k++) z[k] = _mm256_add_epi64(z[k], _mm256_slli_epi64(w[k], 1));
-    for (int k = 0; k < 5; k++) {
-        __m256i t = z[k + 5];
-        h->v[k] = _mm256_add_epi64(z[k], _mm256_add_epi64(t, _mm256_add_epi64(_mm256_slli_epi64(t, 1),
-                                                                            _mm256_slli_epi64(t, 4))));
-    }
+    LANE_PRODUCT(__m256i, _mm256, _mm256_setzero_si256());
     f4_carry(h);
 }
 
@@ -1440,9 +1404,6 @@ static int straus4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n)
 
 /* Straus: sum [a_i]P_i with shared doublings, tables of odd multiples 1P..15P. */
 static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
-#ifdef ED_FE64
-    if (use_ifma) return straus4(h, pts, scalars, n);
-#endif
     ge_cached (*tab)[8] = PyMem_Malloc(n * sizeof *tab);
     int8_t (*naf)[256] = PyMem_Malloc(n * sizeof *naf);
     if (!tab || !naf) { PyMem_Free(tab); PyMem_Free(naf); return -1; }
@@ -1578,9 +1539,6 @@ static int pippenger4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t
 
 /* Pippenger with signed c-bit digits: about (256/c) (n + 2^c) additions. */
 static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
-#ifdef ED_FE64
-    if (use_ifma) return pippenger4(h, pts, scalars, n);
-#endif
     int c = pip_width(scalars, n), windows = (253 + c - 1) / c + 1;
     size_t nb = (size_t)1 << (c - 1);
     ge_cached *cp = PyMem_Malloc(n * sizeof *cp);
@@ -1635,8 +1593,10 @@ static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t 
 
 static int vartime_multi(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
     if (n == 0) { ge_p3_0(h); return 0; }
-    if (n < 96) return straus(h, pts, scalars, n);
-    return pippenger(h, pts, scalars, n);
+#ifdef ED_FE64
+    if (use_ifma) return n < 96 ? straus4(h, pts, scalars, n) : pippenger4(h, pts, scalars, n);
+#endif
+    return n < 96 ? straus(h, pts, scalars, n) : pippenger(h, pts, scalars, n);
 }
 
 static const uint8_t L_BYTES[32] = {
@@ -1646,7 +1606,7 @@ static const uint8_t L_BYTES[32] = {
 /* [L]P = O: P has no component in the torsion subgroup (variable time: P and L are public). */
 static int in_prime_subgroup(const ge_p3 *p, int *ok) {
     ge_p3 r;
-    if (straus(&r, p, L_BYTES, 1) < 0) return -1;
+    if (vartime_multi(&r, p, L_BYTES, 1) < 0) return -1;
     *ok = ge_p3_is_identity(&r);
     return 0;
 }
