@@ -152,7 +152,8 @@ class RangeProof:
             raise ValueError(f"plaintext {m} outside 0..{limit}")
         gt, kt = group.fixed_base(group.g), pk.table
         a_terms, b_terms, cs, vs = [], [], [], []
-        w = group.random_scalar()
+        w, *drawn = group.random_scalars(1 + 2 * limit)  # the nonce, then each simulated branch's challenge and response
+        simulated = iter(drawn)
         for j in range(limit + 1):
             if j == m:
                 a_terms.append([(gt, w, None)])
@@ -160,7 +161,7 @@ class RangeProof:
                 cs.append(0)
                 vs.append(0)
                 continue
-            cj, vj = group.random_scalar(), group.random_scalar()
+            cj, vj = next(simulated), next(simulated)
             # a_j = g^v alpha^-c = g^(v - r c);  b_j = K^v (beta g^-j)^-c = K^(v - r c) g^((j - m) c)
             t = (vj - r * cj) % q
             a_terms.append([(gt, t, None)])

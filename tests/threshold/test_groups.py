@@ -227,3 +227,29 @@ def test_one_group_instance_when_threads_ask_at_once(monkeypatch):
     for t in threads:
         t.join()
     assert len(made) == 1 and got == made * 8
+
+
+def test_random_scalars_reject_out_of_range_candidates_and_draw_again(group, monkeypatch):
+    """Rejection sampling over one draw of candidates: a candidate at or above q - 1 (after masking to q - 1's bit
+    length) is skipped, never reduced; when too many are rejected another draw follows; each result is in [1, q)."""
+    import threshold.groups.base as base
+
+    bound = group.q - 1
+    bits = bound.bit_length()
+    size = (bits + 7) // 8
+    draws = []
+
+    def fake_urandom(n):
+        draws.append(n)
+        if len(draws) == 1:  # every candidate of the first draw is q - 1 itself: rejected
+            return bound.to_bytes(size, "little") * (n // size)
+        pair = (bound - 1).to_bytes(size, "little") + (0).to_bytes(size, "little")  # then q - 2 and 0, accepted
+        return (pair * n)[:n]
+
+    monkeypatch.setattr(base.os, "urandom", fake_urandom)
+    assert group.random_scalars(3) == [bound, 1, bound]  # candidates q - 2, 0, q - 2 of the second draw, plus one
+    assert len(draws) == 2 and all(n % size == 0 and n >= 3 * size for n in draws)
+    monkeypatch.undo()  # the real os.urandom again
+    values = group.random_scalars(200)
+    assert len(values) == 200 and all(1 <= v < group.q for v in values) and len(set(values)) == 200
+    assert 1 <= group.random_scalar() < group.q

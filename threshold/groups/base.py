@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from abc import ABC, abstractmethod
 from typing import Any, Hashable, Iterable, Sequence
 
@@ -168,7 +168,25 @@ class Group(ABC):
     # --- scalars -----------------------------------------------------------
     def random_scalar(self) -> int:
         """Uniform scalar in [1, q) from the OS generator (keys and nonces)."""
-        return 1 + secrets.randbelow(self.q - 1)
+        return self.random_scalars(1)[0]
+
+    def random_scalars(self, n: int) -> list[int]:
+        """n independent uniform scalars in [1, q), by rejection sampling over candidates drawn from the OS
+        generator in one call (another only if too many are rejected): each call costs a system call here,
+        and in ed25519 about half the candidates are rejected (q - 1 is just above 2^252)."""
+        bound = self.q - 1
+        bits = bound.bit_length()
+        size, mask = (bits + 7) // 8, (1 << bits) - 1
+        out: list[int] = []
+        while len(out) < n:
+            data = os.urandom(size * (2 * (n - len(out)) + 2))
+            for i in range(0, len(data), size):
+                x = int.from_bytes(data[i:i + size], "little") & mask
+                if x < bound:
+                    out.append(x + 1)
+                    if len(out) == n:
+                        break
+        return out
 
     def scalar_to_hex(self, x: int) -> str:
         """Fixed-length (32 bytes) lowercase hex of a scalar."""
