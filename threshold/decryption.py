@@ -91,12 +91,18 @@ def verify_partial(group: Group, verification_key: Element, ciphertexts: Sequenc
     The shares are tested as outside input even when the object was built in memory: a proof's equations
     hold only up to what `Group.accepts` ignores (a sign in modp, torsion in ed25519), so a share carrying
     such a part could pass them, and `combine` would then fail at the discrete log instead of blaming."""
+    reader = group.reader()
+    try:  # the shares as the group's elements (a share of another type is not one: blamed, not raised)
+        shares = tuple(reader.element_bytes(group.encode(m), f"partial.shares[{pos}]", allow_identity=True)
+                       for pos, m in enumerate(partial.shares))
+    except (DecodeError, TypeError, ValueError, AttributeError):
+        return False
+    if not all(isinstance(p, ChaumPedersenProof) for p in partial.proofs):
+        return False
     try:
-        reader = group.reader()
-        for pos, m in enumerate(partial.shares):
-            reader.element_bytes(group.encode(m), f"partial.shares[{pos}]", allow_identity=True)
         batch = BatchVerifier(group)
-        batch.add(partial.index, partial_equations(group, verification_key, ciphertexts, partial, context))
+        batch.add(partial.index, partial_equations(group, verification_key, ciphertexts,
+                                                   PartialDecryption(partial.index, shares, partial.proofs), context))
         return not batch.verify(reader)
     except DecodeError:
         return False

@@ -33,7 +33,8 @@ from quorum.cli import main
 from tests.voting.voting_helpers import CHOICE, OTHER, Scenario, finish, fix_ballots, load, open_election, rechain, save
 from threshold import dkg, hybrid
 from threshold.batch import BatchVerifier, evaluate
-from threshold.decryption import TAG as DECRYPTION_TAG, PartialDecryption, _ctx as decryption_item_ctx, combine, verify_partial
+from threshold.decryption import (TAG as DECRYPTION_TAG, PartialDecryption, _ctx as decryption_item_ctx, combine,
+                                  partial_equations, verify_partial)
 from threshold.elgamal import Ciphertext, PublicKey
 from threshold.errors import DecodeError, VerificationError
 from threshold.groups import get_group
@@ -300,8 +301,8 @@ def _reader_with(element: bytes):
 
 def test_a_wrong_partial_decryption_never_verifies_and_a_share_with_torsion_is_refused(keypair) -> None:
     """Chaum-Pedersen: a share off by g never verifies, whatever torsion in a and b; a share off by a torsion point
-    (with a proof made for it) passes the cofactored equations in memory, so PartialDecryption.from_json - how
-    shares reach the board, the record verifier and PSI result files - must refuse it."""
+    (with a proof made for it) passes the cofactored equations, so PartialDecryption.from_json - how shares reach
+    the board, the record verifier and PSI result files - and verify_partial must refuse it."""
     x, pk = keypair
     vk = pk.element
     cts = [pk.encrypt(i)[0] for i in range(3)]
@@ -320,7 +321,10 @@ def test_a_wrong_partial_decryption_never_verifies_and_a_share_with_torsion_is_r
         shares = (shift(honest[0], k),) + tuple(honest[1:])
         proofs = (chaum_pedersen(x, ed.g, vk, cts[0].alpha, shares[0], ctx(0), DECRYPTION_TAG),) + good.proofs[1:]
         torsioned = PartialDecryption(1, shares, proofs)
-        assert verify_partial(ed, vk, cts, torsioned, CTX)  # load-bearing: only the membership test stops it
+        batch = BatchVerifier(ed)
+        batch.add(1, partial_equations(ed, vk, cts, torsioned, CTX))
+        assert batch.verify() == []  # load-bearing: the cofactored equations hold, only membership tests stop it
+        assert not verify_partial(ed, vk, cts, torsioned, CTX)  # (since session 13, in memory too)
         with pytest.raises(DecodeError, match=r"shares\[0\]"):
             PartialDecryption.from_json(ed, torsioned.to_json(ed), 3)
 

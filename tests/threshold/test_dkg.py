@@ -239,6 +239,11 @@ def test_a_share_outside_the_subgroup_is_blamed_even_with_a_proof_that_holds_up_
     out = combine(group, cts, [bad, good[1], good[2]], result.verification_keys, 2, b"t", 10)
     assert out.plaintexts == (3,) and out.blamed == (1,) and out.used == (2, 3)
     assert verify_partial(group, vk, cts, good[0], b"t")
+    for junk in ("abc", None, 5, b"\x01" * 3, [1]):  # shares built in memory that are no element
+        share = PartialDecryption(1, (junk,), good[0].proofs)
+        assert not verify_partial(group, vk, cts, share, b"t")
+        assert combine(group, cts, [share, good[1], good[2]], result.verification_keys, 2, b"t", 10).blamed == (1,)
+    assert not verify_partial(group, vk, cts, PartialDecryption(1, good[0].shares, ("proof",)), b"t")
 
 
 def test_trustee_refuses_non_member_ciphertext_before_exponentiating(group, monkeypatch):
