@@ -45,32 +45,20 @@ from threshold.groups.ed25519 import BASEPOINT, IDENTITY, L, SMALL_ORDER
 from threshold.proofs import ChaumPedersenProof
 
 ROOT = Path(native.__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "threshold"))
+from ed25519_reference import ref_decode  # noqa: E402
 
 # ----------------------------------------------------------------------------- an independent Python edwards25519
 P = 2**255 - 19
 D = (-121665 * pow(121666, -1, P)) % P
 D2 = 2 * D % P
-SQRT_M1 = pow(2, (P - 1) // 4, P)
 O = (0, 1, 1, 0)
 
 
 def x_dec(b: bytes):
-    """RFC 8032 strict decoding to extended coordinates (None if invalid)."""
-    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
-    sign = b[31] >> 7
-    if y >= P:
-        return None
-    u, v = (y * y - 1) % P, (D * y * y + 1) % P
-    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
-    if v * x * x % P == (-u) % P:
-        x = x * SQRT_M1 % P
-    if v * x * x % P != u:
-        return None
-    if x == 0 and sign:
-        return None
-    if x & 1 != sign:
-        x = P - x
-    return (x, y, 1, x * y % P)
+    """RFC 8032 strict decoding (the reference's) to extended coordinates (None if invalid)."""
+    pt = ref_decode(b)
+    return None if pt is None else (pt[0], pt[1], 1, pt[0] * pt[1] % P)
 
 
 def x_enc(pt) -> bytes:
