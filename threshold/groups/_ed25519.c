@@ -1352,7 +1352,9 @@ __attribute__((target("avx512f,avx512vl,avx512ifma"))) static void f4_store(ge_p
     fe_from51(h->X, l[0]); fe_from51(h->Y, l[1]); fe_from51(h->Z, l[2]); fe_from51(h->T, l[3]);
 }
 
-/* The cached forms of p and of -p: (Y + X, Y - X, Z, 2d T) and (Y - X, Y + X, Z, 2p - 2d T). */
+/* The cached forms of p and of -p: (Y + X, Y - X, Z, 2d T) and (Y - X, Y + X, Z, 2p - 2d T). 2d T is a
+ * product (limbs below 2^51 + 19 2^10), so 2p - 2d T stays positive and below 2^52 - 1: a product's input, with
+ * no margin to spare (the session 13 review's bound). */
 V4 void f4_cached(f4 *pos, f4 *neg, const f4 *p) {
     static const long long i0[4] = {1, 1, 2, 3}, i1[4] = {0, 0, 0, 0}, sw[4] = {1, 0, 2, 3};
     static const uint64_t d2[5] = {0x69b9426b2f159, 0x35050762add7a, 0x3cf44c0038052, 0x6738cc7407977, 0x2406d9dc56dff};
