@@ -1,8 +1,9 @@
 """Write tests/vectors/js/vectors.json: known answers that threshold/ (Python) produces and the
 browser modules in web/static/js/crypto/ must reproduce byte for byte.
 
-Deterministic: every random draw (group.random_scalar, the Shamir coefficients, the AES-GCM
-nonces and keystore salts) comes from a seeded stream that is recorded beside the vector, so
+Deterministic: every random draw (group.random_scalars, through which random_scalar draws too;
+the Shamir coefficients, the AES-GCM nonces and keystore salts) comes from a seeded stream that
+is recorded beside the vector, so
 the JavaScript side replays the same draws through its injectable rng and must produce the
 same bytes. Run: .venv/bin/python tests/vectors/js/make_vectors.py
 """
@@ -94,7 +95,7 @@ class Draws:
 @contextmanager
 def deterministic(group: Group, draws: Draws) -> Iterator[Draws]:
     """Route every random draw of threshold/ through `draws` (scalars, Shamir coefficients, nonces)."""
-    with mock.patch.object(group, "random_scalar", lambda: draws.scalar(group.q)), \
+    with mock.patch.object(group, "random_scalars", lambda n: [draws.scalar(group.q) for _ in range(n)]), \
             mock.patch.object(shamir, "secrets", SimpleNamespace(randbelow=draws.below)), \
             mock.patch.object(hybrid, "os", SimpleNamespace(urandom=draws.urandom)), \
             mock.patch.object(keystore_browser, "os", SimpleNamespace(urandom=draws.urandom)):
