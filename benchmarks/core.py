@@ -49,7 +49,8 @@ def ed25519_arithmetic() -> str:
     """The field arithmetic the ed25519 extension chose at import ($QUORUM_ED25519_ARITH may force one)."""
     from threshold.groups import _ed25519
 
-    return {"ifma": "radix-2^64 mulx/adx field, comb in AVX-512 IFMA lanes", "adx": "radix-2^64 mulx/adx field",
+    return {"ifma": "radix-2^64 mulx/adx field, comb in AVX-512 IFMA lanes, variable-time multi-exponentiations "
+                    "on 4-way IFMA points", "adx": "radix-2^64 mulx/adx field",
             "portable": "portable radix-2^51 field"}.get(getattr(_ed25519, "ARITH", ""), "portable radix-2^51 field")
 
 
