@@ -271,6 +271,7 @@ tpts = [bytes.fromhex(h) for h in IN["tpts"]]
 out["torsion7"] = m.multi_exp(tpts[:7], IN["scalars"][:7]).hex()
 out["torsion_many"] = m.multi_exp(tpts, IN["many"]).hex()
 out["in_e8"] = [m.multi_exp_torsion([bytes.fromhex(h) for h in ps], es) for ps, es in IN["e8"]]
+out["members"] = m.members(tpts[:21] + pts[:3])
 print(json.dumps(out))
 """
 
@@ -324,6 +325,7 @@ def test_group_operations_of_each_build_match_libsodium_and_reference(arith):
     assert bytes.fromhex(out["torsion_many"]) == ref_encode(ref_sum(tref, (scalars * 4)[:len(pts)]))
     assert out["in_e8"] == [ref_mul(ref_sum([ref_decode(p) for p in ps], es), 8) == (0, 1) for ps, es in e8]
     assert out["in_e8"][:4] == [True, True, False, True]
+    assert out["members"] == [i % 8 == 0 for i in range(21)] + [True] * 3  # tpts[i] carries torsion i mod 8
 
     assert [bytes.fromhex(h) for h in out["mul"]] == [sodium_mul(p, e) for p, e in mul_cases]
     assert [bytes.fromhex(h) for h in out["table_exp"]] == [sodium_mul(BASEPOINT, e) for e in scalars]

@@ -290,6 +290,23 @@ def test_subset_check_alone_misses_cancelling_pair_half_the_time():
     assert not native.members_batch(pts, one)
 
 
+@pytest.mark.parametrize("n", [0, 1, 4, 5, 7, 8, 9, 13, 16, 17, 24])
+def test_members_agrees_with_member_for_every_kind_of_point(n):
+    """members() tests [L]P = O of many points together (8 at a time in IFMA lanes where the CPU has them, the
+    tail alone): subgroup points, each torsion component added, the 8 small-order points, undecodable encodings."""
+    rng = secrets.SystemRandom()
+    kinds = [lambda: rand_point(), lambda: with_torsion(rand_point(), rng.randrange(1, 8)),
+             lambda: TORSION[rng.randrange(8)], lambda: (2).to_bytes(32, "little"), lambda: (P + 1).to_bytes(32, "little")]
+    points = [rng.choice(kinds)() for _ in range(n)]
+    if n:
+        points[rng.randrange(n)] = with_torsion(rand_point(), 4)  # at least one non-member, anywhere
+    native.cache_clear()
+    assert native.members(points) == [native.member(x) for x in points]
+    assert native.members([rand_point() for _ in range(n)]) == [True] * n
+    with pytest.raises(TypeError):
+        native.members([rand_point(), b"short"])
+
+
 def test_a_commitment_with_torsion_added_after_hashing_fails():
     """Equations hold up to torsion, but the challenge hashes the commitment's bytes: adding torsion of any
     order to a published commitment breaks the proof; a ciphertext carrying torsion is still refused."""

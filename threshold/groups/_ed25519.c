@@ -993,10 +993,10 @@ VT void v_madd(vp3 *h, const vprecomp *q) {
     v_mul(&h->T, &x3, &y3);
 }
 
-/* h = 16 h (four doublings, ge_p2_dbl's formulas; T only at the end). */
-VT void v_dbl4(vp3 *h) {
+/* h = 2^n h, n >= 1 (n doublings, ge_p2_dbl's formulas; T only at the end). */
+VT void v_dbln(vp3 *h, int n) {
     v5 xx, yy, zz2, t, x1, y1, z1, t1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         v_mul(&xx, &h->X, &h->X);
         v_mul(&yy, &h->Y, &h->Y);
         v_mul(&zz2, &h->Z, &h->Z); v_add(&zz2, &zz2, &zz2);
@@ -1009,7 +1009,7 @@ VT void v_dbl4(vp3 *h) {
         v_mul(&h->X, &x1, &t1);
         v_mul(&h->Y, &y1, &z1);
         v_mul(&h->Z, &z1, &t1);
-        if (i == 3) v_mul(&h->T, &x1, &y1);
+        if (i == n - 1) v_mul(&h->T, &x1, &y1);
     }
 }
 
@@ -1098,7 +1098,7 @@ __attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, c
                 v_select(&q, (const uint64_t (*)[15][8])terms[k].tb->lanes[s], _mm512_loadu_si512(dig));
                 v_madd(&acc, &q);
             }
-        if (half) v_dbl4(&acc);
+        if (half) v_dbln(&acc, 4);
     }
     v_fold(&acc);
     uint64_t out[4][5][8], limbs[5];
@@ -1613,6 +1613,79 @@ static int in_prime_subgroup(const ge_p3 *p, int *ok) {
     return 0;
 }
 
+#ifdef ED_FE64
+/* [L]P = O for m <= 8 points at once, one per IFMA lane: every lane runs the same width-5 NAF of L (public),
+ * so none idles; a table of the odd multiples 1P..15P and their negatives per lane. */
+__attribute__((target("avx512f,avx512ifma"))) static void lanes_in_subgroup(const ge_p3 *pts, int m, int *ok) {
+    uint64_t limbs[4][5][8], l5[5];
+    vp3 p, p2, tab[8], neg[8], acc;
+    int8_t naf[256];
+    v5 zero;
+    for (int k = 0; k < 5; k++) zero.v[k] = _mm512_setzero_si512();
+    for (int l = 0; l < 8; l++) {
+        const fe *coord[4] = {&pts[l < m ? l : 0].X, &pts[l < m ? l : 0].Y, &pts[l < m ? l : 0].Z, &pts[l < m ? l : 0].T};
+        for (int c = 0; c < 4; c++) {
+            fe_to51(l5, *coord[c]);
+            for (int k = 0; k < 5; k++) limbs[c][k][l] = l5[k];
+        }
+    }
+    for (int k = 0; k < 5; k++) {
+        p.X.v[k] = _mm512_loadu_si512(limbs[0][k]); p.Y.v[k] = _mm512_loadu_si512(limbs[1][k]);
+        p.Z.v[k] = _mm512_loadu_si512(limbs[2][k]); p.T.v[k] = _mm512_loadu_si512(limbs[3][k]);
+    }
+    p2 = p;
+    v_dbln(&p2, 1);
+    tab[0] = p;
+    for (int j = 1; j < 8; j++) v_add_p3(&tab[j], &tab[j - 1], &p2);
+    for (int j = 0; j < 8; j++) {  /* -(X, Y, Z, T) = (-X, Y, Z, -T) */
+        neg[j] = tab[j];
+        v_sub(&neg[j].X, &zero, &tab[j].X);
+        v_sub(&neg[j].T, &zero, &tab[j].T);
+    }
+    slide(naf, L_BYTES);
+    int top = 255, pending = 0;
+    while (!naf[top]) top--;
+    acc = naf[top] > 0 ? tab[naf[top] / 2] : neg[-naf[top] / 2];
+    for (int i = top - 1; i >= 0; i--) {
+        pending++;
+        if (!naf[i]) continue;
+        v_dbln(&acc, pending);
+        pending = 0;
+        v_add_p3(&acc, &acc, naf[i] > 0 ? &tab[naf[i] / 2] : &neg[-naf[i] / 2]);
+    }
+    if (pending) v_dbln(&acc, pending);
+    for (int k = 0; k < 5; k++) {
+        _mm512_storeu_si512(limbs[0][k], acc.X.v[k]); _mm512_storeu_si512(limbs[1][k], acc.Y.v[k]);
+        _mm512_storeu_si512(limbs[2][k], acc.Z.v[k]);
+    }
+    for (int l = 0; l < m; l++) {
+        ge_p3 r;
+        fe *coord[3] = {&r.X, &r.Y, &r.Z};
+        for (int c = 0; c < 3; c++) {
+            for (int k = 0; k < 5; k++) l5[k] = limbs[c][k][l];
+            fe_from51(*coord[c], l5);
+        }
+        ok[l] = ge_p3_is_identity(&r);
+    }
+}
+#endif
+
+/* ok[i] = [L]P_i = O for n points: 8 at a time in IFMA lanes where the CPU has them (from 5 points on: below
+ * that one vector pass costs more than the points' single tests). */
+static int in_prime_subgroup_many(const ge_p3 *pts, size_t n, int *ok) {
+    size_t i = 0;
+#ifdef ED_FE64
+    while (use_ifma && n - i >= 5) {
+        int m = n - i < 8 ? (int)(n - i) : 8;
+        lanes_in_subgroup(pts + i, m, ok + i);
+        i += (size_t)m;
+    }
+#endif
+    for (; i < n; i++)
+        if (in_prime_subgroup(&pts[i], &ok[i]) < 0) return -1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ Python glue */
 
 static PyObject *DecodeFailure;  /* ValueError subclass; args = (code, message) */
@@ -1676,6 +1749,38 @@ static PyObject *py_member(PyObject *self, PyObject *arg) {
     if (decode(&p, (const uint8_t *)PyBytes_AS_STRING(arg)) != DEC_OK) Py_RETURN_FALSE;
     if (in_prime_subgroup(&p, &ok) < 0) return PyErr_NoMemory();
     return PyBool_FromLong(ok);
+}
+
+/* members(list of encodings) -> list of bools, as member() of each: decoded together, tested 8 at a time in
+ * IFMA lanes where the CPU has them. */
+static PyObject *py_members(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "expected a list"); return NULL; }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
+    const uint8_t **enc = PyMem_Malloc((n ? n : 1) * sizeof *enc);
+    int *rc = PyMem_Malloc((n ? n : 1) * sizeof *rc), *ok = PyMem_Malloc((n ? n : 1) * sizeof *ok);
+    PyObject *out = NULL;
+    size_t m = 0;
+    if (!pts || !enc || !rc || !ok) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *obj = PyList_GET_ITEM(arg, i);
+        if (!PyBytes_Check(obj) || PyBytes_GET_SIZE(obj) != 32) { PyErr_SetString(PyExc_TypeError, "expected 32 bytes"); goto done; }
+        enc[i] = (const uint8_t *)PyBytes_AS_STRING(obj);
+    }
+    decode_many(pts, enc, rc, (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++)  /* the decodable ones, packed */
+        if (rc[i] == DEC_OK) pts[m++] = pts[i];
+    if (in_prime_subgroup_many(pts, m, ok) < 0) { PyErr_NoMemory(); goto done; }
+    if (!(out = PyList_New(n))) goto done;
+    m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = rc[i] == DEC_OK && ok[m++] ? Py_True : Py_False;
+        Py_INCREF(b);
+        PyList_SET_ITEM(out, i, b);
+    }
+done:
+    PyMem_Free(pts); PyMem_Free(enc); PyMem_Free(rc); PyMem_Free(ok);
+    return out;
 }
 
 static PyObject *py_add(PyObject *self, PyObject *args) {
@@ -1875,7 +1980,8 @@ static PyObject *py_members_batch(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     int c = mb_width(n), groups = (CHECKS + c - 1) / c;
     size_t nb = (size_t)groups << c;
-    ge_p3 *bucket = NULL, *pts = NULL, acc;
+    ge_p3 *bucket = NULL, *pts = NULL, acc, sum[CHECKS];
+    int ok[CHECKS];
     ge_cached *pc = NULL;
     uint8_t *have = NULL;
     if (rnd.len != 16 * n) { PyErr_SetString(PyExc_ValueError, "need 16 random bytes per point"); goto done; }
@@ -1904,24 +2010,27 @@ static PyObject *py_members_batch(PyObject *self, PyObject *args) {
             }
         }
     }
+    size_t sums = 0;  /* the non-empty subset sums, tested together at the end */
     for (int g = 0; g < groups; g++) {
         ge_p3 *row = bucket + ((size_t)g << c);
         const uint8_t *used = have + ((size_t)g << c);
         for (unsigned b = 1; b <= mask; b++)
             if (used[b]) ge_p3_to_cached(&pc[b], &row[b]);  /* pc is free again: 2^c <= MB_BLOCK */
         for (int t = 0; t < c && g * c + t < CHECKS; t++) {
-            int any = 0, ok;
+            int any = 0;
             for (unsigned b = 1; b <= mask; b++) {
                 if (!(b >> t & 1) || !used[b]) continue;
                 if (any) ge_add_p3(&acc, &acc, &pc[b]);
                 else { acc = row[b]; any = 1; }
             }
-            if (!any) continue;
-            if (in_prime_subgroup(&acc, &ok) < 0) { PyErr_NoMemory(); goto done; }
-            if (!ok) { out = Py_False; Py_INCREF(out); goto done; }
+            if (any) sum[sums++] = acc;
         }
     }
-    out = Py_True; Py_INCREF(out);
+    if (in_prime_subgroup_many(sum, sums, ok) < 0) { PyErr_NoMemory(); goto done; }
+    out = Py_True;
+    for (size_t j = 0; j < sums; j++)
+        if (!ok[j]) { out = Py_False; break; }
+    Py_INCREF(out);
 done:
     PyBuffer_Release(&rnd);
     PyMem_Free(bucket); PyMem_Free(have); PyMem_Free(pts); PyMem_Free(pc);
@@ -2042,6 +2151,7 @@ static PyObject *py_cache_clear(PyObject *self, PyObject *noargs) {
 ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"check", py_check, METH_O, "check(enc) -> 0 if enc is a canonical curve point, else an error code (1, 2, 3)."},
     {"member", py_member, METH_O, "member(enc) -> whether enc decodes to a point of the prime-order subgroup ([L]P = O)."},
+    {"members", py_members, METH_O, "members(encs) -> [member(enc) for enc in encs], tested together."},
     {"members_batch", py_members_batch, METH_VARARGS, "members_batch(encs, randomness) -> 128 random-subset checks [L](sum) = O."},
     {"add", py_add, METH_VARARGS, "add(a, b) -> a + b."},
     {"sub", py_sub, METH_VARARGS, "sub(a, b) -> a - b."},

@@ -201,8 +201,8 @@ class Ed25519Group(Group):
             points = [x for x, _ in pending]
             if native.members_batch(points, secrets.token_bytes(16 * len(points))):
                 return
-        for x, field in pending:
-            if not native.member(x):
+        for (_, field), ok in zip(pending, native.members([x for x, _ in pending])):
+            if not ok:
                 raise DecodeError(field, "not in the prime-order subgroup")
 
     def is_member(self, a: Element) -> bool:
