@@ -38,8 +38,9 @@
  *   published shares, the group order L in membership tests):
  *     multi_exp       Straus with width-5 NAF for few points, Pippenger with signed
  *                     digits for many (multi_exp_torsion: whether the sum is in E[8]).
- *     member /        [L]P = O for one point; random-subset sums of many points, each
- *     members_batch   followed by [L]Q = O (see docs/spec.md, "edwards25519 membership").
+ *     member /        [L]P = O for one point (members: for several, 8 at a time in IFMA lanes);
+ *     members_batch   random-subset sums of many points, each followed by [L]Q = O (see docs/spec.md,
+ *                     "edwards25519 membership").
  *
  * Decoding is canonical and checks the curve equation; it does NOT test subgroup membership
  * (callers do, with member/members_batch). Decoded points are kept in a small direct-mapped
