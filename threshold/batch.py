@@ -81,12 +81,19 @@ def check_equations(group: Group, equations: Sequence[Equation], tables: dict[El
     passes with probability at most 2^-128, as in a batch)."""
     if len(equations) == 1:
         return holds(group, equations[0], tables)
-    return holds(group, weighted(equations), tables)
+    return holds_weighted(group, equations, tables)
 
 
-def weighted(equations: Sequence[Equation]) -> Equation:
-    """Every equation's terms raised to its own fresh weight (exponents left unreduced: evaluate reduces)."""
-    return [(base, e * rho) for eq, rho in zip(equations, weights(len(equations))) for base, e in eq]
+def holds_weighted(group: Group, equations: Sequence[Equation], tables: dict[Element, FixedBase] | None = None,
+                   unreduced: Sequence[tuple[Element, int]] = ()) -> bool:
+    """Whether the product of the equations, each raised to its own fresh weight, is accepted (`holds`, with the
+    `unreduced` terms multiplied in); a group that can weigh and merge natively (`Group.accepts_weighted`) does."""
+    rhos = weights(len(equations))
+    if not unreduced:
+        verdict = group.accepts_weighted(equations, rhos)
+        if verdict is not None:
+            return verdict
+    return holds(group, [(base, e * rho) for eq, rho in zip(equations, rhos) for base, e in eq], tables, unreduced)
 
 
 class BatchVerifier:
@@ -129,7 +136,7 @@ class BatchVerifier:
             group.check_members(members)
         if not self.items and not folded:
             return []
-        if holds(group, self._weighted(self.items), self.tables, folded or ()):
+        if holds_weighted(group, self._equations(self.items), self.tables, folded or ()):
             return []
         if folded:
             group.check_members(members)
@@ -144,8 +151,8 @@ class BatchVerifier:
         return [label for part in (items[:half], items[half:]) if not self._holds(part) for label in self._failing(part)]
 
     def _holds(self, items: list[tuple[Hashable, Sequence[Equation]]]) -> bool:
-        return holds(self.group, self._weighted(items), self.tables)
+        return holds_weighted(self.group, self._equations(items), self.tables)
 
     @staticmethod
-    def _weighted(items: list[tuple[Hashable, Sequence[Equation]]]) -> Equation:
-        return weighted([eq for _, equations in items for eq in equations])
+    def _equations(items: list[tuple[Hashable, Sequence[Equation]]]) -> list[Equation]:
+        return [eq for _, equations in items for eq in equations]

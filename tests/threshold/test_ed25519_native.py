@@ -337,3 +337,85 @@ def test_small_order_commitment_refused_where_the_identity_is(k):
     with pytest.raises(DecodeError, match=r"proof\.b\[1\]"):
         RangeProof.from_json(ed, obj, 1)
     assert ed.reader().commitment(TORSION[k].hex(), "b", allow_identity=True) == TORSION[k]
+
+
+# ----------------------------------------------------------------------------- weighted equations in C
+
+def reference_weighted(equations, weights) -> tuple[list[bytes], list[int]]:
+    """The merged terms of prod_k (prod [e]P)^w_k: bases by encoding, exponents reduced mod L, zeros left out."""
+    acc: dict[bytes, int] = {}
+    for eq, w in zip(equations, weights):
+        for p, e in eq:
+            acc[p] = (acc.get(p, 0) + int(e) * w) % L
+    return [p for p, e in acc.items() if e], [e for e in acc.values() if e]
+
+
+def weighted_sum(equations, weights) -> bytes:
+    bases, es = reference_weighted(equations, weights)
+    acc = IDENTITY
+    for p, e in zip(bases, es):
+        acc = sodium.crypto_core_ed25519_add(acc, sodium_mul(p, e)) if acc != IDENTITY else sodium_mul(p, e)
+    return acc
+
+
+POINTS = [sodium_mul(BASEPOINT, 3 + 7919 * i) for i in range(6)]
+EDGE_EXPONENTS = [0, 1, -1, L - 1, L, -L, L + 1, 2**252, 2**255 - 1, 2**256 - 1, -(2**256 - 1), 2**256, -(2**256),
+                  2**319, -(2**319), 2**320 + 5, -(2**512) - 3]
+EDGE_WEIGHTS = [0, 1, 2, L - 1, L, L + 1, 2**128 + 1, 2**129 - 1, 2**255, 2**256 - 1]
+exponents = st.one_of(st.sampled_from(EDGE_EXPONENTS), st.integers(-(2**600), 2**600))
+equations_st = st.lists(st.lists(st.tuples(st.sampled_from(POINTS), exponents), max_size=5), min_size=1, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(equations=equations_st, data=st.data())
+def test_weighted_torsion_merges_and_reduces_like_python(equations, data):
+    """An equation that cancels the weighted product exactly holds; off by one base point it does not, whatever the
+    exponents' signs and sizes and the weights (below 2^256)."""
+    weights = data.draw(st.lists(st.one_of(st.sampled_from(EDGE_WEIGHTS), st.integers(0, 2**256 - 1)),
+                                 min_size=len(equations), max_size=len(equations)))
+    total = weighted_sum(equations, weights)
+    closing = [[(total, -1)]] if total != IDENTITY else [[]]
+    assert native.weighted_torsion(equations + closing, weights + [1], L)
+    off = [[(total, -1), (BASEPOINT, 1)]]
+    assert not native.weighted_torsion(equations + off, weights + [1], L)
+
+
+def test_weighted_torsion_accepts_torsion_only_and_other_integer_types():
+    import gmpy2
+
+    p, q = POINTS[0], with_torsion(POINTS[0], 3)  # q = p + T3: p - q is of order 8, which an equation may leave
+    assert native.weighted_torsion([[(p, 1), (q, -1)]], [5], L)
+    assert not native.weighted_torsion([[(p, 1), (q, -2)]], [5], L)
+    assert native.weighted_torsion([[(p, gmpy2.mpz(-3)), (sodium_mul(p, 3), gmpy2.mpz(1))]], [2**128 + 1], L)
+
+
+def test_weighted_torsion_merges_equal_encodings_and_skips_zero_exponents():
+    p = POINTS[1]
+    copy = bytes(bytearray(p))  # equal encoding, another object
+    assert copy is not p and native.weighted_torsion([[(p, 4)], [(copy, -2)]], [1, 2], L)
+    # a base whose exponents cancel is never decoded (as in threshold.batch's merge): no error for an off-curve one
+    off_curve = next(y.to_bytes(32, "little") for y in range(2, 100) if ref_decode(y.to_bytes(32, "little")) is None)
+    assert native.weighted_torsion([[(off_curve, 3)], [(off_curve, -1)]], [1, 3], L)
+    with pytest.raises(native.DecodeFailure, match="not a point"):
+        native.weighted_torsion([[(off_curve, 3)]], [1], L)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (([[(BASEPOINT, 1)]], [1, 2]), ValueError, "one weight per equation"),
+    (([(BASEPOINT, 1)],), TypeError, "an equation must be a list"),
+    (([[BASEPOINT]],), TypeError, "a term must be a"),
+    (([[(BASEPOINT, 1, 2)]],), TypeError, "a term must be a"),
+    (([[(BASEPOINT, 1.5)]],), TypeError, "integer"),
+    (([[(BASEPOINT.hex(), 1)]],), TypeError, "expected bytes"),
+    (([[(BASEPOINT[:31], 1)]],), native.DecodeFailure, "expected 32 bytes"),
+])
+def test_weighted_torsion_refuses_malformed_input(args, error, message):
+    equations, weights = (args + ([1] * len(args[0]),))[:2]
+    with pytest.raises(error, match=message):
+        native.weighted_torsion(equations, weights, L)
+
+
+@pytest.mark.parametrize("weight", [-1, 2**256, 2**300, "1"])
+def test_weighted_torsion_refuses_weights_out_of_range(weight):
+    with pytest.raises((ValueError, TypeError)):
+        native.weighted_torsion([[(BASEPOINT, 1)]], [weight], L)

@@ -1458,12 +1458,25 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
  * c bits of each scalar (verification weights are half length) plus three per bucket and window
  * (the running sums and their cached forms); then its signed c-bit digits of every scalar:
  * dig[k * windows + w] in [-2^(c-1), 2^(c-1)]. */
+/* The scalar's 4 little-endian 64-bit limbs, and a zero fifth for windows that run past bit 255. */
+static void scalar_limbs(uint64_t limb[5], const uint8_t a[32]) {
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = 0;
+        for (int j = 7; j >= 0; j--) w = w << 8 | a[8 * i + j];
+        limb[i] = w;
+    }
+    limb[4] = 0;
+}
+
 static int pip_width(const uint8_t *scalars, size_t n) {
     size_t hist[257] = {0};
     int top = 0;
     for (size_t k = 0; k < n; k++) {
-        int bits = 256;
-        while (bits > 0 && !(scalars[32 * k + (bits - 1) / 8] >> ((bits - 1) % 8) & 1)) bits--;
+        uint64_t limb[5];
+        int bits = 0;
+        scalar_limbs(limb, scalars + 32 * k);
+        for (int i = 3; i >= 0; i--)
+            if (limb[i]) { bits = 64 * i + 64 - __builtin_clzll(limb[i]); break; }
         hist[bits]++;
         if (bits > top) top = bits;
     }
@@ -1477,17 +1490,19 @@ static int pip_width(const uint8_t *scalars, size_t n) {
     return best;
 }
 
+/* Signed c-bit digits, each in [-2^(c-1), 2^(c-1)], of every scalar (below 2^255), window by window from
+ * bit 0: a window's bits come from one or two limbs. */
 static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, int windows) {
+    const uint64_t mask = ((uint64_t)1 << c) - 1;
     for (size_t k = 0; k < n; k++) {
-        const uint8_t *a = scalars + 32 * k;
+        uint64_t limb[5];
+        scalar_limbs(limb, scalars + 32 * k);
         int carry = 0;
         for (int w = 0; w < windows; w++) {
-            int bit = w * c, d = 0;
-            for (int b = 0; b < c; b++) {
-                int pos = bit + b;
-                if (pos < 256) d |= ((a[pos >> 3] >> (pos & 7)) & 1) << b;
-            }
-            d += carry;
+            int bit = w * c, i = bit >> 6, s = bit & 63;  /* bit < 253 + 2c <= 285: i <= 4 */
+            uint64_t v = limb[i] >> s;
+            if (s + c > 64 && i < 4) v |= limb[i + 1] << (64 - s);
+            int d = (int)(v & mask) + carry;
             if (d > (1 << (c - 1))) { d -= 1 << c; carry = 1; } else carry = 0;
             dig[k * windows + w] = (int16_t)d;
         }
@@ -1910,34 +1925,49 @@ done:
     return out;
 }
 
+/* sum [e_i]P_i of n encodings (each checked to be 32 bytes by the caller) and 32-byte scalars below 2^255:
+ * public scalars only (variable time). The points missing from the decode cache are decoded together. */
+static int multi_from_encodings(ge_p3 *r, const uint8_t **enc, const uint8_t *sc, size_t n) {
+    ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
+    int *drc = PyMem_Malloc((n ? n : 1) * sizeof *drc);
+    int rc = -1;
+    if (!pts || !drc) { PyErr_NoMemory(); goto done; }
+    decode_many(pts, enc, drc, n);
+    for (size_t i = 0; i < n; i++)
+        if (drc[i] != DEC_OK) { PyErr_SetString(DecodeFailure, dec_message(drc[i])); goto done; }
+    if (vartime_multi(r, pts, sc, n) < 0) { PyErr_NoMemory(); goto done; }
+    rc = 0;
+done:
+    PyMem_Free(pts); PyMem_Free(drc);
+    return rc;
+}
+
+/* The 32 bytes of a point given from Python, or NULL with an exception. */
+static const uint8_t *point_bytes(PyObject *obj) {
+    if (!PyBytes_Check(obj)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); return NULL; }
+    if (PyBytes_GET_SIZE(obj) != 32) {
+        PyErr_Format(DecodeFailure, "expected 32 bytes, got %zd", PyBytes_GET_SIZE(obj)); return NULL;
+    }
+    return (const uint8_t *)PyBytes_AS_STRING(obj);
+}
+
 /* sum [e_i]P_i of Python lists of points and scalars: public scalars only (variable time). */
 static int multi_from_py(PyObject *args, ge_p3 *r) {
     PyObject *pl, *sl;
     if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &pl, &PyList_Type, &sl)) return -1;
     Py_ssize_t n = PyList_GET_SIZE(pl);
     if (PyList_GET_SIZE(sl) != n) { PyErr_SetString(PyExc_ValueError, "length mismatch"); return -1; }
-    ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
     uint8_t *sc = PyMem_Malloc((n ? n : 1) * 32);
     const uint8_t **enc = PyMem_Malloc((n ? n : 1) * sizeof *enc);
-    int *drc = PyMem_Malloc((n ? n : 1) * sizeof *drc);
     int rc = -1;
-    if (!pts || !sc || !enc || !drc) { PyErr_NoMemory(); goto done; }
+    if (!sc || !enc) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *obj = PyList_GET_ITEM(pl, i);
-        if (!PyBytes_Check(obj)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); goto done; }
-        if (PyBytes_GET_SIZE(obj) != 32) {
-            PyErr_Format(DecodeFailure, "expected 32 bytes, got %zd", PyBytes_GET_SIZE(obj)); goto done;
-        }
-        enc[i] = (const uint8_t *)PyBytes_AS_STRING(obj);
+        if (!(enc[i] = point_bytes(PyList_GET_ITEM(pl, i)))) goto done;
         if (get_scalar(PyList_GET_ITEM(sl, i), sc + 32 * i) < 0) goto done;
     }
-    decode_many(pts, enc, drc, (size_t)n);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (drc[i] != DEC_OK) { PyErr_SetString(DecodeFailure, dec_message(drc[i])); goto done; }
-    if (vartime_multi(r, pts, sc, (size_t)n) < 0) { PyErr_NoMemory(); goto done; }
-    rc = 0;
+    rc = multi_from_encodings(r, enc, sc, (size_t)n);
 done:
-    PyMem_Free(pts); PyMem_Free(sc); PyMem_Free(enc); PyMem_Free(drc);
+    PyMem_Free(sc); PyMem_Free(enc);
     return rc;
 }
 
@@ -1953,6 +1983,210 @@ static PyObject *py_multi_exp_torsion(PyObject *self, PyObject *args) {
     if (multi_from_py(args, &r) < 0) return NULL;
     for (int i = 0; i < 3; i++) { ge_p3_dbl(&t, &r); ge_p1p1_to_p3(&r, &t); }
     return PyBool_FromLong(ge_p3_is_identity(&r));
+}
+
+/* ------------------------------------------------------------------ weighted equations
+ * Batch verification raises equation k, prod_i P_ki^(e_ki) = O, to a weight w_k and multiplies them all:
+ * each base's exponent is sum_k w_k e_ki mod L, merged over equal encodings. Scalars mod L are 4 limbs of
+ * 64 bits; products go through Montgomery multiplication with R = 2^256 (inputs below 2^256 and L, the
+ * output below L). Variable time: exponents and weights are public in verification. */
+
+static const uint64_t SC_L[4] = {0x5812631a5cf5d3edULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL};
+static const uint64_t SC_R2[4] = {0xa40611e3449c0f01ULL, 0xd00e1ba768859347ULL, 0xceec73d217f5be65ULL,
+                                  0x0399411b7c309a3dULL};  /* 2^512 mod L */
+#define SC_MINV 0xd2b51da312547e1bULL  /* -1/L mod 2^64 */
+
+/* r = x - L if x >= L, else x (x below 2L). */
+static void sc_reduce_once(uint64_t r[4], const uint64_t x[4]) {
+    uint64_t d[4];
+    unsigned __int128 b = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned __int128 t = (unsigned __int128)x[i] - SC_L[i] - (uint64_t)b;
+        d[i] = (uint64_t)t;
+        b = (t >> 64) & 1;
+    }
+    memcpy(r, b ? x : d, sizeof d);
+}
+
+/* r = a b / 2^256 mod L, for a b < 2^256 L (CIOS). */
+static void sc_mont(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]) {
+    uint64_t t[6] = {0};
+    for (int i = 0; i < 4; i++) {
+        unsigned __int128 c = 0;
+        for (int j = 0; j < 4; j++) {
+            c += (unsigned __int128)a[j] * b[i] + t[j];
+            t[j] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[4] = (uint64_t)c;
+        t[5] = (uint64_t)(c >> 64);
+        uint64_t m = t[0] * SC_MINV;
+        c = ((unsigned __int128)m * SC_L[0] + t[0]) >> 64;
+        for (int j = 1; j < 4; j++) {
+            c += (unsigned __int128)m * SC_L[j] + t[j];
+            t[j - 1] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[3] = (uint64_t)c;
+        t[4] = t[5] + (uint64_t)(c >> 64);
+    }
+    sc_reduce_once(r, t);  /* t < 2L < 2^254: t[4] = 0 */
+}
+
+/* r = (a + b) mod L for a, b below L. */
+static void sc_add(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]) {
+    uint64_t s[4];
+    unsigned __int128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        c += (unsigned __int128)a[i] + b[i];
+        s[i] = (uint64_t)c;
+        c >>= 64;
+    }
+    sc_reduce_once(r, s);  /* a + b < 2L < 2^254: no carry out */
+}
+
+static int sc_is_zero(const uint64_t a[4]) { return !(a[0] | a[1] | a[2] | a[3]); }
+
+/* An int of any sign as its magnitude below 2^256 and its sign; 1 if it does not fit (the caller reduces it
+ * first), -1 with an exception if it is no int. */
+static int sc_from_py(PyObject *obj, uint64_t mag[4], int *negative) {
+    uint8_t buf[40];
+    if (!PyLong_Check(obj)) { PyErr_SetString(PyExc_TypeError, "exponent must be an int"); return -1; }
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t need = PyLong_AsNativeBytes(obj, buf, sizeof buf, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+    if (need < 0) return -1;
+    if (need > (Py_ssize_t)sizeof buf) return 1;
+#else
+    if (_PyLong_AsByteArray((PyLongObject *)obj, buf, sizeof buf, 1, 1) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+        PyErr_Clear();
+        return 1;
+    }
+#endif
+    *negative = buf[39] >> 7;
+    if (*negative) {  /* two's complement: the magnitude is ~x + 1 */
+        unsigned c = 1;
+        for (size_t i = 0; i < sizeof buf; i++) { c += (uint8_t)~buf[i]; buf[i] = (uint8_t)c; c >>= 8; }
+    }
+    for (size_t i = 32; i < sizeof buf; i++)
+        if (buf[i]) return 1;
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = 0;
+        for (int j = 7; j >= 0; j--) w = w << 8 | buf[8 * i + j];
+        mag[i] = w;
+    }
+    return 0;
+}
+
+/* e mod L (any int) times the Montgomery form wm = w 2^256 mod L: (w e mod L). */
+static int sc_weighted_term(uint64_t out[4], PyObject *e, const uint64_t wm[4], PyObject *modulus) {
+    uint64_t mag[4];
+    int negative = 0, rc;
+    if (!PyLong_Check(e)) {  /* another integer type (gmpy2's mpz): through its __index__ */
+        PyObject *as_int = PyNumber_Index(e);
+        if (!as_int) return -1;
+        rc = sc_weighted_term(out, as_int, wm, modulus);
+        Py_DECREF(as_int);
+        return rc;
+    }
+    rc = sc_from_py(e, mag, &negative);
+    if (rc == 1) {  /* beyond 256 bits: Python reduces it, then it fits */
+        PyObject *red = PyNumber_Remainder(e, modulus);
+        if (!red) return -1;
+        rc = sc_from_py(red, mag, &negative);
+        Py_DECREF(red);
+    }
+    if (rc != 0) {
+        if (rc == 1) PyErr_SetString(PyExc_OverflowError, "exponent does not reduce modulo L");
+        return -1;
+    }
+    sc_mont(out, mag, wm);
+    if (negative && !sc_is_zero(out)) {
+        uint64_t neg[4];
+        unsigned __int128 b = 0;
+        for (int i = 0; i < 4; i++) {  /* L - out */
+            unsigned __int128 t = (unsigned __int128)SC_L[i] - out[i] - (uint64_t)b;
+            neg[i] = (uint64_t)t;
+            b = (t >> 64) & 1;
+        }
+        memcpy(out, neg, sizeof neg);
+    }
+    return 0;
+}
+
+/* weighted_torsion(equations, weights, L): whether [8] prod_k (prod_i P_ki^e_ki)^(w_k) = O, the equations a list of
+ * lists of (point, exponent) and the weights non-negative ints below 2^256. Bases are merged by encoding; those
+ * whose exponent sums to 0 mod L are left out. VARIABLE time. */
+static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
+    PyObject *eqs, *ws, *modulus, *index = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &eqs, &PyList_Type, &ws, &PyLong_Type, &modulus)) return NULL;
+    Py_ssize_t n_eq = PyList_GET_SIZE(eqs), cap = 0, n = 0;
+    if (PyList_GET_SIZE(ws) != n_eq) { PyErr_SetString(PyExc_ValueError, "one weight per equation"); return NULL; }
+    for (Py_ssize_t k = 0; k < n_eq; k++) {
+        PyObject *eq = PyList_GET_ITEM(eqs, k);
+        if (!PyList_Check(eq)) { PyErr_SetString(PyExc_TypeError, "an equation must be a list of (point, exponent)"); return NULL; }
+        cap += PyList_GET_SIZE(eq);
+    }
+    uint64_t (*acc)[4] = PyMem_Malloc((cap ? cap : 1) * sizeof *acc);
+    const uint8_t **enc = PyMem_Malloc((cap ? cap : 1) * sizeof *enc);
+    uint8_t *sc = PyMem_Malloc((cap ? cap : 1) * 32);
+    index = PyDict_New();
+    if (!acc || !enc || !sc) { PyErr_NoMemory(); goto done; }
+    if (!index) goto done;
+    for (Py_ssize_t k = 0; k < n_eq; k++) {
+        PyObject *eq = PyList_GET_ITEM(eqs, k);
+        uint64_t w[4], wm[4];
+        int negative = 0, rc;
+        if (!PyLong_Check(PyList_GET_ITEM(ws, k))) { PyErr_SetString(PyExc_TypeError, "weights must be ints"); goto done; }
+        rc = sc_from_py(PyList_GET_ITEM(ws, k), w, &negative);
+        if (rc != 0 || negative) {
+            if (rc >= 0) PyErr_SetString(PyExc_ValueError, "weights must be non-negative and below 2^256");
+            goto done;
+        }
+        sc_mont(wm, w, SC_R2);  /* w 2^256 mod L */
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(eq); i++) {
+            PyObject *term = PyList_GET_ITEM(eq, i), *point, *e;
+            if (PyTuple_Check(term) && PyTuple_GET_SIZE(term) == 2) {
+                point = PyTuple_GET_ITEM(term, 0); e = PyTuple_GET_ITEM(term, 1);
+            } else if (PyList_Check(term) && PyList_GET_SIZE(term) == 2) {
+                point = PyList_GET_ITEM(term, 0); e = PyList_GET_ITEM(term, 1);
+            } else {
+                PyErr_SetString(PyExc_TypeError, "a term must be a (point, exponent) pair"); goto done;
+            }
+            uint64_t t[4];
+            if (!point_bytes(point) || sc_weighted_term(t, e, wm, modulus) < 0) goto done;
+            PyObject *slot = PyDict_GetItemWithError(index, point);
+            if (slot) {
+                Py_ssize_t j = PyLong_AsSsize_t(slot);
+                sc_add(acc[j], acc[j], t);
+            } else {
+                if (PyErr_Occurred()) goto done;
+                PyObject *j = PyLong_FromSsize_t(n);
+                if (!j || PyDict_SetItem(index, point, j) < 0) { Py_XDECREF(j); goto done; }
+                Py_DECREF(j);
+                enc[n] = (const uint8_t *)PyBytes_AS_STRING(point);
+                memcpy(acc[n++], t, sizeof t);
+            }
+        }
+    }
+    Py_ssize_t m = 0;  /* the bases with a non-zero exponent, their scalars as 32 little-endian bytes */
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (sc_is_zero(acc[j])) continue;
+        enc[m] = enc[j];
+        for (int i = 0; i < 32; i++) sc[32 * m + i] = (uint8_t)(acc[j][i / 8] >> (8 * (i % 8)));
+        m++;
+    }
+    ge_p3 r;
+    ge_p1p1 t;
+    if (multi_from_encodings(&r, enc, sc, (size_t)m) < 0) goto done;
+    for (int i = 0; i < 3; i++) { ge_p3_dbl(&t, &r); ge_p1p1_to_p3(&r, &t); }
+    result = PyBool_FromLong(ge_p3_is_identity(&r));
+done:
+    PyMem_Free(acc); PyMem_Free(enc); PyMem_Free(sc);
+    Py_XDECREF(index);
+    return result;
 }
 
 /* members_batch(points, randomness): True if every point (already decodable) passes 128
@@ -2162,6 +2396,7 @@ ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"table_exps", py_table_exps, METH_O, "table_exps([[(table, e, small), ...], ...]) -> one encoding per product of [e]base terms, constant time in every e; one inversion for all (small: e < 2^16)."},
     {"multi_exp", py_multi_exp, METH_VARARGS, "multi_exp(points, scalars) -> sum [e_i]P_i, VARIABLE time: public scalars only."},
     {"multi_exp_torsion", py_multi_exp_torsion, METH_VARARGS, "multi_exp_torsion(points, scalars) -> whether sum [e_i]P_i is in E[8], VARIABLE time."},
+    {"weighted_torsion", py_weighted_torsion, METH_VARARGS, "weighted_torsion(equations, weights, L) -> whether [8] prod_k (prod (P, e) in equations[k] of [e]P)^weights[k] = O, bases merged, VARIABLE time."},
     {"cache_clear", py_cache_clear, METH_NOARGS, "Forget every cached decoding."},
     {"_field", py_field, METH_VARARGS, "_field(op, a, b) -> one field operation on raw limbs (tests only)."},
     {NULL, NULL, 0, NULL}};

@@ -131,6 +131,12 @@ class Group(ABC):
         """accepts(multi_exp(terms)) (public exponents); a group may decide it without encoding the product."""
         return self.accepts(self.multi_exp(terms))
 
+    def accepts_weighted(self, equations: Sequence[Sequence[tuple[Element, int]]], weights: Sequence[int]) -> bool | None:
+        """Whether the product of the equations (each a product of base^e), each raised to its weight, is accepted,
+        decided natively (bases merged, exponents reduced); None where the group has no native path, and then the
+        caller weighs the terms and calls `accepts_multi_exp` (through its tables where the group uses them)."""
+        return None
+
     def check_members(self, pending: Sequence[tuple[Element, str]]) -> None:
         """Subgroup test owed by parse_deferred, batched where the group allows; names the field."""
         for x, field in pending:
