@@ -44,8 +44,10 @@ class PartialDecryption:
             if not isinstance(obj[key], list) or len(obj[key]) != count:
                 raise DecodeError(f"{field}.{key}", f"expected a list of {count} items")
         reader = group.reader()
-        shares = tuple(reader.element(m, f"{field}.shares[{i}]", allow_identity=True) for i, m in enumerate(obj["shares"]))
-        proofs = tuple(ChaumPedersenProof.from_json(group, p, f"{field}.proofs[{i}]", reader) for i, p in enumerate(obj["proofs"]))
+        with reader.batched():
+            shares = tuple(reader.element(m, f"{field}.shares[{i}]", allow_identity=True) for i, m in enumerate(obj["shares"]))
+            proofs = tuple(ChaumPedersenProof.from_json(group, p, f"{field}.proofs[{i}]", reader)
+                           for i, p in enumerate(obj["proofs"]))
         reader.finish()
         return cls(index, shares, proofs)
 

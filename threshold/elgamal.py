@@ -40,8 +40,9 @@ class Ciphertext:
             raise DecodeError(field, "expected an object with exactly 'alpha' and 'beta'")
         own = reader is None
         reader = reader or group.reader()
-        ct = cls(reader.element(obj["alpha"], f"{field}.alpha", allow_identity),
-                 reader.element(obj["beta"], f"{field}.beta", allow_identity))
+        with reader.batched():
+            ct = cls(reader.element(obj["alpha"], f"{field}.alpha", allow_identity),
+                     reader.element(obj["beta"], f"{field}.beta", allow_identity))
         if own:
             reader.finish()
         return ct

@@ -42,7 +42,8 @@ def _list(obj: Any, n: int, field: str) -> list:
 def _finish(group: Group, reader: ElementReader | None, parse):
     own = reader is None
     reader = reader or group.reader()
-    value = parse(reader)
+    with reader.batched():
+        value = parse(reader)
     if own:
         reader.finish()
     return value

@@ -419,3 +419,77 @@ def test_weighted_torsion_refuses_malformed_input(args, error, message):
 def test_weighted_torsion_refuses_weights_out_of_range(weight):
     with pytest.raises((ValueError, TypeError)):
         native.weighted_torsion([[(BASEPOINT, 1)]], [weight], L)
+
+
+# ----------------------------------------------------------------------------- decompressions batched by the reader
+
+OFF_CURVE = next(y.to_bytes(32, "little") for y in range(2, 100) if ref_decode(y.to_bytes(32, "little")) is None)
+NON_CANONICAL = (2**255 - 19 + 1).to_bytes(32, "little")  # y = p + 1 >= p
+
+
+def test_checks_matches_check_one_by_one():
+    encs = POINTS + [OFF_CURVE, NON_CANONICAL, IDENTITY, TORSION[3]] + [sodium_mul(BASEPOINT, 5 + i) for i in range(11)]
+    native.cache_clear()
+    assert native.checks(encs) == [native.check(e) for e in encs]
+    assert native.checks([]) == []
+    with pytest.raises(TypeError):
+        native.checks([b"short"])
+
+
+def test_a_batched_block_checks_its_points_at_its_end_and_names_the_first_bad_one(monkeypatch):
+    calls = []
+    real = native.checks
+    monkeypatch.setattr(native, "checks", lambda encs: calls.append(len(encs)) or real(encs))
+    reader = ed.reader()
+    with reader.batched():
+        with reader.batched():  # an inner block: the outermost one checks
+            xs = [reader.element(p.hex(), f"x[{i}]") for i, p in enumerate(POINTS)]
+        ident = reader.element(IDENTITY.hex(), "ident", allow_identity=True)
+        c = reader.commitment(POINTS[0].hex(), "c")
+        assert calls == []
+    assert calls == [len(POINTS) + 1] and xs == POINTS and ident == IDENTITY and c == POINTS[0]
+    assert [f for _, f in reader.pending] == [f"x[{i}]" for i in range(len(POINTS))]  # commitments owe no test
+    reader.finish()
+
+    reader = ed.reader()
+    reader.element(POINTS[1].hex(), "before")
+    with pytest.raises(DecodeError) as err:
+        with reader.batched():
+            reader.element(POINTS[0].hex(), "good")
+            reader.element(OFF_CURVE.hex(), "bad1")
+            reader.commitment(NON_CANONICAL.hex(), "bad2")
+    assert err.value.field == "bad1" and "not a point" in err.value.message
+    assert [f for _, f in reader.pending] == ["before"], "what the failed block read owes finish() nothing"
+    reader.finish()
+
+
+@pytest.mark.parametrize("text, field, message", [
+    (IDENTITY.hex(), "k", "identity"), ("00" * 31, "k", "expected 64 hex"), (TORSION[4].hex(), "c", "small order")])
+def test_a_batched_block_refuses_what_needs_no_arithmetic_at_once(text, field, message):
+    reader = ed.reader()
+    with pytest.raises(DecodeError, match=message):
+        with reader.batched():
+            reader.key(text, "k") if field == "k" else reader.commitment(text, "c")
+            pytest.fail("refused at once, before the block's end")
+
+
+def test_a_proof_and_a_ciphertext_read_in_one_block_share_one_batch(monkeypatch):
+    from threshold import PublicKey, RangeProof
+    from threshold.elgamal import Ciphertext
+
+    pk = PublicKey(ed, ed.exp_g(12345))
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, b"ctx")
+    calls = []
+    real = native.checks
+    monkeypatch.setattr(native, "checks", lambda encs: calls.append(len(encs)) or real(encs))
+    reader = ed.reader()
+    with reader.batched():
+        ct2 = Ciphertext.from_json(ed, ct.to_json(ed), reader=reader)
+        proof2 = RangeProof.from_json(ed, proof.to_json(ed), 1, reader=reader)
+    reader.finish()
+    assert calls == [6] and ct2 == ct and proof2 == proof and proof2.verify(pk, ct2, b"ctx")
+    bad = {**proof.to_json(ed), "b": [proof.to_json(ed)["b"][0], OFF_CURVE.hex()]}
+    with pytest.raises(DecodeError) as err:
+        RangeProof.from_json(ed, bad, 1, "proof")
+    assert err.value.field == "proof.b[1]"

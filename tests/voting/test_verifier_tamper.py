@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tampering import CASES, tampered
+from tampering import CASES, _at, tampered
 from voting.verifier import CHECKS, verify_record
-from voting_helpers import Scenario, load, rechain, save, scripted_record
+from voting_helpers import Scenario, fix_ballots, load, rechain, save, scripted_record
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,25 @@ def test_verdict_does_not_depend_on_chunking(scenario: Scenario, tmp_path: Path,
         split = verify_record(record, workers=workers)
         assert split.failures == whole.failures and split.result == whole.result
     assert whole.valid is (name is None)
+
+
+@pytest.mark.parametrize("where", ["alpha", "proof_b"])
+def test_an_undecodable_point_fails_only_its_ballot(scenario: Scenario, tmp_path: Path, where: str) -> None:
+    """A ballot's points are decompressed together at the end of its parse (ElementReader.batched): one that is
+    no curve point (ed25519) or out of range (modp) fails that ballot's format, named by its field, and nothing
+    it read reaches the chunk's membership test, so the other ballots of the chunk are checked as usual."""
+
+    entries = load(scenario.record)
+    ballot = _at(entries, scenario.seqs["superseded"])["payload"]["ballot"]
+    size = scenario.ctx.group.element_bytes
+    bad = (2 + (2**255 - 19)).to_bytes(32, "little").hex() if size == 32 else "ff" * size  # y >= p; x >= p
+    if where == "alpha":
+        ballot["contests"][0]["selections"][0]["alpha"] = bad
+    else:
+        ballot["contests"][0]["proofs"][1]["b"][1] = bad
+    fix_ballots(entries, scenario.ctx)
+    rechain(entries, scenario.key)
+    report = verify_record(save(entries, bytes(scenario.key.verify_key).hex(), tmp_path / "rec"), workers=1)
+    field = "selections[0].alpha" if where == "alpha" else "proofs[1].b[1]"
+    assert {f.check for f in report.failures} == {"ballot_format"}, report.failures
+    assert [(f.seq, field in f.detail) for f in report.failures] == [(scenario.seqs["superseded"], True)]

@@ -1756,6 +1756,33 @@ static PyObject *py_check(PyObject *self, PyObject *arg) {
     return PyLong_FromLong(decode(&p, (const uint8_t *)PyBytes_AS_STRING(arg)));
 }
 
+/* checks(encs) -> [check(enc) for enc in encs]: the square roots of the points missing from the decode cache
+ * computed together (8 at a time in IFMA lanes). */
+static PyObject *py_checks(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "expected a list"); return NULL; }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    ge_p3 *pts = PyMem_Malloc((n ? n : 1) * sizeof *pts);
+    const uint8_t **enc = PyMem_Malloc((n ? n : 1) * sizeof *enc);
+    int *rc = PyMem_Malloc((n ? n : 1) * sizeof *rc);
+    PyObject *out = NULL;
+    if (!pts || !enc || !rc) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *obj = PyList_GET_ITEM(arg, i);
+        if (!PyBytes_Check(obj) || PyBytes_GET_SIZE(obj) != 32) { PyErr_SetString(PyExc_TypeError, "expected 32 bytes"); goto done; }
+        enc[i] = (const uint8_t *)PyBytes_AS_STRING(obj);
+    }
+    decode_many(pts, enc, rc, (size_t)n);
+    if (!(out = PyList_New(n))) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *code = PyLong_FromLong(rc[i]);
+        if (!code) { Py_CLEAR(out); goto done; }
+        PyList_SET_ITEM(out, i, code);
+    }
+done:
+    PyMem_Free(pts); PyMem_Free(enc); PyMem_Free(rc);
+    return out;
+}
+
 static PyObject *py_member(PyObject *self, PyObject *arg) {
     ge_p3 p;
     int ok;
@@ -2385,6 +2412,7 @@ static PyObject *py_cache_clear(PyObject *self, PyObject *noargs) {
 
 ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"check", py_check, METH_O, "check(enc) -> 0 if enc is a canonical curve point, else an error code (1, 2, 3)."},
+    {"checks", py_checks, METH_O, "checks(encs) -> [check(enc) for enc in encs], the square roots computed together."},
     {"member", py_member, METH_O, "member(enc) -> whether enc decodes to a point of the prime-order subgroup ([L]P = O)."},
     {"members", py_members, METH_O, "members(encs) -> [member(enc) for enc in encs], tested together."},
     {"members_batch", py_members_batch, METH_VARARGS, "members_batch(encs, randomness) -> 128 random-subset checks [L](sum) = O."},

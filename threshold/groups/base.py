@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Hashable, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Hashable, Iterable, Iterator, Sequence
 
 from threshold.encoding import hex_bytes, hex_to_int, int_to_hex
 from threshold.errors import DecodeError
@@ -152,7 +153,8 @@ class Group(ABC):
     ) -> list[Element]:
         """Decode many elements with one batched membership test. Errors name the field."""
         reader = self.reader()
-        out = [reader.element_bytes(data, field, allow_identity) for data, field in items]
+        with reader.batched():
+            out = [reader.element_bytes(data, field, allow_identity) for data, field in items]
         reader.finish()
         return out
 
@@ -167,7 +169,8 @@ class Group(ABC):
     def from_hex_many(self, items: Sequence[tuple[Any, str]], allow_identity: bool = False) -> list[Element]:
         """Parse many hex elements with one batched membership test."""
         reader = self.reader()
-        out = [reader.element(text, field, allow_identity) for text, field in items]
+        with reader.batched():
+            out = [reader.element(text, field, allow_identity) for text, field in items]
         reader.finish()
         return out
 
@@ -231,6 +234,13 @@ class ElementReader:
         self.group = group
         self.pending: list[tuple[Element, str]] = []
         self.failure: DecodeError | None = None
+
+    @contextmanager
+    def batched(self) -> Iterator["ElementReader"]:
+        """A block whose elements the group may check together at its end (ed25519: the decompressions, 8 square
+        roots at a time) rather than one by one as they are read; nothing may be computed with them inside it.
+        If the block raises, what it read owes nothing more to `finish()`. Blocks nest: the outermost checks."""
+        yield self
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> Element:
         x, owed = self.group.parse_deferred(data, field, allow_identity)

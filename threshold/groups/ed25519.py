@@ -22,14 +22,16 @@ equations are accepted up to torsion (`accepts`). hash_to_element stays on libso
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import nacl.bindings as sodium
 
+from threshold.encoding import hex_bytes
 from threshold.errors import DecodeError
 from threshold.groups import _ed25519 as native
-from threshold.groups.base import Element, FixedBase, Group
+from threshold.groups.base import Element, ElementReader, FixedBase, Group
 from threshold.hashing import dst_for, expand_message_xmd
 
 L = 2**252 + 27742317777372353535851937790883648493
@@ -150,28 +152,20 @@ class Ed25519Group(Group):
 
     def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[bytes, bool]:
         """Length, canonical encoding and curve equation now; the [L]P = O test is owed."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise DecodeError(field, "expected bytes")
-        if len(data) != 32:
-            raise DecodeError(field, f"expected 32 bytes, got {len(data)}")
-        data = bytes(data)
-        if data == IDENTITY:
-            if allow_identity:
-                return data, False
-            raise DecodeError(field, "the identity element is not allowed here")
-        rc = native.check(data)
-        if rc:
-            raise DecodeError(field, _DECODE_ERRORS[rc])
-        return data, True
+        x = _shape(data, field, allow_identity)
+        if x != IDENTITY:
+            _check_encodings([(x, field)])
+        return x, x != IDENTITY
 
     def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> tuple[bytes, bool]:
         """Length, canonical encoding and curve equation, no test owed: `accepts` ignores the torsion part
         a commitment may carry (cofactored equations, docs/spec.md section 4); where the identity is not
         allowed, no point of E[8] either (the identity up to torsion)."""
         x, _ = self.parse_deferred(data, field, allow_identity)
-        if not allow_identity and x in SMALL_ORDER:
-            raise DecodeError(field, "a point of small order (the identity up to torsion) is not allowed here")
-        return x, False
+        return _not_small_order(x, field, allow_identity), False
+
+    def reader(self) -> "Ed25519Reader":
+        return Ed25519Reader(self)
 
     def accepts(self, product: Element) -> bool:
         """Any point of E[8]: an equation holds up to torsion ([8] product = O). A product over members alone
@@ -224,3 +218,70 @@ class Ed25519Group(Group):
 
     def describe(self) -> dict[str, str]:
         return {"name": self.name, "q": self.q.to_bytes(32, "big").hex(), "g": self.to_hex(self.g)}
+
+
+def _shape(data: Any, field: str, allow_identity: bool) -> bytes:
+    """32 bytes, and the identity only where allowed: the checks of an encoding that need no arithmetic."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise DecodeError(field, "expected bytes")
+    if len(data) != 32:
+        raise DecodeError(field, f"expected 32 bytes, got {len(data)}")
+    data = bytes(data)
+    if data == IDENTITY and not allow_identity:
+        raise DecodeError(field, "the identity element is not allowed here")
+    return data
+
+
+def _not_small_order(x: bytes, field: str, allow_identity: bool) -> bytes:
+    if not allow_identity and x in SMALL_ORDER:
+        raise DecodeError(field, "a point of small order (the identity up to torsion) is not allowed here")
+    return x
+
+
+def _check_encodings(items: Sequence[tuple[bytes, str]]) -> None:
+    """Canonical encoding and curve equation of each point (decoded together, then cached); the first bad one is named."""
+    codes = native.checks([x for x, _ in items]) if len(items) > 1 else [native.check(items[0][0])]
+    for (_, field), rc in zip(items, codes):
+        if rc:
+            raise DecodeError(field, _DECODE_ERRORS[rc])
+
+
+class Ed25519Reader(ElementReader):
+    """An ElementReader whose `batched()` blocks decompress their points together at the block's end."""
+
+    def __init__(self, group: Ed25519Group) -> None:
+        super().__init__(group)
+        self._unchecked: list[tuple[bytes, str]] | None = None
+
+    @contextmanager
+    def batched(self) -> Iterator["Ed25519Reader"]:
+        if self._unchecked is not None:  # an inner block: the outermost one checks
+            yield self
+            return
+        self._unchecked, mark = [], len(self.pending)
+        try:
+            yield self
+            if self._unchecked:
+                _check_encodings(self._unchecked)
+        except BaseException:
+            del self.pending[mark:]  # nothing read in the block is used: unchecked points must not reach finish()
+            raise
+        finally:
+            self._unchecked = None
+
+    def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> bytes:
+        if self._unchecked is None:
+            return super().element_bytes(data, field, allow_identity)
+        x = _shape(data, field, allow_identity)
+        if x != IDENTITY:
+            self._unchecked.append((x, field))
+            self.pending.append((x, field))
+        return x
+
+    def commitment(self, text: Any, field: str, allow_identity: bool = False) -> bytes:
+        if self._unchecked is None:
+            return super().commitment(text, field, allow_identity)
+        x = _not_small_order(_shape(hex_bytes(text, field, 32), field, allow_identity), field, allow_identity)
+        if x != IDENTITY:
+            self._unchecked.append((x, field))
+        return x
