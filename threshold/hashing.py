@@ -26,9 +26,6 @@ def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
     return _hashing.expand_message_xmd(msg, dst, length)
 
 
-_EXPANDER = expand_message_xmd  # hash_to_scalar's one-call path computes exactly this expander
-
-
 def hash_to_field(msg: bytes, dst: bytes, modulus: int) -> int:
     """RFC 9380 hash_to_field with one output: L = ceil((ceil(log2 p) + k) / 8) bytes, mod p."""
     length = -(-(modulus.bit_length() + SECURITY_BITS) // 8)
@@ -42,12 +39,9 @@ def hash_to_scalar(modulus: int, tag: str, *items: Encodable) -> int:
     """The one hash-to-scalar: tag-separated, over the canonical encoding of `items`.
 
     Natively in one call (the encoding streamed into SHA-256), unless an item or the modulus needs the Python
-    reference or the expander was replaced (a test's spy): then hash_to_field(encode(*items), ...)."""
-    if expand_message_xmd is _EXPANDER:
-        c = _hashing.hash_to_scalar(modulus, _cached_dst(tag), items)
-        if c is not NotImplemented:
-            return c
-    return hash_to_field(encode(*items), dst_for(tag), modulus)
+    reference: then hash_to_field(encode(*items), ...), the same value."""
+    c = _hashing.hash_to_scalar(modulus, _cached_dst(tag), items)
+    return hash_to_field(encode(*items), dst_for(tag), modulus) if c is NotImplemented else c
 
 
 def sha256(data: bytes) -> bytes:
