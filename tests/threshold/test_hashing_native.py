@@ -161,11 +161,3 @@ def test_hash_to_scalar_outside_the_native_path():
     with pytest.raises(UnicodeEncodeError):
         hash_to_scalar(7, "é", b"x")
     assert _hashing.hash_to_scalar(7, dst_for("t"), (1.5,)) is NotImplemented
-
-
-def test_hash_to_scalar_takes_the_composition_when_the_expander_is_replaced(monkeypatch):
-    seen = []
-    monkeypatch.setattr(hashing, "expand_message_xmd", lambda msg, dst, n: seen.append(n) or oracle_xmd(msg, dst, n))
-    q = get_group("ed25519").q
-    assert hash_to_scalar(q, "t", b"x") == int.from_bytes(oracle_xmd(encode(b"x"), dst_for("t"), 48), "big") % q
-    assert seen == [48]
