@@ -1,9 +1,9 @@
 # Everything installs from nothing: `make run` and `make test` create .venv first. The install
-# compiles the three C extensions (setup.py); editing their sources re-runs the install.
+# compiles the C extensions (setup.py); editing their sources re-runs the install.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-CSRC    := threshold/groups/_ed25519.c threshold/groups/_ed25519_x64.c threshold/groups/_modp.c mpc_ml/_ring.c
+CSRC    := threshold/groups/_ed25519.c threshold/groups/_ed25519_x64.c threshold/groups/_modp.c threshold/_hashing.c mpc_ml/_ring.c
 HASH    := $(shell cat pyproject.toml setup.py $(CSRC) | sha256sum | cut -c1-12)
 RUN_STAMP  := $(VENV)/.run-$(HASH)
 TEST_STAMP := $(VENV)/.test-$(HASH)
@@ -28,7 +28,7 @@ install: $(RUN_STAMP)
 
 install-test: $(TEST_STAMP)
 
-# OpenSSL's headers for threshold/groups/_modp.c (libcrypto itself is on every Debian).
+# OpenSSL's headers for threshold/groups/_modp.c and threshold/_hashing.c (libcrypto itself is on every Debian).
 build-deps:
 	@if [ ! -f /usr/include/openssl/bn.h ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev >/dev/null; \
@@ -53,7 +53,7 @@ bench: install-test
 	$(BIN)/python benchmarks/core.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info threshold/groups/_ed25519*.so threshold/groups/_modp*.so mpc_ml/_ring*.so
+	rm -rf $(VENV) build *.egg-info threshold/groups/_ed25519*.so threshold/groups/_modp*.so threshold/_hashing*.so mpc_ml/_ring*.so
 
 # One virtualenv per reference system (ElectionGuard, CrypTen, MPyC, OpenMined PSI,
 # Flower) under $ANCHOR_VENVS (default ~/anchor-venvs); never in .venv.

@@ -1,4 +1,5 @@
-"""Build of the native extensions (edwards25519 arithmetic, modp multi-exponentiation on OpenSSL, mpc_ml ring loops);
+"""Build of the native extensions (edwards25519 arithmetic, modp multi-exponentiation on OpenSSL, transcript hashing
+on OpenSSL's SHA-256, mpc_ml ring loops);
 everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
@@ -14,6 +15,12 @@ setup(
             "threshold.groups._modp",
             sources=["threshold/groups/_modp.c"],
             libraries=["crypto"],  # OpenSSL 3 libcrypto (Debian: libssl-dev)
+            extra_compile_args=["-O3", "-std=gnu11"],
+        ),
+        Extension(
+            "threshold._hashing",
+            sources=["threshold/_hashing.c"],
+            libraries=["crypto"],  # SHA-256 of OpenSSL 3 libcrypto
             extra_compile_args=["-O3", "-std=gnu11"],
         ),
         Extension(

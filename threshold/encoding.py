@@ -7,6 +7,7 @@ import json
 import struct
 from typing import Any, Union
 
+from threshold import _hashing
 from threshold.errors import DecodeError
 
 Encodable = Union[bytes, str, int, list, tuple]
@@ -20,8 +21,15 @@ def encode(*items: Encodable) -> bytes:
 
     bytes, str (UTF-8), non-negative int (minimal big-endian) and nested lists/tuples are
     accepted; group elements and scalars are passed in already encoded as fixed-length bytes.
-    The sequence itself is encoded as a list. Parts are collected and joined once.
+    The sequence itself is encoded as a list. Native (threshold/_hashing.c) for the exact types;
+    any other accepted type (subclasses, bytearray, memoryview, gmpy2 mpz) takes the reference.
     """
+    data = _hashing.encode(items)
+    return _reference_encode(items) if data is NotImplemented else data
+
+
+def _reference_encode(items: tuple) -> bytes:
+    """The encoding in Python, the spec's reference: parts are collected and joined once."""
     out = [_TAG_LIST, _length(len(items))]
     for value in items:
         _emit(out, value)

@@ -4,12 +4,12 @@ so that challenges, nonces and derived scalars carry no modulo bias."""
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
+from threshold import _hashing
 from threshold.encoding import Encodable, encode
 
 PROTOCOL = b"QUORUM-V1"
-_B_IN_BYTES = 32  # SHA-256 output
-_R_IN_BYTES = 64  # SHA-256 block
 SECURITY_BITS = 128  # the k of RFC 9380: extra bits drawn beyond the modulus
 
 
@@ -22,19 +22,8 @@ def dst_for(tag: str) -> bytes:
 
 
 def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
-    """RFC 9380 section 5.3.1 with SHA-256."""
-    ell = -(-length // _B_IN_BYTES)
-    if ell > 255 or length > 65535:
-        raise ValueError("requested output too long")
-    dst_prime = dst + bytes([len(dst)])
-    msg_prime = bytes(_R_IN_BYTES) + msg + length.to_bytes(2, "big") + b"\x00" + dst_prime
-    b0 = hashlib.sha256(msg_prime).digest()
-    b = [hashlib.sha256(b0 + b"\x01" + dst_prime).digest()]
-    x0 = int.from_bytes(b0, "big")
-    for i in range(2, ell + 1):
-        prev = (x0 ^ int.from_bytes(b[-1], "big")).to_bytes(_B_IN_BYTES, "big")
-        b.append(hashlib.sha256(prev + bytes([i]) + dst_prime).digest())
-    return b"".join(b)[:length]
+    """RFC 9380 section 5.3.1 with SHA-256 (native: threshold/_hashing.c)."""
+    return _hashing.expand_message_xmd(msg, dst, length)
 
 
 def hash_to_field(msg: bytes, dst: bytes, modulus: int) -> int:
@@ -43,9 +32,16 @@ def hash_to_field(msg: bytes, dst: bytes, modulus: int) -> int:
     return int.from_bytes(expand_message_xmd(msg, dst, length), "big") % modulus
 
 
+_cached_dst = lru_cache(maxsize=256)(dst_for)  # tags are the code's constants: a challenge needs no new DST
+
+
 def hash_to_scalar(modulus: int, tag: str, *items: Encodable) -> int:
-    """The one hash-to-scalar: tag-separated, over the canonical encoding of `items`."""
-    return hash_to_field(encode(*items), dst_for(tag), modulus)
+    """The one hash-to-scalar: tag-separated, over the canonical encoding of `items`.
+
+    Natively in one call (the encoding streamed into SHA-256), unless an item or the modulus needs the Python
+    reference: then hash_to_field(encode(*items), ...), the same value."""
+    c = _hashing.hash_to_scalar(modulus, _cached_dst(tag), items)
+    return hash_to_field(encode(*items), dst_for(tag), modulus) if c is NotImplemented else c
 
 
 def sha256(data: bytes) -> bytes:

@@ -55,18 +55,12 @@ def test_rfc9380_expand_message_xmd_vectors():
     assert expand_message_xmd(b"abc", dst, 0x20).hex() == "d8ccab23b5985ccea865c6c97b6e5b8350e794e603b4b97902f53a8a0d605615"
 
 
-def test_hash_to_field_draws_128_extra_bits(monkeypatch):
-    """ATTACKS row 7: the expander is asked for ceil((log2 q + 128) / 8) bytes."""
-    seen = []
-    real = hashing.expand_message_xmd
-
-    def spy(msg, dst, length):
-        seen.append(length)
-        return real(msg, dst, length)
-
-    monkeypatch.setattr(hashing, "expand_message_xmd", spy)
-    hash_to_scalar(2**256 - 189, "t", b"x")
-    assert seen == [(256 + 128 + 7) // 8]
+def test_hash_to_field_draws_128_extra_bits():
+    """ATTACKS row 7: the expander is asked for ceil((log2 q + 128) / 8) bytes, and no fewer or more."""
+    q = 2**256 - 189
+    drawn = {n: int.from_bytes(expand_message_xmd(encode(b"x"), hashing.dst_for("t"), n), "big") % q for n in (32, 47, 48, 49)}
+    assert hash_to_scalar(q, "t", b"x") == hash_to_field(encode(b"x"), hashing.dst_for("t"), q) == drawn[(256 + 128 + 7) // 8]
+    assert len(set(drawn.values())) == 4
 
 
 def test_hash_to_field_has_no_modulo_bias():
