@@ -11,7 +11,7 @@ import gmpy2
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from threshold import _hashing, hashing
+from threshold import _hashing
 from threshold.encoding import _reference_encode, encode
 from threshold.groups import get_group
 from threshold.hashing import dst_for, expand_message_xmd, hash_to_field, hash_to_scalar
