@@ -22,8 +22,12 @@ BATCH_BITS = 128
 def weights(n: int) -> list[int]:
     """n fresh batch weights, each odd and uniform among 2^128 values (below 2^129 < q), so a false
     equation survives the batch with probability at most 2^-128; one draw from the OS generator."""
-    data = secrets.token_bytes(16 * n)
-    return [2 * int.from_bytes(data[i:i + 16], "little") + 1 for i in range(0, 16 * n, 16)]
+    return weights_from(secrets.token_bytes(16 * n))
+
+
+def weights_from(randomness: bytes) -> list[int]:
+    """The weights 16 random bytes each stand for: rho = 2 t + 1, t their little-endian value."""
+    return [2 * int.from_bytes(randomness[i:i + 16], "little") + 1 for i in range(0, len(randomness), 16)]
 
 
 def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[Element, FixedBase] | None = None,
@@ -88,11 +92,12 @@ def holds_weighted(group: Group, equations: Sequence[Equation], tables: dict[Ele
                    unreduced: Sequence[tuple[Element, int]] = ()) -> bool:
     """Whether the product of the equations, each raised to its own fresh weight, is accepted (`holds`, with the
     `unreduced` terms multiplied in); a group that can weigh and merge natively (`Group.accepts_weighted`) does."""
-    rhos = weights(len(equations))
+    randomness = secrets.token_bytes(16 * len(equations))
     if not unreduced:
-        verdict = group.accepts_weighted(equations, rhos)
+        verdict = group.accepts_weighted(equations, randomness)
         if verdict is not None:
             return verdict
+    rhos = weights_from(randomness)
     return holds(group, [(base, e * rho) for eq, rho in zip(equations, rhos) for base, e in eq], tables, unreduced)
 
 

@@ -21,8 +21,9 @@ from threshold.hashing import hash_to_scalar
 def challenge(group: Group, tag: str, context: bytes, statement: Sequence[Element], commitments: Sequence[Element],
               params: Sequence[int] = ()) -> int:
     """c = H(tag; group; context; integer parameters; statement elements; commitments), elements as bytes."""
+    encode = group.encode
     return hash_to_scalar(group.q, tag, group.name, context, [int(p) for p in params],
-                          [group.encode(x) for x in statement], [group.encode(a) for a in commitments])
+                          list(map(encode, statement)), list(map(encode, commitments)))
 
 
 def _obj(obj: Any, keys: set[str], field: str) -> dict:
@@ -186,10 +187,11 @@ class RangeProof:
     def equations(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[Equation]:
         group = pk.group
         cs = self.all_challenges(group, pk, ct, context)
+        g, K, alpha, beta = group.g, pk.element, ct.alpha, ct.beta
         eqs: list[Equation] = []
         for j, (aj, bj, cj, vj) in enumerate(zip(self.a, self.b, cs, self.responses)):
-            eqs.append([(aj, 1), (ct.alpha, cj), (group.g, -vj)])
-            eqs.append([(bj, 1), (ct.beta, cj), (group.g, -j * cj), (pk.element, -vj)])
+            eqs.append([(aj, 1), (alpha, cj), (g, -vj)])
+            eqs.append([(bj, 1), (beta, cj), (g, -j * cj), (K, -vj)] if j else [(bj, 1), (beta, cj), (K, -vj)])
         return eqs
 
     def verify(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> bool:

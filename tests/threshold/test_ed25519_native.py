@@ -10,6 +10,7 @@ import nacl.bindings as sodium
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from threshold.batch import weights_from
 from threshold.errors import DecodeError
 from threshold.groups import _ed25519 as native
 from threshold.groups import get_group
@@ -359,71 +360,81 @@ def weighted_sum(equations, weights) -> bytes:
 
 
 POINTS = [sodium_mul(BASEPOINT, 3 + 7919 * i) for i in range(6)]
+OFF_CURVE = next(y.to_bytes(32, "little") for y in range(2, 100) if ref_decode(y.to_bytes(32, "little")) is None)
 EDGE_EXPONENTS = [0, 1, -1, L - 1, L, -L, L + 1, 2**252, 2**255 - 1, 2**256 - 1, -(2**256 - 1), 2**256, -(2**256),
                   2**319, -(2**319), 2**320 + 5, -(2**512) - 3]
-EDGE_WEIGHTS = [0, 1, 2, L - 1, L, L + 1, 2**128 + 1, 2**129 - 1, 2**255, 2**256 - 1]
+EDGE_RANDOMNESS = [bytes(16), b"\xff" * 16, b"\xff" * 8 + bytes(8), bytes(8) + b"\xff" * 8, bytes(15) + b"\x80",
+                   b"\x01" + bytes(15)]
 exponents = st.one_of(st.sampled_from(EDGE_EXPONENTS), st.integers(-(2**600), 2**600))
 equations_st = st.lists(st.lists(st.tuples(st.sampled_from(POINTS), exponents), max_size=5), min_size=1, max_size=5)
+
+
+def closing(total: bytes, randomness: bytes) -> list[tuple[bytes, int]]:
+    """An equation that, under the weight `randomness` stands for, adds -total."""
+    (rho,) = weights_from(randomness)
+    return [(total, -pow(rho, -1, L))] if total != IDENTITY else []
 
 
 @settings(max_examples=150, deadline=None)
 @given(equations=equations_st, data=st.data())
 def test_weighted_torsion_merges_and_reduces_like_python(equations, data):
     """An equation that cancels the weighted product exactly holds; off by one base point it does not, whatever the
-    exponents' signs and sizes and the weights (below 2^256)."""
-    weights = data.draw(st.lists(st.one_of(st.sampled_from(EDGE_WEIGHTS), st.integers(0, 2**256 - 1)),
-                                 min_size=len(equations), max_size=len(equations)))
-    total = weighted_sum(equations, weights)
-    closing = [[(total, -1)]] if total != IDENTITY else [[]]
-    assert native.weighted_torsion(equations + closing, weights + [1], L)
-    off = [[(total, -1), (BASEPOINT, 1)]]
-    assert not native.weighted_torsion(equations + off, weights + [1], L)
+    exponents' signs and sizes and the 16 random bytes of each weight."""
+    chunks = data.draw(st.lists(st.one_of(st.sampled_from(EDGE_RANDOMNESS), st.binary(min_size=16, max_size=16)),
+                                min_size=len(equations) + 1, max_size=len(equations) + 1))
+    randomness = b"".join(chunks)
+    total = weighted_sum(equations, weights_from(randomness[:-16]))
+    assert native.weighted_torsion(equations + [closing(total, chunks[-1])], randomness, L)
+    off = closing(total, chunks[-1]) + [(BASEPOINT, 1)]
+    assert not native.weighted_torsion(equations + [off], randomness, L)
+
+
+def test_weighted_torsion_reads_each_weight_as_2t_plus_1():
+    p = POINTS[2]
+    for chunk in EDGE_RANDOMNESS:
+        rho = 2 * int.from_bytes(chunk, "little") + 1
+        assert native.weighted_torsion([[(p, 1)], [(sodium_mul(p, rho), -1)]], chunk + bytes(16), L)  # [rho]P - [1][rho]P
+        assert not native.weighted_torsion([[(p, 1)], [(sodium_mul(p, rho + 2), -1)]], chunk + bytes(16), L)
 
 
 def test_weighted_torsion_accepts_torsion_only_and_other_integer_types():
     import gmpy2
 
     p, q = POINTS[0], with_torsion(POINTS[0], 3)  # q = p + T3: p - q is of order 8, which an equation may leave
-    assert native.weighted_torsion([[(p, 1), (q, -1)]], [5], L)
-    assert not native.weighted_torsion([[(p, 1), (q, -2)]], [5], L)
-    assert native.weighted_torsion([[(p, gmpy2.mpz(-3)), (sodium_mul(p, 3), gmpy2.mpz(1))]], [2**128 + 1], L)
+    rnd = bytes(range(16))
+    assert native.weighted_torsion([[(p, 1), (q, -1)]], rnd, L)
+    assert not native.weighted_torsion([[(p, 1), (q, -2)]], rnd, L)
+    assert native.weighted_torsion([[(p, gmpy2.mpz(-3)), (sodium_mul(p, 3), gmpy2.mpz(1))]], rnd, L)
 
 
 def test_weighted_torsion_merges_equal_encodings_and_skips_zero_exponents():
     p = POINTS[1]
     copy = bytes(bytearray(p))  # equal encoding, another object
-    assert copy is not p and native.weighted_torsion([[(p, 4)], [(copy, -2)]], [1, 2], L)
+    one, three = bytes(16), b"\x01" + bytes(15)  # weights 1 and 3
+    assert copy is not p and native.weighted_torsion([[(p, 3)], [(copy, -1)]], one + three, L)
     # a base whose exponents cancel is never decoded (as in threshold.batch's merge): no error for an off-curve one
-    off_curve = next(y.to_bytes(32, "little") for y in range(2, 100) if ref_decode(y.to_bytes(32, "little")) is None)
-    assert native.weighted_torsion([[(off_curve, 3)], [(off_curve, -1)]], [1, 3], L)
+    assert native.weighted_torsion([[(OFF_CURVE, 3)], [(OFF_CURVE, -1)]], one + three, L)
     with pytest.raises(native.DecodeFailure, match="not a point"):
-        native.weighted_torsion([[(off_curve, 3)]], [1], L)
+        native.weighted_torsion([[(OFF_CURVE, 3)]], one, L)
 
 
-@pytest.mark.parametrize("args, error, message", [
-    (([[(BASEPOINT, 1)]], [1, 2]), ValueError, "one weight per equation"),
-    (([(BASEPOINT, 1)],), TypeError, "an equation must be a list"),
-    (([[BASEPOINT]],), TypeError, "a term must be a"),
-    (([[(BASEPOINT, 1, 2)]],), TypeError, "a term must be a"),
-    (([[(BASEPOINT, 1.5)]],), TypeError, "integer"),
-    (([[(BASEPOINT.hex(), 1)]],), TypeError, "expected bytes"),
-    (([[(BASEPOINT[:31], 1)]],), native.DecodeFailure, "expected 32 bytes"),
+@pytest.mark.parametrize("equations, randomness, error, message", [
+    ([[(BASEPOINT, 1)]], bytes(32), ValueError, "16 random bytes per equation"),
+    ([[(BASEPOINT, 1)]], [1], TypeError, "bytes"),
+    ([(BASEPOINT, 1)], bytes(16), TypeError, "an equation must be a list"),
+    ([[BASEPOINT]], bytes(16), TypeError, "a term must be a"),
+    ([[(BASEPOINT, 1, 2)]], bytes(16), TypeError, "a term must be a"),
+    ([[(BASEPOINT, 1.5)]], bytes(16), TypeError, "integer"),
+    ([[(BASEPOINT.hex(), 1)]], bytes(16), TypeError, "expected bytes"),
+    ([[(BASEPOINT[:31], 1)]], bytes(16), native.DecodeFailure, "expected 32 bytes"),
 ])
-def test_weighted_torsion_refuses_malformed_input(args, error, message):
-    equations, weights = (args + ([1] * len(args[0]),))[:2]
+def test_weighted_torsion_refuses_malformed_input(equations, randomness, error, message):
     with pytest.raises(error, match=message):
-        native.weighted_torsion(equations, weights, L)
-
-
-@pytest.mark.parametrize("weight", [-1, 2**256, 2**300, "1"])
-def test_weighted_torsion_refuses_weights_out_of_range(weight):
-    with pytest.raises((ValueError, TypeError)):
-        native.weighted_torsion([[(BASEPOINT, 1)]], [weight], L)
+        native.weighted_torsion(equations, randomness, L)
 
 
 # ----------------------------------------------------------------------------- decompressions batched by the reader
 
-OFF_CURVE = next(y.to_bytes(32, "little") for y in range(2, 100) if ref_decode(y.to_bytes(32, "little")) is None)
 NON_CANONICAL = (2**255 - 19 + 1).to_bytes(32, "little")  # y = p + 1 >= p
 
 

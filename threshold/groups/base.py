@@ -132,10 +132,11 @@ class Group(ABC):
         """accepts(multi_exp(terms)) (public exponents); a group may decide it without encoding the product."""
         return self.accepts(self.multi_exp(terms))
 
-    def accepts_weighted(self, equations: Sequence[Sequence[tuple[Element, int]]], weights: Sequence[int]) -> bool | None:
-        """Whether the product of the equations (each a product of base^e), each raised to its weight, is accepted,
-        decided natively (bases merged, exponents reduced); None where the group has no native path, and then the
-        caller weighs the terms and calls `accepts_multi_exp` (through its tables where the group uses them)."""
+    def accepts_weighted(self, equations: Sequence[Sequence[tuple[Element, int]]], randomness: bytes) -> bool | None:
+        """Whether the product of the equations (each a product of base^e), equation k raised to the weight 2 t + 1
+        of the k-th 16 bytes of `randomness` (t little-endian: `threshold.batch.weights_from`), is accepted, decided
+        natively (bases merged, exponents reduced); None where the group has no native path, and then the caller
+        weighs the terms and calls `accepts_multi_exp` (through its tables where the group uses them)."""
         return None
 
     def check_members(self, pending: Sequence[tuple[Element, str]]) -> None:

@@ -178,9 +178,9 @@ class Ed25519Group(Group):
             return True
         return native.multi_exp_torsion([b for b, _ in terms], [int(e) % L for _, e in terms])
 
-    def accepts_weighted(self, equations: Sequence[Sequence[tuple[Element, int]]], weights: Sequence[int]) -> bool:
+    def accepts_weighted(self, equations: Sequence[Sequence[tuple[Element, int]]], randomness: bytes) -> bool:
         """[8] (sum over the equations of [w] (sum of [e]P)) = O: weights, merging and reduction mod L in C."""
-        return native.weighted_torsion([eq if type(eq) is list else list(eq) for eq in equations], list(weights), L)
+        return native.weighted_torsion([eq if type(eq) is list else list(eq) for eq in equations], randomness, L)
 
     def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> bytes:
         x, owed = self.parse_deferred(data, field, allow_identity)
