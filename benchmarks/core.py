@@ -370,10 +370,10 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
     # stage breakdown of the batched path
     stage_lines = ["| batch, per proof | " + " | ".join(f"{g} N={n}" for g in ("modp", "ed25519") for n in batch_sizes) + " |",
                    "|---|" + "---:|" * (2 * len(batch_sizes))]
-    for stage, what in [("parse", "`json.loads` + hex + range/Jacobi checks (reader)"),
+    for stage, what in [("parse", "`json.loads` + hex + range/Jacobi checks, or decompressions (reader)"),
                         ("membership", "`reader.finish()`: batched subgroup test"),
-                        ("equations", "`RangeProof.equations` (challenge hashes)"),
-                        ("multi_exp", "`BatchVerifier.verify` (one multi-exponentiation)")]:
+                        ("equations", "`RangeProof.equations` (challenge hashes, equations' terms)"),
+                        ("multi_exp", "`BatchVerifier.verify` (weighting, one multi-exponentiation)")]:
         cells = []
         for g in (mp, ed):
             for n in batch_sizes:
@@ -472,7 +472,8 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         "",
         stages,
         "",
-        "(ed25519: parsing decompresses each point and checks the curve equation; `finish()` runs 128 random-subset "
+        "(ed25519: parsing decompresses every point and checks the curve equation, all of them together at the end of "
+        "the reader's `batched()` block, 8 square roots at a time; `finish()` runs 128 random-subset "
         "checks [L]Q = O over the statement elements (alpha and beta: 2 of the 6 points; commitments owe no test, "
         "equations are accepted up to torsion), or [L]P = O per element below 150 of them.)",
         "",
@@ -530,11 +531,13 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "encryption is one `fixed_base_products` call: two comb passes (g^r; K^r with g^m added from the "
             "5-digit short path for plaintexts below 2^16) and one inversion for both encodings; the 0/1 proof's "
             "four commitments are one such call (five comb passes, the simulated b_j = K^t g^(c_j) sharing its "
-            "doublings, one inversion), plus the challenge hash in Python. The batched rows per proof, N="
-            f"{n}: parse {fmt_t(st.get('parse'))} (6 decompressions plus the hex/JSON reading in Python), membership "
-            f"{fmt_t(st.get('membership'))} (the 128 subset sums by buckets, about 16 point additions per element at this size, plus 128 "
-            f"[L]Q tests per batch), challenge hashes {fmt_t(st.get('equations'))}, multi-exponentiation "
-            f"{fmt_t(st.get('multi_exp'))}; modp's whole path is {fmt_t(med(mp, f'batch{n}_from_json'))}.")
+            "doublings, one inversion), plus the challenge hash (native: threshold/_hashing.c). The batched rows per "
+            f"proof, N={n}: parse {fmt_t(st.get('parse'))} (JSON and hex reading in Python, then the 6 decompressions "
+            f"of a proof and its ciphertext, 8 square roots at a time in lanes), membership {fmt_t(st.get('membership'))} "
+            "(the 128 subset sums by buckets, about 16 point additions per element at this size, plus 128 [L]Q tests "
+            f"per batch), equations {fmt_t(st.get('equations'))} (the challenge hashes and the equations' terms), "
+            f"weighting and multi-exponentiation {fmt_t(st.get('multi_exp'))}; modp's whole path is "
+            f"{fmt_t(med(mp, f'batch{n}_from_json'))}.")
         notes.append(
             "- The ratio sets two of our implementations against each other: the native modp multi-exponentiation "
             "and fixed-base tables (threshold/groups/_modp.c) made the modp rows faster, mostly the batched ones, and "
@@ -542,16 +545,17 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "modp's fixed-base tables constant-time (2.1x slower g^e: 44 -> ~84 us on IFMA) raised the secret-exponent "
             "ratios (exp_g 2.8 -> ~5.2), still short of 10.")
         notes.append(
-            "- Where the batched rows' time goes now: the native multi-exponentiation itself is about 2 us per point "
-            "(12 us per proof of 6 points at N=1000); the rest is Python: the challenge hash of each proof "
-            "(canonical encoding, RFC 9380 expand_message_xmd, about 10 us), building and weighting the equations and "
-            "merging equal bases (big-integer products and sums, 14 terms per proof), and on the JSON path the hex "
-            "and reader calls of 6 elements. modp's rows carry the same Python work, but under a multi-exponentiation "
-            "10x dearer. What would close the gap: the challenge hash and the weighted equations of a batch in C (a "
-            "native batch verifier for range proofs), and a native hex-and-decode of a whole list of elements with "
-            "their square roots in lanes (the decode step exists: `decode_many`). Already tried and dropped: a "
-            "constant-time Bernstein-Yang inversion (3.9-4.9 us against Fermat's 4.2-4.7 us on an AMD host), a "
-            "radix-32 comb (its scans and 98 KB per base cost more than the 13 additions saved).")
+            "- Where the batched rows' time goes now: the weighted equations of a batch go to C whole "
+            "(`_ed25519.weighted_torsion`: the weights from one draw of random bytes, exponents times weights mod L, "
+            "bases merged, then Pippenger on 4-way IFMA points at about 2 us per point, 6 points per proof) and the "
+            "challenge hashes are native, so the objects rows are about 12 us of native multi-exponentiation plus "
+            "about 5 us of Python per proof (equation lists, the reader's objects). The JSON rows add about 25 us of "
+            "Python reading per proof (json.loads, hex and field checks of 6 elements and 4 scalars) to 8 us of "
+            "decompression and 9-20 us of membership tests, against modp's 380-440 us: the reading would have to move "
+            "to C (a native reader of a whole proof list) to come near 10x, and the membership tests to a cheaper "
+            "method (Pornin's point halving). Already tried and dropped: a constant-time Bernstein-Yang inversion "
+            "(3.9-4.9 us against Fermat's 4.2-4.7 us on an AMD host), a radix-32 comb (its scans and 98 KB per base "
+            "cost more than the 13 additions saved).")
     return notes
 
 
