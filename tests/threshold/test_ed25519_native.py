@@ -112,6 +112,28 @@ def test_multi_exp_matches_libsodium(n):
     assert ed.multi_exp(list(zip(bases, exps))) == expected
 
 
+@pytest.mark.parametrize("n", [1, 4, 5, 97, 300])
+def test_sums_of_points_match_libsodium(n):
+    """Scalars of 0 and 1 only (Group.prod) take plain additions: points with torsion, repeats, the identity, and
+    a scalar of 2 or 256 among ones takes the multi-exponentiation again."""
+    bases = [rand_point() for _ in range(n)]
+    bases[0] = with_torsion(bases[0], 5)
+    bases[-1] = IDENTITY if n > 1 else bases[-1]
+    bits = [secrets.randbelow(2) for _ in range(n)]
+    bits[0] = 1
+
+    def total(es):
+        acc = IDENTITY
+        for b, e in zip(bases, es):
+            acc = ref_encode(ref_add(ref_decode(acc), ref_mul(ref_decode(b), e)))
+        return acc
+    assert native.multi_exp(bases, bits) == total(bits)
+    assert ed.prod(bases) == total([1] * n)
+    for other in (2, 256):
+        es = bits[:-1] + [other]
+        assert native.multi_exp(bases, es) == total(es)
+
+
 @pytest.mark.parametrize("n", [1, 2, 8, 9, 21])
 def test_multi_exp_decodes_uncached_points_in_groups_of_eight(n):
     """Points not in the decode cache are decoded together (their square roots in IFMA lanes, 8 at a time, where

@@ -1619,8 +1619,26 @@ static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t 
     return 0;
 }
 
+/* Whether every scalar is 0 or 1 (a sum of points: Group.prod's case). */
+static int all_bits(const uint8_t *scalars, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *a = scalars + 32 * k;
+        if (a[0] > 1) return 0;
+        for (int i = 1; i < 32; i++)
+            if (a[i]) return 0;
+    }
+    return 1;
+}
+
 static int vartime_multi(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) {
     if (n == 0) { ge_p3_0(h); return 0; }
+    if (all_bits(scalars, n)) {  /* one addition per point, no tables */
+        ge_cached c;
+        ge_p3_0(h);
+        for (size_t k = 0; k < n; k++)
+            if (scalars[32 * k]) { ge_p3_to_cached(&c, &pts[k]); ge_add_p3(h, h, &c); }
+        return 0;
+    }
 #ifdef ED_FE64
     if (use_ifma) return n < 96 ? straus4(h, pts, scalars, n) : pippenger4(h, pts, scalars, n);
 #endif

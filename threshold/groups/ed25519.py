@@ -112,8 +112,8 @@ class Ed25519Group(Group):
 
     def prod(self, elements: Iterable[Element]) -> bytes:
         """Sum of the points; from _PROD_NATIVE_MIN of them in one native multi-exponentiation with every exponent 1,
-        which encodes the result once instead of once per addition (about 1.6 us a point instead of 12 for a tally's
-        thousands). Its variable time depends on the exponents alone, all 1 here: nothing about the points leaks."""
+        which adds each point once (no tables) and encodes the result once instead of once per addition (5 points:
+        4.3 us). Its variable time depends on the exponents alone, all 1 here: nothing about the points leaks."""
         points = list(elements)
         if len(points) < _PROD_NATIVE_MIN:
             return super().prod(points)
