@@ -271,7 +271,7 @@ def report(args: argparse.Namespace, eg: dict[str, Any] | None, rows: dict[str, 
         "ed25519: commitments are decoded only, equations hold up to torsion: "
         "docs/spec.md sections 1 and 4); modp arithmetic is native (threshold/groups/_modp.c: multi-exponentiations and fixed-base tables on AVX-512 IFMA where the CPU has it, else on AVX2, else on OpenSSL's Montgomery code; "
         f"this run: {native_arithmetic()}). The whole-record "
-        "figure batches proofs (random linear combination) and membership tests in one multi-exponentiation per chunk (at most 4096 entries, equal chunks in whole rounds of the workers; a failed batch is bisected to name the bad ballots) and splits the record across "
+        "figure batches proofs (random linear combination) and membership tests in one multi-exponentiation per chunk (at most 4096 entries, in ed25519 as many as keep their points in the decode cache, 264 here; equal chunks in whole rounds of the workers; a failed batch is bisected to name the bad ballots) and splits the record across "
         "forked workers; it includes reading and hashing the record, the chain, board and credential signatures, trackers, "
         "tally, partial decryptions and result. EG's verify figure checks the 14 proofs only (no JSON, no hashes, no signatures). "
         "The modp ballot keeps every proof commitment (4096-bit elements, 1024 hex characters each) so that proofs batch; "

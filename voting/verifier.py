@@ -353,11 +353,21 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
-    """[lo, hi) line ranges: the fewest rounds of `workers` equal chunks of at most CHUNK lines each."""
+def _chunk_size(ctx: ElectionContext | None) -> int:
+    """Lines per chunk: CHUNK, or fewer where the group wants smaller batches (`Group.batch_elements`: ed25519 keeps
+    that many decoded points, so a chunk whose ballots hold more would decompress them all twice)."""
+    limit = ctx.group.batch_elements if ctx is not None else None
+    if limit is None:
+        return CHUNK
+    per_ballot = sum(6 * len(c.options) + 2 * (c.max_selections - c.min_selections + 1) for c in ctx.manifest.contests)
+    return min(CHUNK, max(64, limit // per_ballot))
+
+
+def _chunks(n: int, workers: int, size: int | None = None) -> list[tuple[int, int]]:
+    """[lo, hi) line ranges: the fewest rounds of `workers` equal chunks of at most `size` (default CHUNK) lines each."""
     if n == 0:
         return []
-    count = workers * -(-n // (workers * CHUNK))
+    count = workers * -(-n // (workers * (size or CHUNK)))
     size = -(-n // count)
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -427,7 +437,7 @@ def _verify_locked(data: Buffer, pub: str, workers: int | None, progress: bool) 
     try:
         _CTX = _context(_head(data, lines), report)
         workers = workers or os.cpu_count() or 1
-        results = _run_chunks(_chunks(len(lines), workers), workers, progress)
+        results = _run_chunks(_chunks(len(lines), workers, _chunk_size(_CTX)), workers, progress)
         infos: list[EntryInfo] = []
         products: list[list[Ciphertext]] = []
         for chunk_infos, chunk_failures, chunk_error, chunk_product in results:

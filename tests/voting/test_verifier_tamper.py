@@ -123,3 +123,21 @@ def test_an_undecodable_point_fails_only_its_ballot(scenario: Scenario, tmp_path
     field = "selections[0].alpha" if where == "alpha" else "proofs[1].b[1]"
     assert {f.check for f in report.failures} == {"ballot_format"}, report.failures
     assert [(f.seq, field in f.detail) for f in report.failures] == [(scenario.seqs["superseded"], True)]
+
+
+def test_ed25519_chunks_hold_what_the_decode_cache_keeps(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk's ballots hold at most Group.batch_elements points (ed25519: half its decode cache), so that the points
+    read are still decoded when the batch verifies; modp has no such limit, and a smaller CHUNK still rules."""
+    from types import SimpleNamespace
+
+    import voting.verifier as verifier
+    from threshold.groups import get_group
+
+    ctx = scenario.ctx
+    per_ballot = sum(6 * len(c.options) + 2 * (c.max_selections - c.min_selections + 1) for c in ctx.manifest.contests)
+    size = verifier._chunk_size(ctx)
+    assert size * per_ballot <= ctx.group.batch_elements < (size + 1) * per_ballot
+    assert verifier._chunk_size(SimpleNamespace(group=get_group("modp"), manifest=ctx.manifest)) == verifier.CHUNK
+    assert verifier._chunk_size(None) == verifier.CHUNK
+    monkeypatch.setattr(verifier, "CHUNK", 3)
+    assert verifier._chunk_size(ctx) == 3

@@ -2526,7 +2526,8 @@ PyMODINIT_FUNC PyInit__ed25519(void) {
     }
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
-    if (init(m, ifma) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0) { Py_DECREF(m); return NULL; }
+    if (init(m, ifma) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0 ||
+        PyModule_AddIntConstant(m, "CACHE_ENTRIES", 1L << CACHE_BITS) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }
 #endif

@@ -33,6 +33,9 @@ class Group(ABC):
     #: Whether verification (threshold.batch.evaluate) takes g and long-lived keys through their fixed-base
     #: tables; else they join the equation's variable-time multi-exponentiation as any other base.
     tables_in_verification: bool = True
+    #: The most elements one batch should read (ed25519: the points its decode cache keeps, beyond which they are
+    #: decompressed again between reading and verifying); None: no limit.
+    batch_elements: int | None = None
 
     # --- arithmetic -------------------------------------------------------
     @abstractmethod
