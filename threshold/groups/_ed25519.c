@@ -2176,24 +2176,32 @@ static int sc_weighted_term(uint64_t out[4], PyObject *e, const uint64_t wm[4], 
  * as threshold.batch.weights_from reads them). Bases are merged by encoding; those whose exponent sums to 0 mod L
  * are left out. VARIABLE time. */
 static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
-    PyObject *eqs, *rnd, *modulus, *index = NULL, *result = NULL;
+    PyObject *eqs, *rnd, *modulus, *snap, *index = NULL, *result = NULL;
+    uint64_t (*acc)[4] = NULL;
+    const uint8_t **enc = NULL;
+    uint8_t *sc = NULL;
     if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &eqs, &PyBytes_Type, &rnd, &PyLong_Type, &modulus)) return NULL;
     Py_ssize_t n_eq = PyList_GET_SIZE(eqs), cap = 0, n = 0;
     if (PyBytes_GET_SIZE(rnd) != 16 * n_eq) { PyErr_SetString(PyExc_ValueError, "16 random bytes per equation"); return NULL; }
     const uint8_t *rb = (const uint8_t *)PyBytes_AS_STRING(rnd);
+    /* A snapshot of the equations, taken before any Python code can run (an exponent's __index__ may change the
+     * lists): tuples of (exact bytes, exponent) tuples, which hold every point for the whole call. */
+    if (!(snap = PyTuple_New(n_eq))) return NULL;
     for (Py_ssize_t k = 0; k < n_eq; k++) {
         PyObject *eq = PyList_GET_ITEM(eqs, k);
-        if (!PyList_Check(eq)) { PyErr_SetString(PyExc_TypeError, "an equation must be a list of (point, exponent)"); return NULL; }
-        cap += PyList_GET_SIZE(eq);
+        if (!PyList_Check(eq)) { PyErr_SetString(PyExc_TypeError, "an equation must be a list of (point, exponent)"); goto done; }
+        PyObject *frozen = PyList_AsTuple(eq);
+        if (!frozen) goto done;
+        PyTuple_SET_ITEM(snap, k, frozen);
+        cap += PyTuple_GET_SIZE(frozen);
     }
-    uint64_t (*acc)[4] = PyMem_Malloc((cap ? cap : 1) * sizeof *acc);
-    const uint8_t **enc = PyMem_Malloc((cap ? cap : 1) * sizeof *enc);
-    uint8_t *sc = PyMem_Malloc((cap ? cap : 1) * 32);
-    index = PyDict_New();
+    acc = PyMem_Malloc((cap ? cap : 1) * sizeof *acc);
+    enc = PyMem_Malloc((cap ? cap : 1) * sizeof *enc);
+    sc = PyMem_Malloc((cap ? cap : 1) * 32);
     if (!acc || !enc || !sc) { PyErr_NoMemory(); goto done; }
-    if (!index) goto done;
+    if (!(index = PyDict_New())) goto done;
     for (Py_ssize_t k = 0; k < n_eq; k++) {
-        PyObject *eq = PyList_GET_ITEM(eqs, k);
+        PyObject *eq = PyTuple_GET_ITEM(snap, k);
         uint64_t half[2] = {0, 0}, w[4], wm[4];  /* t, then w = 2 t + 1 */
         for (int j = 15; j >= 0; j--) half[j / 8] = half[j / 8] << 8 | rb[16 * k + j];
         w[0] = half[0] << 1 | 1;
@@ -2201,16 +2209,14 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
         w[2] = half[1] >> 63;
         w[3] = 0;
         sc_mont(wm, w, SC_R2);  /* w 2^256 mod L */
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(eq); i++) {
-            PyObject *term = PyList_GET_ITEM(eq, i), *point, *e;
-            if (PyTuple_Check(term) && PyTuple_GET_SIZE(term) == 2) {
-                point = PyTuple_GET_ITEM(term, 0); e = PyTuple_GET_ITEM(term, 1);
-            } else if (PyList_Check(term) && PyList_GET_SIZE(term) == 2) {
-                point = PyList_GET_ITEM(term, 0); e = PyList_GET_ITEM(term, 1);
-            } else {
-                PyErr_SetString(PyExc_TypeError, "a term must be a (point, exponent) pair"); goto done;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(eq); i++) {
+            PyObject *term = PyTuple_GET_ITEM(eq, i);
+            if (!PyTuple_Check(term) || PyTuple_GET_SIZE(term) != 2) {
+                PyErr_SetString(PyExc_TypeError, "a term must be a (point, exponent) tuple"); goto done;
             }
+            PyObject *point = PyTuple_GET_ITEM(term, 0), *e = PyTuple_GET_ITEM(term, 1);
             uint64_t t[4];
+            if (!PyBytes_CheckExact(point)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); goto done; }
             if (!point_bytes(point) || sc_weighted_term(t, e, wm, modulus) < 0) goto done;
             PyObject *slot = PyDict_GetItemWithError(index, point);
             if (slot) {
@@ -2241,6 +2247,7 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
 done:
     PyMem_Free(acc); PyMem_Free(enc); PyMem_Free(sc);
     Py_XDECREF(index);
+    Py_DECREF(snap);
     return result;
 }
 

@@ -244,7 +244,12 @@ class ElementReader:
         """A block whose elements the group may check together at its end (ed25519: the decompressions, 8 square
         roots at a time) rather than one by one as they are read; nothing may be computed with them inside it.
         If the block raises, what it read owes nothing more to `finish()`. Blocks nest: the outermost checks."""
-        yield self
+        mark = len(self.pending)
+        try:
+            yield self
+        except BaseException:
+            del self.pending[mark:]
+            raise
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> Element:
         x, owed = self.group.parse_deferred(data, field, allow_identity)
