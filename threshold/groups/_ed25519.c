@@ -2171,12 +2171,17 @@ static int sc_weighted_term(uint64_t out[4], PyObject *e, const uint64_t wm[4], 
     return 0;
 }
 
+/* Bases merged by encoding: an open-addressing table (at most half full) of the bases' Python hashes (keyed
+ * SipHash, so chosen encodings cannot pile up in one run of slots) and their indices. */
+typedef struct { Py_hash_t h; Py_ssize_t j; } base_slot;
+
 /* weighted_torsion(equations, randomness, L): whether [8] prod_k (prod_i P_ki^e_ki)^(w_k) = O, the equations a list
  * of lists of (point, exponent), w_k = 2 t + 1 with t the k-th 16 bytes of randomness, little-endian (below 2^129,
  * as threshold.batch.weights_from reads them). Bases are merged by encoding; those whose exponent sums to 0 mod L
  * are left out. VARIABLE time. */
 static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
-    PyObject *eqs, *rnd, *modulus, *snap, *index = NULL, *result = NULL;
+    PyObject *eqs, *rnd, *modulus, *snap, *result = NULL;
+    base_slot *index = NULL;
     uint64_t (*acc)[4] = NULL;
     const uint8_t **enc = NULL;
     uint8_t *sc = NULL;
@@ -2198,8 +2203,11 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     acc = PyMem_Malloc((cap ? cap : 1) * sizeof *acc);
     enc = PyMem_Malloc((cap ? cap : 1) * sizeof *enc);
     sc = PyMem_Malloc((cap ? cap : 1) * 32);
-    if (!acc || !enc || !sc) { PyErr_NoMemory(); goto done; }
-    if (!(index = PyDict_New())) goto done;
+    size_t mask = 7;
+    while (mask < 2 * (size_t)cap) mask = 2 * mask + 1;
+    index = PyMem_Malloc((mask + 1) * sizeof *index);
+    if (!acc || !enc || !sc || !index) { PyErr_NoMemory(); goto done; }
+    for (size_t i = 0; i <= mask; i++) index[i].j = -1;
     for (Py_ssize_t k = 0; k < n_eq; k++) {
         PyObject *eq = PyTuple_GET_ITEM(snap, k);
         uint64_t half[2] = {0, 0}, w[4], wm[4];  /* t, then w = 2 t + 1 */
@@ -2217,17 +2225,18 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
             PyObject *point = PyTuple_GET_ITEM(term, 0), *e = PyTuple_GET_ITEM(term, 1);
             uint64_t t[4];
             if (!PyBytes_CheckExact(point)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); goto done; }
-            if (!point_bytes(point) || sc_weighted_term(t, e, wm, modulus) < 0) goto done;
-            PyObject *slot = PyDict_GetItemWithError(index, point);
-            if (slot) {
-                Py_ssize_t j = PyLong_AsSsize_t(slot);
-                sc_add(acc[j], acc[j], t);
+            const uint8_t *p = point_bytes(point);
+            if (!p || sc_weighted_term(t, e, wm, modulus) < 0) goto done;
+            Py_hash_t h = PyObject_Hash(point);  /* bytes: keyed SipHash, cached in the object */
+            if (h == -1) goto done;
+            size_t i = (size_t)h & mask;
+            while (index[i].j >= 0 && !(index[i].h == h && memcmp(enc[index[i].j], p, 32) == 0)) i = (i + 1) & mask;
+            if (index[i].j >= 0) {
+                sc_add(acc[index[i].j], acc[index[i].j], t);
             } else {
-                if (PyErr_Occurred()) goto done;
-                PyObject *j = PyLong_FromSsize_t(n);
-                if (!j || PyDict_SetItem(index, point, j) < 0) { Py_XDECREF(j); goto done; }
-                Py_DECREF(j);
-                enc[n] = (const uint8_t *)PyBytes_AS_STRING(point);
+                index[i].h = h;
+                index[i].j = n;
+                enc[n] = p;
                 memcpy(acc[n++], t, sizeof t);
             }
         }
@@ -2245,8 +2254,7 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     for (int i = 0; i < 3; i++) { ge_p3_dbl(&t, &r); ge_p1p1_to_p3(&r, &t); }
     result = PyBool_FromLong(ge_p3_is_identity(&r));
 done:
-    PyMem_Free(acc); PyMem_Free(enc); PyMem_Free(sc);
-    Py_XDECREF(index);
+    PyMem_Free(acc); PyMem_Free(enc); PyMem_Free(sc); PyMem_Free(index);
     Py_DECREF(snap);
     return result;
 }
