@@ -34,7 +34,6 @@ byte output in the 256-byte buffer of hash_to_scalar.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -60,6 +59,7 @@ from threshold.hashing import dst_for, hash_to_scalar
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "threshold"))
 from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul  # noqa: E402
+from rfc9380_reference import oracle_xmd  # noqa: E402
 
 ed = get_group("ed25519")
 modp = get_group("modp")
@@ -321,16 +321,6 @@ def test_checks_bad_point_in_every_lane_position():
 
 
 # ----------------------------------------------------------------------------- hashing boundaries
-
-def oracle_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
-    ell = -(-length // 32)
-    dst_prime = dst + bytes([len(dst)])
-    b0 = hashlib.sha256(bytes(64) + msg + length.to_bytes(2, "big") + b"\x00" + dst_prime).digest()
-    b = [hashlib.sha256(b0 + b"\x01" + dst_prime).digest()]
-    for i in range(2, ell + 1):
-        b.append(hashlib.sha256(bytes(x ^ y for x, y in zip(b0, b[-1])) + bytes([i]) + dst_prime).digest())
-    return b"".join(b)[:length]
-
 
 def oracle_h2s(q: int, tag: str, items: tuple) -> int:
     length = -(-(q.bit_length() + 128) // 8)
