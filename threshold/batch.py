@@ -17,17 +17,19 @@ from threshold.groups import Element, ElementReader, FixedBase, Group
 
 Equation = list[tuple[Element, int]]
 BATCH_BITS = 128
+_WEIGHT_BYTES = BATCH_BITS // 8
 
 
-def weights(n: int) -> list[int]:
-    """n fresh batch weights, each odd and uniform among 2^128 values (below 2^129 < q), so a false
-    equation survives the batch with probability at most 2^-128; one draw from the OS generator."""
-    return weights_from(secrets.token_bytes(16 * n))
+def weight_randomness(n: int) -> bytes:
+    """Fresh randomness for n batch weights: one draw from the OS generator, 16 bytes a weight."""
+    return secrets.token_bytes(_WEIGHT_BYTES * n)
 
 
 def weights_from(randomness: bytes) -> list[int]:
-    """The weights 16 random bytes each stand for: rho = 2 t + 1, t their little-endian value."""
-    return [2 * int.from_bytes(randomness[i:i + 16], "little") + 1 for i in range(0, len(randomness), 16)]
+    """The weights 16 random bytes each stand for: rho = 2 t + 1, t their little-endian value; odd and uniform among
+    2^128 values (below 2^129 < q), so a false equation survives the batch with probability at most 2^-128."""
+    return [2 * int.from_bytes(randomness[i:i + _WEIGHT_BYTES], "little") + 1
+            for i in range(0, len(randomness), _WEIGHT_BYTES)]
 
 
 def evaluate(group: Group, terms: Sequence[tuple[Element, int]], tables: dict[Element, FixedBase] | None = None,
@@ -92,7 +94,7 @@ def holds_weighted(group: Group, equations: Sequence[Equation], tables: dict[Ele
                    unreduced: Sequence[tuple[Element, int]] = ()) -> bool:
     """Whether the product of the equations, each raised to its own fresh weight, is accepted (`holds`, with the
     `unreduced` terms multiplied in); a group that can weigh and merge natively (`Group.accepts_weighted`) does."""
-    randomness = secrets.token_bytes(16 * len(equations))
+    randomness = weight_randomness(len(equations))
     if not unreduced:
         verdict = group.accepts_weighted(equations, randomness)
         if verdict is not None:

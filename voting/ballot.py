@@ -21,7 +21,7 @@ from threshold.groups import Element, ElementReader, Group
 from threshold.proofs import RangeProof
 from voting import credentials
 from voting.context import ElectionContext
-from voting.manifest import Contest
+from voting.manifest import Contest, Manifest
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,12 @@ def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = 
         reader.finish()
     body = signed_body(obj)
     return Ballot(obj["credential"], tuple(contests), sig, body, digest or ballot_hash(ctx, body), revote)
+
+
+def elements_per_ballot(manifest: Manifest) -> int:
+    """The group elements a ballot of this manifest holds: per option a ciphertext (2) and its 0/1 proof's
+    commitments (4), per contest its limit proof's 2 (limit + 1)."""
+    return sum(6 * len(c.options) + 2 * (c.max_selections - c.min_selections + 1) for c in manifest.contests)
 
 
 def ballot_equations(ctx: ElectionContext, ballot: Ballot) -> list[Equation]:

@@ -27,8 +27,8 @@ from threshold.elgamal import Ciphertext
 from threshold.encoding import canonical_json
 from threshold.errors import DecodeError, QuorumError
 from voting import lifecycle
-from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash, ballot_hash_json, check_reveal, next_tracker,
-                           parse_ballot, signature_valid, signed_body)
+from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash, ballot_hash_json, check_reveal,
+                           elements_per_ballot, next_tracker, parse_ballot, signature_valid, signed_body)
 from voting.board import signature_valid as board_signature_valid
 from voting.context import ElectionContext, build_context
 from voting.manifest import Manifest
@@ -359,8 +359,7 @@ def _chunk_size(ctx: ElectionContext | None) -> int:
     limit = ctx.group.batch_elements if ctx is not None else None
     if limit is None:
         return CHUNK
-    per_ballot = sum(6 * len(c.options) + 2 * (c.max_selections - c.min_selections + 1) for c in ctx.manifest.contests)
-    return min(CHUNK, max(64, limit // per_ballot))
+    return min(CHUNK, max(64, limit // elements_per_ballot(ctx.manifest)))
 
 
 def _chunks(n: int, workers: int, size: int | None = None) -> list[tuple[int, int]]:

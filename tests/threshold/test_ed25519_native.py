@@ -434,6 +434,7 @@ def test_weighted_torsion_merges_equal_encodings_and_skips_zero_exponents():
     copy = bytes(bytearray(p))  # equal encoding, another object
     one, three = bytes(16), b"\x01" + bytes(15)  # weights 1 and 3
     assert copy is not p and native.weighted_torsion([[(p, 3)], [(copy, -1)]], one + three, L)
+    assert native.weighted_torsion(([(p, 3)], [(copy, -1)]), one + three, L), "a tuple of equations as well"
     # a base whose exponents cancel is never decoded (as in threshold.batch's merge): no error for an off-curve one
     assert native.weighted_torsion([[(OFF_CURVE, 3)], [(OFF_CURVE, -1)]], one + three, L)
     with pytest.raises(native.DecodeFailure, match="not a point"):

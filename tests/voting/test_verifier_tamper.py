@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tampering import CASES, _at, tampered
+from voting.ballot import elements_per_ballot
 from voting.verifier import CHECKS, verify_record
 from voting_helpers import Scenario, fix_ballots, load, rechain, save, scripted_record
 
@@ -134,7 +135,11 @@ def test_ed25519_chunks_hold_what_the_decode_cache_keeps(scenario: Scenario, mon
     from threshold.groups import get_group
 
     ctx = scenario.ctx
-    per_ballot = sum(6 * len(c.options) + 2 * (c.max_selections - c.min_selections + 1) for c in ctx.manifest.contests)
+    ballot = next(e["payload"]["ballot"] for e in load(scenario.record) if e["type"] == "cast")
+    per_ballot = elements_per_ballot(ctx.manifest)
+    held = sum(2 * len(c["selections"]) + sum(len(p["a"]) + len(p["b"]) for p in c["proofs"] + [c["limit_proof"]])
+               for c in ballot["contests"])
+    assert per_ballot == held  # the points a cast ballot of the record holds
     size = verifier._chunk_size(ctx)
     assert size * per_ballot <= ctx.group.batch_elements < (size + 1) * per_ballot
     assert verifier._chunk_size(SimpleNamespace(group=get_group("modp"), manifest=ctx.manifest)) == verifier.CHUNK

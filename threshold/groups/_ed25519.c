@@ -2185,15 +2185,16 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     uint64_t (*acc)[4] = NULL;
     const uint8_t **enc = NULL;
     uint8_t *sc = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &eqs, &PyBytes_Type, &rnd, &PyLong_Type, &modulus)) return NULL;
-    Py_ssize_t n_eq = PyList_GET_SIZE(eqs), cap = 0, n = 0;
+    if (!PyArg_ParseTuple(args, "OO!O!", &eqs, &PyBytes_Type, &rnd, &PyLong_Type, &modulus)) return NULL;
+    if (!PyList_Check(eqs) && !PyTuple_Check(eqs)) { PyErr_SetString(PyExc_TypeError, "equations must be a list"); return NULL; }
+    Py_ssize_t n_eq = PySequence_Fast_GET_SIZE(eqs), cap = 0, n = 0;
     if (PyBytes_GET_SIZE(rnd) != 16 * n_eq) { PyErr_SetString(PyExc_ValueError, "16 random bytes per equation"); return NULL; }
     const uint8_t *rb = (const uint8_t *)PyBytes_AS_STRING(rnd);
     /* A snapshot of the equations, taken before any Python code can run (an exponent's __index__ may change the
      * lists): tuples of (exact bytes, exponent) tuples, which hold every point for the whole call. */
     if (!(snap = PyTuple_New(n_eq))) return NULL;
     for (Py_ssize_t k = 0; k < n_eq; k++) {
-        PyObject *eq = PyList_GET_ITEM(eqs, k);
+        PyObject *eq = PySequence_Fast_GET_ITEM(eqs, k);
         if (!PyList_Check(eq)) { PyErr_SetString(PyExc_TypeError, "an equation must be a list of (point, exponent)"); goto done; }
         PyObject *frozen = PyList_AsTuple(eq);
         if (!frozen) goto done;
@@ -2467,7 +2468,7 @@ ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"table_exps", py_table_exps, METH_O, "table_exps([[(table, e, small), ...], ...]) -> one encoding per product of [e]base terms, constant time in every e; one inversion for all (small: e < 2^16)."},
     {"multi_exp", py_multi_exp, METH_VARARGS, "multi_exp(points, scalars) -> sum [e_i]P_i, VARIABLE time: public scalars only."},
     {"multi_exp_torsion", py_multi_exp_torsion, METH_VARARGS, "multi_exp_torsion(points, scalars) -> whether sum [e_i]P_i is in E[8], VARIABLE time."},
-    {"weighted_torsion", py_weighted_torsion, METH_VARARGS, "weighted_torsion(equations, weights, L) -> whether [8] prod_k (prod (P, e) in equations[k] of [e]P)^weights[k] = O, bases merged, VARIABLE time."},
+    {"weighted_torsion", py_weighted_torsion, METH_VARARGS, "weighted_torsion(equations, randomness, L) -> whether [8] prod_k (prod (P, e) in equations[k] of [e]P)^w_k = O, w_k = 2 t + 1 from the k-th 16 bytes, bases merged, VARIABLE time."},
     {"cache_clear", py_cache_clear, METH_NOARGS, "Forget every cached decoding."},
     {"_field", py_field, METH_VARARGS, "_field(op, a, b) -> one field operation on raw limbs (tests only)."},
     {NULL, NULL, 0, NULL}};

@@ -181,7 +181,7 @@ class Ed25519Group(Group):
 
     def accepts_weighted(self, equations: Sequence[Sequence[tuple[Element, int]]], randomness: bytes) -> bool:
         """[8] (sum over the equations of [w] (sum of [e]P)) = O: weights, merging and reduction mod L in C."""
-        return native.weighted_torsion([eq if type(eq) is list else list(eq) for eq in equations], randomness, L)
+        return native.weighted_torsion(equations, randomness, L)
 
     def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> bytes:
         x, owed = self.parse_deferred(data, field, allow_identity)
@@ -241,8 +241,7 @@ def _not_small_order(x: bytes, field: str, allow_identity: bool) -> bytes:
 
 def _check_encodings(items: Sequence[tuple[bytes, str]]) -> None:
     """Canonical encoding and curve equation of each point (decoded together, then cached); the first bad one is named."""
-    codes = native.checks([x for x, _ in items]) if len(items) > 1 else [native.check(items[0][0])]
-    for (_, field), rc in zip(items, codes):
+    for (_, field), rc in zip(items, native.checks([x for x, _ in items])):
         if rc:
             raise DecodeError(field, _DECODE_ERRORS[rc])
 
@@ -259,14 +258,12 @@ class Ed25519Reader(ElementReader):
         if self._unchecked is not None:  # an inner block: the outermost one checks
             yield self
             return
-        self._unchecked, mark = [], len(self.pending)
+        self._unchecked = []
         try:
-            yield self
-            if self._unchecked:
-                _check_encodings(self._unchecked)
-        except BaseException:
-            del self.pending[mark:]  # nothing read in the block is used: unchecked points must not reach finish()
-            raise
+            with super().batched():  # which leaves nothing of a failed block owed, unchecked points included
+                yield self
+                if self._unchecked:
+                    _check_encodings(self._unchecked)
         finally:
             self._unchecked = None
 
