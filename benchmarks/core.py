@@ -463,8 +463,9 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         "The gmpy2 `powmod` row is measured in both processes: their ratio shows how much the machine drifted "
         "between the two halves. The EG columns of the batch rows are EG's one-by-one cost per proof (it has no batch "
         "verification), from JSON or from objects to match the row. Our modp `group.exp` is the path of secret exponents "
-        "with variable bases (partial decryptions, KEM secrets) and goes through GMP's constant-time `mpz_powm_sec`, "
-        "about 1.4x a plain powmod (EG's `pow_p` is the variable-time powmod); verification never uses it.",
+        "with variable bases (partial decryptions, KEM secrets) and goes through the native constant-time `ct_exp` "
+        "(fixed 4-bit windows, each reading its whole row: docs/spec.md section 9; EG's `pow_p` is the variable-time "
+        "powmod); verification never uses it.",
         (f"EG's `elgamal_encrypt` as shipped includes its logging (3 INFO lines through `inspect.stack()`); the same "
          f"arithmetic without it takes {fmt_t(med(eg, 'encrypt_arith_only'))}." if eg else ""),
         "",

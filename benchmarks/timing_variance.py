@@ -71,7 +71,7 @@ def main() -> int:
         "fixed-base table alone, secrets of Hamming weight 2 and ~255 interleaved. |t| well above 5 means the time "
         "depends on the secret.", "",
         *rows, "",
-        "Reading: the secret share x_i enters alpha^(x_i) and g^(x_i) (`modp`: GMP's mpz_powm_sec; `ed25519`: the native "
+        "Reading: the secret share x_i enters alpha^(x_i) and g^(x_i) (`modp`: the native fixed-window `ct_exp`; `ed25519`: the native "
         "constant-time ladder) and the proof's response w + c*x_i (Python integers); the proof's nonce goes through "
         "the generator's table, constant-time in both groups (`modp`: every nibble reads its whole row of 16 "
         "entries and multiplies, zero nibbles included; docs/spec.md section 9). A |t| near noise level says no "

@@ -241,6 +241,41 @@ def test_comb_and_products_match_powmod(arith):
                      gmpy2.powmod(h, 2**255, P)]
 
 
+@settings(max_examples=40, deadline=None)
+@given(bits=st.sampled_from([65, 2560, 4096, 4157, 4174]), seed=st.integers(0, 2**32), nbytes=st.integers(1, 64),
+       arith=st.sampled_from(ARITHS))
+def test_constant_time_exponentiation_agrees_with_gmp(bits, seed, nbytes, arith):
+    """ct_exp on every arithmetic that takes the modulus: bases near p, exponents of every length up to nbytes,
+    the all-zero and all-ones ones (a zero nibble on top, or every nibble selecting entry 15)."""
+    import random
+
+    rnd = random.Random(seed)
+    p = rnd.getrandbits(bits) | 1 | (1 << (bits - 1))
+    if bits > LIMIT[arith]:
+        return
+    m = Modulus(p, arith=arith)
+    top = 256**nbytes - 1
+    for base in (0, 1, 2, p - 1, p - 2, rnd.randrange(p)):
+        for e in (0, 1, 15, 16, top, top >> 4, rnd.randrange(256**nbytes)):
+            assert m.ct_exp(base, e, nbytes) == pow(base, e, p), (base, e)
+
+
+def test_constant_time_exponentiation_bad_inputs():
+    for base in (P, -3, 2**5000):
+        with pytest.raises(ValueError, match="base is not in 0..p-1"):
+            _NATIVE.ct_exp(base, 1, 32)
+    for e in (-1, 2**256):
+        with pytest.raises(ValueError, match="exponent must be in 0..2\\^256 - 1"):
+            _NATIVE.ct_exp(3, e, 32)
+    for nbytes in (0, 513, -1):
+        with pytest.raises(ValueError, match="nbytes"):
+            _NATIVE.ct_exp(3, 1, nbytes)
+    for args in (("3", 1, 32), (3, 1.5, 32), (3, 1, "32"), (3, 1)):
+        with pytest.raises(TypeError):
+            _NATIVE.ct_exp(*args)
+    assert _NATIVE.ct_exp(gmpy2.mpz(3), gmpy2.mpz(5), 1) == 243  # gmpy2's integers are read as ints
+
+
 def test_comb_bad_inputs():
     comb = _NATIVE.comb(3, 2)
     for bad in (-1, 2**16):

@@ -916,20 +916,24 @@ static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsi
     }
 }
 
-/* x = entry `digit` of row i, an element of the arithmetic (SIMD: selected into x's slot; OpenSSL: selected into
- * buf, then read into x's BIGNUM). */
+/* x = entry `digit` of a row of 16 entries of esize bytes, an element of the arithmetic (SIMD: selected into x's
+ * slot; OpenSSL: selected into buf, then read into x's BIGNUM). */
+static int row_entry(const Modulus *m, size_t esize, const unsigned char *row, void *x, uint64_t *buf, unsigned digit) {
+    if (m->arith == ARITH_IFMA) { /* NL = 80 words: whole 512-bit vectors */
+        ct_select_512((uint64_t *)x, (const uint64_t *)row, esize / 8, digit);
+        return 1;
+    }
+    if (m->arith == ARITH_AVX2) { /* N29 = 144 words: whole 256-bit vectors */
+        ct_select_256((uint64_t *)x, (const uint64_t *)row, esize / 8, digit);
+        return 1;
+    }
+    ct_select(buf, (const uint64_t *)row, esize / 8, digit);
+    return BN_lebin2bn((const unsigned char *)buf, (int)esize, BN_AT(x)) != NULL;
+}
+
+/* x = entry `digit` of row i of a comb. */
 static int comb_entry(const Comb *c, void *x, uint64_t *buf, size_t i, unsigned digit) {
-    const uint64_t *row = (const uint64_t *)(c->table + i * COMB_RADIX * c->esize);
-    if (c->mod->arith == ARITH_IFMA) { /* NL = 80 words: whole 512-bit vectors */
-        ct_select_512((uint64_t *)x, row, c->esize / 8, digit);
-        return 1;
-    }
-    if (c->mod->arith == ARITH_AVX2) { /* N29 = 144 words: whole 256-bit vectors */
-        ct_select_256((uint64_t *)x, row, c->esize / 8, digit);
-        return 1;
-    }
-    ct_select(buf, row, c->esize / 8, digit);
-    return BN_lebin2bn((const unsigned char *)buf, (int)c->esize, BN_AT(x)) != NULL;
+    return row_entry(c->mod, c->esize, c->table + i * COMB_RADIX * c->esize, x, buf, digit);
 }
 
 /* Entry k of the table = x. */
@@ -1084,6 +1088,107 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
         return PyErr_NoMemory();
     }
     return (PyObject *)c;
+}
+
+/* acc = base^e for the nbytes little-endian bytes of e, on IFMA or AVX2 (base in Montgomery form in table slot 1):
+ * the row base^0..base^15, then for each nibble from the top, zero nibbles included, four squarings, a selection of
+ * the whole row by masks and one product. The work and the memory read depend on nbytes (public), not on e. */
+static int window_exp(const Arith *ar, unsigned char *table, void *acc, void *x, const unsigned char *digits,
+                      size_t nbytes, const unsigned char *one_le) {
+    const Modulus *m = ar->m;
+    size_t es = ar->size;
+    if (!ar->load(ar, table, one_le)) return 0;
+    for (unsigned j = 2; j < COMB_RADIX; j++)
+        if (!ar->mul(ar, table + j * es, table + (j - 1) * es, table + es)) return 0;
+    for (size_t i = 2 * nbytes; i-- > 0;) {
+        unsigned d = (digits[i / 2] >> (4 * (i % 2))) & 15u;
+        if (i + 1 == 2 * nbytes) {
+            if (!row_entry(m, es, table, acc, NULL, d)) return 0;
+            continue;
+        }
+        for (int k = 0; k < 4; k++)
+            if (!ar->mul(ar, acc, acc, acc)) return 0;
+        if (!row_entry(m, es, table, x, NULL, d) || !ar->mul(ar, acc, acc, x)) return 0;
+    }
+    return 1;
+}
+
+/* base^e mod p on OpenSSL's constant-time exponentiation (its Montgomery products are not constant time). */
+static PyObject *openssl_ct_exp(Modulus *self, const unsigned char *base_le, const unsigned char *digits, size_t nbytes) {
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *b = BN_lebin2bn(base_le, (int)self->nbytes, NULL), *e = BN_lebin2bn(digits, (int)nbytes, NULL);
+    BIGNUM *r = BN_new();
+    unsigned char *out = calloc(1, self->nbytes);
+    PyObject *res = NULL;
+    if (ctx && b && e && r && out) {
+        BN_set_flags(e, BN_FLG_CONSTTIME);
+        int ok;
+        Py_BEGIN_ALLOW_THREADS
+        ok = BN_mod_exp_mont_consttime(r, b, e, self->p, ctx, self->mont) && BN_bn2lebinpad(r, out, (int)self->nbytes) >= 0;
+        Py_END_ALLOW_THREADS
+        if (ok) res = _PyLong_FromByteArray(out, self->nbytes, 1, 0);
+    }
+    if (!res && !PyErr_Occurred()) PyErr_NoMemory();
+    BN_free(e);
+    BN_free(b);
+    BN_free(r);
+    free(out);
+    BN_CTX_free(ctx);
+    return res;
+}
+
+static PyObject *Modulus_ct_exp(Modulus *self, PyObject *args) {
+    PyObject *base, *exp;
+    Py_ssize_t nbytes;
+    if (!PyArg_ParseTuple(args, "OOn:ct_exp", &base, &exp, &nbytes)) return NULL;
+    if (!self->p) {
+        PyErr_SetString(PyExc_ValueError, "Modulus is not initialised");
+        return NULL;
+    }
+    if (nbytes < 1 || nbytes > 512) {
+        PyErr_SetString(PyExc_ValueError, "nbytes (exponent bytes) must be in 1..512");
+        return NULL;
+    }
+    unsigned char *buf = calloc(1, self->nbytes), *digits = calloc(1, (size_t)nbytes), *one = calloc(1, self->nbytes);
+    if (!buf || !digits || !one) {
+        free(buf); free(digits); free(one);
+        return PyErr_NoMemory();
+    }
+    PyObject *b = PyNumber_Index(base), *r = NULL;
+    int bad = !b || _PyLong_Sign(b) < 0 || as_bytes(b, buf, self->nbytes) < 0;
+    Py_XDECREF(b);
+    if (bad || !below_p(self, buf)) {
+        if (!(bad && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_OverflowError) &&
+              !PyErr_ExceptionMatches(PyExc_ValueError))) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "base is not in 0..p-1");
+        }
+        goto done;
+    }
+    if (comb_digits(exp, digits, (size_t)nbytes) < 0) goto done;
+    if (self->arith == ARITH_OPENSSL) {
+        r = openssl_ct_exp(self, buf, digits, (size_t)nbytes);
+        goto done;
+    }
+    Arith ar;
+    arith_init(&ar, self, NULL);
+    unsigned char *table = aligned_alloc(64, COMB_RADIX * ar.size);
+    void *acc = ar.array_new(&ar, 1), *x = ar.array_new(&ar, 1);
+    int ok = table && acc && x;
+    if (ok) {
+        one[0] = 1;
+        Py_BEGIN_ALLOW_THREADS
+        ok = ar.load(&ar, table + ar.size, buf) && window_exp(&ar, table, acc, x, digits, (size_t)nbytes, one);
+        Py_END_ALLOW_THREADS
+    }
+    if (ok) r = out_of_montgomery(&ar, acc, 1);
+    else PyErr_NoMemory();
+    free(table);
+    if (acc) ar.array_free(&ar, acc, 1);
+    if (x) ar.array_free(&ar, x, 1);
+done:
+    free(buf); free(digits); free(one);
+    return r;
 }
 
 static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
@@ -1335,6 +1440,10 @@ static PyMethodDef Modulus_methods[] = {
      "terms), 1 Straus, 2 Pippenger, 3 Bos-Coster (Pippenger for exponents over 1024 bits)."},
     {"comb", (PyCFunction)Modulus_comb, METH_VARARGS,
      "comb(base, rows) -> Comb: the fixed-base table of base (in 0..p-1) for exponents of `rows` bytes."},
+    {"ct_exp", (PyCFunction)Modulus_ct_exp, METH_VARARGS,
+     "ct_exp(base, e, nbytes) -> int: base^e mod p for base in 0..p-1 and 0 <= e < 256^nbytes, constant time in e "
+     "(fixed 4-bit windows, whole-row selections; OpenSSL's BN_mod_exp_mont_consttime on its arithmetic): the "
+     "path of secret exponents with variable bases."},
     {"products", (PyCFunction)Modulus_products, METH_O,
      "products([[(comb, e), ...], ...]) -> list[int]: for each list, the product of comb^e over its terms."},
     {NULL, NULL, 0, NULL}};

@@ -70,6 +70,7 @@ def native_arithmetic() -> str:
 
 
 ELEMENT_BYTES = 512
+SCALAR_BYTES = 32  # q < 2^256
 BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 
 
@@ -105,10 +106,9 @@ class ModpGroup(Group):
         return gmpy2.invert(a, self.p)
 
     def exp(self, a: Element, e: int) -> mpz:
-        """a^e through GMP's mpz_powm_sec, whose time and memory accesses do not depend on e: the path of secret
-        exponents with variable bases (partial decryptions, proof nonces, KEM secrets); about 1.4x a powmod."""
-        e = int(e) % self.q
-        return gmpy2.powmod_sec(a, e, self.p) if e else mpz(1)
+        """a^e in time and memory accesses that do not depend on e (native fixed windows: `_modp.Modulus.ct_exp`):
+        the path of secret exponents with variable bases (partial decryptions, proof nonces, KEM secrets)."""
+        return mpz(_NATIVE.ct_exp(a, int(e) % self.q, SCALAR_BYTES))
 
     def exp_g(self, e: int) -> mpz:
         if self._g_table is None:
@@ -196,7 +196,7 @@ class ModpGroup(Group):
 
     def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> mpz:
         x, owed = self.parse_deferred(data, field, allow_identity)
-        if owed and gmpy2.powmod(x, self.q, self.p) != 1:
+        if owed and not _order_divides_q(x):
             raise DecodeError(field, "not in the order-q subgroup")
         return x
 
@@ -209,21 +209,21 @@ class ModpGroup(Group):
         """
         if len(pending) > 2:
             combo = multi_exp_mod([(x, secrets.randbits(BATCH_EXPONENT_BITS)) for x, _ in pending])
-            if gmpy2.powmod(combo, self.q, self.p) == 1:
+            if _order_divides_q(combo):
                 return
         for x, field in pending:
-            if gmpy2.powmod(x, self.q, self.p) != 1:
+            if not _order_divides_q(x):
                 raise DecodeError(field, "not in the order-q subgroup")
 
     def is_member(self, a: Element) -> bool:
-        return 0 < a < self.p and gmpy2.powmod(a, self.q, self.p) == 1
+        return 0 < a < self.p and _order_divides_q(a)
 
     def hash_to_element(self, tag: str, msg: bytes) -> mpz:
         """Uniform integer mod p (RFC 9380 expansion, 128 extra bits) raised to the cofactor."""
         counter = 0
         while True:
             data = expand_message_xmd(msg + counter.to_bytes(4, "big"), dst_for("h2e-modp-" + tag), ELEMENT_BYTES + 16)
-            h = gmpy2.powmod(mpz(int.from_bytes(data, "big")) % self.p, COFACTOR, self.p)
+            h = multi_exp_mod([(mpz(int.from_bytes(data, "big")) % self.p, COFACTOR)])
             if h != 1:
                 return h
             counter += 1
@@ -239,9 +239,14 @@ def _cached_table(base: mpz) -> ModpFixedBase:
 
 
 def multi_exp_mod(terms: Sequence[tuple[mpz, int]]) -> mpz:
-    """prod b^e mod P for bases below P and non-negative exponents of any size (unreduced ones too): one
-    gmpy2 powmod for a single term, else the native Straus, Bos-Coster or Pippenger (`_modp`, by size)."""
+    """prod b^e mod P for bases below P and non-negative exponents of any size (unreduced ones too), by the native
+    Straus, Bos-Coster or Pippenger (`_modp`, by size; variable time: public exponents only)."""
     terms = [(b, e) for b, e in terms if e]
-    if len(terms) <= 1:
-        return gmpy2.powmod(terms[0][0], terms[0][1], P) if terms else mpz(1)
+    if not terms:
+        return mpz(1)
     return mpz(_NATIVE.multi_exp([b for b, _ in terms], [e for _, e in terms]))
+
+
+def _order_divides_q(x: mpz) -> bool:
+    """x^q = 1 mod P: the membership test of an element in 1..P-1."""
+    return multi_exp_mod([(x, Q)]) == 1
