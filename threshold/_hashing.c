@@ -268,6 +268,49 @@ static PyObject *py_hash_to_scalar(PyObject *mod, PyObject *const *args, Py_ssiz
     return result;
 }
 
+/* ------------------------------------------------------------ hex */
+
+/* Value of a lowercase hex digit, or 16: the one spelling records use (no upper case, whitespace or prefix). */
+static unsigned char HEX[256];
+
+static void hex_init(void) {
+    memset(HEX, 16, sizeof HEX);
+    for (int i = 0; i < 10; i++) HEX['0' + i] = (unsigned char)i;
+    for (int i = 0; i < 6; i++) HEX['a' + i] = (unsigned char)(10 + i);
+}
+
+/* unhex(text, size): the bytes of lowercase hex text (of 2 size characters if size >= 0), or what is wrong as an
+ * int: 1 not a str, 2 not 2 size characters, 3 not an even number of lowercase hex digits. */
+static PyObject *py_unhex(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "unhex(text, size) takes 2 arguments");
+        return NULL;
+    }
+    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
+    if (size == -1 && PyErr_Occurred()) return NULL;
+    PyObject *text = args[0];
+    if (!PyUnicode_Check(text)) return PyLong_FromLong(1);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (size >= 0 && n != 2 * size) return PyLong_FromLong(2);
+    if (n % 2 || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) return PyLong_FromLong(3);
+    const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n / 2);
+    if (!out) return NULL;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    unsigned bad = 0;
+    for (Py_ssize_t i = 0; i < n / 2; i++) {
+        unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
+        bad |= (hi | lo) & 16u;
+        o[i] = (unsigned char)(hi << 4 | (lo & 15u));
+    }
+    if (bad) {
+        Py_DECREF(out);
+        return PyLong_FromLong(3);
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -279,6 +322,9 @@ static PyMethodDef methods[] = {
     {"hash_to_scalar", (PyCFunction)(void (*)(void))py_hash_to_scalar, METH_FASTCALL,
      "hash_to_scalar(modulus, dst, items) -> int: hash_to_field(encode(*items), dst, modulus), or NotImplemented "
      "for what the Python composition decides."},
+    {"unhex", (PyCFunction)(void (*)(void))py_unhex, METH_FASTCALL,
+     "unhex(text, size) -> bytes | int: the bytes of lowercase hex text (2 size characters if size >= 0), or 1 (not a "
+     "str), 2 (wrong length) or 3 (not lowercase hex digits)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -289,5 +335,6 @@ PyMODINIT_FUNC PyInit__hashing(void) {
     static const unsigned char zpad[64] = {0};
     SHA256_Init(&zpad_ctx);
     SHA256_Update(&zpad_ctx, zpad, sizeof zpad);
+    hex_init();
     return PyModule_Create(&moddef);
 }

@@ -92,21 +92,16 @@ def int_to_hex(value: int, size: int) -> str:
 
 
 def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
-    """Parse lowercase hex (the one spelling: no whitespace, no prefix); `size` in bytes if fixed.
-
-    bytes.fromhex also takes upper case and whitespace between bytes: a decoded length short of
-    half the text refuses whitespace, and comparing with the lower-cased text refuses upper case."""
-    if not isinstance(text, str):
+    """Parse lowercase hex (the one spelling: no whitespace, no prefix, no upper case); `size` in bytes if fixed.
+    Native (threshold/_hashing.c: every parser of records and messages reads its hex here)."""
+    data = _hashing.unhex(text, -1 if size is None else size)
+    if type(data) is bytes:
+        return data
+    if data == 1:
         raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
-    if size is not None and len(text) != 2 * size:
+    if data == 2:
         raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        data = None
-    if data is None or 2 * len(data) != len(text) or text != text.lower():
-        raise DecodeError(field, "expected lowercase hex digits only")
-    return data
+    raise DecodeError(field, "expected lowercase hex digits only")
 
 
 def hex_to_int(text: Any, size: int, field: str) -> int:

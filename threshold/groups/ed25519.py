@@ -279,7 +279,9 @@ class Ed25519Reader(ElementReader):
     def commitment(self, text: Any, field: str, allow_identity: bool = False) -> bytes:
         if self._unchecked is None:
             return super().commitment(text, field, allow_identity)
-        x = _not_small_order(_shape(hex_bytes(text, field, 32), field, allow_identity), field, allow_identity)
+        x = hex_bytes(text, field, 32)  # 32 exact bytes: of the shape's checks only the identity's is left
+        if not allow_identity and x in SMALL_ORDER:  # the identity included: name it as _shape does
+            _not_small_order(_shape(x, field, False), field, False)
         if x != IDENTITY:
             self._unchecked.append((x, field))
         return x
