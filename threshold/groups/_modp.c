@@ -701,6 +701,20 @@ static int below_p(const Modulus *m, const unsigned char *le) {
     return 0;
 }
 
+/* buf (nbytes, little-endian) = base, a non-negative int below p; -1 with ValueError "base is not in 0..p-1" (or the
+ * TypeError of a non-integer) otherwise. */
+static int read_base(const Modulus *m, PyObject *base, unsigned char *buf) {
+    PyObject *b = PyNumber_Index(base);
+    int bad = !b || _PyLong_Sign(b) < 0 || as_bytes(b, buf, m->nbytes) < 0;
+    Py_XDECREF(b);
+    if (!bad && below_p(m, buf)) return 0;
+    if (bad && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_OverflowError) && !PyErr_ExceptionMatches(PyExc_ValueError))
+        return -1;
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "base is not in 0..p-1");
+    return -1;
+}
+
 typedef struct { Exponent e; size_t base; } Term;
 
 static int cmp_terms(const void *a, const void *b) {
@@ -1040,14 +1054,8 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
     }
     unsigned char *buf = calloc(1, self->nbytes);
     if (!buf) return PyErr_NoMemory();
-    PyObject *b = PyNumber_Index(base);
-    int bad = !b || _PyLong_Sign(b) < 0 || as_bytes(b, buf, self->nbytes) < 0;
-    Py_XDECREF(b);
-    if (bad || !below_p(self, buf)) {
+    if (read_base(self, base, buf) < 0) {
         free(buf);
-        if (bad && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_OverflowError) && !PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
-        PyErr_Clear();
-        PyErr_SetString(PyExc_ValueError, "base is not in 0..p-1");
         return NULL;
     }
     Comb *c = PyObject_New(Comb, &CombType);
@@ -1154,18 +1162,8 @@ static PyObject *Modulus_ct_exp(Modulus *self, PyObject *args) {
         free(buf); free(digits); free(one);
         return PyErr_NoMemory();
     }
-    PyObject *b = PyNumber_Index(base), *r = NULL;
-    int bad = !b || _PyLong_Sign(b) < 0 || as_bytes(b, buf, self->nbytes) < 0;
-    Py_XDECREF(b);
-    if (bad || !below_p(self, buf)) {
-        if (!(bad && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_OverflowError) &&
-              !PyErr_ExceptionMatches(PyExc_ValueError))) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_ValueError, "base is not in 0..p-1");
-        }
-        goto done;
-    }
-    if (comb_digits(exp, digits, (size_t)nbytes) < 0) goto done;
+    PyObject *r = NULL;
+    if (read_base(self, base, buf) < 0 || comb_digits(exp, digits, (size_t)nbytes) < 0) goto done;
     if (self->arith == ARITH_OPENSSL) {
         r = openssl_ct_exp(self, buf, digits, (size_t)nbytes);
         goto done;
