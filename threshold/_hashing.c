@@ -279,20 +279,23 @@ static void hex_init(void) {
     for (int i = 0; i < 6; i++) HEX['a' + i] = (unsigned char)(10 + i);
 }
 
-/* unhex(text, size): the bytes of lowercase hex text (of 2 size characters if size >= 0), or what is wrong as an
- * int: 1 not a str, 2 not 2 size characters, 3 not an even number of lowercase hex digits. */
+/* unhex(text, size): the bytes of lowercase hex text (of 2 size characters unless size is None), or what is wrong as
+ * an int: 1 not a str, 2 not 2 size characters (always, for a negative size), 3 not an even number of lowercase
+ * hex digits. The checks come in that order, as threshold.encoding.hex_bytes names them. */
 static PyObject *py_unhex(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "unhex(text, size) takes 2 arguments");
         return NULL;
     }
-    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
-    if (size == -1 && PyErr_Occurred()) return NULL;
     PyObject *text = args[0];
     if (!PyUnicode_Check(text)) return PyLong_FromLong(1);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    if (size >= 0 && n != 2 * size) return PyLong_FromLong(2);
+    if (args[1] != Py_None) {
+        Py_ssize_t size = PyNumber_AsSsize_t(args[1], NULL); /* beyond Py_ssize_t: clamped, a length no str has */
+        if (size == -1 && PyErr_Occurred()) return NULL;
+        if (size < 0 || n % 2 || n / 2 != size) return PyLong_FromLong(2);
+    }
     if (n % 2 || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) return PyLong_FromLong(3);
     const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
     PyObject *out = PyBytes_FromStringAndSize(NULL, n / 2);
@@ -323,8 +326,8 @@ static PyMethodDef methods[] = {
      "hash_to_scalar(modulus, dst, items) -> int: hash_to_field(encode(*items), dst, modulus), or NotImplemented "
      "for what the Python composition decides."},
     {"unhex", (PyCFunction)(void (*)(void))py_unhex, METH_FASTCALL,
-     "unhex(text, size) -> bytes | int: the bytes of lowercase hex text (2 size characters if size >= 0), or 1 (not a "
-     "str), 2 (wrong length) or 3 (not lowercase hex digits)."},
+     "unhex(text, size) -> bytes | int: the bytes of lowercase hex text (2 size characters unless size is None), or 1 "
+     "(not a str), 2 (wrong length) or 3 (not lowercase hex digits)."},
     {NULL, NULL, 0, NULL},
 };
 

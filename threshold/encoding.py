@@ -94,7 +94,7 @@ def int_to_hex(value: int, size: int) -> str:
 def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
     """Parse lowercase hex (the one spelling: no whitespace, no prefix, no upper case); `size` in bytes if fixed.
     Native (threshold/_hashing.c: every parser of records and messages reads its hex here)."""
-    data = _hashing.unhex(text, -1 if size is None else size)
+    data = _hashing.unhex(text, size)
     if type(data) is bytes:
         return data
     if data == 1:

@@ -250,7 +250,8 @@ static void le_from_limbs(unsigned char *out, size_t nbytes, const uint64_t *in,
 static void le_to_52(uint64_t *out, const unsigned char *in, size_t nbytes) { le_to_limbs(out, NL, 52, in, nbytes); }
 static void le_from_52(unsigned char *out, size_t nbytes, const uint64_t *in) { le_from_limbs(out, nbytes, in, NL, 52); }
 
-/* x = x - p if that is not negative, for x in n normalized limbs of w bits (x below 2p). */
+/* x = x - p if that is not negative, for x in n normalized limbs of w bits (x below 2p): kept by a mask, not a
+ * branch, so that the conversion of a secret result (a KEM's R^x) shows nothing of it. */
 static void sub_p_if_fits(uint64_t *x, const uint64_t *p, size_t n, unsigned w) {
     uint64_t d[NL > N29 ? NL : N29], borrow = 0;
     for (size_t i = 0; i < n; i++) {
@@ -258,7 +259,9 @@ static void sub_p_if_fits(uint64_t *x, const uint64_t *p, size_t n, unsigned w) 
         d[i] = t & ((1ULL << w) - 1);
         borrow = t >> 63;
     }
-    if (!borrow) memcpy(x, d, n * sizeof(uint64_t));
+    uint64_t keep = borrow - 1; /* all ones if x >= p */
+    __asm__("" : "+r"(keep));   /* opaque: the compiler cannot turn the masking into a branch */
+    for (size_t i = 0; i < n; i++) x[i] = (d[i] & keep) | (x[i] & ~keep);
 }
 
 static int simd_load(const Arith *ar, void *r, const unsigned char *le) {
