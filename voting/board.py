@@ -8,6 +8,7 @@ on the board returns the stored entry and stores nothing (idempotent casting by 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from threshold import keystore
 from threshold.encoding import canonical_json
 from threshold.errors import DecodeError, ProtocolError
 from voting import db
-from voting.record import GENESIS, Entry, entry_hash, parse_json_strict, write_record
+from voting.record import GENESIS, Entry, hashed_body, parse_json_strict, write_record
 
 
 def load_signing_key(path: str | Path) -> SigningKey:
@@ -53,14 +54,17 @@ def signature_valid(public_key: str, digest: str, sig: str) -> bool:
     return True
 
 
-def check_recordable(payload: dict[str, Any]) -> None:
-    """Refuse a payload the record parser would refuse (floats, NaN, lone surrogates): the log must stay verifiable."""
+def recordable_json(payload: dict[str, Any]) -> bytes:
+    """The payload's canonical JSON, refusing a payload the record parser would refuse (floats, NaN, lone
+    surrogates): the log must stay verifiable."""
     try:
-        ok = parse_json_strict(canonical_json(payload).decode("utf-8")) == payload
+        text = canonical_json(payload)
+        ok = parse_json_strict(text.decode("utf-8")) == payload
     except (ValueError, UnicodeError, TypeError) as exc:
         raise DecodeError("payload", f"cannot be written to the record ({exc})") from None
     if not ok:
         raise DecodeError("payload", "does not survive a round trip through the record format")
+    return text
 
 
 def _to_entry(row: db.Entry) -> Entry:
@@ -102,15 +106,14 @@ class LockedBoard:
             found = self.find(dedup_key)
             if found is not None:
                 return found
-        check_recordable(payload)
+        text = recordable_json(payload)
         seq = self.election.head_seq + 1
         prev = self.election.head_hash
-        digest = entry_hash(seq, entry_type, payload, prev)
+        digest = hashlib.sha256(hashed_body(seq, entry_type, text, prev)).hexdigest()
         sig = self._key.sign(bytes.fromhex(digest)).signature.hex()
-        text = canonical_json(payload).decode("utf-8")
         self.session.add(
             db.Entry(
-                election_id=self.election.id, seq=seq, type=entry_type, payload=text,
+                election_id=self.election.id, seq=seq, type=entry_type, payload=text.decode("utf-8"),
                 prev=prev, hash=digest, sig=sig, dedup_key=dedup_key,
             )
         )

@@ -87,13 +87,19 @@ def payload_json(raw: bytes, entry: Entry) -> bytes:
 
 def hashed_json(raw: bytes, entry: Entry) -> bytes:
     """canonical_json({seq, type, payload, prev}), the bytes `entry_hash` hashes, cut from the line (see payload_json)."""
-    return b'{"payload":' + payload_json(raw, entry) + f',"prev":"{entry.prev}","seq":{entry.seq},"type":"{entry.type}"}}'.encode()
+    return hashed_body(entry.seq, entry.type, payload_json(raw, entry), entry.prev)
+
+
+def hashed_body(seq: int, entry_type: str, payload: bytes, prev: str) -> bytes:
+    """canonical_json({seq, type, payload, prev}) from the payload's canonical JSON, encoded once: the sorted keys
+    put it first."""
+    return (b'{"payload":' + payload + b',"prev":' + canonical_json(prev) + b',"seq":' + canonical_json(seq)
+            + b',"type":' + canonical_json(entry_type) + b"}")
 
 
 def entry_hash(seq: int, entry_type: str, payload: dict[str, Any], prev: str) -> str:
     """Hex SHA-256 of the canonical JSON of {seq, type, payload, prev}."""
-    body = {"seq": seq, "type": entry_type, "payload": payload, "prev": prev}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+    return hashlib.sha256(hashed_body(seq, entry_type, canonical_json(payload), prev)).hexdigest()
 
 
 def _reject_constant(name: str) -> Any:

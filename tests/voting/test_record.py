@@ -138,8 +138,10 @@ _json_values = st.recursive(
        kind=st.sampled_from(["setup", "ballot", "close"]), prev=st.sampled_from(["0" * 64, "f" * 64]))
 def test_hashed_bytes_cut_from_the_line_equal_the_encoded_ones(payload: dict, seq: int, kind: str, prev: str) -> None:
     """The verifier hashes slices of the canonical line (record.payload_json / hashed_json) instead of
-    re-encoding the payload: the slices must be exactly what canonical_json and entry_hash produce."""
+    re-encoding the payload: the slices must be exactly what canonical_json and entry_hash produce (the board
+    composes the hashed bytes from the payload's encoding the same way: record.hashed_body)."""
     h = entry_hash(seq, kind, payload, prev)
+    assert h == hashlib.sha256(canonical_json({"seq": seq, "type": kind, "payload": payload, "prev": prev})).hexdigest()
     raw = canonical_json({"seq": seq, "type": kind, "payload": payload, "prev": prev, "hash": h, "sig": "cd" * 64})
     entry = parse_entry_line(raw, 1)
     assert payload_json(raw, entry) == canonical_json(payload)
