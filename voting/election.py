@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from threshold.decryption import PartialDecryption, verify_partial
@@ -178,7 +178,8 @@ class Election:
             entry = lb.append(entry_type, payload, dedup_key=digest)
             lb.session.add(db.Ballot(election_id=self.election_id, ballot_hash=digest, credential=ballot.credential,
                                      tracker=tracker, seq=entry.seq, status=entry_type))
-            lb.session.add_all([db.Ciphertext(election_id=self.election_id, digest=d, seq=entry.seq) for d in digests])
+            lb.session.execute(insert(db.Ciphertext), [{"election_id": self.election_id, "digest": d, "seq": entry.seq}
+                                                       for d in digests])  # one executemany, no ORM objects
             lb.election.last_tracker = tracker
             lb.election.phase = phase
             return Receipt(entry.seq, digest, tracker, True)
