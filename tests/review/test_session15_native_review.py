@@ -51,6 +51,8 @@ from threshold.groups._modp import Modulus
 from threshold.groups.modp import COFACTOR, G, P, Q, ModpGroup, _order_divides_q, multi_exp_mod
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "threshold"))
+from hex_reference import reference_hex_bytes as _old_hex_bytes  # noqa: E402  (the pre-7efa32b reading)
 PI, QI = int(P), int(Q)
 LIMIT = {"openssl": 16384, "avx2": 4174, "ifma": 4157}
 
@@ -252,19 +254,6 @@ def test_ct_exp_threads_share_one_modulus():
 # ------------------------------------------------------------------ unhex / hex_bytes
 
 
-def _old_hex_bytes(text, field, size=None):
-    """encoding.hex_bytes before 7efa32b, verbatim."""
-    if not isinstance(text, str):
-        raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
-    if size is not None and len(text) != 2 * size:
-        raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        data = None
-    if data is None or 2 * len(data) != len(text) or text != text.lower():
-        raise DecodeError(field, "expected lowercase hex digits only")
-    return data
 
 
 def _outcome(fn, *args):

@@ -34,6 +34,7 @@ from voting.record import entry_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "threshold"))
 from ed25519_reference import order8_point, ref_add, ref_decode, ref_encode, ref_mul  # noqa: E402
+from hex_reference import reference_hex_bytes as old_hex_bytes  # noqa: E402
 
 ed = get_group("ed25519")
 
@@ -217,18 +218,6 @@ def _old_encode_one(value: Any) -> bytes:
     raise TypeError(f"cannot encode value of type {type(value).__name__}")
 
 
-def old_hex_bytes(text: Any, field: str, size: Union[int, None] = None) -> bytes:
-    if not isinstance(text, str):
-        raise DecodeError(field, f"expected a hex string, got {type(text).__name__}")
-    if size is not None and len(text) != 2 * size:
-        raise DecodeError(field, f"expected {2 * size} hex characters, got {len(text)}")
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        data = None
-    if data is None or data.hex() != text:
-        raise DecodeError(field, "expected lowercase hex digits only")
-    return data
 
 
 class Str(str):

@@ -151,45 +151,6 @@ def test_hash_to_scalar_outside_the_native_path():
     assert _hashing.hash_to_scalar(7, dst_for("t"), (1.5,)) is NotImplemented
 
 
-def _reference_hex_bytes(text, size):
-    """The pure-Python reading the native `unhex` replaced (bytes.fromhex, then refusing what it tolerates)."""
-    if not isinstance(text, str):
-        return ("type",)
-    if size is not None and len(text) != 2 * size:
-        return ("length",)
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        return ("digits",)
-    if 2 * len(data) != len(text) or text != text.lower():
-        return ("digits",)
-    return data
-
-
-HEXISH = st.text(alphabet=st.sampled_from("0123456789abcdefABCDEF \t\nxg\u00e9\u0660\U0001f600"), max_size=12)
-
-
-@settings(max_examples=400, deadline=None)
-@given(text=st.one_of(HEXISH, st.binary(max_size=6).map(bytes.hex), st.integers(), st.none(), st.binary(max_size=4)),
-       size=st.one_of(st.none(), st.integers(0, 6)))
-def test_native_hex_reading_refuses_what_the_reference_refuses(text, size):
-    """hex_bytes (native unhex) against the Python reading it replaced: the same bytes, or a refusal for the same
-    reason, named as before (digits other than lowercase hex, odd length, whitespace, non-ASCII digits, wrong type)."""
-    from threshold.encoding import hex_bytes
-    from threshold.errors import DecodeError
-
-    want = _reference_hex_bytes(text, size)
-    if isinstance(want, bytes):
-        assert hex_bytes(text, "f", size) == want
-        return
-    with pytest.raises(DecodeError) as err:
-        hex_bytes(text, "f", size)
-    message = {"type": f"expected a hex string, got {type(text).__name__}",
-               "length": f"expected {2 * (size or 0)} hex characters, got {len(text) if isinstance(text, str) else 0}",
-               "digits": "expected lowercase hex digits only"}[want[0]]
-    assert str(err.value) == f"f: {message}"
-
-
 def test_native_unhex_arguments():
     assert _hashing.unhex("00ff", 2) == b"\x00\xff" and _hashing.unhex("", None) == b"" and _hashing.unhex("ab", 5) == 2
     assert _hashing.unhex("00", -1) == 2 and _hashing.unhex("00", 2**70) == 2 and _hashing.unhex(5, 2**70) == 1
