@@ -314,6 +314,54 @@ static PyObject *py_unhex(PyObject *self, PyObject *const *args, Py_ssize_t narg
     return out;
 }
 
+/* unhex_list(items, size): the bytes of every item of a list, each lowercase hex of exactly 2 size characters, or the
+ * index of the first item that is not (threshold.encoding.hex_list names what is wrong with it). One call for a
+ * proof's commitments or scalars instead of one a value. */
+static PyObject *py_unhex_list(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "unhex_list(items: list, size: int) takes a list and a size");
+        return NULL;
+    }
+    Py_ssize_t size = PyNumber_AsSsize_t(args[1], NULL);
+    if (size == -1 && PyErr_Occurred()) return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "unhex_list: the size must not be negative");
+        return NULL;
+    }
+    PyObject *items = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(items);
+    PyObject *out = PyList_New(count);
+    if (!out) return NULL;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PyList_GET_ITEM(items, k);
+        if (!PyUnicode_Check(text) || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND ||
+            PyUnicode_GET_LENGTH(text) / 2 != size || PyUnicode_GET_LENGTH(text) % 2) {
+            Py_DECREF(out);
+            return PyLong_FromSsize_t(k);
+        }
+        const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
+        PyObject *b = PyBytes_FromStringAndSize(NULL, size);
+        if (!b) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        unsigned char *o = (unsigned char *)PyBytes_AS_STRING(b);
+        unsigned bad = 0;
+        for (Py_ssize_t i = 0; i < size; i++) {
+            unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
+            bad |= (hi | lo) & 16u;
+            o[i] = (unsigned char)(hi << 4 | (lo & 15u));
+        }
+        PyList_SET_ITEM(out, k, b);
+        if (bad) {
+            Py_DECREF(out);
+            return PyLong_FromSsize_t(k);
+        }
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -328,6 +376,9 @@ static PyMethodDef methods[] = {
     {"unhex", (PyCFunction)(void (*)(void))py_unhex, METH_FASTCALL,
      "unhex(text, size) -> bytes | int: the bytes of lowercase hex text (2 size characters unless size is None), or 1 "
      "(not a str), 2 (wrong length) or 3 (not lowercase hex digits)."},
+    {"unhex_list", (PyCFunction)(void (*)(void))py_unhex_list, METH_FASTCALL,
+     "unhex_list(items, size) -> list[bytes] | int: the bytes of every item of a list (each lowercase hex of 2 size "
+     "characters), or the index of the first item that is not."},
     {NULL, NULL, 0, NULL},
 };
 

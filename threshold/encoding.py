@@ -104,6 +104,18 @@ def hex_bytes(text: Any, field: str, size: int | None = None) -> bytes:
     raise DecodeError(field, "expected lowercase hex digits only")
 
 
+def hex_list(items: Any, field: str, size: int, n: int) -> list[bytes]:
+    """A JSON list of exactly n lowercase hex values of `size` bytes each, in one native call; `field[i]` names a bad
+    item with the message `hex_bytes` gives it."""
+    if not isinstance(items, list) or len(items) != n:
+        raise DecodeError(field, f"expected a list of {n} items")
+    out = _hashing.unhex_list(items, size)
+    if type(out) is list:
+        return out
+    hex_bytes(items[out], f"{field}[{out}]", size)  # raises, naming what is wrong
+    raise AssertionError("unhex_list refused an item that hex_bytes accepts")
+
+
 def hex_to_int(text: Any, size: int, field: str) -> int:
     """Parse fixed-length lowercase hex of `size` bytes; errors name `field`."""
     return int.from_bytes(hex_bytes(text, field, size), "big")

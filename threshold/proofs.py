@@ -34,12 +34,6 @@ def _obj(obj: Any, keys: set[str], field: str) -> dict:
     return obj
 
 
-def _list(obj: Any, n: int, field: str) -> list:
-    if not isinstance(obj, list) or len(obj) != n:
-        raise DecodeError(field, f"expected a list of {n} items")
-    return obj
-
-
 def _finish(group: Group, reader: ElementReader | None, parse):
     own = reader is None
     reader = reader or group.reader()
@@ -210,13 +204,8 @@ class RangeProof:
         n = limit + 1
 
         def parse(r: ElementReader) -> "RangeProof":
-            return cls(
-                tuple(r.commitment(x, f"{field}.a[{i}]") for i, x in enumerate(_list(o["a"], n, f"{field}.a"))),
-                tuple(r.commitment(x, f"{field}.b[{i}]") for i, x in enumerate(_list(o["b"], n, f"{field}.b"))),
-                tuple(group.scalar_from_hex(x, f"{field}.challenges[{i}]")
-                      for i, x in enumerate(_list(o["challenges"], limit, f"{field}.challenges"))),
-                tuple(group.scalar_from_hex(x, f"{field}.responses[{i}]")
-                      for i, x in enumerate(_list(o["responses"], n, f"{field}.responses"))),
-            )
+            return cls(r.commitments(o["a"], n, f"{field}.a"), r.commitments(o["b"], n, f"{field}.b"),
+                       group.scalars_from_hex(o["challenges"], limit, f"{field}.challenges"),
+                       group.scalars_from_hex(o["responses"], n, f"{field}.responses"))
 
         return _finish(group, reader, parse)

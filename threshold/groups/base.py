@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
-from typing import Any, Hashable, Iterable, Iterator, Sequence
+from typing import Any, Hashable, Iterable, Sequence
 
-from threshold.encoding import hex_bytes, hex_to_int, int_to_hex
+from threshold.encoding import hex_bytes, hex_list, hex_to_int, int_to_hex
 from threshold.errors import DecodeError
 
 Element = Hashable  # mpz for modp, 32 bytes for ed25519: hashable, compared with ==
@@ -212,6 +211,14 @@ class Group(ABC):
             raise DecodeError(field, "scalar is not reduced modulo q")
         return value
 
+    def scalars_from_hex(self, items: Any, n: int, field: str) -> tuple[int, ...]:
+        """Parse a JSON list of exactly n scalars, as `scalar_from_hex` each; `field[i]` names a bad one."""
+        values = tuple(int.from_bytes(b, "big") for b in hex_list(items, field, SCALAR_BYTES, n))
+        if values and max(values) >= self.q:
+            i = next(i for i, v in enumerate(values) if v >= self.q)
+            raise DecodeError(f"{field}[{i}]", "scalar is not reduced modulo q")
+        return values
+
     @abstractmethod
     def hash_to_element(self, tag: str, msg: bytes) -> Element:
         """An element with unknown discrete log, reproducible by anyone from (tag, msg)."""
@@ -238,18 +245,42 @@ class ElementReader:
         self.group = group
         self.pending: list[tuple[Element, str]] = []
         self.failure: DecodeError | None = None
+        self._marks: list[Any] = []  # one `_mark()` per open block, the outermost first
 
-    @contextmanager
-    def batched(self) -> Iterator["ElementReader"]:
-        """A block whose elements the group may check together at its end (ed25519: the decompressions, 8 square
-        roots at a time) rather than one by one as they are read; nothing may be computed with them inside it.
-        If the block raises, what it read owes nothing more to `finish()`. Blocks nest: the outermost checks."""
-        mark = len(self.pending)
-        try:
-            yield self
-        except BaseException:
-            del self.pending[mark:]
-            raise
+    def batched(self) -> "ElementReader":
+        """A block, `with reader.batched(): ...`, whose elements the group may check together at its end (ed25519:
+        the decompressions, 8 square roots at a time) rather than one by one as they are read; nothing may be
+        computed with them inside it. If the block raises, what it read owes nothing more to `finish()`. Blocks
+        nest: the outermost checks. The reader is its own context manager (a proof or ciphertext read inside a
+        ballot's block opens one too: entering must cost little)."""
+        return self
+
+    def __enter__(self) -> "ElementReader":
+        self._marks.append(self._mark())
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        mark = self._marks.pop()
+        if exc_type is None:
+            if self._marks:
+                return
+            try:
+                self._end_block()
+                return
+            except BaseException:
+                self._drop(mark)
+                raise
+        self._drop(mark)
+
+    def _mark(self) -> Any:
+        """What `_drop` needs to forget what a block will read."""
+        return len(self.pending)
+
+    def _drop(self, mark: Any) -> None:
+        del self.pending[mark:]
+
+    def _end_block(self) -> None:
+        """The checks a group defers to the end of the outermost block: none here."""
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> Element:
         x, owed = self.group.parse_deferred(data, field, allow_identity)
@@ -274,10 +305,19 @@ class ElementReader:
         ignores; in edwards25519 `accepts` ignores its torsion part (cofactored equations). A proof that
         holds up to that part still proves its statement (docs/spec.md section 4).
         """
-        x, owed = self.group.parse_commitment(_hex_bytes(text, self.group.element_bytes, field), field, allow_identity)
+        return self._commitment_bytes(_hex_bytes(text, self.group.element_bytes, field), field, allow_identity)
+
+    def _commitment_bytes(self, data: bytes, field: str, allow_identity: bool) -> Element:
+        x, owed = self.group.parse_commitment(data, field, allow_identity)
         if owed:
             self.pending.append((x, field))
         return x
+
+    def commitments(self, items: Any, n: int, field: str) -> tuple[Element, ...]:
+        """A JSON list of exactly n proof commitments, never the identity, as `commitment` reads each; `field[i]`
+        names a bad one."""
+        size = self.group.element_bytes
+        return tuple(self._commitment_bytes(x, f"{field}[{i}]", False) for i, x in enumerate(hex_list(items, field, size, n)))
 
     def finish(self) -> None:
         """Run the owed membership tests; raises DecodeError naming the first bad field.

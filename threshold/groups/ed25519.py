@@ -22,13 +22,12 @@ equations are accepted up to torsion (`accepts`). hash_to_element stays on libso
 from __future__ import annotations
 
 import secrets
-from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import nacl.bindings as sodium
 
-from threshold.encoding import hex_bytes
+from threshold.encoding import hex_bytes, hex_list
 from threshold.errors import DecodeError
 from threshold.groups import _ed25519 as native
 from threshold.groups.base import Element, ElementReader, FixedBase, Group
@@ -241,47 +240,67 @@ def _not_small_order(x: bytes, field: str, allow_identity: bool) -> bytes:
 
 def _check_encodings(items: Sequence[tuple[bytes, str]]) -> None:
     """Canonical encoding and curve equation of each point (decoded together, then cached); the first bad one is named."""
-    for (_, field), rc in zip(items, native.checks([x for x, _ in items])):
-        if rc:
-            raise DecodeError(field, _DECODE_ERRORS[rc])
+    rcs = native.checks([x for x, _ in items])
+    if any(rcs):
+        field, rc = next((field, rc) for (_, field), rc in zip(items, rcs) if rc)
+        raise DecodeError(field, _DECODE_ERRORS[rc])
 
 
 class Ed25519Reader(ElementReader):
-    """An ElementReader whose `batched()` blocks decompress their points together at the block's end."""
+    """An ElementReader whose blocks decompress their points together at the outermost block's end."""
 
     def __init__(self, group: Ed25519Group) -> None:
         super().__init__(group)
-        self._unchecked: list[tuple[bytes, str]] | None = None
+        self._unchecked: list[tuple[bytes, str]] = []  # the open blocks' points, decompressed at the outermost end
 
-    @contextmanager
-    def batched(self) -> Iterator["Ed25519Reader"]:
-        if self._unchecked is not None:  # an inner block: the outermost one checks
-            yield self
-            return
-        self._unchecked = []
-        try:
-            with super().batched():  # which leaves nothing of a failed block owed, unchecked points included
-                yield self
-                if self._unchecked:
-                    _check_encodings(self._unchecked)
-        finally:
-            self._unchecked = None
+    def _mark(self) -> tuple[int, int]:
+        return len(self.pending), len(self._unchecked)
+
+    def _drop(self, mark: tuple[int, int]) -> None:
+        del self.pending[mark[0]:]
+        del self._unchecked[mark[1]:]
+
+    def _end_block(self) -> None:
+        unchecked, self._unchecked = self._unchecked, []
+        if unchecked:
+            _check_encodings(unchecked)
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> bytes:
-        if self._unchecked is None:
+        if not self._marks:
             return super().element_bytes(data, field, allow_identity)
-        x = _shape(data, field, allow_identity)
+        return self._owed(_shape(data, field, allow_identity), field)
+
+    def element(self, text: Any, field: str, allow_identity: bool = False) -> bytes:
+        if not self._marks:
+            return super().element(text, field, allow_identity)
+        x = hex_bytes(text, field, 32)  # 32 exact bytes: of the shape's checks only the identity's is left
+        if x == IDENTITY:
+            return _shape(x, field, allow_identity)
+        return self._owed(x, field)
+
+    def _owed(self, x: bytes, field: str) -> bytes:
+        """A point of the right shape read in a block: decompressed at its end, tested for membership at finish()."""
         if x != IDENTITY:
             self._unchecked.append((x, field))
             self.pending.append((x, field))
         return x
 
     def commitment(self, text: Any, field: str, allow_identity: bool = False) -> bytes:
-        if self._unchecked is None:
+        if not self._marks:
             return super().commitment(text, field, allow_identity)
-        x = hex_bytes(text, field, 32)  # 32 exact bytes: of the shape's checks only the identity's is left
+        x = hex_bytes(text, field, 32)
         if not allow_identity and x in SMALL_ORDER:  # the identity included: name it as _shape does
             _not_small_order(_shape(x, field, False), field, False)
         if x != IDENTITY:
             self._unchecked.append((x, field))
         return x
+
+    def commitments(self, items: Any, n: int, field: str) -> tuple[bytes, ...]:
+        if not self._marks:
+            return super().commitments(items, n, field)
+        xs = hex_list(items, field, 32, n)
+        if not SMALL_ORDER.isdisjoint(xs):  # the identity included: name the first as _shape does
+            i = next(i for i, x in enumerate(xs) if x in SMALL_ORDER)
+            _not_small_order(_shape(xs[i], f"{field}[{i}]", False), f"{field}[{i}]", False)
+        self._unchecked += [(x, f"{field}[{i}]") for i, x in enumerate(xs)]
+        return tuple(xs)
