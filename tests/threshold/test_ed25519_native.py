@@ -461,6 +461,32 @@ def test_weighted_torsion_refuses_malformed_input(equations, randomness, error, 
 NON_CANONICAL = (2**255 - 19 + 1).to_bytes(32, "little")  # y = p + 1 >= p
 
 
+@settings(max_examples=60, deadline=None)
+@given(seeds=st.lists(st.tuples(st.booleans(), st.binary(min_size=32, max_size=32)), min_size=1, max_size=20))
+def test_batched_decompressions_agree_with_one_by_one(seeds):
+    """However many points miss the cache (the square roots of 2 to 8 of them share lanes: IFMA, or AVX2 where the
+    CPU has no IFMA), each gets the code a lone decoding gives it, and a decoded point is the point it encodes."""
+    encs = [rand_point() if valid else raw for valid, raw in seeds]
+    native.cache_clear()
+    batched = native.checks(encs)
+    native.cache_clear()
+    alone = []
+    for e in encs:
+        alone.append(native.check(e))
+        native.cache_clear()
+    assert batched == alone
+    assert [rc == 0 for rc in batched] == [ref_decode(e) is not None for e in encs]
+    native.checks(encs)  # now from the cache, as the batch decoded them
+    assert all(native.multi_exp([e], [1]) == e for e, rc in zip(encs, batched) if rc == 0)
+
+
+def test_the_lanes_this_cpu_offers_are_used():
+    """IFMA's with the ifma arithmetic; on adx (no IFMA, or forced), AVX2's wherever the CPU has AVX2."""
+    with open("/proc/cpuinfo") as f:
+        avx2 = " avx2" in f.read()
+    assert native.LANES == {"ifma": "ifma", "adx": "avx2" if avx2 else "none", "portable": "none"}[native.ARITH]
+
+
 def test_checks_matches_check_one_by_one():
     encs = POINTS + [OFF_CURVE, NON_CANONICAL, IDENTITY, TORSION[3]] + [sodium_mul(BASEPOINT, 5 + i) for i in range(11)]
     native.cache_clear()

@@ -9,6 +9,8 @@
  *             radix-2^51 elements (see comb_lanes), and the variable-time multi-exponentiations
  *             on 4-way points (one point per 256-bit vector: straus4, pippenger4); CPUs with
  *             AVX-512 F, VL and IFMA as well.
+ *   (adx without IFMA, on a CPU with AVX2: the square roots of batched decodings in 2 x 4 AVX2 lanes of
+ *             radix-2^25.5 elements, avx2_pow22523. The module's LANES attribute: "ifma", "avx2" or "none".)
  * This file is compiled twice: directly (portable, and the module's entry point) and from
  * _ed25519_x64.c with ED_FE64 defined (adx and ifma; an empty unit off x86-64). Everything below
  * the field layer is the same source in both; each build has its own method table and state, and
@@ -829,6 +831,8 @@ typedef struct {
 } fb_table;
 #ifdef ED_FE64
 static int use_ifma;  /* AVX-512 IFMA comb: set once at import */
+static int use_avx2;  /* without IFMA: the square roots of decode_many in AVX2 lanes (set once at import) */
+#define AVX2_POW_MIN 5 /* misses that make the AVX2 lanes worth their cost (measured) */
 static void table_lanes(fb_table *tb);
 #endif
 #define TABLE_POINTS (32 * 8 + 2 * 8)
@@ -1150,6 +1154,130 @@ __attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out
 }
 #endif
 
+#ifdef ED_FE64
+/* ------------------------------------------------------------------ 2 x 4 AVX2 lanes for the square roots
+ *
+ * Without IFMA, the exponentiations of decode_many run in AVX2 lanes: two groups of four field elements, each
+ * element in ten limbs of radix 2^25.5 (26 bits at even positions, 25 at odd, as ref10), one 64-bit lane per
+ * limb, products by vpmuludq (32 x 32 -> 64 bits). Limb i weighs 2^ceil(25.5 i): a_i b_j lands on limb i + j,
+ * doubled when i and j are both odd, times 19 past limb 9 (2^255 = 19). Carried limbs are below 2^26 (h1 and h5
+ * below 2^25 + 2^15), so every operand of a product is below 2^32 (at most 4 x 2^26 or 19 x 2^26) and every
+ * column sums at most ten products below 2^56.3, below 2^60. The two groups go through each step together,
+ * which gives the out-of-order core two independent chains. */
+#define A2 __attribute__((target("avx2"))) static inline
+typedef struct { __m256i v[2][10]; } a10;
+
+/* Interleaved carries (two chains, ref10's order), then limbs as above. */
+A2 void a10_carry(__m256i h[10]) {
+    const __m256i m26 = _mm256_set1_epi64x((1 << 26) - 1), m25 = _mm256_set1_epi64x((1 << 25) - 1);
+#define CARRY(i, bits, mask) do { h[(i) + 1] = _mm256_add_epi64(h[(i) + 1], _mm256_srli_epi64(h[i], bits)); \
+                                  h[i] = _mm256_and_si256(h[i], mask); } while (0)
+    CARRY(0, 26, m26); CARRY(4, 26, m26);
+    CARRY(1, 25, m25); CARRY(5, 25, m25);
+    CARRY(2, 26, m26); CARRY(6, 26, m26);
+    CARRY(3, 25, m25); CARRY(7, 25, m25);
+    CARRY(4, 26, m26); CARRY(8, 26, m26);
+    __m256i c = _mm256_srli_epi64(h[9], 25);
+    h[9] = _mm256_and_si256(h[9], m25);
+    h[0] = _mm256_add_epi64(h[0], _mm256_add_epi64(_mm256_add_epi64(c, _mm256_slli_epi64(c, 1)), _mm256_slli_epi64(c, 4)));
+    CARRY(0, 26, m26);
+#undef CARRY
+}
+
+#define MULU(a, b) _mm256_mul_epu32(a, b)
+#define X19(x) _mm256_add_epi64(_mm256_add_epi64(x, _mm256_slli_epi64(x, 1)), _mm256_slli_epi64(x, 4))
+
+/* h = f g for each group and lane. */
+A2 void a10_mul(a10 *h, const a10 *f, const a10 *g) {
+    _Pragma("GCC unroll 2")
+    for (int t = 0; t < 2; t++) {
+        const __m256i *F = f->v[t], *G = g->v[t];
+        __m256i g19[10], f2[10], out[10];
+        _Pragma("GCC unroll 10")
+        for (int j = 0; j < 10; j++) g19[j] = X19(G[j]);
+        _Pragma("GCC unroll 10")
+        for (int i = 0; i < 10; i++) f2[i] = (i & 1) ? _mm256_add_epi64(F[i], F[i]) : F[i];
+        _Pragma("GCC unroll 10")
+        for (int k = 0; k < 10; k++) {
+            __m256i acc = _mm256_setzero_si256();
+            _Pragma("GCC unroll 10")
+            for (int i = 0; i < 10; i++) {
+                int j = k - i, wrap = j < 0;
+                j += 10 * wrap;
+                acc = _mm256_add_epi64(acc, MULU((i & j & 1) ? f2[i] : F[i], wrap ? g19[j] : G[j]));
+            }
+            out[k] = acc;
+        }
+        a10_carry(out);
+        memcpy(h->v[t], out, sizeof out);
+    }
+}
+
+/* h = f^(2^n), n >= 1: each squaring takes the 55 products a_i a_j, i <= j (doubled for i < j). Both groups in
+ * one unrolled body: their independent chains are what keeps the core busy (one group alone runs no faster per
+ * element than the scalar arithmetic, measured). */
+A2 void a10_sqn(a10 *h, const a10 *f, int n) {
+    *h = *f;
+    for (int r = 0; r < n; r++)
+        _Pragma("GCC unroll 2")
+        for (int t = 0; t < 2; t++) {
+            __m256i *F = h->v[t], f2[10], f4[10], f19[10], out[10];
+            _Pragma("GCC unroll 10")
+            for (int i = 0; i < 10; i++) {
+                f2[i] = _mm256_add_epi64(F[i], F[i]);
+                f4[i] = _mm256_add_epi64(f2[i], f2[i]);
+                f19[i] = X19(F[i]);
+            }
+            _Pragma("GCC unroll 10")
+            for (int k = 0; k < 10; k++) {
+                __m256i acc = _mm256_setzero_si256();
+                _Pragma("GCC unroll 10")
+                for (int i = 0; i < 10; i++) {
+                    int j = k - i, wrap = j < 0;
+                    j += 10 * wrap;
+                    if (j < i) continue;
+                    int c = (j > i ? 2 : 1) * ((i & j & 1) ? 2 : 1);
+                    const __m256i *a = c == 4 ? f4 : c == 2 ? f2 : F;
+                    acc = _mm256_add_epi64(acc, MULU(a[i], wrap ? f19[j] : F[j]));
+                }
+                out[k] = acc;
+            }
+            a10_carry(out);
+            memcpy(F, out, sizeof out);
+        }
+}
+
+/* out[l] = w_l^((p-5)/8) for m <= 8 decodings at once: fe_pow22523's chain in 2 x 4 AVX2 lanes. */
+__attribute__((target("avx2"))) static void avx2_pow22523(fe *out, const dec_state *st, int m) {
+    uint64_t limbs[2][10][4] __attribute__((aligned(32))), l5[5];
+    a10 z, t0, t1, t2;
+    for (int l = 0; l < 8; l++) {
+        if (l < m) fe_to51(l5, st[l].w);
+        else { memset(l5, 0, sizeof l5); l5[0] = 1; }
+        for (int k = 0; k < 5; k++) {
+            limbs[l / 4][2 * k][l % 4] = l5[k] & ((1 << 26) - 1);
+            limbs[l / 4][2 * k + 1][l % 4] = l5[k] >> 26;
+        }
+    }
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 10; k++) z.v[t][k] = _mm256_load_si256((const __m256i *)limbs[t][k]);
+#define V_MUL(h, f, g) a10_mul(&(h), &(f), &(g))
+#define V_SQN(h, f, n) a10_sqn(&(h), &(f), n)
+    POW22523(V_MUL, V_SQN, t0, z, t0, t1, t2);
+#undef V_MUL
+#undef V_SQN
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 10; k++) _mm256_store_si256((__m256i *)limbs[t][k], t0.v[t][k]);
+    for (int l = 0; l < m; l++) {
+        for (int k = 0; k < 5; k++) l5[k] = limbs[l / 4][2 * k][l % 4] + (limbs[l / 4][2 * k + 1][l % 4] << 26);
+        fe_from51(out[l], l5); /* limbs below 2^51 + 2^41: their value is below 2^256, all fe_from51 needs */
+    }
+}
+#undef MULU
+#undef X19
+#undef A2
+#endif
+
 /* n encodings, each from the cache or decoded (then cached); the exponentiations of up to 8 misses
  * at a time share IFMA lanes where the CPU has them. rc[i] as decode's; out[i] is set where it is 0. */
 static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n) {
@@ -1169,6 +1297,7 @@ static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n
         if (!m) continue;
 #ifdef ED_FE64
         if (use_ifma && m > 1) lanes_pow22523(pw, st, m);
+        else if (use_avx2 && m >= AVX2_POW_MIN) avx2_pow22523(pw, st, m);
         else
 #endif
             for (int j = 0; j < m; j++) fe_pow22523(pw[j], st[j].w);
@@ -2473,11 +2602,15 @@ ED_EXPORT PyMethodDef ED_VARIANT(ed25519_methods)[] = {
     {"_field", py_field, METH_VARARGS, "_field(op, a, b) -> one field operation on raw limbs (tests only)."},
     {NULL, NULL, 0, NULL}};
 
-ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m, int ifma) {
+enum { LANES_NONE, LANES_AVX2, LANES_IFMA };
+
+/* lanes: the vector units this CPU offers the adx build (the portable build has none). */
+ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m, int lanes) {
 #ifdef ED_FE64
-    use_ifma = ifma;
+    use_ifma = lanes == LANES_IFMA;
+    use_avx2 = lanes == LANES_AVX2;
 #else
-    (void)ifma;
+    (void)lanes;
 #endif
     cache = PyMem_Calloc((size_t)1 << CACHE_BITS, sizeof(cache_entry));
     if (!cache) { PyErr_NoMemory(); return -1; }
@@ -2493,7 +2626,7 @@ ED_EXPORT int ED_VARIANT(ed25519_init)(PyObject *m, int ifma) {
 #if ED_HAVE_ADX
 #include <cpuid.h>
 extern PyMethodDef ed25519_methods_adx[];
-extern int ed25519_init_adx(PyObject *m, int ifma);
+extern int ed25519_init_adx(PyObject *m, int lanes);
 
 /* CPUID leaf 7: EBX bit 8 = BMI2 (mulx), bit 19 = ADX (adcx, adox); user-mode instructions, no
  * OS support needed. */
@@ -2513,6 +2646,16 @@ static int cpu_has_ifma(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b >> 16 & 1) && (b >> 21 & 1) && (b >> 31 & 1);
 }
+
+/* AVX2 (CPUID leaf 7: EBX bit 5), with the OS saving the SSE and AVX state (XCR0 bits 1, 2). */
+static int cpu_has_avx2(void) {
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x6) != 0x6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return b >> 5 & 1;
+}
 #endif
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native edwards25519 arithmetic.", -1, NULL};
@@ -2520,7 +2663,8 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_ed25519", "Native e
 PyMODINIT_FUNC PyInit__ed25519(void) {
     const char *want = getenv("QUORUM_ED25519_ARITH");
     const char *arith = "portable";
-    int (*init)(PyObject *, int) = ed25519_init_portable, ifma = 0;
+    const char *lanes_name = "none";
+    int (*init)(PyObject *, int) = ed25519_init_portable, lanes = LANES_NONE;
     moddef.m_methods = ed25519_methods_portable;
     if (!want || !*want) want = "auto";
     if (strcmp(want, "auto") && strcmp(want, "portable") && strcmp(want, "adx") && strcmp(want, "ifma")) {
@@ -2532,7 +2676,8 @@ PyMODINIT_FUNC PyInit__ed25519(void) {
         moddef.m_methods = ed25519_methods_adx;
         init = ed25519_init_adx;
         arith = "adx";
-        if (strcmp(want, "adx") && cpu_has_ifma()) { ifma = 1; arith = "ifma"; }
+        if (strcmp(want, "adx") && cpu_has_ifma()) { lanes = LANES_IFMA; lanes_name = arith = "ifma"; }
+        else if (cpu_has_avx2()) { lanes = LANES_AVX2; lanes_name = "avx2"; }
     }
 #endif
     if (strcmp(want, "auto") && strcmp(want, arith)) {
@@ -2542,7 +2687,8 @@ PyMODINIT_FUNC PyInit__ed25519(void) {
     }
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
-    if (init(m, ifma) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0 ||
+    if (init(m, lanes) < 0 || PyModule_AddStringConstant(m, "ARITH", arith) < 0 ||
+        PyModule_AddStringConstant(m, "LANES", lanes_name) < 0 ||
         PyModule_AddIntConstant(m, "CACHE_ENTRIES", 1L << CACHE_BITS) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }
