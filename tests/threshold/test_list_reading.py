@@ -63,7 +63,8 @@ def test_scalars_from_hex_as_one_by_one(group):
     q = group.q
     good = [group.scalar_to_hex(v) for v in (0, 1, q - 1)]
     assert group.scalars_from_hex(good, 3, "s") == (0, 1, q - 1)
-    for bad, message in [((q).to_bytes(32, "big").hex(), "not reduced"), ("00" * 31, "expected 64 hex"), (7, "hex string")]:
+    bads = [(q.to_bytes(32, "big").hex(), "not reduced"), ("00" * 31, "expected 64 hex"), (7, "hex string")]
+    for bad, message in bads:
         items = [good[0], bad, good[2]]
         err = outcome(lambda: group.scalars_from_hex(items, 3, "s"))
         assert err == outcome(lambda: [group.scalar_from_hex(x, f"s[{i}]") for i, x in enumerate(items)])
@@ -81,11 +82,15 @@ def test_commitments_as_one_by_one(group, batched):
     cases = [points] + [points[:i] + [bad] + points[i + 1:] for bad in bads for i in (0, 2)]
 
     def read(items, one_call):
+        def go(r):
+            if one_call:
+                return r.commitments(items, 3, "c")
+            return tuple(r.commitment(x, f"c[{i}]") for i, x in enumerate(items))
         r = group.reader()
         if not batched:
-            return r.commitments(items, 3, "c") if one_call else tuple(r.commitment(x, f"c[{i}]") for i, x in enumerate(items))
+            return go(r)
         with r.batched():
-            return r.commitments(items, 3, "c") if one_call else tuple(r.commitment(x, f"c[{i}]") for i, x in enumerate(items))
+            return go(r)
     for items in cases:
         assert outcome(lambda: read(items, True)) == outcome(lambda: read(items, False)), items
 

@@ -316,8 +316,8 @@ class ElementReader:
     def commitments(self, items: Any, n: int, field: str) -> tuple[Element, ...]:
         """A JSON list of exactly n proof commitments, never the identity, as `commitment` reads each; `field[i]`
         names a bad one."""
-        size = self.group.element_bytes
-        return tuple(self._commitment_bytes(x, f"{field}[{i}]", False) for i, x in enumerate(hex_list(items, field, size, n)))
+        datas = hex_list(items, field, self.group.element_bytes, n)
+        return tuple(self._commitment_bytes(x, f"{field}[{i}]", False) for i, x in enumerate(datas))
 
     def finish(self) -> None:
         """Run the owed membership tests; raises DecodeError naming the first bad field.
