@@ -50,7 +50,9 @@ def ed25519_arithmetic() -> str:
     from threshold.groups import _ed25519
 
     return {"ifma": "radix-2^64 mulx/adx field, comb in AVX-512 IFMA lanes, variable-time multi-exponentiations "
-                    "on 4-way IFMA points", "adx": "radix-2^64 mulx/adx field",
+                    "on 4-way IFMA points, batched square roots in 8 IFMA lanes",
+            "adx": "radix-2^64 mulx/adx field" + (", batched square roots in 2 x 4 AVX2 lanes"
+                                                 if getattr(_ed25519, "LANES", "") == "avx2" else ""),
             "portable": "portable radix-2^51 field"}.get(getattr(_ed25519, "ARITH", ""), "portable radix-2^51 field")
 
 
@@ -527,7 +529,8 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "mixed additions, then one field inversion by Fermat (254 squarings) to encode the result), a "
             "constant-time variable-base multiplication for `exp`, and a variable-time Straus/Pippenger "
             "`multi_exp` (with AVX-512 IFMA on 4-way points: one point per 256-bit vector, each step of the "
-            "formulas one lane-wise product; the square roots of uncached points decoded 8 at a time in lanes). "
+            "formulas one lane-wise product; the square roots of uncached points decoded 8 at a time in lanes, IFMA's "
+            "or, without IFMA, AVX2's). "
             "The floor of each missed row, from this run's primitives: "
             "encryption is one `fixed_base_products` call: two comb passes (g^r; K^r with g^m added from the "
             "5-digit short path for plaintexts below 2^16) and one inversion for both encodings; the 0/1 proof's "
