@@ -122,5 +122,5 @@ def test_the_outermost_block_checks_and_a_failure_there_rolls_it_back(group):
             with reader.batched():
                 reader.element(group.to_hex(group.exp_g(3)), "inner")
             reader.element(bad, "bad")
-    assert [f for _, f in reader.pending] == ["before"] and reader._marks == []
+    assert [f for _, f in reader.pending] == ["before"] and reader._open == 0
     reader.finish()

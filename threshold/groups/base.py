@@ -245,32 +245,14 @@ class ElementReader:
         self.group = group
         self.pending: list[tuple[Element, str]] = []
         self.failure: DecodeError | None = None
-        self._marks: list[Any] = []  # one `_mark()` per open block, the outermost first
+        self._open = 0  # blocks entered and not yet left
 
-    def batched(self) -> "ElementReader":
+    def batched(self) -> "ReaderBlock":
         """A block, `with reader.batched(): ...`, whose elements the group may check together at its end (ed25519:
         the decompressions, 8 square roots at a time) rather than one by one as they are read; nothing may be
         computed with them inside it. If the block raises, what it read owes nothing more to `finish()`. Blocks
-        nest: the outermost checks. The reader is its own context manager (a proof or ciphertext read inside a
-        ballot's block opens one too: entering must cost little)."""
-        return self
-
-    def __enter__(self) -> "ElementReader":
-        self._marks.append(self._mark())
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        mark = self._marks.pop()
-        if exc_type is None:
-            if self._marks:
-                return
-            try:
-                self._end_block()
-                return
-            except BaseException:
-                self._drop(mark)
-                raise
-        self._drop(mark)
+        nest: the outermost checks."""
+        return ReaderBlock(self)
 
     def _mark(self) -> Any:
         """What `_drop` needs to forget what a block will read."""
@@ -334,6 +316,38 @@ class ElementReader:
             raise
         self.pending = []
 
+
+
+class ReaderBlock:
+    """One `ElementReader.batched()` block: a plain context manager (a proof or ciphertext read inside a ballot's
+    block opens one too, so entering must cost little) that keeps its own mark, so that blocks left out of order
+    (one held open by a suspended generator) still forget only what they read themselves. The block that was
+    outermost when entered, or the last one left, runs the group's deferred checks."""
+
+    __slots__ = ("reader", "mark", "outermost")
+
+    def __init__(self, reader: ElementReader) -> None:
+        self.reader = reader
+
+    def __enter__(self) -> ElementReader:
+        r = self.reader
+        self.mark, self.outermost = r._mark(), r._open == 0
+        r._open += 1
+        return r
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        r = self.reader
+        r._open -= 1
+        if exc_type is None:
+            if not (self.outermost or r._open == 0):
+                return
+            try:
+                r._end_block()
+                return
+            except BaseException:
+                r._drop(self.mark)
+                raise
+        r._drop(self.mark)
 
 def _hex_bytes(text: Any, size: int, field: str) -> bytes:
     return hex_bytes(text, field, size)

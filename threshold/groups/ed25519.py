@@ -266,12 +266,12 @@ class Ed25519Reader(ElementReader):
             _check_encodings(unchecked)
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> bytes:
-        if not self._marks:
+        if not self._open:
             return super().element_bytes(data, field, allow_identity)
         return self._owed(_shape(data, field, allow_identity), field)
 
     def element(self, text: Any, field: str, allow_identity: bool = False) -> bytes:
-        if not self._marks:
+        if not self._open:
             return super().element(text, field, allow_identity)
         x = hex_bytes(text, field, 32)  # 32 exact bytes: of the shape's checks only the identity's is left
         if x == IDENTITY:
@@ -286,7 +286,7 @@ class Ed25519Reader(ElementReader):
         return x
 
     def commitment(self, text: Any, field: str, allow_identity: bool = False) -> bytes:
-        if not self._marks:
+        if not self._open:
             return super().commitment(text, field, allow_identity)
         x = hex_bytes(text, field, 32)
         if not allow_identity and x in SMALL_ORDER:  # the identity included: name it as _shape does
@@ -296,7 +296,7 @@ class Ed25519Reader(ElementReader):
         return x
 
     def commitments(self, items: Any, n: int, field: str) -> tuple[bytes, ...]:
-        if not self._marks:
+        if not self._open:
             return super().commitments(items, n, field)
         xs = hex_list(items, field, 32, n)
         if not SMALL_ORDER.isdisjoint(xs):  # the identity included: name the first as _shape does
