@@ -456,8 +456,8 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         f"Repetitions: {info['reps']} per single-operation figure, "
         f"batches {', '.join(f'N={n}: {r}' for n, r in zip(batch_sizes, info['batch_reps']))}. Tables for g and K "
         "are built before timing; their build time is its own row (ed25519: a constant-time comb of 32 x 8 affine "
-        "multiples, plus 2 x 8 for exponents below 2^16; modp: a constant-time table of 64 x 16 multiples, every "
-        "row read whole, zero nibbles included, 4 rows for a plaintext below 2^16). ed25519's decode cache is emptied before each read of JSON, so every element read pays its "
+        "multiples, plus 2 x 8 for exponents below 2^16; modp: a constant-time table of 52 x 32 multiples, every "
+        "row read whole, zero windows included, 4 rows for a plaintext below 2^16). ed25519's decode cache is emptied before each read of JSON, so every element read pays its "
         "decompression.",
         "",
         table,

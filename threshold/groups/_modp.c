@@ -8,7 +8,7 @@
  * - AVX2 without IFMA, for p of 3584 to 4174 bits: 144 limbs of 29 bits in 64-bit lanes multiplied four at a time
  *   by vpmuludq, almost-Montgomery (R = 2^4176, values below 2p), about 1.6x faster than OpenSSL at 4096 bits,
  *   1.1x at 3584, slower below 3200 (measured on Zen 4, arith forced: benchmarks/modp_arith.py); squarings
- *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes (a comb of 64 rows of 16: 1.2 MB);
+ *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes (a comb of 52 rows of 32: 1.9 MB);
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
  *   MULX/ADX where the CPU has them; about 1.25x faster than a GMP product plus a word-by-word reduction).
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
@@ -21,12 +21,13 @@
  *             over 1024 bits, Straus or Pippenger (buckets over windows sized to how many exponents reach
  *             them) by a multiplication-count estimate. For public exponents (verification equations,
  *             batch weights, the folded membership tests).
- * Comb        a fixed base's table base^(j 16^i), j = 0..15, for every exponent nibble i (g, long-lived
- *             public keys; 64 rows for 256-bit exponents, 640 KB on IFMA): for secret exponents (keys,
- *             nonces, encryption randomness). Each nibble reads its whole row and keeps its entry by
- *             masks, zero nibbles included, then one product: on IFMA and AVX2, whose products have no
- *             data-dependent branch or address, neither the time nor the memory read depends on the
- *             exponent. Products of several such powers share one conversion out of Montgomery form.
+ * Comb        a fixed base's table base^(j 32^i), j = 0..31, for every 5-bit window i of the exponent (g,
+ *             long-lived public keys; 52 rows for 256-bit exponents, 1.06 MB on IFMA): for secret exponents
+ *             (keys, nonces, encryption randomness). Each window reads its whole row and keeps its entry by
+ *             masks, zero windows included, then one product (52 products where 4-bit windows took
+ *             64: -8% for exp_g, -11% for a ballot's encryption on AVX2, measured): on IFMA and AVX2,
+ *             whose products have no data-dependent branch or address, neither the time nor the memory
+ *             read depends on the exponent. Products of several such powers share one conversion out of Montgomery form.
  * NOT CONSTANT TIME: multi_exp (public exponents only), and every product on the OpenSSL arithmetic
  * (BN_mod_mul_montgomery is not the constant-time variant; documented in docs/spec.md). The GIL is
  * released while computing.
@@ -853,15 +854,17 @@ done:
 
 /* ------------------------------------------------------------ fixed-base combs */
 
-#define COMB_RADIX 16 /* entries per row of a comb: base^(j 16^i), j = 0..15 */
+#define COMB_BITS 5                      /* a comb's window: rows of 32 entries base^(j 32^i), j = 0..31 */
+#define COMB_ENTRIES (1u << COMB_BITS)
+#define WINDOW_ENTRIES 16                /* ct_exp's per-call row: base^0..base^15 (4-bit windows) */
 
 typedef struct {
     PyObject_HEAD
     Modulus *mod;         /* strong reference */
-    size_t rows;          /* exponent bytes: the table has two rows (nibbles) per byte */
+    size_t nbytes;        /* exponent bytes: the table has comb_rows(nbytes) rows */
     size_t esize;         /* bytes of an entry: the arithmetic's slot (IFMA, AVX2), or p's bytes rounded up to whole
                              words (OpenSSL: the Montgomery value, little-endian) */
-    unsigned char *table; /* 2 rows * 16 entries, Montgomery form: entry 16 i + j = base^(j 16^i), entry 0 one */
+    unsigned char *table; /* rows of 32 entries, Montgomery form: entry 32 i + j = base^(j 32^i), entry 0 one */
 } Comb;
 
 static PyTypeObject CombType;
@@ -887,33 +890,46 @@ static int comb_digits(PyObject *obj, unsigned char *digits, size_t nbytes) {
     return 0;
 }
 
-/* The 16 masks of a row selection: all ones for entry `digit`, zero for the others, computed without a branch. */
-static void row_masks(uint64_t masks[COMB_RADIX], unsigned digit) {
-    for (unsigned j = 0; j < COMB_RADIX; j++) {
+/* The rows of 5-bit windows that exponents of nbytes bytes take. */
+static size_t comb_rows(size_t nbytes) { return (8 * nbytes + COMB_BITS - 1) / COMB_BITS; }
+
+/* Window i (bits 5i..5i+4) of the nbytes little-endian bytes of an exponent; which bytes are read depends on i and
+ * nbytes (public) only. */
+static unsigned comb_digit(const unsigned char *digits, size_t nbytes, size_t i) {
+    size_t bit = COMB_BITS * i, byte = bit / 8;
+    unsigned v = digits[byte];
+    if (byte + 1 < nbytes) v |= (unsigned)digits[byte + 1] << 8;
+    return (v >> (bit % 8)) & (COMB_ENTRIES - 1);
+}
+
+/* The masks of a row selection among `entries` (at most 32): all ones for entry `digit`, zero for the others,
+ * computed without a branch. */
+static void row_masks(uint64_t *masks, unsigned digit, unsigned entries) {
+    for (unsigned j = 0; j < entries; j++) {
         uint64_t mask = (uint64_t)0 - (uint64_t)(((uint32_t)(j ^ digit) - 1u) >> 31);
         __asm__("" : "+r"(mask)); /* an opaque value: the compiler cannot turn the masking into a branch */
         masks[j] = mask;
     }
 }
 
-/* out = entry `digit` of a row of 16 entries of `words` words: every entry is read whole and the one wanted is
- * kept by masks, so neither a branch nor a memory address depends on the digit. One version per arithmetic's
+/* out = entry `digit` of a row of `entries` entries of `words` words: every entry is read whole and the one wanted
+ * is kept by masks, so neither a branch nor a memory address depends on the digit. One version per arithmetic's
  * vector width (IFMA: 80 words, AVX2: 144; OpenSSL: p's words, scalar). */
-static void ct_select(uint64_t *out, const uint64_t *row, size_t words, unsigned digit) {
-    uint64_t masks[COMB_RADIX];
-    row_masks(masks, digit);
+static void ct_select(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
+    uint64_t masks[COMB_ENTRIES];
+    row_masks(masks, digit, entries);
     memset(out, 0, words * sizeof(uint64_t));
-    for (unsigned j = 0; j < COMB_RADIX; j++)
+    for (unsigned j = 0; j < entries; j++)
         for (size_t w = 0; w < words; w++) out[w] |= row[j * words + w] & masks[j];
 }
 
 __attribute__((target("avx512f")))
-static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsigned digit) {
-    uint64_t masks[COMB_RADIX];
-    row_masks(masks, digit);
+static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
+    uint64_t masks[COMB_ENTRIES];
+    row_masks(masks, digit, entries);
     for (size_t w = 0; w < words; w += 8) {
         __m512i acc = _mm512_setzero_si512();
-        for (unsigned j = 0; j < COMB_RADIX; j++)
+        for (unsigned j = 0; j < entries; j++)
             acc = _mm512_or_si512(acc, _mm512_and_si512(_mm512_loadu_si512(row + j * words + w),
                                                         _mm512_set1_epi64((long long)masks[j])));
         _mm512_storeu_si512(out + w, acc);
@@ -921,36 +937,42 @@ static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsi
 }
 
 __attribute__((target("avx2")))
-static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsigned digit) {
-    uint64_t masks[COMB_RADIX];
-    row_masks(masks, digit);
+static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
+    uint64_t masks[COMB_ENTRIES];
+    row_masks(masks, digit, entries);
     for (size_t w = 0; w < words; w += 4) {
         __m256i acc = _mm256_setzero_si256();
-        for (unsigned j = 0; j < COMB_RADIX; j++)
+        for (unsigned j = 0; j < entries; j++)
             acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * words + w)),
                                                         _mm256_set1_epi64x((long long)masks[j])));
         _mm256_storeu_si256((__m256i *)(out + w), acc);
     }
 }
 
-/* x = entry `digit` of a row of 16 entries of esize bytes, an element of the arithmetic (SIMD: selected into x's
- * slot; OpenSSL: selected into buf, then read into x's BIGNUM). */
-static int row_entry(const Modulus *m, size_t esize, const unsigned char *row, void *x, uint64_t *buf, unsigned digit) {
-    if (m->arith == ARITH_IFMA) { /* NL = 80 words: whole 512-bit vectors */
-        ct_select_512((uint64_t *)x, (const uint64_t *)row, esize / 8, digit);
+/* x = entry `digit` of a row of `entries` entries of esize bytes, selected into x's slot (IFMA, AVX2). */
+static void simd_entry(const Modulus *m, size_t esize, const unsigned char *row, void *x, unsigned digit,
+                       unsigned entries) {
+    if (m->arith == ARITH_IFMA) /* NL = 80 words: whole 512-bit vectors */
+        ct_select_512((uint64_t *)x, (const uint64_t *)row, esize / 8, digit, entries);
+    else /* AVX2, N29 = 144 words: whole 256-bit vectors */
+        ct_select_256((uint64_t *)x, (const uint64_t *)row, esize / 8, digit, entries);
+}
+
+/* x = entry `digit` of a row of `entries` entries of esize bytes, an element of the arithmetic (SIMD: selected into
+ * x's slot; OpenSSL: selected into buf, then read into x's BIGNUM). */
+static int row_entry(const Modulus *m, size_t esize, const unsigned char *row, void *x, uint64_t *buf, unsigned digit,
+                     unsigned entries) {
+    if (m->arith != ARITH_OPENSSL) {
+        simd_entry(m, esize, row, x, digit, entries);
         return 1;
     }
-    if (m->arith == ARITH_AVX2) { /* N29 = 144 words: whole 256-bit vectors */
-        ct_select_256((uint64_t *)x, (const uint64_t *)row, esize / 8, digit);
-        return 1;
-    }
-    ct_select(buf, (const uint64_t *)row, esize / 8, digit);
+    ct_select(buf, (const uint64_t *)row, esize / 8, digit, entries);
     return BN_lebin2bn((const unsigned char *)buf, (int)esize, BN_AT(x)) != NULL;
 }
 
 /* x = entry `digit` of row i of a comb. */
 static int comb_entry(const Comb *c, void *x, uint64_t *buf, size_t i, unsigned digit) {
-    return row_entry(c->mod, c->esize, c->table + i * COMB_RADIX * c->esize, x, buf, digit);
+    return row_entry(c->mod, c->esize, c->table + i * COMB_ENTRIES * c->esize, x, buf, digit, COMB_ENTRIES);
 }
 
 /* Entry k of the table = x. */
@@ -980,15 +1002,13 @@ static void scratch_free(CombScratch *s, const Arith *ar) {
     free(s->buf);
 }
 
-/* acc *= base^e for the nbytes bytes of e: one selection and one product per nibble, zero nibbles included (entry
- * 0 is one), so the work and the memory read depend on nbytes (public) and not on e; 0 on failure. */
+/* acc *= base^e for the nbytes bytes of e: one selection and one product per 5-bit window, zero windows included
+ * (entry 0 is one), so the work and the memory read depend on nbytes (public) and not on e; 0 on failure. */
 static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits, size_t nbytes,
                     CombScratch *s) {
     Job job = {ar, 0, NULL, NULL, NULL};
-    for (size_t i = 0; i < 2 * nbytes; i++) {
-        unsigned d = (digits[i / 2] >> (4 * (i % 2))) & 15u;
-        if (!comb_entry(c, s->x, s->buf, i, d) || !mul_into(&job, acc, set, s->x)) return 0;
-    }
+    for (size_t i = 0; i < comb_rows(nbytes); i++)
+        if (!comb_entry(c, s->x, s->buf, i, comb_digit(digits, nbytes, i)) || !mul_into(&job, acc, set, s->x)) return 0;
     return 1;
 }
 
@@ -1008,7 +1028,7 @@ static PyObject *out_of_montgomery(const Arith *ar, void *acc, int set) {
 
 static PyObject *Comb_exp(Comb *self, PyObject *e) {
     unsigned char digits[256];
-    if (comb_digits(e, digits, self->rows) < 0) return NULL;
+    if (comb_digits(e, digits, self->nbytes) < 0) return NULL;
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
     arith_init(&ar, self->mod, ctx);
@@ -1018,7 +1038,7 @@ static PyObject *Comb_exp(Comb *self, PyObject *e) {
     int set = 0, ok = acc != NULL && ctx && scratch_new(&s, &ar, self->mod);
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        ok = comb_mul(self, &ar, acc, &set, digits, self->rows, &s);
+        ok = comb_mul(self, &ar, acc, &set, digits, self->nbytes, &s);
         Py_END_ALLOW_THREADS
     }
     if (ok) r = out_of_montgomery(&ar, acc, set);
@@ -1030,7 +1050,7 @@ static PyObject *Comb_exp(Comb *self, PyObject *e) {
 }
 
 static PyMethodDef Comb_methods[] = {
-    {"exp", (PyCFunction)Comb_exp, METH_O, "exp(e) -> int: base^e mod p for 0 <= e < 256^rows."},
+    {"exp", (PyCFunction)Comb_exp, METH_O, "exp(e) -> int: base^e mod p for 0 <= e < 256^nbytes."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject CombType = {
@@ -1065,12 +1085,12 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
     if (!c) { free(buf); return NULL; }
     Py_INCREF(self);
     c->mod = self;
-    c->rows = (size_t)rows;
+    c->nbytes = (size_t)rows;
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
     arith_init(&ar, self, ctx);
     c->esize = self->arith == ARITH_OPENSSL ? (self->nbytes + 7) / 8 * 8 : ar.size;
-    size_t entries = 2 * (size_t)rows * COMB_RADIX;
+    size_t nrows = comb_rows((size_t)rows), entries = nrows * COMB_ENTRIES;
     c->table = aligned_alloc(64, (entries * c->esize + 63) / 64 * 64);
     void *x = ctx ? ar.array_new(&ar, 1) : NULL, *y = ctx ? ar.array_new(&ar, 1) : NULL;
     unsigned char *one = calloc(1, self->nbytes);
@@ -1079,13 +1099,13 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
         one[0] = 1;
         Py_BEGIN_ALLOW_THREADS
         ok = ar.load(&ar, x, buf) && ar.load(&ar, y, one);
-        for (size_t i = 0; ok && i < 2 * (size_t)rows; i++) { /* row i: one, x, ..., x^15 for x = base^(16^i) */
-            size_t row = COMB_RADIX * i;
+        for (size_t i = 0; ok && i < nrows; i++) { /* row i: one, x, ..., x^31 for x = base^(32^i) */
+            size_t row = COMB_ENTRIES * i;
             if (i == 0) ok = comb_put(c, row, y); /* one (y holds it on entry) */
             else ok = ar.load(&ar, y, one) && comb_put(c, row, y);
             ok = ok && ar.copy(&ar, y, x) && comb_put(c, row + 1, y);
-            for (size_t j = 2; ok && j < COMB_RADIX; j++) ok = ar.mul(&ar, y, y, x) && comb_put(c, row + j, y);
-            ok = ok && ar.mul(&ar, x, y, x); /* x^16 */
+            for (size_t j = 2; ok && j < COMB_ENTRIES; j++) ok = ar.mul(&ar, y, y, x) && comb_put(c, row + j, y);
+            ok = ok && ar.mul(&ar, x, y, x); /* x^32 */
         }
         Py_END_ALLOW_THREADS
     }
@@ -1109,17 +1129,18 @@ static int window_exp(const Arith *ar, unsigned char *table, void *acc, void *x,
     const Modulus *m = ar->m;
     size_t es = ar->size;
     if (!ar->load(ar, table, one_le)) return 0;
-    for (unsigned j = 2; j < COMB_RADIX; j++)
+    for (unsigned j = 2; j < WINDOW_ENTRIES; j++)
         if (!ar->mul(ar, table + j * es, table + (j - 1) * es, table + es)) return 0;
     for (size_t i = 2 * nbytes; i-- > 0;) {
         unsigned d = (digits[i / 2] >> (4 * (i % 2))) & 15u;
         if (i + 1 == 2 * nbytes) {
-            if (!row_entry(m, es, table, acc, NULL, d)) return 0;
+            simd_entry(m, es, table, acc, d, WINDOW_ENTRIES);
             continue;
         }
         for (int k = 0; k < 4; k++)
             if (!ar->mul(ar, acc, acc, acc)) return 0;
-        if (!row_entry(m, es, table, x, NULL, d) || !ar->mul(ar, acc, acc, x)) return 0;
+        simd_entry(m, es, table, x, d, WINDOW_ENTRIES);
+        if (!ar->mul(ar, acc, acc, x)) return 0;
     }
     return 1;
 }
@@ -1173,7 +1194,7 @@ static PyObject *Modulus_ct_exp(Modulus *self, PyObject *args) {
     }
     Arith ar;
     arith_init(&ar, self, NULL);
-    unsigned char *table = aligned_alloc(64, COMB_RADIX * ar.size);
+    unsigned char *table = aligned_alloc(64, WINDOW_ENTRIES * ar.size);
     void *acc = ar.array_new(&ar, 1), *x = ar.array_new(&ar, 1);
     int ok = table && acc && x;
     if (ok) {
@@ -1233,12 +1254,12 @@ static PyObject *Modulus_products(Modulus *self, PyObject *arg) {
                 PyErr_Format(PyExc_ValueError, "product %zd, term %zd: a comb of another modulus", i, k);
                 goto free_all;
             }
-            used[t] = c->rows;
+            used[t] = c->nbytes;
             if (size == 3) { /* a public bound: the exponent fits in these bytes, the rest of the table is skipped */
                 Py_ssize_t b = PyLong_Check(PyTuple_GET_ITEM(term, 2)) ? PyLong_AsSsize_t(PyTuple_GET_ITEM(term, 2)) : -1;
-                if (b < 1 || (size_t)b > c->rows) {
+                if (b < 1 || (size_t)b > c->nbytes) {
                     PyErr_Clear();
-                    PyErr_Format(PyExc_ValueError, "product %zd, term %zd: exponent bytes must be in 1..%zu", i, k, c->rows);
+                    PyErr_Format(PyExc_ValueError, "product %zd, term %zd: exponent bytes must be in 1..%zu", i, k, c->nbytes);
                     goto free_all;
                 }
                 used[t] = (size_t)b;

@@ -75,8 +75,9 @@ BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 
 
 class ModpFixedBase(FixedBase):
-    """Table of base^(j * 16^i) for every exponent nibble i and j = 0..15 (native, `_modp.Comb`), read in constant
-    time: every nibble scans its whole row and multiplies (the path of secret exponents: keys, nonces, randomness)."""
+    """Table of base^(j * 32^i) for every 5-bit window i of the exponent and j = 0..31 (native, `_modp.Comb`), read
+    in constant time: every window scans its whole row and multiplies (the path of secret exponents: keys, nonces,
+    randomness)."""
 
     def __init__(self, base: mpz, exponent_bits: int = 256) -> None:
         self.nbytes = -(-exponent_bits // 8)  # the exponent bytes the table covers
@@ -124,7 +125,7 @@ class ModpGroup(Group):
 
     def fixed_base_products(self, products: Sequence[Sequence[tuple[FixedBase, int, int | None]]]) -> list[mpz]:
         """All products in one native call: each result leaves Montgomery form once. A term's public bound B takes
-        only the table rows of the bytes B - 1 needs (g^m for a vote: 4 of 64 rows)."""
+        only the table rows of the bytes B - 1 needs (g^m for a vote: 4 of 52 rows)."""
         q = self.q
 
         def term(t: ModpFixedBase, e: int, bound: int | None) -> tuple:
