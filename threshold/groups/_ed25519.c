@@ -1167,6 +1167,8 @@ __attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out
 #define A2 __attribute__((target("avx2"))) static inline
 typedef struct { __m256i v[2][10]; } a10;
 
+#define X19(x) _mm256_add_epi64(_mm256_add_epi64(x, _mm256_slli_epi64(x, 1)), _mm256_slli_epi64(x, 4))
+
 /* Interleaved carries (two chains, ref10's order), then limbs as above. */
 A2 void a10_carry(__m256i h[10]) {
     const __m256i m26 = _mm256_set1_epi64x((1 << 26) - 1), m25 = _mm256_set1_epi64x((1 << 25) - 1);
@@ -1179,13 +1181,12 @@ A2 void a10_carry(__m256i h[10]) {
     CARRY(4, 26, m26); CARRY(8, 26, m26);
     __m256i c = _mm256_srli_epi64(h[9], 25);
     h[9] = _mm256_and_si256(h[9], m25);
-    h[0] = _mm256_add_epi64(h[0], _mm256_add_epi64(_mm256_add_epi64(c, _mm256_slli_epi64(c, 1)), _mm256_slli_epi64(c, 4)));
+    h[0] = _mm256_add_epi64(h[0], X19(c));
     CARRY(0, 26, m26);
 #undef CARRY
 }
 
 #define MULU(a, b) _mm256_mul_epu32(a, b)
-#define X19(x) _mm256_add_epi64(_mm256_add_epi64(x, _mm256_slli_epi64(x, 1)), _mm256_slli_epi64(x, 4))
 
 /* h = f g for each group and lane. */
 A2 void a10_mul(a10 *h, const a10 *f, const a10 *g) {

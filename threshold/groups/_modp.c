@@ -27,7 +27,8 @@
  *             masks, zero windows included, then one product (52 products where 4-bit windows took
  *             64: -8% for exp_g, -11% for a ballot's encryption on AVX2, measured): on IFMA and AVX2,
  *             whose products have no data-dependent branch or address, neither the time nor the memory
- *             read depends on the exponent. Products of several such powers share one conversion out of Montgomery form.
+ *             read depends on the exponent. Products of several such powers share one conversion out of
+ *             Montgomery form.
  * NOT CONSTANT TIME: multi_exp (public exponents only), and every product on the OpenSSL arithmetic
  * (BN_mod_mul_montgomery is not the constant-time variant; documented in docs/spec.md). The GIL is
  * released while computing.
