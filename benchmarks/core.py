@@ -42,6 +42,7 @@ import gmpy2  # noqa: E402
 from anchors import BENCHMARKS_MD, AnchorError, available, run_anchor, write_section  # noqa: E402
 from threshold import BatchVerifier, Ciphertext, PublicKey, RangeProof, get_group  # noqa: E402
 from threshold.encoding import canonical_json  # noqa: E402
+from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN  # noqa: E402
 from threshold.groups.modp import native_arithmetic  # noqa: E402
 
 
@@ -478,7 +479,8 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         "(ed25519: parsing decompresses every point and checks the curve equation, all of them together at the end of "
         "the reader's `batched()` block, 8 square roots at a time; `finish()` runs 128 random-subset "
         "checks [L]Q = O over the statement elements (alpha and beta: 2 of the 6 points; commitments owe no test, "
-        "equations are accepted up to torsion), or [L]P = O per element below 150 of them.)",
+        f"equations are accepted up to torsion), or [L]P = O per element below {_BATCH_MEMBERSHIP_MIN} of them (this "
+        f"CPU's crossover; 8 at a time in IFMA lanes where the CPU has them).)",
         "",
         prims,
         "",
