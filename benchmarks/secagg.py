@@ -80,7 +80,12 @@ def run_ours(n: int, d: int, dropout: float, degree: int, threshold: int, seed: 
     for u, c in clients.items():
         if u not in dropped:
             down[u] += len(request)
-            server_call(server.receive, client_call(u, c.unmask, request))
+            server_call(server.receive, client_call(u, c.confirm, request))
+    confirmations = server_call(server.consistency_round_done)
+    for u, c in clients.items():
+        if u not in dropped:
+            down[u] += sum(map(len, confirmations))
+            server_call(server.receive, client_call(u, c.unmask, request, confirmations))
     result = server_call(server.finish)
     t = time.process_time()
     verify(result.transcript)

@@ -97,6 +97,9 @@ def aggregate(
         server.receive(clients[u].masked_input(vectors[u - 1], routed[u], server.quantizer))
     request = server.masked_round_done()
     for u in active(4):
-        server.receive(clients[u].unmask(request))
+        server.receive(clients[u].confirm(request))
+    confirmations = server.consistency_round_done()
+    for u in active(4):
+        server.receive(clients[u].unmask(request, confirmations))
     result = server.finish()
     return dataclasses.replace(result, total=result.total.reshape(shape))

@@ -4,8 +4,12 @@ Round 0 `advertise`: two X25519 public keys (share encryption c, masks s) and a 
 Round 1 `share_keys`: Shamir-share the self-mask seed b and the mask key s_sk among its
 neighbours, each share encrypted to its recipient (AES-GCM under an X25519(c) key).
 Round 2 `masked_input`: y = q(x) + PRG(b) + sum_v +-PRG(X25519(s_sk, s_pk_v)) mod 2^32.
-Round 3 `unmask`: for each neighbour, the share of b (it survived) or of s_sk (it dropped),
-never both, and only one request is ever answered.
+Round 3 `confirm` (Bonawitz's consistency check): the client checks the unmask request against
+what it saw and signs it; it confirms one request per session.
+Round 4 `unmask`: with the confirmations of at least threshold clients of its neighbourhood (itself
+included) on that same request, for each neighbour the share of b (it survived) or of s_sk (it
+dropped), never both. A server that tells clients different stories (who survived, who dropped)
+gets no answer from a client whose neighbourhood did not confirm its story.
 
 With `peer_keys` (a PKI: client id -> Ed25519 verify key, known to every client) a client
 accepts a neighbour's keys only if signed by that neighbour's registered key, so a server
@@ -30,7 +34,7 @@ from threshold.shamir import evaluate, random_polynomial
 from .errors import DropoutError, SecAggError
 from .graph import neighbours
 from .keys import agree, new_scalar, public_bytes, scalar_to_secret
-from .messages import FIELD, Keys, Masked, Params, Shares, Unmask, UnmaskRequest, check_signature
+from .messages import FIELD, Confirm, Keys, Masked, Params, Shares, Unmask, UnmaskRequest, check_signature, digest, sender_of
 from .prg import commit, derive, mask
 from .quantize import Quantizer
 
@@ -51,7 +55,7 @@ def pair_sign(u: int, v: int) -> int:
 
 
 class SecAggClient:
-    """The state of one client through the four rounds."""
+    """The state of one client through the five rounds."""
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class SecAggClient:
         self._neighbours: set[int] = set()
         self._own_shares: tuple[int, int] = (0, 0)
         self._received: dict[int, tuple[int, int]] = {}  # from u: (share of s_sk_u, share of b_u)
+        self._request = b""  # the unmask request it confirmed
 
     def _expect(self, expected: int, name: str) -> None:
         """Refuse a call out of round order. The round moves on only once a call has succeeded, so a
@@ -131,6 +136,10 @@ class SecAggClient:
         for data in shares:
             sender, pair = self._receive_share(data, received)
             received[sender] = pair
+        if len(received) + 1 < p.threshold:  # Bonawitz round 2: else a server withholding shares isolates this input
+            raise DropoutError(
+                f"client {self.id}: shares from {len(received)} neighbours; at least {p.threshold - 1} (threshold - 1) are "
+                "needed to mask an input")
         total = quantizer.quantize(values) + mask(derive(self._b.to_bytes(32, "little"), "self mask", p.session), p.length)
         for v in sorted(received):
             pad = mask(derive(agree(self._s, self._keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
@@ -143,7 +152,7 @@ class SecAggClient:
         """Check and decrypt the share addressed to this client in one neighbour's Shares message
         (`received`: the shares already taken from this list): its sender, and (share of s_sk, share of b)."""
         p = self.params
-        sender = int.from_bytes(bytes(data[6:10]), "big") if len(data) >= 10 else 0
+        sender = sender_of(data)
         if sender not in self._neighbours or sender in received:
             raise SecAggError(f"client {self.id}: shares from client {sender}, not a neighbour or repeated")
         msg = Shares.from_bytes(data, self._keys[sender].sig_pk, p.context)
@@ -159,11 +168,16 @@ class SecAggClient:
             raise SecAggError(f"client {self.id}: the share from client {sender} is malformed")
         return sender, (s_share, b_share)
 
-    def unmask(self, request: bytes) -> bytes:
-        """Round 3: the signed Unmask message; refuses any request that would reveal an input."""
+    def confirm(self, request: bytes) -> bytes:
+        """Round 3: the signed Confirm message for this unmask request, once checked against what this client saw;
+        refuses any request that would reveal an input, and a second request."""
         if self._stage != 3:
             raise SecAggError(f"client {self.id}: refused: unmask request at round {self._stage} (one per session, after the masked input)")
-        req = UnmaskRequest.from_bytes(request)
+        self._check_request(UnmaskRequest.from_bytes(request))
+        self._request, self._stage = bytes(request), 4
+        return Confirm.build(self.id, request, self._sign, self.params.context)
+
+    def _check_request(self, req: UnmaskRequest) -> None:
         survivors, dropped = set(req.survivors), set(req.dropped)
         both = survivors & dropped
         if both:
@@ -181,8 +195,32 @@ class SecAggClient:
         listed = (survivors | dropped) & self._neighbours
         if listed != set(self._received):
             raise SecAggError(f"client {self.id}: refused: the lists do not match the neighbours that shared keys")
-        self._stage = 4
+
+    def unmask(self, request: bytes, confirmations: list[bytes]) -> bytes:
+        """Round 4: the signed Unmask message for the request this client confirmed, given the confirmations the
+        server collected; answers only if at least threshold clients of its neighbourhood confirmed the same request."""
+        if self._stage != 4:
+            raise SecAggError(f"client {self.id}: refused: unmask at round {self._stage} (once per session, after confirming)")
+        if bytes(request) != self._request:
+            raise SecAggError(f"client {self.id}: refused: not the unmask request it confirmed")
+        req = UnmaskRequest.from_bytes(request)
+        circle = (self._neighbours | {self.id}) & set(req.survivors)
+        confirmed: set[int] = set()
+        for data in confirmations:
+            sender = sender_of(data)
+            if sender not in circle or sender in confirmed:
+                continue  # the server relays every confirmation: only this neighbourhood's count here
+            c = Confirm.from_bytes(data, self._keys[sender].sig_pk, self.params.context)
+            if c.request != digest(self._request):
+                raise SecAggError(f"client {self.id}: refused: client {sender} confirmed another unmask request")
+            confirmed.add(sender)
+        if len(confirmed) < self.params.threshold:
+            raise DropoutError(
+                f"client {self.id}: refused: {len(confirmed)} of its neighbourhood confirmed the unmask request, "
+                f"threshold is {self.params.threshold}")
+        self._stage = 5
+        survivors, dropped = set(req.survivors), set(req.dropped)
         b_shares = {u: self._received[u][1] for u in survivors & set(self._received)}
         b_shares[self.id] = self._own_shares[1]
         sk_shares = {u: self._received[u][0] for u in dropped & set(self._received)}
-        return Unmask.build(self.id, request, b_shares, sk_shares, self._sign, self.params.context)
+        return Unmask.build(self.id, self._request, b_shares, sk_shares, self._sign, self.params.context)

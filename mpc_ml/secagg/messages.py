@@ -20,7 +20,7 @@ from .errors import SecAggError
 from .quantize import usable_clip
 
 MAGIC = b"QSAG"
-VERSION = 1
+VERSION = 2  # 2: the consistency-check round (Confirm) between the unmask request and the answers
 FIELD = 2**255 - 19  # Shamir shares live in GF(2^255 - 19)
 SHARE_PLAINTEXT = 4 + 4 + 32 + 32  # from, to, share of s_sk, share of b
 SHARE_CIPHERTEXT = SHARE_PLAINTEXT + 16  # AES-GCM tag
@@ -254,7 +254,8 @@ class Masked:
 
 @dataclass(frozen=True)
 class UnmaskRequest:
-    """Server, round 3 (the same to every survivor): who sent a masked input and who dropped after sharing."""
+    """Server, round 3 (the same to every survivor): who sent a masked input and who dropped after sharing; each
+    survivor confirms it (Confirm), then answers it with the confirmations of its neighbourhood in hand."""
 
     survivors: list[int]
     dropped: list[int]
@@ -276,15 +277,46 @@ class UnmaskRequest:
 
 
 @dataclass(frozen=True)
+class Confirm:
+    """Client, round 3 (Bonawitz's consistency check): its signature on the one unmask request it will answer."""
+
+    sender: int
+    request: bytes
+    raw: bytes = field(repr=False)
+    KIND: ClassVar[int] = 6
+
+    @staticmethod
+    def build(sender: int, request: bytes, key: Ed25519PrivateKey, context: bytes) -> bytes:
+        """The signed message: the sender and the digest of the request."""
+        return sign(key, context, header(Confirm.KIND) + struct.pack(">I", sender) + digest(request))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, sig_pk: bytes, context: bytes) -> Confirm:
+        """Parse and check the signature."""
+        r = Reader(data, cls.KIND, "confirmation")
+        (sender,) = r.unpack("I")
+        request = r.take(32)
+        r.take(64)
+        r.end()
+        check_signature(sig_pk, context, r.data, f"confirmation of client {sender}")
+        return cls(sender, request, r.data)
+
+
+def sender_of(data: bytes) -> int:
+    """The sender id of a client message before its signature is checked (0 if too short to hold one)."""
+    return int.from_bytes(bytes(data[6:10]), "big") if len(data) >= 10 else 0
+
+
+@dataclass(frozen=True)
 class Unmask:
-    """Client, round 3: shares of survivors' self-mask seeds and of dropped clients' mask keys."""
+    """Client, round 4: shares of survivors' self-mask seeds and of dropped clients' mask keys."""
 
     sender: int
     request: bytes
     b_shares: dict[int, int]
     sk_shares: dict[int, int]
     raw: bytes = field(repr=False)
-    KIND: ClassVar[int] = 6
+    KIND: ClassVar[int] = 7
 
     @staticmethod
     def build(
@@ -326,7 +358,7 @@ class Result:
     """Server, last: the aggregate of the quantised updates mod 2^32."""
 
     total: np.ndarray
-    KIND: ClassVar[int] = 7
+    KIND: ClassVar[int] = 8
 
     def to_bytes(self) -> bytes:
         """Wire encoding."""

@@ -18,11 +18,11 @@ import numpy as np
 
 from .errors import DropoutError, SecAggError
 from .keys import check_public
-from .messages import Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest
+from .messages import Confirm, Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest, sender_of
 from .quantize import Quantizer, default_bits
 from .unmask import Collected, unmasked_sum
 
-ROUND_NAMES = ("keys", "shares", "masked input", "unmasking", "done")
+ROUND_NAMES = ("keys", "shares", "masked input", "consistency check", "unmasking", "done")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -34,6 +34,7 @@ class AggregateResult:
     survivors: list[int]
     error_bound: float
     transcript: list[bytes]
+    disputes: tuple[str, ...] = ()  # from `verify`: wrong shares beside the checked ones (see unmask._reconstruct)
 
     @property
     def mean(self) -> np.ndarray:
@@ -71,7 +72,7 @@ class SecAggServer:
         self.params = params if isinstance(params, Params) else Params.from_bytes(params)
         self._peer_keys = dict(peer_keys) if peer_keys is not None else None
         self.quantizer = Quantizer(self.params.clip, self.params.bits)
-        self._c = Collected(self.params, {}, {}, {}, None, {})
+        self._c = Collected(self.params, {}, {}, {}, None, {}, {})
         self._graph: dict[int, set[int]] = {}
         self._round = 0
         self.transcript: list[bytes] = [self.params.to_bytes()]
@@ -90,14 +91,14 @@ class SecAggServer:
         """Check one client message against the current round and keep it; a bad message changes nothing."""
         if len(data) < 6:
             raise SecAggError(f"message of {len(data)} bytes is too short")
-        handler = {2: self._keys, 3: self._shares, 4: self._masked, 6: self._unmask}.get(data[5])
+        handler = {2: self._keys, 3: self._shares, 4: self._masked, 6: self._confirm, 7: self._unmask}.get(data[5])
         if handler is None:
             raise SecAggError(f"message kind {data[5]} is not a client message")
         handler(bytes(data))
         self.transcript.append(bytes(data))
 
     def _sender(self, data: bytes, known: dict, what: str) -> int:
-        sender = int.from_bytes(data[6:10], "big") if len(data) >= 10 else 0
+        sender = sender_of(data)
         if sender not in known:
             raise SecAggError(f"{what} from client {sender}, which is not in this round")
         return sender
@@ -130,11 +131,22 @@ class SecAggServer:
             raise SecAggError(f"masked input from client {sender}: repeated")
         self._c.masked[sender] = Masked.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context, self.params.length)
 
+    def _confirm(self, data: bytes) -> None:
+        self._need(3, "confirmation")
+        sender = self._sender(data, self._c.masked, "confirmation")
+        msg = Confirm.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context)
+        if sender in self._c.confirms:
+            raise SecAggError(f"confirmation from client {sender}: repeated")
+        assert self._c.request is not None
+        if msg.request != digest(self._c.request.to_bytes()):
+            raise SecAggError(f"confirmation from client {sender}: confirms another unmask request")
+        self._c.confirms[sender] = msg
+
     def _unmask(self, data: bytes) -> None:
-        self._need(3, "unmask")
+        self._need(4, "unmask")
         req = self._c.request
         assert req is not None
-        sender = self._sender(data, self._c.masked, "unmask")
+        sender = self._sender(data, self._c.confirms, "unmask")
         msg = Unmask.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context)
         if sender in self._c.unmasks:
             raise SecAggError(f"unmask from client {sender}: repeated")
@@ -147,14 +159,16 @@ class SecAggServer:
 
     @property
     def round(self) -> int:
-        """The round now open: 0 keys, 1 shares, 2 masked input, 3 unmasking, 4 done."""
+        """The round now open: 0 keys, 1 shares, 2 masked input, 3 consistency check, 4 unmasking, 5 done."""
         return self._round
 
     @_serialized
     def close_until(self, round_: int) -> None:
-        """Close rounds 0 and 1 as needed so that `round_` (at most 2) is open (for replays)."""
-        while self._round < min(round_, 2):
-            (self.keys_round_done if self._round == 0 else self.shares_round_done)()
+        """Close rounds 0, 1 and 3 as needed so that `round_` is open (for replays); round 2 closes only with its
+        unmask request (`masked_round_done`), which a replay checks against the published one."""
+        closers = {0: self.keys_round_done, 1: self.shares_round_done, 3: self.consistency_round_done}
+        while self._round < round_ and self._round in closers:
+            closers[self._round]()
 
     @_serialized
     def keys_round_done(self) -> list[bytes]:
@@ -186,12 +200,23 @@ class SecAggServer:
         return data
 
     @_serialized
-    def finish(self, cross_check: bool = False) -> AggregateResult:
-        """Close round 3: the unmasked sum (DropoutError if some secret lacks threshold-many shares)."""
-        self._need(3, "end of unmasking round")
-        total = unmasked_sum(self._c, cross_check)
+    def consistency_round_done(self) -> list[bytes]:
+        """Close round 3: every confirmation, to be sent with the unmask request to every client that confirmed."""
+        self._need(3, "end of consistency round")
+        self._enough(len(self._c.confirms), "confirmed the unmask request")
         self._round = 4
+        return [self._c.confirms[u].raw for u in sorted(self._c.confirms)]
+
+    @_serialized
+    def finish(self, cross_check: bool = False) -> AggregateResult:
+        """Close round 4: the unmasked sum (DropoutError if some secret lacks threshold-many shares); `cross_check`
+        lists in `disputes` every revealed share beyond the needed ones that is wrong."""
+        self._need(4, "end of unmasking round")
+        disputes: list[str] | None = [] if cross_check else None
+        total = unmasked_sum(self._c, disputes)
+        self._round = 5
         self.transcript.append(Result(total).to_bytes())
         count = len(self._c.masked)
         q = self.quantizer
-        return AggregateResult(q.dequantize_sum(total, count), sorted(self._c.masked), q.error_bound(count), list(self.transcript))
+        return AggregateResult(q.dequantize_sum(total, count), sorted(self._c.masked), q.error_bound(count), list(self.transcript),
+                               tuple(disputes or ()))

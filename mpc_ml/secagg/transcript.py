@@ -13,8 +13,8 @@ from .errors import SecAggError
 from .messages import Params, Result
 from .server import AggregateResult, SecAggServer
 
-FORMAT = "quorum-secagg-transcript-v1"
-_ROUND_OF = {2: 0, 3: 1, 4: 2, 6: 3}  # client message kind -> the round it belongs to
+FORMAT = "quorum-secagg-transcript-v2"
+_ROUND_OF = {2: 0, 3: 1, 4: 2, 6: 3, 7: 4}  # client message kind -> the round it belongs to
 
 
 def to_json(transcript: list[bytes]) -> str:
@@ -49,7 +49,10 @@ def from_json(text: str | bytes) -> list[bytes]:
 
 def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None = None) -> AggregateResult:
     """Replay every message through the server's checks, cross-check every revealed share, and
-    recompute the aggregate; raise SecAggError naming the first failure, else return the result.
+    recompute the aggregate; raise SecAggError naming the first failure, else return the result. A revealed
+    share beyond the needed ones that is wrong does not change the total (each rebuilt secret is checked against
+    its commitment or public key): it is listed in the result's `disputes`, naming the dealer and the holder,
+    one of whom lied.
     With `peer_keys` (the clients' registered verify keys) every client's keys must be signed by them; without
     them the clients' keys are taken as the transcript states them, so the replay shows that the server's
     arithmetic is right, not who the clients were."""

@@ -17,7 +17,7 @@ from .client import graph_seed, pair_sign
 from .errors import DropoutError, SecAggError
 from .graph import neighbours
 from .keys import agree, public_bytes, secret_to_scalar
-from .messages import FIELD, Keys, Masked, Params, Shares, Unmask, UnmaskRequest
+from .messages import FIELD, Confirm, Keys, Masked, Params, Shares, Unmask, UnmaskRequest
 from .prg import commit, derive, mask
 
 
@@ -30,6 +30,7 @@ class Collected:
     shares: dict[int, Shares]
     masked: dict[int, Masked]
     request: UnmaskRequest | None
+    confirms: dict[int, Confirm]
     unmasks: dict[int, Unmask]
 
     def graph(self) -> dict[int, set[int]]:
@@ -71,14 +72,16 @@ def _reconstruct(
     shares: dict[int, int],
     threshold: int,
     what: str,
-    cross_check: bool,
+    disputes: list[str] | None,
     *,
+    dealer: int = 0,
     valid: Callable[[int], bool] = lambda _: True,
     against: str = "its check",
 ) -> int:
     """The secret from `threshold` of the shares, checked by `valid` (its commitment or public key, named by
-    `against`); when `cross_check`, every other share must lie on the same polynomial, and the first that
-    does not is named (it is wrong: the polynomial it is checked against rebuilds the checked secret)."""
+    `against`). With a `disputes` list (cross-checking), every other share must lie on the same polynomial; each
+    that does not is wrong (the polynomial rebuilds the checked secret), but a transcript cannot tell whether
+    `dealer` dealt it wrong or its holder revealed it wrong: it is listed, and the checked secret stands."""
     if len(shares) < threshold:
         raise DropoutError(f"{what}: {len(shares)} shares revealed, {threshold} needed")
     points = [Share(v, shares[v]) for v in sorted(shares)]
@@ -86,10 +89,9 @@ def _reconstruct(
     if found is None:
         raise SecAggError(f"{what}: does not match {against} (a revealed share is wrong)")
     base, secret = found
-    if cross_check:
-        for extra in points:
-            if extra not in base and _value_at(base, extra.index) != extra.value:
-                raise SecAggError(f"{what}: the share revealed by client {extra.index} is inconsistent with the others")
+    if disputes is not None:
+        disputes += [f"{what}: client {dealer} dealt or client {extra.index} revealed a wrong share"
+                     for extra in points if extra not in base and _value_at(base, extra.index) != extra.value]
     return secret
 
 
@@ -103,8 +105,10 @@ def _is_scalar_of(public: bytes) -> Callable[[int], bool]:
     return lambda secret: secret >> 251 == 1 and public_bytes(secret_to_scalar(secret, "mask key")) == public
 
 
-def unmasked_sum(c: Collected, cross_check: bool = False) -> np.ndarray:
-    """The sum of the survivors' quantised updates mod 2^32, from everything collected."""
+def unmasked_sum(c: Collected, disputes: list[str] | None = None) -> np.ndarray:
+    """The sum of the survivors' quantised updates mod 2^32, from everything collected (`disputes`: see
+    `_reconstruct`). A sum above what the survivors' levels can reach (2^bits - 1 each) is refused: some client
+    masked values that are not quantised levels, and the sum would be wrong without any sign of it."""
     p, req = c.params, c.request
     if req is None:
         raise SecAggError("no unmask request")
@@ -114,16 +118,23 @@ def unmasked_sum(c: Collected, cross_check: bool = False) -> np.ndarray:
         total += c.masked[u].vector
     for u in req.survivors:
         given = {v: m.b_shares[u] for v, m in c.unmasks.items() if u in m.b_shares}
-        seed = _reconstruct(given, p.threshold, f"self-mask seed of client {u}", cross_check,
+        seed = _reconstruct(given, p.threshold, f"self-mask seed of client {u}", disputes, dealer=u,
                             valid=_is_seed_of(c.shares[u].b_commit, p.session), against="its commitment")
         total -= mask(derive(seed.to_bytes(32, "little"), "self mask", p.session), p.length)
     alive = set(req.survivors)
     for u in req.dropped:
         given = {v: m.sk_shares[u] for v, m in c.unmasks.items() if u in m.sk_shares}
         what = f"mask key of dropped client {u}"
-        secret = _reconstruct(given, p.threshold, what, cross_check, valid=_is_scalar_of(c.keys[u].s_pk), against="its public key")
+        secret = _reconstruct(given, p.threshold, what, disputes, dealer=u, valid=_is_scalar_of(c.keys[u].s_pk),
+                              against="its public key")
         scalar = secret_to_scalar(secret, what)
         for v in sorted(graph[u] & alive):
             pad = mask(derive(agree(scalar, c.keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total - pad if pair_sign(v, u) > 0 else total + pad
+    reach = len(req.survivors) * (2**p.bits - 1)
+    over = np.flatnonzero(total > reach)
+    if over.size:
+        raise SecAggError(
+            f"the unmasked sum exceeds {reach} (every survivor's top level) at coordinates {over[:5].tolist()}"
+            f"{' ...' if over.size > 5 else ''}: some client masked values that are not quantised levels")
     return total

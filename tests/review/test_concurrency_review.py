@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 
 from mpc_ml.psi import PsiSumClient, PsiSumServer, decrypt_share, psisum
 from mpc_ml.secagg import SecAggClient, SecAggServer, make_params, server as secagg_server, verify
-from mpc_ml.secagg.messages import UnmaskRequest
-from tests.secagg.rounds import through_shares
+from tests.secagg.rounds import answer_all, through_shares
 from sqlalchemy import select
 
 from tests.review.test_client_and_records_review import any_db_app  # noqa: F401  (fixture: SQLite and PostgreSQL)
@@ -231,8 +230,7 @@ def test_a_masked_input_checked_while_the_round_closes_is_counted_or_refused(mon
         server.receive(late)
     finally:
         closing.join()
-    for u in UnmaskRequest.from_bytes(request[0]).survivors:
-        server.receive(clients[u].unmask(request[0]))
+    answer_all(server, clients, request[0])
     result = server.finish()
     assert result.survivors == [1, 2, 3, 4, 5]
     assert np.allclose(result.total, sum(inputs.values()), atol=result.error_bound)

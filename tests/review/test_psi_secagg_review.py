@@ -22,7 +22,7 @@ from mpc_ml.psi.transport import recv_frame
 from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, from_json, make_params, verify
 from mpc_ml.secagg.messages import FIELD, Keys, Unmask
 from tests.psi.serving import raw_server, serving
-from tests.secagg.rounds import through_shares
+from tests.secagg.rounds import answer_all, through_shares
 
 # ---------------------------------------------------------------------------------------------
 # PSI-sum evidence
@@ -213,12 +213,10 @@ def test_a_refused_shares_list_leaves_the_client_where_it_was() -> None:
     with pytest.raises(SecAggError, match="bad signature"):
         clients[1].masked_input(np.zeros(4), broken, server.quantizer)
     with pytest.raises(SecAggError, match="round"):
-        clients[1].unmask(b"QSAG\x01\x05" + struct.pack(">II", 0, 0))
+        clients[1].confirm(b"QSAG\x02\x05" + struct.pack(">II", 0, 0))
     for u, c in clients.items():
         server.receive(c.masked_input(np.full(4, 0.5), routed[u], server.quantizer))
-    request = server.masked_round_done()
-    for c in clients.values():
-        server.receive(c.unmask(request))
+    answer_all(server, clients, server.masked_round_done())
     assert np.allclose(server.finish().total, 2.0, atol=1e-6)
 
 
@@ -233,9 +231,9 @@ def test_an_unmask_request_padded_with_unknown_ids_is_refused() -> None:
         server.receive(c.masked_input(np.zeros(4), routed[u], server.quantizer))
     padded = UnmaskRequest([1, 2, 99], [3, 4, 5]).to_bytes()
     with pytest.raises(SecAggError, match="client 99 is listed"):
-        clients[1].unmask(padded)
+        clients[1].confirm(padded)
     request = server.masked_round_done()
-    server.receive(clients[1].unmask(request))  # the refusal changed nothing
+    server.receive(clients[1].confirm(request))  # the refusal changed nothing
 
 
 def test_a_refused_key_list_leaves_the_client_where_it_was() -> None:
@@ -276,30 +274,31 @@ def test_verify_names_the_client_whose_share_is_wrong_not_an_honest_one() -> Non
     """Failed before: client 1 signed a wrong share of client 2's seed into the transcript (a server colluding
     with it can publish that); verify rebuilt from the first `threshold` shares (clients 1, 2, 3), which
     include the lie, and reported 'the share revealed by client 4 is inconsistent': an honest client framed.
-    Now the rebuilt seed is checked against its commitment before any other share is judged."""
+    Now the rebuilt seed is checked against its commitment before any other share is judged; the wrong share is
+    listed in `disputes` with its dealer (the transcript cannot tell which of the two lied; the total stands)."""
     params, signing, server, clients, request = _to_unmasking(5, 3)
-    for c in clients.values():
-        server.receive(c.unmask(request))
+    answer_all(server, clients, request)
     transcript = server.finish().transcript
     first_unmask = [m[5] for m in transcript].index(Unmask.KIND)
     assert int.from_bytes(transcript[first_unmask][6:10], "big") == 1
     transcript[first_unmask] = _lie(transcript[first_unmask], 1, 2, params, signing, request)
-    with pytest.raises(SecAggError, match="seed of client 2: the share revealed by client 1 is inconsistent"):
-        verify(transcript)
+    assert verify(transcript).disputes == ("self-mask seed of client 2: client 2 dealt or client 1 revealed a wrong share",)
 
 
 def test_one_wrong_share_does_not_stop_an_honest_server() -> None:
     """Failed before: with client 1 lying about client 2's seed, the server's finish rebuilt from shares 1, 2, 3
     and failed ('does not match its commitment') though four honest shares were there. Now it finds the
-    threshold of shares that rebuild the committed seed, and verify names client 1 in the transcript."""
+    threshold of shares that rebuild the committed seed, and verify names client 1 (or the dealer) in `disputes`."""
     params, signing, server, clients, request = _to_unmasking(5, 3)
+    for c in clients.values():
+        server.receive(c.confirm(request))
+    confirmations = server.consistency_round_done()
     for u, c in clients.items():
-        data = c.unmask(request)
+        data = c.unmask(request, confirmations)
         server.receive(_lie(data, 1, 2, params, signing, request) if u == 1 else data)
     result = server.finish()
     assert np.allclose(result.total, 1.25, atol=result.error_bound)
-    with pytest.raises(SecAggError, match="seed of client 2: the share revealed by client 1 is inconsistent"):
-        verify(result.transcript)
+    assert verify(result.transcript).disputes == ("self-mask seed of client 2: client 2 dealt or client 1 revealed a wrong share",)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, make_params
-from mpc_ml.secagg.messages import Keys, Masked, Params, Shares, Unmask, UnmaskRequest
+from mpc_ml.secagg.messages import Confirm, Keys, Masked, Params, Shares, Unmask, UnmaskRequest
 from mpc_ml.secagg.prg import mask
-from tests.secagg.rounds import through_shares
+from tests.secagg.rounds import answer_all, through_shares
 
 
 def run_to_unmasking(n: int = 5, dropped_after_shares: tuple[int, ...] = (2,)) -> tuple:
@@ -31,30 +31,31 @@ def test_row20_a_request_for_both_secrets_of_one_client_is_refused() -> None:
     honest = UnmaskRequest.from_bytes(request)
     greedy = UnmaskRequest(honest.survivors, sorted(set(honest.dropped) | {honest.survivors[-1]}))
     with pytest.raises(SecAggError, match="listed both as a survivor and as dropped"):
-        clients[1].unmask(greedy.to_bytes())
-    for c in clients.values():  # the refusal changed nothing: the honest request is still answered
-        if c.id in honest.survivors:
-            server.receive(c.unmask(request))
+        clients[1].confirm(greedy.to_bytes())
+    answer_all(server, clients, request)  # the refusal changed nothing: the honest request is still answered
     assert server.finish().survivors == honest.survivors
+
 
 
 def test_row20_a_second_unmask_request_is_refused() -> None:
     """ATTACKS row 20: after answering once, a client answers no other request (no mixing of lists)."""
     _, clients, request = run_to_unmasking()
-    clients[1].unmask(request)
+    clients[1].confirm(request)
     honest = UnmaskRequest.from_bytes(request)
     other = UnmaskRequest([u for u in honest.survivors if u != 3], sorted(honest.dropped + [3]))
     with pytest.raises(SecAggError, match="one per session"):
-        clients[1].unmask(other.to_bytes())
+        clients[1].confirm(other.to_bytes())
+    with pytest.raises(SecAggError, match="not the unmask request it confirmed"):
+        clients[1].unmask(other.to_bytes(), [])
 
 
 def test_a_request_that_omits_the_client_or_a_neighbour_is_refused() -> None:
     _, clients, request = run_to_unmasking()
     honest = UnmaskRequest.from_bytes(request)
     with pytest.raises(SecAggError, match="not listed as a survivor"):
-        clients[1].unmask(UnmaskRequest([u for u in honest.survivors if u != 1], honest.dropped).to_bytes())
+        clients[1].confirm(UnmaskRequest([u for u in honest.survivors if u != 1], honest.dropped).to_bytes())
     with pytest.raises(SecAggError, match="do not match the neighbours"):
-        clients[1].unmask(UnmaskRequest(honest.survivors, []).to_bytes())
+        clients[1].confirm(UnmaskRequest(honest.survivors, []).to_bytes())
 
 
 def test_rounds_out_of_order_are_refused() -> None:
@@ -154,3 +155,32 @@ def test_with_a_pki_substituted_neighbour_keys_are_refused() -> None:
     server = SecAggServer(params, registry)
     with pytest.raises(SecAggError, match="not signed by its registered key"):
         server.receive(key_list[1])
+
+
+def test_a_client_answers_only_once_threshold_of_its_neighbourhood_confirmed_the_same_request() -> None:
+    """Bonawitz's consistency check: too few confirmations, a forged one, or a neighbour's confirmation of
+    another request, and the client reveals nothing; with threshold confirmations it answers."""
+    server, clients, request = run_to_unmasking()
+    mine = {u: c.confirm(request) for u, c in clients.items() if u != 2}
+    with pytest.raises(SecAggError, match="2 of its neighbourhood confirmed"):
+        clients[1].unmask(request, [mine[1], mine[3]])
+    forged = bytearray(mine[3])
+    forged[-1] ^= 1
+    with pytest.raises(SecAggError, match="confirmation of client 3: bad signature"):
+        clients[1].unmask(request, [mine[1], bytes(forged), mine[4]])
+    other = UnmaskRequest.from_bytes(request)  # client 3's key on another story, as a server splitting stories has it
+    lie = Confirm.build(3, UnmaskRequest(other.survivors, other.dropped + [99]).to_bytes(), clients[3]._sign, clients[3].params.context)
+    with pytest.raises(SecAggError, match="client 3 confirmed another unmask request"):
+        clients[1].unmask(request, [mine[1], lie, mine[4], mine[5]])
+    Unmask.from_bytes(clients[1].unmask(request, list(mine.values())), clients[1]._keys[1].sig_pk, clients[1].params.context)
+
+
+def test_a_client_masks_its_input_only_with_shares_from_threshold_minus_one_neighbours() -> None:
+    """Bonawitz round 2: a server that withholds Shares messages must not get an input masked by few pairwise masks."""
+    params = make_params(5, 4, threshold=3)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params) for u in range(1, 6)}
+    _, routed = through_shares(server, clients)
+    with pytest.raises(SecAggError, match="shares from 1 neighbours; at least 2"):
+        clients[1].masked_input(np.zeros(4), routed[1][:1], server.quantizer)
+    server.receive(clients[1].masked_input(np.zeros(4), routed[1][:2], server.quantizer))  # the refusal changed nothing
