@@ -2,7 +2,8 @@
 
 Two hospitals ask how many patients took part in both trials, to judge whether pooling the
 cohorts double-counts anyone. Only the number is revealed: the server sorts its answer so
-that the querying hospital cannot tell which of its patients matched.
+that a querying hospital running this client cannot tell which of its patients matched (a
+semi-honest guarantee: a hospital that changes the client's code can; see mpc_ml.psi).
 
     .venv/bin/python examples/psi_medical_cohort.py
 """

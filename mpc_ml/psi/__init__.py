@@ -9,6 +9,13 @@ Peers are capped at 2^24 items by default (`messages.MAX_ITEMS`): a server refus
 its header (`PsiServer(max_items=...)`, `PsiSumServer(max_items=...)`), a client a larger server
 set (`PsiClient(max_server_items=...)`, `PsiClient.fetch_setup(max_items=...)`). A received setup
 is checked in one streaming pass and kept compressed; a peer's error text is escaped and cut.
+Text items are compared in Unicode NFC form (bytes items exactly as given).
+
+Security model: semi-honest for reveal="size". A client that follows the protocol learns only the
+size, but a malicious client (one that blinds each item with its own key and unblinds the sorted
+answer point by point) learns which of its items matched; use reveal="size" where the querying
+party is trusted to run the published client. Both parties learn nothing about the other's items
+outside the intersection either way (the server's points are blinded by its key alone).
 """
 
 from .api import intersection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
@@ -10,10 +11,16 @@ from .errors import PsiError
 Item = str | bytes
 
 
+def text_bytes(item: str) -> bytes:
+    """UTF-8 of the text's NFC form: the same name composed on one system and decomposed on another ('é' as one
+    code point or as 'e' and an accent) is one item."""
+    return unicodedata.normalize("NFC", item).encode("utf-8")
+
+
 def item_bytes(item: object, index: int, side: str) -> bytes:
-    """The bytes of one item of the `side` set: UTF-8 for text, as is for bytes; anything else is an error."""
+    """The bytes of one item of the `side` set: `text_bytes` for text, as is for bytes; anything else is an error."""
     if isinstance(item, str):
-        return item.encode("utf-8")
+        return text_bytes(item)
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item)
     raise PsiError(f"{side} set: item {index} is a {type(item).__name__}; PSI items must be str or bytes "
@@ -24,7 +31,7 @@ def normalise(chunk: list[object], start: int, side: str) -> list[bytes]:
     """`item_bytes` of each item of `chunk` (whose first item has index `start`), fast for all-str or all-bytes."""
     kinds = set(map(type, chunk))
     if kinds == {str}:
-        return [x.encode("utf-8") for x in chunk]  # type: ignore[attr-defined]
+        return list(map(text_bytes, chunk))  # type: ignore[arg-type]
     if kinds == {bytes}:
         return chunk  # type: ignore[return-value]
     return [item_bytes(x, start + i, side) for i, x in enumerate(chunk)]

@@ -304,15 +304,9 @@ def test_psi_sum_values_outside_the_range_are_refused(trustees) -> None:  # type
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium, documentation at least): reveal='size' hides which items matched only from a semi-honest client. "
-    "Over TCP a client that blinds each item with its own key learns from one size-mode query exactly which of its "
-    "items are in the server's set (it unblinds every sorted response point with each key and looks it up in the "
-    "setup). Nothing in mpc_ml/psi (package docstring, PsiServer) or the medical-cohort example says so; the example "
-    "promises 'the querying hospital cannot tell which of its patients matched'. Fix: state the semi-honest model "
-    "for reveal='size' in mpc_ml/psi/__init__.py and PsiServer (and the example), or use a PSI-cardinality protocol "
-    "secure against malicious clients"))
 def test_psi_size_mode_hides_which_items_matched_from_a_malicious_client() -> None:
+    """Failed before: reveal="size" hides which items matched only from a semi-honest client, and nothing said so (the
+    medical-cohort example promised more). Now mpc_ml.psi states the semi-honest model for size-only queries."""
     server_items = ["alice", "bob", "carol", "dave"]
     mine = ["zoe", "bob", "yan", "dave", "xia"]
     keys = [BlindingKey() for _ in mine]
@@ -332,12 +326,9 @@ def test_psi_size_mode_hides_which_items_matched_from_a_malicious_client() -> No
     assert learned != {"bob", "dave"} or documented, "a size-only query told the client exactly which items matched"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (low): mpc_ml/psi/items.py (item_bytes/normalise) encodes str items as UTF-8 without Unicode normalisation, "
-    "so the same name typed on two systems ('José' precomposed, NFC, and decomposed, NFD, as macOS file names and "
-    "some CSV exports give it) silently does not match, and both forms in one set are not reported as duplicates. "
-    "Fix: normalise str items to NFC before hashing (bytes items stay exact) and document it"))
 def test_psi_matches_canonically_equivalent_text() -> None:
+    """Failed before: str items were hashed as UTF-8 without normalisation, so 'José' composed (NFC) and decomposed
+    (NFD) did not match. Now text is compared in NFC form."""
     nfc, nfd = unicodedata.normalize("NFC", "José Müller"), unicodedata.normalize("NFD", "José Müller")
     assert nfc != nfd
     assert intersection([nfc, "x"], [nfd, "y"]) == [nfc]
