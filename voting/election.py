@@ -234,7 +234,9 @@ class Election:
         return self._step("tally", tally_payload(ctx, counted_ballots(self.cast_ballots())))
 
     def add_decryption(self, payload: dict[str, Any]) -> Entry:
-        """Publish one trustee's partial decryption after checking its proofs against the tally."""
+        """Publish one trustee's partial decryption after checking its proofs against the tally. A second valid one
+        from the same trustee is a retry (its shares are the same, only its proofs' nonces differ): the stored entry
+        is returned, so that a trustee whose request died before the result was published can send it again."""
         ctx = self.context()
         tally = parse_tally(ctx, self._first("tally").payload)
         partial = PartialDecryption.from_json(ctx.group, payload, len(tally), "decryption")
@@ -245,13 +247,17 @@ class Election:
             key = f"decryption-{partial.index}"
             stored = lb.find(key)
             if stored is not None:
-                if stored.payload == payload:
-                    return stored  # a retried submission
-                raise ProtocolError(f"trustee {partial.index} has already published its partial decryption")
+                return stored  # a retried submission
             phase = lifecycle.next_phase(lb.election.phase, "decryption")
             entry = lb.append("decryption", payload, dedup_key=key)
             lb.election.phase = phase
             return entry
+
+    def result_ready(self) -> bool:
+        """Whether a quorum of partial decryptions is on the board and no result yet."""
+        entries = self.entries()
+        quorum = parse_setup(entries[0].payload).quorum
+        return sum(e.type == "decryption" for e in entries) >= quorum and not any(e.type == "result" for e in entries)
 
     def publish_result(self) -> Entry:
         """Combine the partial decryptions into the result entry (once)."""

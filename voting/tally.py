@@ -88,7 +88,12 @@ def decryption_context(ctx: ElectionContext) -> bytes:
 
 
 def trustee_decrypt(ctx: ElectionContext, key: TrusteeKey, ballots: Sequence[CastBallot], tally: dict[str, Any]) -> dict[str, Any]:
-    """A trustee's partial decryption, given only if the tally entry equals its own product of the published ballots."""
+    """A trustee's partial decryption, given only if its key is this election's (g^x_i is the ceremony's
+    verification key of its index: a backup of another election is refused before any use) and the tally entry
+    equals its own product of the published ballots."""
+    if ctx.group.exp_g(key.secret) != ctx.ceremony.verification_keys.get(key.index):
+        raise ProtocolError(f"trustee {key.index} refuses: its key is not this election's (its share does not match "
+                            f"the key ceremony's verification key of trustee {key.index}): another election's key file?")
     mine = tally_payload(ctx, counted_ballots(ballots))
     if mine != tally:
         raise ProtocolError(f"trustee {key.index} refuses: the tally entry is not the product of the published ballots")

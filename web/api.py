@@ -230,8 +230,11 @@ def find(election_id: str, code: str) -> Response:
 
 @bp.get("/elections/<election_id>/result")
 def result(election_id: str) -> Response:
-    """The counts per option, once the trustees have decrypted the tally."""
+    """The counts per option, once the trustees have decrypted the tally (published here if a quorum of partial
+    decryptions is on the board without it)."""
     view = results_view(entries_or_404(election_id))
+    if view is None and _publish_if_ready(_election(election_id)):
+        view = results_view(entries_or_404(election_id))
     if view is None:
         raise ProtocolError("the result is not published yet")
     return jsonify({"contests": [{"id": c["id"], "title": c["title"],
@@ -359,19 +362,25 @@ def decrypt(election_id: str) -> tuple[Response, int]:
     if data.get("index") != index:
         raise DecodeError("decryption.index", f"you are trustee {index}")
     entry = election.add_decryption(data)
-    published = False
-    setup = parse_setup(election.entries()[0].payload)
-    if sum(e.type == "decryption" for e in election.entries()) >= setup.quorum:
-        try:
-            election.publish_result()
-            published = True
-        except ProtocolError:
-            if elections.phase(state().board, election_id) != "done":
-                raise  # not the harmless race of two last decryptions
+    published = _publish_if_ready(election)
     with state().session() as db:
         audit.record(db, f"trustee {index}", "partial_decryption", election_id, "result published" if published else "")
         db.commit()
     return jsonify({"seq": entry.seq, "result_published": published}), 201
+
+
+def _publish_if_ready(election: Election) -> bool:
+    """Publish the result once a quorum of partial decryptions is on the board (from the request that stored the
+    last one, or from any later request if that one died first); whether this call published it."""
+    if not election.result_ready():
+        return False
+    try:
+        election.publish_result()
+        return True
+    except ProtocolError:
+        if elections.phase(state().board, election.election_id) != "done":
+            raise  # not the harmless race of two last decryptions
+        return False
 
 
 @bp.get("/audit")

@@ -283,10 +283,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.phase in ("tallied", "decrypting"))
     @rule(trustee=st.integers(1, TRUSTEES))
     def decrypt(self, trustee: int) -> None:
-        """A trustee's partial decryption: once each (a second, fresh one is refused), after the tally and before
-        the result."""
+        """A trustee's partial decryption: once each (a second, fresh one is a retry: the first entry comes back and
+        nothing is stored), after the tally and before the result."""
         payload = self.partial(trustee)
-        if self.phase not in ("tallied", "decrypting") or trustee in self.decrypted:
+        if trustee in self.decrypted:
+            before = self.stored()
+            again = self.election.add_decryption(payload)
+            assert again.payload == self.decrypted[trustee] and self.stored() == before
+            return
+        if self.phase not in ("tallied", "decrypting"):
             self.refused(lambda: self.election.add_decryption(payload), ProtocolError)
             return
         entry = self.election.add_decryption(payload)

@@ -55,6 +55,11 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     const group = getGroup(entries[0].payload.group.name);
     const key = TrusteeKey.fromJSON(group, secret);
     if (key.index !== index) throw new Error(`this backup belongs to trustee ${key.index}, you are trustee ${index}`);
+    const ceremony = entries.find((e) => e.type === "key_ceremony").payload;
+    if (group.toHex(group.expG(key.secret)) !== ceremony.verification_keys[index - 1]) {
+      throw new Error("this backup holds the key of another election (its share does not match this election's key "
+        + "ceremony): choose the file you downloaded at this election's key ceremony");
+    }
     announce(status, "Recounting the tally from the published ballots…");
     const tally = checkedTally(group, entries);
     const context = encode("quorum/decryption", await baseHash(entries));
