@@ -13,28 +13,32 @@ from voting.tally import format_result
 from voting.verifier import verify_raw
 
 
+def unreadable(args: argparse.Namespace, message: str) -> int:
+    """Exit 2: the message on stderr, and with --json the Contracts' report shape, one failed "record" check."""
+    if args.json:
+        print(printable_json({"valid": False, "checks": [{"name": "record", "ok": False, "detail": message}], "result": {},
+                              "error": message}))
+    print(f"quorum verify: {printable(message)}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     """Verify the record and print every failure (or the JSON report); returns the exit code."""
     if args.workers is not None and args.workers < 1:
-        print("quorum verify: --workers must be at least 1", file=sys.stderr)
-        return 2
+        return unreadable(args, "--workers must be at least 1")
     try:
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
         base_hash = None if args.base_hash is None else parse_base_hash_pin(args.base_hash)
         credentials = None if args.credentials is None else parse_credentials_pin(args.credentials)
     except PinError as exc:
-        print(f"quorum verify: {exc}", file=sys.stderr)
-        return 2
+        return unreadable(args, str(exc))
     try:
         data, pub = read_raw(args.record)  # read once: the pins are checked on the bytes verified
         report = verify_raw(data, pub, workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
         pinned = (board_key, base_hash, credentials)
         pins = check_pins_raw(data, pub, *pinned) if any(p is not None for p in pinned) else []
     except RecordFormatError as exc:
-        if args.json:
-            print(printable_json({"valid": False, "error": str(exc)}))
-        print(f"quorum verify: malformed record: {printable(exc)}", file=sys.stderr)
-        return 2
+        return unreadable(args, f"malformed record: {exc}")
     pin_failures = sum(not p["ok"] for p in pins)
     valid = report.valid and not pin_failures
     if args.json:

@@ -14,7 +14,10 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Iterable, Union
 
@@ -29,6 +32,14 @@ _TYPE = re.compile(r"[a-z_]{1,32}")
 MAX_RECORD_BYTES = 64 << 30  # a zip's board.jsonl is expanded to a temporary file, never beyond its stated size
 MAX_ZIP_RATIO = 20  # a real board.jsonl (hex and JSON) deflates about 2:1; far beyond that is a zip bomb
 Buffer = Union[bytes, mmap.mmap]  # board.jsonl, a memory-mapped private copy: verifiers slice it line by line
+# The shortest canonical entry line: no line shorter than this can be one.
+MIN_ENTRY_BYTES = len(canonical_json({"hash": GENESIS, "payload": {}, "prev": GENESIS, "seq": 0, "sig": "0" * 128, "type": "x"}))
+# JSON nesting allowed in a payload, checked on the line before parsing: a fixed bound, so that the verdict does not
+# depend on the stack depth of the process parsing it (forked workers recurse from deeper than the parent); a deep
+# payload would also fail to pickle from a worker. Real payloads nest under 10 levels.
+MAX_NESTING = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class RecordFormatError(QuorumError):
@@ -124,6 +135,12 @@ def parse_json_strict(text: str) -> Any:
     return json.loads(text, object_pairs_hook=_unique_keys, parse_float=_reject_float, parse_constant=_reject_constant)
 
 
+def _nesting(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings skipped)."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    return max(accumulate(1 if b in b"[{" else -1 for b in brackets), default=0)
+
+
 def parse_entry_line(raw: bytes, lineno: int) -> Entry:
     """Parse one line of board.jsonl; any defect raises RecordFormatError naming the line."""
     where = f"board.jsonl line {lineno}"
@@ -131,6 +148,8 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordFormatError(where, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting(raw) - 1 > MAX_NESTING:  # the entry is one level
+        raise RecordFormatError(where, f"payload nested deeper than {MAX_NESTING} levels")
     try:  # duplicate keys are caught below: the canonical line has each key once (then named by the strict parser)
         obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -186,16 +205,41 @@ def parse_board(data: Buffer, public_key: bytes) -> Record:
     return Record(key, entries)
 
 
-def line_bounds(data: Buffer) -> list[tuple[int, int]]:
-    """(start, end) of every line of board.jsonl; a missing final newline is a truncated last line."""
+class LineBounds(Sequence[tuple[int, int]]):
+    """(start, end) of every line, 16 bytes a line (a list of tuples took ~140: a record of empty lines exhausted
+    memory before its first line was parsed)."""
+
+    def __init__(self) -> None:
+        self._flat = array("q")
+
+    def append(self, start: int, end: int) -> None:
+        self._flat.extend((start, end))
+
+    def __len__(self) -> int:
+        return len(self._flat) // 2
+
+    def __getitem__(self, index: int) -> tuple[int, int]:  # type: ignore[override]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        return self._flat[2 * index], self._flat[2 * index + 1]
+
+
+def line_bounds(data: Buffer) -> LineBounds:
+    """(start, end) of every line of board.jsonl; a missing final newline is a truncated last line, and a line too
+    short to hold an entry (`MIN_ENTRY_BYTES`) is refused while scanning, before any is parsed."""
     if not len(data):
         raise RecordFormatError("board.jsonl", "empty record")
-    bounds, start = [], 0
+    bounds, start = LineBounds(), 0
     while start < len(data):
         end = data.find(b"\n", start)
         if end < 0:
             raise RecordFormatError(f"board.jsonl line {len(bounds) + 1}", "truncated: the last line has no newline")
-        bounds.append((start, end))
+        if end - start < MIN_ENTRY_BYTES:  # parsed now for the error naming its defect; it cannot be an entry
+            parse_entry_line(bytes(data[start:end]), len(bounds) + 1)
+            raise RecordFormatError(f"board.jsonl line {len(bounds) + 1}",
+                                    f"{end - start} bytes: too short to be an entry (at least {MIN_ENTRY_BYTES})")
+        bounds.append(start, end)
         start = end + 1
     return bounds
 
@@ -237,6 +281,10 @@ def _read_zip(path: Path) -> tuple[Buffer, bytes]:
             if len(found) != 1:
                 raise RecordFormatError(str(path), f"the zip must hold exactly one {needed}, found {len(found)}")
             infos[needed] = archive.getinfo(found[0])
+        for name, info in infos.items():  # zipfile inflates bzip2 and LZMA without an output bound: a bomb's door
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise RecordFormatError(str(path), f"{name} is compressed by method {info.compress_type}: a record zip "
+                                        "holds stored or deflated files only")
         board = infos["board.jsonl"]
         if board.file_size > MAX_RECORD_BYTES or infos["board.pub"].file_size > 1 << 16:
             raise RecordFormatError(str(path), "a file in the zip is too large")
@@ -244,7 +292,8 @@ def _read_zip(path: Path) -> tuple[Buffer, bytes]:
             raise RecordFormatError(str(path), f"board.jsonl states {board.file_size} bytes from {board.compress_size} "
                                     f"compressed: a compression ratio above {MAX_ZIP_RATIO} is no record (zip bomb?)")
         try:
-            key = archive.read(infos["board.pub"])
+            with archive.open(infos["board.pub"]) as file:  # read() would inflate up to 2 GiB before the stated size
+                key = file.read((1 << 16) + 1)
             with archive.open(board) as packed:  # zipfile stops at the stated size and checks the CRC
                 return _snapshot(packed), key
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, zlib.error, lzma.LZMAError) as exc:

@@ -196,12 +196,22 @@ def lifecycle_close_extra_key(E, s):
     _of_type(E, "close")["payload"]["note"] = "x"
 
 
+def lifecycle_close_timestamp_number(E, s):
+    """The close entry's timestamp is a number, not a string."""
+    _of_type(E, "close")["payload"]["timestamp"] = 5
+
+
 def lifecycle_unfinished(E, s):
     E.remove(_of_type(E, "result"))
 
 
 def base_hash_open_extra_key(E, s):
     _of_type(E, "open")["payload"]["note"] = "x"
+
+
+def base_hash_open_timestamp_object(E, s):
+    """The open entry's timestamp is an object (structured data where the spec allows a string only)."""
+    _of_type(E, "open")["payload"]["timestamp"] = {"note": "x"}
 
 
 def base_hash_no_open(E, s):
@@ -348,6 +358,8 @@ CASES: dict[str, tuple[str, Callable, tuple[str, ...], frozenset[str]]] = {
     "lifecycle_close_extra_key": ("lifecycle", lifecycle_close_extra_key, BOTH, NONE),
     "lifecycle_unfinished": ("lifecycle", lifecycle_unfinished, BOTH, frozenset({"result"})),
     "base_hash_open_extra_key": ("base_hash", base_hash_open_extra_key, BOTH, NONE),
+    "base_hash_open_timestamp_object": ("base_hash", base_hash_open_timestamp_object, BOTH, NONE),
+    "lifecycle_close_timestamp_number": ("lifecycle", lifecycle_close_timestamp_number, BOTH, NONE),
     "base_hash_no_open": ("base_hash", base_hash_no_open, BOTH, frozenset({"lifecycle"})),
     "parameters_no_credentials": ("parameters", parameters_no_credentials, BOTH, frozenset({"lifecycle"})),
     "ballot_duplicated": ("ballot_hashes", ballot_duplicated, BOTH, frozenset({"ciphertext_uniqueness", "revote_counters"})),
