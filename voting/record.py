@@ -38,8 +38,7 @@ MIN_ENTRY_BYTES = len(canonical_json({"hash": GENESIS, "payload": {}, "prev": GE
 # depend on the stack depth of the process parsing it (forked workers recurse from deeper than the parent); a deep
 # payload would also fail to pickle from a worker. Real payloads nest under 10 levels.
 MAX_NESTING = 64
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 class RecordFormatError(QuorumError):
@@ -136,9 +135,13 @@ def parse_json_strict(text: str) -> Any:
 
 
 def _nesting(raw: bytes) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings skipped)."""
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
-    return max(accumulate(1 if b in b"[{" else -1 for b in brackets), default=0)
+    """The deepest nesting of arrays and objects in a JSON text, brackets inside strings skipped: escaped
+    backslashes, then escaped quotes dropped; every byte but quotes and brackets dropped; then every other
+    quote-delimited run (a string's inside) dropped. About 0.1 ms for a 95 kB modp ballot line."""
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(raw.translate(None, _NOT_STRUCTURE).split(b'"')[::2])
+    return max(accumulate(1 if b in b"[{" else -1 for b in outside), default=0)
 
 
 def parse_entry_line(raw: bytes, lineno: int) -> Entry:
@@ -148,7 +151,7 @@ def parse_entry_line(raw: bytes, lineno: int) -> Entry:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordFormatError(where, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting(raw) - 1 > MAX_NESTING:  # the entry is one level
+    if _nesting(raw) - 1 > MAX_NESTING:  # the entry object is one level
         raise RecordFormatError(where, f"payload nested deeper than {MAX_NESTING} levels")
     try:  # duplicate keys are caught below: the canonical line has each key once (then named by the strict parser)
         obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_constant)
