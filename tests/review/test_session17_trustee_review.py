@@ -169,16 +169,16 @@ def test_a_demo_interrupted_while_writing_the_trustee_files_is_usable_after_a_re
         state.board.engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: every poll of GET /api/elections/<id>/ceremony (unauthenticated; each trustee's page polls it every second) "
-    "re-runs dkg.qualify (and, from the sign round on and after publication, the whole dkg.adjudicate) from the "
-    "stored messages (web/ceremony.py:load -> Transcript.to_json/current_round; web/api.py:get_ceremony): O(n^2) "
-    "hybrid-proof checks and complaint openings per request, 0.12 s for modp n=10 here and growing with n^2 (several "
-    "seconds at the 64 trustees allowed), so n polling trustees (or anyone) saturate the server. Fix: compute QUAL and "
-    "the outcome once per set of stored messages (cache keyed by the (round, index) rows, or store QUAL/the outcome "
-    "with the messages when the round closes) and, once the key_ceremony entry is on the board, answer from it."))
 def test_polling_an_unchanged_ceremony_does_not_adjudicate_it_again(
         app: Flask, admin: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Failed before (fixed in session 17): every poll of GET /api/elections/<id>/ceremony (unauthenticated;
+    each trustee's page polls it every second) re-runs dkg.qualify (and, from the sign round on and after
+    publication, the whole dkg.adjudicate) from the stored messages (web/ceremony.py:load ->
+    Transcript.to_json/current_round; web/api.py:get_ceremony): O(n^2) hybrid-proof checks and complaint
+    openings per request, 0.12 s for modp n=10 here and growing with n^2 (several seconds at the 64 trustees
+    allowed), so n polling trustees (or anyone) saturate the server. Fix: compute QUAL and the outcome once per
+    set of stored messages (cache keyed by the (round, index) rows, or store QUAL/the outcome with the messages
+    when the round closes) and, once the key_ceremony entry is on the board, answer from it."""
     trustees = flow.join(app, flow.create(admin, "polls"))
     run = flow.through_complaints(trustees, "polls")
     qualify = dkg.qualify
