@@ -200,12 +200,14 @@ class SecAggServer:
         return data
 
     @_serialized
-    def consistency_round_done(self) -> list[bytes]:
-        """Close round 3: every confirmation, to be sent with the unmask request to every client that confirmed."""
+    def consistency_round_done(self) -> dict[int, list[bytes]]:
+        """Close round 3: for each client that confirmed, the confirmations of its neighbourhood (itself included),
+        to be sent to it with the unmask request."""
         self._need(3, "end of consistency round")
         self._enough(len(self._c.confirms), "confirmed the unmask request")
         self._round = 4
-        return [self._c.confirms[u].raw for u in sorted(self._c.confirms)]
+        confirmed = set(self._c.confirms)
+        return {v: [self._c.confirms[u].raw for u in sorted((self._graph[v] | {v}) & confirmed)] for v in sorted(confirmed)}
 
     @_serialized
     def finish(self, cross_check: bool = False) -> AggregateResult:
