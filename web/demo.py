@@ -39,22 +39,36 @@ class DemoElection:
 
 def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, group: str = "modp",
                 booth_hash: str | None = None) -> DemoElection | None:
-    """Create and open the demo election (its setup entry publishing `booth_hash`); None if it already exists."""
+    """Create and open the demo election (its setup entry publishing `booth_hash`); None if it is already open.
+
+    A demo that a crash left unopened is finished: new trustee links and voter credentials (those of the crashed run
+    were never shown), and its key files if the key ceremony is not on the board yet. The sealed files and their
+    passphrase (`demo-passphrase.txt`, 0600: the demo's keys are made here, so the server knows them anyway) are
+    written before the key ceremony entry, so that no key on the board lacks its shares."""
     request = elections.validate(DEMO_ID, DEMO_MANIFEST, group, ["Trustee 1", "Trustee 2", "Trustee 3"], 2, DEMO_VOTERS)
     try:
         tokens = elections.create(board, request, booth_hash)
     except ProtocolError:
-        return None
+        if elections.phase(board, DEMO_ID) not in ("setup", "keys"):
+            return None
+        tokens = {i: elections.new_invite(sessions, DEMO_ID, i) for i in range(1, len(request.trustees) + 1)}
     election = Election(board, DEMO_ID)
-    setup = next(e.payload for e in election.entries() if e.type == "setup")
-    payload, keys = key_ceremony(setup)
-    election.key_ceremony(payload)
-    passphrase = secrets.token_urlsafe(12)
-    files = []
-    for key in keys:
-        path = data_dir / f"demo-trustee-{key.index}.json"
-        replace_private(path, json.dumps(keystore_browser.seal(key.to_json(), passphrase)).encode("utf-8"))
-        files.append(path)
-    issued = elections.issue(board, sessions, DEMO_ID, None, "")
+    entries = election.entries()
+    files = [data_dir / f"demo-trustee-{i}.json" for i in range(1, len(request.trustees) + 1)]
+    secret = data_dir / "demo-passphrase.txt"
+    if not any(e.type == "key_ceremony" for e in entries):
+        payload, keys = key_ceremony(next(e.payload for e in entries if e.type == "setup"))
+        passphrase = secrets.token_urlsafe(12)
+        replace_private(secret, passphrase.encode("ascii"))
+        for key, path in zip(keys, files):
+            replace_private(path, json.dumps(keystore_browser.seal(key.to_json(), passphrase)).encode("utf-8"))
+        election.key_ceremony(payload)
+    else:
+        try:
+            passphrase = secret.read_text(encoding="ascii")
+        except OSError as exc:
+            raise ProtocolError(f"the unfinished demo's key files cannot be opened ({exc.strerror}: {secret}): "
+                                "start from an empty data folder") from None
+    issued = elections.issue(board, sessions, DEMO_ID, None, "", voter_ids=[v["voter_id"] for v in request.voters])
     elections.open_election(board, DEMO_ID)
     return DemoElection(DEMO_ID, {c.voter_id: c.credential for c in issued}, tokens, files, passphrase)

@@ -136,16 +136,15 @@ def test_a_trustee_refuses_to_decrypt_with_the_key_file_of_another_election(tmp_
         board.engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: web/demo.py:create_demo publishes the key ceremony on the board before it writes the trustees' sealed key "
-    "files, and shows the passphrase only after everything succeeded; a failure in between (disk full, Ctrl-C, "
-    "crash) leaves the demo election with its key on the board and key shares that exist nowhere, and the next "
-    "`quorum serve --demo` says 'demo election already exists' (create_demo returns None on any existing election): "
-    "the demo can never be decrypted. Fix: write the sealed files (to temporary names) before the key_ceremony entry "
-    "and rename them after, or, on restart, detect an unfinished demo (phase before 'open' or missing files) and "
-    "rebuild it under a fresh id."))
 def test_a_demo_interrupted_while_writing_the_trustee_files_is_usable_after_a_restart(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed before (fixed in session 17): web/demo.py:create_demo publishes the key ceremony on the board
+    before it writes the trustees' sealed key files, and shows the passphrase only after everything succeeded; a
+    failure in between (disk full, Ctrl-C, crash) leaves the demo election with its key on the board and key
+    shares that exist nowhere, and the next `quorum serve --demo` says 'demo election already exists'
+    (create_demo returns None on any existing election): the demo can never be decrypted. Fix: write the sealed
+    files (to temporary names) before the key_ceremony entry and rename them after, or, on restart, detect an
+    unfinished demo (phase before 'open' or missing files) and rebuild it under a fresh id."""
     application = create_app(make_config(tmp_path))
     state = application.extensions["quorum"]
     write = web_demo.replace_private
@@ -165,6 +164,11 @@ def test_a_demo_interrupted_while_writing_the_trustee_files_is_usable_after_a_re
         demo = web_demo.create_demo(state.board, state.session, state.config.data_dir, group="ed25519")
         assert demo is not None, f"demo left in phase {elections.phase(state.board, 'demo')!r} with its key shares lost"
         assert all(path.is_file() for path in demo.trustee_files)
+        ceremony = next(e.payload for e in Election(state.board, "demo").entries() if e.type == "key_ceremony")
+        g = get_group("ed25519")
+        for path in demo.trustee_files:  # each file opens with the passphrase shown and holds this ceremony's share
+            key = dkg.TrusteeKey.from_json(g, keystore_browser.unseal(json.loads(path.read_text()), demo.passphrase))
+            assert g.to_hex(g.exp_g(key.secret)) == ceremony["verification_keys"][key.index - 1]
     finally:
         state.board.engine.dispose()
 
