@@ -733,8 +733,8 @@ def test_board_refuses_illegal_steps(fresh_board) -> None:
     n = len(election.entries())
     with pytest.raises(QuorumError):
         election.publish_result()  # one partial, quorum 2
-    with pytest.raises(QuorumError):
-        election.add_decryption(trustee_decrypt(ctx, keys[0], election.cast_ballots(), tally_p))
+    first = next(e for e in election.entries() if e.type == "decryption")
+    assert election.add_decryption(trustee_decrypt(ctx, keys[0], election.cast_ballots(), tally_p)) == first  # a retry
     assert len(election.entries()) == n
     election.add_decryption(trustee_decrypt(ctx, keys[1], election.cast_ballots(), tally_p))
     election.publish_result()
