@@ -84,8 +84,8 @@ def run_ours(n: int, d: int, dropout: float, degree: int, threshold: int, seed: 
     confirmations = server_call(server.consistency_round_done)
     for u, c in clients.items():
         if u not in dropped:
-            down[u] += sum(map(len, confirmations[u]))
-            server_call(server.receive, client_call(u, c.unmask, request, confirmations[u]))
+            down[u] += sum(map(len, confirmations))
+            server_call(server.receive, client_call(u, c.unmask, request, confirmations))
     result = server_call(server.finish)
     t = time.process_time()
     verify(result.transcript)

@@ -6,20 +6,20 @@ published transcript and recomputes the aggregate.
 
 Threat model: the server learns only the sum of the survivors' updates, even if it lies about
 who dropped. A client masks only with shares from at least threshold - 1 neighbours (so that a
-server withholding shares cannot isolate its input), confirms one unmask request by signature
-(Bonawitz's consistency check), and answers it only once threshold clients of its neighbourhood,
-itself included, have confirmed the same request; it never reveals both secrets of a client.
-Thresholds must exceed half of each neighbourhood (the client and its neighbours), so two
-stories cannot each collect enough confirmations in one neighbourhood. Against a server that
-also forges clients' keys, give every client the others' registered verify keys (`peer_keys`, a
-PKI; `aggregate` does); without them the server is trusted to relay keys (the semi-honest
-model). With c clients colluding with the server, privacy needs a threshold above
-(neighbourhood size + c) / 2. In a SecAgg+ graph (neighbours below clients - 1) the
-confirmations are local to each neighbourhood: a server could still tell different stories to
-parts of the graph whose every client has a confirming majority of its own neighbourhood inside
-its part; the random graph, unknown until every key is advertised, makes that unlikely, as in
-Bell et al. (CCS 2020). The unmasked sum is refused when it exceeds what quantised levels can
-reach; a client that masks other in-range values is not detected (no per-client range proofs).
+server withholding shares cannot isolate its input) and signs the peers it masked with (so that
+masks that do not pair up are refused, not summed). It confirms one unmask request by signature,
+together with the digest of the key list it saw (Bonawitz's consistency check, bound to this
+session's fresh keys and to one graph), and answers only once a majority of all the session's
+clients, and at least threshold, confirmed that same request over that same key list; it never
+reveals both secrets of a client. Honest clients confirm once, so two stories or two graphs
+cannot both win a majority. This needs the clients' registered verify keys (`peer_keys`, a PKI;
+`aggregate` gives them): every listed client's keys are then checked against it, so a server
+cannot add clients or confirmations of its own. Without it the server is trusted to relay keys
+(the semi-honest model). With c clients colluding with the server, the majority and each
+neighbourhood's threshold must hold without them (thresholds above (neighbourhood size + c) / 2).
+Liveness: more than half of the clients must stay until the confirmations. The unmasked sum is
+refused when it exceeds what quantised levels can reach; a client that masks other in-range
+values is not detected (no per-client range proofs).
 """
 
 from .api import aggregate

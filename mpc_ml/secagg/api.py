@@ -100,6 +100,6 @@ def aggregate(
         server.receive(clients[u].confirm(request))
     confirmations = server.consistency_round_done()
     for u in active(4):
-        server.receive(clients[u].unmask(request, confirmations[u]))
+        server.receive(clients[u].unmask(request, confirmations))
     result = server.finish()
     return dataclasses.replace(result, total=result.total.reshape(shape))

@@ -5,11 +5,11 @@ Round 1 `share_keys`: Shamir-share the self-mask seed b and the mask key s_sk am
 neighbours, each share encrypted to its recipient (AES-GCM under an X25519(c) key).
 Round 2 `masked_input`: y = q(x) + PRG(b) + sum_v +-PRG(X25519(s_sk, s_pk_v)) mod 2^32.
 Round 3 `confirm` (Bonawitz's consistency check): the client checks the unmask request against
-what it saw and signs it; it confirms one request per session.
-Round 4 `unmask`: with the confirmations of at least threshold clients of its neighbourhood (itself
-included) on that same request, for each neighbour the share of b (it survived) or of s_sk (it
-dropped), never both. A server that tells clients different stories (who survived, who dropped)
-gets no answer from a client whose neighbourhood did not confirm its story.
+what it saw and signs it with the digest of the key list it saw; it confirms one request per session.
+Round 4 `unmask`: once a majority of all the session's clients (and at least threshold) confirmed that
+same request over that same key list, for each neighbour the share of b (it survived) or of s_sk (it
+dropped), never both. Honest clients confirm once, so two stories (who survived, who dropped), or two
+key lists (two graphs), cannot both win a majority: every answer answers the same request.
 
 With `peer_keys` (a PKI: client id -> Ed25519 verify key, known to every client) a client
 accepts a neighbour's keys only if signed by that neighbour's registered key, so a server
@@ -78,6 +78,7 @@ class SecAggClient:
         self._own_shares: tuple[int, int] = (0, 0)
         self._received: dict[int, tuple[int, int]] = {}  # from u: (share of s_sk_u, share of b_u)
         self._request = b""  # the unmask request it confirmed
+        self._seed = b""  # the digest of the key list it was given (graph_seed)
 
     def _expect(self, expected: int, name: str) -> None:
         """Refuse a call out of round order. The round moves on only once a call has succeeded, so a
@@ -107,7 +108,8 @@ class SecAggClient:
         if len(parsed) < p.threshold:
             raise DropoutError(f"only {len(parsed)} clients advertised keys, threshold is {p.threshold}")
         graph = neighbours(sorted(parsed), p.degree, graph_seed(p, parsed))[self.id]
-        for v in graph | {self.id}:  # only neighbours' keys are ever used
+        checked = set(parsed) if self._peer_keys is not None else graph | {self.id}  # every listed key signs a confirmation
+        for v in sorted(checked):
             if self._peer_keys is not None and self._peer_keys.get(v) != parsed[v].sig_pk:
                 raise SecAggError(f"client {self.id}: refused: the keys of client {v} are not signed by its registered key")
             check_signature(parsed[v].sig_pk, p.context, parsed[v].raw, f"keys of client {v}")
@@ -123,6 +125,7 @@ class SecAggClient:
         message = Shares.build(self.id, b_commit, ciphertexts, self._sign, p.context)
         self._own_shares = (evaluate(s_poly, self.id, FIELD), evaluate(b_poly, self.id, FIELD))
         self._keys, self._neighbours, self._stage = parsed, graph, 2
+        self._seed = graph_seed(p, parsed)
         return message
 
     def masked_input(self, update: np.ndarray, shares: list[bytes], quantizer: Quantizer) -> bytes:
@@ -144,7 +147,7 @@ class SecAggClient:
         for v in sorted(received):
             pad = mask(derive(agree(self._s, self._keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total + pad if pair_sign(self.id, v) > 0 else total - pad
-        message = Masked.build(self.id, total, self._sign, p.context)
+        message = Masked.build(self.id, total, sorted(received), self._sign, p.context)
         self._received, self._stage = received, 3
         return message
 
@@ -175,7 +178,7 @@ class SecAggClient:
             raise SecAggError(f"client {self.id}: refused: unmask request at round {self._stage} (one per session, after the masked input)")
         self._check_request(UnmaskRequest.from_bytes(request))
         self._request, self._stage = bytes(request), 4
-        return Confirm.build(self.id, request, self._sign, self.params.context)
+        return Confirm.build(self.id, request, self._seed, self._sign, self.params.context)
 
     def _check_request(self, req: UnmaskRequest) -> None:
         survivors, dropped = set(req.survivors), set(req.dropped)
@@ -198,27 +201,29 @@ class SecAggClient:
 
     def unmask(self, request: bytes, confirmations: list[bytes]) -> bytes:
         """Round 4: the signed Unmask message for the request this client confirmed, given the confirmations the
-        server collected; answers only if at least threshold clients of its neighbourhood confirmed the same request."""
+        server collected; answers only if a majority of the session's clients (and at least threshold) confirmed
+        the same request over the same key list."""
         if self._stage != 4:
             raise SecAggError(f"client {self.id}: refused: unmask at round {self._stage} (once per session, after confirming)")
         if bytes(request) != self._request:
             raise SecAggError(f"client {self.id}: refused: not the unmask request it confirmed")
-        req = UnmaskRequest.from_bytes(request)
-        circle = (self._neighbours | {self.id}) & set(req.survivors)
+        survivors = set(UnmaskRequest.from_bytes(request).survivors)
         confirmed: set[int] = set()
         for data in confirmations:
             sender = sender_of(data)
-            if sender not in circle or sender in confirmed:
-                continue  # the server relays every confirmation: only this neighbourhood's count here
+            if sender not in survivors or sender in confirmed:
+                continue  # only survivors confirm: anything else cannot count
             c = Confirm.from_bytes(data, self._keys[sender].sig_pk, self.params.context)
-            if c.request != digest(self._request):
-                raise SecAggError(f"client {self.id}: refused: client {sender} confirmed another unmask request")
+            if c.request != digest(self._request) or c.keys != self._seed:
+                raise SecAggError(f"client {self.id}: refused: client {sender} confirmed another unmask request or key list")
             confirmed.add(sender)
-        if len(confirmed) < self.params.threshold:
+        needed = max(self.params.threshold, self.params.clients // 2 + 1)
+        if len(confirmed) < needed:
             raise DropoutError(
-                f"client {self.id}: refused: {len(confirmed)} of its neighbourhood confirmed the unmask request, "
-                f"threshold is {self.params.threshold}")
+                f"client {self.id}: refused: {len(confirmed)} clients confirmed the unmask request, {needed} needed "
+                f"(a majority of the {self.params.clients} clients, and the threshold)")
         self._stage = 5
+        req = UnmaskRequest.from_bytes(request)
         survivors, dropped = set(req.survivors), set(req.dropped)
         b_shares = {u: self._received[u][1] for u in survivors & set(self._received)}
         b_shares[self.id] = self._own_shares[1]

@@ -225,17 +225,20 @@ class Shares:
 
 @dataclass(frozen=True)
 class Masked:
-    """Client, round 2: its masked, quantised update mod 2^32."""
+    """Client, round 2: its masked, quantised update mod 2^32, and the peers it added a pairwise mask with (those
+    whose shares it received): the unmasking removes exactly those masks, and refuses lists that do not pair up."""
 
     sender: int
     vector: np.ndarray
+    peers: tuple[int, ...]
     raw: bytes = field(repr=False)
     KIND: ClassVar[int] = 4
 
     @staticmethod
-    def build(sender: int, vector: np.ndarray, key: Ed25519PrivateKey, context: bytes) -> bytes:
+    def build(sender: int, vector: np.ndarray, peers: list[int], key: Ed25519PrivateKey, context: bytes) -> bytes:
         """The signed message."""
-        unsigned = header(Masked.KIND) + struct.pack(">II", sender, len(vector)) + vector.astype("<u4").tobytes()
+        unsigned = (header(Masked.KIND) + struct.pack(">II", sender, len(vector)) + vector.astype("<u4").tobytes()
+                    + struct.pack(f">I{len(peers)}I", len(peers), *sorted(peers)))
         return sign(key, context, unsigned)
 
     @classmethod
@@ -246,10 +249,13 @@ class Masked:
         if got != length:
             raise SecAggError(f"masked input of client {sender}: length {got}, expected {length}")
         vector = np.frombuffer(r.take(4 * length), dtype="<u4")
+        peers = tuple(r.ids(r.unpack("I")[0]))
         r.take(64)
         r.end()
+        if sender in peers:
+            raise SecAggError(f"masked input of client {sender}: lists itself as a peer")
         check_signature(sig_pk, context, r.data, f"masked input of client {sender}")
-        return cls(sender, vector, r.data)
+        return cls(sender, vector, peers, r.data)
 
 
 @dataclass(frozen=True)
@@ -278,28 +284,32 @@ class UnmaskRequest:
 
 @dataclass(frozen=True)
 class Confirm:
-    """Client, round 3 (Bonawitz's consistency check): its signature on the one unmask request it will answer."""
+    """Client, round 3 (Bonawitz's consistency check): its signature on the one unmask request it will answer, and on
+    the key list it saw (its digest, the graph seed: fresh keys each session, so a confirmation binds one session and
+    one graph; a server that showed clients different key lists, or replays an earlier session's confirmations, gets
+    confirmations that do not count together)."""
 
     sender: int
     request: bytes
+    keys: bytes
     raw: bytes = field(repr=False)
     KIND: ClassVar[int] = 6
 
     @staticmethod
-    def build(sender: int, request: bytes, key: Ed25519PrivateKey, context: bytes) -> bytes:
-        """The signed message: the sender and the digest of the request."""
-        return sign(key, context, header(Confirm.KIND) + struct.pack(">I", sender) + digest(request))
+    def build(sender: int, request: bytes, keys: bytes, key: Ed25519PrivateKey, context: bytes) -> bytes:
+        """The signed message: the sender, the digest of the request and the digest of the key list."""
+        return sign(key, context, header(Confirm.KIND) + struct.pack(">I", sender) + digest(request) + keys)
 
     @classmethod
     def from_bytes(cls, data: bytes, sig_pk: bytes, context: bytes) -> Confirm:
         """Parse and check the signature."""
         r = Reader(data, cls.KIND, "confirmation")
         (sender,) = r.unpack("I")
-        request = r.take(32)
+        request, keys = r.take(32), r.take(32)
         r.take(64)
         r.end()
         check_signature(sig_pk, context, r.data, f"confirmation of client {sender}")
-        return cls(sender, request, r.data)
+        return cls(sender, request, keys, r.data)
 
 
 def sender_of(data: bytes) -> int:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .client import graph_seed
 from .errors import DropoutError, SecAggError
 from .keys import check_public
 from .messages import Confirm, Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest, sender_of
@@ -129,7 +130,10 @@ class SecAggServer:
         sender = self._sender(data, self._c.shares, "masked input")
         if sender in self._c.masked:
             raise SecAggError(f"masked input from client {sender}: repeated")
-        self._c.masked[sender] = Masked.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context, self.params.length)
+        msg = Masked.from_bytes(data, self._c.keys[sender].sig_pk, self.params.context, self.params.length)
+        if not set(msg.peers) <= self._graph[sender] & set(self._c.shares):
+            raise SecAggError(f"masked input from client {sender}: lists peers that are not neighbours that shared keys")
+        self._c.masked[sender] = msg
 
     def _confirm(self, data: bytes) -> None:
         self._need(3, "confirmation")
@@ -140,6 +144,8 @@ class SecAggServer:
         assert self._c.request is not None
         if msg.request != digest(self._c.request.to_bytes()):
             raise SecAggError(f"confirmation from client {sender}: confirms another unmask request")
+        if msg.keys != graph_seed(self.params, self._c.keys):
+            raise SecAggError(f"confirmation from client {sender}: confirms another key list")
         self._c.confirms[sender] = msg
 
     def _unmask(self, data: bytes) -> None:
@@ -200,14 +206,16 @@ class SecAggServer:
         return data
 
     @_serialized
-    def consistency_round_done(self) -> dict[int, list[bytes]]:
-        """Close round 3: for each client that confirmed, the confirmations of its neighbourhood (itself included),
-        to be sent to it with the unmask request."""
+    def consistency_round_done(self) -> list[bytes]:
+        """Close round 3: every confirmation, to be sent with the unmask request to every client that confirmed
+        (each needs a majority of the session's clients)."""
         self._need(3, "end of consistency round")
-        self._enough(len(self._c.confirms), "confirmed the unmask request")
+        needed = max(self.params.threshold, self.params.clients // 2 + 1)
+        if len(self._c.confirms) < needed:
+            raise DropoutError(f"only {len(self._c.confirms)} clients confirmed the unmask request; {needed} (a majority "
+                               "of the clients, and the threshold) are needed")
         self._round = 4
-        confirmed = set(self._c.confirms)
-        return {v: [self._c.confirms[u].raw for u in sorted((self._graph[v] | {v}) & confirmed)] for v in sorted(confirmed)}
+        return [self._c.confirms[u].raw for u in sorted(self._c.confirms)]
 
     @_serialized
     def finish(self, cross_check: bool = False) -> AggregateResult:

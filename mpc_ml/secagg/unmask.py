@@ -112,7 +112,11 @@ def unmasked_sum(c: Collected, disputes: list[str] | None = None) -> np.ndarray:
     p, req = c.params, c.request
     if req is None:
         raise SecAggError("no unmask request")
-    graph = c.graph()
+    alive = set(req.survivors)
+    for u in req.survivors:  # a pairwise mask cancels only if both added it: the lists must pair up
+        for v in c.masked[u].peers:
+            if v in alive and u not in c.masked[v].peers:
+                raise SecAggError(f"client {u} masked with client {v} but not {v} with {u}: a server withheld shares")
     total = np.zeros(p.length, dtype=np.uint32)
     for u in req.survivors:
         total += c.masked[u].vector
@@ -121,14 +125,13 @@ def unmasked_sum(c: Collected, disputes: list[str] | None = None) -> np.ndarray:
         seed = _reconstruct(given, p.threshold, f"self-mask seed of client {u}", disputes, dealer=u,
                             valid=_is_seed_of(c.shares[u].b_commit, p.session), against="its commitment")
         total -= mask(derive(seed.to_bytes(32, "little"), "self mask", p.session), p.length)
-    alive = set(req.survivors)
     for u in req.dropped:
         given = {v: m.sk_shares[u] for v, m in c.unmasks.items() if u in m.sk_shares}
         what = f"mask key of dropped client {u}"
         secret = _reconstruct(given, p.threshold, what, disputes, dealer=u, valid=_is_scalar_of(c.keys[u].s_pk),
                               against="its public key")
         scalar = secret_to_scalar(secret, what)
-        for v in sorted(graph[u] & alive):
+        for v in sorted(v for v in alive if u in c.masked[v].peers):
             pad = mask(derive(agree(scalar, c.keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total - pad if pair_sign(v, u) > 0 else total + pad
     reach = len(req.survivors) * (2**p.bits - 1)

@@ -294,7 +294,7 @@ def test_one_wrong_share_does_not_stop_an_honest_server() -> None:
         server.receive(c.confirm(request))
     confirmations = server.consistency_round_done()
     for u, c in clients.items():
-        data = c.unmask(request, confirmations[u])
+        data = c.unmask(request, confirmations)
         server.receive(_lie(data, 1, 2, params, signing, request) if u == 1 else data)
     result = server.finish()
     assert np.allclose(result.total, 1.25, atol=result.error_bound)

@@ -412,7 +412,7 @@ def test_a_resigned_masked_input_of_another_length_is_refused() -> None:
     _, routed = through_shares(server, clients)
     for length in (8, 3):
         with pytest.raises(SecAggError, match=f"length {length}, expected 4"):
-            server.receive(Masked.build(1, np.zeros(length, np.uint32), signing[1], params.context))
+            server.receive(Masked.build(1, np.zeros(length, np.uint32), [2, 3], signing[1], params.context))
     for u, c in clients.items():
         server.receive(c.masked_input(np.full(4, 0.5), routed[u], server.quantizer))
     assert server.masked_round_done() == UnmaskRequest([1, 2, 3], []).to_bytes()

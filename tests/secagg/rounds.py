@@ -19,12 +19,12 @@ def through_shares(server: SecAggServer, clients: Mapping[int, SecAggClient]) ->
     return keys, server.shares_round_done()
 
 
-def answer_all(server: SecAggServer, clients: Mapping[int, SecAggClient], request: bytes) -> dict[int, list[bytes]]:
-    """Every survivor of the request confirms it, then answers it with the confirmations routed to it; returns those."""
+def answer_all(server: SecAggServer, clients: Mapping[int, SecAggClient], request: bytes) -> list[bytes]:
+    """Every survivor of the request confirms it, then answers it with the confirmations; returns those."""
     alive = [c for u, c in clients.items() if u in UnmaskRequest.from_bytes(request).survivors]
     for c in alive:
         server.receive(c.confirm(request))
     confirmations = server.consistency_round_done()
     for c in alive:
-        server.receive(c.unmask(request, confirmations[c.id]))
+        server.receive(c.unmask(request, confirmations))
     return confirmations

@@ -65,7 +65,7 @@ def test_rounds_out_of_order_are_refused() -> None:
         client.share_keys([])
     server = SecAggServer(params)
     with pytest.raises(SecAggError, match="during the keys round"):
-        server.receive(Masked.build(1, np.zeros(2, np.uint32), Ed25519PrivateKey.generate(), params.context))
+        server.receive(Masked.build(1, np.zeros(2, np.uint32), [], Ed25519PrivateKey.generate(), params.context))
 
 
 def test_a_bad_message_leaves_the_server_unchanged() -> None:
@@ -157,23 +157,24 @@ def test_with_a_pki_substituted_neighbour_keys_are_refused() -> None:
         server.receive(key_list[1])
 
 
-def test_a_client_answers_only_once_threshold_of_its_neighbourhood_confirmed_the_same_request() -> None:
-    """Bonawitz's consistency check: too few confirmations, a forged one, or a neighbour's confirmation of
-    another request, and the client reveals nothing; with threshold confirmations it answers."""
+def test_a_client_answers_only_once_a_majority_confirmed_the_same_request_over_the_same_key_list() -> None:
+    """Bonawitz's consistency check: too few confirmations, a forged one, or a confirmation of another request or
+    another key list, and the client reveals nothing; with a majority of the clients confirming, it answers."""
     server, clients, request = run_to_unmasking()
     mine = {u: c.confirm(request) for u, c in clients.items() if u != 2}
-    with pytest.raises(SecAggError, match="2 of its neighbourhood confirmed"):
+    with pytest.raises(SecAggError, match="2 clients confirmed the unmask request, 3 needed"):
         clients[1].unmask(request, [mine[1], mine[3]])
     forged = bytearray(mine[3])
     forged[-1] ^= 1
     with pytest.raises(SecAggError, match="confirmation of client 3: bad signature"):
         clients[1].unmask(request, [mine[1], bytes(forged), mine[4]])
     other = UnmaskRequest.from_bytes(request)  # client 3's key on another story, as a server splitting stories has it
-    lie = Confirm.build(3, UnmaskRequest(other.survivors, other.dropped + [99]).to_bytes(), clients[3]._sign, clients[3].params.context)
-    with pytest.raises(SecAggError, match="client 3 confirmed another unmask request"):
-        clients[1].unmask(request, [mine[1], lie, mine[4], mine[5]])
+    context, seed = clients[3].params.context, clients[3]._seed
+    for lie in (Confirm.build(3, UnmaskRequest(other.survivors, other.dropped + [99]).to_bytes(), seed, clients[3]._sign, context),
+                Confirm.build(3, request, bytes(32), clients[3]._sign, context)):  # the same request over another key list
+        with pytest.raises(SecAggError, match="client 3 confirmed another unmask request or key list"):
+            clients[1].unmask(request, [mine[1], lie, mine[4], mine[5]])
     Unmask.from_bytes(clients[1].unmask(request, list(mine.values())), clients[1]._keys[1].sig_pk, clients[1].params.context)
-
 
 def test_a_client_masks_its_input_only_with_shares_from_threshold_minus_one_neighbours() -> None:
     """Bonawitz round 2: a server that withholds Shares messages must not get an input masked by few pairwise masks."""
@@ -184,3 +185,23 @@ def test_a_client_masks_its_input_only_with_shares_from_threshold_minus_one_neig
     with pytest.raises(SecAggError, match="shares from 1 neighbours; at least 2"):
         clients[1].masked_input(np.zeros(4), routed[1][:1], server.quantizer)
     server.receive(clients[1].masked_input(np.zeros(4), routed[1][:2], server.quantizer))  # the refusal changed nothing
+
+
+def test_pairwise_masks_that_do_not_pair_up_are_refused_not_summed() -> None:
+    """A server that withholds client 4's Shares from client 1 (client 1 then masks without 4, 4 with 1): the signed
+    peer lists of the masked inputs show it, and the sum is refused instead of coming out wrong."""
+    params = make_params(4, 1, threshold=3)
+    server = SecAggServer(params)
+    clients = {u: SecAggClient(u, params) for u in range(1, 5)}
+    _, routed = through_shares(server, clients)
+    server.receive(clients[1].masked_input(np.full(1, 0.5), routed[1][:2], server.quantizer))
+    for u in (2, 3, 4):
+        server.receive(clients[u].masked_input(np.full(1, 0.5), routed[u], server.quantizer))
+    request = server.masked_round_done()
+    for u in (2, 3, 4):
+        server.receive(clients[u].confirm(request))
+    confirmations = server.consistency_round_done()
+    for u in (2, 3, 4):
+        server.receive(clients[u].unmask(request, confirmations))
+    with pytest.raises(SecAggError, match="client 4 masked with client 1 but not 1 with 4"):
+        server.finish()
