@@ -208,8 +208,11 @@ class SecAggClient:
         if bytes(request) != self._request:
             raise SecAggError(f"client {self.id}: refused: not the unmask request it confirmed")
         survivors = set(UnmaskRequest.from_bytes(request).survivors)
+        needed = max(self.params.threshold, self.params.clients // 2 + 1)
         confirmed: set[int] = set()
         for data in confirmations:
+            if len(confirmed) == needed:
+                break  # a majority holds: no other request or key list can have one
             sender = sender_of(data)
             if sender not in survivors or sender in confirmed:
                 continue  # only survivors confirm: anything else cannot count
@@ -217,7 +220,6 @@ class SecAggClient:
             if c.request != digest(self._request) or c.keys != self._seed:
                 raise SecAggError(f"client {self.id}: refused: client {sender} confirmed another unmask request or key list")
             confirmed.add(sender)
-        needed = max(self.params.threshold, self.params.clients // 2 + 1)
         if len(confirmed) < needed:
             raise DropoutError(
                 f"client {self.id}: refused: {len(confirmed)} clients confirmed the unmask request, {needed} needed "
