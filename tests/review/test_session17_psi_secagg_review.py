@@ -1,7 +1,8 @@
 """Session 17 adversarial review of PSI and secure aggregation as a data team uses them (byte messages, TCP).
 
-xfail(strict=True) tests are confirmed defects: each fails today and passes once fixed (the reason names the
-file, the function and a fix). The other tests pin properties that held under attack and that earlier reviews
+xfail(strict=True) tests are open defects: each fails today and passes once fixed (the reason names the file, the
+function and a fix); tests whose docstring starts "Failed before" were defects fixed in the same session. The other
+tests pin properties that held under attack and that earlier reviews
 (tests/review/test_psi_secagg_review.py, test_mpc_adversarial.py, tests/psi, tests/secagg) did not cover.
 """
 

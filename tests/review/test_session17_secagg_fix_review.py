@@ -1,9 +1,9 @@
 """Session 17 review of the secure-aggregation fix (commit 6f729d8: the consistency-check round, masking only with
 threshold - 1 neighbours' shares, out-of-range sums refused, disputes).
 
-xfail(strict=True) tests are confirmed defects: each fails today and passes once fixed (the reason names what, where
-and a fix). The other tests pin properties that held under attack and that tests/secagg and
-tests/review/test_session17_psi_secagg_review.py do not cover.
+Its three findings (per-client key lists, confirmations replayed from earlier sessions, a withheld share) were fixed
+in the same session (e19ae52); each test's docstring says what failed before. The other tests pin properties that
+held under attack and that tests/secagg and tests/review/test_session17_psi_secagg_review.py do not cover.
 
 The malicious server here drives honest `SecAggClient`s directly (it is the only party that routes messages), with a
 PKI (`peer_keys`) everywhere, so it cannot forge a neighbour's keys or signatures.
