@@ -208,7 +208,7 @@ class SecAggClient:
         if bytes(request) != self._request:
             raise SecAggError(f"client {self.id}: refused: not the unmask request it confirmed")
         survivors = set(UnmaskRequest.from_bytes(request).survivors)
-        needed = max(self.params.threshold, self.params.clients // 2 + 1)
+        needed = self.params.confirmations_needed
         confirmed: set[int] = set()
         for data in confirmations:
             if len(confirmed) == needed:

@@ -135,6 +135,12 @@ class Params:
             raise SecAggError("params: " + "; ".join(problems))
 
     @property
+    def confirmations_needed(self) -> int:
+        """Confirmations of one unmask request over one key list before any client answers it: a majority of the
+        clients (so that no two stories or graphs both get them), and at least the threshold."""
+        return max(self.threshold, self.clients // 2 + 1)
+
+    @property
     def context(self) -> bytes:
         """What every client signature is bound to: the hash of these parameters."""
         return digest(self.to_bytes())

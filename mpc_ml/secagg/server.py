@@ -210,7 +210,7 @@ class SecAggServer:
         """Close round 3: every confirmation, to be sent with the unmask request to every client that confirmed
         (each needs a majority of the session's clients)."""
         self._need(3, "end of consistency round")
-        needed = max(self.params.threshold, self.params.clients // 2 + 1)
+        needed = self.params.confirmations_needed
         if len(self._c.confirms) < needed:
             raise DropoutError(f"only {len(self._c.confirms)} clients confirmed the unmask request; {needed} (a majority "
                                "of the clients, and the threshold) are needed")
