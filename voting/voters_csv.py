@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from typing import Iterable
 
 from threshold.errors import DecodeError, QuorumError
@@ -66,14 +67,23 @@ def _table(text: str | bytes, columns: tuple[str, ...], required: tuple[str, ...
     return table
 
 
+def voter_key(voter_id: str) -> str:
+    """What makes two voter ids one voter: equal in Unicode NFC form ignoring case ('Alice' and 'alice', 'José'
+    composed and decomposed), so that one person listed twice is not given two credentials."""
+    return unicodedata.normalize("NFC", voter_id).casefold()
+
+
 def _voter_id(number: int, voter_id: str, seen: dict[str, int], errors: list[str]) -> None:
+    hidden = next((c for c in voter_id if unicodedata.category(c) == "Cf"), None)
     if not _VOTER_ID.fullmatch(voter_id):
         errors.append(f"row {number}: voter_id {voter_id!r} must be 1-128 characters without spaces, commas or quotes, "
                       "not starting with = + - @")
-    elif voter_id in seen:
-        errors.append(f"row {number}: voter_id {voter_id!r} already on row {seen[voter_id]}")
+    elif hidden is not None:
+        errors.append(f"row {number}: voter_id {voter_id!r} holds an invisible formatting character (U+{ord(hidden):04X})")
+    elif voter_key(voter_id) in seen:
+        errors.append(f"row {number}: voter_id {voter_id!r} already on row {seen[voter_key(voter_id)]}")
     else:
-        seen[voter_id] = number
+        seen[voter_key(voter_id)] = number
 
 
 def parse_voters(text: str | bytes) -> list[dict[str, str]]:

@@ -49,8 +49,12 @@ def body(keys: set[str], optional: frozenset[str] = frozenset()) -> dict[str, An
     return data
 
 
-def _receipt(r: Receipt) -> tuple[Response, int]:
-    return jsonify({"seq": r.seq, "ballot_hash": r.ballot_hash, "tracker": r.tracker, "stored": r.stored}), 201 if r.stored else 200
+def _receipt(election_id: str, r: Receipt) -> tuple[Response, int]:
+    """The voter's receipt with the board-signed entry's hash, prev and signature: evidence that the board took the
+    ballot, should it be missing from the record later (as the CLI's receipt keeps)."""
+    entry, = state().board.entries(election_id, first=r.seq, last=r.seq)
+    return jsonify({"seq": r.seq, "ballot_hash": r.ballot_hash, "tracker": r.tracker, "stored": r.stored,
+                    "hash": entry.hash, "prev": entry.prev, "sig": entry.sig}), 201 if r.stored else 200
 
 
 def _election(election_id: str) -> Election:
@@ -194,7 +198,7 @@ def record(election_id: str) -> Response:
 def cast(election_id: str) -> tuple[Response, int]:
     """Cast a ballot (encrypted and signed by the voter's device); a retry returns the first receipt."""
     data = body({"ballot"})
-    return _receipt(_election(election_id).cast(data["ballot"]))
+    return _receipt(election_id, _election(election_id).cast(data["ballot"]))
 
 
 @bp.get("/elections/<election_id>/revote/<credential>")
@@ -210,7 +214,7 @@ def next_revote(election_id: str, credential: str) -> Response:
 def challenge(election_id: str) -> tuple[Response, int]:
     """Publish a Benaloh-challenged ballot with its plaintexts and nonces (never counted, never castable)."""
     data = body({"ballot", "reveal"})
-    return _receipt(_election(election_id).spoil(data["ballot"], data["reveal"]))
+    return _receipt(election_id, _election(election_id).spoil(data["ballot"], data["reveal"]))
 
 
 @bp.get("/elections/<election_id>/ballots/<code>")

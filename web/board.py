@@ -13,6 +13,7 @@ from flask import Blueprint, abort, render_template, request, send_file
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from threshold.errors import DecodeError
 from voting import db as board_db
 from voting.context import parse_setup
 from voting.record import Entry
@@ -32,11 +33,14 @@ def entries_or_404(election_id: str, first: int = 0, last: int | None = None, li
 
 
 def find_ballot(entries: list[Entry], code: str) -> Entry | None:
-    """The cast or challenged ballot whose tracking code or ballot hash is, or starts with, code."""
-    for e in entries:
-        if e.type in ("cast", "spoil") and (e.payload["tracker"].startswith(code) or e.payload["ballot_hash"].startswith(code)):
-            return e
-    return None
+    """The cast or challenged ballot whose tracking code or ballot hash is, or starts with, code; DecodeError if the
+    prefix fits several (an 8-character prefix is shared by some pair among ~77k ballots: never answer with another
+    voter's ballot)."""
+    found = [e for e in entries if e.type in ("cast", "spoil")
+             and (e.payload["tracker"].startswith(code) or e.payload["ballot_hash"].startswith(code))]
+    if len(found) > 1:
+        raise DecodeError("code", f"{len(found)} ballots start with {code}: give more characters of the tracking code")
+    return found[0] if found else None
 
 
 def results_view(entries: list[Entry]) -> list[dict[str, Any]] | None:
@@ -76,15 +80,19 @@ def track(election_id: str) -> tuple[str, int]:
     """Find a ballot by its tracking code (or ballot hash, or a prefix of 8+ characters)."""
     entries = entries_or_404(election_id)
     code = request.args.get("code", "").strip().lower()
-    error, found = "", None
+    error, found, status = "", None, 200
     searched = "code" in request.args  # without it, the search form before any search: nothing is wrong yet
     if searched and not _SEARCH.fullmatch(code):
-        error = "a tracking code is 8 to 64 characters 0-9 and a-f"
+        error, status = "a tracking code is 8 to 64 characters 0-9 and a-f", 422
     elif searched:
-        found = find_ballot(entries, code)
-        if found is None:
-            error = "no ballot with this tracking code is on the board"
-    return render_template("board/track.html", election_id=election_id, code=code, found=found, error=error), (404 if error and _SEARCH.fullmatch(code) else 422 if error else 200)
+        try:
+            found = find_ballot(entries, code)
+        except DecodeError as exc:
+            error, status = exc.message, 422
+        else:
+            if found is None:
+                error, status = "no ballot with this tracking code is on the board", 404
+    return render_template("board/track.html", election_id=election_id, code=code, found=found, error=error), status
 
 
 @bp.get("/board/<election_id>/results")

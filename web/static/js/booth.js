@@ -96,6 +96,16 @@ $("cast").addEventListener("click", async () => {
   try {
     announce(status, "Sending your encrypted ballot…");
     const receipt = await postJson(`${root.dataset.api}/ballots`, { ballot: pending.ballot });
+    if (receipt.ballot_hash !== pending.hash) {
+      throw new Error("the server's receipt is for another ballot (not the fingerprint shown above): your ballot may "
+        + "not be cast; tell the election officials");
+    }
+    announce(status, "Checking your ballot on the public board…");
+    const { entry } = await getJson(`${root.dataset.api}/ballots/${receipt.tracker}`);
+    if (entry.type !== "cast" || entry.payload.ballot_hash !== pending.hash || entry.payload.tracker !== receipt.tracker
+      || entry.hash !== receipt.hash) {
+      throw new Error("the public board does not hold your ballot under its tracking code: tell the election officials");
+    }
     $("tracker").textContent = receipt.tracker;
     $("track-link").href = `${root.dataset.track}?code=${receipt.tracker}`;
     pending = null;
