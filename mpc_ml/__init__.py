@@ -23,18 +23,21 @@ __all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "party_keys",
            "PartyTimeout", "ShareCheckError", "SingularMatrixError", "EvidenceError", "nn", "linear_model", "stats"]
 
 
-def init(parties: int = 3, quorum: int | None = None, precision: int = 24) -> None:
+def init(parties: int | None = None, quorum: int | None = None, precision: int = 24) -> None:
     """Start the runtime: in a `quorum mpc run` party process, that party over TCP; else all simulated.
 
-    quorum: how many parties are needed to open a value (t + 1); default the honest majority
-    floor((n - 1) / 2) + 1. precision: fractional bits of the fixed-point representation.
+    parties: the number of parties (default: the deployment's, or 3 simulated); under `quorum mpc run` a value
+    other than the deployment's is refused. quorum: how many parties are needed to open a value (t + 1); default
+    the honest majority floor((n - 1) / 2) + 1. precision: fractional bits of the fixed-point representation.
     """
     _single_threaded_blas()
     if os.environ.get("QUORUM_MPC_PEERS"):
         from .launcher import runtime_from_env
 
-        _runtime.set_current(runtime_from_env(precision))
+        _runtime.set_current(runtime_from_env(precision, parties, quorum))
         return
+    if parties is None:
+        parties = 3
     if not isinstance(parties, int) or isinstance(parties, bool) or parties < 3:
         raise InputError(f"parties must be an integer >= 3, got {parties!r}")
     most = (parties - 1) // 2 + 1  # t < n/2

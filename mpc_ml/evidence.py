@@ -184,7 +184,10 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     if out is None:
         raise EvidenceError("the shares open to a residue that is no rational within the stated bounds")
     if value is not None:
-        claimed = np.asarray(value, dtype=np.float64)
-        if claimed.shape != out.shape or not np.allclose(claimed, out, rtol=0, atol=atol):
+        claimed = np.asarray(value)  # a value opened as float32 (torch's default) is compared in float32
+        narrow = claimed.dtype.kind == "f" and claimed.dtype.itemsize < 8
+        expected = out.astype(claimed.dtype) if narrow else out
+        claimed = claimed.astype(np.float64)
+        if claimed.shape != expected.shape or not np.allclose(claimed, expected, rtol=0, atol=atol):
             raise EvidenceError("the claimed value differs from the value the shares open to")
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import queue
 import runpy
@@ -115,19 +116,24 @@ def load_key(path: str | Path, party: int) -> dict:
     return data
 
 
-def _agree_session(comm, me: int, n: int, base: bytes) -> bytes:
+def _agree_session(comm, me: int, n: int, base: bytes, frac_bits: int) -> bytes:
     """This run's signing session: a hash of the deployment's session and a fresh nonce from every
-    party, cross-checked by all (evidence of one run never passes for another run's)."""
+    party, cross-checked by all (evidence of one run never passes for another run's). Each party's
+    precision comes with its nonce: parties that disagree are told so here, before any round (their
+    shares would otherwise look forged)."""
     nonces = {me: os.urandom(32)}
     for j in range(n):
         if j != me:
-            comm.send_raw(j, b"NONCE" + nonces[me])
+            comm.send_raw(j, b"NONCE" + nonces[me] + bytes([frac_bits]))
     for j in range(n):
         if j != me:
             data = comm.recv_raw(j)
-            if data[:5] != b"NONCE" or len(data) != 37:
+            if data[:5] != b"NONCE" or len(data) != 38:
                 raise ProtocolError(f"party {j} sent a malformed start-up nonce", j)
-            nonces[j] = data[5:]
+            if data[37] != frac_bits:
+                raise InputError(f"party {j} runs with precision {data[37]}, party {me} with {frac_bits}: every party "
+                                 "must call init() with the same precision")
+            nonces[j] = data[5:37]
     session = hashlib.sha256(b"quorum-mpc-run" + base + b"".join(nonces[j] for j in range(n))).digest()[:16]
     for j in range(n):
         if j != me:
@@ -205,8 +211,9 @@ def _exit_peer_failed_on_peer_errors() -> None:
     sys.excepthook = hook
 
 
-def runtime_from_env(frac_bits: int = 24) -> Runtime:
-    """The TCP runtime of the party named by the environment (set by `quorum mpc run`)."""
+def runtime_from_env(frac_bits: int = 24, parties: int | None = None, quorum: int | None = None) -> Runtime:
+    """The TCP runtime of the party named by the environment (set by `quorum mpc run`); `parties` and `quorum`, if
+    given, must be the deployment's (a script asking for 4 parties must not run with 3, without a word)."""
     from .transport import TcpComm
 
     _exit_peer_failed_on_peer_errors()
@@ -216,6 +223,10 @@ def runtime_from_env(frac_bits: int = 24) -> Runtime:
     except ValueError:
         raise InputError(f"{ENV_PARTY} must be a party index") from None
     n, t = len(peers["parties"]), peers["threshold"]
+    if parties is not None and parties != n:
+        raise InputError(f"init(parties={parties}) but this deployment has {n} parties (quorum mpc run -n {n})")
+    if quorum is not None and quorum != t + 1:
+        raise InputError(f"init(quorum={quorum}) but this deployment opens values with {t + 1} parties")
     if not 0 <= me < n:
         raise InputError(f"party index {me} is out of range: the peers file has parties 0..{n - 1}")
     key = load_key(os.environ.get(ENV_KEY, ""), me)
@@ -225,11 +236,11 @@ def runtime_from_env(frac_bits: int = 24) -> Runtime:
     session = bytes.fromhex(peers["session"])
     stats = Stats()
     timeout = float(os.environ.get(ENV_TIMEOUT, "30"))
-    fd = os.environ.get(ENV_LISTEN_FD)
+    fd = os.environ.pop(ENV_LISTEN_FD, None)  # the launcher's socket serves the first run only (it is closed after)
     listener = socket.socket(fileno=int(fd)) if fd else None
     comm = TcpComm(me, peers["parties"], bytes.fromhex(key["kx_secret"]), session, stats, timeout=timeout,
                    connect_timeout=max(timeout, 30.0), listener=listener)
-    session = _agree_session(comm, me, n, session)
+    session = _agree_session(comm, me, n, session, frac_bits)
     seeds = _agree_seeds(comm, me, n, t)
     signer = SigningKey(bytes.fromhex(key["sign_secret"]))
     return Runtime(n, t, [me], comm, seeds, {me: signer}, sign_keys(peers), frac_bits, stats, session)
@@ -276,8 +287,15 @@ def write_local_deployment(n: int, directory: Path, threshold: int | None = None
     return path
 
 
+def _check_timeout(timeout: float | None) -> None:
+    """A timeout is a positive, finite number of seconds (0 fails every round at once, inf overflows the waits)."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"--timeout must be a positive, finite number of seconds, got {timeout!r}")
+
+
 def run_local(n: int, script: str, args: list[str], timeout: float | None = None, threshold: int | None = None) -> int:
     """Run SCRIPT as n party processes over TCP on this machine; returns the worst exit code."""
+    _check_timeout(timeout)
     if n < 3:
         raise InputError(f"-n must be at least 3, got {n}")
     if not Path(script).is_file():
@@ -296,8 +314,14 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
         for s in socks:
             s.close()
         grace = float(os.environ.get(ENV_TIMEOUT, "30")) if timeout is None else timeout
-        codes, first = _wait_all(procs, grace)
-    if first is not None:
+        try:
+            codes, first = _wait_all(procs, grace)
+        except BaseException:
+            _stop(procs)  # no party outlives the launcher
+            raise
+    if first is not None and codes[first] == 0:
+        print(f"quorum mpc: party {first} exited while the others still needed it; they stopped", file=sys.stderr)
+    elif first is not None:
         print(f"quorum mpc: party {first} failed first (exit code {codes[first]}); see its error above",
               file=sys.stderr)
     for i, c in enumerate(codes):
@@ -327,8 +351,10 @@ def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], i
     """Wait for every party; once one fails, stop those still running `grace` seconds later (one busy with
     local work would otherwise keep a failed run alive). Returns the exit codes and the party that failed
     first: the first, in exit order, to fail by its own error (not PEER_FAILED: its processes may end after
-    those its failure stopped), else the first to fail at all."""
+    those its failure stopped); else, if every failure is PEER_FAILED, a party that exited with 0 (it left while
+    the others still needed it: its interpreter may end after theirs); else the first to fail at all."""
     exits: queue.Queue[int] = queue.Queue()
+    order: list[int] = []
     for i, p in enumerate(procs):
         threading.Thread(target=lambda i=i, p=p: (p.wait(), exits.put(i)), daemon=True).start()
     own, any_, deadline = None, None, None
@@ -339,6 +365,7 @@ def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], i
             except queue.Empty:
                 _stop(procs)
                 deadline, i = None, exits.get()
+            order.append(i)
             code = procs[i].returncode
             if code != 0 and any_ is None:
                 any_, deadline = i, time.monotonic() + grace
@@ -346,12 +373,18 @@ def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], i
                 own = i
     except KeyboardInterrupt:
         _stop(procs)
-    return [p.wait() for p in procs], own if own is not None else any_
+    codes = [p.wait() for p in procs]
+    if own is None and any_ is not None:  # only "a peer is gone" failures: a party that ended with 0 left them
+        left = [i for i in order if codes[i] == 0]
+        if left:
+            return codes, left[0]
+    return codes, own if own is not None else any_
 
 
 def run_party(party: int, peers: str, key: str | None, script: str, args: list[str],
               timeout: float | None = None) -> int:
     """Run SCRIPT in this process as one party of the deployment in the peers file."""
+    _check_timeout(timeout)
     data = load_peers(peers)
     if not 0 <= party < len(data["parties"]):
         raise InputError(f"--party {party} is out of range: the peers file has parties 0..{len(data['parties']) - 1}")

@@ -120,10 +120,15 @@ class _Linear:
         return _plain_features(X, coef) @ coef + self.intercept_
 
     def score(self, X: Any, y: Any) -> float | None:
-        """R^2; for shared X, y only the residual and total sums of squares are opened (to dst)."""
+        """R^2; for shared X, y only the residual and total sums of squares are opened (to dst). y of shape (n, 1)
+        counts as (n,), as in `fit`; any other shape than the predictions' is refused (never broadcast)."""
         pred = self.predict(X if not isinstance(X, (list, tuple)) else _rows(X, "X"))
         if isinstance(pred, MPCTensor) or isinstance(y, (MPCTensor, list, tuple)):
             yy = _rows(y, "y") if isinstance(y, (list, tuple, MPCTensor)) else MPCTensor.from_plain(y)
+            if yy.dim() == 2 and yy.shape[1] == 1:
+                yy = yy.reshape(-1)
+            if tuple(yy.shape) != tuple(pred.shape):
+                raise InputError(f"y has shape {tuple(yy.shape)}, expected {tuple(pred.shape)} to match the predictions")
             res = pred - yy
             cen = yy - yy.mean()
             from .tensor import stack
@@ -131,6 +136,10 @@ class _Linear:
             vals = stack([(res * res).sum(), (cen * cen).sum()])._open(self.dst)[0]
             return None if vals is None else float(1 - vals[0] / vals[1])
         yv = _to_numpy(y)
+        if yv.ndim == 2 and yv.shape[1] == 1:
+            yv = yv.reshape(-1)
+        if yv.shape != np.shape(pred):
+            raise InputError(f"y has shape {yv.shape}, expected {np.shape(pred)} to match the predictions")
         return float(1 - ((yv - pred) ** 2).sum() / ((yv - yv.mean()) ** 2).sum())
 
 

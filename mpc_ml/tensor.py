@@ -587,7 +587,10 @@ class MPCTensor:
         n = self.shape[d]
         if n == 0:
             return self._wrap(self.share)
-        e = (self - self._max_values(d, keepdim=True)).exp()
+        # x - max lies in [-2^32, 0]: clamped to [EXP_MIN, 0] first (both comparisons in range), since exp's own clamp
+        # compares with its upper bound 30 ln 2 too, which leaves the comparison range near -2^32
+        shifted = (self - self._max_values(d, keepdim=True)).share
+        e = self._wrap(functions.clamp(self._rt, shifted, functions.EXP_MIN, 0.0)).exp()
         s = e.sum(d, keepdim=True)
         return e * self._wrap(functions.reciprocal_between(self._rt, s.share, 1.0, float(n)))
 

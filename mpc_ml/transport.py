@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import InputError, PartyDied, PartyTimeout, ProtocolError
+from .errors import InputError, MPCError, PartyDied, PartyTimeout, ProtocolError
 from .runtime import Codec, Stats
 
 MAGIC = b"QMPC\x00\x01"
@@ -237,7 +237,12 @@ class TcpComm:
         else:
             srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            srv.bind((me["host"], int(me["port"])))
+            try:
+                srv.bind((me["host"], int(me["port"])))
+            except OSError as exc:
+                srv.close()
+                raise MPCError(f"party {self.me} cannot listen on {me['host']}:{me['port']} ({exc.strerror}): is another "
+                               "run, or another program, using that port?") from None
             srv.listen(self.n)
         try:
             for j in range(self.me):
