@@ -25,6 +25,9 @@ from voting.context import ElectionContext, build_context, parse_ceremony, parse
 from voting.record import Entry
 from voting.tally import CastBallot, counted_ballots, decryption_context, parse_tally, result_payload, tally_payload
 
+# Benaloh challenges a board takes per credential: a voter checks a device a few times, and each challenged ballot
+# stays in the record every auditor downloads and verifies (one credential could otherwise grow it without end).
+MAX_CHALLENGES = 20
 
 def now() -> str:
     """A board timestamp (the one kind of value the board chooses freely)."""
@@ -139,6 +142,11 @@ class Election:
             db.Ballot.election_id == self.election_id, db.Ballot.credential == credential,
             db.Ballot.status == "cast")) or 0
 
+    def _spoil_count(self, session: Session, credential: str) -> int:
+        return session.scalar(select(func.count()).select_from(db.Ballot).where(
+            db.Ballot.election_id == self.election_id, db.Ballot.credential == credential,
+            db.Ballot.status == "spoil")) or 0
+
     def _checked(self, ballot_json: Any) -> Ballot:
         """The ballot parsed and checked: a published credential, its signature (a cheap refusal of ballots forged
         under a public credential, before any exponentiation), then every proof and the membership of every
@@ -162,6 +170,9 @@ class Election:
             if known is not None:  # a retry stores nothing: its receipt holds after the close too
                 return self._retry(lb, known, entry_type, extra)
             phase = lifecycle.next_phase(lb.election.phase, entry_type)
+            if entry_type == "spoil" and self._spoil_count(lb.session, ballot.credential) >= MAX_CHALLENGES:
+                raise ProtocolError(f"this credential has challenged {MAX_CHALLENGES} ballots, the most a board takes "
+                                    "(each stays in the record every auditor checks): cast a ballot instead")
             expected = self._cast_count(lb.session, ballot.credential)
             if ballot.revote != expected:
                 raise ProtocolError(f"re-vote counter refused: this ballot has revote {ballot.revote}, the credential's "
