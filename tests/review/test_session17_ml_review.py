@@ -12,7 +12,6 @@ import re
 import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import pytest
 import mpc_ml
 from mpc_ml import InputError, launcher
 from mpc_ml.linear_model import LinearRegression
+from tests.mpc_ml.test_mpc_tcp import _run  # `quorum mpc run ... SCRIPT` with a dedented body as the script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,14 +31,6 @@ def mpc():
     mpc_ml.init(parties=3)
     yield mpc_ml
     mpc_ml.uninit()
-
-
-def _run(tmp_path: Path, body: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """`quorum mpc run ... SCRIPT` with the dedented body as the script."""
-    script = tmp_path / "script.py"
-    script.write_text(textwrap.dedent(body))
-    return subprocess.run([sys.executable, "-m", "quorum", "mpc", "run", *extra, str(script)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 # ------------------------------------------------------------------ shared tensors
