@@ -7,6 +7,8 @@ compiled cffi module with the scalar and the output buffer allocated once per ba
 about 10% faster per point than OpenSSL's through `cryptography`, which needs a key object per
 peer point (`X25519PublicKey.from_public_bytes`, about 1.5 us) and an `exchange` call.
 Both compute the same function (RFC 7748 X25519); the tests check one against the other.
+`to_edwards` and `to_montgomery` carry u-coordinates to and from edwards25519 encodings
+(birational map, y = (u - 1) / (u + 1)), where PSI-sum proves its blinding (a DLEQ proof).
 Points from a peer are checked to be canonical and on curve25519 (not its twist); small-order
 points make libsodium fail (an all-zero result), which is refused. Clamped scalars are
 multiples of 8, so torsion components never reach an output. Unblinding multiplies by a
@@ -67,6 +69,10 @@ class BlindingKey:
         """The secret scalar (keep it secret: it is the server's whole key)."""
         return bytes(ffi.buffer(self._key))
 
+    def exponent(self) -> int:
+        """k mod the group order: the same multiplication on edwards25519 (for a proof about this key; secret)."""
+        return int.from_bytes(ffi.buffer(self._key), "little") % ELL
+
     def _inverse_bytes(self) -> bytes:
         """The clamped inverse scalar (for tests)."""
         return bytes(ffi.buffer(self._inverse))
@@ -109,3 +115,31 @@ def check_points(points: bytes, what: str) -> None:
         u = load(points[i : i + 32], "little")
         if jacobi(u * (u * (u + _A) + 1), p) < 0:  # jacobi reduces mod p itself
             raise PsiError(f"{what}: point {i // 32} is not on curve25519")
+
+
+def _inverses(values: list[gmpy2.mpz], what: str) -> list[gmpy2.mpz]:
+    """1 / v mod P of each value, with one inversion (Montgomery's trick); a zero is refused, naming its index."""
+    prefix, acc = [], gmpy2.mpz(1)
+    for i, v in enumerate(values):
+        if not v:
+            raise PsiError(f"{what}: point {i} has no image on the other curve model")
+        prefix.append(acc)
+        acc = acc * v % P
+    inv, out = gmpy2.invert(acc, P), [gmpy2.mpz(0)] * len(values)
+    for i in range(len(values) - 1, -1, -1):
+        out[i], inv = inv * prefix[i] % P, inv * values[i] % P
+    return out
+
+
+def to_edwards(points: bytes, what: str) -> list[bytes]:
+    """The edwards25519 encodings (y = (u - 1) / (u + 1), sign bit 0) of checked curve25519 u-coordinates: one of
+    the two points +-P whose u is given (X25519 does not tell them apart; the choice is fixed for everyone)."""
+    us = [gmpy2.mpz.from_bytes(points[i : i + 32], "little") for i in range(0, len(points), 32)]
+    return [((u - 1) * w % P).to_bytes(32, "little") for u, w in zip(us, _inverses([(u + 1) % P for u in us], what))]
+
+
+def to_montgomery(encodings: list[bytes], what: str) -> bytes:
+    """The curve25519 u-coordinates (u = (1 + y) / (1 - y)) of edwards25519 encodings, concatenated; the identity
+    (y = 1) has none and is refused."""
+    ys = [gmpy2.mpz.from_bytes(e, "little") & (2**255 - 1) for e in encodings]
+    return b"".join(((1 + y) * w % P).to_bytes(32, "little") for y, w in zip(ys, _inverses([(1 - y) % P for y in ys], what)))

@@ -2,14 +2,17 @@
 encrypted under the trustees' threshold ElGamal key and released by a quorum with proofs.
 
 Server (holds items Y) -> SumHello: s*H(y), sorted. Client (holds items X with values v) ->
-SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point, the ciphertexts signed by
-the client. The server computes s*c*H(x), marks the ciphertexts whose point is among the
-c*s*H(y), and multiplies them: an encryption of the sum (it learns only the intersection size).
-Each trustee checks the client's signature (by a key registered with the trustees), that the
-encrypted total is the product of the marked ciphertexts of that signed request, that at least
-`min_count` are marked, and that it has not decrypted a sum for that request before; then it
-publishes a partial decryption with a Chaum-Pedersen proof. Any `quorum` of them release the
-sum; `verify` rechecks it all against the trustees' keys.
+SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point, all of it signed by the
+client. The server computes s*c*H(x) on edwards25519 (the client's points lifted from their
+u-coordinates), marks the ciphertexts whose point is among the c*s*H(y), multiplies them (an
+encryption of the sum: it learns only the intersection size), and proves with one batched DLEQ
+proof (S = s*B, and a random combination of its products) that it multiplied every client point
+by the same s: so which items match is fixed by the client's signed points and the server's one
+key, not chosen by the server. Each trustee checks the client's signature (by a key registered
+with the trustees), the server's proof and the matched items it implies, that the encrypted total
+is their product, that at least `min_count` match, and that it has not decrypted a sum for that
+request before; then it publishes a partial decryption with a Chaum-Pedersen proof. Any `quorum`
+of them release the sum; `verify` rechecks it all against the trustees' keys.
 """
 
 from __future__ import annotations
@@ -27,22 +30,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
 from threshold.dkg import TrusteeKey
 from threshold.elgamal import Ciphertext, PublicKey, ciphertext_sum
-from threshold.encoding import canonical_json, encode
+from threshold.encoding import canonical_json, encode, hex_list
 from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import Element, Group, get_group
-from threshold.hashing import sha256
+from threshold.hashing import hash_to_scalar, sha256
+from threshold.proofs import ChaumPedersenProof
 from threshold.shamir import check_indices, lagrange_at_zero
 
 from ..errors import peer_text
-from .curve import BlindingKey
+from .curve import BlindingKey, check_points, to_edwards, to_montgomery
 from .errors import PsiError
 from .hashing import encode_items
 from .items import Item, collection, item_bytes
 from .messages import MAX_ITEMS, check_count
 from .protocol import _check_cap, _check_distinct, _words
-from .sum_messages import TAG, SumHello, SumRequest, check_client_signature, signed_part
+from .sum_messages import TAG, SumHello, SumRequest, check_client_signature, signed_part, sorted_distinct
 
 MIN_COUNT = 5  # default k-anonymity floor: no sum over fewer matched items is decrypted
+ED = get_group("ed25519")  # where the server proves its blinding, whatever group encrypts the values
+BLINDING_TAG = "psi-sum-blinding"  # the DLEQ proof's challenge
+WEIGHTS_TAG = "psi-sum-blinding-weights"  # its random combination's weights
 
 
 def _sorted_points(points: bytes) -> bytes:
@@ -82,14 +89,48 @@ class PsiSumServer:
         check_count(len(request.ciphertexts), self.max_items, "sum request (client points)")
         if len(request.doubled) != len(self._hello.points):
             raise PsiError(f"sum request: {len(request.doubled) // 32} server points returned, {len(self._hello.points) // 32} sent")
-        doubled = {request.doubled[i : i + 32] for i in range(0, len(request.doubled), 32)}
-        mine = self._key.blind(request.points)
-        matched = tuple(i for i in range(len(request.ciphertexts)) if mine[32 * i : 32 * i + 32] in doubled)
+        lifted = _lifted(request.points, "sum request (client points)")
+        key = self._key.exponent()
+        blinded = tuple(ED.exp(point, key) for point in lifted)  # constant time in the key
+        server_key = ED.exp_g(key)
+        m, z = _combination(request.request_id, request.client_key, server_key, lifted, blinded)
+        proof = ChaumPedersenProof.prove(ED, key, ED.g, server_key, m, z,
+                                         _blinding_context(request.request_id, request.client_key), BLINDING_TAG)
+        matched = _matched(blinded, request.doubled)
         total = ciphertext_sum(group, [request.ciphertexts[i] for i in matched])
         record = SumRecord(group, public_key.element, request.request_id, request.client_key, request.signature,
-                           request.ciphertexts, matched, total)
+                           request.ciphertexts, request.points, request.doubled, blinded, server_key, proof, matched, total)
         record.check(0)
         return record
+
+
+def _lifted(points: bytes, what: str) -> list[bytes]:
+    """The client's points on edwards25519, each checked to be in the prime-order subgroup."""
+    try:
+        return ED.decode_many([(e, f"{what} {i}") for i, e in enumerate(to_edwards(points, what))])
+    except DecodeError as exc:
+        raise PsiError(str(exc)) from exc
+
+
+def _blinding_context(request_id: bytes, client_key: bytes) -> bytes:
+    """What the DLEQ proof is bound to: this request of this client."""
+    return encode(TAG, "blinding", request_id, client_key)
+
+
+def _combination(request_id: bytes, client_key: bytes, server_key: bytes, lifted: Sequence[bytes],
+                 blinded: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """(sum r_i P_i, sum r_i D_i) with weights r_i hashed from everything: D_i = s P_i for every i, except with
+    negligible probability, if the combinations have equal discrete logs to bases P and D."""
+    seed = sha256(encode(TAG, request_id, client_key, server_key, list(lifted), list(blinded)))
+    weights = [hash_to_scalar(ED.q, WEIGHTS_TAG, seed, i) for i in range(len(lifted))]
+    return ED.multi_exp(list(zip(lifted, weights))), ED.multi_exp(list(zip(blinded, weights)))
+
+
+def _matched(blinded: Sequence[bytes], doubled: bytes) -> tuple[int, ...]:
+    """The client rows whose point, times s, is among the server's points blinded again by the client."""
+    targets = {doubled[i : i + 32] for i in range(0, len(doubled), 32)}
+    mine = to_montgomery(list(blinded), "blinded client points")
+    return tuple(i for i in range(len(blinded)) if mine[32 * i : 32 * i + 32] in targets)
 
 
 class PsiSumClient:
@@ -139,14 +180,15 @@ class PsiSumClient:
         ciphertexts = tuple(c for _, c in rows)
         request_id = secrets.token_bytes(16)
         group = self._public_key.group
-        signature = self._signing.sign(signed_part(group, self._public_key.element, request_id, ciphertexts))
-        return SumRequest(doubled, b"".join(p for p, _ in rows), ciphertexts, request_id, self.verify_key, signature)
+        points = b"".join(p for p, _ in rows)
+        signature = self._signing.sign(signed_part(group, self._public_key.element, request_id, ciphertexts, points, doubled))
+        return SumRequest(doubled, points, ciphertexts, request_id, self.verify_key, signature)
 
 
 @dataclass(frozen=True)
 class SumRecord:
-    """What the trustees decrypt: one signed client request, which of its ciphertexts matched, and
-    their product, under one key."""
+    """What the trustees decrypt: one signed client request, the server's blinding of its points with the
+    proof that one key made it, which of its ciphertexts matched, and their product, under one key."""
 
     group: Group
     public_key: Element
@@ -154,6 +196,11 @@ class SumRecord:
     client_key: bytes
     signature: bytes
     ciphertexts: tuple[Ciphertext, ...]
+    points: bytes  # the client's c*H(x), row by row (u-coordinates)
+    doubled: bytes  # c*s*H(y), sorted (u-coordinates)
+    blinded: tuple[bytes, ...]  # s*c*H(x) per row, on edwards25519
+    server_key: bytes  # S = s*B on edwards25519
+    proof: ChaumPedersenProof  # log_B S = log of the combined blinded points to the combined client points
     matched: tuple[int, ...]
     total: Ciphertext
 
@@ -172,13 +219,16 @@ class SumRecord:
         g = self.group
         return {"group": g.name, "public_key": g.to_hex(self.public_key), "request_id": self.request_id.hex(),
                 "client_key": self.client_key.hex(), "signature": self.signature.hex(),
-                "ciphertexts": [c.to_json(g) for c in self.ciphertexts], "matched": list(self.matched),
+                "ciphertexts": [c.to_json(g) for c in self.ciphertexts], "points": _rows_hex(self.points),
+                "doubled": _rows_hex(self.doubled), "blinded": [b.hex() for b in self.blinded],
+                "server_key": self.server_key.hex(), "proof": self.proof.to_json(ED), "matched": list(self.matched),
                 "total": self.total.to_json(g)}
 
     @classmethod
     def from_json(cls, obj: Any) -> SumRecord:
-        """Parse and membership-check every element (the signature is checked by `check`)."""
-        keys = {"group", "public_key", "request_id", "client_key", "signature", "ciphertexts", "matched", "total"}
+        """Parse and membership-check every element (the signature and the proof are checked by `check`)."""
+        keys = {"group", "public_key", "request_id", "client_key", "signature", "ciphertexts", "points", "doubled",
+                "blinded", "server_key", "proof", "matched", "total"}
         if not isinstance(obj, dict) or set(obj) != keys:
             raise DecodeError("record", f"expected exactly {', '.join(sorted(keys))}")
         if not isinstance(obj["group"], str):
@@ -190,31 +240,64 @@ class SumRecord:
             if not isinstance(text, str) or len(text) != 2 * size or text != text.lower():
                 raise DecodeError(f"record.{name}", f"expected {size} bytes as lowercase hex")
             raw[name] = bytes.fromhex(text)
-        if not isinstance(obj["ciphertexts"], list) or not isinstance(obj["matched"], list):
-            raise DecodeError("record", "ciphertexts and matched must be lists")
+        for name in ("ciphertexts", "points", "doubled", "blinded", "matched"):
+            if not isinstance(obj[name], list):
+                raise DecodeError(f"record.{name}", "expected a list")
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in obj["matched"]):
             raise DecodeError("record.matched", "expected integer indices")
         cts = tuple(Ciphertext.from_json(group, c, f"record.ciphertexts[{i}]") for i, c in enumerate(obj["ciphertexts"]))
+        points, doubled = (_rows(obj[name], f"record.{name}") for name in ("points", "doubled"))
+        blinded = tuple(ED.from_hex_many([(x, f"record.blinded[{i}]") for i, x in enumerate(obj["blinded"])]))
         return cls(group, group.from_hex(obj["public_key"], "record.public_key"), raw["request_id"], raw["client_key"],
-                   raw["signature"], cts, tuple(obj["matched"]), Ciphertext.from_json(group, obj["total"], "record.total"))
+                   raw["signature"], cts, points, doubled, blinded, ED.from_hex(obj["server_key"], "record.server_key"),
+                   ChaumPedersenProof.from_json(ED, obj["proof"], "record.proof"), tuple(obj["matched"]),
+                   Ciphertext.from_json(group, obj["total"], "record.total"))
 
     def context(self) -> bytes:
         """What every decryption proof is bound to: this record's canonical JSON."""
         return encode(TAG, sha256(canonical_json(self.to_json())))
 
     def check(self, min_count: int) -> None:
-        """Refuse a record whose request is not signed by its client, whose matched indices are not
-        distinct positions of that request, whose total is not their product, or that has too few."""
+        """Refuse a record whose request is not signed by its client, whose blinded points are not the client's
+        points times one server key (the DLEQ proof), whose matched items are not those that this blinding
+        implies, whose total is not their product, or that has too few."""
         try:
-            check_client_signature(self.client_key, self.signature, signed_part(self.group, self.public_key, self.request_id, self.ciphertexts))
+            check_client_signature(self.client_key, self.signature, signed_part(
+                self.group, self.public_key, self.request_id, self.ciphertexts, self.points, self.doubled))
+            sorted_distinct(self.points, "record.points")
+            sorted_distinct(self.doubled, "record.doubled")
+            if not len(self.ciphertexts) == len(self.points) // 32 == len(self.blinded):
+                raise PsiError(f"{len(self.ciphertexts)} ciphertexts, {len(self.points) // 32} client points and "
+                               f"{len(self.blinded)} blinded points: one of each per client item expected")
+            lifted = _lifted(self.points, "record.points")
+            m, z = _combination(self.request_id, self.client_key, self.server_key, lifted, self.blinded)
+            if not self.proof.verify(ED, ED.g, self.server_key, m, z, _blinding_context(self.request_id, self.client_key),
+                                     BLINDING_TAG):
+                raise PsiError("the server's proof that one key blinded every client point does not verify")
+            implied = _matched(self.blinded, self.doubled)
         except PsiError as exc:
             raise ProtocolError(f"refused: {exc}") from exc
-        if list(self.matched) != sorted(set(self.matched)) or any(not 0 <= i < len(self.ciphertexts) for i in self.matched):
-            raise ProtocolError("refused: matched indices must be distinct, increasing positions of the request")
+        if self.matched != implied:
+            raise ProtocolError("refused: the matched items are not those whose blinded point is among the server's "
+                                f"points blinded by the client ({len(implied)} are, the record marks {self.count})")
         if self.count < min_count:
             raise ProtocolError(f"refused: {self.count} matched items, at least {min_count} required")
         if ciphertext_sum(self.group, [self.ciphertexts[i] for i in self.matched]) != self.total:
             raise ProtocolError("refused: the encrypted total is not the product of the matched ciphertexts")
+
+
+def _rows_hex(points: bytes) -> list[str]:
+    return [points[i : i + 32].hex() for i in range(0, len(points), 32)]
+
+
+def _rows(items: list, field: str) -> bytes:
+    """A JSON list of curve25519 u-coordinates (checked: canonical, on the curve) as concatenated bytes."""
+    points = b"".join(hex_list(items, field, 32, len(items)))
+    try:
+        check_points(points, field)
+    except PsiError as exc:
+        raise DecodeError(field, str(exc)) from exc
+    return points
 
 
 _LEDGER_LOCK = threading.Lock()  # a ledger's look-up and entry of a request: one thread at a time

@@ -17,7 +17,7 @@ from threshold.groups import Element, Group
 from .errors import PsiError
 from .messages import body, check_count, fields, header, points_body
 
-TAG = "quorum-psi-sum-v1"
+TAG = "quorum-psi-sum-v2"
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,12 @@ def sorted_distinct(points: bytes, name: str) -> bytes:
     return points
 
 
-def signed_part(group: Group, public_key: Element, request_id: bytes, ciphertexts: tuple[Ciphertext, ...]) -> bytes:
-    """What the client signs and the trustees check: its encrypted values, under which key, in which request."""
+def signed_part(group: Group, public_key: Element, request_id: bytes, ciphertexts: tuple[Ciphertext, ...],
+                points: bytes, doubled: bytes) -> bytes:
+    """What the client signs and the trustees check: its encrypted values, under which key, in which request, and
+    the points that decide which of them match (its blinded items, row by row, and the server's blinded again)."""
     return encode(TAG, group.name, group.encode(public_key), request_id,
-                  [group.encode(c.alpha) + group.encode(c.beta) for c in ciphertexts])
+                  [group.encode(c.alpha) + group.encode(c.beta) for c in ciphertexts], points, doubled)
 
 
 def check_client_signature(client_key: bytes, signature: bytes, message: bytes) -> None:
@@ -60,14 +62,15 @@ def check_client_signature(client_key: bytes, signature: bytes, message: bytes) 
     try:
         Ed25519PublicKey.from_public_bytes(client_key).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
-        raise PsiError("the client's signature on its encrypted values does not verify") from exc
+        raise PsiError("the client's signature on its encrypted values and points does not verify") from exc
 
 
 @dataclass(frozen=True)
 class SumRequest:
     """Client to server: the server's points blinded again, c*s*H(y), sorted; per client item,
     sorted by point, c*H(x) with Enc(value) under the trustees' key; a fresh request id; and the
-    client's Ed25519 signature on its ciphertexts (so trustees decrypt one sum per request)."""
+    client's Ed25519 signature on its ciphertexts and points (so trustees decrypt one sum per request, over the
+    items that match)."""
 
     doubled: bytes
     points: bytes
@@ -115,5 +118,5 @@ class SumRequest:
         except DecodeError as exc:
             raise PsiError(str(exc)) from exc
         signature = bytes(rest[-64:])
-        check_client_signature(client_key, signature, signed_part(group, public_key, request_id, tuple(cts)))
+        check_client_signature(client_key, signature, signed_part(group, public_key, request_id, tuple(cts), points, doubled))
         return cls(doubled, points, tuple(cts), request_id, client_key, signature)

@@ -19,12 +19,14 @@ from mpc_ml.psi import (
     release,
     verify_sum,
 )
+from mpc_ml.psi.hashing import encode_items
 from threshold.dkg import CeremonyParams, run_ceremony
 from threshold.elgamal import PublicKey, ciphertext_sum
 from threshold.errors import ProtocolError
 from threshold.groups import get_group
 
 GROUP = get_group("ed25519")
+ED = GROUP  # the group of the server's blinding proof (also the values' group here)
 _, KEYS = run_ceremony(CeremonyParams(GROUP, 3, 2, b"tests/psi/test_psisum"))
 PK = PublicKey(GROUP, KEYS[0].public_key)
 
@@ -80,7 +82,29 @@ def test_trustees_refuse_a_total_that_is_not_the_product_of_the_matched() -> Non
     """As ATTACKS row 12 for tallies: the trustees decrypt only the product of the marked ciphertexts."""
     record, client = _record({"a": 5, "b": 7}, ["a", "b"])
     with pytest.raises(ProtocolError, match="not the product"):
-        decrypt_share(_replace(record, matched=(0,)), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, total=record.ciphertexts[0]), KEYS[0], {client}, set(), min_count=0)
+
+
+def test_the_server_cannot_choose_which_items_match() -> None:
+    """The matched items follow from the client's signed points and the server's one key (its DLEQ proof): marking
+    more, fewer or other rows, or blinding one row with another key, is refused before any decryption."""
+    record, client = _record({"a": 5, "b": 7, "c": 9}, ["a", "b", "z"])
+    assert record.count == 2
+    for matched in ((0, 1, 2), tuple(record.matched[:1]), (1, 1)):
+        with pytest.raises(ProtocolError, match="matched items are not those"):
+            decrypt_share(_replace(record, matched=matched), KEYS[0], {client}, set(), min_count=0)
+    outside = next(i for i in range(3) if i not in record.matched)
+    other = list(record.blinded)
+    other[outside] = ED.exp_g(3)  # a point of the subgroup, but not s times the client's point
+    with pytest.raises(ProtocolError, match="one key blinded every client point"):
+        decrypt_share(_replace(record, blinded=tuple(other)), KEYS[0], {client}, set(), min_count=0)
+    with pytest.raises(ProtocolError, match="one key blinded every client point"):
+        decrypt_share(_replace(record, server_key=ED.exp_g(5)), KEYS[0], {client}, set(), min_count=0)
+    again, _ = _record({"a": 5, "b": 7, "c": 9}, ["a", "b", "z"])
+    with pytest.raises(ProtocolError, match="one key blinded every client point"):  # a proof of another request
+        decrypt_share(_replace(record, proof=again.proof, server_key=again.server_key), KEYS[0], {client}, set(), min_count=0)
+    with pytest.raises(ProtocolError, match="signature"):  # the server's points blinded again are the client's
+        decrypt_share(_replace(record, doubled=record.doubled[32:]), KEYS[0], {client}, set(), min_count=0)
 
 
 def test_trustees_decrypt_one_sum_per_signed_request() -> None:
@@ -88,10 +112,12 @@ def test_trustees_decrypt_one_sum_per_signed_request() -> None:
     record, client = _record({"alice": 11, "bob": 20, "carol": 40}, ["alice", "bob", "carol"])
     ledger: set[bytes] = set()
     decrypt_share(record, KEYS[0], {client}, ledger, min_count=0)
-    for subset in ((0, 1), (0, 2), (1, 2)):
+    with pytest.raises(ProtocolError, match="already decrypted"):
+        decrypt_share(record, KEYS[0], {client}, ledger, min_count=0)
+    for subset in ((0, 1), (0, 2), (1, 2)):  # nor can a subset be marked (test_the_server_cannot_choose_...)
         chosen = _replace(record, matched=subset, total=ciphertext_sum(GROUP, [record.ciphertexts[i] for i in subset]))
-        with pytest.raises(ProtocolError, match="already decrypted"):
-            decrypt_share(chosen, KEYS[0], {client}, ledger, min_count=0)
+        with pytest.raises(ProtocolError, match="matched items are not those"):
+            decrypt_share(chosen, KEYS[0], {client}, set(), min_count=0)
 
 
 def test_trustees_refuse_unsigned_foreign_or_reordered_requests() -> None:
@@ -101,8 +127,8 @@ def test_trustees_refuse_unsigned_foreign_or_reordered_requests() -> None:
     forged = _replace(record, ciphertexts=record.ciphertexts[::-1])
     with pytest.raises(ProtocolError, match="signature"):
         decrypt_share(forged, KEYS[0], {client}, set(), min_count=0)
-    with pytest.raises(ProtocolError, match="distinct, increasing"):
-        decrypt_share(_replace(record, matched=(1, 1)), KEYS[0], {client}, set(), min_count=0)
+    with pytest.raises(ProtocolError, match="signature"):
+        decrypt_share(_replace(record, points=record.points[32:] + record.points[:32]), KEYS[0], {client}, set(), min_count=0)
 
 
 def test_trustees_refuse_too_small_an_intersection() -> None:
@@ -125,7 +151,9 @@ def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [("total",), ("record", "ciphertexts", 0, "beta"), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "matched", 0)],
+    [("total",), ("record", "ciphertexts", 0, "beta"), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "matched", 0),
+     ("record", "blinded", 0), ("record", "server_key"), ("record", "proof", "a"), ("record", "proof", "response"),
+     ("record", "points", 0), ("record", "doubled", 0)],
 )
 def test_tampered_results_fail_verification(path: tuple) -> None:
     result = intersection_sum({"a": 5, "b": 7, "c": 1}, ["a", "b", "d"], KEYS, quorum=3, max_value=10, min_count=0)
@@ -137,6 +165,10 @@ def test_tampered_results_fail_verification(path: tuple) -> None:
     value = target[last]
     if isinstance(value, int):
         target[last] = value + 1
+    elif path[-1] == "response":
+        target[last] = GROUP.scalar_to_hex(GROUP.scalar_from_hex(value) + 1)
+    elif path[1] in ("points", "doubled"):  # curve25519 u-coordinates: another valid one
+        target[last] = encode_items([b"another item"]).hex()
     else:
         target[last] = GROUP.to_hex(GROUP.mul(GROUP.from_hex(value), GROUP.g))
     with pytest.raises(PsiError):

@@ -622,8 +622,9 @@ def test_psi_sum_verify_rejects_a_result_under_keys_of_the_forgers_choice():
 
 def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
     """Attack: the server submits {c0,c1}, {c0,c2}, {c1,c2} from one request and solves for each value."""
-    from mpc_ml.psi import PsiSumClient, PsiSumServer, SumRecord, decrypt_share, release
-    from mpc_ml.psi.sum_messages import SumRequest
+    import dataclasses
+
+    from mpc_ml.psi import PsiSumClient, PsiSumServer, decrypt_share, release
     from threshold.elgamal import PublicKey, ciphertext_sum
     from threshold.errors import ProtocolError
 
@@ -632,14 +633,13 @@ def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
     values = {"alice": 11, "bob": 20, "carol": 40}
     server = PsiSumServer(["zed"])  # no item in common: the true sum is 0 and must reveal nothing
     client = PsiSumClient(values, pk, 100)
-    request = SumRequest.from_bytes(client.reply(server.hello()).to_bytes(group), group, pk.element)
-    cts = request.ciphertexts
+    honest = server.total(client.reply(server.hello()).to_bytes(group), pk)
+    cts = honest.ciphertexts
     ledgers = {k.index: set() for k in keys[:2]}  # each trustee's record of decrypted requests
     sums = []
     for pair in ((0, 1), (0, 2), (1, 2)):
         chosen = tuple(cts[i] for i in pair)
-        record = SumRecord(group, pk.element, request.request_id, request.client_key, request.signature, cts,
-                           pair, ciphertext_sum(group, list(chosen)))
+        record = dataclasses.replace(honest, matched=pair, total=ciphertext_sum(group, list(chosen)))
         try:
             partials = [decrypt_share(record, k, {client.verify_key}, ledgers[k.index], min_count=2) for k in keys[:2]]
         except ProtocolError:

@@ -74,7 +74,7 @@ def test_psi_sum_request_with_repeated_points_is_refused(trustees) -> None:  # t
     honest = client.reply(server.hello())
     ciphertexts = tuple(pk.encrypt(1)[0] for _ in range(5))
     request_id = bytes(16)
-    signature = signing.sign(signed_part(group, pk.element, request_id, ciphertexts))
+    signature = signing.sign(signed_part(group, pk.element, request_id, ciphertexts, honest.points * 5, honest.doubled))
     forged = SumRequest(honest.doubled, honest.points * 5, ciphertexts, request_id, client.verify_key, signature)
     try:
         record = server.total(forged.to_bytes(group), pk)
@@ -463,7 +463,8 @@ def test_a_published_result_quoting_itself_in_an_error_is_cut() -> None:
     PsiError (3080 characters, to logs and terminals). Now the quoted text goes through the same peer_text."""
     doc = {"total": 1, "quorum": 1, "bound": 1, "partials": [], "verification_keys": {},
            "record": {"group": _HOSTILE, "public_key": "", "request_id": "", "client_key": "", "signature": "",
-                      "ciphertexts": [], "matched": [], "total": {}}}
+                      "ciphertexts": [], "points": [], "doubled": [], "blinded": [], "server_key": "", "proof": {},
+                      "matched": [], "total": {}}}
     with pytest.raises(PsiError, match="unknown group") as caught:
         PsiSumResult.from_json(json.dumps(doc))
     assert str(caught.value).isprintable() and len(str(caught.value)) < 600, str(caught.value)
