@@ -484,7 +484,9 @@ def test_ciphertexts_with_torsion_are_refused_by_every_parser(keypair, k: int) -
         with pytest.raises(DecodeError, match=part):
             reader.finish()
         record = {"group": "ed25519", "public_key": pk.element.hex(), "request_id": "00" * 16, "client_key": "11" * 32,
-                  "signature": "22" * 64, "ciphertexts": [ct.to_json(ed), doc], "matched": [0], "total": ct.to_json(ed)}
+                  "signature": "22" * 64, "ciphertexts": [ct.to_json(ed), doc], "matched": [0], "total": ct.to_json(ed),
+                  "points": [], "doubled": [], "blinded": [], "server_key": ed.to_hex(ed.g),
+                  "proof": {"a": ed.to_hex(ed.g), "b": ed.to_hex(ed.g), "response": "00" * 32}}
         SumRecord.from_json({**record, "ciphertexts": [ct.to_json(ed)] * 2})
         with pytest.raises(DecodeError, match=part):
             SumRecord.from_json(record)

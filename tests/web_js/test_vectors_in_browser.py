@@ -275,3 +275,65 @@ def test_ballot_encryption_in_the_browser(browser: Any, server: str) -> None:
               f"{t['first_ballot_ms_with_key_table']:.0f} ms; ballot {t['ballot_ms_median']:.0f} ms (median); "
               f"verify 9 selection proofs {t['selection_proofs_verify_ms']:.0f} ms")
     print(f"keystore seal + unseal (PBKDF2 600,000 iterations twice): {out['timings']['keystore_seal_and_unseal_ms']:.0f} ms")
+
+
+RECORDS = ROOT / "tests" / "vectors" / "records"
+_RECOUNT = """async ([entries]) => {
+  const { checkedTally } = await import("/web/static/js/trustee/tally.js");
+  const { getGroup } = await import("/web/static/js/crypto/groups.js");
+  const { canonicalJson, encode } = await import("/web/static/js/crypto/encoding.js");
+  const { utf8 } = await import("/web/static/js/crypto/bytes.js");
+  const { sha256 } = await import("/web/static/js/crypto/hashing.js");
+  const payload = (t) => entries.find((e) => e.type === t).payload;
+  const base = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
+    utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
+  try {
+    return { ok: (await checkedTally(getGroup(payload("setup").group.name), entries, base)).length };
+  } catch (err) {
+    return { error: err.message };
+  }
+}"""
+
+
+@pytest.mark.parametrize(("record", "refusal"), [
+    ("valid-ed25519", None),
+    ("invalid-ballot_bad_signature", None),  # the badly signed ballot is superseded by a re-vote: not counted
+    ("invalid-ballot_unknown_credential", "not from a published credential"),  # ATTACKS row 13
+    ("invalid-tally_subset", "not the product of the published ballots"),  # ATTACKS row 12
+    ("invalid-chain_prev", "chain is broken"),
+    ("invalid-signature_flipped", "not signed by the board's key"),
+    ("invalid-signatures_other_key", "not signed by the board's key"),
+])
+def test_the_browser_trustee_recounts_only_a_checked_board(vector_page: tuple[Any, dict[str, Any]], record: str,
+                                                          refusal: str | None) -> None:
+    """trustee/tally.js, before a trustee's browser decrypts: the chain and the board's signatures (setup.board_key),
+    every counted ballot from a published credential and signed by it, and the tally equal to their product. The
+    sample records (tests/vectors/records) are the boards a server could show the trustee."""
+    page, _ = vector_page
+    entries = [json.loads(line) for line in (RECORDS / record / "board.jsonl").read_text().splitlines()]
+    out = page.evaluate(_RECOUNT, [entries])
+    if refusal is None:
+        assert out.get("ok"), out
+    else:
+        assert refusal in out.get("error", ""), out
+
+
+def test_the_browser_trustee_refuses_a_counted_ballot_its_credential_did_not_sign(
+        vector_page: tuple[Any, dict[str, Any]], tmp_path: Path) -> None:
+    """A board that re-signs its chain over a counted ballot with a forged signature (so the chain and the board's
+    signatures hold) is still refused: the recount checks each counted ballot's credential signature."""
+    from nacl.signing import SigningKey
+
+    from tests.voting.voting_helpers import load, rechain, scripted_record
+    from voting import credentials
+    from voting.ballot import ballot_hash, signed_body
+
+    s = scripted_record(tmp_path)
+    entries = load(s.record)
+    page, _ = vector_page
+    assert page.evaluate(_RECOUNT, [entries]).get("ok"), "the scripted record itself is refused"
+    ballot = next(e for e in entries if e["seq"] == s.seqs["v3"])["payload"]["ballot"]
+    ballot["signature"] = credentials.sign(SigningKey.generate(), ballot_hash(s.ctx, signed_body(ballot)))
+    rechain(entries, s.key)
+    out = page.evaluate(_RECOUNT, [entries])
+    assert f"the ballot at entry {s.seqs['v3']} is not signed by its credential" in out.get("error", ""), out

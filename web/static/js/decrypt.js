@@ -60,9 +60,10 @@ $("decrypt-form").addEventListener("submit", async (event) => {
       throw new Error("this backup holds the key of another election (its share does not match this election's key "
         + "ceremony): choose the file you downloaded at this election's key ceremony");
     }
-    announce(status, "Recounting the tally from the published ballots…");
-    const tally = checkedTally(group, entries);
-    const context = encode("quorum/decryption", await baseHash(entries));
+    announce(status, "Checking the board and recounting the tally from the published ballots…");
+    const base = await baseHash(entries);
+    const tally = await checkedTally(group, entries, base);
+    const context = encode("quorum/decryption", base);
     announce(status, "Computing your partial decryption and its proofs…");
     const partial = await partialDecrypt(group, index, key.secret, tally, context);
     const answer = await postJson(`${root.dataset.api}/decryptions`, partial.toJSON(group));

@@ -1,18 +1,72 @@
 /**
- * The trustee's own recount before decrypting (voting.tally.counted_ballots and product): the last
- * cast ballot of each credential counts, and the tally entry must be their homomorphic product.
+ * The trustee's own recount before decrypting (voting.tally.counted_ballots and product), on a board it has checked
+ * first: the chain (seq, prev, hash) and the board's signature on every entry, by the key of the setup entry; every
+ * counted ballot from a credential of the published list and signed by it. So a server cannot show this trustee a
+ * tally made of ballots it invented (one voter's ballot among ballots of zeros: ATTACKS row 12) without its own
+ * signature on that board, which is then evidence against it.
  * @module trustee/tally
  */
 
+import { fromHex, toHex, utf8 } from "../crypto/bytes.js";
+import { canonicalJson, encode } from "../crypto/encoding.js";
 import { ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
+import { sha256 } from "../crypto/hashing.js";
 
-/** The tally entry's ciphertexts (JSON) flattened in manifest order, after checking they equal the recount. */
-export function checkedTally(group, entries) {
+const ZERO_HASH = "0".repeat(64);
+
+async function ed25519Valid(publicKey, signature, message) {
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+/** Refuse a board whose chain is broken or whose entries the setup's board key did not sign (voting.board). */
+async function checkChain(entries) {
+  const boardKey = fromHex(entries[0].payload.board_key, 32, "setup.board_key");
+  let prev = ZERO_HASH;
+  for (const [i, e] of entries.entries()) {
+    const digest = await sha256(utf8(canonicalJson({ seq: e.seq, type: e.type, payload: e.payload, prev: e.prev })));
+    if (e.seq !== i || e.prev !== prev || toHex(digest) !== e.hash) {
+      throw new Error(`the board's chain is broken at entry ${i}: refusing to decrypt`);
+    }
+    if (!await ed25519Valid(boardKey, fromHex(e.sig, 64, `entry ${i} sig`), digest)) {
+      throw new Error(`entry ${i} is not signed by the board's key: refusing to decrypt`);
+    }
+    prev = e.hash;
+  }
+}
+
+/** The counted ballots (the re-vote rule: the highest re-vote counter of a credential, the later on a tie), each
+ * refused unless its credential is on the published list and signed it. */
+async function countedBallots(entries, baseHash) {
+  const published = new Set(entries.find((e) => e.type === "credentials").payload.credentials);
+  const best = new Map();
+  for (const e of entries) {
+    if (e.type !== "cast") continue;
+    const ballot = e.payload.ballot;
+    const held = best.get(ballot.credential);
+    if (!held || ballot.revote >= held.ballot.revote) best.set(ballot.credential, { seq: e.seq, ballot });
+  }
+  const counted = [...best.values()].sort((a, b) => a.seq - b.seq);
+  for (const { seq, ballot } of counted) {
+    if (!published.has(ballot.credential)) {
+      throw new Error(`the ballot at entry ${seq} is not from a published credential: refusing to decrypt`);
+    }
+    const { signature, ...body } = ballot;
+    const digest = await sha256(encode("quorum/ballot", baseHash, utf8(canonicalJson(body))));
+    if (!await ed25519Valid(fromHex(ballot.credential, 32, "credential"), fromHex(signature, 64, "signature"), digest)) {
+      throw new Error(`the ballot at entry ${seq} is not signed by its credential: refusing to decrypt`);
+    }
+  }
+  return counted.map((c) => c.ballot);
+}
+
+/** The tally entry's ciphertexts (JSON) flattened in manifest order, after checking the board and that they equal
+ * the recount. `baseHash`: the election's base hash (bytes), recomputed from its parameter entries. */
+export async function checkedTally(group, entries, baseHash) {
   const tally = entries.find((e) => e.type === "tally");
   if (!tally) throw new Error("the tally is not on the board yet");
-  const last = new Map();
-  for (const e of entries) if (e.type === "cast") last.set(e.payload.ballot.credential, e.payload.ballot);
-  const counted = [...last.values()];
+  await checkChain(entries);
+  const counted = await countedBallots(entries, baseHash);
   if (counted.length !== tally.payload.counted) {
     throw new Error(`the tally says ${tally.payload.counted} ballots count, the board holds ${counted.length}: refusing to decrypt`);
   }
