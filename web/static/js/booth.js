@@ -124,8 +124,12 @@ $("challenge").addEventListener("click", async () => {
   try {
     announce(status, "Publishing the challenged ballot and checking it…");
     const receipt = await postJson(`${root.dataset.api}/challenges`, { ballot: pending.ballot, reveal: revealJson(ctx, pending.secrets) });
-    const { entry } = await getJson(`${root.dataset.api}/ballots/${receipt.ballot_hash}`);
-    if (entry.type !== "spoil" || entry.payload.ballot_hash !== receipt.ballot_hash) {
+    if (receipt.ballot_hash !== pending.hash) {
+      throw new Error("the server's receipt is for another ballot (not the fingerprint shown above): tell the election "
+        + "officials");
+    }
+    const { entry } = await getJson(`${root.dataset.api}/ballots/${pending.hash}`);
+    if (entry.type !== "spoil" || entry.payload.ballot_hash !== pending.hash) {
       throw new Error("the challenged ballot is not on the board as challenged");
     }
     const { choices: held, problems } = checkReveal(ctx, entry.payload.ballot, entry.payload.reveal);
