@@ -17,7 +17,10 @@ from voting.credentials import parse_public_credential
 UNSTORABLE = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
 _NO = r"\s" + UNSTORABLE  # nor in a voter id or address; an address fits the web app's column (320 characters)
 _VOTER_ID = re.compile(rf"[^{_NO},;\"'=+\-@][^{_NO},;\"']{{0,127}}")
-_EMAIL = re.compile(rf"[^@{_NO}=+\-][^@{_NO}]*@[^@{_NO}]+\.[^@{_NO}]+")
+# Nor a character that a To header reads as a list, a display name or a group (',', '<>', ':;', '()', quotes): the
+# credential goes to exactly the address shown, and only to it.
+_HEADER = r",<>:;()\[\]\\\""
+_EMAIL = re.compile(rf"[^@{_NO}{_HEADER}=+\-][^@{_NO}{_HEADER}]*@[^@{_NO}{_HEADER}]+\.[^@{_NO}{_HEADER}]+")
 MAX_EMAIL = 320
 COLUMNS = ("voter_id", "email")
 CREDENTIAL_COLUMNS = ("voter_id", "public_credential")

@@ -74,9 +74,10 @@ def password() -> Any:
         new, repeat = request.form.get("new_password", ""), request.form.get("repeat_password", "")
         with state().session() as db:
             admin = db.scalars(select(Admin).where(Admin.username == g.admin)).one()
+            cfg = state().config
             try:
-                if not auth.password_matches(admin.password_hash, request.form.get("current_password", "")):
-                    raise DecodeError("current_password", "this is not your current password")
+                admin = auth.reauthenticate(db, admin, request.form.get("current_password", ""), request.remote_addr or "?",
+                                            cfg.login_max_failures, cfg.login_window_seconds)
                 if new != repeat:
                     raise DecodeError("repeat_password", "the two new passwords differ")
                 try:

@@ -110,8 +110,9 @@ def password() -> Response:
     data = body({"current_password", "new_password"})
     with state().session() as db:
         admin = db.scalars(select(Admin).where(Admin.username == g.admin)).one()
-        if not isinstance(data["current_password"], str) or not auth.password_matches(admin.password_hash, data["current_password"]):
-            raise DecodeError("current_password", "this is not your current password")
+        cfg = state().config
+        admin = auth.reauthenticate(db, admin, data["current_password"], request.remote_addr or "?",
+                                    cfg.login_max_failures, cfg.login_window_seconds)
         try:
             auth.set_password(db, admin, data["new_password"])
         except DecodeError as exc:

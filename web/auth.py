@@ -65,14 +65,6 @@ def create_admin(db: Session, username: str, password: str | None = None) -> str
     return secret
 
 
-def password_matches(stored: str, password: str) -> bool:
-    """Whether password matches an argon2id hash."""
-    try:
-        return HASHER.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
 def set_password(db: Session, admin: Admin, password: str) -> None:
     """Replace an admin's password with a new one of their choosing; their other sessions end (one opened with a
     leaked password among them), the one asking stays."""
@@ -122,6 +114,15 @@ def authenticate(db: Session, username: str, password: str, client: str, max_fai
     if HASHER.check_needs_rehash(admin.password_hash):  # type: ignore[union-attr]
         admin.password_hash = HASHER.hash(password)  # type: ignore[union-attr]
     return admin
+
+
+def reauthenticate(db: Session, admin: Admin, password: Any, client: str, max_failures: int, window: int) -> Admin:
+    """The signed-in admin's current password asked again (a password change): counted and limited as a sign-in, so
+    that a session left open cannot guess it without end; DecodeError naming `current_password` if wrong."""
+    checked = authenticate(db, admin.username, password, client, max_failures, window) if isinstance(password, str) else None
+    if checked is None:
+        raise DecodeError("current_password", "this is not your current password")
+    return checked
 
 
 def _still_checked(db: Session, admin: Admin) -> bool:

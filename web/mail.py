@@ -33,7 +33,7 @@ def send(settings: SmtpSettings, message: EmailMessage) -> str:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.username:
                 smtp.login(settings.username, settings.password)
-            refused = smtp.send_message(message)
+            refused = smtp.send_message(message, to_addrs=[str(message["To"])])  # never other addresses a header names
     except (smtplib.SMTPException, OSError) as exc:
         return f"{type(exc).__name__}: {exc}"
     if refused:

@@ -48,7 +48,8 @@ def _check_csrf() -> None:
         return
     expected = session.get("csrf")
     sent = request.headers.get(CSRF_HEADER) or (request.form.get(CSRF_FIELD) if request.form else None)
-    if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
+    if not isinstance(expected, str) or not sent or not hmac.compare_digest(
+            expected.encode(), sent.encode("utf-8", "surrogatepass")):  # bytes: compare_digest refuses non-ASCII str
         abort(403, description="missing or wrong CSRF token: reload the page and submit again")
 
 
@@ -78,9 +79,11 @@ def _headers(response: Response) -> Response:
     if request.is_secure or g.get("https"):
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     if request.path.startswith(("/admin", "/trustee", "/vote")) or (request.path.startswith("/api/") and (
-            request.method in UNSAFE_METHODS or current_app.config["SESSION_COOKIE_NAME"] in request.cookies)):
+            request.method in UNSAFE_METHODS or current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+            or session.modified)):
         # an API answer to a write or to a session is its holder's alone: issued credentials, invitation links, the
-        # voter list, the audit log, a CSRF token (anonymous reads of the public board stay cacheable)
+        # voter list, the audit log, a CSRF token, also the first one, whose answer starts the session (anonymous
+        # reads of the public board stay cacheable)
         headers["Cache-Control"] = "no-store"
     return response
 

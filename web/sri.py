@@ -1,4 +1,6 @@
-"""Subresource Integrity of the scripts: sha384 of each file, an import map with integrity, and the booth hash."""
+"""Subresource Integrity of the scripts and stylesheets: sha384 of each file, an import map with the scripts'
+integrity, and the booth hash over all of them (a stylesheet can hide or relabel an option as well as a script can
+change a vote: ATTACKS row 18)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
-SCRIPTS = STATIC / "js"
+PINNED = ("*.js", "*.css")
 
 
 def sri_of(data: bytes) -> str:
@@ -19,14 +21,14 @@ def sri_of(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class BoothAssets:
-    """Every script the pages load, by URL path, with its integrity value; and one hash over all of them."""
+    """Every script and stylesheet the pages load, by URL path, with its integrity value; and one hash over all."""
 
     integrity: dict[str, str]
 
     @classmethod
-    def scan(cls, root: Path = SCRIPTS, prefix: str = "/static/js/") -> "BoothAssets":
-        """Hash every .js file under root (done once at startup)."""
-        files = sorted(p for p in root.rglob("*.js") if p.is_file())
+    def scan(cls, root: Path = STATIC, prefix: str = "/static/") -> "BoothAssets":
+        """Hash every .js and .css file under root (done once at startup)."""
+        files = sorted(p for pattern in PINNED for p in root.rglob(pattern) if p.is_file())
         return cls({prefix + p.relative_to(root).as_posix(): sri_of(p.read_bytes()) for p in files})
 
     @property
@@ -37,9 +39,10 @@ class BoothAssets:
 
     def import_map(self) -> str:
         """The JSON of an import map that pins every module's integrity (safe inside a script element)."""
-        text = json.dumps({"imports": {}, "integrity": self.integrity}, sort_keys=True)
+        modules = {path: value for path, value in self.integrity.items() if path.endswith(".js")}
+        text = json.dumps({"imports": {}, "integrity": modules}, sort_keys=True)
         return text.replace("<", "\\u003c")
 
     def attr(self, path: str) -> str:
-        """The integrity value of one script; KeyError if the page names a script that does not exist."""
+        """The integrity value of one script or stylesheet; KeyError if the page names a file that does not exist."""
         return self.integrity[path]

@@ -15,7 +15,9 @@ from flask import Flask
 from tests.web import flow
 from tests.web.conftest import api_post
 from tests.web.live import chromium, serve, watch_errors
-from web.sri import SCRIPTS, BoothAssets
+from web.sri import STATIC, BoothAssets
+
+SCRIPTS = STATIC / "js"
 
 
 def _sri(path: Path) -> str:
