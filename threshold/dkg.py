@@ -400,9 +400,10 @@ class Trustee:
         return TrusteeKey(self.params.group, self.index, secret, result.public_key, dict(result.verification_keys))
 
     def sign(self, result: CeremonyResult) -> SchnorrProof:
-        """Signature on the transcript hash with the announced encryption key (only of an outcome of the
-        qualification this trustee revealed under)."""
-        self._check_result(result)
+        """Signature on the transcript hash with the announced encryption key: only of an outcome that `finish`
+        accepts (the qualification this trustee revealed under, and its own share fits its verification key), so
+        that a trustee shown another deal than the transcript's never vouches for the transcript."""
+        self.finish(result)
         return SchnorrProof.prove(self.params.group, self.enc_secret,
                                   self.params.ctx("dkg-transcript", self.index, result.transcript_hash))
 
@@ -528,9 +529,6 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
     g = params.group
     qualification = qualify(params, announcements, messages, complaints)
     recon = to_reconstruct(params, qualification, messages, reveals)
-    if set(recon) == set(qualification.qualified):
-        raise ProtocolError("no qualified dealer has a valid reveal: rebuilt from public openings, the joint secret "
-                            "would be public")
     for j, opening in sorted(openings.items()):
         extra = sorted(set(opening.openings) - set(recon))
         if extra:
@@ -538,6 +536,10 @@ def adjudicate(params: CeremonyParams, announcements: Mapping[int, Announcement]
                               "which is not being reconstructed")
     feldman = {i: list(reveals[i].feldman) if i not in recon else _reconstruct(params, i, messages[i], openings)
                for i in qualification.qualified}
+    revealed = len(qualification.qualified) - len(recon)
+    if revealed < params.k:  # the joint secret is theirs plus public values: at least one of k must be honest
+        raise ProtocolError(f"{revealed} qualified dealers have a valid reveal, {params.k} needed: the others rebuilt "
+                            "from public openings, those few would hold the joint secret alone")
     public_key = g.prod(feldman[i][0] for i in qualification.qualified)
     vks = {j: g.prod(expected_commitment(g, feldman[i], j) for i in qualification.qualified)
            for j in range(1, params.n + 1)}

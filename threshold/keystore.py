@@ -24,15 +24,40 @@ ARGON2 = {"time_cost": 3, "memory_cost": 64 * 1024, "parallelism": 4}
 _LIMITS = {"time_cost": (1, 20), "memory_cost": (8 * 1024, 1024 * 1024), "parallelism": (1, 16)}
 
 
+def passphrase_bytes(passphrase: Any) -> bytes:
+    """The UTF-8 of a passphrase; DecodeError naming it if it is not text or holds a lone surrogate (no UTF-8)."""
+    if not isinstance(passphrase, str):
+        raise DecodeError("passphrase", f"expected text, got {type(passphrase).__name__}")
+    try:
+        return passphrase.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError("passphrase", "holds a lone surrogate (not a Unicode character): type it again") from None
+
+
+def _kdf_params(values: dict[str, Any], field: str) -> dict[str, int]:
+    """argon2id's parameters within _LIMITS, which both the writer and the reader of a file hold to."""
+    params = {}
+    for name, (low, high) in _LIMITS.items():
+        value = values.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise DecodeError(f"{field}.{name}", f"expected an integer in {low}..{high}")
+        params[name] = value
+    return params
+
+
 def _derive(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:
-    return hash_secret_raw(passphrase.encode("utf-8"), salt, hash_len=32, type=Type.ID, **params)
+    return hash_secret_raw(passphrase_bytes(passphrase), salt, hash_len=32, type=Type.ID, **params)
 
 
 def seal(secret: Any, passphrase: str, params: dict[str, int] | None = None) -> dict[str, Any]:
-    """Encrypt a JSON-serializable secret under a passphrase; returns the sealed document."""
+    """Encrypt a JSON-serializable secret under a passphrase; returns the sealed document. Parameters outside what
+    `unseal` accepts are refused (DecodeError, a ValueError) before anything is derived or written."""
     if not passphrase:
         raise ValueError("an empty passphrase protects nothing")
     params = dict(params or ARGON2)
+    if set(params) != set(_LIMITS):
+        raise DecodeError("kdf", f"expected exactly {', '.join(sorted(_LIMITS))}")
+    params = _kdf_params(params, "kdf")
     salt, nonce = os.urandom(16), os.urandom(12)
     body = AESGCM(_derive(passphrase, salt, params)).encrypt(nonce, canonical_json(secret), FORMAT.encode())
     return {"format": FORMAT, "kdf": {"name": "argon2id", "salt": salt.hex(), **params},
@@ -48,12 +73,7 @@ def unseal(document: Any, passphrase: str) -> Any:
     kdf = document["kdf"]
     if not isinstance(kdf, dict) or set(kdf) != {"name", "salt", *_LIMITS} or kdf["name"] != "argon2id":
         raise DecodeError("secret file.kdf", "expected argon2id with salt, time_cost, memory_cost, parallelism")
-    params = {}
-    for name, (low, high) in _LIMITS.items():
-        value = kdf[name]
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise DecodeError(f"secret file.kdf.{name}", f"expected an integer in {low}..{high}")
-        params[name] = value
+    params = _kdf_params(kdf, "secret file.kdf")
     salt = hex_bytes(kdf["salt"], "secret file.kdf.salt", 16)
     nonce = hex_bytes(document["nonce"], "secret file.nonce", 12)
     body = hex_bytes(document["ciphertext"], "secret file.ciphertext")

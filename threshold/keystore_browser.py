@@ -25,7 +25,7 @@ MAX_ITERATIONS = 10_000_000
 
 
 def _derive(passphrase: str, salt: bytes, iterations: int) -> bytes:
-    return hashlib.pbkdf2_hmac("sha256", passphrase.encode("utf-8"), salt, iterations, dklen=32)
+    return hashlib.pbkdf2_hmac("sha256", keystore.passphrase_bytes(passphrase), salt, iterations, dklen=32)
 
 
 def seal(secret: Any, passphrase: str, iterations: int = PBKDF2_ITERATIONS) -> dict[str, Any]:

@@ -355,16 +355,17 @@ def close_reveals(sessions: Callable[[], Session], election: Election, admin: st
 
 def _closing(transcript: Transcript, admin: str) -> dict[str, Any]:
     """The record of the reveal round's closing by `admin`, marked on `transcript`. Refused outside the reveal
-    round, before any reveal (the joint secret would follow from public openings), and when fewer than k trustees
-    would be left to open."""
+    round, before k qualified trustees revealed (the joint secret would be the few revealers' alone, plus public
+    openings), and when fewer than k trustees would be left to open."""
     current = transcript.current_round()
     if current != "reveal":
         raise ProtocolError(f"the ceremony is in round {current!r}: only the reveal round can be closed")
     transcript.reveals_closed = True
-    if not transcript.raw["reveal"]:
-        raise ProtocolError("no qualified trustee has revealed: rebuilding every dealer from public openings would make "
-                            "the joint secret public; wait for reveals")
     openers, k = transcript.openers(), transcript.params.k
+    revealed = len(transcript.qualification().qualified) - len(transcript.reconstruct())
+    if revealed < k:
+        raise ProtocolError(f"{revealed} qualified trustees have revealed, {k} needed: the dealers rebuilt from public "
+                            "openings, those few would hold the joint secret alone; wait for reveals")
     if len(openers) < k:
         raise ProtocolError(f"only {len(openers)} trustees would be left to open the missing dealers' shares, {k} needed: "
                             "wait for more reveals")

@@ -116,7 +116,7 @@ def test_a_bad_reveal_or_opening_is_refused_naming_the_field(app: Flask, admin: 
         _refused(api_post(trustees[1], f"{url}/reveal", body), 422, field)
         assert trustees[1].get(url).get_json()["reveals"] == [], field
     refused = api_post(admin, f"{url}/close-reveals", {})  # no reveal yet: every dealer rebuilt in public, refused
-    assert refused.status_code == 409 and "joint secret public" in refused.get_json()["detail"]
+    assert refused.status_code == 409 and "joint secret alone" in refused.get_json()["detail"]
     flow.reveal(trustees, run, withhold=(2, 3))
     # proceeding with only trustee 1 left to open would leave fewer than k openings: refused, nothing changes
     refused = api_post(admin, f"{url}/close-reveals", {})

@@ -424,6 +424,10 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
     if scenario == "withheld-reveal":  # trustee 1 also opens a dealer that revealed: adjudicate refuses it
         extra = dkg.Opening(1, {**openings[1].openings, 3: trustees[1].received[3]})
         vector["openings_outside_recon"] = [extra.to_json(group), openings[3].to_json(group)]
+    if scenario == "silent-dealer":  # 2 withholds too: 1 and the disqualified 3 can rebuild it, but 1 alone revealed
+        alone = {1: reveals[1]}
+        vector["reveals_of_1"] = [reveals[1].to_json(group)]
+        vector["openings_without_2"] = [trustees[i].open(messages, alone).to_json(group) for i in (1, 3)]
     return vector, keys
 
 
@@ -446,7 +450,8 @@ def dkg_rejects(group: Group, scenarios: dict[str, dict[str, Any]]) -> list[dict
     Result parser (strict: indices increasing, reconstructed among the qualified, reasons strings, errors naming
     rejected_complaints[n]); a complaint about oneself; adjudicate refusing a transcript with no valid reveal (the
     joint secret would be public; also when a complaint is dropped after the reveals, which voids them all: they are
-    bound to the hash of rounds 1-3) and an opening of a dealer outside RECON. `message: None`: the field only (the
+    bound to the hash of rounds 1-3), with fewer than k valid reveals (those few would hold the joint secret) and an
+    opening of a dealer outside RECON. `message: None`: the field only (the
     wording of the generic object and element checks differs between the languages)."""
     cases: list[dict[str, Any]] = []
 
@@ -503,6 +508,8 @@ def dkg_rejects(group: Group, scenarios: dict[str, dict[str, Any]]) -> list[dict
     adjudicate("no reveal at all", "honest", reveals=[])
     adjudicate("a complaint dropped after the reveals", "bad-dealer", complaints=[])
     adjudicate("an opening outside RECON", "withheld-reveal", openings=scenarios["withheld-reveal"]["openings_outside_recon"])
+    adjudicate("fewer than k valid reveals", "silent-dealer", reveals=scenarios["silent-dealer"]["reveals_of_1"],
+               openings=scenarios["silent-dealer"]["openings_without_2"])
     return cases
 
 

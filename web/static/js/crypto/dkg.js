@@ -699,8 +699,8 @@ function reconstruct(params, h, dealer, message, openings) {
  * @param {Map<number, Reveal>} reveals dealer -> reveal
  * @param {Map<number, Opening>} openings trustee -> opening
  * @returns {Promise<CeremonyResult>}
- * @throws {ProtocolError} when fewer than k dealers qualify, no qualified dealer has a valid reveal (the joint
- *   secret would follow from public openings) or a dealer's polynomial cannot be reconstructed
+ * @throws {ProtocolError} when fewer than k dealers qualify, a dealer's polynomial cannot be reconstructed, or
+ *   fewer than k qualified dealers have a valid reveal (those few would hold the joint secret alone)
  * @throws {DecodeError} when a trustee opened its shares from a dealer that is not being reconstructed
  */
 export async function adjudicate(params, announcements, messages, complaints, reveals, openings) {
@@ -708,10 +708,6 @@ export async function adjudicate(params, announcements, messages, complaints, re
   const qualification = await qualify(params, announcements, messages, complaints);
   const { qualified } = qualification;
   const reconstructed = await toReconstruct(params, qualification, messages, reveals);
-  if (qualified.every((i) => reconstructed.includes(i))) {
-    throw new ProtocolError("no qualified dealer has a valid reveal: rebuilt from public openings, the joint secret "
-      + "would be public");
-  }
   for (const j of [...openings.keys()].sort((a, b) => a - b)) {
     const extra = [...openings.get(j).openings.keys()].filter((i) => !reconstructed.includes(i)).sort((a, b) => a - b);
     if (extra.length) {
@@ -723,6 +719,11 @@ export async function adjudicate(params, announcements, messages, complaints, re
   const feldman = new Map();
   for (const i of qualified) {
     feldman.set(i, reconstructed.includes(i) ? reconstruct(params, h, i, messages.get(i), openings) : reveals.get(i).feldman);
+  }
+  const revealed = qualified.length - reconstructed.length;
+  if (revealed < params.k) {  // the joint secret is theirs plus public values: at least one of k must be honest
+    throw new ProtocolError(`${revealed} qualified dealers have a valid reveal, ${params.k} needed: the others rebuilt `
+      + "from public openings, those few would hold the joint secret alone");
   }
   const publicKey = g.prod(qualified.map((i) => feldman.get(i)[0]));
   const verificationKeys = new Map();
