@@ -8,15 +8,24 @@ import sys
 from typing import Any
 
 
+def _count(low: int, high: int) -> Any:
+    """An argparse type: a whole number in low..high (argparse refuses others with exit 2, naming the option)."""
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return int(text)
+    return parse
+
+
 def register(subparsers: Any) -> None:
     """Add the serve subcommand."""
     p = subparsers.add_parser("serve", help="run the web app", description=__doc__)
     p.add_argument("--db", help="SQLAlchemy database URL (default: $QUORUM_DB or sqlite under the data folder)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=_count(1, 65535), default=5000)
     p.add_argument("--data-dir", help="folder for the SQLite database and keys (default: $QUORUM_DATA_DIR or ./data)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p.add_argument("--workers", type=_count(1, 64), default=2, help="worker processes (default 2)")
+    p.add_argument("--threads", type=_count(1, 256), default=4, help="threads per worker (default 4)")
     p.add_argument("--demo", action="store_true", help="create a ready demo election (and a first admin) if missing")
     p.add_argument("--create-admin", metavar="NAME", help="create admin NAME (or reset its password) with a printed one-time password, then exit")
     p.set_defaults(func=run)

@@ -16,16 +16,24 @@ from voting.verifier import verify_raw
 def unreadable(args: argparse.Namespace, message: str) -> int:
     """Exit 2: the message on stderr, and with --json the Contracts' report shape, one failed "record" check."""
     if args.json:
-        print(printable_json({"valid": False, "checks": [{"name": "record", "ok": False, "detail": message}], "result": {},
-                              "error": message}))
+        print(printable_json({"valid": False, "checks": [{"name": "record", "ok": False, "detail": message}], "result": {}}))
     print(f"quorum verify: {printable(message)}", file=sys.stderr)
     return 2
 
 
+def _workers(text: str | None) -> int | None:
+    """--workers as a number of processes (at least 1); None if not given or not such a number (read here, not by
+    argparse, so that a bad value still gets the --json report)."""
+    if text is None or not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if int(text) >= 1 else None
+
+
 def run(args: argparse.Namespace) -> int:
     """Verify the record and print every failure (or the JSON report); returns the exit code."""
-    if args.workers is not None and args.workers < 1:
-        return unreadable(args, "--workers must be at least 1")
+    workers = _workers(args.workers)
+    if workers is None and args.workers is not None:
+        return unreadable(args, f"--workers must be a whole number of at least 1, got {args.workers!r}")
     try:
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
         base_hash = None if args.base_hash is None else parse_base_hash_pin(args.base_hash)
@@ -34,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         return unreadable(args, str(exc))
     try:
         data, pub = read_raw(args.record)  # read once: the pins are checked on the bytes verified
-        report = verify_raw(data, pub, workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+        report = verify_raw(data, pub, workers=workers, progress=not args.quiet and sys.stderr.isatty())
         pinned = (board_key, base_hash, credentials)
         pins = check_pins_raw(data, pub, *pinned) if any(p is not None for p in pinned) else []
     except RecordFormatError as exc:
@@ -66,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("verify", help="verify an election record (directory or zip)")
     parser.add_argument("record", help="record directory or zip")
     parser.add_argument("--json", action="store_true", help='print {"valid", "checks", "result"} as JSON')
-    parser.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    parser.add_argument("--workers", default=None, help="processes to use (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only when stderr is a terminal)")
     parser.add_argument("--board-key", metavar="HEX_OR_FILE", default=None,
                         help="expected board public key (64 hex, or a file with hex or PEM): check pinned_board_key")

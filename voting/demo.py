@@ -13,15 +13,16 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from threshold import dkg
-from threshold.groups import get_group
+from threshold.groups import Group, get_group
 from voting.ballot import encrypt_ballot, reveal_json
 from voting.board import Board, save_signing_key
-from voting.context import ceremony_payload, credentials_payload, parse_setup, setup_payload
+from voting.context import MAX_TRUSTEES, ceremony_payload, credentials_payload, parse_setup, setup_payload
 from voting.credentials import new_private_credential, public_credential
 from voting.election import Election
 from voting.manifest import Contest, Manifest
 from voting.tally import trustee_decrypt
 
+MAX_DEMO_VOTERS = 1_000_000  # the record allows 10^9 (spec section 10.1); a million credentials already take hours
 DEMO_MANIFEST = {
     "title": "Quorum demo election",
     "contests": [
@@ -68,16 +69,26 @@ def key_ceremony(setup_p: dict[str, Any]) -> tuple[dict[str, Any], list[dkg.Trus
 def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int = 3, absent: int = 2,
              group_name: str = "modp", board_key_path: str | Path | None = None, seed: int | None = None) -> DemoResult:
     """Run the election and export its record to `out` (a directory, or a zip if it ends in .zip)."""
-    if not 1 <= quorum <= trustees or not 0 <= absent <= trustees - quorum:
-        raise ValueError(f"need 1 <= quorum <= trustees and 0 <= absent <= trustees - quorum "
+    if not 1 <= quorum <= trustees <= MAX_TRUSTEES or not 0 <= absent <= trustees - quorum:
+        raise ValueError(f"need 1 <= quorum <= trustees <= {MAX_TRUSTEES} and 0 <= absent <= trustees - quorum "
                          f"(got trustees={trustees}, quorum={quorum}, absent={absent})")
-    if voters < 1:
-        raise ValueError("need at least one voter")
+    if not 1 <= voters <= MAX_DEMO_VOTERS:
+        raise ValueError(f"--voters: need 1 to {MAX_DEMO_VOTERS} voters (got {voters})")
     rng = random.Random(seed if seed is not None else secrets.randbits(64))
     key = SigningKey.generate()
+    group = get_group(group_name)
     if board_key_path is not None:
         save_signing_key(key, board_key_path)
-    group = get_group(group_name)
+    try:
+        return _run(out, voters, trustees, quorum, absent, group, key, rng)
+    except BaseException:
+        if board_key_path is not None:  # no private key of a board whose record was not written
+            Path(board_key_path).unlink(missing_ok=True)
+        raise
+
+
+def _run(out: str | Path, voters: int, trustees: int, quorum: int, absent: int, group: Group, key: SigningKey,
+         rng: random.Random) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="quorum-demo-") as scratch:
         board = Board.open(f"sqlite:///{Path(scratch) / 'board.db'}", key)
         election_id = "demo-" + secrets.token_hex(4)
@@ -95,11 +106,13 @@ def run_demo(out: str | Path, voters: int = 20, trustees: int = 5, quorum: int =
         final: dict[int, dict[str, list[int]]] = {}
         spoiled = revotes = cast = 0
         for v, credential in enumerate(private):
-            if rng.random() < 0.2:  # a Benaloh challenge before casting (it consumes no re-vote counter)
+            # a Benaloh challenge before casting (it consumes no re-vote counter): the first voter always, so that every
+            # demo record holds one, then at random; likewise a re-vote by the last voter
+            if v == 0 or rng.random() < 0.2:
                 ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests}, 0)
                 election.spoil(ballot, reveal_json(ctx, secrets_))
                 spoiled += 1
-            rounds = 2 if rng.random() < 0.2 else 1
+            rounds = 2 if v == voters - 1 or rng.random() < 0.2 else 1
             for revote in range(rounds):  # the re-vote counter: 0 for the first ballot, 1 for the re-vote
                 ballot, secrets_ = encrypt_ballot(ctx, credential, {c.id: random_choices(c, rng) for c in manifest.contests}, revote)
                 election.cast(ballot)

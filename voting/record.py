@@ -335,18 +335,41 @@ def serialize_board(entries: Iterable[Entry]) -> bytes:
 
 
 def write_record(path: str | Path, board_public_key: str, entries: Iterable[Entry]) -> Path:
-    """Export a record to a directory, or to a zip when the path ends in .zip."""
+    """Export a record to a directory, or to a zip when the path ends in .zip. Whole or not at all: the files are
+    written beside the target first and moved into place once complete, so a failed write (a full disk) leaves no
+    half-written record."""
     path = Path(path)
     data = serialize_board(entries)
     key = (board_public_key + "\n").encode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".zip":
-        path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("board.jsonl", data)
             archive.writestr("board.pub", key)
-        path.write_bytes(buffer.getvalue())
+        fd, staged = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+        os.fchmod(fd, 0o644)  # a public record (mkstemp makes it 0600)
+        os.close(fd)
+        try:
+            Path(staged).write_bytes(buffer.getvalue())
+            os.replace(staged, path)
+        except BaseException:
+            Path(staged).unlink(missing_ok=True)
+            raise
         return path
+    staged_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    staged_dir.chmod(0o755)  # a public record (mkdtemp makes it 0700)
+    try:
+        (staged_dir / "board.jsonl").write_bytes(data)
+        (staged_dir / "board.pub").write_bytes(key)
+        if not path.exists():
+            staged_dir.rename(path)
+            return path
+        for name in ("board.jsonl", "board.pub"):  # an existing directory keeps its other files
+            os.replace(staged_dir / name, path / name)
+    finally:
+        shutil.rmtree(staged_dir, ignore_errors=True)
+    return path
     path.mkdir(parents=True, exist_ok=True)
     (path / "board.jsonl").write_bytes(data)
     (path / "board.pub").write_bytes(key)

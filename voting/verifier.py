@@ -30,7 +30,7 @@ from voting import lifecycle
 from voting.ballot import (Ballot, alpha_digests, ballot_equations, ballot_hash, ballot_hash_json, check_reveal,
                            elements_per_ballot, next_tracker, parse_ballot, signature_valid, signed_body)
 from voting.board import signature_valid as board_signature_valid
-from voting.context import ElectionContext, build_context
+from voting.context import ElectionContext, base_hash, parse_ceremony, parse_credentials, parse_setup
 from voting.manifest import Manifest
 from voting.record import (GENESIS, Buffer, Entry, RecordFormatError, hashed_json, line_bounds, parse_entry_line, payload_json,
                            read_raw)
@@ -313,19 +313,26 @@ def _head(data: bytes, lines: list[tuple[int, int]]) -> list[Entry]:
 
 def _context(head: list[Entry], report: Report) -> ElectionContext | None:
     """Build the election context from the parameter entries, reporting why if it cannot be."""
-    by_type: dict[str, dict[str, Any]] = {}
+    by_type: dict[str, Entry] = {}
     for entry in head:
         if entry.type in ("setup", "key_ceremony", "credentials") and entry.type not in by_type:
-            by_type[entry.type] = entry.payload
+            by_type[entry.type] = entry
     missing = [t for t in ("setup", "key_ceremony", "credentials") if t not in by_type]
     if missing:
         report.failures.append(Failure("parameters", None, f"no {', '.join(missing)} entry before the ballots"))
         return None
+    setup, ceremony, credentials = (by_type[t] for t in ("setup", "key_ceremony", "credentials"))
+    at = setup.seq  # the entry being parsed: the failure is named with its seq
     try:
-        return build_context(by_type["setup"], by_type["key_ceremony"], by_type["credentials"])
+        parsed = parse_setup(setup.payload)
+        at = ceremony.seq
+        parsed_ceremony = parse_ceremony(parsed, ceremony.payload)
+        at = credentials.seq
+        creds, count = parse_credentials(credentials.payload)
     except QuorumError as exc:
-        report.failures.append(Failure("parameters", None, str(exc)))
+        report.failures.append(Failure("parameters", at, str(exc)))
         return None
+    return ElectionContext(parsed, parsed_ceremony, creds, count, base_hash(parsed, parsed_ceremony, credentials.payload))
 
 
 def _progress(done: int, total: int) -> None:
@@ -453,7 +460,7 @@ def _chain(infos: list[EntryInfo], report: Report) -> None:
 def _signatures(infos: list[EntryInfo], pub: str, report: Report) -> None:
     setup = infos[0].payload if infos and infos[0].type == "setup" else None
     if isinstance(setup, dict) and setup.get("board_key") != pub:
-        report.failures.append(Failure("signatures", None, "board.pub is not the board key stated in the setup entry"))
+        report.failures.append(Failure("signatures", infos[0].seq, "board.pub is not the board key stated in the setup entry"))
     for info in infos:
         if not info.sig_ok:
             report.failures.append(Failure("signatures", info.seq, "not signed by the board key"))
