@@ -80,19 +80,28 @@ class Announcement:
 
 @dataclass(frozen=True)
 class DealerMessage:
-    """Round 2: Pedersen commitments g^a_m h^b_m and each share pair (f(j), f'(j)) encrypted to trustee j."""
+    """Round 2: Pedersen commitments g^a_m h^b_m and each share pair (f(j), f'(j)) encrypted to trustee j, signed by
+    the dealer (a Schnorr proof of its announced key bound to the rest), so that a relay that alters a share
+    ciphertext is caught as the relay instead of convicting the dealer through the recipient's complaint."""
 
     index: int
     commitments: tuple[Element, ...]
     shares: Mapping[int, hybrid.HybridCiphertext]
+    signature: SchnorrProof
+
+    def signed_by(self, params: CeremonyParams, announcement: "Announcement") -> bool:
+        """Whether the dealer's announced key signed exactly this message."""
+        return self.signature.verify(params.group, announcement.enc_key,
+                                     _deal_context(params, self.index, self.commitments, self.shares))
 
     def to_json(self, group: Group) -> dict[str, Any]:
         return {"index": self.index, "commitments": [group.to_hex(c) for c in self.commitments],
-                "shares": {str(j): ct.to_json(group) for j, ct in sorted(self.shares.items())}}
+                "shares": {str(j): ct.to_json(group) for j, ct in sorted(self.shares.items())},
+                "signature": self.signature.to_json(group)}
 
     @classmethod
     def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "dealer") -> "DealerMessage":
-        o = _fields(obj, {"index", "commitments", "shares"}, field_name)
+        o = _fields(obj, {"index", "commitments", "shares", "signature"}, field_name)
         g = params.group
         index = params.check_index(o["index"], f"{field_name}.index")
         if not isinstance(o["commitments"], list) or len(o["commitments"]) != params.k:
@@ -105,7 +114,7 @@ class DealerMessage:
             raise DecodeError(f"{field_name}.shares", f"expected one share for each of {sorted(expected, key=int)}")
         shares = {_int_key(j, f"{field_name}.shares"): hybrid.HybridCiphertext.from_json(g, ct, f"{field_name}.shares.{j}")
                   for j, ct in o["shares"].items()}
-        return cls(index, commitments, shares)
+        return cls(index, commitments, shares, SchnorrProof.from_json(g, o["signature"], f"{field_name}.signature"))
 
 
 @dataclass(frozen=True)
@@ -278,6 +287,15 @@ class CeremonyResult:
                    _hex32(o["qualification_hash"], f"{field_name}.qualification_hash"))
 
 
+def _deal_context(params: CeremonyParams, dealer: int, commitments: Sequence[Element],
+                  shares: Mapping[int, hybrid.HybridCiphertext]) -> bytes:
+    """What a deal message's signature binds: the ceremony, the dealer and the hash of the message's other fields."""
+    g = params.group
+    body = {"index": dealer, "commitments": [g.to_hex(c) for c in commitments],
+            "shares": {str(j): ct.to_json(g) for j, ct in sorted(shares.items())}}
+    return params.ctx("dkg-deal", dealer, sha256(canonical_json(body)))
+
+
 def _share_aad(params: CeremonyParams, dealer: int, recipient: int) -> bytes:
     return params.ctx("dkg-share", dealer, recipient)
 
@@ -326,7 +344,13 @@ class Trustee:
             if j != self.index:
                 value = evaluate(self.polynomial, j, g.q).to_bytes(32, "big") + evaluate(self.blinding, j, g.q).to_bytes(32, "big")
                 shares[j] = hybrid.encrypt(g, announcements[j].enc_key, value, _share_aad(p, self.index, j))
-        return DealerMessage(self.index, tuple(self.commitments), shares)
+        return self.sign_deal(shares)
+
+    def sign_deal(self, shares: Mapping[int, hybrid.HybridCiphertext]) -> DealerMessage:
+        """The deal message of this dealer's commitments and these share ciphertexts, signed by its announced key."""
+        p = self.params
+        signature = SchnorrProof.prove(p.group, self.enc_secret, _deal_context(p, self.index, self.commitments, shares))
+        return DealerMessage(self.index, tuple(self.commitments), dict(shares), signature)
 
     def check_shares(self, messages: Mapping[int, DealerMessage]) -> list[Complaint]:
         """Decrypt the share pairs addressed to this trustee; complain about each one that is wrong."""
@@ -455,6 +479,10 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
     """QUAL from rounds 1-3, decided from public data only; final once published."""
     g = params.group
     _check_announcements(params, announcements)
+    altered = [i for i, msg in sorted(messages.items()) if i in announcements and not msg.signed_by(params, announcements[i])]
+    if altered:
+        raise ProtocolError(f"the deal message of trustee {altered[0]} is not signed by its announced key: it was altered "
+                            "after the dealer sent it (by whoever relayed or published it), and proves nothing against it")
     disqualified: dict[int, str] = {}
     for i in range(1, params.n + 1):
         msg = messages.get(i)

@@ -270,7 +270,11 @@ def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> An
             raise VerificationError("announcement.enc_proof does not prove knowledge of the encryption key")
         owner = message.index
     elif round_name == "deal":
-        owner = dkg.DealerMessage.from_json(params, body, "dealer").index
+        message = dkg.DealerMessage.from_json(params, body, "dealer")
+        owner = message.index
+        announced = transcript.announcements().get(owner)
+        if announced is None or not message.signed_by(params, announced):
+            raise DecodeError("dealer.signature", f"not trustee {owner}'s signature of this message with its announced key")
     elif round_name == "complain":
         body = _object(body, {"index", "complaints"}, "complaints", "{\"index\": i, \"complaints\": [...]}")
         if not isinstance(body["complaints"], list):

@@ -380,10 +380,10 @@ def test_hybrid_and_dkg_proofs_with_prover_torsion_change_nothing_but_their_own_
     ct2 = hybrid.HybridCiphertext(eph, schnorr(r, hybrid._ephemeral_ctx(ed, aad), t=2), nonce + AESGCM(key).encrypt(nonce, plain, aad))
     ct2 = hybrid.HybridCiphertext.from_json(ed, ct2.to_json(ed))
     assert ct2.ephemeral_valid(ed, aad) and hybrid.decrypt(ed, trustees[1].enc_secret, ct2, aad) == plain
-    messages[1] = dkg.DealerMessage(1, messages[1].commitments, {**messages[1].shares, 2: ct2})
+    messages[1] = trustees[0].sign_deal({**messages[1].shares, 2: ct2})
     bad_pair = (1).to_bytes(32, "big") * 2
-    messages[2] = dkg.DealerMessage(2, messages[2].commitments,
-                                    {**messages[2].shares, 1: hybrid.encrypt(ed, ann[1].enc_key, bad_pair, dkg._share_aad(params, 2, 1))})
+    messages[2] = trustees[1].sign_deal(
+        {**messages[2].shares, 1: hybrid.encrypt(ed, ann[1].enc_key, bad_pair, dkg._share_aad(params, 2, 1))})
     messages = {i: dkg.DealerMessage.from_json(params, m.to_json(ed)) for i, m in messages.items()}
     complaints = [c for t in trustees for c in t.check_shares(messages)]
     assert [(c.accuser, c.dealer) for c in complaints] == [(1, 2)]

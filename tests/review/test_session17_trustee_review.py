@@ -314,8 +314,7 @@ def test_a_bad_dealer_that_lies_in_the_complaint_round_is_out_and_cannot_act_as_
     anns = {a["index"]: dkg.Announcement.from_json(params, a) for a in trustees[1].get(url).get_json()["announcements"]}
     bad = parties[3].deal(anns)
     wrong = (1234).to_bytes(32, "big") + (5678).to_bytes(32, "big")
-    bad = dkg.DealerMessage(3, bad.commitments, {**bad.shares, 1: hybrid.encrypt(g, anns[1].enc_key, wrong,
-                                                                               dkg._share_aad(params, 3, 1))})
+    bad = parties[3].sign_deal({**bad.shares, 1: hybrid.encrypt(g, anns[1].enc_key, wrong, dkg._share_aad(params, 3, 1))})
     for i, t in parties.items():
         message = bad if i == 3 else t.deal(anns)
         assert api_post(trustees[i], f"{url}/deal", message.to_json(g)).status_code == 200

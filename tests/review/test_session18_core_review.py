@@ -88,13 +88,13 @@ def test_trustee_does_not_sign_an_outcome_its_own_share_does_not_fit():
             "trustee 3 signed a transcript whose deal from dealer 1 it never saw"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "threshold/dkg.py: deal messages carry no signature of their dealer (the ephemeral proofs bind R to the aad, "
-    "not the body), so a relay that flips one byte of an honest dealer's share ciphertext gets the recipient's "
-    "complaint upheld and the record 'proves' the honest dealer cheated ('complaint ... upheld: invalid share'); "
-    "spec section 9 then has restarts leave it out. Sign each deal message (body included) with the announced "
-    "key so that an altered message is refused as not the dealer's instead of convicting it."))
 def test_relay_altering_a_share_ciphertext_cannot_convict_an_honest_dealer():
+    """Failed before (fixed in session 18): threshold/dkg.py: deal messages carry no signature of their dealer (the
+    ephemeral proofs bind R to the aad, not the body), so a relay that flips one byte of an honest dealer's
+    share ciphertext gets the recipient's complaint upheld and the record 'proves' the honest dealer cheated
+    ('complaint ... upheld: invalid share'); spec section 9 then has restarts leave it out. Sign each deal
+    message (body included) with the announced key so that an altered message is refused as not the dealer's
+    instead of convicting it."""
     params = CeremonyParams(ED, 3, 2, b"session18-relay")
     trustees, announcements, messages = _deal(params)
     doc = messages[1].to_json(ED)

@@ -123,7 +123,7 @@ def test_trustee_reveals_no_kem_secret_for_a_non_member_ephemeral() -> None:
     ctx = encode("quorum-hybrid-ephemeral", g.name, params.ctx("dkg-share", 1, 2))
     proof = SchnorrProof(a, (w + challenge(g, SchnorrProof.TAG, ctx, [g.g, negated], [a]) * r) % g.q)
     forged = hybrid.HybridCiphertext(negated, proof, bytes(12 + 64 + 16))
-    messages[1] = dkg.DealerMessage(1, messages[1].commitments, {**messages[1].shares, 2: forged})
+    messages[1] = trustees[0].sign_deal({**messages[1].shares, 2: forged})
     assert forged.ephemeral_valid(g, params.ctx("dkg-share", 1, 2))  # the proof alone cannot tell
     assert trustees[1].check_shares(messages) == []
     assert dkg.qualify(params, announcements, messages, []).disqualified[1].startswith("share ciphertext to trustee 2")

@@ -77,7 +77,7 @@ def test_complaint_does_not_open_another_dealers_share():
     shares = dict(evil.shares)
     shares[1] = dataclasses.replace(evil.shares[1], ephemeral=msgs[2].shares[1].ephemeral, body=os.urandom(60))
     shares[2] = dataclasses.replace(evil.shares[2], ephemeral=msgs[1].shares[2].ephemeral, body=os.urandom(60))
-    msgs[3] = dataclasses.replace(evil, shares=shares)
+    msgs[3] = trustees[2].sign_deal(shares)
     complaints = [c for t in trustees for c in t.check_shares(msgs)]
     result = _adjudicate(params, trustees, ann, msgs, complaints)
 
@@ -303,7 +303,7 @@ def test_dkg_transcript_binds_share_ciphertexts():
     before = adjudicate(params, ann, msgs, [], reveals, {}).transcript_hash
     value = evaluate(trustees[0].polynomial, 2, g.q).to_bytes(32, "big") + evaluate(trustees[0].blinding, 2, g.q).to_bytes(32, "big")
     other = hybrid.encrypt(g, ann[2].enc_key, value, params.ctx("dkg-share", 1, 2))  # the same share pair, new bytes
-    msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 2: other})
+    msgs[1] = trustees[0].sign_deal({**msgs[1].shares, 2: other})
     assert qualify(params, ann, msgs, []).transcript_hash != qual.transcript_hash
     with pytest.raises(ProtocolError, match="did not reveal"):  # the reveals were bound to the first
         adjudicate(params, ann, msgs, [], reveals, {})
@@ -404,7 +404,7 @@ def test_complaint_cannot_be_moved_to_frame_another_dealer():
     g = ED
     params, trustees, ann, msgs = _dkg(g, 4, 2)
     bad = hybrid.encrypt(g, ann[3].enc_key, (7).to_bytes(64, "big"), params.ctx("dkg-share", 1, 3))
-    msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 3: bad})
+    msgs[1] = trustees[0].sign_deal({**msgs[1].shares, 3: bad})
     complaints = [c for t in trustees for c in t.check_shares(msgs)]
     assert [(c.accuser, c.dealer) for c in complaints] == [(3, 1)]
     honest = complaints[0]

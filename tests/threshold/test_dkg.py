@@ -59,7 +59,7 @@ def test_cheating_dealer_is_caught_by_a_public_complaint(group):
     """A dealer sends trustee 2 a share that does not match its commitments."""
     def tamper(params, trustees, ann, msgs):
         bad = hybrid.encrypt(group, ann[2].enc_key, (12345).to_bytes(64, "big"), params.ctx("dkg-share", 1, 2))
-        msgs[1] = dataclasses.replace(msgs[1], shares={**msgs[1].shares, 2: bad})
+        msgs[1] = trustees[0].sign_deal({**msgs[1].shares, 2: bad})
         return msgs
 
     params, trustees, ann, msgs, complaints = _ceremony(group, tamper=tamper)

@@ -54,11 +54,12 @@ def _check(trustees, msgs):
     return [c for t in trustees for c in t.check_shares(msgs)]
 
 
-def _bad_share(params, ann, msgs, dealer, recipient):
-    """Dealer's ciphertext to `recipient` replaced by a well-formed encryption of a pair off its commitments."""
+def _bad_share(params, ann, msgs, trustees, dealer, recipient):
+    """Dealer's ciphertext to `recipient` replaced (and signed by the dealer) by a well-formed encryption of a pair
+    off its commitments."""
     g = params.group
     bad = hybrid.encrypt(g, ann[recipient].enc_key, (1234567).to_bytes(64, "big"), params.ctx("dkg-share", dealer, recipient))
-    msgs[dealer] = dataclasses.replace(msgs[dealer], shares={**msgs[dealer].shares, recipient: bad})
+    msgs[dealer] = trustees[dealer - 1].sign_deal({**msgs[dealer].shares, recipient: bad})
 
 
 def _complaint(params, trustee, msgs, dealer):
@@ -90,7 +91,7 @@ def _eventful_record(group):
     setup = _setup(group, 5, 3)
     params = setup.ceremony_params()
     trustees, ann, msgs = _deal(params)
-    _bad_share(params, ann, msgs, 5, 4)
+    _bad_share(params, ann, msgs, trustees, 5, 4)
     complaints = _check(trustees, msgs)
     complaints.append(_complaint(params, trustees[2], msgs, 1))
     transcript = conclude(params, trustees, ann, msgs, complaints, withhold={2})
@@ -128,7 +129,7 @@ def test_complaint_added_after_the_reveals_cannot_change_qual():
     trustee finishes and signs only an outcome of the qualification it revealed under."""
     params = _params(ED, 5, 3)
     trustees, ann, msgs = _deal(params)
-    _bad_share(params, ann, msgs, 1, 2)  # corrupt dealer 1 prepares a complaint for corrupt trustee 2
+    _bad_share(params, ann, msgs, trustees, 1, 2)  # corrupt dealer 1 prepares a complaint for corrupt trustee 2
     late = _check(trustees, msgs)
     assert [(c.accuser, c.dealer) for c in late] == [(2, 1)]
     qual = qualify(params, ann, msgs, [])  # trustee 2 stays silent in round 3: QUAL = everyone
@@ -383,7 +384,7 @@ def test_disqualified_dealer_cannot_come_back_with_a_valid_reveal():
     product over QUAL only, and no opening of its shares is asked for."""
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
-    _bad_share(params, ann, msgs, 1, 3)
+    _bad_share(params, ann, msgs, trustees, 1, 3)
     complaints = _check(trustees, msgs)
     qual = qualify(params, ann, msgs, complaints)
     assert qual.qualified == (2, 3, 4)
@@ -468,7 +469,7 @@ def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
     one with a dealer it holds no valid share from, and one whose verification key does not match its share."""
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
-    _bad_share(params, ann, msgs, 1, 2)
+    _bad_share(params, ann, msgs, trustees, 1, 2)
     complaints = _check(trustees, msgs)
     qual = qualify(params, ann, msgs, complaints)
     t2 = trustees[1]

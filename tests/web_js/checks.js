@@ -419,7 +419,7 @@ function membershipChecks(c, g, t) {
       proof: await schnorrOver(g, g.g, ephemeral, r, encode("quorum-hybrid-ephemeral", g.name, aad)) };
     if (!(await hybrid.ephemeralValid(g, ct, aad))) return "the forged proof does not even verify";
     const m2 = all.messages.get(2);
-    const messages = new Map(all.messages).set(2, new dkg.DealerMessage(2, m2.commitments, new Map(m2.shares).set(1, ct)));
+    const messages = new Map(all.messages).set(2, new dkg.DealerMessage(2, m2.commitments, new Map(m2.shares).set(1, ct), m2.signature));
     const rng = new FixedRng(t.trustee1.draws);
     const trustee = dkg.Trustee.create(params, 1, { rng });
     await trustee.announce({ rng });
@@ -429,10 +429,26 @@ function membershipChecks(c, g, t) {
   });
   c.run(`${label}: qualify disqualifies a dealer with a non-member commitment`, async () => {
     const { params, all } = await setup();
-    const m2 = all.messages.get(2);
-    const messages = new Map(all.messages).set(2, new dkg.DealerMessage(2, [g.p - m2.commitments[0], ...m2.commitments.slice(1)], m2.shares));
+    const rng = new FixedRng(t.trustee1.draws);
+    const trustee = dkg.Trustee.create(params, 1, { rng });  // dealer 1 itself signs its malformed message
+    const m1 = all.messages.get(1);
+    const commitments = [g.p - m1.commitments[0], ...m1.commitments.slice(1)];
+    const signature = await SchnorrProof.prove(g, trustee.encSecret, await dkg.dealContext(params, 1, commitments, m1.shares));
+    const messages = new Map(all.messages).set(1, new dkg.DealerMessage(1, commitments, m1.shares, signature));
     const q = await dkg.qualify(params, all.announcements, messages, all.complaints);
-    return q.disqualified.get(2) === "malformed commitments" || `dealer 2: ${q.disqualified.get(2)}`;
+    return q.disqualified.get(1) === "malformed commitments" || `dealer 1: ${q.disqualified.get(1)}`;
+  });
+  c.run(`${label}: qualify refuses a deal message altered after it was signed (it convicts no dealer)`, async () => {
+    const { params, all } = await setup();
+    const m2 = all.messages.get(2);
+    const ct = m2.shares.get(1);
+    const body = new Uint8Array(ct.body);
+    body[body.length - 1] ^= 1;
+    const messages = new Map(all.messages).set(2, new dkg.DealerMessage(2, m2.commitments,
+      new Map(m2.shares).set(1, { ...ct, body }), m2.signature));
+    const err = await throwsKind(() => dkg.qualify(params, all.announcements, messages, all.complaints), ProtocolError);
+    return err?.message.startsWith("the deal message of trustee 2 is not signed by its announced key")
+      || `an altered message was adjudicated: ${err?.message}`;
   });
 }
 

@@ -207,7 +207,7 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
         wrong = ((evaluate(t3.polynomial, 1, g.q) + 1).to_bytes(32, "big")
                  + evaluate(t3.blinding, 1, g.q).to_bytes(32, "big"))
         forged = hybrid.encrypt(g, anns[1].enc_key, wrong, params.ctx("dkg-share", 3, 1))
-        msgs[3] = dkg.DealerMessage(3, msgs[3].commitments, {**msgs[3].shares, 1: forged})
+        msgs[3] = py[3].sign_deal({**msgs[3].shares, 1: forged})
     r = js("check", p, state, public(m=msgs)["m"])
     state = r["state"]
     browser_complaints = [dkg.Complaint.from_json(params, c) for c in r["complaints"]]

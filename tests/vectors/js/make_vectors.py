@@ -378,12 +378,11 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         wrong = ((shamir.evaluate(t3.polynomial, 1, group.q) + 1).to_bytes(32, "big")
                  + shamir.evaluate(t3.blinding, 1, group.q).to_bytes(32, "big"))
         forged = step(3, lambda: hybrid.encrypt(group, announcements[1].enc_key, wrong, params.ctx("dkg-share", 3, 1)))
-        m3 = messages[3]
-        messages[3] = dkg.DealerMessage(3, m3.commitments, {**m3.shares, 1: forged})
+        messages[3] = step(3, lambda: t3.sign_deal({**messages[3].shares, 1: forged}))
     elif scenario == "bad-ephemeral":  # dealer 2 reuses the proof of another ciphertext: a public fault
         m2 = messages[2]
         swapped = hybrid.HybridCiphertext(m2.shares[3].ephemeral, m2.shares[1].proof, m2.shares[3].body)
-        messages[2] = dkg.DealerMessage(2, m2.commitments, {**m2.shares, 3: swapped})
+        messages[2] = step(2, lambda: trustees[2].sign_deal({**m2.shares, 3: swapped}))
     elif scenario == "silent-dealer":
         del messages[3]
     complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]

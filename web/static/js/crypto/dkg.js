@@ -75,6 +75,15 @@ export class CeremonyParams {
   }
 }
 
+/** What a deal message's signature binds: the ceremony, the dealer and the hash of the message's other fields. */
+export async function dealContext(params, dealer, commitments, shares) {
+  const g = params.group;
+  const json = {};
+  for (const j of [...shares.keys()].sort((a, b) => a - b)) json[String(j)] = hybrid.hybridToJSON(g, shares.get(j));
+  const body = { index: dealer, commitments: commitments.map((c) => g.toHex(c)), shares: json };
+  return params.ctx("dkg-deal", dealer, await sha256(canonicalJsonBytes(body)));
+}
+
 function shareAad(params, dealer, recipient) {
   return params.ctx("dkg-share", dealer, recipient);
 }
@@ -219,18 +228,32 @@ export class DealerMessage {
    * @param {number} index
    * @param {any[]} commitments C_m = g^a_m h^b_m
    * @param {Map<number, import("./hybrid.js").HybridCiphertext>} shares
+   * @param {SchnorrProof} signature the dealer's, by its announced key, over the rest (threshold.dkg.DealerMessage)
    */
-  constructor(index, commitments, shares) {
+  constructor(index, commitments, shares, signature) {
     this.index = index;
     this.commitments = commitments;
     this.shares = shares;
+    this.signature = signature;
+  }
+
+  /**
+   * Whether the dealer's announced key signed exactly this message.
+   * @param {CeremonyParams} params
+   * @param {Announcement} announcement
+   * @returns {Promise<boolean>}
+   */
+  async signedBy(params, announcement) {
+    return this.signature.verify(params.group, announcement.encKey,
+      await dealContext(params, this.index, this.commitments, this.shares));
   }
 
   /** @param {Group} group @returns {object} the JSON of threshold.dkg.DealerMessage.to_json */
   toJSON(group) {
     const shares = {};
     for (const j of [...this.shares.keys()].sort((a, b) => a - b)) shares[String(j)] = hybrid.hybridToJSON(group, this.shares.get(j));
-    return { index: this.index, commitments: this.commitments.map((c) => group.toHex(c)), shares };
+    return { index: this.index, commitments: this.commitments.map((c) => group.toHex(c)), shares,
+      signature: this.signature.toJSON(group) };
   }
 
   /**
@@ -241,7 +264,7 @@ export class DealerMessage {
    * @throws {DecodeError}
    */
   static fromJSON(params, obj, field = "dealer") {
-    const o = expectObject(obj, ["index", "commitments", "shares"], field);
+    const o = expectObject(obj, ["index", "commitments", "shares", "signature"], field);
     const g = params.group;
     const index = params.checkIndex(o.index, `${field}.index`);
     const commitments = expectList(o.commitments, params.k, `${field}.commitments`)
@@ -254,7 +277,7 @@ export class DealerMessage {
       throw new DecodeError(`${field}.shares`, `expected one share for each of ${JSON.stringify(expected)}`);
     }
     const shares = new Map(have.map((j) => [j, hybrid.hybridFromJSON(g, o.shares[String(j)], `${field}.shares.${j}`)]));
-    return new DealerMessage(index, commitments, shares);
+    return new DealerMessage(index, commitments, shares, SchnorrProof.fromJSON(g, o.signature, `${field}.signature`));
   }
 }
 
@@ -563,6 +586,12 @@ async function checkAnnouncements(params, announcements) {
 export async function qualify(params, announcements, messages, complaints) {
   const g = params.group;
   await checkAnnouncements(params, announcements);
+  for (const i of [...messages.keys()].sort((a, b) => a - b)) {
+    if (announcements.has(i) && !(await messages.get(i).signedBy(params, announcements.get(i)))) {
+      throw new ProtocolError(`the deal message of trustee ${i} is not signed by its announced key: it was altered `
+        + "after the dealer sent it (by whoever relayed or published it), and proves nothing against it");
+    }
+  }
   const h = await pedersenH(g);
   const disqualified = new Map();
   for (let i = 1; i <= params.n; i++) {
@@ -931,7 +960,9 @@ export class Trustee {
       value.set(bigIntToBytes(evaluatePolynomial(this.blinding, j, g.q), 32), 32);
       shares.set(j, await hybrid.encrypt(g, announcements.get(j).encKey, value, shareAad(p, this.index, j), { rng }));
     }
-    return new DealerMessage(this.index, await this.commitments(), shares);
+    const commitments = await this.commitments();
+    const signature = await SchnorrProof.prove(g, this.encSecret, await dealContext(p, this.index, commitments, shares), { rng });
+    return new DealerMessage(this.index, commitments, shares, signature);
   }
 
   /**
