@@ -29,4 +29,5 @@ def booth(election_id: str) -> str:
     entries = entries_or_404(election_id)
     setup = parse_setup(entries[0].payload)
     return render_template("voter/booth.html", election_id=election_id, manifest=setup.manifest,
-                           phase=elections.phase(state().board, election_id), booth_hash=state().booth.booth_hash)
+                           phase=elections.phase(state().board, election_id), booth_hash=state().booth.booth_hash,
+                           published_booth_hash=setup.booth_hash)

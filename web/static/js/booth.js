@@ -6,7 +6,7 @@
 
 import { announce, getJson, postJson } from "./api.js";
 import { checkReveal, credentialKey, encryptBallot, revealJson } from "./booth/ballot.js";
-import { loadContext } from "./booth/election.js";
+import { contestRules, loadContext } from "./booth/election.js";
 
 const root = document.getElementById("booth");
 const $ = (id) => document.getElementById(id);
@@ -35,6 +35,28 @@ function busy(on) {
   for (const b of root.querySelectorAll("button")) b.disabled = on;
 }
 
+/**
+ * Refuse a page whose choices (titles, labels, the option each input submits) differ from the manifest checked
+ * against the base hash: the HTML is covered neither by SRI nor by the booth hash, so a server could swap two labels
+ * and the voter's tick would encrypt another candidate.
+ */
+function checkForm(manifest) {
+  const sets = [...root.querySelectorAll("fieldset[data-contest]")];
+  const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const ok = sets.length === manifest.contests.length && manifest.contests.every((contest, c) => {
+    const set = sets[c];
+    const rules = contestRules(contest);
+    const inputs = [...set.querySelectorAll("input")];
+    const labels = inputs.map((i) => set.querySelector(`label[for="${CSS.escape(i.id)}"]`)?.textContent.trim());
+    return set.dataset.contest === contest.id && set.querySelector("legend")?.textContent.trim() === contest.title
+      && same(inputs.map((i) => i.value), rules.options) && same(labels, rules.labels);
+  });
+  if (!ok) {
+    throw new Error("this page's choices differ from the election's published manifest: do not vote on this page, "
+      + "and tell the election officials");
+  }
+}
+
 function choices() {
   const out = {};
   for (const fieldset of root.querySelectorAll("fieldset[data-contest]")) {
@@ -54,6 +76,7 @@ $("credential-form").addEventListener("submit", async (event) => {
   try {
     announce(status, "Checking the election's parameters…");
     ctx = ctx || await loadContext(root.dataset.api);
+    checkForm(ctx.manifest);
     const candidate = await credentialKey(ctx.electionId, $("credential").value.trim());
     // checked here, before the choices: a mistyped credential is otherwise refused only at encryption
     if (!ctx.entries.find((e) => e.type === "credentials").payload.credentials.includes(candidate.publicHex)) {

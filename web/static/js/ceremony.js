@@ -10,7 +10,8 @@
 
 import { announce, getJson, postJson } from "./api.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
-import { canonicalJson } from "./crypto/encoding.js";
+import { canonicalJson, canonicalJsonBytes, encode } from "./crypto/encoding.js";
+import { sha256 } from "./crypto/hashing.js";
 import { Announcement, CeremonyParams, Complaint, DealerMessage, Opening, Reveal, Trustee, adjudicate, qualificationToJSON,
   qualify, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
 import { getGroup } from "./crypto/groups.js";
@@ -35,7 +36,23 @@ let params = null;
 let qualification = null; // final once the complaints are in: computed here once
 let outcome = null; // final once the open round is over: adjudicated here once
 
-function paramsOf(state) {
+/**
+ * The ceremony's parameters, refused unless they are the election's setup entry's (voting.context.Setup.
+ * ceremony_params): a relay stating a smaller quorum (k = 1: every share sent would be the whole secret) or another
+ * context is caught before any secret is made. Shows the trustee the quorum it deals for.
+ */
+async function checkedParams(state) {
+  const { entries } = await getJson(`${root.dataset.entries}?type=setup`);
+  const setup = entries.find((e) => e.type === "setup")?.payload;
+  if (!setup) throw new Error("the election has no setup entry on its board: refusing to start the ceremony");
+  const context = toHex(encode("quorum/election", await sha256(canonicalJsonBytes(setup))));
+  if (state.group !== setup.group.name || state.n !== setup.trustees || state.k !== setup.quorum || state.context !== context) {
+    throw new Error("the server's ceremony parameters (group, trustees, quorum or context) differ from the election's "
+      + "setup entry: stop and tell the administrator");
+  }
+  $("parameters").textContent = `Trustee ${index} of ${setup.trustees}: any ${setup.quorum} trustees together can `
+    + `decrypt the results, fewer learn nothing.`;
+  $("parameters").hidden = false;
   return new CeremonyParams(getGroup(state.group), state.n, state.k, fromHex(state.context, null, "context"));
 }
 
@@ -184,7 +201,7 @@ $("start-form").addEventListener("submit", async (event) => {
   $("start").disabled = true;
   try {
     const state = await getJson(url);
-    params = paramsOf(state);
+    params = await checkedParams(state);
     const saved = localStorage.getItem(storageKey);
     if (state.round === "done" && !saved) {
       announce(status, "This key ceremony is already complete. Use your backup file to decrypt when the tally is ready.", "ok");
