@@ -15,7 +15,7 @@ from threshold.errors import QuorumError
 from voting.ballot import validate_choices
 from voting.client import VoterClient, printable
 from voting.credentials import public_credential
-from voting.pins import PinError, parse_board_key_pin
+from voting.pins import PinError, parse_base_hash_pin, parse_board_key_pin
 
 
 def default_ledger() -> Path:
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"URL {args.url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
         choices = parse_choices(args.choose)
         board_key = None if args.board_key is None else parse_board_key_pin(args.board_key)
+        base_hash = None if args.base_hash is None else parse_base_hash_pin(args.base_hash)
         try:
             source = sys.stdin if args.credential == "-" else Path(args.credential).open(encoding="utf-8")
         except OSError as exc:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     client = VoterClient(args.url, ledger=None if args.no_ledger else Path(args.ledger or default_ledger()))
     try:
-        ctx = client.context(args.election, board_key)
+        ctx = client.context(args.election, board_key, base_hash)
     except (QuorumError, ValueError) as exc:
         print(f"quorum vote: {printable(exc)}", file=sys.stderr)
         return 1
@@ -62,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
         validate_choices(ctx, choices)
     except QuorumError as exc:  # bad arguments: checked against the manifest before anything is encrypted or sent
         print(f"quorum vote: --choose: {printable(exc)}", file=sys.stderr)
+        return 2
+    unnamed = [f"{c.id} ({c.title})" for c in ctx.manifest.contests if c.id not in choices]
+    if unnamed:  # never a blank the voter did not ask for, in a contest perhaps never shown to them
+        print(f"quorum vote: --choose: the election has contests you did not name: {printable(', '.join(unnamed))} "
+              "(give CONTEST=OPTION, or CONTEST= to leave one blank)", file=sys.stderr)
         return 2
     try:
         receipt = (client.challenge if args.challenge else client.cast)(ctx, credential, choices)
@@ -94,6 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Benaloh challenge: publish this ballot opened instead of casting it")
     parser.add_argument("--board-key", metavar="HEX_OR_FILE", default=None,
                         help="the board public key obtained out of band (64 hex, or a file with hex or PEM)")
+    parser.add_argument("--base-hash", metavar="HEX", default=None,
+                        help="the election's base hash obtained out of band (64 hex): another election under this name "
+                             "(other trustees or voters) is refused before anything is encrypted")
     parser.add_argument("--json", action="store_true", help="print the receipt as JSON")
     parser.add_argument("--ledger", metavar="FILE", default=None,
                         help="where this client remembers the re-vote counters it used (default: $XDG_STATE_HOME/quorum/votes.json)")

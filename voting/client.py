@@ -32,12 +32,14 @@ from threshold.errors import ProtocolError, QuorumError, VerificationError
 from threshold.keystore import replace_private
 from voting.ballot import ballot_hash, encrypt_ballot, next_tracker, reveal_json, signed_body
 from voting.board import signature_valid
+from voting import lifecycle
 from voting.context import ElectionContext, build_context
 from voting.credentials import public_credential
-from voting.record import Entry, RecordFormatError, entry_hash, parse_entry_line
+from voting.record import GENESIS, Entry, RecordFormatError, entry_hash, parse_entry_line
 
 PARAMETER_TYPES = ("setup", "key_ceremony", "credentials", "open")
 MAX_ANSWER_BYTES = 256 << 20  # a whole modp record's parameters fit many times over
+SLOWEST_ENTRIES = 100  # a chain walk may take one timeout per this many entries (a server trickling pages is cut off)
 MAX_CHAIN_ENTRIES = 1 << 22  # the most board entries one session follows (a server cannot feed it forever)
 
 
@@ -95,10 +97,17 @@ class _Chain:
     credentials: frozenset[str]
     followed: int = 0
     highest: dict[str, int] = field(default_factory=dict)
+    casts: dict[str, int] = field(default_factory=dict)  # per credential, its cast ballots seen
+    phase: str = "open"
 
     def add(self, entry: Entry) -> None:
-        """Append `entry` (already checked: signed, and linked to `last`). Only credentials on the election's list
-        are tracked (the verifier counts no other), so what is kept is bounded by that list."""
+        """Append `entry` (already checked: signed, and linked to `last`), refused unless the lifecycle allows it
+        after the entries before it (a ballot after the close would not count). Only credentials on the
+        election's list are tracked (the verifier counts no other), so what is kept is bounded by that list."""
+        try:
+            self.phase = lifecycle.next_phase(self.phase, entry.type)
+        except ProtocolError as exc:
+            raise VerificationError(f"board entry seq {entry.seq}: {exc}") from None
         if entry.type == "cast":
             ballot = entry.payload.get("ballot")
             credential = ballot.get("credential") if isinstance(ballot, dict) else None
@@ -107,8 +116,17 @@ class _Chain:
                 raise VerificationError(f"board entry seq {entry.seq}: a cast entry without a credential and re-vote counter")
             if credential in self.credentials:
                 self.highest[credential] = max(revote, self.highest.get(credential, -1))
+                self.casts[credential] = self.casts.get(credential, 0) + 1
         self.last = entry
         self.followed += 1
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers like any other (an HTTPError): followed, one to another host would get the CSRF token,
+    and the voter's client would talk to a server the voter never named."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        return None
 
 
 @contextmanager
@@ -136,7 +154,8 @@ class VoterClient:
         self.base = base_url.rstrip("/") + "/api"
         self.timeout = timeout
         self.ledger = ledger
-        self._http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self._http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                                 _NoRedirect())
         self._csrf: str | None = None
         self._opened: Entry | None = None  # the open entry of the context last built
         self._chain: _Chain | None = None  # the board after it, as far as checked (kept across ballots)
@@ -173,6 +192,9 @@ class VoterClient:
             with self._http.open(request, timeout=self.timeout) as response:
                 return json.loads(self._read(response, where))
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                return ServerError(f"{where}: {exc.code} redirect to {printable(exc.headers.get('Location', '?'))} refused: "
+                                   "this client talks to the server it was given only")
             try:
                 problem = json.loads(self._read(exc, where))
                 detail = (problem.get("detail") or problem.get("title")) if isinstance(problem, dict) else problem
@@ -218,11 +240,13 @@ class VoterClient:
             raise VerificationError(f"board entry seq {entry.seq}: not signed by the board key")
         return entry
 
-    def context(self, election_id: str, board_key: str | None = None) -> ElectionContext:
-        """The election's context rebuilt from its signed parameter entries; `board_key` pins the board's
-        key (hex) if the voter got it out of band, else the key the setup entry states is used."""
-        query = urllib.parse.urlencode([("type", t) for t in PARAMETER_TYPES])
-        path = f"/elections/{urllib.parse.quote(election_id)}/entries?{query}"
+    def context(self, election_id: str, board_key: str | None = None, base_hash: str | None = None) -> ElectionContext:
+        """The election's context rebuilt from its signed parameter entries, the board's first four (the lifecycle
+        fixes them: setup, key ceremony, credentials, open), linked from the chain's start; `board_key` pins the
+        board's key (hex) if the voter got it out of band, else the key the setup entry states is used; `base_hash`
+        pins the election (hex): a server that signs a whole election of its own (its own key ceremony, whose key
+        it holds) under the same board key is refused before anything is encrypted."""
+        path = f"/elections/{urllib.parse.quote(election_id)}/entries?from=0&to={len(PARAMETER_TYPES) - 1}"
         served = self._object(self._request("GET", path), "entries").get("entries")
         if not isinstance(served, list) or not served or not isinstance(served[0], dict) \
                 or not isinstance(served[0].get("payload"), dict):
@@ -232,10 +256,16 @@ class VoterClient:
             raise VerificationError("the setup entry states another board key than the one pinned")
         if not isinstance(stated, str):
             raise ServerError("setup: no board_key")
+        if len(served) > len(PARAMETER_TYPES):
+            raise ServerError(f"entries: {len(served)} entries for the range 0 to {len(PARAMETER_TYPES) - 1}")
         by_type: dict[str, Entry] = {}
-        for obj in served:
+        prev = GENESIS
+        for seq, obj in enumerate(served):
             entry = self._entry(obj, stated)
-            by_type.setdefault(entry.type, entry)
+            if entry.seq != seq or entry.prev != prev or entry.type != PARAMETER_TYPES[seq]:
+                raise VerificationError(f"board entry {seq}: expected the {PARAMETER_TYPES[seq]} entry, linked to the "
+                                        f"one before, got seq {entry.seq}, type {entry.type!r}")
+            by_type[entry.type], prev = entry, entry.hash
         missing = [t for t in PARAMETER_TYPES if t not in by_type]
         if missing:
             raise ProtocolError(f"election {election_id!r} is not open for voting: no {', '.join(missing)} entry")
@@ -244,6 +274,9 @@ class VoterClient:
             raise VerificationError(f"the setup entry is not election {election_id!r}'s")
         if by_type["open"].payload.get("base_hash") != ctx.base_hash.hex():
             raise VerificationError("the open entry's base hash is not the one recomputed from the parameters")
+        if base_hash is not None and ctx.base_hash.hex() != base_hash:
+            raise VerificationError(f"the election's base hash {ctx.base_hash.hex()} is not the pinned base hash "
+                                    f"{base_hash}: another election (other trustees, key or voters) under that name")
         if self._chain is None or self._opened is None or self._opened.hash != by_type["open"].hash:
             self._chain = _Chain(by_type["open"], ctx.credentials)
         self._opened = by_type["open"]
@@ -262,7 +295,7 @@ class VoterClient:
         ballot, secrets = encrypt_ballot(ctx, private_credential, choices, self._revote(ctx, private_credential))
         body = {"ballot": ballot, "reveal": reveal_json(ctx, secrets)}
         return self._checked(ctx, ballot, self._request("POST", f"/elections/{ctx.setup.election_id}/challenges", body),
-                             "spoil")
+                             "spoil", body["reveal"])
 
     def _revote(self, ctx: ElectionContext, private_credential: str) -> int:
         """The counter the server says the credential's next ballot carries; no lower than this client's own
@@ -280,13 +313,14 @@ class VoterClient:
         if last is not None and revote <= last:
             raise VerificationError(f"the server says this credential's next ballot is number {revote}, but this client "
                                     f"already saw its ballot number {last} on the board: a ballot cast now would not count")
-        self._stale(ctx, self._follow(ctx), credential, revote, "the server says this credential's next ballot is")
+        self._counter(ctx, self._follow(ctx), credential, revote, "the server says this credential's next ballot is")
         return revote
 
-    def _stale(self, ctx: ElectionContext, chain: _Chain, credential: str, revote: int, what: str) -> None:
-        """Refuse `revote` if a cast ballot of `credential` on the chain followed carries as high a counter (the
-        re-vote rule counts the highest); the ledger then learns that counter, so that the next run refuses a
-        stale one before casting even if the server hides those entries again."""
+    def _counter(self, ctx: ElectionContext, chain: _Chain, credential: str, revote: int, what: str) -> None:
+        """Refuse `revote` unless it is the number of the credential's cast ballots on the chain followed: lower, a
+        cast ballot carries as high a counter and the new one would not count (the highest counts; the ledger then
+        learns that counter, so that the next run refuses a stale one before casting even if the server hides
+        those entries again); higher, it leaves a gap, which the verifier refuses (a ballot the voter signed)."""
         highest = chain.highest.get(credential, -1)
         if highest >= revote:
             if highest > self._ledger().get(self._ledger_key(ctx, credential), -1):
@@ -294,6 +328,11 @@ class VoterClient:
             raise VerificationError(f"{what} number {revote}, but the board up to entry {chain.last.seq} already holds "
                                     f"this credential's ballot number {highest}: this one would not count (the highest "
                                     "number counts)")
+        expected = chain.casts.get(credential, 0)
+        if revote != expected:
+            raise VerificationError(f"{what} number {revote}, but the board up to entry {chain.last.seq} holds "
+                                    f"{expected} cast ballots of this credential: number {expected} is next, a gap "
+                                    "makes the record fail its re-vote check")
 
     def _follow(self, ctx: ElectionContext, upto: int | None = None) -> _Chain:
         """The chain followed from where it was checked to entry `upto` (None: as far as the server shows), with
@@ -310,7 +349,12 @@ class VoterClient:
         if chain is None or self._opened is None:
             raise ProtocolError("no election context: call context() first")
         election = urllib.parse.quote(ctx.setup.election_id)
+        start, first = time.monotonic(), chain.followed
         while upto is None or chain.last.seq < upto:
+            elapsed = time.monotonic() - start
+            if elapsed > self.timeout * (1 + (chain.followed - first) / SLOWEST_ENTRIES):
+                raise ServerError(f"entries: the board is served too slowly ({chain.followed - first} entries in "
+                                  f"{elapsed:.0f} s, fewer than {SLOWEST_ENTRIES} per {self.timeout:.0f} s)")
             query = f"from={chain.last.seq + 1}" + ("" if upto is None else f"&to={upto}")
             page = self._object(self._request("GET", f"/elections/{election}/entries?{query}"), "entries").get("entries")
             if not isinstance(page, list):
@@ -358,7 +402,8 @@ class VoterClient:
             data[key] = max(revote, data.get(key, -1))
             replace_private(self.ledger, json.dumps(data, sort_keys=True).encode("utf-8"))
 
-    def _checked(self, ctx: ElectionContext, ballot: dict[str, Any], receipt: Any, status: str) -> Receipt:
+    def _checked(self, ctx: ElectionContext, ballot: dict[str, Any], receipt: Any, status: str,
+                 reveal: Any = None) -> Receipt:
         """The receipt, once the board entry under its tracking code holds exactly this ballot, signed, after the
         open entry, linked to the entry before it (on the chain followed from the open entry) and with its tracking
         code chained over that entry's; a cast ballot, once no cast ballot of its credential on that chain carries
@@ -397,7 +442,9 @@ class VoterClient:
             raise VerificationError(f"the entry before the ballot is a {previous.type!r} entry, not a ballot or the open entry")
         if chained.hex() != receipt["tracker"]:
             raise VerificationError("the tracking code is not chained over the previous ballot's")
-        if status == "cast":
-            self._stale(ctx, chain, ballot["credential"], ballot["revote"], "the board stored this ballot as")
+        self._counter(ctx, chain, ballot["credential"], ballot["revote"], "the board stored this ballot as")
+        if reveal is not None and p.get("reveal") != reveal:
+            raise VerificationError(f"the board published the challenged ballot (entry {entry.seq}) with another "
+                                    "opening than the one this client sent")
         chain.add(entry)
         return Receipt(receipt["tracker"], digest, entry.seq, entry.type, ballot["revote"], entry.to_json())

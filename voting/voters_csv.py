@@ -71,9 +71,10 @@ def _table(text: str | bytes, columns: tuple[str, ...], required: tuple[str, ...
 
 
 def voter_key(voter_id: str) -> str:
-    """What makes two voter ids one voter: equal in Unicode NFC form ignoring case ('Alice' and 'alice', 'José'
-    composed and decomposed), so that one person listed twice is not given two credentials."""
-    return unicodedata.normalize("NFC", voter_id).casefold()
+    """What makes two voter ids one voter: equal in Unicode NFKC form ignoring case ('Alice' and 'alice', 'José'
+    composed and decomposed, full-width 'ａlice', 'team²' and 'team2'), so that one person listed twice is not given
+    two credentials (casefold can leave a form NFKC would change: normalised again)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", voter_id).casefold())
 
 
 def _voter_id(number: int, voter_id: str, seen: dict[str, int], errors: list[str]) -> None:

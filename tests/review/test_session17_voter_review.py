@@ -53,6 +53,7 @@ export function revealJson() { return []; }
 export function checkReveal() { return { choices: {}, problems: [] }; }
 """
 _STUB_ELECTION = """
+export function contestRules() { return { options: [], labels: [] }; }
 export async function loadContext() {
   return { electionId: "club", manifest: { contests: [] },
            entries: [{ type: "credentials", payload: { credentials: ["aa".repeat(32)] } }] };
