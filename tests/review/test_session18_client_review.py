@@ -26,6 +26,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from quorum.cli import main
+from tests.review.test_client_and_records_review import (  # noqa: F401  (_own_state_home: an autouse fixture)
+    _board, _credential_file, _entries, _open, _own_state_home)
 from tests.web import flow
 from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
 from tests.web.live import serve
@@ -38,35 +40,6 @@ from voting.voters_csv import VoterListError, parse_public_credentials, parse_vo
 
 STAMP = "2026-11-27T00:00:00.000000Z"
 BOB = {"chair": ["bob"], "pool": []}
-
-
-@pytest.fixture(autouse=True)
-def _own_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`quorum vote` keeps a re-vote ledger under $XDG_STATE_HOME: never the real home's in a test."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-# --- helpers ---------------------------------------------------------------------------------------------------
-def _open(app: Flask, admin: FlaskClient) -> list[dict[str, str]]:
-    """Election 'club' (flow.MANIFEST: chair plurality, pool referendum; 5 voters) open, server-issued credentials."""
-    flow.ceremony(flow.join(app, flow.create(admin)), "club")
-    issued = api_post(admin, "/api/elections/club/credentials", {}).get_json()["credentials"]
-    assert api_post(admin, "/api/elections/club/open", {}).status_code == 200
-    return issued
-
-
-def _board(app: Flask) -> Any:
-    return app.extensions["quorum"].board
-
-
-def _entries(app: Flask, kind: str | None = None) -> list[Any]:
-    return [e for e in Election(_board(app), "club").entries() if kind is None or e.type == kind]
-
-
-def _credential_file(tmp_path: Path, credential: str) -> str:
-    path = tmp_path / "credential.txt"
-    path.write_text(credential + "\n")
-    return str(path)
 
 
 def _store(app: Flask, kind: str, body: dict[str, Any], ctx: Any, previous: bytes | None = None) -> dict[str, Any]:
