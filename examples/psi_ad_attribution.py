@@ -35,14 +35,17 @@ def main() -> None:
     record = platform.total(request, key)
     print(f"platform: {record.count} buyers saw the ad (it learns this count, not who)")
 
-    # Each trustee knows the merchant's verify key and keeps a ledger of the requests it decrypted.
-    registered, ledgers = {merchant.verify_key}, {i: set() for i in range(3)}
-    partials = [decrypt_share(record, trustees[i], registered, ledgers[i]) for i in (0, 2)]  # trustee 2 is away
+    # Each trustee knows the merchant's verify key and the platform's blinding key, and keeps a ledger of the
+    # requests it decrypted.
+    registered, platforms, ledgers = {merchant.verify_key}, {platform.server_key}, {i: set() for i in range(3)}
+    partials = [decrypt_share(record, trustees[i], registered, ledgers[i], server_keys=platforms)
+                for i in (0, 2)]  # trustee 2 is away
     result = release(record, partials, trustees[0].verification_keys, quorum=2, bound=record.count * 100_000)
     published = result.to_json()
 
     # What any auditor runs, with the trustees' keys taken from the key ceremony's record:
-    total = verify_sum(PsiSumResult.from_json(published), trustees[0].public_key, trustees[0].verification_keys, merchant.verify_key)
+    total = verify_sum(PsiSumResult.from_json(published), trustees[0].public_key, trustees[0].verification_keys, merchant.verify_key,
+                       platform.server_key)
     expected = sum(v for u, v in purchases.items() if u in set(viewers))
     assert total == expected
     print(f"attributed revenue: {total / 100:.2f} EUR from {result.count} buyers; proofs verified")

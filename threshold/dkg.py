@@ -89,10 +89,11 @@ class DealerMessage:
     shares: Mapping[int, hybrid.HybridCiphertext]
     signature: SchnorrProof
 
-    def signed_by(self, params: CeremonyParams, announcement: "Announcement") -> bool:
-        """Whether the dealer's announced key signed exactly this message."""
-        return self.signature.verify(params.group, announcement.enc_key,
-                                     _deal_context(params, self.index, self.commitments, self.shares))
+    def signed_by(self, params: CeremonyParams, announcements: Mapping[int, "Announcement"]) -> bool:
+        """Whether the dealer's announced key signed exactly this message, dealt to exactly these announcements."""
+        return self.index in announcements and self.signature.verify(
+            params.group, announcements[self.index].enc_key,
+            _deal_context(params, self.index, self.commitments, self.shares, announcements))
 
     def to_json(self, group: Group) -> dict[str, Any]:
         return {"index": self.index, "commitments": [group.to_hex(c) for c in self.commitments],
@@ -288,12 +289,15 @@ class CeremonyResult:
 
 
 def _deal_context(params: CeremonyParams, dealer: int, commitments: Sequence[Element],
-                  shares: Mapping[int, hybrid.HybridCiphertext]) -> bytes:
-    """What a deal message's signature binds: the ceremony, the dealer and the hash of the message's other fields."""
+                  shares: Mapping[int, hybrid.HybridCiphertext], announcements: Mapping[int, "Announcement"]) -> bytes:
+    """What a deal message's signature binds: the ceremony, the dealer, the hash of the message's other fields and
+    the hash of the announcements it encrypted to (a relay that showed the dealer another key for a trustee is then
+    caught as the relay, not through that trustee's complaint against the dealer)."""
     g = params.group
     body = {"index": dealer, "commitments": [g.to_hex(c) for c in commitments],
             "shares": {str(j): ct.to_json(g) for j, ct in sorted(shares.items())}}
-    return params.ctx("dkg-deal", dealer, sha256(canonical_json(body)))
+    keys = [a.to_json(g) for _, a in sorted(announcements.items())]
+    return params.ctx("dkg-deal", dealer, sha256(canonical_json(body)), sha256(canonical_json(keys)))
 
 
 def _share_aad(params: CeremonyParams, dealer: int, recipient: int) -> bytes:
@@ -330,6 +334,7 @@ class Trustee:
         self.commitments = pedersen_commit(g, self.polynomial, self.blinding)
         self.received: dict[int, tuple[int, int]] = {}
         self.qualification: Qualification | None = None  # what this trustee revealed under
+        self._dealt_to: dict[int, Announcement] | None = None  # the announcements it encrypted its shares to
 
     def announce(self) -> Announcement:
         p = self.params
@@ -344,13 +349,17 @@ class Trustee:
             if j != self.index:
                 value = evaluate(self.polynomial, j, g.q).to_bytes(32, "big") + evaluate(self.blinding, j, g.q).to_bytes(32, "big")
                 shares[j] = hybrid.encrypt(g, announcements[j].enc_key, value, _share_aad(p, self.index, j))
+        self._dealt_to = dict(announcements)
         return self.sign_deal(shares)
 
     def sign_deal(self, shares: Mapping[int, hybrid.HybridCiphertext]) -> DealerMessage:
-        """The deal message of this dealer's commitments and these share ciphertexts, signed by its announced key."""
+        """The deal message of this dealer's commitments and these share ciphertexts, signed by its announced key
+        together with the announcements `deal` encrypted to."""
         p = self.params
-        signature = SchnorrProof.prove(p.group, self.enc_secret, _deal_context(p, self.index, self.commitments, shares))
-        return DealerMessage(self.index, tuple(self.commitments), dict(shares), signature)
+        if self._dealt_to is None:
+            raise ProtocolError(f"trustee {self.index} has not dealt yet: sign_deal signs what deal encrypted to")
+        context = _deal_context(p, self.index, self.commitments, shares, self._dealt_to)
+        return DealerMessage(self.index, tuple(self.commitments), dict(shares), SchnorrProof.prove(p.group, self.enc_secret, context))
 
     def check_shares(self, messages: Mapping[int, DealerMessage]) -> list[Complaint]:
         """Decrypt the share pairs addressed to this trustee; complain about each one that is wrong."""
@@ -479,10 +488,11 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
     """QUAL from rounds 1-3, decided from public data only; final once published."""
     g = params.group
     _check_announcements(params, announcements)
-    altered = [i for i, msg in sorted(messages.items()) if i in announcements and not msg.signed_by(params, announcements[i])]
+    altered = [i for i, msg in sorted(messages.items()) if i in announcements and not msg.signed_by(params, announcements)]
     if altered:
         raise ProtocolError(f"the deal message of trustee {altered[0]} is not signed by its announced key: it was altered "
-                            "after the dealer sent it (by whoever relayed or published it), and proves nothing against it")
+                            "after the dealer sent it, or the dealer was shown other announcements (by whoever relayed or "
+                            "published them), and proves nothing against it")
     disqualified: dict[int, str] = {}
     for i in range(1, params.n + 1):
         msg = messages.get(i)

@@ -272,9 +272,9 @@ def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> An
     elif round_name == "deal":
         message = dkg.DealerMessage.from_json(params, body, "dealer")
         owner = message.index
-        announced = transcript.announcements().get(owner)
-        if announced is None or not message.signed_by(params, announced):
-            raise DecodeError("dealer.signature", f"not trustee {owner}'s signature of this message with its announced key")
+        if not message.signed_by(params, transcript.announcements()):
+            raise DecodeError("dealer.signature", f"not trustee {owner}'s signature, with its announced key, of this "
+                              "message dealt to the announcements on the board")
     elif round_name == "complain":
         body = _object(body, {"index", "complaints"}, "complaints", "{\"index\": i, \"complaints\": [...]}")
         if not isinstance(body["complaints"], list):

@@ -78,6 +78,12 @@ class PsiSumServer:
         """The first message."""
         return self._hello
 
+    @property
+    def server_key(self) -> bytes:
+        """S = s*B on edwards25519: this server's public blinding key, which its records carry and prove (trustees and
+        verifiers are given it to know which server a result is from)."""
+        return ED.exp_g(self._key.exponent())
+
     def total(self, request: SumRequest | bytes, public_key: PublicKey) -> SumRecord:
         """The encrypted sum over the intersection, as a record for the trustees (a request of more
         than `max_items` client items is refused before any per-item work)."""
@@ -92,7 +98,7 @@ class PsiSumServer:
         lifted = _lifted(request.points, "sum request (client points)")
         key = self._key.exponent()
         blinded = tuple(ED.exp(point, key) for point in lifted)  # constant time in the key
-        server_key = ED.exp_g(key)
+        server_key = self.server_key
         m, z = _combination(request.request_id, request.client_key, server_key, lifted, blinded)
         proof = ChaumPedersenProof.prove(ED, key, ED.g, server_key, m, z,
                                          _blinding_context(request.request_id, request.client_key), BLINDING_TAG)
@@ -264,8 +270,13 @@ class SumRecord:
         try:
             check_client_signature(self.client_key, self.signature, signed_part(
                 self.group, self.public_key, self.request_id, self.ciphertexts, self.points, self.doubled))
-            sorted_distinct(self.points, "record.points")
-            sorted_distinct(self.doubled, "record.doubled")
+            for name, points in (("record.points", self.points), ("record.doubled", self.doubled)):
+                check_points(sorted_distinct(points, name), name)
+            try:  # a record may come as an object, not through from_json: members of the prime-order subgroup only
+                ED.decode_many([(self.server_key, "record.server_key")] +
+                               [(b, f"record.blinded[{i}]") for i, b in enumerate(self.blinded)])
+            except DecodeError as exc:
+                raise PsiError(str(exc)) from exc
             if not len(self.ciphertexts) == len(self.points) // 32 == len(self.blinded):
                 raise PsiError(f"{len(self.ciphertexts)} ciphertexts, {len(self.points) // 32} client points and "
                                f"{len(self.blinded)} blinded points: one of each per client item expected")
@@ -304,11 +315,14 @@ _LEDGER_LOCK = threading.Lock()  # a ledger's look-up and entry of a request: on
 
 
 def decrypt_share(
-    record: SumRecord, trustee: TrusteeKey, client_keys: Collection[bytes], ledger: set[bytes], min_count: int = MIN_COUNT
+    record: SumRecord, trustee: TrusteeKey, client_keys: Collection[bytes], ledger: set[bytes], min_count: int = MIN_COUNT,
+    *, server_keys: Collection[bytes],
 ) -> PartialDecryption:
     """One trustee's partial decryption of the total, with its proof, after checking the record.
 
-    `client_keys`: the clients' verify keys this trustee accepts requests from. `ledger`: the
+    `client_keys`: the clients' verify keys this trustee accepts requests from; `server_keys`: the servers' blinding
+    keys (PsiSumServer.server_key) it accepts records from (else a client alone could play a server of its own
+    making, holding the items it likes). `ledger`: the
     requests it has already decrypted a sum for (kept by the trustee across calls): one sum per
     request, so no server can learn single values from differences of overlapping subsets. The request
     enters it before the decryption, under a lock, so that two records of one request decrypted at once
@@ -319,6 +333,11 @@ def decrypt_share(
         raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")
     if record.client_key not in client_keys:
         raise ProtocolError("refused: the request is not signed by a registered client")
+    if record.server_key not in server_keys:
+        raise ProtocolError("refused: the record is not from a registered server (its blinding key is unknown)")
+    with _LEDGER_LOCK:  # a replay is refused before the record's proof is checked again (its cost grows with the rows)
+        if record.request in ledger:
+            raise ProtocolError("refused: this trustee already decrypted a sum for this request")
     record.check(min_count)
     if record.count == 0:
         raise ProtocolError("refused: the intersection is empty, its sum is 0 and needs no decryption")
@@ -391,7 +410,8 @@ def release(record: SumRecord, partials: Sequence[PartialDecryption], verificati
 
 
 def verify(
-    result: PsiSumResult | str, public_key: Element, verification_keys: Mapping[int, Element], client_key: bytes | None = None
+    result: PsiSumResult | str, public_key: Element, verification_keys: Mapping[int, Element], client_key: bytes | None = None,
+    server_key: bytes | None = None,
 ) -> int:
     """Recheck a released sum against the trustees' keys from their key ceremony (never the result's
     own): the client signed the request (with `client_key` when given), the total is the product of
@@ -403,6 +423,8 @@ def verify(
     record, group = result.record, result.record.group
     if client_key is not None and record.client_key != client_key:
         raise PsiError("PSI-sum result does not verify: the request was signed by another client")
+    if server_key is not None and record.server_key != server_key:
+        raise PsiError("PSI-sum result does not verify: the record is from another server (another blinding key)")
     if record.public_key != public_key:
         raise PsiError("PSI-sum result does not verify: it is encrypted under another key than the trustees'")
     if any(result.verification_keys.get(i) != vk for i, vk in verification_keys.items()) or set(result.verification_keys) - set(verification_keys):
@@ -454,7 +476,8 @@ def intersection_sum(
     request = client.reply(server.hello().to_bytes()).to_bytes(first.group)
     record = server.total(request, public_key)
     try:
-        partials = [decrypt_share(record, t, {client.verify_key}, set(), min_count) for t in trustees] if record.count else []
+        partials = [decrypt_share(record, t, {client.verify_key}, set(), min_count, server_keys={server.server_key})
+                    for t in trustees] if record.count else []
     except QuorumError as exc:
         raise PsiError(f"trustee {exc}") from exc
     return release(record, partials, first.verification_keys, quorum, bound=record.count * max_value)

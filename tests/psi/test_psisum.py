@@ -82,7 +82,7 @@ def test_trustees_refuse_a_total_that_is_not_the_product_of_the_matched() -> Non
     """As ATTACKS row 12 for tallies: the trustees decrypt only the product of the marked ciphertexts."""
     record, client = _record({"a": 5, "b": 7}, ["a", "b"])
     with pytest.raises(ProtocolError, match="not the product"):
-        decrypt_share(_replace(record, total=record.ciphertexts[0]), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, total=record.ciphertexts[0]), KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
 
 
 def test_the_server_cannot_choose_which_items_match() -> None:
@@ -92,56 +92,60 @@ def test_the_server_cannot_choose_which_items_match() -> None:
     assert record.count == 2
     for matched in ((0, 1, 2), tuple(record.matched[:1]), (1, 1)):
         with pytest.raises(ProtocolError, match="matched items are not those"):
-            decrypt_share(_replace(record, matched=matched), KEYS[0], {client}, set(), min_count=0)
+            decrypt_share(_replace(record, matched=matched), KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
     outside = next(i for i in range(3) if i not in record.matched)
     other = list(record.blinded)
     other[outside] = ED.exp_g(3)  # a point of the subgroup, but not s times the client's point
     with pytest.raises(ProtocolError, match="one key blinded every client point"):
-        decrypt_share(_replace(record, blinded=tuple(other)), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, blinded=tuple(other)), KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
     with pytest.raises(ProtocolError, match="one key blinded every client point"):
-        decrypt_share(_replace(record, server_key=ED.exp_g(5)), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, server_key=ED.exp_g(5)), KEYS[0], {client}, set(), min_count=0,
+                      server_keys={ED.exp_g(5)})
     again, _ = _record({"a": 5, "b": 7, "c": 9}, ["a", "b", "z"])
     with pytest.raises(ProtocolError, match="one key blinded every client point"):  # a proof of another request
-        decrypt_share(_replace(record, proof=again.proof, server_key=again.server_key), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, proof=again.proof, server_key=again.server_key), KEYS[0], {client}, set(), min_count=0,
+                      server_keys={again.server_key})
     with pytest.raises(ProtocolError, match="signature"):  # the server's points blinded again are the client's
-        decrypt_share(_replace(record, doubled=record.doubled[32:]), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, doubled=record.doubled[32:]), KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
 
 
 def test_trustees_decrypt_one_sum_per_signed_request() -> None:
     """The review attack: sums over overlapping subsets of one request would give single values."""
     record, client = _record({"alice": 11, "bob": 20, "carol": 40}, ["alice", "bob", "carol"])
     ledger: set[bytes] = set()
-    decrypt_share(record, KEYS[0], {client}, ledger, min_count=0)
+    decrypt_share(record, KEYS[0], {client}, ledger, min_count=0, server_keys={record.server_key})
     with pytest.raises(ProtocolError, match="already decrypted"):
-        decrypt_share(record, KEYS[0], {client}, ledger, min_count=0)
+        decrypt_share(record, KEYS[0], {client}, ledger, min_count=0, server_keys={record.server_key})
     for subset in ((0, 1), (0, 2), (1, 2)):  # nor can a subset be marked (test_the_server_cannot_choose_...)
         chosen = _replace(record, matched=subset, total=ciphertext_sum(GROUP, [record.ciphertexts[i] for i in subset]))
         with pytest.raises(ProtocolError, match="matched items are not those"):
-            decrypt_share(chosen, KEYS[0], {client}, set(), min_count=0)
+            decrypt_share(chosen, KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
 
 
 def test_trustees_refuse_unsigned_foreign_or_reordered_requests() -> None:
     record, client = _record({"a": 5, "b": 7}, ["a", "b"])
+    with pytest.raises(ProtocolError, match="registered server"):  # a server the trustee does not know
+        decrypt_share(record, KEYS[0], {client}, set(), min_count=0, server_keys={ED.exp_g(5)})
     with pytest.raises(ProtocolError, match="registered client"):
-        decrypt_share(record, KEYS[0], {bytes(32)}, set(), min_count=0)
+        decrypt_share(record, KEYS[0], {bytes(32)}, set(), min_count=0, server_keys={record.server_key})
     forged = _replace(record, ciphertexts=record.ciphertexts[::-1])
     with pytest.raises(ProtocolError, match="signature"):
-        decrypt_share(forged, KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(forged, KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
     with pytest.raises(ProtocolError, match="signature"):
-        decrypt_share(_replace(record, points=record.points[32:] + record.points[:32]), KEYS[0], {client}, set(), min_count=0)
+        decrypt_share(_replace(record, points=record.points[32:] + record.points[:32]), KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
 
 
 def test_trustees_refuse_too_small_an_intersection() -> None:
     record, client = _record({"a": 5, "b": 7}, ["a", "z"])
     with pytest.raises(ProtocolError, match="1 matched items, at least 5"):
-        decrypt_share(record, KEYS[0], {client}, set())
+        decrypt_share(record, KEYS[0], {client}, set(), server_keys={record.server_key})
     with pytest.raises(PsiError, match="at least 5"):
         intersection_sum({"a": 5, "b": 7}, ["a", "b"], KEYS, quorum=2)
 
 
 def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
     record, client = _record({"a": 5, "b": 7, "c": 1}, ["a", "b"])
-    good = [decrypt_share(record, k, {client}, set(), min_count=0) for k in KEYS]
+    good = [decrypt_share(record, k, {client}, set(), min_count=0, server_keys={record.server_key}) for k in KEYS]
     bad = type(good[0])(good[0].index, (GROUP.g,), good[0].proofs)
     result = release(record, [bad, good[1], good[2]], KEYS[0].verification_keys, 2, 300)
     assert result.total == 12

@@ -185,7 +185,8 @@ def test_one_sum_per_request_when_a_trustee_answers_two_requests_at_once(monkeyp
 
     def second_request() -> None:
         try:
-            others.append(decrypt_share(pair[1], keys[0], {client.verify_key}, ledger, min_count=0))
+            others.append(decrypt_share(pair[1], keys[0], {client.verify_key}, ledger, min_count=0,
+                                        server_keys={server.server_key}))
         except ProtocolError as exc:
             others.append(exc)
 
@@ -198,7 +199,7 @@ def test_one_sum_per_request_when_a_trustee_answers_two_requests_at_once(monkeyp
         return decrypt(*args)
 
     monkeypatch.setattr(psisum, "partial_decrypt", interleaved)
-    decrypt_share(pair[0], keys[0], {client.verify_key}, ledger, min_count=0)
+    decrypt_share(pair[0], keys[0], {client.verify_key}, ledger, min_count=0, server_keys={server.server_key})
     assert [type(x) for x in others] == [ProtocolError] and "already decrypted" in str(others[0])
 
 

@@ -641,7 +641,8 @@ def test_psi_sum_trustees_refuse_overlapping_subsets_of_one_request():
         chosen = tuple(cts[i] for i in pair)
         record = dataclasses.replace(honest, matched=pair, total=ciphertext_sum(group, list(chosen)))
         try:
-            partials = [decrypt_share(record, k, {client.verify_key}, ledgers[k.index], min_count=2) for k in keys[:2]]
+            partials = [decrypt_share(record, k, {client.verify_key}, ledgers[k.index], min_count=2,
+                                      server_keys={server.server_key}) for k in keys[:2]]
         except ProtocolError:
             return
         sums.append(release(record, partials, keys[0].verification_keys, 2, 200).total)

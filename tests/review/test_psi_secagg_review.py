@@ -81,7 +81,7 @@ def test_psi_sum_request_with_repeated_points_is_refused(trustees) -> None:  # t
     except PsiError as exc:
         assert "repeat" in str(exc)
         return
-    decrypt_share(record, trustees[0], {client.verify_key}, set(), min_count=5)
+    decrypt_share(record, trustees[0], {client.verify_key}, set(), min_count=5, server_keys={server.server_key})
     pytest.fail(f"a request of one item repeated 5 times was decrypted as {record.count} matched items")
 
 

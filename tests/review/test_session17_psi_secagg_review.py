@@ -259,7 +259,7 @@ def test_psi_sum_server_cannot_mark_items_outside_the_intersection(trustees) -> 
     inflated = dataclasses.replace(honest, matched=tuple(range(6)), total=ciphertext_sum(group, list(honest.ciphertexts)))
     for k in trustees[:2]:
         with pytest.raises(ProtocolError, match="matched items are not those"):
-            decrypt_share(inflated, k, {client.verify_key}, set(), 5)
+            decrypt_share(inflated, k, {client.verify_key}, set(), 5, server_keys={server.server_key})
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -286,7 +286,8 @@ def test_psi_sum_values_outside_the_range_are_refused(trustees) -> None:  # type
                         signing.sign(signed_part(group, pk.element, request_id, tuple(cts), honest.points, honest.doubled)))
     try:
         record = server.total(forged.to_bytes(group), pk)
-        partials = [decrypt_share(record, k, {client.verify_key}, set(), 5) for k in trustees[:2]]
+        partials = [decrypt_share(record, k, {client.verify_key}, set(), 5, server_keys={server.server_key})
+                    for k in trustees[:2]]
         released = release(record, partials, trustees[0].verification_keys, 2, 5 * 1000)
         total = verify_sum(released.to_json(), trustees[0].public_key, trustees[0].verification_keys, client.verify_key)
     except (PsiError, ValueError):

@@ -433,7 +433,7 @@ function membershipChecks(c, g, t) {
     const trustee = dkg.Trustee.create(params, 1, { rng });  // dealer 1 itself signs its malformed message
     const m1 = all.messages.get(1);
     const commitments = [g.p - m1.commitments[0], ...m1.commitments.slice(1)];
-    const signature = await SchnorrProof.prove(g, trustee.encSecret, await dkg.dealContext(params, 1, commitments, m1.shares));
+    const signature = await SchnorrProof.prove(g, trustee.encSecret, await dkg.dealContext(params, 1, commitments, m1.shares, all.announcements));
     const messages = new Map(all.messages).set(1, new dkg.DealerMessage(1, commitments, m1.shares, signature));
     const q = await dkg.qualify(params, all.announcements, messages, all.complaints);
     return q.disqualified.get(1) === "malformed commitments" || `dealer 1: ${q.disqualified.get(1)}`;

@@ -75,13 +75,15 @@ export class CeremonyParams {
   }
 }
 
-/** What a deal message's signature binds: the ceremony, the dealer and the hash of the message's other fields. */
-export async function dealContext(params, dealer, commitments, shares) {
+/** What a deal message's signature binds (threshold.dkg._deal_context): the ceremony, the dealer, the hash of the
+ * message's other fields and the hash of the announcements it encrypted to. */
+export async function dealContext(params, dealer, commitments, shares, announcements) {
   const g = params.group;
   const json = {};
   for (const j of [...shares.keys()].sort((a, b) => a - b)) json[String(j)] = hybrid.hybridToJSON(g, shares.get(j));
   const body = { index: dealer, commitments: commitments.map((c) => g.toHex(c)), shares: json };
-  return params.ctx("dkg-deal", dealer, await sha256(canonicalJsonBytes(body)));
+  const keys = [...announcements.keys()].sort((a, b) => a - b).map((i) => announcements.get(i).toJSON(g));
+  return params.ctx("dkg-deal", dealer, await sha256(canonicalJsonBytes(body)), await sha256(canonicalJsonBytes(keys)));
 }
 
 function shareAad(params, dealer, recipient) {
@@ -238,14 +240,14 @@ export class DealerMessage {
   }
 
   /**
-   * Whether the dealer's announced key signed exactly this message.
+   * Whether the dealer's announced key signed exactly this message, dealt to exactly these announcements.
    * @param {CeremonyParams} params
-   * @param {Announcement} announcement
+   * @param {Map<number, Announcement>} announcements
    * @returns {Promise<boolean>}
    */
-  async signedBy(params, announcement) {
-    return this.signature.verify(params.group, announcement.encKey,
-      await dealContext(params, this.index, this.commitments, this.shares));
+  async signedBy(params, announcements) {
+    return announcements.has(this.index) && this.signature.verify(params.group, announcements.get(this.index).encKey,
+      await dealContext(params, this.index, this.commitments, this.shares, announcements));
   }
 
   /** @param {Group} group @returns {object} the JSON of threshold.dkg.DealerMessage.to_json */
@@ -587,9 +589,10 @@ export async function qualify(params, announcements, messages, complaints) {
   const g = params.group;
   await checkAnnouncements(params, announcements);
   for (const i of [...messages.keys()].sort((a, b) => a - b)) {
-    if (announcements.has(i) && !(await messages.get(i).signedBy(params, announcements.get(i)))) {
+    if (announcements.has(i) && !(await messages.get(i).signedBy(params, announcements))) {
       throw new ProtocolError(`the deal message of trustee ${i} is not signed by its announced key: it was altered `
-        + "after the dealer sent it (by whoever relayed or published it), and proves nothing against it");
+        + "after the dealer sent it, or the dealer was shown other announcements (by whoever relayed or published "
+        + "them), and proves nothing against it");
     }
   }
   const h = await pedersenH(g);
@@ -961,7 +964,8 @@ export class Trustee {
       shares.set(j, await hybrid.encrypt(g, announcements.get(j).encKey, value, shareAad(p, this.index, j), { rng }));
     }
     const commitments = await this.commitments();
-    const signature = await SchnorrProof.prove(g, this.encSecret, await dealContext(p, this.index, commitments, shares), { rng });
+    const context = await dealContext(p, this.index, commitments, shares, announcements);
+    const signature = await SchnorrProof.prove(g, this.encSecret, context, { rng });
     return new DealerMessage(this.index, commitments, shares, signature);
   }
 
@@ -1101,15 +1105,15 @@ export class Trustee {
   }
 
   /**
-   * Signature on the transcript hash with the announced encryption key (only of an outcome of the
-   * qualification this trustee revealed under).
+   * Signature on the transcript hash with the announced encryption key: only of an outcome that {@link finish}
+   * accepts (the qualification this trustee revealed under, and its own share fits its verification key).
    * @param {CeremonyResult} result
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<SchnorrProof>}
    * @throws {ProtocolError|VerificationError}
    */
   async sign(result, { rng = systemRng } = {}) {
-    this.checkResult(result);
+    this.finish(result);
     const p = this.params;
     return SchnorrProof.prove(p.group, this.encSecret, p.ctx("dkg-transcript", this.index, result.transcriptHash), { rng });
   }
