@@ -246,10 +246,16 @@ class VoterClient:
         board's key (hex) if the voter got it out of band, else the key the setup entry states is used; `base_hash`
         pins the election (hex): a server that signs a whole election of its own (its own key ceremony, whose key
         it holds) under the same board key is refused before anything is encrypted."""
-        path = f"/elections/{urllib.parse.quote(election_id)}/entries?from=0&to={len(PARAMETER_TYPES) - 1}"
-        served = self._object(self._request("GET", path), "entries").get("entries")
-        if not isinstance(served, list) or not served or not isinstance(served[0], dict) \
-                or not isinstance(served[0].get("payload"), dict):
+        last, served = len(PARAMETER_TYPES) - 1, []
+        while len(served) <= last:  # a page may hold fewer (the API cuts pages at 32 MiB: a list of a million voters)
+            path = f"/elections/{urllib.parse.quote(election_id)}/entries?from={len(served)}&to={last}"
+            page = self._object(self._request("GET", path), "entries").get("entries")
+            if not isinstance(page, list):
+                raise ServerError("entries: expected a list of board entries")
+            if not page:
+                break
+            served += page
+        if not served or not isinstance(served[0], dict) or not isinstance(served[0].get("payload"), dict):
             raise ServerError("entries: expected a list of board entries, the setup entry first")
         stated = served[0]["payload"].get("board_key")
         if board_key is not None and stated != board_key:

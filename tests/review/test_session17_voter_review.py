@@ -71,7 +71,14 @@ function el(id) {
   }
   return elements.get(id);
 }
-globalThis.document = { getElementById: el, createElement: () => ({}), querySelector: () => null };
+const created = [];
+function make(tag) {  // booth.js builds its choice form: a form element whose submit listener encrypts
+  const node = { tag, dataset: {}, listeners: {}, children: [], setAttribute() {}, append(...c) { this.children.push(...c); },
+    addEventListener(t, f) { this.listeners[t] = f; }, querySelectorAll() { return []; } };
+  created.push(node);
+  return node;
+}
+globalThis.document = { getElementById: el, createElement: make, querySelector: () => null };
 const gets = [];
 globalThis.__getJson = async (url) => {
   gets.push(url);
@@ -89,7 +96,7 @@ globalThis.__postJson = async (url) => {
 await import("./booth.js");
 const ev = { preventDefault() {} };
 await el("credential-form").listeners.submit(ev);
-await el("ballot-form").listeners.submit(ev);
+await created.find((n) => n.tag === "form").listeners.submit(ev);
 await el("cast").listeners.click();
 console.log(JSON.stringify({ receiptShown: !el("step-receipt").hidden, tracker: el("tracker").textContent,
                              problem: el("problem").textContent, gets }));

@@ -85,7 +85,7 @@ def test_hostile_titles_labels_names_and_voter_ids_are_escaped_on_every_page(app
     pages["results"] = anyone.get("/board/x/results").get_data(as_text=True)
     pages["admin"] = admin.get("/admin/elections/x").get_data(as_text=True)
     pages["audit"] = admin.get("/admin/audit").get_data(as_text=True)
-    assert 'id="o-c-a"' in pages["booth"] and "&lt;/label&gt;&lt;svg onload=alert(3)&gt;" in pages["booth"]
+    assert 'id="ballot"' in pages["booth"]  # the choices are built by booth.js from the checked manifest, as text
     assert "&lt;svg/onload=alert(5)&gt;" in pages["admin"] and "&lt;svg/onload=alert(5)&gt;" in pages["sheet"]
     for name, html in pages.items():
         assert not RAW.search(html), (name, RAW.search(html))

@@ -303,6 +303,10 @@ _RECOUNT = """async ([entries]) => {
     ("invalid-chain_prev", "chain is broken"),
     ("invalid-signature_flipped", "not signed by the board's key"),
     ("invalid-signatures_other_key", "not signed by the board's key"),
+    ("invalid-revote_gap", "re-vote number"),
+    ("invalid-revote_repeated", "re-vote number"),
+    ("invalid-revote_reordered", "re-vote number"),
+    ("invalid-cast_after_challenge", "re-vote number"),  # ATTACKS row 15
 ])
 def test_the_browser_trustee_recounts_only_a_checked_board(vector_page: tuple[Any, dict[str, Any]], record: str,
                                                           refusal: str | None) -> None:

@@ -36,30 +36,54 @@ function busy(on) {
 }
 
 /**
- * Refuse a page whose choices (titles, labels, the option each input submits) differ from the manifest checked
- * against the base hash: the HTML is covered neither by SRI nor by the booth hash, so a server could swap two labels
- * and the voter's tick would encrypt another candidate.
+ * The choice form, built here from the manifest checked against the base hash (text set as text): the page's HTML is
+ * covered neither by SRI nor by the booth hash, so a form served by the server could show one candidate's name
+ * beside another's box. Input ids carry a random token, so no label or button of the served page can point at them.
  */
-function checkForm(manifest) {
-  const sets = [...root.querySelectorAll("fieldset[data-contest]")];
-  const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-  const ok = sets.length === manifest.contests.length && manifest.contests.every((contest, c) => {
-    const set = sets[c];
+function buildForm(manifest) {
+  const token = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const form = document.createElement("form");
+  form.noValidate = true;
+  for (const contest of manifest.contests) {
     const rules = contestRules(contest);
-    const inputs = [...set.querySelectorAll("input")];
-    const labels = inputs.map((i) => set.querySelector(`label[for="${CSS.escape(i.id)}"]`)?.textContent.trim());
-    return set.dataset.contest === contest.id && set.querySelector("legend")?.textContent.trim() === contest.title
-      && same(inputs.map((i) => i.value), rules.options) && same(labels, rules.labels);
-  });
-  if (!ok) {
-    throw new Error("this page's choices differ from the election's published manifest: do not vote on this page, "
-      + "and tell the election officials");
+    const set = document.createElement("fieldset");
+    set.dataset.contest = contest.id;
+    const legend = document.createElement("legend");
+    legend.textContent = contest.title;
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    hint.id = `rule-${token}-${contest.id}`;
+    hint.textContent = contest.kind === "approval" ? `Choose up to ${rules.max}.`
+      : contest.kind === "exact" ? `Choose exactly ${rules.max}.` : "Choose one, or none to leave it blank.";
+    set.setAttribute("aria-describedby", hint.id);
+    set.append(legend, hint);
+    const type = rules.max === 1 && contest.kind !== "approval" ? "radio" : "checkbox";
+    rules.options.forEach((option, i) => {
+      const choice = document.createElement("div");
+      choice.className = "choice";
+      const input = document.createElement("input");
+      Object.assign(input, { type, id: `o-${token}-${contest.id}-${option}`, name: `${token}-${contest.id}`, value: option });
+      const label = document.createElement("label");
+      label.htmlFor = input.id;
+      label.textContent = rules.labels[i];
+      choice.append(input, label);
+      set.append(choice);
+    });
+    form.append(set);
   }
+  const submit = document.createElement("button");
+  Object.assign(submit, { type: "submit", id: "encrypt", textContent: "Encrypt my ballot" });
+  form.append(submit);
+  form.addEventListener("submit", encrypt);
+  $("ballot").replaceChildren(form);
+  return form;
 }
+
+let form = null;
 
 function choices() {
   const out = {};
-  for (const fieldset of root.querySelectorAll("fieldset[data-contest]")) {
+  for (const fieldset of form.querySelectorAll("fieldset[data-contest]")) {
     out[fieldset.dataset.contest] = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
   }
   return out;
@@ -76,7 +100,7 @@ $("credential-form").addEventListener("submit", async (event) => {
   try {
     announce(status, "Checking the election's parameters…");
     ctx = ctx || await loadContext(root.dataset.api);
-    checkForm(ctx.manifest);
+    form = form || buildForm(ctx.manifest);
     const candidate = await credentialKey(ctx.electionId, $("credential").value.trim());
     // checked here, before the choices: a mistyped credential is otherwise refused only at encryption
     if (!ctx.entries.find((e) => e.type === "credentials").payload.credentials.includes(candidate.publicHex)) {
@@ -92,7 +116,7 @@ $("credential-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("ballot-form").addEventListener("submit", async (event) => {
+async function encrypt(event) {
   event.preventDefault();
   announce(problem, "");
   busy(true);
@@ -111,7 +135,7 @@ $("ballot-form").addEventListener("submit", async (event) => {
   } finally {
     busy(false);
   }
-});
+}
 
 $("cast").addEventListener("click", async () => {
   announce(problem, "");

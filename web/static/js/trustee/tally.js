@@ -35,22 +35,34 @@ async function checkChain(entries) {
   }
 }
 
-/** The counted ballots (the re-vote rule: the highest re-vote counter of a credential, the later on a tie), each
- * refused unless its credential is on the published list and signed it. */
+/** The counted ballots, each refused unless its credential is on the published list (every cast's) and signed it: the re-vote
+ * rule as the verifier checks it (voting.verifier: a credential's cast ballots carry the counters 0, 1, 2, ... in
+ * board order, and its last one counts), and no cast ballot that is also on the board as challenged (its opening
+ * is public: ATTACKS row 15). */
 async function countedBallots(entries, baseHash) {
   const published = new Set(entries.find((e) => e.type === "credentials").payload.credentials);
-  const best = new Map();
+  const challenged = new Set(entries.filter((e) => e.type === "spoil").map((e) => canonicalJson(e.payload.ballot)));
+  const last = new Map();
+  const casts = new Map();
   for (const e of entries) {
     if (e.type !== "cast") continue;
     const ballot = e.payload.ballot;
-    const held = best.get(ballot.credential);
-    if (!held || ballot.revote >= held.ballot.revote) best.set(ballot.credential, { seq: e.seq, ballot });
-  }
-  const counted = [...best.values()].sort((a, b) => a.seq - b.seq);
-  for (const { seq, ballot } of counted) {
     if (!published.has(ballot.credential)) {
-      throw new Error(`the ballot at entry ${seq} is not from a published credential: refusing to decrypt`);
+      throw new Error(`the ballot at entry ${e.seq} is not from a published credential: refusing to decrypt`);
     }
+    const next = casts.get(ballot.credential) ?? 0;
+    if (ballot.revote !== next) {
+      throw new Error(`the ballot at entry ${e.seq} carries re-vote number ${ballot.revote} where ${next} is next: `
+        + "refusing to decrypt");
+    }
+    if (challenged.has(canonicalJson(ballot))) {
+      throw new Error(`the ballot at entry ${e.seq} is a challenged ballot cast again: refusing to decrypt`);
+    }
+    casts.set(ballot.credential, next + 1);
+    last.set(ballot.credential, { seq: e.seq, ballot });
+  }
+  const counted = [...last.values()].sort((a, b) => a.seq - b.seq);
+  for (const { seq, ballot } of counted) {
     const { signature, ...body } = ballot;
     const digest = await sha256(encode("quorum/ballot", baseHash, utf8(canonicalJson(body))));
     if (!await ed25519Valid(fromHex(ballot.credential, 32, "credential"), fromHex(signature, 64, "signature"), digest)) {
