@@ -114,6 +114,15 @@ def _field(evidence: dict, name: str, kind: type) -> Any:
     return val
 
 
+def _key_bytes(value: Any, what: str) -> bytes:
+    """A key or session given by the caller: bytes, or lowercase hex as evidence stores them."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return _hex(value, what)
+    raise EvidenceError(f"{what}: expected bytes or hex text, got {type(value).__name__}")
+
+
 def _hex(s: Any, what: str) -> bytes:
     try:
         return bytes.fromhex(s)
@@ -158,7 +167,7 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     ring = Ring(len(primes))
     if list(ring.primes) != primes:
         raise EvidenceError("evidence names a ring this version does not use")
-    if session is not None and bytes(session) != ev_session:
+    if session is not None and _key_bytes(session, "session") != ev_session:
         raise EvidenceError("the evidence is from another run (session differs from the expected one)")
     if label is not None and label != ev_label:
         raise EvidenceError(f"the evidence is of output {ev_label}, not of the expected output {label}")
@@ -166,7 +175,7 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         warnings.warn("mpc_ml.verify: evidence checked against the keys it carries, which anyone can choose; pass "
                       "verify_keys=mpc_ml.party_keys(peers_file) to check that the deployment's parties signed it",
                       UserWarning, stacklevel=2)
-    elif [bytes(k) for k in verify_keys] != vks:
+    elif [_key_bytes(k, "verify_keys") for k in verify_keys] != vks:
         raise EvidenceError("verification keys in the evidence are not the expected ones")
     meta = metadata(ev_session, ev_label, n, t, ring, frac, shape, receivers, bounds)
     for j in range(n):
@@ -185,7 +194,9 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
         raise EvidenceError("the shares open to a residue that is no rational within the stated bounds")
     if value is not None:
         claimed = np.asarray(value)  # a value opened as float32 (torch's default) is compared in float32
-        narrow = claimed.dtype.kind == "f" and claimed.dtype.itemsize < 8
+        if claimed.dtype.kind not in "biuf" or not np.all(np.isfinite(claimed)):
+            raise EvidenceError("the claimed value must be real and finite (no complex, NaN or infinite entry)")
+        narrow = claimed.dtype == np.float32  # float16 would make distinct values equal (both inf, say)
         expected = out.astype(claimed.dtype) if narrow else out
         claimed = claimed.astype(np.float64)
         if claimed.shape != expected.shape or not np.allclose(claimed, expected, rtol=0, atol=atol):

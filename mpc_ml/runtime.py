@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -234,6 +234,24 @@ class Runtime:
             for start in range(0, int(count), batch):
                 fill(self, min(batch, int(count) - start))
         return {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0}
+
+    def agree(self, what: str, parameters: dict[str, Any]) -> None:
+        """Check that every party calls `what` with the same public parameters (one round of 32-byte digests, one
+        per parameter); InputError naming the first parameter and party that differ. Parties that disagree would
+        otherwise compute a wrong result with valid evidence, or diverge into an error blaming a party."""
+        import hashlib
+
+        names = sorted(parameters)
+        digests = np.concatenate([np.frombuffer(hashlib.sha256(repr(parameters[k]).encode()).digest(), dtype=np.uint64)
+                                  for k in names])
+        sends = [{d: digests for d in range(self.n) if d != me} for me in self.local_ids]
+        got = self.exchange_each(sends, [{j: digests.size for j in range(self.n) if j != me} for me in self.local_ids])
+        for me, received in zip(self.local_ids, got):
+            for j, theirs in sorted(received.items()):
+                differ = [k for i, k in enumerate(names) if not np.array_equal(theirs[4 * i:4 * i + 4], digests[4 * i:4 * i + 4])]
+                if differ:
+                    raise InputError(f"party {j} calls {what} with another {differ[0]} than party {me}: every party "
+                                     f"must pass the same {', '.join(differ)}")
 
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """See Comm.exchange."""

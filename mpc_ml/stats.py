@@ -21,19 +21,21 @@ from .tensor import MPCTensor, _to_numpy
 
 def _local_aggregates(values: Any, categories: Any, levels: Sequence, bins: np.ndarray | None,
                       scale: float, limit: float) -> np.ndarray:
-    """One organisation's table: per level [count, sum, sum of squares, histogram counts...]."""
-    v = _to_numpy(values, "values").ravel() / scale
+    """One organisation's table: per level [count, sum, sum of squares, histogram counts...]; the bins are those of
+    the values themselves (not of values / scale * scale, which rounding moves across an edge)."""
+    raw = _to_numpy(values, "values").ravel()
+    v = raw / scale
     cats = np.asarray(categories).ravel()
     if v.shape != cats.shape:
         raise InputError(f"{v.size} values but {cats.size} categories")
-    if not np.all(np.isfinite(v)):
+    if not np.all(np.isfinite(raw)) or not np.all(np.isfinite(v)):
         raise InputError("values hold NaN or infinite entries")
     unknown = set(cats.tolist()) - set(levels)
     if unknown:
         raise InputError(f"categories {sorted(map(str, unknown))} are not among the levels {list(levels)}")
     nb = 0 if bins is None else len(bins) - 1
     if nb:
-        outside = int(np.count_nonzero((v * scale < bins[0]) | (v * scale > bins[-1])))
+        outside = int(np.count_nonzero((raw < bins[0]) | (raw > bins[-1])))
         if outside:
             raise InputError(f"{outside} value(s) lie outside the histogram's bins [{bins[0]:g}, {bins[-1]:g}]: "
                              "widen the first and last edges (they would be left out of every bin)")
@@ -42,7 +44,7 @@ def _local_aggregates(values: Any, categories: Any, levels: Sequence, bins: np.n
         x = v[cats == lev]
         out[i, :3] = [x.size, x.sum(), (x * x).sum()]
         if nb:
-            out[i, 3:] = np.histogram(x * scale, bins=bins)[0]
+            out[i, 3:] = np.histogram(raw[cats == lev], bins=bins)[0]
     if out.size and float(np.abs(out).max()) >= limit:
         raise InputError(f"a sum or sum of squares reaches {float(np.abs(out).max()):.6g}, outside the fixed-point "
                          f"range |x| < {limit:g}: pass a larger scale (values are divided by it before sharing)")
@@ -63,7 +65,11 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     """Joint count, sum, mean, variance (population) and histogram per level, over all sources.
 
     data: {party: (values, categories)}; each party supplies its own entry (the others' entries,
-    if present, are ignored: only the source party's data is ever read). scale: values are divided
+    if present, are ignored: only the source party's data is ever read); a party without an entry contributes
+    nothing (every party shares a table, zeros if it has no data). levels, bins, scale, min_count and dst must
+    be the same at every party (checked before any input is shared). min_count suppresses a category with fewer
+    records, and in a kept category every histogram cell with fewer (None; a suppressed category's figures and
+    cells are never opened). scale: values are divided
     by it before sharing so that sums of squares stay inside the fixed-point range. Each source's
     sums are rounded to 2^-f once (f = init's precision), so a sum is within sources * scale * 2^-(f+1)
     and a variance within sources * 2^-(f+1) * (scale^2 + 2 |mean| scale) / count of the plaintext
@@ -81,31 +87,41 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     if edges is not None and (edges.ndim != 1 or len(edges) < 2 or not np.all(np.isfinite(edges))
                               or np.any(np.diff(edges) <= 0)):
         raise InputError("bins must be finite increasing edges (at least two)")
-    if min_count is not None and (not isinstance(min_count, int) or min_count < 1):
-        raise InputError(f"min_count must be a positive integer, got {min_count!r}")
+    limit = 2 ** (rt.params.value_bits - 1)  # where the comparison with a count is exact
+    if min_count is not None and (not isinstance(min_count, int) or isinstance(min_count, bool)
+                                  or not 1 <= min_count <= limit):
+        raise InputError(f"min_count must be an integer in 1..{limit}, got {min_count!r}")
     for src in data:
         rt.check_party(src, "source")
     if dst is not None:
         rt.check_party(dst, "dst")
+    rt.agree("group_summary", {"levels": [repr(lev) for lev in levels], "bins": None if edges is None else edges.tolist(),
+                               "scale": float(scale), "min_count": min_count, "dst": dst})
     width = 3 + (0 if edges is None else len(edges) - 1)
     total = None
-    for src in sorted(data):
+    for src in range(rt.n):  # every party: one with no entry shares zeros (the parties run one protocol)
         table = None
-        if src in rt.local_ids:
+        if src in rt.local_ids and src in data:
             table = _local_aggregates(*data[src], levels, edges, scale, 2.0 ** rt.params.value_bits)
         share = MPCTensor.from_plain(table if table is not None else np.zeros((len(levels), width)), src)
         total = share if total is None else total + share
     suppressed = np.zeros(len(levels), dtype=bool)
+    small = np.zeros((len(levels), width - 3), dtype=bool)
     evidence: dict[str, Any] = {"kept": None}
     if min_count is not None:
-        # integer 0/1 shares of [count >= min_count]: the table times them is exact (no truncation error,
-        # and no fixed-point range limit on totals that several sources together push past 2^value_bits)
-        bit = functions.ge_zero(rt, functions.add_public(rt, total.share[..., 0], -float(min_count)))
-        keep = MPCTensor(functions.scale_int(rt, bit, 1 << rt.params.frac_bits), rt)
-        total = MPCTensor(arith.mul(rt, total.share, bit[..., None]), rt)
+        # integer 0/1 shares of [count >= min_count], per category and per histogram cell: the table times them
+        # is exact (no truncation error, and no fixed-point range limit on totals that several sources together
+        # push past 2^value_bits); a cell below min_count is zeroed like a category
+        counts = np.concatenate([total.share[..., :1], total.share[..., 3:]], axis=-1)
+        bits = functions.ge_zero(rt, functions.add_public(rt, counts, -float(min_count)))
+        keep = MPCTensor(functions.scale_int(rt, bits, 1 << rt.params.frac_bits), rt)
+        row = bits[..., :1]
+        mask = np.concatenate([np.repeat(row, 3, axis=-1), arith.mul(rt, bits[..., 1:], np.repeat(row, width - 3, axis=-1))],
+                              axis=-1) if width > 3 else np.repeat(row, 3, axis=-1)
+        total = MPCTensor(arith.mul(rt, total.share, mask), rt)
         opened, evidence["kept"] = keep._open(dst)
         if opened is not None:
-            suppressed = opened < 0.5
+            suppressed, small = opened[:, 0] < 0.5, opened[:, 1:] < 0.5
     table, evidence["table"] = total._open(dst)
     if table is None:
         return None
@@ -128,5 +144,5 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         out["mean"].append(float(s / cnt) if cnt else None)
         out["variance"].append(max(0.0, float(q / cnt - (s / cnt) ** 2)) if cnt else None)  # >= 0 despite rounding
         if edges is not None:
-            out["histogram"].append([int(round(h)) for h in table[i, 3:]])
+            out["histogram"].append([None if small[i, b] else int(round(h)) for b, h in enumerate(table[i, 3:])])
     return out
