@@ -55,9 +55,16 @@ export function checkReveal() { return { choices: {}, problems: [] }; }
 _STUB_ELECTION = """
 export function contestRules() { return { options: [], labels: [] }; }
 export async function loadContext() {
-  return { electionId: "club", manifest: { contests: [] },
-           entries: [{ type: "credentials", payload: { credentials: ["aa".repeat(32)] } }] };
+  return { electionId: "club", manifest: { contests: [] }, baseHash: new Uint8Array(32),
+           entries: [{ type: "setup", payload: { board_key: "00".repeat(32) } },
+                     { type: "credentials", payload: { credentials: ["aa".repeat(32)] } }] };
 }
+"""
+# the board's signatures and tracking codes stubbed (checked for real by the browser tests): every entry signed, the
+# tracking code of the honest board's ballot "cc..."
+_STUB_BOARD = """
+export async function entryValid() { return true; }
+export async function nextTracker() { return new Uint8Array(32).fill(0xcc); }
 """
 _RUNNER = """
 const scenario = process.argv[2];
@@ -84,7 +91,12 @@ globalThis.__getJson = async (url) => {
   gets.push(url);
   if (url.includes("/revote/")) return { revote: 0 };
   if (scenario === "honest" && url.endsWith("/ballots/" + "cc".repeat(32))) {
-    return { entry: { type: "cast", hash: "dd".repeat(32), payload: { ballot_hash: "11".repeat(32), tracker: "cc".repeat(32) } } };
+    const ballot = { credential: "aa".repeat(32), contests: [], revote: 0, signature: "00".repeat(64) };
+    return { entry: { seq: 9, type: "cast", prev: "ee".repeat(32), hash: "dd".repeat(32),
+                      payload: { ballot, ballot_hash: "11".repeat(32), tracker: "cc".repeat(32) } } };
+  }
+  if (scenario === "honest" && url.endsWith("/entries?seq=8")) {
+    return { entries: [{ seq: 8, type: "open", hash: "ee".repeat(32), payload: {} }] };
   }
   const error = new Error("no ballot with this tracking code is on the board"); error.status = 404; throw error;
 };
@@ -110,6 +122,8 @@ def _run_booth(tmp_path: Path, scenario: str) -> dict[str, Any]:
     (tmp_path / "api.js").write_text(_STUB_API)
     (tmp_path / "booth" / "ballot.js").write_text(_STUB_BALLOT)
     (tmp_path / "booth" / "election.js").write_text(_STUB_ELECTION)
+    (tmp_path / "board.js").write_text(_STUB_BOARD)
+    shutil.copytree(BOOTH.parent / "crypto", tmp_path / "crypto")  # bytes and canonical JSON, as they are
     (tmp_path / "runner.js").write_text(_RUNNER)
     done = subprocess.run([NODE or "node", "runner.js", scenario], cwd=tmp_path, capture_output=True, text=True, timeout=20)
     assert done.returncode == 0, done.stderr

@@ -110,7 +110,7 @@ def test_the_booth_encrypts_what_the_voter_saw(app: Flask, admin: FlaskClient) -
         page.click("#challenge")
         page.wait_for_selector("#step-checked:not([hidden])", timeout=TIMEOUT)
     assert not [e for e in errors if "integrity" in e], errors  # the scripts ran as published
-    assert [text for text, _ in built] == ["Ann", "Bob", "Cy"], built
+    assert [text for text, _ in built] == ["Ann", "Bob", "Cy", "Leave blank"], built
     assert all(target.startswith("o-") and target not in ("o-chair-ann", "o-chair-bob") for _, target in built), built
     chair = next(c for c in posted[0]["reveal"] if c["id"] == "chair")
     assert chair["plaintexts"] == [0, 0, 0], f"a label the server added ticked a box of the booth: {chair['plaintexts']}"

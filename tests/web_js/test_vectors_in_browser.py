@@ -306,7 +306,7 @@ _RECOUNT = """async ([entries]) => {
     ("invalid-revote_gap", "re-vote number"),
     ("invalid-revote_repeated", "re-vote number"),
     ("invalid-revote_reordered", "re-vote number"),
-    ("invalid-cast_after_challenge", "re-vote number"),  # ATTACKS row 15
+    ("invalid-cast_after_challenge", "reuses a ciphertext"),  # ATTACKS row 15
 ])
 def test_the_browser_trustee_recounts_only_a_checked_board(vector_page: tuple[Any, dict[str, Any]], record: str,
                                                           refusal: str | None) -> None:

@@ -5,6 +5,9 @@
  */
 
 import { announce, getJson, postJson } from "./api.js";
+import { entryValid, nextTracker } from "./board.js";
+import { fromHex, toHex } from "./crypto/bytes.js";
+import { canonicalJson } from "./crypto/encoding.js";
 import { checkReveal, credentialKey, encryptBallot, revealJson } from "./booth/ballot.js";
 import { contestRules, loadContext } from "./booth/election.js";
 
@@ -31,8 +34,41 @@ function fail(error) {
   announce(problem, `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}`, "error");
 }
 
+let focused = null;
+
+/** Buttons off while working; on again after, with the keyboard focus back where it was (disabling the focused
+ * button sends the focus to the page's top). */
 function busy(on) {
+  if (on) focused = document.activeElement;
   for (const b of root.querySelectorAll("button")) b.disabled = on;
+  if (!on && focused && document.activeElement !== focused && !focused.closest("[hidden]")) focused.focus();
+}
+
+/**
+ * The board entry holding the ballot just sent, checked as voting.client does for `quorum vote`: signed by the
+ * board's key (the setup entry's), holding exactly this ballot (and, for a challenge, exactly the opening sent),
+ * of the expected type, and with its tracking code chained over the entry before it (itself signed and linked).
+ * A receipt that passes is the board's signed word; one that does not is refused instead of shown as a success.
+ */
+async function checkedEntry(entry, kind, reveal) {
+  const boardKey = fromHex(ctx.entries.find((e) => e.type === "setup").payload.board_key, 32, "setup.board_key");
+  const refuse = (why) => { throw new Error(`the board does not hold your ballot as ${kind === "cast" ? "cast" : "challenged"} (${why}): tell the election officials`); };
+  if (!entry || !(await entryValid(entry, boardKey))) refuse("its entry is not signed by the board");
+  if (entry.type !== (kind === "cast" ? "cast" : "spoil")) refuse(`the entry is a ${entry.type} entry`);
+  if (canonicalJson(entry.payload.ballot) !== canonicalJson(pending.ballot) || entry.payload.ballot_hash !== pending.hash) {
+    refuse("the entry holds another ballot");
+  }
+  if (reveal !== undefined && canonicalJson(entry.payload.reveal) !== canonicalJson(reveal)) refuse("another opening");
+  const { entries } = await getJson(`${root.dataset.api}/entries?seq=${entry.seq - 1}`);
+  const before = entries && entries[0];
+  if (!before || before.seq !== entry.seq - 1 || before.hash !== entry.prev || !(await entryValid(before, boardKey))) {
+    refuse("the entry before it is not the one it links to");
+  }
+  const previous = before.type === "open" ? ctx.baseHash : fromHex(before.payload.tracker, 32, "tracker");
+  if (toHex(await nextTracker(previous, fromHex(pending.hash, 32, "ballot hash"))) !== entry.payload.tracker) {
+    refuse("its tracking code is not chained over the entry before it");
+  }
+  return entry;
 }
 
 /**
@@ -44,7 +80,7 @@ function buildForm(manifest) {
   const token = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
   const form = document.createElement("form");
   form.noValidate = true;
-  for (const contest of manifest.contests) {
+  manifest.contests.forEach((contest, c) => {
     const rules = contestRules(contest);
     const set = document.createElement("fieldset");
     set.dataset.contest = contest.id;
@@ -52,25 +88,27 @@ function buildForm(manifest) {
     legend.textContent = contest.title;
     const hint = document.createElement("p");
     hint.className = "hint";
-    hint.id = `rule-${token}-${contest.id}`;
+    hint.id = `rule-${token}-${c}`;
     hint.textContent = contest.kind === "approval" ? `Choose up to ${rules.max}.`
       : contest.kind === "exact" ? `Choose exactly ${rules.max}.` : "Choose one, or none to leave it blank.";
     set.setAttribute("aria-describedby", hint.id);
     set.append(legend, hint);
     const type = rules.max === 1 && contest.kind !== "approval" ? "radio" : "checkbox";
-    rules.options.forEach((option, i) => {
+    const entries = rules.options.map((option, i) => [option, rules.labels[i]]);
+    if (type === "radio" && rules.min === 0) entries.push(["", "Leave blank"]);  // a radio cannot be unticked
+    entries.forEach(([option, text], i) => {  // ids by position: option ids may hold '-'
       const choice = document.createElement("div");
       choice.className = "choice";
       const input = document.createElement("input");
-      Object.assign(input, { type, id: `o-${token}-${contest.id}-${option}`, name: `${token}-${contest.id}`, value: option });
+      Object.assign(input, { type, id: `o-${token}-${c}-${i}`, name: `${token}-${c}`, value: option });
       const label = document.createElement("label");
       label.htmlFor = input.id;
-      label.textContent = rules.labels[i];
+      label.textContent = text;
       choice.append(input, label);
       set.append(choice);
     });
     form.append(set);
-  }
+  });
   const submit = document.createElement("button");
   Object.assign(submit, { type: "submit", id: "encrypt", textContent: "Encrypt my ballot" });
   form.append(submit);
@@ -84,7 +122,7 @@ let form = null;
 function choices() {
   const out = {};
   for (const fieldset of form.querySelectorAll("fieldset[data-contest]")) {
-    out[fieldset.dataset.contest] = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
+    out[fieldset.dataset.contest] = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value).filter((v) => v);
   }
   return out;
 }
@@ -149,8 +187,8 @@ $("cast").addEventListener("click", async () => {
     }
     announce(status, "Checking your ballot on the public board…");
     const { entry } = await getJson(`${root.dataset.api}/ballots/${receipt.tracker}`);
-    if (entry.type !== "cast" || entry.payload.ballot_hash !== pending.hash || entry.payload.tracker !== receipt.tracker
-      || entry.hash !== receipt.hash) {
+    await checkedEntry(entry, "cast");
+    if (entry.payload.tracker !== receipt.tracker || entry.hash !== receipt.hash) {
       throw new Error("the public board does not hold your ballot under its tracking code: tell the election officials");
     }
     $("tracker").textContent = receipt.tracker;
@@ -170,15 +208,14 @@ $("challenge").addEventListener("click", async () => {
   busy(true);
   try {
     announce(status, "Publishing the challenged ballot and checking it…");
-    const receipt = await postJson(`${root.dataset.api}/challenges`, { ballot: pending.ballot, reveal: revealJson(ctx, pending.secrets) });
+    const reveal = revealJson(ctx, pending.secrets);
+    const receipt = await postJson(`${root.dataset.api}/challenges`, { ballot: pending.ballot, reveal });
     if (receipt.ballot_hash !== pending.hash) {
       throw new Error("the server's receipt is for another ballot (not the fingerprint shown above): tell the election "
         + "officials");
     }
     const { entry } = await getJson(`${root.dataset.api}/ballots/${pending.hash}`);
-    if (entry.type !== "spoil" || entry.payload.ballot_hash !== pending.hash) {
-      throw new Error("the challenged ballot is not on the board as challenged");
-    }
+    await checkedEntry(entry, "spoil", reveal);
     const { choices: held, problems } = checkReveal(ctx, entry.payload.ballot, entry.payload.reveal);
     const list = $("check-choices");
     list.replaceChildren();

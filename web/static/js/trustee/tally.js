@@ -7,44 +7,33 @@
  * @module trustee/tally
  */
 
-import { fromHex, toHex, utf8 } from "../crypto/bytes.js";
+import { checkChain, ed25519Valid } from "../board.js";
+import { fromHex, utf8 } from "../crypto/bytes.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
 import { ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
 import { sha256 } from "../crypto/hashing.js";
 
-const ZERO_HASH = "0".repeat(64);
-
-async function ed25519Valid(publicKey, signature, message) {
-  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
-  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
-}
-
-/** Refuse a board whose chain is broken or whose entries the setup's board key did not sign (voting.board). */
-async function checkChain(entries) {
-  const boardKey = fromHex(entries[0].payload.board_key, 32, "setup.board_key");
-  let prev = ZERO_HASH;
-  for (const [i, e] of entries.entries()) {
-    const digest = await sha256(utf8(canonicalJson({ seq: e.seq, type: e.type, payload: e.payload, prev: e.prev })));
-    if (e.seq !== i || e.prev !== prev || toHex(digest) !== e.hash) {
-      throw new Error(`the board's chain is broken at entry ${i}: refusing to decrypt`);
-    }
-    if (!await ed25519Valid(boardKey, fromHex(e.sig, 64, `entry ${i} sig`), digest)) {
-      throw new Error(`entry ${i} is not signed by the board's key: refusing to decrypt`);
-    }
-    prev = e.hash;
-  }
-}
-
 /** The counted ballots, each refused unless its credential is on the published list (every cast's) and signed it: the re-vote
  * rule as the verifier checks it (voting.verifier: a credential's cast ballots carry the counters 0, 1, 2, ... in
  * board order, and its last one counts), and no cast ballot that is also on the board as challenged (its opening
- * is public: ATTACKS row 15). */
+ * is public: ATTACKS row 15), and no ciphertext in two ballots (a copy). The ballots' proofs are not checked here:
+ * a trustee who wants that runs `quorum verify` on the record first. */
 async function countedBallots(entries, baseHash) {
   const published = new Set(entries.find((e) => e.type === "credentials").payload.credentials);
   const challenged = new Set(entries.filter((e) => e.type === "spoil").map((e) => canonicalJson(e.payload.ballot)));
   const last = new Map();
   const casts = new Map();
+  const alphas = new Map();  // no ciphertext twice across ballots (a copied or replayed ballot: verifier's uniqueness)
   for (const e of entries) {
+    if (e.type !== "cast" && e.type !== "spoil") continue;
+    for (const contest of e.payload.ballot.contests) {
+      for (const ct of contest.selections) {
+        if (alphas.has(ct.alpha)) {
+          throw new Error(`the ballot at entry ${e.seq} reuses a ciphertext of entry ${alphas.get(ct.alpha)}: refusing to decrypt`);
+        }
+        alphas.set(ct.alpha, e.seq);
+      }
+    }
     if (e.type !== "cast") continue;
     const ballot = e.payload.ballot;
     if (!published.has(ballot.credential)) {
@@ -77,7 +66,7 @@ async function countedBallots(entries, baseHash) {
 export async function checkedTally(group, entries, baseHash) {
   const tally = entries.find((e) => e.type === "tally");
   if (!tally) throw new Error("the tally is not on the board yet");
-  await checkChain(entries);
+  await checkChain(entries, "refusing to decrypt");
   const counted = await countedBallots(entries, baseHash);
   if (counted.length !== tally.payload.counted) {
     throw new Error(`the tally says ${tally.payload.counted} ballots count, the board holds ${counted.length}: refusing to decrypt`);

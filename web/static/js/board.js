@@ -1,0 +1,40 @@
+/**
+ * Board entries as the browser checks them (voting/record.py, voting/board.py): the hash of an entry's canonical
+ * JSON, the board's Ed25519 signature on it (WebCrypto), the chain from the first entry, and tracking codes.
+ * @module board
+ */
+
+import { fromHex, toHex, utf8 } from "./crypto/bytes.js";
+import { canonicalJson, encode } from "./crypto/encoding.js";
+import { sha256 } from "./crypto/hashing.js";
+
+const ZERO_HASH = "0".repeat(64);
+
+/** Whether `signature` is the Ed25519 signature of `message` by `publicKey` (bytes each). */
+export async function ed25519Valid(publicKey, signature, message) {
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+/** Whether the entry's hash is that of its content and the board key (bytes) signed it. */
+export async function entryValid(entry, boardKey) {
+  const digest = await sha256(utf8(canonicalJson({ seq: entry.seq, type: entry.type, payload: entry.payload, prev: entry.prev })));
+  return toHex(digest) === entry.hash && typeof entry.sig === "string" && entry.sig.length === 128
+    && ed25519Valid(boardKey, fromHex(entry.sig, 64, `entry ${entry.seq} sig`), digest);
+}
+
+/** Refuse a board (its entries from seq 0) whose chain is broken or whose entries the setup's board key did not sign. */
+export async function checkChain(entries, what) {
+  const boardKey = fromHex(entries[0].payload.board_key, 32, "setup.board_key");
+  let prev = ZERO_HASH;
+  for (const [i, e] of entries.entries()) {
+    if (e.seq !== i || e.prev !== prev) throw new Error(`the board's chain is broken at entry ${i}: ${what}`);
+    if (!await entryValid(e, boardKey)) throw new Error(`entry ${i} is not signed by the board's key: ${what}`);
+    prev = e.hash;
+  }
+}
+
+/** The tracking code of a ballot (voting.ballot.next_tracker): chained over the previous one (bytes each). */
+export async function nextTracker(previous, digest) {
+  return sha256(encode("quorum/tracker", previous, digest));
+}
