@@ -31,6 +31,7 @@ from tests.review.test_client_and_records_review import (  # noqa: F401  (_own_s
     _credential_file, _entries, _open, _own_state_home)
 from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
 from tests.web.live import chromium, serve, watch_errors
+from tests.web_js.test_vectors_in_browser import recount_script
 
 TIMEOUT = 60_000
 
@@ -117,21 +118,7 @@ def test_the_booth_encrypts_what_the_voter_saw(app: Flask, admin: FlaskClient) -
 
 
 # === 3. The trustee's recount: a challenged ballot counted in place of the voter's cast one ========================
-_RECOUNT = """async ([entries]) => {
-  const { checkedTally } = await import("/static/js/trustee/tally.js");
-  const { getGroup } = await import("/static/js/crypto/groups.js");
-  const { canonicalJson, encode } = await import("/static/js/crypto/encoding.js");
-  const { utf8 } = await import("/static/js/crypto/bytes.js");
-  const { sha256 } = await import("/static/js/crypto/hashing.js");
-  const payload = (t) => entries.find((e) => e.type === t).payload;
-  const base = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
-    utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
-  try {
-    return { ok: (await checkedTally(getGroup(payload("setup").group.name), entries, base)).length };
-  } catch (err) {
-    return { error: err.message };
-  }
-}"""
+_RECOUNT = recount_script("/static/js")  # as the app serves web/static/js
 
 
 def _recast_challenge(tmp_path: Path) -> list[dict[str, Any]]:

@@ -278,12 +278,15 @@ def test_ballot_encryption_in_the_browser(browser: Any, server: str) -> None:
 
 
 RECORDS = ROOT / "tests" / "vectors" / "records"
-_RECOUNT = """async ([entries]) => {
-  const { checkedTally } = await import("/web/static/js/trustee/tally.js");
-  const { getGroup } = await import("/web/static/js/crypto/groups.js");
-  const { canonicalJson, encode } = await import("/web/static/js/crypto/encoding.js");
-  const { utf8 } = await import("/web/static/js/crypto/bytes.js");
-  const { sha256 } = await import("/web/static/js/crypto/hashing.js");
+def recount_script(scripts: str) -> str:
+    """A page function running trustee/tally.js's checkedTally on the entries it is given (the base hash recomputed
+    from them); `scripts`: where the page serves web/static/js."""
+    return """async ([entries]) => {
+  const { checkedTally } = await import("%(js)s/trustee/tally.js");
+  const { getGroup } = await import("%(js)s/crypto/groups.js");
+  const { canonicalJson, encode } = await import("%(js)s/crypto/encoding.js");
+  const { utf8 } = await import("%(js)s/crypto/bytes.js");
+  const { sha256 } = await import("%(js)s/crypto/hashing.js");
   const payload = (t) => entries.find((e) => e.type === t).payload;
   const base = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
     utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
@@ -292,7 +295,10 @@ _RECOUNT = """async ([entries]) => {
   } catch (err) {
     return { error: err.message };
   }
-}"""
+}""" % {"js": scripts}
+
+
+_RECOUNT = recount_script("/web/static/js")
 
 
 @pytest.mark.parametrize(("record", "refusal"), [
