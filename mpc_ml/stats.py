@@ -9,14 +9,36 @@ design: no organisation's payroll leaves it, only the joint table is published.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import EvidenceError, InputError
 from .protocols import arith, functions
 from .runtime import current
 from .tensor import MPCTensor, _to_numpy
+
+PARAMETER_COLUMNS = 8  # 16-bit pieces of a 128-bit digest of the parameters, appended to every opened row
+
+
+def _parameters(levels: Sequence, edges: np.ndarray | None, scale: float, min_count: int | None) -> dict[str, Any]:
+    """The public parameters that give the opened numbers their meaning (rows, bins, units, suppression)."""
+    return {"levels": [repr(lev) for lev in levels], "bins": None if edges is None else [float(e) for e in edges],
+            "scale": float(scale), "min_count": min_count}
+
+
+def _parameter_columns(parameters: dict[str, Any]) -> np.ndarray:
+    """The digest of the parameters as PARAMETER_COLUMNS small integers (exact in fixed point)."""
+    digest = hashlib.sha256(b"quorum-mpc-group-summary" + repr(sorted(parameters.items())).encode()).digest()
+    return np.frombuffer(digest[:2 * PARAMETER_COLUMNS], dtype=">u2").astype(float)
+
+
+def _with_parameters(rt: Any, share: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The shared table with the parameters' digest appended to every row as public constants: opened and signed
+    with the figures, so that the evidence says which levels, bins, scale and min_count they are of."""
+    zero = np.zeros_like(share[..., :1])
+    return np.concatenate([share] + [functions.add_public(rt, zero, float(c)) for c in columns], axis=-1)
 
 
 def _local_aggregates(values: Any, categories: Any, levels: Sequence, bins: np.ndarray | None,
@@ -95,8 +117,9 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         rt.check_party(src, "source")
     if dst is not None:
         rt.check_party(dst, "dst")
-    rt.agree("group_summary", {"levels": [repr(lev) for lev in levels], "bins": None if edges is None else edges.tolist(),
-                               "scale": float(scale), "min_count": min_count, "dst": dst})
+    parameters = _parameters(levels, edges, scale, min_count)
+    rt.agree("group_summary", {**parameters, "dst": dst})
+    columns = _parameter_columns(parameters)
     width = 3 + (0 if edges is None else len(edges) - 1)
     total = None
     for src in range(rt.n):  # every party: one with no entry shares zeros (the parties run one protocol)
@@ -114,22 +137,29 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         # push past 2^value_bits); a cell below min_count is zeroed like a category
         counts = np.concatenate([total.share[..., :1], total.share[..., 3:]], axis=-1)
         bits = functions.ge_zero(rt, functions.add_public(rt, counts, -float(min_count)))
-        keep = MPCTensor(functions.scale_int(rt, bits, 1 << rt.params.frac_bits), rt)
+        keep = MPCTensor(_with_parameters(rt, functions.scale_int(rt, bits, 1 << rt.params.frac_bits), columns), rt)
         row = bits[..., :1]
         mask = np.concatenate([np.repeat(row, 3, axis=-1), arith.mul(rt, bits[..., 1:], np.repeat(row, width - 3, axis=-1))],
                               axis=-1) if width > 3 else np.repeat(row, 3, axis=-1)
         total = MPCTensor(arith.mul(rt, total.share, mask), rt)
         opened, evidence["kept"] = keep._open(dst)
         if opened is not None:
-            suppressed, small = opened[:, 0] < 0.5, opened[:, 1:] < 0.5
-    table, evidence["table"] = total._open(dst)
+            suppressed, small = opened[:, 0] < 0.5, opened[:, 1:-PARAMETER_COLUMNS] < 0.5
+    table, evidence["table"] = MPCTensor(_with_parameters(rt, total.share, columns), rt)._open(dst)
     if table is None:
         return None
     # evidence: the signed openings (mpc_ml.verify) of the kept flags and of the (count, sum, sum of
-    # squares, histogram) table, unscaled
-    out: dict[str, Any] = {"levels": levels, "count": [], "sum": [], "mean": [], "variance": [],
-                           "histogram": [] if edges is not None else None, "suppressed": suppressed.tolist(),
-                           "evidence": evidence}
+    # squares, histogram) table, unscaled, each row followed by the parameters' digest; `verify` rechecks it all
+    return _figures(levels, edges, scale, min_count, table[:, :width], suppressed, small, evidence)
+
+
+def _figures(levels: list, edges: np.ndarray | None, scale: float, min_count: int | None, table: np.ndarray,
+             suppressed: np.ndarray, small: np.ndarray, evidence: dict[str, Any]) -> dict[str, Any]:
+    """The published result from the opened table and flags (group_summary and verify compute it alike)."""
+    out: dict[str, Any] = {"levels": levels, "bins": None if edges is None else [float(e) for e in edges],
+                           "scale": float(scale), "min_count": min_count, "count": [], "sum": [], "mean": [],
+                           "variance": [], "histogram": [] if edges is not None else None,
+                           "suppressed": suppressed.tolist(), "evidence": evidence}
     for i in range(len(levels)):
         if suppressed[i]:
             for key in ("count", "sum", "mean", "variance"):
@@ -146,3 +176,38 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
         if edges is not None:
             out["histogram"].append([None if small[i, b] else int(round(h)) for b, h in enumerate(table[i, 3:])])
     return out
+
+
+def verify(result: dict[str, Any], verify_keys: list[bytes] | None = None, session: bytes | None = None) -> dict[str, Any]:
+    """Recheck a published group_summary result against its evidence: both openings signed by the parties (keys
+    as mpc_ml.verify takes them) in one run, each row carrying the digest of the result's levels, bins, scale and
+    min_count, and every published figure recomputed from the opened numbers. Returns the result; EvidenceError
+    names what does not hold (swapped levels, another scale, an edited figure)."""
+    from .evidence import verify as verify_opening
+
+    try:
+        levels, bins, scale, min_count = result["levels"], result["bins"], result["scale"], result["min_count"]
+        evidence = result["evidence"]
+        edges = None if bins is None else np.asarray(bins, dtype=float)
+        columns = _parameter_columns(_parameters(levels, edges, scale, min_count))
+        width = 3 + (0 if edges is None else len(edges) - 1)
+        table = verify_opening(evidence["table"], verify_keys=verify_keys, session=session)
+        run = evidence["table"]["session"]
+        suppressed = np.zeros(len(levels), dtype=bool)
+        small = np.zeros((len(levels), width - 3), dtype=bool)
+        if min_count is not None:
+            if evidence["kept"] is None or evidence["kept"]["session"] != run:
+                raise EvidenceError("the kept flags' evidence is missing or of another run")
+            kept = verify_opening(evidence["kept"], verify_keys=verify_keys, session=session)
+            if kept.shape != (len(levels), width - 2 + PARAMETER_COLUMNS) or not np.array_equal(kept[:, -PARAMETER_COLUMNS:], np.tile(columns, (len(levels), 1))):
+                raise EvidenceError("the kept flags are not of these levels, bins, scale and min_count")
+            suppressed, small = kept[:, 0] < 0.5, kept[:, 1:-PARAMETER_COLUMNS] < 0.5
+        if table.shape != (len(levels), width + PARAMETER_COLUMNS) or not np.array_equal(table[:, width:], np.tile(columns, (len(levels), 1))):
+            raise EvidenceError("the table's evidence is not of these levels, bins, scale and min_count")
+        again = _figures(list(levels), edges, scale, min_count, table[:, :width], suppressed, small, evidence)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvidenceError(f"not a group_summary result: {exc}") from None
+    for key in ("count", "sum", "mean", "variance", "histogram", "suppressed"):
+        if again[key] != result[key]:
+            raise EvidenceError(f"the published {key} is not what the evidence opens to")
+    return result

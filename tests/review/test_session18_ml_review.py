@@ -169,16 +169,15 @@ def test_each_party_passing_only_its_own_data_works_or_is_told_why(tmp_path):
 # ------------------------------------------------------------------ evidence of a published table
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the evidence of a group_summary result covers a bare numeric table: neither the levels, the bins, the scale "
-    "nor min_count are signed, the result does not even record the scale, and the 'kept' and 'table' openings "
-    "are not bound to each other; so a published wage-gap table with the F and M labels swapped, or with every "
-    "sum and mean doubled (claimed scale 2000 for 1000), passes every check its evidence allows, and nothing "
-    "turns the evidence into the published means (DESIGN Contracts: 'every revealed output can come with its "
-    "evidence ... and a verify(...) that checks it'; mpc_ml/stats.py:100-116). Fix: sign a digest of "
-    "(levels, bins, scale, min_count, sources) into both openings' metadata, keep them in the result, and add "
-    "mpc_ml.stats.verify(result, verify_keys=...) that recomputes every figure from the evidence"))
 def test_a_published_table_can_be_checked_against_its_evidence(mpc):
+    """Failed before (fixed in session 18): the evidence of a group_summary result covers a bare numeric table: neither
+    the levels, the bins, the scale nor min_count are signed, the result does not even record the scale, and the
+    'kept' and 'table' openings are not bound to each other; so a published wage-gap table with the F and M
+    labels swapped, or with every sum and mean doubled (claimed scale 2000 for 1000), passes every check its
+    evidence allows, and nothing turns the evidence into the published means (DESIGN Contracts: 'every revealed
+    output can come with its evidence ... and a verify(...) that checks it'; mpc_ml/stats.py:100-116). Fix: sign
+    a digest of (levels, bins, scale, min_count, sources) into both openings' metadata, keep them in the result,
+    and add mpc_ml.stats.verify(result, verify_keys=...) that recomputes every figure from the evidence"""
     data = {0: (np.array([50.0, 60.0, 70.0]), np.array(["F", "M", "M"])),
             1: (np.array([55.0, 65.0]), np.array(["F", "M"]))}
     res = _summary(mpc, data, ["F", "M"], bins=[0, 60, 100], min_count=1, dst=0, scale=10.0)
@@ -247,5 +246,6 @@ def test_suppressed_rows_open_to_exact_zeros_in_the_signed_table(mpc):
     table = mpc.verify(res["evidence"]["table"], verify_keys=keys)
     kept = mpc.verify(res["evidence"]["kept"], verify_keys=keys)
     assert kept[:, 0].tolist() == [1.0, 0.0]  # per category (then per histogram cell)
-    assert np.all(table[1] == 0.0) and table[0, 0] == 3.0 and table[0, 3:].tolist() == [3.0, 0.0]
+    width = 5  # count, sum, sum of squares, two bins; then the parameters' digest (stats.PARAMETER_COLUMNS)
+    assert np.all(table[1, :width] == 0.0) and table[0, 0] == 3.0 and table[0, 3:width].tolist() == [3.0, 0.0]
     assert res["evidence"]["table"]["receivers"] == [2]
