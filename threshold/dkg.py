@@ -488,7 +488,7 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
     """QUAL from rounds 1-3, decided from public data only; final once published."""
     g = params.group
     _check_announcements(params, announcements)
-    altered = [i for i, msg in sorted(messages.items()) if i in announcements and not msg.signed_by(params, announcements)]
+    altered = [i for i, msg in sorted(messages.items()) if not msg.signed_by(params, announcements)]
     if altered:
         raise ProtocolError(f"the deal message of trustee {altered[0]} is not signed by its announced key: it was altered "
                             "after the dealer sent it, or the dealer was shown other announcements (by whoever relayed or "

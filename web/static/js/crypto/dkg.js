@@ -589,7 +589,7 @@ export async function qualify(params, announcements, messages, complaints) {
   const g = params.group;
   await checkAnnouncements(params, announcements);
   for (const i of [...messages.keys()].sort((a, b) => a - b)) {
-    if (announcements.has(i) && !(await messages.get(i).signedBy(params, announcements))) {
+    if (!(await messages.get(i).signedBy(params, announcements))) {
       throw new ProtocolError(`the deal message of trustee ${i} is not signed by its announced key: it was altered `
         + "after the dealer sent it, or the dealer was shown other announcements (by whoever relayed or published "
         + "them), and proves nothing against it");
