@@ -98,6 +98,8 @@ def _demo(app: Any, config: Any, base_url: str) -> None:
         print("demo election already exists", flush=True)
         return
     print(f"demo election {demo.election_id!r} is open; shown once: voters' credentials, trustees' links and keys", flush=True)
+    print(f"  voting link (pins the election's fingerprint): {base_url}/vote/{demo.election_id}#base-hash={demo.base_hash}",
+          flush=True)
     for voter, credential in demo.credentials.items():
         print(f"  {voter}: {credential}", flush=True)
     for index, token in sorted(demo.invitations.items()):

@@ -115,7 +115,10 @@ def election(election_id: str) -> str:
         invites = list(db.scalars(select(TrusteeInvite).where(TrusteeInvite.election_id == election_id)
                                   .order_by(TrusteeInvite.trustee_index)))
     voters = elections.voters(state().session, election_id)
+    pinned = elections.base_hash(state().board, election_id) if phase == "open" else None
     return render_template("admin/election.html", election_id=election_id, phase=phase, invites=invites,
+                           base_hash=pinned, voting_link=elections.voting_link(
+                               external_url("voter.booth", election_id=election_id), pinned) if pinned else None,
                            link_versions={t.trustee_index: invite_version(t.token_hash) for t in invites},
                            voters=voters, smtp=state().config.smtp is not None,
                            can_issue=phase in elections.BEFORE_REGISTRATION,
@@ -241,6 +244,28 @@ def issue(election_id: str) -> Any:
     return render_template("admin/sheet.html", election_id=election_id, issued=issued,
                            csv_href=f"data:text/csv;charset=utf-8;base64,{data}",
                            booth_url=external_url("voter.booth", election_id=election_id))
+
+
+@bp.post("/elections/<election_id>/voting-link")
+@admin_required
+def send_voting_links(election_id: str) -> Response:
+    """E-mail every voter the open election's voting link (with its fingerprint)."""
+    _phase_or_404(election_id)
+    try:
+        outcomes = elections.send_voting_links(state().board, state().session, election_id, state().config.smtp,
+                                               external_url("voter.booth", election_id=election_id))
+    except QuorumError as exc:
+        flash(f"The voting link was not sent: {exc}", "error")
+        return redirect(url_for("admin_elections.election", election_id=election_id))
+    failed = sorted(v for v, error in outcomes.items() if error)
+    with state().session() as db:
+        audit.record(db, g.admin, "voting_link_sent", election_id,
+                     f"{len(outcomes) - len(failed)} e-mailed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+        db.commit()
+    flash(f"The voting link was e-mailed to {len(outcomes) - len(failed)} voters"
+          + (f"; it could not be sent to {', '.join(failed)}: {outcomes[failed[0]]}" if failed else "."),
+          "error" if failed else "ok")
+    return redirect(url_for("admin_elections.election", election_id=election_id))
 
 
 @bp.post("/elections/<election_id>/<any(open, close, tally):step>")

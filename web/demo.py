@@ -35,6 +35,7 @@ class DemoElection:
     invitations: dict[int, str]
     trustee_files: list[Path]
     passphrase: str
+    base_hash: str
 
 
 def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, group: str = "modp",
@@ -71,4 +72,5 @@ def create_demo(board: Board, sessions: Callable[[], Session], data_dir: Path, g
                                 "start from an empty data folder") from None
     issued = elections.issue(board, sessions, DEMO_ID, None, "", voter_ids=[v["voter_id"] for v in request.voters])
     elections.open_election(board, DEMO_ID)
-    return DemoElection(DEMO_ID, {c.voter_id: c.credential for c in issued}, tokens, files, passphrase)
+    return DemoElection(DEMO_ID, {c.voter_id: c.credential for c in issued}, tokens, files, passphrase,
+                        elections.base_hash(board, DEMO_ID) or "")

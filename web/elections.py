@@ -302,6 +302,32 @@ def import_public_credentials(board: Board, election_id: str, credentials_csv: s
     return len(given)
 
 
+def base_hash(board: Board, election_id: str) -> str | None:
+    """The base hash the election's open entry states (hex), None before the open."""
+    opened = board.entries(election_id, types=("open",), limit=1)
+    return opened[0].payload["base_hash"] if opened else None
+
+
+def voting_link(booth_url: str, base_hash: str) -> str:
+    """The booth's address with the election's fingerprint in its fragment (never sent to the server): the booth
+    refuses an election with another base hash, so the link pins the election the officials opened."""
+    return f"{booth_url}#base-hash={base_hash}"
+
+
+def send_voting_links(board: Board, sessions: Callable[[], Session], election_id: str, smtp: SmtpSettings | None,
+                      booth_url: str) -> dict[str, str]:
+    """E-mail every registered voter with an address the voting link of the open election; voter id -> '' when the
+    SMTP server accepted the message, else its error."""
+    if smtp is None:
+        raise DecodeError("send_mail", "no SMTP server is configured (QUORUM_SMTP_HOST)")
+    pinned = base_hash(board, election_id)
+    if pinned is None:
+        raise ProtocolError(f"election {election_id!r} is not open: its fingerprint is fixed when it opens")
+    link = voting_link(booth_url, pinned)
+    return {v.voter_id: mail.send(smtp, mail.voting_link_message(smtp.sender, v.email, election_id, v.voter_id, link, pinned))
+            for v in voters(sessions, election_id) if v.email}
+
+
 def open_election(board: Board, election_id: str) -> None:
     """Publish the public credentials (sorted, unlinkable to voters) and open the election; the links are forgotten.
 

@@ -18,9 +18,26 @@ def credential_message(sender: str, to: str, election_id: str, voter_id: str, cr
     message.set_content(
         f"Hello {voter_id},\n\n"
         f"Your private voting credential for the election {election_id} is:\n\n    {credential}\n\n"
-        f"Vote at {booth_url}\n\n"
+        f"Vote at {booth_url} once the election is open: its voting link, with the election's fingerprint, is sent\n"
+        "to you then and published by the election officials.\n\n"
         "Keep it secret: anyone who has it can vote in your name. It is sent once and not kept by the server;\n"
         "if you lose it, ask the election administrator for a new one before the election opens.\n"
+    )
+    return message
+
+
+def voting_link_message(sender: str, to: str, election_id: str, voter_id: str, link: str, base_hash: str) -> EmailMessage:
+    """The e-mail sent when the election opens: the voting link, which pins the election's fingerprint (base hash)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = f"The election {election_id} is open"
+    message.set_content(
+        f"Hello {voter_id},\n\n"
+        f"The election {election_id} is open. Vote with the credential you received, at:\n\n    {link}\n\n"
+        f"The election's fingerprint is\n\n    {base_hash}\n\n"
+        "The booth checks that the election it is given has this fingerprint: open it from this link, or paste the\n"
+        "fingerprint, which the election officials also publish, into the booth yourself.\n"
     )
     return message
 

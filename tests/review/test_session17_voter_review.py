@@ -54,6 +54,7 @@ export function checkReveal() { return { choices: {}, problems: [] }; }
 """
 _STUB_ELECTION = """
 export function contestRules() { return { options: [], labels: [] }; }
+export function pinnedBaseHash() { return "00".repeat(32); }
 export async function loadContext() {
   return { electionId: "club", manifest: { contests: [] }, baseHash: new Uint8Array(32),
            entries: [{ type: "setup", payload: { board_key: "00".repeat(32) } },
@@ -86,6 +87,7 @@ function make(tag) {  // booth.js builds its choice form: a form element whose s
   return node;
 }
 globalThis.document = { getElementById: el, createElement: make, querySelector: () => null };
+globalThis.window = { location: { hash: "", pathname: "/vote/club" }, history: { replaceState() {} } };
 const gets = [];
 globalThis.__getJson = async (url) => {
   gets.push(url);

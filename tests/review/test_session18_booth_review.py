@@ -30,7 +30,7 @@ from tests.review.test_client_and_records_review import (  # noqa: F401  (_own_s
     _board, _entries, _malicious_cast, _open, _own_state_home)
 from tests.review.test_session18_fixes2_review import _RECOUNT
 from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
-from tests.web.live import chromium, serve, watch_errors
+from tests.web.live import chromium, open_booth, serve, watch_errors
 
 TIMEOUT = 60_000
 OUTCOME = "#step-receipt:not([hidden]), #step-checked:not([hidden]), #problem:not([hidden])"
@@ -66,7 +66,7 @@ def _fulfil(route: Any, obj: Any, status: int = 200) -> None:
 def _vote_in_booth(page: Any, base: str, credential: str, action: str, choose: str = "Ann") -> str:
     """The voter's flow up to Cast or Challenge; returns what the booth shows then: 'receipt', 'checked' or the
     problem's text."""
-    page.goto(f"{base}/vote/club")
+    open_booth(page, base, "club")
     page.fill("#credential", credential)
     page.click("#credential-form button")
     page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
@@ -249,7 +249,7 @@ def test_the_booth_form_ticks_the_box_beside_the_label_clicked(app: Flask, admin
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
         watch_errors(page, errors)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
@@ -274,7 +274,7 @@ def test_the_booth_lets_a_voter_take_a_choice_back_to_blank(app: Flask, admin: F
     credential = _open(app, admin)[0]["credential"]
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
@@ -321,7 +321,7 @@ def test_the_built_form_is_named_and_keyboard_ordered(app: Flask, admin: FlaskCl
         watch_errors(page, errors)
         page.on("request", lambda r: posted.append(json.loads(r.post_data)) if r.method == "POST"
                 and r.url.endswith("/api/elections/club/challenges") else None)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
@@ -460,19 +460,18 @@ def test_the_trustee_refuses_a_tally_with_ballots_the_verifier_rejects(how: str,
 
 # === 8. The booth's parameters: nothing pins them to the published election =======================================
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason=(
-    "web/static/js/booth/election.js loadContext checks only that the served open entry's base_hash is the hash of "
-    "the served setup, key_ceremony and credentials entries -- all four are the server's answer, so the check is "
-    "self-consistency, and the booth neither shows the base hash nor takes a pin from the voter (quorum vote has "
-    "--base-hash). A server answering the booth's ?type= request with the election's real setup and credentials "
-    "but a key_ceremony whose public_key is its OWN key (base hash recomputed) gets the voter's ballot encrypted "
-    "under a key it holds: at Cast (or any ballot it intercepts) it decrypts the vote at once, and a receipt it fakes "
-    "hides that the ballot never reached the real board. Fix: pin the base hash outside the served page -- in the "
-    "credential letter/e-mail (typed by the voter, or in the link's #fragment, refused when absent) -- and refuse "
-    "parameters with another, as --base-hash does; and check the parameter entries as one signed chain from genesis"))
 def test_the_booth_refuses_parameters_it_cannot_tie_to_the_published_election(
         app: Flask, admin: FlaskClient) -> None:  # noqa: F811
+    """Failed before (fixed in session 19): web/static/js/booth/election.js loadContext checked only that the served
+    open entry's base_hash is the hash of the served setup, key_ceremony and credentials entries -- all four are the
+    server's answer, so the check is self-consistency, and the booth neither showed the base hash nor took a pin
+    from the voter (quorum vote has --base-hash). A server answering the booth's parameter request with the
+    election's real setup and credentials but a key_ceremony whose public_key is its OWN key (base hash recomputed,
+    every entry re-signed with the board key it holds) got the voter's ballot encrypted under a key it holds. Now
+    the voting link carries the base hash in its fragment (or the voter pastes it), and the booth refuses another."""
     import hashlib
+
+    from voting.record import entry_hash
 
     from threshold.elgamal import Ciphertext
     from threshold.encoding import canonical_json, encode
@@ -488,6 +487,11 @@ def test_the_booth_refuses_parameters_it_cannot_tie_to_the_published_election(
     forged["open"]["payload"]["base_hash"] = hashlib.sha256(encode(
         "quorum/election-base-hash", *(canonical_json(forged[t]["payload"]) for t in ("setup", "key_ceremony",
                                                                                       "credentials")))).hexdigest()
+    board_key, prev = _board(app).key, "0" * 64  # the server signs its own chain of parameters
+    for seq, t in enumerate(("setup", "key_ceremony", "credentials", "open")):
+        e = forged[t]
+        e["prev"], e["hash"] = prev, entry_hash(seq, t, e["payload"], prev)
+        e["sig"], prev = board_key.sign(bytes.fromhex(e["hash"])).signature.hex(), e["hash"]
     errors: list[str] = []
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
@@ -496,7 +500,7 @@ def test_the_booth_refuses_parameters_it_cannot_tie_to_the_published_election(
 
         def server(route: Any) -> None:
             request = route.request
-            if request.method == "GET" and "/entries?" in request.url and "type=key_ceremony" in request.url:
+            if request.method == "GET" and "/entries?from=0&to=3" in request.url:
                 _fulfil(route, {"entries": [forged[t] for t in ("setup", "key_ceremony", "credentials", "open")]})
             elif request.method == "POST" and request.url.endswith("/api/elections/club/ballots"):
                 sent.append(json.loads(request.post_data)["ballot"])
@@ -505,7 +509,7 @@ def test_the_booth_refuses_parameters_it_cannot_tie_to_the_published_election(
                 route.continue_()
 
         page.route("**/api/elections/club/**", server)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden]), #problem:not([hidden])", timeout=TIMEOUT)
@@ -518,12 +522,14 @@ def test_the_booth_refuses_parameters_it_cannot_tie_to_the_published_election(
             if encrypted:
                 page.click("#cast")
                 page.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
+        problem = page.inner_text("#problem")
     if sent:  # what the server reads from the ballot the booth sent it
         chair = sent[0]["contests"][0]["selections"]
         plain = [g.div(c.beta, g.exp(c.alpha, secret)) == g.exp_g(1)
                  for c in (Ciphertext.from_json(g, x) for x in chair)]
         assert plain == [True, False, False], plain  # the server decrypted 'Ann'
     assert not encrypted, "the booth encrypted the vote under a key the server chose (and the server decrypted it)"
+    assert "fingerprint is" in problem and "not the one you were given" in problem, problem
 
 
 # === 9. The booth's refusals: keyboard focus thrown to the top of the page =========================================
@@ -543,7 +549,7 @@ def test_the_booth_keeps_keyboard_focus_on_a_refusal(app: Flask, admin: FlaskCli
     credential = _open(app, admin)[0]["credential"]
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)

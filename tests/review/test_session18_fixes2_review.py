@@ -30,7 +30,7 @@ from quorum.cli import main
 from tests.review.test_client_and_records_review import (  # noqa: F401  (_own_state_home: an autouse fixture)
     _credential_file, _entries, _open, _own_state_home)
 from tests.web.conftest import admin, api_post, app  # noqa: F401  (fixtures)
-from tests.web.live import chromium, serve, watch_errors
+from tests.web.live import chromium, open_booth, serve, watch_errors
 from tests.web_js.test_vectors_in_browser import recount_script
 
 TIMEOUT = 60_000
@@ -99,7 +99,7 @@ def test_the_booth_encrypts_what_the_voter_saw(app: Flask, admin: FlaskClient) -
         page.route(f"{base}/vote/club", serve_rewritten)
         page.on("request", lambda r: posted.append(json.loads(r.post_data)) if r.method == "POST"
                 and r.url.endswith("/api/elections/club/challenges") else None)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
@@ -213,7 +213,7 @@ def test_the_booth_accepts_an_honest_page_whose_manifest_text_has_outer_whitespa
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
         watch_errors(page, errors)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden]), #problem:not([hidden])", timeout=TIMEOUT)

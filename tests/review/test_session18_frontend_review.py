@@ -41,7 +41,7 @@ from flask.testing import FlaskClient
 
 from tests.web import flow
 from tests.web.conftest import admin, api_post, app, form_post  # noqa: F401  (fixtures)
-from tests.web.live import chromium, serve, watch_errors
+from tests.web.live import chromium, open_booth, serve, watch_errors
 from threshold import dkg
 from threshold.groups import get_group
 
@@ -142,7 +142,7 @@ def test_the_booth_does_not_encrypt_under_labels_that_differ_from_the_checked_ma
         page.route(f"{base}/vote/club", relabel)
         page.on("request", lambda r: posted.append(json.loads(r.post_data)) if r.method == "POST"
                 and r.url.endswith("/api/elections/club/challenges") else None)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.fill("#credential", credential)
         page.click("#credential-form button")
         page.wait_for_selector("#step-choose:not([hidden]), #problem:not([hidden])", timeout=TIMEOUT)

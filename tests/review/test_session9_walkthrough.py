@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from quorum.cli import main
 from tests.web import flow
 from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, form_post  # noqa: F401  (fixtures)
-from tests.web.live import chromium, serve, watch_errors
+from tests.web.live import chromium, open_booth, serve, watch_errors
 from threshold import keystore_browser
 from voting.credentials import new_private_credential
 
@@ -174,7 +174,7 @@ def test_booth_and_decrypt_page_name_a_voter_s_and_a_trustee_s_mistakes(app: Fla
     errors: list[str] = []
     with serve(app) as base, chromium() as browser:
         voter = browser.new_context().new_page()
-        voter.goto(f"{base}/vote/club")
+        open_booth(voter, base, "club")
         voter.fill("#credential", credential[:-1] + ("a" if credential[-1] != "a" else "b"))
         voter.click("#credential-form button")
         voter.wait_for_selector("#problem:not([hidden])", timeout=TIMEOUT)
@@ -194,7 +194,7 @@ def test_booth_and_decrypt_page_name_a_voter_s_and_a_trustee_s_mistakes(app: Fla
         assert problem.count("ballots are accepted only while the election is open") == 1 and "(:" not in problem
         closed = browser.new_context().new_page()
         watch_errors(closed, errors)
-        closed.goto(f"{base}/vote/club")
+        open_booth(closed, base, "club")
         assert "not open for voting" in closed.inner_text("main")
         assert api_post(admin, "/api/elections/club/tally", {}).status_code == 200
         trustee = browser.new_context().new_page()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +31,21 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def voting_link(base: str, election_id: str) -> str:
+    """The booth's address as the officials publish it once the election is open: the election's fingerprint (base
+    hash, read here from the public API) in its fragment."""
+    with urllib.request.urlopen(f"{base}/api/elections/{election_id}") as answer:
+        pinned = json.load(answer)["base_hash"]
+    return f"{base}/vote/{election_id}#base-hash={pinned}"
+
+
+def open_booth(page: Any, base: str, election_id: str) -> None:
+    """Load the booth afresh from its voting link (from a page already on it, going to the same link would only be a
+    fragment navigation, which reloads nothing)."""
+    page.goto("about:blank")
+    page.goto(voting_link(base, election_id))
 
 
 @contextmanager

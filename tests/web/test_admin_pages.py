@@ -187,3 +187,31 @@ def test_send_mail_without_smtp_is_a_named_error(admin: FlaskClient) -> None:
     response = api_post(admin, "/api/elections/e1/credentials", {"send_mail": True})
     assert response.status_code == 422 and response.get_json()["errors"][0]["field"] == "send_mail"
     assert {v["delivery"] for v in admin.get("/api/elections/e1/voters").get_json()["voters"]} == {"none"}
+
+
+def test_the_voting_link_pins_the_fingerprint_and_is_mailed_to_every_voter(
+        mail_admin: tuple[Flask, FlaskClient], smtp: tuple[Mailbox, int]) -> None:
+    """Once open, the election page shows the voting link with the base hash in its fragment (the booth refuses an
+    election with another), and e-mails it to every voter with an address; nothing before the open."""
+    app, admin = mail_admin
+    box = smtp[0]
+    trustees = flow.join(app, flow.create(admin))
+    flow.ceremony(trustees, "club")
+    api_post(admin, "/api/elections/club/credentials", {})
+    assert 'id="voting-link"' not in admin.get("/admin/elections/club").get_data(as_text=True)
+    early = form_post(admin, "/admin/elections/club/voting-link")
+    assert early.status_code == 302 and not box.messages
+    assert "is not open" in admin.get("/admin/elections/club").get_data(as_text=True)
+    assert form_post(admin, "/admin/elections/club/open").status_code == 302
+    pinned = admin.get("/api/elections/club").get_json()["base_hash"]
+    page = admin.get("/admin/elections/club").get_data(as_text=True)
+    link = re.search(r'<a id="voting-link" class="mono" href="([^"]+)"', page).group(1)
+    assert link.endswith(f"/vote/club#base-hash={pinned}") and f'<code id="base-hash" class="mono">{pinned}</code>' in page
+
+    sent = form_post(admin, "/admin/elections/club/voting-link")
+    assert sent.status_code == 302
+    assert sorted(m["To"] for m in box.messages) == [f"v{i}@example.org" for i in range(1, 6)]
+    bodies = [m.get_payload(decode=True).decode("utf-8") for m in box.messages]
+    assert all(link in body and pinned in body for body in bodies), bodies[0]
+    assert "e-mailed to 5 voters" in admin.get("/admin/elections/club").get_data(as_text=True)
+    assert "voting_link_sent" in admin.get("/admin/audit?election=club").get_data(as_text=True)

@@ -17,14 +17,14 @@ from voting.credentials import public_credential
 
 pytestmark = pytest.mark.browser
 
-SCRIPT = """async ([api, credential, ballot, reveal]) => {
+SCRIPT = """async ([api, pin, credential, ballot, reveal]) => {
   const { loadContext, contestRules } = await import("/static/js/booth/election.js");
   const { ballotHash, checkReveal, credentialKey } = await import("/static/js/booth/ballot.js");
   const { RangeProof } = await import("/static/js/crypto/proofs.js");
   const { ciphertextFromJSON } = await import("/static/js/crypto/elgamal.js");
   const { encode } = await import("/static/js/crypto/encoding.js");
   const { fromHex, toHex } = await import("/static/js/crypto/bytes.js");
-  const ctx = await loadContext(api);
+  const ctx = await loadContext(api, pin);
   const key = await credentialKey(ctx.electionId, credential);
   const body = { credential: ballot.credential, contests: ballot.contests, revote: ballot.revote };
   const checks = [];
@@ -54,7 +54,8 @@ def test_booth_matches_python(app: Flask, admin, group: str) -> None:  # type: i
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
         page.goto(f"{base}/verify")
-        got = page.evaluate(SCRIPT, ["/api/elections/vectors", credential, ballot, reveal_json(ctx, secrets)])
+        got = page.evaluate(SCRIPT, ["/api/elections/vectors", ctx.base_hash.hex(), credential, ballot,
+                                     reveal_json(ctx, secrets)])
     assert got["publicHex"] == public_credential("vectors", credential) == ballot["credential"]
     assert got["baseHash"] == ctx.base_hash.hex()
     assert got["ballotHash"] == ballot_hash(ctx, body).hex()

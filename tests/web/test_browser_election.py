@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from tests.web.conftest import ADMIN_PASSWORD
-from tests.web.live import assert_accessible_form, chromium, serve, shoot, watch_errors
+from tests.web.live import assert_accessible_form, chromium, open_booth, serve, shoot, watch_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -102,7 +102,7 @@ def admin_issues_and_opens(page: Any, base: str) -> list[str]:
 
 def vote(page: Any, base: str, credential: str, mayor: str, park: str | None, challenge_first: bool = False,
          shots: bool = False, phone: bool = False) -> str:
-    page.goto(f"{base}/vote/{ELECTION}")
+    open_booth(page, base, ELECTION)
     page.fill("#credential", credential)
     page.click("#credential-form button")
     page.wait_for_selector("#step-choose:not([hidden])", timeout=TIMEOUT)
@@ -137,7 +137,7 @@ def vote(page: Any, base: str, credential: str, mayor: str, park: str | None, ch
 
 def vote_by_keyboard(page: Any, base: str, credential: str) -> str:
     """Credential, a choice and the cast, with the keyboard alone (Tab, Space, Enter)."""
-    page.goto(f"{base}/vote/{ELECTION}")
+    open_booth(page, base, ELECTION)
     page.focus("#credential")
     page.keyboard.type(credential)
     page.keyboard.press("Enter")

@@ -14,7 +14,7 @@ from flask import Flask
 
 from tests.web import flow
 from tests.web.conftest import api_post
-from tests.web.live import chromium, serve, watch_errors
+from tests.web.live import chromium, open_booth, serve, watch_errors
 from web.sri import STATIC, BoothAssets
 
 SCRIPTS = STATIC / "js"
@@ -71,7 +71,7 @@ def test_browser_refuses_a_swapped_module(app: Flask, admin) -> None:  # type: i
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
         watch_errors(page, errors)
-        page.goto(f"{base}/vote/club")
+        open_booth(page, base, "club")
         page.wait_for_load_state("networkidle")
         assert page.is_visible("#loading")
     assert any("integrity" in e for e in errors), errors

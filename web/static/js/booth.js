@@ -9,7 +9,7 @@ import { entryValid, nextTracker } from "./board.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson } from "./crypto/encoding.js";
 import { checkReveal, credentialKey, encryptBallot, revealJson } from "./booth/ballot.js";
-import { contestRules, loadContext } from "./booth/election.js";
+import { contestRules, loadContext, pinnedBaseHash } from "./booth/election.js";
 
 const root = document.getElementById("booth");
 const $ = (id) => document.getElementById(id);
@@ -127,6 +127,8 @@ function choices() {
   return out;
 }
 
+$("base-hash").value = new URLSearchParams(window.location.hash.slice(1)).get("base-hash") || "";  // checked at Continue
+
 $("show-credential").addEventListener("change", (event) => {
   $("credential").type = event.target.checked ? "text" : "password";
 });
@@ -137,7 +139,12 @@ $("credential-form").addEventListener("submit", async (event) => {
   busy(true);
   try {
     announce(status, "Checking the election's parameters…");
-    ctx = ctx || await loadContext(root.dataset.api);
+    const pin = pinnedBaseHash($("base-hash").value);
+    if (!pin) {
+      throw new Error("enter the election fingerprint from the officials' notice (or open the voting link it gives): "
+        + "it is how this page knows it is their election");
+    }
+    ctx = ctx && toHex(ctx.baseHash) === pin ? ctx : await loadContext(root.dataset.api, pin);
     form = form || buildForm(ctx.manifest);
     const candidate = await credentialKey(ctx.electionId, $("credential").value.trim());
     // checked here, before the choices: a mistyped credential is otherwise refused only at encryption
@@ -193,6 +200,7 @@ $("cast").addEventListener("click", async () => {
     }
     $("tracker").textContent = receipt.tracker;
     $("track-link").href = `${root.dataset.track}?code=${receipt.tracker}`;
+    $("vote-again").href = `${window.location.pathname}#base-hash=${toHex(ctx.baseHash)}`;  // the pin kept
     pending = null;
     announce(status, "Your ballot is cast.", "ok");
     show("step-receipt");
@@ -236,6 +244,13 @@ $("challenge").addEventListener("click", async () => {
   } finally {
     busy(false);
   }
+});
+
+// a link differing from this page's address by its fragment alone would not reload the booth
+$("vote-again").addEventListener("click", (event) => {
+  event.preventDefault();
+  window.history.replaceState(null, "", event.currentTarget.href);
+  window.location.reload();
 });
 
 $("again").addEventListener("click", () => {

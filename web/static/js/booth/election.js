@@ -1,9 +1,11 @@
 /**
- * The election's public context, read from its board entries and checked in the browser:
- * the base hash is recomputed (voting.context.base_hash) and must equal the one the open entry states.
+ * The election's public context, read from its board entries and checked in the browser: the first four entries
+ * form the board-signed chain from its start (setup, key ceremony, credentials, open), the base hash is recomputed
+ * (voting.context.base_hash) and must equal the one the open entry states and the one the voter pinned.
  * @module booth/election
  */
 
+import { checkChain } from "../board.js";
 import { toHex, utf8 } from "../crypto/bytes.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
 import { PublicKey } from "../crypto/elgamal.js";
@@ -22,27 +24,49 @@ export function contestRules(contest) {
   return { options, labels, min: 0, max: 1 };
 }
 
+const PARAMETERS = ["setup", "key_ceremony", "credentials", "open"];
+const HEX64 = /^[0-9a-f]{64}$/;
+
 /**
- * Fetch the election's entries and build the context ballots are encrypted against.
- * @param {string} apiBase e.g. /api/elections/demo
+ * The base hash the voter pinned, as 64 lowercase hex (spaces and case ignored), or null if none was given. The
+ * field holds what the voter typed or pasted, or the voting link's fragment `#base-hash=...` (never sent to the
+ * server).
+ * @param {string} text the fingerprint field
  */
-export async function loadContext(apiBase) {
-  const types = ["setup", "key_ceremony", "credentials", "open"].map((t) => `type=${t}`).join("&");
-  const response = await fetch(`${apiBase}/entries?${types}`, { credentials: "same-origin" });
+export function pinnedBaseHash(text) {
+  const hex = text.replace(/\s+/g, "").toLowerCase();
+  if (!hex) return null;
+  if (!HEX64.test(hex)) throw new Error("the election fingerprint is 64 characters 0-9 and a-f: check it against the officials' notice");
+  return hex;
+}
+
+/**
+ * Fetch the election's parameter entries and build the context ballots are encrypted against. Everything the
+ * server answers is checked against itself (chain, board signatures, base hash) and against `pin`, the base hash
+ * the voter got from the officials: a server holding the board key could otherwise sign an election of its own
+ * (its own key ceremony, whose key it holds) under the same name, and read the vote.
+ * @param {string} apiBase e.g. /api/elections/demo
+ * @param {string} pin the pinned base hash (pinnedBaseHash)
+ */
+export async function loadContext(apiBase, pin) {
+  const response = await fetch(`${apiBase}/entries?from=0&to=${PARAMETERS.length - 1}`, { credentials: "same-origin" });
   if (!response.ok) throw new Error(`cannot read the board (HTTP ${response.status})`);
   const { entries } = await response.json();
-  const byType = (t) => entries.find((e) => e.type === t);
-  const setup = byType("setup");
-  const ceremony = byType("key_ceremony");
-  const creds = byType("credentials");
-  const opened = byType("open");
-  if (!setup || !ceremony || !creds || !opened) throw new Error("the election is not open yet");
+  if (!Array.isArray(entries) || entries.length !== PARAMETERS.length || entries.some((e, i) => e.type !== PARAMETERS[i])) {
+    throw new Error("the election is not open yet");
+  }
+  await checkChain(entries, "do not vote here");
+  const [setup, ceremony, creds, opened] = entries;
   const group = getGroup(setup.payload.group.name);
   const publicKey = PublicKey.fromHex(group, ceremony.payload.public_key);
   const baseHash = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(setup.payload)),
     utf8(canonicalJson(ceremony.payload)), utf8(canonicalJson(creds.payload))));
   if (toHex(baseHash) !== opened.payload.base_hash) {
     throw new Error("the board's base hash does not match its own parameters: do not vote here");
+  }
+  if (toHex(baseHash) !== pin) {
+    throw new Error(`this election's fingerprint is ${toHex(baseHash)}, not the one you were given: do not vote `
+      + "here, and tell the election officials");
   }
   return {
     electionId: setup.payload.election_id,
