@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from nacl.signing import SigningKey
 
 from threshold.keystore import create_new
@@ -72,6 +72,15 @@ def _hexfield(obj: dict, name: str, size: int, where: str) -> str:
     return val
 
 
+def _exchangeable(kx_public: str, where: str) -> None:
+    """A key exchange with this X25519 public key gives a shared secret: not a low-order point (whose shared
+    secret is all zeros, known to anyone, which X25519 implementations refuse)."""
+    try:
+        X25519PrivateKey.from_private_bytes(bytes(32)).exchange(X25519PublicKey.from_public_bytes(bytes.fromhex(kx_public)))
+    except ValueError:
+        raise InputError(f"{where}: field 'kx_public' is a low-order X25519 point, not a key") from None
+
+
 def load_peers(path: str | Path) -> dict:
     """Parse and validate a peers file; errors name the field that is wrong."""
     try:
@@ -98,6 +107,7 @@ def load_peers(path: str | Path) -> dict:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise InputError(f"{where}: 'port' must be an integer in 1..65535")
         _hexfield(p, "kx_public", 32, where)
+        _exchangeable(p["kx_public"], where)
         _hexfield(p, "sign_public", 32, where)
     data["threshold"] = t
     return data
@@ -127,8 +137,8 @@ def _agree_session(comm, me: int, n: int, base: bytes, frac_bits: int) -> bytes:
             comm.send_raw(j, b"NONCE" + nonces[me] + bytes([frac_bits]))
     for j in range(n):
         if j != me:
-            data = comm.recv_raw(j)
-            if data[:5] != b"NONCE" or len(data) != 38:
+            data = comm.recv_raw(j, 38)
+            if data[:5] != b"NONCE":
                 raise ProtocolError(f"party {j} sent a malformed start-up nonce", j)
             if data[37] != frac_bits:
                 raise InputError(f"party {j} runs with precision {data[37]}, party {me} with {frac_bits}: every party "
@@ -139,7 +149,7 @@ def _agree_session(comm, me: int, n: int, base: bytes, frac_bits: int) -> bytes:
         if j != me:
             comm.send_raw(j, b"RUN" + session)
     for j in range(n):
-        if j != me and comm.recv_raw(j) != b"RUN" + session:
+        if j != me and comm.recv_raw(j, 3 + len(session)) != b"RUN" + session:
             raise ProtocolError(f"party {j} derived another run session: some party sent different "
                                 f"start-up nonces to different parties")
     return session
@@ -159,9 +169,9 @@ def _agree_seeds(comm, me: int, n: int, t: int) -> dict[tuple[int, ...], bytes]:
     for j in range(n):
         if j == me:
             continue
-        data = comm.recv_raw(j)
         expect = [T for T in subsets(n, t) if T[0] == j and me in T]
-        if data[:5] != b"SEEDS" or len(data) != 5 + 32 * len(expect):
+        data = comm.recv_raw(j, 5 + 32 * len(expect))
+        if data[:5] != b"SEEDS":
             raise ProtocolError(f"party {j} sent malformed PRSS seeds", j)
         for k, T in enumerate(expect):
             seeds[T] = data[5 + 32 * k:5 + 32 * (k + 1)]
@@ -182,8 +192,8 @@ def _check_seeds(comm, me: int, n: int, seeds: dict[tuple[int, ...], bytes]) -> 
     for j, shared in common.items():
         comm.send_raw(j, b"SEEDHASH" + b"".join(_seed_digest(T, seeds[T]) for T in shared))
     for j, shared in common.items():
-        data = comm.recv_raw(j)
-        if data[:8] != b"SEEDHASH" or len(data) != 8 + 32 * len(shared):
+        data = comm.recv_raw(j, 8 + 32 * len(shared))
+        if data[:8] != b"SEEDHASH":
             raise ProtocolError(f"party {j} sent a malformed PRSS seed digest", j)
         for k, T in enumerate(shared):
             if data[8 + 32 * k:8 + 32 * (k + 1)] == _seed_digest(T, seeds[T]):
@@ -235,15 +245,30 @@ def runtime_from_env(frac_bits: int = 24, parties: int | None = None, quorum: in
         raise InputError(f"key file does not match party {me}'s public key in the peers file")
     session = bytes.fromhex(peers["session"])
     stats = Stats()
-    timeout = float(os.environ.get(ENV_TIMEOUT, "30"))
+    timeout = _env_timeout()
     fd = os.environ.pop(ENV_LISTEN_FD, None)  # the launcher's socket serves the first run only (it is closed after)
     listener = socket.socket(fileno=int(fd)) if fd else None
     comm = TcpComm(me, peers["parties"], bytes.fromhex(key["kx_secret"]), session, stats, timeout=timeout,
                    connect_timeout=max(timeout, 30.0), listener=listener)
-    session = _agree_session(comm, me, n, session, frac_bits)
-    seeds = _agree_seeds(comm, me, n, t)
-    signer = SigningKey(bytes.fromhex(key["sign_secret"]))
-    return Runtime(n, t, [me], comm, seeds, {me: signer}, sign_keys(peers), frac_bits, stats, session)
+    try:  # a start-up that fails after connecting keeps no connection open
+        session = _agree_session(comm, me, n, session, frac_bits)
+        seeds = _agree_seeds(comm, me, n, t)
+        signer = SigningKey(bytes.fromhex(key["sign_secret"]))
+        return Runtime(n, t, [me], comm, seeds, {me: signer}, sign_keys(peers), frac_bits, stats, session)
+    except BaseException:
+        comm.close()
+        raise
+
+
+def _env_timeout() -> float:
+    """QUORUM_MPC_TIMEOUT (set by `quorum mpc run --timeout`), default 30 s; InputError naming it if unusable."""
+    text = os.environ.get(ENV_TIMEOUT, "30")
+    try:
+        timeout = float(text)
+        _check_timeout(timeout)
+    except (ValueError, InputError):
+        raise InputError(f"{ENV_TIMEOUT} must be a positive, finite number of seconds, got {text!r}") from None
+    return timeout
 
 
 def sign_keys(peers: dict) -> list[bytes]:

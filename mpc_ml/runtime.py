@@ -43,10 +43,24 @@ class Codec:
 
     def size(self, arr: np.ndarray) -> int:
         """Wire size in bytes of one party's array."""
-        if self.ring is None:
-            return 8 * arr.size
-        per = arr.size // self.ring.k
-        return 8 * per * ((self.ring.k + 2) // 3)
+        return self.wire_size(arr.shape if self.ring is None else arr.shape[1:])
+
+    def wire_size(self, shape: tuple[int, ...]) -> int:
+        """Wire size in bytes of an array whose public shape (without the K axis) is `shape`."""
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        return 8 * count * (1 if self.ring is None else (self.ring.k + 2) // 3)
+
+
+def _whole(value: Any) -> Any:
+    """`value` with every numpy array replaced by its dtype, shape and bytes: numpy's repr elides the middle of a
+    large array ('...'), so two arrays differing there would have the same repr."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_whole(v) for v in value])
+    if isinstance(value, dict):
+        return ("dict", sorted((repr(k), _whole(v)) for k, v in value.items()))
+    return value
 
 
 class Comm(Protocol):
@@ -242,8 +256,8 @@ class Runtime:
         import hashlib
 
         names = sorted(parameters)
-        digests = np.concatenate([np.frombuffer(hashlib.sha256(repr(parameters[k]).encode()).digest(), dtype=np.uint64)
-                                  for k in names])
+        digests = np.concatenate([np.frombuffer(hashlib.sha256(repr(_whole(parameters[k])).encode()).digest(),
+                                                dtype=np.uint64) for k in names])
         sends = [{d: digests for d in range(self.n) if d != me} for me in self.local_ids]
         got = self.exchange_each(sends, [{j: digests.size for j in range(self.n) if j != me} for me in self.local_ids])
         for me, received in zip(self.local_ids, got):

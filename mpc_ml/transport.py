@@ -36,9 +36,15 @@ SOCKET_BUFFER = 4 << 20  # Linux caps it at net.core.wmem_max (4 MiB here) and d
 HANDSHAKE_TIMEOUT = 2.0  # seconds an accepted connection has to send its hello (peers send it at once)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+def _recv_exact(sock: socket.socket, n: int, deadline: float) -> bytes | None:
+    """n bytes from a blocking socket before `deadline` (time.monotonic), None at EOF; socket.timeout when the
+    deadline passes, however the bytes trickle in (each recv waits only for what is left of it)."""
     buf = bytearray()
     while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the handshake's deadline passed")
+        sock.settimeout(left)
         chunk = sock.recv(min(n - len(buf), 1 << 22))
         if not chunk:
             return None
@@ -46,13 +52,13 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     return bytes(buf)
 
 
-def _confirmed(ch: "Channel") -> bool:
-    """Whether the dialling side's first frame (within the socket's timeout) is CONFIRM under the channel's
+def _confirmed(ch: "Channel", deadline: float) -> bool:
+    """Whether the dialling side's first frame (before `deadline`) is CONFIRM under the channel's
     keys, i.e. it holds the X25519 key of the party it claims to be (a hello alone needs no key)."""
     size = len(CONFIRM) + 16  # AES-GCM tag
     try:
-        head = _recv_exact(ch.sock, 4)
-        body = _recv_exact(ch.sock, size) if head == struct.pack("!I", size) else None
+        head = _recv_exact(ch.sock, 4, deadline)
+        body = _recv_exact(ch.sock, size, deadline) if head == struct.pack("!I", size) else None
         if body is None:
             return False
         ch.inbuf += head + body
@@ -171,11 +177,11 @@ class TcpComm:
             raise
 
     # ------------------------------------------------------------------ setup
-    def _initiate(self, sock: socket.socket, peer: int) -> Channel:
-        """Handshake as the dialling side (the higher party id dials the lower)."""
+    def _initiate(self, sock: socket.socket, peer: int, deadline: float) -> Channel:
+        """Handshake as the dialling side (the higher party id dials the lower), before `deadline`."""
         mine = os.urandom(32)
         sock.sendall(MAGIC + struct.pack("!HH", self.me, peer) + mine)
-        reply = _recv_exact(sock, len(MAGIC) + 4 + 32)
+        reply = _recv_exact(sock, len(MAGIC) + 4 + 32, deadline)
         if reply is None or reply[:len(MAGIC)] != MAGIC:
             raise ProtocolError(f"party {peer} did not answer the handshake", peer)
         frm, to = struct.unpack("!HH", reply[len(MAGIC):len(MAGIC) + 4])
@@ -200,10 +206,11 @@ class TcpComm:
                 if fakes else ""
             raise PartyTimeout(f"parties {missing} did not connect within the start-up timeout{note}",
                                missing[0] if missing else None) from None
-        sock.settimeout(max(0.1, min(HANDSHAKE_TIMEOUT, deadline - time.monotonic())))
+        # one deadline for the whole handshake (hello and key confirmation), however slowly its bytes trickle in
+        handshake = min(time.monotonic() + HANDSHAKE_TIMEOUT, max(deadline, time.monotonic() + 0.1))
         try:
-            hello = _recv_exact(sock, len(MAGIC) + 4 + 32)
-        except OSError:  # a silent or broken stray connection: drop it, keep accepting
+            hello = _recv_exact(sock, len(MAGIC) + 4 + 32, handshake)
+        except OSError:  # a silent, slow or broken stray connection: drop it, keep accepting
             hello = None
         if hello is None or hello[:len(MAGIC)] != MAGIC:
             sock.close()
@@ -214,6 +221,7 @@ class TcpComm:
             return
         mine = os.urandom(32)
         try:
+            sock.settimeout(max(0.01, handshake - time.monotonic()))
             sock.sendall(MAGIC + struct.pack("!HH", self.me, frm) + mine)
         except OSError:  # the connection was reset after its hello (a stray that hung up): drop it, keep accepting
             sock.close()
@@ -223,7 +231,7 @@ class TcpComm:
         k_lohi, k_hilo = _derive(self._secret, bytes.fromhex(self._peers[frm]["kx_public"]), lo, hi, nonces,
                                  self._session)
         ch = Channel(frm, sock, k_lohi, k_hilo)
-        if not _confirmed(ch):  # a connection that only claims to be party frm: drop it, keep accepting
+        if not _confirmed(ch, handshake):  # a connection that only claims to be party frm: drop it, keep accepting
             self._unconfirmed.add(frm)
             sock.close()
             return
@@ -256,7 +264,7 @@ class TcpComm:
             for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # whole share messages fit in the kernel
                 ch.sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
             ch.sock.setblocking(False)
-        got = self._transfer({j: b"ready" for j in self.channels}, set(self.channels))
+        got = self._transfer({j: b"ready" for j in self.channels}, set(self.channels), len(b"ready"))
         for j, msg in got.items():
             if msg != b"ready":
                 raise ProtocolError(f"party {j} failed channel confirmation", j)
@@ -268,7 +276,7 @@ class TcpComm:
             try:
                 sock = socket.create_connection((peer["host"], int(peer["port"])), timeout=2.0)
                 sock.settimeout(max(0.1, deadline - time.monotonic()))
-                return self._initiate(sock, j)
+                return self._initiate(sock, j, max(deadline, time.monotonic() + 0.1))
             except OSError:  # refused, timed out or reset: close this attempt and try again until the deadline
                 if sock is not None:
                     sock.close()
@@ -318,7 +326,9 @@ class TcpComm:
                 late = sorted(expect - got.keys()) or sorted(ch.peer for ch in self.channels.values() if ch.outbuf)
                 raise PartyTimeout(f"party {late[0]} sent nothing for {self.timeout:g} s "
                                    f"(waiting for parties {late})", late[0])
-            reading = [ch.sock for ch in self.channels.values() if not ch.closed]
+            # only the peers this round still waits for: another peer's bytes stay in the kernel (its flow control
+            # bounds them) until a round expects that peer, whose frame header is then checked before its body
+            reading = [self.channels[j].sock for j in expect - got.keys() if not self.channels[j].closed]
             readable, writable, _ = select.select(reading, writing, [], left)
             by_sock = {ch.sock: ch for ch in self.channels.values()}
             for sock in readable:
@@ -330,9 +340,9 @@ class TcpComm:
         """Send a setup message to party j."""
         self._transfer({j: payload}, set())
 
-    def recv_raw(self, j: int) -> bytes:
-        """Receive a setup message from party j."""
-        return self._transfer({}, {j})[j]
+    def recv_raw(self, j: int, size: int) -> bytes:
+        """Receive a setup message of `size` bytes from party j (another size is refused from its frame header)."""
+        return self._transfer({}, {j}, size)[j]
 
     def _check_round(self, j: int, data: bytes) -> bytes:
         if len(data) < 8:
@@ -391,7 +401,8 @@ class TcpComm:
             head = struct.pack("!QB", self.round, len(dims)) + b"".join(struct.pack("!Q", d) for d in dims)
             self._transfer({j: head + codec.encode(per_dest[j]) for j in range(self.n) if j != src}, set())
             return per_dest[src][None]
-        data = self._check_round(src, self._transfer({}, {src})[src])
+        size = None if shape is None else 8 + 1 + 8 * len(shape) + codec.wire_size(tuple(shape))  # known: refused from its header
+        data = self._check_round(src, self._transfer({}, {src}, size)[src])
         try:
             nd = data[0]
             if nd > MAX_DIMS or len(data) < 1 + 8 * nd:

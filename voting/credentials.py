@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from nacl.bindings import crypto_core_ed25519_is_valid_point
@@ -14,6 +15,7 @@ from threshold.hashing import sha256
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # base58
 CREDENTIAL_CHARS = 24  # 24 base58 characters: about 140 bits
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def new_private_credential() -> str:
@@ -40,12 +42,9 @@ def public_credential(election_id: str, credential: str) -> str:
 
 def parse_public_credential(text: object, field: str = "credential") -> bytes:
     """Decode a public credential, refusing non-canonical, small-order and identity points."""
-    if not isinstance(text, str) or len(text) != 64 or text != text.lower():
+    if not isinstance(text, str) or not _HEX64.fullmatch(text):  # bytes.fromhex would skip whitespace
         raise DecodeError(field, "expected 64 lowercase hex characters")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise DecodeError(field, "not a hex string") from None
+    raw = bytes.fromhex(text)
     if not crypto_core_ed25519_is_valid_point(raw):
         raise DecodeError(field, "not a valid Ed25519 public key")
     return raw

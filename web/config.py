@@ -125,7 +125,7 @@ def _read_key(path: Path) -> bytes:
     never used as a weak key."""
     try:
         text = path.read_text(encoding="ascii").strip()
-        if len(text) != 64:
+        if not re.fullmatch("[0-9a-fA-F]{64}", text):  # bytes.fromhex would skip inner whitespace
             raise ValueError(text)
         return bytes.fromhex(text)
     except (ValueError, UnicodeError):

@@ -18,6 +18,7 @@ of them release the sum; `verify` rechecks it all against the trustees' keys.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sys
 import threading
@@ -243,7 +244,7 @@ class SumRecord:
         raw = {}
         for name, size in (("request_id", 16), ("client_key", 32), ("signature", 64)):
             text = obj[name]
-            if not isinstance(text, str) or len(text) != 2 * size or text != text.lower():
+            if not isinstance(text, str) or not re.fullmatch(f"[0-9a-f]{{{2 * size}}}", text):  # fromhex skips spaces
                 raise DecodeError(f"record.{name}", f"expected {size} bytes as lowercase hex")
             raw[name] = bytes.fromhex(text)
         for name in ("ciphertexts", "points", "doubled", "blinded", "matched"):

@@ -84,7 +84,7 @@ def test_input_message_parser_rejects_malformed(payload, msg):
 
     comm = TcpComm.__new__(TcpComm)
     comm.n, comm.me, comm.round, comm.stats = 3, 1, 0, Stats()
-    comm._transfer = lambda sends, expect: {0: payload}
+    comm._transfer = lambda sends, expect, size=None: {0: payload}
     with pytest.raises(ProtocolError, match=msg) as err:
         comm.scatter(0, None, Codec(RING), None)
     assert err.value.party == 0

@@ -76,7 +76,8 @@ def test_evidence_from_another_run_of_the_same_deployment_is_distinguishable(tmp
         def send_raw(self, j, payload):  # the other parties echo every start-up message (same nonce)
             self.last[j] = payload
 
-        def recv_raw(self, j):
+        def recv_raw(self, j, size):
+            assert len(self.last[j]) == size
             return self.last[j]
 
         def close(self):

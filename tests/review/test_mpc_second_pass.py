@@ -79,8 +79,11 @@ class _QueueComm:
     def send_raw(self, j: int, payload: bytes) -> None:
         self.boxes[self.me, j].put(self.tamper(j, payload) if self.tamper else payload)
 
-    def recv_raw(self, j: int) -> bytes:
-        return self.boxes[j, self.me].get(timeout=10)
+    def recv_raw(self, j: int, size: int) -> bytes:
+        data = self.boxes[j, self.me].get(timeout=10)
+        if len(data) != size:  # as TcpComm refuses such a frame from its header
+            raise ProtocolError(f"party {j} sent a frame of {len(data)} bytes where this round's is {size}", j)
+        return data
 
 
 def _run_seed_agreement(n: int, t: int, tamper: dict) -> dict[int, object]:
