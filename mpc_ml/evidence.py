@@ -23,7 +23,8 @@ from .ring import Ring
 
 DOMAIN = b"quorum-mpc-output-share-v2"
 VERSION = 2
-MAX_PRIMES = 512  # above any ring make_params or an exact regression of ~30 features uses; bounds verify()
+MAX_PRIMES = 4096  # above any ring make_params or an exact regression of up to ~340 features uses; bounds verify()
+# (Ring(4096) takes ~4 s to build: the cost a hostile evidence can impose)
 MAX_PARTIES = 64  # far above what PRSS can run (C(n, t) seeds); verify() costs ~n^3 (1 s at 300, hours at 10^4)
 META_FIELDS = ("version", "session", "label", "n", "t", "primes", "frac_bits", "shape", "receivers", "encoding")
 

@@ -43,7 +43,8 @@ class Params:
 
     @property
     def trunc_bias(self) -> int:
-        """Centring constant subtracted after truncation (C // 2: a symmetric error interval for even C)."""
+        """Centring constant subtracted after truncation (C // 2; for even C the mask adds half a unit, so that the
+        mean error is 0 for every C)."""
         return self.subsets // 2
 
     def describe(self) -> dict:
@@ -55,8 +56,8 @@ class Params:
 
 def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Params:
     """Choose the smallest ring that holds the truncation and comparison masks for (n, t)."""
-    if not isinstance(frac_bits, int) or not 8 <= frac_bits <= 40:
-        raise InputError(f"precision must be an integer number of fractional bits in 8..40, got {frac_bits!r}")
+    if not isinstance(frac_bits, int) or not 16 <= frac_bits <= 40:  # below 16, exp's squarings lose the result
+        raise InputError(f"precision must be an integer number of fractional bits in 16..40, got {frac_bits!r}")
     subsets = math.comb(n, t)
     cbits = subsets.bit_length()
     # comparison circuit works on 64-bit words: (C + 1) * 2^(k-1) < 2^64, k = value_bits + f + 2

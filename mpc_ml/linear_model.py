@@ -77,6 +77,8 @@ class _Linear:
         n, d = X.shape
         f = rt.params.frac_bits
         vb = rt.params.value_bits if self.value_bound is None else int(np.ceil(np.log2(self.value_bound)))
+        if vb < -f:
+            raise InputError(f"value_bound {self.value_bound} is below the fixed-point precision 2^-{f}")
         if vb > rt.params.value_bits:
             raise InputError(f"value_bound {self.value_bound} exceeds the fixed-point range 2^{rt.params.value_bits}")
         bits = vb + f
@@ -84,7 +86,8 @@ class _Linear:
         if not self.alpha and n < cols:
             raise InputError(f"X has shape {X.shape}: {n} samples cannot determine {cols} coefficients "
                              "(with the intercept); add samples or use Ridge")
-        num_b, den_b = exact.bounds(n, cols, bits)
+        lam = int(round(self.alpha * (1 << (2 * f))))  # the ridge penalty at the scale of X^T X
+        num_b, den_b = exact.bounds(n, cols, bits, lam)
         big = rt.ring_of(exact.ring_for(num_b, den_b).k)
         both = exact.switch(rt, np.concatenate([X.share, y.share[..., None]], -1), bits, big)
         xs, ys = both[..., :d], both[..., d:]
@@ -94,15 +97,14 @@ class _Linear:
         xt = np.swapaxes(xs, -1, -2)
         ab = arith.reduce_degree(rt, big.matmul(xt, np.concatenate([xs, ys], -1)), big)
         a, b = ab[..., :cols], ab[..., cols:]
-        if self.alpha:
-            lam = int(round(self.alpha * (1 << (2 * f))))
-            diag = np.eye(cols, dtype=np.int64) * lam
-            if self.fit_intercept:
-                diag[-1, -1] = 0
-            a = big.add(a, big.from_objects(diag.astype(object)))
+        if lam:
+            diag = np.zeros((cols, cols), dtype=object)  # Python integers: any alpha in range, no int64 overflow
+            for i in range(d):  # the intercept is not penalized
+                diag[i, i] = lam
+            a = big.add(a, big.from_objects(diag))
         sol, self.evidence_ = exact.solve(rt, a, b, big, self.dst, (num_b, den_b))
         if sol is not None:
-            w = sol[:, 0]
+            w = sol
             self.coef_ = w[:d]
             self.intercept_ = float(w[d]) if self.fit_intercept else 0.0
         return self
@@ -183,6 +185,8 @@ class LogisticRegression:
             current().check_party(self.dst, "dst")
         X, y = _check_xy(_rows(X, "X"), _rows(y, "y"))
         n, d = X.shape
+        if n == 0:
+            raise InputError(f"X has shape {X.shape}: no samples to fit")
         zero = np.zeros(d)
         w = MPCTensor.from_plain(zero, 0)
         b = MPCTensor.from_plain(np.zeros(1), 0)
@@ -209,9 +213,12 @@ class LogisticRegression:
         return 0.5 * (1 + np.tanh(z / 2))  # the logistic function, without exp's overflow for large |z|
 
     def predict(self, X: Any) -> Any:
-        """Labels 0/1 (shared if X is shared)."""
-        p = self.predict_proba(X)
-        return p >= 0.5 if isinstance(p, MPCTensor) else (p >= 0.5).astype(float)
+        """Labels 0/1 (shared if X is shared): the exact sign of the logit, so both paths agree at the boundary."""
+        if self.coef_ is None:
+            raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
+        if isinstance(X, MPCTensor):
+            return X @ self.coef_ + self.intercept_ >= 0
+        return (_plain_features(X, self.coef_) @ self.coef_ + self.intercept_ >= 0).astype(float)
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy on plaintext X, y."""

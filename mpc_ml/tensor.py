@@ -325,11 +325,35 @@ class MPCTensor:
         if isinstance(other, MPCTensor):
             _same_session([self, other])
             return self._matmul(self.share, other.share, self.shape, other.shape, other)
+        w = _to_numpy(other, "public operand")
+        if w.ndim in (1, 2) and w.size and self.dim() >= 1 and self.shape[-1] == w.shape[0]:
+            return self._matmul_public(w, other)
         o = self._public(other)
         return self._matmul(self.share, o, self.shape, o.shape[2:], other)
 
+    def _matmul_public(self, w: np.ndarray, other: Any) -> "MPCTensor":
+        """x @ w for a public vector or matrix w, its rows grouped by magnitude: each group encoded with extra bits
+        e (the normalised mantissa of functions.mul_public) and its partial product truncated by f + e, so that small
+        weights (1e-5 on amounts of 1e6) keep their precision. e is capped so that every column's weights of the
+        group sum to at most 2^-e in magnitude: the partial product then stays within the truncation's range."""
+        rt, p = self._rt, self._rt.params
+        fixedpoint.encode(w, p, "public operand")  # finite and in range (InputError)
+        rows = np.abs(w.reshape(w.shape[0], -1))
+        cap = min(functions.MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits)
+        extra = np.clip(-np.frexp(rows.max(1))[1], 0, cap)
+        out = None
+        for e in np.unique(extra):
+            group = extra == e
+            total = float(rows[group].sum(0).max())
+            bits = int(min(e, max(0, np.floor(-np.log2(total))))) if total > 0 else 0
+            enc = rt.ring.from_int64(np.round(w[group] * 2.0 ** (p.frac_bits + bits)).astype(np.int64))
+            part = self._matmul(np.ascontiguousarray(self.share[..., group]), enc, self.shape[:-1] + (int(group.sum()),),
+                                enc.shape[2:], other, p.frac_bits + bits)
+            out = part if out is None else out + part
+        return out
+
     def _matmul(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...], sb: tuple[int, ...],
-                other: Any) -> "MPCTensor":
+                other: Any, bits: int | None = None) -> "MPCTensor":
         if len(sa) == 0 or len(sb) == 0:
             raise InputError("matmul needs operands with at least one dimension")
         va, vb = len(sa) == 1, len(sb) == 1
@@ -347,7 +371,7 @@ class MPCTensor:
             np.broadcast_shapes(a.shape[2:-2], b.shape[2:-2])
         except ValueError:
             raise InputError(f"matmul batch shapes {sa} and {sb} do not broadcast") from None
-        out = arith.matmul_fixed(self._rt, a, b)
+        out = arith.trunc(self._rt, self._rt.ring.matmul(a, b), bits)
         if va:
             out = out[..., 0, :]
         if vb:
@@ -466,11 +490,11 @@ class MPCTensor:
         return self._wrap(functions.exp(self._rt, self.share))
 
     def reciprocal(self) -> "MPCTensor":
-        """1/x for 0.01 < x < 200."""
+        """1/x for any x in range (a secret normalisation, then Newton; 1/0 gives 0)."""
         return self._wrap(functions.reciprocal(self._rt, self.share))
 
     def sqrt(self) -> "MPCTensor":
-        """sqrt(x) for 0.01 < x < 200."""
+        """sqrt(x) for any x >= 0 in range (a secret normalisation, then Newton; 0 for x <= 0)."""
         return self._wrap(functions.sqrt(self._rt, self.share))
 
     def abs(self) -> "MPCTensor":
@@ -581,8 +605,7 @@ class MPCTensor:
     @_zero_d
     def softmax(self, dim: int = -1) -> "MPCTensor":
         """exp(x - max) / sum exp(x - max) along dim; the sum s lies in [1, n] for n elements along dim, and
-        1/s is Newton's over that range (reciprocal() is valid below 200 only, and softmax had garbage beyond
-        about 660 elements)."""
+        1/s is Newton's over that range from 1/n (no normalisation needed: the bounds are public)."""
         d = _dim(dim, self.dim())
         n = self.shape[d]
         if n == 0:

@@ -55,10 +55,10 @@ def _layer(layer: Any) -> m.Module:
     if kind in ("MaxPool2d", "AvgPool2d"):
         cls = m.MaxPool2d if kind == "MaxPool2d" else m.AvgPool2d
         _refuse(kind, {"ceil_mode=True": layer.ceil_mode,
-                       "dilation": kind == "MaxPool2d" and m._pair(layer.dilation) != (1, 1),
+                       "dilation": kind == "MaxPool2d" and m._pair(layer.dilation, "dilation") != (1, 1),
                        "return_indices=True": kind == "MaxPool2d" and layer.return_indices,
                        "count_include_pad=False": (kind == "AvgPool2d" and not layer.count_include_pad
-                                                   and m._pair(layer.padding) != (0, 0)),
+                                                   and m._pair(layer.padding, "padding", 0) != (0, 0)),
                        "divisor_override": kind == "AvgPool2d" and layer.divisor_override is not None})
         return cls(layer.kernel_size, layer.stride, layer.padding)
     raise InputError(f"unsupported layer {kind}: from_pytorch supports {', '.join(SUPPORTED)}")

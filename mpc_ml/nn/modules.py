@@ -10,8 +10,19 @@ from ..errors import InputError
 from ..tensor import MPCTensor, _to_numpy
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+def _pair(v: Any, name: str, least: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints, each at least `least`; InputError naming `name` otherwise."""
+    pair = (v, v) if np.isscalar(v) else tuple(v) if isinstance(v, (tuple, list)) and len(v) == 2 else None
+    if pair is None or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) and e >= least for e in pair):
+        raise InputError(f"{name} must be an integer >= {least} or a pair of them, got {v!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _count(v: Any, name: str) -> int:
+    """A positive number of features or channels."""
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        raise InputError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
 
 
 class Module:
@@ -58,6 +69,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, weight: Any = None, bias: Any = None) -> None:
         super().__init__()
+        in_features, out_features = _count(in_features, "in_features"), _count(out_features, "out_features")
         w = np.zeros((out_features, in_features)) if weight is None else _to_numpy(weight)
         if w.shape != (out_features, in_features):
             raise InputError(f"Linear weight has shape {w.shape}, expected {(out_features, in_features)}")
@@ -106,16 +118,19 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
                  weight: Any = None, bias: Any = None) -> None:
         super().__init__()
-        self.kernel = _pair(kernel_size)
-        self.stride, self.padding = _pair(stride), _pair(padding)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel = _pair(kernel_size, "kernel_size")
+        self.stride, self.padding = _pair(stride, "stride"), _pair(padding, "padding", 0)
+        self.in_channels, self.out_channels = _count(in_channels, "in_channels"), _count(out_channels, "out_channels")
         shape = (out_channels, in_channels) + self.kernel
         w = np.zeros(shape) if weight is None else _to_numpy(weight)
         if w.shape != shape:
             raise InputError(f"Conv2d weight has shape {w.shape}, expected {shape}")
         self._params["weight"] = w
         if bias is not None:
-            self._params["bias"] = _to_numpy(bias).reshape(out_channels)
+            b = _to_numpy(bias)
+            if b.shape != (out_channels,):
+                raise InputError(f"Conv2d bias has shape {b.shape}, expected {(out_channels,)}")
+            self._params["bias"] = b
 
     def forward(self, x: MPCTensor) -> MPCTensor:
         """Convolution via im2col."""
@@ -135,9 +150,11 @@ class Conv2d(Module):
 class _Pool(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
         super().__init__()
-        self.kernel = _pair(kernel_size)
-        self.stride = _pair(stride) if stride is not None else self.kernel
-        self.padding = _pair(padding)
+        self.kernel = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride") if stride is not None else self.kernel
+        self.padding = _pair(padding, "padding", 0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel)):  # as torch: a window of padding alone
+            raise InputError(f"padding {padding!r} must be at most half of kernel_size {kernel_size!r}")
 
     def _windows(self, x: MPCTensor, fill: np.ndarray | None = None) -> tuple[MPCTensor, tuple[int, ...]]:
         if x.dim() != 4:

@@ -132,7 +132,10 @@ def _trunc_masks(rt: Runtime, size: int, f: int) -> tuple[np.ndarray, np.ndarray
     mask = [(i, 1 << sum(lo_w[:i]), 0) for i in range(len(lo_w))]
     mask += [(len(lo_w) + i, 1 << (f + sum(hi_w[:i])), 0) for i in range(len(hi_w))]
     hi = [(len(lo_w) + i, 1 << sum(hi_w[:i]), 0) for i in range(len(hi_w))]
-    offsets = [1 << (p.trunc_bits - 1), (1 << (p.trunc_bits - 1 - f)) + p.trunc_bias]
+    # for an even number of subsets C, half a unit more in the mask's offset: floor() loses 1/2 on average and the
+    # carry adds C/2, which bias = C // 2 then takes back exactly (else every product errs by -1/2 on average)
+    half = 1 << (f - 1) if p.subsets % 2 == 0 and f > 0 else 0
+    offsets = [(1 << (p.trunc_bits - 1)) + half, (1 << (p.trunc_bits - 1 - f)) + p.trunc_bias]
     sh, _ = rt.prss.shares(ring, (size,), lo_w + hi_w, [mask, hi], zero=(0,), offsets=offsets)
     return sh[:, 0], sh[:, 1]
 
@@ -183,8 +186,3 @@ def mul_fixed(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     trunc forms the product, adds the mask and reduces in one pass.
     """
     return trunc(rt, x, factor=y)
-
-
-def matmul_fixed(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Degree-t shares of the fixed-point matrix product x @ y (local products, one round)."""
-    return trunc(rt, rt.ring.matmul(x, y))

@@ -63,8 +63,8 @@ def _inverse_mod(a: np.ndarray, primes: tuple[int, ...]) -> np.ndarray | None:
 
 def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None,
           bounds: tuple[int, int]) -> tuple[np.ndarray | None, dict | None]:
-    """Shares a (d, d), b (d, e) in `ring` -> (A^-1 b as floats, its evidence), opened to dst with
-    signed shares and recovered by rational reconstruction within `bounds` ((None, None) elsewhere)."""
+    """Shares a (d, d), b (d, e) in `ring` -> (A^-1 b as floats, (d,) when e = 1, and its evidence), opened to dst
+    with signed shares and recovered by rational reconstruction within `bounds` ((None, None) elsewhere)."""
     d = a.shape[-1]
     for _ in range(4):
         r, s = rt.prss.uniform(ring, (d, d)), rt.prss.uniform(ring, (d, d))
@@ -75,7 +75,7 @@ def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None
             continue  # R, S or A singular mod some prime: draw new masks (a singular A fails every time)
         zrb = ring.matmul(z.astype(np.float64)[None], ra_rb[..., d:])
         sol = arith.reduce_degree(rt, ring.matmul(s, zrb), ring)
-        return open_output(rt, sol, dst, ring, bounds)
+        return open_output(rt, sol[..., 0] if sol.shape[-1] == 1 else sol, dst, ring, bounds)
     raise SingularMatrixError("the system matrix is singular (collinear features?)")
 
 
@@ -92,10 +92,11 @@ def rational(v: int, modulus: int, num_bound: int, den_bound: int) -> tuple[int,
     return (r1, s1) if s1 > 0 else (-r1, -s1)
 
 
-def bounds(n_rows: int, d: int, entry_bits: int) -> tuple[int, int]:
-    """(numerator, denominator) bounds for A^-1 b with A = X^T X, b = X^T y, |entries| < 2^entry_bits."""
+def bounds(n_rows: int, d: int, entry_bits: int, ridge: int = 0) -> tuple[int, int]:
+    """(numerator, denominator) bounds for A^-1 b with A = X^T X + ridge I, b = X^T y, |entries| < 2^entry_bits
+    (ridge: the penalty added to A's diagonal, at A's scale)."""
     row = math.isqrt(d) + 1
-    entry = n_rows << (2 * entry_bits)
+    entry = (n_rows << (2 * entry_bits)) + ridge
     den = (row * entry) ** d
     num = d * (row * entry) ** d
     return num, den

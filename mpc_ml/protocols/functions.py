@@ -4,9 +4,9 @@ Each returns degree-t shares (L, K, *shape) at scale 2^f. Accuracy (f = 24):
 relu and comparisons are exact; exp uses 1 + u + u^2/2 + u^3/6 with u = x/256 raised to 2^8
 (absolute error under 5e-5 on [-64, 0], relative under 2.5e-4 up to x = 16: mpc_ml/README.md has
 every function's bound; inputs are first clamped to [-64, 20.8] for value_bits = 31, so e^x
-saturates instead of wrapping); reciprocal runs Newton from
-3 exp(1/2 - x) + 0.003 (valid for 0.01 < x < 200); sigmoid uses an exact sign and a
-reciprocal on [1, 2]; inverse square root runs 10 Newton steps from CrypTen's initial guess.
+saturates instead of wrapping); reciprocal and sqrt bring |x| into [1, 16) by a secret power of 2^4 (one batched
+comparison), then run Newton there (any x in range); sigmoid uses an exact sign and a
+reciprocal on [1, 2]; inverse square root runs 10 Newton steps from CrypTen's initial guess (0.01 < x < 200).
 """
 
 from __future__ import annotations
@@ -116,22 +116,58 @@ def exp(rt: Runtime, x: np.ndarray, squarings: int = 8) -> np.ndarray:
     return y
 
 
-def reciprocal(rt: Runtime, x: np.ndarray, iterations: int = 10) -> np.ndarray:
-    """1/x for 0.01 < x < 200 by Newton-Raphson from 3 exp(1/2 - x) + 0.003."""
-    y = add_public(rt, mul_public(rt, exp(rt, add_public(rt, rt.ring.neg(x), 0.5)), 3.0), 0.003)
-    return _newton_recip(rt, x, y, iterations)
+NORM_STEP = 4  # bits between the thresholds of a secret normalisation: |x| 2^-(4j) lands in [1, 16)
+
+
+def _octaves(rt: Runtime, x: np.ndarray, signed: bool) -> tuple[list[np.ndarray], list[int]]:
+    """Integer 0/1 shares h_j of [2^(4j) <= x < 2^(4j+4)] for j from -f/4 to the top of the range, one batched
+    comparison; `signed`: of [2^(4j) <= |x| < 2^(4j+4)] times sign(x) (-1, 0 or 1). All are 0 for x = 0, and
+    unsigned for x < 0."""
+    p, ring = rt.params, rt.ring
+    js = list(range(-(p.frac_bits // NORM_STEP), -(-p.value_bits // NORM_STEP)))
+    sides = [x, ring.neg(x)] if signed else [x]
+    g = ge_zero(rt, np.stack([add_public(rt, v, -2.0 ** (NORM_STEP * j)) for v in sides for j in js], axis=2))
+    m = len(js)
+    hots = []
+    for k in range(m):  # h_j = g_j - g_(j+1): x is in exactly one octave
+        h = [ring.sub(g[:, :, i * m + k], g[:, :, i * m + k + 1]) if k + 1 < m else g[:, :, i * m + k]
+             for i in range(len(sides))]
+        hots.append(ring.sub(h[0], h[1]) if signed else h[0])
+    return hots, js
+
+
+def _power_of(rt: Runtime, hots: list[np.ndarray], exponents: list[int]) -> np.ndarray:
+    """Shares of sum_j h_j 2^(exponents[j]) (local: the h_j are integer shares, the powers public)."""
+    ring = rt.ring
+    out = scale_int(rt, hots[0], 1 << exponents[0])
+    for h, e in zip(hots[1:], exponents[1:]):
+        out = ring.add(out, scale_int(rt, h, 1 << e))
+    return out
+
+
+def reciprocal(rt: Runtime, x: np.ndarray) -> np.ndarray:
+    """1/x for any x in the fixed-point range (x = 0 gives 0), CrypTen's sign(x) / |x| with a secret normalisation:
+    |x| = x' 2^(4j) with x' in [1, 16) (one batched comparison against the octaves' bounds), 1/x' by Newton
+    over [1, 16), then times sign(x) 2^-(4j). Two truncations by T bits (4j <= T) carry x to x' and back."""
+    hots, js = _octaves(rt, x, signed=True)
+    top = NORM_STEP * js[-1]
+    scale = _power_of(rt, hots, [top - NORM_STEP * j for j in js])  # sign(x) 2^(T - 4j)
+    r = reciprocal_between(rt, arith.trunc(rt, x, top, factor=scale), 1.0, float(1 << NORM_STEP))
+    return arith.trunc(rt, r, top, factor=scale)
 
 
 def reciprocal_between(rt: Runtime, x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """1/x for public bounds 0 < lo <= x <= hi (softmax's denominator: 1 <= x <= n): Newton from 2 / (lo + hi).
+    """1/x for public bounds 0 < lo <= x <= hi (softmax's denominator: 1 <= x <= n): Newton from 1 / hi.
 
-    The start is below 2 / x for every x in range, so Newton converges; its relative error
-    |1 - x y_0| <= (hi - lo) / (hi + lo) squares at every step, and steps are taken until it is below 2^-30.
+    x y_0 lies in [lo/hi, 1], so every step multiplies y by 2 - x y in [1, 2): y grows towards 1/x and never
+    underflows (from 2 / (lo + hi), x = hi made the first step 4 hi / (lo + hi)^2, below one unit for hi above
+    ~8,000: softmax over that many tied logits). The relative error |1 - x y_0| <= 1 - lo/hi squares at every
+    step, and steps are taken until it is below 2^-30.
     """
-    y0 = 2.0 / (lo + hi)
+    y0 = 1.0 / hi
     if y0 * rt.params.scale < 16:
         raise InputError(f"a reciprocal over [{lo:g}, {hi:g}] is below the fixed-point precision")
-    e0 = max((hi - lo) / (hi + lo), 2.0 ** -30)
+    e0 = max((hi - lo) / hi, 2.0 ** -30)
     steps = max(1, math.ceil(math.log2(30 * math.log(2) / -math.log(e0))) + 1)
     return _newton_recip(rt, x, add_public(rt, arith.public(rt, 0, x.shape[2:]), y0), steps)
 
@@ -173,8 +209,14 @@ def inv_sqrt(rt: Runtime, x: np.ndarray, iterations: int = 10) -> np.ndarray:
 
 
 def sqrt(rt: Runtime, x: np.ndarray) -> np.ndarray:
-    """sqrt(x) = x / sqrt(x) for 0.01 < x < 200."""
-    return arith.mul_fixed(rt, x, inv_sqrt(rt, x))
+    """sqrt(x) for any x >= 0 in the fixed-point range (0 for x <= 0): x = x' 2^(4j) with x' in [1, 16) by a
+    secret normalisation (as `reciprocal`), sqrt(x') = x' / sqrt(x'), times 2^(2j)."""
+    hots, js = _octaves(rt, x, signed=False)
+    top = NORM_STEP * js[-1]
+    xn = arith.trunc(rt, x, top, factor=_power_of(rt, hots, [top - NORM_STEP * j for j in js]))
+    root = arith.mul_fixed(rt, xn, inv_sqrt(rt, xn))
+    half = top // 2  # 4j is even: 2^(2j) = 2^(T/2 - (T/2 - 2j))
+    return arith.trunc(rt, root, half, factor=_power_of(rt, hots, [half + NORM_STEP * j // 2 for j in js]))
 
 
 CARRY_ONEHOT_MAX = 1 << 20  # one-hot rows carried through the tournament: up to this many elements (rows n^2)

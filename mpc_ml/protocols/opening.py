@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import evidence as ev
-from ..errors import ProtocolError
+from ..errors import InputError, ProtocolError
 from ..ring import Ring
 from ..runtime import Runtime
 from . import shamir
@@ -52,6 +52,6 @@ def open_output(rt: Runtime, shares: np.ndarray, dst: int | None, ring: Ring | N
     else:
         out = ev.decode_rational(ring, value, bounds)
         if out is None:
-            raise ArithmeticError("rational reconstruction failed: inputs exceed the declared range (value_bound)")
+            raise InputError("rational reconstruction failed: inputs exceed the declared range (value_bound)")
     evidence = ev.build(meta, packed, sigs, rt.verify_keys)
     return out, evidence
