@@ -13,13 +13,13 @@ import os
 from typing import Any
 
 from . import runtime as _runtime
-from .errors import (EvidenceError, InputError, MPCError, PartyDied, PartyTimeout, ProtocolError,
+from .errors import (EvidenceError, InputError, InputSizeError, MPCError, PartyDied, PartyTimeout, ProtocolError,
                      ShareCheckError, SingularMatrixError)
 from .evidence import verify
 from .tensor import MPCTensor, cat, stack
 
 __all__ = ["init", "uninit", "preprocess", "cryptensor", "verify", "party_keys", "MPCTensor", "cat", "stack",
-           "get_rank", "get_world_size", "is_initialized", "MPCError", "InputError", "ProtocolError", "PartyDied",
+           "get_rank", "get_world_size", "is_initialized", "MPCError", "InputError", "InputSizeError", "ProtocolError", "PartyDied",
            "PartyTimeout", "ShareCheckError", "SingularMatrixError", "EvidenceError", "nn", "linear_model", "stats"]
 
 

@@ -35,6 +35,11 @@ class ShareCheckError(ProtocolError):
         self.suspects = suspects
 
 
+class InputSizeError(InputError, ProtocolError):
+    """An input message of another size than the shape this party expected, refused from its header: the parties
+    passed different shapes, or the input party misbehaves (both an InputError and a ProtocolError naming it)."""
+
+
 class SingularMatrixError(MPCError, ArithmeticError):
     """A linear system to solve is singular (e.g. collinear features); only its rank was revealed."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import math
 import os
 import queue
 import runpy
@@ -267,7 +266,7 @@ def _env_timeout() -> float:
         timeout = float(text)
         _check_timeout(timeout)
     except (ValueError, InputError):
-        raise InputError(f"{ENV_TIMEOUT} must be a positive, finite number of seconds, got {text!r}") from None
+        raise InputError(f"{ENV_TIMEOUT} must be a positive number of seconds up to {MAX_TIMEOUT:g}, got {text!r}") from None
     return timeout
 
 
@@ -312,10 +311,15 @@ def write_local_deployment(n: int, directory: Path, threshold: int | None = None
     return path
 
 
+MAX_TIMEOUT = 1e6  # seconds (11 days): socket and select timeouts overflow above ~9.2e9
+
+
 def _check_timeout(timeout: float | None) -> None:
-    """A timeout is a positive, finite number of seconds (0 fails every round at once, inf overflows the waits)."""
-    if timeout is not None and not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
-        raise InputError(f"--timeout must be a positive, finite number of seconds, got {timeout!r}")
+    """A timeout is a positive number of seconds up to MAX_TIMEOUT (0 fails every round at once, huge ones overflow
+    the waits)."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+                                    and 0 < timeout <= MAX_TIMEOUT):
+        raise InputError(f"--timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, got {timeout!r}")
 
 
 def run_local(n: int, script: str, args: list[str], timeout: float | None = None, threshold: int | None = None) -> int:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import InputError, MPCError, PartyDied, PartyTimeout, ProtocolError
+from .errors import InputError, InputSizeError, MPCError, PartyDied, PartyTimeout, ProtocolError
 from .runtime import Codec, Stats
 
 MAGIC = b"QMPC\x00\x01"
@@ -34,6 +34,14 @@ MAX_FRAME = 1 << 31
 MAX_DIMS = 8
 SOCKET_BUFFER = 4 << 20  # Linux caps it at net.core.wmem_max (4 MiB here) and doubles it
 HANDSHAKE_TIMEOUT = 2.0  # seconds an accepted connection has to send its hello (peers send it at once)
+
+
+class FrameSizeError(ProtocolError):
+    """A frame whose header announces another size than the round fixes (refused before its body is read)."""
+
+    def __init__(self, peer: int, size: int, expected: int) -> None:
+        super().__init__(f"party {peer} sent a frame of {size} bytes where this round's is {expected}", peer)
+        self.size, self.expected = size, expected
 
 
 def _recv_exact(sock: socket.socket, n: int, deadline: float) -> bytes | None:
@@ -99,8 +107,7 @@ class Channel:
         if length > MAX_FRAME or length < 16:
             raise ProtocolError(f"party {self.peer} sent a frame of {length} bytes", self.peer)
         if self.expect is not None and length != self.expect:  # refused from its header, before its body is buffered
-            raise ProtocolError(f"party {self.peer} sent a frame of {length} bytes where this round's is "
-                                f"{self.expect}", self.peer)
+            raise FrameSizeError(self.peer, length, self.expect)
         if len(self.inbuf) < 4 + length:
             return None
         nonce = self._recv_ctr.to_bytes(12, "big")
@@ -402,7 +409,14 @@ class TcpComm:
             self._transfer({j: head + codec.encode(per_dest[j]) for j in range(self.n) if j != src}, set())
             return per_dest[src][None]
         size = None if shape is None else 8 + 1 + 8 * len(shape) + codec.wire_size(tuple(shape))  # known: refused from its header
-        data = self._check_round(src, self._transfer({}, {src}, size)[src])
+        try:
+            data = self._check_round(src, self._transfer({}, {src}, size)[src])
+        except FrameSizeError as exc:
+            if exc.party != src:
+                raise
+            raise InputSizeError(f"party {src} shared a tensor of another size than the shape {tuple(shape)} this "
+                                 f"party expected (a message of {exc.size - 16} bytes for {size}): every party must "
+                                 "pass the same shape", src) from None
         try:
             nd = data[0]
             if nd > MAX_DIMS or len(data) < 1 + 8 * nd:

@@ -321,8 +321,8 @@ def send_voting_links(board: Board, sessions: Callable[[], Session], election_id
     if smtp is None:
         raise DecodeError("send_mail", "no SMTP server is configured (QUORUM_SMTP_HOST)")
     pinned = base_hash(board, election_id)
-    if pinned is None:
-        raise ProtocolError(f"election {election_id!r} is not open: its fingerprint is fixed when it opens")
+    if pinned is None or phase(board, election_id) != "open":
+        raise ProtocolError(f"election {election_id!r} is not open for voting: no voting link is sent")
     link = voting_link(booth_url, pinned)
     return {v.voter_id: mail.send(smtp, mail.voting_link_message(smtp.sender, v.email, election_id, v.voter_id, link, pinned))
             for v in voters(sessions, election_id) if v.email}

@@ -55,6 +55,7 @@ export function checkReveal() { return { choices: {}, problems: [] }; }
 _STUB_ELECTION = """
 export function contestRules() { return { options: [], labels: [] }; }
 export function pinnedBaseHash() { return "00".repeat(32); }
+export function pinError(message) { return new Error(message); }
 export async function loadContext() {
   return { electionId: "club", manifest: { contests: [] }, baseHash: new Uint8Array(32),
            entries: [{ type: "setup", payload: { board_key: "00".repeat(32) } },
@@ -75,6 +76,7 @@ function el(id) {
     elements.set(id, { id, hidden: false, textContent: "", className: "", type: "", value: "x", href: "",
       dataset: id === "booth" ? { api: "/api/elections/club", track: "/board/club/track" } : {}, listeners: {},
       disabled: false, addEventListener(t, f) { this.listeners[t] = f; }, querySelector() { return { focus() {} }; },
+      setAttribute() {}, removeAttribute() {},
       querySelectorAll() { return []; }, replaceChildren() {}, append() {} });
   }
   return elements.get(id);

@@ -9,7 +9,7 @@ import { entryValid, nextTracker } from "./board.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson } from "./crypto/encoding.js";
 import { checkReveal, credentialKey, encryptBallot, revealJson } from "./booth/ballot.js";
-import { contestRules, loadContext, pinnedBaseHash } from "./booth/election.js";
+import { contestRules, loadContext, pinError, pinnedBaseHash } from "./booth/election.js";
 
 const root = document.getElementById("booth");
 const $ = (id) => document.getElementById(id);
@@ -127,7 +127,25 @@ function choices() {
   return out;
 }
 
-$("base-hash").value = new URLSearchParams(window.location.hash.slice(1)).get("base-hash") || "";  // checked at Continue
+/** The fingerprint field marked invalid (and tied to the problem shown) or not. */
+function markPin(bad) {
+  const field = $("base-hash");
+  if (bad) field.setAttribute("aria-invalid", "true");
+  else field.removeAttribute("aria-invalid");
+  field.setAttribute("aria-describedby", bad ? "base-hash-hint problem" : "base-hash-hint");
+}
+
+// The voting link's fingerprint, checked at Continue. A page reached by a redirect does not use it: the server
+// answering the link could redirect it to another fingerprint (the fragment of a redirect replaces the link's).
+const linked = new URLSearchParams(window.location.hash.slice(1)).get("base-hash") || "";
+const navigation = performance.getEntriesByType("navigation")[0];
+if (linked && navigation && navigation.redirectCount > 0) {
+  announce(problem, "This page was reached through a redirect, so the fingerprint in its address is not used: "
+    + "paste the fingerprint from the election officials' notice.", "error");
+  markPin(true);
+} else {
+  $("base-hash").value = linked;
+}
 
 $("show-credential").addEventListener("change", (event) => {
   $("credential").type = event.target.checked ? "text" : "password";
@@ -141,10 +159,12 @@ $("credential-form").addEventListener("submit", async (event) => {
     announce(status, "Checking the election's parameters…");
     const pin = pinnedBaseHash($("base-hash").value);
     if (!pin) {
-      throw new Error("enter the election fingerprint from the officials' notice (or open the voting link it gives): "
+      throw pinError("enter the election fingerprint from the officials' notice (or open the voting link it gives): "
         + "it is how this page knows it is their election");
     }
     ctx = ctx && toHex(ctx.baseHash) === pin ? ctx : await loadContext(root.dataset.api, pin);
+    markPin(false);
+    $("election-fingerprint").textContent = toHex(ctx.baseHash).match(/.{8}/g).join(" ");
     form = form || buildForm(ctx.manifest);
     const candidate = await credentialKey(ctx.electionId, $("credential").value.trim());
     // checked here, before the choices: a mistyped credential is otherwise refused only at encryption
@@ -156,6 +176,10 @@ $("credential-form").addEventListener("submit", async (event) => {
     show("step-choose");
   } catch (error) {
     fail(error);
+    if (error.field === "base-hash") {
+      markPin(true);
+      focused = $("base-hash");  // busy(false) brings the keyboard focus to the field to fix
+    }
   } finally {
     busy(false);
   }

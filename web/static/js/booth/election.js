@@ -36,8 +36,15 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function pinnedBaseHash(text) {
   const hex = text.replace(/\s+/g, "").toLowerCase();
   if (!hex) return null;
-  if (!HEX64.test(hex)) throw new Error("the election fingerprint is 64 characters 0-9 and a-f: check it against the officials' notice");
+  if (!HEX64.test(hex)) throw pinError("the election fingerprint is 64 characters 0-9 and a-f: check it against the officials' notice");
   return hex;
+}
+
+/** An error about the fingerprint field (the page marks the field). */
+export function pinError(message) {
+  const error = new Error(message);
+  error.field = "base-hash";
+  return error;
 }
 
 /**
@@ -65,7 +72,7 @@ export async function loadContext(apiBase, pin) {
     throw new Error("the board's base hash does not match its own parameters: do not vote here");
   }
   if (toHex(baseHash) !== pin) {
-    throw new Error(`this election's fingerprint is ${toHex(baseHash)}, not the one you were given: do not vote `
+    throw pinError(`this election's fingerprint is ${toHex(baseHash)}, not the one you were given: do not vote `
       + "here, and tell the election officials");
   }
   return {
