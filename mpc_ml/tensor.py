@@ -340,12 +340,19 @@ class MPCTensor:
         fixedpoint.encode(w, p, "public operand")  # finite and in range (InputError)
         rows = np.abs(w.reshape(w.shape[0], -1))
         cap = min(functions.MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits)
-        extra = np.clip(-np.frexp(rows.max(1))[1], 0, cap)
-        out = None
-        for e in np.unique(extra):
-            group = extra == e
+
+        def safe(group: np.ndarray, e: int) -> int:  # at most e, with every column's |w| sum times 2^bits <= 1
             total = float(rows[group].sum(0).max())
-            bits = int(min(e, max(0, np.floor(-np.log2(total))))) if total > 0 else 0
+            return int(min(e, max(0, np.floor(-np.log2(total))))) if total > 0 else 0
+
+        extra = np.clip(-np.frexp(rows.max(1))[1], 0, cap)
+        planned: dict[int, np.ndarray] = {}  # bits -> rows: groups that end with the same bits share one truncation
+        for e in np.unique(extra):
+            bits = safe(extra == e, int(e))
+            planned[bits] = planned.get(bits, np.zeros(len(rows), dtype=bool)) | (extra == e)
+        out = None
+        for planned_bits, group in sorted(planned.items()):
+            bits = safe(group, planned_bits)
             enc = rt.ring.from_int64(np.round(w[group] * 2.0 ** (p.frac_bits + bits)).astype(np.int64))
             part = self._matmul(np.ascontiguousarray(self.share[..., group]), enc, self.shape[:-1] + (int(group.sum()),),
                                 enc.shape[2:], other, p.frac_bits + bits)
