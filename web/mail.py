@@ -1,4 +1,5 @@
-"""Credential e-mails through the configured SMTP server; each send reports delivered or the error."""
+"""Voters' e-mails (credentials, voting links) through the configured SMTP server; each send reports delivered or
+the error."""
 
 from __future__ import annotations
 
@@ -9,37 +10,34 @@ from email.message import EmailMessage
 from web.config import SmtpSettings
 
 
-def credential_message(sender: str, to: str, election_id: str, voter_id: str, credential: str, booth_url: str) -> EmailMessage:
-    """The e-mail that carries one voter's private credential."""
+def _message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = f"Your voting credential for {election_id}"
-    message.set_content(
+    message["Subject"] = subject
+    message.set_content(body)
+    return message
+
+
+def credential_message(sender: str, to: str, election_id: str, voter_id: str, credential: str, booth_url: str) -> EmailMessage:
+    """The e-mail that carries one voter's private credential."""
+    return _message(sender, to, f"Your voting credential for {election_id}", (
         f"Hello {voter_id},\n\n"
         f"Your private voting credential for the election {election_id} is:\n\n    {credential}\n\n"
         f"Vote at {booth_url} once the election is open: its voting link, with the election's fingerprint, is sent\n"
         "to you then and published by the election officials.\n\n"
         "Keep it secret: anyone who has it can vote in your name. It is sent once and not kept by the server;\n"
-        "if you lose it, ask the election administrator for a new one before the election opens.\n"
-    )
-    return message
+        "if you lose it, ask the election administrator for a new one before the election opens.\n"))
 
 
 def voting_link_message(sender: str, to: str, election_id: str, voter_id: str, link: str, base_hash: str) -> EmailMessage:
     """The e-mail sent when the election opens: the voting link, which pins the election's fingerprint (base hash)."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = f"The election {election_id} is open"
-    message.set_content(
+    return _message(sender, to, f"The election {election_id} is open", (
         f"Hello {voter_id},\n\n"
         f"The election {election_id} is open. Vote with the credential you received, at:\n\n    {link}\n\n"
         f"The election's fingerprint is\n\n    {base_hash}\n\n"
         "The booth checks that the election it is given has this fingerprint: open it from this link, or paste the\n"
-        "fingerprint, which the election officials also publish, into the booth yourself.\n"
-    )
-    return message
+        "fingerprint, which the election officials also publish, into the booth yourself.\n"))
 
 
 def send(settings: SmtpSettings, message: EmailMessage) -> str:

@@ -3,6 +3,10 @@ link's fragment, or pasted), so that a server holding the board key cannot swap 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -34,15 +38,22 @@ def _continue(page, credential: str, pin: str | None = None) -> str:
     return page.inner_text("#problem") if page.is_visible("#problem") else ""
 
 
-def test_the_booth_needs_the_fingerprint_and_refuses_another(app: Flask, admin: FlaskClient) -> None:  # noqa: F811
-    credential = _open(app, admin)
+@contextmanager
+def _booth_page(app: Flask) -> Iterator[tuple[str, Any, str]]:
+    """A live server and a page on its booth, without the fingerprint; yields (base URL, page, the real fingerprint).
+    No script error may occur on the page."""
     errors: list[str] = []
     with serve(app) as base, chromium() as browser:
         page = browser.new_page()
         watch_errors(page, errors)
-        pinned = voting_link(base, "club").split("#base-hash=")[1]
+        page.goto(f"{base}/vote/club")
+        yield base, page, voting_link(base, "club").split("#base-hash=")[1]
+    assert not errors, errors
 
-        page.goto(f"{base}/vote/club")  # no fragment: the booth cannot tell which election the voter means
+
+def test_the_booth_needs_the_fingerprint_and_refuses_another(app: Flask, admin: FlaskClient) -> None:  # noqa: F811
+    credential = _open(app, admin)
+    with _booth_page(app) as (base, page, pinned):  # no fragment: the booth cannot tell which election the voter means
         assert page.input_value("#base-hash") == ""
         assert "enter the election fingerprint" in _continue(page, credential)
         assert not page.is_visible("#step-choose")
@@ -56,22 +67,17 @@ def test_the_booth_needs_the_fingerprint_and_refuses_another(app: Flask, admin: 
         spaced = " ".join(pinned[i:i + 8] for i in range(0, 64, 8)).upper()
         assert _continue(page, credential, spaced) == ""
         assert page.is_visible("#step-choose")
+        assert page.inner_text("#election-fingerprint") == " ".join(pinned[i:i + 8] for i in range(0, 64, 8))
 
         open_booth(page, base, "club")  # the voting link fills the field from its fragment
         assert page.input_value("#base-hash") == pinned
         assert _continue(page, credential) == ""
-    assert not errors, errors
 
 
 def test_the_receipt_keeps_the_pin_for_a_re_vote(app: Flask, admin: FlaskClient) -> None:  # noqa: F811
     """A voter who pasted the fingerprint gets a 'vote again' link that carries it and reloads the booth."""
     credential = _open(app, admin)
-    errors: list[str] = []
-    with serve(app) as base, chromium() as browser:
-        page = browser.new_page()
-        watch_errors(page, errors)
-        pinned = voting_link(base, "club").split("#base-hash=")[1]
-        page.goto(f"{base}/vote/club")
+    with _booth_page(app) as (base, page, pinned):
         assert _continue(page, credential, pinned) == ""
         page.click("#ballot label:text-is('Ann')")
         page.click("#encrypt")
@@ -84,4 +90,3 @@ def test_the_receipt_keeps_the_pin_for_a_re_vote(app: Flask, admin: FlaskClient)
         page.wait_for_selector("#loading[hidden]", state="attached", timeout=TIMEOUT)  # the booth's scripts ran
         assert page.is_visible("#step-credential") and page.input_value("#base-hash") == pinned
         assert page.input_value("#credential") == ""  # a fresh booth
-    assert not errors, errors
