@@ -5,9 +5,10 @@ Every value (also every intermediate result and every difference that is compare
 |x| < 2^value_bits. A product of two such values, before truncation, is below 2^(value_bits + 2f),
 so the truncation mask r = sum over PRSS subsets of r_T, r_T < 2^(l + kappa), with
 l = value_bits + 2f + 1, must not wrap: M > 2^l + C * 2^(l + kappa), C = C(n, t) subsets.
-Probabilistic truncation returns floor(a / 2^f) + e - bias with e in [0, C], bias = C // 2:
-the error of one truncation lies in (-(bias + 1), C - bias] units of 2^-f, so |err| < bias + 1
-for even C (|err| <= C - bias = bias + 1 for odd C; |err| < 2 ulp was measured for n=3).
+Probabilistic truncation returns floor(a / 2^f) + e - bias with e in [0, C], bias = C // 2 (for even C the mask
+carries half a unit more, so that the mean error is 0): the error of one truncation lies in (-(bias + 1), C - bias]
+units of 2^-f for odd C (|err| <= bias + 1; |err| < 2 ulp was measured for n=3) and in (-(bias + 1/2), bias + 1/2)
+for even C (`Params.describe`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Params:
         """Human-readable summary (for docs and benchmarks)."""
         return {"n": self.n, "t": self.t, "primes": self.ring.k, "modulus_bits": self.ring.bits,
                 "frac_bits": self.frac_bits, "value_bits": self.value_bits, "kappa": KAPPA,
-                "trunc_error_ulp": [-(self.trunc_bias + 1), self.subsets - self.trunc_bias]}
+                "trunc_error_ulp": ([-(self.trunc_bias + 1), self.subsets - self.trunc_bias] if self.subsets % 2 else
+                                    [-(self.trunc_bias + 0.5), self.trunc_bias + 0.5])}
 
 
 def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Params:

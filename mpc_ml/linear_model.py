@@ -45,6 +45,14 @@ def _plain_features(X: Any, coef: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _shared_logits(X: MPCTensor, coef: np.ndarray, intercept: float) -> MPCTensor:
+    """X coef + intercept for shared X, as (X * coef).sum(-1): each coefficient keeps its own normalised encoding
+    (a coefficient of 1e-5 on amounts of 1e6 beside one of 0.02 on ages), where X @ coef shares one per column."""
+    if X.dim() not in (1, 2) or X.shape[-1] != coef.shape[0]:
+        raise InputError(f"X has shape {X.shape}, expected (samples, {coef.shape[0]}) as in fit")
+    return (X * coef).sum(-1) + intercept
+
+
 def _check_xy(X: MPCTensor, y: MPCTensor) -> tuple[MPCTensor, MPCTensor]:
     if X.dim() != 2:
         raise InputError(f"X must be 2-D (samples, features), got shape {X.shape}")
@@ -118,7 +126,7 @@ class _Linear:
         """X @ coef_ + intercept_ (shared if X is shared)."""
         coef = self._require_fit()
         if isinstance(X, MPCTensor):
-            return X @ coef + self.intercept_
+            return _shared_logits(X, coef, self.intercept_)
         return _plain_features(X, coef) @ coef + self.intercept_
 
     def score(self, X: Any, y: Any) -> float | None:
@@ -208,7 +216,7 @@ class LogisticRegression:
         if self.coef_ is None:
             raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
         if isinstance(X, MPCTensor):
-            return (X @ self.coef_ + self.intercept_).sigmoid()
+            return _shared_logits(X, self.coef_, self.intercept_).sigmoid()
         z = _plain_features(X, self.coef_) @ self.coef_ + self.intercept_
         return 0.5 * (1 + np.tanh(z / 2))  # the logistic function, without exp's overflow for large |z|
 
@@ -217,7 +225,7 @@ class LogisticRegression:
         if self.coef_ is None:
             raise InputError("the model is not fitted here (fit first; coefficients open only to dst)")
         if isinstance(X, MPCTensor):
-            return X @ self.coef_ + self.intercept_ >= 0
+            return _shared_logits(X, self.coef_, self.intercept_) >= 0
         return (_plain_features(X, self.coef_) @ self.coef_ + self.intercept_ >= 0).astype(float)
 
     def score(self, X: Any, y: Any) -> float:

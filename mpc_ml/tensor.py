@@ -332,35 +332,44 @@ class MPCTensor:
         return self._matmul(self.share, o, self.shape, o.shape[2:], other)
 
     def _matmul_public(self, w: np.ndarray, other: Any) -> "MPCTensor":
-        """x @ w for a public vector or matrix w, its rows grouped by magnitude: each group encoded with extra bits
-        e (the normalised mantissa of functions.mul_public) and its partial product truncated by f + e, so that small
-        weights (1e-5 on amounts of 1e6) keep their precision. e is capped so that every column's weights of the
-        group sum to at most 2^-e in magnitude: the partial product then stays within the truncation's range."""
+        """x @ w for a public vector or matrix w, each output column j with its own extra bits e_j (the normalised
+        encoding of functions.mul_public): w[:, j] encoded at 2^(f + e_j) and the column's product truncated by
+        f + e_j, every column truncated once, all in one round. e_j is the largest with sum_i |w_ij| 2^e_j <= 1, so
+        the product stays within the truncation's range; a column of small weights (1e-5, on amounts of 1e6) keeps
+        their precision. (Weights of very different sizes within one column share its e_j: x * w keeps each.)"""
         rt, p = self._rt, self._rt.params
         fixedpoint.encode(w, p, "public operand")  # finite and in range (InputError)
-        rows = np.abs(w.reshape(w.shape[0], -1))
         cap = min(functions.MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits)
+        sums = np.abs(w).sum(0)  # per output column (a scalar for a vector w)
+        with np.errstate(divide="ignore"):
+            bits = np.clip(np.floor(-np.log2(np.where(sums > 0, sums, 1.0))), 0, cap).astype(int)
+        if w.ndim == 1:
+            product, finish = self._product(self.share, self._encoded(w, int(bits)), self.shape, w.shape)
+            return self._wrap(finish(arith.trunc(rt, product, p.frac_bits + int(bits))), other)
+        groups = [(int(b), np.flatnonzero(bits == b)) for b in np.unique(bits)]
+        parts, finish = [], None
+        for b, cols in groups:
+            product, finish = self._product(self.share, self._encoded(w[:, cols], b), self.shape, (w.shape[0], len(cols)))
+            parts.append((product, p.frac_bits + b, None))
+        opened = arith.trunc_each(rt, parts)  # each output column truncated once, every group in one round
+        out = np.empty(opened[0].shape[:-1] + (w.shape[1],), dtype=opened[0].dtype)
+        for (_, cols), part in zip(groups, opened):
+            out[..., cols] = part
+        return self._wrap(finish(out), other)
 
-        def safe(group: np.ndarray, e: int) -> int:  # at most e, with every column's |w| sum times 2^bits <= 1
-            total = float(rows[group].sum(0).max())
-            return int(min(e, max(0, np.floor(-np.log2(total))))) if total > 0 else 0
-
-        extra = np.clip(-np.frexp(rows.max(1))[1], 0, cap)
-        planned: dict[int, np.ndarray] = {}  # bits -> rows: groups that end with the same bits share one truncation
-        for e in np.unique(extra):
-            bits = safe(extra == e, int(e))
-            planned[bits] = planned.get(bits, np.zeros(len(rows), dtype=bool)) | (extra == e)
-        out = None
-        for planned_bits, group in sorted(planned.items()):
-            bits = safe(group, planned_bits)
-            enc = rt.ring.from_int64(np.round(w[group] * 2.0 ** (p.frac_bits + bits)).astype(np.int64))
-            part = self._matmul(np.ascontiguousarray(self.share[..., group]), enc, self.shape[:-1] + (int(group.sum()),),
-                                enc.shape[2:], other, p.frac_bits + bits)
-            out = part if out is None else out + part
-        return out
+    def _encoded(self, w: np.ndarray, extra: int) -> np.ndarray:
+        """Public residues of w at 2^(f + extra)."""
+        return self._rt.ring.from_int64(np.round(w * 2.0 ** (self._rt.params.frac_bits + extra)).astype(np.int64))
 
     def _matmul(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...], sb: tuple[int, ...],
-                other: Any, bits: int | None = None) -> "MPCTensor":
+                other: Any) -> "MPCTensor":
+        product, finish = self._product(a, b, sa, sb)
+        return self._wrap(finish(arith.trunc(self._rt, product)), other)
+
+    def _product(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...],
+                 sb: tuple[int, ...]) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """The untruncated matrix product of residues a (user shape sa) and b (sb), numpy semantics, and the function
+        that gives its truncation the product's shape (1-D operands' axes dropped)."""
         if len(sa) == 0 or len(sb) == 0:
             raise InputError("matmul needs operands with at least one dimension")
         va, vb = len(sa) == 1, len(sb) == 1
@@ -371,19 +380,19 @@ class MPCTensor:
         ka, kb = a.shape[-1], b.shape[-2]
         if ka != kb:
             raise InputError(f"matmul shapes {sa} and {sb} do not match ({ka} != {kb})")
-        ra, rb = a.ndim - 2, b.ndim - 2
-        nd = max(ra, rb)
+        nd = max(a.ndim - 2, b.ndim - 2)
         a, b = _align(a, nd), _align(b, nd)
         try:
             np.broadcast_shapes(a.shape[2:-2], b.shape[2:-2])
         except ValueError:
             raise InputError(f"matmul batch shapes {sa} and {sb} do not broadcast") from None
-        out = arith.trunc(self._rt, self._rt.ring.matmul(a, b), bits)
-        if va:
-            out = out[..., 0, :]
-        if vb:
-            out = out[..., 0]
-        return self._wrap(out, other)
+
+        def finish(out: np.ndarray) -> np.ndarray:
+            if va:
+                out = out[..., 0, :]
+            return out[..., 0] if vb else out
+
+        return self._rt.ring.matmul(a, b), finish
 
     def _dims(self, dim: Any) -> tuple[int, ...]:
         """A reduction's user dims: all for None, one int, or a tuple / list of distinct dims (as torch)."""

@@ -157,22 +157,35 @@ def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None, factor: np.ndarra
     all-to-all exchange the Lagrange combination, c mod 2^bits by the CRT, the division and the
     subtraction of the hi_T part (`Ring.open_trunc`; exact because c < M / 4 by the choice of the ring).
     """
+    return trunc_each(rt, [(z, bits, factor)])[0]
+
+
+def trunc_each(rt: Runtime, parts: list[tuple[np.ndarray, int | None, np.ndarray | None]]) -> list[np.ndarray]:
+    """`trunc` of several (z, bits, factor), each by its own number of bits, in one exchange (one round)."""
     ring = rt.ring
-    p = rt.params
-    f = p.frac_bits if bits is None else bits
-    if factor is not None:
-        full = np.broadcast_shapes(z.shape, factor.shape)
-        z = np.broadcast_to(z, full)
-    shape = z.shape[2:]
-    full = (rt.L, ring.k) + tuple(shape)
-    size = int(np.prod(shape, dtype=np.int64))
-    mask, hi_t = rt.pool.take(("trunc", ring.k, f), size, lambda m: _trunc_masks(rt, m, f))
-    masked = ring.mul_add(z, factor, mask.reshape(full))
-    stack = rt.exchange(masked, [list(range(rt.n))] * rt.n, rt.ring_codec, shape)
+    f_default = rt.params.frac_bits
+    masked, opened = [], []
+    for z, bits, factor in parts:
+        f = f_default if bits is None else bits
+        if factor is not None:
+            z = np.broadcast_to(z, np.broadcast_shapes(z.shape, factor.shape))
+        full = (rt.L, ring.k) + tuple(z.shape[2:])
+        size = int(np.prod(z.shape[2:], dtype=np.int64))
+        mask, hi_t = rt.pool.take(("trunc", ring.k, f), size, lambda m, f=f: _trunc_masks(rt, m, f))
+        masked.append(ring.mul_add(z, factor, mask.reshape(full)).reshape(full[:2] + (size,)))
+        opened.append((f, full, size, hi_t))
+    flat = masked[0] if len(masked) == 1 else np.concatenate(masked, axis=2)
+    stack = rt.exchange(flat, [list(range(rt.n))] * rt.n, rt.ring_codec, (flat.shape[2],))
     if products_checked(rt):  # a wrong share of c: ShareCheckError, naming its sender where n allows
         shamir.reconstruct(ring, stack, 2 * rt.t, check=True, corrupt=rt.t)
     base = tuple(range(2 * rt.t + 1))  # degree 2t: the first 2t + 1 shares determine c
-    return ring.open_trunc(stack[:len(base)], shamir.lagrange_weights(ring, base), f, hi_t.reshape(full))
+    weights = shamir.lagrange_weights(ring, base)
+    out, at = [], 0
+    for f, full, size, hi_t in opened:
+        part = np.ascontiguousarray(stack[:len(base), :, at:at + size])
+        out.append(ring.open_trunc(part, weights, f, hi_t.reshape(full[:2] + (size,))).reshape(full))
+        at += size
+    return out
 
 
 def mul(rt: Runtime, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ Each returns degree-t shares (L, K, *shape) at scale 2^f. Accuracy (f = 24):
 relu and comparisons are exact; exp uses 1 + u + u^2/2 + u^3/6 with u = x/256 raised to 2^8
 (absolute error under 5e-5 on [-64, 0], relative under 2.5e-4 up to x = 16: mpc_ml/README.md has
 every function's bound; inputs are first clamped to [-64, 20.8] for value_bits = 31, so e^x
-saturates instead of wrapping); reciprocal and sqrt bring |x| into [1, 16) by a secret power of 2^4 (one batched
-comparison), then run Newton there (any x in range); sigmoid uses an exact sign and a
+saturates instead of wrapping); reciprocal and sqrt bring |x| into [1, 256) or [1, 64) by a secret power of 2
+(one batched comparison against the octaves), then run Newton there (any x in range); sigmoid uses an exact sign and a
 reciprocal on [1, 2]; inverse square root runs 10 Newton steps from CrypTen's initial guess (0.01 < x < 200).
 """
 
@@ -42,7 +42,7 @@ def mul_public(rt: Runtime, x: np.ndarray, value: Any) -> np.ndarray:
 
     A factor below 1/2 in magnitude is encoded with a normalised mantissa, round(c 2^(f+e)) with
     1/2 <= |c 2^e| < 1, and the product truncated by f + e bits: full precision for c = 1/count, and for
-    x / d with public divisors d > 2. An array's elements are grouped by e, one truncation (round) per group.
+    x / d with public divisors d > 2. An array's elements are grouped by e, every group truncated in one round.
     """
     p = rt.params
     v = np.asarray(value, dtype=np.float64)
@@ -64,9 +64,11 @@ def mul_public(rt: Runtime, x: np.ndarray, value: Any) -> np.ndarray:
     if len(groups) == 1:
         return arith.trunc(rt, xb, p.frac_bits + int(groups[0]), factor=enc)
     out = np.empty((rt.L, rt.ring.k) + shape, dtype=x.dtype)
-    for e in groups:
-        sel = (slice(None), slice(None), extra == e)
-        out[sel] = arith.trunc(rt, np.ascontiguousarray(xb[sel]), p.frac_bits + int(e), factor=enc[sel])
+    sels = [(slice(None), slice(None), extra == e) for e in groups]
+    opened = arith.trunc_each(rt, [(np.ascontiguousarray(xb[sel]), p.frac_bits + int(e), enc[sel])
+                                   for sel, e in zip(sels, groups)])  # every group in one round
+    for sel, part in zip(sels, opened):
+        out[sel] = part
     return out
 
 
@@ -116,24 +118,20 @@ def exp(rt: Runtime, x: np.ndarray, squarings: int = 8) -> np.ndarray:
     return y
 
 
-NORM_STEP = 4  # bits between the thresholds of a secret normalisation: |x| 2^-(4j) lands in [1, 16)
+RECIPROCAL_STEP = 8  # reciprocal: |x| = x' 2^(8j + 3), x' in [1/8, 32) (7 octaves at f = 24: few comparisons)
+RECIPROCAL_SHIFT = 3
+SQRT_STEP = 6  # sqrt: x = x' 2^(6j), x' in [1, 64) (inv_sqrt's start holds below ~200; 6j/2 an integer)
 
 
-def _octaves(rt: Runtime, x: np.ndarray, signed: bool) -> tuple[list[np.ndarray], list[int]]:
-    """Integer 0/1 shares h_j of [2^(4j) <= x < 2^(4j+4)] for j from -f/4 to the top of the range, one batched
-    comparison; `signed`: of [2^(4j) <= |x| < 2^(4j+4)] times sign(x) (-1, 0 or 1). All are 0 for x = 0, and
-    unsigned for x < 0."""
+def _octaves(rt: Runtime, a: np.ndarray, step: int) -> tuple[list[np.ndarray], np.ndarray, list[int]]:
+    """For a >= 0: integer 0/1 shares h_j of [t_j <= a < t_(j+1)], t_j = max(2^(step j), 2^-f), for j from
+    -ceil(f/step) to the top of the range (one batched comparison), the shares of [a >= 2^-f] (a != 0; all h_j
+    are then 0), and the j. a in [t_j, 2^(step (j+1))) maps to a 2^-(step j) in [1, 2^step)."""
     p, ring = rt.params, rt.ring
-    js = list(range(-(p.frac_bits // NORM_STEP), -(-p.value_bits // NORM_STEP)))
-    sides = [x, ring.neg(x)] if signed else [x]
-    g = ge_zero(rt, np.stack([add_public(rt, v, -2.0 ** (NORM_STEP * j)) for v in sides for j in js], axis=2))
-    m = len(js)
-    hots = []
-    for k in range(m):  # h_j = g_j - g_(j+1): x is in exactly one octave
-        h = [ring.sub(g[:, :, i * m + k], g[:, :, i * m + k + 1]) if k + 1 < m else g[:, :, i * m + k]
-             for i in range(len(sides))]
-        hots.append(ring.sub(h[0], h[1]) if signed else h[0])
-    return hots, js
+    js = list(range(-p.frac_bits // step, -(-p.value_bits // step)))
+    g = ge_zero(rt, np.stack([add_public(rt, a, -max(2.0 ** (step * j), 2.0 ** -p.frac_bits)) for j in js], axis=2))
+    hots = [ring.sub(g[:, :, k], g[:, :, k + 1]) if k + 1 < len(js) else g[:, :, k] for k in range(len(js))]
+    return hots, g[:, :, 0], js
 
 
 def _power_of(rt: Runtime, hots: list[np.ndarray], exponents: list[int]) -> np.ndarray:
@@ -146,14 +144,22 @@ def _power_of(rt: Runtime, hots: list[np.ndarray], exponents: list[int]) -> np.n
 
 
 def reciprocal(rt: Runtime, x: np.ndarray) -> np.ndarray:
-    """1/x for any x in the fixed-point range (x = 0 gives 0), CrypTen's sign(x) / |x| with a secret normalisation:
-    |x| = x' 2^(4j) with x' in [1, 16) (one batched comparison against the octaves' bounds), 1/x' by Newton
-    over [1, 16), then times sign(x) 2^-(4j). Two truncations by T bits (4j <= T) carry x to x' and back."""
-    hots, js = _octaves(rt, x, signed=True)
-    top = NORM_STEP * js[-1]
-    scale = _power_of(rt, hots, [top - NORM_STEP * j for j in js])  # sign(x) 2^(T - 4j)
-    r = reciprocal_between(rt, arith.trunc(rt, x, top, factor=scale), 1.0, float(1 << NORM_STEP))
-    return arith.trunc(rt, r, top, factor=scale)
+    """1/x for any x in the fixed-point range, 0 for x = 0 (exactly), CrypTen's sign(x) / |x| with a secret
+    normalisation: the sign (one comparison), |x| = x' 2^(8j + 3) with x' in [1/8, 32) (one batched comparison
+    against the octaves' bounds), 1/x' by Newton over [1/8, 32), then 2^-(8j + 3) and the sign. Two truncations by
+    T + 3 bits (T = 8 j_max) carry |x| to x' and back."""
+    ring = rt.ring
+    sign = ring.sub(scale_int(rt, ge_zero(rt, x), 2), arith.public(rt, 1, x.shape[2:]))  # +-1, integer
+    ax = arith.mul(rt, x, sign)
+    hots, nonzero, js = _octaves(rt, ax, RECIPROCAL_STEP)
+    top = RECIPROCAL_STEP * js[-1]
+    scale = _power_of(rt, hots, [top - RECIPROCAL_STEP * j for j in js])  # 2^(T - 8j)
+    # x' = |x| 2^(-8j - 3) in [1/8, 32): 1/x' in (1/32, 8] keeps 19 bits or more at f = 24 (from [1, 256), 16)
+    shift = top + RECIPROCAL_SHIFT
+    r = reciprocal_between(rt, arith.trunc(rt, ax, shift, factor=scale), 2.0 ** -RECIPROCAL_SHIFT,
+                           2.0 ** (RECIPROCAL_STEP - RECIPROCAL_SHIFT))
+    sign = arith.mul(rt, sign, nonzero)  # 0 for x = 0, so that 1/0 opens exactly 0 (not the truncation's noise)
+    return arith.mul(rt, arith.trunc(rt, r, shift, factor=scale), sign)
 
 
 def reciprocal_between(rt: Runtime, x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -209,14 +215,16 @@ def inv_sqrt(rt: Runtime, x: np.ndarray, iterations: int = 10) -> np.ndarray:
 
 
 def sqrt(rt: Runtime, x: np.ndarray) -> np.ndarray:
-    """sqrt(x) for any x >= 0 in the fixed-point range (0 for x <= 0): x = x' 2^(4j) with x' in [1, 16) by a
-    secret normalisation (as `reciprocal`), sqrt(x') = x' / sqrt(x'), times 2^(2j)."""
-    hots, js = _octaves(rt, x, signed=False)
-    top = NORM_STEP * js[-1]
-    xn = arith.trunc(rt, x, top, factor=_power_of(rt, hots, [top - NORM_STEP * j for j in js]))
+    """sqrt(x) for any x >= 0 in the fixed-point range, 0 for x <= 0 (exactly): x = x' 2^(6j) with x' in [1, 64) by
+    a secret normalisation (as `reciprocal`), sqrt(x') = x' / sqrt(x'), times 2^(3j). The way back truncates by
+    H bits with a factor 2^(H + 3j), H = max(T/2, -3 j_min) so that every exponent is >= 0."""
+    hots, positive, js = _octaves(rt, x, SQRT_STEP)
+    top = SQRT_STEP * js[-1]
+    xn = arith.trunc(rt, x, top, factor=_power_of(rt, hots, [top - SQRT_STEP * j for j in js]))
     root = arith.mul_fixed(rt, xn, inv_sqrt(rt, xn))
-    half = top // 2  # 4j is even: 2^(2j) = 2^(T/2 - (T/2 - 2j))
-    return arith.trunc(rt, root, half, factor=_power_of(rt, hots, [half + NORM_STEP * j // 2 for j in js]))
+    half = max(top // 2, -(SQRT_STEP // 2) * js[0])
+    back = arith.trunc(rt, root, half, factor=_power_of(rt, hots, [half + SQRT_STEP // 2 * j for j in js]))
+    return arith.mul(rt, back, positive)  # 0 for x <= 0 exactly (not the truncation's noise)
 
 
 CARRY_ONEHOT_MAX = 1 << 20  # one-hot rows carried through the tournament: up to this many elements (rows n^2)
