@@ -58,7 +58,7 @@ def main() -> None:
         updates = [np.append(local_update(w, x, y) * len(y) / 300, len(y) / 300) for x, y in data]
         dropped = {int(i): int(rng.integers(1, 4)) for i in rng.choice(HOSPITALS, size=2, replace=False)}
         result = aggregate(updates, dropouts=dropped, threshold=4, neighbours=6, clip=2.0)
-        audited = verify(to_json(result.transcript))
+        audited = verify(to_json(result.transcript), peer_keys=result.peer_keys)  # the hospitals' registered keys
         assert np.array_equal(audited.total, result.total)
         w = w + result.total[:-1] / result.total[-1]
         gone = sorted(i + 1 for i, r in dropped.items() if r < 3)

@@ -33,9 +33,11 @@ def _vectors(updates: Sequence[object]) -> tuple[list[np.ndarray], tuple[int, ..
     """The updates as flat float64 vectors, and their one common shape (SecAggError naming a bad update)."""
     arrays = []
     for i, u in enumerate(updates):
+        if np.iscomplexobj(u):  # np.asarray(..., float64) would drop the imaginary parts with a warning only
+            raise SecAggError(f"update {i} is not an array of real numbers: it holds complex values")
         try:
             arrays.append(np.asarray(u, dtype=np.float64))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SecAggError(f"update {i} is not an array of real numbers: {exc}") from None
         if not np.all(np.isfinite(arrays[-1])):
             raise SecAggError(f"update {i} contains NaN or infinity")
@@ -102,4 +104,4 @@ def aggregate(
     for u in active(4):
         server.receive(clients[u].unmask(request, confirmations))
     result = server.finish()
-    return dataclasses.replace(result, total=result.total.reshape(shape))
+    return dataclasses.replace(result, total=result.total.reshape(shape), peer_keys=registry)

@@ -132,6 +132,9 @@ class SecAggClient:
         """Round 2: from the neighbours' Shares messages and the update, the signed Masked message."""
         self._expect(2, "masked_input")
         p = self.params
+        if (quantizer.clip, quantizer.bits) != (p.clip, p.bits):  # the sum of levels of two scales means nothing
+            raise SecAggError(f"client {self.id}: the quantizer (clip {quantizer.clip!r}, {quantizer.bits} bits) is not the "
+                              f"session's (clip {p.clip!r}, {p.bits} bits)")
         values = np.asarray(update)
         if values.shape != (p.length,):
             raise SecAggError(f"client {self.id}: update has shape {values.shape}, expected ({p.length},)")

@@ -27,6 +27,8 @@ class SecAggStrategy(Strategy):
     def __init__(
         self, strategy: Strategy, *, clip: float = 8.0, max_weight: int = 1000, threshold: int | None = None, neighbours: int | None = None
     ) -> None:
+        if not isinstance(clip, (int, float)) or isinstance(clip, bool) or not clip >= 1:
+            raise SecAggError(f"clip must be at least 1 (each update carries its weight, up to 1, as a value), got {clip!r}")
         self.strategy = strategy
         self.clip, self.max_weight = clip, max_weight
         self.threshold, self.neighbours = threshold, neighbours
@@ -70,10 +72,15 @@ class SecAggStrategy(Strategy):
             updates.append(np.append(np.concatenate([a.ravel() for a in params]) * weight, weight))
         result = aggregate(updates, threshold=self.threshold, neighbours=self.neighbours, clip=self.clip)
         self.transcripts.append(result.transcript)
-        mean = result.total[:-1] / result.total[-1]
+        weight, bound = result.total[-1], result.error_bound
+        mean = result.total[:-1] / weight
+        # the sums and the total weight each err by at most `bound`: |S/W - S'/W'| <= bound (1 + |S/W|) / (W - bound)
+        top = float(np.max(np.abs(mean), initial=0.0))
+        mean_bound = bound * (1 + top) / (weight - bound) if weight > bound else float("inf")
+        mean_bound += top * max((float(np.finfo(d).eps) for _, d in shapes if np.issubdtype(d, np.floating)), default=0.0)
         out, at = [], 0
         for shape, dtype in shapes:
             size = int(np.prod(shape))
             out.append(mean[at : at + size].reshape(shape).astype(dtype))
             at += size
-        return ndarrays_to_parameters(out), {"secagg_clients": len(result.survivors), "secagg_error_bound": result.error_bound}
+        return ndarrays_to_parameters(out), {"secagg_clients": len(result.survivors), "secagg_error_bound": mean_bound}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -59,6 +60,10 @@ def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None 
     messages = from_json(transcript) if isinstance(transcript, str) else list(transcript)
     if len(messages) < 3:
         raise SecAggError("transcript: too short")
+    if peer_keys is None:
+        warnings.warn("secagg.verify without peer_keys checks the server's arithmetic against the client keys the "
+                      "transcript itself states: it does not show that real clients took part (pass their registered "
+                      "verify keys)", UserWarning, stacklevel=2)
     server = SecAggServer(Params.from_bytes(messages[0]), peer_keys)
     kinds = [m[5] if len(m) >= 6 else 0 for m in messages[1:]]
     if kinds[-1] != Result.KIND or kinds.count(Result.KIND) != 1 or kinds.count(5) != 1:

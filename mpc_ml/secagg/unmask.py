@@ -126,12 +126,15 @@ def unmasked_sum(c: Collected, disputes: list[str] | None = None) -> np.ndarray:
                             valid=_is_seed_of(c.shares[u].b_commit, p.session), against="its commitment")
         total -= mask(derive(seed.to_bytes(32, "little"), "self mask", p.session), p.length)
     for u in req.dropped:
+        maskers = sorted(v for v in alive if u in c.masked[v].peers)
+        if not maskers:  # no survivor masked with u (its neighbours left before it shared): nothing to remove
+            continue
         given = {v: m.sk_shares[u] for v, m in c.unmasks.items() if u in m.sk_shares}
         what = f"mask key of dropped client {u}"
         secret = _reconstruct(given, p.threshold, what, disputes, dealer=u, valid=_is_scalar_of(c.keys[u].s_pk),
                               against="its public key")
         scalar = secret_to_scalar(secret, what)
-        for v in sorted(v for v in alive if u in c.masked[v].peers):
+        for v in maskers:
             pad = mask(derive(agree(scalar, c.keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total - pad if pair_sign(v, u) > 0 else total + pad
     reach = len(req.survivors) * (2**p.bits - 1)
