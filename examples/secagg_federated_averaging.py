@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc_ml.secagg import aggregate, to_json, verify
 
@@ -51,14 +52,17 @@ def main() -> None:
     a = ap.parse_args()
     rng = np.random.default_rng(2026)
     data = make_data(rng)
+    # each hospital's signing key; the public halves are registered (the PKI the auditor trusts, not the aggregator)
+    keys = [Ed25519PrivateKey.generate() for _ in data]
+    registry = {i + 1: k.public_key().public_bytes_raw() for i, k in enumerate(keys)}
     w = np.zeros(FEATURES)
     for rnd in range(1, a.rounds + 1):
         # Each update is weighted by the hospital's patient count (scaled to stay within the
         # clip range), with the weight itself as the last value, so the sum gives a weighted mean.
         updates = [np.append(local_update(w, x, y) * len(y) / 300, len(y) / 300) for x, y in data]
         dropped = {int(i): int(rng.integers(1, 4)) for i in rng.choice(HOSPITALS, size=2, replace=False)}
-        result = aggregate(updates, dropouts=dropped, threshold=4, neighbours=6, clip=2.0)
-        audited = verify(to_json(result.transcript), peer_keys=result.peer_keys)  # the hospitals' registered keys
+        result = aggregate(updates, dropouts=dropped, threshold=4, neighbours=6, clip=2.0, client_keys=keys)
+        audited = verify(to_json(result.transcript), peer_keys=registry)  # the hospitals' registered keys
         assert np.array_equal(audited.total, result.total)
         w = w + result.total[:-1] / result.total[-1]
         gone = sorted(i + 1 for i, r in dropped.items() if r < 3)

@@ -65,6 +65,7 @@ def aggregate(
     neighbours: int | None = None,
     clip: float = 1.0,
     bits: int | None = None,
+    client_keys: Sequence[Ed25519PrivateKey] | None = None,
 ) -> AggregateResult:
     """Sum the updates of the clients that do not drop, without revealing any single update.
 
@@ -73,7 +74,9 @@ def aggregate(
     shares needed to rebuild a secret, default a majority of each neighbourhood. `neighbours`:
     SecAgg+ degree (even), default all others. Values are clipped to [-clip, clip] (with a
     warning when some are outside); the result, shaped as the updates, is within `error_bound`
-    of the exact sum of the clipped updates.
+    of the exact sum of the clipped updates. `client_keys`: each client's Ed25519 signing key, whose public
+    halves the clients registered (an auditor passes those to `verify` as peer_keys); default fresh keys, which
+    no one registered, so the transcript then shows the arithmetic, not who took part.
     """
     if len(updates) < 2:
         raise SecAggError(f"secure aggregation needs at least 2 clients, got {len(updates)}")
@@ -81,7 +84,11 @@ def aggregate(
     stop = _dropout_rounds(dropouts, len(vectors))
     params = make_params(len(vectors), len(vectors[0]), threshold=threshold, neighbours=neighbours, clip=clip, bits=bits)
     _warn_clipped(vectors, clip)
-    signing = {i + 1: Ed25519PrivateKey.generate() for i in range(len(vectors))}
+    if client_keys is None:
+        client_keys = [Ed25519PrivateKey.generate() for _ in vectors]
+    if len(client_keys) != len(vectors) or not all(isinstance(k, Ed25519PrivateKey) for k in client_keys):
+        raise SecAggError(f"client_keys must hold one Ed25519 private key per update ({len(vectors)})")
+    signing = {i + 1: k for i, k in enumerate(client_keys)}
     registry = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}  # the PKI every client knows
     server = SecAggServer(params, registry)
     clients = {u: SecAggClient(u, params, signing[u], registry) for u in signing}
@@ -104,4 +111,4 @@ def aggregate(
     for u in active(4):
         server.receive(clients[u].unmask(request, confirmations))
     result = server.finish()
-    return dataclasses.replace(result, total=result.total.reshape(shape), peer_keys=registry)
+    return dataclasses.replace(result, total=result.total.reshape(shape))

@@ -10,6 +10,8 @@ where the clients mask on their own machines runs `SecAggClient` in each client 
 
 from __future__ import annotations
 
+import numbers
+
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ class SecAggStrategy(Strategy):
     def __init__(
         self, strategy: Strategy, *, clip: float = 8.0, max_weight: int = 1000, threshold: int | None = None, neighbours: int | None = None
     ) -> None:
-        if not isinstance(clip, (int, float)) or isinstance(clip, bool) or not clip >= 1:
+        if not isinstance(clip, numbers.Real) or isinstance(clip, bool) or not clip >= 1:
             raise SecAggError(f"clip must be at least 1 (each update carries its weight, up to 1, as a value), got {clip!r}")
         self.strategy = strategy
         self.clip, self.max_weight = clip, max_weight
@@ -78,6 +80,10 @@ class SecAggStrategy(Strategy):
         top = float(np.max(np.abs(mean), initial=0.0))
         mean_bound = bound * (1 + top) / (weight - bound) if weight > bound else float("inf")
         mean_bound += top * max((float(np.finfo(d).eps) for _, d in shapes if np.issubdtype(d, np.floating)), default=0.0)
+        if any(not np.issubdtype(d, np.floating) for _, d in shapes):
+            mean_bound += 1.0  # an integer layer's mean is truncated to its dtype
+        if any(np.any(np.abs(u) > self.clip) for u in updates):
+            mean_bound = float("inf")  # clipped values: the mean is the clipped updates', no bound on the true one
         out, at = [], 0
         for shape, dtype in shapes:
             size = int(np.prod(shape))

@@ -36,7 +36,6 @@ class AggregateResult:
     error_bound: float
     transcript: list[bytes]
     disputes: tuple[str, ...] = ()  # from `verify`: wrong shares beside the checked ones (see unmask._reconstruct)
-    peer_keys: Mapping[int, bytes] | None = None  # from `api.aggregate`: the clients' verify keys it registered
 
     @property
     def mean(self) -> np.ndarray:
