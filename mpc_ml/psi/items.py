@@ -20,7 +20,11 @@ def text_bytes(item: str) -> bytes:
 def item_bytes(item: object, index: int, side: str) -> bytes:
     """The bytes of one item of the `side` set: `text_bytes` for text, as is for bytes; anything else is an error."""
     if isinstance(item, str):
-        return text_bytes(item)
+        try:
+            return text_bytes(item)
+        except UnicodeEncodeError as exc:  # a lone surrogate (e.g. bytes decoded with surrogateescape)
+            raise PsiError(f"{side} set: item {index} is not valid Unicode text ({exc.reason} at position "
+                           f"{exc.start}); pass such items as bytes") from None
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item)
     raise PsiError(f"{side} set: item {index} is a {type(item).__name__}; PSI items must be str or bytes "
@@ -31,7 +35,10 @@ def normalise(chunk: list[object], start: int, side: str) -> list[bytes]:
     """`item_bytes` of each item of `chunk` (whose first item has index `start`), fast for all-str or all-bytes."""
     kinds = set(map(type, chunk))
     if kinds == {str}:
-        return list(map(text_bytes, chunk))  # type: ignore[arg-type]
+        try:
+            return list(map(text_bytes, chunk))  # type: ignore[arg-type]
+        except UnicodeEncodeError:
+            pass  # named below, item by item
     if kinds == {bytes}:
         return chunk  # type: ignore[return-value]
     return [item_bytes(x, start + i, side) for i, x in enumerate(chunk)]

@@ -8,6 +8,7 @@ and a peer's error text is sanitised (`mpc_ml.errors.peer_text`) as it is read.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,7 +20,7 @@ from .errors import PsiError
 from .gcs import CheckedSet, CompressedSet
 
 MAGIC = b"QPSI"
-VERSION = 1
+VERSION = 2  # 2: the response names the setup it answers for
 REVEALS = ("items", "size")
 MAX_ITEMS = 1 << 24  # default cap on a peer's items: contact discovery's millions fit, a 67M-point request does not
 POINTS_HEADER = 6 + 9  # header, then flags or reveal mode and a count
@@ -110,10 +111,12 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """Server to client: s*c*H(x) for each request point, in request order or sorted (reveal='size')."""
+    """Server to client: s*c*H(x) for each request point, in request order or sorted (reveal='size'), and the
+    digest of the setup (set and key) it answers for: a client holding another setup refuses it."""
 
     points: bytes
     reveal: str
+    setup_digest: bytes
     KIND: ClassVar[int] = 2
 
     @property
@@ -123,7 +126,8 @@ class Response:
 
     def to_bytes(self) -> bytes:
         """Wire encoding."""
-        return header(self.KIND) + struct.pack(">BQ", REVEALS.index(self.reveal), self.count) + self.points
+        return (header(self.KIND) + struct.pack(">BQ", REVEALS.index(self.reveal), self.count) + self.setup_digest
+                + self.points)
 
     @classmethod
     def from_bytes(cls, data: bytes, *, max_items: int | None = None) -> Response:
@@ -132,7 +136,9 @@ class Response:
         if reveal >= len(REVEALS):
             raise PsiError(f"response: unknown reveal mode {reveal}")
         check_count(count, max_items, "response")
-        return cls(points_body(rest, count, "response"), REVEALS[reveal])
+        if len(rest) < 32:
+            raise PsiError(f"response: truncated setup digest ({len(rest)} bytes)")
+        return cls(points_body(rest[32:], count, "response"), REVEALS[reveal], bytes(rest[:32]))
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,11 @@ class ServerSetup:
         """Wire encoding."""
         s = self.items
         return header(self.KIND) + struct.pack(">QBBQ", s.count, s.bits, s.high_bits, len(s.high)) + s.high + s.low
+
+    @cached_property
+    def digest(self) -> bytes:
+        """SHA-256 of the encoding: names this setup (the server's set under its key) in the responses made for it."""
+        return hashlib.sha256(self.to_bytes()).digest()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, max_items: int | None = MAX_ITEMS) -> ServerSetup:

@@ -97,7 +97,7 @@ class PsiServer:
     """Holds the server's set, prepared once (hash, blind, compress), and answers requests.
 
     `max_items` caps the points of one request: each costs an X25519 multiplication on a server
-    that answers one connection at a time, so a larger request is refused from its header (an
+    that answers up to transport.WORKERS connections at once, so a larger request is refused from its header (an
     error frame over TCP), before any per-point work. Its own set may be larger.
     """
 
@@ -151,7 +151,7 @@ class PsiServer:
         if self.reveal == "size":
             limbs = np.frombuffer(points, dtype="<u8").reshape(-1, 4)
             points = limbs[np.lexsort(limbs.T)].tobytes()
-        return Response(points, self.reveal)
+        return Response(points, self.reveal, self.setup.digest)
 
     def handle(self, data: bytes) -> list[bytes]:
         """The reply frames to one request frame: the setup if asked for, then the response."""
@@ -178,14 +178,20 @@ class PsiClient:
     """Holds the client's set and key; makes the request and reads the answer.
 
     `max_server_items` caps the server's set this client accepts: a setup announcing more is
-    refused from its header, and a setup frame longer than such a set allows is not read.
+    refused from its header, and a setup frame longer than such a set allows is not read. `max_fpr` bounds the
+    chance that one of its items matches without being in the server's set: a setup with too few bits (a server
+    inflating the count) is refused.
     """
 
     def __init__(
-        self, items: Iterable[Item], *, reveal: str = "items", progress: bool | None = None, max_server_items: int = MAX_ITEMS
+        self, items: Iterable[Item], *, reveal: str = "items", progress: bool | None = None, max_server_items: int = MAX_ITEMS,
+        max_fpr: float = 1e-6,
     ) -> None:
         self.reveal = _check_reveal(reveal)
         self.max_server_items = _check_cap(max_server_items, "max_server_items")
+        if not isinstance(max_fpr, (int, float)) or isinstance(max_fpr, bool) or not 0 < max_fpr < 1:
+            raise PsiError(f"max_fpr must be in (0, 1), got {max_fpr!r}")
+        self.max_fpr = float(max_fpr)
         self._key = BlindingKey()
         self._progress = progress
         self._items: list[Item] | None = [] if reveal == "items" else None
@@ -207,6 +213,13 @@ class PsiClient:
         if not isinstance(setup, ServerSetup):
             setup = ServerSetup.from_bytes(setup, max_items=self.max_server_items)
         check_count(setup.items.count, self.max_server_items, "setup: the server's set")
+        fpr = setup.items.count / 2.0 ** setup.items.bits  # a non-member's chance to match a value of the set
+        if fpr > self.max_fpr:
+            raise PsiError(f"setup: {setup.items.bits} bits for {setup.items.count} items make a non-member match with "
+                           f"probability {fpr:.2g}, above this client's max_fpr {self.max_fpr:g}")
+        if response.setup_digest != setup.digest:
+            raise PsiError("the response is for another setup than this client holds (the server's set or key changed "
+                           "since it was fetched, e.g. a restart): fetch the setup again")
         if response.reveal != self.reveal:
             raise PsiError(f"response reveals {response.reveal!r} but this client expects {self.reveal!r}")
         if response.count != self.count:

@@ -7,6 +7,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from .errors import PsiError
 from .messages import ErrorMessage, raise_if_error
@@ -35,7 +36,7 @@ def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | Non
     closes or is too slow.
 
     The deadline covers the whole frame, not each recv: a peer that trickles a byte now and then
-    would otherwise hold a reader (and `serve`, which answers one connection at a time) forever.
+    would otherwise hold a reader (and one of `serve`'s workers) forever.
     Memory grows with what arrives, not with what is announced.
     """
     chunks, got = [], 0
@@ -71,6 +72,17 @@ def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME) -> bytes:
         sock.settimeout(limit)
 
 
+WORKERS = 32  # connections answered at once: idle or slow peers hold one each, not the whole server
+MAX_TIMEOUT = 1e6  # seconds: socket timeouts overflow above ~9.2e9
+
+
+def check_timeout(timeout: object) -> float:
+    """A timeout is a positive number of seconds up to MAX_TIMEOUT; PsiError naming it otherwise."""
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= MAX_TIMEOUT:
+        raise PsiError(f"timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, got {timeout!r}")
+    return float(timeout)
+
+
 def serve(
     handle: Callable[[bytes], list[bytes]],
     host: str,
@@ -81,31 +93,52 @@ def serve(
     ready: Callable[[int], None] | None,
     max_frame: int = MAX_FRAME,
 ) -> None:
-    """Accept connections one at a time: read one frame, send the frames `handle` returns.
+    """Accept connections and answer up to WORKERS at once: read one frame, send the frames `handle` returns.
 
     A bad request or a failed peer ends that connection only (the client gets an error frame
     when it can); `connections` bounds how many are served (None: forever). `timeout` bounds
     the time a whole request frame may take to arrive, and then the sending of each reply;
     a request frame announced longer than `max_frame` bytes is refused from its length.
     """
-    with socket.create_server((host, port)) as listener:
+    timeout = check_timeout(timeout)
+    with socket.create_server((host, port)) as listener, ThreadPoolExecutor(WORKERS) as pool:
         if ready is not None:
             ready(listener.getsockname()[1])
         served = 0
         while connections is None or served < connections:
             conn, peer = listener.accept()
             served += 1
-            with conn:
-                conn.settimeout(timeout)
-                try:
-                    for frame in handle(recv_frame(conn, max_frame)):
-                        send_frame(conn, frame)
-                except PsiError as exc:
-                    log.warning("PSI request from %s refused: %s", peer, exc)
-                    try:
-                        send_frame(conn, ErrorMessage(str(exc)).to_bytes())
-                    except PsiError:
-                        pass  # the peer is gone; nothing more to tell it
+            pool.submit(_answer, handle, conn, peer, timeout, max_frame)
+
+
+def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: object, timeout: float,
+            max_frame: int) -> None:
+    """One connection: its request, the replies or an error frame; then the connection is closed."""
+    with conn:
+        conn.settimeout(timeout)
+        try:
+            for frame in handle(recv_frame(conn, max_frame)):
+                send_frame(conn, frame)
+        except PsiError as exc:
+            log.warning("PSI request from %s refused: %s", peer, exc)
+            try:
+                send_frame(conn, ErrorMessage(str(exc)).to_bytes())
+                _drain(conn, timeout)
+            except (PsiError, OSError):
+                pass  # the peer is gone; nothing more to tell it
+        except Exception:  # a bug must not pass silently, nor stop the other connections
+            log.exception("PSI request from %s failed", peer)
+
+
+def _drain(conn: socket.socket, timeout: float) -> None:
+    """Read and drop what the peer still sends (a refused request's rest), for at most `timeout` seconds: closing
+    with unread data would reset the connection, and the peer would see the reset instead of the error frame."""
+    conn.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        conn.settimeout(left)
+        if not conn.recv(1 << 20):
+            return
 
 
 def exchange(
@@ -114,6 +147,7 @@ def exchange(
     """Connect, send one frame, receive `replies` frames (a peer error frame raises PsiError with
     its text sanitised); `timeout` bounds the connection, the sending, and the arrival of each
     whole reply frame; a reply announced longer than `max_frame` bytes is refused from its length."""
+    timeout = check_timeout(timeout)
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:

@@ -94,7 +94,7 @@ def test_response_of_the_wrong_length_is_refused() -> None:
     server = PsiServer(["a"])
     response = server.respond(client.request())
     with pytest.raises(PsiError, match="1 points for a request of 2"):
-        client.finish(Response(response.points[:32], "items"), server.setup)
+        client.finish(Response(response.points[:32], "items", response.setup_digest), server.setup)
 
 
 def test_progress_bar_draws_on_request_only() -> None:

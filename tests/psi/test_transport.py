@@ -85,7 +85,7 @@ def test_refusal_reaches_the_client(live_server: int) -> None:
     with socket.create_connection(("127.0.0.1", live_server)) as sock:
         sock.sendall(struct.pack(">Q", 4) + b"junk")
     with socket.create_connection(("127.0.0.1", live_server)) as sock:
-        sock.sendall(struct.pack(">Q", 6) + b"QPSI\x01\x02")
+        sock.sendall(struct.pack(">Q", 6) + b"QPSI\x02\x02")
         sock.settimeout(5)
         reply = sock.recv(1000)
         assert b"wrong message kind 2" in reply
