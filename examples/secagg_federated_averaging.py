@@ -61,8 +61,10 @@ def main() -> None:
         # clip range), with the weight itself as the last value, so the sum gives a weighted mean.
         updates = [np.append(local_update(w, x, y) * len(y) / 300, len(y) / 300) for x, y in data]
         dropped = {int(i): int(rng.integers(1, 4)) for i in rng.choice(HOSPITALS, size=2, replace=False)}
-        result = aggregate(updates, dropouts=dropped, threshold=4, neighbours=6, clip=2.0, client_keys=keys)
-        audited = verify(to_json(result.transcript), peer_keys=registry)  # the hospitals' registered keys
+        context = f"hospital study, round {rnd}".encode()  # the round the hospitals and the auditor agreed on
+        result = aggregate(updates, dropouts=dropped, threshold=4, neighbours=6, clip=2.0, client_keys=keys,
+                           context=context)
+        audited = verify(to_json(result.transcript), peer_keys=registry, context=context)  # registered keys, this round
         assert np.array_equal(audited.total, result.total)
         w = w + result.total[:-1] / result.total[-1]
         gone = sorted(i + 1 for i, r in dropped.items() if r < 3)

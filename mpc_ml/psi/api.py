@@ -18,7 +18,7 @@ def intersection(
     at most `fpr` per item of `a`. Both sets are this caller's own, so neither role caps the
     other's size (the peer caps of `PsiClient` and `PsiServer` are for two processes).
     """
-    client = PsiClient(a, reveal=reveal, progress=progress, max_server_items=sys.maxsize)
+    client = PsiClient(a, reveal=reveal, progress=progress, max_server_items=sys.maxsize, max_fpr=fpr)
     server = PsiServer(b, reveal=reveal, fpr=fpr, progress=progress, max_items=sys.maxsize)
     response = server.respond(client.request().to_bytes())
     result = client.finish(response.to_bytes(), server.setup.to_bytes())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -59,20 +60,26 @@ def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | Non
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME) -> bytes:
-    """Receive one frame (limited to `max_size` bytes), all of it within the socket's timeout."""
+def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME,
+               before_body: Callable[[int, float | None], None] | None = None) -> bytes:
+    """Receive one frame (limited to `max_size` bytes), all of it within the socket's timeout;
+    `before_body(size, deadline)` is called once the size is known, before the body is read."""
     limit = sock.gettimeout()
     deadline = None if limit is None else time.monotonic() + limit
     try:
         (size,) = struct.unpack(">Q", _recv_exact(sock, 8, "a frame header", deadline, limit))
         if size > max_size:
             raise PsiError(f"peer announced a frame of {size} bytes, more than the limit of {max_size}")
+        if before_body is not None:
+            before_body(size, deadline)
         return _recv_exact(sock, size, "a frame", deadline, limit)
     finally:
         sock.settimeout(limit)
 
 
 WORKERS = 32  # connections answered at once: idle or slow peers hold one each, not the whole server
+QUEUED = 2 * WORKERS  # accepted connections waiting for a worker; more wait in the kernel's listen backlog
+BUDGET_FRAMES = 4  # request bytes read at once by all workers together, in largest frames
 MAX_TIMEOUT = 1e6  # seconds: socket timeouts overflow above ~9.2e9
 
 
@@ -81,6 +88,30 @@ def check_timeout(timeout: object) -> float:
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= MAX_TIMEOUT:
         raise PsiError(f"timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, got {timeout!r}")
     return float(timeout)
+
+
+class _Budget:
+    """Bytes of request frames the workers hold at once: concurrent maximal requests wait for each other."""
+
+    def __init__(self, total: int) -> None:
+        self.free = total
+        self._changed = threading.Condition()
+
+    def take(self, size: int, deadline: float | None) -> None:
+        """Hold `size` bytes, waiting until the connection's deadline at most."""
+        with self._changed:
+            while self.free < size:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise PsiError("the server is reading other large requests: try again later")
+                self._changed.wait(left)
+            self.free -= size
+
+    def give(self, size: int) -> None:
+        """Release `size` bytes."""
+        with self._changed:
+            self.free += size
+            self._changed.notify_all()
 
 
 def serve(
@@ -96,45 +127,92 @@ def serve(
     """Accept connections and answer up to WORKERS at once: read one frame, send the frames `handle` returns.
 
     A bad request or a failed peer ends that connection only (the client gets an error frame
-    when it can); `connections` bounds how many are served (None: forever). `timeout` bounds
-    the time a whole request frame may take to arrive, and then the sending of each reply;
-    a request frame announced longer than `max_frame` bytes is refused from its length.
+    when it can); `connections` bounds how many are served (None: forever). `timeout` bounds, from the connection's
+    acceptance, the time its whole request frame may take to arrive (waiting for a worker included), and then the
+    sending of each reply; a request frame announced longer than `max_frame` bytes is refused from its length. At
+    most QUEUED accepted connections wait for a worker, and the workers hold at most BUDGET_FRAMES largest frames of
+    requests at once. Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
+    connections the served ones are finished first.
     """
     timeout = check_timeout(timeout)
+    budget, slots = _Budget(BUDGET_FRAMES * max_frame), threading.BoundedSemaphore(WORKERS + QUEUED)
+    live: set[socket.socket] = set()
+    guard = threading.Lock()
+
+    def answer(conn: socket.socket, peer: object, deadline: float) -> None:
+        try:
+            _answer(handle, conn, peer, deadline, timeout, max_frame, budget)
+        finally:
+            with guard:
+                live.discard(conn)
+            slots.release()
+
     with socket.create_server((host, port)) as listener, ThreadPoolExecutor(WORKERS) as pool:
         if ready is not None:
             ready(listener.getsockname()[1])
         served = 0
-        while connections is None or served < connections:
-            conn, peer = listener.accept()
-            served += 1
-            pool.submit(_answer, handle, conn, peer, timeout, max_frame)
-
-
-def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: object, timeout: float,
-            max_frame: int) -> None:
-    """One connection: its request, the replies or an error frame; then the connection is closed."""
-    with conn:
-        conn.settimeout(timeout)
         try:
-            for frame in handle(recv_frame(conn, max_frame)):
+            while connections is None or served < connections:
+                slots.acquire()
+                try:
+                    conn, peer = listener.accept()
+                except OSError as exc:  # e.g. out of file descriptors under a flood: keep serving the others
+                    slots.release()
+                    log.warning("PSI server cannot accept a connection: %s", exc)
+                    time.sleep(0.1)
+                    continue
+                served += 1
+                with guard:
+                    live.add(conn)
+                pool.submit(answer, conn, peer, time.monotonic() + timeout)
+        except BaseException:  # stopping (Ctrl-C, an error): idle or slow peers must not hold the shutdown
+            with guard:
+                for conn in live:
+                    try:
+                        conn.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            raise
+
+
+def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: object, deadline: float,
+            timeout: float, max_frame: int, budget: _Budget) -> None:
+    """One connection: its request (by `deadline`), the replies (each within `timeout`) or an error frame; then the
+    connection is closed."""
+    held = 0
+
+    def hold(size: int, frame_deadline: float | None) -> None:
+        nonlocal held
+        budget.take(size, frame_deadline)
+        held = size
+
+    with conn:
+        try:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PsiError("the request waited for a worker longer than the timeout")
+            conn.settimeout(left)
+            request = recv_frame(conn, max_frame, hold)
+            conn.settimeout(timeout)
+            for frame in handle(request):
                 send_frame(conn, frame)
         except PsiError as exc:
             log.warning("PSI request from %s refused: %s", peer, exc)
             try:
                 send_frame(conn, ErrorMessage(str(exc)).to_bytes())
-                _drain(conn, timeout)
+                _drain(conn, deadline)
             except (PsiError, OSError):
                 pass  # the peer is gone; nothing more to tell it
         except Exception:  # a bug must not pass silently, nor stop the other connections
             log.exception("PSI request from %s failed", peer)
+        finally:
+            budget.give(held)
 
 
-def _drain(conn: socket.socket, timeout: float) -> None:
-    """Read and drop what the peer still sends (a refused request's rest), for at most `timeout` seconds: closing
-    with unread data would reset the connection, and the peer would see the reset instead of the error frame."""
+def _drain(conn: socket.socket, deadline: float) -> None:
+    """Read and drop what the peer still sends (a refused request's rest), until the request's deadline at most:
+    closing with unread data would reset the connection, and the peer would see the reset instead of the error."""
     conn.shutdown(socket.SHUT_WR)
-    deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
         conn.settimeout(left)
         if not conn.recv(1 << 20):

@@ -66,6 +66,7 @@ def aggregate(
     clip: float = 1.0,
     bits: int | None = None,
     client_keys: Sequence[Ed25519PrivateKey] | None = None,
+    context: bytes | None = None,
 ) -> AggregateResult:
     """Sum the updates of the clients that do not drop, without revealing any single update.
 
@@ -76,13 +77,16 @@ def aggregate(
     warning when some are outside); the result, shaped as the updates, is within `error_bound`
     of the exact sum of the clipped updates. `client_keys`: each client's Ed25519 signing key, whose public
     halves the clients registered (an auditor passes those to `verify` as peer_keys); default fresh keys, which
-    no one registered, so the transcript then shows the arithmetic, not who took part.
+    no one registered, so the transcript then shows the arithmetic, not who took part. `context`: the task and
+    round (e.g. b"task 7, round 2"), bound into the session so that `verify(..., context=...)` refuses another
+    round's transcript.
     """
     if len(updates) < 2:
         raise SecAggError(f"secure aggregation needs at least 2 clients, got {len(updates)}")
     vectors, shape = _vectors(updates)
     stop = _dropout_rounds(dropouts, len(vectors))
-    params = make_params(len(vectors), len(vectors[0]), threshold=threshold, neighbours=neighbours, clip=clip, bits=bits)
+    params = make_params(len(vectors), len(vectors[0]), threshold=threshold, neighbours=neighbours, clip=clip, bits=bits,
+                         context=context)
     _warn_clipped(vectors, clip)
     if client_keys is None:
         client_keys = [Ed25519PrivateKey.generate() for _ in vectors]

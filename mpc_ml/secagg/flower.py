@@ -29,10 +29,11 @@ class SecAggStrategy(Strategy):
     def __init__(
         self, strategy: Strategy, *, clip: float = 8.0, max_weight: int = 1000, threshold: int | None = None, neighbours: int | None = None
     ) -> None:
-        if not isinstance(clip, numbers.Real) or isinstance(clip, bool) or not clip >= 1:
-            raise SecAggError(f"clip must be at least 1 (each update carries its weight, up to 1, as a value), got {clip!r}")
+        if not isinstance(clip, numbers.Real) or isinstance(clip, bool) or not 1 <= float(clip) < float("inf"):
+            raise SecAggError(f"clip must be a finite number of at least 1 (each update carries its weight, up to 1, "
+                              f"as a value), got {clip!r}")
         self.strategy = strategy
-        self.clip, self.max_weight = clip, max_weight
+        self.clip, self.max_weight = float(clip), max_weight
         self.threshold, self.neighbours = threshold, neighbours
         self.transcripts: list[list[bytes]] = []
 

@@ -8,6 +8,7 @@ and each round's end runs under the server's lock.
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -44,13 +45,25 @@ class AggregateResult:
 
 
 def make_params(
-    clients: int, length: int, *, threshold: int | None = None, neighbours: int | None = None, clip: float = 1.0, bits: int | None = None
+    clients: int, length: int, *, threshold: int | None = None, neighbours: int | None = None, clip: float = 1.0,
+    bits: int | None = None, context: bytes | None = None,
 ) -> Params:
-    """Fresh session parameters; defaults: complete graph, majority threshold, widest safe quantisation."""
+    """Fresh session parameters; defaults: complete graph, majority threshold, widest safe quantisation. With a
+    `context` (the task and round, known to clients and auditors), the session id is derived from it, so that a
+    transcript of another round does not pass for this one (`verify(..., context=...)`); else it is random."""
     degree = clients - 1 if neighbours is None else neighbours
     if threshold is None:
         threshold = (degree + 1) // 2 + 1 if degree >= 2 else degree + 1
-    return Params(secrets.token_bytes(16), clients, length, threshold, degree, default_bits(clients) if bits is None else bits, clip)
+    session = secrets.token_bytes(16) if context is None else session_of(context)
+    return Params(session, clients, length, threshold, degree, default_bits(clients) if bits is None else bits,
+                  float(clip))
+
+
+def session_of(context: bytes) -> bytes:
+    """The session id a caller's context names (16 bytes of a domain-separated SHA-256)."""
+    if not isinstance(context, (bytes, bytearray)) or not context:
+        raise SecAggError(f"context must be non-empty bytes, got {context!r}")
+    return hashlib.sha256(b"quorum-secagg-session" + bytes(context)).digest()[:16]
 
 
 def _serialized(method: F) -> F:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import SecAggError
 from .messages import Params, Result
-from .server import AggregateResult, SecAggServer
+from .server import AggregateResult, SecAggServer, session_of
 
 FORMAT = "quorum-secagg-transcript-v2"
 _ROUND_OF = {2: 0, 3: 1, 4: 2, 6: 3, 7: 4}  # client message kind -> the round it belongs to
@@ -48,7 +48,8 @@ def from_json(text: str | bytes) -> list[bytes]:
     return out
 
 
-def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None = None) -> AggregateResult:
+def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None = None,
+           context: bytes | None = None) -> AggregateResult:
     """Replay every message through the server's checks, cross-check every revealed share, and
     recompute the aggregate; raise SecAggError naming the first failure, else return the result. A revealed
     share beyond the needed ones that is wrong does not change the total (each rebuilt secret is checked against
@@ -56,7 +57,8 @@ def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None 
     one of whom lied.
     With `peer_keys` (the clients' registered verify keys) every client's keys must be signed by them; without
     them the clients' keys are taken as the transcript states them, so the replay shows that the server's
-    arithmetic is right, not who the clients were."""
+    arithmetic is right, not who the clients were. With `context` (as given to `aggregate`), the session must be the
+    one it names: another round's transcript is refused."""
     messages = from_json(transcript) if isinstance(transcript, str) else list(transcript)
     if len(messages) < 3:
         raise SecAggError("transcript: too short")
@@ -64,7 +66,10 @@ def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None 
         warnings.warn("secagg.verify without peer_keys checks the server's arithmetic against the client keys the "
                       "transcript itself states: it does not show that real clients took part (pass their registered "
                       "verify keys)", UserWarning, stacklevel=2)
-    server = SecAggServer(Params.from_bytes(messages[0]), peer_keys)
+    params = Params.from_bytes(messages[0])
+    if context is not None and params.session != session_of(context):
+        raise SecAggError("transcript: its session is not the one this context names (another task or round)")
+    server = SecAggServer(params, peer_keys)
     kinds = [m[5] if len(m) >= 6 else 0 for m in messages[1:]]
     if kinds[-1] != Result.KIND or kinds.count(Result.KIND) != 1 or kinds.count(5) != 1:
         raise SecAggError("transcript: must hold one unmask request and end with one result")
