@@ -32,7 +32,10 @@ def range_bits(count: int, fpr: float) -> int:
     """Bits kept per hash so that a non-member matches with probability at most `fpr`."""
     if not 0.0 < fpr < 1.0:
         raise PsiError(f"fpr must be in (0, 1), got {fpr!r}")
-    bits = max(1, math.ceil(math.log2(max(count, 1) / fpr)))
+    ratio = max(count, 1) / fpr
+    if not math.isfinite(ratio):
+        raise PsiError(f"fpr {fpr!r} is too small (needs more than 64 low bits per value)")
+    bits = max(1, math.ceil(math.log2(ratio)))
     if bits - high_bits_for(count, bits) > 64:
         raise PsiError(f"fpr {fpr!r} is too small (needs more than 64 low bits per value)")
     return bits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import struct
@@ -32,23 +33,28 @@ def _too_slow(got: int, size: int, what: str, limit: float | None) -> PsiError:
     return PsiError(f"peer sent only {got} of {size} bytes of {what} in {limit} s")
 
 
-def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | None, limit: float | None) -> bytes:
+def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | None, limit: float | None,
+                reserve: Callable[[int, float | None], None] | None = None) -> bytes:
     """Exactly `size` bytes by `deadline` (time.monotonic; None: no limit), or PsiError if the peer
     closes or is too slow.
 
     The deadline covers the whole frame, not each recv: a peer that trickles a byte now and then
     would otherwise hold a reader (and one of `serve`'s workers) forever.
-    Memory grows with what arrives, not with what is announced.
+    Memory grows with what arrives, not with what is announced; `reserve(n, deadline)`, if given, is called before
+    each read of at most n = RESERVED_CHUNK bytes (a server's byte budget).
     """
     chunks, got = [], 0
     while got < size:
+        want = min(size - got, 1 << 20 if reserve is None else RESERVED_CHUNK)
+        if reserve is not None:
+            reserve(want, deadline)
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _too_slow(got, size, what, limit)
             sock.settimeout(left)
         try:
-            chunk = sock.recv(min(size - got, 1 << 20))
+            chunk = sock.recv(want)
         except TimeoutError as exc:
             raise _too_slow(got, size, what, limit) from exc
         except OSError as exc:
@@ -61,18 +67,16 @@ def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | Non
 
 
 def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME,
-               before_body: Callable[[int, float | None], None] | None = None) -> bytes:
-    """Receive one frame (limited to `max_size` bytes), all of it within the socket's timeout;
-    `before_body(size, deadline)` is called once the size is known, before the body is read."""
+               reserve: Callable[[int, float | None], None] | None = None) -> bytes:
+    """Receive one frame (limited to `max_size` bytes), all of it within the socket's timeout; `reserve`: see
+    `_recv_exact` (called as the body arrives, not for the size the peer announces)."""
     limit = sock.gettimeout()
     deadline = None if limit is None else time.monotonic() + limit
     try:
         (size,) = struct.unpack(">Q", _recv_exact(sock, 8, "a frame header", deadline, limit))
         if size > max_size:
             raise PsiError(f"peer announced a frame of {size} bytes, more than the limit of {max_size}")
-        if before_body is not None:
-            before_body(size, deadline)
-        return _recv_exact(sock, size, "a frame", deadline, limit)
+        return _recv_exact(sock, size, "a frame", deadline, limit, reserve)
     finally:
         sock.settimeout(limit)
 
@@ -80,6 +84,9 @@ def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME,
 WORKERS = 32  # connections answered at once: idle or slow peers hold one each, not the whole server
 QUEUED = 2 * WORKERS  # accepted connections waiting for a worker; more wait in the kernel's listen backlog
 BUDGET_FRAMES = 4  # request bytes read at once by all workers together, in largest frames
+RESERVED_CHUNK = 1 << 16  # the budget is taken as a request's bytes arrive, this many at a time
+TRANSIENT_ACCEPT = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO,
+                    errno.EPERM, errno.EINTR}  # accept() failures that pass: the server goes on
 MAX_TIMEOUT = 1e6  # seconds: socket timeouts overflow above ~9.2e9
 
 
@@ -131,7 +138,7 @@ def serve(
     acceptance, the time its whole request frame may take to arrive (waiting for a worker included), and then the
     sending of each reply; a request frame announced longer than `max_frame` bytes is refused from its length. At
     most QUEUED accepted connections wait for a worker, and the workers hold at most BUDGET_FRAMES largest frames of
-    requests at once. Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
+    requests at once (taken as the bytes arrive, so announcing large frames holds nothing). Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
     connections the served ones are finished first.
     """
     timeout = check_timeout(timeout)
@@ -156,9 +163,11 @@ def serve(
                 slots.acquire()
                 try:
                     conn, peer = listener.accept()
-                except OSError as exc:  # e.g. out of file descriptors under a flood: keep serving the others
+                except OSError as exc:
                     slots.release()
-                    log.warning("PSI server cannot accept a connection: %s", exc)
+                    if exc.errno not in TRANSIENT_ACCEPT:  # e.g. a closed listener: retrying would spin forever
+                        raise
+                    log.warning("PSI server cannot accept a connection: %s", exc)  # e.g. out of descriptors (a flood)
                     time.sleep(0.1)
                     continue
                 served += 1
@@ -184,7 +193,7 @@ def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: o
     def hold(size: int, frame_deadline: float | None) -> None:
         nonlocal held
         budget.take(size, frame_deadline)
-        held = size
+        held += size
 
     with conn:
         try:

@@ -95,7 +95,7 @@ def aggregate(
     signing = {i + 1: k for i, k in enumerate(client_keys)}
     registry = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}  # the PKI every client knows
     server = SecAggServer(params, registry)
-    clients = {u: SecAggClient(u, params, signing[u], registry) for u in signing}
+    clients = {u: SecAggClient(u, params, signing[u], registry, context) for u in signing}
 
     def active(round_: int) -> list[int]:
         return [u for u in clients if stop.get(u - 1, 99) >= round_]

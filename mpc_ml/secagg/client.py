@@ -34,7 +34,8 @@ from threshold.shamir import evaluate, random_polynomial
 from .errors import DropoutError, SecAggError
 from .graph import neighbours
 from .keys import agree, new_scalar, public_bytes, scalar_to_secret
-from .messages import FIELD, Confirm, Keys, Masked, Params, Shares, Unmask, UnmaskRequest, check_signature, digest, sender_of
+from .messages import (FIELD, Confirm, Keys, Masked, Params, Shares, Unmask, UnmaskRequest, check_signature, digest,
+                       sender_of, session_of)
 from .prg import commit, derive, mask
 from .quantize import Quantizer
 
@@ -63,8 +64,12 @@ class SecAggClient:
         params: Params | bytes,
         signing_key: Ed25519PrivateKey | None = None,
         peer_keys: Mapping[int, bytes] | None = None,
+        context: bytes | None = None,
     ) -> None:
         self.params = params if isinstance(params, Params) else Params.from_bytes(params)
+        if context is not None and self.params.session != session_of(context):
+            raise SecAggError("the server's session is not the one the context this client joins names (another task "
+                              "or round)")
         self._peer_keys = dict(peer_keys) if peer_keys is not None else None
         if not 1 <= sender <= self.params.clients:
             raise SecAggError(f"client id must be 1..{self.params.clients}, got {sender}")

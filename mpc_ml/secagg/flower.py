@@ -10,8 +10,6 @@ where the clients mask on their own machines runs `SecAggClient` in each client 
 
 from __future__ import annotations
 
-import numbers
-
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ from flwr.server.strategy import Strategy
 
 from .api import aggregate
 from .errors import SecAggError
+from .server import real_clip
 
 
 class SecAggStrategy(Strategy):
@@ -29,11 +28,12 @@ class SecAggStrategy(Strategy):
     def __init__(
         self, strategy: Strategy, *, clip: float = 8.0, max_weight: int = 1000, threshold: int | None = None, neighbours: int | None = None
     ) -> None:
-        if not isinstance(clip, numbers.Real) or isinstance(clip, bool) or not 1 <= float(clip) < float("inf"):
+        value = real_clip(clip)
+        if not 1 <= value < float("inf"):
             raise SecAggError(f"clip must be a finite number of at least 1 (each update carries its weight, up to 1, "
                               f"as a value), got {clip!r}")
         self.strategy = strategy
-        self.clip, self.max_weight = float(clip), max_weight
+        self.clip, self.max_weight = value, max_weight
         self.threshold, self.neighbours = threshold, neighbours
         self.transcripts: list[list[bytes]] = []
 

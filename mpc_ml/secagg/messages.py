@@ -78,6 +78,13 @@ def header(kind: int) -> bytes:
     return MAGIC + bytes([VERSION, kind])
 
 
+def session_of(context: bytes) -> bytes:
+    """The session id a caller's context (task and round) names: 16 bytes of a domain-separated SHA-256."""
+    if not isinstance(context, (bytes, bytearray)) or not context:
+        raise SecAggError(f"context must be non-empty bytes, got {context!r}")
+    return hashlib.sha256(b"quorum-secagg-session" + bytes(context)).digest()[:16]
+
+
 def sign(key: Ed25519PrivateKey, context: bytes, unsigned: bytes) -> bytes:
     """The message with its signature (over the session context and the message) appended."""
     return unsigned + key.sign(context + unsigned)

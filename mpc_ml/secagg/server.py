@@ -8,7 +8,7 @@ and each round's end runs under the server's lock.
 from __future__ import annotations
 
 import functools
-import hashlib
+import numbers
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -20,7 +20,7 @@ import numpy as np
 from .client import graph_seed
 from .errors import DropoutError, SecAggError
 from .keys import check_public
-from .messages import Confirm, Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest, sender_of
+from .messages import Confirm, Keys, Masked, Params, Result, Shares, Unmask, UnmaskRequest, digest, sender_of, session_of
 from .quantize import Quantizer, default_bits
 from .unmask import Collected, unmasked_sum
 
@@ -56,14 +56,19 @@ def make_params(
         threshold = (degree + 1) // 2 + 1 if degree >= 2 else degree + 1
     session = secrets.token_bytes(16) if context is None else session_of(context)
     return Params(session, clients, length, threshold, degree, default_bits(clients) if bits is None else bits,
-                  float(clip))
+                  real_clip(clip))
 
 
-def session_of(context: bytes) -> bytes:
-    """The session id a caller's context names (16 bytes of a domain-separated SHA-256)."""
-    if not isinstance(context, (bytes, bytearray)) or not context:
-        raise SecAggError(f"context must be non-empty bytes, got {context!r}")
-    return hashlib.sha256(b"quorum-secagg-session" + bytes(context)).digest()[:16]
+def real_clip(clip: object) -> float:
+    """The clip as a float: a real number that a float holds; SecAggError naming clip otherwise (Params then checks
+    that it is positive and finite)."""
+    if not isinstance(clip, numbers.Real) or isinstance(clip, bool):
+        raise SecAggError(f"clip must be a real number, got {clip!r}")
+    try:
+        return float(clip)
+    except OverflowError:
+        raise SecAggError(f"clip {clip!r} is beyond the float range") from None
+
 
 
 def _serialized(method: F) -> F:

@@ -12,7 +12,8 @@ import numpy as np
 
 from .errors import SecAggError
 from .messages import Params, Result
-from .server import AggregateResult, SecAggServer, session_of
+from .messages import session_of
+from .server import AggregateResult, SecAggServer
 
 FORMAT = "quorum-secagg-transcript-v2"
 _ROUND_OF = {2: 0, 3: 1, 4: 2, 6: 3, 7: 4}  # client message kind -> the round it belongs to
