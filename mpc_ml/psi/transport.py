@@ -34,20 +34,21 @@ def _too_slow(got: int, size: int, what: str, limit: float | None) -> PsiError:
 
 
 def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | None, limit: float | None,
-                reserve: Callable[[int, float | None], None] | None = None) -> bytes:
+                reserve: Callable[[int], None] | None = None) -> bytes:
     """Exactly `size` bytes by `deadline` (time.monotonic; None: no limit), or PsiError if the peer
     closes or is too slow.
 
     The deadline covers the whole frame, not each recv: a peer that trickles a byte now and then
     would otherwise hold a reader (and one of `serve`'s workers) forever.
-    Memory grows with what arrives, not with what is announced; `reserve(n, deadline)`, if given, is called before
-    each read of at most n = RESERVED_CHUNK bytes (a server's byte budget).
+    Memory grows with what arrives, not with what is announced; `reserve(n)`, if given, is called before each read
+    of at most n = RESERVED_CHUNK bytes and with -(n - received) after it (a server's byte budget: a frame holds
+    what arrived).
     """
     chunks, got = [], 0
     while got < size:
         want = min(size - got, 1 << 20 if reserve is None else RESERVED_CHUNK)
         if reserve is not None:
-            reserve(want, deadline)
+            reserve(want)
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -59,6 +60,8 @@ def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | Non
             raise _too_slow(got, size, what, limit) from exc
         except OSError as exc:
             raise PsiError(f"peer connection failed after {got} of {size} bytes of {what}: {exc}") from exc
+        if reserve is not None and len(chunk) < want:
+            reserve(len(chunk) - want)  # give back what did not arrive
         if not chunk:
             raise PsiError(f"peer closed the connection after {got} of {size} bytes of {what}")
         chunks.append(chunk)
@@ -66,8 +69,7 @@ def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | Non
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME,
-               reserve: Callable[[int, float | None], None] | None = None) -> bytes:
+def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME, reserve: Callable[[int], None] | None = None) -> bytes:
     """Receive one frame (limited to `max_size` bytes), all of it within the socket's timeout; `reserve`: see
     `_recv_exact` (called as the body arrives, not for the size the peer announces)."""
     limit = sock.gettimeout()
@@ -86,7 +88,8 @@ QUEUED = 2 * WORKERS  # accepted connections waiting for a worker; more wait in 
 BUDGET_FRAMES = 4  # request bytes read at once by all workers together, in largest frames
 RESERVED_CHUNK = 1 << 16  # the budget is taken as a request's bytes arrive, this many at a time
 TRANSIENT_ACCEPT = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO,
-                    errno.EPERM, errno.EINTR}  # accept() failures that pass: the server goes on
+                    errno.EPERM, errno.EINTR, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN, errno.ENONET,
+                    errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH}  # accept(2): retry, the server goes on
 MAX_TIMEOUT = 1e6  # seconds: socket timeouts overflow above ~9.2e9
 
 
@@ -98,27 +101,24 @@ def check_timeout(timeout: object) -> float:
 
 
 class _Budget:
-    """Bytes of request frames the workers hold at once: concurrent maximal requests wait for each other."""
+    """Bytes of request frames the workers hold at once, taken as they arrive. A reader that would exceed it is
+    refused at once (never waits while holding part of a frame: concurrent large requests would hold each other)."""
 
     def __init__(self, total: int) -> None:
         self.free = total
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
 
-    def take(self, size: int, deadline: float | None) -> None:
-        """Hold `size` bytes, waiting until the connection's deadline at most."""
-        with self._changed:
-            while self.free < size:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise PsiError("the server is reading other large requests: try again later")
-                self._changed.wait(left)
+    def take(self, size: int) -> None:
+        """Hold `size` more bytes, or PsiError if the budget has not that many left."""
+        with self._lock:
+            if self.free < size:
+                raise PsiError("the server is reading other large requests: try again later")
             self.free -= size
 
     def give(self, size: int) -> None:
         """Release `size` bytes."""
-        with self._changed:
+        with self._lock:
             self.free += size
-            self._changed.notify_all()
 
 
 def serve(
@@ -138,7 +138,8 @@ def serve(
     acceptance, the time its whole request frame may take to arrive (waiting for a worker included), and then the
     sending of each reply; a request frame announced longer than `max_frame` bytes is refused from its length. At
     most QUEUED accepted connections wait for a worker, and the workers hold at most BUDGET_FRAMES largest frames of
-    requests at once (taken as the bytes arrive, so announcing large frames holds nothing). Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
+    requests at once, taken as the bytes arrive (announcing large frames holds nothing; a request that would exceed
+    it is refused, "try again later", rather than waiting while holding part of a frame). Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
     connections the served ones are finished first.
     """
     timeout = check_timeout(timeout)
@@ -155,6 +156,7 @@ def serve(
             slots.release()
 
     with socket.create_server((host, port)) as listener, ThreadPoolExecutor(WORKERS) as pool:
+        listener.settimeout(None)  # not a process-wide default timeout: an idle spell is no error
         if ready is not None:
             ready(listener.getsockname()[1])
         served = 0
@@ -190,12 +192,16 @@ def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: o
     connection is closed."""
     held = 0
 
-    def hold(size: int, frame_deadline: float | None) -> None:
+    def hold(size: int) -> None:  # size < 0: give back
         nonlocal held
-        budget.take(size, frame_deadline)
+        if size > 0:
+            budget.take(size)
+        else:
+            budget.give(-size)
         held += size
 
     with conn:
+        refusal = None
         try:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -206,16 +212,19 @@ def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: o
             for frame in handle(request):
                 send_frame(conn, frame)
         except PsiError as exc:
-            log.warning("PSI request from %s refused: %s", peer, exc)
-            try:
-                send_frame(conn, ErrorMessage(str(exc)).to_bytes())
-                _drain(conn, deadline)
-            except (PsiError, OSError):
-                pass  # the peer is gone; nothing more to tell it
+            refusal = str(exc)  # the exception (and the frames it holds, the request's bytes) ends here
         except Exception:  # a bug must not pass silently, nor stop the other connections
             log.exception("PSI request from %s failed", peer)
         finally:
-            budget.give(held)
+            budget.give(held)  # before any drain: a refused request holds nothing while its peer is drained
+            held = 0
+        if refusal is not None:
+            log.warning("PSI request from %s refused: %s", peer, refusal)
+            try:
+                send_frame(conn, ErrorMessage(refusal).to_bytes())
+                _drain(conn, deadline)
+            except (PsiError, OSError):
+                pass  # the peer is gone; nothing more to tell it
 
 
 def _drain(conn: socket.socket, deadline: float) -> None:
@@ -224,7 +233,7 @@ def _drain(conn: socket.socket, deadline: float) -> None:
     conn.shutdown(socket.SHUT_WR)
     while (left := deadline - time.monotonic()) > 0:
         conn.settimeout(left)
-        if not conn.recv(1 << 20):
+        if not conn.recv(RESERVED_CHUNK):  # small reads: many drains at once stay within a few MiB
             return
 
 
