@@ -40,33 +40,29 @@ def _recv_exact(sock: socket.socket, size: int, what: str, deadline: float | Non
 
     The deadline covers the whole frame, not each recv: a peer that trickles a byte now and then
     would otherwise hold a reader (and one of `serve`'s workers) forever.
-    Memory grows with what arrives, not with what is announced; `reserve(n)`, if given, is called before each read
-    of at most n = RESERVED_CHUNK bytes and with -(n - received) after it (a server's byte budget: a frame holds
-    what arrived).
+    Memory grows with what arrives, not with what is announced; `reserve(n)`, if given, is called with the length
+    of each piece as it arrives (pieces of at most RESERVED_CHUNK bytes: a server's byte budget charges what arrived).
     """
-    chunks, got = [], 0
-    while got < size:
-        want = min(size - got, 1 << 20 if reserve is None else RESERVED_CHUNK)
-        if reserve is not None:
-            reserve(want)
+    buf = bytearray()  # one buffer: a frame trickled a byte per recv costs its bytes, not an object per byte
+    while len(buf) < size:
+        got = len(buf)
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _too_slow(got, size, what, limit)
             sock.settimeout(left)
         try:
-            chunk = sock.recv(want)
+            chunk = sock.recv(min(size - got, 1 << 20 if reserve is None else RESERVED_CHUNK))
         except TimeoutError as exc:
             raise _too_slow(got, size, what, limit) from exc
         except OSError as exc:
             raise PsiError(f"peer connection failed after {got} of {size} bytes of {what}: {exc}") from exc
-        if reserve is not None and len(chunk) < want:
-            reserve(len(chunk) - want)  # give back what did not arrive
         if not chunk:
             raise PsiError(f"peer closed the connection after {got} of {size} bytes of {what}")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        if reserve is not None:
+            reserve(len(chunk))
+        buf += chunk
+    return bytes(buf)
 
 
 def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME, reserve: Callable[[int], None] | None = None) -> bytes:
@@ -86,7 +82,7 @@ def recv_frame(sock: socket.socket, max_size: int = MAX_FRAME, reserve: Callable
 WORKERS = 32  # connections answered at once: idle or slow peers hold one each, not the whole server
 QUEUED = 2 * WORKERS  # accepted connections waiting for a worker; more wait in the kernel's listen backlog
 BUDGET_FRAMES = 4  # request bytes read at once by all workers together, in largest frames
-RESERVED_CHUNK = 1 << 16  # the budget is taken as a request's bytes arrive, this many at a time
+RESERVED_CHUNK = 1 << 16  # a budgeted read takes at most this many bytes at a time (charged as they arrive)
 TRANSIENT_ACCEPT = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO,
                     errno.EPERM, errno.EINTR, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN, errno.ENONET,
                     errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH}  # accept(2): retry, the server goes on
@@ -101,24 +97,29 @@ def check_timeout(timeout: object) -> float:
 
 
 class _Budget:
-    """Bytes of request frames the workers hold at once, taken as they arrive. A reader that would exceed it is
-    refused at once (never waits while holding part of a frame: concurrent large requests would hold each other)."""
+    """Bytes of request frames the workers hold at once, charged as they arrive. A reader that holds nothing yet may
+    wait for room until its deadline; one that holds part of a frame is refused at once when the budget is short
+    (waiting while holding would let concurrent large requests hold each other until all time out)."""
 
     def __init__(self, total: int) -> None:
         self.free = total
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
-    def take(self, size: int) -> None:
-        """Hold `size` more bytes, or PsiError if the budget has not that many left."""
-        with self._lock:
-            if self.free < size:
-                raise PsiError("the server is reading other large requests: try again later")
+    def take(self, size: int, wait_until: float | None) -> None:
+        """Hold `size` more bytes: waiting until `wait_until` (time.monotonic) at most, or not at all (None)."""
+        with self._changed:
+            while self.free < size:
+                left = None if wait_until is None else wait_until - time.monotonic()
+                if left is None or left <= 0:
+                    raise PsiError("the server is reading other large requests: try again later")
+                self._changed.wait(left)
             self.free -= size
 
     def give(self, size: int) -> None:
         """Release `size` bytes."""
-        with self._lock:
+        with self._changed:
             self.free += size
+            self._changed.notify_all()
 
 
 def serve(
@@ -138,8 +139,9 @@ def serve(
     acceptance, the time its whole request frame may take to arrive (waiting for a worker included), and then the
     sending of each reply; a request frame announced longer than `max_frame` bytes is refused from its length. At
     most QUEUED accepted connections wait for a worker, and the workers hold at most BUDGET_FRAMES largest frames of
-    requests at once, taken as the bytes arrive (announcing large frames holds nothing; a request that would exceed
-    it is refused, "try again later", rather than waiting while holding part of a frame). Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
+    requests at once, charged as the bytes arrive (announcing large frames, or sending nothing, holds nothing; a
+    request holding nothing yet waits for room until its deadline, one holding part of a frame is refused at once,
+    "try again later", rather than waiting while holding). Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
     connections the served ones are finished first.
     """
     timeout = check_timeout(timeout)
@@ -192,12 +194,9 @@ def _answer(handle: Callable[[bytes], list[bytes]], conn: socket.socket, peer: o
     connection is closed."""
     held = 0
 
-    def hold(size: int) -> None:  # size < 0: give back
+    def hold(size: int) -> None:  # a piece of the request arrived: charge it (waiting only while holding nothing)
         nonlocal held
-        if size > 0:
-            budget.take(size)
-        else:
-            budget.give(-size)
+        budget.take(size, deadline if held == 0 else None)
         held += size
 
     with conn:
