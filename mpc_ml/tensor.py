@@ -342,24 +342,21 @@ class MPCTensor:
         cap = min(functions.MAX_TRUNC_BITS - p.frac_bits, p.trunc_bits - 1 - p.frac_bits)
         sums = np.abs(w).sum(0)  # per output column (a scalar for a vector w)
         with np.errstate(divide="ignore"):
-            bits = np.clip(np.floor(-np.log2(np.where(sums > 0, sums, 1.0))), 0, cap).astype(int)
-        if w.ndim == 1:
-            product, finish = self._product(self.share, self._encoded(w, int(bits)), self.shape, w.shape)
-            return self._wrap(finish(arith.trunc(rt, product, p.frac_bits + int(bits))), other)
+            bits = np.atleast_1d(np.clip(np.floor(-np.log2(np.where(sums > 0, sums, 1.0))), 0, cap).astype(int))
         groups = [(int(b), np.flatnonzero(bits == b)) for b in np.unique(bits)]
         parts, finish = [], None
         for b, cols in groups:
-            product, finish = self._product(self.share, self._encoded(w[:, cols], b), self.shape, (w.shape[0], len(cols)))
+            part = w if len(groups) == 1 else w[:, cols]
+            enc = rt.ring.from_int64(np.round(part * 2.0 ** (p.frac_bits + b)).astype(np.int64))
+            product, finish = self._product(self.share, enc, self.shape, part.shape)
             parts.append((product, p.frac_bits + b, None))
         opened = arith.trunc_each(rt, parts)  # each output column truncated once, every group in one round
+        if len(groups) == 1:
+            return self._wrap(finish(opened[0]), other)
         out = np.empty(opened[0].shape[:-1] + (w.shape[1],), dtype=opened[0].dtype)
         for (_, cols), part in zip(groups, opened):
             out[..., cols] = part
         return self._wrap(finish(out), other)
-
-    def _encoded(self, w: np.ndarray, extra: int) -> np.ndarray:
-        """Public residues of w at 2^(f + extra)."""
-        return self._rt.ring.from_int64(np.round(w * 2.0 ** (self._rt.params.frac_bits + extra)).astype(np.int64))
 
     def _matmul(self, a: np.ndarray, b: np.ndarray, sa: tuple[int, ...], sb: tuple[int, ...],
                 other: Any) -> "MPCTensor":

@@ -141,8 +141,8 @@ def serve(
     most QUEUED accepted connections wait for a worker, and the workers hold at most BUDGET_FRAMES largest frames of
     requests at once, charged as the bytes arrive (announcing large frames, or sending nothing, holds nothing; a
     request holding nothing yet waits for room until its deadline, one holding part of a frame is refused at once,
-    "try again later", rather than waiting while holding). Stopping (an exception, Ctrl-C) closes the open connections at once; after `connections`
-    connections the served ones are finished first.
+    "try again later", rather than waiting while holding). Stopping (an exception, Ctrl-C) closes the open
+    connections at once; after `connections` connections the served ones are finished first.
     """
     timeout = check_timeout(timeout)
     budget, slots = _Budget(BUDGET_FRAMES * max_frame), threading.BoundedSemaphore(WORKERS + QUEUED)

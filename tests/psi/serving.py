@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from mpc_ml.psi import PsiServer
+import pytest
+
+from mpc_ml.psi import PsiServer, transport
+
+
+@pytest.fixture(autouse=True)
+def _quiet_psi_log() -> Iterator[None]:
+    """Refusals and accept failures are logged once per connection (hundreds of lines in the review tests); a module
+    that imports this autouse fixture keeps its output readable."""
+    logger = logging.getLogger("mpc_ml.psi.transport")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
+
+
+def serve_in_thread(handle: Callable[[bytes], list[bytes]], *, connections: int | None, timeout: float,
+                    max_frame: int = transport.MAX_FRAME) -> tuple[int, threading.Thread, list[BaseException]]:
+    """transport.serve on a free port in a thread: (port, thread, outcome list holding its exception if any)."""
+    ready, ports, outcome = threading.Event(), [], []
+
+    def run() -> None:
+        try:
+            transport.serve(handle, "127.0.0.1", 0, connections=connections, timeout=timeout,
+                            ready=lambda port: (ports.append(port), ready.set()), max_frame=max_frame)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            outcome.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(5), "the server did not start listening"
+    assert ports, f"the server failed before listening: {outcome}"
+    return ports[0], thread, outcome
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from mpc_ml.runtime import Runtime, current
 from mpc_ml.secagg import SecAggClient, SecAggError, SecAggServer, aggregate, make_params, verify
 from mpc_ml.secagg.messages import Shares, UnmaskRequest, sender_of
 from tests.mpc_ml.deployment import start_up
+from tests.secagg.flower_pieces import flower, weighted_mean
 from tests.secagg.rounds import answer_all
 
 ULP = 2.0 ** -24
@@ -351,22 +352,6 @@ def test_the_example_s_audit_catches_a_result_forged_by_the_aggregator():
 # ==================================================================================== secagg: Flower
 
 
-def _flower():  # type: ignore[no-untyped-def]
-    pytest.importorskip("flwr")
-    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
-    from flwr.server.strategy import FedAvg
-
-    from mpc_ml.secagg.flower import SecAggStrategy
-
-    def fit_res(arrays, n):
-        return FitRes(Status(Code.OK, ""), ndarrays_to_parameters(arrays), n, {})
-
-    return fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy
-
-
-def _weighted_mean(clients):
-    total = sum(n for _, n in clients)
-    return [sum(a[i].astype(np.float64) * n for a, n in clients) / total for i in range(len(clients[0][0]))]
 
 
 def test_the_flower_metric_bounds_the_error_when_parameters_exceed_clip():
@@ -376,13 +361,13 @@ def test_the_flower_metric_bounds_the_error_when_parameters_exceed_clip():
     as 10.67 with a reported error bound of 1.2e-7, so a team that checks the metric trusts a wrong model. Fix: when
     any |value * weight| exceeds clip, report secagg_error_bound = inf (or refuse the round naming the client and
     the layer)"""
-    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     clients = [([np.full(4, 20.0)], 1000), ([np.full(4, 20.0)], 500)]
     strategy = SecAggStrategy(FedAvg())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         parameters, metrics = strategy.aggregate_fit(1, [(None, fit_res(a, n)) for a, n in clients], [])
-    error = np.abs(parameters_to_ndarrays(parameters)[0] - _weighted_mean(clients)[0]).max()
+    error = np.abs(parameters_to_ndarrays(parameters)[0] - weighted_mean(clients)[0]).max()
     assert error <= metrics["secagg_error_bound"], (error, metrics["secagg_error_bound"])
 
 
@@ -393,12 +378,12 @@ def test_the_flower_metric_bounds_the_error_of_an_integer_layer():
     secagg_error_bound stays about 1e-8, so the metric does not bound the returned parameters as its name and the
     session-19 fix claim (Flower's own FedAvg returns the float mean). Fix: add 1 (the cast's error) to the bound
     for integer layers, or round them and add 1/2"""
-    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     clients = [([np.full(3, 0.5), np.array([2], dtype=np.int64)], 100),
                ([np.full(3, -0.5), np.array([3], dtype=np.int64)], 100)]
     strategy = SecAggStrategy(FedAvg())
     parameters, metrics = strategy.aggregate_fit(1, [(None, fit_res(a, n)) for a, n in clients], [])
     got = parameters_to_ndarrays(parameters)
-    want = _weighted_mean(clients)
+    want = weighted_mean(clients)
     error = max(float(np.abs(g.astype(np.float64) - w).max()) for g, w in zip(got, want))
     assert error <= metrics["secagg_error_bound"], (error, metrics["secagg_error_bound"], got[1])

@@ -11,7 +11,6 @@ test_session19_psi_review.py, test_session19_secagg_review.py and test_session19
 
 from __future__ import annotations
 
-import logging
 import signal
 import socket
 import struct
@@ -32,19 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mpc_ml.psi import PsiClient, PsiError, PsiServer, Response
 from mpc_ml.psi.transport import WORKERS, check_timeout, recv_frame
 from mpc_ml.secagg import SecAggError, aggregate, verify
-from tests.psi.serving import serving
+from tests.psi.serving import _quiet_psi_log, serving  # noqa: F401  (_quiet_psi_log: autouse)
+from tests.secagg.flower_pieces import flower, weighted_mean
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(autouse=True)
-def _quiet_psi_log():
-    """The refusals below are logged once per connection (hundreds of lines); keep the output readable."""
-    logger = logging.getLogger("mpc_ml.psi.transport")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
 
 
 def _server_process(nofile: int, timeout: float) -> tuple[subprocess.Popen[str], int]:
@@ -379,22 +370,6 @@ def test_the_example_s_audit_refuses_a_previous_rounds_transcript_replayed_as_th
 # ============================================================================================== secagg: Flower
 
 
-def _flower():  # type: ignore[no-untyped-def]
-    pytest.importorskip("flwr")
-    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
-    from flwr.server.strategy import FedAvg
-
-    from mpc_ml.secagg.flower import SecAggStrategy
-
-    def fit_res(arrays, n):  # type: ignore[no-untyped-def]
-        return FitRes(Status(Code.OK, ""), ndarrays_to_parameters(arrays), n, {})
-
-    return fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy
-
-
-def _weighted_mean(clients):  # type: ignore[no-untyped-def]
-    total = sum(n for _, n in clients)
-    return [sum(a[i].astype(np.float64) * n for a, n in clients) / total for i in range(len(clients[0][0]))]
 
 
 def test_a_fraction_clip_accepted_by_the_strategy_aggregates_a_round() -> None:
@@ -403,11 +378,11 @@ def test_a_fraction_clip_accepted_by_the_strategy_aggregates_a_round() -> None:
     TypeError from numpy (Quantizer.quantize: rint of an object array), outside SecAggError and only once a training
     round has run. Fix: store self.clip = float(clip) after the check (and have make_params/Params coerce clip to
     float)."""
-    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     clients = [([np.full(3, 0.5)], 100), ([np.full(3, -0.25)], 300)]
     strategy = SecAggStrategy(FedAvg(), clip=Fraction(17, 2))
     parameters, metrics = strategy.aggregate_fit(1, [(None, fit_res(a, n)) for a, n in clients], [])
-    error = np.abs(parameters_to_ndarrays(parameters)[0] - _weighted_mean(clients)[0]).max()
+    error = np.abs(parameters_to_ndarrays(parameters)[0] - weighted_mean(clients)[0]).max()
     assert error <= metrics["secagg_error_bound"]
 
 
@@ -418,7 +393,7 @@ def test_a_numpy_float32_clip_gives_a_transcript_that_verifies_to_the_parameters
     float64 and verify's replay uses the float64 scale: the audited total differs from the one the strategy averaged
     (here by ~1e-8 per coordinate), so an auditor re-checking strategy.transcripts gets another model than the one
     deployed. Fix: coerce clip to float in SecAggStrategy.__init__ and in make_params."""
-    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     clients = [([np.array([0.5, -0.25, 0.125])], 1000), ([np.array([-0.5, 0.75, 0.0])], 250)]
     strategy = SecAggStrategy(FedAvg(), clip=np.float32(8.0))
     parameters, _ = strategy.aggregate_fit(1, [(None, fit_res(a, n)) for a, n in clients], [])
@@ -436,14 +411,14 @@ def test_the_flower_metric_bounds_the_error_of_narrow_and_unsigned_layers(dtype)
     error could push below it, where a cast to unsigned could wrap), int16, bool and float16 layers beside a float64
     layer all come back within secagg_error_bound of the float weighted mean, and the bound is finite (nothing was
     clipped)."""
-    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     values = {np.uint8: ([0, 1, 7], [0, 0, 6]), np.int16: ([-7, 3, 0], [6, -2, 1]), np.bool_: ([1, 0, 1], [0, 0, 1]),
               np.float16: ([0.1, -0.3, 7.5], [0.2, 0.3, -7.5])}[dtype]
     clients = [([np.full(2, 0.3), np.array(values[0], dtype=dtype)], 333),
                ([np.full(2, -0.1), np.array(values[1], dtype=dtype)], 667)]
     strategy = SecAggStrategy(FedAvg())
     parameters, metrics = strategy.aggregate_fit(1, [(None, fit_res(a, n)) for a, n in clients], [])
-    got, want = parameters_to_ndarrays(parameters), _weighted_mean(clients)
+    got, want = parameters_to_ndarrays(parameters), weighted_mean(clients)
     assert got[1].dtype == dtype
     bound = metrics["secagg_error_bound"]
     assert np.isfinite(bound)
@@ -455,11 +430,11 @@ def test_the_flower_bound_is_infinite_when_a_weighted_value_is_just_beyond_clip_
     """Held (the clip check against aggregate's clipping): a parameter of exactly clip with full weight (1000 of
     max_weight 1000) is summed as is and the bound is finite and holds; nudged one ulp beyond clip, the value is
     clipped inside aggregate and the bound is infinite, so the metric never claims a bound for clipped values."""
-    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     strategy = SecAggStrategy(FedAvg(), clip=8.0)
     at_clip = [([np.array([8.0, -8.0])], 1000), ([np.array([1.0, 2.0])], 1000)]
     parameters, metrics = strategy.aggregate_fit(1, [(None, fit_res(a, n)) for a, n in at_clip], [])
-    error = np.abs(parameters_to_ndarrays(parameters)[0] - _weighted_mean(at_clip)[0]).max()
+    error = np.abs(parameters_to_ndarrays(parameters)[0] - weighted_mean(at_clip)[0]).max()
     assert np.isfinite(metrics["secagg_error_bound"]) and error <= metrics["secagg_error_bound"]
     beyond = [([np.array([np.nextafter(8.0, 9.0), -8.0])], 1000), ([np.array([1.0, 2.0])], 1000)]
     with warnings.catch_warnings():

@@ -14,7 +14,6 @@ test_session19_round4_review.py.
 from __future__ import annotations
 
 import errno
-import logging
 import socket
 import struct
 import threading
@@ -29,19 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc_ml.psi import PsiClient, PsiError, PsiServer, intersection, transport
 from mpc_ml.psi.protocol import MIN_FRAME_CAP, points_frame_limit
-from mpc_ml.psi.transport import BUDGET_FRAMES, QUEUED, WORKERS, exchange, recv_frame, send_frame, serve
+from mpc_ml.psi.transport import BUDGET_FRAMES, QUEUED, WORKERS, exchange, recv_frame, send_frame
 from mpc_ml.secagg import SecAggClient, SecAggError, aggregate, make_params, verify
-from tests.psi.serving import serving
+from tests.psi.serving import _quiet_psi_log, serve_in_thread, serving  # noqa: F401  (_quiet_psi_log: autouse)
 
-
-@pytest.fixture(autouse=True)
-def _quiet_psi_log():
-    """Refusals and accept failures are logged once each; keep the output readable."""
-    logger = logging.getLogger("mpc_ml.psi.transport")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
 
 
 class _Stop(BaseException):
@@ -81,24 +71,6 @@ def _fake_listener(monkeypatch: pytest.MonkeyPatch, failures: list[OSError | Non
     monkeypatch.setattr(transport.socket, "create_server", create_server)
     return listener_cls
 
-
-def _serve_in_thread(handle, *, connections, timeout, max_frame=transport.MAX_FRAME):  # type: ignore[no-untyped-def]
-    """transport.serve on a free port in a thread: (port, thread, outcome list holding its exception if any)."""
-    ready, ports, outcome = threading.Event(), [], []
-
-    def run() -> None:
-        try:
-            serve(handle, "127.0.0.1", 0, connections=connections, timeout=timeout,
-                  ready=lambda port: (ports.append(port), ready.set()), max_frame=max_frame)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            outcome.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(5), "the server did not start listening"
-    assert ports, f"the server failed before listening: {outcome}"
-    return ports[0], thread, outcome
 
 
 # ======================================================================================== PSI: the request budget
@@ -150,7 +122,7 @@ def test_a_client_refused_by_the_budget_reads_the_servers_error_not_a_reset_or_i
         return [b"done"]
 
     holders: list[socket.socket] = []
-    port, thread, outcome = _serve_in_thread(handle, connections=BUDGET_FRAMES + 1, timeout=0.5, max_frame=1024)
+    port, thread, outcome = serve_in_thread(handle, connections=BUDGET_FRAMES + 1, timeout=0.5, max_frame=1024)
     try:
         for _ in range(BUDGET_FRAMES):
             sock = socket.create_connection(("127.0.0.1", port))
@@ -189,7 +161,7 @@ def test_the_budget_comes_back_after_a_bug_a_refusal_and_a_dead_peer() -> None:
         return [b"x" * 100]
 
     rounds = 3 * BUDGET_FRAMES
-    port, thread, outcome = _serve_in_thread(handle, connections=rounds + 1, timeout=1.0, max_frame=frame)
+    port, thread, outcome = serve_in_thread(handle, connections=rounds + 1, timeout=1.0, max_frame=frame)
     try:
         for k in range(rounds):
             with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -222,7 +194,7 @@ def test_failed_accepts_neither_count_as_connections_nor_keep_their_slot(monkeyp
                                       OSError(errno.ECONNABORTED, "Software caused connection abort")]
     listener_cls = _fake_listener(monkeypatch, failures * (WORKERS + QUEUED))
     monkeypatch.setattr(transport, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=lambda s: None))
-    port, thread, outcome = _serve_in_thread(lambda r: [r[::-1]], connections=2, timeout=5)
+    port, thread, outcome = serve_in_thread(lambda r: [r[::-1]], connections=2, timeout=5)
     try:
         assert exchange("127.0.0.1", port, b"abc", 1, timeout=5) == [b"cba"]
         assert exchange("127.0.0.1", port, b"xyz", 1, timeout=5) == [b"zyx"]
@@ -244,7 +216,7 @@ def test_a_permanent_accept_error_ends_serve_instead_of_spinning(monkeypatch: py
     service is dead while the process looks alive, so a supervisor never restarts it. Fix: retry only the transient
     errnos (EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPROTO, EINTR) and re-raise any other OSError."""
     listener_cls = _fake_listener(monkeypatch, [OSError(errno.EBADF, "Bad file descriptor")] * 10_000)
-    port, thread, outcome = _serve_in_thread(lambda r: [r], connections=1, timeout=1.0)
+    port, thread, outcome = serve_in_thread(lambda r: [r], connections=1, timeout=1.0)
     thread.join(2)
     try:
         assert not thread.is_alive(), (

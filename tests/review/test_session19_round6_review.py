@@ -11,7 +11,6 @@ test_session19_psi_review.py, test_session19_secagg_review.py and test_session19
 from __future__ import annotations
 
 import errno
-import logging
 import socket
 import struct
 import threading
@@ -22,38 +21,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc_ml.psi import PsiClient, PsiError, PsiServer, transport
-from mpc_ml.psi.transport import BUDGET_FRAMES, RESERVED_CHUNK, exchange, recv_frame, serve
+from mpc_ml.psi.transport import BUDGET_FRAMES, RESERVED_CHUNK, exchange, recv_frame
 from mpc_ml.secagg import SecAggClient, SecAggError, aggregate, make_params, verify
-from tests.psi.serving import serving
+from tests.psi.serving import _quiet_psi_log, serve_in_thread, serving  # noqa: F401  (_quiet_psi_log: autouse)
 
 
-@pytest.fixture(autouse=True)
-def _quiet_psi_log():
-    """Refusals and accept failures are logged once each; keep the output readable."""
-    logger = logging.getLogger("mpc_ml.psi.transport")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
-
-
-def _serve_in_thread(handle, *, connections, timeout, max_frame=transport.MAX_FRAME):  # type: ignore[no-untyped-def]
-    """transport.serve on a free port in a thread: (port, thread, outcome list holding its exception if any)."""
-    ready, ports, outcome = threading.Event(), [], []
-
-    def run() -> None:
-        try:
-            serve(handle, "127.0.0.1", 0, connections=connections, timeout=timeout,
-                  ready=lambda port: (ports.append(port), ready.set()), max_frame=max_frame)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            outcome.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(5), "the server did not start listening"
-    assert ports, f"the server failed before listening: {outcome}"
-    return ports[0], thread, outcome
 
 
 class _Stop(BaseException):
@@ -271,7 +243,7 @@ def test_a_process_default_socket_timeout_does_not_end_an_idle_server() -> None:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(0.2)
     try:
-        port, thread, outcome = _serve_in_thread(lambda r: [r[::-1]], connections=1, timeout=2)
+        port, thread, outcome = serve_in_thread(lambda r: [r[::-1]], connections=1, timeout=2)
     finally:
         socket.setdefaulttimeout(previous)
     try:
@@ -303,7 +275,7 @@ def test_a_queued_connection_s_network_error_does_not_end_serve(monkeypatch: pyt
     code = getattr(errno, name)
     listener_cls = _fake_listener(monkeypatch, [OSError(code, name)])
     monkeypatch.setattr(transport.time, "sleep", lambda s: None)
-    port, thread, outcome = _serve_in_thread(lambda r: [r[::-1]], connections=1, timeout=2)
+    port, thread, outcome = serve_in_thread(lambda r: [r[::-1]], connections=1, timeout=2)
     try:
         thread.join(0.3)
         assert thread.is_alive() and not outcome, f"serve ended on {name}: {outcome!r}"
@@ -324,7 +296,7 @@ def test_eperm_and_enomem_from_accept_are_retried_and_ebadf_ends_serve(monkeypat
     although connections allows more."""
     listener_cls = _fake_listener(monkeypatch, [OSError(errno.EPERM, "EPERM"), OSError(errno.ENOMEM, "ENOMEM")])
     monkeypatch.setattr(transport.time, "sleep", lambda s: None)
-    port, thread, outcome = _serve_in_thread(lambda r: [r[::-1]], connections=5, timeout=2)
+    port, thread, outcome = serve_in_thread(lambda r: [r[::-1]], connections=5, timeout=2)
     try:
         assert exchange("127.0.0.1", port, b"abc", 1, timeout=5) == [b"cba"]
         listener_cls.pending.append(OSError(errno.EBADF, "EBADF"))  # for the accept after the one now blocked

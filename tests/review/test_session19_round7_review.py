@@ -11,46 +11,17 @@ test_session19_psi_review.py and test_session19_round3/4/5/6_review.py.
 
 from __future__ import annotations
 
-import logging
 import socket
 import struct
 import threading
 import time
 import tracemalloc
 
-import pytest
-
 from mpc_ml.psi import PsiError, transport
-from mpc_ml.psi.transport import BUDGET_FRAMES, RESERVED_CHUNK, exchange, recv_frame, send_frame, serve
+from mpc_ml.psi.transport import BUDGET_FRAMES, RESERVED_CHUNK, exchange, recv_frame, send_frame
+from tests.psi.serving import _quiet_psi_log, serve_in_thread  # noqa: F401  (_quiet_psi_log: autouse)
 
 
-@pytest.fixture(autouse=True)
-def _quiet_psi_log():
-    """Refusals are logged once each, handler bugs with a traceback; keep the output readable."""
-    logger = logging.getLogger("mpc_ml.psi.transport")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
-
-
-def _serve_in_thread(handle, *, connections, timeout, max_frame=transport.MAX_FRAME):  # type: ignore[no-untyped-def]
-    """transport.serve on a free port in a thread: (port, thread, outcome list holding its exception if any)."""
-    ready, ports, outcome = threading.Event(), [], []
-
-    def run() -> None:
-        try:
-            serve(handle, "127.0.0.1", 0, connections=connections, timeout=timeout,
-                  ready=lambda port: (ports.append(port), ready.set()), max_frame=max_frame)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            outcome.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(5), "the server did not start listening"
-    assert ports, f"the server failed before listening: {outcome}"
-    return ports[0], thread, outcome
 
 
 # ====================================================================== PSI: who the non-blocking budget refuses
@@ -74,7 +45,7 @@ def test_a_small_request_waits_for_the_budget_held_by_requests_being_handled_ins
         return [b"answered %d" % len(request)]
 
     holders: list[socket.socket] = []
-    port, thread, outcome = _serve_in_thread(handle, connections=BUDGET_FRAMES + 1, timeout=3.0, max_frame=frame)
+    port, thread, outcome = serve_in_thread(handle, connections=BUDGET_FRAMES + 1, timeout=3.0, max_frame=frame)
     releaser = threading.Timer(0.5, gate.set)  # the large requests' handling ends 0.5 s after the small one arrives
     try:
         for _ in range(BUDGET_FRAMES):
@@ -110,7 +81,7 @@ def test_headers_alone_do_not_hold_the_budget_of_a_server_with_small_frames() ->
     budget) is ever charged ahead of its bytes."""
     frame = 4096
     holders: list[socket.socket] = []
-    port, thread, outcome = _serve_in_thread(lambda r: [b"answered %d" % len(r)], connections=BUDGET_FRAMES + 1,
+    port, thread, outcome = serve_in_thread(lambda r: [b"answered %d" % len(r)], connections=BUDGET_FRAMES + 1,
                                              timeout=1.5, max_frame=frame)
     try:
         for _ in range(BUDGET_FRAMES):
@@ -150,7 +121,7 @@ def test_eight_concurrent_honest_requests_of_half_the_max_frame_are_all_answered
         all_in.wait(5)  # every request is held at once
         return [b"answered %d" % len(request)]
 
-    port, thread, outcome = _serve_in_thread(handle, connections=clients, timeout=5.0, max_frame=frame)
+    port, thread, outcome = serve_in_thread(handle, connections=clients, timeout=5.0, max_frame=frame)
     results: list[object] = [None] * clients
 
     def client(i: int) -> None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mpc_ml.secagg import DropoutError, SecAggClient, SecAggError, SecAggServer, aggregate, make_params, verify
 from mpc_ml.secagg.messages import Confirm, Unmask, UnmaskRequest, sender_of
 from mpc_ml.secagg.quantize import Quantizer
+from tests.secagg.flower_pieces import flower, weighted_mean
 from tests.secagg.rounds import answer_all, through_shares
 
 
@@ -110,23 +111,6 @@ def test_a_dropped_client_no_survivor_masked_with_does_not_block_the_sum() -> No
     assert np.allclose(result.total, 0.25 * len(alive), atol=result.error_bound)
 
 
-def _flower():  # type: ignore[no-untyped-def]
-    """The Flower pieces (the test is skipped without the optional extra `flower`)."""
-    pytest.importorskip("flwr")
-    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
-    from flwr.server.strategy import FedAvg
-
-    from mpc_ml.secagg.flower import SecAggStrategy
-
-    def fit_res(arrays: list[np.ndarray], n: int) -> FitRes:
-        return FitRes(Status(Code.OK, ""), ndarrays_to_parameters(arrays), n, {})
-
-    return fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy
-
-
-def _weighted_mean(clients: list[tuple[list[np.ndarray], int]]) -> list[np.ndarray]:
-    total = sum(n for _, n in clients)
-    return [sum(a[i].astype(np.float64) * n for a, n in clients) / total for i in range(len(clients[0][0]))]
 
 
 def test_the_flower_metric_bounds_the_error_of_the_returned_parameters() -> None:
@@ -136,22 +120,22 @@ def test_the_flower_metric_bounds_the_error_of_the_returned_parameters() -> None
     parameters' error is larger by 1 / sum(weights) (weights 0.001..0.003 here: the error is about 100x the reported
     bound), so a team checking the metric trusts a bound that does not hold. Fix: report the bound of the returned
     mean (sum bound plus the weight's own quantisation error, divided by the recovered total weight)"""
-    _fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    _fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     rng = np.random.default_rng(19)
     clients = [([rng.uniform(-1, 1, 40)], n) for n in (1, 2, 3, 1)]
     strategy = SecAggStrategy(FedAvg())
     parameters, metrics = strategy.aggregate_fit(1, [(None, _fit_res(a, n)) for a, n in clients], [])
-    error = np.abs(parameters_to_ndarrays(parameters)[0] - _weighted_mean(clients)[0]).max()
+    error = np.abs(parameters_to_ndarrays(parameters)[0] - weighted_mean(clients)[0]).max()
     assert error <= metrics["secagg_error_bound"], f"error {error:.2e} above the reported bound {metrics['secagg_error_bound']:.2e}"
 
 
-def test_a_small_flower_clip_does_not_distort_the_weighted_mean() -> None:
+def test_a_small_flower_clip_does_not_distort_theweighted_mean() -> None:
     """Failed before (fixed in session 19): mpc_ml/secagg/flower.py SecAggStrategy accepts clip < 1 although it
     appends each client's weight (num_examples / max_weight, up to 1) as the last value of the update: the weight
     column is clipped like any parameter, so the weighted mean of parameters all equal to 0.4 comes out 0.8 (only
     aggregate's generic 'values are clipped' warning, which names no weight). Fix: refuse clip < 1 in
     SecAggStrategy, or scale the weight column to clip"""
-    _fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = _flower()
+    _fit_res, parameters_to_ndarrays, FedAvg, SecAggStrategy = flower()
     clients = [([np.full(3, 0.4, np.float32)], 1000) for _ in range(3)]
     try:
         strategy = SecAggStrategy(FedAvg(), clip=0.5)
