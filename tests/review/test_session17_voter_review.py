@@ -58,8 +58,9 @@ export function pinnedBaseHash() { return "00".repeat(32); }
 export function pinError(message) { return new Error(message); }
 export async function loadContext() {
   return { electionId: "club", manifest: { contests: [] }, baseHash: new Uint8Array(32),
-           entries: [{ type: "setup", payload: { board_key: "00".repeat(32) } },
-                     { type: "credentials", payload: { credentials: ["aa".repeat(32)] } }] };
+           entries: [{ type: "setup", payload: { board_key: "00".repeat(32) } }, { type: "key_ceremony", payload: {} },
+                     { type: "credentials", payload: { credentials: ["aa".repeat(32)] } },
+                     { seq: 8, type: "open", hash: "ee".repeat(32), payload: {} }] };
 }
 """
 # the board's signatures and tracking codes stubbed (checked for real by the browser tests): every entry signed, the
@@ -99,9 +100,7 @@ globalThis.__getJson = async (url) => {
     return { entry: { seq: 9, type: "cast", prev: "ee".repeat(32), hash: "dd".repeat(32),
                       payload: { ballot, ballot_hash: "11".repeat(32), tracker: "cc".repeat(32) } } };
   }
-  if (scenario === "honest" && url.endsWith("/entries?seq=8")) {
-    return { entries: [{ seq: 8, type: "open", hash: "ee".repeat(32), payload: {} }] };
-  }
+  if (url.includes("/entries?from=9")) return { entries: [] };  // the board after its open entry (seq 8): no ballot yet
   const error = new Error("no ballot with this tracking code is on the board"); error.status = 404; throw error;
 };
 globalThis.__postJson = async (url) => {
@@ -122,6 +121,7 @@ console.log(JSON.stringify({ receiptShown: !el("step-receipt").hidden, tracker: 
 def _run_booth(tmp_path: Path, scenario: str) -> dict[str, Any]:
     (tmp_path / "booth").mkdir()
     shutil.copy(BOOTH, tmp_path / "booth.js")
+    shutil.copy(BOOTH.parent / "booth" / "chain.js", tmp_path / "booth" / "chain.js")  # the chain it follows, as it is
     (tmp_path / "package.json").write_text('{"type": "module"}')
     (tmp_path / "api.js").write_text(_STUB_API)
     (tmp_path / "booth" / "ballot.js").write_text(_STUB_BALLOT)

@@ -63,9 +63,10 @@ def _fulfil(route: Any, obj: Any, status: int = 200) -> None:
     route.fulfill(status=status, content_type="application/json", body=json.dumps(obj))
 
 
-def _vote_in_booth(page: Any, base: str, credential: str, action: str, choose: str = "Ann") -> str:
+def _vote_in_booth(page: Any, base: str, credential: str, action: str, choose: str = "Ann",
+                   may_refuse_to_encrypt: bool = False) -> str:
     """The voter's flow up to Cast or Challenge; returns what the booth shows then: 'receipt', 'checked' or the
-    problem's text."""
+    problem's text (and, if `may_refuse_to_encrypt`, the problem shown instead of an encrypted ballot)."""
     open_booth(page, base, "club")
     page.fill("#credential", credential)
     page.click("#credential-form button")
@@ -73,6 +74,8 @@ def _vote_in_booth(page: Any, base: str, credential: str, action: str, choose: s
     page.click(f"#ballot label:text-is('{choose}')")
     page.click("#encrypt")
     page.wait_for_selector("#step-decide:not([hidden]), #problem:not([hidden])", timeout=TIMEOUT)
+    if may_refuse_to_encrypt and not page.is_visible("#step-decide"):
+        return "problem before encrypting: " + page.inner_text("#problem")
     assert page.is_visible("#step-decide"), page.inner_text("#problem")
     page.click(f"#{action}")
     page.wait_for_selector(OUTCOME, timeout=TIMEOUT)
@@ -174,16 +177,17 @@ def test_the_booth_refuses_a_challenge_the_server_cast(app: Flask, admin: FlaskC
 
 # === 3. The booth's re-vote counter: a re-vote that will not count, receipt and all =================================
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason=(
-    "web/static/js/booth.js encrypt() signs whatever counter GET .../revote/{credential} answers, and the #cast "
-    "handler never checks it against the credential's cast ballots on the chain (VoterClient._counter does, for "
-    "quorum vote). A server answering revote=0 to a voter who has cast twice (counters 0 and 1) stores the new ballot "
-    "(board-signed, tracker correctly chained) and the booth says 'Your ballot is cast ... only your last ballot "
-    "counts' -- but voting.tally.counted_ballots counts the highest counter, so the voter's earlier choice counts and "
-    "the new one never will (the verifier only reports a revote_counters failure, signed by the voter). Fix: fetch the "
-    "credential's cast entries on the checked chain and refuse unless revote equals their number, before encrypting "
-    "and again on the receipt"))
-def test_the_booth_refuses_a_stale_revote_counter(app: Flask, admin: FlaskClient) -> None:  # noqa: F811
+@pytest.mark.parametrize("hide", [False, True], ids=["board-shown", "newest-entries-hidden"])
+def test_the_booth_refuses_a_stale_revote_counter(hide: bool, app: Flask, admin: FlaskClient) -> None:  # noqa: F811
+    """Failed before (fixed in session 20): web/static/js/booth.js encrypt() signed whatever counter GET
+    .../revote/{credential} answers, and the #cast handler never checked it against the credential's cast ballots
+    on the chain (VoterClient._counter does, for quorum vote). A server answering revote=0 to a voter who has cast
+    twice (counters 0 and 1) stores the new ballot (board-signed, tracker correctly chained) and the booth said
+    'Your ballot is cast ... only your last ballot counts' -- but voting.tally.counted_ballots counts the highest
+    counter, so the voter's earlier choice counts and the new one never will. Now the booth follows the board-signed
+    chain (web/static/js/booth/chain.js): a server showing the board is refused before encrypting; one hiding its
+    newest entries (`hide`) is caught on the receipt, whose check follows the chain up to the entry before the
+    ballot."""
     from voting.ballot import encrypt_ballot
     from voting.election import Election
     from voting.tally import counted_ballots
@@ -203,6 +207,8 @@ def test_the_booth_refuses_a_stale_revote_counter(app: Flask, admin: FlaskClient
             request = route.request
             if request.method == "GET" and "/api/elections/club/revote/" in request.url:
                 _fulfil(route, {"credential": request.url.rsplit("/", 1)[1], "revote": 0})
+            elif hide and request.method == "GET" and "/entries?from=" in request.url and "to=" not in request.url:
+                _fulfil(route, {"entries": []})
             elif request.method == "POST" and request.url.endswith("/api/elections/club/ballots"):
                 ballot = json.loads(request.post_data)["ballot"]
                 sent.append(ballot)
@@ -212,11 +218,15 @@ def test_the_booth_refuses_a_stale_revote_counter(app: Flask, admin: FlaskClient
                 route.continue_()
 
         page.route("**/api/elections/club/**", server)
-        shown = _vote_in_booth(page, base, issued[0]["credential"], "cast", choose="Ann")
-    assert sent and sent[0]["revote"] == 0
-    counted = {b.ballot_hash for b in counted_ballots(election.cast_ballots())}
-    assert _hash_of(app, sent[0]) not in counted, "the new ballot does not count"
+        shown = _vote_in_booth(page, base, issued[0]["credential"], "cast", choose="Ann", may_refuse_to_encrypt=True)
     assert shown.startswith("problem"), "the booth said 'Your ballot is cast' for a ballot that will not count"
+    assert "already holds your ballot number 1" in shown, shown
+    if hide:
+        assert sent and sent[0]["revote"] == 0
+        counted = {b.ballot_hash for b in counted_ballots(election.cast_ballots())}
+        assert _hash_of(app, sent[0]) not in counted, "the new ballot does not count"
+    else:
+        assert shown.startswith("problem before encrypting") and not sent, shown
 
 
 # === 4. buildForm: input ids built by joining ids with '-' collide in honest manifests ==============================
@@ -425,27 +435,20 @@ def _forged_tally(tmp_path: Path, how: str) -> tuple[list[dict[str, Any]], set[s
     return entries, {f.check for f in verify_record(forged).failures}
 
 
-_PROOFS_NOT_CHECKED = (
-    "web/static/js/trustee/tally.js checkedTally/countedBallots checks the chain, board signatures, credentials, "
-    "counters and credential signatures, but not the ballots' 0/1 and limit proofs nor ciphertext uniqueness (the "
-    "verifier's ballot_proofs and ciphertext_uniqueness checks). The web server issues the credentials "
-    "(web/elections.py issue; with imported credentials one colluding voter is enough), so it can sign a re-vote for "
-    "a voter whose ciphertexts are the inverse of every "
-    "other counted ballot (the tally is then ONE voter's ballot: tally-subset de-anonymisation, ATTACKS row 12), or "
-    "a copy of the target's ciphertexts (Cortier-Smyth replay: the target counted twice, the difference reveals the "
-    "vote); the trustee's page decrypts, and the verifier reports it only after the vote is out. Fix: in "
-    "countedBallots verify each counted ballot's proofs (RangeProof.verify with the selection/contest contexts, as "
-    "voting.ballot.proofs_valid) and refuse any alpha seen twice among the board's ballots (cast and spoil). "
-    "Uniqueness is checked since session 18; the proofs are not (a trustee runs `quorum verify` on the record)")
-
 
 @pytest.mark.browser
 @pytest.mark.parametrize("how, refused_by", [
-    pytest.param("cancel", "ballot_proofs", marks=pytest.mark.xfail(strict=True, reason=_PROOFS_NOT_CHECKED)),
+    ("cancel", "ballot_proofs"),  # fixed in session 20: every counted ballot's proofs checked (trustee/tally.js)
     ("copy", "ciphertext_uniqueness"),  # fixed in session 18: no ciphertext twice among the board's ballots
 ])
 def test_the_trustee_refuses_a_tally_with_ballots_the_verifier_rejects(how: str, refused_by: str, app: Flask,  # noqa: F811
                                                                        tmp_path: Path) -> None:
+    """Failed before (fixed in session 20 for `cancel`): web/static/js/trustee/tally.js checkedTally/countedBallots
+    checked the chain, board signatures, credentials, counters and credential signatures, but not the ballots' 0/1
+    and limit proofs. The web server issues the credentials, so it can sign a re-vote for a voter whose ciphertexts
+    are the inverse of every other counted ballot (the tally is then ONE voter's ballot: tally-subset
+    de-anonymisation, ATTACKS row 12), and the trustee's page decrypted it; the verifier reports it only after the
+    vote is out. Now each counted ballot's proofs are verified in the trustee's browser before decrypting."""
     entries, failed = _forged_tally(tmp_path, how)
     assert refused_by in failed, failed  # the record's verifier refuses this board
     assert "revote_counters" not in failed and "chain" not in failed, failed
@@ -456,6 +459,7 @@ def test_the_trustee_refuses_a_tally_with_ballots_the_verifier_rejects(how: str,
         page.goto(f"{base}/")
         out = page.evaluate(_RECOUNT, [entries])
     assert "error" in out, f"the trustee's page would decrypt this board ({out}); page errors: {errors}"
+    assert ("has a proof that does not hold" if how == "cancel" else "reuses a ciphertext") in out["error"], out
 
 
 # === 8. The booth's parameters: nothing pins them to the published election =======================================

@@ -313,11 +313,13 @@ _RECOUNT = recount_script("/web/static/js")
     ("invalid-revote_repeated", "re-vote number"),
     ("invalid-revote_reordered", "re-vote number"),
     ("invalid-cast_after_challenge", "reuses a ciphertext"),  # ATTACKS row 15
+    ("invalid-ballot_moved_proof", None),  # the ballot with a moved proof is superseded by a re-vote: not counted
 ])
 def test_the_browser_trustee_recounts_only_a_checked_board(vector_page: tuple[Any, dict[str, Any]], record: str,
                                                           refusal: str | None) -> None:
     """trustee/tally.js, before a trustee's browser decrypts: the chain and the board's signatures (setup.board_key),
-    every counted ballot from a published credential and signed by it, and the tally equal to their product. The
+    every counted ballot from a published credential, signed by it and with proofs that hold, and the tally equal
+    to their product. The
     sample records (tests/vectors/records) are the boards a server could show the trustee."""
     page, _ = vector_page
     entries = [json.loads(line) for line in (RECORDS / record / "board.jsonl").read_text().splitlines()]
@@ -347,3 +349,41 @@ def test_the_browser_trustee_refuses_a_counted_ballot_its_credential_did_not_sig
     rechain(entries, s.key)
     out = page.evaluate(_RECOUNT, [entries])
     assert f"the ballot at entry {s.seqs['v3']} is not signed by its credential" in out.get("error", ""), out
+
+
+@pytest.mark.parametrize(("fault", "refusal"), [
+    ("proof_missing_key", "proofs[0]"),
+    ("non_member", "selection 1"),
+    ("contest_missing", "does not have the manifest's contests"),
+    ("limit_proof_other_contest", "has a proof that does not hold"),
+])
+def test_the_browser_trustee_refuses_a_counted_ballot_its_credential_signed_over_bad_proofs(
+        vector_page: tuple[Any, dict[str, Any]], tmp_path: Path, fault: str, refusal: str) -> None:
+    """A counted ballot signed by its own credential (the web server issues credentials) but malformed or with a proof
+    that does not hold is refused before any decryption, naming its entry: the recount checks every counted ballot's
+    shape, ciphertexts and proofs as the verifier's ballot_format and ballot_proofs do."""
+    from tests.voting.voting_helpers import load, rechain, scripted_record
+    from voting.ballot import ballot_hash, signed_body
+    from voting.credentials import sign, signing_key
+
+    s = scripted_record(tmp_path)
+    entries = load(s.record)
+    page, _ = vector_page
+    ballot = next(e for e in entries if e["seq"] == s.seqs["v3"])["payload"]["ballot"]
+    contests = ballot["contests"]
+    if fault == "proof_missing_key":
+        del contests[0]["proofs"][0]["a"]
+    elif fault == "non_member":  # the point of order 2 of edwards25519, or -1 mod p: not in the prime-order subgroup
+        order2 = "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"
+        contests[0]["selections"][0]["alpha"] = order2 if s.ctx.group.name == "ed25519" else \
+            s.ctx.group.to_hex(s.ctx.group.p - 1)
+    elif fault == "contest_missing":
+        contests.pop()
+    else:
+        contests[0]["limit_proof"], contests[-1]["limit_proof"] = contests[-1]["limit_proof"], contests[0]["limit_proof"]
+    ballot["signature"] = sign(signing_key(s.ctx.setup.election_id, s.credentials[3]),
+                               ballot_hash(s.ctx, signed_body(ballot)))
+    rechain(entries, s.key)
+    out = page.evaluate(_RECOUNT, [entries])
+    assert f"the ballot at entry {s.seqs['v3']}" in out.get("error", ""), out
+    assert refusal in out["error"] and out["error"].endswith("refusing to decrypt"), out

@@ -9,6 +9,7 @@ import { entryValid, nextTracker } from "./board.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson } from "./crypto/encoding.js";
 import { checkReveal, credentialKey, encryptBallot, revealJson } from "./booth/ballot.js";
+import { Chain } from "./booth/chain.js";
 import { contestRules, loadContext, pinError, pinnedBaseHash } from "./booth/election.js";
 
 const root = document.getElementById("booth");
@@ -47,28 +48,40 @@ function busy(on) {
 /**
  * The board entry holding the ballot just sent, checked as voting.client does for `quorum vote`: signed by the
  * board's key (the setup entry's), holding exactly this ballot (and, for a challenge, exactly the opening sent),
- * of the expected type, and with its tracking code chained over the entry before it (itself signed and linked).
- * A receipt that passes is the board's signed word; one that does not is refused instead of shown as a success.
+ * of the expected type, linked to the chain followed from the open entry, with its tracking code chained over the
+ * entry before it; a cast ballot, once no cast ballot of its credential on that chain carries as high a re-vote
+ * number or leaves a gap (else it would not count). A receipt that passes is the board's signed word; one that does
+ * not is refused instead of shown as a success.
  */
 async function checkedEntry(entry, kind, reveal) {
-  const boardKey = fromHex(ctx.entries.find((e) => e.type === "setup").payload.board_key, 32, "setup.board_key");
   const refuse = (why) => { throw new Error(`the board does not hold your ballot as ${kind === "cast" ? "cast" : "challenged"} (${why}): tell the election officials`); };
-  if (!entry || !(await entryValid(entry, boardKey))) refuse("its entry is not signed by the board");
+  if (!entry || !Number.isSafeInteger(entry.seq) || !(await entryValid(entry, ctx.chain.boardKey))) {
+    refuse("its entry is not signed by the board");
+  }
   if (entry.type !== (kind === "cast" ? "cast" : "spoil")) refuse(`the entry is a ${entry.type} entry`);
   if (canonicalJson(entry.payload.ballot) !== canonicalJson(pending.ballot) || entry.payload.ballot_hash !== pending.hash) {
     refuse("the entry holds another ballot");
   }
   if (reveal !== undefined && canonicalJson(entry.payload.reveal) !== canonicalJson(reveal)) refuse("another opening");
-  const { entries } = await getJson(`${root.dataset.api}/entries?seq=${entry.seq - 1}`);
-  const before = entries && entries[0];
-  if (!before || before.seq !== entry.seq - 1 || before.hash !== entry.prev || !(await entryValid(before, boardKey))) {
-    refuse("the entry before it is not the one it links to");
-  }
+  if (entry.seq <= ctx.chain.last.seq) refuse("it is not after the entries already checked");
+  await followBoard(entry.seq - 1);
+  const before = ctx.chain.last;
+  if (before.hash !== entry.prev) refuse("the entry before it is not the one it links to");
+  if (kind === "cast") ctx.chain.checkCounter(pending.ballot.credential, pending.ballot.revote, "your ballot was stored as");
   const previous = before.type === "open" ? ctx.baseHash : fromHex(before.payload.tracker, 32, "tracker");
   if (toHex(await nextTracker(previous, fromHex(pending.hash, 32, "ballot hash"))) !== entry.payload.tracker) {
     refuse("its tracking code is not chained over the entry before it");
   }
+  ctx.chain.add(entry);
   return entry;
+}
+
+/** Follow the public board to entry `upto` (null: its newest), showing how far the check has gone. */
+async function followBoard(upto = null) {
+  const start = ctx.chain.followed;
+  await ctx.chain.follow(upto, (followed) => {
+    if (followed - start >= 1000) status.textContent = `Checking the public board… ${followed} entries`;
+  });
 }
 
 /**
@@ -162,7 +175,12 @@ $("credential-form").addEventListener("submit", async (event) => {
       throw pinError("enter the election fingerprint from the officials' notice (or open the voting link it gives): "
         + "it is how this page knows it is their election");
     }
-    ctx = ctx && toHex(ctx.baseHash) === pin ? ctx : await loadContext(root.dataset.api, pin);
+    if (!ctx || toHex(ctx.baseHash) !== pin) {
+      ctx = await loadContext(root.dataset.api, pin);
+      const [setup, , creds, opened] = ctx.entries;
+      ctx.chain = new Chain(root.dataset.api, opened, fromHex(setup.payload.board_key, 32, "setup.board_key"),
+        new Set(creds.payload.credentials));
+    }
     markPin(false);
     $("election-fingerprint").textContent = toHex(ctx.baseHash).match(/.{8}/g).join(" ");
     form = form || buildForm(ctx.manifest);
@@ -190,9 +208,15 @@ async function encrypt(event) {
   announce(problem, "");
   busy(true);
   try {
-    announce(status, "Encrypting your ballot in this browser…");
-    // the re-vote counter this ballot must carry, asked again for every ballot (a re-vote or a challenge may precede it)
+    // the re-vote counter this ballot must carry, asked again for every ballot (a re-vote or a challenge may precede
+    // it), and checked against this credential's cast ballots on the board as far as the server shows it now (it may
+    // hide its newest entries here: the receipt's check settles it on the chain up to the ballot)
     const { revote } = await getJson(`${root.dataset.api}/revote/${key.publicHex}`);
+    if (!Number.isSafeInteger(revote) || revote < 0) throw new Error("the server's re-vote number is not a number");
+    announce(status, "Checking the public board…");
+    await followBoard();
+    ctx.chain.checkCounter(key.publicHex, revote, "the server says your next ballot is");
+    announce(status, "Encrypting your ballot in this browser…");
     pending = await encryptBallot(ctx, key, choices(), revote, (done, total) => {
       status.textContent = `Encrypting your ballot in this browser… ${done} of ${total}`;
     });

@@ -62,7 +62,9 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     }
     announce(status, "Checking the board and recounting the tally from the published ballots…");
     const base = await baseHash(entries);
-    const tally = await checkedTally(group, entries, base);
+    const tally = await checkedTally(group, entries, base, (done, total) => {
+      status.textContent = `Checking the board and recounting the tally from the published ballots… ${done} of ${total} ballots checked`;
+    });
     const context = encode("quorum/decryption", base);
     announce(status, "Computing your partial decryption and its proofs…");
     const partial = await partialDecrypt(group, index, key.secret, tally, context);

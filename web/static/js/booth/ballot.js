@@ -10,7 +10,8 @@ import { fromHex, toHex, utf8 } from "../crypto/bytes.js";
 import { ciphertextEqual, ciphertextFromJSON, ciphertextToJSON, encryptWith } from "../crypto/elgamal.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
 import { sha256 } from "../crypto/hashing.js";
-import { RangeProof } from "../crypto/proofs.js";
+import { holdsWeighted } from "../crypto/batch.js";
+import { RangeProof, keyTables } from "../crypto/proofs.js";
 import { contestRules } from "./election.js";
 
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -128,6 +129,52 @@ export async function encryptBallot(ctx, key, choices, revote, onProgress = () =
   const digest = await ballotHash(ctx, body);
   const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key.privateKey, digest));
   return { ballot: { ...body, signature: toHex(signature) }, hash: toHex(digest), secrets };
+}
+
+/**
+ * The ciphertexts of a ballot, per contest in manifest order, each component membership-checked; an Error naming
+ * the entry when the ballot's shape is not the manifest's (contests, their ids, one ciphertext and 0/1 proof per
+ * option), as voting.ballot.parse_ballot refuses it.
+ * @param {string} where e.g. "the ballot at entry 12"
+ */
+export function ballotCiphertexts(ctx, ballot, where) {
+  const contests = ballot && ballot.contests;
+  if (!Array.isArray(contests) || contests.length !== ctx.manifest.contests.length) {
+    throw new Error(`${where} does not have the manifest's contests`);
+  }
+  return ctx.manifest.contests.map((contest, i) => {
+    const options = contestRules(contest).options.length;
+    const held = contests[i];
+    if (!held || held.id !== contest.id || !Array.isArray(held.selections) || held.selections.length !== options
+        || !Array.isArray(held.proofs) || held.proofs.length !== options) {
+      throw new Error(`${where} does not hold one ciphertext and proof per option of ${contest.id}`);
+    }
+    return held.selections.map((ct, j) => ciphertextFromJSON(ctx.group, ct, `${where}: ${contest.id} selection ${j + 1}`));
+  });
+}
+
+/**
+ * Whether every proof of a ballot holds (voting.ballot.proofs_valid): each option's 0/1 proof and each contest's
+ * limit proof, under contexts bound to the ballot's credential, their equations checked as one weighted product;
+ * `selections` from ballotCiphertexts. A malformed proof raises a DecodeError naming it.
+ */
+export async function ballotProofsValid(ctx, ballot, selections) {
+  const g = ctx.group;
+  const credential = ballot.credential;
+  const equations = [];
+  for (const [i, contest] of ctx.manifest.contests.entries()) {
+    const rules = contestRules(contest);
+    const held = ballot.contests[i];
+    const cts = selections[i];
+    for (const [j, option] of rules.options.entries()) {
+      const proof = RangeProof.fromJSON(g, held.proofs[j], 1, `${contest.id}.proofs[${j}]`);
+      equations.push(...await proof.equations(ctx.publicKey, cts[j], selectionContext(ctx, credential, contest.id, option)));
+    }
+    const limit = RangeProof.fromJSON(g, held.limit_proof, rules.max - rules.min, `${contest.id}.limit_proof`);
+    equations.push(...await limit.equations(ctx.publicKey, limitsCiphertext(ctx, rules, cts),
+      contestContext(ctx, credential, contest.id)));
+  }
+  return holdsWeighted(g, equations, keyTables(ctx.publicKey));
 }
 
 /** The Benaloh reveal of a challenged ballot (voting.ballot.reveal_json). */

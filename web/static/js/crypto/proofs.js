@@ -9,6 +9,7 @@
 
 import { DecodeError } from "./errors.js";
 import { mod, systemRng } from "./bigint.js";
+import { holdsWeighted } from "./batch.js";
 import { hashToScalar } from "./hashing.js";
 import { expectInt, expectList, expectObject, expectScalar } from "./fields.js";
 
@@ -34,6 +35,15 @@ import { expectInt, expectList, expectObject, expectScalar } from "./fields.js";
 export function challenge(group, tag, context, statement, commitments, params = []) {
   const enc = (xs) => xs.map((x) => group.encode(x));
   return hashToScalar(group.q, tag, group.name, context, params, enc(statement), enc(commitments));
+}
+
+/**
+ * The fixed-base tables a verification of statements under `pk` uses: the key's (built on first use, cached).
+ * @param {PublicKey} pk
+ * @returns {Map<any, import("./group.js").CombTable>}
+ */
+export function keyTables(pk) {
+  return new Map([[pk.element, pk.group.fixedBase(pk.element)]]);
 }
 
 function powBase(group, base, e) {
@@ -243,14 +253,15 @@ export class RangeProof {
   }
 
   /**
-   * Check the proof (the in-browser Benaloh check, or any received ballot).
+   * The proof's verification equations (threshold/proofs.py RangeProof.equations): for each branch j,
+   * a_j alpha^c_j g^-v_j = 1 and b_j beta^c_j g^(-j c_j) K^-v_j = 1, the challenges completed from the hash.
    * @param {PublicKey} pk
    * @param {Ciphertext} ct
    * @param {Uint8Array} context
-   * @returns {Promise<boolean>}
+   * @returns {Promise<Array<Array<[any, bigint]>>>}
    * @throws {DecodeError} when the proof's lists have inconsistent lengths
    */
-  async verify(pk, ct, context) {
+  async equations(pk, ct, context) {
     const group = pk.group;
     const q = group.q;
     if (this.b.length !== this.a.length || this.responses.length !== this.a.length || this.challenges.length !== this.limit) {
@@ -258,13 +269,25 @@ export class RangeProof {
     }
     const c = await challenge(group, RangeProof.TAG, context, rangeStatement(pk, ct), [...this.a, ...this.b], [this.limit]);
     const cs = [...this.challenges, mod(c - this.challenges.reduce((s, x) => s + x, 0n), q)];
+    const equations = [];
     for (let j = 0; j <= this.limit; j++) {
       const [cj, vj] = [cs[j], this.responses[j]];
-      if (!group.holds(group.expG(vj), group.mul(this.a[j], group.exp(ct.alpha, cj)))) return false;
-      const lhs = group.mul(pk.exp(vj), group.expG(mod(BigInt(j) * cj, q)));
-      if (!group.holds(lhs, group.mul(this.b[j], group.exp(ct.beta, cj)))) return false;
+      equations.push([[this.a[j], 1n], [ct.alpha, cj], [group.g, -vj]]);
+      equations.push([[this.b[j], 1n], [ct.beta, cj], [group.g, -BigInt(j) * cj], [pk.element, -vj]]);
     }
-    return true;
+    return equations;
+  }
+
+  /**
+   * Check the proof: its equations as one weighted product (a false one passes with probability at most 2^-128).
+   * @param {PublicKey} pk
+   * @param {Ciphertext} ct
+   * @param {Uint8Array} context
+   * @returns {Promise<boolean>}
+   * @throws {DecodeError} when the proof's lists have inconsistent lengths
+   */
+  async verify(pk, ct, context) {
+    return holdsWeighted(pk.group, await this.equations(pk, ct, context), keyTables(pk));
   }
 
   /** @param {Group} group @returns {{a: string[], b: string[], challenges: string[], responses: string[]}} */

@@ -3,22 +3,26 @@
  * first: the chain (seq, prev, hash) and the board's signature on every entry, by the key of the setup entry; every
  * counted ballot from a credential of the published list and signed by it. So a server cannot show this trustee a
  * tally made of ballots it invented (one voter's ballot among ballots of zeros: ATTACKS row 12) without its own
- * signature on that board, which is then evidence against it.
+ * signature on that board, which is then evidence against it; and every counted ballot's proofs hold, so that no
+ * ballot of the tally can cancel the others out or count a choice twice.
  * @module trustee/tally
  */
 
 import { checkChain, ed25519Valid } from "../board.js";
+import { ballotCiphertexts, ballotProofsValid } from "../booth/ballot.js";
+import { contestRules } from "../booth/election.js";
 import { fromHex, utf8 } from "../crypto/bytes.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
-import { ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
+import { PublicKey, ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
 import { sha256 } from "../crypto/hashing.js";
 
 /** The counted ballots, each refused unless its credential is on the published list (every cast's) and signed it: the re-vote
  * rule as the verifier checks it (voting.verifier: a credential's cast ballots carry the counters 0, 1, 2, ... in
  * board order, and its last one counts), and no cast ballot that is also on the board as challenged (its opening
- * is public: ATTACKS row 15), and no ciphertext in two ballots (a copy). The ballots' proofs are not checked here:
- * a trustee who wants that runs `quorum verify` on the record first. */
-async function countedBallots(entries, baseHash) {
+ * is public: ATTACKS row 15), and no ciphertext in two ballots (a copy), and every proof of each counted ballot
+ * holding (the verifier's ballot_proofs: a ballot whose ciphertexts invert the others' would leave one voter's
+ * ballot as the tally, ATTACKS row 12). Returns each counted ballot with its ciphertexts, per contest. */
+async function countedBallots(group, entries, baseHash, onProgress) {
   const published = new Set(entries.find((e) => e.type === "credentials").payload.credentials);
   const challenged = new Set(entries.filter((e) => e.type === "spoil").map((e) => canonicalJson(e.payload.ballot)));
   const last = new Map();
@@ -51,35 +55,53 @@ async function countedBallots(entries, baseHash) {
     last.set(ballot.credential, { seq: e.seq, ballot });
   }
   const counted = [...last.values()].sort((a, b) => a.seq - b.seq);
-  for (const { seq, ballot } of counted) {
+  const setup = entries.find((e) => e.type === "setup").payload;
+  const ctx = { group, baseHash, manifest: setup.manifest,
+    publicKey: PublicKey.fromHex(group, entries.find((e) => e.type === "key_ceremony").payload.public_key) };
+  for (const [done, item] of counted.entries()) {
+    const { seq, ballot } = item;
+    const where = `the ballot at entry ${seq}`;
     const { signature, ...body } = ballot;
     const digest = await sha256(encode("quorum/ballot", baseHash, utf8(canonicalJson(body))));
     if (!await ed25519Valid(fromHex(ballot.credential, 32, "credential"), fromHex(signature, 64, "signature"), digest)) {
-      throw new Error(`the ballot at entry ${seq} is not signed by its credential: refusing to decrypt`);
+      throw new Error(`${where} is not signed by its credential: refusing to decrypt`);
     }
+    try {
+      item.selections = ballotCiphertexts(ctx, ballot, where);
+      if (!await ballotProofsValid(ctx, ballot, item.selections)) throw new Error(`${where} has a proof that does not hold`);
+    } catch (error) {
+      throw new Error(`${error.field ? `${where}: ${error.message}` : error.message}: refusing to decrypt`);
+    }
+    onProgress(done + 1, counted.length);
   }
-  return counted.map((c) => c.ballot);
+  return counted;
 }
 
 /** The tally entry's ciphertexts (JSON) flattened in manifest order, after checking the board and that they equal
- * the recount. `baseHash`: the election's base hash (bytes), recomputed from its parameter entries. */
-export async function checkedTally(group, entries, baseHash) {
+ * the recount. `baseHash`: the election's base hash (bytes), recomputed from its parameter entries; `onProgress(done,
+ * total)` after each counted ballot's checks. */
+export async function checkedTally(group, entries, baseHash, onProgress = () => {}) {
   const tally = entries.find((e) => e.type === "tally");
   if (!tally) throw new Error("the tally is not on the board yet");
   await checkChain(entries, "refusing to decrypt");
-  const counted = await countedBallots(entries, baseHash);
+  const counted = await countedBallots(group, entries, baseHash, onProgress);
   if (counted.length !== tally.payload.counted) {
     throw new Error(`the tally says ${tally.payload.counted} ballots count, the board holds ${counted.length}: refusing to decrypt`);
   }
+  const { manifest } = entries.find((e) => e.type === "setup").payload;
+  const shape = tally.payload.contests;
+  if (!Array.isArray(shape) || shape.length !== manifest.contests.length || shape.some((c, i) => !Array.isArray(c.ciphertexts)
+      || c.ciphertexts.length !== contestRules(manifest.contests[i]).options.length)) {
+    throw new Error("the tally does not hold one ciphertext per option of the manifest: refusing to decrypt");
+  }
   const flat = [];
-  tally.payload.contests.forEach((contest, i) => {
+  shape.forEach((contest, i) => {
     contest.ciphertexts.forEach((json, j) => {
       let alpha = group.identity;
       let beta = group.identity;
-      for (const ballot of counted) {
-        const ct = ciphertextFromJSON(group, ballot.contests[i].selections[j], `ballot.contests[${i}].selections[${j}]`);
-        alpha = group.mul(alpha, ct.alpha);
-        beta = group.mul(beta, ct.beta);
+      for (const { selections } of counted) {
+        alpha = group.mul(alpha, selections[i][j].alpha);
+        beta = group.mul(beta, selections[i][j].beta);
       }
       if (!ciphertextEqual(group, { alpha, beta }, ciphertextFromJSON(group, json, `tally.contests[${i}].ciphertexts[${j}]`))) {
         throw new Error(`the tally of ${contest.id} option ${j + 1} is not the product of the published ballots: refusing to decrypt`);
