@@ -58,11 +58,13 @@ def _ctx(context: bytes, index: int, position: int) -> bytes:
 
 def partial_decrypt(group: Group, index: int, secret: int, ciphertexts: Sequence[Ciphertext],
                     context: bytes) -> PartialDecryption:
-    """alpha^x_i with a proof per ciphertext; refuses non-members before exponentiating."""
-    reader = group.reader()  # the alphas read as outside input: one batched membership test
+    """alpha^x_i with a proof per ciphertext; refuses a ciphertext with an element outside the group before any
+    exponentiation (beta is never raised to the secret, but what is not a ciphertext gets no proven share)."""
+    reader = group.reader()  # both elements read as outside input: one batched membership test
     try:
         for pos, ct in enumerate(ciphertexts):
             reader.element_bytes(group.encode(ct.alpha), f"ciphertexts[{pos}].alpha", allow_identity=True)
+            reader.element_bytes(group.encode(ct.beta), f"ciphertexts[{pos}].beta", allow_identity=True)
         reader.finish()
     except DecodeError as exc:
         raise DecodeError(exc.field, f"{exc.message}: refusing to decrypt") from None

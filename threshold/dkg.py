@@ -25,7 +25,7 @@ from threshold.groups import Element, Group
 from threshold.hashing import sha256
 from threshold.proofs import ChaumPedersenProof, SchnorrProof
 from threshold.batch import BatchVerifier
-from threshold.shamir import Share, evaluate, interpolate, random_polynomial
+from threshold.shamir import Share, evaluate, interpolate, lagrange_at, random_polynomial
 from threshold.vss import expected_commitment, feldman_commit, pedersen_commit, pedersen_h, pedersen_verify
 
 
@@ -335,6 +335,7 @@ class Trustee:
         self.received: dict[int, tuple[int, int]] = {}
         self.qualification: Qualification | None = None  # what this trustee revealed under
         self._dealt_to: dict[int, Announcement] | None = None  # the announcements it encrypted its shares to
+        self.opened: tuple[int, ...] | None = None  # the dealers it opened its shares of (its RECON), once
 
     def announce(self) -> Announcement:
         p = self.params
@@ -362,8 +363,20 @@ class Trustee:
         return DealerMessage(self.index, tuple(self.commitments), dict(shares), SchnorrProof.prove(p.group, self.enc_secret, context))
 
     def check_shares(self, messages: Mapping[int, DealerMessage]) -> list[Complaint]:
-        """Decrypt the share pairs addressed to this trustee; complain about each one that is wrong."""
+        """Decrypt the share pairs addressed to this trustee; complain about each one that is wrong. Every message must
+        be signed by its dealer for the announcements this trustee dealt to: a complaint opens this trustee's share
+        pair to everyone, so it is never made about a message the relay altered (the accuser would leak its share
+        and, the dealer's real message being fine, be named a false accuser)."""
         p, g = self.params, self.params.group
+        if self._dealt_to is None:
+            raise ProtocolError(f"trustee {self.index} has not dealt yet: it checks shares against the announcements "
+                                "it dealt to")
+        altered = [i for i, msg in sorted(messages.items())
+                   if i != self.index and not msg.signed_by(p, self._dealt_to)]
+        if altered:
+            raise ProtocolError(f"the deal message of trustee {altered[0]} is not signed by its dealer for the "
+                                f"announcements trustee {self.index} dealt to: whoever relayed it altered it (or showed "
+                                "the dealers other announcements); no share is judged and no complaint made")
         complaints = []
         for i, msg in sorted(messages.items()):
             if i == self.index:
@@ -404,9 +417,25 @@ class Trustee:
 
     def open(self, messages: Mapping[int, DealerMessage], reveals: Mapping[int, Reveal]) -> Opening:
         """This trustee's share pairs from the qualified dealers that it finds without a valid reveal (never from
-        others: it decides RECON itself), for their public reconstruction."""
+        others: it decides RECON itself), for their public reconstruction.
+
+        Once only: the trustee keeps the RECON it opened for, opens for no other, and finishes and signs only an
+        outcome that reconstructs exactly those dealers. A relay showing each trustee a view in which another dealer
+        did not reveal would otherwise collect k openings of every polynomial (so the joint secret), then publish
+        the clean transcript for every trustee to sign. Nor does it open from a view with fewer than k valid
+        reveals, which `adjudicate` refuses anyway."""
         qualification = self._qualification()
         recon = to_reconstruct(self.params, qualification, messages, reveals)
+        if self.opened is not None and self.opened != recon:
+            raise ProtocolError(f"trustee {self.index} already opened its shares for dealers {list(self.opened)} to be "
+                                f"reconstructed, not {list(recon)}: the reveals shown differ from those it was shown "
+                                "before")
+        revealed = len(qualification.qualified) - len(recon)
+        if revealed < self.params.k:
+            raise ProtocolError(f"dealers {list(recon)} did not reveal and only {revealed} qualified dealers did, "
+                                f"{self.params.k} needed: trustee {self.index} opens no share for an outcome that "
+                                "cannot stand")
+        self.opened = recon
         return Opening(self.index, {i: self.received[i] for i in recon if i != self.index})
 
     def _qualification(self) -> Qualification:
@@ -415,9 +444,15 @@ class Trustee:
         return self.qualification
 
     def _check_result(self, result: CeremonyResult) -> None:
-        """Refuse an outcome of other rounds 1-3 than those this trustee revealed under."""
+        """Refuse an outcome of other rounds 1-3 than those this trustee revealed under, one reconstructing other
+        dealers than those it opened its shares for, or one whose public key is not its verification keys' value at
+        0 (their interpolation in the exponent: every key on one polynomial of degree k-1)."""
         if result.qualification_hash != self._qualification().transcript_hash:
             raise VerificationError(f"trustee {self.index}: the outcome is not of the qualification it revealed under")
+        if self.opened is not None and tuple(result.reconstructed) != self.opened:
+            raise VerificationError(f"trustee {self.index}: the outcome reconstructs dealers {list(result.reconstructed)}, "
+                                    f"it opened its shares for {list(self.opened)}")
+        _check_key_polynomial(self.params, result)
 
     def finish(self, result: CeremonyResult) -> "TrusteeKey":
         """This trustee's share of the joint secret: the sum of the qualified dealers' shares."""
@@ -439,6 +474,19 @@ class Trustee:
         self.finish(result)
         return SchnorrProof.prove(self.params.group, self.enc_secret,
                                   self.params.ctx("dkg-transcript", self.index, result.transcript_hash))
+
+
+def _check_key_polynomial(params: CeremonyParams, result: CeremonyResult) -> None:
+    """The public key and the verification keys are the values at 0 and at 1..n of one polynomial of degree k-1 in the
+    exponent: the keys at 1..k interpolated at 0 and at every other index (Lagrange coefficients are public)."""
+    g, q = params.group, params.group.q
+    base = list(range(1, params.k + 1))
+    for x in [0, *range(params.k + 1, params.n + 1)]:
+        terms = [(result.verification_keys[j], lagrange_at(j, base, x, q)) for j in base]
+        expected = result.public_key if x == 0 else result.verification_keys[x]
+        if g.multi_exp(terms) != expected:
+            what = "public key" if x == 0 else f"verification key of trustee {x}"
+            raise VerificationError(f"the outcome's {what} is not on the polynomial of its verification keys")
 
 
 def verify_signature(params: CeremonyParams, announcement: Announcement, result: CeremonyResult,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from threshold import keystore, keystore_browser
-from threshold.dkg import (CeremonyParams, DealerMessage, Trustee, adjudicate, conclude, qualify, verify_signature)
+from threshold import dkg, keystore, keystore_browser
+from threshold.dkg import (CeremonyParams, DealerMessage, Opening, Trustee, adjudicate, conclude, qualify,
+                           verify_signature)
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.groups import get_group
 from threshold.shamir import Share, interpolate
@@ -54,7 +55,12 @@ def test_fewer_than_k_valid_reveals_leave_the_joint_secret_to_fewer_than_k_trust
     trustees, announcements, messages = _deal(params)
     del messages[5]  # trustee 5 did not deal
     complaints = _check(trustees, messages)
-    transcript = conclude(params, trustees, announcements, messages, complaints, withhold={3, 4})
+    with pytest.raises(ProtocolError, match=r"dealers \[3, 4\] did not reveal"):  # since session 20 no trustee opens
+        conclude(params, trustees, announcements, messages, complaints, withhold={3, 4})
+    qualification = dkg.qualify(params, announcements, messages, complaints)
+    reveals = {i: r for i, r in ((t.index, t.reveal(qualification)) for t in trustees) if r is not None and i not in (3, 4)}
+    openings = {j: Opening(j, {d: trustees[j - 1].received[d] for d in (3, 4)}) for j in (1, 2, 5)}  # published anyway
+    transcript = dkg.Transcript(announcements, messages, complaints, reveals, openings)
     assert sorted(transcript.reveals) == [1, 2] and sorted(transcript.openings) == [1, 2, 5]
     with pytest.raises(ProtocolError):
         result = transcript.adjudicate(params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 import itertools
 
@@ -14,7 +16,7 @@ from threshold.decryption import (TAG, PartialDecryption, _ctx, combine, partial
 from threshold.dkg import (Announcement, CeremonyParams, CeremonyResult, Complaint, DealerMessage, Opening, Reveal,
                            Trustee, adjudicate, conclude, qualify, run_ceremony, to_reconstruct, verify_signature)
 from threshold.elgamal import PublicKey
-from threshold.errors import DecodeError, ProtocolError
+from threshold.errors import DecodeError, ProtocolError, VerificationError
 from threshold.proofs import ChaumPedersenProof
 
 
@@ -97,11 +99,14 @@ def test_withheld_reveal_is_reconstructed_and_changes_nothing(group):
     verification key and every trustee's secret are the ones its reveal would have given."""
     params, trustees, ann, msgs, complaints = _ceremony(group, n=5, k=3)
     revealed, _, _ = _conclude(params, trustees, ann, msgs, complaints)
+    secrets = [t.finish(revealed).secret for t in trustees]  # before any opening: an opener finishes no other outcome
     withheld, reveals, openings = _conclude(params, trustees, ann, msgs, complaints, withhold={4})
     assert withheld.reconstructed == (4,) and 4 in withheld.qualified and set(openings) == {1, 2, 3, 5}
     assert withheld.public_key == revealed.public_key
     assert withheld.verification_keys == revealed.verification_keys
-    assert [t.finish(withheld).secret for t in trustees] == [t.finish(revealed).secret for t in trustees]
+    assert [t.finish(withheld).secret for t in trustees] == secrets
+    with pytest.raises(VerificationError, match="opened its shares for"):
+        trustees[0].finish(revealed)
     assert withheld.transcript_hash != revealed.transcript_hash
 
 
@@ -122,8 +127,9 @@ def test_invalid_reveal_is_reconstructed(group):
     def moved(reveals):  # dealer 1's reveal presented as dealer 2's
         return {**reveals, 2: dataclasses.replace(reveals[1], index=2)}
 
-    for tamper, dealer in ((shifted, 2), (swapped, 3), (moved, 2)):
-        result, reveals, _ = _conclude(params, trustees, ann, msgs, complaints, tamper_reveals=tamper)
+    for tamper, dealer in ((shifted, 2), (swapped, 3), (moved, 2)):  # each its own ceremony's rounds 4-5: the
+        fresh = [copy.copy(t) for t in trustees]  # trustees' record of what they opened starts empty
+        result, reveals, _ = _conclude(params, fresh, ann, msgs, complaints, tamper_reveals=tamper)
         assert not reveals[dealer].valid(params, msgs[dealer], qualify(params, ann, msgs, complaints))
         assert result.reconstructed == (dealer,) and result.public_key == honest.public_key
 

@@ -161,6 +161,10 @@ def test_below_an_honest_majority_a_withheld_reveal_aborts_attributably(n, k, wi
     params = _params(ED, n, k)
     trustees, ann, msgs = _deal(params)
     complaints = _check(trustees, msgs)
+    if n - 1 < k:  # fewer than k reveals left: no trustee opens anything for an outcome that cannot stand
+        with pytest.raises(ProtocolError, match=rf"dealers \[{withhold_reveal}\] did not reveal"):
+            conclude(params, trustees, ann, msgs, complaints, withhold={withhold_reveal})
+        return
     transcript = conclude(params, trustees, ann, msgs, complaints, withhold={withhold_reveal})
     openings = {j: o for j, o in transcript.openings.items() if j != withhold_opening}
     with pytest.raises(ProtocolError, match=f"dealer {withhold_reveal} did not reveal"):
@@ -189,7 +193,9 @@ def test_trustee_does_not_open_its_share_of_a_dealer_that_revealed():
     opening = trustees[2].open(msgs, reveals)  # a relay asks it to open: it decides RECON itself
     assert opening.openings == {}, "trustee 3 published its secret share from an honest dealer"
     withheld = {i: r for i, r in reveals.items() if i != 1}
-    assert set(trustees[2].open(msgs, withheld).openings) == {1}
+    assert set(trustees[3].open(msgs, withheld).openings) == {1}
+    with pytest.raises(ProtocolError, match=r"already opened its shares for dealers \[\] to be reconstructed, not \[1\]"):
+        trustees[2].open(msgs, withheld)  # shown other reveals than before: it opens once only
 
 
 def test_adjudicate_refuses_openings_of_dealers_that_revealed():
@@ -211,8 +217,13 @@ def test_adjudicate_refuses_a_key_whose_secret_the_transcript_reveals():
     trustees, ann, msgs = _deal(params)
     msgs = {i: m for i, m in msgs.items() if i in (1, 2)}  # the board dropped the deals of 3 and 4
     complaints = _check(trustees, msgs)
-    transcript = conclude(params, trustees, ann, msgs, complaints, withhold={1, 2})
-    assert set(transcript.openings) == {3, 4}
+    with pytest.raises(ProtocolError, match=r"dealers \[1, 2\] did not reveal"):  # no trustee opens for it
+        conclude(params, trustees, ann, msgs, complaints, withhold={1, 2})
+    qual = qualify(params, ann, msgs, complaints)
+    reveals = {t.index: t.reveal(qual) for t in trustees}  # then withheld, and openings published regardless:
+    transcript = dkg.Transcript(ann, msgs, complaints, {}, {j: Opening(j, {i: trustees[j - 1].received[i] for i in (1, 2)})
+                                                            for j in (3, 4)})
+    assert all(r is not None for i, r in reveals.items() if i in (1, 2))
 
     def published():
         result = transcript.adjudicate(params)
@@ -478,7 +489,12 @@ def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
     assert t2.reveal(qual) is not None
     with pytest.raises(ProtocolError, match="another qualification"):
         t2.reveal(dataclasses.replace(qual, transcript_hash=bytes(32)))
-    assert set(t2.open(msgs, {}).openings) == {3, 4}  # no reveal at all: every qualified dealer but itself
+    with pytest.raises(ProtocolError, match="did not reveal"):
+        t2.open(msgs, {})  # no reveal at all: fewer than k, it opens nothing for an outcome that cannot stand
+    reveals = {t.index: t.reveal(qual) for t in trustees[1:]}
+    opener = copy.copy(t2)  # another run of round 5 (the record of what it opened starts empty)
+    assert opener.open(msgs, {i: r for i, r in reveals.items() if i != 2}).openings == {}  # never its own dealing
+    assert set(copy.copy(t2).open(msgs, {i: r for i, r in reveals.items() if i != 3}).openings) == {3}
     result = conclude(params, trustees, ann, msgs, complaints).adjudicate(params)
     t2.finish(result)
     with pytest.raises(VerificationError, match="qualification"):

@@ -240,8 +240,18 @@ function dkgChecks(c, name, scenarios) {
       if (reconstruct.length) {
         const opening = await trustee.open(all.messages, all.reveals);
         if (!same(opening.toJSON(g), t.openings.find((o) => o.index === 1))) return "opening differs";
+        trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
+        if (!same(trustee.opened, reconstruct)) return "the saved state lost what the trustee opened";
+        // another view of the reveals (every one shown): the trustee opened once, for RECON, and opens for no other
+        const other = await throwsKind(() => trustee.open(all.messages, new Map()), ProtocolError);
+        if (!other?.message.includes("already opened its shares")) return `opened again for another view: ${other?.message}`;
       } else if (t.openings.length) return "Python opened shares with nothing to reconstruct";
       const result = await dkg.adjudicate(params, all.announcements, all.messages, all.complaints, all.reveals, all.openings);
+      if (reconstruct.length) {  // an outcome reconstructing nothing is not the one it opened for
+        const clean = { ...result, reconstructed: [] };
+        const refused = await throwsKind(() => trustee.finish(clean), VerificationError);
+        if (!refused?.message.includes("it opened its shares for")) return `finished another outcome: ${refused?.message}`;
+      }
       if (!same(dkg.resultToJSON(g, result), t.result)) return `result differs: ${canonicalJson(dkg.resultToJSON(g, result))}`;
       if (!same(dkg.resultToJSON(g, dkg.resultFromJSON(params, t.result)), t.result)) return "Python's result does not round-trip";
       const key = trustee.finish(result);
@@ -424,7 +434,12 @@ function membershipChecks(c, g, t) {
     const trustee = dkg.Trustee.create(params, 1, { rng });
     await trustee.announce({ rng });
     await trustee.deal(all.announcements, { rng });
-    const complaints = await trustee.checkShares(messages, { rng });
+    let complaints;
+    try {
+      complaints = await trustee.checkShares(messages, { rng });
+    } catch (err) {  // the message, altered after dealer 2 signed it, is refused before anything is judged
+      return (err instanceof ProtocolError && err.message.includes("not signed by its dealer")) || `threw ${err.message}`;
+    }
     return complaints.every((x) => x.dealer !== 2) || "complained about dealer 2, publishing R^e";
   });
   c.run(`${label}: qualify disqualifies a dealer with a non-member commitment`, async () => {

@@ -426,7 +426,9 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
     if scenario == "silent-dealer":  # 2 withholds too: 1 and the disqualified 3 can rebuild it, but 1 alone revealed
         alone = {1: reveals[1]}
         vector["reveals_of_1"] = [reveals[1].to_json(group)]
-        vector["openings_without_2"] = [trustees[i].open(messages, alone).to_json(group) for i in (1, 3)]
+        assert dkg.to_reconstruct(params, qualification, messages, alone) == (2,)
+        # what 1 and 3 would open (a trustee itself opens nothing from a view with fewer than k reveals)
+        vector["openings_without_2"] = [dkg.Opening(i, {2: trustees[i].received[2]}).to_json(group) for i in (1, 3)]
     return vector, keys
 
 

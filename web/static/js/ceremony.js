@@ -127,6 +127,7 @@ async function step(state) {
   } else if (state.round === "deal" && !mine(state.dealers)) {
     announce(status, "Deal: sending encrypted shares to the other trustees…");
     const message = await trustee.deal(mapOf(state.announcements, Announcement.fromJSON));
+    await saveState(); // the announcements it dealt to: it judges the shares it receives against them
     await postJson(`${url}/deal`, message.toJSON(g));
   } else if (state.round === "complain" && !mine(state.complaints)) {
     announce(status, "Complain: checking the shares you received…");
@@ -141,7 +142,9 @@ async function step(state) {
     await ownReconstruct(state);
     announce(status, `Open: publishing your shares of trustees ${state.reconstruct.join(", ")}, who did not reveal…`);
     const t = transcript(state);
-    await post("open", (await trustee.open(t.messages, t.reveals)).toJSON(g)); // RECON worked out by the trustee itself
+    const opening = await trustee.open(t.messages, t.reveals); // RECON worked out by the trustee itself, once
+    await saveState(); // what it opened for is kept before anything is sent: it finishes and signs no other outcome
+    await post("open", opening.toJSON(g));
   } else if (["sign", "publish", "done"].includes(state.round) && state.result) {
     if (!$("backup").dataset.saved) await finish(state);
     if (state.round === "sign" && !state.signed.includes(index) && state.result.qualified.includes(index)) {

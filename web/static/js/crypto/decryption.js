@@ -1,8 +1,8 @@
 /**
  * A trustee's partial decryption, as threshold.decryption.partial_decrypt: M = alpha^x_i for
  * each ciphertext with a Chaum-Pedersen proof (tag "decryption", context
- * encode(context, index, position)). Every alpha is parsed and membership-checked before the
- * secret touches any of them (small-subgroup attacks, ATTACKS row 5).
+ * encode(context, index, position)). Every alpha and beta is parsed and membership-checked before
+ * the secret touches any of them (small-subgroup attacks, ATTACKS row 5).
  * @module decryption
  */
 
@@ -31,12 +31,12 @@ export class PartialDecryption {
 }
 
 /**
- * Partially decrypt ciphertexts given in their JSON form {"alpha", "beta"}. All alphas are
- * decoded with the group's membership checks first; a single bad one refuses the whole request.
+ * Partially decrypt ciphertexts given in their JSON form {"alpha", "beta"}. Both elements of every
+ * ciphertext are decoded with the group's membership checks first; a single bad one refuses the whole request.
  * @param {import("./group.js").Group} group
  * @param {number} index the trustee's index
  * @param {bigint} secret the trustee's key share x_i
- * @param {unknown[]} ciphertexts JSON ciphertexts (only alpha is used)
+ * @param {unknown[]} ciphertexts JSON ciphertexts (only alpha is raised to the secret)
  * @param {Uint8Array} context the decryption context (election, tally)
  * @param {{rng?: import("./bigint.js").Rng}} [options]
  * @returns {Promise<PartialDecryption>}
@@ -48,6 +48,7 @@ export async function partialDecrypt(group, index, secret, ciphertexts, context,
   if (!Array.isArray(ciphertexts)) throw new DecodeError("ciphertexts", "expected a list");
   const alphas = ciphertexts.map((ct, pos) => {
     const o = expectObject(ct, ["alpha", "beta"], `ciphertexts[${pos}]`);
+    group.fromHex(o.beta, `ciphertexts[${pos}].beta`, true);  // never raised to the secret: what is not a ciphertext gets no share
     return group.fromHex(o.alpha, `ciphertexts[${pos}].alpha`, true);
   });
   const vk = group.expG(secret);

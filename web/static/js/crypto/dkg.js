@@ -846,8 +846,10 @@ export class Trustee {
    * @param {bigint[]} blinding f': b_0 .. b_(k-1)
    * @param {Map<number, {share: bigint, blinding: bigint}>} received valid shares (f_i(index), f'_i(index)) from other dealers
    * @param {Qualification|null} [qualification] the qualification this trustee revealed under (null before round 4)
+   * @param {Map<number, Announcement>|null} [dealtTo] the announcements it encrypted its shares to (null before round 2)
+   * @param {number[]|null} [opened] the dealers it opened its shares of in round 5 (null before)
    */
-  constructor(params, index, encSecret, polynomial, blinding, received, qualification = null) {
+  constructor(params, index, encSecret, polynomial, blinding, received, qualification = null, dealtTo = null, opened = null) {
     this.params = params;
     this.index = params.checkIndex(index);
     this.encSecret = encSecret;
@@ -857,6 +859,10 @@ export class Trustee {
     this.received = received;
     /** @type {Qualification|null} */
     this.qualification = qualification;
+    /** @type {Map<number, Announcement>|null} */
+    this.dealtTo = dealtTo;
+    /** @type {number[]|null} */
+    this.opened = opened;
   }
 
   /**
@@ -901,7 +907,9 @@ export class Trustee {
     return { group: g.name, context: toHex(this.params.context), n: this.params.n, k: this.params.k, index: this.index,
       enc_secret: g.scalarToHex(this.encSecret), polynomial: this.polynomial.map((a) => g.scalarToHex(a)),
       blinding: this.blinding.map((b) => g.scalarToHex(b)), received,
-      qualification: this.qualification && qualificationToJSON(this.qualification) };
+      qualification: this.qualification && qualificationToJSON(this.qualification),
+      dealt_to: this.dealtTo && [...this.dealtTo.keys()].sort((a, b) => a - b).map((i) => this.dealtTo.get(i).toJSON(g)),
+      opened: this.opened };
   }
 
   /**
@@ -914,8 +922,9 @@ export class Trustee {
    */
   static fromState(params, state) {
     const keys = ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "blinding", "received"];
-    const saved = typeof state === "object" && state !== null && Object.hasOwn(state, "qualification");
-    const o = expectObject(state, saved ? [...keys, "qualification"] : keys, "state");
+    const later = ["qualification", "dealt_to", "opened"];  // absent from states saved by earlier versions
+    const saved = (key) => typeof state === "object" && state !== null && Object.hasOwn(state, key);
+    const o = expectObject(state, [...keys, ...later.filter(saved)], "state");
     const g = params.group;
     if (o.group !== g.name) throw new DecodeError("state.group", `expected ${g.name}, got ${JSON.stringify(o.group)}`);
     if (o.context !== toHex(params.context) || o.n !== params.n || o.k !== params.k) {
@@ -927,10 +936,17 @@ export class Trustee {
       const pair = expectObject(o.received[String(j)], ["share", "blinding"], at);
       return [params.checkIndex(j, at), { share: g.scalarFromHex(pair.share, `${at}.share`), blinding: g.scalarFromHex(pair.blinding, `${at}.blinding`) }];
     }));
+    const present = (key) => saved(key) && o[key] !== null;
+    const dealtTo = present("dealt_to") ? new Map(expectList(o.dealt_to, params.n, "state.dealt_to")
+      .map((a, i) => Announcement.fromJSON(params, a, `state.dealt_to[${i}]`)).map((a) => [a.index, a])) : null;
+    if (dealtTo && dealtTo.size !== params.n) throw new DecodeError("state.dealt_to", "expected one announcement per trustee");
+    if (present("opened") && !Array.isArray(o.opened)) throw new DecodeError("state.opened", "expected a list of dealers");
+    const opened = present("opened") ? increasing(params, o.opened, "state.opened") : null;
     return new Trustee(params, params.checkIndex(o.index, "state.index"), g.scalarFromHex(o.enc_secret, "state.enc_secret"),
       expectList(o.polynomial, params.k, "state.polynomial").map((a, m) => g.scalarFromHex(a, `state.polynomial[${m}]`)),
       expectList(o.blinding, params.k, "state.blinding").map((b, m) => g.scalarFromHex(b, `state.blinding[${m}]`)),
-      received, saved && o.qualification !== null ? qualificationFromJSON(params, o.qualification, "state.qualification") : null);
+      received, present("qualification") ? qualificationFromJSON(params, o.qualification, "state.qualification") : null,
+      dealtTo, opened);
   }
 
   /**
@@ -964,6 +980,7 @@ export class Trustee {
       shares.set(j, await hybrid.encrypt(g, announcements.get(j).encKey, value, shareAad(p, this.index, j), { rng }));
     }
     const commitments = await this.commitments();
+    this.dealtTo = new Map(announcements);
     const context = await dealContext(p, this.index, commitments, shares, announcements);
     const signature = await SchnorrProof.prove(g, this.encSecret, context, { rng });
     return new DealerMessage(this.index, commitments, shares, signature);
@@ -971,7 +988,9 @@ export class Trustee {
 
   /**
    * Round 3: decrypt the shares addressed to this trustee, keep the valid ones, and return a
-   * complaint (with the opened KEM secret and its proof) for each invalid one.
+   * complaint (with the opened KEM secret and its proof) for each invalid one. Every message must be
+   * signed by its dealer for the announcements this trustee dealt to (else ProtocolError, nothing
+   * judged): a complaint about a message the relay altered would leak this trustee's share pair.
    * @param {Map<number, DealerMessage>} messages
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<Complaint[]>}
@@ -979,6 +998,16 @@ export class Trustee {
   async checkShares(messages, { rng = systemRng } = {}) {
     const p = this.params;
     const g = p.group;
+    if (this.dealtTo === null) {
+      throw new ProtocolError(`trustee ${this.index} has not dealt yet: it checks shares against the announcements it dealt to`);
+    }
+    for (const i of [...messages.keys()].sort((a, b) => a - b)) {
+      if (i !== this.index && !(await messages.get(i).signedBy(p, this.dealtTo))) {
+        throw new ProtocolError(`the deal message of trustee ${i} is not signed by its dealer for the announcements `
+          + `trustee ${this.index} dealt to: whoever relayed it altered it (or showed the dealers other announcements); `
+          + "no share is judged and no complaint made");
+      }
+    }
     const h = await pedersenH(g);
     const complaints = [];
     for (const i of [...messages.keys()].sort((a, b) => a - b)) {
@@ -1044,15 +1073,26 @@ export class Trustee {
   /**
    * Round 5, as threshold.dkg.Trustee.open: this trustee's share pairs from the qualified dealers that
    * it finds without a valid reveal under its qualification (RECON, decided here, never from the
-   * server), but its own.
+   * server), but its own. Once only (kept in {@link Trustee#opened}, saved with the state): a relay
+   * showing each trustee another dealer missing would otherwise collect every polynomial; and never
+   * when fewer than k dealers revealed (the ceremony cannot stand then).
    * @param {Map<number, DealerMessage>} messages
    * @param {Map<number, Reveal>} reveals dealer -> reveal, as published
    * @returns {Promise<Opening>}
-   * @throws {ProtocolError} before {@link Trustee#reveal}
+   * @throws {ProtocolError} before {@link Trustee#reveal}, for another RECON than the one opened for, or below k reveals
    */
   async open(messages, reveals) {
     const qualification = this.ownQualification();
     const recon = await toReconstruct(this.params, qualification, messages, reveals);
+    if (this.opened !== null && pyList(this.opened) !== pyList(recon)) {
+      throw new ProtocolError(`trustee ${this.index} already opened its shares for dealers ${pyList(this.opened)} to be `
+        + `reconstructed, not ${pyList(recon)}: the reveals shown differ from those it was shown before`);
+    }
+    const revealed = qualification.qualified.length - recon.length;
+    if (revealed < this.params.k) {
+      throw new ProtocolError(`dealers ${pyList(recon)} did not reveal and only ${revealed} qualified dealers did, `
+        + `${this.params.k} needed: trustee ${this.index} opens no share for an outcome that cannot stand`);
+    }
     const openings = new Map();
     for (const i of recon) {
       if (i === this.index) continue;
@@ -1060,6 +1100,7 @@ export class Trustee {
       if (!pair) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${pyList([i])}`);
       openings.set(i, { share: pair.share, blinding: pair.blinding });
     }
+    this.opened = [...recon];
     return new Opening(this.index, openings);
   }
 
@@ -1070,7 +1111,8 @@ export class Trustee {
   }
 
   /**
-   * Refuse an outcome of other rounds 1-3 than those this trustee revealed under.
+   * Refuse an outcome of other rounds 1-3 than those this trustee revealed under, or one reconstructing other
+   * dealers than those it opened its shares for.
    * @param {CeremonyResult} result
    * @throws {ProtocolError|VerificationError}
    */
@@ -1078,6 +1120,10 @@ export class Trustee {
     const own = this.ownQualification().transcriptHash;
     if (!(result.qualificationHash instanceof Uint8Array) || !bytesEqual(result.qualificationHash, own)) {
       throw new VerificationError(`trustee ${this.index}: the outcome is not of the qualification it revealed under`);
+    }
+    if (this.opened !== null && pyList(this.opened) !== pyList(result.reconstructed)) {
+      throw new VerificationError(`trustee ${this.index}: the outcome reconstructs dealers ${pyList(result.reconstructed)}, `
+        + `it opened its shares for ${pyList(this.opened)}`);
     }
   }
 
