@@ -3,13 +3,14 @@ encrypted under the trustees' threshold ElGamal key and released by a quorum wit
 
 Server (holds items Y) -> SumHello: s*H(y), sorted. Client (holds items X with values v) ->
 SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point, all of it signed by the
-client. The server computes s*c*H(x) on edwards25519 (the client's points lifted from their
+client; Enc(v) is sent as the encryptions of v's bits, each with a 0/1 proof, so that v is in 0..2^bits - 1
+(Enc(v) = prod Enc(b_i)^(2^i): no negative value can lower a sum, none beyond the bound raise it). The server computes s*c*H(x) on edwards25519 (the client's points lifted from their
 u-coordinates), marks the ciphertexts whose point is among the c*s*H(y), multiplies them (an
 encryption of the sum: it learns only the intersection size), and proves with one batched DLEQ
 proof (S = s*B, and a random combination of its products) that it multiplied every client point
 by the same s: so which items match is fixed by the client's signed points and the server's one
 key, not chosen by the server. Each trustee checks the client's signature (by a key registered
-with the trustees), the server's proof and the matched items it implies, that the encrypted total
+with the trustees), every bit's proof, the server's proof and the matched items it implies, that the encrypted total
 is their product, that at least `min_count` match, and that it has not decrypted a sum for that
 request before; then it publishes a partial decryption with a Chaum-Pedersen proof. Any `quorum`
 of them release the sum; `verify` rechecks it all against the trustees' keys.
@@ -24,6 +25,7 @@ import sys
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -35,7 +37,7 @@ from threshold.encoding import canonical_json, encode, hex_list
 from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import Element, Group, get_group
 from threshold.hashing import hash_to_scalar, sha256
-from threshold.proofs import ChaumPedersenProof
+from threshold.proofs import ChaumPedersenProof, RangeProof
 from threshold.shamir import check_indices, lagrange_at_zero
 
 from ..errors import peer_text
@@ -45,7 +47,8 @@ from .hashing import encode_items
 from .items import Item, collection, item_bytes
 from .messages import MAX_ITEMS, check_count
 from .protocol import _check_cap, _check_distinct, _words
-from .sum_messages import TAG, SumHello, SumRequest, check_client_signature, signed_part, sorted_distinct
+from .sum_messages import (MAX_VALUE_BITS, TAG, SumHello, SumRequest, bit_context, check_bit_proofs,
+                           check_client_signature, signed_part, sorted_distinct, value_bits, value_ciphertext)
 
 MIN_COUNT = 5  # default k-anonymity floor: no sum over fewer matched items is decrypted
 ED = get_group("ed25519")  # where the server proves its blinding, whatever group encrypts the values
@@ -93,7 +96,7 @@ class PsiSumServer:
             request = SumRequest.from_bytes(
                 request, group, public_key.element, max_items=self.max_items, server_points=len(self._hello.points) // 32
             )
-        check_count(len(request.ciphertexts), self.max_items, "sum request (client points)")
+        check_count(len(request.bits), self.max_items, "sum request (client points)")
         if len(request.doubled) != len(self._hello.points):
             raise PsiError(f"sum request: {len(request.doubled) // 32} server points returned, {len(self._hello.points) // 32} sent")
         lifted = _lifted(request.points, "sum request (client points)")
@@ -104,11 +107,12 @@ class PsiSumServer:
         proof = ChaumPedersenProof.prove(ED, key, ED.g, server_key, m, z,
                                          _blinding_context(request.request_id, request.client_key), BLINDING_TAG)
         matched = _matched(blinded, request.doubled)
-        total = ciphertext_sum(group, [request.ciphertexts[i] for i in matched])
-        # from the request (as bytes, checked by SumRequest.from_bytes: signature, points, ciphertexts) and this
-        # server's own blinding: the trustees check the record (SumRecord.check); the server does not redo its proof
+        total = ciphertext_sum(group, [value_ciphertext(group, request.bits[i]) for i in matched])
+        # from the request (as bytes, checked by SumRequest.from_bytes: signature, points, ciphertexts, bit proofs) and
+        # this server's own blinding: the trustees check the record (SumRecord.check); the server does not redo its proof
         return SumRecord(group, public_key.element, request.request_id, request.client_key, request.signature,
-                         request.ciphertexts, request.points, request.doubled, blinded, server_key, proof, matched, total)
+                         request.bits, request.proofs, request.points, request.doubled, blinded, server_key, proof,
+                         matched, total)
 
 
 def _lifted(points: bytes, what: str) -> list[bytes]:
@@ -153,8 +157,12 @@ class PsiSumClient:
         max_server_items: int = MAX_ITEMS,
     ) -> None:
         """`signing_key`: the client's key, whose public half the trustees know (fresh if None).
-        `max_server_items`: the largest server set (SumHello) this client blinds again."""
+        `max_server_items`: the largest server set (SumHello) this client blinds again. Each value is sent as
+        the bit length of `max_value` bits (its proofs bound it below the next power of two)."""
         self.max_server_items = _check_cap(max_server_items, "max_server_items")
+        if not isinstance(max_value, int) or isinstance(max_value, bool) or max_value < 1:
+            raise PsiError(f"max_value must be a positive integer, got {max_value!r}")
+        self._bits = value_bits(max_value)
         pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
         if not pairs:
             raise PsiError("client set is empty")
@@ -176,20 +184,28 @@ class PsiSumClient:
         self.verify_key = self._signing.public_key().public_bytes_raw()
 
     def reply(self, hello: SumHello | bytes) -> SumRequest:
-        """Blind the server's points again and attach the encrypted values, all shuffled by sorting."""
+        """Blind the server's points again and attach the encrypted values (bit by bit, each bit with its 0/1 proof
+        bound to this request and row), all shuffled by sorting."""
         if not isinstance(hello, SumHello):
             hello = SumHello.from_bytes(hello, max_items=self.max_server_items)
         check_count(len(hello.points) // 32, self.max_server_items, "sum hello")
         doubled = _sorted_points(self._key.blind(hello.points))
-        rows = sorted(
-            (self._points[32 * i : 32 * i + 32], self._public_key.encrypt(v)[0]) for i, v in enumerate(self._values)
-        )
-        ciphertexts = tuple(c for _, c in rows)
+        rows = sorted((self._points[32 * i : 32 * i + 32], v) for i, v in enumerate(self._values))
         request_id = secrets.token_bytes(16)
-        group = self._public_key.group
+        pk = self._public_key
+        bits, proofs = [], []
+        for point, value in rows:
+            row_bits, row_proofs = [], []
+            for i in range(self._bits):
+                bit = value >> i & 1
+                ct, r = pk.encrypt(bit)
+                row_bits.append(ct)
+                row_proofs.append(RangeProof.prove(pk, ct, bit, r, 1, bit_context(request_id, self.verify_key, point, i)))
+            bits.append(tuple(row_bits))
+            proofs.append(tuple(row_proofs))
         points = b"".join(p for p, _ in rows)
-        signature = self._signing.sign(signed_part(group, self._public_key.element, request_id, ciphertexts, points, doubled))
-        return SumRequest(doubled, points, ciphertexts, request_id, self.verify_key, signature)
+        signature = self._signing.sign(signed_part(pk.group, pk.element, request_id, bits, points, doubled))
+        return SumRequest(doubled, points, tuple(bits), tuple(proofs), request_id, self.verify_key, signature)
 
 
 @dataclass(frozen=True)
@@ -202,7 +218,8 @@ class SumRecord:
     request_id: bytes
     client_key: bytes
     signature: bytes
-    ciphertexts: tuple[Ciphertext, ...]
+    bits: tuple[tuple[Ciphertext, ...], ...]  # per row, its value's bits encrypted, least significant first
+    bit_proofs: tuple[tuple[RangeProof, ...], ...]  # their 0/1 proofs
     points: bytes  # the client's c*H(x), row by row (u-coordinates)
     doubled: bytes  # c*s*H(y), sorted (u-coordinates)
     blinded: tuple[bytes, ...]  # s*c*H(x) per row, on edwards25519
@@ -217,6 +234,16 @@ class SumRecord:
         return len(self.matched)
 
     @property
+    def value_bits(self) -> int:
+        """The bits of each value (each is proven to lie in 0..2^value_bits - 1)."""
+        return len(self.bits[0]) if self.bits else 0
+
+    @cached_property
+    def ciphertexts(self) -> tuple[Ciphertext, ...]:
+        """Each row's value ciphertext: the product of its bits' ciphertexts raised to 2^i."""
+        return tuple(value_ciphertext(self.group, row) for row in self.bits)
+
+    @property
     def request(self) -> bytes:
         """The request's identity for the trustees' ledgers: client key and request id."""
         return self.client_key + self.request_id
@@ -226,7 +253,8 @@ class SumRecord:
         g = self.group
         return {"group": g.name, "public_key": g.to_hex(self.public_key), "request_id": self.request_id.hex(),
                 "client_key": self.client_key.hex(), "signature": self.signature.hex(),
-                "ciphertexts": [c.to_json(g) for c in self.ciphertexts], "points": _rows_hex(self.points),
+                "bits": [[c.to_json(g) for c in row] for row in self.bits],
+                "bit_proofs": [[p.to_json(g) for p in row] for row in self.bit_proofs], "points": _rows_hex(self.points),
                 "doubled": _rows_hex(self.doubled), "blinded": [b.hex() for b in self.blinded],
                 "server_key": self.server_key.hex(), "proof": self.proof.to_json(ED), "matched": list(self.matched),
                 "total": self.total.to_json(g)}
@@ -234,7 +262,7 @@ class SumRecord:
     @classmethod
     def from_json(cls, obj: Any) -> SumRecord:
         """Parse and membership-check every element (the signature and the proof are checked by `check`)."""
-        keys = {"group", "public_key", "request_id", "client_key", "signature", "ciphertexts", "points", "doubled",
+        keys = {"group", "public_key", "request_id", "client_key", "signature", "bits", "bit_proofs", "points", "doubled",
                 "blinded", "server_key", "proof", "matched", "total"}
         if not isinstance(obj, dict) or set(obj) != keys:
             raise DecodeError("record", f"expected exactly {', '.join(sorted(keys))}")
@@ -247,16 +275,16 @@ class SumRecord:
             if not isinstance(text, str) or not re.fullmatch(f"[0-9a-f]{{{2 * size}}}", text):  # fromhex skips spaces
                 raise DecodeError(f"record.{name}", f"expected {size} bytes as lowercase hex")
             raw[name] = bytes.fromhex(text)
-        for name in ("ciphertexts", "points", "doubled", "blinded", "matched"):
+        for name in ("bits", "bit_proofs", "points", "doubled", "blinded", "matched"):
             if not isinstance(obj[name], list):
                 raise DecodeError(f"record.{name}", "expected a list")
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in obj["matched"]):
             raise DecodeError("record.matched", "expected integer indices")
-        cts = tuple(Ciphertext.from_json(group, c, f"record.ciphertexts[{i}]") for i, c in enumerate(obj["ciphertexts"]))
+        bits, proofs = _bit_rows(group, obj["bits"], obj["bit_proofs"])
         points, doubled = (_rows(obj[name], f"record.{name}") for name in ("points", "doubled"))
         blinded = tuple(ED.from_hex_many([(x, f"record.blinded[{i}]") for i, x in enumerate(obj["blinded"])]))
         return cls(group, group.from_hex(obj["public_key"], "record.public_key"), raw["request_id"], raw["client_key"],
-                   raw["signature"], cts, points, doubled, blinded, ED.from_hex(obj["server_key"], "record.server_key"),
+                   raw["signature"], bits, proofs, points, doubled, blinded, ED.from_hex(obj["server_key"], "record.server_key"),
                    ChaumPedersenProof.from_json(ED, obj["proof"], "record.proof"), tuple(obj["matched"]),
                    Ciphertext.from_json(group, obj["total"], "record.total"))
 
@@ -264,13 +292,20 @@ class SumRecord:
         """What every decryption proof is bound to: this record's canonical JSON."""
         return encode(TAG, sha256(canonical_json(self.to_json())))
 
-    def check(self, min_count: int) -> None:
-        """Refuse a record whose request is not signed by its client, whose blinded points are not the client's
+    def check(self, min_count: int, max_value_bits: int = MAX_VALUE_BITS) -> None:
+        """Refuse a record whose request is not signed by its client, whose values are not each of the same number
+        of bits, at most `max_value_bits`, every bit with a valid 0/1 proof, whose blinded points are not the client's
         points times one server key (the DLEQ proof), whose matched items are not those that this blinding
         implies, whose total is not their product, or that has too few."""
         try:
             check_client_signature(self.client_key, self.signature, signed_part(
-                self.group, self.public_key, self.request_id, self.ciphertexts, self.points, self.doubled))
+                self.group, self.public_key, self.request_id, self.bits, self.points, self.doubled))
+            width = self.value_bits
+            if not 1 <= width <= min(max_value_bits, MAX_VALUE_BITS) and self.bits:
+                raise PsiError(f"values of {width} bits, at most {min(max_value_bits, MAX_VALUE_BITS)} accepted")
+            if any(len(row) != width for row in self.bits) or len(self.bit_proofs) != len(self.bits) \
+                    or any(len(row) != width for row in self.bit_proofs):
+                raise PsiError("every value must have the same number of bits, each with one proof")
             for name, points in (("record.points", self.points), ("record.doubled", self.doubled)):
                 check_points(sorted_distinct(points, name), name)
             try:  # a record may come as an object, not through from_json: members of the prime-order subgroup only
@@ -278,9 +313,11 @@ class SumRecord:
                                [(b, f"record.blinded[{i}]") for i, b in enumerate(self.blinded)])
             except DecodeError as exc:
                 raise PsiError(str(exc)) from exc
-            if not len(self.ciphertexts) == len(self.points) // 32 == len(self.blinded):
-                raise PsiError(f"{len(self.ciphertexts)} ciphertexts, {len(self.points) // 32} client points and "
+            if not len(self.bits) == len(self.points) // 32 == len(self.blinded):
+                raise PsiError(f"{len(self.bits)} values, {len(self.points) // 32} client points and "
                                f"{len(self.blinded)} blinded points: one of each per client item expected")
+            check_bit_proofs(PublicKey(self.group, self.public_key), self.request_id, self.client_key, self.points,
+                             self.bits, self.bit_proofs)
             lifted = _lifted(self.points, "record.points")
             m, z = _combination(self.request_id, self.client_key, self.server_key, lifted, self.blinded)
             if not self.proof.verify(ED, ED.g, self.server_key, m, z, _blinding_context(self.request_id, self.client_key),
@@ -296,6 +333,25 @@ class SumRecord:
             raise ProtocolError(f"refused: {self.count} matched items, at least {min_count} required")
         if ciphertext_sum(self.group, [self.ciphertexts[i] for i in self.matched]) != self.total:
             raise ProtocolError("refused: the encrypted total is not the product of the matched ciphertexts")
+
+
+def _bit_rows(group: Group, rows: list, proofs: list) -> tuple[tuple[tuple[Ciphertext, ...], ...],
+                                                              tuple[tuple[RangeProof, ...], ...]]:
+    """Each value's bit ciphertexts (one batched membership test) and their 0/1 proofs, as JSON lists of rows."""
+    if len(proofs) != len(rows):
+        raise DecodeError("record.bit_proofs", f"expected one row of proofs per value ({len(rows)})")
+    reader = group.reader()
+    with reader.batched():
+        bits, out = [], []
+        for r, (row, row_proofs) in enumerate(zip(rows, proofs)):
+            if not isinstance(row, list) or not isinstance(row_proofs, list) or len(row_proofs) != len(row) \
+                    or not 1 <= len(row) <= MAX_VALUE_BITS:
+                raise DecodeError(f"record.bits[{r}]", f"expected 1 to {MAX_VALUE_BITS} bit ciphertexts, each with a proof")
+            bits.append(tuple(Ciphertext.from_json(group, c, f"record.bits[{r}][{i}]", reader=reader) for i, c in enumerate(row)))
+            out.append(tuple(RangeProof.from_json(group, p, 1, f"record.bit_proofs[{r}][{i}]", reader=reader)
+                             for i, p in enumerate(row_proofs)))
+    reader.finish()
+    return tuple(bits), tuple(out)
 
 
 def _rows_hex(points: bytes) -> list[str]:
@@ -317,7 +373,7 @@ _LEDGER_LOCK = threading.Lock()  # a ledger's look-up and entry of a request: on
 
 def decrypt_share(
     record: SumRecord, trustee: TrusteeKey, client_keys: Collection[bytes], ledger: set[bytes], min_count: int = MIN_COUNT,
-    *, server_keys: Collection[bytes],
+    *, server_keys: Collection[bytes], max_value_bits: int = MAX_VALUE_BITS,
 ) -> PartialDecryption:
     """One trustee's partial decryption of the total, with its proof, after checking the record.
 
@@ -328,7 +384,8 @@ def decrypt_share(
     request, so no server can learn single values from differences of overlapping subsets. The request
     enters it before the decryption, under a lock, so that two records of one request decrypted at once
     (a trustee answering in several threads) still give one sum; it stays there if the decryption fails
-    (fail closed: that request is never decrypted by this trustee).
+    (fail closed: that request is never decrypted by this trustee). `max_value_bits`: the most bits this trustee
+    accepts per value (each value is proven to lie in 0..2^bits - 1).
     """
     if trustee.public_key != record.public_key:
         raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")
@@ -339,7 +396,7 @@ def decrypt_share(
     with _LEDGER_LOCK:  # a replay is refused before the record's proof is checked again (its cost grows with the rows)
         if record.request in ledger:
             raise ProtocolError("refused: this trustee already decrypted a sum for this request")
-    record.check(min_count)
+    record.check(min_count, max_value_bits)
     if record.count == 0:
         raise ProtocolError("refused: the intersection is empty, its sum is 0 and needs no decryption")
     with _LEDGER_LOCK:
@@ -481,4 +538,4 @@ def intersection_sum(
                     for t in trustees] if record.count else []
     except QuorumError as exc:
         raise PsiError(f"trustee {exc}") from exc
-    return release(record, partials, first.verification_keys, quorum, bound=record.count * max_value)
+    return release(record, partials, first.verification_keys, quorum, bound=record.count * ((1 << record.value_bits) - 1))

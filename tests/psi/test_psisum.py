@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,7 +129,7 @@ def test_trustees_refuse_unsigned_foreign_or_reordered_requests() -> None:
         decrypt_share(record, KEYS[0], {client}, set(), min_count=0, server_keys={ED.exp_g(5)})
     with pytest.raises(ProtocolError, match="registered client"):
         decrypt_share(record, KEYS[0], {bytes(32)}, set(), min_count=0, server_keys={record.server_key})
-    forged = _replace(record, ciphertexts=record.ciphertexts[::-1])
+    forged = _replace(record, bits=record.bits[::-1], bit_proofs=record.bit_proofs[::-1])
     with pytest.raises(ProtocolError, match="signature"):
         decrypt_share(forged, KEYS[0], {client}, set(), min_count=0, server_keys={record.server_key})
     with pytest.raises(ProtocolError, match="signature"):
@@ -155,7 +156,7 @@ def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [("total",), ("record", "ciphertexts", 0, "beta"), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "matched", 0),
+    [("total",), ("record", "bits", 0, 0, "beta"), ("record", "bit_proofs", 0, 1, "a", 0), ("record", "total", "alpha"), ("partials", 0, "shares", 0), ("record", "matched", 0),
      ("record", "blinded", 0), ("record", "server_key"), ("record", "proof", "a"), ("record", "proof", "response"),
      ("record", "points", 0), ("record", "doubled", 0)],
 )
@@ -191,7 +192,9 @@ def test_malformed_sum_messages_are_refused() -> None:
     for cut in (0, 10, len(request) - 1):
         with pytest.raises(PsiError):
             server.total(request[:cut], PK)
-    broken = request[:-96] + bytes(32) + request[-64:]  # beta is not a valid group element
+    size = GROUP.element_bytes  # the last bit of the last value: alpha, beta, 4 commitments, 3 scalars, then the signature
+    at = len(request) - 64 - (6 * size + 96) + size
+    broken = request[:at] + bytes(size) + request[at + size:]  # beta is not a valid group element
     with pytest.raises(PsiError, match="beta"):
         server.total(broken, PK)
     unsigned = request[:-1] + bytes([request[-1] ^ 1])
@@ -228,3 +231,33 @@ def test_too_small_a_quorum_claim_is_refused() -> None:
     doc["quorum"] = 1
     with pytest.raises(PsiError, match="do not decrypt"):
         verify_sum(json.dumps(doc), KEYS[0].public_key, KEYS[0].verification_keys)
+
+
+def test_values_are_sent_as_proven_bits_and_trustees_cap_their_width() -> None:
+    """Each value travels as the ciphertexts of its bits with a 0/1 proof each (bound to the request and row): the
+    value ciphertext is their product raised to 2^i, so no value is negative or reaches 2^bits. A trustee refuses
+    values of more bits than it accepts; a bit that encrypts 2 (its proof made for another ciphertext) is named."""
+    from mpc_ml.psi.sum_messages import SumRequest, signed_part
+
+    server = PsiSumServer(["a", "b", "c"])
+    signing = Ed25519PrivateKey.generate()
+    client = PsiSumClient({"a": 9, "b": 3}, PK, 10, signing)  # 10 < 2^4: four bits a value
+    request = client.reply(server.hello())
+    assert [len(row) for row in request.bits] == [4, 4]
+    record = server.total(request.to_bytes(GROUP), PK)
+    assert record.value_bits == 4 and record.count == 2
+    with pytest.raises(ProtocolError, match="values of 4 bits, at most 3"):
+        decrypt_share(record, KEYS[0], {client.verify_key}, set(), min_count=0, server_keys={server.server_key},
+                      max_value_bits=3)
+    decrypt_share(record, KEYS[0], {client.verify_key}, set(), min_count=0, server_keys={server.server_key},
+                  max_value_bits=4)
+    bits = [list(row) for row in request.bits]
+    bits[1][2] = PK.encrypt(2)[0]  # a "bit" of 2: value 3 + 2 * 4 = 11
+    bits = tuple(tuple(row) for row in bits)
+    forged = SumRequest(request.doubled, request.points, bits, request.proofs, request.request_id, client.verify_key,
+                        signing.sign(signed_part(GROUP, PK.element, request.request_id, bits, request.points,
+                                                 request.doubled)))
+    with pytest.raises(PsiError, match="value 1 bit 2: its proof that it encrypts 0 or 1 does not verify"):
+        server.total(forged.to_bytes(GROUP), PK)
+    with pytest.raises(PsiError, match="more than 64 bits"):
+        PsiSumClient({"a": 1}, PK, 2**64)

@@ -72,10 +72,10 @@ def test_psi_sum_request_with_repeated_points_is_refused(trustees) -> None:  # t
     signing = Ed25519PrivateKey.generate()
     client = PsiSumClient({"target": 1}, pk, 10, signing)
     honest = client.reply(server.hello())
-    ciphertexts = tuple(pk.encrypt(1)[0] for _ in range(5))
+    bits, proofs = honest.bits * 5, honest.proofs * 5
     request_id = bytes(16)
-    signature = signing.sign(signed_part(group, pk.element, request_id, ciphertexts, honest.points * 5, honest.doubled))
-    forged = SumRequest(honest.doubled, honest.points * 5, ciphertexts, request_id, client.verify_key, signature)
+    signature = signing.sign(signed_part(group, pk.element, request_id, bits, honest.points * 5, honest.doubled))
+    forged = SumRequest(honest.doubled, honest.points * 5, bits, proofs, request_id, client.verify_key, signature)
     try:
         record = server.total(forged.to_bytes(group), pk)
     except PsiError as exc:
@@ -463,7 +463,7 @@ def test_a_published_result_quoting_itself_in_an_error_is_cut() -> None:
     PsiError (3080 characters, to logs and terminals). Now the quoted text goes through the same peer_text."""
     doc = {"total": 1, "quorum": 1, "bound": 1, "partials": [], "verification_keys": {},
            "record": {"group": _HOSTILE, "public_key": "", "request_id": "", "client_key": "", "signature": "",
-                      "ciphertexts": [], "points": [], "doubled": [], "blinded": [], "server_key": "", "proof": {},
+                      "bits": [], "bit_proofs": [], "points": [], "doubled": [], "blinded": [], "server_key": "", "proof": {},
                       "matched": [], "total": {}}}
     with pytest.raises(PsiError, match="unknown group") as caught:
         PsiSumResult.from_json(json.dumps(doc))

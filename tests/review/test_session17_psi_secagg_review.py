@@ -262,13 +262,13 @@ def test_psi_sum_server_cannot_mark_items_outside_the_intersection(trustees) -> 
             decrypt_share(inflated, k, {client.verify_key}, set(), 5, server_keys={server.server_key})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (medium): the PSI-sum client's values are range-checked only on the client (PsiSumClient.__init__); the "
-    "trustees (psisum.decrypt_share/SumRecord.check) and verify_sum accept any signed ciphertext. A merchant that "
-    "encrypts -400 (q - 400) for one of 5 matched buyers of 100 each gets a released, verified total of 0 instead "
-    "of 400+ (under-attribution). Fix: each ciphertext carries a range proof 0..max_value bound to the request id "
-    "(threshold/proofs.py has range proofs; bit decomposition for large bounds), checked by trustees and verify_sum"))
 def test_psi_sum_values_outside_the_range_are_refused(trustees) -> None:  # type: ignore[no-untyped-def]
+    """Failed before (fixed in session 20): BUG (medium): the PSI-sum client's values are range-checked only on the
+    client (PsiSumClient.__init__); the trustees (psisum.decrypt_share/SumRecord.check) and verify_sum accept any
+    signed ciphertext. A merchant that encrypts -400 (q - 400) for one of 5 matched buyers of 100 each gets a
+    released, verified total of 0 instead of 400+ (under-attribution). Fix: each ciphertext carries a range proof
+    0..max_value bound to the request id (threshold/proofs.py has range proofs; bit decomposition for large bounds),
+    checked by trustees and verify_sum"""
     from threshold.elgamal import PublicKey
 
     from mpc_ml.psi.sum_messages import SumRequest, signed_part
@@ -279,11 +279,12 @@ def test_psi_sum_values_outside_the_range_are_refused(trustees) -> None:  # type
     server = PsiSumServer([f"u{i}" for i in range(5)])
     client = PsiSumClient({f"u{i}": 100 for i in range(5)}, pk, 1000, signing)
     honest = client.reply(server.hello())
-    cts = list(honest.ciphertexts)
-    cts[0] = pk.encrypt(group.q - 400)[0]
-    request_id = bytes(16)
-    forged = SumRequest(honest.doubled, honest.points, tuple(cts), request_id, client.verify_key,
-                        signing.sign(signed_part(group, pk.element, request_id, tuple(cts), honest.points, honest.doubled)))
+    bits = [list(row) for row in honest.bits]
+    bits[0] = [pk.encrypt(group.q - 400)[0]] + [pk.encrypt(0)[0] for _ in bits[0][1:]]  # -400 in the lowest bit
+    bits = tuple(tuple(row) for row in bits)
+    request_id = honest.request_id
+    forged = SumRequest(honest.doubled, honest.points, bits, honest.proofs, request_id, client.verify_key,
+                        signing.sign(signed_part(group, pk.element, request_id, bits, honest.points, honest.doubled)))
     try:
         record = server.total(forged.to_bytes(group), pk)
         partials = [decrypt_share(record, k, {client.verify_key}, set(), 5, server_keys={server.server_key})
