@@ -421,7 +421,7 @@ def test_a_psi_sum_record_with_whitespace_in_a_hex_field_is_a_named_decode_error
 
     with pytest.raises(DecodeError) as refused:
         SumRecord.from_json({"group": "ed25519", "public_key": "00" * 32, "request_id": "ab" * 15 + "  ",
-                             "client_key": "00" * 32, "signature": "00" * 64, "ciphertexts": [], "points": [],
+                             "client_key": "00" * 32, "signature": "00" * 64, "bits": [], "bit_proofs": [], "points": [],
                              "doubled": [], "blinded": [], "matched": [], "server_key": "00" * 32, "proof": {},
                              "total": {}})
     assert refused.value.field == "record.request_id"
