@@ -187,8 +187,8 @@ def _proof_bytes(group: Group, proof: RangeProof) -> bytes:
 
 
 def _read_row(group: Group, reader: ElementReader, data: memoryview, width: int, row: int) -> list[tuple[Ciphertext, RangeProof]]:
-    """One value's bits: per bit its ciphertext (members, read through `reader`) and its 0/1 proof (commitments as
-    the group reads them, scalars below q)."""
+    """One value's bits: per bit its ciphertext (members, read through `reader`) and its 0/1 proof (read as
+    RangeProof.from_json reads one, the same checks)."""
     size, out, at = group.element_bytes, [], 0
 
     def take(n: int) -> bytes:
@@ -200,13 +200,9 @@ def _read_row(group: Group, reader: ElementReader, data: memoryview, width: int,
         where = f"sum request value {row} bit {i}"
         ct = Ciphertext(reader.element_bytes(take(size), f"{where} alpha", allow_identity=True),
                         reader.element_bytes(take(size), f"{where} beta", allow_identity=True))
-        a = tuple(group.parse_commitment(take(size), f"{where} proof a[{j}]", False)[0] for j in range(2))
-        b = tuple(group.parse_commitment(take(size), f"{where} proof b[{j}]", False)[0] for j in range(2))
-        scalars = []
-        for name in ("challenge", "response 0", "response 1"):
-            value = int.from_bytes(take(SCALAR), "big")
-            if value >= group.q:
-                raise DecodeError(f"{where} proof {name}", "scalar is not reduced modulo q")
-            scalars.append(value)
-        out.append((ct, RangeProof(a, b, (scalars[0],), (scalars[1], scalars[2]))))
+        a, b = [take(size).hex(), take(size).hex()], [take(size).hex(), take(size).hex()]
+        c0, v0, v1 = (take(SCALAR).hex() for _ in range(3))
+        proof = RangeProof.from_json(group, {"a": a, "b": b, "challenges": [c0], "responses": [v0, v1]}, 1,
+                                     f"{where} proof", reader=reader)
+        out.append((ct, proof))
     return out

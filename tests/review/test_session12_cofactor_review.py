@@ -402,7 +402,7 @@ def test_hybrid_and_dkg_proofs_with_prover_torsion_change_nothing_but_their_own_
 def ceremony() -> tuple[dkg.CeremonyParams, dkg.Transcript, dkg.CeremonyResult, list, list]:
     params = dkg.CeremonyParams(ed, 3, 2, CTX)
     trustees, transcript, result = dkg.honest_ceremony(params)
-    return params, transcript, result, [t.finish(result) for t in trustees], trustees
+    return params, transcript, result, [t.finish(transcript) for t in trustees], trustees
 
 
 def _json_paths(params, transcript, result, keys) -> list[tuple[str, Any, list, Any]]:
@@ -472,8 +472,11 @@ def test_dkg_in_memory_statement_elements_with_torsion_are_refused_whatever_pars
 def test_ciphertexts_with_torsion_are_refused_by_every_parser(keypair, k: int) -> None:
     from mpc_ml.psi.psisum import SumRecord
 
+    from threshold.proofs import RangeProof
+
     _, pk = keypair
-    ct, _ = pk.encrypt(1)
+    ct, r = pk.encrypt(1)
+    proof = RangeProof.prove(pk, ct, 1, r, 1, b"session12 torsion").to_json(ed)  # the shape of a bit's proof
     for part in ("alpha", "beta"):
         doc = ct.to_json(ed)
         doc[part] = shift(bytes.fromhex(doc[part]), k).hex()
@@ -484,14 +487,15 @@ def test_ciphertexts_with_torsion_are_refused_by_every_parser(keypair, k: int) -
         with pytest.raises(DecodeError, match=part):
             reader.finish()
         record = {"group": "ed25519", "public_key": pk.element.hex(), "request_id": "00" * 16, "client_key": "11" * 32,
-                  "signature": "22" * 64, "ciphertexts": [ct.to_json(ed), doc], "matched": [0], "total": ct.to_json(ed),
+                  "signature": "22" * 64, "bits": [[ct.to_json(ed)], [doc]], "bit_proofs": [[proof], [proof]],
+                  "matched": [0], "total": ct.to_json(ed),
                   "points": [], "doubled": [], "blinded": [], "server_key": ed.to_hex(ed.g),
                   "proof": {"a": ed.to_hex(ed.g), "b": ed.to_hex(ed.g), "response": "00" * 32}}
-        SumRecord.from_json({**record, "ciphertexts": [ct.to_json(ed)] * 2})
+        SumRecord.from_json({**record, "bits": [[ct.to_json(ed)]] * 2})
         with pytest.raises(DecodeError, match=part):
             SumRecord.from_json(record)
         with pytest.raises(DecodeError, match=part):
-            SumRecord.from_json({**record, "ciphertexts": [ct.to_json(ed)], "total": doc})
+            SumRecord.from_json({**record, "bits": [[ct.to_json(ed)]], "bit_proofs": [[proof]], "total": doc})
 
 
 # ---------------------------------------------------------------- ballots
