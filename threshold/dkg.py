@@ -25,7 +25,7 @@ from threshold.groups import Element, Group
 from threshold.hashing import sha256
 from threshold.proofs import ChaumPedersenProof, SchnorrProof
 from threshold.batch import BatchVerifier
-from threshold.shamir import Share, evaluate, interpolate, lagrange_at, random_polynomial
+from threshold.shamir import Share, evaluate, interpolate, random_polynomial
 from threshold.vss import expected_commitment, feldman_commit, pedersen_commit, pedersen_h, pedersen_verify
 
 
@@ -288,6 +288,10 @@ class CeremonyResult:
                    _hex32(o["qualification_hash"], f"{field_name}.qualification_hash"))
 
 
+def _announcements_json(group: Group, announcements: Mapping[int, Announcement]) -> list[bytes]:
+    return [canonical_json(a.to_json(group)) for _, a in sorted(announcements.items())]
+
+
 def _deal_context(params: CeremonyParams, dealer: int, commitments: Sequence[Element],
                   shares: Mapping[int, hybrid.HybridCiphertext], announcements: Mapping[int, "Announcement"]) -> bytes:
     """What a deal message's signature binds: the ceremony, the dealer, the hash of the message's other fields and
@@ -335,6 +339,7 @@ class Trustee:
         self.received: dict[int, tuple[int, int]] = {}
         self.qualification: Qualification | None = None  # what this trustee revealed under
         self._dealt_to: dict[int, Announcement] | None = None  # the announcements it encrypted its shares to
+        self._dealt: DealerMessage | None = None  # the deal message it sent (it deals once)
         self.opened: tuple[int, ...] | None = None  # the dealers it opened its shares of (its RECON), once
 
     def announce(self) -> Announcement:
@@ -342,9 +347,17 @@ class Trustee:
         return Announcement(self.index, self.enc_key, SchnorrProof.prove(p.group, self.enc_secret, p.ctx("enc-key", self.index)))
 
     def deal(self, announcements: Mapping[int, Announcement]) -> DealerMessage:
-        """Pedersen commitments, and every other trustee's share pair encrypted to its key."""
+        """Pedersen commitments, and every other trustee's share pair encrypted to its key. Once: asked again, the
+        same message for the same announcements, and a refusal for others (a relay showing it keys of its own, then
+        the real ones as if the first deal had been lost, would decrypt every share and keep the deal it published
+        clean: with deal-once, the message on the record is the one dealt to its keys, and QUAL is refused)."""
         p, g = self.params, self.params.group
         _check_announcements(p, announcements)
+        if self._dealt is not None:
+            if _announcements_json(g, announcements) != _announcements_json(g, self._dealt_to or {}):
+                raise ProtocolError(f"trustee {self.index} already dealt its shares, to other announcements: it deals "
+                                    "once (whoever relays them showed it two sets of keys)")
+            return self._dealt
         shares = {}
         for j in range(1, p.n + 1):
             if j != self.index:
@@ -360,7 +373,9 @@ class Trustee:
         if self._dealt_to is None:
             raise ProtocolError(f"trustee {self.index} has not dealt yet: sign_deal signs what deal encrypted to")
         context = _deal_context(p, self.index, self.commitments, shares, self._dealt_to)
-        return DealerMessage(self.index, tuple(self.commitments), dict(shares), SchnorrProof.prove(p.group, self.enc_secret, context))
+        self._dealt = DealerMessage(self.index, tuple(self.commitments), dict(shares),
+                                    SchnorrProof.prove(p.group, self.enc_secret, context))
+        return self._dealt
 
     def check_shares(self, messages: Mapping[int, DealerMessage]) -> list[Complaint]:
         """Decrypt the share pairs addressed to this trustee; complain about each one that is wrong. Every message must
@@ -371,6 +386,7 @@ class Trustee:
         if self._dealt_to is None:
             raise ProtocolError(f"trustee {self.index} has not dealt yet: it checks shares against the announcements "
                                 "it dealt to")
+        self._own_message(messages)
         altered = [i for i, msg in sorted(messages.items())
                    if i != self.index and not msg.signed_by(p, self._dealt_to)]
         if altered:
@@ -425,6 +441,7 @@ class Trustee:
         the clean transcript for every trustee to sign. Nor does it open from a view with fewer than k valid
         reveals, which `adjudicate` refuses anyway."""
         qualification = self._qualification()
+        self._own_message(messages)
         recon = to_reconstruct(self.params, qualification, messages, reveals)
         if self.opened is not None and self.opened != recon:
             raise ProtocolError(f"trustee {self.index} already opened its shares for dealers {list(self.opened)} to be "
@@ -438,55 +455,56 @@ class Trustee:
         self.opened = recon
         return Opening(self.index, {i: self.received[i] for i in recon if i != self.index})
 
+    def _own_message(self, messages: Mapping[int, DealerMessage]) -> None:
+        """Refuse a view of the deal messages without the one this trustee sent, as it sent it: a relay that drops it
+        makes the trustee a disqualified dealer in that view, whose openings no signature of its would cover."""
+        if messages.get(self.index) != self._dealt:
+            raise ProtocolError(f"the deal messages shown do not hold the one trustee {self.index} sent: whoever relays "
+                                "them dropped or altered it")
+
     def _qualification(self) -> Qualification:
         if self.qualification is None:
             raise ProtocolError(f"trustee {self.index} has not reached the reveal round")
         return self.qualification
 
     def _check_result(self, result: CeremonyResult) -> None:
-        """Refuse an outcome of other rounds 1-3 than those this trustee revealed under, one reconstructing other
-        dealers than those it opened its shares for, or one whose public key is not its verification keys' value at
-        0 (their interpolation in the exponent: every key on one polynomial of degree k-1)."""
+        """Refuse an outcome of other rounds 1-3 than those this trustee revealed under, or one reconstructing other
+        dealers than those it opened its shares for."""
         if result.qualification_hash != self._qualification().transcript_hash:
             raise VerificationError(f"trustee {self.index}: the outcome is not of the qualification it revealed under")
         if self.opened is not None and tuple(result.reconstructed) != self.opened:
             raise VerificationError(f"trustee {self.index}: the outcome reconstructs dealers {list(result.reconstructed)}, "
                                     f"it opened its shares for {list(self.opened)}")
-        _check_key_polynomial(self.params, result)
 
-    def finish(self, result: CeremonyResult) -> "TrusteeKey":
-        """This trustee's share of the joint secret: the sum of the qualified dealers' shares."""
+    def outcome(self, transcript: Transcript) -> tuple[CeremonyResult, TrusteeKey]:
+        """The outcome this trustee adjudicates itself from the ceremony's transcript (never one handed to it: a
+        coordinator could hand it a key of its own, with verification keys fitted through this trustee's), and its
+        share of the joint secret, the sum of the qualified dealers' shares. Refused unless the transcript holds this
+        trustee's own deal message as sent, is of the qualification it revealed under, reconstructs the dealers it
+        opened for, and its share fits its verification key."""
+        if not isinstance(transcript, Transcript):
+            raise TypeError("a trustee finishes and signs from the ceremony's Transcript, which it adjudicates itself, "
+                            f"not from a {type(transcript).__name__}")
+        self._own_message(transcript.messages)
+        result = transcript.adjudicate(self.params)
         self._check_result(result)
-        g = self.params.group
+        g = self.params.group  # every qualified dealer's share is held: reveal() refused this QUAL otherwise
         own = evaluate(self.polynomial, self.index, g.q)
-        missing = [i for i in result.qualified if i != self.index and i not in self.received]
-        if missing:
-            raise ProtocolError(f"trustee {self.index} holds no valid share from qualified dealers {missing}")
         secret = sum(own if i == self.index else self.received[i][0] for i in result.qualified) % g.q
         if g.exp_g(secret) != result.verification_keys[self.index]:
             raise VerificationError(f"trustee {self.index}: share does not match its verification key")
-        return TrusteeKey(self.params.group, self.index, secret, result.public_key, dict(result.verification_keys))
+        return result, TrusteeKey(g, self.index, secret, result.public_key, dict(result.verification_keys))
 
-    def sign(self, result: CeremonyResult) -> SchnorrProof:
-        """Signature on the transcript hash with the announced encryption key: only of an outcome that `finish`
-        accepts (the qualification this trustee revealed under, and its own share fits its verification key), so
-        that a trustee shown another deal than the transcript's never vouches for the transcript."""
-        self.finish(result)
+    def finish(self, transcript: Transcript) -> TrusteeKey:
+        """This trustee's key from the transcript (`outcome`)."""
+        return self.outcome(transcript)[1]
+
+    def sign(self, transcript: Transcript) -> SchnorrProof:
+        """Signature on the transcript hash with the announced encryption key: only of an outcome that `outcome`
+        accepts, so that a trustee shown another deal than the transcript's never vouches for the transcript."""
+        result, _ = self.outcome(transcript)
         return SchnorrProof.prove(self.params.group, self.enc_secret,
                                   self.params.ctx("dkg-transcript", self.index, result.transcript_hash))
-
-
-def _check_key_polynomial(params: CeremonyParams, result: CeremonyResult) -> None:
-    """The public key and the verification keys are the values at 0 and at 1..n of one polynomial of degree k-1 in the
-    exponent: the keys at 1..k interpolated at 0 and at every other index (Lagrange coefficients are public)."""
-    g, q = params.group, params.group.q
-    base = list(range(1, params.k + 1))
-    for x in [0, *range(params.k + 1, params.n + 1)]:
-        terms = [(result.verification_keys[j], lagrange_at(j, base, x, q)) for j in base]
-        expected = result.public_key if x == 0 else result.verification_keys[x]
-        if g.multi_exp(terms) != expected:
-            what = "public key" if x == 0 else f"verification key of trustee {x}"
-            raise VerificationError(f"the outcome's {what} is not on the polynomial of its verification keys")
 
 
 def verify_signature(params: CeremonyParams, announcement: Announcement, result: CeremonyResult,
@@ -679,8 +697,8 @@ def honest_ceremony(params: CeremonyParams, withhold: Collection[int] = ()) -> t
 
 def run_ceremony(params: CeremonyParams) -> tuple[CeremonyResult, list[TrusteeKey]]:
     """All trustees honest in one process: the outcome and every trustee's key."""
-    trustees, _, result = honest_ceremony(params)
-    return result, [t.finish(result) for t in trustees]
+    trustees, transcript, result = honest_ceremony(params)
+    return result, [t.finish(transcript) for t in trustees]
 
 
 def _check_announcements(params: CeremonyParams, announcements: Mapping[int, Announcement]) -> None:

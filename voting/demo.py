@@ -61,8 +61,8 @@ def key_ceremony(setup_p: dict[str, Any]) -> tuple[dict[str, Any], list[dkg.Trus
     setup = parse_setup(setup_p)
     params = setup.ceremony_params()
     trustees, transcript, result = dkg.honest_ceremony(params)
-    keys = [t.finish(result) for t in trustees]
-    signatures = {t.index: t.sign(result) for t in trustees}
+    keys = [t.finish(transcript) for t in trustees]
+    signatures = {t.index: t.sign(transcript) for t in trustees}
     return ceremony_payload(setup, transcript, result, signatures), keys
 
 

@@ -290,8 +290,8 @@ def test_every_field_of_every_round_s_message_mistyped_is_refused_and_stores_not
     sent += _fuzz_round(app, trustees[1], f"{url}/open", parties[1].open(msgs, kept).to_json(g))
     for i in (1, 2):
         assert api_post(trustees[i], f"{url}/open", parties[i].open(msgs, kept).to_json(g)).status_code == 200
-    result = dkg.CeremonyResult.from_json(params, trustees[1].get(url).get_json()["result"])
-    sent += _fuzz_round(app, trustees[1], f"{url}/sign", {"index": 1, "signature": parties[1].sign(result).to_json(g)})
+    transcript = flow.transcript_of(params, trustees[1].get(url).get_json())
+    sent += _fuzz_round(app, trustees[1], f"{url}/sign", {"index": 1, "signature": parties[1].sign(transcript).to_json(g)})
     assert sent > 350
     flow.sign(trustees, flow.Dkg(url, params, parties, anns, msgs, complaints))
     assert trustees[2].get(url).get_json()["round"] == "done"
@@ -348,15 +348,16 @@ def test_a_bad_dealer_that_lies_in_the_complaint_round_is_out_and_cannot_act_as_
         "dkg-transcript", 3, result.transcript_hash)).to_json(g)}
     assert api_post(trustees[3], f"{url}/sign", sig3).status_code == 409
     keys = {}
+    transcript = flow.transcript_of(params, state)
     for i in (1, 2):
-        keys[i] = parties[i].finish(result)
-        body = {"index": i, "signature": parties[i].sign(result).to_json(g)}
+        keys[i] = parties[i].finish(transcript)
+        body = {"index": i, "signature": parties[i].sign(transcript).to_json(g)}
         assert api_post(trustees[i], f"{url}/sign", body).status_code == 200
     assert trustees[3].get(url).get_json()["round"] == "done"
     entries = {e["type"]: e["payload"] for e in admin.get("/api/elections/liar/entries").get_json()["entries"]}
     published = parse_ceremony(parse_setup(entries["setup"]), entries["key_ceremony"])
     assert [s["index"] for s in entries["key_ceremony"]["signatures"]] == [1, 2]
-    key3 = parties[3].finish(result)  # the disqualified dealer's share of the others' polynomials
+    key3 = parties[3].finish(transcript)  # the disqualified dealer's share of the others' polynomials
     assert g.exp_g(key3.secret) == published.verification_keys[3]
 
 

@@ -376,7 +376,7 @@ def _sweep(parse: Any, sample: Any) -> list[str]:
 def ceremony() -> tuple[Any, Any, Any, list[Any]]:
     params = dkg.CeremonyParams(get_group("ed25519"), 3, 2, b"session19")
     trustees, transcript, result = dkg.honest_ceremony(params, withhold=(2,))
-    return params, transcript, result, [t.finish(result) for t in trustees]
+    return params, transcript, result, [t.finish(transcript) for t in trustees]
 
 
 def test_every_dkg_message_parser_refuses_each_mutation_with_a_quorum_error(ceremony: tuple[Any, Any, Any, list[Any]]) -> None:

@@ -32,14 +32,15 @@ def _ceremony(group, n=4, k=3, tamper=None):
 
 
 def _conclude(params, trustees, ann, msgs, complaints, withhold=(), tamper_reveals=None):
-    """Rounds 4-5, the trustees in `withhold` keeping their reveals back, reveals altered by `tamper_reveals`."""
+    """Rounds 4-5, the trustees in `withhold` keeping their reveals back, reveals altered by `tamper_reveals`: the
+    outcome, the reveals, the openings and the transcript (which trustees finish and sign from)."""
     transcript = conclude(params, trustees, ann, msgs, complaints, withhold)
     if tamper_reveals:
         reveals = tamper_reveals(dict(transcript.reveals))
         recon = to_reconstruct(params, qualify(params, ann, msgs, complaints), msgs, reveals)
         openings = {t.index: t.open(msgs, reveals) for t in trustees if t.index not in recon}
         transcript = dataclasses.replace(transcript, reveals=reveals, openings=openings)
-    return transcript.adjudicate(params), transcript.reveals, transcript.openings
+    return transcript.adjudicate(params), transcript.reveals, transcript.openings, transcript
 
 
 def test_honest_ceremony_and_decryption_with_absent_trustees(group):
@@ -66,11 +67,11 @@ def test_cheating_dealer_is_caught_by_a_public_complaint(group):
 
     params, trustees, ann, msgs, complaints = _ceremony(group, tamper=tamper)
     assert [(c.accuser, c.dealer) for c in complaints] == [(2, 1)]
-    result, reveals, _ = _conclude(params, trustees, ann, msgs, complaints)
+    result, reveals, _, transcript = _conclude(params, trustees, ann, msgs, complaints)
     assert 1 not in reveals  # a disqualified dealer reveals nothing
     assert 1 in result.disqualified and "upheld" in result.disqualified[1]
     assert result.qualified == (2, 3, 4)
-    keys = [t.finish(result) for t in trustees]
+    keys = [t.finish(transcript) for t in trustees]
     pk = PublicKey(group, result.public_key)
     ct, _ = pk.encrypt(6)
     parts = [partial_decrypt(group, k.index, k.secret, [ct], b"t") for k in keys[1:]]
@@ -98,15 +99,15 @@ def test_withheld_reveal_is_reconstructed_and_changes_nothing(group):
     withholds its own does not leave QUAL; its polynomial is rebuilt from the opened shares and the joint key, every
     verification key and every trustee's secret are the ones its reveal would have given."""
     params, trustees, ann, msgs, complaints = _ceremony(group, n=5, k=3)
-    revealed, _, _ = _conclude(params, trustees, ann, msgs, complaints)
-    secrets = [t.finish(revealed).secret for t in trustees]  # before any opening: an opener finishes no other outcome
-    withheld, reveals, openings = _conclude(params, trustees, ann, msgs, complaints, withhold={4})
+    revealed, _, _, clean = _conclude(params, trustees, ann, msgs, complaints)
+    secrets = [t.finish(clean).secret for t in trustees]  # before any opening: an opener finishes no other outcome
+    withheld, reveals, openings, transcript = _conclude(params, trustees, ann, msgs, complaints, withhold={4})
     assert withheld.reconstructed == (4,) and 4 in withheld.qualified and set(openings) == {1, 2, 3, 5}
     assert withheld.public_key == revealed.public_key
     assert withheld.verification_keys == revealed.verification_keys
-    assert [t.finish(withheld).secret for t in trustees] == secrets
+    assert [t.finish(transcript).secret for t in trustees] == secrets
     with pytest.raises(VerificationError, match="opened its shares for"):
-        trustees[0].finish(revealed)
+        trustees[0].finish(clean)
     assert withheld.transcript_hash != revealed.transcript_hash
 
 
@@ -114,7 +115,7 @@ def test_invalid_reveal_is_reconstructed(group):
     """A reveal whose Feldman value is not the g-part of its Pedersen commitment (or whose proofs were made for
     another dealer or coefficient) counts as withheld: the key stays the one the dealer's shares fix."""
     params, trustees, ann, msgs, complaints = _ceremony(group)
-    honest, _, _ = _conclude(params, trustees, ann, msgs, complaints)
+    honest, *_ = _conclude(params, trustees, ann, msgs, complaints)
 
     def shifted(reveals):  # A_0 times g: the key would move by g
         r = reveals[2]
@@ -129,7 +130,7 @@ def test_invalid_reveal_is_reconstructed(group):
 
     for tamper, dealer in ((shifted, 2), (swapped, 3), (moved, 2)):  # each its own ceremony's rounds 4-5: the
         fresh = [copy.copy(t) for t in trustees]  # trustees' record of what they opened starts empty
-        result, reveals, _ = _conclude(params, fresh, ann, msgs, complaints, tamper_reveals=tamper)
+        result, reveals, *_ = _conclude(params, fresh, ann, msgs, complaints, tamper_reveals=tamper)
         assert not reveals[dealer].valid(params, msgs[dealer], qualify(params, ann, msgs, complaints))
         assert result.reconstructed == (dealer,) and result.public_key == honest.public_key
 
@@ -163,8 +164,8 @@ def test_missing_dealer_and_too_few_qualified(group):
 
 def test_transcript_signed_by_every_trustee(group):
     params, trustees, ann, msgs, complaints = _ceremony(group)
-    result, _, _ = _conclude(params, trustees, ann, msgs, complaints)
-    sigs = {t.index: t.sign(result) for t in trustees}
+    result, _, _, transcript = _conclude(params, trustees, ann, msgs, complaints)
+    sigs = {t.index: t.sign(transcript) for t in trustees}
     assert all(verify_signature(params, ann[i], result, s) for i, s in sigs.items())
     assert not verify_signature(params, ann[1], result, sigs[2])
     other = dataclasses.replace(result, transcript_hash=b"\x00" * 32)
@@ -183,7 +184,7 @@ def test_messages_round_trip_json(group):
     with pytest.raises(DecodeError, match="shares"):
         doc = msgs[1].to_json(group)
         DealerMessage.from_json(params, dict(doc, shares={"2": doc["shares"]["2"]}))
-    _, reveals, openings = _conclude(params, trustees, ann, msgs, complaints, withhold={1})
+    _, reveals, openings, _ = _conclude(params, trustees, ann, msgs, complaints, withhold={1})
     for r in reveals.values():
         assert Reveal.from_json(params, r.to_json(group)) == r
     for o in openings.values():
@@ -270,7 +271,7 @@ def test_trustee_refuses_non_member_ciphertext_before_exponentiating(group, monk
 
 def test_result_round_trips_json(group):
     params, trustees, ann, msgs, complaints = _ceremony(group)
-    result, _, _ = _conclude(params, trustees, ann, msgs, complaints, withhold={2})
+    result, *_ = _conclude(params, trustees, ann, msgs, complaints, withhold={2})
     assert result.reconstructed == (2,)
     assert CeremonyResult.from_json(params, result.to_json(group)) == result
     with pytest.raises(DecodeError, match="transcript_hash"):

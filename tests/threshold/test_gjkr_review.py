@@ -22,7 +22,7 @@ from threshold.dkg import (Announcement, CeremonyParams, CeremonyResult, Complai
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.groups import get_group
 from threshold.proofs import ChaumPedersenProof, SchnorrProof, challenge
-from threshold.shamir import Share, interpolate
+from threshold.shamir import Share, evaluate, interpolate
 from threshold.vss import pedersen_h
 from voting.context import Setup, ceremony_payload, parse_ceremony, parse_setup, setup_payload
 from voting.demo import DEMO_MANIFEST
@@ -80,7 +80,7 @@ def _setup(group, n, k) -> Setup:
 def _signed_payload(setup, trustees, transcript, signers=None):
     result = transcript.adjudicate(setup.ceremony_params())
     signers = result.qualified if signers is None else signers
-    sigs = {t.index: t.sign(result) for t in trustees if t.index in signers}
+    sigs = {t.index: t.sign(transcript) for t in trustees if t.index in signers}
     return ceremony_payload(setup, transcript, result, sigs), result
 
 
@@ -137,16 +137,17 @@ def test_complaint_added_after_the_reveals_cannot_change_qual():
     trustees[1].received[1] = (0, 0)  # the accomplice goes on although its share from dealer 1 is bad
     reveals = {t.index: t.reveal(qual) for t in trustees}
     honest = trustees[2:]
-    on_time = adjudicate(params, ann, msgs, [], reveals, {})
+    on_time = dkg.Transcript(ann, msgs, [], reveals, {})
     for t in honest:
         t.finish(on_time)
 
     def add_the_complaint_now():
-        result = adjudicate(params, ann, msgs, late, {i: r for i, r in reveals.items() if i != 1}, {})
-        assert result.qualified == (2, 3, 4, 5) and result.public_key != on_time.public_key
+        later = dkg.Transcript(ann, msgs, late, {i: r for i, r in reveals.items() if i != 1}, {})
+        result = later.adjudicate(params)
+        assert result.qualified == (2, 3, 4, 5) and result.public_key != on_time.adjudicate(params).public_key
         for t in honest:
-            t.finish(result)
-            t.sign(result)
+            t.finish(later)
+            t.sign(later)
         return result
 
     with pytest.raises(QuorumError):
@@ -216,14 +217,19 @@ def test_adjudicate_refuses_a_key_whose_secret_the_transcript_reveals():
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
     msgs = {i: m for i, m in msgs.items() if i in (1, 2)}  # the board dropped the deals of 3 and 4
-    complaints = _check(trustees, msgs)
-    with pytest.raises(ProtocolError, match=r"dealers \[1, 2\] did not reveal"):  # no trustee opens for it
-        conclude(params, trustees, ann, msgs, complaints, withhold={1, 2})
-    qual = qualify(params, ann, msgs, complaints)
-    reveals = {t.index: t.reveal(qual) for t in trustees}  # then withheld, and openings published regardless:
-    transcript = dkg.Transcript(ann, msgs, complaints, {}, {j: Opening(j, {i: trustees[j - 1].received[i] for i in (1, 2)})
-                                                            for j in (3, 4)})
-    assert all(r is not None for i, r in reveals.items() if i in (1, 2))
+    for t in trustees[2:]:  # since session 20 a trustee refuses a view without its own deal: 3 and 4 stop here
+        with pytest.raises(ProtocolError, match="do not hold the one trustee"):
+            t.check_shares(msgs)
+    complaints = _check(trustees[:2], msgs)
+    with pytest.raises(ProtocolError, match="did not reveal"):  # nobody left to open: no key
+        conclude(params, trustees[:2], ann, msgs, complaints, withhold={1, 2}).adjudicate(params)
+
+    def pair(dealer, j):  # what trustee j holds from the dealer
+        d = trustees[dealer - 1]
+        return evaluate(d.polynomial, j, ED.q), evaluate(d.blinding, j, ED.q)
+
+    # the reveals withheld, and openings of 1 and 2 by 3 and 4 published regardless:
+    transcript = dkg.Transcript(ann, msgs, complaints, {}, {j: Opening(j, {i: pair(i, j) for i in (1, 2)}) for j in (3, 4)})
 
     def published():
         result = transcript.adjudicate(params)
@@ -476,8 +482,8 @@ def test_no_feldman_value_is_public_before_qual():
 
 def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
     """reveal() refuses a QUAL with a dealer it holds no valid share from, and a second, different QUAL; open()
-    opens only what it finds to reconstruct, never its own dealing; finish() refuses an outcome of another QUAL,
-    one with a dealer it holds no valid share from, and one whose verification key does not match its share."""
+    opens only what it finds to reconstruct, never its own dealing; finish() refuses a transcript of another QUAL
+    and one without its own deal message as it sent it."""
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
     _bad_share(params, ann, msgs, trustees, 1, 2)
@@ -495,15 +501,12 @@ def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
     opener = copy.copy(t2)  # another run of round 5 (the record of what it opened starts empty)
     assert opener.open(msgs, {i: r for i, r in reveals.items() if i != 2}).openings == {}  # never its own dealing
     assert set(copy.copy(t2).open(msgs, {i: r for i, r in reveals.items() if i != 3}).openings) == {3}
-    result = conclude(params, trustees, ann, msgs, complaints).adjudicate(params)
-    t2.finish(result)
-    with pytest.raises(VerificationError, match="qualification"):
-        t2.finish(dataclasses.replace(result, qualification_hash=bytes(32)))
-    with pytest.raises(ProtocolError, match=r"\[1\]"):
-        t2.finish(dataclasses.replace(result, qualified=(1, 2, 3, 4)))
-    vks = {**result.verification_keys, 2: ED.mul(result.verification_keys[2], ED.g)}
-    with pytest.raises(VerificationError):
-        t2.finish(dataclasses.replace(result, verification_keys=vks))
+    transcript = conclude(params, trustees, ann, msgs, complaints)
+    t2.finish(transcript)  # the outcome it adjudicates itself (since session 20 no result is handed to it)
+    with pytest.raises(QuorumError):  # the complaint dropped: another QUAL, whose reveals are void
+        t2.finish(dataclasses.replace(transcript, complaints=[]))
+    with pytest.raises(ProtocolError, match="do not hold the one trustee 2 sent"):
+        t2.finish(dataclasses.replace(transcript, messages={**transcript.messages, 2: transcript.messages[3]}))
 
 
 def _transcript_edits(params, trustees, transcript):
@@ -592,8 +595,8 @@ def test_board_edits_of_the_recorded_ceremony_are_caught(eventful_ed25519, edit)
 
 
 def test_board_cannot_add_a_valid_signature_of_a_disqualified_trustee(eventful_ed25519):
-    setup, params, trustees, _, result, payload = eventful_ed25519
-    extra = {"index": 5, "signature": trustees[4].sign(result).to_json(ED)}
+    setup, params, trustees, transcript, result, payload = eventful_ed25519
+    extra = {"index": 5, "signature": trustees[4].sign(transcript).to_json(ED)}
     with pytest.raises(VerificationError, match="signatures"):
         parse_ceremony(setup, {**payload, "signatures": payload["signatures"] + [extra]})
 

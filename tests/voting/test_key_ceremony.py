@@ -19,7 +19,7 @@ def _payload(group_name: str, withhold: set[int]) -> tuple[dict, dkg.CeremonyRes
     params = setup.ceremony_params()
     trustees, transcript, result = dkg.honest_ceremony(params, withhold)
     assert result.reconstructed == tuple(sorted(withhold))
-    return ceremony_payload(setup, transcript, result, {t.index: t.sign(result) for t in trustees}), result, setup
+    return ceremony_payload(setup, transcript, result, {t.index: t.sign(transcript) for t in trustees}), result, setup
 
 
 @pytest.mark.parametrize("group_name", ["ed25519", "modp"])

@@ -111,16 +111,27 @@ def open_shares(trustees: dict[int, FlaskClient], run: Dkg, reconstruct: list[in
             assert response.status_code == 200, response.get_json()
 
 
+def transcript_of(params: dkg.CeremonyParams, state: dict[str, Any]) -> dkg.Transcript:
+    """The ceremony's transcript as the relay shows it (web/static/js/ceremony.js reads it the same way)."""
+    def by(key: str, parse: Any) -> dict[int, Any]:
+        return {m["index"]: parse(params, m) for m in state[key]}
+
+    return dkg.Transcript(by("announcements", dkg.Announcement.from_json), by("dealers", dkg.DealerMessage.from_json),
+                          [dkg.Complaint.from_json(params, c) for m in state["complaints"] for c in m["complaints"]],
+                          by("reveals", dkg.Reveal.from_json), by("openings", dkg.Opening.from_json))
+
+
 def sign(trustees: dict[int, FlaskClient], run: Dkg) -> dict[int, dkg.TrusteeKey]:
-    """Every trustee checks the outcome and keeps its key; the qualified ones sign the transcript."""
+    """Every trustee adjudicates the relay's transcript itself and keeps its key; the qualified ones sign it."""
     state = trustees[1].get(run.url).get_json()
     assert state["round"] == "sign"
     result = dkg.CeremonyResult.from_json(run.params, state["result"])
+    transcript = transcript_of(run.params, state)
     keys = {}
     for i, t in run.parties.items():
-        keys[i] = t.finish(result)
+        keys[i] = t.finish(transcript)
         if i in result.qualified:
-            body = {"index": i, "signature": t.sign(result).to_json(run.group)}
+            body = {"index": i, "signature": t.sign(transcript).to_json(run.group)}
             assert api_post(trustees[i], f"{run.url}/sign", body).status_code == 200
     return keys
 

@@ -104,8 +104,9 @@ def test_browsers_open_the_shares_of_a_trustee_that_withholds_its_reveal(app: Fl
         result = dkg.CeremonyResult.from_json(params, state["result"])
         assert result.reconstructed == (2,)
         assert result.qualification_hash == me.qualification.transcript_hash
-        me.finish(result)
-        body = {"index": 2, "signature": me.sign(result).to_json(params.group)}
+        transcript = flow.transcript_of(params, state)
+        me.finish(transcript)
+        body = {"index": 2, "signature": me.sign(transcript).to_json(params.group)}
         assert api_post(python_trustee, f"{url}/sign", body).status_code == 200
         for page in pages.values():
             page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
@@ -169,9 +170,10 @@ def test_a_browser_trustee_whose_opening_is_not_needed_goes_on_to_sign(app: Flas
         assert [o["index"] for o in state["openings"]] == [3, 4]
         result = dkg.CeremonyResult.from_json(params, state["result"])
         assert result.reconstructed == (2,) and result.qualification_hash == us[2].qualification.transcript_hash
+        transcript = flow.transcript_of(params, state)
         for i, me in us.items():
-            me.finish(result)
-            assert api_post(clients[i], f"{url}/sign", {"index": i, "signature": me.sign(result).to_json(g)}).status_code == 200
+            me.finish(transcript)
+            assert api_post(clients[i], f"{url}/sign", {"index": i, "signature": me.sign(transcript).to_json(g)}).status_code == 200
         page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
         page.wait_for_selector("#status:has-text('key ceremony is complete')", timeout=TIMEOUT)
     refused = "the server responded with a status of 409"  # the late opening, which the page copes with

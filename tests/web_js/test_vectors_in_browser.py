@@ -243,7 +243,7 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
     assert r["result"]["qualification_hash"] == qualification.transcript_hash.hex()
     key1 = dkg.TrusteeKey.from_json(g, r["key"])
     assert dkg.verify_signature(params, anns[1], result, SchnorrProof.from_json(g, r["signature"]))
-    key2 = py[2].finish(result)
+    key2 = py[2].finish(dkg.Transcript(anns, msgs, complaints, reveals, openings))
     pk = PublicKey(g, result.public_key)
     cts = [pk.encrypt(m)[0] for m in (0, 3, 7)]
     ctx = encode("interop tally", scenario)

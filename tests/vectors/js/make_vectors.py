@@ -385,6 +385,7 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         messages[2] = step(2, lambda: trustees[2].sign_deal({**m2.shares, 3: swapped}))
     elif scenario == "silent-dealer":
         del messages[3]
+    silent = trustees.pop(3) if scenario == "silent-dealer" else None  # whose deal is not on the record: it stops
     complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]
     qualification = dkg.qualify(params, announcements, messages, complaints)
     reveals = {}
@@ -403,8 +404,9 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
     result = dkg.adjudicate(params, announcements, messages, complaints, reveals, openings)
     assert result.public_key == if_all_revealed.public_key, "a withheld reveal changed the joint key"
     assert result.verification_keys == if_all_revealed.verification_keys
-    keys = [trustees[i].finish(result) for i in result.qualified]
-    signatures = {i: step(i, lambda t=t: t.sign(result)) for i, t in trustees.items()}
+    transcript = dkg.Transcript(announcements, messages, complaints, reveals, openings)
+    keys = [trustees[i].finish(transcript) for i in result.qualified]
+    signatures = {i: step(i, lambda t=t: t.sign(transcript)) for i, t in trustees.items()}
     for i, sig in signatures.items():
         assert dkg.verify_signature(params, announcements[i], result, sig)
     vector = {
@@ -418,7 +420,7 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         "openings": [o.to_json(group) for _, o in sorted(openings.items())],
         "result": result.to_json(group),
         "signatures": {str(i): s.to_json(group) for i, s in signatures.items()},
-        "trustee1": {"draws": draws[1].to_json(), "key": trustees[1].finish(result).to_json()},
+        "trustee1": {"draws": draws[1].to_json(), "key": trustees[1].finish(transcript).to_json()},
     }
     if scenario == "withheld-reveal":  # trustee 1 also opens a dealer that revealed: adjudicate refuses it
         extra = dkg.Opening(1, {**openings[1].openings, 3: trustees[1].received[3]})
@@ -428,7 +430,11 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         vector["reveals_of_1"] = [reveals[1].to_json(group)]
         assert dkg.to_reconstruct(params, qualification, messages, alone) == (2,)
         # what 1 and 3 would open (a trustee itself opens nothing from a view with fewer than k reveals)
-        vector["openings_without_2"] = [dkg.Opening(i, {2: trustees[i].received[2]}).to_json(group) for i in (1, 3)]
+        vector["openings_without_2"] = [dkg.Opening(i, {2: (shamir.evaluate(trustees[2].polynomial, i, group.q),
+                                                             shamir.evaluate(trustees[2].blinding, i, group.q))}).to_json(group)
+                                        for i in (1, 3)]
+        assert vector["openings_without_2"][0] == dkg.Opening(1, {2: trustees[1].received[2]}).to_json(group)
+        assert silent is not None
     return vector, keys
 
 

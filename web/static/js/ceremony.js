@@ -131,7 +131,11 @@ async function step(state) {
     await postJson(`${url}/deal`, message.toJSON(g));
   } else if (state.round === "complain" && !mine(state.complaints)) {
     announce(status, "Complain: checking the shares you received…");
-    const complaints = await trustee.checkShares(mapOf(state.dealers, DealerMessage.fromJSON));
+    const dealers = mapOf(state.dealers, DealerMessage.fromJSON);
+    if (trustee.dealt === null && dealers.has(index)) {  // progress saved by an earlier version: its own deal, checked
+      await trustee.adoptDeal(dealers.get(index), mapOf(state.announcements, Announcement.fromJSON));
+    }
+    const complaints = await trustee.checkShares(dealers);
     await saveState();
     await postJson(`${url}/complain`, { index, complaints: complaints.map((c) => c.toJSON(g)) });
   } else if (state.round === "reveal" && !mine(state.reveals) && (await ownQualification(state)).qualified.includes(index)) {

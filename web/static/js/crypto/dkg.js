@@ -154,6 +154,41 @@ function intKey(text, field) {
   return Number(text);
 }
 
+/** The announcements' JSON in trustee order (what a deal went to). */
+function announcementsJson(group, announcements) {
+  return [...announcements.keys()].sort((a, b) => a - b).map((i) => announcements.get(i).toJSON(group));
+}
+
+/** The weight of f(index) in f(x) for f of degree < indices.length (threshold.shamir.lagrange_at). */
+function lagrangeAt(index, indices, x, q) {
+  let num = 1n;
+  let den = 1n;
+  for (const j of indices) {
+    if (j === index) continue;
+    num = mod(num * BigInt(x - j), q);
+    den = mod(den * BigInt(index - j), q);
+  }
+  return mod(num * modInv(den, q), q);
+}
+
+/**
+ * As threshold.dkg._check_key_polynomial: the public key and V_1..V_n are the values at 0 and 1..n of one
+ * polynomial of degree k-1 in the exponent (V_1..V_k interpolated at 0 and at every other index).
+ * @throws {VerificationError}
+ */
+function checkKeyPolynomial(params, result) {
+  const g = params.group;
+  const base = Array.from({ length: params.k }, (_, i) => i + 1);
+  for (const x of [0, ...Array.from({ length: params.n - params.k }, (_, i) => params.k + 1 + i)]) {
+    let acc = g.identity;
+    for (const j of base) acc = g.mul(acc, g.exp(result.verificationKeys.get(j), lagrangeAt(j, base, x, g.q)));
+    if (!g.eq(acc, x === 0 ? result.publicKey : result.verificationKeys.get(x))) {
+      const what = x === 0 ? "public key" : `verification key of trustee ${x}`;
+      throw new VerificationError(`the outcome's ${what} is not on the polynomial of its verification keys`);
+    }
+  }
+}
+
 /** Trustee indices in strictly increasing order, as threshold.dkg._increasing. */
 function increasing(params, items, field) {
   const out = items.map((i) => params.checkIndex(i, field));
@@ -848,8 +883,10 @@ export class Trustee {
    * @param {Qualification|null} [qualification] the qualification this trustee revealed under (null before round 4)
    * @param {Map<number, Announcement>|null} [dealtTo] the announcements it encrypted its shares to (null before round 2)
    * @param {number[]|null} [opened] the dealers it opened its shares of in round 5 (null before)
+   * @param {DealerMessage|null} [dealt] the deal message it sent (it deals once)
    */
-  constructor(params, index, encSecret, polynomial, blinding, received, qualification = null, dealtTo = null, opened = null) {
+  constructor(params, index, encSecret, polynomial, blinding, received, qualification = null, dealtTo = null, opened = null,
+    dealt = null) {
     this.params = params;
     this.index = params.checkIndex(index);
     this.encSecret = encSecret;
@@ -863,6 +900,8 @@ export class Trustee {
     this.dealtTo = dealtTo;
     /** @type {number[]|null} */
     this.opened = opened;
+    /** @type {DealerMessage|null} */
+    this.dealt = dealt;
   }
 
   /**
@@ -908,8 +947,8 @@ export class Trustee {
       enc_secret: g.scalarToHex(this.encSecret), polynomial: this.polynomial.map((a) => g.scalarToHex(a)),
       blinding: this.blinding.map((b) => g.scalarToHex(b)), received,
       qualification: this.qualification && qualificationToJSON(this.qualification),
-      dealt_to: this.dealtTo && [...this.dealtTo.keys()].sort((a, b) => a - b).map((i) => this.dealtTo.get(i).toJSON(g)),
-      opened: this.opened };
+      dealt_to: this.dealtTo && announcementsJson(g, this.dealtTo),
+      opened: this.opened, dealt: this.dealt && this.dealt.toJSON(g) };
   }
 
   /**
@@ -922,7 +961,7 @@ export class Trustee {
    */
   static fromState(params, state) {
     const keys = ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "blinding", "received"];
-    const later = ["qualification", "dealt_to", "opened"];  // absent from states saved by earlier versions
+    const later = ["qualification", "dealt_to", "opened", "dealt"];  // absent from states saved by earlier versions
     const saved = (key) => typeof state === "object" && state !== null && Object.hasOwn(state, key);
     const o = expectObject(state, [...keys, ...later.filter(saved)], "state");
     const g = params.group;
@@ -942,11 +981,13 @@ export class Trustee {
     if (dealtTo && dealtTo.size !== params.n) throw new DecodeError("state.dealt_to", "expected one announcement per trustee");
     if (present("opened") && !Array.isArray(o.opened)) throw new DecodeError("state.opened", "expected a list of dealers");
     const opened = present("opened") ? increasing(params, o.opened, "state.opened") : null;
+    const dealt = present("dealt") ? DealerMessage.fromJSON(params, o.dealt, "state.dealt") : null;
+    if ((dealt === null) !== (dealtTo === null)) throw new DecodeError("state.dealt", "the deal sent and the announcements it went to come together");
     return new Trustee(params, params.checkIndex(o.index, "state.index"), g.scalarFromHex(o.enc_secret, "state.enc_secret"),
       expectList(o.polynomial, params.k, "state.polynomial").map((a, m) => g.scalarFromHex(a, `state.polynomial[${m}]`)),
       expectList(o.blinding, params.k, "state.blinding").map((b, m) => g.scalarFromHex(b, `state.blinding[${m}]`)),
       received, present("qualification") ? qualificationFromJSON(params, o.qualification, "state.qualification") : null,
-      dealtTo, opened);
+      dealtTo, opened, dealt);
   }
 
   /**
@@ -971,6 +1012,13 @@ export class Trustee {
     const p = this.params;
     const g = p.group;
     await checkAnnouncements(p, announcements);
+    if (this.dealt !== null) {  // once: the same message again for the same announcements, never a deal to others
+      if (canonicalJson(announcementsJson(g, announcements)) !== canonicalJson(announcementsJson(g, this.dealtTo))) {
+        throw new ProtocolError(`trustee ${this.index} already dealt its shares, to other announcements: it deals `
+          + "once (whoever relays them showed it two sets of keys)");
+      }
+      return this.dealt;
+    }
     const shares = new Map();
     for (let j = 1; j <= p.n; j++) {
       if (j === this.index) continue;
@@ -983,7 +1031,8 @@ export class Trustee {
     this.dealtTo = new Map(announcements);
     const context = await dealContext(p, this.index, commitments, shares, announcements);
     const signature = await SchnorrProof.prove(g, this.encSecret, context, { rng });
-    return new DealerMessage(this.index, commitments, shares, signature);
+    this.dealt = new DealerMessage(this.index, commitments, shares, signature);
+    return this.dealt;
   }
 
   /**
@@ -999,8 +1048,10 @@ export class Trustee {
     const p = this.params;
     const g = p.group;
     if (this.dealtTo === null) {
-      throw new ProtocolError(`trustee ${this.index} has not dealt yet: it checks shares against the announcements it dealt to`);
+      throw new ProtocolError(`trustee ${this.index} has not dealt yet: it checks shares against the announcements it dealt `
+        + "to (progress saved by an earlier version of Quorum holds none: the key ceremony must be restarted)");
     }
+    this.ownMessage(messages);
     for (const i of [...messages.keys()].sort((a, b) => a - b)) {
       if (i !== this.index && !(await messages.get(i).signedBy(p, this.dealtTo))) {
         throw new ProtocolError(`the deal message of trustee ${i} is not signed by its dealer for the announcements `
@@ -1083,6 +1134,7 @@ export class Trustee {
    */
   async open(messages, reveals) {
     const qualification = this.ownQualification();
+    this.ownMessage(messages);
     const recon = await toReconstruct(this.params, qualification, messages, reveals);
     if (this.opened !== null && pyList(this.opened) !== pyList(recon)) {
       throw new ProtocolError(`trustee ${this.index} already opened its shares for dealers ${pyList(this.opened)} to be `
@@ -1102,6 +1154,45 @@ export class Trustee {
     }
     this.opened = [...recon];
     return new Opening(this.index, openings);
+  }
+
+  /**
+   * Take this trustee's own published deal message as its deal, for progress saved by an earlier version (which kept
+   * neither the message nor the announcements it went to): only if it is this trustee's index, its commitments, and
+   * signed by its key over `announcements`, which hold its key; it has then dealt to those announcements.
+   * @param {DealerMessage} message
+   * @param {Map<number, Announcement>} announcements
+   * @throws {ProtocolError}
+   */
+  async adoptDeal(message, announcements) {
+    const g = this.params.group;
+    const own = await this.commitments();
+    const mine = message && message.index === this.index && announcements.has(this.index)
+      && g.eq(announcements.get(this.index).encKey, this.encKey) && message.commitments.length === own.length
+      && message.commitments.every((c, m) => g.eq(c, own[m])) && (await message.signedBy(this.params, announcements));
+    if (!mine) {
+      throw new ProtocolError(`the deal message shown as trustee ${this.index}'s is not the one it signed: the key ceremony `
+        + "must be restarted");
+    }
+    if (this.dealt === null) {
+      this.dealt = message;
+      this.dealtTo = new Map(announcements);
+    }
+  }
+
+  /**
+   * Refuse a view of the deal messages without the one this trustee sent, as it sent it (a relay that drops it makes
+   * the trustee a disqualified dealer in that view, whose openings no signature of its would cover).
+   * @param {Map<number, DealerMessage>} messages
+   * @throws {ProtocolError}
+   */
+  ownMessage(messages) {
+    const g = this.params.group;
+    const shown = messages.get(this.index);
+    if (!this.dealt || !shown || canonicalJson(shown.toJSON(g)) !== canonicalJson(this.dealt.toJSON(g))) {
+      throw new ProtocolError(`the deal messages shown do not hold the one trustee ${this.index} sent: whoever relays `
+        + "them dropped or altered it");
+    }
   }
 
   /** @returns {Qualification} the qualification this trustee revealed under */
@@ -1125,6 +1216,7 @@ export class Trustee {
       throw new VerificationError(`trustee ${this.index}: the outcome reconstructs dealers ${pyList(result.reconstructed)}, `
         + `it opened its shares for ${pyList(this.opened)}`);
     }
+    checkKeyPolynomial(this.params, result);
   }
 
   /**
