@@ -66,6 +66,7 @@ export async function loadContext() {
 # the board's signatures and tracking codes stubbed (checked for real by the browser tests): every entry signed, the
 # tracking code of the honest board's ballot "cc..."
 _STUB_BOARD = """
+export { entryShaped, nextPhase } from "./board_real.js";
 export async function entryValid() { return true; }
 export async function nextTracker() { return new Uint8Array(32).fill(0xcc); }
 """
@@ -127,6 +128,7 @@ def _run_booth(tmp_path: Path, scenario: str) -> dict[str, Any]:
     (tmp_path / "booth" / "ballot.js").write_text(_STUB_BALLOT)
     (tmp_path / "booth" / "election.js").write_text(_STUB_ELECTION)
     (tmp_path / "board.js").write_text(_STUB_BOARD)
+    shutil.copy(BOOTH.parent / "board.js", tmp_path / "board_real.js")  # the entries' shape and lifecycle, as they are
     shutil.copytree(BOOTH.parent / "crypto", tmp_path / "crypto")  # bytes and canonical JSON, as they are
     (tmp_path / "runner.js").write_text(_RUNNER)
     done = subprocess.run([NODE or "node", "runner.js", scenario], cwd=tmp_path, capture_output=True, text=True, timeout=20)

@@ -23,13 +23,46 @@ export async function entryValid(entry, boardKey) {
     && ed25519Valid(boardKey, fromHex(entry.sig, 64, `entry ${entry.seq} sig`), digest);
 }
 
-/** Refuse a board (its entries from seq 0) whose chain is broken or whose entries the setup's board key did not sign. */
+/** The election's lifecycle (voting/lifecycle.py TRANSITIONS): phase -> {entry type: phase after it}. */
+const TRANSITIONS = {
+  new: { setup: "setup" },
+  setup: { key_ceremony: "keys" },
+  keys: { credentials: "registered" },
+  registered: { open: "open" },
+  open: { cast: "open", spoil: "open", close: "closed" },
+  closed: { tally: "tallied" },
+  tallied: { decryption: "decrypting" },
+  decrypting: { decryption: "decrypting", result: "done" },
+  done: {},
+};
+
+/** The phase after an entry of `type` in `phase`, or null if the lifecycle does not allow it there. */
+export function nextPhase(phase, type) {
+  return Object.hasOwn(TRANSITIONS[phase] ?? {}, type) ? TRANSITIONS[phase][type] : null;
+}
+
+/** Whether a board entry has the shape of one (voting/record.py): a safe-integer seq, string type, prev, hash and
+ * sig, an object payload; what the checks below read from it, before they read it. */
+export function entryShaped(entry) {
+  return entry !== null && typeof entry === "object" && Number.isSafeInteger(entry.seq) && typeof entry.type === "string"
+    && typeof entry.prev === "string" && typeof entry.hash === "string" && typeof entry.sig === "string"
+    && entry.payload !== null && typeof entry.payload === "object" && !Array.isArray(entry.payload);
+}
+
+/** Refuse a board (its entries from seq 0) that is malformed, whose chain is broken, whose entries the setup's board
+ * key did not sign, or whose entries break the election's lifecycle (a ballot after the close, a second tally...). */
 export async function checkChain(entries, what) {
+  if (!Array.isArray(entries) || !entries.length || !entries.every(entryShaped)) {
+    throw new Error(`the board's entries are malformed (entry ${Array.isArray(entries) ? entries.findIndex((e) => !entryShaped(e)) : 0}): ${what}`);
+  }
   const boardKey = fromHex(entries[0].payload.board_key, 32, "setup.board_key");
   let prev = ZERO_HASH;
+  let phase = "new";
   for (const [i, e] of entries.entries()) {
     if (e.seq !== i || e.prev !== prev) throw new Error(`the board's chain is broken at entry ${i}: ${what}`);
     if (!await entryValid(e, boardKey)) throw new Error(`entry ${i} is not signed by the board's key: ${what}`);
+    phase = nextPhase(phase, e.type);
+    if (phase === null) throw new Error(`entry ${i} (${e.type}) breaks the election's lifecycle: ${what}`);
     prev = e.hash;
   }
 }

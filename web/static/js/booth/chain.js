@@ -6,7 +6,7 @@
  */
 
 import { getJson } from "../api.js";
-import { entryValid } from "../board.js";
+import { entryShaped, entryValid, nextPhase } from "../board.js";
 
 /** The most entries one booth session follows (a server cannot feed it forever). */
 const MAX_ENTRIES = 1 << 22;
@@ -27,7 +27,12 @@ export class Chain {
     this.followed = 0;
     this.casts = new Map();
     this.highest = new Map();
-    this.closed = false;
+    this.phase = "open";
+  }
+
+  /** Whether the close entry is on the chain followed. */
+  get closed() {
+    return this.phase !== "open";
   }
 
   /**
@@ -39,13 +44,17 @@ export class Chain {
   async follow(upto = null, progress = () => {}) {
     while (upto === null || this.last.seq < upto) {
       const query = `from=${this.last.seq + 1}${upto === null ? "" : `&to=${upto}`}`;
-      const { entries } = await getJson(`${this.api}/entries?${query}`);
-      if (!Array.isArray(entries)) throw new Error("the board's entries are not a list: do not vote here");
+      const answer = await getJson(`${this.api}/entries?${query}`);
+      const entries = answer !== null && typeof answer === "object" ? answer.entries : undefined;
+      if (!Array.isArray(entries)) throw new Error("the board's answer holds no list of entries: tell the election officials");
       if (!entries.length) {
         if (upto === null) return;
         throw new Error(`the board does not show its entries up to ${upto}: tell the election officials`);
       }
       for (const entry of entries) {
+        if (!entryShaped(entry)) {
+          throw new Error(`the board's entries are malformed (after entry ${this.last.seq}): tell the election officials`);
+        }
         if (upto !== null && entry.seq > upto) throw new Error(`the board sent entry ${entry.seq}, beyond the ${upto} asked`);
         if (entry.seq !== this.last.seq + 1 || entry.prev !== this.last.hash) {
           throw new Error(`board entry ${entry.seq} does not follow entry ${this.last.seq} on the chain: tell the election officials`);
@@ -61,14 +70,15 @@ export class Chain {
 
   /** Append a checked entry: while open only ballots and the close (voting/lifecycle.py), casts counted. */
   add(entry) {
-    if (this.closed || !["cast", "spoil", "close"].includes(entry.type)) {
+    const phase = nextPhase(this.phase, entry.type);
+    if (this.closed || phase === null) {
       throw new Error(`the election is closed (board entry ${entry.seq} is a ${entry.type} entry): ballots no longer count`);
     }
-    if (entry.type === "close") this.closed = true;
+    this.phase = phase;
     if (entry.type === "cast") {
-      const ballot = entry.payload && entry.payload.ballot;
-      const credential = ballot && ballot.credential;
-      const revote = ballot && ballot.revote;
+      const ballot = entry.payload.ballot;
+      const credential = ballot !== null && typeof ballot === "object" ? ballot.credential : undefined;
+      const revote = ballot !== null && typeof ballot === "object" ? ballot.revote : undefined;
       if (typeof credential !== "string" || !Number.isSafeInteger(revote)) {
         throw new Error(`board entry ${entry.seq} is a cast entry without a credential and re-vote number`);
       }

@@ -16,6 +16,16 @@ import { canonicalJson, encode } from "../crypto/encoding.js";
 import { PublicKey, ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
 import { sha256 } from "../crypto/hashing.js";
 
+/** Whether a ballot has what the recount reads before its full check: an object with a credential, a re-vote number,
+ * a signature and contests holding lists of {alpha, beta} strings. */
+function ballotShaped(ballot) {
+  const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+  return isObject(ballot) && typeof ballot.credential === "string" && Number.isSafeInteger(ballot.revote)
+    && typeof ballot.signature === "string" && Array.isArray(ballot.contests)
+    && ballot.contests.every((c) => isObject(c) && Array.isArray(c.selections)
+      && c.selections.every((ct) => isObject(ct) && typeof ct.alpha === "string" && typeof ct.beta === "string"));
+}
+
 /** The counted ballots, each refused unless its credential is on the published list (every cast's) and signed it: the re-vote
  * rule as the verifier checks it (voting.verifier: a credential's cast ballots carry the counters 0, 1, 2, ... in
  * board order, and its last one counts), and no cast ballot that is also on the board as challenged (its opening
@@ -30,6 +40,7 @@ async function countedBallots(group, entries, baseHash, onProgress) {
   const alphas = new Map();  // no ciphertext twice across ballots (a copied or replayed ballot: verifier's uniqueness)
   for (const e of entries) {
     if (e.type !== "cast" && e.type !== "spoil") continue;
+    if (!ballotShaped(e.payload.ballot)) throw new Error(`the ballot at entry ${e.seq} is malformed: refusing to decrypt`);
     for (const contest of e.payload.ballot.contests) {
       for (const ct of contest.selections) {
         if (alphas.has(ct.alpha)) {
