@@ -35,7 +35,7 @@ if table is not None:
     print(f"{'category':18} {'count':>6} {'mean wage':>11} {'std dev':>9}  histogram")
     for i, lvl in enumerate(table["levels"]):
         if table["suppressed"][i]:
-            print(f"{lvl:18} {'(fewer than 10: suppressed)':>30}")
+            print(f"{lvl:18} (suppressed: under 10 records, or under 10 besides one employer's)")
             continue
         print(f"{lvl:18} {table['count'][i]:6d} {table['mean'][i]:11.0f} {np.sqrt(table['variance'][i]):9.0f}  "
               f"{table['histogram'][i]}")

@@ -90,7 +90,9 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     if present, are ignored: only the source party's data is ever read); a party without an entry contributes
     nothing (every party shares a table, zeros if it has no data). levels, bins, scale, min_count and dst must
     be the same at every party (checked before any input is shared). min_count suppresses a category with fewer
-    records, and in a kept category every histogram cell with fewer (None; a suppressed category's figures and
+    records, or in which the records of the sources other than any one (when there are any) are fewer (so that
+    no source padding a category with its own records learns another's few), and in a kept category every
+    histogram cell with fewer (None; a suppressed category's figures and
     cells are never opened). scale: values are divided
     by it before sharing so that sums of squares stay inside the fixed-point range. Each source's
     sums are rounded to 2^-f once (f = init's precision), so a sum is within sources * scale * 2^-(f+1)
@@ -121,22 +123,26 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     rt.agree("group_summary", {**parameters, "dst": dst})
     columns = _parameter_columns(parameters)
     width = 3 + (0 if edges is None else len(edges) - 1)
-    total = None
+    total, shares = None, []
     for src in range(rt.n):  # every party: one with no entry shares zeros (the parties run one protocol)
         table = None
         if src in rt.local_ids and src in data:
             table = _local_aggregates(*data[src], levels, edges, scale, 2.0 ** rt.params.value_bits)
         share = MPCTensor.from_plain(table if table is not None else np.zeros((len(levels), width)), src)
+        shares.append(share)
         total = share if total is None else total + share
     suppressed = np.zeros(len(levels), dtype=bool)
     small = np.zeros((len(levels), width - 3), dtype=bool)
     evidence: dict[str, Any] = {"kept": None}
     if min_count is not None:
-        # integer 0/1 shares of [count >= min_count], per category and per histogram cell: the table times them
-        # is exact (no truncation error, and no fixed-point range limit on totals that several sources together
-        # push past 2^value_bits); a cell below min_count is zeroed like a category
-        counts = np.concatenate([total.share[..., :1], total.share[..., 3:]], axis=-1)
-        bits = functions.ge_zero(rt, functions.add_public(rt, counts, -float(min_count)))
+        # integer 0/1 shares of "published", per category and per histogram cell (_kept: min_count records, and
+        # as many from the others than any one source): the table times them is exact (no truncation error, and no
+        # fixed-point range limit on totals that several sources together push past 2^value_bits); a cell below
+        # min_count is zeroed like a category
+        def counts(t: MPCTensor) -> np.ndarray:
+            return np.concatenate([t.share[..., :1], t.share[..., 3:]], axis=-1)
+
+        bits = _kept(rt, counts(total), [counts(share) for share in shares], min_count)
         keep = MPCTensor(_with_parameters(rt, functions.scale_int(rt, bits, 1 << rt.params.frac_bits), columns), rt)
         row = bits[..., :1]
         mask = np.concatenate([np.repeat(row, 3, axis=-1), arith.mul(rt, bits[..., 1:], np.repeat(row, width - 3, axis=-1))],
@@ -151,6 +157,33 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     # evidence: the signed openings (mpc_ml.verify) of the kept flags and of the (count, sum, sum of
     # squares, histogram) table, unscaled, each row followed by the parameters' digest; `verify` rechecks it all
     return _figures(levels, edges, scale, min_count, table[:, :width], suppressed, small, evidence)
+
+
+def _kept(rt: Any, total: np.ndarray, sources: list[np.ndarray], min_count: int) -> np.ndarray:
+    """Integer 0/1 shares of [total >= m] and, for every source s, [others_s = 0 or others_s >= m], others_s = total -
+    source s's count (shares of counts; m = min_count). The second part is the dominance rule: a source that pads a
+    category with records of its own cannot bring another source's few records to publication (it would subtract
+    its own and learn them); a category of one source's records alone stays publishable. All comparisons in one
+    batch, the conjunction in a tree of products."""
+    ring, width = rt.ring, total.shape[-1]
+    others = [ring.sub(total, c) for c in sources]
+    shifted = [functions.add_public(rt, total, -float(min_count))]
+    shifted += [functions.add_public(rt, o, -float(min_count)) for o in others]
+    shifted += [functions.add_public(rt, o, -1.0) for o in others]
+    bits = functions.ge_zero(rt, np.concatenate(shifted, axis=-1))
+    n = len(sources)
+    at_least = bits[..., width:width * (1 + n)]  # [others_s >= m]
+    any_ = bits[..., width * (1 + n):]  # [others_s >= 1]
+    one = arith.public(rt, 1, any_.shape[2:])
+    allowed = ring.sub(ring.add(one, arith.mul(rt, any_, at_least)), any_)  # 1 - any + any * at_least
+    factors = [bits[..., :width]] + [allowed[..., width * s:width * (s + 1)] for s in range(n)]
+    while len(factors) > 1:  # one round of products per level of the tree
+        pairs = len(factors) // 2
+        left = np.concatenate(factors[0:2 * pairs:2], axis=-1)
+        right = np.concatenate(factors[1:2 * pairs:2], axis=-1)
+        products = arith.mul(rt, left, right)
+        factors = [products[..., width * i:width * (i + 1)] for i in range(pairs)] + factors[2 * pairs:]
+    return factors[0]
 
 
 def _figures(levels: list, edges: np.ndarray | None, scale: float, min_count: int | None, table: np.ndarray,

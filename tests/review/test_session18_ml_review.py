@@ -34,14 +34,13 @@ def _summary(mpc, data, levels, **kw):
 # ------------------------------------------------------------------ small-count suppression (min_count)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "min_count is met by records the querying source adds itself: source 1 (the dst) pads category 'exec' with "
-    "two records of value 0, so the category of ONE record of source 0 passes min_count=3 and its sum (that "
-    "person's wage, 250000) is published; subtracting its own zeros the attacker learns an individual input "
-    "(mpc_ml/stats.py group_summary compares only the total count with min_count). Fix: keep a category only "
-    "if, for every source, the records of the other sources reach min_count (dominance rule), computed on "
-    "shares like the total"))
 def test_min_count_cannot_be_met_by_one_source_padding_its_own_records(mpc):
+    """Failed before (fixed in session 20): min_count is met by records the querying source adds itself: source 1
+    (the dst) pads category 'exec' with two records of value 0, so the category of ONE record of source 0 passes
+    min_count=3 and its sum (that person's wage, 250000) is published; subtracting its own zeros the attacker learns
+    an individual input (mpc_ml/stats.py group_summary compares only the total count with min_count). Fix: keep a
+    category only if, for every source, the records of the other sources reach min_count (dominance rule), computed
+    on shares like the total"""
     data = {0: (np.array([250000.0, 40000.0, 41000.0, 42000.0]), np.array(["exec", "junior", "junior", "junior"])),
             1: (np.array([0.0, 0.0, 39000.0, 38000.0, 37000.0]),  # the two zeros are padding, not employees
                 np.array(["exec", "exec", "junior", "junior", "junior"])),
