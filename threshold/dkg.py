@@ -340,6 +340,7 @@ class Trustee:
         self.qualification: Qualification | None = None  # what this trustee revealed under
         self._dealt_to: dict[int, Announcement] | None = None  # the announcements it encrypted its shares to
         self._dealt: DealerMessage | None = None  # the deal message it sent (it deals once)
+        self._dealt_honestly = False  # dealt through deal(): no QUAL can then disqualify it
         self.opened: tuple[int, ...] | None = None  # the dealers it opened its shares of (its RECON), once
 
     def announce(self) -> Announcement:
@@ -359,6 +360,7 @@ class Trustee:
                                     "once (whoever relays them showed it two sets of keys)")
             return self._dealt
         shares = {}
+        self._dealt_honestly = True
         for j in range(1, p.n + 1):
             if j != self.index:
                 value = evaluate(self.polynomial, j, g.q).to_bytes(32, "big") + evaluate(self.blinding, j, g.q).to_bytes(32, "big")
@@ -372,6 +374,8 @@ class Trustee:
         p = self.params
         if self._dealt_to is None:
             raise ProtocolError(f"trustee {self.index} has not dealt yet: sign_deal signs what deal encrypted to")
+        if self._dealt is not None:  # another message than deal's: a dealer cheating on purpose (tests, adversaries)
+            self._dealt_honestly = False
         context = _deal_context(p, self.index, self.commitments, shares, self._dealt_to)
         self._dealt = DealerMessage(self.index, tuple(self.commitments), dict(shares),
                                     SchnorrProof.prove(p.group, self.enc_secret, context))
@@ -418,6 +422,10 @@ class Trustee:
         in it). The trustee keeps this qualification: it opens, finishes and signs under no other."""
         if self.qualification is not None and self.qualification != qualification:
             raise ProtocolError(f"trustee {self.index} already went on under another qualification")
+        if self._dealt_honestly and self.index not in qualification.qualified:  # an honest deal is never faulted
+            raise ProtocolError(f"the qualification disqualifies trustee {self.index} "
+                                f"({qualification.disqualified.get(self.index, 'no reason given')}), which dealt as the "
+                                "protocol asks: whoever relays the deal messages dropped or altered its own")
         missing = [i for i in qualification.qualified if i != self.index and i not in self.received]
         if missing:  # its complaint was dropped, or it never checked its shares
             raise ProtocolError(f"trustee {self.index} holds no valid share from qualified dealers {missing}")
@@ -607,6 +615,10 @@ def qualify(params: CeremonyParams, announcements: Mapping[int, Announcement],
 def to_reconstruct(params: CeremonyParams, qualification: Qualification, messages: Mapping[int, DealerMessage],
                    reveals: Mapping[int, Reveal]) -> tuple[int, ...]:
     """The qualified dealers without a valid reveal: their polynomials are reconstructed from opened shares."""
+    missing = [i for i in qualification.qualified if i not in messages]
+    if missing:
+        raise ProtocolError(f"the deal messages shown lack those of qualified dealers {missing}: whoever relays them "
+                            "dropped them")
     return tuple(i for i in qualification.qualified
                  if i not in reveals or not reveals[i].valid(params, messages[i], qualification))
 

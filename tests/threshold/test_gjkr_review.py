@@ -491,7 +491,7 @@ def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
     qual = qualify(params, ann, msgs, complaints)
     t2 = trustees[1]
     with pytest.raises(ProtocolError, match=r"\[1\]"):
-        t2.reveal(dataclasses.replace(qual, qualified=(1, 3, 4)))
+        t2.reveal(dataclasses.replace(qual, qualified=(1, 2, 3, 4)))
     assert t2.reveal(qual) is not None
     with pytest.raises(ProtocolError, match="another qualification"):
         t2.reveal(dataclasses.replace(qual, transcript_hash=bytes(32)))

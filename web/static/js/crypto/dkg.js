@@ -696,6 +696,11 @@ export async function qualify(params, announcements, messages, complaints) {
  * @returns {Promise<number[]>}
  */
 export async function toReconstruct(params, qualification, messages, reveals) {
+  const absent = qualification.qualified.filter((i) => !messages.has(i));
+  if (absent.length) {
+    throw new ProtocolError(`the deal messages shown lack those of qualified dealers ${pyList(absent)}: whoever relays `
+      + "them dropped them");
+  }
   const missing = [];
   for (const i of qualification.qualified) {
     const reveal = reveals.get(i);
@@ -982,7 +987,7 @@ export class Trustee {
     if (present("opened") && !Array.isArray(o.opened)) throw new DecodeError("state.opened", "expected a list of dealers");
     const opened = present("opened") ? increasing(params, o.opened, "state.opened") : null;
     const dealt = present("dealt") ? DealerMessage.fromJSON(params, o.dealt, "state.dealt") : null;
-    if ((dealt === null) !== (dealtTo === null)) throw new DecodeError("state.dealt", "the deal sent and the announcements it went to come together");
+    if (dealt !== null && dealtTo === null) throw new DecodeError("state.dealt", "a deal sent without the announcements it went to");
     return new Trustee(params, params.checkIndex(o.index, "state.index"), g.scalarFromHex(o.enc_secret, "state.enc_secret"),
       expectList(o.polynomial, params.k, "state.polynomial").map((a, m) => g.scalarFromHex(a, `state.polynomial[${m}]`)),
       expectList(o.blinding, params.k, "state.blinding").map((b, m) => g.scalarFromHex(b, `state.blinding[${m}]`)),
@@ -1103,6 +1108,11 @@ export class Trustee {
       && canonicalJson(qualificationToJSON(this.qualification)) !== canonicalJson(qualificationToJSON(qualification))) {
       throw new ProtocolError(`trustee ${this.index} already went on under another qualification`);
     }
+    if (this.dealt !== null && !qualification.qualified.includes(this.index)) {  // an honest deal is never faulted
+      const why = qualification.disqualified.get(this.index) ?? "no reason given";
+      throw new ProtocolError(`the qualification disqualifies trustee ${this.index} (${why}), which dealt as the protocol `
+        + "asks: whoever relays the deal messages dropped or altered its own");
+    }
     const missing = qualification.qualified.filter((i) => i !== this.index && !this.received.has(i));
     if (missing.length) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${pyList(missing)}`);
     this.qualification = qualification;
@@ -1173,6 +1183,10 @@ export class Trustee {
     if (!mine) {
       throw new ProtocolError(`the deal message shown as trustee ${this.index}'s is not the one it signed: the key ceremony `
         + "must be restarted");
+    }
+    if (this.dealtTo !== null && canonicalJson(announcementsJson(g, announcements)) !== canonicalJson(announcementsJson(g, this.dealtTo))) {
+      throw new ProtocolError(`the deal message shown as trustee ${this.index}'s went to other announcements than those it `
+        + "dealt to: the key ceremony must be restarted");
     }
     if (this.dealt === null) {
       this.dealt = message;
