@@ -134,12 +134,16 @@ class _BabySteps:
 _BABY: dict[str, _BabySteps] = {}
 
 
+BABY_STEPS_MAX = 1 << 20  # the most baby steps kept per group (~100 MB): beyond, giant steps go on to the plaintext
+
+
 def discrete_log(group: Group, h: Element, bound: int) -> int:
-    """The m in [0, bound] with g^m = h, by baby-step giant-step with a cached table."""
+    """The m in [0, bound] with g^m = h, by baby-step giant-step with a cached table of at most BABY_STEPS_MAX entries
+    (a huge bound then costs giant steps up to the plaintext itself, not a table the size of its square root)."""
     if bound < 0:
         raise ValueError("bound must be non-negative")
     baby = _BABY.setdefault(group.name, _BabySteps(group))
-    step = max(1, math.isqrt(bound) + 1)
+    step = max(1, min(math.isqrt(bound) + 1, BABY_STEPS_MAX))
     baby.grow(step)
     step = baby.size
     giant = group.inv(group.exp_g(step))

@@ -51,6 +51,7 @@ from .sum_messages import (MAX_VALUE_BITS, TAG, SumHello, SumRequest, bit_contex
                            check_client_signature, signed_part, sorted_distinct, value_bits, value_ciphertext)
 
 MIN_COUNT = 5  # default k-anonymity floor: no sum over fewer matched items is decrypted
+VALUE_BITS = 32  # default widest value a server parses and a trustee decrypts (each a policy; the protocol's cap is 64)
 ED = get_group("ed25519")  # where the server proves its blinding, whatever group encrypts the values
 BLINDING_TAG = "psi-sum-blinding"  # the DLEQ proof's challenge
 WEIGHTS_TAG = "psi-sum-blinding-weights"  # its random combination's weights
@@ -68,8 +69,10 @@ class PsiSumServer:
     ciphertext and two group decodings): a larger request is refused from its header.
     """
 
-    def __init__(self, items: Iterable[Item], *, max_items: int = MAX_ITEMS) -> None:
+    def __init__(self, items: Iterable[Item], *, max_items: int = MAX_ITEMS, max_value_bits: int = VALUE_BITS) -> None:
+        """`max_value_bits`: the widest values it parses (a wider request is refused from its header)."""
         self.max_items = _check_cap(max_items, "max_items")
+        self.max_value_bits = _check_bits(max_value_bits)
         normalised = [item_bytes(x, i, "server") for i, x in enumerate(collection(items, "server"))]
         if not normalised:
             raise PsiError("server set is empty")
@@ -94,7 +97,8 @@ class PsiSumServer:
         group = public_key.group
         if not isinstance(request, SumRequest):
             request = SumRequest.from_bytes(
-                request, group, public_key.element, max_items=self.max_items, server_points=len(self._hello.points) // 32
+                request, group, public_key.element, max_items=self.max_items, server_points=len(self._hello.points) // 32,
+                max_bits=self.max_value_bits,
             )
         check_count(len(request.bits), self.max_items, "sum request (client points)")
         if len(request.doubled) != len(self._hello.points):
@@ -113,6 +117,13 @@ class PsiSumServer:
         return SumRecord(group, public_key.element, request.request_id, request.client_key, request.signature,
                          request.bits, request.proofs, request.points, request.doubled, blinded, server_key, proof,
                          matched, total)
+
+
+def _check_bits(bits: Any) -> int:
+    """A value-width policy: an integer in 1..MAX_VALUE_BITS."""
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= MAX_VALUE_BITS:
+        raise PsiError(f"max_value_bits must be an integer in 1..{MAX_VALUE_BITS}, got {bits!r}")
+    return bits
 
 
 def _lifted(points: bytes, what: str) -> list[bytes]:
@@ -373,7 +384,7 @@ _LEDGER_LOCK = threading.Lock()  # a ledger's look-up and entry of a request: on
 
 def decrypt_share(
     record: SumRecord, trustee: TrusteeKey, client_keys: Collection[bytes], ledger: set[bytes], min_count: int = MIN_COUNT,
-    *, server_keys: Collection[bytes], max_value_bits: int = MAX_VALUE_BITS,
+    *, server_keys: Collection[bytes], max_value_bits: int = VALUE_BITS,
 ) -> PartialDecryption:
     """One trustee's partial decryption of the total, with its proof, after checking the record.
 
@@ -387,6 +398,7 @@ def decrypt_share(
     (fail closed: that request is never decrypted by this trustee). `max_value_bits`: the most bits this trustee
     accepts per value (each value is proven to lie in 0..2^bits - 1).
     """
+    _check_bits(max_value_bits)
     if trustee.public_key != record.public_key:
         raise ProtocolError("refused: the record is not encrypted under this trustee's joint key")
     if record.client_key not in client_keys:
@@ -455,9 +467,15 @@ class PsiSumResult:
         return cls(obj["total"], record, partials, vks, obj["quorum"], obj["bound"])
 
 
-def release(record: SumRecord, partials: Sequence[PartialDecryption], verification_keys: Mapping[int, Element], quorum: int, bound: int) -> PsiSumResult:
-    """Combine `quorum` valid partial decryptions into the sum (invalid ones are skipped);
-    an empty intersection has sum 0 and needs none."""
+def release(record: SumRecord, partials: Sequence[PartialDecryption], verification_keys: Mapping[int, Element], quorum: int,
+            bound: int | None = None) -> PsiSumResult:
+    """Combine `quorum` valid partial decryptions into the sum (invalid ones are skipped); an empty intersection has
+    sum 0 and needs none. `bound`: the largest sum the result states; by default, and at least, what the values'
+    proofs allow (matched items times 2^bits - 1: a smaller one could leave a proven sum undecryptable)."""
+    proven = record.count * ((1 << record.value_bits) - 1)
+    bound = proven if bound is None else bound
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound < proven:
+        raise PsiError(f"bound must be an integer of at least {proven} (the matched values' proven maximum), got {bound!r}")
     if record.count == 0:
         return PsiSumResult(0, record, (), dict(verification_keys), quorum, bound)
     try:
@@ -469,13 +487,15 @@ def release(record: SumRecord, partials: Sequence[PartialDecryption], verificati
 
 def verify(
     result: PsiSumResult | str, public_key: Element, verification_keys: Mapping[int, Element], client_key: bytes | None = None,
-    server_key: bytes | None = None,
+    server_key: bytes | None = None, max_value_bits: int = MAX_VALUE_BITS,
 ) -> int:
     """Recheck a released sum against the trustees' keys from their key ceremony (never the result's
     own): the client signed the request (with `client_key` when given), the total is the product of
     its matched ciphertexts, at least `quorum` partial decryptions carry valid proofs, the released
     total is at most the result's bound and below the group order (the one exponent in 0..q-1 that
-    g^total fixes), and g^total = beta / prod(share^lambda). No discrete log is taken."""
+    g^total fixes), and g^total = beta / prod(share^lambda). No discrete log is taken. `max_value_bits`: the widest
+    values the auditor accepts (a campaign's bound; every value's bits are proven either way)."""
+    _check_bits(max_value_bits)
     if isinstance(result, str):
         result = PsiSumResult.from_json(result)
     record, group = result.record, result.record.group
@@ -492,7 +512,7 @@ def verify(
         raise PsiError(f"PSI-sum result does not verify: its total {result.total} is outside 0..{result.bound} (its bound) "
                        "or not below the group order")
     try:
-        record.check(0)
+        record.check(0, max_value_bits)
         if record.count == 0:
             if result.total != 0 or result.partials:
                 raise ProtocolError("an empty intersection must release 0 with no partial decryptions")
@@ -538,4 +558,4 @@ def intersection_sum(
                     for t in trustees] if record.count else []
     except QuorumError as exc:
         raise PsiError(f"trustee {exc}") from exc
-    return release(record, partials, first.verification_keys, quorum, bound=record.count * ((1 << record.value_bits) - 1))
+    return release(record, partials, first.verification_keys, quorum)

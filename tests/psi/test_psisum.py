@@ -148,10 +148,10 @@ def test_a_wrong_partial_decryption_is_skipped_and_blamed() -> None:
     record, client = _record({"a": 5, "b": 7, "c": 1}, ["a", "b"])
     good = [decrypt_share(record, k, {client}, set(), min_count=0, server_keys={record.server_key}) for k in KEYS]
     bad = type(good[0])(good[0].index, (GROUP.g,), good[0].proofs)
-    result = release(record, [bad, good[1], good[2]], KEYS[0].verification_keys, 2, 300)
+    result = release(record, [bad, good[1], good[2]], KEYS[0].verification_keys, 2)
     assert result.total == 12
     with pytest.raises(PsiError, match="1 valid partial decryptions, 2 needed"):
-        release(record, [bad, good[1]], KEYS[0].verification_keys, 2, 300)
+        release(record, [bad, good[1]], KEYS[0].verification_keys, 2)
 
 
 @pytest.mark.parametrize(

@@ -289,7 +289,7 @@ def test_psi_sum_values_outside_the_range_are_refused(trustees) -> None:  # type
         record = server.total(forged.to_bytes(group), pk)
         partials = [decrypt_share(record, k, {client.verify_key}, set(), 5, server_keys={server.server_key})
                     for k in trustees[:2]]
-        released = release(record, partials, trustees[0].verification_keys, 2, 5 * 1000)
+        released = release(record, partials, trustees[0].verification_keys, 2)
         total = verify_sum(released.to_json(), trustees[0].public_key, trustees[0].verification_keys, client.verify_key)
     except (PsiError, ValueError):
         return
