@@ -22,15 +22,12 @@ node is missing). ATTACKS.md row 10; security rules 1 and 4.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
-import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.review.dkg_helpers import run_node, signers
 from threshold import dkg, hybrid
 from threshold.decryption import partial_decrypt
 from threshold.elgamal import Ciphertext
@@ -51,21 +48,6 @@ def _relay_announcements(params: dkg.CeremonyParams) -> tuple[dict[int, int], di
     secrets = {j: g.random_scalar() for j in range(1, params.n + 1)}
     return secrets, {j: dkg.Announcement(j, g.exp_g(e), SchnorrProof.prove(g, e, params.ctx("enc-key", j)))
                      for j, e in secrets.items()}
-
-
-def _signers(trustees, transcript: dkg.Transcript) -> list[int]:
-    """The qualified trustees that sign the transcript (each adjudicates it itself)."""
-    trustees = list(trustees)
-    result = transcript.adjudicate(trustees[0].params)
-    signed = []
-    for t in trustees:
-        if t.index in result.qualified:
-            try:
-                t.sign(transcript)
-                signed.append(t.index)
-            except QuorumError:
-                pass
-    return signed
 
 
 # ============================================================================================ node (browser modules)
@@ -140,23 +122,9 @@ _NODE_RUNNER = textwrap.dedent("""
 """)
 
 
-@functools.lru_cache(maxsize=1)
-def _node_run(tmp: str) -> dict:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node not installed")
-    work = Path(tmp)
-    shutil.copytree(ROOT / "web" / "static" / "js" / "crypto", work / "crypto")
-    (work / "package.json").write_text('{"type": "module"}')
-    (work / "run.js").write_text(_NODE_RUNNER)
-    proc = subprocess.run([node, "run.js"], cwd=work, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 @pytest.fixture(scope="module")
 def js(tmp_path_factory) -> dict:
-    return _node_run(str(tmp_path_factory.mktemp("dkg_js")))
+    return run_node(_NODE_RUNNER, tmp_path_factory.mktemp("dkg_js"))
 
 
 # ============================================================================================ defects
@@ -203,7 +171,7 @@ def test_relay_asking_a_trustee_to_deal_again_to_keys_of_its_own_learns_the_join
         return  # the trustees refused to go on: no key, nothing signed
     secret = sum(learned.get(i, 0) for i in result.qualified) % g.q
     knows = set(result.qualified) <= set(learned) and g.exp_g(secret) == result.public_key
-    assert not (knows and _signers(trustees, transcript) == list(result.qualified)), \
+    assert not (knows and signers(trustees, transcript) == list(result.qualified)), \
         "the relay alone knows the joint secret of a ceremony every qualified trustee signed"
 
 
@@ -256,7 +224,7 @@ def test_disqualified_trustee_opens_for_the_relays_view_so_its_opening_escapes_t
     knows = all(len(harvested[d]) >= params.k for d in (1, 2))
     secret = (sum(interpolate(harvested[d][:params.k], g.q)[0] for d in (1, 2)) + evaluate(colluder.polynomial, 0, g.q)) % g.q
     assert not (knows and g.exp_g(secret) == result.public_key
-                and _signers(trustees.values(), clean) == list(result.qualified)), \
+                and signers(trustees.values(), clean) == list(result.qualified)), \
         "the relay and one colluder know the joint secret of a ceremony every qualified trustee signed"
 
 
@@ -369,7 +337,7 @@ def test_honest_outcomes_of_edge_quorums_finish_and_sign(n, k):
     if n >= 2 * k and n > 1:
         trustees, transcript, result = dkg.honest_ceremony(params, withhold=(n,))
         assert result.reconstructed == (n,)
-        assert _signers(trustees, transcript) == list(result.qualified)
+        assert signers(trustees, transcript) == list(result.qualified)
 
 
 def test_partial_decrypt_refuses_a_non_member_beta_in_python_and_in_the_browser(js):

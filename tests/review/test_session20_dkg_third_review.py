@@ -19,37 +19,18 @@ run for the whole file; skipped when node is missing). ATTACKS.md row 10; securi
 
 from __future__ import annotations
 
-import functools
 import json
-import shutil
-import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from tests.review.dkg_helpers import run_node, signers
 from threshold import dkg
 from threshold.errors import ProtocolError, QuorumError
 from threshold.groups import get_group
 from threshold.shamir import Share, evaluate, interpolate
 
 ED = get_group("ed25519")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _signers(trustees, transcript: dkg.Transcript) -> list[int]:
-    """The qualified trustees that sign the transcript (each adjudicates it itself)."""
-    trustees = list(trustees)
-    result = transcript.adjudicate(trustees[0].params)
-    signed = []
-    for t in trustees:
-        if t.index in result.qualified:
-            try:
-                t.sign(transcript)
-                signed.append(t.index)
-            except QuorumError:
-                pass
-    return signed
 
 
 # ============================================================================================ node (browser modules)
@@ -173,23 +154,9 @@ _NODE_RUNNER = textwrap.dedent("""
 """)
 
 
-@functools.lru_cache(maxsize=1)
-def _node_run(tmp: str) -> dict:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node not installed")
-    work = Path(tmp)
-    shutil.copytree(ROOT / "web" / "static" / "js" / "crypto", work / "crypto")
-    (work / "package.json").write_text('{"type": "module"}')
-    (work / "run.js").write_text(_NODE_RUNNER)
-    proc = subprocess.run([node, "run.js"], cwd=work, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 @pytest.fixture(scope="module")
 def js(tmp_path_factory) -> dict:
-    return _node_run(str(tmp_path_factory.mktemp("dkg_third_js")))
+    return run_node(_NODE_RUNNER, tmp_path_factory.mktemp("dkg_third_js"))
 
 
 # ============================================================================================ defects
@@ -240,7 +207,7 @@ def test_relay_shows_one_honest_trustee_its_own_qualification_then_drops_its_dea
         points = [Share(4, opening.openings[d][0]), Share(5, colluder.received[d][0])]
         secret += interpolate(points, g.q)[0]
     assert not (g.exp_g(secret % g.q) == result.public_key
-                and _signers(trustees.values(), final) == list(result.qualified)), \
+                and signers(trustees.values(), final) == list(result.qualified)), \
         "the relay and one colluder know the joint secret of a ceremony every qualified trustee signed"
 
 
@@ -308,7 +275,7 @@ def test_relay_drops_a_trustees_deal_only_in_the_view_qualification_is_computed_
     knows = all(len(harvested[d]) >= params.k for d in (1, 2))
     secret = (sum(interpolate(harvested[d][:params.k], g.q)[0] for d in (1, 2)) + evaluate(colluder.polynomial, 0, g.q)) % g.q
     assert not (knows and g.exp_g(secret) == result.public_key
-                and _signers(trustees.values(), clean) == list(result.qualified)), \
+                and signers(trustees.values(), clean) == list(result.qualified)), \
         "the relay and one colluder know the joint secret of a ceremony every qualified trustee signed"
 
 
@@ -437,7 +404,7 @@ def test_outcome_from_the_relays_json_finishes_and_a_dropped_own_deal_is_refused
         {i: dkg.Opening.from_json(params, json.loads(json.dumps(o.to_json(g)))) for i, o in transcript.openings.items()})
     for t in trustees:
         assert t.finish(parsed).public_key == result.public_key
-    assert _signers(trustees, parsed) == list(result.qualified)
+    assert signers(trustees, parsed) == list(result.qualified)
     dropped = dkg.Transcript(transcript.announcements, {i: m for i, m in transcript.messages.items() if i != 2},
                              transcript.complaints, transcript.reveals, transcript.openings)
     with pytest.raises(ProtocolError, match="do not hold the one trustee 2 sent"):

@@ -1,0 +1,45 @@
+"""Helpers of the session 20 key-ceremony reviews: who signs a transcript, and the browser's DKG module run under node."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+from threshold import dkg
+from threshold.errors import QuorumError
+
+CRYPTO_JS = Path(__file__).resolve().parents[2] / "web" / "static" / "js" / "crypto"
+
+
+def signers(trustees: Iterable[dkg.Trustee], transcript: dkg.Transcript) -> list[int]:
+    """The qualified trustees that sign the transcript (each adjudicates it itself)."""
+    trustees = list(trustees)
+    result = transcript.adjudicate(trustees[0].params)
+    signed = []
+    for t in trustees:
+        if t.index in result.qualified:
+            try:
+                t.sign(transcript)
+                signed.append(t.index)
+            except QuorumError:
+                pass
+    return signed
+
+
+def run_node(runner: str, work: Path) -> Any:
+    """Run an ES-module script beside a copy of web/static/js/crypto; its last line of output, as JSON (skipped without
+    node)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    shutil.copytree(CRYPTO_JS, work / "crypto")
+    (work / "package.json").write_text('{"type": "module"}')
+    (work / "run.js").write_text(runner)
+    proc = subprocess.run([node, "run.js"], cwd=work, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
