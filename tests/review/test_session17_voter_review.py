@@ -92,6 +92,8 @@ function make(tag) {  // booth.js builds its choice form: a form element whose s
 }
 globalThis.document = { getElementById: el, createElement: make, querySelector: () => null };
 globalThis.window = { location: { hash: "", pathname: "/vote/club" }, history: { replaceState() {} } };
+const stored = new Map();
+globalThis.localStorage = { getItem: (k) => (stored.has(k) ? stored.get(k) : null), setItem: (k, v) => stored.set(k, String(v)) };
 const gets = [];
 globalThis.__getJson = async (url) => {
   gets.push(url);

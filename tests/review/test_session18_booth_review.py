@@ -229,6 +229,33 @@ def test_the_booth_refuses_a_stale_revote_counter(hide: bool, app: Flask, admin:
         assert shown.startswith("problem before encrypting") and not sent, shown
 
 
+@pytest.mark.browser
+def test_the_booth_remembers_the_revote_numbers_it_saw_cast(app: Flask, admin: FlaskClient) -> None:  # noqa: F811
+    """As quorum vote's ledger: the booth keeps, in this browser, the highest re-vote number it saw cast for the
+    credential in this election, so that a server later showing a chain without that ballot (a fork it signed with
+    the board key: the chain alone cannot tell) and answering revote=0 is refused before a ballot that would not
+    count is encrypted."""
+    issued = _open(app, admin)
+    errors: list[str] = []
+    with serve(app) as base, chromium() as browser:
+        page = browser.new_page()
+        watch_errors(page, errors)
+        assert _vote_in_booth(page, base, issued[0]["credential"], "cast", choose="Ann") == "receipt"
+
+        def server(route: Any) -> None:  # the fork: no ballot after the open entry, and the next number is 0
+            request = route.request
+            if request.method == "GET" and "/api/elections/club/revote/" in request.url:
+                _fulfil(route, {"credential": request.url.rsplit("/", 1)[1], "revote": 0})
+            elif request.method == "GET" and "/entries?from=" in request.url and "to=" not in request.url:
+                _fulfil(route, {"entries": []})
+            else:
+                route.continue_()
+
+        page.route("**/api/elections/club/**", server)
+        shown = _vote_in_booth(page, base, issued[0]["credential"], "cast", choose="Bob", may_refuse_to_encrypt=True)
+    assert shown.startswith("problem before encrypting") and "already saw your ballot number 0" in shown, shown
+
+
 # === 4. buildForm: input ids built by joining ids with '-' collide in honest manifests ==============================
 _COLLIDING = {
     "title": "Club election",

@@ -67,13 +67,32 @@ async function checkedEntry(entry, kind, reveal) {
   await followBoard(entry.seq - 1);
   const before = ctx.chain.last;
   if (before.hash !== entry.prev) refuse("the entry before it is not the one it links to");
-  if (kind === "cast") ctx.chain.checkCounter(pending.ballot.credential, pending.ballot.revote, "your ballot was stored as");
+  if (kind === "cast") {
+    ctx.chain.checkCounter(pending.ballot.credential, pending.ballot.revote, "your ballot was stored as");
+    rememberRevote(pending.ballot.credential, pending.ballot.revote);
+  }
   const previous = before.type === "open" ? ctx.baseHash : fromHex(before.payload.tracker, 32, "tracker");
   if (toHex(await nextTracker(previous, fromHex(pending.hash, 32, "ballot hash"))) !== entry.payload.tracker) {
     refuse("its tracking code is not chained over the entry before it");
   }
   ctx.chain.add(entry);
   return entry;
+}
+
+/** This device's memory of the highest re-vote number it saw cast for the credential in this election (as `quorum
+ * vote`'s ledger): a server that later shows a chain without that ballot (a fork it signed) is refused before a
+ * ballot that would not count is cast. */
+function ledgerKey(credential) {
+  return `quorum-revote:${toHex(ctx.baseHash)}:${credential}`;
+}
+
+function seenRevote(credential) {
+  const value = Number(localStorage.getItem(ledgerKey(credential)));
+  return Number.isSafeInteger(value) && localStorage.getItem(ledgerKey(credential)) !== null ? value : -1;
+}
+
+function rememberRevote(credential, revote) {
+  if (revote > seenRevote(credential)) localStorage.setItem(ledgerKey(credential), String(revote));
 }
 
 /** Follow the public board to entry `upto` (null: its newest), showing how far the check has gone. */
@@ -215,6 +234,10 @@ async function encrypt(event) {
     if (!Number.isSafeInteger(revote) || revote < 0) throw new Error("the server's re-vote number is not a number");
     announce(status, "Checking the public board…");
     await followBoard();
+    if (revote <= seenRevote(key.publicHex)) {
+      throw new Error(`the server says your next ballot is number ${revote}, but this device already saw your ballot `
+        + `number ${seenRevote(key.publicHex)} on the board: a ballot cast now would not count; tell the election officials`);
+    }
     ctx.chain.checkCounter(key.publicHex, revote, "the server says your next ballot is");
     announce(status, "Encrypting your ballot in this browser…");
     pending = await encryptBallot(ctx, key, choices(), revote, (done, total) => {
