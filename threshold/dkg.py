@@ -360,13 +360,14 @@ class Trustee:
                                     "once (whoever relays them showed it two sets of keys)")
             return self._dealt
         shares = {}
-        self._dealt_honestly = True
         for j in range(1, p.n + 1):
             if j != self.index:
                 value = evaluate(self.polynomial, j, g.q).to_bytes(32, "big") + evaluate(self.blinding, j, g.q).to_bytes(32, "big")
                 shares[j] = hybrid.encrypt(g, announcements[j].enc_key, value, _share_aad(p, self.index, j))
         self._dealt_to = dict(announcements)
-        return self.sign_deal(shares)
+        message = self.sign_deal(shares)
+        self._dealt_honestly = True  # only once the message exists: a deal that failed midway sent nothing
+        return message
 
     def sign_deal(self, shares: Mapping[int, hybrid.HybridCiphertext]) -> DealerMessage:
         """The deal message of this dealer's commitments and these share ciphertexts, signed by its announced key

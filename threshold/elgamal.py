@@ -134,7 +134,8 @@ class _BabySteps:
 _BABY: dict[str, _BabySteps] = {}
 
 
-BABY_STEPS_MAX = 1 << 20  # the most baby steps kept per group (~100 MB): beyond, giant steps go on to the plaintext
+BABY_STEPS_MAX = 1 << 20  # the most baby steps kept per group (~100 MB in ed25519, several times that in modp):
+# beyond, giant steps go on to the plaintext
 
 
 def discrete_log(group: Group, h: Element, bound: int) -> int:

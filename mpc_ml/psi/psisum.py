@@ -550,12 +550,13 @@ def intersection_sum(
     first = trustees[0]
     public_key = PublicKey(first.group, first.public_key)
     client = PsiSumClient(values, public_key, max_value, max_server_items=sys.maxsize)
-    server = PsiSumServer(server_items, max_items=sys.maxsize)
+    bits = value_bits(max_value)  # the width this call's values are sent as: its server and trustees accept it
+    server = PsiSumServer(server_items, max_items=sys.maxsize, max_value_bits=bits)
     request = client.reply(server.hello().to_bytes()).to_bytes(first.group)
     record = server.total(request, public_key)
     try:
-        partials = [decrypt_share(record, t, {client.verify_key}, set(), min_count, server_keys={server.server_key})
-                    for t in trustees] if record.count else []
+        partials = [decrypt_share(record, t, {client.verify_key}, set(), min_count, server_keys={server.server_key},
+                                  max_value_bits=bits) for t in trustees] if record.count else []
     except QuorumError as exc:
         raise PsiError(f"trustee {exc}") from exc
     return release(record, partials, first.verification_keys, quorum)

@@ -429,11 +429,15 @@ def test_all_bad_bit_proofs_cost_about_one_batch(monkeypatch) -> None:
         evaluated[0] += len(equations)
         return single(group, equations, *args, **kw)
 
+    from mpc_ml.psi import sum_messages
+
     monkeypatch.setattr(batch, "holds_weighted", count_weighted)
+    monkeypatch.setattr(sum_messages, "holds_weighted", count_weighted)  # the copy check_bit_proofs calls
     monkeypatch.setattr(batch, "check_equations", count_single)
     server, client, request = _flow({f"u{i}": i for i in range(16)}, [f"u{i}" for i in range(16)], 100_000)
     server.total(request.to_bytes(ED), PK)
     honest = evaluated[0]
+    assert honest > 0, "the count saw no batch: it would guard nothing"
     evaluated[0] = 0
     with pytest.raises(PsiError, match="its proof"):
         server.total(_resign(client, request, request_id=bytes(16)).to_bytes(ED), PK)
