@@ -59,16 +59,11 @@ def check_indices(indices: Iterable[int], modulus: int) -> list[int]:
 
 def lagrange_at_zero(index: int, indices: Sequence[int], modulus: int) -> int:
     """lambda_index = prod_{j != index} j / (j - index), the weight of f(index) in f(0)."""
-    return lagrange_at(index, indices, 0, modulus)
-
-
-def lagrange_at(index: int, indices: Sequence[int], x: int, modulus: int) -> int:
-    """prod_{j != index} (x - j) / (index - j), the weight of f(index) in f(x) for f of degree < len(indices)."""
     num, den = 1, 1
     for j in indices:
         if j != index:
-            num = num * (x - j) % modulus
-            den = den * (index - j) % modulus
+            num = num * j % modulus
+            den = den * (j - index) % modulus
     return num * pow(den, -1, modulus) % modulus
 
 

@@ -34,7 +34,7 @@ from threshold.elgamal import Ciphertext
 from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import get_group
 from threshold.proofs import SchnorrProof
-from threshold.shamir import Share, evaluate, interpolate, lagrange_at
+from threshold.shamir import Share, evaluate, interpolate
 
 ED = get_group("ed25519")
 MODP = get_group("modp")
@@ -244,7 +244,7 @@ def test_finish_accepts_a_coordinator_key_on_a_polynomial_through_the_trustees_o
     victim = trustees[0]
     c = g.random_scalar()
     K, V1 = g.exp_g(c), result.verification_keys[1]
-    vks = {1: V1, **{x: g.multi_exp([(K, lagrange_at(0, [0, 1], x, q)), (V1, lagrange_at(1, [0, 1], x, q))])
+    vks = {1: V1, **{x: g.multi_exp([(K, (1 - x) % q), (V1, x % q)])  # the line through (0, K) and (1, V_1)
                      for x in (2, 3)}}
     forged = dataclasses.replace(result, public_key=K, verification_keys=vks)
     assert forged.public_key != result.public_key

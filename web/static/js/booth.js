@@ -87,8 +87,8 @@ function ledgerKey(credential) {
 }
 
 function seenRevote(credential) {
-  const value = Number(localStorage.getItem(ledgerKey(credential)));
-  return Number.isSafeInteger(value) && localStorage.getItem(ledgerKey(credential)) !== null ? value : -1;
+  const stored = localStorage.getItem(ledgerKey(credential));
+  return stored !== null && Number.isSafeInteger(Number(stored)) ? Number(stored) : -1;
 }
 
 function rememberRevote(credential, revote) {

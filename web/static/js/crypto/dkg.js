@@ -159,7 +159,7 @@ function announcementsJson(group, announcements) {
   return [...announcements.keys()].sort((a, b) => a - b).map((i) => announcements.get(i).toJSON(group));
 }
 
-/** The weight of f(index) in f(x) for f of degree < indices.length (threshold.shamir.lagrange_at). */
+/** The weight of f(index) in f(x) for f of degree < indices.length. */
 function lagrangeAt(index, indices, x, q) {
   let num = 1n;
   let den = 1n;
