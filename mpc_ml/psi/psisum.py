@@ -4,8 +4,8 @@ encrypted under the trustees' threshold ElGamal key and released by a quorum wit
 Server (holds items Y) -> SumHello: s*H(y), sorted. Client (holds items X with values v) ->
 SumRequest: c*s*H(y), sorted, and (c*H(x), Enc(v)) sorted by point, all of it signed by the
 client; Enc(v) is sent as the encryptions of v's bits, each with a 0/1 proof, so that v is in 0..2^bits - 1
-(Enc(v) = prod Enc(b_i)^(2^i): no negative value can lower a sum, none beyond the bound raise it). The server computes s*c*H(x) on edwards25519 (the client's points lifted from their
-u-coordinates), marks the ciphertexts whose point is among the c*s*H(y), multiplies them (an
+(Enc(v) = prod Enc(b_i)^(2^i): no negative value can lower a sum, none beyond the bound raise it). The
+server computes s*c*H(x) on edwards25519 (the client's points lifted from their u-coordinates), marks the ciphertexts whose point is among the c*s*H(y), multiplies them (an
 encryption of the sum: it learns only the intersection size), and proves with one batched DLEQ
 proof (S = s*B, and a random combination of its products) that it multiplied every client point
 by the same s: so which items match is fixed by the client's signed points and the server's one
