@@ -4,10 +4,12 @@ Round 1 (announce): each trustee publishes an encryption key with a proof of kno
 (deal): Pedersen commitments g^a_m h^b_m, which hide the polynomial, and every share pair
 (f(j), f'(j)) encrypted to its recipient. Round 3 (complain): a trustee whose shares do not match
 reveals the KEM secret of that one ciphertext with a Chaum-Pedersen proof; anyone decides, and the
-qualified set QUAL is final. Round 4 (reveal): each qualified dealer publishes its Feldman values
-g^a_m with proofs tying them to its Pedersen commitments. Round 5 (open), only if a qualified
-dealer did not reveal: the trustees publish their shares from it and anyone reconstructs its
-polynomial. Nobody sees a Feldman value before QUAL is fixed and a withheld reveal changes
+qualified set QUAL is final. Round 4 (confirm): each qualified trustee signs the hash of rounds 1-3
+as it computed it; nobody reveals or opens anything before every qualified trustee has signed the
+same one (the relay is no broadcast channel: it could show trustees different rounds 1-3). Round 5
+(reveal): each qualified dealer publishes its Feldman values g^a_m with proofs tying them to its
+Pedersen commitments. Round 6 (open), only if a qualified dealer did not reveal: the trustees
+publish their shares from it and anyone reconstructs its polynomial. Nobody sees a Feldman value before QUAL is fixed and a withheld reveal changes
 nothing, so no trustee can choose between joint keys. Every trustee signs the transcript hash.
 docs/spec.md section 6 is the normative description.
 """
@@ -155,8 +157,30 @@ class Qualification:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """Round 4: qualified trustee `index` signs, with its announced key, the hash of rounds 1-3 it computed itself."""
+
+    index: int
+    signature: SchnorrProof
+
+    def to_json(self, group: Group) -> dict[str, Any]:
+        return {"index": self.index, "signature": self.signature.to_json(group)}
+
+    @classmethod
+    def from_json(cls, params: CeremonyParams, obj: Any, field_name: str = "confirmation") -> "Confirmation":
+        o = _fields(obj, {"index", "signature"}, field_name)
+        return cls(params.check_index(o["index"], f"{field_name}.index"),
+                   SchnorrProof.from_json(params.group, o["signature"], f"{field_name}.signature"))
+
+    def valid(self, params: CeremonyParams, announcement: Announcement, qualification: Qualification) -> bool:
+        """Whether trustee `announcement.index` signed this qualification's hash."""
+        return self.index == announcement.index and self.signature.verify(
+            params.group, announcement.enc_key, _confirm_ctx(params, self.index, qualification))
+
+
+@dataclass(frozen=True)
 class Reveal:
-    """Round 4: a qualified dealer's Feldman values A_m = g^a_m, each with proofs of a_m (A_m = g^a_m) and of
+    """Round 5: a qualified dealer's Feldman values A_m = g^a_m, each with proofs of a_m (A_m = g^a_m) and of
     b_m (C_m / A_m = h^b_m), so that A_m is the g-part of its Pedersen commitment C_m."""
 
     index: int
@@ -200,7 +224,7 @@ class Reveal:
 
 @dataclass(frozen=True)
 class Opening:
-    """Round 5: trustee `index` publishes its share pair (f_i(index), f'_i(index)) from each dealer i that did not reveal."""
+    """Round 6: trustee `index` publishes its share pair (f_i(index), f'_i(index)) from each dealer i that did not reveal."""
 
     index: int
     openings: Mapping[int, tuple[int, int]]
@@ -312,6 +336,15 @@ def _complaint_ctx(params: CeremonyParams, accuser: int, dealer: int) -> bytes:
     return params.ctx("dkg-complaint", accuser, dealer)
 
 
+def _confirm_ctx(params: CeremonyParams, index: int, qualification: Qualification) -> bytes:
+    return params.ctx("dkg-confirm", index, qualification.transcript_hash)
+
+
+def _deals_digest(group: Group, messages: Mapping[int, DealerMessage]) -> bytes:
+    """The hash of a view of the deal messages: a trustee opens its shares only against the view it confirmed."""
+    return sha256(encode("dkg-deals", [canonical_json(m.to_json(group)) for _, m in sorted(messages.items())]))
+
+
 def _share_pair(raw: bytes, q: int) -> tuple[int, int] | None:
     """A decrypted share plaintext: f(j) || f'(j), two 32-byte big-endian scalars below q; None if it is not."""
     if len(raw) != 64:
@@ -337,7 +370,9 @@ class Trustee:
         self.blinding = random_polynomial(g.random_scalar(), params.k - 1, g.q)
         self.commitments = pedersen_commit(g, self.polynomial, self.blinding)
         self.received: dict[int, tuple[int, int]] = {}
-        self.qualification: Qualification | None = None  # what this trustee revealed under
+        self.qualification: Qualification | None = None  # what this trustee computed and confirmed (round 4)
+        self._confirmed_deals: bytes | None = None  # the hash of the deal messages that qualification is over
+        self.agreed = False  # every qualified trustee confirmed that qualification: it may reveal and open
         self._dealt_to: dict[int, Announcement] | None = None  # the announcements it encrypted its shares to
         self._dealt: DealerMessage | None = None  # the deal message it sent (it deals once)
         self._dealt_honestly = False  # dealt through deal(): no QUAL can then disqualify it
@@ -418,19 +453,55 @@ class Trustee:
             complaints.append(Complaint(self.index, i, secret, proof))
         return complaints
 
-    def reveal(self, qualification: Qualification) -> Reveal | None:
-        """Feldman values of this dealer's polynomial with their proofs, bound to QUAL once it is public (None if not
-        in it). The trustee keeps this qualification: it opens, finishes and signs under no other."""
+    def confirm(self, messages: Mapping[int, DealerMessage], complaints: list[Complaint]) -> Confirmation | None:
+        """Round 4: QUAL and the hash of rounds 1-3, computed by this trustee itself from the announcements it dealt
+        to and the deal messages and complaints shown (which must hold its own deal as sent), signed if it is
+        qualified (None if not). The trustee keeps that qualification: it confirms, reveals, opens, finishes and
+        signs under no other. Refused for a QUAL disqualifying it though it dealt as the protocol asks, or naming a
+        dealer whose valid share it does not hold (its complaint was dropped)."""
+        p, g = self.params, self.params.group
+        if self._dealt_to is None:
+            raise ProtocolError(f"trustee {self.index} has not dealt yet: it computes QUAL over the announcements it "
+                                "dealt to")
+        self._own_message(messages)
+        qualification = qualify(p, self._dealt_to, messages, complaints)
         if self.qualification is not None and self.qualification != qualification:
-            raise ProtocolError(f"trustee {self.index} already went on under another qualification")
+            raise ProtocolError(f"trustee {self.index} already confirmed another qualification: the rounds 1-3 shown "
+                                "now differ from those it was shown before")
         if self._dealt_honestly and self.index not in qualification.qualified:  # an honest deal is never faulted
-            raise ProtocolError(f"the qualification disqualifies trustee {self.index} "
+            raise ProtocolError(f"the rounds 1-3 shown disqualify trustee {self.index} "
                                 f"({qualification.disqualified.get(self.index, 'no reason given')}), which dealt as the "
                                 "protocol asks: whoever relays the deal messages dropped or altered its own")
         missing = [i for i in qualification.qualified if i != self.index and i not in self.received]
         if missing:  # its complaint was dropped, or it never checked its shares
             raise ProtocolError(f"trustee {self.index} holds no valid share from qualified dealers {missing}")
-        self.qualification = qualification
+        self.qualification, self._confirmed_deals = qualification, _deals_digest(g, messages)
+        if self.index not in qualification.qualified:
+            return None
+        return Confirmation(self.index, SchnorrProof.prove(g, self.enc_secret, _confirm_ctx(p, self.index, qualification)))
+
+    def reveal(self, confirmations: Mapping[int, Confirmation]) -> Reveal | None:
+        """Round 5: once every qualified trustee has confirmed the qualification this trustee confirmed, the Feldman
+        values of its polynomial with their proofs, bound to that qualification's hash (None if not qualified).
+
+        Every trustee, qualified or not, calls this before it opens or finishes. The relay is no broadcast channel:
+        it could show trustees different rounds 1-3 (with a colluder, show one honest trustee a QUAL in which
+        everyone qualifies, the others one without its deal) and have each reveal and open under its own;
+        honest trustees confirm only what they computed, so no QUAL that some honest qualified trustee did not
+        compute gets every confirmation."""
+        if isinstance(confirmations, Qualification):
+            raise TypeError("reveal takes the qualified trustees' confirmations (round 4), not a Qualification: the "
+                            "trustee computes QUAL itself, in confirm()")
+        qualification = self._qualification()
+        assert self._dealt_to is not None  # confirm() ran
+        unconfirmed = [i for i in qualification.qualified if i not in confirmations
+                       or not confirmations[i].valid(self.params, self._dealt_to[i], qualification)]
+        if unconfirmed:
+            raise ProtocolError(f"qualified trustees {unconfirmed} have not confirmed the qualification trustee "
+                                f"{self.index} computed (hash {qualification.transcript_hash.hex()[:16]}): they were "
+                                "shown other rounds 1-3 than this trustee, or have not confirmed yet; it reveals and "
+                                "opens nothing before every qualified trustee has")
+        self.agreed = True
         if self.index not in qualification.qualified:
             return None
         p, g, bound = self.params, self.params.group, qualification.transcript_hash
@@ -449,8 +520,10 @@ class Trustee:
         did not reveal would otherwise collect k openings of every polynomial (so the joint secret), then publish
         the clean transcript for every trustee to sign. Nor does it open from a view with fewer than k valid
         reveals, which `adjudicate` refuses anyway."""
-        qualification = self._qualification()
-        self._own_message(messages)
+        qualification = self._agreed()
+        if _deals_digest(self.params.group, messages) != self._confirmed_deals:
+            raise ProtocolError(f"the deal messages shown to trustee {self.index} differ from those it confirmed the "
+                                "qualification over: whoever relays them altered the view")
         recon = to_reconstruct(self.params, qualification, messages, reveals)
         if self.opened is not None and self.opened != recon:
             raise ProtocolError(f"trustee {self.index} already opened its shares for dealers {list(self.opened)} to be "
@@ -473,14 +546,22 @@ class Trustee:
 
     def _qualification(self) -> Qualification:
         if self.qualification is None:
-            raise ProtocolError(f"trustee {self.index} has not reached the reveal round")
+            raise ProtocolError(f"trustee {self.index} has not confirmed a qualification yet")
         return self.qualification
 
+    def _agreed(self) -> Qualification:
+        """The qualification every qualified trustee confirmed (`reveal` checked their confirmations)."""
+        qualification = self._qualification()
+        if not self.agreed:
+            raise ProtocolError(f"trustee {self.index} has not seen every qualified trustee's confirmation of its "
+                                "qualification (reveal checks them)")
+        return qualification
+
     def _check_result(self, result: CeremonyResult) -> None:
-        """Refuse an outcome of other rounds 1-3 than those this trustee revealed under, or one reconstructing other
+        """Refuse an outcome of other rounds 1-3 than those this trustee confirmed, or one reconstructing other
         dealers than those it opened its shares for."""
-        if result.qualification_hash != self._qualification().transcript_hash:
-            raise VerificationError(f"trustee {self.index}: the outcome is not of the qualification it revealed under")
+        if result.qualification_hash != self._agreed().transcript_hash:
+            raise VerificationError(f"trustee {self.index}: the outcome is not of the qualification it confirmed")
         if self.opened is not None and tuple(result.reconstructed) != self.opened:
             raise VerificationError(f"trustee {self.index}: the outcome reconstructs dealers {list(result.reconstructed)}, "
                                     f"it opened its shares for {list(self.opened)}")
@@ -489,7 +570,7 @@ class Trustee:
         """The outcome this trustee adjudicates itself from the ceremony's transcript (never one handed to it: a
         coordinator could hand it a key of its own, with verification keys fitted through this trustee's), and its
         share of the joint secret, the sum of the qualified dealers' shares. Refused unless the transcript holds this
-        trustee's own deal message as sent, is of the qualification it revealed under, reconstructs the dealers it
+        trustee's own deal message as sent, is of the qualification it confirmed, reconstructs the dealers it
         opened for, and its share fits its verification key."""
         if not isinstance(transcript, Transcript):
             raise TypeError("a trustee finishes and signs from the ceremony's Transcript, which it adjudicates itself, "
@@ -688,9 +769,11 @@ class Transcript:
 
 def conclude(params: CeremonyParams, trustees: Sequence[Trustee], announcements: Mapping[int, Announcement],
              messages: Mapping[int, DealerMessage], complaints: list[Complaint], withhold: Collection[int] = ()) -> Transcript:
-    """Rounds 4 and 5 played in one process by `trustees`, those in `withhold` keeping their reveals back."""
+    """Rounds 4 to 6 played in one process by `trustees`, those in `withhold` keeping their reveals back."""
     qualification = qualify(params, announcements, messages, complaints)
-    made = {t.index: t.reveal(qualification) for t in trustees}  # a withholding trustee too goes on under QUAL
+    confirmed = {t.index: t.confirm(messages, complaints) for t in trustees}
+    confirmations = {i: c for i, c in confirmed.items() if c is not None}
+    made = {t.index: t.reveal(confirmations) for t in trustees}  # a withholding trustee too goes on under QUAL
     reveals = {i: r for i, r in made.items() if r is not None and i not in withhold}
     recon = to_reconstruct(params, qualification, messages, reveals)
     openings = {t.index: t.open(messages, reveals) for t in trustees if recon and t.index not in recon}

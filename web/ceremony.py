@@ -2,7 +2,9 @@
 qualified trustee has signed, the whole transcript goes on the board as the key_ceremony entry.
 
 Rounds (docs/spec.md section 6): announce, deal and complain wait for all n trustees; the complaints fix
-QUAL. Reveal waits for a valid reveal from every qualified trustee, unless the administrator closes it
+QUAL. Confirm waits for every qualified trustee's signature of the hash of rounds 1-3 as its browser computed it
+(a confirmation of any other hash is refused: that browser was shown other messages). Reveal waits for a valid
+reveal from every qualified trustee, unless the administrator closes it
 (`close_reveals`, "proceed without the missing reveals"). If some qualified dealer then has no reveal,
 open waits for k of the other trustees' openings of its shares (one trustee that does not open cannot stall it),
 so that its polynomial is reconstructed in public and withholding a reveal cannot change the key; otherwise the
@@ -30,7 +32,7 @@ from voting.context import Setup, ceremony_payload, parse_setup
 from voting.election import Election
 from web.models import CeremonyMessage
 
-ROUNDS = ("announce", "deal", "complain", "reveal", "open", "sign")
+ROUNDS = ("announce", "deal", "complain", "confirm", "reveal", "open", "sign")
 # The administrator's decision to close the reveal round: a row of the same table, trustee index 0.
 CLOSE_REVEALS = "close-reveals"
 
@@ -83,7 +85,7 @@ class Transcript:
         p = self.params  # the outcome is a function of the parameters and the messages: the digest covers both
         digest = hashlib.sha256(f"{p.group.name}/{p.n}/{p.k}/{len(p.context)}:".encode() + p.context)
         self._keys: dict[str, bytes] = {}
-        for r in ROUNDS[:5]:  # the signatures of round 6 decide nothing
+        for r in ROUNDS[:-1]:  # the signatures of the last round decide nothing
             for index, payload in sorted(stored[r]):
                 digest.update(f"{r}/{index}/{len(payload)}:".encode() + payload.encode())
             self._keys[r] = digest.digest()
@@ -100,12 +102,16 @@ class Transcript:
         """Round 3 messages, flattened in trustee order."""
         return [dkg.Complaint.from_json(self.params, c) for _, m in sorted(self.raw["complain"].items()) for c in m["complaints"]]
 
-    def reveals(self) -> dict[int, dkg.Reveal]:
+    def confirmations(self) -> dict[int, dkg.Confirmation]:
         """Round 4 messages (each was checked valid on arrival)."""
+        return {i: dkg.Confirmation.from_json(self.params, m) for i, m in self.raw["confirm"].items()}
+
+    def reveals(self) -> dict[int, dkg.Reveal]:
+        """Round 5 messages (each was checked valid on arrival)."""
         return {i: dkg.Reveal.from_json(self.params, m) for i, m in self.raw["reveal"].items()}
 
     def openings(self) -> dict[int, dkg.Opening]:
-        """Round 5 messages (each was checked valid on arrival)."""
+        """Round 6 messages (each was checked valid on arrival)."""
         return {i: dkg.Opening.from_json(self.params, m) for i, m in self.raw["open"].items()}
 
     def received(self) -> set[tuple[str, int]]:
@@ -149,7 +155,7 @@ class Transcript:
         current = self.current_round()
         if current in ("announce", "deal", "complain"):
             needed: tuple[int, ...] = tuple(range(1, self.params.n + 1))
-        elif current == "reveal":
+        elif current in ("confirm", "reveal"):
             needed = self.qualification().qualified
         elif current == "open":
             needed = self.openers()
@@ -164,6 +170,8 @@ class Transcript:
         for name in ROUNDS[:3]:
             if len(self.raw[name]) < self.params.n:
                 return name
+        if not set(self.qualification().qualified) <= set(self.raw["confirm"]):
+            return "confirm"
         if not self.reveal_round_over():
             return "reveal"
         if self.reconstruct() and len(self.raw["open"]) < self.params.k:  # k openings rebuild every missing dealer
@@ -177,7 +185,7 @@ class Transcript:
         current = self.current_round()
         g = self.params.group
         after_complaints = current not in ROUNDS[:3]
-        over = after_complaints and current != "reveal"
+        over = after_complaints and current not in ("confirm", "reveal")
         return {
             "election_id": self.setup.election_id,
             "group": g.name, "n": self.params.n, "k": self.params.k, "context": self.params.context.hex(),
@@ -186,6 +194,7 @@ class Transcript:
             "dealers": [m for _, m in sorted(self.raw["deal"].items())],
             "complaints": [m for _, m in sorted(self.raw["complain"].items())],
             "qualification": qualification_json(self.qualification()) if after_complaints else None,
+            "confirmations": [m for _, m in sorted(self.raw["confirm"].items())],
             "reveals": [m for _, m in sorted(self.raw["reveal"].items())],
             "reveals_closed": self.reveals_closed,
             "reconstruct": list(self.reconstruct()) if over else None,
@@ -219,6 +228,23 @@ def _object(body: Any, keys: set[str], field: str, shape: str) -> dict[str, Any]
     if not isinstance(body, dict) or set(body) != keys:
         raise DecodeError(field, f"expected {shape}")
     return body
+
+
+def _check_confirmation(transcript: Transcript, index: int, body: Any) -> int:
+    """A qualified trustee's signature of the hash of rounds 1-3 that this server computed too."""
+    params = transcript.params
+    confirmation = dkg.Confirmation.from_json(params, body, "confirmation")
+    if confirmation.index != index:
+        return confirmation.index
+    qualification = transcript.qualification()
+    if index not in qualification.qualified:
+        raise ProtocolError(f"trustee {index} is not qualified ({qualification.disqualified.get(index, '')}): the "
+                            "qualified trustees confirm QUAL")
+    if not confirmation.valid(params, transcript.announcements()[index], qualification):
+        raise VerificationError(f"confirmation.signature does not sign, with trustee {index}'s announced key, the "
+                                f"hash of rounds 1-3 on this server ({qualification.transcript_hash.hex()[:16]}): "
+                                "that trustee computed QUAL over other messages")
+    return confirmation.index
 
 
 def _check_reveal(transcript: Transcript, index: int, body: Any) -> int:
@@ -288,6 +314,8 @@ def _check(transcript: Transcript, round_name: str, index: int, body: Any) -> An
             if complaint.dealer in dealers:  # each is adjudicated at every load of the transcript: no repeats
                 raise DecodeError(f"complaints.complaints[{j}].dealer", f"a second complaint against dealer {complaint.dealer}")
             dealers.add(complaint.dealer)
+    elif round_name == "confirm":
+        owner = _check_confirmation(transcript, index, body)
     elif round_name == "reveal":
         owner = _check_reveal(transcript, index, body)
     elif round_name == "open":

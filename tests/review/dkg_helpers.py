@@ -43,3 +43,10 @@ def run_node(runner: str, work: Path) -> Any:
     proc = subprocess.run([node, "run.js"], cwd=work, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def confirmed(trustees: Iterable[dkg.Trustee], messages: dict[int, dkg.DealerMessage],
+              complaints: list[dkg.Complaint]) -> dict[int, dkg.Confirmation]:
+    """Round 4 played by `trustees` over one view: each computes QUAL itself; the qualified ones' confirmations."""
+    made = {t.index: t.confirm(messages, complaints) for t in trustees}
+    return {i: c for i, c in made.items() if c is not None}

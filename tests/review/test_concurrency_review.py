@@ -119,7 +119,7 @@ def test_a_reveal_checked_while_the_reveals_close_is_refused_after_the_openings(
         return checked
 
     monkeypatch.setattr(ceremony, "_check", interleaved)
-    late = api_post(trustees[2], f"{run.url}/reveal", run.parties[2].reveal(run.qualification()).to_json(run.group))
+    late = api_post(trustees[2], f"{run.url}/reveal", run.parties[2].reveal(run.confirmations).to_json(run.group))
     others.join()
     state = trustees[1].get(run.url)
     assert (late.status_code, answers, state.get_json().get("round", state.get_json())) == (409, [200], "sign")

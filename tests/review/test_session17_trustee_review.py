@@ -280,8 +280,11 @@ def test_every_field_of_every_round_s_message_mistyped_is_refused_and_stores_not
         mine = t.check_shares(msgs)
         complaints += mine
         assert api_post(trustees[i], f"{url}/complain", {"index": i, "complaints": [c.to_json(g) for c in mine]}).status_code == 200
-    qualification = dkg.qualify(params, anns, msgs, complaints)
-    reveals = {i: t.reveal(qualification) for i, t in parties.items()}
+    confirmations = {i: t.confirm(msgs, complaints) for i, t in parties.items()}
+    sent += _fuzz_round(app, trustees[1], f"{url}/confirm", confirmations[1].to_json(g))
+    for i, c in confirmations.items():
+        assert api_post(trustees[i], f"{url}/confirm", c.to_json(g)).status_code == 200
+    reveals = {i: t.reveal(confirmations) for i, t in parties.items()}
     sent += _fuzz_round(app, trustees[1], f"{url}/reveal", reveals[1].to_json(g))
     for i in (1, 2):
         assert api_post(trustees[i], f"{url}/reveal", reveals[i].to_json(g)).status_code == 200
@@ -333,8 +336,17 @@ def test_a_bad_dealer_that_lies_in_the_complaint_round_is_out_and_cannot_act_as_
     assert api_post(trustees[3], f"{url}/announce", anns[3].to_json(g)).status_code == 409
     state = trustees[1].get(url).get_json()
     assert state["qualification"]["qualified"] == [1, 2] and state["qualification"]["rejected_complaints"] == [[3, 1]]
-    qualification = dkg.qualify(params, anns, msgs, honest[1] + honest[2] + [lie])
-    reveals = {i: parties[i].reveal(qualification) for i in (1, 2)}
+    complaints = honest[1] + honest[2] + [lie]
+    confirmations = {i: parties[i].confirm(msgs, complaints) for i in (1, 2)}
+    assert parties[3].confirm(msgs, complaints) is None  # disqualified: it confirms nothing
+    qualification = parties[1].qualification
+    by3 = dkg.Confirmation(3, SchnorrProof.prove(g, parties[3].enc_secret, params.ctx(
+        "dkg-confirm", 3, qualification.transcript_hash)))
+    refused = api_post(trustees[3], f"{url}/confirm", by3.to_json(g))
+    assert refused.status_code == 409 and "not qualified" in refused.get_json()["detail"]
+    for i in (1, 2):
+        assert api_post(trustees[i], f"{url}/confirm", confirmations[i].to_json(g)).status_code == 200
+    reveals = {i: parties[i].reveal(confirmations) for i in (1, 2)}
     forged = dkg.Reveal(3, reveals[1].feldman, reveals[1].proofs)  # 3 has no reveal of its own to make
     refused = api_post(trustees[3], f"{url}/reveal", forged.to_json(g))
     assert refused.status_code == 409 and "not qualified" in refused.get_json()["detail"]
@@ -343,7 +355,7 @@ def test_a_bad_dealer_that_lies_in_the_complaint_round_is_out_and_cannot_act_as_
     state = trustees[1].get(url).get_json()
     assert state["round"] == "sign" and state["result"]["disqualified"] == {"3": "complaint by trustee 1 upheld: invalid share"}
     result = dkg.CeremonyResult.from_json(params, state["result"])
-    assert parties[3].reveal(qualification) is None  # 3 goes on under QUAL, with nothing to reveal
+    assert parties[3].reveal(confirmations) is None  # 3 goes on under QUAL, with nothing to reveal
     sig3 = {"index": 3, "signature": SchnorrProof.prove(g, parties[3].enc_secret, params.ctx(
         "dkg-transcript", 3, result.transcript_hash)).to_json(g)}
     assert api_post(trustees[3], f"{url}/sign", sig3).status_code == 409

@@ -17,6 +17,7 @@ from threshold.dkg import (CeremonyParams, DealerMessage, Opening, Trustee, adju
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.groups import get_group
 from threshold.shamir import Share, evaluate, interpolate
+from tests.review.dkg_helpers import confirmed
 
 ED = get_group("ed25519")
 MODP = get_group("modp")
@@ -57,8 +58,8 @@ def test_fewer_than_k_valid_reveals_leave_the_joint_secret_to_fewer_than_k_trust
     complaints = _check(trustees[:4], messages)  # (since session 20 trustee 5 refuses a view without its deal)
     with pytest.raises(ProtocolError, match=r"dealers \[3, 4\] did not reveal"):  # since session 20 no trustee opens
         conclude(params, trustees[:4], announcements, messages, complaints, withhold={3, 4})
-    qualification = dkg.qualify(params, announcements, messages, complaints)
-    reveals = {i: r for i, r in ((t.index, t.reveal(qualification)) for t in trustees[:4]) if r is not None and i not in (3, 4)}
+    confirmations = confirmed(trustees[:4], messages, complaints)
+    reveals = {i: r for i, r in ((t.index, t.reveal(confirmations)) for t in trustees[:4]) if r is not None and i not in (3, 4)}
 
     def pair(dealer, j):  # what trustee j holds from the dealer
         d = trustees[dealer - 1]
@@ -88,8 +89,8 @@ def test_trustee_does_not_sign_an_outcome_its_own_share_does_not_fit():
     twin.enc_secret, twin.enc_key = trustees[0].enc_secret, trustees[0].enc_key
     assert trustees[2].check_shares({**messages, 1: twin.deal(announcements)}) == []
     assert _check(trustees[:2], messages) == []
-    qualification = qualify(params, announcements, messages, [])
-    reveals = {t.index: t.reveal(qualification) for t in trustees}
+    confirmations = confirmed(trustees, messages, [])
+    reveals = {t.index: t.reveal(confirmations) for t in trustees}
     transcript = dkg.Transcript(announcements, messages, [], reveals, {})
     result = transcript.adjudicate(params)
     with pytest.raises(VerificationError):

@@ -188,9 +188,10 @@ _SIGN_RUNNER = textwrap.dedent("""
     for (const t of ts) msgs.set(t.index, await t.deal(ann));
     const complaints = [];
     for (const t of ts) complaints.push(...(await t.checkShares(msgs)));
-    const q = await dkg.qualify(params, ann, msgs, complaints);
+    const conf = new Map();
+    for (const t of ts) conf.set(t.index, await t.confirm(msgs, complaints));
     const reveals = new Map();
-    for (const t of ts) { const r = await t.reveal(q); if (r) reveals.set(t.index, r); }
+    for (const t of ts) { const r = await t.reveal(conf); if (r) reveals.set(t.index, r); }
     const result = await dkg.adjudicate(params, ann, msgs, complaints, reveals, new Map());
     const other = Object.assign(Object.create(Object.getPrototypeOf(result)), result,
       { verificationKeys: new Map(result.verificationKeys).set(1, g.expG(12345n)) });

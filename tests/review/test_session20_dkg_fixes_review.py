@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.review.dkg_helpers import run_node, signers
+from tests.review.dkg_helpers import confirmed, run_node, signers
 from threshold import dkg, hybrid
 from threshold.decryption import partial_decrypt
 from threshold.elgamal import Ciphertext
@@ -78,9 +78,10 @@ _NODE_RUNNER = textwrap.dedent("""
     const preState = JSON.parse(JSON.stringify(ts[1].toState()));  // after dealing, before checking shares
     const complaints = [];
     for (const t of ts) complaints.push(...(await t.checkShares(msgs)));
-    const q = await dkg.qualify(params, ann, msgs, complaints);
+    const conf = new Map();
+    for (const t of ts) conf.set(t.index, await t.confirm(msgs, complaints));
     const reveals = new Map();
-    for (const t of ts) { const r = await t.reveal(q); if (r) reveals.set(t.index, r); }
+    for (const t of ts) { const r = await t.reveal(conf); if (r) reveals.set(t.index, r); }
     const result = await dkg.adjudicate(params, ann, msgs, complaints, reveals, new Map());
     const forged = Object.assign(Object.create(Object.getPrototypeOf(result)), result, { publicKey: g.expG(424242n) });
     out.forged_finish = await kind(() => ts[0].finish(forged));
@@ -205,8 +206,8 @@ def test_disqualified_trustee_opens_for_the_relays_view_so_its_opening_escapes_t
     harvested: dict[int, list[Share]] = {}
     try:
         complaints = [c for t in trustees.values() for c in t.check_shares(shown)]
-        qualification = dkg.qualify(params, announcements, shown, complaints)
-        reveals = {i: r for i, t in trustees.items() if (r := t.reveal(qualification)) is not None}
+        confirmations = confirmed(trustees.values(), shown, complaints)
+        reveals = {i: r for i, t in trustees.items() if (r := t.reveal(confirmations)) is not None}
         for opener, missing in ((3, 1), (4, 2)):  # each sees another honest dealer without a reveal
             try:
                 opening = trustees[opener].open(shown, {i: r for i, r in reveals.items() if i != missing})

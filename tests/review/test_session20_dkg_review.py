@@ -35,6 +35,7 @@ from threshold.elgamal import Ciphertext
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
 from threshold.groups import get_group
 from threshold.shamir import Share, interpolate
+from tests.review.dkg_helpers import confirmed
 
 ED = get_group("ed25519")
 MODP = get_group("modp")
@@ -74,7 +75,8 @@ def test_relay_harvesting_openings_learns_the_joint_key_that_every_trustee_then_
     params = dkg.CeremonyParams(group, 3, 2, b"session20-harvest")
     trustees, announcements, messages, complaints = _rounds_1_to_3(params)
     qualification = dkg.qualify(params, announcements, messages, complaints)
-    reveals = {t.index: t.reveal(qualification) for t in trustees}
+    confirmations = confirmed(trustees, messages, complaints)
+    reveals = {t.index: t.reveal(confirmations) for t in trustees}
     harvested: dict[int, list[Share]] = {}
     for dealer in qualification.qualified:  # a view per dealer: only that dealer "did not reveal"
         view = {i: r for i, r in reveals.items() if i != dealer}

@@ -12,9 +12,9 @@ key, (c) make an honest trustee appear guilty, (d) make honest trustees silently
 flows (browser reloads, retried POSTs, states saved by the previous version), Python/JS divergence and error texts.
 
 Tests marked xfail(strict=True) are open defects (the reason names the place, what is wrong, why it matters and a
-fix); those whose docstring starts "Failed before (fixed in session 20)" were fixed; the others are properties that
-held. The JS checks run the browser modules under node (one
-run for the whole file; skipped when node is missing). ATTACKS.md row 10; security rules 1 and 4.
+fix); those whose docstring starts "Failed before (fixed in session 20)" (or 21: the confirm round, which also
+changed how these tests drive the trustees) were fixed; the others are properties that held. The JS checks run the
+browser modules under node (one run for the whole file; skipped when node is missing). ATTACKS.md row 10; security rules 1 and 4.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import textwrap
 
 import pytest
 
-from tests.review.dkg_helpers import run_node, signers
+from tests.review.dkg_helpers import confirmed, run_node, signers
 from threshold import dkg
 from threshold.errors import ProtocolError, QuorumError
+from threshold.proofs import SchnorrProof
 from threshold.groups import get_group
 from threshold.shamir import Share, evaluate, interpolate
 
@@ -56,17 +57,17 @@ _NODE_RUNNER = textwrap.dedent("""
       const full = new Map();
       for (const t of ts) full.set(t.index, await t.deal(ann));
       for (const t of ts) await t.checkShares(full);
-      const qFinal = await dkg.qualify(params, ann, without(full, 4), []);
-      const qVictim = await dkg.qualify(params, ann, full, []);
+      const conf = new Map();  // since session 21: the others confirm the final QUAL, 4 its own
+      for (const i of [1, 2, 3, 5]) conf.set(i, await ts[i - 1].confirm(without(full, 4), []));
+      const c4 = await ts[3].confirm(full, []);
+      const qVictim = ts[3].qualification;  // the colluder signs the victim's QUAL too, by hand with its key
+      const c5v = new dkg.Confirmation(5, await SchnorrProof.prove(g, ts[4].encSecret,
+        params.ctx("dkg-confirm", 5, qVictim.transcriptHash)));
       const reveals = new Map();
-      for (const i of [1, 2, 3]) reveals.set(i, await ts[i - 1].reveal(qFinal));
-      const r5v = await ts[4].reveal(qVictim);  // the colluder reveals under both
-      ts[4].qualification = null;
-      reveals.set(5, await ts[4].reveal(qFinal));
-      const r4 = await ts[3].reveal(qVictim);
-      const seen = new Map([...reveals, [4, r4], [5, r5v]]);
+      for (const i of [1, 2, 3, 5]) reveals.set(i, await ts[i - 1].reveal(conf));
       const o = await kind(async () => {
-        const op = await ts[3].open(full, seen);
+        await ts[3].reveal(new Map([...conf, [4, c4], [5, c5v]]));
+        const op = await ts[3].open(full, reveals);
         return Object.fromEntries([...op.openings].map(([d, p]) => [d, g.scalarToHex(p.share)]));
       });
       const result = await dkg.adjudicate(params, ann, without(full, 4), [], reveals, new Map());
@@ -86,13 +87,14 @@ _NODE_RUNNER = textwrap.dedent("""
       for (const t of ts) full.set(t.index, await t.deal(ann));
       for (const t of ts) await t.checkShares(full);  // complain round: every view holds the trustee's own deal
       const shown = without(full, 3, 4);  // reveal round: state.dealers omits 3 and 4 ("did not deal")
-      const q = await dkg.qualify(params, ann, shown, []);  // what ceremony.js ownQualification computes from it
-      const reveals = new Map();
+      const conf = new Map();
       out.f1_refused = [];  // since the fix, an honest dealer disqualified in QUAL refuses to go on
       for (const t of ts) {
-        const r = await t.reveal(q).catch((e) => { if (e.name !== "ProtocolError") throw e; out.f1_refused.push(t.index); return null; });
-        if (r) reveals.set(t.index, r);
+        const c = await t.confirm(shown, []).catch((e) => { if (e.name !== "ProtocolError") throw e; out.f1_refused.push(t.index); return null; });
+        if (c) conf.set(t.index, c);
       }
+      const reveals = new Map();
+      for (const t of ts) if (conf.has(t.index)) reveals.set(t.index, await t.reveal(conf));
       // open round: state.dealers holds every deal again (ownMessage passes), each opener misses another reveal
       const o3 = await kind(async () => g.scalarToHex((await ts[2].open(full, without(reveals, 1))).openings.get(1).share));
       const o4 = await kind(async () => g.scalarToHex((await ts[3].open(full, without(reveals, 2))).openings.get(2).share));
@@ -146,9 +148,10 @@ _NODE_RUNNER = textwrap.dedent("""
     // F4: a view at open time that lacks another qualified dealer's deal message (its reveal is there)
     const cs = [];
     for (const t of ts) cs.push(...(await t.checkShares(msgs)));
-    const q = await dkg.qualify(params, ann, msgs, cs);
+    const conf = new Map();
+    for (const t of ts) conf.set(t.index, await t.confirm(msgs, cs));
     const reveals = new Map();
-    for (const t of ts) { const r = await t.reveal(q); if (r) reveals.set(t.index, r); }
+    for (const t of ts) { const r = await t.reveal(conf); if (r) reveals.set(t.index, r); }
     out.open_missing_dealer = await kind(() => ts[0].open(without(msgs, 2), reveals));
     console.log(JSON.stringify(out));
 """)
@@ -162,23 +165,16 @@ def js(tmp_path_factory) -> dict:
 # ============================================================================================ defects
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "threshold/dkg.py Trustee.open/outcome and web/ceremony.py (signatures from QUAL only), browser alike "
-    "(web/static/js/crypto/dkg.js Trustee.open, ceremony.js step 'open'): the open-once rule binds an opener only "
-    "through its own signature, and the relay needs signatures from the final QUAL only. The relay (n=5, k=2, one "
-    "colluder) shows honest trustee 4 only consistent views, each holding 4's own deal: 4 qualifies every dealer, "
-    "reveals under that Q_4, sees only its own and the colluder's reveal valid under Q_4 (the other honest trustees "
-    "revealed under the final Q), so k reveals stand and 4 opens its shares of every other honest dealer. The final "
-    "transcript drops 4's deal ('did not deal'): Q differs, 4 is not in QUAL, its signature is not needed, and "
-    "honest 1, 2, 3 with the colluder sign it (their views hold their deals; RECON is empty): (a) the relay and one "
-    "colluder know the joint secret, and (c) honest 4 is recorded as not having dealt. Every _own_message check "
-    "passes: the victim's views do hold its deal, the others' need not. Spec 9 ('learns them only in a ceremony "
-    "whose transcript no honest trustee signs') does not hold unless the trustees compare Q out of band, which the "
-    "spec only recommends. Fix: no trustee opens before every trustee of its QUAL has signed its Q (a Q-confirmation "
-    "round, verified by the opener: honest signers of another Q never sign Q_4), and/or the relay and verifier "
-    "require the transcript signature of every announced trustee, not of QUAL only (a trustee whose deal is missing "
-    "then refuses by name and the ceremony restarts)"))
 def test_relay_shows_one_honest_trustee_its_own_qualification_then_drops_its_deal_and_harvests_the_joint_secret():
+    """Failed before (fixed in session 21): threshold/dkg.py Trustee.open/outcome and web/ceremony.py (signatures
+    from QUAL only), browser alike: the open-once rule binds an opener only through its own signature, and the relay
+    needs signatures from the final QUAL only. The relay (n=5, k=2, one colluder) shows honest trustee 4 only
+    consistent views, each holding 4's own deal: 4 qualifies every dealer, reveals under that Q_4, sees only its own
+    and the colluder's reveal valid under Q_4, so k reveals stand and 4 opens its shares of every other honest
+    dealer. The final transcript drops 4's deal ('did not deal'): 4 is not in QUAL, its signature is not needed, and
+    honest 1, 2, 3 with the colluder sign it: the relay and one colluder know the joint secret. Fixed by the confirm
+    round: no trustee reveals or opens before every trustee of its QUAL has signed its Q, and honest 1, 2, 3 signed
+    the final Q only."""
     params = dkg.CeremonyParams(ED, 5, 2, b"session20-third-own-qual")
     g = ED
     trustees = {i: dkg.Trustee(params, i) for i in range(1, 6)}
@@ -189,14 +185,14 @@ def test_relay_shows_one_honest_trustee_its_own_qualification_then_drops_its_dea
     try:
         for t in trustees.values():
             t.check_shares(dealt)  # every view holds every deal
-        q_final = dkg.qualify(params, announcements, final_messages, [])
-        q_victim = dkg.qualify(params, announcements, dealt, [])  # what the victim is shown: its deal included
-        reveals = {i: trustees[i].reveal(q_final) for i in (1, 2, 3)}
-        colluder_for_victim = colluder.reveal(q_victim)
-        colluder.qualification = None  # a colluder reveals under both
-        reveals[5] = colluder.reveal(q_final)
-        seen = {**reveals, 4: victim.reveal(q_victim), 5: colluder_for_victim}
-        opening = victim.open(dealt, seen)  # its own view: RECON = every other honest dealer, k reveals stand
+        confirmations = confirmed([trustees[i] for i in (1, 2, 3, 5)], final_messages, [])
+        own = victim.confirm(dealt, [])  # what the victim is shown: its deal included, everyone qualified
+        q_victim = victim.qualification  # the colluder signs it too, by hand with its key
+        colluder_for_victim = dkg.Confirmation(5, SchnorrProof.prove(
+            g, colluder.enc_secret, params.ctx("dkg-confirm", 5, q_victim.transcript_hash)))
+        reveals = {i: trustees[i].reveal(confirmations) for i in (1, 2, 3, 5)}
+        victim.reveal({**confirmations, 4: own, 5: colluder_for_victim})  # 1, 2, 3 confirmed another QUAL
+        opening = victim.open(dealt, {i: reveals[i] for i in (5,)})  # its own view: RECON = every other honest dealer
     except QuorumError:
         return
     final = dkg.Transcript(announcements, final_messages, [], reveals, {})
@@ -211,12 +207,11 @@ def test_relay_shows_one_honest_trustee_its_own_qualification_then_drops_its_dea
         "the relay and one colluder know the joint secret of a ceremony every qualified trustee signed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "web/static/js/crypto/dkg.js Trustee.open / ceremony.js (browser mirror of the defect above): the browser "
-    "trustee shown a QUAL of its own (its deal included) opens its shares of every other honest dealer, and the "
-    "other browsers sign the final outcome that drops its deal. Fix as above (a Q-confirmation signed by every "
-    "trustee of the opener's QUAL before it opens, or signatures from every announced trustee)"))
 def test_browser_trustee_shown_its_own_qualification_opens_every_honest_dealer_for_the_relay(js):
+    """Failed before (fixed in session 21): web/static/js/crypto/dkg.js Trustee.open / ceremony.js (browser mirror
+    of the defect above): the browser trustee shown a QUAL of its own (its deal included) opened its shares of every
+    other honest dealer, and the other browsers signed the final outcome that drops its deal. Fixed as above: it
+    reveals and opens only once every trustee of its QUAL has confirmed that QUAL."""
     f0 = js["f0"]
     assert f0["qualified"] == [1, 2, 3, 5] and f0["reconstructed"] == []
     if not f0["open4"]["ok"]:
@@ -256,8 +251,13 @@ def test_relay_drops_a_trustees_deal_only_in_the_view_qualification_is_computed_
     shown = {i: m for i, m in dealt.items() if i not in (3, 4)}
     try:
         complaints = [c for t in trustees.values() for c in t.check_shares(dealt)]  # own deal present: passes
-        qualification = dkg.qualify(params, announcements, shown, complaints)  # 3, 4 'did not deal'
-        reveals = {i: r for i, t in trustees.items() if (r := t.reveal(qualification)) is not None}
+        confirmations = {}  # since session 21 each trustee computes QUAL itself: 3 and 4 refuse a view without theirs
+        for i, t in trustees.items():
+            try:
+                confirmations[i] = t.confirm(shown, complaints)
+            except QuorumError:
+                continue
+        reveals = {i: r for i, t in trustees.items() if i in confirmations and (r := t.reveal(confirmations))}
         for opener, missing in ((3, 1), (4, 2)):
             try:  # the open-time view holds every deal again
                 opening = trustees[opener].open(dealt, {i: r for i, r in reveals.items() if i != missing})
@@ -424,10 +424,10 @@ def test_a_relay_dropping_a_trustees_deal_in_every_view_gets_no_opening_from_it(
         trustees[3].check_shares(shown)
     for t in trustees.values():
         t.check_shares(dealt)
-    qualification = dkg.qualify(params, announcements, shown, [])
-    with pytest.raises(ProtocolError, match="disqualifies trustee 3 .did not deal."):  # since the fix: at reveal
-        trustees[3].reveal(qualification)
-    reveals = {i: r for i, t in trustees.items() if i != 3 and (r := t.reveal(qualification)) is not None}
-    with pytest.raises(ProtocolError, match="do not hold the one trustee 3 sent|has not reached the reveal round"):
+    with pytest.raises(ProtocolError, match="do not hold the one trustee 3 sent"):  # since session 21: at confirm
+        trustees[3].confirm(shown, [])
+    confirmations = confirmed([t for i, t in trustees.items() if i != 3], shown, [])
+    reveals = {i: r for i, t in trustees.items() if i != 3 and (r := t.reveal(confirmations)) is not None}
+    with pytest.raises(ProtocolError, match="do not hold the one trustee 3 sent|has not confirmed a qualification"):
         trustees[3].open(shown, {i: r for i, r in reveals.items() if i != 1})
     assert trustees[3].opened is None

@@ -4,8 +4,8 @@ honestly refuses a QUAL that disqualifies it; to_reconstruct names a missing dea
 discrete_log's baby-step table capped at BABY_STEPS_MAX).
 
 Tests marked xfail(strict=True) are open defects (the reason names the place, what is wrong, why it matters and a
-fix); those whose docstring starts "Failed before (fixed in session 20)" were fixed; the plain tests are properties
-that held. (A fourth finding, that test_session20_psisum_review's cost test patched a name check_bit_proofs no
+fix); those whose docstring starts "Failed before (fixed in session 20)" (or 21) were fixed; the plain tests are
+properties that held. (A fourth finding, that test_session20_psisum_review's cost test patched a name check_bit_proofs no
 longer calls and so guarded nothing, was fixed in that test, which now also asserts that it saw the batches.)
 """
 
@@ -26,7 +26,7 @@ from threshold.errors import ProtocolError, QuorumError, VerificationError
 from threshold.groups import get_group
 from threshold.shamir import Share, evaluate, interpolate
 
-from tests.review.dkg_helpers import signers
+from tests.review.dkg_helpers import confirmed, signers
 
 ED = get_group("ed25519")
 _, KEYS = run_ceremony(CeremonyParams(ED, 3, 2, b"tests/review/session20 last review"))
@@ -70,19 +70,16 @@ def test_intersection_sum_with_values_above_32_bits_still_runs():
     assert result.total == 25
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "threshold/dkg.py Trustee.reveal (fe8419c): the new guard reads qualification.qualified, a field that nothing "
-    "binds to the qualification's transcript_hash (the only part the reveals, the final Q and the signatures bind). "
-    "A relay that hands honest 3 and 4 a Qualification listing every dealer but carrying the digest of qualify() "
-    "over a view without their deals passes the guard: 3 and 4 reveal, then (open-time views holding every deal, "
-    "one other honest reveal missing each) open f_1(3) and f_2(4); with a colluder's shares that is every honest "
-    "polynomial, and the clean transcript without 3's and 4's deals has the same Q, so 1, 2 and the colluder sign "
-    "it. This is the harvest test_relay_drops_a_trustees_deal_only_in_the_view_qualification_is_computed_from_... "
-    "(session 20 third review) with a hand-made Qualification instead of qualify()'s: the fix checks a label, not "
-    "the view. Fix (as that test proposed): reveal takes the rounds 1-3 messages, checks _own_message and the "
-    "announcements it dealt to, computes qualify itself and keeps those messages for open (or at least recomputes "
-    "the digest from messages it is given and refuses a Qualification whose digest differs)"))
 def test_a_qualification_listing_the_trustee_but_hashing_a_view_without_its_deal_still_harvests():
+    """Failed before (fixed in session 21): threshold/dkg.py Trustee.reveal (fe8419c) read qualification.qualified,
+    a field that nothing binds to the qualification's transcript_hash. A relay that handed honest 3 and 4 a
+    Qualification listing every dealer but carrying the digest of qualify() over a view without their deals passed
+    the guard: 3 and 4 revealed, then (open-time views holding every deal, one other honest reveal missing each)
+    opened f_1(3) and f_2(4); with a colluder's shares that is every honest polynomial, and the clean transcript
+    without 3's and 4's deals has the same Q, so 1, 2 and the colluder signed it. Fixed: no Qualification is handed
+    to a trustee any more (reveal refuses one with a TypeError); it computes QUAL itself in confirm(), from the
+    messages shown, and reveals only once every qualified trustee confirmed that QUAL. The relay's best try now:
+    3 and 4 computing QUAL over a view with their deals, which 1, 2 (and the colluder) did not confirm."""
     params = dkg.CeremonyParams(ED, 5, 2, b"session20-last-forged-qual")
     g = ED
     trustees = {i: dkg.Trustee(params, i) for i in range(1, 6)}
@@ -94,8 +91,12 @@ def test_a_qualification_listing_the_trustee_but_hashing_a_view_without_its_deal
         complaints = [c for t in trustees.values() for c in t.check_shares(dealt)]
         real = dkg.qualify(params, announcements, shown, complaints)  # (1, 2, 5): 3 and 4 'did not deal'
         forged = dkg.Qualification((1, 2, 3, 4, 5), {}, real.rejected_complaints, real.transcript_hash)
-        reveals = {i: trustees[i].reveal(real) for i in (1, 2, 5)}
-        victims = {i: trustees[i].reveal(forged) for i in (3, 4)}
+        confirmations = confirmed([trustees[i] for i in (1, 2, 5)], shown, complaints)
+        reveals = {i: trustees[i].reveal(confirmations) for i in (1, 2, 5)}
+        with pytest.raises(TypeError, match="not a Qualification"):
+            trustees[3].reveal(forged)
+        own = {i: trustees[i].confirm(dealt, complaints) for i in (3, 4)}  # a view with their deals: another QUAL
+        victims = {i: trustees[i].reveal({**confirmations, **own}) for i in (3, 4)}
         for opener, missing in ((3, 1), (4, 2)):
             view = {i: r for i, r in {**reveals, **victims}.items() if i != missing}
             opening = trustees[opener].open(dealt, view)
@@ -142,8 +143,9 @@ def test_a_deal_that_failed_midway_is_not_called_an_honest_deal(monkeypatch):
     qualification = dkg.qualify(params, announcements, messages, [])
     assert qualification.disqualified == {3: "did not deal"}
     with pytest.raises(ProtocolError) as info:
-        trustees[3].reveal(qualification)
+        trustees[3].confirm(messages, [])
     assert "dealt as the protocol asks" not in str(info.value), str(info.value)
+    assert "whoever relays" not in str(info.value), str(info.value)
 
 
 # ============================================================================================ what held
@@ -289,7 +291,6 @@ def test_honest_dealer_refuses_a_qualification_computed_without_its_deal():
     messages = {i: t.deal(announcements) for i, t in trustees.items()}
     for t in trustees.values():
         t.check_shares(messages)
-    q = dkg.qualify(params, announcements, {i: m for i, m in messages.items() if i != 3}, [])
-    with pytest.raises(ProtocolError, match="disqualifies trustee 3 \\(did not deal\\)"):
-        trustees[3].reveal(q)
+    with pytest.raises(ProtocolError, match="do not hold the one trustee 3 sent"):
+        trustees[3].confirm({i: m for i, m in messages.items() if i != 3}, [])
     assert trustees[3].qualification is None

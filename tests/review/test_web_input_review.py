@@ -425,7 +425,7 @@ def test_every_step_out_of_order_is_refused_and_stores_nothing(app: Flask, admin
     assert repeat.status_code == 409 and complaint_for_2.status_code == 409
     assert _count(app, CeremonyMessage) == messages
     flow.reveal(trustees, run)
-    revealed = run.parties[1].reveal(run.qualification()).to_json(run.group)
+    revealed = run.parties[1].reveal(run.confirmations).to_json(run.group)
     assert api_post(trustees[1], f"{url}/ceremony/reveal", revealed).status_code == 409
     keys = flow.sign(trustees, run)
     after_ceremony = _entries(admin)
@@ -631,4 +631,4 @@ def test_a_trustee_complains_at_most_once_per_dealer(app: Flask, admin: FlaskCli
     for i in (2, 3):
         assert api_post(trustees[i], f"{url}/complain", {"index": i, "complaints": []}).status_code == 200
     state = trustees[1].get(url).get_json()
-    assert state["round"] == "reveal" and state["qualification"]["rejected_complaints"] == [[1, 2], [1, 3]]
+    assert state["round"] == "confirm" and state["qualification"]["rejected_complaints"] == [[1, 2], [1, 3]]

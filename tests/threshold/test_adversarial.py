@@ -26,6 +26,7 @@ from threshold.groups import get_group
 from threshold.groups.modp import P, Q
 from threshold.proofs import RangeProof
 from threshold.shamir import Share, evaluate, recover
+from tests.review.dkg_helpers import confirmed
 
 ED = get_group("ed25519")
 MODP = get_group("modp")
@@ -299,7 +300,7 @@ def test_dkg_transcript_binds_share_ciphertexts():
     params, trustees, ann, msgs = _dkg(g, 3, 2)
     assert [c for t in trustees for c in t.check_shares(msgs)] == []
     qual = qualify(params, ann, msgs, [])
-    reveals = {t.index: t.reveal(qual) for t in trustees}
+    reveals = {t.index: t.reveal(confirmed(trustees, msgs, [])) for t in trustees}
     before = adjudicate(params, ann, msgs, [], reveals, {}).transcript_hash
     value = evaluate(trustees[0].polynomial, 2, g.q).to_bytes(32, "big") + evaluate(trustees[0].blinding, 2, g.q).to_bytes(32, "big")
     other = hybrid.encrypt(g, ann[2].enc_key, value, params.ctx("dkg-share", 1, 2))  # the same share pair, new bytes

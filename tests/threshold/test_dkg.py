@@ -18,6 +18,7 @@ from threshold.dkg import (Announcement, CeremonyParams, CeremonyResult, Complai
 from threshold.elgamal import PublicKey
 from threshold.errors import DecodeError, ProtocolError, VerificationError
 from threshold.proofs import ChaumPedersenProof
+from tests.review.dkg_helpers import confirmed
 
 
 def _ceremony(group, n=4, k=3, tamper=None):
@@ -137,8 +138,8 @@ def test_invalid_reveal_is_reconstructed(group):
 
 def test_openings_are_checked_and_a_quorum_is_needed(group):
     params, trustees, ann, msgs, complaints = _ceremony(group, n=4, k=3)
-    qual = qualify(params, ann, msgs, complaints)
-    reveals = {t.index: t.reveal(qual) for t in trustees if t.index != 1}
+    confirmations = confirmed(trustees, msgs, complaints)
+    reveals = {t.index: t.reveal(confirmations) for t in trustees if t.index != 1}
     openings = {t.index: t.open(msgs, reveals) for t in trustees[1:]}
     expected = adjudicate(params, ann, msgs, complaints, reveals, openings).public_key
     s, b = openings[2].openings[1]

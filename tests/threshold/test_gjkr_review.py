@@ -23,7 +23,8 @@ from threshold.errors import DecodeError, ProtocolError, QuorumError, Verificati
 from threshold.groups import get_group
 from threshold.proofs import ChaumPedersenProof, SchnorrProof, challenge
 from threshold.shamir import Share, evaluate, interpolate
-from threshold.vss import pedersen_h
+from threshold.vss import feldman_commit, pedersen_h
+from tests.review.dkg_helpers import confirmed
 from voting.context import Setup, ceremony_payload, parse_ceremony, parse_setup, setup_payload
 from voting.demo import DEMO_MANIFEST
 from voting.manifest import Manifest
@@ -135,7 +136,8 @@ def test_complaint_added_after_the_reveals_cannot_change_qual():
     qual = qualify(params, ann, msgs, [])  # trustee 2 stays silent in round 3: QUAL = everyone
     assert qual.qualified == (1, 2, 3, 4, 5)
     trustees[1].received[1] = (0, 0)  # the accomplice goes on although its share from dealer 1 is bad
-    reveals = {t.index: t.reveal(qual) for t in trustees}
+    confirmations = confirmed(trustees, msgs, [])
+    reveals = {t.index: t.reveal(confirmations) for t in trustees}
     honest = trustees[2:]
     on_time = dkg.Transcript(ann, msgs, [], reveals, {})
     for t in honest:
@@ -189,7 +191,8 @@ def test_trustee_does_not_open_its_share_of_a_dealer_that_revealed():
     trustees, ann, msgs = _deal(params)
     assert _check(trustees, msgs) == []
     qual = qualify(params, ann, msgs, [])
-    reveals = {t.index: t.reveal(qual) for t in trustees}
+    confirmations = confirmed(trustees, msgs, [])
+    reveals = {t.index: t.reveal(confirmations) for t in trustees}
     assert to_reconstruct(params, qual, msgs, reveals) == ()
     opening = trustees[2].open(msgs, reveals)  # a relay asks it to open: it decides RECON itself
     assert opening.openings == {}, "trustee 3 published its secret share from an honest dealer"
@@ -243,6 +246,16 @@ def test_adjudicate_refuses_a_key_whose_secret_the_transcript_reveals():
         published()
 
 
+def _reveal_under(params, dealer, qual):
+    """Dealer's true Feldman values with valid proofs bound to `qual` under `params`' context, made by hand (a
+    trustee reveals only once every qualified trustee confirmed its own QUAL)."""
+    g, h = params.group, pedersen_h(params.group)
+    return Reveal(dealer.index, tuple(feldman_commit(g, dealer.polynomial)), tuple(
+        (SchnorrProof.prove(g, a, params.ctx("dkg-feldman", dealer.index, m, qual.transcript_hash)),
+         SchnorrProof.prove(g, b, params.ctx("dkg-blinding", dealer.index, m, qual.transcript_hash), base=h))
+        for m, (a, b) in enumerate(zip(dealer.polynomial, dealer.blinding))))
+
+
 def _negated_reveal(params, dealer, message, qual):
     """modp: dealer's reveal with A_0 replaced by -A_0 (p - A_0, outside the subgroup), both proofs made honestly
     over the negated statement: each equation then holds up to the sign (-1)^c, which modp's `accepts` ignores."""
@@ -273,7 +286,8 @@ def test_verification_does_not_rely_on_the_parser_for_subgroup_membership(messag
     qual = qualify(params, ann, msgs, [])
     if message == "reveal":
         forged = _negated_reveal(params, trustees[0], msgs[1], qual)
-        reveals = {1: forged, 2: trustees[1].reveal(qual), 3: trustees[2].reveal(qual)}
+        confirmations = confirmed(trustees, msgs, [])
+        reveals = {1: forged, 2: trustees[1].reveal(confirmations), 3: trustees[2].reveal(confirmations)}
         with pytest.raises(DecodeError):
             Reveal.from_json(params, forged.to_json(g))  # what the record and the relay would say
         if not forged.valid(params, msgs[1], qual):
@@ -372,16 +386,14 @@ def test_dealer_cannot_reveal_another_polynomial_even_with_valid_feldman_proofs(
     d = trustees[0]
     h = pedersen_h(ED)
     qual = qualify(params, ann, msgs, [])
-    good = d.reveal(qual)
+    good = d.reveal(confirmed(trustees, msgs, []))
     a0 = (d.polynomial[0] + 1) % ED.q
     pf = SchnorrProof.prove(ED, a0, params.ctx("dkg-feldman", 1, 0, qual.transcript_hash))
     forgeries = []
     for b in (d.blinding[0], (d.blinding[0] - 1) % ED.q):
         pb = SchnorrProof.prove(ED, b, params.ctx("dkg-blinding", 1, 0, qual.transcript_hash), base=h)
         forgeries.append(Reveal(1, (ED.exp_g(a0),) + good.feldman[1:], ((pf, pb),) + good.proofs[1:]))
-    other = Trustee(_params(ED, 5, 3, b"another election"), 1)
-    other.polynomial, other.blinding, other.received = d.polynomial, d.blinding, d.received
-    forgeries.append(dataclasses.replace(other.reveal(qual), index=1))
+    forgeries.append(_reveal_under(_params(ED, 5, 3, b"another election"), d, qual))
     (pf0, pb0), (pf1, pb1) = good.proofs[0], good.proofs[1]
     shifted0 = SchnorrProof(ED.mul(pf0.commitment, ED.g), pf0.response)
     shifted1 = SchnorrProof(ED.div(pf1.commitment, ED.g), pf1.response)
@@ -405,8 +417,9 @@ def test_disqualified_dealer_cannot_come_back_with_a_valid_reveal():
     complaints = _check(trustees, msgs)
     qual = qualify(params, ann, msgs, complaints)
     assert qual.qualified == (2, 3, 4)
-    reveals = {t.index: t.reveal(qual) for t in trustees[1:]}
-    reveals[1] = trustees[0].reveal(dataclasses.replace(qual, qualified=(1, 2, 3, 4)))  # it posts one anyway
+    confirmations = confirmed(trustees, msgs, complaints)
+    reveals = {t.index: t.reveal(confirmations) for t in trustees[1:]}
+    reveals[1] = _reveal_under(params, trustees[0], qual)  # it posts one anyway
     result = adjudicate(params, ann, msgs, complaints, reveals, {})
     assert result.qualified == (2, 3, 4) and result.reconstructed == ()
     assert result.public_key == ED.prod(reveals[i].feldman[0] for i in (2, 3, 4))
@@ -481,23 +494,27 @@ def test_no_feldman_value_is_public_before_qual():
 
 
 def test_trustee_methods_refuse_or_ignore_lists_that_do_not_match():
-    """reveal() refuses a QUAL with a dealer it holds no valid share from, and a second, different QUAL; open()
+    """confirm() refuses a QUAL with a dealer it holds no valid share from, and a second, different QUAL; open()
     opens only what it finds to reconstruct, never its own dealing; finish() refuses a transcript of another QUAL
     and one without its own deal message as it sent it."""
     params = _params(ED, 4, 2)
     trustees, ann, msgs = _deal(params)
     _bad_share(params, ann, msgs, trustees, 1, 2)
     complaints = _check(trustees, msgs)
-    qual = qualify(params, ann, msgs, complaints)
     t2 = trustees[1]
     with pytest.raises(ProtocolError, match=r"\[1\]"):
-        t2.reveal(dataclasses.replace(qual, qualified=(1, 2, 3, 4)))
-    assert t2.reveal(qual) is not None
+        t2.confirm(msgs, [])  # the complaint dropped: dealer 1 qualified, whose valid share it does not hold
+    assert t2.confirm(msgs, complaints) is not None
     with pytest.raises(ProtocolError, match="another qualification"):
-        t2.reveal(dataclasses.replace(qual, transcript_hash=bytes(32)))
+        t2.confirm(msgs, complaints * 2)
+    with pytest.raises(ProtocolError, match="confirmation"):
+        t2.open(msgs, {})  # before every qualified trustee's confirmation: it opens nothing
+    confirmations = confirmed(trustees, msgs, complaints)
+    with pytest.raises(ProtocolError, match=r"\[3\] have not confirmed"):
+        t2.reveal({i: c for i, c in confirmations.items() if i != 3})
+    reveals = {t.index: t.reveal(confirmations) for t in trustees[1:]}
     with pytest.raises(ProtocolError, match="did not reveal"):
-        t2.open(msgs, {})  # no reveal at all: fewer than k, it opens nothing for an outcome that cannot stand
-    reveals = {t.index: t.reveal(qual) for t in trustees[1:]}
+        copy.copy(t2).open(msgs, {})  # no reveal at all: fewer than k, it opens nothing for an outcome that cannot stand
     opener = copy.copy(t2)  # another run of round 5 (the record of what it opened starts empty)
     assert opener.open(msgs, {i: r for i, r in reveals.items() if i != 2}).openings == {}  # never its own dealing
     assert set(copy.copy(t2).open(msgs, {i: r for i, r in reveals.items() if i != 3}).openings) == {3}
@@ -514,7 +531,7 @@ def _transcript_edits(params, trustees, transcript):
     g = params.group
     t = transcript
     r1, o3 = t.reveals[1], t.openings[3]
-    fresh_reveal = trustees[0].reveal(qualify(params, t.announcements, t.messages, t.complaints))  # new proof nonces
+    fresh_reveal = trustees[0].reveal(confirmed(trustees, t.messages, t.complaints))  # new proof nonces
     m4 = t.messages[4]
     ct = m4.shares[1]
     c0 = t.complaints[0]

@@ -54,6 +54,7 @@ class Dkg:
     announcements: dict[int, dkg.Announcement] = field(default_factory=dict)
     messages: dict[int, dkg.DealerMessage] = field(default_factory=dict)
     complaints: list[dkg.Complaint] = field(default_factory=list)
+    confirmations: dict[int, dkg.Confirmation] = field(default_factory=dict)
 
     @property
     def group(self) -> Group:
@@ -63,8 +64,9 @@ class Dkg:
         return dkg.qualify(self.params, self.announcements, self.messages, self.complaints)
 
 
-def through_complaints(trustees: dict[int, FlaskClient], election_id: str) -> Dkg:
-    """Rounds announce, deal and complain (all honest); the relay then waits for reveals."""
+def through_complaints(trustees: dict[int, FlaskClient], election_id: str, confirm: bool = True) -> Dkg:
+    """Rounds announce, deal, complain and (unless `confirm` is false) confirm, all honest; the relay then waits for
+    reveals (for confirmations)."""
     url = f"/api/elections/{election_id}/ceremony"
     state = trustees[1].get(url).get_json()
     params = dkg.CeremonyParams(get_group(state["group"]), state["n"], state["k"], bytes.fromhex(state["context"]))
@@ -84,16 +86,24 @@ def through_complaints(trustees: dict[int, FlaskClient], election_id: str) -> Dk
         body = {"index": i, "complaints": [c.to_json(group) for c in mine]}
         assert api_post(trustees[i], f"{url}/complain", body).status_code == 200
     state = trustees[1].get(url).get_json()
-    assert state["round"] == "reveal"
+    assert state["round"] == "confirm"
     assert state["qualification"]["qualified"] == list(run.qualification().qualified)
+    if not confirm:
+        return run
+    for i, t in run.parties.items():
+        confirmation = t.confirm(run.messages, run.complaints)
+        if confirmation is not None:
+            assert api_post(trustees[i], f"{url}/confirm", confirmation.to_json(group)).status_code == 200
+    state = trustees[1].get(url).get_json()
+    assert state["round"] == "reveal"
+    run.confirmations = {c["index"]: dkg.Confirmation.from_json(params, c) for c in state["confirmations"]}
     return run
 
 
 def reveal(trustees: dict[int, FlaskClient], run: Dkg, withhold: tuple[int, ...] = ()) -> None:
     """Every qualified trustee but those in `withhold` reveals."""
-    qualification = run.qualification()
     for i, t in run.parties.items():
-        revealed = t.reveal(qualification)
+        revealed = t.reveal(run.confirmations)
         if revealed is not None and i not in withhold:
             response = api_post(trustees[i], f"{run.url}/reveal", revealed.to_json(run.group))
             assert response.status_code == 200, response.get_json()

@@ -45,9 +45,11 @@ def _wait_for(client: FlaskClient, url: str, ready: Any, what: str, seconds: flo
     raise AssertionError(f"timed out waiting for {what}: round {state['round']}")
 
 
-def _python_trustees_until_reveal(clients: dict[int, FlaskClient], url: str, page: Any = None) -> tuple[dict[int, dkg.Trustee], dkg.Qualification]:
-    """Python trustees take part in rounds announce, deal and complain as the browsers reach them, then each goes
-    on under QUAL (kept by Trustee.reveal, whether it publishes its reveal or not), which is the relay's."""
+def _python_trustees_until_reveal(clients: dict[int, FlaskClient], url: str,
+                                  page: Any = None) -> tuple[dict[int, dkg.Trustee], dict[int, dkg.Confirmation]]:
+    """Python trustees take part in rounds announce, deal, complain and confirm as the browsers reach them, then each
+    checks every qualified trustee's confirmation of its QUAL (Trustee.reveal, whether it publishes its reveal or
+    not), which is the relay's; the trustees and the confirmations."""
     first = next(iter(clients.values()))
     state = first.get(url).get_json()
     params = dkg.CeremonyParams(get_group(state["group"]), state["n"], state["k"], bytes.fromhex(state["context"]))
@@ -64,13 +66,17 @@ def _python_trustees_until_reveal(clients: dict[int, FlaskClient], url: str, pag
     for i, me in us.items():
         complaints = [c.to_json(g) for c in me.check_shares(messages)]
         assert api_post(clients[i], f"{url}/complain", {"index": i, "complaints": complaints}).status_code == 200
-    state = _wait_for(first, url, lambda s: s["round"] == "reveal", "the reveal round", page=page)
+    state = _wait_for(first, url, lambda s: s["round"] == "confirm", "the confirm round", page=page)
     complaints = [dkg.Complaint.from_json(params, c) for m in state["complaints"] for c in m["complaints"]]
-    qualification = dkg.qualify(params, announcements, messages, complaints)
-    assert state["qualification"] == qualification_json(qualification)  # with the hash of rounds 1-3
+    for i, me in us.items():
+        confirmation = me.confirm(messages, complaints)
+        assert state["qualification"] == qualification_json(me.qualification)  # with the hash of rounds 1-3
+        assert api_post(clients[i], f"{url}/confirm", confirmation.to_json(g)).status_code == 200
+    state = _wait_for(first, url, lambda s: s["round"] == "reveal", "the reveal round", page=page)
+    confirmations = {c["index"]: dkg.Confirmation.from_json(params, c) for c in state["confirmations"]}
     for me in us.values():
-        me.reveal(qualification)
-    return us, qualification
+        me.reveal(confirmations)
+    return us, confirmations
 
 
 def _start(browser: Any, base: str, invite: str, errors: list[str]) -> Any:
@@ -93,7 +99,8 @@ def test_browsers_open_the_shares_of_a_trustee_that_withholds_its_reveal(app: Fl
     errors: list[str] = []
     with serve(app) as base, chromium() as browser:
         pages = {index: _start(browser, base, invites[index], errors) for index in (1, 3)}
-        me = _python_trustees_until_reveal({2: python_trustee}, url)[0][2]
+        python_trustees, confirmations = _python_trustees_until_reveal({2: python_trustee}, url)
+        me = python_trustees[2]
         state = _wait_for(python_trustee, url, lambda s: [r["index"] for r in s["reveals"]] == [1, 3], "the browsers' reveals")
         assert state["round"] == "reveal" and state["qualification"]["qualified"] == [1, 2, 3]
         response = api_post(admin, f"{url}/close-reveals", {})
@@ -122,8 +129,7 @@ def test_browsers_open_the_shares_of_a_trustee_that_withholds_its_reveal(app: Fl
     messages = {m["index"]: dkg.DealerMessage.from_json(params, m) for m in entries["key_ceremony"]["dealers"]}
     complaints = [dkg.Complaint.from_json(params, c) for c in entries["key_ceremony"]["complaints"]]
     reveals = {r["index"]: dkg.Reveal.from_json(params, r) for r in entries["key_ceremony"]["reveals"]}
-    qualification = dkg.qualify(params, announcements, messages, complaints)
-    revealing = dkg.adjudicate(params, announcements, messages, complaints, {**reveals, 2: me.reveal(qualification)}, {})
+    revealing = dkg.adjudicate(params, announcements, messages, complaints, {**reveals, 2: me.reveal(confirmations)}, {})
     assert g.to_hex(published.public_key.element) == g.to_hex(revealing.public_key)
     assert published.verification_keys == revealing.verification_keys
 
@@ -143,7 +149,7 @@ def test_a_browser_trustee_whose_opening_is_not_needed_goes_on_to_sign(app: Flas
     held: list[int] = []
     with serve(app) as base, chromium() as browser:
         page = _start(browser, base, invites[1], errors)
-        us, _ = _python_trustees_until_reveal(clients, url, page=page)
+        us, confirmations = _python_trustees_until_reveal(clients, url, page=page)
         params, g = us[2].params, us[2].params.group
 
         def python_trustees_open_first(route: Any) -> None:
@@ -160,7 +166,7 @@ def test_a_browser_trustee_whose_opening_is_not_needed_goes_on_to_sign(app: Flas
 
         page.route("**/ceremony/open", python_trustees_open_first)
         for i in (3, 4):
-            assert api_post(clients[i], f"{url}/reveal", us[i].reveal(us[i].qualification).to_json(g)).status_code == 200
+            assert api_post(clients[i], f"{url}/reveal", us[i].reveal(confirmations).to_json(g)).status_code == 200
         _wait_for(clients[3], url, lambda s: [r["index"] for r in s["reveals"]] == [1, 3, 4], "the browser's reveal", page=page)
         response = api_post(admin, f"{url}/close-reveals", {})
         assert response.status_code == 200 and response.get_json()["reconstruct"] == [2]

@@ -65,7 +65,7 @@ def test_a_withheld_reveal_does_not_change_the_key(app: Flask, admin: FlaskClien
     state = trustees[1].get(run.url).get_json()
     assert state["round"] == "open" and state["reconstruct"] == [2] and state["reveals_closed"]
     # too late to reveal now: the set to reconstruct is fixed
-    late = api_post(trustees[2], f"{run.url}/reveal", run.parties[2].reveal(run.qualification()).to_json(run.group))
+    late = api_post(trustees[2], f"{run.url}/reveal", run.parties[2].reveal(run.confirmations).to_json(run.group))
     assert late.status_code == 409
     assert api_post(admin, f"{run.url}/close-reveals", {}).status_code == 409
     flow.open_shares(trustees, run, [2])
@@ -77,8 +77,7 @@ def test_a_withheld_reveal_does_not_change_the_key(app: Flask, admin: FlaskClien
     setup = parse_setup(_entries(admin, "withheld")["setup"])
     published = parse_ceremony(setup, payload)  # the verifiers' re-adjudication accepts it
     # the key trustee 2's reveal would have given: the same, so withholding gained it nothing
-    qualification = run.qualification()
-    reveals = {i: t.reveal(qualification) for i, t in run.parties.items()}
+    reveals = {i: t.reveal(run.confirmations) for i, t in run.parties.items()}
     revealing = dkg.adjudicate(run.params, run.announcements, run.messages, run.complaints, reveals, {})
     assert revealing.reconstructed == ()
     assert published.public_key.element == revealing.public_key
@@ -93,15 +92,15 @@ def test_a_bad_reveal_or_opening_is_refused_naming_the_field(app: Flask, admin: 
     url = "/api/elections/refusals/ceremony"
     assert api_post(admin, f"{url}/close-reveals", {}).status_code == 409  # only the reveal round can be closed
     run = flow.through_complaints(trustees, "refusals")
-    g, qualification = run.group, run.qualification()
-    good = run.parties[1].reveal(qualification).to_json(g)
+    g = run.group
+    good = run.parties[1].reveal(run.confirmations).to_json(g)
 
     def bad_reveal(change: Any) -> dict[str, Any]:
         body = copy.deepcopy(good)
         change(body)
         return body
 
-    other = run.parties[3].reveal(qualification).to_json(g)
+    other = run.parties[3].reveal(run.confirmations).to_json(g)
     cases = [
         (bad_reveal(lambda b: b["proofs"][0].__setitem__("blinding", other["proofs"][0]["blinding"])), "reveal.proofs[0].blinding"),
         (bad_reveal(lambda b: b["feldman"].__setitem__(1, g.to_hex(g.mul(g.from_hex(b["feldman"][1]), g.g)))),
@@ -164,3 +163,35 @@ def test_all_reveals_go_straight_to_sign(app: Flask, admin: FlaskClient) -> None
     assert api_post(admin, f"{run.url}/close-reveals", {}).status_code == 409
     flow.sign(trustees, run)
     assert _entries(admin, "plain")["key_ceremony"]["openings"] == []
+
+
+def test_the_confirm_round_takes_only_the_qualified_trustees_signatures_of_the_servers_qual(app: Flask,
+                                                                                             admin: FlaskClient) -> None:
+    """Round 4: every qualified trustee signs the hash of rounds 1-3 it computed; the relay refuses a confirmation of
+    another hash (that trustee was shown other messages), one signed by another trustee's key, one claiming another
+    index, and any reveal before every qualified trustee has confirmed. Nothing refused is stored."""
+    trustees = flow.join(app, flow.create(admin, "confirms"))
+    run = flow.through_complaints(trustees, "confirms", confirm=False)
+    url, g = run.url, run.group
+    good = {i: t.confirm(run.messages, run.complaints) for i, t in run.parties.items()}
+    # 1's key signing another hash, as a trustee shown other messages would
+    wrong_hash = dkg.Confirmation(1, dkg.SchnorrProof.prove(g, run.parties[1].enc_secret,
+                                                            run.params.ctx("dkg-confirm", 1, bytes(32))))
+    refused = api_post(trustees[1], f"{url}/confirm", wrong_hash.to_json(g))
+    assert refused.status_code == 422 and "computed QUAL over other messages" in str(refused.get_json())
+    refused = api_post(trustees[1], f"{url}/confirm", {**good[2].to_json(g), "index": 1})  # 2's signature as 1's
+    assert refused.status_code == 422
+    _refused(api_post(trustees[1], f"{url}/confirm", good[2].to_json(g)), 422, "confirm.index")
+    _refused(api_post(trustees[1], f"{url}/confirm", {"index": 1}), 422, "confirmation")
+    reveal = api_post(trustees[1], f"{url}/reveal", run.parties[1].reveal(good).to_json(g))
+    assert reveal.status_code == 409 and "'confirm'" in reveal.get_json()["detail"]
+    state = trustees[1].get(url).get_json()
+    assert state["round"] == "confirm" and state["confirmations"] == [] and state["reveals"] == []
+    assert "Waiting for: T1 (trustee 1), T2 (trustee 2), T3 (trustee 3)." in _waiting(admin, "confirms")
+    for i in (1, 2):
+        assert api_post(trustees[i], f"{url}/confirm", good[i].to_json(g)).status_code == 200
+    assert api_post(trustees[1], f"{url}/confirm", good[1].to_json(g)).status_code == 409  # once
+    assert "Waiting for: T3 (trustee 3)." in _waiting(admin, "confirms")
+    assert api_post(trustees[3], f"{url}/confirm", good[3].to_json(g)).status_code == 200
+    state = trustees[1].get(url).get_json()
+    assert state["round"] == "reveal" and [c["index"] for c in state["confirmations"]] == [1, 2, 3]

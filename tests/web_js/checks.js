@@ -210,6 +210,7 @@ function dkgChecks(c, name, scenarios) {
       announcements: new Map(t.announcements.map((a) => [a.index, dkg.Announcement.fromJSON(params, a)])),
       messages: new Map(t.messages.map((m) => [m.index, dkg.DealerMessage.fromJSON(params, m)])),
       complaints: t.complaints.map((x) => dkg.Complaint.fromJSON(params, x)),
+      confirmations: new Map(t.confirmations.map((x) => [x.index, dkg.Confirmation.fromJSON(params, x)])),
       reveals: new Map(t.reveals.map((r) => [r.index, dkg.Reveal.fromJSON(params, r)])),
       openings: new Map(t.openings.map((o) => [o.index, dkg.Opening.fromJSON(params, o)])),
     });
@@ -230,11 +231,17 @@ function dkgChecks(c, name, scenarios) {
       if (!same(dkg.qualificationToJSON(qualification), t.qualification)) {
         return `qualification differs: ${canonicalJson(dkg.qualificationToJSON(qualification))}`;
       }
-      trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
-      const reveal = await trustee.reveal(qualification, { rng });
-      if (!same(reveal.toJSON(g), t.reveals.find((r) => r.index === 1))) return "reveal differs";
+      const confirmation = await trustee.confirm(all.messages, all.complaints, { rng });
+      if (!same(confirmation.toJSON(g), t.confirmations.find((x) => x.index === 1))) return "confirmation differs";
       trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
       if (!same(dkg.qualificationToJSON(trustee.qualification), t.qualification)) return "the saved state lost the qualification";
+      for (const [i, x] of all.confirmations) {
+        if (!(await x.verify(params, all.announcements.get(i), qualification))) return `Python's confirmation ${i} refused`;
+      }
+      const reveal = await trustee.reveal(all.confirmations, { rng });
+      if (!same(reveal.toJSON(g), t.reveals.find((r) => r.index === 1))) return "reveal differs";
+      trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
+      if (!trustee.agreed) return "the saved state lost the agreement";
       const reconstruct = await dkg.toReconstruct(params, qualification, all.messages, all.reveals);
       if (!same(reconstruct, t.reconstruct)) return `to reconstruct: ${JSON.stringify(reconstruct)}`;
       if (reconstruct.length) {
@@ -321,7 +328,7 @@ function dkgChecks(c, name, scenarios) {
       }
       return true;
     });
-    c.run(`${label}: trustee 1 goes on only under the qualification it revealed under`, async () => {
+    c.run(`${label}: trustee 1 goes on only under the qualification it confirmed, once every qualified trustee did`, async () => {
       const params = new dkg.CeremonyParams(g, t.n, t.k, fromHex(t.context, null, "context"));
       const all = parseAll(params);
       const fresh = await replayUntilComplaints(params, t, all);
@@ -331,24 +338,29 @@ function dkgChecks(c, name, scenarios) {
       const err1 = await throwsKind(() => before().open(all.messages, all.reveals), ProtocolError);
       const err2 = await throwsKind(() => before().finish(result), ProtocolError);
       const err3 = await throwsKind(() => before().sign(result), ProtocolError);
-      if (err1?.message !== "trustee 1 has not reached the reveal round" || !err2 || !err3) return "went on before revealing";
-      const qualification = await dkg.qualify(params, all.announcements, all.messages, all.complaints);
+      if (err1?.message !== "trustee 1 has not confirmed a qualification yet" || !err2 || !err3) return "went on before confirming";
       const trustee = before();
-      await trustee.reveal(qualification);
-      const other = { ...qualification, transcriptHash: new Uint8Array(32) };
-      const err4 = await throwsKind(() => trustee.reveal(other), ProtocolError);
-      if (err4?.message !== "trustee 1 already went on under another qualification") return `second qualification: ${err4?.message}`;
-      const moved = { ...result, qualificationHash: other.transcriptHash };
+      await trustee.confirm(all.messages, all.complaints);
+      const err8 = await throwsKind(() => trustee.open(all.messages, all.reveals), ProtocolError);
+      if (!err8?.message.includes("has not seen every qualified trustee's confirmation")) return `opened before agreement: ${err8?.message}`;
+      const [last] = [...all.confirmations.keys()].slice(-1);
+      const err9 = await throwsKind(() => trustee.reveal(new Map([...all.confirmations].filter(([i]) => i !== last))), ProtocolError);
+      if (!err9?.message.startsWith(`qualified trustees [${last}] have not confirmed`)) return `revealed unconfirmed: ${err9?.message}`;
+      await trustee.reveal(all.confirmations);
+      const saved = trustee.toState();
+      saved.qualification.transcript_hash = "00".repeat(32);  // as if it had confirmed another view before
+      const err4 = await throwsKind(() => dkg.Trustee.fromState(params, saved).confirm(all.messages, all.complaints), ProtocolError);
+      if (!err4?.message.startsWith("trustee 1 already confirmed another qualification")) return `second qualification: ${err4?.message}`;
+      const moved = { ...result, qualificationHash: new Uint8Array(32) };
       const err5 = await throwsKind(() => trustee.finish(moved), VerificationError);
       const err6 = await throwsKind(() => trustee.sign(moved), VerificationError);
-      const message = "trustee 1: the outcome is not of the qualification it revealed under";
+      const message = "trustee 1: the outcome is not of the qualification it confirmed";
       if (err5?.message !== message || err6?.message !== message) return `outcome of another qualification: ${err5?.message} / ${err6?.message}`;
       if (!same(trustee.finish(result).toJSON(), t.trustee1.key)) return "the key differs after the refusals";
-      const everyone = { ...qualification, qualified: [1, 2, 3], disqualified: new Map() };
       const missing = [2, 3].filter((i) => !fresh.received.has(i));
-      const err7 = await throwsKind(() => before().reveal(everyone), ProtocolError);
-      if (missing.length && err7?.message !== `trustee 1 holds no valid share from qualified dealers [${missing.join(", ")}]`) {
-        return `revealed without a share from ${missing}: ${err7?.message}`;
+      const err7 = await throwsKind(() => before().confirm(all.messages, []), ProtocolError);  // its complaint dropped
+      if (t.complaints.length && err7?.message !== `trustee 1 holds no valid share from qualified dealers [${missing.join(", ")}]`) {
+        return `confirmed without a share from ${missing}: ${err7?.message}`;
       }
       return true;
     });
@@ -572,16 +584,27 @@ function decryptionChecks(c, name, t) {
 function keystoreChecks(c, t) {
   c.run("keystore: Python's document opens in JS", async () => same(await keystore.unseal(t.document, t.passphrase), t.secret)
     || "secret differs");
+  // keystore.js seals only quorum-secret-v1 (argon2id) and still opens the legacy quorum-secret-browser-v1
+  // (PBKDF2): byte for byte only against an argon2id vector (tests/web_js/test_argon2.py checks it against Python)
+  const legacy = t.document.format === keystore.LEGACY_FORMAT;
   c.run("keystore: JS seals Python's document byte for byte", async () => {
     const rng = new FixedRng(t.draws);
-    return (same(await keystore.seal(t.secret, t.passphrase, { rng }), t.document) && rng.exhausted()) || "document differs";
+    if (legacy) {
+      const doc = await keystore.seal(t.secret, t.passphrase, { rng, time_cost: 1, memory_cost: 8192, parallelism: 1 });
+      return (doc.format === keystore.FORMAT && doc.kdf.salt === t.document.kdf.salt && rng.exhausted()
+        && same(await keystore.unseal(doc, t.passphrase), t.secret)) || "argon2id document differs";
+    }
+    const { time_cost, memory_cost, parallelism } = t.document.kdf;
+    const doc = await keystore.seal(t.secret, t.passphrase, { rng, time_cost, memory_cost, parallelism });
+    return (same(doc, t.document) && rng.exhausted()) || "document differs";
   });
   c.run("keystore: wrong passphrase and tampering refused", async () => {
     const tampered = { ...t.document, ciphertext: t.document.ciphertext.slice(0, -2) + "00" };
-    const weak = { ...t.document, kdf: { ...t.document.kdf, iterations: 1000 } };
+    const [change, field] = legacy ? [{ iterations: 1000 }, "secret file.kdf.iterations"] : [{ time_cost: 0 }, "secret file.kdf.time_cost"];
+    const weak = { ...t.document, kdf: { ...t.document.kdf, ...change } };
     return ((await throwsKind(() => keystore.unseal(t.document, "wrong"), VerificationError)) !== null
       && (await throwsKind(() => keystore.unseal(tampered, t.passphrase), VerificationError)) !== null
-      && (await throwsKind(() => keystore.unseal(weak, t.passphrase), DecodeError))?.field === "secret file.kdf.iterations")
+      && (await throwsKind(() => keystore.unseal(weak, t.passphrase), DecodeError))?.field === field)
       || "accepted";
   });
 }

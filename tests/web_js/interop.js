@@ -42,20 +42,28 @@ function transcript(ps, t) {
   };
 }
 
-// QUAL (with the hash of rounds 1-3) decided in the browser, and this trustee's reveal bound to it (null if it is
-// not qualified); the state now keeps that qualification.
-export async function reveal(p, state, t) {
+// QUAL (with the hash of rounds 1-3) decided in the browser by the trustee, and its signature of it; the state now
+// keeps that qualification.
+export async function confirm(p, state, t) {
   const ps = params(p);
   const trustee = dkg.Trustee.fromState(ps, state);
   const all = transcript(ps, t);
-  const qualification = await dkg.qualify(ps, all.announcements, all.messages, all.complaints);
-  const revealed = await trustee.reveal(qualification);
-  return { state: trustee.toState(), qualification: dkg.qualificationToJSON(qualification),
-    reveal: revealed && revealed.toJSON(ps.group) };
+  const confirmation = await trustee.confirm(all.messages, all.complaints);
+  return { state: trustee.toState(), qualification: dkg.qualificationToJSON(trustee.qualification),
+    confirmation: confirmation.toJSON(ps.group) };
+}
+
+// Once every qualified trustee's confirmation (a JSON list) is of the trustee's qualification, its reveal bound to
+// it (null if it is not qualified); the state now keeps the agreement.
+export async function reveal(p, state, confirmations) {
+  const ps = params(p);
+  const trustee = dkg.Trustee.fromState(ps, state);
+  const revealed = await trustee.reveal(byIndex(confirmations, (c) => dkg.Confirmation.fromJSON(ps, c)));
+  return { state: trustee.toState(), reveal: revealed && revealed.toJSON(ps.group) };
 }
 
 // The dealers to reconstruct, decided in the browser, and this trustee's openings of their shares (the trustee
-// works them out itself, under the qualification it revealed under).
+// works them out itself, under the qualification it confirmed).
 export async function open(p, state, t) {
   const ps = params(p);
   const trustee = dkg.Trustee.fromState(ps, state);

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from threshold import dkg, hybrid, keystore_browser
+from threshold import dkg, hybrid, keystore, keystore_browser
 from threshold.decryption import PartialDecryption, combine, partial_decrypt, verify_partial
 from threshold.elgamal import Ciphertext, PublicKey, decrypt
 from threshold.encoding import encode
@@ -142,7 +142,7 @@ def test_browser_outputs_verify_in_python(vector_page: tuple[Any, dict[str, Any]
     """Proofs, ciphertexts, partial decryptions and a keystore made with the browser's randomness."""
     _, out = vector_page
     produced = out["produced"]
-    assert keystore_browser.unseal(produced["keystore"], "browser passphrase") == {"made": "in the browser", "n": 1}
+    assert keystore.unseal(produced["keystore"], "browser passphrase") == {"made": "in the browser", "n": 1}
     assert keystore_browser.unseal_any(produced["keystore"], "browser passphrase")["n"] == 1
     for name in GROUPS:
         g, p = get_group(name), produced[name]
@@ -216,10 +216,14 @@ def test_ceremony_with_a_browser_trustee(vector_page: tuple[Any, dict[str, Any]]
     qualification = dkg.qualify(params, anns, msgs, complaints)
     assert qualification.qualified == ((1, 2) if scenario == "bad-dealer" else (1, 2, 3))
     so_far = public(announcements=anns, messages=msgs, complaints=complaints)
-    r = js("reveal", p, state, so_far)
-    state = r["state"]  # the browser trustee keeps the qualification it revealed under
+    r = js("confirm", p, state, so_far)
+    state = r["state"]  # the browser trustee keeps the qualification it confirmed
     assert r["qualification"] == qualification_json(qualification)  # the hash of rounds 1-3 included
-    made = {i: t.reveal(qualification) for i, t in py.items()}  # every Python trustee goes on under QUAL
+    confirmations = {1: dkg.Confirmation.from_json(params, r["confirmation"]),
+                     **{i: c for i, t in py.items() if (c := t.confirm(msgs, complaints)) is not None}}
+    r = js("reveal", p, state, [c.to_json(g) for _, c in sorted(confirmations.items())])
+    state = r["state"]
+    made = {i: t.reveal(confirmations) for i, t in py.items()}  # every Python trustee goes on under QUAL
     every_reveal = {1: dkg.Reveal.from_json(params, r["reveal"]), **{i: rv for i, rv in made.items() if rv is not None}}
     assert all(rv.valid(params, msgs[i], qualification) for i, rv in every_reveal.items())
     withheld = {"python-withholds": 2, "browser-withholds": 1}.get(scenario)
@@ -274,7 +278,7 @@ def test_ballot_encryption_in_the_browser(browser: Any, server: str) -> None:
         print(f"\n{name}: generator table {t['generator_table_ms']:.0f} ms; first ballot (with key table) "
               f"{t['first_ballot_ms_with_key_table']:.0f} ms; ballot {t['ballot_ms_median']:.0f} ms (median); "
               f"verify 9 selection proofs {t['selection_proofs_verify_ms']:.0f} ms")
-    print(f"keystore seal + unseal (PBKDF2 600,000 iterations twice): {out['timings']['keystore_seal_and_unseal_ms']:.0f} ms")
+    print(f"keystore seal + unseal (argon2id t=3, 64 MiB, p=4, twice): {out['timings']['keystore_seal_and_unseal_ms']:.0f} ms")
 
 
 RECORDS = ROOT / "tests" / "vectors" / "records"

@@ -388,9 +388,14 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
     silent = trustees.pop(3) if scenario == "silent-dealer" else None  # whose deal is not on the record: it stops
     complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]
     qualification = dkg.qualify(params, announcements, messages, complaints)
+    confirmations = {}
+    for i, t in trustees.items():
+        confirmation = step(i, lambda t=t: t.confirm(messages, complaints))
+        if confirmation is not None:
+            confirmations[i] = confirmation
     reveals = {}
     for i, t in trustees.items():
-        reveal = step(i, lambda t=t: t.reveal(qualification))
+        reveal = step(i, lambda t=t: t.reveal(confirmations))
         if reveal is not None:
             reveals[i] = reveal
     if_all_revealed = dkg.adjudicate(params, announcements, messages, complaints, reveals, {})
@@ -415,6 +420,7 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
         "messages": [m.to_json(group) for _, m in sorted(messages.items())],
         "complaints": [c.to_json(group) for c in complaints],
         "qualification": qualification_json(qualification),
+        "confirmations": [c.to_json(group) for _, c in sorted(confirmations.items())],
         "reveals": [r.to_json(group) for _, r in sorted(reveals.items())],
         "reconstruct": list(reconstruct),
         "openings": [o.to_json(group) for _, o in sorted(openings.items())],

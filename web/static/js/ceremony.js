@@ -3,8 +3,9 @@
  * here (between rounds only sealed with the trustee's passphrase in this browser's storage), every
  * message sent is public, the outcome is adjudicated here too, and the key share leaves only as an
  * encrypted backup file downloaded by the trustee. QUAL and the hash of rounds 1-3 are computed
- * here and must equal the server's; the trustee keeps that qualification (in its sealed state) and
- * reveals, opens, finishes and signs under no other (docs/spec.md section 6).
+ * here and must equal the server's; the trustee signs that qualification (the confirm round), keeps
+ * it in its sealed state, reveals and opens only once every qualified trustee has signed the same
+ * one, and finishes and signs under no other (docs/spec.md section 6).
  * @module ceremony
  */
 
@@ -12,8 +13,8 @@ import { announce, getJson, postJson } from "./api.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson, canonicalJsonBytes, encode } from "./crypto/encoding.js";
 import { sha256 } from "./crypto/hashing.js";
-import { Announcement, CeremonyParams, Complaint, DealerMessage, Opening, Reveal, Trustee, adjudicate, qualificationToJSON,
-  qualify, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
+import { Announcement, CeremonyParams, Complaint, Confirmation, DealerMessage, Opening, Reveal, Trustee, adjudicate,
+  qualificationToJSON, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
 import { getGroup } from "./crypto/groups.js";
 import { seal } from "./crypto/keystore.js";
 import { downloadJson } from "./trustee/download.js";
@@ -33,7 +34,7 @@ const MISMATCH = "the server's ceremony outcome differs from the one computed he
 let passphrase = "";
 let trustee = null;
 let params = null;
-let qualification = null; // final once the complaints are in: computed here once
+let qualification = null; // final once the complaints are in: computed here once (Trustee.confirm)
 let outcome = null; // final once the open round is over: adjudicated here once
 
 /**
@@ -75,11 +76,18 @@ function transcript(state) {
   };
 }
 
-/** QUAL and the hash of rounds 1-3, decided in this browser from the public messages; both must agree with the server's. */
+/**
+ * QUAL and the hash of rounds 1-3, decided in this browser by the trustee from the public messages (over the
+ * announcements it dealt to, its own deal included) and kept in its sealed state; both must agree with the server's.
+ */
 async function ownQualification(state) {
   if (!qualification) {
-    const t = transcript(state);
-    qualification = await qualify(params, t.announcements, t.messages, t.complaints);
+    if (trustee.confirmed === null) {
+      const t = transcript(state);
+      await trustee.confirm(t.messages, t.complaints);
+      await saveState();
+    }
+    qualification = trustee.ownQualification();
   }
   if (canonicalJson(qualificationToJSON(qualification)) !== canonicalJson(state.qualification)) throw new Error(MISMATCH);
   $("qual-hash").textContent = toHex(qualification.transcriptHash).slice(0, 16);  // for trustees to compare out of band
@@ -115,10 +123,11 @@ async function step(state) {
   const g = params.group;
   const mine = (list) => list.some((m) => m.index === index);
   let revealed = null;
-  if (state.qualification && trustee.qualification === null) {
-    // once QUAL is public every trustee goes on under it, qualified or not, and keeps it in its sealed state:
-    // it opens, finishes and signs under no other (Trustee.reveal refuses a second, different one)
-    revealed = await trustee.reveal(await ownQualification(state));
+  if (state.qualification) await ownQualification(state);
+  if (state.qualification && state.round !== "confirm" && !trustee.agreed) {
+    // every qualified trustee signed the QUAL it computed: only if each signed this trustee's does it reveal and
+    // open (a relay showing trustees different rounds 1-3 gets no such agreement), and it keeps the agreement
+    revealed = await trustee.reveal(mapOf(state.confirmations, Confirmation.fromJSON));
     await saveState();
   }
   if (state.round === "announce" && !mine(state.announcements)) {
@@ -138,9 +147,13 @@ async function step(state) {
     const complaints = await trustee.checkShares(dealers);
     await saveState();
     await postJson(`${url}/complain`, { index, complaints: complaints.map((c) => c.toJSON(g)) });
+  } else if (state.round === "confirm" && !mine(state.confirmations)) {
+    announce(status, "Confirm: signing the qualified trustees you worked out…");
+    const t = transcript(state);
+    await post("confirm", (await trustee.confirm(t.messages, t.complaints)).toJSON(g));
   } else if (state.round === "reveal" && !mine(state.reveals) && (await ownQualification(state)).qualified.includes(index)) {
     announce(status, "Reveal: publishing your public commitments with their proofs…");
-    const reveal = revealed ?? (await trustee.reveal(await ownQualification(state)));
+    const reveal = revealed ?? (await trustee.reveal(mapOf(state.confirmations, Confirmation.fromJSON)));
     await post("reveal", reveal.toJSON(g));
   } else if (state.round === "open" && !state.reconstruct.includes(index) && !mine(state.openings)) {
     await ownReconstruct(state);

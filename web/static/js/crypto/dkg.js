@@ -5,12 +5,14 @@
  * Pedersen commitments g^a_m h^b_m and every other trustee's share (f(j), f'(j)) by hybrid
  * encryption. Round 3: check the received shares and complain, opening the KEM secret with a
  * Chaum-Pedersen proof; this fixes the qualified set QUAL ({@link qualify}). Round 4: every
- * qualified dealer reveals its Feldman commitments g^a_m with proofs. Round 5 (only when a
- * qualified dealer did not reveal): the other trustees open their shares of that dealer, whose
- * polynomial is then reconstructed in public. Then adjudicate, finish (own key share) and sign
- * the transcript hash. Every reveal is bound to the hash of rounds 1-3 (the qualification's
- * transcriptHash), and a trustee opens, finishes and signs only under the qualification it
- * revealed under. Every message's JSON, every error and every hash equal Python's.
+ * qualified trustee signs the hash of rounds 1-3 it computed itself ({@link Trustee#confirm}), and
+ * nobody reveals or opens before every qualified trustee signed the same one (the relay is no
+ * broadcast channel). Round 5: every qualified dealer reveals its Feldman commitments g^a_m with
+ * proofs. Round 6 (only when a qualified dealer did not reveal): the other trustees open their
+ * shares of that dealer, whose polynomial is then reconstructed in public. Then adjudicate, finish
+ * (own key share) and sign the transcript hash. Every reveal is bound to the hash of rounds 1-3
+ * (the qualification's transcriptHash), and a trustee opens, finishes and signs only under the
+ * qualification it confirmed. Every message's JSON, every error and every hash equal Python's.
  * @module dkg
  */
 
@@ -88,6 +90,15 @@ export async function dealContext(params, dealer, commitments, shares, announcem
 
 function shareAad(params, dealer, recipient) {
   return params.ctx("dkg-share", dealer, recipient);
+}
+
+function confirmCtx(params, index, qualification) {
+  return params.ctx("dkg-confirm", index, qualification.transcriptHash);
+}
+
+/** The hash of a view of the deal messages, as threshold.dkg._deals_digest: a trustee opens only against the one it confirmed. */
+async function dealsDigest(group, messages) {
+  return sha256(encode("dkg-deals", byIndex(messages).map((m) => canonicalJsonBytes(m.toJSON(group)))));
 }
 
 function complaintCtx(params, accuser, dealer) {
@@ -350,7 +361,46 @@ export class Complaint {
   }
 }
 
-/** Round 4: a qualified dealer's Feldman commitments A_m = g^a_m, with proofs of a_m and b_m. */
+/** Round 4: qualified trustee `index` signs, with its announced key, the hash of rounds 1-3 it computed itself. */
+export class Confirmation {
+  /** @param {number} index @param {SchnorrProof} signature */
+  constructor(index, signature) {
+    this.index = index;
+    this.signature = signature;
+  }
+
+  /** @param {Group} group @returns {object} the JSON of threshold.dkg.Confirmation.to_json */
+  toJSON(group) {
+    return { index: this.index, signature: this.signature.toJSON(group) };
+  }
+
+  /**
+   * @param {CeremonyParams} params
+   * @param {unknown} obj
+   * @param {string} [field]
+   * @returns {Confirmation}
+   * @throws {DecodeError}
+   */
+  static fromJSON(params, obj, field = "confirmation") {
+    const o = expectObject(obj, ["index", "signature"], field);
+    return new Confirmation(params.checkIndex(o.index, `${field}.index`),
+      SchnorrProof.fromJSON(params.group, o.signature, `${field}.signature`));
+  }
+
+  /**
+   * Whether trustee `announcement.index` signed this qualification's hash.
+   * @param {CeremonyParams} params
+   * @param {Announcement} announcement
+   * @param {Qualification} qualification
+   * @returns {Promise<boolean>}
+   */
+  async verify(params, announcement, qualification) {
+    return this.index === announcement.index
+      && this.signature.verify(params.group, announcement.encKey, confirmCtx(params, this.index, qualification));
+  }
+}
+
+/** Round 5: a qualified dealer's Feldman commitments A_m = g^a_m, with proofs of a_m and b_m. */
 export class Reveal {
   /**
    * @param {number} index
@@ -391,7 +441,7 @@ export class Reveal {
 
   /**
    * Whether this is a valid reveal of the dealer of `message` under `qualification`, as
-   * threshold.dkg.Reveal.valid (spec section 6 step 4): same index, k members of the group none
+   * threshold.dkg.Reveal.valid (spec section 6 step 5): same index, k members of the group none
    * the identity, and for each m a proof of log_g A_m under encode(context, n, k, "dkg-feldman",
    * i, m, Q) and of log_h (C_m / A_m) under encode(context, n, k, "dkg-blinding", i, m, Q), Q the
    * qualification's transcriptHash: a reveal is void for other rounds 1-3.
@@ -418,7 +468,7 @@ export class Reveal {
   }
 }
 
-/** Round 5: trustee `index` opens its shares (s, s') of the qualified dealers that did not reveal. */
+/** Round 6: trustee `index` opens its shares (s, s') of the qualified dealers that did not reveal. */
 export class Opening {
   /**
    * @param {number} index
@@ -490,7 +540,7 @@ export function qualificationToJSON(q) {
 }
 
 /**
- * Parse {@link qualificationToJSON} (a trustee's saved state keeps the qualification it revealed under).
+ * Parse {@link qualificationToJSON} (a trustee's saved state keeps the qualification it confirmed).
  * @param {CeremonyParams} params
  * @param {unknown} obj
  * @param {string} [field]
@@ -733,7 +783,7 @@ function interpolate(points, q) {
 
 /**
  * A_i0..A_i(k-1) of a qualified dealer that did not reveal, from the trustees' valid openings (spec
- * section 6 step 5): the k lowest valid openings fix f_i, every other valid opening must lie on it.
+ * section 6 step 6): the k lowest valid openings fix f_i, every other valid opening must lie on it.
  * @param {CeremonyParams} params
  * @param {any} h
  * @param {number} dealer
@@ -885,13 +935,15 @@ export class Trustee {
    * @param {bigint[]} polynomial f: a_0 (this dealer's part of the joint secret) .. a_(k-1)
    * @param {bigint[]} blinding f': b_0 .. b_(k-1)
    * @param {Map<number, {share: bigint, blinding: bigint}>} received valid shares (f_i(index), f'_i(index)) from other dealers
-   * @param {Qualification|null} [qualification] the qualification this trustee revealed under (null before round 4)
+   * @param {Qualification|null} [qualification] the qualification this trustee computed and confirmed (null before round 4)
    * @param {Map<number, Announcement>|null} [dealtTo] the announcements it encrypted its shares to (null before round 2)
-   * @param {number[]|null} [opened] the dealers it opened its shares of in round 5 (null before)
+   * @param {number[]|null} [opened] the dealers it opened its shares of in round 6 (null before)
    * @param {DealerMessage|null} [dealt] the deal message it sent (it deals once)
+   * @param {Uint8Array|null} [confirmed] the hash of the deal messages its qualification is over (null before round 4)
+   * @param {boolean} [agreed] every qualified trustee confirmed its qualification: it may reveal and open
    */
   constructor(params, index, encSecret, polynomial, blinding, received, qualification = null, dealtTo = null, opened = null,
-    dealt = null) {
+    dealt = null, confirmed = null, agreed = false) {
     this.params = params;
     this.index = params.checkIndex(index);
     this.encSecret = encSecret;
@@ -907,6 +959,10 @@ export class Trustee {
     this.opened = opened;
     /** @type {DealerMessage|null} */
     this.dealt = dealt;
+    /** @type {Uint8Array|null} */
+    this.confirmed = confirmed;
+    /** @type {boolean} */
+    this.agreed = agreed;
   }
 
   /**
@@ -938,7 +994,7 @@ export class Trustee {
 
   /**
    * The secret state to keep between rounds (seal it with keystore.js): JSON with hex scalars, and
-   * the qualification this trustee revealed under (null before), so that it goes on under no other.
+   * the qualification this trustee confirmed (null before), so that it goes on under no other.
    * @returns {object}
    */
   toState() {
@@ -953,7 +1009,8 @@ export class Trustee {
       blinding: this.blinding.map((b) => g.scalarToHex(b)), received,
       qualification: this.qualification && qualificationToJSON(this.qualification),
       dealt_to: this.dealtTo && announcementsJson(g, this.dealtTo),
-      opened: this.opened, dealt: this.dealt && this.dealt.toJSON(g) };
+      opened: this.opened, dealt: this.dealt && this.dealt.toJSON(g), confirmed: this.confirmed && toHex(this.confirmed),
+      agreed: this.agreed };
   }
 
   /**
@@ -966,7 +1023,8 @@ export class Trustee {
    */
   static fromState(params, state) {
     const keys = ["group", "context", "n", "k", "index", "enc_secret", "polynomial", "blinding", "received"];
-    const later = ["qualification", "dealt_to", "opened", "dealt"];  // absent from states saved by earlier versions
+    // absent from states saved by earlier versions
+    const later = ["qualification", "dealt_to", "opened", "dealt", "confirmed", "agreed"];
     const saved = (key) => typeof state === "object" && state !== null && Object.hasOwn(state, key);
     const o = expectObject(state, [...keys, ...later.filter(saved)], "state");
     const g = params.group;
@@ -988,11 +1046,16 @@ export class Trustee {
     const opened = present("opened") ? increasing(params, o.opened, "state.opened") : null;
     const dealt = present("dealt") ? DealerMessage.fromJSON(params, o.dealt, "state.dealt") : null;
     if (dealt !== null && dealtTo === null) throw new DecodeError("state.dealt", "a deal sent without the announcements it went to");
+    const qualification = present("qualification") ? qualificationFromJSON(params, o.qualification, "state.qualification") : null;
+    const confirmed = present("confirmed") ? fromHex(o.confirmed, 32, "state.confirmed") : null;
+    if (confirmed !== null && qualification === null) throw new DecodeError("state.confirmed", "a confirmation without its qualification");
+    if (saved("agreed") && typeof o.agreed !== "boolean") throw new DecodeError("state.agreed", "expected true or false");
+    const agreed = saved("agreed") && o.agreed;
+    if (agreed && confirmed === null) throw new DecodeError("state.agreed", "agreement on no confirmed qualification");
     return new Trustee(params, params.checkIndex(o.index, "state.index"), g.scalarFromHex(o.enc_secret, "state.enc_secret"),
       expectList(o.polynomial, params.k, "state.polynomial").map((a, m) => g.scalarFromHex(a, `state.polynomial[${m}]`)),
       expectList(o.blinding, params.k, "state.blinding").map((b, m) => g.scalarFromHex(b, `state.blinding[${m}]`)),
-      received, present("qualification") ? qualificationFromJSON(params, o.qualification, "state.qualification") : null,
-      dealtTo, opened, dealt);
+      received, qualification, dealtTo, opened, dealt, confirmed, agreed);
   }
 
   /**
@@ -1092,30 +1155,74 @@ export class Trustee {
   }
 
   /**
-   * Round 4, once QUAL is public, as threshold.dkg.Trustee.reveal: the Feldman commitments A_m = g^a_m
-   * with, for each m, a proof of a_m (base g) and of b_m for C_m / A_m = h^b_m (base h), both bound
-   * to the qualification's hash; null when this trustee is not qualified. Every trustee calls this,
-   * qualified or not: it keeps the qualification (save {@link Trustee#toState} afterwards) and opens,
-   * finishes and signs under no other.
-   * @param {Qualification} qualification from {@link qualify}
+   * Round 4, as threshold.dkg.Trustee.confirm: QUAL and the hash of rounds 1-3, computed by this
+   * trustee from the announcements it dealt to and the deal messages and complaints shown (which must
+   * hold its own deal as sent), signed (a trustee that dealt as the protocol asks is always qualified). It keeps
+   * that qualification (save {@link Trustee#toState} afterwards) and goes on under no other.
+   * @param {Map<number, DealerMessage>} messages
+   * @param {Complaint[]} complaints
    * @param {{rng?: Rng}} [options]
-   * @returns {Promise<Reveal|null>}
-   * @throws {ProtocolError} when it already went on under another qualification, or holds no valid share
-   *   from some qualified dealer (its complaint was dropped, or it never checked its shares)
+   * @returns {Promise<Confirmation>}
+   * @throws {ProtocolError} when it already confirmed another qualification, when QUAL disqualifies it though it
+   *   dealt as the protocol asks, or holds no valid share from some qualified dealer (its complaint was dropped)
    */
-  async reveal(qualification, { rng = systemRng } = {}) {
+  async confirm(messages, complaints, { rng = systemRng } = {}) {
+    const p = this.params;
+    const g = p.group;
+    if (this.dealtTo === null) {
+      throw new ProtocolError(`trustee ${this.index} has not dealt yet: it computes QUAL over the announcements it dealt to`);
+    }
+    this.ownMessage(messages);
+    const qualification = await qualify(p, this.dealtTo, messages, complaints);
     if (this.qualification !== null
       && canonicalJson(qualificationToJSON(this.qualification)) !== canonicalJson(qualificationToJSON(qualification))) {
-      throw new ProtocolError(`trustee ${this.index} already went on under another qualification`);
+      throw new ProtocolError(`trustee ${this.index} already confirmed another qualification: the rounds 1-3 shown now `
+        + "differ from those it was shown before");
     }
-    if (this.dealt !== null && !qualification.qualified.includes(this.index)) {  // an honest deal is never faulted
+    if (!qualification.qualified.includes(this.index)) {  // an honest deal is never faulted
       const why = qualification.disqualified.get(this.index) ?? "no reason given";
-      throw new ProtocolError(`the qualification disqualifies trustee ${this.index} (${why}), which dealt as the protocol `
+      throw new ProtocolError(`the rounds 1-3 shown disqualify trustee ${this.index} (${why}), which dealt as the protocol `
         + "asks: whoever relays the deal messages dropped or altered its own");
     }
     const missing = qualification.qualified.filter((i) => i !== this.index && !this.received.has(i));
     if (missing.length) throw new ProtocolError(`trustee ${this.index} holds no valid share from qualified dealers ${pyList(missing)}`);
     this.qualification = qualification;
+    this.confirmed = await dealsDigest(g, messages);
+    const signature = await SchnorrProof.prove(g, this.encSecret, confirmCtx(p, this.index, qualification), { rng });
+    return new Confirmation(this.index, signature);
+  }
+
+  /**
+   * Round 5, as threshold.dkg.Trustee.reveal: once every qualified trustee has confirmed the
+   * qualification this trustee confirmed, the Feldman commitments A_m = g^a_m with, for each m, a
+   * proof of a_m (base g) and of b_m for C_m / A_m = h^b_m (base h), both bound to the
+   * qualification's hash; null when this trustee is not qualified. Every trustee calls this before
+   * it opens or finishes (save {@link Trustee#toState} afterwards). The relay is no broadcast
+   * channel: it could show trustees different rounds 1-3 and have each reveal and open under its own.
+   * @param {Map<number, Confirmation>} confirmations trustee -> its confirmation, as published
+   * @param {{rng?: Rng}} [options]
+   * @returns {Promise<Reveal|null>}
+   * @throws {ProtocolError} before {@link Trustee#confirm}, or while some qualified trustee has not confirmed its
+   *   qualification (it was shown other rounds 1-3, or has not confirmed yet)
+   */
+  async reveal(confirmations, { rng = systemRng } = {}) {
+    if (!(confirmations instanceof Map)) {
+      throw new TypeError("reveal takes the qualified trustees' confirmations (round 4), a Map: the trustee computes "
+        + "QUAL itself, in confirm()");
+    }
+    const qualification = this.ownQualification();
+    const unconfirmed = [];
+    for (const i of qualification.qualified) {
+      const c = confirmations.get(i);
+      if (!c || !(await c.verify(this.params, this.dealtTo.get(i), qualification))) unconfirmed.push(i);
+    }
+    if (unconfirmed.length) {
+      throw new ProtocolError(`qualified trustees ${pyList(unconfirmed)} have not confirmed the qualification trustee `
+        + `${this.index} computed (hash ${toHex(qualification.transcriptHash).slice(0, 16)}): they were shown other `
+        + "rounds 1-3 than this trustee, or have not confirmed yet; it reveals and opens nothing before every qualified "
+        + "trustee has");
+    }
+    this.agreed = true;
     if (!qualification.qualified.includes(this.index)) return null;
     const p = this.params;
     const g = p.group;
@@ -1132,7 +1239,7 @@ export class Trustee {
   }
 
   /**
-   * Round 5, as threshold.dkg.Trustee.open: this trustee's share pairs from the qualified dealers that
+   * Round 6, as threshold.dkg.Trustee.open: this trustee's share pairs from the qualified dealers that
    * it finds without a valid reveal under its qualification (RECON, decided here, never from the
    * server), but its own. Once only (kept in {@link Trustee#opened}, saved with the state): a relay
    * showing each trustee another dealer missing would otherwise collect every polynomial; and never
@@ -1140,11 +1247,15 @@ export class Trustee {
    * @param {Map<number, DealerMessage>} messages
    * @param {Map<number, Reveal>} reveals dealer -> reveal, as published
    * @returns {Promise<Opening>}
-   * @throws {ProtocolError} before {@link Trustee#reveal}, for another RECON than the one opened for, or below k reveals
+   * @throws {ProtocolError} before every qualified trustee's confirmation ({@link Trustee#reveal}), for other deal
+   *   messages than those it confirmed over, for another RECON than the one opened for, or below k reveals
    */
   async open(messages, reveals) {
-    const qualification = this.ownQualification();
-    this.ownMessage(messages);
+    const qualification = this.agreedQualification();
+    if (!bytesEqual(await dealsDigest(this.params.group, messages), this.confirmed)) {
+      throw new ProtocolError(`the deal messages shown to trustee ${this.index} differ from those it confirmed the `
+        + "qualification over: whoever relays them altered the view");
+    }
     const recon = await toReconstruct(this.params, qualification, messages, reveals);
     if (this.opened !== null && pyList(this.opened) !== pyList(recon)) {
       throw new ProtocolError(`trustee ${this.index} already opened its shares for dealers ${pyList(this.opened)} to be `
@@ -1209,22 +1320,34 @@ export class Trustee {
     }
   }
 
-  /** @returns {Qualification} the qualification this trustee revealed under */
+  /** @returns {Qualification} the qualification this trustee confirmed */
   ownQualification() {
-    if (this.qualification === null) throw new ProtocolError(`trustee ${this.index} has not reached the reveal round`);
+    if (this.qualification === null || this.confirmed === null) {
+      throw new ProtocolError(`trustee ${this.index} has not confirmed a qualification yet`);
+    }
     return this.qualification;
   }
 
+  /** @returns {Qualification} the qualification every qualified trustee confirmed ({@link Trustee#reveal} checked) */
+  agreedQualification() {
+    const qualification = this.ownQualification();
+    if (!this.agreed) {
+      throw new ProtocolError(`trustee ${this.index} has not seen every qualified trustee's confirmation of its `
+        + "qualification (reveal checks them)");
+    }
+    return qualification;
+  }
+
   /**
-   * Refuse an outcome of other rounds 1-3 than those this trustee revealed under, or one reconstructing other
+   * Refuse an outcome of other rounds 1-3 than those this trustee confirmed, or one reconstructing other
    * dealers than those it opened its shares for.
    * @param {CeremonyResult} result
    * @throws {ProtocolError|VerificationError}
    */
   checkResult(result) {
-    const own = this.ownQualification().transcriptHash;
+    const own = this.agreedQualification().transcriptHash;
     if (!(result.qualificationHash instanceof Uint8Array) || !bytesEqual(result.qualificationHash, own)) {
-      throw new VerificationError(`trustee ${this.index}: the outcome is not of the qualification it revealed under`);
+      throw new VerificationError(`trustee ${this.index}: the outcome is not of the qualification it confirmed`);
     }
     if (this.opened !== null && pyList(this.opened) !== pyList(result.reconstructed)) {
       throw new VerificationError(`trustee ${this.index}: the outcome reconstructs dealers ${pyList(result.reconstructed)}, `
@@ -1235,7 +1358,7 @@ export class Trustee {
 
   /**
    * This trustee's share of the joint secret: the sum of the qualified dealers' shares (only of an
-   * outcome of the qualification it revealed under).
+   * outcome of the qualification it confirmed).
    * @param {CeremonyResult} result from {@link adjudicate}
    * @returns {TrusteeKey}
    * @throws {ProtocolError|VerificationError}
@@ -1258,7 +1381,7 @@ export class Trustee {
 
   /**
    * Signature on the transcript hash with the announced encryption key: only of an outcome that {@link finish}
-   * accepts (the qualification this trustee revealed under, and its own share fits its verification key).
+   * accepts (the qualification this trustee confirmed, and its own share fits its verification key).
    * @param {CeremonyResult} result
    * @param {{rng?: Rng}} [options]
    * @returns {Promise<SchnorrProof>}
