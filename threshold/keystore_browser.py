@@ -1,8 +1,12 @@
-"""Trustee backups sealed in the browser (web/static/js/crypto/keystore.js), read and written here.
+"""The legacy browser backup format, quorum-secret-browser-v1, read and written here.
 
-WebCrypto has no argon2id, so the browser derives the key with PBKDF2-HMAC-SHA256 (at least
-600,000 iterations); the rest matches threshold.keystore: AES-256-GCM over the canonical JSON of
-the secret, the format name as associated data. `unseal_any` opens either kind of document.
+web/static/js/crypto/keystore.js now seals in threshold.keystore's own format (quorum-secret-v1,
+argon2id in plain JavaScript), so the backups trustees download today are plain threshold.keystore
+files (`keystore.load` opens them). Browsers before that derived the key with PBKDF2-HMAC-SHA256
+(at least 600,000 iterations, WebCrypto); the rest matched threshold.keystore: AES-256-GCM over the
+canonical JSON of the secret, the format name as associated data. Such backups still open: here,
+and in keystore.js's `unseal`. `unseal_any` opens either kind of document. `seal` is kept for tests
+and for web/demo.py; nothing in the browser writes this format any more.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ def _derive(passphrase: str, salt: bytes, iterations: int) -> bytes:
 
 
 def seal(secret: Any, passphrase: str, iterations: int = PBKDF2_ITERATIONS) -> dict[str, Any]:
-    """The document keystore.js writes (for tests and for handing a key back to a browser)."""
+    """A legacy quorum-secret-browser-v1 document (PBKDF2), as browsers wrote before argon2id; keystore.js still
+    opens it. New backups are threshold.keystore.seal documents."""
     if not passphrase:
         raise ValueError("an empty passphrase protects nothing")
     if not PBKDF2_ITERATIONS <= iterations <= MAX_ITERATIONS:
@@ -41,7 +46,8 @@ def seal(secret: Any, passphrase: str, iterations: int = PBKDF2_ITERATIONS) -> d
 
 
 def unseal(document: Any, passphrase: str) -> Any:
-    """Decrypt a browser-sealed document; a wrong passphrase or any tampering raises VerificationError."""
+    """Decrypt a legacy browser-sealed (PBKDF2) document; a wrong passphrase or any tampering raises
+    VerificationError."""
     if not isinstance(document, dict) or set(document) != {"format", "kdf", "nonce", "ciphertext"}:
         raise DecodeError("secret file", "expected exactly the keys format, kdf, nonce, ciphertext")
     if document["format"] != FORMAT:
@@ -63,7 +69,8 @@ def unseal(document: Any, passphrase: str) -> Any:
 
 
 def unseal_any(document: Any, passphrase: str) -> Any:
-    """Open a backup sealed by the browser or by threshold.keystore, whichever it is."""
+    """Open a backup in either format: quorum-secret-v1 (threshold.keystore, and the browser since it derives with
+    argon2id) or the legacy quorum-secret-browser-v1 (PBKDF2)."""
     if isinstance(document, dict) and document.get("format") == FORMAT:
         return unseal(document, passphrase)
     return keystore.unseal(document, passphrase)

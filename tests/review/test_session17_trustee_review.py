@@ -168,7 +168,7 @@ def test_a_demo_interrupted_while_writing_the_trustee_files_is_usable_after_a_re
         ceremony = next(e.payload for e in Election(state.board, "demo").entries() if e.type == "key_ceremony")
         g = get_group("ed25519")
         for path in demo.trustee_files:  # each file opens with the passphrase shown and holds this ceremony's share
-            key = dkg.TrusteeKey.from_json(g, keystore_browser.unseal(json.loads(path.read_text()), demo.passphrase))
+            key = dkg.TrusteeKey.from_json(g, keystore.unseal(json.loads(path.read_text()), demo.passphrase))
             assert g.to_hex(g.exp_g(key.secret)) == ceremony["verification_keys"][key.index - 1]
     finally:
         state.board.engine.dispose()

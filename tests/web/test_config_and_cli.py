@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from quorum.cli import main
-from threshold import keystore_browser
+from threshold import keystore
 from threshold.dkg import TrusteeKey
 from threshold.groups import get_group
 from web import create_app
@@ -74,7 +74,7 @@ def test_demo_election_is_ready_to_vote(tmp_path: Path) -> None:
     assert "Quorum demo election" in client.get("/vote/demo").get_data(as_text=True)
     for path in demo.trustee_files:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    key = TrusteeKey.from_json(get_group("ed25519"), keystore_browser.unseal(json.loads(demo.trustee_files[0].read_text()),
+    key = TrusteeKey.from_json(get_group("ed25519"), keystore.unseal(json.loads(demo.trustee_files[0].read_text()),
                                                                                demo.passphrase))
     assert key.index == 1
     assert create_demo(state.board, state.session, tmp_path, group="ed25519") is None  # only once

@@ -19,7 +19,7 @@ from unittest import mock
 
 import nacl.bindings as sodium
 
-from threshold import dkg, hybrid, keystore_browser, shamir
+from threshold import dkg, hybrid, keystore, shamir
 from threshold.decryption import partial_decrypt
 from threshold.elgamal import PublicKey
 from threshold.encoding import canonical_json, encode
@@ -98,7 +98,7 @@ def deterministic(group: Group, draws: Draws) -> Iterator[Draws]:
     with mock.patch.object(group, "random_scalars", lambda n: [draws.scalar(group.q) for _ in range(n)]), \
             mock.patch.object(shamir, "secrets", SimpleNamespace(randbelow=draws.below)), \
             mock.patch.object(hybrid, "os", SimpleNamespace(urandom=draws.urandom)), \
-            mock.patch.object(keystore_browser, "os", SimpleNamespace(urandom=draws.urandom)):
+            mock.patch.object(keystore, "os", SimpleNamespace(urandom=draws.urandom)):
         yield draws
 
 
@@ -551,9 +551,10 @@ def decryption_vectors(group: Group, key: dkg.TrusteeKey) -> dict[str, Any]:
 def keystore_vector() -> dict[str, Any]:
     secret = {"group": "ed25519", "index": 2, "secret": "0f" * 32, "note": "Grüße 😀"}
     draws = Draws("keystore")
-    with mock.patch.object(keystore_browser, "os", SimpleNamespace(urandom=draws.urandom)):
-        document = keystore_browser.seal(secret, "correct horse battery staple")
-    assert keystore_browser.unseal(document, "correct horse battery staple") == secret
+    with mock.patch.object(keystore, "os", SimpleNamespace(urandom=draws.urandom)):
+        document = keystore.seal(secret, "correct horse battery staple", {"time_cost": 1, "memory_cost": 8 * 1024,
+                                                                          "parallelism": 1})
+    assert keystore.unseal(document, "correct horse battery staple") == secret
     return {"passphrase": "correct horse battery staple", "secret": secret, "draws": draws.to_json(), "document": document}
 
 

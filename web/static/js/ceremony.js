@@ -16,7 +16,7 @@ import { sha256 } from "./crypto/hashing.js";
 import { Announcement, CeremonyParams, Complaint, Confirmation, DealerMessage, Opening, Reveal, Trustee, adjudicate,
   qualificationToJSON, resultFromJSON, resultToJSON, toReconstruct } from "./crypto/dkg.js";
 import { getGroup } from "./crypto/groups.js";
-import { seal } from "./crypto/keystore.js";
+import { seal, sealer } from "./crypto/keystore.js";
 import { downloadJson } from "./trustee/download.js";
 import { openSealed } from "./trustee/open.js";
 
@@ -36,6 +36,7 @@ let trustee = null;
 let params = null;
 let qualification = null; // final once the complaints are in: computed here once (Trustee.confirm)
 let outcome = null; // final once the open round is over: adjudicated here once
+let progress = null; // seals the progress saved after each round: the passphrase's argon2id key, derived once
 
 /**
  * The ceremony's parameters, refused unless they are the election's setup entry's (voting.context.Setup.
@@ -58,7 +59,8 @@ async function checkedParams(state) {
 }
 
 async function saveState() {
-  localStorage.setItem(storageKey, JSON.stringify(await seal(trustee.toState(), passphrase)));
+  progress ??= await sealer(passphrase);
+  localStorage.setItem(storageKey, JSON.stringify(await progress.seal(trustee.toState())));
 }
 
 function mapOf(list, parse) {
@@ -193,6 +195,7 @@ async function ownResult(state) {
 /** Compute this trustee's key share and download it, sealed with the passphrase. */
 async function finish(state) {
   const key = trustee.finish(await ownResult(state));
+  announce(status, "Sealing your key share with your passphrase (argon2id)…");
   const sealed = await seal(key.toJSON(), passphrase);
   downloadJson(sealed, `trustee-${root.dataset.election}-${index}.json`, $("backup"));
   $("backup").dataset.saved = "1";
@@ -227,6 +230,7 @@ $("start-form").addEventListener("submit", async (event) => {
       announce(status, "This key ceremony is already complete. Use your backup file to decrypt when the tally is ready.", "ok");
       return;
     }
+    announce(status, "Deriving a key from your passphrase (argon2id, a second or two)…");
     trustee = saved ? Trustee.fromState(params, await openSealed(JSON.parse(saved), passphrase,
       "the progress this browser saved for this ceremony", "when you started it")) : Trustee.create(params, index);
     await saveState();
