@@ -455,8 +455,9 @@ class Trustee:
 
     def confirm(self, messages: Mapping[int, DealerMessage], complaints: list[Complaint]) -> Confirmation | None:
         """Round 4: QUAL and the hash of rounds 1-3, computed by this trustee itself from the announcements it dealt
-        to and the deal messages and complaints shown (which must hold its own deal as sent), signed if it is
-        qualified (None if not). The trustee keeps that qualification: it confirms, reveals, opens, finishes and
+        to and the deal messages and complaints shown (which must hold every trustee's deal, its own as sent: an
+        honest dealer is then in every QUAL, so that no two groups of trustees agree on different ones), signed if
+        it is qualified (None if not). The trustee keeps that qualification: it confirms, reveals, opens, finishes and
         signs under no other. Refused for a QUAL disqualifying it though it dealt as the protocol asks, or naming a
         dealer whose valid share it does not hold (its complaint was dropped)."""
         p, g = self.params, self.params.group
@@ -464,6 +465,12 @@ class Trustee:
             raise ProtocolError(f"trustee {self.index} has not dealt yet: it computes QUAL over the announcements it "
                                 "dealt to")
         self._own_message(messages)
+        absent = [j for j in range(1, p.n + 1) if j not in messages]
+        if absent:
+            raise ProtocolError(f"the deal messages shown to trustee {self.index} lack those of trustees {absent}: it "
+                                "computes QUAL only over every trustee's deal (a relay dropping honest deals from "
+                                "some views could otherwise fork the ceremony); a trustee that does not deal stops the "
+                                "ceremony, which restarts without it")
         qualification = qualify(p, self._dealt_to, messages, complaints)
         if self.qualification is not None and self.qualification != qualification:
             raise ProtocolError(f"trustee {self.index} already confirmed another qualification: the rounds 1-3 shown "

@@ -66,13 +66,15 @@ def seal(secret: Any, passphrase: str, params: dict[str, int] | None = None) -> 
 
 def unseal(document: Any, passphrase: str) -> Any:
     """Decrypt a sealed document; a wrong passphrase or any tampering raises VerificationError."""
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise DecodeError("secret file", f"not a {FORMAT} document")
-    if set(document) != {"format", "kdf", "nonce", "ciphertext"}:
+    if not isinstance(document, dict) or set(document) != {"format", "kdf", "nonce", "ciphertext"}:
         raise DecodeError("secret file", "expected exactly format, kdf, nonce, ciphertext")
+    if document["format"] != FORMAT:
+        raise DecodeError("secret file.format", f"not a {FORMAT} document")
     kdf = document["kdf"]
-    if not isinstance(kdf, dict) or set(kdf) != {"name", "salt", *_LIMITS} or kdf["name"] != "argon2id":
-        raise DecodeError("secret file.kdf", "expected argon2id with salt, time_cost, memory_cost, parallelism")
+    if not isinstance(kdf, dict) or set(kdf) != {"name", "salt", *_LIMITS}:
+        raise DecodeError("secret file.kdf", "expected name, salt, time_cost, memory_cost, parallelism")
+    if kdf["name"] != "argon2id":
+        raise DecodeError("secret file.kdf.name", "expected argon2id")
     params = _kdf_params(kdf, "secret file.kdf")
     salt = hex_bytes(kdf["salt"], "secret file.kdf.salt", 16)
     nonce = hex_bytes(document["nonce"], "secret file.nonce", 12)

@@ -166,7 +166,10 @@ class Transcript:
         return tuple(i for i in needed if i not in self.raw[current])
 
     def current_round(self) -> str:
-        """The round waiting for messages; 'publish' once every qualified trustee has signed, 'done' once on the board."""
+        """The round waiting for messages; 'publish' once every qualified trustee has signed, 'done' once on the board
+        (first: a ceremony published before the confirm round existed has no confirmations and needs none)."""
+        if self.published:
+            return "done"
         for name in ROUNDS[:3]:
             if len(self.raw[name]) < self.params.n:
                 return name
@@ -178,7 +181,7 @@ class Transcript:
             return "open"
         if not set(self.result().qualified) <= set(self.raw["sign"]):
             return "sign"
-        return "done" if self.published else "publish"
+        return "publish"
 
     def to_json(self) -> dict[str, Any]:
         """What a trustee's browser needs: parameters, the current round, every message so far, QUAL, the outcome."""

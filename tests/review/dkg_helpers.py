@@ -12,6 +12,8 @@ import pytest
 
 from threshold import dkg
 from threshold.errors import QuorumError
+from threshold.proofs import SchnorrProof
+from threshold.vss import feldman_commit, pedersen_h
 
 CRYPTO_JS = Path(__file__).resolve().parents[2] / "web" / "static" / "js" / "crypto"
 
@@ -50,3 +52,13 @@ def confirmed(trustees: Iterable[dkg.Trustee], messages: dict[int, dkg.DealerMes
     """Round 4 played by `trustees` over one view: each computes QUAL itself; the qualified ones' confirmations."""
     made = {t.index: t.confirm(messages, complaints) for t in trustees}
     return {i: c for i, c in made.items() if c is not None}
+
+
+def reveal_by_hand(params: dkg.CeremonyParams, dealer: dkg.Trustee, qualification: dkg.Qualification) -> dkg.Reveal:
+    """Dealer's true Feldman values with valid proofs bound to `qualification` under `params`' context, made outside
+    Trustee.reveal (which reveals only once every qualified trustee confirmed the trustee's own QUAL)."""
+    g, h = params.group, pedersen_h(params.group)
+    return dkg.Reveal(dealer.index, tuple(feldman_commit(g, dealer.polynomial)), tuple(
+        (SchnorrProof.prove(g, a, params.ctx("dkg-feldman", dealer.index, m, qualification.transcript_hash)),
+         SchnorrProof.prove(g, b, params.ctx("dkg-blinding", dealer.index, m, qualification.transcript_hash), base=h))
+        for m, (a, b) in enumerate(zip(dealer.polynomial, dealer.blinding))))

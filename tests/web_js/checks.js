@@ -231,6 +231,10 @@ function dkgChecks(c, name, scenarios) {
       if (!same(dkg.qualificationToJSON(qualification), t.qualification)) {
         return `qualification differs: ${canonicalJson(dkg.qualificationToJSON(qualification))}`;
       }
+      if (t.confirm_refused) {  // silent-dealer: no trustee confirms a view without every trustee's deal
+        const refused = await throwsKind(() => trustee.confirm(all.messages, all.complaints, { rng }), ProtocolError);
+        return refused?.message === t.confirm_refused || `confirmed a view without every deal: ${refused?.message}`;
+      }
       const confirmation = await trustee.confirm(all.messages, all.complaints, { rng });
       if (!same(confirmation.toJSON(g), t.confirmations.find((x) => x.index === 1))) return "confirmation differs";
       trustee = dkg.Trustee.fromState(params, JSON.parse(canonicalJson(trustee.toState())));
@@ -339,6 +343,7 @@ function dkgChecks(c, name, scenarios) {
       const err2 = await throwsKind(() => before().finish(result), ProtocolError);
       const err3 = await throwsKind(() => before().sign(result), ProtocolError);
       if (err1?.message !== "trustee 1 has not confirmed a qualification yet" || !err2 || !err3) return "went on before confirming";
+      if (t.confirm_refused) return true;  // silent-dealer: it never confirms (checked above)
       const trustee = before();
       await trustee.confirm(all.messages, all.complaints);
       const err8 = await throwsKind(() => trustee.open(all.messages, all.reveals), ProtocolError);

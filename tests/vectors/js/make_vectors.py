@@ -388,8 +388,17 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
     silent = trustees.pop(3) if scenario == "silent-dealer" else None  # whose deal is not on the record: it stops
     complaints = [c for i, t in trustees.items() for c in step(i, lambda t=t: t.check_shares(messages))]
     qualification = dkg.qualify(params, announcements, messages, complaints)
-    confirmations = {}
+    confirmations, refused = {}, None
     for i, t in trustees.items():
+        if scenario == "silent-dealer":  # no trustee confirms a view without every deal (spec section 6 step 4); the
+            try:  # adjudication of such a transcript stays specified, so its trustees are stepped past round 4 by hand
+                t.confirm(messages, complaints)
+            except ProtocolError as e:
+                refused = str(e) if i == 1 else refused
+            t.qualification, t._confirmed_deals = qualification, dkg._deals_digest(group, messages)
+            confirmations[i] = dkg.Confirmation(i, step(i, lambda t=t, i=i: SchnorrProof.prove(
+                group, t.enc_secret, dkg._confirm_ctx(params, i, qualification))))
+            continue
         confirmation = step(i, lambda t=t: t.confirm(messages, complaints))
         if confirmation is not None:
             confirmations[i] = confirmation
@@ -440,7 +449,8 @@ def ceremony(group: Group, scenario: str) -> tuple[dict[str, Any], list[dkg.Trus
                                                              shamir.evaluate(trustees[2].blinding, i, group.q))}).to_json(group)
                                         for i in (1, 3)]
         assert vector["openings_without_2"][0] == dkg.Opening(1, {2: trustees[1].received[2]}).to_json(group)
-        assert silent is not None
+        assert silent is not None and refused is not None
+        vector["confirm_refused"] = refused
     return vector, keys
 
 

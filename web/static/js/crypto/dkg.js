@@ -1049,6 +1049,9 @@ export class Trustee {
     const qualification = present("qualification") ? qualificationFromJSON(params, o.qualification, "state.qualification") : null;
     const confirmed = present("confirmed") ? fromHex(o.confirmed, 32, "state.confirmed") : null;
     if (confirmed !== null && qualification === null) throw new DecodeError("state.confirmed", "a confirmation without its qualification");
+    if (confirmed !== null && dealt === null) {
+      throw new DecodeError("state.confirmed", "a confirmation without the deal and the announcements it was computed over");
+    }
     if (saved("agreed") && typeof o.agreed !== "boolean") throw new DecodeError("state.agreed", "expected true or false");
     const agreed = saved("agreed") && o.agreed;
     if (agreed && confirmed === null) throw new DecodeError("state.agreed", "agreement on no confirmed qualification");
@@ -1157,7 +1160,7 @@ export class Trustee {
   /**
    * Round 4, as threshold.dkg.Trustee.confirm: QUAL and the hash of rounds 1-3, computed by this
    * trustee from the announcements it dealt to and the deal messages and complaints shown (which must
-   * hold its own deal as sent), signed (a trustee that dealt as the protocol asks is always qualified). It keeps
+   * hold every trustee's deal, its own as sent), signed (a trustee that dealt as the protocol asks is always qualified). It keeps
    * that qualification (save {@link Trustee#toState} afterwards) and goes on under no other.
    * @param {Map<number, DealerMessage>} messages
    * @param {Complaint[]} complaints
@@ -1173,6 +1176,13 @@ export class Trustee {
       throw new ProtocolError(`trustee ${this.index} has not dealt yet: it computes QUAL over the announcements it dealt to`);
     }
     this.ownMessage(messages);
+    const absent = [];
+    for (let j = 1; j <= p.n; j++) if (!messages.has(j)) absent.push(j);
+    if (absent.length) {
+      throw new ProtocolError(`the deal messages shown to trustee ${this.index} lack those of trustees ${pyList(absent)}: it `
+        + "computes QUAL only over every trustee's deal (a relay dropping honest deals from some views could otherwise "
+        + "fork the ceremony); a trustee that does not deal stops the ceremony, which restarts without it");
+    }
     const qualification = await qualify(p, this.dealtTo, messages, complaints);
     if (this.qualification !== null
       && canonicalJson(qualificationToJSON(this.qualification)) !== canonicalJson(qualificationToJSON(qualification))) {
