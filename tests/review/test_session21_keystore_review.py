@@ -12,7 +12,7 @@ ceremony.js use).
 
 All JavaScript runs under node through the real modules (argon2_node.mjs via tests/web_js/test_argon2.node, or a
 small runner below importing keystore.js / argon2.js / trustee/open.js). Tests marked xfail(strict=True) are open
-defects; the one whose docstring starts "Failed before (fixed in session 21)" was fixed; the others held.
+defects; those whose docstrings start "Failed before (fixed in session 21)" were fixed; the others held.
 """
 
 from __future__ import annotations
@@ -161,14 +161,14 @@ def test_one_gib_one_lane_matches_argon2_cffi(one_gib: tuple[dict[str, Any], dic
     assert answer["tag"] == python_tag({**request, "len": 32})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "crypto/argon2.js argon2idAsync: yields to the event loop only between segments, and a segment is m/(4p) "
-    "blocks: a file within LIMITS (p = 1, 1 GiB, e.g. a swapped or CLI-written backup opened in the decrypt page) "
-    "holds the page's thread ~3 s per segment (measured 2.8 s in node; 4 x t such tasks, up to ~80 of them at "
-    "t = 20), where argon2.js's docstring promises yielding 'so that a page stays responsive' (at the default, "
-    "64 MiB p = 4, a task is ~100 ms). Fix: yield inside a segment every few thousand blocks (fill it in chunks of "
-    "e.g. 2048 blocks, or by elapsed time), so that no task exceeds ~100 ms whatever the file asks for."))
 def test_async_argon2_never_holds_the_event_loop_for_long(one_gib: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Failed before (fixed in session 21): crypto/argon2.js argon2idAsync: yields to the event loop only between
+    segments, and a segment is m/(4p) blocks: a file within LIMITS (p = 1, 1 GiB, e.g. a swapped or CLI-written
+    backup opened in the decrypt page) holds the page's thread ~3 s per segment (measured 2.8 s in node; 4 x t such
+    tasks, up to ~80 of them at t = 20), where argon2.js's docstring promises yielding 'so that a page stays
+    responsive' (at the default, 64 MiB p = 4, a task is ~100 ms). Fix: yield inside a segment every few thousand
+    blocks (fill it in chunks of e.g. 2048 blocks, or by elapsed time), so that no task exceeds ~100 ms whatever the
+    file asks for."""
     _, answer = one_gib
     assert answer["longest"] < 500, f"event loop held {answer['longest']:.0f} ms (whole run {answer['ms']:.0f} ms)"
 

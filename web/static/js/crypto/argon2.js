@@ -248,19 +248,26 @@ function start(password, salt, { timeCost, memoryCost, parallelism, hashLength =
   return { mem, t, m, p, laneLength, segment, hashLength };
 }
 
-/** Fill one segment (RFC 9106 section 3.4): lane `lane`, slice `slice` of pass `pass`. */
-function fillSegment(st, pass, slice, lane) {
+/** Blocks filled between two yields of argon2idAsync (a multiple of 128, an address block's worth). */
+const CHUNK = 8192;
+
+/**
+ * Fill blocks `from` (a multiple of 128) to `to` of one segment (RFC 9106 section 3.4): lane `lane`, slice `slice`
+ * of pass `pass`. Each call sets up the addressing input itself, so that calls of concurrent computations may
+ * interleave.
+ */
+function fillSegment(st, pass, slice, lane, from = 0, to = st.segment) {
   const { mem, p, laneLength, segment } = st;
   const independent = pass === 0 && slice < 2; // argon2id: data-independent for the first half of the first pass
   if (independent) {
     INPUT.fill(0);
     INPUT[0] = pass; INPUT[2] = lane; INPUT[4] = slice; INPUT[6] = st.m - (st.m % (4 * p)); INPUT[8] = st.t;
-    INPUT[10] = TYPE_ID;
+    INPUT[10] = TYPE_ID; INPUT[12] = from / 128; // the counter as it stands before block `from`'s address block
   }
   const first = pass === 0 && slice === 0 ? 2 : 0;
-  let current = lane * laneLength + slice * segment + first;
+  let current = lane * laneLength + slice * segment + Math.max(first, from);
   let previous = current % laneLength === 0 ? current + laneLength - 1 : current - 1;
-  for (let index = 0; index < segment; index++) {
+  for (let index = from; index < to; index++) {
     if (independent && index % 128 === 0) nextAddresses();
     if (index < first) continue;
     let j1, j2;
@@ -330,8 +337,8 @@ export function argon2id(password, salt, params) {
 }
 
 /**
- * argon2id, the same output as `argon2id`, yielding to the event loop after every segment so that a page stays
- * responsive and can show progress.
+ * argon2id, the same output as `argon2id`, yielding to the event loop every CHUNK blocks (and after every
+ * segment) so that a page stays responsive, whatever memory a file asks for, and can show progress.
  * @param {Uint8Array} password
  * @param {Uint8Array} salt at least 8 bytes
  * @param {Argon2Params} params
@@ -341,15 +348,18 @@ export function argon2id(password, salt, params) {
  */
 export async function argon2idAsync(password, salt, params, { onProgress } = {}) {
   const st = start(password, salt, params);
-  const total = st.t * 4 * st.p;
+  const total = st.t * 4 * st.p * st.segment;
   let done = 0;
   for (let pass = 0; pass < st.t; pass++) {
     for (let slice = 0; slice < 4; slice++) {
       for (let lane = 0; lane < st.p; lane++) {
-        fillSegment(st, pass, slice, lane);
-        done += 1;
-        if (onProgress) onProgress(done / total);
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        for (let from = 0; from < st.segment; from += CHUNK) {
+          const to = Math.min(st.segment, from + CHUNK);
+          fillSegment(st, pass, slice, lane, from, to);
+          done += to - from;
+          if (onProgress) onProgress(done / total);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
       }
     }
   }
