@@ -221,6 +221,7 @@ $("start-form").addEventListener("submit", async (event) => {
   if (first.length < 12) return announce(problem, "passphrase: use at least 12 characters", "error");
   if (first !== $("passphrase2").value) return announce(problem, "passphrase again: the two passphrases differ", "error");
   passphrase = first;
+  progress = null;  // a key of this passphrase, not of one typed before
   $("start").disabled = true;
   try {
     const state = await getJson(url);
