@@ -9,8 +9,9 @@ as it computed it; nobody reveals or opens anything before every qualified trust
 same one (the relay is no broadcast channel: it could show trustees different rounds 1-3). Round 5
 (reveal): each qualified dealer publishes its Feldman values g^a_m with proofs tying them to its
 Pedersen commitments. Round 6 (open), only if a qualified dealer did not reveal: the trustees
-publish their shares from it and anyone reconstructs its polynomial. Nobody sees a Feldman value before QUAL is fixed and a withheld reveal changes
-nothing, so no trustee can choose between joint keys. Every trustee signs the transcript hash.
+publish their shares from it and anyone reconstructs its polynomial. Nobody sees a Feldman value
+before QUAL is fixed and a withheld reveal changes nothing, so no trustee can choose between joint
+keys. Every trustee signs the transcript hash.
 docs/spec.md section 6 is the normative description.
 """
 
