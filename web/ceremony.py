@@ -102,10 +102,6 @@ class Transcript:
         """Round 3 messages, flattened in trustee order."""
         return [dkg.Complaint.from_json(self.params, c) for _, m in sorted(self.raw["complain"].items()) for c in m["complaints"]]
 
-    def confirmations(self) -> dict[int, dkg.Confirmation]:
-        """Round 4 messages (each was checked valid on arrival)."""
-        return {i: dkg.Confirmation.from_json(self.params, m) for i, m in self.raw["confirm"].items()}
-
     def reveals(self) -> dict[int, dkg.Reveal]:
         """Round 5 messages (each was checked valid on arrival)."""
         return {i: dkg.Reveal.from_json(self.params, m) for i, m in self.raw["reveal"].items()}
