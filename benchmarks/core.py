@@ -389,7 +389,7 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
              f"ed25519 (native): `group.mul` on compressed encodings (decoded points come from the decode cache; "
              f"one inversion to encode the sum) {fmt_t(med(ed, 'mul'))}, decompression of an uncached point "
              f"(canonical check, curve equation, one square root) {fmt_t(med(ed, 'decode'))}, one-point subgroup "
-             f"test [L]P = O {fmt_t(med(ed, 'member'))}.")
+             f"test (by halving: four exponentiations, alone) {fmt_t(med(ed, 'member'))}.")
 
     # targets
     targets: dict[str, Any] = {}
@@ -477,10 +477,10 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         stages,
         "",
         "(ed25519: parsing decompresses every point and checks the curve equation, all of them together at the end of "
-        "the reader's `batched()` block, 8 square roots at a time; `finish()` runs 128 random-subset "
-        "checks [L]Q = O over the statement elements (alpha and beta: 2 of the 6 points; commitments owe no test, "
-        f"equations are accepted up to torsion), or [L]P = O per element below {_BATCH_MEMBERSHIP_MIN} of them (this "
-        f"CPU's crossover; 8 at a time in IFMA lanes where the CPU has them).)",
+        "the reader's `batched()` block, 8 square roots at a time; `finish()` tests the statement elements (alpha "
+        "and beta: 2 of the 6 points; commitments owe no test, equations are accepted up to torsion) one by one "
+        "by halving (four exponentiations, 8 points sharing each in lanes), or from "
+        f"{_BATCH_MEMBERSHIP_MIN} of them on (this CPU's crossover) by 128 random-subset sums, each sum then tested.)",
         "",
         prims,
         "",
@@ -540,8 +540,8 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "doublings, one inversion), plus the challenge hash (native: threshold/_hashing.c). The batched rows per "
             f"proof, N={n}: parse {fmt_t(st.get('parse'))} (JSON and hex reading in Python, then the 6 decompressions "
             f"of a proof and its ciphertext, 8 square roots at a time in lanes), membership {fmt_t(st.get('membership'))} "
-            "(the 128 subset sums by buckets, about 16 point additions per element at this size, plus 128 [L]Q tests "
-            f"per batch), equations {fmt_t(st.get('equations'))} (the challenge hashes and the equations' terms), "
+            "(one halving test per element below the crossover; above it the 128 subset sums by buckets, about 16 point "
+            f"additions per element, plus 128 tests per batch), equations {fmt_t(st.get('equations'))} (the challenge hashes and the equations' terms), "
             f"weighting and multi-exponentiation {fmt_t(st.get('multi_exp'))}; modp's whole path is "
             f"{fmt_t(med(mp, f'batch{n}_from_json'))}.")
         notes.append(
@@ -555,11 +555,11 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "(`_ed25519.weighted_torsion`: the weights from one draw of random bytes, exponents times weights mod L, "
             "bases merged, then Pippenger on 4-way IFMA points at about 2 us per point, 6 points per proof) and the "
             "challenge hashes are native, so the objects rows are about 12 us of native multi-exponentiation plus "
-            "about 5 us of Python per proof (equation lists, the reader's objects). The JSON rows add about 25 us of "
-            "Python reading per proof (json.loads, hex and field checks of 6 elements and 4 scalars) to 8 us of "
-            "decompression and 9-20 us of membership tests, against modp's 380-440 us: the reading would have to move "
-            "to C (a native reader of a whole proof list) to come near 10x, and the membership tests to a cheaper "
-            "method (Pornin's point halving). Already tried and dropped: a constant-time Bernstein-Yang inversion "
+            "about 5 us of Python per proof (equation lists, the reader's objects). The JSON rows add about 10 us of "
+            "Python reading per proof (json.loads, hex and field checks of 6 elements and 4 scalars), 7 us of "
+            "decompression and about 5 us of membership tests (by halving since session 22: it halved them at N=100), "
+            "against modp's 350-420 us: the reading would have to move to C (a native reader of a whole proof list) "
+            "to come near 10x. Already tried and dropped: a constant-time Bernstein-Yang inversion "
             "(3.9-4.9 us against Fermat's 4.2-4.7 us on an AMD host), a radix-32 comb (its scans and 98 KB per base "
             "cost more than the 13 additions saved).")
     return notes

@@ -267,6 +267,21 @@ def test_single_decode_rejects_each_torsion_component(k):
     assert not native.member(TORSION[k])
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=20))
+def test_halving_membership_matches_multiplying_by_the_order(encodings):
+    """member / members (three halvings' worth of square roots, 8 points sharing each in lanes) against the
+    reference's [L]P = O, on whatever points random bytes decode to: their torsion component is uniform over
+    Z_8, so every coset comes up; bytes off the curve are refused by both."""
+    decodable = [x for x in encodings if ref_decode(x) is not None]
+    want = [ref_mul(ref_decode(x), L) == (0, 1) for x in decodable]
+    native.cache_clear()
+    assert native.members(decodable) == want
+    assert [native.member(x) for x in decodable] == want
+    assert native.members(encodings) == [ref_decode(x) is not None and ref_mul(ref_decode(x), L) == (0, 1)
+                                         for x in encodings]
+
+
 PAIRS = [(4, 4), (2, 6), (2, 2), (1, 7), (3, 5), (1, 3), (4, 2), (1, 4), (6, 6), (5, 5)]
 
 

@@ -13,9 +13,10 @@ Which code path sees which scalars (see the C file's header and docs/spec.md):
   decryptions (decryption.combine, psi.psisum) and Feldman checks (vss): all public.
 
 Membership: decoding checks the canonical encoding and the curve equation at once; the
-prime-order subgroup test ([L]P = O) is owed to `ElementReader.finish()`, which batches it by
-128 random-subset sums (soundness 2^-128; docs/spec.md "edwards25519 membership"). `decode`
-and `is_member` test one element at once. Proof commitments owe no test: verification
+prime-order subgroup test (by halving: P, a half of P and a half of that in 2E, four
+exponentiations shared in lanes) is owed to `ElementReader.finish()`, which tests each element,
+or, from a crossover on, 128 random-subset sums (soundness 2^-128; docs/spec.md "ed25519").
+`decode` and `is_member` test one element at once. Proof commitments owe no test: verification
 equations are accepted up to torsion (`accepts`). hash_to_element stays on libsodium.
 """
 
@@ -53,9 +54,10 @@ _DECODE_ERRORS = {
     2: "not a point of edwards25519",
     3: "non-canonical encoding (sign bit set with x = 0)",
 }
-# Below this many owed elements, one [L]P test each beats the 128-check batch (~2 ms fixed cost). With IFMA the
-# single tests run 8 to a vector at ~8 us a point against ~20 us alone: the batch wins from ~240 points (measured).
-_BATCH_MEMBERSHIP_MIN = 240 if native.LANES == "ifma" else 150
+# Below this many owed elements, one halving test each beats the 128-check batch (its fixed cost: the subset sums'
+# buckets and 128 tests). The single tests share their exponentiations 8 at a time in lanes (about 3 us a point in
+# IFMA lanes, 8 us in AVX2 lanes, 13 us one by one: measured), so the batch wins from about these many points.
+_BATCH_MEMBERSHIP_MIN = {"ifma": 900, "avx2": 210}.get(native.LANES, 190)
 # Exponents with a public bound up to this go through the table's first five digits (votes, counts).
 _SMALL_BOUND = 2**16
 # From this many points on, one native sum beats adding them in turn (measured: the sum's fixed cost is ~3 additions).
@@ -152,7 +154,7 @@ class Ed25519Group(Group):
         return bytes(a)
 
     def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[bytes, bool]:
-        """Length, canonical encoding and curve equation now; the [L]P = O test is owed."""
+        """Length, canonical encoding and curve equation now; the subgroup test is owed."""
         x = _shape(data, field, allow_identity)
         if x != IDENTITY:
             _check_encodings([(x, field)])
@@ -190,7 +192,7 @@ class Ed25519Group(Group):
         return x
 
     def check_members(self, pending) -> None:
-        """128 random-subset checks [L](sum of the subset) = O, or one [L]P test per element.
+        """128 random-subset checks [L](sum of the subset) = O, or one halving test per element.
 
         The torsion part of edwards25519 is cyclic of order 8; a subset sum misses a bad
         element with probability at most 1/2, independently per subset (docs/spec.md), so 128
