@@ -51,9 +51,10 @@ def ed25519_arithmetic() -> str:
     from threshold.groups import _ed25519
 
     return {"ifma": "radix-2^64 mulx/adx field, comb in AVX-512 IFMA lanes, variable-time multi-exponentiations "
-                    "on 4-way IFMA points, batched square roots in 8 IFMA lanes",
-            "adx": "radix-2^64 mulx/adx field" + (", batched square roots in 2 x 4 AVX2 lanes"
-                                                 if getattr(_ed25519, "LANES", "") == "avx2" else ""),
+                    "on 4-way IFMA points, batched square roots (decodings, subgroup tests by halving) in 2 x 8 IFMA "
+                    "lanes",
+            "adx": "radix-2^64 mulx/adx field" + (", batched square roots (decodings, subgroup tests by halving) in "
+                                                 "2 x 4 AVX2 lanes" if getattr(_ed25519, "LANES", "") == "avx2" else ""),
             "portable": "portable radix-2^51 field"}.get(getattr(_ed25519, "ARITH", ""), "portable radix-2^51 field")
 
 
@@ -134,7 +135,7 @@ def parse_items(group, text: str, pk: PublicKey):
     reader = group.reader()
     key = reader.key(doc["public_key"], "public_key")
     items = []
-    with reader.batched():  # ed25519: every point decompressed at the block's end, 8 square roots at a time
+    with reader.batched():  # ed25519: every point decompressed at the block's end, 16 square roots at a time
         for i, it in enumerate(doc["items"]):
             c = it["ciphertext"]
             ct = Ciphertext(reader.element(c["alpha"], f"items[{i}].ciphertext.alpha", allow_identity=True),
@@ -477,9 +478,9 @@ def build_report(eg: dict | None, ours: dict[str, dict], batch_sizes: Sequence[i
         stages,
         "",
         "(ed25519: parsing decompresses every point and checks the curve equation, all of them together at the end of "
-        "the reader's `batched()` block, 8 square roots at a time; `finish()` tests the statement elements (alpha "
+        "the reader's `batched()` block, 16 square roots at a time; `finish()` tests the statement elements (alpha "
         "and beta: 2 of the 6 points; commitments owe no test, equations are accepted up to torsion) one by one "
-        "by halving (four exponentiations, 8 points sharing each in lanes), or from "
+        "by halving (four exponentiations, 16 points sharing each in lanes), or from "
         f"{_BATCH_MEMBERSHIP_MIN} of them on (this CPU's crossover) by 128 random-subset sums, each sum then tested.)",
         "",
         prims,
@@ -531,7 +532,7 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "mixed additions, then one field inversion by Fermat (254 squarings) to encode the result), a "
             "constant-time variable-base multiplication for `exp`, and a variable-time Straus/Pippenger "
             "`multi_exp` (with AVX-512 IFMA on 4-way points: one point per 256-bit vector, each step of the "
-            "formulas one lane-wise product; the square roots of uncached points decoded 8 at a time in lanes, IFMA's "
+            "formulas one lane-wise product; the square roots of uncached points decoded 16 at a time in lanes, IFMA's "
             "or, without IFMA, AVX2's). "
             "The floor of each missed row, from this run's primitives: "
             "encryption is one `fixed_base_products` call: two comb passes (g^r; K^r with g^m added from the "
@@ -539,7 +540,7 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "four commitments are one such call (five comb passes, the simulated b_j = K^t g^(c_j) sharing its "
             "doublings, one inversion), plus the challenge hash (native: threshold/_hashing.c). The batched rows per "
             f"proof, N={n}: parse {fmt_t(st.get('parse'))} (JSON and hex reading in Python, then the 6 decompressions "
-            f"of a proof and its ciphertext, 8 square roots at a time in lanes), membership {fmt_t(st.get('membership'))} "
+            f"of a proof and its ciphertext, 16 square roots at a time in lanes), membership {fmt_t(st.get('membership'))} "
             "(one halving test per element below the crossover; above it the 128 subset sums by buckets, about 16 point "
             f"additions per element, plus 128 tests per batch), equations {fmt_t(st.get('equations'))} (the challenge hashes and the equations' terms), "
             f"weighting and multi-exponentiation {fmt_t(st.get('multi_exp'))}; modp's whole path is "

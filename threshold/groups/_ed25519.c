@@ -41,7 +41,7 @@
  *     multi_exp       Straus with width-5 NAF for few points, Pippenger with signed
  *                     digits for many (multi_exp_torsion: whether the sum is in E[8]).
  *     member /        [L]P = O for one point, by halving (members: for several, their exponentiations
- *                     8 at a time in lanes);
+ *                     16 at a time in lanes);
  *     members_batch   random-subset sums of many points, each sum then tested (see docs/spec.md,
  *                     "edwards25519 membership").
  *
@@ -948,9 +948,40 @@ VT void v_carry(v5 *h) {
         }                                                                                                     \
     } while (0)
 
+/* LANE_PRODUCT with g = f: the products f_i f_j (i < j) once, their column sums doubled, plus the 5 squares (15
+ * multiplications for 25; the same columns, so the same bounds). */
+#define LANE_SQUARE(V, P, ZERO)                                                                               \
+    do {                                                                                                      \
+        V z[10], w[10], zc[10], wc[10];                                                                       \
+        for (int k = 0; k < 10; k++) z[k] = w[k] = zc[k] = wc[k] = ZERO;                                      \
+        for (int i = 0; i < 5; i++) {                                                                         \
+            z[2 * i] = P##_madd52lo_epu64(z[2 * i], f->v[i], f->v[i]);                                        \
+            w[2 * i + 1] = P##_madd52hi_epu64(w[2 * i + 1], f->v[i], f->v[i]);                                \
+            for (int j = i + 1; j < 5; j++) {                                                                 \
+                zc[i + j] = P##_madd52lo_epu64(zc[i + j], f->v[i], f->v[j]);                                  \
+                wc[i + j + 1] = P##_madd52hi_epu64(wc[i + j + 1], f->v[i], f->v[j]);                          \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int k = 0; k < 10; k++) {                                                                        \
+            z[k] = P##_add_epi64(z[k], P##_slli_epi64(zc[k], 1));                                             \
+            w[k] = P##_add_epi64(w[k], P##_slli_epi64(wc[k], 1));                                             \
+        }                                                                                                     \
+        for (int k = 1; k < 10; k++) z[k] = P##_add_epi64(z[k], P##_slli_epi64(w[k], 1));                     \
+        for (int k = 0; k < 5; k++) {                                                                         \
+            V t = z[k + 5];                                                                                   \
+            h->v[k] = P##_add_epi64(z[k], P##_add_epi64(t, P##_add_epi64(P##_slli_epi64(t, 1), P##_slli_epi64(t, 4)))); \
+        }                                                                                                     \
+    } while (0)
+
 /* f * g in 8 lanes: limbs below 2^52 in; out as v_carry. */
 VT void v_mul(v5 *h, const v5 *f, const v5 *g) {
     LANE_PRODUCT(__m512i, _mm512, _mm512_setzero_si512());
+    v_carry(h);
+}
+
+/* f^2 in 8 lanes, as v_mul(h, f, f). */
+VT void v_sq(v5 *h, const v5 *f) {
+    LANE_SQUARE(__m512i, _mm512, _mm512_setzero_si512());
     v_carry(h);
 }
 
@@ -1132,22 +1163,36 @@ __attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, c
 #endif
 
 #ifdef ED_FE64
-/* out[l] = w[l]^((p-5)/8) for m <= 8 values at once: fe_pow22523's chain in 8 IFMA lanes. */
+/* Two 8-lane values side by side: their chains are independent, so the CPU overlaps one's latency (each squaring
+ * waits on the last) with the other's work. */
+typedef struct { v5 a, b; } v5x2;
+
+/* out[l] = w[l]^((p-5)/8) for m <= 16 values at once: fe_pow22523's chain in 2 x 8 IFMA lanes. */
 __attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out, const fe *w, int m) {
-    uint64_t limbs[5][8], l5[5];
-    v5 z, t0, t1, t2;
-    for (int l = 0; l < 8; l++) {
+    uint64_t limbs[5][16], l5[5];
+    v5x2 z, t0, t1, t2;
+    for (int l = 0; l < 16; l++) {
         if (l < m) fe_to51(l5, w[l]);
         else { memset(l5, 0, sizeof l5); l5[0] = 1; }
         for (int k = 0; k < 5; k++) limbs[k][l] = l5[k];
     }
-    for (int k = 0; k < 5; k++) z.v[k] = _mm512_loadu_si512(limbs[k]);
-#define V_MUL(h, f, g) v_mul(&(h), &(f), &(g))
-#define V_SQN(h, f, n) do { v_mul(&(h), &(f), &(f)); for (int i_ = 1; i_ < (n); i_++) v_mul(&(h), &(h), &(h)); } while (0)
+    for (int k = 0; k < 5; k++) {
+        z.a.v[k] = _mm512_loadu_si512(limbs[k]);
+        z.b.v[k] = _mm512_loadu_si512(limbs[k] + 8);
+    }
+#define V_MUL(h, f, g) do { v_mul(&(h).a, &(f).a, &(g).a); v_mul(&(h).b, &(f).b, &(g).b); } while (0)
+#define V_SQN(h, f, n)                                                                                        \
+    do {                                                                                                      \
+        v_sq(&(h).a, &(f).a); v_sq(&(h).b, &(f).b);                                                           \
+        for (int i_ = 1; i_ < (n); i_++) { v_sq(&(h).a, &(h).a); v_sq(&(h).b, &(h).b); }                      \
+    } while (0)
     POW22523(V_MUL, V_SQN, t0, z, t0, t1, t2);
 #undef V_MUL
 #undef V_SQN
-    for (int k = 0; k < 5; k++) _mm512_storeu_si512(limbs[k], t0.v[k]);
+    for (int k = 0; k < 5; k++) {
+        _mm512_storeu_si512(limbs[k], t0.a.v[k]);
+        _mm512_storeu_si512(limbs[k] + 8, t0.b.v[k]);
+    }
     for (int l = 0; l < m; l++) {
         for (int k = 0; k < 5; k++) l5[k] = limbs[k][l];
         fe_from51(out[l], l5);
@@ -1280,12 +1325,18 @@ __attribute__((target("avx2"))) static void avx2_pow22523(fe *out, const fe *w, 
 #undef A2
 #endif
 
-/* out[j] = w[j]^((p-5)/8) for m <= 8 values: in IFMA lanes, in AVX2 lanes (from AVX2_POW_MIN values), or one by
- * one. */
+#define POW_BATCH 16 /* values whose exponentiations share one pass: 2 x 8 IFMA lanes, or two passes of 2 x 4 AVX2 lanes */
+
+/* out[j] = w[j]^((p-5)/8) for m <= POW_BATCH values: in IFMA lanes, in AVX2 lanes (from AVX2_POW_MIN values), or
+ * one by one. */
 static void pow22523_many(fe *out, const fe *w, int m) {
 #ifdef ED_FE64
     if (use_ifma && m > 1) { lanes_pow22523(out, w, m); return; }
-    if (use_avx2 && m >= AVX2_POW_MIN) { avx2_pow22523(out, w, m); return; }
+    if (use_avx2 && m >= AVX2_POW_MIN) {
+        avx2_pow22523(out, w, m < 8 ? m : 8);
+        if (m > 8) pow22523_many(out + 8, w + 8, m - 8);
+        return;
+    }
 #endif
     for (int j = 0; j < m; j++) fe_pow22523(out[j], w[j]);
 }
@@ -1293,9 +1344,9 @@ static void pow22523_many(fe *out, const fe *w, int m) {
 /* n encodings, each from the cache or decoded (then cached); the exponentiations of up to 8 misses
  * at a time share lanes where the CPU has them. rc[i] as decode's; out[i] is set where it is 0. */
 static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n) {
-    dec_state st[8];
-    fe w[8], pw[8];
-    size_t miss[8];
+    dec_state st[POW_BATCH];
+    fe w[POW_BATCH], pw[POW_BATCH];
+    size_t miss[POW_BATCH];
     int m = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n) {
@@ -1304,7 +1355,7 @@ static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n
             rc[i] = dec_start(&out[i], &st[m], enc[i]);
             if (rc[i] != DEC_OK) continue;
             miss[m++] = i;
-            if (m < 8) continue;
+            if (m < POW_BATCH) continue;
         }
         if (!m) continue;
         for (int j = 0; j < m; j++) fe_copy(w[j], st[j].w);
@@ -1794,7 +1845,7 @@ static int vartime_multi(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, siz
  *   - the two roots s give 1 + d s the same quadratic character, so whether Q's halves are in 2E is read off
  *     either root: the character of ((1 + d) y_Q + sqrt((1 + d)(1 + d y_Q^2))) (1 + y_Q).
  * Four exponentiations to (p-5)/8 per point (square root, square root of a ratio, square root, character), each
- * shared by 8 points in lanes where the CPU has them, against the ~250 doublings of [L]P = O. Variable time
+ * shared by 16 points in lanes where the CPU has them, against the ~250 doublings of [L]P = O. Variable time
  * (the points are public). The three points with x = 0 or y = 0 other than the identity have order 2 or 4. */
 
 static const uint8_t SQRT_MI_D[32] = {  /* sqrt(-i/d), i = sqrt(-1): both -i/d and i/d are squares */
@@ -1838,9 +1889,10 @@ static void twice_test_value(fe n2, const fe Y, const fe Z) {
 
 /* ok[i] = whether pts[i] is in the prime-order subgroup, for n points (see above). */
 static void in_prime_subgroup_many(const ge_p3 *pts, size_t n, int *ok) {
-    for (size_t base = 0; base < n; base += 8) {
-        int m = n - base < 8 ? (int)(n - base) : 8, live[8], k = 0;
-        fe Y[8], Z[8], a[8], pw[8], r[8], num[8], den[8], cube[8];
+    for (size_t base = 0; base < n; base += POW_BATCH) {
+        int m = n - base < POW_BATCH ? (int)(n - base) : POW_BATCH, live[POW_BATCH], k = 0;
+        fe Y[POW_BATCH], Z[POW_BATCH], a[POW_BATCH], pw[POW_BATCH], r[POW_BATCH], num[POW_BATCH], den[POW_BATCH],
+            cube[POW_BATCH];
         for (int j = 0; j < m; j++) {  /* round 1: is P in 2E? */
             const ge_p3 *p = &pts[base + j];
             ok[base + j] = 0;
@@ -1974,7 +2026,7 @@ static PyObject *py_check(PyObject *self, PyObject *arg) {
 }
 
 /* checks(encs) -> [check(enc) for enc in encs]: the square roots of the points missing from the decode cache
- * computed together (8 at a time in IFMA lanes). */
+ * computed together (16 at a time in lanes where the CPU has them). */
 static PyObject *py_checks(PyObject *self, PyObject *arg) {
     if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "expected a list"); return NULL; }
     Py_ssize_t n = PyList_GET_SIZE(arg);
@@ -2011,8 +2063,8 @@ static PyObject *py_member(PyObject *self, PyObject *arg) {
     return PyBool_FromLong(ok);
 }
 
-/* members(list of encodings) -> list of bools, as member() of each: decoded together, tested 8 at a time in
- * IFMA lanes where the CPU has them. */
+/* members(list of encodings) -> list of bools, as member() of each: decoded together, their exponentiations shared
+ * 16 at a time in lanes where the CPU has them. */
 static PyObject *py_members(PyObject *self, PyObject *arg) {
     if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "expected a list"); return NULL; }
     Py_ssize_t n = PyList_GET_SIZE(arg);

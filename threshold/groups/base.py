@@ -249,7 +249,7 @@ class ElementReader:
 
     def batched(self) -> "ReaderBlock":
         """A block, `with reader.batched(): ...`, whose elements the group may check together at its end (ed25519:
-        the decompressions, 8 square roots at a time) rather than one by one as they are read; nothing may be
+        the decompressions, 16 square roots at a time) rather than one by one as they are read; nothing may be
         computed with them inside it. If the block raises, what it read owes nothing more to `finish()`. Blocks
         nest: the outermost checks."""
         return ReaderBlock(self)

@@ -55,9 +55,9 @@ _DECODE_ERRORS = {
     3: "non-canonical encoding (sign bit set with x = 0)",
 }
 # Below this many owed elements, one halving test each beats the 128-check batch (its fixed cost: the subset sums'
-# buckets and 128 tests). The single tests share their exponentiations 8 at a time in lanes (about 3 us a point in
+# buckets and 128 tests). The single tests share their exponentiations 16 at a time in lanes (about 2.7 us a point in
 # IFMA lanes, 8 us in AVX2 lanes, 13 us one by one: measured), so the batch wins from about these many points.
-_BATCH_MEMBERSHIP_MIN = {"ifma": 900, "avx2": 210}.get(native.LANES, 190)
+_BATCH_MEMBERSHIP_MIN = {"ifma": 1200, "avx2": 210}.get(native.LANES, 190)
 # Exponents with a public bound up to this go through the table's first five digits (votes, counts).
 _SMALL_BOUND = 2**16
 # From this many points on, one native sum beats adding them in turn (measured: the sum's fixed cost is ~3 additions).
