@@ -92,6 +92,18 @@ def _start(browser: Any, base: str, invite: str, errors: list[str]) -> Any:
     return page
 
 
+def _resume(page: Any) -> None:
+    """The trustee reloads its page mid-ceremony and types its passphrase again: the page opens the progress it
+    saved and keeps sealing it under that key (keystore.reopen: one argon2id derivation)."""
+    saved = page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('quorum-ceremony:'))")
+    assert len(saved) == 1, saved
+    page.reload()
+    page.wait_for_selector("#start-form")
+    page.fill("#passphrase", PASSPHRASE)
+    page.fill("#passphrase2", PASSPHRASE)
+    page.click("#start")
+
+
 def test_browsers_open_the_shares_of_a_trustee_that_withholds_its_reveal(app: Flask, admin: FlaskClient) -> None:
     invites = flow.create(admin, "withheld")
     python_trustee = flow.join(app, {2: invites[2]})[2]
@@ -137,7 +149,8 @@ def test_browsers_open_the_shares_of_a_trustee_that_withholds_its_reveal(app: Fl
 def test_a_browser_trustee_whose_opening_is_not_needed_goes_on_to_sign(app: Flask, admin: FlaskClient) -> None:
     """4 trustees, k = 2: trustee 1 in the browser, 2-4 Python clients. Trustee 2 withholds its reveal; when the
     browser posts its opening, trustees 3 and 4 have just opened (held back by a route until then): the open round
-    is over, the relay refuses the browser's opening, and the browser goes on to finish and sign."""
+    is over, the relay refuses the browser's opening, and the browser goes on to finish and sign. The browser's
+    trustee reloads its page once every trustee has confirmed: it resumes from the progress it saved."""
     body = {"election_id": "four", "manifest": flow.MANIFEST, "group": "ed25519", "trustees": ["T1", "T2", "T3", "T4"],
             "quorum": 2, "voters_csv": flow.VOTERS}
     response = api_post(admin, "/api/elections", body)
@@ -151,6 +164,7 @@ def test_a_browser_trustee_whose_opening_is_not_needed_goes_on_to_sign(app: Flas
         page = _start(browser, base, invites[1], errors)
         us, confirmations = _python_trustees_until_reveal(clients, url, page=page)
         params, g = us[2].params, us[2].params.group
+        _resume(page)
 
         def python_trustees_open_first(route: Any) -> None:
             """Trustees 3 and 4 open before the browser's opening reaches the relay: 2 of them end the round."""

@@ -2,7 +2,7 @@
 // list of requests on stdin, writes the JSON list of answers on stdout. Errors thrown on purpose come back as
 // {error: name, field}; anything else fails the process.
 import { argon2id, argon2idAsync } from "../../web/static/js/crypto/argon2.js";
-import { seal, sealer, unseal } from "../../web/static/js/crypto/keystore.js";
+import { reopen, seal, sealer, unseal } from "../../web/static/js/crypto/keystore.js";
 import { fromHex, toHex } from "../../web/static/js/crypto/bytes.js";
 
 class ReplayRng {
@@ -42,6 +42,13 @@ async function answer(r) {
       }
       case "unseal":
         return { secret: await unseal(r.document, r.passphrase) };
+      case "reopen": {  // open, then seal further secrets under the document's own key
+        const options = r.draws ? { rng: new ReplayRng(r.draws) } : {};
+        const { secret, sealer: again } = await reopen(r.document, r.passphrase, options);
+        const documents = [];
+        if (again) for (const s of r.secrets) documents.push(await again.seal(s));
+        return { secret, sealer: again !== null, documents };
+      }
       default:
         throw new Error(`unknown op ${r.op}`);
     }

@@ -118,6 +118,31 @@ def test_one_derivation_seals_each_state_as_seal_would_with_a_fresh_nonce() -> N
     assert refused == {"error": "DecodeError", "field": "passphrase"}
 
 
+def test_reopen_keeps_sealing_under_the_documents_own_key() -> None:
+    """keystore.reopen (the ceremony page resuming its saved progress): the secret, and a sealer under the same
+    argon2id key, so one derivation serves both: its documents carry the opened one's salt and parameters with a
+    fresh nonce, are what threshold.keystore.seal writes from those draws, and open in Python. A legacy PBKDF2
+    document opens with no sealer; a wrong passphrase is refused as unseal refuses it."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    saved = _python_seal(SECRET, "pass phrase", SMALL, [salt, nonce])
+    fresh = [os.urandom(12), os.urandom(12)]
+    states = [{"round": "confirm"}, {"round": "reveal"}]
+    resumed, legacy, wrong = node(
+        {"op": "reopen", "document": saved, "passphrase": "pass phrase", "secrets": states,
+         "draws": [d.hex() for d in fresh]},
+        {"op": "reopen", "document": keystore_browser.seal(SECRET, "pass phrase"), "passphrase": "pass phrase",
+         "secrets": states},
+        {"op": "reopen", "document": saved, "passphrase": "wrong", "secrets": states})
+    assert resumed["secret"] == SECRET and resumed["sealer"]
+    first, second = resumed["documents"]
+    assert first == _python_seal(states[0], "pass phrase", SMALL, [salt, fresh[0]])
+    assert second == _python_seal(states[1], "pass phrase", SMALL, [salt, fresh[1]])
+    assert first["kdf"] == second["kdf"] == saved["kdf"] and first["nonce"] != second["nonce"]
+    assert [keystore.unseal(d, "pass phrase") for d in (first, second)] == states
+    assert legacy == {"secret": SECRET, "sealer": False, "documents": []}
+    assert wrong == {"error": "VerificationError", "field": None}
+
+
 def test_browser_backup_opens_with_keystore_load(tmp_path: Path) -> None:
     """What the CLI does with a trustee's secret file: threshold.keystore.load, no conversion."""
     (answer,) = node({"op": "seal", "secret": SECRET, "passphrase": "pass phrase", "params": SMALL})

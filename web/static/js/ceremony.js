@@ -232,8 +232,10 @@ $("start-form").addEventListener("submit", async (event) => {
       return;
     }
     announce(status, "Deriving a key from your passphrase (argon2id, a second or two)…");
-    trustee = saved ? Trustee.fromState(params, await openSealed(JSON.parse(saved), passphrase,
-      "the progress this browser saved for this ceremony", "when you started it")) : Trustee.create(params, index);
+    const resumed = saved ? await openSealed(JSON.parse(saved), passphrase,
+      "the progress this browser saved for this ceremony", "when you started it") : null;
+    trustee = resumed ? Trustee.fromState(params, resumed.secret) : Trustee.create(params, index);
+    progress = resumed?.sealer ?? null;  // the saved progress's own key: resuming derives once, not twice
     await saveState();
     await run();
   } catch (error) {

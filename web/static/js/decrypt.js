@@ -49,7 +49,7 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     const file = $("backup").files[0];
     if (!file) throw new Error("backup file: choose the file you downloaded at the key ceremony");
     announce(status, "Opening your backup…");
-    const secret = await openSealed(backupJson(await file.text()), $("passphrase").value, "this backup file",
+    const { secret } = await openSealed(backupJson(await file.text()), $("passphrase").value, "this backup file",
       "at the key ceremony");
     const { entries } = await getJson(`${root.dataset.api}/entries`);
     const group = getGroup(entries[0].payload.group.name);

@@ -46,15 +46,15 @@ function kdfParams(values, field) {
   return params;
 }
 
-async function aesKey(raw, usage) {
-  return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, [usage]);
+async function aesKey(raw, usages) {
+  return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, usages);
 }
 
-async function argon2Key(passphrase, salt, params, usage, onProgress) {
+async function argon2Key(passphrase, salt, params, usages, onProgress) {
   const raw = await argon2idAsync(utf8(passphrase, "passphrase"), salt, {
     timeCost: params.time_cost, memoryCost: params.memory_cost, parallelism: params.parallelism, hashLength: 32,
   }, { onProgress });
-  return aesKey(raw, usage);
+  return aesKey(raw, usages);
 }
 
 async function pbkdf2Key(passphrase, salt, iterations) {
@@ -82,7 +82,11 @@ export async function sealer(passphrase, options = {}) {
   const { rng = systemRng, onProgress } = options;
   const params = kdfParams({ ...ARGON2, ...Object.fromEntries(Object.entries(options).filter(([k]) => k in LIMITS)) }, "kdf");
   const salt = rng.bytes(16);
-  const key = await argon2Key(passphrase, salt, params, "encrypt", onProgress);
+  return sealerOf(await argon2Key(passphrase, salt, params, ["encrypt"], onProgress), salt, params, rng);
+}
+
+/** The sealer of an argon2id key already derived from (salt, params): a fresh nonce per document. */
+function sealerOf(key, salt, params, rng) {
   return {
     async seal(secret) {
       const plain = canonicalJsonBytes(secret);
@@ -128,8 +132,27 @@ async function decrypt(key, nonce, body, format) {
  * @throws {VerificationError} for a wrong passphrase or a tampered document
  */
 export async function unseal(document, passphrase, { onProgress } = {}) {
+  return (await opened(document, passphrase, onProgress, ["decrypt"])).secret;
+}
+
+/**
+ * `unseal`, and a sealer of further documents under the same argon2id key (the document's salt and parameters,
+ * a fresh nonce each): what the ceremony page needs to resume its saved progress and keep saving it with one
+ * derivation, not two. A legacy (PBKDF2) document gets no sealer (null): its key is not argon2id's.
+ * @param {unknown} document
+ * @param {string} passphrase
+ * @param {{onProgress?: (done: number) => void, rng?: {bytes: (n: number) => Uint8Array}}} [options]
+ * @returns {Promise<{secret: unknown, sealer: ?{seal: (secret: unknown) => Promise<object>}}>}
+ * @throws {DecodeError|VerificationError} as `unseal`
+ */
+export async function reopen(document, passphrase, { onProgress, rng = systemRng } = {}) {
+  const { secret, key, salt, params } = await opened(document, passphrase, onProgress, ["decrypt", "encrypt"]);
+  return { secret, sealer: key ? sealerOf(key, salt, params, rng) : null };
+}
+
+async function opened(document, passphrase, onProgress, usages) {
   const o = expectObject(document, ["format", "kdf", "nonce", "ciphertext"], "secret file");
-  if (o.format === LEGACY_FORMAT) return unsealLegacy(o, passphrase);
+  if (o.format === LEGACY_FORMAT) return { secret: await unsealLegacy(o, passphrase) };
   if (o.format !== FORMAT) throw new DecodeError("secret file.format", `not a ${FORMAT} document`);
   const kdf = expectObject(o.kdf, ["name", "salt", ...Object.keys(LIMITS)], "secret file.kdf");
   if (kdf.name !== "argon2id") throw new DecodeError("secret file.kdf.name", "expected argon2id");
@@ -138,7 +161,8 @@ export async function unseal(document, passphrase, { onProgress } = {}) {
   const nonce = fromHex(o.nonce, 12, "secret file.nonce");
   const body = fromHex(o.ciphertext, null, "secret file.ciphertext");
   if (body.length < 16) throw new DecodeError("secret file.ciphertext", "too short for the authentication tag");
-  return decrypt(await argon2Key(passphrase, salt, params, "decrypt", onProgress), nonce, body, FORMAT);
+  const key = await argon2Key(passphrase, salt, params, usages, onProgress);
+  return { secret: await decrypt(key, nonce, body, FORMAT), key, salt, params };
 }
 
 async function unsealLegacy(o, passphrase) {

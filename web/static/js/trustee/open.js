@@ -5,20 +5,20 @@
  */
 
 import { VerificationError } from "../crypto/errors.js";
-import { unseal } from "../crypto/keystore.js";
+import { reopen } from "../crypto/keystore.js";
 
 /**
- * The secret sealed in `document`; a passphrase that does not open it is an Error naming the passphrase field,
- * `what` was sealed and `when` its passphrase was chosen.
+ * The secret sealed in `document`, and a sealer under the same key (keystore.reopen); a passphrase that does not
+ * open it is an Error naming the passphrase field, `what` was sealed and `when` its passphrase was chosen.
  * @param {unknown} document
  * @param {string} passphrase
  * @param {string} what e.g. "this backup file"
  * @param {string} when e.g. "at the key ceremony"
- * @returns {Promise<unknown>}
+ * @returns {Promise<{secret: unknown, sealer: ?{seal: (secret: unknown) => Promise<object>}}>}
  */
 export async function openSealed(document, passphrase, what, when) {
   try {
-    return await unseal(document, passphrase);
+    return await reopen(document, passphrase);
   } catch (error) {
     if (!(error instanceof VerificationError)) throw error;
     throw new Error(`passphrase: it does not open ${what} (use the passphrase you chose ${when}), or ${what} is damaged`);
