@@ -1341,7 +1341,7 @@ static void pow22523_many(fe *out, const fe *w, int m) {
     for (int j = 0; j < m; j++) fe_pow22523(out[j], w[j]);
 }
 
-/* n encodings, each from the cache or decoded (then cached); the exponentiations of up to 8 misses
+/* n encodings, each from the cache or decoded (then cached); the exponentiations of up to POW_BATCH misses
  * at a time share lanes where the CPU has them. rc[i] as decode's; out[i] is set where it is 0. */
 static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n) {
     dec_state st[POW_BATCH];
