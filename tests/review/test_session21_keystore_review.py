@@ -56,7 +56,8 @@ for (const r of JSON.parse(input)) {
       case "unseal_text":  // what decrypt.js does with the file's text: JSON.parse, then unseal
         out.push({ secret: await unseal(JSON.parse(r.text), r.passphrase) }); break;
       case "open":
-        out.push({ secret: await openSealed(r.document, r.passphrase, "this backup file", "at the key ceremony") }); break;
+        { const { secret, sealer } = await openSealed(r.document, r.passphrase, "this backup file", "at the key ceremony");
+          out.push({ secret, resealable: sealer !== null }); } break;
       case "limits":
         out.push({ limits: LIMITS }); break;
       case "seal":
@@ -304,14 +305,14 @@ def test_legacy_backup_cannot_be_downgraded_below_the_iteration_floor() -> None:
 
 
 def test_legacy_backup_still_opens_through_trustee_open() -> None:
-    """trustee/open.js (what decrypt.js and ceremony.js call) opens an old PBKDF2 backup and a new argon2id one;
-    a wrong passphrase is the Error naming the passphrase field."""
+    """trustee/open.js (what decrypt.js and ceremony.js call) opens an old PBKDF2 backup and a new argon2id one (only
+    the latter comes with a sealer to keep saving under its own key); a wrong passphrase is the Error naming the passphrase field."""
     legacy = keystore_browser.seal(SECRET, "pass phrase")
     v1 = keystore.seal(SECRET, "pass phrase", SMALL)
     old, new, wrong = run({"op": "open", "document": legacy, "passphrase": "pass phrase"},
                           {"op": "open", "document": v1, "passphrase": "pass phrase"},
                           {"op": "open", "document": legacy, "passphrase": "pass phrase!"})
-    assert old == {"secret": SECRET} and new == {"secret": SECRET}
+    assert old == {"secret": SECRET, "resealable": False} and new == {"secret": SECRET, "resealable": True}
     assert wrong["error"] == "Error" and wrong["message"].startswith("passphrase: it does not open this backup file")
 
 
@@ -319,7 +320,10 @@ _IN_PAGE = """async ([legacy, current, passphrase]) => {
   const { openSealed } = await import("/web/static/js/trustee/open.js");
   const out = [];
   for (const [doc, pass] of [[legacy, passphrase], [current, passphrase], [legacy, passphrase + "!"]]) {
-    try { out.push({ secret: await openSealed(doc, pass, "this backup file", "at the key ceremony") }); }
+    try {
+      const { secret, sealer } = await openSealed(doc, pass, "this backup file", "at the key ceremony");
+      out.push({ secret, resealable: sealer !== null });
+    }
     catch (e) { out.push({ error: e.name, message: e.message }); }
   }
   return out;
@@ -342,5 +346,5 @@ def test_legacy_and_current_backups_open_in_chromium_under_the_pages_csp(browser
     old, new, wrong = page.evaluate(_IN_PAGE, [legacy, current, "pass phrase é"])
     page.close()
     assert not errors, errors
-    assert old == {"secret": SECRET} and new == {"secret": SECRET}
+    assert old == {"secret": SECRET, "resealable": False} and new == {"secret": SECRET, "resealable": True}
     assert wrong["error"] == "Error" and wrong["message"].startswith("passphrase: it does not open this backup file")
