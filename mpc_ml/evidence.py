@@ -19,7 +19,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from .errors import EvidenceError, ShareCheckError
-from .ring import Ring
+from .ring import Ring, primes_below_2_21
 
 DOMAIN = b"quorum-mpc-output-share-v2"
 VERSION = 2
@@ -131,6 +131,18 @@ def _hex(s: Any, what: str) -> bytes:
         raise EvidenceError(f"evidence {what} is not hex") from None
 
 
+def _ring_of(primes: list) -> Ring:
+    """The ring of the primes an evidence names: the first k of this version's primes, some left out (an exact
+    solve leaves out those dividing its determinant), descending; the k within MAX_PRIMES."""
+    canon = primes_below_2_21(MAX_PRIMES)
+    where = {q: i for i, q in enumerate(canon)}
+    pos = [where.get(q) if isinstance(q, int) and not isinstance(q, bool) else None for q in primes]
+    if None in pos or any(x >= y for x, y in zip(pos, pos[1:])):
+        raise EvidenceError("evidence names a ring this version does not use")
+    span = pos[-1] + 1
+    return Ring(span, tuple(sorted(set(range(span)) - set(pos))))
+
+
 def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = None,
            atol: float = 0.0, session: bytes | None = None, label: int | None = None) -> np.ndarray:
     """Check signed output shares; return the value (raise EvidenceError if anything fails).
@@ -165,9 +177,7 @@ def verify(evidence: dict, value: Any = None, verify_keys: list[bytes] | None = 
     if not 0 < len(primes) <= MAX_PRIMES:
         raise EvidenceError(f"evidence names {len(primes)} primes; at most {MAX_PRIMES} are allowed")
     bounds = _bounds(evidence)
-    ring = Ring(len(primes))
-    if list(ring.primes) != primes:
-        raise EvidenceError("evidence names a ring this version does not use")
+    ring = _ring_of(primes)
     if session is not None and _key_bytes(session, "session") != ev_session:
         raise EvidenceError("the evidence is from another run (session differs from the expected one)")
     if label is not None and label != ev_label:

@@ -50,13 +50,20 @@ def primes_below_2_21(count: int) -> tuple[int, ...]:
 
 
 class Ring:
-    """Z_M for M the product of K distinct 21-bit primes; element arrays hold float32 residues."""
+    """Z_M for M the product of K distinct 21-bit primes; element arrays hold float32 residues.
 
-    def __init__(self, k: int) -> None:
+    Ring(k) is over the k largest primes below 2^21; Ring(k, drop) leaves out those at the positions in
+    `drop` (an exact solve leaves out the primes that divide its matrix's determinant).
+    """
+
+    def __init__(self, k: int, drop: tuple[int, ...] = ()) -> None:
+        self.span, self.dropped = k, tuple(sorted(set(drop)))
+        if self.dropped and not 0 <= self.dropped[0] <= self.dropped[-1] < k:
+            raise ValueError(f"positions to drop {drop} are not among the ring's {k} primes")
+        self.primes = tuple(q for i, q in enumerate(primes_below_2_21(max(k, 0))) if i not in self.dropped)
+        self.k = k = len(self.primes)
         if k < 1:
             raise ValueError("a ring needs at least one prime")
-        self.k = k
-        self.primes = primes_below_2_21(k)
         self.modulus = 1
         for q in self.primes:
             self.modulus *= q
@@ -76,6 +83,11 @@ class Ring:
 
     def __repr__(self) -> str:
         return f"Ring(K={self.k}, {self.bits} bits)"
+
+    def without(self, positions: list[int]) -> "Ring":
+        """This ring less the primes at `positions` (indices into self.primes)."""
+        kept = [i for i in range(self.span) if i not in self.dropped]
+        return Ring(self.span, self.dropped + tuple(kept[i] for i in positions))
 
     # ---------------------------------------------------------------- shapes
     def col(self, ndim: int, arr: np.ndarray | None = None) -> np.ndarray:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..errors import SingularMatrixError
+from ..errors import InputError, SingularMatrixError
 from ..fixedpoint import KAPPA
 from ..ring import Ring
 from ..prss import split_bits
@@ -43,39 +43,55 @@ def switch(rt: Runtime, x: np.ndarray, bits: int, target: Ring) -> np.ndarray:
     return target.sub(np.broadcast_to(c_t, r_dst.shape), r_dst)
 
 
-def _inverse_mod(a: np.ndarray, primes: tuple[int, ...]) -> np.ndarray | None:
-    """Inverses of a[k] mod primes[k] (a: (K, d, d) int64 residues) by Gauss-Jordan, vectorized over
-    the primes with diagonal pivots (None if a pivot vanishes: the caller draws a new mask)."""
+def _inverse_mod(a: np.ndarray, primes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses of a[k] mod primes[k] (a: (K, d, d) int64 residues) by Gauss-Jordan, vectorized over the primes
+    with diagonal pivots, and which primes they exist for (where a pivot vanishes the inverse is meaningless)."""
     k, d, _ = a.shape
     q = np.array(primes, dtype=np.int64)[:, None]
     m = np.concatenate([a, np.broadcast_to(np.eye(d, dtype=np.int64), (k, d, d))], 2)
+    ok = np.ones(k, dtype=bool)
     for col in range(d):
         piv = m[:, col, col]
-        if not piv.all():
-            return None
-        inv = np.array([pow(int(v), -1, int(p)) for v, p in zip(piv, primes)], dtype=np.int64)
+        ok &= piv != 0
+        inv = np.array([pow(int(v), -1, int(p)) if v else 1 for v, p in zip(piv, primes)], dtype=np.int64)
         m[:, col] = m[:, col] * inv[:, None] % q
         factors = m[:, :, col].copy()
         factors[:, col] = 0
         m = (m - factors[:, :, None] * m[:, col][:, None, :]) % q[:, :, None]
-    return m[:, :, d:]
+    return m[:, :, d:], ok
 
 
 def solve(rt: Runtime, a: np.ndarray, b: np.ndarray, ring: Ring, dst: int | None,
           bounds: tuple[int, int]) -> tuple[np.ndarray | None, dict | None]:
     """Shares a (d, d), b (d, e) in `ring` -> (A^-1 b as floats, (d,) when e = 1, and its evidence), opened to dst
-    with signed shares and recovered by rational reconstruction within `bounds` ((None, None) elsewhere)."""
+    with signed shares and recovered by rational reconstruction within `bounds` ((None, None) elsewhere).
+
+    RAS is singular modulo a prime that divides det A (or, once in about 2^20 draws, one that divides det R or
+    det S): the solve goes on without those primes while the others keep the modulus above 2^20 * 2 N D (the
+    ring has 64 bits of margin: two or three primes). Everyone sees which primes, as RAS's rank modulo each."""
     d = a.shape[-1]
+    need = (2 * bounds[0] * bounds[1]) << 20
+    partial = 0
     for _ in range(4):
         r, s = rt.prss.uniform(ring, (d, d)), rt.prss.uniform(ring, (d, d))
         ra_rb = arith.reduce_degree(rt, np.concatenate([ring.matmul(r, a), ring.matmul(r, b)], -1), ring)
         ras = arith.reduce_degree(rt, ring.matmul(ra_rb[..., :d], s), ring)
-        z = _inverse_mod(arith.open_all(rt, ras, rt.t, ring=ring)[0].astype(np.int64), ring.primes)
-        if z is None:
-            continue  # R, S or A singular mod some prime: draw new masks (a singular A fails every time)
+        z, ok = _inverse_mod(arith.open_all(rt, ras, rt.t, ring=ring)[0].astype(np.int64), ring.primes)
+        if not ok.all():
+            if not ok.any():
+                continue  # singular modulo every prime: A is singular, or (rarely) redraw
+            partial = int((~ok).sum())
+            sub = ring.without(np.flatnonzero(~ok).tolist())
+            if sub.modulus <= need:
+                continue  # too many primes lost (R or S singular too?): redraw
+            keep = np.flatnonzero(ok)
+            ring, z, ra_rb, s = sub, z[keep], ra_rb[:, keep], s[:, keep]
         zrb = ring.matmul(z.astype(np.float64)[None], ra_rb[..., d:])
         sol = arith.reduce_degree(rt, ring.matmul(s, zrb), ring)
         return open_output(rt, sol[..., 0] if sol.shape[-1] == 1 else sol, dst, ring, bounds)
+    if partial:
+        raise InputError(f"the system matrix's determinant is divisible by {partial} of the exact solve's "
+                         f"{ring.k} primes, too many to solve without them (inputs chosen to stop the solve?)")
     raise SingularMatrixError("the system matrix is singular (collinear features?)")
 
 

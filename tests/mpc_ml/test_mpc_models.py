@@ -215,3 +215,29 @@ def test_logistic_predict_proba_on_plain_features_is_exact_and_quiet_for_large_s
         warnings.simplefilter("error")
         p = m.predict_proba(X)
     assert np.allclose(p, [1 / (1 + np.exp(-0.5)), 1.0, 0.0], atol=1e-15)
+
+
+def _exact_solve(mpc, a: int, b: int, k: int, bound: int):
+    """exact.solve of the 1x1 system a x = b (public shares: constant polynomials) in the ring of k primes."""
+    from mpc_ml.protocols import exact
+    from mpc_ml.ring import Ring
+    from mpc_ml.runtime import current
+
+    rt, ring = current(), Ring(k)
+    share = lambda v: np.broadcast_to(ring.from_objects(np.array([[v]], dtype=object)), (len(rt.local_ids), k, 1, 1))  # noqa: E731
+    return exact.solve(rt, share(a), share(b), ring, None, (bound, bound))
+
+
+def test_an_exact_solve_goes_on_without_the_primes_that_divide_the_determinant(mpc):
+    """det A divisible by one ring prime: solved in the others (the evidence names them and verifies); divisible by
+    so many that the rest cannot hold the bound: a named InputError, not 'singular'; det A = 0: singular."""
+    from mpc_ml.ring import Ring
+
+    p = Ring(4).primes
+    x, ev = _exact_solve(mpc, p[1] * 7, p[1] * 21, 4, 2**10)
+    assert x.tolist() == [3.0] and ev["primes"] == [p[0], p[2], p[3]]
+    assert mpc.verify(ev, value=x, verify_keys=mpc.party_keys()).tolist() == [3.0]
+    with pytest.raises(mpc_ml.InputError, match="divisible by 3 of the exact solve's 4 primes"):
+        _exact_solve(mpc, p[0] * p[1] * p[3], 5, 4, 2**10)
+    with pytest.raises(mpc_ml.SingularMatrixError):
+        _exact_solve(mpc, 0, 5, 4, 2**10)

@@ -88,3 +88,18 @@ def test_input_message_parser_rejects_malformed(payload, msg):
     with pytest.raises(ProtocolError, match=msg) as err:
         comm.scatter(0, None, Codec(RING), None)
     assert err.value.party == 0
+
+
+def test_a_ring_without_some_primes_keeps_the_others_in_order():
+    full = Ring(6)
+    sub = full.without([1, 4])
+    assert sub.primes == tuple(q for i, q in enumerate(full.primes) if i not in (1, 4)) and sub.k == 4
+    assert sub.modulus == full.modulus // (full.primes[1] * full.primes[4])
+    assert sub.without([0]).primes == full.primes[2:4] + full.primes[5:]  # positions are the sub-ring's own
+    x = np.array([[123456789, 2**60 + 5]], dtype=object)
+    assert sub.crt(sub.from_objects(x)[0]) == [[123456789, 2**60 + 5]]
+    for bad in ((6,), (-1,)):
+        with pytest.raises(ValueError, match="not among"):
+            Ring(6, bad)
+    with pytest.raises(ValueError, match="at least one prime"):
+        Ring(2, (0, 1))

@@ -171,3 +171,16 @@ def test_evidence_is_bound_to_its_run_and_label():
             mpc_ml.verify(ev, label=ev["label"] + 1, verify_keys=keys)
     finally:
         mpc_ml.uninit()
+
+
+def test_evidence_naming_primes_this_version_does_not_use_is_refused(mpc):
+    """The ring of an evidence is the first k primes of this version, some perhaps left out (an exact solve leaves
+    out those dividing its determinant), descending: any other list of primes is refused before any arithmetic."""
+    _, ev = mpc.cryptensor(np.array([2.5])).get_plain_text_with_evidence()
+    primes = ev["primes"]
+    for other in ([primes[0] - 2] + primes[1:], primes[::-1], primes[:1] + primes, [True] + primes[1:],
+                  [float(primes[0])] + primes[1:], primes[:-1] + [3]):
+        with pytest.raises(mpc_ml.EvidenceError, match="names a ring"):
+            mpc_ml.verify(dict(ev, primes=other), verify_keys=mpc_ml.party_keys())
+    with pytest.raises(mpc_ml.EvidenceError, match="signature"):  # a well-formed subring, not the one signed
+        mpc_ml.verify(dict(ev, primes=primes[1:]), verify_keys=mpc_ml.party_keys())

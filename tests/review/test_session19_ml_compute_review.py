@@ -389,17 +389,13 @@ def test_linear_regression_on_breast_cancer_as_shipped_matches_sklearn(mpc):
     assert np.abs(m.predict(X) - ref.predict(X)).max() < 1e-5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mpc_ml/protocols/exact.py:solve declares A singular when RAS has no inverse modulo ANY prime of the big RNS "
-    "ring (_inverse_mod returns None, four draws, then SingularMatrixError): a nonsingular A whose determinant is "
-    "divisible by one of the ring's ~2^21 primes fails every time. Here one feature, two samples "
-    "(x = 1234567 / 2^24 and x' chosen so that x^2 + x'^2 = 0 mod the first prime = 1 mod 4 of the ring), no "
-    "intercept: sklearn's answer is x.y / x.x, mpc_ml raises 'the system matrix is singular (collinear "
-    "features?)'. For random data this strikes about one dataset in 2^21 / K, deterministically, and an input "
-    "party can force it with innocent-looking values; the message sends the analyst after collinearity that does "
-    "not exist. Fix: when RAS is singular modulo only some primes, solve over fresh primes instead (A is singular "
-    "only if it is singular modulo every prime)"))
 def test_a_nonsingular_system_whose_determinant_a_ring_prime_divides_is_solved(mpc):
+    """Failed before (fixed in session 23): mpc_ml/protocols/exact.py:solve declared A singular when RAS had no
+    inverse modulo ANY prime of the big RNS ring, so a nonsingular A whose determinant one of the ring's primes
+    divides failed every time with 'the system matrix is singular (collinear features?)'. Here one feature, two
+    samples (x^2 + x'^2 = 0 mod the first prime = 1 mod 4 of the ring), no intercept. Fix: the solve goes on
+    without the primes that divide the determinant while the others keep the modulus above the bound; the
+    evidence names the ring it used and verifies."""
     from mpc_ml.protocols import exact
 
     params = mpc_ml.runtime.current().params
@@ -414,6 +410,8 @@ def test_a_nonsingular_system_whose_determinant_a_ring_prime_divides_is_solved(m
     m = LinearRegression(fit_intercept=False).fit(mpc.cryptensor(x), mpc.cryptensor(y, src=1))
     ref = (x[:, 0] @ q(y)) / (x[:, 0] @ x[:, 0])
     assert abs(m.coef_[0] - ref) < 1e-9 * abs(ref)
+    assert p not in m.evidence_["primes"]
+    assert np.allclose(mpc.verify(m.evidence_, verify_keys=mpc.party_keys()), m.coef_)
 
 
 def test_logistic_predict_on_shared_x_agrees_with_plain_predict_at_the_boundary(mpc):
