@@ -1,6 +1,7 @@
 /**
- * Calls to the JSON API from the pages: the CSRF token comes from the page's meta tag, and a
- * problem+json answer becomes an Error carrying its detail and field errors.
+ * Calls to the JSON API from the pages: the CSRF token comes from the page's meta tag, a problem+json
+ * answer becomes an Error carrying its detail and field errors, and a silent or unreachable server an
+ * Error that says so.
  * @module api
  */
 
@@ -19,26 +20,43 @@ export class ApiError extends Error {
   }
 }
 
-async function parse(response) {
-  const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json() : {};
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
+/** How long a call waits for the server's whole answer before it gives up, saying so. */
+export const TIMEOUT_MS = 60_000;
+
+/**
+ * One call with the session's cookies: its JSON answer, or an Error a person can act on (a problem+json
+ * answer, a server that does not answer within `timeoutMs`, a network failure). The page keeps what it
+ * holds (an encrypted ballot, a ceremony's state), so trying again loses nothing.
+ */
+async function call(url, init, timeoutMs) {
+  try {
+    const response = await fetch(url, { ...init, credentials: "same-origin", signal: AbortSignal.timeout(timeoutMs) });
+    const type = response.headers.get("Content-Type") || "";
+    const data = type.includes("json") ? await response.json() : {};
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    if (error.name === "TimeoutError") {
+      throw new Error(`the server did not answer within ${timeoutMs / 1000} s: try again`);
+    }
+    if (error instanceof SyntaxError) throw new Error(`the server's answer is not JSON (${error.message})`);
+    throw new Error(`cannot reach the server (${error.message}): check the connection and try again`);
+  }
 }
 
 /** GET a JSON resource. */
-export async function getJson(url) {
-  return parse(await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }));
+export async function getJson(url, { timeoutMs = TIMEOUT_MS } = {}) {
+  return call(url, { headers: { Accept: "application/json" } }, timeoutMs);
 }
 
 /** POST a JSON body with the CSRF header. */
-export async function postJson(url, body) {
-  return parse(await fetch(url, {
+export async function postJson(url, body, { timeoutMs = TIMEOUT_MS } = {}) {
+  return call(url, {
     method: "POST",
-    credentials: "same-origin",
     headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrfToken() },
     body: JSON.stringify(body),
-  }));
+  }, timeoutMs);
 }
 
 /** Announce a message in the page's live region (read by screen readers) and show it. */

@@ -5,6 +5,7 @@
  * @module booth/election
  */
 
+import { getJson } from "../api.js";
 import { checkChain } from "../board.js";
 import { toHex, utf8 } from "../crypto/bytes.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
@@ -56,9 +57,12 @@ export function pinError(message) {
  * @param {string} pin the pinned base hash (pinnedBaseHash)
  */
 export async function loadContext(apiBase, pin) {
-  const response = await fetch(`${apiBase}/entries?from=0&to=${PARAMETERS.length - 1}`, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`cannot read the board (HTTP ${response.status})`);
-  const { entries } = await response.json();
+  let entries;
+  try {
+    ({ entries } = await getJson(`${apiBase}/entries?from=0&to=${PARAMETERS.length - 1}`));
+  } catch (error) {
+    throw new Error(`cannot read the board: ${error.message}`);
+  }
   if (!Array.isArray(entries) || entries.length !== PARAMETERS.length || entries.some((e, i) => e.type !== PARAMETERS[i])) {
     throw new Error("the election is not open yet");
   }
