@@ -928,6 +928,17 @@ VT void v_carry(v5 *h) {
     h->v[0] = a0; h->v[1] = a1; h->v[2] = a2; h->v[3] = a3; h->v[4] = a4;
 }
 
+/* The columns z (low halves) and w (high halves, 2^52 apart) of a product into h: z + 2w, then the columns 5..9
+ * folded onto 0..4 by 2^255 = 19 (19t as t + 2t + 16t). */
+#define LANE_FOLD(V, P)                                                                                       \
+    do {                                                                                                      \
+        for (int k = 1; k < 10; k++) z[k] = P##_add_epi64(z[k], P##_slli_epi64(w[k], 1));                     \
+        for (int k = 0; k < 5; k++) {                                                                         \
+            V t = z[k + 5];                                                                                   \
+            h->v[k] = P##_add_epi64(z[k], P##_add_epi64(t, P##_add_epi64(P##_slli_epi64(t, 1), P##_slli_epi64(t, 4)))); \
+        }                                                                                                     \
+    } while (0)
+
 /* The lane-wise product's columns, reduced to 5 limbs (before carrying), for a vector type V whose intrinsics
  * start with P (_mm512 or _mm256). Limbs below 2^52 in (the multiplier's width). The product a b of two limbs
  * is lo + hi 2^52 = lo + 2 hi 2^51: lo sums go to limb i+j, doubled hi sums to i+j+1; each of the 10
@@ -941,11 +952,7 @@ VT void v_carry(v5 *h) {
                 z[i + j] = P##_madd52lo_epu64(z[i + j], f->v[i], g->v[j]);                                    \
                 w[i + j + 1] = P##_madd52hi_epu64(w[i + j + 1], f->v[i], g->v[j]);                            \
             }                                                                                                 \
-        for (int k = 1; k < 10; k++) z[k] = P##_add_epi64(z[k], P##_slli_epi64(w[k], 1));                     \
-        for (int k = 0; k < 5; k++) {                                                                         \
-            V t = z[k + 5];                                                                                   \
-            h->v[k] = P##_add_epi64(z[k], P##_add_epi64(t, P##_add_epi64(P##_slli_epi64(t, 1), P##_slli_epi64(t, 4)))); \
-        }                                                                                                     \
+        LANE_FOLD(V, P);                                                                                      \
     } while (0)
 
 /* LANE_PRODUCT with g = f: the products f_i f_j (i < j) once, their column sums doubled, plus the 5 squares (15
@@ -966,11 +973,7 @@ VT void v_carry(v5 *h) {
             z[k] = P##_add_epi64(z[k], P##_slli_epi64(zc[k], 1));                                             \
             w[k] = P##_add_epi64(w[k], P##_slli_epi64(wc[k], 1));                                             \
         }                                                                                                     \
-        for (int k = 1; k < 10; k++) z[k] = P##_add_epi64(z[k], P##_slli_epi64(w[k], 1));                     \
-        for (int k = 0; k < 5; k++) {                                                                         \
-            V t = z[k + 5];                                                                                   \
-            h->v[k] = P##_add_epi64(z[k], P##_add_epi64(t, P##_add_epi64(P##_slli_epi64(t, 1), P##_slli_epi64(t, 4)))); \
-        }                                                                                                     \
+        LANE_FOLD(V, P);                                                                                      \
     } while (0)
 
 /* f * g in 8 lanes: limbs below 2^52 in; out as v_carry. */
