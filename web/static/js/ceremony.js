@@ -35,6 +35,7 @@ let passphrase = "";
 let trustee = null;
 let params = null;
 let qualification = null; // final once the complaints are in: computed here once (Trustee.confirm)
+let confirmation = null; // what this page signed for the confirm round when it computed the qualification
 let outcome = null; // final once the open round is over: adjudicated here once
 let progress = null; // seals the progress saved after each round: the passphrase's argon2id key, derived once
 
@@ -86,7 +87,7 @@ async function ownQualification(state) {
   if (!qualification) {
     if (trustee.confirmed === null) {
       const t = transcript(state);
-      await trustee.confirm(t.messages, t.complaints);
+      confirmation = await trustee.confirm(t.messages, t.complaints);
       await saveState();
     }
     qualification = trustee.ownQualification();
@@ -152,7 +153,7 @@ async function step(state) {
   } else if (state.round === "confirm" && !mine(state.confirmations)) {
     announce(status, "Confirm: signing the qualified trustees you worked out…");
     const t = transcript(state);
-    await post("confirm", (await trustee.confirm(t.messages, t.complaints)).toJSON(g));
+    await post("confirm", (confirmation ?? (await trustee.confirm(t.messages, t.complaints))).toJSON(g));
   } else if (state.round === "reveal" && !mine(state.reveals) && (await ownQualification(state)).qualified.includes(index)) {
     announce(status, "Reveal: publishing your public commitments with their proofs…");
     const reveal = revealed ?? (await trustee.reveal(mapOf(state.confirmations, Confirmation.fromJSON)));
