@@ -48,7 +48,7 @@ class PRSS:
         self.counter = 0
         # member[l, T] = local party l belongs to subset T
         self.member = np.array([[p in T for T in self.subsets] for p in self.local_ids], dtype=bool)
-        self._coef: dict[tuple[int, int], np.ndarray] = {}
+        self._coef: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
         self._mats: dict[tuple, np.ndarray] = {}
 
     def _encryptors(self) -> dict[int, object]:
@@ -103,7 +103,7 @@ class PRSS:
 
     def coef(self, ring: Ring, power: int = 0) -> np.ndarray:
         """x_l^power * f_T(x_l) mod each prime, shape (L, C, K); zero where l is not in T."""
-        key = (ring.k, power)
+        key = (ring.primes, power)  # by the primes: a sub-ring may have as many as another ring
         if key not in self._coef:
             out = np.zeros((len(self.local_ids), len(self.subsets), ring.k))
             for li, p in enumerate(self.local_ids):
@@ -143,7 +143,7 @@ class PRSS:
         words, masks = self._words(widths, size)
         held = sorted(self._seeds)
         nl, no, nw = len(self.local_ids), len(outputs), len(words)
-        key = (ring.k, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held),
+        key = (ring.primes, tuple(widths), tuple(tuple(o) for o in outputs), tuple(held),
                None if offsets is None else tuple(offsets), tuple(zero))
         plan = self._mats.get(key)
         if plan is None:

@@ -86,6 +86,8 @@ class Ring:
 
     def without(self, positions: list[int]) -> "Ring":
         """This ring less the primes at `positions` (indices into self.primes)."""
+        if any(not 0 <= i < self.k for i in positions):
+            raise ValueError(f"positions to drop {positions} are not among the ring's {self.k} primes")
         kept = [i for i in range(self.span) if i not in self.dropped]
         return Ring(self.span, self.dropped + tuple(kept[i] for i in positions))
 

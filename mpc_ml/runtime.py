@@ -133,7 +133,7 @@ class SimComm:
 class Pool:
     """Correlated randomness made ahead of use (the offline phase), consumed first in, first out.
 
-    Each kind (a key such as ("trunc", K, bits)) holds arrays (L, K, N) of masks, element axis last;
+    Each kind (a key such as ("trunc", the ring's primes, bits)) holds arrays (L, K, N) of masks, element axis last;
     `take` hands out the next `size` elements and makes any shortfall on the spot with `make`.
     Every party runs the same program, so all of them fill and drain their pools identically and
     stay in step; no element is handed out twice.

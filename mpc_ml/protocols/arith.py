@@ -98,14 +98,14 @@ def _double_masks(rt: Runtime, size: int, ring: Ring) -> tuple[np.ndarray, np.nd
 def fill_double(rt: Runtime, size: int, ring: Ring | None = None) -> None:
     """Offline: put `size` double sharings into the pool."""
     ring = ring or rt.ring
-    rt.pool.add(("double", ring.k), _double_masks(rt, size, ring))
+    rt.pool.add(("double", ring.primes), _double_masks(rt, size, ring))
 
 
 def double_random(rt: Runtime, shape: tuple[int, ...], ring: Ring | None = None) -> tuple[np.ndarray, np.ndarray]:
     """([r]_t, [r]_2t) for a uniform r in Z_M (from the pool, or made now from PRSS)."""
     ring = ring or rt.ring
     size = int(np.prod(shape, dtype=np.int64))
-    r_t, r_2t = rt.pool.take(("double", ring.k), size, lambda m: _double_masks(rt, m, ring))
+    r_t, r_2t = rt.pool.take(("double", ring.primes), size, lambda m: _double_masks(rt, m, ring))
     full = (rt.L, ring.k) + tuple(shape)
     return r_t.reshape(full), r_2t.reshape(full)
 
@@ -143,7 +143,7 @@ def _trunc_masks(rt: Runtime, size: int, f: int) -> tuple[np.ndarray, np.ndarray
 def fill_trunc(rt: Runtime, size: int, bits: int | None = None) -> None:
     """Offline: put `size` truncation masks (for `bits`, default the fraction bits) into the pool."""
     f = rt.params.frac_bits if bits is None else bits
-    rt.pool.add(("trunc", rt.ring.k, f), _trunc_masks(rt, size, f))
+    rt.pool.add(("trunc", rt.ring.primes, f), _trunc_masks(rt, size, f))
 
 
 def trunc(rt: Runtime, z: np.ndarray, bits: int | None = None, factor: np.ndarray | None = None) -> np.ndarray:
@@ -171,7 +171,7 @@ def trunc_each(rt: Runtime, parts: list[tuple[np.ndarray, int | None, np.ndarray
             z = np.broadcast_to(z, np.broadcast_shapes(z.shape, factor.shape))
         full = (rt.L, ring.k) + tuple(z.shape[2:])
         size = int(np.prod(z.shape[2:], dtype=np.int64))
-        mask, hi_t = rt.pool.take(("trunc", ring.k, f), size, lambda m, f=f: _trunc_masks(rt, m, f))
+        mask, hi_t = rt.pool.take(("trunc", ring.primes, f), size, lambda m, f=f: _trunc_masks(rt, m, f))
         masked.append(ring.mul_add(z, factor, mask.reshape(full)).reshape(full[:2] + (size,)))
         opened.append((f, full, size, hi_t))
     flat = masked[0] if len(masked) == 1 else np.concatenate(masked, axis=2)

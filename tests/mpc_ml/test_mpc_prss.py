@@ -55,17 +55,17 @@ def test_preprocessed_masks_give_the_same_results_and_are_used_once(rng):
     x, y = mpc_ml.cryptensor(a), mpc_ml.cryptensor(b, src=1)
     spent = mpc_ml.preprocess(multiplications=1000, reductions=50)
     assert set(spent) == {"seconds", "cpu_seconds"}
-    key = ("trunc", rt.ring.k, rt.params.frac_bits)
+    key = ("trunc", rt.ring.primes, rt.params.frac_bits)
     assert rt.pool.available(key) == 1000
     z1 = (x * y).get_plain_text()  # 600 from the pool
     assert rt.pool.available(key) == 400
     z2 = (x * y).get_plain_text()  # 400 from the pool, 200 made on demand
     assert rt.pool.available(key) == 0
     assert np.abs(z1 - a * b).max() < 2 ** -22 and np.abs(z2 - a * b).max() < 2 ** -22
-    before = rt.pool.available(("double", rt.ring.k))
+    before = rt.pool.available(("double", rt.ring.primes))
     r = x.relu().get_plain_text()
     assert np.array_equal(r, np.maximum(x.get_plain_text(), 0))
-    assert rt.pool.available(("double", rt.ring.k)) < before
+    assert rt.pool.available(("double", rt.ring.primes)) < before
     with pytest.raises(mpc_ml.InputError):
         mpc_ml.preprocess(multiplications=-1)
     mpc_ml.uninit()

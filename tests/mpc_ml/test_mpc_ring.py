@@ -101,5 +101,7 @@ def test_a_ring_without_some_primes_keeps_the_others_in_order():
     for bad in ((6,), (-1,)):
         with pytest.raises(ValueError, match="not among"):
             Ring(6, bad)
+        with pytest.raises(ValueError, match="not among"):
+            sub.without([bad[0] - 2])  # 4 primes: positions 4 and -3 are not among them
     with pytest.raises(ValueError, match="at least one prime"):
         Ring(2, (0, 1))
