@@ -1,8 +1,8 @@
 """Fixed-point parameters derived from (n, t), and float <-> integer encoding.
 
 A real x is held as the integer round(x * 2^f) in Z_M (M a product of 21-bit primes, see ring.py).
-Every value (also every intermediate result and every difference that is compared) must satisfy
-|x| < 2^value_bits. A product of two such values, before truncation, is below 2^(value_bits + 2f),
+Every value (also every intermediate result) must satisfy |x| < 2^value_bits; comparisons (ReLU, max,
+sigmoid's and the activations' branches) are exact for |x| < 2^(cmp_bits - 1 - f), 2^37 with 3 parties. A product of two such values, before truncation, is below 2^(value_bits + 2f),
 so the truncation mask r = sum over PRSS subsets of r_T, r_T < 2^(l + kappa), with
 l = value_bits + 2f + 1, must not wrap: M > 2^l + C * 2^(l + kappa), C = C(n, t) subsets.
 Probabilistic truncation returns floor(a / 2^f) + e - bias with e in [0, C], bias = C // 2 (for even C the mask
@@ -62,8 +62,9 @@ def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Pa
         raise InputError(f"precision must be an integer number of fractional bits in 16..40, got {frac_bits!r}")
     subsets = math.comb(n, t)
     cbits = subsets.bit_length()
-    # comparison circuit works on 64-bit words: (C + 1) * 2^(k-1) < 2^64, k = value_bits + f + 2
-    # (differences of two legal values, |a - b| < 2^(value_bits + 1), are compared exactly)
+    # comparison circuit works on 64-bit words: (C + 1) * 2^(k-1) < 2^64, so k = 64 - bits(C) at the most; it takes
+    # all of it (the same rounds): differences of two legal values, |a - b| < 2^(value_bits + 1), compare exactly,
+    # and so do values 2^(k - 1 - f) / 2^value_bits times larger (a product of two moderate inputs)
     value_bits = min(value_bits, 63 - cbits - frac_bits - 1)
     if value_bits < 8:
         raise InputError(f"{n} parties leave too little room for {frac_bits} fractional bits")
@@ -73,7 +74,7 @@ def make_params(n: int, t: int, frac_bits: int = 24, value_bits: int = 31) -> Pa
     while Ring(k).bits <= need:
         k += 1
     return Params(n=n, t=t, frac_bits=frac_bits, value_bits=value_bits, subsets=subsets,
-                  ring=Ring(k), trunc_bits=trunc_bits, cmp_bits=value_bits + frac_bits + 2)
+                  ring=Ring(k), trunc_bits=trunc_bits, cmp_bits=64 - cbits)
 
 
 def encode(x: np.ndarray, params: Params, what: str = "input") -> np.ndarray:

@@ -121,3 +121,27 @@ def test_function_accuracy_over_documented_ranges(mpc):
     assert (np.abs(mpc.cryptensor(x).sqrt().get_plain_text() - np.sqrt(x)) / np.sqrt(x)).max() < 1e-4
     x = np.linspace(-30, 30, 257)
     assert np.abs(mpc.cryptensor(x).sigmoid().get_plain_text() - 1 / (1 + np.exp(-x))).max() < 2e-5
+
+
+@pytest.mark.parametrize("parties", [3, 4, 5])
+def test_comparisons_are_exact_up_to_the_edge_of_their_range(parties):
+    """Comparisons take the whole 64-bit word their circuit works on: |a| < 2^(cmp_bits - 1) units, 2^37 for 3
+    parties, beyond the inputs' 2^31, so that a product of two legal values (a squared amount) compares exactly
+    up to that edge, on either side."""
+    from mpc_ml.runtime import current
+
+    mpc_ml.init(parties=parties)
+    try:
+        params = current().params
+        f, k1 = params.frac_bits, params.cmp_bits - 1
+        assert k1 == 63 - params.subsets.bit_length() and k1 - f > params.value_bits
+        top = 2.0 ** (k1 - f - 30) - 2.0 ** -20  # x y = 2^(k1 - f) - 2^10: inside by 2^34 units (y's precision)
+        x = mpc_ml.cryptensor(np.full(6, 2.0 ** 30))
+        y = mpc_ml.cryptensor(np.array([top, -top, 2.0 ** -20, -2.0 ** -20, top / 2, -top / 2]))
+        z = x * y
+        got = z.relu().get_plain_text()
+        want = np.maximum(z.get_plain_text(), 0)
+        assert np.array_equal((got > 0), (want > 0)) and np.allclose(got, want, rtol=1e-9)
+        assert (z >= 0).get_plain_text().tolist() == [1, 0, 1, 0, 1, 0]
+    finally:
+        mpc_ml.uninit()
