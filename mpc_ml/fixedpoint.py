@@ -4,7 +4,8 @@ A real x is held as the integer round(x * 2^f) in Z_M (M a product of 21-bit pri
 Every value (also every intermediate result) must satisfy |x| < 2^value_bits; comparisons (ReLU, max,
 sigmoid's and the activations' branches) are exact for |x| < 2^(cmp_bits - 1 - f), 2^37 with 3 parties.
 A product of two such values, before truncation, is below 2^(value_bits + 2f), so the truncation mask
-r = sum over PRSS subsets of r_T, r_T < 2^(l + kappa), with l = value_bits + 2f + 1, must not wrap: M > 2^l + C * 2^(l + kappa), C = C(n, t) subsets.
+r = sum over PRSS subsets of r_T, r_T < 2^(l + kappa), with l = value_bits + 2f + 1, must not wrap:
+M > 2^l + C * 2^(l + kappa), C = C(n, t) subsets.
 Probabilistic truncation returns floor(a / 2^f) + e - bias with e in [0, C], bias = C // 2 (for even C the mask
 carries half a unit more, so that the mean error is 0): the error of one truncation lies in (-(bias + 1), C - bias]
 units of 2^-f for odd C (|err| <= bias + 1; |err| < 2 ulp was measured for n=3) and in (-(bias + 1/2), bias + 1/2)
