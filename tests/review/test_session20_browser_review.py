@@ -285,7 +285,7 @@ const asked = [];
 globalThis.fetch = async (url) => {
   asked.push(url);
   const body = serve(new URL(url, "http://booth"));
-  return { ok: true, status: 200, headers: { get: () => "application/json" }, json: async () => body };
+  return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
 };
 function pages(entries, size = 2) {  // the board served honestly, `size` entries a page
   return (u) => {

@@ -1,6 +1,6 @@
 """web/static/js/api.js under node against real sockets: a server that never answers, or stops in the middle of its
-answer, gives an Error saying so after the timeout; a closed port, a non-JSON body and a problem+json answer each
-give an Error naming what happened (never a raw TypeError or a hang)."""
+answer, gives a NetworkError saying so after the timeout; a closed port, a non-JSON body (a network's login page)
+and a problem+json answer each give an Error naming what happened (never a raw TypeError, a hang, or a success)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ class _Handler(BaseHTTPRequestHandler):
             body, kind, status = {"title": "Unprocessable", "detail": "ballot: unknown contest 'x'"}, "application/problem+json", 422
         elif self.path == "/html":
             body, kind, status = None, "application/json", 200
+        elif self.path == "/portal":  # a network's login page, reached through a redirect fetch follows
+            body, kind, status = None, "text/html; charset=utf-8", 200
         else:
             body, kind, status = {"echo": self.path}, "application/json", 200
         data = b"<html>proxy error</html>" if body is None else json.dumps(body).encode()
@@ -84,16 +86,20 @@ def test_a_silent_server_is_an_error_saying_so_after_the_timeout(base: str) -> N
     silent, half = run({"method": "post", "url": f"{base}/silent", "timeoutMs": 300},
                        {"method": "get", "url": f"{base}/half", "timeoutMs": 300})
     for answer in (silent, half):
-        assert answer["error"] == "Error"
-        assert answer["message"] == "the server did not answer within 0.3 s: try again"
+        assert answer["error"] == "NetworkError"
+        assert answer["message"] == "the server sent nothing for 0.3 s: try again"
 
 
 def test_network_failures_and_bad_answers_are_named(base: str) -> None:
-    ok, problem, html, closed = run({"method": "get", "url": f"{base}/ok", "timeoutMs": 5000},
-                                    {"method": "post", "url": f"{base}/problem", "timeoutMs": 5000},
-                                    {"method": "get", "url": f"{base}/html", "timeoutMs": 5000},
-                                    {"method": "get", "url": f"http://127.0.0.1:{_closed_port()}/", "timeoutMs": 5000})
+    ok, problem, html, portal, closed = run(
+        {"method": "get", "url": f"{base}/ok", "timeoutMs": 5000},
+        {"method": "post", "url": f"{base}/problem", "timeoutMs": 5000},
+        {"method": "get", "url": f"{base}/html", "timeoutMs": 5000},
+        {"method": "post", "url": f"{base}/portal", "timeoutMs": 5000},
+        {"method": "get", "url": f"http://127.0.0.1:{_closed_port()}/", "timeoutMs": 5000})
     assert ok == {"data": {"echo": "/ok"}}
     assert problem == {"error": "ApiError", "message": "ballot: unknown contest 'x'", "status": 422}
     assert html["error"] == "Error" and html["message"].startswith("the server's answer is not JSON")
-    assert closed["error"] == "Error" and closed["message"].startswith("cannot reach the server (")
+    assert portal == {"error": "Error", "status": None,
+                      "message": "the server's answer is text/html, not JSON (a login page of the network in the way?)"}
+    assert closed["error"] == "NetworkError" and closed["message"].startswith("cannot reach the server (")

@@ -29,10 +29,20 @@ function show(step) {
   if (heading) heading.focus();
 }
 
+/** Once the encrypted ballot went to the server for casting, or its opening for a challenge, the server may hold it
+ * even if its answer never came: that ballot may only be sent again the same way (the server answers a repeat with
+ * what it stored), never the other way (revealing a cast ballot's choices, or casting a ballot whose opening left). */
+const SENT = {
+  cast: "Press Cast again to send this same ballot: the server may hold it already, so it can no longer be challenged.",
+  challenge: "Press Challenge again to send this same ballot: the server may hold its opening already, so it can no "
+    + "longer be cast.",
+};
+
 function fail(error) {
   announce(status, "");
   const fields = (error.errors || []).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
-  announce(problem, `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}`, "error");
+  const again = pending?.sent ? ` ${SENT[pending.sent]}` : "";
+  announce(problem, `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}${again}`, "error");
 }
 
 let focused = null;
@@ -41,7 +51,8 @@ let focused = null;
  * button sends the focus to the page's top). */
 function busy(on) {
   if (on) focused = document.activeElement;
-  for (const b of root.querySelectorAll("button")) b.disabled = on;
+  const refused = (b) => (b.id === "cast" || b.id === "challenge") && pending?.sent && pending.sent !== b.id;
+  for (const b of root.querySelectorAll("button")) b.disabled = on || refused(b);
   if (!on && focused && document.activeElement !== focused && !focused.closest("[hidden]")) focused.focus();
 }
 
@@ -258,6 +269,7 @@ $("cast").addEventListener("click", async () => {
   busy(true);
   try {
     announce(status, "Sending your encrypted ballot…");
+    pending.sent = "cast";
     const receipt = await postJson(`${root.dataset.api}/ballots`, { ballot: pending.ballot });
     if (receipt.ballot_hash !== pending.hash) {
       throw new Error("the server's receipt is for another ballot (not the fingerprint shown above): your ballot may "
@@ -288,6 +300,7 @@ $("challenge").addEventListener("click", async () => {
   try {
     announce(status, "Publishing the challenged ballot and checking it…");
     const reveal = revealJson(ctx, pending.secrets);
+    pending.sent = "challenge";
     const receipt = await postJson(`${root.dataset.api}/challenges`, { ballot: pending.ballot, reveal });
     if (receipt.ballot_hash !== pending.hash) {
       throw new Error("the server's receipt is for another ballot (not the fingerprint shown above): tell the election "

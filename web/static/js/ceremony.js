@@ -9,7 +9,7 @@
  * @module ceremony
  */
 
-import { announce, getJson, postJson } from "./api.js";
+import { announce, getJson, NetworkError, postJson } from "./api.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson, canonicalJsonBytes, encode } from "./crypto/encoding.js";
 import { sha256 } from "./crypto/hashing.js";
@@ -207,8 +207,13 @@ async function finish(state) {
 
 async function run() {
   for (;;) {
-    const state = await getJson(url);
-    if (await step(state)) break;
+    try {
+      if (await step(await getJson(url))) break;
+    } catch (error) {
+      // no answer: the next poll shows whether what this step sent arrived, and the step does what is left
+      if (!(error instanceof NetworkError)) throw error;
+      announce(status, `No answer from the server (${error.message}); trying again…`);
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   localStorage.removeItem(storageKey);
