@@ -11,13 +11,13 @@ export function csrfToken() {
   return meta ? meta.getAttribute("content") : "";
 }
 
-/** An API error: the problem's detail, with its status and field errors. */
+/** An API error: the problem's detail, with its status and field errors (only the well-formed ones: objects). */
 export class ApiError extends Error {
   constructor(status, problem) {
     const p = problem && typeof problem === "object" ? problem : {};
     super(p.detail || p.title || `HTTP ${status}`);
     this.status = status;
-    this.errors = Array.isArray(p.errors) ? p.errors : [];
+    this.errors = Array.isArray(p.errors) ? p.errors.filter((e) => e && typeof e === "object") : [];
   }
 }
 

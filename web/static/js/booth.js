@@ -4,7 +4,7 @@
  * @module booth
  */
 
-import { announce, getJson, postJson } from "./api.js";
+import { announce, ApiError, getJson, postJson } from "./api.js";
 import { entryValid, nextTracker } from "./board.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson } from "./crypto/encoding.js";
@@ -38,11 +38,22 @@ const SENT = {
     + "longer be cast.",
 };
 
+/** After a definitive refusal sending the same again cannot help; the ballot still may not go the other way (a
+ * refusal from a server does not prove that it kept nothing). */
+const REFUSED = {
+  cast: "This ballot was sent to be cast, so it can no longer be challenged: reload the page to make a new one.",
+  challenge: "This ballot's opening was sent, so it can no longer be cast: reload the page to make a new one.",
+};
+
+/** No answer, the server or a proxy failing, or asking to wait: sending the same again may succeed. */
+const retryable = (error) => !(error instanceof ApiError) || error.status >= 500 || [408, 429].includes(error.status);
+
 function fail(error) {
   announce(status, "");
   const fields = (error.errors || []).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
-  const again = pending?.sent ? ` ${SENT[pending.sent]}` : "";
-  announce(problem, `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}${again}`, "error");
+  const text = `${error.message}${fields && !error.message.includes(fields) ? ` (${fields})` : ""}`;
+  const again = pending?.sent ? (retryable(error) ? SENT : REFUSED)[pending.sent] : "";
+  announce(problem, again ? `${text}${/[.!?…]$/.test(text) ? "" : "."} ${again}` : text, "error");
 }
 
 let focused = null;

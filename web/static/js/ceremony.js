@@ -9,7 +9,7 @@
  * @module ceremony
  */
 
-import { announce, getJson, NetworkError, postJson } from "./api.js";
+import { announce, ApiError, getJson, NetworkError, postJson } from "./api.js";
 import { fromHex, toHex } from "./crypto/bytes.js";
 import { canonicalJson, canonicalJsonBytes, encode } from "./crypto/encoding.js";
 import { sha256 } from "./crypto/hashing.js";
@@ -106,25 +106,36 @@ async function ownReconstruct(state) {
   return reconstruct;
 }
 
+/** Where the ceremony's state lists, by trustee index, who has sent its message of each round. */
+const SENT_IN = { announce: "announcements", deal: "dealers", complain: "complaints", confirm: "confirmations",
+  reveal: "reveals", open: "openings", sign: "signed" };
+
+/** Whether the state holds this trustee's message of `round`. */
+function sent(state, round) {
+  return state[SENT_IN[round]].some((m) => (typeof m === "number" ? m : m.index) === index);
+}
+
 /**
- * Post this trustee's message of `round`. A round may end without it (the open round ends once k
- * trustees have opened, the reveal round when the administrator closes it): then the message is
- * no longer needed and the trustee waits for the next round.
+ * Post this trustee's message of `round`. When the post fails, the state says what happened: the message may have
+ * arrived though its answer did not (a POST given up on still reaches the server; the relay then refuses a second
+ * one), and a round may end without it (the open round ends once k trustees have opened, the reveal round when the
+ * administrator closes it): either way there is nothing left to send. Otherwise the error stands.
  */
 async function post(round, body) {
   try {
     await postJson(`${url}/${round}`, body);
   } catch (error) {
     const now = await getJson(url);
-    if (now.round === round) throw error;
-    announce(status, `The ${round} round ended without your message (it is no longer needed): waiting for the next round…`);
+    if (now.round === round && !sent(now, round)) throw error;
+    if (now.round !== round && !sent(now, round)) {
+      announce(status, `The ${round} round ended without your message (it is no longer needed): waiting for the next round…`);
+    }
   }
 }
 
 /** Do this trustee's part of the current round, if it has not done it yet; true once the ceremony is over. */
 async function step(state) {
   const g = params.group;
-  const mine = (list) => list.some((m) => m.index === index);
   let revealed = null;
   if (state.qualification) await ownQualification(state);
   if (state.qualification && state.round !== "confirm" && !trustee.agreed) {
@@ -133,15 +144,15 @@ async function step(state) {
     revealed = await trustee.reveal(mapOf(state.confirmations, Confirmation.fromJSON));
     await saveState();
   }
-  if (state.round === "announce" && !mine(state.announcements)) {
+  if (state.round === "announce" && !sent(state, "announce")) {
     announce(status, "Announce: publishing your encryption key…");
-    await postJson(`${url}/announce`, (await trustee.announce()).toJSON(g));
-  } else if (state.round === "deal" && !mine(state.dealers)) {
+    await post("announce", (await trustee.announce()).toJSON(g));
+  } else if (state.round === "deal" && !sent(state, "deal")) {
     announce(status, "Deal: sending encrypted shares to the other trustees…");
     const message = await trustee.deal(mapOf(state.announcements, Announcement.fromJSON));
     await saveState(); // the announcements it dealt to: it judges the shares it receives against them
-    await postJson(`${url}/deal`, message.toJSON(g));
-  } else if (state.round === "complain" && !mine(state.complaints)) {
+    await post("deal", message.toJSON(g));
+  } else if (state.round === "complain" && !sent(state, "complain")) {
     announce(status, "Complain: checking the shares you received…");
     const dealers = mapOf(state.dealers, DealerMessage.fromJSON);
     if (trustee.dealt === null && dealers.has(index)) {  // progress saved by an earlier version: its own deal, checked
@@ -149,16 +160,16 @@ async function step(state) {
     }
     const complaints = await trustee.checkShares(dealers);
     await saveState();
-    await postJson(`${url}/complain`, { index, complaints: complaints.map((c) => c.toJSON(g)) });
-  } else if (state.round === "confirm" && !mine(state.confirmations)) {
+    await post("complain", { index, complaints: complaints.map((c) => c.toJSON(g)) });
+  } else if (state.round === "confirm" && !sent(state, "confirm")) {
     announce(status, "Confirm: signing the qualified trustees you worked out…");
     const t = transcript(state);
     await post("confirm", (confirmation ?? (await trustee.confirm(t.messages, t.complaints))).toJSON(g));
-  } else if (state.round === "reveal" && !mine(state.reveals) && (await ownQualification(state)).qualified.includes(index)) {
+  } else if (state.round === "reveal" && !sent(state, "reveal") && (await ownQualification(state)).qualified.includes(index)) {
     announce(status, "Reveal: publishing your public commitments with their proofs…");
     const reveal = revealed ?? (await trustee.reveal(mapOf(state.confirmations, Confirmation.fromJSON)));
     await post("reveal", reveal.toJSON(g));
-  } else if (state.round === "open" && !state.reconstruct.includes(index) && !mine(state.openings)) {
+  } else if (state.round === "open" && !state.reconstruct.includes(index) && !sent(state, "open")) {
     await ownReconstruct(state);
     announce(status, `Open: publishing your shares of trustees ${state.reconstruct.join(", ")}, who did not reveal…`);
     const t = transcript(state);
@@ -167,7 +178,7 @@ async function step(state) {
     await post("open", opening.toJSON(g));
   } else if (["sign", "publish", "done"].includes(state.round) && state.result) {
     if (!$("backup").dataset.saved) await finish(state);
-    if (state.round === "sign" && !state.signed.includes(index) && state.result.qualified.includes(index)) {
+    if (state.round === "sign" && !sent(state, "sign") && state.result.qualified.includes(index)) {
       announce(status, "Sign: signing the ceremony's transcript…");
       const result = await ownResult(state);
       await post("sign", { index, signature: (await trustee.sign(result)).toJSON(g) });
@@ -176,7 +187,7 @@ async function step(state) {
   } else {
     const why = state.qualification && !state.qualification.qualified.includes(index)
       ? ` You were disqualified: ${state.qualification.disqualified[String(index)]}.` : "";
-    const opened = state.round === "open" && mine(state.openings) ? " Your openings are published." : "";
+    const opened = state.round === "open" && sent(state, "open") ? " Your openings are published." : "";
     announce(status, `Waiting for the other trustees (round: ${state.round})…${why}${opened}`);
   }
   return false;
@@ -210,9 +221,13 @@ async function run() {
     try {
       if (await step(await getJson(url))) break;
     } catch (error) {
-      // no answer: the next poll shows whether what this step sent arrived, and the step does what is left
-      if (!(error instanceof NetworkError)) throw error;
-      announce(status, `No answer from the server (${error.message}); trying again…`);
+      // no answer (or a proxy's 502-504 for one): the next poll shows whether what this step sent arrived, and the
+      // step does what is left
+      if (!(error instanceof NetworkError || (error instanceof ApiError && [502, 503, 504].includes(error.status)))) {
+        throw error;
+      }
+      announce(status, `No answer from the server: ${error.message.replace(/: (check the connection and )?try again$/, "")}. `
+        + "This page tries again by itself…");
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
