@@ -42,6 +42,7 @@ export function announce(element, text, kind = "") {
 }
 export async function getJson(url) { return globalThis.__getJson(url); }
 export async function postJson(url, body) { return globalThis.__postJson(url, body); }
+export class ApiError extends Error {}
 """
 _STUB_BALLOT = """
 export async function credentialKey() { return { privateKey: null, publicHex: "aa".repeat(32) }; }

@@ -588,7 +588,7 @@ def test_ceremony_page_polls_again_after_a_silent_poll_refuses_another_qual_and_
         page.on("request", lambda r: polls.append(time.monotonic()) if r.method == "GET" and r.url.endswith("/ceremony") else None)
         page.evaluate("window.__fastTimeout = 1500")  # first: a poll held before this would wait 60 s
         page.route("**/ceremony", lambda route: None, times=1)  # never answered
-        page.wait_for_selector(f"#status:has-text('No answer from the server ({NO_ANSWER}')", timeout=TIMEOUT)
+        page.wait_for_selector(f"#status:has-text('No answer from the server: {NO_ANSWER}')", timeout=TIMEOUT)
         page.evaluate("window.__fastTimeout = 0")
         silent = len(polls)
         page.wait_for_function("() => !document.querySelector('#status').textContent.includes('No answer')",
