@@ -362,6 +362,60 @@ static PyObject *py_unhex_list(PyObject *self, PyObject *const *args, Py_ssize_t
     return out;
 }
 
+/* unhex_ints(items, size, bound): every item of a list, each lowercase hex of exactly 2 size characters, as a tuple
+ * of big-endian integers below bound, or the index of the first item that is not (threshold.groups.base's
+ * scalars_from_hex names what is wrong with it). A proof's challenges or responses in one call. */
+static PyObject *py_unhex_ints(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "unhex_ints(items: list, size: int, bound: int) takes a list, a size, a bound");
+        return NULL;
+    }
+    Py_ssize_t size = PyNumber_AsSsize_t(args[1], NULL);
+    if (size == -1 && PyErr_Occurred()) return NULL;
+    if (size < 0 || size > 64) {
+        PyErr_SetString(PyExc_ValueError, "unhex_ints: the size must be 0 to 64 bytes");
+        return NULL;
+    }
+    PyObject *items = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(items);
+    PyObject *out = PyTuple_New(count);
+    if (!out) return NULL;
+    unsigned char o[64];
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PyList_GET_ITEM(items, k);
+        if (!PyUnicode_Check(text) || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND ||
+            PyUnicode_GET_LENGTH(text) / 2 != size || PyUnicode_GET_LENGTH(text) % 2) {
+            Py_DECREF(out);
+            return PyLong_FromSsize_t(k);
+        }
+        const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
+        unsigned bad = 0;
+        for (Py_ssize_t i = 0; i < size; i++) {
+            unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
+            bad |= (hi | lo) & 16u;
+            o[i] = (unsigned char)(hi << 4 | (lo & 15u));
+        }
+        if (bad) {
+            Py_DECREF(out);
+            return PyLong_FromSsize_t(k);
+        }
+        PyObject *v = _PyLong_FromByteArray(o, (size_t)size, 0, 0);
+        if (!v) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        int below = PyObject_RichCompareBool(v, args[2], Py_LT);
+        if (below != 1) {
+            Py_DECREF(v);
+            Py_DECREF(out);
+            return below < 0 ? NULL : PyLong_FromSsize_t(k);
+        }
+        PyTuple_SET_ITEM(out, k, v);
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -379,6 +433,9 @@ static PyMethodDef methods[] = {
     {"unhex_list", (PyCFunction)(void (*)(void))py_unhex_list, METH_FASTCALL,
      "unhex_list(items, size) -> list[bytes] | int: the bytes of every item of a list (each lowercase hex of 2 size "
      "characters), or the index of the first item that is not."},
+    {"unhex_ints", (PyCFunction)(void (*)(void))py_unhex_ints, METH_FASTCALL,
+     "unhex_ints(items, size, bound) -> tuple[int] | int: every item of a list (each lowercase hex of 2 size "
+     "characters) as a big-endian integer below bound, or the index of the first item that is not."},
     {NULL, NULL, 0, NULL},
 };
 

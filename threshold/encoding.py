@@ -116,6 +116,18 @@ def hex_list(items: Any, field: str, size: int, n: int) -> list[bytes]:
     raise AssertionError("unhex_list refused an item that hex_bytes accepts")
 
 
+def hex_ints(items: Any, field: str, size: int, n: int, bound: int, above: str) -> tuple[int, ...]:
+    """A JSON list of exactly n lowercase hex values of `size` bytes each, as big-endian integers below `bound`, in
+    one native call; `field[i]` names a bad item with the message `hex_bytes` gives it, or `above` if too large."""
+    if not isinstance(items, list) or len(items) != n:
+        raise DecodeError(field, f"expected a list of {n} items")
+    out = _hashing.unhex_ints(items, size, bound)
+    if type(out) is tuple:
+        return out
+    hex_bytes(items[out], f"{field}[{out}]", size)  # raises if malformed
+    raise DecodeError(f"{field}[{out}]", above)
+
+
 def hex_to_int(text: Any, size: int, field: str) -> int:
     """Parse fixed-length lowercase hex of `size` bytes; errors name `field`."""
     return int.from_bytes(hex_bytes(text, field, size), "big")

@@ -21,9 +21,8 @@ from threshold.hashing import hash_to_scalar
 def challenge(group: Group, tag: str, context: bytes, statement: Sequence[Element], commitments: Sequence[Element],
               params: Sequence[int] = ()) -> int:
     """c = H(tag; group; context; integer parameters; statement elements; commitments), elements as bytes."""
-    encode = group.encode
-    return hash_to_scalar(group.q, tag, group.name, context, [int(p) for p in params],
-                          list(map(encode, statement)), list(map(encode, commitments)))
+    return hash_to_scalar(group.q, tag, group.name, context, list(map(int, params)),
+                          group.encode_all(statement), group.encode_all(commitments))
 
 
 def _obj(obj: Any, keys: set[str], field: str) -> dict:

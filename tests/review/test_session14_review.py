@@ -416,7 +416,7 @@ def test_a_reader_after_a_failed_block(exc):
                 reader.element(OFF_CURVE.hex(), "off")  # never checked: the block fails first
                 raise exc
     assert [f for _, f in reader.pending] == ["before"] and reader.failure is None
-    assert reader._unchecked == [] and reader._open == 0
+    assert reader._points == reader._fields == [] and reader._open == 0
     with pytest.raises(DecodeError, match="not a point") as err:
         with reader.batched():
             reader.element(good[1].hex(), "x")

@@ -476,7 +476,7 @@ def test_commitments_one_odd_item_anywhere_leave_nothing(group, in_block):
         except DecodeError as exc:  # refused at the block's end
             return ("refused", exc.field, exc.message)
         finally:
-            state = (r.pending, r._open, getattr(r, "_unchecked", []))
+            state = (r.pending, r._open, getattr(r, "_points", []), getattr(r, "_fields", []))
             read.state = state
     for bad in bads:
         for pos in range(3):
@@ -486,7 +486,7 @@ def test_commitments_one_odd_item_anywhere_leave_nothing(group, in_block):
             state = read.state
             assert one == read(items, False), (bad, pos)
             assert one[0] == "refused" and one[1] == f"c[{pos}]"
-            assert state == ([], 0, []), state
+            assert state == ([], 0, [], []), state
 
 
 # ---------------------------------------------------------------------------------------------- reader blocks
@@ -506,11 +506,11 @@ def test_nested_blocks_roll_back_what_they_read_on_every_exception():
                         raise exc("x", "y") if exc is DecodeError else exc()
             except BaseException:
                 pass
-            assert [f for _, f in r.pending] == ["a"] and [f for _, f in r._unchecked] == ["a"] and r._open == 1
+            assert [f for _, f in r.pending] == ["a"] and [f for _, f, _ in r._fields] == ["a"] and r._open == 1
         with r.batched():
             r.commitment(g[3], "e")
         r.element(g[4], "f")
-    assert r._open == 0 and r._unchecked == [] and [f for _, f in r.pending] == ["a", "f"]
+    assert r._open == 0 and r._points == r._fields == [] and [f for _, f in r.pending] == ["a", "f"]
     r.finish()
 
 
@@ -526,7 +526,7 @@ def test_a_refusal_at_the_outermost_end_leaves_no_state_and_the_reader_goes_on(g
                     r.element(group.to_hex(group.exp_g(3)), "in")
                     r.commitments([group.to_hex(group.exp_g(4))] * 2, 2, "cs")
                 r.element(bad, "bad")
-        assert [f for _, f in r.pending] == ["before"] and r._open == 0 and getattr(r, "_unchecked", []) == []
+        assert [f for _, f in r.pending] == ["before"] and r._open == 0 and getattr(r, "_points", []) == getattr(r, "_fields", []) == []
     with r.batched():
         r.element(group.to_hex(group.exp_g(5)), "after")
     r.finish()
@@ -556,7 +556,7 @@ def test_the_same_reader_read_again_inside_itself():
                 with r.batched():
                     RangeProof.from_json(group, proof, 2, "p0", reader=r)
                     RangeProof.from_json(group, broken, 2, "p1", reader=r)
-            assert info.value.field == "p1.b[1]" and r.pending == [] and r._open == 0 and r._unchecked == []
+            assert info.value.field == "p1.b[1]" and r.pending == [] and r._open == 0 and r._points == r._fields == []
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=lambda g: g.name)

@@ -301,6 +301,17 @@ def test_members_batch_catches_a_bad_point_at_every_chunk_position(n):
             assert not native.members_batch(pts, secrets.token_bytes(16 * n))
 
 
+def test_members_batch_catches_a_bad_point_on_either_side_of_a_block_edge():
+    """Points are read 4096 at a time (MB_BLOCK): a bad point just before, at and after the edge is caught."""
+    n = 4100
+    good = [rand_point() for _ in range(n)]
+    assert native.members_batch(good, secrets.token_bytes(16 * n))
+    for pos in (4095, 4096, n - 1):
+        pts = list(good)
+        pts[pos] = with_torsion(pts[pos], 4)
+        assert not native.members_batch(pts, secrets.token_bytes(16 * n))
+
+
 TORSION_PATTERNS = {
     "T2 pair across chunk edge": {5: 4, 6: 4},
     "T4 quad summing to 0": {0: 2, 7: 2, 13: 2, 149: 2},

@@ -58,6 +58,19 @@ def test_native_unhex_list_arguments():
         _hashing.unhex_list(["00"], -1)
 
 
+def test_native_unhex_ints_arguments():
+    assert _hashing.unhex_ints(["00ff", "0a0b"], 2, 2**16) == (255, 2571) and _hashing.unhex_ints([], 7, 1) == ()
+    assert _hashing.unhex_ints(["00ff", "0100"], 2, 256) == 1 and _hashing.unhex_ints(["00", "0g"], 1, 9) == 1
+    assert _hashing.unhex_ints(["000"], 1, 9) == 0 and _hashing.unhex_ints([b"00"], 1, 9) == 0
+    assert _hashing.unhex_ints(["ff" * 64], 64, 2**512) == (2**512 - 1,)
+    for args in [(("00",), 1, 2), (["00"], 1), (["00"], "1", 2), (["00"], 1, 2.0)]:
+        with pytest.raises(TypeError):
+            _hashing.unhex_ints(*args)
+    for size in (-1, 65):
+        with pytest.raises(ValueError, match="0 to 64"):
+            _hashing.unhex_ints(["00"], size, 2)
+
+
 @pytest.mark.parametrize("group", GROUPS, ids=lambda g: g.name)
 def test_scalars_from_hex_as_one_by_one(group):
     q = group.q
@@ -124,3 +137,40 @@ def test_the_outermost_block_checks_and_a_failure_there_rolls_it_back(group):
             reader.element(bad, "bad")
     assert [f for _, f in reader.pending] == ["before"] and reader._open == 0
     reader.finish()
+
+
+reads = st.lists(st.one_of(st.tuples(st.just("element"), st.just(1)), st.tuples(st.just("commitment"), st.just(1)),
+                           st.tuples(st.just("commitments"), st.integers(0, 3))), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=reads, data=st.data())
+def test_a_bad_point_in_a_block_is_named_as_read_alone(plan, data):
+    """ed25519 blocks decompress at their end and name the first bad point from the runs they kept: the same field as
+    reading each value alone, whatever mix of elements, commitments and lists (empty ones included) came before."""
+    total = sum(n for _, n in plan)
+    if total == 0:
+        return
+    bad = data.draw(st.integers(0, total - 1))
+    values = [OFF_CURVE.hex() if i == bad else ed.to_hex(ed.exp_g(i + 2)) for i in range(total)]
+
+    def read(batched: bool) -> Any:
+        r, it = ed.reader(), iter(values)
+
+        def go() -> None:
+            for k, (kind, n) in enumerate(plan):
+                if kind == "element":
+                    r.element(next(it), f"e{k}")
+                elif kind == "commitment":
+                    r.commitment(next(it), f"c{k}")
+                elif batched:
+                    r.commitments([next(it) for _ in range(n)], n, f"l{k}")
+                else:
+                    [r.commitment(next(it), f"l{k}[{i}]") for i in range(n)]
+        if batched:
+            with r.batched():
+                go()
+        else:
+            go()
+    got = outcome(lambda: read(True))
+    assert got[0] == "refused" and got == outcome(lambda: read(False))

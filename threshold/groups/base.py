@@ -6,7 +6,7 @@ import os
 from abc import ABC, abstractmethod
 from typing import Any, Hashable, Iterable, Sequence
 
-from threshold.encoding import hex_bytes, hex_list, hex_to_int, int_to_hex
+from threshold.encoding import hex_bytes, hex_ints, hex_list, hex_to_int, int_to_hex
 from threshold.errors import DecodeError
 
 Element = Hashable  # mpz for modp, 32 bytes for ed25519: hashable, compared with ==
@@ -107,6 +107,10 @@ class Group(ABC):
     @abstractmethod
     def encode(self, a: Element) -> bytes:
         """Canonical fixed-length bytes of an element."""
+
+    def encode_all(self, elements: Iterable[Element]) -> list[bytes]:
+        """`encode` of each element (a transcript's statement or commitments, hashed into a challenge)."""
+        return list(map(self.encode, elements))
 
     @abstractmethod
     def decode(self, data: bytes, field: str = "element", allow_identity: bool = False) -> Element:
@@ -213,11 +217,7 @@ class Group(ABC):
 
     def scalars_from_hex(self, items: Any, n: int, field: str) -> tuple[int, ...]:
         """Parse a JSON list of exactly n scalars, as `scalar_from_hex` each; `field[i]` names a bad one."""
-        values = tuple(int.from_bytes(b, "big") for b in hex_list(items, field, SCALAR_BYTES, n))
-        if values and max(values) >= self.q:
-            i = next(i for i, v in enumerate(values) if v >= self.q)
-            raise DecodeError(f"{field}[{i}]", "scalar is not reduced modulo q")
-        return values
+        return hex_ints(items, field, SCALAR_BYTES, n, self.q, "scalar is not reduced modulo q")
 
     @abstractmethod
     def hash_to_element(self, tag: str, msg: bytes) -> Element:

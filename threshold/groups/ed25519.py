@@ -23,7 +23,9 @@ equations are accepted up to torsion (`accepts`). hash_to_element stays on libso
 from __future__ import annotations
 
 import secrets
+from bisect import bisect_right
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 import nacl.bindings as sodium
@@ -55,9 +57,10 @@ _DECODE_ERRORS = {
     3: "non-canonical encoding (sign bit set with x = 0)",
 }
 # Below this many owed elements, one halving test each beats the 128-check batch (its fixed cost: the subset sums'
-# buckets and 128 tests). The single tests share their exponentiations 16 at a time in lanes (about 2.7 us a point in
-# IFMA lanes, 8 us in AVX2 lanes, 13 us one by one: measured), so the batch wins from about these many points.
-_BATCH_MEMBERSHIP_MIN = {"ifma": 1200, "avx2": 210}.get(native.LANES, 190)
+# buckets and 128 tests). The single tests share their exponentiations 16 at a time in lanes (about 1.8-2.7 us a point
+# in IFMA lanes, 8 us in AVX2 lanes, 13 us one by one: measured), the batch's buckets add on 4-way points with IFMA
+# (about 1.1 us a point at 2,000 points, 1.7 in AVX2 lanes' absence), so the batch wins from about these many points.
+_BATCH_MEMBERSHIP_MIN = {"ifma": 500, "avx2": 210}.get(native.LANES, 190)
 # Exponents with a public bound up to this go through the table's first five digits (votes, counts).
 _SMALL_BOUND = 2**16
 # From this many points on, one native sum beats adding them in turn (measured: the sum's fixed cost is ~3 additions).
@@ -153,11 +156,15 @@ class Ed25519Group(Group):
     def encode(self, a: Element) -> bytes:
         return bytes(a)
 
+    def encode_all(self, elements: Iterable[Element]) -> list[bytes]:
+        """Elements are their own canonical encodings (immutable bytes): a challenge's lists cost no call each."""
+        return list(elements)
+
     def parse_deferred(self, data: bytes, field: str, allow_identity: bool) -> tuple[bytes, bool]:
         """Length, canonical encoding and curve equation now; the subgroup test is owed."""
         x = _shape(data, field, allow_identity)
         if x != IDENTITY:
-            _check_encodings([(x, field)])
+            _check_points([x], [(0, field, False)])
         return x, x != IDENTITY
 
     def parse_commitment(self, data: bytes, field: str, allow_identity: bool) -> tuple[bytes, bool]:
@@ -241,12 +248,14 @@ def _not_small_order(x: bytes, field: str, allow_identity: bool) -> bytes:
     return x
 
 
-def _check_encodings(items: Sequence[tuple[bytes, str]]) -> None:
-    """Canonical encoding and curve equation of each point (decoded together, then cached); the first bad one is named."""
-    rcs = native.checks([x for x, _ in items])
+def _check_points(points: list[bytes], fields: list[tuple[int, str, bool]]) -> None:
+    """Canonical encoding and curve equation of each point (decoded together, then cached); the first bad one is named
+    from `fields`, its runs: (first index, field, whether the run is a list whose items are `field[i]`)."""
+    rcs = native.checks(points)
     if any(rcs):
-        field, rc = next((field, rc) for (_, field), rc in zip(items, rcs) if rc)
-        raise DecodeError(field, _DECODE_ERRORS[rc])
+        k = next(k for k, rc in enumerate(rcs) if rc)
+        start, field, listed = fields[bisect_right(fields, k, key=itemgetter(0)) - 1]
+        raise DecodeError(f"{field}[{k - start}]" if listed else field, _DECODE_ERRORS[rcs[k]])
 
 
 class Ed25519Reader(ElementReader):
@@ -254,19 +263,25 @@ class Ed25519Reader(ElementReader):
 
     def __init__(self, group: Ed25519Group) -> None:
         super().__init__(group)
-        self._unchecked: list[tuple[bytes, str]] = []  # the open blocks' points, decompressed at the outermost end
+        self._points: list[bytes] = []  # the open blocks' points, decompressed at the outermost end
+        self._fields: list[tuple[int, str, bool]] = []  # their names, by runs (named only if one is bad)
 
-    def _mark(self) -> tuple[int, int]:
-        return len(self.pending), len(self._unchecked)
+    def _mark(self) -> tuple[int, int, int]:
+        return len(self.pending), len(self._points), len(self._fields)
 
-    def _drop(self, mark: tuple[int, int]) -> None:
+    def _drop(self, mark: tuple[int, int, int]) -> None:
         del self.pending[mark[0]:]
-        del self._unchecked[mark[1]:]
+        del self._points[mark[1]:]
+        del self._fields[mark[2]:]
 
     def _end_block(self) -> None:
-        unchecked, self._unchecked = self._unchecked, []
-        if unchecked:
-            _check_encodings(unchecked)
+        points, fields, self._points, self._fields = self._points, self._fields, [], []
+        if points:
+            _check_points(points, fields)
+
+    def _unchecked(self, x: bytes, field: str) -> None:
+        self._fields.append((len(self._points), field, False))
+        self._points.append(x)
 
     def element_bytes(self, data: bytes, field: str, allow_identity: bool = False) -> bytes:
         if not self._open:
@@ -284,7 +299,7 @@ class Ed25519Reader(ElementReader):
     def _owed(self, x: bytes, field: str) -> bytes:
         """A point of the right shape read in a block: decompressed at its end, tested for membership at finish()."""
         if x != IDENTITY:
-            self._unchecked.append((x, field))
+            self._unchecked(x, field)
             self.pending.append((x, field))
         return x
 
@@ -295,7 +310,7 @@ class Ed25519Reader(ElementReader):
         if not allow_identity and x in SMALL_ORDER:  # the identity included: name it as _shape does
             _not_small_order(_shape(x, field, False), field, False)
         if x != IDENTITY:
-            self._unchecked.append((x, field))
+            self._unchecked(x, field)
         return x
 
     def commitments(self, items: Any, n: int, field: str) -> tuple[bytes, ...]:
@@ -305,5 +320,6 @@ class Ed25519Reader(ElementReader):
         if not SMALL_ORDER.isdisjoint(xs):  # the identity included: name the first as _shape does
             i = next(i for i, x in enumerate(xs) if x in SMALL_ORDER)
             _not_small_order(_shape(xs[i], f"{field}[{i}]", False), f"{field}[{i}]", False)
-        self._unchecked += [(x, f"{field}[{i}]") for i, x in enumerate(xs)]
+        self._fields.append((len(self._points), field, True))
+        self._points += xs
         return tuple(xs)
