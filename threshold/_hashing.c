@@ -279,6 +279,23 @@ static void hex_init(void) {
     for (int i = 0; i < 6; i++) HEX['a' + i] = (unsigned char)(10 + i);
 }
 
+/* o[0..size) from the 2 size lowercase hex digits at t; nonzero if any is not one. */
+static unsigned unhex_into(unsigned char *o, const Py_UCS1 *t, Py_ssize_t size) {
+    unsigned bad = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
+        bad |= (hi | lo) & 16u;
+        o[i] = (unsigned char)(hi << 4 | (lo & 15u));
+    }
+    return bad;
+}
+
+/* Whether a list item is a str of exactly 2 size one-byte characters (unhex_into's input). */
+static int hex_item_shaped(PyObject *text, Py_ssize_t size) {
+    return PyUnicode_Check(text) && PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND &&
+           PyUnicode_GET_LENGTH(text) / 2 == size && PyUnicode_GET_LENGTH(text) % 2 == 0;
+}
+
 /* unhex(text, size): the bytes of lowercase hex text (of 2 size characters unless size is None), or what is wrong as
  * an int: 1 not a str, 2 not 2 size characters (always, for a negative size), 3 not an even number of lowercase
  * hex digits. The checks come in that order, as threshold.encoding.hex_bytes names them. */
@@ -300,14 +317,7 @@ static PyObject *py_unhex(PyObject *self, PyObject *const *args, Py_ssize_t narg
     const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
     PyObject *out = PyBytes_FromStringAndSize(NULL, n / 2);
     if (!out) return NULL;
-    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
-    unsigned bad = 0;
-    for (Py_ssize_t i = 0; i < n / 2; i++) {
-        unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
-        bad |= (hi | lo) & 16u;
-        o[i] = (unsigned char)(hi << 4 | (lo & 15u));
-    }
-    if (bad) {
+    if (unhex_into((unsigned char *)PyBytes_AS_STRING(out), t, n / 2)) {
         Py_DECREF(out);
         return PyLong_FromLong(3);
     }
@@ -335,26 +345,17 @@ static PyObject *py_unhex_list(PyObject *self, PyObject *const *args, Py_ssize_t
     if (!out) return NULL;
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *text = PyList_GET_ITEM(items, k);
-        if (!PyUnicode_Check(text) || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND ||
-            PyUnicode_GET_LENGTH(text) / 2 != size || PyUnicode_GET_LENGTH(text) % 2) {
+        if (!hex_item_shaped(text, size)) {
             Py_DECREF(out);
             return PyLong_FromSsize_t(k);
         }
-        const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
         PyObject *b = PyBytes_FromStringAndSize(NULL, size);
         if (!b) {
             Py_DECREF(out);
             return NULL;
         }
-        unsigned char *o = (unsigned char *)PyBytes_AS_STRING(b);
-        unsigned bad = 0;
-        for (Py_ssize_t i = 0; i < size; i++) {
-            unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
-            bad |= (hi | lo) & 16u;
-            o[i] = (unsigned char)(hi << 4 | (lo & 15u));
-        }
         PyList_SET_ITEM(out, k, b);
-        if (bad) {
+        if (unhex_into((unsigned char *)PyBytes_AS_STRING(b), PyUnicode_1BYTE_DATA(text), size)) {
             Py_DECREF(out);
             return PyLong_FromSsize_t(k);
         }
@@ -384,19 +385,7 @@ static PyObject *py_unhex_ints(PyObject *self, PyObject *const *args, Py_ssize_t
     unsigned char o[64];
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *text = PyList_GET_ITEM(items, k);
-        if (!PyUnicode_Check(text) || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND ||
-            PyUnicode_GET_LENGTH(text) / 2 != size || PyUnicode_GET_LENGTH(text) % 2) {
-            Py_DECREF(out);
-            return PyLong_FromSsize_t(k);
-        }
-        const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text);
-        unsigned bad = 0;
-        for (Py_ssize_t i = 0; i < size; i++) {
-            unsigned hi = HEX[t[2 * i]], lo = HEX[t[2 * i + 1]];
-            bad |= (hi | lo) & 16u;
-            o[i] = (unsigned char)(hi << 4 | (lo & 15u));
-        }
-        if (bad) {
+        if (!hex_item_shaped(text, size) || unhex_into(o, PyUnicode_1BYTE_DATA(text), size)) {
             Py_DECREF(out);
             return PyLong_FromSsize_t(k);
         }

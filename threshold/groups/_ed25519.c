@@ -2525,108 +2525,71 @@ static int mb_width(Py_ssize_t n) {
 /* The subset sums of members_batch, by buckets: a point is added once per group of c checks, to the bucket its c
  * mask bits name (the block of MB_BLOCK points read at a time), and subset j is the sum of its group's buckets whose
  * index has j's bit. The non-empty sums go to sum[], their number to *count; -1 with a Python error if a point is
- * not one. */
-static int mb_sums(ge_p3 *sum, size_t *count, PyObject *pl, const uint8_t *bits, int c) {
-    Py_ssize_t n = PyList_GET_SIZE(pl);
-    int groups = (CHECKS + c - 1) / c, rc = -1;
-    size_t nb = (size_t)groups << c, sums = 0;
-    const unsigned mask = (1u << c) - 1;
-    ge_p3 *bucket = PyMem_Malloc(nb * sizeof *bucket), *pts = PyMem_Malloc(MB_BLOCK * sizeof *pts), acc;
-    ge_cached *pc = PyMem_Malloc(MB_BLOCK * sizeof *pc);
-    uint8_t *have = PyMem_Calloc(nb, 1);
-    if (!bucket || !have || !pts || !pc) { PyErr_NoMemory(); goto done; }
-    for (Py_ssize_t base = 0; base < n; base += MB_BLOCK) {
-        int w = (int)(n - base < MB_BLOCK ? n - base : MB_BLOCK);
-        for (int i = 0; i < w; i++) {
-            if (get_point(PyList_GET_ITEM(pl, base + i), &pts[i]) < 0) goto done;
-            ge_p3_to_cached(&pc[i], &pts[i]);
-        }
-        for (int i = 0; i < w; i++) {
-            unsigned __int128 m = 0;
-            for (int k = 15; k >= 0; k--) m = (m << 8) | bits[16 * (base + i) + k];
-            for (int g = 0; g < groups; g++, m >>= c) {
-                unsigned b = (unsigned)m & mask;
-                if (!b) continue;
-                size_t at = ((size_t)g << c) | b;
-                if (have[at]) ge_add_p3(&bucket[at], &bucket[at], &pc[i]);
-                else { bucket[at] = pts[i]; have[at] = 1; }
-            }
-        }
-    }
-    for (int g = 0; g < groups; g++) {
-        ge_p3 *row = bucket + ((size_t)g << c);
-        const uint8_t *used = have + ((size_t)g << c);
-        for (unsigned b = 1; b <= mask; b++)
-            if (used[b]) ge_p3_to_cached(&pc[b], &row[b]);  /* pc is free again: 2^c <= MB_BLOCK */
-        for (int t = 0; t < c && g * c + t < CHECKS; t++) {
-            int any = 0;
-            for (unsigned b = 1; b <= mask; b++) {
-                if (!(b >> t & 1) || !used[b]) continue;
-                if (any) ge_add_p3(&acc, &acc, &pc[b]);
-                else { acc = row[b]; any = 1; }
-            }
-            if (any) sum[sums++] = acc;
-        }
-    }
-    *count = sums;
-    rc = 0;
-done:
-    PyMem_Free(bucket); PyMem_Free(have); PyMem_Free(pts); PyMem_Free(pc);
+ * not one. One body for two point types: P a point, ALLOC/FREE its arrays, LOAD(&P, &ge_p3), CACHE(&cached, &P),
+ * ADD(&P, &P, &cached), STORE(&ge_p3, &P). */
+#define MB_SUMS(P, C, ALLOC, FREE, LOAD, CACHE, ADD, STORE)                                              \
+    Py_ssize_t n = PyList_GET_SIZE(pl);                                                                     \
+    int groups = (CHECKS + c - 1) / c, rc = -1;                                                             \
+    size_t nb = (size_t)groups << c, sums = 0;                                                              \
+    const unsigned mask = (1u << c) - 1;                                                                    \
+    P *bucket = ALLOC(nb * sizeof(P)), *pts = ALLOC(MB_BLOCK * sizeof(P)), acc;                             \
+    C *pc = ALLOC(MB_BLOCK * sizeof(C));                                                                    \
+    uint8_t *have = PyMem_Calloc(nb, 1);                                                                    \
+    if (!bucket || !have || !pts || !pc) { PyErr_NoMemory(); goto done; }                                   \
+    for (Py_ssize_t base = 0; base < n; base += MB_BLOCK) {                                                 \
+        int w = (int)(n - base < MB_BLOCK ? n - base : MB_BLOCK);                                           \
+        for (int i = 0; i < w; i++) {                                                                       \
+            ge_p3 p;                                                                                        \
+            if (get_point(PyList_GET_ITEM(pl, base + i), &p) < 0) goto done;                                \
+            LOAD(&pts[i], &p);                                                                              \
+            CACHE(&pc[i], &pts[i]);                                                                         \
+        }                                                                                                   \
+        for (int i = 0; i < w; i++) {                                                                       \
+            unsigned __int128 m = 0;                                                                        \
+            for (int k = 15; k >= 0; k--) m = (m << 8) | bits[16 * (base + i) + k];                         \
+            for (int g = 0; g < groups; g++, m >>= c) {                                                     \
+                unsigned b = (unsigned)m & mask;                                                            \
+                if (!b) continue;                                                                           \
+                size_t at = ((size_t)g << c) | b;                                                           \
+                if (have[at]) ADD(&bucket[at], &bucket[at], &pc[i]);                                        \
+                else { bucket[at] = pts[i]; have[at] = 1; }                                                 \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+    for (int g = 0; g < groups; g++) {                                                                      \
+        P *row = bucket + ((size_t)g << c);                                                                 \
+        const uint8_t *used = have + ((size_t)g << c);                                                      \
+        for (unsigned b = 1; b <= mask; b++)                                                                \
+            if (used[b]) CACHE(&pc[b], &row[b]);  /* pc is free again: 2^c <= MB_BLOCK */                  \
+        for (int t = 0; t < c && g * c + t < CHECKS; t++) {                                                 \
+            int any = 0;                                                                                    \
+            for (unsigned b = 1; b <= mask; b++) {                                                          \
+                if (!(b >> t & 1) || !used[b]) continue;                                                    \
+                if (any) ADD(&acc, &acc, &pc[b]);                                                           \
+                else { acc = row[b]; any = 1; }                                                             \
+            }                                                                                               \
+            if (any) STORE(&sum[sums++], &acc);                                                             \
+        }                                                                                                   \
+    }                                                                                                       \
+    *count = sums;                                                                                          \
+    rc = 0;                                                                                                 \
+done:                                                                                                       \
+    FREE(bucket); FREE(pts); FREE(pc); PyMem_Free(have);                                                    \
     return rc;
+
+#define MB_COPY(h, p) (*(h) = *(p))
+static int mb_sums(ge_p3 *sum, size_t *count, PyObject *pl, const uint8_t *bits, int c) {
+    MB_SUMS(ge_p3, ge_cached, PyMem_Malloc, PyMem_Free, MB_COPY, ge_p3_to_cached, ge_add_p3, MB_COPY)
 }
 
 #ifdef ED_FE64
-/* mb_sums on 4-way points (IFMA): the same buckets and sums, each addition one lane-wise product pair. */
+#define MB_ALLOC4(size) aligned_alloc(32, size)  /* 32-byte vectors; every size here is a multiple of 32 */
+#define MB_CACHE4(h, p) f4_cached(h, &unused, p)
+/* mb_sums on 4-way points (IFMA): each addition one lane-wise product pair. */
 __attribute__((target("avx512f,avx512vl,avx512ifma")))
 static int mb_sums4(ge_p3 *sum, size_t *count, PyObject *pl, const uint8_t *bits, int c) {
-    Py_ssize_t n = PyList_GET_SIZE(pl);
-    int groups = (CHECKS + c - 1) / c, rc = -1;
-    size_t nb = (size_t)groups << c, sums = 0;
-    const unsigned mask = (1u << c) - 1;
-    f4 *bucket = aligned_alloc(32, nb * sizeof *bucket), *pts = aligned_alloc(32, MB_BLOCK * sizeof *pts);
-    f4 *pc = aligned_alloc(32, MB_BLOCK * sizeof *pc), acc, unused;
-    uint8_t *have = PyMem_Calloc(nb, 1);
-    if (!bucket || !have || !pts || !pc) { PyErr_NoMemory(); goto done; }
-    for (Py_ssize_t base = 0; base < n; base += MB_BLOCK) {
-        int w = (int)(n - base < MB_BLOCK ? n - base : MB_BLOCK);
-        for (int i = 0; i < w; i++) {
-            ge_p3 p;
-            if (get_point(PyList_GET_ITEM(pl, base + i), &p) < 0) goto done;
-            f4_load(&pts[i], &p);
-            f4_cached(&pc[i], &unused, &pts[i]);
-        }
-        for (int i = 0; i < w; i++) {
-            unsigned __int128 m = 0;
-            for (int k = 15; k >= 0; k--) m = (m << 8) | bits[16 * (base + i) + k];
-            for (int g = 0; g < groups; g++, m >>= c) {
-                unsigned b = (unsigned)m & mask;
-                if (!b) continue;
-                size_t at = ((size_t)g << c) | b;
-                if (have[at]) f4_add(&bucket[at], &bucket[at], &pc[i]);
-                else { bucket[at] = pts[i]; have[at] = 1; }
-            }
-        }
-    }
-    for (int g = 0; g < groups; g++) {
-        f4 *row = bucket + ((size_t)g << c);
-        const uint8_t *used = have + ((size_t)g << c);
-        for (unsigned b = 1; b <= mask; b++)
-            if (used[b]) f4_cached(&pc[b], &unused, &row[b]);
-        for (int t = 0; t < c && g * c + t < CHECKS; t++) {
-            int any = 0;
-            for (unsigned b = 1; b <= mask; b++) {
-                if (!(b >> t & 1) || !used[b]) continue;
-                if (any) f4_add(&acc, &acc, &pc[b]);
-                else { acc = row[b]; any = 1; }
-            }
-            if (any) f4_store(&sum[sums++], &acc);
-        }
-    }
-    *count = sums;
-    rc = 0;
-done:
-    free(bucket); free(pts); free(pc); PyMem_Free(have);
-    return rc;
+    f4 unused;
+    MB_SUMS(f4, f4, MB_ALLOC4, free, f4_load, MB_CACHE4, f4_add, f4_store)
 }
 #endif
 
