@@ -58,8 +58,8 @@ _DECODE_ERRORS = {
 }
 # Below this many owed elements, one halving test each beats the 128-check batch (its fixed cost: the subset sums'
 # buckets and 128 tests). The single tests share their exponentiations 16 at a time in lanes (about 1.8-2.7 us a point
-# in IFMA lanes, 8 us in AVX2 lanes, 13 us one by one: measured), the batch's buckets add on 4-way points with IFMA
-# (about 1.1 us a point at 2,000 points, 1.7 in AVX2 lanes' absence), so the batch wins from about these many points.
+# in IFMA lanes, 8 us in AVX2 lanes, 13 us one by one: measured); the batch costs about 1.2 us a point at 2,000 points
+# on 4-way IFMA points, 2.1 on the scalar path (measured), so it wins from about these many points.
 _BATCH_MEMBERSHIP_MIN = {"ifma": 500, "avx2": 210}.get(native.LANES, 190)
 # Exponents with a public bound up to this go through the table's first five digits (votes, counts).
 _SMALL_BOUND = 2**16
@@ -279,7 +279,8 @@ class Ed25519Reader(ElementReader):
         if points:
             _check_points(points, fields)
 
-    def _unchecked(self, x: bytes, field: str) -> None:
+    def _defer(self, x: bytes, field: str) -> None:
+        """One point to decompress at the outermost block's end, named `field` if it is bad."""
         self._fields.append((len(self._points), field, False))
         self._points.append(x)
 
@@ -299,7 +300,7 @@ class Ed25519Reader(ElementReader):
     def _owed(self, x: bytes, field: str) -> bytes:
         """A point of the right shape read in a block: decompressed at its end, tested for membership at finish()."""
         if x != IDENTITY:
-            self._unchecked(x, field)
+            self._defer(x, field)
             self.pending.append((x, field))
         return x
 
@@ -310,7 +311,7 @@ class Ed25519Reader(ElementReader):
         if not allow_identity and x in SMALL_ORDER:  # the identity included: name it as _shape does
             _not_small_order(_shape(x, field, False), field, False)
         if x != IDENTITY:
-            self._unchecked(x, field)
+            self._defer(x, field)
         return x
 
     def commitments(self, items: Any, n: int, field: str) -> tuple[bytes, ...]:
