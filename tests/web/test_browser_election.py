@@ -170,8 +170,11 @@ def vote_by_keyboard(page: Any, base: str, credential: str) -> str:
 
 
 def trustee_decrypts(browser: Any, invite: str, backup: Path, passphrase: str, errors: list[str], shots: bool) -> None:
+    """The trustee decrypts in the browser; it reads the board in pages (`?from=`), never as one whole answer."""
     page = browser.new_context().new_page()
     watch_errors(page, errors)
+    reads: list[str] = []
+    page.on("request", lambda request: reads.append(request.url) if "/entries" in request.url else None)
     page.goto(invite)
     page.click("button:has-text('Accept and continue')")
     page.wait_for_url(re.compile(r".*/decrypt$"))
@@ -182,9 +185,11 @@ def trustee_decrypts(browser: Any, invite: str, backup: Path, passphrase: str, e
         assert_accessible_form(page)
     page.click("#go")
     page.wait_for_selector("#status:has-text('Done:')", timeout=TIMEOUT)
+    assert len(reads) > 2 and all("from=" in url for url in reads), reads
 
 
-def test_whole_election_in_the_browser(app: Flask, tmp_path: Path) -> None:
+def test_whole_election_in_the_browser(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("web.api.ENTRIES_PAGE", 8)  # the booth and the trustees follow the board over several pages
     errors: list[str] = []
     with serve(app) as base, chromium() as browser:
         admin = browser.new_context(accept_downloads=True).new_page()

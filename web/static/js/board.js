@@ -4,11 +4,15 @@
  * @module board
  */
 
+import { getJson } from "./api.js";
 import { fromHex, toHex, utf8 } from "./crypto/bytes.js";
 import { canonicalJson, encode } from "./crypto/encoding.js";
 import { sha256 } from "./crypto/hashing.js";
 
 const ZERO_HASH = "0".repeat(64);
+
+/** The most entries a page follows or reads (a server cannot feed it forever). */
+export const MAX_ENTRIES = 1 << 22;
 
 /** Whether `signature` is the Ed25519 signature of `message` by `publicKey` (bytes each). */
 export async function ed25519Valid(publicKey, signature, message) {
@@ -47,6 +51,32 @@ export function entryShaped(entry) {
   return entry !== null && typeof entry === "object" && Number.isSafeInteger(entry.seq) && typeof entry.type === "string"
     && typeof entry.prev === "string" && typeof entry.hash === "string" && typeof entry.sig === "string"
     && entry.payload !== null && typeof entry.payload === "object" && !Array.isArray(entry.payload);
+}
+
+/**
+ * Every entry of the board from seq 0, read page by page (`?from=`: the server answers at most 1000 entries or 32 MB
+ * at a time; the whole board of a 10,000-ballot modp election would be one 700 MB answer, longer than the longest
+ * string Chromium holds). Each page must go on from the last entry read; `checkChain` checks the rest. `what` ends the errors.
+ * @param {string} apiBase e.g. /api/elections/demo
+ * @param {string} what
+ * @param {(read: number) => void} [progress] after each page, with the number of entries read
+ */
+export async function readBoard(apiBase, what, progress = () => {}) {
+  const entries = [];
+  for (;;) {
+    const answer = await getJson(`${apiBase}/entries?from=${entries.length}`);
+    const page = answer !== null && typeof answer === "object" ? answer.entries : undefined;
+    if (!Array.isArray(page)) throw new Error(`the board's answer holds no list of entries: ${what}`);
+    if (!page.length) {
+      if (!entries.length) throw new Error(`the board holds no entries: ${what}`);
+      return entries;
+    }
+    const stray = page.findIndex((entry, i) => !entryShaped(entry) || entry.seq !== entries.length + i);
+    if (stray >= 0) throw new Error(`the board's entries are malformed (entry ${entries.length + stray}): ${what}`);
+    if (entries.length + page.length > MAX_ENTRIES) throw new Error(`the board holds more than ${MAX_ENTRIES} entries: ${what}`);
+    entries.push(...page);
+    progress(entries.length);
+  }
 }
 
 /** Refuse a board (its entries from seq 0) that is malformed, whose chain is broken, whose entries the setup's board

@@ -4,7 +4,8 @@
  * @module decrypt
  */
 
-import { announce, getJson, postJson } from "./api.js";
+import { announce, postJson } from "./api.js";
+import { readBoard } from "./board.js";
 import { toHex, utf8 } from "./crypto/bytes.js";
 import { TrusteeKey } from "./crypto/dkg.js";
 import { partialDecrypt } from "./crypto/decryption.js";
@@ -51,7 +52,10 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     announce(status, "Opening your backup…");
     const { secret } = await openSealed(backupJson(await file.text()), $("passphrase").value, "this backup file",
       "at the key ceremony");
-    const { entries } = await getJson(`${root.dataset.api}/entries`);
+    announce(status, "Reading the board…");
+    const entries = await readBoard(root.dataset.api, "refusing to decrypt", (read) => {
+      status.textContent = `Reading the board… ${read} entries read`;
+    });
     const group = getGroup(entries[0].payload.group.name);
     const key = TrusteeKey.fromJSON(group, secret);
     if (key.index !== index) throw new Error(`this backup belongs to trustee ${key.index}, you are trustee ${index}`);

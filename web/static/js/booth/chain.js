@@ -6,10 +6,7 @@
  */
 
 import { getJson } from "../api.js";
-import { entryShaped, entryValid, nextPhase } from "../board.js";
-
-/** The most entries one booth session follows (a server cannot feed it forever). */
-const MAX_ENTRIES = 1 << 22;
+import { MAX_ENTRIES, entryShaped, entryValid, nextPhase } from "../board.js";
 
 /** The board's chain as far as this booth has checked it: the last entry, and per credential its cast ballots. */
 export class Chain {
