@@ -16,8 +16,8 @@
  * multi_exp   prod b_i^e_i: Straus (interleaved sliding windows, one odd-power table per base) for
  *             fewer than 16 bases (24 on IFMA). For more, Bos-Coster (x^a y^b = x^(a-b) (xy)^b on the two
  *             largest exponents): 0.75-0.9x the multiplications of Straus or Pippenger on verification
- *             batches; its heap and scattered accesses (about 1 us a step) weigh 3x more beside IFMA's
- *             products, so there it stops at 65536 terms (see BC_MAX_TERMS_SIMD). Beyond, and for exponents
+ *             batches; its heap and scattered accesses (about 1 us a step) weigh 4-6x more beside IFMA's
+ *             products, so there it stops at 16384 terms (see BC_MAX_TERMS_SIMD). Beyond, and for exponents
  *             over 1024 bits, Straus or Pippenger (buckets over windows sized to how many exponents reach
  *             them) by a multiplication-count estimate. For public exponents (verification equations,
  *             batch weights, the folded membership tests).
@@ -579,11 +579,13 @@ done:
 #define BC_MAX_LIMBS 16 /* exponents up to 1024 bits; larger ones go to Pippenger or Straus */
 /* Where method 0 picks Bos-Coster (measured on verification batches, 256-384-bit exponents): from 16 terms on
  * OpenSSL's arithmetic and on AVX2 (1.6x faster products: Bos-Coster and Straus about even at 16-20 terms, 0.9x
- * Straus at 64, 0.67x Pippenger at 64 and 6000, no upper bound); on IFMA's 3x faster products its per-step overhead weighs more, so from 24 terms (Straus
- * wins below) up to 65536 (0.76x Pippenger at 600 terms, 0.87x at 6000, 0.89x at 18000, 1.0x at 120000). */
+ * Straus at 64, 0.67x Pippenger at 64 and 6000, no upper bound); on IFMA's 4-6x faster products its per-step overhead weighs more, so from 24 terms
+ * (Straus wins below) up to 16384 (0.88x Pippenger at 2000 terms, 0.91x at 5000, 0.94x at 10000, 1.04x at 20000,
+ * 1.14x at 40000: measured after the lane-kept Montgomery digit of 2026-11-29, which moved the crossover down from
+ * about 120000). */
 #define BC_MIN_TERMS 16
 #define BC_MIN_TERMS_SIMD 24
-#define BC_MAX_TERMS_SIMD 65536
+#define BC_MAX_TERMS_SIMD 16384
 #define BC_GAP 16
 
 typedef struct { uint64_t key; size_t term; } HeapItem;
