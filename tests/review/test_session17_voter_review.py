@@ -67,7 +67,7 @@ export async function loadContext() {
 # the board's signatures and tracking codes stubbed (checked for real by the browser tests): every entry signed, the
 # tracking code of the honest board's ballot "cc..."
 _STUB_BOARD = """
-export { entryShaped, nextPhase } from "./board_real.js";
+export { MAX_ENTRIES, entryShaped, nextPhase } from "./board_real.js";
 export async function entryValid() { return true; }
 export async function nextTracker() { return new Uint8Array(32).fill(0xcc); }
 """
