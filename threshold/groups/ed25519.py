@@ -265,19 +265,34 @@ class Ed25519Reader(ElementReader):
         super().__init__(group)
         self._points: list[bytes] = []  # the open blocks' points, decompressed at the outermost end
         self._fields: list[tuple[int, str, bool]] = []  # their names, by runs (named only if one is bad)
+        self._checked = (0, 0)  # how many points and runs earlier ends took from the lists (marks count from 0)
 
     def _mark(self) -> tuple[int, int, int]:
-        return len(self.pending), len(self._points), len(self._fields)
+        """Positions counted since the reader began, so that a block left after an outer one ended (its lists
+        emptied) still cuts at what it read itself."""
+        return len(self.pending), self._checked[0] + len(self._points), self._checked[1] + len(self._fields)
 
     def _drop(self, mark: tuple[int, int, int]) -> None:
         del self.pending[mark[0]:]
-        del self._points[mark[1]:]
-        del self._fields[mark[2]:]
+        del self._points[max(0, mark[1] - self._checked[0]):]
+        del self._fields[max(0, mark[2] - self._checked[1]):]
 
     def _end_block(self) -> None:
         points, fields, self._points, self._fields = self._points, self._fields, [], []
+        self._checked = (self._checked[0] + len(points), self._checked[1] + len(fields))
         if points:
             _check_points(points, fields)
+
+    def finish(self) -> None:
+        """As ElementReader.finish; inside a block, the decompressions it owes come first (membership tests need
+        decoded points), and name a bad one as the block's end would."""
+        if self._points and self.failure is None:
+            try:
+                _check_points(self._points, self._fields)
+            except DecodeError as exc:
+                self.failure = exc
+                raise
+        super().finish()
 
     def _defer(self, x: bytes, field: str) -> None:
         """One point to decompress at the outermost block's end, named `field` if it is bad."""
