@@ -33,7 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-COMB_PRODUCTS = -(-8 * 32 // 5) * 31  # Modulus.comb(base, 32): 52 rows (5-bit windows), 31 products a row
+# Modulus.comb(base, 32): 52 rows of 5-bit windows, 31 products a row; mirrors COMB_BITS and COMB_ENTRIES of
+# threshold/groups/_modp.c (the comb exposes no count), so a change of the comb must change this too
+COMB_PRODUCTS = -(-8 * 32 // 5) * 31
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
