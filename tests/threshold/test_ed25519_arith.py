@@ -193,6 +193,21 @@ def test_portable_field_at_its_limb_bounds():
     check_field("portable", cases, 51, bound)
 
 
+def test_inversion_by_divsteps_on_values_that_steer_every_branch():
+    """fe_invert (safegcd: 590 branch-free divsteps, then the Bezout coefficient mod p) against z^(p-2) in every
+    arithmetic: powers of two and their neighbours (long runs of halvings, the most swaps), values near p and p/2,
+    values that are not reduced (up to 2^256 - 1 in radix 2^64), and zero, which maps to zero as z^(p-2) does."""
+    rng = random.Random(2553)
+    special = [2**k + d for k in range(256) for d in (-1, 0, 1)] + [P // 2 + d for d in range(-3, 4)]
+    special += [P - 2**k for k in range(0, 255, 7)] + [rng.getrandbits(k) for k in range(1, 256)] + [0, P, 2 * P]
+    for arith in ARITHS:
+        radix, n = (51, 5) if arith == "portable" else (64, 4)
+        vals = [v for v in special if v < 2**256 and (radix == 64 or v < 2**255)]
+        results = run(arith, FIELD, [("invert", limbs(v, radix, n), [0] * n) for v in vals])
+        for v, r in zip(vals, results):
+            assert value(r, radix) % P == pow(v, P - 2, P), (arith, v)
+
+
 def in_lane(limbs_in: list[int], lane: int) -> list[int]:
     """What lane `lane` of the lane operations takes: limb 0 moved by the lane number towards the middle."""
     x = limbs_in[0]

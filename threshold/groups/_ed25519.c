@@ -439,34 +439,111 @@ static int fe_isneg(const fe f) {
     return s[0] & 1;
 }
 
-/* z^(p-2) */
-static void fe_invert(fe out, const fe z) {
-    fe t0, t1, t2, t3;
-    fe_sq(t0, z);
-    fe_sqn(t1, t0, 2);
-    fe_mul(t1, z, t1);
-    fe_mul(t0, t0, t1);
-    fe_sq(t2, t0);
-    fe_mul(t1, t1, t2);
-    fe_sqn(t2, t1, 5);
-    fe_mul(t1, t2, t1);
-    fe_sqn(t2, t1, 10);
-    fe_mul(t2, t2, t1);
-    fe_sqn(t3, t2, 20);
-    fe_mul(t2, t3, t2);
-    fe_sqn(t2, t2, 10);
-    fe_mul(t1, t2, t1);
-    fe_sqn(t2, t1, 50);
-    fe_mul(t2, t2, t1);
-    fe_sqn(t3, t2, 100);
-    fe_mul(t2, t3, t2);
-    fe_sqn(t2, t2, 50);
-    fe_mul(t1, t2, t1);
-    fe_sqn(t1, t1, 5);
-    fe_mul(out, t1, t0);
+/* ------------------------------------------------------------------ inversion
+ *
+ * z^-1 mod p (0 for z = 0), constant time, by Bernstein and Yang's safegcd in the signed radix-2^62 form of
+ * libsecp256k1's modinv64: ten rounds of 59 branch-free divsteps on the low limbs of (f, g) (590 divsteps, enough for
+ * any modulus and input below 2^256), each round's 2 x 2 transition matrix (scaled by 2^62) then applied to (f, g)
+ * exactly and to the Bezout coefficients (d, e) mod p. Every round runs whatever z is: no branch or memory index
+ * depends on it. About half the time of z^(p-2) by 254 squarings. */
+typedef __int128 i128;
+typedef struct { int64_t v[5]; } s62;  /* sum v[i] 2^(62 i), limbs signed */
+#define M62 (UINT64_MAX >> 2)
+static const s62 P62 = {{-19, 0, 0, 0, 128}};  /* 2^255 - 19, sparse: only limbs 0 and 4 are non-zero */
+#define P_INV62 0x39435e50d79435e5ULL        /* p^-1 mod 2^62 */
+
+/* 59 divsteps from zeta = -(delta + 1/2) on the low 64 bits of f (odd) and g; t = (u, v, q, r) with
+ * 2^62 (f', g') = (u f + v g, q f + r g). */
+static int64_t divsteps_59(int64_t zeta, uint64_t f, uint64_t g, int64_t t[4]) {
+    uint64_t u = 8, v = 0, q = 0, r = 8, x, y, z, swap, odd;
+    volatile uint64_t c1, c2;  /* keeps the masks masks, not branches */
+    for (int i = 3; i < 62; i++) {
+        c1 = (uint64_t)(zeta >> 63);
+        swap = c1;
+        c2 = g & 1;
+        odd = -c2;
+        x = (f ^ swap) - swap; y = (u ^ swap) - swap; z = (v ^ swap) - swap;  /* -(f, u, v) if delta > 0 */
+        g += x & odd; q += y & odd; r += z & odd;
+        swap &= odd;                                                       /* delta > 0 and g odd */
+        zeta = (zeta ^ (int64_t)swap) - 1;
+        f += g & swap; u += q & swap; v += r & swap;
+        g >>= 1; u <<= 1; v <<= 1;
+    }
+    t[0] = (int64_t)u; t[1] = (int64_t)v; t[2] = (int64_t)q; t[3] = (int64_t)r;
+    return zeta;
 }
 
-/* z^((p-5)/8) = z^(2^252 - 3) */
+/* (f, g) <- t (f, g) / 2^62, exactly (the low 62 bits of the products are zero). */
+static void inv_update_fg(s62 *f, s62 *g, const int64_t t[4]) {
+    const int64_t u = t[0], v = t[1], q = t[2], r = t[3];
+    i128 cf = (i128)u * f->v[0] + (i128)v * g->v[0], cg = (i128)q * f->v[0] + (i128)r * g->v[0];
+    cf >>= 62; cg >>= 62;
+    for (int i = 1; i < 5; i++) {
+        cf += (i128)u * f->v[i] + (i128)v * g->v[i];
+        cg += (i128)q * f->v[i] + (i128)r * g->v[i];
+        f->v[i - 1] = (int64_t)((uint64_t)cf & M62); cf >>= 62;
+        g->v[i - 1] = (int64_t)((uint64_t)cg & M62); cg >>= 62;
+    }
+    f->v[4] = (int64_t)cf; g->v[4] = (int64_t)cg;
+}
+
+/* (d, e) <- (t (d, e) + p (md, me)) / 2^62, with md, me chosen to make the division exact and keep d, e in (-2p, p). */
+static void inv_update_de(s62 *d, s62 *e, const int64_t t[4]) {
+    const int64_t u = t[0], v = t[1], q = t[2], r = t[3];
+    const int64_t sd = d->v[4] >> 63, se = e->v[4] >> 63;
+    int64_t md = (u & sd) + (v & se), me = (q & sd) + (r & se);
+    i128 cd = (i128)u * d->v[0] + (i128)v * e->v[0], ce = (i128)q * d->v[0] + (i128)r * e->v[0];
+    md -= (int64_t)((P_INV62 * (uint64_t)cd + (uint64_t)md) & M62);
+    me -= (int64_t)((P_INV62 * (uint64_t)ce + (uint64_t)me) & M62);
+    cd += (i128)P62.v[0] * md; ce += (i128)P62.v[0] * me;
+    cd >>= 62; ce >>= 62;
+    for (int i = 1; i < 5; i++) {
+        cd += (i128)u * d->v[i] + (i128)v * e->v[i];
+        ce += (i128)q * d->v[i] + (i128)r * e->v[i];
+        if (i == 4) { cd += (i128)P62.v[4] * md; ce += (i128)P62.v[4] * me; }
+        d->v[i - 1] = (int64_t)((uint64_t)cd & M62); cd >>= 62;
+        e->v[i - 1] = (int64_t)((uint64_t)ce & M62); ce >>= 62;
+    }
+    d->v[4] = (int64_t)cd; e->v[4] = (int64_t)ce;
+}
+
+/* r in (-2p, p), negated if sign < 0, into [0, p) with limbs in [0, 2^62). */
+static void inv_normalize(s62 *r, int64_t sign) {
+    int64_t *x = r->v, add, neg = sign >> 63;
+    add = x[4] >> 63;
+    for (int i = 0; i < 5; i++) x[i] += P62.v[i] & add;
+    for (int i = 0; i < 5; i++) x[i] = (x[i] ^ neg) - neg;
+    for (int i = 0; i < 4; i++) { x[i + 1] += x[i] >> 62; x[i] &= (int64_t)M62; }
+    add = x[4] >> 63;
+    for (int i = 0; i < 5; i++) x[i] += P62.v[i] & add;
+    for (int i = 0; i < 4; i++) { x[i + 1] += x[i] >> 62; x[i] &= (int64_t)M62; }
+}
+
+static void fe_invert(fe out, const fe z) {
+    uint8_t s[32];
+    uint64_t w[4];
+    fe_tobytes(s, z);
+    for (int i = 0; i < 4; i++) {
+        w[i] = 0;
+        for (int j = 7; j >= 0; j--) w[i] = w[i] << 8 | s[8 * i + j];
+    }
+    s62 d = {{0, 0, 0, 0, 0}}, e = {{1, 0, 0, 0, 0}}, f = P62,
+        g = {{(int64_t)(w[0] & M62), (int64_t)((w[0] >> 62 | w[1] << 2) & M62), (int64_t)((w[1] >> 60 | w[2] << 4) & M62),
+              (int64_t)((w[2] >> 58 | w[3] << 6) & M62), (int64_t)(w[3] >> 56)}};
+    int64_t zeta = -1, t[4];
+    for (int i = 0; i < 10; i++) {
+        zeta = divsteps_59(zeta, (uint64_t)f.v[0], (uint64_t)g.v[0], t);
+        inv_update_de(&d, &e, t);
+        inv_update_fg(&f, &g, t);
+    }
+    inv_normalize(&d, f.v[4]);  /* f = +-1 (g = 0 and gcd(p, z) = 1), d = +-z^-1 */
+    const uint64_t *x = (const uint64_t *)d.v;
+    w[0] = x[0] | x[1] << 62; w[1] = x[1] >> 2 | x[2] << 60; w[2] = x[2] >> 4 | x[3] << 58; w[3] = x[3] >> 6 | x[4] << 56;
+    for (int i = 0; i < 32; i++) s[i] = (uint8_t)(w[i / 8] >> (8 * (i % 8)));
+    fe_frombytes(out, s);
+    memset(&d, 0, sizeof d); memset(&e, 0, sizeof e); memset(&g, 0, sizeof g); memset(w, 0, sizeof w);
+}
+
 /* z^((p-5)/8) = z^(2^252 - 3) by ref10's chain of 250 squarings and 11 products, for any product MUL(h, f, g)
  * and n-fold squaring SQN(h, f, n) (the scalar field here, IFMA lanes in lanes_pow22523). */
 #define POW22523(MUL, SQN, out, z, t0, t1, t2)                                                                \
@@ -791,8 +868,22 @@ static void recode16(int8_t e[64], const uint8_t a[32]) {
     e[63] += carry;
 }
 
-/* [a]P, constant time in a (a < 2^255). */
+#ifdef ED_FE64
+static int use_ifma;  /* AVX-512 IFMA: set once at import */
+static void ct_scalarmult4(ge_p3 *h, const ge_p3 *p, const int8_t e[64]);
+#endif
+
+/* [a]P, constant time in a (a < 2^255); on 4-way points where the CPU has IFMA (the same digits and schedule). */
 static void ct_scalarmult(ge_p3 *h, const ge_p3 *p, const uint8_t a[32]) {
+#ifdef ED_FE64
+    if (use_ifma) {
+        int8_t e[64];
+        recode16(e, a);
+        ct_scalarmult4(h, p, e);
+        memset(e, 0, sizeof e);
+        return;
+    }
+#endif
     ge_cached pi[8], t;
     ge_p3 tmp;
     ge_p1p1 r;
@@ -831,7 +922,6 @@ typedef struct {
 #endif
 } fb_table;
 #ifdef ED_FE64
-static int use_ifma;  /* AVX-512 IFMA comb: set once at import */
 static int use_avx2;  /* without IFMA: the square roots of decode_many in AVX2 lanes (set once at import) */
 #define AVX2_POW_MIN 5 /* misses that make the AVX2 lanes worth their cost (measured) */
 static void table_lanes(fb_table *tb);
@@ -1459,7 +1549,7 @@ static void slide(int8_t r[256], const uint8_t a[32]) {
  * parallel formulas of Hisil-Wong-Carter-Dawson, as in curve25519-dalek's vector backends). An
  * addition or a doubling is two such products plus lane permutations: the variable-time Straus
  * below runs on them. Limb bounds as in the 8-lane comb: every f4_mul input below 2^52. */
-#define V4 __attribute__((target("avx512f,avx512vl,avx512ifma"))) static inline
+#define V4 __attribute__((target("avx512f,avx512vl,avx512ifma"), always_inline)) static inline
 typedef struct { __m256i v[5]; } f4;
 
 /* One round of carries, all limbs at once (a short dependency chain: the point formulas are
@@ -1603,6 +1693,49 @@ static int straus4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n)
     f4_store(h, &acc);
     free(tab); PyMem_Free(naf);
     return 0;
+}
+#endif
+
+#ifdef ED_FE64
+/* The cached entry for signed digit b in [-8, 8] from tab[j] = (j+1) P: every entry blended under masks, then the
+ * sign applied by the same lane moves as f4_cached's negative (swap Y + X and Y - X, 2p - 2d T); b = 0 is the
+ * identity (1, 1, 1, 0). Constant time in b. */
+V4 void f4_select(f4 *t, const f4 tab[8], int8_t b) {
+    static const long long sw[4] = {1, 0, 2, 3};
+    const __m256i jsw = _mm256_loadu_si256((const __m256i *)sw), d = _mm256_set1_epi64x(b);
+    const __m256i babs = _mm256_abs_epi64(d);
+    const __m256i p2_0 = _mm256_set1_epi64x(0xfffffffffffdaLL), p2 = _mm256_set1_epi64x(0xffffffffffffeLL);
+    const __mmask8 neg = _mm256_cmplt_epi64_mask(d, _mm256_setzero_si256());
+    for (int k = 0; k < 5; k++) t->v[k] = _mm256_setr_epi64x(k == 0, k == 0, k == 0, 0);
+    for (int j = 0; j < 8; j++) {
+        __mmask8 m = _mm256_cmpeq_epi64_mask(babs, _mm256_set1_epi64x(j + 1));
+        for (int k = 0; k < 5; k++) t->v[k] = _mm256_mask_mov_epi64(t->v[k], m, tab[j].v[k]);
+    }
+    for (int k = 0; k < 5; k++) {
+        __m256i s = _mm256_permutexvar_epi64(jsw, t->v[k]);
+        s = _mm256_mask_sub_epi64(s, 0x8, k ? p2 : p2_0, s);
+        t->v[k] = _mm256_mask_mov_epi64(t->v[k], neg, s);
+    }
+}
+
+/* ct_scalarmult on 4-way points: [e]P for the 64 signed radix-16 digits e, one selection and addition per digit and 4
+ * doublings between them, whatever the digits. */
+__attribute__((target("avx512f,avx512vl,avx512ifma")))
+static void ct_scalarmult4(ge_p3 *h, const ge_p3 *p, const int8_t e[64]) {
+    f4 tab[8], unused, pt, acc, t;
+    f4_load(&pt, p);
+    f4_cached(&tab[0], &unused, &pt);
+    for (int j = 1; j < 8; j++) { f4_add(&pt, &pt, &tab[0]); f4_cached(&tab[j], &unused, &pt); }
+    f4_identity(&acc);
+    for (int i = 63; i > 0; i--) {
+        f4_select(&t, tab, e[i]);
+        f4_add(&acc, &acc, &t);
+        for (int k = 0; k < 4; k++) f4_dbl(&acc, &acc);
+    }
+    f4_select(&t, tab, e[0]);
+    f4_add(&acc, &acc, &t);
+    f4_store(h, &acc);
+    memset(tab, 0, sizeof tab); memset(&t, 0, sizeof t); memset(&acc, 0, sizeof acc);
 }
 #endif
 
