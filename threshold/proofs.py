@@ -61,10 +61,10 @@ class SchnorrProof:
         c = challenge(group, cls.TAG, context, [base, X], [a])
         return cls(a, (w + c * x) % group.q)
 
-    def equations(self, group: Group, X: Element, context: bytes, base: Element | None = None) -> list[Equation]:
+    def equations(self, group: Group, X: Element, context: bytes, base: Element | None = None) -> tuple[Equation, ...]:
         base = group.g if base is None else base
         c = challenge(group, self.TAG, context, [base, X], [self.commitment])
-        return [[(self.commitment, 1), (X, c), (base, -self.response)]]
+        return (((self.commitment, 1), (X, c), (base, -self.response)),)
 
     def verify(self, group: Group, X: Element, context: bytes, base: Element | None = None) -> bool:
         return check_equations(group, self.equations(group, X, context, base))
@@ -99,10 +99,10 @@ class ChaumPedersenProof:
         return cls(a, b, (w + c * x) % group.q)
 
     def equations(self, group: Group, g1: Element, X1: Element, g2: Element, X2: Element,
-                  context: bytes, tag: str = TAG) -> list[Equation]:
+                  context: bytes, tag: str = TAG) -> tuple[Equation, ...]:
         c = challenge(group, tag, context, [g1, X1, g2, X2], [self.a, self.b])
         v = self.response
-        return [[(self.a, 1), (X1, c), (g1, -v)], [(self.b, 1), (X2, c), (g2, -v)]]
+        return ((self.a, 1), (X1, c), (g1, -v)), ((self.b, 1), (X2, c), (g2, -v))
 
     def verify(self, group: Group, g1: Element, X1: Element, g2: Element, X2: Element,
                context: bytes, tag: str = TAG) -> bool:
@@ -177,15 +177,15 @@ class RangeProof:
                       list(self.a) + list(self.b), [self.limit])
         return list(self.challenges) + [(c - sum(self.challenges)) % group.q]
 
-    def equations(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[Equation]:
+    def equations(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> tuple[Equation, ...]:
         group = pk.group
         cs = self.all_challenges(group, pk, ct, context)
         g, K, alpha, beta = group.g, pk.element, ct.alpha, ct.beta
         eqs: list[Equation] = []
         for j, (aj, bj, cj, vj) in enumerate(zip(self.a, self.b, cs, self.responses)):
-            eqs.append([(aj, 1), (alpha, cj), (g, -vj)])
-            eqs.append([(bj, 1), (beta, cj), (g, -j * cj), (K, -vj)] if j else [(bj, 1), (beta, cj), (K, -vj)])
-        return eqs
+            eqs.append(((aj, 1), (alpha, cj), (g, -vj)))
+            eqs.append(((bj, 1), (beta, cj), (g, -j * cj), (K, -vj)) if j else ((bj, 1), (beta, cj), (K, -vj)))
+        return tuple(eqs)
 
     def verify(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> bool:
         return check_equations(pk.group, self.equations(pk, ct, context), {pk.element: pk.table})

@@ -242,13 +242,13 @@ def ballot_equations(ctx: ElectionContext, ballot: Ballot) -> list[Equation]:
 
 
 def _expand_sum(ctx: ElectionContext, contest: Contest, selections: Sequence[Ciphertext], shifted: Ciphertext,
-                equations: list[Equation]) -> list[Equation]:
+                equations: Sequence[Equation]) -> list[Equation]:
     """Write the contest sum's alpha and beta as the product of the selections' (minus g^min): the same
     equations over bases the 0/1 proofs already use, so a batch has fewer distinct bases to exponentiate."""
     g = ctx.group
     out = []
     for eq in equations:
-        terms: Equation = []
+        terms: list[tuple[Element, int]] = []
         for base, e in eq:
             if base == shifted.alpha:
                 terms.extend((ct.alpha, e) for ct in selections)

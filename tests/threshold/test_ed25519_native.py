@@ -450,6 +450,7 @@ def test_weighted_torsion_merges_equal_encodings_and_skips_zero_exponents():
     one, three = bytes(16), b"\x01" + bytes(15)  # weights 1 and 3
     assert copy is not p and native.weighted_torsion([[(p, 3)], [(copy, -1)]], one + three, L)
     assert native.weighted_torsion(([(p, 3)], [(copy, -1)]), one + three, L), "a tuple of equations as well"
+    assert native.weighted_torsion((((p, 3),), ((copy, -1),)), one + three, L), "equations as tuples as well"
     # a base whose exponents cancel is never decoded (as in threshold.batch's merge): no error for an off-curve one
     assert native.weighted_torsion([[(OFF_CURVE, 3)], [(OFF_CURVE, -1)]], one + three, L)
     with pytest.raises(native.DecodeFailure, match="not a point"):
@@ -459,7 +460,8 @@ def test_weighted_torsion_merges_equal_encodings_and_skips_zero_exponents():
 @pytest.mark.parametrize("equations, randomness, error, message", [
     ([[(BASEPOINT, 1)]], bytes(32), ValueError, "16 random bytes per equation"),
     ([[(BASEPOINT, 1)]], [1], TypeError, "bytes"),
-    ([(BASEPOINT, 1)], bytes(16), TypeError, "an equation must be a list"),
+    ([{(BASEPOINT, 1)}], bytes(16), TypeError, "an equation must be a list or tuple"),
+    ([(BASEPOINT, 1)], bytes(16), TypeError, "a term must be a"),  # a tuple is an equation: its items are terms
     ([[BASEPOINT]], bytes(16), TypeError, "a term must be a"),
     ([[(BASEPOINT, 1, 2)]], bytes(16), TypeError, "a term must be a"),
     ([[(BASEPOINT, 1.5)]], bytes(16), TypeError, "integer"),

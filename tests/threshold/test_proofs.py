@@ -202,8 +202,8 @@ def test_batch_catches_errors_that_cancel(group):
     good = SchnorrProof.prove(group, x, CTX)
     eq = good.equations(group, X, CTX)[0]
     batch = BatchVerifier(group)
-    batch.add("up", [eq + [(h, 1)]])
-    batch.add("down", [eq + [(h, -1)]])
+    batch.add("up", [[*eq, (h, 1)]])
+    batch.add("down", [[*eq, (h, -1)]])
     assert sorted(batch.verify()) == ["down", "up"]
 
 

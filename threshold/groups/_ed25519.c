@@ -6,9 +6,9 @@
  *   adx       radix 2^64 (four limbs, values kept below 2^256 modulo 2^256 - 38), products in
  *             inline assembly with mulx/adcx/adox; x86-64 with BMI2 and ADX (CPUID checked).
  *   ifma      adx, and the fixed-base comb (comb_sum's full terms) in 8 AVX-512 IFMA lanes of
- *             radix-2^51 elements (see comb_lanes), and the variable-time multi-exponentiations
- *             on 4-way points (one point per 256-bit vector: straus4, pippenger4); CPUs with
- *             AVX-512 F, VL and IFMA as well.
+ *             radix-2^51 elements (see comb_lanes), and the variable-base scalar multiplications
+ *             on 4-way points (one point per 256-bit vector: ct_scalarmult4, straus4, pippenger4);
+ *             CPUs with AVX-512 F, VL and IFMA as well.
  *   (adx without IFMA, on a CPU with AVX2: the square roots of batched decodings in 2 x 4 AVX2 lanes of
  *             radix-2^25.5 elements, avx2_pow22523. The module's LANES attribute: "ifma", "avx2" or "none".)
  * This file is compiled twice: directly (portable, and the module's entry point) and from
@@ -27,7 +27,8 @@
  *   CONSTANT TIME (secret scalars: keys, nonces, randomness, shares):
  *     ct_scalarmult   any point P, [e]P: 64 signed radix-16 digits, a table of 1P..8P built per
  *                     call, every digit selects its entry by scanning all 8 with conditional
- *                     moves; 4 doublings and one addition per digit, whatever the digit.
+ *                     moves (mask blends in the 4-way lanes); 4 doublings and one addition per
+ *                     digit, whatever the digit.
  *     table_exp       a fixed base (g, or a long-lived public key K): ref10's comb of 32 rows
  *                     x 8 affine multiples; 64 constant-time selections and additions.
  *     table_exps      several products of such terms in one call: the terms of a product share
@@ -1521,23 +1522,32 @@ static int encode_many(uint8_t *out, ge_p3 *pts, size_t n) {
 
 /* ------------------------------------------------------------------ variable time (public scalars) */
 
-/* Width-5 NAF of a < 2^255: odd digits in [-15, 15] (ref10's slide). */
-static void slide(int8_t r[256], const uint8_t a[32]) {
-    for (int i = 0; i < 256; i++) r[i] = 1 & (a[i >> 3] >> (i & 7));
-    for (int i = 0; i < 256; i++) {
-        if (!r[i]) continue;
-        for (int b = 1; b <= 6 && i + b < 256; b++) {
-            if (!r[i + b]) continue;
-            if (r[i] + (r[i + b] << b) <= 15) {
-                r[i] += (int8_t)(r[i + b] << b); r[i + b] = 0;
-            } else if (r[i] - (r[i + b] << b) >= -15) {
-                r[i] -= (int8_t)(r[i + b] << b);
-                for (int k = i + b; k < 256; k++) {
-                    if (!r[k]) { r[k] = 1; break; }
-                    r[k] = 0;
-                }
-            } else break;
-        }
+/* The scalar's 4 little-endian 64-bit limbs, and a zero fifth for windows that run past bit 255. */
+static void scalar_limbs(uint64_t limb[5], const uint8_t a[32]) {
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = 0;
+        for (int j = 7; j >= 0; j--) w = w << 8 | a[8 * i + j];
+        limb[i] = w;
+    }
+    limb[4] = 0;
+}
+
+/* Width-5 NAF of a < 2^255: odd digits in [-15, 15], each followed by at least four zeros; r has 256 digits (a
+ * carry out of the top window would need bit 255). Reads 5-bit windows off the 64-bit limbs, skipping even ones. */
+static void naf5(int8_t r[256], const uint8_t a[32]) {
+    uint64_t limb[5];
+    int carry = 0;
+    scalar_limbs(limb, a);
+    memset(r, 0, 256);
+    for (int pos = 0; pos < 256;) {
+        int i = pos >> 6, s = pos & 63;
+        uint64_t bits = limb[i] >> s;
+        if (s > 59) bits |= limb[i + 1] << (64 - s);
+        int w = carry + (int)(bits & 31);
+        if (!(w & 1)) { pos++; continue; }
+        carry = w > 16;
+        r[pos] = (int8_t)(w - (carry << 5));
+        pos += 5;
     }
 }
 
@@ -1622,6 +1632,20 @@ V4 void f4_add(f4 *h, const f4 *p, const f4 *q) {
     f4_p1p1_to_p3(h, &r);
 }
 
+/* Two independent additions h1 = p1 + q1, h2 = p2 + q2, step by step side by side: one's latency hides the other's. */
+V4 void f4_add2(f4 *h1, const f4 *p1, const f4 *q1, f4 *h2, const f4 *p2, const f4 *q2) {
+    static const long long i0[4] = {1, 1, 2, 3}, i1[4] = {0, 0, 0, 0}, i2[4] = {0, 0, 2, 2}, i3[4] = {1, 1, 3, 3};
+    f4 u1, m1, r1, u2, m2, r2;
+    f4_comb(&u1, p1, i0, 0, p1, i1, 0x3, 0x2);
+    f4_comb(&u2, p2, i0, 0, p2, i1, 0x3, 0x2);
+    f4_mul(&m1, &u1, q1);
+    f4_mul(&m2, &u2, q2);
+    f4_comb(&r1, &m1, i2, 0xc, &m1, i3, 0xf, 0x9);
+    f4_comb(&r2, &m2, i2, 0xc, &m2, i3, 0xf, 0x9);
+    f4_p1p1_to_p3(h1, &r1);
+    f4_p1p1_to_p3(h2, &r2);
+}
+
 V4 void f4_identity(f4 *h) {  /* (0, 1, 1, 0) */
     for (int k = 0; k < 5; k++) h->v[k] = _mm256_setr_epi64x(0, k == 0, k == 0, 0);
 }
@@ -1672,7 +1696,7 @@ static int straus4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n)
     int top = -1;
     for (size_t k = 0; k < n; k++) {
         f4 p, p2, c2, t;
-        slide(naf[k], scalars + 32 * k);
+        naf5(naf[k], scalars + 32 * k);
         f4_load(&p, &pts[k]);
         f4_cached(&tab[k][0], &tab[k][8], &p);
         f4_dbl(&p2, &p);
@@ -1747,7 +1771,7 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
     int top = -1;
     for (size_t k = 0; k < n; k++) {
         ge_p1p1 r; ge_p3 p2, t;
-        slide(naf[k], scalars + 32 * k);
+        naf5(naf[k], scalars + 32 * k);
         ge_p3_to_cached(&tab[k][0], &pts[k]);
         ge_p3_dbl(&r, &pts[k]); ge_p1p1_to_p3(&p2, &r);
         ge_cached c2; ge_p3_to_cached(&c2, &p2);
@@ -1792,16 +1816,6 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
  * c bits of each scalar (verification weights are half length) plus three per bucket and window
  * (the running sums and their cached forms); then its signed c-bit digits of every scalar:
  * dig[k * windows + w] in [-2^(c-1), 2^(c-1)]. */
-/* The scalar's 4 little-endian 64-bit limbs, and a zero fifth for windows that run past bit 255. */
-static void scalar_limbs(uint64_t limb[5], const uint8_t a[32]) {
-    for (int i = 0; i < 4; i++) {
-        uint64_t w = 0;
-        for (int j = 7; j >= 0; j--) w = w << 8 | a[8 * i + j];
-        limb[i] = w;
-    }
-    limb[4] = 0;
-}
-
 static int pip_width(const uint8_t *scalars, size_t n) {
     size_t hist[257] = {0};
     int top = 0;
@@ -1864,14 +1878,20 @@ static int pippenger4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t
     for (int w = windows - 1; w >= 0; w--) {
         if (w != windows - 1) for (int b = 0; b < c; b++) f4_dbl(&acc, &acc);
         memset(used, 0, nb);
+        size_t pend = 0;  /* a point waiting for a partner with another bucket, so that the two additions overlap */
+        const f4 *pq = NULL;
         for (size_t k = 0; k < n; k++) {
             int d = dig[k * windows + w];
             if (d == 0) continue;
             size_t b = (size_t)(d > 0 ? d : -d) - 1;
             const f4 *q = &cp[k][d < 0];
             if (!used[b]) { f4_identity(&bucket[b]); used[b] = 1; }
-            f4_add(&bucket[b], &bucket[b], q);
+            if (!pq) { pend = b; pq = q; continue; }
+            if (b == pend) f4_add(&bucket[b], &bucket[b], pq);
+            else f4_add2(&bucket[pend], &bucket[pend], pq, &bucket[b], &bucket[b], q);
+            pq = b == pend ? q : NULL;
         }
+        if (pq) f4_add(&bucket[pend], &bucket[pend], pq);
         /* sum_b (b+1) bucket[b] by running sums, from the top */
         int have = 0;
         for (size_t b = nb; b-- > 0;) {
@@ -2567,13 +2587,16 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     Py_ssize_t n_eq = PySequence_Fast_GET_SIZE(eqs), cap = 0, n = 0;
     if (PyBytes_GET_SIZE(rnd) != 16 * n_eq) { PyErr_SetString(PyExc_ValueError, "16 random bytes per equation"); return NULL; }
     const uint8_t *rb = (const uint8_t *)PyBytes_AS_STRING(rnd);
-    /* A snapshot of the equations, taken before any Python code can run (an exponent's __index__ may change the
-     * lists): tuples of (exact bytes, exponent) tuples, which hold every point for the whole call. */
+    /* A snapshot of the equations, taken before any Python code can run (an exponent's __index__ may change a
+     * list; a tuple is kept as it is): tuples of (exact bytes, exponent) tuples, which hold every point for the whole
+     * call. */
     if (!(snap = PyTuple_New(n_eq))) return NULL;
     for (Py_ssize_t k = 0; k < n_eq; k++) {
         PyObject *eq = PySequence_Fast_GET_ITEM(eqs, k);
-        if (!PyList_Check(eq)) { PyErr_SetString(PyExc_TypeError, "an equation must be a list of (point, exponent)"); goto done; }
-        PyObject *frozen = PyList_AsTuple(eq);
+        if (!PyList_Check(eq) && !PyTuple_CheckExact(eq)) {
+            PyErr_SetString(PyExc_TypeError, "an equation must be a list or tuple of (point, exponent)"); goto done;
+        }
+        PyObject *frozen = PyList_Check(eq) ? PyList_AsTuple(eq) : Py_NewRef(eq);
         if (!frozen) goto done;
         PyTuple_SET_ITEM(snap, k, frozen);
         cap += PyTuple_GET_SIZE(frozen);
