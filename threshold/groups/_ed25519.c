@@ -1686,6 +1686,18 @@ V4 void f4_cached(f4 *pos, f4 *neg, const f4 *p) {
     }
 }
 
+/* An extended representative of the point whose cached form is q = (A, B, Z, 2d T) = (Y + X, Y - X, Z, 2d T):
+ * (d (A - B), d (A + B), 2d Z, 2d T) = 2d (X, Y, Z, T), one lane-wise product (Pippenger's first point in a bucket). */
+V4 void f4_uncached(f4 *h, const f4 *q) {
+    static const long long i0[4] = {0, 0, 2, 3}, i1[4] = {1, 1, 0, 0};
+    static const uint64_t d[5] = {0x34dca135978a3, 0x1a8283b156ebd, 0x5e7a26001c029, 0x739c663a03cbb, 0x52036cee2b6ff},
+                          d2[5] = {0x69b9426b2f159, 0x35050762add7a, 0x3cf44c0038052, 0x6738cc7407977, 0x2406d9dc56dff};
+    f4 u, k;
+    f4_comb(&u, q, i0, 0, q, i1, 0x3, 0x1);            /* (A - B, A + B, Z, 2d T) */
+    for (int i = 0; i < 5; i++) k.v[i] = _mm256_setr_epi64x((long long)d[i], (long long)d[i], (long long)d2[i], i == 0);
+    f4_mul(h, &u, &k);
+}
+
 /* Straus with width-5 NAF on 4-way points: tables of the cached 1P, 3P, .., 15P and their
  * negatives; one doubling per digit position, one addition per non-zero digit. */
 __attribute__((target("avx512f,avx512vl,avx512ifma")))
@@ -1815,7 +1827,7 @@ static int straus(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t n) 
 /* Pippenger's window width for these scalars: the c that minimises the additions, about one per
  * c bits of each scalar (verification weights are half length) plus three per bucket and window
  * (the running sums and their cached forms); then its signed c-bit digits of every scalar:
- * dig[k * windows + w] in [-2^(c-1), 2^(c-1)]. */
+ * dig[w * n + k] in [-2^(c-1), 2^(c-1)]. */
 static int pip_width(const uint8_t *scalars, size_t n) {
     size_t hist[257] = {0};
     int top = 0;
@@ -1839,20 +1851,21 @@ static int pip_width(const uint8_t *scalars, size_t n) {
 }
 
 /* Signed c-bit digits, each in [-2^(c-1), 2^(c-1)], of every scalar (below 2^255), window by window from
- * bit 0: a window's bits come from one or two limbs. */
+ * bit 0, without branches (a digit's sign is a coin toss): a window's bits come from one or two limbs. Stored window
+ * by window, dig[w * n + k], so that each window's pass over the points reads them in order. */
 static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, int windows) {
     const uint64_t mask = ((uint64_t)1 << c) - 1;
     for (size_t k = 0; k < n; k++) {
-        uint64_t limb[5];
+        uint64_t limb[6];
         scalar_limbs(limb, scalars + 32 * k);
+        limb[5] = 0;
         int carry = 0;
         for (int w = 0; w < windows; w++) {
             int bit = w * c, i = bit >> 6, s = bit & 63;  /* bit < 253 + 2c <= 285: i <= 4 */
-            uint64_t v = limb[i] >> s;
-            if (s + c > 64 && i < 4) v |= limb[i + 1] << (64 - s);
+            uint64_t v = limb[i] >> s | (limb[i + 1] << 1) << (63 - s);  /* the next limb's bits; none when s = 0 */
             int d = (int)(v & mask) + carry;
-            if (d > (1 << (c - 1))) { d -= 1 << c; carry = 1; } else carry = 0;
-            dig[k * windows + w] = (int16_t)d;
+            carry = d > (1 << (c - 1));
+            dig[(size_t)w * n + k] = (int16_t)(d - (carry << c));
         }
     }
 }
@@ -1881,11 +1894,11 @@ static int pippenger4(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t
         size_t pend = 0;  /* a point waiting for a partner with another bucket, so that the two additions overlap */
         const f4 *pq = NULL;
         for (size_t k = 0; k < n; k++) {
-            int d = dig[k * windows + w];
+            int d = dig[(size_t)w * n + k];
             if (d == 0) continue;
             size_t b = (size_t)(d > 0 ? d : -d) - 1;
             const f4 *q = &cp[k][d < 0];
-            if (!used[b]) { f4_identity(&bucket[b]); used[b] = 1; }
+            if (!used[b]) { f4_uncached(&bucket[b], q); used[b] = 1; continue; }
             if (!pq) { pend = b; pq = q; continue; }
             if (b == pend) f4_add(&bucket[b], &bucket[b], pq);
             else f4_add2(&bucket[pend], &bucket[pend], pq, &bucket[b], &bucket[b], q);
@@ -1933,7 +1946,7 @@ static int pippenger(ge_p3 *h, const ge_p3 *pts, const uint8_t *scalars, size_t 
         }
         memset(used, 0, nb);
         for (size_t k = 0; k < n; k++) {
-            int d = dig[k * windows + w];
+            int d = dig[(size_t)w * n + k];
             if (d == 0) continue;
             size_t b = (size_t)(d > 0 ? d : -d) - 1;
             if (!used[b]) {
