@@ -173,9 +173,9 @@ class RangeProof:
     def all_challenges(self, group: Group, pk: PublicKey, ct: Ciphertext, context: bytes) -> list[int]:
         if not (len(self.b) == len(self.a) == len(self.responses) == len(self.challenges) + 1):
             raise DecodeError("proof", "range proof has inconsistent numbers of commitments, challenges and responses")
-        c = challenge(group, self.TAG, context, [group.g, pk.element, ct.alpha, ct.beta],
-                      list(self.a) + list(self.b), [self.limit])
-        return list(self.challenges) + [(c - sum(self.challenges)) % group.q]
+        c = challenge(group, self.TAG, context, [group.g, pk.element, ct.alpha, ct.beta], self.a + self.b,
+                      [len(self.a) - 1])
+        return [*self.challenges, (c - sum(self.challenges)) % group.q]
 
     def equations(self, pk: PublicKey, ct: Ciphertext, context: bytes) -> tuple[Equation, ...]:
         group = pk.group

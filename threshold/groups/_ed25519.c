@@ -679,20 +679,24 @@ enum { DEC_OK = 0, DEC_NONCANONICAL = 1, DEC_NOT_ON_CURVE = 2, DEC_BAD_SIGN = 3 
 
 /* Canonical decoding: y < p, on the curve, and no sign bit on x = 0. Variable time (public input). */
 /* Decoding in two halves around its one exponentiation, so that several decodings can share that
- * step (decode_many: in IFMA lanes). dec_start: the canonical check, y, and w = u v^7 whose power
- * (p-5)/8 dec_finish takes. */
+ * step (decode_many: in AVX2 lanes; with IFMA, lanes_decode takes everything between dec_shape and
+ * dec_settle). dec_start: the canonical check, y, and w = u v^7 whose power (p-5)/8 dec_finish takes. */
 typedef struct { fe u, v, v3, w; int sign; } dec_state;
 
-static int dec_start(ge_p3 *h, dec_state *st, const uint8_t s[32]) {
-    st->sign = s[31] >> 7;
+/* The checks that need no arithmetic: y < p (else DEC_NONCANONICAL); y into h (Z = 1) and x's sign bit into sign. */
+static int dec_shape(ge_p3 *h, int *sign, const uint8_t s[32]) {
+    *sign = s[31] >> 7;
     /* y >= p  <=>  bytes 1..30 all 0xff, byte 31 (sign cleared) 0x7f, byte 0 >= 0xed */
-    {
-        int high = (s[31] & 0x7f) == 0x7f;
-        for (int i = 30; i > 0 && high; i--) high = s[i] == 0xff;
-        if (high && s[0] >= 0xed) return DEC_NONCANONICAL;
-    }
+    int high = (s[31] & 0x7f) == 0x7f;
+    for (int i = 30; i > 0 && high; i--) high = s[i] == 0xff;
+    if (high && s[0] >= 0xed) return DEC_NONCANONICAL;
     fe_frombytes(h->Y, s);
     fe_1(h->Z);
+    return DEC_OK;
+}
+
+/* After dec_shape: u, v, v^3 and w = u v^7 for y = h->Y. */
+static void dec_prepare(const ge_p3 *h, dec_state *st) {
     fe_sq(st->u, h->Y);
     fe_mul(st->v, st->u, fe_d);
     fe_sub(st->u, st->u, h->Z);       /* u = y^2 - 1 */
@@ -703,27 +707,42 @@ static int dec_start(ge_p3 *h, dec_state *st, const uint8_t s[32]) {
     fe_sq(st->w, st->v3);
     fe_mul(st->w, st->w, st->v);
     fe_mul(st->w, st->w, st->u);      /* u v^7 */
-    return DEC_OK;
 }
 
-/* pw = w^((p-5)/8): x = u v^3 pw, then the curve equation v x^2 = +-u and the sign. */
-static int dec_finish(ge_p3 *h, const dec_state *st, const fe pw) {
-    fe vxx, check;
-    fe_mul(h->X, pw, st->v3);
-    fe_mul(h->X, h->X, st->u);        /* u v^3 (u v^7)^((p-5)/8) */
-    fe_sq(vxx, h->X);
-    fe_mul(vxx, vxx, st->v);
-    fe_sub(check, vxx, st->u);
+static int dec_start(ge_p3 *h, dec_state *st, const uint8_t s[32]) {
+    int rc = dec_shape(h, &st->sign, s);
+    if (rc == DEC_OK) dec_prepare(h, st);
+    return rc;
+}
+
+/* h->X = x = u v^3 (u v^7)^((p-5)/8) and vxx = v x^2 given: the curve equation v x^2 = +-u (x times sqrt(-1) for
+ * -u), the sign, T. */
+static int dec_settle(ge_p3 *h, const fe vxx, const fe u, int sign) {
+    fe check;
+    fe_sub(check, vxx, u);
     if (!fe_iszero(check)) {
-        fe_add(check, vxx, st->u);
+        fe_add(check, vxx, u);
         fe_carry(check);
         if (!fe_iszero(check)) return DEC_NOT_ON_CURVE;
         fe_mul(h->X, h->X, fe_sqrtm1);
     }
-    if (fe_iszero(h->X) && st->sign) return DEC_BAD_SIGN;
-    if (fe_isneg(h->X) != st->sign) fe_neg(h->X, h->X);
+    uint8_t xs[32], any = 0;
+    fe_tobytes(xs, h->X);
+    for (int i = 0; i < 32; i++) any |= xs[i];
+    if (!any && sign) return DEC_BAD_SIGN;
+    if ((xs[0] & 1) != sign) fe_neg(h->X, h->X);
     fe_mul(h->T, h->X, h->Y);
     return DEC_OK;
+}
+
+/* pw = w^((p-5)/8): x = u v^3 pw, v x^2, then dec_settle. */
+static int dec_finish(ge_p3 *h, const dec_state *st, const fe pw) {
+    fe vxx;
+    fe_mul(h->X, pw, st->v3);
+    fe_mul(h->X, h->X, st->u);        /* u v^3 (u v^7)^((p-5)/8) */
+    fe_sq(vxx, h->X);
+    fe_mul(vxx, vxx, st->v);
+    return dec_settle(h, vxx, st->u, st->sign);
 }
 
 static int ge_frombytes(ge_p3 *h, const uint8_t s[32]) {
@@ -1199,16 +1218,21 @@ static void fe_from51(fe h, const uint64_t l[5]) {
 }
 
 /* A field element, fully reduced, as 5 limbs below 2^51. */
-static void fe_to51(uint64_t l[5], const fe f) {
-    uint8_t s[32];
+/* 32 little-endian bytes, bit 255 ignored, as 5 limbs below 2^51. */
+static void limbs51(uint64_t l[5], const uint8_t s[32]) {
     uint64_t w0, w1, w2, w3;
-    fe_tobytes(s, f);
     memcpy(&w0, s, 8); memcpy(&w1, s + 8, 8); memcpy(&w2, s + 16, 8); memcpy(&w3, s + 24, 8);
     l[0] = w0 & 0x7ffffffffffffULL;
     l[1] = ((w0 >> 51) | (w1 << 13)) & 0x7ffffffffffffULL;
     l[2] = ((w1 >> 38) | (w2 << 26)) & 0x7ffffffffffffULL;
     l[3] = ((w2 >> 25) | (w3 << 39)) & 0x7ffffffffffffULL;
-    l[4] = w3 >> 12;
+    l[4] = (w3 >> 12) & 0x7ffffffffffffULL;
+}
+
+static void fe_to51(uint64_t l[5], const fe f) {
+    uint8_t s[32];
+    fe_tobytes(s, f);
+    limbs51(l, s);
 }
 
 /* The lane-major copy of rows 0..31: lanes[s][j][limb][l] = limb of entry j of row 4l + s. */
@@ -1261,6 +1285,33 @@ __attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, c
  * waits on the last) with the other's work. */
 typedef struct { v5 a, b; } v5x2;
 
+/* 16 values of 5 limbs each (limbs[k][l]: limb k of value l) into / out of two 8-lane vectors. */
+__attribute__((target("avx512f,avx512ifma"))) static void lanes_load(v5x2 *z, uint64_t limbs[5][16]) {
+    for (int k = 0; k < 5; k++) {
+        z->a.v[k] = _mm512_loadu_si512(limbs[k]);
+        z->b.v[k] = _mm512_loadu_si512(limbs[k] + 8);
+    }
+}
+
+__attribute__((target("avx512f,avx512ifma"))) static void lanes_store(fe *out, const v5x2 *z, int m) {
+    uint64_t limbs[5][16], l5[5];
+    for (int k = 0; k < 5; k++) {
+        _mm512_storeu_si512(limbs[k], z->a.v[k]);
+        _mm512_storeu_si512(limbs[k] + 8, z->b.v[k]);
+    }
+    for (int l = 0; l < m; l++) {
+        for (int k = 0; k < 5; k++) l5[k] = limbs[k][l];
+        fe_from51(out[l], l5);
+    }
+}
+
+#define V_MUL(h, f, g) do { v_mul(&(h).a, &(f).a, &(g).a); v_mul(&(h).b, &(f).b, &(g).b); } while (0)
+#define V_SQN(h, f, n)                                                                                        \
+    do {                                                                                                      \
+        v_sq(&(h).a, &(f).a); v_sq(&(h).b, &(f).b);                                                           \
+        for (int i_ = 1; i_ < (n); i_++) { v_sq(&(h).a, &(h).a); v_sq(&(h).b, &(h).b); }                      \
+    } while (0)
+
 /* out[l] = w[l]^((p-5)/8) for m <= 16 values at once: fe_pow22523's chain in 2 x 8 IFMA lanes. */
 __attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out, const fe *w, int m) {
     uint64_t limbs[5][16], l5[5];
@@ -1270,28 +1321,41 @@ __attribute__((target("avx512f,avx512ifma"))) static void lanes_pow22523(fe *out
         else { memset(l5, 0, sizeof l5); l5[0] = 1; }
         for (int k = 0; k < 5; k++) limbs[k][l] = l5[k];
     }
-    for (int k = 0; k < 5; k++) {
-        z.a.v[k] = _mm512_loadu_si512(limbs[k]);
-        z.b.v[k] = _mm512_loadu_si512(limbs[k] + 8);
-    }
-#define V_MUL(h, f, g) do { v_mul(&(h).a, &(f).a, &(g).a); v_mul(&(h).b, &(f).b, &(g).b); } while (0)
-#define V_SQN(h, f, n)                                                                                        \
-    do {                                                                                                      \
-        v_sq(&(h).a, &(f).a); v_sq(&(h).b, &(f).b);                                                           \
-        for (int i_ = 1; i_ < (n); i_++) { v_sq(&(h).a, &(h).a); v_sq(&(h).b, &(h).b); }                      \
-    } while (0)
+    lanes_load(&z, limbs);
     POW22523(V_MUL, V_SQN, t0, z, t0, t1, t2);
+    lanes_store(out, &t0, m);
+}
+
+/* For m <= 16 encodings that passed dec_shape, everything dec_settle needs, in 2 x 8 IFMA lanes: with y from the
+ * encoding, u = y^2 - 1, v = d y^2 + 1, x = u v^3 (u v^7)^((p-5)/8) and vxx = v x^2. */
+__attribute__((target("avx512f,avx512ifma"))) static void lanes_decode(fe *x, fe *vxx, fe *u, const uint8_t *const *enc,
+                                                                      int m) {
+    static const uint64_t d[5] = {0x34dca135978a3, 0x1a8283b156ebd, 0x5e7a26001c029, 0x739c663a03cbb, 0x52036cee2b6ff};
+    uint64_t limbs[5][16], l5[5] = {1, 0, 0, 0, 0};
+    v5x2 y, uu, vv, v3, w, t0, t1, t2, k;
+    for (int l = 0; l < 16; l++) {
+        if (l < m) limbs51(l5, enc[l]);  /* canonical (dec_shape): y itself; the padding lanes take y = 1 */
+        for (int j = 0; j < 5; j++) limbs[j][l] = l5[j];
+    }
+    lanes_load(&y, limbs);
+    for (int j = 0; j < 5; j++) k.a.v[j] = k.b.v[j] = _mm512_set1_epi64((long long)d[j]);
+    V_SQN(t0, y, 1);                                       /* y^2 */
+    V_MUL(vv, t0, k);
+    for (int j = 0; j < 5; j++) k.a.v[j] = k.b.v[j] = _mm512_set1_epi64(j == 0);
+    v_add(&vv.a, &vv.a, &k.a); v_carry(&vv.a);
+    v_add(&vv.b, &vv.b, &k.b); v_carry(&vv.b);             /* v = d y^2 + 1 */
+    v_sub(&uu.a, &t0.a, &k.a); v_sub(&uu.b, &t0.b, &k.b);  /* u = y^2 - 1 */
+    V_SQN(t0, vv, 1); V_MUL(v3, t0, vv);                   /* v^3 */
+    V_SQN(t0, v3, 1); V_MUL(t0, t0, vv); V_MUL(w, t0, uu); /* u v^7 */
+    POW22523(V_MUL, V_SQN, t0, w, t0, t1, t2);
+    V_MUL(t0, t0, v3); V_MUL(y, t0, uu);                   /* x */
+    lanes_store(x, &y, m);
+    V_SQN(t0, y, 1); V_MUL(t0, t0, vv);                    /* v x^2 */
+    lanes_store(vxx, &t0, m);
+    lanes_store(u, &uu, m);
+}
 #undef V_MUL
 #undef V_SQN
-    for (int k = 0; k < 5; k++) {
-        _mm512_storeu_si512(limbs[k], t0.a.v[k]);
-        _mm512_storeu_si512(limbs[k] + 8, t0.b.v[k]);
-    }
-    for (int l = 0; l < m; l++) {
-        for (int k = 0; k < 5; k++) l5[k] = limbs[k][l];
-        fe_from51(out[l], l5);
-    }
-}
 #endif
 
 #ifdef ED_FE64
@@ -1446,18 +1510,31 @@ static void decode_many(ge_p3 *out, const uint8_t *const *enc, int *rc, size_t n
         if (i < n) {
             const cache_entry *e = cache_get(enc[i]);
             if (e) { out[i] = e->p; rc[i] = DEC_OK; continue; }
-            rc[i] = dec_start(&out[i], &st[m], enc[i]);
+            rc[i] = dec_shape(&out[i], &st[m].sign, enc[i]);
             if (rc[i] != DEC_OK) continue;
             miss[m++] = i;
             if (m < POW_BATCH) continue;
         }
         if (!m) continue;
-        for (int j = 0; j < m; j++) fe_copy(w[j], st[j].w);
-        pow22523_many(pw, w, m);
-        for (int j = 0; j < m; j++) {
-            rc[miss[j]] = dec_finish(&out[miss[j]], &st[j], pw[j]);
-            if (rc[miss[j]] == DEC_OK) cache_put(enc[miss[j]], &out[miss[j]]);
+#ifdef ED_FE64
+        if (use_ifma && m > 1) {  /* everything from y to v x^2 in lanes */
+            const uint8_t *lane_enc[POW_BATCH];
+            fe x[POW_BATCH], vxx[POW_BATCH], u[POW_BATCH];
+            for (int j = 0; j < m; j++) lane_enc[j] = enc[miss[j]];
+            lanes_decode(x, vxx, u, lane_enc, m);
+            for (int j = 0; j < m; j++) {
+                fe_copy(out[miss[j]].X, x[j]);
+                rc[miss[j]] = dec_settle(&out[miss[j]], vxx[j], u[j], st[j].sign);
+            }
+        } else
+#endif
+        {
+            for (int j = 0; j < m; j++) { dec_prepare(&out[miss[j]], &st[j]); fe_copy(w[j], st[j].w); }
+            pow22523_many(pw, w, m);
+            for (int j = 0; j < m; j++) rc[miss[j]] = dec_finish(&out[miss[j]], &st[j], pw[j]);
         }
+        for (int j = 0; j < m; j++)
+            if (rc[miss[j]] == DEC_OK) cache_put(enc[miss[j]], &out[miss[j]]);
         m = 0;
     }
 }
@@ -2604,6 +2681,7 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
      * list; a tuple is kept as it is): tuples of (exact bytes, exponent) tuples, which hold every point for the whole
      * call. */
     if (!(snap = PyTuple_New(n_eq))) return NULL;
+    PyObject *one = PyLong_FromLong(1);  /* CPython's cached 1: the exponent 1 is that object (else the general path) */
     for (Py_ssize_t k = 0; k < n_eq; k++) {
         PyObject *eq = PySequence_Fast_GET_ITEM(eqs, k);
         if (!PyList_Check(eq) && !PyTuple_CheckExact(eq)) {
@@ -2640,7 +2718,9 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
             uint64_t t[4];
             if (!PyBytes_CheckExact(point)) { PyErr_SetString(PyExc_TypeError, "expected bytes"); goto done; }
             const uint8_t *p = point_bytes(point);
-            if (!p || sc_weighted_term(t, e, wm, modulus) < 0) goto done;
+            if (!p) goto done;
+            if (e == one) memcpy(t, w, sizeof t);  /* a commitment's exponent: w itself (below 2^129 < L) */
+            else if (sc_weighted_term(t, e, wm, modulus) < 0) goto done;
             Py_hash_t h = PyObject_Hash(point);  /* bytes: keyed SipHash, cached in the object */
             if (h == -1) goto done;
             size_t i = (size_t)h & mask;
@@ -2669,7 +2749,7 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     result = PyBool_FromLong(ge_p3_is_identity(&r));
 done:
     PyMem_Free(acc); PyMem_Free(enc); PyMem_Free(sc); PyMem_Free(index);
-    Py_DECREF(snap);
+    Py_DECREF(snap); Py_XDECREF(one);
     return result;
 }
 
