@@ -78,6 +78,12 @@ typedef unsigned __int128 u128;
 typedef uint64_t fe[FE_LIMBS];
 
 static inline void fe_0(fe h) { memset(h, 0, sizeof(fe)); }
+
+/* Zero secret data that is not read again: the barrier keeps the compiler from dropping the stores as dead. */
+static void wipe(void *p, size_t n) {
+    memset(p, 0, n);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}
 static inline void fe_1(fe h) { fe_0(h); h[0] = 1; }
 static inline void fe_copy(fe h, const fe f) { memcpy(h, f, sizeof(fe)); }
 
@@ -542,7 +548,8 @@ static void fe_invert(fe out, const fe z) {
     w[0] = x[0] | x[1] << 62; w[1] = x[1] >> 2 | x[2] << 60; w[2] = x[2] >> 4 | x[3] << 58; w[3] = x[3] >> 6 | x[4] << 56;
     for (int i = 0; i < 32; i++) s[i] = (uint8_t)(w[i / 8] >> (8 * (i % 8)));
     fe_frombytes(out, s);
-    memset(&d, 0, sizeof d); memset(&e, 0, sizeof e); memset(&g, 0, sizeof g); memset(w, 0, sizeof w);
+    wipe(&d, sizeof d); wipe(&e, sizeof e); wipe(&f, sizeof f); wipe(&g, sizeof g); wipe(w, sizeof w); wipe(s, sizeof s);
+    wipe(t, sizeof t);
 }
 
 /* z^((p-5)/8) = z^(2^252 - 3) by ref10's chain of 250 squarings and 11 products, for any product MUL(h, f, g)
@@ -900,7 +907,7 @@ static void ct_scalarmult(ge_p3 *h, const ge_p3 *p, const uint8_t a[32]) {
         int8_t e[64];
         recode16(e, a);
         ct_scalarmult4(h, p, e);
-        memset(e, 0, sizeof e);
+        wipe(e, sizeof e);
         return;
     }
 #endif
@@ -928,7 +935,7 @@ static void ct_scalarmult(ge_p3 *h, const ge_p3 *p, const uint8_t a[32]) {
     }
     select_cached(&t, pi, e[0]);
     ge_add_p3(h, h, &t);
-    memset(e, 0, sizeof e);
+    wipe(e, sizeof e); wipe(&t, sizeof t); wipe(&r, sizeof r); wipe(&s, sizeof s);
 }
 
 /* Fixed-base comb: row i holds (j+1) * 256^i * P for j = 0..7, affine; odd[i] holds
@@ -1276,7 +1283,7 @@ __attribute__((target("avx512f,avx512ifma"))) static void comb_lanes(ge_p3 *h, c
         for (int k = 0; k < 5; k++) limbs[k] = out[m][k][0];
         fe_from51(*coord[m], limbs);
     }
-    memset(dig, 0, sizeof dig); memset(out, 0, sizeof out);
+    wipe(dig, sizeof dig); wipe(out, sizeof out);
 }
 #endif
 
@@ -1848,7 +1855,7 @@ static void ct_scalarmult4(ge_p3 *h, const ge_p3 *p, const int8_t e[64]) {
     f4_select(&t, tab, e[0]);
     f4_add(&acc, &acc, &t);
     f4_store(h, &acc);
-    memset(tab, 0, sizeof tab); memset(&t, 0, sizeof t); memset(&acc, 0, sizeof acc);
+    wipe(tab, sizeof tab); wipe(&t, sizeof t); wipe(&acc, sizeof acc); wipe(&pt, sizeof pt);
 }
 #endif
 
@@ -2370,7 +2377,7 @@ static PyObject *py_scalarmult(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OO", &a, &e)) return NULL;
     if (get_point(a, &p) < 0 || get_scalar(e, s) < 0) return NULL;
     ct_scalarmult(&r, &p, s);
-    memset(s, 0, sizeof s);
+    wipe(s, sizeof s);
     return point_result(&r, 0);
 }
 
@@ -2401,7 +2408,7 @@ static PyObject *py_table_exp(PyObject *self, PyObject *args) {
     recode16(term.e, s);
     term.small = 0;
     comb_sum(&r, &term, 1);
-    memset(s, 0, sizeof s); memset(term.e, 0, sizeof term.e);
+    wipe(s, sizeof s); wipe(term.e, sizeof term.e);
     return point_result(&r, 0);
 }
 
@@ -2459,9 +2466,9 @@ static PyObject *py_table_exps(PyObject *self, PyObject *arg) {
         PyList_SET_ITEM(out, i, b);
     }
 done:
-    memset(s, 0, sizeof s);
-    memset(terms, 0, sizeof terms);
-    if (pts) memset(pts, 0, (n ? n : 1) * sizeof *pts);
+    wipe(s, sizeof s);
+    wipe(terms, sizeof terms);
+    if (pts) wipe(pts, (n ? n : 1) * sizeof *pts);
     PyMem_Free(pts); PyMem_Free(enc);
     Py_DECREF(outer);
     return out;
@@ -2677,12 +2684,16 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     Py_ssize_t n_eq = PySequence_Fast_GET_SIZE(eqs), cap = 0, n = 0;
     if (PyBytes_GET_SIZE(rnd) != 16 * n_eq) { PyErr_SetString(PyExc_ValueError, "16 random bytes per equation"); return NULL; }
     const uint8_t *rb = (const uint8_t *)PyBytes_AS_STRING(rnd);
-    /* A snapshot of the equations, taken before any Python code can run (an exponent's __index__ may change a
-     * list; a tuple is kept as it is): tuples of (exact bytes, exponent) tuples, which hold every point for the whole
-     * call. */
+    /* A snapshot of the equations, taken before an exponent's __index__ can run (it may change a list; a tuple is
+     * kept as it is): tuples of (exact bytes, exponent) tuples, which hold every point for the whole call. On
+     * CPython 3.11 an allocation may run the garbage collector, and a finalizer may change the outer list: its
+     * length is checked again before each read. */
     if (!(snap = PyTuple_New(n_eq))) return NULL;
     PyObject *one = PyLong_FromLong(1);  /* CPython's cached 1: the exponent 1 is that object (else the general path) */
     for (Py_ssize_t k = 0; k < n_eq; k++) {
+        if (PySequence_Fast_GET_SIZE(eqs) != n_eq) {  /* an allocation ran the collector, and a finalizer the list */
+            PyErr_SetString(PyExc_RuntimeError, "the equations changed while being read"); goto done;
+        }
         PyObject *eq = PySequence_Fast_GET_ITEM(eqs, k);
         if (!PyList_Check(eq) && !PyTuple_CheckExact(eq)) {
             PyErr_SetString(PyExc_TypeError, "an equation must be a list or tuple of (point, exponent)"); goto done;
