@@ -138,10 +138,11 @@ def parse_items(group, text: str, pk: PublicKey):
     with reader.batched():  # ed25519: every point decompressed at the block's end, 16 square roots at a time
         for i, it in enumerate(doc["items"]):
             c = it["ciphertext"]
-            ct = Ciphertext(reader.element(c["alpha"], f"items[{i}].ciphertext.alpha", allow_identity=True),
-                            reader.element(c["beta"], f"items[{i}].ciphertext.beta", allow_identity=True))
-            items.append((ct, RangeProof.from_json(group, it["proof"], 1, f"items[{i}].proof", reader=reader)))
-    return reader, key, items
+            items.append(Ciphertext(reader.element(c["alpha"], f"items[{i}].ciphertext.alpha", allow_identity=True),
+                                    reader.element(c["beta"], f"items[{i}].ciphertext.beta", allow_identity=True)))
+        proofs = RangeProof.many_from_json(group, [it["proof"] for it in doc["items"]], 1,
+                                           [f"items[{i}].proof" for i in range(len(doc["items"]))], reader)
+    return reader, key, list(zip(items, proofs))
 
 
 def forget_decodings(group) -> None:

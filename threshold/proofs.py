@@ -25,7 +25,10 @@ def challenge(group: Group, tag: str, context: bytes, statement: Sequence[Elemen
                           group.encode_all(statement), group.encode_all(commitments))
 
 
-def _obj(obj: Any, keys: set[str], field: str) -> dict:
+_RANGE_KEYS = frozenset({"a", "b", "challenges", "responses"})
+
+
+def _obj(obj: Any, keys: frozenset[str] | set[str], field: str) -> dict:
     if not isinstance(obj, dict):
         raise DecodeError(field, "expected an object")
     if set(obj) != keys:
@@ -199,7 +202,7 @@ class RangeProof:
     def from_json(cls, group: Group, obj: Any, limit: int, field: str = "proof",
                   reader: ElementReader | None = None) -> "RangeProof":
         """Parse a proof for the range 0..limit (the limit comes from the manifest, not the proof)."""
-        o = _obj(obj, {"a", "b", "challenges", "responses"}, field)
+        o = _obj(obj, _RANGE_KEYS, field)
         n = limit + 1
 
         def parse(r: ElementReader) -> "RangeProof":
@@ -208,3 +211,39 @@ class RangeProof:
                        group.scalars_from_hex(o["responses"], n, f"{field}.responses"))
 
         return _finish(group, reader, parse)
+
+    @classmethod
+    def many_from_json(cls, group: Group, objs: Sequence[Any], limit: int, fields: Sequence[str],
+                       reader: ElementReader) -> tuple["RangeProof", ...]:
+        """`from_json(group, obj, limit, field, reader)` for each (obj, field) in turn, in one block of `reader`: the
+        same proofs, or the same DecodeError. Where every proof is well formed and the reader has a bulk path
+        (`commitment_runs`), their hex is read in two native calls; otherwise one by one, which names what is bad."""
+        if len(objs) != len(fields):
+            raise ValueError("one field name per proof")
+        n = limit + 1
+        with reader.batched():
+            points: list[Any] = []
+            scalars: list[Any] = []
+            for o in objs:
+                if type(o) is not dict or o.keys() != _RANGE_KEYS:
+                    break
+                a, b, cs, vs = o["a"], o["b"], o["challenges"], o["responses"]
+                if not (type(a) is type(b) is type(cs) is type(vs) is list
+                        and len(a) == len(b) == len(vs) == n and len(cs) == limit):
+                    break
+                points += a
+                points += b
+                scalars += cs
+                scalars += vs
+            else:
+                try:
+                    xs = group.scalars_from_hex(scalars, len(scalars), "proofs")
+                except DecodeError:
+                    xs = None
+                runs = None if xs is None else reader.commitment_runs(
+                    points, n, [f"{field}.{part}" for field in fields for part in ("a", "b")])
+                if runs is not None:
+                    m = 2 * limit + 1
+                    return tuple(cls(tuple(runs[2 * n * k:2 * n * k + n]), tuple(runs[2 * n * k + n:2 * n * (k + 1)]),
+                                     xs[m * k:m * k + limit], xs[m * k + limit:m * (k + 1)]) for k in range(len(objs)))
+            return tuple(cls.from_json(group, o, limit, field, reader) for o, field in zip(objs, fields))

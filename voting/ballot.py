@@ -211,8 +211,8 @@ def parse_ballot(ctx: ElectionContext, obj: Any, reader: ElementReader | None = 
                 raise DecodeError(f"{where}.selections", f"too many selections: {len(c['selections'])} for {n} options")
             cts = tuple(_ciphertext(reader, s, f"{where}.selections[{j}]")
                         for j, s in enumerate(_list(c["selections"], n, f"{where}.selections")))
-            proofs = tuple(RangeProof.from_json(ctx.group, p, 1, f"{where}.proofs[{j}]", reader)
-                           for j, p in enumerate(_list(c["proofs"], n, f"{where}.proofs")))
+            proofs = RangeProof.many_from_json(ctx.group, _list(c["proofs"], n, f"{where}.proofs"), 1,
+                                               [f"{where}.proofs[{j}]" for j in range(n)], reader)
             limit = RangeProof.from_json(ctx.group, c["limit_proof"], contest.max_selections - contest.min_selections,
                                          f"{where}.limit_proof", reader)
             contests.append(ContestBallot(contest.id, cts, proofs, limit))

@@ -285,3 +285,74 @@ def test_commitments_shifted_before_hashing_verify_in_every_path(group):
     assert batch.verify() == []
     batch.add("tampered", tampered.equations(pk, ct, context))
     assert batch.verify() == ["tampered"]
+
+
+# ----------------------------------------------------------------------------- many range proofs in one call
+def _read(group, objs, limit, bulk: bool):
+    """The proofs, or the error (field, message), and what the reader then owes: through many_from_json or one
+    from_json per proof, inside one block."""
+    reader = group.reader()
+    fields = [f"items[{i}].proof" for i in range(len(objs))]
+    try:
+        if bulk:
+            out = RangeProof.many_from_json(group, objs, limit, fields, reader)
+        else:
+            with reader.batched():
+                out = tuple(RangeProof.from_json(group, o, limit, f, reader) for o, f in zip(objs, fields))
+        reader.finish()
+        return out, reader.pending
+    except DecodeError as exc:
+        return (exc.field, str(exc)), reader.pending
+
+
+def _mutations(group, obj: dict) -> list[tuple[str, object]]:
+    """One malformation of each kind a proof can carry, as (label, the bad proof)."""
+    good_hex = obj["a"][0]
+    off_curve = "ff" * 31 + "7f" if group.name == "ed25519" else "00" * (len(good_hex) // 2)  # y >= p; 0
+    small = "00" * 32 if group.name == "ed25519" else "00" * (len(good_hex) // 2 - 1) + "01"
+    out: list[tuple[str, object]] = [
+        ("not an object", ["a"]), ("a key missing", {k: v for k, v in obj.items() if k != "b"}),
+        ("a key added", {**obj, "x": 1}), ("a list too short", {**obj, "a": obj["a"][:1]}),
+        ("not a list", {**obj, "responses": "00"}), ("too many challenges", {**obj, "challenges": obj["challenges"] * 2})]
+    for key in ("a", "b", "challenges", "responses"):
+        out.append((f"upper-case hex in {key}", {**obj, key: [obj[key][0].upper()] + obj[key][1:]}))
+        out.append((f"a number in {key}", {**obj, key: [7] + obj[key][1:]}))
+    out.append(("a scalar not below q", {**obj, "responses": ["ff" * 32] + obj["responses"][1:]}))
+    out.append(("a commitment off the curve or out of range", {**obj, "b": [off_curve] + obj["b"][1:]}))
+    out.append(("the identity or a small-order commitment", {**obj, "a": obj["a"][:1] + [small]}))
+    return out
+
+
+def test_many_range_proofs_read_as_one_by_one(group, pk):
+    """many_from_json gives the proofs from_json gives one by one, and for any malformed proof among well-formed ones,
+    at any position, the same error (field and message) and the same reader state: its bulk path (ed25519) falls back
+    to the one-by-one reading, which names the first bad field, and owes nothing for what the block read."""
+    items = []
+    for m in (0, 1, 1, 0, 1):
+        ct, r = pk.encrypt(m)
+        items.append(RangeProof.prove(pk, ct, m, r, 1, CTX).to_json(group))
+    good = _read(group, items, 1, bulk=True)
+    assert good == _read(group, items, 1, bulk=False) and len(good[0]) == 5
+    assert _read(group, [], 1, bulk=True) == ((), [])
+    for label, bad in _mutations(group, items[2]):
+        for pos in (0, 2, 4):
+            objs = items[:pos] + [bad] + items[pos + 1:]
+            got, want = _read(group, objs, 1, bulk=True), _read(group, objs, 1, bulk=False)
+            assert got == want, (label, pos)
+            assert isinstance(got[0][0], str) and got[0][0].startswith(f"items[{pos}].proof"), (label, got)
+    off_curve, bad_scalar = _mutations(group, items[1])[-2][1], _mutations(group, items[3])[-3][1]
+    two_bad = items[:1] + [off_curve] + items[2:3] + [bad_scalar] + items[4:]
+    assert _read(group, two_bad, 1, bulk=True) == _read(group, two_bad, 1, bulk=False)
+    with pytest.raises(ValueError, match="one field name per proof"):
+        RangeProof.many_from_json(group, items, 1, ["only one"], group.reader())
+
+
+def test_many_range_proofs_of_a_wider_range(group, pk):
+    """limit 3: 4 commitments of each kind, 3 challenges and 4 responses per proof, sliced back per proof."""
+    objs = []
+    for m in (3, 0, 2):
+        ct, r = pk.encrypt(m)
+        objs.append(RangeProof.prove(pk, ct, m, r, 3, CTX).to_json(group))
+    got = _read(group, objs, 3, bulk=True)
+    assert got == _read(group, objs, 3, bulk=False)
+    assert [p.to_json(group) for p in got[0]] == objs

@@ -301,6 +301,12 @@ class ElementReader:
         datas = hex_list(items, field, self.group.element_bytes, n)
         return tuple(self._commitment_bytes(x, f"{field}[{i}]", False) for i, x in enumerate(datas))
 
+    def commitment_runs(self, items: list, n: int, fields: Sequence[str]) -> list[Element] | None:
+        """`commitments(run, n, field)` for each field in turn, where `items` is the runs' items end to end (len(fields)
+        runs of n, already counted), in one pass where the group has one; None where it has none, or if an item is
+        bad: then nothing was read, and the caller reads the runs one by one, which names it."""
+        return None
+
     def finish(self) -> None:
         """Run the owed membership tests; raises DecodeError naming the first bad field.
 

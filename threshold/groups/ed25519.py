@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 
 import nacl.bindings as sodium
 
+from threshold import _hashing
 from threshold.encoding import hex_bytes, hex_list
 from threshold.errors import DecodeError
 from threshold.groups import _ed25519 as native
@@ -328,6 +329,19 @@ class Ed25519Reader(ElementReader):
         if x != IDENTITY:
             self._defer(x, field)
         return x
+
+    def commitment_runs(self, items: list, n: int, fields: Sequence[str]) -> list[bytes] | None:
+        """In an open block: every item's hex in one native call, the small-order test over all of them, then one run
+        per field for the block's decompressions."""
+        if not self._open:
+            return None
+        xs = _hashing.unhex_list(items, 32)
+        if type(xs) is not list or not SMALL_ORDER.isdisjoint(xs):
+            return None
+        start = len(self._points)
+        self._fields += [(start + k * n, field, True) for k, field in enumerate(fields)]
+        self._points += xs
+        return xs
 
     def commitments(self, items: Any, n: int, field: str) -> tuple[bytes, ...]:
         if not self._open:
