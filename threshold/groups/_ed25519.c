@@ -1943,8 +1943,12 @@ static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, in
         uint64_t limb[6];
         scalar_limbs(limb, scalars + 32 * k);
         limb[5] = 0;
-        int carry = 0;
-        for (int w = 0; w < windows; w++) {
+        int carry = 0, top = 0;  /* the windows below the scalar's top bit and one for a carry; zero above */
+        for (int i = 3; i >= 0; i--)
+            if (limb[i]) { top = (64 * i + 64 - __builtin_clzll(limb[i]) + c - 1) / c + 1; break; }
+        if (top > windows) top = windows;
+        for (int w = top; w < windows; w++) dig[(size_t)w * n + k] = 0;
+        for (int w = 0; w < top; w++) {
             int bit = w * c, i = bit >> 6, s = bit & 63;  /* bit < 253 + 2c <= 285: i <= 4 */
             uint64_t v = limb[i] >> s | (limb[i + 1] << 1) << (63 - s);  /* the next limb's bits; none when s = 0 */
             int d = (int)(v & mask) + carry;
