@@ -237,13 +237,15 @@ class RangeProof:
                 scalars += vs
             else:
                 try:
-                    xs = group.scalars_from_hex(scalars, len(scalars), "proofs")
+                    with reader.batched():  # a bad scalar leaves this block: it forgets the runs it read
+                        runs = reader.commitment_runs(points, n, [f"{f}.{part}" for f in fields for part in ("a", "b")])
+                        if runs is not None:
+                            xs = group.scalars_from_hex(scalars, len(scalars), "proofs")
+                            m = 2 * limit + 1
+                            return tuple(cls(tuple(runs[2 * n * k:2 * n * k + n]),
+                                             tuple(runs[2 * n * k + n:2 * n * (k + 1)]),
+                                             xs[m * k:m * k + limit], xs[m * k + limit:m * (k + 1)])
+                                         for k in range(len(objs)))
                 except DecodeError:
-                    xs = None
-                runs = None if xs is None else reader.commitment_runs(
-                    points, n, [f"{field}.{part}" for field in fields for part in ("a", "b")])
-                if runs is not None:
-                    m = 2 * limit + 1
-                    return tuple(cls(tuple(runs[2 * n * k:2 * n * k + n]), tuple(runs[2 * n * k + n:2 * n * (k + 1)]),
-                                     xs[m * k:m * k + limit], xs[m * k + limit:m * (k + 1)]) for k in range(len(objs)))
+                    pass  # read one by one below, which names the bad field
             return tuple(cls.from_json(group, o, limit, field, reader) for o, field in zip(objs, fields))

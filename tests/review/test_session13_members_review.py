@@ -44,7 +44,7 @@ from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY,
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "threshold"))
-from ed25519_reference import P, ref_add, ref_decode, ref_encode, ref_mul  # noqa: E402
+from ed25519_reference import P, ref_add, ref_decode, ref_encode, ref_mul, sodium_mul  # noqa: E402
 
 ed = get_group("ed25519")
 RNG = random.Random(0x5E5513)
@@ -310,11 +310,6 @@ def test_check_members_names_the_first_bad_field(n):
 def sodium_base(e: int) -> bytes:
     e %= L
     return IDENTITY if e == 0 else sodium.crypto_scalarmult_ed25519_base_noclamp(e.to_bytes(32, "little"))
-
-
-def sodium_mul(pt: bytes, e: int) -> bytes:
-    e %= L
-    return IDENTITY if e == 0 else sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), pt)
 
 
 EDGE = [0, 1, 2, 15, 16, 17, 2**16 - 1, 2**16, L - 1, L - 2, 2**252, 2**252 - 1, L + 1 - 2**200,

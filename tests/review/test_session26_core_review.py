@@ -61,7 +61,8 @@ from threshold.proofs import ChaumPedersenProof, SchnorrProof
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "threshold"))
-from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul  # noqa: E402
+from ed25519_reference import (  # noqa: E402
+    P, order8_point, ref_add, ref_decode, ref_encode, ref_mul, sodium_mul, sodium_sum)
 
 ENV = "QUORUM_ED25519_ARITH"
 M64 = 2**64 - 1
@@ -69,22 +70,6 @@ ed = get_group("ed25519")
 
 
 # ----------------------------------------------------------------------------- references
-def smul(point: bytes, e: int) -> bytes:
-    """[e]point by libsodium (point of prime order: e is taken mod L)."""
-    e %= L
-    if e == 0 or point == IDENTITY:
-        return IDENTITY
-    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
-
-
-def ssum(pts) -> bytes:
-    acc = IDENTITY
-    for q in pts:
-        if q != IDENTITY:
-            acc = q if acc == IDENTITY else sodium.crypto_core_ed25519_add(acc, q)
-    return acc
-
-
 def neg(point: bytes) -> bytes:
     return sodium.crypto_core_ed25519_sub(IDENTITY, point)
 
@@ -104,7 +89,7 @@ def _expect_multi(pts, es) -> bytes:
     merged: dict[bytes, int] = collections.defaultdict(int)
     for p, e in zip(pts, es):
         merged[p] = (merged[p] + e) % L
-    return ssum(smul(p, e) for p, e in merged.items())
+    return sodium_sum(sodium_mul(p, e) for p, e in merged.items())
 
 
 def limbs(v: int, radix: int, n: int) -> list[int]:
@@ -134,8 +119,8 @@ def from_digits(d) -> int:
 RNG = random.Random(2626)
 T8 = order8_point()
 SMALL = [ref_encode(ref_mul(T8, k)) for k in range(8)]  # SMALL[k] = [k]T8
-POOL = [BASEPOINT] + [smul(BASEPOINT, RNG.randrange(1, L)) for _ in range(5)]
-MANY = [smul(BASEPOINT, RNG.randrange(1, L)) for _ in range(3000)]
+POOL = [BASEPOINT] + [sodium_mul(BASEPOINT, RNG.randrange(1, L)) for _ in range(5)]
+MANY = [sodium_mul(BASEPOINT, RNG.randrange(1, L)) for _ in range(3000)]
 # prime-order part, torsion multiple k, encoding of their sum
 MIXED = [(POOL[i], k, ref_encode(ref_add(ref_decode(POOL[i]), ref_mul(T8, k))))
          for i, k in ((1, 1), (2, 3), (3, 4), (4, 6))]
@@ -414,13 +399,13 @@ def test_ct_scalarmult_digit_patterns_match_libsodium_and_the_reference(per_arit
     rows = dict(zip(payload["points"], out["exp"]))
     for p in POOL[:4]:
         for e, got in zip(scalars, rows[p.hex()]):
-            assert bytes.fromhex(got) == smul(p, e), (arith, p.hex(), hex(e))
+            assert bytes.fromhex(got) == sodium_mul(p, e), (arith, p.hex(), hex(e))
     for k, p in enumerate(SMALL):
         for e, got in zip(scalars, rows[p.hex()]):
             assert bytes.fromhex(got) == SMALL[k * e % 8], (arith, k, hex(e))
     for base, k, enc in MIXED:
         for e, got in zip(scalars, rows[enc.hex()]):
-            want = ref_encode(ref_add(ref_decode(smul(base, e)), ref_mul(T8, k * e % 8)))
+            want = ref_encode(ref_add(ref_decode(sodium_mul(base, e)), ref_mul(T8, k * e % 8)))
             assert bytes.fromhex(got) == want, (arith, k, hex(e))
 
 
@@ -435,17 +420,17 @@ def test_table_exp_after_the_new_inversion(per_arith, arith):
     payload, out = get_arith(per_arith, arith)
     for p, row in zip(payload["points"][:3], out["table"]):
         for e, got in zip(payload["scalars"][:12], row):
-            assert bytes.fromhex(got) == smul(bytes.fromhex(p), e), (arith, p, hex(e))
+            assert bytes.fromhex(got) == sodium_mul(bytes.fromhex(p), e), (arith, p, hex(e))
 
 
 def test_scalarmult_boundary_and_group_exp():
     """native.scalarmult takes 0 <= e < 2^255 exactly; the group's exp reduces any int mod L first."""
-    assert native.scalarmult(POOL[1], 2**255 - 1) == smul(POOL[1], 2**255 - 1)
+    assert native.scalarmult(POOL[1], 2**255 - 1) == sodium_mul(POOL[1], 2**255 - 1)
     for bad, exc in ((2**255, OverflowError), (2**256, OverflowError), (-1, OverflowError), (1.0, TypeError)):
         with pytest.raises(exc):
             native.scalarmult(POOL[1], bad)
     for e in [-1, -L, -(2**300) - 7, 2**300 + 3, 2**255, 2**256 - 1, L, L - 1, 0] + list(DIGIT_SCALARS.values())[:20]:
-        assert ed.exp(POOL[2], e) == smul(POOL[2], e), hex(e)
+        assert ed.exp(POOL[2], e) == sodium_mul(POOL[2], e), hex(e)
 
 
 def test_ct_scalarmult_thousands_of_calls():
@@ -455,7 +440,7 @@ def test_ct_scalarmult_thousands_of_calls():
     for i in range(2000):
         p = MANY[i % 500]
         e = scalars[i % len(scalars)] ^ (RNG.getrandbits(255) if i % 3 == 0 else 0)
-        assert native.scalarmult(p, e) == smul(p, e), (i, hex(e))
+        assert native.scalarmult(p, e) == sodium_mul(p, e), (i, hex(e))
 
 
 # ----------------------------------------------------------------------------- constant time under valgrind
@@ -536,7 +521,7 @@ def test_inversion_and_ct_scalarmult_have_no_secret_dependent_branch_or_index(tm
                     f"-Wl,-rpath,{libdir}", "-w"], check=True, timeout=120)
     a = bytes((37 * i + 11) & 0xFF for i in range(32))
     a = a[:31] + bytes([a[31] & 0x7F])
-    want = smul(BASEPOINT, int.from_bytes(a, "little")).hex()
+    want = sodium_mul(BASEPOINT, int.from_bytes(a, "little")).hex()
     clean = subprocess.run(["valgrind", "-q", "--error-exitcode=9", str(exe)], capture_output=True, text=True,
                            timeout=120)
     assert clean.returncode == 0, clean.stderr
@@ -642,7 +627,7 @@ def test_straus_agrees_with_pippenger_on_the_same_terms():
         es = [RNG.choice(scalars) for _ in range(n)]
         k = RNG.randrange(96, n - 95)
         whole = native.multi_exp(ps, es)
-        assert whole == ssum([native.multi_exp(ps[:k], es[:k]), native.multi_exp(ps[k:], es[k:])]), (i, n, k)
+        assert whole == sodium_sum([native.multi_exp(ps[:k], es[:k]), native.multi_exp(ps[k:], es[k:])]), (i, n, k)
 
 
 def test_multi_exp_torsion_points_in_pippenger_and_straus():
@@ -689,7 +674,7 @@ def cancelling_equations(randomness: bytes, forms: list, containers: list):
     ws = weights(randomness)
     k = len(ws)
     secrets_ = [RNG.randrange(1, L) for _ in range(k)]
-    a_pts = [smul(BASEPOINT, s) for s in secrets_]
+    a_pts = [sodium_mul(BASEPOINT, s) for s in secrets_]
     offs = [RNG.randrange(1, L) for _ in range(k - 1)]
     # equation j: (A_j, 1), (B, -(s_j - off_j)) -> off_j B; the last one's off solves sum w_j off_j = 0
     last = (-sum(w * o for w, o in zip(ws, offs)) * pow(ws[-1], -1, L)) % L
@@ -730,10 +715,10 @@ def test_weighted_torsion_big_and_negative_exponents_and_torsion():
     """Exponents beyond 2^256 (reduced by Python), negative ones, and commitments carrying torsion (ignored)."""
     rnd = bytes(RNG.getrandbits(8) for _ in range(32))
     x = RNG.randrange(1, L)
-    X = smul(BASEPOINT, x)
+    X = sodium_mul(BASEPOINT, x)
     for base, k, enc in MIXED:
         r = RNG.randrange(L)
-        R = ref_encode(ref_add(ref_decode(smul(BASEPOINT, r)), ref_mul(T8, k)))
+        R = ref_encode(ref_add(ref_decode(sodium_mul(BASEPOINT, r)), ref_mul(T8, k)))
         c = RNG.randrange(L)
         s = (r + c * x) % L
         eq1 = ((R, 1), (X, c + 5 * L * 2**300), (BASEPOINT, -s - 3 * L))
@@ -748,7 +733,7 @@ def test_weighted_torsion_refuses_tuple_subclasses_and_reads_storage_of_others()
     subclass or a tuple-subclass term is read by its storage, never through its overrides; outer tuple subclasses
     likewise. Nothing crashes and no reference leaks."""
     x = 7
-    good = ((smul(BASEPOINT, x), 1), (BASEPOINT, -x))
+    good = ((sodium_mul(BASEPOINT, x), 1), (BASEPOINT, -x))
     rnd = bytes(range(16))
 
     class T(tuple):
@@ -798,7 +783,7 @@ def test_weighted_torsion_survives_lists_mutated_by_index():
     """An exponent's __index__ empties and refills the list equations and the outer list while the call runs: the
     verdict is the one of the equations as they were at the call (the snapshot), with no crash."""
     x = 11
-    X = smul(BASEPOINT, x)
+    X = sodium_mul(BASEPOINT, x)
     rnd = bytes(range(32))
     eq_list: list = []
     outer: list = []

@@ -61,3 +61,28 @@ def order8_point():
         t = ref_mul(pt, L)
         if ref_mul(t, 4) != (0, 1):
             return t
+
+
+# ----------------------------------------------------------------------------- libsodium's answers, for comparison
+IDENTITY = (1).to_bytes(32, "little")
+
+
+def sodium_mul(point: bytes, e: int) -> bytes:
+    """[e]point by libsodium, for a point of the prime-order subgroup (e is taken mod L)."""
+    import nacl.bindings as sodium
+
+    e %= L
+    if e == 0 or point == IDENTITY:
+        return IDENTITY
+    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
+
+
+def sodium_sum(points) -> bytes:
+    """The sum of prime-order points by libsodium (identities skipped)."""
+    import nacl.bindings as sodium
+
+    acc = IDENTITY
+    for q in points:
+        if q != IDENTITY:
+            acc = q if acc == IDENTITY else sodium.crypto_core_ed25519_add(acc, q)
+    return acc

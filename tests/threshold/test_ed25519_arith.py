@@ -20,9 +20,9 @@ import nacl.bindings as sodium
 import pytest
 
 from threshold.groups import _ed25519 as native
-from threshold.groups.ed25519 import BASEPOINT, IDENTITY, L
+from threshold.groups.ed25519 import BASEPOINT, L
 
-from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul
+from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul, sodium_mul, sodium_sum
 
 ENV = "QUORUM_ED25519_ARITH"
 ROOT = Path(native.__file__).resolve().parents[2]  # the checkout whose extension this process imported
@@ -289,20 +289,6 @@ out["in_e8"] = [m.multi_exp_torsion([bytes.fromhex(h) for h in ps], es) for ps, 
 out["members"] = m.members(tpts[:21] + pts[:3])
 print(json.dumps(out))
 """
-
-
-def sodium_mul(point: bytes, e: int) -> bytes:
-    e %= L
-    if e == 0 or point == IDENTITY:
-        return IDENTITY
-    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
-
-
-def sodium_sum(points) -> bytes:
-    acc = IDENTITY
-    for q in points:
-        acc = sodium.crypto_core_ed25519_add(acc, q) if acc != IDENTITY else q
-    return acc
 
 
 @pytest.mark.parametrize("arith", ["portable", "adx", "ifma"])

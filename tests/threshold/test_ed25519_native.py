@@ -16,7 +16,7 @@ from threshold.groups import _ed25519 as native
 from threshold.groups import get_group
 from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L, SMALL_ORDER
 
-from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul
+from ed25519_reference import P, order8_point, ref_add, ref_decode, ref_encode, ref_mul, sodium_mul
 
 ed = get_group("ed25519")
 
@@ -28,15 +28,6 @@ ORDER = {0: 1, 4: 2, 2: 4, 6: 4, 1: 8, 3: 8, 5: 8, 7: 8}
 
 def with_torsion(point: bytes, k: int) -> bytes:
     return ref_encode(ref_add(ref_decode(point), ref_decode(TORSION[k])))
-
-
-def sodium_mul(point: bytes, e: int) -> bytes:
-    e %= L
-    if e == 0 or point == IDENTITY:
-        return IDENTITY
-    if point == BASEPOINT:
-        return sodium.crypto_scalarmult_ed25519_base_noclamp(e.to_bytes(32, "little"))
-    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
 
 
 def rand_point() -> bytes:

@@ -27,7 +27,7 @@ from threshold.groups import ed25519 as ed_module
 from threshold.groups import get_group
 from threshold.groups.ed25519 import _BATCH_MEMBERSHIP_MIN, BASEPOINT, IDENTITY, L
 
-from ed25519_reference import P, ref_add, ref_decode, ref_encode, ref_mul
+from ed25519_reference import P, ref_add, ref_decode, ref_encode, ref_mul, sodium_mul
 
 ed = get_group("ed25519")
 
@@ -41,13 +41,6 @@ def with_torsion(point: bytes, k: int) -> bytes:
 
 def rand_point() -> bytes:
     return ed.exp_g(secrets.randbelow(L - 1) + 1)
-
-
-def sodium_mul(point: bytes, e: int) -> bytes:
-    e %= L
-    if e == 0 or point == IDENTITY:
-        return IDENTITY
-    return sodium.crypto_scalarmult_ed25519_noclamp(e.to_bytes(32, "little"), point)
 
 
 def test_reference_torsion_table():

@@ -79,6 +79,21 @@ typedef uint64_t fe[FE_LIMBS];
 
 static inline void fe_0(fe h) { memset(h, 0, sizeof(fe)); }
 
+/* 32 little-endian bytes as 4 64-bit limbs, and a zero fifth (for windows that run past bit 255), and back. No branch
+ * on the value: the inversion reads its secret input through them. */
+static void limbs64(uint64_t limb[5], const uint8_t a[32]) {
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = 0;
+        for (int j = 7; j >= 0; j--) w = w << 8 | a[8 * i + j];
+        limb[i] = w;
+    }
+    limb[4] = 0;
+}
+
+static void bytes64(uint8_t a[32], const uint64_t limb[4]) {
+    for (int i = 0; i < 32; i++) a[i] = (uint8_t)(limb[i / 8] >> (8 * (i % 8)));
+}
+
 /* Zero secret data that is not read again: the barrier keeps the compiler from dropping the stores as dead. */
 static void wipe(void *p, size_t n) {
     memset(p, 0, n);
@@ -528,12 +543,9 @@ static void inv_normalize(s62 *r, int64_t sign) {
 
 static void fe_invert(fe out, const fe z) {
     uint8_t s[32];
-    uint64_t w[4];
+    uint64_t w[5];
     fe_tobytes(s, z);
-    for (int i = 0; i < 4; i++) {
-        w[i] = 0;
-        for (int j = 7; j >= 0; j--) w[i] = w[i] << 8 | s[8 * i + j];
-    }
+    limbs64(w, s);
     s62 d = {{0, 0, 0, 0, 0}}, e = {{1, 0, 0, 0, 0}}, f = P62,
         g = {{(int64_t)(w[0] & M62), (int64_t)((w[0] >> 62 | w[1] << 2) & M62), (int64_t)((w[1] >> 60 | w[2] << 4) & M62),
               (int64_t)((w[2] >> 58 | w[3] << 6) & M62), (int64_t)(w[3] >> 56)}};
@@ -546,7 +558,7 @@ static void fe_invert(fe out, const fe z) {
     inv_normalize(&d, f.v[4]);  /* f = +-1 (g = 0 and gcd(p, z) = 1), d = +-z^-1 */
     const uint64_t *x = (const uint64_t *)d.v;
     w[0] = x[0] | x[1] << 62; w[1] = x[1] >> 2 | x[2] << 60; w[2] = x[2] >> 4 | x[3] << 58; w[3] = x[3] >> 6 | x[4] << 56;
-    for (int i = 0; i < 32; i++) s[i] = (uint8_t)(w[i / 8] >> (8 * (i % 8)));
+    bytes64(s, w);
     fe_frombytes(out, s);
     wipe(&d, sizeof d); wipe(&e, sizeof e); wipe(&f, sizeof f); wipe(&g, sizeof g); wipe(w, sizeof w); wipe(s, sizeof s);
     wipe(t, sizeof t);
@@ -1606,22 +1618,12 @@ static int encode_many(uint8_t *out, ge_p3 *pts, size_t n) {
 
 /* ------------------------------------------------------------------ variable time (public scalars) */
 
-/* The scalar's 4 little-endian 64-bit limbs, and a zero fifth for windows that run past bit 255. */
-static void scalar_limbs(uint64_t limb[5], const uint8_t a[32]) {
-    for (int i = 0; i < 4; i++) {
-        uint64_t w = 0;
-        for (int j = 7; j >= 0; j--) w = w << 8 | a[8 * i + j];
-        limb[i] = w;
-    }
-    limb[4] = 0;
-}
-
 /* Width-5 NAF of a < 2^255: odd digits in [-15, 15], each followed by at least four zeros; r has 256 digits (a
  * carry out of the top window would need bit 255). Reads 5-bit windows off the 64-bit limbs, skipping even ones. */
 static void naf5(int8_t r[256], const uint8_t a[32]) {
     uint64_t limb[5];
     int carry = 0;
-    scalar_limbs(limb, a);
+    limbs64(limb, a);
     memset(r, 0, 256);
     for (int pos = 0; pos < 256;) {
         int i = pos >> 6, s = pos & 63;
@@ -1918,7 +1920,7 @@ static int pip_width(const uint8_t *scalars, size_t n) {
     for (size_t k = 0; k < n; k++) {
         uint64_t limb[5];
         int bits = 0;
-        scalar_limbs(limb, scalars + 32 * k);
+        limbs64(limb, scalars + 32 * k);
         for (int i = 3; i >= 0; i--)
             if (limb[i]) { bits = 64 * i + 64 - __builtin_clzll(limb[i]); break; }
         hist[bits]++;
@@ -1941,7 +1943,7 @@ static void pip_digits(int16_t *dig, const uint8_t *scalars, size_t n, int c, in
     const uint64_t mask = ((uint64_t)1 << c) - 1;
     for (size_t k = 0; k < n; k++) {
         uint64_t limb[6];
-        scalar_limbs(limb, scalars + 32 * k);
+        limbs64(limb, scalars + 32 * k);
         limb[5] = 0;
         int carry = 0, top = 0;  /* the windows below the scalar's top bit and one for a carry; zero above */
         for (int i = 3; i >= 0; i--)
@@ -2754,7 +2756,7 @@ static PyObject *py_weighted_torsion(PyObject *self, PyObject *args) {
     for (Py_ssize_t j = 0; j < n; j++) {
         if (sc_is_zero(acc[j])) continue;
         enc[m] = enc[j];
-        for (int i = 0; i < 32; i++) sc[32 * m + i] = (uint8_t)(acc[j][i / 8] >> (8 * (i % 8)));
+        bytes64(sc + 32 * m, acc[j]);
         m++;
     }
     ge_p3 r;

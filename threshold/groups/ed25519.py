@@ -338,10 +338,14 @@ class Ed25519Reader(ElementReader):
         xs = _hashing.unhex_list(items, 32)
         if type(xs) is not list or not SMALL_ORDER.isdisjoint(xs):
             return None
+        self._defer_runs(xs, n, fields)
+        return xs
+
+    def _defer_runs(self, xs: list[bytes], n: int, fields: Sequence[str]) -> None:
+        """Points to decompress at the outermost block's end, in runs of n, one per field: a bad one is named `field[i]`."""
         start = len(self._points)
         self._fields += [(start + k * n, field, True) for k, field in enumerate(fields)]
         self._points += xs
-        return xs
 
     def commitments(self, items: Any, n: int, field: str) -> tuple[bytes, ...]:
         if not self._open:
@@ -350,6 +354,5 @@ class Ed25519Reader(ElementReader):
         if not SMALL_ORDER.isdisjoint(xs):  # the identity included: name the first as _shape does
             i = next(i for i, x in enumerate(xs) if x in SMALL_ORDER)
             _not_small_order(_shape(xs[i], f"{field}[{i}]", False), f"{field}[{i}]", False)
-        self._fields.append((len(self._points), field, True))
-        self._points += xs
+        self._defer_runs(xs, n, [field])
         return tuple(xs)
