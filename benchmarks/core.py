@@ -524,6 +524,13 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
             "beyond that through Pippenger's buckets (2^(c+1) products per window, c at most 12); `quorum verify` "
             "therefore batches chunks of up to 4096 entries and folds the membership tests into the same "
             "multi-exponentiation.")
+    thin3 = [k for k, v in targets["ed25519"]["ratios"].items() if v is not None and v < 1.1 * TARGET_ED25519]
+    if targets["ed25519"]["pass"] and thin3:
+        notes.append(
+            f"- Target 3 holds by less than 10% on {', '.join(thin3)}. From run to run on this shared machine the "
+            "batched ed25519 rows move by about 10% (about half of their path is Python, so whether a full garbage "
+            "collection of the process lands in the timed repetitions shows; the modp side barely feels it): a run "
+            "can show one of them below 10x.")
     if targets["ed25519"]["pass"] is False:
         failing = targets["ed25519"]["failing"]
         st = ed.get(f"batch{n}_from_json", {}).get("stages_median_s", {})
