@@ -73,8 +73,8 @@ def main() -> int:
         *rows, "",
         "Reading: the secret share x_i enters alpha^(x_i) and g^(x_i) (`modp`: the native fixed-window `ct_exp`; `ed25519`: the native "
         "constant-time ladder) and the proof's response w + c*x_i (Python integers); the proof's nonce goes through "
-        "the generator's table, constant-time in both groups (`modp`: every 5-bit window reads its whole row of "
-        "32 entries and multiplies, zero windows included; docs/spec.md section 9). A |t| near noise level says no "
+        "the generator's table, constant-time in both groups (`modp`: every 5-bit window, 6-bit on AVX2, reads its "
+        "whole row of 32 or 64 entries and multiplies, zero windows included; docs/spec.md section 9). A |t| near noise level says no "
         "dependence on the secret's Hamming weight showed at this sample size."])
     if args.md:
         write_section(args.md, "Side channels: timing of trustee operations (ATTACKS row 19)", body)

@@ -241,6 +241,19 @@ def test_comb_and_products_match_powmod(arith):
                      gmpy2.powmod(h, 2**255, P)]
 
 
+@pytest.mark.parametrize("arith", ARITHS)
+def test_comb_reaches_every_entry_of_every_row(arith):
+    """Every window's digit takes every value at every row, 0 and all ones included (5-bit windows; 6-bit over
+    entries packed as 32-bit words on AVX2), and the comb says its window and the products its build took."""
+    comb = Modulus(int(P), arith=arith).comb(7, 32)
+    w = comb.bits
+    rows = -(-256 // w)
+    assert w == (6 if arith == "avx2" else 5) and comb.build_products == rows * (2**w - 1)
+    for d in range(2**w):
+        e = sum((d + 7 * i) % 2**w << w * i for i in range(rows)) % 2**256
+        assert comb.exp(e) == gmpy2.powmod(7, e, P), d
+
+
 @settings(max_examples=40, deadline=None)
 @given(bits=st.sampled_from([65, 2560, 4096, 4157, 4174]), seed=st.integers(0, 2**32), nbytes=st.integers(1, 64),
        arith=st.sampled_from(ARITHS))

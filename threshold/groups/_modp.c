@@ -8,7 +8,7 @@
  * - AVX2 without IFMA, for p of 3584 to 4174 bits: 144 limbs of 29 bits in 64-bit lanes multiplied four at a time
  *   by vpmuludq, almost-Montgomery (R = 2^4176, values below 2p), about 1.6x faster than OpenSSL at 4096 bits,
  *   1.1x at 3584, slower below 3200 (measured on Zen 4, arith forced: benchmarks/modp_arith.py); squarings
- *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes (a comb of 52 rows of 32: 1.9 MB);
+ *   (x x, same slot) take 0.85x a product; its elements take 1152 bytes, 576 in a comb (43 rows of 64: 1.6 MB);
  * - OpenSSL's libcrypto otherwise (BN_mod_mul_montgomery: a fused multiply-and-reduce in assembly,
  *   MULX/ADX where the CPU has them; about 1.25x faster than a GMP product plus a word-by-word reduction).
  * Values stay in Montgomery form from the conversion of the bases to that of the result.
@@ -22,7 +22,8 @@
  *             them) by a multiplication-count estimate. For public exponents (verification equations,
  *             batch weights, the folded membership tests).
  * Comb        a fixed base's table base^(j 32^i), j = 0..31, for every 5-bit window i of the exponent (g,
- *             long-lived public keys; 52 rows for 256-bit exponents, 1.06 MB on IFMA): for secret exponents
+ *             long-lived public keys; 52 rows for 256-bit exponents, 1.06 MB on IFMA; on AVX2 6-bit windows
+ *             over packed entries, 43 rows of 64, see PACKED29): for secret exponents
  *             (keys, nonces, encryption randomness). Each window reads its whole row and keeps its entry by
  *             masks, zero windows included, then one product (52 products where 4-bit windows took
  *             64: -8% for exp_g, -11% for a ballot's encryption on AVX2, measured): on IFMA and AVX2,
@@ -862,14 +863,16 @@ done:
 
 /* ------------------------------------------------------------ fixed-base combs */
 
-#define COMB_BITS 5                      /* a comb's window: rows of 32 entries base^(j 32^i), j = 0..31 */
-#define COMB_ENTRIES (1u << COMB_BITS)
+#define COMB_BITS 5                      /* a comb's window on IFMA and OpenSSL: rows of 32 entries base^(j 32^i) */
+#define COMB_BITS_AVX2 6                 /* on AVX2, whose packed entries scan at half the cost (see PACKED29) */
+#define COMB_MAX_ENTRIES 64
 #define WINDOW_ENTRIES 16                /* ct_exp's per-call row: base^0..base^15 (4-bit windows) */
 
 typedef struct {
     PyObject_HEAD
     Modulus *mod;         /* strong reference */
-    size_t nbytes;        /* exponent bytes: the table has comb_rows(nbytes) rows */
+    size_t nbytes;        /* exponent bytes: the table has comb_rows(bits, nbytes) rows */
+    unsigned bits;        /* window: rows of 2^bits entries base^(j 2^(bits i)), j = 0..2^bits - 1 */
     size_t esize;         /* bytes of an entry: the arithmetic's slot (IFMA, AVX2), or p's bytes rounded up to whole
                              words (OpenSSL: the Montgomery value, little-endian) */
     unsigned char *table; /* rows of 32 entries, Montgomery form: entry 32 i + j = base^(j 32^i), entry 0 one */
@@ -898,16 +901,16 @@ static int comb_digits(PyObject *obj, unsigned char *digits, size_t nbytes) {
     return 0;
 }
 
-/* The rows of 5-bit windows that exponents of nbytes bytes take. */
-static size_t comb_rows(size_t nbytes) { return (8 * nbytes + COMB_BITS - 1) / COMB_BITS; }
+/* The rows of `bits`-bit windows that exponents of nbytes bytes take. */
+static size_t comb_rows(unsigned bits, size_t nbytes) { return (8 * nbytes + bits - 1) / bits; }
 
-/* Window i (bits 5i..5i+4) of the nbytes little-endian bytes of an exponent; which bytes are read depends on i and
- * nbytes (public) only. */
-static unsigned comb_digit(const unsigned char *digits, size_t nbytes, size_t i) {
-    size_t bit = COMB_BITS * i, byte = bit / 8;
+/* Window i (bits b i..b i+b-1, b = bits <= 8) of the nbytes little-endian bytes of an exponent; which bytes are read
+ * depends on i and nbytes (public) only. */
+static unsigned comb_digit(unsigned bits, const unsigned char *digits, size_t nbytes, size_t i) {
+    size_t bit = bits * i, byte = bit / 8;
     unsigned v = digits[byte];
     if (byte + 1 < nbytes) v |= (unsigned)digits[byte + 1] << 8;
-    return (v >> (bit % 8)) & (COMB_ENTRIES - 1);
+    return (v >> (bit % 8)) & ((1u << bits) - 1);
 }
 
 /* The masks of a row selection among `entries` (at most 32): all ones for entry `digit`, zero for the others,
@@ -924,7 +927,7 @@ static void row_masks(uint64_t *masks, unsigned digit, unsigned entries) {
  * is kept by masks, so neither a branch nor a memory address depends on the digit. One version per arithmetic's
  * vector width (IFMA: 80 words, AVX2: 144; OpenSSL: p's words, scalar). */
 static void ct_select(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
-    uint64_t masks[COMB_ENTRIES];
+    uint64_t masks[COMB_MAX_ENTRIES];
     row_masks(masks, digit, entries);
     memset(out, 0, words * sizeof(uint64_t));
     for (unsigned j = 0; j < entries; j++)
@@ -933,7 +936,7 @@ static void ct_select(uint64_t *out, const uint64_t *row, size_t words, unsigned
 
 __attribute__((target("avx512f")))
 static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
-    uint64_t masks[COMB_ENTRIES];
+    uint64_t masks[COMB_MAX_ENTRIES];
     row_masks(masks, digit, entries);
     for (size_t w = 0; w < words; w += 8) {
         __m512i acc = _mm512_setzero_si512();
@@ -946,7 +949,7 @@ static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsi
 
 __attribute__((target("avx2")))
 static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
-    uint64_t masks[COMB_ENTRIES];
+    uint64_t masks[COMB_MAX_ENTRIES];
     row_masks(masks, digit, entries);
     for (size_t w = 0; w < words; w += 4) {
         __m256i acc = _mm256_setzero_si256();
@@ -954,6 +957,27 @@ static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsi
             acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * words + w)),
                                                         _mm256_set1_epi64x((long long)masks[j])));
         _mm256_storeu_si256((__m256i *)(out + w), acc);
+    }
+}
+
+/* AVX2 combs keep an entry's 144 normalized 29-bit limbs as 32-bit words: 576 bytes, half its slot, so that a row's
+ * scan reads half as much; rows of 64 then cost about what rows of 32 did (COMB_BITS_AVX2). Both: -15% for exp_g,
+ * -11% for a ballot's encryption (measured on an AMD EPYC with AVX2 and no AVX-512). */
+#define PACKED29 (N29 * sizeof(uint32_t))
+
+/* out (an AVX2 slot) = entry `digit` of a row of `entries` packed entries (see PACKED29), read whole and kept by
+ * masks as ct_select does, then widened to 64-bit lanes. */
+__attribute__((target("avx2")))
+static void ct_select_packed29(uint64_t *out, const uint32_t *row, unsigned digit, unsigned entries) {
+    uint64_t masks[COMB_MAX_ENTRIES];
+    row_masks(masks, digit, entries);
+    for (size_t w = 0; w < N29; w += 8) {
+        __m256i acc = _mm256_setzero_si256();
+        for (unsigned j = 0; j < entries; j++)
+            acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * N29 + w)),
+                                                        _mm256_set1_epi64x((long long)masks[j])));
+        _mm256_storeu_si256((__m256i *)(out + w), _mm256_cvtepu32_epi64(_mm256_castsi256_si128(acc)));
+        _mm256_storeu_si256((__m256i *)(out + w + 4), _mm256_cvtepu32_epi64(_mm256_extracti128_si256(acc, 1)));
     }
 }
 
@@ -980,12 +1004,22 @@ static int row_entry(const Modulus *m, size_t esize, const unsigned char *row, v
 
 /* x = entry `digit` of row i of a comb. */
 static int comb_entry(const Comb *c, void *x, uint64_t *buf, size_t i, unsigned digit) {
-    return row_entry(c->mod, c->esize, c->table + i * COMB_ENTRIES * c->esize, x, buf, digit, COMB_ENTRIES);
+    unsigned entries = 1u << c->bits;
+    const unsigned char *row = c->table + i * entries * c->esize;
+    if (c->mod->arith == ARITH_AVX2) {
+        ct_select_packed29((uint64_t *)x, (const uint32_t *)row, digit, entries);
+        return 1;
+    }
+    return row_entry(c->mod, c->esize, row, x, buf, digit, entries);
 }
 
-/* Entry k of the table = x. */
+/* Entry k of the table = x (AVX2: packed, see PACKED29). */
 static int comb_put(Comb *c, size_t k, void *x) {
     unsigned char *e = c->table + k * c->esize;
+    if (c->mod->arith == ARITH_AVX2) {
+        for (size_t w = 0; w < N29; w++) ((uint32_t *)e)[w] = (uint32_t)((const uint64_t *)x)[w];
+        return 1;
+    }
     if (c->mod->arith != ARITH_OPENSSL) {
         memcpy(e, x, c->esize);
         return 1;
@@ -1015,8 +1049,9 @@ static void scratch_free(CombScratch *s, const Arith *ar) {
 static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits, size_t nbytes,
                     CombScratch *s) {
     Job job = {ar, 0, NULL, NULL, NULL};
-    for (size_t i = 0; i < comb_rows(nbytes); i++)
-        if (!comb_entry(c, s->x, s->buf, i, comb_digit(digits, nbytes, i)) || !mul_into(&job, acc, set, s->x)) return 0;
+    for (size_t i = 0; i < comb_rows(c->bits, nbytes); i++)
+        if (!comb_entry(c, s->x, s->buf, i, comb_digit(c->bits, digits, nbytes, i)) || !mul_into(&job, acc, set, s->x))
+            return 0;
     return 1;
 }
 
@@ -1061,6 +1096,21 @@ static PyMethodDef Comb_methods[] = {
     {"exp", (PyCFunction)Comb_exp, METH_O, "exp(e) -> int: base^e mod p for 0 <= e < 256^nbytes."},
     {NULL, NULL, 0, NULL}};
 
+static PyObject *Comb_bits(Comb *self, void *closure) {
+    (void)closure;
+    return PyLong_FromUnsignedLong(self->bits);
+}
+
+static PyObject *Comb_products(Comb *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSize_t(comb_rows(self->bits, self->nbytes) * (((size_t)1 << self->bits) - 1));
+}
+
+static PyGetSetDef Comb_getset[] = {
+    {"bits", (getter)Comb_bits, NULL, "The window: each row holds base^(j 2^(bits i)) for j = 0..2^bits - 1.", NULL},
+    {"build_products", (getter)Comb_products, NULL, "The products that built the table (2^bits - 1 a row).", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
 static PyTypeObject CombType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "threshold.groups._modp.Comb",
@@ -1069,6 +1119,7 @@ static PyTypeObject CombType = {
     .tp_doc = "A fixed base's comb table (made by Modulus.comb).",
     .tp_dealloc = (destructor)Comb_dealloc,
     .tp_methods = Comb_methods,
+    .tp_getset = Comb_getset,
 };
 
 static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
@@ -1097,8 +1148,9 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
     BN_CTX *ctx = BN_CTX_new();
     Arith ar;
     arith_init(&ar, self, ctx);
-    c->esize = self->arith == ARITH_OPENSSL ? (self->nbytes + 7) / 8 * 8 : ar.size;
-    size_t nrows = comb_rows((size_t)rows), entries = nrows * COMB_ENTRIES;
+    c->esize = self->arith == ARITH_OPENSSL ? (self->nbytes + 7) / 8 * 8 : self->arith == ARITH_AVX2 ? PACKED29 : ar.size;
+    c->bits = self->arith == ARITH_AVX2 ? COMB_BITS_AVX2 : COMB_BITS;
+    size_t width = (size_t)1 << c->bits, nrows = comb_rows(c->bits, (size_t)rows), entries = nrows * width;
     c->table = aligned_alloc(64, (entries * c->esize + 63) / 64 * 64);
     void *x = ctx ? ar.array_new(&ar, 1) : NULL, *y = ctx ? ar.array_new(&ar, 1) : NULL;
     unsigned char *one = calloc(1, self->nbytes);
@@ -1107,13 +1159,13 @@ static PyObject *Modulus_comb(Modulus *self, PyObject *args) {
         one[0] = 1;
         Py_BEGIN_ALLOW_THREADS
         ok = ar.load(&ar, x, buf) && ar.load(&ar, y, one);
-        for (size_t i = 0; ok && i < nrows; i++) { /* row i: one, x, ..., x^31 for x = base^(32^i) */
-            size_t row = COMB_ENTRIES * i;
+        for (size_t i = 0; ok && i < nrows; i++) { /* row i: one, x, ..., x^(w-1) for x = base^(w^i), w = width */
+            size_t row = width * i;
             if (i == 0) ok = comb_put(c, row, y); /* one (y holds it on entry) */
             else ok = ar.load(&ar, y, one) && comb_put(c, row, y);
             ok = ok && ar.copy(&ar, y, x) && comb_put(c, row + 1, y);
-            for (size_t j = 2; ok && j < COMB_ENTRIES; j++) ok = ar.mul(&ar, y, y, x) && comb_put(c, row + j, y);
-            ok = ok && ar.mul(&ar, x, y, x); /* x^32 */
+            for (size_t j = 2; ok && j < width; j++) ok = ar.mul(&ar, y, y, x) && comb_put(c, row + j, y);
+            ok = ok && ar.mul(&ar, x, y, x); /* x^w */
         }
         Py_END_ALLOW_THREADS
     }
