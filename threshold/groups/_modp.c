@@ -947,17 +947,25 @@ static void ct_select_512(uint64_t *out, const uint64_t *row, size_t words, unsi
     }
 }
 
+/* The 32 bytes at `offset` of the entry whose mask is all ones, among a row's `entries` entries `stride` bytes
+ * apart: every entry's are read and masked. */
+__attribute__((target("avx2")))
+static inline __m256i masked_scan_256(const unsigned char *row, size_t stride, size_t offset, const uint64_t *masks,
+                                      unsigned entries) {
+    __m256i acc = _mm256_setzero_si256();
+    for (unsigned j = 0; j < entries; j++)
+        acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * stride + offset)),
+                                                    _mm256_set1_epi64x((long long)masks[j])));
+    return acc;
+}
+
 __attribute__((target("avx2")))
 static void ct_select_256(uint64_t *out, const uint64_t *row, size_t words, unsigned digit, unsigned entries) {
     uint64_t masks[COMB_MAX_ENTRIES];
     row_masks(masks, digit, entries);
-    for (size_t w = 0; w < words; w += 4) {
-        __m256i acc = _mm256_setzero_si256();
-        for (unsigned j = 0; j < entries; j++)
-            acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * words + w)),
-                                                        _mm256_set1_epi64x((long long)masks[j])));
-        _mm256_storeu_si256((__m256i *)(out + w), acc);
-    }
+    for (size_t w = 0; w < words; w += 4)
+        _mm256_storeu_si256((__m256i *)(out + w),
+                            masked_scan_256((const unsigned char *)row, 8 * words, 8 * w, masks, entries));
 }
 
 /* AVX2 combs keep an entry's 144 normalized 29-bit limbs as 32-bit words: 576 bytes, half its slot, so that a row's
@@ -972,10 +980,7 @@ static void ct_select_packed29(uint64_t *out, const uint32_t *row, unsigned digi
     uint64_t masks[COMB_MAX_ENTRIES];
     row_masks(masks, digit, entries);
     for (size_t w = 0; w < N29; w += 8) {
-        __m256i acc = _mm256_setzero_si256();
-        for (unsigned j = 0; j < entries; j++)
-            acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j * N29 + w)),
-                                                        _mm256_set1_epi64x((long long)masks[j])));
+        __m256i acc = masked_scan_256((const unsigned char *)row, PACKED29, 4 * w, masks, entries);
         _mm256_storeu_si256((__m256i *)(out + w), _mm256_cvtepu32_epi64(_mm256_castsi256_si128(acc)));
         _mm256_storeu_si256((__m256i *)(out + w + 4), _mm256_cvtepu32_epi64(_mm256_extracti128_si256(acc, 1)));
     }
