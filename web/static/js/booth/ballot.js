@@ -7,7 +7,7 @@
 
 import { mod } from "../crypto/bigint.js";
 import { fromHex, toHex, utf8 } from "../crypto/bytes.js";
-import { ciphertextEqual, ciphertextFromJSON, ciphertextToJSON, encryptWith } from "../crypto/elgamal.js";
+import { ciphertextEqual, ciphertextFromJSON, ciphertextToJSON, encryptWith, provenCiphertextFromJSON } from "../crypto/elgamal.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
 import { sha256 } from "../crypto/hashing.js";
 import { holdsWeighted } from "../crypto/batch.js";
@@ -132,9 +132,10 @@ export async function encryptBallot(ctx, key, choices, revote, onProgress = () =
 }
 
 /**
- * The ciphertexts of a ballot, per contest in manifest order, each component membership-checked; an Error naming
- * the entry when the ballot's shape is not the manifest's (contests, their ids, one ciphertext and 0/1 proof per
- * option), as voting.ballot.parse_ballot refuses it.
+ * The ciphertexts of a ballot, per contest in manifest order, read for ballotProofsValid to check next (their
+ * membership follows from the proofs: provenCiphertextFromJSON); an Error naming the entry when the ballot's shape
+ * is not the manifest's (contests, their ids, one ciphertext and 0/1 proof per option), as
+ * voting.ballot.parse_ballot refuses it.
  * @param {string} where e.g. "the ballot at entry 12"
  */
 export function ballotCiphertexts(ctx, ballot, where) {
@@ -149,16 +150,24 @@ export function ballotCiphertexts(ctx, ballot, where) {
         || !Array.isArray(held.proofs) || held.proofs.length !== options) {
       throw new Error(`${where} does not hold one ciphertext and proof per option of ${contest.id}`);
     }
-    return held.selections.map((ct, j) => ciphertextFromJSON(ctx.group, ct, `${where}: ${contest.id} selection ${j + 1}`));
+    return held.selections.map((ct, j) => provenCiphertextFromJSON(ctx.group, ct, `${where}: ${contest.id} selection ${j + 1}`));
   });
 }
 
 /**
- * Whether every proof of a ballot holds (voting.ballot.proofs_valid): each option's 0/1 proof and each contest's
- * limit proof, under contexts bound to the ballot's credential, their equations checked as one weighted product;
- * `selections` from ballotCiphertexts. A malformed proof raises a DecodeError naming it.
+ * Whether every proof of a ballot holds (voting.ballot.proofs_valid): its equations (ballotEquations) checked as one
+ * weighted product. A malformed proof raises a DecodeError naming it.
  */
 export async function ballotProofsValid(ctx, ballot, selections) {
+  return holdsWeighted(ctx.group, await ballotEquations(ctx, ballot, selections), keyTables(ctx.publicKey));
+}
+
+/**
+ * The verification equations of every proof of a ballot (voting.ballot.ballot_equations): each option's 0/1 proof
+ * and each contest's limit proof, under contexts bound to the ballot's credential; `selections` from
+ * ballotCiphertexts. A malformed proof raises a DecodeError naming it.
+ */
+export async function ballotEquations(ctx, ballot, selections) {
   const g = ctx.group;
   const credential = ballot.credential;
   const equations = [];
@@ -174,7 +183,7 @@ export async function ballotProofsValid(ctx, ballot, selections) {
     equations.push(...await limit.equations(ctx.publicKey, limitsCiphertext(ctx, rules, cts),
       contestContext(ctx, credential, contest.id)));
   }
-  return holdsWeighted(g, equations, keyTables(ctx.publicKey));
+  return equations;
 }
 
 /** The Benaloh reveal of a challenged ballot (voting.ballot.reveal_json). */

@@ -2,7 +2,8 @@
  * Verification equations and their batching by random linear combination, as threshold/batch.py: an equation is a
  * list of [base, exponent] pairs whose product must be the identity (as the group's `holds` judges it); several are
  * checked as one product, each raised to a fresh odd weight below 2^129 (a false one passes with probability at most
- * 2^-128), in one multi-exponentiation whose squarings all bases share.
+ * 2^-128), in one multi-exponentiation whose squarings all bases share: Straus's for a few bases, Pippenger's buckets for
+ * many (a trustee's recount of many ballots).
  * @module batch
  */
 
@@ -10,16 +11,25 @@ import { bytesToBigInt, mod, randomBytes } from "./bigint.js";
 
 const WEIGHT_BYTES = 16;
 const WINDOW = 4;
+const BUCKET_BITS = 8;
 
 /**
- * prod base^e over public exponents (variable time: verification only), by Straus's method: 4-bit windows, one table
- * of 15 powers per base, every base sharing the squarings.
+ * prod base^e over public exponents (variable time: verification only), by whichever of Straus's method and
+ * Pippenger's takes fewer products by count.
  * @param {import("./group.js").Group} group
  * @param {Array<[any, bigint]>} terms exponents in 0..q-1
  */
 export function multiExp(group, terms) {
   const digits = terms.map(([, e]) => e.toString(16));
   const width = Math.max(0, ...digits.map((d) => d.length));
+  const nonzero = digits.reduce((n, d) => n + d.length, 0);  // hex digits below each exponent's top: about all nonzero
+  const straus = 4 * width + nonzero + 14 * terms.length;
+  const pippenger = 4 * width + nonzero / 2 + Math.ceil(width / 2) * 2 * (1 << BUCKET_BITS);
+  return pippenger < straus ? bucketExp(group, digits, terms, width) : strausExp(group, digits, terms, width);
+}
+
+/** Straus: 4-bit windows, one table of 15 powers per base, every base sharing the squarings. */
+function strausExp(group, digits, terms, width) {
   const tables = terms.map(([base]) => {
     const table = [null, base];
     for (let i = 2; i < 1 << WINDOW; i++) table.push(group.mul(table[i - 1], base));
@@ -33,6 +43,31 @@ export function multiExp(group, terms) {
       const digit = at >= 0 ? parseInt(d[at], 16) : 0;
       if (digit) acc = acc === null ? tables[k][digit] : group.mul(acc, tables[k][digit]);
     });
+  }
+  return acc === null ? group.identity : acc;
+}
+
+/** Pippenger: 8-bit windows (two hex digits) from the top; in each, every base joins the bucket of its digit, and the
+ * buckets' sum weighted by their digits takes two products a bucket (running sums). */
+function bucketExp(group, digits, terms, width) {
+  const windows = Math.ceil(width / 2);
+  let acc = null;
+  for (let w = 0; w < windows; w++) {
+    if (acc !== null) for (let s = 0; s < BUCKET_BITS; s++) acc = group.mul(acc, acc);
+    const buckets = new Array(1 << BUCKET_BITS).fill(null);
+    const top = 2 * (windows - w);  // this window's hex digits are those 2 * (windows - w) - 2, -1 from the right
+    digits.forEach((d, k) => {
+      const hi = d.length - top;
+      const digit = (hi >= 0 ? parseInt(d[hi], 16) << 4 : 0) | (hi + 1 >= 0 ? parseInt(d[hi + 1], 16) : 0);
+      if (digit) buckets[digit] = buckets[digit] === null ? terms[k][0] : group.mul(buckets[digit], terms[k][0]);
+    });
+    let running = null;
+    let sum = null;
+    for (let b = buckets.length - 1; b > 0; b--) {
+      if (buckets[b] !== null) running = running === null ? buckets[b] : group.mul(running, buckets[b]);
+      if (running !== null) sum = sum === null ? running : group.mul(sum, running);
+    }
+    if (sum !== null) acc = acc === null ? sum : group.mul(acc, sum);
   }
   return acc === null ? group.identity : acc;
 }

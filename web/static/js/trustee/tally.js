@@ -4,17 +4,25 @@
  * counted ballot from a credential of the published list and signed by it. So a server cannot show this trustee a
  * tally made of ballots it invented (one voter's ballot among ballots of zeros: ATTACKS row 12) without its own
  * signature on that board, which is then evidence against it; and every counted ballot's proofs hold, so that no
- * ballot of the tally can cancel the others out or count a choice twice.
+ * ballot of the tally can cancel the others out or count a choice twice. The proofs are checked 64 ballots at a
+ * time as one weighted product, and they stand for the ballots' membership tests (provenCiphertextFromJSON);
+ * the tally is read strictly (docs/spec.md §10.8).
  * @module trustee/tally
  */
 
 import { checkChain, ed25519Valid } from "../board.js";
-import { ballotCiphertexts, ballotProofsValid } from "../booth/ballot.js";
+import { ballotCiphertexts, ballotEquations, ballotProofsValid } from "../booth/ballot.js";
 import { contestRules } from "../booth/election.js";
 import { fromHex, utf8 } from "../crypto/bytes.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
+import { holdsWeighted } from "../crypto/batch.js";
 import { PublicKey, ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
+import { keyTables } from "../crypto/proofs.js";
 import { sha256 } from "../crypto/hashing.js";
+
+/** Counted ballots whose proofs are checked as one weighted product (one multi-exponentiation by Pippenger's buckets);
+ * a chunk that fails is checked ballot by ballot to name the first bad one. */
+const PROOF_CHUNK = 64;
 
 /** Whether a ballot has what the recount reads before its full check: an object with a credential, a re-vote number,
  * a signature and contests holding lists of {alpha, beta} strings. */
@@ -69,21 +77,34 @@ async function countedBallots(group, entries, baseHash, onProgress) {
   const setup = entries.find((e) => e.type === "setup").payload;
   const ctx = { group, baseHash, manifest: setup.manifest,
     publicKey: PublicKey.fromHex(group, entries.find((e) => e.type === "key_ceremony").payload.public_key) };
-  for (const [done, item] of counted.entries()) {
-    const { seq, ballot } = item;
-    const where = `the ballot at entry ${seq}`;
-    const { signature, ...body } = ballot;
-    const digest = await sha256(encode("quorum/ballot", baseHash, utf8(canonicalJson(body))));
-    if (!await ed25519Valid(fromHex(ballot.credential, 32, "credential"), fromHex(signature, 64, "signature"), digest)) {
-      throw new Error(`${where} is not signed by its credential: refusing to decrypt`);
+  const tables = keyTables(ctx.publicKey);
+  for (let start = 0; start < counted.length; start += PROOF_CHUNK) {
+    const chunk = counted.slice(start, start + PROOF_CHUNK);
+    const equations = [];
+    for (const item of chunk) {
+      const { seq, ballot } = item;
+      const where = `the ballot at entry ${seq}`;
+      const { signature, ...body } = ballot;
+      const digest = await sha256(encode("quorum/ballot", baseHash, utf8(canonicalJson(body))));
+      if (!await ed25519Valid(fromHex(ballot.credential, 32, "credential"), fromHex(signature, 64, "signature"), digest)) {
+        throw new Error(`${where} is not signed by its credential: refusing to decrypt`);
+      }
+      try {
+        item.selections = ballotCiphertexts(ctx, ballot, where);
+        equations.push(...await ballotEquations(ctx, ballot, item.selections));
+      } catch (error) {
+        throw new Error(`${error.field ? `${where}: ${error.message}` : error.message}: refusing to decrypt`);
+      }
     }
-    try {
-      item.selections = ballotCiphertexts(ctx, ballot, where);
-      if (!await ballotProofsValid(ctx, ballot, item.selections)) throw new Error(`${where} has a proof that does not hold`);
-    } catch (error) {
-      throw new Error(`${error.field ? `${where}: ${error.message}` : error.message}: refusing to decrypt`);
+    if (!holdsWeighted(group, equations, tables)) {
+      for (const { seq, ballot, selections } of chunk) {
+        if (!await ballotProofsValid(ctx, ballot, selections)) {
+          throw new Error(`the ballot at entry ${seq} has a proof that does not hold: refusing to decrypt`);
+        }
+      }
+      throw new Error(`the proofs of the ballots at entries ${chunk[0].seq} to ${chunk.at(-1).seq} do not hold together: refusing to decrypt`);
     }
-    onProgress(done + 1, counted.length);
+    onProgress(start + chunk.length, counted.length);
   }
   return counted;
 }
