@@ -333,7 +333,10 @@ def test_a_wrong_partial_decryption_never_verifies_and_a_share_with_torsion_is_r
 
 def test_commitment_parsers_are_called_only_by_the_proofs() -> None:
     """Tripwire: a proof commitment (torsion allowed) is parsed only by threshold/proofs.py (Python) and
-    crypto/proofs.js (browser); anything else parsed that way would skip the membership test it needs."""
+    crypto/proofs.js (browser); anything else parsed that way would skip the membership test it needs. One
+    exception, by design since session 27: crypto/elgamal.js provenCiphertextFromJSON, read only by
+    booth/ballot.js ballotCiphertexts for the trustee's recount, which checks those ciphertexts' proofs next
+    (tests/web/test_trustee_recount.py shows what the proofs and the strict tally leave)."""
     python = sorted(str(p.relative_to(ROOT)) for d in ("threshold", "voting", "web", "mpc_ml", "quorum")
                     for p in (ROOT / d).rglob("*.py") if ".commitment(" in p.read_text(encoding="utf-8")
                     or "parse_commitment(" in p.read_text(encoding="utf-8"))
@@ -344,8 +347,11 @@ def test_commitment_parsers_are_called_only_by_the_proofs() -> None:
         assert text.count(".parse_commitment(") == 1 and ".commitment(" not in text.replace("def commitment(", "")
     js = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "web" / "static" / "js").rglob("*.js")
                 if "commitmentFromHex(" in p.read_text(encoding="utf-8"))
-    assert js == ["web/static/js/crypto/ed25519.js", "web/static/js/crypto/group.js", "web/static/js/crypto/modp.js",
-                  "web/static/js/crypto/proofs.js"], js
+    assert js == ["web/static/js/crypto/ed25519.js", "web/static/js/crypto/elgamal.js", "web/static/js/crypto/group.js",
+                  "web/static/js/crypto/modp.js", "web/static/js/crypto/proofs.js"], js
+    proven = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "web" / "static" / "js").rglob("*.js")
+                    if "provenCiphertextFromJSON(" in p.read_text(encoding="utf-8"))
+    assert proven == ["web/static/js/booth/ballot.js", "web/static/js/crypto/elgamal.js"], proven
 
 
 def test_small_order_commitments_refused_where_the_identity_is_and_owed_nothing_elsewhere() -> None:
