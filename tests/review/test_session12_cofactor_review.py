@@ -352,6 +352,9 @@ def test_commitment_parsers_are_called_only_by_the_proofs() -> None:
     proven = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "web" / "static" / "js").rglob("*.js")
                     if "provenCiphertextFromJSON(" in p.read_text(encoding="utf-8"))
     assert proven == ["web/static/js/booth/ballot.js", "web/static/js/crypto/elgamal.js"], proven
+    readers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "web" / "static" / "js").rglob("*.js")
+                     if "ballotCiphertexts(" in p.read_text(encoding="utf-8"))
+    assert readers == ["web/static/js/booth/ballot.js", "web/static/js/trustee/tally.js"], readers
 
 
 def test_small_order_commitments_refused_where_the_identity_is_and_owed_nothing_elsewhere() -> None:

@@ -875,7 +875,7 @@ typedef struct {
     unsigned bits;        /* window: rows of 2^bits entries base^(j 2^(bits i)), j = 0..2^bits - 1 */
     size_t esize;         /* bytes of an entry: the arithmetic's slot (IFMA, AVX2), or p's bytes rounded up to whole
                              words (OpenSSL: the Montgomery value, little-endian) */
-    unsigned char *table; /* rows of 32 entries, Montgomery form: entry 32 i + j = base^(j 32^i), entry 0 one */
+    unsigned char *table; /* rows of w = 2^bits entries, Montgomery form: entry w i + j = base^(j w^i), entry 0 one */
 } Comb;
 
 static PyTypeObject CombType;
@@ -913,7 +913,7 @@ static unsigned comb_digit(unsigned bits, const unsigned char *digits, size_t nb
     return (v >> (bit % 8)) & ((1u << bits) - 1);
 }
 
-/* The masks of a row selection among `entries` (at most 32): all ones for entry `digit`, zero for the others,
+/* The masks of a row selection among `entries` (at most COMB_MAX_ENTRIES): all ones for entry `digit`, zero for the others,
  * computed without a branch. */
 static void row_masks(uint64_t *masks, unsigned digit, unsigned entries) {
     for (unsigned j = 0; j < entries; j++) {
@@ -1049,7 +1049,7 @@ static void scratch_free(CombScratch *s, const Arith *ar) {
     free(s->buf);
 }
 
-/* acc *= base^e for the nbytes bytes of e: one selection and one product per 5-bit window, zero windows included
+/* acc *= base^e for the nbytes bytes of e: one selection and one product per window (c->bits), zero windows included
  * (entry 0 is one), so the work and the memory read depend on nbytes (public) and not on e; 0 on failure. */
 static int comb_mul(const Comb *c, const Arith *ar, void *acc, int *set, const unsigned char *digits, size_t nbytes,
                     CombScratch *s) {

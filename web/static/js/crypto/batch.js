@@ -21,7 +21,7 @@ const BUCKET_BITS = 8;
  */
 export function multiExp(group, terms) {
   const digits = terms.map(([, e]) => e.toString(16));
-  const width = Math.max(0, ...digits.map((d) => d.length));
+  const width = digits.reduce((w, d) => Math.max(w, d.length), 0);  // no spread: arguments are limited in number
   const nonzero = digits.reduce((n, d) => n + d.length, 0);  // hex digits below each exponent's top: about all nonzero
   const straus = 4 * width + nonzero + 14 * terms.length;
   const pippenger = 4 * width + nonzero / 2 + Math.ceil(width / 2) * 2 * (1 << BUCKET_BITS);

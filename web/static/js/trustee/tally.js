@@ -4,8 +4,8 @@
  * counted ballot from a credential of the published list and signed by it. So a server cannot show this trustee a
  * tally made of ballots it invented (one voter's ballot among ballots of zeros: ATTACKS row 12) without its own
  * signature on that board, which is then evidence against it; and every counted ballot's proofs hold, so that no
- * ballot of the tally can cancel the others out or count a choice twice. The proofs are checked 64 ballots at a
- * time as one weighted product, and they stand for the ballots' membership tests (provenCiphertextFromJSON);
+ * ballot of the tally can cancel the others out or count a choice twice. The proofs are checked a chunk of ballots
+ * at a time as one weighted product, and they stand for the ballots' membership tests (provenCiphertextFromJSON);
  * the tally is read strictly (docs/spec.md §10.8).
  * @module trustee/tally
  */
@@ -20,9 +20,11 @@ import { PublicKey, ciphertextEqual, ciphertextFromJSON } from "../crypto/elgama
 import { keyTables } from "../crypto/proofs.js";
 import { sha256 } from "../crypto/hashing.js";
 
-/** Counted ballots whose proofs are checked as one weighted product (one multi-exponentiation by Pippenger's buckets);
- * a chunk that fails is checked ballot by ballot to name the first bad one. */
-const PROOF_CHUNK = 64;
+/** Proof equations checked as one weighted product (one multi-exponentiation by Pippenger's buckets): whole ballots
+ * are added to a chunk until it holds this many (about 30 ballots of 12 options: 3 s in modp), then the
+ * page gets the event loop back to show progress. A chunk that fails is checked ballot by ballot to name its
+ * first ballot whose proofs fail. */
+const CHUNK_EQUATIONS = 2048;
 
 /** Whether a ballot has what the recount reads before its full check: an object with a credential, a re-vote number,
  * a signature and contests holding lists of {alpha, beta} strings. */
@@ -78,10 +80,12 @@ async function countedBallots(group, entries, baseHash, onProgress) {
   const ctx = { group, baseHash, manifest: setup.manifest,
     publicKey: PublicKey.fromHex(group, entries.find((e) => e.type === "key_ceremony").payload.public_key) };
   const tables = keyTables(ctx.publicKey);
-  for (let start = 0; start < counted.length; start += PROOF_CHUNK) {
-    const chunk = counted.slice(start, start + PROOF_CHUNK);
+  for (let start = 0; start < counted.length;) {
+    const chunk = [];
     const equations = [];
-    for (const item of chunk) {
+    while (start < counted.length && equations.length < CHUNK_EQUATIONS) {
+      const item = counted[start++];
+      chunk.push(item);
       const { seq, ballot } = item;
       const where = `the ballot at entry ${seq}`;
       const { signature, ...body } = ballot;
@@ -91,7 +95,7 @@ async function countedBallots(group, entries, baseHash, onProgress) {
       }
       try {
         item.selections = ballotCiphertexts(ctx, ballot, where);
-        equations.push(...await ballotEquations(ctx, ballot, item.selections));
+        for (const equation of await ballotEquations(ctx, ballot, item.selections)) equations.push(equation);
       } catch (error) {
         throw new Error(`${error.field ? `${where}: ${error.message}` : error.message}: refusing to decrypt`);
       }
@@ -104,14 +108,15 @@ async function countedBallots(group, entries, baseHash, onProgress) {
       }
       throw new Error(`the proofs of the ballots at entries ${chunk[0].seq} to ${chunk.at(-1).seq} do not hold together: refusing to decrypt`);
     }
-    onProgress(start + chunk.length, counted.length);
+    onProgress(start, counted.length);
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
   return counted;
 }
 
 /** The tally entry's ciphertexts (JSON) flattened in manifest order, after checking the board and that they equal
  * the recount. `baseHash`: the election's base hash (bytes), recomputed from its parameter entries; `onProgress(done,
- * total)` after each counted ballot's checks. */
+ * total)` after each chunk of counted ballots is checked (CHUNK_EQUATIONS). */
 export async function checkedTally(group, entries, baseHash, onProgress = () => {}) {
   const tally = entries.find((e) => e.type === "tally");
   if (!tally) throw new Error("the tally is not on the board yet");
