@@ -55,7 +55,7 @@ function bucketExp(group, digits, terms, width) {
   for (let w = 0; w < windows; w++) {
     if (acc !== null) for (let s = 0; s < BUCKET_BITS; s++) acc = group.mul(acc, acc);
     const buckets = new Array(1 << BUCKET_BITS).fill(null);
-    const top = 2 * (windows - w);  // this window's hex digits are those 2 * (windows - w) - 2, -1 from the right
+    const top = 2 * (windows - w);  // this window: the hex digits top - 1 and top - 2 places from the right
     digits.forEach((d, k) => {
       const hi = d.length - top;
       const digit = (hi >= 0 ? parseInt(d[hi], 16) << 4 : 0) | (hi + 1 >= 0 ? parseInt(d[hi + 1], 16) : 0);
