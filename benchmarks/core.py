@@ -528,9 +528,8 @@ def speedup_notes(eg, mp: dict, ed: dict, batch_sizes: Sequence[int], targets: d
     if targets["ed25519"]["pass"] and thin3:
         notes.append(
             f"- Target 3 holds by less than 10% on {', '.join(thin3)}. From run to run on this shared machine the "
-            "batched ed25519 rows move by about 10% (about half of their path is Python, so whether a full garbage "
-            "collection of the process lands in the timed repetitions shows; the modp side barely feels it): a run "
-            "can show one of them below 10x.")
+            "batched rows move by 10% and more, either side (the garbage collector is not the cause: with it off, the "
+            "ed25519 rows move as much): a run can show one of them below 10x.")
     if targets["ed25519"]["pass"] is False:
         failing = targets["ed25519"]["failing"]
         st = ed.get(f"batch{n}_from_json", {}).get("stages_median_s", {})

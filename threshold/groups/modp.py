@@ -76,8 +76,8 @@ BATCH_EXPONENT_BITS = 128  # soundness 2^-128 for the batched membership test
 
 class ModpFixedBase(FixedBase):
     """Table of base^(j * 2^(w i)) for every w-bit window i of the exponent and j = 0..2^w - 1 (native, `_modp.Comb`;
-    w = 6 on AVX2, else 5), read in constant time: every window scans its whole row and multiplies (the path of secret exponents: keys, nonces,
-    randomness)."""
+    w = 6 on AVX2, else 5), read in constant time: every window scans its whole row and multiplies (the path of
+    secret exponents: keys, nonces, randomness)."""
 
     def __init__(self, base: mpz, exponent_bits: int = 256) -> None:
         self.nbytes = -(-exponent_bits // 8)  # the exponent bytes the table covers
