@@ -68,14 +68,28 @@ for (const r of JSON.parse(input)) {
         for (const secret of r.secrets) documents.push(await s.seal(secret));
         out.push({ documents }); break;
       }
-      case "gaps": {  // argon2idAsync with a 5 ms ticker: the longest time the event loop was held
-        let last = performance.now(), longest = 0;
-        const timer = setInterval(() => { const now = performance.now(); longest = Math.max(longest, now - last); last = now; }, 5);
-        const started = performance.now();
+      case "async": {  // argon2idAsync: its tag
         const tag = await argon2idAsync(fromHex(r.password, null, "p"), fromHex(r.salt, null, "s"),
           { timeCost: r.t, memoryCost: r.m, parallelism: r.p, hashLength: 32 });
-        clearInterval(timer);
-        out.push({ tag: toHex(tag), longest, ms: performance.now() - started }); break;
+        out.push({ tag: toHex(tag) }); break;
+      }
+      case "steps": {  // argon2idAsync on a clock that moves r.tick ms at each reading: its progress at each yield,
+        // and how many times another task (a 0 ms timer that re-arms itself) ran meanwhile
+        const now = performance.now;
+        let clock = 0, turns = 0, running = true;
+        performance.now = () => (clock += r.tick);
+        const spin = () => { if (running) { turns++; setTimeout(spin, 0); } };
+        setTimeout(spin, 0);
+        const steps = [];
+        try {
+          const tag = await argon2idAsync(fromHex(r.password, null, "p"), fromHex(r.salt, null, "s"),
+            { timeCost: r.t, memoryCost: r.m, parallelism: r.p, hashLength: 32 }, { onProgress: (f) => steps.push(f) });
+          out.push({ tag: toHex(tag), steps, turns });
+        } finally {
+          running = false;
+          performance.now = now;
+        }
+        break;
       }
       case "concurrent": {  // several argon2idAsync at once (their segments interleave on the module's buffers)
         const tags = await Promise.all(r.cases.map((c) => argon2idAsync(fromHex(c.password, null, "p"),
@@ -148,30 +162,33 @@ def test_concurrent_async_derivations_do_not_disturb_each_other() -> None:
     assert answer["tags"] == [python_tag(c) for c in cases]
 
 
-@pytest.fixture(scope="module")
-def one_gib() -> tuple[dict[str, Any], dict[str, Any]]:
-    """argon2idAsync at the most memory a file may ask for, one lane, one pass (about 15 s in node)."""
+def test_one_gib_one_lane_matches_argon2_cffi() -> None:
+    """argon2idAsync at the most memory a file may ask for, one lane, one pass (about 15 s in node): 2^20 blocks,
+    2^28 Uint32 words: the index arithmetic (256 * block, mulHi over areas near 2^18) stays exact."""
     request = {"password": "41" * 10, "salt": "22" * 16, "t": 1, "m": 1024 * 1024, "p": 1}
-    (answer,) = run({"op": "gaps", **request})
-    return request, answer
-
-
-def test_one_gib_one_lane_matches_argon2_cffi(one_gib: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    """2^20 blocks, 2^28 Uint32 words: the index arithmetic (256 * block, mulHi over areas near 2^18) stays exact."""
-    request, answer = one_gib
+    (answer,) = run({"op": "async", **request})
     assert answer["tag"] == python_tag({**request, "len": 32})
 
 
-def test_async_argon2_never_holds_the_event_loop_for_long(one_gib: tuple[dict[str, Any], dict[str, Any]]) -> None:
+@pytest.mark.parametrize("tick, chunks_per_task", [(41, 1), (10, 4)])
+def test_async_argon2_yields_once_its_time_is_up(tick: int, chunks_per_task: int) -> None:
     """Failed before (fixed in session 21): crypto/argon2.js argon2idAsync: yields to the event loop only between
     segments, and a segment is m/(4p) blocks: a file within LIMITS (p = 1, 1 GiB, e.g. a swapped or CLI-written
     backup opened in the decrypt page) holds the page's thread ~3 s per segment (measured 2.8 s in node; 4 x t such
     tasks, up to ~80 of them at t = 20), where argon2.js's docstring promises yielding 'so that a page stays
-    responsive' (at the default, 64 MiB p = 4, a task is ~100 ms). Fix: yield inside a segment every few thousand
-    blocks (fill it in chunks of e.g. 2048 blocks, or by elapsed time), so that no task exceeds ~100 ms whatever the
-    file asks for."""
-    _, answer = one_gib
-    assert answer["longest"] < 500, f"event loop held {answer['longest']:.0f} ms (whole run {answer['ms']:.0f} ms)"
+    responsive'. Fixed: it looks at the clock after every 128 blocks and yields once 40 ms have passed since the
+    last yield. Checked on a clock that moves `tick` ms at each reading (none of this test's own time): with 41 ms it
+    yields after every 128 blocks, with 10 ms after every 4 x 128 (the reading after a yield starts the next 40 ms),
+    other tasks run at each yield, and the tag is argon2-cffi's."""
+    request = {"password": "41" * 10, "salt": "22" * 16, "t": 2, "m": 8 * 1024, "p": 2}
+    (answer,) = run({"op": "steps", "tick": tick, **request})
+    assert answer["tag"] == python_tag({**request, "len": 32})
+    total = request["t"] * request["m"]
+    filled = [round(f * total) for f in answer["steps"]]
+    per_task = [b - a for a, b in zip([0, *filled], filled)]
+    assert per_task and all(n == 128 * chunks_per_task for n in per_task), per_task
+    assert len(per_task) == total // (128 * chunks_per_task)
+    assert answer["turns"] >= len(per_task), answer["turns"]
 
 
 # ------------------------------------------------------------------------------------------ limits and parsing
