@@ -120,25 +120,35 @@ def _nested_line(line: bytes, field: str, depth: int) -> bytes:
             f'"sig":"{head["sig"]}","type":"{head["type"]}"}}').encode()
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_deeply_nested_payloads_never_crash_the_verifier(workers: int, scenario: Scenario) -> None:
+def _nested_outcome(lines: list[bytes], index: int, field: str, depth: int, pub: Any, workers: int) -> str:
+    """'report' (an invalid record) or 'malformed' (naming the damaged line) for the record with that line nested."""
+    damaged = list(lines)
+    damaged[index] = _nested_line(lines[index], field, depth)
+    try:
+        report = verifier_mod.verify_raw(b"".join(line + b"\n" for line in damaged), pub, workers=workers)
+    except RecordFormatError as exc:
+        assert exc.where == f"board.jsonl line {index + 1}", exc
+        return "malformed"
+    assert not report.valid
+    return "report"
+
+
+def test_deeply_nested_payloads_never_crash_the_verifier(scenario: Scenario) -> None:
     """Lists nested a few hundred deep in a close payload or a ballot's stated ballot_hash: forked workers could not
     pickle them back (MaybeEncodingError: a traceback, exit 1); nested just below the parser's recursion limit,
-    encoding the parsed line again raised RecursionError. Every depth is now a report or a malformed record."""
+    encoding the parsed line again raised RecursionError. Every depth is now a report or a malformed record: every
+    depth up to the record parser's nesting limit and near the recursion limit in one process, and in two forked
+    workers the same verdict at a depth every 60 and at the depths around each change of verdict (each run with
+    workers forks a pool: all of them would take a minute)."""
     lines = (scenario.record / "board.jsonl").read_bytes().splitlines()
     kinds = [json.loads(line)["type"] for line in lines]
     close, cast = kinds.index("close"), kinds.index("cast")
     pub = scenario.board.public_key
     for index, field in ((close, "timestamp"), (cast, "ballot_hash")):
-        outcomes = set()
-        for depth in [*range(40, 800, 60), *range(800, 1000)]:  # every depth near the recursion limit
-            damaged = list(lines)
-            damaged[index] = _nested_line(lines[index], field, depth)
-            try:
-                report = verifier_mod.verify_raw(b"".join(line + b"\n" for line in damaged), pub, workers=workers)
-                assert not report.valid
-                outcomes.add("report")
-            except RecordFormatError as exc:
-                assert exc.where == f"board.jsonl line {index + 1}", exc
-                outcomes.add("malformed")
-        assert outcomes == {"report", "malformed"}, (field, outcomes)
+        depths = sorted({*range(40, 101), *range(40, 800, 60), *range(800, 1000)})  # the parser's nesting limit is below 100
+        alone = {d: _nested_outcome(lines, index, field, d, pub, 1) for d in depths}
+        assert set(alone.values()) == {"report", "malformed"}, (field, alone)
+        changes = [d for a, d in zip(depths, depths[1:]) if alone[a] != alone[d]]
+        near = {d for c in changes for d in range(c - 2, c + 2) if d in alone}
+        for depth in sorted({*range(40, 1000, 60), *near} & set(alone)):
+            assert _nested_outcome(lines, index, field, depth, pub, 2) == alone[depth], (field, depth)
