@@ -281,10 +281,13 @@ def _public_of(kx_secret_hex: str) -> str:
 
 
 def _listeners(count: int) -> list[socket.socket]:
-    """Listening sockets on free loopback ports, handed to the party processes (no bind race)."""
+    """Listening sockets on free loopback ports, handed to the party processes (no bind race). SO_REUSEADDR as on
+    the sockets parties open themselves: the connections accepted carry it, so that a party may listen on its port
+    again (a second init()) while they close."""
     out = []
     for _ in range(count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
         s.listen(16)
         out.append(s)

@@ -167,7 +167,10 @@ def test_a_second_init_in_a_party_process_runs_or_is_refused_clearly(tmp_path):
     uninit(), as in a notebook; it works with simulated parties) dies with a raw 'OSError: [Errno 9] Bad file
     descriptor': mpc_ml/launcher.py:runtime_from_env wraps QUORUM_MPC_LISTEN_FD in a socket again after the
     first run closed it. Fix: keep the inherited listener (dup the fd, or listen on the peers file's port
-    afterwards) so that a new run can start, or raise an MPCError saying init() runs once per party process"""
+    afterwards) so that a new run can start, or raise an MPCError saying init() runs once per party process.
+    Fixed by listening on the port again; that failed now and then (session 28: 'cannot listen ... Address already
+    in use' in two parties, the third waiting 30 s to connect) while the first run's accepted connections closed,
+    as the launcher's listeners lacked SO_REUSEADDR (mpc_ml/launcher.py:_listeners). Every party now runs again."""
     res = _run(tmp_path, """
         import sys, numpy as np, mpc_ml
         mpc_ml.init()
@@ -182,7 +185,7 @@ def test_a_second_init_in_a_party_process_runs_or_is_refused_clearly(tmp_path):
         sys.stdout.write("OK\\n")
         """, "-n", "3", "--timeout", "5")
     assert "Bad file descriptor" not in res.stderr
-    assert len(res.stdout.split()) == 3 and set(res.stdout.split()) <= {"OK", "clear"}, res.stdout
+    assert res.stdout.split() == ["OK"] * 3, (res.stdout, res.stderr[-2000:])
 
 
 def test_a_port_in_use_is_a_clear_one_line_error(tmp_path):
