@@ -245,8 +245,7 @@ def runtime_from_env(frac_bits: int = 24, parties: int | None = None, quorum: in
     session = bytes.fromhex(peers["session"])
     stats = Stats()
     timeout = _env_timeout()
-    fd = os.environ.pop(ENV_LISTEN_FD, None)  # the launcher's socket serves the first run only (it is closed after)
-    listener = socket.socket(fileno=int(fd)) if fd else None
+    listener = _inherited_listener()
     comm = TcpComm(me, peers["parties"], bytes.fromhex(key["kx_secret"]), session, stats, timeout=timeout,
                    connect_timeout=max(timeout, 30.0), listener=listener)
     try:  # a start-up that fails after connecting keeps no connection open
@@ -257,6 +256,19 @@ def runtime_from_env(frac_bits: int = 24, parties: int | None = None, quorum: in
     except BaseException:
         comm.close()
         raise
+
+
+_INHERITED: list[socket.socket] = []  # the listening socket from `quorum mpc run`, held for the process's life
+
+
+def _inherited_listener() -> socket.socket | None:
+    """A copy of the listening socket `quorum mpc run` handed this party, for one run's TcpComm to close. The
+    original stays open as long as the process: its port stays this party's, so a second init() (after uninit(), as
+    in a notebook) listens on it again, and no other program can bind it in between."""
+    fd = os.environ.pop(ENV_LISTEN_FD, None)
+    if fd:
+        _INHERITED.append(socket.socket(fileno=int(fd)))
+    return _INHERITED[0].dup() if _INHERITED else None
 
 
 def _env_timeout() -> float:
@@ -281,13 +293,10 @@ def _public_of(kx_secret_hex: str) -> str:
 
 
 def _listeners(count: int) -> list[socket.socket]:
-    """Listening sockets on free loopback ports, handed to the party processes (no bind race). SO_REUSEADDR as on
-    the sockets parties open themselves: the connections accepted carry it, so that a party may listen on its port
-    again (a second init()) while they close."""
+    """Listening sockets on free loopback ports, handed to the party processes (no bind race)."""
     out = []
     for _ in range(count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
         s.listen(16)
         out.append(s)

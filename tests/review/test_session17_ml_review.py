@@ -162,15 +162,16 @@ def test_parties_with_different_precision_are_told_so_at_start_up(tmp_path):
     assert len(lines) == 3 and all("precision" in line and "ShareCheckError" not in line for line in lines), lines
 
 
-def test_a_second_init_in_a_party_process_runs_or_is_refused_clearly(tmp_path):
+def test_a_second_init_in_a_party_process_runs(tmp_path):
     """Failed before (fixed in session 17): a second mpc_ml.init() in a `quorum mpc run` party (after
     uninit(), as in a notebook; it works with simulated parties) dies with a raw 'OSError: [Errno 9] Bad file
     descriptor': mpc_ml/launcher.py:runtime_from_env wraps QUORUM_MPC_LISTEN_FD in a socket again after the
     first run closed it. Fix: keep the inherited listener (dup the fd, or listen on the peers file's port
     afterwards) so that a new run can start, or raise an MPCError saying init() runs once per party process.
     Fixed by listening on the port again; that failed now and then (session 28: 'cannot listen ... Address already
-    in use' in two parties, the third waiting 30 s to connect) while the first run's accepted connections closed,
-    as the launcher's listeners lacked SO_REUSEADDR (mpc_ml/launcher.py:_listeners). Every party now runs again."""
+    in use' in two parties, the third waiting 30 s to connect) while the first run's accepted connections closed.
+    Now the inherited listener stays open for the process's life and each run listens on a copy of it
+    (mpc_ml/launcher.py:_inherited_listener): every party runs again."""
     res = _run(tmp_path, """
         import sys, numpy as np, mpc_ml
         mpc_ml.init()
