@@ -63,7 +63,6 @@ const { sha256 } = await import(`${js}/crypto/hashing.js`);
 const { PublicKey } = await import(`${js}/crypto/elgamal.js`);
 const { holdsWeighted } = await import(`${js}/crypto/batch.js`);
 const { ballotCiphertexts, ballotProofsValid } = await import(`${js}/booth/ballot.js`);
-const { contestRules } = await import(`${js}/booth/election.js`);
 const { Chain } = await import(`${js}/booth/chain.js`);
 const input = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const payloadOf = (entries, t) => entries.find((e) => e.type === t).payload;

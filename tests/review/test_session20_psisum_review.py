@@ -192,6 +192,7 @@ def _mutations(data: bytes, rng: random.Random, n: int):
     yield data + b"\x00"
 
 
+@pytest.mark.timeout(120)  # a loop over the rows a header announces would not end: fail it here, not at the suite's limit
 def test_malformed_requests_raise_only_psi_errors() -> None:
     server, _, request = _flow({"a": 1, "b": 2}, ["a", "b", "c"], 3)
     data = request.to_bytes(ED)

@@ -138,8 +138,8 @@ def test_deeply_nested_payloads_never_crash_the_verifier(scenario: Scenario) -> 
     pickle them back (MaybeEncodingError: a traceback, exit 1); nested just below the parser's recursion limit,
     encoding the parsed line again raised RecursionError. Every depth is now a report or a malformed record: every
     depth up to the record parser's nesting limit and near the recursion limit in one process, and in two forked
-    workers the same verdict at a depth every 60 and at the depths around each change of verdict (each run with
-    workers forks a pool: all of them would take a minute)."""
+    workers the same verdict at a depth every 60, every 10 near the recursion limit and at the depths around each
+    change of verdict (each run with workers forks a pool: all of them would take a minute)."""
     lines = (scenario.record / "board.jsonl").read_bytes().splitlines()
     kinds = [json.loads(line)["type"] for line in lines]
     close, cast = kinds.index("close"), kinds.index("cast")
@@ -150,5 +150,5 @@ def test_deeply_nested_payloads_never_crash_the_verifier(scenario: Scenario) -> 
         assert set(alone.values()) == {"report", "malformed"}, (field, alone)
         changes = [d for a, d in zip(depths, depths[1:]) if alone[a] != alone[d]]
         near = {d for c in changes for d in range(c - 2, c + 2) if d in alone}
-        for depth in sorted({*range(40, 1000, 60), *near} & set(alone)):
+        for depth in sorted({*range(40, 1000, 60), *range(800, 1000, 10), *near} & set(alone)):
             assert _nested_outcome(lines, index, field, depth, pub, 2) == alone[depth], (field, depth)
