@@ -29,28 +29,24 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from anchors import BENCHMARKS_MD, write_section  # noqa: E402
 from threshold.groups.modp import native_arithmetic  # noqa: E402
 from voting.ballot import parse_ballot, proofs_valid, signature_valid  # noqa: E402
-from voting.context import build_context  # noqa: E402
+from voting.context import ElectionContext, build_context  # noqa: E402
 from voting.demo import run_demo  # noqa: E402
 
 SECTION = "Trustee recount in the browser's code (node)"
 JS = (REPO / "web" / "static" / "js").as_uri()
 
-# Reads the record's entries, derives the election's base hash as the trustee page does, then times checkedTally
+# Reads the record's entries and takes the election's base hash (computed by voting.context), then times checkedTally
 # `runs` times in this one process (the first run also builds the generator's and the key's comb tables).
 _SCRIPT = """
 import fs from "node:fs";
 const js = %(js)r;
 const { checkedTally } = await import(`${js}/trustee/tally.js`);
 const { getGroup } = await import(`${js}/crypto/groups.js`);
-const { canonicalJson, encode } = await import(`${js}/crypto/encoding.js`);
-const { utf8 } = await import(`${js}/crypto/bytes.js`);
-const { sha256 } = await import(`${js}/crypto/hashing.js`);
+const { fromHex } = await import(`${js}/crypto/bytes.js`);
 const entries = fs.readFileSync(process.argv[2], "utf8").split("\\n").filter(Boolean).map((l) => JSON.parse(l));
-const runs = Number(process.argv[3]);
-const payload = (t) => entries.find((e) => e.type === t).payload;
-const group = getGroup(payload("setup").group.name);
-const base = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
-  utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
+const base = fromHex(process.argv[3], 32, "base hash");
+const runs = Number(process.argv[4]);
+const group = getGroup(entries.find((e) => e.type === "setup").payload.group.name);
 const ms = [];
 let counted = 0;
 for (let k = 0; k < runs; k++) {
@@ -71,11 +67,19 @@ def demo_record(group: str, voters: int, scratch: Path) -> Path:
     return out
 
 
+def read_record(record: Path) -> tuple[list[dict[str, Any]], ElectionContext]:
+    """The record's entries and its election context (base hash, manifest, key, credentials)."""
+    entries = [json.loads(line) for line in (record / "board.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    payload = {e["type"]: e["payload"] for e in entries if e["type"] in ("setup", "key_ceremony", "credentials")}
+    return entries, build_context(payload["setup"], payload["key_ceremony"], payload["credentials"])
+
+
 def node_recount(node: str, record: Path, runs: int, scratch: Path) -> dict[str, Any]:
     """CPU ms of each checkedTally run, and how many ballots it counted."""
     script = scratch / "recount.mjs"
     script.write_text(_SCRIPT % {"js": JS}, encoding="utf-8")
-    run = subprocess.run([node, str(script), str(record / "board.jsonl"), str(runs)], capture_output=True,
+    base = read_record(record)[1].base_hash.hex()
+    run = subprocess.run([node, str(script), str(record / "board.jsonl"), base, str(runs)], capture_output=True,
                          text=True, timeout=3600, check=False)
     if run.returncode != 0:
         raise SystemExit(f"node recount failed: {run.stderr[-2000:]}")
@@ -85,9 +89,7 @@ def node_recount(node: str, record: Path, runs: int, scratch: Path) -> dict[str,
 def python_verify_one(record: Path, runs: int) -> tuple[float, int]:
     """Median CPU ms of the Python verifier's check of one ballot alone (parse, membership, signature, proofs),
     over every ballot cast in the record, `runs` times; and how many proof equations a ballot has."""
-    entries = [json.loads(line) for line in (record / "board.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    payload = {e["type"]: e["payload"] for e in entries if e["type"] in ("setup", "key_ceremony", "credentials")}
-    ctx = build_context(payload["setup"], payload["key_ceremony"], payload["credentials"])
+    entries, ctx = read_record(record)
     ballots = [e["payload"]["ballot"] for e in entries if e["type"] == "cast"]
     ms = []
     for ballot in ballots * runs:
@@ -123,10 +125,9 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], node_version: s
         f"(shared machine); node {node_version}; Python's modp arithmetic: {native_arithmetic()}.  ",
         f"Records: `quorum demo --voters {args.voters}` and `--voters {2 * args.voters}` (its manifest, 5 trustees, "
         "quorum 3; some voters re-vote or challenge a ballot, drawn from a fixed seed, so fewer ballots are counted "
-        "than cast); each figure is "
-        "the recount's cost of one more counted ballot: the difference between the two records over the difference of "
-        "their counted ballots, so that what every record costs whatever its size does not count. The recount is what a trustee's page does "
-        "before it decrypts: the chain and the board's signature of every entry (re-votes and challenged ballots "
+        "than cast); each figure is the recount's cost of one more counted ballot: the difference between the two "
+        "records over the difference of their counted ballots, so that what every record costs whatever its size "
+        "does not count. The recount is what a trustee's page does before it decrypts: the chain and the board's signature of every entry (re-votes and challenged ballots "
         "included), every counted ballot's signature and proofs, in chunks of about 2,048 equations checked as one "
         "weighted product, and the tally recomputed and compared. Beside it, the Python verifier's check of one "
         "ballot alone (parse, membership tests, signature, proofs; `quorum verify` batches a record's ballots, which "
@@ -163,11 +164,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(g, args.voters, args.runs, node, Path(tmp)) for g in args.groups.split(",")]
     text = report(args, rows, node_version, started)
-    if args.no_write:
-        print(text)
-    else:
+    if not args.no_write:
         write_section(BENCHMARKS_MD, SECTION, text)
-        print(text)
+    print(text)
     return 0
 
 
