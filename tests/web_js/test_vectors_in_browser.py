@@ -282,20 +282,19 @@ def test_ballot_encryption_in_the_browser(browser: Any, server: str) -> None:
 
 
 RECORDS = ROOT / "tests" / "vectors" / "records"
+
+
 def recount_script(scripts: str) -> str:
-    """A page function running trustee/tally.js's checkedTally on the entries it is given (the base hash recomputed
-    from them); `scripts`: where the page serves web/static/js."""
+    """A page function running trustee/tally.js's checkedTally on the entries it is given, after board.js's baseHash
+    (recomputed from them, checked against the open entry's), as decrypt.js does; `scripts`: where the page serves
+    web/static/js."""
     return """async ([entries]) => {
   const { checkedTally } = await import("%(js)s/trustee/tally.js");
+  const { baseHash } = await import("%(js)s/board.js");
   const { getGroup } = await import("%(js)s/crypto/groups.js");
-  const { canonicalJson, encode } = await import("%(js)s/crypto/encoding.js");
-  const { utf8 } = await import("%(js)s/crypto/bytes.js");
-  const { sha256 } = await import("%(js)s/crypto/hashing.js");
-  const payload = (t) => entries.find((e) => e.type === t).payload;
-  const base = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
-    utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
   try {
-    return { ok: (await checkedTally(getGroup(payload("setup").group.name), entries, base)).length };
+    const base = await baseHash(entries, "refusing to decrypt");
+    return { ok: (await checkedTally(getGroup(entries[0].payload.group.name), entries, base)).length };
   } catch (err) {
     return { error: err.message };
   }
@@ -318,6 +317,8 @@ _RECOUNT = recount_script("/web/static/js")
     ("invalid-revote_reordered", "re-vote number"),
     ("invalid-cast_after_challenge", "reuses a ciphertext"),  # ATTACKS row 15
     ("invalid-ballot_moved_proof", None),  # the ballot with a moved proof is superseded by a re-vote: not counted
+    ("invalid-base_hash_changed", "base hash does not match its parameters: refusing to decrypt"),
+    ("invalid-base_hash_no_open", "the election is not open yet: refusing to decrypt"),
 ])
 def test_the_browser_trustee_recounts_only_a_checked_board(vector_page: tuple[Any, dict[str, Any]], record: str,
                                                           refusal: str | None) -> None:

@@ -97,6 +97,18 @@ export async function checkChain(entries, what) {
   }
 }
 
+/** The election's base hash (voting.context.base_hash, bytes) recomputed from its parameter entries (setup,
+ * key_ceremony, credentials, in a board's entries from seq 0); refused unless the open entry states that one. */
+export async function baseHash(entries, what) {
+  const payload = (type) => entries.find((e) => e.type === type)?.payload;
+  const [setup, ceremony, credentials, opened] = ["setup", "key_ceremony", "credentials", "open"].map(payload);
+  if (!setup || !ceremony || !credentials || !opened) throw new Error(`the election is not open yet: ${what}`);
+  const digest = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(setup)),
+    utf8(canonicalJson(ceremony)), utf8(canonicalJson(credentials))));
+  if (toHex(digest) !== opened.base_hash) throw new Error(`the board's base hash does not match its parameters: ${what}`);
+  return digest;
+}
+
 /** The tracking code of a ballot (voting.ballot.next_tracker): chained over the previous one (bytes each). */
 export async function nextTracker(previous, digest) {
   return sha256(encode("quorum/tracker", previous, digest));

@@ -5,13 +5,11 @@
  */
 
 import { announce, postJson } from "./api.js";
-import { readBoard } from "./board.js";
-import { toHex, utf8 } from "./crypto/bytes.js";
+import { baseHash, readBoard } from "./board.js";
 import { TrusteeKey } from "./crypto/dkg.js";
 import { partialDecrypt } from "./crypto/decryption.js";
-import { canonicalJson, encode } from "./crypto/encoding.js";
+import { encode } from "./crypto/encoding.js";
 import { getGroup } from "./crypto/groups.js";
-import { sha256 } from "./crypto/hashing.js";
 import { openSealed } from "./trustee/open.js";
 import { checkedTally } from "./trustee/tally.js";
 
@@ -21,17 +19,6 @@ const status = $("status");
 const problem = $("problem");
 $("loading").hidden = true;
 const index = Number(root.dataset.index);
-
-/** The base hash stated by the open entry, recomputed from the parameter entries. */
-async function baseHash(entries) {
-  const payload = (t) => entries.find((e) => e.type === t).payload;
-  const digest = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payload("setup"))),
-    utf8(canonicalJson(payload("key_ceremony"))), utf8(canonicalJson(payload("credentials")))));
-  if (toHex(digest) !== payload("open").base_hash) {
-    throw new Error("the board's base hash does not match its parameters: refusing to decrypt");
-  }
-  return digest;
-}
 
 /** The backup file's JSON; an Error naming the file when it is not JSON (a wrong file chosen). */
 function backupJson(text) {
@@ -65,7 +52,7 @@ $("decrypt-form").addEventListener("submit", async (event) => {
         + "ceremony): choose the file you downloaded at this election's key ceremony");
     }
     announce(status, "Checking the board and recounting the tally from the published ballots…");
-    const base = await baseHash(entries);
+    const base = await baseHash(entries, "refusing to decrypt");
     const tally = await checkedTally(group, entries, base, (done, total) => {
       status.textContent = `Checking the board and recounting the tally from the published ballots… ${done} of ${total} ballots checked`;
     });

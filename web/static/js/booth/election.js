@@ -6,12 +6,10 @@
  */
 
 import { getJson } from "../api.js";
-import { checkChain } from "../board.js";
-import { toHex, utf8 } from "../crypto/bytes.js";
-import { canonicalJson, encode } from "../crypto/encoding.js";
+import { baseHash as baseHashOf, checkChain } from "../board.js";
+import { toHex } from "../crypto/bytes.js";
 import { PublicKey } from "../crypto/elgamal.js";
 import { getGroup } from "../crypto/groups.js";
-import { sha256 } from "../crypto/hashing.js";
 
 /** Selection limits of a manifest contest, as voting/manifest.py derives them. */
 export function contestRules(contest) {
@@ -67,14 +65,10 @@ export async function loadContext(apiBase, pin) {
     throw new Error("the election is not open yet");
   }
   await checkChain(entries, "do not vote here");
-  const [setup, ceremony, creds, opened] = entries;
+  const [setup, ceremony] = entries;
   const group = getGroup(setup.payload.group.name);
   const publicKey = PublicKey.fromHex(group, ceremony.payload.public_key);
-  const baseHash = await sha256(encode("quorum/election-base-hash", utf8(canonicalJson(setup.payload)),
-    utf8(canonicalJson(ceremony.payload)), utf8(canonicalJson(creds.payload))));
-  if (toHex(baseHash) !== opened.payload.base_hash) {
-    throw new Error("the board's base hash does not match its own parameters: do not vote here");
-  }
+  const baseHash = await baseHashOf(entries, "do not vote here");
   if (toHex(baseHash) !== pin) {
     throw pinError(`this election's fingerprint is ${toHex(baseHash)}, not the one you were given: do not vote `
       + "here, and tell the election officials");
