@@ -57,22 +57,24 @@ import fs from "node:fs";
 const js = %(js)r;
 const { checkedTally } = await import(`${js}/trustee/tally.js`);
 const { getGroup } = await import(`${js}/crypto/groups.js`);
-const { canonicalJson, encode } = await import(`${js}/crypto/encoding.js`);
+const { canonicalJson } = await import(`${js}/crypto/encoding.js`);
 const { utf8, toHex } = await import(`${js}/crypto/bytes.js`);
 const { sha256 } = await import(`${js}/crypto/hashing.js`);
 const { PublicKey } = await import(`${js}/crypto/elgamal.js`);
 const { holdsWeighted } = await import(`${js}/crypto/batch.js`);
-const { ballotCiphertexts, ballotProofsValid } = await import(`${js}/booth/ballot.js`);
+const { keyTables } = await import(`${js}/crypto/proofs.js`);
+const { ballotCiphertexts, ballotEquations } = await import(`${js}/booth/ballot.js`);
+const { baseHash } = await import(`${js}/board.js`);
 const { Chain } = await import(`${js}/booth/chain.js`);
 const input = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const payloadOf = (entries, t) => entries.find((e) => e.type === t).payload;
-async function baseOf(entries) {
-  return sha256(encode("quorum/election-base-hash", utf8(canonicalJson(payloadOf(entries, "setup"))),
-    utf8(canonicalJson(payloadOf(entries, "key_ceremony"))), utf8(canonicalJson(payloadOf(entries, "credentials")))));
+/** Whether every proof of one ballot holds: its equations as one weighted product, as the recount checks a chunk. */
+async function ballotProofsValid(ctx, ballot, selections) {
+  return holdsWeighted(ctx.group, await ballotEquations(ctx, ballot, selections), keyTables(ctx.publicKey));
 }
 async function contextOf(entries) {
   const group = getGroup(payloadOf(entries, "setup").group.name);
-  return { group, baseHash: await baseOf(entries), manifest: payloadOf(entries, "setup").manifest,
+  return { group, baseHash: await baseHash(entries, "refusing to decrypt"), manifest: payloadOf(entries, "setup").manifest,
     publicKey: PublicKey.fromHex(group, payloadOf(entries, "key_ceremony").public_key) };
 }
 async function recount(entries) {

@@ -10,8 +10,7 @@ import { fromHex, toHex, utf8 } from "../crypto/bytes.js";
 import { ciphertextEqual, ciphertextFromJSON, ciphertextToJSON, encryptWith, provenCiphertextFromJSON } from "../crypto/elgamal.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
 import { sha256 } from "../crypto/hashing.js";
-import { holdsWeighted } from "../crypto/batch.js";
-import { RangeProof, keyTables } from "../crypto/proofs.js";
+import { RangeProof } from "../crypto/proofs.js";
 import { contestRules } from "./election.js";
 
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -132,7 +131,7 @@ export async function encryptBallot(ctx, key, choices, revote, onProgress = () =
 }
 
 /**
- * The ciphertexts of a ballot, per contest in manifest order, read for ballotProofsValid to check next (their
+ * The ciphertexts of a ballot, per contest in manifest order, read for ballotEquations to check next (their
  * membership follows from the proofs: provenCiphertextFromJSON); an Error naming the entry when the ballot's shape
  * is not the manifest's (contests, their ids, one ciphertext and 0/1 proof per option), as
  * voting.ballot.parse_ballot refuses it.
@@ -152,14 +151,6 @@ export function ballotCiphertexts(ctx, ballot, where) {
     }
     return held.selections.map((ct, j) => provenCiphertextFromJSON(ctx.group, ct, `${where}: ${contest.id} selection ${j + 1}`));
   });
-}
-
-/**
- * Whether every proof of a ballot holds (voting.ballot.proofs_valid): its equations (ballotEquations) checked as one
- * weighted product. A malformed proof raises a DecodeError naming it.
- */
-export async function ballotProofsValid(ctx, ballot, selections) {
-  return holdsWeighted(ctx.group, await ballotEquations(ctx, ballot, selections), keyTables(ctx.publicKey));
 }
 
 /**
