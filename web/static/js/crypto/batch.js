@@ -20,16 +20,40 @@ const BUCKET_BITS = 8;
  * @param {Array<[any, bigint]>} terms exponents in 0..q-1
  */
 export function multiExp(group, terms) {
+  const steps = multiExpSteps(group, terms);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** multiExp, handing the event loop back whenever `sliceMs` have passed since it last did (a long batch then leaves
+ * the page responsive and able to show its progress). */
+async function multiExpYielding(group, terms, sliceMs) {
+  const steps = multiExpSteps(group, terms);
+  let since = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - since >= sliceMs) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      since = performance.now();
+    }
+  }
+}
+
+/** multiExp's work as a generator that yields between windows and returns the product. */
+function* multiExpSteps(group, terms) {
   const digits = terms.map(([, e]) => e.toString(16));
   const width = digits.reduce((w, d) => Math.max(w, d.length), 0);  // no spread: arguments are limited in number
   const nonzero = digits.reduce((n, d) => n + d.length, 0);  // hex digits below each exponent's top: about all nonzero
   const straus = 4 * width + nonzero + 14 * terms.length;
   const pippenger = 4 * width + nonzero / 2 + Math.ceil(width / 2) * 2 * (1 << BUCKET_BITS);
-  return pippenger < straus ? bucketExp(group, digits, terms, width) : strausExp(group, digits, terms, width);
+  return yield* (pippenger < straus ? bucketSteps(group, digits, terms, width) : strausSteps(group, digits, terms, width));
 }
 
 /** Straus: 4-bit windows, one table of 15 powers per base, every base sharing the squarings. */
-function strausExp(group, digits, terms, width) {
+function* strausSteps(group, digits, terms, width) {
   const tables = terms.map(([base]) => {
     const table = [null, base];
     for (let i = 2; i < 1 << WINDOW; i++) table.push(group.mul(table[i - 1], base));
@@ -43,13 +67,14 @@ function strausExp(group, digits, terms, width) {
       const digit = at >= 0 ? parseInt(d[at], 16) : 0;
       if (digit) acc = acc === null ? tables[k][digit] : group.mul(acc, tables[k][digit]);
     });
+    yield;
   }
   return acc === null ? group.identity : acc;
 }
 
 /** Pippenger: 8-bit windows (two hex digits) from the top; in each, every base joins the bucket of its digit, and the
  * buckets' sum weighted by their digits takes two products a bucket (running sums). */
-function bucketExp(group, digits, terms, width) {
+function* bucketSteps(group, digits, terms, width) {
   const windows = Math.ceil(width / 2);
   let acc = null;
   for (let w = 0; w < windows; w++) {
@@ -68,6 +93,7 @@ function bucketExp(group, digits, terms, width) {
       if (running !== null) sum = sum === null ? running : group.mul(sum, running);
     }
     if (sum !== null) acc = acc === null ? sum : group.mul(acc, sum);
+    yield;
   }
   return acc === null ? group.identity : acc;
 }
@@ -81,6 +107,22 @@ function bucketExp(group, digits, terms, width) {
  * @returns {boolean}
  */
 export function holdsWeighted(group, equations, tables = new Map()) {
+  const [acc, rest] = weighted(group, equations, tables);
+  return group.holds(group.mul(acc, multiExp(group, rest)), group.identity);
+}
+
+/**
+ * holdsWeighted for a long batch (a trustee's recount): the same verdict, but the multi-exponentiation hands the event
+ * loop back whenever `sliceMs` have passed, so that the page is not frozen for the seconds a chunk of ballots takes.
+ * @returns {Promise<boolean>}
+ */
+export async function holdsWeightedYielding(group, equations, tables = new Map(), sliceMs = 50) {
+  const [acc, rest] = weighted(group, equations, tables);
+  return group.holds(group.mul(acc, await multiExpYielding(group, rest, sliceMs)), group.identity);
+}
+
+/** The product of the weighted equations' terms that go through tables, and the other terms, equal bases merged. */
+function weighted(group, equations, tables) {
   const draw = randomBytes(WEIGHT_BYTES * equations.length);
   const merged = new Map();
   equations.forEach((equation, k) => {
@@ -96,5 +138,5 @@ export function holdsWeighted(group, equations, tables = new Map()) {
     if (table) acc = group.mul(acc, table.exp(x));
     else rest.push([base, x]);
   }
-  return group.holds(group.mul(acc, multiExp(group, rest)), group.identity);
+  return [acc, rest];
 }

@@ -15,15 +15,16 @@ import { ballotCiphertexts, ballotEquations } from "../booth/ballot.js";
 import { contestRules } from "../booth/election.js";
 import { fromHex, utf8 } from "../crypto/bytes.js";
 import { canonicalJson, encode } from "../crypto/encoding.js";
-import { holdsWeighted } from "../crypto/batch.js";
+import { holdsWeightedYielding } from "../crypto/batch.js";
 import { PublicKey, ciphertextEqual, ciphertextFromJSON } from "../crypto/elgamal.js";
 import { keyTables } from "../crypto/proofs.js";
 import { sha256 } from "../crypto/hashing.js";
 
 /** Proof equations checked as one weighted product (one multi-exponentiation by Pippenger's buckets): whole ballots
- * are added to a chunk until it holds this many (about 30 ballots of 12 options: 3 s in modp), then the
- * page gets the event loop back to show progress. A chunk that fails is checked ballot by ballot to name its
- * first ballot whose proofs fail. */
+ * are added to a chunk until it holds this many (about 30 ballots of 12 options: 3 s in modp), then progress is
+ * shown; within a chunk the multi-exponentiation hands the event loop back every 50 ms (holdsWeightedYielding), so
+ * the page never freezes for the chunk's seconds. A chunk that fails is checked ballot by ballot to name its first
+ * ballot whose proofs fail. */
 const CHUNK_EQUATIONS = 2048;
 
 /** Whether a ballot has what the recount reads before its full check: an object with a credential, a re-vote number,
@@ -101,9 +102,9 @@ async function countedBallots(group, entries, baseHash, onProgress) {
         throw new Error(`${error.field ? `${where}: ${error.message}` : error.message}: refusing to decrypt`);
       }
     }
-    if (!holdsWeighted(group, equations, tables)) {
+    if (!await holdsWeightedYielding(group, equations, tables)) {
       for (const { seq, equations: own } of chunk) {
-        if (!holdsWeighted(group, own, tables)) {
+        if (!await holdsWeightedYielding(group, own, tables)) {
           throw new Error(`the ballot at entry ${seq} has a proof that does not hold: refusing to decrypt`);
         }
       }
