@@ -18,6 +18,7 @@ from threshold.elgamal import Ciphertext
 from threshold.encoding import canonical_json, encode
 from threshold.errors import DecodeError
 from threshold.groups import Element, ElementReader, Group
+from threshold.groups.base import SCALAR_BYTES
 from threshold.proofs import RangeProof
 from voting import credentials
 from voting.context import ElectionContext
@@ -226,6 +227,14 @@ def elements_per_ballot(manifest: Manifest) -> int:
     """The group elements a ballot of this manifest holds: per option a ciphertext (2) and its 0/1 proof's
     commitments (4), per contest its limit proof's 2 (limit + 1)."""
     return sum(6 * len(c.options) + 2 * (c.max_selections - c.min_selections + 1) for c in manifest.contests)
+
+
+def ballot_hex_bytes(manifest: Manifest, group: Group) -> int:
+    """The bytes of fixed-length hex a ballot of this manifest holds in this group: its elements, and its proofs'
+    scalars (per option a 0/1 proof's challenge and two responses, per contest L challenges and L + 1 responses for
+    its limit L): a lower bound on the size of any request that carries it."""
+    scalars = sum(3 * len(c.options) + 2 * (c.max_selections - c.min_selections) + 1 for c in manifest.contests)
+    return 2 * (elements_per_ballot(manifest) * group.element_bytes + scalars * SCALAR_BYTES)
 
 
 def ballot_equations(ctx: ElectionContext, ballot: Ballot) -> list[Equation]:

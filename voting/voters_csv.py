@@ -28,11 +28,13 @@ MAX_VOTERS = 1_000_000
 
 
 class VoterListError(QuorumError):
-    """The CSV was rejected; `errors` lists every defect as 'row N: ...' (row 1 is the header)."""
+    """The CSV was rejected; `errors` lists every defect as 'row N: ...' (row 1 is the header); `field` names the
+    input that held it (an API body's field)."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], field: str = "voters") -> None:
         super().__init__("voter list rejected:\n" + "\n".join(errors))
         self.errors = errors
+        self.field = field
 
 
 def _table(text: str | bytes, columns: tuple[str, ...], required: tuple[str, ...]) -> list[tuple[int, dict[str, str] | str]]:

@@ -15,14 +15,13 @@ from voting.board import Board, load_signing_key, save_signing_key
 from voting.context import ELECTION_ID, MAX_TRUSTEES
 from voting.db import open_engine
 from web import admin, admin_elections, api, board, forms, trustee, voter
-from web.config import Config, ConfigError
+from web.config import MAX_BODY_BYTES, Config, ConfigError
 from web.errors import init_errors
 from web.models import create_tables
 from web.security import init_security
 from web.sri import BoothAssets
 from web.state import AppState
 
-MAX_BODY_BYTES = 16 << 20
 
 
 def board_key(path: Path) -> SigningKey:

@@ -12,6 +12,7 @@ from threshold import keystore
 from threshold.errors import QuorumError
 
 DEFAULT_DATA_DIR = Path("data")
+MAX_BODY_BYTES = 16 << 20  # the largest request body the app reads (a pasted voter list, a modp ballot)
 _PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?")
 
 

@@ -27,11 +27,12 @@ from voting import db as board_db
 from voting.board import Board, LockedBoard
 from voting.context import ELECTION_ID, MAX_TRUSTEES, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
+from voting.ballot import ballot_hex_bytes
 from voting.election import Election
 from voting.manifest import Manifest
 from voting.voters_csv import UNSTORABLE, VoterListError, parse_public_credentials, parse_voters
 from web import audit, mail
-from web.config import SmtpSettings
+from web.config import MAX_BODY_BYTES, SmtpSettings
 from web.errors import InputErrors
 from web.models import TrusteeInvite, Voter, utcnow
 from web.security import invite_version, token_hash
@@ -72,7 +73,8 @@ def validate(election_id: Any, manifest: Any, group: Any, trustees: Any, quorum:
     problems: list[QuorumError] = []
     _field(problems, lambda: _election_id(election_id))
     parsed = _field(problems, lambda: Manifest.from_json(_given(manifest)))
-    _field(problems, lambda: _group(group))
+    if _field(problems, lambda: _group(group)) is not None and parsed is not None:
+        _field(problems, lambda: _ballots_fit(parsed, group))
     names = _field(problems, lambda: _trustees(trustees))
     if names is not None or isinstance(quorum, QuorumError):
         _field(problems, lambda: _quorum(_given(quorum), len(names or ())))
@@ -104,9 +106,23 @@ def _election_id(election_id: Any) -> None:
         raise DecodeError("election_id", "1-64 letters, digits, '_', '.', '-', starting with a letter or digit")
 
 
-def _group(group: Any) -> None:
+def _group(group: Any) -> str:
     if group not in GROUP_NAMES:
         raise DecodeError("group", f"expected one of {', '.join(GROUP_NAMES)}")
+    return group
+
+
+BALLOT_HEX_MAX = MAX_BODY_BYTES * 9 // 10  # room for a ballot's JSON keys and ids and a challenge's reveal (~3% in modp)
+
+
+def _ballots_fit(manifest: Manifest, group: str) -> None:
+    """Refuse a manifest whose every ballot in this group is larger than a request may be: its election could open,
+    and nobody could cast or challenge a ballot in it."""
+    size = ballot_hex_bytes(manifest, get_group(group))
+    if size > BALLOT_HEX_MAX:
+        raise DecodeError("manifest.contests", f"a ballot of these questions holds {size / 2**20:.1f} MiB in the {group} "
+                                               f"group, more than a request may carry ({BALLOT_HEX_MAX / 2**20:.1f} "
+                                               "MiB): ask fewer questions or offer fewer options, or use ed25519")
 
 
 def _trustees(trustees: Any) -> list[str]:
@@ -284,7 +300,10 @@ def import_public_credentials(board: Board, election_id: str, credentials_csv: s
 
     The phase check and the write are one transaction under the election's board lock, as open_election's is: an
     import that comes first is published at the open; one that comes after it is refused and changes nothing."""
-    given = parse_public_credentials(credentials_csv)
+    try:
+        given = parse_public_credentials(credentials_csv)
+    except VoterListError as exc:
+        raise VoterListError(exc.errors, field="credentials_csv") from None
     with board.locked(election_id) as lb:
         _refuse_once_published(lb, "no credential was imported", "the list on the board is the one the voters had "
                                    "before this import, with none of this file's credentials")
@@ -294,7 +313,7 @@ def import_public_credentials(board: Board, election_id: str, credentials_csv: s
                   f"row {row}: public credential already held by voter {others[c]!r}"
                   for v, (c, row) in sorted(given.items(), key=lambda item: item[1][1]) if v not in rows or c in others]
         if errors:
-            raise VoterListError(errors)
+            raise VoterListError(errors, field="credentials_csv")
         for voter_id, (credential, _) in given.items():
             row = rows[voter_id]
             row.public_credential = credential

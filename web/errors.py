@@ -8,6 +8,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from threshold.errors import DecodeError, ProtocolError, QuorumError, VerificationError
+from voting.voters_csv import VoterListError
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -38,9 +39,8 @@ def field_errors(exc: QuorumError) -> list[dict[str, str]]:
         return [error for problem in exc.problems for error in field_errors(problem)]
     if isinstance(exc, DecodeError):
         return [{"field": exc.field, "message": exc.message}]
-    rows = getattr(exc, "errors", None)
-    if isinstance(rows, list):
-        return [{"field": "voters", "message": str(m)} for m in rows]
+    if isinstance(exc, VoterListError):
+        return [{"field": exc.field, "message": str(m)} for m in exc.errors]
     return [{"field": "", "message": str(exc)}]
 
 

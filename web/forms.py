@@ -19,7 +19,7 @@ FIELD_LABELS = {
     "username": "User name", "password": "Password", "current_password": "Current password",
     "new_password": "New password", "repeat_password": "New password again", "election_id": "Election id",
     "title": "Title", "group": "Group", "trustees": "Trustees", "quorum": "Trustees needed to decrypt",
-    "voters": "Voter list", "contests": "Questions",
+    "voters": "Voter list", "credentials_csv": "Public credentials", "contests": "Questions",
 }
 CONTEST_LABELS = {"title": "question", "kind": "kind", "limit": "N", "options": "options"}
 

@@ -92,7 +92,7 @@ SCHEMAS: dict[str, Any] = {
     "Voters": {"type": "object", "required": ["voters"], "properties": {"voters": {"type": "array", "items": {
         "type": "object", "required": ["voter_id", "email", "delivery", "error"],
         "properties": {"voter_id": {"type": "string"}, "email": {"type": "string"},
-                       "delivery": {"enum": ["none", "handed", "sent", "failed"]}, "error": {"type": "string"}}}}}},
+                       "delivery": {"enum": ["none", "handed", "sent", "failed", "authority"]}, "error": {"type": "string"}}}}}},
     "VoterImport": {"type": "object", "required": ["voters_csv"], "additionalProperties": False,
                     "properties": {"voters_csv": {"type": "string"}}},
     "PublicCredentialImport": {"type": "object", "required": ["credentials_csv"], "additionalProperties": False,
@@ -149,13 +149,17 @@ def _json(schema: str) -> dict[str, Any]:
 
 def _op(op_id: str, summary: str, ok: tuple[str, str, str | None], errors: tuple[str, ...], *,
         body: str | None = None, params: list[dict[str, Any]] | None = None,
-        security: list[dict[str, list[str]]] | None = None) -> dict[str, Any]:
+        security: list[dict[str, list[str]]] | None = None, retry: str | None = None) -> dict[str, Any]:
+    """One operation: its success answer `ok` (status, description, schema), its error statuses, and for a write
+    that a client may retry, `retry`: the description of the 200 that repeats the first answer."""
     status, description, schema = ok
     responses: dict[str, Any] = {status: {"description": description}}
     if schema == "zip":
         responses[status]["content"] = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
     elif schema:
         responses[status]["content"] = _json(schema)
+    if retry:
+        responses["200"] = {"description": retry, "content": _json(schema)}
     for code in errors:
         responses[code] = {"description": ERROR_STATUSES[code],
                            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -175,10 +179,11 @@ PATHS: dict[str, Any] = {
     "/api/login": {"post": _op("login", "Sign in as an administrator", ("200", "signed in", "Session"),
                                WRITE + ("401", "429"), body="Login", security=CSRF)},
     "/api/audit": {"get": _op("getAudit", "The audit log of administrative and trustee actions, newest first",
-                              ("200", "the events", "Audit"), ("401",), security=ADMIN,
+                              ("200", "the events", "Audit"), ("401", "403"), security=ADMIN,
                               params=[{"name": "election", "in": "query", "required": False, "schema": {"type": "string"}}])},
     "/api/password": {"post": _op("changePassword", "Replace the signed-in administrator's password",
-                                  ("200", "changed", "PasswordChanged"), WRITE + ("401",), body="NewPassword", security=ADMIN)},
+                                  ("200", "changed", "PasswordChanged"), WRITE + ("401", "429"), body="NewPassword",
+                                  security=ADMIN)},
     "/api/elections": {
         "get": _op("listElections", "Every election with its phase", ("200", "the elections", "ElectionList"), ()),
         "post": _op("createElection", "Create an election (setup entry, voters, trustee invitation links)",
@@ -204,8 +209,8 @@ PATHS: dict[str, Any] = {
         params=[ELECTION_ID])},
     "/api/elections/{election_id}/ballots": {"post": _op(
         "castBallot", "Cast a ballot encrypted and signed by the voter's device (a retry returns the first receipt)",
-        ("201", "cast; 200 for a retry of the same ballot", "Receipt"), WRITE + ("404", "409"), body="CastRequest",
-        params=[ELECTION_ID], security=CSRF)},
+        ("201", "cast", "Receipt"), WRITE + ("404", "409"), body="CastRequest",
+        params=[ELECTION_ID], security=CSRF, retry="a retry of the same ballot: its first receipt, nothing stored")},
     "/api/elections/{election_id}/revote/{credential}": {"get": _op(
         "getNextRevote", "The re-vote counter the credential's next ballot (cast or challenged) must carry",
         ("200", "the counter", "NextRevote"), ("404", "409"),
@@ -213,7 +218,7 @@ PATHS: dict[str, Any] = {
     "/api/elections/{election_id}/challenges": {"post": _op(
         "challengeBallot", "Publish a Benaloh-challenged ballot with its plaintexts and nonces (never counted)",
         ("201", "published as spoiled", "Receipt"), WRITE + ("404", "409"), body="ChallengeRequest",
-        params=[ELECTION_ID], security=CSRF)},
+        params=[ELECTION_ID], security=CSRF, retry="a retry of the same challenge: its first receipt, nothing stored")},
     "/api/elections/{election_id}/ballots/{code}": {"get": _op(
         "findBallot", "A ballot by tracking code or ballot hash (or a prefix of at least 8 hex characters)",
         ("200", "found", "Found"), ("404", "422"),
@@ -224,7 +229,7 @@ PATHS: dict[str, Any] = {
         params=[ELECTION_ID])},
     "/api/elections/{election_id}/voters": {
         "get": _op("listVoters", "The voter list with each credential's delivery status", ("200", "voters", "Voters"),
-                   ("401", "404"), params=[ELECTION_ID], security=ADMIN),
+                   ("401", "403", "404"), params=[ELECTION_ID], security=ADMIN),
         "post": _op("replaceVoters", "Replace the voter list from CSV (before credentials are published)",
                     ("200", "imported", "VoterCount"), WRITE + ("401", "404", "409"), body="VoterImport",
                     params=[ELECTION_ID], security=ADMIN),

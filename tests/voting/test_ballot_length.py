@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 
 from threshold.encoding import canonical_json
 from threshold.groups import get_group
-from voting.ballot import encrypt_ballot
+from voting.ballot import ballot_hex_bytes, encrypt_ballot
 from voting.context import build_context, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
 from voting.demo import key_ceremony
@@ -40,3 +40,20 @@ def test_ballot_length_does_not_depend_on_the_vote(group_name):
     lengths = {len(canonical_json(encrypt_ballot(ctx, creds[i % 2], choice, revote=i % 2)[0]))
                for i, choice in enumerate(choices)}
     assert len(lengths) == 1, lengths
+
+
+@pytest.mark.parametrize("group_name", ["ed25519", "modp"])
+def test_the_hex_a_ballot_holds_bounds_its_size_from_below_closely(group_name):
+    """ballot_hex_bytes, by which an election whose ballots could not fit a request is refused at creation
+    (web/elections.py), is a lower bound of a real ballot's canonical JSON, and in modp (where the bound matters)
+    within 3% of it: it counts the elements and scalars the ballot's structure holds, no more and no fewer."""
+    g = get_group(group_name)
+    setup_p = setup_payload("len", MANIFEST, g, 3, 2, SigningKey.generate().verify_key.encode().hex())
+    ceremony_p, _ = key_ceremony(setup_p)
+    cred = new_private_credential()
+    ctx = build_context(setup_p, ceremony_p, credentials_payload([public_credential("len", cred)], 1))
+    size = len(canonical_json(encrypt_ballot(ctx, cred, _every_choice()[0])[0]))
+    bound = ballot_hex_bytes(MANIFEST, g)
+    assert bound <= size
+    if group_name == "modp":
+        assert size < bound * 1.03, (size, bound)
