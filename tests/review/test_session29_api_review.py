@@ -9,10 +9,8 @@ function, what was wrong, why it mattered and a fix); their set-up steps raise R
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from tests.review.test_session17_trustee_review import _replaced
+from tests.review.test_voting_adversarial import _walk
 from tests.web import flow
 from tests.web.conftest import ADMIN_PASSWORD, admin, api_post, app, csrf_of  # noqa: F401  (fixtures)
 from threshold import dkg
@@ -80,26 +80,6 @@ def _entries(client: FlaskClient) -> list[dict[str, Any]]:
     return client.get(f"{URL}/entries").get_json()["entries"]
 
 
-def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _leaves(value, path + (key,))
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            yield from _leaves(value, path + (i,))
-    else:
-        yield path
-
-
-def _replaced(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
-    out = copy.deepcopy(obj)
-    where = out
-    for step in path[:-1]:
-        where = where[step]
-    where[path[-1]] = value
-    return out
-
-
 def _open_election(app: Flask, admin: FlaskClient) -> tuple[dict[int, FlaskClient], list[dict[str, Any]]]:
     """'club' through its ceremony, credentials issued, open; the trustees' clients and the issued credentials."""
     trustees = flow.join(app, flow.create(admin, "club"))
@@ -127,7 +107,7 @@ def test_every_ceremony_round_answers_per_the_document_and_refused_relay_message
 
     def sweep(round_name: str, message: dict[str, Any], group: Any) -> None:
         values = [group.to_hex(group.identity), group.to_hex(group.g), group.scalar_to_hex(0), None, 2, True, []]
-        for path in _leaves(message):
+        for path in (p for p, leaf in _walk(message) if not isinstance(leaf, (dict, list))):
             for value in values:
                 changed = _replaced(message, path, value)
                 if changed == message:
