@@ -66,7 +66,8 @@ def party_keys(peers: str | os.PathLike | None = None) -> list[bytes]:
 
 
 def uninit() -> None:
-    """Close the runtime's channels."""
+    """Close the runtime's channels; a tensor of the closed session is refused (InputError) at its next protocol
+    step."""
     while _runtime._current:
         _runtime._current.pop().close()
 

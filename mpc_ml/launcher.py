@@ -33,7 +33,7 @@ from threshold.keystore import create_new
 
 from .errors import InputError, PartyDied, PartyTimeout, ProtocolError
 from .prss import subsets
-from .runtime import Runtime, Stats
+from .runtime import Runtime, Stats, check_subsets
 
 ENV_PEERS, ENV_PARTY, ENV_KEY, ENV_TIMEOUT = "QUORUM_MPC_PEERS", "QUORUM_MPC_PARTY", "QUORUM_MPC_KEY", "QUORUM_MPC_TIMEOUT"
 PEER_FAILED = 3  # a party's exit code when another party's failure stopped it
@@ -236,6 +236,7 @@ def runtime_from_env(frac_bits: int = 24, parties: int | None = None, quorum: in
         raise InputError(f"init(parties={parties}) but this deployment has {n} parties (quorum mpc run -n {n})")
     if quorum is not None and quorum != t + 1:
         raise InputError(f"init(quorum={quorum}) but this deployment opens values with {t + 1} parties")
+    check_subsets(n, t)
     if not 0 <= me < n:
         raise InputError(f"party index {me} is out of range: the peers file has parties 0..{n - 1}")
     key = load_key(os.environ.get(ENV_KEY, ""), me)

@@ -63,6 +63,18 @@ def _check_xy(X: MPCTensor, y: MPCTensor) -> tuple[MPCTensor, MPCTensor]:
     return X, y
 
 
+def _plain_target(y: Any, pred: np.ndarray) -> np.ndarray:
+    """Plaintext y for a score against the predictions `pred`: a column (n, 1) read as (n,), as `fit` reads it; any
+    other shape than the predictions' is an InputError (numpy would broadcast (n, 1) against (n,) to an (n, n)
+    table and score that)."""
+    yv = _to_numpy(y)
+    if yv.ndim == 2 and yv.shape[1] == 1:
+        yv = yv.reshape(-1)
+    if yv.shape != np.shape(pred):
+        raise InputError(f"y has shape {yv.shape}, expected {np.shape(pred)} to match the predictions")
+    return yv
+
+
 class _Linear:
     """Shared fit/predict/score of the linear models."""
 
@@ -145,11 +157,7 @@ class _Linear:
 
             vals = stack([(res * res).sum(), (cen * cen).sum()])._open(self.dst)[0]
             return None if vals is None else float(1 - vals[0] / vals[1])
-        yv = _to_numpy(y)
-        if yv.ndim == 2 and yv.shape[1] == 1:
-            yv = yv.reshape(-1)
-        if yv.shape != np.shape(pred):
-            raise InputError(f"y has shape {yv.shape}, expected {np.shape(pred)} to match the predictions")
+        yv = _plain_target(y, pred)
         return float(1 - ((yv - pred) ** 2).sum() / ((yv - yv.mean()) ** 2).sum())
 
 
@@ -229,5 +237,6 @@ class LogisticRegression:
         return (_plain_features(X, self.coef_) @ self.coef_ + self.intercept_ >= 0).astype(float)
 
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy on plaintext X, y."""
-        return float((self.predict(_to_numpy(X)) == _to_numpy(y)).mean())
+        """Accuracy on plaintext X, y (y of shape (n, 1) counts as (n,), as in `fit`; another shape is refused)."""
+        pred = self.predict(_to_numpy(X))
+        return float((pred == _plain_target(y, pred)).mean())

@@ -10,6 +10,7 @@ party). The simulated backend moves arrays; the TCP one sends them.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from .errors import InputError
 from .fixedpoint import Params, make_params
 from .prss import PRSS, subsets
 from .ring import Ring
+
+MAX_SUBSETS = 500  # PRSS subsets C(n, t) a session may need (check_subsets); the tests and benchmarks use up to 35
 
 
 @dataclass
@@ -204,6 +207,7 @@ class Runtime:
         self.word_codec = Codec(None)
         self._rings: dict[int, Ring] = {self.ring.k: self.ring}
         self.pool = Pool()
+        self.closed = False
 
     @property
     def simulated(self) -> bool:
@@ -267,22 +271,44 @@ class Runtime:
                     raise InputError(f"party {j} calls {what} with another {differ[0]} than party {me}: every party "
                                      f"must pass the same {', '.join(differ)}")
 
+    def _check_open(self) -> None:
+        """InputError when the session was closed: a tensor kept across uninit() (or a new init()) would otherwise
+        compute on in simulation, and over TCP write to closed sockets (PartyDied blaming an honest party)."""
+        if self.closed:
+            raise InputError("this tensor's session was closed by uninit() or a new init(): share the inputs again "
+                             "in the current session")
+
     def exchange(self, local: np.ndarray, dests: list[list[int]], codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """See Comm.exchange."""
+        self._check_open()
         return self.comm.exchange(local, dests, codec, shape)
 
     def exchange_each(self, sends: list[dict[int, np.ndarray]],
                       expect: list[dict[int, int]]) -> list[dict[int, np.ndarray]]:
         """See Comm.exchange_each."""
+        self._check_open()
         return self.comm.exchange_each(sends, expect)
 
     def scatter(self, src: int, per_dest: np.ndarray | None, codec: Codec, shape: tuple[int, ...]) -> np.ndarray:
         """See Comm.scatter."""
+        self._check_open()
         return self.comm.scatter(src, per_dest, codec, shape)
 
     def close(self) -> None:
-        """Close channels."""
+        """Close channels; every later protocol step of this session is an InputError."""
+        self.closed = True
         self.comm.close()
+
+
+def check_subsets(n: int, t: int) -> None:
+    """InputError when (n, t) needs more than MAX_SUBSETS PRSS subsets. There is one seed per subset of n - t
+    parties, C(n, t) of them, every draw reads each stream and an AND gate's work grows with C(n, t)^2: C(12, 5) =
+    792 already takes minutes for a ReLU of 100 values, and C(40, 19) = 1.3e11 seeds do not fit in memory."""
+    count = math.comb(n, t)
+    if count > MAX_SUBSETS:
+        raise InputError(f"{n} parties with quorum {t + 1} need C({n}, {t}) = {count} PRSS subsets, more than the "
+                         f"{MAX_SUBSETS} this runtime runs: use fewer parties or a smaller quorum (quorum 2 needs "
+                         f"C({n}, 1) = {n})")
 
 
 def simulated(n: int = 3, t: int | None = None, frac_bits: int = 24) -> Runtime:
@@ -290,6 +316,7 @@ def simulated(n: int = 3, t: int | None = None, frac_bits: int = 24) -> Runtime:
     from nacl.signing import SigningKey
 
     t = (n - 1) // 2 if t is None else t
+    check_subsets(n, t)
     seeds = {T: os.urandom(32) for T in subsets(n, t)}
     signers = {i: SigningKey.generate() for i in range(n)}
     vks = [bytes(signers[i].verify_key) for i in range(n)]

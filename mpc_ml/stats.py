@@ -10,6 +10,7 @@ design: no organisation's payroll leaves it, only the joint table is published.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,8 +23,23 @@ from .tensor import MPCTensor, _to_numpy
 PARAMETER_COLUMNS = 8  # 16-bit pieces of a 128-bit digest of the parameters, appended to every opened row
 
 
-def _parameters(levels: Sequence, edges: np.ndarray | None, scale: float, min_count: int | None) -> dict[str, Any]:
-    """The public parameters that give the opened numbers their meaning (rows, bins, units, suppression)."""
+def _levels(levels: Sequence) -> list[str | int | float | None]:
+    """The levels as the Python values JSON gives back: numpy scalars (np.unique's) become str / int / float, so
+    that a result published as JSON digests as it did at the parties, and parties holding equal levels built
+    differently agree. InputError for a level JSON cannot carry (bytes, tuples, NaN...): it could not be published."""
+    out = []
+    for level in levels:
+        value = level.item() if isinstance(level, np.generic) else level
+        if not (value is None or isinstance(value, (str, int)) or isinstance(value, float) and math.isfinite(value)):
+            raise InputError(f"level {level!r} is not a string, a finite number or None: levels are published as JSON")
+        out.append(value)
+    return out
+
+
+def _parameters(levels: list[str | int | float | None], edges: np.ndarray | None, scale: float,
+                min_count: int | None) -> dict[str, Any]:
+    """The public parameters that give the opened numbers their meaning (rows, bins, units, suppression); `levels`
+    as `_levels` gives them (repr is then one text per value: the digest of a table published before holds)."""
     return {"levels": [repr(lev) for lev in levels], "bins": None if edges is None else [float(e) for e in edges],
             "scale": float(scale), "min_count": min_count}
 
@@ -102,7 +118,7 @@ def group_summary(data: dict[int, tuple[Any, Any]], levels: Sequence, bins: Any 
     """
     rt = current()
     _check_sources(data)
-    levels = list(levels)
+    levels = _levels(levels)
     if len(set(levels)) != len(levels):
         raise InputError(f"levels must be distinct (a repeated level is counted twice), got {levels}")
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (np.isfinite(scale) and scale > 0):
@@ -222,7 +238,7 @@ def verify(result: dict[str, Any], verify_keys: list[bytes] | None = None, sessi
         levels, bins, scale, min_count = result["levels"], result["bins"], result["scale"], result["min_count"]
         evidence = result["evidence"]
         edges = None if bins is None else np.asarray(bins, dtype=float)
-        columns = _parameter_columns(_parameters(levels, edges, scale, min_count))
+        columns = _parameter_columns(_parameters(_levels(levels), edges, scale, min_count))
         width = 3 + (0 if edges is None else len(edges) - 1)
         table = verify_opening(evidence["table"], verify_keys=verify_keys, session=session)
         run = evidence["table"]["session"]

@@ -6,7 +6,7 @@ import functools
 import inspect
 import numbers
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -153,8 +153,8 @@ class MPCTensor:
         return tuple(self.share.shape[2:])
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
-        """torch-style size()."""
-        return self.shape if dim is None else self.shape[dim]
+        """torch-style size(): the shape, or its length along `dim` (InputError naming a dim out of range)."""
+        return self.shape if dim is None else self.shape[_dim(dim, self.dim())]
 
     def dim(self) -> int:
         """Number of dimensions."""
@@ -164,6 +164,13 @@ class MPCTensor:
         if not self.shape:
             raise TypeError("len() of a 0-d shared tensor")
         return self.shape[0]
+
+    def __iter__(self) -> Iterator["MPCTensor"]:
+        """The sub-tensors along the first dim, as torch. A 0-d tensor is a TypeError: without __iter__ Python falls
+        back to x[0], x[1]... and a 0-d tensor's IndexError ended the loop at once, silently."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d shared tensor")
+        return (self[i] for i in range(self.shape[0]))
 
     def reshape(self, *shape: Any) -> "MPCTensor":
         """Reshape (local)."""
@@ -429,17 +436,25 @@ class MPCTensor:
         a, b, _ = self._binary(other, op)
         return self._rt.ring.sub(a, b)
 
+    def _compare(self, other: Any, op: str) -> "MPCTensor":
+        """self `op` other as 0/1: [self >= other] for ">=" (1 minus it for "<"), [self <= other] for "<=" (1 minus
+        it for ">"). A shape error names `op`, the operator the caller wrote."""
+        d = self._diff(other, op)
+        bits = functions.ge_zero(self._rt, d if op in (">=", "<") else self._rt.ring.neg(d))
+        out = self._bit(bits, other)
+        return out if op in (">=", "<=") else 1.0 - out
+
     def __ge__(self, other: Any) -> "MPCTensor":
-        return self._bit(functions.ge_zero(self._rt, self._diff(other, ">=")), other)
+        return self._compare(other, ">=")
 
     def __lt__(self, other: Any) -> "MPCTensor":
-        return 1.0 - (self >= other)
+        return self._compare(other, "<")
 
     def __le__(self, other: Any) -> "MPCTensor":
-        return self._bit(functions.ge_zero(self._rt, self._rt.ring.neg(self._diff(other, "<="))), other)
+        return self._compare(other, "<=")
 
     def __gt__(self, other: Any) -> "MPCTensor":
-        return 1.0 - (self <= other)
+        return self._compare(other, ">")
 
     def ge(self, other: Any) -> "MPCTensor":
         """Elementwise >= as 0/1."""

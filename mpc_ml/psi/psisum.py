@@ -467,11 +467,33 @@ class PsiSumResult:
         return cls(obj["total"], record, partials, vks, obj["quorum"], obj["bound"])
 
 
+def _check_quorum(quorum: object) -> int:
+    """`quorum` as a positive int; PsiError naming it otherwise (0 partial decryptions would "release" beta)."""
+    if not isinstance(quorum, int) or isinstance(quorum, bool) or quorum < 1:
+        raise PsiError(f"quorum must be a positive integer (the key's threshold), got {quorum!r}")
+    return quorum
+
+
+def _check_key_threshold(group: Group, verification_keys: Mapping[int, Element], quorum: int) -> None:
+    """PsiError when `quorum` is below the key's threshold. The verification keys are g^f(i) for the key's sharing
+    polynomial f, of degree threshold - 1: when quorum - 1 is less, the keys beyond the first `quorum` are not where
+    interpolating those puts them, and `quorum` partial decryptions would combine to no plaintext in range."""
+    indices = sorted(verification_keys)
+    base = indices[:quorum]
+    for j in indices[quorum:]:  # the weight of f(i) in f(j) is lagrange_at_zero with every index moved by -j
+        terms = [(verification_keys[i], lagrange_at_zero(i - j, [m - j for m in base], group.q)) for i in base]
+        if group.multi_exp(terms) != verification_keys[j]:
+            raise PsiError(f"quorum {quorum} is below the key's threshold: the trustees' verification keys do not lie "
+                           f"on a polynomial of degree {quorum - 1} (pass the quorum of the key ceremony)")
+
+
 def release(record: SumRecord, partials: Sequence[PartialDecryption], verification_keys: Mapping[int, Element], quorum: int,
             bound: int | None = None) -> PsiSumResult:
     """Combine `quorum` valid partial decryptions into the sum (invalid ones are skipped); an empty intersection has
-    sum 0 and needs none. `bound`: the largest sum the result states; by default, and at least, what the values'
-    proofs allow (matched items times 2^bits - 1: a smaller one could leave a proven sum undecryptable)."""
+    sum 0 and needs none. `quorum` must be at least the key's threshold (checked on the verification keys: a
+    PsiError naming the quorum). `bound`: the largest sum the result states; by default, and at least, what the
+    values' proofs allow (matched items times 2^bits - 1: a smaller one could leave a proven sum undecryptable)."""
+    _check_key_threshold(record.group, verification_keys, _check_quorum(quorum))
     proven = record.count * ((1 << record.value_bits) - 1)
     bound = proven if bound is None else bound
     if not isinstance(bound, int) or isinstance(bound, bool) or bound < proven:
@@ -545,7 +567,7 @@ def intersection_sum(
     (any `quorum` of the key's trustees; more may be given) if at least `min_count` items match.
     All roles run here (so neither side caps the other's size); the client's signing key is
     registered with the trustees in passing."""
-    if len(trustees) < quorum:
+    if len(trustees) < _check_quorum(quorum):
         raise PsiError(f"{len(trustees)} trustees present, quorum is {quorum}")
     first = trustees[0]
     public_key = PublicKey(first.group, first.public_key)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,8 +28,15 @@ def _dropout_rounds(dropouts: Iterable[int] | Mapping[int, int], clients: int) -
     return {int(i): r for i, r in rounds.items()}
 
 
-def _vectors(updates: Sequence[object]) -> tuple[list[np.ndarray], tuple[int, ...]]:
-    """The updates as flat float64 vectors, and their one common shape (SecAggError naming a bad update)."""
+def _arrays(updates: Sequence[object]) -> list[np.ndarray]:
+    """The updates as float64 arrays of one common shape (SecAggError naming a bad update). A mapping is refused:
+    iterating {client_id: update} walks its keys and would sum the client ids; so is an iterator, which has no
+    length to check."""
+    if isinstance(updates, Mapping) or not isinstance(updates, Sized):
+        raise SecAggError(f"updates must be a list of vectors (one per client), got a {type(updates).__name__}: "
+                          "pass e.g. list(updates.values()) for a dict, list(updates) for an iterator")
+    if len(updates) < 2:
+        raise SecAggError(f"secure aggregation needs at least 2 clients, got {len(updates)}")
     arrays = []
     for i, u in enumerate(updates):
         if np.iscomplexobj(u):  # np.asarray(..., float64) would drop the imaginary parts with a warning only
@@ -44,14 +50,14 @@ def _vectors(updates: Sequence[object]) -> tuple[list[np.ndarray], tuple[int, ..
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise SecAggError(f"all updates must have the same shape (same number of values), got {sorted(shapes)}")
-    return [a.ravel() for a in arrays], arrays[0].shape
+    return arrays
 
 
-def _warn_clipped(vectors: list[np.ndarray], clip: float) -> None:
+def _warn_clipped(arrays: list[np.ndarray], clip: float) -> None:
     """Warn that values beyond [-clip, clip] are clipped (the total and its error bound are then the clipped sum's)."""
-    over = [i for i, v in enumerate(vectors) if np.any(np.abs(v) > clip)]
+    over = [i for i, v in enumerate(arrays) if np.any(np.abs(v) > clip)]
     if over:
-        count = sum(int(np.count_nonzero(np.abs(vectors[i]) > clip)) for i in over)
+        count = sum(int(np.count_nonzero(np.abs(arrays[i]) > clip)) for i in over)
         warnings.warn(f"{count} value(s) of updates {over} lie outside [-clip, clip] = [{-clip:g}, {clip:g}] and are "
                       "clipped: the total is the sum of the clipped updates (pass a larger clip to sum them as they are)",
                       stacklevel=3)
@@ -70,8 +76,9 @@ def aggregate(
 ) -> AggregateResult:
     """Sum the updates of the clients that do not drop, without revealing any single update.
 
-    `dropouts`: indices that stop after sharing keys (before sending their input), or a map
-    index -> 1, 2 or 3 (stop after keys, after shares, after the masked input). `threshold`:
+    `updates`: one array per client, all of one shape, in a list (or a 2-D array, one row per client; a dict is
+    refused, pass list(d.values())). `dropouts`: indices that stop after sharing keys (before sending their
+    input), or a map index -> 1, 2 or 3 (stop after keys, after shares, after the masked input). `threshold`:
     shares needed to rebuild a secret, default a majority of each neighbourhood. `neighbours`:
     SecAgg+ degree (even), default all others. Values are clipped to [-clip, clip] (with a
     warning when some are outside); the result, shaped as the updates, is within `error_bound`
@@ -81,17 +88,15 @@ def aggregate(
     round (e.g. b"task 7, round 2"), bound into the session so that `verify(..., context=...)` refuses another
     round's transcript.
     """
-    if len(updates) < 2:
-        raise SecAggError(f"secure aggregation needs at least 2 clients, got {len(updates)}")
-    vectors, shape = _vectors(updates)
-    stop = _dropout_rounds(dropouts, len(vectors))
-    params = make_params(len(vectors), len(vectors[0]), threshold=threshold, neighbours=neighbours, clip=clip, bits=bits,
+    arrays = _arrays(updates)
+    stop = _dropout_rounds(dropouts, len(arrays))
+    params = make_params(len(arrays), arrays[0].shape, threshold=threshold, neighbours=neighbours, clip=clip, bits=bits,
                          context=context)
-    _warn_clipped(vectors, clip)
+    _warn_clipped(arrays, clip)
     if client_keys is None:
-        client_keys = [Ed25519PrivateKey.generate() for _ in vectors]
-    if len(client_keys) != len(vectors) or not all(isinstance(k, Ed25519PrivateKey) for k in client_keys):
-        raise SecAggError(f"client_keys must hold one Ed25519 private key per update ({len(vectors)})")
+        client_keys = [Ed25519PrivateKey.generate() for _ in arrays]
+    if len(client_keys) != len(arrays) or not all(isinstance(k, Ed25519PrivateKey) for k in client_keys):
+        raise SecAggError(f"client_keys must hold one Ed25519 private key per update ({len(arrays)})")
     signing = {i + 1: k for i, k in enumerate(client_keys)}
     registry = {u: k.public_key().public_bytes_raw() for u, k in signing.items()}  # the PKI every client knows
     server = SecAggServer(params, registry)
@@ -107,12 +112,11 @@ def aggregate(
         server.receive(clients[u].share_keys(keys))
     routed = server.shares_round_done()
     for u in active(3):
-        server.receive(clients[u].masked_input(vectors[u - 1], routed[u], server.quantizer))
+        server.receive(clients[u].masked_input(arrays[u - 1], routed[u], server.quantizer))
     request = server.masked_round_done()
     for u in active(4):
         server.receive(clients[u].confirm(request))
     confirmations = server.consistency_round_done()
     for u in active(4):
         server.receive(clients[u].unmask(request, confirmations))
-    result = server.finish()
-    return dataclasses.replace(result, total=result.total.reshape(shape))
+    return server.finish()

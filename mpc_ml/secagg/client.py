@@ -141,8 +141,8 @@ class SecAggClient:
             raise SecAggError(f"client {self.id}: the quantizer (clip {quantizer.clip!r}, {quantizer.bits} bits) is not the "
                               f"session's (clip {p.clip!r}, {p.bits} bits)")
         values = np.asarray(update)
-        if values.shape != (p.length,):
-            raise SecAggError(f"client {self.id}: update has shape {values.shape}, expected ({p.length},)")
+        if values.shape != p.shape:
+            raise SecAggError(f"client {self.id}: update has shape {values.shape}, expected the session's {p.shape}")
         received: dict[int, tuple[int, int]] = {}
         for data in shares:
             sender, pair = self._receive_share(data, received)
@@ -151,7 +151,8 @@ class SecAggClient:
             raise DropoutError(
                 f"client {self.id}: shares from {len(received)} neighbours; at least {p.threshold - 1} (threshold - 1) are "
                 "needed to mask an input")
-        total = quantizer.quantize(values) + mask(derive(self._b.to_bytes(32, "little"), "self mask", p.session), p.length)
+        total = quantizer.quantize(values.ravel())
+        total = total + mask(derive(self._b.to_bytes(32, "little"), "self mask", p.session), p.length)
         for v in sorted(received):
             pad = mask(derive(agree(self._s, self._keys[v].s_pk, f"keys of client {v}"), "pairwise mask", p.session), p.length)
             total = total + pad if pair_sign(self.id, v) > 0 else total - pad

@@ -8,6 +8,7 @@ an Ed25519 signature, by the key in that client's Keys message, over the session
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -20,7 +21,8 @@ from .errors import SecAggError
 from .quantize import usable_clip
 
 MAGIC = b"QSAG"
-VERSION = 2  # 2: the consistency-check round (Confirm) between the unmask request and the answers
+VERSION = 3  # 2: the consistency-check round (Confirm); 3: Params carry the updates' shape
+MAX_DIMS = 32  # dimensions of an update's shape that Params carry
 FIELD = 2**255 - 19  # Shamir shares live in GF(2^255 - 19)
 SHARE_PLAINTEXT = 4 + 4 + 32 + 32  # from, to, share of s_sk, share of b
 SHARE_CIPHERTEXT = SHARE_PLAINTEXT + 16  # AES-GCM tag
@@ -37,7 +39,7 @@ class Reader:
             raise SecAggError(f"{name}: not a secure-aggregation message (bad magic)")
         version, got = self.take(1)[0], self.take(1)[0]
         if version != VERSION:
-            raise SecAggError(f"{name}: unsupported version {version}")
+            raise SecAggError(f"{name}: unsupported version {version} (this release reads version {VERSION} only)")
         if got != kind:
             raise SecAggError(f"{name}: wrong message kind {got}, expected {kind}")
 
@@ -105,7 +107,8 @@ def digest(data: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Params:
-    """Server, first: session id and the round's parameters."""
+    """Server, first: session id and the round's parameters. `shape` is the updates' shape (default the flat
+    `length`): it is signed with the rest, so that the total read back from a transcript has the clients' shape."""
 
     session: bytes
     clients: int
@@ -114,9 +117,12 @@ class Params:
     degree: int
     bits: int
     clip: float
+    shape: tuple[int, ...] | None = None
     KIND: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
+        if self.shape is None:
+            object.__setattr__(self, "shape", (self.length,))
         problems = []
         if len(self.session) != 16:
             problems.append("session id must be 16 bytes")
@@ -124,6 +130,8 @@ class Params:
             problems.append(f"clients must be at least 2, got {self.clients}")
         if not 1 <= self.length < 2**30:
             problems.append(f"vector length must be positive, got {self.length}")
+        elif len(self.shape) > MAX_DIMS or min(self.shape, default=1) < 1 or math.prod(self.shape) != self.length:
+            problems.append(f"shape {self.shape} is not {self.length} values in at most {MAX_DIMS} positive dimensions")
         if not 1 <= self.degree <= self.clients - 1:
             problems.append(f"neighbours must be 1..{self.clients - 1}, got {self.degree}")
         elif self.degree % 2 and self.degree != self.clients - 1:
@@ -154,18 +162,23 @@ class Params:
 
     def to_bytes(self) -> bytes:
         """Wire encoding."""
-        return header(self.KIND) + self.session + struct.pack(
-            ">IIHIBd", self.clients, self.length, self.threshold, self.degree, self.bits, self.clip
-        )
+        assert self.shape is not None  # set by __post_init__
+        return (header(self.KIND) + self.session + struct.pack(">IIB", self.clients, self.length, len(self.shape))
+                + struct.pack(f">{len(self.shape)}I", *self.shape)
+                + struct.pack(">HIBd", self.threshold, self.degree, self.bits, self.clip))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Params:
         """Parse and check."""
         r = Reader(data, cls.KIND, "params")
         session = r.take(16)
-        clients, length, threshold, degree, bits, clip = r.unpack("IIHIBd")
+        clients, length, dims = r.unpack("IIB")
+        if dims > MAX_DIMS:
+            raise SecAggError(f"params: shape of {dims} dimensions (at most {MAX_DIMS})")
+        shape = r.unpack(f"{dims}I")
+        threshold, degree, bits, clip = r.unpack("HIBd")
         r.end()
-        return cls(session, clients, length, threshold, degree, bits, clip)
+        return cls(session, clients, length, threshold, degree, bits, clip, shape)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ and each round's end runs under the server's lock.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import secrets
 import threading
@@ -45,18 +46,38 @@ class AggregateResult:
 
 
 def make_params(
-    clients: int, length: int, *, threshold: int | None = None, neighbours: int | None = None, clip: float = 1.0,
-    bits: int | None = None, context: bytes | None = None,
+    clients: int, shape: int | tuple[int, ...], *, threshold: int | None = None, neighbours: int | None = None,
+    clip: float = 1.0, bits: int | None = None, context: bytes | None = None,
 ) -> Params:
-    """Fresh session parameters; defaults: complete graph, majority threshold, widest safe quantisation. With a
-    `context` (the task and round, known to clients and auditors), the session id is derived from it, so that a
-    transcript of another round does not pass for this one (`verify(..., context=...)`); else it is random."""
-    degree = clients - 1 if neighbours is None else neighbours
+    """Fresh session parameters for `clients` updates of `shape` (an int: flat vectors of that length); defaults:
+    complete graph, majority threshold, widest safe quantisation. With a `context` (the task and round, known to
+    clients and auditors), the session id is derived from it, so that a transcript of another round does not pass
+    for this one (`verify(..., context=...)`); else it is random. The counts must be Python or numpy integers: a
+    float (3.0 from a config file) or a bool is a SecAggError naming the argument, not 3 or 1."""
+    clients = _whole("clients", clients)
+    dims = _dims(shape)
+    degree = clients - 1 if neighbours is None else _whole("neighbours", neighbours)
     if threshold is None:
         threshold = (degree + 1) // 2 + 1 if degree >= 2 else degree + 1
     session = secrets.token_bytes(16) if context is None else session_of(context)
-    return Params(session, clients, length, threshold, degree, default_bits(clients) if bits is None else bits,
-                  real_clip(clip))
+    return Params(session, clients, math.prod(dims), _whole("threshold", threshold), degree,
+                  default_bits(clients) if bits is None else _whole("bits", bits), real_clip(clip), dims)
+
+
+def _dims(shape: object) -> tuple[int, ...]:
+    """The updates' shape as a tuple of ints (an int: a flat vector); SecAggError naming shape otherwise."""
+    dims = shape if isinstance(shape, tuple) else (shape,)
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+        raise SecAggError(f"shape must be an integer or a tuple of integers, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def _whole(name: str, value: object) -> int:
+    """`value` as an int when it is an integer (not a bool, which would pass for 0 or 1); SecAggError naming `name`
+    otherwise (Params then checks the range)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise SecAggError(f"{name} must be an integer, got {value!r}")
+    return int(value)
 
 
 def real_clip(clip: object) -> float:
@@ -246,5 +267,5 @@ class SecAggServer:
         self.transcript.append(Result(total).to_bytes())
         count = len(self._c.masked)
         q = self.quantizer
-        return AggregateResult(q.dequantize_sum(total, count), sorted(self._c.masked), q.error_bound(count), list(self.transcript),
-                               tuple(disputes or ()))
+        return AggregateResult(q.dequantize_sum(total, count).reshape(self.params.shape), sorted(self._c.masked),
+                               q.error_bound(count), list(self.transcript), tuple(disputes or ()))

@@ -52,7 +52,8 @@ def from_json(text: str | bytes) -> list[bytes]:
 def verify(transcript: list[bytes] | str, peer_keys: Mapping[int, bytes] | None = None,
            context: bytes | None = None) -> AggregateResult:
     """Replay every message through the server's checks, cross-check every revealed share, and
-    recompute the aggregate; raise SecAggError naming the first failure, else return the result. A revealed
+    recompute the aggregate; raise SecAggError naming the first failure, else return the result (its total shaped as
+    the updates, as the signed session parameters state, so it equals `aggregate(...).total`). A revealed
     share beyond the needed ones that is wrong does not change the total (each rebuilt secret is checked against
     its commitment or public key): it is listed in the result's `disputes`, naming the dealer and the holder,
     one of whom lied.
