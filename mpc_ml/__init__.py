@@ -40,12 +40,7 @@ def init(parties: int | None = None, quorum: int | None = None, precision: int =
         parties = 3
     if not isinstance(parties, int) or isinstance(parties, bool) or parties < 3:
         raise InputError(f"parties must be an integer >= 3, got {parties!r}")
-    most = (parties - 1) // 2 + 1  # t < n/2
-    if quorum is not None and (not isinstance(quorum, int) or isinstance(quorum, bool) or not 2 <= quorum <= most):
-        raise InputError(f"quorum must be an integer in 2..{most} for {parties} parties (an honest majority "
-                         f"opens values: fewer than half may collude), got {quorum!r}")
-    t = most - 1 if quorum is None else quorum - 1
-    _runtime.set_current(_runtime.simulated(parties, t, precision))
+    _runtime.set_current(_runtime.simulated(parties, _runtime.threshold_for(parties, quorum), precision))
 
 
 def _single_threaded_blas() -> None:

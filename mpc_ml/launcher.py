@@ -342,6 +342,7 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
         raise InputError(f"-n must be at least 3, got {n}")
     if not Path(script).is_file():
         raise InputError(f"script {script} does not exist")
+    check_subsets(n, (n - 1) // 2 if threshold is None else threshold)  # once here, not once by every party
     with tempfile.TemporaryDirectory(prefix="quorum-mpc-") as tmp:
         socks = _listeners(n)
         peers = write_local_deployment(n, Path(tmp), threshold, [s.getsockname()[1] for s in socks])
@@ -363,6 +364,9 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
             raise
     if first is not None and codes[first] == 0:
         print(f"quorum mpc: party {first} exited while the others still needed it; they stopped", file=sys.stderr)
+    elif first is not None and codes[first] == -signal.SIGTERM:
+        print(f"quorum mpc: party {first} went silent: the others stopped waiting for it (exit code {PEER_FAILED}) "
+              f"and it was stopped {grace:g} s later", file=sys.stderr)
     elif first is not None:
         print(f"quorum mpc: party {first} failed first (exit code {codes[first]}); see its error above",
               file=sys.stderr)
@@ -394,7 +398,8 @@ def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], i
     local work would otherwise keep a failed run alive). Returns the exit codes and the party that failed
     first: the first, in exit order, to fail by its own error (not PEER_FAILED: its processes may end after
     those its failure stopped); else, if every failure is PEER_FAILED, a party that exited with 0 (it left while
-    the others still needed it: its interpreter may end after theirs); else the first to fail at all."""
+    the others still needed it: its interpreter may end after theirs), or one still running when they gave up
+    and stopped here (it sent nothing: the others' PartyTimeout names it); else the first to fail at all."""
     exits: queue.Queue[int] = queue.Queue()
     order: list[int] = []
     for i, p in enumerate(procs):
@@ -417,7 +422,7 @@ def _wait_all(procs: list[subprocess.Popen], grace: float) -> tuple[list[int], i
         _stop(procs)
     codes = [p.wait() for p in procs]
     if own is None and any_ is not None:  # only "a peer is gone" failures: a party that ended with 0 left them
-        left = [i for i in order if codes[i] == 0]
+        left = [i for i in order if codes[i] == 0] or [i for i in order if codes[i] == -signal.SIGTERM]
         if left:
             return codes, left[0]
     return codes, own if own is not None else any_

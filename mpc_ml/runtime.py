@@ -300,6 +300,16 @@ class Runtime:
         self.comm.close()
 
 
+def threshold_for(parties: int, quorum: int | None) -> int:
+    """t for `quorum` of `parties` needed to open a value (quorum = t + 1; default the honest majority
+    floor((n - 1) / 2) + 1); InputError for a quorum outside 2..that majority."""
+    most = (parties - 1) // 2 + 1  # t < n/2
+    if quorum is not None and (not isinstance(quorum, int) or isinstance(quorum, bool) or not 2 <= quorum <= most):
+        raise InputError(f"quorum must be an integer in 2..{most} for {parties} parties (an honest majority "
+                         f"opens values: fewer than half may collude), got {quorum!r}")
+    return most - 1 if quorum is None else quorum - 1
+
+
 def check_subsets(n: int, t: int) -> None:
     """InputError when (n, t) needs more than MAX_SUBSETS PRSS subsets. There is one seed per subset of n - t
     parties, C(n, t) of them, every draw reads each stream and an AND gate's work grows with C(n, t)^2: C(12, 5) =

@@ -18,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--peers", default=None, help="peers file (JSON) of a deployment")
     run.add_argument("--key", default=None, help="this party's key file (default: partyI.key beside --peers)")
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for a party before failing")
+    run.add_argument("--quorum", type=int, default=None,
+                     help="with -n: parties needed to open a value (default a majority, floor((N-1)/2) + 1)")
     run.add_argument("script")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(func=_run)
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mpc_ml import launcher
+    from mpc_ml import launcher, runtime
     from mpc_ml.errors import MPCError
 
     try:
@@ -38,11 +40,16 @@ def _run(args: argparse.Namespace) -> int:
             if args.party is None or args.peers is None or args.n is not None:
                 print("quorum mpc run: use either -n N, or --party I with --peers FILE", file=sys.stderr)
                 return 2
+            if args.quorum is not None:
+                print("quorum mpc run: --quorum goes with -n (a deployment's is its peers file's threshold + 1)",
+                      file=sys.stderr)
+                return 2
             return launcher.run_party(args.party, args.peers, args.key, args.script, args.args, args.timeout)
         if args.n is None:
             print("quorum mpc run: -n N is required (or --party I --peers FILE)", file=sys.stderr)
             return 2
-        return launcher.run_local(args.n, args.script, args.args, args.timeout)
+        threshold = None if args.quorum is None else runtime.threshold_for(args.n, args.quorum)
+        return launcher.run_local(args.n, args.script, args.args, args.timeout, threshold)
     except MPCError as exc:
         print(f"quorum mpc run: {exc}", file=sys.stderr)
         return 2

@@ -72,7 +72,7 @@ def parse_credentials_pin(value: str) -> frozenset[str]:
     try:
         given = parse_public_credentials(data)
     except VoterListError as exc:
-        raise PinError(f"--credentials: {value}: {exc}") from None
+        raise PinError(f"--credentials: {value}: not a list of public credentials: {'; '.join(exc.errors)}") from None
     return frozenset(credential for credential, _ in given.values())
 
 

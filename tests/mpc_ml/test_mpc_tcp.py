@@ -328,3 +328,42 @@ def test_a_frame_of_another_size_than_the_round_s_is_refused_from_its_header(tmp
     finally:
         for c in comms.values():
             c.close()  # type: ignore[union-attr]
+
+
+def test_a_silent_party_is_the_one_named_not_those_that_gave_up_waiting_for_it(tmp_path):
+    """Party 2 sends nothing (it sleeps past --timeout): the others raise PartyTimeout naming it and exit 3, and
+    `quorum mpc run` stops it. It is the one named; no party that gave up waiting is said to have failed first."""
+    res = _run(tmp_path, """
+        import time, numpy as np, mpc_ml
+        mpc_ml.init()
+        x = mpc_ml.cryptensor(np.ones(3), src=0)
+        if mpc_ml.get_rank() == 2:
+            time.sleep(300)
+        print((x * x).get_plain_text())
+        """, "-n", "3", "--timeout", "2")
+    assert res.returncode == 1
+    assert "PartyTimeout: party 2 sent nothing" in res.stderr
+    assert "party 2 went silent: the others stopped waiting for it (exit code 3) and it was stopped 2 s later" \
+        in res.stderr, res.stderr[-2000:]
+    assert "failed first" not in res.stderr, res.stderr[-2000:]
+
+
+def test_quorum_sets_how_many_parties_open_and_the_subset_limit_is_refused_once(tmp_path):
+    """`--quorum K` with -n is init(quorum=K) for every party: 7 parties with quorum 2 run (7 PRSS subsets), where
+    the default quorum (4: C(7, 3) = 35 subsets) would also run but 12 parties' default (C(12, 5) = 792) is refused
+    by the launcher itself, once, before any party starts; a quorum outside 2..majority is named."""
+    script = """
+        import numpy as np, mpc_ml
+        from mpc_ml import runtime
+        mpc_ml.init()
+        out = (mpc_ml.cryptensor(np.arange(3.0), src=0) * 2).get_plain_text(dst=0)
+        if out is not None:
+            print("OK", mpc_ml.get_world_size(), runtime.current().t + 1, out.tolist())
+        """
+    res = _run(tmp_path, script, "-n", "7", "--quorum", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["OK", "7", "2", "[0.0,", "2.0,", "4.0]"]
+    big = _run(tmp_path, script, "-n", "12")
+    assert big.returncode == 2 and big.stderr.count("C(12, 5) = 792") == 1, big.stderr[-2000:]
+    bad = _run(tmp_path, script, "-n", "5", "--quorum", "4")
+    assert bad.returncode == 2 and "quorum must be an integer in 2..3 for 5 parties" in bad.stderr, bad.stderr
