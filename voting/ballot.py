@@ -299,9 +299,9 @@ def reveal_json(ctx: ElectionContext, secrets: BallotSecrets) -> list[dict[str, 
             for c in ctx.manifest.contests]
 
 
-def parse_reveal(ctx: ElectionContext, reveal: Any) -> list[tuple[list[Any], list[int]]]:
-    """A Benaloh reveal's plaintexts and nonces per contest, in manifest order; DecodeError naming the field if it
-    is not shaped like one (the plaintexts' values are check_reveal's to judge)."""
+def parse_reveal(ctx: ElectionContext, reveal: Any) -> list[tuple[list[int], list[int]]]:
+    """A Benaloh reveal's plaintexts (each 0 or 1) and nonces per contest, in manifest order; DecodeError naming the
+    field if it is not shaped like one (whether they open the ballot is check_reveal's to judge)."""
     _list(reveal, len(ctx.manifest.contests), "reveal")
     parsed = []
     for i, (contest, item) in enumerate(zip(ctx.manifest.contests, reveal)):
@@ -310,6 +310,9 @@ def parse_reveal(ctx: ElectionContext, reveal: Any) -> list[tuple[list[Any], lis
             raise DecodeError(where, f"expected {{id: {contest.id!r}, plaintexts, nonces}}")
         n = len(contest.options)
         ms = _list(item["plaintexts"], n, f"{where}.plaintexts")
+        for j, m in enumerate(ms):
+            if type(m) is not int or m not in (0, 1):
+                raise DecodeError(f"{where}.plaintexts[{j}]", "expected 0 or 1")
         rs = [ctx.group.scalar_from_hex(r, f"{where}.nonces[{j}]") for j, r in enumerate(_list(item["nonces"], n, f"{where}.nonces"))]
         parsed.append((ms, rs))
     return parsed
@@ -324,8 +327,6 @@ def check_reveal(ctx: ElectionContext, ballot: Ballot, reveal: Any) -> list[str]
     problems: list[str] = []
     for i, (contest, cb, (ms, rs)) in enumerate(zip(ctx.manifest.contests, ballot.contests, parsed)):
         for j, (m, r, ct) in enumerate(zip(ms, rs, cb.selections)):
-            if type(m) is not int or m not in (0, 1):
-                problems.append(f"reveal[{i}].plaintexts[{j}]: expected 0 or 1")
-            elif ctx.public_key.encrypt(m, r)[0] != ct:
+            if ctx.public_key.encrypt(m, r)[0] != ct:
                 problems.append(f"reveal[{i}]: option {contest.options[j]!r} is not the encryption of {m} with the revealed nonce")
     return problems

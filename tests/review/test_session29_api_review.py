@@ -275,3 +275,22 @@ def test_a_bad_credential_authority_file_is_named_by_its_body_field(app: Flask, 
         _require(response.status_code == 422, f"{text!r}: {response.status_code}")
         assert response.get_json()["errors"][0]["field"] == "credentials_csv", response.get_json()
     assert {v["delivery"] for v in admin.get(f"{URL}/voters").get_json()["voters"]} == {"none"}
+
+
+@pytest.mark.parametrize("plaintext", ["1", True, 2, None])
+def test_a_reveal_whose_plaintext_is_not_0_or_1_is_named_by_its_field(app: Flask, admin: FlaskClient,  # noqa: F811
+                                                                      plaintext: Any) -> None:
+    """Failed before (fixed in session 29): voting/ballot.py check_reveal judged a plaintext of the wrong type ("1",
+    true, 2) with the openings, so POST .../challenges answered "Verification failed" with an empty errors[].field
+    (the message named it). parse_reveal refuses it as malformed input, naming reveal[i].plaintexts[j]; nothing is
+    stored."""
+    _, issued = _open_election(app, admin)
+    ctx = Election(app.extensions["quorum"].board, "club").context()
+    ballot, secrets = encrypt_ballot(ctx, issued[0]["credential"], {"chair": ["ann"], "pool": ["yes"]})
+    reveal = reveal_json(ctx, secrets)
+    reveal[0]["plaintexts"][1] = plaintext
+    before = len(_entries(app.test_client()))
+    response = api_post(app.test_client(), f"{URL}/challenges", {"ballot": ballot, "reveal": reveal})
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [{"field": "reveal[0].plaintexts[1]", "message": "expected 0 or 1"}]
+    assert len(_entries(app.test_client())) == before
