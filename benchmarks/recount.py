@@ -145,7 +145,8 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], node_version: s
               + ", ".join(f"{r['js_ms'] * 10000 / 60000:.0f} min ({r['group']})" for r in rows)
               + " of one core; the page shows its progress between chunks, each of them some "
               + ", ".join(f"{r['js_ms'] * 2048 / r['equations']:.0f} ms ({r['group']})" for r in rows)
-              + ", and gets the event loop back every 50 ms within them (crypto/batch.js holdsWeightedYielding)."]
+              + ", and gets the event loop back between the windows of their multi-exponentiation (at most every "
+              "50 ms; crypto/batch.js holdsWeightedYielding)."]
     return "\n".join(lines)
 
 

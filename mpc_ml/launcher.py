@@ -36,6 +36,7 @@ from .prss import subsets
 from .runtime import Runtime, Stats, check_subsets
 
 ENV_PEERS, ENV_PARTY, ENV_KEY, ENV_TIMEOUT = "QUORUM_MPC_PEERS", "QUORUM_MPC_PARTY", "QUORUM_MPC_KEY", "QUORUM_MPC_TIMEOUT"
+ENV_BLAME = "QUORUM_MPC_BLAME"  # where a party stopped by another's failure names that party for `quorum mpc run`
 PEER_FAILED = 3  # a party's exit code when another party's failure stopped it
 ENV_LISTEN_FD = "QUORUM_MPC_LISTEN_FD"  # a listening socket inherited from `quorum mpc run` (no port race)
 
@@ -207,12 +208,18 @@ def _check_seeds(comm, me: int, n: int, seeds: dict[tuple[int, ...], bytes]) -> 
 def _exit_peer_failed_on_peer_errors() -> None:
     """In a party process: an uncaught PartyDied or PartyTimeout (this party stopped because another failed or went
     silent) exits with PEER_FAILED, not 1, so that `quorum mpc run` names the party whose own error stopped the run
-    whatever order their processes end in."""
+    whatever order their processes end in; the party the error names is left for it in $QUORUM_MPC_BLAME."""
     report = sys.excepthook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         report(kind, exc, tb)
         if issubclass(kind, (PartyDied, PartyTimeout)):
+            blame, party = os.environ.get(ENV_BLAME), getattr(exc, "party", None)
+            if blame and isinstance(party, int):
+                try:
+                    (Path(blame) / f"blame{os.environ.get(ENV_PARTY, '')}").write_text(str(party))
+                except OSError:
+                    pass  # the launcher then names a party by the order of exits
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(PEER_FAILED)
@@ -349,7 +356,7 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
         procs = []
         for i in range(n):
             env = dict(os.environ, **{ENV_PEERS: str(peers), ENV_PARTY: str(i), ENV_KEY: str(Path(tmp) / f"party{i}.key"),
-                                      ENV_LISTEN_FD: str(socks[i].fileno()),
+                                      ENV_LISTEN_FD: str(socks[i].fileno()), ENV_BLAME: tmp,
                                       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
             if timeout is not None:
                 env[ENV_TIMEOUT] = str(timeout)
@@ -362,22 +369,41 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
         except BaseException:
             _stop(procs)  # no party outlives the launcher
             raise
+        blamed = _blamed(Path(tmp), n)
+        if blamed is not None and (first is None or codes[first] in (0, PEER_FAILED, -signal.SIGTERM)):
+            first = blamed  # no party failed by its own error: the one the others' errors name
     if first is not None and codes[first] == 0:
         print(f"quorum mpc: party {first} exited while the others still needed it; they stopped", file=sys.stderr)
-    elif first is not None and codes[first] == -signal.SIGTERM:
-        print(f"quorum mpc: party {first} went silent: the others stopped waiting for it (exit code {PEER_FAILED}) "
-              f"and it was stopped {grace:g} s later", file=sys.stderr)
+    elif first is not None and codes[first] in (PEER_FAILED, -signal.SIGTERM):
+        print(f"quorum mpc: party {first} went silent (or left): the others stopped waiting for it, see their "
+              "errors above" + (f"; it was stopped {grace:g} s later" if codes[first] == -signal.SIGTERM else ""),
+              file=sys.stderr)
     elif first is not None:
         print(f"quorum mpc: party {first} failed first (exit code {codes[first]}); see its error above",
               file=sys.stderr)
     for i, c in enumerate(codes):
-        if c == -signal.SIGTERM and first is not None and i != first:
+        if i == first:
+            continue
+        if c == -signal.SIGTERM and first is not None:
             print(f"quorum mpc: party {i} was stopped {grace:g} s after party {first} failed", file=sys.stderr)
-        elif c == PEER_FAILED and i != first:
+        elif c == PEER_FAILED:
             print(f"quorum mpc: party {i} stopped because another party failed (exit code {c})", file=sys.stderr)
         elif c != 0:
             print(f"quorum mpc: party {i} exited with code {c}", file=sys.stderr)
     return max((abs(c) for c in codes), default=0) and 1
+
+
+def _blamed(directory: Path, n: int) -> int | None:
+    """The party most often named by the parties that stopped on a PartyDied or PartyTimeout (each leaves the one
+    its error names in `directory`; ties: the lowest index), or None if none did."""
+    named = []
+    for i in range(n):
+        try:
+            named.append(int((directory / f"blame{i}").read_text()))
+        except (OSError, ValueError):
+            continue
+    named = [j for j in named if 0 <= j < n]
+    return min(set(named), key=lambda j: (-named.count(j), j)) if named else None
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:

@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.n is None:
             print("quorum mpc run: -n N is required (or --party I --peers FILE)", file=sys.stderr)
             return 2
-        threshold = None if args.quorum is None else runtime.threshold_for(args.n, args.quorum)
+        threshold = None if args.quorum is None or args.n < 3 else runtime.threshold_for(args.n, args.quorum)
         return launcher.run_local(args.n, args.script, args.args, args.timeout, threshold)
     except MPCError as exc:
         print(f"quorum mpc run: {exc}", file=sys.stderr)

@@ -121,15 +121,17 @@ class Params:
     KIND: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
-        if self.shape is None:
-            object.__setattr__(self, "shape", (self.length,))
+        shape = (self.length,) if self.shape is None else self.shape
+        if not isinstance(shape, (tuple, list)) or not all(type(d) is int for d in shape):
+            raise SecAggError(f"params: shape must be a tuple of integers, got {shape!r}")
+        object.__setattr__(self, "shape", tuple(shape))
         problems = []
         if len(self.session) != 16:
             problems.append("session id must be 16 bytes")
         if not 2 <= self.clients < 2**31:
             problems.append(f"clients must be at least 2, got {self.clients}")
         if not 1 <= self.length < 2**30:
-            problems.append(f"vector length must be positive, got {self.length}")
+            problems.append(f"vector length must be in 1..2^30 - 1, got {self.length} (shape {self.shape})")
         elif len(self.shape) > MAX_DIMS or min(self.shape, default=1) < 1 or math.prod(self.shape) != self.length:
             problems.append(f"shape {self.shape} is not {self.length} values in at most {MAX_DIMS} positive dimensions")
         if not 1 <= self.degree <= self.clients - 1:

@@ -65,10 +65,11 @@ def make_params(
 
 
 def _dims(shape: object) -> tuple[int, ...]:
-    """The updates' shape as a tuple of ints (an int: a flat vector); SecAggError naming shape otherwise."""
-    dims = shape if isinstance(shape, tuple) else (shape,)
-    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
-        raise SecAggError(f"shape must be an integer or a tuple of integers, got {shape!r}")
+    """The updates' shape as a tuple of positive ints (an int: a flat vector; a list as a tuple, as numpy takes it);
+    SecAggError naming shape otherwise."""
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in dims):
+        raise SecAggError(f"shape must be a positive integer or a tuple of positive integers, got {shape!r}")
     return tuple(int(d) for d in dims)
 
 

@@ -115,7 +115,7 @@ def test_killed_party_gives_clear_error(tmp_path):
         """, "-n", "3", "--timeout", "20")
     assert res.returncode != 0
     assert sorted(res.stdout.split()) == ["1", "1", "died", "died"]
-    assert "party 1 exited with code 9" in res.stderr
+    assert "party 1 failed first (exit code 9)" in res.stderr and "party 1 exited" not in res.stderr  # said once
 
 
 def test_stalled_party_times_out(tmp_path):
@@ -330,22 +330,24 @@ def test_a_frame_of_another_size_than_the_round_s_is_refused_from_its_header(tmp
             c.close()  # type: ignore[union-attr]
 
 
-def test_a_silent_party_is_the_one_named_not_those_that_gave_up_waiting_for_it(tmp_path):
-    """Party 2 sends nothing (it sleeps past --timeout): the others raise PartyTimeout naming it and exit 3, and
-    `quorum mpc run` stops it. It is the one named; no party that gave up waiting is said to have failed first."""
-    res = _run(tmp_path, """
+@pytest.mark.parametrize("opening", ["(x * x).get_plain_text()", "x.get_plain_text(dst=0)"])
+def test_a_silent_party_is_the_one_named_not_those_that_gave_up_waiting_for_it(tmp_path, opening):
+    """Party 2 sends nothing (it sleeps past --timeout): the parties waiting for it raise PartyTimeout naming it and
+    exit 3 (with an opening to party 0 only, party 1 sends its share and finishes with 0), and `quorum mpc run`
+    stops it. It is the one named, from the others' errors; no party that gave up waiting or finished is blamed."""
+    res = _run(tmp_path, f"""
         import time, numpy as np, mpc_ml
         mpc_ml.init()
         x = mpc_ml.cryptensor(np.ones(3), src=0)
         if mpc_ml.get_rank() == 2:
             time.sleep(300)
-        print((x * x).get_plain_text())
+        print({opening})
         """, "-n", "3", "--timeout", "2")
     assert res.returncode == 1
     assert "PartyTimeout: party 2 sent nothing" in res.stderr
-    assert "party 2 went silent: the others stopped waiting for it (exit code 3) and it was stopped 2 s later" \
-        in res.stderr, res.stderr[-2000:]
-    assert "failed first" not in res.stderr, res.stderr[-2000:]
+    assert "party 2 went silent (or left): the others stopped waiting for it, see their errors above; it was " \
+        "stopped 2 s later" in res.stderr, res.stderr[-2000:]
+    assert "failed first" not in res.stderr and "exited while the others" not in res.stderr, res.stderr[-2000:]
 
 
 def test_quorum_sets_how_many_parties_open_and_the_subset_limit_is_refused_once(tmp_path):

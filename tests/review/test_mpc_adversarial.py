@@ -461,7 +461,8 @@ def test_cli_timeout_applies_to_one_party_of_a_deployment(tmp_path, monkeypatch)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     for name in (launcher.ENV_PEERS, launcher.ENV_PARTY, launcher.ENV_KEY):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test
-    args = argparse.Namespace(n=None, party=1, peers=str(peers), key=None, timeout=1.5, script=str(script), args=[])
+    args = argparse.Namespace(n=None, party=1, peers=str(peers), key=None, timeout=1.5, quorum=None, script=str(script),
+                              args=[])
     cmd_mpc._run(args)
     assert seen.get("t") is not None and float(seen["t"]) == 1.5, f"the party runs with timeout {seen.get('t')!r}"
 

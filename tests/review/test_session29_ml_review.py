@@ -335,3 +335,21 @@ def test_psi_sum_with_a_quorum_below_the_keys_threshold_names_the_quorum():
         intersection_sum(values, ["a", "b"], keys[:1], quorum=1, max_value=10, min_count=0)
     with pytest.raises(PsiError, match="quorum|trustee"):
         intersection_sum(values, ["a", "b"], [], quorum=0, max_value=10, min_count=0)
+
+
+@pytest.mark.parametrize("shape", [(2.0, 3.0), ("a",), (True, 6)])
+def test_session_parameters_with_a_shape_of_non_integers_are_a_secagg_error(shape):
+    """mpc_ml/secagg/messages.py Params (built directly, not through make_params): a shape of floats, strings or
+    bools is a SecAggError naming shape (it raised a bare struct.error or TypeError later); a list is read as the
+    tuple it holds, and make_params names a non-positive dimension."""
+    from mpc_ml.secagg.errors import SecAggError
+    from mpc_ml.secagg.messages import Params
+    from mpc_ml.secagg.server import make_params
+
+    base = make_params(3, (2, 3))
+    with pytest.raises(SecAggError, match="shape"):
+        Params(base.session, 3, 6, base.threshold, base.degree, base.bits, base.clip, shape)
+    assert Params(base.session, 3, 6, base.threshold, base.degree, base.bits, base.clip, [2, 3]).shape == (2, 3)
+    assert make_params(3, [2, 3]).shape == (2, 3)
+    with pytest.raises(SecAggError, match="shape must be a positive integer"):
+        make_params(3, (2, -3))

@@ -22,8 +22,8 @@ import { sha256 } from "../crypto/hashing.js";
 
 /** Proof equations checked as one weighted product (one multi-exponentiation by Pippenger's buckets): whole ballots
  * are added to a chunk until it holds this many (about 30 ballots of 12 options: 3 s in modp), then progress is
- * shown; within a chunk the multi-exponentiation hands the event loop back every 50 ms (holdsWeightedYielding), so
- * the page never freezes for the chunk's seconds. A chunk that fails is checked ballot by ballot to name its first
+ * shown; within a chunk the multi-exponentiation hands the event loop back between its windows (about every 0.1 s in
+ * modp: holdsWeightedYielding), so the page does not freeze for the chunk's seconds. A chunk that fails is checked ballot by ballot to name its first
  * ballot whose proofs fail. */
 const CHUNK_EQUATIONS = 2048;
 
