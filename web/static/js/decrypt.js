@@ -43,6 +43,7 @@ $("decrypt-form").addEventListener("submit", async (event) => {
     const entries = await readBoard(root.dataset.api, "refusing to decrypt", (read) => {
       status.textContent = `Reading the board… ${read} entries read`;
     });
+    const base = await baseHash(entries, "refusing to decrypt");  // first: it needs the parameter entries and names them
     const group = getGroup(entries[0].payload.group.name);
     const key = TrusteeKey.fromJSON(group, secret);
     if (key.index !== index) throw new Error(`this backup belongs to trustee ${key.index}, you are trustee ${index}`);
@@ -52,7 +53,6 @@ $("decrypt-form").addEventListener("submit", async (event) => {
         + "ceremony): choose the file you downloaded at this election's key ceremony");
     }
     announce(status, "Checking the board and recounting the tally from the published ballots…");
-    const base = await baseHash(entries, "refusing to decrypt");
     const tally = await checkedTally(group, entries, base, (done, total) => {
       status.textContent = `Checking the board and recounting the tally from the published ballots… ${done} of ${total} ballots checked`;
     });
