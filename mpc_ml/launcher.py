@@ -349,10 +349,11 @@ def run_local(n: int, script: str, args: list[str], timeout: float | None = None
         raise InputError(f"-n must be at least 3, got {n}")
     if not Path(script).is_file():
         raise InputError(f"script {script} does not exist")
-    check_subsets(n, (n - 1) // 2 if threshold is None else threshold)  # once here, not once by every party
+    t = (n - 1) // 2 if threshold is None else threshold
+    check_subsets(n, t)  # once here, not once by every party
     with tempfile.TemporaryDirectory(prefix="quorum-mpc-") as tmp:
         socks = _listeners(n)
-        peers = write_local_deployment(n, Path(tmp), threshold, [s.getsockname()[1] for s in socks])
+        peers = write_local_deployment(n, Path(tmp), t, [s.getsockname()[1] for s in socks])
         procs = []
         for i in range(n):
             env = dict(os.environ, **{ENV_PEERS: str(peers), ENV_PARTY: str(i), ENV_KEY: str(Path(tmp) / f"party{i}.key"),

@@ -23,7 +23,6 @@ from web.sri import BoothAssets
 from web.state import AppState
 
 
-
 def board_key(path: Path) -> SigningKey:
     """The board's signing key from the data folder, created (mode 0600) on first start; a process starting at the
     same moment reads the key written first. A key file that cannot be read or written raises ConfigError."""

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from threshold.errors import DecodeError, ProtocolError, QuorumError
 from threshold.groups import GROUP_NAMES, get_group
 from voting import db as board_db
+from voting.ballot import ballot_hex_bytes
 from voting.board import Board, LockedBoard
 from voting.context import ELECTION_ID, MAX_TRUSTEES, credentials_payload, setup_payload
 from voting.credentials import new_private_credential, public_credential
-from voting.ballot import ballot_hex_bytes
 from voting.election import Election
 from voting.manifest import Manifest
 from voting.voters_csv import UNSTORABLE, VoterListError, parse_public_credentials, parse_voters

@@ -31,14 +31,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_secagg_with_a_dict_of_updates_sums_the_updates_or_is_refused():
     """Failed before (fixed in session 29): secagg.aggregate walked a dict of updates over its keys and summed the
-    client ids."""
+    client ids. A dict, or an iterator, is refused naming `updates`; the same updates as a list sum right."""
     updates = {0: [0.1], 1: [0.2], 2: [0.3]}
+    for given in (updates, iter(updates.values())):
+        with pytest.raises(secagg.SecAggError, match="updates must be a list"):
+            secagg.aggregate(given, clip=10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clipping warning would not be an answer either
-        try:
-            result = secagg.aggregate(updates, clip=10.0)
-        except secagg.SecAggError:
-            return  # refusing a mapping is acceptable
+        result = secagg.aggregate(list(updates.values()), clip=10.0)
     assert np.allclose(result.total, [0.6], atol=result.error_bound), result.total
 
 
